@@ -1,0 +1,217 @@
+use crate::{AgentId, CallId, CallType, Party, QueueId};
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened to a call or an agent: the record everything else is
+/// derived from (queue log, CDRs, metrics, wallboard).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallEvent {
+    /// When it happened, epoch milliseconds.
+    pub at_ms: i64,
+    /// The call it belongs to, if any (agent registrations have none).
+    pub call_id: Option<CallId>,
+    /// The agent involved, if any.
+    pub agent: Option<AgentId>,
+    /// The queue involved, if any.
+    pub queue: Option<QueueId>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Which side ended a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// The caller hung up.
+    Caller,
+    /// The agent hung up.
+    Agent,
+    /// The engine ended it (shutdown, error, timeout).
+    System,
+}
+
+/// How a call ended, as stored in its CDR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// An agent talked to the caller.
+    Answered,
+    /// The caller hung up before reaching an agent.
+    Abandoned,
+    /// The engine refused the call (bad request, no common codec, ...).
+    Rejected,
+    /// The call failed for a technical reason after it was accepted.
+    Failed,
+}
+
+impl Outcome {
+    /// The lowercase name used in the store and API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// The kinds of [`CallEvent`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A caller's INVITE reached the hotline.
+    Arrived {
+        /// Who is calling.
+        caller: Party,
+        /// The number they dialled.
+        dialled: String,
+        /// The call type assumed until it is known.
+        call_type: CallType,
+    },
+    /// The call was refused before it was queued.
+    Rejected {
+        /// SIP status sent to the caller.
+        status: u16,
+        /// Why.
+        reason: String,
+    },
+    /// The call was put in a queue, waiting for an agent.
+    Queued {
+        /// Position in the queue (1 = next).
+        position: u32,
+    },
+    /// The call was offered to an agent (their phone rings).
+    Offered {
+        /// The contact that was invited.
+        contact: String,
+    },
+    /// The agent's phone rang out (their ring timeout passed).
+    AgentRingNoAnswer {
+        /// How long it rang, ms.
+        rang_ms: i64,
+    },
+    /// The agent's phone refused the call (486 busy, 603 decline, ...).
+    AgentRejected {
+        /// SIP status the phone answered with.
+        status: u16,
+    },
+    /// The agent's phone could not be reached (timeout, transport error).
+    AgentUnreachable {
+        /// What went wrong.
+        reason: String,
+    },
+    /// No agent answered within the ring target: the engine answered the caller.
+    SystemAnswered {
+        /// Rings the caller heard before the answer.
+        rings: u32,
+    },
+    /// A prompt started playing to the caller.
+    PromptStarted {
+        /// Prompt name (greeting, music, ...).
+        prompt: String,
+    },
+    /// An agent answered; caller and agent are bridged.
+    AgentAnswered {
+        /// Time the caller waited since arrival, ms.
+        wait_ms: i64,
+        /// Rings the caller heard before someone (engine or agent) answered.
+        rings: u32,
+    },
+    /// The caller hung up before reaching an agent.
+    Abandoned {
+        /// Time waited, ms.
+        wait_ms: i64,
+        /// Position in the queue when they hung up (0 if ringing only).
+        position: u32,
+    },
+    /// A bridged call ended.
+    Completed {
+        /// Who hung up.
+        ended_by: EndedBy,
+        /// Talk time, ms.
+        talk_ms: i64,
+    },
+    /// The call ended for a technical reason after it was accepted.
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// Recording of the call started.
+    RecordingOpened {
+        /// Path relative to the recordings root.
+        path: String,
+    },
+    /// Recording of the call ended and was sealed.
+    RecordingClosed {
+        /// Path relative to the recordings root.
+        path: String,
+        /// SHA-256 of the WAV file, hex.
+        sha256: String,
+        /// Samples written per channel.
+        samples: u64,
+    },
+    /// The recording could not be written (the call goes on).
+    RecordingFailed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// An agent's phone registered a contact.
+    AgentRegistered {
+        /// The registered contact URI.
+        contact: String,
+        /// Seconds until the binding expires.
+        expires_s: u32,
+    },
+    /// An agent's contact was removed (unregistered or expired).
+    AgentUnregistered {
+        /// The removed contact URI.
+        contact: String,
+    },
+}
+
+impl EventKind {
+    /// The snake_case name of the kind (stored next to the JSON body).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Arrived { .. } => "arrived",
+            EventKind::Rejected { .. } => "rejected",
+            EventKind::Queued { .. } => "queued",
+            EventKind::Offered { .. } => "offered",
+            EventKind::AgentRingNoAnswer { .. } => "agent_ring_no_answer",
+            EventKind::AgentRejected { .. } => "agent_rejected",
+            EventKind::AgentUnreachable { .. } => "agent_unreachable",
+            EventKind::SystemAnswered { .. } => "system_answered",
+            EventKind::PromptStarted { .. } => "prompt_started",
+            EventKind::AgentAnswered { .. } => "agent_answered",
+            EventKind::Abandoned { .. } => "abandoned",
+            EventKind::Completed { .. } => "completed",
+            EventKind::Failed { .. } => "failed",
+            EventKind::RecordingOpened { .. } => "recording_opened",
+            EventKind::RecordingClosed { .. } => "recording_closed",
+            EventKind::RecordingFailed { .. } => "recording_failed",
+            EventKind::AgentRegistered { .. } => "agent_registered",
+            EventKind::AgentUnregistered { .. } => "agent_unregistered",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_json_round_trip_carries_kind_name() {
+        let e = CallEvent {
+            at_ms: 5,
+            call_id: Some(CallId::from_stored("c1")),
+            agent: None,
+            queue: Some(QueueId::new("sales")),
+            kind: EventKind::Abandoned { wait_ms: 4000, position: 1 },
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains("\"type\":\"abandoned\""));
+        let back: CallEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(e.kind.name(), "abandoned");
+    }
+}

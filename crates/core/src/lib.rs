@@ -1,0 +1,13 @@
+//! Shared vocabulary of the hotline: identifiers, call types, parties, the
+//! [`CallEvent`] record that every other crate produces or consumes, the ring
+//! cadence and the [`Clock`] abstraction that keeps time out of the sans-IO cores.
+
+mod cadence;
+mod clock;
+mod event;
+mod ids;
+
+pub use cadence::{RingCadence, CadenceError};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use event::{CallEvent, EndedBy, EventKind, Outcome};
+pub use ids::{AgentId, CallId, CallType, Party, QueueId, UnknownCallType};
