@@ -2,11 +2,13 @@
 //! [`CallEvent`] record that every other crate produces or consumes, the ring
 //! cadence and the [`Clock`] abstraction that keeps time out of the sans-IO cores.
 
+mod audio;
 mod cadence;
 mod clock;
 mod event;
 mod ids;
 
+pub use audio::{AudioFrame, Side};
 pub use cadence::{RingCadence, CadenceError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{CallEvent, EndedBy, EventKind, Outcome};
