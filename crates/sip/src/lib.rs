@@ -1,1 +1,18 @@
-//! hotline-sip (under construction).
+//! SIP for the hotline, built on rsipstack (pinned) and wrapped so that no other
+//! crate names an rsipstack type.
+//!
+//! - [`SipServer`]: UDP and TCP transports, a gate that answers malformed
+//!   requests with 400 and throttles floods, OPTIONS keep-alives, the registrar
+//!   with digest authentication ([`digest`]) and the location service
+//!   ([`location`]).
+//! - [`InboundCall`] / [`OutboundLeg`]: the two legs of a B2BUA call, driven by
+//!   the engine through [`LegEvent`]s.
+
+pub mod digest;
+mod guard;
+pub mod location;
+mod server;
+
+pub use digest::DigestAlgorithm;
+pub use location::{Binding, BindingChange, SipTransport};
+pub use server::{AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent, SipServer, SERVER_NAME};

@@ -1,0 +1,248 @@
+//! The UDP socket under the SIP stack, with a gate in front of it.
+//!
+//! Every datagram passes here before rsipstack sees it: floods from one source
+//! are throttled, oversized or unparseable messages are answered `400 Bad
+//! Request` when a response can be routed (it goes back to the packet's source,
+//! never to a host named inside the message) and are dropped otherwise. rsipstack
+//! alone drops them silently.
+
+use rsipstack::sip::prelude::ToTypedHeader;
+use rsipstack::sip::{HeadersExt, SipMessage};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Counters of what the gate turned away.
+#[derive(Debug, Default)]
+pub struct GuardStats {
+    /// Datagrams answered 400 or dropped because they did not parse.
+    pub malformed: AtomicU64,
+    /// Datagrams dropped by the per-source rate limit.
+    pub throttled: AtomicU64,
+}
+
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// A tokio UDP socket that filters what reaches the SIP stack.
+pub(crate) struct GuardedUdpSocket {
+    socket: tokio::net::UdpSocket,
+    rate_per_s: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    server_name: String,
+    pub(crate) stats: Arc<GuardStats>,
+}
+
+impl GuardedUdpSocket {
+    pub(crate) fn new(socket: tokio::net::UdpSocket, rate_per_s: u32, server_name: &str, stats: Arc<GuardStats>) -> Self {
+        let rate = f64::from(rate_per_s.max(1));
+        GuardedUdpSocket {
+            socket,
+            rate_per_s: rate,
+            burst: rate * 2.0,
+            buckets: Mutex::new(HashMap::new()),
+            server_name: server_name.to_string(),
+            stats,
+        }
+    }
+
+    /// Token bucket per source IP. Wall-clock time is fine here: this is the IO shell.
+    fn admit(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else { return true };
+        if buckets.len() > 100_000 {
+            // bound memory under a spoofed-source flood: forget idle sources
+            buckets.retain(|_, b| now.duration_since(b.last).as_secs() < 10);
+        }
+        let b = buckets.entry(ip).or_insert(Bucket { tokens: self.burst, last: now });
+        let elapsed = now.duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.rate_per_s).min(self.burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What to do with one datagram.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Inspection {
+    /// Hand it to the stack.
+    Pass,
+    /// Drop it; send this response (if any) back to the source.
+    Reject(Option<Vec<u8>>),
+}
+
+/// Checks one datagram. Public to the crate for tests.
+pub(crate) fn inspect(packet: &[u8], server_name: &str) -> Inspection {
+    // keep-alives (CRLF) and whitespace are the stack's business
+    if packet.iter().all(|b| b.is_ascii_whitespace()) {
+        return Inspection::Pass;
+    }
+    match SipMessage::try_from(packet) {
+        Ok(SipMessage::Request(req)) => {
+            let complete = req.via_header().is_ok()
+                && req.from_header().is_ok()
+                && req.to_header().is_ok()
+                && req.call_id_header().is_ok()
+                && req.cseq_header().is_ok();
+            let cseq_ok = req
+                .cseq_header()
+                .ok()
+                .and_then(|c| c.method().ok())
+                .map(|m| m == req.method)
+                .unwrap_or(false);
+            let from_ok = req.from_header().ok().map(|f| f.typed().is_ok()).unwrap_or(false);
+            let to_ok = req.to_header().ok().map(|t| t.typed().is_ok()).unwrap_or(false);
+            let length_ok = declared_length(packet).map(|l| l == body_len(packet)).unwrap_or(true);
+            if complete && cseq_ok && from_ok && to_ok && length_ok {
+                Inspection::Pass
+            } else if req.method == rsipstack::sip::Method::Ack {
+                Inspection::Reject(None)
+            } else {
+                Inspection::Reject(bad_request(packet, server_name))
+            }
+        }
+        // responses that do not parse are dropped; parsed ones go to their transaction
+        Ok(SipMessage::Response(_)) => Inspection::Pass,
+        Err(_) => {
+            let is_request = !packet.starts_with(b"SIP/");
+            let is_ack = packet.starts_with(b"ACK ");
+            if is_request && !is_ack {
+                Inspection::Reject(bad_request(packet, server_name))
+            } else {
+                Inspection::Reject(None)
+            }
+        }
+    }
+}
+
+fn head_and_body(packet: &[u8]) -> (&[u8], &[u8]) {
+    match packet.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => (&packet[..i], &packet[i + 4..]),
+        None => (packet, &[][..]),
+    }
+}
+
+fn body_len(packet: &[u8]) -> usize {
+    head_and_body(packet).1.len()
+}
+
+fn declared_length(packet: &[u8]) -> Option<usize> {
+    let head = String::from_utf8_lossy(head_and_body(packet).0);
+    head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("content-length") || name == "l" {
+            value.trim().parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// Builds a best-effort `400 Bad Request` from the raw header lines, or None if
+/// there is not enough to route one (no Via).
+fn bad_request(packet: &[u8], server_name: &str) -> Option<Vec<u8>> {
+    let head = String::from_utf8_lossy(head_and_body(packet).0);
+    let mut copied = Vec::new();
+    let mut has_via = false;
+    for line in head.lines().skip(1).take(100) {
+        let Some((name, _)) = line.split_once(':') else { continue };
+        let name = name.trim().to_ascii_lowercase();
+        let keep = matches!(name.as_str(), "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq");
+        if keep && line.len() < 1024 && line.chars().all(|c| !c.is_control()) {
+            has_via |= name == "via" || name == "v";
+            copied.push(line.to_string());
+        }
+    }
+    if !has_via {
+        return None;
+    }
+    let mut out = String::from("SIP/2.0 400 Bad Request\r\n");
+    for l in copied {
+        out.push_str(&l);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("Server: {server_name}\r\nContent-Length: 0\r\n\r\n"));
+    Some(out.into_bytes())
+}
+
+#[async_trait::async_trait]
+impl rsipstack::platform::net::UdpSocket for GuardedUdpSocket {
+    async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
+        loop {
+            let (len, addr) = self.socket.recv_from(buf).await?;
+            if !self.admit(addr.ip()) {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match inspect(&buf[..len], &self.server_name) {
+                Inspection::Pass => return Ok((len, addr)),
+                Inspection::Reject(resp) => {
+                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(src = %addr, len, "malformed SIP datagram rejected");
+                    if let Some(resp) = resp {
+                        self.socket.send_to(&resp, addr).await.ok();
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> rsipstack::Result<usize> {
+        Ok(self.socket.send_to(buf, addr).await?)
+    }
+
+    fn local_addr(&self) -> rsipstack::Result<SocketAddr> {
+        Ok(self.socket.local_addr()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: &str = "OPTIONS sip:hotline@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:hotline@127.0.0.1>\r\nCall-ID: x1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn valid_request_passes() {
+        assert_eq!(inspect(OPTIONS.as_bytes(), "hotline"), Inspection::Pass);
+    }
+
+    #[test]
+    fn missing_call_id_gets_400_with_via() {
+        let m = OPTIONS.replace("Call-ID: x1\r\n", "");
+        match inspect(m.as_bytes(), "hotline") {
+            Inspection::Reject(Some(r)) => {
+                let r = String::from_utf8(r).unwrap();
+                assert!(r.starts_with("SIP/2.0 400"));
+                assert!(r.contains("branch=z9hG4bK1"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cseq_method_mismatch_and_bad_length_rejected() {
+        let m = OPTIONS.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
+        assert!(matches!(inspect(m.as_bytes(), "hotline"), Inspection::Reject(Some(_))));
+        let m = OPTIONS.replace("Content-Length: 0", "Content-Length: 500");
+        assert!(matches!(inspect(m.as_bytes(), "hotline"), Inspection::Reject(Some(_))));
+    }
+
+    #[test]
+    fn garbage_without_via_is_dropped_silently() {
+        for g in [&b"\x00\x01\x02garbage"[..], b"INVITE\r\n\r\n", b"SIP/2.0 200\r\n", &[0xff; 2000]] {
+            assert_eq!(inspect(g, "hotline"), Inspection::Reject(None));
+        }
+    }
+}

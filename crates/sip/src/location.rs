@@ -1,0 +1,198 @@
+//! The location service: which contacts each agent has registered, until when.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// How the agent's phone reached us (and so how we reach it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SipTransport {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+}
+
+/// One registered contact of an agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// The Contact URI the phone registered, as text.
+    pub contact: String,
+    /// Where the REGISTER came from (we send INVITEs there: works behind NAT).
+    pub source: SocketAddr,
+    /// Transport it came over.
+    pub transport: SipTransport,
+    /// Expiry, epoch ms.
+    pub expires_at_ms: i64,
+    /// Call-ID of the registration (a new Call-ID with the same contact replaces it).
+    pub call_id: String,
+    /// CSeq number of the last REGISTER accepted for this binding.
+    pub cseq: u32,
+}
+
+/// What an update of the bindings changed, for events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BindingChange {
+    /// A contact was added or refreshed for `expires_s` seconds.
+    Added {
+        /// The agent.
+        agent: String,
+        /// The contact.
+        contact: String,
+        /// Seconds.
+        expires_s: u32,
+    },
+    /// A contact was removed (expires=0, `*`, or timed out).
+    Removed {
+        /// The agent.
+        agent: String,
+        /// The contact.
+        contact: String,
+    },
+}
+
+/// All agents' bindings. Bounded: at most `max_contacts` per agent.
+#[derive(Debug, Default)]
+pub struct Location {
+    bindings: HashMap<String, Vec<Binding>>,
+    max_contacts: usize,
+}
+
+/// A REGISTER that must be refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// CSeq not higher than the last one for this Call-ID (RFC 3261 §10.3 step 7).
+    #[error("out-of-order REGISTER (CSeq not increasing)")]
+    OutOfOrder,
+    /// More contacts than allowed.
+    #[error("too many contacts for this agent")]
+    TooManyContacts,
+}
+
+impl Location {
+    /// An empty location service allowing `max_contacts` contacts per agent.
+    pub fn new(max_contacts: usize) -> Self {
+        Location { bindings: HashMap::new(), max_contacts: max_contacts.max(1) }
+    }
+
+    /// Applies one contact of a REGISTER: `expires_s == 0` removes it.
+    pub fn update(&mut self, agent: &str, binding: Binding, expires_s: u32, now_ms: i64) -> Result<Option<BindingChange>, RegisterError> {
+        let list = self.bindings.entry(agent.to_string()).or_default();
+        let existing = list.iter().position(|b| b.contact == binding.contact);
+        if let Some(i) = existing {
+            if list[i].call_id == binding.call_id && binding.cseq <= list[i].cseq {
+                return Err(RegisterError::OutOfOrder);
+            }
+        }
+        if expires_s == 0 {
+            return Ok(existing.map(|i| {
+                let b = list.remove(i);
+                BindingChange::Removed { agent: agent.to_string(), contact: b.contact }
+            }));
+        }
+        let contact = binding.contact.clone();
+        let binding = Binding { expires_at_ms: now_ms + i64::from(expires_s) * 1000, ..binding };
+        match existing {
+            Some(i) => list[i] = binding,
+            None => {
+                if list.len() >= self.max_contacts {
+                    return Err(RegisterError::TooManyContacts);
+                }
+                list.push(binding)
+            }
+        }
+        Ok(Some(BindingChange::Added { agent: agent.to_string(), contact, expires_s }))
+    }
+
+    /// Removes every contact of `agent` (`Contact: *`).
+    pub fn remove_all(&mut self, agent: &str) -> Vec<BindingChange> {
+        self.bindings
+            .remove(agent)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| BindingChange::Removed { agent: agent.to_string(), contact: b.contact })
+            .collect()
+    }
+
+    /// Drops bindings that expired before `now_ms`.
+    pub fn expire(&mut self, now_ms: i64) -> Vec<BindingChange> {
+        let mut out = Vec::new();
+        for (agent, list) in self.bindings.iter_mut() {
+            list.retain(|b| {
+                let keep = b.expires_at_ms > now_ms;
+                if !keep {
+                    out.push(BindingChange::Removed { agent: agent.clone(), contact: b.contact.clone() });
+                }
+                keep
+            });
+        }
+        self.bindings.retain(|_, l| !l.is_empty());
+        out
+    }
+
+    /// The live contacts of `agent`, most recently registered first.
+    pub fn contacts(&self, agent: &str, now_ms: i64) -> Vec<Binding> {
+        let mut v: Vec<Binding> = self
+            .bindings
+            .get(agent)
+            .map(|l| l.iter().filter(|b| b.expires_at_ms > now_ms).cloned().collect())
+            .unwrap_or_default();
+        v.sort_by_key(|b| std::cmp::Reverse(b.expires_at_ms));
+        v
+    }
+
+    /// Agents with at least one live contact.
+    pub fn registered_agents(&self, now_ms: i64) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .bindings
+            .iter()
+            .filter(|(_, l)| l.iter().any(|b| b.expires_at_ms > now_ms))
+            .map(|(a, _)| a.clone())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(contact: &str, call_id: &str, cseq: u32) -> Binding {
+        Binding {
+            contact: contact.into(),
+            source: "127.0.0.1:5070".parse().unwrap(),
+            transport: SipTransport::Udp,
+            expires_at_ms: 0,
+            call_id: call_id.into(),
+            cseq,
+        }
+    }
+
+    #[test]
+    fn several_contacts_expire_and_refresh() {
+        let mut l = Location::new(4);
+        l.update("1001", b("sip:1001@a", "x", 1), 60, 0).unwrap();
+        l.update("1001", b("sip:1001@b", "y", 1), 120, 0).unwrap();
+        assert_eq!(l.contacts("1001", 1000).len(), 2);
+        assert_eq!(l.contacts("1001", 1000)[0].contact, "sip:1001@b");
+        // refresh a with a higher cseq
+        l.update("1001", b("sip:1001@a", "x", 2), 300, 50_000).unwrap();
+        assert_eq!(l.expire(70_000), vec![]);
+        let removed = l.expire(130_000);
+        assert_eq!(removed, vec![BindingChange::Removed { agent: "1001".into(), contact: "sip:1001@b".into() }]);
+        assert_eq!(l.registered_agents(130_000), vec!["1001".to_string()]);
+        assert!(l.contacts("1001", 400_000).is_empty());
+    }
+
+    #[test]
+    fn out_of_order_and_removal_and_limit() {
+        let mut l = Location::new(2);
+        l.update("1001", b("sip:a", "x", 5), 60, 0).unwrap();
+        assert_eq!(l.update("1001", b("sip:a", "x", 5), 60, 0), Err(RegisterError::OutOfOrder));
+        l.update("1001", b("sip:b", "y", 1), 60, 0).unwrap();
+        assert_eq!(l.update("1001", b("sip:c", "z", 1), 60, 0), Err(RegisterError::TooManyContacts));
+        assert!(matches!(l.update("1001", b("sip:a", "x", 6), 0, 0), Ok(Some(BindingChange::Removed { .. }))));
+        assert_eq!(l.remove_all("1001").len(), 1);
+        assert!(l.registered_agents(0).is_empty());
+    }
+}

@@ -1,0 +1,718 @@
+//! The SIP server: transports, the dispatcher of incoming requests, the
+//! registrar, and the two kinds of B2BUA legs the engine drives.
+
+use crate::digest::{parse_authorization, DigestAlgorithm, DigestAuthority, Verdict};
+use crate::guard::{GuardStats, GuardedUdpSocket};
+use crate::location::{Binding, BindingChange, Location, RegisterError, SipTransport};
+use hotline_core::{Clock, Party, SystemClock};
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::prelude::ToTypedHeader;
+use rsipstack::sip::{Header, HeadersExt, Method, StatusCode, Uri};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::{udp::UdpConnection, SipAddr, TransportLayer};
+use rsipstack::EndpointBuilder;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, info_span, warn, Instrument};
+
+/// What the server sends in Server/User-Agent: a name, never a version.
+pub const SERVER_NAME: &str = "hotline";
+
+/// Settings of the SIP server.
+#[derive(Clone, Debug)]
+pub struct SipConfig {
+    /// Address for both UDP and TCP.
+    pub listen: SocketAddr,
+    /// Digest realm.
+    pub realm: String,
+    /// How long a nonce is accepted, ms.
+    pub nonce_ttl_ms: i64,
+    /// Shortest registration accepted (shorter gets 423), seconds.
+    pub min_expires_s: u32,
+    /// Longest registration granted, seconds.
+    pub max_expires_s: u32,
+    /// Registration length when the phone asks none, seconds.
+    pub default_expires_s: u32,
+    /// Contacts one agent may register at once.
+    pub max_contacts_per_agent: usize,
+    /// Challenge algorithms for agents without their own setting, strongest first.
+    pub algorithms: Vec<DigestAlgorithm>,
+    /// SIP datagrams accepted per second from one IP before throttling.
+    pub rate_limit_per_source: u32,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            realm: "hotline".into(),
+            nonce_ttl_ms: 300_000,
+            min_expires_s: 60,
+            max_expires_s: 3600,
+            default_expires_s: 600,
+            max_contacts_per_agent: 4,
+            algorithms: vec![DigestAlgorithm::Md5],
+            rate_limit_per_source: 500,
+        }
+    }
+}
+
+/// An agent's SIP account.
+#[derive(Clone, Debug)]
+pub struct AgentAccount {
+    /// Extension / user name.
+    pub id: String,
+    /// Digest password.
+    pub password: String,
+    /// Algorithms for this agent (strongest first); None = the server default.
+    pub algorithms: Option<Vec<DigestAlgorithm>>,
+}
+
+/// Errors of the SIP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum SipError {
+    /// The listen address could not be bound.
+    #[error("cannot listen for SIP on {addr} ({transport}): {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// udp or tcp.
+        transport: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The stack refused an operation.
+    #[error("SIP stack: {0}")]
+    Stack(String),
+    /// A URI we had to build or read is invalid.
+    #[error("invalid SIP URI `{0}`")]
+    BadUri(String),
+}
+
+impl From<rsipstack::Error> for SipError {
+    fn from(e: rsipstack::Error) -> Self {
+        SipError::Stack(e.to_string())
+    }
+}
+
+/// Something the engine must know about.
+#[derive(Debug)]
+pub enum SipEvent {
+    /// A new INVITE from outside: a caller.
+    IncomingCall(InboundCall),
+    /// Registrations changed.
+    Binding(BindingChange),
+}
+
+struct Registrar {
+    auth: DigestAuthority,
+    accounts: HashMap<String, AgentAccount>,
+    location: Mutex<Location>,
+}
+
+/// A handle on the running SIP server (cheap to clone).
+#[derive(Clone)]
+pub struct SipServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: SipConfig,
+    local: SocketAddr,
+    dialogs: Arc<DialogLayer>,
+    registrar: Registrar,
+    cancel: CancellationToken,
+    guard_stats: Arc<GuardStats>,
+    clock: Arc<dyn Clock>,
+    events: mpsc::Sender<SipEvent>,
+}
+
+impl SipServer {
+    /// Binds UDP and TCP on `cfg.listen`, starts the stack, and returns the
+    /// server with the stream of events for the engine.
+    pub async fn start(cfg: SipConfig, accounts: Vec<AgentAccount>) -> Result<(SipServer, mpsc::Receiver<SipEvent>), SipError> {
+        let cancel = CancellationToken::new();
+        let transport_layer = TransportLayer::new(cancel.child_token());
+        let udp = tokio::net::UdpSocket::bind(cfg.listen)
+            .await
+            .map_err(|source| SipError::Bind { addr: cfg.listen, transport: "udp", source })?;
+        let local = udp.local_addr().map_err(|source| SipError::Bind { addr: cfg.listen, transport: "udp", source })?;
+        let guard_stats = Arc::new(GuardStats::default());
+        let guarded = GuardedUdpSocket::new(udp, cfg.rate_limit_per_source, SERVER_NAME, guard_stats.clone());
+        let udp_conn = UdpConnection::from_socket(Arc::new(guarded), None, Some(cancel.child_token())).await?;
+        transport_layer.add_transport(udp_conn.into());
+        // TCP on the same port as UDP (so `--sip 127.0.0.1:0` gets one port for both).
+        let tcp_addr = SocketAddr::new(local.ip(), local.port());
+        let tcp = rsipstack::transport::tcp_listener::TcpListenerConnection::new(tcp_addr, None)
+            .await
+            .map_err(|e| SipError::Bind { addr: tcp_addr, transport: "tcp", source: std::io::Error::other(e.to_string()) })?;
+        transport_layer.add_transport(tcp.into());
+
+        let endpoint = EndpointBuilder::new()
+            .with_cancel_token(cancel.clone())
+            .with_transport_layer(transport_layer)
+            .with_user_agent(SERVER_NAME)
+            .with_allows(vec![Method::Invite, Method::Ack, Method::Cancel, Method::Bye, Method::Options, Method::Register, Method::Info])
+            .build();
+        let incoming = endpoint.incoming_transactions()?;
+        let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let (events_tx, events_rx) = mpsc::channel(4096);
+        let accounts = accounts.into_iter().map(|a| (a.id.clone(), a)).collect();
+        let inner = Arc::new(Inner {
+            registrar: Registrar {
+                auth: DigestAuthority::new(cfg.realm.clone(), cfg.nonce_ttl_ms),
+                accounts,
+                location: Mutex::new(Location::new(cfg.max_contacts_per_agent)),
+            },
+            cfg,
+            local,
+            dialogs,
+            cancel: cancel.clone(),
+            guard_stats,
+            clock: Arc::new(SystemClock),
+            events: events_tx,
+        });
+        tokio::spawn(async move { endpoint.serve().await });
+        let server = SipServer { inner };
+        tokio::spawn(server.clone().dispatch(incoming));
+        tokio::spawn(server.clone().expire_bindings());
+        info!(addr = %local, "SIP listening on UDP and TCP");
+        Ok((server, events_rx))
+    }
+
+    /// The address SIP listens on (UDP and TCP).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// Datagrams rejected as malformed so far.
+    pub fn malformed_count(&self) -> u64 {
+        self.inner.guard_stats.malformed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Datagrams dropped by flood throttling so far.
+    pub fn throttled_count(&self) -> u64 {
+        self.inner.guard_stats.throttled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The live contacts of an agent, most recent first.
+    pub fn contacts(&self, agent: &str) -> Vec<Binding> {
+        let now = self.inner.clock.now_ms();
+        self.inner.registrar.location.lock().map(|l| l.contacts(agent, now)).unwrap_or_default()
+    }
+
+    /// Agents with at least one live registration.
+    pub fn registered_agents(&self) -> Vec<String> {
+        let now = self.inner.clock.now_ms();
+        self.inner.registrar.location.lock().map(|l| l.registered_agents(now)).unwrap_or_default()
+    }
+
+    /// Stops the stack.
+    pub fn shutdown(&self) {
+        self.inner.cancel.cancel();
+    }
+
+    fn our_uri(&self, user: &str) -> Result<Uri, SipError> {
+        let s = format!("sip:{}@{}", user, self.inner.local);
+        Uri::try_from(s.as_str()).map_err(|_| SipError::BadUri(s))
+    }
+
+    async fn expire_bindings(self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = self.inner.cancel.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = self.inner.clock.now_ms();
+            let removed = self.inner.registrar.location.lock().map(|mut l| l.expire(now)).unwrap_or_default();
+            for change in removed {
+                info!(?change, "registration expired");
+                self.inner.events.send(SipEvent::Binding(change)).await.ok();
+            }
+        }
+    }
+
+    async fn dispatch(self, mut incoming: rsipstack::transaction::TransactionReceiver) {
+        loop {
+            let tx = tokio::select! {
+                _ = self.inner.cancel.cancelled() => return,
+                tx = incoming.recv() => match tx { Some(tx) => tx, None => return },
+            };
+            let this = self.clone();
+            tokio::spawn(async move { this.handle_transaction(tx).await });
+        }
+    }
+
+    async fn handle_transaction(self, mut tx: Transaction) {
+        let has_to_tag = tx.original.to_header().ok().and_then(|t| t.tag().ok().flatten()).is_some();
+        let method = tx.original.method;
+        match method {
+            Method::Register => self.handle_register(tx).await,
+            Method::Options if !has_to_tag => {
+                let headers = vec![
+                    Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO".into()),
+                    Header::Accept("application/sdp".into()),
+                ];
+                tx.reply_with(StatusCode::OK, headers, None).await.ok();
+            }
+            Method::Invite if !has_to_tag => self.handle_new_invite(tx).await,
+            Method::Ack => {}
+            _ => match self.inner.dialogs.match_dialog(&tx) {
+                Some(mut dialog) => {
+                    if let Err(e) = dialog.handle(&mut tx).await {
+                        debug!(error = %e, "in-dialog request failed");
+                    }
+                }
+                None if method == Method::Bye || method == Method::Info || has_to_tag => {
+                    tx.reply(StatusCode::CallTransactionDoesNotExist).await.ok();
+                }
+                None => {
+                    tx.reply(StatusCode::MethodNotAllowed).await.ok();
+                }
+            },
+        }
+    }
+
+    async fn handle_register(&self, mut tx: Transaction) {
+        let now = self.inner.clock.now_ms();
+        let req = &tx.original;
+        let reg = &self.inner.registrar;
+        let Some(agent) = req.to_header().ok().and_then(|t| t.typed().ok()).and_then(|t| t.uri.user().map(str::to_string)) else {
+            tx.reply(StatusCode::BadRequest).await.ok();
+            return;
+        };
+        let account = reg.accounts.get(&agent);
+        let algorithms: Vec<DigestAlgorithm> = account
+            .and_then(|a| a.algorithms.clone())
+            .unwrap_or_else(|| self.inner.cfg.algorithms.clone());
+        // Unknown users are challenged with the server default, exactly like known ones.
+        let challenge_algs = if account.is_some() { algorithms.clone() } else { self.inner.cfg.algorithms.clone() };
+        let auth = req.authorization_header().map(|h| h.value().to_string());
+        let verdict = match auth.as_deref().map(parse_authorization) {
+            Some(Ok(d)) if d.username == agent => {
+                reg.auth.verify(&d, "REGISTER", account.map(|a| a.password.as_str()), &algorithms, now)
+            }
+            Some(_) => Verdict::Denied,
+            None => Verdict::Denied,
+        };
+        if verdict != Verdict::Ok {
+            if auth.is_some() {
+                warn!(agent = %agent, src = ?tx.connection.as_ref().and_then(|c| c.get_remote_addr()).map(|a| a.to_string()), ?verdict, "REGISTER authentication failed");
+            }
+            let headers = reg
+                .auth
+                .challenges(now, &challenge_algs, verdict == Verdict::Stale)
+                .into_iter()
+                .map(|c| Header::WwwAuthenticate(c.into()))
+                .collect();
+            tx.reply_with(StatusCode::Unauthorized, headers, None).await.ok();
+            return;
+        }
+        let call_id = req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
+        let cseq = req.cseq_header().ok().and_then(|c| c.seq().ok()).unwrap_or(0);
+        let header_expires = req.expires_header().and_then(|e| e.value().trim().parse::<u32>().ok());
+        let source = tx.connection.as_ref().and_then(|c| c.get_remote_addr()).and_then(|a| sip_addr_to_socket(a));
+        let transport = match tx.connection.as_ref().map(|c| c.is_reliable()) {
+            Some(true) => SipTransport::Tcp,
+            _ => SipTransport::Udp,
+        };
+        let contacts: Vec<String> = req.contact_headers().iter().map(|c| c.value().to_string()).collect();
+        let applied = self.apply_register(&agent, &contacts, header_expires, source, transport, &call_id, cseq, now);
+        let changes = match applied {
+            Ok(c) => c,
+            Err((status, headers)) => {
+                tx.reply_with(status, headers, None).await.ok();
+                return;
+            }
+        };
+        // 200 lists every current binding with its remaining time.
+        let mut headers: Vec<Header> = self
+            .contacts(&agent)
+            .into_iter()
+            .map(|b| {
+                let left = ((b.expires_at_ms - now).max(0) / 1000) as u32;
+                Header::Contact(format!("<{}>;expires={}", b.contact, left).into())
+            })
+            .collect();
+        headers.push(Header::Other("Date".into(), httpdate(now)));
+        for c in &changes {
+            info!(?c, "registration changed");
+        }
+        tx.reply_with(StatusCode::OK, headers, None).await.ok();
+        for c in changes {
+            self.inner.events.send(SipEvent::Binding(c)).await.ok();
+        }
+    }
+
+    /// Applies the contacts of an authenticated REGISTER to the location service.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_register(
+        &self,
+        agent: &str,
+        contacts: &[String],
+        header_expires: Option<u32>,
+        source: Option<SocketAddr>,
+        transport: SipTransport,
+        call_id: &str,
+        cseq: u32,
+        now: i64,
+    ) -> Result<Vec<BindingChange>, (StatusCode, Vec<Header>)> {
+        let cfg = &self.inner.cfg;
+        let mut loc = self.inner.registrar.location.lock().map_err(|_| (StatusCode::ServerInternalError, vec![]))?;
+        if contacts.iter().any(|c| c.trim() == "*") {
+            if header_expires != Some(0) || contacts.len() != 1 {
+                return Err((StatusCode::BadRequest, vec![]));
+            }
+            return Ok(loc.remove_all(agent));
+        }
+        let mut changes = Vec::new();
+        for c in contacts {
+            let typed = rsipstack::sip::typed::Contact::parse(c).map_err(|_| (StatusCode::BadRequest, vec![]))?;
+            let asked = typed.expires().or(header_expires).unwrap_or(cfg.default_expires_s);
+            if asked != 0 && asked < cfg.min_expires_s {
+                let h = vec![Header::MinExpires(cfg.min_expires_s.to_string().into())];
+                return Err((StatusCode::IntervalTooBrief, h));
+            }
+            let granted = asked.min(cfg.max_expires_s);
+            let Some(source) = source else { continue };
+            let binding = Binding {
+                contact: typed.uri.to_string(),
+                source,
+                transport,
+                expires_at_ms: 0,
+                call_id: call_id.to_string(),
+                cseq,
+            };
+            match loc.update(agent, binding, granted, now) {
+                Ok(Some(change)) => changes.push(change),
+                Ok(None) => {}
+                Err(RegisterError::OutOfOrder) => return Err((StatusCode::ServerInternalError, vec![])),
+                Err(RegisterError::TooManyContacts) => return Err((StatusCode::Forbidden, vec![])),
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn handle_new_invite(&self, mut tx: Transaction) {
+        let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();
+        let contact = match self.our_uri(SERVER_NAME) {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let dialog = match self.inner.dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(contact)) {
+            Ok(d) => d,
+            Err(e) => {
+                debug!(error = %e, "cannot create dialog for INVITE");
+                tx.reply(StatusCode::BadRequest).await.ok();
+                return;
+            }
+        };
+        let req = tx.original.clone();
+        let from = req.from_header().ok().and_then(|f| f.typed().ok());
+        let caller = Party {
+            number: from.as_ref().and_then(|f| f.uri.user().map(str::to_string)).unwrap_or_else(|| "anonymous".into()),
+            display: from.and_then(|f| f.display_name).filter(|d| !d.is_empty()),
+        };
+        let dialled = req.uri.user().unwrap_or_default().to_string();
+        let content_type = req.header_value("Content-Type").unwrap_or_default();
+        let source = tx.connection.as_ref().and_then(|c| c.get_remote_addr()).and_then(sip_addr_to_socket);
+        let sip_call_id = req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
+        let (leg_tx, leg_rx) = mpsc::channel(64);
+        let call = InboundCall {
+            caller,
+            dialled,
+            sip_call_id: sip_call_id.clone(),
+            offer: req.body.clone(),
+            offer_is_sdp: content_type.to_ascii_lowercase().starts_with("application/sdp"),
+            source,
+            dialog: dialog.clone(),
+            events: leg_rx,
+            local_sdp: Arc::new(Mutex::new(None)),
+        };
+        let local_sdp = call.local_sdp.clone();
+        let dialogs = self.inner.dialogs.clone();
+        let span = info_span!("sip_leg", sip_call_id = %sip_call_id, dir = "in");
+        tokio::spawn(map_states(state_rx, leg_tx, dialogs, local_sdp).instrument(span.clone()));
+        let mut d = dialog.clone();
+        tokio::spawn(async move { d.handle(&mut tx).await.ok() }.instrument(span));
+        if self.inner.events.send(SipEvent::IncomingCall(call)).await.is_err() {
+            dialog.reject(Some(StatusCode::ServiceUnavailable), None).ok();
+        }
+    }
+
+    /// Sends an INVITE to an agent's registered contact; the returned leg reports
+    /// ringing, answer or failure through [`OutboundLeg::next_event`].
+    pub async fn invite(&self, to: &Binding, caller: &Party, sdp: String) -> Result<OutboundLeg, SipError> {
+        let callee = Uri::try_from(to.contact.as_str()).map_err(|_| SipError::BadUri(to.contact.clone()))?;
+        let from_user: String = caller.number.chars().filter(|c| c.is_ascii_alphanumeric() || "+-_.*#".contains(*c)).take(64).collect();
+        let from_user = if from_user.is_empty() { "anonymous".to_string() } else { from_user };
+        let destination = match to.transport {
+            SipTransport::Udp => Some(SipAddr {
+                r#type: Some(rsipstack::sip::Transport::Udp),
+                addr: to.source.into(),
+            }),
+            SipTransport::Tcp => None,
+        };
+        let opt = InviteOption {
+            caller_display_name: caller.display.clone().map(|d| d.chars().filter(|c| !c.is_control() && *c != '"').take(64).collect()),
+            caller: self.our_uri(&from_user)?,
+            callee,
+            destination,
+            content_type: Some("application/sdp".into()),
+            offer: Some(sdp.clone().into_bytes()),
+            contact: self.our_uri(SERVER_NAME)?,
+            ..Default::default()
+        };
+        let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();
+        let (dialog, join) = self.inner.dialogs.do_invite_async(opt, state_tx)?;
+        let (leg_tx, leg_rx) = mpsc::channel(64);
+        let dialogs = self.inner.dialogs.clone();
+        let local_sdp = Arc::new(Mutex::new(Some(sdp)));
+        let span = info_span!("sip_leg", contact = %to.contact, dir = "out");
+        let final_tx = leg_tx.clone();
+        tokio::spawn(
+            async move {
+                let ev = match join.await {
+                    Ok(Ok((_, Some(resp)))) if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful => {
+                        LegEvent::Answered { sdp: resp.body.clone() }
+                    }
+                    Ok(Ok((_, Some(resp)))) => LegEvent::Rejected { status: resp.status_code.code() },
+                    Ok(Ok((_, None))) => LegEvent::Failed { reason: "no final response".into() },
+                    Ok(Err(e)) => LegEvent::Failed { reason: e.to_string() },
+                    Err(e) => LegEvent::Failed { reason: e.to_string() },
+                };
+                final_tx.send(ev).await.ok();
+            }
+            .instrument(span.clone()),
+        );
+        tokio::spawn(map_states(state_rx, leg_tx, dialogs, local_sdp).instrument(span));
+        Ok(OutboundLeg { dialog, events: leg_rx })
+    }
+}
+
+fn sip_addr_to_socket(a: &SipAddr) -> Option<SocketAddr> {
+    a.addr.to_string().parse().ok()
+}
+
+/// RFC 7231 date for the REGISTER response.
+fn httpdate(now_ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = now_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// What happened on one leg of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegEvent {
+    /// The far end rings (180/183) — outbound legs.
+    Ringing,
+    /// The far end answered with this SDP — outbound legs.
+    Answered {
+        /// The answer body.
+        sdp: Vec<u8>,
+    },
+    /// The far end refused with a final status — outbound legs.
+    Rejected {
+        /// SIP status.
+        status: u16,
+    },
+    /// The INVITE failed without a usable response (timeout, unreachable).
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The ACK for our 200 arrived — inbound legs.
+    Confirmed,
+    /// The caller cancelled before we answered — inbound legs.
+    Cancelled,
+    /// The far end hung up (BYE).
+    HungUp,
+    /// The leg ended for another reason (ACK timeout, our own BYE, ...).
+    Ended {
+        /// Why.
+        reason: String,
+    },
+    /// An INFO arrived in the dialog (DTMF via SIP INFO).
+    Info {
+        /// Its body.
+        body: Vec<u8>,
+    },
+}
+
+async fn map_states(
+    mut rx: DialogStateReceiver,
+    tx: mpsc::Sender<LegEvent>,
+    dialogs: Arc<DialogLayer>,
+    local_sdp: Arc<Mutex<Option<String>>>,
+) {
+    while let Some(state) = rx.recv().await {
+        let ev = match state {
+            DialogState::Early(..) => Some(LegEvent::Ringing),
+            DialogState::Confirmed(..) => Some(LegEvent::Confirmed),
+            DialogState::Terminated(id, reason) => {
+                dialogs.remove_dialog(&id);
+                let ev = match reason {
+                    TerminatedReason::UacCancel => LegEvent::Cancelled,
+                    TerminatedReason::UacBye | TerminatedReason::UasBye => LegEvent::HungUp,
+                    other => LegEvent::Ended { reason: format!("{other:?}") },
+                };
+                tx.send(ev).await.ok();
+                // Keep draining: later states are irrelevant once terminated.
+                continue;
+            }
+            DialogState::Info(_, req, handle) => {
+                handle.reply(StatusCode::OK).await.ok();
+                Some(LegEvent::Info { body: req.body.clone() })
+            }
+            DialogState::Updated(_, _req, handle) => {
+                // re-INVITE / UPDATE: answer with our current SDP (hold etc. are later work)
+                let body = local_sdp.lock().ok().and_then(|s| s.clone()).map(String::into_bytes);
+                let headers = body.as_ref().map(|_| vec![Header::ContentType("application/sdp".into())]);
+                handle.respond(StatusCode::OK, headers, body).await.ok();
+                None
+            }
+            DialogState::Options(_, _, handle) => {
+                handle.reply(StatusCode::OK).await.ok();
+                None
+            }
+            DialogState::Refer(_, _, handle) | DialogState::Message(_, _, handle) | DialogState::Notify(_, _, handle) | DialogState::Publish(_, _, handle) => {
+                handle.reply(StatusCode::NotImplemented).await.ok();
+                None
+            }
+            _ => None,
+        };
+        if let Some(ev) = ev {
+            if tx.send(ev).await.is_err() {
+                // nobody listens any more; keep draining so the stack never blocks
+                continue;
+            }
+        }
+    }
+}
+
+/// A caller's INVITE, owned by the engine's call task.
+pub struct InboundCall {
+    /// The caller as their From header says.
+    pub caller: Party,
+    /// The Request-URI user part (the number dialled).
+    pub dialled: String,
+    /// The caller's SIP Call-ID (for logs only; untrusted).
+    pub sip_call_id: String,
+    /// The offer body.
+    pub offer: Vec<u8>,
+    /// Whether the body is declared as application/sdp.
+    pub offer_is_sdp: bool,
+    /// Where the INVITE came from.
+    pub source: Option<SocketAddr>,
+    dialog: InviteDialog,
+    events: mpsc::Receiver<LegEvent>,
+    local_sdp: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for InboundCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundCall").field("caller", &self.caller).field("dialled", &self.dialled).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for OutboundLeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundLeg").finish_non_exhaustive()
+    }
+}
+
+impl InboundCall {
+    /// Sends 180 Ringing.
+    pub fn ringing(&self) {
+        self.dialog.ringing(None, None).ok();
+    }
+
+    /// Answers 200 OK with our SDP.
+    pub fn answer(&self, sdp: String) -> Result<(), SipError> {
+        if let Ok(mut l) = self.local_sdp.lock() {
+            *l = Some(sdp.clone());
+        }
+        let headers = vec![Header::ContentType("application/sdp".into())];
+        self.dialog.accept(Some(headers), Some(sdp.into_bytes()))?;
+        Ok(())
+    }
+
+    /// Refuses the call with a final status (before it was answered).
+    pub fn reject(&self, status: u16, reason: Option<String>) {
+        self.dialog.reject(Some(StatusCode::from(status)), reason).ok();
+    }
+
+    /// Hangs up an answered call (BYE).
+    pub async fn hangup(&self) {
+        self.dialog.hangup().await.ok();
+    }
+
+    /// The next thing that happened on this leg; None once the leg is gone.
+    pub async fn next_event(&mut self) -> Option<LegEvent> {
+        self.events.recv().await
+    }
+}
+
+/// Our INVITE to an agent, owned by the engine's call task.
+pub struct OutboundLeg {
+    dialog: InviteDialog,
+    events: mpsc::Receiver<LegEvent>,
+}
+
+impl OutboundLeg {
+    /// Cancels a ringing leg (CANCEL), or hangs up an answered one (BYE).
+    pub async fn hangup(&self) {
+        self.dialog.hangup().await.ok();
+    }
+
+    /// The next thing that happened on this leg; None once the leg is gone.
+    pub async fn next_event(&mut self) -> Option<LegEvent> {
+        self.events.recv().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_date() {
+        assert_eq!(httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(httpdate(1_795_392_000_000), "Mon, 23 Nov 2026 00:00:00 GMT");
+    }
+}
