@@ -1,1 +1,181 @@
-fn main() {}
+//! `hotline`: the call-center engine binary.
+//!
+//! `hotline serve` runs the hotline; `hotline check-config` validates a config file.
+
+mod config;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use config::Config;
+use hotline_core::QueueId;
+use hotline_engine::{Engine, EngineConfig, Prompts};
+use hotline_media::prompt::Prompt;
+use hotline_media::{MediaConfig, MediaEngine};
+use hotline_recorder::{Recorder, RecorderConfig};
+use hotline_sip::{AgentAccount, SipConfig, SipServer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tracing::{error, info, warn};
+
+#[derive(Parser)]
+#[command(name = "hotline", version, about = "Call-center engine: answers within three rings, queues, routes, bridges and records hotline calls")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hotline.
+    Serve {
+        /// Config file.
+        #[arg(long, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// SIP listen address (UDP and TCP), overrides sip.listen.
+        #[arg(long, value_name = "ADDR:PORT")]
+        sip: Option<SocketAddr>,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Check a config file and exit (0 = valid).
+    CheckConfig {
+        /// Config file.
+        #[arg(default_value = "config/hotline.toml")]
+        path: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rsipstack=warn,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::CheckConfig { path } => check_config(&path),
+        Command::Serve { config, sip, data } => serve(&config, sip, data),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hotline: error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn check_config(path: &Path) -> Result<()> {
+    let cfg = Config::load(path)?;
+    load_prompts(&cfg)?;
+    println!(
+        "{}: OK ({} agents, numbers {}, SIP on {})",
+        path.display(),
+        cfg.agents.len(),
+        cfg.hotline.numbers.join(", "),
+        cfg.sip.listen
+    );
+    Ok(())
+}
+
+fn load_prompts(cfg: &Config) -> Result<Prompts> {
+    let greeting = Prompt::load_wav("greeting", &cfg.prompts.greeting).with_context(|| format!("prompts.greeting: cannot load {}", cfg.prompts.greeting.display()))?;
+    let music = Prompt::load_wav("music", &cfg.prompts.music).with_context(|| format!("prompts.music: cannot load {}", cfg.prompts.music.display()))?;
+    Ok(Prompts { greeting, music })
+}
+
+fn serve(config_path: &Path, sip: Option<SocketAddr>, data: Option<PathBuf>) -> Result<()> {
+    let mut cfg = Config::load(config_path)?;
+    if let Some(sip) = sip {
+        cfg.sip.listen = sip;
+    }
+    if let Some(data) = data {
+        cfg.storage.data_dir = data;
+    }
+    cfg.validate()?;
+    let prompts = load_prompts(&cfg)?;
+    let workers = if cfg.media.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { cfg.media.workers };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("hotline-io").build().context("cannot start the async runtime")?;
+    runtime.block_on(run(cfg, prompts, workers))
+}
+
+async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
+    std::fs::create_dir_all(&cfg.storage.data_dir).with_context(|| format!("storage.data_dir: cannot create {}", cfg.storage.data_dir.display()))?;
+    let recorder = Recorder::new(RecorderConfig::new(cfg.recordings_dir())).with_context(|| format!("storage.recordings: {} is not usable", cfg.recordings_dir().display()))?;
+    let store = hotline_store::Store::connect(&cfg.database_url()).await.context("storage: cannot open the database")?;
+    let (sink, writer) = hotline_store::spawn_writer(store);
+
+    let media = MediaEngine::start(MediaConfig { bind_ip: cfg.media.ip, port_min: cfg.media.port_min, port_max: cfg.media.port_max, workers })
+        .context("media: cannot start RTP workers")?;
+
+    let mut accounts = Vec::new();
+    for (i, a) in cfg.agents.iter().enumerate() {
+        let algorithms = match &a.algorithms {
+            Some(names) => Some(config::parse_algorithms(&format!("agents[{i}].algorithms"), names)?),
+            None => None,
+        };
+        accounts.push(AgentAccount { id: a.id.clone(), password: a.password.clone(), algorithms });
+    }
+    let sip_cfg = SipConfig {
+        listen: cfg.sip.listen,
+        realm: cfg.sip.realm.clone(),
+        nonce_ttl_ms: i64::from(cfg.sip.nonce_ttl_s) * 1000,
+        min_expires_s: cfg.sip.min_expires_s,
+        max_expires_s: cfg.sip.max_expires_s,
+        default_expires_s: cfg.sip.max_expires_s.min(600).max(cfg.sip.min_expires_s),
+        max_contacts_per_agent: cfg.sip.max_contacts_per_agent,
+        algorithms: config::parse_algorithms("sip.algorithms", &cfg.sip.algorithms)?,
+        rate_limit_per_source: cfg.sip.rate_limit_per_source,
+    };
+    let demo = cfg.demo_password_agents();
+    if !demo.is_empty() && !cfg.sip.listen.ip().is_loopback() {
+        for _ in 0..3 {
+            warn!("!!! DEMO PASSWORDS ON A NETWORK ADDRESS: agents {} use the shipped demo passwords while SIP listens on {}. Anyone who can reach this port can register as them. Change [[agents]] passwords in the config.", demo.join(", "), cfg.sip.listen);
+        }
+    }
+    let (sip, sip_events) = SipServer::start(sip_cfg, accounts).await.context("sip.listen")?;
+    let engine_cfg = EngineConfig {
+        numbers: cfg.hotline.numbers.clone(),
+        queue: QueueId::new(cfg.hotline.queue.clone()),
+        cadence: cfg.cadence(),
+        answer_after_rings: cfg.ring.answer_after_rings,
+        agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
+        wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
+        media_ip: cfg.media.ip,
+        record: cfg.hotline.record,
+    };
+    let engine = Engine::new(engine_cfg, sip.clone(), media.clone(), recorder, sink.clone(), prompts);
+    let engine_task = tokio::spawn(engine.run(sip_events));
+    info!(sip = %sip.local_addr(), data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
+    println!("hotline: ready sip={}", sip.local_addr());
+
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => info!("interrupted, shutting down"),
+        _ = term => info!("terminated, shutting down"),
+        r = engine_task => {
+            error!(?r, "engine stopped unexpectedly");
+            sink.flush().await;
+            bail!("the engine stopped");
+        }
+    }
+    sip.shutdown();
+    sink.flush().await;
+    media.shutdown();
+    drop(sink);
+    writer.abort();
+    Ok(())
+}

@@ -1,1 +1,165 @@
-//! hotline-engine (under construction).
+//! The call controller of the hotline.
+//!
+//! One *controller* task owns the ACD: it learns about registrations and new
+//! calls, asks the ACD which agent rings for which call, and tells the call
+//! tasks. Each call is owned by one *call task* ([`call`]) that drives both SIP
+//! legs, the media session and the recording, and writes the call's events.
+//! Messages, not locks: call tasks talk to the controller over channels.
+
+mod call;
+
+use call::{CallCtx, CallTask, ControllerMsg};
+use hotline_acd::{Acd, AcdConfig, RingResult};
+use hotline_core::{AgentId, CallEvent, CallId, Clock, EventKind, QueueId, RingCadence, SystemClock};
+use hotline_media::prompt::Prompt;
+use hotline_media::MediaEngine;
+use hotline_recorder::Recorder;
+use hotline_sip::{BindingChange, SipEvent, SipServer};
+use hotline_store::EventSink;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{info, info_span, warn, Instrument};
+
+/// Settings of the call controller.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Request-URI users that reach the hotline (e.g. `hotline`, `4000`).
+    pub numbers: Vec<String>,
+    /// The queue every call goes to (one queue in this version).
+    pub queue: QueueId,
+    /// Ring cadence the caller hears; rings are counted on it.
+    pub cadence: RingCadence,
+    /// The engine answers at the end of this ring if no agent has (3).
+    pub answer_after_rings: u32,
+    /// How long an agent's phone rings before the next agent is tried, ms.
+    pub agent_ring_timeout_ms: i64,
+    /// After-call work time, ms.
+    pub wrap_up_ms: i64,
+    /// IP written in our SDP (where RTP reaches the engine).
+    pub media_ip: IpAddr,
+    /// Record every call answered by an agent.
+    pub record: bool,
+}
+
+/// Prompts the engine plays, loaded at start.
+#[derive(Clone, Debug)]
+pub struct Prompts {
+    /// Played once when the engine answers.
+    pub greeting: Prompt,
+    /// Looped after the greeting until an agent answers.
+    pub music: Prompt,
+}
+
+/// Everything the engine needs to run.
+pub struct Engine {
+    cfg: Arc<EngineConfig>,
+    sip: SipServer,
+    media: MediaEngine,
+    recorder: Recorder,
+    sink: EventSink,
+    prompts: Prompts,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    /// Assembles an engine from its parts (all already started).
+    pub fn new(cfg: EngineConfig, sip: SipServer, media: MediaEngine, recorder: Recorder, sink: EventSink, prompts: Prompts) -> Self {
+        Engine { cfg: Arc::new(cfg), sip, media, recorder, sink, prompts, clock: Arc::new(SystemClock) }
+    }
+
+    /// Runs the controller until the SIP event stream ends.
+    pub async fn run(self, mut sip_events: mpsc::Receiver<SipEvent>) {
+        let mut acd = Acd::new(AcdConfig { wrap_up_ms: self.cfg.wrap_up_ms });
+        let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControllerMsg>(4096);
+        let mut calls: HashMap<CallId, mpsc::Sender<call::CallCmd>> = HashMap::new();
+        let ctx = Arc::new(CallCtx {
+            cfg: self.cfg.clone(),
+            sip: self.sip.clone(),
+            media: self.media.clone(),
+            recorder: self.recorder.clone(),
+            sink: self.sink.clone(),
+            prompts: self.prompts.clone(),
+            clock: self.clock.clone(),
+            controller: ctl_tx.clone(),
+        });
+        // agents already registered (none at start, but keep it correct)
+        for a in self.sip.registered_agents() {
+            acd.agent_logged_in(&AgentId::new(a), self.clock.now_ms());
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                ev = sip_events.recv() => {
+                    let Some(ev) = ev else { break };
+                    let now = self.clock.now_ms();
+                    match ev {
+                        SipEvent::IncomingCall(inbound) => {
+                            let call_id = CallId::generate(now);
+                            let (cmd_tx, cmd_rx) = mpsc::channel(16);
+                            calls.insert(call_id.clone(), cmd_tx);
+                            let span = info_span!("call", call_id = %call_id);
+                            let task = CallTask::new(ctx.clone(), call_id, inbound, cmd_rx, now);
+                            tokio::spawn(task.run().instrument(span));
+                        }
+                        SipEvent::Binding(change) => self.on_binding(&mut acd, change, now),
+                    }
+                }
+                msg = ctl_rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    let now = self.clock.now_ms();
+                    match msg {
+                        ControllerMsg::Enqueue(call) => acd.enqueue(call, now),
+                        ControllerMsg::RingResult { call, agent, result } => {
+                            acd.ring_result(&call, &agent, result, now);
+                            // an agent whose contact is gone is not offered again
+                            if result == RingResult::Unreachable && self.sip.contacts(agent.as_str()).is_empty() {
+                                acd.agent_logged_out(&agent);
+                            }
+                        }
+                        ControllerMsg::AgentReleased { agent } => acd.call_ended(&agent, now),
+                        ControllerMsg::Gone { call } => {
+                            acd.remove_call(&call, now);
+                            calls.remove(&call);
+                        }
+                    }
+                }
+                _ = tick.tick() => {}
+            }
+            let now = self.clock.now_ms();
+            for offer in acd.poll_offers(now) {
+                let contacts = self.sip.contacts(offer.agent.as_str());
+                let sent = match (calls.get(&offer.call), contacts.into_iter().next()) {
+                    (Some(tx), Some(binding)) => tx.try_send(call::CallCmd::Offer { agent: offer.agent.clone(), binding }).is_ok(),
+                    _ => false,
+                };
+                if !sent {
+                    warn!(agent = %offer.agent, call = %offer.call, "offer could not be delivered");
+                    acd.ring_result(&offer.call, &offer.agent, RingResult::Unreachable, now);
+                    if self.sip.contacts(offer.agent.as_str()).is_empty() {
+                        acd.agent_logged_out(&offer.agent);
+                    }
+                }
+            }
+        }
+        info!("engine stopped");
+    }
+
+    fn on_binding(&self, acd: &mut Acd, change: BindingChange, now: i64) {
+        let (agent, kind) = match change {
+            BindingChange::Added { agent, contact, expires_s } => {
+                acd.agent_logged_in(&AgentId::new(agent.clone()), now);
+                (agent, EventKind::AgentRegistered { contact, expires_s })
+            }
+            BindingChange::Removed { agent, contact } => {
+                if self.sip.contacts(&agent).is_empty() {
+                    acd.agent_logged_out(&AgentId::new(agent.clone()));
+                }
+                (agent, EventKind::AgentUnregistered { contact })
+            }
+        };
+        self.sink.event(CallEvent { at_ms: now, call_id: None, agent: Some(AgentId::new(agent)), queue: None, kind });
+    }
+}

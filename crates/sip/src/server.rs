@@ -150,6 +150,9 @@ impl SipServer {
         transport_layer.add_transport(udp_conn.into());
         // TCP on the same port as UDP (so `--sip 127.0.0.1:0` gets one port for both).
         let tcp_addr = SocketAddr::new(local.ip(), local.port());
+        // rsipstack binds the TCP listener lazily inside its serve loop and only logs
+        // a failure there: check the port is free first so a clash is a clear error.
+        drop(std::net::TcpListener::bind(tcp_addr).map_err(|source| SipError::Bind { addr: tcp_addr, transport: "tcp", source })?);
         let tcp = rsipstack::transport::tcp_listener::TcpListenerConnection::new(tcp_addr, None)
             .await
             .map_err(|e| SipError::Bind { addr: tcp_addr, transport: "tcp", source: std::io::Error::other(e.to_string()) })?;
@@ -180,6 +183,19 @@ impl SipServer {
             events: events_tx,
         });
         tokio::spawn(async move { endpoint.serve().await });
+        // "ready" means both transports accept: wait for the TCP listener.
+        let mut tcp_ready = false;
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(tcp_addr).await.is_ok() {
+                tcp_ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !tcp_ready {
+            cancel.cancel();
+            return Err(SipError::Bind { addr: tcp_addr, transport: "tcp", source: std::io::Error::other("TCP listener did not start") });
+        }
         let server = SipServer { inner };
         tokio::spawn(server.clone().dispatch(incoming));
         tokio::spawn(server.clone().expire_bindings());

@@ -1,0 +1,391 @@
+//! One call, owned by one task: the caller's leg, the agent legs tried in turn,
+//! the media session, the recording and the call's events and CDR.
+
+use crate::{EngineConfig, Prompts};
+use hotline_acd::RingResult;
+use hotline_core::{AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, Side};
+use hotline_media::sdp;
+use hotline_media::{Codec, MediaEngine};
+use hotline_recorder::{Recorder, RecordingHandle};
+use hotline_sip::{Binding, InboundCall, LegEvent, OutboundLeg, SipServer};
+use hotline_store::{Cdr, EventSink};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tracing::{info, info_span, warn, Instrument};
+
+/// RTP payload type we offer agents for telephone-event.
+const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// Controller → call task.
+#[derive(Debug)]
+pub(crate) enum CallCmd {
+    /// Ring this agent at this contact.
+    Offer { agent: AgentId, binding: Binding },
+}
+
+/// Call task → controller.
+#[derive(Debug)]
+pub(crate) enum ControllerMsg {
+    /// The call waits for an agent.
+    Enqueue(CallId),
+    /// What came of an offer.
+    RingResult { call: CallId, agent: AgentId, result: RingResult },
+    /// The agent's call ended: wrap-up.
+    AgentReleased { agent: AgentId },
+    /// The call is over; forget it.
+    Gone { call: CallId },
+}
+
+/// What every call task shares.
+pub(crate) struct CallCtx {
+    pub cfg: Arc<EngineConfig>,
+    pub sip: SipServer,
+    pub media: MediaEngine,
+    pub recorder: Recorder,
+    pub sink: EventSink,
+    pub prompts: Prompts,
+    pub clock: Arc<dyn Clock>,
+    pub controller: mpsc::Sender<ControllerMsg>,
+}
+
+/// An agent leg that is ringing.
+struct Ringing {
+    agent: AgentId,
+    leg: OutboundLeg,
+    deadline: Instant,
+    offered_ms: i64,
+}
+
+enum Wake {
+    Caller(Option<LegEvent>),
+    Agent(Option<LegEvent>),
+    Cmd(Option<CallCmd>),
+    RingTimeout,
+    SystemAnswer,
+}
+
+/// The task that owns one call.
+pub(crate) struct CallTask {
+    ctx: Arc<CallCtx>,
+    id: CallId,
+    inbound: InboundCall,
+    cmds: mpsc::Receiver<CallCmd>,
+    cdr: Cdr,
+}
+
+async fn next_agent_event(r: &mut Option<Ringing>) -> Option<LegEvent> {
+    match r {
+        Some(r) => r.leg.next_event().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl CallTask {
+    pub(crate) fn new(ctx: Arc<CallCtx>, id: CallId, inbound: InboundCall, cmds: mpsc::Receiver<CallCmd>, now: i64) -> Self {
+        let cdr = Cdr {
+            call_id: id.clone(),
+            caller: inbound.caller.number.clone(),
+            caller_name: inbound.caller.display.clone(),
+            dialled: inbound.dialled.clone(),
+            queue: Some(ctx.cfg.queue.clone()),
+            agent: None,
+            call_type: CallType::default(),
+            arrived_ms: now,
+            system_answered_ms: None,
+            agent_answered_ms: None,
+            ended_ms: None,
+            wait_ms: None,
+            talk_ms: None,
+            rings: None,
+            outcome: None,
+            ended_by: None,
+            recording_path: None,
+            recording_sha256: None,
+        };
+        CallTask { ctx, id, inbound, cmds, cdr }
+    }
+
+    fn emit(&self, agent: Option<&AgentId>, kind: EventKind) {
+        self.ctx.sink.event(CallEvent {
+            at_ms: self.ctx.clock.now_ms(),
+            call_id: Some(self.id.clone()),
+            agent: agent.cloned(),
+            queue: Some(self.ctx.cfg.queue.clone()),
+            kind,
+        });
+    }
+
+    async fn tell(&self, msg: ControllerMsg) {
+        self.ctx.controller.send(msg).await.ok();
+    }
+
+    fn finish(mut self, outcome: Outcome) {
+        self.cdr.outcome = Some(outcome);
+        self.cdr.ended_ms = Some(self.ctx.clock.now_ms());
+        self.ctx.sink.cdr(self.cdr.clone());
+    }
+
+    fn reject(self, status: u16, reason: &str) {
+        info!(status, reason, "call rejected");
+        self.inbound.reject(status, Some(reason.to_string()));
+        self.emit(None, EventKind::Rejected { status, reason: reason.to_string() });
+        self.finish(Outcome::Rejected);
+    }
+
+    /// Drives the call from INVITE to the end.
+    pub(crate) async fn run(mut self) {
+        let arrived = Instant::now();
+        info!(caller = %self.inbound.caller.number, dialled = %self.inbound.dialled, "call arrived");
+        self.emit(
+            None,
+            EventKind::Arrived { caller: self.inbound.caller.clone(), dialled: self.inbound.dialled.clone(), call_type: CallType::default() },
+        );
+        if !self.ctx.cfg.numbers.iter().any(|n| n == &self.inbound.dialled) {
+            return self.reject(404, "not a hotline number");
+        }
+        if !self.inbound.offer_is_sdp || self.inbound.offer.is_empty() {
+            return self.reject(488, "an SDP offer is required");
+        }
+        let offer = match sdp::parse(&self.inbound.offer) {
+            Ok(o) => o,
+            Err(e) => return self.reject(488, &format!("bad SDP: {e}")),
+        };
+        let caller_media = match sdp::negotiate(&offer) {
+            Ok(n) => n,
+            Err(e) => return self.reject(488, &format!("no common codec: {e}")),
+        };
+        let media = match self.ctx.media.allocate(self.id.as_str()) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, "no media ports");
+                return self.reject(503, "no media capacity");
+            }
+        };
+        media.set_remote(Side::Caller, SocketAddr::new(offer.connection, offer.audio_port), caller_media);
+        let session_id = rand_session_id(&self.id);
+        let caller_sdp = sdp::build(
+            self.ctx.cfg.media_ip,
+            media.caller_port(),
+            &[caller_media.codec],
+            caller_media.telephone_event,
+            session_id,
+            1,
+        );
+        self.inbound.ringing();
+        self.tell(ControllerMsg::Enqueue(self.id.clone())).await;
+
+        let cadence = self.ctx.cfg.cadence;
+        let answer_at = arrived + Duration::from_millis(cadence.end_of_ring_ms(self.ctx.cfg.answer_after_rings).max(0) as u64);
+        let mut system_answered = false;
+        let mut ringing: Option<Ringing> = None;
+
+        // Phase 1: until an agent answers (or the caller leaves).
+        let (agent, agent_leg, agent_media) = loop {
+            let wake = tokio::select! {
+                ev = self.inbound.next_event() => Wake::Caller(ev),
+                ev = next_agent_event(&mut ringing) => Wake::Agent(ev),
+                cmd = self.cmds.recv(), if ringing.is_none() => Wake::Cmd(cmd),
+                _ = sleep_until(ringing.as_ref().map(|r| r.deadline).unwrap_or(arrived)), if ringing.is_some() => Wake::RingTimeout,
+                _ = sleep_until(answer_at), if !system_answered => Wake::SystemAnswer,
+            };
+            match wake {
+                Wake::Caller(Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing)) => {}
+                Wake::Caller(_) => {
+                    // CANCEL before our answer, BYE after the system answer: abandoned.
+                    let wait_ms = arrived.elapsed().as_millis() as i64;
+                    if let Some(r) = ringing.take() {
+                        r.leg.hangup().await;
+                        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::CallerGone }).await;
+                    }
+                    info!(wait_ms, "caller abandoned");
+                    self.emit(None, EventKind::Abandoned { wait_ms, position: 0 });
+                    self.tell(ControllerMsg::Gone { call: self.id.clone() }).await;
+                    self.cdr.wait_ms = Some(wait_ms);
+                    return self.finish(Outcome::Abandoned);
+                }
+                Wake::Cmd(None) => {
+                    // the controller is gone: shutting down
+                    self.inbound.reject(503, None);
+                    self.inbound.hangup().await;
+                    return self.finish(Outcome::Failed);
+                }
+                Wake::Cmd(Some(CallCmd::Offer { agent, binding })) => {
+                    let agent_sdp = sdp::build(
+                        self.ctx.cfg.media_ip,
+                        media.agent_port(),
+                        &[Codec::Pcmu, Codec::Pcma],
+                        Some(TELEPHONE_EVENT_PT),
+                        session_id,
+                        1,
+                    );
+                    let span = info_span!("agent", agent = %agent);
+                    match self.ctx.sip.invite(&binding, &self.inbound.caller, agent_sdp).instrument(span).await {
+                        Ok(leg) => {
+                            info!(agent = %agent, contact = %binding.contact, "offering call");
+                            self.emit(Some(&agent), EventKind::Offered { contact: binding.contact.clone() });
+                            let timeout = Duration::from_millis(self.ctx.cfg.agent_ring_timeout_ms.max(0) as u64);
+                            ringing = Some(Ringing { agent, leg, deadline: Instant::now() + timeout, offered_ms: self.ctx.clock.now_ms() });
+                        }
+                        Err(e) => {
+                            warn!(agent = %agent, error = %e, "cannot invite agent");
+                            self.emit(Some(&agent), EventKind::AgentUnreachable { reason: e.to_string() });
+                            self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent, result: RingResult::Unreachable }).await;
+                        }
+                    }
+                }
+                Wake::Agent(Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. })) => {}
+                Wake::Agent(Some(LegEvent::Answered { sdp: answer })) => {
+                    let Some(r) = ringing.take() else { continue };
+                    let neg = sdp::parse(&answer).and_then(|a| {
+                        let n = sdp::negotiate(&a)?;
+                        Ok((a, n))
+                    });
+                    match neg {
+                        Ok((a, n)) => break (r.agent, r.leg, (SocketAddr::new(a.connection, a.audio_port), n)),
+                        Err(e) => {
+                            warn!(agent = %r.agent, error = %e, "agent answered with unusable SDP");
+                            r.leg.hangup().await;
+                            self.emit(Some(&r.agent), EventKind::AgentRejected { status: 488 });
+                            self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::Rejected }).await;
+                        }
+                    }
+                }
+                Wake::Agent(Some(LegEvent::Rejected { status })) => {
+                    if let Some(r) = ringing.take() {
+                        info!(agent = %r.agent, status, "agent refused the call");
+                        self.emit(Some(&r.agent), EventKind::AgentRejected { status });
+                        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::Rejected }).await;
+                    }
+                }
+                Wake::Agent(other) => {
+                    if let Some(r) = ringing.take() {
+                        let reason = match other {
+                            Some(LegEvent::Failed { reason }) | Some(LegEvent::Ended { reason }) => reason,
+                            _ => "leg closed".to_string(),
+                        };
+                        warn!(agent = %r.agent, %reason, "agent unreachable");
+                        self.emit(Some(&r.agent), EventKind::AgentUnreachable { reason });
+                        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::Unreachable }).await;
+                    }
+                }
+                Wake::RingTimeout => {
+                    if let Some(r) = ringing.take() {
+                        let rang_ms = self.ctx.clock.now_ms() - r.offered_ms;
+                        info!(agent = %r.agent, rang_ms, "agent did not answer");
+                        r.leg.hangup().await;
+                        self.emit(Some(&r.agent), EventKind::AgentRingNoAnswer { rang_ms });
+                        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::NoAnswer }).await;
+                    }
+                }
+                Wake::SystemAnswer => {
+                    system_answered = true;
+                    let rings = self.ctx.cfg.answer_after_rings;
+                    if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
+                        warn!(error = %e, "cannot answer caller");
+                    }
+                    info!(rings, "no agent answered: the engine answers");
+                    self.cdr.system_answered_ms = Some(self.ctx.clock.now_ms());
+                    self.emit(None, EventKind::SystemAnswered { rings });
+                    media.play_to_caller(vec![self.ctx.prompts.greeting.clone(), self.ctx.prompts.music.clone()], true);
+                    self.emit(None, EventKind::PromptStarted { prompt: self.ctx.prompts.greeting.name().to_string() });
+                }
+            }
+        };
+
+        // Phase 2: bridged.
+        let wait_ms = arrived.elapsed().as_millis() as i64;
+        let rings = if system_answered { self.ctx.cfg.answer_after_rings } else { cadence.rings_heard(wait_ms) };
+        media.set_remote(Side::Agent, agent_media.0, agent_media.1);
+        if !system_answered {
+            if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
+                warn!(error = %e, "cannot answer caller");
+            }
+        }
+        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: agent.clone(), result: RingResult::Answered }).await;
+        let recording = self.open_recording(&agent);
+        media.bridge(recording.as_ref().map(RecordingHandle::sender));
+        let answered_ms = self.ctx.clock.now_ms();
+        info!(agent = %agent, wait_ms, rings, "agent answered, bridged");
+        self.emit(Some(&agent), EventKind::AgentAnswered { wait_ms, rings });
+        self.cdr.agent = Some(agent.clone());
+        self.cdr.agent_answered_ms = Some(answered_ms);
+        self.cdr.wait_ms = Some(wait_ms);
+        self.cdr.rings = Some(i64::from(rings));
+        let mut agent_leg = agent_leg;
+        let ended_by = loop {
+            tokio::select! {
+                ev = self.inbound.next_event() => match ev {
+                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    _ => { agent_leg.hangup().await; break EndedBy::Caller; }
+                },
+                ev = agent_leg.next_event() => match ev {
+                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing | LegEvent::Answered { .. }) => {}
+                    _ => { self.inbound.hangup().await; break EndedBy::Agent; }
+                },
+            }
+        };
+        let talk_ms = self.ctx.clock.now_ms() - answered_ms;
+        info!(?ended_by, talk_ms, "call completed");
+        self.emit(Some(&agent), EventKind::Completed { ended_by, talk_ms });
+        self.tell(ControllerMsg::AgentReleased { agent: agent.clone() }).await;
+        self.tell(ControllerMsg::Gone { call: self.id.clone() }).await;
+        self.cdr.talk_ms = Some(talk_ms);
+        self.cdr.ended_by = Some(ended_by);
+        media.stop_tap();
+        let stats = media.stats();
+        info!(?stats, "media stats");
+        drop(media);
+        if let Some(rec) = recording {
+            self.close_recording(&agent, rec).await;
+        }
+        self.finish(Outcome::Answered);
+    }
+
+    fn open_recording(&mut self, agent: &AgentId) -> Option<RecordingHandle> {
+        if !self.ctx.cfg.record {
+            return None;
+        }
+        match self.ctx.recorder.open(&self.id, self.ctx.clock.now_ms()) {
+            Ok(h) => {
+                self.emit(Some(agent), EventKind::RecordingOpened { path: h.relative_path().to_string() });
+                self.cdr.recording_path = Some(h.relative_path().to_string());
+                Some(h)
+            }
+            Err(e) => {
+                warn!(error = %e, "recording could not be started; the call goes on");
+                self.emit(Some(agent), EventKind::RecordingFailed { reason: e.to_string() });
+                None
+            }
+        }
+    }
+
+    async fn close_recording(&mut self, agent: &AgentId, rec: RecordingHandle) {
+        match tokio::task::spawn_blocking(move || rec.finish()).await {
+            Ok(Ok(summary)) => {
+                info!(path = %summary.relative_path, sha256 = %summary.sha256, samples = summary.samples_per_channel, gaps = summary.gaps, "recording sealed");
+                self.cdr.recording_sha256 = Some(summary.sha256.clone());
+                self.emit(
+                    Some(agent),
+                    EventKind::RecordingClosed { path: summary.relative_path, sha256: summary.sha256, samples: summary.samples_per_channel },
+                );
+            }
+            Ok(Err(e)) => {
+                warn!(error = %e, "recording failed");
+                self.emit(Some(agent), EventKind::RecordingFailed { reason: e.to_string() });
+            }
+            Err(e) => {
+                warn!(error = %e, "recording task failed");
+                self.emit(Some(agent), EventKind::RecordingFailed { reason: e.to_string() });
+            }
+        }
+    }
+}
+
+/// An SDP session id derived from the call id (stable for the call's life).
+fn rand_session_id(id: &CallId) -> u64 {
+    id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) >> 2
+}
+

@@ -1,0 +1,269 @@
+//! The registrar, OPTIONS and the malformed-message gate over real UDP/TCP
+//! sockets on loopback, with messages written by hand (SIPp and baresip drive
+//! the same paths in the end-to-end tests of the `hotline` binary).
+
+use hotline_sip::{AgentAccount, DigestAlgorithm, SipConfig, SipEvent, SipServer};
+use md5::{Digest, Md5};
+use sha2::Sha256;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+async fn server(nonce_ttl_ms: i64, min_expires_s: u32) -> (SipServer, mpsc::Receiver<SipEvent>) {
+    let cfg = SipConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        nonce_ttl_ms,
+        min_expires_s,
+        ..SipConfig::default()
+    };
+    let accounts = vec![
+        AgentAccount { id: "1001".into(), password: "secret1".into(), algorithms: None },
+        AgentAccount { id: "1002".into(), password: "secret2".into(), algorithms: Some(vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]) },
+    ];
+    SipServer::start(cfg, accounts).await.unwrap()
+}
+
+struct Phone {
+    sock: UdpSocket,
+    server: SocketAddr,
+    cseq: u32,
+    call_id: String,
+}
+
+impl Phone {
+    async fn new(server: SocketAddr) -> Phone {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        Phone { sock, server, cseq: 0, call_id: format!("reg-{}", rand_tag()) }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    async fn send_raw(&self, msg: &str) {
+        self.sock.send_to(msg.as_bytes(), self.server).await.unwrap();
+    }
+
+    async fn recv(&self) -> Option<String> {
+        let mut buf = vec![0u8; 65535];
+        match tokio::time::timeout(Duration::from_secs(3), self.sock.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            _ => None,
+        }
+    }
+
+    /// Receives until a final (non-1xx) response.
+    async fn final_response(&self) -> String {
+        loop {
+            let r = self.recv().await.expect("no response from the server");
+            if !r.starts_with("SIP/2.0 1") {
+                return r;
+            }
+        }
+    }
+
+    fn register_msg(&mut self, user: &str, expires: u32, auth: Option<String>) -> String {
+        self.cseq += 1;
+        let me = self.addr();
+        let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+        format!(
+            "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{srv}>;tag={t}\r\nTo: <sip:{user}@{srv}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{me}>\r\nExpires: {expires}\r\n{auth}Content-Length: 0\r\n\r\n",
+            srv = self.server,
+            b = rand_tag(),
+            t = rand_tag(),
+            cid = self.call_id,
+            cseq = self.cseq,
+        )
+    }
+
+    /// REGISTERs, answers the challenge with `password` and `alg`, returns the final response.
+    async fn register(&mut self, user: &str, password: &str, alg: &str, expires: u32) -> String {
+        let m = self.register_msg(user, expires, None);
+        self.send_raw(&m).await;
+        let challenge = self.final_response().await;
+        assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+        let nonce = param(&challenge, alg, "nonce").expect("challenge for the algorithm");
+        let auth = digest_auth(alg, user, password, "hotline", &nonce, &format!("sip:{}", self.server), "REGISTER");
+        let m = self.register_msg(user, expires, Some(auth));
+        self.send_raw(&m).await;
+        self.final_response().await
+    }
+}
+
+fn rand_tag() -> String {
+    format!("{:x}", rand::random::<u64>())
+}
+
+fn hash(alg: &str, s: &str) -> String {
+    if alg == "SHA-256" {
+        hex::encode(Sha256::digest(s.as_bytes()))
+    } else {
+        hex::encode(Md5::digest(s.as_bytes()))
+    }
+}
+
+fn digest_auth(alg: &str, user: &str, pw: &str, realm: &str, nonce: &str, uri: &str, method: &str) -> String {
+    let ha1 = hash(alg, &format!("{user}:{realm}:{pw}"));
+    let ha2 = hash(alg, &format!("{method}:{uri}"));
+    let resp = hash(alg, &format!("{ha1}:{nonce}:00000001:0a4f113b:auth:{ha2}"));
+    format!("Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={alg}, qop=auth, nc=00000001, cnonce=\"0a4f113b\"")
+}
+
+/// A parameter of the WWW-Authenticate header for `alg`.
+fn param(resp: &str, alg: &str, name: &str) -> Option<String> {
+    let line = resp.lines().find(|l| l.to_ascii_lowercase().starts_with("www-authenticate") && l.contains(&format!("algorithm={alg}")))?;
+    let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = line[start..].find('"')? + start;
+    Some(line[start..end].to_string())
+}
+
+fn header_names_and_values_without_nonce(resp: &str) -> Vec<String> {
+    resp.lines()
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            !(l.starts_with("via") || l.starts_with("from") || l.starts_with("to") || l.starts_with("call-id") || l.starts_with("cseq"))
+        })
+        .map(|l| match l.find("nonce=\"") {
+            Some(i) => l[..i].to_string(),
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn register_with_digest_good_wrong_unknown() {
+    let (srv, mut events) = server(300_000, 60).await;
+    let mut phone = Phone::new(srv.local_addr()).await;
+
+    // no credentials: 401, MD5 only by default, no version in Server/User-Agent
+    let m = phone.register_msg("1001", 600, None);
+    phone.send_raw(&m).await;
+    let known = phone.final_response().await;
+    assert!(known.starts_with("SIP/2.0 401"), "{known}");
+    assert!(known.contains("algorithm=MD5") && !known.contains("SHA-256"), "{known}");
+    for l in known.lines().filter(|l| l.to_ascii_lowercase().starts_with("server") || l.to_ascii_lowercase().starts_with("user-agent")) {
+        assert!(!l.chars().any(|c| c.is_ascii_digit()), "version leaked: {l}");
+    }
+    // an unknown user gets exactly the same 401 (apart from the nonce)
+    let m = phone.register_msg("9999", 600, None);
+    phone.send_raw(&m).await;
+    let unknown = phone.final_response().await;
+    assert_eq!(header_names_and_values_without_nonce(&known), header_names_and_values_without_nonce(&unknown));
+
+    // good password
+    let ok = phone.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    assert!(ok.contains(&format!("sip:1001@{}", phone.addr())), "{ok}");
+    assert!(ok.contains("expires="), "{ok}");
+    assert_eq!(srv.registered_agents(), vec!["1001".to_string()]);
+    assert_eq!(srv.contacts("1001")[0].source, phone.addr());
+    match tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+        Ok(Some(SipEvent::Binding(hotline_sip::BindingChange::Added { agent, expires_s, .. }))) => {
+            assert_eq!(agent, "1001");
+            assert_eq!(expires_s, 600);
+        }
+        other => panic!("expected a binding event, got {other:?}"),
+    }
+
+    // wrong password and unknown user: 401 again, same shape
+    let wrong = phone.register("1001", "nope", "MD5", 600).await;
+    let unknown = phone.register("9999", "whatever", "MD5", 600).await;
+    assert!(wrong.starts_with("SIP/2.0 401") && unknown.starts_with("SIP/2.0 401"), "{wrong}\n{unknown}");
+    assert_eq!(header_names_and_values_without_nonce(&wrong), header_names_and_values_without_nonce(&unknown));
+
+    // unregister
+    let bye = phone.register("1001", "secret1", "MD5", 0).await;
+    assert!(bye.starts_with("SIP/2.0 200"), "{bye}");
+    assert!(srv.registered_agents().is_empty());
+}
+
+#[tokio::test]
+async fn sha256_agent_gets_sha256_first_and_both_verify() {
+    let (srv, _events) = server(300_000, 60).await;
+    let mut phone = Phone::new(srv.local_addr()).await;
+    let m = phone.register_msg("1002", 600, None);
+    phone.send_raw(&m).await;
+    let ch = phone.final_response().await;
+    let sha = ch.find("algorithm=SHA-256").expect("SHA-256 offered");
+    let md5 = ch.find("algorithm=MD5").expect("MD5 offered too");
+    assert!(sha < md5, "SHA-256 must come first: {ch}");
+    assert!(phone.register("1002", "secret2", "SHA-256", 600).await.starts_with("SIP/2.0 200"));
+    assert!(phone.register("1002", "secret2", "MD5", 600).await.starts_with("SIP/2.0 200"));
+    // 1001 is MD5-only: a SHA-256 answer is refused even with the right password
+    let m = phone.register_msg("1001", 600, None);
+    phone.send_raw(&m).await;
+    let ch = phone.final_response().await;
+    let nonce = param(&ch, "MD5", "nonce").unwrap();
+    let auth = digest_auth("SHA-256", "1001", "secret1", "hotline", &nonce, &format!("sip:{}", srv.local_addr()), "REGISTER");
+    let m = phone.register_msg("1001", 600, Some(auth));
+    phone.send_raw(&m).await;
+    assert!(phone.final_response().await.starts_with("SIP/2.0 401"));
+}
+
+#[tokio::test]
+async fn nonces_and_bindings_expire() {
+    let (srv, _events) = server(1_000, 1).await;
+    let mut phone = Phone::new(srv.local_addr()).await;
+    let m = phone.register_msg("1001", 2, None);
+    phone.send_raw(&m).await;
+    let ch = phone.final_response().await;
+    let nonce = param(&ch, "MD5", "nonce").unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let auth = digest_auth("MD5", "1001", "secret1", "hotline", &nonce, &format!("sip:{}", srv.local_addr()), "REGISTER");
+    let m = phone.register_msg("1001", 2, Some(auth));
+    phone.send_raw(&m).await;
+    let stale = phone.final_response().await;
+    assert!(stale.starts_with("SIP/2.0 401") && stale.contains("stale=true"), "{stale}");
+    assert!(phone.register("1001", "secret1", "MD5", 2).await.starts_with("SIP/2.0 200"));
+    assert_eq!(srv.registered_agents().len(), 1);
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert!(srv.registered_agents().is_empty(), "binding should have expired");
+}
+
+#[tokio::test]
+async fn options_answered_and_malformed_requests_get_400_or_are_dropped() {
+    let (srv, _events) = server(300_000, 60).await;
+    let phone = Phone::new(srv.local_addr()).await;
+    let me = phone.addr();
+    let options = format!(
+        "OPTIONS sip:hotline@{s} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKopt1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:mon@{me}>;tag=1\r\nTo: <sip:hotline@{s}>\r\nCall-ID: opt1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        s = srv.local_addr()
+    );
+    phone.send_raw(&options).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(r.contains("Allow:") || r.contains("allow:"), "{r}");
+
+    // missing Call-ID: 400 routed back to the source
+    let bad = options.replace("Call-ID: opt1\r\n", "").replace("branch=z9hG4bKopt1", "branch=z9hG4bKbad1");
+    phone.send_raw(&bad).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 400"), "{r}");
+    // garbage without Via: dropped, no answer
+    phone.send_raw("\u{1}\u{2}garbage\r\n\r\n").await;
+    phone.send_raw(&"X".repeat(60_000)).await;
+    // still serving
+    let again = options.replace("opt1", "opt2");
+    phone.send_raw(&again).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 200"), "the server must keep serving, got {r}");
+    assert!(srv.malformed_count() >= 2);
+}
+
+#[tokio::test]
+async fn register_over_tcp_is_challenged() {
+    let (srv, _events) = server(300_000, 60).await;
+    let mut tcp = TcpStream::connect(srv.local_addr()).await.unwrap();
+    let me = tcp.local_addr().unwrap();
+    let msg = format!(
+        "REGISTER sip:{s} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKtcp1\r\nMax-Forwards: 70\r\nFrom: <sip:1001@{s}>;tag=9\r\nTo: <sip:1001@{s}>\r\nCall-ID: tcp1\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@{me};transport=tcp>\r\nContent-Length: 0\r\n\r\n",
+        s = srv.local_addr()
+    );
+    tcp.write_all(msg.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(3), tcp.read(&mut buf)).await.unwrap().unwrap();
+    let r = String::from_utf8_lossy(&buf[..n]);
+    assert!(r.starts_with("SIP/2.0 401"), "{r}");
+}

@@ -1,0 +1,413 @@
+//! The configuration file (TOML): loading, defaults and validation.
+//!
+//! Every problem is reported with the key it concerns, e.g.
+//! `ring.on_ms: ring tone must last between 100 ms and 10000 ms, got 0 ms`.
+
+use hotline_core::RingCadence;
+use hotline_sip::DigestAlgorithm;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax error, unknown key or wrong type (the message names the key).
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, with line, column and key.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// Dotted key, e.g. `media.port_min`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[sip]`
+    #[serde(default)]
+    pub sip: SipSection,
+    /// `[hotline]`
+    #[serde(default)]
+    pub hotline: HotlineSection,
+    /// `[ring]`
+    #[serde(default)]
+    pub ring: RingSection,
+    /// `[acd]`
+    #[serde(default)]
+    pub acd: AcdSection,
+    /// `[media]`
+    #[serde(default)]
+    pub media: MediaSection,
+    /// `[storage]`
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// `[prompts]`
+    #[serde(default)]
+    pub prompts: PromptsSection,
+    /// `[[agents]]`
+    #[serde(default)]
+    pub agents: Vec<AgentSection>,
+}
+
+/// `[sip]`: signalling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSection {
+    /// UDP and TCP listen address.
+    pub listen: SocketAddr,
+    /// Digest realm.
+    pub realm: String,
+    /// Challenge algorithms, strongest first: "MD5" and/or "SHA-256".
+    pub algorithms: Vec<String>,
+    /// Nonce lifetime, seconds.
+    pub nonce_ttl_s: u32,
+    /// Registration limits, seconds.
+    pub min_expires_s: u32,
+    /// Longest registration granted, seconds.
+    pub max_expires_s: u32,
+    /// Contacts one agent may register at once.
+    pub max_contacts_per_agent: usize,
+    /// SIP datagrams per second accepted from one IP.
+    pub rate_limit_per_source: u32,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            realm: "hotline".into(),
+            algorithms: vec!["MD5".into()],
+            nonce_ttl_s: 300,
+            min_expires_s: 60,
+            max_expires_s: 3600,
+            max_contacts_per_agent: 4,
+            rate_limit_per_source: 500,
+        }
+    }
+}
+
+/// `[hotline]`: the numbers callers dial.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HotlineSection {
+    /// Request-URI users that reach the hotline.
+    pub numbers: Vec<String>,
+    /// The queue calls go to.
+    pub queue: String,
+    /// Record every call answered by an agent.
+    pub record: bool,
+}
+
+impl Default for HotlineSection {
+    fn default() -> Self {
+        HotlineSection { numbers: vec!["hotline".into(), "4000".into()], queue: "general".into(), record: true }
+    }
+}
+
+/// `[ring]`: the cadence the caller hears and when the engine answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RingSection {
+    /// Tone, ms (default 1000: mainland China).
+    pub on_ms: u32,
+    /// Silence, ms (default 4000).
+    pub off_ms: u32,
+    /// The engine answers at the end of this ring (default 3).
+    pub answer_after_rings: u32,
+}
+
+impl Default for RingSection {
+    fn default() -> Self {
+        RingSection { on_ms: 1000, off_ms: 4000, answer_after_rings: 3 }
+    }
+}
+
+/// `[acd]`: routing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcdSection {
+    /// How long an agent's phone rings before the next agent, ms (0 = three ring periods).
+    pub ring_timeout_ms: u32,
+    /// After-call work, ms.
+    pub wrap_up_ms: u32,
+}
+
+impl Default for AcdSection {
+    fn default() -> Self {
+        AcdSection { ring_timeout_ms: 0, wrap_up_ms: 5000 }
+    }
+}
+
+/// `[media]`: RTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSection {
+    /// Address RTP sockets bind to and our SDP announces.
+    pub ip: IpAddr,
+    /// First RTP port (even).
+    pub port_min: u16,
+    /// Last RTP port.
+    pub port_max: u16,
+    /// Media worker threads (0 = one per core).
+    pub workers: usize,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        MediaSection { ip: IpAddr::from([127, 0, 0, 1]), port_min: 20000, port_max: 29999, workers: 0 }
+    }
+}
+
+/// `[storage]`: where data lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Data directory (SQLite database, keys).
+    pub data_dir: PathBuf,
+    /// Recordings root; default `<data_dir>/recordings`.
+    pub recordings: Option<PathBuf>,
+    /// Database URL; default `sqlite://<data_dir>/hotline.db`. `postgres://...` for PostgreSQL.
+    pub database_url: Option<String>,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection { data_dir: PathBuf::from("data"), recordings: None, database_url: None }
+    }
+}
+
+/// `[prompts]`: WAV files (any common rate; converted to 8 kHz G.711 at load).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptsSection {
+    /// Played when the engine answers.
+    pub greeting: PathBuf,
+    /// Looped while the caller waits.
+    pub music: PathBuf,
+}
+
+impl Default for PromptsSection {
+    fn default() -> Self {
+        PromptsSection { greeting: PathBuf::from("config/prompts/greeting.wav"), music: PathBuf::from("config/prompts/music.wav") }
+    }
+}
+
+/// `[[agents]]`: one agent's SIP account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    /// Extension (SIP user name).
+    pub id: String,
+    /// Digest password.
+    pub password: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Challenge algorithms for this agent's phone (default: `sip.algorithms`).
+    #[serde(default)]
+    pub algorithms: Option<Vec<String>>,
+}
+
+/// Parses an algorithm list, naming `key` on error.
+pub fn parse_algorithms(key: &str, names: &[String]) -> Result<Vec<DigestAlgorithm>, ConfigError> {
+    if names.is_empty() {
+        return Err(invalid(key, "at least one algorithm is needed (\"MD5\" and/or \"SHA-256\")"));
+    }
+    names
+        .iter()
+        .map(|n| match n.to_ascii_uppercase().as_str() {
+            "MD5" => Ok(DigestAlgorithm::Md5),
+            "SHA-256" | "SHA256" => Ok(DigestAlgorithm::Sha256),
+            other => Err(invalid(key, format!("unknown digest algorithm `{other}` (expected \"MD5\" or \"SHA-256\")"))),
+        })
+        .collect()
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        if meta.len() > 4 * 1024 * 1024 {
+            return Err(ConfigError::Parse { path: path.into(), message: "file larger than 4 MiB".into() });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let cfg = Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse { path: path.into(), message },
+            other => other,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse { path: PathBuf::new(), message: e.to_string() })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The ring cadence.
+    pub fn cadence(&self) -> RingCadence {
+        RingCadence { on_ms: self.ring.on_ms, off_ms: self.ring.off_ms }
+    }
+
+    /// Agent ring timeout in ms (three ring periods unless set).
+    pub fn agent_ring_timeout_ms(&self) -> i64 {
+        if self.acd.ring_timeout_ms == 0 {
+            3 * self.cadence().period_ms()
+        } else {
+            i64::from(self.acd.ring_timeout_ms)
+        }
+    }
+
+    /// Recordings root.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.storage.recordings.clone().unwrap_or_else(|| self.storage.data_dir.join("recordings"))
+    }
+
+    /// Database URL.
+    pub fn database_url(&self) -> String {
+        self.storage
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.storage.data_dir.join("hotline.db").display()))
+    }
+
+    /// Checks values and their consistency.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.sip.realm.trim().is_empty() || self.sip.realm.contains('"') {
+            return Err(invalid("sip.realm", "must be a non-empty name without quotes"));
+        }
+        parse_algorithms("sip.algorithms", &self.sip.algorithms)?;
+        if self.sip.min_expires_s == 0 || self.sip.min_expires_s > self.sip.max_expires_s {
+            return Err(invalid("sip.min_expires_s", "must be at least 1 and not above sip.max_expires_s"));
+        }
+        if self.sip.nonce_ttl_s < 10 {
+            return Err(invalid("sip.nonce_ttl_s", "must be at least 10 seconds"));
+        }
+        if self.sip.max_contacts_per_agent == 0 {
+            return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
+        }
+        if self.hotline.numbers.is_empty() {
+            return Err(invalid("hotline.numbers", "at least one number must reach the hotline"));
+        }
+        for n in &self.hotline.numbers {
+            if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "+-_.*#".contains(c)) {
+                return Err(invalid("hotline.numbers", format!("`{n}` is not a valid SIP user part")));
+            }
+        }
+        if self.hotline.queue.trim().is_empty() {
+            return Err(invalid("hotline.queue", "must not be empty"));
+        }
+        let cadence = self.cadence();
+        cadence.validate().map_err(|e| {
+            let key = if cadence.on_ms < 100 || cadence.on_ms > 10_000 { "ring.on_ms" } else { "ring.off_ms" };
+            invalid(key, e.to_string())
+        })?;
+        if !(1..=10).contains(&self.ring.answer_after_rings) {
+            return Err(invalid("ring.answer_after_rings", "must be between 1 and 10 (the hotline promise is 3)"));
+        }
+        if self.acd.ring_timeout_ms != 0 && self.acd.ring_timeout_ms < 1000 {
+            return Err(invalid("acd.ring_timeout_ms", "must be 0 (three ring periods) or at least 1000 ms"));
+        }
+        if self.media.port_min < 1024 || self.media.port_min % 2 != 0 {
+            return Err(invalid("media.port_min", "must be an even port number of at least 1024"));
+        }
+        if self.media.port_max <= self.media.port_min + 2 {
+            return Err(invalid("media.port_max", "must be above media.port_min with room for at least two calls"));
+        }
+        if self.media.ip.is_unspecified() {
+            return Err(invalid("media.ip", "must be an address phones can reach, not 0.0.0.0"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, a) in self.agents.iter().enumerate() {
+            let key = format!("agents[{i}]");
+            if a.id.is_empty() || a.id.len() > 32 || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(invalid(format!("{key}.id"), format!("`{}` must be 1-32 letters, digits, '-', '_' or '.'", a.id)));
+            }
+            if !seen.insert(a.id.clone()) {
+                return Err(invalid(format!("{key}.id"), format!("agent `{}` is defined twice", a.id)));
+            }
+            if self.hotline.numbers.contains(&a.id) {
+                return Err(invalid(format!("{key}.id"), format!("`{}` is also a hotline number", a.id)));
+            }
+            if a.password.len() < 4 {
+                return Err(invalid(format!("{key}.password"), "must be at least 4 characters"));
+            }
+            if let Some(algs) = &a.algorithms {
+                parse_algorithms(&format!("{key}.algorithms"), algs)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Agents still using a demo password (`demo...`), for the start-up warning.
+    pub fn demo_password_agents(&self) -> Vec<String> {
+        self.agents.iter().filter(|a| a.password.starts_with("demo")).map(|a| a.id.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let cfg = Config::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hotline.toml"))).unwrap();
+        assert_eq!(cfg.cadence().end_of_ring_ms(cfg.ring.answer_after_rings), 11_000);
+        assert!(cfg.hotline.numbers.contains(&"hotline".to_string()));
+        assert_eq!(cfg.agents.len(), 4);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("[ring]\non_ms = 0", "ring.on_ms"),
+            ("[ring]\noff_ms = 99999", "ring.off_ms"),
+            ("[media]\nport_min = 20001", "media.port_min"),
+            ("[sip]\nalgorithms = [\"SHA-1\"]", "sip.algorithms"),
+            ("[[agents]]\nid = \"1001\"\npassword = \"x\"", "agents[0].password"),
+            ("[[agents]]\nid = \"a b\"\npassword = \"xxxx\"", "agents[0].id"),
+            ("[[agents]]\nid = \"1\"\npassword = \"xxxx\"\n[[agents]]\nid = \"1\"\npassword = \"yyyy\"", "agents[1].id"),
+            ("[hotline]\nnumbers = []", "hotline.numbers"),
+            ("[sip]\nlisten = \"nonsense\"", "listen"),
+            ("[sip]\nlisen = \"127.0.0.1:5060\"", "lisen"),
+            ("[ring]\non_ms = \"long\"", "on_ms"),
+            ("not toml at all [", "line 1"),
+        ];
+        for (text, key) in cases {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(err.contains(key), "`{text}` gave `{err}`, expected it to name {key}");
+        }
+    }
+
+    #[test]
+    fn hostile_files_give_errors_not_panics() {
+        for text in ["\u{0}\u{1}", &"[".repeat(10_000), &format!("[sip]\nrealm = \"{}\"", "x\"".repeat(10))] {
+            assert!(Config::parse(text).is_err());
+        }
+        assert!(matches!(Config::load(Path::new("/nonexistent/hotline.toml")), Err(ConfigError::Read { .. })));
+    }
+}
