@@ -1,1 +1,303 @@
-//! hotline-recorder (under construction).
+//! Crash-safe stereo WAV recording of hotline calls.
+//!
+//! A [`Recorder`] owns the recordings root. [`Recorder::open`] creates
+//! `<root>/YYYY/MM/DD/<call_id>.wav` (16-bit PCM, 8 kHz, stereo: left = caller,
+//! right = agent) and starts one dedicated writer thread per call, fed through a
+//! bounded crossbeam channel of [`AudioFrame`]s. The writer places every frame by
+//! its RTP timestamp so that lost packets become silence at their true position
+//! and both channels stay time-aligned; it rewrites the WAV header at least once
+//! per [`RecorderConfig::flush_interval`] so a crash leaves a readable file.
+//! [`RecordingHandle::finish`] seals the file (fsync) and returns its SHA-256.
+
+#![warn(missing_docs)]
+
+mod date;
+mod writer;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use hotline_core::{AudioFrame, CallId};
+
+pub use writer::SAMPLE_RATE;
+
+/// Errors of the recorder.
+#[derive(Debug, thiserror::Error)]
+pub enum RecorderError {
+    /// The recordings root cannot be created or written (missing permission,
+    /// full disk, read-only file system, a file in the way, ...).
+    #[error("recordings root {path} is not writable: {source}")]
+    RootNotWritable {
+        /// The root that was tried.
+        path: PathBuf,
+        /// The underlying IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The call id cannot be used as a file name.
+    #[error("call id {0:?} is not a safe file name (expected 1-128 of [A-Za-z0-9_.-], not starting with '.')")]
+    InvalidCallId(String),
+    /// A recording file could not be created (it may already exist: recordings
+    /// are never overwritten).
+    #[error("cannot create recording {path}: {source}")]
+    Create {
+        /// The file that was tried.
+        path: PathBuf,
+        /// The underlying IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the WAV data or header failed (full disk, IO error); the
+    /// recording stopped at that point.
+    #[error("writing recording {path} failed: {source}")]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: hound::Error,
+    },
+    /// Sealing the finished file (fsync, hashing) failed.
+    #[error("sealing recording {path} failed: {source}")]
+    Seal {
+        /// The file being sealed.
+        path: PathBuf,
+        /// The underlying IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the writer thread for {path}: {source}")]
+    Spawn {
+        /// The recording the thread was for.
+        path: PathBuf,
+        /// The underlying IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer thread panicked (a bug); the file may lack its final header.
+    #[error("the writer thread of {0} panicked")]
+    WriterPanicked(PathBuf),
+}
+
+/// Settings of a [`Recorder`].
+#[derive(Clone, Debug)]
+pub struct RecorderConfig {
+    /// Directory under which recordings are stored (`YYYY/MM/DD/<call>.wav`).
+    pub root: PathBuf,
+    /// Longest time between two WAV header refreshes while a call runs.
+    pub flush_interval: Duration,
+    /// Capacity, in frames, of each call's channel to its writer thread.
+    pub channel_capacity: usize,
+}
+
+impl RecorderConfig {
+    /// Default settings (1 s header refresh, 512 frames of channel) for `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RecorderConfig {
+            root: root.into(),
+            flush_interval: Duration::from_secs(1),
+            channel_capacity: 512,
+        }
+    }
+}
+
+impl Default for RecorderConfig {
+    /// Records under `recordings/` relative to the working directory.
+    fn default() -> Self {
+        RecorderConfig::new("recordings")
+    }
+}
+
+/// Creates recordings under one root; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    inner: Arc<RecorderConfig>,
+}
+
+impl Recorder {
+    /// Creates the root if missing and proves it is writable (writes, syncs and
+    /// deletes a probe file). The error names the path otherwise.
+    pub fn new(cfg: RecorderConfig) -> Result<Recorder, RecorderError> {
+        let root = cfg.root.clone();
+        let err = |source| RecorderError::RootNotWritable {
+            path: root.clone(),
+            source,
+        };
+        fs::create_dir_all(&root).map_err(err)?;
+        static PROBES: AtomicU64 = AtomicU64::new(0);
+        let probe = root.join(format!(
+            ".hotline-probe-{}-{}",
+            std::process::id(),
+            PROBES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&probe)?;
+            // Large enough that a full disk refuses it.
+            f.write_all(&[0u8; 4096])?;
+            f.sync_all()
+        })();
+        let removed = fs::remove_file(&probe);
+        written.map_err(err)?;
+        removed.map_err(err)?;
+        let mut cfg = cfg;
+        cfg.channel_capacity = cfg.channel_capacity.max(1);
+        if cfg.flush_interval.is_zero() {
+            cfg.flush_interval = Duration::from_millis(1);
+        }
+        Ok(Recorder {
+            inner: Arc::new(cfg),
+        })
+    }
+
+    /// Creates `<root>/YYYY/MM/DD/<call_id>.wav` (UTC date of `started_at_ms`)
+    /// and starts its writer thread. Sample 0 of the file is `started_at_ms`.
+    ///
+    /// An existing file is never overwritten: opening the same call twice on the
+    /// same day is an error.
+    pub fn open(
+        &self,
+        call_id: &CallId,
+        started_at_ms: i64,
+    ) -> Result<RecordingHandle, RecorderError> {
+        let id = call_id.as_str();
+        if !is_safe_file_name(id) {
+            return Err(RecorderError::InvalidCallId(id.to_string()));
+        }
+        let (y, m, d) = date::civil_from_epoch_ms(started_at_ms);
+        let dir_rel = format!("{y:04}/{m:02}/{d:02}");
+        let relative_path = format!("{dir_rel}/{id}.wav");
+        let dir = self.inner.root.join(&dir_rel);
+        let path = dir.join(format!("{id}.wav"));
+        let create_err = |source| RecorderError::Create {
+            path: path.clone(),
+            source,
+        };
+        fs::create_dir_all(&dir).map_err(create_err)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(create_err)?;
+        // Make the new directory entry durable: a recording must not vanish
+        // in a crash even if its data survives.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        let (tx, rx) = crossbeam_channel::bounded(self.inner.channel_capacity);
+        let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(1);
+        let job = writer::Job {
+            file,
+            path: path.clone(),
+            relative_path: relative_path.clone(),
+            started_at_ms,
+            flush_interval: self.inner.flush_interval,
+            frames: rx,
+            ctrl: ctrl_rx,
+        };
+        let thread = job.spawn().map_err(|source| RecorderError::Spawn {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(RecordingHandle {
+            sender: tx,
+            ctrl: ctrl_tx,
+            thread: Some(thread),
+            relative_path,
+            path,
+        })
+    }
+
+    /// The recordings root.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+}
+
+/// Whether `s` can be used as a file name on every platform we care about.
+fn is_safe_file_name(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && !s.starts_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// One call's recording in progress.
+///
+/// Dropping it without [`finish`](RecordingHandle::finish) lets the writer run
+/// until every sender is dropped, then finalizes the file the same way.
+#[derive(Debug)]
+pub struct RecordingHandle {
+    sender: Sender<AudioFrame>,
+    ctrl: Sender<writer::Ctrl>,
+    thread: Option<JoinHandle<Result<RecordingSummary, RecorderError>>>,
+    relative_path: String,
+    path: PathBuf,
+}
+
+impl RecordingHandle {
+    /// A sender for the media workers; they should `try_send` so a slow disk
+    /// never stalls RTP forwarding.
+    pub fn sender(&self) -> Sender<AudioFrame> {
+        self.sender.clone()
+    }
+
+    /// Path relative to the recordings root: `YYYY/MM/DD/<call_id>.wav`.
+    pub fn relative_path(&self) -> &str {
+        &self.relative_path
+    }
+
+    /// Absolute (root-joined) path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Tells the writer to finish: it drains the frames already queued, pads
+    /// both channels to equal length, finalizes the header, fsyncs and hashes
+    /// the file. Blocks until done (call it from `spawn_blocking`).
+    ///
+    /// Frames sent after this call are refused (the channel disconnects).
+    pub fn finish(mut self) -> Result<RecordingSummary, RecorderError> {
+        // The writer may already have stopped (it cannot, while this handle's
+        // own sender lives, except by panicking): ignore a send failure.
+        let _ = self.ctrl.send(writer::Ctrl::Finish);
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| RecorderError::WriterPanicked(self.path.clone()))?,
+            None => Err(RecorderError::WriterPanicked(self.path.clone())),
+        }
+    }
+}
+
+/// What a finished recording holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingSummary {
+    /// Path relative to the recordings root (`/` separators).
+    pub relative_path: String,
+    /// Full path of the file.
+    pub path: PathBuf,
+    /// SHA-256 of the finished file, lowercase hex.
+    pub sha256: String,
+    /// Samples per channel (both channels have the same length).
+    pub samples_per_channel: u64,
+    /// Length of the recording in milliseconds.
+    pub duration_ms: u64,
+    /// Holes inside an RTP stream (lost packets) filled with silence.
+    pub gaps: u32,
+    /// Samples of silence, per channel summed, written for those holes.
+    pub gap_samples: u64,
+    /// Frames dropped because their place was already written (late or duplicate).
+    pub late_or_duplicate: u64,
+}

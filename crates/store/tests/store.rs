@@ -1,0 +1,618 @@
+//! The same suite against SQLite (temp dir) and a throwaway PostgreSQL cluster.
+//!
+//! PostgreSQL: the test looks for `initdb`/`pg_ctl` under
+//! `/usr/lib/postgresql/*/bin` (or `$HOTLINE_PG_BIN`), creates a cluster in a
+//! temp dir and starts it on a free port, listening on 127.0.0.1 with its
+//! socket in the temp dir. `initdb` refuses to run as root, so when the tests
+//! run as root (CI does) the temp dir is chowned to the `postgres` user and
+//! initdb/pg_ctl run through `runuser -u postgres --` (no password or PAM
+//! session needed, unlike `su`). Without the binaries the PostgreSQL test fails
+//! with a message, unless `HOTLINE_SKIP_PG=1`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use hotline_core::{
+    AgentId, CallEvent, CallId, CallType, EndedBy, EventKind, Outcome, Party, QueueId,
+};
+use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
+
+fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
+    CallEvent {
+        at_ms: at,
+        call_id: Some(CallId::from_stored(call)),
+        agent: Some(AgentId::new("1001")),
+        queue: Some(QueueId::new("sales")),
+        kind,
+    }
+}
+
+fn cdr(call: &str, arrived: i64) -> Cdr {
+    Cdr {
+        call_id: CallId::from_stored(call),
+        caller: "+8613800000000".into(),
+        caller_name: Some("Alice".into()),
+        dialled: "400".into(),
+        queue: Some(QueueId::new("sales")),
+        agent: None,
+        call_type: CallType::Inquiry,
+        arrived_ms: arrived,
+        system_answered_ms: None,
+        agent_answered_ms: None,
+        ended_ms: None,
+        wait_ms: None,
+        talk_ms: None,
+        rings: None,
+        outcome: None,
+        ended_by: None,
+        recording_path: None,
+        recording_sha256: None,
+    }
+}
+
+const HOSTILE: &[&str] = &[
+    "O'Brien",
+    "'; DROP TABLE cdrs; --",
+    "\"quoted\" \\back\\slash\\ $1 ? %s",
+    "张伟 — Ünïcødé 🎧 مرحبا",
+    "line\nbreak\ttab\r",
+];
+
+/// Everything both databases must do identically.
+async fn suite(url: &str) {
+    let store = Store::connect(url).await.expect("connect");
+    // Migrations are idempotent: a second node / restart connects fine.
+    let again = Store::connect(url).await.expect("connect again");
+
+    // --- events: ids, order, per call, by time
+    let evs = vec![
+        ev(
+            1_000,
+            "c1",
+            EventKind::Arrived {
+                caller: Party {
+                    number: "+86".into(),
+                    display: None,
+                },
+                dialled: "400".into(),
+                call_type: CallType::Inquiry,
+            },
+        ),
+        ev(1_000, "c2", EventKind::Queued { position: 1 }),
+        ev(2_000, "c1", EventKind::Queued { position: 2 }),
+        ev(11_000, "c1", EventKind::SystemAnswered { rings: 3 }),
+        ev(
+            12_000,
+            "c1",
+            EventKind::AgentAnswered {
+                wait_ms: 12_000,
+                rings: 3,
+            },
+        ),
+        ev(
+            15_000,
+            "c2",
+            EventKind::Abandoned {
+                wait_ms: 14_000,
+                position: 1,
+            },
+        ),
+        ev(
+            60_000,
+            "c1",
+            EventKind::Completed {
+                ended_by: EndedBy::Caller,
+                talk_ms: 48_000,
+            },
+        ),
+    ];
+    let mut last = 0;
+    for e in &evs {
+        let id = store.append_event(e).await.expect("append");
+        assert!(id > last, "ids grow");
+        last = id;
+    }
+    let agent_only = CallEvent {
+        at_ms: 3_000,
+        call_id: None,
+        agent: Some(AgentId::new("1002")),
+        queue: None,
+        kind: EventKind::AgentRegistered {
+            contact: "sip:1002@10.0.0.2".into(),
+            expires_s: 3600,
+        },
+    };
+    again.append_event(&agent_only).await.unwrap();
+
+    let c1 = store
+        .events_for_call(&CallId::from_stored("c1"))
+        .await
+        .unwrap();
+    let want: Vec<_> = evs
+        .iter()
+        .filter(|e| e.call_id.as_ref().unwrap().as_str() == "c1")
+        .cloned()
+        .collect();
+    assert_eq!(c1, want);
+    assert!(store
+        .events_for_call(&CallId::from_stored("nope"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let between = store.events_between(1_000, 12_000, 100).await.unwrap();
+    assert_eq!(
+        between,
+        vec![
+            evs[0].clone(),
+            evs[1].clone(),
+            evs[2].clone(),
+            agent_only.clone(),
+            evs[3].clone()
+        ]
+    );
+    assert_eq!(
+        store.events_between(0, i64::MAX, 2).await.unwrap(),
+        evs[..2].to_vec()
+    );
+    assert!(store
+        .events_between(0, i64::MAX, -5)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // --- CDRs: insert, update, read, list
+    let mut a = cdr("c1", 1_000);
+    store.upsert_cdr(&a).await.unwrap();
+    assert_eq!(store.cdr(&a.call_id).await.unwrap(), Some(a.clone()));
+    a.agent = Some(AgentId::new("1001"));
+    a.call_type = CallType::Complaint;
+    a.system_answered_ms = Some(11_000);
+    a.agent_answered_ms = Some(12_000);
+    a.ended_ms = Some(60_000);
+    a.wait_ms = Some(11_000);
+    a.talk_ms = Some(48_000);
+    a.rings = Some(3);
+    a.outcome = Some(Outcome::Answered);
+    a.ended_by = Some(EndedBy::Agent);
+    a.recording_path = Some("2024/03/01/c1.wav".into());
+    a.recording_sha256 = Some("ab".repeat(32));
+    a.caller_name = None;
+    again.upsert_cdr(&a).await.unwrap();
+    assert_eq!(store.cdr(&a.call_id).await.unwrap(), Some(a.clone()));
+    let mut b = cdr("c2", 1_000);
+    b.outcome = Some(Outcome::Abandoned);
+    b.ended_by = Some(EndedBy::Caller);
+    store.upsert_cdr(&b).await.unwrap();
+    let c = cdr("c3", 5_000);
+    store.upsert_cdr(&c).await.unwrap();
+    assert_eq!(store.cdr(&CallId::from_stored("none")).await.unwrap(), None);
+    // newest first; equal arrival times ordered by call id, descending
+    assert_eq!(
+        store.recent_cdrs(10).await.unwrap(),
+        vec![c.clone(), b.clone(), a.clone()]
+    );
+    assert_eq!(store.recent_cdrs(1).await.unwrap(), vec![c.clone()]);
+
+    // --- hostile strings come back verbatim
+    let big: String = "名".repeat(100 * 1024 / 3 + 1); // > 100 KB of UTF-8
+    assert!(big.len() > 100 * 1024);
+    for (i, s) in HOSTILE.iter().copied().chain([big.as_str()]).enumerate() {
+        let id = format!("h{i}-{s}");
+        let mut h = cdr(&id, 100 + i as i64);
+        h.caller = s.to_string();
+        h.caller_name = Some(s.to_string());
+        h.dialled = s.to_string();
+        h.queue = Some(QueueId::new(s));
+        h.agent = Some(AgentId::new(s));
+        h.recording_path = Some(s.to_string());
+        store.upsert_cdr(&h).await.unwrap();
+        assert_eq!(
+            store.cdr(&h.call_id).await.unwrap(),
+            Some(h.clone()),
+            "cdr {i}"
+        );
+        let e = CallEvent {
+            at_ms: 100 + i as i64,
+            call_id: Some(CallId::from_stored(id.clone())),
+            agent: Some(AgentId::new(s)),
+            queue: Some(QueueId::new(s)),
+            kind: EventKind::Arrived {
+                caller: Party {
+                    number: s.into(),
+                    display: Some(s.into()),
+                },
+                dialled: s.into(),
+                call_type: CallType::Order,
+            },
+        };
+        store.append_event(&e).await.unwrap();
+        assert_eq!(
+            store.events_for_call(&h.call_id).await.unwrap(),
+            vec![e],
+            "event {i}"
+        );
+    }
+    // The tables survived the injection attempt.
+    assert!(store.cdr(&a.call_id).await.unwrap().is_some());
+
+    // A NUL byte: SQLite keeps it; PostgreSQL refuses it with an error, no panic.
+    let mut nul = cdr("nul", 1);
+    nul.caller_name = Some("a\0b".into());
+    match store.backend() {
+        Backend::Sqlite => {
+            store.upsert_cdr(&nul).await.unwrap();
+            assert_eq!(store.cdr(&nul.call_id).await.unwrap(), Some(nul.clone()));
+        }
+        Backend::Postgres => {
+            let e = store.upsert_cdr(&nul).await.unwrap_err();
+            assert!(matches!(e, StoreError::Db(_)), "{e}");
+        }
+    }
+
+    // --- the background writer: order, flush, nothing lost
+    let (sink, task) = spawn_writer(store.clone());
+    let call = CallId::from_stored("w1");
+    let mut sent = Vec::new();
+    for i in 0..1_000 {
+        let e = ev(100_000 + i, "w1", EventKind::Queued { position: i as u32 });
+        sent.push(e.clone());
+        sink.event(e);
+        if i % 100 == 0 {
+            sink.cdr(cdr("w1", 100_000 + i));
+        }
+    }
+    if store.backend() == Backend::Postgres {
+        // A record PostgreSQL refuses is given up (counted, logged) without
+        // blocking the records after it.
+        sink.cdr(nul.clone());
+    }
+    let after = ev(200_000, "w1", EventKind::Queued { position: 0 });
+    sink.event(after.clone());
+    sent.push(after);
+    tokio::time::timeout(Duration::from_secs(60), sink.flush())
+        .await
+        .expect("flush in time");
+    assert_eq!(store.events_for_call(&call).await.unwrap(), sent);
+    assert_eq!(store.cdr(&call).await.unwrap().unwrap().arrived_ms, 100_900);
+    assert_eq!(sink.pending(), 0);
+    let expect_lost = u64::from(store.backend() == Backend::Postgres);
+    assert_eq!(sink.lost(), expect_lost);
+    drop(sink);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("writer ends")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/sub/hotline.db"); // directories created
+    let url = format!("sqlite://{}", path.display());
+    suite(&url).await;
+    // WAL mode is on and persistent.
+    assert!(dir.path().join("data/sub/hotline.db-wal").exists() || wal_mode(&path).await);
+}
+
+async fn wal_mode(path: &Path) -> bool {
+    use sqlx::{ConnectOptions, Connection};
+    let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .connect()
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    mode == "wal"
+}
+
+#[tokio::test]
+async fn sqlite_relative_url_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // "sqlite://rel.db" is relative to the working directory: use a path that is
+    // relative but points into the temp dir.
+    let cwd = std::env::current_dir().unwrap();
+    let rel = pathdiff(dir.path(), &cwd).join("rel.db");
+    let url = format!("sqlite://{}", rel.display());
+    let s = Store::connect(&url).await.expect("relative");
+    s.append_event(&ev(1, "r", EventKind::Queued { position: 1 }))
+        .await
+        .unwrap();
+    assert!(dir.path().join("rel.db").exists());
+    let m = Store::connect("sqlite::memory:").await.expect("memory");
+    m.append_event(&ev(1, "r", EventKind::Queued { position: 1 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m.events_for_call(&CallId::from_stored("r"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// `target` relative to `base` (both absolute).
+fn pathdiff(target: &Path, base: &Path) -> PathBuf {
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut p = PathBuf::new();
+    for _ in common..b.len() {
+        p.push("..");
+    }
+    for c in &t[common..] {
+        p.push(c);
+    }
+    p
+}
+
+#[tokio::test]
+async fn bad_urls_and_paths_are_clear_errors() {
+    for url in ["mysql://localhost/x", "hotline.db", ""] {
+        let e = Store::connect(url).await.unwrap_err();
+        assert!(matches!(e, StoreError::UnsupportedUrl(_)), "{url}: {e}");
+    }
+    // A directory that cannot be created (a file is in the way).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), b"x").unwrap();
+    let url = format!("sqlite://{}/file/sub/hotline.db", dir.path().display());
+    let e = Store::connect(&url).await.unwrap_err();
+    assert!(matches!(e, StoreError::Directory { .. }), "{e}");
+    assert!(e.to_string().contains("file/sub"), "{e}");
+    // /proc refuses new files even to root.
+    let e = Store::connect("sqlite:///proc/hotline.db")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("/proc/hotline.db"), "{e}");
+    // Nobody listens there; the password is not shown.
+    let port = free_port();
+    let url = format!("postgres://u:secret@127.0.0.1:{port}/db");
+    let e = Store::connect(&url).await.unwrap_err();
+    assert!(matches!(e, StoreError::Connect { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("127.0.0.1:{port}")) && !msg.contains("secret"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn writer_keeps_events_while_the_database_refuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = Store::connect(&url).await.unwrap();
+    let (sink, _task) = spawn_writer(store.clone());
+    // Take the table away behind the store's back: every write now fails.
+    let side = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("ALTER TABLE events RENAME TO events_away")
+        .execute(&side)
+        .await
+        .unwrap();
+    for i in 0..50 {
+        sink.event(ev(i, "out", EventKind::Queued { position: 1 }));
+    }
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(sink.pending(), 50, "kept in memory");
+    assert_eq!(sink.lost(), 0);
+    sqlx::query("ALTER TABLE events_away RENAME TO events")
+        .execute(&side)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), sink.flush())
+        .await
+        .expect("recovers");
+    assert_eq!(
+        store
+            .events_for_call(&CallId::from_stored("out"))
+            .await
+            .unwrap()
+            .len(),
+        50
+    );
+    assert_eq!((sink.pending(), sink.lost()), (0, 0));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A PostgreSQL cluster in a temp dir, stopped on drop.
+struct PgCluster {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    fn find_bin() -> Option<PathBuf> {
+        if let Ok(b) = std::env::var("HOTLINE_PG_BIN") {
+            return Some(PathBuf::from(b));
+        }
+        let mut bins: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .filter_map(|d| {
+                let v = d.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let bin = d.path().join("bin");
+                bin.join("initdb").exists().then_some((v, bin))
+            })
+            .collect();
+        bins.sort();
+        bins.pop().map(|(_, b)| b)
+    }
+
+    fn cmd(&self, tool: &str) -> Command {
+        let exe = self.bin.join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .cmd(tool)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start() -> Option<PgCluster> {
+        let skip = std::env::var("HOTLINE_SKIP_PG").is_ok_and(|v| v == "1");
+        let Some(bin) = Self::find_bin() else {
+            if skip {
+                eprintln!("PostgreSQL binaries not found; skipped (HOTLINE_SKIP_PG=1)");
+                return None;
+            }
+            panic!(
+                "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin: \
+                 install the postgresql package, set HOTLINE_PG_BIN, or set HOTLINE_SKIP_PG=1 to skip"
+            );
+        };
+        let uid = Command::new("id").arg("-u").output().expect("id -u");
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let dir = tempfile::Builder::new()
+            .prefix("hotline-pg")
+            .tempdir()
+            .unwrap();
+        if as_postgres {
+            let st = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(st.success(), "chown of the PostgreSQL temp dir failed");
+        }
+        let c = PgCluster {
+            data: dir.path().join("data"),
+            _dir: dir,
+            bin,
+            port: free_port(),
+            as_postgres,
+        };
+        let data = c.data.to_string_lossy().into_owned();
+        c.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        c.pg_start();
+        c.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &c.port.to_string(),
+                "-U",
+                "postgres",
+                "hotline_test",
+            ],
+        );
+        Some(c)
+    }
+
+    fn pg_start(&self) {
+        let data = self.data.to_string_lossy().into_owned();
+        let sock = self.data.parent().unwrap().to_string_lossy().into_owned();
+        let log = format!("{sock}/pg.log");
+        let opts = format!(
+            "-p {} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &opts, "start",
+            ],
+        );
+    }
+
+    fn pg_stop(&self) {
+        let data = self.data.to_string_lossy().into_owned();
+        self.run("pg_ctl", &["-D", &data, "-w", "-m", "fast", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/hotline_test", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data.to_string_lossy().into_owned();
+        let _ = self
+            .cmd("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_suite() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    suite(&pg.url()).await;
+
+    // The database goes away and comes back: the writer keeps and then writes.
+    let store = Store::connect(&pg.url()).await.unwrap();
+    let (sink, _task) = spawn_writer(store.clone());
+    let pg = std::sync::Arc::new(pg);
+    let p = pg.clone();
+    tokio::task::spawn_blocking(move || p.pg_stop())
+        .await
+        .unwrap();
+    for i in 0..20 {
+        sink.event(ev(i, "outage", EventKind::Queued { position: 1 }));
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(sink.pending(), 20);
+    let p = pg.clone();
+    tokio::task::spawn_blocking(move || p.pg_start())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), sink.flush())
+        .await
+        .expect("recovers");
+    assert_eq!(
+        store
+            .events_for_call(&CallId::from_stored("outage"))
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
+    assert_eq!(sink.lost(), 0);
+    store.close().await;
+}
