@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Run every check and test of the workspace, installing the real SIP peers
+# the end-to-end tests talk to when they are missing:
+#   sipp (sip-tester), baresip (baresip-core), sox, libasound2-dev (cpal, for
+#   hotline-phone), PostgreSQL server binaries (throwaway clusters in tests).
+#
+#   scripts/test.sh                 # everything
+#   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
+#   CARGO_JOBS=4 scripts/test.sh    # default 2 (the reference machine has 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs="${CARGO_JOBS:-2}"
+
+missing=()
+for tool in sipp baresip sox; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+# shellcheck disable=SC2012
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing+=("postgresql")
+fi
+if ! dpkg -s libasound2-dev >/dev/null 2>&1; then
+    missing+=("libasound2-dev")
+fi
+
+if ((${#missing[@]})); then
+    echo "test.sh: missing: ${missing[*]}"
+    if [[ "${SKIP_INSTALL:-0}" == 1 ]]; then
+        echo "test.sh: SKIP_INSTALL=1, not installing; tests needing them will fail" >&2
+    else
+        sudo=()
+        if [[ "$(id -u)" != 0 ]]; then
+            sudo=(sudo)
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        "${sudo[@]}" apt-get update
+        "${sudo[@]}" apt-get install -y --no-install-recommends \
+            sip-tester baresip-core sox libasound2-dev postgresql
+    fi
+fi
+
+sipp_v="$( (sipp -v 2>&1 || true) | grep -o 'SIPp v[0-9.]*' | head -1)"
+baresip_v="$( (baresip -h 2>&1 || true) | grep -o 'baresip v[0-9.]*' | head -1)"
+sox_v="$( (sox --version 2>&1 || true) | grep -o 'v[0-9.]*' | head -1)"
+echo "test.sh: peers: ${sipp_v:-sipp ?}, ${baresip_v:-baresip ?}, sox ${sox_v:-?}"
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -j "$jobs" -- -D warnings
+cargo test --workspace -j "$jobs"
