@@ -39,7 +39,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), message: message.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 /// The whole file.
@@ -123,7 +126,11 @@ pub struct HotlineSection {
 
 impl Default for HotlineSection {
     fn default() -> Self {
-        HotlineSection { numbers: vec!["hotline".into(), "4000".into()], queue: "general".into(), record: true }
+        HotlineSection {
+            numbers: vec!["hotline".into(), "4000".into()],
+            queue: "general".into(),
+            record: true,
+        }
     }
 }
 
@@ -141,7 +148,11 @@ pub struct RingSection {
 
 impl Default for RingSection {
     fn default() -> Self {
-        RingSection { on_ms: 1000, off_ms: 4000, answer_after_rings: 3 }
+        RingSection {
+            on_ms: 1000,
+            off_ms: 4000,
+            answer_after_rings: 3,
+        }
     }
 }
 
@@ -157,7 +168,10 @@ pub struct AcdSection {
 
 impl Default for AcdSection {
     fn default() -> Self {
-        AcdSection { ring_timeout_ms: 0, wrap_up_ms: 5000 }
+        AcdSection {
+            ring_timeout_ms: 0,
+            wrap_up_ms: 5000,
+        }
     }
 }
 
@@ -177,7 +191,12 @@ pub struct MediaSection {
 
 impl Default for MediaSection {
     fn default() -> Self {
-        MediaSection { ip: IpAddr::from([127, 0, 0, 1]), port_min: 20000, port_max: 29999, workers: 0 }
+        MediaSection {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            port_min: 20000,
+            port_max: 29999,
+            workers: 0,
+        }
     }
 }
 
@@ -195,7 +214,11 @@ pub struct StorageSection {
 
 impl Default for StorageSection {
     fn default() -> Self {
-        StorageSection { data_dir: PathBuf::from("data"), recordings: None, database_url: None }
+        StorageSection {
+            data_dir: PathBuf::from("data"),
+            recordings: None,
+            database_url: None,
+        }
     }
 }
 
@@ -211,7 +234,10 @@ pub struct PromptsSection {
 
 impl Default for PromptsSection {
     fn default() -> Self {
-        PromptsSection { greeting: PathBuf::from("config/prompts/greeting.wav"), music: PathBuf::from("config/prompts/music.wav") }
+        PromptsSection {
+            greeting: PathBuf::from("config/prompts/greeting.wav"),
+            music: PathBuf::from("config/prompts/music.wav"),
+        }
     }
 }
 
@@ -234,14 +260,20 @@ pub struct AgentSection {
 /// Parses an algorithm list, naming `key` on error.
 pub fn parse_algorithms(key: &str, names: &[String]) -> Result<Vec<DigestAlgorithm>, ConfigError> {
     if names.is_empty() {
-        return Err(invalid(key, "at least one algorithm is needed (\"MD5\" and/or \"SHA-256\")"));
+        return Err(invalid(
+            key,
+            "at least one algorithm is needed (\"MD5\" and/or \"SHA-256\")",
+        ));
     }
     names
         .iter()
         .map(|n| match n.to_ascii_uppercase().as_str() {
             "MD5" => Ok(DigestAlgorithm::Md5),
             "SHA-256" | "SHA256" => Ok(DigestAlgorithm::Sha256),
-            other => Err(invalid(key, format!("unknown digest algorithm `{other}` (expected \"MD5\" or \"SHA-256\")"))),
+            other => Err(invalid(
+                key,
+                format!("unknown digest algorithm `{other}` (expected \"MD5\" or \"SHA-256\")"),
+            )),
         })
         .collect()
 }
@@ -249,13 +281,25 @@ pub fn parse_algorithms(key: &str, names: &[String]) -> Result<Vec<DigestAlgorit
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
         if meta.len() > 4 * 1024 * 1024 {
-            return Err(ConfigError::Parse { path: path.into(), message: "file larger than 4 MiB".into() });
+            return Err(ConfigError::Parse {
+                path: path.into(),
+                message: "file larger than 4 MiB".into(),
+            });
         }
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
         let cfg = Config::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse { path: path.into(), message },
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.into(),
+                message,
+            },
             other => other,
         })?;
         Ok(cfg)
@@ -263,14 +307,20 @@ impl Config {
 
     /// Parses and validates TOML text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse { path: PathBuf::new(), message: e.to_string() })?;
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// The ring cadence.
     pub fn cadence(&self) -> RingCadence {
-        RingCadence { on_ms: self.ring.on_ms, off_ms: self.ring.off_ms }
+        RingCadence {
+            on_ms: self.ring.on_ms,
+            off_ms: self.ring.off_ms,
+        }
     }
 
     /// Agent ring timeout in ms (three ring periods unless set).
@@ -284,25 +334,36 @@ impl Config {
 
     /// Recordings root.
     pub fn recordings_dir(&self) -> PathBuf {
-        self.storage.recordings.clone().unwrap_or_else(|| self.storage.data_dir.join("recordings"))
+        self.storage
+            .recordings
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("recordings"))
     }
 
     /// Database URL.
     pub fn database_url(&self) -> String {
-        self.storage
-            .database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.storage.data_dir.join("hotline.db").display()))
+        self.storage.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.storage.data_dir.join("hotline.db").display()
+            )
+        })
     }
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.sip.realm.trim().is_empty() || self.sip.realm.contains('"') {
-            return Err(invalid("sip.realm", "must be a non-empty name without quotes"));
+            return Err(invalid(
+                "sip.realm",
+                "must be a non-empty name without quotes",
+            ));
         }
         parse_algorithms("sip.algorithms", &self.sip.algorithms)?;
         if self.sip.min_expires_s == 0 || self.sip.min_expires_s > self.sip.max_expires_s {
-            return Err(invalid("sip.min_expires_s", "must be at least 1 and not above sip.max_expires_s"));
+            return Err(invalid(
+                "sip.min_expires_s",
+                "must be at least 1 and not above sip.max_expires_s",
+            ));
         }
         if self.sip.nonce_ttl_s < 10 {
             return Err(invalid("sip.nonce_ttl_s", "must be at least 10 seconds"));
@@ -311,11 +372,21 @@ impl Config {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }
         if self.hotline.numbers.is_empty() {
-            return Err(invalid("hotline.numbers", "at least one number must reach the hotline"));
+            return Err(invalid(
+                "hotline.numbers",
+                "at least one number must reach the hotline",
+            ));
         }
         for n in &self.hotline.numbers {
-            if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "+-_.*#".contains(c)) {
-                return Err(invalid("hotline.numbers", format!("`{n}` is not a valid SIP user part")));
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-_.*#".contains(c))
+            {
+                return Err(invalid(
+                    "hotline.numbers",
+                    format!("`{n}` is not a valid SIP user part"),
+                ));
             }
         }
         if self.hotline.queue.trim().is_empty() {
@@ -323,38 +394,75 @@ impl Config {
         }
         let cadence = self.cadence();
         cadence.validate().map_err(|e| {
-            let key = if cadence.on_ms < 100 || cadence.on_ms > 10_000 { "ring.on_ms" } else { "ring.off_ms" };
+            let key = if cadence.on_ms < 100 || cadence.on_ms > 10_000 {
+                "ring.on_ms"
+            } else {
+                "ring.off_ms"
+            };
             invalid(key, e.to_string())
         })?;
         if !(1..=10).contains(&self.ring.answer_after_rings) {
-            return Err(invalid("ring.answer_after_rings", "must be between 1 and 10 (the hotline promise is 3)"));
+            return Err(invalid(
+                "ring.answer_after_rings",
+                "must be between 1 and 10 (the hotline promise is 3)",
+            ));
         }
         if self.acd.ring_timeout_ms != 0 && self.acd.ring_timeout_ms < 1000 {
-            return Err(invalid("acd.ring_timeout_ms", "must be 0 (three ring periods) or at least 1000 ms"));
+            return Err(invalid(
+                "acd.ring_timeout_ms",
+                "must be 0 (three ring periods) or at least 1000 ms",
+            ));
         }
-        if self.media.port_min < 1024 || self.media.port_min % 2 != 0 {
-            return Err(invalid("media.port_min", "must be an even port number of at least 1024"));
+        if self.media.port_min < 1024 || !self.media.port_min.is_multiple_of(2) {
+            return Err(invalid(
+                "media.port_min",
+                "must be an even port number of at least 1024",
+            ));
         }
         if self.media.port_max <= self.media.port_min + 2 {
-            return Err(invalid("media.port_max", "must be above media.port_min with room for at least two calls"));
+            return Err(invalid(
+                "media.port_max",
+                "must be above media.port_min with room for at least two calls",
+            ));
         }
         if self.media.ip.is_unspecified() {
-            return Err(invalid("media.ip", "must be an address phones can reach, not 0.0.0.0"));
+            return Err(invalid(
+                "media.ip",
+                "must be an address phones can reach, not 0.0.0.0",
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, a) in self.agents.iter().enumerate() {
             let key = format!("agents[{i}]");
-            if a.id.is_empty() || a.id.len() > 32 || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return Err(invalid(format!("{key}.id"), format!("`{}` must be 1-32 letters, digits, '-', '_' or '.'", a.id)));
+            if a.id.is_empty()
+                || a.id.len() > 32
+                || !a
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(
+                    format!("{key}.id"),
+                    format!("`{}` must be 1-32 letters, digits, '-', '_' or '.'", a.id),
+                ));
             }
             if !seen.insert(a.id.clone()) {
-                return Err(invalid(format!("{key}.id"), format!("agent `{}` is defined twice", a.id)));
+                return Err(invalid(
+                    format!("{key}.id"),
+                    format!("agent `{}` is defined twice", a.id),
+                ));
             }
             if self.hotline.numbers.contains(&a.id) {
-                return Err(invalid(format!("{key}.id"), format!("`{}` is also a hotline number", a.id)));
+                return Err(invalid(
+                    format!("{key}.id"),
+                    format!("`{}` is also a hotline number", a.id),
+                ));
             }
             if a.password.len() < 4 {
-                return Err(invalid(format!("{key}.password"), "must be at least 4 characters"));
+                return Err(invalid(
+                    format!("{key}.password"),
+                    "must be at least 4 characters",
+                ));
             }
             if let Some(algs) = &a.algorithms {
                 parse_algorithms(&format!("{key}.algorithms"), algs)?;
@@ -365,7 +473,11 @@ impl Config {
 
     /// Agents still using a demo password (`demo...`), for the start-up warning.
     pub fn demo_password_agents(&self) -> Vec<String> {
-        self.agents.iter().filter(|a| a.password.starts_with("demo")).map(|a| a.id.clone()).collect()
+        self.agents
+            .iter()
+            .filter(|a| a.password.starts_with("demo"))
+            .map(|a| a.id.clone())
+            .collect()
     }
 }
 
@@ -375,8 +487,15 @@ mod tests {
 
     #[test]
     fn shipped_config_is_valid() {
-        let cfg = Config::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hotline.toml"))).unwrap();
-        assert_eq!(cfg.cadence().end_of_ring_ms(cfg.ring.answer_after_rings), 11_000);
+        let cfg = Config::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/hotline.toml"
+        )))
+        .unwrap();
+        assert_eq!(
+            cfg.cadence().end_of_ring_ms(cfg.ring.answer_after_rings),
+            11_000
+        );
         assert!(cfg.hotline.numbers.contains(&"hotline".to_string()));
         assert_eq!(cfg.agents.len(), 4);
     }
@@ -399,15 +518,25 @@ mod tests {
         ];
         for (text, key) in cases {
             let err = Config::parse(text).unwrap_err().to_string();
-            assert!(err.contains(key), "`{text}` gave `{err}`, expected it to name {key}");
+            assert!(
+                err.contains(key),
+                "`{text}` gave `{err}`, expected it to name {key}"
+            );
         }
     }
 
     #[test]
     fn hostile_files_give_errors_not_panics() {
-        for text in ["\u{0}\u{1}", &"[".repeat(10_000), &format!("[sip]\nrealm = \"{}\"", "x\"".repeat(10))] {
+        for text in [
+            "\u{0}\u{1}",
+            &"[".repeat(10_000),
+            &format!("[sip]\nrealm = \"{}\"", "x\"".repeat(10)),
+        ] {
             assert!(Config::parse(text).is_err());
         }
-        assert!(matches!(Config::load(Path::new("/nonexistent/hotline.toml")), Err(ConfigError::Read { .. })));
+        assert!(matches!(
+            Config::load(Path::new("/nonexistent/hotline.toml")),
+            Err(ConfigError::Read { .. })
+        ));
     }
 }

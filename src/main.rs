@@ -18,7 +18,11 @@ use std::path::{Path, PathBuf};
 use tracing::{error, info, warn};
 
 #[derive(Parser)]
-#[command(name = "hotline", version, about = "Call-center engine: answers within three rings, queues, routes, bridges and records hotline calls")]
+#[command(
+    name = "hotline",
+    version,
+    about = "Call-center engine: answers within three rings, queues, routes, bridges and records hotline calls"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,7 +54,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rsipstack=warn,sqlx=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,rsipstack=warn,sqlx=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -81,8 +87,14 @@ fn check_config(path: &Path) -> Result<()> {
 }
 
 fn load_prompts(cfg: &Config) -> Result<Prompts> {
-    let greeting = Prompt::load_wav("greeting", &cfg.prompts.greeting).with_context(|| format!("prompts.greeting: cannot load {}", cfg.prompts.greeting.display()))?;
-    let music = Prompt::load_wav("music", &cfg.prompts.music).with_context(|| format!("prompts.music: cannot load {}", cfg.prompts.music.display()))?;
+    let greeting = Prompt::load_wav("greeting", &cfg.prompts.greeting).with_context(|| {
+        format!(
+            "prompts.greeting: cannot load {}",
+            cfg.prompts.greeting.display()
+        )
+    })?;
+    let music = Prompt::load_wav("music", &cfg.prompts.music)
+        .with_context(|| format!("prompts.music: cannot load {}", cfg.prompts.music.display()))?;
     Ok(Prompts { greeting, music })
 }
 
@@ -96,27 +108,62 @@ fn serve(config_path: &Path, sip: Option<SocketAddr>, data: Option<PathBuf>) -> 
     }
     cfg.validate()?;
     let prompts = load_prompts(&cfg)?;
-    let workers = if cfg.media.workers == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { cfg.media.workers };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("hotline-io").build().context("cannot start the async runtime")?;
+    let workers = if cfg.media.workers == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        cfg.media.workers
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("hotline-io")
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(run(cfg, prompts, workers))
 }
 
 async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
-    std::fs::create_dir_all(&cfg.storage.data_dir).with_context(|| format!("storage.data_dir: cannot create {}", cfg.storage.data_dir.display()))?;
-    let recorder = Recorder::new(RecorderConfig::new(cfg.recordings_dir())).with_context(|| format!("storage.recordings: {} is not usable", cfg.recordings_dir().display()))?;
-    let store = hotline_store::Store::connect(&cfg.database_url()).await.context("storage: cannot open the database")?;
+    std::fs::create_dir_all(&cfg.storage.data_dir).with_context(|| {
+        format!(
+            "storage.data_dir: cannot create {}",
+            cfg.storage.data_dir.display()
+        )
+    })?;
+    let recorder = Recorder::new(RecorderConfig::new(cfg.recordings_dir())).with_context(|| {
+        format!(
+            "storage.recordings: {} is not usable",
+            cfg.recordings_dir().display()
+        )
+    })?;
+    let store = hotline_store::Store::connect(&cfg.database_url())
+        .await
+        .context("storage: cannot open the database")?;
     let (sink, writer) = hotline_store::spawn_writer(store);
 
-    let media = MediaEngine::start(MediaConfig { bind_ip: cfg.media.ip, port_min: cfg.media.port_min, port_max: cfg.media.port_max, workers })
-        .context("media: cannot start RTP workers")?;
+    let media = MediaEngine::start(MediaConfig {
+        bind_ip: cfg.media.ip,
+        port_min: cfg.media.port_min,
+        port_max: cfg.media.port_max,
+        workers,
+    })
+    .context("media: cannot start RTP workers")?;
 
     let mut accounts = Vec::new();
     for (i, a) in cfg.agents.iter().enumerate() {
         let algorithms = match &a.algorithms {
-            Some(names) => Some(config::parse_algorithms(&format!("agents[{i}].algorithms"), names)?),
+            Some(names) => Some(config::parse_algorithms(
+                &format!("agents[{i}].algorithms"),
+                names,
+            )?),
             None => None,
         };
-        accounts.push(AgentAccount { id: a.id.clone(), password: a.password.clone(), algorithms });
+        info!(agent = %a.id, name = a.name.as_deref().unwrap_or("-"), "agent account");
+        accounts.push(AgentAccount {
+            id: a.id.clone(),
+            password: a.password.clone(),
+            algorithms,
+        });
     }
     let sip_cfg = SipConfig {
         listen: cfg.sip.listen,
@@ -135,7 +182,9 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
             warn!("!!! DEMO PASSWORDS ON A NETWORK ADDRESS: agents {} use the shipped demo passwords while SIP listens on {}. Anyone who can reach this port can register as them. Change [[agents]] passwords in the config.", demo.join(", "), cfg.sip.listen);
         }
     }
-    let (sip, sip_events) = SipServer::start(sip_cfg, accounts).await.context("sip.listen")?;
+    let (sip, sip_events) = SipServer::start(sip_cfg, accounts)
+        .await
+        .context("sip.listen")?;
     let engine_cfg = EngineConfig {
         numbers: cfg.hotline.numbers.clone(),
         queue: QueueId::new(cfg.hotline.queue.clone()),
@@ -146,7 +195,14 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,
     };
-    let engine = Engine::new(engine_cfg, sip.clone(), media.clone(), recorder, sink.clone(), prompts);
+    let engine = Engine::new(
+        engine_cfg,
+        sip.clone(),
+        media.clone(),
+        recorder,
+        sink.clone(),
+        prompts,
+    );
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
     println!("hotline: ready sip={}", sip.local_addr());

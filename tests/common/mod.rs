@@ -218,7 +218,7 @@ impl Default for HotlineOptions {
             ring_timeout_ms: 3000,
             extra_toml: String::new(),
             extra_args: Vec::new(),
-            env: vec![("RUST_LOG".into(), "info".into())],
+            env: vec![("HOTLINE_LOG".into(), "info,rsipstack=warn,sqlx=warn".into())],
         }
     }
 }
@@ -290,6 +290,13 @@ impl Hotline {
                 (
                     "recordings_dir",
                     data_dir.join("recordings").display().to_string(),
+                ),
+                (
+                    "prompts_dir",
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("config/prompts")
+                        .display()
+                        .to_string(),
                 ),
                 ("ring_on_ms", options.ring_on_ms.to_string()),
                 ("ring_off_ms", options.ring_off_ms.to_string()),
@@ -1792,6 +1799,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             "sip_port",
             "data_dir",
             "recordings_dir",
+            "prompts_dir",
             "ring_on_ms",
             "ring_off_ms",
             "ring_timeout_ms",

@@ -90,12 +90,20 @@ pub struct Acd {
 impl Acd {
     /// An ACD with no agents and no calls.
     pub fn new(cfg: AcdConfig) -> Self {
-        Acd { cfg, agents: HashMap::new(), counters: HashMap::new(), queue: VecDeque::new() }
+        Acd {
+            cfg,
+            agents: HashMap::new(),
+            counters: HashMap::new(),
+            queue: VecDeque::new(),
+        }
     }
 
     /// The agent's current state (LoggedOut if unknown).
     pub fn agent_state(&self, agent: &AgentId) -> AgentState {
-        self.agents.get(agent).copied().unwrap_or(AgentState::LoggedOut)
+        self.agents
+            .get(agent)
+            .copied()
+            .unwrap_or(AgentState::LoggedOut)
     }
 
     /// The agent's counters.
@@ -105,7 +113,10 @@ impl Acd {
 
     /// The agent's phone registered: available unless already busy.
     pub fn agent_logged_in(&mut self, agent: &AgentId, now: i64) {
-        let st = self.agents.entry(agent.clone()).or_insert(AgentState::LoggedOut);
+        let st = self
+            .agents
+            .entry(agent.clone())
+            .or_insert(AgentState::LoggedOut);
         if *st == AgentState::LoggedOut {
             *st = AgentState::Available { since_ms: now };
         }
@@ -126,12 +137,20 @@ impl Acd {
         if self.queue.iter().any(|w| w.call == call) {
             return;
         }
-        self.queue.push_back(Waiting { call, since_ms: now, tried: BTreeSet::new(), ringing: None });
+        self.queue.push_back(Waiting {
+            call,
+            since_ms: now,
+            tried: BTreeSet::new(),
+            ringing: None,
+        });
     }
 
     /// Position of a waiting call (1 = next), or None.
     pub fn position(&self, call: &CallId) -> Option<u32> {
-        self.queue.iter().position(|w| &w.call == call).map(|p| p as u32 + 1)
+        self.queue
+            .iter()
+            .position(|w| &w.call == call)
+            .map(|p| p as u32 + 1)
     }
 
     /// Calls waiting (including those whose agent is ringing).
@@ -158,7 +177,9 @@ impl Acd {
                 w.ringing = None;
             }
         }
-        let Some(st) = self.agents.get_mut(agent) else { return };
+        let Some(st) = self.agents.get_mut(agent) else {
+            return;
+        };
         match result {
             RingResult::Answered => {
                 *st = AgentState::OnCall;
@@ -186,7 +207,9 @@ impl Acd {
     pub fn call_ended(&mut self, agent: &AgentId, now: i64) {
         if let Some(st) = self.agents.get_mut(agent) {
             if *st == AgentState::OnCall {
-                *st = AgentState::WrapUp { until_ms: now + self.cfg.wrap_up_ms };
+                *st = AgentState::WrapUp {
+                    until_ms: now + self.cfg.wrap_up_ms,
+                };
             }
         }
     }
@@ -212,9 +235,17 @@ impl Acd {
             })
             .collect();
         idle.sort();
-        let logged_in: BTreeSet<AgentId> =
-            self.agents.iter().filter(|(_, st)| **st != AgentState::LoggedOut).map(|(a, _)| a.clone()).collect();
-        let mut waiting: Vec<&mut Waiting> = self.queue.iter_mut().filter(|w| w.ringing.is_none()).collect();
+        let logged_in: BTreeSet<AgentId> = self
+            .agents
+            .iter()
+            .filter(|(_, st)| **st != AgentState::LoggedOut)
+            .map(|(a, _)| a.clone())
+            .collect();
+        let mut waiting: Vec<&mut Waiting> = self
+            .queue
+            .iter_mut()
+            .filter(|w| w.ringing.is_none())
+            .collect();
         waiting.sort_by_key(|w| w.since_ms);
         for w in waiting {
             if idle.is_empty() {
@@ -224,11 +255,16 @@ impl Acd {
             if !logged_in.is_empty() && logged_in.iter().all(|a| w.tried.contains(a)) {
                 w.tried.clear();
             }
-            let Some(i) = idle.iter().position(|(_, a)| !w.tried.contains(a)) else { continue };
+            let Some(i) = idle.iter().position(|(_, a)| !w.tried.contains(a)) else {
+                continue;
+            };
             let (_, agent) = idle.remove(i);
             w.tried.insert(agent.clone());
             w.ringing = Some(agent.clone());
-            offers.push(Offer { call: w.call.clone(), agent });
+            offers.push(Offer {
+                call: w.call.clone(),
+                agent,
+            });
         }
         for o in &offers {
             self.agents.insert(o.agent.clone(), AgentState::Ringing);
@@ -256,7 +292,19 @@ mod tests {
         acd.enqueue(c("x"), 200);
         acd.enqueue(c("y"), 300);
         let offers = acd.poll_offers(300);
-        assert_eq!(offers, vec![Offer { call: c("x"), agent: a("1001") }, Offer { call: c("y"), agent: a("1002") }]);
+        assert_eq!(
+            offers,
+            vec![
+                Offer {
+                    call: c("x"),
+                    agent: a("1001")
+                },
+                Offer {
+                    call: c("y"),
+                    agent: a("1002")
+                }
+            ]
+        );
         // never two offers to one agent
         assert!(acd.poll_offers(400).is_empty());
     }
@@ -298,7 +346,10 @@ mod tests {
         acd.enqueue(c("x"), 0);
         acd.poll_offers(0);
         acd.remove_call(&c("x"), 4_000);
-        assert_eq!(acd.agent_state(&a("1001")), AgentState::Available { since_ms: 4_000 });
+        assert_eq!(
+            acd.agent_state(&a("1001")),
+            AgentState::Available { since_ms: 4_000 }
+        );
         assert_eq!(acd.counters(&a("1001")).missed, 0);
         acd.agent_logged_out(&a("1001"));
         acd.enqueue(c("y"), 5_000);
@@ -341,6 +392,9 @@ mod tests {
             }
             now += 1_000;
         }
-        assert!(acd.waiting() < 3, "5 agents keep up with 2 calls/min of 113 s each");
+        assert!(
+            acd.waiting() < 3,
+            "5 agents keep up with 2 calls/min of 113 s each"
+        );
     }
 }

@@ -26,7 +26,10 @@ pub enum CadenceError {
 
 impl Default for RingCadence {
     fn default() -> Self {
-        RingCadence { on_ms: 1000, off_ms: 4000 }
+        RingCadence {
+            on_ms: 1000,
+            off_ms: 4000,
+        }
     }
 }
 
@@ -81,8 +84,18 @@ mod tests {
 
     #[test]
     fn rejects_nonsense_cadence() {
-        assert!(RingCadence { on_ms: 0, off_ms: 4000 }.validate().is_err());
-        assert!(RingCadence { on_ms: 1000, off_ms: 60_000 }.validate().is_err());
+        assert!(RingCadence {
+            on_ms: 0,
+            off_ms: 4000
+        }
+        .validate()
+        .is_err());
+        assert!(RingCadence {
+            on_ms: 1000,
+            off_ms: 60_000
+        }
+        .validate()
+        .is_err());
         assert!(RingCadence::default().validate().is_ok());
     }
 }

@@ -206,7 +206,10 @@ mod tests {
             call_id: Some(CallId::from_stored("c1")),
             agent: None,
             queue: Some(QueueId::new("sales")),
-            kind: EventKind::Abandoned { wait_ms: 4000, position: 1 },
+            kind: EventKind::Abandoned {
+                wait_ms: 4000,
+                position: 1,
+            },
         };
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.contains("\"type\":\"abandoned\""));

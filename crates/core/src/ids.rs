@@ -14,7 +14,11 @@ impl CallId {
     /// creation time in milliseconds so ids sort by time).
     pub fn generate(now_ms: i64) -> Self {
         let r: u64 = rand::random();
-        CallId(format!("c{:011x}{:013x}", now_ms.max(0), r & 0x1f_ffff_ffff_ffff))
+        CallId(format!(
+            "c{:011x}{:013x}",
+            now_ms.max(0),
+            r & 0x1f_ffff_ffff_ffff
+        ))
     }
 
     /// Wraps an id read back from the store.

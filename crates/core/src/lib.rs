@@ -9,7 +9,7 @@ mod event;
 mod ids;
 
 pub use audio::{AudioFrame, Side};
-pub use cadence::{RingCadence, CadenceError};
+pub use cadence::{CadenceError, RingCadence};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{CallEvent, EndedBy, EventKind, Outcome};
 pub use ids::{AgentId, CallId, CallType, Party, QueueId, UnknownCallType};

@@ -3,7 +3,9 @@
 
 use crate::{EngineConfig, Prompts};
 use hotline_acd::RingResult;
-use hotline_core::{AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, Side};
+use hotline_core::{
+    AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, Side,
+};
 use hotline_media::sdp;
 use hotline_media::{Codec, MediaEngine};
 use hotline_recorder::{Recorder, RecordingHandle};
@@ -32,7 +34,11 @@ pub(crate) enum ControllerMsg {
     /// The call waits for an agent.
     Enqueue(CallId),
     /// What came of an offer.
-    RingResult { call: CallId, agent: AgentId, result: RingResult },
+    RingResult {
+        call: CallId,
+        agent: AgentId,
+        result: RingResult,
+    },
     /// The agent's call ended: wrap-up.
     AgentReleased { agent: AgentId },
     /// The call is over; forget it.
@@ -84,7 +90,13 @@ async fn next_agent_event(r: &mut Option<Ringing>) -> Option<LegEvent> {
 }
 
 impl CallTask {
-    pub(crate) fn new(ctx: Arc<CallCtx>, id: CallId, inbound: InboundCall, cmds: mpsc::Receiver<CallCmd>, now: i64) -> Self {
+    pub(crate) fn new(
+        ctx: Arc<CallCtx>,
+        id: CallId,
+        inbound: InboundCall,
+        cmds: mpsc::Receiver<CallCmd>,
+        now: i64,
+    ) -> Self {
         let cdr = Cdr {
             call_id: id.clone(),
             caller: inbound.caller.number.clone(),
@@ -105,7 +117,13 @@ impl CallTask {
             recording_path: None,
             recording_sha256: None,
         };
-        CallTask { ctx, id, inbound, cmds, cdr }
+        CallTask {
+            ctx,
+            id,
+            inbound,
+            cmds,
+            cdr,
+        }
     }
 
     fn emit(&self, agent: Option<&AgentId>, kind: EventKind) {
@@ -131,7 +149,13 @@ impl CallTask {
     fn reject(self, status: u16, reason: &str) {
         info!(status, reason, "call rejected");
         self.inbound.reject(status, Some(reason.to_string()));
-        self.emit(None, EventKind::Rejected { status, reason: reason.to_string() });
+        self.emit(
+            None,
+            EventKind::Rejected {
+                status,
+                reason: reason.to_string(),
+            },
+        );
         self.finish(Outcome::Rejected);
     }
 
@@ -141,9 +165,19 @@ impl CallTask {
         info!(caller = %self.inbound.caller.number, dialled = %self.inbound.dialled, "call arrived");
         self.emit(
             None,
-            EventKind::Arrived { caller: self.inbound.caller.clone(), dialled: self.inbound.dialled.clone(), call_type: CallType::default() },
+            EventKind::Arrived {
+                caller: self.inbound.caller.clone(),
+                dialled: self.inbound.dialled.clone(),
+                call_type: CallType::default(),
+            },
         );
-        if !self.ctx.cfg.numbers.iter().any(|n| n == &self.inbound.dialled) {
+        if !self
+            .ctx
+            .cfg
+            .numbers
+            .iter()
+            .any(|n| n == &self.inbound.dialled)
+        {
             return self.reject(404, "not a hotline number");
         }
         if !self.inbound.offer_is_sdp || self.inbound.offer.is_empty() {
@@ -164,7 +198,11 @@ impl CallTask {
                 return self.reject(503, "no media capacity");
             }
         };
-        media.set_remote(Side::Caller, SocketAddr::new(offer.connection, offer.audio_port), caller_media);
+        media.set_remote(
+            Side::Caller,
+            SocketAddr::new(offer.connection, offer.audio_port),
+            caller_media,
+        );
         let session_id = rand_session_id(&self.id);
         let caller_sdp = sdp::build(
             self.ctx.cfg.media_ip,
@@ -178,31 +216,54 @@ impl CallTask {
         self.tell(ControllerMsg::Enqueue(self.id.clone())).await;
 
         let cadence = self.ctx.cfg.cadence;
-        let answer_at = arrived + Duration::from_millis(cadence.end_of_ring_ms(self.ctx.cfg.answer_after_rings).max(0) as u64);
+        let answer_at = arrived
+            + Duration::from_millis(
+                cadence
+                    .end_of_ring_ms(self.ctx.cfg.answer_after_rings)
+                    .max(0) as u64,
+            );
         let mut system_answered = false;
         let mut ringing: Option<Ringing> = None;
 
         // Phase 1: until an agent answers (or the caller leaves).
         let (agent, agent_leg, agent_media) = loop {
+            let is_ringing = ringing.is_some();
+            let ring_deadline = ringing.as_ref().map(|r| r.deadline).unwrap_or(arrived);
             let wake = tokio::select! {
                 ev = self.inbound.next_event() => Wake::Caller(ev),
                 ev = next_agent_event(&mut ringing) => Wake::Agent(ev),
-                cmd = self.cmds.recv(), if ringing.is_none() => Wake::Cmd(cmd),
-                _ = sleep_until(ringing.as_ref().map(|r| r.deadline).unwrap_or(arrived)), if ringing.is_some() => Wake::RingTimeout,
+                cmd = self.cmds.recv(), if !is_ringing => Wake::Cmd(cmd),
+                _ = sleep_until(ring_deadline), if is_ringing => Wake::RingTimeout,
                 _ = sleep_until(answer_at), if !system_answered => Wake::SystemAnswer,
             };
             match wake {
-                Wake::Caller(Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing)) => {}
+                Wake::Caller(Some(
+                    LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing,
+                )) => {}
                 Wake::Caller(_) => {
                     // CANCEL before our answer, BYE after the system answer: abandoned.
                     let wait_ms = arrived.elapsed().as_millis() as i64;
                     if let Some(r) = ringing.take() {
                         r.leg.hangup().await;
-                        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::CallerGone }).await;
+                        self.tell(ControllerMsg::RingResult {
+                            call: self.id.clone(),
+                            agent: r.agent,
+                            result: RingResult::CallerGone,
+                        })
+                        .await;
                     }
                     info!(wait_ms, "caller abandoned");
-                    self.emit(None, EventKind::Abandoned { wait_ms, position: 0 });
-                    self.tell(ControllerMsg::Gone { call: self.id.clone() }).await;
+                    self.emit(
+                        None,
+                        EventKind::Abandoned {
+                            wait_ms,
+                            position: 0,
+                        },
+                    );
+                    self.tell(ControllerMsg::Gone {
+                        call: self.id.clone(),
+                    })
+                    .await;
                     self.cdr.wait_ms = Some(wait_ms);
                     return self.finish(Outcome::Abandoned);
                 }
@@ -222,21 +283,51 @@ impl CallTask {
                         1,
                     );
                     let span = info_span!("agent", agent = %agent);
-                    match self.ctx.sip.invite(&binding, &self.inbound.caller, agent_sdp).instrument(span).await {
+                    match self
+                        .ctx
+                        .sip
+                        .invite(&binding, &self.inbound.caller, agent_sdp)
+                        .instrument(span)
+                        .await
+                    {
                         Ok(leg) => {
                             info!(agent = %agent, contact = %binding.contact, "offering call");
-                            self.emit(Some(&agent), EventKind::Offered { contact: binding.contact.clone() });
-                            let timeout = Duration::from_millis(self.ctx.cfg.agent_ring_timeout_ms.max(0) as u64);
-                            ringing = Some(Ringing { agent, leg, deadline: Instant::now() + timeout, offered_ms: self.ctx.clock.now_ms() });
+                            self.emit(
+                                Some(&agent),
+                                EventKind::Offered {
+                                    contact: binding.contact.clone(),
+                                },
+                            );
+                            let timeout = Duration::from_millis(
+                                self.ctx.cfg.agent_ring_timeout_ms.max(0) as u64,
+                            );
+                            ringing = Some(Ringing {
+                                agent,
+                                leg,
+                                deadline: Instant::now() + timeout,
+                                offered_ms: self.ctx.clock.now_ms(),
+                            });
                         }
                         Err(e) => {
                             warn!(agent = %agent, error = %e, "cannot invite agent");
-                            self.emit(Some(&agent), EventKind::AgentUnreachable { reason: e.to_string() });
-                            self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent, result: RingResult::Unreachable }).await;
+                            self.emit(
+                                Some(&agent),
+                                EventKind::AgentUnreachable {
+                                    reason: e.to_string(),
+                                },
+                            );
+                            self.tell(ControllerMsg::RingResult {
+                                call: self.id.clone(),
+                                agent,
+                                result: RingResult::Unreachable,
+                            })
+                            .await;
                         }
                     }
                 }
-                Wake::Agent(Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. })) => {}
+                Wake::Agent(Some(
+                    LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. },
+                )) => {}
                 Wake::Agent(Some(LegEvent::Answered { sdp: answer })) => {
                     let Some(r) = ringing.take() else { continue };
                     let neg = sdp::parse(&answer).and_then(|a| {
@@ -244,12 +335,23 @@ impl CallTask {
                         Ok((a, n))
                     });
                     match neg {
-                        Ok((a, n)) => break (r.agent, r.leg, (SocketAddr::new(a.connection, a.audio_port), n)),
+                        Ok((a, n)) => {
+                            break (
+                                r.agent,
+                                r.leg,
+                                (SocketAddr::new(a.connection, a.audio_port), n),
+                            )
+                        }
                         Err(e) => {
                             warn!(agent = %r.agent, error = %e, "agent answered with unusable SDP");
                             r.leg.hangup().await;
                             self.emit(Some(&r.agent), EventKind::AgentRejected { status: 488 });
-                            self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::Rejected }).await;
+                            self.tell(ControllerMsg::RingResult {
+                                call: self.id.clone(),
+                                agent: r.agent,
+                                result: RingResult::Rejected,
+                            })
+                            .await;
                         }
                     }
                 }
@@ -257,18 +359,29 @@ impl CallTask {
                     if let Some(r) = ringing.take() {
                         info!(agent = %r.agent, status, "agent refused the call");
                         self.emit(Some(&r.agent), EventKind::AgentRejected { status });
-                        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::Rejected }).await;
+                        self.tell(ControllerMsg::RingResult {
+                            call: self.id.clone(),
+                            agent: r.agent,
+                            result: RingResult::Rejected,
+                        })
+                        .await;
                     }
                 }
                 Wake::Agent(other) => {
                     if let Some(r) = ringing.take() {
                         let reason = match other {
-                            Some(LegEvent::Failed { reason }) | Some(LegEvent::Ended { reason }) => reason,
+                            Some(LegEvent::Failed { reason })
+                            | Some(LegEvent::Ended { reason }) => reason,
                             _ => "leg closed".to_string(),
                         };
                         warn!(agent = %r.agent, %reason, "agent unreachable");
                         self.emit(Some(&r.agent), EventKind::AgentUnreachable { reason });
-                        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::Unreachable }).await;
+                        self.tell(ControllerMsg::RingResult {
+                            call: self.id.clone(),
+                            agent: r.agent,
+                            result: RingResult::Unreachable,
+                        })
+                        .await;
                     }
                 }
                 Wake::RingTimeout => {
@@ -277,7 +390,12 @@ impl CallTask {
                         info!(agent = %r.agent, rang_ms, "agent did not answer");
                         r.leg.hangup().await;
                         self.emit(Some(&r.agent), EventKind::AgentRingNoAnswer { rang_ms });
-                        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: r.agent, result: RingResult::NoAnswer }).await;
+                        self.tell(ControllerMsg::RingResult {
+                            call: self.id.clone(),
+                            agent: r.agent,
+                            result: RingResult::NoAnswer,
+                        })
+                        .await;
                     }
                 }
                 Wake::SystemAnswer => {
@@ -289,22 +407,42 @@ impl CallTask {
                     info!(rings, "no agent answered: the engine answers");
                     self.cdr.system_answered_ms = Some(self.ctx.clock.now_ms());
                     self.emit(None, EventKind::SystemAnswered { rings });
-                    media.play_to_caller(vec![self.ctx.prompts.greeting.clone(), self.ctx.prompts.music.clone()], true);
-                    self.emit(None, EventKind::PromptStarted { prompt: self.ctx.prompts.greeting.name().to_string() });
+                    media.play_to_caller(
+                        vec![
+                            self.ctx.prompts.greeting.clone(),
+                            self.ctx.prompts.music.clone(),
+                        ],
+                        true,
+                    );
+                    self.emit(
+                        None,
+                        EventKind::PromptStarted {
+                            prompt: self.ctx.prompts.greeting.name().to_string(),
+                        },
+                    );
                 }
             }
         };
 
         // Phase 2: bridged.
         let wait_ms = arrived.elapsed().as_millis() as i64;
-        let rings = if system_answered { self.ctx.cfg.answer_after_rings } else { cadence.rings_heard(wait_ms) };
+        let rings = if system_answered {
+            self.ctx.cfg.answer_after_rings
+        } else {
+            cadence.rings_heard(wait_ms)
+        };
         media.set_remote(Side::Agent, agent_media.0, agent_media.1);
         if !system_answered {
             if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
                 warn!(error = %e, "cannot answer caller");
             }
         }
-        self.tell(ControllerMsg::RingResult { call: self.id.clone(), agent: agent.clone(), result: RingResult::Answered }).await;
+        self.tell(ControllerMsg::RingResult {
+            call: self.id.clone(),
+            agent: agent.clone(),
+            result: RingResult::Answered,
+        })
+        .await;
         let recording = self.open_recording(&agent);
         media.bridge(recording.as_ref().map(RecordingHandle::sender));
         let answered_ms = self.ctx.clock.now_ms();
@@ -330,8 +468,14 @@ impl CallTask {
         let talk_ms = self.ctx.clock.now_ms() - answered_ms;
         info!(?ended_by, talk_ms, "call completed");
         self.emit(Some(&agent), EventKind::Completed { ended_by, talk_ms });
-        self.tell(ControllerMsg::AgentReleased { agent: agent.clone() }).await;
-        self.tell(ControllerMsg::Gone { call: self.id.clone() }).await;
+        self.tell(ControllerMsg::AgentReleased {
+            agent: agent.clone(),
+        })
+        .await;
+        self.tell(ControllerMsg::Gone {
+            call: self.id.clone(),
+        })
+        .await;
         self.cdr.talk_ms = Some(talk_ms);
         self.cdr.ended_by = Some(ended_by);
         media.stop_tap();
@@ -350,13 +494,23 @@ impl CallTask {
         }
         match self.ctx.recorder.open(&self.id, self.ctx.clock.now_ms()) {
             Ok(h) => {
-                self.emit(Some(agent), EventKind::RecordingOpened { path: h.relative_path().to_string() });
+                self.emit(
+                    Some(agent),
+                    EventKind::RecordingOpened {
+                        path: h.relative_path().to_string(),
+                    },
+                );
                 self.cdr.recording_path = Some(h.relative_path().to_string());
                 Some(h)
             }
             Err(e) => {
                 warn!(error = %e, "recording could not be started; the call goes on");
-                self.emit(Some(agent), EventKind::RecordingFailed { reason: e.to_string() });
+                self.emit(
+                    Some(agent),
+                    EventKind::RecordingFailed {
+                        reason: e.to_string(),
+                    },
+                );
                 None
             }
         }
@@ -369,16 +523,30 @@ impl CallTask {
                 self.cdr.recording_sha256 = Some(summary.sha256.clone());
                 self.emit(
                     Some(agent),
-                    EventKind::RecordingClosed { path: summary.relative_path, sha256: summary.sha256, samples: summary.samples_per_channel },
+                    EventKind::RecordingClosed {
+                        path: summary.relative_path,
+                        sha256: summary.sha256,
+                        samples: summary.samples_per_channel,
+                    },
                 );
             }
             Ok(Err(e)) => {
                 warn!(error = %e, "recording failed");
-                self.emit(Some(agent), EventKind::RecordingFailed { reason: e.to_string() });
+                self.emit(
+                    Some(agent),
+                    EventKind::RecordingFailed {
+                        reason: e.to_string(),
+                    },
+                );
             }
             Err(e) => {
                 warn!(error = %e, "recording task failed");
-                self.emit(Some(agent), EventKind::RecordingFailed { reason: e.to_string() });
+                self.emit(
+                    Some(agent),
+                    EventKind::RecordingFailed {
+                        reason: e.to_string(),
+                    },
+                );
             }
         }
     }
@@ -386,6 +554,7 @@ impl CallTask {
 
 /// An SDP session id derived from the call id (stable for the call's life).
 fn rand_session_id(id: &CallId) -> u64 {
-    id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) >> 2
+    id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }) >> 2
 }
-

@@ -10,7 +10,9 @@ mod call;
 
 use call::{CallCtx, CallTask, ControllerMsg};
 use hotline_acd::{Acd, AcdConfig, RingResult};
-use hotline_core::{AgentId, CallEvent, CallId, Clock, EventKind, QueueId, RingCadence, SystemClock};
+use hotline_core::{
+    AgentId, CallEvent, CallId, Clock, EventKind, QueueId, RingCadence, SystemClock,
+};
 use hotline_media::prompt::Prompt;
 use hotline_media::MediaEngine;
 use hotline_recorder::Recorder;
@@ -66,13 +68,30 @@ pub struct Engine {
 
 impl Engine {
     /// Assembles an engine from its parts (all already started).
-    pub fn new(cfg: EngineConfig, sip: SipServer, media: MediaEngine, recorder: Recorder, sink: EventSink, prompts: Prompts) -> Self {
-        Engine { cfg: Arc::new(cfg), sip, media, recorder, sink, prompts, clock: Arc::new(SystemClock) }
+    pub fn new(
+        cfg: EngineConfig,
+        sip: SipServer,
+        media: MediaEngine,
+        recorder: Recorder,
+        sink: EventSink,
+        prompts: Prompts,
+    ) -> Self {
+        Engine {
+            cfg: Arc::new(cfg),
+            sip,
+            media,
+            recorder,
+            sink,
+            prompts,
+            clock: Arc::new(SystemClock),
+        }
     }
 
     /// Runs the controller until the SIP event stream ends.
     pub async fn run(self, mut sip_events: mpsc::Receiver<SipEvent>) {
-        let mut acd = Acd::new(AcdConfig { wrap_up_ms: self.cfg.wrap_up_ms });
+        let mut acd = Acd::new(AcdConfig {
+            wrap_up_ms: self.cfg.wrap_up_ms,
+        });
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControllerMsg>(4096);
         let mut calls: HashMap<CallId, mpsc::Sender<call::CallCmd>> = HashMap::new();
         let ctx = Arc::new(CallCtx {
@@ -111,7 +130,17 @@ impl Engine {
                     let Some(msg) = msg else { break };
                     let now = self.clock.now_ms();
                     match msg {
-                        ControllerMsg::Enqueue(call) => acd.enqueue(call, now),
+                        ControllerMsg::Enqueue(call) => {
+                            acd.enqueue(call.clone(), now);
+                            let position = acd.position(&call).unwrap_or(0);
+                            self.sink.event(CallEvent {
+                                at_ms: now,
+                                call_id: Some(call),
+                                agent: None,
+                                queue: Some(self.cfg.queue.clone()),
+                                kind: EventKind::Queued { position },
+                            });
+                        }
                         ControllerMsg::RingResult { call, agent, result } => {
                             acd.ring_result(&call, &agent, result, now);
                             // an agent whose contact is gone is not offered again
@@ -132,7 +161,12 @@ impl Engine {
             for offer in acd.poll_offers(now) {
                 let contacts = self.sip.contacts(offer.agent.as_str());
                 let sent = match (calls.get(&offer.call), contacts.into_iter().next()) {
-                    (Some(tx), Some(binding)) => tx.try_send(call::CallCmd::Offer { agent: offer.agent.clone(), binding }).is_ok(),
+                    (Some(tx), Some(binding)) => tx
+                        .try_send(call::CallCmd::Offer {
+                            agent: offer.agent.clone(),
+                            binding,
+                        })
+                        .is_ok(),
                     _ => false,
                 };
                 if !sent {
@@ -149,7 +183,11 @@ impl Engine {
 
     fn on_binding(&self, acd: &mut Acd, change: BindingChange, now: i64) {
         let (agent, kind) = match change {
-            BindingChange::Added { agent, contact, expires_s } => {
+            BindingChange::Added {
+                agent,
+                contact,
+                expires_s,
+            } => {
                 acd.agent_logged_in(&AgentId::new(agent.clone()), now);
                 (agent, EventKind::AgentRegistered { contact, expires_s })
             }
@@ -160,6 +198,12 @@ impl Engine {
                 (agent, EventKind::AgentUnregistered { contact })
             }
         };
-        self.sink.event(CallEvent { at_ms: now, call_id: None, agent: Some(AgentId::new(agent)), queue: None, kind });
+        self.sink.event(CallEvent {
+            at_ms: now,
+            call_id: None,
+            agent: Some(AgentId::new(agent)),
+            queue: None,
+            kind,
+        });
     }
 }

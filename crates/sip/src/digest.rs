@@ -93,7 +93,9 @@ pub fn parse_authorization(value: &str) -> Result<DigestResponse, DigestParseErr
         return Err(DigestParseError::TooLong);
     }
     let value = value.trim();
-    let (scheme, rest) = value.split_once(char::is_whitespace).ok_or(DigestParseError::NotDigest)?;
+    let (scheme, rest) = value
+        .split_once(char::is_whitespace)
+        .ok_or(DigestParseError::NotDigest)?;
     if !scheme.eq_ignore_ascii_case("digest") {
         return Err(DigestParseError::NotDigest);
     }
@@ -190,7 +192,11 @@ pub struct DigestAuthority {
 impl DigestAuthority {
     /// An authority for `realm` whose nonces live `nonce_ttl_ms`.
     pub fn new(realm: impl Into<String>, nonce_ttl_ms: i64) -> Self {
-        DigestAuthority { realm: realm.into(), secret: rand::random(), nonce_ttl_ms }
+        DigestAuthority {
+            realm: realm.into(),
+            secret: rand::random(),
+            nonce_ttl_ms,
+        }
     }
 
     /// The realm.
@@ -222,7 +228,12 @@ impl DigestAuthority {
     }
 
     /// WWW-Authenticate header values for a challenge, strongest first.
-    pub fn challenges(&self, now_ms: i64, algorithms: &[DigestAlgorithm], stale: bool) -> Vec<String> {
+    pub fn challenges(
+        &self,
+        now_ms: i64,
+        algorithms: &[DigestAlgorithm],
+        stale: bool,
+    ) -> Vec<String> {
         let nonce = self.nonce(now_ms);
         algorithms
             .iter()
@@ -268,7 +279,10 @@ impl DigestAuthority {
             (None, _, _) => alg.hash(&format!("{ha1}:{}:{ha2}", resp.nonce)),
             _ => return Verdict::Denied,
         };
-        let matches = constant_time_eq(expected.as_bytes(), resp.response.to_ascii_lowercase().as_bytes());
+        let matches = constant_time_eq(
+            expected.as_bytes(),
+            resp.response.to_ascii_lowercase().as_bytes(),
+        );
         match (password.is_some() && matches, fresh) {
             (true, true) => Verdict::Ok,
             (true, false) => Verdict::Stale,
@@ -288,7 +302,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn answer(auth: &DigestAuthority, alg: DigestAlgorithm, user: &str, pw: &str, nonce: &str) -> DigestResponse {
+    fn answer(
+        auth: &DigestAuthority,
+        alg: DigestAlgorithm,
+        user: &str,
+        pw: &str,
+        nonce: &str,
+    ) -> DigestResponse {
         let ha1 = alg.hash(&format!("{user}:{}:{pw}", auth.realm()));
         let ha2 = alg.hash("REGISTER:sip:127.0.0.1");
         let response = alg.hash(&format!("{ha1}:{nonce}:00000001:abc:auth:{ha2}"));
@@ -322,7 +342,16 @@ mod tests {
             algorithm: "MD5".into(),
             ..Default::default()
         };
-        assert_eq!(auth.verify(&r, "REGISTER", Some("secret"), &[DigestAlgorithm::Md5], 2000), Verdict::Ok);
+        assert_eq!(
+            auth.verify(
+                &r,
+                "REGISTER",
+                Some("secret"),
+                &[DigestAlgorithm::Md5],
+                2000
+            ),
+            Verdict::Ok
+        );
     }
 
     #[test]
@@ -332,19 +361,46 @@ mod tests {
         let nonce = auth.nonce(10_000);
         for alg in algs {
             let r = answer(&auth, alg, "1001", "pw", &nonce);
-            assert_eq!(auth.verify(&r, "REGISTER", Some("pw"), &algs, 20_000), Verdict::Ok);
-            assert_eq!(auth.verify(&r, "REGISTER", Some("other"), &algs, 20_000), Verdict::Denied);
-            assert_eq!(auth.verify(&r, "REGISTER", None, &algs, 20_000), Verdict::Denied);
-            assert_eq!(auth.verify(&r, "REGISTER", Some("pw"), &algs, 80_001), Verdict::Stale);
-            assert_eq!(auth.verify(&r, "INVITE", Some("pw"), &algs, 20_000), Verdict::Denied);
+            assert_eq!(
+                auth.verify(&r, "REGISTER", Some("pw"), &algs, 20_000),
+                Verdict::Ok
+            );
+            assert_eq!(
+                auth.verify(&r, "REGISTER", Some("other"), &algs, 20_000),
+                Verdict::Denied
+            );
+            assert_eq!(
+                auth.verify(&r, "REGISTER", None, &algs, 20_000),
+                Verdict::Denied
+            );
+            assert_eq!(
+                auth.verify(&r, "REGISTER", Some("pw"), &algs, 80_001),
+                Verdict::Stale
+            );
+            assert_eq!(
+                auth.verify(&r, "INVITE", Some("pw"), &algs, 20_000),
+                Verdict::Denied
+            );
         }
         // SHA-256 answered while only MD5 is allowed
         let r = answer(&auth, DigestAlgorithm::Sha256, "1001", "pw", &nonce);
-        assert_eq!(auth.verify(&r, "REGISTER", Some("pw"), &[DigestAlgorithm::Md5], 20_000), Verdict::Denied);
+        assert_eq!(
+            auth.verify(&r, "REGISTER", Some("pw"), &[DigestAlgorithm::Md5], 20_000),
+            Verdict::Denied
+        );
         // forged nonce (another server's secret)
         let other = DigestAuthority::new("hotline", 60_000);
-        let r = answer(&other, DigestAlgorithm::Md5, "1001", "pw", &other.nonce(10_000));
-        assert_eq!(auth.verify(&r, "REGISTER", Some("pw"), &algs, 20_000), Verdict::Denied);
+        let r = answer(
+            &other,
+            DigestAlgorithm::Md5,
+            "1001",
+            "pw",
+            &other.nonce(10_000),
+        );
+        assert_eq!(
+            auth.verify(&r, "REGISTER", Some("pw"), &algs, 20_000),
+            Verdict::Denied
+        );
     }
 
     #[test]
@@ -354,7 +410,10 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert!(c[0].contains("algorithm=SHA-256"));
         assert!(c[1].contains("algorithm=MD5"));
-        assert_eq!(auth.challenges(5, &[DigestAlgorithm::Md5], false), auth.challenges(5, &[DigestAlgorithm::Md5], false));
+        assert_eq!(
+            auth.challenges(5, &[DigestAlgorithm::Md5], false),
+            auth.challenges(5, &[DigestAlgorithm::Md5], false)
+        );
     }
 
     #[test]
@@ -366,9 +425,19 @@ mod tests {
         assert_eq!(d.qop.as_deref(), Some("auth"));
         let no_alg = r#"Digest username="a", realm="r", nonce="n", uri="sip:x", response="r""#;
         assert_eq!(parse_authorization(no_alg).unwrap().algorithm, "MD5");
-        for bad in ["", "Basic abc", "Digest", "Digest username", "Digest username=\"unterminated", &"Digest a=b,".repeat(1000)] {
+        for bad in [
+            "",
+            "Basic abc",
+            "Digest",
+            "Digest username",
+            "Digest username=\"unterminated",
+            &"Digest a=b,".repeat(1000),
+        ] {
             assert!(parse_authorization(bad).is_err(), "{bad:.40}");
         }
-        assert_eq!(parse_authorization(r#"Digest username="a""#), Err(DigestParseError::Missing("realm")));
+        assert_eq!(
+            parse_authorization(r#"Digest username="a""#),
+            Err(DigestParseError::Missing("realm"))
+        );
     }
 }

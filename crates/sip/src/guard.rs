@@ -39,7 +39,12 @@ pub(crate) struct GuardedUdpSocket {
 }
 
 impl GuardedUdpSocket {
-    pub(crate) fn new(socket: tokio::net::UdpSocket, rate_per_s: u32, server_name: &str, stats: Arc<GuardStats>) -> Self {
+    pub(crate) fn new(
+        socket: tokio::net::UdpSocket,
+        rate_per_s: u32,
+        server_name: &str,
+        stats: Arc<GuardStats>,
+    ) -> Self {
         let rate = f64::from(rate_per_s.max(1));
         GuardedUdpSocket {
             socket,
@@ -54,12 +59,17 @@ impl GuardedUdpSocket {
     /// Token bucket per source IP. Wall-clock time is fine here: this is the IO shell.
     fn admit(&self, ip: IpAddr) -> bool {
         let now = Instant::now();
-        let Ok(mut buckets) = self.buckets.lock() else { return true };
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
         if buckets.len() > 100_000 {
             // bound memory under a spoofed-source flood: forget idle sources
             buckets.retain(|_, b| now.duration_since(b.last).as_secs() < 10);
         }
-        let b = buckets.entry(ip).or_insert(Bucket { tokens: self.burst, last: now });
+        let b = buckets.entry(ip).or_insert(Bucket {
+            tokens: self.burst,
+            last: now,
+        });
         let elapsed = now.duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rate_per_s).min(self.burst);
         b.last = now;
@@ -100,9 +110,19 @@ pub(crate) fn inspect(packet: &[u8], server_name: &str) -> Inspection {
                 .and_then(|c| c.method().ok())
                 .map(|m| m == req.method)
                 .unwrap_or(false);
-            let from_ok = req.from_header().ok().map(|f| f.typed().is_ok()).unwrap_or(false);
-            let to_ok = req.to_header().ok().map(|t| t.typed().is_ok()).unwrap_or(false);
-            let length_ok = declared_length(packet).map(|l| l == body_len(packet)).unwrap_or(true);
+            let from_ok = req
+                .from_header()
+                .ok()
+                .map(|f| f.typed().is_ok())
+                .unwrap_or(false);
+            let to_ok = req
+                .to_header()
+                .ok()
+                .map(|t| t.typed().is_ok())
+                .unwrap_or(false);
+            let length_ok = declared_length(packet)
+                .map(|l| l == body_len(packet))
+                .unwrap_or(true);
             if complete && cseq_ok && from_ok && to_ok && length_ok {
                 Inspection::Pass
             } else if req.method == rsipstack::sip::Method::Ack {
@@ -156,9 +176,14 @@ fn bad_request(packet: &[u8], server_name: &str) -> Option<Vec<u8>> {
     let mut copied = Vec::new();
     let mut has_via = false;
     for line in head.lines().skip(1).take(100) {
-        let Some((name, _)) = line.split_once(':') else { continue };
+        let Some((name, _)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim().to_ascii_lowercase();
-        let keep = matches!(name.as_str(), "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq");
+        let keep = matches!(
+            name.as_str(),
+            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
+        );
         if keep && line.len() < 1024 && line.chars().all(|c| !c.is_control()) {
             has_via |= name == "via" || name == "v";
             copied.push(line.to_string());
@@ -172,7 +197,9 @@ fn bad_request(packet: &[u8], server_name: &str) -> Option<Vec<u8>> {
         out.push_str(&l);
         out.push_str("\r\n");
     }
-    out.push_str(&format!("Server: {server_name}\r\nContent-Length: 0\r\n\r\n"));
+    out.push_str(&format!(
+        "Server: {server_name}\r\nContent-Length: 0\r\n\r\n"
+    ));
     Some(out.into_bytes())
 }
 
@@ -234,14 +261,25 @@ mod tests {
     #[test]
     fn cseq_method_mismatch_and_bad_length_rejected() {
         let m = OPTIONS.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
-        assert!(matches!(inspect(m.as_bytes(), "hotline"), Inspection::Reject(Some(_))));
+        assert!(matches!(
+            inspect(m.as_bytes(), "hotline"),
+            Inspection::Reject(Some(_))
+        ));
         let m = OPTIONS.replace("Content-Length: 0", "Content-Length: 500");
-        assert!(matches!(inspect(m.as_bytes(), "hotline"), Inspection::Reject(Some(_))));
+        assert!(matches!(
+            inspect(m.as_bytes(), "hotline"),
+            Inspection::Reject(Some(_))
+        ));
     }
 
     #[test]
     fn garbage_without_via_is_dropped_silently() {
-        for g in [&b"\x00\x01\x02garbage"[..], b"INVITE\r\n\r\n", b"SIP/2.0 200\r\n", &[0xff; 2000]] {
+        for g in [
+            &b"\x00\x01\x02garbage"[..],
+            b"INVITE\r\n\r\n",
+            b"SIP/2.0 200\r\n",
+            &[0xff; 2000],
+        ] {
             assert_eq!(inspect(g, "hotline"), Inspection::Reject(None));
         }
     }

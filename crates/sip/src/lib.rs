@@ -15,4 +15,7 @@ mod server;
 
 pub use digest::DigestAlgorithm;
 pub use location::{Binding, BindingChange, SipTransport};
-pub use server::{AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent, SipServer, SERVER_NAME};
+pub use server::{
+    AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent, SipServer,
+    SERVER_NAME,
+};

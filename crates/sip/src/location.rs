@@ -71,11 +71,20 @@ pub enum RegisterError {
 impl Location {
     /// An empty location service allowing `max_contacts` contacts per agent.
     pub fn new(max_contacts: usize) -> Self {
-        Location { bindings: HashMap::new(), max_contacts: max_contacts.max(1) }
+        Location {
+            bindings: HashMap::new(),
+            max_contacts: max_contacts.max(1),
+        }
     }
 
     /// Applies one contact of a REGISTER: `expires_s == 0` removes it.
-    pub fn update(&mut self, agent: &str, binding: Binding, expires_s: u32, now_ms: i64) -> Result<Option<BindingChange>, RegisterError> {
+    pub fn update(
+        &mut self,
+        agent: &str,
+        binding: Binding,
+        expires_s: u32,
+        now_ms: i64,
+    ) -> Result<Option<BindingChange>, RegisterError> {
         let list = self.bindings.entry(agent.to_string()).or_default();
         let existing = list.iter().position(|b| b.contact == binding.contact);
         if let Some(i) = existing {
@@ -86,11 +95,17 @@ impl Location {
         if expires_s == 0 {
             return Ok(existing.map(|i| {
                 let b = list.remove(i);
-                BindingChange::Removed { agent: agent.to_string(), contact: b.contact }
+                BindingChange::Removed {
+                    agent: agent.to_string(),
+                    contact: b.contact,
+                }
             }));
         }
         let contact = binding.contact.clone();
-        let binding = Binding { expires_at_ms: now_ms + i64::from(expires_s) * 1000, ..binding };
+        let binding = Binding {
+            expires_at_ms: now_ms + i64::from(expires_s) * 1000,
+            ..binding
+        };
         match existing {
             Some(i) => list[i] = binding,
             None => {
@@ -100,7 +115,11 @@ impl Location {
                 list.push(binding)
             }
         }
-        Ok(Some(BindingChange::Added { agent: agent.to_string(), contact, expires_s }))
+        Ok(Some(BindingChange::Added {
+            agent: agent.to_string(),
+            contact,
+            expires_s,
+        }))
     }
 
     /// Removes every contact of `agent` (`Contact: *`).
@@ -109,7 +128,10 @@ impl Location {
             .remove(agent)
             .unwrap_or_default()
             .into_iter()
-            .map(|b| BindingChange::Removed { agent: agent.to_string(), contact: b.contact })
+            .map(|b| BindingChange::Removed {
+                agent: agent.to_string(),
+                contact: b.contact,
+            })
             .collect()
     }
 
@@ -120,7 +142,10 @@ impl Location {
             list.retain(|b| {
                 let keep = b.expires_at_ms > now_ms;
                 if !keep {
-                    out.push(BindingChange::Removed { agent: agent.clone(), contact: b.contact.clone() });
+                    out.push(BindingChange::Removed {
+                        agent: agent.clone(),
+                        contact: b.contact.clone(),
+                    });
                 }
                 keep
             });
@@ -134,7 +159,12 @@ impl Location {
         let mut v: Vec<Binding> = self
             .bindings
             .get(agent)
-            .map(|l| l.iter().filter(|b| b.expires_at_ms > now_ms).cloned().collect())
+            .map(|l| {
+                l.iter()
+                    .filter(|b| b.expires_at_ms > now_ms)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort_by_key(|b| std::cmp::Reverse(b.expires_at_ms));
         v
@@ -176,10 +206,17 @@ mod tests {
         assert_eq!(l.contacts("1001", 1000).len(), 2);
         assert_eq!(l.contacts("1001", 1000)[0].contact, "sip:1001@b");
         // refresh a with a higher cseq
-        l.update("1001", b("sip:1001@a", "x", 2), 300, 50_000).unwrap();
+        l.update("1001", b("sip:1001@a", "x", 2), 300, 50_000)
+            .unwrap();
         assert_eq!(l.expire(70_000), vec![]);
         let removed = l.expire(130_000);
-        assert_eq!(removed, vec![BindingChange::Removed { agent: "1001".into(), contact: "sip:1001@b".into() }]);
+        assert_eq!(
+            removed,
+            vec![BindingChange::Removed {
+                agent: "1001".into(),
+                contact: "sip:1001@b".into()
+            }]
+        );
         assert_eq!(l.registered_agents(130_000), vec!["1001".to_string()]);
         assert!(l.contacts("1001", 400_000).is_empty());
     }
@@ -188,10 +225,19 @@ mod tests {
     fn out_of_order_and_removal_and_limit() {
         let mut l = Location::new(2);
         l.update("1001", b("sip:a", "x", 5), 60, 0).unwrap();
-        assert_eq!(l.update("1001", b("sip:a", "x", 5), 60, 0), Err(RegisterError::OutOfOrder));
+        assert_eq!(
+            l.update("1001", b("sip:a", "x", 5), 60, 0),
+            Err(RegisterError::OutOfOrder)
+        );
         l.update("1001", b("sip:b", "y", 1), 60, 0).unwrap();
-        assert_eq!(l.update("1001", b("sip:c", "z", 1), 60, 0), Err(RegisterError::TooManyContacts));
-        assert!(matches!(l.update("1001", b("sip:a", "x", 6), 0, 0), Ok(Some(BindingChange::Removed { .. }))));
+        assert_eq!(
+            l.update("1001", b("sip:c", "z", 1), 60, 0),
+            Err(RegisterError::TooManyContacts)
+        );
+        assert!(matches!(
+            l.update("1001", b("sip:a", "x", 6), 0, 0),
+            Ok(Some(BindingChange::Removed { .. }))
+        ));
         assert_eq!(l.remove_all("1001").len(), 1);
         assert!(l.registered_agents(0).is_empty());
     }

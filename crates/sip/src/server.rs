@@ -137,32 +137,67 @@ struct Inner {
 impl SipServer {
     /// Binds UDP and TCP on `cfg.listen`, starts the stack, and returns the
     /// server with the stream of events for the engine.
-    pub async fn start(cfg: SipConfig, accounts: Vec<AgentAccount>) -> Result<(SipServer, mpsc::Receiver<SipEvent>), SipError> {
+    pub async fn start(
+        cfg: SipConfig,
+        accounts: Vec<AgentAccount>,
+    ) -> Result<(SipServer, mpsc::Receiver<SipEvent>), SipError> {
         let cancel = CancellationToken::new();
         let transport_layer = TransportLayer::new(cancel.child_token());
         let udp = tokio::net::UdpSocket::bind(cfg.listen)
             .await
-            .map_err(|source| SipError::Bind { addr: cfg.listen, transport: "udp", source })?;
-        let local = udp.local_addr().map_err(|source| SipError::Bind { addr: cfg.listen, transport: "udp", source })?;
+            .map_err(|source| SipError::Bind {
+                addr: cfg.listen,
+                transport: "udp",
+                source,
+            })?;
+        let local = udp.local_addr().map_err(|source| SipError::Bind {
+            addr: cfg.listen,
+            transport: "udp",
+            source,
+        })?;
         let guard_stats = Arc::new(GuardStats::default());
-        let guarded = GuardedUdpSocket::new(udp, cfg.rate_limit_per_source, SERVER_NAME, guard_stats.clone());
-        let udp_conn = UdpConnection::from_socket(Arc::new(guarded), None, Some(cancel.child_token())).await?;
+        let guarded = GuardedUdpSocket::new(
+            udp,
+            cfg.rate_limit_per_source,
+            SERVER_NAME,
+            guard_stats.clone(),
+        );
+        let udp_conn =
+            UdpConnection::from_socket(Arc::new(guarded), None, Some(cancel.child_token())).await?;
         transport_layer.add_transport(udp_conn.into());
         // TCP on the same port as UDP (so `--sip 127.0.0.1:0` gets one port for both).
         let tcp_addr = SocketAddr::new(local.ip(), local.port());
         // rsipstack binds the TCP listener lazily inside its serve loop and only logs
         // a failure there: check the port is free first so a clash is a clear error.
-        drop(std::net::TcpListener::bind(tcp_addr).map_err(|source| SipError::Bind { addr: tcp_addr, transport: "tcp", source })?);
+        drop(
+            std::net::TcpListener::bind(tcp_addr).map_err(|source| SipError::Bind {
+                addr: tcp_addr,
+                transport: "tcp",
+                source,
+            })?,
+        );
         let tcp = rsipstack::transport::tcp_listener::TcpListenerConnection::new(tcp_addr, None)
             .await
-            .map_err(|e| SipError::Bind { addr: tcp_addr, transport: "tcp", source: std::io::Error::other(e.to_string()) })?;
+            .map_err(|e| SipError::Bind {
+                addr: tcp_addr,
+                transport: "tcp",
+                source: std::io::Error::other(e.to_string()),
+            })?;
         transport_layer.add_transport(tcp.into());
 
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transport_layer)
             .with_user_agent(SERVER_NAME)
-            .with_allows(vec![Method::Invite, Method::Ack, Method::Cancel, Method::Bye, Method::Options, Method::Register, Method::Info])
+            .with_allows(vec![
+                Method::Invite,
+                Method::Ack,
+                Method::Cancel,
+                Method::Bye,
+                Method::Options,
+                Method::Register,
+                Method::Info,
+            ])
             .build();
         let incoming = endpoint.incoming_transactions()?;
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
@@ -194,7 +229,11 @@ impl SipServer {
         }
         if !tcp_ready {
             cancel.cancel();
-            return Err(SipError::Bind { addr: tcp_addr, transport: "tcp", source: std::io::Error::other("TCP listener did not start") });
+            return Err(SipError::Bind {
+                addr: tcp_addr,
+                transport: "tcp",
+                source: std::io::Error::other("TCP listener did not start"),
+            });
         }
         let server = SipServer { inner };
         tokio::spawn(server.clone().dispatch(incoming));
@@ -210,24 +249,40 @@ impl SipServer {
 
     /// Datagrams rejected as malformed so far.
     pub fn malformed_count(&self) -> u64 {
-        self.inner.guard_stats.malformed.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .guard_stats
+            .malformed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Datagrams dropped by flood throttling so far.
     pub fn throttled_count(&self) -> u64 {
-        self.inner.guard_stats.throttled.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .guard_stats
+            .throttled
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The live contacts of an agent, most recent first.
     pub fn contacts(&self, agent: &str) -> Vec<Binding> {
         let now = self.inner.clock.now_ms();
-        self.inner.registrar.location.lock().map(|l| l.contacts(agent, now)).unwrap_or_default()
+        self.inner
+            .registrar
+            .location
+            .lock()
+            .map(|l| l.contacts(agent, now))
+            .unwrap_or_default()
     }
 
     /// Agents with at least one live registration.
     pub fn registered_agents(&self) -> Vec<String> {
         let now = self.inner.clock.now_ms();
-        self.inner.registrar.location.lock().map(|l| l.registered_agents(now)).unwrap_or_default()
+        self.inner
+            .registrar
+            .location
+            .lock()
+            .map(|l| l.registered_agents(now))
+            .unwrap_or_default()
     }
 
     /// Stops the stack.
@@ -248,7 +303,13 @@ impl SipServer {
                 _ = tick.tick() => {}
             }
             let now = self.inner.clock.now_ms();
-            let removed = self.inner.registrar.location.lock().map(|mut l| l.expire(now)).unwrap_or_default();
+            let removed = self
+                .inner
+                .registrar
+                .location
+                .lock()
+                .map(|mut l| l.expire(now))
+                .unwrap_or_default();
             for change in removed {
                 info!(?change, "registration expired");
                 self.inner.events.send(SipEvent::Binding(change)).await.ok();
@@ -268,8 +329,20 @@ impl SipServer {
     }
 
     async fn handle_transaction(self, mut tx: Transaction) {
-        let has_to_tag = tx.original.to_header().ok().and_then(|t| t.tag().ok().flatten()).is_some();
+        let has_to_tag = tx
+            .original
+            .to_header()
+            .ok()
+            .and_then(|t| t.tag().ok().flatten())
+            .is_some();
         let method = tx.original.method;
+        if method != Method::Ack && method != Method::Cancel {
+            if let Some((status, headers)) = precheck(&tx.original) {
+                debug!(%method, %status, "request refused before dispatch");
+                tx.reply_with(status, headers, None).await.ok();
+                return;
+            }
+        }
         match method {
             Method::Register => self.handle_register(tx).await,
             Method::Options if !has_to_tag => {
@@ -301,7 +374,12 @@ impl SipServer {
         let now = self.inner.clock.now_ms();
         let req = &tx.original;
         let reg = &self.inner.registrar;
-        let Some(agent) = req.to_header().ok().and_then(|t| t.typed().ok()).and_then(|t| t.uri.user().map(str::to_string)) else {
+        let Some(agent) = req
+            .to_header()
+            .ok()
+            .and_then(|t| t.typed().ok())
+            .and_then(|t| t.uri.user().map(str::to_string))
+        else {
             tx.reply(StatusCode::BadRequest).await.ok();
             return;
         };
@@ -310,12 +388,20 @@ impl SipServer {
             .and_then(|a| a.algorithms.clone())
             .unwrap_or_else(|| self.inner.cfg.algorithms.clone());
         // Unknown users are challenged with the server default, exactly like known ones.
-        let challenge_algs = if account.is_some() { algorithms.clone() } else { self.inner.cfg.algorithms.clone() };
+        let challenge_algs = if account.is_some() {
+            algorithms.clone()
+        } else {
+            self.inner.cfg.algorithms.clone()
+        };
         let auth = req.authorization_header().map(|h| h.value().to_string());
         let verdict = match auth.as_deref().map(parse_authorization) {
-            Some(Ok(d)) if d.username == agent => {
-                reg.auth.verify(&d, "REGISTER", account.map(|a| a.password.as_str()), &algorithms, now)
-            }
+            Some(Ok(d)) if d.username == agent => reg.auth.verify(
+                &d,
+                "REGISTER",
+                account.map(|a| a.password.as_str()),
+                &algorithms,
+                now,
+            ),
             Some(_) => Verdict::Denied,
             None => Verdict::Denied,
         };
@@ -329,19 +415,47 @@ impl SipServer {
                 .into_iter()
                 .map(|c| Header::WwwAuthenticate(c.into()))
                 .collect();
-            tx.reply_with(StatusCode::Unauthorized, headers, None).await.ok();
+            tx.reply_with(StatusCode::Unauthorized, headers, None)
+                .await
+                .ok();
             return;
         }
-        let call_id = req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
-        let cseq = req.cseq_header().ok().and_then(|c| c.seq().ok()).unwrap_or(0);
-        let header_expires = req.expires_header().and_then(|e| e.value().trim().parse::<u32>().ok());
-        let source = tx.connection.as_ref().and_then(|c| c.get_remote_addr()).and_then(|a| sip_addr_to_socket(a));
+        let call_id = req
+            .call_id_header()
+            .map(|c| c.value().to_string())
+            .unwrap_or_default();
+        let cseq = req
+            .cseq_header()
+            .ok()
+            .and_then(|c| c.seq().ok())
+            .unwrap_or(0);
+        let header_expires = req
+            .expires_header()
+            .and_then(|e| e.value().trim().parse::<u32>().ok());
+        let source = tx
+            .connection
+            .as_ref()
+            .and_then(|c| c.get_remote_addr())
+            .and_then(sip_addr_to_socket);
         let transport = match tx.connection.as_ref().map(|c| c.is_reliable()) {
             Some(true) => SipTransport::Tcp,
             _ => SipTransport::Udp,
         };
-        let contacts: Vec<String> = req.contact_headers().iter().map(|c| c.value().to_string()).collect();
-        let applied = self.apply_register(&agent, &contacts, header_expires, source, transport, &call_id, cseq, now);
+        let contacts: Vec<String> = req
+            .contact_headers()
+            .iter()
+            .map(|c| c.value().to_string())
+            .collect();
+        let applied = self.apply_register(
+            &agent,
+            &contacts,
+            header_expires,
+            source,
+            transport,
+            &call_id,
+            cseq,
+            now,
+        );
         let changes = match applied {
             Ok(c) => c,
             Err((status, headers)) => {
@@ -382,7 +496,12 @@ impl SipServer {
         now: i64,
     ) -> Result<Vec<BindingChange>, (StatusCode, Vec<Header>)> {
         let cfg = &self.inner.cfg;
-        let mut loc = self.inner.registrar.location.lock().map_err(|_| (StatusCode::ServerInternalError, vec![]))?;
+        let mut loc = self
+            .inner
+            .registrar
+            .location
+            .lock()
+            .map_err(|_| (StatusCode::ServerInternalError, vec![]))?;
         if contacts.iter().any(|c| c.trim() == "*") {
             if header_expires != Some(0) || contacts.len() != 1 {
                 return Err((StatusCode::BadRequest, vec![]));
@@ -391,8 +510,12 @@ impl SipServer {
         }
         let mut changes = Vec::new();
         for c in contacts {
-            let typed = rsipstack::sip::typed::Contact::parse(c).map_err(|_| (StatusCode::BadRequest, vec![]))?;
-            let asked = typed.expires().or(header_expires).unwrap_or(cfg.default_expires_s);
+            let typed = rsipstack::sip::typed::Contact::parse(c)
+                .map_err(|_| (StatusCode::BadRequest, vec![]))?;
+            let asked = typed
+                .expires()
+                .or(header_expires)
+                .unwrap_or(cfg.default_expires_s);
             if asked != 0 && asked < cfg.min_expires_s {
                 let h = vec![Header::MinExpires(cfg.min_expires_s.to_string().into())];
                 return Err((StatusCode::IntervalTooBrief, h));
@@ -410,7 +533,9 @@ impl SipServer {
             match loc.update(agent, binding, granted, now) {
                 Ok(Some(change)) => changes.push(change),
                 Ok(None) => {}
-                Err(RegisterError::OutOfOrder) => return Err((StatusCode::ServerInternalError, vec![])),
+                Err(RegisterError::OutOfOrder) => {
+                    return Err((StatusCode::ServerInternalError, vec![]))
+                }
                 Err(RegisterError::TooManyContacts) => return Err((StatusCode::Forbidden, vec![])),
             }
         }
@@ -423,31 +548,48 @@ impl SipServer {
             Ok(c) => c,
             Err(_) => return,
         };
-        let dialog = match self.inner.dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(contact)) {
-            Ok(d) => d,
-            Err(e) => {
-                debug!(error = %e, "cannot create dialog for INVITE");
-                tx.reply(StatusCode::BadRequest).await.ok();
-                return;
-            }
-        };
+        let dialog =
+            match self
+                .inner
+                .dialogs
+                .get_or_create_server_invite(&tx, state_tx, None, Some(contact))
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    debug!(error = %e, "cannot create dialog for INVITE");
+                    tx.reply(StatusCode::BadRequest).await.ok();
+                    return;
+                }
+            };
         let req = tx.original.clone();
         let from = req.from_header().ok().and_then(|f| f.typed().ok());
         let caller = Party {
-            number: from.as_ref().and_then(|f| f.uri.user().map(str::to_string)).unwrap_or_else(|| "anonymous".into()),
+            number: from
+                .as_ref()
+                .and_then(|f| f.uri.user().map(str::to_string))
+                .unwrap_or_else(|| "anonymous".into()),
             display: from.and_then(|f| f.display_name).filter(|d| !d.is_empty()),
         };
         let dialled = req.uri.user().unwrap_or_default().to_string();
         let content_type = req.header_value("Content-Type").unwrap_or_default();
-        let source = tx.connection.as_ref().and_then(|c| c.get_remote_addr()).and_then(sip_addr_to_socket);
-        let sip_call_id = req.call_id_header().map(|c| c.value().to_string()).unwrap_or_default();
+        let source = tx
+            .connection
+            .as_ref()
+            .and_then(|c| c.get_remote_addr())
+            .and_then(sip_addr_to_socket);
+        let sip_call_id = req
+            .call_id_header()
+            .map(|c| c.value().to_string())
+            .unwrap_or_default();
         let (leg_tx, leg_rx) = mpsc::channel(64);
         let call = InboundCall {
             caller,
             dialled,
             sip_call_id: sip_call_id.clone(),
             offer: req.body.clone(),
-            offer_is_sdp: content_type.to_ascii_lowercase().starts_with("application/sdp"),
+            offer_is_sdp: content_type
+                .to_ascii_lowercase()
+                .starts_with("application/sdp"),
             source,
             dialog: dialog.clone(),
             events: leg_rx,
@@ -459,17 +601,40 @@ impl SipServer {
         tokio::spawn(map_states(state_rx, leg_tx, dialogs, local_sdp).instrument(span.clone()));
         let mut d = dialog.clone();
         tokio::spawn(async move { d.handle(&mut tx).await.ok() }.instrument(span));
-        if self.inner.events.send(SipEvent::IncomingCall(call)).await.is_err() {
-            dialog.reject(Some(StatusCode::ServiceUnavailable), None).ok();
+        if self
+            .inner
+            .events
+            .send(SipEvent::IncomingCall(call))
+            .await
+            .is_err()
+        {
+            dialog
+                .reject(Some(StatusCode::ServiceUnavailable), None)
+                .ok();
         }
     }
 
     /// Sends an INVITE to an agent's registered contact; the returned leg reports
     /// ringing, answer or failure through [`OutboundLeg::next_event`].
-    pub async fn invite(&self, to: &Binding, caller: &Party, sdp: String) -> Result<OutboundLeg, SipError> {
-        let callee = Uri::try_from(to.contact.as_str()).map_err(|_| SipError::BadUri(to.contact.clone()))?;
-        let from_user: String = caller.number.chars().filter(|c| c.is_ascii_alphanumeric() || "+-_.*#".contains(*c)).take(64).collect();
-        let from_user = if from_user.is_empty() { "anonymous".to_string() } else { from_user };
+    pub async fn invite(
+        &self,
+        to: &Binding,
+        caller: &Party,
+        sdp: String,
+    ) -> Result<OutboundLeg, SipError> {
+        let callee =
+            Uri::try_from(to.contact.as_str()).map_err(|_| SipError::BadUri(to.contact.clone()))?;
+        let from_user: String = caller
+            .number
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "+-_.*#".contains(*c))
+            .take(64)
+            .collect();
+        let from_user = if from_user.is_empty() {
+            "anonymous".to_string()
+        } else {
+            from_user
+        };
         let destination = match to.transport {
             SipTransport::Udp => Some(SipAddr {
                 r#type: Some(rsipstack::sip::Transport::Udp),
@@ -478,7 +643,12 @@ impl SipServer {
             SipTransport::Tcp => None,
         };
         let opt = InviteOption {
-            caller_display_name: caller.display.clone().map(|d| d.chars().filter(|c| !c.is_control() && *c != '"').take(64).collect()),
+            caller_display_name: caller.display.clone().map(|d| {
+                d.chars()
+                    .filter(|c| !c.is_control() && *c != '"')
+                    .take(64)
+                    .collect()
+            }),
             caller: self.our_uri(&from_user)?,
             callee,
             destination,
@@ -497,20 +667,70 @@ impl SipServer {
         tokio::spawn(
             async move {
                 let ev = match join.await {
-                    Ok(Ok((_, Some(resp)))) if resp.status_code.kind() == rsipstack::sip::StatusCodeKind::Successful => {
-                        LegEvent::Answered { sdp: resp.body.clone() }
+                    Ok(Ok((_, Some(resp))))
+                        if resp.status_code.kind()
+                            == rsipstack::sip::StatusCodeKind::Successful =>
+                    {
+                        LegEvent::Answered {
+                            sdp: resp.body.clone(),
+                        }
                     }
-                    Ok(Ok((_, Some(resp)))) => LegEvent::Rejected { status: resp.status_code.code() },
-                    Ok(Ok((_, None))) => LegEvent::Failed { reason: "no final response".into() },
-                    Ok(Err(e)) => LegEvent::Failed { reason: e.to_string() },
-                    Err(e) => LegEvent::Failed { reason: e.to_string() },
+                    Ok(Ok((_, Some(resp)))) => LegEvent::Rejected {
+                        status: resp.status_code.code(),
+                    },
+                    Ok(Ok((_, None))) => LegEvent::Failed {
+                        reason: "no final response".into(),
+                    },
+                    Ok(Err(e)) => LegEvent::Failed {
+                        reason: e.to_string(),
+                    },
+                    Err(e) => LegEvent::Failed {
+                        reason: e.to_string(),
+                    },
                 };
                 final_tx.send(ev).await.ok();
             }
             .instrument(span.clone()),
         );
         tokio::spawn(map_states(state_rx, leg_tx, dialogs, local_sdp).instrument(span));
-        Ok(OutboundLeg { dialog, events: leg_rx })
+        Ok(OutboundLeg {
+            dialog,
+            events: leg_rx,
+        })
+    }
+}
+
+/// RFC 3261 §8.2.2 checks every request must pass before its method is
+/// looked at: a Request-URI scheme we serve (else 416), and no option tag in
+/// `Require` that we would have to support (else 420 listing them, we support
+/// none). `Proxy-Require` is for proxies and ignored by a UAS.
+fn precheck(req: &rsipstack::sip::Request) -> Option<(StatusCode, Vec<Header>)> {
+    use rsipstack::sip::uri::Scheme;
+    match &req.uri.scheme {
+        None | Some(Scheme::Sip) | Some(Scheme::Sips) => {}
+        Some(Scheme::Other(_)) => return Some((StatusCode::UnsupportedUriScheme, vec![])),
+    }
+    let unsupported: Vec<String> = req
+        .headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::Require(r) => Some(r.value().to_string()),
+            _ => None,
+        })
+        .flat_map(|v| {
+            v.split(',')
+                .map(|t| t.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    if unsupported.is_empty() {
+        None
+    } else {
+        Some((
+            StatusCode::BadExtension,
+            vec![Header::Unsupported(unsupported.join(", ").into())],
+        ))
     }
 }
 
@@ -521,7 +741,9 @@ fn sip_addr_to_socket(a: &SipAddr) -> Option<SocketAddr> {
 /// RFC 7231 date for the REGISTER response.
 fn httpdate(now_ms: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = now_ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -605,7 +827,9 @@ async fn map_states(
                 let ev = match reason {
                     TerminatedReason::UacCancel => LegEvent::Cancelled,
                     TerminatedReason::UacBye | TerminatedReason::UasBye => LegEvent::HungUp,
-                    other => LegEvent::Ended { reason: format!("{other:?}") },
+                    other => LegEvent::Ended {
+                        reason: format!("{other:?}"),
+                    },
                 };
                 tx.send(ev).await.ok();
                 // Keep draining: later states are irrelevant once terminated.
@@ -613,12 +837,20 @@ async fn map_states(
             }
             DialogState::Info(_, req, handle) => {
                 handle.reply(StatusCode::OK).await.ok();
-                Some(LegEvent::Info { body: req.body.clone() })
+                Some(LegEvent::Info {
+                    body: req.body.clone(),
+                })
             }
             DialogState::Updated(_, _req, handle) => {
                 // re-INVITE / UPDATE: answer with our current SDP (hold etc. are later work)
-                let body = local_sdp.lock().ok().and_then(|s| s.clone()).map(String::into_bytes);
-                let headers = body.as_ref().map(|_| vec![Header::ContentType("application/sdp".into())]);
+                let body = local_sdp
+                    .lock()
+                    .ok()
+                    .and_then(|s| s.clone())
+                    .map(String::into_bytes);
+                let headers = body
+                    .as_ref()
+                    .map(|_| vec![Header::ContentType("application/sdp".into())]);
                 handle.respond(StatusCode::OK, headers, body).await.ok();
                 None
             }
@@ -626,7 +858,10 @@ async fn map_states(
                 handle.reply(StatusCode::OK).await.ok();
                 None
             }
-            DialogState::Refer(_, _, handle) | DialogState::Message(_, _, handle) | DialogState::Notify(_, _, handle) | DialogState::Publish(_, _, handle) => {
+            DialogState::Refer(_, _, handle)
+            | DialogState::Message(_, _, handle)
+            | DialogState::Notify(_, _, handle)
+            | DialogState::Publish(_, _, handle) => {
                 handle.reply(StatusCode::NotImplemented).await.ok();
                 None
             }
@@ -662,7 +897,10 @@ pub struct InboundCall {
 
 impl std::fmt::Debug for InboundCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InboundCall").field("caller", &self.caller).field("dialled", &self.dialled).finish_non_exhaustive()
+        f.debug_struct("InboundCall")
+            .field("caller", &self.caller)
+            .field("dialled", &self.dialled)
+            .finish_non_exhaustive()
     }
 }
 
@@ -690,7 +928,9 @@ impl InboundCall {
 
     /// Refuses the call with a final status (before it was answered).
     pub fn reject(&self, status: u16, reason: Option<String>) {
-        self.dialog.reject(Some(StatusCode::from(status)), reason).ok();
+        self.dialog
+            .reject(Some(StatusCode::from(status)), reason)
+            .ok();
     }
 
     /// Hangs up an answered call (BYE).

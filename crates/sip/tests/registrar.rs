@@ -19,8 +19,16 @@ async fn server(nonce_ttl_ms: i64, min_expires_s: u32) -> (SipServer, mpsc::Rece
         ..SipConfig::default()
     };
     let accounts = vec![
-        AgentAccount { id: "1001".into(), password: "secret1".into(), algorithms: None },
-        AgentAccount { id: "1002".into(), password: "secret2".into(), algorithms: Some(vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]) },
+        AgentAccount {
+            id: "1001".into(),
+            password: "secret1".into(),
+            algorithms: None,
+        },
+        AgentAccount {
+            id: "1002".into(),
+            password: "secret2".into(),
+            algorithms: Some(vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]),
+        },
     ];
     SipServer::start(cfg, accounts).await.unwrap()
 }
@@ -35,7 +43,12 @@ struct Phone {
 impl Phone {
     async fn new(server: SocketAddr) -> Phone {
         let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        Phone { sock, server, cseq: 0, call_id: format!("reg-{}", rand_tag()) }
+        Phone {
+            sock,
+            server,
+            cseq: 0,
+            call_id: format!("reg-{}", rand_tag()),
+        }
     }
 
     fn addr(&self) -> SocketAddr {
@@ -43,7 +56,10 @@ impl Phone {
     }
 
     async fn send_raw(&self, msg: &str) {
-        self.sock.send_to(msg.as_bytes(), self.server).await.unwrap();
+        self.sock
+            .send_to(msg.as_bytes(), self.server)
+            .await
+            .unwrap();
     }
 
     async fn recv(&self) -> Option<String> {
@@ -67,7 +83,9 @@ impl Phone {
     fn register_msg(&mut self, user: &str, expires: u32, auth: Option<String>) -> String {
         self.cseq += 1;
         let me = self.addr();
-        let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
         format!(
             "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{srv}>;tag={t}\r\nTo: <sip:{user}@{srv}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{me}>\r\nExpires: {expires}\r\n{auth}Content-Length: 0\r\n\r\n",
             srv = self.server,
@@ -85,7 +103,15 @@ impl Phone {
         let challenge = self.final_response().await;
         assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
         let nonce = param(&challenge, alg, "nonce").expect("challenge for the algorithm");
-        let auth = digest_auth(alg, user, password, "hotline", &nonce, &format!("sip:{}", self.server), "REGISTER");
+        let auth = digest_auth(
+            alg,
+            user,
+            password,
+            "hotline",
+            &nonce,
+            &format!("sip:{}", self.server),
+            "REGISTER",
+        );
         let m = self.register_msg(user, expires, Some(auth));
         self.send_raw(&m).await;
         self.final_response().await
@@ -104,7 +130,15 @@ fn hash(alg: &str, s: &str) -> String {
     }
 }
 
-fn digest_auth(alg: &str, user: &str, pw: &str, realm: &str, nonce: &str, uri: &str, method: &str) -> String {
+fn digest_auth(
+    alg: &str,
+    user: &str,
+    pw: &str,
+    realm: &str,
+    nonce: &str,
+    uri: &str,
+    method: &str,
+) -> String {
     let ha1 = hash(alg, &format!("{user}:{realm}:{pw}"));
     let ha2 = hash(alg, &format!("{method}:{uri}"));
     let resp = hash(alg, &format!("{ha1}:{nonce}:00000001:0a4f113b:auth:{ha2}"));
@@ -113,7 +147,10 @@ fn digest_auth(alg: &str, user: &str, pw: &str, realm: &str, nonce: &str, uri: &
 
 /// A parameter of the WWW-Authenticate header for `alg`.
 fn param(resp: &str, alg: &str, name: &str) -> Option<String> {
-    let line = resp.lines().find(|l| l.to_ascii_lowercase().starts_with("www-authenticate") && l.contains(&format!("algorithm={alg}")))?;
+    let line = resp.lines().find(|l| {
+        l.to_ascii_lowercase().starts_with("www-authenticate")
+            && l.contains(&format!("algorithm={alg}"))
+    })?;
     let start = line.find(&format!("{name}=\""))? + name.len() + 2;
     let end = line[start..].find('"')? + start;
     Some(line[start..end].to_string())
@@ -123,7 +160,11 @@ fn header_names_and_values_without_nonce(resp: &str) -> Vec<String> {
     resp.lines()
         .filter(|l| {
             let l = l.to_ascii_lowercase();
-            !(l.starts_with("via") || l.starts_with("from") || l.starts_with("to") || l.starts_with("call-id") || l.starts_with("cseq"))
+            !(l.starts_with("via")
+                || l.starts_with("from")
+                || l.starts_with("to")
+                || l.starts_with("call-id")
+                || l.starts_with("cseq"))
         })
         .map(|l| match l.find("nonce=\"") {
             Some(i) => l[..i].to_string(),
@@ -142,15 +183,27 @@ async fn register_with_digest_good_wrong_unknown() {
     phone.send_raw(&m).await;
     let known = phone.final_response().await;
     assert!(known.starts_with("SIP/2.0 401"), "{known}");
-    assert!(known.contains("algorithm=MD5") && !known.contains("SHA-256"), "{known}");
-    for l in known.lines().filter(|l| l.to_ascii_lowercase().starts_with("server") || l.to_ascii_lowercase().starts_with("user-agent")) {
-        assert!(!l.chars().any(|c| c.is_ascii_digit()), "version leaked: {l}");
+    assert!(
+        known.contains("algorithm=MD5") && !known.contains("SHA-256"),
+        "{known}"
+    );
+    for l in known.lines().filter(|l| {
+        l.to_ascii_lowercase().starts_with("server")
+            || l.to_ascii_lowercase().starts_with("user-agent")
+    }) {
+        assert!(
+            !l.chars().any(|c| c.is_ascii_digit()),
+            "version leaked: {l}"
+        );
     }
     // an unknown user gets exactly the same 401 (apart from the nonce)
     let m = phone.register_msg("9999", 600, None);
     phone.send_raw(&m).await;
     let unknown = phone.final_response().await;
-    assert_eq!(header_names_and_values_without_nonce(&known), header_names_and_values_without_nonce(&unknown));
+    assert_eq!(
+        header_names_and_values_without_nonce(&known),
+        header_names_and_values_without_nonce(&unknown)
+    );
 
     // good password
     let ok = phone.register("1001", "secret1", "MD5", 600).await;
@@ -160,7 +213,9 @@ async fn register_with_digest_good_wrong_unknown() {
     assert_eq!(srv.registered_agents(), vec!["1001".to_string()]);
     assert_eq!(srv.contacts("1001")[0].source, phone.addr());
     match tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
-        Ok(Some(SipEvent::Binding(hotline_sip::BindingChange::Added { agent, expires_s, .. }))) => {
+        Ok(Some(SipEvent::Binding(hotline_sip::BindingChange::Added {
+            agent, expires_s, ..
+        }))) => {
             assert_eq!(agent, "1001");
             assert_eq!(expires_s, 600);
         }
@@ -170,8 +225,14 @@ async fn register_with_digest_good_wrong_unknown() {
     // wrong password and unknown user: 401 again, same shape
     let wrong = phone.register("1001", "nope", "MD5", 600).await;
     let unknown = phone.register("9999", "whatever", "MD5", 600).await;
-    assert!(wrong.starts_with("SIP/2.0 401") && unknown.starts_with("SIP/2.0 401"), "{wrong}\n{unknown}");
-    assert_eq!(header_names_and_values_without_nonce(&wrong), header_names_and_values_without_nonce(&unknown));
+    assert!(
+        wrong.starts_with("SIP/2.0 401") && unknown.starts_with("SIP/2.0 401"),
+        "{wrong}\n{unknown}"
+    );
+    assert_eq!(
+        header_names_and_values_without_nonce(&wrong),
+        header_names_and_values_without_nonce(&unknown)
+    );
 
     // unregister
     let bye = phone.register("1001", "secret1", "MD5", 0).await;
@@ -189,14 +250,28 @@ async fn sha256_agent_gets_sha256_first_and_both_verify() {
     let sha = ch.find("algorithm=SHA-256").expect("SHA-256 offered");
     let md5 = ch.find("algorithm=MD5").expect("MD5 offered too");
     assert!(sha < md5, "SHA-256 must come first: {ch}");
-    assert!(phone.register("1002", "secret2", "SHA-256", 600).await.starts_with("SIP/2.0 200"));
-    assert!(phone.register("1002", "secret2", "MD5", 600).await.starts_with("SIP/2.0 200"));
+    assert!(phone
+        .register("1002", "secret2", "SHA-256", 600)
+        .await
+        .starts_with("SIP/2.0 200"));
+    assert!(phone
+        .register("1002", "secret2", "MD5", 600)
+        .await
+        .starts_with("SIP/2.0 200"));
     // 1001 is MD5-only: a SHA-256 answer is refused even with the right password
     let m = phone.register_msg("1001", 600, None);
     phone.send_raw(&m).await;
     let ch = phone.final_response().await;
     let nonce = param(&ch, "MD5", "nonce").unwrap();
-    let auth = digest_auth("SHA-256", "1001", "secret1", "hotline", &nonce, &format!("sip:{}", srv.local_addr()), "REGISTER");
+    let auth = digest_auth(
+        "SHA-256",
+        "1001",
+        "secret1",
+        "hotline",
+        &nonce,
+        &format!("sip:{}", srv.local_addr()),
+        "REGISTER",
+    );
     let m = phone.register_msg("1001", 600, Some(auth));
     phone.send_raw(&m).await;
     assert!(phone.final_response().await.starts_with("SIP/2.0 401"));
@@ -211,15 +286,32 @@ async fn nonces_and_bindings_expire() {
     let ch = phone.final_response().await;
     let nonce = param(&ch, "MD5", "nonce").unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let auth = digest_auth("MD5", "1001", "secret1", "hotline", &nonce, &format!("sip:{}", srv.local_addr()), "REGISTER");
+    let auth = digest_auth(
+        "MD5",
+        "1001",
+        "secret1",
+        "hotline",
+        &nonce,
+        &format!("sip:{}", srv.local_addr()),
+        "REGISTER",
+    );
     let m = phone.register_msg("1001", 2, Some(auth));
     phone.send_raw(&m).await;
     let stale = phone.final_response().await;
-    assert!(stale.starts_with("SIP/2.0 401") && stale.contains("stale=true"), "{stale}");
-    assert!(phone.register("1001", "secret1", "MD5", 2).await.starts_with("SIP/2.0 200"));
+    assert!(
+        stale.starts_with("SIP/2.0 401") && stale.contains("stale=true"),
+        "{stale}"
+    );
+    assert!(phone
+        .register("1001", "secret1", "MD5", 2)
+        .await
+        .starts_with("SIP/2.0 200"));
     assert_eq!(srv.registered_agents().len(), 1);
     tokio::time::sleep(Duration::from_millis(3_500)).await;
-    assert!(srv.registered_agents().is_empty(), "binding should have expired");
+    assert!(
+        srv.registered_agents().is_empty(),
+        "binding should have expired"
+    );
 }
 
 #[tokio::test]
@@ -237,7 +329,9 @@ async fn options_answered_and_malformed_requests_get_400_or_are_dropped() {
     assert!(r.contains("Allow:") || r.contains("allow:"), "{r}");
 
     // missing Call-ID: 400 routed back to the source
-    let bad = options.replace("Call-ID: opt1\r\n", "").replace("branch=z9hG4bKopt1", "branch=z9hG4bKbad1");
+    let bad = options
+        .replace("Call-ID: opt1\r\n", "")
+        .replace("branch=z9hG4bKopt1", "branch=z9hG4bKbad1");
     phone.send_raw(&bad).await;
     let r = phone.final_response().await;
     assert!(r.starts_with("SIP/2.0 400"), "{r}");
@@ -248,7 +342,10 @@ async fn options_answered_and_malformed_requests_get_400_or_are_dropped() {
     let again = options.replace("opt1", "opt2");
     phone.send_raw(&again).await;
     let r = phone.final_response().await;
-    assert!(r.starts_with("SIP/2.0 200"), "the server must keep serving, got {r}");
+    assert!(
+        r.starts_with("SIP/2.0 200"),
+        "the server must keep serving, got {r}"
+    );
     assert!(srv.malformed_count() >= 2);
 }
 
@@ -263,7 +360,10 @@ async fn register_over_tcp_is_challenged() {
     );
     tcp.write_all(msg.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(3), tcp.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(3), tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let r = String::from_utf8_lossy(&buf[..n]);
     assert!(r.starts_with("SIP/2.0 401"), "{r}");
 }

@@ -1,0 +1,978 @@
+//! Media worker threads, RTP port allocation and the per-call relay task.
+
+use crate::prompt::Prompt;
+use crate::sdp::Negotiated;
+use crate::{Codec, FRAME_SAMPLES};
+use hotline_core::{AudioFrame, Side};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info_span, warn, Instrument};
+
+/// Largest RTP datagram read; anything longer is truncated and refused.
+const MAX_DATAGRAM: usize = 2048;
+/// RTP clock rate of G.711 and telephone-event.
+const CLOCK_HZ: u64 = 8000;
+
+/// Settings of the media engine.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// Address RTP sockets bind to (and that our SDP announces).
+    pub bind_ip: IpAddr,
+    /// Lowest RTP port (even).
+    pub port_min: u16,
+    /// Highest RTP port.
+    pub port_max: u16,
+    /// Worker threads (at least 1).
+    pub workers: usize,
+}
+
+/// Errors of the media engine.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// A worker thread or its runtime could not be started.
+    #[error("cannot start media worker: {0}")]
+    Worker(std::io::Error),
+    /// The port range is invalid.
+    #[error("bad RTP port range {min}-{max}: {reason}")]
+    BadRange {
+        /// Lowest port.
+        min: u16,
+        /// Highest port.
+        max: u16,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Every RTP port of the range is in use.
+    #[error("no free RTP ports in {min}-{max} ({active} calls active)")]
+    NoPorts {
+        /// Lowest port.
+        min: u16,
+        /// Highest port.
+        max: u16,
+        /// Sessions currently open.
+        active: usize,
+    },
+    /// The engine has been shut down.
+    #[error("the media engine is shut down")]
+    Shutdown,
+}
+
+struct Worker {
+    handle: tokio::runtime::Handle,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Inner {
+    cfg: MediaConfig,
+    /// Free even ports, least recently used first.
+    free: Mutex<VecDeque<u16>>,
+    workers: Mutex<Vec<Worker>>,
+    handles: Vec<tokio::runtime::Handle>,
+    next_worker: AtomicUsize,
+    active: AtomicUsize,
+}
+
+/// The media engine: worker threads and the RTP port pool. Cheap to clone.
+#[derive(Clone)]
+pub struct MediaEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MediaEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaEngine")
+            .field("cfg", &self.inner.cfg)
+            .field("active", &self.active_sessions())
+            .finish()
+    }
+}
+
+impl MediaEngine {
+    /// Starts `cfg.workers` worker threads and prepares the port pool.
+    pub fn start(cfg: MediaConfig) -> Result<MediaEngine, MediaError> {
+        let (min, max) = (cfg.port_min, cfg.port_max);
+        if !min.is_multiple_of(2) || max < min.saturating_add(3) {
+            return Err(MediaError::BadRange {
+                min,
+                max,
+                reason: "need an even start and room for two ports",
+            });
+        }
+        let free: VecDeque<u16> = (min..=max.saturating_sub(1)).step_by(2).collect();
+        let mut workers = Vec::new();
+        for i in 0..cfg.workers.max(1) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(MediaError::Worker)?;
+            let handle = rt.handle().clone();
+            let (stop_tx, stop_rx) = oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name(format!("media-{i}"))
+                .spawn(move || {
+                    rt.block_on(async {
+                        let _ = stop_rx.await;
+                    });
+                    // dropping the runtime cancels the session tasks and closes their sockets
+                    rt.shutdown_timeout(Duration::from_millis(500));
+                })
+                .map_err(MediaError::Worker)?;
+            workers.push(Worker {
+                handle,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            });
+        }
+        let handles = workers.iter().map(|w| w.handle.clone()).collect();
+        Ok(MediaEngine {
+            inner: Arc::new(Inner {
+                cfg,
+                free: Mutex::new(free),
+                workers: Mutex::new(workers),
+                handles,
+                next_worker: AtomicUsize::new(0),
+                active: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Sessions currently open.
+    pub fn active_sessions(&self) -> usize {
+        self.inner.active.load(Ordering::Relaxed)
+    }
+
+    /// Opens a session: binds a caller-facing and an agent-facing RTP port and
+    /// starts its relay task. `label` names it in logs (the call id).
+    pub fn allocate(&self, label: &str) -> Result<MediaSession, MediaError> {
+        if self
+            .inner
+            .workers
+            .lock()
+            .map(|w| w.iter().all(|w| w.stop.is_none()))
+            .unwrap_or(true)
+        {
+            return Err(MediaError::Shutdown);
+        }
+        let caller = self.bind_port()?;
+        let agent = match self.bind_port() {
+            Ok(s) => s,
+            Err(e) => {
+                self.release(caller.1);
+                return Err(e);
+            }
+        };
+        let idx = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.handles.len();
+        let handle = &self.inner.handles[idx];
+        let stats = Arc::new(Counters::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ports = (caller.1, agent.1);
+        let engine = self.clone();
+        let task_stats = stats.clone();
+        let span =
+            info_span!("media", call_id = %label, caller_port = ports.0, agent_port = ports.1);
+        self.inner.active.fetch_add(1, Ordering::Relaxed);
+        handle.spawn(
+            async move {
+                let guard = PortGuard { engine, ports };
+                match (UdpSocket::from_std(caller.0), UdpSocket::from_std(agent.0)) {
+                    (Ok(c), Ok(a)) => Relay::new(c, a, task_stats).run(rx).await,
+                    (Err(e), _) | (_, Err(e)) => warn!(error = %e, "cannot register RTP sockets"),
+                }
+                drop(guard);
+            }
+            .instrument(span),
+        );
+        Ok(MediaSession { tx, ports, stats })
+    }
+
+    fn bind_port(&self) -> Result<(std::net::UdpSocket, u16), MediaError> {
+        let tries = self.inner.free.lock().map(|f| f.len()).unwrap_or(0);
+        for _ in 0..tries {
+            let Some(port) = self.inner.free.lock().ok().and_then(|mut f| f.pop_front()) else {
+                break;
+            };
+            match std::net::UdpSocket::bind(SocketAddr::new(self.inner.cfg.bind_ip, port)) {
+                Ok(s) => match s.set_nonblocking(true) {
+                    Ok(()) => return Ok((s, port)),
+                    Err(e) => {
+                        warn!(port, error = %e, "cannot make RTP socket non-blocking");
+                        self.release(port);
+                    }
+                },
+                Err(e) => {
+                    // taken by another program: put it at the back and go on
+                    debug!(port, error = %e, "RTP port busy");
+                    self.release(port);
+                }
+            }
+        }
+        Err(MediaError::NoPorts {
+            min: self.inner.cfg.port_min,
+            max: self.inner.cfg.port_max,
+            active: self.active_sessions(),
+        })
+    }
+
+    fn release(&self, port: u16) {
+        if let Ok(mut f) = self.inner.free.lock() {
+            f.push_back(port);
+        }
+    }
+
+    /// Stops the worker threads; open sessions end and their ports close.
+    pub fn shutdown(&self) {
+        let Ok(mut workers) = self.inner.workers.lock() else {
+            return;
+        };
+        for w in workers.iter_mut() {
+            if let Some(stop) = w.stop.take() {
+                let _ = stop.send(());
+            }
+        }
+        for w in workers.iter_mut() {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// Returns a session's ports to the pool when its task ends.
+struct PortGuard {
+    engine: MediaEngine,
+    ports: (u16, u16),
+}
+
+impl Drop for PortGuard {
+    fn drop(&mut self) {
+        self.engine.release(self.ports.0);
+        self.engine.release(self.ports.1);
+        self.engine.inner.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+enum Cmd {
+    SetRemote(Side, SocketAddr, Negotiated),
+    Play(Vec<Prompt>, bool),
+    Bridge(Option<crossbeam_channel::Sender<AudioFrame>>),
+    StopTap,
+}
+
+/// Packet counters of one side of a session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SideStats {
+    /// RTP packets received from the peer and accepted.
+    pub packets_in: u64,
+    /// RTP packets sent to the peer.
+    pub packets_out: u64,
+    /// Packets from an address that is not the peer's (dropped).
+    pub foreign: u64,
+    /// Datagrams that are not valid RTP (dropped).
+    pub malformed: u64,
+    /// RTCP packets received (ignored).
+    pub rtcp: u64,
+    /// Packets with a payload type not negotiated (dropped).
+    pub unknown_payload: u64,
+    /// telephone-event packets received.
+    pub dtmf: u64,
+}
+
+/// Counters of a session, for the log and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    /// The caller-facing side.
+    pub caller: SideStats,
+    /// The agent-facing side.
+    pub agent: SideStats,
+    /// Prompt frames sent to the caller.
+    pub prompt_frames: u64,
+    /// Frames handed to the recorder.
+    pub tapped: u64,
+    /// Frames the recorder could not take (channel full).
+    pub tap_dropped: u64,
+}
+
+#[derive(Default)]
+struct SideCounters {
+    packets_in: AtomicU64,
+    packets_out: AtomicU64,
+    foreign: AtomicU64,
+    malformed: AtomicU64,
+    rtcp: AtomicU64,
+    unknown_payload: AtomicU64,
+    dtmf: AtomicU64,
+}
+
+impl SideCounters {
+    fn get(&self) -> SideStats {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SideStats {
+            packets_in: l(&self.packets_in),
+            packets_out: l(&self.packets_out),
+            foreign: l(&self.foreign),
+            malformed: l(&self.malformed),
+            rtcp: l(&self.rtcp),
+            unknown_payload: l(&self.unknown_payload),
+            dtmf: l(&self.dtmf),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    caller: SideCounters,
+    agent: SideCounters,
+    prompt_frames: AtomicU64,
+    tapped: AtomicU64,
+    tap_dropped: AtomicU64,
+}
+
+fn inc(a: &AtomicU64) {
+    a.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One call's media: a handle to its relay task. Dropping it ends the task
+/// and returns the ports.
+#[derive(Debug)]
+pub struct MediaSession {
+    tx: mpsc::UnboundedSender<Cmd>,
+    ports: (u16, u16),
+    stats: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Cmd::SetRemote(..) => "SetRemote",
+            Cmd::Play(..) => "Play",
+            Cmd::Bridge(..) => "Bridge",
+            Cmd::StopTap => "StopTap",
+        })
+    }
+}
+
+impl std::fmt::Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Counters")
+    }
+}
+
+impl MediaSession {
+    /// The engine's RTP port facing the caller (goes in the caller's SDP).
+    pub fn caller_port(&self) -> u16 {
+        self.ports.0
+    }
+
+    /// The engine's RTP port facing the agent (goes in the agent's SDP).
+    pub fn agent_port(&self) -> u16 {
+        self.ports.1
+    }
+
+    fn send(&self, cmd: Cmd) {
+        // the task only ends when this handle is dropped or the engine shuts down
+        let _ = self.tx.send(cmd);
+    }
+
+    /// Sets where one side's RTP goes and what it speaks (from its SDP).
+    /// Packets are accepted from that address; if the peer sends from another
+    /// one (NAT, a phone announcing another interface), the first valid RTP
+    /// packet of the negotiated payload type fixes the address both ways
+    /// (strict RTP learning); everything from other sources is then dropped.
+    pub fn set_remote(&self, side: Side, addr: SocketAddr, negotiated: Negotiated) {
+        self.send(Cmd::SetRemote(side, addr, negotiated));
+    }
+
+    /// Plays `prompts` to the caller one after the other, repeating the last
+    /// one if `loop_last` (music on hold). Replaces what was playing.
+    pub fn play_to_caller(&self, prompts: Vec<Prompt>, loop_last: bool) {
+        self.send(Cmd::Play(prompts, loop_last));
+    }
+
+    /// Stops prompts and relays audio both ways; decoded audio of both sides is
+    /// offered to `tap` (the recorder) without ever blocking.
+    pub fn bridge(&self, tap: Option<crossbeam_channel::Sender<AudioFrame>>) {
+        self.send(Cmd::Bridge(tap));
+    }
+
+    /// Stops feeding the recorder (the relay goes on).
+    pub fn stop_tap(&self) {
+        self.send(Cmd::StopTap);
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> MediaStats {
+        let s = &self.stats;
+        MediaStats {
+            caller: s.caller.get(),
+            agent: s.agent.get(),
+            prompt_frames: s.prompt_frames.load(Ordering::Relaxed),
+            tapped: s.tapped.load(Ordering::Relaxed),
+            tap_dropped: s.tap_dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One outgoing RTP stream (towards one peer): our SSRC, and continuous
+/// sequence numbers and timestamps whatever the source (prompt, relayed peer,
+/// a peer that changed SSRC).
+struct OutStream {
+    ssrc: u32,
+    next_seq: u16,
+    last_ts: u32,
+    last_sent: Option<Instant>,
+    /// Incoming SSRC currently mapped, and the offsets applied to it.
+    source: Option<(u32, u16, u32)>,
+    sent_any: bool,
+}
+
+impl OutStream {
+    fn new() -> Self {
+        OutStream {
+            ssrc: rand::random(),
+            next_seq: rand::random(),
+            last_ts: rand::random(),
+            last_sent: None,
+            source: None,
+            sent_any: false,
+        }
+    }
+
+    /// Timestamp advance for a new source: wall time since the last packet,
+    /// at least one frame.
+    fn gap(&self, now: Instant) -> u32 {
+        let elapsed = self
+            .last_sent
+            .map(|t| now.saturating_duration_since(t))
+            .unwrap_or_default();
+        let samples = (elapsed.as_millis() as u64 * CLOCK_HZ / 1000).max(FRAME_SAMPLES as u64);
+        samples.min(u64::from(u32::MAX / 2)) as u32
+    }
+
+    /// Header fields for a frame we generate ourselves. Returns (seq, ts, marker).
+    fn local(&mut self, now: Instant) -> (u16, u32, bool) {
+        let (ts, marker) = if self.source.is_some() || !self.sent_any {
+            self.source = None;
+            (self.last_ts.wrapping_add(self.gap(now)), true)
+        } else {
+            (self.last_ts.wrapping_add(FRAME_SAMPLES as u32), false)
+        };
+        let seq = self.next_seq;
+        self.commit(seq, ts, now);
+        (seq, ts, marker)
+    }
+
+    /// Header fields for a relayed packet. Returns (seq, ts, marker).
+    fn relayed(
+        &mut self,
+        ssrc: u32,
+        seq: u16,
+        ts: u32,
+        marker: bool,
+        now: Instant,
+    ) -> (u16, u32, bool) {
+        let (seq_off, ts_off, new) = match self.source {
+            Some((s, so, to)) if s == ssrc => (so, to, false),
+            _ => {
+                let so = self.next_seq.wrapping_sub(seq);
+                let to = self.last_ts.wrapping_add(self.gap(now)).wrapping_sub(ts);
+                self.source = Some((ssrc, so, to));
+                (so, to, true)
+            }
+        };
+        let (out_seq, out_ts) = (seq.wrapping_add(seq_off), ts.wrapping_add(ts_off));
+        // only move forward: a reordered packet keeps its place
+        if (out_seq.wrapping_sub(self.next_seq) as i16) >= 0 {
+            self.commit(out_seq, out_ts, now);
+        }
+        (out_seq, out_ts, marker || new)
+    }
+
+    fn commit(&mut self, seq: u16, ts: u32, now: Instant) {
+        self.next_seq = seq.wrapping_add(1);
+        self.last_ts = ts;
+        self.last_sent = Some(now);
+        self.sent_any = true;
+    }
+}
+
+struct Leg {
+    socket: UdpSocket,
+    /// Where to send (None until the SDP is known, or 0.0.0.0 = hold).
+    remote: Option<SocketAddr>,
+    latched: bool,
+    media: Option<Negotiated>,
+    out: OutStream,
+}
+
+impl Leg {
+    fn new(socket: UdpSocket) -> Self {
+        Leg {
+            socket,
+            remote: None,
+            latched: false,
+            media: None,
+            out: OutStream::new(),
+        }
+    }
+
+    /// Is `src` the peer? `Some(true)`: yes; `Some(false)`: not yet known, may be
+    /// learnt from a valid packet; `None`: a stranger.
+    fn knows(&self, src: SocketAddr) -> Option<bool> {
+        match self.remote {
+            Some(r) if r == src => Some(true),
+            Some(_) if !self.latched => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Strict RTP learning: the first valid packet of the negotiated payload
+    /// fixes where the peer sends from (NAT, multi-homed phones announcing
+    /// another address than they send from); later strangers are dropped.
+    fn learn(&mut self, src: SocketAddr) {
+        if self.remote != Some(src) {
+            debug!(announced = ?self.remote, actual = %src, "RTP peer address learnt from its first packet");
+            self.remote = Some(src);
+        }
+        self.latched = true;
+    }
+
+    fn send_to(&self) -> Option<SocketAddr> {
+        self.remote
+            .filter(|r| !r.ip().is_unspecified() && r.port() != 0)
+    }
+}
+
+struct Playback {
+    prompts: Vec<Prompt>,
+    index: usize,
+    pos: usize,
+    loop_last: bool,
+}
+
+impl Playback {
+    /// Fills `out` with the next frame; false when everything has been played.
+    fn next_frame(&mut self, codec: Codec, out: &mut [u8]) -> bool {
+        let mut filled = 0;
+        while filled < out.len() {
+            let Some(p) = self.prompts.get(self.index) else {
+                break;
+            };
+            let data = p.encoded(codec);
+            if self.pos >= data.len() {
+                if self.index + 1 < self.prompts.len() {
+                    self.index += 1;
+                    self.pos = 0;
+                    continue;
+                }
+                if self.loop_last && !data.is_empty() {
+                    self.pos = 0;
+                    continue;
+                }
+                break;
+            }
+            let n = (data.len() - self.pos).min(out.len() - filled);
+            out[filled..filled + n].copy_from_slice(&data[self.pos..self.pos + n]);
+            self.pos += n;
+            filled += n;
+        }
+        if filled == 0 {
+            return false;
+        }
+        out[filled..].fill(codec.silence());
+        true
+    }
+}
+
+/// The per-session task state.
+struct Relay {
+    caller: Leg,
+    agent: Leg,
+    stats: Arc<Counters>,
+    playback: Option<Playback>,
+    bridged: bool,
+    tap: Option<crossbeam_channel::Sender<AudioFrame>>,
+    pcm: Vec<i16>,
+    enc: Vec<u8>,
+    packet: Vec<u8>,
+}
+
+fn epoch_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Is this datagram RTCP (RFC 5761 demultiplexing: PT 64–95 with marker)?
+pub(crate) fn is_rtcp(data: &[u8]) -> bool {
+    data.len() >= 2 && (192..=223).contains(&data[1])
+}
+
+impl Relay {
+    fn new(caller: UdpSocket, agent: UdpSocket, stats: Arc<Counters>) -> Self {
+        Relay {
+            caller: Leg::new(caller),
+            agent: Leg::new(agent),
+            stats,
+            playback: None,
+            bridged: false,
+            tap: None,
+            pcm: vec![0; MAX_DATAGRAM],
+            enc: vec![0; MAX_DATAGRAM],
+            packet: vec![0; MAX_DATAGRAM + 64],
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        let mut ticker = tokio::time::interval(Duration::from_millis(20));
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut buf_c = vec![0u8; MAX_DATAGRAM];
+        let mut buf_a = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let playing = self.playback.is_some() && !self.bridged;
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    None => break,
+                    Some(cmd) => {
+                        if matches!(cmd, Cmd::Play(..)) {
+                            ticker.reset_immediately();
+                        }
+                        self.apply(cmd);
+                    }
+                },
+                r = self.caller.socket.recv_from(&mut buf_c) => match r {
+                    Ok((n, src)) => self.on_packet(Side::Caller, &buf_c[..n], src).await,
+                    Err(e) => debug!(error = %e, "caller RTP socket error"),
+                },
+                r = self.agent.socket.recv_from(&mut buf_a) => match r {
+                    Ok((n, src)) => self.on_packet(Side::Agent, &buf_a[..n], src).await,
+                    Err(e) => debug!(error = %e, "agent RTP socket error"),
+                },
+                _ = ticker.tick(), if playing => self.play_frame().await,
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::SetRemote(side, addr, neg) => {
+                let leg = self.leg_mut(side);
+                leg.remote = Some(addr);
+                leg.latched = false;
+                leg.media = Some(neg);
+            }
+            Cmd::Play(prompts, loop_last) => {
+                self.playback = Some(Playback {
+                    prompts,
+                    index: 0,
+                    pos: 0,
+                    loop_last,
+                });
+            }
+            Cmd::Bridge(tap) => {
+                self.bridged = true;
+                self.playback = None;
+                self.tap = tap;
+            }
+            Cmd::StopTap => self.tap = None,
+        }
+    }
+
+    fn leg_mut(&mut self, side: Side) -> &mut Leg {
+        match side {
+            Side::Caller => &mut self.caller,
+            Side::Agent => &mut self.agent,
+        }
+    }
+
+    fn counters(&self, side: Side) -> &SideCounters {
+        match side {
+            Side::Caller => &self.stats.caller,
+            Side::Agent => &self.stats.agent,
+        }
+    }
+
+    async fn play_frame(&mut self) {
+        let Some(media) = self.caller.media else {
+            return;
+        };
+        let Some(dest) = self.caller.send_to() else {
+            return;
+        };
+        let Some(pb) = self.playback.as_mut() else {
+            return;
+        };
+        let mut frame = [0u8; FRAME_SAMPLES];
+        if !pb.next_frame(media.codec, &mut frame) {
+            self.playback = None;
+            return;
+        }
+        let (seq, ts, marker) = self.caller.out.local(Instant::now());
+        let n = write_rtp(
+            &mut self.packet,
+            media.payload_type,
+            marker,
+            seq,
+            ts,
+            self.caller.out.ssrc,
+            &frame,
+        );
+        if self
+            .caller
+            .socket
+            .send_to(&self.packet[..n], dest)
+            .await
+            .is_ok()
+        {
+            inc(&self.stats.prompt_frames);
+            inc(&self.stats.caller.packets_out);
+        }
+    }
+
+    async fn on_packet(&mut self, side: Side, data: &[u8], src: SocketAddr) {
+        let (from, to) = match side {
+            Side::Caller => (&mut self.caller, &mut self.agent),
+            Side::Agent => (&mut self.agent, &mut self.caller),
+        };
+        let c = match side {
+            Side::Caller => &self.stats.caller,
+            Side::Agent => &self.stats.agent,
+        };
+        let Some(known) = from.knows(src) else {
+            inc(&c.foreign);
+            return;
+        };
+        if is_rtcp(data) {
+            inc(&c.rtcp);
+            return;
+        }
+        let Ok(rtp) = rtp_rs::RtpReader::new(data) else {
+            inc(&c.malformed);
+            return;
+        };
+        if rtp.version() != 2 {
+            inc(&c.malformed);
+            return;
+        }
+        let Some(neg) = from.media else {
+            inc(&c.unknown_payload);
+            return;
+        };
+        let pt = rtp.payload_type();
+        if !known && pt != neg.payload_type {
+            inc(&c.foreign);
+            return;
+        }
+        from.learn(src);
+        inc(&c.packets_in);
+        let (ssrc, seq, ts, marker) = (
+            rtp.ssrc(),
+            u16::from(rtp.sequence_number()),
+            rtp.timestamp(),
+            rtp.mark(),
+        );
+        let payload = rtp.payload();
+        let now = Instant::now();
+        if Some(pt) == neg.telephone_event {
+            inc(&c.dtmf);
+            let (Some(out_media), Some(dest)) = (to.media, to.send_to()) else {
+                return;
+            };
+            let (Some(out_pt), true) = (out_media.telephone_event, self.bridged) else {
+                return;
+            };
+            let (s, t, m) = to.out.relayed(ssrc, seq, ts, marker, now);
+            let n = write_rtp(&mut self.packet, out_pt, m, s, t, to.out.ssrc, payload);
+            if to.socket.send_to(&self.packet[..n], dest).await.is_ok() {
+                inc(&self.counters_out(side).packets_out);
+            }
+            return;
+        }
+        if pt != neg.payload_type {
+            self.counters_in(side)
+                .unknown_payload
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if !self.bridged || payload.is_empty() || payload.len() > MAX_DATAGRAM {
+            return;
+        }
+        let samples = &mut self.pcm[..payload.len()];
+        neg.codec.decode(payload, samples);
+        if let Some(tap) = &self.tap {
+            let frame = AudioFrame {
+                side,
+                ssrc,
+                seq,
+                timestamp: ts,
+                arrival_ms: epoch_ms(),
+                samples: samples.to_vec(),
+            };
+            match tap.try_send(frame) {
+                Ok(()) => inc(&self.stats.tapped),
+                Err(crossbeam_channel::TrySendError::Full(_)) => inc(&self.stats.tap_dropped),
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => self.tap = None,
+            }
+        }
+        let (to, samples) = match side {
+            Side::Caller => (&mut self.agent, &self.pcm[..payload.len()]),
+            Side::Agent => (&mut self.caller, &self.pcm[..payload.len()]),
+        };
+        let (Some(out_media), Some(dest)) = (to.media, to.send_to()) else {
+            return;
+        };
+        let body: &[u8] = if out_media.codec == neg.codec {
+            payload
+        } else {
+            let enc = &mut self.enc[..samples.len()];
+            out_media.codec.encode(samples, enc);
+            enc
+        };
+        let (s, t, m) = to.out.relayed(ssrc, seq, ts, marker, now);
+        let n = write_rtp(
+            &mut self.packet,
+            out_media.payload_type,
+            m,
+            s,
+            t,
+            to.out.ssrc,
+            body,
+        );
+        if to.socket.send_to(&self.packet[..n], dest).await.is_ok() {
+            let out = match side {
+                Side::Caller => &self.stats.agent,
+                Side::Agent => &self.stats.caller,
+            };
+            inc(&out.packets_out);
+        }
+    }
+
+    fn counters_out(&self, from: Side) -> &SideCounters {
+        match from {
+            Side::Caller => &self.stats.agent,
+            Side::Agent => &self.stats.caller,
+        }
+    }
+
+    fn counters_in(&self, side: Side) -> &SideCounters {
+        self.counters(side)
+    }
+}
+
+/// Writes a 12-byte RTP header and `payload` into `buf`; returns the length.
+pub(crate) fn write_rtp(
+    buf: &mut [u8],
+    pt: u8,
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    payload: &[u8],
+) -> usize {
+    let n = (12 + payload.len()).min(buf.len());
+    buf[0] = 0x80;
+    buf[1] = (pt & 0x7f) | if marker { 0x80 } else { 0 };
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    buf[4..8].copy_from_slice(&ts.to_be_bytes());
+    buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    buf[12..n].copy_from_slice(&payload[..n - 12]);
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtcp_is_told_apart() {
+        assert!(is_rtcp(&[0x80, 200, 0, 6]));
+        assert!(is_rtcp(&[0x81, 201]));
+        assert!(!is_rtcp(&[0x80, 0]));
+        assert!(!is_rtcp(&[0x80, 0x80 | 8]));
+        assert!(!is_rtcp(&[0x80]));
+    }
+
+    #[test]
+    fn written_header_reads_back() {
+        let mut buf = [0u8; 64];
+        let n = write_rtp(&mut buf, 8, true, 65535, 0xdead_beef, 42, &[1, 2, 3]);
+        let r = rtp_rs::RtpReader::new(&buf[..n]).unwrap();
+        assert_eq!(
+            (
+                r.payload_type(),
+                r.mark(),
+                u16::from(r.sequence_number()),
+                r.timestamp(),
+                r.ssrc()
+            ),
+            (8, true, 65535, 0xdead_beef, 42)
+        );
+        assert_eq!(r.payload(), &[1, 2, 3]);
+    }
+
+    #[test]
+    fn out_stream_is_continuous_across_sources() {
+        let mut o = OutStream::new();
+        let t0 = Instant::now();
+        let (s0, ts0, m0) = o.local(t0);
+        assert!(m0);
+        let (s1, ts1, m1) = o.local(t0 + Duration::from_millis(20));
+        assert_eq!(
+            (s1, ts1, m1),
+            (s0.wrapping_add(1), ts0.wrapping_add(160), false)
+        );
+        // a relayed source with arbitrary numbering continues our numbering
+        let (s2, ts2, m2) = o.relayed(7, 1000, 50_000, false, t0 + Duration::from_millis(40));
+        assert_eq!(s2, s1.wrapping_add(1));
+        assert_eq!(ts2, ts1.wrapping_add(160));
+        assert!(m2);
+        let (s3, ts3, _) = o.relayed(7, 1001, 50_160, false, t0 + Duration::from_millis(60));
+        assert_eq!((s3, ts3), (s2.wrapping_add(1), ts2.wrapping_add(160)));
+        // a lost packet keeps its gap
+        let (s5, ts5, _) = o.relayed(7, 1003, 50_480, false, t0 + Duration::from_millis(100));
+        assert_eq!((s5, ts5), (s3.wrapping_add(2), ts3.wrapping_add(320)));
+        // a late one keeps its place and does not move the stream back
+        let (s4, _, _) = o.relayed(7, 1002, 50_320, false, t0 + Duration::from_millis(101));
+        assert_eq!(s4, s3.wrapping_add(1));
+        let (s6, _, _) = o.relayed(7, 1004, 50_640, false, t0 + Duration::from_millis(120));
+        assert_eq!(s6, s5.wrapping_add(1));
+        // SSRC change: re-anchored, marker set, still continuous
+        let (s7, ts7, m7) = o.relayed(9, 3, 10, false, t0 + Duration::from_millis(140));
+        assert_eq!(s7, s6.wrapping_add(1));
+        assert!(m7);
+        assert_ne!(ts7, 10);
+    }
+
+    #[test]
+    fn playback_concatenates_and_loops() {
+        let a = Prompt::from_samples("a", vec![0; 200]);
+        let b = Prompt::from_samples("b", vec![1000; 100]);
+        let mut pb = Playback {
+            prompts: vec![a, b],
+            index: 0,
+            pos: 0,
+            loop_last: true,
+        };
+        let mut f = [0u8; FRAME_SAMPLES];
+        for _ in 0..10 {
+            assert!(pb.next_frame(Codec::Pcmu, &mut f));
+        }
+        let mut once = Playback {
+            prompts: vec![Prompt::from_samples("c", vec![0; 170])],
+            index: 0,
+            pos: 0,
+            loop_last: false,
+        };
+        assert!(once.next_frame(Codec::Pcma, &mut f));
+        assert!(once.next_frame(Codec::Pcma, &mut f));
+        assert_eq!(f[10..], [Codec::Pcma.silence(); FRAME_SAMPLES - 10]);
+        assert!(!once.next_frame(Codec::Pcma, &mut f));
+    }
+}

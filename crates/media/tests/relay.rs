@@ -1,0 +1,328 @@
+//! The relay over real UDP sockets on loopback: prompts, bridging with
+//! transcoding, telephone-event, the recording tap and hostile packets.
+
+use hotline_core::Side;
+use hotline_media::prompt::Prompt;
+use hotline_media::sdp::Negotiated;
+use hotline_media::{Codec, MediaConfig, MediaEngine, MediaError};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+fn engine(min: u16, max: u16) -> MediaEngine {
+    MediaEngine::start(MediaConfig {
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        port_min: min,
+        port_max: max,
+        workers: 2,
+    })
+    .unwrap()
+}
+
+fn peer() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s
+}
+
+fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    v[2..4].copy_from_slice(&seq.to_be_bytes());
+    v[4..8].copy_from_slice(&ts.to_be_bytes());
+    v[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+fn recv(s: &UdpSocket) -> Vec<u8> {
+    let mut buf = [0u8; 2048];
+    let n = s.recv(&mut buf).expect("an RTP packet");
+    buf[..n].to_vec()
+}
+
+fn transcode(bytes: &[u8], from: Codec, to: Codec) -> Vec<u8> {
+    let mut pcm = vec![0i16; bytes.len()];
+    from.decode(bytes, &mut pcm);
+    let mut out = vec![0u8; bytes.len()];
+    to.encode(&pcm, &mut out);
+    out
+}
+
+const PCMU: Negotiated = Negotiated {
+    codec: Codec::Pcmu,
+    payload_type: 0,
+    telephone_event: Some(101),
+};
+const PCMA: Negotiated = Negotiated {
+    codec: Codec::Pcma,
+    payload_type: 8,
+    telephone_event: Some(96),
+};
+
+fn wait_for(mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "condition not reached"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn prompts_then_bridge_with_transcoding_dtmf_and_tap() {
+    let media = engine(31000, 31099);
+    let session = media.allocate("test-call").unwrap();
+    assert_ne!(session.caller_port(), session.agent_port());
+    let caller = peer();
+    let agent = peer();
+    let to_caller_port: SocketAddr = format!("127.0.0.1:{}", session.caller_port())
+        .parse()
+        .unwrap();
+    let to_agent_port: SocketAddr = format!("127.0.0.1:{}", session.agent_port())
+        .parse()
+        .unwrap();
+    session.set_remote(Side::Caller, caller.local_addr().unwrap(), PCMU);
+    session.play_to_caller(
+        vec![
+            Prompt::tone("greeting", 1000.0, 100, 8000),
+            Prompt::tone("music", 440.0, 60, 8000),
+        ],
+        true,
+    );
+
+    // prompt frames: PCMU, 160 bytes, continuous numbering, looped music after the greeting
+    let mut last: Option<(u16, u32)> = None;
+    for i in 0..12 {
+        let p = recv(&caller);
+        let r = rtp_rs::RtpReader::new(&p).unwrap();
+        assert_eq!(r.payload_type(), 0);
+        assert_eq!(r.payload().len(), 160);
+        let (seq, ts) = (u16::from(r.sequence_number()), r.timestamp());
+        if let Some((s, t)) = last {
+            assert_eq!(seq, s.wrapping_add(1), "frame {i}");
+            assert_eq!(ts, t.wrapping_add(160), "frame {i}");
+        } else {
+            assert!(r.mark(), "first prompt packet carries the marker");
+        }
+        last = Some((seq, ts));
+    }
+    let (prompt_seq, _) = last.unwrap();
+
+    // agent answers with PCMA; bridge with a recording tap
+    session.set_remote(Side::Agent, agent.local_addr().unwrap(), PCMA);
+    let (tap_tx, tap_rx) = crossbeam_channel::bounded(64);
+    session.bridge(Some(tap_tx));
+    std::thread::sleep(Duration::from_millis(100));
+    // drain prompt frames still in flight
+    caller
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    while caller.recv(&mut buf).is_ok() {}
+    caller
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+
+    // caller speaks PCMU (a 1000 Hz tone) → agent hears PCMA
+    let tone = Prompt::tone("t", 1000.0, 20, 8000);
+    caller
+        .send_to(
+            &rtp(0, 500, 8000, 0x1111, tone.encoded(Codec::Pcmu)),
+            to_caller_port,
+        )
+        .unwrap();
+    let p = recv(&agent);
+    let r = rtp_rs::RtpReader::new(&p).unwrap();
+    assert_eq!(r.payload_type(), 8, "transcoded to the agent's codec");
+    assert_eq!(
+        r.payload(),
+        transcode(tone.encoded(Codec::Pcmu), Codec::Pcmu, Codec::Pcma)
+    );
+    assert_ne!(r.ssrc(), 0x1111, "the engine sends with its own SSRC");
+
+    // agent speaks PCMA → caller hears PCMU, numbering continues after the prompt
+    let tone2 = Prompt::tone("t2", 440.0, 20, 8000);
+    agent
+        .send_to(
+            &rtp(8, 9, 160, 0x2222, tone2.encoded(Codec::Pcma)),
+            to_agent_port,
+        )
+        .unwrap();
+    let p = recv(&caller);
+    let r = rtp_rs::RtpReader::new(&p).unwrap();
+    assert_eq!(r.payload_type(), 0);
+    assert_eq!(
+        r.payload(),
+        transcode(tone2.encoded(Codec::Pcma), Codec::Pcma, Codec::Pcmu)
+    );
+    let seq = u16::from(r.sequence_number());
+    assert!(
+        seq.wrapping_sub(prompt_seq) < 100,
+        "sequence continues after the prompt ({prompt_seq} → {seq})"
+    );
+
+    // telephone-event from the caller (PT 101) reaches the agent as PT 96, untouched
+    let dtmf = [5u8, 0x0a, 0x00, 0xa0];
+    caller
+        .send_to(&rtp(101 | 0x80, 501, 8160, 0x1111, &dtmf), to_caller_port)
+        .unwrap();
+    let p = recv(&agent);
+    let r = rtp_rs::RtpReader::new(&p).unwrap();
+    assert_eq!(r.payload_type(), 96);
+    assert_eq!(r.payload(), &dtmf);
+
+    // the tap got both sides, decoded, with the original RTP numbering
+    let frames: Vec<_> = tap_rx.try_iter().collect();
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert_eq!(
+        (
+            frames[0].side,
+            frames[0].seq,
+            frames[0].timestamp,
+            frames[0].samples.len()
+        ),
+        (Side::Caller, 500, 8000, 160)
+    );
+    assert_eq!((frames[1].side, frames[1].ssrc), (Side::Agent, 0x2222));
+
+    // hostile traffic: foreign source, garbage, RTCP, unknown payload type — all dropped, relay keeps going
+    let stranger = peer();
+    stranger
+        .send_to(&rtp(0, 1, 1, 1, &[0xff; 160]), to_caller_port)
+        .unwrap();
+    caller.send_to(b"\x00\x01garbage", to_caller_port).unwrap();
+    caller
+        .send_to(&[0x80, 200, 0, 6, 0, 0, 0, 1, 0, 0, 0, 0], to_caller_port)
+        .unwrap();
+    caller
+        .send_to(&rtp(18, 502, 8320, 0x1111, &[0; 20]), to_caller_port)
+        .unwrap();
+    caller.send_to(&[0x80], to_caller_port).unwrap();
+    caller
+        .send_to(
+            &rtp(0, 503, 8480, 0x1111, tone.encoded(Codec::Pcmu)),
+            to_caller_port,
+        )
+        .unwrap();
+    let p = recv(&agent);
+    let r = rtp_rs::RtpReader::new(&p).unwrap();
+    assert_eq!(
+        (r.payload_type(), r.payload()),
+        (
+            8,
+            &transcode(tone.encoded(Codec::Pcmu), Codec::Pcmu, Codec::Pcma)[..]
+        ),
+        "only the caller's packet is relayed"
+    );
+    let stats = session.stats();
+    assert_eq!(stats.caller.foreign, 1, "{stats:?}");
+    assert_eq!(stats.caller.malformed, 2, "{stats:?}");
+    assert_eq!(stats.caller.rtcp, 1, "{stats:?}");
+    assert_eq!(stats.caller.unknown_payload, 1, "{stats:?}");
+    assert_eq!(stats.caller.dtmf, 1, "{stats:?}");
+    assert!(stats.prompt_frames >= 12);
+    assert_eq!(stats.tap_dropped, 0);
+
+    // dropping the session frees the ports
+    assert_eq!(media.active_sessions(), 1);
+    drop(session);
+    wait_for(|| media.active_sessions() == 0);
+    media.shutdown();
+}
+
+#[test]
+fn the_port_range_is_bounded_and_reused() {
+    // room for exactly two sessions (4 even ports)
+    let media = engine(31200, 31207);
+    let a = media.allocate("a").unwrap();
+    let b = media.allocate("b").unwrap();
+    match media.allocate("c") {
+        Err(MediaError::NoPorts { active, .. }) => assert_eq!(active, 2),
+        other => panic!("expected NoPorts, got {other:?}"),
+    }
+    drop(a);
+    wait_for(|| media.active_sessions() == 1);
+    let c = media.allocate("c").unwrap();
+    drop((b, c));
+    media.shutdown();
+    assert!(matches!(media.allocate("d"), Err(MediaError::Shutdown)));
+}
+
+#[test]
+fn a_port_taken_by_another_program_is_skipped() {
+    let squatter = UdpSocket::bind("127.0.0.1:31300").unwrap();
+    let media = engine(31300, 31307);
+    let s = media.allocate("x").unwrap();
+    assert_ne!(s.caller_port(), 31300);
+    assert_ne!(s.agent_port(), 31300);
+    drop(squatter);
+    media.shutdown();
+}
+
+#[test]
+fn a_full_recorder_channel_never_blocks_the_relay() {
+    let media = engine(31400, 31499);
+    let session = media.allocate("full").unwrap();
+    let (caller, agent) = (peer(), peer());
+    session.set_remote(Side::Caller, caller.local_addr().unwrap(), PCMU);
+    session.set_remote(Side::Agent, agent.local_addr().unwrap(), PCMU);
+    let (tap_tx, _tap_rx) = crossbeam_channel::bounded(1);
+    session.bridge(Some(tap_tx));
+    std::thread::sleep(Duration::from_millis(50));
+    let to: SocketAddr = format!("127.0.0.1:{}", session.caller_port())
+        .parse()
+        .unwrap();
+    for i in 0..20u16 {
+        caller
+            .send_to(&rtp(0, i, u32::from(i) * 160, 7, &[0xff; 160]), to)
+            .unwrap();
+        recv(&agent);
+    }
+    let stats = session.stats();
+    assert_eq!(stats.tapped, 1);
+    assert_eq!(stats.tap_dropped, 19);
+    media.shutdown();
+}
+
+#[test]
+fn a_peer_sending_from_another_address_than_announced_is_learnt_once() {
+    let media = engine(31500, 31599);
+    let session = media.allocate("nat").unwrap();
+    let (caller, agent, stranger) = (peer(), peer(), peer());
+    // the agent announces an address it does not send from
+    session.set_remote(Side::Caller, caller.local_addr().unwrap(), PCMU);
+    session.set_remote(Side::Agent, "127.0.0.1:9".parse().unwrap(), PCMU);
+    session.bridge(None);
+    std::thread::sleep(Duration::from_millis(50));
+    let to_agent_port: SocketAddr = format!("127.0.0.1:{}", session.agent_port())
+        .parse()
+        .unwrap();
+    let to_caller_port: SocketAddr = format!("127.0.0.1:{}", session.caller_port())
+        .parse()
+        .unwrap();
+    // a packet with another payload type does not teach anything
+    agent
+        .send_to(&rtp(8, 1, 0, 5, &[0xd5; 160]), to_agent_port)
+        .unwrap();
+    agent
+        .send_to(&rtp(0, 2, 160, 5, &[0x7f; 160]), to_agent_port)
+        .unwrap();
+    let p = recv(&caller);
+    assert_eq!(&p[12..], &[0x7f; 160]);
+    // the caller's audio now goes where the agent really is
+    caller
+        .send_to(&rtp(0, 1, 0, 6, &[0x11; 160]), to_caller_port)
+        .unwrap();
+    assert_eq!(&recv(&agent)[12..], &[0x11; 160]);
+    // and a stranger cannot take over
+    stranger
+        .send_to(&rtp(0, 3, 320, 7, &[0x22; 160]), to_agent_port)
+        .unwrap();
+    agent
+        .send_to(&rtp(0, 3, 320, 5, &[0x33; 160]), to_agent_port)
+        .unwrap();
+    assert_eq!(&recv(&caller)[12..], &[0x33; 160]);
+    wait_for(|| session.stats().agent.foreign == 2);
+    media.shutdown();
+}

@@ -1,0 +1,506 @@
+//! The call flow: caller → engine → agent, bridged and recorded; the engine's
+//! own answer by the third ring; abandon, no-answer, busy, hang-ups, bad SDP.
+
+use super::*;
+use sha2::{Digest, Sha256};
+
+fn agent_uas(agent: &str, port: u16, ring_ms: u64) -> SippProcess {
+    Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", agent)
+        .duration_ms(ring_ms)
+        .timeout(Duration::from_secs(40))
+        .spawn()
+}
+
+fn caller(h: &Hotline, hold_ms: u64) -> Sipp {
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0612345678")
+        .duration_ms(hold_ms)
+}
+
+/// Checks a stereo recording: left = caller's 1000 Hz, right = agent's 440 Hz,
+/// about `talk` long; returns its SHA-256.
+fn check_recording(h: &Hotline, cdr: &Cdr, talk: Duration) -> String {
+    let rel = cdr
+        .recording_path
+        .as_deref()
+        .unwrap_or_else(|| panic!("CDR without recording: {cdr:#?}"));
+    let path = h.recordings_dir().join(rel);
+    let wav = Wav::read(&path);
+    assert_eq!(
+        (wav.rate, wav.channels, wav.bits),
+        (8000, 2, 16),
+        "{}",
+        path.display()
+    );
+    let secs = wav.duration().as_secs_f64();
+    assert!(
+        (secs - talk.as_secs_f64()).abs() < 1.0,
+        "recording lasts {secs:.2} s, the call talked {:.2} s",
+        talk.as_secs_f64()
+    );
+    let left = wav.channel(0);
+    let right = wav.channel(1);
+    assert_tone("recording left (caller)", &left, 8000, CALLER_TONE_HZ, 0.8);
+    assert_tone("recording right (agent)", &right, 8000, AGENT_TONE_HZ, 0.8);
+    // no cross-talk: the caller's tone is absent from the agent's channel and vice versa
+    assert!(
+        goertzel_power(&right, 8000, CALLER_TONE_HZ)
+            < goertzel_power(&right, 8000, AGENT_TONE_HZ) / 100.0
+    );
+    assert!(
+        goertzel_power(&left, 8000, AGENT_TONE_HZ)
+            < goertzel_power(&left, 8000, CALLER_TONE_HZ) / 100.0
+    );
+    // the file's path follows recordings/YYYY/MM/DD/<call>.wav
+    let parts: Vec<&str> = rel.split('/').collect();
+    assert_eq!(parts.len(), 4, "{rel}");
+    assert_eq!(parts[3], format!("{}.wav", cdr.call_id.as_str()));
+    hex::encode(Sha256::digest(
+        std::fs::read(&path).expect("read recording"),
+    ))
+}
+
+#[test]
+fn a_caller_reaches_a_sipp_agent_bridged_and_recorded() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = agent_uas("1001", port, 300);
+    let out = caller(&h, 3000).run();
+    out.assert_success("caller talks to agent 1001");
+    agent.wait().assert_success("agent 1001 answers");
+    let ladder = out.ladder();
+    for step in [
+        "< SIP/2.0 100",
+        "< SIP/2.0 180",
+        "< SIP/2.0 200",
+        "> ACK",
+        "> BYE",
+        "< SIP/2.0 200",
+    ] {
+        assert!(ladder.contains(step), "{step} missing\n{ladder}");
+    }
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.outcome,
+        Some(hotline_core::Outcome::Answered),
+        "{cdr:#?}"
+    );
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    assert_eq!(cdr.caller, "0612345678");
+    assert_eq!(cdr.ended_by, Some(hotline_core::EndedBy::Caller));
+    assert!(
+        cdr.system_answered_ms.is_none(),
+        "the agent answered within the rings: {cdr:#?}"
+    );
+    assert_eq!(cdr.rings, Some(1), "{cdr:#?}");
+    let talk = Duration::from_millis(cdr.talk_ms.expect("talk time") as u64);
+    let sha = check_recording(&h, &cdr, talk);
+    assert_eq!(
+        cdr.recording_sha256.as_deref(),
+        Some(sha.as_str()),
+        "CDR hash = file hash"
+    );
+
+    let ev = events(&h, &cdr.call_id);
+    let k = kinds(&ev);
+    for want in [
+        "arrived",
+        "queued",
+        "offered",
+        "agent_answered",
+        "recording_opened",
+        "completed",
+        "recording_closed",
+    ] {
+        assert!(k.iter().any(|x| x == want), "{want} missing from {k:?}");
+    }
+    let closed =
+        find(&ev, |k| matches!(k, EventKind::RecordingClosed { .. })).expect("recording_closed");
+    assert!(matches!(&closed.kind, EventKind::RecordingClosed { sha256, .. } if *sha256 == sha));
+}
+
+#[test]
+fn a_caller_reaches_a_baresip_agent_and_both_voices_are_recorded() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let phone = Baresip::agent(&h.addr(), "1002", "demo1002", AudioSource::Sine(440));
+    assert!(
+        phone.wait_registered(Duration::from_secs(10)),
+        "{}\n{}",
+        phone.report(),
+        h.report()
+    );
+    let out = caller(&h, 3000).run();
+    out.assert_success("caller talks to baresip agent 1002");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.agent.as_ref().map(|a| a.as_str()),
+        Some("1002"),
+        "{cdr:#?}"
+    );
+    let talk = Duration::from_millis(cdr.talk_ms.expect("talk time") as u64);
+    let sha = check_recording(&h, &cdr, talk);
+    assert_eq!(cdr.recording_sha256.as_deref(), Some(sha.as_str()));
+    // baresip heard the caller's tone through the engine
+    assert!(
+        phone.wait_call_ended(Duration::from_secs(5)),
+        "{}",
+        phone.report()
+    );
+    let (_sent, received) = phone.last_dump();
+    assert_tone(
+        "baresip agent received (caller's tone)",
+        &received.samples,
+        8000,
+        CALLER_TONE_HZ,
+        0.7,
+    );
+}
+
+#[test]
+fn with_no_agent_the_engine_answers_by_the_third_ring_and_plays_the_greeting() {
+    need_peers();
+    let h = Hotline::start();
+    let sink = RtpSink::bind();
+    let out = Sipp::new("caller_wait_greeting.xml")
+        .remote(&h.addr())
+        .service("4000")
+        .key("caller", "0611111111")
+        .key("rtp_port", &sink.port.to_string())
+        .duration_ms(3000)
+        .run();
+    out.assert_success("caller waits in queue");
+    let ladder = out.ladder();
+    let ringing = ladder.find("< SIP/2.0 180").expect("180 first");
+    let ok = ladder.find("< SIP/2.0 200").expect("200 from the engine");
+    assert!(ringing < ok, "{ladder}");
+
+    // the greeting arrives: PCMU, 20 ms, a continuous stream, not silence
+    let packets = sink.packets();
+    assert!(
+        packets.len() > 100,
+        "only {} RTP packets of greeting",
+        packets.len()
+    );
+    assert!(packets
+        .iter()
+        .all(|p| p.payload_type == 0 && p.payload.len() == 160));
+    for w in packets.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence gap");
+        assert_eq!(
+            w[1].timestamp,
+            w[0].timestamp.wrapping_add(160),
+            "timestamp gap"
+        );
+    }
+    let pcm = sink.pcm();
+    assert!(
+        rms(&pcm) > 0.01,
+        "the greeting is audible (rms {})",
+        rms(&pcm)
+    );
+    // and it is the greeting, byte for byte, from its first sample
+    let greeting = hotline_media::prompt::Prompt::load_wav(
+        "greeting",
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/prompts/greeting.wav"),
+    )
+    .expect("load greeting");
+    let heard: Vec<u8> = packets
+        .iter()
+        .flat_map(|p| p.payload.iter().copied())
+        .collect();
+    let expected = greeting.encoded(hotline_media::Codec::Pcmu);
+    let n = heard.len().min(expected.len());
+    assert_eq!(
+        &heard[..n],
+        &expected[..n],
+        "the caller hears the greeting from its start"
+    );
+
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.outcome,
+        Some(hotline_core::Outcome::Abandoned),
+        "hung up in queue: {cdr:#?}"
+    );
+    let ev = events(&h, &cdr.call_id);
+    let arrived = find(&ev, |k| matches!(k, EventKind::Arrived { .. }))
+        .expect("arrived")
+        .at_ms;
+    let answered = find(&ev, |k| matches!(k, EventKind::SystemAnswered { rings: 3 }))
+        .expect("system_answered with 3 rings");
+    let after = answered.at_ms - arrived;
+    let third_ring_ends = h.options.system_answer_after().as_millis() as i64;
+    // behaviour, not speed: the answer is the end of the third ring, never a fourth
+    assert!(
+        after >= third_ring_ends - 50,
+        "answered after {after} ms, before the third ring ended ({third_ring_ends} ms)"
+    );
+    assert!(
+        after < third_ring_ends + h.options.ring_off_ms as i64,
+        "answered after {after} ms: a fourth ring began"
+    );
+    assert!(
+        find(
+            &ev,
+            |k| matches!(k, EventKind::PromptStarted { prompt } if prompt == "greeting")
+        )
+        .is_some(),
+        "{:?}",
+        kinds(&ev)
+    );
+    assert!(
+        find(&ev, |k| matches!(k, EventKind::Abandoned { .. })).is_some(),
+        "{:?}",
+        kinds(&ev)
+    );
+}
+
+#[test]
+fn a_caller_on_hold_is_bridged_when_an_agent_registers() {
+    need_peers();
+    let h = Hotline::start();
+    let port = free_udp_port();
+    let call = caller(&h, 4000).spawn();
+    // the engine answers after 1.2 s; the agent arrives later
+    std::thread::sleep(Duration::from_millis(2000));
+    register(&h, "1003", port);
+    let agent = agent_uas("1003", port, 0);
+    call.wait().assert_success("caller");
+    agent.wait().assert_success("agent 1003");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.outcome,
+        Some(hotline_core::Outcome::Answered),
+        "{cdr:#?}"
+    );
+    assert!(cdr.system_answered_ms.is_some(), "{cdr:#?}");
+    assert_eq!(cdr.rings, Some(3));
+    assert!(cdr.wait_ms.unwrap_or(0) >= 2000, "{cdr:#?}");
+    let talk = Duration::from_millis(cdr.talk_ms.expect("talk") as u64);
+    check_recording(&h, &cdr, talk);
+}
+
+#[test]
+fn cancel_while_the_agent_rings_is_an_abandoned_call() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = Sipp::new("agent_noanswer.xml")
+        .port(port)
+        .key("agent", "1001")
+        .spawn();
+    let out = Sipp::new("caller_cancel.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0622222222")
+        .duration_ms(800)
+        .run();
+    out.assert_success("caller cancels");
+    agent
+        .wait()
+        .assert_success("the agent's phone is cancelled too");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.outcome,
+        Some(hotline_core::Outcome::Abandoned),
+        "{cdr:#?}"
+    );
+    assert!(cdr.recording_path.is_none());
+    let k = kinds(&events(&h, &cdr.call_id));
+    assert!(
+        k.contains(&"offered".to_string()) && k.contains(&"abandoned".to_string()),
+        "{k:?}"
+    );
+}
+
+#[test]
+fn an_agent_who_does_not_answer_is_skipped_for_the_next() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ring_timeout_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let (p1, p2) = (free_udp_port(), free_udp_port());
+    // 1001 registers first: the longest idle, offered first
+    register(&h, "1001", p1);
+    std::thread::sleep(Duration::from_millis(50));
+    register(&h, "1002", p2);
+    let sleepy = Sipp::new("agent_noanswer.xml")
+        .port(p1)
+        .key("agent", "1001")
+        .spawn();
+    let awake = agent_uas("1002", p2, 0);
+    caller(&h, 1500).run().assert_success("caller");
+    sleepy.wait().assert_success("1001 rang and was cancelled");
+    awake.wait().assert_success("1002 answered");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.agent.as_ref().map(|a| a.as_str()),
+        Some("1002"),
+        "{cdr:#?}"
+    );
+    let ev = events(&h, &cdr.call_id);
+    let missed =
+        find(&ev, |k| matches!(k, EventKind::AgentRingNoAnswer { .. })).expect("ring no answer");
+    assert_eq!(missed.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+}
+
+#[test]
+fn a_busy_agent_is_skipped_for_the_next() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let (p1, p2) = (free_udp_port(), free_udp_port());
+    register(&h, "1001", p1);
+    std::thread::sleep(Duration::from_millis(50));
+    register(&h, "1002", p2);
+    let busy = Sipp::new("agent_busy.xml").port(p1).spawn();
+    let awake = agent_uas("1002", p2, 0);
+    caller(&h, 1000).run().assert_success("caller");
+    busy.wait().assert_success("1001 was busy");
+    awake.wait().assert_success("1002 answered");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.agent.as_ref().map(|a| a.as_str()),
+        Some("1002"),
+        "{cdr:#?}"
+    );
+    let ev = events(&h, &cdr.call_id);
+    let rejected = find(&ev, |k| {
+        matches!(k, EventKind::AgentRejected { status: 486 })
+    })
+    .expect("486 on record");
+    assert_eq!(rejected.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+}
+
+#[test]
+fn the_agent_hanging_up_ends_the_callers_leg() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1004", port);
+    let agent = Sipp::new("agent_uas_hangup.xml")
+        .port(port)
+        .key("agent", "1004")
+        .duration_ms(1500)
+        .spawn();
+    let out = Sipp::new("caller_until_bye.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0633333333")
+        .timeout(Duration::from_secs(15))
+        .run();
+    out.assert_success("the caller gets a BYE from the engine");
+    agent.wait().assert_success("agent hangs up");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.ended_by, Some(hotline_core::EndedBy::Agent), "{cdr:#?}");
+    assert_eq!(cdr.outcome, Some(hotline_core::Outcome::Answered));
+}
+
+#[test]
+fn calls_over_tcp_work_like_udp() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = agent_uas("1001", port, 0);
+    caller(&h, 1500)
+        .tcp()
+        .run()
+        .assert_success("caller over TCP");
+    agent.wait().assert_success("agent");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.outcome,
+        Some(hotline_core::Outcome::Answered),
+        "{cdr:#?}"
+    );
+}
+
+#[test]
+fn offers_without_a_usable_sdp_are_refused_with_488_and_logged() {
+    let h = Hotline::start();
+    let mut sip = RawSip::new(&h);
+    let uri = format!("sip:hotline@{}", h.addr());
+    let l = sip.local();
+    let cases = [
+        ("only G.729", format!("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n", ip = l.ip())),
+        ("garbage", "this is not SDP at all".to_string()),
+        ("no audio", format!("v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=video 4000 RTP/AVP 96\r\n", ip = l.ip())),
+        ("oversized", format!("v=0\r\n{}", "a=x-padding:0123456789\r\n".repeat(900))),
+    ];
+    for (what, body) in &cases {
+        let req = sip.request("INVITE", &uri, "Content-Type: application/sdp\r\n", body);
+        sip.send(req.as_bytes());
+        let resp = sip
+            .final_response(Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("{what}: no final response\n{}", h.report()));
+        // a 22 kB datagram is refused by the SIP layer before it is a call
+        let want: &[u16] = if *what == "oversized" {
+            &[400, 413, 488, 513]
+        } else {
+            &[488]
+        };
+        assert!(
+            status_of(&resp).is_some_and(|s| want.contains(&s)),
+            "{what}: want {want:?}: {resp}"
+        );
+    }
+    // an INVITE without any body is refused too
+    let req = sip.request("INVITE", &uri, "", "");
+    sip.send(req.as_bytes());
+    let resp = sip
+        .final_response(Duration::from_secs(5))
+        .expect("final response");
+    assert_eq!(status_of(&resp), Some(488), "{resp}");
+    // a call to another number is not ours
+    let other = format!("sip:5555@{}", h.addr());
+    let sdp = &cases[0].1.replace("18\r\na=rtpmap:18 G729/8000", "0");
+    let req = sip.request("INVITE", &other, "Content-Type: application/sdp\r\n", sdp);
+    sip.send(req.as_bytes());
+    let resp = sip
+        .final_response(Duration::from_secs(5))
+        .expect("final response");
+    assert_eq!(status_of(&resp), Some(404), "{resp}");
+    assert_eq!(sip.options(), Some(200), "still serving\n{}", h.report());
+    let rejected = wait_cdrs(&h, 5);
+    assert!(
+        rejected
+            .iter()
+            .all(|c| c.outcome == Some(hotline_core::Outcome::Rejected)),
+        "{rejected:#?}"
+    );
+}

@@ -1,0 +1,183 @@
+//! hotline end to end: the real binary against real SIP peers (SIPp and
+//! baresip) over real sockets. Every test starts its own `hotline serve` on
+//! free ports with a short ring cadence (200 ms on / 300 ms off, so the engine
+//! answers by itself 1.2 s after the INVITE) and reads back what it wrote: the
+//! event log and CDRs in SQLite, and the WAV recordings.
+//!
+//! `cargo test --test e2e`
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod calls;
+mod conformance;
+mod registrar;
+
+use common::*;
+use hotline_core::{CallEvent, CallId, EventKind};
+use hotline_store::{Cdr, Store};
+use std::time::Duration;
+
+fn need_peers() {
+    for p in ["sipp", "baresip", "sox"] {
+        assert!(
+            have(p),
+            "{p} is not installed: run scripts/test.sh (it installs the peers)"
+        );
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Reads the hotline's SQLite database (it runs in another process).
+fn read_db<T>(h: &Hotline, f: impl AsyncFnOnce(&Store) -> T) -> T {
+    let url = format!("sqlite://{}", h.db_path().display());
+    runtime().block_on(async {
+        let store = Store::connect(&url)
+            .await
+            .expect("open the hotline's database");
+        let out = f(&store).await;
+        store.close().await;
+        out
+    })
+}
+
+/// All CDRs, newest first.
+fn cdrs(h: &Hotline) -> Vec<Cdr> {
+    read_db(h, async |s| s.recent_cdrs(1000).await.expect("read CDRs"))
+}
+
+/// Waits until `n` calls have their CDR written.
+fn wait_cdrs(h: &Hotline, n: usize) -> Vec<Cdr> {
+    let mut got = Vec::new();
+    let ok = wait_until(Duration::from_secs(15), || {
+        got = cdrs(h);
+        got.len() >= n
+    });
+    assert!(
+        ok,
+        "expected {n} CDRs, have {}: {got:#?}\n{}",
+        got.len(),
+        h.report()
+    );
+    got
+}
+
+fn events(h: &Hotline, call: &CallId) -> Vec<CallEvent> {
+    read_db(h, async |s| {
+        s.events_for_call(call).await.expect("read events")
+    })
+}
+
+/// Event kinds of a call, as their serde tag names, in order.
+fn kinds(events: &[CallEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let v = serde_json::to_value(&e.kind).expect("event kind serialises");
+            v.get("type")
+                .and_then(|t| t.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .collect()
+}
+
+/// Registers `agent` (MD5 digest) from local port `port` with SIPp.
+fn register(h: &Hotline, agent: &str, port: u16) {
+    Sipp::new("agent_register.xml")
+        .remote(&h.addr())
+        .port(port)
+        .credentials(agent, &format!("demo{agent}"))
+        .run()
+        .assert_success(&format!("register {agent}"));
+}
+
+fn find(events: &[CallEvent], pred: impl Fn(&EventKind) -> bool) -> Option<&CallEvent> {
+    events.iter().find(|e| pred(&e.kind))
+}
+
+/// A raw SIP client over UDP for requests SIPp cannot make malformed.
+struct RawSip {
+    socket: std::net::UdpSocket,
+    server: std::net::SocketAddr,
+    seq: u32,
+}
+
+impl RawSip {
+    fn new(h: &Hotline) -> Self {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        RawSip {
+            socket,
+            server: h.addr().parse().expect("server addr"),
+            seq: 0,
+        }
+    }
+
+    fn local(&self) -> std::net::SocketAddr {
+        self.socket.local_addr().expect("local addr")
+    }
+
+    fn send(&self, bytes: &[u8]) {
+        self.socket.send_to(bytes, self.server).expect("send");
+    }
+
+    /// Next datagram within `timeout`, as text.
+    fn recv(&self, timeout: Duration) -> Option<String> {
+        self.socket.set_read_timeout(Some(timeout)).ok()?;
+        let mut buf = vec![0u8; 65536];
+        let n = self.socket.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    /// Responses until a final one (>= 200) or `timeout`.
+    fn final_response(&self, timeout: Duration) -> Option<String> {
+        let end = std::time::Instant::now() + timeout;
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            let r = self.recv(left)?;
+            if status_of(&r).is_some_and(|s| s >= 200) {
+                return Some(r);
+            }
+        }
+        None
+    }
+
+    /// A well-formed request with our Via; `extra` headers end with CRLF.
+    fn request(&mut self, method: &str, uri: &str, extra: &str, body: &str) -> String {
+        self.seq += 1;
+        let l = self.local();
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK-raw-{seq}-{r}\r\nMax-Forwards: 70\r\nFrom: <sip:2001@{l}>;tag=raw{seq}\r\nTo: <{uri}>\r\nCall-ID: raw-{seq}-{r}@test\r\nCSeq: {seq} {method}\r\nContact: <sip:2001@{l}>\r\n{extra}Content-Length: {len}\r\n\r\n{body}",
+            seq = self.seq,
+            r = std::process::id(),
+            len = body.len()
+        )
+    }
+
+    /// OPTIONS → status code.
+    fn options(&mut self) -> Option<u16> {
+        let uri = format!("sip:hotline@{}", self.server);
+        let req = self.request("OPTIONS", &uri, "", "");
+        self.send(req.as_bytes());
+        // ignore stray responses to earlier requests
+        let end = std::time::Instant::now() + Duration::from_secs(2);
+        let want = format!("CSeq: {} OPTIONS", self.seq);
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            let r = self.recv(left)?;
+            if r.contains(&want) {
+                return status_of(&r);
+            }
+        }
+        None
+    }
+}
+
+fn status_of(msg: &str) -> Option<u16> {
+    let first = msg.lines().next()?;
+    first.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
