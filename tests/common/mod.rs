@@ -148,12 +148,32 @@ fn tcp_free(port: u16) -> bool {
 /// Finds `count` consecutive ports starting at a multiple of `align`, all free
 /// on UDP (and TCP when `tcp`), none handed out before by this process.
 fn reserve(count: u16, align: u16, tcp: bool) -> u16 {
-    for _ in 0..2000 {
-        let probe = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let p = probe.local_addr().unwrap().port();
-        drop(probe);
-        let base = p - p % align;
-        if base < 1024 || u32::from(base) + u32::from(count) > 65535 {
+    // Below the kernel's ephemeral range (32768-60999 by default): ports
+    // handed out here are never taken meanwhile by a peer binding port 0.
+    const LOW: u32 = 10_000;
+    const HIGH: u32 = 32_000;
+    static NEXT: OnceLock<Mutex<u32>> = OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        let seed = std::process::id().wrapping_mul(7919)
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+        Mutex::new(LOW + seed % (HIGH - LOW))
+    });
+    for _ in 0..4000 {
+        let candidate = {
+            let mut n = next.lock().unwrap();
+            let c = *n;
+            *n = if *n + u32::from(count) + 8 >= HIGH {
+                LOW
+            } else {
+                *n + u32::from(count) + 1
+            };
+            c
+        };
+        let base = (candidate - candidate % u32::from(align)) as u16;
+        if u32::from(base) < LOW || u32::from(base) + u32::from(count) > HIGH {
             continue;
         }
         let mut taken = taken().lock().unwrap();
@@ -206,8 +226,10 @@ pub struct HotlineOptions {
     pub extra_toml: String,
     /// Extra command-line arguments after `serve --config --sip --data`.
     pub extra_args: Vec<String>,
-    /// Extra environment, e.g. `("RUST_LOG", "debug")`.
+    /// Extra environment, e.g. `("HOTLINE_LOG", "debug")`.
     pub env: Vec<(String, String)>,
+    /// Size of the engine's RTP port range (two ports per call).
+    pub media_ports: u16,
 }
 
 impl Default for HotlineOptions {
@@ -219,6 +241,7 @@ impl Default for HotlineOptions {
             extra_toml: String::new(),
             extra_args: Vec::new(),
             env: vec![("HOTLINE_LOG".into(), "info,rsipstack=warn,sqlx=warn".into())],
+            media_ports: 64,
         }
     }
 }
@@ -280,8 +303,8 @@ impl Hotline {
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir).unwrap();
         let sip_port = free_udp_port();
-        let media_port_min = free_port_block(64);
-        let media_port_max = media_port_min + 63;
+        let media_port_min = free_port_block(options.media_ports);
+        let media_port_max = media_port_min + options.media_ports - 1;
         let config = render_config(
             CONFIG_TEMPLATE,
             &[
@@ -384,6 +407,11 @@ impl Hotline {
         }
         self.reported = true;
         panic!("{why}\n{}", self.report());
+    }
+
+    /// Process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// `127.0.0.1:PORT`

@@ -504,3 +504,45 @@ fn offers_without_a_usable_sdp_are_refused_with_488_and_logged() {
         "{rejected:#?}"
     );
 }
+
+#[test]
+fn an_unreachable_agent_is_skipped_for_the_next() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ring_timeout_ms: 1500,
+        ..HotlineOptions::default()
+    });
+    let (gone, p2) = (free_udp_port(), free_udp_port());
+    // 1001 registers and its phone disappears (nothing listens on its contact)
+    register(&h, "1001", gone);
+    std::thread::sleep(Duration::from_millis(50));
+    register(&h, "1002", p2);
+    let awake = agent_uas("1002", p2, 0);
+    caller(&h, 1000).run().assert_success("caller");
+    awake.wait().assert_success("1002 answered");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.agent.as_ref().map(|a| a.as_str()),
+        Some("1002"),
+        "{cdr:#?}"
+    );
+    let ev = events(&h, &cdr.call_id);
+    let first = find(&ev, |k| matches!(k, EventKind::Offered { .. })).expect("offered");
+    assert_eq!(
+        first.agent.as_ref().map(|a| a.as_str()),
+        Some("1001"),
+        "{:?}",
+        kinds(&ev)
+    );
+    assert!(
+        find(&ev, |k| matches!(
+            k,
+            EventKind::AgentRingNoAnswer { .. } | EventKind::AgentUnreachable { .. }
+        ))
+        .is_some(),
+        "{:?}",
+        kinds(&ev)
+    );
+}

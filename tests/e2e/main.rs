@@ -10,6 +10,7 @@
 mod common;
 
 mod calls;
+mod cli;
 mod conformance;
 mod registrar;
 

@@ -149,6 +149,12 @@ pub enum EventKind {
         sha256: String,
         /// Samples written per channel.
         samples: u64,
+        /// Holes filled with silence (lost, late or dropped audio), both channels.
+        #[serde(default)]
+        gaps: u32,
+        /// Samples of silence those holes added.
+        #[serde(default)]
+        gap_samples: u64,
     },
     /// The recording could not be written (the call goes on).
     RecordingFailed {

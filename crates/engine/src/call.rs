@@ -527,6 +527,8 @@ impl CallTask {
                         path: summary.relative_path,
                         sha256: summary.sha256,
                         samples: summary.samples_per_channel,
+                        gaps: summary.gaps,
+                        gap_samples: summary.gap_samples,
                     },
                 );
             }

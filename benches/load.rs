@@ -1,0 +1,256 @@
+//! Whole-system load harness: the release `hotline` binary, SIPp agents and
+//! SIPp callers, every call bridged and recorded. Prints what it measured.
+//!
+//! ```text
+//! cargo bench --bench load                       # 200 calls, 50 at once, 20 new calls/s, 5 s each
+//! LOAD_CALLS=1000 LOAD_CONCURRENT=150 LOAD_RATE=40 LOAD_HOLD_MS=8000 cargo bench --bench load
+//! ```
+//!
+//! Agents: one SIPp UAS registers `LOAD_CONCURRENT + 10` agents from one port
+//! and answers every offer at once, streaming a 440 Hz tone; callers stream
+//! 1000 Hz. Afterwards the harness reads the CDRs, counts recordings and checks
+//! the tones in a sample of them, so a run that "succeeds" with broken audio
+//! does not print a figure.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use hotline_core::Outcome;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// (user+system CPU seconds, peak RSS in MiB) of a process.
+fn cpu_and_rss(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // fields after the parenthesised command name
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm_kib = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (cpu, hwm_kib / 1024.0)
+}
+
+fn main() {
+    for p in ["sipp", "sox"] {
+        assert!(
+            have(p),
+            "{p} is not installed: run scripts/test.sh once (it installs the peers)"
+        );
+    }
+    let calls = env("LOAD_CALLS", 200);
+    let concurrent = env("LOAD_CONCURRENT", 50);
+    let rate = env("LOAD_RATE", 20);
+    let hold_ms = env("LOAD_HOLD_MS", 5000);
+    let agents = concurrent + 10;
+    let media_ports = ((agents * 4 + 64).next_multiple_of(2)) as u16;
+
+    let mut extra = String::new();
+    for i in 0..agents {
+        extra.push_str(&format!(
+            "[[agents]]\nid = \"{}\"\npassword = \"load{}\"\n\n",
+            5000 + i,
+            5000 + i
+        ));
+    }
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 4000,
+        ring_timeout_ms: 5000,
+        extra_toml: extra,
+        media_ports,
+        env: vec![("HOTLINE_LOG".into(), "warn".into())],
+        ..HotlineOptions::default()
+    });
+    let pid = h.pid().expect("hotline pid");
+
+    // all agents register from one port; one UAS answers for all of them
+    let agent_port = free_udp_port();
+    let lines: Vec<String> = (0..agents)
+        .map(|i| credentials_line(&(5000 + i).to_string(), &format!("load{}", 5000 + i)))
+        .collect();
+    Sipp::new("agent_register.xml")
+        .remote(&h.addr())
+        .port(agent_port)
+        .inf_lines(&lines)
+        .calls(agents as u32)
+        .arg("-r")
+        .arg("100")
+        .timeout(Duration::from_secs(60))
+        .run()
+        .assert_success("agents register");
+    let uas = Sipp::new("agent_uas.xml")
+        .port(agent_port)
+        .key("agent", "load")
+        .duration_ms(0)
+        .calls(calls as u32)
+        .timeout(Duration::from_secs(
+            calls / rate.max(1) + hold_ms / 1000 + 120,
+        ))
+        .spawn();
+
+    let (cpu0, _) = cpu_and_rss(pid);
+    let started = Instant::now();
+    let out = Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0600000000")
+        .duration_ms(hold_ms)
+        .calls(calls as u32)
+        .arg("-r")
+        .arg(&rate.to_string())
+        .arg("-l")
+        .arg(&concurrent.to_string())
+        .timeout(Duration::from_secs(
+            calls / rate.max(1) + hold_ms / 1000 + 120,
+        ))
+        .run();
+    let wall = started.elapsed();
+    let (cpu1, rss) = cpu_and_rss(pid);
+    let _ = uas.stop();
+
+    // the books: every call's CDR and recording
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let url = format!("sqlite://{}", h.db_path().display());
+    let mut cdrs = Vec::new();
+    let mut events = Vec::new();
+    wait_until(Duration::from_secs(30), || {
+        (cdrs, events) = rt.block_on(async {
+            let s = hotline_store::Store::connect(&url).await.expect("db");
+            let c = s.recent_cdrs(1_000_000).await.expect("cdrs");
+            let e = s
+                .events_between(0, i64::MAX, 10_000_000)
+                .await
+                .expect("events");
+            s.close().await;
+            (c, e)
+        });
+        cdrs.len() as u64 >= calls
+    });
+    // audio lost anywhere (network, relay, recorder) shows as gaps in the recordings
+    let (mut gappy, mut gaps, mut gap_samples, mut rec_samples) = (0u64, 0u64, 0u64, 0u64);
+    for e in &events {
+        if let hotline_core::EventKind::RecordingClosed {
+            gaps: g,
+            gap_samples: gs,
+            samples,
+            ..
+        } = &e.kind
+        {
+            gappy += u64::from(*g > 0);
+            gaps += u64::from(*g);
+            gap_samples += gs;
+            rec_samples += samples;
+        }
+    }
+    let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+    for c in &cdrs {
+        *outcomes
+            .entry(format!("{:?}", c.outcome.unwrap_or(Outcome::Failed)))
+            .or_default() += 1;
+    }
+    let answered: Vec<_> = cdrs
+        .iter()
+        .filter(|c| c.outcome == Some(Outcome::Answered))
+        .collect();
+    let recorded = answered
+        .iter()
+        .filter(|c| c.recording_sha256.is_some())
+        .count();
+    let mut waits: Vec<i64> = answered.iter().filter_map(|c| c.wait_ms).collect();
+    waits.sort_unstable();
+    let pct = |p: f64| {
+        waits
+            .get(((waits.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+
+    // audio check on a sample: left 1000 Hz, right 440 Hz
+    let mut audio_ok = 0;
+    let sample: Vec<_> = answered
+        .iter()
+        .step_by((answered.len() / 10).max(1))
+        .collect();
+    for c in &sample {
+        let Some(rel) = &c.recording_path else {
+            continue;
+        };
+        let wav = Wav::read(&h.recordings_dir().join(rel));
+        let (l, r) = (wav.channel(0), wav.channel(1));
+        if tone_coverage(&l, 8000, CALLER_TONE_HZ, TONES) > 0.8
+            && tone_coverage(&r, 8000, AGENT_TONE_HZ, TONES) > 0.8
+        {
+            audio_ok += 1;
+        }
+    }
+
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!("hotline load run: {calls} calls, at most {concurrent} at once, {rate} new calls/s, {hold_ms} ms talk, {cores} cores");
+    println!(
+        "  SIPp caller exit: {:?} (timed out: {})",
+        out.status.code(),
+        out.timed_out
+    );
+    println!("  wall time:              {:.1} s", wall.as_secs_f64());
+    println!("  CDR outcomes:           {outcomes:?}");
+    println!(
+        "  answered and recorded:  {} / {}",
+        recorded,
+        answered.len()
+    );
+    println!(
+        "  wait to answer (ms):    p50 {} p95 {} max {}",
+        pct(0.5),
+        pct(0.95),
+        pct(1.0)
+    );
+    println!(
+        "  recordings with both tones: {audio_ok} of {} sampled",
+        sample.len()
+    );
+    println!(
+        "  audio lost:             {gappy} recordings with gaps, {gaps} gaps, {:.3}% of {:.0} s recorded",
+        100.0 * gap_samples as f64 / (2 * rec_samples).max(1) as f64,
+        rec_samples as f64 / 8000.0
+    );
+    println!(
+        "  hotline CPU:            {:.1} s over {:.1} s = {:.0}% of one core ({:.2} ms CPU per call)",
+        cpu1 - cpu0,
+        wall.as_secs_f64(),
+        100.0 * (cpu1 - cpu0) / wall.as_secs_f64(),
+        1000.0 * (cpu1 - cpu0) / calls as f64
+    );
+    println!("  hotline peak RSS:       {rss:.0} MiB");
+    assert_eq!(
+        answered.len() as u64,
+        calls,
+        "every call answered: {outcomes:?}\n{}",
+        out.report()
+    );
+    assert_eq!(recorded, answered.len(), "every answered call recorded");
+    assert_eq!(
+        audio_ok,
+        sample.len(),
+        "sampled recordings carry both voices"
+    );
+}

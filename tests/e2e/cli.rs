@@ -1,0 +1,159 @@
+//! The binary's command line: config checking, start-up errors, warnings.
+
+use super::*;
+use std::path::Path;
+use std::process::Command;
+
+fn hotline() -> Command {
+    let mut c = Command::new(Hotline::binary());
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[test]
+fn the_shipped_config_is_valid() {
+    let out = hotline()
+        .args(["check-config", "config/hotline.toml"])
+        .output()
+        .expect("run hotline");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("OK (4 agents, numbers hotline, 4000, SIP on 127.0.0.1:5060)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_bad_config_names_the_key_and_exits_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases = [
+        (
+            "[sip]\nlisten = \"127.0.0.1:5060\"\nlisten_typo = 1\n",
+            "listen_typo",
+        ),
+        ("[ring]\non_ms = 0\n", "ring.on_ms"),
+        ("[media]\nport_min = 20001\n", "media.port_min"),
+        ("[sip]\nalgorithms = [\"SHA-1\"]\n", "sip.algorithms"),
+        (
+            "[prompts]\ngreeting = \"/nonexistent/greeting.wav\"\n",
+            "prompts.greeting",
+        ),
+        ("this is = = not toml", "hotline.toml"),
+    ];
+    for (text, key) in cases {
+        let path = dir.path().join("hotline.toml");
+        std::fs::write(&path, text).expect("write config");
+        let out = hotline()
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .expect("run hotline");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert!(
+            stderr.contains(key),
+            "{text}: the error must name {key}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let out = hotline()
+        .args(["check-config", "/nonexistent/hotline.toml"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/hotline.toml"));
+}
+
+#[test]
+fn an_unusable_recordings_directory_stops_the_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // a file where the recordings directory should be: not creatable, even as root
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").expect("write");
+    let config =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hotline.toml"))
+            .expect("shipped config")
+            .replace(
+                "recordings = \"recordings\"",
+                &format!("recordings = \"{}/recordings\"", blocker.display()),
+            );
+    let path = dir.path().join("hotline.toml");
+    std::fs::write(&path, config).expect("write config");
+    let port = free_udp_port();
+    let out = hotline()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .arg("--sip")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .output()
+        .expect("run hotline");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("storage.recordings") && stderr.contains("not-a-dir"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn demo_passwords_on_a_network_address_are_warned_about_loudly() {
+    let h = Hotline::start_with(HotlineOptions {
+        extra_args: vec![],
+        ..HotlineOptions::default()
+    });
+    assert!(
+        !h.stderr().contains("DEMO PASSWORDS"),
+        "loopback: no warning"
+    );
+    drop(h);
+    // the same config on every interface
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_udp_port();
+    let config =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hotline.toml"))
+            .expect("config");
+    let path = dir.path().join("hotline.toml");
+    std::fs::write(
+        &path,
+        config.replace(
+            "recordings = \"recordings\"",
+            &format!("recordings = \"{}/rec\"", dir.path().display()),
+        ),
+    )
+    .expect("write");
+    let mut child = hotline()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .arg("--sip")
+        .arg(format!("0.0.0.0:{port}"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env("HOTLINE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn hotline");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    let _ = std::io::BufRead::read_line(&mut stdout, &mut line);
+    terminate(&mut child, Duration::from_secs(5));
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
+    assert!(
+        line.starts_with(&format!("hotline: ready sip=0.0.0.0:{port}")),
+        "{line}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("DEMO PASSWORDS ON A NETWORK ADDRESS") && stderr.contains("1001"),
+        "{stderr}"
+    );
+}
