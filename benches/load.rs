@@ -57,7 +57,7 @@ fn main() {
     let rate = env("LOAD_RATE", 20);
     let hold_ms = env("LOAD_HOLD_MS", 5000);
     let agents = concurrent + 10;
-    let media_ports = ((agents * 4 + 64).next_multiple_of(2)) as u16;
+    let media_ports = ((agents * 6 + 64).next_multiple_of(2)).min(20_000) as u16;
 
     let mut extra = String::new();
     for i in 0..agents {
@@ -174,6 +174,18 @@ fn main() {
         .iter()
         .filter(|c| c.recording_sha256.is_some())
         .count();
+    // most calls bridged at the same moment, from the CDRs
+    let mut edges: Vec<(i64, i64)> = answered
+        .iter()
+        .filter_map(|c| Some([(c.agent_answered_ms?, 1), (c.ended_ms?, -1)]))
+        .flatten()
+        .collect();
+    edges.sort_unstable();
+    let peak = edges.iter().scan(0i64, |n, (_, d)| {
+        *n += d;
+        Some(*n)
+    });
+    let peak = peak.max().unwrap_or(0);
     let mut waits: Vec<i64> = answered.iter().filter_map(|c| c.wait_ms).collect();
     waits.sort_unstable();
     let pct = |p: f64| {
@@ -218,6 +230,7 @@ fn main() {
         recorded,
         answered.len()
     );
+    println!("  peak concurrent bridged and recorded calls: {peak}");
     println!(
         "  wait to answer (ms):    p50 {} p95 {} max {}",
         pct(0.5),

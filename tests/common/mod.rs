@@ -1670,6 +1670,8 @@ pub fn sine(rate: u32, freq: f64, amplitude: f64, ms: u32) -> Vec<i16> {
 
 #[cfg(test)]
 mod harness_tests {
+    // unused when compiled into a harness = false target (benches/load.rs)
+    #[allow(unused_imports)]
     use super::*;
 
     #[test]

@@ -97,6 +97,16 @@ pub(crate) fn inspect(packet: &[u8], server_name: &str) -> Inspection {
     if packet.iter().all(|b| b.is_ascii_whitespace()) {
         return Inspection::Pass;
     }
+    // RFC 3261 §8.2.1 / RFC 4475 badvers: a request of another SIP version
+    if let Some(version) = request_version(packet) {
+        if version != "SIP/2.0" {
+            return Inspection::Reject(error_response(
+                packet,
+                server_name,
+                "505 Version Not Supported",
+            ));
+        }
+    }
     match SipMessage::try_from(packet) {
         Ok(SipMessage::Request(req)) => {
             let complete = req.via_header().is_ok()
@@ -120,9 +130,12 @@ pub(crate) fn inspect(packet: &[u8], server_name: &str) -> Inspection {
                 .ok()
                 .map(|t| t.typed().is_ok())
                 .unwrap_or(false);
-            let length_ok = declared_length(packet)
-                .map(|l| l == body_len(packet))
-                .unwrap_or(true);
+            let length_ok = match declared_length(packet) {
+                None => true,
+                Some(Ok(l)) => l == body_len(packet),
+                // negative or not a number (RFC 4475 ncl)
+                Some(Err(())) => false,
+            };
             if complete && cseq_ok && from_ok && to_ok && length_ok {
                 Inspection::Pass
             } else if req.method == rsipstack::sip::Method::Ack {
@@ -156,22 +169,42 @@ fn body_len(packet: &[u8]) -> usize {
     head_and_body(packet).1.len()
 }
 
-fn declared_length(packet: &[u8]) -> Option<usize> {
+/// The Content-Length header: None if absent, Err if not a non-negative number.
+fn declared_length(packet: &[u8]) -> Option<Result<usize, ()>> {
     let head = String::from_utf8_lossy(head_and_body(packet).0);
     head.lines().find_map(|l| {
         let (name, value) = l.split_once(':')?;
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") || name == "l" {
-            value.trim().parse().ok()
+            Some(value.trim().parse().map_err(|_| ()))
         } else {
             None
         }
     })
 }
 
+/// The protocol version at the end of a request line (`SIP/2.0`), if the
+/// datagram starts with something shaped like one.
+fn request_version(packet: &[u8]) -> Option<&str> {
+    if packet.starts_with(b"SIP/") {
+        return None;
+    }
+    let end = packet.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&packet[..end]).ok()?;
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let (_method, _uri, version) = (parts.next()?, parts.next()?, parts.next()?);
+    (parts.next().is_none() && version.starts_with("SIP/")).then_some(version)
+}
+
 /// Builds a best-effort `400 Bad Request` from the raw header lines, or None if
 /// there is not enough to route one (no Via).
 fn bad_request(packet: &[u8], server_name: &str) -> Option<Vec<u8>> {
+    error_response(packet, server_name, "400 Bad Request")
+}
+
+/// Builds a best-effort error response (`status`: code and reason) from the raw
+/// header lines, or None if there is not enough to route one (no Via).
+fn error_response(packet: &[u8], server_name: &str, status: &str) -> Option<Vec<u8>> {
     let head = String::from_utf8_lossy(head_and_body(packet).0);
     let mut copied = Vec::new();
     let mut has_via = false;
@@ -192,7 +225,7 @@ fn bad_request(packet: &[u8], server_name: &str) -> Option<Vec<u8>> {
     if !has_via {
         return None;
     }
-    let mut out = String::from("SIP/2.0 400 Bad Request\r\n");
+    let mut out = format!("SIP/2.0 {status}\r\n");
     for l in copied {
         out.push_str(&l);
         out.push_str("\r\n");
@@ -243,6 +276,36 @@ mod tests {
     #[test]
     fn valid_request_passes() {
         assert_eq!(inspect(OPTIONS.as_bytes(), "hotline"), Inspection::Pass);
+    }
+
+    fn status_line(m: &str) -> String {
+        match inspect(m.as_bytes(), "hotline") {
+            Inspection::Reject(Some(r)) => String::from_utf8(r)
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+                .to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_sip_versions_get_505_and_bad_lengths_400() {
+        assert_eq!(
+            status_line(&OPTIONS.replace(" SIP/2.0\r\nVia", " SIP/7.0\r\nVia")),
+            "SIP/2.0 505 Version Not Supported"
+        );
+        assert_eq!(
+            status_line(&OPTIONS.replace("Content-Length: 0", "Content-Length: -999")),
+            "SIP/2.0 400 Bad Request"
+        );
+        assert_eq!(
+            status_line(&OPTIONS.replace("Content-Length: 0", "Content-Length: zero")),
+            "SIP/2.0 400 Bad Request"
+        );
+        assert_eq!(request_version(OPTIONS.as_bytes()), Some("SIP/2.0"));
+        assert_eq!(request_version(b"SIP/2.0 200 OK\r\n"), None);
     }
 
     #[test]
