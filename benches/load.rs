@@ -207,10 +207,16 @@ fn main() {
         };
         let wav = Wav::read(&h.recordings_dir().join(rel));
         let (l, r) = (wav.channel(0), wav.channel(1));
-        if tone_coverage(&l, 8000, CALLER_TONE_HZ, TONES) > 0.8
-            && tone_coverage(&r, 8000, AGENT_TONE_HZ, TONES) > 0.8
-        {
+        let cl = tone_coverage(&l, 8000, CALLER_TONE_HZ, TONES);
+        let cr = tone_coverage(&r, 8000, AGENT_TONE_HZ, TONES);
+        if cl > 0.8 && cr > 0.8 {
             audio_ok += 1;
+        } else {
+            println!(
+                "  {rel}: caller tone in {:.0}% of 100 ms windows, agent tone in {:.0}%",
+                cl * 100.0,
+                cr * 100.0
+            );
         }
     }
 

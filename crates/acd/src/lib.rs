@@ -6,6 +6,8 @@
 //! decisions with [`Acd::poll_offers`]. This first version has one strategy,
 //! longest-idle agent, which is the default of the issue that introduces queues.
 
+#![warn(missing_docs)]
+
 use hotline_core::{AgentId, CallId};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 

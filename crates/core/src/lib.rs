@@ -2,6 +2,8 @@
 //! [`CallEvent`] record that every other crate produces or consumes, the ring
 //! cadence and the [`Clock`] abstraction that keeps time out of the sans-IO cores.
 
+#![warn(missing_docs)]
+
 mod audio;
 mod cadence;
 mod clock;

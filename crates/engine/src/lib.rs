@@ -6,6 +6,8 @@
 //! legs, the media session and the recording, and writes the call's events.
 //! Messages, not locks: call tasks talk to the controller over channels.
 
+#![warn(missing_docs)]
+
 mod call;
 
 use call::{CallCtx, CallTask, ControllerMsg};

@@ -8,6 +8,8 @@
 //! - [`InboundCall`] / [`OutboundLeg`]: the two legs of a B2BUA call, driven by
 //!   the engine through [`LegEvent`]s.
 
+#![warn(missing_docs)]
+
 pub mod digest;
 mod guard;
 pub mod location;
