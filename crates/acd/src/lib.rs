@@ -2,17 +2,30 @@
 //! their states, and the choice of which agent gets which call.
 //!
 //! Nothing here reads a clock, opens a socket or spawns a task. The engine feeds
-//! inputs through `handle_*`/setter methods with `now` (epoch ms) and asks for
-//! decisions with [`Acd::poll_offers`]. This first version has one strategy,
-//! longest-idle agent, which is the default of the issue that introduces queues.
+//! inputs with `now` (epoch ms) and asks for decisions with [`Acd::poll_offers`];
+//! things a supervisor must see (auto-pauses, overrides, calls that waited too
+//! long) come out of [`Acd::take_notices`].
+//!
+//! - Queues ([`QueueConfig`]) with a routing [`Strategy`], members (an agent may
+//!   serve several queues and keeps one state), max wait, max length, wrap-up,
+//!   a minimum of staffed agents, and required skills with widening over wait.
+//! - Agent states ([`AgentState`]): logged out, available, ringing (reserved),
+//!   on call, wrap-up, paused with a reason. An agent is never offered two calls.
+//! - Missed calls are counted per agent; after N consecutive misses the agent is
+//!   auto-paused with the reason "missed calls".
+//! - Calls are served by priority (VIP first), then longest waiting first across
+//!   all queues, so an agent in several queues is fair to all of them.
 
 #![warn(missing_docs)]
 
-use hotline_core::{AgentId, CallId};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use hotline_core::{AgentId, CallId, QueueId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// The state of one agent, as the ACD sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Reason given when the ACD pauses an agent after consecutive missed calls.
+pub const MISSED_CALLS_REASON: &str = "missed calls";
+
+/// The state of one agent, as the ACD sees it (one state across all queues).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AgentState {
     /// Not registered: never offered a call.
     LoggedOut,
@@ -30,6 +43,90 @@ pub enum AgentState {
         /// When wrap-up ends.
         until_ms: i64,
     },
+    /// Not taking calls, with a reason (meal, training, missed calls, ...).
+    Paused {
+        /// Why.
+        reason: String,
+        /// Since when (epoch ms).
+        since_ms: i64,
+    },
+}
+
+/// How a queue picks among its available agents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// The agent idle the longest (default).
+    #[default]
+    LongestIdle,
+    /// The next member after the one offered last (remembered per queue).
+    RoundRobin,
+    /// The agent who answered the fewest calls.
+    FewestCalls,
+    /// The agent with the least total talk time.
+    LeastTalkTime,
+    /// Members in their configured order, always from the top.
+    Linear,
+}
+
+/// A skill a call needs: at least `min_level` (1–100) of `skill`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkillNeed {
+    /// Skill name, e.g. `cantonese`, `product:router`.
+    pub skill: String,
+    /// Minimum proficiency.
+    pub min_level: u8,
+}
+
+/// Settings of one queue.
+#[derive(Clone, Debug)]
+pub struct QueueConfig {
+    /// The queue's id.
+    pub id: QueueId,
+    /// How agents are picked.
+    pub strategy: Strategy,
+    /// Agents serving the queue, in order (used by `Linear` and `RoundRobin`);
+    /// empty = every logged-in agent.
+    pub members: Vec<AgentId>,
+    /// A call waiting longer is reported ([`Notice::MaxWaitReached`]) and
+    /// leaves the queue, for the engine to overflow it.
+    pub max_wait_ms: Option<i64>,
+    /// More waiting calls than this are refused ([`EnqueueRefused::QueueFull`]).
+    pub max_len: Option<usize>,
+    /// Wrap-up after a call from this queue; None = the ACD default.
+    pub wrap_up_ms: Option<i64>,
+    /// Staffed (logged-in, not paused) members a pause may not go below
+    /// without a supervisor's override.
+    pub min_staffed: u32,
+    /// Skills every call of this queue needs.
+    pub skills: Vec<SkillNeed>,
+    /// After this wait any proficiency (level ≥ 1) of the needed skills will do.
+    pub widen_after_ms: Option<i64>,
+}
+
+impl QueueConfig {
+    /// A queue with default settings (longest idle, every agent, no limits).
+    pub fn new(id: QueueId) -> Self {
+        QueueConfig {
+            id,
+            strategy: Strategy::LongestIdle,
+            members: Vec::new(),
+            max_wait_ms: None,
+            max_len: None,
+            wrap_up_ms: None,
+            min_staffed: 0,
+            skills: Vec::new(),
+            widen_after_ms: None,
+        }
+    }
+}
+
+/// What a call asks of the ACD besides its queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallRequest {
+    /// Higher is served first (VIP callers); 0 = normal.
+    pub priority: u8,
+    /// Skills this call needs on top of the queue's (e.g. the caller's language).
+    pub skills: Vec<SkillNeed>,
 }
 
 /// A decision: ring this agent for this call.
@@ -46,9 +143,9 @@ pub struct Offer {
 pub enum RingResult {
     /// The agent answered: they are on the call.
     Answered,
-    /// Their ring timeout passed.
+    /// Their ring timeout passed (a missed call).
     NoAnswer,
-    /// Their phone refused (busy, declined).
+    /// Their phone refused (busy, declined: a missed call).
     Rejected,
     /// Their phone could not be reached.
     Unreachable,
@@ -56,220 +153,668 @@ pub enum RingResult {
     CallerGone,
 }
 
-struct Waiting {
-    call: CallId,
-    since_ms: i64,
-    /// Agents already tried in the current round (cleared when everyone was tried).
-    tried: BTreeSet<AgentId>,
-    /// Agent currently ringing for this call.
-    ringing: Option<AgentId>,
+/// Why a call could not join a queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnqueueRefused {
+    /// No such queue.
+    UnknownQueue(QueueId),
+    /// The queue already holds its maximum.
+    QueueFull {
+        /// Calls waiting.
+        waiting: usize,
+    },
 }
 
-/// Counters of one agent, for the wallboard of later issues and for tests.
+/// Why a pause or logout was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaveRefused {
+    /// The queue would have fewer staffed agents than its minimum.
+    BelowMinimum {
+        /// The queue.
+        queue: QueueId,
+        /// Staffed agents it would keep.
+        staffed_after: u32,
+        /// Its minimum.
+        minimum: u32,
+    },
+    /// The agent is not logged in.
+    NotLoggedIn,
+}
+
+/// Things a supervisor (and the event log) must learn about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// The agent missed `misses` calls in a row and was paused.
+    AgentAutoPaused {
+        /// Who.
+        agent: AgentId,
+        /// Consecutive missed calls.
+        misses: u32,
+    },
+    /// A pause or logout below a queue's minimum was allowed by a supervisor.
+    MinimumOverridden {
+        /// The agent who left.
+        agent: AgentId,
+        /// The queue left below its minimum.
+        queue: QueueId,
+        /// The supervisor who allowed it.
+        by: String,
+    },
+    /// A call waited its queue's maximum and left the queue (overflow it).
+    MaxWaitReached {
+        /// The call.
+        call: CallId,
+        /// Its queue.
+        queue: QueueId,
+        /// How long it waited, ms.
+        waited_ms: i64,
+    },
+}
+
+/// Counters of one agent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AgentCounters {
     /// Calls the agent answered.
     pub answered: u32,
     /// Offers that rang out or were refused.
     pub missed: u32,
+    /// Missed in a row (reset by an answer or an unpause).
+    pub consecutive_missed: u32,
+    /// Total talk time, ms.
+    pub talk_ms: i64,
 }
 
 /// Settings of the ACD.
 #[derive(Clone, Copy, Debug)]
 pub struct AcdConfig {
-    /// After-call work time before an agent is available again, ms.
+    /// After-call work time before an agent is available again, ms (queues
+    /// may override it).
     pub wrap_up_ms: i64,
+    /// Pause an agent after this many consecutive missed calls; 0 = never.
+    pub auto_pause_after_misses: u32,
 }
 
-/// The ACD: one queue of waiting calls and the agents who serve it.
+impl Default for AcdConfig {
+    fn default() -> Self {
+        AcdConfig {
+            wrap_up_ms: 5_000,
+            auto_pause_after_misses: 0,
+        }
+    }
+}
+
+struct Agent {
+    state: AgentState,
+    counters: AgentCounters,
+    skills: BTreeMap<String, u8>,
+    on_call_since: i64,
+    /// Queue of the call being handled (for its wrap-up time).
+    call_queue: Option<QueueId>,
+    /// A pause asked for while ringing or talking: applied when that ends.
+    pending_pause: Option<(String, i64)>,
+}
+
+struct Queue {
+    cfg: QueueConfig,
+    /// Index in the member order of the agent offered last (round robin).
+    last: Option<AgentId>,
+}
+
+struct Waiting {
+    call: CallId,
+    queue: QueueId,
+    request: CallRequest,
+    since_ms: i64,
+    seq: u64,
+    /// Agents already tried in the current round (cleared when all were tried).
+    tried: BTreeSet<AgentId>,
+    /// Agent currently ringing for this call.
+    ringing: Option<AgentId>,
+}
+
+/// The ACD: queues of waiting calls and the agents who serve them.
 pub struct Acd {
     cfg: AcdConfig,
-    agents: HashMap<AgentId, AgentState>,
-    counters: HashMap<AgentId, AgentCounters>,
-    queue: VecDeque<Waiting>,
+    agents: HashMap<AgentId, Agent>,
+    queues: Vec<Queue>,
+    waiting: Vec<Waiting>,
+    notices: Vec<Notice>,
+    seq: u64,
+}
+
+/// The queue every call joins unless told otherwise.
+pub fn default_queue() -> QueueId {
+    QueueId::new("general")
 }
 
 impl Acd {
-    /// An ACD with no agents and no calls.
+    /// An ACD with the default queue (`general`: every agent, longest idle),
+    /// no agents and no calls.
     pub fn new(cfg: AcdConfig) -> Self {
         Acd {
             cfg,
             agents: HashMap::new(),
-            counters: HashMap::new(),
-            queue: VecDeque::new(),
+            queues: vec![Queue {
+                cfg: QueueConfig::new(default_queue()),
+                last: None,
+            }],
+            waiting: Vec::new(),
+            notices: Vec::new(),
+            seq: 0,
         }
+    }
+
+    /// Adds a queue, or replaces the settings of one with the same id.
+    pub fn set_queue(&mut self, cfg: QueueConfig) {
+        match self.queues.iter_mut().find(|q| q.cfg.id == cfg.id) {
+            Some(q) => q.cfg = cfg,
+            None => self.queues.push(Queue { cfg, last: None }),
+        }
+    }
+
+    /// Sets an agent's skills (name → proficiency 1–100).
+    pub fn set_skills(&mut self, agent: &AgentId, skills: BTreeMap<String, u8>) {
+        self.agent_mut(agent).skills = skills;
+    }
+
+    fn agent_mut(&mut self, agent: &AgentId) -> &mut Agent {
+        self.agents.entry(agent.clone()).or_insert(Agent {
+            state: AgentState::LoggedOut,
+            counters: AgentCounters::default(),
+            skills: BTreeMap::new(),
+            on_call_since: 0,
+            call_queue: None,
+            pending_pause: None,
+        })
     }
 
     /// The agent's current state (LoggedOut if unknown).
     pub fn agent_state(&self, agent: &AgentId) -> AgentState {
         self.agents
             .get(agent)
-            .copied()
+            .map(|a| a.state.clone())
             .unwrap_or(AgentState::LoggedOut)
     }
 
     /// The agent's counters.
     pub fn counters(&self, agent: &AgentId) -> AgentCounters {
-        self.counters.get(agent).copied().unwrap_or_default()
+        self.agents
+            .get(agent)
+            .map(|a| a.counters)
+            .unwrap_or_default()
     }
 
-    /// The agent's phone registered: available unless already busy.
+    /// Notices since the last call (auto-pauses, overrides, max waits).
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The agent's phone registered: available unless already in another state.
     pub fn agent_logged_in(&mut self, agent: &AgentId, now: i64) {
-        let st = self
-            .agents
-            .entry(agent.clone())
-            .or_insert(AgentState::LoggedOut);
-        if *st == AgentState::LoggedOut {
-            *st = AgentState::Available { since_ms: now };
+        let a = self.agent_mut(agent);
+        if a.state == AgentState::LoggedOut {
+            a.state = AgentState::Available { since_ms: now };
         }
     }
 
     /// The agent's last registration is gone. A call in progress is not cut;
-    /// the agent simply gets no new offers.
+    /// the agent simply gets no new offers. (A phone going away cannot be
+    /// refused; use [`Acd::logout`] for a requested logout.)
     pub fn agent_logged_out(&mut self, agent: &AgentId) {
-        if let Some(st) = self.agents.get_mut(agent) {
-            if matches!(st, AgentState::Available { .. } | AgentState::WrapUp { .. }) {
-                *st = AgentState::LoggedOut;
+        if let Some(a) = self.agents.get_mut(agent) {
+            if matches!(
+                a.state,
+                AgentState::Available { .. }
+                    | AgentState::WrapUp { .. }
+                    | AgentState::Paused { .. }
+            ) {
+                a.state = AgentState::LoggedOut;
             }
         }
     }
 
-    /// A caller waits for an agent.
-    pub fn enqueue(&mut self, call: CallId, now: i64) {
-        if self.queue.iter().any(|w| w.call == call) {
-            return;
+    fn is_member(q: &QueueConfig, agent: &AgentId) -> bool {
+        q.members.is_empty() || q.members.contains(agent)
+    }
+
+    fn staffed(&self, q: &QueueConfig) -> u32 {
+        self.agents
+            .iter()
+            .filter(|(id, a)| {
+                Self::is_member(q, id)
+                    && !matches!(a.state, AgentState::LoggedOut | AgentState::Paused { .. })
+            })
+            .count() as u32
+    }
+
+    /// Staffed (logged in, not paused) agents of a queue.
+    pub fn staffed_agents(&self, queue: &QueueId) -> u32 {
+        self.queues
+            .iter()
+            .find(|q| &q.cfg.id == queue)
+            .map(|q| self.staffed(&q.cfg))
+            .unwrap_or(0)
+    }
+
+    /// Checks that `agent` may stop taking calls; with `override_by` (a
+    /// supervisor) a shortfall is allowed and reported as a notice.
+    fn may_leave(
+        &mut self,
+        agent: &AgentId,
+        override_by: Option<&str>,
+    ) -> Result<(), LeaveRefused> {
+        let staffed_now = matches!(
+            self.agents.get(agent).map(|a| &a.state),
+            Some(
+                AgentState::Available { .. }
+                    | AgentState::Ringing
+                    | AgentState::OnCall
+                    | AgentState::WrapUp { .. }
+            )
+        );
+        if !staffed_now {
+            return if matches!(self.agent_state(agent), AgentState::Paused { .. }) {
+                Ok(())
+            } else {
+                Err(LeaveRefused::NotLoggedIn)
+            };
         }
-        self.queue.push_back(Waiting {
-            call,
+        let mut short = Vec::new();
+        for q in &self.queues {
+            if Self::is_member(&q.cfg, agent) && q.cfg.min_staffed > 0 {
+                let after = self.staffed(&q.cfg).saturating_sub(1);
+                if after < q.cfg.min_staffed {
+                    short.push((q.cfg.id.clone(), after, q.cfg.min_staffed));
+                }
+            }
+        }
+        match (short.first(), override_by) {
+            (None, _) => Ok(()),
+            (Some((queue, after, min)), None) => Err(LeaveRefused::BelowMinimum {
+                queue: queue.clone(),
+                staffed_after: *after,
+                minimum: *min,
+            }),
+            (Some(_), Some(by)) => {
+                for (queue, _, _) in short {
+                    self.notices.push(Notice::MinimumOverridden {
+                        agent: agent.clone(),
+                        queue,
+                        by: by.to_string(),
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Pauses an agent with a reason. Refused if a queue would fall below its
+    /// minimum staffing, unless a supervisor overrides (`override_by`). An
+    /// agent who is ringing or on a call keeps that call: the pause starts when
+    /// the call (and its wrap-up) ends.
+    pub fn pause(
+        &mut self,
+        agent: &AgentId,
+        reason: &str,
+        now: i64,
+        override_by: Option<&str>,
+    ) -> Result<(), LeaveRefused> {
+        self.may_leave(agent, override_by)?;
+        let a = self.agent_mut(agent);
+        match a.state {
+            // a ringing or talking agent keeps the call; the pause applies after it
+            AgentState::Ringing | AgentState::OnCall => {
+                a.pending_pause = Some((reason.to_string(), now))
+            }
+            _ => {
+                a.state = AgentState::Paused {
+                    reason: reason.to_string(),
+                    since_ms: now,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a pause: the agent is available (misses in a row are forgiven).
+    pub fn unpause(&mut self, agent: &AgentId, now: i64) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.pending_pause = None;
+            if matches!(a.state, AgentState::Paused { .. }) {
+                a.state = AgentState::Available { since_ms: now };
+                a.counters.consecutive_missed = 0;
+            }
+        }
+    }
+
+    /// An agent asks to log out: refused below a queue's minimum unless a
+    /// supervisor overrides.
+    pub fn logout(
+        &mut self,
+        agent: &AgentId,
+        override_by: Option<&str>,
+    ) -> Result<(), LeaveRefused> {
+        self.may_leave(agent, override_by)?;
+        self.agent_logged_out(agent);
+        Ok(())
+    }
+
+    /// A caller waits for an agent in the default queue.
+    pub fn enqueue(&mut self, call: CallId, now: i64) {
+        // the default queue has no length limit unless configured; a refusal
+        // there is reported by enqueue_in to callers who care
+        let _ = self.enqueue_in(&default_queue(), call, CallRequest::default(), now);
+    }
+
+    /// A caller waits in `queue`; returns their position (1 = next).
+    pub fn enqueue_in(
+        &mut self,
+        queue: &QueueId,
+        call: CallId,
+        request: CallRequest,
+        now: i64,
+    ) -> Result<u32, EnqueueRefused> {
+        let Some(q) = self.queues.iter().find(|q| &q.cfg.id == queue) else {
+            return Err(EnqueueRefused::UnknownQueue(queue.clone()));
+        };
+        if self.waiting.iter().any(|w| w.call == call) {
+            return Ok(self.position(&call).unwrap_or(1));
+        }
+        let waiting = self.waiting.iter().filter(|w| &w.queue == queue).count();
+        if q.cfg.max_len.is_some_and(|m| waiting >= m) {
+            return Err(EnqueueRefused::QueueFull { waiting });
+        }
+        self.seq += 1;
+        self.waiting.push(Waiting {
+            call: call.clone(),
+            queue: queue.clone(),
+            request,
             since_ms: now,
+            seq: self.seq,
             tried: BTreeSet::new(),
             ringing: None,
         });
+        Ok(self.position(&call).unwrap_or(1))
     }
 
-    /// Position of a waiting call (1 = next), or None.
+    fn order_key(w: &Waiting) -> (std::cmp::Reverse<u8>, i64, u64) {
+        (std::cmp::Reverse(w.request.priority), w.since_ms, w.seq)
+    }
+
+    /// Position of a waiting call in its queue (1 = next), or None.
     pub fn position(&self, call: &CallId) -> Option<u32> {
-        self.queue
+        let me = self.waiting.iter().find(|w| &w.call == call)?;
+        let ahead = self
+            .waiting
             .iter()
-            .position(|w| &w.call == call)
-            .map(|p| p as u32 + 1)
+            .filter(|w| w.queue == me.queue && Self::order_key(w) < Self::order_key(me))
+            .count();
+        Some(ahead as u32 + 1)
     }
 
-    /// Calls waiting (including those whose agent is ringing).
+    /// Calls waiting in all queues (including those whose agent is ringing).
     pub fn waiting(&self) -> usize {
-        self.queue.len()
+        self.waiting.len()
+    }
+
+    /// Calls waiting in one queue.
+    pub fn waiting_in(&self, queue: &QueueId) -> usize {
+        self.waiting.iter().filter(|w| &w.queue == queue).count()
     }
 
     /// The caller left (abandoned or failed): drop the call; an agent ringing
     /// for it is freed.
     pub fn remove_call(&mut self, call: &CallId, now: i64) {
-        if let Some(i) = self.queue.iter().position(|w| &w.call == call) {
-            if let Some(w) = self.queue.remove(i) {
-                if let Some(agent) = w.ringing {
-                    self.ring_result(call, &agent, RingResult::CallerGone, now);
-                }
+        if let Some(i) = self.waiting.iter().position(|w| &w.call == call) {
+            let w = self.waiting.remove(i);
+            if let Some(agent) = w.ringing {
+                self.ring_result(call, &agent, RingResult::CallerGone, now);
             }
         }
     }
 
     /// Reports what came of ringing `agent` for `call`.
     pub fn ring_result(&mut self, call: &CallId, agent: &AgentId, result: RingResult, now: i64) {
-        if let Some(w) = self.queue.iter_mut().find(|w| &w.call == call) {
+        let mut queue = None;
+        if let Some(w) = self.waiting.iter_mut().find(|w| &w.call == call) {
             if w.ringing.as_ref() == Some(agent) {
                 w.ringing = None;
             }
+            queue = Some(w.queue.clone());
         }
-        let Some(st) = self.agents.get_mut(agent) else {
+        let auto_pause = self.cfg.auto_pause_after_misses;
+        let Some(a) = self.agents.get_mut(agent) else {
             return;
         };
+        let was_ringing = a.state == AgentState::Ringing;
         match result {
             RingResult::Answered => {
-                *st = AgentState::OnCall;
-                self.counters.entry(agent.clone()).or_default().answered += 1;
-                if let Some(i) = self.queue.iter().position(|w| &w.call == call) {
-                    self.queue.remove(i);
+                a.state = AgentState::OnCall;
+                a.on_call_since = now;
+                a.call_queue = queue;
+                a.counters.answered += 1;
+                a.counters.consecutive_missed = 0;
+                self.waiting.retain(|w| &w.call != call);
+            }
+            RingResult::NoAnswer | RingResult::Rejected => {
+                a.counters.missed += 1;
+                a.counters.consecutive_missed += 1;
+                if auto_pause > 0 && a.counters.consecutive_missed >= auto_pause {
+                    a.state = AgentState::Paused {
+                        reason: MISSED_CALLS_REASON.to_string(),
+                        since_ms: now,
+                    };
+                    let misses = a.counters.consecutive_missed;
+                    self.notices.push(Notice::AgentAutoPaused {
+                        agent: agent.clone(),
+                        misses,
+                    });
+                } else if was_ringing {
+                    // back to idle; they go to the end of the idle line
+                    a.state = AgentState::Available { since_ms: now };
                 }
             }
-            RingResult::NoAnswer | RingResult::Rejected | RingResult::Unreachable => {
-                if *st == AgentState::Ringing {
-                    // back to idle; they keep their place among the idle (since = now)
-                    *st = AgentState::Available { since_ms: now };
-                }
-                self.counters.entry(agent.clone()).or_default().missed += 1;
-            }
-            RingResult::CallerGone => {
-                if *st == AgentState::Ringing {
-                    *st = AgentState::Available { since_ms: now };
+            RingResult::Unreachable | RingResult::CallerGone => {
+                if was_ringing {
+                    a.state = AgentState::Available { since_ms: now };
                 }
             }
         }
-    }
-
-    /// The agent's call ended: wrap-up starts.
-    pub fn call_ended(&mut self, agent: &AgentId, now: i64) {
-        if let Some(st) = self.agents.get_mut(agent) {
-            if *st == AgentState::OnCall {
-                *st = AgentState::WrapUp {
-                    until_ms: now + self.cfg.wrap_up_ms,
+        if matches!(a.state, AgentState::Available { .. }) {
+            if let Some((reason, _)) = a.pending_pause.take() {
+                a.state = AgentState::Paused {
+                    reason,
+                    since_ms: now,
                 };
             }
         }
     }
 
-    /// Moves time on (wrap-up ends) and returns the offers to make now: each
-    /// waiting call without a ringing agent, oldest first, gets the
-    /// longest-idle available agent it has not tried in this round.
+    /// The agent's call ended: wrap-up starts (the queue's, or the default).
+    pub fn call_ended(&mut self, agent: &AgentId, now: i64) {
+        let default_wrap = self.cfg.wrap_up_ms;
+        let wraps: HashMap<QueueId, i64> = self
+            .queues
+            .iter()
+            .filter_map(|q| Some((q.cfg.id.clone(), q.cfg.wrap_up_ms?)))
+            .collect();
+        if let Some(a) = self.agents.get_mut(agent) {
+            if a.state == AgentState::OnCall {
+                a.counters.talk_ms += (now - a.on_call_since).max(0);
+                let wrap = a
+                    .call_queue
+                    .take()
+                    .and_then(|q| wraps.get(&q).copied())
+                    .unwrap_or(default_wrap);
+                a.state = AgentState::WrapUp {
+                    until_ms: now + wrap.max(0),
+                };
+            }
+        }
+    }
+
+    fn qualifies(agent: &Agent, needs: &[SkillNeed], widened: bool) -> bool {
+        needs.iter().all(|n| {
+            let level = agent.skills.get(&n.skill).copied().unwrap_or(0);
+            level >= if widened { 1 } else { n.min_level.max(1) }
+        })
+    }
+
+    /// Moves time on (wrap-ups end, over-long waits are reported) and returns
+    /// the offers to make now: waiting calls without a ringing agent, by
+    /// priority then longest waiting across all queues, each get an available
+    /// member of their queue with the skills they need, picked by the queue's
+    /// strategy, not yet tried in this round.
     pub fn poll_offers(&mut self, now: i64) -> Vec<Offer> {
-        for st in self.agents.values_mut() {
-            if let AgentState::WrapUp { until_ms } = *st {
+        for a in self.agents.values_mut() {
+            if let AgentState::WrapUp { until_ms } = a.state {
                 if until_ms <= now {
-                    *st = AgentState::Available { since_ms: until_ms };
+                    a.state = match a.pending_pause.take() {
+                        Some((reason, _)) => AgentState::Paused {
+                            reason,
+                            since_ms: until_ms,
+                        },
+                        None => AgentState::Available { since_ms: until_ms },
+                    };
                 }
             }
         }
+        // calls over their queue's maximum wait leave (not while an agent rings)
+        let max_waits: HashMap<QueueId, i64> = self
+            .queues
+            .iter()
+            .filter_map(|q| Some((q.cfg.id.clone(), q.cfg.max_wait_ms?)))
+            .collect();
+        let mut i = 0;
+        while i < self.waiting.len() {
+            let w = &self.waiting[i];
+            let waited = now - w.since_ms;
+            if w.ringing.is_none() && max_waits.get(&w.queue).is_some_and(|m| waited >= *m) {
+                let w = self.waiting.remove(i);
+                self.notices.push(Notice::MaxWaitReached {
+                    call: w.call,
+                    queue: w.queue,
+                    waited_ms: waited,
+                });
+            } else {
+                i += 1;
+            }
+        }
+        let mut idle = self
+            .agents
+            .values()
+            .filter(|a| matches!(a.state, AgentState::Available { .. }))
+            .count();
+        if idle == 0 {
+            return Vec::new();
+        }
+        let mut order: Vec<usize> = (0..self.waiting.len())
+            .filter(|&i| self.waiting[i].ringing.is_none())
+            .collect();
+        order.sort_by_key(|&i| Self::order_key(&self.waiting[i]));
         let mut offers = Vec::new();
-        let mut idle: Vec<(i64, AgentId)> = self
-            .agents
-            .iter()
-            .filter_map(|(a, st)| match st {
-                AgentState::Available { since_ms } => Some((*since_ms, a.clone())),
-                _ => None,
-            })
-            .collect();
-        idle.sort();
-        let logged_in: BTreeSet<AgentId> = self
-            .agents
-            .iter()
-            .filter(|(_, st)| **st != AgentState::LoggedOut)
-            .map(|(a, _)| a.clone())
-            .collect();
-        let mut waiting: Vec<&mut Waiting> = self
-            .queue
-            .iter_mut()
-            .filter(|w| w.ringing.is_none())
-            .collect();
-        waiting.sort_by_key(|w| w.since_ms);
-        for w in waiting {
-            if idle.is_empty() {
+        for i in order {
+            if idle == 0 {
                 break;
             }
-            // a new round once every logged-in agent has been tried
-            if !logged_in.is_empty() && logged_in.iter().all(|a| w.tried.contains(a)) {
-                w.tried.clear();
-            }
-            let Some(i) = idle.iter().position(|(_, a)| !w.tried.contains(a)) else {
+            let (queue_id, since, needs) = {
+                let w = &self.waiting[i];
+                let Some(q) = self.queues.iter().find(|q| q.cfg.id == w.queue) else {
+                    continue;
+                };
+                let mut needs = q.cfg.skills.clone();
+                needs.extend(w.request.skills.iter().cloned());
+                (w.queue.clone(), w.since_ms, needs)
+            };
+            let Some(qi) = self.queues.iter().position(|q| q.cfg.id == queue_id) else {
                 continue;
             };
-            let (_, agent) = idle.remove(i);
-            w.tried.insert(agent.clone());
-            w.ringing = Some(agent.clone());
+            let widened = self.queues[qi]
+                .cfg
+                .widen_after_ms
+                .is_some_and(|t| now - since >= t);
+            // members who could ever take this call (logged in, qualified)
+            let candidates: Vec<AgentId> = {
+                let q = &self.queues[qi].cfg;
+                let mut ids: Vec<AgentId> = if q.members.is_empty() {
+                    let mut v: Vec<AgentId> = self.agents.keys().cloned().collect();
+                    v.sort();
+                    v
+                } else {
+                    q.members.clone()
+                };
+                ids.retain(|id| {
+                    self.agents.get(id).is_some_and(|a| {
+                        !matches!(a.state, AgentState::LoggedOut | AgentState::Paused { .. })
+                            && Self::qualifies(a, &needs, widened)
+                    })
+                });
+                ids
+            };
+            let w = &mut self.waiting[i];
+            if !candidates.is_empty() && candidates.iter().all(|a| w.tried.contains(a)) {
+                w.tried.clear();
+            }
+            let available: Vec<&AgentId> = candidates
+                .iter()
+                .filter(|id| {
+                    !w.tried.contains(*id)
+                        && matches!(
+                            self.agents.get(*id).map(|a| &a.state),
+                            Some(AgentState::Available { .. })
+                        )
+                })
+                .collect();
+            if available.is_empty() {
+                continue;
+            }
+            let since_of = |id: &AgentId| match self.agents.get(id).map(|a| &a.state) {
+                Some(AgentState::Available { since_ms }) => *since_ms,
+                _ => i64::MAX,
+            };
+            let counters =
+                |id: &AgentId| self.agents.get(id).map(|a| a.counters).unwrap_or_default();
+            let q = &self.queues[qi];
+            let pick: AgentId = match q.cfg.strategy {
+                Strategy::LongestIdle => available
+                    .iter()
+                    .min_by_key(|id| (since_of(id), (**id).clone()))
+                    .map(|id| (*id).clone()),
+                Strategy::FewestCalls => available
+                    .iter()
+                    .min_by_key(|id| (counters(id).answered, since_of(id), (**id).clone()))
+                    .map(|id| (*id).clone()),
+                Strategy::LeastTalkTime => available
+                    .iter()
+                    .min_by_key(|id| (counters(id).talk_ms, since_of(id), (**id).clone()))
+                    .map(|id| (*id).clone()),
+                Strategy::Linear => available.first().map(|id| (*id).clone()),
+                Strategy::RoundRobin => {
+                    let start = q
+                        .last
+                        .as_ref()
+                        .and_then(|l| candidates.iter().position(|c| c == l))
+                        .map(|p| p + 1)
+                        .unwrap_or(0);
+                    (0..candidates.len())
+                        .map(|k| &candidates[(start + k) % candidates.len()])
+                        .find(|c| available.contains(c))
+                        .cloned()
+                }
+            }
+            .unwrap_or_else(|| available[0].clone());
+            let w = &mut self.waiting[i];
+            w.tried.insert(pick.clone());
+            w.ringing = Some(pick.clone());
             offers.push(Offer {
                 call: w.call.clone(),
-                agent,
+                agent: pick.clone(),
             });
-        }
-        for o in &offers {
-            self.agents.insert(o.agent.clone(), AgentState::Ringing);
+            self.queues[qi].last = Some(pick.clone());
+            if let Some(a) = self.agents.get_mut(&pick) {
+                a.state = AgentState::Ringing;
+            }
+            idle -= 1;
         }
         offers
     }
@@ -288,7 +833,10 @@ mod tests {
 
     #[test]
     fn longest_idle_agent_gets_the_oldest_call() {
-        let mut acd = Acd::new(AcdConfig { wrap_up_ms: 5_000 });
+        let mut acd = Acd::new(AcdConfig {
+            wrap_up_ms: 5_000,
+            ..AcdConfig::default()
+        });
         acd.agent_logged_in(&a("1002"), 100);
         acd.agent_logged_in(&a("1001"), 50);
         acd.enqueue(c("x"), 200);
@@ -313,7 +861,10 @@ mod tests {
 
     #[test]
     fn no_answer_moves_to_next_agent_then_starts_a_new_round() {
-        let mut acd = Acd::new(AcdConfig { wrap_up_ms: 0 });
+        let mut acd = Acd::new(AcdConfig {
+            wrap_up_ms: 0,
+            ..AcdConfig::default()
+        });
         acd.agent_logged_in(&a("1001"), 0);
         acd.agent_logged_in(&a("1002"), 10);
         acd.enqueue(c("x"), 100);
@@ -328,7 +879,10 @@ mod tests {
 
     #[test]
     fn answered_call_leaves_queue_and_agent_wraps_up() {
-        let mut acd = Acd::new(AcdConfig { wrap_up_ms: 10_000 });
+        let mut acd = Acd::new(AcdConfig {
+            wrap_up_ms: 10_000,
+            ..AcdConfig::default()
+        });
         acd.agent_logged_in(&a("1001"), 0);
         acd.enqueue(c("x"), 0);
         acd.poll_offers(0);
@@ -343,7 +897,10 @@ mod tests {
 
     #[test]
     fn abandon_while_ringing_frees_agent_and_logout_stops_offers() {
-        let mut acd = Acd::new(AcdConfig { wrap_up_ms: 0 });
+        let mut acd = Acd::new(AcdConfig {
+            wrap_up_ms: 0,
+            ..AcdConfig::default()
+        });
         acd.agent_logged_in(&a("1001"), 0);
         acd.enqueue(c("x"), 0);
         acd.poll_offers(0);
@@ -362,7 +919,10 @@ mod tests {
     #[test]
     fn a_simulated_day_never_double_books_an_agent() {
         // 24 h of traffic, one call every 30 s, agents answer after 3 s, talk 100 s.
-        let mut acd = Acd::new(AcdConfig { wrap_up_ms: 10_000 });
+        let mut acd = Acd::new(AcdConfig {
+            wrap_up_ms: 10_000,
+            ..AcdConfig::default()
+        });
         for i in 0..5 {
             acd.agent_logged_in(&a(&format!("10{i:02}")), 0);
         }

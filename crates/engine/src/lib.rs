@@ -93,6 +93,7 @@ impl Engine {
     pub async fn run(self, mut sip_events: mpsc::Receiver<SipEvent>) {
         let mut acd = Acd::new(AcdConfig {
             wrap_up_ms: self.cfg.wrap_up_ms,
+            ..AcdConfig::default()
         });
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControllerMsg>(4096);
         let mut calls: HashMap<CallId, mpsc::Sender<call::CallCmd>> = HashMap::new();
