@@ -42,6 +42,22 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// Erlang C: agents needed for a service-level target, and what fewer or
+    /// more agents would give.
+    Staffing {
+        /// Calls offered per hour.
+        #[arg(long, allow_negative_numbers = true)]
+        calls_per_hour: f64,
+        /// Average handle time (talk + hold + wrap-up), seconds.
+        #[arg(long, allow_negative_numbers = true)]
+        aht: f64,
+        /// Service-level target: share of calls answered within --target-seconds.
+        #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+        target_sl: f64,
+        /// Service-level time, seconds.
+        #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
+        target_seconds: f64,
+    },
     /// Check a config file and exit (0 = valid).
     CheckConfig {
         /// Config file.
@@ -62,6 +78,12 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::CheckConfig { path } => check_config(&path),
+        Command::Staffing {
+            calls_per_hour,
+            aht,
+            target_sl,
+            target_seconds,
+        } => staffing(calls_per_hour, aht, target_sl, target_seconds),
         Command::Serve { config, sip, data } => serve(&config, sip, data),
     };
     match result {
@@ -71,6 +93,35 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+fn staffing(calls_per_hour: f64, aht: f64, target_sl: f64, target_seconds: f64) -> Result<()> {
+    use hotline_metrics::erlang::{agents_needed, predict, Workload};
+    let load = Workload::new(calls_per_hour, aht)?;
+    let needed = agents_needed(load, target_sl, target_seconds)?;
+    println!(
+        "{calls_per_hour} calls/h × {aht} s = {:.2} Erlangs; {:.0}% within {target_seconds} s needs {needed} agents",
+        load.traffic(),
+        target_sl * 100.0
+    );
+    println!("agents  P(wait)  service level  ASA (s)  occupancy");
+    let first = needed.saturating_sub(3).max(1);
+    for n in first..=needed.saturating_add(4) {
+        let p = predict(load, n, target_seconds);
+        let asa = if p.asa_s.is_finite() {
+            format!("{:.1}", p.asa_s)
+        } else {
+            "∞".to_string()
+        };
+        let mark = if n == needed { "  <- needed" } else { "" };
+        println!(
+            "{n:>6}  {:>7.3}  {:>12.1}%  {asa:>7}  {:>8.1}%{mark}",
+            p.wait_probability,
+            p.service_level * 100.0,
+            p.occupancy * 100.0
+        );
+    }
+    Ok(())
 }
 
 fn check_config(path: &Path) -> Result<()> {
