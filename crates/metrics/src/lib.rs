@@ -1,8 +1,11 @@
 //! The call center's numbers, computed without IO or clocks.
 //!
-//! So far: [`erlang`], the Erlang C model behind `hotline staffing` (agents
-//! needed for a service-level target, predicted waiting, ASA and occupancy).
+//! - [`kpi`]: the KPIs of the center, of each queue and of each agent, folded
+//!   from the `CallEvent` stream (the same code live and over a stored day).
+//! - [`erlang`]: the Erlang C model behind `hotline staffing` (agents needed for
+//!   a service-level target, predicted waiting, ASA and occupancy).
 
 #![warn(missing_docs)]
 
 pub mod erlang;
+pub mod kpi;
