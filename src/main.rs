@@ -3,6 +3,7 @@
 //! `hotline serve` runs the hotline; `hotline check-config` validates a config file.
 
 mod config;
+mod report;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -58,6 +59,18 @@ enum Command {
         #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
         target_seconds: f64,
     },
+    /// A day's figures from the stored event log, as CSV (center, queues, agents).
+    Report {
+        /// The day, YYYY-MM-DD (UTC): calls that arrived that day.
+        #[arg(long)]
+        day: String,
+        /// Config file (for the database location).
+        #[arg(long, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Check a config file and exit (0 = valid).
     CheckConfig {
         /// Config file.
@@ -78,6 +91,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::CheckConfig { path } => check_config(&path),
+        Command::Report { day, config, data } => report(&config, data, &day),
         Command::Staffing {
             calls_per_hour,
             aht,
@@ -93,6 +107,20 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+fn report(config_path: &Path, data: Option<PathBuf>, day: &str) -> Result<()> {
+    let mut cfg = Config::load(config_path)?;
+    if let Some(data) = data {
+        cfg.storage.data_dir = data;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let text = runtime.block_on(report::run(&cfg, day))?;
+    print!("{text}");
+    Ok(())
 }
 
 fn staffing(calls_per_hour: f64, aht: f64, target_sl: f64, target_seconds: f64) -> Result<()> {

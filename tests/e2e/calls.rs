@@ -546,3 +546,62 @@ fn an_unreachable_agent_is_skipped_for_the_next() {
         kinds(&ev)
     );
 }
+
+#[test]
+fn the_daily_report_counts_what_happened() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = agent_uas("1001", port, 0);
+    caller(&h, 1000).run().assert_success("answered call");
+    agent.wait().assert_success("agent");
+    Sipp::new("caller_cancel.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0644444444")
+        .duration_ms(300)
+        .run()
+        .assert_success("abandoned call");
+    wait_cdrs(&h, 2);
+    let today = std::process::Command::new("date")
+        .args(["-u", "+%F"])
+        .output()
+        .expect("date");
+    let today = String::from_utf8_lossy(&today.stdout).trim().to_string();
+    let out = std::process::Command::new(Hotline::binary())
+        .args(["report", "--day", &today, "--config"])
+        .arg(&h.config_path)
+        .arg("--data")
+        .arg(&h.data_dir)
+        .output()
+        .expect("run report");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{csv}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let center: Vec<&str> = csv
+        .lines()
+        .find(|l| l.starts_with("center,"))
+        .expect("center row")
+        .split(',')
+        .collect();
+    // scope, offered, answered, abandoned, short_abandoned, rejected, asa_s, service_level, abandon_rate
+    assert_eq!(&center[1..6], &["2", "1", "1", "1", "0"], "{csv}");
+    assert_eq!(
+        center[7], "1.000",
+        "the answered call was within 20 s: {csv}"
+    );
+    assert_eq!(center[8], "0.500", "{csv}");
+    assert!(
+        csv.lines().any(|l| l.starts_with("queue:general,2,1,")),
+        "{csv}"
+    );
+    assert!(csv.lines().any(|l| l.starts_with("1001,1,0,")), "{csv}");
+}

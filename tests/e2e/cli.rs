@@ -157,3 +157,26 @@ fn demo_passwords_on_a_network_address_are_warned_about_loudly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn report_refuses_bad_days_and_missing_databases() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for day in ["2026-02-30", "yesterday", "2026/11/22"] {
+        let out = hotline()
+            .args(["report", "--day", day, "--data"])
+            .arg(dir.path())
+            .output()
+            .expect("run hotline");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{day}: {stderr}");
+        assert!(stderr.contains("--day"), "{day}: {stderr}");
+    }
+    let out = hotline()
+        .args(["report", "--day", "2026-11-22", "--data"])
+        .arg(dir.path().join("empty"))
+        .output()
+        .expect("run hotline");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no database"), "{stderr}");
+}
