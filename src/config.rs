@@ -70,6 +70,9 @@ pub struct Config {
     /// `[prompts]`
     #[serde(default)]
     pub prompts: PromptsSection,
+    /// `[http]`
+    #[serde(default)]
+    pub http: HttpSection,
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
@@ -196,6 +199,25 @@ impl Default for MediaSection {
             port_min: 20000,
             port_max: 29999,
             workers: 0,
+        }
+    }
+}
+
+/// `[http]`: the HTTP listener (Prometheus `/metrics`, `/api/stats`, `/health`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Serve HTTP at all.
+    pub enabled: bool,
+    /// Address to listen on (port 0 = any free port, printed at start).
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         }
     }
 }

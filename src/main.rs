@@ -3,6 +3,7 @@
 //! `hotline serve` runs the hotline; `hotline check-config` validates a config file.
 
 mod config;
+mod http;
 mod report;
 
 use anyhow::{bail, Context, Result};
@@ -42,6 +43,9 @@ enum Command {
         /// Data directory, overrides storage.data_dir.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// HTTP listen address (metrics, stats), overrides http.listen.
+        #[arg(long, value_name = "ADDR:PORT")]
+        http: Option<SocketAddr>,
     },
     /// Erlang C: agents needed for a service-level target, and what fewer or
     /// more agents would give.
@@ -98,7 +102,12 @@ fn main() -> std::process::ExitCode {
             target_sl,
             target_seconds,
         } => staffing(calls_per_hour, aht, target_sl, target_seconds),
-        Command::Serve { config, sip, data } => serve(&config, sip, data),
+        Command::Serve {
+            config,
+            sip,
+            data,
+            http,
+        } => serve(&config, sip, data, http),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -177,10 +186,19 @@ fn load_prompts(cfg: &Config) -> Result<Prompts> {
     Ok(Prompts { greeting, music })
 }
 
-fn serve(config_path: &Path, sip: Option<SocketAddr>, data: Option<PathBuf>) -> Result<()> {
+fn serve(
+    config_path: &Path,
+    sip: Option<SocketAddr>,
+    data: Option<PathBuf>,
+    http: Option<SocketAddr>,
+) -> Result<()> {
     let mut cfg = Config::load(config_path)?;
     if let Some(sip) = sip {
         cfg.sip.listen = sip;
+    }
+    if let Some(http) = http {
+        cfg.http.listen = http;
+        cfg.http.enabled = true;
     }
     if let Some(data) = data {
         cfg.storage.data_dir = data;
@@ -274,7 +292,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,
     };
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         engine_cfg,
         sip.clone(),
         media.clone(),
@@ -282,9 +300,19 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         sink.clone(),
         prompts,
     );
+    let mut http_addr = None;
+    if cfg.http.enabled {
+        let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
+        let live = http::LiveKpis::spawn(live_rx);
+        http_addr = Some(http::serve(cfg.http.listen, live).await?);
+        engine = engine.with_live_events(live_tx);
+    }
     let engine_task = tokio::spawn(engine.run(sip_events));
-    info!(sip = %sip.local_addr(), data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
-    println!("hotline: ready sip={}", sip.local_addr());
+    info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
+    match http_addr {
+        Some(h) => println!("hotline: ready sip={} http={h}", sip.local_addr()),
+        None => println!("hotline: ready sip={}", sip.local_addr()),
+    }
 
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]

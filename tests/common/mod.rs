@@ -409,6 +409,14 @@ impl Hotline {
         panic!("{why}\n{}", self.report());
     }
 
+    /// `127.0.0.1:PORT` of the HTTP listener, from the ready line.
+    pub fn http_addr(&self) -> String {
+        self.stdout()
+            .lines()
+            .find_map(|l| l.split(" http=").nth(1).map(|a| a.trim().to_string()))
+            .unwrap_or_else(|| panic!("no http= in the ready line\n{}", self.report()))
+    }
+
     /// Process id of the running server.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

@@ -605,3 +605,68 @@ fn the_daily_report_counts_what_happened() {
     );
     assert!(csv.lines().any(|l| l.starts_with("1001,1,0,")), "{csv}");
 }
+
+/// A raw HTTP/1.1 GET (or other method) → (status, body).
+fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the HTTP listener");
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn live_kpis_on_metrics_and_api_stats() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let web = h.http_addr();
+    assert_eq!(http(&web, "GET", "/health"), (200, "ok\n".to_string()));
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = agent_uas("1001", port, 0);
+    caller(&h, 1000).run().assert_success("answered call");
+    agent.wait().assert_success("agent");
+    wait_cdrs(&h, 1);
+    let (status, text) = http(&web, "GET", "/metrics");
+    assert_eq!(status, 200, "{text}");
+    for line in [
+        "hotline_calls_offered_total 1",
+        "hotline_calls_answered_total 1",
+        "hotline_calls_answered_total{queue=\"general\"} 1",
+        "hotline_calls_talking 0",
+        "hotline_service_level_ratio 1",
+        "hotline_agent_answered_total{agent=\"1001\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+    let (status, json) = http(&web, "GET", "/api/stats");
+    assert_eq!(status, 200, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(v["last_15_min"]["center"]["answered"], 1, "{v}");
+    assert_eq!(v["since_start"]["agents"]["1001"]["answered"], 1, "{v}");
+    // bad input: unknown path, wrong method, garbage request
+    assert_eq!(http(&web, "GET", "/../../etc/passwd").0, 404);
+    assert_eq!(http(&web, "POST", "/metrics").0, 405);
+    let (status, _) = http(&web, "BREW", "/metrics");
+    assert!(status == 405 || status == 400, "{status}");
+    let mut junk = std::net::TcpStream::connect(&web).expect("connect");
+    use std::io::Write;
+    let _ = junk.write_all(&[0xff; 70_000]);
+    drop(junk);
+    assert_eq!(http(&web, "GET", "/health").0, 200, "still serving");
+}

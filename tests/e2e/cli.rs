@@ -135,6 +135,7 @@ fn demo_passwords_on_a_network_address_are_warned_about_loudly() {
         .arg(&path)
         .arg("--sip")
         .arg(format!("0.0.0.0:{port}"))
+        .args(["--http", "127.0.0.1:0"])
         .arg("--data")
         .arg(dir.path().join("data"))
         .env("HOTLINE_LOG", "warn")

@@ -52,6 +52,7 @@ pub(crate) struct CallCtx {
     pub media: MediaEngine,
     pub recorder: Recorder,
     pub sink: EventSink,
+    pub live: Option<mpsc::UnboundedSender<CallEvent>>,
     pub prompts: Prompts,
     pub clock: Arc<dyn Clock>,
     pub controller: mpsc::Sender<ControllerMsg>,
@@ -127,13 +128,17 @@ impl CallTask {
     }
 
     fn emit(&self, agent: Option<&AgentId>, kind: EventKind) {
-        self.ctx.sink.event(CallEvent {
+        let e = CallEvent {
             at_ms: self.ctx.clock.now_ms(),
             call_id: Some(self.id.clone()),
             agent: agent.cloned(),
             queue: Some(self.ctx.cfg.queue.clone()),
             kind,
-        });
+        };
+        if let Some(live) = &self.ctx.live {
+            let _ = live.send(e.clone());
+        }
+        self.ctx.sink.event(e);
     }
 
     async fn tell(&self, msg: ControllerMsg) {

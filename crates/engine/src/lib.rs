@@ -64,6 +64,7 @@ pub struct Engine {
     media: MediaEngine,
     recorder: Recorder,
     sink: EventSink,
+    live: Option<mpsc::UnboundedSender<CallEvent>>,
     prompts: Prompts,
     clock: Arc<dyn Clock>,
 }
@@ -84,9 +85,24 @@ impl Engine {
             media,
             recorder,
             sink,
+            live: None,
             prompts,
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Also hands every event, as it happens, to `live` (the live KPIs).
+    pub fn with_live_events(mut self, live: mpsc::UnboundedSender<CallEvent>) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    /// Writes an event to the log and to the live listener.
+    fn publish(&self, e: CallEvent) {
+        if let Some(live) = &self.live {
+            let _ = live.send(e.clone());
+        }
+        self.sink.event(e);
     }
 
     /// Runs the controller until the SIP event stream ends.
@@ -103,6 +119,7 @@ impl Engine {
             media: self.media.clone(),
             recorder: self.recorder.clone(),
             sink: self.sink.clone(),
+            live: self.live.clone(),
             prompts: self.prompts.clone(),
             clock: self.clock.clone(),
             controller: ctl_tx.clone(),
@@ -136,7 +153,7 @@ impl Engine {
                         ControllerMsg::Enqueue(call) => {
                             acd.enqueue(call.clone(), now);
                             let position = acd.position(&call).unwrap_or(0);
-                            self.sink.event(CallEvent {
+                            self.publish(CallEvent {
                                 at_ms: now,
                                 call_id: Some(call),
                                 agent: None,
@@ -201,7 +218,7 @@ impl Engine {
                 (agent, EventKind::AgentUnregistered { contact })
             }
         };
-        self.sink.event(CallEvent {
+        self.publish(CallEvent {
             at_ms: now,
             call_id: None,
             agent: Some(AgentId::new(agent)),

@@ -2,6 +2,7 @@
 //!
 //! - [`kpi`]: the KPIs of the center, of each queue and of each agent, folded
 //!   from the `CallEvent` stream (the same code live and over a stored day).
+//! - [`prometheus`]: the same figures in the Prometheus text format.
 //! - [`erlang`]: the Erlang C model behind `hotline staffing` (agents needed for
 //!   a service-level target, predicted waiting, ASA and occupancy).
 
@@ -9,3 +10,4 @@
 
 pub mod erlang;
 pub mod kpi;
+pub mod prometheus;

@@ -1,0 +1,189 @@
+//! The KPIs in the Prometheus text exposition format (version 0.0.4).
+
+use crate::kpi::{Figures, Snapshot};
+use std::fmt::Write as _;
+
+/// Escapes a label value (backslash, double quote, newline).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Family<'a> {
+    name: &'a str,
+    kind: &'a str,
+    help: &'a str,
+    value: fn(&Figures) -> Option<f64>,
+}
+
+const FAMILIES: &[Family<'static>] = &[
+    Family {
+        name: "hotline_calls_offered_total",
+        kind: "counter",
+        help: "Calls that arrived and were not refused.",
+        value: |f| Some(f.offered as f64),
+    },
+    Family {
+        name: "hotline_calls_answered_total",
+        kind: "counter",
+        help: "Calls answered by an agent.",
+        value: |f| Some(f.answered as f64),
+    },
+    Family {
+        name: "hotline_calls_abandoned_total",
+        kind: "counter",
+        help: "Callers who hung up before an agent answered.",
+        value: |f| Some(f.abandoned as f64),
+    },
+    Family {
+        name: "hotline_calls_short_abandoned_total",
+        kind: "counter",
+        help: "Abandons before the short-abandon threshold.",
+        value: |f| Some(f.short_abandoned as f64),
+    },
+    Family {
+        name: "hotline_calls_rejected_total",
+        kind: "counter",
+        help: "Calls refused at the door.",
+        value: |f| Some(f.rejected as f64),
+    },
+    Family {
+        name: "hotline_calls_waiting",
+        kind: "gauge",
+        help: "Calls waiting for an agent now.",
+        value: |f| Some(f.waiting_now as f64),
+    },
+    Family {
+        name: "hotline_calls_talking",
+        kind: "gauge",
+        help: "Calls with an agent now.",
+        value: |f| Some(f.talking_now as f64),
+    },
+    Family {
+        name: "hotline_longest_wait_seconds",
+        kind: "gauge",
+        help: "Longest wait of the calls waiting now.",
+        value: |f| Some(f.longest_current_wait_ms as f64 / 1000.0),
+    },
+    Family {
+        name: "hotline_average_speed_of_answer_seconds",
+        kind: "gauge",
+        help: "Mean wait of agent-answered calls.",
+        value: |f| f.asa_ms.map(|v| v / 1000.0),
+    },
+    Family {
+        name: "hotline_service_level_ratio",
+        kind: "gauge",
+        help: "Answered within target / (answered + abandoned after the short threshold).",
+        value: |f| f.service_level,
+    },
+    Family {
+        name: "hotline_abandon_ratio",
+        kind: "gauge",
+        help: "Abandoned / offered.",
+        value: |f| f.abandon_rate,
+    },
+    Family {
+        name: "hotline_system_answered_within_rings_ratio",
+        kind: "gauge",
+        help: "Of calls the engine answered, the share within the ring limit.",
+        value: |f| f.system_answered_within_rings,
+    },
+    Family {
+        name: "hotline_average_talk_seconds",
+        kind: "gauge",
+        help: "Mean talk time of completed calls.",
+        value: |f| f.avg_talk_ms.map(|v| v / 1000.0),
+    },
+];
+
+/// Renders a snapshot: each family once, the center's sample without labels
+/// and one sample per queue with a `queue` label; per-agent counters last.
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::new();
+    for fam in FAMILIES {
+        let _ = writeln!(out, "# HELP {} {}", fam.name, fam.help);
+        let _ = writeln!(out, "# TYPE {} {}", fam.name, fam.kind);
+        if let Some(v) = (fam.value)(&s.center) {
+            let _ = writeln!(out, "{} {}", fam.name, v);
+        }
+        for (q, f) in &s.queues {
+            if let Some(v) = (fam.value)(f) {
+                let _ = writeln!(out, "{}{{queue=\"{}\"}} {}", fam.name, label(q), v);
+            }
+        }
+    }
+    for (name, help, value) in [
+        (
+            "hotline_agent_answered_total",
+            "Calls an agent answered.",
+            0,
+        ),
+        (
+            "hotline_agent_missed_total",
+            "Offers an agent let ring out or refused.",
+            1,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (a, f) in &s.agents {
+            let v = if value == 0 { f.answered } else { f.missed };
+            let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kpi::AgentFigures;
+
+    #[test]
+    fn renders_families_with_labels_escaped() {
+        let mut s = Snapshot::default();
+        s.center.offered = 3;
+        s.center.service_level = Some(0.5);
+        s.queues.insert(
+            "sa\"les".into(),
+            Figures {
+                offered: 2,
+                ..Figures::default()
+            },
+        );
+        s.agents.insert(
+            "1001".into(),
+            AgentFigures {
+                answered: 4,
+                missed: 1,
+                ..AgentFigures::default()
+            },
+        );
+        let text = render(&s);
+        assert!(
+            text.contains(
+                "# TYPE hotline_calls_offered_total counter\nhotline_calls_offered_total 3\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("hotline_calls_offered_total{queue=\"sa\\\"les\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("hotline_service_level_ratio 0.5\n"));
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("hotline_average_speed_of_answer_seconds")),
+            "absent ratios are not exported as 0"
+        );
+        assert!(text.contains("hotline_agent_missed_total{agent=\"1001\"} 1\n"));
+        // every sample line is `name{labels} value` or `name value`
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let v = l.rsplit(' ').next().unwrap();
+            assert!(v.parse::<f64>().is_ok(), "{l}");
+        }
+    }
+}
