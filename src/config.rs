@@ -73,6 +73,9 @@ pub struct Config {
     /// `[http]`
     #[serde(default)]
     pub http: HttpSection,
+    /// `[limits]`
+    #[serde(default)]
+    pub limits: LimitsSection,
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
@@ -200,6 +203,51 @@ impl Default for MediaSection {
             port_max: 29999,
             workers: 0,
         }
+    }
+}
+
+/// `[limits]`: handle-time limits per call type, seconds (0 = no limit).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Orders.
+    pub order_s: u32,
+    /// Inquiries (the type of every call until an IVR or the agent sets one).
+    pub inquiry_s: u32,
+    /// Callbacks and follow-ups.
+    pub callback_s: u32,
+    /// Complaints.
+    pub complaint_s: u32,
+    /// `limit_warning` at this fraction of the limit.
+    pub warning_fraction: f64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            order_s: 60,
+            inquiry_s: 180,
+            callback_s: 180,
+            complaint_s: 0,
+            warning_fraction: 0.8,
+        }
+    }
+}
+
+impl LimitsSection {
+    /// The limits in ms by call type (types without a limit are absent).
+    pub fn by_type(&self) -> std::collections::HashMap<hotline_core::CallType, i64> {
+        use hotline_core::CallType;
+        [
+            (CallType::Order, self.order_s),
+            (CallType::Inquiry, self.inquiry_s),
+            (CallType::Callback, self.callback_s),
+            (CallType::Complaint, self.complaint_s),
+        ]
+        .into_iter()
+        .filter(|(_, s)| *s > 0)
+        .map(|(t, s)| (t, i64::from(s) * 1000))
+        .collect()
     }
 }
 
@@ -374,6 +422,25 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.limits.warning_fraction > 0.0 && self.limits.warning_fraction < 1.0) {
+            return Err(invalid(
+                "limits.warning_fraction",
+                "must be between 0 and 1 (e.g. 0.8)",
+            ));
+        }
+        for (key, v) in [
+            ("limits.order_s", self.limits.order_s),
+            ("limits.inquiry_s", self.limits.inquiry_s),
+            ("limits.callback_s", self.limits.callback_s),
+            ("limits.complaint_s", self.limits.complaint_s),
+        ] {
+            if v > 86_400 {
+                return Err(invalid(
+                    key,
+                    "a handle-time limit longer than a day is a typo (0 = no limit)",
+                ));
+            }
+        }
         if self.sip.realm.trim().is_empty() || self.sip.realm.contains('"') {
             return Err(invalid(
                 "sip.realm",

@@ -291,6 +291,8 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,
+        limits: cfg.limits.by_type(),
+        limit_warning_fraction: cfg.limits.warning_fraction,
     };
     let mut engine = Engine::new(
         engine_cfg,

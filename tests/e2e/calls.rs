@@ -670,3 +670,79 @@ fn live_kpis_on_metrics_and_api_stats() {
     drop(junk);
     assert_eq!(http(&web, "GET", "/health").0, 200, "still serving");
 }
+
+#[test]
+fn handle_time_limits_warn_then_report_exceeded_while_the_call_runs() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        extra_toml: "[limits]\ninquiry_s = 1\nwarning_fraction = 0.5\n".into(),
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = agent_uas("1001", port, 0);
+    caller(&h, 2500).run().assert_success("a 2.5 s inquiry");
+    agent.wait().assert_success("agent");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    let ev = events(&h, &cdr.call_id);
+    let answered = find(&ev, |k| matches!(k, EventKind::AgentAnswered { .. }))
+        .expect("answered")
+        .at_ms;
+    let warning = find(&ev, |k| {
+        matches!(k, EventKind::LimitWarning { limit_ms: 1000, .. })
+    })
+    .expect("limit_warning");
+    let exceeded = find(&ev, |k| {
+        matches!(k, EventKind::LimitExceeded { limit_ms: 1000, .. })
+    })
+    .expect("limit_exceeded");
+    let completed = find(&ev, |k| matches!(k, EventKind::Completed { .. })).expect("completed");
+    assert!(
+        warning.at_ms - answered >= 450,
+        "warning at half the limit: {:?}",
+        kinds(&ev)
+    );
+    assert!(exceeded.at_ms - answered >= 950);
+    assert!(
+        warning.at_ms <= exceeded.at_ms && exceeded.at_ms <= completed.at_ms,
+        "{:?}",
+        kinds(&ev)
+    );
+    assert_eq!(exceeded.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    let (_, text) = http(&h.http_addr(), "GET", "/metrics");
+    assert!(
+        text.lines().any(|l| l == "hotline_within_limit_ratio 0"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == "hotline_agent_limit_exceeded_total{agent=\"1001\"} 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_short_call_stays_within_its_limit() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        extra_toml: "[limits]\ninquiry_s = 30\n".into(),
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = agent_uas("1001", port, 0);
+    caller(&h, 500).run().assert_success("a short inquiry");
+    agent.wait().assert_success("agent");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    let k = kinds(&events(&h, &cdr.call_id));
+    assert!(!k.iter().any(|k| k.starts_with("limit_")), "{k:?}");
+    let (_, text) = http(&h.http_addr(), "GET", "/metrics");
+    assert!(
+        text.lines().any(|l| l == "hotline_within_limit_ratio 1"),
+        "{text}"
+    );
+}

@@ -44,6 +44,12 @@ fn a_bad_config_names_the_key_and_exits_2() {
             "prompts.greeting",
         ),
         ("this is = = not toml", "hotline.toml"),
+        (
+            "[limits]\nwarning_fraction = 1.5\n",
+            "limits.warning_fraction",
+        ),
+        ("[limits]\norder_s = 100000\n", "limits.order_s"),
+        ("[http]\nlisten = \"not an address\"\n", "listen"),
     ];
     for (text, key) in cases {
         let path = dir.path().join("hotline.toml");

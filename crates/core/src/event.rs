@@ -156,6 +156,22 @@ pub enum EventKind {
         #[serde(default)]
         gap_samples: u64,
     },
+    /// The call reached the warning fraction of its type's handle-time limit.
+    LimitWarning {
+        /// The call's type.
+        call_type: CallType,
+        /// Its limit, ms.
+        limit_ms: i64,
+        /// Talk time so far, ms.
+        talk_ms: i64,
+    },
+    /// The call went past its type's handle-time limit.
+    LimitExceeded {
+        /// The call's type.
+        call_type: CallType,
+        /// Its limit, ms.
+        limit_ms: i64,
+    },
     /// The recording could not be written (the call goes on).
     RecordingFailed {
         /// What went wrong.
@@ -195,6 +211,8 @@ impl EventKind {
             EventKind::RecordingOpened { .. } => "recording_opened",
             EventKind::RecordingClosed { .. } => "recording_closed",
             EventKind::RecordingFailed { .. } => "recording_failed",
+            EventKind::LimitWarning { .. } => "limit_warning",
+            EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",
         }

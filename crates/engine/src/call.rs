@@ -458,8 +458,43 @@ impl CallTask {
         self.cdr.wait_ms = Some(wait_ms);
         self.cdr.rings = Some(i64::from(rings));
         let mut agent_leg = agent_leg;
+        // handle-time limit of the call's type, counted from the agent's answer
+        let call_type = self.cdr.call_type;
+        let limit_ms = self
+            .ctx
+            .cfg
+            .limits
+            .get(&call_type)
+            .copied()
+            .filter(|l| *l > 0);
+        let answered_at = Instant::now();
+        let far = answered_at + Duration::from_secs(86_400 * 365);
+        let (warn_at, exceed_at) = match limit_ms {
+            Some(l) => {
+                let warn = (l as f64 * self.ctx.cfg.limit_warning_fraction.clamp(0.0, 1.0)) as u64;
+                (
+                    answered_at + Duration::from_millis(warn),
+                    answered_at + Duration::from_millis(l as u64),
+                )
+            }
+            None => (far, far),
+        };
+        let (mut warned, mut exceeded) = (limit_ms.is_none(), limit_ms.is_none());
         let ended_by = loop {
             tokio::select! {
+                _ = sleep_until(warn_at), if !warned => {
+                    warned = true;
+                    let talk_ms = self.ctx.clock.now_ms() - answered_ms;
+                    let limit_ms = limit_ms.unwrap_or(0);
+                    info!(?call_type, limit_ms, talk_ms, "handle-time limit near");
+                    self.emit(Some(&agent), EventKind::LimitWarning { call_type, limit_ms, talk_ms });
+                }
+                _ = sleep_until(exceed_at), if warned && !exceeded => {
+                    exceeded = true;
+                    let limit_ms = limit_ms.unwrap_or(0);
+                    warn!(?call_type, limit_ms, "handle-time limit exceeded");
+                    self.emit(Some(&agent), EventKind::LimitExceeded { call_type, limit_ms });
+                }
                 ev = self.inbound.next_event() => match ev {
                     Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
                     _ => { agent_leg.hangup().await; break EndedBy::Caller; }

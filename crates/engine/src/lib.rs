@@ -13,7 +13,7 @@ mod call;
 use call::{CallCtx, CallTask, ControllerMsg};
 use hotline_acd::{Acd, AcdConfig, RingResult};
 use hotline_core::{
-    AgentId, CallEvent, CallId, Clock, EventKind, QueueId, RingCadence, SystemClock,
+    AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
 };
 use hotline_media::prompt::Prompt;
 use hotline_media::MediaEngine;
@@ -46,6 +46,10 @@ pub struct EngineConfig {
     pub media_ip: IpAddr,
     /// Record every call answered by an agent.
     pub record: bool,
+    /// Handle-time limit per call type, ms (a type absent here has none).
+    pub limits: HashMap<CallType, i64>,
+    /// `limit_warning` is emitted at this fraction of the limit (0–1).
+    pub limit_warning_fraction: f64,
 }
 
 /// Prompts the engine plays, loaded at start.

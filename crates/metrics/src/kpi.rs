@@ -45,6 +45,7 @@ struct CallFacts {
     agent_answered: Option<(i64, u32, Option<AgentId>)>,
     abandoned_wait_ms: Option<i64>,
     talk_ms: Option<i64>,
+    limit_exceeded: bool,
 }
 
 impl CallFacts {
@@ -55,6 +56,7 @@ impl CallFacts {
 
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
 struct AgentTotals {
+    limit_exceeded: u64,
     answered: u64,
     missed: u64,
     talk_ms: i64,
@@ -102,6 +104,8 @@ pub struct Figures {
     pub avg_talk_ms: Option<f64>,
     /// Offered calls per hour over the window.
     pub calls_per_hour: Option<f64>,
+    /// Completed calls that stayed within their handle-time limit ÷ completed calls.
+    pub within_limit: Option<f64>,
 }
 
 /// The figures of one agent.
@@ -115,6 +119,8 @@ pub struct AgentFigures {
     pub talk_ms: i64,
     /// Mean talk time, ms.
     pub avg_talk_ms: Option<f64>,
+    /// Calls that went past their handle-time limit.
+    pub limit_exceeded: u64,
 }
 
 /// Everything at one moment.
@@ -190,6 +196,12 @@ impl Metrics {
                     t.talked_calls += 1;
                 }
             }
+            EventKind::LimitExceeded { .. } if !f.limit_exceeded => {
+                f.limit_exceeded = true;
+                if let Some(a) = agent {
+                    self.agents.entry(a).or_default().limit_exceeded += 1;
+                }
+            }
             EventKind::AgentRingNoAnswer { .. } | EventKind::AgentRejected { .. } => {
                 if let Some(a) = agent {
                     self.agents.entry(a).or_default().missed += 1;
@@ -252,6 +264,7 @@ impl Metrics {
                         missed: t.missed,
                         talk_ms: t.talk_ms,
                         avg_talk_ms: ratio(t.talk_ms as f64, t.talked_calls),
+                        limit_exceeded: t.limit_exceeded,
                     },
                 )
             })
@@ -294,6 +307,7 @@ struct Acc {
     agent_in_rings: u64,
     talk_sum: f64,
     talk_count: u64,
+    over_limit: u64,
 }
 
 impl Acc {
@@ -338,6 +352,7 @@ impl Acc {
         if let Some(t) = f.talk_ms {
             self.talk_sum += t as f64;
             self.talk_count += 1;
+            self.over_limit += u64::from(f.limit_exceeded);
         }
     }
 
@@ -370,6 +385,7 @@ impl Acc {
             avg_talk_ms: ratio(self.talk_sum, self.talk_count),
             calls_per_hour: (span_ms > 0)
                 .then(|| self.offered as f64 * 3_600_000.0 / span_ms as f64),
+            within_limit: ratio((self.talk_count - self.over_limit) as f64, self.talk_count),
         }
     }
 }
@@ -484,6 +500,16 @@ mod tests {
                 rings: 3,
             },
         );
+        log.ev(
+            9_000 + 200_000,
+            "b",
+            Some("1002"),
+            "sales",
+            EventKind::LimitExceeded {
+                call_type: hotline_core::CallType::Inquiry,
+                limit_ms: 180_000,
+            },
+        );
         // f: refused at the door
         log.arrive(5_000, "f", "support");
         log.ev(
@@ -534,6 +560,8 @@ mod tests {
         assert_eq!(c.system_answered_within_rings, Some(1.0));
         assert_eq!(c.agent_answered_within_rings, Some(2.0 / 3.0));
         assert_eq!(c.avg_talk_ms, Some(90_000.0));
+        // a and b completed; b went past its limit
+        assert_eq!(c.within_limit, Some(0.5));
         assert_eq!(c.calls_per_hour, Some(6.0 * 3_600_000.0 / 160_000.0));
         assert_eq!(s.queues["sales"].offered, 4);
         assert_eq!(s.queues["support"].offered, 2);
@@ -544,10 +572,12 @@ mod tests {
                 answered: 2,
                 missed: 0,
                 talk_ms: 60_000,
-                avg_talk_ms: Some(60_000.0)
+                avg_talk_ms: Some(60_000.0),
+                limit_exceeded: 0,
             }
         );
         assert_eq!(s.agents["1002"].missed, 1);
+        assert_eq!(s.agents["1002"].limit_exceeded, 1);
         // a window holds only the calls that arrived in it
         let w = m.snapshot_window(3_000, 160_000);
         assert_eq!(w.center.offered, 3, "d, e, g");

@@ -91,6 +91,12 @@ const FAMILIES: &[Family<'static>] = &[
         value: |f| f.system_answered_within_rings,
     },
     Family {
+        name: "hotline_within_limit_ratio",
+        kind: "gauge",
+        help: "Completed calls within their handle-time limit / completed calls.",
+        value: |f| f.within_limit,
+    },
+    Family {
         name: "hotline_average_talk_seconds",
         kind: "gauge",
         help: "Mean talk time of completed calls.",
@@ -125,11 +131,20 @@ pub fn render(s: &Snapshot) -> String {
             "Offers an agent let ring out or refused.",
             1,
         ),
+        (
+            "hotline_agent_limit_exceeded_total",
+            "Calls an agent took past their handle-time limit.",
+            2,
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} counter");
         for (a, f) in &s.agents {
-            let v = if value == 0 { f.answered } else { f.missed };
+            let v = match value {
+                0 => f.answered,
+                1 => f.missed,
+                _ => f.limit_exceeded,
+            };
             let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
         }
     }
