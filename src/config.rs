@@ -170,6 +170,10 @@ pub struct AcdSection {
     pub ring_timeout_ms: u32,
     /// After-call work, ms.
     pub wrap_up_ms: u32,
+    /// Pause an agent after this many missed calls in a row (0 = never). Until
+    /// the console exists, an auto-paused agent is back when their phone
+    /// unregisters and registers again.
+    pub auto_pause_after_misses: u32,
 }
 
 impl Default for AcdSection {
@@ -177,6 +181,7 @@ impl Default for AcdSection {
         AcdSection {
             ring_timeout_ms: 0,
             wrap_up_ms: 5000,
+            auto_pause_after_misses: 0,
         }
     }
 }

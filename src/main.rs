@@ -292,6 +292,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,
         limits: cfg.limits.by_type(),
+        auto_pause_after_misses: cfg.acd.auto_pause_after_misses,
         limit_warning_fraction: cfg.limits.warning_fraction,
     };
     let mut engine = Engine::new(

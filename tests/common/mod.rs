@@ -230,6 +230,8 @@ pub struct HotlineOptions {
     pub env: Vec<(String, String)>,
     /// Size of the engine's RTP port range (two ports per call).
     pub media_ports: u16,
+    /// `acd.auto_pause_after_misses` (0 = off).
+    pub auto_pause_after_misses: u32,
 }
 
 impl Default for HotlineOptions {
@@ -242,6 +244,7 @@ impl Default for HotlineOptions {
             extra_args: Vec::new(),
             env: vec![("HOTLINE_LOG".into(), "info,rsipstack=warn,sqlx=warn".into())],
             media_ports: 64,
+            auto_pause_after_misses: 0,
         }
     }
 }
@@ -324,6 +327,10 @@ impl Hotline {
                 ("ring_on_ms", options.ring_on_ms.to_string()),
                 ("ring_off_ms", options.ring_off_ms.to_string()),
                 ("ring_timeout_ms", options.ring_timeout_ms.to_string()),
+                (
+                    "auto_pause_after_misses",
+                    options.auto_pause_after_misses.to_string(),
+                ),
                 ("media_port_min", media_port_min.to_string()),
                 ("media_port_max", media_port_max.to_string()),
                 ("extra", options.extra_toml.clone()),
@@ -1841,6 +1848,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             "ring_on_ms",
             "ring_off_ms",
             "ring_timeout_ms",
+            "auto_pause_after_misses",
             "media_port_min",
             "media_port_max",
         ]

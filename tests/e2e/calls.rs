@@ -746,3 +746,34 @@ fn a_short_call_stays_within_its_limit() {
         "{text}"
     );
 }
+
+#[test]
+fn an_agent_who_misses_calls_is_auto_paused_when_configured() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ring_timeout_ms: 1000,
+        auto_pause_after_misses: 1,
+        ..HotlineOptions::default()
+    });
+    let (p1, p2) = (free_udp_port(), free_udp_port());
+    register(&h, "1001", p1);
+    std::thread::sleep(Duration::from_millis(50));
+    register(&h, "1002", p2);
+    let sleepy = Sipp::new("agent_noanswer.xml")
+        .port(p1)
+        .key("agent", "1001")
+        .spawn();
+    let awake = agent_uas("1002", p2, 0);
+    caller(&h, 500).run().assert_success("caller");
+    sleepy.wait().assert_success("1001 rang out");
+    awake.wait().assert_success("1002 answered");
+    wait_cdrs(&h, 1);
+    let paused = wait_until(Duration::from_secs(5), || {
+        read_db(&h, async |s| s.events_between(0, i64::MAX, 10_000).await.expect("events"))
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::AgentPaused { reason, by } if reason == "missed calls" && by == "acd") && e.agent.as_ref().map(|a| a.as_str()) == Some("1001"))
+    });
+    assert!(paused, "no agent_paused event for 1001\n{}", h.report());
+}

@@ -156,6 +156,13 @@ pub enum EventKind {
         #[serde(default)]
         gap_samples: u64,
     },
+    /// The agent stopped taking calls (auto-pause after missed calls, or asked).
+    AgentPaused {
+        /// Why ("missed calls", "meal", ...).
+        reason: String,
+        /// Who paused them ("acd" for the automatic pause).
+        by: String,
+    },
     /// The call reached the warning fraction of its type's handle-time limit.
     LimitWarning {
         /// The call's type.
@@ -212,6 +219,7 @@ impl EventKind {
             EventKind::RecordingClosed { .. } => "recording_closed",
             EventKind::RecordingFailed { .. } => "recording_failed",
             EventKind::LimitWarning { .. } => "limit_warning",
+            EventKind::AgentPaused { .. } => "agent_paused",
             EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",

@@ -11,7 +11,7 @@
 mod call;
 
 use call::{CallCtx, CallTask, ControllerMsg};
-use hotline_acd::{Acd, AcdConfig, RingResult};
+use hotline_acd::{Acd, AcdConfig, Notice, RingResult};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
 };
@@ -50,6 +50,8 @@ pub struct EngineConfig {
     pub limits: HashMap<CallType, i64>,
     /// `limit_warning` is emitted at this fraction of the limit (0–1).
     pub limit_warning_fraction: f64,
+    /// Pause an agent after this many missed calls in a row (0 = never).
+    pub auto_pause_after_misses: u32,
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -113,7 +115,7 @@ impl Engine {
     pub async fn run(self, mut sip_events: mpsc::Receiver<SipEvent>) {
         let mut acd = Acd::new(AcdConfig {
             wrap_up_ms: self.cfg.wrap_up_ms,
-            ..AcdConfig::default()
+            auto_pause_after_misses: self.cfg.auto_pause_after_misses,
         });
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControllerMsg>(4096);
         let mut calls: HashMap<CallId, mpsc::Sender<call::CallCmd>> = HashMap::new();
@@ -167,6 +169,7 @@ impl Engine {
                         }
                         ControllerMsg::RingResult { call, agent, result } => {
                             acd.ring_result(&call, &agent, result, now);
+                            self.publish_notices(&mut acd, now);
                             // an agent whose contact is gone is not offered again
                             if result == RingResult::Unreachable && self.sip.contacts(agent.as_str()).is_empty() {
                                 acd.agent_logged_out(&agent);
@@ -201,8 +204,45 @@ impl Engine {
                     }
                 }
             }
+            self.publish_notices(&mut acd, now);
         }
         info!("engine stopped");
+    }
+
+    /// Turns the ACD's notices into events.
+    fn publish_notices(&self, acd: &mut Acd, now: i64) {
+        for n in acd.take_notices() {
+            let (agent, kind) = match n {
+                Notice::AgentAutoPaused { agent, misses } => {
+                    warn!(agent = %agent, misses, "agent paused after missed calls");
+                    (
+                        agent,
+                        EventKind::AgentPaused {
+                            reason: hotline_acd::MISSED_CALLS_REASON.to_string(),
+                            by: "acd".to_string(),
+                        },
+                    )
+                }
+                Notice::MinimumOverridden { agent, by, .. } => (
+                    agent,
+                    EventKind::AgentPaused {
+                        reason: "override".to_string(),
+                        by,
+                    },
+                ),
+                Notice::MaxWaitReached { call, .. } => {
+                    warn!(call = %call, "call reached its queue's maximum wait (no overflow configured)");
+                    continue;
+                }
+            };
+            self.publish(CallEvent {
+                at_ms: now,
+                call_id: None,
+                agent: Some(agent),
+                queue: Some(self.cfg.queue.clone()),
+                kind,
+            });
+        }
     }
 
     fn on_binding(&self, acd: &mut Acd, change: BindingChange, now: i64) {
