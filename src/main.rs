@@ -62,6 +62,9 @@ enum Command {
         /// Service-level time, seconds.
         #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
         target_seconds: f64,
+        /// Most agents to consider (1 to 1000000).
+        #[arg(long, default_value_t = hotline_metrics::erlang::MAX_AGENTS, allow_negative_numbers = true)]
+        max_agents: u32,
     },
     /// A day's figures from the stored event log, as CSV (center, queues, agents).
     Report {
@@ -101,7 +104,8 @@ fn main() -> std::process::ExitCode {
             aht,
             target_sl,
             target_seconds,
-        } => staffing(calls_per_hour, aht, target_sl, target_seconds),
+            max_agents,
+        } => staffing(calls_per_hour, aht, target_sl, target_seconds, max_agents),
         Command::Serve {
             config,
             sip,
@@ -132,10 +136,16 @@ fn report(config_path: &Path, data: Option<PathBuf>, day: &str) -> Result<()> {
     Ok(())
 }
 
-fn staffing(calls_per_hour: f64, aht: f64, target_sl: f64, target_seconds: f64) -> Result<()> {
-    use hotline_metrics::erlang::{agents_needed, predict, Workload};
+fn staffing(
+    calls_per_hour: f64,
+    aht: f64,
+    target_sl: f64,
+    target_seconds: f64,
+    max_agents: u32,
+) -> Result<()> {
+    use hotline_metrics::erlang::{predict, Workload};
     let load = Workload::new(calls_per_hour, aht)?;
-    let needed = agents_needed(load, target_sl, target_seconds)?;
+    let needed = load.agents_needed(target_sl, target_seconds, max_agents)?;
     println!(
         "{calls_per_hour} calls/h × {aht} s = {:.2} Erlangs; {:.0}% within {target_seconds} s needs {needed} agents",
         load.traffic(),
@@ -143,8 +153,9 @@ fn staffing(calls_per_hour: f64, aht: f64, target_sl: f64, target_seconds: f64) 
     );
     println!("agents  P(wait)  service level  ASA (s)  occupancy");
     let first = needed.saturating_sub(3).max(1);
-    for n in first..=needed.saturating_add(4) {
-        let p = predict(load, n, target_seconds);
+    let last = needed.saturating_add(4).min(max_agents);
+    for n in first..=last {
+        let p = predict(load, n, target_seconds)?;
         let asa = if p.asa_s.is_finite() {
             format!("{:.1}", p.asa_s)
         } else {

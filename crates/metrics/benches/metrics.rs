@@ -1,15 +1,15 @@
 //! Erlang C answers and KPI folding.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use hotline_core::{AgentId, CallEvent, CallId, CallType, EndedBy, EventKind, Party, QueueId};
-use hotline_metrics::erlang::{agents_needed, Workload};
+use hotline_metrics::erlang::{Workload, MAX_AGENTS};
 use hotline_metrics::kpi::{KpiConfig, Metrics};
 
 fn staffing(c: &mut Criterion) {
     for (cph, label) in [(360.0, "24_erlangs"), (40_000.0, "2000_erlangs")] {
         let load = Workload::new(cph, 180.0).expect("valid");
         c.bench_function(&format!("agents_needed_{label}"), |b| {
-            b.iter(|| agents_needed(black_box(load), 0.8, 20.0))
+            b.iter(|| black_box(load).agents_needed(0.8, 20.0, MAX_AGENTS))
         });
     }
 }
@@ -61,7 +61,9 @@ fn day(calls: usize) -> Vec<CallEvent> {
 
 fn kpis(c: &mut Criterion) {
     let events = day(10_000);
-    c.bench_function("apply_30000_events", |b| {
+    let mut group = c.benchmark_group("fold");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("apply_30000_events", |b| {
         b.iter(|| {
             let mut m = Metrics::new(KpiConfig::default());
             for e in &events {
@@ -70,12 +72,16 @@ fn kpis(c: &mut Criterion) {
             m
         })
     });
+    group.finish();
     let mut m = Metrics::new(KpiConfig::default());
     for e in &events {
         m.apply(e);
     }
     c.bench_function("snapshot_10000_calls", |b| {
         b.iter(|| m.snapshot(black_box(90_000_000)))
+    });
+    c.bench_function("snapshot_window_last_hour_of_10000_calls", |b| {
+        b.iter(|| m.snapshot_window(black_box(86_400_000), black_box(90_000_000)))
     });
 }
 

@@ -1,12 +1,24 @@
 //! KPIs folded from the event log, sans-IO.
 //!
-//! [`Metrics::apply`] takes each [`CallEvent`] once, in any order; the figures
-//! come from [`Metrics::snapshot`] (every call so far) or
-//! [`Metrics::snapshot_window`] (calls that arrived in `[from, now)`: "last
-//! 15 minutes", "today", a shift), always with `now` passed in. docs/kpis.md
-//! gives each formula. Events of a call may arrive in any order or twice: each
-//! fact of a call is recorded once (first value wins) and figures only use
-//! calls whose arrival is known.
+//! [`Metrics::apply`] takes each [`CallEvent`]; the figures come from
+//! [`Metrics::snapshot`] (every call so far) or [`Metrics::snapshot_window`]
+//! (calls that arrived in `[from, now)`: "last 15 minutes", "today", a
+//! shift), always with `now` passed in. The aggregator keeps one small record
+//! of facts per call and computes every figure from those records when asked,
+//! so a window is the same code as "since start". docs/kpis.md gives each
+//! formula.
+//!
+//! Bad input has defined results (tested below):
+//! - events of a call may come in any order: the facts are the same;
+//! - an event applied twice counts once: each fact of a call is recorded once
+//!   (first value wins), and an agent's missed offer once per (agent, time);
+//! - events of a call whose `arrived` was never seen (a log that starts
+//!   mid-call, an unknown call id) are kept but counted nowhere until the
+//!   arrival shows up; [`Metrics::forget_before`] drops them once stale;
+//! - negative waits and talk times count as 0; rings are taken as given;
+//! - a call whose end never comes (a crash mid-call) stays "waiting" or
+//!   "talking" until [`Metrics::forget_before`] passes its last event;
+//! - events without a call id (registrations) are ignored.
 
 use hotline_core::{AgentId, CallEvent, CallId, EventKind, QueueId};
 use serde::Serialize;
@@ -34,33 +46,55 @@ impl Default for KpiConfig {
     }
 }
 
+/// An agent's answer of a call.
+#[derive(Clone, Debug)]
+struct Answer {
+    wait_ms: i64,
+    rings: u32,
+    agent: Option<AgentId>,
+}
+
+/// Why an offer to an agent did not become an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MissKind {
+    /// `agent_ring_no_answer`
+    RangOut,
+    /// `agent_rejected`
+    Refused,
+    /// `agent_unreachable`
+    Unreachable,
+}
+
+/// One failed offer: (agent, when, why). Identical ones are one.
+type Miss = (AgentId, i64, MissKind);
+
+/// What is known about one call.
 #[derive(Clone, Debug, Default)]
 struct CallFacts {
     queue: Option<QueueId>,
     arrived_ms: Option<i64>,
+    /// Time of the latest event of the call.
+    last_ms: i64,
     rejected: bool,
     failed: bool,
     system_answered_rings: Option<u32>,
-    /// (wait, rings, agent)
-    agent_answered: Option<(i64, u32, Option<AgentId>)>,
+    agent_answered: Option<Answer>,
     abandoned_wait_ms: Option<i64>,
-    talk_ms: Option<i64>,
-    limit_exceeded: bool,
+    /// Talk time and the agent named on `completed`.
+    completed: Option<(i64, Option<AgentId>)>,
+    /// The agent named on `limit_exceeded` (if it came).
+    limit_exceeded: Option<Option<AgentId>>,
+    misses: Vec<Miss>,
 }
 
 impl CallFacts {
     fn ended(&self) -> bool {
-        self.rejected || self.failed || self.abandoned_wait_ms.is_some() || self.talk_ms.is_some()
+        self.rejected || self.failed || self.abandoned_wait_ms.is_some() || self.completed.is_some()
     }
-}
 
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
-struct AgentTotals {
-    limit_exceeded: u64,
-    answered: u64,
-    missed: u64,
-    talk_ms: i64,
-    talked_calls: u64,
+    fn answering_agent(&self) -> Option<&AgentId> {
+        self.agent_answered.as_ref().and_then(|a| a.agent.as_ref())
+    }
 }
 
 /// The figures of one scope (the center, a queue).
@@ -72,10 +106,15 @@ pub struct Figures {
     pub rejected: u64,
     /// Calls answered by an agent.
     pub answered: u64,
+    /// Calls the engine answered itself at the ring limit (an agent may have
+    /// answered later).
+    pub system_answered: u64,
     /// Callers who hung up before an agent answered (short ones included).
     pub abandoned: u64,
     /// Of those, abandons before the short-abandon threshold.
     pub short_abandoned: u64,
+    /// Calls that ended for a technical reason before an agent answered.
+    pub failed: u64,
     /// Calls waiting for an agent at `now`.
     pub waiting_now: u64,
     /// Calls with an agent at `now` (answered, not completed).
@@ -113,8 +152,15 @@ pub struct Figures {
 pub struct AgentFigures {
     /// Calls answered.
     pub answered: u64,
-    /// Offers that rang out or were refused.
+    /// Missed calls: offers that rang out or were refused (`rang_out + refused`,
+    /// what the ACD counts towards an auto-pause).
     pub missed: u64,
+    /// Offers that rang out unanswered (`agent_ring_no_answer`).
+    pub rang_out: u64,
+    /// Offers the phone refused (`agent_rejected`: busy, declined).
+    pub refused: u64,
+    /// Offers that could not reach the phone (`agent_unreachable`; not a miss).
+    pub unreachable: u64,
     /// Total talk time, ms.
     pub talk_ms: i64,
     /// Mean talk time, ms.
@@ -134,7 +180,7 @@ pub struct Snapshot {
     pub center: Figures,
     /// Per queue.
     pub queues: BTreeMap<String, Figures>,
-    /// Per agent (all time: agent figures are not windowed yet).
+    /// Per agent, over the same calls as the center (those that arrived in the window).
     pub agents: BTreeMap<String, AgentFigures>,
 }
 
@@ -143,7 +189,34 @@ pub struct Snapshot {
 pub struct Metrics {
     cfg: KpiConfig,
     calls: HashMap<CallId, CallFacts>,
-    agents: BTreeMap<AgentId, AgentTotals>,
+    forgotten: Forgotten,
+}
+
+/// What the calls dropped by [`Metrics::forget_before`] added up to, so that
+/// "since start" keeps counting them (its counters never go back).
+#[derive(Debug, Default)]
+struct Forgotten {
+    center: Acc,
+    queues: HashMap<QueueId, Acc>,
+    agents: HashMap<AgentId, AgentAcc>,
+    first_arrival: Option<i64>,
+}
+
+impl Forgotten {
+    fn add(&mut self, f: &CallFacts, cfg: &KpiConfig) {
+        let Some(arrived) = f.arrived_ms else {
+            return;
+        };
+        self.first_arrival = Some(self.first_arrival.map_or(arrived, |t| t.min(arrived)));
+        self.center.add(f, arrived, None, cfg);
+        if let Some(q) = &f.queue {
+            self.queues
+                .entry(q.clone())
+                .or_default()
+                .add(f, arrived, None, cfg);
+        }
+        add_agents(&mut self.agents, f);
+    }
 }
 
 impl Metrics {
@@ -152,73 +225,113 @@ impl Metrics {
         Metrics {
             cfg,
             calls: HashMap::new(),
-            agents: BTreeMap::new(),
+            forgotten: Forgotten::default(),
         }
     }
 
-    /// Calls tracked (for memory accounting).
+    /// Its settings.
+    pub fn config(&self) -> &KpiConfig {
+        &self.cfg
+    }
+
+    /// Calls tracked (for memory accounting), counted or not.
     pub fn tracked_calls(&self) -> usize {
         self.calls.len()
     }
 
-    /// Folds one event in. Agent-only events (registrations) and events of
-    /// kinds without a KPI are ignored.
+    /// Folds one event in. Events without a call (registrations) and kinds
+    /// without a KPI are ignored; see the module docs for odd streams.
     pub fn apply(&mut self, e: &CallEvent) {
         let Some(call) = &e.call_id else { return };
-        let agent = e.agent.clone();
-        let f = self.calls.entry(call.clone()).or_default();
-        if f.queue.is_none() {
-            f.queue = e.queue.clone();
+        if !self.calls.contains_key(call) {
+            self.calls.insert(
+                call.clone(),
+                CallFacts {
+                    last_ms: e.at_ms,
+                    ..CallFacts::default()
+                },
+            );
         }
-        match &e.kind {
+        let Some(f) = self.calls.get_mut(call) else {
+            return;
+        };
+        f.last_ms = f.last_ms.max(e.at_ms);
+        if f.queue.is_none() {
+            f.queue.clone_from(&e.queue);
+        }
+        let miss = |kind| (e.agent.clone(), e.at_ms, kind);
+        let missed = match &e.kind {
             EventKind::Arrived { .. } => {
                 f.arrived_ms.get_or_insert(e.at_ms);
+                None
             }
-            EventKind::Rejected { .. } => f.rejected = true,
-            EventKind::Failed { .. } => f.failed = true,
+            EventKind::Rejected { .. } => {
+                f.rejected = true;
+                None
+            }
+            EventKind::Failed { .. } => {
+                f.failed = true;
+                None
+            }
             EventKind::SystemAnswered { rings } => {
                 f.system_answered_rings.get_or_insert(*rings);
+                None
             }
-            EventKind::AgentAnswered { wait_ms, rings } if f.agent_answered.is_none() => {
-                f.agent_answered = Some((*wait_ms, *rings, agent.clone()));
-                if let Some(a) = agent {
-                    self.agents.entry(a).or_default().answered += 1;
-                }
+            EventKind::AgentAnswered { wait_ms, rings } => {
+                f.agent_answered.get_or_insert_with(|| Answer {
+                    wait_ms: (*wait_ms).max(0),
+                    rings: *rings,
+                    agent: e.agent.clone(),
+                });
+                None
             }
             EventKind::Abandoned { wait_ms, .. } => {
-                f.abandoned_wait_ms.get_or_insert(*wait_ms);
+                f.abandoned_wait_ms.get_or_insert((*wait_ms).max(0));
+                None
             }
-            EventKind::Completed { talk_ms, .. } if f.talk_ms.is_none() => {
-                f.talk_ms = Some(*talk_ms);
-                if let Some(a) = agent {
-                    let t = self.agents.entry(a).or_default();
-                    t.talk_ms = t.talk_ms.saturating_add(*talk_ms.max(&0));
-                    t.talked_calls += 1;
-                }
+            EventKind::Completed { talk_ms, .. } => {
+                f.completed
+                    .get_or_insert_with(|| ((*talk_ms).max(0), e.agent.clone()));
+                None
             }
-            EventKind::LimitExceeded { .. } if !f.limit_exceeded => {
-                f.limit_exceeded = true;
-                if let Some(a) = agent {
-                    self.agents.entry(a).or_default().limit_exceeded += 1;
-                }
+            EventKind::LimitExceeded { .. } => {
+                f.limit_exceeded.get_or_insert_with(|| e.agent.clone());
+                None
             }
-            EventKind::AgentRingNoAnswer { .. } | EventKind::AgentRejected { .. } => {
-                if let Some(a) = agent {
-                    self.agents.entry(a).or_default().missed += 1;
-                }
+            EventKind::AgentRingNoAnswer { .. } => Some(miss(MissKind::RangOut)),
+            EventKind::AgentRejected { .. } => Some(miss(MissKind::Refused)),
+            EventKind::AgentUnreachable { .. } => Some(miss(MissKind::Unreachable)),
+            _ => None,
+        };
+        if let Some((Some(agent), at, kind)) = missed {
+            let m = (agent, at, kind);
+            if !f.misses.contains(&m) {
+                f.misses.push(m);
             }
-            _ => {}
         }
     }
 
-    /// Forgets calls that ended and arrived before `before_ms` (call it daily
-    /// after the figures of that time are no longer asked for live).
+    /// Forgets calls that ended and arrived before `before_ms`, and any call
+    /// (ended or not, arrival known or not) whose latest event is before it.
+    /// The live task calls it periodically to bound memory. What the
+    /// forgotten calls added up to stays in [`Metrics::snapshot`] ("since
+    /// start": its counters never go back; a forgotten call that had not
+    /// ended is no longer waiting or talking); windows see only the calls
+    /// still kept.
     pub fn forget_before(&mut self, before_ms: i64) {
-        self.calls
-            .retain(|_, f| !(f.ended() && f.arrived_ms.is_some_and(|t| t < before_ms)));
+        let cfg = self.cfg;
+        let forgotten = &mut self.forgotten;
+        self.calls.retain(|_, f| {
+            let done = f.ended() && f.arrived_ms.is_some_and(|t| t < before_ms);
+            let keep = !done && f.last_ms >= before_ms;
+            if !keep {
+                forgotten.add(f, &cfg);
+            }
+            keep
+        });
     }
 
-    /// Figures over every call so far.
+    /// Figures over every call so far (that arrived before `now_ms`).
     pub fn snapshot(&self, now_ms: i64) -> Snapshot {
         self.build(None, now_ms)
     }
@@ -230,7 +343,8 @@ impl Metrics {
 
     fn build(&self, from_ms: Option<i64>, now_ms: i64) -> Snapshot {
         let mut center = Acc::default();
-        let mut queues: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut queues: HashMap<&QueueId, Acc> = HashMap::new();
+        let mut agents: HashMap<&AgentId, AgentAcc> = HashMap::new();
         let mut first_arrival = i64::MAX;
         for f in self.calls.values() {
             let Some(arrived) = f.arrived_ms else {
@@ -240,12 +354,26 @@ impl Metrics {
                 continue;
             }
             first_arrival = first_arrival.min(arrived);
-            center.add(f, arrived, now_ms, &self.cfg);
+            center.add(f, arrived, Some(now_ms), &self.cfg);
             if let Some(q) = &f.queue {
                 queues
-                    .entry(q.as_str().to_string())
+                    .entry(q)
                     .or_default()
-                    .add(f, arrived, now_ms, &self.cfg);
+                    .add(f, arrived, Some(now_ms), &self.cfg);
+            }
+            add_agents(&mut agents, f);
+        }
+        if from_ms.is_none() {
+            let old = &self.forgotten;
+            center.merge(&old.center);
+            for (q, acc) in &old.queues {
+                queues.entry(q).or_default().merge(acc);
+            }
+            for (a, acc) in &old.agents {
+                agents.entry(a).or_default().merge(acc);
+            }
+            if let Some(t) = old.first_arrival {
+                first_arrival = first_arrival.min(t);
             }
         }
         let span_ms = match from_ms {
@@ -253,31 +381,18 @@ impl Metrics {
             None if first_arrival < now_ms => now_ms.saturating_sub(first_arrival),
             None => 0,
         };
-        let agents = self
-            .agents
-            .iter()
-            .map(|(a, t)| {
-                (
-                    a.as_str().to_string(),
-                    AgentFigures {
-                        answered: t.answered,
-                        missed: t.missed,
-                        talk_ms: t.talk_ms,
-                        avg_talk_ms: ratio(t.talk_ms as f64, t.talked_calls),
-                        limit_exceeded: t.limit_exceeded,
-                    },
-                )
-            })
-            .collect();
         Snapshot {
             at_ms: now_ms,
             from_ms,
             center: center.figures(span_ms),
             queues: queues
                 .into_iter()
-                .map(|(k, v)| (k, v.figures(span_ms)))
+                .map(|(k, v)| (k.as_str().to_string(), v.figures(span_ms)))
                 .collect(),
-            agents,
+            agents: agents
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.figures()))
+                .collect(),
         }
     }
 }
@@ -286,7 +401,89 @@ fn ratio(num: f64, den: u64) -> Option<f64> {
     (den > 0).then(|| num / den as f64)
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
+struct AgentAcc {
+    answered: u64,
+    rang_out: u64,
+    refused: u64,
+    unreachable: u64,
+    talk_ms: i64,
+    talked_calls: u64,
+    limit_exceeded: u64,
+}
+
+impl AgentAcc {
+    fn merge(&mut self, o: &AgentAcc) {
+        self.answered += o.answered;
+        self.rang_out += o.rang_out;
+        self.refused += o.refused;
+        self.unreachable += o.unreachable;
+        self.talk_ms = self.talk_ms.saturating_add(o.talk_ms);
+        self.talked_calls += o.talked_calls;
+        self.limit_exceeded += o.limit_exceeded;
+    }
+
+    fn figures(self) -> AgentFigures {
+        AgentFigures {
+            answered: self.answered,
+            missed: self.rang_out + self.refused,
+            rang_out: self.rang_out,
+            refused: self.refused,
+            unreachable: self.unreachable,
+            talk_ms: self.talk_ms,
+            avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls),
+            limit_exceeded: self.limit_exceeded,
+        }
+    }
+}
+
+/// Per-agent accumulators, keyed by borrowed (snapshots) or owned (forgotten) ids.
+trait AgentTable<'a> {
+    fn agent(&mut self, a: &'a AgentId) -> &mut AgentAcc;
+}
+
+impl<'a> AgentTable<'a> for HashMap<&'a AgentId, AgentAcc> {
+    fn agent(&mut self, a: &'a AgentId) -> &mut AgentAcc {
+        self.entry(a).or_default()
+    }
+}
+
+impl<'a> AgentTable<'a> for HashMap<AgentId, AgentAcc> {
+    fn agent(&mut self, a: &'a AgentId) -> &mut AgentAcc {
+        self.entry(a.clone()).or_default()
+    }
+}
+
+/// Adds one counted call to its agents: who answered, who missed it, whose
+/// talk and limit it was (the agent named on the event, else the one who answered).
+fn add_agents<'a>(agents: &mut impl AgentTable<'a>, f: &'a CallFacts) {
+    let answering = f.answering_agent();
+    if let Some(a) = answering {
+        agents.agent(a).answered += 1;
+    }
+    if let Some((talk, named)) = &f.completed {
+        if let Some(a) = named.as_ref().or(answering) {
+            let t = agents.agent(a);
+            t.talk_ms = t.talk_ms.saturating_add(*talk);
+            t.talked_calls += 1;
+        }
+    }
+    if let Some(named) = &f.limit_exceeded {
+        if let Some(a) = named.as_ref().or(answering) {
+            agents.agent(a).limit_exceeded += 1;
+        }
+    }
+    for (a, _, kind) in &f.misses {
+        let t = agents.agent(a);
+        match kind {
+            MissKind::RangOut => t.rang_out += 1,
+            MissKind::Refused => t.refused += 1,
+            MissKind::Unreachable => t.unreachable += 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
 struct Acc {
     offered: u64,
     rejected: u64,
@@ -294,6 +491,7 @@ struct Acc {
     answered_in_target: u64,
     abandoned: u64,
     short_abandoned: u64,
+    failed: u64,
     waiting_now: u64,
     talking_now: u64,
     wait_sum: f64,
@@ -311,7 +509,9 @@ struct Acc {
 }
 
 impl Acc {
-    fn add(&mut self, f: &CallFacts, arrived: i64, now: i64, cfg: &KpiConfig) {
+    /// Adds one call. `now` is None for a forgotten call: it is no longer
+    /// waiting or talking, whatever its facts say.
+    fn add(&mut self, f: &CallFacts, arrived: i64, now: Option<i64>, cfg: &KpiConfig) {
         if f.rejected {
             self.rejected += 1;
             return;
@@ -320,7 +520,7 @@ impl Acc {
         // first answer: the engine's (at the end of the ring limit) or an agent's
         let first_rings = match (f.system_answered_rings, &f.agent_answered) {
             (Some(r), _) => Some(r),
-            (None, Some((_, r, _))) => Some(*r),
+            (None, Some(a)) => Some(a.rings),
             (None, None) => None,
         };
         if let Some(r) = first_rings {
@@ -332,28 +532,56 @@ impl Acc {
             self.system_answered += 1;
             self.system_in_rings += u64::from(r <= cfg.rings);
         }
-        if let Some((wait, rings, _)) = &f.agent_answered {
+        if let Some(a) = &f.agent_answered {
             self.answered += 1;
-            self.wait_sum += *wait as f64;
-            self.answered_in_target += u64::from(*wait <= cfg.service_level_ms);
+            self.wait_sum += a.wait_ms as f64;
+            self.answered_in_target += u64::from(a.wait_ms <= cfg.service_level_ms);
             self.agent_in_rings +=
-                u64::from(f.system_answered_rings.is_none() && *rings <= cfg.rings);
-            if f.talk_ms.is_none() && !f.failed {
+                u64::from(f.system_answered_rings.is_none() && a.rings <= cfg.rings);
+            if f.completed.is_none() && !f.failed && now.is_some() {
                 self.talking_now += 1;
             }
         } else if let Some(w) = f.abandoned_wait_ms {
             self.abandoned += 1;
             self.abandon_wait_sum += w as f64;
             self.short_abandoned += u64::from(w < cfg.short_abandon_ms);
-        } else if !f.ended() {
+        } else if f.failed {
+            self.failed += 1;
+        } else if let Some(now) = now.filter(|_| !f.ended()) {
             self.waiting_now += 1;
             self.longest_wait = self.longest_wait.max(now.saturating_sub(arrived));
         }
-        if let Some(t) = f.talk_ms {
-            self.talk_sum += t as f64;
+        if let Some((talk, _)) = &f.completed {
+            self.talk_sum += *talk as f64;
             self.talk_count += 1;
-            self.over_limit += u64::from(f.limit_exceeded);
+            self.over_limit += u64::from(f.limit_exceeded.is_some());
         }
+    }
+
+    fn merge(&mut self, o: &Acc) {
+        self.offered += o.offered;
+        self.rejected += o.rejected;
+        self.answered += o.answered;
+        self.answered_in_target += o.answered_in_target;
+        self.abandoned += o.abandoned;
+        self.short_abandoned += o.short_abandoned;
+        self.failed += o.failed;
+        self.waiting_now += o.waiting_now;
+        self.talking_now += o.talking_now;
+        self.wait_sum += o.wait_sum;
+        self.abandon_wait_sum += o.abandon_wait_sum;
+        self.longest_wait = self.longest_wait.max(o.longest_wait);
+        self.rings_sum += o.rings_sum;
+        self.rings_count += o.rings_count;
+        for (r, n) in &o.rings {
+            *self.rings.entry(*r).or_default() += n;
+        }
+        self.system_answered += o.system_answered;
+        self.system_in_rings += o.system_in_rings;
+        self.agent_in_rings += o.agent_in_rings;
+        self.talk_sum += o.talk_sum;
+        self.talk_count += o.talk_count;
+        self.over_limit += o.over_limit;
     }
 
     fn figures(self, span_ms: i64) -> Figures {
@@ -362,8 +590,10 @@ impl Acc {
             offered: self.offered,
             rejected: self.rejected,
             answered: self.answered,
+            system_answered: self.system_answered,
             abandoned: self.abandoned,
             short_abandoned: self.short_abandoned,
+            failed: self.failed,
             waiting_now: self.waiting_now,
             talking_now: self.talking_now,
             asa_ms: ratio(self.wait_sum, self.answered),
@@ -395,28 +625,62 @@ mod tests {
     use super::*;
     use hotline_core::{CallType, EndedBy, Party};
 
+    fn event(
+        at: i64,
+        call: Option<&str>,
+        agent: Option<&str>,
+        queue: Option<&str>,
+        kind: EventKind,
+    ) -> CallEvent {
+        CallEvent {
+            at_ms: at,
+            call_id: call.map(CallId::from_stored),
+            agent: agent.map(AgentId::new),
+            queue: queue.map(QueueId::new),
+            kind,
+        }
+    }
+
+    fn arrived_kind() -> EventKind {
+        EventKind::Arrived {
+            caller: Party {
+                number: "0611".into(),
+                display: None,
+            },
+            dialled: "hotline".into(),
+            call_type: CallType::default(),
+        }
+    }
+
     struct Log(Vec<CallEvent>);
 
     impl Log {
+        fn new() -> Self {
+            Log(Vec::new())
+        }
         fn ev(&mut self, at: i64, call: &str, agent: Option<&str>, queue: &str, kind: EventKind) {
-            self.0.push(CallEvent {
-                at_ms: at,
-                call_id: Some(CallId::from_stored(call)),
-                agent: agent.map(AgentId::new),
-                queue: Some(QueueId::new(queue)),
-                kind,
-            });
+            self.0.push(event(at, Some(call), agent, Some(queue), kind));
         }
         fn arrive(&mut self, at: i64, call: &str, queue: &str) {
-            let kind = EventKind::Arrived {
-                caller: Party {
-                    number: "0611".into(),
-                    display: None,
-                },
-                dialled: "hotline".into(),
-                call_type: CallType::default(),
+            self.ev(at, call, None, queue, arrived_kind());
+        }
+        fn answer(&mut self, at: i64, call: &str, queue: &str, agent: &str, wait: i64, rings: u32) {
+            let kind = EventKind::AgentAnswered {
+                wait_ms: wait,
+                rings,
             };
-            self.ev(at, call, None, queue, kind);
+            self.ev(at, call, Some(agent), queue, kind);
+        }
+        fn complete(&mut self, at: i64, call: &str, queue: &str, agent: &str, talk: i64) {
+            let kind = EventKind::Completed {
+                ended_by: EndedBy::Caller,
+                talk_ms: talk,
+            };
+            self.ev(at, call, Some(agent), queue, kind);
+        }
+        fn ring_out(&mut self, at: i64, call: &str, queue: &str, agent: &str) {
+            let kind = EventKind::AgentRingNoAnswer { rang_ms: 15_000 };
+            self.ev(at, call, Some(agent), queue, kind);
         }
         /// Answered by `agent` after `wait`, talked `talk`.
         #[allow(clippy::too_many_arguments)]
@@ -431,26 +695,8 @@ mod tests {
             talk: i64,
         ) {
             self.arrive(at, call, queue);
-            self.ev(
-                at + wait,
-                call,
-                Some(agent),
-                queue,
-                EventKind::AgentAnswered {
-                    wait_ms: wait,
-                    rings,
-                },
-            );
-            self.ev(
-                at + wait + talk,
-                call,
-                Some(agent),
-                queue,
-                EventKind::Completed {
-                    ended_by: EndedBy::Caller,
-                    talk_ms: talk,
-                },
-            );
+            self.answer(at + wait, call, queue, agent, wait, rings);
+            self.complete(at + wait + talk, call, queue, agent, talk);
         }
         fn abandoned(&mut self, at: i64, call: &str, queue: &str, wait: i64) {
             self.arrive(at, call, queue);
@@ -474,14 +720,41 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_formula_on_a_small_hand_computed_day() {
-        let mut log = Log(Vec::new());
+    /// Every ratio finite or absent, every count and duration non-negative.
+    fn sane(f: &Figures) -> bool {
+        let ratios = [
+            f.service_level,
+            f.abandon_rate,
+            f.abandon_rate_without_short,
+            f.system_answered_within_rings,
+            f.agent_answered_within_rings,
+            f.within_limit,
+        ];
+        let means = [
+            f.asa_ms,
+            f.avg_time_to_abandon_ms,
+            f.avg_talk_ms,
+            f.avg_rings_to_answer,
+            f.calls_per_hour,
+        ];
+        ratios
+            .iter()
+            .all(|v| v.is_none_or(|v| (0.0..=1.0).contains(&v)))
+            && means
+                .iter()
+                .all(|v| v.is_none_or(|v| v.is_finite() && v >= 0.0))
+            && f.longest_current_wait_ms >= 0
+            && f.answered + f.abandoned + f.failed + f.waiting_now <= f.offered
+    }
+
+    /// The seven calls of the hand-computed day (see the comments).
+    fn small_day() -> Log {
+        let mut log = Log::new();
         log.answered(0, "a", "sales", "1001", 4_000, 1, 60_000); // in target, 1 ring
         log.answered(1_000, "b", "sales", "1002", 30_000, 3, 120_000); // out of target
         log.abandoned(2_000, "c", "sales", 2_000); // short abandon
         log.abandoned(3_000, "d", "support", 40_000); // long abandon
-                                                      // e: the engine answered at ring 3, then agent 1001 after 14 s
+                                                      // e: the engine answered at ring 3, then agent 1001 after 14 s; still talking
         log.arrive(4_000, "e", "support");
         log.ev(
             15_000,
@@ -490,60 +763,65 @@ mod tests {
             "support",
             EventKind::SystemAnswered { rings: 3 },
         );
-        log.ev(
-            18_000,
-            "e",
-            Some("1001"),
-            "support",
-            EventKind::AgentAnswered {
-                wait_ms: 14_000,
-                rings: 3,
-            },
-        );
+        log.answer(18_000, "e", "support", "1001", 14_000, 3);
         log.ev(
             9_000 + 200_000,
             "b",
             Some("1002"),
             "sales",
             EventKind::LimitExceeded {
-                call_type: hotline_core::CallType::Inquiry,
+                call_type: CallType::Inquiry,
                 limit_ms: 180_000,
             },
         );
         // f: refused at the door
         log.arrive(5_000, "f", "support");
+        let refused = EventKind::Rejected {
+            status: 488,
+            reason: "codec".into(),
+        };
+        log.ev(5_000, "f", None, "support", refused);
+        // g: still waiting at now; 1002 let it ring out, 1003's phone was busy
+        log.arrive(100_000, "g", "sales");
+        log.ring_out(101_000, "g", "sales", "1002");
         log.ev(
-            5_000,
-            "f",
-            None,
-            "support",
-            EventKind::Rejected {
-                status: 488,
-                reason: "codec".into(),
+            117_000,
+            "g",
+            Some("1003"),
+            "sales",
+            EventKind::AgentRejected { status: 486 },
+        );
+        log.ev(
+            118_000,
+            "g",
+            Some("1004"),
+            "sales",
+            EventKind::AgentUnreachable {
+                reason: "timeout".into(),
             },
         );
-        // g: still waiting at now
-        log.arrive(100_000, "g", "sales");
-        log.ev(
-            101_000,
-            "g",
-            Some("1002"),
-            "sales",
-            EventKind::AgentRingNoAnswer { rang_ms: 15_000 },
-        );
-        let m = log.metrics();
+        log
+    }
+
+    #[test]
+    fn every_formula_on_a_small_hand_computed_day() {
+        let m = small_day().metrics();
         let s = m.snapshot(160_000);
         let c = &s.center;
+        assert!(sane(c));
         assert_eq!(
             (
                 c.offered,
                 c.rejected,
                 c.answered,
                 c.abandoned,
-                c.short_abandoned
+                c.short_abandoned,
+                c.failed
             ),
-            (6, 1, 3, 2, 1)
+            (6, 1, 3, 2, 1, 0)
         );
+        assert_eq!(c.system_answered, 1);
+        // g has waited 160 − 100 s; e talks
         assert_eq!(
             (c.waiting_now, c.talking_now, c.longest_current_wait_ms),
             (1, 1, 60_000)
@@ -553,40 +831,186 @@ mod tests {
         assert_eq!(c.service_level, Some(2.0 / 4.0));
         assert_eq!(c.abandon_rate, Some(2.0 / 6.0));
         assert_eq!(c.abandon_rate_without_short, Some(1.0 / 5.0));
-        assert_eq!(c.avg_time_to_abandon_ms, Some(21_000.0));
+        assert_eq!(c.avg_time_to_abandon_ms, Some((2_000.0 + 40_000.0) / 2.0));
         // first answers: a 1 ring, b 3 rings (agent), e 3 rings (engine)
         assert_eq!(c.avg_rings_to_answer, Some(7.0 / 3.0));
         assert_eq!(c.rings_distribution, BTreeMap::from([(1, 1), (3, 2)]));
         assert_eq!(c.system_answered_within_rings, Some(1.0));
+        // a and b by an agent within 3 rings; e was the engine's
         assert_eq!(c.agent_answered_within_rings, Some(2.0 / 3.0));
-        assert_eq!(c.avg_talk_ms, Some(90_000.0));
+        assert_eq!(c.avg_talk_ms, Some((60_000.0 + 120_000.0) / 2.0));
         // a and b completed; b went past its limit
         assert_eq!(c.within_limit, Some(0.5));
+        // 6 offered over the 160 s since the first arrival
         assert_eq!(c.calls_per_hour, Some(6.0 * 3_600_000.0 / 160_000.0));
-        assert_eq!(s.queues["sales"].offered, 4);
-        assert_eq!(s.queues["support"].offered, 2);
-        assert_eq!(s.queues["support"].rejected, 1);
+
+        let sales = &s.queues["sales"];
+        assert_eq!(
+            (
+                sales.offered,
+                sales.answered,
+                sales.abandoned,
+                sales.short_abandoned
+            ),
+            (4, 2, 1, 1)
+        );
+        // a in target, b not; c is short so not in the denominator
+        assert_eq!(sales.service_level, Some(0.5));
+        assert_eq!(sales.abandon_rate_without_short, Some(0.0));
+        let support = &s.queues["support"];
+        assert_eq!(
+            (support.offered, support.rejected, support.answered),
+            (2, 1, 1)
+        );
+        assert_eq!(
+            support.service_level,
+            Some(0.5),
+            "e in target, d abandoned long"
+        );
+
         assert_eq!(
             s.agents["1001"],
             AgentFigures {
                 answered: 2,
-                missed: 0,
                 talk_ms: 60_000,
                 avg_talk_ms: Some(60_000.0),
-                limit_exceeded: 0,
+                ..AgentFigures::default()
             }
         );
-        assert_eq!(s.agents["1002"].missed, 1);
-        assert_eq!(s.agents["1002"].limit_exceeded, 1);
-        // a window holds only the calls that arrived in it
+        assert_eq!(
+            s.agents["1002"],
+            AgentFigures {
+                answered: 1,
+                missed: 1,
+                rang_out: 1,
+                talk_ms: 120_000,
+                avg_talk_ms: Some(120_000.0),
+                limit_exceeded: 1,
+                ..AgentFigures::default()
+            }
+        );
+        let busy = &s.agents["1003"];
+        assert_eq!((busy.missed, busy.rang_out, busy.refused), (1, 0, 1));
+        let offline = &s.agents["1004"];
+        assert_eq!((offline.missed, offline.unreachable), (0, 1));
+    }
+
+    #[test]
+    fn a_window_counts_the_calls_that_arrived_in_it() {
+        let m = small_day().metrics();
+        // [3 s, 160 s): d, e, f (refused) and g
         let w = m.snapshot_window(3_000, 160_000);
-        assert_eq!(w.center.offered, 3, "d, e, g");
-        assert_eq!(w.center.calls_per_hour, Some(3.0 * 3_600_000.0 / 157_000.0));
+        assert_eq!(w.from_ms, Some(3_000));
+        let c = &w.center;
+        assert_eq!(
+            (c.offered, c.rejected, c.answered, c.abandoned),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(c.calls_per_hour, Some(3.0 * 3_600_000.0 / 157_000.0));
+        assert_eq!(c.asa_ms, Some(14_000.0));
+        assert_eq!(c.service_level, Some(0.5));
+        assert_eq!(c.avg_talk_ms, None, "nothing completed: absent, not 0");
+        // agents too: 1001 answered e only; 1002 missed g and answered nothing here
+        assert_eq!(w.agents["1001"].answered, 1);
+        assert_eq!((w.agents["1002"].answered, w.agents["1002"].missed), (0, 1));
+        assert_eq!(
+            w.agents["1002"].limit_exceeded, 0,
+            "b arrived before the window"
+        );
+        // the window ends at now: calls that arrive later are not in it
+        let early = m.snapshot_window(0, 3_000);
+        assert_eq!(early.center.offered, 3, "a, b, c");
+        assert_eq!(early.center.waiting_now, 0);
+        assert!(!early.agents.contains_key("1003"));
+        // "since start" before anything happened, and an empty or inverted window
+        assert_eq!(m.snapshot(0).center, Figures::default());
+        assert_eq!(
+            m.snapshot_window(200_000, 300_000).center.calls_per_hour,
+            Some(0.0)
+        );
+        assert_eq!(
+            m.snapshot_window(300_000, 200_000).center,
+            Figures::default()
+        );
+        // since start equals a window from before the first call
+        let all = m.snapshot(160_000);
+        let wide = m.snapshot_window(0, 160_000);
+        assert_eq!(
+            (all.center, all.queues, all.agents),
+            (wide.center, wide.queues, wide.agents)
+        );
+    }
+
+    #[test]
+    fn the_short_abandon_threshold_and_targets_are_configurable() {
+        let mut log = Log::new();
+        log.abandoned(0, "a", "q", 4_999);
+        log.abandoned(0, "b", "q", 5_000);
+        log.abandoned(0, "c", "q", 12_000);
+        log.answered(0, "d", "q", "1", 20_000, 4, 1_000);
+        log.answered(0, "e", "q", "1", 20_001, 2, 1_000);
+        let s = log.metrics().snapshot(100_000).center;
+        // default: short < 5 s, target ≤ 20 s, 3 rings
+        assert_eq!((s.abandoned, s.short_abandoned), (3, 1));
+        assert_eq!(
+            s.service_level,
+            Some(1.0 / 4.0),
+            "d in target; e, b and c not"
+        );
+        assert_eq!(s.agent_answered_within_rings, Some(1.0 / 2.0));
+        let mut m = Metrics::new(KpiConfig {
+            short_abandon_ms: 15_000,
+            service_level_ms: 30_000,
+            rings: 4,
+        });
+        for e in &log.0 {
+            m.apply(e);
+        }
+        assert_eq!(m.config().rings, 4);
+        let s = m.snapshot(100_000).center;
+        assert_eq!(s.short_abandoned, 3);
+        assert_eq!(
+            s.service_level,
+            Some(1.0),
+            "all answered in target, no long abandon"
+        );
+        assert_eq!(s.abandon_rate, Some(3.0 / 5.0));
+        assert_eq!(s.abandon_rate_without_short, Some(0.0));
+        assert_eq!(s.agent_answered_within_rings, Some(1.0));
+    }
+
+    #[test]
+    fn system_answers_past_the_ring_limit_show() {
+        let mut log = Log::new();
+        for (i, rings) in [3, 3, 4].into_iter().enumerate() {
+            let call = format!("s{i}");
+            log.arrive(0, &call, "q");
+            log.ev(
+                11_000,
+                &call,
+                None,
+                "q",
+                EventKind::SystemAnswered { rings },
+            );
+        }
+        let s = log.metrics().snapshot(60_000).center;
+        assert_eq!(s.system_answered_within_rings, Some(2.0 / 3.0));
+        assert_eq!(s.agent_answered_within_rings, Some(0.0));
+        assert_eq!(s.rings_distribution, BTreeMap::from([(3, 2), (4, 1)]));
+        // answered by the engine, not by an agent: still waiting for one
+        assert_eq!(
+            (s.answered, s.waiting_now, s.longest_current_wait_ms),
+            (0, 3, 60_000)
+        );
+        assert_eq!(
+            s.service_level, None,
+            "nobody answered or abandoned long yet"
+        );
     }
 
     #[test]
     fn events_in_any_order_and_twice_give_the_same_figures() {
-        let mut log = Log(Vec::new());
+        let mut log = Log::new();
         for i in 0..50 {
             log.answered(
                 i * 10_000,
@@ -597,97 +1021,217 @@ mod tests {
                 1 + (i % 4) as u32,
                 30_000,
             );
+            log.ring_out(i * 10_000 + 1, &format!("c{i}"), "q", "1002");
             log.abandoned(i * 10_000 + 5, &format!("x{i}"), "q", i * 300);
         }
         let forward = log.metrics().snapshot(10_000_000);
+        assert_eq!(forward.agents["1002"].missed, 50);
         let mut shuffled = log.0.clone();
         shuffled.reverse();
         shuffled.extend(log.0.iter().cloned()); // every event twice
+                                                // and a deterministic shuffle on top
+        let n = shuffled.len();
+        for i in 0..n {
+            shuffled.swap(i, (i * 7919 + 13) % n);
+        }
         let mut m = Metrics::new(KpiConfig::default());
         for e in &shuffled {
             m.apply(e);
         }
         assert_eq!(m.snapshot(10_000_000), forward);
+        assert_eq!(m.tracked_calls(), 100);
     }
 
     #[test]
     fn hostile_streams_do_not_break_the_figures() {
         let mut m = Metrics::new(KpiConfig::default());
-        // events of calls never seen arriving, events without a call, absurd values
-        let e = |at, call: Option<&str>, kind| CallEvent {
-            at_ms: at,
-            call_id: call.map(CallId::from_stored),
-            agent: None,
-            queue: None,
-            kind,
+        let completed = |talk_ms| EventKind::Completed {
+            ended_by: EndedBy::Agent,
+            talk_ms,
         };
-        m.apply(&e(
+        // completed without arrived, for an unknown call id, with a negative talk time
+        m.apply(&event(5, Some("ghost"), Some("1001"), None, completed(-5)));
+        m.apply(&event(
             5,
             Some("ghost"),
-            EventKind::Completed {
-                ended_by: EndedBy::Agent,
-                talk_ms: -5,
-            },
-        ));
-        m.apply(&e(
-            5,
-            Some("ghost"),
+            Some("1001"),
+            None,
             EventKind::AgentAnswered {
                 wait_ms: i64::MAX,
                 rings: u32::MAX,
             },
         ));
-        m.apply(&e(
-            5,
+        m.apply(&event(
+            6,
+            Some("ghost"),
+            Some("1001"),
             None,
-            EventKind::AgentRegistered {
-                contact: "x".into(),
-                expires_s: 60,
-            },
+            EventKind::AgentRejected { status: 486 },
         ));
-        // a call that claims to have arrived at the dawn of time
-        m.apply(&e(
-            i64::MIN,
-            Some("old"),
-            EventKind::Arrived {
-                caller: Party {
-                    number: "1".into(),
-                    display: None,
-                },
-                dialled: "x".into(),
-                call_type: CallType::default(),
-            },
-        ));
-        assert_eq!(m.snapshot(10).center.longest_current_wait_ms, i64::MAX);
-        m.forget_before(i64::MAX);
-        m.calls.remove(&CallId::from_stored("old"));
+        // events without a call
+        let reg = EventKind::AgentRegistered {
+            contact: "x".into(),
+            expires_s: 60,
+        };
+        m.apply(&event(5, None, Some("1001"), None, reg));
+        m.apply(&event(5, None, None, None, completed(10)));
         let s = m.snapshot(10);
         assert_eq!(
             s.center,
             Figures::default(),
             "calls without an arrival are not counted"
         );
-        assert!(serde_json_like(&s));
-    }
+        assert!(s.agents.is_empty(), "nor their agents");
+        assert_eq!(m.tracked_calls(), 1);
 
-    fn serde_json_like(s: &Snapshot) -> bool {
-        // every ratio is finite or absent
-        let c = &s.center;
-        [
-            c.asa_ms,
-            c.service_level,
-            c.abandon_rate,
-            c.abandon_rate_without_short,
-            c.avg_talk_ms,
-        ]
-        .iter()
-        .all(|v| v.is_none_or(f64::is_finite))
+        // the arrival turns up late: now the call counts, with durations clamped at 0
+        m.apply(&event(0, Some("ghost"), None, Some("q"), arrived_kind()));
+        let s = m.snapshot(10);
+        assert_eq!((s.center.offered, s.center.answered), (1, 1));
+        assert_eq!(s.center.avg_talk_ms, Some(0.0));
+        assert_eq!(s.center.asa_ms, Some(i64::MAX as f64));
+        assert_eq!(s.center.rings_distribution, BTreeMap::from([(u32::MAX, 1)]));
+        assert_eq!(s.agents["1001"].answered, 1);
+        assert_eq!(s.agents["1001"].refused, 1);
+        assert_eq!(s.agents["1001"].talk_ms, 0);
+        assert!(sane(&s.center));
+
+        // contradictions: abandoned after an answer stays answered; a second
+        // arrival or answer with other values does not change the first
+        m.apply(&event(
+            20,
+            Some("ghost"),
+            None,
+            None,
+            EventKind::Abandoned {
+                wait_ms: 3,
+                position: 0,
+            },
+        ));
+        m.apply(&event(30, Some("ghost"), None, None, arrived_kind()));
+        let again = m.snapshot(10);
+        assert_eq!(again.center, s.center);
+
+        // negative waits count as 0
+        m.apply(&event(1, Some("neg"), None, Some("q"), arrived_kind()));
+        m.apply(&event(
+            2,
+            Some("neg"),
+            None,
+            Some("q"),
+            EventKind::Abandoned {
+                wait_ms: -9_000,
+                position: 1,
+            },
+        ));
+        let s = m.snapshot(10).center;
+        assert_eq!((s.abandoned, s.short_abandoned), (1, 1));
+        assert_eq!(s.avg_time_to_abandon_ms, Some(0.0));
+        assert!(sane(&s));
+
+        // a call that claims to have arrived at the dawn of time waits "forever"
+        m.apply(&event(i64::MIN, Some("old"), None, None, arrived_kind()));
+        assert_eq!(m.snapshot(10).center.longest_current_wait_ms, i64::MAX);
+        // and one from the future is not counted before its time
+        m.apply(&event(i64::MAX, Some("future"), None, None, arrived_kind()));
+        assert_eq!(m.snapshot(10).center.offered, 3);
+        assert!(sane(&m.snapshot(i64::MAX).center));
+        assert!(sane(&m.snapshot_window(i64::MIN, i64::MAX).center));
     }
 
     #[test]
-    fn a_simulated_week_runs_in_milliseconds_and_forgets_old_calls() {
+    fn forgetting_bounds_memory_and_keeps_recent_calls() {
+        let mut log = Log::new();
+        log.answered(0, "done", "q", "1", 1_000, 1, 1_000);
+        log.arrive(0, "lost", "q"); // the engine crashed mid-call: no end ever comes
+        log.complete(500, "ghost", "q", "1", 10); // never arrived
+        log.arrive(900_000, "recent", "q");
+        let mut m = log.metrics();
+        assert_eq!(m.tracked_calls(), 4);
+        let before = m.snapshot(1_000_000).center;
+        assert_eq!((before.offered, before.waiting_now), (3, 2));
+        assert_eq!(before.longest_current_wait_ms, 1_000_000, "the lost call");
+        let agents_before = m.snapshot(1_000_000).agents;
+        m.forget_before(100_000);
+        assert_eq!(m.tracked_calls(), 1, "only the recent call is left");
+        // since start still counts what was forgotten; the lost call no longer waits
+        let after = m.snapshot(1_000_000).center;
+        assert_eq!(
+            (after.offered, after.answered, after.waiting_now),
+            (3, 1, 1)
+        );
+        assert_eq!(after.longest_current_wait_ms, 100_000);
+        assert_eq!(
+            (after.asa_ms, after.avg_talk_ms),
+            (before.asa_ms, before.avg_talk_ms)
+        );
+        assert_eq!(after.calls_per_hour, before.calls_per_hour);
+        assert_eq!(m.snapshot(1_000_000).agents, agents_before);
+        // a window sees only what is kept
+        assert_eq!(m.snapshot_window(0, 1_000_000).center.offered, 1);
+        // forgetting twice forgets nothing more
+        m.forget_before(100_000);
+        assert_eq!(m.snapshot(1_000_000).center, after);
+    }
+
+    #[test]
+    fn hours_of_simulated_traffic_run_in_milliseconds() {
+        // 8 hours, a call every 20 s (1 440 calls): every 10th abandons after
+        // i % 60 s, the others wait i % 40 s, ring 1–3 times and talk 90 s.
+        let mut log = Log::new();
+        let (mut i, mut t) = (0i64, 0i64);
+        let hours = 8 * 3_600_000;
+        let (mut answered, mut in_target, mut abandoned, mut short, mut wait_sum) = (0, 0, 0, 0, 0);
+        while t < hours {
+            let call = format!("c{i}");
+            if i % 10 == 0 {
+                let wait = (i % 60) * 1_000;
+                log.abandoned(t, &call, "q", wait);
+                abandoned += 1;
+                short += u64::from(wait < 5_000);
+            } else {
+                let wait = (i % 40) * 1_000;
+                let agent = format!("{}", 1000 + i % 20);
+                log.answered(t, &call, "q", &agent, wait, 1 + (i % 3) as u32, 90_000);
+                answered += 1;
+                in_target += u64::from(wait <= 20_000);
+                wait_sum += wait;
+            }
+            t += 20_000;
+            i += 1;
+        }
+        let started = std::time::Instant::now();
+        let m = log.metrics();
+        let s = m.snapshot(hours + 3_600_000);
+        assert!(started.elapsed().as_millis() < 2_000);
+        let c = &s.center;
+        assert_eq!(
+            (c.offered, c.answered, c.abandoned),
+            (1_440, answered, abandoned)
+        );
+        assert_eq!(c.short_abandoned, short);
+        assert_eq!(
+            c.service_level,
+            Some(in_target as f64 / (answered + abandoned - short) as f64)
+        );
+        assert_eq!(c.asa_ms, Some(wait_sum as f64 / answered as f64));
+        assert_eq!(c.abandon_rate, Some(0.1));
+        assert_eq!((c.waiting_now, c.talking_now), (0, 0));
+        // agents 1000 + i % 20 for i not a multiple of 10: 18 of them
+        assert_eq!(s.agents.len(), 18);
+        assert_eq!(s.agents.values().map(|a| a.answered).sum::<u64>(), answered);
+        // the last hour of arrivals: 180 calls, 180 an hour
+        let hour = m.snapshot_window(hours - 3_600_000, hours);
+        assert_eq!(hour.center.offered, 180);
+        assert_eq!(hour.center.calls_per_hour, Some(180.0));
+        // the queue is the center here
+        assert_eq!(s.queues["q"], s.center);
+    }
+
+    #[test]
+    fn a_simulated_week_and_forgetting_old_calls() {
         let mut m = Metrics::new(KpiConfig::default());
-        let mut log = Log(Vec::new());
+        let mut log = Log::new();
         let week = 7 * 86_400_000i64;
         let mut t = 0;
         let mut i = 0;
@@ -719,10 +1263,67 @@ mod tests {
         assert!((day.center.calls_per_hour.unwrap() - 120.0).abs() < 1e-9);
         m.forget_before(week - 86_400_000);
         assert_eq!(m.tracked_calls(), 2_880);
+        assert_eq!(m.snapshot(week), s, "since start does not go back");
+        let kept = m.snapshot_window(week - 86_400_000, week);
         assert_eq!(
-            m.snapshot_window(week - 86_400_000, week).center,
-            day.center,
+            (kept.center, kept.agents),
+            (day.center, day.agents),
             "the last day is intact"
         );
+    }
+
+    #[test]
+    fn a_huge_number_of_calls_stays_exact() {
+        // 200 000 calls (600 000 events), 3 queues, 500 agents
+        let mut m = Metrics::new(KpiConfig::default());
+        let n = 200_000i64;
+        for i in 0..n {
+            let call = CallId::from_stored(format!("c{i}"));
+            let queue = Some(QueueId::new(["a", "b", "c"][(i % 3) as usize]));
+            let agent = Some(AgentId::new(format!("{}", i % 500)));
+            let at = i * 1_000;
+            let ev = |at_ms, agent: Option<AgentId>, kind| CallEvent {
+                at_ms,
+                call_id: Some(call.clone()),
+                agent,
+                queue: queue.clone(),
+                kind,
+            };
+            m.apply(&ev(at, None, arrived_kind()));
+            let wait = i % 30_000;
+            m.apply(&ev(
+                at + wait,
+                agent.clone(),
+                EventKind::AgentAnswered {
+                    wait_ms: wait,
+                    rings: 1,
+                },
+            ));
+            m.apply(&ev(
+                at + wait + 60_000,
+                agent,
+                EventKind::Completed {
+                    ended_by: EndedBy::Caller,
+                    talk_ms: 60_000,
+                },
+            ));
+        }
+        let now = n * 1_000 + 100_000;
+        let s = m.snapshot(now);
+        assert_eq!((s.center.offered, s.center.answered), (200_000, 200_000));
+        let in_target = (0..n).filter(|i| i % 30_000 <= 20_000).count() as f64;
+        assert_eq!(s.center.service_level, Some(in_target / n as f64));
+        let mean_wait = (0..n).map(|i| (i % 30_000) as f64).sum::<f64>() / n as f64;
+        assert!((s.center.asa_ms.unwrap() - mean_wait).abs() < 1e-6);
+        assert_eq!(s.queues.values().map(|q| q.offered).sum::<u64>(), 200_000);
+        assert_eq!(s.agents.len(), 500);
+        assert!(s
+            .agents
+            .values()
+            .all(|a| a.answered == 400 && a.talk_ms == 400 * 60_000));
+        assert!(sane(&s.center));
+        m.forget_before(now);
+        assert_eq!(m.tracked_calls(), 0);
+        assert_eq!(m.snapshot(now), s);
     }
 }
