@@ -49,6 +49,16 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Fails the test with a hint when a SIP peer or sox is not installed.
+pub fn need_peers() {
+    for p in ["sipp", "baresip", "sox"] {
+        assert!(
+            have(p),
+            "{p} is not installed: run scripts/test.sh (it installs the peers)"
+        );
+    }
+}
+
 /// True when the program is on PATH (lets a test skip with a message instead
 /// of failing obscurely; scripts/test.sh installs the peers).
 pub fn have(program: &str) -> bool {

@@ -13,6 +13,36 @@ fn agent_uas(agent: &str, port: u16, ring_ms: u64) -> SippProcess {
         .spawn()
 }
 
+/// Options with a 1 s on / 1 s off cadence: agents answer long before the
+/// engine would (end of ring 3 = 5 s).
+fn slow_ring() -> HotlineOptions {
+    HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    }
+}
+
+/// Registers 1001 then 1002 (so 1001 is the longest idle and rings first),
+/// runs `first` (a SIPp scenario) as 1001's phone and an answering phone as 1002.
+fn two_agents(h: &Hotline, first: &str) -> (SippProcess, SippProcess) {
+    let (p1, p2) = (free_udp_port(), free_udp_port());
+    register(h, "1001", p1);
+    std::thread::sleep(Duration::from_millis(50));
+    register(h, "1002", p2);
+    let phone1 = Sipp::new(first).port(p1).key("agent", "1001").spawn();
+    (phone1, agent_uas("1002", p2, 0))
+}
+
+/// One call answered at once by agent 1001, the caller talking `hold_ms`.
+fn one_answered_call(h: &Hotline, hold_ms: u64) {
+    let port = free_udp_port();
+    register(h, "1001", port);
+    let agent = agent_uas("1001", port, 0);
+    caller(h, hold_ms).run().assert_success("answered call");
+    agent.wait().assert_success("agent 1001");
+}
+
 fn caller(h: &Hotline, hold_ms: u64) -> Sipp {
     Sipp::new("caller.xml")
         .remote(&h.addr())
@@ -67,11 +97,7 @@ fn check_recording(h: &Hotline, cdr: &Cdr, talk: Duration) -> String {
 #[test]
 fn a_caller_reaches_a_sipp_agent_bridged_and_recorded() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = Hotline::start_with(slow_ring());
     let port = free_udp_port();
     register(&h, "1001", port);
     let agent = agent_uas("1001", port, 300);
@@ -132,11 +158,7 @@ fn a_caller_reaches_a_sipp_agent_bridged_and_recorded() {
 #[test]
 fn a_caller_reaches_a_baresip_agent_and_both_voices_are_recorded() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = Hotline::start_with(slow_ring());
     let phone = Baresip::agent(&h.addr(), "1002", "demo1002", AudioSource::Sine(440));
     assert!(
         phone.wait_registered(Duration::from_secs(10)),
@@ -298,11 +320,7 @@ fn a_caller_on_hold_is_bridged_when_an_agent_registers() {
 #[test]
 fn cancel_while_the_agent_rings_is_an_abandoned_call() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = Hotline::start_with(slow_ring());
     let port = free_udp_port();
     register(&h, "1001", port);
     let agent = Sipp::new("agent_noanswer.xml")
@@ -337,21 +355,11 @@ fn cancel_while_the_agent_rings_is_an_abandoned_call() {
 fn an_agent_who_does_not_answer_is_skipped_for_the_next() {
     need_peers();
     let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
         ring_timeout_ms: 1000,
-        ..HotlineOptions::default()
+        ..slow_ring()
     });
-    let (p1, p2) = (free_udp_port(), free_udp_port());
     // 1001 registers first: the longest idle, offered first
-    register(&h, "1001", p1);
-    std::thread::sleep(Duration::from_millis(50));
-    register(&h, "1002", p2);
-    let sleepy = Sipp::new("agent_noanswer.xml")
-        .port(p1)
-        .key("agent", "1001")
-        .spawn();
-    let awake = agent_uas("1002", p2, 0);
+    let (sleepy, awake) = two_agents(&h, "agent_noanswer.xml");
     caller(&h, 1500).run().assert_success("caller");
     sleepy.wait().assert_success("1001 rang and was cancelled");
     awake.wait().assert_success("1002 answered");
@@ -370,17 +378,8 @@ fn an_agent_who_does_not_answer_is_skipped_for_the_next() {
 #[test]
 fn a_busy_agent_is_skipped_for_the_next() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
-    let (p1, p2) = (free_udp_port(), free_udp_port());
-    register(&h, "1001", p1);
-    std::thread::sleep(Duration::from_millis(50));
-    register(&h, "1002", p2);
-    let busy = Sipp::new("agent_busy.xml").port(p1).spawn();
-    let awake = agent_uas("1002", p2, 0);
+    let h = Hotline::start_with(slow_ring());
+    let (busy, awake) = two_agents(&h, "agent_busy.xml");
     caller(&h, 1000).run().assert_success("caller");
     busy.wait().assert_success("1001 was busy");
     awake.wait().assert_success("1002 answered");
@@ -401,11 +400,7 @@ fn a_busy_agent_is_skipped_for_the_next() {
 #[test]
 fn the_agent_hanging_up_ends_the_callers_leg() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = Hotline::start_with(slow_ring());
     let port = free_udp_port();
     register(&h, "1004", port);
     let agent = Sipp::new("agent_uas_hangup.xml")
@@ -429,11 +424,7 @@ fn the_agent_hanging_up_ends_the_callers_leg() {
 #[test]
 fn calls_over_tcp_work_like_udp() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = Hotline::start_with(slow_ring());
     let port = free_udp_port();
     register(&h, "1001", port);
     let agent = agent_uas("1001", port, 0);
@@ -509,10 +500,8 @@ fn offers_without_a_usable_sdp_are_refused_with_488_and_logged() {
 fn an_unreachable_agent_is_skipped_for_the_next() {
     need_peers();
     let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
         ring_timeout_ms: 1500,
-        ..HotlineOptions::default()
+        ..slow_ring()
     });
     let (gone, p2) = (free_udp_port(), free_udp_port());
     // 1001 registers and its phone disappears (nothing listens on its contact)
@@ -550,16 +539,8 @@ fn an_unreachable_agent_is_skipped_for_the_next() {
 #[test]
 fn the_daily_report_counts_what_happened() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
-    let port = free_udp_port();
-    register(&h, "1001", port);
-    let agent = agent_uas("1001", port, 0);
-    caller(&h, 1000).run().assert_success("answered call");
-    agent.wait().assert_success("agent");
+    let h = Hotline::start_with(slow_ring());
+    one_answered_call(&h, 1000);
     Sipp::new("caller_cancel.xml")
         .remote(&h.addr())
         .service("hotline")
@@ -629,18 +610,10 @@ fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
 #[test]
 fn live_kpis_on_metrics_and_api_stats() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = Hotline::start_with(slow_ring());
     let web = h.http_addr();
     assert_eq!(http(&web, "GET", "/health"), (200, "ok\n".to_string()));
-    let port = free_udp_port();
-    register(&h, "1001", port);
-    let agent = agent_uas("1001", port, 0);
-    caller(&h, 1000).run().assert_success("answered call");
-    agent.wait().assert_success("agent");
+    one_answered_call(&h, 1000);
     wait_cdrs(&h, 1);
     let (status, text) = http(&web, "GET", "/metrics");
     assert_eq!(status, 200, "{text}");
@@ -675,16 +648,10 @@ fn live_kpis_on_metrics_and_api_stats() {
 fn handle_time_limits_warn_then_report_exceeded_while_the_call_runs() {
     need_peers();
     let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
         extra_toml: "[limits]\ninquiry_s = 1\nwarning_fraction = 0.5\n".into(),
-        ..HotlineOptions::default()
+        ..slow_ring()
     });
-    let port = free_udp_port();
-    register(&h, "1001", port);
-    let agent = agent_uas("1001", port, 0);
-    caller(&h, 2500).run().assert_success("a 2.5 s inquiry");
-    agent.wait().assert_success("agent");
+    one_answered_call(&h, 2500);
     let cdr = wait_cdrs(&h, 1).remove(0);
     let ev = events(&h, &cdr.call_id);
     let answered = find(&ev, |k| matches!(k, EventKind::AgentAnswered { .. }))
@@ -727,16 +694,10 @@ fn handle_time_limits_warn_then_report_exceeded_while_the_call_runs() {
 fn a_short_call_stays_within_its_limit() {
     need_peers();
     let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
         extra_toml: "[limits]\ninquiry_s = 30\n".into(),
-        ..HotlineOptions::default()
+        ..slow_ring()
     });
-    let port = free_udp_port();
-    register(&h, "1001", port);
-    let agent = agent_uas("1001", port, 0);
-    caller(&h, 500).run().assert_success("a short inquiry");
-    agent.wait().assert_success("agent");
+    one_answered_call(&h, 500);
     let cdr = wait_cdrs(&h, 1).remove(0);
     let k = kinds(&events(&h, &cdr.call_id));
     assert!(!k.iter().any(|k| k.starts_with("limit_")), "{k:?}");
@@ -751,27 +712,17 @@ fn a_short_call_stays_within_its_limit() {
 fn an_agent_who_misses_calls_is_auto_paused_when_configured() {
     need_peers();
     let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
         ring_timeout_ms: 1000,
         auto_pause_after_misses: 1,
-        ..HotlineOptions::default()
+        ..slow_ring()
     });
-    let (p1, p2) = (free_udp_port(), free_udp_port());
-    register(&h, "1001", p1);
-    std::thread::sleep(Duration::from_millis(50));
-    register(&h, "1002", p2);
-    let sleepy = Sipp::new("agent_noanswer.xml")
-        .port(p1)
-        .key("agent", "1001")
-        .spawn();
-    let awake = agent_uas("1002", p2, 0);
+    let (sleepy, awake) = two_agents(&h, "agent_noanswer.xml");
     caller(&h, 500).run().assert_success("caller");
     sleepy.wait().assert_success("1001 rang out");
     awake.wait().assert_success("1002 answered");
     wait_cdrs(&h, 1);
     let paused = wait_until(Duration::from_secs(5), || {
-        read_db(&h, async |s| s.events_between(0, i64::MAX, 10_000).await.expect("events"))
+        all_events(&h)
             .iter()
             .any(|e| matches!(&e.kind, EventKind::AgentPaused { reason, by } if reason == "missed calls" && by == "acd") && e.agent.as_ref().map(|a| a.as_str()) == Some("1001"))
     });

@@ -19,15 +19,6 @@ use hotline_core::{CallEvent, CallId, EventKind};
 use hotline_store::{Cdr, Store};
 use std::time::Duration;
 
-fn need_peers() {
-    for p in ["sipp", "baresip", "sox"] {
-        assert!(
-            have(p),
-            "{p} is not installed: run scripts/test.sh (it installs the peers)"
-        );
-    }
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -72,6 +63,15 @@ fn wait_cdrs(h: &Hotline, n: usize) -> Vec<Cdr> {
 fn events(h: &Hotline, call: &CallId) -> Vec<CallEvent> {
     read_db(h, async |s| {
         s.events_for_call(call).await.expect("read events")
+    })
+}
+
+/// Every event in the log (agent events included), oldest first.
+fn all_events(h: &Hotline) -> Vec<CallEvent> {
+    read_db(h, async |s| {
+        s.events_between(0, i64::MAX, 10_000)
+            .await
+            .expect("read events")
     })
 }
 

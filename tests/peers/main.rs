@@ -11,15 +11,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn need_peers() {
-    for p in ["sipp", "baresip", "sox"] {
-        assert!(
-            have(p),
-            "{p} is not installed: run scripts/test.sh (it installs the peers)"
-        );
-    }
-}
-
 /// SIPp caller (1000 Hz) -> SIPp agent UAS (440 Hz): full INVITE/180/200/ACK/BYE.
 #[test]
 fn sipp_caller_calls_sipp_agent() {
