@@ -38,7 +38,7 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         message: message.into(),
@@ -79,6 +79,15 @@ pub struct Config {
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// `[[queues]]`
+    #[serde(default)]
+    pub queues: Vec<crate::routing_config::QueueSection>,
+    /// `[[blacklist]]`
+    #[serde(default)]
+    pub blacklist: Vec<crate::routing_config::BlacklistSection>,
+    /// `[ivr]`
+    #[serde(default)]
+    pub ivr: crate::routing_config::IvrSection,
 }
 
 /// `[sip]`: signalling.
@@ -124,10 +133,12 @@ impl Default for SipSection {
 pub struct HotlineSection {
     /// Request-URI users that reach the hotline.
     pub numbers: Vec<String>,
-    /// The queue calls go to.
+    /// The queue calls go to unless the IVR or the blacklist says otherwise.
     pub queue: String,
     /// Record every call answered by an agent.
     pub record: bool,
+    /// VIP callers, served ahead of everyone (`+8613800000000`, prefix `+86138*`).
+    pub vip: Vec<String>,
 }
 
 impl Default for HotlineSection {
@@ -136,6 +147,7 @@ impl Default for HotlineSection {
             numbers: vec!["hotline".into(), "4000".into()],
             queue: "general".into(),
             record: true,
+            vip: Vec::new(),
         }
     }
 }
@@ -305,6 +317,8 @@ pub struct PromptsSection {
     pub greeting: PathBuf,
     /// Looped while the caller waits.
     pub music: PathBuf,
+    /// Played to blacklisted callers who are refused (none: 603 Decline).
+    pub blacklisted: Option<PathBuf>,
 }
 
 impl Default for PromptsSection {
@@ -312,6 +326,7 @@ impl Default for PromptsSection {
         PromptsSection {
             greeting: PathBuf::from("config/prompts/greeting.wav"),
             music: PathBuf::from("config/prompts/music.wav"),
+            blacklisted: None,
         }
     }
 }
@@ -330,6 +345,9 @@ pub struct AgentSection {
     /// Challenge algorithms for this agent's phone (default: `sip.algorithms`).
     #[serde(default)]
     pub algorithms: Option<Vec<String>>,
+    /// Skills: name → proficiency 1–100 (`{ mandarin = 90, cantonese = 40 }`).
+    #[serde(default)]
+    pub skills: std::collections::BTreeMap<String, u8>,
 }
 
 /// Parses an algorithm list, naming `key` on error.
@@ -562,7 +580,7 @@ impl Config {
                 parse_algorithms(&format!("{key}.algorithms"), algs)?;
             }
         }
-        Ok(())
+        self.validate_routing()
     }
 
     /// Agents still using a demo password (`demo...`), for the start-up warning.

@@ -5,6 +5,7 @@
 mod config;
 mod http;
 mod report;
+mod routing_config;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -175,6 +176,7 @@ fn staffing(
 fn check_config(path: &Path) -> Result<()> {
     let cfg = Config::load(path)?;
     load_prompts(&cfg)?;
+    load_ivr(&cfg)?;
     println!(
         "{}: OK ({} agents, numbers {}, SIP on {})",
         path.display(),
@@ -194,7 +196,27 @@ fn load_prompts(cfg: &Config) -> Result<Prompts> {
     })?;
     let music = Prompt::load_wav("music", &cfg.prompts.music)
         .with_context(|| format!("prompts.music: cannot load {}", cfg.prompts.music.display()))?;
-    Ok(Prompts { greeting, music })
+    let blacklisted = match &cfg.prompts.blacklisted {
+        Some(path) => Some(
+            Prompt::load_wav("blacklisted", path)
+                .with_context(|| format!("prompts.blacklisted: cannot load {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(Prompts {
+        greeting,
+        music,
+        blacklisted,
+    })
+}
+
+fn load_ivr(cfg: &Config) -> Result<Option<hotline_engine::routing::IvrMenu>> {
+    if !cfg.ivr.enabled {
+        return Ok(None);
+    }
+    let prompt = Prompt::load_wav("menu", &cfg.ivr.prompt)
+        .with_context(|| format!("ivr.prompt: cannot load {}", cfg.ivr.prompt.display()))?;
+    Ok(cfg.ivr_menu(prompt)?)
 }
 
 fn serve(
@@ -296,6 +318,12 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     let engine_cfg = EngineConfig {
         numbers: cfg.hotline.numbers.clone(),
         queue: QueueId::new(cfg.hotline.queue.clone()),
+        queues: cfg.queue_configs(),
+        overflow: cfg.overflow_map(),
+        agent_skills: cfg.agent_skills(),
+        vip: cfg.vip_patterns(),
+        blacklist: cfg.blacklist_entries(),
+        ivr: load_ivr(&cfg)?,
         cadence: cfg.cadence(),
         answer_after_rings: cfg.ring.answer_after_rings,
         agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),

@@ -242,6 +242,10 @@ pub struct HotlineOptions {
     pub media_ports: u16,
     /// `acd.auto_pause_after_misses` (0 = off).
     pub auto_pause_after_misses: u32,
+    /// Greeting WAV instead of the shipped 9.5 s one (IVR tests want short).
+    pub greeting: Option<PathBuf>,
+    /// TOML lines inside `[hotline]` (e.g. `vip = ["+861*"]`).
+    pub hotline_toml: String,
 }
 
 impl Default for HotlineOptions {
@@ -255,6 +259,8 @@ impl Default for HotlineOptions {
             env: vec![("HOTLINE_LOG".into(), "info,rsipstack=warn,sqlx=warn".into())],
             media_ports: 64,
             auto_pause_after_misses: 0,
+            greeting: None,
+            hotline_toml: String::new(),
         }
     }
 }
@@ -344,6 +350,19 @@ impl Hotline {
                 ("media_port_min", media_port_min.to_string()),
                 ("media_port_max", media_port_max.to_string()),
                 ("extra", options.extra_toml.clone()),
+                ("hotline_extra", options.hotline_toml.clone()),
+                (
+                    "greeting",
+                    options
+                        .greeting
+                        .clone()
+                        .unwrap_or_else(|| {
+                            Path::new(env!("CARGO_MANIFEST_DIR"))
+                                .join("config/prompts/greeting.wav")
+                        })
+                        .display()
+                        .to_string(),
+                ),
             ],
         );
         let config_path = dir.path().join("hotline.toml");

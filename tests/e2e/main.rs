@@ -13,6 +13,7 @@ mod calls;
 mod cli;
 mod conformance;
 mod registrar;
+mod routing;
 
 use common::*;
 use hotline_core::{CallEvent, CallId, EventKind};

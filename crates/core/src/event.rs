@@ -196,6 +196,39 @@ pub enum EventKind {
         /// The removed contact URI.
         contact: String,
     },
+    /// The caller's number matched a blacklist entry.
+    Blacklisted {
+        /// The entry that matched (`+8613800000000` or a prefix `+86138*`).
+        entry: String,
+        /// What was done: `reject` or `queue:<id>`.
+        action: String,
+        /// Why the number is on the list.
+        reason: String,
+    },
+    /// The caller chose an IVR option (DTMF); the call's type and queue are set.
+    IvrChoice {
+        /// The key pressed (`0`-`9`, `*`, `#`), or empty when no key came in
+        /// time and the default was taken.
+        digit: String,
+        /// The call type the choice sets.
+        call_type: CallType,
+        /// The language the caller needs, if the choice names one.
+        #[serde(default)]
+        language: Option<String>,
+    },
+    /// The caller pressed a key that is not an option of the menu.
+    IvrInvalid {
+        /// The key pressed.
+        digit: String,
+    },
+    /// The call left its queue for another (max wait reached, or no agent
+    /// logged in); the event's `queue` is the new one.
+    Overflowed {
+        /// The queue the call left.
+        from: QueueId,
+        /// Why (`max_wait`, `no_agents`).
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -223,6 +256,10 @@ impl EventKind {
             EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",
+            EventKind::Blacklisted { .. } => "blacklisted",
+            EventKind::IvrChoice { .. } => "ivr_choice",
+            EventKind::IvrInvalid { .. } => "ivr_invalid",
+            EventKind::Overflowed { .. } => "overflowed",
         }
     }
 }

@@ -1,13 +1,14 @@
 //! One call, owned by one task: the caller's leg, the agent legs tried in turn,
 //! the media session, the recording and the call's events and CDR.
 
+use crate::routing::{self, BlacklistAction, IvrOption, MenuInput};
 use crate::{EngineConfig, Prompts};
-use hotline_acd::RingResult;
+use hotline_acd::{CallRequest, RingResult, SkillNeed};
 use hotline_core::{
-    AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, Side,
+    AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, QueueId, Side,
 };
 use hotline_media::sdp;
-use hotline_media::{Codec, MediaEngine};
+use hotline_media::{Codec, MediaEngine, MediaSession};
 use hotline_recorder::{Recorder, RecordingHandle};
 use hotline_sip::{Binding, InboundCall, LegEvent, OutboundLeg, SipServer};
 use hotline_store::{Cdr, EventSink};
@@ -26,13 +27,21 @@ const TELEPHONE_EVENT_PT: u8 = 101;
 pub(crate) enum CallCmd {
     /// Ring this agent at this contact.
     Offer { agent: AgentId, binding: Binding },
+    /// The queue refused the call (full).
+    Refused { reason: String },
+    /// The call overflowed to another queue.
+    Moved { queue: QueueId },
 }
 
 /// Call task → controller.
 #[derive(Debug)]
 pub(crate) enum ControllerMsg {
-    /// The call waits for an agent.
-    Enqueue(CallId),
+    /// The call waits for an agent in `queue`.
+    Enqueue {
+        call: CallId,
+        queue: QueueId,
+        request: CallRequest,
+    },
     /// What came of an offer.
     RingResult {
         call: CallId,
@@ -68,6 +77,8 @@ struct Ringing {
 
 enum Wake {
     Caller(Option<LegEvent>),
+    Digit(Option<char>),
+    MenuTimeout,
     Agent(Option<LegEvent>),
     Cmd(Option<CallCmd>),
     RingTimeout,
@@ -81,6 +92,23 @@ pub(crate) struct CallTask {
     inbound: InboundCall,
     cmds: mpsc::Receiver<CallCmd>,
     cdr: Cdr,
+    /// The queue the call waits in (None until routed: IVR pending).
+    queue: Option<QueueId>,
+}
+
+/// The IVR menu while the caller has not chosen.
+struct MenuState {
+    /// Menu plays left, counting the current one.
+    plays_left: u32,
+    /// When the current play times out (None until the menu first plays).
+    deadline: Option<Instant>,
+}
+
+async fn next_digit(rx: &mut Option<mpsc::Receiver<char>>) -> Option<char> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_agent_event(r: &mut Option<Ringing>) -> Option<LegEvent> {
@@ -103,7 +131,7 @@ impl CallTask {
             caller: inbound.caller.number.clone(),
             caller_name: inbound.caller.display.clone(),
             dialled: inbound.dialled.clone(),
-            queue: Some(ctx.cfg.queue.clone()),
+            queue: None,
             agent: None,
             call_type: CallType::default(),
             arrived_ms: now,
@@ -124,6 +152,7 @@ impl CallTask {
             inbound,
             cmds,
             cdr,
+            queue: None,
         }
     }
 
@@ -132,7 +161,7 @@ impl CallTask {
             at_ms: self.ctx.clock.now_ms(),
             call_id: Some(self.id.clone()),
             agent: agent.cloned(),
-            queue: Some(self.ctx.cfg.queue.clone()),
+            queue: self.queue.clone(),
             kind,
         };
         if let Some(live) = &self.ctx.live {
@@ -196,7 +225,7 @@ impl CallTask {
             Ok(n) => n,
             Err(e) => return self.reject(488, &format!("no common codec: {e}")),
         };
-        let media = match self.ctx.media.allocate(self.id.as_str()) {
+        let mut media = match self.ctx.media.allocate(self.id.as_str()) {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, "no media ports");
@@ -217,8 +246,45 @@ impl CallTask {
             session_id,
             1,
         );
-        self.inbound.ringing();
-        self.tell(ControllerMsg::Enqueue(self.id.clone())).await;
+        // Screening: the blacklist first, then the IVR (if any) or the default queue.
+        let mut menu: Option<MenuState> = None;
+        let entry =
+            routing::blacklisted(&self.ctx.cfg.blacklist, &self.inbound.caller.number).cloned();
+        if let Some(entry) = entry {
+            warn!(entry = %entry.pattern, action = %entry.action, reason = %entry.reason, "blacklisted caller");
+            self.emit(
+                None,
+                EventKind::Blacklisted {
+                    entry: entry.pattern.to_string(),
+                    action: entry.action.to_string(),
+                    reason: entry.reason.clone(),
+                },
+            );
+            match entry.action {
+                BlacklistAction::Reject => {
+                    return self.refuse_blacklisted(&media, caller_sdp).await;
+                }
+                BlacklistAction::Queue(q) => {
+                    self.inbound.ringing();
+                    self.route(q, CallType::default(), None).await;
+                }
+            }
+        } else {
+            self.inbound.ringing();
+            match &self.ctx.cfg.ivr {
+                Some(ivr) => {
+                    menu = Some(MenuState {
+                        plays_left: ivr.tries.max(1),
+                        deadline: None,
+                    })
+                }
+                None => {
+                    let q = self.ctx.cfg.queue.clone();
+                    self.route(q, CallType::default(), None).await;
+                }
+            }
+        }
+        let mut dtmf = media.take_dtmf();
 
         let cadence = self.ctx.cfg.cadence;
         let answer_at = arrived
@@ -234,17 +300,41 @@ impl CallTask {
         let (agent, agent_leg, agent_media) = loop {
             let is_ringing = ringing.is_some();
             let ring_deadline = ringing.as_ref().map(|r| r.deadline).unwrap_or(arrived);
+            let menu_deadline = menu.as_ref().and_then(|m| m.deadline);
+            let wants_digits = menu.is_some() && dtmf.is_some();
             let wake = tokio::select! {
                 ev = self.inbound.next_event() => Wake::Caller(ev),
+                d = next_digit(&mut dtmf), if wants_digits => Wake::Digit(d),
+                _ = sleep_until(menu_deadline.unwrap_or(arrived)), if menu_deadline.is_some() => Wake::MenuTimeout,
                 ev = next_agent_event(&mut ringing) => Wake::Agent(ev),
                 cmd = self.cmds.recv(), if !is_ringing => Wake::Cmd(cmd),
                 _ = sleep_until(ring_deadline), if is_ringing => Wake::RingTimeout,
                 _ = sleep_until(answer_at), if !system_answered => Wake::SystemAnswer,
             };
             match wake {
-                Wake::Caller(Some(
-                    LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing,
-                )) => {}
+                Wake::Caller(Some(LegEvent::Info { body })) => {
+                    if let (Some(m), Some(d)) = (menu.as_mut(), routing::dtmf_from_info(&body)) {
+                        if self.menu_key(m, d, &media).await {
+                            menu = None;
+                        }
+                    }
+                }
+                Wake::Digit(Some(d)) => {
+                    if let Some(m) = menu.as_mut() {
+                        if self.menu_key(m, d, &media).await {
+                            menu = None;
+                        }
+                    }
+                }
+                Wake::Digit(None) => dtmf = None,
+                Wake::MenuTimeout => {
+                    if let Some(m) = menu.as_mut() {
+                        if self.menu_timeout(m, &media).await {
+                            menu = None;
+                        }
+                    }
+                }
+                Wake::Caller(Some(LegEvent::Confirmed | LegEvent::Ringing)) => {}
                 Wake::Caller(_) => {
                     // CANCEL before our answer, BYE after the system answer: abandoned.
                     let wait_ms = arrived.elapsed().as_millis() as i64;
@@ -277,6 +367,29 @@ impl CallTask {
                     self.inbound.reject(503, None);
                     self.inbound.hangup().await;
                     return self.finish(Outcome::Failed);
+                }
+                Wake::Cmd(Some(CallCmd::Moved { queue })) => {
+                    self.cdr.queue = Some(queue.clone());
+                    self.queue = Some(queue);
+                }
+                Wake::Cmd(Some(CallCmd::Refused { reason })) => {
+                    self.tell(ControllerMsg::Gone {
+                        call: self.id.clone(),
+                    })
+                    .await;
+                    if system_answered {
+                        info!(%reason, "queue refused the call: hanging up");
+                        self.inbound.hangup().await;
+                        self.emit(
+                            None,
+                            EventKind::Rejected {
+                                status: 486,
+                                reason,
+                            },
+                        );
+                        return self.finish(Outcome::Rejected);
+                    }
+                    return self.reject(486, &reason);
                 }
                 Wake::Cmd(Some(CallCmd::Offer { agent, binding })) => {
                     let agent_sdp = sdp::build(
@@ -412,13 +525,24 @@ impl CallTask {
                     info!(rings, "no agent answered: the engine answers");
                     self.cdr.system_answered_ms = Some(self.ctx.clock.now_ms());
                     self.emit(None, EventKind::SystemAnswered { rings });
-                    media.play_to_caller(
-                        vec![
-                            self.ctx.prompts.greeting.clone(),
-                            self.ctx.prompts.music.clone(),
-                        ],
-                        true,
-                    );
+                    match (menu.as_mut(), &self.ctx.cfg.ivr) {
+                        (Some(m), Some(ivr)) => {
+                            let greeting = self.ctx.prompts.greeting.clone();
+                            let until = greeting.duration_ms() + ivr.prompt.duration_ms();
+                            media.play_to_caller(vec![greeting, ivr.prompt.clone()], false);
+                            m.deadline = Some(
+                                Instant::now()
+                                    + Duration::from_millis(until + ivr.timeout_ms.max(0) as u64),
+                            );
+                        }
+                        _ => media.play_to_caller(
+                            vec![
+                                self.ctx.prompts.greeting.clone(),
+                                self.ctx.prompts.music.clone(),
+                            ],
+                            true,
+                        ),
+                    }
                     self.emit(
                         None,
                         EventKind::PromptStarted {
@@ -526,6 +650,123 @@ impl CallTask {
             self.close_recording(&agent, rec).await;
         }
         self.finish(Outcome::Answered);
+    }
+
+    /// Sets the call's queue and type and hands it to the controller.
+    async fn route(&mut self, queue: QueueId, call_type: CallType, language: Option<String>) {
+        let vip = routing::is_vip(&self.ctx.cfg.vip, &self.inbound.caller.number);
+        let request = CallRequest {
+            priority: if vip { 10 } else { 0 },
+            skills: language
+                .into_iter()
+                .map(|skill| SkillNeed {
+                    skill,
+                    min_level: 1,
+                })
+                .collect(),
+        };
+        info!(queue = %queue, ?call_type, vip, "call routed");
+        self.queue = Some(queue.clone());
+        self.cdr.queue = Some(queue.clone());
+        self.cdr.call_type = call_type;
+        self.tell(ControllerMsg::Enqueue {
+            call: self.id.clone(),
+            queue,
+            request,
+        })
+        .await;
+    }
+
+    /// Takes an IVR choice: event, routing, music.
+    async fn choose(&mut self, digit: Option<char>, option: IvrOption, media: &MediaSession) {
+        self.emit(
+            None,
+            EventKind::IvrChoice {
+                digit: digit.map(String::from).unwrap_or_default(),
+                call_type: option.call_type,
+                language: option.language.clone(),
+            },
+        );
+        media.play_to_caller(vec![self.ctx.prompts.music.clone()], true);
+        self.route(option.queue, option.call_type, option.language)
+            .await;
+    }
+
+    /// A key pressed while the menu is pending; true once the caller is routed.
+    async fn menu_key(&mut self, m: &mut MenuState, digit: char, media: &MediaSession) -> bool {
+        let Some(ivr) = self.ctx.cfg.ivr.clone() else {
+            return false;
+        };
+        match ivr.input(digit) {
+            MenuInput::Choice(option) => {
+                info!(%digit, "IVR choice");
+                self.choose(Some(digit), option.clone(), media).await;
+                true
+            }
+            MenuInput::Invalid => {
+                info!(%digit, "key is not a menu option");
+                self.emit(
+                    None,
+                    EventKind::IvrInvalid {
+                        digit: digit.to_string(),
+                    },
+                );
+                if m.deadline.is_none() {
+                    // the menu has not played yet: it will, in full
+                    return false;
+                }
+                self.menu_timeout(m, media).await
+            }
+        }
+    }
+
+    /// The menu played without a valid key: play it again or take the default.
+    async fn menu_timeout(&mut self, m: &mut MenuState, media: &MediaSession) -> bool {
+        let Some(ivr) = self.ctx.cfg.ivr.clone() else {
+            return false;
+        };
+        m.plays_left = m.plays_left.saturating_sub(1);
+        if m.plays_left == 0 {
+            info!("no menu choice: default queue");
+            self.choose(None, ivr.default.clone(), media).await;
+            return true;
+        }
+        media.play_to_caller(vec![ivr.prompt.clone()], false);
+        m.deadline = Some(
+            Instant::now()
+                + Duration::from_millis(ivr.prompt.duration_ms() + ivr.timeout_ms.max(0) as u64),
+        );
+        false
+    }
+
+    /// Refuses a blacklisted caller: the blacklist message if there is one
+    /// (answer, play, hang up), else 603 Decline.
+    async fn refuse_blacklisted(mut self, media: &MediaSession, caller_sdp: String) {
+        let Some(message) = self.ctx.prompts.blacklisted.clone() else {
+            return self.reject(603, "blacklisted");
+        };
+        if let Err(e) = self.inbound.answer(caller_sdp) {
+            warn!(error = %e, "cannot answer blacklisted caller");
+        }
+        let until = Instant::now() + Duration::from_millis(message.duration_ms() + 300);
+        media.play_to_caller(vec![message], false);
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => { self.inbound.hangup().await; break; }
+                ev = self.inbound.next_event() => match ev {
+                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    _ => break,
+                },
+            }
+        }
+        self.emit(
+            None,
+            EventKind::Rejected {
+                status: 603,
+                reason: "blacklisted".to_string(),
+            },
+        );
+        self.finish(Outcome::Rejected);
     }
 
     fn open_recording(&mut self, agent: &AgentId) -> Option<RecordingHandle> {

@@ -9,9 +9,10 @@
 #![warn(missing_docs)]
 
 mod call;
+pub mod routing;
 
 use call::{CallCtx, CallTask, ControllerMsg};
-use hotline_acd::{Acd, AcdConfig, Notice, RingResult};
+use hotline_acd::{Acd, AcdConfig, CallRequest, EnqueueRefused, Notice, QueueConfig, RingResult};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
 };
@@ -20,6 +21,8 @@ use hotline_media::MediaEngine;
 use hotline_recorder::Recorder;
 use hotline_sip::{BindingChange, SipEvent, SipServer};
 use hotline_store::EventSink;
+use routing::{BlacklistEntry, IvrMenu, NumberPattern};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -32,8 +35,22 @@ use tracing::{info, info_span, warn, Instrument};
 pub struct EngineConfig {
     /// Request-URI users that reach the hotline (e.g. `hotline`, `4000`).
     pub numbers: Vec<String>,
-    /// The queue every call goes to (one queue in this version).
+    /// The queue a call goes to unless the IVR or the blacklist says otherwise.
     pub queue: QueueId,
+    /// The queues and their routing settings (the default queue is added
+    /// with default settings if absent).
+    pub queues: Vec<QueueConfig>,
+    /// Where a queue's calls go when they wait its maximum, or when no
+    /// member is logged in: queue → overflow queue.
+    pub overflow: HashMap<QueueId, QueueId>,
+    /// Agents' skills (name → proficiency 1–100).
+    pub agent_skills: HashMap<AgentId, BTreeMap<String, u8>>,
+    /// Callers served ahead of others.
+    pub vip: Vec<NumberPattern>,
+    /// Numbers marked malicious.
+    pub blacklist: Vec<BlacklistEntry>,
+    /// The menu after the greeting; None = every call goes to `queue`.
+    pub ivr: Option<IvrMenu>,
     /// Ring cadence the caller hears; rings are counted on it.
     pub cadence: RingCadence,
     /// The engine answers at the end of this ring if no agent has (3).
@@ -61,6 +78,17 @@ pub struct Prompts {
     pub greeting: Prompt,
     /// Looped after the greeting until an agent answers.
     pub music: Prompt,
+    /// Played to a blacklisted caller whose entry rejects them (None: 603).
+    pub blacklisted: Option<Prompt>,
+}
+
+/// A waiting call's routing, kept by the controller.
+#[derive(Clone, Debug)]
+struct Waiting {
+    queue: QueueId,
+    request: CallRequest,
+    /// Overflows so far.
+    hops: u32,
 }
 
 /// Everything the engine needs to run.
@@ -117,6 +145,15 @@ impl Engine {
             wrap_up_ms: self.cfg.wrap_up_ms,
             auto_pause_after_misses: self.cfg.auto_pause_after_misses,
         });
+        acd.set_queue(QueueConfig::new(self.cfg.queue.clone()));
+        for q in &self.cfg.queues {
+            acd.set_queue(q.clone());
+        }
+        for (agent, skills) in &self.cfg.agent_skills {
+            acd.set_skills(agent, skills.clone());
+        }
+        // what each waiting call asked for, to re-queue it on overflow
+        let mut requests: HashMap<CallId, Waiting> = HashMap::new();
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControllerMsg>(4096);
         let mut calls: HashMap<CallId, mpsc::Sender<call::CallCmd>> = HashMap::new();
         let ctx = Arc::new(CallCtx {
@@ -156,20 +193,13 @@ impl Engine {
                     let Some(msg) = msg else { break };
                     let now = self.clock.now_ms();
                     match msg {
-                        ControllerMsg::Enqueue(call) => {
-                            acd.enqueue(call.clone(), now);
-                            let position = acd.position(&call).unwrap_or(0);
-                            self.publish(CallEvent {
-                                at_ms: now,
-                                call_id: Some(call),
-                                agent: None,
-                                queue: Some(self.cfg.queue.clone()),
-                                kind: EventKind::Queued { position },
-                            });
+                        ControllerMsg::Enqueue { call, queue, request } => {
+                            let w = Waiting { queue, request, hops: 0 };
+                            self.place(&mut acd, &calls, call.clone(), w.clone(), now);
+                            requests.insert(call, w);
                         }
                         ControllerMsg::RingResult { call, agent, result } => {
                             acd.ring_result(&call, &agent, result, now);
-                            self.publish_notices(&mut acd, now);
                             // an agent whose contact is gone is not offered again
                             if result == RingResult::Unreachable && self.sip.contacts(agent.as_str()).is_empty() {
                                 acd.agent_logged_out(&agent);
@@ -179,6 +209,7 @@ impl Engine {
                         ControllerMsg::Gone { call } => {
                             acd.remove_call(&call, now);
                             calls.remove(&call);
+                            requests.remove(&call);
                         }
                     }
                 }
@@ -204,13 +235,102 @@ impl Engine {
                     }
                 }
             }
-            self.publish_notices(&mut acd, now);
+            for (call, from) in self.publish_notices(&mut acd, now) {
+                // max wait reached: the ACD has let the call go; overflow it
+                if let Some(w) = requests.get_mut(&call) {
+                    self.overflow(&mut acd, &calls, &call, w, &from, "max_wait", now);
+                }
+            }
         }
         info!("engine stopped");
     }
 
-    /// Turns the ACD's notices into events.
-    fn publish_notices(&self, acd: &mut Acd, now: i64) {
+    /// Puts a call in its queue, or overflows it when the queue has no
+    /// member logged in, or refuses it when the queue is full.
+    fn place(
+        &self,
+        acd: &mut Acd,
+        calls: &HashMap<CallId, mpsc::Sender<call::CallCmd>>,
+        call: CallId,
+        mut w: Waiting,
+        now: i64,
+    ) {
+        if acd.staffed_agents(&w.queue) == 0 && self.cfg.overflow.contains_key(&w.queue) {
+            let from = w.queue.clone();
+            self.overflow(acd, calls, &call, &mut w, &from, "no_agents", now);
+            return;
+        }
+        match acd.enqueue_in(&w.queue, call.clone(), w.request.clone(), now) {
+            Ok(position) => self.publish(CallEvent {
+                at_ms: now,
+                call_id: Some(call),
+                agent: None,
+                queue: Some(w.queue.clone()),
+                kind: EventKind::Queued { position },
+            }),
+            Err(refused) => {
+                let reason = match refused {
+                    EnqueueRefused::QueueFull { waiting } => {
+                        format!("queue {} full ({waiting} waiting)", w.queue)
+                    }
+                    EnqueueRefused::UnknownQueue(q) => format!("unknown queue {q}"),
+                };
+                warn!(call = %call, %reason, "call refused by the queue");
+                if let Some(tx) = calls.get(&call) {
+                    let _ = tx.try_send(call::CallCmd::Refused { reason });
+                }
+            }
+        }
+    }
+
+    /// Moves a call to its queue's overflow queue (at most a few hops, so a
+    /// cycle of overflows cannot spin), or back into its own queue if none.
+    #[allow(clippy::too_many_arguments)]
+    fn overflow(
+        &self,
+        acd: &mut Acd,
+        calls: &HashMap<CallId, mpsc::Sender<call::CallCmd>>,
+        call: &CallId,
+        w: &mut Waiting,
+        from: &QueueId,
+        reason: &str,
+        now: i64,
+    ) {
+        const MAX_HOPS: u32 = 4;
+        let target = self
+            .cfg
+            .overflow
+            .get(from)
+            .filter(|_| w.hops < MAX_HOPS)
+            .cloned();
+        let Some(to) = target else {
+            // nowhere to go: the caller keeps waiting where they are
+            let _ = acd.enqueue_in(from, call.clone(), w.request.clone(), now);
+            return;
+        };
+        w.hops += 1;
+        w.queue = to.clone();
+        info!(call = %call, from = %from, to = %to, reason, "call overflows");
+        self.publish(CallEvent {
+            at_ms: now,
+            call_id: Some(call.clone()),
+            agent: None,
+            queue: Some(to.clone()),
+            kind: EventKind::Overflowed {
+                from: from.clone(),
+                reason: reason.to_string(),
+            },
+        });
+        if let Some(tx) = calls.get(call) {
+            let _ = tx.try_send(call::CallCmd::Moved { queue: to });
+        }
+        self.place(acd, calls, call.clone(), w.clone(), now);
+    }
+
+    /// Turns the ACD's notices into events; returns the calls that reached
+    /// their queue's maximum wait, with that queue.
+    fn publish_notices(&self, acd: &mut Acd, now: i64) -> Vec<(CallId, QueueId)> {
+        let mut max_waits = Vec::new();
         for n in acd.take_notices() {
             let (agent, kind) = match n {
                 Notice::AgentAutoPaused { agent, misses } => {
@@ -230,8 +350,13 @@ impl Engine {
                         by,
                     },
                 ),
-                Notice::MaxWaitReached { call, .. } => {
-                    warn!(call = %call, "call reached its queue's maximum wait (no overflow configured)");
+                Notice::MaxWaitReached {
+                    call,
+                    queue,
+                    waited_ms,
+                } => {
+                    info!(call = %call, queue = %queue, waited_ms, "call reached its queue's maximum wait");
+                    max_waits.push((call, queue));
                     continue;
                 }
             };
@@ -239,10 +364,11 @@ impl Engine {
                 at_ms: now,
                 call_id: None,
                 agent: Some(agent),
-                queue: Some(self.cfg.queue.clone()),
+                queue: None,
                 kind,
             });
         }
+        max_waits
     }
 
     fn on_binding(&self, acd: &mut Acd, change: BindingChange, now: i64) {

@@ -19,7 +19,10 @@ pub mod prompt;
 pub mod sdp;
 mod session;
 
-pub use session::{MediaConfig, MediaEngine, MediaError, MediaSession, MediaStats, SideStats};
+pub use session::{
+    dtmf_digit, MediaConfig, MediaEngine, MediaError, MediaSession, MediaStats, SideStats,
+    DTMF_QUEUE,
+};
 
 /// Samples in one 20 ms G.711 frame at 8 kHz.
 pub const FRAME_SAMPLES: usize = 160;

@@ -172,6 +172,7 @@ impl MediaEngine {
         let handle = &self.inner.handles[idx];
         let stats = Arc::new(Counters::default());
         let (tx, rx) = mpsc::unbounded_channel();
+        let (dtmf_tx, dtmf_rx) = mpsc::channel(DTMF_QUEUE);
         let ports = (caller.1, agent.1);
         let engine = self.clone();
         let task_stats = stats.clone();
@@ -182,14 +183,19 @@ impl MediaEngine {
             async move {
                 let guard = PortGuard { engine, ports };
                 match (UdpSocket::from_std(caller.0), UdpSocket::from_std(agent.0)) {
-                    (Ok(c), Ok(a)) => Relay::new(c, a, task_stats).run(rx).await,
+                    (Ok(c), Ok(a)) => Relay::new(c, a, task_stats, dtmf_tx).run(rx).await,
                     (Err(e), _) | (_, Err(e)) => warn!(error = %e, "cannot register RTP sockets"),
                 }
                 drop(guard);
             }
             .instrument(span),
         );
-        Ok(MediaSession { tx, ports, stats })
+        Ok(MediaSession {
+            tx,
+            ports,
+            stats,
+            dtmf: Some(dtmf_rx),
+        })
     }
 
     fn bind_port(&self) -> Result<(std::net::UdpSocket, u16), MediaError> {
@@ -282,6 +288,10 @@ pub struct SideStats {
     pub unknown_payload: u64,
     /// telephone-event packets received.
     pub dtmf: u64,
+    /// DTMF digits detected (one per key press, however many packets carry it).
+    pub dtmf_digits: u64,
+    /// Digits dropped because the call task was not reading them (a flood).
+    pub dtmf_dropped: u64,
 }
 
 /// Counters of a session, for the log and tests.
@@ -308,6 +318,8 @@ struct SideCounters {
     rtcp: AtomicU64,
     unknown_payload: AtomicU64,
     dtmf: AtomicU64,
+    dtmf_digits: AtomicU64,
+    dtmf_dropped: AtomicU64,
 }
 
 impl SideCounters {
@@ -321,6 +333,8 @@ impl SideCounters {
             rtcp: l(&self.rtcp),
             unknown_payload: l(&self.unknown_payload),
             dtmf: l(&self.dtmf),
+            dtmf_digits: l(&self.dtmf_digits),
+            dtmf_dropped: l(&self.dtmf_dropped),
         }
     }
 }
@@ -345,6 +359,7 @@ pub struct MediaSession {
     tx: mpsc::UnboundedSender<Cmd>,
     ports: (u16, u16),
     stats: Arc<Counters>,
+    dtmf: Option<mpsc::Receiver<char>>,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -404,6 +419,13 @@ impl MediaSession {
     /// Stops feeding the recorder (the relay goes on).
     pub fn stop_tap(&self) {
         self.send(Cmd::StopTap);
+    }
+
+    /// The caller's DTMF digits (RFC 4733 telephone-event), one per key
+    /// press. Can be taken once; at most [`DTMF_QUEUE`] unread digits are
+    /// kept, later ones are dropped and counted.
+    pub fn take_dtmf(&mut self) -> Option<mpsc::Receiver<char>> {
+        self.dtmf.take()
     }
 
     /// Counters so far.
@@ -601,6 +623,10 @@ struct Relay {
     pcm: Vec<i16>,
     enc: Vec<u8>,
     packet: Vec<u8>,
+    dtmf: mpsc::Sender<char>,
+    /// (SSRC, RTP timestamp) of the caller's last telephone event: all packets
+    /// of one key press share them.
+    last_dtmf: Option<(u32, u32)>,
 }
 
 fn epoch_ms() -> i64 {
@@ -610,13 +636,32 @@ fn epoch_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Unread DTMF digits kept per call; more are dropped (a flood).
+pub const DTMF_QUEUE: usize = 32;
+
+/// The key of an RFC 4733 telephone-event code (0–9, *, #, A–D), if it is one.
+pub fn dtmf_digit(event: u8) -> Option<char> {
+    match event {
+        0..=9 => Some(char::from(b'0' + event)),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some(char::from(b'A' + event - 12)),
+        _ => None,
+    }
+}
+
 /// Is this datagram RTCP (RFC 5761 demultiplexing: PT 64–95 with marker)?
 pub(crate) fn is_rtcp(data: &[u8]) -> bool {
     data.len() >= 2 && (192..=223).contains(&data[1])
 }
 
 impl Relay {
-    fn new(caller: UdpSocket, agent: UdpSocket, stats: Arc<Counters>) -> Self {
+    fn new(
+        caller: UdpSocket,
+        agent: UdpSocket,
+        stats: Arc<Counters>,
+        dtmf: mpsc::Sender<char>,
+    ) -> Self {
         Relay {
             caller: Leg::new(caller),
             agent: Leg::new(agent),
@@ -627,6 +672,25 @@ impl Relay {
             pcm: vec![0; MAX_DATAGRAM],
             enc: vec![0; MAX_DATAGRAM],
             packet: vec![0; MAX_DATAGRAM + 64],
+            dtmf,
+            last_dtmf: None,
+        }
+    }
+
+    /// Reports a caller's key press once, on the first packet of the event
+    /// (so a lost end packet does not lose the digit).
+    fn caller_dtmf(&mut self, ssrc: u32, ts: u32, payload: &[u8]) {
+        let Some(digit) = payload.first().and_then(|e| dtmf_digit(*e)) else {
+            return;
+        };
+        if self.last_dtmf == Some((ssrc, ts)) {
+            return;
+        }
+        self.last_dtmf = Some((ssrc, ts));
+        let c = &self.stats.caller;
+        match self.dtmf.try_send(digit) {
+            Ok(()) => inc(&c.dtmf_digits),
+            Err(_) => inc(&c.dtmf_dropped),
         }
     }
 
@@ -737,9 +801,9 @@ impl Relay {
     }
 
     async fn on_packet(&mut self, side: Side, data: &[u8], src: SocketAddr) {
-        let (from, to) = match side {
-            Side::Caller => (&mut self.caller, &mut self.agent),
-            Side::Agent => (&mut self.agent, &mut self.caller),
+        let from = match side {
+            Side::Caller => &mut self.caller,
+            Side::Agent => &mut self.agent,
         };
         let c = match side {
             Side::Caller => &self.stats.caller,
@@ -782,6 +846,13 @@ impl Relay {
         let now = Instant::now();
         if Some(pt) == neg.telephone_event {
             inc(&c.dtmf);
+            if side == Side::Caller {
+                self.caller_dtmf(ssrc, ts, payload);
+            }
+            let to = match side {
+                Side::Caller => &mut self.agent,
+                Side::Agent => &mut self.caller,
+            };
             let (Some(out_media), Some(dest)) = (to.media, to.send_to()) else {
                 return;
             };

@@ -326,3 +326,101 @@ fn a_peer_sending_from_another_address_than_announced_is_learnt_once() {
     wait_for(|| session.stats().agent.foreign == 2);
     media.shutdown();
 }
+
+/// A telephone-event packet (RFC 4733): event, end bit, duration.
+fn dtmf_packet(seq: u16, ts: u32, event: u8, end: bool, duration: u16) -> Vec<u8> {
+    let d = duration.to_be_bytes();
+    let payload = [event, if end { 0x80 | 10 } else { 10 }, d[0], d[1]];
+    rtp(101, seq, ts, 0x3333, &payload)
+}
+
+#[test]
+fn caller_key_presses_are_reported_once_each_before_the_bridge() {
+    let media = engine(31300, 31399);
+    let mut session = media.allocate("ivr-call").unwrap();
+    let mut digits = session.take_dtmf().expect("first take");
+    assert!(session.take_dtmf().is_none(), "taken once");
+    let caller = peer();
+    let to_caller_port: SocketAddr = format!("127.0.0.1:{}", session.caller_port())
+        .parse()
+        .unwrap();
+    session.set_remote(Side::Caller, caller.local_addr().unwrap(), PCMU);
+    session.play_to_caller(vec![Prompt::tone("menu", 400.0, 2000, 8000)], false);
+    // one audio packet first (the usual start of a call), then key 2 as a
+    // real phone sends it: several updates, three end packets, same timestamp
+    caller
+        .send_to(&rtp(0, 1, 0, 0x3333, &[0xff; 160]), to_caller_port)
+        .unwrap();
+    let mut seq = 2;
+    for (end, dur) in [
+        (false, 160),
+        (false, 320),
+        (false, 480),
+        (true, 640),
+        (true, 640),
+        (true, 640),
+    ] {
+        caller
+            .send_to(&dtmf_packet(seq, 1600, 2, end, dur), to_caller_port)
+            .unwrap();
+        seq += 1;
+    }
+    // then '#', of which only the end packets arrive (the start was lost)
+    for _ in 0..3 {
+        caller
+            .send_to(&dtmf_packet(seq, 4800, 11, true, 800), to_caller_port)
+            .unwrap();
+        seq += 1;
+    }
+    // events that are not keys (flash = 16) and a truncated payload are ignored
+    caller
+        .send_to(&dtmf_packet(seq, 8000, 16, true, 800), to_caller_port)
+        .unwrap();
+    caller
+        .send_to(&rtp(101, seq + 1, 9600, 0x3333, &[]), to_caller_port)
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let got: Vec<char> = rt.block_on(async {
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            match tokio::time::timeout(Duration::from_secs(3), digits.recv()).await {
+                Ok(Some(d)) => got.push(d),
+                _ => break,
+            }
+        }
+        // nothing more is coming
+        let more = tokio::time::timeout(Duration::from_millis(300), digits.recv()).await;
+        assert!(more.is_err(), "unexpected digit {more:?}");
+        got
+    });
+    assert_eq!(got, vec!['2', '#']);
+    let stats = session.stats();
+    assert_eq!(stats.caller.dtmf_digits, 2, "{stats:?}");
+
+    // a flood of distinct key presses nobody reads: bounded, counted, no panic
+    for i in 0..200u32 {
+        caller
+            .send_to(
+                &dtmf_packet(
+                    seq + 2 + i as u16,
+                    20_000 + i * 800,
+                    (i % 10) as u8,
+                    true,
+                    400,
+                ),
+                to_caller_port,
+            )
+            .unwrap();
+    }
+    wait_for(|| {
+        let s = session.stats().caller;
+        s.dtmf_digits + s.dtmf_dropped == 202
+    });
+    let s = session.stats().caller;
+    assert_eq!(s.dtmf_digits, 2 + hotline_media::DTMF_QUEUE as u64);
+    drop(session);
+    media.shutdown();
+}

@@ -1,0 +1,423 @@
+//! Routing before and around the ACD, end to end with SIPp: the IVR menu
+//! (DTMF by SIP INFO) setting the call type and queue, the blacklist (refuse
+//! or route to a designated queue), VIP callers jumping the queue, overflow
+//! (no agent staffed, maximum wait) and a full queue refusing callers.
+
+use super::*;
+use hotline_core::{CallType, Outcome};
+use std::path::{Path, PathBuf};
+
+/// A short mono 8 kHz tone WAV in the hotline's temp dir area (prompts).
+fn short_wav(dir: &Path, name: &str, freq: f64, ms: u32) -> PathBuf {
+    let path = dir.join(name);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).expect("create prompt wav");
+    for i in 0..(8 * ms) {
+        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * freq / 8000.0).sin() * 8000.0;
+        w.write_sample(v as i16).expect("write sample");
+    }
+    w.finalize().expect("finalize prompt wav");
+    path
+}
+
+/// Options with a 300 ms greeting and `extra` TOML (queues, IVR, blacklist).
+fn routed(prompts: &tempfile::TempDir, extra: &str) -> HotlineOptions {
+    HotlineOptions {
+        greeting: Some(short_wav(prompts.path(), "greeting.wav", 600.0, 300)),
+        extra_toml: extra.to_string(),
+        ..HotlineOptions::default()
+    }
+}
+
+/// An IVR menu (300 ms prompt) with 1 = order → queue `orders`.
+fn ivr_toml(prompts: &tempfile::TempDir, timeout_s: u32, tries: u32) -> String {
+    let menu = short_wav(prompts.path(), "menu.wav", 700.0, 300);
+    format!(
+        r#"
+[[queues]]
+id = "general"
+
+[[queues]]
+id = "orders"
+members = ["1002"]
+
+[ivr]
+enabled = true
+prompt = "{}"
+timeout_s = {timeout_s}
+tries = {tries}
+
+[[ivr.options]]
+digit = "1"
+call_type = "order"
+queue = "orders"
+
+[[ivr.options]]
+digit = "3"
+call_type = "complaint"
+"#,
+        menu.display()
+    )
+}
+
+fn answering_agent(h: &Hotline, agent: &str, calls: u32) -> SippProcess {
+    let port = free_udp_port();
+    register(h, agent, port);
+    Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", agent)
+        .calls(calls)
+        .timeout(Duration::from_secs(40))
+        .spawn()
+}
+
+fn caller_from(h: &Hotline, number: &str, hold_ms: u64) -> Sipp {
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", number)
+        .duration_ms(hold_ms)
+}
+
+fn offered_to(events: &[CallEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Offered { .. }))
+        .filter_map(|e| e.agent.as_ref().map(|a| a.as_str().to_string()))
+        .collect()
+}
+
+fn queue_of(e: &CallEvent) -> Option<&str> {
+    e.queue.as_ref().map(|q| q.as_str())
+}
+
+#[test]
+fn an_ivr_choice_by_sip_info_sets_the_call_type_and_queue() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(&prompts, &ivr_toml(&prompts, 3, 2)));
+    // 1001 is idle longest and serves `general`; only 1002 serves `orders`
+    register(&h, "1001", free_udp_port());
+    std::thread::sleep(Duration::from_millis(50));
+    let agent = answering_agent(&h, "1002", 1);
+    Sipp::new("caller_ivr_info.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0612345678")
+        .key("first", "7")
+        .key("second", "1")
+        .duration_ms(3000)
+        .run()
+        .assert_success("caller chooses 1 after a wrong key");
+    agent.wait().assert_success("agent 1002 answers the order");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(Outcome::Answered), "{cdr:#?}");
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    assert_eq!(cdr.queue.as_ref().map(|q| q.as_str()), Some("orders"));
+    assert_eq!(cdr.call_type, CallType::Order);
+    let ev = events(&h, &cdr.call_id);
+    let k = kinds(&ev);
+    let pos = |name: &str| {
+        k.iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("no {name} in {k:?}"))
+    };
+    assert!(pos("system_answered") < pos("ivr_invalid"), "{k:?}");
+    assert!(pos("ivr_invalid") < pos("ivr_choice"), "{k:?}");
+    assert!(pos("ivr_choice") < pos("queued"), "{k:?}");
+    let invalid = find(&ev, |k| matches!(k, EventKind::IvrInvalid { .. })).unwrap();
+    assert_eq!(invalid.kind, EventKind::IvrInvalid { digit: "7".into() });
+    let choice = find(&ev, |k| matches!(k, EventKind::IvrChoice { .. })).unwrap();
+    assert_eq!(
+        choice.kind,
+        EventKind::IvrChoice {
+            digit: "1".into(),
+            call_type: CallType::Order,
+            language: None
+        }
+    );
+    // the call belongs to no queue until the caller chose, then to `orders`
+    assert_eq!(queue_of(&ev[0]), None, "{:?}", ev[0]);
+    let queued = find(&ev, |k| matches!(k, EventKind::Queued { .. })).unwrap();
+    assert_eq!(queue_of(queued), Some("orders"));
+    assert_eq!(offered_to(&ev), vec!["1002"], "only orders' member rings");
+}
+
+#[test]
+fn no_key_pressed_takes_the_default_queue_after_the_menu_times_out() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(&prompts, &ivr_toml(&prompts, 1, 2)));
+    let agent = answering_agent(&h, "1001", 1);
+    // greeting 0.3 s + menu 0.3 s + 1 s, menu again 0.3 s + 1 s: ~2.9 s after the answer
+    caller_from(&h, "0612345678", 6000)
+        .run()
+        .assert_success("silent caller");
+    agent.wait().assert_success("agent 1001");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(Outcome::Answered), "{cdr:#?}");
+    assert_eq!(cdr.call_type, CallType::Inquiry);
+    assert_eq!(cdr.queue.as_ref().map(|q| q.as_str()), Some("general"));
+    let ev = events(&h, &cdr.call_id);
+    let answered = find(&ev, |k| matches!(k, EventKind::SystemAnswered { .. })).unwrap();
+    let choice = find(&ev, |k| matches!(k, EventKind::IvrChoice { .. })).unwrap();
+    assert_eq!(
+        choice.kind,
+        EventKind::IvrChoice {
+            digit: String::new(),
+            call_type: CallType::Inquiry,
+            language: None
+        }
+    );
+    let waited = choice.at_ms - answered.at_ms;
+    assert!(
+        (2_600..4_500).contains(&waited),
+        "default taken {waited} ms after the answer (two menus with 1 s timeouts)"
+    );
+}
+
+#[test]
+fn a_blacklisted_number_is_refused_and_the_attempt_logged() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(
+        &prompts,
+        r#"
+[[blacklist]]
+number = "06 1234 5678"
+reason = "extortion attempts, case 2026-118"
+"#,
+    ));
+    // an agent is available, yet nobody rings for the blacklisted number
+    let agent = answering_agent(&h, "1001", 1);
+    let out = Sipp::new("caller_rejected.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0612345678")
+        .run();
+    out.assert_success("blacklisted caller refused");
+    assert!(out.logs().contains("final 603"), "{}", out.logs());
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(Outcome::Rejected));
+    let ev = events(&h, &cdr.call_id);
+    let b = find(&ev, |k| matches!(k, EventKind::Blacklisted { .. })).unwrap();
+    assert_eq!(
+        b.kind,
+        EventKind::Blacklisted {
+            entry: "0612345678".into(),
+            action: "reject".into(),
+            reason: "extortion attempts, case 2026-118".into()
+        }
+    );
+    assert!(
+        offered_to(&ev).is_empty(),
+        "no agent rang: {:?}",
+        kinds(&ev)
+    );
+    // another number still gets through
+    caller_from(&h, "0700000000", 1000)
+        .run()
+        .assert_success("a normal caller");
+    agent.wait().assert_success("agent 1001");
+}
+
+#[test]
+fn a_blacklisted_prefix_is_routed_to_the_security_queue() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(
+        &prompts,
+        r#"
+[[queues]]
+id = "general"
+members = ["1001"]
+
+[[queues]]
+id = "security"
+members = ["1003"]
+
+[[blacklist]]
+number = "0699*"
+reason = "abusive calls from this range"
+queue = "security"
+"#,
+    ));
+    register(&h, "1001", free_udp_port());
+    std::thread::sleep(Duration::from_millis(50));
+    let agent = answering_agent(&h, "1003", 1);
+    caller_from(&h, "0699123456", 1500)
+        .run()
+        .assert_success("caller routed to security");
+    agent.wait().assert_success("agent 1003 (security desk)");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1003"));
+    assert_eq!(cdr.queue.as_ref().map(|q| q.as_str()), Some("security"));
+    let ev = events(&h, &cdr.call_id);
+    let b = find(&ev, |k| matches!(k, EventKind::Blacklisted { .. })).unwrap();
+    assert!(
+        matches!(&b.kind, EventKind::Blacklisted { entry, action, .. } if entry == "0699*" && action == "queue:security"),
+        "{b:?}"
+    );
+    assert_eq!(offered_to(&ev), vec!["1003"]);
+}
+
+#[test]
+fn a_vip_caller_is_served_before_an_earlier_caller() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        hotline_toml: r#"vip = ["+8610*"]"#.into(),
+        ..HotlineOptions::default()
+    });
+    // both wait in the queue (no agent yet): the ordinary caller first
+    let ordinary = caller_from(&h, "0612345678", 9000).spawn();
+    assert!(
+        wait_until(Duration::from_secs(5), || all_events(&h)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Queued { .. }))),
+        "first caller queued"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let vip = caller_from(&h, "+8610555000", 3000).spawn();
+    assert!(
+        wait_until(Duration::from_secs(5), || all_events(&h)
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Queued { .. }))
+            .count()
+            == 2),
+        "both callers queued"
+    );
+    let agent = answering_agent(&h, "1001", 2);
+    vip.wait().assert_success("VIP caller");
+    ordinary.wait().assert_success("ordinary caller");
+    agent.wait().assert_success("agent 1001 takes both");
+    let cdrs = wait_cdrs(&h, 2);
+    let vip_cdr = cdrs.iter().find(|c| c.caller == "+8610555000").unwrap();
+    let other = cdrs.iter().find(|c| c.caller == "0612345678").unwrap();
+    assert!(other.arrived_ms < vip_cdr.arrived_ms);
+    let (Some(v), Some(o)) = (vip_cdr.agent_answered_ms, other.agent_answered_ms) else {
+        panic!("both answered: {cdrs:#?}");
+    };
+    assert!(v < o, "the VIP was answered first ({v} vs {o})");
+}
+
+#[test]
+fn calls_overflow_when_no_member_is_staffed_and_at_max_wait() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(
+        &prompts,
+        r#"
+[[queues]]
+id = "general"
+members = ["1001"]
+max_wait_s = 1
+overflow = "backup"
+
+[[queues]]
+id = "backup"
+members = ["1002"]
+"#,
+    ));
+    // nobody of `general` is logged in: straight to backup
+    let backup = answering_agent(&h, "1002", 2);
+    caller_from(&h, "0611111111", 1000)
+        .run()
+        .assert_success("first caller");
+    let first = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(first.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    assert_eq!(first.queue.as_ref().map(|q| q.as_str()), Some("backup"));
+    let ev = events(&h, &first.call_id);
+    let o = find(&ev, |k| matches!(k, EventKind::Overflowed { .. })).unwrap();
+    assert_eq!(queue_of(o), Some("backup"));
+    assert!(
+        matches!(&o.kind, EventKind::Overflowed { from, reason } if from.as_str() == "general" && reason == "no_agents"),
+        "{o:?}"
+    );
+
+    // 1001 logs in and is busy on a long call; the next caller waits 1 s in
+    // `general`, then overflows to backup where 1002 answers
+    let main = answering_agent(&h, "1001", 1);
+    let long = caller_from(&h, "0622222222", 6000).spawn();
+    assert!(
+        wait_until(Duration::from_secs(5), || cdrs(&h).len() == 1
+            && all_events(&h).iter().any(|e| matches!(
+                e.kind,
+                EventKind::AgentAnswered { .. }
+            ) && e
+                .agent
+                .as_ref()
+                .map(|a| a.as_str())
+                == Some("1001"))),
+        "1001 on the long call"
+    );
+    caller_from(&h, "0633333333", 1000)
+        .run()
+        .assert_success("third caller");
+    long.wait().assert_success("long call");
+    main.wait().assert_success("agent 1001");
+    backup.wait().assert_success("agent 1002");
+    let third = wait_cdrs(&h, 3)
+        .into_iter()
+        .find(|c| c.caller == "0633333333")
+        .unwrap();
+    assert_eq!(third.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    let ev = events(&h, &third.call_id);
+    let queued = find(&ev, |k| matches!(k, EventKind::Queued { .. })).unwrap();
+    assert_eq!(queue_of(queued), Some("general"));
+    let o = find(&ev, |k| matches!(k, EventKind::Overflowed { .. })).unwrap();
+    assert!(
+        matches!(&o.kind, EventKind::Overflowed { from, reason } if from.as_str() == "general" && reason == "max_wait"),
+        "{o:?}"
+    );
+    let waited = o.at_ms - queued.at_ms;
+    assert!(
+        (900..3000).contains(&waited),
+        "overflowed after {waited} ms"
+    );
+}
+
+#[test]
+fn a_full_queue_refuses_the_next_caller_busy() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(
+        &prompts,
+        r#"
+[[queues]]
+id = "general"
+max_len = 1
+"#,
+    ));
+    let waiting = caller_from(&h, "0611111111", 3000).spawn();
+    assert!(
+        wait_until(Duration::from_secs(5), || all_events(&h)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Queued { .. }))),
+        "first caller queued"
+    );
+    let out = Sipp::new("caller_rejected.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0622222222")
+        .run();
+    out.assert_success("second caller refused");
+    assert!(out.logs().contains("final 486"), "{}", out.logs());
+    waiting
+        .wait()
+        .assert_success("first caller waited and left");
+    let refused = wait_cdrs(&h, 2)
+        .into_iter()
+        .find(|c| c.caller == "0622222222")
+        .unwrap();
+    assert_eq!(refused.outcome, Some(Outcome::Rejected));
+    let ev = events(&h, &refused.call_id);
+    assert!(
+        ev.iter().any(|e| matches!(&e.kind, EventKind::Rejected { status: 486, reason } if reason.contains("full"))),
+        "{ev:#?}"
+    );
+}
