@@ -88,6 +88,9 @@ pub struct Config {
     /// `[ivr]`
     #[serde(default)]
     pub ivr: crate::routing_config::IvrSection,
+    /// `[agent_codes]`
+    #[serde(default)]
+    pub agent_codes: crate::routing_config::AgentCodesSection,
 }
 
 /// `[sip]`: signalling.
@@ -276,6 +279,10 @@ pub struct HttpSection {
     pub enabled: bool,
     /// Address to listen on (port 0 = any free port, printed at start).
     pub listen: SocketAddr,
+    /// Bearer token the agent-control endpoints (`POST /api/agents/...`)
+    /// require; empty = those endpoints are refused. Until users and roles
+    /// exist this token is the supervisor's key: keep it secret.
+    pub api_token: String,
 }
 
 impl Default for HttpSection {
@@ -283,6 +290,7 @@ impl Default for HttpSection {
         HttpSection {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            api_token: String::new(),
         }
     }
 }

@@ -305,6 +305,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         max_contacts_per_agent: cfg.sip.max_contacts_per_agent,
         algorithms: config::parse_algorithms("sip.algorithms", &cfg.sip.algorithms)?,
         rate_limit_per_source: cfg.sip.rate_limit_per_source,
+        feature_prefix: "*".into(),
     };
     let demo = cfg.demo_password_agents();
     if !demo.is_empty() && !cfg.sip.listen.ip().is_loopback() {
@@ -324,6 +325,12 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         vip: cfg.vip_patterns(),
         blacklist: cfg.blacklist_entries(),
         ivr: load_ivr(&cfg)?,
+        agents: cfg
+            .agents
+            .iter()
+            .map(|a| hotline_core::AgentId::new(a.id.clone()))
+            .collect(),
+        feature_codes: cfg.feature_codes(),
         cadence: cfg.cadence(),
         answer_after_rings: cfg.ring.answer_after_rings,
         agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
@@ -346,7 +353,12 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
         let live = http::LiveKpis::spawn(live_rx);
-        http_addr = Some(http::serve(cfg.http.listen, live).await?);
+        let api = http::Api {
+            live,
+            agents: engine.control(),
+            token: cfg.http.api_token.clone(),
+        };
+        http_addr = Some(http::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);
     }
     let engine_task = tokio::spawn(engine.run(sip_events));

@@ -6,6 +6,7 @@
 use crate::config::{invalid, Config, ConfigError};
 use hotline_acd::{QueueConfig, SkillNeed, Strategy};
 use hotline_core::{AgentId, CallType, QueueId};
+use hotline_engine::control::FeatureCodes;
 use hotline_engine::routing::{BlacklistAction, BlacklistEntry, IvrMenu, IvrOption, NumberPattern};
 use hotline_media::prompt::Prompt;
 use serde::Deserialize;
@@ -113,6 +114,39 @@ impl Default for IvrSection {
             timeout_s: 5,
             tries: 2,
             options: Vec::new(),
+        }
+    }
+}
+
+/// `[agent_codes]`: feature codes agents dial from their phone. Every code
+/// starts with `*`; INVITEs to `*...` must authenticate as the agent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentCodesSection {
+    /// Log in to the queues.
+    pub login: String,
+    /// Log out of the queues (the phone stays registered).
+    pub logout: String,
+    /// Pause; a reason key may follow (`*631`).
+    pub pause: String,
+    /// End the pause.
+    pub unpause: String,
+    /// Reason keys after the pause code: key → reason.
+    pub pause_reasons: BTreeMap<String, String>,
+    /// The reason of a pause dialled without a key.
+    pub default_pause_reason: String,
+}
+
+impl Default for AgentCodesSection {
+    fn default() -> Self {
+        let d = FeatureCodes::default();
+        AgentCodesSection {
+            login: d.login,
+            logout: d.logout,
+            pause: d.pause,
+            unpause: d.unpause,
+            pause_reasons: d.pause_reasons,
+            default_pause_reason: d.default_pause_reason,
         }
     }
 }
@@ -257,6 +291,58 @@ impl Config {
                 known_queue(format!("{key}.queue"), q)?;
             }
         }
+        let codes = &self.agent_codes;
+        let mut seen = BTreeSet::new();
+        for (key, code) in [
+            ("agent_codes.login", &codes.login),
+            ("agent_codes.logout", &codes.logout),
+            ("agent_codes.pause", &codes.pause),
+            ("agent_codes.unpause", &codes.unpause),
+        ] {
+            let ok = code.len() >= 2
+                && code.len() <= 8
+                && code.starts_with('*')
+                && code[1..].chars().all(|c| c.is_ascii_digit());
+            if !ok {
+                return Err(invalid(key, format!("`{code}` must be * and 1-7 digits")));
+            }
+            if !seen.insert(code.as_str()) {
+                return Err(invalid(key, format!("`{code}` is used twice")));
+            }
+        }
+        for (k, reason) in &codes.pause_reasons {
+            if k.is_empty() || k.len() > 2 || !k.chars().all(|c| c.is_ascii_digit()) {
+                return Err(invalid(
+                    "agent_codes.pause_reasons",
+                    format!("key `{k}` must be 1-2 digits"),
+                ));
+            }
+            if reason.trim().is_empty() || reason.len() > 64 {
+                return Err(invalid(
+                    format!("agent_codes.pause_reasons.{k}"),
+                    "must be a short text",
+                ));
+            }
+            let dialled = format!("{}{k}", codes.pause);
+            if seen.contains(dialled.as_str()) {
+                return Err(invalid(
+                    format!("agent_codes.pause_reasons.{k}"),
+                    format!("{dialled} is also another code"),
+                ));
+            }
+        }
+        if codes.default_pause_reason.trim().is_empty() {
+            return Err(invalid(
+                "agent_codes.default_pause_reason",
+                "must not be empty",
+            ));
+        }
+        if let Some(n) = self.hotline.numbers.iter().find(|n| n.starts_with('*')) {
+            return Err(invalid(
+                "hotline.numbers",
+                format!("`{n}` starts with * which is reserved for agent feature codes"),
+            ));
+        }
         let ivr = &self.ivr;
         if ivr.enabled {
             if ivr.options.is_empty() {
@@ -344,6 +430,19 @@ impl Config {
                 Some((QueueId::new(q.id.clone()), QueueId::new(o.clone())))
             })
             .collect()
+    }
+
+    /// The agents' feature codes.
+    pub fn feature_codes(&self) -> FeatureCodes {
+        let c = &self.agent_codes;
+        FeatureCodes {
+            login: c.login.clone(),
+            logout: c.logout.clone(),
+            pause: c.pause.clone(),
+            unpause: c.unpause.clone(),
+            pause_reasons: c.pause_reasons.clone(),
+            default_pause_reason: c.default_pause_reason.clone(),
+        }
     }
 
     /// Agents' skills.
@@ -587,6 +686,18 @@ language = "mandarin"
                 "[[ivr.options]]\ndigit = \"1\"\nlanguage = \"klingon\"",
                 "ivr.options[0].language",
             ),
+            ("[agent_codes]\nlogin = \"61\"", "agent_codes.login"),
+            ("[agent_codes]\npause = \"*61\"", "agent_codes.pause"),
+            ("[agent_codes]\nunpause = \"*6a\"", "agent_codes.unpause"),
+            (
+                "[agent_codes]\npause_reasons = { x = \"meal\" }",
+                "agent_codes.pause_reasons",
+            ),
+            (
+                "[agent_codes]\npause = \"*6\"\npause_reasons = { 1 = \"meal\" }",
+                "agent_codes.pause_reasons.1",
+            ),
+            ("[hotline]\nnumbers = [\"*99\"]", "hotline.numbers"),
         ];
         for (text, key) in cases {
             let err = parse(text).unwrap_err();

@@ -246,6 +246,8 @@ pub struct HotlineOptions {
     pub greeting: Option<PathBuf>,
     /// TOML lines inside `[hotline]` (e.g. `vip = ["+861*"]`).
     pub hotline_toml: String,
+    /// `http.api_token` (agent control endpoints).
+    pub api_token: String,
 }
 
 impl Default for HotlineOptions {
@@ -261,6 +263,7 @@ impl Default for HotlineOptions {
             auto_pause_after_misses: 0,
             greeting: None,
             hotline_toml: String::new(),
+            api_token: "test-token".into(),
         }
     }
 }
@@ -351,6 +354,7 @@ impl Hotline {
                 ("media_port_max", media_port_max.to_string()),
                 ("extra", options.extra_toml.clone()),
                 ("hotline_extra", options.hotline_toml.clone()),
+                ("api_token", options.api_token.clone()),
                 (
                     "greeting",
                     options

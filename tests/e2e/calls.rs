@@ -588,25 +588,6 @@ fn the_daily_report_counts_what_happened() {
 }
 
 /// A raw HTTP/1.1 GET (or other method) → (status, body).
-fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the HTTP listener");
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn live_kpis_on_metrics_and_api_stats() {
     need_peers();
@@ -724,7 +705,7 @@ fn an_agent_who_misses_calls_is_auto_paused_when_configured() {
     let paused = wait_until(Duration::from_secs(5), || {
         all_events(&h)
             .iter()
-            .any(|e| matches!(&e.kind, EventKind::AgentPaused { reason, by } if reason == "missed calls" && by == "acd") && e.agent.as_ref().map(|a| a.as_str()) == Some("1001"))
+            .any(|e| matches!(&e.kind, EventKind::AgentPaused { reason, by, .. } if reason == "missed calls" && by == "acd") && e.agent.as_ref().map(|a| a.as_str()) == Some("1001"))
     });
     assert!(paused, "no agent_paused event for 1001\n{}", h.report());
 }

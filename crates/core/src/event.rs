@@ -160,7 +160,44 @@ pub enum EventKind {
     AgentPaused {
         /// Why ("missed calls", "meal", ...).
         reason: String,
-        /// Who paused them ("acd" for the automatic pause).
+        /// Who paused them ("acd" for the automatic pause, "phone" for a
+        /// feature code, "api:<name>" for the API).
+        by: String,
+        /// Asked during a call: the pause starts when the call and its
+        /// wrap-up end.
+        #[serde(default)]
+        after_call: bool,
+    },
+    /// The agent takes calls again after a pause.
+    AgentUnpaused {
+        /// Who ended the pause.
+        by: String,
+    },
+    /// The agent logged in to the queues (feature code or API).
+    AgentLoggedIn {
+        /// Who logged them in.
+        by: String,
+    },
+    /// The agent logged out of the queues (their phone stays registered).
+    AgentLoggedOut {
+        /// Who logged them out.
+        by: String,
+    },
+    /// A supervisor let the agent pause or log out although a queue falls
+    /// below its minimum staffing.
+    MinimumStaffingOverridden {
+        /// The queue left short.
+        queue: QueueId,
+        /// The supervisor.
+        by: String,
+    },
+    /// A login, logout, pause or unpause was refused.
+    AgentRequestRefused {
+        /// What was asked (`pause`, `logout`, ...).
+        request: String,
+        /// Why it was refused.
+        reason: String,
+        /// Who asked.
         by: String,
     },
     /// The call reached the warning fraction of its type's handle-time limit.
@@ -253,6 +290,11 @@ impl EventKind {
             EventKind::RecordingFailed { .. } => "recording_failed",
             EventKind::LimitWarning { .. } => "limit_warning",
             EventKind::AgentPaused { .. } => "agent_paused",
+            EventKind::AgentUnpaused { .. } => "agent_unpaused",
+            EventKind::AgentLoggedIn { .. } => "agent_logged_in",
+            EventKind::AgentLoggedOut { .. } => "agent_logged_out",
+            EventKind::AgentRequestRefused { .. } => "agent_request_refused",
+            EventKind::MinimumStaffingOverridden { .. } => "minimum_staffing_overridden",
             EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",

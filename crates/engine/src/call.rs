@@ -835,6 +835,72 @@ impl CallTask {
     }
 }
 
+/// Answers an agent's feature-code call: a short high beep when the request
+/// was carried out, then hang up; a refusal is a 403 whose reason phrase says
+/// why (phones show it).
+pub(crate) async fn feature_call(
+    ctx: Arc<CallCtx>,
+    mut inbound: InboundCall,
+    result: Result<(), crate::control::ControlError>,
+) {
+    if let Err(e) = result {
+        inbound.reject(403, Some(e.to_string()));
+        return;
+    }
+    let offer = if inbound.offer_is_sdp {
+        sdp::parse(&inbound.offer).ok()
+    } else {
+        None
+    };
+    let Some((offer, negotiated)) = offer.and_then(|o| {
+        let n = sdp::negotiate(&o).ok()?;
+        Some((o, n))
+    }) else {
+        // done, but no audio to confirm it with: say so in the status line
+        inbound.reject(
+            488,
+            Some("done (no usable SDP for the confirmation tone)".into()),
+        );
+        return;
+    };
+    let Ok(media) = ctx.media.allocate(&inbound.sip_call_id) else {
+        inbound.reject(
+            503,
+            Some("done (no media port for the confirmation tone)".into()),
+        );
+        return;
+    };
+    media.set_remote(
+        Side::Caller,
+        SocketAddr::new(offer.connection, offer.audio_port),
+        negotiated,
+    );
+    let answer = sdp::build(
+        ctx.cfg.media_ip,
+        media.caller_port(),
+        &[negotiated.codec],
+        negotiated.telephone_event,
+        ctx.clock.now_ms().unsigned_abs(),
+        1,
+    );
+    if let Err(e) = inbound.answer(answer) {
+        warn!(error = %e, "cannot answer the feature code");
+        return;
+    }
+    let beep = hotline_media::prompt::Prompt::tone("confirmation", 1400.0, 400, 8000);
+    let until = Instant::now() + Duration::from_millis(beep.duration_ms() + 300);
+    media.play_to_caller(vec![beep], false);
+    loop {
+        tokio::select! {
+            _ = sleep_until(until) => { inbound.hangup().await; break; }
+            ev = inbound.next_event() => match ev {
+                Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                _ => break,
+            },
+        }
+    }
+}
+
 /// An SDP session id derived from the call id (stable for the call's life).
 fn rand_session_id(id: &CallId) -> u64 {
     id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {

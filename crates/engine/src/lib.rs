@@ -9,9 +9,15 @@
 #![warn(missing_docs)]
 
 mod call;
+pub mod control;
 pub mod routing;
 
 use call::{CallCtx, CallTask, ControllerMsg};
+use control::{
+    refusal_text, state_name, AgentControl, AgentRequest, AgentStatus, ControlError, ControlMsg,
+    FeatureCodes, Requester,
+};
+use hotline_acd::AgentState;
 use hotline_acd::{Acd, AcdConfig, CallRequest, EnqueueRefused, Notice, QueueConfig, RingResult};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
@@ -22,8 +28,8 @@ use hotline_recorder::Recorder;
 use hotline_sip::{BindingChange, SipEvent, SipServer};
 use hotline_store::EventSink;
 use routing::{BlacklistEntry, IvrMenu, NumberPattern};
-use std::collections::BTreeMap;
 use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +57,10 @@ pub struct EngineConfig {
     pub blacklist: Vec<BlacklistEntry>,
     /// The menu after the greeting; None = every call goes to `queue`.
     pub ivr: Option<IvrMenu>,
+    /// Every configured agent.
+    pub agents: Vec<AgentId>,
+    /// Codes agents dial to log in/out and pause/unpause.
+    pub feature_codes: FeatureCodes,
     /// Ring cadence the caller hears; rings are counted on it.
     pub cadence: RingCadence,
     /// The engine answers at the end of this ring if no agent has (3).
@@ -101,6 +111,8 @@ pub struct Engine {
     live: Option<mpsc::UnboundedSender<CallEvent>>,
     prompts: Prompts,
     clock: Arc<dyn Clock>,
+    control_tx: mpsc::Sender<ControlMsg>,
+    control_rx: Option<mpsc::Receiver<ControlMsg>>,
 }
 
 impl Engine {
@@ -113,6 +125,7 @@ impl Engine {
         sink: EventSink,
         prompts: Prompts,
     ) -> Self {
+        let (control_tx, control_rx) = mpsc::channel(256);
         Engine {
             cfg: Arc::new(cfg),
             sip,
@@ -122,6 +135,15 @@ impl Engine {
             live: None,
             prompts,
             clock: Arc::new(SystemClock),
+            control_tx,
+            control_rx: Some(control_rx),
+        }
+    }
+
+    /// A handle for agent requests (login, logout, pause, unpause) from the API.
+    pub fn control(&self) -> AgentControl {
+        AgentControl {
+            tx: self.control_tx.clone(),
         }
     }
 
@@ -140,7 +162,12 @@ impl Engine {
     }
 
     /// Runs the controller until the SIP event stream ends.
-    pub async fn run(self, mut sip_events: mpsc::Receiver<SipEvent>) {
+    pub async fn run(mut self, mut sip_events: mpsc::Receiver<SipEvent>) {
+        let Some(mut control_rx) = self.control_rx.take() else {
+            return;
+        };
+        // agents who logged out on request stay out across re-registrations
+        let mut logged_off: HashSet<AgentId> = HashSet::new();
         let mut acd = Acd::new(AcdConfig {
             wrap_up_ms: self.cfg.wrap_up_ms,
             auto_pause_after_misses: self.cfg.auto_pause_after_misses,
@@ -178,6 +205,24 @@ impl Engine {
                     let Some(ev) = ev else { break };
                     let now = self.clock.now_ms();
                     match ev {
+                        SipEvent::IncomingCall(inbound) if inbound.agent.is_some() => {
+                            let agent = AgentId::new(inbound.agent.clone().unwrap_or_default());
+                            let span = info_span!("agent", agent = %agent);
+                            let _g = span.enter();
+                            let result = match self.cfg.feature_codes.parse(&inbound.dialled) {
+                                Some(request) => self.apply(
+                                    &mut acd,
+                                    &mut logged_off,
+                                    &agent,
+                                    request,
+                                    &Requester { by: "phone".into(), override_minimum: false },
+                                    now,
+                                ),
+                                None => Err(ControlError::Refused(format!("unknown feature code {}", inbound.dialled))),
+                            };
+                            drop(_g);
+                            tokio::spawn(call::feature_call(ctx.clone(), inbound, result.map(|_| ())).instrument(span));
+                        }
                         SipEvent::IncomingCall(inbound) => {
                             let call_id = CallId::generate(now);
                             let (cmd_tx, cmd_rx) = mpsc::channel(16);
@@ -186,7 +231,7 @@ impl Engine {
                             let task = CallTask::new(ctx.clone(), call_id, inbound, cmd_rx, now);
                             tokio::spawn(task.run().instrument(span));
                         }
-                        SipEvent::Binding(change) => self.on_binding(&mut acd, change, now),
+                        SipEvent::Binding(change) => self.on_binding(&mut acd, &logged_off, change, now),
                     }
                 }
                 msg = ctl_rx.recv() => {
@@ -210,6 +255,25 @@ impl Engine {
                             acd.remove_call(&call, now);
                             calls.remove(&call);
                             requests.remove(&call);
+                        }
+                    }
+                }
+                msg = control_rx.recv() => {
+                    let Some(msg) = msg else { continue };
+                    let now = self.clock.now_ms();
+                    match msg {
+                        ControlMsg::Request { agent, request, requester, reply } => {
+                            let r = self.apply(&mut acd, &mut logged_off, &agent, request, &requester, now);
+                            let _ = reply.send(r);
+                        }
+                        ControlMsg::List { reply } => {
+                            let list = self
+                                .cfg
+                                .agents
+                                .iter()
+                                .map(|a| self.status(&acd, &logged_off, a))
+                                .collect();
+                            let _ = reply.send(list);
                         }
                     }
                 }
@@ -340,16 +404,14 @@ impl Engine {
                         EventKind::AgentPaused {
                             reason: hotline_acd::MISSED_CALLS_REASON.to_string(),
                             by: "acd".to_string(),
+                            after_call: false,
                         },
                     )
                 }
-                Notice::MinimumOverridden { agent, by, .. } => (
-                    agent,
-                    EventKind::AgentPaused {
-                        reason: "override".to_string(),
-                        by,
-                    },
-                ),
+                Notice::MinimumOverridden { agent, queue, by } => {
+                    warn!(agent = %agent, queue = %queue, by = %by, "minimum staffing overridden");
+                    (agent, EventKind::MinimumStaffingOverridden { queue, by })
+                }
                 Notice::MaxWaitReached {
                     call,
                     queue,
@@ -371,14 +433,121 @@ impl Engine {
         max_waits
     }
 
-    fn on_binding(&self, acd: &mut Acd, change: BindingChange, now: i64) {
+    /// An agent's status for the API.
+    fn status(&self, acd: &Acd, logged_off: &HashSet<AgentId>, agent: &AgentId) -> AgentStatus {
+        let state = acd.agent_state(agent);
+        let counters = acd.counters(agent);
+        AgentStatus {
+            agent: agent.as_str().to_string(),
+            state: state_name(&state),
+            reason: match state {
+                AgentState::Paused { reason, .. } => Some(reason),
+                _ => None,
+            },
+            registered: !self.sip.contacts(agent.as_str()).is_empty(),
+            logged_out_by_request: logged_off.contains(agent),
+            answered: counters.answered,
+            missed: counters.missed,
+        }
+    }
+
+    /// Carries out an agent request on the ACD; every change and refusal is an event.
+    fn apply(
+        &self,
+        acd: &mut Acd,
+        logged_off: &mut HashSet<AgentId>,
+        agent: &AgentId,
+        request: AgentRequest,
+        requester: &Requester,
+        now: i64,
+    ) -> Result<AgentStatus, ControlError> {
+        if !self.cfg.agents.contains(agent) {
+            return Err(ControlError::UnknownAgent(agent.as_str().to_string()));
+        }
+        let by = requester.by.clone();
+        let allow = requester.override_minimum.then_some(by.as_str());
+        let state = acd.agent_state(agent);
+        let done: Result<EventKind, String> = match &request {
+            AgentRequest::Login => {
+                if self.sip.contacts(agent.as_str()).is_empty() {
+                    Err("no phone of this agent is registered".to_string())
+                } else {
+                    logged_off.remove(agent);
+                    acd.agent_logged_in(agent, now);
+                    Ok(EventKind::AgentLoggedIn { by: by.clone() })
+                }
+            }
+            AgentRequest::Logout => match acd.logout(agent, allow) {
+                Ok(()) => {
+                    logged_off.insert(agent.clone());
+                    Ok(EventKind::AgentLoggedOut { by: by.clone() })
+                }
+                Err(r) => Err(refusal_text(&r)),
+            },
+            AgentRequest::Pause { reason } => {
+                let after_call = matches!(state, AgentState::Ringing | AgentState::OnCall);
+                acd.pause(agent, reason, now, allow)
+                    .map(|()| EventKind::AgentPaused {
+                        reason: reason.clone(),
+                        by: by.clone(),
+                        after_call,
+                    })
+                    .map_err(|r| refusal_text(&r))
+            }
+            AgentRequest::Unpause => match state {
+                AgentState::LoggedOut => Err("not logged in".to_string()),
+                AgentState::Available { .. } | AgentState::WrapUp { .. } => {
+                    Err("not paused".to_string())
+                }
+                _ => {
+                    acd.unpause(agent, now);
+                    Ok(EventKind::AgentUnpaused { by: by.clone() })
+                }
+            },
+        };
+        let event = |kind| CallEvent {
+            at_ms: now,
+            call_id: None,
+            agent: Some(agent.clone()),
+            queue: None,
+            kind,
+        };
+        match done {
+            Ok(kind) => {
+                info!(agent = %agent, request = request.name(), by = %by, "agent request done");
+                // an override's notice is published with the others after this turn
+                self.publish(event(kind));
+                Ok(self.status(acd, logged_off, agent))
+            }
+            Err(reason) => {
+                warn!(agent = %agent, request = request.name(), by = %by, %reason, "agent request refused");
+                self.publish(event(EventKind::AgentRequestRefused {
+                    request: request.name().to_string(),
+                    reason: reason.clone(),
+                    by,
+                }));
+                Err(ControlError::Refused(reason))
+            }
+        }
+    }
+
+    fn on_binding(
+        &self,
+        acd: &mut Acd,
+        logged_off: &HashSet<AgentId>,
+        change: BindingChange,
+        now: i64,
+    ) {
         let (agent, kind) = match change {
             BindingChange::Added {
                 agent,
                 contact,
                 expires_s,
             } => {
-                acd.agent_logged_in(&AgentId::new(agent.clone()), now);
+                let id = AgentId::new(agent.clone());
+                if !logged_off.contains(&id) {
+                    acd.agent_logged_in(&id, now);
+                }
                 (agent, EventKind::AgentRegistered { contact, expires_s })
             }
             BindingChange::Removed { agent, contact } => {

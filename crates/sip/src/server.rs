@@ -46,6 +46,9 @@ pub struct SipConfig {
     pub algorithms: Vec<DigestAlgorithm>,
     /// SIP datagrams accepted per second from one IP before throttling.
     pub rate_limit_per_source: u32,
+    /// INVITEs to users starting with this (agent feature codes such as
+    /// `*63`) must authenticate as the agent in From; empty = none.
+    pub feature_prefix: String,
 }
 
 impl Default for SipConfig {
@@ -60,6 +63,7 @@ impl Default for SipConfig {
             max_contacts_per_agent: 4,
             algorithms: vec![DigestAlgorithm::Md5],
             rate_limit_per_source: 500,
+            feature_prefix: "*".into(),
         }
     }
 }
@@ -370,20 +374,18 @@ impl SipServer {
         }
     }
 
-    async fn handle_register(&self, mut tx: Transaction) {
-        let now = self.inner.clock.now_ms();
-        let req = &tx.original;
+    /// Checks the request's digest credentials for `agent`; if they are
+    /// missing or wrong, answers 401 with fresh challenges and returns false.
+    async fn authenticate(
+        &self,
+        tx: &mut Transaction,
+        agent: &str,
+        method: &str,
+        now: i64,
+    ) -> bool {
         let reg = &self.inner.registrar;
-        let Some(agent) = req
-            .to_header()
-            .ok()
-            .and_then(|t| t.typed().ok())
-            .and_then(|t| t.uri.user().map(str::to_string))
-        else {
-            tx.reply(StatusCode::BadRequest).await.ok();
-            return;
-        };
-        let account = reg.accounts.get(&agent);
+        let req = &tx.original;
+        let account = reg.accounts.get(agent);
         let algorithms: Vec<DigestAlgorithm> = account
             .and_then(|a| a.algorithms.clone())
             .unwrap_or_else(|| self.inner.cfg.algorithms.clone());
@@ -397,7 +399,7 @@ impl SipServer {
         let verdict = match auth.as_deref().map(parse_authorization) {
             Some(Ok(d)) if d.username == agent => reg.auth.verify(
                 &d,
-                "REGISTER",
+                method,
                 account.map(|a| a.password.as_str()),
                 &algorithms,
                 now,
@@ -405,21 +407,40 @@ impl SipServer {
             Some(_) => Verdict::Denied,
             None => Verdict::Denied,
         };
-        if verdict != Verdict::Ok {
-            if auth.is_some() {
-                warn!(agent = %agent, src = ?tx.connection.as_ref().and_then(|c| c.get_remote_addr()).map(|a| a.to_string()), ?verdict, "REGISTER authentication failed");
-            }
-            let headers = reg
-                .auth
-                .challenges(now, &challenge_algs, verdict == Verdict::Stale)
-                .into_iter()
-                .map(|c| Header::WwwAuthenticate(c.into()))
-                .collect();
-            tx.reply_with(StatusCode::Unauthorized, headers, None)
-                .await
-                .ok();
+        if verdict == Verdict::Ok {
+            return true;
+        }
+        if auth.is_some() {
+            warn!(agent = %agent, src = ?tx.connection.as_ref().and_then(|c| c.get_remote_addr()).map(|a| a.to_string()), ?verdict, method, "authentication failed");
+        }
+        let headers = reg
+            .auth
+            .challenges(now, &challenge_algs, verdict == Verdict::Stale)
+            .into_iter()
+            .map(|c| Header::WwwAuthenticate(c.into()))
+            .collect();
+        tx.reply_with(StatusCode::Unauthorized, headers, None)
+            .await
+            .ok();
+        false
+    }
+
+    async fn handle_register(&self, mut tx: Transaction) {
+        let now = self.inner.clock.now_ms();
+        let Some(agent) = tx
+            .original
+            .to_header()
+            .ok()
+            .and_then(|t| t.typed().ok())
+            .and_then(|t| t.uri.user().map(str::to_string))
+        else {
+            tx.reply(StatusCode::BadRequest).await.ok();
+            return;
+        };
+        if !self.authenticate(&mut tx, &agent, "REGISTER", now).await {
             return;
         }
+        let req = &tx.original;
         let call_id = req
             .call_id_header()
             .map(|c| c.value().to_string())
@@ -543,6 +564,24 @@ impl SipServer {
     }
 
     async fn handle_new_invite(&self, mut tx: Transaction) {
+        let dialled_user = tx.original.uri.user().unwrap_or_default().to_string();
+        let prefix = &self.inner.cfg.feature_prefix;
+        let mut agent = None;
+        if !prefix.is_empty() && dialled_user.starts_with(prefix.as_str()) {
+            // a feature code: only the agent named in From, with their password
+            let from_user = tx
+                .original
+                .from_header()
+                .ok()
+                .and_then(|f| f.typed().ok())
+                .and_then(|f| f.uri.user().map(str::to_string))
+                .unwrap_or_default();
+            let now = self.inner.clock.now_ms();
+            if !self.authenticate(&mut tx, &from_user, "INVITE", now).await {
+                return;
+            }
+            agent = Some(from_user);
+        }
         let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();
         let contact = match self.our_uri(SERVER_NAME) {
             Ok(c) => c,
@@ -591,6 +630,7 @@ impl SipServer {
                 .to_ascii_lowercase()
                 .starts_with("application/sdp"),
             source,
+            agent,
             dialog: dialog.clone(),
             events: leg_rx,
             local_sdp: Arc::new(Mutex::new(None)),
@@ -890,6 +930,9 @@ pub struct InboundCall {
     pub offer_is_sdp: bool,
     /// Where the INVITE came from.
     pub source: Option<SocketAddr>,
+    /// The agent who authenticated this INVITE (feature codes only); None
+    /// for callers, who are never challenged.
+    pub agent: Option<String>,
     dialog: InviteDialog,
     events: mpsc::Receiver<LegEvent>,
     local_sdp: Arc<Mutex<Option<String>>>,

@@ -1,0 +1,240 @@
+//! Agent control: log in, log out, pause and unpause, asked from the agent's
+//! phone (feature codes such as `*63`) or through the API. Requests go to the
+//! controller, which owns the ACD, and come back with the result; every
+//! change and every refusal is an event.
+
+use hotline_acd::{AgentState, LeaveRefused};
+use hotline_core::AgentId;
+use std::collections::BTreeMap;
+use tokio::sync::{mpsc, oneshot};
+
+/// What an agent (or a supervisor for them) asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentRequest {
+    /// Take calls again after a logout (the phone must be registered).
+    Login,
+    /// Stop taking calls; the phone stays registered.
+    Logout,
+    /// Stop taking calls for a while, with a reason (meal, training, ...).
+    Pause {
+        /// Why.
+        reason: String,
+    },
+    /// End a pause.
+    Unpause,
+}
+
+impl AgentRequest {
+    /// The request's name in events and the API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AgentRequest::Login => "login",
+            AgentRequest::Logout => "logout",
+            AgentRequest::Pause { .. } => "pause",
+            AgentRequest::Unpause => "unpause",
+        }
+    }
+}
+
+/// Who asks, and whether they may override minimum staffing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requester {
+    /// `phone`, or `api:<name>`.
+    pub by: String,
+    /// A supervisor overriding a queue's minimum staffing (logged).
+    pub override_minimum: bool,
+}
+
+/// Why a request was not carried out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// No such agent in the configuration.
+    #[error("unknown agent `{0}`")]
+    UnknownAgent(String),
+    /// The request is refused (minimum staffing, no phone registered, ...).
+    #[error("{0}")]
+    Refused(String),
+    /// The engine is shutting down.
+    #[error("the engine is not running")]
+    Stopped,
+}
+
+/// One agent as the supervisor sees it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AgentStatus {
+    /// The agent.
+    pub agent: String,
+    /// logged_out, available, ringing, on_call, wrap_up or paused.
+    pub state: &'static str,
+    /// The pause reason, when paused (or a pause waiting for the call to end).
+    pub reason: Option<String>,
+    /// Whether a phone of the agent is registered.
+    pub registered: bool,
+    /// Logged out on request (stays out across re-registrations until login).
+    pub logged_out_by_request: bool,
+    /// Calls answered since start.
+    pub answered: u32,
+    /// Offers missed since start.
+    pub missed: u32,
+}
+
+/// The state's name in the API.
+pub fn state_name(s: &AgentState) -> &'static str {
+    match s {
+        AgentState::LoggedOut => "logged_out",
+        AgentState::Available { .. } => "available",
+        AgentState::Ringing => "ringing",
+        AgentState::OnCall => "on_call",
+        AgentState::WrapUp { .. } => "wrap_up",
+        AgentState::Paused { .. } => "paused",
+    }
+}
+
+/// A refusal of the ACD in words an agent understands.
+pub fn refusal_text(r: &LeaveRefused) -> String {
+    match r {
+        LeaveRefused::BelowMinimum {
+            queue,
+            staffed_after,
+            minimum,
+        } => format!(
+            "queue {queue} would have {staffed_after} staffed agents, its minimum is {minimum}"
+        ),
+        LeaveRefused::NotLoggedIn => "not logged in".to_string(),
+    }
+}
+
+/// Feature codes dialled from an agent's phone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeatureCodes {
+    /// e.g. `*61`.
+    pub login: String,
+    /// e.g. `*62`.
+    pub logout: String,
+    /// e.g. `*63`; followed by a reason key (`*631` = the reason of key 1).
+    pub pause: String,
+    /// e.g. `*64`.
+    pub unpause: String,
+    /// Reason keys after the pause code (`1` → `meal`).
+    pub pause_reasons: BTreeMap<String, String>,
+    /// Reason of a pause dialled without a key.
+    pub default_pause_reason: String,
+}
+
+impl Default for FeatureCodes {
+    fn default() -> Self {
+        FeatureCodes {
+            login: "*61".into(),
+            logout: "*62".into(),
+            pause: "*63".into(),
+            unpause: "*64".into(),
+            pause_reasons: BTreeMap::from([
+                ("1".to_string(), "meal".to_string()),
+                ("2".to_string(), "training".to_string()),
+                ("3".to_string(), "meeting".to_string()),
+            ]),
+            default_pause_reason: "break".into(),
+        }
+    }
+}
+
+impl FeatureCodes {
+    /// The request a dialled code stands for, if any (`*632` → pause for
+    /// the reason of key 2; an unknown key is no request).
+    pub fn parse(&self, dialled: &str) -> Option<AgentRequest> {
+        if dialled == self.login {
+            return Some(AgentRequest::Login);
+        }
+        if dialled == self.logout {
+            return Some(AgentRequest::Logout);
+        }
+        if dialled == self.unpause {
+            return Some(AgentRequest::Unpause);
+        }
+        let key = dialled.strip_prefix(self.pause.as_str())?;
+        let reason = if key.is_empty() {
+            self.default_pause_reason.clone()
+        } else {
+            self.pause_reasons.get(key)?.clone()
+        };
+        Some(AgentRequest::Pause { reason })
+    }
+}
+
+pub(crate) enum ControlMsg {
+    Request {
+        agent: AgentId,
+        request: AgentRequest,
+        requester: Requester,
+        reply: oneshot::Sender<Result<AgentStatus, ControlError>>,
+    },
+    List {
+        reply: oneshot::Sender<Vec<AgentStatus>>,
+    },
+}
+
+/// A handle for agent requests (the API holds one). Cheap to clone.
+#[derive(Clone)]
+pub struct AgentControl {
+    pub(crate) tx: mpsc::Sender<ControlMsg>,
+}
+
+impl AgentControl {
+    /// Carries out a request and returns the agent's status after it.
+    pub async fn request(
+        &self,
+        agent: AgentId,
+        request: AgentRequest,
+        requester: Requester,
+    ) -> Result<AgentStatus, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(ControlMsg::Request {
+                agent,
+                request,
+                requester,
+                reply,
+            })
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)?
+    }
+
+    /// Every configured agent's status.
+    pub async fn list(&self) -> Result<Vec<AgentStatus>, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(ControlMsg::List { reply })
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_codes_parse() {
+        let c = FeatureCodes::default();
+        assert_eq!(c.parse("*61"), Some(AgentRequest::Login));
+        assert_eq!(c.parse("*62"), Some(AgentRequest::Logout));
+        assert_eq!(c.parse("*64"), Some(AgentRequest::Unpause));
+        assert_eq!(
+            c.parse("*63"),
+            Some(AgentRequest::Pause {
+                reason: "break".into()
+            })
+        );
+        assert_eq!(
+            c.parse("*631"),
+            Some(AgentRequest::Pause {
+                reason: "meal".into()
+            })
+        );
+        for bad in ["*639", "*6", "*65", "", "*", "*61 ", "hotline", "*6311"] {
+            assert_eq!(c.parse(bad), None, "{bad}");
+        }
+    }
+}
