@@ -67,6 +67,38 @@ enum Command {
         #[arg(long, default_value_t = hotline_metrics::erlang::MAX_AGENTS, allow_negative_numbers = true)]
         max_agents: u32,
     },
+    /// Runs the real ACD against simulated traffic (Poisson arrivals,
+    /// exponential handle times and patience) and prints service level, ASA,
+    /// abandon rate and occupancy next to Erlang C's prediction.
+    Simulate {
+        /// Calls offered per hour.
+        #[arg(long, allow_negative_numbers = true)]
+        calls_per_hour: f64,
+        /// Average talk time, seconds.
+        #[arg(long, allow_negative_numbers = true)]
+        aht: f64,
+        /// Agents logged in.
+        #[arg(long, allow_negative_numbers = true)]
+        agents: i64,
+        /// Simulated hours (after the warm-up).
+        #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
+        hours: f64,
+        /// Service-level time, seconds.
+        #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
+        target_seconds: f64,
+        /// Mean patience of callers, seconds (exponential); none = nobody abandons.
+        #[arg(long, allow_negative_numbers = true)]
+        patience: Option<f64>,
+        /// After-call work, seconds.
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        wrap_up: f64,
+        /// longest-idle, round-robin, fewest-calls, least-talk-time or linear.
+        #[arg(long, default_value = "longest-idle")]
+        strategy: String,
+        /// Random seed (the same seed gives the same figures).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// A day's figures from the stored event log, as CSV (center, queues, agents).
     Report {
         /// The day, YYYY-MM-DD (UTC): calls that arrived that day.
@@ -107,6 +139,27 @@ fn main() -> std::process::ExitCode {
             target_seconds,
             max_agents,
         } => staffing(calls_per_hour, aht, target_sl, target_seconds, max_agents),
+        Command::Simulate {
+            calls_per_hour,
+            aht,
+            agents,
+            hours,
+            target_seconds,
+            patience,
+            wrap_up,
+            strategy,
+            seed,
+        } => simulate(SimArgs {
+            calls_per_hour,
+            aht,
+            agents,
+            hours,
+            target_seconds,
+            patience,
+            wrap_up,
+            strategy,
+            seed,
+        }),
         Command::Serve {
             config,
             sip,
@@ -134,6 +187,51 @@ fn report(config_path: &Path, data: Option<PathBuf>, day: &str) -> Result<()> {
         .context("cannot start the async runtime")?;
     let text = runtime.block_on(report::run(&cfg, day))?;
     print!("{text}");
+    Ok(())
+}
+
+/// `hotline simulate` arguments.
+struct SimArgs {
+    calls_per_hour: f64,
+    aht: f64,
+    agents: i64,
+    hours: f64,
+    target_seconds: f64,
+    patience: Option<f64>,
+    wrap_up: f64,
+    strategy: String,
+    seed: u64,
+}
+
+fn simulate(a: SimArgs) -> Result<()> {
+    use hotline_sim::{SimConfig, Strategy};
+    let strategy = match a.strategy.as_str() {
+        "longest-idle" => Strategy::LongestIdle,
+        "round-robin" => Strategy::RoundRobin,
+        "fewest-calls" => Strategy::FewestCalls,
+        "least-talk-time" => Strategy::LeastTalkTime,
+        "linear" => Strategy::Linear,
+        other => bail!(
+            "--strategy: unknown strategy `{other}` (longest-idle, round-robin, fewest-calls, least-talk-time, linear)"
+        ),
+    };
+    let agents = u32::try_from(a.agents)
+        .map_err(|_| anyhow::anyhow!("--agents: must be from 1 to 10000, got {}", a.agents))?;
+    let cfg = SimConfig {
+        calls_per_hour: a.calls_per_hour,
+        aht_s: a.aht,
+        agents,
+        hours: a.hours,
+        target_s: a.target_seconds,
+        patience_s: a.patience,
+        wrap_up_s: a.wrap_up,
+        strategy,
+        seed: a.seed,
+        ..SimConfig::default()
+    };
+    let report = hotline_sim::run(&cfg)
+        .map_err(|e| anyhow::anyhow!("--{}", e.to_string().replace('_', "-")))?;
+    print!("{report}");
     Ok(())
 }
 

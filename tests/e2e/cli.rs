@@ -187,3 +187,70 @@ fn report_refuses_bad_days_and_missing_databases() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no database"), "{stderr}");
 }
+
+#[test]
+fn simulate_runs_the_acd_against_erlang_c_and_refuses_absurd_values() {
+    let out = hotline()
+        .args([
+            "simulate",
+            "--calls-per-hour",
+            "200",
+            "--aht",
+            "180",
+            "--agents",
+            "12",
+            "--hours",
+            "20",
+            "--patience",
+            "120",
+            "--wrap-up",
+            "5",
+        ])
+        .output()
+        .expect("run hotline");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in [
+        "Service level (20 s)",
+        "Average speed of answer",
+        "Occupancy",
+        "Abandon rate",
+        "Erlang C",
+    ] {
+        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
+    }
+    let cases: [(&[&str], &str); 6] = [
+        (&["--agents", "0"], "--agents"),
+        (&["--agents", "-3"], "--agents"),
+        (&["--calls-per-hour", "-5"], "--calls-per-hour"),
+        (&["--aht", "0"], "--aht"),
+        (&["--hours", "1e9"], "--hours"),
+        (&["--strategy", "ring-all-at-once"], "--strategy"),
+    ];
+    for (bad, flag) in cases {
+        // the good value of every flag, unless this case sets it
+        let mut args = vec!["simulate"];
+        for (f, v) in [
+            ("--calls-per-hour", "100"),
+            ("--aht", "60"),
+            ("--agents", "3"),
+        ] {
+            if f != bad[0] {
+                args.extend([f, v]);
+            }
+        }
+        args.extend_from_slice(bad);
+        let out = hotline().args(&args).output().expect("run hotline");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(!stderr.contains("multiple times"), "{stderr}");
+        assert!(
+            stderr.contains(flag),
+            "{bad:?} should name {flag}: {stderr}"
+        );
+    }
+}

@@ -1,8 +1,9 @@
 //! The ACD's decision: `poll_offers` with many agents and waiting calls.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use hotline_acd::{Acd, AcdConfig, CallRequest, QueueConfig, Strategy};
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use hotline_acd::{Acd, AcdConfig, AgentState, CallRequest, QueueConfig, RingResult, Strategy};
 use hotline_core::{AgentId, CallId, QueueId};
+use std::time::{Duration, Instant};
 
 fn setup(agents: usize, calls: usize) -> Acd {
     let mut acd = Acd::new(AcdConfig {
@@ -60,5 +61,97 @@ fn poll(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, poll);
+/// A large center: `agents` agents in `queues` queues (each agent in three of
+/// them, the five strategies in turn), every agent on a call and `waiting`
+/// callers spread over the queues.
+fn busy_center(agents: usize, waiting: usize, queues: usize) -> Acd {
+    let mut acd = Acd::new(AcdConfig {
+        wrap_up_ms: 0,
+        auto_pause_after_misses: 0,
+    });
+    let strategies = [
+        Strategy::LongestIdle,
+        Strategy::RoundRobin,
+        Strategy::FewestCalls,
+        Strategy::LeastTalkTime,
+        Strategy::Linear,
+    ];
+    let queues_of = |m: usize| [m % queues, (m * 7 + 3) % queues, (m * 13 + 5) % queues];
+    for q in 0..queues {
+        let members = (0..agents)
+            .filter(|&m| queues_of(m).contains(&q))
+            .map(|m| AgentId::new(format!("a{m}")))
+            .collect();
+        acd.set_queue(QueueConfig {
+            strategy: strategies[q % strategies.len()],
+            members,
+            ..QueueConfig::new(QueueId::new(format!("q{q}")))
+        });
+    }
+    for m in 0..agents {
+        acd.agent_logged_in(&AgentId::new(format!("a{m}")), m as i64);
+    }
+    // one call for each agent, and `waiting` more
+    for c in 0..agents + waiting {
+        let _ = acd.enqueue_in(
+            &QueueId::new(format!("q{}", c % queues)),
+            CallId::from_stored(format!("c{c}")),
+            CallRequest::default(),
+            10_000 + c as i64,
+        );
+    }
+    for o in acd.poll_offers(100_000) {
+        acd.ring_result(&o.call, &o.agent, RingResult::Answered, 100_000);
+    }
+    assert_eq!(acd.waiting(), waiting, "every agent took a call");
+    for m in 0..agents {
+        let state = acd.agent_state(&AgentId::new(format!("a{m}")));
+        assert_eq!(state, AgentState::OnCall, "a{m}");
+    }
+    acd
+}
+
+/// One routing decision in a large center: 1,000 agents all busy, 10,000
+/// callers waiting in 20 queues; one agent's call ends (no wrap-up) and the
+/// timed `poll_offers` finds them their next call. Untimed around it: the
+/// call ends (a different agent each time), the offer is answered and a new
+/// caller joins, so every iteration starts from the same load.
+fn one_agent_freed(c: &mut Criterion) {
+    const AGENTS: usize = 1_000;
+    const WAITING: usize = 10_000;
+    const QUEUES: usize = 20;
+    let mut acd = busy_center(AGENTS, WAITING, QUEUES);
+    let agents: Vec<AgentId> = (0..AGENTS).map(|m| AgentId::new(format!("a{m}"))).collect();
+    let mut now = 1_000_000;
+    let mut next_call = AGENTS + WAITING;
+    c.bench_function(
+        "poll_offers_1000_agents_10000_waiting_20_queues_one_agent_freed",
+        |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    now += 1_000;
+                    let agent = &agents[next_call % AGENTS];
+                    acd.call_ended(agent, now);
+                    let started = Instant::now();
+                    let offers = black_box(acd.poll_offers(now));
+                    timed += started.elapsed();
+                    assert_eq!(offers.len(), 1);
+                    assert_eq!(&offers[0].agent, agent);
+                    acd.ring_result(&offers[0].call, agent, RingResult::Answered, now);
+                    let _ = acd.enqueue_in(
+                        &QueueId::new(format!("q{}", next_call % QUEUES)),
+                        CallId::from_stored(format!("c{next_call}")),
+                        CallRequest::default(),
+                        now,
+                    );
+                    next_call += 1;
+                }
+                timed
+            })
+        },
+    );
+}
+
+criterion_group!(benches, poll, one_agent_freed);
 criterion_main!(benches);
