@@ -142,6 +142,9 @@ pub struct HotlineSection {
     pub record: bool,
     /// VIP callers, served ahead of everyone (`+8613800000000`, prefix `+86138*`).
     pub vip: Vec<String>,
+    /// A caller who sends no sound this many seconds after the engine answered
+    /// hears `prompts.silent_line` and is hung up (0 = never).
+    pub silent_line_s: u32,
 }
 
 impl Default for HotlineSection {
@@ -151,6 +154,7 @@ impl Default for HotlineSection {
             queue: "general".into(),
             record: true,
             vip: Vec::new(),
+            silent_line_s: 0,
         }
     }
 }
@@ -327,6 +331,8 @@ pub struct PromptsSection {
     pub music: PathBuf,
     /// Played to blacklisted callers who are refused (none: 603 Decline).
     pub blacklisted: Option<PathBuf>,
+    /// "We cannot hear you, please call again" (none: hang up without a word).
+    pub silent_line: Option<PathBuf>,
 }
 
 impl Default for PromptsSection {
@@ -335,6 +341,7 @@ impl Default for PromptsSection {
             greeting: PathBuf::from("config/prompts/greeting.wav"),
             music: PathBuf::from("config/prompts/music.wav"),
             blacklisted: None,
+            silent_line: None,
         }
     }
 }
@@ -453,6 +460,12 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.hotline.silent_line_s > 600 {
+            return Err(invalid(
+                "hotline.silent_line_s",
+                "a silent line is detected within 600 seconds (0 = off)",
+            ));
+        }
         if !(self.limits.warning_fraction > 0.0 && self.limits.warning_fraction < 1.0) {
             return Err(invalid(
                 "limits.warning_fraction",

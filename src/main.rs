@@ -294,17 +294,19 @@ fn load_prompts(cfg: &Config) -> Result<Prompts> {
     })?;
     let music = Prompt::load_wav("music", &cfg.prompts.music)
         .with_context(|| format!("prompts.music: cannot load {}", cfg.prompts.music.display()))?;
-    let blacklisted = match &cfg.prompts.blacklisted {
-        Some(path) => Some(
-            Prompt::load_wav("blacklisted", path)
-                .with_context(|| format!("prompts.blacklisted: cannot load {}", path.display()))?,
-        ),
-        None => None,
+    let optional = |name: &str, path: &Option<PathBuf>| -> Result<Option<Prompt>> {
+        path.as_ref()
+            .map(|path| {
+                Prompt::load_wav(name, path)
+                    .with_context(|| format!("prompts.{name}: cannot load {}", path.display()))
+            })
+            .transpose()
     };
     Ok(Prompts {
         greeting,
         music,
-        blacklisted,
+        blacklisted: optional("blacklisted", &cfg.prompts.blacklisted)?,
+        silent_line: optional("silent_line", &cfg.prompts.silent_line)?,
     })
 }
 
@@ -432,6 +434,8 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         cadence: cfg.cadence(),
         answer_after_rings: cfg.ring.answer_after_rings,
         agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
+        queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
+        silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,

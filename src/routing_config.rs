@@ -75,6 +75,10 @@ pub struct QueueSection {
     /// Queue taking this queue's calls at max wait or when nobody is staffed.
     #[serde(default)]
     pub overflow: Option<String>,
+    /// How long an agent's phone rings for this queue's calls, seconds
+    /// (default `acd.ring_timeout_ms`: three rings of the cadence).
+    #[serde(default)]
+    pub ring_timeout_s: Option<u32>,
 }
 
 /// `[[blacklist]]`: a malicious number or prefix.
@@ -272,6 +276,14 @@ impl Config {
             if q.max_wait_s > 86_400 || q.widen_after_s > 86_400 {
                 return Err(invalid(key, "waits longer than a day are a typo"));
             }
+            if let Some(r) = q.ring_timeout_s {
+                if !(1..=600).contains(&r) {
+                    return Err(invalid(
+                        format!("{key}.ring_timeout_s"),
+                        "an agent's phone rings between 1 and 600 seconds",
+                    ));
+                }
+            }
         }
         for (i, v) in self.hotline.vip.iter().enumerate() {
             NumberPattern::parse(v)
@@ -428,6 +440,17 @@ impl Config {
             .filter_map(|q| {
                 let o = q.overflow.as_ref()?;
                 Some((QueueId::new(q.id.clone()), QueueId::new(o.clone())))
+            })
+            .collect()
+    }
+
+    /// Queue → its own agent ring timeout, ms (queues without one are absent).
+    pub fn queue_ring_timeouts(&self) -> HashMap<QueueId, i64> {
+        self.queues
+            .iter()
+            .filter_map(|q| {
+                let s = q.ring_timeout_s?;
+                Some((QueueId::new(q.id.clone()), i64::from(s) * 1000))
             })
             .collect()
     }
@@ -635,8 +658,12 @@ language = "mandarin"
                 "queues[0].max_wait_s",
             ),
             (
-                "[[queues]]\nid = \"general\"\nstrategy = \"ring_all\"",
+                "[[queues]]\nid = \"general\"\nstrategy = \"ring_everyone\"",
                 "strategy",
+            ),
+            (
+                "[[queues]]\nid = \"general\"\nring_timeout_s = 0",
+                "queues[0].ring_timeout_s",
             ),
             (
                 "[[queues]]\nid = \"general\"\nskills = { x = 0 }",

@@ -248,6 +248,8 @@ pub struct HotlineOptions {
     pub hotline_toml: String,
     /// `http.api_token` (agent control endpoints).
     pub api_token: String,
+    /// TOML lines inside `[prompts]` (e.g. `silent_line = "/tmp/x.wav"`).
+    pub prompts_toml: String,
 }
 
 impl Default for HotlineOptions {
@@ -264,6 +266,7 @@ impl Default for HotlineOptions {
             greeting: None,
             hotline_toml: String::new(),
             api_token: "test-token".into(),
+            prompts_toml: String::new(),
         }
     }
 }
@@ -355,6 +358,7 @@ impl Hotline {
                 ("extra", options.extra_toml.clone()),
                 ("hotline_extra", options.hotline_toml.clone()),
                 ("api_token", options.api_token.clone()),
+                ("prompts_extra", options.prompts_toml.clone()),
                 (
                     "greeting",
                     options
@@ -1884,10 +1888,16 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             "auto_pause_after_misses",
             "media_port_min",
             "media_port_max",
+            "api_token",
+            "greeting",
         ]
         .iter()
         .map(|k| (*k, "1".to_string()))
-        .chain([("extra", String::new())])
+        .chain([
+            ("extra", String::new()),
+            ("hotline_extra", String::new()),
+            ("prompts_extra", String::new()),
+        ])
         .collect();
         let s = render_config(CONFIG_TEMPLATE, &vars);
         assert!(s.contains("on_ms = 1"));

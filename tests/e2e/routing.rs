@@ -421,3 +421,132 @@ max_len = 1
         "{ev:#?}"
     );
 }
+
+#[test]
+fn a_language_chosen_in_the_ivr_goes_to_an_agent_who_speaks_it() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let menu = short_wav(prompts.path(), "menu.wav", 700.0, 300);
+    let h = Hotline::start_with(routed(
+        &prompts,
+        &format!(
+            r#"
+[[agents]]
+id = "2001"
+password = "demo2001"
+skills = {{ cantonese = 80, mandarin = 60 }}
+
+[ivr]
+enabled = true
+prompt = "{}"
+timeout_s = 3
+
+[[ivr.options]]
+digit = "9"
+call_type = "inquiry"
+language = "cantonese"
+"#,
+            menu.display()
+        ),
+    ));
+    // 1001 (no Cantonese) has been idle longest, yet 2001 gets the call
+    register(&h, "1001", free_udp_port());
+    std::thread::sleep(Duration::from_millis(50));
+    let agent = answering_agent(&h, "2001", 1);
+    Sipp::new("caller_ivr_info.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0612345678")
+        .key("first", "9")
+        .key("second", "1")
+        .duration_ms(2500)
+        .run()
+        .assert_success("caller chooses Cantonese");
+    agent.wait().assert_success("agent 2001 answers");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("2001"));
+    let ev = events(&h, &cdr.call_id);
+    assert_eq!(offered_to(&ev), vec!["2001"], "{:?}", kinds(&ev));
+    let choice = find(&ev, |k| matches!(k, EventKind::IvrChoice { .. })).unwrap();
+    assert!(
+        matches!(&choice.kind, EventKind::IvrChoice { digit, language: Some(l), .. } if digit == "9" && l == "cantonese"),
+        "{choice:?}"
+    );
+    // the second key, pressed after the choice, changed nothing
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(
+                e.kind,
+                EventKind::IvrChoice { .. } | EventKind::IvrInvalid { .. }
+            ))
+            .count(),
+        1
+    );
+}
+
+/// A dead line: the caller never sends a sound after the engine answered.
+#[test]
+fn a_silent_line_hears_the_message_and_is_hung_up() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let message = short_wav(prompts.path(), "cannot_hear.wav", 2000.0, 800);
+    let h = Hotline::start_with(HotlineOptions {
+        hotline_toml: "silent_line_s = 2".into(),
+        prompts_toml: format!("silent_line = \"{}\"", message.display()),
+        ..routed(&prompts, "")
+    });
+    let sink = RtpSink::bind();
+    Sipp::new("caller_silent.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0611112222")
+        .key("rtp_port", &sink.port.to_string())
+        .timeout(Duration::from_secs(20))
+        .run()
+        .assert_success("the engine hangs up on the silent caller");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(Outcome::Failed), "{cdr:#?}");
+    let ev = events(&h, &cdr.call_id);
+    let k = kinds(&ev);
+    let pos = |name: &str| {
+        k.iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("no {name} in {k:?}"))
+    };
+    assert!(pos("system_answered") < pos("silent_line"), "{k:?}");
+    let silent = find(&ev, |k| matches!(k, EventKind::SilentLine { .. })).unwrap();
+    assert_eq!(silent.kind, EventKind::SilentLine { silent_ms: 2000 });
+    let answered = find(&ev, |k| matches!(k, EventKind::SystemAnswered { .. })).unwrap();
+    let after = silent.at_ms - answered.at_ms;
+    assert!(
+        (1900..4000).contains(&after),
+        "silent line declared {after} ms after the answer"
+    );
+    // the caller heard the whole message (2000 Hz, 800 ms) before the BYE
+    let windows = tone_windows(&sink.pcm(), 8000, 100, TONES);
+    let heard = windows.iter().filter(|w| **w == Some(2000.0)).count();
+    assert!(heard >= 7, "message heard in {heard} windows: {windows:?}");
+}
+
+/// A caller who talks while waiting is not a silent line.
+#[test]
+fn a_caller_who_talks_is_not_a_silent_line() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(HotlineOptions {
+        hotline_toml: "silent_line_s = 1".into(),
+        ..routed(&prompts, "")
+    });
+    let hold = h.options.system_answer_after() + Duration::from_millis(3000);
+    caller_from(&h, "0611113333", hold.as_millis() as u64)
+        .run()
+        .assert_success("the caller talks, waits, hangs up");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(Outcome::Abandoned), "{cdr:#?}");
+    let ev = events(&h, &cdr.call_id);
+    assert!(
+        find(&ev, |k| matches!(k, EventKind::SilentLine { .. })).is_none(),
+        "{:?}",
+        kinds(&ev)
+    );
+}

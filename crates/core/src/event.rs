@@ -183,6 +183,13 @@ pub enum EventKind {
         /// Who logged them out.
         by: String,
     },
+    /// The caller sent no sound for the configured time after the engine
+    /// answered: the "we cannot hear you" message was played and the call
+    /// ended (a dead line, not a caller who gave up).
+    SilentLine {
+        /// How long the line was silent, ms.
+        silent_ms: i64,
+    },
     /// A supervisor let the agent pause or log out although a queue falls
     /// below its minimum staffing.
     MinimumStaffingOverridden {
@@ -295,6 +302,7 @@ impl EventKind {
             EventKind::AgentLoggedOut { .. } => "agent_logged_out",
             EventKind::AgentRequestRefused { .. } => "agent_request_refused",
             EventKind::MinimumStaffingOverridden { .. } => "minimum_staffing_overridden",
+            EventKind::SilentLine { .. } => "silent_line",
             EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",

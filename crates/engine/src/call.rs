@@ -77,6 +77,7 @@ struct Ringing {
 
 enum Wake {
     Caller(Option<LegEvent>),
+    SilenceCheck,
     Digit(Option<char>),
     MenuTimeout,
     Agent(Option<LegEvent>),
@@ -285,6 +286,8 @@ impl CallTask {
             }
         }
         let mut dtmf = media.take_dtmf();
+        // silent line: armed when the engine answers, disarmed by any sound or key
+        let mut silence_deadline: Option<Instant> = None;
 
         let cadence = self.ctx.cfg.cadence;
         let answer_at = arrived
@@ -306,6 +309,7 @@ impl CallTask {
                 ev = self.inbound.next_event() => Wake::Caller(ev),
                 d = next_digit(&mut dtmf), if wants_digits => Wake::Digit(d),
                 _ = sleep_until(menu_deadline.unwrap_or(arrived)), if menu_deadline.is_some() => Wake::MenuTimeout,
+                _ = sleep_until(silence_deadline.unwrap_or(arrived)), if silence_deadline.is_some() => Wake::SilenceCheck,
                 ev = next_agent_event(&mut ringing) => Wake::Agent(ev),
                 cmd = self.cmds.recv(), if !is_ringing => Wake::Cmd(cmd),
                 _ = sleep_until(ring_deadline), if is_ringing => Wake::RingTimeout,
@@ -313,13 +317,22 @@ impl CallTask {
             };
             match wake {
                 Wake::Caller(Some(LegEvent::Info { body })) => {
+                    silence_deadline = None;
                     if let (Some(m), Some(d)) = (menu.as_mut(), routing::dtmf_from_info(&body)) {
                         if self.menu_key(m, d, &media).await {
                             menu = None;
                         }
                     }
                 }
+                Wake::SilenceCheck => {
+                    silence_deadline = None;
+                    if media.caller_voice_at_ms().is_none() {
+                        let silent_ms = self.ctx.cfg.silent_line_ms;
+                        return self.silent_line(&media, ringing, silent_ms).await;
+                    }
+                }
                 Wake::Digit(Some(d)) => {
+                    silence_deadline = None;
                     if let Some(m) = menu.as_mut() {
                         if self.menu_key(m, d, &media).await {
                             menu = None;
@@ -416,9 +429,13 @@ impl CallTask {
                                     contact: binding.contact.clone(),
                                 },
                             );
-                            let timeout = Duration::from_millis(
-                                self.ctx.cfg.agent_ring_timeout_ms.max(0) as u64,
-                            );
+                            let timeout_ms = self
+                                .queue
+                                .as_ref()
+                                .and_then(|q| self.ctx.cfg.queue_ring_timeout_ms.get(q))
+                                .copied()
+                                .unwrap_or(self.ctx.cfg.agent_ring_timeout_ms);
+                            let timeout = Duration::from_millis(timeout_ms.max(0) as u64);
                             ringing = Some(Ringing {
                                 agent,
                                 leg,
@@ -525,6 +542,12 @@ impl CallTask {
                     info!(rings, "no agent answered: the engine answers");
                     self.cdr.system_answered_ms = Some(self.ctx.clock.now_ms());
                     self.emit(None, EventKind::SystemAnswered { rings });
+                    if self.ctx.cfg.silent_line_ms > 0 {
+                        silence_deadline = Some(
+                            Instant::now()
+                                + Duration::from_millis(self.ctx.cfg.silent_line_ms as u64),
+                        );
+                    }
                     match (menu.as_mut(), &self.ctx.cfg.ivr) {
                         (Some(m), Some(ivr)) => {
                             let greeting = self.ctx.prompts.greeting.clone();
@@ -737,6 +760,47 @@ impl CallTask {
                 + Duration::from_millis(ivr.prompt.duration_ms() + ivr.timeout_ms.max(0) as u64),
         );
         false
+    }
+
+    /// Ends a call whose line stayed silent after the engine answered: the
+    /// silent-line message (if configured), then BYE.
+    async fn silent_line(mut self, media: &MediaSession, ringing: Option<Ringing>, silent_ms: i64) {
+        warn!(silent_ms, "silent line: no sound from the caller");
+        if let Some(r) = ringing {
+            r.leg.hangup().await;
+            self.tell(ControllerMsg::RingResult {
+                call: self.id.clone(),
+                agent: r.agent,
+                result: RingResult::CallerGone,
+            })
+            .await;
+        }
+        self.tell(ControllerMsg::Gone {
+            call: self.id.clone(),
+        })
+        .await;
+        self.emit(None, EventKind::SilentLine { silent_ms });
+        if let Some(message) = self.ctx.prompts.silent_line.clone() {
+            let until = Instant::now() + Duration::from_millis(message.duration_ms() + 300);
+            media.play_to_caller(vec![message], false);
+            loop {
+                tokio::select! {
+                    _ = sleep_until(until) => break,
+                    ev = self.inbound.next_event() => match ev {
+                        Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                        _ => break,
+                    },
+                }
+            }
+        }
+        self.inbound.hangup().await;
+        self.emit(
+            None,
+            EventKind::Failed {
+                reason: "silent line".to_string(),
+            },
+        );
+        self.finish(Outcome::Failed);
     }
 
     /// Refuses a blacklisted caller: the blacklist message if there is one

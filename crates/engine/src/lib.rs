@@ -59,6 +59,11 @@ pub struct EngineConfig {
     pub ivr: Option<IvrMenu>,
     /// Every configured agent.
     pub agents: Vec<AgentId>,
+    /// A queue's own agent ring timeout, ms (others use `agent_ring_timeout_ms`).
+    pub queue_ring_timeout_ms: HashMap<QueueId, i64>,
+    /// A caller who sends no sound this long after the engine answered hears
+    /// the silent-line message and is hung up; 0 = never.
+    pub silent_line_ms: i64,
     /// Codes agents dial to log in/out and pause/unpause.
     pub feature_codes: FeatureCodes,
     /// Ring cadence the caller hears; rings are counted on it.
@@ -90,6 +95,8 @@ pub struct Prompts {
     pub music: Prompt,
     /// Played to a blacklisted caller whose entry rejects them (None: 603).
     pub blacklisted: Option<Prompt>,
+    /// "We cannot hear you, please call again" (None: hang up silently).
+    pub silent_line: Option<Prompt>,
 }
 
 /// A waiting call's routing, kept by the controller.

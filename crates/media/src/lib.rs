@@ -20,8 +20,8 @@ pub mod sdp;
 mod session;
 
 pub use session::{
-    dtmf_digit, MediaConfig, MediaEngine, MediaError, MediaSession, MediaStats, SideStats,
-    DTMF_QUEUE,
+    dtmf_digit, is_voice, MediaConfig, MediaEngine, MediaError, MediaSession, MediaStats,
+    SideStats, DTMF_QUEUE, VOICE_LEVEL,
 };
 
 /// Samples in one 20 ms G.711 frame at 8 kHz.

@@ -346,6 +346,8 @@ struct Counters {
     prompt_frames: AtomicU64,
     tapped: AtomicU64,
     tap_dropped: AtomicU64,
+    /// Epoch ms of the caller's last frame with sound in it (0 = none yet).
+    caller_voice_ms: std::sync::atomic::AtomicI64,
 }
 
 fn inc(a: &AtomicU64) {
@@ -426,6 +428,13 @@ impl MediaSession {
     /// kept, later ones are dropped and counted.
     pub fn take_dtmf(&mut self) -> Option<mpsc::Receiver<char>> {
         self.dtmf.take()
+    }
+
+    /// When the caller last sent a frame with sound in it (epoch ms), if ever:
+    /// the silent-line check of a call the engine answered.
+    pub fn caller_voice_at_ms(&self) -> Option<i64> {
+        let t = self.stats.caller_voice_ms.load(Ordering::Relaxed);
+        (t > 0).then_some(t)
     }
 
     /// Counters so far.
@@ -634,6 +643,20 @@ fn epoch_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Mean absolute sample level above which a caller frame counts as sound
+/// (about -40 dBFS): a live line carries speech or room noise above it,
+/// a dead or muted line (digital silence, comfort noise) stays below.
+pub const VOICE_LEVEL: u32 = 330;
+
+/// Does this decoded frame carry sound (not a dead line)?
+pub fn is_voice(samples: &[i16]) -> bool {
+    if samples.is_empty() {
+        return false;
+    }
+    let sum: u64 = samples.iter().map(|s| u64::from(s.unsigned_abs())).sum();
+    sum / samples.len() as u64 > u64::from(VOICE_LEVEL)
 }
 
 /// Unread DTMF digits kept per call; more are dropped (a flood).
@@ -872,11 +895,19 @@ impl Relay {
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if !self.bridged || payload.is_empty() || payload.len() > MAX_DATAGRAM {
+        if payload.is_empty() || payload.len() > MAX_DATAGRAM {
             return;
         }
         let samples = &mut self.pcm[..payload.len()];
         neg.codec.decode(payload, samples);
+        if side == Side::Caller && is_voice(samples) {
+            self.stats
+                .caller_voice_ms
+                .store(epoch_ms(), Ordering::Relaxed);
+        }
+        if !self.bridged {
+            return;
+        }
         if let Some(tap) = &self.tap {
             let frame = AudioFrame {
                 side,

@@ -424,3 +424,42 @@ fn caller_key_presses_are_reported_once_each_before_the_bridge() {
     drop(session);
     media.shutdown();
 }
+
+#[test]
+fn the_callers_sound_is_noticed_before_the_bridge_and_silence_is_not() {
+    assert!(!hotline_media::is_voice(&[0; 160]));
+    assert!(!hotline_media::is_voice(&[]));
+    assert!(
+        !hotline_media::is_voice(&[100; 160]),
+        "-50 dBFS hiss is no voice"
+    );
+    let media = engine(31400, 31499);
+    let session = media.allocate("silent-call").unwrap();
+    let caller = peer();
+    let to_caller_port: SocketAddr = format!("127.0.0.1:{}", session.caller_port())
+        .parse()
+        .unwrap();
+    session.set_remote(Side::Caller, caller.local_addr().unwrap(), PCMU);
+    // digital silence (PCMU 0xff) for a while: no sound yet
+    for i in 0..10u16 {
+        caller
+            .send_to(
+                &rtp(0, i, u32::from(i) * 160, 0x4444, &[0xff; 160]),
+                to_caller_port,
+            )
+            .unwrap();
+    }
+    wait_for(|| session.stats().caller.packets_in == 10);
+    assert_eq!(session.caller_voice_at_ms(), None);
+    // then the caller speaks (a tone)
+    let tone = Prompt::tone("voice", 300.0, 20, 8000);
+    caller
+        .send_to(
+            &rtp(0, 10, 1600, 0x4444, tone.encoded(Codec::Pcmu)),
+            to_caller_port,
+        )
+        .unwrap();
+    wait_for(|| session.caller_voice_at_ms().is_some());
+    drop(session);
+    media.shutdown();
+}
