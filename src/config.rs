@@ -79,6 +79,9 @@ pub struct Config {
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// `[schedule]`
+    #[serde(default)]
+    pub schedule: crate::schedule_config::ScheduleSection,
     /// `[[queues]]`
     #[serde(default)]
     pub queues: Vec<crate::routing_config::QueueSection>,
@@ -333,6 +336,8 @@ pub struct PromptsSection {
     pub blacklisted: Option<PathBuf>,
     /// "We cannot hear you, please call again" (none: hang up without a word).
     pub silent_line: Option<PathBuf>,
+    /// Played to callers of a closed queue (none: 480 before answering).
+    pub closed: Option<PathBuf>,
 }
 
 impl Default for PromptsSection {
@@ -342,6 +347,7 @@ impl Default for PromptsSection {
             music: PathBuf::from("config/prompts/music.wav"),
             blacklisted: None,
             silent_line: None,
+            closed: None,
         }
     }
 }
@@ -601,6 +607,7 @@ impl Config {
                 parse_algorithms(&format!("{key}.algorithms"), algs)?;
             }
         }
+        self.validate_schedule()?;
         self.validate_routing()
     }
 

@@ -6,6 +6,7 @@ mod config;
 mod http;
 mod report;
 mod routing_config;
+mod schedule_config;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -307,7 +308,24 @@ fn load_prompts(cfg: &Config) -> Result<Prompts> {
         music,
         blacklisted: optional("blacklisted", &cfg.prompts.blacklisted)?,
         silent_line: optional("silent_line", &cfg.prompts.silent_line)?,
+        closed: optional("closed", &cfg.prompts.closed)?,
     })
+}
+
+fn load_period_greetings(cfg: &Config) -> Result<Vec<Prompt>> {
+    cfg.schedule
+        .greetings
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            Prompt::load_wav(&g.name, &g.prompt).with_context(|| {
+                format!(
+                    "schedule.greetings[{i}].prompt: cannot load {}",
+                    g.prompt.display()
+                )
+            })
+        })
+        .collect()
 }
 
 fn load_ivr(cfg: &Config) -> Result<Option<hotline_engine::routing::IvrMenu>> {
@@ -434,6 +452,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         cadence: cfg.cadence(),
         answer_after_rings: cfg.ring.answer_after_rings,
         agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
+        schedule: cfg.schedule(load_period_greetings(&cfg)?)?,
         queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),

@@ -79,6 +79,10 @@ pub struct QueueSection {
     /// (default `acd.ring_timeout_ms`: three rings of the cadence).
     #[serde(default)]
     pub ring_timeout_s: Option<u32>,
+    /// Open hours (`["mon-fri 08:00-20:00", "sat 09:00-13:00"]`, in
+    /// `schedule.timezone`); empty = open around the clock.
+    #[serde(default)]
+    pub open: Vec<String>,
 }
 
 /// `[[blacklist]]`: a malicious number or prefix.

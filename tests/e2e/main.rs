@@ -15,6 +15,7 @@ mod cli;
 mod conformance;
 mod registrar;
 mod routing;
+mod schedule;
 
 use common::*;
 use hotline_core::{CallEvent, CallId, EventKind};

@@ -183,6 +183,9 @@ pub enum EventKind {
         /// Who logged them out.
         by: String,
     },
+    /// The caller's queue is closed (outside its open hours or on a holiday);
+    /// the queue is the event's queue.
+    QueueClosed {},
     /// The caller sent no sound for the configured time after the engine
     /// answered: the "we cannot hear you" message was played and the call
     /// ended (a dead line, not a caller who gave up).
@@ -303,6 +306,7 @@ impl EventKind {
             EventKind::AgentRequestRefused { .. } => "agent_request_refused",
             EventKind::MinimumStaffingOverridden { .. } => "minimum_staffing_overridden",
             EventKind::SilentLine { .. } => "silent_line",
+            EventKind::QueueClosed { .. } => "queue_closed",
             EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",

@@ -7,6 +7,7 @@ use hotline_acd::{CallRequest, RingResult, SkillNeed};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, QueueId, Side,
 };
+use hotline_media::prompt::Prompt;
 use hotline_media::sdp;
 use hotline_media::{Codec, MediaEngine, MediaSession};
 use hotline_recorder::{Recorder, RecordingHandle};
@@ -95,6 +96,8 @@ pub(crate) struct CallTask {
     cdr: Cdr,
     /// The queue the call waits in (None until routed: IVR pending).
     queue: Option<QueueId>,
+    /// Set when the call was routed to a queue that is closed now.
+    closed: bool,
 }
 
 /// The IVR menu while the caller has not chosen.
@@ -154,6 +157,7 @@ impl CallTask {
             cmds,
             cdr,
             queue: None,
+            closed: false,
         }
     }
 
@@ -270,6 +274,16 @@ impl CallTask {
                     self.route(q, CallType::default(), None).await;
                 }
             }
+        } else if !self
+            .ctx
+            .cfg
+            .schedule
+            .is_open(&self.ctx.cfg.queue, self.ctx.clock.now_ms())
+        {
+            // the center is closed: no menu, straight to the closed treatment
+            self.queue = Some(self.ctx.cfg.queue.clone());
+            self.cdr.queue = self.queue.clone();
+            self.closed = true;
         } else {
             self.inbound.ringing();
             match &self.ctx.cfg.ivr {
@@ -301,6 +315,11 @@ impl CallTask {
 
         // Phase 1: until an agent answers (or the caller leaves).
         let (agent, agent_leg, agent_media) = loop {
+            if self.closed {
+                return self
+                    .closed(&media, caller_sdp, ringing, system_answered)
+                    .await;
+            }
             let is_ringing = ringing.is_some();
             let ring_deadline = ringing.as_ref().map(|r| r.deadline).unwrap_or(arrived);
             let menu_deadline = menu.as_ref().and_then(|m| m.deadline);
@@ -548,9 +567,10 @@ impl CallTask {
                                 + Duration::from_millis(self.ctx.cfg.silent_line_ms as u64),
                         );
                     }
+                    let greeting = self.greeting();
                     match (menu.as_mut(), &self.ctx.cfg.ivr) {
                         (Some(m), Some(ivr)) => {
-                            let greeting = self.ctx.prompts.greeting.clone();
+                            let greeting = greeting.clone();
                             let until = greeting.duration_ms() + ivr.prompt.duration_ms();
                             media.play_to_caller(vec![greeting, ivr.prompt.clone()], false);
                             m.deadline = Some(
@@ -559,17 +579,14 @@ impl CallTask {
                             );
                         }
                         _ => media.play_to_caller(
-                            vec![
-                                self.ctx.prompts.greeting.clone(),
-                                self.ctx.prompts.music.clone(),
-                            ],
+                            vec![greeting.clone(), self.ctx.prompts.music.clone()],
                             true,
                         ),
                     }
                     self.emit(
                         None,
                         EventKind::PromptStarted {
-                            prompt: self.ctx.prompts.greeting.name().to_string(),
+                            prompt: greeting.name().to_string(),
                         },
                     );
                 }
@@ -692,6 +709,15 @@ impl CallTask {
         self.queue = Some(queue.clone());
         self.cdr.queue = Some(queue.clone());
         self.cdr.call_type = call_type;
+        if !self
+            .ctx
+            .cfg
+            .schedule
+            .is_open(&queue, self.ctx.clock.now_ms())
+        {
+            self.closed = true;
+            return;
+        }
         self.tell(ControllerMsg::Enqueue {
             call: self.id.clone(),
             queue,
@@ -766,6 +792,93 @@ impl CallTask {
     /// silent-line message (if configured), then BYE.
     async fn silent_line(mut self, media: &MediaSession, ringing: Option<Ringing>, silent_ms: i64) {
         warn!(silent_ms, "silent line: no sound from the caller");
+        self.let_go_of(ringing).await;
+        self.emit(None, EventKind::SilentLine { silent_ms });
+        match self.ctx.prompts.silent_line.clone() {
+            Some(message) => self.play_then_hang_up(media, message).await,
+            None => self.inbound.hangup().await,
+        }
+        self.emit(
+            None,
+            EventKind::Failed {
+                reason: "silent line".to_string(),
+            },
+        );
+        self.finish(Outcome::Failed);
+    }
+
+    /// Plays `message` to the (answered) caller, then hangs up, unless the
+    /// caller hangs up first.
+    async fn play_then_hang_up(&mut self, media: &MediaSession, message: Prompt) {
+        let until = Instant::now() + Duration::from_millis(message.duration_ms() + 300);
+        media.play_to_caller(vec![message], false);
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => { self.inbound.hangup().await; break; }
+                ev = self.inbound.next_event() => match ev {
+                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    _ => break,
+                },
+            }
+        }
+    }
+
+    /// Refuses a blacklisted caller: the blacklist message if there is one
+    /// (answer, play, hang up), else 603 Decline.
+    async fn refuse_blacklisted(mut self, media: &MediaSession, caller_sdp: String) {
+        let Some(message) = self.ctx.prompts.blacklisted.clone() else {
+            return self.reject(603, "blacklisted");
+        };
+        if let Err(e) = self.inbound.answer(caller_sdp) {
+            warn!(error = %e, "cannot answer blacklisted caller");
+        }
+        self.play_then_hang_up(media, message).await;
+        self.emit(
+            None,
+            EventKind::Rejected {
+                status: 603,
+                reason: "blacklisted".to_string(),
+            },
+        );
+        self.finish(Outcome::Rejected);
+    }
+
+    /// The caller's queue is closed (outside its open hours or a holiday):
+    /// the closed message if there is one, else 480 before the answer.
+    async fn closed(
+        mut self,
+        media: &MediaSession,
+        caller_sdp: String,
+        ringing: Option<Ringing>,
+        answered: bool,
+    ) {
+        info!("queue closed: outside open hours");
+        self.emit(None, EventKind::QueueClosed {});
+        self.let_go_of(ringing).await;
+        match self.ctx.prompts.closed.clone() {
+            Some(message) => {
+                if !answered {
+                    if let Err(e) = self.inbound.answer(caller_sdp) {
+                        warn!(error = %e, "cannot answer caller");
+                    }
+                }
+                self.play_then_hang_up(media, message).await;
+            }
+            None if !answered => return self.reject(480, "closed"),
+            None => self.inbound.hangup().await,
+        }
+        self.emit(
+            None,
+            EventKind::Rejected {
+                status: 480,
+                reason: "closed".to_string(),
+            },
+        );
+        self.finish(Outcome::Rejected);
+    }
+
+    /// Hangs up a ringing agent and takes the call out of the ACD.
+    async fn let_go_of(&mut self, ringing: Option<Ringing>) {
         if let Some(r) = ringing {
             r.leg.hangup().await;
             self.tell(ControllerMsg::RingResult {
@@ -779,58 +892,16 @@ impl CallTask {
             call: self.id.clone(),
         })
         .await;
-        self.emit(None, EventKind::SilentLine { silent_ms });
-        if let Some(message) = self.ctx.prompts.silent_line.clone() {
-            let until = Instant::now() + Duration::from_millis(message.duration_ms() + 300);
-            media.play_to_caller(vec![message], false);
-            loop {
-                tokio::select! {
-                    _ = sleep_until(until) => break,
-                    ev = self.inbound.next_event() => match ev {
-                        Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
-                        _ => break,
-                    },
-                }
-            }
-        }
-        self.inbound.hangup().await;
-        self.emit(
-            None,
-            EventKind::Failed {
-                reason: "silent line".to_string(),
-            },
-        );
-        self.finish(Outcome::Failed);
     }
 
-    /// Refuses a blacklisted caller: the blacklist message if there is one
-    /// (answer, play, hang up), else 603 Decline.
-    async fn refuse_blacklisted(mut self, media: &MediaSession, caller_sdp: String) {
-        let Some(message) = self.ctx.prompts.blacklisted.clone() else {
-            return self.reject(603, "blacklisted");
-        };
-        if let Err(e) = self.inbound.answer(caller_sdp) {
-            warn!(error = %e, "cannot answer blacklisted caller");
-        }
-        let until = Instant::now() + Duration::from_millis(message.duration_ms() + 300);
-        media.play_to_caller(vec![message], false);
-        loop {
-            tokio::select! {
-                _ = sleep_until(until) => { self.inbound.hangup().await; break; }
-                ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
-                    _ => break,
-                },
-            }
-        }
-        self.emit(
-            None,
-            EventKind::Rejected {
-                status: 603,
-                reason: "blacklisted".to_string(),
-            },
-        );
-        self.finish(Outcome::Rejected);
+    /// The greeting of the current period of the day (or the default one).
+    fn greeting(&self) -> Prompt {
+        self.ctx
+            .cfg
+            .schedule
+            .period(self.ctx.clock.now_ms())
+            .map(|p| p.greeting.clone())
+            .unwrap_or_else(|| self.ctx.prompts.greeting.clone())
     }
 
     fn open_recording(&mut self, agent: &AgentId) -> Option<RecordingHandle> {

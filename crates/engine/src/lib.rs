@@ -11,6 +11,7 @@
 mod call;
 pub mod control;
 pub mod routing;
+pub mod schedule;
 
 use call::{CallCtx, CallTask, ControllerMsg};
 use control::{
@@ -59,6 +60,8 @@ pub struct EngineConfig {
     pub ivr: Option<IvrMenu>,
     /// Every configured agent.
     pub agents: Vec<AgentId>,
+    /// Open hours, holidays and greeting periods.
+    pub schedule: schedule::Schedule,
     /// A queue's own agent ring timeout, ms (others use `agent_ring_timeout_ms`).
     pub queue_ring_timeout_ms: HashMap<QueueId, i64>,
     /// A caller who sends no sound this long after the engine answered hears
@@ -97,6 +100,8 @@ pub struct Prompts {
     pub blacklisted: Option<Prompt>,
     /// "We cannot hear you, please call again" (None: hang up silently).
     pub silent_line: Option<Prompt>,
+    /// Played to callers whose queue is closed (None: 480 before answering).
+    pub closed: Option<Prompt>,
 }
 
 /// A waiting call's routing, kept by the controller.

@@ -1,0 +1,172 @@
+//! The calendar part of the configuration: `[schedule]` (time zone, holidays,
+//! greeting periods) and each queue's `open` hours, checked (the error names
+//! the key) and turned into the engine's [`Schedule`].
+
+use crate::config::{invalid, Config, ConfigError};
+use hotline_core::QueueId;
+use hotline_engine::schedule::{self, GreetingPeriod, OpenHours, Schedule, TimeOfDay};
+use hotline_media::prompt::Prompt;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// `[schedule]`: the center's calendar.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleSection {
+    /// IANA time zone open hours and periods are written in (`Asia/Shanghai`);
+    /// unset = the machine's zone.
+    pub timezone: Option<String>,
+    /// Days (`YYYY-MM-DD`) on which every queue with open hours is closed.
+    pub holidays: Vec<String>,
+    /// Greetings by period of the day; the first period covering the moment
+    /// wins, outside them `prompts.greeting` plays.
+    pub greetings: Vec<GreetingSection>,
+}
+
+/// `[[schedule.greetings]]`: one period of the day and its greeting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GreetingSection {
+    /// Name (`morning`, `evening`), in the `prompt_started` event.
+    pub name: String,
+    /// Start, `HH:MM` local time.
+    pub from: String,
+    /// End, `HH:MM`; at or before `from` runs past midnight.
+    pub to: String,
+    /// The greeting WAV.
+    pub prompt: PathBuf,
+}
+
+impl Config {
+    fn time_zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+        match &self.schedule.timezone {
+            Some(name) => {
+                schedule::time_zone(name).map_err(|e| invalid("schedule.timezone", e.to_string()))
+            }
+            None => Ok(schedule::system_time_zone()),
+        }
+    }
+
+    /// Checks the calendar: time zone, holidays, periods, open hours.
+    pub fn validate_schedule(&self) -> Result<(), ConfigError> {
+        self.time_zone()?;
+        for (i, h) in self.schedule.holidays.iter().enumerate() {
+            schedule::parse_holiday(h)
+                .map_err(|e| invalid(format!("schedule.holidays[{i}]"), e.to_string()))?;
+        }
+        for (i, g) in self.schedule.greetings.iter().enumerate() {
+            let key = format!("schedule.greetings[{i}]");
+            if g.name.trim().is_empty() || g.name.len() > 64 {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    "name the period (1-64 characters)",
+                ));
+            }
+            let from = TimeOfDay::parse(&g.from)
+                .map_err(|e| invalid(format!("{key}.from"), e.to_string()))?;
+            let to =
+                TimeOfDay::parse(&g.to).map_err(|e| invalid(format!("{key}.to"), e.to_string()))?;
+            if from == to {
+                return Err(invalid(format!("{key}.to"), "the period is empty"));
+            }
+        }
+        for (i, q) in self.queues.iter().enumerate() {
+            OpenHours::parse(&q.open)
+                .map_err(|e| invalid(format!("queues[{i}].open"), e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The engine's calendar; `greetings` are the loaded prompts of
+    /// `schedule.greetings`, in order. Call after `validate_schedule`.
+    pub fn schedule(&self, greetings: Vec<Prompt>) -> Result<Schedule, ConfigError> {
+        let mut s = Schedule::new(self.time_zone()?);
+        for (i, h) in self.schedule.holidays.iter().enumerate() {
+            let day = schedule::parse_holiday(h)
+                .map_err(|e| invalid(format!("schedule.holidays[{i}]"), e.to_string()))?;
+            s = s.with_holiday(day);
+        }
+        for (g, greeting) in self.schedule.greetings.iter().zip(greetings) {
+            let key = "schedule.greetings";
+            s = s.with_period(GreetingPeriod {
+                name: g.name.clone(),
+                start: TimeOfDay::parse(&g.from).map_err(|e| invalid(key, e.to_string()))?,
+                end: TimeOfDay::parse(&g.to).map_err(|e| invalid(key, e.to_string()))?,
+                greeting,
+            });
+        }
+        for (i, q) in self.queues.iter().enumerate() {
+            if q.open.is_empty() {
+                continue;
+            }
+            let hours = OpenHours::parse(&q.open)
+                .map_err(|e| invalid(format!("queues[{i}].open"), e.to_string()))?;
+            s = s.with_open_hours(QueueId::new(q.id.clone()), hours);
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn parse(extra: &str) -> Config {
+        let text = format!(
+            "[[agents]]\nid = \"1001\"\npassword = \"demo1001\"\n\n[[queues]]\nid = \"general\"\nopen = [\"mon-fri 08:00-20:00\"]\n{extra}"
+        );
+        toml::from_str(&text).expect("toml")
+    }
+
+    #[test]
+    fn a_calendar_is_accepted() {
+        let c = parse(
+            "[schedule]\ntimezone = \"Asia/Shanghai\"\nholidays = [\"2026-10-01\"]\n[[schedule.greetings]]\nname = \"morning\"\nfrom = \"06:00\"\nto = \"12:00\"\nprompt = \"x.wav\"\n",
+        );
+        c.validate_schedule().expect("valid");
+        let s = c
+            .schedule(vec![hotline_media::prompt::Prompt::from_samples(
+                "m",
+                vec![0; 8],
+            )])
+            .expect("schedule");
+        let general = hotline_core::QueueId::new("general");
+        // 2026-10-01 10:00 in Shanghai (02:00 UTC): a Thursday, but a holiday
+        assert!(!s.is_open(&general, 1_790_820_000_000));
+        // a week later, 10:00 on Thursday 2026-10-08: open
+        assert!(s.is_open(&general, 1_790_820_000_000 + 7 * 86_400_000));
+        // 22:00 that Thursday (14:00 UTC): closed
+        assert!(!s.is_open(
+            &general,
+            1_790_820_000_000 + 7 * 86_400_000 + 12 * 3_600_000
+        ));
+        let m = s
+            .period(1_790_820_000_000 - 3 * 3_600_000)
+            .expect("07:00 is morning");
+        assert_eq!(m.name, "morning");
+    }
+
+    #[test]
+    fn calendar_errors_name_the_key() {
+        for (extra, key) in [
+            ("[schedule]\ntimezone = \"Nowhere/Land\"", "schedule.timezone"),
+            ("[schedule]\nholidays = [\"2026-13-01\"]", "schedule.holidays[0]"),
+            (
+                "[[schedule.greetings]]\nname = \"m\"\nfrom = \"6\"\nto = \"12:00\"\nprompt = \"x\"",
+                "schedule.greetings[0].from",
+            ),
+            (
+                "[[schedule.greetings]]\nname = \"m\"\nfrom = \"06:00\"\nto = \"06:00\"\nprompt = \"x\"",
+                "schedule.greetings[0].to",
+            ),
+            (
+                "[[schedule.greetings]]\nname = \" \"\nfrom = \"06:00\"\nto = \"07:00\"\nprompt = \"x\"",
+                "schedule.greetings[0].name",
+            ),
+            ("[[queues]]\nid = \"late\"\nopen = [\"mon-fry 08:00-20:00\"]", "queues[1].open"),
+        ] {
+            let err = parse(extra).validate_schedule().expect_err(extra).to_string();
+            assert!(err.contains(key), "{extra}: {err}");
+        }
+    }
+}
