@@ -79,6 +79,9 @@ pub struct Config {
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// `[announcements]`
+    #[serde(default)]
+    pub announcements: AnnouncementsSection,
     /// `[schedule]`
     #[serde(default)]
     pub schedule: crate::schedule_config::ScheduleSection,
@@ -352,6 +355,39 @@ impl Default for PromptsSection {
     }
 }
 
+/// `[announcements]`: what waiting callers are told between the music.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnnouncementsSection {
+    /// Seconds between announcements, the first this long after the
+    /// greeting (0 = music only).
+    pub every_s: u32,
+    /// Tell the caller's position in the queue.
+    pub position: bool,
+    /// Tell the expected wait (position × the queue's recent mean handle
+    /// time ÷ staffed agents; left out when nobody is staffed).
+    pub expected_wait: bool,
+    /// Directory of the recorded words (`position.wav`, `0.wav`…`20.wav`, …).
+    pub words: PathBuf,
+    /// Played after the figures ("thank you for waiting", optional).
+    pub message: Option<PathBuf>,
+    /// Handle time assumed before a queue has handled a call, seconds.
+    pub default_handle_s: u32,
+}
+
+impl Default for AnnouncementsSection {
+    fn default() -> Self {
+        AnnouncementsSection {
+            every_s: 0,
+            position: true,
+            expected_wait: true,
+            words: PathBuf::from("config/prompts/announce"),
+            message: None,
+            default_handle_s: 180,
+        }
+    }
+}
+
 /// `[[agents]]`: one agent's SIP account.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -466,6 +502,19 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let a = &self.announcements;
+        if a.every_s != 0 && !(5..=3600).contains(&a.every_s) {
+            return Err(invalid(
+                "announcements.every_s",
+                "announce every 5 to 3600 seconds (0 = never)",
+            ));
+        }
+        if !(1..=7200).contains(&a.default_handle_s) {
+            return Err(invalid(
+                "announcements.default_handle_s",
+                "a handle time between 1 and 7200 seconds",
+            ));
+        }
         if self.hotline.silent_line_s > 600 {
             return Err(invalid(
                 "hotline.silent_line_s",
@@ -655,6 +704,10 @@ mod tests {
             ("[sip]\nlisen = \"127.0.0.1:5060\"", "lisen"),
             ("[ring]\non_ms = \"long\"", "on_ms"),
             ("not toml at all [", "line 1"),
+            ("[announcements]\nevery_s = 2", "announcements.every_s"),
+            ("[announcements]\ndefault_handle_s = 0", "announcements.default_handle_s"),
+            ("[hotline]\nsilent_line_s = 100000", "hotline.silent_line_s"),
+            ("[schedule]\ntimezone = \"CET+1\"", "schedule.timezone"),
         ];
         for (text, key) in cases {
             let err = Config::parse(text).unwrap_err().to_string();

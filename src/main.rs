@@ -312,6 +312,37 @@ fn load_prompts(cfg: &Config) -> Result<Prompts> {
     })
 }
 
+fn load_announcements(cfg: &Config) -> Result<Option<hotline_engine::announce::Announcements>> {
+    let a = &cfg.announcements;
+    if a.every_s == 0 {
+        return Ok(None);
+    }
+    let words = if a.position || a.expected_wait {
+        Some(
+            hotline_engine::announce::AnnounceWords::load(&a.words)
+                .with_context(|| format!("announcements.words: {}", a.words.display()))?,
+        )
+    } else {
+        None
+    };
+    let message = a
+        .message
+        .as_ref()
+        .map(|path| {
+            Prompt::load_wav("still_waiting", path)
+                .with_context(|| format!("announcements.message: cannot load {}", path.display()))
+        })
+        .transpose()?;
+    Ok(Some(hotline_engine::announce::Announcements {
+        every_ms: i64::from(a.every_s) * 1000,
+        position: a.position,
+        expected_wait: a.expected_wait,
+        default_handle_ms: i64::from(a.default_handle_s) * 1000,
+        words,
+        message,
+    }))
+}
+
 fn load_period_greetings(cfg: &Config) -> Result<Vec<Prompt>> {
     cfg.schedule
         .greetings
@@ -453,6 +484,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         answer_after_rings: cfg.ring.answer_after_rings,
         agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
         schedule: cfg.schedule(load_period_greetings(&cfg)?)?,
+        announcements: load_announcements(&cfg)?,
         queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),

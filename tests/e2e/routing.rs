@@ -550,3 +550,66 @@ fn a_caller_who_talks_is_not_a_silent_line() {
         kinds(&ev)
     );
 }
+
+/// A caller waiting behind a busy agent hears their position and the
+/// expected wait, and the announcement is an event.
+#[test]
+fn a_waiting_caller_hears_position_and_expected_wait() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(
+        &prompts,
+        &format!(
+            "[announcements]\nevery_s = 5\ndefault_handle_s = 120\nwords = \"{}\"\n",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config/prompts/announce")
+                .display()
+        ),
+    ));
+    // 1001 takes the first call and keeps talking
+    let agent = answering_agent(&h, "1001", 1);
+    let first = caller_from(&h, "0611110001", 14_000).spawn();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            all_events(&h)
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::AgentAnswered { .. }))
+        }),
+        "the first call is answered"
+    );
+    let sink = RtpSink::bind();
+    Sipp::new("caller_wait_greeting.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0611110002")
+        .key("rtp_port", &sink.port.to_string())
+        .duration_ms(8_500)
+        .run()
+        .assert_success("the second caller waits and hangs up");
+    first.wait().assert_success("first caller");
+    agent.wait().assert_success("agent 1001");
+    let cdrs = wait_cdrs(&h, 2);
+    let second = cdrs
+        .iter()
+        .find(|c| c.caller == "0611110002")
+        .expect("second caller's CDR");
+    assert_eq!(second.outcome, Some(Outcome::Abandoned));
+    let ev = events(&h, &second.call_id);
+    let said = find(&ev, |k| matches!(k, EventKind::Announced { .. }))
+        .unwrap_or_else(|| panic!("no announcement in {:?}", kinds(&ev)));
+    // first in line; one staffed agent, no handled call yet: 1 × 120 s ÷ 1
+    assert_eq!(
+        said.kind,
+        EventKind::Announced {
+            position: Some(1),
+            expected_wait_ms: Some(120_000)
+        }
+    );
+    let answered = find(&ev, |k| matches!(k, EventKind::SystemAnswered { .. })).unwrap();
+    let after = said.at_ms - answered.at_ms;
+    assert!(
+        (5_000..7_500).contains(&after),
+        "announced {after} ms after the answer (greeting 0.3 s + 5 s)"
+    );
+    assert!(rms(&sink.pcm()) > 0.01, "the caller heard something");
+}

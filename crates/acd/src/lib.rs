@@ -258,7 +258,13 @@ struct Queue {
     cfg: QueueConfig,
     /// Index in the member order of the agent offered last (round robin).
     last: Option<AgentId>,
+    /// Handle times (talk + wrap-up, ms) of the queue's last calls, newest
+    /// last, at most [`HANDLE_HISTORY`].
+    recent_handles: std::collections::VecDeque<i64>,
 }
+
+/// How many recent handle times a queue keeps for its expected wait.
+pub const HANDLE_HISTORY: usize = 20;
 
 struct Waiting {
     call: CallId,
@@ -297,6 +303,7 @@ impl Acd {
             queues: vec![Queue {
                 cfg: QueueConfig::new(default_queue()),
                 last: None,
+                recent_handles: Default::default(),
             }],
             waiting: Vec::new(),
             notices: Vec::new(),
@@ -308,7 +315,11 @@ impl Acd {
     pub fn set_queue(&mut self, cfg: QueueConfig) {
         match self.queues.iter_mut().find(|q| q.cfg.id == cfg.id) {
             Some(q) => q.cfg = cfg,
-            None => self.queues.push(Queue { cfg, last: None }),
+            None => self.queues.push(Queue {
+                cfg,
+                last: None,
+                recent_handles: Default::default(),
+            }),
         }
     }
 
@@ -640,17 +651,54 @@ impl Acd {
             .collect();
         if let Some(a) = self.agents.get_mut(agent) {
             if a.state == AgentState::OnCall {
-                a.counters.talk_ms += (now - a.on_call_since).max(0);
-                let wrap = a
-                    .call_queue
-                    .take()
-                    .and_then(|q| wraps.get(&q).copied())
-                    .unwrap_or(default_wrap);
+                let talk = (now - a.on_call_since).max(0);
+                a.counters.talk_ms += talk;
+                let queue = a.call_queue.take();
+                let wrap = queue
+                    .as_ref()
+                    .and_then(|q| wraps.get(q).copied())
+                    .unwrap_or(default_wrap)
+                    .max(0);
                 a.state = AgentState::WrapUp {
-                    until_ms: now + wrap.max(0),
+                    until_ms: now + wrap,
                 };
+                if let Some(q) = queue.and_then(|q| self.queues.iter_mut().find(|x| x.cfg.id == q))
+                {
+                    if q.recent_handles.len() == HANDLE_HISTORY {
+                        q.recent_handles.pop_front();
+                    }
+                    q.recent_handles.push_back(talk + wrap);
+                }
             }
         }
+    }
+
+    /// Mean handle time (talk + wrap-up) of the queue's recent calls, ms, or
+    /// None before its first call.
+    pub fn recent_handle_ms(&self, queue: &QueueId) -> Option<i64> {
+        let q = self.queues.iter().find(|q| &q.cfg.id == queue)?;
+        if q.recent_handles.is_empty() {
+            return None;
+        }
+        Some(q.recent_handles.iter().sum::<i64>() / q.recent_handles.len() as i64)
+    }
+
+    /// Expected wait of a waiting call, ms: its position times the queue's
+    /// recent mean handle time (`default_handle_ms` before any call) shared
+    /// among the queue's staffed agents. None when the call is not waiting or
+    /// nobody is staffed (no honest estimate exists).
+    pub fn expected_wait_ms(&self, call: &CallId, default_handle_ms: i64) -> Option<i64> {
+        let position = i64::from(self.position(call)?);
+        let queue = &self.waiting.iter().find(|w| &w.call == call)?.queue;
+        let staffed = i64::from(self.staffed_agents(queue));
+        if staffed == 0 {
+            return None;
+        }
+        let handle = self
+            .recent_handle_ms(queue)
+            .unwrap_or(default_handle_ms)
+            .max(0);
+        Some(position.saturating_mul(handle) / staffed)
     }
 
     fn qualifies(agent: &Agent, needs: &[SkillNeed], widened: bool) -> bool {

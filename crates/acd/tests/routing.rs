@@ -469,3 +469,59 @@ fn hours_of_random_traffic_keep_every_invariant() {
         "no override was given"
     );
 }
+
+#[test]
+fn expected_wait_follows_position_recent_handle_times_and_staffing() {
+    let mut acd = Acd::new(AcdConfig {
+        wrap_up_ms: 20_000,
+        auto_pause_after_misses: 0,
+    });
+    acd.agent_logged_in(&a("1001"), 0);
+    acd.agent_logged_in(&a("1002"), 0);
+    // nothing handled yet: the default handle time is the estimate
+    acd.enqueue(c("x"), 0);
+    let offers = acd.poll_offers(0);
+    assert_eq!(offers.len(), 1);
+    assert_eq!(acd.recent_handle_ms(&q("general")), None);
+    // two calls handled: 100 s and 40 s of talk, each + 20 s wrap-up
+    let first = offers[0].agent.clone();
+    acd.ring_result(&c("x"), &first, RingResult::Answered, 0);
+    acd.enqueue(c("y"), 60_000);
+    let offers = acd.poll_offers(60_000);
+    acd.ring_result(&c("y"), &offers[0].agent, RingResult::Answered, 60_000);
+    acd.call_ended(&offers[0].agent, 100_000);
+    acd.call_ended(&first, 100_000);
+    assert_eq!(acd.recent_handle_ms(&q("general")), Some(90_000));
+    // both agents in wrap-up; three callers wait
+    for (i, id) in ["w1", "w2", "w3"].iter().enumerate() {
+        acd.enqueue(c(id), 101_000 + i as i64);
+    }
+    assert_eq!(acd.poll_offers(101_010).len(), 0);
+    assert_eq!(acd.expected_wait_ms(&c("w1"), 180_000), Some(45_000));
+    assert_eq!(acd.expected_wait_ms(&c("w3"), 180_000), Some(135_000));
+    assert_eq!(acd.expected_wait_ms(&c("nobody"), 180_000), None);
+    // nobody staffed: no estimate at all
+    acd.pause(&a("1001"), "meal", 101_020, None).unwrap();
+    acd.pause(&a("1002"), "meal", 101_020, None).unwrap();
+    assert_eq!(acd.expected_wait_ms(&c("w1"), 180_000), None);
+}
+
+#[test]
+fn the_handle_history_keeps_the_last_calls_only() {
+    let mut acd = acd();
+    acd.agent_logged_in(&a("1001"), 0);
+    let mut now = 0;
+    for talk in std::iter::repeat_n(1_000_000, 5).chain(std::iter::repeat_n(10_000, HANDLE_HISTORY))
+    {
+        let call = c(&format!("c{now}"));
+        acd.enqueue(call.clone(), now);
+        let offers = acd.poll_offers(now);
+        assert_eq!(offers.len(), 1);
+        acd.ring_result(&call, &a("1001"), RingResult::Answered, now);
+        now += talk;
+        acd.call_ended(&a("1001"), now);
+        now += 1;
+        acd.poll_offers(now);
+    }
+    assert_eq!(acd.recent_handle_ms(&q("general")), Some(10_000));
+}

@@ -183,6 +183,14 @@ pub enum EventKind {
         /// Who logged them out.
         by: String,
     },
+    /// A waiting caller was told their position and expected wait (each
+    /// left out when unknown).
+    Announced {
+        /// Place in the queue, 1 = next.
+        position: Option<u32>,
+        /// Expected wait, ms.
+        expected_wait_ms: Option<i64>,
+    },
     /// The caller's queue is closed (outside its open hours or on a holiday);
     /// the queue is the event's queue.
     QueueClosed {},
@@ -307,6 +315,7 @@ impl EventKind {
             EventKind::MinimumStaffingOverridden { .. } => "minimum_staffing_overridden",
             EventKind::SilentLine { .. } => "silent_line",
             EventKind::QueueClosed { .. } => "queue_closed",
+            EventKind::Announced { .. } => "announced",
             EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",

@@ -53,6 +53,21 @@ pub(crate) enum ControllerMsg {
     AgentReleased { agent: AgentId },
     /// The call is over; forget it.
     Gone { call: CallId },
+    /// Where the waiting call stands (for announcements).
+    Status {
+        call: CallId,
+        default_handle_ms: i64,
+        reply: tokio::sync::oneshot::Sender<QueueStatus>,
+    },
+}
+
+/// A waiting call's place in its queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueStatus {
+    /// 1 = next; None when not waiting.
+    pub position: Option<u32>,
+    /// Expected wait, ms, when it can be estimated.
+    pub expected_wait_ms: Option<i64>,
 }
 
 /// What every call task shares.
@@ -77,6 +92,7 @@ struct Ringing {
 }
 
 enum Wake {
+    Announce,
     Caller(Option<LegEvent>),
     SilenceCheck,
     Digit(Option<char>),
@@ -302,6 +318,8 @@ impl CallTask {
         let mut dtmf = media.take_dtmf();
         // silent line: armed when the engine answers, disarmed by any sound or key
         let mut silence_deadline: Option<Instant> = None;
+        // waiting announcements: armed when the engine answers
+        let mut announce_at: Option<Instant> = None;
 
         let cadence = self.ctx.cfg.cadence;
         let answer_at = arrived
@@ -329,12 +347,16 @@ impl CallTask {
                 d = next_digit(&mut dtmf), if wants_digits => Wake::Digit(d),
                 _ = sleep_until(menu_deadline.unwrap_or(arrived)), if menu_deadline.is_some() => Wake::MenuTimeout,
                 _ = sleep_until(silence_deadline.unwrap_or(arrived)), if silence_deadline.is_some() => Wake::SilenceCheck,
+                _ = sleep_until(announce_at.unwrap_or(arrived)), if announce_at.is_some() && !is_ringing => Wake::Announce,
                 ev = next_agent_event(&mut ringing) => Wake::Agent(ev),
                 cmd = self.cmds.recv(), if !is_ringing => Wake::Cmd(cmd),
                 _ = sleep_until(ring_deadline), if is_ringing => Wake::RingTimeout,
                 _ = sleep_until(answer_at), if !system_answered => Wake::SystemAnswer,
             };
             match wake {
+                Wake::Announce => {
+                    announce_at = self.announce(&media, menu.is_some()).await;
+                }
                 Wake::Caller(Some(LegEvent::Info { body })) => {
                     silence_deadline = None;
                     if let (Some(m), Some(d)) = (menu.as_mut(), routing::dtmf_from_info(&body)) {
@@ -568,6 +590,14 @@ impl CallTask {
                         );
                     }
                     let greeting = self.greeting();
+                    if let Some(a) = &self.ctx.cfg.announcements {
+                        announce_at = Some(
+                            Instant::now()
+                                + Duration::from_millis(
+                                    greeting.duration_ms() + a.every_ms.max(1000) as u64,
+                                ),
+                        );
+                    }
                     match (menu.as_mut(), &self.ctx.cfg.ivr) {
                         (Some(m), Some(ivr)) => {
                             let greeting = greeting.clone();
@@ -805,6 +835,45 @@ impl CallTask {
             },
         );
         self.finish(Outcome::Failed);
+    }
+
+    /// Tells a waiting caller where they stand (position, expected wait,
+    /// message), then music again; returns when to do it next.
+    async fn announce(&mut self, media: &MediaSession, menu_pending: bool) -> Option<Instant> {
+        let ctx = self.ctx.clone();
+        let a = ctx.cfg.announcements.as_ref()?;
+        let every = Duration::from_millis(a.every_ms.max(1000) as u64);
+        if menu_pending || self.queue.is_none() {
+            return Some(Instant::now() + every);
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.tell(ControllerMsg::Status {
+            call: self.id.clone(),
+            default_handle_ms: a.default_handle_ms,
+            reply,
+        })
+        .await;
+        let status = answer.await.ok()?;
+        if status.position.is_none() {
+            // not waiting any more (an agent is being offered the call)
+            return Some(Instant::now() + every);
+        }
+        let mut prompts = a.build(status.position, status.expected_wait_ms);
+        if prompts.is_empty() {
+            return Some(Instant::now() + every);
+        }
+        let spoken: u64 = prompts.iter().map(|p| p.duration_ms()).sum();
+        info!(position = ?status.position, expected_wait_ms = ?status.expected_wait_ms, "announcement");
+        self.emit(
+            None,
+            EventKind::Announced {
+                position: status.position,
+                expected_wait_ms: status.expected_wait_ms,
+            },
+        );
+        prompts.push(self.ctx.prompts.music.clone());
+        media.play_to_caller(prompts, true);
+        Some(Instant::now() + Duration::from_millis(spoken) + every)
     }
 
     /// Plays `message` to the (answered) caller, then hangs up, unless the

@@ -8,12 +8,13 @@
 
 #![warn(missing_docs)]
 
+pub mod announce;
 mod call;
 pub mod control;
 pub mod routing;
 pub mod schedule;
 
-use call::{CallCtx, CallTask, ControllerMsg};
+use call::{CallCtx, CallTask, ControllerMsg, QueueStatus};
 use control::{
     refusal_text, state_name, AgentControl, AgentRequest, AgentStatus, ControlError, ControlMsg,
     FeatureCodes, Requester,
@@ -60,6 +61,8 @@ pub struct EngineConfig {
     pub ivr: Option<IvrMenu>,
     /// Every configured agent.
     pub agents: Vec<AgentId>,
+    /// Position and expected-wait announcements (None: music only).
+    pub announcements: Option<announce::Announcements>,
     /// Open hours, holidays and greeting periods.
     pub schedule: schedule::Schedule,
     /// A queue's own agent ring timeout, ms (others use `agent_ring_timeout_ms`).
@@ -263,6 +266,12 @@ impl Engine {
                             }
                         }
                         ControllerMsg::AgentReleased { agent } => acd.call_ended(&agent, now),
+                        ControllerMsg::Status { call, default_handle_ms, reply } => {
+                            let _ = reply.send(QueueStatus {
+                                position: acd.position(&call),
+                                expected_wait_ms: acd.expected_wait_ms(&call, default_handle_ms),
+                            });
+                        }
                         ControllerMsg::Gone { call } => {
                             acd.remove_call(&call, now);
                             calls.remove(&call);
