@@ -253,3 +253,66 @@ fn agent_control_is_refused_when_no_token_is_configured() {
     assert_eq!(s, 403, "{b}");
     assert!(b.contains("api_token"), "{b}");
 }
+
+/// An agent registered from a desk phone and then a softphone is one agent:
+/// the call rings the device registered last, the other never rings, and a
+/// second caller is not offered to the busy agent's other device.
+#[test]
+fn an_agent_on_two_devices_is_one_agent_rung_on_the_latest_device() {
+    need_peers();
+    let h = Hotline::start();
+    let desk_port = free_udp_port();
+    register(&h, "1001", desk_port);
+    std::thread::sleep(Duration::from_millis(100));
+    let soft_port = free_udp_port();
+    register(&h, "1001", soft_port);
+    let desk = Sipp::new("agent_uas.xml")
+        .port(desk_port)
+        .key("agent", "1001")
+        .calls(1)
+        .timeout(Duration::from_secs(30))
+        .spawn();
+    let soft = Sipp::new("agent_uas.xml")
+        .port(soft_port)
+        .key("agent", "1001")
+        .calls(1)
+        .timeout(Duration::from_secs(30))
+        .spawn();
+    let first = Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0611000001")
+        .duration_ms(5000)
+        .spawn();
+    assert!(
+        wait_until(Duration::from_secs(10), || all_events(&h)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::AgentAnswered { .. }))),
+        "the first call is answered"
+    );
+    // a second caller while 1001 talks: waits, gives up
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0611000002")
+        .duration_ms(2000)
+        .run()
+        .assert_success("second caller waits and hangs up");
+    first.wait().assert_success("first caller");
+    soft.wait()
+        .assert_success("the softphone (registered last) took the call");
+    let desk = desk.stop();
+    assert!(
+        !desk.received().iter().any(|m| m.starts_with("INVITE")),
+        "the desk phone rang: {}",
+        desk.ladder()
+    );
+    let cdrs = wait_cdrs(&h, 2);
+    let offers: Vec<_> = all_events(&h)
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::Offered { .. }))
+        .collect();
+    assert_eq!(offers.len(), 1, "one offer in all: {offers:#?}");
+    let second = cdrs.iter().find(|c| c.caller == "0611000002").unwrap();
+    assert_eq!(second.outcome, Some(hotline_core::Outcome::Abandoned));
+}
