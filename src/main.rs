@@ -93,7 +93,7 @@ enum Command {
         /// After-call work, seconds.
         #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         wrap_up: f64,
-        /// longest-idle, round-robin, fewest-calls, least-talk-time or linear.
+        /// longest-idle, round-robin, fewest-calls, least-talk-time, linear or ring-all.
         #[arg(long, default_value = "longest-idle")]
         strategy: String,
         /// Random seed (the same seed gives the same figures).
@@ -212,8 +212,9 @@ fn simulate(a: SimArgs) -> Result<()> {
         "fewest-calls" => Strategy::FewestCalls,
         "least-talk-time" => Strategy::LeastTalkTime,
         "linear" => Strategy::Linear,
+        "ring-all" => Strategy::RingAll,
         other => bail!(
-            "--strategy: unknown strategy `{other}` (longest-idle, round-robin, fewest-calls, least-talk-time, linear)"
+            "--strategy: unknown strategy `{other}` (longest-idle, round-robin, fewest-calls, least-talk-time, linear, ring-all)"
         ),
     };
     let agents = u32::try_from(a.agents)

@@ -28,6 +28,8 @@ pub enum StrategyName {
     LeastTalkTime,
     /// Members in order, always from the top.
     Linear,
+    /// Every available member at once; the first to answer takes the call.
+    RingAll,
 }
 
 impl From<StrategyName> for Strategy {
@@ -38,6 +40,7 @@ impl From<StrategyName> for Strategy {
             StrategyName::FewestCalls => Strategy::FewestCalls,
             StrategyName::LeastTalkTime => Strategy::LeastTalkTime,
             StrategyName::Linear => Strategy::Linear,
+            StrategyName::RingAll => Strategy::RingAll,
         }
     }
 }

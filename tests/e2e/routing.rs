@@ -613,3 +613,100 @@ fn a_waiting_caller_hears_position_and_expected_wait() {
     );
     assert!(rms(&sink.pcm()) > 0.01, "the caller heard something");
 }
+
+/// Ring-all: both members ring at once; the one who answers takes the call,
+/// the other's phone is cancelled and it is not a missed call.
+#[test]
+fn ring_all_rings_every_member_and_cancels_the_others_on_answer() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(
+        &prompts,
+        r#"
+[[queues]]
+id = "general"
+strategy = "ring_all"
+members = ["1001", "1002"]
+"#,
+    ));
+    let silent_port = free_udp_port();
+    register(&h, "1001", silent_port);
+    let ringer = Sipp::new("agent_noanswer.xml")
+        .port(silent_port)
+        .key("agent", "1001")
+        .timeout(Duration::from_secs(30))
+        .spawn();
+    let answerer = answering_agent(&h, "1002", 1);
+    caller_from(&h, "0611220000", 1500)
+        .run()
+        .assert_success("caller talks to whoever answers");
+    answerer.wait().assert_success("1002 answers");
+    ringer
+        .wait()
+        .assert_success("1001 rang and was cancelled (CANCEL, 487)");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    let ev = events(&h, &cdr.call_id);
+    let mut offered = offered_to(&ev);
+    offered.sort();
+    assert_eq!(offered, vec!["1001", "1002"], "{:?}", kinds(&ev));
+    assert!(
+        find(&ev, |k| matches!(
+            k,
+            EventKind::AgentRingNoAnswer { .. } | EventKind::AgentRejected { .. }
+        ))
+        .is_none(),
+        "the cancelled ring is no missed call: {:?}",
+        kinds(&ev)
+    );
+    // both offers went out together, before anyone answered
+    let answered = find(&ev, |k| matches!(k, EventKind::AgentAnswered { .. })).unwrap();
+    assert!(ev
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Offered { .. }))
+        .all(|e| e.at_ms <= answered.at_ms));
+}
+
+/// A DTMF flood (and INFO bodies that are no key at all) during the menu:
+/// every INFO is answered, junk is ignored, the invalid keys use up the
+/// menu's tries and the call goes to the default queue; nothing later in the
+/// flood changes it.
+#[test]
+fn a_dtmf_flood_uses_up_the_menu_and_the_call_goes_on() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let mut h = Hotline::start_with(routed(&prompts, &ivr_toml(&prompts, 3, 2)));
+    let agent = answering_agent(&h, "1001", 1);
+    Sipp::new("caller_dtmf_flood.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0612300000")
+        .duration_ms(2000)
+        .timeout(Duration::from_secs(30))
+        .run()
+        .assert_success("every INFO of the flood answered 200");
+    agent.wait().assert_success("agent 1001 answers");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(Outcome::Answered), "{cdr:#?}");
+    assert_eq!(cdr.queue.as_ref().map(|q| q.as_str()), Some("general"));
+    assert_eq!(cdr.call_type, CallType::Inquiry);
+    let ev = events(&h, &cdr.call_id);
+    let k = kinds(&ev);
+    assert_eq!(
+        k.iter().filter(|x| *x == "ivr_invalid").count(),
+        2,
+        "two tries, then the default: {k:?}"
+    );
+    // the default taken for the caller (no digit), never the late key 1
+    let choices: Vec<_> = ev
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::IvrChoice { .. }))
+        .collect();
+    assert_eq!(choices.len(), 1, "{k:?}");
+    assert!(
+        matches!(&choices[0].kind, EventKind::IvrChoice { digit, call_type: CallType::Inquiry, .. } if digit.is_empty()),
+        "{:?}",
+        choices[0]
+    );
+    assert!(h.is_running(), "the engine survived");
+}

@@ -66,6 +66,9 @@ pub enum Strategy {
     LeastTalkTime,
     /// Members in their configured order, always from the top.
     Linear,
+    /// Every available member at once; the first to answer takes the call
+    /// and the others stop ringing (not a missed call for them).
+    RingAll,
 }
 
 /// A skill a call needs: at least `min_level` (1–100) of `skill`.
@@ -151,6 +154,8 @@ pub enum RingResult {
     Unreachable,
     /// The caller went away while the agent's phone rang.
     CallerGone,
+    /// Another agent rung for the same call (ring-all) answered first.
+    AnsweredElsewhere,
 }
 
 /// Why a call could not join a queue.
@@ -274,8 +279,8 @@ struct Waiting {
     seq: u64,
     /// Agents already tried in the current round (cleared when all were tried).
     tried: BTreeSet<AgentId>,
-    /// Agent currently ringing for this call.
-    ringing: Option<AgentId>,
+    /// Agents currently ringing for this call (several with ring-all).
+    ringing: Vec<AgentId>,
 }
 
 /// The ACD: queues of waiting calls and the agents who serve them.
@@ -543,7 +548,7 @@ impl Acd {
             since_ms: now,
             seq: self.seq,
             tried: BTreeSet::new(),
-            ringing: None,
+            ringing: Vec::new(),
         });
         Ok(self.position(&call).unwrap_or(1))
     }
@@ -578,7 +583,7 @@ impl Acd {
     pub fn remove_call(&mut self, call: &CallId, now: i64) {
         if let Some(i) = self.waiting.iter().position(|w| &w.call == call) {
             let w = self.waiting.remove(i);
-            if let Some(agent) = w.ringing {
+            for agent in w.ringing {
                 self.ring_result(call, &agent, RingResult::CallerGone, now);
             }
         }
@@ -588,9 +593,7 @@ impl Acd {
     pub fn ring_result(&mut self, call: &CallId, agent: &AgentId, result: RingResult, now: i64) {
         let mut queue = None;
         if let Some(w) = self.waiting.iter_mut().find(|w| &w.call == call) {
-            if w.ringing.as_ref() == Some(agent) {
-                w.ringing = None;
-            }
+            w.ringing.retain(|a| a != agent);
             queue = Some(w.queue.clone());
         }
         let auto_pause = self.cfg.auto_pause_after_misses;
@@ -625,7 +628,7 @@ impl Acd {
                     a.state = AgentState::Available { since_ms: now };
                 }
             }
-            RingResult::Unreachable | RingResult::CallerGone => {
+            RingResult::Unreachable | RingResult::CallerGone | RingResult::AnsweredElsewhere => {
                 if was_ringing {
                     a.state = AgentState::Available { since_ms: now };
                 }
@@ -737,7 +740,7 @@ impl Acd {
         while i < self.waiting.len() {
             let w = &self.waiting[i];
             let waited = now - w.since_ms;
-            if w.ringing.is_none() && max_waits.get(&w.queue).is_some_and(|m| waited >= *m) {
+            if w.ringing.is_empty() && max_waits.get(&w.queue).is_some_and(|m| waited >= *m) {
                 let w = self.waiting.remove(i);
                 self.notices.push(Notice::MaxWaitReached {
                     call: w.call,
@@ -757,7 +760,7 @@ impl Acd {
             return Vec::new();
         }
         let mut order: Vec<usize> = (0..self.waiting.len())
-            .filter(|&i| self.waiting[i].ringing.is_none())
+            .filter(|&i| self.waiting[i].ringing.is_empty())
             .collect();
         order.sort_by_key(|&i| Self::order_key(&self.waiting[i]));
         let mut offers = Vec::new();
@@ -823,46 +826,51 @@ impl Acd {
             let counters =
                 |id: &AgentId| self.agents.get(id).map(|a| a.counters).unwrap_or_default();
             let q = &self.queues[qi];
-            let pick: AgentId = match q.cfg.strategy {
-                Strategy::LongestIdle => available
-                    .iter()
-                    .min_by_key(|id| (since_of(id), (**id).clone()))
-                    .map(|id| (*id).clone()),
-                Strategy::FewestCalls => available
-                    .iter()
-                    .min_by_key(|id| (counters(id).answered, since_of(id), (**id).clone()))
-                    .map(|id| (*id).clone()),
-                Strategy::LeastTalkTime => available
-                    .iter()
-                    .min_by_key(|id| (counters(id).talk_ms, since_of(id), (**id).clone()))
-                    .map(|id| (*id).clone()),
-                Strategy::Linear => available.first().map(|id| (*id).clone()),
-                Strategy::RoundRobin => {
-                    let start = q
-                        .last
-                        .as_ref()
-                        .and_then(|l| candidates.iter().position(|c| c == l))
-                        .map(|p| p + 1)
-                        .unwrap_or(0);
-                    (0..candidates.len())
-                        .map(|k| &candidates[(start + k) % candidates.len()])
-                        .find(|c| available.contains(c))
-                        .cloned()
+            let picks: Vec<AgentId> = match q.cfg.strategy {
+                Strategy::RingAll => available.iter().map(|id| (*id).clone()).collect(),
+                strategy => vec![match strategy {
+                    Strategy::FewestCalls => available
+                        .iter()
+                        .min_by_key(|id| (counters(id).answered, since_of(id), (**id).clone()))
+                        .map(|id| (*id).clone()),
+                    Strategy::LeastTalkTime => available
+                        .iter()
+                        .min_by_key(|id| (counters(id).talk_ms, since_of(id), (**id).clone()))
+                        .map(|id| (*id).clone()),
+                    Strategy::Linear => available.first().map(|id| (*id).clone()),
+                    Strategy::RoundRobin => {
+                        let start = q
+                            .last
+                            .as_ref()
+                            .and_then(|l| candidates.iter().position(|c| c == l))
+                            .map(|p| p + 1)
+                            .unwrap_or(0);
+                        (0..candidates.len())
+                            .map(|k| &candidates[(start + k) % candidates.len()])
+                            .find(|c| available.contains(c))
+                            .cloned()
+                    }
+                    Strategy::LongestIdle | Strategy::RingAll => available
+                        .iter()
+                        .min_by_key(|id| (since_of(id), (**id).clone()))
+                        .map(|id| (*id).clone()),
+                }
+                .unwrap_or_else(|| available[0].clone())],
+            };
+            let w = &mut self.waiting[i];
+            for pick in &picks {
+                w.tried.insert(pick.clone());
+                w.ringing.push(pick.clone());
+                offers.push(Offer {
+                    call: w.call.clone(),
+                    agent: pick.clone(),
+                });
+                if let Some(a) = self.agents.get_mut(pick) {
+                    a.state = AgentState::Ringing;
                 }
             }
-            .unwrap_or_else(|| available[0].clone());
-            let w = &mut self.waiting[i];
-            w.tried.insert(pick.clone());
-            w.ringing = Some(pick.clone());
-            offers.push(Offer {
-                call: w.call.clone(),
-                agent: pick.clone(),
-            });
-            self.queues[qi].last = Some(pick.clone());
-            if let Some(a) = self.agents.get_mut(&pick) {
-                a.state = AgentState::Ringing;
-            }
-            idle -= 1;
+            self.queues[qi].last = picks.last().cloned();
+            idle = idle.saturating_sub(picks.len());
         }
         offers
     }

@@ -525,3 +525,178 @@ fn the_handle_history_keeps_the_last_calls_only() {
     }
     assert_eq!(acd.recent_handle_ms(&q("general")), Some(10_000));
 }
+
+#[test]
+fn ring_all_rings_every_available_member_and_the_first_answer_wins() {
+    let mut acd = acd();
+    acd.set_queue(queue("all", Strategy::RingAll, &["1", "2", "3"]));
+    for id in ["1", "2", "3"] {
+        acd.agent_logged_in(&a(id), 0);
+    }
+    acd.pause(&a("3"), "meal", 1, None).unwrap();
+    acd.enqueue_in(&q("all"), c("x"), CallRequest::default(), 10)
+        .unwrap();
+    let mut rung: Vec<String> = acd
+        .poll_offers(10)
+        .into_iter()
+        .map(|o| {
+            assert_eq!(o.call, c("x"));
+            o.agent.as_str().to_string()
+        })
+        .collect();
+    rung.sort();
+    assert_eq!(
+        rung,
+        ["1", "2"],
+        "every available member, not the paused one"
+    );
+    // a second caller finds nobody free
+    acd.enqueue_in(&q("all"), c("y"), CallRequest::default(), 11)
+        .unwrap();
+    assert!(acd.poll_offers(11).is_empty());
+    // 2 answers; the engine stops 1's phone: no missed call for 1
+    acd.ring_result(&c("x"), &a("2"), RingResult::Answered, 12);
+    acd.ring_result(&c("x"), &a("1"), RingResult::AnsweredElsewhere, 12);
+    assert_eq!(acd.agent_state(&a("2")), AgentState::OnCall);
+    assert_eq!(acd.counters(&a("1")).missed, 0);
+    // 1 is free again: the second caller rings 1 alone
+    let offers = acd.poll_offers(13);
+    assert_eq!(
+        offers,
+        vec![Offer {
+            call: c("y"),
+            agent: a("1")
+        }]
+    );
+    // nobody answers: a missed call for 1; when 2 is free the call rings
+    // the member it has not tried yet in this round
+    acd.ring_result(&c("y"), &a("1"), RingResult::NoAnswer, 20);
+    assert_eq!(acd.counters(&a("1")).missed, 1);
+    acd.call_ended(&a("2"), 21);
+    let offers = acd.poll_offers(22);
+    assert_eq!(
+        offers,
+        vec![Offer {
+            call: c("y"),
+            agent: a("2")
+        }]
+    );
+    // the caller leaves while 2 rings: 2 is free, the call is gone
+    acd.remove_call(&c("y"), 23);
+    assert!(matches!(
+        acd.agent_state(&a("2")),
+        AgentState::Available { .. }
+    ));
+    assert_eq!(acd.waiting(), 0);
+}
+
+#[test]
+fn hours_of_ring_all_traffic_never_double_book_an_agent() {
+    let mut acd = Acd::new(AcdConfig {
+        wrap_up_ms: 3_000,
+        auto_pause_after_misses: 0,
+    });
+    acd.set_queue(queue("all", Strategy::RingAll, &["a0", "a1", "a2", "a3"]));
+    acd.set_queue(queue("one", Strategy::LongestIdle, &["a2", "a3", "a4"]));
+    for m in 0..5 {
+        acd.agent_logged_in(&a(&format!("a{m}")), 0);
+    }
+    let mut rng: u64 = 7;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    // call -> (agents ringing, when they stop ringing)
+    let mut ringing: Vec<(CallId, AgentId, i64)> = Vec::new();
+    let mut talking: Vec<(i64, AgentId)> = Vec::new();
+    let (mut offered, mut answered, mut abandoned) = (0u32, 0u32, 0u32);
+    let mut now = 0;
+    while now < 4 * 3_600_000 {
+        if next(100) < 3 {
+            let queue = if next(2) == 0 { "all" } else { "one" };
+            acd.enqueue_in(
+                &q(queue),
+                c(&format!("c{now}")),
+                CallRequest::default(),
+                now,
+            )
+            .unwrap();
+            offered += 1;
+        }
+        for o in acd.poll_offers(now) {
+            assert_eq!(acd.agent_state(&o.agent), AgentState::Ringing);
+            assert!(
+                ringing.iter().all(|(_, ag, _)| *ag != o.agent),
+                "agent rung for two calls"
+            );
+            assert!(talking.iter().all(|(_, t)| *t != o.agent));
+            ringing.push((o.call, o.agent, now + 1_000 + next(8) as i64 * 1_000));
+        }
+        // due rings: answer (first one wins), no answer, or the caller leaves
+        let due: Vec<(CallId, AgentId, i64)> = ringing
+            .iter()
+            .filter(|(_, _, t)| *t <= now)
+            .cloned()
+            .collect();
+        for (call, agent, _) in due {
+            if !ringing
+                .iter()
+                .any(|(c2, a2, _)| *c2 == call && *a2 == agent)
+            {
+                continue; // resolved by another agent's answer
+            }
+            match next(10) {
+                0 => {
+                    acd.ring_result(&call, &agent, RingResult::NoAnswer, now);
+                    ringing.retain(|(c2, a2, _)| !(*c2 == call && *a2 == agent));
+                }
+                1 => {
+                    acd.remove_call(&call, now);
+                    abandoned += 1;
+                    ringing.retain(|(c2, _, _)| *c2 != call);
+                }
+                _ => {
+                    acd.ring_result(&call, &agent, RingResult::Answered, now);
+                    answered += 1;
+                    for (_, other, _) in ringing
+                        .iter()
+                        .filter(|(c2, a2, _)| *c2 == call && *a2 != agent)
+                    {
+                        acd.ring_result(&call, other, RingResult::AnsweredElsewhere, now);
+                    }
+                    ringing.retain(|(c2, _, _)| *c2 != call);
+                    talking.push((now + 20_000 + next(100) as i64 * 1_000, agent));
+                }
+            }
+        }
+        let (done, rest): (Vec<_>, Vec<_>) = talking.into_iter().partition(|(t, _)| *t <= now);
+        talking = rest;
+        for (_, ag) in done {
+            acd.call_ended(&ag, now);
+        }
+        // no agent is on two calls; no call answered twice
+        let mut on: Vec<&AgentId> = talking.iter().map(|(_, a)| a).collect();
+        on.sort();
+        on.dedup();
+        assert_eq!(on.len(), talking.len());
+        now += 1_000;
+    }
+    assert!(answered + abandoned <= offered);
+    assert!(answered > offered / 2, "{answered} of {offered}");
+    // every agent ends up in a sane state once the traffic stops
+    for (call, agent, _) in ringing.drain(..) {
+        acd.ring_result(&call, &agent, RingResult::NoAnswer, now);
+    }
+    for (_, ag) in talking.drain(..) {
+        acd.call_ended(&ag, now);
+    }
+    for m in 0..5 {
+        let st = acd.agent_state(&a(&format!("a{m}")));
+        assert!(
+            !matches!(st, AgentState::Ringing | AgentState::OnCall),
+            "a{m}: {st:?}"
+        );
+    }
+}

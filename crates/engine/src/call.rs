@@ -97,7 +97,7 @@ enum Wake {
     SilenceCheck,
     Digit(Option<char>),
     MenuTimeout,
-    Agent(Option<LegEvent>),
+    Agent(usize, Option<LegEvent>),
     Cmd(Option<CallCmd>),
     RingTimeout,
     SystemAnswer,
@@ -131,11 +131,14 @@ async fn next_digit(rx: &mut Option<mpsc::Receiver<char>>) -> Option<char> {
     }
 }
 
-async fn next_agent_event(r: &mut Option<Ringing>) -> Option<LegEvent> {
-    match r {
-        Some(r) => r.leg.next_event().await,
-        None => std::future::pending().await,
+/// The next event of any ringing agent leg, with the leg's index.
+async fn next_agent_event(ringing: &mut [Ringing]) -> (usize, Option<LegEvent>) {
+    if ringing.is_empty() {
+        return std::future::pending().await;
     }
+    let legs = ringing.iter_mut().map(|r| Box::pin(r.leg.next_event()));
+    let (ev, index, _) = futures_util::future::select_all(legs).await;
+    (index, ev)
 }
 
 impl CallTask {
@@ -329,7 +332,8 @@ impl CallTask {
                     .max(0) as u64,
             );
         let mut system_answered = false;
-        let mut ringing: Option<Ringing> = None;
+        // agents ringing for this call (several when the queue rings all)
+        let mut ringing: Vec<Ringing> = Vec::new();
 
         // Phase 1: until an agent answers (or the caller leaves).
         let (agent, agent_leg, agent_media) = loop {
@@ -338,8 +342,8 @@ impl CallTask {
                     .closed(&media, caller_sdp, ringing, system_answered)
                     .await;
             }
-            let is_ringing = ringing.is_some();
-            let ring_deadline = ringing.as_ref().map(|r| r.deadline).unwrap_or(arrived);
+            let is_ringing = !ringing.is_empty();
+            let ring_deadline = ringing.iter().map(|r| r.deadline).min().unwrap_or(arrived);
             let menu_deadline = menu.as_ref().and_then(|m| m.deadline);
             let wants_digits = menu.is_some() && dtmf.is_some();
             let wake = tokio::select! {
@@ -348,8 +352,8 @@ impl CallTask {
                 _ = sleep_until(menu_deadline.unwrap_or(arrived)), if menu_deadline.is_some() => Wake::MenuTimeout,
                 _ = sleep_until(silence_deadline.unwrap_or(arrived)), if silence_deadline.is_some() => Wake::SilenceCheck,
                 _ = sleep_until(announce_at.unwrap_or(arrived)), if announce_at.is_some() && !is_ringing => Wake::Announce,
-                ev = next_agent_event(&mut ringing) => Wake::Agent(ev),
-                cmd = self.cmds.recv(), if !is_ringing => Wake::Cmd(cmd),
+                (i, ev) = next_agent_event(&mut ringing) => Wake::Agent(i, ev),
+                cmd = self.cmds.recv() => Wake::Cmd(cmd),
                 _ = sleep_until(ring_deadline), if is_ringing => Wake::RingTimeout,
                 _ = sleep_until(answer_at), if !system_answered => Wake::SystemAnswer,
             };
@@ -392,15 +396,8 @@ impl CallTask {
                 Wake::Caller(_) => {
                     // CANCEL before our answer, BYE after the system answer: abandoned.
                     let wait_ms = arrived.elapsed().as_millis() as i64;
-                    if let Some(r) = ringing.take() {
-                        r.leg.hangup().await;
-                        self.tell(ControllerMsg::RingResult {
-                            call: self.id.clone(),
-                            agent: r.agent,
-                            result: RingResult::CallerGone,
-                        })
+                    self.stop_ringing(&mut ringing, RingResult::CallerGone)
                         .await;
-                    }
                     info!(wait_ms, "caller abandoned");
                     self.emit(
                         None,
@@ -477,7 +474,7 @@ impl CallTask {
                                 .copied()
                                 .unwrap_or(self.ctx.cfg.agent_ring_timeout_ms);
                             let timeout = Duration::from_millis(timeout_ms.max(0) as u64);
-                            ringing = Some(Ringing {
+                            ringing.push(Ringing {
                                 agent,
                                 leg,
                                 deadline: Instant::now() + timeout,
@@ -501,22 +498,29 @@ impl CallTask {
                         }
                     }
                 }
-                Wake::Agent(Some(
-                    LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. },
-                )) => {}
-                Wake::Agent(Some(LegEvent::Answered { sdp: answer })) => {
-                    let Some(r) = ringing.take() else { continue };
+                Wake::Agent(
+                    _,
+                    Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. }),
+                ) => {}
+                Wake::Agent(i, Some(LegEvent::Answered { sdp: answer })) => {
+                    if i >= ringing.len() {
+                        continue;
+                    }
+                    let r = ringing.swap_remove(i);
                     let neg = sdp::parse(&answer).and_then(|a| {
                         let n = sdp::negotiate(&a)?;
                         Ok((a, n))
                     });
                     match neg {
                         Ok((a, n)) => {
+                            // ring-all: the others stop ringing (not a miss)
+                            self.stop_ringing(&mut ringing, RingResult::AnsweredElsewhere)
+                                .await;
                             break (
                                 r.agent,
                                 r.leg,
                                 (SocketAddr::new(a.connection, a.audio_port), n),
-                            )
+                            );
                         }
                         Err(e) => {
                             warn!(agent = %r.agent, error = %e, "agent answered with unusable SDP");
@@ -531,8 +535,9 @@ impl CallTask {
                         }
                     }
                 }
-                Wake::Agent(Some(LegEvent::Rejected { status })) => {
-                    if let Some(r) = ringing.take() {
+                Wake::Agent(i, Some(LegEvent::Rejected { status })) => {
+                    if i < ringing.len() {
+                        let r = ringing.swap_remove(i);
                         info!(agent = %r.agent, status, "agent refused the call");
                         self.emit(Some(&r.agent), EventKind::AgentRejected { status });
                         self.tell(ControllerMsg::RingResult {
@@ -543,8 +548,9 @@ impl CallTask {
                         .await;
                     }
                 }
-                Wake::Agent(other) => {
-                    if let Some(r) = ringing.take() {
+                Wake::Agent(i, other) => {
+                    if i < ringing.len() {
+                        let r = ringing.swap_remove(i);
                         let reason = match other {
                             Some(LegEvent::Failed { reason })
                             | Some(LegEvent::Ended { reason }) => reason,
@@ -561,7 +567,11 @@ impl CallTask {
                     }
                 }
                 Wake::RingTimeout => {
-                    if let Some(r) = ringing.take() {
+                    let now = Instant::now();
+                    let (due, still): (Vec<Ringing>, Vec<Ringing>) =
+                        ringing.drain(..).partition(|r| r.deadline <= now);
+                    ringing = still;
+                    for r in due {
                         let rang_ms = self.ctx.clock.now_ms() - r.offered_ms;
                         info!(agent = %r.agent, rang_ms, "agent did not answer");
                         r.leg.hangup().await;
@@ -820,7 +830,7 @@ impl CallTask {
 
     /// Ends a call whose line stayed silent after the engine answered: the
     /// silent-line message (if configured), then BYE.
-    async fn silent_line(mut self, media: &MediaSession, ringing: Option<Ringing>, silent_ms: i64) {
+    async fn silent_line(mut self, media: &MediaSession, ringing: Vec<Ringing>, silent_ms: i64) {
         warn!(silent_ms, "silent line: no sound from the caller");
         self.let_go_of(ringing).await;
         self.emit(None, EventKind::SilentLine { silent_ms });
@@ -918,7 +928,7 @@ impl CallTask {
         mut self,
         media: &MediaSession,
         caller_sdp: String,
-        ringing: Option<Ringing>,
+        ringing: Vec<Ringing>,
         answered: bool,
     ) {
         info!("queue closed: outside open hours");
@@ -946,17 +956,23 @@ impl CallTask {
         self.finish(Outcome::Rejected);
     }
 
-    /// Hangs up a ringing agent and takes the call out of the ACD.
-    async fn let_go_of(&mut self, ringing: Option<Ringing>) {
-        if let Some(r) = ringing {
+    /// Stops every ringing agent phone and tells the ACD why.
+    async fn stop_ringing(&mut self, ringing: &mut Vec<Ringing>, why: RingResult) {
+        for r in ringing.drain(..) {
             r.leg.hangup().await;
             self.tell(ControllerMsg::RingResult {
                 call: self.id.clone(),
                 agent: r.agent,
-                result: RingResult::CallerGone,
+                result: why,
             })
             .await;
         }
+    }
+
+    /// Hangs up the ringing agents and takes the call out of the ACD.
+    async fn let_go_of(&mut self, mut ringing: Vec<Ringing>) {
+        self.stop_ringing(&mut ringing, RingResult::CallerGone)
+            .await;
         self.tell(ControllerMsg::Gone {
             call: self.id.clone(),
         })

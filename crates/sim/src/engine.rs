@@ -185,10 +185,22 @@ impl Simulation {
         Ok(())
     }
 
-    /// Asks the ACD for offers; every offered agent answers at once.
+    /// Asks the ACD for offers; every offered agent answers at once (with
+    /// ring-all the first one rung takes the call, the others stop ringing).
     fn route(&mut self) -> Result<(), SimError> {
         let now = self.now;
+        let mut taken = std::collections::HashSet::new();
         for offer in self.acd.poll_offers(now) {
+            if taken.contains(&offer.call) {
+                self.acd.ring_result(
+                    &offer.call,
+                    &offer.agent,
+                    RingResult::AnsweredElsewhere,
+                    now,
+                );
+                continue;
+            }
+            taken.insert(offer.call.clone());
             let Some(caller) = self.waiting.remove(&offer.call) else {
                 return Err(self.inconsistent(format!("offer for unknown call {}", offer.call)));
             };
@@ -292,6 +304,7 @@ mod tests {
             Strategy::FewestCalls,
             Strategy::LeastTalkTime,
             Strategy::Linear,
+            Strategy::RingAll,
         ] {
             let r = run_checked(&busy(3, strategy));
             assert_eq!(r.answered + r.abandoned + r.still_waiting, r.calls, "{r:?}");

@@ -156,6 +156,7 @@ fn strategy_name(s: hotline_acd::Strategy) -> &'static str {
         FewestCalls => "fewest calls",
         LeastTalkTime => "least talk time",
         Linear => "linear",
+        RingAll => "ring all",
     }
 }
 
