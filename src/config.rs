@@ -79,6 +79,9 @@ pub struct Config {
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// `[voicemail]`
+    #[serde(default)]
+    pub voicemail: VoicemailSection,
     /// `[announcements]`
     #[serde(default)]
     pub announcements: AnnouncementsSection,
@@ -355,6 +358,29 @@ impl Default for PromptsSection {
     }
 }
 
+/// `[voicemail]`: messages from callers nobody could take.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoicemailSection {
+    /// Offer voicemail at all (queues with `overflow = "voicemail"`, closed
+    /// queues with `schedule.closed_action = "voicemail"`).
+    pub enabled: bool,
+    /// "Please leave your message after the tone".
+    pub prompt: Option<PathBuf>,
+    /// The longest message, seconds (5–600).
+    pub max_s: u32,
+}
+
+impl Default for VoicemailSection {
+    fn default() -> Self {
+        VoicemailSection {
+            enabled: false,
+            prompt: None,
+            max_s: 120,
+        }
+    }
+}
+
 /// `[announcements]`: what waiting callers are told between the music.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -502,6 +528,12 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(5..=600).contains(&self.voicemail.max_s) {
+            return Err(invalid(
+                "voicemail.max_s",
+                "a message lasts 5 to 600 seconds",
+            ));
+        }
         let a = &self.announcements;
         if a.every_s != 0 && !(5..=3600).contains(&a.every_s) {
             return Err(invalid(

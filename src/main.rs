@@ -344,6 +344,25 @@ fn load_announcements(cfg: &Config) -> Result<Option<hotline_engine::announce::A
     }))
 }
 
+fn load_voicemail(cfg: &Config) -> Result<Option<hotline_engine::Voicemail>> {
+    let v = &cfg.voicemail;
+    if !v.enabled {
+        return Ok(None);
+    }
+    let prompt = v
+        .prompt
+        .as_ref()
+        .map(|path| {
+            Prompt::load_wav("voicemail", path)
+                .with_context(|| format!("voicemail.prompt: cannot load {}", path.display()))
+        })
+        .transpose()?;
+    Ok(Some(hotline_engine::Voicemail {
+        prompt,
+        max_ms: i64::from(v.max_s) * 1000,
+    }))
+}
+
 fn load_period_greetings(cfg: &Config) -> Result<Vec<Prompt>> {
     cfg.schedule
         .greetings
@@ -486,6 +505,8 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
         schedule: cfg.schedule(load_period_greetings(&cfg)?)?,
         announcements: load_announcements(&cfg)?,
+        voicemail: load_voicemail(&cfg)?,
+        closed_voicemail: cfg.schedule.closed_action == schedule_config::ClosedAction::Voicemail,
         queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),

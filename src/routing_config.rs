@@ -233,6 +233,12 @@ impl Config {
                     format!("`{}` must be 1-64 letters, digits, '-', '_' or '.'", q.id),
                 ));
             }
+            if q.id == hotline_engine::VOICEMAIL {
+                return Err(invalid(
+                    format!("{key}.id"),
+                    "`voicemail` is reserved (overflow = \"voicemail\" sends callers to voicemail)",
+                ));
+            }
             if !ids.insert(q.id.as_str()) {
                 return Err(invalid(
                     format!("{key}.id"),
@@ -265,7 +271,18 @@ impl Config {
                 }
             }
             check_skills(&format!("{key}.skills"), &q.skills)?;
-            if let Some(o) = &q.overflow {
+            if let Some(o) = q
+                .overflow
+                .as_ref()
+                .filter(|o| *o == hotline_engine::VOICEMAIL)
+            {
+                if !self.voicemail.enabled {
+                    return Err(invalid(
+                        format!("{key}.overflow"),
+                        format!("`{o}` needs [voicemail] enabled = true"),
+                    ));
+                }
+            } else if let Some(o) = &q.overflow {
                 known_queue(format!("{key}.overflow"), o)?;
                 if o == &q.id {
                     return Err(invalid(

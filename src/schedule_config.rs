@@ -21,6 +21,19 @@ pub struct ScheduleSection {
     /// Greetings by period of the day; the first period covering the moment
     /// wins, outside them `prompts.greeting` plays.
     pub greetings: Vec<GreetingSection>,
+    /// What a caller of a closed queue gets after `prompts.closed`.
+    pub closed_action: ClosedAction,
+}
+
+/// The closed-hours treatment.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedAction {
+    /// The closed message, then goodbye (480 without a message).
+    #[default]
+    Message,
+    /// The closed message, then a voicemail (needs `[voicemail]`).
+    Voicemail,
 }
 
 /// `[[schedule.greetings]]`: one period of the day and its greeting.
@@ -50,6 +63,12 @@ impl Config {
     /// Checks the calendar: time zone, holidays, periods, open hours.
     pub fn validate_schedule(&self) -> Result<(), ConfigError> {
         self.time_zone()?;
+        if self.schedule.closed_action == ClosedAction::Voicemail && !self.voicemail.enabled {
+            return Err(invalid(
+                "schedule.closed_action",
+                "`voicemail` needs [voicemail] enabled = true",
+            ));
+        }
         for (i, h) in self.schedule.holidays.iter().enumerate() {
             schedule::parse_holiday(h)
                 .map_err(|e| invalid(format!("schedule.holidays[{i}]"), e.to_string()))?;

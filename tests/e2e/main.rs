@@ -16,6 +16,7 @@ mod conformance;
 mod registrar;
 mod routing;
 mod schedule;
+mod voicemail;
 
 use common::*;
 use hotline_core::{CallEvent, CallId, EventKind};

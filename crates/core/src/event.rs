@@ -41,6 +41,9 @@ pub enum Outcome {
     Rejected,
     /// The call failed for a technical reason after it was accepted.
     Failed,
+    /// No agent took the call; the caller was offered voicemail (closed
+    /// queue or overflow) and the call ended there.
+    Voicemail,
 }
 
 impl Outcome {
@@ -51,6 +54,7 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
+            Outcome::Voicemail => "voicemail",
         }
     }
 }
@@ -191,6 +195,15 @@ pub enum EventKind {
         /// Expected wait, ms.
         expected_wait_ms: Option<i64>,
     },
+    /// The caller left a voicemail (recorded like a call: caller left, the
+    /// agent channel silent).
+    VoicemailLeft {
+        /// The recording, relative to the recordings root (None if it could
+        /// not be written).
+        path: Option<String>,
+        /// How long the caller spoke after the tone, ms.
+        duration_ms: i64,
+    },
     /// The caller's queue is closed (outside its open hours or on a holiday);
     /// the queue is the event's queue.
     QueueClosed {},
@@ -316,6 +329,7 @@ impl EventKind {
             EventKind::SilentLine { .. } => "silent_line",
             EventKind::QueueClosed { .. } => "queue_closed",
             EventKind::Announced { .. } => "announced",
+            EventKind::VoicemailLeft { .. } => "voicemail_left",
             EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",

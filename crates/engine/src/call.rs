@@ -32,6 +32,8 @@ pub(crate) enum CallCmd {
     Refused { reason: String },
     /// The call overflowed to another queue.
     Moved { queue: QueueId },
+    /// The call overflowed to voicemail.
+    Voicemail,
 }
 
 /// Call task → controller.
@@ -419,6 +421,11 @@ impl CallTask {
                     self.inbound.hangup().await;
                     return self.finish(Outcome::Failed);
                 }
+                Wake::Cmd(Some(CallCmd::Voicemail)) => {
+                    return self
+                        .voicemail(&media, caller_sdp, ringing, system_answered)
+                        .await;
+                }
                 Wake::Cmd(Some(CallCmd::Moved { queue })) => {
                     self.cdr.queue = Some(queue.clone());
                     self.queue = Some(queue);
@@ -652,7 +659,7 @@ impl CallTask {
             result: RingResult::Answered,
         })
         .await;
-        let recording = self.open_recording(&agent);
+        let recording = self.open_recording(Some(&agent));
         media.bridge(recording.as_ref().map(RecordingHandle::sender));
         let answered_ms = self.ctx.clock.now_ms();
         info!(agent = %agent, wait_ms, rings, "agent answered, bridged");
@@ -727,7 +734,7 @@ impl CallTask {
         info!(?stats, "media stats");
         drop(media);
         if let Some(rec) = recording {
-            self.close_recording(&agent, rec).await;
+            self.close_recording(Some(&agent), rec).await;
         }
         self.finish(Outcome::Answered);
     }
@@ -886,6 +893,98 @@ impl CallTask {
         Some(Instant::now() + Duration::from_millis(spoken) + every)
     }
 
+    /// Plays `prompt` to the (answered) caller and waits for its end; false
+    /// if the caller hung up meanwhile.
+    async fn play_and_wait(&mut self, media: &MediaSession, prompt: Prompt) -> bool {
+        let until = Instant::now() + Duration::from_millis(prompt.duration_ms());
+        media.play_to_caller(vec![prompt], false);
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => return true,
+                ev = self.inbound.next_event() => match ev {
+                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    _ => return false,
+                },
+            }
+        }
+    }
+
+    /// The caller hung up during the voicemail greeting: an abandon.
+    fn caller_left_before_voicemail(self) {
+        info!("caller left before the voicemail tone");
+        self.emit(
+            None,
+            EventKind::Abandoned {
+                wait_ms: 0,
+                position: 0,
+            },
+        );
+        self.finish(Outcome::Abandoned);
+    }
+
+    /// Takes a message: the voicemail greeting and a beep, then the caller's
+    /// audio is recorded (caller channel; the agent channel stays silent)
+    /// until they hang up or the maximum length; a `voicemail_left` event.
+    async fn voicemail(
+        mut self,
+        media: &MediaSession,
+        caller_sdp: String,
+        ringing: Vec<Ringing>,
+        answered: bool,
+    ) {
+        let Some(vm) = self.ctx.cfg.voicemail.clone() else {
+            return self.reject(480, "no agent");
+        };
+        self.let_go_of(ringing).await;
+        if !answered {
+            if let Err(e) = self.inbound.answer(caller_sdp) {
+                warn!(error = %e, "cannot answer caller");
+            }
+            self.cdr.system_answered_ms = Some(self.ctx.clock.now_ms());
+        }
+        info!("voicemail");
+        let mut intro: Vec<Prompt> = vm.prompt.iter().cloned().collect();
+        intro.push(Prompt::tone("voicemail-beep", 1000.0, 500, 8000));
+        let intro_ms: u64 = intro.iter().map(|p| p.duration_ms()).sum();
+        let until = Instant::now() + Duration::from_millis(intro_ms + 100);
+        media.play_to_caller(intro, false);
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => break,
+                ev = self.inbound.next_event() => match ev {
+                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    _ => return self.caller_left_before_voicemail(),
+                },
+            }
+        }
+        let recording = self.open_recording(None);
+        media.bridge(recording.as_ref().map(RecordingHandle::sender));
+        let started = Instant::now();
+        let end = started + Duration::from_millis(vm.max_ms.max(1000) as u64);
+        let caller_hung_up = loop {
+            tokio::select! {
+                _ = sleep_until(end) => break false,
+                ev = self.inbound.next_event() => match ev {
+                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    _ => break true,
+                },
+            }
+        };
+        let duration_ms = started.elapsed().as_millis() as i64;
+        if !caller_hung_up {
+            info!("voicemail reached its maximum length");
+            self.inbound.hangup().await;
+        }
+        media.stop_tap();
+        let path = recording.as_ref().map(|r| r.relative_path().to_string());
+        if let Some(rec) = recording {
+            self.close_recording(None, rec).await;
+        }
+        info!(duration_ms, "voicemail left");
+        self.emit(None, EventKind::VoicemailLeft { path, duration_ms });
+        self.finish(Outcome::Voicemail);
+    }
+
     /// Plays `message` to the (answered) caller, then hangs up, unless the
     /// caller hangs up first.
     async fn play_then_hang_up(&mut self, media: &MediaSession, message: Prompt) {
@@ -934,6 +1033,19 @@ impl CallTask {
         info!("queue closed: outside open hours");
         self.emit(None, EventKind::QueueClosed {});
         self.let_go_of(ringing).await;
+        if self.ctx.cfg.closed_voicemail && self.ctx.cfg.voicemail.is_some() {
+            if !answered {
+                if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
+                    warn!(error = %e, "cannot answer caller");
+                }
+            }
+            if let Some(message) = self.ctx.prompts.closed.clone() {
+                if !self.play_and_wait(media, message).await {
+                    return self.caller_left_before_voicemail();
+                }
+            }
+            return self.voicemail(media, caller_sdp, Vec::new(), true).await;
+        }
         match self.ctx.prompts.closed.clone() {
             Some(message) => {
                 if !answered {
@@ -989,14 +1101,14 @@ impl CallTask {
             .unwrap_or_else(|| self.ctx.prompts.greeting.clone())
     }
 
-    fn open_recording(&mut self, agent: &AgentId) -> Option<RecordingHandle> {
+    fn open_recording(&mut self, agent: Option<&AgentId>) -> Option<RecordingHandle> {
         if !self.ctx.cfg.record {
             return None;
         }
         match self.ctx.recorder.open(&self.id, self.ctx.clock.now_ms()) {
             Ok(h) => {
                 self.emit(
-                    Some(agent),
+                    agent,
                     EventKind::RecordingOpened {
                         path: h.relative_path().to_string(),
                     },
@@ -1007,7 +1119,7 @@ impl CallTask {
             Err(e) => {
                 warn!(error = %e, "recording could not be started; the call goes on");
                 self.emit(
-                    Some(agent),
+                    agent,
                     EventKind::RecordingFailed {
                         reason: e.to_string(),
                     },
@@ -1017,13 +1129,13 @@ impl CallTask {
         }
     }
 
-    async fn close_recording(&mut self, agent: &AgentId, rec: RecordingHandle) {
+    async fn close_recording(&mut self, agent: Option<&AgentId>, rec: RecordingHandle) {
         match tokio::task::spawn_blocking(move || rec.finish()).await {
             Ok(Ok(summary)) => {
                 info!(path = %summary.relative_path, sha256 = %summary.sha256, samples = summary.samples_per_channel, gaps = summary.gaps, "recording sealed");
                 self.cdr.recording_sha256 = Some(summary.sha256.clone());
                 self.emit(
-                    Some(agent),
+                    agent,
                     EventKind::RecordingClosed {
                         path: summary.relative_path,
                         sha256: summary.sha256,
@@ -1036,7 +1148,7 @@ impl CallTask {
             Ok(Err(e)) => {
                 warn!(error = %e, "recording failed");
                 self.emit(
-                    Some(agent),
+                    agent,
                     EventKind::RecordingFailed {
                         reason: e.to_string(),
                     },
@@ -1045,7 +1157,7 @@ impl CallTask {
             Err(e) => {
                 warn!(error = %e, "recording task failed");
                 self.emit(
-                    Some(agent),
+                    agent,
                     EventKind::RecordingFailed {
                         reason: e.to_string(),
                     },

@@ -61,6 +61,11 @@ pub struct EngineConfig {
     pub ivr: Option<IvrMenu>,
     /// Every configured agent.
     pub agents: Vec<AgentId>,
+    /// Voicemail (None: not offered): closed queues with
+    /// `closed_voicemail`, and queues overflowing to [`VOICEMAIL`].
+    pub voicemail: Option<Voicemail>,
+    /// Closed queues take a voicemail after the closed message.
+    pub closed_voicemail: bool,
     /// Position and expected-wait announcements (None: music only).
     pub announcements: Option<announce::Announcements>,
     /// Open hours, holidays and greeting periods.
@@ -105,6 +110,18 @@ pub struct Prompts {
     pub silent_line: Option<Prompt>,
     /// Played to callers whose queue is closed (None: 480 before answering).
     pub closed: Option<Prompt>,
+}
+
+/// The overflow target that sends a caller to voicemail instead of a queue.
+pub const VOICEMAIL: &str = "voicemail";
+
+/// How callers leave a message.
+#[derive(Debug, Clone)]
+pub struct Voicemail {
+    /// "Please leave your message after the tone" (a beep follows).
+    pub prompt: Option<Prompt>,
+    /// The longest message, ms.
+    pub max_ms: i64,
 }
 
 /// A waiting call's routing, kept by the controller.
@@ -353,6 +370,10 @@ impl Engine {
                 queue: Some(w.queue.clone()),
                 kind: EventKind::Queued { position },
             }),
+            Err(EnqueueRefused::QueueFull { .. }) if self.cfg.overflow.contains_key(&w.queue) => {
+                let from = w.queue.clone();
+                self.overflow(acd, calls, &call, &mut w, &from, "full", now);
+            }
             Err(refused) => {
                 let reason = match refused {
                     EnqueueRefused::QueueFull { waiting } => {
@@ -389,11 +410,37 @@ impl Engine {
             .filter(|_| w.hops < MAX_HOPS)
             .cloned();
         let Some(to) = target else {
-            // nowhere to go: the caller keeps waiting where they are
-            let _ = acd.enqueue_in(from, call.clone(), w.request.clone(), now);
+            // nowhere to go: the caller keeps waiting where they are, or is
+            // refused if even that queue is full
+            if let Err(refused) = acd.enqueue_in(from, call.clone(), w.request.clone(), now) {
+                warn!(call = %call, ?refused, "call refused: no overflow left");
+                if let Some(tx) = calls.get(call) {
+                    let _ = tx.try_send(call::CallCmd::Refused {
+                        reason: format!("queue {from} full"),
+                    });
+                }
+            }
             return;
         };
         w.hops += 1;
+        if to.as_str() == VOICEMAIL && self.cfg.voicemail.is_some() {
+            info!(call = %call, from = %from, reason, "call overflows to voicemail");
+            self.publish(CallEvent {
+                at_ms: now,
+                call_id: Some(call.clone()),
+                agent: None,
+                queue: Some(from.clone()),
+                kind: EventKind::Overflowed {
+                    from: from.clone(),
+                    reason: reason.to_string(),
+                },
+            });
+            acd.remove_call(call, now);
+            if let Some(tx) = calls.get(call) {
+                let _ = tx.try_send(call::CallCmd::Voicemail);
+            }
+            return;
+        }
         w.queue = to.clone();
         info!(call = %call, from = %from, to = %to, reason, "call overflows");
         self.publish(CallEvent {

@@ -394,6 +394,7 @@ fn parse_outcome(s: &str) -> Option<Outcome> {
         Outcome::Abandoned,
         Outcome::Rejected,
         Outcome::Failed,
+        Outcome::Voicemail,
     ]
     .into_iter()
     .find(|o| o.as_str() == s)
@@ -502,6 +503,7 @@ mod tests {
             Outcome::Abandoned,
             Outcome::Rejected,
             Outcome::Failed,
+            Outcome::Voicemail,
         ] {
             assert_eq!(parse_outcome(o.as_str()), Some(o));
         }
