@@ -710,3 +710,35 @@ fn a_dtmf_flood_uses_up_the_menu_and_the_call_goes_on() {
     );
     assert!(h.is_running(), "the engine survived");
 }
+
+/// The menu choice as RFC 4733 telephone-events in the caller's RTP (SIPp
+/// plays its own capture of key 1), not SIP INFO.
+#[test]
+fn an_ivr_choice_by_rfc4733_telephone_event_routes_the_call() {
+    need_peers();
+    let pcap = Path::new("/usr/share/sip-tester/dtmf_2833_1.pcap");
+    assert!(pcap.exists(), "sip-tester ships {}", pcap.display());
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let h = Hotline::start_with(routed(&prompts, &ivr_toml(&prompts, 3, 2)));
+    register(&h, "1001", free_udp_port());
+    std::thread::sleep(Duration::from_millis(50));
+    let agent = answering_agent(&h, "1002", 1);
+    Sipp::new("caller_dtmf_rfc4733.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0612345999")
+        .duration_ms(3000)
+        .run()
+        .assert_success("caller presses 1 in the RTP stream");
+    agent.wait().assert_success("agent 1002 answers the order");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.queue.as_ref().map(|q| q.as_str()), Some("orders"));
+    assert_eq!(cdr.call_type, CallType::Order);
+    let ev = events(&h, &cdr.call_id);
+    let choice = find(&ev, |k| matches!(k, EventKind::IvrChoice { .. }))
+        .unwrap_or_else(|| panic!("no choice in {:?}", kinds(&ev)));
+    assert!(
+        matches!(&choice.kind, EventKind::IvrChoice { digit, .. } if digit == "1"),
+        "{choice:?}"
+    );
+}
