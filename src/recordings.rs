@@ -112,6 +112,7 @@ pub async fn startup_sweep(recorder: &Recorder, store: &hotline_store::Store) ->
             }
         }
     }
+    let parties_of = parties.clone();
     let report = tokio::task::spawn_blocking(move || {
         ev::sweep::sweep(&notary, &root, ev::now_ms(), &|id| {
             parties.get(id).cloned().unwrap_or_default()
@@ -134,6 +135,31 @@ pub async fn startup_sweep(recorder: &Recorder, store: &hotline_store::Store) ->
             manifest = %r.manifest.display(),
             "recording recovered after a crash: header repaired from the file length, sealed as recovered"
         );
+    }
+    for r in &report.recovered {
+        let p = parties_of.get(&r.call_id).cloned().unwrap_or_default();
+        let path = r
+            .path
+            .strip_prefix(recorder.root())
+            .unwrap_or(&r.path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let event = hotline_core::CallEvent {
+            at_ms: ev::now_ms(),
+            call_id: Some(CallId::from_stored(r.call_id.clone())),
+            agent: p.agent.map(hotline_core::AgentId::new),
+            queue: p.queue.map(hotline_core::QueueId::new),
+            kind: EventKind::RecordingRecovered {
+                path,
+                sha256: r.file_sha256.clone(),
+                samples: r.repair.samples_per_channel,
+                header_bytes: u64::from(r.repair.declared_before),
+                data_bytes: r.repair.data_bytes,
+            },
+        };
+        if let Err(e) = store.append_event(&event).await {
+            error!(call_id = %r.call_id, error = %e, "recordings sweep: cannot log the recovery in the event log");
+        }
     }
     for (p, e) in &report.failed {
         error!(path = %p.display(), error = %e, "recordings sweep: recording left unsealed");

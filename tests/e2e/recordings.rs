@@ -159,7 +159,10 @@ fn a_recording_killed_mid_call_is_recovered_sealed_and_verifies() {
     let wav = h.wait_recording(None, Duration::from_secs(15));
     let opened = Instant::now();
     let id = wav.file_stem().unwrap().to_str().unwrap().to_string();
-    std::thread::sleep(Duration::from_millis(4_000));
+    // half-way between two header refreshes (they come every second from
+    // the open), so the header is likely stale at the kill and the sweep
+    // must repair it from the file length
+    std::thread::sleep(Duration::from_millis(4_500));
     let on_disk_before = std::fs::metadata(&wav).unwrap().len();
     h.kill();
     let talk = opened.elapsed().as_secs_f64();
@@ -202,6 +205,34 @@ fn a_recording_killed_mid_call_is_recovered_sealed_and_verifies() {
         header_s >= 0.0 && header_s >= talk - 2.0,
         "header refreshed while writing: {header_s:.2} s of {talk:.2} s"
     );
+    assert!(
+        secs >= header_s,
+        "the repair lost audio the header had: {secs:.2} < {header_s:.2} s"
+    );
+    assert_eq!(
+        std::fs::metadata(&wav).unwrap().len(),
+        44 + rec.frames() as u64 * 4,
+        "whole frames only"
+    );
+    // the recovery is in the event log
+    let ev = events(&h, &CallId::from_stored(id.clone()));
+    let rec_ev = find(&ev, |k| matches!(k, EventKind::RecordingRecovered { .. }))
+        .unwrap_or_else(|| panic!("no recording_recovered in {:?}", kinds(&ev)));
+    match &rec_ev.kind {
+        EventKind::RecordingRecovered {
+            samples,
+            sha256,
+            header_bytes,
+            data_bytes,
+            ..
+        } => {
+            assert_eq!(*samples, rec.frames() as u64);
+            assert_eq!(Some(sha256.as_str()), m["file_sha256"].as_str());
+            assert!(data_bytes >= header_bytes);
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(rec_ev.agent.as_ref().map(|a| a.as_str()), Some("1001"));
     assert_tone(
         "recovered left (caller)",
         &rec.channel(0),

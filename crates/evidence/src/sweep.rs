@@ -34,6 +34,8 @@ pub struct Recovered {
     pub repair: Repair,
     /// The manifest written.
     pub manifest: PathBuf,
+    /// SHA-256 of the repaired file, hex.
+    pub file_sha256: String,
 }
 
 /// What a sweep did.
@@ -135,7 +137,7 @@ fn recover_one(
         pauses: Vec::new(),
         recovered: true,
         file_size: size,
-        file_sha256: sha,
+        file_sha256: sha.clone(),
         loudness,
     };
     let (_, manifest) = notary.seal(wav, facts, now_ms)?;
@@ -144,6 +146,7 @@ fn recover_one(
         path: wav.to_path_buf(),
         repair,
         manifest,
+        file_sha256: sha,
     })
 }
 
