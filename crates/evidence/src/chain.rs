@@ -153,6 +153,11 @@ impl Notary {
         })
     }
 
+    /// `<data_dir>/evidence/chain.head`.
+    pub fn head_path(&self) -> &Path {
+        &self.head_path
+    }
+
     /// The public key that verifies this notary's manifests.
     pub fn public_key(&self) -> VerifyingKey {
         self.key.verifying_key()

@@ -10,8 +10,9 @@ use crate::loudness::Loudness;
 pub const MANIFEST_VERSION: u32 = 1;
 /// A manifest's file name is `<call-id>` followed by this.
 pub const MANIFEST_SUFFIX: &str = ".manifest.json";
-/// Largest manifest accepted when reading (a real one is a few KiB).
-pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest manifest accepted when reading: the loudness timeline grows
+/// with the call (about 0.4 MB per hour), a day-long call fits.
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 /// Domain separation: what is signed is this prefix plus the canonical JSON.
 const SIGNING_CONTEXT: &[u8] = b"hotline-evidence-manifest-v1\n";
 
@@ -160,9 +161,10 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Pretty JSON for the file on disk.
+    /// The file on disk: compact JSON (the loudness timeline would make
+    /// pretty JSON three times larger; read it with `jq .`) and a newline.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let mut v = serde_json::to_vec(self).unwrap_or_default();
         v.push(b'\n');
         v
     }

@@ -69,9 +69,24 @@ pub fn sweep(
     let mut report = SweepReport::default();
     // A crash between writing a manifest and the chain head leaves the head
     // one link behind: move it to the newest manifest.
+    // Only manifests written since the head file can be newer than the head
+    // (1 s of slack for coarse file times): a start does not parse them all.
+    let since = notary
+        .head_path()
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.checked_sub(std::time::Duration::from_secs(1)));
     let newest = inv
         .manifests
         .iter()
+        .filter(|p| match since {
+            None => true,
+            Some(since) => p
+                .metadata()
+                .and_then(|m| m.modified())
+                .map_or(true, |t| t >= since),
+        })
         .filter_map(|p| read_manifest(p).ok())
         .max_by_key(|m| m.seq);
     if let Some(m) = newest {

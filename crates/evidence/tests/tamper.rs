@@ -273,7 +273,7 @@ fn garbage_manifests_are_faults_not_panics() {
         b"null".to_vec(),
         b"{\"version\": 1}".to_vec(),
         vec![0xff; 100],
-        format!("[{}]", "1,".repeat(3_000_000)).into_bytes(),
+        format!("[{}1]", "1,".repeat(33 * 1024 * 1024)).into_bytes(),
     ] {
         fs::write(&p, &junk).unwrap();
         let faults = s.verify();
@@ -495,4 +495,40 @@ fn sweep_repairs_and_seals_a_crashed_recording() {
         "{}",
         r.failed[0].1
     );
+}
+
+#[test]
+fn sweep_moves_a_head_left_behind_by_a_crash_while_sealing() {
+    let s = Site::new();
+    s.record("one", "2026/11/23");
+    let head_file = s.data.join("evidence/chain.head");
+    let old_head = fs::read(&head_file).unwrap();
+    s.record("two", "2026/11/23");
+    // the crash came after the manifest of "two", before the head file
+    fs::write(&head_file, &old_head).unwrap();
+    let reopened = Notary::open(&s.data).unwrap();
+    assert_eq!(reopened.head().unwrap().call_id, "one");
+    let r = sweep(&reopened, &s.root, 5, &|_| Parties::default()).unwrap();
+    assert!(r.head_adopted);
+    assert_eq!(reopened.head().unwrap().call_id, "two");
+    assert_eq!(s.head().unwrap().call_id, "two");
+    // the next seal continues the chain instead of forking it
+    let dir = s.root.join("2026/11/23");
+    let p = dir.join("three.wav");
+    write_wav(&p, 9);
+    let (sha, size) = hash_file(&p).unwrap();
+    let (m, _) = reopened
+        .seal(
+            &p,
+            RecordingFacts {
+                call_id: "three".into(),
+                file_sha256: sha,
+                file_size: size,
+                ..RecordingFacts::default()
+            },
+            6,
+        )
+        .unwrap();
+    assert_eq!(m.seq, 2);
+    assert_eq!(s.verify(), vec![]);
 }
