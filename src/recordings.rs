@@ -88,27 +88,42 @@ pub async fn startup_sweep(recorder: &Recorder, store: &hotline_store::Store) ->
     };
     let root = recorder.root().to_path_buf();
     let scan_root = root.clone();
-    let inv = tokio::task::spawn_blocking(move || ev::verify::Inventory::scan(&scan_root))
-        .await
-        .context("recordings sweep")?
-        .context("recordings sweep: cannot scan the recordings root")?;
-    let mut parties = HashMap::new();
-    for w in &inv.wavs {
-        let Some(id) = w.file_stem().and_then(|s| s.to_str()) else {
-            continue;
-        };
-        if w.with_file_name(format!("{id}{}", ev::MANIFEST_SUFFIX))
-            .exists()
-            || !ev::is_safe_id(id)
-        {
-            continue;
+    // file-system work off the tokio workers
+    let unsealed = tokio::task::spawn_blocking(move || {
+        ev::verify::Inventory::scan(&scan_root).map(|inv| {
+            inv.wavs
+                .iter()
+                .filter_map(|w| {
+                    let id = w.file_stem()?.to_str()?;
+                    let sealed = w
+                        .with_file_name(format!("{id}{}", ev::MANIFEST_SUFFIX))
+                        .exists();
+                    (!sealed && ev::is_safe_id(id)).then(|| id.to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .context("recordings sweep")?;
+    let unsealed = match unsealed {
+        Ok(ids) => ids,
+        Err(e) => {
+            // Calls must still be answered: say it loudly and go on.
+            error!(error = %e, "recordings sweep: cannot scan the recordings root; recordings left open by a crash stay unsealed");
+            return Ok(());
         }
-        match store.events_for_call(&CallId::from_stored(id)).await {
+    };
+    let mut parties = HashMap::new();
+    for id in unsealed {
+        match store
+            .events_for_call(&CallId::from_stored(id.clone()))
+            .await
+        {
             Ok(events) => {
-                parties.insert(id.to_string(), parties_from(&events));
+                parties.insert(id, parties_from(&events));
             }
             Err(e) => {
-                warn!(call_id = id, error = %e, "recordings sweep: cannot read the call's events")
+                warn!(call_id = %id, error = %e, "recordings sweep: cannot read the call's events")
             }
         }
     }
@@ -119,8 +134,14 @@ pub async fn startup_sweep(recorder: &Recorder, store: &hotline_store::Store) ->
         })
     })
     .await
-    .context("recordings sweep")?
     .context("recordings sweep")?;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "recordings sweep failed; recordings left open by a crash stay unsealed");
+            return Ok(());
+        }
+    };
     if report.head_adopted {
         warn!("recordings sweep: chain head moved to the newest manifest (crash while sealing)");
     }
