@@ -318,6 +318,9 @@ pub struct StorageSection {
     pub recordings: Option<PathBuf>,
     /// Database URL; default `sqlite://<data_dir>/hotline.db`. `postgres://...` for PostgreSQL.
     pub database_url: Option<String>,
+    /// Seconds between two fsyncs of a recording's audio while the call runs
+    /// (0 = only when it closes).
+    pub recordings_sync_s: u32,
 }
 
 impl Default for StorageSection {
@@ -326,6 +329,7 @@ impl Default for StorageSection {
             data_dir: PathBuf::from("data"),
             recordings: None,
             database_url: None,
+            recordings_sync_s: 5,
         }
     }
 }
@@ -528,6 +532,12 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.storage.recordings_sync_s > 3600 {
+            return Err(invalid(
+                "storage.recordings_sync_s",
+                "recordings are synced to disk at least once an hour (0 = only at close)",
+            ));
+        }
         if !(5..=600).contains(&self.voicemail.max_s) {
             return Err(invalid(
                 "voicemail.max_s",

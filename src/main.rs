@@ -4,6 +4,7 @@
 
 mod config;
 mod http;
+mod recordings;
 mod report;
 mod routing_config;
 mod schedule_config;
@@ -15,7 +16,7 @@ use hotline_core::QueueId;
 use hotline_engine::{Engine, EngineConfig, Prompts};
 use hotline_media::prompt::Prompt;
 use hotline_media::{MediaConfig, MediaEngine};
-use hotline_recorder::{Recorder, RecorderConfig};
+use hotline_recorder::Recorder;
 use hotline_sip::{AgentAccount, SipConfig, SipServer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -112,6 +113,17 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// Recordings as evidence: public key, offline verification, export.
+    Recordings {
+        #[command(subcommand)]
+        cmd: recordings::RecordingsCmd,
+        /// Config file (for the data directory and recordings root).
+        #[arg(long, global = true, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Check a config file and exit (0 = valid).
     CheckConfig {
         /// Config file.
@@ -133,6 +145,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::CheckConfig { path } => check_config(&path),
         Command::Report { day, config, data } => report(&config, data, &day),
+        Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
         Command::Staffing {
             calls_per_hour,
             aht,
@@ -429,7 +442,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
             cfg.storage.data_dir.display()
         )
     })?;
-    let recorder = Recorder::new(RecorderConfig::new(cfg.recordings_dir())).with_context(|| {
+    let recorder = Recorder::new(recordings::recorder_config(&cfg)?).with_context(|| {
         format!(
             "storage.recordings: {} is not usable",
             cfg.recordings_dir().display()
@@ -438,6 +451,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     let store = hotline_store::Store::connect(&cfg.database_url())
         .await
         .context("storage: cannot open the database")?;
+    recordings::startup_sweep(&recorder, &store).await?;
     let (sink, writer) = hotline_store::spawn_writer(store);
 
     let media = MediaEngine::start(MediaConfig {

@@ -551,6 +551,53 @@ impl Hotline {
         status
     }
 
+    /// Starts `hotline serve` again after [`Hotline::kill`] or
+    /// [`Hotline::stop`], with the same config and data directory (crash
+    /// recovery tests) and a new SIP port; waits for the ready line. The new
+    /// run's output is appended to the same logs.
+    pub fn restart(&mut self) {
+        self.kill();
+        let sip_port = free_udp_port();
+        let mut cmd = Command::new(Self::binary());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .arg("--sip")
+            .arg(format!("127.0.0.1:{sip_port}"))
+            .arg("--data")
+            .arg(&self.data_dir)
+            .args(&self.options.extra_args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.options.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", Self::binary().display()));
+        self.stdout.push_line("===== restart =====");
+        self.stderr.push_line("===== restart =====");
+        let (tx, rx) = mpsc::channel();
+        self.readers = vec![
+            pump(child.stdout.take().unwrap(), self.stdout.clone(), Some(tx)),
+            pump(child.stderr.take().unwrap(), self.stderr.clone(), None),
+        ];
+        self.child = Some(child);
+        self.sip_port = sip_port;
+        let ready = format!("hotline: ready sip=127.0.0.1:{sip_port}");
+        let deadline = Instant::now() + HOTLINE_READY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left.max(Duration::from_millis(1))) {
+                Ok(line) if line.contains(&ready) => break,
+                Ok(_) => continue,
+                Err(_) => self.fail(&format!("restart: no `{ready}` line")),
+            }
+        }
+    }
+
     /// Simulated crash (SIGKILL), for recovery tests. The data dir survives
     /// until the `Hotline` is dropped.
     pub fn kill(&mut self) {

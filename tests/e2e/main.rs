@@ -13,6 +13,7 @@ mod agents;
 mod calls;
 mod cli;
 mod conformance;
+mod recordings;
 mod registrar;
 mod routing;
 mod schedule;

@@ -160,6 +160,20 @@ pub enum EventKind {
         #[serde(default)]
         gap_samples: u64,
     },
+    /// A recording left open by a crash was repaired (its header rewritten
+    /// from the file length) and sealed as recovered by the startup sweep.
+    RecordingRecovered {
+        /// Path relative to the recordings root.
+        path: String,
+        /// SHA-256 of the repaired WAV file, hex.
+        sha256: String,
+        /// Samples per channel recovered.
+        samples: u64,
+        /// Audio bytes the header declared before the repair.
+        header_bytes: u64,
+        /// Audio bytes found on disk (whole frames).
+        data_bytes: u64,
+    },
     /// The agent stopped taking calls (auto-pause after missed calls, or asked).
     AgentPaused {
         /// Why ("missed calls", "meal", ...).
@@ -319,6 +333,7 @@ impl EventKind {
             EventKind::RecordingOpened { .. } => "recording_opened",
             EventKind::RecordingClosed { .. } => "recording_closed",
             EventKind::RecordingFailed { .. } => "recording_failed",
+            EventKind::RecordingRecovered { .. } => "recording_recovered",
             EventKind::LimitWarning { .. } => "limit_warning",
             EventKind::AgentPaused { .. } => "agent_paused",
             EventKind::AgentUnpaused { .. } => "agent_unpaused",

@@ -1130,7 +1130,12 @@ impl CallTask {
     }
 
     async fn close_recording(&mut self, agent: Option<&AgentId>, rec: RecordingHandle) {
-        match tokio::task::spawn_blocking(move || rec.finish()).await {
+        let parties = hotline_recorder::CallParties {
+            caller: Some(self.cdr.caller.clone()),
+            agent: agent.map(ToString::to_string),
+            queue: self.queue.as_ref().map(ToString::to_string),
+        };
+        match tokio::task::spawn_blocking(move || rec.finish_with(parties)).await {
             Ok(Ok(summary)) => {
                 info!(path = %summary.relative_path, sha256 = %summary.sha256, samples = summary.samples_per_channel, gaps = summary.gaps, "recording sealed");
                 self.cdr.recording_sha256 = Some(summary.sha256.clone());

@@ -7,7 +7,10 @@
 //! its RTP timestamp so that lost packets become silence at their true position
 //! and both channels stay time-aligned; it rewrites the WAV header at least once
 //! per [`RecorderConfig::flush_interval`] so a crash leaves a readable file.
-//! [`RecordingHandle::finish`] seals the file (fsync) and returns its SHA-256.
+//! [`RecordingHandle::finish`] seals the file (fsync) and returns its SHA-256;
+//! with a [`Notary`] configured it also writes the signed, chained manifest
+//! (`<call_id>.manifest.json`) on the writer thread. Data is fsynced every
+//! [`RecorderConfig::sync_interval`] while the call runs.
 
 #![warn(missing_docs)]
 
@@ -24,6 +27,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use hotline_core::{AudioFrame, CallId};
+pub use hotline_evidence::Notary;
 
 pub use writer::SAMPLE_RATE;
 
@@ -95,15 +99,23 @@ pub struct RecorderConfig {
     pub flush_interval: Duration,
     /// Capacity, in frames, of each call's channel to its writer thread.
     pub channel_capacity: usize,
+    /// Longest time between two fsyncs of the audio while a call runs
+    /// (zero: only when the recording closes).
+    pub sync_interval: Duration,
+    /// Signs a manifest for every recording that closes (None: no manifest).
+    pub notary: Option<Arc<Notary>>,
 }
 
 impl RecorderConfig {
-    /// Default settings (1 s header refresh, 512 frames of channel) for `root`.
+    /// Default settings (1 s header refresh, 5 s fsync, 512 frames of
+    /// channel, no manifests) for `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         RecorderConfig {
             root: root.into(),
             flush_interval: Duration::from_secs(1),
             channel_capacity: 512,
+            sync_interval: Duration::from_secs(5),
+            notary: None,
         }
     }
 }
@@ -203,6 +215,8 @@ impl Recorder {
             relative_path: relative_path.clone(),
             started_at_ms,
             flush_interval: self.inner.flush_interval,
+            sync_interval: self.inner.sync_interval,
+            notary: self.inner.notary.clone(),
             frames: rx,
             ctrl: ctrl_rx,
         };
@@ -222,6 +236,11 @@ impl Recorder {
     /// The recordings root.
     pub fn root(&self) -> &Path {
         &self.inner.root
+    }
+
+    /// The notary that signs this recorder's manifests, if any.
+    pub fn notary(&self) -> Option<&Arc<Notary>> {
+        self.inner.notary.as_ref()
     }
 }
 
@@ -268,10 +287,16 @@ impl RecordingHandle {
     /// the file. Blocks until done (call it from `spawn_blocking`).
     ///
     /// Frames sent after this call are refused (the channel disconnects).
-    pub fn finish(mut self) -> Result<RecordingSummary, RecorderError> {
+    pub fn finish(self) -> Result<RecordingSummary, RecorderError> {
+        self.finish_with(CallParties::default())
+    }
+
+    /// [`finish`](RecordingHandle::finish), naming the call's parties in the
+    /// signed manifest.
+    pub fn finish_with(mut self, parties: CallParties) -> Result<RecordingSummary, RecorderError> {
         // The writer may already have stopped (it cannot, while this handle's
         // own sender lives, except by panicking): ignore a send failure.
-        let _ = self.ctrl.send(writer::Ctrl::Finish);
+        let _ = self.ctrl.send(writer::Ctrl::Finish(parties));
         match self.thread.take() {
             Some(t) => t
                 .join()
@@ -279,6 +304,17 @@ impl RecordingHandle {
             None => Err(RecorderError::WriterPanicked(self.path.clone())),
         }
     }
+}
+
+/// Who took part in a recorded call (goes into its manifest).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallParties {
+    /// Caller number.
+    pub caller: Option<String>,
+    /// Agent id.
+    pub agent: Option<String>,
+    /// Queue.
+    pub queue: Option<String>,
 }
 
 /// What a finished recording holds.
@@ -300,4 +336,7 @@ pub struct RecordingSummary {
     pub gap_samples: u64,
     /// Frames dropped because their place was already written (late or duplicate).
     pub late_or_duplicate: u64,
+    /// The signed manifest written next to the file (None without a notary
+    /// or when signing failed; the startup sweep seals such a file later).
+    pub manifest: Option<PathBuf>,
 }

@@ -11,7 +11,9 @@ use crossbeam_channel::{select, Receiver};
 use hotline_core::{AudioFrame, Side};
 use sha2::{Digest, Sha256};
 
-use crate::{RecorderError, RecordingSummary};
+use crate::{CallParties, RecorderError, RecordingSummary};
+use hotline_evidence::{Gaps, Notary, RecordingFacts};
+use std::sync::Arc;
 
 /// Sample rate of every recording, Hz.
 pub const SAMPLE_RATE: u32 = 8_000;
@@ -35,8 +37,8 @@ const WRITE_BATCH: usize = 4_096;
 /// Commands from the [`crate::RecordingHandle`] to its writer.
 #[derive(Debug)]
 pub(crate) enum Ctrl {
-    /// Drain what is queued and seal the file.
-    Finish,
+    /// Drain what is queued and seal the file (and sign its manifest).
+    Finish(CallParties),
 }
 
 /// Everything a writer thread needs.
@@ -46,6 +48,8 @@ pub(crate) struct Job {
     pub relative_path: String,
     pub started_at_ms: i64,
     pub flush_interval: Duration,
+    pub sync_interval: Duration,
+    pub notary: Option<Arc<Notary>>,
     pub frames: Receiver<AudioFrame>,
     pub ctrl: Receiver<Ctrl>,
 }
@@ -76,9 +80,13 @@ impl Job {
             relative_path,
             started_at_ms,
             flush_interval,
+            sync_interval,
+            notary,
             frames,
             ctrl,
         } = self;
+        let mut parties = CallParties::default();
+        let mut next_sync = (!sync_interval.is_zero()).then(|| Instant::now() + sync_interval);
         let mut out = Output::new(file, path.clone());
         let mut mixer = Mixer::new(started_at_ms);
         let never = crossbeam_channel::never::<Ctrl>();
@@ -95,7 +103,8 @@ impl Job {
                     Err(_) => done = true,
                 },
                 recv(ctrl) -> msg => match msg {
-                    Ok(Ctrl::Finish) => {
+                    Ok(Ctrl::Finish(p)) => {
+                        parties = p;
                         let queued = frames.len();
                         for f in frames.try_iter().take(queued) {
                             mixer.push(&f, &mut |l, r| out.write(l, r));
@@ -119,19 +128,60 @@ impl Job {
                 out.flush_header();
                 next_flush = now + flush_interval;
             }
+            if next_sync.is_some_and(|at| now >= at) {
+                out.flush_header();
+                out.sync_data();
+                next_sync = Some(now + sync_interval);
+            }
         }
         mixer.finish(&mut |l, r| out.write(l, r));
-        let sha256 = out.seal()?;
+        let (sha256, out_size) = out.seal()?;
         let samples = mixer.written;
+        let duration_ms = samples * 1000 / u64::from(SAMPLE_RATE);
+        let manifest = notary.and_then(|n| {
+            let facts = RecordingFacts {
+                call_id: path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                caller: parties.caller,
+                agent: parties.agent,
+                queue: parties.queue,
+                start_ms: started_at_ms,
+                end_ms: started_at_ms.saturating_add(i64::try_from(duration_ms).unwrap_or(i64::MAX)),
+                samples_per_channel: samples,
+                codec: hotline_evidence::sweep::codec_name(hotline_evidence::wav::PcmFormat::HOTLINE),
+                gaps: Gaps {
+                    count: mixer.gaps,
+                    samples: mixer.gap_samples,
+                },
+                pauses: Vec::new(),
+                recovered: false,
+                file_size: out_size,
+                file_sha256: sha256.clone(),
+                loudness: hotline_evidence::loudness::of_wav(&path).ok(),
+            };
+            match n.seal(&path, facts, hotline_evidence::now_ms()) {
+                Ok((m, p)) => {
+                    tracing::info!(path = %p.display(), seq = m.seq, "recording manifest signed");
+                    Some(p)
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "recording manifest could not be signed; the startup sweep will seal it");
+                    None
+                }
+            }
+        });
         Ok(RecordingSummary {
             relative_path,
             path,
             sha256,
             samples_per_channel: samples,
-            duration_ms: samples * 1000 / u64::from(SAMPLE_RATE),
+            duration_ms,
             gaps: mixer.gaps,
             gap_samples: mixer.gap_samples,
             late_or_duplicate: mixer.late_or_duplicate,
+            manifest,
         })
     }
 }
@@ -215,8 +265,21 @@ impl Output {
         }
     }
 
+    /// Pushes what hound wrote to the disk (fdatasync); a failure stops the
+    /// recording like a write error.
+    fn sync_data(&mut self) {
+        if self.wav.is_none() {
+            return;
+        }
+        if let Some(f) = self.sync.as_ref() {
+            if let Err(e) = f.sync_data() {
+                self.fail(hound::Error::IoError(e));
+            }
+        }
+    }
+
     /// Finalizes the header, fsyncs and hashes the file.
-    fn seal(mut self) -> Result<String, RecorderError> {
+    fn seal(mut self) -> Result<(String, u64), RecorderError> {
         if let Some(w) = self.wav.take() {
             if let Err(e) = w.finalize() {
                 self.fail(e);
@@ -235,14 +298,16 @@ impl Output {
         let mut f = File::open(&self.path).map_err(seal_err)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
+        let mut size = 0u64;
         loop {
             let n = f.read(&mut buf).map_err(seal_err)?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
+            size += n as u64;
         }
-        Ok(hex::encode(hasher.finalize()))
+        Ok((hex::encode(hasher.finalize()), size))
     }
 }
 
@@ -572,6 +637,8 @@ mod tests {
             relative_path: "full.wav".into(),
             started_at_ms: 0,
             flush_interval: Duration::from_millis(10),
+            sync_interval: Duration::from_millis(10),
+            notary: None,
             frames: rx,
             ctrl: ctrl_rx,
         };
@@ -588,7 +655,7 @@ mod tests {
             ))
             .unwrap();
         }
-        ctrl_tx.send(Ctrl::Finish).unwrap();
+        ctrl_tx.send(Ctrl::Finish(CallParties::default())).unwrap();
         let err = t.join().unwrap().unwrap_err();
         assert!(matches!(err, RecorderError::Write { .. }), "{err}");
         assert!(err.to_string().contains("/dev/full"), "{err}");

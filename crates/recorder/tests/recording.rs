@@ -279,3 +279,62 @@ fn refuses_unsafe_ids_and_never_overwrites() {
     ));
     h.finish().unwrap();
 }
+
+#[test]
+fn finish_signs_a_chained_manifest_that_verifies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let notary = Arc::new(hotline_recorder::Notary::open(&data).expect("notary"));
+    let mut cfg = RecorderConfig::new(dir.path().join("rec"));
+    cfg.notary = Some(Arc::clone(&notary));
+    cfg.sync_interval = Duration::from_millis(20);
+    let rec = Recorder::new(cfg).expect("recorder");
+    let mut paths = Vec::new();
+    for (k, id) in ["sealed-1", "sealed-2"].iter().enumerate() {
+        let h = rec.open(&CallId::from_stored(*id), START).expect("open");
+        let tx = h.sender();
+        for i in 0..50 {
+            tx.send(tone_frame(Side::Caller, 1, 0, 0, i, 1000.0))
+                .unwrap();
+            tx.send(tone_frame(Side::Agent, 2, 0, 0, i, 440.0)).unwrap();
+        }
+        drop(tx);
+        let s = h
+            .finish_with(hotline_recorder::CallParties {
+                caller: Some(format!("caller{k}")),
+                agent: Some("1001".into()),
+                queue: Some("general".into()),
+            })
+            .expect("finish");
+        let manifest = s.manifest.clone().expect("manifest written");
+        assert_eq!(
+            manifest.file_name().unwrap(),
+            format!("{id}.manifest.json").as_str()
+        );
+        let m = hotline_evidence::verify::read_manifest(&manifest).expect("manifest parses");
+        assert_eq!(m.seq, k as u64);
+        assert_eq!(m.file_sha256, s.sha256);
+        assert_eq!(m.samples_per_channel, s.samples_per_channel);
+        assert_eq!(m.caller.as_deref(), Some(format!("caller{k}").as_str()));
+        assert_eq!(m.start_ms, START);
+        assert_eq!(m.end_ms, START + 1000);
+        assert!(!m.recovered);
+        let loud = m.loudness.as_ref().expect("loudness");
+        assert_eq!(loud.caller_rms.len(), 10);
+        // a sine of amplitude 8000 has an RMS of 8000/sqrt(2)
+        assert!(
+            (i32::from(loud.caller_rms[3]) - 5657).abs() < 60,
+            "{:?}",
+            loud.caller_rms
+        );
+        paths.push(s.path);
+    }
+    let report = hotline_evidence::verify::verify_all(
+        &dir.path().join("rec"),
+        &notary.public_key(),
+        notary.head().as_ref(),
+    )
+    .expect("verify");
+    assert!(report.is_ok(), "{:?}", report.faults);
+    assert_eq!(report.checked.len(), 2);
+}

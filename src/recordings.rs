@@ -1,0 +1,315 @@
+//! Recordings as evidence at the binary: `hotline recordings pubkey|verify|
+//! export`, the recorder's notary, and the startup sweep that seals
+//! recordings left open by a crash.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Subcommand;
+use hotline_core::{CallId, EventKind};
+use hotline_evidence::sweep::Parties;
+use hotline_evidence::{self as ev, Notary};
+use hotline_recorder::{Recorder, RecorderConfig};
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+
+/// `hotline recordings ...`
+#[derive(Subcommand)]
+pub enum RecordingsCmd {
+    /// Print the server's evidence public key (hex) and its fingerprint.
+    Pubkey,
+    /// Check recordings offline: file hash, signature, chain. Exit status 2
+    /// and one line per fault when anything fails.
+    Verify {
+        /// A recording id (call id), or an exported bundle (a path ending in
+        /// `.zip`).
+        target: Option<String>,
+        /// Every recording under the recordings root, and the whole chain.
+        #[arg(long, conflicts_with = "target")]
+        all: bool,
+        /// Trust this public key (hex) instead of the data directory's or
+        /// the bundle's own.
+        #[arg(long, value_name = "HEX")]
+        pubkey: Option<String>,
+    },
+    /// Write an evidence bundle (WAV, manifest, public key, neighbouring
+    /// chain links) that verifies offline with nothing else present.
+    Export {
+        /// The recording id (call id).
+        id: String,
+        /// The zip file to write (must not exist).
+        #[arg(long, value_name = "FILE.zip")]
+        out: PathBuf,
+    },
+}
+
+/// The recorder settings for `serve`: root, fsync interval and the notary
+/// (the key is created in `<data_dir>/evidence` at first start).
+pub fn recorder_config(cfg: &Config) -> Result<RecorderConfig> {
+    let notary = Notary::open(&cfg.storage.data_dir).with_context(|| {
+        format!(
+            "storage.data_dir: cannot open the evidence key in {}",
+            ev::key_dir(&cfg.storage.data_dir).display()
+        )
+    })?;
+    info!(key_id = %ev::key_id(&notary.public_key()), head = ?notary.head().map(|h| h.seq), "evidence: signing recordings");
+    let mut rc = RecorderConfig::new(cfg.recordings_dir());
+    rc.sync_interval = Duration::from_secs(u64::from(cfg.storage.recordings_sync_s));
+    rc.notary = Some(Arc::new(notary));
+    Ok(rc)
+}
+
+/// What the event log knows of a call (for a recording sealed after a crash).
+fn parties_from(events: &[hotline_core::CallEvent]) -> Parties {
+    let mut p = Parties::default();
+    for e in events {
+        if e.queue.is_some() {
+            p.queue = e.queue.as_ref().map(ToString::to_string);
+        }
+        match &e.kind {
+            EventKind::Arrived { caller, .. } => p.caller = Some(caller.number.clone()),
+            EventKind::AgentAnswered { .. } => p.agent = e.agent.as_ref().map(ToString::to_string),
+            EventKind::RecordingOpened { .. } => p.start_ms = Some(e.at_ms),
+            _ => {}
+        }
+    }
+    p
+}
+
+/// At start, before any call: repairs and seals every recording left open by
+/// a crash (a WAV without a manifest), naming its parties from the event log.
+pub async fn startup_sweep(recorder: &Recorder, store: &hotline_store::Store) -> Result<()> {
+    let Some(notary) = recorder.notary().cloned() else {
+        return Ok(());
+    };
+    let root = recorder.root().to_path_buf();
+    let scan_root = root.clone();
+    // file-system work off the tokio workers
+    let unsealed = tokio::task::spawn_blocking(move || {
+        ev::verify::Inventory::scan(&scan_root).map(|inv| {
+            inv.wavs
+                .iter()
+                .filter_map(|w| {
+                    let id = w.file_stem()?.to_str()?;
+                    let sealed = w
+                        .with_file_name(format!("{id}{}", ev::MANIFEST_SUFFIX))
+                        .exists();
+                    (!sealed && ev::is_safe_id(id)).then(|| id.to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .context("recordings sweep")?;
+    let unsealed = match unsealed {
+        Ok(ids) => ids,
+        Err(e) => {
+            // Calls must still be answered: say it loudly and go on.
+            error!(error = %e, "recordings sweep: cannot scan the recordings root; recordings left open by a crash stay unsealed");
+            return Ok(());
+        }
+    };
+    let mut parties = HashMap::new();
+    for id in unsealed {
+        match store
+            .events_for_call(&CallId::from_stored(id.clone()))
+            .await
+        {
+            Ok(events) => {
+                parties.insert(id, parties_from(&events));
+            }
+            Err(e) => {
+                warn!(call_id = %id, error = %e, "recordings sweep: cannot read the call's events")
+            }
+        }
+    }
+    let parties_of = parties.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        ev::sweep::sweep(&notary, &root, ev::now_ms(), &|id| {
+            parties.get(id).cloned().unwrap_or_default()
+        })
+    })
+    .await
+    .context("recordings sweep")?;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "recordings sweep failed; recordings left open by a crash stay unsealed");
+            return Ok(());
+        }
+    };
+    if report.head_adopted {
+        warn!("recordings sweep: chain head moved to the newest manifest (crash while sealing)");
+    }
+    for r in &report.recovered {
+        warn!(
+            call_id = %r.call_id,
+            path = %r.path.display(),
+            samples = r.repair.samples_per_channel,
+            header_said_bytes = r.repair.declared_before,
+            data_bytes = r.repair.data_bytes,
+            cut_bytes = r.repair.truncated,
+            manifest = %r.manifest.display(),
+            "recording recovered after a crash: header repaired from the file length, sealed as recovered"
+        );
+    }
+    for r in &report.recovered {
+        let p = parties_of.get(&r.call_id).cloned().unwrap_or_default();
+        let path = r
+            .path
+            .strip_prefix(recorder.root())
+            .unwrap_or(&r.path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let event = hotline_core::CallEvent {
+            at_ms: ev::now_ms(),
+            call_id: Some(CallId::from_stored(r.call_id.clone())),
+            agent: p.agent.map(hotline_core::AgentId::new),
+            queue: p.queue.map(hotline_core::QueueId::new),
+            kind: EventKind::RecordingRecovered {
+                path,
+                sha256: r.file_sha256.clone(),
+                samples: r.repair.samples_per_channel,
+                header_bytes: u64::from(r.repair.declared_before),
+                data_bytes: r.repair.data_bytes,
+            },
+        };
+        if let Err(e) = store.append_event(&event).await {
+            error!(call_id = %r.call_id, error = %e, "recordings sweep: cannot log the recovery in the event log");
+        }
+    }
+    for (p, e) in &report.failed {
+        error!(path = %p.display(), error = %e, "recordings sweep: recording left unsealed");
+    }
+    Ok(())
+}
+
+/// Runs `hotline recordings ...`. The config (for the data directory and the
+/// recordings root) is read only when needed: verifying a bundle needs
+/// nothing but the bundle.
+pub fn run(config_path: &Path, data: Option<PathBuf>, cmd: RecordingsCmd) -> Result<()> {
+    let load = || -> Result<Config> {
+        let mut cfg = Config::load(config_path)?;
+        if let Some(d) = data.clone() {
+            cfg.storage.data_dir = d;
+        }
+        Ok(cfg)
+    };
+    let pinned = |hex: &Option<String>| -> Result<Option<ev::VerifyingKey>> {
+        hex.as_deref()
+            .map(|h| ev::parse_public_key(h).map_err(|e| anyhow!("--pubkey: {e}")))
+            .transpose()
+    };
+    match cmd {
+        RecordingsCmd::Pubkey => {
+            let cfg = load()?;
+            let key = ev::load_public_key(&cfg.storage.data_dir)?;
+            println!("{}", ev::public_key_hex(&key));
+            eprintln!("fingerprint {} (ed25519)", ev::key_id(&key));
+            Ok(())
+        }
+        RecordingsCmd::Export { id, out } => {
+            let cfg = load()?;
+            ev::validate_id(&id)?;
+            let key = ev::load_public_key(&cfg.storage.data_dir)?;
+            let x = ev::bundle::export(&cfg.recordings_dir(), &id, &key, &out)
+                .with_context(|| format!("export {id}"))?;
+            println!(
+                "exported {id} (#{}) to {}{}{}",
+                x.manifest.seq,
+                out.display(),
+                if x.with_prev {
+                    ", with the previous link"
+                } else {
+                    ""
+                },
+                if x.with_next {
+                    ", with the next link"
+                } else {
+                    ""
+                },
+            );
+            Ok(())
+        }
+        RecordingsCmd::Verify {
+            target,
+            all,
+            pubkey,
+        } => {
+            let pinned = pinned(&pubkey)?;
+            let target = match (target, all) {
+                (Some(t), false) => Some(t),
+                (None, true) => None,
+                _ => bail!("verify: give a recording id, a bundle (FILE.zip) or --all"),
+            };
+            if let Some(t) = target
+                .as_deref()
+                .filter(|t| t.to_ascii_lowercase().ends_with(".zip"))
+            {
+                let (report, key) = ev::bundle::verify_bundle(Path::new(t), pinned.as_ref())?;
+                if pinned.is_none() {
+                    println!(
+                        "key: the bundle's own, fingerprint {} (compare with `hotline recordings pubkey` on the server, or pass --pubkey)",
+                        ev::key_id(&key)
+                    );
+                }
+                return print_report(&report, t);
+            }
+            let cfg = load()?;
+            let key = match pinned {
+                Some(k) => k,
+                None => ev::load_public_key(&cfg.storage.data_dir)?,
+            };
+            let head = ev::ChainHead::load(&cfg.storage.data_dir)?;
+            let root = cfg.recordings_dir();
+            let (report, what) = match &target {
+                Some(id) => (
+                    ev::verify::verify_one(&root, id, &key, head.as_ref())?,
+                    id.clone(),
+                ),
+                None => (
+                    ev::verify::verify_all(&root, &key, head.as_ref())?,
+                    root.display().to_string(),
+                ),
+            };
+            print_report(&report, &what)
+        }
+    }
+}
+
+fn print_report(report: &ev::verify::Report, what: &str) -> Result<()> {
+    for c in &report.checked {
+        if report.is_ok() {
+            println!(
+                "ok     #{} {} ({} samples per channel{})",
+                c.seq,
+                c.call_id,
+                c.samples_per_channel,
+                if c.recovered {
+                    ", recovered after a crash"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    for f in &report.faults {
+        println!("FAULT  {f}");
+    }
+    if report.is_ok() {
+        println!(
+            "{what}: OK ({} recording(s): file hash, signature and chain verified)",
+            report.checked.len()
+        );
+        Ok(())
+    } else {
+        bail!(
+            "{what}: verification FAILED: {} fault(s)",
+            report.faults.len()
+        )
+    }
+}
