@@ -79,6 +79,9 @@ pub struct Config {
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// `[callback]`
+    #[serde(default)]
+    pub callback: CallbackSection,
     /// `[voicemail]`
     #[serde(default)]
     pub voicemail: VoicemailSection,
@@ -362,6 +365,71 @@ impl Default for PromptsSection {
     }
 }
 
+/// `[callback]`: waiting callers may hang up and be called back.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbackSection {
+    /// Offer callbacks at all.
+    pub enabled: bool,
+    /// The key a waiting caller presses.
+    pub key: String,
+    /// "Press 1 to be called back", played after each announcement.
+    pub offer: Option<PathBuf>,
+    /// "We will call you back", played before the engine hangs up.
+    pub confirm: Option<PathBuf>,
+    /// Hours a callback stays due.
+    pub deadline_h: u32,
+    /// Request-URI the caller is called back at; `{number}` is their number.
+    /// The host must be an IP address (the gateway), `:port` optional.
+    pub dial: String,
+    /// Seconds between attempts.
+    pub retry_s: u32,
+    /// Attempts before the callback is given up.
+    pub attempts: u32,
+    /// Seconds the caller's phone rings per attempt.
+    pub answer_timeout_s: u32,
+}
+
+impl Default for CallbackSection {
+    fn default() -> Self {
+        CallbackSection {
+            enabled: false,
+            key: "1".into(),
+            offer: None,
+            confirm: None,
+            deadline_h: 24,
+            dial: "sip:{number}@127.0.0.1:5070".into(),
+            retry_s: 300,
+            attempts: 3,
+            answer_timeout_s: 30,
+        }
+    }
+}
+
+impl CallbackSection {
+    /// The gateway address in `dial` (`sip:{number}@IP[:PORT][;params]`).
+    pub fn gateway(&self) -> Result<SocketAddr, ConfigError> {
+        let bad = |why: &str| invalid("callback.dial", why.to_string());
+        let rest = self
+            .dial
+            .strip_prefix("sip:")
+            .ok_or_else(|| bad("must be a sip: URI like sip:{number}@192.0.2.10:5060"))?;
+        let (user, host) = rest
+            .split_once('@')
+            .ok_or_else(|| bad("needs {number}@gateway"))?;
+        if !user.contains("{number}") {
+            return Err(bad("the user part must contain {number}"));
+        }
+        let host = host.split([';', '>', '?']).next().unwrap_or_default();
+        if let Ok(addr) = host.parse::<SocketAddr>() {
+            return Ok(addr);
+        }
+        host.parse::<std::net::IpAddr>()
+            .map(|ip| SocketAddr::new(ip, 5060))
+            .map_err(|_| bad("the gateway must be an IP address with an optional port"))
+    }
+}
+
 /// `[voicemail]`: messages from callers nobody could take.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -537,6 +605,29 @@ impl Config {
                 "storage.recordings_sync_s",
                 "recordings are synced to disk at least once an hour (0 = only at close)",
             ));
+        }
+        if self.callback.enabled {
+            let c = &self.callback;
+            let mut key = c.key.chars();
+            if !matches!(
+                (key.next(), key.next()),
+                (Some('0'..='9' | '*' | '#'), None)
+            ) {
+                return Err(invalid("callback.key", "one key: 0-9, * or #"));
+            }
+            self.callback.gateway()?;
+            if !(1..=168).contains(&c.deadline_h) {
+                return Err(invalid("callback.deadline_h", "1 to 168 hours"));
+            }
+            if !(1..=10).contains(&c.attempts) {
+                return Err(invalid("callback.attempts", "1 to 10 attempts"));
+            }
+            if !(5..=120).contains(&c.answer_timeout_s) {
+                return Err(invalid("callback.answer_timeout_s", "5 to 120 seconds"));
+            }
+            if c.retry_s > 86_400 {
+                return Err(invalid("callback.retry_s", "at most a day"));
+            }
         }
         if !(5..=600).contains(&self.voicemail.max_s) {
             return Err(invalid(
@@ -750,6 +841,12 @@ mod tests {
             ("[announcements]\ndefault_handle_s = 0", "announcements.default_handle_s"),
             ("[hotline]\nsilent_line_s = 100000", "hotline.silent_line_s"),
             ("[schedule]\ntimezone = \"CET+1\"", "schedule.timezone"),
+            ("[callback]\nenabled = true\nkey = \"12\"", "callback.key"),
+            ("[callback]\nenabled = true\ndial = \"tel:{number}\"", "callback.dial"),
+            ("[callback]\nenabled = true\ndial = \"sip:x@127.0.0.1\"", "callback.dial"),
+            ("[callback]\nenabled = true\ndial = \"sip:{number}@gw.example.com\"", "callback.dial"),
+            ("[callback]\nenabled = true\nattempts = 0", "callback.attempts"),
+            ("[callback]\nenabled = true\ndeadline_h = 1000", "callback.deadline_h"),
         ];
         for (text, key) in cases {
             let err = Config::parse(text).unwrap_err().to_string();

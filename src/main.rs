@@ -357,6 +357,32 @@ fn load_announcements(cfg: &Config) -> Result<Option<hotline_engine::announce::A
     }))
 }
 
+fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::CallbackConfig>> {
+    let c = &cfg.callback;
+    if !c.enabled {
+        return Ok(None);
+    }
+    let load = |name: &str, path: &Option<PathBuf>| -> Result<Option<Prompt>> {
+        path.as_ref()
+            .map(|p| {
+                Prompt::load_wav(name, p)
+                    .with_context(|| format!("callback.{name}: cannot load {}", p.display()))
+            })
+            .transpose()
+    };
+    Ok(Some(hotline_engine::callback::CallbackConfig {
+        key: c.key.chars().next().unwrap_or('1'),
+        offer: load("offer", &c.offer)?,
+        confirm: load("confirm", &c.confirm)?,
+        deadline_ms: i64::from(c.deadline_h) * 3_600_000,
+        dial: c.dial.clone(),
+        gateway: c.gateway()?,
+        retry_ms: i64::from(c.retry_s) * 1000,
+        attempts: c.attempts,
+        answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
+    }))
+}
+
 fn load_voicemail(cfg: &Config) -> Result<Option<hotline_engine::Voicemail>> {
     let v = &cfg.voicemail;
     if !v.enabled {
@@ -520,6 +546,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         schedule: cfg.schedule(load_period_greetings(&cfg)?)?,
         announcements: load_announcements(&cfg)?,
         voicemail: load_voicemail(&cfg)?,
+        callback: load_callback(&cfg)?,
         closed_voicemail: cfg.schedule.closed_action == schedule_config::ClosedAction::Voicemail,
         queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,

@@ -10,6 +10,7 @@
 mod common;
 
 mod agents;
+mod callback;
 mod calls;
 mod cli;
 mod conformance;

@@ -557,6 +557,19 @@ impl Acd {
         (std::cmp::Reverse(w.request.priority), w.since_ms, w.seq)
     }
 
+    /// Gives a waiting call a new id, keeping its queue, priority and place
+    /// (a caller who asked for a callback keeps their turn); false if `old`
+    /// is not waiting.
+    pub fn rename_call(&mut self, old: &CallId, new: CallId) -> bool {
+        match self.waiting.iter_mut().find(|w| &w.call == old) {
+            Some(w) => {
+                w.call = new;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Position of a waiting call in its queue (1 = next), or None.
     pub fn position(&self, call: &CallId) -> Option<u32> {
         let me = self.waiting.iter().find(|w| &w.call == call)?;

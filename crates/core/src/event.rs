@@ -44,6 +44,9 @@ pub enum Outcome {
     /// No agent took the call; the caller was offered voicemail (closed
     /// queue or overflow) and the call ended there.
     Voicemail,
+    /// The caller asked to be called back and hung up; the callback is a
+    /// call of its own (type `callback`).
+    Callback,
 }
 
 impl Outcome {
@@ -55,6 +58,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
             Outcome::Voicemail => "voicemail",
+            Outcome::Callback => "callback",
         }
     }
 }
@@ -209,6 +213,29 @@ pub enum EventKind {
         /// Expected wait, ms.
         expected_wait_ms: Option<i64>,
     },
+    /// A waiting caller pressed the callback key: they hang up, keep their
+    /// place, and are called back by the next free agent.
+    CallbackRequested {
+        /// The number that will be called back.
+        number: String,
+        /// The callback call's id.
+        callback: CallId,
+        /// Due by, epoch ms.
+        deadline_ms: i64,
+    },
+    /// A callback attempt did not reach the caller (no answer, busy, error).
+    CallbackAttemptFailed {
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A callback reached its deadline or its last attempt without reaching
+    /// the caller.
+    CallbackExpired {
+        /// Attempts made.
+        attempts: u32,
+    },
     /// The caller left a voicemail (recorded like a call: caller left, the
     /// agent channel silent).
     VoicemailLeft {
@@ -345,6 +372,9 @@ impl EventKind {
             EventKind::QueueClosed { .. } => "queue_closed",
             EventKind::Announced { .. } => "announced",
             EventKind::VoicemailLeft { .. } => "voicemail_left",
+            EventKind::CallbackRequested { .. } => "callback_requested",
+            EventKind::CallbackAttemptFailed { .. } => "callback_attempt_failed",
+            EventKind::CallbackExpired { .. } => "callback_expired",
             EventKind::LimitExceeded { .. } => "limit_exceeded",
             EventKind::AgentRegistered { .. } => "agent_registered",
             EventKind::AgentUnregistered { .. } => "agent_unregistered",

@@ -1,11 +1,12 @@
 //! One call, owned by one task: the caller's leg, the agent legs tried in turn,
 //! the media session, the recording and the call's events and CDR.
 
+use crate::limits::LimitWatch;
 use crate::routing::{self, BlacklistAction, IvrOption, MenuInput};
 use crate::{EngineConfig, Prompts};
 use hotline_acd::{CallRequest, RingResult, SkillNeed};
 use hotline_core::{
-    AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, QueueId, Side,
+    AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, Party, QueueId, Side,
 };
 use hotline_media::prompt::Prompt;
 use hotline_media::sdp;
@@ -21,7 +22,7 @@ use tokio::time::{sleep_until, Instant};
 use tracing::{info, info_span, warn, Instrument};
 
 /// RTP payload type we offer agents for telephone-event.
-const TELEPHONE_EVENT_PT: u8 = 101;
+pub(crate) const TELEPHONE_EVENT_PT: u8 = 101;
 
 /// Controller → call task.
 #[derive(Debug)]
@@ -55,6 +56,14 @@ pub(crate) enum ControllerMsg {
     AgentReleased { agent: AgentId },
     /// The call is over; forget it.
     Gone { call: CallId },
+    /// The caller asked for a callback: `new` takes over `old`'s place.
+    Callback {
+        old: CallId,
+        new: CallId,
+        number: String,
+        queue: QueueId,
+        deadline_ms: i64,
+    },
     /// Where the waiting call stands (for announcements).
     Status {
         call: CallId,
@@ -151,26 +160,7 @@ impl CallTask {
         cmds: mpsc::Receiver<CallCmd>,
         now: i64,
     ) -> Self {
-        let cdr = Cdr {
-            call_id: id.clone(),
-            caller: inbound.caller.number.clone(),
-            caller_name: inbound.caller.display.clone(),
-            dialled: inbound.dialled.clone(),
-            queue: None,
-            agent: None,
-            call_type: CallType::default(),
-            arrived_ms: now,
-            system_answered_ms: None,
-            agent_answered_ms: None,
-            ended_ms: None,
-            wait_ms: None,
-            talk_ms: None,
-            rings: None,
-            outcome: None,
-            ended_by: None,
-            recording_path: None,
-            recording_sha256: None,
-        };
+        let cdr = new_cdr(&id, &inbound.caller, &inbound.dialled, now);
         CallTask {
             ctx,
             id,
@@ -183,17 +173,7 @@ impl CallTask {
     }
 
     fn emit(&self, agent: Option<&AgentId>, kind: EventKind) {
-        let e = CallEvent {
-            at_ms: self.ctx.clock.now_ms(),
-            call_id: Some(self.id.clone()),
-            agent: agent.cloned(),
-            queue: self.queue.clone(),
-            kind,
-        };
-        if let Some(live) = &self.ctx.live {
-            let _ = live.send(e.clone());
-        }
-        self.ctx.sink.event(e);
+        emit_event(&self.ctx, &self.id, self.queue.as_ref(), agent, kind);
     }
 
     async fn tell(&self, msg: ControllerMsg) {
@@ -347,7 +327,8 @@ impl CallTask {
             let is_ringing = !ringing.is_empty();
             let ring_deadline = ringing.iter().map(|r| r.deadline).min().unwrap_or(arrived);
             let menu_deadline = menu.as_ref().and_then(|m| m.deadline);
-            let wants_digits = menu.is_some() && dtmf.is_some();
+            let wants_digits =
+                dtmf.is_some() && (menu.is_some() || self.ctx.cfg.callback.is_some());
             let wake = tokio::select! {
                 ev = self.inbound.next_event() => Wake::Caller(ev),
                 d = next_digit(&mut dtmf), if wants_digits => Wake::Digit(d),
@@ -365,9 +346,13 @@ impl CallTask {
                 }
                 Wake::Caller(Some(LegEvent::Info { body })) => {
                     silence_deadline = None;
-                    if let (Some(m), Some(d)) = (menu.as_mut(), routing::dtmf_from_info(&body)) {
-                        if self.menu_key(m, d, &media).await {
-                            menu = None;
+                    if let Some(d) = routing::dtmf_from_info(&body) {
+                        if let Some(m) = menu.as_mut() {
+                            if self.menu_key(m, d, &media).await {
+                                menu = None;
+                            }
+                        } else if self.wants_callback(d, system_answered) {
+                            return self.accept_callback(&media, ringing).await;
                         }
                     }
                 }
@@ -384,6 +369,8 @@ impl CallTask {
                         if self.menu_key(m, d, &media).await {
                             menu = None;
                         }
+                    } else if self.wants_callback(d, system_answered) {
+                        return self.accept_callback(&media, ringing).await;
                     }
                 }
                 Wake::Digit(None) => dtmf = None,
@@ -670,41 +657,15 @@ impl CallTask {
         self.cdr.rings = Some(i64::from(rings));
         let mut agent_leg = agent_leg;
         // handle-time limit of the call's type, counted from the agent's answer
-        let call_type = self.cdr.call_type;
-        let limit_ms = self
-            .ctx
-            .cfg
-            .limits
-            .get(&call_type)
-            .copied()
-            .filter(|l| *l > 0);
-        let answered_at = Instant::now();
-        let far = answered_at + Duration::from_secs(86_400 * 365);
-        let (warn_at, exceed_at) = match limit_ms {
-            Some(l) => {
-                let warn = (l as f64 * self.ctx.cfg.limit_warning_fraction.clamp(0.0, 1.0)) as u64;
-                (
-                    answered_at + Duration::from_millis(warn),
-                    answered_at + Duration::from_millis(l as u64),
-                )
-            }
-            None => (far, far),
-        };
-        let (mut warned, mut exceeded) = (limit_ms.is_none(), limit_ms.is_none());
+        let mut limits = LimitWatch::start(&self.ctx.cfg, self.cdr.call_type, answered_ms);
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let ended_by = loop {
+            let limit_due = limits.next();
             tokio::select! {
-                _ = sleep_until(warn_at), if !warned => {
-                    warned = true;
-                    let talk_ms = self.ctx.clock.now_ms() - answered_ms;
-                    let limit_ms = limit_ms.unwrap_or(0);
-                    info!(?call_type, limit_ms, talk_ms, "handle-time limit near");
-                    self.emit(Some(&agent), EventKind::LimitWarning { call_type, limit_ms, talk_ms });
-                }
-                _ = sleep_until(exceed_at), if warned && !exceeded => {
-                    exceeded = true;
-                    let limit_ms = limit_ms.unwrap_or(0);
-                    warn!(?call_type, limit_ms, "handle-time limit exceeded");
-                    self.emit(Some(&agent), EventKind::LimitExceeded { call_type, limit_ms });
+                _ = sleep_until(limit_due.unwrap_or(far)), if limit_due.is_some() => {
+                    if let Some(kind) = limits.fire(self.ctx.clock.now_ms()) {
+                        self.emit(Some(&agent), kind);
+                    }
                 }
                 ev = self.inbound.next_event() => match ev {
                     Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
@@ -876,6 +837,9 @@ impl CallTask {
             return Some(Instant::now() + every);
         }
         let mut prompts = a.build(status.position, status.expected_wait_ms);
+        if let Some(offer) = ctx.cfg.callback.as_ref().and_then(|c| c.offer.clone()) {
+            prompts.push(offer);
+        }
         if prompts.is_empty() {
             return Some(Instant::now() + every);
         }
@@ -891,6 +855,63 @@ impl CallTask {
         prompts.push(self.ctx.prompts.music.clone());
         media.play_to_caller(prompts, true);
         Some(Instant::now() + Duration::from_millis(spoken) + every)
+    }
+
+    /// Is `digit` a callback request the engine can honour now (the caller
+    /// waits in a queue after the engine answered, and can be dialled)?
+    fn wants_callback(&self, digit: char, system_answered: bool) -> bool {
+        let Some(cb) = &self.ctx.cfg.callback else {
+            return false;
+        };
+        if digit != cb.key || !system_answered || self.queue.is_none() || self.closed {
+            return false;
+        }
+        if cb.uri_for(&self.inbound.caller.number).is_none() {
+            info!(number = %self.inbound.caller.number, "callback key pressed, but the number cannot be called back");
+            return false;
+        }
+        true
+    }
+
+    /// The caller asked to be called back: confirm, hang up, and hand the
+    /// place in the queue to a callback (a call of type `callback`).
+    async fn accept_callback(mut self, media: &MediaSession, mut ringing: Vec<Ringing>) {
+        let Some(cb) = self.ctx.cfg.callback.clone() else {
+            return;
+        };
+        let Some(queue) = self.queue.clone() else {
+            return;
+        };
+        // an agent ringing for the caller stops: the callback waits its turn
+        self.stop_ringing(&mut ringing, RingResult::CallerGone)
+            .await;
+        let now = self.ctx.clock.now_ms();
+        let deadline_ms = now + cb.deadline_ms;
+        let callback = CallId::generate(now);
+        let number = self.inbound.caller.number.clone();
+        info!(%number, %callback, deadline_ms, "callback requested");
+        self.emit(
+            None,
+            EventKind::CallbackRequested {
+                number: number.clone(),
+                callback: callback.clone(),
+                deadline_ms,
+            },
+        );
+        self.tell(ControllerMsg::Callback {
+            old: self.id.clone(),
+            new: callback,
+            number,
+            queue,
+            deadline_ms,
+        })
+        .await;
+        match cb.confirm.clone() {
+            Some(confirm) => self.play_then_hang_up(media, confirm).await,
+            None => self.inbound.hangup().await,
+        }
+        self.cdr.wait_ms = Some(now - self.cdr.arrived_ms);
+        self.finish(Outcome::Callback);
     }
 
     /// Plays `prompt` to the (answered) caller and waits for its end; false
@@ -1102,74 +1123,156 @@ impl CallTask {
     }
 
     fn open_recording(&mut self, agent: Option<&AgentId>) -> Option<RecordingHandle> {
-        if !self.ctx.cfg.record {
-            return None;
-        }
-        match self.ctx.recorder.open(&self.id, self.ctx.clock.now_ms()) {
-            Ok(h) => {
-                self.emit(
-                    agent,
-                    EventKind::RecordingOpened {
-                        path: h.relative_path().to_string(),
-                    },
-                );
-                self.cdr.recording_path = Some(h.relative_path().to_string());
-                Some(h)
-            }
-            Err(e) => {
-                warn!(error = %e, "recording could not be started; the call goes on");
-                self.emit(
-                    agent,
-                    EventKind::RecordingFailed {
-                        reason: e.to_string(),
-                    },
-                );
-                None
-            }
-        }
+        open_recording(
+            &self.ctx,
+            &self.id,
+            self.queue.as_ref(),
+            &mut self.cdr,
+            agent,
+        )
     }
 
     async fn close_recording(&mut self, agent: Option<&AgentId>, rec: RecordingHandle) {
-        let parties = hotline_recorder::CallParties {
-            caller: Some(self.cdr.caller.clone()),
-            agent: agent.map(ToString::to_string),
-            queue: self.queue.as_ref().map(ToString::to_string),
-        };
-        match tokio::task::spawn_blocking(move || rec.finish_with(parties)).await {
-            Ok(Ok(summary)) => {
-                info!(path = %summary.relative_path, sha256 = %summary.sha256, samples = summary.samples_per_channel, gaps = summary.gaps, "recording sealed");
-                self.cdr.recording_sha256 = Some(summary.sha256.clone());
-                self.emit(
-                    agent,
-                    EventKind::RecordingClosed {
-                        path: summary.relative_path,
-                        sha256: summary.sha256,
-                        samples: summary.samples_per_channel,
-                        gaps: summary.gaps,
-                        gap_samples: summary.gap_samples,
-                    },
-                );
-            }
-            Ok(Err(e)) => {
-                warn!(error = %e, "recording failed");
-                self.emit(
-                    agent,
-                    EventKind::RecordingFailed {
-                        reason: e.to_string(),
-                    },
-                );
-            }
-            Err(e) => {
-                warn!(error = %e, "recording task failed");
-                self.emit(
-                    agent,
-                    EventKind::RecordingFailed {
-                        reason: e.to_string(),
-                    },
-                );
-            }
+        let queue = self.queue.clone();
+        close_recording(
+            &self.ctx,
+            &self.id,
+            queue.as_ref(),
+            &mut self.cdr,
+            agent,
+            rec,
+        )
+        .await;
+    }
+}
+
+/// A fresh CDR for a call that just arrived.
+pub(crate) fn new_cdr(id: &CallId, caller: &Party, dialled: &str, now: i64) -> Cdr {
+    Cdr {
+        call_id: id.clone(),
+        caller: caller.number.clone(),
+        caller_name: caller.display.clone(),
+        dialled: dialled.to_string(),
+        queue: None,
+        agent: None,
+        call_type: CallType::default(),
+        arrived_ms: now,
+        system_answered_ms: None,
+        agent_answered_ms: None,
+        ended_ms: None,
+        wait_ms: None,
+        talk_ms: None,
+        rings: None,
+        outcome: None,
+        ended_by: None,
+        recording_path: None,
+        recording_sha256: None,
+    }
+}
+
+/// Writes an event of call `call` to the log and the live feed.
+pub(crate) fn emit_event(
+    ctx: &CallCtx,
+    call: &CallId,
+    queue: Option<&QueueId>,
+    agent: Option<&AgentId>,
+    kind: EventKind,
+) {
+    let e = CallEvent {
+        at_ms: ctx.clock.now_ms(),
+        call_id: Some(call.clone()),
+        agent: agent.cloned(),
+        queue: queue.cloned(),
+        kind,
+    };
+    if let Some(live) = &ctx.live {
+        let _ = live.send(e.clone());
+    }
+    ctx.sink.event(e);
+}
+
+/// Starts the call's recording (if calls are recorded); a failure is an
+/// event and the call goes on.
+pub(crate) fn open_recording(
+    ctx: &CallCtx,
+    id: &CallId,
+    queue: Option<&QueueId>,
+    cdr: &mut Cdr,
+    agent: Option<&AgentId>,
+) -> Option<RecordingHandle> {
+    if !ctx.cfg.record {
+        return None;
+    }
+    match ctx.recorder.open(id, ctx.clock.now_ms()) {
+        Ok(h) => {
+            emit_event(
+                ctx,
+                id,
+                queue,
+                agent,
+                EventKind::RecordingOpened {
+                    path: h.relative_path().to_string(),
+                },
+            );
+            cdr.recording_path = Some(h.relative_path().to_string());
+            Some(h)
+        }
+        Err(e) => {
+            warn!(error = %e, "recording could not be started; the call goes on");
+            emit_event(
+                ctx,
+                id,
+                queue,
+                agent,
+                EventKind::RecordingFailed {
+                    reason: e.to_string(),
+                },
+            );
+            None
         }
     }
+}
+
+/// Seals the call's recording (hash, signed manifest) off the async workers.
+pub(crate) async fn close_recording(
+    ctx: &CallCtx,
+    id: &CallId,
+    queue: Option<&QueueId>,
+    cdr: &mut Cdr,
+    agent: Option<&AgentId>,
+    rec: RecordingHandle,
+) {
+    let parties = hotline_recorder::CallParties {
+        caller: Some(cdr.caller.clone()),
+        agent: agent.map(ToString::to_string),
+        queue: queue.map(ToString::to_string),
+    };
+    let kind = match tokio::task::spawn_blocking(move || rec.finish_with(parties)).await {
+        Ok(Ok(summary)) => {
+            info!(path = %summary.relative_path, sha256 = %summary.sha256, samples = summary.samples_per_channel, gaps = summary.gaps, "recording sealed");
+            cdr.recording_sha256 = Some(summary.sha256.clone());
+            EventKind::RecordingClosed {
+                path: summary.relative_path,
+                sha256: summary.sha256,
+                samples: summary.samples_per_channel,
+                gaps: summary.gaps,
+                gap_samples: summary.gap_samples,
+            }
+        }
+        Ok(Err(e)) => {
+            warn!(error = %e, "recording failed");
+            EventKind::RecordingFailed {
+                reason: e.to_string(),
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "recording task failed");
+            EventKind::RecordingFailed {
+                reason: e.to_string(),
+            }
+        }
+    };
+    emit_event(ctx, id, queue, agent, kind);
 }
 
 /// Answers an agent's feature-code call: a short high beep when the request

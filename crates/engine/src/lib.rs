@@ -10,7 +10,9 @@
 
 pub mod announce;
 mod call;
+pub mod callback;
 pub mod control;
+mod limits;
 pub mod routing;
 pub mod schedule;
 
@@ -66,6 +68,8 @@ pub struct EngineConfig {
     pub voicemail: Option<Voicemail>,
     /// Closed queues take a voicemail after the closed message.
     pub closed_voicemail: bool,
+    /// Callbacks (None: not offered).
+    pub callback: Option<callback::CallbackConfig>,
     /// Position and expected-wait announcements (None: music only).
     pub announcements: Option<announce::Announcements>,
     /// Open hours, holidays and greeting periods.
@@ -283,6 +287,23 @@ impl Engine {
                             }
                         }
                         ControllerMsg::AgentReleased { agent } => acd.call_ended(&agent, now),
+                        ControllerMsg::Callback { old, new, number, queue, deadline_ms } => {
+                            let (cmd_tx, cmd_rx) = mpsc::channel(16);
+                            calls.remove(&old);
+                            calls.insert(new.clone(), cmd_tx);
+                            let w = requests.remove(&old).unwrap_or(Waiting {
+                                queue: queue.clone(),
+                                request: CallRequest::default(),
+                                hops: 0,
+                            });
+                            if !acd.rename_call(&old, new.clone()) {
+                                self.place(&mut acd, &calls, new.clone(), w.clone(), now);
+                            }
+                            requests.insert(new.clone(), w);
+                            let span = info_span!("callback", call_id = %new);
+                            let task = callback::CallbackTask::new(ctx.clone(), new, number, queue, deadline_ms, cmd_rx);
+                            tokio::spawn(task.run().instrument(span));
+                        }
                         ControllerMsg::Status { call, default_handle_ms, reply } => {
                             let _ = reply.send(QueueStatus {
                                 position: acd.position(&call),

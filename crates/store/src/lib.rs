@@ -395,6 +395,7 @@ fn parse_outcome(s: &str) -> Option<Outcome> {
         Outcome::Rejected,
         Outcome::Failed,
         Outcome::Voicemail,
+        Outcome::Callback,
     ]
     .into_iter()
     .find(|o| o.as_str() == s)
@@ -504,6 +505,7 @@ mod tests {
             Outcome::Rejected,
             Outcome::Failed,
             Outcome::Voicemail,
+            Outcome::Callback,
         ] {
             assert_eq!(parse_outcome(o.as_str()), Some(o));
         }

@@ -1,0 +1,190 @@
+//! Callbacks end to end: a waiting caller presses 1 and hangs up; when an
+//! agent is free the engine rings the agent, then calls the caller back
+//! through the configured gateway (here a SIPp phone) and bridges them; a
+//! caller who cannot be reached is tried again and the callback given up.
+
+use super::*;
+use hotline_core::{CallType, Outcome};
+use std::path::{Path, PathBuf};
+
+fn tone_wav(dir: &Path, name: &str, freq: f64, ms: u32) -> PathBuf {
+    let path = dir.join(name);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).expect("create wav");
+    for i in 0..(8 * ms) {
+        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * freq / 8000.0).sin() * 8000.0;
+        w.write_sample(v as i16).expect("write sample");
+    }
+    w.finalize().expect("finalize wav");
+    path
+}
+
+/// A hotline offering callbacks; the caller's phone is reached at
+/// 127.0.0.1:`phone_port` (the "gateway").
+fn with_callbacks(prompts: &tempfile::TempDir, phone_port: u16) -> HotlineOptions {
+    let confirm = tone_wav(prompts.path(), "confirm.wav", 700.0, 300);
+    HotlineOptions {
+        greeting: Some(tone_wav(prompts.path(), "greeting.wav", 600.0, 300)),
+        extra_toml: format!(
+            r#"
+[callback]
+enabled = true
+key = "1"
+confirm = "{}"
+dial = "sip:{{number}}@127.0.0.1:{phone_port}"
+retry_s = 2
+attempts = 2
+answer_timeout_s = 5
+"#,
+            confirm.display()
+        ),
+        ..HotlineOptions::default()
+    }
+}
+
+/// The caller presses 1 while waiting and the engine hangs up; returns the
+/// original CDR and the callback's id.
+fn request_callback(h: &Hotline, number: &str) -> (Cdr, CallId) {
+    let wait = h.options.system_answer_after() + Duration::from_millis(600);
+    Sipp::new("caller_key_until_bye.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", number)
+        .key("first", "1")
+        .duration_ms(wait.as_millis() as u64)
+        .timeout(Duration::from_secs(30))
+        .run()
+        .assert_success("caller presses 1 and is hung up on");
+    let cdr = wait_cdrs(h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(Outcome::Callback), "{cdr:#?}");
+    let ev = events(h, &cdr.call_id);
+    let req = find(&ev, |k| matches!(k, EventKind::CallbackRequested { .. }))
+        .unwrap_or_else(|| panic!("no callback_requested in {:?}", kinds(&ev)));
+    let EventKind::CallbackRequested {
+        number: n,
+        callback,
+        deadline_ms,
+    } = &req.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(n, number);
+    let day = deadline_ms - req.at_ms;
+    assert_eq!(day, 24 * 3_600_000, "due within 24 h");
+    (cdr, callback.clone())
+}
+
+#[test]
+fn a_caller_who_presses_1_is_called_back_by_the_next_free_agent() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let phone_port = free_udp_port();
+    let h = Hotline::start_with(with_callbacks(&prompts, phone_port));
+    // nobody staffed: the caller waits, then asks for a callback
+    let (_, callback) = request_callback(&h, "0614000001");
+    // the caller's phone, then an agent who talks 2.5 s and hangs up
+    let phone = Sipp::new("agent_uas.xml")
+        .port(phone_port)
+        .key("agent", "0614000001")
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let agent_port = free_udp_port();
+    register(&h, "1001", agent_port);
+    let agent = Sipp::new("agent_uas_hangup.xml")
+        .port(agent_port)
+        .key("agent", "1001")
+        .duration_ms(2500)
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    agent
+        .wait()
+        .assert_success("agent takes the callback and hangs up");
+    phone
+        .wait()
+        .assert_success("the caller's phone rings and answers");
+    let cdrs = wait_cdrs(&h, 2);
+    let cb = cdrs
+        .iter()
+        .find(|c| c.call_id == callback)
+        .unwrap_or_else(|| panic!("no CDR for the callback: {cdrs:#?}"));
+    assert_eq!(cb.outcome, Some(Outcome::Answered), "{cb:#?}");
+    assert_eq!(cb.call_type, CallType::Callback);
+    assert_eq!(cb.caller, "0614000001");
+    assert_eq!(cb.dialled, "callback");
+    assert_eq!(cb.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    let k = kinds(&events(&h, &callback));
+    for name in [
+        "arrived",
+        "offered",
+        "agent_answered",
+        "completed",
+        "recording_closed",
+    ] {
+        assert!(k.contains(&name.to_string()), "no {name} in {k:?}");
+    }
+    // recorded like any call: the caller's phone left, the agent right
+    let wav = Wav::read(
+        &h.recordings_dir()
+            .join(cb.recording_path.as_deref().expect("recorded")),
+    );
+    assert_tone("caller channel", &wav.channel(0), 8000, 440.0, 0.6);
+    assert_tone("agent channel", &wav.channel(1), 8000, 440.0, 0.6);
+}
+
+#[test]
+fn an_unreachable_caller_is_tried_again_then_the_callback_is_given_up() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let phone_port = free_udp_port();
+    let h = Hotline::start_with(with_callbacks(&prompts, phone_port));
+    let (_, callback) = request_callback(&h, "0614000002");
+    // the caller's line is busy both times; the agent answers both offers
+    let phone = Sipp::new("agent_busy.xml")
+        .port(phone_port)
+        .calls(2)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let agent_port = free_udp_port();
+    register(&h, "1001", agent_port);
+    let agent = Sipp::new("agent_uas.xml")
+        .port(agent_port)
+        .key("agent", "1001")
+        .calls(2)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    phone.wait().assert_success("busy twice");
+    agent
+        .wait()
+        .assert_success("agent rung twice, hung up on twice");
+    let cdrs = wait_cdrs(&h, 2);
+    let cb = cdrs.iter().find(|c| c.call_id == callback).unwrap();
+    assert_eq!(cb.outcome, Some(Outcome::Failed), "{cb:#?}");
+    let ev = events(&h, &callback);
+    let fails: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::CallbackAttemptFailed { attempt, reason } => {
+                Some((*attempt, reason.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fails.len(), 2, "{:?}", kinds(&ev));
+    assert_eq!(fails[0].0, 1);
+    assert!(fails[0].1.contains("486"), "{fails:?}");
+    assert!(
+        matches!(
+            find(&ev, |k| matches!(k, EventKind::CallbackExpired { .. })).map(|e| &e.kind),
+            Some(EventKind::CallbackExpired { attempts: 2 })
+        ),
+        "{:?}",
+        kinds(&ev)
+    );
+}
