@@ -316,3 +316,58 @@ fn an_agent_on_two_devices_is_one_agent_rung_on_the_latest_device() {
     let second = cdrs.iter().find(|c| c.caller == "0611000002").unwrap();
     assert_eq!(second.outcome, Some(hotline_core::Outcome::Abandoned));
 }
+
+/// A supervisor pauses an agent who is talking: the call goes on, the pause
+/// starts when it ends (`after_call`), and no new call is offered meanwhile.
+#[test]
+fn a_pause_asked_during_a_call_starts_when_the_call_ends() {
+    need_peers();
+    let h = Hotline::start();
+    let web = h.http_addr();
+    let auth = format!("Bearer {TOKEN}");
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let phone = Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", "1001")
+        .calls(1)
+        .timeout(Duration::from_secs(30))
+        .spawn();
+    let call = Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0615000001")
+        .duration_ms(3000)
+        .spawn();
+    assert!(
+        wait_until(Duration::from_secs(10), || agent_json(&h, "1001")["state"]
+            == "on_call"),
+        "{}",
+        agent_json(&h, "1001")
+    );
+    let (s, b) = http_with(
+        &web,
+        "POST",
+        "/api/agents/1001/pause",
+        &[("Authorization", auth.as_str())],
+        r#"{"reason": "meal", "by": "bob"}"#,
+    );
+    assert_eq!(s, 200, "{b}");
+    // still talking: the pause waits
+    assert_eq!(agent_json(&h, "1001")["state"], "on_call");
+    call.wait().assert_success("the call goes on to its end");
+    phone.wait().assert_success("agent phone");
+    assert!(
+        wait_until(Duration::from_secs(10), || agent_json(&h, "1001")["state"]
+            == "paused"),
+        "{}",
+        agent_json(&h, "1001")
+    );
+    let ev = agent_events(&h, "1001");
+    assert!(
+        ev.iter().any(|e| matches!(&e.kind, EventKind::AgentPaused { reason, after_call: true, .. } if reason == "meal")),
+        "{ev:#?}"
+    );
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(hotline_core::Outcome::Answered));
+}
