@@ -14,7 +14,10 @@
 
 #![warn(missing_docs)]
 
+mod evidence;
 mod writer;
+
+pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -417,17 +420,32 @@ fn parse_ended_by(s: &str) -> Option<EndedBy> {
 
 /// The embedded migrations of a backend.
 fn migrator(backend: Backend) -> Migrator {
-    let init = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
+    let (init, evidence) = match backend {
+        Backend::Sqlite => (
+            include_str!("../migrations/sqlite/0001_init.sql"),
+            include_str!("../migrations/sqlite/0002_evidence.sql"),
+        ),
+        Backend::Postgres => (
+            include_str!("../migrations/postgres/0001_init.sql"),
+            include_str!("../migrations/postgres/0002_evidence.sql"),
+        ),
     };
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        init.into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("init"),
+            MigrationType::Simple,
+            init.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("evidence"),
+            MigrationType::Simple,
+            evidence.into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 enum Prepare {

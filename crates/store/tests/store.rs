@@ -284,6 +284,117 @@ async fn suite(url: &str) {
         .await
         .expect("writer ends")
         .unwrap();
+    evidence_suite(url, &store, &again).await;
+}
+
+/// Users, marks (holds) and the audit chain, with hostile text and tampering.
+async fn evidence_suite(url: &str, store: &Store, again: &Store) {
+    use hotline_store::{AuditBreak, MarkKind, Role, User};
+    // users: put, replace, read back; unknown user
+    let alice = User {
+        name: "alice".into(),
+        role: Role::Supervisor,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+    };
+    store.put_user(&alice, 1).await.unwrap();
+    assert_eq!(store.user("alice").await.unwrap(), Some(alice.clone()));
+    let promoted = User {
+        role: Role::Admin,
+        ..alice.clone()
+    };
+    again.put_user(&promoted, 2).await.unwrap();
+    assert_eq!(
+        store.user("alice").await.unwrap().unwrap().role,
+        Role::Admin
+    );
+    assert_eq!(store.user("'; DROP TABLE users; --").await.unwrap(), None);
+    // marks: hold, hostile notes, release by an admin
+    for (i, note) in HOSTILE.iter().enumerate() {
+        store
+            .add_mark("c-ev", MarkKind::Extortion, note, "alice", 10 + i as i64)
+            .await
+            .unwrap();
+    }
+    store
+        .add_mark("c-other", MarkKind::Dispute, "", "bob", 20)
+        .await
+        .unwrap();
+    let marks = store.marks("c-ev").await.unwrap();
+    assert_eq!(marks.len(), HOSTILE.len());
+    assert_eq!(marks[1].note, HOSTILE[1]);
+    assert_eq!(store.held_calls().await.unwrap(), vec!["c-ev", "c-other"]);
+    assert_eq!(
+        store
+            .release_marks("c-ev", "alice", "case closed", 30)
+            .await
+            .unwrap(),
+        HOSTILE.len() as u64
+    );
+    assert_eq!(
+        store
+            .release_marks("c-ev", "alice", "again", 31)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.held_calls().await.unwrap(), vec!["c-other"]);
+    let m = &store.marks("c-ev").await.unwrap()[0];
+    assert_eq!(
+        (m.released_ms, m.released_by.as_deref()),
+        (Some(30), Some("alice"))
+    );
+    // audit: a chain across two connections, hostile text, verified
+    for (i, reason) in HOSTILE.iter().enumerate() {
+        let s = if i % 2 == 0 { store } else { again };
+        s.append_audit(100 + i as i64, "user:alice", "listen", Some("c-ev"), reason)
+            .await
+            .unwrap();
+    }
+    // concurrent appends never fork the chain
+    let (a, b) = tokio::join!(
+        store.append_audit(200, "user:a", "export", Some("c-ev"), "x"),
+        again.append_audit(200, "user:b", "export", Some("c-ev"), "y"),
+    );
+    a.unwrap();
+    b.unwrap();
+    store
+        .append_audit(
+            300,
+            "system:retention",
+            "delete",
+            None,
+            "older than 90 days",
+        )
+        .await
+        .unwrap();
+    let n = HOSTILE.len() + 3;
+    assert_eq!(store.verify_audit().await.unwrap(), Ok(n));
+    assert_eq!(store.audit(Some("c-ev")).await.unwrap().len(), n - 1);
+    // tampering: edit a reason, then delete an entry
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let second: i64 = sqlx::query_scalar("SELECT id FROM audit ORDER BY id LIMIT 1 OFFSET 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit SET reason = 'nothing to see' WHERE id = $1")
+        .bind(second)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.verify_audit().await.unwrap(),
+        Err(AuditBreak::Altered { id: second })
+    );
+    sqlx::query("DELETE FROM audit WHERE id = $1")
+        .bind(second)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.verify_audit().await.unwrap(),
+        Err(AuditBreak::Broken { previous, .. }) if previous == second - 1
+    ));
+    pool.close().await;
 }
 
 #[tokio::test]
