@@ -20,7 +20,7 @@
 //!   "talking" until [`Metrics::forget_before`] passes its last event;
 //! - events without a call id (registrations) are ignored.
 
-use hotline_core::{AgentId, CallEvent, CallId, EventKind, QueueId};
+use hotline_core::{AgentId, CallEvent, CallId, CallType, EventKind, QueueId};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -71,11 +71,29 @@ type Miss = (AgentId, i64, MissKind);
 /// What is known about one call.
 #[derive(Clone, Debug, Default)]
 struct CallFacts {
+    /// The queue the call counts in: that of its `arrived` event, else that
+    /// of its earliest event with a queue (an overflow names the new queue,
+    /// so "first applied" would depend on the order events come in).
     queue: Option<QueueId>,
+    /// When `queue` was seen; None = from the arrival (final).
+    queue_at: Option<i64>,
     arrived_ms: Option<i64>,
     /// Time of the latest event of the call.
     last_ms: i64,
     rejected: bool,
+    /// SIP status of the first `rejected`.
+    rejected_status: Option<u16>,
+    /// A `blacklisted` event refused the call (`action` = `reject`).
+    blacklisted_refused: bool,
+    /// The call left a queue for another at least once (`overflowed`).
+    overflowed: bool,
+    /// The line stayed silent and the engine ended the call (`silent_line`).
+    silent_line: bool,
+    /// The call's type and when it was set: `arrived` sets the assumed type,
+    /// `ivr_choice` and the limit events the known one; the latest wins.
+    call_type: Option<(i64, CallType)>,
+    /// The caller's number (from `arrived`).
+    caller: Option<Box<str>>,
     failed: bool,
     system_answered_rings: Option<u32>,
     agent_answered: Option<Answer>,
@@ -95,6 +113,65 @@ impl CallFacts {
     fn answering_agent(&self) -> Option<&AgentId> {
         self.agent_answered.as_ref().and_then(|a| a.agent.as_ref())
     }
+
+    /// The type the call is measured as (inquiry until known).
+    fn call_type(&self) -> CallType {
+        self.call_type.map(|(_, t)| t).unwrap_or_default()
+    }
+
+    /// Refused because there was no room: a full or closed queue (486), no
+    /// capacity (503) or the blacklist (603, `blacklisted` with `reject`).
+    fn blocked(&self) -> bool {
+        self.rejected
+            && (self.blacklisted_refused || matches!(self.rejected_status, Some(486 | 503 | 603)))
+    }
+
+    fn set_type(&mut self, at: i64, t: CallType, known: bool) {
+        // a known type (IVR, limit events) beats the assumed one of `arrived`
+        // at the same millisecond; otherwise the latest wins
+        let at = if known { at } else { at.saturating_sub(1) };
+        if self.call_type.is_none_or(|(t0, _)| at >= t0) {
+            self.call_type = Some((at, t));
+        }
+    }
+}
+
+/// Figures of the calls of one type (handle time, limits).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TypeFigures {
+    /// Calls of this type answered by an agent.
+    pub answered: u64,
+    /// Calls of this type completed (talked and ended).
+    pub completed: u64,
+    /// Mean talk time of the completed calls, ms.
+    pub avg_talk_ms: Option<f64>,
+    /// Average handle time of the completed calls, ms: talk + hold +
+    /// wrap-up; hold is inside the talk time and wrap-up is not in the event
+    /// log yet, so today it equals the mean talk time.
+    pub aht_ms: Option<f64>,
+    /// Completed calls that went past the type's limit.
+    pub limit_exceeded: u64,
+    /// Completed calls within the limit ÷ completed calls.
+    pub within_limit: Option<f64>,
+}
+
+/// A call that arrived and was not answered by an agent (for the report's
+/// list of missed calls).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnansweredCall {
+    /// The call.
+    pub call_id: String,
+    /// When it arrived, epoch ms.
+    pub arrived_ms: i64,
+    /// The caller's number, if the arrival carried one.
+    pub caller: Option<String>,
+    /// Its queue, if it reached one.
+    pub queue: Option<String>,
+    /// `abandoned`, `short_abandoned`, `failed`, `silent_line`, `rejected`,
+    /// `blocked` or `waiting` (not ended).
+    pub outcome: &'static str,
+    /// Time waited before the end, ms (abandons), if known.
+    pub wait_ms: Option<i64>,
 }
 
 /// The figures of one scope (the center, a queue).
@@ -102,8 +179,19 @@ impl CallFacts {
 pub struct Figures {
     /// Calls that arrived and were not refused.
     pub offered: u64,
-    /// Calls refused at the door (unknown number, bad SDP, no capacity).
+    /// Calls refused at the door (unknown number, bad SDP, no capacity, full queue, blacklist).
     pub rejected: u64,
+    /// Of those, calls refused for want of room or by policy: a full or
+    /// closed queue (486), no capacity (503), the blacklist (603).
+    pub blocked: u64,
+    /// Of those, calls the blacklist refused.
+    pub blacklisted_refused: u64,
+    /// Blocked ÷ calls that arrived (offered + rejected).
+    pub busy_rate: Option<f64>,
+    /// Offered calls that overflowed to another queue at least once.
+    pub overflowed: u64,
+    /// Calls ended because the line stayed silent (also counted in `failed`).
+    pub silent_line: u64,
     /// Calls answered by an agent.
     pub answered: u64,
     /// Calls the engine answered itself at the ring limit (an agent may have
@@ -145,6 +233,9 @@ pub struct Figures {
     pub calls_per_hour: Option<f64>,
     /// Completed calls that stayed within their handle-time limit ÷ completed calls.
     pub within_limit: Option<f64>,
+    /// Handle time and limit compliance per call type (`order`, `inquiry`,
+    /// ...; only types with answered calls).
+    pub by_type: BTreeMap<String, TypeFigures>,
 }
 
 /// The figures of one agent.
@@ -256,17 +347,46 @@ impl Metrics {
             return;
         };
         f.last_ms = f.last_ms.max(e.at_ms);
-        if f.queue.is_none() {
-            f.queue.clone_from(&e.queue);
+        if let Some(q) = &e.queue {
+            let from_arrival = matches!(e.kind, EventKind::Arrived { .. });
+            let settled = f.queue.is_some() && f.queue_at.is_none();
+            if !settled && (from_arrival || f.queue_at.is_none_or(|t| e.at_ms < t)) {
+                f.queue = Some(q.clone());
+                f.queue_at = (!from_arrival).then_some(e.at_ms);
+            }
         }
         let miss = |kind| (e.agent.clone(), e.at_ms, kind);
         let missed = match &e.kind {
-            EventKind::Arrived { .. } => {
-                f.arrived_ms.get_or_insert(e.at_ms);
+            EventKind::Arrived {
+                caller, call_type, ..
+            } => {
+                if f.arrived_ms.is_none() {
+                    f.arrived_ms = Some(e.at_ms);
+                    f.caller = Some(caller.number.as_str().into());
+                }
+                f.set_type(e.at_ms, *call_type, false);
                 None
             }
-            EventKind::Rejected { .. } => {
+            EventKind::Rejected { status, .. } => {
                 f.rejected = true;
+                f.rejected_status.get_or_insert(*status);
+                None
+            }
+            EventKind::Blacklisted { action, .. } => {
+                f.blacklisted_refused |= action == "reject";
+                None
+            }
+            EventKind::Overflowed { .. } => {
+                f.overflowed = true;
+                None
+            }
+            EventKind::SilentLine { .. } => {
+                f.silent_line = true;
+                None
+            }
+            EventKind::IvrChoice { call_type, .. }
+            | EventKind::LimitWarning { call_type, .. } => {
+                f.set_type(e.at_ms, *call_type, true);
                 None
             }
             EventKind::Failed { .. } => {
@@ -294,7 +414,8 @@ impl Metrics {
                     .get_or_insert_with(|| ((*talk_ms).max(0), e.agent.clone()));
                 None
             }
-            EventKind::LimitExceeded { .. } => {
+            EventKind::LimitExceeded { call_type, .. } => {
+                f.set_type(e.at_ms, *call_type, true);
                 f.limit_exceeded.get_or_insert_with(|| e.agent.clone());
                 None
             }
@@ -329,6 +450,51 @@ impl Metrics {
             }
             keep
         });
+    }
+
+    /// The calls that arrived in `[from_ms, to_ms)` and were not answered by
+    /// an agent, oldest first (for the report's missed-call list); calls
+    /// forgotten by [`Metrics::forget_before`] are not in it.
+    pub fn unanswered(&self, from_ms: i64, to_ms: i64) -> Vec<UnansweredCall> {
+        let mut out: Vec<UnansweredCall> = self
+            .calls
+            .iter()
+            .filter_map(|(id, f)| {
+                let arrived = f.arrived_ms?;
+                if arrived < from_ms || arrived >= to_ms || f.agent_answered.is_some() {
+                    return None;
+                }
+                let outcome = if f.rejected {
+                    if f.blocked() {
+                        "blocked"
+                    } else {
+                        "rejected"
+                    }
+                } else if let Some(w) = f.abandoned_wait_ms {
+                    if w < self.cfg.short_abandon_ms {
+                        "short_abandoned"
+                    } else {
+                        "abandoned"
+                    }
+                } else if f.silent_line {
+                    "silent_line"
+                } else if f.failed {
+                    "failed"
+                } else {
+                    "waiting"
+                };
+                Some(UnansweredCall {
+                    call_id: id.as_str().to_string(),
+                    arrived_ms: arrived,
+                    caller: f.caller.as_deref().map(str::to_string),
+                    queue: f.queue.as_ref().map(|q| q.as_str().to_string()),
+                    outcome,
+                    wait_ms: f.abandoned_wait_ms,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.arrived_ms, &a.call_id).cmp(&(b.arrived_ms, &b.call_id)));
+        out
     }
 
     /// Figures over every call so far (that arrived before `now_ms`).
@@ -506,6 +672,43 @@ struct Acc {
     talk_sum: f64,
     talk_count: u64,
     over_limit: u64,
+    blocked: u64,
+    blacklisted_refused: u64,
+    overflowed: u64,
+    silent_line: u64,
+    by_type: HashMap<CallType, TypeAcc>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct TypeAcc {
+    answered: u64,
+    completed: u64,
+    talk_sum: f64,
+    over_limit: u64,
+}
+
+impl TypeAcc {
+    fn merge(&mut self, o: &TypeAcc) {
+        self.answered += o.answered;
+        self.completed += o.completed;
+        self.talk_sum += o.talk_sum;
+        self.over_limit += o.over_limit;
+    }
+
+    fn figures(&self) -> TypeFigures {
+        let avg = ratio(self.talk_sum, self.completed);
+        TypeFigures {
+            answered: self.answered,
+            completed: self.completed,
+            avg_talk_ms: avg,
+            aht_ms: avg,
+            limit_exceeded: self.over_limit,
+            within_limit: ratio(
+                (self.completed - self.over_limit) as f64,
+                self.completed,
+            ),
+        }
+    }
 }
 
 impl Acc {
@@ -514,9 +717,22 @@ impl Acc {
     fn add(&mut self, f: &CallFacts, arrived: i64, now: Option<i64>, cfg: &KpiConfig) {
         if f.rejected {
             self.rejected += 1;
+            self.blocked += u64::from(f.blocked());
+            self.blacklisted_refused += u64::from(f.blacklisted_refused);
             return;
         }
         self.offered += 1;
+        self.overflowed += u64::from(f.overflowed);
+        self.silent_line += u64::from(f.silent_line);
+        if f.agent_answered.is_some() || f.completed.is_some() {
+            let t = self.by_type.entry(f.call_type()).or_default();
+            t.answered += u64::from(f.agent_answered.is_some());
+            if let Some((talk, _)) = &f.completed {
+                t.completed += 1;
+                t.talk_sum += *talk as f64;
+                t.over_limit += u64::from(f.limit_exceeded.is_some());
+            }
+        }
         // first answer: the engine's (at the end of the ring limit) or an agent's
         let first_rings = match (f.system_answered_rings, &f.agent_answered) {
             (Some(r), _) => Some(r),
@@ -582,6 +798,13 @@ impl Acc {
         self.talk_sum += o.talk_sum;
         self.talk_count += o.talk_count;
         self.over_limit += o.over_limit;
+        self.blocked += o.blocked;
+        self.blacklisted_refused += o.blacklisted_refused;
+        self.overflowed += o.overflowed;
+        self.silent_line += o.silent_line;
+        for (t, acc) in &o.by_type {
+            self.by_type.entry(*t).or_default().merge(acc);
+        }
     }
 
     fn figures(self, span_ms: i64) -> Figures {
@@ -589,6 +812,11 @@ impl Acc {
         Figures {
             offered: self.offered,
             rejected: self.rejected,
+            blocked: self.blocked,
+            blacklisted_refused: self.blacklisted_refused,
+            busy_rate: ratio(self.blocked as f64, self.offered + self.rejected),
+            overflowed: self.overflowed,
+            silent_line: self.silent_line,
             answered: self.answered,
             system_answered: self.system_answered,
             abandoned: self.abandoned,
@@ -616,6 +844,11 @@ impl Acc {
             calls_per_hour: (span_ms > 0)
                 .then(|| self.offered as f64 * 3_600_000.0 / span_ms as f64),
             within_limit: ratio((self.talk_count - self.over_limit) as f64, self.talk_count),
+            by_type: self
+                .by_type
+                .iter()
+                .map(|(t, acc)| (t.as_str().to_string(), acc.figures()))
+                .collect(),
         }
     }
 }
@@ -893,6 +1126,150 @@ mod tests {
         assert_eq!((busy.missed, busy.rang_out, busy.refused), (1, 0, 1));
         let offline = &s.agents["1004"];
         assert_eq!((offline.missed, offline.unreachable), (0, 1));
+    }
+
+    /// Ten calls for the figures of call types, blocking, overflow and
+    /// silent lines (hand-computed in the test below).
+    fn typed_day() -> Log {
+        let mut log = Log::new();
+        let ivr = |t| EventKind::IvrChoice {
+            digit: "1".into(),
+            call_type: t,
+            language: None,
+        };
+        // p: an order (IVR) answered by 1001, talked 90 s, past the 60 s limit
+        log.answered(0, "p", "orders", "1001", 10_000, 2, 90_000);
+        log.ev(2_000, "p", None, "orders", ivr(CallType::Order));
+        let warn = EventKind::LimitWarning {
+            call_type: CallType::Order,
+            limit_ms: 60_000,
+            talk_ms: 48_000,
+        };
+        log.ev(58_000, "p", Some("1001"), "orders", warn);
+        let over = EventKind::LimitExceeded {
+            call_type: CallType::Order,
+            limit_ms: 60_000,
+        };
+        log.ev(70_000, "p", Some("1001"), "orders", over);
+        // q: an order, 30 s
+        log.answered(1_000, "q", "orders", "1002", 5_000, 1, 30_000);
+        log.ev(3_000, "q", None, "orders", ivr(CallType::Order));
+        // r: no IVR choice, so an inquiry, 100 s
+        log.answered(2_000, "r", "general", "1001", 3_000, 1, 100_000);
+        // s: a complaint still talking
+        log.arrive(3_000, "s", "general");
+        log.ev(3_500, "s", None, "general", ivr(CallType::Complaint));
+        log.answer(8_000, "s", "general", "1002", 5_000, 1);
+        // t: blacklisted and refused
+        log.arrive(4_000, "t", "general");
+        let black = |action: &str| EventKind::Blacklisted {
+            entry: "+86138*".into(),
+            action: action.into(),
+            reason: "abuse".into(),
+        };
+        log.ev(4_000, "t", None, "general", black("reject"));
+        let refuse = |status| EventKind::Rejected {
+            status,
+            reason: "x".into(),
+        };
+        log.ev(4_000, "t", None, "general", refuse(603));
+        // u: the queue was full
+        log.arrive(5_000, "u", "general");
+        log.ev(5_000, "u", None, "general", refuse(486));
+        // v: not a hotline number (refused, not blocked)
+        log.arrive(6_000, "v", "general");
+        log.ev(6_000, "v", None, "general", refuse(404));
+        // w: overflowed from orders to general after 23 s, abandoned at 43 s
+        log.arrive(7_000, "w", "orders");
+        let overflow = EventKind::Overflowed {
+            from: QueueId::new("orders"),
+            reason: "max_wait".into(),
+        };
+        log.ev(30_000, "w", None, "general", overflow);
+        let gave_up = EventKind::Abandoned {
+            wait_ms: 43_000,
+            position: 1,
+        };
+        log.ev(50_000, "w", None, "general", gave_up);
+        // x: the engine answered, the line stayed silent
+        log.arrive(8_000, "x", "general");
+        log.ev(19_000, "x", None, "general", EventKind::SystemAnswered { rings: 3 });
+        log.ev(39_000, "x", None, "general", EventKind::SilentLine { silent_ms: 20_000 });
+        let failed = EventKind::Failed {
+            reason: "silent line".into(),
+        };
+        log.ev(41_000, "x", None, "general", failed);
+        // y: blacklisted but routed (not refused), an inquiry of 10 s
+        log.arrive(9_000, "y", "general");
+        log.ev(9_000, "y", None, "general", black("queue:general"));
+        log.answer(10_000, "y", "general", "1001", 1_000, 1);
+        log.complete(20_000, "y", "general", "1001", 10_000);
+        log
+    }
+
+    #[test]
+    fn call_types_blocking_overflow_and_silent_lines_are_counted_by_hand() {
+        let log = typed_day();
+        let m = log.metrics();
+        let s = m.snapshot(200_000);
+        let c = &s.center;
+        assert!(sane(c));
+        // 10 arrivals: t, u, v refused; t (blacklist, 603) and u (486) blocked
+        assert_eq!((c.offered, c.rejected, c.blocked), (7, 3, 2));
+        assert_eq!(c.blacklisted_refused, 1);
+        assert_eq!(c.busy_rate, Some(2.0 / 10.0));
+        assert_eq!((c.overflowed, c.silent_line, c.failed), (1, 1, 1));
+        // p, q, r, y completed; p went past its limit
+        assert_eq!(c.within_limit, Some(3.0 / 4.0));
+        let order = &c.by_type["order"];
+        assert_eq!(
+            *order,
+            TypeFigures {
+                answered: 2,
+                completed: 2,
+                avg_talk_ms: Some((90_000.0 + 30_000.0) / 2.0),
+                aht_ms: Some(60_000.0),
+                limit_exceeded: 1,
+                within_limit: Some(0.5),
+            }
+        );
+        let inquiry = &c.by_type["inquiry"];
+        assert_eq!((inquiry.answered, inquiry.completed), (2, 2));
+        assert_eq!(inquiry.aht_ms, Some((100_000.0 + 10_000.0) / 2.0));
+        assert_eq!(inquiry.within_limit, Some(1.0));
+        let complaint = &c.by_type["complaint"];
+        assert_eq!((complaint.answered, complaint.completed), (1, 0));
+        assert_eq!((complaint.aht_ms, complaint.within_limit), (None, None));
+        assert!(!c.by_type.contains_key("callback"));
+        // per queue: w counts in orders (its first queue), overflowed
+        assert_eq!(s.queues["orders"].overflowed, 1);
+        assert_eq!(s.queues["general"].blocked, 2);
+        assert_eq!(s.queues["general"].by_type["inquiry"].completed, 2);
+        // the missed-call list: everything not answered, oldest first
+        let list = m.unanswered(0, 200_000);
+        let missed: Vec<(&str, &str, Option<i64>)> = list
+            .iter()
+            .map(|u| (u.call_id.as_str(), u.outcome, u.wait_ms))
+            .collect();
+        assert_eq!(
+            missed,
+            [
+                ("t", "blocked", None),
+                ("u", "blocked", None),
+                ("v", "rejected", None),
+                ("w", "abandoned", Some(43_000)),
+                ("x", "silent_line", None),
+            ]
+        );
+        assert_eq!(m.unanswered(0, 200_000)[0].caller.as_deref(), Some("0611"));
+        assert!(m.unanswered(5_000, 7_000).len() == 2, "u and v only");
+        // the same in reverse order and twice
+        let mut m2 = Metrics::new(KpiConfig::default());
+        for e in log.0.iter().rev().chain(log.0.iter()) {
+            m2.apply(e);
+        }
+        assert_eq!(m2.snapshot(200_000), s);
+        assert_eq!(m2.unanswered(0, 200_000), m.unanswered(0, 200_000));
     }
 
     #[test]
