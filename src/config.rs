@@ -91,6 +91,9 @@ pub struct Config {
     /// `[agent_codes]`
     #[serde(default)]
     pub agent_codes: crate::routing_config::AgentCodesSection,
+    /// `[[shifts]]`: named shifts for `hotline report --shift`.
+    #[serde(default)]
+    pub shifts: Vec<crate::report::ShiftSection>,
 }
 
 /// `[sip]`: signalling.
@@ -460,6 +463,7 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::report::validate_shifts(&self.shifts)?;
         if self.hotline.silent_line_s > 600 {
             return Err(invalid(
                 "hotline.silent_line_s",

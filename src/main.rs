@@ -99,11 +99,12 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// A day's figures from the stored event log, as CSV (center, queues, agents).
+    /// A day's, shift's or range's figures from the stored event log, as CSV
+    /// or a self-contained HTML page (docs/kpis.md).
     Report {
-        /// The day, YYYY-MM-DD (UTC): calls that arrived that day.
-        #[arg(long)]
-        day: String,
+        /// The period and the output.
+        #[command(flatten)]
+        args: report::ReportArgs,
         /// Config file (for the database location).
         #[arg(long, default_value = "config/hotline.toml")]
         config: PathBuf,
@@ -131,7 +132,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::CheckConfig { path } => check_config(&path),
-        Command::Report { day, config, data } => report(&config, data, &day),
+        Command::Report { args, config, data } => report(&config, data, &args),
         Command::Staffing {
             calls_per_hour,
             aht,
@@ -176,7 +177,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn report(config_path: &Path, data: Option<PathBuf>, day: &str) -> Result<()> {
+fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) -> Result<()> {
+    use hotline_core::Clock;
     let mut cfg = Config::load(config_path)?;
     if let Some(data) = data {
         cfg.storage.data_dir = data;
@@ -185,8 +187,13 @@ fn report(config_path: &Path, data: Option<PathBuf>, day: &str) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let text = runtime.block_on(report::run(&cfg, day))?;
-    print!("{text}");
+    let now = hotline_core::SystemClock.now_ms();
+    let text = runtime.block_on(report::run(&cfg, args, now))?;
+    match &args.out {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("--out: cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
     Ok(())
 }
 

@@ -13,6 +13,7 @@ mod agents;
 mod calls;
 mod cli;
 mod conformance;
+mod kpis;
 mod registrar;
 mod routing;
 

@@ -384,8 +384,7 @@ impl Metrics {
                 f.silent_line = true;
                 None
             }
-            EventKind::IvrChoice { call_type, .. }
-            | EventKind::LimitWarning { call_type, .. } => {
+            EventKind::IvrChoice { call_type, .. } | EventKind::LimitWarning { call_type, .. } => {
                 f.set_type(e.at_ms, *call_type, true);
                 None
             }
@@ -703,10 +702,7 @@ impl TypeAcc {
             avg_talk_ms: avg,
             aht_ms: avg,
             limit_exceeded: self.over_limit,
-            within_limit: ratio(
-                (self.completed - self.over_limit) as f64,
-                self.completed,
-            ),
+            within_limit: ratio((self.completed - self.over_limit) as f64, self.completed),
         }
     }
 }
@@ -1193,8 +1189,20 @@ mod tests {
         log.ev(50_000, "w", None, "general", gave_up);
         // x: the engine answered, the line stayed silent
         log.arrive(8_000, "x", "general");
-        log.ev(19_000, "x", None, "general", EventKind::SystemAnswered { rings: 3 });
-        log.ev(39_000, "x", None, "general", EventKind::SilentLine { silent_ms: 20_000 });
+        log.ev(
+            19_000,
+            "x",
+            None,
+            "general",
+            EventKind::SystemAnswered { rings: 3 },
+        );
+        log.ev(
+            39_000,
+            "x",
+            None,
+            "general",
+            EventKind::SilentLine { silent_ms: 20_000 },
+        );
         let failed = EventKind::Failed {
             reason: "silent line".into(),
         };
