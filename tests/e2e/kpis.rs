@@ -486,7 +486,9 @@ fn stored(events: &[CallEvent]) -> (tempfile::TempDir, std::path::PathBuf) {
     let config = dir.path().join("hotline.toml");
     std::fs::write(
         &config,
-        format!("{shipped}\n[[shifts]]\nname = \"night\"\nstart = \"22:00\"\nend = \"06:00\"\n"),
+        format!(
+            "{shipped}\n[[shifts]]\nname = \"test-night\"\nstart = \"22:00\"\nend = \"06:00\"\n"
+        ),
     )
     .expect("write config");
     (dir, config)
@@ -675,10 +677,16 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
     assert_eq!(s.center.asa_ms, Some(15_000.0));
 
     // the night shift 22:00 to 06:00: c6 and c8
-    let (code, csv, err) = report(&dir, &config, &["--shift", "night", "--day", "2026-11-22"]);
+    let (code, csv, err) = report(
+        &dir,
+        &config,
+        &["--shift", "test-night", "--day", "2026-11-22"],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(
-        csv.starts_with("# hotline report: shift night (2026-11-22 22:00 to 2026-11-23 06:00 UTC)"),
+        csv.starts_with(
+            "# hotline report: shift test-night (2026-11-22 22:00 to 2026-11-23 06:00 UTC)"
+        ),
         "{csv}"
     );
     check(
@@ -860,7 +868,7 @@ fn check_config_names_a_bad_shift() {
     let config = dir.path().join("hotline.toml");
     std::fs::write(
         &config,
-        format!("{shipped}\n[[shifts]]\nname = \"night\"\nstart = \"22:00\"\nend = \"6 am\"\n"),
+        format!("{shipped}\n[[shifts]]\nname = \"late\"\nstart = \"22:00\"\nend = \"6 am\"\n"),
     )
     .expect("write");
     let out = std::process::Command::new(Hotline::binary())
@@ -871,5 +879,8 @@ fn check_config_names_a_bad_shift() {
         .expect("run hotline");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("shifts[0].end"), "{err}");
+    assert!(
+        err.contains("].end: expected HH:MM") && err.contains("6 am"),
+        "{err}"
+    );
 }

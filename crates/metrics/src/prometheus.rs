@@ -49,6 +49,30 @@ const FAMILIES: &[Family<'static>] = &[
         value: |f| Some(f.rejected as f64),
     },
     Family {
+        name: "hotline_calls_blocked_total",
+        kind: "counter",
+        help: "Calls refused for a full or closed queue, no capacity or the blacklist.",
+        value: |f| Some(f.blocked as f64),
+    },
+    Family {
+        name: "hotline_calls_overflowed_total",
+        kind: "counter",
+        help: "Calls that overflowed to another queue.",
+        value: |f| Some(f.overflowed as f64),
+    },
+    Family {
+        name: "hotline_calls_silent_line_total",
+        kind: "counter",
+        help: "Calls ended because the line stayed silent.",
+        value: |f| Some(f.silent_line as f64),
+    },
+    Family {
+        name: "hotline_busy_ratio",
+        kind: "gauge",
+        help: "Blocked / calls that arrived.",
+        value: |f| f.busy_rate,
+    },
+    Family {
         name: "hotline_calls_waiting",
         kind: "gauge",
         help: "Calls waiting for an agent now.",
@@ -118,6 +142,17 @@ pub fn render(s: &Snapshot) -> String {
             if let Some(v) = (fam.value)(f) {
                 let _ = writeln!(out, "{}{{queue=\"{}\"}} {}", fam.name, label(q), v);
             }
+        }
+    }
+    let name = "hotline_average_handle_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Average handle time of completed calls, per call type."
+    );
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (t, f) in &s.center.by_type {
+        if let Some(v) = f.aht_ms {
+            let _ = writeln!(out, "{name}{{type=\"{}\"}} {}", label(t), v / 1000.0);
         }
     }
     for (name, help, value) in [
@@ -195,6 +230,28 @@ mod tests {
             "absent ratios are not exported as 0"
         );
         assert!(text.contains("hotline_agent_missed_total{agent=\"1001\"} 1\n"));
+        assert!(text.contains("hotline_calls_blocked_total 0\n"), "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("hotline_busy_ratio")),
+            "no arrivals: no ratio"
+        );
+        let mut typed = Snapshot::default();
+        typed.center.by_type.insert(
+            "order".into(),
+            crate::kpi::TypeFigures {
+                aht_ms: Some(61_500.0),
+                ..Default::default()
+            },
+        );
+        typed.center.blocked = 2;
+        typed.center.busy_rate = Some(0.25);
+        let text = render(&typed);
+        assert!(
+            text.contains("hotline_average_handle_seconds{type=\"order\"} 61.5\n"),
+            "{text}"
+        );
+        assert!(text.contains("hotline_calls_blocked_total 2\n"), "{text}");
+        assert!(text.contains("hotline_busy_ratio 0.25\n"), "{text}");
         // every sample line is `name{labels} value` or `name value`
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let v = l.rsplit(' ').next().unwrap();
