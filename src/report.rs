@@ -430,11 +430,11 @@ pub fn csv(s: &Snapshot) -> String {
     for (q, f) in &s.queues {
         out.push_str(&row(&format!("queue:{q}"), f));
     }
-    out.push_str("\nagent,answered,missed,talk_s,avg_talk_s,rang_out,refused,limit_exceeded\n");
+    out.push_str("\nagent,answered,missed,talk_s,avg_talk_s,rang_out,refused,limit_exceeded,staffed_s,paused_s,occupancy,utilisation\n");
     for (a, f) in &s.agents {
         let _ = writeln!(
             out,
-            "{},{},{},{:.3},{},{},{},{}",
+            "{},{},{},{:.3},{},{},{},{},{:.3},{:.3},{},{}",
             csv_field(a),
             f.answered,
             f.missed,
@@ -443,6 +443,10 @@ pub fn csv(s: &Snapshot) -> String {
             f.rang_out,
             f.refused,
             f.limit_exceeded,
+            f.staffed_ms as f64 / 1000.0,
+            f.paused_ms as f64 / 1000.0,
+            opt(f.occupancy, 1.0),
+            opt(f.utilisation, 1.0),
         );
     }
     out
@@ -525,6 +529,12 @@ fn pct(v: Option<f64>) -> String {
 fn secs(ms: Option<f64>) -> String {
     ms.map(|v| format!("{:.1}&#8239;s", v / 1000.0))
         .unwrap_or_else(|| "&ndash;".into())
+}
+
+/// `H:MM:SS` of ms.
+fn hms(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// A bar chart of `values` per hour as inline SVG.
@@ -661,11 +671,11 @@ pub fn report_html(r: &Report) -> String {
             pct(f.within_limit)
         );
     }
-    out.push_str("</tbody></table>\n<p>AHT = talk + hold + wrap-up; hold is inside the talk time and wrap-up is not logged yet.</p>\n<h2>Agents</h2>\n<table><thead><tr><th>agent</th><th>answered</th><th>missed</th><th>rang out</th><th>refused</th><th>talk</th><th>average talk</th><th>over the limit</th></tr></thead><tbody>\n");
+    out.push_str("</tbody></table>\n<p>AHT = talk + hold + wrap-up; hold is inside the talk time and wrap-up is not logged yet.</p>\n<h2>Agents</h2>\n<table><thead><tr><th>agent</th><th>answered</th><th>missed</th><th>rang out</th><th>refused</th><th>talk</th><th>average talk</th><th>over the limit</th><th>staffed</th><th>paused</th><th>occupancy</th></tr></thead><tbody>\n");
     for (a, f) in &r.total.agents {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(a),
             f.answered,
             f.missed,
@@ -673,7 +683,10 @@ pub fn report_html(r: &Report) -> String {
             f.refused,
             secs(Some(f.talk_ms as f64)),
             secs(f.avg_talk_ms),
-            f.limit_exceeded
+            f.limit_exceeded,
+            hms(f.staffed_ms),
+            hms(f.paused_ms),
+            pct(f.occupancy)
         );
     }
     let _ = writeln!(

@@ -296,12 +296,16 @@ fn the_stream_refuses_bad_queries_and_wrong_methods() {
 fn the_stream_caps_its_clients_and_survives_clients_that_never_read() {
     let h = Hotline::start();
     let web = h.http_addr();
-    // 64 clients that never read a byte after the headers
+    // 64 clients that read their status line, then never another byte
     let mut idle = Vec::new();
     for i in 0..64 {
         let mut s = std::net::TcpStream::connect(&web).expect("connect");
         s.write_all(format!("GET /api/stream HTTP/1.1\r\nHost: x{i}\r\n\r\n").as_bytes())
             .expect("send");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let mut status = [0u8; 12];
+        s.read_exact(&mut status).expect("status line");
+        assert_eq!(&status, b"HTTP/1.1 200", "client {i}");
         idle.push(s);
     }
     let mut last = String::new();
@@ -464,6 +468,40 @@ fn script() -> Vec<CallEvent> {
     e.extend(abandoned(DAY - 1_000, "c7", "0600000007", 11));
     // c8 arrived at midnight the day after: not this day's (still waiting)
     e.push(arrived(DAY + 24 * H, "c8", "0600000008"));
+    // 1001's phone: registered 07:00 for an hour, refreshed at 07:30 (until
+    // 08:30) and at 08:15 (until 09:15), unregistered at 09:00; paused 08:40-08:50
+    let agent = |at: i64, kind: EventKind| CallEvent {
+        at_ms: at,
+        call_id: None,
+        agent: Some(hotline_core::AgentId::new("1001")),
+        queue: None,
+        kind,
+    };
+    let reg = || EventKind::AgentRegistered {
+        contact: "sip:1001@127.0.0.1:5070".into(),
+        expires_s: 3600,
+    };
+    e.push(agent(DAY + 7 * H, reg()));
+    e.push(agent(DAY + 7 * H + 1_800_000, reg()));
+    e.push(agent(DAY + 8 * H + 900_000, reg()));
+    e.push(agent(
+        DAY + 8 * H + 2_400_000,
+        EventKind::AgentPaused {
+            reason: "coffee".into(),
+            by: "phone".into(),
+            after_call: false,
+        },
+    ));
+    e.push(agent(
+        DAY + 8 * H + 3_000_000,
+        EventKind::AgentUnpaused { by: "phone".into() },
+    ));
+    e.push(agent(
+        DAY + 9 * H,
+        EventKind::AgentUnregistered {
+            contact: "sip:1001@127.0.0.1:5070".into(),
+        },
+    ));
     e
 }
 
@@ -612,6 +650,11 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
             ("missed", "0"),
             ("talk_s", "180.000"),
             ("avg_talk_s", "90.000"),
+            // staffed 07:00-09:00, paused 10 min: occupancy 180 / 6600 s
+            ("staffed_s", "7200.000"),
+            ("paused_s", "600.000"),
+            ("occupancy", "0.027"),
+            ("utilisation", "0.025"),
         ],
     );
     check(

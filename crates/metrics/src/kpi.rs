@@ -20,6 +20,7 @@
 //!   "talking" until [`Metrics::forget_before`] passes its last event;
 //! - events without a call id (registrations) are ignored.
 
+use crate::presence::{Change, Timeline};
 use hotline_core::{AgentId, CallEvent, CallId, CallType, EventKind, QueueId};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -258,6 +259,16 @@ pub struct AgentFigures {
     pub avg_talk_ms: Option<f64>,
     /// Calls that went past their handle-time limit.
     pub limit_exceeded: u64,
+    /// Time staffed in the window: a phone registered and logged in to the
+    /// queues (pauses included), ms — the agent's attendance.
+    pub staffed_ms: i64,
+    /// Of that, time paused, ms.
+    pub paused_ms: i64,
+    /// Talk ÷ (staffed − paused): the share of the time available for calls
+    /// spent on calls, at most 1.
+    pub occupancy: Option<f64>,
+    /// Talk ÷ staffed (pauses included), at most 1.
+    pub utilisation: Option<f64>,
 }
 
 /// Everything at one moment.
@@ -280,6 +291,8 @@ pub struct Snapshot {
 pub struct Metrics {
     cfg: KpiConfig,
     calls: HashMap<CallId, CallFacts>,
+    /// Each agent's staffing changes (registration, login, pause).
+    presence: HashMap<AgentId, Timeline>,
     forgotten: Forgotten,
 }
 
@@ -316,6 +329,7 @@ impl Metrics {
         Metrics {
             cfg,
             calls: HashMap::new(),
+            presence: HashMap::new(),
             forgotten: Forgotten::default(),
         }
     }
@@ -333,6 +347,12 @@ impl Metrics {
     /// Folds one event in. Events without a call (registrations) and kinds
     /// without a KPI are ignored; see the module docs for odd streams.
     pub fn apply(&mut self, e: &CallEvent) {
+        if let (Some(agent), Some(change)) = (&e.agent, Change::of(e)) {
+            self.presence
+                .entry(agent.clone())
+                .or_default()
+                .add(e.at_ms, change);
+        }
         let Some(call) = &e.call_id else { return };
         if !self.calls.contains_key(call) {
             self.calls.insert(
@@ -441,6 +461,15 @@ impl Metrics {
     pub fn forget_before(&mut self, before_ms: i64) {
         let cfg = self.cfg;
         let forgotten = &mut self.forgotten;
+        self.presence.retain(|agent, timeline| {
+            let ((staffed, paused), left) = timeline.forget_before(before_ms);
+            if staffed > 0 || paused > 0 {
+                let acc = forgotten.agents.entry(agent.clone()).or_default();
+                acc.staffed_ms = acc.staffed_ms.saturating_add(staffed);
+                acc.paused_ms = acc.paused_ms.saturating_add(paused);
+            }
+            left
+        });
         self.calls.retain(|_, f| {
             let done = f.ended() && f.arrived_ms.is_some_and(|t| t < before_ms);
             let keep = !done && f.last_ms >= before_ms;
@@ -528,6 +557,15 @@ impl Metrics {
             }
             add_agents(&mut agents, f);
         }
+        for (a, timeline) in &self.presence {
+            let from = from_ms.or(timeline.first_ms()).unwrap_or(now_ms);
+            let (staffed, paused) = timeline.measure(from, now_ms);
+            if staffed > 0 || agents.contains_key(a) {
+                let acc = agents.entry(a).or_default();
+                acc.staffed_ms = acc.staffed_ms.saturating_add(staffed);
+                acc.paused_ms = acc.paused_ms.saturating_add(paused);
+            }
+        }
         if from_ms.is_none() {
             let old = &self.forgotten;
             center.merge(&old.center);
@@ -575,6 +613,8 @@ struct AgentAcc {
     talk_ms: i64,
     talked_calls: u64,
     limit_exceeded: u64,
+    staffed_ms: i64,
+    paused_ms: i64,
 }
 
 impl AgentAcc {
@@ -586,9 +626,12 @@ impl AgentAcc {
         self.talk_ms = self.talk_ms.saturating_add(o.talk_ms);
         self.talked_calls += o.talked_calls;
         self.limit_exceeded += o.limit_exceeded;
+        self.staffed_ms = self.staffed_ms.saturating_add(o.staffed_ms);
+        self.paused_ms = self.paused_ms.saturating_add(o.paused_ms);
     }
 
     fn figures(self) -> AgentFigures {
+        let share = |den: i64| (den > 0).then(|| (self.talk_ms as f64 / den as f64).min(1.0));
         AgentFigures {
             answered: self.answered,
             missed: self.rang_out + self.refused,
@@ -598,6 +641,10 @@ impl AgentAcc {
             talk_ms: self.talk_ms,
             avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls),
             limit_exceeded: self.limit_exceeded,
+            staffed_ms: self.staffed_ms,
+            paused_ms: self.paused_ms,
+            occupancy: share(self.staffed_ms.saturating_sub(self.paused_ms)),
+            utilisation: share(self.staffed_ms),
         }
     }
 }
@@ -1280,6 +1327,97 @@ mod tests {
         assert_eq!(m2.unanswered(0, 200_000), m.unanswered(0, 200_000));
     }
 
+    /// 1001 and 1002's registrations, logins and pauses (no call id), and
+    /// one call of 1001.
+    fn staffed_day() -> Log {
+        let mut log = Log::new();
+        let mut agent = |at: i64, agent: &str, kind: EventKind| {
+            log.0.push(event(at, None, Some(agent), None, kind));
+        };
+        let reg = |expires_s| EventKind::AgentRegistered {
+            contact: "sip:1001@10.0.0.5:5060".into(),
+            expires_s,
+        };
+        agent(0, "1001", reg(3_600));
+        let pause = EventKind::AgentPaused {
+            reason: "meal".into(),
+            by: "phone".into(),
+            after_call: false,
+        };
+        agent(600_000, "1001", pause);
+        let by = || "phone".to_string();
+        agent(900_000, "1001", EventKind::AgentUnpaused { by: by() });
+        agent(1_800_000, "1001", reg(3_600)); // refreshed until 5 400 000
+        agent(2_400_000, "1001", EventKind::AgentLoggedOut { by: by() });
+        agent(3_000_000, "1001", EventKind::AgentLoggedIn { by: by() });
+        let gone = EventKind::AgentUnregistered {
+            contact: "sip:1001@10.0.0.5:5060".into(),
+        };
+        agent(4_200_000, "1001", gone);
+        // 1002 registers for 60 s and is never heard of again (a crash)
+        agent(1_000_000, "1002", reg(60));
+        log.answered(90_000, "k", "sales", "1001", 10_000, 1, 300_000);
+        log
+    }
+
+    #[test]
+    fn attendance_occupancy_and_utilisation_per_agent_by_hand() {
+        let log = staffed_day();
+        let m = log.metrics();
+        let s = m.snapshot(6_000_000);
+        let a = &s.agents["1001"];
+        // staffed: [0, 2 400 000) + [3 000 000, 4 200 000); paused [600 000, 900 000)
+        assert_eq!((a.staffed_ms, a.paused_ms), (3_600_000, 300_000));
+        assert_eq!(a.talk_ms, 300_000);
+        assert_eq!(a.occupancy, Some(300_000.0 / 3_300_000.0));
+        assert_eq!(a.utilisation, Some(300_000.0 / 3_600_000.0));
+        // 1002: staffed until the registration expired, no call
+        let b = &s.agents["1002"];
+        assert_eq!((b.staffed_ms, b.talk_ms), (60_000, 0));
+        assert_eq!((b.occupancy, b.utilisation), (Some(0.0), Some(0.0)));
+        // a window: [1 000 000, 3 000 000): 1001 staffed until the logout
+        let w = m.snapshot_window(1_000_000, 3_000_000);
+        let a = &w.agents["1001"];
+        assert_eq!((a.staffed_ms, a.paused_ms), (1_400_000, 0));
+        assert_eq!(a.occupancy, Some(0.0), "the call arrived before the window");
+        // a window where nobody was staffed lists nobody
+        assert!(m.snapshot_window(5_000_000, 6_000_000).agents.is_empty());
+        // the same in any order and twice
+        let mut m2 = Metrics::new(KpiConfig::default());
+        for e in log.0.iter().rev().chain(log.0.iter()) {
+            m2.apply(e);
+        }
+        assert_eq!(m2.snapshot(6_000_000), s);
+        // forgetting keeps "since start" and later windows exact
+        for cut in [1, 700_000, 2_000_000, 2_400_001, 10_000_000] {
+            let mut m3 = log.metrics();
+            m3.forget_before(cut);
+            assert_eq!(
+                m3.snapshot(6_000_000).agents["1001"],
+                s.agents["1001"],
+                "cut at {cut}"
+            );
+            if cut <= 1_000_000 {
+                assert_eq!(m3.snapshot_window(1_000_000, 3_000_000).agents, w.agents);
+            }
+        }
+        // talk over staffed time is capped at 1
+        let mut short = Log::new();
+        short.0.push(event(
+            0,
+            None,
+            Some("1003"),
+            None,
+            EventKind::AgentRegistered {
+                contact: "c".into(),
+                expires_s: 10,
+            },
+        ));
+        short.answered(1_000, "z", "sales", "1003", 0, 1, 60_000);
+        let f = &short.metrics().snapshot(100_000).agents["1003"];
+        assert_eq!((f.staffed_ms, f.occupancy), (10_000, Some(1.0)));
+    }
+
     #[test]
     fn a_window_counts_the_calls_that_arrived_in_it() {
         let m = small_day().metrics();
@@ -1466,7 +1604,30 @@ mod tests {
             Figures::default(),
             "calls without an arrival are not counted"
         );
-        assert!(s.agents.is_empty(), "nor their agents");
+        // nor their agents: 1001 shows only the 5 ms its phone was registered
+        assert_eq!(
+            s.agents["1001"],
+            AgentFigures {
+                staffed_ms: 5,
+                occupancy: Some(0.0),
+                utilisation: Some(0.0),
+                ..AgentFigures::default()
+            }
+        );
+        // hostile registrations: absurd expiry, times at the edges, no overflow
+        let mut h = Metrics::new(KpiConfig::default());
+        for at in [i64::MIN, -1, 0, i64::MAX] {
+            let reg = EventKind::AgentRegistered {
+                contact: "x".into(),
+                expires_s: u32::MAX,
+            };
+            h.apply(&event(at, None, Some("9"), None, reg));
+        }
+        let f = &h.snapshot_window(i64::MIN, i64::MAX).agents["9"];
+        // [MIN, MIN + u32::MAX s) + [-1, 0) + [0, u32::MAX s): no overflow
+        assert_eq!(f.staffed_ms, 2 * 4_294_967_295_000 + 1);
+        h.forget_before(i64::MAX);
+        assert!(h.snapshot(i64::MAX).agents["9"].staffed_ms > 0);
         assert_eq!(m.tracked_calls(), 1);
 
         // the arrival turns up late: now the call counts, with durations clamped at 0
