@@ -12,6 +12,7 @@
 //! frames behind gets a `lagged` frame and is disconnected, so a slow
 //! wallboard never slows the engine nor holds more than the buffer.
 
+use crate::report::ShiftSection;
 use anyhow::{Context, Result};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -38,6 +39,22 @@ pub struct Stats {
     pub last_15_min: Snapshot,
     /// Calls that arrived in the last hour.
     pub last_hour: Snapshot,
+    /// Calls that arrived since 00:00 UTC.
+    pub today: Snapshot,
+    /// Calls that arrived since the start of the shift running now (from
+    /// `[[shifts]]`), if one is.
+    pub current_shift: Option<ShiftStats>,
+}
+
+/// The figures of the shift running now.
+#[derive(Serialize)]
+pub struct ShiftStats {
+    /// Its name in `[[shifts]]`.
+    pub name: String,
+    /// When it ends, epoch ms (its start is `figures.from_ms`).
+    pub ends_ms: i64,
+    /// Calls that arrived since it started.
+    pub figures: Snapshot,
 }
 
 type StatsRequest = oneshot::Sender<Stats>;
@@ -84,17 +101,27 @@ pub struct LiveKpis {
     frames: broadcast::Sender<Frame>,
 }
 
-fn stats_at(metrics: &Metrics, now: i64) -> Stats {
+fn stats_at(metrics: &Metrics, shifts: &[ShiftSection], now: i64) -> Stats {
     Stats {
         since_start: metrics.snapshot(now + 1),
         last_15_min: metrics.snapshot_window(now - 15 * 60_000, now + 1),
         last_hour: metrics.snapshot_window(now - 3_600_000, now + 1),
+        today: metrics.snapshot_window(now.div_euclid(86_400_000) * 86_400_000, now + 1),
+        current_shift: crate::report::current_shift(shifts, now).map(|(s, from, to)| ShiftStats {
+            name: s.name.clone(),
+            ends_ms: to,
+            figures: metrics.snapshot_window(from, now + 1),
+        }),
     }
 }
 
 impl LiveKpis {
-    /// Starts the task that folds `events` into the live KPIs and feeds the stream.
-    pub fn spawn(mut events: mpsc::UnboundedReceiver<CallEvent>) -> LiveKpis {
+    /// Starts the task that folds `events` into the live KPIs and feeds the
+    /// stream; `shifts` give the current-shift window.
+    pub fn spawn(
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
+        shifts: Vec<ShiftSection>,
+    ) -> LiveKpis {
         let (tx, mut rx) = mpsc::channel::<StatsRequest>(64);
         let (frames, _) = broadcast::channel::<Frame>(STREAM_BUFFER);
         let out = frames.clone();
@@ -120,13 +147,13 @@ impl LiveKpis {
                     },
                     r = rx.recv() => match r {
                         Some(reply) => {
-                            let _ = reply.send(stats_at(&metrics, clock.now_ms()));
+                            let _ = reply.send(stats_at(&metrics, &shifts, clock.now_ms()));
                         }
                         None => break,
                     },
                     _ = tick.tick() => {
                         if out.receiver_count() > 0 {
-                            if let Some(f) = Frame::json("snapshot", &stats_at(&metrics, clock.now_ms())) {
+                            if let Some(f) = Frame::json("snapshot", &stats_at(&metrics, &shifts, clock.now_ms())) {
                                 let _ = out.send(f);
                             }
                         }

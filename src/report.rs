@@ -59,6 +59,18 @@ impl ShiftSection {
     }
 }
 
+/// The shift running at `now_ms` (the first listed if several overlap),
+/// with its start and end, epoch ms.
+pub fn current_shift(shifts: &[ShiftSection], now_ms: i64) -> Option<(&ShiftSection, i64, i64)> {
+    let today = now_ms.div_euclid(DAY_MS) * DAY_MS;
+    shifts.iter().find_map(|s| {
+        [today - DAY_MS, today].into_iter().find_map(|day| {
+            let (from, to) = s.on_day(day)?;
+            (from <= now_ms && now_ms < to).then_some((s, from, to))
+        })
+    })
+}
+
 /// Checks `[[shifts]]`: names unique and plain, times `HH:MM`, start ≠ end.
 pub fn validate_shifts(shifts: &[ShiftSection]) -> Result<(), ConfigError> {
     for (i, s) in shifts.iter().enumerate() {
@@ -912,6 +924,30 @@ mod tests {
             D + 22 * HOUR_MS,
             "the night of the 22nd has ended"
         );
+    }
+
+    #[test]
+    fn the_current_shift_is_found_across_midnight() {
+        let mut shifts = night();
+        shifts.push(ShiftSection {
+            name: "day".into(),
+            start: "06:00".into(),
+            end: "22:00".into(),
+        });
+        let at = |ms| current_shift(&shifts, ms).map(|(s, from, to)| (s.name.as_str(), from, to));
+        let night_of_21 = Some(("night", D - 2 * HOUR_MS, D + 6 * HOUR_MS));
+        assert_eq!(at(D + 3 * HOUR_MS), night_of_21);
+        assert_eq!(at(D + 6 * HOUR_MS - 1), night_of_21);
+        assert_eq!(
+            at(D + 6 * HOUR_MS),
+            Some(("day", D + 6 * HOUR_MS, D + 22 * HOUR_MS))
+        );
+        assert_eq!(
+            at(D + 23 * HOUR_MS),
+            Some(("night", D + 22 * HOUR_MS, D + DAY_MS + 6 * HOUR_MS))
+        );
+        assert_eq!(current_shift(&night(), D + 12 * HOUR_MS).map(|s| s.1), None);
+        assert!(current_shift(&[], D).is_none());
     }
 
     #[test]

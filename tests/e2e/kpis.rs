@@ -148,6 +148,8 @@ fn the_live_stream_carries_a_real_calls_events_and_snapshots_every_second() {
     let h = Hotline::start_with(HotlineOptions {
         ring_on_ms: 1000,
         ring_off_ms: 1000,
+        // two shifts cover the day: one of them is running
+        extra_toml: "[[shifts]]\nname = \"am\"\nstart = \"00:00\"\nend = \"12:00\"\n[[shifts]]\nname = \"pm\"\nstart = \"12:00\"\nend = \"00:00\"\n".into(),
         ..HotlineOptions::default()
     });
     let web = h.http_addr();
@@ -261,10 +263,29 @@ fn the_live_stream_carries_a_real_calls_events_and_snapshots_every_second() {
         let v: serde_json::Value = serde_json::from_str(&f.data).expect("snapshot JSON");
         assert!(v["last_15_min"]["center"].is_object(), "{v}");
     }
+    // the last snapshot: today and the current shift count the call too
+    let last = frames
+        .iter()
+        .rev()
+        .find(|f| f.name == "snapshot")
+        .expect("a snapshot");
+    let v: serde_json::Value = serde_json::from_str(&last.data).expect("snapshot JSON");
+    assert_eq!(v["today"]["center"]["answered"], 1, "{v}");
+    let shift = &v["current_shift"];
+    assert!(shift["name"] == "am" || shift["name"] == "pm", "{shift}");
+    assert_eq!(shift["figures"]["center"]["answered"], 1, "{shift}");
+    assert_eq!(v["since_start"]["agents"]["1001"]["answered"], 1, "{v}");
+    assert!(
+        v["since_start"]["agents"]["1001"]["staffed_ms"]
+            .as_i64()
+            .is_some_and(|ms| ms > 0),
+        "the registered agent is staffed: {v}"
+    );
 }
 
 #[test]
 fn the_stream_refuses_bad_queries_and_wrong_methods() {
+    need_peers();
     let h = Hotline::start();
     let web = h.http_addr();
     for bad in [

@@ -722,7 +722,12 @@ struct Acc {
     blacklisted_refused: u64,
     overflowed: u64,
     silent_line: u64,
-    by_type: HashMap<CallType, TypeAcc>,
+    /// Indexed like `CallType::ALL` (no map to allocate per scope).
+    by_type: [TypeAcc; 4],
+}
+
+fn type_index(t: CallType) -> usize {
+    CallType::ALL.iter().position(|x| *x == t).unwrap_or(0)
 }
 
 #[derive(Clone, Debug, Default)]
@@ -768,7 +773,7 @@ impl Acc {
         self.overflowed += u64::from(f.overflowed);
         self.silent_line += u64::from(f.silent_line);
         if f.agent_answered.is_some() || f.completed.is_some() {
-            let t = self.by_type.entry(f.call_type()).or_default();
+            let t = &mut self.by_type[type_index(f.call_type())];
             t.answered += u64::from(f.agent_answered.is_some());
             if let Some((talk, _)) = &f.completed {
                 t.completed += 1;
@@ -845,8 +850,8 @@ impl Acc {
         self.blacklisted_refused += o.blacklisted_refused;
         self.overflowed += o.overflowed;
         self.silent_line += o.silent_line;
-        for (t, acc) in &o.by_type {
-            self.by_type.entry(*t).or_default().merge(acc);
+        for (mine, theirs) in self.by_type.iter_mut().zip(&o.by_type) {
+            mine.merge(theirs);
         }
     }
 
@@ -887,9 +892,10 @@ impl Acc {
             calls_per_hour: (span_ms > 0)
                 .then(|| self.offered as f64 * 3_600_000.0 / span_ms as f64),
             within_limit: ratio((self.talk_count - self.over_limit) as f64, self.talk_count),
-            by_type: self
-                .by_type
+            by_type: CallType::ALL
                 .iter()
+                .zip(&self.by_type)
+                .filter(|(_, acc)| acc.answered > 0 || acc.completed > 0)
                 .map(|(t, acc)| (t.as_str().to_string(), acc.figures()))
                 .collect(),
         }
