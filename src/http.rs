@@ -59,9 +59,10 @@ pub struct ShiftStats {
 
 type StatsRequest = oneshot::Sender<Stats>;
 
-/// Frames the stream buffers for its slowest client; a client further behind
-/// is told `lagged` and disconnected.
-pub const STREAM_BUFFER: usize = 1024;
+/// Frames the stream buffers for its slowest client (the memory bound: a
+/// snapshot of a large center is tens of kB); a client further behind is
+/// told `lagged` and disconnected.
+pub const STREAM_BUFFER: usize = 256;
 
 /// Most stream clients at once; more get 503.
 pub const MAX_STREAM_CLIENTS: usize = 64;

@@ -22,6 +22,10 @@ const HOUR_MS: i64 = 3_600_000;
 /// The longest period a report covers, days.
 pub const MAX_DAYS: i64 = 31;
 
+/// First-contact resolution counts a caller who calls again within this as
+/// not resolved (the report reads the day after the period too).
+pub const REPEAT_MS: i64 = DAY_MS;
+
 /// Rows of the missed-call list in the HTML page (the CSV has them all).
 const MAX_MISSED_ROWS: usize = 2_000;
 
@@ -368,6 +372,9 @@ pub struct Report {
     pub hours: Vec<(i64, Figures)>,
     /// Calls of the period that no agent answered.
     pub unanswered: Vec<UnansweredCall>,
+    /// First-contact resolution (repeat within [`REPEAT_MS`]) of the center
+    /// and per queue.
+    pub fcr: (Option<f64>, std::collections::BTreeMap<String, Option<f64>>),
 }
 
 /// The report of `period` from the folded events.
@@ -379,8 +386,18 @@ pub fn build(metrics: &Metrics, period: Period) -> Report {
         hours.push((at, metrics.snapshot_window(at, end).center));
         at = end;
     }
+    let total = metrics.snapshot_window(period.from_ms, period.to_ms);
+    let fcr = |q: Option<&str>| {
+        metrics.first_contact_resolution(period.from_ms, period.to_ms, REPEAT_MS, q)
+    };
+    let by_queue = total
+        .queues
+        .keys()
+        .map(|q| (q.clone(), fcr(Some(q))))
+        .collect();
     Report {
-        total: metrics.snapshot_window(period.from_ms, period.to_ms),
+        fcr: (fcr(None), by_queue),
+        total,
         unanswered: metrics.unanswered(period.from_ms, period.to_ms),
         hours,
         period,
@@ -406,9 +423,9 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn row(scope: &str, f: &Figures) -> String {
+fn row(scope: &str, f: &Figures, fcr: Option<f64>) -> String {
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
         csv_field(scope),
         f.offered,
         f.answered,
@@ -430,17 +447,21 @@ fn row(scope: &str, f: &Figures) -> String {
         f.silent_line,
         opt(f.within_limit, 1.0),
         opt(f.avg_time_to_abandon_ms, 0.001),
+        opt(fcr, 1.0),
     )
 }
 
-const SCOPE_HEADER: &str = "scope,offered,answered,abandoned,short_abandoned,rejected,asa_s,service_level,abandon_rate,abandon_rate_without_short,avg_talk_s,avg_rings_to_answer,system_answered_within_3_rings,agent_answered_within_3_rings,calls_per_hour,blocked,busy_rate,overflowed,silent_line,within_limit,avg_time_to_abandon_s\n";
+const SCOPE_HEADER: &str = "scope,offered,answered,abandoned,short_abandoned,rejected,asa_s,service_level,abandon_rate,abandon_rate_without_short,avg_talk_s,avg_rings_to_answer,system_answered_within_3_rings,agent_answered_within_3_rings,calls_per_hour,blocked,busy_rate,overflowed,silent_line,within_limit,avg_time_to_abandon_s,first_contact_resolution\n";
 
-/// The CSV text of a snapshot: one table for the center and queues, one for agents.
-pub fn csv(s: &Snapshot) -> String {
+/// The CSV text of a snapshot: one table for the center and queues (with
+/// their first-contact resolution from `r.fcr`), one for agents.
+fn csv(r: &Report) -> String {
+    let s = &r.total;
     let mut out = String::from(SCOPE_HEADER);
-    out.push_str(&row("center", &s.center));
+    out.push_str(&row("center", &s.center, r.fcr.0));
     for (q, f) in &s.queues {
-        out.push_str(&row(&format!("queue:{q}"), f));
+        let fcr = r.fcr.1.get(q).copied().flatten();
+        out.push_str(&row(&format!("queue:{q}"), f, fcr));
     }
     out.push_str("\nagent,answered,missed,talk_s,avg_talk_s,rang_out,refused,limit_exceeded,staffed_s,paused_s,occupancy,utilisation\n");
     for (a, f) in &s.agents {
@@ -471,7 +492,7 @@ pub fn report_csv(r: &Report) -> String {
         "# hotline report: {}, from_ms={}, to_ms={}\n",
         r.period.label, r.period.from_ms, r.period.to_ms
     );
-    out.push_str(&csv(&r.total));
+    out.push_str(&csv(r));
     out.push_str("\ncall_type,answered,completed,aht_s,avg_talk_s,limit_exceeded,within_limit\n");
     for (t, f) in &r.total.center.by_type {
         let _ = writeln!(
@@ -631,12 +652,13 @@ pub fn report_html(r: &Report) -> String {
         ("Service level", pct(c.service_level)),
         ("AHT", secs(c.avg_talk_ms)),
         ("Within limit", pct(c.within_limit)),
+        ("First-contact resolution", pct(r.fcr.0)),
     ];
     out.push_str("<div class=\"kpis\">\n");
     for (name, v) in kpis {
         let _ = writeln!(out, "<div class=\"kpi\">{name}<b>{v}</b></div>");
     }
-    out.push_str("</div>\n<p>Abandoned counts the abandons after the short-abandon threshold; short abandons are shown apart. Service level = answered within the target ÷ (answered + abandoned after the short threshold). Definitions: docs/kpis.md.</p>\n");
+    out.push_str("</div>\n<p>Abandoned counts the abandons after the short-abandon threshold; short abandons are shown apart. Service level = answered within the target ÷ (answered + abandoned after the short threshold). First-contact resolution = answered calls whose caller did not call again within 24 h. Definitions: docs/kpis.md.</p>\n");
     out.push_str(&bar_chart("Calls per hour", "calls", &r.hours, |f| {
         f.offered as f64
     }));

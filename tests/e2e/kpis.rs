@@ -641,6 +641,9 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
             ("busy_rate", "0.167"),
             ("calls_per_hour", "0.208"),
             ("avg_time_to_abandon_s", "21.500"),
+            // c1, c2, c6 are one caller, who called again within 24 h
+            // after c1 and after c2; c6 was the last call
+            ("first_contact_resolution", "0.333"),
         ],
     );
     check(row(&scopes, "scope", "queue:general"), &[("offered", "5")]);
@@ -801,6 +804,7 @@ fn the_html_report_is_one_self_contained_page_with_the_figures() {
         "<div class=\"kpi\">ASA<b>15.0&#8239;s</b></div>",
         "<div class=\"kpi\">Service level<b>50.0&#8239;%</b></div>",
         "<div class=\"kpi\">Within limit<b>66.7&#8239;%</b></div>",
+        "<div class=\"kpi\">First-contact resolution<b>33.3&#8239;%</b></div>",
         "<td>order</td><td>1</td><td>1</td><td>90.0&#8239;s</td><td>1</td><td>0.0&#8239;%</td>",
         "<td>1002</td><td>1</td><td>1</td>",
         "Missed calls (3)",

@@ -525,6 +525,51 @@ impl Metrics {
         out
     }
 
+    /// First-contact resolution: of the calls that arrived in `[from_ms,
+    /// to_ms)` (in `queue`, if given) and that an agent answered, the share
+    /// whose caller did not call again within `repeat_ms` after the call's
+    /// arrival, as far as the folded events go. Calls without a caller
+    /// number (empty, `anonymous`) are left out; `None` when no call is left.
+    pub fn first_contact_resolution(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        repeat_ms: i64,
+        queue: Option<&str>,
+    ) -> Option<f64> {
+        fn known(f: &CallFacts) -> Option<&str> {
+            f.caller
+                .as_deref()
+                .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("anonymous"))
+        }
+        let mut arrivals: HashMap<&str, Vec<i64>> = HashMap::new();
+        for f in self.calls.values() {
+            if let (Some(c), Some(t)) = (known(f), f.arrived_ms) {
+                arrivals.entry(c).or_default().push(t);
+            }
+        }
+        for v in arrivals.values_mut() {
+            v.sort_unstable();
+        }
+        let (mut answered, mut resolved) = (0u64, 0u64);
+        for f in self.calls.values() {
+            let (Some(c), Some(t)) = (known(f), f.arrived_ms) else {
+                continue;
+            };
+            if t < from_ms || t >= to_ms || f.agent_answered.is_none() || f.rejected {
+                continue;
+            }
+            if queue.is_some_and(|q| f.queue.as_ref().map(QueueId::as_str) != Some(q)) {
+                continue;
+            }
+            answered += 1;
+            let later = arrivals.get(c).map_or(&[][..], Vec::as_slice);
+            let next = later.get(later.partition_point(|x| *x <= t));
+            resolved += u64::from(next.is_none_or(|n| n.saturating_sub(t) > repeat_ms));
+        }
+        ratio(resolved as f64, answered)
+    }
+
     /// Figures over every call so far (that arrived before `now_ms`).
     pub fn snapshot(&self, now_ms: i64) -> Snapshot {
         self.build(None, now_ms)
@@ -1422,6 +1467,59 @@ mod tests {
         short.answered(1_000, "z", "sales", "1003", 0, 1, 60_000);
         let f = &short.metrics().snapshot(100_000).agents["1003"];
         assert_eq!((f.staffed_ms, f.occupancy), (10_000, Some(1.0)));
+    }
+
+    #[test]
+    fn first_contact_resolution_by_hand() {
+        let mut log = Log::new();
+        let caller = |n: &str| EventKind::Arrived {
+            caller: Party {
+                number: n.into(),
+                display: None,
+            },
+            dialled: "hotline".into(),
+            call_type: CallType::default(),
+        };
+        let h = 3_600_000;
+        // A calls at 0 (answered), again at 2 h (answered), again at 30 h (abandoned)
+        // B calls at 1 h (answered), never again; C (anonymous) at 1 h, answered twice
+        for (at, call, who, answered) in [
+            (0, "a1", "A", true),
+            (2 * h, "a2", "A", true),
+            (30 * h, "a3", "A", false),
+            (h, "b1", "B", true),
+            (h, "c1", "anonymous", true),
+            (h + 1, "c2", "anonymous", true),
+        ] {
+            log.ev(at, call, None, "q", caller(who));
+            if answered {
+                log.answer(at + 1_000, call, "q", "1001", 1_000, 1);
+            }
+        }
+        let m = log.metrics();
+        // a1: A again after 2 h (not resolved); a2: next at 30 h, 28 h later
+        // (resolved within 24 h); b1 resolved; anonymous left out
+        assert_eq!(
+            m.first_contact_resolution(0, 24 * h, 24 * h, None),
+            Some(2.0 / 3.0)
+        );
+        // a 30-hour repeat window: a2 is a repeat too
+        assert_eq!(
+            m.first_contact_resolution(0, 24 * h, 30 * h, None),
+            Some(1.0 / 3.0)
+        );
+        assert_eq!(
+            m.first_contact_resolution(0, 24 * h, 24 * h, Some("q")),
+            Some(2.0 / 3.0)
+        );
+        assert_eq!(
+            m.first_contact_resolution(0, 24 * h, 24 * h, Some("x")),
+            None
+        );
+        assert_eq!(
+            m.first_contact_resolution(25 * h, 40 * h, 24 * h, None),
+            None
+        );
     }
 
     #[test]
