@@ -133,6 +133,23 @@ impl Drop for StreamClient {
     }
 }
 
+/// The center's figures since start from `GET /api/stats` (waits up to 3 s
+/// for `ready` to hold: the live task folds events as they come).
+pub(crate) fn center_stats(
+    h: &Hotline,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut center = serde_json::Value::Null;
+    wait_until(Duration::from_secs(3), || {
+        let (status, body) = http(&h.http_addr(), "GET", "/api/stats");
+        center = serde_json::from_str::<serde_json::Value>(&body)
+            .map(|v| v["since_start"]["center"].clone())
+            .unwrap_or_default();
+        status == 200 && ready(&center)
+    });
+    center
+}
+
 fn agent_uas(agent: &str, port: u16) -> SippProcess {
     Sipp::new("agent_uas.xml")
         .port(port)
