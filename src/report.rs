@@ -463,11 +463,11 @@ fn csv(r: &Report) -> String {
         let fcr = r.fcr.1.get(q).copied().flatten();
         out.push_str(&row(&format!("queue:{q}"), f, fcr));
     }
-    out.push_str("\nagent,answered,missed,talk_s,avg_talk_s,rang_out,refused,limit_exceeded,staffed_s,paused_s,occupancy,utilisation\n");
+    out.push_str("\nagent,answered,missed,talk_s,avg_talk_s,rang_out,refused,limit_exceeded,within_limit,staffed_s,paused_s,occupancy,utilisation\n");
     for (a, f) in &s.agents {
         let _ = writeln!(
             out,
-            "{},{},{},{:.3},{},{},{},{},{:.3},{:.3},{},{}",
+            "{},{},{},{:.3},{},{},{},{},{},{:.3},{:.3},{},{}",
             csv_field(a),
             f.answered,
             f.missed,
@@ -476,6 +476,7 @@ fn csv(r: &Report) -> String {
             f.rang_out,
             f.refused,
             f.limit_exceeded,
+            opt(f.within_limit, 1.0),
             f.staffed_ms as f64 / 1000.0,
             f.paused_ms as f64 / 1000.0,
             opt(f.occupancy, 1.0),
@@ -705,11 +706,11 @@ pub fn report_html(r: &Report) -> String {
             pct(f.within_limit)
         );
     }
-    out.push_str("</tbody></table>\n<p>AHT = talk + hold + wrap-up; hold is inside the talk time and wrap-up is not logged yet.</p>\n<h2>Agents</h2>\n<table><thead><tr><th>agent</th><th>answered</th><th>missed</th><th>rang out</th><th>refused</th><th>talk</th><th>average talk</th><th>over the limit</th><th>staffed</th><th>paused</th><th>occupancy</th></tr></thead><tbody>\n");
+    out.push_str("</tbody></table>\n<p>AHT = talk + hold + wrap-up; hold is inside the talk time and wrap-up is not logged yet.</p>\n<h2>Agents</h2>\n<table><thead><tr><th>agent</th><th>answered</th><th>missed</th><th>rang out</th><th>refused</th><th>talk</th><th>average talk</th><th>over the limit</th><th>within limit</th><th>staffed</th><th>paused</th><th>occupancy</th></tr></thead><tbody>\n");
     for (a, f) in &r.total.agents {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(a),
             f.answered,
             f.missed,
@@ -718,6 +719,7 @@ pub fn report_html(r: &Report) -> String {
             secs(Some(f.talk_ms as f64)),
             secs(f.avg_talk_ms),
             f.limit_exceeded,
+            pct(f.within_limit),
             hms(f.staffed_ms),
             hms(f.paused_ms),
             pct(f.occupancy)

@@ -766,6 +766,7 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
             ("missed", "1"),
             ("rang_out", "1"),
             ("limit_exceeded", "1"),
+            ("within_limit", "0.000"),
         ],
     );
     let hours = table(&csv, "hour_utc");

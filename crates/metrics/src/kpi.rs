@@ -259,6 +259,9 @@ pub struct AgentFigures {
     pub avg_talk_ms: Option<f64>,
     /// Calls that went past their handle-time limit.
     pub limit_exceeded: u64,
+    /// Limit compliance: the agent's completed calls that stayed within
+    /// their limit ÷ the agent's completed calls.
+    pub within_limit: Option<f64>,
     /// Time staffed in the window: a phone registered and logged in to the
     /// queues (pauses included), ms — the agent's attendance.
     pub staffed_ms: i64,
@@ -658,6 +661,8 @@ struct AgentAcc {
     talk_ms: i64,
     talked_calls: u64,
     limit_exceeded: u64,
+    /// Completed calls (of `talked_calls`) that went past their limit.
+    talked_over_limit: u64,
     staffed_ms: i64,
     paused_ms: i64,
 }
@@ -671,6 +676,7 @@ impl AgentAcc {
         self.talk_ms = self.talk_ms.saturating_add(o.talk_ms);
         self.talked_calls += o.talked_calls;
         self.limit_exceeded += o.limit_exceeded;
+        self.talked_over_limit += o.talked_over_limit;
         self.staffed_ms = self.staffed_ms.saturating_add(o.staffed_ms);
         self.paused_ms = self.paused_ms.saturating_add(o.paused_ms);
     }
@@ -686,6 +692,10 @@ impl AgentAcc {
             talk_ms: self.talk_ms,
             avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls),
             limit_exceeded: self.limit_exceeded,
+            within_limit: ratio(
+                self.talked_calls.saturating_sub(self.talked_over_limit) as f64,
+                self.talked_calls,
+            ),
             staffed_ms: self.staffed_ms,
             paused_ms: self.paused_ms,
             occupancy: share(self.staffed_ms.saturating_sub(self.paused_ms)),
@@ -723,6 +733,7 @@ fn add_agents<'a>(agents: &mut impl AgentTable<'a>, f: &'a CallFacts) {
             let t = agents.agent(a);
             t.talk_ms = t.talk_ms.saturating_add(*talk);
             t.talked_calls += 1;
+            t.talked_over_limit += u64::from(f.limit_exceeded.is_some());
         }
     }
     if let Some(named) = &f.limit_exceeded {
@@ -1201,6 +1212,7 @@ mod tests {
                 answered: 2,
                 talk_ms: 60_000,
                 avg_talk_ms: Some(60_000.0),
+                within_limit: Some(1.0),
                 ..AgentFigures::default()
             }
         );
@@ -1213,6 +1225,7 @@ mod tests {
                 talk_ms: 120_000,
                 avg_talk_ms: Some(120_000.0),
                 limit_exceeded: 1,
+                within_limit: Some(0.0),
                 ..AgentFigures::default()
             }
         );
@@ -1347,6 +1360,9 @@ mod tests {
         assert_eq!((complaint.answered, complaint.completed), (1, 0));
         assert_eq!((complaint.aht_ms, complaint.within_limit), (None, None));
         assert!(!c.by_type.contains_key("callback"));
+        // limit compliance per agent: 1001 completed p (over), r and y
+        assert_eq!(s.agents["1001"].within_limit, Some(2.0 / 3.0));
+        assert_eq!(s.agents["1002"].within_limit, Some(1.0), "s still talks");
         // per queue: w counts in orders (its first queue), overflowed
         assert_eq!(s.queues["orders"].overflowed, 1);
         assert_eq!(s.queues["general"].blocked, 2);
