@@ -29,16 +29,35 @@ pub const REPEAT_MS: i64 = DAY_MS;
 /// Rows of the missed-call list in the HTML page (the CSV has them all).
 const MAX_MISSED_ROWS: usize = 2_000;
 
-/// `[[shifts]]`: a named shift for `hotline report --shift NAME`, in UTC.
+/// `[[shifts]]`: a named shift for `hotline report --shift NAME` and the
+/// live `current_shift` figures.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShiftSection {
     /// Its name (`day`, `night`, ...).
     pub name: String,
-    /// Start, `HH:MM` (UTC).
+    /// Start, `HH:MM` local time (see `utc_offset`).
     pub start: String,
-    /// End, `HH:MM` (UTC); earlier than the start = the shift ends the next day.
+    /// End, `HH:MM`; earlier than the start = the shift ends the next day.
     pub end: String,
+    /// The local time's offset from UTC, `+08:00`, `-05:00` or `Z`
+    /// (default: UTC). No daylight-saving rules.
+    #[serde(default)]
+    pub utc_offset: Option<String>,
+}
+
+/// Minutes east of UTC of `+HH:MM`, `-HH:MM` or `Z` (at most 14 hours).
+fn parse_offset(s: &str) -> Option<i64> {
+    if s == "Z" || s == "z" {
+        return Some(0);
+    }
+    let sign = match s.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let minutes = parse_hhmm(s.get(1..)?)?;
+    (minutes <= 14 * 60).then_some(sign * minutes)
 }
 
 /// Minutes after midnight of `HH:MM`.
@@ -52,22 +71,34 @@ fn parse_hhmm(s: &str) -> Option<i64> {
 }
 
 impl ShiftSection {
-    /// Start and end of the shift that starts on the UTC day `day_ms`, epoch ms.
+    /// The offset of its local time from UTC, ms.
+    fn offset_ms(&self) -> Option<i64> {
+        Some(parse_offset(self.utc_offset.as_deref().unwrap_or("Z"))? * 60_000)
+    }
+
+    /// The local date of `at_ms`, as the epoch ms of that date's UTC midnight.
+    fn local_day(&self, at_ms: i64) -> Option<i64> {
+        Some(at_ms.saturating_add(self.offset_ms()?).div_euclid(DAY_MS) * DAY_MS)
+    }
+
+    /// Start and end, epoch ms, of the shift that starts on the local date
+    /// whose UTC midnight is `day_ms`.
     fn on_day(&self, day_ms: i64) -> Option<(i64, i64)> {
         let start = parse_hhmm(&self.start)?;
         let mut end = parse_hhmm(&self.end)?;
         if end <= start {
             end += 24 * 60;
         }
-        Some((day_ms + start * 60_000, day_ms + end * 60_000))
+        let midnight = day_ms - self.offset_ms()?;
+        Some((midnight + start * 60_000, midnight + end * 60_000))
     }
 }
 
 /// The shift running at `now_ms` (the first listed if several overlap),
 /// with its start and end, epoch ms.
 pub fn current_shift(shifts: &[ShiftSection], now_ms: i64) -> Option<(&ShiftSection, i64, i64)> {
-    let today = now_ms.div_euclid(DAY_MS) * DAY_MS;
     shifts.iter().find_map(|s| {
+        let today = s.local_day(now_ms)?;
         [today - DAY_MS, today].into_iter().find_map(|day| {
             let (from, to) = s.on_day(day)?;
             (from <= now_ms && now_ms < to).then_some((s, from, to))
@@ -101,12 +132,20 @@ pub fn validate_shifts(shifts: &[ShiftSection]) -> Result<(), ConfigError> {
             if parse_hhmm(v).is_none() {
                 return Err(invalid(
                     key(k),
-                    format!("expected HH:MM (00:00 to 23:59, UTC), got {v:?}"),
+                    format!("expected HH:MM (00:00 to 23:59), got {v:?}"),
                 ));
             }
         }
         if s.start == s.end {
             return Err(invalid(key("end"), "a shift cannot end when it starts"));
+        }
+        if let Some(o) = &s.utc_offset {
+            if parse_offset(o).is_none() {
+                return Err(invalid(
+                    key("utc_offset"),
+                    format!("expected +HH:MM or -HH:MM (at most 14:00) or Z, got {o:?}"),
+                ));
+            }
         }
     }
     Ok(())
@@ -310,7 +349,9 @@ pub fn period(args: &ReportArgs, shifts: &[ShiftSection], now_ms: i64) -> Result
             Some(d) => day_start_ms(d)?,
             None => {
                 // the latest occurrence that has ended by now
-                let mut day = now_ms.div_euclid(DAY_MS) * DAY_MS;
+                let mut day = shift
+                    .local_day(now_ms)
+                    .with_context(|| format!("shift {name}: bad utc_offset"))?;
                 while shift.on_day(day).is_some_and(|(_, end)| end > now_ms) {
                     day -= DAY_MS;
                 }
@@ -324,7 +365,8 @@ pub fn period(args: &ReportArgs, shifts: &[ShiftSection], now_ms: i64) -> Result
             from_ms,
             to_ms,
             label: format!(
-                "shift {name} ({} to {} UTC)",
+                "shift {name} of {} ({} to {} UTC)",
+                &format_utc(day)[..10],
                 format_utc(from_ms),
                 format_utc(to_ms)
             ),
@@ -834,6 +876,7 @@ mod tests {
             name: "night".into(),
             start: "22:00".into(),
             end: "06:00".into(),
+            utc_offset: None,
         }]
     }
 
@@ -951,12 +994,52 @@ mod tests {
     }
 
     #[test]
+    fn shifts_in_local_time_move_by_their_offset() {
+        // Beijing's night shift: 22:00 to 06:00 at +08:00 = 14:00 to 22:00 UTC
+        let beijing = vec![ShiftSection {
+            utc_offset: Some("+08:00".into()),
+            ..night().remove(0)
+        }];
+        let p = period(
+            &args(Some("2026-11-22"), None, None, Some("night")),
+            &beijing,
+            0,
+        )
+        .unwrap();
+        assert_eq!((p.from_ms, p.to_ms), (D + 14 * HOUR_MS, D + 22 * HOUR_MS));
+        // at 23:00 UTC on the 22nd it is 07:00 on the 23rd in Beijing: that
+        // night has ended
+        let p = period(
+            &args(None, None, None, Some("night")),
+            &beijing,
+            D + 23 * HOUR_MS,
+        )
+        .unwrap();
+        assert_eq!(p.from_ms, D + 14 * HOUR_MS);
+        // at 15:00 UTC it runs
+        let (_, from, to) = current_shift(&beijing, D + 15 * HOUR_MS).unwrap();
+        assert_eq!((from, to), (D + 14 * HOUR_MS, D + 22 * HOUR_MS));
+        assert!(current_shift(&beijing, D + 22 * HOUR_MS).is_none());
+        // New York's (-05:00) night of the 22nd: 03:00 to 11:00 UTC on the 23rd
+        let ny = vec![ShiftSection {
+            utc_offset: Some("-05:00".into()),
+            ..night().remove(0)
+        }];
+        let p = period(&args(Some("2026-11-22"), None, None, Some("night")), &ny, 0).unwrap();
+        assert_eq!(
+            (p.from_ms, p.to_ms),
+            (D + DAY_MS + 3 * HOUR_MS, D + DAY_MS + 11 * HOUR_MS)
+        );
+    }
+
+    #[test]
     fn the_current_shift_is_found_across_midnight() {
         let mut shifts = night();
         shifts.push(ShiftSection {
             name: "day".into(),
             start: "06:00".into(),
             end: "22:00".into(),
+            utc_offset: Some("+00:00".into()),
         });
         let at = |ms| current_shift(&shifts, ms).map(|(s, from, to)| (s.name.as_str(), from, to));
         let night_of_21 = Some(("night", D - 2 * HOUR_MS, D + 6 * HOUR_MS));
@@ -1012,7 +1095,19 @@ mod tests {
             name: name.into(),
             start: start.into(),
             end: end.into(),
+            utc_offset: None,
         };
+        let zoned = |o: &str| ShiftSection {
+            utc_offset: Some(o.into()),
+            ..shift("n", "22:00", "06:00")
+        };
+        for ok in ["+08:00", "-05:30", "Z", "+14:00", "-00:00"] {
+            assert!(validate_shifts(&[zoned(ok)]).is_ok(), "{ok}");
+        }
+        for bad in ["08:00", "+8", "+15:00", "UTC+8", "", "+08:00 "] {
+            let e = validate_shifts(&[zoned(bad)]).unwrap_err().to_string();
+            assert!(e.starts_with("shifts[0].utc_offset"), "{bad}: {e}");
+        }
         assert!(validate_shifts(&night()).is_ok());
         let cases = [
             (vec![shift("", "22:00", "06:00")], "shifts[0].name"),

@@ -588,7 +588,7 @@ fn stored(events: &[CallEvent]) -> (tempfile::TempDir, std::path::PathBuf) {
     std::fs::write(
         &config,
         format!(
-            "{shipped}\n[[shifts]]\nname = \"test-night\"\nstart = \"22:00\"\nend = \"06:00\"\n"
+            "{shipped}\n[[shifts]]\nname = \"test-night\"\nstart = \"22:00\"\nend = \"06:00\"\n\n[[shifts]]\nname = \"test-bj\"\nstart = \"16:00\"\nend = \"18:00\"\nutc_offset = \"+08:00\"\n"
         ),
     )
     .expect("write config");
@@ -837,7 +837,7 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
     assert_eq!(code, 0, "{err}");
     assert!(
         csv.starts_with(
-            "# hotline report: shift test-night (2026-11-22 22:00 to 2026-11-23 06:00 UTC)"
+            "# hotline report: shift test-night of 2026-11-22 (2026-11-22 22:00 to 2026-11-23 06:00 UTC)"
         ),
         "{csv}"
     );
@@ -846,6 +846,17 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
         &[("offered", "2"), ("answered", "1")],
     );
     assert_eq!(table(&csv, "hour_utc").len(), 8);
+    // 16:00 to 18:00 in Beijing (+08:00) = 08:00 to 10:00 UTC: c1 to c5
+    let (code, csv, err) = report(
+        &dir,
+        &config,
+        &["--shift", "test-bj", "--day", "2026-11-22"],
+    );
+    assert_eq!(code, 0, "{err}");
+    check(
+        row(&table(&csv, "scope"), "scope", "center"),
+        &[("offered", "4"), ("answered", "2"), ("rejected", "1")],
+    );
     // a range in another zone: 2026-11-22 16:00+08:00 = 08:00 UTC, one hour: c1 and c2
     let (code, csv, err) = report(
         &dir,
