@@ -18,7 +18,12 @@
 //! - negative waits and talk times count as 0; rings are taken as given;
 //! - a call whose end never comes (a crash mid-call) stays "waiting" or
 //!   "talking" until [`Metrics::forget_before`] passes its last event;
-//! - events without a call id (registrations) are ignored.
+//! - a call's queue and type are chosen by event time (the arrival's queue,
+//!   the latest type), not by the order events are applied in;
+//! - events without a call id count for no call; an agent's registrations,
+//!   logins and pauses make their staffed and paused time (a sorted,
+//!   de-duplicated timeline per agent; a registration counts until it
+//!   expires, so a crash does not leave an agent staffed for ever).
 
 use crate::presence::{Change, Timeline};
 use hotline_core::{AgentId, CallEvent, CallId, CallType, EventKind, QueueId};
@@ -347,7 +352,8 @@ impl Metrics {
         self.calls.len()
     }
 
-    /// Folds one event in. Events without a call (registrations) and kinds
+    /// Folds one event in. Agent registrations, logins and pauses go to the
+    /// agent's presence timeline; other events without a call and kinds
     /// without a KPI are ignored; see the module docs for odd streams.
     pub fn apply(&mut self, e: &CallEvent) {
         if let (Some(agent), Some(change)) = (&e.agent, Change::of(e)) {
