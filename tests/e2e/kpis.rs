@@ -292,6 +292,18 @@ fn the_live_stream_carries_a_real_calls_events_and_snapshots_every_second() {
     assert!(shift["name"] == "am" || shift["name"] == "pm", "{shift}");
     assert_eq!(shift["figures"]["center"]["answered"], 1, "{shift}");
     assert_eq!(v["since_start"]["agents"]["1001"]["answered"], 1, "{v}");
+    // Prometheus: the agent's staffed time and occupancy
+    let (_, text) = http(&web, "GET", "/metrics");
+    let staffed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("hotline_agent_staffed_seconds_total{agent=\"1001\"} "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(staffed.is_some_and(|s| s > 0.0), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("hotline_agent_occupancy_ratio{agent=\"1001\"} ")),
+        "{text}"
+    );
     // the report of today, from the stored log, has the live figures
     let today = std::process::Command::new("date")
         .args(["-u", "+%F"])

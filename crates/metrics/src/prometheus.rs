@@ -183,6 +183,31 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
         }
     }
+    let name = "hotline_agent_staffed_seconds_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time an agent had a registered phone and was logged in."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (a, f) in &s.agents {
+        let _ = writeln!(
+            out,
+            "{name}{{agent=\"{}\"}} {}",
+            label(a),
+            f.staffed_ms as f64 / 1000.0
+        );
+    }
+    let name = "hotline_agent_occupancy_ratio";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Talk time / (staffed - paused time) of an agent."
+    );
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (a, f) in &s.agents {
+        if let Some(v) = f.occupancy {
+            let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
+        }
+    }
     out
 }
 
@@ -208,6 +233,8 @@ mod tests {
             AgentFigures {
                 answered: 4,
                 missed: 1,
+                staffed_ms: 7_200_500,
+                occupancy: Some(0.25),
                 ..AgentFigures::default()
             },
         );
@@ -231,6 +258,14 @@ mod tests {
         );
         assert!(text.contains("hotline_agent_missed_total{agent=\"1001\"} 1\n"));
         assert!(text.contains("hotline_calls_blocked_total 0\n"), "{text}");
+        assert!(
+            text.contains("hotline_agent_staffed_seconds_total{agent=\"1001\"} 7200.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hotline_agent_occupancy_ratio{agent=\"1001\"} 0.25\n"),
+            "{text}"
+        );
         assert!(
             !text.lines().any(|l| l.starts_with("hotline_busy_ratio")),
             "no arrivals: no ratio"
