@@ -103,6 +103,9 @@ pub struct Config {
     /// `[agent_codes]`
     #[serde(default)]
     pub agent_codes: crate::routing_config::AgentCodesSection,
+    /// `[[shifts]]`: named shifts for `hotline report --shift`.
+    #[serde(default)]
+    pub shifts: Vec<crate::report::ShiftSection>,
 }
 
 /// `[sip]`: signalling.
@@ -600,6 +603,7 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::report::validate_shifts(&self.shifts)?;
         if self.storage.recordings_sync_s > 3600 {
             return Err(invalid(
                 "storage.recordings_sync_s",

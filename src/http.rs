@@ -1,14 +1,22 @@
 //! The HTTP listener: Prometheus `/metrics`, `/api/stats` (JSON), `/health`,
-//! and agent control: `GET /api/agents`, `POST /api/agents/{id}/{action}`
+//! the wallboard's live stream `GET /api/stream` (Server-Sent Events), and
+//! agent control: `GET /api/agents`, `POST /api/agents/{id}/{action}`
 //! (login, logout, pause, unpause; bearer token `http.api_token`).
+//! docs/api.md describes every endpoint.
 //!
 //! One task owns the live [`Metrics`]: it folds every event the engine
 //! publishes and answers snapshot requests over a channel, so handlers never
-//! share state with the engine.
+//! share state with the engine. The same task feeds the stream: each event,
+//! and a KPI snapshot every second, serialised once into a bounded
+//! [`broadcast`] channel; a client that falls more than [`STREAM_BUFFER`]
+//! frames behind gets a `lagged` frame and is disconnected, so a slow
+//! wallboard never slows the engine nor holds more than the buffer.
 
+use crate::report::ShiftSection;
 use anyhow::{Context, Result};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,7 +25,9 @@ use hotline_engine::control::{AgentControl, AgentRequest, ControlError, Requeste
 use hotline_metrics::kpi::{KpiConfig, Metrics, Snapshot};
 use serde::Serialize;
 use std::net::SocketAddr;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::warn;
 
 /// Figures over several windows, as `/api/stats` returns them.
@@ -29,46 +39,134 @@ pub struct Stats {
     pub last_15_min: Snapshot,
     /// Calls that arrived in the last hour.
     pub last_hour: Snapshot,
+    /// Calls that arrived since 00:00 UTC.
+    pub today: Snapshot,
+    /// Calls that arrived since the start of the shift running now (from
+    /// `[[shifts]]`), if one is.
+    pub current_shift: Option<ShiftStats>,
+}
+
+/// The figures of the shift running now.
+#[derive(Serialize)]
+pub struct ShiftStats {
+    /// Its name in `[[shifts]]`.
+    pub name: String,
+    /// When it ends, epoch ms (its start is `figures.from_ms`).
+    pub ends_ms: i64,
+    /// Calls that arrived since it started.
+    pub figures: Snapshot,
 }
 
 type StatsRequest = oneshot::Sender<Stats>;
+
+/// Frames the stream buffers for its slowest client (the memory bound: a
+/// snapshot of a large center is tens of kB); a client further behind is
+/// told `lagged` and disconnected.
+pub const STREAM_BUFFER: usize = 256;
+
+/// Most stream clients at once; more get 503.
+pub const MAX_STREAM_CLIENTS: usize = 64;
+
+/// How often the stream carries a KPI snapshot.
+pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
+
+/// One frame of the live stream: the SSE event name and its JSON data,
+/// serialised once for every client.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// `call_event` or `snapshot`.
+    pub name: &'static str,
+    /// The JSON text.
+    pub data: Arc<str>,
+}
+
+impl Frame {
+    fn json(name: &'static str, value: &impl Serialize) -> Option<Frame> {
+        match serde_json::to_string(value) {
+            Ok(text) => Some(Frame {
+                name,
+                data: text.into(),
+            }),
+            Err(e) => {
+                warn!(error = %e, name, "cannot serialise a stream frame");
+                None
+            }
+        }
+    }
+}
 
 /// Handle on the live KPI task.
 #[derive(Clone)]
 pub struct LiveKpis {
     requests: mpsc::Sender<StatsRequest>,
+    frames: broadcast::Sender<Frame>,
+}
+
+fn stats_at(metrics: &Metrics, shifts: &[ShiftSection], now: i64) -> Stats {
+    Stats {
+        since_start: metrics.snapshot(now + 1),
+        last_15_min: metrics.snapshot_window(now - 15 * 60_000, now + 1),
+        last_hour: metrics.snapshot_window(now - 3_600_000, now + 1),
+        today: metrics.snapshot_window(now.div_euclid(86_400_000) * 86_400_000, now + 1),
+        current_shift: crate::report::current_shift(shifts, now).map(|(s, from, to)| ShiftStats {
+            name: s.name.clone(),
+            ends_ms: to,
+            figures: metrics.snapshot_window(from, now + 1),
+        }),
+    }
 }
 
 impl LiveKpis {
-    /// Starts the task that folds `events` into the live KPIs.
-    pub fn spawn(mut events: mpsc::UnboundedReceiver<CallEvent>) -> LiveKpis {
+    /// Starts the task that folds `events` into the live KPIs and feeds the
+    /// stream; `shifts` give the current-shift window.
+    pub fn spawn(
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
+        shifts: Vec<ShiftSection>,
+    ) -> LiveKpis {
         let (tx, mut rx) = mpsc::channel::<StatsRequest>(64);
+        let (frames, _) = broadcast::channel::<Frame>(STREAM_BUFFER);
+        let out = frames.clone();
         tokio::spawn(async move {
             let clock = SystemClock;
             let mut metrics = Metrics::new(KpiConfig::default());
-            let mut tidy = tokio::time::interval(std::time::Duration::from_secs(3600));
+            let mut tidy = tokio::time::interval(Duration::from_secs(3600));
+            let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
                 tokio::select! {
                     e = events.recv() => match e {
-                        Some(e) => metrics.apply(&e),
+                        Some(e) => {
+                            metrics.apply(&e);
+                            // no subscriber: no serialisation
+                            if out.receiver_count() > 0 {
+                                if let Some(f) = Frame::json("call_event", &e) {
+                                    let _ = out.send(f);
+                                }
+                            }
+                        }
                         None => break,
                     },
                     r = rx.recv() => match r {
                         Some(reply) => {
-                            let now = clock.now_ms();
-                            let _ = reply.send(Stats {
-                                since_start: metrics.snapshot(now + 1),
-                                last_15_min: metrics.snapshot_window(now - 15 * 60_000, now + 1),
-                                last_hour: metrics.snapshot_window(now - 3_600_000, now + 1),
-                            });
+                            let _ = reply.send(stats_at(&metrics, &shifts, clock.now_ms()));
                         }
                         None => break,
                     },
+                    _ = tick.tick() => {
+                        if out.receiver_count() > 0 {
+                            if let Some(f) = Frame::json("snapshot", &stats_at(&metrics, &shifts, clock.now_ms())) {
+                                let _ = out.send(f);
+                            }
+                        }
+                    }
                     _ = tidy.tick() => metrics.forget_before(clock.now_ms() - 2 * 86_400_000),
                 }
             }
         });
-        LiveKpis { requests: tx }
+        LiveKpis {
+            requests: tx,
+            frames,
+        }
     }
 
     async fn stats(&self) -> Option<Stats> {
@@ -218,6 +316,118 @@ async fn control(
     }
 }
 
+/// Query of `GET /api/stream`: which frames the client wants (both by default).
+#[derive(serde::Deserialize, Debug, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct StreamParams {
+    /// `call_event` frames.
+    #[serde(default = "yes")]
+    events: bool,
+    /// `snapshot` frames.
+    #[serde(default = "yes")]
+    snapshots: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl StreamParams {
+    fn wants(&self, f: &Frame) -> bool {
+        match f.name {
+            "call_event" => self.events,
+            "snapshot" => self.snapshots,
+            _ => true,
+        }
+    }
+}
+
+fn sse_event(f: &Frame) -> Event {
+    Event::default().event(f.name).data(&*f.data)
+}
+
+/// What one client's stream is doing.
+struct ClientStream {
+    rx: broadcast::Receiver<Frame>,
+    first: Option<Frame>,
+    params: StreamParams,
+    done: bool,
+}
+
+/// The frames one client receives: `first` (the snapshot at connection),
+/// then what the broadcast carries, filtered by `params`; after a lag, one
+/// `lagged` frame and the end of the stream.
+fn client_stream(
+    rx: broadcast::Receiver<Frame>,
+    first: Option<Frame>,
+    params: StreamParams,
+) -> impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>> {
+    let state = ClientStream {
+        rx,
+        first,
+        params,
+        done: false,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        if let Some(f) = st.first.take() {
+            return Some((Ok(sse_event(&f)), st));
+        }
+        loop {
+            match st.rx.recv().await {
+                Ok(f) if st.params.wants(&f) => return Some((Ok(sse_event(&f)), st)),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    st.done = true;
+                    let notice = serde_json::json!({
+                        "missed": missed,
+                        "error": "client too slow: frames were dropped; reconnect and read /api/stats",
+                    });
+                    let e = Event::default().event("lagged").data(notice.to_string());
+                    return Some((Ok(e), st));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+async fn stream(
+    State(api): State<Api>,
+    params: Result<Query<StreamParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(params) = match params {
+        Ok(p) => p,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("bad query (events=true|false, snapshots=true|false): {e}"),
+            )
+        }
+    };
+    if api.live.frames.receiver_count() >= MAX_STREAM_CLIENTS {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("too many stream clients (at most {MAX_STREAM_CLIENTS})"),
+        );
+    }
+    // subscribe before taking the first snapshot: nothing falls in between
+    let rx = api.live.frames.subscribe();
+    let first = if params.snapshots {
+        match api.live.stats().await {
+            Some(s) => Frame::json("snapshot", &s),
+            None => return unavailable(),
+        }
+    } else {
+        None
+    };
+    Sse::new(client_stream(rx, first, params))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
 fn unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -242,6 +452,7 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/stats", get(stats))
+        .route("/api/stream", get(stream))
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/agents", get(agents))
         .route("/api/agents/{id}/{action}", post(control))
@@ -258,4 +469,98 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
         }
     });
     Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    fn frame(name: &'static str, n: usize) -> Frame {
+        Frame {
+            name,
+            data: format!("{{\"n\":{n}}}").into(),
+        }
+    }
+
+    const ALL: StreamParams = StreamParams {
+        events: true,
+        snapshots: true,
+    };
+
+    /// The frames of a stream as `event:`/`data:` text, until it ends or
+    /// nothing comes for 200 ms.
+    async fn collect(
+        s: impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>,
+    ) -> Vec<String> {
+        let mut s = std::pin::pin!(s);
+        let mut out = Vec::new();
+        while let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::from_millis(200), s.next()).await
+        {
+            let Ok(bytes) = axum::body::to_bytes(
+                Sse::new(futures_util::stream::iter([Ok::<
+                    _,
+                    std::convert::Infallible,
+                >(e)]))
+                .into_response()
+                .into_body(),
+                1 << 20,
+            )
+            .await
+            else {
+                panic!("SSE body");
+            };
+            out.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_client_gets_the_first_snapshot_then_frames_in_order() {
+        let (tx, rx) = broadcast::channel(16);
+        for i in 0..3 {
+            tx.send(frame("call_event", i)).ok();
+        }
+        let got = collect(client_stream(rx, Some(frame("snapshot", 99)), ALL)).await;
+        assert_eq!(
+            got,
+            [
+                "event: snapshot\ndata: {\"n\":99}\n\n",
+                "event: call_event\ndata: {\"n\":0}\n\n",
+                "event: call_event\ndata: {\"n\":1}\n\n",
+                "event: call_event\ndata: {\"n\":2}\n\n",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_falls_behind_is_told_lagged_and_dropped() {
+        let (tx, rx) = broadcast::channel(16);
+        // 100 frames into a buffer of 16: the client missed 84
+        for i in 0..100 {
+            tx.send(frame("call_event", i)).ok();
+        }
+        let got = collect(client_stream(rx, None, ALL)).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("event: lagged\n"), "{got:?}");
+        assert!(got[0].contains("\"missed\":84"), "{got:?}");
+        // the stream ended and dropped its receiver: the client is gone,
+        // nothing more is held for it and the sender never waits
+        assert_eq!(tx.receiver_count(), 0);
+        assert!(tx.send(frame("call_event", 100)).is_err());
+    }
+
+    #[tokio::test]
+    async fn filters_keep_only_the_frames_asked_for() {
+        let (tx, rx) = broadcast::channel(16);
+        tx.send(frame("call_event", 1)).ok();
+        tx.send(frame("snapshot", 2)).ok();
+        tx.send(frame("call_event", 3)).ok();
+        let only_snapshots = StreamParams {
+            events: false,
+            snapshots: true,
+        };
+        let got = collect(client_stream(rx, None, only_snapshots)).await;
+        assert_eq!(got, ["event: snapshot\ndata: {\"n\":2}\n\n"]);
+    }
 }

@@ -101,11 +101,12 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// A day's figures from the stored event log, as CSV (center, queues, agents).
+    /// A day's, shift's or range's figures from the stored event log, as CSV
+    /// or a self-contained HTML page (docs/kpis.md).
     Report {
-        /// The day, YYYY-MM-DD (UTC): calls that arrived that day.
-        #[arg(long)]
-        day: String,
+        /// The period and the output.
+        #[command(flatten)]
+        args: report::ReportArgs,
         /// Config file (for the database location).
         #[arg(long, default_value = "config/hotline.toml")]
         config: PathBuf,
@@ -144,7 +145,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::CheckConfig { path } => check_config(&path),
-        Command::Report { day, config, data } => report(&config, data, &day),
+        Command::Report { args, config, data } => report(&config, data, &args),
         Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
         Command::Staffing {
             calls_per_hour,
@@ -190,7 +191,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn report(config_path: &Path, data: Option<PathBuf>, day: &str) -> Result<()> {
+fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) -> Result<()> {
+    use hotline_core::Clock;
     let mut cfg = Config::load(config_path)?;
     if let Some(data) = data {
         cfg.storage.data_dir = data;
@@ -199,8 +201,13 @@ fn report(config_path: &Path, data: Option<PathBuf>, day: &str) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let text = runtime.block_on(report::run(&cfg, day))?;
-    print!("{text}");
+    let now = hotline_core::SystemClock.now_ms();
+    let text = runtime.block_on(report::run(&cfg, args, now))?;
+    match &args.out {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("--out: cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
     Ok(())
 }
 
@@ -568,7 +575,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
-        let live = http::LiveKpis::spawn(live_rx);
+        let live = http::LiveKpis::spawn(live_rx, cfg.shifts.clone());
         let api = http::Api {
             live,
             agents: engine.control(),

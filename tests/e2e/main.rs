@@ -14,6 +14,7 @@ mod callback;
 mod calls;
 mod cli;
 mod conformance;
+mod kpis;
 mod recordings;
 mod registrar;
 mod routing;

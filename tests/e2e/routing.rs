@@ -224,6 +224,19 @@ reason = "extortion attempts, case 2026-118"
         .run()
         .assert_success("a normal caller");
     agent.wait().assert_success("agent 1001");
+    // live KPIs: the refusal is a blocked call, by the blacklist
+    let c = crate::kpis::center_stats(&h, |c| c["answered"] == 1);
+    assert_eq!(
+        (
+            &c["offered"],
+            &c["rejected"],
+            &c["blocked"],
+            &c["blacklisted_refused"]
+        ),
+        (&1.into(), &1.into(), &1.into(), &1.into()),
+        "{c}"
+    );
+    assert_eq!(c["busy_rate"], 0.5, "{c}");
 }
 
 #[test]
@@ -379,6 +392,13 @@ members = ["1002"]
         (900..3000).contains(&waited),
         "overflowed after {waited} ms"
     );
+    // live KPIs: two of the three calls overflowed
+    let c = crate::kpis::center_stats(&h, |c| c["answered"] == 3);
+    assert_eq!(
+        (&c["answered"], &c["overflowed"]),
+        (&3.into(), &2.into()),
+        "{c}"
+    );
 }
 
 #[test]
@@ -420,6 +440,14 @@ max_len = 1
         ev.iter().any(|e| matches!(&e.kind, EventKind::Rejected { status: 486, reason } if reason.contains("full"))),
         "{ev:#?}"
     );
+    // live KPIs: a blocked call (queue full), one of two arrivals
+    let c = crate::kpis::center_stats(&h, |c| c["blocked"] == 1 && c["waiting_now"] == 0);
+    assert_eq!(
+        (&c["offered"], &c["blocked"], &c["blacklisted_refused"]),
+        (&1.into(), &1.into(), &0.into()),
+        "{c}"
+    );
+    assert_eq!(c["busy_rate"], 0.5, "{c}");
 }
 
 #[test]
@@ -526,6 +554,13 @@ fn a_silent_line_hears_the_message_and_is_hung_up() {
     let windows = tone_windows(&sink.pcm(), 8000, 100, TONES);
     let heard = windows.iter().filter(|w| **w == Some(2000.0)).count();
     assert!(heard >= 7, "message heard in {heard} windows: {windows:?}");
+    // live KPIs: a silent line, counted among the failed calls
+    let c = crate::kpis::center_stats(&h, |c| c["silent_line"] == 1);
+    assert_eq!(
+        (&c["offered"], &c["silent_line"], &c["failed"]),
+        (&1.into(), &1.into(), &1.into()),
+        "{c}"
+    );
 }
 
 /// A caller who talks while waiting is not a silent line.

@@ -18,9 +18,15 @@
 //! - negative waits and talk times count as 0; rings are taken as given;
 //! - a call whose end never comes (a crash mid-call) stays "waiting" or
 //!   "talking" until [`Metrics::forget_before`] passes its last event;
-//! - events without a call id (registrations) are ignored.
+//! - a call's queue and type are chosen by event time (the arrival's queue,
+//!   the latest type), not by the order events are applied in;
+//! - events without a call id count for no call; an agent's registrations,
+//!   logins and pauses make their staffed and paused time (a sorted,
+//!   de-duplicated timeline per agent; a registration counts until it
+//!   expires, so a crash does not leave an agent staffed for ever).
 
-use hotline_core::{AgentId, CallEvent, CallId, EventKind, QueueId};
+use crate::presence::{Change, Timeline};
+use hotline_core::{AgentId, CallEvent, CallId, CallType, EventKind, QueueId};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -71,11 +77,29 @@ type Miss = (AgentId, i64, MissKind);
 /// What is known about one call.
 #[derive(Clone, Debug, Default)]
 struct CallFacts {
+    /// The queue the call counts in: that of its `arrived` event, else that
+    /// of its earliest event with a queue (an overflow names the new queue,
+    /// so "first applied" would depend on the order events come in).
     queue: Option<QueueId>,
+    /// When `queue` was seen; None = from the arrival (final).
+    queue_at: Option<i64>,
     arrived_ms: Option<i64>,
     /// Time of the latest event of the call.
     last_ms: i64,
     rejected: bool,
+    /// SIP status of the first `rejected`.
+    rejected_status: Option<u16>,
+    /// A `blacklisted` event refused the call (`action` = `reject`).
+    blacklisted_refused: bool,
+    /// The call left a queue for another at least once (`overflowed`).
+    overflowed: bool,
+    /// The line stayed silent and the engine ended the call (`silent_line`).
+    silent_line: bool,
+    /// The call's type and when it was set: `arrived` sets the assumed type,
+    /// `ivr_choice` and the limit events the known one; the latest wins.
+    call_type: Option<(i64, CallType)>,
+    /// The caller's number (from `arrived`).
+    caller: Option<Box<str>>,
     failed: bool,
     system_answered_rings: Option<u32>,
     agent_answered: Option<Answer>,
@@ -95,6 +119,65 @@ impl CallFacts {
     fn answering_agent(&self) -> Option<&AgentId> {
         self.agent_answered.as_ref().and_then(|a| a.agent.as_ref())
     }
+
+    /// The type the call is measured as (inquiry until known).
+    fn call_type(&self) -> CallType {
+        self.call_type.map(|(_, t)| t).unwrap_or_default()
+    }
+
+    /// Refused because there was no room: a full or closed queue (486), no
+    /// capacity (503) or the blacklist (603, `blacklisted` with `reject`).
+    fn blocked(&self) -> bool {
+        self.rejected
+            && (self.blacklisted_refused || matches!(self.rejected_status, Some(486 | 503 | 603)))
+    }
+
+    fn set_type(&mut self, at: i64, t: CallType, known: bool) {
+        // a known type (IVR, limit events) beats the assumed one of `arrived`
+        // at the same millisecond; otherwise the latest wins
+        let at = if known { at } else { at.saturating_sub(1) };
+        if self.call_type.is_none_or(|(t0, _)| at >= t0) {
+            self.call_type = Some((at, t));
+        }
+    }
+}
+
+/// Figures of the calls of one type (handle time, limits).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TypeFigures {
+    /// Calls of this type answered by an agent.
+    pub answered: u64,
+    /// Calls of this type completed (talked and ended).
+    pub completed: u64,
+    /// Mean talk time of the completed calls, ms.
+    pub avg_talk_ms: Option<f64>,
+    /// Average handle time of the completed calls, ms: talk + hold +
+    /// wrap-up; hold is inside the talk time and wrap-up is not in the event
+    /// log yet, so today it equals the mean talk time.
+    pub aht_ms: Option<f64>,
+    /// Completed calls that went past the type's limit.
+    pub limit_exceeded: u64,
+    /// Completed calls within the limit ÷ completed calls.
+    pub within_limit: Option<f64>,
+}
+
+/// A call that arrived and was not answered by an agent (for the report's
+/// list of missed calls).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnansweredCall {
+    /// The call.
+    pub call_id: String,
+    /// When it arrived, epoch ms.
+    pub arrived_ms: i64,
+    /// The caller's number, if the arrival carried one.
+    pub caller: Option<String>,
+    /// Its queue, if it reached one.
+    pub queue: Option<String>,
+    /// `abandoned`, `short_abandoned`, `failed`, `silent_line`, `rejected`,
+    /// `blocked` or `waiting` (not ended).
+    pub outcome: &'static str,
+    /// Time waited before the end, ms (abandons), if known.
+    pub wait_ms: Option<i64>,
 }
 
 /// The figures of one scope (the center, a queue).
@@ -102,8 +185,19 @@ impl CallFacts {
 pub struct Figures {
     /// Calls that arrived and were not refused.
     pub offered: u64,
-    /// Calls refused at the door (unknown number, bad SDP, no capacity).
+    /// Calls refused at the door (unknown number, bad SDP, no capacity, full queue, blacklist).
     pub rejected: u64,
+    /// Of those, calls refused for want of room or by policy: a full or
+    /// closed queue (486), no capacity (503), the blacklist (603).
+    pub blocked: u64,
+    /// Of those, calls the blacklist refused.
+    pub blacklisted_refused: u64,
+    /// Blocked ÷ calls that arrived (offered + rejected).
+    pub busy_rate: Option<f64>,
+    /// Offered calls that overflowed to another queue at least once.
+    pub overflowed: u64,
+    /// Calls ended because the line stayed silent (also counted in `failed`).
+    pub silent_line: u64,
     /// Calls answered by an agent.
     pub answered: u64,
     /// Calls the engine answered itself at the ring limit (an agent may have
@@ -145,6 +239,9 @@ pub struct Figures {
     pub calls_per_hour: Option<f64>,
     /// Completed calls that stayed within their handle-time limit ÷ completed calls.
     pub within_limit: Option<f64>,
+    /// Handle time and limit compliance per call type (`order`, `inquiry`,
+    /// ...; only types with answered calls).
+    pub by_type: BTreeMap<String, TypeFigures>,
 }
 
 /// The figures of one agent.
@@ -167,6 +264,19 @@ pub struct AgentFigures {
     pub avg_talk_ms: Option<f64>,
     /// Calls that went past their handle-time limit.
     pub limit_exceeded: u64,
+    /// Limit compliance: the agent's completed calls that stayed within
+    /// their limit ÷ the agent's completed calls.
+    pub within_limit: Option<f64>,
+    /// Time staffed in the window: a phone registered and logged in to the
+    /// queues (pauses included), ms — the agent's attendance.
+    pub staffed_ms: i64,
+    /// Of that, time paused, ms.
+    pub paused_ms: i64,
+    /// Talk ÷ (staffed − paused): the share of the time available for calls
+    /// spent on calls, at most 1.
+    pub occupancy: Option<f64>,
+    /// Talk ÷ staffed (pauses included), at most 1.
+    pub utilisation: Option<f64>,
 }
 
 /// Everything at one moment.
@@ -189,6 +299,8 @@ pub struct Snapshot {
 pub struct Metrics {
     cfg: KpiConfig,
     calls: HashMap<CallId, CallFacts>,
+    /// Each agent's staffing changes (registration, login, pause).
+    presence: HashMap<AgentId, Timeline>,
     forgotten: Forgotten,
 }
 
@@ -225,6 +337,7 @@ impl Metrics {
         Metrics {
             cfg,
             calls: HashMap::new(),
+            presence: HashMap::new(),
             forgotten: Forgotten::default(),
         }
     }
@@ -239,9 +352,16 @@ impl Metrics {
         self.calls.len()
     }
 
-    /// Folds one event in. Events without a call (registrations) and kinds
+    /// Folds one event in. Agent registrations, logins and pauses go to the
+    /// agent's presence timeline; other events without a call and kinds
     /// without a KPI are ignored; see the module docs for odd streams.
     pub fn apply(&mut self, e: &CallEvent) {
+        if let (Some(agent), Some(change)) = (&e.agent, Change::of(e)) {
+            self.presence
+                .entry(agent.clone())
+                .or_default()
+                .add(e.at_ms, change);
+        }
         let Some(call) = &e.call_id else { return };
         if !self.calls.contains_key(call) {
             self.calls.insert(
@@ -256,17 +376,45 @@ impl Metrics {
             return;
         };
         f.last_ms = f.last_ms.max(e.at_ms);
-        if f.queue.is_none() {
-            f.queue.clone_from(&e.queue);
+        if let Some(q) = &e.queue {
+            let from_arrival = matches!(e.kind, EventKind::Arrived { .. });
+            let settled = f.queue.is_some() && f.queue_at.is_none();
+            if !settled && (from_arrival || f.queue_at.is_none_or(|t| e.at_ms < t)) {
+                f.queue = Some(q.clone());
+                f.queue_at = (!from_arrival).then_some(e.at_ms);
+            }
         }
         let miss = |kind| (e.agent.clone(), e.at_ms, kind);
         let missed = match &e.kind {
-            EventKind::Arrived { .. } => {
-                f.arrived_ms.get_or_insert(e.at_ms);
+            EventKind::Arrived {
+                caller, call_type, ..
+            } => {
+                if f.arrived_ms.is_none() {
+                    f.arrived_ms = Some(e.at_ms);
+                    f.caller = Some(caller.number.as_str().into());
+                }
+                f.set_type(e.at_ms, *call_type, false);
                 None
             }
-            EventKind::Rejected { .. } => {
+            EventKind::Rejected { status, .. } => {
                 f.rejected = true;
+                f.rejected_status.get_or_insert(*status);
+                None
+            }
+            EventKind::Blacklisted { action, .. } => {
+                f.blacklisted_refused |= action == "reject";
+                None
+            }
+            EventKind::Overflowed { .. } => {
+                f.overflowed = true;
+                None
+            }
+            EventKind::SilentLine { .. } => {
+                f.silent_line = true;
+                None
+            }
+            EventKind::IvrChoice { call_type, .. } | EventKind::LimitWarning { call_type, .. } => {
+                f.set_type(e.at_ms, *call_type, true);
                 None
             }
             EventKind::Failed { .. } => {
@@ -294,7 +442,8 @@ impl Metrics {
                     .get_or_insert_with(|| ((*talk_ms).max(0), e.agent.clone()));
                 None
             }
-            EventKind::LimitExceeded { .. } => {
+            EventKind::LimitExceeded { call_type, .. } => {
+                f.set_type(e.at_ms, *call_type, true);
                 f.limit_exceeded.get_or_insert_with(|| e.agent.clone());
                 None
             }
@@ -321,6 +470,15 @@ impl Metrics {
     pub fn forget_before(&mut self, before_ms: i64) {
         let cfg = self.cfg;
         let forgotten = &mut self.forgotten;
+        self.presence.retain(|agent, timeline| {
+            let ((staffed, paused), left) = timeline.forget_before(before_ms);
+            if staffed > 0 || paused > 0 {
+                let acc = forgotten.agents.entry(agent.clone()).or_default();
+                acc.staffed_ms = acc.staffed_ms.saturating_add(staffed);
+                acc.paused_ms = acc.paused_ms.saturating_add(paused);
+            }
+            left
+        });
         self.calls.retain(|_, f| {
             let done = f.ended() && f.arrived_ms.is_some_and(|t| t < before_ms);
             let keep = !done && f.last_ms >= before_ms;
@@ -329,6 +487,96 @@ impl Metrics {
             }
             keep
         });
+    }
+
+    /// The calls that arrived in `[from_ms, to_ms)` and were not answered by
+    /// an agent, oldest first (for the report's missed-call list); calls
+    /// forgotten by [`Metrics::forget_before`] are not in it.
+    pub fn unanswered(&self, from_ms: i64, to_ms: i64) -> Vec<UnansweredCall> {
+        let mut out: Vec<UnansweredCall> = self
+            .calls
+            .iter()
+            .filter_map(|(id, f)| {
+                let arrived = f.arrived_ms?;
+                if arrived < from_ms || arrived >= to_ms || f.agent_answered.is_some() {
+                    return None;
+                }
+                let outcome = if f.rejected {
+                    if f.blocked() {
+                        "blocked"
+                    } else {
+                        "rejected"
+                    }
+                } else if let Some(w) = f.abandoned_wait_ms {
+                    if w < self.cfg.short_abandon_ms {
+                        "short_abandoned"
+                    } else {
+                        "abandoned"
+                    }
+                } else if f.silent_line {
+                    "silent_line"
+                } else if f.failed {
+                    "failed"
+                } else {
+                    "waiting"
+                };
+                Some(UnansweredCall {
+                    call_id: id.as_str().to_string(),
+                    arrived_ms: arrived,
+                    caller: f.caller.as_deref().map(str::to_string),
+                    queue: f.queue.as_ref().map(|q| q.as_str().to_string()),
+                    outcome,
+                    wait_ms: f.abandoned_wait_ms,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.arrived_ms, &a.call_id).cmp(&(b.arrived_ms, &b.call_id)));
+        out
+    }
+
+    /// First-contact resolution: of the calls that arrived in `[from_ms,
+    /// to_ms)` (in `queue`, if given) and that an agent answered, the share
+    /// whose caller did not call again within `repeat_ms` after the call's
+    /// arrival, as far as the folded events go. Calls without a caller
+    /// number (empty, `anonymous`) are left out; `None` when no call is left.
+    pub fn first_contact_resolution(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        repeat_ms: i64,
+        queue: Option<&str>,
+    ) -> Option<f64> {
+        fn known(f: &CallFacts) -> Option<&str> {
+            f.caller
+                .as_deref()
+                .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("anonymous"))
+        }
+        let mut arrivals: HashMap<&str, Vec<i64>> = HashMap::new();
+        for f in self.calls.values() {
+            if let (Some(c), Some(t)) = (known(f), f.arrived_ms) {
+                arrivals.entry(c).or_default().push(t);
+            }
+        }
+        for v in arrivals.values_mut() {
+            v.sort_unstable();
+        }
+        let (mut answered, mut resolved) = (0u64, 0u64);
+        for f in self.calls.values() {
+            let (Some(c), Some(t)) = (known(f), f.arrived_ms) else {
+                continue;
+            };
+            if t < from_ms || t >= to_ms || f.agent_answered.is_none() || f.rejected {
+                continue;
+            }
+            if queue.is_some_and(|q| f.queue.as_ref().map(QueueId::as_str) != Some(q)) {
+                continue;
+            }
+            answered += 1;
+            let later = arrivals.get(c).map_or(&[][..], Vec::as_slice);
+            let next = later.get(later.partition_point(|x| *x <= t));
+            resolved += u64::from(next.is_none_or(|n| n.saturating_sub(t) > repeat_ms));
+        }
+        ratio(resolved as f64, answered)
     }
 
     /// Figures over every call so far (that arrived before `now_ms`).
@@ -362,6 +610,15 @@ impl Metrics {
                     .add(f, arrived, Some(now_ms), &self.cfg);
             }
             add_agents(&mut agents, f);
+        }
+        for (a, timeline) in &self.presence {
+            let from = from_ms.or(timeline.first_ms()).unwrap_or(now_ms);
+            let (staffed, paused) = timeline.measure(from, now_ms);
+            if staffed > 0 || agents.contains_key(a) {
+                let acc = agents.entry(a).or_default();
+                acc.staffed_ms = acc.staffed_ms.saturating_add(staffed);
+                acc.paused_ms = acc.paused_ms.saturating_add(paused);
+            }
         }
         if from_ms.is_none() {
             let old = &self.forgotten;
@@ -410,6 +667,10 @@ struct AgentAcc {
     talk_ms: i64,
     talked_calls: u64,
     limit_exceeded: u64,
+    /// Completed calls (of `talked_calls`) that went past their limit.
+    talked_over_limit: u64,
+    staffed_ms: i64,
+    paused_ms: i64,
 }
 
 impl AgentAcc {
@@ -421,9 +682,13 @@ impl AgentAcc {
         self.talk_ms = self.talk_ms.saturating_add(o.talk_ms);
         self.talked_calls += o.talked_calls;
         self.limit_exceeded += o.limit_exceeded;
+        self.talked_over_limit += o.talked_over_limit;
+        self.staffed_ms = self.staffed_ms.saturating_add(o.staffed_ms);
+        self.paused_ms = self.paused_ms.saturating_add(o.paused_ms);
     }
 
     fn figures(self) -> AgentFigures {
+        let share = |den: i64| (den > 0).then(|| (self.talk_ms as f64 / den as f64).min(1.0));
         AgentFigures {
             answered: self.answered,
             missed: self.rang_out + self.refused,
@@ -433,6 +698,14 @@ impl AgentAcc {
             talk_ms: self.talk_ms,
             avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls),
             limit_exceeded: self.limit_exceeded,
+            within_limit: ratio(
+                self.talked_calls.saturating_sub(self.talked_over_limit) as f64,
+                self.talked_calls,
+            ),
+            staffed_ms: self.staffed_ms,
+            paused_ms: self.paused_ms,
+            occupancy: share(self.staffed_ms.saturating_sub(self.paused_ms)),
+            utilisation: share(self.staffed_ms),
         }
     }
 }
@@ -466,6 +739,7 @@ fn add_agents<'a>(agents: &mut impl AgentTable<'a>, f: &'a CallFacts) {
             let t = agents.agent(a);
             t.talk_ms = t.talk_ms.saturating_add(*talk);
             t.talked_calls += 1;
+            t.talked_over_limit += u64::from(f.limit_exceeded.is_some());
         }
     }
     if let Some(named) = &f.limit_exceeded {
@@ -506,6 +780,45 @@ struct Acc {
     talk_sum: f64,
     talk_count: u64,
     over_limit: u64,
+    blocked: u64,
+    blacklisted_refused: u64,
+    overflowed: u64,
+    silent_line: u64,
+    /// Indexed like `CallType::ALL` (no map to allocate per scope).
+    by_type: [TypeAcc; 4],
+}
+
+fn type_index(t: CallType) -> usize {
+    CallType::ALL.iter().position(|x| *x == t).unwrap_or(0)
+}
+
+#[derive(Clone, Debug, Default)]
+struct TypeAcc {
+    answered: u64,
+    completed: u64,
+    talk_sum: f64,
+    over_limit: u64,
+}
+
+impl TypeAcc {
+    fn merge(&mut self, o: &TypeAcc) {
+        self.answered += o.answered;
+        self.completed += o.completed;
+        self.talk_sum += o.talk_sum;
+        self.over_limit += o.over_limit;
+    }
+
+    fn figures(&self) -> TypeFigures {
+        let avg = ratio(self.talk_sum, self.completed);
+        TypeFigures {
+            answered: self.answered,
+            completed: self.completed,
+            avg_talk_ms: avg,
+            aht_ms: avg,
+            limit_exceeded: self.over_limit,
+            within_limit: ratio((self.completed - self.over_limit) as f64, self.completed),
+        }
+    }
 }
 
 impl Acc {
@@ -514,9 +827,22 @@ impl Acc {
     fn add(&mut self, f: &CallFacts, arrived: i64, now: Option<i64>, cfg: &KpiConfig) {
         if f.rejected {
             self.rejected += 1;
+            self.blocked += u64::from(f.blocked());
+            self.blacklisted_refused += u64::from(f.blacklisted_refused);
             return;
         }
         self.offered += 1;
+        self.overflowed += u64::from(f.overflowed);
+        self.silent_line += u64::from(f.silent_line);
+        if f.agent_answered.is_some() || f.completed.is_some() {
+            let t = &mut self.by_type[type_index(f.call_type())];
+            t.answered += u64::from(f.agent_answered.is_some());
+            if let Some((talk, _)) = &f.completed {
+                t.completed += 1;
+                t.talk_sum += *talk as f64;
+                t.over_limit += u64::from(f.limit_exceeded.is_some());
+            }
+        }
         // first answer: the engine's (at the end of the ring limit) or an agent's
         let first_rings = match (f.system_answered_rings, &f.agent_answered) {
             (Some(r), _) => Some(r),
@@ -582,6 +908,13 @@ impl Acc {
         self.talk_sum += o.talk_sum;
         self.talk_count += o.talk_count;
         self.over_limit += o.over_limit;
+        self.blocked += o.blocked;
+        self.blacklisted_refused += o.blacklisted_refused;
+        self.overflowed += o.overflowed;
+        self.silent_line += o.silent_line;
+        for (mine, theirs) in self.by_type.iter_mut().zip(&o.by_type) {
+            mine.merge(theirs);
+        }
     }
 
     fn figures(self, span_ms: i64) -> Figures {
@@ -589,6 +922,11 @@ impl Acc {
         Figures {
             offered: self.offered,
             rejected: self.rejected,
+            blocked: self.blocked,
+            blacklisted_refused: self.blacklisted_refused,
+            busy_rate: ratio(self.blocked as f64, self.offered + self.rejected),
+            overflowed: self.overflowed,
+            silent_line: self.silent_line,
             answered: self.answered,
             system_answered: self.system_answered,
             abandoned: self.abandoned,
@@ -616,6 +954,12 @@ impl Acc {
             calls_per_hour: (span_ms > 0)
                 .then(|| self.offered as f64 * 3_600_000.0 / span_ms as f64),
             within_limit: ratio((self.talk_count - self.over_limit) as f64, self.talk_count),
+            by_type: CallType::ALL
+                .iter()
+                .zip(&self.by_type)
+                .filter(|(_, acc)| acc.answered > 0 || acc.completed > 0)
+                .map(|(t, acc)| (t.as_str().to_string(), acc.figures()))
+                .collect(),
         }
     }
 }
@@ -874,6 +1218,7 @@ mod tests {
                 answered: 2,
                 talk_ms: 60_000,
                 avg_talk_ms: Some(60_000.0),
+                within_limit: Some(1.0),
                 ..AgentFigures::default()
             }
         );
@@ -886,6 +1231,7 @@ mod tests {
                 talk_ms: 120_000,
                 avg_talk_ms: Some(120_000.0),
                 limit_exceeded: 1,
+                within_limit: Some(0.0),
                 ..AgentFigures::default()
             }
         );
@@ -893,6 +1239,309 @@ mod tests {
         assert_eq!((busy.missed, busy.rang_out, busy.refused), (1, 0, 1));
         let offline = &s.agents["1004"];
         assert_eq!((offline.missed, offline.unreachable), (0, 1));
+    }
+
+    /// Ten calls for the figures of call types, blocking, overflow and
+    /// silent lines (hand-computed in the test below).
+    fn typed_day() -> Log {
+        let mut log = Log::new();
+        let ivr = |t| EventKind::IvrChoice {
+            digit: "1".into(),
+            call_type: t,
+            language: None,
+        };
+        // p: an order (IVR) answered by 1001, talked 90 s, past the 60 s limit
+        log.answered(0, "p", "orders", "1001", 10_000, 2, 90_000);
+        log.ev(2_000, "p", None, "orders", ivr(CallType::Order));
+        let warn = EventKind::LimitWarning {
+            call_type: CallType::Order,
+            limit_ms: 60_000,
+            talk_ms: 48_000,
+        };
+        log.ev(58_000, "p", Some("1001"), "orders", warn);
+        let over = EventKind::LimitExceeded {
+            call_type: CallType::Order,
+            limit_ms: 60_000,
+        };
+        log.ev(70_000, "p", Some("1001"), "orders", over);
+        // q: an order, 30 s
+        log.answered(1_000, "q", "orders", "1002", 5_000, 1, 30_000);
+        log.ev(3_000, "q", None, "orders", ivr(CallType::Order));
+        // r: no IVR choice, so an inquiry, 100 s
+        log.answered(2_000, "r", "general", "1001", 3_000, 1, 100_000);
+        // s: a complaint still talking
+        log.arrive(3_000, "s", "general");
+        log.ev(3_500, "s", None, "general", ivr(CallType::Complaint));
+        log.answer(8_000, "s", "general", "1002", 5_000, 1);
+        // t: blacklisted and refused
+        log.arrive(4_000, "t", "general");
+        let black = |action: &str| EventKind::Blacklisted {
+            entry: "+86138*".into(),
+            action: action.into(),
+            reason: "abuse".into(),
+        };
+        log.ev(4_000, "t", None, "general", black("reject"));
+        let refuse = |status| EventKind::Rejected {
+            status,
+            reason: "x".into(),
+        };
+        log.ev(4_000, "t", None, "general", refuse(603));
+        // u: the queue was full
+        log.arrive(5_000, "u", "general");
+        log.ev(5_000, "u", None, "general", refuse(486));
+        // v: not a hotline number (refused, not blocked)
+        log.arrive(6_000, "v", "general");
+        log.ev(6_000, "v", None, "general", refuse(404));
+        // w: overflowed from orders to general after 23 s, abandoned at 43 s
+        log.arrive(7_000, "w", "orders");
+        let overflow = EventKind::Overflowed {
+            from: QueueId::new("orders"),
+            reason: "max_wait".into(),
+        };
+        log.ev(30_000, "w", None, "general", overflow);
+        let gave_up = EventKind::Abandoned {
+            wait_ms: 43_000,
+            position: 1,
+        };
+        log.ev(50_000, "w", None, "general", gave_up);
+        // x: the engine answered, the line stayed silent
+        log.arrive(8_000, "x", "general");
+        log.ev(
+            19_000,
+            "x",
+            None,
+            "general",
+            EventKind::SystemAnswered { rings: 3 },
+        );
+        log.ev(
+            39_000,
+            "x",
+            None,
+            "general",
+            EventKind::SilentLine { silent_ms: 20_000 },
+        );
+        let failed = EventKind::Failed {
+            reason: "silent line".into(),
+        };
+        log.ev(41_000, "x", None, "general", failed);
+        // y: blacklisted but routed (not refused), an inquiry of 10 s
+        log.arrive(9_000, "y", "general");
+        log.ev(9_000, "y", None, "general", black("queue:general"));
+        log.answer(10_000, "y", "general", "1001", 1_000, 1);
+        log.complete(20_000, "y", "general", "1001", 10_000);
+        log
+    }
+
+    #[test]
+    fn call_types_blocking_overflow_and_silent_lines_are_counted_by_hand() {
+        let log = typed_day();
+        let m = log.metrics();
+        let s = m.snapshot(200_000);
+        let c = &s.center;
+        assert!(sane(c));
+        // 10 arrivals: t, u, v refused; t (blacklist, 603) and u (486) blocked
+        assert_eq!((c.offered, c.rejected, c.blocked), (7, 3, 2));
+        assert_eq!(c.blacklisted_refused, 1);
+        assert_eq!(c.busy_rate, Some(2.0 / 10.0));
+        assert_eq!((c.overflowed, c.silent_line, c.failed), (1, 1, 1));
+        // p, q, r, y completed; p went past its limit
+        assert_eq!(c.within_limit, Some(3.0 / 4.0));
+        let order = &c.by_type["order"];
+        assert_eq!(
+            *order,
+            TypeFigures {
+                answered: 2,
+                completed: 2,
+                avg_talk_ms: Some((90_000.0 + 30_000.0) / 2.0),
+                aht_ms: Some(60_000.0),
+                limit_exceeded: 1,
+                within_limit: Some(0.5),
+            }
+        );
+        let inquiry = &c.by_type["inquiry"];
+        assert_eq!((inquiry.answered, inquiry.completed), (2, 2));
+        assert_eq!(inquiry.aht_ms, Some((100_000.0 + 10_000.0) / 2.0));
+        assert_eq!(inquiry.within_limit, Some(1.0));
+        let complaint = &c.by_type["complaint"];
+        assert_eq!((complaint.answered, complaint.completed), (1, 0));
+        assert_eq!((complaint.aht_ms, complaint.within_limit), (None, None));
+        assert!(!c.by_type.contains_key("callback"));
+        // limit compliance per agent: 1001 completed p (over), r and y
+        assert_eq!(s.agents["1001"].within_limit, Some(2.0 / 3.0));
+        assert_eq!(s.agents["1002"].within_limit, Some(1.0), "s still talks");
+        // per queue: w counts in orders (its first queue), overflowed
+        assert_eq!(s.queues["orders"].overflowed, 1);
+        assert_eq!(s.queues["general"].blocked, 2);
+        assert_eq!(s.queues["general"].by_type["inquiry"].completed, 2);
+        // the missed-call list: everything not answered, oldest first
+        let list = m.unanswered(0, 200_000);
+        let missed: Vec<(&str, &str, Option<i64>)> = list
+            .iter()
+            .map(|u| (u.call_id.as_str(), u.outcome, u.wait_ms))
+            .collect();
+        assert_eq!(
+            missed,
+            [
+                ("t", "blocked", None),
+                ("u", "blocked", None),
+                ("v", "rejected", None),
+                ("w", "abandoned", Some(43_000)),
+                ("x", "silent_line", None),
+            ]
+        );
+        assert_eq!(m.unanswered(0, 200_000)[0].caller.as_deref(), Some("0611"));
+        assert!(m.unanswered(5_000, 7_000).len() == 2, "u and v only");
+        // the same in reverse order and twice
+        let mut m2 = Metrics::new(KpiConfig::default());
+        for e in log.0.iter().rev().chain(log.0.iter()) {
+            m2.apply(e);
+        }
+        assert_eq!(m2.snapshot(200_000), s);
+        assert_eq!(m2.unanswered(0, 200_000), m.unanswered(0, 200_000));
+    }
+
+    /// 1001 and 1002's registrations, logins and pauses (no call id), and
+    /// one call of 1001.
+    fn staffed_day() -> Log {
+        let mut log = Log::new();
+        let mut agent = |at: i64, agent: &str, kind: EventKind| {
+            log.0.push(event(at, None, Some(agent), None, kind));
+        };
+        let reg = |expires_s| EventKind::AgentRegistered {
+            contact: "sip:1001@10.0.0.5:5060".into(),
+            expires_s,
+        };
+        agent(0, "1001", reg(3_600));
+        let pause = EventKind::AgentPaused {
+            reason: "meal".into(),
+            by: "phone".into(),
+            after_call: false,
+        };
+        agent(600_000, "1001", pause);
+        let by = || "phone".to_string();
+        agent(900_000, "1001", EventKind::AgentUnpaused { by: by() });
+        agent(1_800_000, "1001", reg(3_600)); // refreshed until 5 400 000
+        agent(2_400_000, "1001", EventKind::AgentLoggedOut { by: by() });
+        agent(3_000_000, "1001", EventKind::AgentLoggedIn { by: by() });
+        let gone = EventKind::AgentUnregistered {
+            contact: "sip:1001@10.0.0.5:5060".into(),
+        };
+        agent(4_200_000, "1001", gone);
+        // 1002 registers for 60 s and is never heard of again (a crash)
+        agent(1_000_000, "1002", reg(60));
+        log.answered(90_000, "k", "sales", "1001", 10_000, 1, 300_000);
+        log
+    }
+
+    #[test]
+    fn attendance_occupancy_and_utilisation_per_agent_by_hand() {
+        let log = staffed_day();
+        let m = log.metrics();
+        let s = m.snapshot(6_000_000);
+        let a = &s.agents["1001"];
+        // staffed: [0, 2 400 000) + [3 000 000, 4 200 000); paused [600 000, 900 000)
+        assert_eq!((a.staffed_ms, a.paused_ms), (3_600_000, 300_000));
+        assert_eq!(a.talk_ms, 300_000);
+        assert_eq!(a.occupancy, Some(300_000.0 / 3_300_000.0));
+        assert_eq!(a.utilisation, Some(300_000.0 / 3_600_000.0));
+        // 1002: staffed until the registration expired, no call
+        let b = &s.agents["1002"];
+        assert_eq!((b.staffed_ms, b.talk_ms), (60_000, 0));
+        assert_eq!((b.occupancy, b.utilisation), (Some(0.0), Some(0.0)));
+        // a window: [1 000 000, 3 000 000): 1001 staffed until the logout
+        let w = m.snapshot_window(1_000_000, 3_000_000);
+        let a = &w.agents["1001"];
+        assert_eq!((a.staffed_ms, a.paused_ms), (1_400_000, 0));
+        assert_eq!(a.occupancy, Some(0.0), "the call arrived before the window");
+        // a window where nobody was staffed lists nobody
+        assert!(m.snapshot_window(5_000_000, 6_000_000).agents.is_empty());
+        // the same in any order and twice
+        let mut m2 = Metrics::new(KpiConfig::default());
+        for e in log.0.iter().rev().chain(log.0.iter()) {
+            m2.apply(e);
+        }
+        assert_eq!(m2.snapshot(6_000_000), s);
+        // forgetting keeps "since start" and later windows exact
+        for cut in [1, 700_000, 2_000_000, 2_400_001, 10_000_000] {
+            let mut m3 = log.metrics();
+            m3.forget_before(cut);
+            assert_eq!(
+                m3.snapshot(6_000_000).agents["1001"],
+                s.agents["1001"],
+                "cut at {cut}"
+            );
+            if cut <= 1_000_000 {
+                assert_eq!(m3.snapshot_window(1_000_000, 3_000_000).agents, w.agents);
+            }
+        }
+        // talk over staffed time is capped at 1
+        let mut short = Log::new();
+        short.0.push(event(
+            0,
+            None,
+            Some("1003"),
+            None,
+            EventKind::AgentRegistered {
+                contact: "c".into(),
+                expires_s: 10,
+            },
+        ));
+        short.answered(1_000, "z", "sales", "1003", 0, 1, 60_000);
+        let f = &short.metrics().snapshot(100_000).agents["1003"];
+        assert_eq!((f.staffed_ms, f.occupancy), (10_000, Some(1.0)));
+    }
+
+    #[test]
+    fn first_contact_resolution_by_hand() {
+        let mut log = Log::new();
+        let caller = |n: &str| EventKind::Arrived {
+            caller: Party {
+                number: n.into(),
+                display: None,
+            },
+            dialled: "hotline".into(),
+            call_type: CallType::default(),
+        };
+        let h = 3_600_000;
+        // A calls at 0 (answered), again at 2 h (answered), again at 30 h (abandoned)
+        // B calls at 1 h (answered), never again; C (anonymous) at 1 h, answered twice
+        for (at, call, who, answered) in [
+            (0, "a1", "A", true),
+            (2 * h, "a2", "A", true),
+            (30 * h, "a3", "A", false),
+            (h, "b1", "B", true),
+            (h, "c1", "anonymous", true),
+            (h + 1, "c2", "anonymous", true),
+        ] {
+            log.ev(at, call, None, "q", caller(who));
+            if answered {
+                log.answer(at + 1_000, call, "q", "1001", 1_000, 1);
+            }
+        }
+        let m = log.metrics();
+        // a1: A again after 2 h (not resolved); a2: next at 30 h, 28 h later
+        // (resolved within 24 h); b1 resolved; anonymous left out
+        assert_eq!(
+            m.first_contact_resolution(0, 24 * h, 24 * h, None),
+            Some(2.0 / 3.0)
+        );
+        // a 30-hour repeat window: a2 is a repeat too
+        assert_eq!(
+            m.first_contact_resolution(0, 24 * h, 30 * h, None),
+            Some(1.0 / 3.0)
+        );
+        assert_eq!(
+            m.first_contact_resolution(0, 24 * h, 24 * h, Some("q")),
+            Some(2.0 / 3.0)
+        );
+        assert_eq!(
+            m.first_contact_resolution(0, 24 * h, 24 * h, Some("x")),
+            None
+        );
+        assert_eq!(
+            m.first_contact_resolution(25 * h, 40 * h, 24 * h, None),
+            None
+        );
     }
 
     #[test]
@@ -1081,7 +1730,30 @@ mod tests {
             Figures::default(),
             "calls without an arrival are not counted"
         );
-        assert!(s.agents.is_empty(), "nor their agents");
+        // nor their agents: 1001 shows only the 5 ms its phone was registered
+        assert_eq!(
+            s.agents["1001"],
+            AgentFigures {
+                staffed_ms: 5,
+                occupancy: Some(0.0),
+                utilisation: Some(0.0),
+                ..AgentFigures::default()
+            }
+        );
+        // hostile registrations: absurd expiry, times at the edges, no overflow
+        let mut h = Metrics::new(KpiConfig::default());
+        for at in [i64::MIN, -1, 0, i64::MAX] {
+            let reg = EventKind::AgentRegistered {
+                contact: "x".into(),
+                expires_s: u32::MAX,
+            };
+            h.apply(&event(at, None, Some("9"), None, reg));
+        }
+        let f = &h.snapshot_window(i64::MIN, i64::MAX).agents["9"];
+        // [MIN, MIN + u32::MAX s) + [-1, 0) + [0, u32::MAX s): no overflow
+        assert_eq!(f.staffed_ms, 2 * 4_294_967_295_000 + 1);
+        h.forget_before(i64::MAX);
+        assert!(h.snapshot(i64::MAX).agents["9"].staffed_ms > 0);
         assert_eq!(m.tracked_calls(), 1);
 
         // the arrival turns up late: now the call counts, with durations clamped at 0

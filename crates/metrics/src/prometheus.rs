@@ -49,6 +49,30 @@ const FAMILIES: &[Family<'static>] = &[
         value: |f| Some(f.rejected as f64),
     },
     Family {
+        name: "hotline_calls_blocked_total",
+        kind: "counter",
+        help: "Calls refused for a full or closed queue, no capacity or the blacklist.",
+        value: |f| Some(f.blocked as f64),
+    },
+    Family {
+        name: "hotline_calls_overflowed_total",
+        kind: "counter",
+        help: "Calls that overflowed to another queue.",
+        value: |f| Some(f.overflowed as f64),
+    },
+    Family {
+        name: "hotline_calls_silent_line_total",
+        kind: "counter",
+        help: "Calls ended because the line stayed silent.",
+        value: |f| Some(f.silent_line as f64),
+    },
+    Family {
+        name: "hotline_busy_ratio",
+        kind: "gauge",
+        help: "Blocked / calls that arrived.",
+        value: |f| f.busy_rate,
+    },
+    Family {
         name: "hotline_calls_waiting",
         kind: "gauge",
         help: "Calls waiting for an agent now.",
@@ -120,6 +144,17 @@ pub fn render(s: &Snapshot) -> String {
             }
         }
     }
+    let name = "hotline_average_handle_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Average handle time of completed calls, per call type."
+    );
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (t, f) in &s.center.by_type {
+        if let Some(v) = f.aht_ms {
+            let _ = writeln!(out, "{name}{{type=\"{}\"}} {}", label(t), v / 1000.0);
+        }
+    }
     for (name, help, value) in [
         (
             "hotline_agent_answered_total",
@@ -148,6 +183,31 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
         }
     }
+    let name = "hotline_agent_staffed_seconds_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time an agent had a registered phone and was logged in."
+    );
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (a, f) in &s.agents {
+        let _ = writeln!(
+            out,
+            "{name}{{agent=\"{}\"}} {}",
+            label(a),
+            f.staffed_ms as f64 / 1000.0
+        );
+    }
+    let name = "hotline_agent_occupancy_ratio";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Talk time / (staffed - paused time) of an agent."
+    );
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (a, f) in &s.agents {
+        if let Some(v) = f.occupancy {
+            let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
+        }
+    }
     out
 }
 
@@ -173,6 +233,8 @@ mod tests {
             AgentFigures {
                 answered: 4,
                 missed: 1,
+                staffed_ms: 7_200_500,
+                occupancy: Some(0.25),
                 ..AgentFigures::default()
             },
         );
@@ -195,6 +257,36 @@ mod tests {
             "absent ratios are not exported as 0"
         );
         assert!(text.contains("hotline_agent_missed_total{agent=\"1001\"} 1\n"));
+        assert!(text.contains("hotline_calls_blocked_total 0\n"), "{text}");
+        assert!(
+            text.contains("hotline_agent_staffed_seconds_total{agent=\"1001\"} 7200.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hotline_agent_occupancy_ratio{agent=\"1001\"} 0.25\n"),
+            "{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.starts_with("hotline_busy_ratio")),
+            "no arrivals: no ratio"
+        );
+        let mut typed = Snapshot::default();
+        typed.center.by_type.insert(
+            "order".into(),
+            crate::kpi::TypeFigures {
+                aht_ms: Some(61_500.0),
+                ..Default::default()
+            },
+        );
+        typed.center.blocked = 2;
+        typed.center.busy_rate = Some(0.25);
+        let text = render(&typed);
+        assert!(
+            text.contains("hotline_average_handle_seconds{type=\"order\"} 61.5\n"),
+            "{text}"
+        );
+        assert!(text.contains("hotline_calls_blocked_total 2\n"), "{text}");
+        assert!(text.contains("hotline_busy_ratio 0.25\n"), "{text}");
         // every sample line is `name{labels} value` or `name value`
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let v = l.rsplit(' ').next().unwrap();
