@@ -79,6 +79,9 @@ pub struct Config {
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// `[kpis]`
+    #[serde(default)]
+    pub kpis: KpisSection,
     /// `[callback]`
     #[serde(default)]
     pub callback: CallbackSection,
@@ -368,6 +371,26 @@ impl Default for PromptsSection {
     }
 }
 
+/// `[kpis]`: how the figures count (docs/kpis.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpisSection {
+    /// Abandons before this wait are short (counted apart), seconds; queues
+    /// may set their own (`queues.short_abandon_s`).
+    pub short_abandon_s: u32,
+    /// Service-level time: answered by an agent within it is in target, seconds.
+    pub service_level_s: u32,
+}
+
+impl Default for KpisSection {
+    fn default() -> Self {
+        KpisSection {
+            short_abandon_s: 5,
+            service_level_s: 20,
+        }
+    }
+}
+
 /// `[callback]`: waiting callers may hang up and be called back.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -633,6 +656,20 @@ impl Config {
                 return Err(invalid("callback.retry_s", "at most a day"));
             }
         }
+        if self.kpis.short_abandon_s > 600 {
+            return Err(invalid("kpis.short_abandon_s", "at most 600 seconds"));
+        }
+        if !(1..=3600).contains(&self.kpis.service_level_s) {
+            return Err(invalid("kpis.service_level_s", "1 to 3600 seconds"));
+        }
+        for (i, q) in self.queues.iter().enumerate() {
+            if q.short_abandon_s.is_some_and(|s| s > 600) {
+                return Err(invalid(
+                    format!("queues[{i}].short_abandon_s"),
+                    "at most 600 seconds",
+                ));
+            }
+        }
         if !(5..=600).contains(&self.voicemail.max_s) {
             return Err(invalid(
                 "voicemail.max_s",
@@ -845,6 +882,9 @@ mod tests {
             ("[announcements]\ndefault_handle_s = 0", "announcements.default_handle_s"),
             ("[hotline]\nsilent_line_s = 100000", "hotline.silent_line_s"),
             ("[schedule]\ntimezone = \"CET+1\"", "schedule.timezone"),
+            ("[kpis]\nservice_level_s = 0", "kpis.service_level_s"),
+            ("[kpis]\nshort_abandon_s = 9999", "kpis.short_abandon_s"),
+            ("[[queues]]\nid = \"general\"\nshort_abandon_s = 9999", "queues[0].short_abandon_s"),
             ("[callback]\nenabled = true\nkey = \"12\"", "callback.key"),
             ("[callback]\nenabled = true\ndial = \"tel:{number}\"", "callback.dial"),
             ("[callback]\nenabled = true\ndial = \"sip:x@127.0.0.1\"", "callback.dial"),

@@ -122,13 +122,14 @@ impl LiveKpis {
     pub fn spawn(
         mut events: mpsc::UnboundedReceiver<CallEvent>,
         shifts: Vec<ShiftSection>,
+        kpi: KpiConfig,
     ) -> LiveKpis {
         let (tx, mut rx) = mpsc::channel::<StatsRequest>(64);
         let (frames, _) = broadcast::channel::<Frame>(STREAM_BUFFER);
         let out = frames.clone();
         tokio::spawn(async move {
             let clock = SystemClock;
-            let mut metrics = Metrics::new(KpiConfig::default());
+            let mut metrics = Metrics::new(kpi);
             let mut tidy = tokio::time::interval(Duration::from_secs(3600));
             let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -575,7 +575,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
-        let live = http::LiveKpis::spawn(live_rx, cfg.shifts.clone());
+        let live = http::LiveKpis::spawn(live_rx, cfg.shifts.clone(), cfg.kpi_config());
         let api = http::Api {
             live,
             agents: engine.control(),

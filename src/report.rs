@@ -467,7 +467,7 @@ fn csv_field(s: &str) -> String {
 
 fn row(scope: &str, f: &Figures, fcr: Option<f64>) -> String {
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
         csv_field(scope),
         f.offered,
         f.answered,
@@ -490,10 +490,14 @@ fn row(scope: &str, f: &Figures, fcr: Option<f64>) -> String {
         opt(f.within_limit, 1.0),
         opt(f.avg_time_to_abandon_ms, 0.001),
         opt(fcr, 1.0),
+        f.voicemail,
+        f.callbacks_requested,
+        f.callbacks_done,
+        f.callbacks_expired,
     )
 }
 
-const SCOPE_HEADER: &str = "scope,offered,answered,abandoned,short_abandoned,rejected,asa_s,service_level,abandon_rate,abandon_rate_without_short,avg_talk_s,avg_rings_to_answer,system_answered_within_3_rings,agent_answered_within_3_rings,calls_per_hour,blocked,busy_rate,overflowed,silent_line,within_limit,avg_time_to_abandon_s,first_contact_resolution\n";
+const SCOPE_HEADER: &str = "scope,offered,answered,abandoned,short_abandoned,rejected,asa_s,service_level,abandon_rate,abandon_rate_without_short,avg_talk_s,avg_rings_to_answer,system_answered_within_3_rings,agent_answered_within_3_rings,calls_per_hour,blocked,busy_rate,overflowed,silent_line,within_limit,avg_time_to_abandon_s,first_contact_resolution,voicemail,callbacks_requested,callbacks_done,callbacks_expired\n";
 
 /// The CSV text of a snapshot: one table for the center and queues (with
 /// their first-contact resolution from `r.fcr`), one for agents.
@@ -796,9 +800,14 @@ pub fn report_html(r: &Report) -> String {
 }
 
 /// Folds the stored events of `[from_ms, to_ms)` into a new calculator.
-pub async fn load(store: &hotline_store::Store, from_ms: i64, to_ms: i64) -> Result<Metrics> {
+pub async fn load(
+    store: &hotline_store::Store,
+    from_ms: i64,
+    to_ms: i64,
+    kpi: KpiConfig,
+) -> Result<Metrics> {
     const PAGE: usize = 50_000;
-    let mut metrics = Metrics::new(KpiConfig::default());
+    let mut metrics = Metrics::new(kpi);
     let mut cursor = from_ms;
     // page through the log so a busy day does not load at once
     loop {
@@ -842,7 +851,13 @@ pub async fn run(cfg: &Config, args: &ReportArgs, now_ms: i64) -> Result<String>
         .await
         .context("storage: cannot open the database")?;
     // and the next day: calls of the period that end after it
-    let metrics = load(&store, period.from_ms, period.to_ms.saturating_add(DAY_MS)).await;
+    let metrics = load(
+        &store,
+        period.from_ms,
+        period.to_ms.saturating_add(DAY_MS),
+        cfg.kpi_config(),
+    )
+    .await;
     store.close().await;
     let report = build(&metrics?, period);
     Ok(match args.format {

@@ -82,6 +82,10 @@ pub struct QueueSection {
     /// (default `acd.ring_timeout_ms`: three rings of the cadence).
     #[serde(default)]
     pub ring_timeout_s: Option<u32>,
+    /// This queue's short-abandon threshold, seconds (default
+    /// `kpis.short_abandon_s`).
+    #[serde(default)]
+    pub short_abandon_s: Option<u32>,
     /// Open hours (`["mon-fri 08:00-20:00", "sat 09:00-13:00"]`, in
     /// `schedule.timezone`); empty = open around the clock.
     #[serde(default)]
@@ -466,6 +470,25 @@ impl Config {
                 Some((QueueId::new(q.id.clone()), QueueId::new(o.clone())))
             })
             .collect()
+    }
+
+    /// How the KPIs count: thresholds from `[kpis]` and the queues.
+    pub fn kpi_config(&self) -> hotline_metrics::kpi::KpiConfig {
+        hotline_metrics::kpi::KpiConfig {
+            short_abandon_ms: i64::from(self.kpis.short_abandon_s) * 1000,
+            short_abandon_ms_by_queue: self
+                .queues
+                .iter()
+                .filter_map(|q| {
+                    Some((
+                        QueueId::new(q.id.clone()),
+                        i64::from(q.short_abandon_s?) * 1000,
+                    ))
+                })
+                .collect(),
+            service_level_ms: i64::from(self.kpis.service_level_s) * 1000,
+            ..hotline_metrics::kpi::KpiConfig::default()
+        }
     }
 
     /// Queue → its own agent ring timeout, ms (queues without one are absent).

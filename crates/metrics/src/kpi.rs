@@ -31,11 +31,13 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// Settings of the KPIs.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KpiConfig {
     /// Abandons before this wait are "short" (misdials, instant regrets) and
     /// counted apart, ms.
     pub short_abandon_ms: i64,
+    /// A queue's own short-abandon threshold, ms (others use `short_abandon_ms`).
+    pub short_abandon_ms_by_queue: BTreeMap<QueueId, i64>,
     /// Service-level time: answered by an agent within it counts as in target, ms.
     pub service_level_ms: i64,
     /// "Within N rings" figures use this N (3: no caller hears a fourth ring).
@@ -46,9 +48,20 @@ impl Default for KpiConfig {
     fn default() -> Self {
         KpiConfig {
             short_abandon_ms: 5_000,
+            short_abandon_ms_by_queue: BTreeMap::new(),
             service_level_ms: 20_000,
             rings: 3,
         }
+    }
+}
+
+impl KpiConfig {
+    /// The short-abandon threshold of a call counted in `queue`, ms.
+    pub fn short_abandon_ms_for(&self, queue: Option<&QueueId>) -> i64 {
+        queue
+            .and_then(|q| self.short_abandon_ms_by_queue.get(q))
+            .copied()
+            .unwrap_or(self.short_abandon_ms)
     }
 }
 
@@ -95,6 +108,12 @@ struct CallFacts {
     overflowed: bool,
     /// The line stayed silent and the engine ended the call (`silent_line`).
     silent_line: bool,
+    /// The caller left a voicemail (`voicemail_left`).
+    voicemail: bool,
+    /// The caller asked for a callback and hung up (`callback_requested`).
+    callback_requested: bool,
+    /// A callback was given up (`callback_expired`).
+    callback_expired: bool,
     /// The call's type and when it was set: `arrived` sets the assumed type,
     /// `ivr_choice` and the limit events the known one; the latest wins.
     call_type: Option<(i64, CallType)>,
@@ -113,7 +132,13 @@ struct CallFacts {
 
 impl CallFacts {
     fn ended(&self) -> bool {
-        self.rejected || self.failed || self.abandoned_wait_ms.is_some() || self.completed.is_some()
+        self.rejected
+            || self.failed
+            || self.abandoned_wait_ms.is_some()
+            || self.completed.is_some()
+            || self.voicemail
+            || self.callback_requested
+            || self.callback_expired
     }
 
     fn answering_agent(&self) -> Option<&AgentId> {
@@ -125,11 +150,13 @@ impl CallFacts {
         self.call_type.map(|(_, t)| t).unwrap_or_default()
     }
 
-    /// Refused because there was no room: a full or closed queue (486), no
-    /// capacity (503) or the blacklist (603, `blacklisted` with `reject`).
+    /// Refused because there was no room: a full queue (486), a closed queue
+    /// (480), no capacity (503) or the blacklist (603, `blacklisted` with
+    /// `reject`).
     fn blocked(&self) -> bool {
         self.rejected
-            && (self.blacklisted_refused || matches!(self.rejected_status, Some(486 | 503 | 603)))
+            && (self.blacklisted_refused
+                || matches!(self.rejected_status, Some(480 | 486 | 503 | 603)))
     }
 
     fn set_type(&mut self, at: i64, t: CallType, known: bool) {
@@ -198,6 +225,16 @@ pub struct Figures {
     pub overflowed: u64,
     /// Calls ended because the line stayed silent (also counted in `failed`).
     pub silent_line: u64,
+    /// Callers who left a voicemail instead of reaching an agent.
+    pub voicemail: u64,
+    /// Callers who asked to be called back (and hung up).
+    pub callbacks_requested: u64,
+    /// Callbacks made: agent and caller talked (calls of type `callback`).
+    pub callbacks_done: u64,
+    /// Callbacks waiting for an agent at `now`.
+    pub callbacks_due: u64,
+    /// Callbacks given up (deadline or last attempt without reaching the caller).
+    pub callbacks_expired: u64,
     /// Calls answered by an agent.
     pub answered: u64,
     /// Calls the engine answered itself at the ring limit (an agent may have
@@ -413,6 +450,18 @@ impl Metrics {
                 f.silent_line = true;
                 None
             }
+            EventKind::VoicemailLeft { .. } => {
+                f.voicemail = true;
+                None
+            }
+            EventKind::CallbackRequested { .. } => {
+                f.callback_requested = true;
+                None
+            }
+            EventKind::CallbackExpired { .. } => {
+                f.callback_expired = true;
+                None
+            }
             EventKind::IvrChoice { call_type, .. } | EventKind::LimitWarning { call_type, .. } => {
                 f.set_type(e.at_ms, *call_type, true);
                 None
@@ -468,7 +517,7 @@ impl Metrics {
     /// ended is no longer waiting or talking); windows see only the calls
     /// still kept.
     pub fn forget_before(&mut self, before_ms: i64) {
-        let cfg = self.cfg;
+        let cfg = &self.cfg;
         let forgotten = &mut self.forgotten;
         self.presence.retain(|agent, timeline| {
             let ((staffed, paused), left) = timeline.forget_before(before_ms);
@@ -483,7 +532,7 @@ impl Metrics {
             let done = f.ended() && f.arrived_ms.is_some_and(|t| t < before_ms);
             let keep = !done && f.last_ms >= before_ms;
             if !keep {
-                forgotten.add(f, &cfg);
+                forgotten.add(f, cfg);
             }
             keep
         });
@@ -508,11 +557,17 @@ impl Metrics {
                         "rejected"
                     }
                 } else if let Some(w) = f.abandoned_wait_ms {
-                    if w < self.cfg.short_abandon_ms {
+                    if w < self.cfg.short_abandon_ms_for(f.queue.as_ref()) {
                         "short_abandoned"
                     } else {
                         "abandoned"
                     }
+                } else if f.voicemail {
+                    "voicemail"
+                } else if f.callback_requested {
+                    "callback_requested"
+                } else if f.callback_expired {
+                    "callback_expired"
                 } else if f.silent_line {
                     "silent_line"
                 } else if f.failed {
@@ -784,6 +839,11 @@ struct Acc {
     blacklisted_refused: u64,
     overflowed: u64,
     silent_line: u64,
+    voicemail: u64,
+    callbacks_requested: u64,
+    callbacks_done: u64,
+    callbacks_due: u64,
+    callbacks_expired: u64,
     /// Indexed like `CallType::ALL` (no map to allocate per scope).
     by_type: [TypeAcc; 4],
 }
@@ -834,6 +894,13 @@ impl Acc {
         self.offered += 1;
         self.overflowed += u64::from(f.overflowed);
         self.silent_line += u64::from(f.silent_line);
+        self.voicemail += u64::from(f.voicemail);
+        self.callbacks_requested += u64::from(f.callback_requested);
+        self.callbacks_expired += u64::from(f.callback_expired);
+        if f.call_type() == CallType::Callback {
+            self.callbacks_done += u64::from(f.completed.is_some());
+            self.callbacks_due += u64::from(!f.ended() && now.is_some());
+        }
         if f.agent_answered.is_some() || f.completed.is_some() {
             let t = &mut self.by_type[type_index(f.call_type())];
             t.answered += u64::from(f.agent_answered.is_some());
@@ -870,7 +937,7 @@ impl Acc {
         } else if let Some(w) = f.abandoned_wait_ms {
             self.abandoned += 1;
             self.abandon_wait_sum += w as f64;
-            self.short_abandoned += u64::from(w < cfg.short_abandon_ms);
+            self.short_abandoned += u64::from(w < cfg.short_abandon_ms_for(f.queue.as_ref()));
         } else if f.failed {
             self.failed += 1;
         } else if let Some(now) = now.filter(|_| !f.ended()) {
@@ -912,6 +979,11 @@ impl Acc {
         self.blacklisted_refused += o.blacklisted_refused;
         self.overflowed += o.overflowed;
         self.silent_line += o.silent_line;
+        self.voicemail += o.voicemail;
+        self.callbacks_requested += o.callbacks_requested;
+        self.callbacks_done += o.callbacks_done;
+        self.callbacks_due += o.callbacks_due;
+        self.callbacks_expired += o.callbacks_expired;
         for (mine, theirs) in self.by_type.iter_mut().zip(&o.by_type) {
             mine.merge(theirs);
         }
@@ -927,6 +999,11 @@ impl Acc {
             busy_rate: ratio(self.blocked as f64, self.offered + self.rejected),
             overflowed: self.overflowed,
             silent_line: self.silent_line,
+            voicemail: self.voicemail,
+            callbacks_requested: self.callbacks_requested,
+            callbacks_done: self.callbacks_done,
+            callbacks_due: self.callbacks_due,
+            callbacks_expired: self.callbacks_expired,
             answered: self.answered,
             system_answered: self.system_answered,
             abandoned: self.abandoned,
@@ -1591,6 +1668,114 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_has_its_own_short_abandon_threshold() {
+        let mut log = Log::new();
+        log.abandoned(0, "a", "sales", 8_000);
+        log.abandoned(0, "b", "support", 8_000);
+        let mut m = Metrics::new(KpiConfig {
+            short_abandon_ms_by_queue: [(QueueId::new("sales"), 10_000)].into_iter().collect(),
+            ..KpiConfig::default()
+        });
+        for e in &log.0 {
+            m.apply(e);
+        }
+        let s = m.snapshot(100_000);
+        // 8 s is short in sales (10 s threshold), not in support (default 5 s)
+        assert_eq!(s.center.short_abandoned, 1);
+        assert_eq!(s.queues["sales"].short_abandoned, 1);
+        assert_eq!(s.queues["support"].short_abandoned, 0);
+        let unanswered = m.unanswered(0, 100_000);
+        let sales = unanswered.iter().find(|u| u.call_id == "a").unwrap();
+        assert_eq!(sales.outcome, "short_abandoned");
+    }
+
+    #[test]
+    fn voicemail_closed_queues_and_callbacks_by_hand() {
+        let mut log = Log::new();
+        // v: overflowed to voicemail after 30 s
+        log.arrive(0, "v", "q");
+        log.ev(
+            30_000,
+            "v",
+            None,
+            "q",
+            EventKind::Overflowed {
+                from: QueueId::new("q"),
+                reason: "max_wait".into(),
+            },
+        );
+        log.ev(
+            40_000,
+            "v",
+            None,
+            "q",
+            EventKind::VoicemailLeft {
+                path: None,
+                duration_ms: 9_000,
+            },
+        );
+        // x: the queue was closed (480)
+        log.arrive(0, "x", "q");
+        log.ev(0, "x", None, "q", EventKind::QueueClosed {});
+        log.ev(
+            0,
+            "x",
+            None,
+            "q",
+            EventKind::Rejected {
+                status: 480,
+                reason: "closed".into(),
+            },
+        );
+        // r: asked for a callback; cb: the callback, made and completed
+        log.arrive(0, "r", "q");
+        log.ev(
+            20_000,
+            "r",
+            None,
+            "q",
+            EventKind::CallbackRequested {
+                number: "0611".into(),
+                callback: CallId::from_stored("cb"),
+                deadline_ms: 86_420_000,
+            },
+        );
+        let cb_arrived = EventKind::Arrived {
+            caller: Party {
+                number: "0611".into(),
+                display: None,
+            },
+            dialled: "callback".into(),
+            call_type: CallType::Callback,
+        };
+        log.ev(20_000, "cb", None, "q", cb_arrived.clone());
+        log.answer(60_000, "cb", "q", "1", 40_000, 0);
+        log.complete(120_000, "cb", "q", "1", 60_000);
+        // due: a second callback still waiting; gone: one given up
+        log.ev(50_000, "due", None, "q", cb_arrived.clone());
+        log.ev(50_000, "gone", None, "q", cb_arrived);
+        log.ev(
+            90_000,
+            "gone",
+            None,
+            "q",
+            EventKind::CallbackExpired { attempts: 3 },
+        );
+        let c = log.metrics().snapshot(100_000).center;
+        assert_eq!(c.voicemail, 1);
+        assert_eq!((c.rejected, c.blocked), (1, 1), "a closed queue blocks");
+        assert_eq!(c.callbacks_requested, 1);
+        assert_eq!(c.callbacks_done, 1);
+        assert_eq!(c.callbacks_due, 1);
+        assert_eq!(c.callbacks_expired, 1);
+        // neither the voicemail nor the callback request is still waiting or
+        // an abandon; the callback waiting for an agent is
+        assert_eq!(c.abandoned, 0);
+        assert_eq!(c.waiting_now, 1);
+        assert_eq!(c.longest_current_wait_ms, 50_000);
+    }
+
+    #[test]
     fn the_short_abandon_threshold_and_targets_are_configurable() {
         let mut log = Log::new();
         log.abandoned(0, "a", "q", 4_999);
@@ -1611,6 +1796,7 @@ mod tests {
             short_abandon_ms: 15_000,
             service_level_ms: 30_000,
             rings: 4,
+            ..KpiConfig::default()
         });
         for e in &log.0 {
             m.apply(e);

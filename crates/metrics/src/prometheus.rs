@@ -67,6 +67,36 @@ const FAMILIES: &[Family<'static>] = &[
         value: |f| Some(f.silent_line as f64),
     },
     Family {
+        name: "hotline_calls_voicemail_total",
+        kind: "counter",
+        help: "Callers who left a voicemail.",
+        value: |f| Some(f.voicemail as f64),
+    },
+    Family {
+        name: "hotline_callbacks_requested_total",
+        kind: "counter",
+        help: "Callers who asked to be called back.",
+        value: |f| Some(f.callbacks_requested as f64),
+    },
+    Family {
+        name: "hotline_callbacks_done_total",
+        kind: "counter",
+        help: "Callbacks in which agent and caller talked.",
+        value: |f| Some(f.callbacks_done as f64),
+    },
+    Family {
+        name: "hotline_callbacks_expired_total",
+        kind: "counter",
+        help: "Callbacks given up (deadline or attempts).",
+        value: |f| Some(f.callbacks_expired as f64),
+    },
+    Family {
+        name: "hotline_callbacks_due",
+        kind: "gauge",
+        help: "Callbacks waiting for an agent.",
+        value: |f| Some(f.callbacks_due as f64),
+    },
+    Family {
         name: "hotline_busy_ratio",
         kind: "gauge",
         help: "Blocked / calls that arrived.",
