@@ -2,6 +2,7 @@
 //!
 //! `hotline serve` runs the hotline; `hotline check-config` validates a config file.
 
+mod access;
 mod config;
 mod http;
 mod recordings;
@@ -125,6 +126,32 @@ enum Command {
         #[arg(long, global = true, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// Users and roles (playback: supervisor; administration: admin).
+    Users {
+        #[command(subcommand)]
+        cmd: access::UsersCmd,
+        /// Config file (for the database).
+        #[arg(long, global = true, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// The audit log of every access to recordings (CSV), or `--verify` its chain.
+    Audit {
+        /// Check the hash chain; names the first altered or missing entry.
+        #[arg(long)]
+        verify: bool,
+        /// Only the accesses to this recording (call id).
+        #[arg(long)]
+        call: Option<String>,
+        /// Config file (for the database).
+        #[arg(long, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Check a config file and exit (0 = valid).
     CheckConfig {
         /// Config file.
@@ -147,6 +174,15 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig { path } => check_config(&path),
         Command::Report { args, config, data } => report(&config, data, &args),
         Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
+        Command::Users { cmd, config, data } => {
+            load_with_data(&config, data).and_then(|c| access::users(&c, cmd))
+        }
+        Command::Audit {
+            verify,
+            call,
+            config,
+            data,
+        } => load_with_data(&config, data).and_then(|c| access::audit(&c, verify, call.as_deref())),
         Command::Staffing {
             calls_per_hour,
             aht,
@@ -388,6 +424,15 @@ fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::Callba
         attempts: c.attempts,
         answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
     }))
+}
+
+/// The config file with `--data` applied.
+fn load_with_data(config: &Path, data: Option<PathBuf>) -> Result<Config> {
+    let mut cfg = Config::load(config)?;
+    if let Some(d) = data {
+        cfg.storage.data_dir = d;
+    }
+    Ok(cfg)
 }
 
 fn load_voicemail(cfg: &Config) -> Result<Option<hotline_engine::Voicemail>> {

@@ -44,6 +44,47 @@ pub enum RecordingsCmd {
         /// The zip file to write (must not exist).
         #[arg(long, value_name = "FILE.zip")]
         out: PathBuf,
+        /// Why it is exported (written to the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Export as this user (supervisor or admin); without it the
+        /// operating-system account is named in the audit log.
+        #[arg(long, requires = "password_file")]
+        user: Option<String>,
+        /// The user's password file.
+        #[arg(long, value_name = "FILE", requires = "user")]
+        password_file: Option<PathBuf>,
+    },
+    /// Recorded calls, newest first, with their evidence marks (CSV).
+    List(crate::access::ListFilter),
+    /// One recording: its call, marks and every access to it.
+    Show {
+        /// The recording id (call id).
+        id: String,
+    },
+    /// Mark a recording as evidence; the mark places a legal hold
+    /// (supervisor or admin).
+    Mark {
+        /// The recording id (call id).
+        id: String,
+        /// extortion, abuse, dispute or other.
+        #[arg(long)]
+        kind: String,
+        /// What it shows.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        who: crate::access::Credentials,
+    },
+    /// Release a recording's legal hold (admin only; logged).
+    Release {
+        /// The recording id (call id).
+        id: String,
+        /// Why the hold ends.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        who: crate::access::Credentials,
     },
 }
 
@@ -212,9 +253,34 @@ pub fn run(config_path: &Path, data: Option<PathBuf>, cmd: RecordingsCmd) -> Res
             eprintln!("fingerprint {} (ed25519)", ev::key_id(&key));
             Ok(())
         }
-        RecordingsCmd::Export { id, out } => {
+        RecordingsCmd::List(filter) => crate::access::list(&load()?, &filter),
+        RecordingsCmd::Show { id } => crate::access::show(&load()?, &id),
+        RecordingsCmd::Mark {
+            id,
+            kind,
+            note,
+            who,
+        } => crate::access::mark(&load()?, &id, &kind, &note, &who),
+        RecordingsCmd::Release { id, reason, who } => {
+            crate::access::release(&load()?, &id, &reason, &who)
+        }
+        RecordingsCmd::Export {
+            id,
+            out,
+            reason,
+            user,
+            password_file,
+        } => {
             let cfg = load()?;
             ev::validate_id(&id)?;
+            let who =
+                user.zip(password_file)
+                    .map(|(user, password_file)| crate::access::Credentials {
+                        user,
+                        password_file,
+                    });
+            // the access is on record before the bundle exists
+            crate::access::audit_cli_access(&cfg, &id, "export", &reason, who.as_ref())?;
             let key = ev::load_public_key(&cfg.storage.data_dir)?;
             let x = ev::bundle::export(&cfg.recordings_dir(), &id, &key, &out)
                 .with_context(|| format!("export {id}"))?;

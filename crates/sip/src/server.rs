@@ -867,6 +867,17 @@ async fn map_states(
                 let ev = match reason {
                     TerminatedReason::UacCancel => LegEvent::Cancelled,
                     TerminatedReason::UacBye | TerminatedReason::UasBye => LegEvent::HungUp,
+                    // a final refusal may end the dialog before the INVITE's
+                    // own result arrives: report it the same way
+                    TerminatedReason::UasBusy | TerminatedReason::UacBusy => {
+                        LegEvent::Rejected { status: 486 }
+                    }
+                    TerminatedReason::UasDecline => LegEvent::Rejected { status: 603 },
+                    TerminatedReason::UasOther(code)
+                    | TerminatedReason::UacOther(code)
+                    | TerminatedReason::ProxyError(code) => LegEvent::Rejected {
+                        status: code.code(),
+                    },
                     other => LegEvent::Ended {
                         reason: format!("{other:?}"),
                     },

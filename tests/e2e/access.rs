@@ -1,0 +1,304 @@
+//! Users, evidence marks (legal holds) and the audit log, through the CLI,
+//! on a real recorded call: roles are enforced (an agent cannot mark, a
+//! supervisor cannot release a hold), every mark, release, refusal and
+//! export is in the hash-chained audit log, and hostile input is refused.
+
+use super::*;
+use std::process::{Command, Output};
+
+fn hotline(h: &Hotline, args: &[&str]) -> Output {
+    let (first, rest) = args.split_first().expect("a command");
+    Command::new(Hotline::binary())
+        .arg(first)
+        .args(rest)
+        .args(["--config", h.config_path.to_str().unwrap()])
+        .args(["--data", h.data_dir.to_str().unwrap()])
+        .current_dir(h.dir.path())
+        .env("HOTLINE_LOG", "warn")
+        .output()
+        .expect("run hotline")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}\n{}{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn refused(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "accepted: {err}");
+    assert!(err.contains(needle), "expected `{needle}` in: {err}");
+}
+
+#[test]
+fn marks_holds_and_every_access_are_on_record_with_roles_enforced() {
+    need_peers();
+    let h = Hotline::start();
+    let agent = {
+        let port = free_udp_port();
+        register(&h, "1001", port);
+        Sipp::new("agent_uas.xml")
+            .port(port)
+            .key("agent", "1001")
+            .calls(1)
+            .timeout(Duration::from_secs(30))
+            .spawn()
+    };
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0616000001")
+        .duration_ms(1500)
+        .run()
+        .assert_success("a recorded call");
+    agent.wait().assert_success("agent");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    let id = cdr.call_id.as_str().to_string();
+    assert!(
+        wait_until(Duration::from_secs(10), || !h.recordings().is_empty()),
+        "recorded"
+    );
+    // users: a supervisor, an admin, an agent; bad input refused
+    let pw = |name: &str, text: &str| {
+        let p = h.dir.path().join(format!("{name}.pw"));
+        std::fs::write(&p, format!("{text}\n")).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (alice, root, ann) = (
+        pw("alice", "correct horse"),
+        pw("root", "battery staple"),
+        pw("ann", "agent password"),
+    );
+    ok(&hotline(
+        &h,
+        &[
+            "users",
+            "add",
+            "alice",
+            "--role",
+            "supervisor",
+            "--password-file",
+            &alice,
+        ],
+    ));
+    ok(&hotline(
+        &h,
+        &[
+            "users",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--password-file",
+            &root,
+        ],
+    ));
+    ok(&hotline(
+        &h,
+        &[
+            "users",
+            "add",
+            "ann",
+            "--role",
+            "agent",
+            "--password-file",
+            &ann,
+        ],
+    ));
+    refused(
+        &hotline(
+            &h,
+            &[
+                "users",
+                "add",
+                "eve",
+                "--role",
+                "god",
+                "--password-file",
+                &alice,
+            ],
+        ),
+        "--role",
+    );
+    refused(
+        &hotline(
+            &h,
+            &[
+                "users",
+                "add",
+                "a b",
+                "--role",
+                "agent",
+                "--password-file",
+                &alice,
+            ],
+        ),
+        "user name",
+    );
+    refused(
+        &hotline(
+            &h,
+            &[
+                "users",
+                "add",
+                "eve",
+                "--role",
+                "agent",
+                "--password-file",
+                &pw("short", "1234"),
+            ],
+        ),
+        "at least 8",
+    );
+    let mark = |user: &str, pwf: &str, kind: &str| {
+        hotline(
+            &h,
+            &[
+                "recordings",
+                "mark",
+                &id,
+                "--kind",
+                kind,
+                "--note",
+                "threatens the agent, 00:42",
+                "--user",
+                user,
+                "--password-file",
+                pwf,
+            ],
+        )
+    };
+    // an agent may not mark; a wrong password is refused like an unknown user
+    refused(&mark("ann", &ann, "extortion"), "needs the supervisor role");
+    refused(
+        &mark("alice", &root, "extortion"),
+        "unknown user or wrong password",
+    );
+    refused(
+        &mark("mallory", &alice, "extortion"),
+        "unknown user or wrong password",
+    );
+    refused(&mark("alice", &alice, "gossip"), "--kind");
+    ok(&mark("alice", &alice, "extortion"));
+    // the hold shows in the list and the show
+    let list = ok(&hotline(&h, &["recordings", "list", "--marked"]));
+    assert!(
+        list.contains(&id) && list.contains("extortion") && list.contains("held"),
+        "{list}"
+    );
+    let none = ok(&hotline(&h, &["recordings", "list", "--caller", "0000"]));
+    assert!(!none.contains(&id), "{none}");
+    let show = ok(&hotline(&h, &["recordings", "show", &id]));
+    assert!(
+        show.contains("on hold") && show.contains("0616000001"),
+        "{show}"
+    );
+    // a supervisor may not release; the refusal is on record; an admin may
+    let release = |user: &str, pwf: &str| {
+        hotline(
+            &h,
+            &[
+                "recordings",
+                "release",
+                &id,
+                "--reason",
+                "case closed",
+                "--user",
+                user,
+                "--password-file",
+                pwf,
+            ],
+        )
+    };
+    refused(&release("alice", &alice), "needs the admin role");
+    ok(&release("root", &root));
+    refused(&release("root", &root), "not on hold");
+    // export as a supervisor, with a reason
+    let bundle = h.dir.path().join("evidence.zip");
+    ok(&hotline(
+        &h,
+        &[
+            "recordings",
+            "export",
+            &id,
+            "--out",
+            bundle.to_str().unwrap(),
+            "--reason",
+            "police request 2026-77",
+            "--user",
+            "alice",
+            "--password-file",
+            &alice,
+        ],
+    ));
+    // the audit log has all of it, in order, and its chain is intact
+    let log = ok(&hotline(&h, &["audit", "--call", &id]));
+    let actions: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(3))
+        .collect();
+    assert_eq!(
+        actions,
+        ["mark", "release_refused", "release", "export"],
+        "{log}"
+    );
+    assert!(
+        log.contains("user:alice") && log.contains("police request 2026-77"),
+        "{log}"
+    );
+    let verified = ok(&hotline(&h, &["audit", "--verify"]));
+    assert!(verified.contains("chain intact"), "{verified}");
+    // hostile ids and values
+    refused(
+        &hotline(&h, &["recordings", "show", "../../etc/passwd"]),
+        "",
+    );
+    refused(
+        &hotline(&h, &["recordings", "list", "--from", "2026-13-01"]),
+        "--from",
+    );
+    refused(
+        &hotline(
+            &h,
+            &[
+                "recordings",
+                "list",
+                "--from",
+                "2026-11-02",
+                "--to",
+                "2026-11-01",
+            ],
+        ),
+        "before",
+    );
+    refused(
+        &hotline(&h, &["recordings", "show", "c0000000000000000000000000"]),
+        "no such call",
+    );
+    let huge = h.dir.path().join("huge.pw");
+    std::fs::write(&huge, "x".repeat(5000)).unwrap();
+    refused(
+        &hotline(
+            &h,
+            &[
+                "recordings",
+                "mark",
+                &id,
+                "--kind",
+                "abuse",
+                "--user",
+                "alice",
+                "--password-file",
+                huge.to_str().unwrap(),
+            ],
+        ),
+        "longer than",
+    );
+}
