@@ -79,6 +79,9 @@ pub struct Config {
     /// `[[agents]]`
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// `[retention]`
+    #[serde(default)]
+    pub retention: RetentionSection,
     /// `[kpis]`
     #[serde(default)]
     pub kpis: KpisSection,
@@ -371,6 +374,29 @@ impl Default for PromptsSection {
     }
 }
 
+/// `[retention]`: how long recordings are kept and how much disk they may use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSection {
+    /// Days a recording is kept (0 = no age limit); queues may set their own.
+    pub days: u32,
+    /// Largest total size of the recordings, MiB (0 = no quota). The oldest
+    /// recordings without a legal hold are removed first.
+    pub quota_mb: f64,
+    /// Seconds between retention passes while `serve` runs (60–86400).
+    pub check_every_s: u32,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        RetentionSection {
+            days: 0,
+            quota_mb: 0.0,
+            check_every_s: 3600,
+        }
+    }
+}
+
 /// `[kpis]`: how the figures count (docs/kpis.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -654,6 +680,27 @@ impl Config {
             }
             if c.retry_s > 86_400 {
                 return Err(invalid("callback.retry_s", "at most a day"));
+            }
+        }
+        let r = &self.retention;
+        if r.days > 36_500 {
+            return Err(invalid(
+                "retention.days",
+                "at most 36500 days (0 = no age limit)",
+            ));
+        }
+        if !(r.quota_mb.is_finite() && r.quota_mb >= 0.0 && r.quota_mb < 1e9) {
+            return Err(invalid("retention.quota_mb", "a size in MiB, 0 = no quota"));
+        }
+        if !(60..=86_400).contains(&r.check_every_s) {
+            return Err(invalid("retention.check_every_s", "60 to 86400 seconds"));
+        }
+        for (i, q) in self.queues.iter().enumerate() {
+            if q.retention_days.is_some_and(|d| d > 36_500) {
+                return Err(invalid(
+                    format!("queues[{i}].retention_days"),
+                    "at most 36500 days",
+                ));
             }
         }
         if self.kpis.short_abandon_s > 600 {

@@ -7,6 +7,7 @@ mod config;
 mod http;
 mod recordings;
 mod report;
+mod retention;
 mod routing_config;
 mod schedule_config;
 
@@ -531,6 +532,9 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         .context("storage: cannot open the database")?;
     recordings::startup_sweep(&recorder, &store).await?;
     let (sink, writer) = hotline_store::spawn_writer(store);
+    if let Some(notary) = recorder.notary().cloned() {
+        retention::spawn(cfg.clone(), notary, sink.clone());
+    }
 
     let media = MediaEngine::start(MediaConfig {
         bind_ip: cfg.media.ip,

@@ -55,6 +55,13 @@ pub enum RecordingsCmd {
         #[arg(long, value_name = "FILE", requires = "user")]
         password_file: Option<PathBuf>,
     },
+    /// Apply retention and the storage quota now (what `serve` does every
+    /// `retention.check_every_s`); held recordings are never removed.
+    Retention {
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Recorded calls, newest first, with their evidence marks (CSV).
     List(crate::access::ListFilter),
     /// One recording: its call, marks and every access to it.
@@ -254,6 +261,33 @@ pub fn run(config_path: &Path, data: Option<PathBuf>, cmd: RecordingsCmd) -> Res
             Ok(())
         }
         RecordingsCmd::List(filter) => crate::access::list(&load()?, &filter),
+        RecordingsCmd::Retention { dry_run } => {
+            let cfg = load()?;
+            let notary = Notary::open(&cfg.storage.data_dir)?;
+            let who = format!(
+                "os:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let summary = rt.block_on(async {
+                let store = hotline_store::Store::connect(&cfg.database_url())
+                    .await
+                    .context("cannot open the database")?;
+                crate::retention::run_pass(&cfg, &store, &notary, &who, dry_run, None).await
+            })?;
+            let verb = if dry_run { "would remove" } else { "removed" };
+            for (id, why) in &summary.deleted {
+                println!("{verb} {id}: {why}");
+            }
+            println!("{} recording(s) {verb}", summary.deleted.len());
+            if let Some(alarm) = summary.alarm {
+                eprintln!("ALARM: {alarm}");
+            }
+            Ok(())
+        }
         RecordingsCmd::Show { id } => crate::access::show(&load()?, &id),
         RecordingsCmd::Mark {
             id,

@@ -82,6 +82,10 @@ pub struct QueueSection {
     /// (default `acd.ring_timeout_ms`: three rings of the cadence).
     #[serde(default)]
     pub ring_timeout_s: Option<u32>,
+    /// Days this queue's recordings are kept (default `retention.days`; 0 =
+    /// no age limit).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
     /// This queue's short-abandon threshold, seconds (default
     /// `kpis.short_abandon_s`).
     #[serde(default)]

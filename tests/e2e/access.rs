@@ -302,3 +302,124 @@ fn marks_holds_and_every_access_are_on_record_with_roles_enforced() {
         "longer than",
     );
 }
+
+fn recorded_call(h: &Hotline, caller: &str) -> String {
+    let port = free_udp_port();
+    register(h, "1001", port);
+    let agent = Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", "1001")
+        .calls(1)
+        .timeout(Duration::from_secs(30))
+        .spawn();
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", caller)
+        .duration_ms(1500)
+        .run()
+        .assert_success("a recorded call");
+    agent.wait().assert_success("agent");
+    let n = all_events(h)
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::RecordingClosed { .. }))
+        .count();
+    let cdrs = wait_cdrs(h, n.max(1));
+    assert!(
+        wait_until(Duration::from_secs(10), || all_events(h)
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::RecordingClosed { .. }))
+            .count()
+            >= cdrs.len()),
+        "sealed"
+    );
+    cdrs.iter()
+        .find(|c| c.caller == caller)
+        .expect("the call's CDR")
+        .call_id
+        .as_str()
+        .to_string()
+}
+
+/// Over the quota the oldest recording without a hold goes (on record, with
+/// a signed tombstone, so `verify --all` still passes); a held one never
+/// does, and when only held ones are left an alarm is raised instead.
+#[test]
+fn the_quota_removes_the_oldest_unheld_recording_and_never_a_held_one() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        // two 1.5 s recordings (~48 KiB each) do not fit, one does
+        extra_toml: "[retention]\nquota_mb = 0.06\n".into(),
+        ..HotlineOptions::default()
+    });
+    let first = recorded_call(&h, "0617000001");
+    std::thread::sleep(Duration::from_millis(20));
+    let second = recorded_call(&h, "0617000002");
+    let sup = h.dir.path().join("sup.pw");
+    std::fs::write(&sup, "supervisor pw\n").unwrap();
+    let sup = sup.to_str().unwrap();
+    ok(&hotline(
+        &h,
+        &[
+            "users",
+            "add",
+            "sup",
+            "--role",
+            "supervisor",
+            "--password-file",
+            sup,
+        ],
+    ));
+    ok(&hotline(
+        &h,
+        &[
+            "recordings",
+            "mark",
+            &first,
+            "--kind",
+            "dispute",
+            "--user",
+            "sup",
+            "--password-file",
+            sup,
+        ],
+    ));
+    let dry = ok(&hotline(&h, &["recordings", "retention", "--dry-run"]));
+    assert!(
+        dry.contains(&format!("would remove {second}: storage quota")),
+        "{dry}"
+    );
+    assert!(!dry.contains(&first), "{dry}");
+    let done = ok(&hotline(&h, &["recordings", "retention"]));
+    assert!(done.contains(&format!("removed {second}")), "{done}");
+    let wavs: Vec<String> = h
+        .recordings()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(wavs.iter().any(|w| w.contains(&first)), "{wavs:?}");
+    assert!(!wavs.iter().any(|w| w.contains(&second)), "{wavs:?}");
+    // the chain still verifies: the deletion is signed, not a gap
+    let verified = hotline(&h, &["recordings", "verify", "--all"]);
+    ok(&verified);
+    let log = ok(&hotline(&h, &["audit", "--call", &second]));
+    assert!(
+        log.contains(",delete,") && log.contains("storage quota"),
+        "{log}"
+    );
+    // a quota only the held recording exceeds: an alarm, nothing removed
+    let cfg = std::fs::read_to_string(&h.config_path).unwrap();
+    std::fs::write(
+        &h.config_path,
+        cfg.replace("quota_mb = 0.06", "quota_mb = 0.01"),
+    )
+    .unwrap();
+    let alarm = hotline(&h, &["recordings", "retention"]);
+    ok(&alarm);
+    let err = String::from_utf8_lossy(&alarm.stderr);
+    assert!(err.contains("ALARM") && err.contains("legal hold"), "{err}");
+    assert!(h
+        .recordings()
+        .iter()
+        .any(|p| p.display().to_string().contains(&first)));
+}

@@ -236,6 +236,20 @@ pub enum EventKind {
         /// Attempts made.
         attempts: u32,
     },
+    /// Retention or the storage quota removed a recording's audio (a signed
+    /// tombstone replaces it; the manifest stays).
+    RecordingDeleted {
+        /// The WAV, relative to the recordings root.
+        path: String,
+        /// Why (`older than 90 days (queue general)`, `storage quota`).
+        reason: String,
+    },
+    /// The recordings exceed the storage quota and only held recordings are
+    /// left to remove: someone must act.
+    StorageAlarm {
+        /// What is wrong.
+        reason: String,
+    },
     /// The caller left a voicemail (recorded like a call: caller left, the
     /// agent channel silent).
     VoicemailLeft {
@@ -372,6 +386,8 @@ impl EventKind {
             EventKind::QueueClosed { .. } => "queue_closed",
             EventKind::Announced { .. } => "announced",
             EventKind::VoicemailLeft { .. } => "voicemail_left",
+            EventKind::RecordingDeleted { .. } => "recording_deleted",
+            EventKind::StorageAlarm { .. } => "storage_alarm",
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::CallbackAttemptFailed { .. } => "callback_attempt_failed",
             EventKind::CallbackExpired { .. } => "callback_expired",

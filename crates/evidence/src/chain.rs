@@ -134,6 +134,11 @@ fn write_atomic(path: &Path, bytes: &[u8], must_be_new: bool) -> Result<(), Evid
 }
 
 impl Notary {
+    /// Signs a tombstone with the server key (retention deletions).
+    pub fn sign_tombstone(&self, t: &mut crate::tombstone::Tombstone) {
+        t.sign(&self.key);
+    }
+
     /// Loads (or creates, at first use) the key in `<data_dir>/evidence` and
     /// reads the chain head.
     pub fn open(data_dir: &Path) -> Result<Notary, EvidenceError> {

@@ -22,6 +22,7 @@ mod key;
 pub mod loudness;
 mod manifest;
 pub mod sweep;
+pub mod tombstone;
 pub mod verify;
 pub mod wav;
 

@@ -532,3 +532,41 @@ fn sweep_moves_a_head_left_behind_by_a_crash_while_sealing() {
     assert_eq!(m.seq, 2);
     assert_eq!(s.verify(), vec![]);
 }
+
+#[test]
+fn a_deletion_needs_a_signed_tombstone_naming_the_same_audio() {
+    use hotline_evidence::tombstone::Tombstone;
+    let (s, [a, _, _]) = three();
+    let (sha, _) = hash_file(&a).unwrap();
+    let tomb = |sha: &str| Tombstone {
+        call_id: "call-a".into(),
+        file: "call-a.wav".into(),
+        file_sha256: sha.into(),
+        deleted_at_ms: 1_800_000_000_000,
+        reason: "older than 90 days".into(),
+        audit_hash: "ab".repeat(32),
+        key_id: String::new(),
+        signature: String::new(),
+    };
+    let mut good = tomb(&sha);
+    s.notary.sign_tombstone(&mut good);
+    fs::remove_file(&a).unwrap();
+    let missing = Fault::AudioMissing {
+        call_id: "call-a".into(),
+        file: "call-a.wav".into(),
+    };
+    // unsigned, signed for another hash, edited after signing: still missing
+    let mut other = tomb(&"00".repeat(32));
+    s.notary.sign_tombstone(&mut other);
+    let mut edited = good.clone();
+    edited.reason = "nobody asked".into();
+    for t in [tomb(&sha), other, edited] {
+        t.write(&a).unwrap();
+        assert!(s.verify().contains(&missing), "{t:?}");
+    }
+    fs::write(Tombstone::path_for(&a), b"{garbage").unwrap();
+    assert!(s.verify().contains(&missing));
+    // the genuine tombstone: the chain and the manifest still verify
+    good.write(&a).unwrap();
+    assert_eq!(s.verify(), vec![]);
+}
