@@ -113,7 +113,7 @@ pub fn policy(cfg: &Config) -> Policy {
             .filter_map(|q| Some((q.id.clone(), q.retention_days?)))
             .collect(),
         quota_bytes: (cfg.retention.quota_mb > 0.0)
-            .then(|| (cfg.retention.quota_mb * 1_048_576.0) as u64),
+            .then_some((cfg.retention.quota_mb * 1_048_576.0) as u64),
     }
 }
 
