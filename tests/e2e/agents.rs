@@ -371,3 +371,28 @@ fn a_pause_asked_during_a_call_starts_when_the_call_ends() {
     let cdr = wait_cdrs(&h, 1).remove(0);
     assert_eq!(cdr.outcome, Some(hotline_core::Outcome::Answered));
 }
+
+/// Outside its open hours (here: a holiday) a queue's minimum staffing does
+/// not hold: the last agent may leave at closing time.
+#[test]
+fn the_last_agent_may_leave_when_the_queue_is_closed() {
+    need_peers();
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let h = Hotline::start_with(HotlineOptions {
+        extra_toml: format!(
+            "[schedule]\ntimezone = \"UTC\"\nholidays = [\"{}\", \"{today}\", \"{}\"]\n\n[[queues]]\nid = \"general\"\nmin_staffed = 1\nopen = [\"daily 00:00-24:00\"]\n",
+            today.yesterday().expect("date"),
+            today.tomorrow().expect("date"),
+        ),
+        ..HotlineOptions::default()
+    });
+    register(&h, "1001", free_udp_port());
+    assert_eq!(
+        dial_code(&h, "1001", "*62"),
+        "200",
+        "logout allowed when closed"
+    );
+    assert_eq!(agent_json(&h, "1001")["state"], "logged_out");
+}

@@ -266,6 +266,8 @@ struct Queue {
     /// Handle times (talk + wrap-up, ms) of the queue's last calls, newest
     /// last, at most [`HANDLE_HISTORY`].
     recent_handles: std::collections::VecDeque<i64>,
+    /// Inside its open hours (minimum staffing only holds then).
+    open: bool,
 }
 
 /// How many recent handle times a queue keeps for its expected wait.
@@ -309,6 +311,7 @@ impl Acd {
                 cfg: QueueConfig::new(default_queue()),
                 last: None,
                 recent_handles: Default::default(),
+                open: true,
             }],
             waiting: Vec::new(),
             notices: Vec::new(),
@@ -324,6 +327,7 @@ impl Acd {
                 cfg,
                 last: None,
                 recent_handles: Default::default(),
+                open: true,
             }),
         }
     }
@@ -437,7 +441,7 @@ impl Acd {
         }
         let mut short = Vec::new();
         for q in &self.queues {
-            if Self::is_member(&q.cfg, agent) && q.cfg.min_staffed > 0 {
+            if q.open && Self::is_member(&q.cfg, agent) && q.cfg.min_staffed > 0 {
                 let after = self.staffed(&q.cfg).saturating_sub(1);
                 if after < q.cfg.min_staffed {
                     short.push((q.cfg.id.clone(), after, q.cfg.min_staffed));
@@ -555,6 +559,15 @@ impl Acd {
 
     fn order_key(w: &Waiting) -> (std::cmp::Reverse<u8>, i64, u64) {
         (std::cmp::Reverse(w.request.priority), w.since_ms, w.seq)
+    }
+
+    /// Says whether a queue is inside its open hours; outside them its
+    /// minimum staffing does not hold (the last agent may leave at closing).
+    /// Queues are open until told otherwise.
+    pub fn set_queue_open(&mut self, queue: &QueueId, open: bool) {
+        if let Some(q) = self.queues.iter_mut().find(|q| &q.cfg.id == queue) {
+            q.open = open;
+        }
     }
 
     /// Gives a waiting call a new id, keeping its queue, priority and place

@@ -700,3 +700,25 @@ fn hours_of_ring_all_traffic_never_double_book_an_agent() {
         );
     }
 }
+
+#[test]
+fn minimum_staffing_holds_during_open_hours_only() {
+    let mut acd = acd();
+    acd.set_queue(QueueConfig {
+        min_staffed: 1,
+        ..queue("night", Strategy::LongestIdle, &["1"])
+    });
+    acd.agent_logged_in(&a("1"), 0);
+    // open: the last agent may not leave
+    assert!(matches!(
+        acd.pause(&a("1"), "meal", 1, None),
+        Err(LeaveRefused::BelowMinimum { .. })
+    ));
+    // closed: they may
+    acd.set_queue_open(&q("night"), false);
+    acd.pause(&a("1"), "end of shift", 2, None).unwrap();
+    acd.unpause(&a("1"), 3);
+    // open again: the floor holds again
+    acd.set_queue_open(&q("night"), true);
+    assert!(acd.logout(&a("1"), None).is_err());
+}

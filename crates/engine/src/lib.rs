@@ -339,6 +339,16 @@ impl Engine {
                 _ = tick.tick() => {}
             }
             let now = self.clock.now_ms();
+            // minimum staffing holds during open hours only
+            for q in self
+                .cfg
+                .queues
+                .iter()
+                .map(|q| &q.id)
+                .chain([&self.cfg.queue])
+            {
+                acd.set_queue_open(q, self.cfg.schedule.is_open(q, now));
+            }
             for offer in acd.poll_offers(now) {
                 let contacts = self.sip.contacts(offer.agent.as_str());
                 let sent = match (calls.get(&offer.call), contacts.into_iter().next()) {
