@@ -603,7 +603,11 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         announcements: load_announcements(&cfg)?,
         voicemail: load_voicemail(&cfg)?,
         callback: load_callback(&cfg)?,
-        closed_voicemail: cfg.schedule.closed_action == schedule_config::ClosedAction::Voicemail,
+        closed_treatment: match cfg.schedule.closed_action {
+            schedule_config::ClosedAction::Message => hotline_engine::ClosedTreatment::Message,
+            schedule_config::ClosedAction::Voicemail => hotline_engine::ClosedTreatment::Voicemail,
+            schedule_config::ClosedAction::Callback => hotline_engine::ClosedTreatment::Callback,
+        },
         queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),

@@ -34,6 +34,9 @@ pub enum ClosedAction {
     Message,
     /// The closed message, then a voicemail (needs `[voicemail]`).
     Voicemail,
+    /// The closed message, then a callback made once the queue opens (needs
+    /// `[callback]`; callers whose number cannot be dialled get goodbye).
+    Callback,
 }
 
 /// `[[schedule.greetings]]`: one period of the day and its greeting.
@@ -67,6 +70,12 @@ impl Config {
             return Err(invalid(
                 "schedule.closed_action",
                 "`voicemail` needs [voicemail] enabled = true",
+            ));
+        }
+        if self.schedule.closed_action == ClosedAction::Callback && !self.callback.enabled {
+            return Err(invalid(
+                "schedule.closed_action",
+                "`callback` needs [callback] enabled = true",
             ));
         }
         for (i, h) in self.schedule.holidays.iter().enumerate() {

@@ -191,3 +191,50 @@ fn an_unreachable_caller_is_tried_again_then_the_callback_is_given_up() {
         kinds(&ev)
     );
 }
+
+/// A caller of a closed queue may leave a callback: it is requested at
+/// once, but no agent is rung for it until the queue opens.
+#[test]
+fn a_closed_queue_takes_a_callback_and_rings_nobody_while_closed() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let phone_port = free_udp_port();
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let mut opts = with_callbacks(&prompts, phone_port);
+    opts.extra_toml.push_str(&format!(
+        "\n[schedule]\ntimezone = \"UTC\"\nclosed_action = \"callback\"\nholidays = [\"{}\", \"{today}\", \"{}\"]\n\n[[queues]]\nid = \"general\"\nopen = [\"daily 00:00-24:00\"]\n",
+        today.yesterday().expect("date"),
+        today.tomorrow().expect("date"),
+    ));
+    let h = Hotline::start_with(opts);
+    // an agent is logged in, yet nobody rings while the queue is closed
+    register(&h, "1001", free_udp_port());
+    let sink = RtpSink::bind();
+    Sipp::new("caller_silent.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0614000009")
+        .key("rtp_port", &sink.port.to_string())
+        .timeout(Duration::from_secs(20))
+        .run()
+        .assert_success("closed: confirm, goodbye");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.outcome, Some(Outcome::Callback), "{cdr:#?}");
+    let ev = events(&h, &cdr.call_id);
+    let k = kinds(&ev);
+    let pos = |name: &str| {
+        k.iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("no {name} in {k:?}"))
+    };
+    assert!(pos("queue_closed") < pos("callback_requested"), "{k:?}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !all_events(&h)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Offered { .. })),
+        "a callback rang an agent while the queue was closed"
+    );
+}

@@ -3,7 +3,7 @@
 
 use crate::limits::LimitWatch;
 use crate::routing::{self, BlacklistAction, IvrOption, MenuInput};
-use crate::{EngineConfig, Prompts};
+use crate::{ClosedTreatment, EngineConfig, Prompts};
 use hotline_acd::{CallRequest, RingResult, SkillNeed};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EndedBy, EventKind, Outcome, Party, QueueId, Side,
@@ -1054,7 +1054,23 @@ impl CallTask {
         info!("queue closed: outside open hours");
         self.emit(None, EventKind::QueueClosed {});
         self.let_go_of(ringing).await;
-        if self.ctx.cfg.closed_voicemail && self.ctx.cfg.voicemail.is_some() {
+        let treatment = match self.ctx.cfg.closed_treatment {
+            ClosedTreatment::Voicemail if self.ctx.cfg.voicemail.is_some() => {
+                ClosedTreatment::Voicemail
+            }
+            ClosedTreatment::Callback
+                if self
+                    .ctx
+                    .cfg
+                    .callback
+                    .as_ref()
+                    .is_some_and(|c| c.uri_for(&self.inbound.caller.number).is_some()) =>
+            {
+                ClosedTreatment::Callback
+            }
+            _ => ClosedTreatment::Message,
+        };
+        if treatment != ClosedTreatment::Message {
             if !answered {
                 if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
                     warn!(error = %e, "cannot answer caller");
@@ -1065,7 +1081,12 @@ impl CallTask {
                     return self.caller_left_before_voicemail();
                 }
             }
-            return self.voicemail(media, caller_sdp, Vec::new(), true).await;
+            return match treatment {
+                ClosedTreatment::Voicemail => {
+                    self.voicemail(media, caller_sdp, Vec::new(), true).await
+                }
+                _ => self.accept_callback(media, Vec::new()).await,
+            };
         }
         match self.ctx.prompts.closed.clone() {
             Some(message) => {

@@ -79,6 +79,8 @@ pub(crate) struct CallbackTask {
     requested_ms: i64,
     deadline: Instant,
     attempts: u32,
+    /// Already waiting in the ACD (it kept the caller's place).
+    queued: bool,
 }
 
 impl CallbackTask {
@@ -88,6 +90,7 @@ impl CallbackTask {
         number: String,
         queue: QueueId,
         deadline_ms: i64,
+        queued: bool,
         cmds: mpsc::Receiver<CallCmd>,
     ) -> Self {
         let now = ctx.clock.now_ms();
@@ -109,6 +112,7 @@ impl CallbackTask {
             requested_ms: now,
             deadline,
             attempts: 0,
+            queued,
         }
     }
 
@@ -140,13 +144,20 @@ impl CallbackTask {
                 call_type: CallType::Callback,
             },
         );
-        let mut retry_at: Option<Instant> = None;
+        // not in the ACD yet (the caller called while the queue was closed):
+        // queue it now, or at opening
+        let mut retry_at: Option<Instant> = (!self.queued).then(Instant::now);
         loop {
             tokio::select! {
                 _ = sleep_until(self.deadline) => {
                     return self.expire().await;
                 }
                 _ = sleep_until(retry_at.unwrap_or(self.deadline)), if retry_at.is_some() => {
+                    if !self.ctx.cfg.schedule.is_open(&self.queue, self.ctx.clock.now_ms()) {
+                        // callbacks are made in open hours only
+                        retry_at = Some(Instant::now() + Duration::from_secs(60));
+                        continue;
+                    }
                     retry_at = None;
                     self.tell(ControllerMsg::Enqueue {
                         call: self.id.clone(),

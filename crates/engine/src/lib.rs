@@ -64,10 +64,10 @@ pub struct EngineConfig {
     /// Every configured agent.
     pub agents: Vec<AgentId>,
     /// Voicemail (None: not offered): closed queues with
-    /// `closed_voicemail`, and queues overflowing to [`VOICEMAIL`].
+    /// [`ClosedTreatment::Voicemail`], and queues overflowing to [`VOICEMAIL`].
     pub voicemail: Option<Voicemail>,
-    /// Closed queues take a voicemail after the closed message.
-    pub closed_voicemail: bool,
+    /// What a caller of a closed queue gets after the closed message.
+    pub closed_treatment: ClosedTreatment,
     /// Callbacks (None: not offered).
     pub callback: Option<callback::CallbackConfig>,
     /// Position and expected-wait announcements (None: music only).
@@ -114,6 +114,18 @@ pub struct Prompts {
     pub silent_line: Option<Prompt>,
     /// Played to callers whose queue is closed (None: 480 before answering).
     pub closed: Option<Prompt>,
+}
+
+/// What a caller of a closed queue gets after the closed message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClosedTreatment {
+    /// Goodbye (480 without a closed message).
+    #[default]
+    Message,
+    /// A voicemail (needs [`EngineConfig::voicemail`]).
+    Voicemail,
+    /// A callback once the queue opens (needs [`EngineConfig::callback`]).
+    Callback,
 }
 
 /// The overflow target that sends a caller to voicemail instead of a queue.
@@ -296,12 +308,12 @@ impl Engine {
                                 request: CallRequest::default(),
                                 hops: 0,
                             });
-                            if !acd.rename_call(&old, new.clone()) {
-                                self.place(&mut acd, &calls, new.clone(), w.clone(), now);
-                            }
+                            // keeps the caller's place; a caller of a closed
+                            // queue had none: the callback queues itself at opening
+                            let queued = acd.rename_call(&old, new.clone());
                             requests.insert(new.clone(), w);
                             let span = info_span!("callback", call_id = %new);
-                            let task = callback::CallbackTask::new(ctx.clone(), new, number, queue, deadline_ms, cmd_rx);
+                            let task = callback::CallbackTask::new(ctx.clone(), new, number, queue, deadline_ms, queued, cmd_rx);
                             tokio::spawn(task.run().instrument(span));
                         }
                         ControllerMsg::Status { call, default_handle_ms, reply } => {
