@@ -671,7 +671,8 @@ impl Acd {
     }
 
     /// The agent's call ended: wrap-up starts (the queue's, or the default).
-    pub fn call_ended(&mut self, agent: &AgentId, now: i64) {
+    /// Returns the wrap-up time given, ms (None if the agent was not on a call).
+    pub fn call_ended(&mut self, agent: &AgentId, now: i64) -> Option<i64> {
         let default_wrap = self.cfg.wrap_up_ms;
         let wraps: HashMap<QueueId, i64> = self
             .queues
@@ -698,8 +699,10 @@ impl Acd {
                     }
                     q.recent_handles.push_back(talk + wrap);
                 }
+                return Some(wrap);
             }
         }
+        None
     }
 
     /// Mean handle time (talk + wrap-up) of the queue's recent calls, ms, or

@@ -236,6 +236,12 @@ pub enum EventKind {
         /// Attempts made.
         attempts: u32,
     },
+    /// The agent's after-call work for this call: available again after
+    /// `wrap_ms` (the queue's wrap-up time). Part of the handle time.
+    WrapUp {
+        /// Wrap-up time, ms.
+        wrap_ms: i64,
+    },
     /// Retention or the storage quota removed a recording's audio (a signed
     /// tombstone replaces it; the manifest stays).
     RecordingDeleted {
@@ -387,6 +393,7 @@ impl EventKind {
             EventKind::Announced { .. } => "announced",
             EventKind::VoicemailLeft { .. } => "voicemail_left",
             EventKind::RecordingDeleted { .. } => "recording_deleted",
+            EventKind::WrapUp { .. } => "wrap_up",
             EventKind::StorageAlarm { .. } => "storage_alarm",
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::CallbackAttemptFailed { .. } => "callback_attempt_failed",

@@ -53,7 +53,7 @@ pub(crate) enum ControllerMsg {
         result: RingResult,
     },
     /// The agent's call ended: wrap-up.
-    AgentReleased { agent: AgentId },
+    AgentReleased { agent: AgentId, call: CallId },
     /// The call is over; forget it.
     Gone { call: CallId },
     /// The caller asked for a callback: `new` takes over `old`'s place.
@@ -682,6 +682,7 @@ impl CallTask {
         self.emit(Some(&agent), EventKind::Completed { ended_by, talk_ms });
         self.tell(ControllerMsg::AgentReleased {
             agent: agent.clone(),
+            call: self.id.clone(),
         })
         .await;
         self.tell(ControllerMsg::Gone {

@@ -322,7 +322,11 @@ impl CallbackTask {
             }
             Err(reason) => {
                 agent_leg.hangup().await;
-                self.tell(ControllerMsg::AgentReleased { agent }).await;
+                self.tell(ControllerMsg::AgentReleased {
+                    agent,
+                    call: self.id.clone(),
+                })
+                .await;
                 Attempt::CallerMissed(reason)
             }
         }
@@ -456,6 +460,7 @@ impl CallbackTask {
         self.emit(Some(agent), EventKind::Completed { ended_by, talk_ms });
         self.tell(ControllerMsg::AgentReleased {
             agent: agent.clone(),
+            call: self.id.clone(),
         })
         .await;
         self.tell(ControllerMsg::Gone {

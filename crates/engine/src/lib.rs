@@ -298,7 +298,17 @@ impl Engine {
                                 acd.agent_logged_out(&agent);
                             }
                         }
-                        ControllerMsg::AgentReleased { agent } => acd.call_ended(&agent, now),
+                        ControllerMsg::AgentReleased { agent, call } => {
+                            if let Some(wrap_ms) = acd.call_ended(&agent, now) {
+                                self.publish(CallEvent {
+                                    at_ms: now,
+                                    call_id: Some(call),
+                                    agent: Some(agent),
+                                    queue: None,
+                                    kind: EventKind::WrapUp { wrap_ms },
+                                });
+                            }
+                        }
                         ControllerMsg::Callback { old, new, number, queue, deadline_ms } => {
                             let (cmd_tx, cmd_rx) = mpsc::channel(16);
                             calls.remove(&old);

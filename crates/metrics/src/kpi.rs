@@ -114,6 +114,8 @@ struct CallFacts {
     callback_requested: bool,
     /// A callback was given up (`callback_expired`).
     callback_expired: bool,
+    /// The agent's wrap-up after the call (`wrap_up`), ms.
+    wrap_ms: Option<i64>,
     /// The call's type and when it was set: `arrived` sets the assumed type,
     /// `ivr_choice` and the limit events the known one; the latest wins.
     call_type: Option<(i64, CallType)>,
@@ -179,8 +181,7 @@ pub struct TypeFigures {
     /// Mean talk time of the completed calls, ms.
     pub avg_talk_ms: Option<f64>,
     /// Average handle time of the completed calls, ms: talk + hold +
-    /// wrap-up; hold is inside the talk time and wrap-up is not in the event
-    /// log yet, so today it equals the mean talk time.
+    /// wrap-up (hold is inside the talk time; wrap-up from `wrap_up`).
     pub aht_ms: Option<f64>,
     /// Completed calls that went past the type's limit.
     pub limit_exceeded: u64,
@@ -272,6 +273,8 @@ pub struct Figures {
     pub abandon_rate_without_short: Option<f64>,
     /// Mean talk time of completed calls, ms.
     pub avg_talk_ms: Option<f64>,
+    /// Average handle time of completed calls (talk + wrap-up), ms.
+    pub aht_ms: Option<f64>,
     /// Offered calls per hour over the window.
     pub calls_per_hour: Option<f64>,
     /// Completed calls that stayed within their handle-time limit ÷ completed calls.
@@ -460,6 +463,10 @@ impl Metrics {
             }
             EventKind::CallbackExpired { .. } => {
                 f.callback_expired = true;
+                None
+            }
+            EventKind::WrapUp { wrap_ms } => {
+                f.wrap_ms.get_or_insert((*wrap_ms).max(0));
                 None
             }
             EventKind::IvrChoice { call_type, .. } | EventKind::LimitWarning { call_type, .. } => {
@@ -833,6 +840,7 @@ struct Acc {
     system_in_rings: u64,
     agent_in_rings: u64,
     talk_sum: f64,
+    wrap_sum: f64,
     talk_count: u64,
     over_limit: u64,
     blocked: u64,
@@ -857,6 +865,7 @@ struct TypeAcc {
     answered: u64,
     completed: u64,
     talk_sum: f64,
+    wrap_sum: f64,
     over_limit: u64,
 }
 
@@ -865,16 +874,16 @@ impl TypeAcc {
         self.answered += o.answered;
         self.completed += o.completed;
         self.talk_sum += o.talk_sum;
+        self.wrap_sum += o.wrap_sum;
         self.over_limit += o.over_limit;
     }
 
     fn figures(&self) -> TypeFigures {
-        let avg = ratio(self.talk_sum, self.completed);
         TypeFigures {
             answered: self.answered,
             completed: self.completed,
-            avg_talk_ms: avg,
-            aht_ms: avg,
+            avg_talk_ms: ratio(self.talk_sum, self.completed),
+            aht_ms: ratio(self.talk_sum + self.wrap_sum, self.completed),
             limit_exceeded: self.over_limit,
             within_limit: ratio((self.completed - self.over_limit) as f64, self.completed),
         }
@@ -907,6 +916,7 @@ impl Acc {
             if let Some((talk, _)) = &f.completed {
                 t.completed += 1;
                 t.talk_sum += *talk as f64;
+                t.wrap_sum += f.wrap_ms.unwrap_or(0) as f64;
                 t.over_limit += u64::from(f.limit_exceeded.is_some());
             }
         }
@@ -946,6 +956,7 @@ impl Acc {
         }
         if let Some((talk, _)) = &f.completed {
             self.talk_sum += *talk as f64;
+            self.wrap_sum += f.wrap_ms.unwrap_or(0) as f64;
             self.talk_count += 1;
             self.over_limit += u64::from(f.limit_exceeded.is_some());
         }
@@ -973,6 +984,7 @@ impl Acc {
         self.system_in_rings += o.system_in_rings;
         self.agent_in_rings += o.agent_in_rings;
         self.talk_sum += o.talk_sum;
+        self.wrap_sum += o.wrap_sum;
         self.talk_count += o.talk_count;
         self.over_limit += o.over_limit;
         self.blocked += o.blocked;
@@ -1028,6 +1040,7 @@ impl Acc {
                 self.offered - self.short_abandoned,
             ),
             avg_talk_ms: ratio(self.talk_sum, self.talk_count),
+            aht_ms: ratio(self.talk_sum + self.wrap_sum, self.talk_count),
             calls_per_hour: (span_ms > 0)
                 .then(|| self.offered as f64 * 3_600_000.0 / span_ms as f64),
             within_limit: ratio((self.talk_count - self.over_limit) as f64, self.talk_count),
@@ -1664,6 +1677,37 @@ mod tests {
         assert_eq!(
             (all.center, all.queues, all.agents),
             (wide.center, wide.queues, wide.agents)
+        );
+    }
+
+    #[test]
+    fn handle_time_is_talk_plus_wrap_up() {
+        let mut log = Log::new();
+        log.answered(0, "a", "q", "1", 5_000, 1, 60_000);
+        log.ev(
+            70_000,
+            "a",
+            Some("1"),
+            "q",
+            EventKind::WrapUp { wrap_ms: 20_000 },
+        );
+        log.answered(0, "b", "q", "2", 5_000, 1, 40_000);
+        // b's wrap-up event is lost (crash): its handle time is its talk time
+        let c = log.metrics().snapshot(200_000).center;
+        assert_eq!(c.avg_talk_ms, Some(50_000.0));
+        assert_eq!(c.aht_ms, Some((80_000.0 + 40_000.0) / 2.0));
+        assert_eq!(c.by_type["inquiry"].aht_ms, Some(60_000.0));
+        // a duplicate wrap-up does not count twice
+        log.ev(
+            71_000,
+            "a",
+            Some("1"),
+            "q",
+            EventKind::WrapUp { wrap_ms: 20_000 },
+        );
+        assert_eq!(
+            log.metrics().snapshot(200_000).center.aht_ms,
+            Some(60_000.0)
         );
     }
 
