@@ -72,6 +72,10 @@ pub struct QueueSection {
     /// Skills every call of the queue needs: name → minimum proficiency (1–100).
     #[serde(default)]
     pub skills: BTreeMap<String, u8>,
+    /// Skills preferred but not required: name → proficiency (1–100); agents
+    /// who have them are offered the call first.
+    #[serde(default)]
+    pub preferred_skills: BTreeMap<String, u8>,
     /// After this wait any proficiency of those skills will do (0 = never widen).
     #[serde(default)]
     pub widen_after_s: u32,
@@ -279,6 +283,7 @@ impl Config {
                 }
             }
             check_skills(&format!("{key}.skills"), &q.skills)?;
+            check_skills(&format!("{key}.preferred_skills"), &q.preferred_skills)?;
             if let Some(o) = q
                 .overflow
                 .as_ref()
@@ -461,6 +466,14 @@ impl Config {
                     })
                     .collect(),
                 widen_after_ms: (q.widen_after_s > 0).then(|| i64::from(q.widen_after_s) * 1000),
+                preferred: q
+                    .preferred_skills
+                    .iter()
+                    .map(|(skill, level)| SkillNeed {
+                        skill: skill.clone(),
+                        min_level: *level,
+                    })
+                    .collect(),
             })
             .collect()
     }

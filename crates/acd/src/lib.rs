@@ -104,6 +104,9 @@ pub struct QueueConfig {
     pub skills: Vec<SkillNeed>,
     /// After this wait any proficiency (level ≥ 1) of the needed skills will do.
     pub widen_after_ms: Option<i64>,
+    /// Skills the queue prefers but does not require: among the agents
+    /// available, those who have them all are offered first.
+    pub preferred: Vec<SkillNeed>,
 }
 
 impl QueueConfig {
@@ -119,6 +122,7 @@ impl QueueConfig {
             min_staffed: 0,
             skills: Vec::new(),
             widen_after_ms: None,
+            preferred: Vec::new(),
         }
     }
 }
@@ -848,6 +852,26 @@ impl Acd {
             if available.is_empty() {
                 continue;
             }
+            // preferred skills narrow the choice when someone has them
+            let preferred = &self.queues[qi].cfg.preferred;
+            let available: Vec<&AgentId> = if preferred.is_empty() {
+                available
+            } else {
+                let best: Vec<&AgentId> = available
+                    .iter()
+                    .copied()
+                    .filter(|id| {
+                        self.agents
+                            .get(*id)
+                            .is_some_and(|a| Self::qualifies(a, preferred, false))
+                    })
+                    .collect();
+                if best.is_empty() {
+                    available
+                } else {
+                    best
+                }
+            };
             let since_of = |id: &AgentId| match self.agents.get(id).map(|a| &a.state) {
                 Some(AgentState::Available { since_ms }) => *since_ms,
                 _ => i64::MAX,

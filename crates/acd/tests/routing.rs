@@ -722,3 +722,30 @@ fn minimum_staffing_holds_during_open_hours_only() {
     acd.set_queue_open(&q("night"), true);
     assert!(acd.logout(&a("1"), None).is_err());
 }
+
+#[test]
+fn preferred_skills_go_first_but_are_not_required() {
+    let mut acd = acd();
+    acd.set_queue(QueueConfig {
+        preferred: vec![SkillNeed {
+            skill: "billing".into(),
+            min_level: 50,
+        }],
+        ..queue("support", Strategy::LongestIdle, &["generalist", "expert"])
+    });
+    let mut billing = BTreeMap::new();
+    billing.insert("billing".to_string(), 80u8);
+    acd.set_skills(&a("expert"), billing);
+    // the generalist has been idle longer, yet the expert gets the call
+    acd.agent_logged_in(&a("generalist"), 0);
+    acd.agent_logged_in(&a("expert"), 10);
+    acd.enqueue_in(&q("support"), c("x"), CallRequest::default(), 20)
+        .unwrap();
+    assert_eq!(acd.poll_offers(20)[0].agent, a("expert"));
+    // with the expert busy, the generalist takes the next call: preferred,
+    // not required
+    acd.ring_result(&c("x"), &a("expert"), RingResult::Answered, 21);
+    acd.enqueue_in(&q("support"), c("y"), CallRequest::default(), 22)
+        .unwrap();
+    assert_eq!(acd.poll_offers(22)[0].agent, a("generalist"));
+}
