@@ -14,6 +14,7 @@ mod callback;
 mod calls;
 mod cli;
 mod conformance;
+mod phone;
 mod recordings;
 mod registrar;
 mod routing;

@@ -324,7 +324,7 @@ mod tests {
             played += 1;
         }
         assert!(jb.stats().shrunk >= 12, "{:?}", jb.stats());
-        assert!(played <= 5, "{played}");
+        assert!(played <= jb.target_frames() + 3, "{played} {jb:?}");
     }
 
     #[test]
