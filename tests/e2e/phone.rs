@@ -277,7 +277,7 @@ fn the_phone_registers_auto_answers_and_bridges_the_tones_both_ways() {
 fn forbidding_registrar() -> (std::net::SocketAddr, std::thread::JoinHandle<usize>) {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     let addr = sock.local_addr().expect("addr");
-    sock.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let t = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         let mut answered = 0;
@@ -312,6 +312,8 @@ fn forbidding_registrar() -> (std::net::SocketAddr, std::thread::JoinHandle<usiz
 
 #[test]
 fn a_registrar_answering_403_stops_the_phone_with_a_clear_message_and_exit_code_2() {
+    // build the phone first: the fake registrar waits only so long
+    phone_binary();
     let (addr, registrar) = forbidding_registrar();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut phone = Phone::spawn(&[

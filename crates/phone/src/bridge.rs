@@ -600,3 +600,142 @@ mod tests {
         assert!(p.payload.iter().all(|b| *b == 0xFF));
     }
 }
+
+/// Latency the bridge adds (jitter buffer + resampling + ring queueing,
+/// excluding the device's own buffer and the sender's packetisation),
+/// measured on a simulated clock with 1 ms resolution. Used by the latency
+/// test and docs/performance.md.
+pub mod latency {
+    use super::*;
+
+    /// Downlink: ms from the arrival of the packet whose first sample starts
+    /// a tone to that sample leaving the ring into a device that pulls every
+    /// `device_period_ms`. `wobble_ms` delays every other packet (jitter).
+    pub fn downlink_ms(device_rate: u32, device_period_ms: u64, wobble_ms: u64) -> f64 {
+        let (ring, mut dev) = playback_ring(device_rate);
+        let Ok(mut dl) = Downlink::new(Codec::Pcmu, 0, device_rate, ring) else {
+            return f64::NAN;
+        };
+        let onset_frame = 100u16;
+        let mut frame_bytes = [0xFFu8; FRAME_SAMPLES];
+        let mut arrivals: Vec<(u64, u16)> = (0..200u16)
+            .map(|k| {
+                let t = u64::from(k) * 20 + if k % 2 == 1 { wobble_ms } else { 0 };
+                (t, k)
+            })
+            .collect();
+        arrivals.sort_unstable();
+        let mut next = 0;
+        let per_ms = f64::from(device_rate) / 1000.0;
+        let mut pulled = 0.0f64;
+        let mut onset_arrival = None;
+        for t in 0..4200u64 {
+            while next < arrivals.len() && arrivals[next].0 == t {
+                let k = arrivals[next].1;
+                let pcm: [i16; FRAME_SAMPLES] = if k >= onset_frame {
+                    [12000; FRAME_SAMPLES]
+                } else {
+                    [0; FRAME_SAMPLES]
+                };
+                Codec::Pcmu.encode(&pcm, &mut frame_bytes);
+                let mut pkt = [0u8; RTP_HEADER + FRAME_SAMPLES];
+                pkt[0] = 0x80;
+                pkt[2..4].copy_from_slice(&k.to_be_bytes());
+                pkt[4..8].copy_from_slice(&(u32::from(k) * 160).to_be_bytes());
+                pkt[RTP_HEADER..].copy_from_slice(&frame_bytes);
+                if k == onset_frame {
+                    onset_arrival = Some(t);
+                }
+                let _ = dl.on_datagram(t, &pkt);
+                next += 1;
+            }
+            // the network clock ticks at a phase of its own (7 ms)
+            if t % 20 == 7 {
+                dl.tick();
+            }
+            if t % device_period_ms == 0 {
+                pulled += per_ms * device_period_ms as f64;
+                while pulled >= 1.0 {
+                    pulled -= 1.0;
+                    match dev.pop() {
+                        Ok(v) if v.abs() > 0.15 => {
+                            if let Some(a) = onset_arrival {
+                                return (t - a) as f64;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        f64::NAN
+    }
+
+    /// Uplink: ms from a tone's first sample being captured (the device
+    /// delivering every `device_period_ms`, so that period is included) to
+    /// the RTP packet carrying it being sent, less the packetisation wait
+    /// (the rest of the 20 ms packet).
+    pub fn uplink_ms(device_rate: u32, device_period_ms: u64) -> f64 {
+        let (mut dev, ring) = capture_ring(device_rate);
+        let Ok(mut ul) = Uplink::new(Codec::Pcmu, 0, device_rate, 1, ring) else {
+            return f64::NAN;
+        };
+        let onset_ms = 2003u64;
+        let per_ms = f64::from(device_rate) / 1000.0;
+        let mut n: u64 = 0;
+        for t in 0..4000u64 {
+            // a device callback at t delivers what was captured in [t - period, t)
+            if t % device_period_ms == 0 {
+                while (n as f64) / per_ms < t as f64 {
+                    let sample_t = n as f64 / per_ms;
+                    let v = if sample_t >= onset_ms as f64 {
+                        0.4
+                    } else {
+                        0.0
+                    };
+                    let _ = dev.push(v);
+                    n += 1;
+                }
+            }
+            if t % 20 == 7 {
+                let Ok(p) = parse_rtp(ul.tick()) else {
+                    continue;
+                };
+                let mut pcm = [0i16; FRAME_SAMPLES];
+                Codec::Pcmu.decode(p.payload, &mut pcm);
+                if let Some(i) = pcm.iter().position(|s| s.unsigned_abs() > 4000) {
+                    // sample i waited (20 - i/8) ms for the rest of its packet:
+                    // that is packetisation, not the bridge
+                    return t as f64 - onset_ms as f64 - 20.0 + i as f64 / 8.0;
+                }
+            }
+        }
+        f64::NAN
+    }
+}
+
+#[cfg(test)]
+mod latency_tests {
+    use super::latency::{downlink_ms, uplink_ms};
+
+    /// The figures in docs/performance.md; the target is < 60 ms one way.
+    #[test]
+    fn the_bridge_adds_less_than_60_ms_each_way() {
+        for rate in [8000u32, 44100, 48000] {
+            for period in [5u64, 10, 20] {
+                let d = downlink_ms(rate, period, 0);
+                let dj = downlink_ms(rate, period, 30);
+                let u = uplink_ms(rate, period);
+                println!(
+                    "rate {rate} Hz, device period {period} ms: downlink {d:.0} ms (calm), {dj:.0} ms (30 ms jitter); uplink {u:.0} ms"
+                );
+                assert!(d.is_finite() && d < 60.0, "downlink {rate}/{period}: {d}");
+                assert!(u.is_finite() && u < 60.0, "uplink {rate}/{period}: {u}");
+                assert!(
+                    dj.is_finite() && dj < 100.0,
+                    "jittery downlink {rate}/{period}: {dj}"
+                );
+            }
+        }
+    }
+}

@@ -6,9 +6,13 @@
 //! target depth before it starts playing, conceals a missing frame with
 //! silence, drops packets that arrive after their turn, and resynchronises on
 //! a sequence jump (a new stream or a hostile sender). The target depth
-//! follows the RFC 3550 interarrival-jitter estimate (at least one frame,
-//! at most [`MAX_TARGET_FRAMES`]); when the buffer runs deeper than target
-//! plus two frames it drops the oldest frame so latency comes back down.
+//! follows the peak delay of recent packets over the fastest one (one frame
+//! plus that peak in frames, at most [`MAX_TARGET_FRAMES`]; the peak decays
+//! 0.1 ms a packet, about 5 ms a second); the RFC 3550 interarrival jitter is
+//! estimated for reports; when the buffer runs deeper than target
+//! plus two frames it drops the oldest frame so latency comes back down;
+//! when it runs shallower than target it holds playout back one frame (at
+//! most every 200 ms) so it grows.
 //!
 //! Storage is a fixed array of slots: nothing allocates after construction,
 //! whatever arrives.
@@ -21,6 +25,8 @@ pub const SLOTS: usize = 32;
 pub const MAX_TARGET_FRAMES: usize = 8;
 /// Consecutive empty ticks after which the buffer re-buffers.
 const REBUFFER_AFTER: u32 = 10;
+/// Fewest ticks between two growth steps.
+const STRETCH_EVERY: u32 = 10;
 
 /// Counters of what the buffer did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,6 +43,8 @@ pub struct JitterStats {
     pub concealed: u64,
     /// Frames dropped to shrink the buffer.
     pub shrunk: u64,
+    /// Silent frames inserted to grow the buffer (jitter went up).
+    pub stretched: u64,
     /// Resynchronisations after a sequence jump.
     pub resyncs: u64,
 }
@@ -72,9 +80,15 @@ pub struct JitterBuffer {
     next: Option<u16>,
     playing: bool,
     empty_ticks: u32,
+    /// Pops since the buffer last grew by holding a frame back.
+    since_stretch: u32,
     /// RFC 3550 jitter estimate, in ms (smoothed 1/16).
     jitter_ms: f64,
     last_transit: Option<f64>,
+    /// Smallest transit time seen (the fastest packet), ms.
+    min_transit: f64,
+    /// Largest recent delay over the fastest packet, ms (decaying).
+    peak_ms: f64,
     /// Frames we want buffered before and while playing.
     target: usize,
     stats: JitterStats,
@@ -111,8 +125,11 @@ impl JitterBuffer {
             next: None,
             playing: false,
             empty_ticks: 0,
+            since_stretch: 0,
             jitter_ms: 0.0,
             last_transit: None,
+            min_transit: 0.0,
+            peak_ms: 0.0,
             target: 1,
             stats: JitterStats::default(),
         }
@@ -154,17 +171,28 @@ impl JitterBuffer {
             self.stats.malformed += 1;
             return;
         }
-        // RFC 3550 A.8 jitter, in ms
+        // RFC 3550 A.8 jitter (reported), and the peak delay over the
+        // fastest recent packet (drives the target)
         let transit = now_ms as f64 - f64::from(timestamp) / 8.0;
         if let Some(last) = self.last_transit {
             let d = (transit - last).abs();
             // a huge step is a new stream or a clock jump, not jitter
             if d < 1000.0 {
                 self.jitter_ms += (d - self.jitter_ms) / 16.0;
+            } else {
+                self.min_transit = transit;
+                self.peak_ms = 0.0;
             }
+        } else {
+            self.min_transit = transit;
         }
         self.last_transit = Some(transit);
-        let frames = 1 + (3.0 * self.jitter_ms / 20.0).ceil() as usize;
+        // the floor follows slow clock drift upwards; the peak decays 0.1 ms a packet
+        self.min_transit = (self.min_transit + 0.01).min(transit);
+        self.peak_ms = (self.peak_ms - 0.1)
+            .max(transit - self.min_transit)
+            .max(0.0);
+        let frames = 1 + (self.peak_ms / 20.0).ceil() as usize;
         self.target = frames.clamp(1, MAX_TARGET_FRAMES);
 
         let next = match self.next {
@@ -221,6 +249,15 @@ impl JitterBuffer {
             }
             self.next = Some(next.wrapping_add(1));
             return self.pop();
+        }
+        // too shallow for the jitter seen: hold playout back one frame
+        // (at most once per STRETCH_EVERY ticks, so it grows gently)
+        self.since_stretch = self.since_stretch.saturating_add(1);
+        let depth = self.depth();
+        if depth > 0 && depth < self.target && self.since_stretch >= STRETCH_EVERY {
+            self.since_stretch = 0;
+            self.stats.stretched += 1;
+            return Playout::Silence;
         }
         self.next = Some(next.wrapping_add(1));
         let i = usize::from(next) % SLOTS;
