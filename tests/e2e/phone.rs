@@ -426,3 +426,27 @@ fn an_invite_without_a_common_codec_gets_488_and_the_phone_stays_registered() {
     );
     assert!(!phone.report().contains("panicked"));
 }
+
+#[test]
+fn a_wrong_password_is_refused_by_the_hotline_and_the_phone_exits_2() {
+    need_peers();
+    let h = Hotline::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut phone = Phone::spawn(&[
+        s("--server"),
+        h.addr(),
+        s("--agent"),
+        s("1003"),
+        s("--password"),
+        s("not-demo1003"),
+        s("--output-wav"),
+        dir.path().join("o.wav").display().to_string(),
+    ]);
+    let code = phone.wait_exit(Duration::from_secs(15));
+    let report = phone.report();
+    assert_eq!(code, Some(2), "{report}");
+    assert!(
+        report.contains("registration as 1003 refused") && report.contains("401"),
+        "{report}"
+    );
+}

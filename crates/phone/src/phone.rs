@@ -236,6 +236,7 @@ pub async fn run(
             out_rate,
             &endpoint.stats,
             &mut commands,
+            &mut calls,
         )
         .await;
         match out {
@@ -357,6 +358,12 @@ fn open_audio(mode: &AudioMode) -> Result<(u32, u32, Endpoint), PhoneError> {
     }
 }
 
+/// A second call while one is ringing or up: 486 Busy Here.
+fn busy(call: InboundCall) {
+    status(&format!("busy: refused call from {}", call.caller.number));
+    call.reject(486, None);
+}
+
 type Rings = (rtrb::Producer<f32>, rtrb::Consumer<f32>, bool);
 
 /// One call from INVITE to its end; gives the rings back (and whether the
@@ -372,6 +379,7 @@ async fn handle_call(
     out_rate: u32,
     dev_stats: &EndpointStats,
     commands: &mut mpsc::Receiver<Command>,
+    others: &mut mpsc::Receiver<InboundCall>,
 ) -> Result<Rings, PhoneError> {
     let caller = call.caller.number.clone();
     // the offer must carry audio we can play
@@ -399,6 +407,7 @@ async fn handle_call(
         };
         tokio::select! {
             _ = auto => break,
+            Some(other) = others.recv() => busy(other),
             ev = call.next_event() => match ev {
                 Some(LegEvent::Cancelled) | Some(LegEvent::HungUp) | Some(LegEvent::Ended { .. }) | None => {
                     status(&format!("missed call from {caller} (cancelled)"));
@@ -483,6 +492,7 @@ async fn handle_call(
                     status(&format!("on call with {caller}: {}:{:02}", secs / 60, secs % 60));
                 }
             }
+            Some(other) = others.recv() => busy(other),
             r = rtp.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
                     // RTP from anyone but the far end's address is ignored
