@@ -450,3 +450,51 @@ fn a_wrong_password_is_refused_by_the_hotline_and_the_phone_exits_2() {
         "{report}"
     );
 }
+
+#[test]
+fn the_agent_hanging_up_on_the_phone_ends_the_callers_leg() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut phone = Phone::spawn(&[
+        s("--server"),
+        h.addr(),
+        s("--agent"),
+        s("1001"),
+        s("--password"),
+        s("demo1001"),
+        s("--output-wav"),
+        dir.path().join("o.wav").display().to_string(),
+        s("--auto-answer-ms"),
+        s("100"),
+        s("--hangup-after-ms"),
+        s("1500"),
+        s("--calls"),
+        s("1"),
+    ]);
+    assert!(
+        phone.wait_line("hotline-phone: registered 1001@", Duration::from_secs(10)),
+        "{}",
+        phone.report()
+    );
+    // the caller waits for a BYE: only the phone's hang-up can end its call
+    Sipp::new("caller_until_bye.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0622222222")
+        .run()
+        .assert_success("the caller gets the BYE the phone caused");
+    assert_eq!(
+        phone.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        phone.report()
+    );
+    assert!(phone.report().contains("we hung up"), "{}", phone.report());
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.ended_by, Some(hotline_core::EndedBy::Agent), "{cdr:#?}");
+}

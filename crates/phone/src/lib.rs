@@ -14,6 +14,7 @@
 //! - [`audio`]: WAV files as a clock-paced device; the callback helpers.
 //! - [`device`]: cpal devices (listing, opening, callbacks).
 //! - [`phone`]: registration keep-alive and call handling.
+//! - [`tui`]: the terminal interface (`--tui`).
 //!
 //! This crate is the only one that links ALSA: the server binary never does.
 
@@ -24,3 +25,4 @@ pub mod bridge;
 pub mod device;
 pub mod jitter;
 pub mod phone;
+pub mod tui;

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use hotline_phone::device::{list_devices, render_devices};
-use hotline_phone::phone::{run, AudioMode, Command, PhoneConfig, PhoneError};
+use hotline_phone::phone::{run, AudioMode, Command, PhoneConfig, PhoneError, Reporter};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use tokio::io::AsyncBufReadExt;
@@ -56,6 +56,9 @@ struct Cli {
     /// Registration length to ask for, seconds.
     #[arg(long, default_value_t = 600)]
     expires: u32,
+    /// Full-screen terminal interface (keys a/h/m/q) instead of status lines.
+    #[arg(long)]
+    tui: bool,
     /// Local IP for SIP and RTP (default: the one that routes to the server).
     #[arg(long)]
     bind: Option<std::net::IpAddr>,
@@ -93,8 +96,10 @@ fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_PHONE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("HOTLINE_PHONE_LOG").unwrap_or_else(|_| {
+                // the TUI owns the screen: logs only when asked for
+                tracing_subscriber::EnvFilter::new(if cli.tui { "off" } else { "warn" })
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -167,25 +172,33 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => fail(&format!("cannot start the runtime: {e}"), 1),
     };
-    let r: Result<(), PhoneError> = rt.block_on(async move {
-        let (tx, rx) = mpsc::channel(16);
-        // keys: a line on stdin (a = answer, h = hang up, m = mute, q = quit)
+    let (rep, state) = Reporter::new(&cfg.agent, !cli.tui);
+    let (tx, rx) = mpsc::channel(16);
+    let ui = cli.tui.then(|| {
         let keys = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let c = match l.trim() {
-                    "a" => Command::Answer,
-                    "h" => Command::Hangup,
-                    "m" => Command::ToggleMute,
-                    "q" => Command::Quit,
-                    _ => continue,
-                };
-                if keys.send(c).await.is_err() {
-                    return;
+        std::thread::spawn(move || hotline_phone::tui::run(state, keys))
+    });
+    let tui = cli.tui;
+    let r: Result<(), PhoneError> = rt.block_on(async move {
+        if !tui {
+            // keys: a line on stdin (a = answer, h = hang up, m = mute, q = quit)
+            let keys = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let c = match l.trim() {
+                        "a" => Command::Answer,
+                        "h" => Command::Hangup,
+                        "m" => Command::ToggleMute,
+                        "q" => Command::Quit,
+                        _ => continue,
+                    };
+                    if keys.send(c).await.is_err() {
+                        return;
+                    }
                 }
-            }
-        });
+            });
+        }
         let signals = tx;
         tokio::spawn(async move {
             #[cfg(unix)]
@@ -204,9 +217,19 @@ fn main() {
             let _ = tokio::signal::ctrl_c().await;
             let _ = signals.send(Command::Quit).await;
         });
-        run(cfg, rx).await
+        run(cfg, rx, rep).await
     });
+    // the phone stopped: the UI sees its channel close and restores the terminal
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    let ui_error = match ui.map(|t| t.join()) {
+        Some(Ok(Err(e))) => Some(format!("terminal: {e}")),
+        Some(Err(_)) => Some("terminal: the interface thread panicked".to_string()),
+        _ => None,
+    };
     if let Err(e) = r {
         fail(&e.to_string(), e.exit_code());
+    }
+    if let Some(e) = ui_error {
+        fail(&e, 1);
     }
 }

@@ -133,8 +133,78 @@ pub fn refresh_after(expires_s: u32) -> Duration {
     Duration::from_secs((e * 4 / 5).min(e.saturating_sub(5)).max(1))
 }
 
-fn status(line: &str) {
-    println!("{STATUS_PREFIX} {line}");
+/// What the call is doing, for the terminal UI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallState {
+    /// No call: available.
+    #[default]
+    Idle,
+    /// A call rings.
+    Ringing,
+    /// In a call.
+    Talking,
+}
+
+/// Everything the terminal UI shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PhoneState {
+    /// The agent's extension.
+    pub agent: String,
+    /// Registration status in words.
+    pub registration: String,
+    /// The call's state.
+    pub call: CallState,
+    /// The caller's number (ringing or talking).
+    pub caller: Option<String>,
+    /// When the current call was answered (the handle-time clock).
+    pub answered_at: Option<Instant>,
+    /// Whether the microphone is muted.
+    pub muted: bool,
+    /// Calls taken so far.
+    pub calls: u32,
+    /// Calls missed (cancelled while ringing) so far.
+    pub missed: u32,
+    /// The last status line.
+    pub last: String,
+}
+
+/// Reports status: lines on stdout (`hotline-phone: ...`) unless the TUI
+/// runs, and always the [`PhoneState`] the TUI draws.
+#[derive(Clone, Debug)]
+pub struct Reporter {
+    print: bool,
+    state: Arc<tokio::sync::watch::Sender<PhoneState>>,
+}
+
+impl Reporter {
+    /// A reporter for `agent`; `print` = write status lines to stdout.
+    pub fn new(agent: &str, print: bool) -> (Reporter, tokio::sync::watch::Receiver<PhoneState>) {
+        let (tx, rx) = tokio::sync::watch::channel(PhoneState {
+            agent: agent.to_string(),
+            registration: "registering".into(),
+            ..PhoneState::default()
+        });
+        (
+            Reporter {
+                print,
+                state: Arc::new(tx),
+            },
+            rx,
+        )
+    }
+
+    /// One status line.
+    pub fn line(&self, line: &str) {
+        if self.print {
+            println!("{STATUS_PREFIX} {line}");
+        }
+        self.state.send_modify(|s| s.last = line.to_string());
+    }
+
+    /// Changes the shown state.
+    pub fn set(&self, f: impl FnOnce(&mut PhoneState)) {
+        self.state.send_modify(f);
+    }
 }
 
 /// The local IP the kernel would use to reach `server`.
@@ -159,6 +229,7 @@ pub fn local_ip_for(server: SocketAddr) -> Result<IpAddr, PhoneError> {
 pub async fn run(
     cfg: PhoneConfig,
     mut commands: mpsc::Receiver<Command>,
+    rep: Reporter,
 ) -> Result<(), PhoneError> {
     let ip = match cfg.bind_ip {
         Some(ip) => ip,
@@ -194,7 +265,7 @@ pub async fn run(
                 attempt += 1;
                 let d = retry_delay(attempt);
                 warn!(error = %e, retry_in = ?d, "registration failed");
-                status(&format!(
+                rep.line(&format!(
                     "registration failed ({e}); retrying in {} s",
                     d.as_secs()
                 ));
@@ -205,13 +276,14 @@ pub async fn run(
             }
         }
     };
-    status(&format!(
+    rep.line(&format!(
         "registered {}@{} from {} (expires {expires} s)",
         cfg.agent,
         cfg.server,
         ua.local_addr()
     ));
-    let keeper = tokio::spawn(keep_registered(ua.clone(), expires));
+    rep.set(|s| s.registration = format!("registered at {} (expires {expires} s)", cfg.server));
+    let keeper = tokio::spawn(keep_registered(ua.clone(), expires, rep.clone()));
 
     let mut done_calls = 0u32;
     let result = loop {
@@ -237,6 +309,7 @@ pub async fn run(
             &endpoint.stats,
             &mut commands,
             &mut calls,
+            &rep,
         )
         .await;
         match out {
@@ -262,13 +335,13 @@ pub async fn run(
         w.finish()?;
     }
     drop(endpoint.device);
-    status("stopped");
+    rep.line("stopped");
     result
 }
 
 /// Refreshes the registration before it runs out; after a failure (server
 /// restarted, unreachable, refusing) retries with backoff.
-async fn keep_registered(ua: UserAgent, mut expires: u32) {
+async fn keep_registered(ua: UserAgent, mut expires: u32, rep: Reporter) {
     let mut wait = refresh_after(expires);
     let mut attempt = 0u32;
     loop {
@@ -276,17 +349,19 @@ async fn keep_registered(ua: UserAgent, mut expires: u32) {
         match ua.register().await {
             Ok(RegisterOutcome::Registered { expires_s }) => {
                 if attempt > 0 {
-                    status(&format!("registered again (expires {expires_s} s)"));
+                    rep.line(&format!("registered again (expires {expires_s} s)"));
                 }
                 attempt = 0;
                 expires = expires_s;
+                rep.set(|s| s.registration = format!("registered (expires {expires_s} s)"));
                 wait = refresh_after(expires);
                 info!(expires, "registration refreshed");
             }
             Ok(RegisterOutcome::Rejected { status: s, reason }) => {
                 attempt += 1;
                 wait = retry_delay(attempt);
-                status(&format!(
+                rep.set(|st| st.registration = format!("refused: {s} {reason}"));
+                rep.line(&format!(
                     "registration refused: {s} {reason}; retrying in {} s",
                     wait.as_secs()
                 ));
@@ -294,7 +369,8 @@ async fn keep_registered(ua: UserAgent, mut expires: u32) {
             Err(e) => {
                 attempt += 1;
                 wait = retry_delay(attempt);
-                status(&format!(
+                rep.set(|st| st.registration = "not registered: retrying".into());
+                rep.line(&format!(
                     "registration failed ({e}); retrying in {} s",
                     wait.as_secs()
                 ));
@@ -359,8 +435,8 @@ fn open_audio(mode: &AudioMode) -> Result<(u32, u32, Endpoint), PhoneError> {
 }
 
 /// A second call while one is ringing or up: 486 Busy Here.
-fn busy(call: InboundCall) {
-    status(&format!("busy: refused call from {}", call.caller.number));
+fn busy(rep: &Reporter, call: InboundCall) {
+    rep.line(&format!("busy: refused call from {}", call.caller.number));
     call.reject(486, None);
 }
 
@@ -380,6 +456,7 @@ async fn handle_call(
     dev_stats: &EndpointStats,
     commands: &mut mpsc::Receiver<Command>,
     others: &mut mpsc::Receiver<InboundCall>,
+    rep: &Reporter,
 ) -> Result<Rings, PhoneError> {
     let caller = call.caller.number.clone();
     // the offer must carry audio we can play
@@ -387,13 +464,17 @@ async fn handle_call(
     let (remote, negotiated) = match offer {
         Ok(x) => x,
         Err(e) => {
-            status(&format!("refused call from {caller}: {e}"));
+            rep.line(&format!("refused call from {caller}: {e}"));
             call.reject(488, Some(e.to_string()));
             return Ok((playback, capture, false));
         }
     };
     call.ringing();
-    status(&format!("ringing: call from {caller}"));
+    rep.set(|s| {
+        s.call = CallState::Ringing;
+        s.caller = Some(caller.clone());
+    });
+    rep.line(&format!("ringing: call from {caller}"));
     // wait for the answer (auto or key), a CANCEL, or a refusal
     let answer_at = cfg
         .auto_answer_ms
@@ -407,10 +488,15 @@ async fn handle_call(
         };
         tokio::select! {
             _ = auto => break,
-            Some(other) = others.recv() => busy(other),
+            Some(other) = others.recv() => busy(rep, other),
             ev = call.next_event() => match ev {
                 Some(LegEvent::Cancelled) | Some(LegEvent::HungUp) | Some(LegEvent::Ended { .. }) | None => {
-                    status(&format!("missed call from {caller} (cancelled)"));
+                    rep.set(|s| {
+                        s.call = CallState::Idle;
+                        s.caller = None;
+                        s.missed += 1;
+                    });
+                    rep.line(&format!("missed call from {caller} (cancelled)"));
                     return Ok((playback, capture, false));
                 }
                 _ => {}
@@ -419,7 +505,11 @@ async fn handle_call(
                 Some(Command::Answer) => break,
                 Some(Command::Hangup) => {
                     call.reject(486, None);
-                    status(&format!("refused call from {caller}"));
+                    rep.set(|s| {
+                        s.call = CallState::Idle;
+                        s.caller = None;
+                    });
+                    rep.line(&format!("refused call from {caller}"));
                     return Ok((playback, capture, false));
                 }
                 Some(Command::ToggleMute) => {}
@@ -458,11 +548,16 @@ async fn handle_call(
         rand::random(),
         capture,
     )?;
-    status(&format!(
+    rep.line(&format!(
         "answered call from {caller} ({} , rtp {local_rtp} <-> {remote_addr})",
         negotiated.codec.name()
     ));
     let started = Instant::now();
+    rep.set(|s| {
+        s.call = CallState::Talking;
+        s.answered_at = Some(started);
+        s.muted = false;
+    });
     let hangup_at = cfg
         .hangup_after_ms
         .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
@@ -489,10 +584,10 @@ async fn handle_call(
                 let secs = started.elapsed().as_secs();
                 if secs / 60 != last_minute {
                     last_minute = secs / 60;
-                    status(&format!("on call with {caller}: {}:{:02}", secs / 60, secs % 60));
+                    rep.line(&format!("on call with {caller}: {}:{:02}", secs / 60, secs % 60));
                 }
             }
-            Some(other) = others.recv() => busy(other),
+            Some(other) = others.recv() => busy(rep, other),
             r = rtp.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
                     // RTP from anyone but the far end's address is ignored
@@ -521,7 +616,9 @@ async fn handle_call(
                 }
                 Some(Command::ToggleMute) => {
                     up.muted = !up.muted;
-                    status(if up.muted { "muted" } else { "unmuted" });
+                    let m = up.muted;
+                    rep.set(|s| s.muted = m);
+                    rep.line(if up.muted { "muted" } else { "unmuted" });
                 }
                 Some(Command::Answer) => {}
                 None | Some(Command::Quit) => {
@@ -533,7 +630,14 @@ async fn handle_call(
         }
     };
     let js = down.jitter_stats();
-    status(&format!(
+    rep.set(|s| {
+        s.call = CallState::Idle;
+        s.caller = None;
+        s.answered_at = None;
+        s.muted = false;
+        s.calls += 1;
+    });
+    rep.line(&format!(
         "call with {caller} ended after {:.1} s: {reason}; rx {} frames, late {}, concealed {}, refused {}, foreign {}; jitter target {} ms; tx underruns {}; device underruns {} errors {}",
         started.elapsed().as_secs_f64(),
         js.accepted,
