@@ -498,3 +498,85 @@ fn the_agent_hanging_up_on_the_phone_ends_the_callers_leg() {
     let cdr = wait_cdrs(&h, 1).remove(0);
     assert_eq!(cdr.ended_by, Some(hotline_core::EndedBy::Agent), "{cdr:#?}");
 }
+
+/// Kills the hotline started by hand on drop.
+struct Respawned(Child);
+
+impl Drop for Respawned {
+    fn drop(&mut self) {
+        terminate(&mut self.0, Duration::from_secs(5));
+    }
+}
+
+/// Starts `hotline serve` again on the same SIP port and data (the harness's
+/// `restart` picks a new port, and the phone only knows the old one).
+fn respawn_on_same_port(h: &Hotline) -> Respawned {
+    let mut child = Command::new(Hotline::binary())
+        .arg("serve")
+        .arg("--config")
+        .arg(&h.config_path)
+        .arg("--sip")
+        .arg(format!("127.0.0.1:{}", h.sip_port))
+        .arg("--data")
+        .arg(&h.data_dir)
+        .current_dir(h.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("respawn hotline");
+    let out = child.stdout.take().expect("stdout");
+    let ready = format!("hotline: ready sip=127.0.0.1:{}", h.sip_port);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains(&ready) {
+                tx.send(()).ok();
+            }
+        }
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(20)).is_ok(),
+        "the respawned hotline never got ready"
+    );
+    Respawned(child)
+}
+
+#[test]
+fn the_phone_registers_again_after_the_hotline_restarts() {
+    need_peers();
+    let mut h = Hotline::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 60 s is the server's minimum: the phone refreshes after 48 s
+    let mut phone = Phone::spawn(&[
+        s("--server"),
+        h.addr(),
+        s("--agent"),
+        s("1004"),
+        s("--password"),
+        s("demo1004"),
+        s("--output-wav"),
+        dir.path().join("o.wav").display().to_string(),
+        s("--expires"),
+        s("60"),
+    ]);
+    assert!(
+        phone.wait_line("hotline-phone: registered 1004@", Duration::from_secs(10)),
+        "{}",
+        phone.report()
+    );
+    h.kill();
+    // the refresh at ~48 s finds no server (8 s timeout), then backs off
+    assert!(
+        phone.wait_line("registration failed", Duration::from_secs(70)),
+        "{}",
+        phone.report()
+    );
+    let _again = respawn_on_same_port(&h);
+    assert!(
+        phone.wait_line("registered again", Duration::from_secs(20)),
+        "{}",
+        phone.report()
+    );
+    assert!(phone.child.try_wait().ok().flatten().is_none());
+}
