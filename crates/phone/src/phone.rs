@@ -434,6 +434,33 @@ fn open_audio(mode: &AudioMode) -> Result<(u32, u32, Endpoint), PhoneError> {
     }
 }
 
+/// The ring tone on the headset while a call rings (China: 425 Hz, 1 s on,
+/// 4 s off).
+pub const RING_TONE_HZ: f64 = 425.0;
+/// Its level: about -28 dBFS, clearly audible in a headset, below speech.
+pub const RING_TONE_LEVEL: f32 = 0.04;
+
+/// Pushes the next 20 ms of ring tone into the playback ring (skipped when
+/// the device has not drained the last ones).
+pub fn ring_tone(ring: &mut rtrb::Producer<f32>, rate: u32, n: &mut u64) {
+    let per = (rate / 50) as usize;
+    if ring.slots() < per {
+        return;
+    }
+    for _ in 0..per {
+        let t = *n as f64 / f64::from(rate);
+        let v = if t % 5.0 < 1.0 {
+            RING_TONE_LEVEL * (2.0 * std::f64::consts::PI * RING_TONE_HZ * t).sin() as f32
+        } else {
+            0.0
+        };
+        if ring.push(v).is_err() {
+            break;
+        }
+        *n += 1;
+    }
+}
+
 /// A second call while one is ringing or up: 486 Busy Here.
 fn busy(rep: &Reporter, call: InboundCall) {
     rep.line(&format!("busy: refused call from {}", call.caller.number));
@@ -449,7 +476,7 @@ async fn handle_call(
     cfg: &PhoneConfig,
     ip: IpAddr,
     mut call: InboundCall,
-    playback: rtrb::Producer<f32>,
+    mut playback: rtrb::Producer<f32>,
     capture: rtrb::Consumer<f32>,
     in_rate: u32,
     out_rate: u32,
@@ -479,6 +506,8 @@ async fn handle_call(
     let answer_at = cfg
         .auto_answer_ms
         .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+    let mut ring_tick = tokio::time::interval(Duration::from_millis(20));
+    let mut ring_n = 0u64;
     loop {
         let auto = async {
             match answer_at {
@@ -488,6 +517,7 @@ async fn handle_call(
         };
         tokio::select! {
             _ = auto => break,
+            _ = ring_tick.tick() => ring_tone(&mut playback, out_rate, &mut ring_n),
             Some(other) = others.recv() => busy(rep, other),
             ev = call.next_event() => match ev {
                 Some(LegEvent::Cancelled) | Some(LegEvent::HungUp) | Some(LegEvent::Ended { .. }) | None => {
@@ -666,6 +696,38 @@ mod tests {
         assert_eq!(refresh_after(600), Duration::from_secs(480));
         assert_eq!(refresh_after(10), Duration::from_secs(5));
         assert_eq!(refresh_after(0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_ring_tone_is_425_hz_one_second_in_five_and_quiet() {
+        let (mut prod, mut cons) = crate::bridge::playback_ring(8000);
+        let mut n = 0;
+        let mut out = Vec::new();
+        for _ in 0..250 {
+            ring_tone(&mut prod, 8000, &mut n);
+            while let Ok(v) = cons.pop() {
+                out.push(v);
+            }
+        }
+        assert_eq!(out.len(), 5 * 8000);
+        let on = &out[..8000];
+        let off = &out[8000..];
+        assert!(off.iter().all(|v| *v == 0.0));
+        let peak = on.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(peak > 0.03 && peak <= RING_TONE_LEVEL, "{peak}");
+        let crossings = on
+            .windows(2)
+            .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+            .count();
+        assert!(
+            (crossings as f64 / 2.0 - RING_TONE_HZ).abs() < 5.0,
+            "{crossings}"
+        );
+        // a full ring is left alone (no blocking, no overwrite)
+        let (mut full, _keep) = rtrb::RingBuffer::new(10);
+        let mut m = 0;
+        ring_tone(&mut full, 8000, &mut m);
+        assert_eq!(m, 0);
     }
 
     #[test]
