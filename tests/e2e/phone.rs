@@ -580,3 +580,26 @@ fn the_phone_registers_again_after_the_hotline_restarts() {
     );
     assert!(phone.child.try_wait().ok().flatten().is_none());
 }
+
+/// The server never links ALSA: only hotline-phone depends on cpal.
+#[test]
+fn the_server_binary_does_not_link_alsa_but_the_phone_does() {
+    if !have("ldd") {
+        eprintln!("no ldd here: skipped");
+        return;
+    }
+    let libs = |bin: &Path| {
+        let out = Command::new("ldd").arg(bin).output().expect("run ldd");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let server = libs(&Hotline::binary());
+    assert!(
+        !server.contains("libasound"),
+        "hotline links ALSA:\n{server}"
+    );
+    let phone = libs(&phone_binary());
+    assert!(
+        phone.contains("libasound"),
+        "hotline-phone without ALSA?\n{phone}"
+    );
+}
