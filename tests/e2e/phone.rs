@@ -603,3 +603,76 @@ fn the_server_binary_does_not_link_alsa_but_the_phone_does() {
         "hotline-phone without ALSA?\n{phone}"
     );
 }
+
+/// Device mode through cpal on whatever this machine has. On a headless box
+/// that is ALSA's `null` device: it opens, but it is not paced by a clock, so
+/// this only shows the device path carries a whole call (register, answer,
+/// stream, hang up) without stalling the network side; the audio checks are
+/// the WAV tests' job.
+#[test]
+fn device_mode_carries_a_call_through_cpal() {
+    need_peers();
+    let devices = Command::new(phone_binary())
+        .arg("devices")
+        .output()
+        .expect("hotline-phone devices");
+    let listing = String::from_utf8_lossy(&devices.stdout).to_string();
+    if !listing.contains("null") {
+        eprintln!("no ALSA null device here; skipped:\n{listing}");
+        return;
+    }
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let mut phone = Phone::spawn(&[
+        s("--server"),
+        h.addr(),
+        s("--agent"),
+        s("1001"),
+        s("--password"),
+        s("demo1001"),
+        s("--input"),
+        s("null"),
+        s("--output"),
+        s("null"),
+        s("--auto-answer-ms"),
+        s("200"),
+        s("--calls"),
+        s("1"),
+    ]);
+    assert!(
+        phone.wait_line("hotline-phone: registered 1001@", Duration::from_secs(10)),
+        "{}",
+        phone.report()
+    );
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0633333333")
+        .duration_ms(2000)
+        .run()
+        .assert_success("caller through the device-mode phone");
+    assert_eq!(
+        phone.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        phone.report()
+    );
+    let report = phone.report();
+    assert!(report.contains("answered call from 0633333333"), "{report}");
+    // RTP arrived and was played into the device ring
+    let rx: u64 = report
+        .split("rx ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(rx > 50, "only {rx} frames received\n{report}");
+    if let Some(l) = report.lines().find(|l| l.contains("ended after")) {
+        eprintln!("{l}");
+    }
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+}
