@@ -216,6 +216,9 @@ fn the_phone_registers_auto_answers_and_bridges_the_tones_both_ways() {
     let code = phone.wait_exit(Duration::from_secs(15));
     let report = phone.report();
     assert_eq!(code, Some(0), "{report}");
+    if let Some(l) = report.lines().find(|l| l.contains("ended after")) {
+        eprintln!("{l}");
+    }
     for line in [
         "ringing: call from 0612345678",
         "answered call from 0612345678",

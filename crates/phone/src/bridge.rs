@@ -274,6 +274,11 @@ impl Downlink {
         self.jb.stats()
     }
 
+    /// The RFC 3550 interarrival jitter estimate, ms.
+    pub fn jitter_ms(&self) -> f64 {
+        self.jb.jitter_ms()
+    }
+
     /// The jitter buffer's current target depth, ms.
     pub fn jitter_target_ms(&self) -> u32 {
         self.jb.target_frames() as u32 * 20

@@ -668,13 +668,14 @@ async fn handle_call(
         s.calls += 1;
     });
     rep.line(&format!(
-        "call with {caller} ended after {:.1} s: {reason}; rx {} frames, late {}, concealed {}, refused {}, foreign {}; jitter target {} ms; tx underruns {}; device underruns {} errors {}",
+        "call with {caller} ended after {:.1} s: {reason}; rx {} frames, late {}, concealed {}, refused {}, foreign {}; jitter {:.1} ms, target {} ms; tx underruns {}; device underruns {} errors {}",
         started.elapsed().as_secs_f64(),
         js.accepted,
         js.late,
         js.concealed,
         down.refused,
         foreign,
+        down.jitter_ms(),
         down.jitter_target_ms(),
         up.underruns,
         dev_stats.underruns.load(std::sync::atomic::Ordering::Relaxed),
