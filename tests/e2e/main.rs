@@ -16,6 +16,7 @@ mod calls;
 mod cli;
 mod conformance;
 mod kpis;
+mod phone;
 mod recordings;
 mod registrar;
 mod routing;

@@ -7,14 +7,18 @@
 //!   ([`location`]).
 //! - [`InboundCall`] / [`OutboundLeg`]: the two legs of a B2BUA call, driven by
 //!   the engine through [`LegEvent`]s.
+//! - [`UserAgent`]: the client side for the agent softphone (`hotline-phone`):
+//!   REGISTER with digest, incoming INVITEs as [`InboundCall`]s.
 
 #![warn(missing_docs)]
 
+mod client;
 pub mod digest;
 mod guard;
 pub mod location;
 mod server;
 
+pub use client::{RegisterOutcome, UserAgent, UserAgentConfig, REGISTER_TIMEOUT, USER_AGENT_NAME};
 pub use digest::DigestAlgorithm;
 pub use location::{Binding, BindingChange, SipTransport};
 pub use server::{

@@ -582,65 +582,14 @@ impl SipServer {
             }
             agent = Some(from_user);
         }
-        let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();
         let contact = match self.our_uri(SERVER_NAME) {
             Ok(c) => c,
             Err(_) => return,
         };
-        let dialog =
-            match self
-                .inner
-                .dialogs
-                .get_or_create_server_invite(&tx, state_tx, None, Some(contact))
-            {
-                Ok(d) => d,
-                Err(e) => {
-                    debug!(error = %e, "cannot create dialog for INVITE");
-                    tx.reply(StatusCode::BadRequest).await.ok();
-                    return;
-                }
-            };
-        let req = tx.original.clone();
-        let from = req.from_header().ok().and_then(|f| f.typed().ok());
-        let caller = Party {
-            number: from
-                .as_ref()
-                .and_then(|f| f.uri.user().map(str::to_string))
-                .unwrap_or_else(|| "anonymous".into()),
-            display: from.and_then(|f| f.display_name).filter(|d| !d.is_empty()),
+        let Some((call, dialog)) = new_inbound_call(&self.inner.dialogs, tx, contact, agent).await
+        else {
+            return;
         };
-        let dialled = req.uri.user().unwrap_or_default().to_string();
-        let content_type = req.header_value("Content-Type").unwrap_or_default();
-        let source = tx
-            .connection
-            .as_ref()
-            .and_then(|c| c.get_remote_addr())
-            .and_then(sip_addr_to_socket);
-        let sip_call_id = req
-            .call_id_header()
-            .map(|c| c.value().to_string())
-            .unwrap_or_default();
-        let (leg_tx, leg_rx) = mpsc::channel(64);
-        let call = InboundCall {
-            caller,
-            dialled,
-            sip_call_id: sip_call_id.clone(),
-            offer: req.body.clone(),
-            offer_is_sdp: content_type
-                .to_ascii_lowercase()
-                .starts_with("application/sdp"),
-            source,
-            agent,
-            dialog: dialog.clone(),
-            events: leg_rx,
-            local_sdp: Arc::new(Mutex::new(None)),
-        };
-        let local_sdp = call.local_sdp.clone();
-        let dialogs = self.inner.dialogs.clone();
-        let span = info_span!("sip_leg", sip_call_id = %sip_call_id, dir = "in");
-        tokio::spawn(map_states(state_rx, leg_tx, dialogs, local_sdp).instrument(span.clone()));
-        let mut d = dialog.clone();
-        tokio::spawn(async move { d.handle(&mut tx).await.ok() }.instrument(span));
         if self
             .inner
             .events
@@ -738,6 +687,68 @@ impl SipServer {
             events: leg_rx,
         })
     }
+}
+
+/// Creates the server dialog for a new INVITE and the [`InboundCall`] that
+/// reports on it (shared by the server and the phone's user agent); None when
+/// the INVITE could not start a dialog (answered 400).
+pub(crate) async fn new_inbound_call(
+    dialogs: &Arc<DialogLayer>,
+    mut tx: Transaction,
+    contact: Uri,
+    agent: Option<String>,
+) -> Option<(InboundCall, InviteDialog)> {
+    let (state_tx, state_rx) = dialogs.new_dialog_state_channel();
+    let dialog = match dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(contact)) {
+        Ok(d) => d,
+        Err(e) => {
+            debug!(error = %e, "cannot create dialog for INVITE");
+            tx.reply(StatusCode::BadRequest).await.ok();
+            return None;
+        }
+    };
+    let req = tx.original.clone();
+    let from = req.from_header().ok().and_then(|f| f.typed().ok());
+    let caller = Party {
+        number: from
+            .as_ref()
+            .and_then(|f| f.uri.user().map(str::to_string))
+            .unwrap_or_else(|| "anonymous".into()),
+        display: from.and_then(|f| f.display_name).filter(|d| !d.is_empty()),
+    };
+    let dialled = req.uri.user().unwrap_or_default().to_string();
+    let content_type = req.header_value("Content-Type").unwrap_or_default();
+    let source = tx
+        .connection
+        .as_ref()
+        .and_then(|c| c.get_remote_addr())
+        .and_then(sip_addr_to_socket);
+    let sip_call_id = req
+        .call_id_header()
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    let (leg_tx, leg_rx) = mpsc::channel(64);
+    let call = InboundCall {
+        caller,
+        dialled,
+        sip_call_id: sip_call_id.clone(),
+        offer: req.body.clone(),
+        offer_is_sdp: content_type
+            .to_ascii_lowercase()
+            .starts_with("application/sdp"),
+        source,
+        agent,
+        dialog: dialog.clone(),
+        events: leg_rx,
+        local_sdp: Arc::new(Mutex::new(None)),
+    };
+    let local_sdp = call.local_sdp.clone();
+    let dialogs = dialogs.clone();
+    let span = info_span!("sip_leg", sip_call_id = %sip_call_id, dir = "in");
+    tokio::spawn(map_states(state_rx, leg_tx, dialogs, local_sdp).instrument(span.clone()));
+    let mut d = dialog.clone();
+    tokio::spawn(async move { d.handle(&mut tx).await.ok() }.instrument(span));
+    Some((call, dialog))
 }
 
 /// RFC 3261 §8.2.2 checks every request must pass before its method is
