@@ -377,15 +377,8 @@ fn a_pause_asked_during_a_call_starts_when_the_call_ends() {
 #[test]
 fn the_last_agent_may_leave_when_the_queue_is_closed() {
     need_peers();
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
     let h = Hotline::start_with(HotlineOptions {
-        extra_toml: format!(
-            "[schedule]\ntimezone = \"UTC\"\nholidays = [\"{}\", \"{today}\", \"{}\"]\n\n[[queues]]\nid = \"general\"\nmin_staffed = 1\nopen = [\"daily 00:00-24:00\"]\n",
-            today.yesterday().expect("date"),
-            today.tomorrow().expect("date"),
-        ),
+        extra_toml: closed_today_toml("", "min_staffed = 1"),
         ..HotlineOptions::default()
     });
     register(&h, "1001", free_udp_port());

@@ -5,24 +5,6 @@
 
 use super::*;
 use hotline_core::{CallType, Outcome};
-use std::path::{Path, PathBuf};
-
-fn tone_wav(dir: &Path, name: &str, freq: f64, ms: u32) -> PathBuf {
-    let path = dir.join(name);
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).expect("create wav");
-    for i in 0..(8 * ms) {
-        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * freq / 8000.0).sin() * 8000.0;
-        w.write_sample(v as i16).expect("write sample");
-    }
-    w.finalize().expect("finalize wav");
-    path
-}
 
 /// A hotline offering callbacks; the caller's phone is reached at
 /// 127.0.0.1:`phone_port` (the "gateway").
@@ -199,15 +181,9 @@ fn a_closed_queue_takes_a_callback_and_rings_nobody_while_closed() {
     need_peers();
     let prompts = tempfile::tempdir().expect("temp dir");
     let phone_port = free_udp_port();
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
     let mut opts = with_callbacks(&prompts, phone_port);
-    opts.extra_toml.push_str(&format!(
-        "\n[schedule]\ntimezone = \"UTC\"\nclosed_action = \"callback\"\nholidays = [\"{}\", \"{today}\", \"{}\"]\n\n[[queues]]\nid = \"general\"\nopen = [\"daily 00:00-24:00\"]\n",
-        today.yesterday().expect("date"),
-        today.tomorrow().expect("date"),
-    ));
+    opts.extra_toml
+        .push_str(&closed_today_toml("closed_action = \"callback\"", ""));
     let h = Hotline::start_with(opts);
     // an agent is logged in, yet nobody rings while the queue is closed
     register(&h, "1001", free_udp_port());
@@ -224,11 +200,7 @@ fn a_closed_queue_takes_a_callback_and_rings_nobody_while_closed() {
     assert_eq!(cdr.outcome, Some(Outcome::Callback), "{cdr:#?}");
     let ev = events(&h, &cdr.call_id);
     let k = kinds(&ev);
-    let pos = |name: &str| {
-        k.iter()
-            .position(|x| x == name)
-            .unwrap_or_else(|| panic!("no {name} in {k:?}"))
-    };
+    let pos = |name: &str| position_of(&k, name);
     assert!(pos("queue_closed") < pos("callback_requested"), "{k:?}");
     std::thread::sleep(Duration::from_secs(3));
     assert!(

@@ -26,6 +26,7 @@ mod voicemail;
 use common::*;
 use hotline_core::{CallEvent, CallId, EventKind};
 use hotline_store::{Cdr, Store};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -229,4 +230,44 @@ impl RawSip {
 fn status_of(msg: &str) -> Option<u16> {
     let first = msg.lines().next()?;
     first.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+/// A mono 8 kHz 16-bit sine WAV written into `dir` (short prompts for tests).
+fn tone_wav(dir: &Path, name: &str, freq: f64, ms: u32) -> PathBuf {
+    let path = dir.join(name);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).expect("create wav");
+    for i in 0..(8 * ms) {
+        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * freq / 8000.0).sin() * 8000.0;
+        w.write_sample(v as i16).expect("write sample");
+    }
+    w.finalize().expect("finalize wav");
+    path
+}
+
+/// Config making the `general` queue closed right now whatever the hour:
+/// open around the clock in UTC, but yesterday, today and tomorrow are
+/// holidays. `schedule` and `queue` are extra lines for those sections.
+fn closed_today_toml(schedule: &str, queue: &str) -> String {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    format!(
+        "\n[schedule]\ntimezone = \"UTC\"\nholidays = [\"{}\", \"{today}\", \"{}\"]\n{schedule}\n\n[[queues]]\nid = \"general\"\nopen = [\"daily 00:00-24:00\"]\n{queue}\n",
+        today.yesterday().expect("date"),
+        today.tomorrow().expect("date"),
+    )
+}
+
+/// Where the first event named `name` is in `kinds` (panics listing them).
+fn position_of(kinds: &[String], name: &str) -> usize {
+    kinds
+        .iter()
+        .position(|x| x == name)
+        .unwrap_or_else(|| panic!("no {name} in {kinds:?}"))
 }

@@ -5,30 +5,11 @@
 
 use super::*;
 use hotline_core::{CallType, Outcome};
-use std::path::{Path, PathBuf};
-
-/// A short mono 8 kHz tone WAV in the hotline's temp dir area (prompts).
-fn short_wav(dir: &Path, name: &str, freq: f64, ms: u32) -> PathBuf {
-    let path = dir.join(name);
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).expect("create prompt wav");
-    for i in 0..(8 * ms) {
-        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * freq / 8000.0).sin() * 8000.0;
-        w.write_sample(v as i16).expect("write sample");
-    }
-    w.finalize().expect("finalize prompt wav");
-    path
-}
 
 /// Options with a 300 ms greeting and `extra` TOML (queues, IVR, blacklist).
 fn routed(prompts: &tempfile::TempDir, extra: &str) -> HotlineOptions {
     HotlineOptions {
-        greeting: Some(short_wav(prompts.path(), "greeting.wav", 600.0, 300)),
+        greeting: Some(tone_wav(prompts.path(), "greeting.wav", 600.0, 300)),
         extra_toml: extra.to_string(),
         ..HotlineOptions::default()
     }
@@ -36,7 +17,7 @@ fn routed(prompts: &tempfile::TempDir, extra: &str) -> HotlineOptions {
 
 /// An IVR menu (300 ms prompt) with 1 = order → queue `orders`.
 fn ivr_toml(prompts: &tempfile::TempDir, timeout_s: u32, tries: u32) -> String {
-    let menu = short_wav(prompts.path(), "menu.wav", 700.0, 300);
+    let menu = tone_wav(prompts.path(), "menu.wav", 700.0, 300);
     format!(
         r#"
 [[queues]]
@@ -122,11 +103,7 @@ fn an_ivr_choice_by_sip_info_sets_the_call_type_and_queue() {
     assert_eq!(cdr.call_type, CallType::Order);
     let ev = events(&h, &cdr.call_id);
     let k = kinds(&ev);
-    let pos = |name: &str| {
-        k.iter()
-            .position(|x| x == name)
-            .unwrap_or_else(|| panic!("no {name} in {k:?}"))
-    };
+    let pos = |name: &str| position_of(&k, name);
     assert!(pos("system_answered") < pos("ivr_invalid"), "{k:?}");
     assert!(pos("ivr_invalid") < pos("ivr_choice"), "{k:?}");
     assert!(pos("ivr_choice") < pos("queued"), "{k:?}");
@@ -454,7 +431,7 @@ max_len = 1
 fn a_language_chosen_in_the_ivr_goes_to_an_agent_who_speaks_it() {
     need_peers();
     let prompts = tempfile::tempdir().expect("temp dir");
-    let menu = short_wav(prompts.path(), "menu.wav", 700.0, 300);
+    let menu = tone_wav(prompts.path(), "menu.wav", 700.0, 300);
     let h = Hotline::start_with(routed(
         &prompts,
         &format!(
@@ -517,7 +494,7 @@ language = "cantonese"
 fn a_silent_line_hears_the_message_and_is_hung_up() {
     need_peers();
     let prompts = tempfile::tempdir().expect("temp dir");
-    let message = short_wav(prompts.path(), "cannot_hear.wav", 2000.0, 800);
+    let message = tone_wav(prompts.path(), "cannot_hear.wav", 2000.0, 800);
     let h = Hotline::start_with(HotlineOptions {
         hotline_toml: "silent_line_s = 2".into(),
         prompts_toml: format!("silent_line = \"{}\"", message.display()),
@@ -536,11 +513,7 @@ fn a_silent_line_hears_the_message_and_is_hung_up() {
     assert_eq!(cdr.outcome, Some(Outcome::Failed), "{cdr:#?}");
     let ev = events(&h, &cdr.call_id);
     let k = kinds(&ev);
-    let pos = |name: &str| {
-        k.iter()
-            .position(|x| x == name)
-            .unwrap_or_else(|| panic!("no {name} in {k:?}"))
-    };
+    let pos = |name: &str| position_of(&k, name);
     assert!(pos("system_answered") < pos("silent_line"), "{k:?}");
     let silent = find(&ev, |k| matches!(k, EventKind::SilentLine { .. })).unwrap();
     assert_eq!(silent.kind, EventKind::SilentLine { silent_ms: 2000 });

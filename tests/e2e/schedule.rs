@@ -4,41 +4,6 @@
 
 use super::*;
 use hotline_core::Outcome;
-use std::path::{Path, PathBuf};
-
-/// A mono 8 kHz tone WAV.
-fn tone_wav(dir: &Path, name: &str, freq: f64, ms: u32) -> PathBuf {
-    let path = dir.join(name);
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).expect("create wav");
-    for i in 0..(8 * ms) {
-        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * freq / 8000.0).sin() * 8000.0;
-        w.write_sample(v as i16).expect("write sample");
-    }
-    w.finalize().expect("finalize wav");
-    path
-}
-
-/// Yesterday, today and tomorrow in UTC: a holiday whatever the test's hour.
-fn holidays_around_today() -> String {
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
-    let days = [
-        today.yesterday().expect("date"),
-        today,
-        today.tomorrow().expect("date"),
-    ];
-    days.iter()
-        .map(|d| format!("\"{d}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 fn closed_today(prompts: &tempfile::TempDir, closed_message: Option<&Path>) -> HotlineOptions {
     HotlineOptions {
@@ -46,18 +11,7 @@ fn closed_today(prompts: &tempfile::TempDir, closed_message: Option<&Path>) -> H
         prompts_toml: closed_message
             .map(|p| format!("closed = \"{}\"", p.display()))
             .unwrap_or_default(),
-        extra_toml: format!(
-            r#"
-[schedule]
-timezone = "UTC"
-holidays = [{}]
-
-[[queues]]
-id = "general"
-open = ["daily 00:00-24:00"]
-"#,
-            holidays_around_today()
-        ),
+        extra_toml: closed_today_toml("", ""),
         ..HotlineOptions::default()
     }
 }

@@ -5,7 +5,6 @@
 
 use super::*;
 use hotline_core::Outcome;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn caller_from_number(h: &Hotline, number: &str, hold_ms: u64) -> Sipp {
@@ -14,23 +13,6 @@ fn caller_from_number(h: &Hotline, number: &str, hold_ms: u64) -> Sipp {
         .service("hotline")
         .key("caller", number)
         .duration_ms(hold_ms)
-}
-
-fn tone_wav(dir: &Path, name: &str, freq: f64, ms: u32) -> PathBuf {
-    let path = dir.join(name);
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&path, spec).expect("create wav");
-    for i in 0..(8 * ms) {
-        let v = (f64::from(i) * 2.0 * std::f64::consts::PI * freq / 8000.0).sin() * 8000.0;
-        w.write_sample(v as i16).expect("write sample");
-    }
-    w.finalize().expect("finalize wav");
-    path
 }
 
 /// A hotline whose `general` queue overflows to voicemail (greeting 300 ms).
@@ -142,17 +124,10 @@ fn a_closed_queue_takes_a_message_after_the_closed_greeting() {
     need_peers();
     let prompts = tempfile::tempdir().expect("temp dir");
     let closed = tone_wav(prompts.path(), "closed.wav", 2000.0, 300);
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
     let mut opts = with_voicemail(
         &prompts,
         30,
-        &format!(
-            "[schedule]\ntimezone = \"UTC\"\nclosed_action = \"voicemail\"\nholidays = [\"{}\", \"{today}\", \"{}\"]\n\n[[queues]]\nid = \"general\"\nopen = [\"daily 00:00-24:00\"]\n",
-            today.yesterday().expect("date"),
-            today.tomorrow().expect("date"),
-        ),
+        &closed_today_toml("closed_action = \"voicemail\"", ""),
     );
     opts.prompts_toml = format!("closed = \"{}\"", closed.display());
     let h = Hotline::start_with(opts);
@@ -164,11 +139,7 @@ fn a_closed_queue_takes_a_message_after_the_closed_greeting() {
     assert_eq!(cdr.outcome, Some(Outcome::Voicemail), "{cdr:#?}");
     let ev = events(&h, &cdr.call_id);
     let k = kinds(&ev);
-    let pos = |name: &str| {
-        k.iter()
-            .position(|x| x == name)
-            .unwrap_or_else(|| panic!("no {name} in {k:?}"))
-    };
+    let pos = |name: &str| position_of(&k, name);
     assert!(pos("queue_closed") < pos("voicemail_left"), "{k:?}");
     assert!(!k.contains(&"offered".to_string()), "{k:?}");
     let (path, duration_ms) = voicemail_of(&h, &cdr.call_id);
