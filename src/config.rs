@@ -214,6 +214,9 @@ pub struct AcdSection {
     /// the console exists, an auto-paused agent is back when their phone
     /// unregisters and registers again.
     pub auto_pause_after_misses: u32,
+    /// Where an agent's transfer goes when it names no queue (the shift
+    /// leaders' queue); unset: a transfer must name its queue.
+    pub transfer_queue: Option<String>,
 }
 
 impl Default for AcdSection {
@@ -222,6 +225,7 @@ impl Default for AcdSection {
             ring_timeout_ms: 0,
             wrap_up_ms: 5000,
             auto_pause_after_misses: 0,
+            transfer_queue: None,
         }
     }
 }
@@ -265,6 +269,8 @@ pub struct LimitsSection {
     pub complaint_s: u32,
     /// `limit_warning` at this fraction of the limit.
     pub warning_fraction: f64,
+    /// A short beep that only the agent hears at the warning and at the limit.
+    pub agent_tone: bool,
 }
 
 impl Default for LimitsSection {
@@ -275,6 +281,7 @@ impl Default for LimitsSection {
             callback_s: 180,
             complaint_s: 0,
             warning_fraction: 0.8,
+            agent_tone: false,
         }
     }
 }

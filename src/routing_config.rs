@@ -322,6 +322,9 @@ impl Config {
                 }
             }
         }
+        if let Some(q) = &self.acd.transfer_queue {
+            known_queue("acd.transfer_queue".into(), q)?;
+        }
         for (i, v) in self.hotline.vip.iter().enumerate() {
             NumberPattern::parse(v)
                 .map_err(|e| invalid(format!("hotline.vip[{i}]"), e.to_string()))?;

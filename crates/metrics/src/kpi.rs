@@ -130,6 +130,12 @@ struct CallFacts {
     /// The agent named on `limit_exceeded` (if it came).
     limit_exceeded: Option<Option<AgentId>>,
     misses: Vec<Miss>,
+    /// Time on hold of the ended holds (`resumed`), ms.
+    hold_ms: i64,
+    /// A hold still open (`held` without `resumed` yet), since.
+    held_at: Option<i64>,
+    /// The agents who transferred the call and their part of it (`transferred`).
+    transfers: Vec<(Option<AgentId>, i64)>,
 }
 
 impl CallFacts {
@@ -141,6 +147,17 @@ impl CallFacts {
             || self.voicemail
             || self.callback_requested
             || self.callback_expired
+    }
+
+    /// Time connected to agents: the completing agent's talk and the parts
+    /// of the agents who transferred the call before, ms (hold included).
+    fn connected_ms(&self) -> Option<i64> {
+        let (talk, _) = self.completed.as_ref()?;
+        Some(
+            self.transfers
+                .iter()
+                .fold(*talk, |sum, (_, t)| sum.saturating_add((*t).max(0))),
+        )
     }
 
     fn answering_agent(&self) -> Option<&AgentId> {
@@ -178,10 +195,12 @@ pub struct TypeFigures {
     pub answered: u64,
     /// Calls of this type completed (talked and ended).
     pub completed: u64,
-    /// Mean talk time of the completed calls, ms.
+    /// Mean talk time of the completed calls (hold not included), ms.
     pub avg_talk_ms: Option<f64>,
+    /// Mean time on hold of the completed calls, ms.
+    pub avg_hold_ms: Option<f64>,
     /// Average handle time of the completed calls, ms: talk + hold +
-    /// wrap-up (hold is inside the talk time; wrap-up from `wrap_up`).
+    /// wrap-up (from `wrap_up`).
     pub aht_ms: Option<f64>,
     /// Completed calls that went past the type's limit.
     pub limit_exceeded: u64,
@@ -271,10 +290,16 @@ pub struct Figures {
     pub abandon_rate: Option<f64>,
     /// (Abandoned − short) ÷ (offered − short).
     pub abandon_rate_without_short: Option<f64>,
-    /// Mean talk time of completed calls, ms.
+    /// Mean talk time of completed calls (hold not included), ms.
     pub avg_talk_ms: Option<f64>,
-    /// Average handle time of completed calls (talk + wrap-up), ms.
+    /// Mean time on hold of completed calls, ms.
+    pub avg_hold_ms: Option<f64>,
+    /// Average handle time of completed calls (talk + hold + wrap-up), ms.
     pub aht_ms: Option<f64>,
+    /// Answered calls that an agent transferred to another queue.
+    pub transferred: u64,
+    /// Transferred ÷ answered.
+    pub transfer_rate: Option<f64>,
     /// Offered calls per hour over the window.
     pub calls_per_hour: Option<f64>,
     /// Completed calls that stayed within their handle-time limit ÷ completed calls.
@@ -298,10 +323,13 @@ pub struct AgentFigures {
     pub refused: u64,
     /// Offers that could not reach the phone (`agent_unreachable`; not a miss).
     pub unreachable: u64,
-    /// Total talk time, ms.
+    /// Total time connected to callers (hold included), ms: the calls the
+    /// agent completed and their part of the calls they transferred.
     pub talk_ms: i64,
-    /// Mean talk time, ms.
+    /// Mean time connected per call (completed or transferred), ms.
     pub avg_talk_ms: Option<f64>,
+    /// Calls the agent transferred to another queue.
+    pub transferred: u64,
     /// Calls that went past their handle-time limit.
     pub limit_exceeded: u64,
     /// Limit compliance: the agent's completed calls that stayed within
@@ -469,7 +497,27 @@ impl Metrics {
                 f.wrap_ms.get_or_insert((*wrap_ms).max(0));
                 None
             }
-            EventKind::IvrChoice { call_type, .. } | EventKind::LimitWarning { call_type, .. } => {
+            EventKind::Held { .. } => {
+                f.held_at.get_or_insert(e.at_ms);
+                None
+            }
+            EventKind::Resumed { held_ms, .. } => {
+                // a duplicate `resumed` finds no open hold and adds nothing
+                if f.held_at.take().is_some() {
+                    f.hold_ms = f.hold_ms.saturating_add((*held_ms).max(0));
+                }
+                None
+            }
+            EventKind::Transferred { talk_ms, .. } => {
+                let t = (e.agent.clone(), (*talk_ms).max(0));
+                if !f.transfers.contains(&t) {
+                    f.transfers.push(t);
+                }
+                None
+            }
+            EventKind::IvrChoice { call_type, .. }
+            | EventKind::LimitWarning { call_type, .. }
+            | EventKind::CallTypeSet { call_type, .. } => {
                 f.set_type(e.at_ms, *call_type, true);
                 None
             }
@@ -494,6 +542,10 @@ impl Metrics {
                 None
             }
             EventKind::Completed { talk_ms, .. } => {
+                if let Some(since) = f.held_at.take() {
+                    // ended on hold: the hold lasted until the end
+                    f.hold_ms = f.hold_ms.saturating_add((e.at_ms - since).max(0));
+                }
                 f.completed
                     .get_or_insert_with(|| ((*talk_ms).max(0), e.agent.clone()));
                 None
@@ -731,6 +783,8 @@ struct AgentAcc {
     limit_exceeded: u64,
     /// Completed calls (of `talked_calls`) that went past their limit.
     talked_over_limit: u64,
+    /// Calls the agent passed on to another queue.
+    transferred: u64,
     staffed_ms: i64,
     paused_ms: i64,
 }
@@ -745,6 +799,7 @@ impl AgentAcc {
         self.talked_calls += o.talked_calls;
         self.limit_exceeded += o.limit_exceeded;
         self.talked_over_limit += o.talked_over_limit;
+        self.transferred += o.transferred;
         self.staffed_ms = self.staffed_ms.saturating_add(o.staffed_ms);
         self.paused_ms = self.paused_ms.saturating_add(o.paused_ms);
     }
@@ -758,7 +813,8 @@ impl AgentAcc {
             refused: self.refused,
             unreachable: self.unreachable,
             talk_ms: self.talk_ms,
-            avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls),
+            avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls + self.transferred),
+            transferred: self.transferred,
             limit_exceeded: self.limit_exceeded,
             within_limit: ratio(
                 self.talked_calls.saturating_sub(self.talked_over_limit) as f64,
@@ -804,6 +860,13 @@ fn add_agents<'a>(agents: &mut impl AgentTable<'a>, f: &'a CallFacts) {
             t.talked_over_limit += u64::from(f.limit_exceeded.is_some());
         }
     }
+    for (named, part) in &f.transfers {
+        if let Some(a) = named.as_ref() {
+            let t = agents.agent(a);
+            t.talk_ms = t.talk_ms.saturating_add(*part);
+            t.transferred += 1;
+        }
+    }
     if let Some(named) = &f.limit_exceeded {
         if let Some(a) = named.as_ref().or(answering) {
             agents.agent(a).limit_exceeded += 1;
@@ -840,9 +903,11 @@ struct Acc {
     system_in_rings: u64,
     agent_in_rings: u64,
     talk_sum: f64,
+    hold_sum: f64,
     wrap_sum: f64,
     talk_count: u64,
     over_limit: u64,
+    transferred: u64,
     blocked: u64,
     blacklisted_refused: u64,
     overflowed: u64,
@@ -865,6 +930,7 @@ struct TypeAcc {
     answered: u64,
     completed: u64,
     talk_sum: f64,
+    hold_sum: f64,
     wrap_sum: f64,
     over_limit: u64,
 }
@@ -874,6 +940,7 @@ impl TypeAcc {
         self.answered += o.answered;
         self.completed += o.completed;
         self.talk_sum += o.talk_sum;
+        self.hold_sum += o.hold_sum;
         self.wrap_sum += o.wrap_sum;
         self.over_limit += o.over_limit;
     }
@@ -883,7 +950,11 @@ impl TypeAcc {
             answered: self.answered,
             completed: self.completed,
             avg_talk_ms: ratio(self.talk_sum, self.completed),
-            aht_ms: ratio(self.talk_sum + self.wrap_sum, self.completed),
+            avg_hold_ms: ratio(self.hold_sum, self.completed),
+            aht_ms: ratio(
+                self.talk_sum + self.hold_sum + self.wrap_sum,
+                self.completed,
+            ),
             limit_exceeded: self.over_limit,
             within_limit: ratio((self.completed - self.over_limit) as f64, self.completed),
         }
@@ -913,9 +984,10 @@ impl Acc {
         if f.agent_answered.is_some() || f.completed.is_some() {
             let t = &mut self.by_type[type_index(f.call_type())];
             t.answered += u64::from(f.agent_answered.is_some());
-            if let Some((talk, _)) = &f.completed {
+            if let Some(connected) = f.connected_ms() {
                 t.completed += 1;
-                t.talk_sum += *talk as f64;
+                t.talk_sum += (connected - f.hold_ms).max(0) as f64;
+                t.hold_sum += f.hold_ms as f64;
                 t.wrap_sum += f.wrap_ms.unwrap_or(0) as f64;
                 t.over_limit += u64::from(f.limit_exceeded.is_some());
             }
@@ -954,8 +1026,12 @@ impl Acc {
             self.waiting_now += 1;
             self.longest_wait = self.longest_wait.max(now.saturating_sub(arrived));
         }
-        if let Some((talk, _)) = &f.completed {
-            self.talk_sum += *talk as f64;
+        if f.agent_answered.is_some() && !f.transfers.is_empty() {
+            self.transferred += 1;
+        }
+        if let Some(connected) = f.connected_ms() {
+            self.talk_sum += (connected - f.hold_ms).max(0) as f64;
+            self.hold_sum += f.hold_ms as f64;
             self.wrap_sum += f.wrap_ms.unwrap_or(0) as f64;
             self.talk_count += 1;
             self.over_limit += u64::from(f.limit_exceeded.is_some());
@@ -984,9 +1060,11 @@ impl Acc {
         self.system_in_rings += o.system_in_rings;
         self.agent_in_rings += o.agent_in_rings;
         self.talk_sum += o.talk_sum;
+        self.hold_sum += o.hold_sum;
         self.wrap_sum += o.wrap_sum;
         self.talk_count += o.talk_count;
         self.over_limit += o.over_limit;
+        self.transferred += o.transferred;
         self.blocked += o.blocked;
         self.blacklisted_refused += o.blacklisted_refused;
         self.overflowed += o.overflowed;
@@ -1040,7 +1118,13 @@ impl Acc {
                 self.offered - self.short_abandoned,
             ),
             avg_talk_ms: ratio(self.talk_sum, self.talk_count),
-            aht_ms: ratio(self.talk_sum + self.wrap_sum, self.talk_count),
+            avg_hold_ms: ratio(self.hold_sum, self.talk_count),
+            aht_ms: ratio(
+                self.talk_sum + self.hold_sum + self.wrap_sum,
+                self.talk_count,
+            ),
+            transferred: self.transferred,
+            transfer_rate: ratio(self.transferred as f64, self.answered),
             calls_per_hour: (span_ms > 0)
                 .then(|| self.offered as f64 * 3_600_000.0 / span_ms as f64),
             within_limit: ratio((self.talk_count - self.over_limit) as f64, self.talk_count),
@@ -1443,6 +1527,7 @@ mod tests {
                 answered: 2,
                 completed: 2,
                 avg_talk_ms: Some((90_000.0 + 30_000.0) / 2.0),
+                avg_hold_ms: Some(0.0),
                 aht_ms: Some(60_000.0),
                 limit_exceeded: 1,
                 within_limit: Some(0.5),
@@ -1678,6 +1763,90 @@ mod tests {
             (all.center, all.queues, all.agents),
             (wide.center, wide.queues, wide.agents)
         );
+    }
+
+    #[test]
+    fn hold_and_transfer_by_hand() {
+        let by = || "api:test".to_string();
+        let mut log = Log::new();
+        // a: answered by 1 at 5 s, on hold 20-50 s, completed at 65 s (talk
+        // 60 s of which 30 s hold), wrap-up 10 s
+        log.arrive(0, "a", "q");
+        log.answer(5_000, "a", "q", "1", 5_000, 1);
+        log.ev(20_000, "a", Some("1"), "q", EventKind::Held { by: by() });
+        log.ev(
+            50_000,
+            "a",
+            Some("1"),
+            "q",
+            EventKind::Resumed {
+                held_ms: 30_000,
+                by: by(),
+            },
+        );
+        // a duplicated `resumed` adds nothing
+        log.ev(
+            50_000,
+            "a",
+            Some("1"),
+            "q",
+            EventKind::Resumed {
+                held_ms: 30_000,
+                by: by(),
+            },
+        );
+        log.complete(65_000, "a", "q", "1", 60_000);
+        log.ev(
+            65_000,
+            "a",
+            Some("1"),
+            "q",
+            EventKind::WrapUp { wrap_ms: 10_000 },
+        );
+        // b: answered by 1 at 2 s, transferred after 40 s to the leaders,
+        // answered there by 9 at 50 s, put on hold at 80 s and the caller
+        // hangs up on hold at 90 s (9 talked 40 s, 10 s of it on hold)
+        log.arrive(0, "b", "q");
+        log.answer(2_000, "b", "q", "1", 2_000, 1);
+        let to = QueueId::new("leaders");
+        let transfer = EventKind::Transferred {
+            to,
+            talk_ms: 40_000,
+            by: by(),
+        };
+        log.ev(42_000, "b", Some("1"), "q", transfer);
+        log.answer(50_000, "b", "leaders", "9", 50_000, 3);
+        log.ev(
+            80_000,
+            "b",
+            Some("9"),
+            "leaders",
+            EventKind::Held { by: by() },
+        );
+        log.complete(90_000, "b", "leaders", "9", 40_000);
+        // c: answered, not transferred, no hold, 30 s
+        log.answered(0, "c", "q", "2", 1_000, 1, 30_000);
+        let m = log.metrics();
+        let c = m.snapshot(100_000).center;
+        assert_eq!((c.answered, c.transferred), (3, 1));
+        assert_eq!(c.transfer_rate, Some(1.0 / 3.0));
+        // hold: a 30 s, b 10 s, c 0
+        assert_eq!(c.avg_hold_ms, Some(40_000.0 / 3.0));
+        // talk without hold: a 30 s, b 40 + 40 - 10 = 70 s, c 30 s
+        assert_eq!(c.avg_talk_ms, Some(130_000.0 / 3.0));
+        // AHT: talk + hold + wrap-up (a's 10 s only)
+        assert_eq!(c.aht_ms, Some((130_000.0 + 40_000.0 + 10_000.0) / 3.0));
+        // b counts once as answered (at 2 s, by 1) whoever finished it
+        assert_eq!(c.asa_ms, Some((5_000.0 + 2_000.0 + 1_000.0) / 3.0));
+        // agents: 1 completed a (60 s) and passed b on after 40 s
+        let one = &m.snapshot(100_000).agents["1"];
+        assert_eq!(
+            (one.talk_ms, one.transferred, one.answered),
+            (100_000, 1, 2)
+        );
+        assert_eq!(one.avg_talk_ms, Some(50_000.0));
+        let nine = &m.snapshot(100_000).agents["9"];
+        assert_eq!((nine.talk_ms, nine.transferred), (40_000, 0));
     }
 
     #[test]

@@ -153,8 +153,26 @@ const FAMILIES: &[Family<'static>] = &[
     Family {
         name: "hotline_average_talk_seconds",
         kind: "gauge",
-        help: "Mean talk time of completed calls.",
+        help: "Mean talk time of completed calls (hold not included).",
         value: |f| f.avg_talk_ms.map(|v| v / 1000.0),
+    },
+    Family {
+        name: "hotline_average_hold_seconds",
+        kind: "gauge",
+        help: "Mean time on hold of completed calls.",
+        value: |f| f.avg_hold_ms.map(|v| v / 1000.0),
+    },
+    Family {
+        name: "hotline_calls_transferred_total",
+        kind: "counter",
+        help: "Answered calls an agent transferred to another queue.",
+        value: |f| Some(f.transferred as f64),
+    },
+    Family {
+        name: "hotline_transfer_ratio",
+        kind: "gauge",
+        help: "Transferred calls / answered calls.",
+        value: |f| f.transfer_rate,
     },
 ];
 

@@ -315,6 +315,9 @@ pub struct CallParties {
     pub agent: Option<String>,
     /// Queue.
     pub queue: Option<String>,
+    /// Spans (epoch ms, start and end) during which the recording was paused
+    /// on request; they are silence in the file and listed in the manifest.
+    pub pauses_ms: Vec<(i64, i64)>,
 }
 
 /// What a finished recording holds.

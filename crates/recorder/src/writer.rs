@@ -155,7 +155,7 @@ impl Job {
                     count: mixer.gaps,
                     samples: mixer.gap_samples,
                 },
-                pauses: Vec::new(),
+                pauses: pauses_in_samples(&parties.pauses_ms, started_at_ms, samples),
                 recovered: false,
                 file_size: out_size,
                 file_sha256: sha256.clone(),
@@ -184,6 +184,32 @@ impl Job {
             manifest,
         })
     }
+}
+
+/// Converts paused spans (epoch ms) to sample positions in a file that
+/// started at `started_at_ms` and holds `samples` per channel: clamped to the
+/// file, empty spans dropped, in order.
+fn pauses_in_samples(
+    pauses_ms: &[(i64, i64)],
+    started_at_ms: i64,
+    samples: u64,
+) -> Vec<hotline_evidence::Pause> {
+    let at = |ms: i64| {
+        let off = ms.saturating_sub(started_at_ms).max(0);
+        u64::try_from(off.saturating_mul(SAMPLES_PER_MS))
+            .unwrap_or(0)
+            .min(samples)
+    };
+    let mut out: Vec<hotline_evidence::Pause> = pauses_ms
+        .iter()
+        .map(|&(from, to)| hotline_evidence::Pause {
+            start_sample: at(from),
+            end_sample: at(to.max(from)),
+        })
+        .filter(|p| p.end_sample > p.start_sample)
+        .collect();
+    out.sort_by_key(|p| p.start_sample);
+    out
 }
 
 /// The WAV file being written; after the first error it only swallows input.
@@ -541,6 +567,20 @@ impl Mixer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paused_spans_become_sample_ranges_inside_the_file() {
+        // file started at 1000 ms and holds 2 s (16000 samples)
+        let p = pauses_in_samples(
+            &[(2500, 2000), (1500, 1750), (2800, 9000), (0, 1200)],
+            1000,
+            16_000,
+        );
+        let spans: Vec<(u64, u64)> = p.iter().map(|p| (p.start_sample, p.end_sample)).collect();
+        // (2500, 2000) is empty (end before start) and dropped; the one past
+        // the end is clamped; the one before the start begins at 0
+        assert_eq!(spans, [(0, 1600), (4000, 6000), (14_400, 16_000)]);
+    }
 
     fn frame(side: Side, ssrc: u32, seq: u16, ts: u32, arrival: i64, v: i16) -> AudioFrame {
         AudioFrame {
