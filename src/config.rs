@@ -159,8 +159,12 @@ pub struct HotlineSection {
     pub numbers: Vec<String>,
     /// The queue calls go to unless the IVR or the blacklist says otherwise.
     pub queue: String,
-    /// Record every call answered by an agent.
+    /// Record every call answered by an agent (false: only calls an agent
+    /// or supervisor asks to record, through the API).
     pub record: bool,
+    /// Also record the caller from the engine's answer (greeting, queue),
+    /// in the same file as the conversation.
+    pub record_queue: bool,
     /// VIP callers, served ahead of everyone (`+8613800000000`, prefix `+86138*`).
     pub vip: Vec<String>,
     /// A caller who sends no sound this many seconds after the engine answered
@@ -174,6 +178,7 @@ impl Default for HotlineSection {
             numbers: vec!["hotline".into(), "4000".into()],
             queue: "general".into(),
             record: true,
+            record_queue: false,
             vip: Vec::new(),
             silent_line_s: 0,
         }

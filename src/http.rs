@@ -191,6 +191,8 @@ pub struct Api {
     pub token: String,
     /// The store, for evidence marks placed during a call.
     pub store: Option<hotline_store::Store>,
+    /// The recordings root, for playing an earlier recording into a call.
+    pub recordings: Option<std::path::PathBuf>,
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -346,10 +348,13 @@ struct CallBody {
     note: Option<String>,
     /// Who asks (written in the event as `api:<by>`).
     by: Option<String>,
+    /// `play`: the earlier recording (its call id) to play into the call.
+    recording: Option<String>,
 }
 
 /// The actions `POST .../call/{action}` knows.
-const CALL_ACTIONS: &str = "hold, resume, transfer, type, mark, record_pause, record_resume";
+const CALL_ACTIONS: &str =
+    "hold, resume, transfer, type, mark, record_pause, record_resume, record_start, play";
 
 /// `POST /api/calls/{call_id}/{action}`: an action on a talking call.
 async fn call_by_id(
@@ -434,6 +439,8 @@ async fn call_action(
         "resume" => CallAction::Resume,
         "record_pause" => CallAction::PauseRecording,
         "record_resume" => CallAction::ResumeRecording,
+        "record_start" => CallAction::StartRecording,
+        "play" => return play_into_call(api, target, body, by).await,
         "transfer" => match body.to.as_deref() {
             None => CallAction::Transfer { to: None },
             Some(q) if short_text(q, 64) => CallAction::Transfer {
@@ -460,6 +467,99 @@ async fn call_action(
                 ),
             )
         }
+    };
+    match api.agents.call(target, action, by).await {
+        Ok(call) => Json(call).into_response(),
+        Err(e) => control_error(e),
+    }
+}
+
+/// `play`: an earlier recording of the same caller played into the call
+/// (both parties hear it), audited like a listen.
+async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String) -> Response {
+    let Some(id) = body.recording else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "recording: the call id of the recording to play",
+        );
+    };
+    if hotline_evidence::validate_id(&id).is_err() {
+        return error(StatusCode::BAD_REQUEST, "recording: not a call id");
+    }
+    let (Some(store), Some(root)) = (api.store.clone(), api.recordings.clone()) else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no store or recordings directory",
+        );
+    };
+    let earlier = match store.cdr(&hotline_core::CallId::from_stored(&id)).await {
+        Ok(Some(cdr)) => cdr,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no recording {id}")),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
+    };
+    let Some(rel) = earlier.recording_path.clone() else {
+        return error(StatusCode::CONFLICT, format!("call {id} has no recording"));
+    };
+    let call = match api
+        .agents
+        .call(target.clone(), CallAction::Show, by.clone())
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return control_error(e),
+    };
+    if earlier.caller != call.caller {
+        return error(
+            StatusCode::FORBIDDEN,
+            "only an earlier recording of the same caller may be played into a call",
+        );
+    }
+    let path = root.join(&rel);
+    let inside = match (path.canonicalize(), root.canonicalize()) {
+        (Ok(p), Ok(r)) => p.starts_with(r),
+        _ => false,
+    };
+    if !inside || rel.contains("..") {
+        return error(
+            StatusCode::CONFLICT,
+            format!("recording {id}: its file is gone"),
+        );
+    }
+    let loaded = tokio::task::spawn_blocking({
+        let id = id.clone();
+        move || hotline_media::prompt::Prompt::load_wav(&id, &path)
+    })
+    .await;
+    let audio = match loaded {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            return error(
+                StatusCode::CONFLICT,
+                format!("recording {id} cannot be played: {e}"),
+            )
+        }
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    // on record before anyone hears it
+    let now = SystemClock.now_ms();
+    if let Err(e) = store
+        .append_audit(
+            now,
+            &by,
+            "play_into_call",
+            Some(&id),
+            &format!("played into call {}", call.call_id),
+        )
+        .await
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the audit log could not be written, nothing played: {e}"),
+        );
+    }
+    let action = CallAction::PlayIntoCall {
+        audio,
+        recording: id,
     };
     match api.agents.call(target, action, by).await {
         Ok(call) => Json(call).into_response(),

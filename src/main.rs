@@ -613,6 +613,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,
+        record_queue: cfg.hotline.record_queue,
         limits: cfg.limits.by_type(),
         auto_pause_after_misses: cfg.acd.auto_pause_after_misses,
         limit_warning_fraction: cfg.limits.warning_fraction,
@@ -636,6 +637,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
             agents: engine.control(),
             token: cfg.http.api_token.clone(),
             store: Some(store.clone()),
+            recordings: Some(cfg.recordings_dir()),
         };
         http_addr = Some(http::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);

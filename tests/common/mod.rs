@@ -244,6 +244,8 @@ pub struct HotlineOptions {
     pub auto_pause_after_misses: u32,
     /// TOML lines inside `[acd]` (e.g. `transfer_queue = "leaders"`).
     pub acd_toml: String,
+    /// `hotline.record` (false: only on request).
+    pub record: bool,
     /// Greeting WAV instead of the shipped 9.5 s one (IVR tests want short).
     pub greeting: Option<PathBuf>,
     /// TOML lines inside `[hotline]` (e.g. `vip = ["+861*"]`).
@@ -266,6 +268,7 @@ impl Default for HotlineOptions {
             media_ports: 64,
             auto_pause_after_misses: 0,
             acd_toml: String::new(),
+            record: true,
             greeting: None,
             hotline_toml: String::new(),
             api_token: "test-token".into(),
@@ -361,6 +364,7 @@ impl Hotline {
                 ("extra", options.extra_toml.clone()),
                 ("hotline_extra", options.hotline_toml.clone()),
                 ("acd_extra", options.acd_toml.clone()),
+                ("record", options.record.to_string()),
                 ("api_token", options.api_token.clone()),
                 ("prompts_extra", options.prompts_toml.clone()),
                 (
@@ -1937,6 +1941,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             "ring_off_ms",
             "ring_timeout_ms",
             "auto_pause_after_misses",
+            "record",
             "media_port_min",
             "media_port_max",
             "api_token",

@@ -401,3 +401,158 @@ fn a_transfer_passes_the_caller_to_the_shift_leaders() {
         "{text}"
     );
 }
+
+#[test]
+fn with_recording_off_a_call_is_recorded_from_when_the_agent_asks() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        record: false,
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let phone = agent_uas("1001", port);
+    let call = caller(&h, 5000);
+    let talking = wait_talking(&h, "1001");
+    assert_eq!(talking["recorded"], false, "{talking}");
+    // nothing to pause in a call that is not recorded
+    assert_eq!(post(&h, "/api/agents/1001/call/record_pause", "").0, 409);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (s, b) = post(&h, "/api/agents/1001/call/record_start", "");
+    assert_eq!((s, &b["recorded"]), (200, &serde_json::json!(true)), "{b}");
+    assert_eq!(
+        post(&h, "/api/agents/1001/call/record_start", "").0,
+        409,
+        "already"
+    );
+    call.wait().assert_success("caller");
+    phone.wait().assert_success("agent");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    let wav_path = h
+        .recordings_dir()
+        .join(cdr.recording_path.as_deref().expect("recorded on request"));
+    let wav = Wav::read(&wav_path);
+    let secs = wav.duration().as_secs_f64();
+    assert!(
+        (2.5..4.5).contains(&secs),
+        "recorded from the request on: {secs:.2} s of a 5 s call"
+    );
+    assert_tone("caller", &wav.channel(0), 8000, CALLER_TONE_HZ, 0.8);
+    assert_tone("agent", &wav.channel(1), 8000, AGENT_TONE_HZ, 0.8);
+    let id = cdr.call_id.as_str().to_string();
+    let verify = recordings_verify(&h, &id);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
+
+#[test]
+fn the_queue_part_is_recorded_and_played_into_the_callers_next_call() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        hotline_toml: "record_queue = true".into(),
+        ..HotlineOptions::default()
+    });
+    // nobody staffed: the engine answers at the end of the third ring and
+    // the caller waits (and talks) in the queue, then hangs up
+    caller(&h, 3000)
+        .wait()
+        .assert_success("first call, abandoned in the queue");
+    let first = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(first.outcome, Some(hotline_core::Outcome::Abandoned));
+    let rel = first
+        .recording_path
+        .clone()
+        .expect("the queue part is recorded");
+    let ev = events(&h, &first.call_id);
+    assert!(
+        wait_until(Duration::from_secs(10), || events(&h, &first.call_id)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::RecordingClosed { .. }))),
+        "{:?}",
+        kinds(&ev)
+    );
+    let wav = Wav::read(&h.recordings_dir().join(&rel));
+    let secs = wav.duration().as_secs_f64();
+    assert!((2.0..4.0).contains(&secs), "{secs:.2} s in the queue");
+    assert_tone(
+        "caller in the queue",
+        &wav.channel(0),
+        8000,
+        CALLER_TONE_HZ,
+        0.8,
+    );
+    assert!(
+        rms(&wav.channel(1)) < 1e-3,
+        "no agent yet: the agent channel is silent"
+    );
+    let first_id = first.call_id.as_str().to_string();
+    let verify = recordings_verify(&h, &first_id);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+
+    // the same caller calls again and reaches an agent, who plays the
+    // earlier recording into the call
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let phone = agent_uas("1001", port);
+    let call = caller(&h, 6000);
+    let talking = wait_talking(&h, "1001");
+    let second_id = talking["call_id"].as_str().expect("call id").to_string();
+    let (s, b) = post(
+        &h,
+        "/api/agents/1001/call/play",
+        r#"{"recording":"../../etc/passwd"}"#,
+    );
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        post(&h, "/api/agents/1001/call/play", "").0,
+        400,
+        "which recording?"
+    );
+    let (s, b) = post(
+        &h,
+        "/api/agents/1001/call/play",
+        r#"{"recording":"c-no-such-call"}"#,
+    );
+    assert_eq!(s, 404, "{b}");
+    let body = format!(r#"{{"recording":"{first_id}"}}"#);
+    let (s, b) = post(&h, "/api/agents/1001/call/play", &body);
+    assert_eq!(s, 200, "{b}");
+    call.wait().assert_success("second call");
+    phone.wait().assert_success("agent");
+    let second = wait_cdrs(&h, 2)
+        .into_iter()
+        .find(|c| c.call_id.as_str() == second_id)
+        .expect("second CDR");
+    let ev = events(&h, &second.call_id);
+    let played = ev
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::PlayedIntoCall {
+                recording,
+                duration_ms,
+                by,
+            } => Some((recording.clone(), *duration_ms, by.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("played_into_call in {:?}", kinds(&ev)));
+    assert_eq!(played.0, first_id);
+    assert!((2000..4000).contains(&played.1), "{played:?}");
+    assert_eq!(played.2, "api:agent:1001");
+    // audited against the recording played, before anyone heard it
+    let audit = read_db(&h, async |s: &Store| {
+        s.audit(Some(&first_id)).await.expect("audit")
+    });
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "play_into_call" && a.reason.contains(&second_id)),
+        "{audit:?}"
+    );
+}

@@ -306,6 +306,15 @@ pub enum EventKind {
         /// Who asked.
         by: String,
     },
+    /// An earlier recording was played into the call (both parties heard it).
+    PlayedIntoCall {
+        /// The recording played (its call id).
+        recording: String,
+        /// Its length, ms.
+        duration_ms: i64,
+        /// Who asked.
+        by: String,
+    },
     /// Recording resumed after a pause.
     RecordingResumed {
         /// How long it was paused, ms.
@@ -456,6 +465,7 @@ impl EventKind {
             EventKind::CallTypeSet { .. } => "call_type_set",
             EventKind::RecordingPaused { .. } => "recording_paused",
             EventKind::RecordingResumed { .. } => "recording_resumed",
+            EventKind::PlayedIntoCall { .. } => "played_into_call",
         }
     }
 }

@@ -119,6 +119,8 @@ struct Talk {
 /// What an action came to.
 enum Acted {
     Done,
+    /// Open the recording now (the caller of `act` owns it).
+    StartRecording,
     /// Transfer to this queue (checked, not yet carried out).
     Transfer(QueueId),
 }
@@ -165,6 +167,9 @@ pub(crate) struct CallTask {
     closed: bool,
     /// Spans (epoch ms) the recording was paused on request.
     pauses_ms: Vec<(i64, i64)>,
+    /// The recording started at the engine's answer (`hotline.record_queue`),
+    /// until an agent or the voicemail takes it over.
+    queue_recording: Option<RecordingHandle>,
 }
 
 /// The IVR menu while the caller has not chosen.
@@ -210,6 +215,7 @@ impl CallTask {
             queue: None,
             closed: false,
             pauses_ms: Vec::new(),
+            queue_recording: None,
         }
     }
 
@@ -222,6 +228,14 @@ impl CallTask {
     }
 
     fn finish(mut self, outcome: Outcome) {
+        if let Some(rec) = self.queue_recording.take() {
+            // the call ended in the queue: seal what was recorded there
+            let (ctx, id, queue) = (self.ctx.clone(), self.id.clone(), self.queue.clone());
+            let mut cdr = self.cdr.clone();
+            tokio::spawn(async move {
+                close_recording(&ctx, &id, queue.as_ref(), &mut cdr, None, rec, Vec::new()).await;
+            });
+        }
         self.cdr.outcome = Some(outcome);
         self.cdr.ended_ms = Some(self.ctx.clock.now_ms());
         self.ctx.sink.cdr(self.cdr.clone());
@@ -635,6 +649,15 @@ impl CallTask {
                             warn!(error = %e, "cannot answer caller");
                         }
                         info!(rings, "no agent answered: the engine answers");
+                        if self.ctx.cfg.record_queue
+                            && recording.is_none()
+                            && self.queue_recording.is_none()
+                        {
+                            self.queue_recording = self.open_recording(None, false);
+                            if let Some(rec) = &self.queue_recording {
+                                media.tap(rec.sender());
+                            }
+                        }
                         self.cdr.system_answered_ms = Some(self.ctx.clock.now_ms());
                         self.emit(None, EventKind::SystemAnswered { rings });
                         if self.ctx.cfg.silent_line_ms > 0 {
@@ -699,7 +722,10 @@ impl CallTask {
             })
             .await;
             if recording.is_none() {
-                recording = self.open_recording(Some(&agent));
+                recording = match self.queue_recording.take() {
+                    Some(r) => Some(r),
+                    None => self.open_recording(Some(&agent), false),
+                };
             }
             media.bridge(recording.as_ref().map(RecordingHandle::sender));
             let answered_ms = self.ctx.clock.now_ms();
@@ -751,6 +777,21 @@ impl CallTask {
                             let transfer = match &r {
                                 Ok(Acted::Transfer(to)) => Some(to.clone()),
                                 _ => None,
+                            };
+                            let r = match r {
+                                Ok(Acted::StartRecording) => {
+                                    info!(%by, "recording started on request");
+                                    recording = self.open_recording(Some(&agent), true);
+                                    match &recording {
+                                        Some(rec) => {
+                                            media.tap(rec.sender());
+                                            talk.recorded = true;
+                                            Ok(Acted::Done)
+                                        }
+                                        None => Err(ControlError::Refused("the recording could not be started (see recording_failed)".into())),
+                                    }
+                                }
+                                other => other,
                             };
                             let _ = reply.send(r.map(|_| {
                             let mut c = self.talking_call(&talk, transfer.is_none());
@@ -903,6 +944,28 @@ impl CallTask {
                     Some(&agent),
                     EventKind::RecordingResumed {
                         paused_ms: (now - since).max(0),
+                        by: by.to_string(),
+                    },
+                );
+            }
+            CallAction::StartRecording => {
+                if talk.recorded {
+                    return refuse("the call is already recorded");
+                }
+                return Ok(Acted::StartRecording);
+            }
+            CallAction::PlayIntoCall { audio, recording } => {
+                if talk.held_since.is_some() {
+                    return refuse("the call is on hold: resume it first");
+                }
+                let duration_ms = audio.duration_ms() as i64;
+                media.play_to_both(audio);
+                info!(%recording, duration_ms, %by, "recording played into the call");
+                self.emit(
+                    Some(&agent),
+                    EventKind::PlayedIntoCall {
+                        recording,
+                        duration_ms,
                         by: by.to_string(),
                     },
                 );
@@ -1241,7 +1304,10 @@ impl CallTask {
                 },
             }
         }
-        let recording = self.open_recording(None);
+        let recording = match self.queue_recording.take() {
+            Some(r) => Some(r),
+            None => self.open_recording(None, false),
+        };
         media.bridge(recording.as_ref().map(RecordingHandle::sender));
         let started = Instant::now();
         let end = started + Duration::from_millis(vm.max_ms.max(1000) as u64);
@@ -1406,13 +1472,18 @@ impl CallTask {
             .unwrap_or_else(|| self.ctx.prompts.greeting.clone())
     }
 
-    fn open_recording(&mut self, agent: Option<&AgentId>) -> Option<RecordingHandle> {
+    fn open_recording(
+        &mut self,
+        agent: Option<&AgentId>,
+        on_request: bool,
+    ) -> Option<RecordingHandle> {
         open_recording(
             &self.ctx,
             &self.id,
             self.queue.as_ref(),
             &mut self.cdr,
             agent,
+            on_request,
         )
     }
 
@@ -1477,16 +1548,17 @@ pub(crate) fn emit_event(
     ctx.sink.event(e);
 }
 
-/// Starts the call's recording (if calls are recorded); a failure is an
-/// event and the call goes on.
+/// Starts the call's recording (if calls are recorded, or `on_request`);
+/// a failure is an event and the call goes on.
 pub(crate) fn open_recording(
     ctx: &CallCtx,
     id: &CallId,
     queue: Option<&QueueId>,
     cdr: &mut Cdr,
     agent: Option<&AgentId>,
+    on_request: bool,
 ) -> Option<RecordingHandle> {
-    if !ctx.cfg.record {
+    if !ctx.cfg.record && !on_request {
         return None;
     }
     match ctx.recorder.open(id, ctx.clock.now_ms()) {

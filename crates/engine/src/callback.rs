@@ -430,6 +430,7 @@ impl CallbackTask {
             Some(&self.queue),
             &mut self.cdr,
             Some(agent),
+            false,
         );
         media.bridge(recording.as_ref().map(|r| r.sender()));
         let answered_ms = self.ctx.clock.now_ms();

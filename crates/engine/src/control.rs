@@ -63,7 +63,7 @@ pub enum ControlError {
 }
 
 /// What an agent or a supervisor asks of a call in progress.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum CallAction {
     /// Nothing: the call as it stands.
     Show,
@@ -83,6 +83,16 @@ pub enum CallAction {
     PauseRecording,
     /// Resume a paused recording.
     ResumeRecording,
+    /// Start recording a call that is not recorded (on-demand recording
+    /// when `hotline.record` is off).
+    StartRecording,
+    /// Play an earlier recording into the call: both parties hear it.
+    PlayIntoCall {
+        /// The recording as mono audio.
+        audio: hotline_media::prompt::Prompt,
+        /// Which recording (its call id), for the event.
+        recording: String,
+    },
 }
 
 impl CallAction {
@@ -96,6 +106,8 @@ impl CallAction {
             CallAction::SetType(_) => "type",
             CallAction::PauseRecording => "record_pause",
             CallAction::ResumeRecording => "record_resume",
+            CallAction::StartRecording => "record_start",
+            CallAction::PlayIntoCall { .. } => "play",
         }
     }
 }

@@ -91,8 +91,11 @@ pub struct EngineConfig {
     pub wrap_up_ms: i64,
     /// IP written in our SDP (where RTP reaches the engine).
     pub media_ip: IpAddr,
-    /// Record every call answered by an agent.
+    /// Record every call answered by an agent (off: only on request).
     pub record: bool,
+    /// Start the recording when the engine answers (the caller in the queue),
+    /// not only when an agent does.
+    pub record_queue: bool,
     /// Handle-time limit per call type, ms (a type absent here has none).
     pub limits: HashMap<CallType, i64>,
     /// `limit_warning` is emitted at this fraction of the limit (0–1).

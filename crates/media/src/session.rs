@@ -273,6 +273,8 @@ enum Cmd {
     Unhold,
     MuteTap(bool),
     AgentTone(Prompt),
+    Tap(crossbeam_channel::Sender<AudioFrame>),
+    PlayToBoth(Prompt),
 }
 
 /// Packet counters of one side of a session.
@@ -379,6 +381,8 @@ impl std::fmt::Debug for Cmd {
             Cmd::Unhold => "Unhold",
             Cmd::MuteTap(..) => "MuteTap",
             Cmd::AgentTone(..) => "AgentTone",
+            Cmd::Tap(..) => "Tap",
+            Cmd::PlayToBoth(..) => "PlayToBoth",
         })
     }
 }
@@ -448,6 +452,20 @@ impl MediaSession {
     /// timing, so the file stays aligned and the paused span is exact.
     pub fn mute_tap(&self, muted: bool) {
         self.send(Cmd::MuteTap(muted));
+    }
+
+    /// Starts feeding the recorder without changing what is relayed or
+    /// played: a recording started on request during a call, or one that
+    /// starts when the engine answers (the caller's side while queued).
+    pub fn tap(&self, tap: crossbeam_channel::Sender<AudioFrame>) {
+        self.send(Cmd::Tap(tap));
+    }
+
+    /// Plays `prompt` to both parties of a bridged call (an earlier recording
+    /// played into the call); meanwhile they do not hear each other. The
+    /// bridge comes back by itself at the end.
+    pub fn play_to_both(&self, prompt: Prompt) {
+        self.send(Cmd::PlayToBoth(prompt));
     }
 
     /// Plays `tone` to the agent only (the handle-time limit beep): for its
@@ -669,6 +687,9 @@ struct Relay {
     tap_muted: bool,
     /// A tone for the agent only (replaces the caller's audio meanwhile).
     agent_playback: Option<Playback>,
+    /// `playback` and `agent_playback` carry a recording played to both:
+    /// nothing is relayed until both end.
+    shared: bool,
     tap: Option<crossbeam_channel::Sender<AudioFrame>>,
     pcm: Vec<i16>,
     enc: Vec<u8>,
@@ -735,6 +756,7 @@ impl Relay {
             held: false,
             tap_muted: false,
             agent_playback: None,
+            shared: false,
             tap: None,
             pcm: vec![0; MAX_DATAGRAM],
             enc: vec![0; MAX_DATAGRAM],
@@ -767,13 +789,13 @@ impl Relay {
         let mut buf_c = vec![0u8; MAX_DATAGRAM];
         let mut buf_a = vec![0u8; MAX_DATAGRAM];
         loop {
-            let playing = (self.playback.is_some() && (!self.bridged || self.held))
+            let playing = (self.playback.is_some() && (!self.bridged || self.held || self.shared))
                 || self.agent_playback.is_some();
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     None => break,
                     Some(cmd) => {
-                        if matches!(cmd, Cmd::Play(..) | Cmd::Hold(..) | Cmd::AgentTone(..)) {
+                        if matches!(cmd, Cmd::Play(..) | Cmd::Hold(..) | Cmd::AgentTone(..) | Cmd::PlayToBoth(..)) {
                             ticker.reset_immediately();
                         }
                         self.apply(cmd);
@@ -788,11 +810,14 @@ impl Relay {
                     Err(e) => debug!(error = %e, "agent RTP socket error"),
                 },
                 _ = ticker.tick(), if playing => {
-                    if self.playback.is_some() && (!self.bridged || self.held) {
+                    if self.playback.is_some() && (!self.bridged || self.held || self.shared) {
                         self.play_frame().await;
                     }
                     if self.agent_playback.is_some() {
                         self.play_agent_frame().await;
+                    }
+                    if self.shared && self.playback.is_none() && self.agent_playback.is_none() {
+                        self.shared = false;
                     }
                 }
             }
@@ -818,8 +843,21 @@ impl Relay {
             Cmd::Bridge(tap) => {
                 self.bridged = true;
                 self.held = false;
+                self.shared = false;
                 self.playback = None;
                 self.tap = tap;
+            }
+            Cmd::Tap(tap) => self.tap = Some(tap),
+            Cmd::PlayToBoth(prompt) => {
+                let pb = || Playback {
+                    prompts: vec![prompt.clone()],
+                    index: 0,
+                    pos: 0,
+                    loop_last: false,
+                };
+                self.shared = true;
+                self.playback = Some(pb());
+                self.agent_playback = Some(pb());
             }
             Cmd::StopTap => self.tap = None,
             Cmd::Hold(music) => {
@@ -1016,11 +1054,9 @@ impl Relay {
                 .caller_voice_ms
                 .store(epoch_ms(), Ordering::Relaxed);
         }
-        if !self.bridged {
-            return;
-        }
         // on hold the agent is neither relayed nor recorded (they may be
-        // talking to a colleague); the caller is recorded throughout
+        // talking to a colleague); the caller is recorded throughout, also
+        // before the bridge when the recording starts at the engine's answer
         let agent_on_hold = self.held && side == Side::Agent;
         if let (Some(tap), false) = (&self.tap, agent_on_hold) {
             let samples = if self.tap_muted {
@@ -1042,7 +1078,11 @@ impl Relay {
                 Err(crossbeam_channel::TrySendError::Disconnected(_)) => self.tap = None,
             }
         }
-        if self.held || (side == Side::Caller && self.agent_playback.is_some()) {
+        if !self.bridged
+            || self.held
+            || self.shared
+            || (side == Side::Caller && self.agent_playback.is_some())
+        {
             return;
         }
         let (to, samples) = match side {
