@@ -404,6 +404,24 @@ impl Engine {
                 _ = tick.tick() => {}
             }
             let now = self.clock.now_ms();
+            // a recording that stopped mid-call (disk full): raise it now,
+            // the call goes on
+            for f in self.recorder.take_failures() {
+                warn!(call = %f.call_id, path = %f.path.display(), reason = %f.reason, "recording stopped: storage alarm");
+                self.publish(CallEvent {
+                    at_ms: now,
+                    call_id: Some(CallId::from_stored(&f.call_id)),
+                    agent: None,
+                    queue: None,
+                    kind: EventKind::StorageAlarm {
+                        reason: format!(
+                            "recording {} stopped: {} (the call goes on unrecorded)",
+                            f.path.display(),
+                            f.reason
+                        ),
+                    },
+                });
+            }
             // minimum staffing holds during open hours only
             for q in self
                 .cfg
