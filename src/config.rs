@@ -418,6 +418,8 @@ pub struct KpisSection {
     pub short_abandon_s: u32,
     /// Service-level time: answered by an agent within it is in target, seconds.
     pub service_level_s: u32,
+    /// A callback still waiting this long after the caller asked is overdue, seconds.
+    pub callback_overdue_s: u32,
 }
 
 impl Default for KpisSection {
@@ -425,6 +427,7 @@ impl Default for KpisSection {
         KpisSection {
             short_abandon_s: 5,
             service_level_s: 20,
+            callback_overdue_s: 3600,
         }
     }
 }
@@ -721,6 +724,9 @@ impl Config {
         if !(1..=3600).contains(&self.kpis.service_level_s) {
             return Err(invalid("kpis.service_level_s", "1 to 3600 seconds"));
         }
+        if !(60..=7 * 86_400).contains(&self.kpis.callback_overdue_s) {
+            return Err(invalid("kpis.callback_overdue_s", "60 seconds to 7 days"));
+        }
         for (i, q) in self.queues.iter().enumerate() {
             if q.short_abandon_s.is_some_and(|s| s > 600) {
                 return Err(invalid(
@@ -942,6 +948,8 @@ mod tests {
             ("[hotline]\nsilent_line_s = 100000", "hotline.silent_line_s"),
             ("[schedule]\ntimezone = \"CET+1\"", "schedule.timezone"),
             ("[kpis]\nservice_level_s = 0", "kpis.service_level_s"),
+            ("[kpis]\ncallback_overdue_s = 5", "kpis.callback_overdue_s"),
+            ("[acd]\ntransfer_queue = \"nowhere\"", "acd.transfer_queue"),
             ("[kpis]\nshort_abandon_s = 9999", "kpis.short_abandon_s"),
             ("[[queues]]\nid = \"general\"\nshort_abandon_s = 9999", "queues[0].short_abandon_s"),
             ("[callback]\nenabled = true\nkey = \"12\"", "callback.key"),

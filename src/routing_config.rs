@@ -507,6 +507,7 @@ impl Config {
                 })
                 .collect(),
             service_level_ms: i64::from(self.kpis.service_level_s) * 1000,
+            callback_overdue_ms: i64::from(self.kpis.callback_overdue_s) * 1000,
             ..hotline_metrics::kpi::KpiConfig::default()
         }
     }

@@ -285,6 +285,20 @@ fn hold_recording_pause_call_type_and_mark_during_a_call() {
         .as_f64()
         .expect("avg_hold_ms");
     assert!((1300.0..3000.0).contains(&hold), "{hold}");
+    // and the distributions on /metrics: one wait, one handle time (9 s)
+    let (_, text) = http(&h.http_addr(), "GET", "/metrics");
+    for line in [
+        "hotline_wait_seconds_count 1",
+        "hotline_wait_seconds_bucket{le=\"3\"} 1",
+        "hotline_handle_seconds_count 1",
+        "hotline_handle_seconds_bucket{le=\"30\"} 1",
+        "hotline_calls_transferred_total 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in\n{text}"
+        );
+    }
 }
 
 fn recordings_verify(h: &Hotline, id: &str) -> std::process::Output {

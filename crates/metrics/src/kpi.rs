@@ -42,6 +42,9 @@ pub struct KpiConfig {
     pub service_level_ms: i64,
     /// "Within N rings" figures use this N (3: no caller hears a fourth ring).
     pub rings: u32,
+    /// A callback still waiting this long after the caller asked for it is
+    /// overdue, ms.
+    pub callback_overdue_ms: i64,
 }
 
 impl Default for KpiConfig {
@@ -51,6 +54,7 @@ impl Default for KpiConfig {
             short_abandon_ms_by_queue: BTreeMap::new(),
             service_level_ms: 20_000,
             rings: 3,
+            callback_overdue_ms: 3_600_000,
         }
     }
 }
@@ -253,6 +257,9 @@ pub struct Figures {
     pub callbacks_done: u64,
     /// Callbacks waiting for an agent at `now`.
     pub callbacks_due: u64,
+    /// Of those, callbacks waiting longer than the overdue threshold
+    /// (`kpis.callback_overdue_s`, default 1 h).
+    pub callbacks_overdue: u64,
     /// Callbacks given up (deadline or last attempt without reaching the caller).
     pub callbacks_expired: u64,
     /// Calls answered by an agent.
@@ -300,6 +307,10 @@ pub struct Figures {
     pub transferred: u64,
     /// Transferred ÷ answered.
     pub transfer_rate: Option<f64>,
+    /// Queue waits of the answered calls.
+    pub wait_histogram: Histogram,
+    /// Handle times (talk + hold + wrap-up) of the completed calls.
+    pub handle_histogram: Histogram,
     /// Offered calls per hour over the window.
     pub calls_per_hour: Option<f64>,
     /// Completed calls that stayed within their handle-time limit ÷ completed calls.
@@ -768,6 +779,55 @@ impl Metrics {
     }
 }
 
+/// Upper bounds (seconds) of the wait histogram buckets.
+pub const WAIT_BUCKETS_S: [u32; 9] = [3, 5, 10, 20, 30, 60, 120, 300, 600];
+/// Upper bounds (seconds) of the handle-time histogram buckets.
+pub const HANDLE_BUCKETS_S: [u32; 9] = [30, 60, 90, 120, 180, 300, 600, 1200, 1800];
+
+/// The bucket of `ms` among `bounds_s` (the last index: above every bound).
+fn bucket(bounds_s: &[u32], ms: i64) -> usize {
+    bounds_s
+        .iter()
+        .position(|b| ms <= i64::from(*b) * 1000)
+        .unwrap_or(bounds_s.len())
+}
+
+/// A distribution: how many values fell at or below each bound.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Histogram {
+    /// Upper bounds, seconds.
+    pub bounds_s: Vec<u32>,
+    /// Values at or below each bound (cumulative, like Prometheus `le`).
+    pub cumulative: Vec<u64>,
+    /// Every value (the `+Inf` bucket).
+    pub count: u64,
+    /// Sum of the values, seconds.
+    pub sum_s: f64,
+}
+
+impl Histogram {
+    fn of(bounds_s: &[u32], counts: &[u64], sum_ms: f64) -> Histogram {
+        if counts.iter().all(|c| *c == 0) {
+            // nothing counted: like the other empty figures
+            return Histogram::default();
+        }
+        let mut running = 0;
+        let cumulative = counts[..bounds_s.len()]
+            .iter()
+            .map(|c| {
+                running += c;
+                running
+            })
+            .collect();
+        Histogram {
+            bounds_s: bounds_s.to_vec(),
+            cumulative,
+            count: counts.iter().sum(),
+            sum_s: sum_ms / 1000.0,
+        }
+    }
+}
+
 fn ratio(num: f64, den: u64) -> Option<f64> {
     (den > 0).then(|| num / den as f64)
 }
@@ -916,7 +976,12 @@ struct Acc {
     callbacks_requested: u64,
     callbacks_done: u64,
     callbacks_due: u64,
+    callbacks_overdue: u64,
     callbacks_expired: u64,
+    /// Answered calls per wait bucket ([`WAIT_BUCKETS_S`], last = above).
+    wait_hist: [u64; WAIT_BUCKETS_S.len() + 1],
+    /// Completed calls per handle-time bucket ([`HANDLE_BUCKETS_S`]).
+    handle_hist: [u64; HANDLE_BUCKETS_S.len() + 1],
     /// Indexed like `CallType::ALL` (no map to allocate per scope).
     by_type: [TypeAcc; 4],
 }
@@ -979,7 +1044,11 @@ impl Acc {
         self.callbacks_expired += u64::from(f.callback_expired);
         if f.call_type() == CallType::Callback {
             self.callbacks_done += u64::from(f.completed.is_some());
-            self.callbacks_due += u64::from(!f.ended() && now.is_some());
+            if let Some(now) = now.filter(|_| !f.ended()) {
+                self.callbacks_due += 1;
+                self.callbacks_overdue +=
+                    u64::from(now.saturating_sub(arrived) > cfg.callback_overdue_ms);
+            }
         }
         if f.agent_answered.is_some() || f.completed.is_some() {
             let t = &mut self.by_type[type_index(f.call_type())];
@@ -1010,6 +1079,7 @@ impl Acc {
         if let Some(a) = &f.agent_answered {
             self.answered += 1;
             self.wait_sum += a.wait_ms as f64;
+            self.wait_hist[bucket(&WAIT_BUCKETS_S, a.wait_ms)] += 1;
             self.answered_in_target += u64::from(a.wait_ms <= cfg.service_level_ms);
             self.agent_in_rings +=
                 u64::from(f.system_answered_rings.is_none() && a.rings <= cfg.rings);
@@ -1030,6 +1100,8 @@ impl Acc {
             self.transferred += 1;
         }
         if let Some(connected) = f.connected_ms() {
+            let handle = connected.saturating_add(f.wrap_ms.unwrap_or(0).max(0));
+            self.handle_hist[bucket(&HANDLE_BUCKETS_S, handle)] += 1;
             self.talk_sum += (connected - f.hold_ms).max(0) as f64;
             self.hold_sum += f.hold_ms as f64;
             self.wrap_sum += f.wrap_ms.unwrap_or(0) as f64;
@@ -1073,6 +1145,13 @@ impl Acc {
         self.callbacks_requested += o.callbacks_requested;
         self.callbacks_done += o.callbacks_done;
         self.callbacks_due += o.callbacks_due;
+        self.callbacks_overdue += o.callbacks_overdue;
+        for (a, b) in self.wait_hist.iter_mut().zip(&o.wait_hist) {
+            *a += b;
+        }
+        for (a, b) in self.handle_hist.iter_mut().zip(&o.handle_hist) {
+            *a += b;
+        }
         self.callbacks_expired += o.callbacks_expired;
         for (mine, theirs) in self.by_type.iter_mut().zip(&o.by_type) {
             mine.merge(theirs);
@@ -1093,6 +1172,7 @@ impl Acc {
             callbacks_requested: self.callbacks_requested,
             callbacks_done: self.callbacks_done,
             callbacks_due: self.callbacks_due,
+            callbacks_overdue: self.callbacks_overdue,
             callbacks_expired: self.callbacks_expired,
             answered: self.answered,
             system_answered: self.system_answered,
@@ -1125,6 +1205,12 @@ impl Acc {
             ),
             transferred: self.transferred,
             transfer_rate: ratio(self.transferred as f64, self.answered),
+            wait_histogram: Histogram::of(&WAIT_BUCKETS_S, &self.wait_hist, self.wait_sum),
+            handle_histogram: Histogram::of(
+                &HANDLE_BUCKETS_S,
+                &self.handle_hist,
+                self.talk_sum + self.hold_sum + self.wrap_sum,
+            ),
             calls_per_hour: (span_ms > 0)
                 .then(|| self.offered as f64 * 3_600_000.0 / span_ms as f64),
             within_limit: ratio((self.talk_count - self.over_limit) as f64, self.talk_count),
@@ -1836,6 +1922,20 @@ mod tests {
         assert_eq!(c.avg_talk_ms, Some(130_000.0 / 3.0));
         // AHT: talk + hold + wrap-up (a's 10 s only)
         assert_eq!(c.aht_ms, Some((130_000.0 + 40_000.0 + 10_000.0) / 3.0));
+        // histograms: waits 5, 2, 1 s; handle times a 70 s (with wrap-up), b 80 s, c 30 s
+        assert_eq!(
+            c.wait_histogram.cumulative[..3],
+            [2, 3, 3],
+            "<=3 s, <=5 s, <=10 s"
+        );
+        assert_eq!(c.wait_histogram.count, 3);
+        assert_eq!(c.wait_histogram.sum_s, 8.0);
+        assert_eq!(
+            c.handle_histogram.cumulative[..3],
+            [1, 1, 3],
+            "<=30 s, <=60 s, <=90 s"
+        );
+        assert_eq!(c.handle_histogram.sum_s, 180.0);
         // b counts once as answered (at 2 s, by 1) whoever finished it
         assert_eq!(c.asa_ms, Some((5_000.0 + 2_000.0 + 1_000.0) / 3.0));
         // agents: 1 completed a (60 s) and passed b on after 40 s
@@ -1980,6 +2080,9 @@ mod tests {
         assert_eq!(c.callbacks_requested, 1);
         assert_eq!(c.callbacks_done, 1);
         assert_eq!(c.callbacks_due, 1);
+        assert_eq!(c.callbacks_overdue, 0, "waiting 50 s of the 1 h promise");
+        let later = log.metrics().snapshot(50_000 + 3_600_001).center;
+        assert_eq!((later.callbacks_due, later.callbacks_overdue), (1, 1));
         assert_eq!(c.callbacks_expired, 1);
         // neither the voicemail nor the callback request is still waiting or
         // an abandon; the callback waiting for an agent is
