@@ -349,6 +349,9 @@ pub struct AgentFigures {
     /// Time staffed in the window: a phone registered and logged in to the
     /// queues (pauses included), ms — the agent's attendance.
     pub staffed_ms: i64,
+    /// Staffed ÷ the length of the window (for a shift: the shift so far, or
+    /// the whole shift in a report), at most 1.
+    pub attendance: Option<f64>,
     /// Of that, time paused, ms.
     pub paused_ms: i64,
     /// Talk ÷ (staffed − paused): the share of the time available for calls
@@ -773,7 +776,7 @@ impl Metrics {
                 .collect(),
             agents: agents
                 .into_iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.figures()))
+                .map(|(k, v)| (k.as_str().to_string(), v.figures(span_ms)))
                 .collect(),
         }
     }
@@ -864,7 +867,7 @@ impl AgentAcc {
         self.paused_ms = self.paused_ms.saturating_add(o.paused_ms);
     }
 
-    fn figures(self) -> AgentFigures {
+    fn figures(self, span_ms: i64) -> AgentFigures {
         let share = |den: i64| (den > 0).then(|| (self.talk_ms as f64 / den as f64).min(1.0));
         AgentFigures {
             answered: self.answered,
@@ -881,6 +884,7 @@ impl AgentAcc {
                 self.talked_calls,
             ),
             staffed_ms: self.staffed_ms,
+            attendance: (span_ms > 0).then(|| (self.staffed_ms as f64 / span_ms as f64).min(1.0)),
             paused_ms: self.paused_ms,
             occupancy: share(self.staffed_ms.saturating_sub(self.paused_ms)),
             utilisation: share(self.staffed_ms),
@@ -1479,6 +1483,8 @@ mod tests {
                 talk_ms: 60_000,
                 avg_talk_ms: Some(60_000.0),
                 within_limit: Some(1.0),
+                // no registration in this log: never staffed
+                attendance: Some(0.0),
                 ..AgentFigures::default()
             }
         );
@@ -1492,6 +1498,7 @@ mod tests {
                 avg_talk_ms: Some(120_000.0),
                 limit_exceeded: 1,
                 within_limit: Some(0.0),
+                attendance: Some(0.0),
                 ..AgentFigures::default()
             }
         );
@@ -1713,6 +1720,8 @@ mod tests {
         let w = m.snapshot_window(1_000_000, 3_000_000);
         let a = &w.agents["1001"];
         assert_eq!((a.staffed_ms, a.paused_ms), (1_400_000, 0));
+        // attendance against the window (a shift from 1 000 s to 3 000 s)
+        assert_eq!(a.attendance, Some(1_400_000.0 / 2_000_000.0));
         assert_eq!(a.occupancy, Some(0.0), "the call arrived before the window");
         // a window where nobody was staffed lists nobody
         assert!(m.snapshot_window(5_000_000, 6_000_000).agents.is_empty());
