@@ -642,6 +642,14 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         http_addr = Some(http::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);
     }
+    let pending = pending_callbacks(&store).await;
+    if !pending.is_empty() {
+        info!(
+            count = pending.len(),
+            "callbacks pending from before the restart are taken over"
+        );
+    }
+    engine = engine.with_pending_callbacks(pending);
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
     match http_addr {
@@ -676,4 +684,40 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     drop(sink);
     writer.abort();
     Ok(())
+}
+
+/// The callbacks the previous run left to make (from the event log). A store
+/// that cannot be read is logged and the engine starts without them: calls
+/// come first.
+async fn pending_callbacks(
+    store: &hotline_store::Store,
+) -> Vec<hotline_engine::callback::PendingCallback> {
+    use hotline_core::Clock;
+    let now = hotline_core::SystemClock.now_ms();
+    // deadlines are at most a week (callback.deadline_h <= 168)
+    let since = now - 8 * 86_400_000;
+    let requested = match store
+        .events_of_kind("callback_requested", since, 100_000)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "pending callbacks could not be read; they are not made");
+            return Vec::new();
+        }
+    };
+    let mut own = std::collections::HashMap::new();
+    for e in &requested {
+        if let hotline_core::EventKind::CallbackRequested { callback, .. } = &e.kind {
+            match store.events_for_call(callback).await {
+                Ok(ev) => {
+                    own.insert(callback.clone(), ev);
+                }
+                Err(e) => warn!(call = %callback, error = %e, "callback events unreadable"),
+            }
+        }
+    }
+    hotline_engine::callback::PendingCallback::find(&requested, now, |id| {
+        own.get(id).cloned().unwrap_or_default()
+    })
 }

@@ -170,6 +170,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     control_tx: mpsc::Sender<ControlMsg>,
     control_rx: Option<mpsc::Receiver<ControlMsg>>,
+    pending_callbacks: Vec<callback::PendingCallback>,
 }
 
 impl Engine {
@@ -194,7 +195,16 @@ impl Engine {
             clock: Arc::new(SystemClock),
             control_tx,
             control_rx: Some(control_rx),
+            pending_callbacks: Vec::new(),
         }
+    }
+
+    /// Callbacks left pending by the previous run (see
+    /// [`callback::PendingCallback::find`]): made after all, within their
+    /// deadline, once their queue is open and an agent is free.
+    pub fn with_pending_callbacks(mut self, pending: Vec<callback::PendingCallback>) -> Self {
+        self.pending_callbacks = pending;
+        self
     }
 
     /// A handle for agent requests (login, logout, pause, unpause) from the API.
@@ -253,6 +263,30 @@ impl Engine {
             clock: self.clock.clone(),
             controller: ctl_tx.clone(),
         });
+        for p in std::mem::take(&mut self.pending_callbacks) {
+            let (cmd_tx, cmd_rx) = mpsc::channel(16);
+            calls.insert(p.id.clone(), cmd_tx);
+            requests.insert(
+                p.id.clone(),
+                Waiting {
+                    queue: p.queue.clone(),
+                    request: CallRequest::default(),
+                    hops: 0,
+                },
+            );
+            let span = info_span!("callback", call_id = %p.id);
+            let task = callback::CallbackTask::new(
+                ctx.clone(),
+                p.id.clone(),
+                p.number.clone(),
+                p.queue.clone(),
+                p.deadline_ms,
+                false,
+                cmd_rx,
+            )
+            .resume(&p);
+            tokio::spawn(task.run().instrument(span));
+        }
         // agents already registered (none at start, but keep it correct)
         for a in self.sip.registered_agents() {
             acd.agent_logged_in(&AgentId::new(a), self.clock.now_ms());
