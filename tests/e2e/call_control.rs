@@ -570,3 +570,48 @@ fn the_queue_part_is_recorded_and_played_into_the_callers_next_call() {
         "{audit:?}"
     );
 }
+
+/// A desk phone's own keys: HOLD and RESUME (re-INVITEs with sendonly and
+/// sendrecv, answered recvonly/sendrecv) and TRANSFER (REFER to a queue).
+#[test]
+fn a_desk_phone_holds_resumes_and_transfers_with_its_own_keys() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        extra_toml: "[[queues]]\nid = \"general\"\nmembers = [\"1001\"]\n\n\
+                     [[queues]]\nid = \"leaders\"\nmembers = [\"1002\"]\n"
+            .into(),
+        ..HotlineOptions::default()
+    });
+    let (p1, p2) = (free_udp_port(), free_udp_port());
+    register(&h, "1001", p1);
+    register(&h, "1002", p2);
+    let desk = Sipp::new("agent_hold_refer.xml")
+        .port(p1)
+        .key("agent", "1001")
+        .service("leaders")
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let leader = agent_uas("1002", p2);
+    let call = caller(&h, 9000);
+    desk.wait()
+        .assert_success("hold answered recvonly, resume sendrecv, REFER 202 then BYE");
+    call.wait().assert_success("caller");
+    leader.wait().assert_success("the leader took the call");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1002"));
+    let ev = events(&h, &cdr.call_id);
+    let k = kinds(&ev);
+    let pos = |name: &str| position_of(&k, name);
+    assert!(pos("held") < pos("resumed"), "{k:?}");
+    assert!(pos("resumed") < pos("transferred"), "{k:?}");
+    let by: Vec<String> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Held { by } | EventKind::Resumed { by, .. } => Some(by.clone()),
+            EventKind::Transferred { to, by, .. } => Some(format!("{by}->{to}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(by, ["phone", "phone", "phone->leaders"], "{k:?}");
+}

@@ -440,7 +440,7 @@ impl CallTask {
                             }
                         }
                     }
-                    Wake::Caller(Some(LegEvent::Confirmed | LegEvent::Ringing)) => {}
+                    Wake::Caller(Some(e)) if e.keeps_the_leg_up() => {}
                     Wake::Caller(_) => {
                         // CANCEL before our answer, BYE after the system answer: abandoned.
                         let wait_ms = arrived.elapsed().as_millis() as i64;
@@ -556,10 +556,7 @@ impl CallTask {
                             }
                         }
                     }
-                    Wake::Agent(
-                        _,
-                        Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. }),
-                    ) => {}
+                    Wake::Agent(_, Some(e)) if e.keeps_the_leg_up() => {}
                     Wake::Agent(i, Some(LegEvent::Answered { sdp: answer })) => {
                         if i >= ringing.len() {
                             continue;
@@ -764,11 +761,31 @@ impl CallTask {
                         }
                     }
                     ev = self.inbound.next_event() => match ev {
-                        Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                        Some(e) if e.keeps_the_leg_up() => {}
                         _ => { agent_leg.hangup().await; break Some(EndedBy::Caller); }
                     },
                     ev = agent_leg.next_event() => match ev {
-                        Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing | LegEvent::Answered { .. }) => {}
+                        // the desk phone's hold key (re-INVITE sendonly/inactive)
+                        Some(LegEvent::RemoteHold { held }) => {
+                            let action = if held { CallAction::Hold } else { CallAction::Resume };
+                            if let Err(e) = self.act(&mut talk, &media, action, "phone") {
+                                info!(held, reason = %e, "hold from the phone: nothing to do");
+                            }
+                        }
+                        // the desk phone's transfer key (REFER to a queue)
+                        Some(LegEvent::Refer { target }) => {
+                            let action = CallAction::Transfer { to: Some(QueueId::new(target.clone())) };
+                            match self.act(&mut talk, &media, action, "phone") {
+                                Ok(Acted::Transfer(to)) => {
+                                    self.transfer(&mut talk, &media, to, "phone").await;
+                                    agent_leg.hangup().await;
+                                    break None;
+                                }
+                                Ok(_) => {}
+                                Err(e) => warn!(%target, reason = %e, "transfer from the phone refused; the call goes on"),
+                            }
+                        }
+                        Some(e) if e.keeps_the_leg_up() || matches!(e, LegEvent::Answered { .. }) => {}
                         _ => { self.inbound.hangup().await; break Some(EndedBy::Agent); }
                     },
                     cmd = self.cmds.recv(), if cmds_open => match cmd {
@@ -1249,7 +1266,7 @@ impl CallTask {
             tokio::select! {
                 _ = sleep_until(until) => return true,
                 ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     _ => return false,
                 },
             }
@@ -1299,7 +1316,7 @@ impl CallTask {
             tokio::select! {
                 _ = sleep_until(until) => break,
                 ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     _ => return self.caller_left_before_voicemail(),
                 },
             }
@@ -1315,7 +1332,7 @@ impl CallTask {
             tokio::select! {
                 _ = sleep_until(end) => break false,
                 ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     _ => break true,
                 },
             }
@@ -1344,7 +1361,7 @@ impl CallTask {
             tokio::select! {
                 _ = sleep_until(until) => { self.inbound.hangup().await; break; }
                 ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     _ => break,
                 },
             }
@@ -1694,7 +1711,7 @@ pub(crate) async fn feature_call(
         tokio::select! {
             _ = sleep_until(until) => { inbound.hangup().await; break; }
             ev = inbound.next_event() => match ev {
-                Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                Some(e) if e.keeps_the_leg_up() => {}
                 _ => break,
             },
         }

@@ -377,7 +377,7 @@ impl CallbackTask {
                     return Attempt::AgentMissed;
                 }
                 ev = agent_leg.next_event() => match ev {
-                    Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. }) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     Some(LegEvent::Answered { sdp: answer }) => {
                         match sdp::parse(&answer).and_then(|a| Ok((a.clone(), sdp::negotiate(&a)?))) {
                             Ok((a, n)) => break (SocketAddr::new(a.connection, a.audio_port), n),
@@ -482,14 +482,20 @@ impl CallbackTask {
                     return Err("no answer".into());
                 }
                 ev = agent_leg.next_event() => match ev {
-                    Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Answered { .. }) => {}
+                    Some(e) if e.keeps_the_leg_up() || matches!(e, LegEvent::Answered { .. }) => {}
                     _ => {
                         leg.hangup().await;
                         return Err("the agent hung up first".into());
                     }
                 },
                 ev = leg.next_event() => match ev {
-                    Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. }) => {}
+                    Some(
+                        LegEvent::Ringing
+                        | LegEvent::Confirmed
+                        | LegEvent::Info { .. }
+                        | LegEvent::RemoteHold { .. }
+                        | LegEvent::Refer { .. },
+                    ) => {}
                     Some(LegEvent::Answered { sdp: answer }) => {
                         return match sdp::parse(&answer).and_then(|a| Ok((a.clone(), sdp::negotiate(&a)?))) {
                             Ok((a, n)) => {
@@ -551,11 +557,11 @@ impl CallbackTask {
                     }
                 }
                 ev = caller_leg.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing | LegEvent::Answered { .. }) => {}
+                    Some(e) if e.keeps_the_leg_up() || matches!(e, LegEvent::Answered { .. }) => {}
                     _ => { agent_leg.hangup().await; break EndedBy::Caller; }
                 },
                 ev = agent_leg.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing | LegEvent::Answered { .. }) => {}
+                    Some(e) if e.keeps_the_leg_up() || matches!(e, LegEvent::Answered { .. }) => {}
                     _ => { caller_leg.hangup().await; break EndedBy::Agent; }
                 },
             }
