@@ -64,6 +64,32 @@ fn request_callback(h: &Hotline, number: &str) -> (Cdr, CallId) {
     (cdr, callback.clone())
 }
 
+/// The caller's phone at the gateway (answers), and agent 1001 registered
+/// with a phone that takes one call and hangs up after `talk_ms`.
+fn phone_and_agent(
+    h: &Hotline,
+    phone_port: u16,
+    number: &str,
+    talk_ms: u64,
+) -> (SippProcess, SippProcess) {
+    let phone = Sipp::new("agent_uas.xml")
+        .port(phone_port)
+        .key("agent", number)
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let agent_port = free_udp_port();
+    register(h, "1001", agent_port);
+    let agent = Sipp::new("agent_uas_hangup.xml")
+        .port(agent_port)
+        .key("agent", "1001")
+        .duration_ms(talk_ms)
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    (phone, agent)
+}
+
 #[test]
 fn a_caller_who_presses_1_is_called_back_by_the_next_free_agent() {
     need_peers();
@@ -73,21 +99,7 @@ fn a_caller_who_presses_1_is_called_back_by_the_next_free_agent() {
     // nobody staffed: the caller waits, then asks for a callback
     let (_, callback) = request_callback(&h, "0614000001");
     // the caller's phone, then an agent who talks 2.5 s and hangs up
-    let phone = Sipp::new("agent_uas.xml")
-        .port(phone_port)
-        .key("agent", "0614000001")
-        .calls(1)
-        .timeout(Duration::from_secs(40))
-        .spawn();
-    let agent_port = free_udp_port();
-    register(&h, "1001", agent_port);
-    let agent = Sipp::new("agent_uas_hangup.xml")
-        .port(agent_port)
-        .key("agent", "1001")
-        .duration_ms(2500)
-        .calls(1)
-        .timeout(Duration::from_secs(40))
-        .spawn();
+    let (phone, agent) = phone_and_agent(&h, phone_port, "0614000001", 2500);
     agent
         .wait()
         .assert_success("agent takes the callback and hangs up");
@@ -229,21 +241,7 @@ fn a_pending_callback_survives_a_restart() {
         "{}",
         h.stderr()
     );
-    let phone = Sipp::new("agent_uas.xml")
-        .port(phone_port)
-        .key("agent", "0614000009")
-        .calls(1)
-        .timeout(Duration::from_secs(40))
-        .spawn();
-    let agent_port = free_udp_port();
-    register(&h, "1001", agent_port);
-    let agent = Sipp::new("agent_uas_hangup.xml")
-        .port(agent_port)
-        .key("agent", "1001")
-        .duration_ms(1500)
-        .calls(1)
-        .timeout(Duration::from_secs(40))
-        .spawn();
+    let (phone, agent) = phone_and_agent(&h, phone_port, "0614000009", 1500);
     agent
         .wait()
         .assert_success("agent takes the callback after the restart");

@@ -811,10 +811,10 @@ impl Relay {
                 },
                 _ = ticker.tick(), if playing => {
                     if self.playback.is_some() && (!self.bridged || self.held || self.shared) {
-                        self.play_frame().await;
+                        self.play_frame(Side::Caller).await;
                     }
                     if self.agent_playback.is_some() {
-                        self.play_agent_frame().await;
+                        self.play_frame(Side::Agent).await;
                     }
                     if self.shared && self.playback.is_none() && self.agent_playback.is_none() {
                         self.shared = false;
@@ -899,75 +899,43 @@ impl Relay {
         }
     }
 
-    async fn play_frame(&mut self) {
-        let Some(media) = self.caller.media else {
+    /// Sends the next frame of what plays to `side` (the caller's prompts,
+    /// or the agent-only tone); the playback ends with its last frame, or
+    /// at once when the side has no media yet.
+    async fn play_frame(&mut self, side: Side) {
+        let (leg, playback) = match side {
+            Side::Caller => (&mut self.caller, &mut self.playback),
+            Side::Agent => (&mut self.agent, &mut self.agent_playback),
+        };
+        let (Some(media), Some(dest)) = (leg.media, leg.send_to()) else {
+            if side == Side::Agent {
+                *playback = None;
+            }
             return;
         };
-        let Some(dest) = self.caller.send_to() else {
-            return;
-        };
-        let Some(pb) = self.playback.as_mut() else {
+        let Some(pb) = playback.as_mut() else {
             return;
         };
         let mut frame = [0u8; FRAME_SAMPLES];
         if !pb.next_frame(media.codec, &mut frame) {
-            self.playback = None;
+            *playback = None;
             return;
         }
-        let (seq, ts, marker) = self.caller.out.local(Instant::now());
+        let (seq, ts, marker) = leg.out.local(Instant::now());
         let n = write_rtp(
             &mut self.packet,
             media.payload_type,
             marker,
             seq,
             ts,
-            self.caller.out.ssrc,
+            leg.out.ssrc,
             &frame,
         );
-        if self
-            .caller
-            .socket
-            .send_to(&self.packet[..n], dest)
-            .await
-            .is_ok()
-        {
-            inc(&self.stats.prompt_frames);
-            inc(&self.stats.caller.packets_out);
-        }
-    }
-
-    /// Sends the next frame of the agent-only tone.
-    async fn play_agent_frame(&mut self) {
-        let (Some(media), Some(dest)) = (self.agent.media, self.agent.send_to()) else {
-            self.agent_playback = None;
-            return;
-        };
-        let Some(pb) = self.agent_playback.as_mut() else {
-            return;
-        };
-        let mut frame = [0u8; FRAME_SAMPLES];
-        if !pb.next_frame(media.codec, &mut frame) {
-            self.agent_playback = None;
-            return;
-        }
-        let (seq, ts, marker) = self.agent.out.local(Instant::now());
-        let n = write_rtp(
-            &mut self.packet,
-            media.payload_type,
-            marker,
-            seq,
-            ts,
-            self.agent.out.ssrc,
-            &frame,
-        );
-        if self
-            .agent
-            .socket
-            .send_to(&self.packet[..n], dest)
-            .await
-            .is_ok()
-        {
-            inc(&self.stats.agent.packets_out);
+        if leg.socket.send_to(&self.packet[..n], dest).await.is_ok() {
+            if side == Side::Caller {
+                inc(&self.stats.prompt_frames);
+            }
+            inc(&self.counters(side).packets_out);
         }
     }
 
