@@ -4,7 +4,7 @@
 
 use crate::audio::{AudioError, EndpointStats, WavEndpoint, WavInput};
 use crate::bridge::{capture_ring, playback_ring, BridgeError, Downlink, Uplink};
-use crate::device::{device_rates, DeviceEndpoint};
+use crate::device::{device_rates, DeviceEndpoint, DeviceStatus};
 use hotline_media::sdp;
 use hotline_sip::{InboundCall, LegEvent, RegisterOutcome, SipError, UserAgent, UserAgentConfig};
 use std::net::{IpAddr, SocketAddr};
@@ -160,6 +160,8 @@ pub struct PhoneState {
     pub answered_at: Option<Instant>,
     /// Whether the microphone is muted.
     pub muted: bool,
+    /// Trouble with the audio device (unplugged headset), None when fine.
+    pub device_trouble: Option<String>,
     /// Calls taken so far.
     pub calls: u32,
     /// Calls missed (cancelled while ringing) so far.
@@ -236,7 +238,7 @@ pub async fn run(
         None => local_ip_for(cfg.server)?,
     };
     // The audio endpoint first: a missing file or device stops us before SIP.
-    let (in_rate, out_rate, endpoint) = open_audio(&cfg.audio)?;
+    let (in_rate, out_rate, endpoint) = open_audio(&cfg.audio, &rep)?;
     let mut rings = Some((endpoint.playback, endpoint.capture));
 
     let (ua, mut calls) = UserAgent::start(UserAgentConfig {
@@ -387,7 +389,32 @@ struct Endpoint {
     device: Option<DeviceEndpoint>,
 }
 
-fn open_audio(mode: &AudioMode) -> Result<(u32, u32, Endpoint), PhoneError> {
+/// Reports the device's loss and return (status line, log, TUI).
+fn device_status_reporter(rep: Reporter) -> crate::device::StatusFn {
+    Box::new(move |st| match st {
+        DeviceStatus::Lost { reason } => {
+            warn!(%reason, "audio device lost; the call stays up");
+            rep.line(&format!(
+                "audio device lost ({reason}); the call stays up, waiting for the device to come back"
+            ));
+            rep.set(|s| s.device_trouble = Some(format!("LOST: {reason} (waiting for it)")));
+        }
+        DeviceStatus::Back => {
+            info!("audio device back");
+            rep.line("audio device back");
+            rep.set(|s| s.device_trouble = None);
+        }
+        DeviceStatus::Gone { reason } => {
+            warn!(%reason, "audio device cannot be re-opened");
+            rep.line(&format!(
+                "audio device cannot be re-opened ({reason}): restart hotline-phone"
+            ));
+            rep.set(|s| s.device_trouble = Some(format!("GONE: {reason}")));
+        }
+    })
+}
+
+fn open_audio(mode: &AudioMode, rep: &Reporter) -> Result<(u32, u32, Endpoint), PhoneError> {
     match mode {
         AudioMode::Wav {
             input,
@@ -417,7 +444,14 @@ fn open_audio(mode: &AudioMode) -> Result<(u32, u32, Endpoint), PhoneError> {
             let rates = device_rates(input.as_deref(), output.as_deref())?;
             let (playback, pcons) = playback_ring(rates.1);
             let (cprod, capture) = capture_ring(rates.0);
-            let dev = DeviceEndpoint::start(input.clone(), output.clone(), rates, cprod, pcons)?;
+            let dev = DeviceEndpoint::start(
+                input.clone(),
+                output.clone(),
+                rates,
+                cprod,
+                pcons,
+                device_status_reporter(rep.clone()),
+            )?;
             let stats = dev.stats.clone();
             Ok((
                 rates.0,

@@ -39,6 +39,10 @@ pub fn lines(st: &PhoneState, now: Instant) -> Vec<String> {
         .unwrap_or_else(|| "--:--".into());
     vec![
         format!("Registration: {}", st.registration),
+        format!(
+            "Audio device: {}",
+            st.device_trouble.as_deref().unwrap_or("ok")
+        ),
         format!("State:        {state}"),
         format!("Caller:       {}", st.caller.as_deref().unwrap_or("-")),
         format!("Handle time:  {handle}"),
@@ -56,7 +60,8 @@ pub fn render(frame: &mut Frame<'_>, st: &PhoneState, now: Instant) {
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
-            if i == 1 && st.call == CallState::Ringing {
+            if (i == 2 && st.call == CallState::Ringing) || (i == 1 && st.device_trouble.is_some())
+            {
                 Line::styled(l, Style::default().add_modifier(Modifier::BOLD))
             } else {
                 Line::from(l)
@@ -126,7 +131,7 @@ mod tests {
     use ratatui::Terminal;
 
     fn screen(st: &PhoneState, now: Instant) -> String {
-        let mut t = Terminal::new(TestBackend::new(70, 12)).unwrap();
+        let mut t = Terminal::new(TestBackend::new(70, 13)).unwrap();
         t.draw(|f| render(f, st, now)).unwrap();
         let buf = t.backend().buffer().clone();
         let mut s = String::new();
@@ -149,6 +154,7 @@ mod tests {
             caller: Some("0612345678".into()),
             answered_at: now.checked_sub(Duration::from_secs(83)),
             muted: true,
+            device_trouble: Some("LOST: output: unplugged (waiting for it)".into()),
             calls: 2,
             missed: 1,
             last: "answered".into(),
@@ -161,6 +167,7 @@ mod tests {
             "on call (muted)",
             "Missed: 1",
             "registered",
+            "LOST: output: unplugged",
         ] {
             assert!(s.contains(want), "`{want}` missing:\n{s}");
         }
