@@ -584,6 +584,56 @@ fn the_phone_registers_again_after_the_hotline_restarts() {
     assert!(phone.child.try_wait().ok().flatten().is_none());
 }
 
+/// OPTIONS keep-alives (every ~2 s here) see the hotline die long before a
+/// registration refresh would (600 s asked for), report it, register again
+/// as soon as it answers again.
+#[test]
+fn keepalives_see_the_hotline_go_and_come_back() {
+    need_peers();
+    let mut h = Hotline::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut phone = Phone::spawn(&[
+        s("--server"),
+        h.addr(),
+        s("--agent"),
+        s("1004"),
+        s("--password"),
+        s("demo1004"),
+        s("--output-wav"),
+        dir.path().join("o.wav").display().to_string(),
+        s("--keepalive-s"),
+        s("2"),
+    ]);
+    assert!(
+        phone.wait_line("hotline-phone: registered 1004@", Duration::from_secs(10)),
+        "{}",
+        phone.report()
+    );
+    // answered keep-alives are silent
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!phone.stdout().contains("keep-alive"), "{}", phone.report());
+    h.kill();
+    let t = Instant::now();
+    assert!(
+        phone.wait_line("not answering keep-alives", Duration::from_secs(30)),
+        "{}",
+        phone.report()
+    );
+    eprintln!("server loss seen after {:?}", t.elapsed());
+    let _again = respawn_on_same_port(&h);
+    assert!(
+        phone.wait_line("answering keep-alives again", Duration::from_secs(20)),
+        "{}",
+        phone.report()
+    );
+    assert!(
+        phone.wait_line("registered again", Duration::from_secs(30)),
+        "{}",
+        phone.report()
+    );
+    assert!(phone.child.try_wait().ok().flatten().is_none());
+}
+
 /// The server never links ALSA: only hotline-phone depends on cpal.
 #[test]
 fn the_server_binary_does_not_link_alsa_but_the_phone_does() {

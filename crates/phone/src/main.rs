@@ -56,6 +56,11 @@ struct Cli {
     /// Registration length to ask for, seconds.
     #[arg(long, default_value_t = 600)]
     expires: u32,
+    /// OPTIONS keep-alive toward the server every this many seconds
+    /// (randomised 80-100 %, RFC 5626); 0 = off. Two unanswered in a row:
+    /// reported, and the phone registers again.
+    #[arg(long, default_value_t = hotline_sip::DEFAULT_KEEPALIVE_S)]
+    keepalive_s: u32,
     /// Full-screen terminal interface (keys a/h/m/q) instead of status lines.
     #[arg(long)]
     tui: bool,
@@ -159,6 +164,7 @@ fn main() {
         password,
         bind_ip: cli.bind,
         expires_s: cli.expires,
+        keepalive_s: cli.keepalive_s,
         auto_answer_ms: cli.auto_answer_ms,
         hangup_after_ms: cli.hangup_after_ms,
         max_calls: cli.calls,

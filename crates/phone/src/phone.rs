@@ -6,13 +6,16 @@ use crate::audio::{AudioError, EndpointStats, WavEndpoint, WavInput};
 use crate::bridge::{capture_ring, playback_ring, BridgeError, Downlink, Uplink};
 use crate::device::{device_rates, DeviceEndpoint, DeviceStatus};
 use hotline_media::sdp;
-use hotline_sip::{InboundCall, LegEvent, RegisterOutcome, SipError, UserAgent, UserAgentConfig};
+use hotline_sip::{
+    InboundCall, KeepAlive, LegEvent, Liveness, RegisterOutcome, SipError, UserAgent,
+    UserAgentConfig, KEEPALIVE_MISSES,
+};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Status lines start with this (tests and scripts wait for them).
 pub const STATUS_PREFIX: &str = "hotline-phone:";
@@ -97,6 +100,8 @@ pub struct PhoneConfig {
     pub bind_ip: Option<IpAddr>,
     /// Registration length asked for, seconds.
     pub expires_s: u32,
+    /// OPTIONS keep-alive interval toward the server, seconds (0 = none).
+    pub keepalive_s: u32,
     /// Answer automatically after this long; None = answer on a key.
     pub auto_answer_ms: Option<u64>,
     /// Hang up automatically after this long in a call (tests, unattended).
@@ -285,7 +290,22 @@ pub async fn run(
         ua.local_addr()
     ));
     rep.set(|s| s.registration = format!("registered at {} (expires {expires} s)", cfg.server));
-    let keeper = tokio::spawn(keep_registered(ua.clone(), expires, rep.clone()));
+    let kick = Arc::new(tokio::sync::Notify::new());
+    let keeper = tokio::spawn(keep_registered(
+        ua.clone(),
+        expires,
+        kick.clone(),
+        rep.clone(),
+    ));
+    let pinger = (cfg.keepalive_s > 0).then(|| {
+        tokio::spawn(keep_alive(
+            ua.clone(),
+            cfg.server,
+            cfg.keepalive_s,
+            kick,
+            rep.clone(),
+        ))
+    });
 
     let mut done_calls = 0u32;
     let result = loop {
@@ -329,6 +349,9 @@ pub async fn run(
         }
     };
     keeper.abort();
+    if let Some(p) = pinger {
+        p.abort();
+    }
     if let Err(e) = ua.unregister().await {
         warn!(error = %e, "unregister failed");
     }
@@ -341,16 +364,70 @@ pub async fn run(
     result
 }
 
+/// Sends an OPTIONS keep-alive every `interval_s` (RFC 5626: 80-100 % of
+/// it, randomised): it keeps the NAT binding toward the server open and
+/// tells when the server stops answering ([`KEEPALIVE_MISSES`] in a row):
+/// that is reported and kicks a re-registration, as does its return.
+async fn keep_alive(
+    ua: UserAgent,
+    server: SocketAddr,
+    interval_s: u32,
+    kick: Arc<tokio::sync::Notify>,
+    rep: Reporter,
+) {
+    let mut k = KeepAlive::new(interval_s);
+    loop {
+        tokio::time::sleep(k.next_delay(rand::random())).await;
+        let ev = match ua.ping().await {
+            Ok(status) => {
+                debug!(status, "keep-alive answered");
+                k.on_answer()
+            }
+            Err(e) => {
+                debug!(error = %e, "keep-alive unanswered");
+                k.on_timeout()
+            }
+        };
+        match ev {
+            Liveness::Steady => {}
+            Liveness::Lost => {
+                warn!(%server, "server stopped answering keep-alives");
+                rep.line(&format!(
+                    "server {server} not answering keep-alives ({KEEPALIVE_MISSES} OPTIONS unanswered); registering again"
+                ));
+                rep.set(|s| s.registration = "server not answering: re-registering".into());
+                kick.notify_one();
+            }
+            Liveness::Back => {
+                info!(%server, "server answers keep-alives again");
+                rep.line(&format!(
+                    "server {server} answering keep-alives again; registering"
+                ));
+                kick.notify_one();
+            }
+        }
+    }
+}
+
 /// Refreshes the registration before it runs out; after a failure (server
-/// restarted, unreachable, refusing) retries with backoff.
-async fn keep_registered(ua: UserAgent, mut expires: u32, rep: Reporter) {
+/// restarted, unreachable, refusing) retries with backoff; `kick` asks for a
+/// REGISTER at once (the keep-alive saw the server go or come back).
+async fn keep_registered(
+    ua: UserAgent,
+    mut expires: u32,
+    kick: Arc<tokio::sync::Notify>,
+    rep: Reporter,
+) {
     let mut wait = refresh_after(expires);
     let mut attempt = 0u32;
     loop {
-        tokio::time::sleep(wait).await;
+        let kicked = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            _ = kick.notified() => true,
+        };
         match ua.register().await {
             Ok(RegisterOutcome::Registered { expires_s }) => {
-                if attempt > 0 {
+                if attempt > 0 || kicked {
                     rep.line(&format!("registered again (expires {expires_s} s)"));
                 }
                 attempt = 0;
