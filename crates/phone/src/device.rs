@@ -165,6 +165,12 @@ fn find(want: Option<&str>, dir: Dir) -> Result<cpal::Device, AudioError> {
     }
 }
 
+/// The output device `want` names (as `--output`; None or `default` = the
+/// default one).
+pub fn output_device(want: Option<&str>) -> Result<cpal::Device, AudioError> {
+    find(want, Dir::Output)
+}
+
 /// The rates the named devices run at by default: (input, output).
 pub fn device_rates(input: Option<&str>, output: Option<&str>) -> Result<(u32, u32), AudioError> {
     let i = find(input, Dir::Input)?;

@@ -15,6 +15,8 @@
 //! - [`device`]: cpal devices (listing, opening, callbacks).
 //! - [`phone`]: registration keep-alive and call handling.
 //! - [`tui`]: the terminal interface (`--tui`).
+//! - [`play`]: `hotline-phone play`, replaying a recording (seek, pause,
+//!   0.2×–1.0× speed that keeps the pitch through [`stretch`]).
 //!
 //! This crate is the only one that links ALSA: the server binary never does.
 
@@ -25,4 +27,6 @@ pub mod bridge;
 pub mod device;
 pub mod jitter;
 pub mod phone;
+pub mod play;
+pub mod stretch;
 pub mod tui;

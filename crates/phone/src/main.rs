@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use hotline_phone::device::{list_devices, render_devices};
 use hotline_phone::phone::{run, AudioMode, Command, PhoneConfig, PhoneError, Reporter};
+use hotline_phone::play::{Channel, PlayOptions};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use tokio::io::AsyncBufReadExt;
@@ -73,6 +74,34 @@ struct Cli {
 enum Cmd {
     /// List audio devices and their sample rates.
     Devices,
+    /// Play a hotline recording (WAV, 8 kHz stereo: left caller, right
+    /// agent) on the output device, or render it to a WAV. On a terminal:
+    /// space pause, <-/-> seek 5 s, +/- speed, q quit. Exit codes: 0 done,
+    /// 64 bad option, 65 bad input file, 3 audio device, 73 output file.
+    Play {
+        /// The recording.
+        file: PathBuf,
+        /// Which side to hear: caller (left), agent (right), both (stereo).
+        #[arg(long, default_value = "both", value_parser = parse_channel)]
+        channel: Channel,
+        /// Speed from 0.2 to 1.0; slower keeps the pitch (time-stretch).
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        speed: f64,
+        /// Start this many seconds into the recording.
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        start: f64,
+        /// Playback device (name or id substring; default: the system default).
+        #[arg(long)]
+        output: Option<String>,
+        /// Render to this WAV (16-bit, the recording's rate; mono for caller
+        /// or agent, stereo for both) instead of playing.
+        #[arg(long)]
+        output_wav: Option<PathBuf>,
+    },
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    s.parse()
 }
 
 fn fail(msg: &str, code: i32) -> ! {
@@ -108,14 +137,39 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Some(Cmd::Devices) = cli.cmd {
-        match list_devices() {
+    match cli.cmd {
+        Some(Cmd::Devices) => match list_devices() {
             Ok(d) => {
                 print!("{}", render_devices(&d));
                 std::process::exit(if d.is_empty() { 3 } else { 0 })
             }
             Err(e) => fail(&e.to_string(), 3),
+        },
+        Some(Cmd::Play {
+            file,
+            channel,
+            speed,
+            start,
+            output,
+            output_wav,
+        }) => {
+            let o = PlayOptions {
+                file,
+                channel,
+                speed,
+                start_s: start,
+                output,
+                output_wav,
+            };
+            match hotline_phone::play::run(o) {
+                Ok(summary) => {
+                    println!("hotline-phone: {summary}");
+                    std::process::exit(0)
+                }
+                Err(e) => fail(&e.to_string(), e.exit_code()),
+            }
         }
+        None => {}
     }
     let server = cli
         .server
