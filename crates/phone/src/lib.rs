@@ -9,6 +9,7 @@
 //! input callback → ring → resample device rate → 8 kHz → G.711 encode → RTP out
 //! ```
 //!
+//! - [`api`]: the engine's HTTP API (`--api`): the agent's events and actions.
 //! - [`jitter`]: the adaptive jitter buffer (sans-IO).
 //! - [`bridge`]: the two halves of the audio path and the lock-free rings.
 //! - [`audio`]: WAV files as a clock-paced device; the callback helpers.
@@ -22,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod audio;
 pub mod bridge;
 pub mod device;
