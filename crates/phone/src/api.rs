@@ -401,8 +401,15 @@ impl AgentView {
     }
 
     /// Folds one `call_event` (JSON). Returns a description when it
-    /// concerned this agent (for status lines), None otherwise.
+    /// concerned this agent (also kept as the message line), None
+    /// otherwise.
     pub fn apply(&mut self, ev: &Value) -> Option<String> {
+        let d = self.fold(ev)?;
+        self.message = d.clone();
+        Some(d)
+    }
+
+    fn fold(&mut self, ev: &Value) -> Option<String> {
         let kind = ev.get("kind")?;
         let ty = kind.get("type").and_then(Value::as_str)?;
         let call = s(ev, "call_id");
@@ -710,9 +717,6 @@ async fn stream_once(
                         let mut desc = None;
                         view.send_if_modified(|vw| {
                             desc = vw.apply(&v);
-                            if let Some(d) = &desc {
-                                vw.message = d.clone();
-                            }
                             desc.is_some()
                         });
                         if let Some(d) = desc {

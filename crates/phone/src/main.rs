@@ -2,9 +2,11 @@
 //! ("USB headset softphone").
 
 use clap::{Parser, Subcommand};
+use hotline_phone::api::{read_token, AgentView, ApiAction, ApiTarget};
 use hotline_phone::device::{list_devices, render_devices};
 use hotline_phone::phone::{run, AudioMode, Command, PhoneConfig, PhoneError, Reporter};
 use hotline_phone::play::{Channel, PlayOptions};
+use hotline_phone::tui::ApiUi;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use tokio::io::AsyncBufReadExt;
@@ -65,6 +67,15 @@ struct Cli {
     /// Full-screen terminal interface (keys a/h/m/q) instead of status lines.
     #[arg(long)]
     tui: bool,
+    /// The engine's HTTP API, http://HOST:PORT (e.g. http://127.0.0.1:8080):
+    /// follow the agent's events (state, call type, handle-time limit,
+    /// missed calls) and send pause/hold/transfer/type/mark requests.
+    #[arg(long)]
+    api: Option<String>,
+    /// File holding the API bearer token (the server's http.api_token),
+    /// first line. Needed for the requests, not for following events.
+    #[arg(long)]
+    api_token_file: Option<PathBuf>,
     /// Local IP for SIP and RTP (default: the one that routes to the server).
     #[arg(long)]
     bind: Option<std::net::IpAddr>,
@@ -98,6 +109,22 @@ enum Cmd {
         #[arg(long)]
         output_wav: Option<PathBuf>,
     },
+}
+
+/// An engine request typed on stdin (without --tui).
+fn parse_api_line(l: &str) -> Option<ApiAction> {
+    let (cmd, arg) = l.split_once(' ').unwrap_or((l, ""));
+    let arg = arg.trim();
+    Some(match cmd {
+        "pause" | "p" => ApiAction::Pause(if arg.is_empty() { "break" } else { arg }.into()),
+        "unpause" | "u" => ApiAction::Unpause,
+        "hold" => ApiAction::Hold,
+        "resume" => ApiAction::Resume,
+        "transfer" | "t" => ApiAction::Transfer((!arg.is_empty()).then(|| arg.to_string())),
+        "type" if !arg.is_empty() => ApiAction::SetType(arg.into()),
+        "abuse" | "x" => ApiAction::MarkAbuse(arg.into()),
+        _ => return None,
+    })
 }
 
 fn parse_channel(s: &str) -> Result<Channel, String> {
@@ -212,6 +239,16 @@ fn main() {
             output: cli.output.clone(),
         }
     };
+    let api = cli.api.as_deref().map(|url| {
+        let token = match &cli.api_token_file {
+            Some(f) => read_token(f).unwrap_or_else(|e| fail(&e.to_string(), 64)),
+            None => String::new(),
+        };
+        ApiTarget::parse(url, token).unwrap_or_else(|e| fail(&e.to_string(), 64))
+    });
+    if api.is_none() && cli.api_token_file.is_some() {
+        fail("--api-token-file needs --api URL", 64);
+    }
     let cfg = PhoneConfig {
         server,
         agent,
@@ -234,14 +271,50 @@ fn main() {
     };
     let (rep, state) = Reporter::new(&cfg.agent, !cli.tui);
     let (tx, rx) = mpsc::channel(16);
+    // the engine API: an event follower and a request worker (tokio tasks)
+    let api_parts = api.map(|target| {
+        let (view_tx, view_rx) = tokio::sync::watch::channel(AgentView::new(&cfg.agent));
+        let (act_tx, act_rx) = mpsc::channel::<ApiAction>(4);
+        (target, view_tx, view_rx, act_tx, act_rx)
+    });
+    let (api_ui, api_tasks, api_stdin) = match api_parts {
+        Some((target, view_tx, view_rx, act_tx, act_rx)) => (
+            Some(ApiUi {
+                view: view_rx,
+                actions: act_tx.clone(),
+            }),
+            Some((target, view_tx, act_rx)),
+            Some(act_tx),
+        ),
+        None => (None, None, None),
+    };
     let ui = cli.tui.then(|| {
         let keys = tx.clone();
-        std::thread::spawn(move || hotline_phone::tui::run(state, keys))
+        std::thread::spawn(move || hotline_phone::tui::run(state, keys, api_ui))
     });
     let tui = cli.tui;
+    let agent = cfg.agent.clone();
+    let api_rep = rep.clone();
     let r: Result<(), PhoneError> = rt.block_on(async move {
+        if let Some((target, view_tx, act_rx)) = api_tasks {
+            let (r1, r2) = (api_rep.clone(), api_rep);
+            tokio::spawn(hotline_phone::api::follow(
+                target.clone(),
+                view_tx.clone(),
+                Box::new(move |d| r1.line(&format!("engine: {d}"))),
+            ));
+            tokio::spawn(hotline_phone::api::actions(
+                target,
+                agent,
+                act_rx,
+                view_tx,
+                Box::new(move |m| r2.line(&format!("engine: {m}"))),
+            ));
+        }
         if !tui {
-            // keys: a line on stdin (a = answer, h = hang up, m = mute, q = quit)
+            // keys: a line on stdin (a = answer, h = hang up, m = mute, q =
+            // quit; with --api also `pause REASON`, `unpause`, `hold`,
+            // `resume`, `transfer [QUEUE]`, `type TYPE`, `abuse NOTE`)
             let keys = tx.clone();
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -251,7 +324,12 @@ fn main() {
                         "h" => Command::Hangup,
                         "m" => Command::ToggleMute,
                         "q" => Command::Quit,
-                        _ => continue,
+                        other => {
+                            if let (Some(act), Some(a)) = (&api_stdin, parse_api_line(other)) {
+                                let _ = act.try_send(a);
+                            }
+                            continue;
+                        }
                     };
                     if keys.send(c).await.is_err() {
                         return;
