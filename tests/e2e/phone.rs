@@ -59,10 +59,21 @@ struct Phone {
 
 impl Phone {
     fn spawn(args: &[String]) -> Phone {
+        Phone::spawn_with(args, Stdio::null())
+    }
+
+    /// With stdin piped (the phone's line commands).
+    fn spawn_piped(args: &[String]) -> (Phone, std::process::ChildStdin) {
+        let mut p = Phone::spawn_with(args, Stdio::piped());
+        let stdin = p.child.stdin.take().expect("stdin");
+        (p, stdin)
+    }
+
+    fn spawn_with(args: &[String], stdin: Stdio) -> Phone {
         let mut child = Command::new(phone_binary())
             .args(args)
             .env("HOTLINE_PHONE_LOG", "info,rsipstack=warn")
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -632,6 +643,88 @@ fn keepalives_see_the_hotline_go_and_come_back() {
         phone.report()
     );
     assert!(phone.child.try_wait().ok().flatten().is_none());
+}
+
+/// `--api`: the phone follows its agent's events on the real engine's
+/// `/api/stream` (the caller's number, the call's end) and sends a pause
+/// request with the bearer token during the call.
+#[test]
+fn the_phone_follows_its_agent_on_the_engine_api_and_pauses_through_it() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        ring_on_ms: 1000,
+        ring_off_ms: 1000,
+        ..HotlineOptions::default()
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, format!("{}\n", h.options.api_token)).expect("token file");
+    let (mut phone, mut stdin) = Phone::spawn_piped(&[
+        s("--server"),
+        h.addr(),
+        s("--agent"),
+        s("1001"),
+        s("--password"),
+        s("demo1001"),
+        s("--output-wav"),
+        dir.path().join("o.wav").display().to_string(),
+        s("--auto-answer-ms"),
+        s("300"),
+        s("--calls"),
+        s("1"),
+        s("--api"),
+        format!("http://{}", h.http_addr()),
+        s("--api-token-file"),
+        token.display().to_string(),
+    ]);
+    assert!(
+        phone.wait_line("hotline-phone: registered 1001@", Duration::from_secs(10)),
+        "{}",
+        phone.report()
+    );
+    let addr = h.addr();
+    let caller = std::thread::spawn(move || {
+        Sipp::new("caller.xml")
+            .remote(&addr)
+            .service("hotline")
+            .key("caller", "0612345678")
+            .duration_ms(4000)
+            .run()
+    });
+    assert!(
+        phone.wait_line("engine: on call with 0612345678", Duration::from_secs(15)),
+        "{}\n{}",
+        phone.report(),
+        h.report()
+    );
+    use std::io::Write;
+    writeln!(stdin, "pause meal").expect("write to the phone");
+    assert!(
+        phone.wait_line("engine: pause (meal): done", Duration::from_secs(5)),
+        "{}",
+        phone.report()
+    );
+    assert!(
+        phone.wait_line("(meal)", Duration::from_secs(5))
+            && phone.stdout().contains("engine: paused"),
+        "{}",
+        phone.report()
+    );
+    caller
+        .join()
+        .expect("sipp thread")
+        .assert_success("caller talks to the agent");
+    assert_eq!(
+        phone.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        phone.report()
+    );
+    assert!(
+        phone.stdout().contains("engine: call ended"),
+        "{}",
+        phone.report()
+    );
 }
 
 /// The server never links ALSA: only hotline-phone depends on cpal.
