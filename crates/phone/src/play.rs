@@ -35,7 +35,9 @@ pub const SPEED_STEP: f64 = 0.1;
 /// Seek per ← / → key, seconds.
 pub const SEEK_STEP_S: f64 = 5.0;
 /// Most samples (all channels) a file may declare: about 2 hours of 8 kHz
-/// stereo (the audio is held in memory as f32, at most ~480 MB).
+/// stereo (the audio is held in memory as f32: at most ~480 MB, plus a
+/// third more for the summed channels the stretch searches when both are
+/// played).
 pub const MAX_PLAY_SAMPLES: u64 = 120_000_000;
 
 /// Which side of the recording to hear.
@@ -263,6 +265,8 @@ pub fn check_speed(speed: f64) -> Result<f64, PlayError> {
 #[derive(Debug)]
 pub struct Player {
     rec: Recording,
+    /// The channels summed, for the stretch's search (empty when mono).
+    mono: Vec<f32>,
     pos: f64,
     speed: f64,
     ws: Wsola,
@@ -282,7 +286,13 @@ impl Player {
         }
         let ws = Wsola::new(rec.rate, rec.channels);
         let buf = vec![0.0; ws.hop() * rec.channels];
+        let mono = if rec.channels > 1 {
+            crate::stretch::mono_mix(&rec.samples, rec.channels)
+        } else {
+            Vec::new()
+        };
         Ok(Player {
+            mono,
             pos: start_s * f64::from(rec.rate),
             rec,
             speed,
@@ -351,8 +361,17 @@ impl Player {
         if self.pos >= self.rec.frames() as f64 {
             return None;
         }
-        self.ws
-            .step(&self.rec.samples, self.pos.round() as isize, &mut self.buf);
+        let mono = if self.mono.is_empty() {
+            &self.rec.samples
+        } else {
+            &self.mono
+        };
+        self.ws.step(
+            &self.rec.samples,
+            mono,
+            self.pos.round() as isize,
+            &mut self.buf,
+        );
         self.pos += self.ws.hop() as f64 * self.speed;
         Some(&self.buf)
     }

@@ -36,6 +36,7 @@ pub struct Wsola {
     search: isize,
     window: Vec<f32>,
     acc: Vec<f32>,
+    scratch: Vec<f32>,
     prev: Option<isize>,
 }
 
@@ -48,11 +49,13 @@ impl Wsola {
             .map(|i| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / n as f32).cos())
             .collect();
         let ch = channels.max(1);
+        let search = (rate * SEARCH_MS / 1000) as usize;
         Wsola {
+            scratch: vec![0.0; 2 * hop + 2 * search],
             ch,
             n,
             hop,
-            search: (rate * SEARCH_MS / 1000) as isize,
+            search: search as isize,
             window,
             acc: vec![0.0; n * ch],
             prev: None,
@@ -78,26 +81,42 @@ impl Wsola {
         x.get(i as usize * self.ch + c).copied().unwrap_or(0.0)
     }
 
-    fn mono(&self, x: &[f32], i: isize) -> f32 {
-        (0..self.ch).map(|c| self.at(x, i, c)).sum()
+    /// Copies `len` frames of `mono` from `start` into `dst`, silence
+    /// outside it.
+    fn segment(mono: &[f32], start: isize, dst: &mut [f32]) {
+        for (k, d) in dst.iter_mut().enumerate() {
+            let i = start + k as isize;
+            *d = if i < 0 {
+                0.0
+            } else {
+                mono.get(i as usize).copied().unwrap_or(0.0)
+            };
+        }
     }
 
     /// Places the next window near input frame `nominal` of `x` and writes
     /// the [`hop`](Self::hop) frames that are now complete into `out`
-    /// (`hop × channels` samples). No allocation.
-    pub fn step(&mut self, x: &[f32], nominal: isize, out: &mut [f32]) {
+    /// (`hop × channels` samples). `mono` is `x` with its channels summed
+    /// (`x` itself when mono): the waveform the search compares. No
+    /// allocation.
+    pub fn step(&mut self, x: &[f32], mono: &[f32], nominal: isize, out: &mut [f32]) {
         let start = match self.prev {
             None => nominal,
             Some(p) => {
-                let natural = p + self.hop as isize;
-                let overlap = self.hop as isize;
+                let overlap = self.hop;
+                // the natural continuation of the last window, and the
+                // stretch of input every candidate lies in
+                let (nat, rest) = self.scratch.split_at_mut(overlap);
+                Self::segment(mono, p + overlap as isize, nat);
+                let span = &mut rest[..overlap + 2 * self.search as usize];
+                Self::segment(mono, nominal - self.search, span);
                 let mut best = (f32::MIN, 0isize);
                 for d in -self.search..=self.search {
-                    let cand = nominal + d;
+                    let off = (d + self.search) as usize;
+                    let cand = &span[off..off + overlap];
                     let (mut corr, mut energy) = (0.0f32, 1e-9f32);
-                    for k in 0..overlap {
-                        let v = self.mono(x, cand + k);
-                        corr += v * self.mono(x, natural + k);
+                    for (v, n) in cand.iter().zip(nat.iter()) {
+                        corr += v * n;
                         energy += v * v;
                     }
                     let score = corr / energy.sqrt();
@@ -134,13 +153,21 @@ pub fn stretch(x: &[f32], rate: u32, channels: usize, speed: f64) -> Vec<f32> {
     let hop = ws.hop();
     let mut out = Vec::with_capacity((frames as f64 / speed) as usize * ch + hop * ch);
     let mut buf = vec![0.0; hop * ch];
+    let mono = mono_mix(x, ch);
     let mut pos = 0.0f64;
     while (pos as usize) < frames {
-        ws.step(x, pos.round() as isize, &mut buf);
+        ws.step(x, &mono, pos.round() as isize, &mut buf);
         out.extend_from_slice(&buf);
         pos += hop as f64 * speed;
     }
     out
+}
+
+/// The channels of `x` summed (what [`Wsola::step`] compares).
+pub fn mono_mix(x: &[f32], channels: usize) -> Vec<f32> {
+    x.chunks_exact(channels.max(1))
+        .map(|f| f.iter().sum())
+        .collect()
 }
 
 /// Frequency of the dominant tone of `x` (mono) by counting zero crossings
