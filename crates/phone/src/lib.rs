@@ -19,6 +19,16 @@
 //! - [`play`]: `hotline-phone play`, replaying a recording (seek, pause,
 //!   0.2×–1.0× speed that keeps the pitch through [`stretch`]).
 //!
+//! The command line (stable; docs/operations.md has every option):
+//!
+//! ```text
+//! hotline-phone --server HOST[:PORT] --agent ID --password-file F [--input DEV] [--output DEV]
+//!               [--tui] [--keepalive-s 29] [--api http://HOST:PORT --api-token-file F] ...
+//! hotline-phone devices
+//! hotline-phone play FILE.wav [--channel caller|agent|both] [--speed 0.2..1.0]
+//!               [--start SECONDS] [--output DEV | --output-wav OUT]
+//! ```
+//!
 //! This crate is the only one that links ALSA: the server binary never does.
 
 #![warn(missing_docs)]
