@@ -120,6 +120,15 @@ impl Phone {
         )
     }
 
+    /// Panics with the phone's output unless `needle` shows within `timeout`.
+    fn expect_line(&self, needle: &str, timeout: Duration) {
+        assert!(
+            self.wait_line(needle, timeout),
+            "`{needle}` not seen\n{}",
+            self.report()
+        );
+    }
+
     fn wait_line(&self, needle: &str, timeout: Duration) -> bool {
         wait_until(timeout, || self.stdout().contains(needle))
     }
@@ -178,14 +187,20 @@ fn audible(samples: &[i16], rate: u32) -> &[i16] {
     }
 }
 
-#[test]
-fn the_phone_registers_auto_answers_and_bridges_the_tones_both_ways() {
-    need_peers();
-    let h = Hotline::start_with(HotlineOptions {
+/// A hotline whose rings last 1 s on / 1 s off: the phone answers (300 ms)
+/// long before the engine would.
+fn hotline_with_slow_rings() -> Hotline {
+    Hotline::start_with(HotlineOptions {
         ring_on_ms: 1000,
         ring_off_ms: 1000,
         ..HotlineOptions::default()
-    });
+    })
+}
+
+#[test]
+fn the_phone_registers_auto_answers_and_bridges_the_tones_both_ways() {
+    need_peers();
+    let h = hotline_with_slow_rings();
     let dir = tempfile::tempdir().expect("temp dir");
     // the microphone: 440 Hz at 44.1 kHz (a rate that needs a real resampler)
     let input = dir.path().join("mic.wav");
@@ -456,11 +471,7 @@ fn an_invite_without_a_common_codec_gets_488_and_the_phone_stays_registered() {
         }
     }
     assert_eq!(final_status, Some(488), "{}", phone.report());
-    assert!(
-        phone.wait_line("no common codec", Duration::from_secs(2)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("no common codec", Duration::from_secs(2));
     // still alive and registered
     assert!(
         phone.child.try_wait().ok().flatten().is_none(),
@@ -497,11 +508,7 @@ fn a_wrong_password_is_refused_by_the_hotline_and_the_phone_exits_2() {
 #[test]
 fn the_agent_hanging_up_on_the_phone_ends_the_callers_leg() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = hotline_with_slow_rings();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut phone = Phone::spawn(&[
         s("--server"),
@@ -519,11 +526,7 @@ fn the_agent_hanging_up_on_the_phone_ends_the_callers_leg() {
         s("--calls"),
         s("1"),
     ]);
-    assert!(
-        phone.wait_line("hotline-phone: registered 1001@", Duration::from_secs(10)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("hotline-phone: registered 1001@", Duration::from_secs(10));
     // the caller waits for a BYE: only the phone's hang-up can end its call
     Sipp::new("caller_until_bye.xml")
         .remote(&h.addr())
@@ -585,13 +588,10 @@ fn respawn_on_same_port(h: &Hotline) -> Respawned {
     Respawned(child)
 }
 
-#[test]
-fn the_phone_registers_again_after_the_hotline_restarts() {
-    need_peers();
-    let mut h = Hotline::start();
-    let dir = tempfile::tempdir().expect("temp dir");
-    // 60 s is the server's minimum: the phone refreshes after 48 s
-    let mut phone = Phone::spawn(&[
+/// A phone registered as agent 1004 (WAV output in `dir`) with `extra`
+/// options.
+fn registered_1004(h: &Hotline, dir: &Path, extra: &[&str]) -> Phone {
+    let mut args = vec![
         s("--server"),
         h.addr(),
         s("--agent"),
@@ -599,28 +599,27 @@ fn the_phone_registers_again_after_the_hotline_restarts() {
         s("--password"),
         s("demo1004"),
         s("--output-wav"),
-        dir.path().join("o.wav").display().to_string(),
-        s("--expires"),
-        s("60"),
-    ]);
-    assert!(
-        phone.wait_line("hotline-phone: registered 1004@", Duration::from_secs(10)),
-        "{}",
-        phone.report()
-    );
+        dir.join("o.wav").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let phone = Phone::spawn(&args);
+    phone.expect_line("hotline-phone: registered 1004@", Duration::from_secs(10));
+    phone
+}
+
+#[test]
+fn the_phone_registers_again_after_the_hotline_restarts() {
+    need_peers();
+    let mut h = Hotline::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 60 s is the server's minimum: the phone refreshes after 48 s (no
+    // keep-alive here: this is the refresh path)
+    let mut phone = registered_1004(&h, dir.path(), &["--expires", "60", "--keepalive-s", "0"]);
     h.kill();
     // the refresh at ~48 s finds no server (8 s timeout), then backs off
-    assert!(
-        phone.wait_line("registration failed", Duration::from_secs(70)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("registration failed", Duration::from_secs(70));
     let _again = respawn_on_same_port(&h);
-    assert!(
-        phone.wait_line("registered again", Duration::from_secs(20)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("registered again", Duration::from_secs(20));
     assert!(phone.child.try_wait().ok().flatten().is_none());
 }
 
@@ -632,45 +631,17 @@ fn keepalives_see_the_hotline_go_and_come_back() {
     need_peers();
     let mut h = Hotline::start();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut phone = Phone::spawn(&[
-        s("--server"),
-        h.addr(),
-        s("--agent"),
-        s("1004"),
-        s("--password"),
-        s("demo1004"),
-        s("--output-wav"),
-        dir.path().join("o.wav").display().to_string(),
-        s("--keepalive-s"),
-        s("2"),
-    ]);
-    assert!(
-        phone.wait_line("hotline-phone: registered 1004@", Duration::from_secs(10)),
-        "{}",
-        phone.report()
-    );
+    let mut phone = registered_1004(&h, dir.path(), &["--keepalive-s", "2"]);
     // answered keep-alives are silent
     std::thread::sleep(Duration::from_secs(5));
     assert!(!phone.stdout().contains("keep-alive"), "{}", phone.report());
     h.kill();
     let t = Instant::now();
-    assert!(
-        phone.wait_line("not answering keep-alives", Duration::from_secs(30)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("not answering keep-alives", Duration::from_secs(30));
     eprintln!("server loss seen after {:?}", t.elapsed());
     let _again = respawn_on_same_port(&h);
-    assert!(
-        phone.wait_line("answering keep-alives again", Duration::from_secs(20)),
-        "{}",
-        phone.report()
-    );
-    assert!(
-        phone.wait_line("registered again", Duration::from_secs(30)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("answering keep-alives again", Duration::from_secs(20));
+    phone.expect_line("registered again", Duration::from_secs(30));
     assert!(phone.child.try_wait().ok().flatten().is_none());
 }
 
@@ -680,11 +651,7 @@ fn keepalives_see_the_hotline_go_and_come_back() {
 #[test]
 fn the_phone_follows_its_agent_on_the_engine_api_and_pauses_through_it() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = hotline_with_slow_rings();
     let dir = tempfile::tempdir().expect("temp dir");
     let token = dir.path().join("token");
     std::fs::write(&token, format!("{}\n", h.options.api_token)).expect("token file");
@@ -706,11 +673,7 @@ fn the_phone_follows_its_agent_on_the_engine_api_and_pauses_through_it() {
         s("--api-token-file"),
         token.display().to_string(),
     ]);
-    assert!(
-        phone.wait_line("hotline-phone: registered 1001@", Duration::from_secs(10)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("hotline-phone: registered 1001@", Duration::from_secs(10));
     let addr = h.addr();
     let caller = std::thread::spawn(move || {
         Sipp::new("caller.xml")
@@ -728,11 +691,7 @@ fn the_phone_follows_its_agent_on_the_engine_api_and_pauses_through_it() {
     );
     use std::io::Write;
     writeln!(stdin, "pause meal").expect("write to the phone");
-    assert!(
-        phone.wait_line("engine: pause (meal): done", Duration::from_secs(5)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("engine: pause (meal): done", Duration::from_secs(5));
     assert!(
         phone.wait_line("(meal)", Duration::from_secs(5))
             && phone.stdout().contains("engine: paused"),
@@ -899,11 +858,7 @@ fn device_mode_carries_a_call_through_cpal() {
         s("--calls"),
         s("1"),
     ]);
-    assert!(
-        phone.wait_line("hotline-phone: registered 1001@", Duration::from_secs(10)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("hotline-phone: registered 1001@", Duration::from_secs(10));
     Sipp::new("caller.xml")
         .remote(&h.addr())
         .service("hotline")

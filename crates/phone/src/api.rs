@@ -297,7 +297,10 @@ pub fn describe(action: &ApiAction, answer: &Result<(u16, String), ApiError>) ->
     }
 }
 
-/// The agent's state as the engine's events tell it.
+/// The agent's state as the engine's events tell it. It mirrors the ACD's
+/// own state (`hotline_acd::AgentState`) on purpose rather than reusing it:
+/// the phone depends on core, media and sip only, and this is a view built
+/// from events (with `Unknown` until the first one), not the ACD's record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum AgentState {
     /// No event seen yet.
