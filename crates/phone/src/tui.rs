@@ -155,16 +155,14 @@ pub fn api_lines(v: &AgentView, now_ms: i64, prompt: Option<&Prompt>, note: &str
             }
         ),
     };
+    let state = v.state_text(now_ms);
+    let pending = match &v.pause_after_call {
+        Some(r) if !state.starts_with("paused") => format!("  (pause after this call: {r})"),
+        _ => String::new(),
+    };
     let mut out = vec![
         format!("Engine:       {}", v.link),
-        format!(
-            "Agent state:  {}{}",
-            v.state_text(now_ms),
-            v.pause_after_call
-                .as_deref()
-                .map(|r| format!("  (pause after this call: {r})"))
-                .unwrap_or_default()
-        ),
+        format!("Agent state:  {state}{pending}"),
         format!("Engine call:  {call}"),
         format!("Missed (engine): {}", v.missed),
         format!(
