@@ -748,6 +748,10 @@ pub async fn follow(
     let mut wait = Duration::from_secs(1);
     loop {
         let r = stream_once(&t, &view, on_event.as_ref()).await;
+        if view.borrow().link.starts_with("following") {
+            // it was connected: start the backoff again
+            wait = Duration::from_secs(1);
+        }
         let why = match r {
             Ok(()) => "the stream ended".to_string(),
             Err(e) => e.to_string(),
@@ -758,9 +762,6 @@ pub async fn follow(
         });
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(30));
-        if view.borrow().link.starts_with("following") {
-            wait = Duration::from_secs(1);
-        }
     }
 }
 
