@@ -505,27 +505,30 @@ impl<L: DeviceLayer> Supervisor<L> {
             .layer
             .open(capture, playback, errors, self.stats.clone());
         if r.is_err() {
-            self.collect_ends();
+            // a stop seen here stays queued for the caller's loop
+            let _ = self.collect_ends();
         }
         r
     }
 
     /// Takes back the ends a closed stream returned (they are sent as the
     /// callbacks are dropped; a backend may drop them on its own thread).
-    fn collect_ends(&mut self) {
+    /// Returns false when told to stop meanwhile (the stop is kept for the
+    /// caller's loop).
+    fn collect_ends(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(2);
         while self.capture.is_none() || self.playback.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok(SupervisorMsg::Stop) => {
-                    // stop after this: remember by re-sending to ourselves
                     let _ = self.tx.send(SupervisorMsg::Stop);
-                    return;
+                    return false;
                 }
                 Ok(m) => self.stash(m),
-                Err(_) => return,
+                Err(_) => break,
             }
         }
+        true
     }
 
     fn run(mut self, mut streams: Box<dyn std::any::Any>) {
@@ -543,7 +546,9 @@ impl<L: DeviceLayer> Supervisor<L> {
                 }
             };
             drop(streams);
-            self.collect_ends();
+            if !self.collect_ends() {
+                return;
+            }
             tracing::warn!(%reason, "audio device lost; waiting for it to come back");
             if self.capture.is_none() || self.playback.is_none() {
                 (self.on_status)(DeviceStatus::Gone {
