@@ -803,6 +803,55 @@ mod tests {
         drop(ep);
     }
 
+    /// A backend that never gives the ring ends back (leaks its callback).
+    struct Leaky(Arc<std::sync::Mutex<Option<ErrorSink>>>);
+
+    impl DeviceLayer for Leaky {
+        fn available(&mut self) -> bool {
+            true
+        }
+        fn open(
+            &mut self,
+            capture: Lent<CaptureEnd>,
+            playback: Lent<PlaybackEnd>,
+            errors: ErrorSink,
+            _stats: Arc<EndpointStats>,
+        ) -> Result<Box<dyn std::any::Any>, AudioError> {
+            *self.0.lock().unwrap() = Some(errors);
+            std::mem::forget(capture);
+            std::mem::forget(playback);
+            Ok(Box::new(()))
+        }
+    }
+
+    #[test]
+    fn rings_kept_by_a_dead_stream_are_reported_as_gone_not_waited_for() {
+        let sink = Arc::new(std::sync::Mutex::new(None));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<DeviceStatus>::new()));
+        let seen2 = seen.clone();
+        let (_prod, cons) = crate::bridge::playback_ring(8000);
+        let (cap, _capc) = crate::bridge::capture_ring(8000);
+        let ep = DeviceEndpoint::start_with(
+            Leaky(sink.clone()),
+            (8000, 8000),
+            cap,
+            cons,
+            Box::new(move |s| seen2.lock().unwrap().push(s)),
+            Duration::from_millis(10),
+        )
+        .unwrap();
+        let errors = sink.lock().unwrap().clone().unwrap();
+        errors.report(true, "gone for good".into());
+        assert!(wait(|| !seen.lock().unwrap().is_empty()));
+        assert!(
+            matches!(&seen.lock().unwrap()[0], DeviceStatus::Gone { reason } if reason.contains("gone for good")),
+            "{:?}",
+            seen.lock().unwrap()
+        );
+        // and it still stops cleanly
+        drop(ep);
+    }
+
     #[test]
     fn no_devices_is_a_clear_message() {
         let s = render_devices(&[]);
