@@ -6,9 +6,10 @@
 //!   paused with reason), the caller's number, the call type and its
 //!   handle-time clock against the limit, missed calls. Reconnects with
 //!   backoff.
-//! - [`Actions`]: pause/unpause with a reason, hold/resume, transfer (to the
+//! - [`actions`]: pause/unpause with a reason, hold/resume, transfer (to the
 //!   shift leader by default), set the call type, mark the call abusive
-//!   (evidence mark + legal hold), each a `POST` with the bearer token.
+//!   (evidence mark + legal hold), pause/resume/start the recording, each a
+//!   `POST` with the bearer token.
 //!
 //! Both run as tokio tasks, never on the audio path, and the TUI only
 //! `try_send`s requests: a slow or broken server never blocks the screen.
@@ -230,6 +231,12 @@ pub enum ApiAction {
     /// Mark the call abusive (evidence mark and legal hold on its
     /// recording) with a note.
     MarkAbuse(String),
+    /// Pause the recording (the caller reads out a card number).
+    RecordPause,
+    /// Record again after a pause.
+    RecordResume,
+    /// Start recording a call that is not recorded (on-demand recording).
+    RecordStart,
 }
 
 impl ApiAction {
@@ -250,6 +257,9 @@ impl ApiAction {
                 format!("{a}/call/mark"),
                 Some(json!({ "kind": "abuse", "note": note })),
             ),
+            ApiAction::RecordPause => (format!("{a}/call/record_pause"), None),
+            ApiAction::RecordResume => (format!("{a}/call/record_resume"), None),
+            ApiAction::RecordStart => (format!("{a}/call/record_start"), None),
         }
     }
 
@@ -264,6 +274,9 @@ impl ApiAction {
             ApiAction::Transfer(Some(q)) => format!("transfer to {q}"),
             ApiAction::SetType(t) => format!("call type {t}"),
             ApiAction::MarkAbuse(_) => "mark abusive".into(),
+            ApiAction::RecordPause => "pause recording".into(),
+            ApiAction::RecordResume => "resume recording".into(),
+            ApiAction::RecordStart => "start recording".into(),
         }
     }
 }
@@ -522,6 +535,8 @@ impl AgentView {
                 self.recording_paused = false;
                 "recording resumed".into()
             }
+            "played_into_call" => "an earlier recording is played into the call".into(),
+            "recording_opened" if same_call => "recording".into(),
             "transferred" => {
                 let to = s(kind, "to").unwrap_or_else(|| "?".into());
                 self.clear_call();

@@ -123,6 +123,9 @@ fn parse_api_line(l: &str) -> Option<ApiAction> {
         "transfer" | "t" => ApiAction::Transfer((!arg.is_empty()).then(|| arg.to_string())),
         "type" if !arg.is_empty() => ApiAction::SetType(arg.into()),
         "abuse" | "x" => ApiAction::MarkAbuse(arg.into()),
+        "record_pause" => ApiAction::RecordPause,
+        "record_resume" => ApiAction::RecordResume,
+        "record_start" => ApiAction::RecordStart,
         _ => return None,
     })
 }
@@ -314,7 +317,8 @@ fn main() {
         if !tui {
             // keys: a line on stdin (a = answer, h = hang up, m = mute, q =
             // quit; with --api also `pause REASON`, `unpause`, `hold`,
-            // `resume`, `transfer [QUEUE]`, `type TYPE`, `abuse NOTE`)
+            // `resume`, `transfer [QUEUE]`, `type TYPE`, `abuse NOTE`,
+            // `record_pause`, `record_resume`, `record_start`)
             let keys = tx.clone();
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();

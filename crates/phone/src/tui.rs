@@ -6,7 +6,8 @@
 //! ([`AgentView`]: state, call type, handle time against the limit, hold,
 //! missed calls) and adds keys: `p` pause (asks the reason), `u` unpause,
 //! `o` hold/resume, `t` transfer to the shift leader, `1`-`4` call type,
-//! `x` mark the call abusive (asks a note). Requests are `try_send`-ed to
+//! `x` mark the call abusive (asks a note), `r` pause/resume the recording,
+//! `s` start recording an unrecorded call. Requests are `try_send`-ed to
 //! the API task: the screen never waits on the server.
 //!
 //! It runs on its own thread: it draws the [`PhoneState`] the phone
@@ -72,12 +73,12 @@ pub const CALL_TYPE_KEYS: [(char, &str); 4] = [
 const MAX_TYPED: usize = 64;
 
 /// Turns a key into an action; `prompt` is the text being typed, if any;
-/// `held` = the call is on hold (so `o` resumes); `api` = engine keys on.
+/// `view` = what the engine says (`o` resumes a held call, `r` resumes a
+/// paused recording); None = no `--api`, no engine keys.
 pub fn handle_key(
     code: KeyCode,
     prompt: &mut Option<Prompt>,
-    held: bool,
-    api: bool,
+    view: Option<&AgentView>,
 ) -> Option<KeyAction> {
     if let Some(p) = prompt {
         let text = match p {
@@ -114,9 +115,7 @@ pub fn handle_key(
     if let Some(c) = phone {
         return Some(KeyAction::Phone(c));
     }
-    if !api {
-        return None;
-    }
+    let view = view?;
     let a = match code {
         KeyCode::Char('p') => {
             *prompt = Some(Prompt::PauseReason(String::new()));
@@ -127,8 +126,11 @@ pub fn handle_key(
             return None;
         }
         KeyCode::Char('u') => ApiAction::Unpause,
-        KeyCode::Char('o') if held => ApiAction::Resume,
+        KeyCode::Char('o') if view.held => ApiAction::Resume,
         KeyCode::Char('o') => ApiAction::Hold,
+        KeyCode::Char('r') if view.recording_paused => ApiAction::RecordResume,
+        KeyCode::Char('r') => ApiAction::RecordPause,
+        KeyCode::Char('s') => ApiAction::RecordStart,
         KeyCode::Char('t') => ApiAction::Transfer(None),
         KeyCode::Char(c) => {
             let (_, t) = CALL_TYPE_KEYS.iter().find(|(k, _)| *k == c)?;
@@ -173,7 +175,7 @@ pub fn api_lines(v: &AgentView, now_ms: i64, prompt: Option<&Prompt>, note: &str
     out.push(match prompt {
         Some(Prompt::PauseReason(t)) => format!("Pause reason: {t}_   (Enter = send, empty = break; Esc = cancel)"),
         Some(Prompt::AbuseNote(t)) => format!("Abuse note:   {t}_   (Enter = mark the call abusive; Esc = cancel)"),
-        None => "Keys: p pause  u unpause  o hold/resume  t transfer to shift leader  1 order  2 inquiry  3 complaint  4 callback  x mark abusive".to_string(),
+        None => "Keys: p pause  u unpause  o hold/resume  t transfer to shift leader  1 order  2 inquiry  3 complaint  4 callback  x mark abusive  r pause/resume recording  s start recording".to_string(),
     });
     out
 }
@@ -269,8 +271,7 @@ pub fn run(
                 if k.kind != KeyEventKind::Press {
                     continue;
                 }
-                let held = view.as_ref().is_some_and(|v| v.held);
-                match handle_key(k.code, &mut prompt, held, api.is_some()) {
+                match handle_key(k.code, &mut prompt, view.as_ref()) {
                     Some(KeyAction::Phone(c)) => {
                         let quit = c == Command::Quit;
                         if commands.blocking_send(c).is_err() || quit {
@@ -376,52 +377,65 @@ mod tests {
     #[test]
     fn engine_keys_prompt_for_a_reason_and_map_to_requests() {
         let mut p = None;
+        let v = AgentView::new("1001");
+        let mut held = AgentView::new("1001");
+        held.held = true;
+        held.recording_paused = true;
+        let (v, held) = (Some(&v), Some(&held));
         assert_eq!(
-            handle_key(KeyCode::Char('o'), &mut p, false, false),
+            handle_key(KeyCode::Char('o'), &mut p, None),
             None,
             "no --api: no engine keys"
         );
         assert_eq!(
-            handle_key(KeyCode::Char('h'), &mut p, false, true),
+            handle_key(KeyCode::Char('r'), &mut p, v),
+            Some(KeyAction::Api(ApiAction::RecordPause))
+        );
+        assert_eq!(
+            handle_key(KeyCode::Char('r'), &mut p, held),
+            Some(KeyAction::Api(ApiAction::RecordResume))
+        );
+        assert_eq!(
+            handle_key(KeyCode::Char('h'), &mut p, v),
             Some(KeyAction::Phone(Command::Hangup))
         );
         assert_eq!(
-            handle_key(KeyCode::Char('o'), &mut p, false, true),
+            handle_key(KeyCode::Char('o'), &mut p, v),
             Some(KeyAction::Api(ApiAction::Hold))
         );
         assert_eq!(
-            handle_key(KeyCode::Char('o'), &mut p, true, true),
+            handle_key(KeyCode::Char('o'), &mut p, held),
             Some(KeyAction::Api(ApiAction::Resume))
         );
         assert_eq!(
-            handle_key(KeyCode::Char('t'), &mut p, false, true),
+            handle_key(KeyCode::Char('t'), &mut p, v),
             Some(KeyAction::Api(ApiAction::Transfer(None)))
         );
         assert_eq!(
-            handle_key(KeyCode::Char('3'), &mut p, false, true),
+            handle_key(KeyCode::Char('3'), &mut p, v),
             Some(KeyAction::Api(ApiAction::SetType("complaint".into())))
         );
         // p, then type "meal" (an `h` typed is text, not a hang-up), Enter
-        assert_eq!(handle_key(KeyCode::Char('p'), &mut p, false, true), None);
+        assert_eq!(handle_key(KeyCode::Char('p'), &mut p, v), None);
         for c in "mealh".chars() {
-            assert_eq!(handle_key(KeyCode::Char(c), &mut p, false, true), None);
+            assert_eq!(handle_key(KeyCode::Char(c), &mut p, v), None);
         }
-        handle_key(KeyCode::Backspace, &mut p, false, true);
+        handle_key(KeyCode::Backspace, &mut p, v);
         assert_eq!(p, Some(Prompt::PauseReason("meal".into())));
         assert_eq!(
-            handle_key(KeyCode::Enter, &mut p, false, true),
+            handle_key(KeyCode::Enter, &mut p, v),
             Some(KeyAction::Api(ApiAction::Pause("meal".into())))
         );
         assert_eq!(p, None);
         // empty reason = break; Esc cancels a note
-        handle_key(KeyCode::Char('p'), &mut p, false, true);
+        handle_key(KeyCode::Char('p'), &mut p, v);
         assert_eq!(
-            handle_key(KeyCode::Enter, &mut p, false, true),
+            handle_key(KeyCode::Enter, &mut p, v),
             Some(KeyAction::Api(ApiAction::Pause("break".into())))
         );
-        handle_key(KeyCode::Char('x'), &mut p, false, true);
-        handle_key(KeyCode::Char('!'), &mut p, false, true);
-        assert_eq!(handle_key(KeyCode::Esc, &mut p, false, true), None);
+        handle_key(KeyCode::Char('x'), &mut p, v);
+        handle_key(KeyCode::Char('!'), &mut p, v);
+        assert_eq!(handle_key(KeyCode::Esc, &mut p, v), None);
         assert_eq!(p, None);
     }
 
