@@ -531,7 +531,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         .await
         .context("storage: cannot open the database")?;
     recordings::startup_sweep(&recorder, &store).await?;
-    let (sink, writer) = hotline_store::spawn_writer(store);
+    let (sink, writer) = hotline_store::spawn_writer(store.clone());
     if let Some(notary) = recorder.notary().cloned() {
         retention::spawn(cfg.clone(), notary, sink.clone());
     }
@@ -613,9 +613,12 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,
+        record_queue: cfg.hotline.record_queue,
         limits: cfg.limits.by_type(),
         auto_pause_after_misses: cfg.acd.auto_pause_after_misses,
         limit_warning_fraction: cfg.limits.warning_fraction,
+        transfer_queue: cfg.acd.transfer_queue.clone().map(QueueId::new),
+        limit_tone: cfg.limits.agent_tone,
     };
     let mut engine = Engine::new(
         engine_cfg,
@@ -633,6 +636,8 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
             live,
             agents: engine.control(),
             token: cfg.http.api_token.clone(),
+            store: Some(store.clone()),
+            recordings: Some(cfg.recordings_dir()),
         };
         http_addr = Some(http::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);

@@ -180,6 +180,11 @@ impl CallbackTask {
                         return self.expire().await;
                     }
                     Some(CallCmd::Voicemail) => {}
+                    Some(CallCmd::Control { reply, .. }) => {
+                        let _ = reply.send(Err(crate::control::ControlError::Refused(
+                            "a callback waiting for an agent has no talking call".into(),
+                        )));
+                    }
                     Some(CallCmd::Offer { agent, binding }) => {
                         match self.attempt(&cfg, agent, binding).await {
                             Attempt::Done => return,
@@ -425,6 +430,7 @@ impl CallbackTask {
             Some(&self.queue),
             &mut self.cdr,
             Some(agent),
+            false,
         );
         media.bridge(recording.as_ref().map(|r| r.sender()));
         let answered_ms = self.ctx.clock.now_ms();
@@ -435,7 +441,12 @@ impl CallbackTask {
         self.cdr.agent_answered_ms = Some(answered_ms);
         self.cdr.wait_ms = Some(wait_ms);
         self.cdr.rings = Some(0);
-        let mut limits = LimitWatch::start(&self.ctx.cfg, CallType::Callback, answered_ms);
+        let mut limits = LimitWatch::start(
+            &self.ctx.cfg,
+            CallType::Callback,
+            answered_ms,
+            Instant::now(),
+        );
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let ended_by = loop {
             let due = limits.next();
@@ -480,6 +491,7 @@ impl CallbackTask {
                 &mut self.cdr,
                 Some(agent),
                 rec,
+                Vec::new(),
             )
             .await;
         }
