@@ -327,6 +327,55 @@ fn the_phone_registers_auto_answers_and_bridges_the_tones_both_ways() {
             0.85,
         );
     }
+    // the same through the server's audited `hotline recordings play ID`,
+    // which runs this very player
+    use super::access::{hotline as hotline_cli, ok};
+    let pw = dir.path().join("sue.pw");
+    std::fs::write(&pw, "sue password\n").expect("password file");
+    let pw = pw.display().to_string();
+    ok(&hotline_cli(
+        &h,
+        &[
+            "users",
+            "add",
+            "sue",
+            "--role",
+            "supervisor",
+            "--password-file",
+            &pw,
+        ],
+    ));
+    let out = dir.path().join("audited.wav");
+    let player = phone_binary();
+    ok(&hotline_cli(
+        &h,
+        &[
+            "recordings",
+            "play",
+            cdr.call_id.as_str(),
+            "--user",
+            "sue",
+            "--password-file",
+            &pw,
+            "--player",
+            player.to_str().unwrap_or_default(),
+            "--channel",
+            "agent",
+            "--speed",
+            "0.5",
+            "--reason",
+            "e2e",
+            "--output-wav",
+            out.to_str().unwrap_or_default(),
+        ],
+    ));
+    assert_tone(
+        "audited replay of the agent channel",
+        audible(&Wav::read(&out).samples, 8000),
+        8000,
+        AGENT_TONE_HZ,
+        0.85,
+    );
 }
 
 /// A registrar that answers every REGISTER with 403 (the hotline itself
