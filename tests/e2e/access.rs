@@ -6,7 +6,7 @@
 use super::*;
 use std::process::{Command, Output};
 
-fn hotline(h: &Hotline, args: &[&str]) -> Output {
+pub(crate) fn hotline(h: &Hotline, args: &[&str]) -> Output {
     let (first, rest) = args.split_first().expect("a command");
     Command::new(Hotline::binary())
         .arg(first)
@@ -19,7 +19,7 @@ fn hotline(h: &Hotline, args: &[&str]) -> Output {
         .expect("run hotline")
 }
 
-fn ok(o: &Output) -> String {
+pub(crate) fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),
         "status {:?}\n{}{}",

@@ -59,10 +59,21 @@ struct Phone {
 
 impl Phone {
     fn spawn(args: &[String]) -> Phone {
+        Phone::spawn_with(args, Stdio::null())
+    }
+
+    /// With stdin piped (the phone's line commands).
+    fn spawn_piped(args: &[String]) -> (Phone, std::process::ChildStdin) {
+        let mut p = Phone::spawn_with(args, Stdio::piped());
+        let stdin = p.child.stdin.take().expect("stdin");
+        (p, stdin)
+    }
+
+    fn spawn_with(args: &[String], stdin: Stdio) -> Phone {
         let mut child = Command::new(phone_binary())
             .args(args)
             .env("HOTLINE_PHONE_LOG", "info,rsipstack=warn")
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -107,6 +118,15 @@ impl Phone {
             self.stdout(),
             self.stderr.lock().unwrap_or_else(|e| e.into_inner())
         )
+    }
+
+    /// Panics with the phone's output unless `needle` shows within `timeout`.
+    fn expect_line(&self, needle: &str, timeout: Duration) {
+        assert!(
+            self.wait_line(needle, timeout),
+            "`{needle}` not seen\n{}",
+            self.report()
+        );
     }
 
     fn wait_line(&self, needle: &str, timeout: Duration) -> bool {
@@ -167,14 +187,20 @@ fn audible(samples: &[i16], rate: u32) -> &[i16] {
     }
 }
 
-#[test]
-fn the_phone_registers_auto_answers_and_bridges_the_tones_both_ways() {
-    need_peers();
-    let h = Hotline::start_with(HotlineOptions {
+/// A hotline whose rings last 1 s on / 1 s off: the phone answers (300 ms)
+/// long before the engine would.
+fn hotline_with_slow_rings() -> Hotline {
+    Hotline::start_with(HotlineOptions {
         ring_on_ms: 1000,
         ring_off_ms: 1000,
         ..HotlineOptions::default()
-    });
+    })
+}
+
+#[test]
+fn the_phone_registers_auto_answers_and_bridges_the_tones_both_ways() {
+    need_peers();
+    let h = hotline_with_slow_rings();
     let dir = tempfile::tempdir().expect("temp dir");
     // the microphone: 440 Hz at 44.1 kHz (a rate that needs a real resampler)
     let input = dir.path().join("mic.wav");
@@ -271,6 +297,84 @@ fn the_phone_registers_auto_answers_and_bridges_the_tones_both_ways() {
         8000,
         CALLER_TONE_HZ,
         0.7,
+    );
+    // replay that recording as a supervisor would: each side alone, at half
+    // speed, rendered to a file: twice as long, same pitch
+    let rec_path = h.recordings_dir().join(rel);
+    for (channel, hz) in [("agent", AGENT_TONE_HZ), ("caller", CALLER_TONE_HZ)] {
+        let out = dir.path().join(format!("replay-{channel}.wav"));
+        let run = Command::new(phone_binary())
+            .arg("play")
+            .arg(&rec_path)
+            .args(["--channel", channel, "--speed", "0.5", "--output-wav"])
+            .arg(&out)
+            .output()
+            .expect("run hotline-phone play");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let slow = Wav::read(&out);
+        assert_eq!((slow.rate, slow.channels), (8000, 1));
+        let (n, m) = (slow.samples.len() as f64, rec.channel(1).len() as f64);
+        assert!((n / m - 2.0).abs() < 0.02, "{channel}: {n} vs {m} samples");
+        assert_tone(
+            &format!("replay of the {channel} channel at 0.5x"),
+            audible(&slow.samples, 8000),
+            8000,
+            hz,
+            0.85,
+        );
+    }
+    // the same through the server's audited `hotline recordings play ID`,
+    // which runs this very player
+    use super::access::{hotline as hotline_cli, ok};
+    let pw = dir.path().join("sue.pw");
+    std::fs::write(&pw, "sue password\n").expect("password file");
+    let pw = pw.display().to_string();
+    ok(&hotline_cli(
+        &h,
+        &[
+            "users",
+            "add",
+            "sue",
+            "--role",
+            "supervisor",
+            "--password-file",
+            &pw,
+        ],
+    ));
+    let out = dir.path().join("audited.wav");
+    let player = phone_binary();
+    ok(&hotline_cli(
+        &h,
+        &[
+            "recordings",
+            "play",
+            cdr.call_id.as_str(),
+            "--user",
+            "sue",
+            "--password-file",
+            &pw,
+            "--player",
+            player.to_str().unwrap_or_default(),
+            "--channel",
+            "agent",
+            "--speed",
+            "0.5",
+            "--reason",
+            "e2e",
+            "--output-wav",
+            out.to_str().unwrap_or_default(),
+        ],
+    ));
+    assert_tone(
+        "audited replay of the agent channel",
+        audible(&Wav::read(&out).samples, 8000),
+        8000,
+        AGENT_TONE_HZ,
+        0.85,
     );
 }
 
@@ -416,11 +520,7 @@ fn an_invite_without_a_common_codec_gets_488_and_the_phone_stays_registered() {
         }
     }
     assert_eq!(final_status, Some(488), "{}", phone.report());
-    assert!(
-        phone.wait_line("no common codec", Duration::from_secs(2)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("no common codec", Duration::from_secs(2));
     // still alive and registered
     assert!(
         phone.child.try_wait().ok().flatten().is_none(),
@@ -457,11 +557,7 @@ fn a_wrong_password_is_refused_by_the_hotline_and_the_phone_exits_2() {
 #[test]
 fn the_agent_hanging_up_on_the_phone_ends_the_callers_leg() {
     need_peers();
-    let h = Hotline::start_with(HotlineOptions {
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        ..HotlineOptions::default()
-    });
+    let h = hotline_with_slow_rings();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut phone = Phone::spawn(&[
         s("--server"),
@@ -479,11 +575,7 @@ fn the_agent_hanging_up_on_the_phone_ends_the_callers_leg() {
         s("--calls"),
         s("1"),
     ]);
-    assert!(
-        phone.wait_line("hotline-phone: registered 1001@", Duration::from_secs(10)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("hotline-phone: registered 1001@", Duration::from_secs(10));
     // the caller waits for a BYE: only the phone's hang-up can end its call
     Sipp::new("caller_until_bye.xml")
         .remote(&h.addr())
@@ -545,13 +637,10 @@ fn respawn_on_same_port(h: &Hotline) -> Respawned {
     Respawned(child)
 }
 
-#[test]
-fn the_phone_registers_again_after_the_hotline_restarts() {
-    need_peers();
-    let mut h = Hotline::start();
-    let dir = tempfile::tempdir().expect("temp dir");
-    // 60 s is the server's minimum: the phone refreshes after 48 s
-    let mut phone = Phone::spawn(&[
+/// A phone registered as agent 1004 (WAV output in `dir`) with `extra`
+/// options.
+fn registered_1004(h: &Hotline, dir: &Path, extra: &[&str]) -> Phone {
+    let mut args = vec![
         s("--server"),
         h.addr(),
         s("--agent"),
@@ -559,29 +648,235 @@ fn the_phone_registers_again_after_the_hotline_restarts() {
         s("--password"),
         s("demo1004"),
         s("--output-wav"),
-        dir.path().join("o.wav").display().to_string(),
-        s("--expires"),
-        s("60"),
-    ]);
-    assert!(
-        phone.wait_line("hotline-phone: registered 1004@", Duration::from_secs(10)),
-        "{}",
-        phone.report()
-    );
+        dir.join("o.wav").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let phone = Phone::spawn(&args);
+    phone.expect_line("hotline-phone: registered 1004@", Duration::from_secs(10));
+    phone
+}
+
+#[test]
+fn the_phone_registers_again_after_the_hotline_restarts() {
+    need_peers();
+    let mut h = Hotline::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 60 s is the server's minimum: the phone refreshes after 48 s (no
+    // keep-alive here: this is the refresh path)
+    let mut phone = registered_1004(&h, dir.path(), &["--expires", "60", "--keepalive-s", "0"]);
     h.kill();
     // the refresh at ~48 s finds no server (8 s timeout), then backs off
-    assert!(
-        phone.wait_line("registration failed", Duration::from_secs(70)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("registration failed", Duration::from_secs(70));
     let _again = respawn_on_same_port(&h);
+    phone.expect_line("registered again", Duration::from_secs(20));
+    assert!(phone.child.try_wait().ok().flatten().is_none());
+}
+
+/// OPTIONS keep-alives (every ~2 s here) see the hotline die long before a
+/// registration refresh would (600 s asked for), report it, register again
+/// as soon as it answers again.
+#[test]
+fn keepalives_see_the_hotline_go_and_come_back() {
+    need_peers();
+    let mut h = Hotline::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut phone = registered_1004(&h, dir.path(), &["--keepalive-s", "2"]);
+    // answered keep-alives are silent
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(!phone.stdout().contains("keep-alive"), "{}", phone.report());
+    h.kill();
+    let t = Instant::now();
+    phone.expect_line("not answering keep-alives", Duration::from_secs(30));
+    eprintln!("server loss seen after {:?}", t.elapsed());
+    let _again = respawn_on_same_port(&h);
+    phone.expect_line("answering keep-alives again", Duration::from_secs(20));
+    phone.expect_line("registered again", Duration::from_secs(30));
+    assert!(phone.child.try_wait().ok().flatten().is_none());
+}
+
+/// `--api`: the phone follows its agent's events on the real engine's
+/// `/api/stream` (the caller's number, the call's end) and, during the
+/// call, sends hold, resume, call type, recording pause/resume and pause
+/// requests with the bearer token: each answer and each resulting event
+/// shows, refusals (409, 400) as messages.
+#[test]
+fn the_phone_follows_its_agent_on_the_engine_api_and_pauses_through_it() {
+    need_peers();
+    let h = hotline_with_slow_rings();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, format!("{}\n", h.options.api_token)).expect("token file");
+    let (mut phone, mut stdin) = Phone::spawn_piped(&[
+        s("--server"),
+        h.addr(),
+        s("--agent"),
+        s("1001"),
+        s("--password"),
+        s("demo1001"),
+        s("--output-wav"),
+        dir.path().join("o.wav").display().to_string(),
+        s("--auto-answer-ms"),
+        s("300"),
+        s("--api"),
+        format!("http://{}", h.http_addr()),
+        s("--api-token-file"),
+        token.display().to_string(),
+    ]);
+    phone.expect_line("hotline-phone: registered 1001@", Duration::from_secs(10));
+    let addr = h.addr();
+    let caller = std::thread::spawn(move || {
+        Sipp::new("caller.xml")
+            .remote(&addr)
+            .service("hotline")
+            .key("caller", "0612345678")
+            .duration_ms(8000)
+            .run()
+    });
     assert!(
-        phone.wait_line("registered again", Duration::from_secs(20)),
+        phone.wait_line("engine: on call with 0612345678", Duration::from_secs(15)),
+        "{}\n{}",
+        phone.report(),
+        h.report()
+    );
+    use std::io::Write;
+    // the call actions, each answered and then seen as the engine's event
+    for (line, answer, event) in [
+        ("hold", "engine: hold: done", "engine: call on hold"),
+        ("resume", "engine: resume: done", "engine: call resumed"),
+        ("resume", "engine: resume: not possible now", ""),
+        (
+            "type order",
+            "engine: call type order: done",
+            "engine: call type set to order",
+        ),
+        (
+            "type pizza",
+            "engine: call type pizza: refused as a bad request",
+            "",
+        ),
+        (
+            "record_pause",
+            "engine: pause recording: done",
+            "engine: recording paused",
+        ),
+        (
+            "record_resume",
+            "engine: resume recording: done",
+            "engine: recording resumed",
+        ),
+        ("abuse threats", "engine: mark abusive: done", ""),
+    ] {
+        writeln!(stdin, "{line}").expect("write to the phone");
+        phone.expect_line(answer, Duration::from_secs(5));
+        if !event.is_empty() {
+            phone.expect_line(event, Duration::from_secs(5));
+        }
+    }
+    writeln!(stdin, "pause meal").expect("write to the phone");
+    phone.expect_line("engine: pause (meal): done", Duration::from_secs(5));
+    assert!(
+        phone.wait_line("(meal)", Duration::from_secs(5))
+            && phone.stdout().contains("engine: paused"),
         "{}",
         phone.report()
     );
-    assert!(phone.child.try_wait().ok().flatten().is_none());
+    caller
+        .join()
+        .expect("sipp thread")
+        .assert_success("caller talks to the agent");
+    // the engine's end of the call arrives on its own path, the BYE on
+    // another: wait for both before quitting
+    phone.expect_line("engine: call ended", Duration::from_secs(15));
+    phone.expect_line("ended after", Duration::from_secs(15));
+    writeln!(stdin, "q").expect("write to the phone");
+    assert_eq!(
+        phone.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        phone.report()
+    );
+}
+
+/// `hotline-phone play`'s command line: bad files and options are exit
+/// codes with a message (never a panic), and the device path runs through
+/// cpal where ALSA's `null` device exists.
+#[test]
+fn play_refuses_bad_input_with_exit_codes_and_plays_through_cpal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = dir.path().join("rec.wav");
+    let stereo: Vec<i16> = sine(8000, 440.0, 0.3, 1000)
+        .into_iter()
+        .flat_map(|v| [v, 0])
+        .collect();
+    let mut w = hound::WavWriter::create(
+        &good,
+        hound::WavSpec {
+            channels: 2,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        },
+    )
+    .expect("wav");
+    for v in stereo {
+        w.write_sample(v).expect("sample");
+    }
+    w.finalize().expect("finalize");
+    let junk = dir.path().join("junk.wav");
+    std::fs::write(&junk, b"RIFF\xff\xff\xff\xffWAVEjunkjunkjunk").expect("junk");
+    let play = |args: &[&str]| {
+        Command::new(phone_binary())
+            .arg("play")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run hotline-phone play")
+    };
+    let g = good.display().to_string();
+    for (args, code, says) in [
+        (
+            vec![junk.to_str().unwrap_or("junk")],
+            65,
+            "not a readable WAV",
+        ),
+        (vec!["/nonexistent.wav"], 65, "/nonexistent.wav"),
+        (vec![g.as_str(), "--speed", "0.1"], 64, "0.2"),
+        (vec![g.as_str(), "--speed", "2"], 64, "0.2"),
+        (vec![g.as_str(), "--start", "9"], 64, "lasts 1.0 s"),
+        (
+            vec![g.as_str(), "--channel", "middle"],
+            2,
+            "caller, agent or both",
+        ),
+        (
+            vec![g.as_str(), "--output-wav", "/nonexistent/dir/o.wav"],
+            73,
+            "/nonexistent/dir/o.wav",
+        ),
+    ] {
+        let out = play(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // the cpal path, on ALSA's null device where it exists (not paced by a
+    // clock: it only proves the stream, the ring and the end of playback)
+    let devices = Command::new(phone_binary())
+        .arg("devices")
+        .output()
+        .expect("devices");
+    if String::from_utf8_lossy(&devices.stdout).contains("null") {
+        let out = play(&[g.as_str(), "--output", "null", "--speed", "0.5"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("hotline-phone: played"));
+    } else {
+        eprintln!("no ALSA null device here; device playback not exercised");
+    }
 }
 
 /// The server never links ALSA: only hotline-phone depends on cpal.
@@ -645,11 +940,7 @@ fn device_mode_carries_a_call_through_cpal() {
         s("--calls"),
         s("1"),
     ]);
-    assert!(
-        phone.wait_line("hotline-phone: registered 1001@", Duration::from_secs(10)),
-        "{}",
-        phone.report()
-    );
+    phone.expect_line("hotline-phone: registered 1001@", Duration::from_secs(10));
     Sipp::new("caller.xml")
         .remote(&h.addr())
         .service("hotline")

@@ -2,8 +2,11 @@
 //! ("USB headset softphone").
 
 use clap::{Parser, Subcommand};
+use hotline_phone::api::{read_token, AgentView, ApiAction, ApiTarget};
 use hotline_phone::device::{list_devices, render_devices};
 use hotline_phone::phone::{run, AudioMode, Command, PhoneConfig, PhoneError, Reporter};
+use hotline_phone::play::{Channel, PlayOptions};
+use hotline_phone::tui::ApiUi;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use tokio::io::AsyncBufReadExt;
@@ -56,9 +59,23 @@ struct Cli {
     /// Registration length to ask for, seconds.
     #[arg(long, default_value_t = 600)]
     expires: u32,
+    /// OPTIONS keep-alive toward the server every this many seconds
+    /// (randomised 80-100 %, RFC 5626); 0 = off. Two unanswered in a row:
+    /// reported, and the phone registers again.
+    #[arg(long, default_value_t = hotline_sip::DEFAULT_KEEPALIVE_S)]
+    keepalive_s: u32,
     /// Full-screen terminal interface (keys a/h/m/q) instead of status lines.
     #[arg(long)]
     tui: bool,
+    /// The engine's HTTP API, http://HOST:PORT (e.g. http://127.0.0.1:8080):
+    /// follow the agent's events (state, call type, handle-time limit,
+    /// missed calls) and send pause/hold/transfer/type/mark requests.
+    #[arg(long)]
+    api: Option<String>,
+    /// File holding the API bearer token (the server's http.api_token),
+    /// first line. Needed for the requests, not for following events.
+    #[arg(long)]
+    api_token_file: Option<PathBuf>,
     /// Local IP for SIP and RTP (default: the one that routes to the server).
     #[arg(long)]
     bind: Option<std::net::IpAddr>,
@@ -68,6 +85,53 @@ struct Cli {
 enum Cmd {
     /// List audio devices and their sample rates.
     Devices,
+    /// Play a hotline recording (WAV, 8 kHz stereo: left caller, right
+    /// agent) on the output device, or render it to a WAV. On a terminal:
+    /// space pause, <-/-> seek 5 s, +/- speed, q quit. Exit codes: 0 done,
+    /// 64 bad option, 65 bad input file, 3 audio device, 73 output file.
+    Play {
+        /// The recording.
+        file: PathBuf,
+        /// Which side to hear: caller (left), agent (right), both (stereo).
+        #[arg(long, default_value = "both", value_parser = parse_channel)]
+        channel: Channel,
+        /// Speed from 0.2 to 1.0; slower keeps the pitch (time-stretch).
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        speed: f64,
+        /// Start this many seconds into the recording.
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        start: f64,
+        /// Playback device (name or id substring; default: the system default).
+        #[arg(long)]
+        output: Option<String>,
+        /// Render to this WAV (16-bit, the recording's rate; mono for caller
+        /// or agent, stereo for both) instead of playing.
+        #[arg(long)]
+        output_wav: Option<PathBuf>,
+    },
+}
+
+/// An engine request typed on stdin (without --tui).
+fn parse_api_line(l: &str) -> Option<ApiAction> {
+    let (cmd, arg) = l.split_once(' ').unwrap_or((l, ""));
+    let arg = arg.trim();
+    Some(match cmd {
+        "pause" | "p" => ApiAction::Pause(if arg.is_empty() { "break" } else { arg }.into()),
+        "unpause" | "u" => ApiAction::Unpause,
+        "hold" => ApiAction::Hold,
+        "resume" => ApiAction::Resume,
+        "transfer" | "t" => ApiAction::Transfer((!arg.is_empty()).then(|| arg.to_string())),
+        "type" if !arg.is_empty() => ApiAction::SetType(arg.into()),
+        "abuse" | "x" => ApiAction::MarkAbuse(arg.into()),
+        "record_pause" => ApiAction::RecordPause,
+        "record_resume" => ApiAction::RecordResume,
+        "record_start" => ApiAction::RecordStart,
+        _ => return None,
+    })
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    s.parse()
 }
 
 fn fail(msg: &str, code: i32) -> ! {
@@ -103,14 +167,39 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Some(Cmd::Devices) = cli.cmd {
-        match list_devices() {
+    match cli.cmd {
+        Some(Cmd::Devices) => match list_devices() {
             Ok(d) => {
                 print!("{}", render_devices(&d));
                 std::process::exit(if d.is_empty() { 3 } else { 0 })
             }
             Err(e) => fail(&e.to_string(), 3),
+        },
+        Some(Cmd::Play {
+            file,
+            channel,
+            speed,
+            start,
+            output,
+            output_wav,
+        }) => {
+            let o = PlayOptions {
+                file,
+                channel,
+                speed,
+                start_s: start,
+                output,
+                output_wav,
+            };
+            match hotline_phone::play::run(o) {
+                Ok(summary) => {
+                    println!("hotline-phone: {summary}");
+                    std::process::exit(0)
+                }
+                Err(e) => fail(&e.to_string(), e.exit_code()),
+            }
         }
+        None => {}
     }
     let server = cli
         .server
@@ -153,12 +242,23 @@ fn main() {
             output: cli.output.clone(),
         }
     };
+    let api = cli.api.as_deref().map(|url| {
+        let token = match &cli.api_token_file {
+            Some(f) => read_token(f).unwrap_or_else(|e| fail(&e.to_string(), 64)),
+            None => String::new(),
+        };
+        ApiTarget::parse(url, token).unwrap_or_else(|e| fail(&e.to_string(), 64))
+    });
+    if api.is_none() && cli.api_token_file.is_some() {
+        fail("--api-token-file needs --api URL", 64);
+    }
     let cfg = PhoneConfig {
         server,
         agent,
         password,
         bind_ip: cli.bind,
         expires_s: cli.expires,
+        keepalive_s: cli.keepalive_s,
         auto_answer_ms: cli.auto_answer_ms,
         hangup_after_ms: cli.hangup_after_ms,
         max_calls: cli.calls,
@@ -174,14 +274,51 @@ fn main() {
     };
     let (rep, state) = Reporter::new(&cfg.agent, !cli.tui);
     let (tx, rx) = mpsc::channel(16);
+    // the engine API: an event follower and a request worker (tokio tasks)
+    let api_parts = api.map(|target| {
+        let (view_tx, view_rx) = tokio::sync::watch::channel(AgentView::new(&cfg.agent));
+        let (act_tx, act_rx) = mpsc::channel::<ApiAction>(4);
+        (target, view_tx, view_rx, act_tx, act_rx)
+    });
+    let (api_ui, api_tasks, api_stdin) = match api_parts {
+        Some((target, view_tx, view_rx, act_tx, act_rx)) => (
+            Some(ApiUi {
+                view: view_rx,
+                actions: act_tx.clone(),
+            }),
+            Some((target, view_tx, act_rx)),
+            Some(act_tx),
+        ),
+        None => (None, None, None),
+    };
     let ui = cli.tui.then(|| {
         let keys = tx.clone();
-        std::thread::spawn(move || hotline_phone::tui::run(state, keys))
+        std::thread::spawn(move || hotline_phone::tui::run(state, keys, api_ui))
     });
     let tui = cli.tui;
+    let agent = cfg.agent.clone();
+    let api_rep = rep.clone();
     let r: Result<(), PhoneError> = rt.block_on(async move {
+        if let Some((target, view_tx, act_rx)) = api_tasks {
+            let (r1, r2) = (api_rep.clone(), api_rep);
+            tokio::spawn(hotline_phone::api::follow(
+                target.clone(),
+                view_tx.clone(),
+                Box::new(move |d| r1.line(&format!("engine: {d}"))),
+            ));
+            tokio::spawn(hotline_phone::api::actions(
+                target,
+                agent,
+                act_rx,
+                view_tx,
+                Box::new(move |m| r2.line(&format!("engine: {m}"))),
+            ));
+        }
         if !tui {
-            // keys: a line on stdin (a = answer, h = hang up, m = mute, q = quit)
+            // keys: a line on stdin (a = answer, h = hang up, m = mute, q =
+            // quit; with --api also `pause REASON`, `unpause`, `hold`,
+            // `resume`, `transfer [QUEUE]`, `type TYPE`, `abuse NOTE`,
+            // `record_pause`, `record_resume`, `record_start`)
             let keys = tx.clone();
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -191,7 +328,12 @@ fn main() {
                         "h" => Command::Hangup,
                         "m" => Command::ToggleMute,
                         "q" => Command::Quit,
-                        _ => continue,
+                        other => {
+                            if let (Some(act), Some(a)) = (&api_stdin, parse_api_line(other)) {
+                                let _ = act.try_send(a);
+                            }
+                            continue;
+                        }
                     };
                     if keys.send(c).await.is_err() {
                         return;

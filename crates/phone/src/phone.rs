@@ -4,15 +4,18 @@
 
 use crate::audio::{AudioError, EndpointStats, WavEndpoint, WavInput};
 use crate::bridge::{capture_ring, playback_ring, BridgeError, Downlink, Uplink};
-use crate::device::{device_rates, DeviceEndpoint};
+use crate::device::{device_rates, DeviceEndpoint, DeviceStatus};
 use hotline_media::sdp;
-use hotline_sip::{InboundCall, LegEvent, RegisterOutcome, SipError, UserAgent, UserAgentConfig};
+use hotline_sip::{
+    InboundCall, KeepAlive, LegEvent, Liveness, RegisterOutcome, SipError, UserAgent,
+    UserAgentConfig, KEEPALIVE_MISSES,
+};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Status lines start with this (tests and scripts wait for them).
 pub const STATUS_PREFIX: &str = "hotline-phone:";
@@ -97,6 +100,8 @@ pub struct PhoneConfig {
     pub bind_ip: Option<IpAddr>,
     /// Registration length asked for, seconds.
     pub expires_s: u32,
+    /// OPTIONS keep-alive interval toward the server, seconds (0 = none).
+    pub keepalive_s: u32,
     /// Answer automatically after this long; None = answer on a key.
     pub auto_answer_ms: Option<u64>,
     /// Hang up automatically after this long in a call (tests, unattended).
@@ -160,6 +165,8 @@ pub struct PhoneState {
     pub answered_at: Option<Instant>,
     /// Whether the microphone is muted.
     pub muted: bool,
+    /// Trouble with the audio device (unplugged headset), None when fine.
+    pub device_trouble: Option<String>,
     /// Calls taken so far.
     pub calls: u32,
     /// Calls missed (cancelled while ringing) so far.
@@ -236,7 +243,7 @@ pub async fn run(
         None => local_ip_for(cfg.server)?,
     };
     // The audio endpoint first: a missing file or device stops us before SIP.
-    let (in_rate, out_rate, endpoint) = open_audio(&cfg.audio)?;
+    let (in_rate, out_rate, endpoint) = open_audio(&cfg.audio, &rep)?;
     let mut rings = Some((endpoint.playback, endpoint.capture));
 
     let (ua, mut calls) = UserAgent::start(UserAgentConfig {
@@ -283,7 +290,22 @@ pub async fn run(
         ua.local_addr()
     ));
     rep.set(|s| s.registration = format!("registered at {} (expires {expires} s)", cfg.server));
-    let keeper = tokio::spawn(keep_registered(ua.clone(), expires, rep.clone()));
+    let kick = Arc::new(tokio::sync::Notify::new());
+    let keeper = tokio::spawn(keep_registered(
+        ua.clone(),
+        expires,
+        kick.clone(),
+        rep.clone(),
+    ));
+    let pinger = (cfg.keepalive_s > 0).then(|| {
+        tokio::spawn(keep_alive(
+            ua.clone(),
+            cfg.server,
+            cfg.keepalive_s,
+            kick,
+            rep.clone(),
+        ))
+    });
 
     let mut done_calls = 0u32;
     let result = loop {
@@ -327,6 +349,9 @@ pub async fn run(
         }
     };
     keeper.abort();
+    if let Some(p) = pinger {
+        p.abort();
+    }
     if let Err(e) = ua.unregister().await {
         warn!(error = %e, "unregister failed");
     }
@@ -339,16 +364,70 @@ pub async fn run(
     result
 }
 
+/// Sends an OPTIONS keep-alive every `interval_s` (RFC 5626: 80-100 % of
+/// it, randomised): it keeps the NAT binding toward the server open and
+/// tells when the server stops answering ([`KEEPALIVE_MISSES`] in a row):
+/// that is reported and kicks a re-registration, as does its return.
+async fn keep_alive(
+    ua: UserAgent,
+    server: SocketAddr,
+    interval_s: u32,
+    kick: Arc<tokio::sync::Notify>,
+    rep: Reporter,
+) {
+    let mut k = KeepAlive::new(interval_s);
+    loop {
+        tokio::time::sleep(k.next_delay(rand::random())).await;
+        let ev = match ua.ping().await {
+            Ok(status) => {
+                debug!(status, "keep-alive answered");
+                k.on_answer()
+            }
+            Err(e) => {
+                debug!(error = %e, "keep-alive unanswered");
+                k.on_timeout()
+            }
+        };
+        match ev {
+            Liveness::Steady => {}
+            Liveness::Lost => {
+                warn!(%server, "server stopped answering keep-alives");
+                rep.line(&format!(
+                    "server {server} not answering keep-alives ({KEEPALIVE_MISSES} OPTIONS unanswered); registering again"
+                ));
+                rep.set(|s| s.registration = "server not answering: re-registering".into());
+                kick.notify_one();
+            }
+            Liveness::Back => {
+                info!(%server, "server answers keep-alives again");
+                rep.line(&format!(
+                    "server {server} answering keep-alives again; registering"
+                ));
+                kick.notify_one();
+            }
+        }
+    }
+}
+
 /// Refreshes the registration before it runs out; after a failure (server
-/// restarted, unreachable, refusing) retries with backoff.
-async fn keep_registered(ua: UserAgent, mut expires: u32, rep: Reporter) {
+/// restarted, unreachable, refusing) retries with backoff; `kick` asks for a
+/// REGISTER at once (the keep-alive saw the server go or come back).
+async fn keep_registered(
+    ua: UserAgent,
+    mut expires: u32,
+    kick: Arc<tokio::sync::Notify>,
+    rep: Reporter,
+) {
     let mut wait = refresh_after(expires);
     let mut attempt = 0u32;
     loop {
-        tokio::time::sleep(wait).await;
+        let kicked = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            _ = kick.notified() => true,
+        };
         match ua.register().await {
             Ok(RegisterOutcome::Registered { expires_s }) => {
-                if attempt > 0 {
+                if attempt > 0 || kicked {
                     rep.line(&format!("registered again (expires {expires_s} s)"));
                 }
                 attempt = 0;
@@ -387,7 +466,32 @@ struct Endpoint {
     device: Option<DeviceEndpoint>,
 }
 
-fn open_audio(mode: &AudioMode) -> Result<(u32, u32, Endpoint), PhoneError> {
+/// Reports the device's loss and return (status line, log, TUI).
+fn device_status_reporter(rep: Reporter) -> crate::device::StatusFn {
+    Box::new(move |st| match st {
+        DeviceStatus::Lost { reason } => {
+            warn!(%reason, "audio device lost; the call stays up");
+            rep.line(&format!(
+                "audio device lost ({reason}); the call stays up, waiting for the device to come back"
+            ));
+            rep.set(|s| s.device_trouble = Some(format!("LOST: {reason} (waiting for it)")));
+        }
+        DeviceStatus::Back => {
+            info!("audio device back");
+            rep.line("audio device back");
+            rep.set(|s| s.device_trouble = None);
+        }
+        DeviceStatus::Gone { reason } => {
+            warn!(%reason, "audio device cannot be re-opened");
+            rep.line(&format!(
+                "audio device cannot be re-opened ({reason}): restart hotline-phone"
+            ));
+            rep.set(|s| s.device_trouble = Some(format!("GONE: {reason}")));
+        }
+    })
+}
+
+fn open_audio(mode: &AudioMode, rep: &Reporter) -> Result<(u32, u32, Endpoint), PhoneError> {
     match mode {
         AudioMode::Wav {
             input,
@@ -417,7 +521,14 @@ fn open_audio(mode: &AudioMode) -> Result<(u32, u32, Endpoint), PhoneError> {
             let rates = device_rates(input.as_deref(), output.as_deref())?;
             let (playback, pcons) = playback_ring(rates.1);
             let (cprod, capture) = capture_ring(rates.0);
-            let dev = DeviceEndpoint::start(input.clone(), output.clone(), rates, cprod, pcons)?;
+            let dev = DeviceEndpoint::start(
+                input.clone(),
+                output.clone(),
+                rates,
+                cprod,
+                pcons,
+                device_status_reporter(rep.clone()),
+            )?;
             let stats = dev.stats.clone();
             Ok((
                 rates.0,

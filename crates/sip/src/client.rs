@@ -6,13 +6,18 @@
 //!
 //! Keeping the registration alive (refresh before expiry, retry with backoff)
 //! is the caller's loop around [`UserAgent::register`]; this type does one
-//! REGISTER transaction (with its authenticated retry) per call.
+//! REGISTER transaction (with its authenticated retry) per call. Likewise
+//! [`UserAgent::ping`] sends one out-of-dialog OPTIONS: the caller's loop
+//! turns it into a keep-alive (NAT binding refresh and liveness, RFC 5626
+//! §4.4.1 intervals: [`KeepAlive`]).
 
 use crate::server::{new_inbound_call, InboundCall, SipError};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::registration::Registration;
+use rsipstack::sip::SipMessage;
 use rsipstack::sip::{Header, HeadersExt, Method, StatusCode, StatusCodeKind, Uri};
+use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::{udp::UdpConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
@@ -28,6 +33,88 @@ pub const USER_AGENT_NAME: &str = "hotline-phone";
 
 /// How long one REGISTER (with its authenticated retry) may take.
 pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// How long one keep-alive OPTIONS may wait for its answer.
+pub const OPTIONS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default keep-alive interval over UDP, seconds: RFC 5626 §4.4.1 has UAs
+/// on connectionless transports send keep-alives every 24-29 s when the
+/// registrar gives no Flow-Timer (NAT bindings for UDP often live ~30 s).
+pub const DEFAULT_KEEPALIVE_S: u32 = 29;
+
+/// Keep-alives left unanswered in a row before the server counts as gone.
+pub const KEEPALIVE_MISSES: u32 = 2;
+
+/// What a keep-alive answer (or its absence) means for the phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Nothing new.
+    Steady,
+    /// The server stopped answering ([`KEEPALIVE_MISSES`] in a row): report
+    /// it and register again (with backoff) until it answers.
+    Lost,
+    /// The server answers again after being lost: report it and register
+    /// at once (it may have restarted and forgotten our binding).
+    Back,
+}
+
+/// The keep-alive policy (sans-IO): when to send the next OPTIONS, and what
+/// answers and timeouts mean.
+#[derive(Clone, Debug)]
+pub struct KeepAlive {
+    interval: Duration,
+    misses: u32,
+    lost: bool,
+}
+
+impl KeepAlive {
+    /// A keep-alive every `interval_s` seconds (at least 1).
+    pub fn new(interval_s: u32) -> KeepAlive {
+        KeepAlive {
+            interval: Duration::from_secs(u64::from(interval_s.max(1))),
+            misses: 0,
+            lost: false,
+        }
+    }
+
+    /// The wait before the next OPTIONS: 80-100 % of the interval, as RFC
+    /// 5626 §4.4.1 asks (so that phones behind one NAT do not synchronise);
+    /// `random` is in 0..1. While the server is lost it is probed every
+    /// interval's fifth (at least 1 s) so its return is seen quickly.
+    pub fn next_delay(&self, random: f64) -> Duration {
+        if self.lost {
+            return (self.interval / 5).max(Duration::from_secs(1));
+        }
+        self.interval.mul_f64(0.8 + 0.2 * random.clamp(0.0, 1.0))
+    }
+
+    /// Whether the server currently counts as lost.
+    pub fn is_lost(&self) -> bool {
+        self.lost
+    }
+
+    /// The server answered (any final status: it is alive and the NAT
+    /// binding was refreshed).
+    pub fn on_answer(&mut self) -> Liveness {
+        self.misses = 0;
+        if std::mem::take(&mut self.lost) {
+            Liveness::Back
+        } else {
+            Liveness::Steady
+        }
+    }
+
+    /// No answer in [`OPTIONS_TIMEOUT`] (or the request could not be sent).
+    pub fn on_timeout(&mut self) -> Liveness {
+        self.misses = self.misses.saturating_add(1);
+        if !self.lost && self.misses >= KEEPALIVE_MISSES {
+            self.lost = true;
+            Liveness::Lost
+        } else {
+            Liveness::Steady
+        }
+    }
+}
 
 /// Settings of a [`UserAgent`].
 #[derive(Clone, Debug)]
@@ -74,6 +161,8 @@ struct UaInner {
     contact: Uri,
     dialogs: Arc<DialogLayer>,
     registration: tokio::sync::Mutex<Registration>,
+    endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
+    options_seq: std::sync::atomic::AtomicU32,
     cancel: CancellationToken,
 }
 
@@ -153,6 +242,8 @@ impl UserAgent {
             contact,
             dialogs,
             registration: tokio::sync::Mutex::new(registration),
+            endpoint: endpoint.inner.clone(),
+            options_seq: std::sync::atomic::AtomicU32::new(1),
             cancel: cancel.clone(),
         });
         tokio::spawn(async move { endpoint.serve().await });
@@ -208,6 +299,62 @@ impl UserAgent {
                 reason,
             })
         }
+    }
+
+    /// Sends one OPTIONS to the server (out of dialog, from our SIP socket,
+    /// so it refreshes the NAT binding the server reaches us through).
+    /// `Ok(status)` with the first final answer, whatever it is (a 4xx
+    /// still proves the server alive); `Err` when none came within
+    /// [`OPTIONS_TIMEOUT`] or it could not be sent.
+    pub async fn ping(&self) -> Result<u16, SipError> {
+        let server = self.inner.cfg.server;
+        let uri_s = format!("sip:{server}");
+        let uri = Uri::try_from(uri_s.as_str()).map_err(|_| SipError::BadUri(uri_s.clone()))?;
+        let from_s = format!("sip:{}@{server}", self.inner.cfg.user);
+        let from_uri =
+            Uri::try_from(from_s.as_str()).map_err(|_| SipError::BadUri(from_s.clone()))?;
+        let ep = &self.inner.endpoint;
+        let via = ep.get_via(None, None)?;
+        let from = rsipstack::sip::typed::From {
+            display_name: None,
+            uri: from_uri,
+            params: vec![],
+        }
+        .with_tag(rsipstack::transaction::make_tag());
+        let to = rsipstack::sip::typed::To {
+            display_name: None,
+            uri: uri.clone(),
+            params: vec![],
+        };
+        let seq = self
+            .inner
+            .options_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut req = ep.make_request(Method::Options, uri, via, from, to, seq, None);
+        req.headers.push(Header::Accept("application/sdp".into()));
+        req.headers.push(Header::ContentLength(0.into()));
+        let key = TransactionKey::from_request(&req, TransactionRole::Client)?;
+        let mut tx = Transaction::new_client(key, req, ep.clone(), None);
+        let answer = async {
+            tx.send().await?;
+            while let Some(msg) = tx.receive().await {
+                if let SipMessage::Response(r) = msg {
+                    if r.status_code.kind() != StatusCodeKind::Provisional {
+                        return Ok(r.status_code.code());
+                    }
+                }
+            }
+            Err(SipError::Stack(format!(
+                "OPTIONS to {server}: transaction ended without an answer"
+            )))
+        };
+        tokio::time::timeout(OPTIONS_TIMEOUT, answer)
+            .await
+            .map_err(|_| {
+                SipError::Stack(format!(
+                    "no answer to OPTIONS from {server} within {OPTIONS_TIMEOUT:?}"
+                ))
+            })?
     }
 
     /// Stops the stack (the socket closes; calls in progress end).
@@ -272,5 +419,34 @@ impl UserAgent {
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalive_reports_a_silent_server_once_and_its_return() {
+        let mut k = KeepAlive::new(30);
+        // RFC 5626: 80-100 % of the interval
+        assert_eq!(k.next_delay(0.0), Duration::from_secs(24));
+        assert_eq!(k.next_delay(1.0), Duration::from_secs(30));
+        assert_eq!(k.on_answer(), Liveness::Steady);
+        assert_eq!(
+            k.on_timeout(),
+            Liveness::Steady,
+            "one loss is not a dead server"
+        );
+        assert_eq!(k.on_answer(), Liveness::Steady);
+        assert_eq!(k.on_timeout(), Liveness::Steady);
+        assert_eq!(k.on_timeout(), Liveness::Lost);
+        assert!(k.is_lost());
+        assert_eq!(k.on_timeout(), Liveness::Steady, "reported once");
+        // probed more often while lost
+        assert_eq!(k.next_delay(0.5), Duration::from_secs(6));
+        assert_eq!(k.on_answer(), Liveness::Back);
+        assert_eq!(k.on_answer(), Liveness::Steady);
+        assert_eq!(KeepAlive::new(0).next_delay(1.0), Duration::from_secs(1));
     }
 }

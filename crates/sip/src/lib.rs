@@ -18,7 +18,10 @@ mod guard;
 pub mod location;
 mod server;
 
-pub use client::{RegisterOutcome, UserAgent, UserAgentConfig, REGISTER_TIMEOUT, USER_AGENT_NAME};
+pub use client::{
+    KeepAlive, Liveness, RegisterOutcome, UserAgent, UserAgentConfig, DEFAULT_KEEPALIVE_S,
+    KEEPALIVE_MISSES, OPTIONS_TIMEOUT, REGISTER_TIMEOUT, USER_AGENT_NAME,
+};
 pub use digest::DigestAlgorithm;
 pub use location::{Binding, BindingChange, SipTransport};
 pub use server::{
