@@ -455,6 +455,7 @@ fn answered(at: i64, call: &str, agent: &str, wait: i64, talk: i64) -> Vec<CallE
             EventKind::AgentAnswered {
                 wait_ms: wait * 1000,
                 rings: 2,
+                limit_ms: None,
             },
         ),
         ev(

@@ -124,6 +124,10 @@ pub enum EventKind {
         wait_ms: i64,
         /// Rings the caller heard before someone (engine or agent) answered.
         rings: u32,
+        /// The handle-time limit of the call's type from now, ms (None: no
+        /// limit; absent in logs written before it existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_ms: Option<i64>,
     },
     /// The caller hung up before reaching an agent.
     Abandoned {
@@ -297,6 +301,9 @@ pub enum EventKind {
     CallTypeSet {
         /// The new type.
         call_type: CallType,
+        /// Its handle-time limit, ms, counted from the answer (None: none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_ms: Option<i64>,
         /// Who set it.
         by: String,
     },

@@ -728,7 +728,16 @@ impl CallTask {
             let answered_ms = self.ctx.clock.now_ms();
             let answered_at = Instant::now();
             info!(agent = %agent, wait_ms, rings, "agent answered, bridged");
-            self.emit(Some(&agent), EventKind::AgentAnswered { wait_ms, rings });
+            let limits =
+                LimitWatch::start(&self.ctx.cfg, self.cdr.call_type, answered_ms, answered_at);
+            self.emit(
+                Some(&agent),
+                EventKind::AgentAnswered {
+                    wait_ms,
+                    rings,
+                    limit_ms: limits.limit_ms(),
+                },
+            );
             self.cdr.agent = Some(agent.clone());
             self.cdr.agent_answered_ms.get_or_insert(answered_ms);
             self.cdr.wait_ms.get_or_insert(wait_ms);
@@ -740,12 +749,7 @@ impl CallTask {
                 held_since: None,
                 paused_since: None,
                 recorded: recording.is_some(),
-                limits: LimitWatch::start(
-                    &self.ctx.cfg,
-                    self.cdr.call_type,
-                    answered_ms,
-                    answered_at,
-                ),
+                limits,
             };
             let far = Instant::now() + Duration::from_secs(86_400 * 365);
             let mut cmds_open = true;
@@ -931,6 +935,7 @@ impl CallTask {
                     Some(&agent),
                     EventKind::CallTypeSet {
                         call_type,
+                        limit_ms: talk.limits.limit_ms(),
                         by: by.to_string(),
                     },
                 );

@@ -536,7 +536,21 @@ impl CallbackTask {
         let answered_ms = self.ctx.clock.now_ms();
         let wait_ms = answered_ms - self.requested_ms;
         info!(agent = %agent, wait_ms, "callback connected");
-        self.emit(Some(agent), EventKind::AgentAnswered { wait_ms, rings: 0 });
+        let limit_ms = self
+            .ctx
+            .cfg
+            .limits
+            .get(&CallType::Callback)
+            .copied()
+            .filter(|l| *l > 0);
+        self.emit(
+            Some(agent),
+            EventKind::AgentAnswered {
+                wait_ms,
+                rings: 0,
+                limit_ms,
+            },
+        );
         self.cdr.agent = Some(agent.clone());
         self.cdr.agent_answered_ms = Some(answered_ms);
         self.cdr.wait_ms = Some(wait_ms);
@@ -643,6 +657,7 @@ mod tests {
                 EventKind::AgentAnswered {
                     wait_ms: 1,
                     rings: 1,
+                    limit_ms: None,
                 },
             )],
             "gave-up" => vec![ev(

@@ -60,6 +60,11 @@ impl LimitWatch {
         self.exceeded = limit_ms == 0;
     }
 
+    /// The limit of the call's type, ms (None: the type has none).
+    pub(crate) fn limit_ms(&self) -> Option<i64> {
+        (self.limit_ms > 0).then_some(self.limit_ms)
+    }
+
     /// When something is next due (None: nothing left to signal).
     pub(crate) fn next(&self) -> Option<Instant> {
         if !self.warned {

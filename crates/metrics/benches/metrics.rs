@@ -45,6 +45,7 @@ fn day(calls: usize) -> Vec<CallEvent> {
             EventKind::AgentAnswered {
                 wait_ms: 5_000,
                 rings: 1,
+                limit_ms: None,
             },
         ));
         v.push(ev(

@@ -543,7 +543,7 @@ impl Metrics {
                 f.system_answered_rings.get_or_insert(*rings);
                 None
             }
-            EventKind::AgentAnswered { wait_ms, rings } => {
+            EventKind::AgentAnswered { wait_ms, rings, .. } => {
                 f.agent_answered.get_or_insert_with(|| Answer {
                     wait_ms: (*wait_ms).max(0),
                     rings: *rings,
@@ -1276,6 +1276,7 @@ mod tests {
             let kind = EventKind::AgentAnswered {
                 wait_ms: wait,
                 rings,
+                limit_ms: None,
             };
             self.ev(at, call, Some(agent), queue, kind);
         }
@@ -2219,6 +2220,7 @@ mod tests {
             EventKind::AgentAnswered {
                 wait_ms: i64::MAX,
                 rings: u32::MAX,
+                limit_ms: None,
             },
         ));
         m.apply(&event(
@@ -2480,6 +2482,7 @@ mod tests {
                 EventKind::AgentAnswered {
                     wait_ms: wait,
                     rings: 1,
+                    limit_ms: None,
                 },
             ));
             m.apply(&ev(

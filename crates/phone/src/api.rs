@@ -484,6 +484,8 @@ impl AgentView {
                     }
                 }
                 self.answered_ms = Some(at);
+                // the engine names the limit at the answer (absent: none)
+                self.limit_ms = kind.get("limit_ms").and_then(Value::as_i64);
                 self.state = AgentState::OnCall;
                 format!("on call with {}", self.caller.as_deref().unwrap_or("?"))
             }
@@ -522,6 +524,9 @@ impl AgentView {
             }
             "call_type_set" => {
                 self.call_type = s(kind, "call_type");
+                // the new type's limit, from the answer; its signals follow
+                self.limit_ms = kind.get("limit_ms").and_then(Value::as_i64);
+                self.limit = LimitState::Fine;
                 format!(
                     "call type set to {}",
                     self.call_type.as_deref().unwrap_or("?")
@@ -868,17 +873,19 @@ mod tests {
             Some("1001"),
             "c1",
             2000,
-            json!({"type":"agent_answered","wait_ms":1000,"rings":1}),
+            json!({"type":"agent_answered","wait_ms":1000,"rings":1,"limit_ms":180000}),
         ));
         assert_eq!(v.state_text(5000), "on call");
-        assert_eq!(v.clock_text(85_000).as_deref(), Some("01:23"));
+        // the inquiry limit shows from the answer on
+        assert_eq!(v.clock_text(85_000).as_deref(), Some("01:23 / 03:00"));
         v.apply(&ev(
             Some("1001"),
             "c1",
             3000,
-            json!({"type":"call_type_set","call_type":"order"}),
+            json!({"type":"call_type_set","call_type":"order","limit_ms":60000}),
         ));
         assert_eq!(v.call_type.as_deref(), Some("order"));
+        assert_eq!(v.limit_ms, Some(60_000), "the new type's limit");
         v.apply(&ev(Some("1001"), "c1", 4000, json!({"type":"held"})));
         assert_eq!(v.state_text(5000), "on call (HELD)");
         v.apply(&ev(Some("1001"), "c1", 5000, json!({"type":"resumed"})));

@@ -88,6 +88,7 @@ async fn suite(url: &str) {
             EventKind::AgentAnswered {
                 wait_ms: 12_000,
                 rings: 3,
+                limit_ms: None,
             },
         ),
         ev(
