@@ -588,7 +588,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         overflow: cfg.overflow_map(),
         agent_skills: cfg.agent_skills(),
         vip: cfg.vip_patterns(),
-        blacklist: cfg.blacklist_entries(),
+        blacklist: hotline_engine::routing::Blacklist::new(cfg.blacklist_entries()),
         ivr: load_ivr(&cfg)?,
         agents: cfg
             .agents
