@@ -187,6 +187,9 @@ pub struct Api {
     pub agents: AgentControl,
     /// `http.api_token` (empty = control endpoints refused).
     pub token: String,
+    /// The supervisor console (its routes are merged in; its sessions may
+    /// control agents too), None when `console.enabled = false`.
+    pub console: Option<hotline_console::Console>,
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -261,13 +264,22 @@ async fn control(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if api.token.is_empty() {
+    // a console session (with its CSRF token) or the bearer token
+    let session = api.console.as_ref().and_then(|c| {
+        c.session_principal(&headers, true, hotline_store::Role::Supervisor)
+    });
+    let user = match session {
+        Some(Ok(p)) => Some(p.name),
+        Some(Err(e)) => return e.into_response(),
+        None => None,
+    };
+    if user.is_none() && api.token.is_empty() {
         return error(
             StatusCode::FORBIDDEN,
             "agent control is disabled: set http.api_token in the config",
         );
     }
-    if !bearer_ok(&headers, &api.token) {
+    if user.is_none() && !bearer_ok(&headers, &api.token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     let body: ControlBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -279,7 +291,9 @@ async fn control(
         }
     };
     let reason = body.reason.unwrap_or_else(|| "break".to_string());
-    let by = body.by.unwrap_or_else(|| "supervisor".to_string());
+    let by = user
+        .or(body.by)
+        .unwrap_or_else(|| "supervisor".to_string());
     if !short_text(&reason, 64) || !short_text(&by, 64) {
         return error(
             StatusCode::BAD_REQUEST,
@@ -447,10 +461,11 @@ async fn not_found() -> Response {
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
 pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
-    if !addr.ip().is_loopback() {
-        warn!(%addr, "the HTTP listener is not on loopback and has no authentication yet: anyone who reaches it reads the center's figures");
+    if let Some(w) = hotline_console::exposure_warning(addr, false) {
+        warn!(%addr, "{w}; /metrics, /api/stats and /api/stream are readable without login");
     }
-    let app = Router::new()
+    let console = api.console.clone();
+    let mut app = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/stats", get(stats))
         .route("/api/stream", get(stream))
@@ -460,12 +475,19 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(4096))
         .with_state(api);
+    if let Some(c) = console {
+        app = app.merge(c.router());
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("http.listen: cannot listen on {addr}"))?;
     let local = listener.local_addr().context("http.listen")?;
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await {
             warn!(error = %e, "HTTP listener stopped");
         }
     });

@@ -514,6 +514,37 @@ fn serve(
     runtime.block_on(run(cfg, prompts, workers))
 }
 
+/// The supervisor console over the store, with the engine's blacklist
+/// (its run-time entries loaded from the store).
+async fn console(
+    cfg: &Config,
+    store: hotline_store::Store,
+    blacklist: hotline_engine::routing::Blacklist,
+) -> Result<hotline_console::Console> {
+    let c = &cfg.console;
+    let mut ccfg = hotline_console::ConsoleConfig::new(
+        cfg.recordings_dir(),
+        cfg.storage.data_dir.clone(),
+    );
+    ccfg.api_token = cfg.http.api_token.clone();
+    ccfg.session_idle_s = c.session_idle_s;
+    ccfg.session_max_s = c.session_max_s;
+    ccfg.login_attempts = c.login_attempts;
+    ccfg.login_window_s = c.login_window_s;
+    let console = hotline_console::Console::new(
+        store,
+        ccfg,
+        std::sync::Arc::new(hotline_core::SystemClock),
+        Some(blacklist),
+    );
+    let n = console
+        .load_blacklist()
+        .await
+        .context("console: cannot load the run-time blacklist")?;
+    info!(entries = n, "run-time blacklist loaded");
+    Ok(console)
+}
+
 async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     std::fs::create_dir_all(&cfg.storage.data_dir).with_context(|| {
         format!(
@@ -531,6 +562,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         .await
         .context("storage: cannot open the database")?;
     recordings::startup_sweep(&recorder, &store).await?;
+    let console_store = store.clone();
     let (sink, writer) = hotline_store::spawn_writer(store);
     if let Some(notary) = recorder.notary().cloned() {
         retention::spawn(cfg.clone(), notary, sink.clone());
@@ -617,6 +649,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         auto_pause_after_misses: cfg.acd.auto_pause_after_misses,
         limit_warning_fraction: cfg.limits.warning_fraction,
     };
+    let blacklist = engine_cfg.blacklist.clone();
     let mut engine = Engine::new(
         engine_cfg,
         sip.clone(),
@@ -633,6 +666,11 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
             live,
             agents: engine.control(),
             token: cfg.http.api_token.clone(),
+            console: if cfg.console.enabled {
+                Some(console(&cfg, console_store, blacklist).await?)
+            } else {
+                None
+            },
         };
         http_addr = Some(http::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);
