@@ -265,9 +265,10 @@ async fn control(
     body: axum::body::Bytes,
 ) -> Response {
     // a console session (with its CSRF token) or the bearer token
-    let session = api.console.as_ref().and_then(|c| {
-        c.session_principal(&headers, true, hotline_store::Role::Supervisor)
-    });
+    let session = api
+        .console
+        .as_ref()
+        .and_then(|c| c.session_principal(&headers, true, hotline_store::Role::Supervisor));
     let user = match session {
         Some(Ok(p)) => Some(p.name),
         Some(Err(e)) => return e.into_response(),
@@ -291,9 +292,7 @@ async fn control(
         }
     };
     let reason = body.reason.unwrap_or_else(|| "break".to_string());
-    let by = user
-        .or(body.by)
-        .unwrap_or_else(|| "supervisor".to_string());
+    let by = user.or(body.by).unwrap_or_else(|| "supervisor".to_string());
     if !short_text(&reason, 64) || !short_text(&by, 64) {
         return error(
             StatusCode::BAD_REQUEST,
@@ -487,7 +486,8 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .await {
+        .await
+        {
             warn!(error = %e, "HTTP listener stopped");
         }
     });

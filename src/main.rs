@@ -522,10 +522,8 @@ async fn console(
     blacklist: hotline_engine::routing::Blacklist,
 ) -> Result<hotline_console::Console> {
     let c = &cfg.console;
-    let mut ccfg = hotline_console::ConsoleConfig::new(
-        cfg.recordings_dir(),
-        cfg.storage.data_dir.clone(),
-    );
+    let mut ccfg =
+        hotline_console::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
     ccfg.api_token = cfg.http.api_token.clone();
     ccfg.session_idle_s = c.session_idle_s;
     ccfg.session_max_s = c.session_max_s;

@@ -99,9 +99,11 @@ fn time_param(key: &str, v: &str, end: bool) -> Result<i64, ApiError> {
 
 fn short(key: &str, v: &Option<String>) -> Result<(), ApiError> {
     match v {
-        Some(s) if s.is_empty() || s.len() > 128 || s.chars().any(char::is_control) => Err(
-            ApiError::bad_request(format!("{key}: 1-128 characters without control characters")),
-        ),
+        Some(s) if s.is_empty() || s.len() > 128 || s.chars().any(char::is_control) => {
+            Err(ApiError::bad_request(format!(
+                "{key}: 1-128 characters without control characters"
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -339,13 +341,19 @@ async fn blacklist_add(State(c): State<Console>, req: Request) -> Result<Respons
     let text = pattern.to_string();
     let id = match c
         .store()
-        .add_blacklist(&text, "reject", reason, body.call_id.as_deref(), &p.name, now)
+        .add_blacklist(
+            &text,
+            "reject",
+            reason,
+            body.call_id.as_deref(),
+            &p.name,
+            now,
+        )
         .await
     {
         Ok(id) => id,
         Err(e) => {
-            if c
-                .store()
+            if c.store()
                 .blacklist()
                 .await?
                 .iter()

@@ -14,9 +14,9 @@
 
 #![warn(missing_docs)]
 
-pub mod auth;
 mod api;
 mod assets;
+pub mod auth;
 mod recordings;
 
 use std::net::SocketAddr;
@@ -90,7 +90,10 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         warn!(error = %e, "console: database error");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is unavailable",
+        )
     }
 }
 

@@ -142,7 +142,13 @@ pub fn parse_range(value: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, 
     Ok(Some(range))
 }
 
-async fn audit(c: &Console, p: &Principal, action: &str, id: &str, reason: &str) -> Result<(), ApiError> {
+async fn audit(
+    c: &Console,
+    p: &Principal,
+    action: &str,
+    id: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
     c.store()
         .append_audit(c.now(), &p.audit_name(), action, Some(id), reason)
         .await
@@ -236,7 +242,9 @@ pub fn peaks(path: &FsPath, points: usize) -> Result<(u32, u64, Vec<u16>, Vec<u1
     }
     let frames = u64::from(r.duration());
     let per = (frames / points.max(1) as u64).max(1);
-    let n = usize::try_from(frames.div_ceil(per)).unwrap_or(points).min(points.max(1) + 1);
+    let n = usize::try_from(frames.div_ceil(per))
+        .unwrap_or(points)
+        .min(points.max(1) + 1);
     let (mut left, mut right) = (vec![0u16; n], vec![0u16; n]);
     let mut samples = r.samples::<i16>();
     let mut i: u64 = 0;
@@ -269,7 +277,12 @@ async fn waveform(
     let out = tokio::task::spawn_blocking(move || peaks(&file, points))
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy"))?
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unreadable recording: {e}")))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("unreadable recording: {e}"),
+            )
+        })?;
     let (rate, duration_ms, caller, agent) = out;
     Ok(Json(json!({
         "sample_rate": rate,
@@ -291,7 +304,12 @@ async fn loudness(
     let l = tokio::task::spawn_blocking(move || hotline_evidence::loudness::of_wav(&file))
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy"))?
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unreadable recording: {e}")))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("unreadable recording: {e}"),
+            )
+        })?;
     Ok(Json(l).into_response())
 }
 
@@ -323,11 +341,17 @@ async fn bundle(
     .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy"))?
     .map_err(|e| {
         warn!(error = %e, call = %id, "console: bundle export failed");
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("cannot export the bundle: {e}"))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("cannot export the bundle: {e}"),
+        )
     })?;
     let mut r = Response::new(Body::from(bytes));
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.zip\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -352,9 +376,8 @@ async fn mark(
     let p = c.authorize(req.headers(), req.method(), Role::Supervisor)?;
     let id = path_param(id)?;
     let body: MarkBody = parse_json(&read_body(req, 16 * 1024).await?)?;
-    let kind = MarkKind::parse(&body.kind).ok_or_else(|| {
-        ApiError::bad_request("kind: extortion, abuse, dispute or other")
-    })?;
+    let kind = MarkKind::parse(&body.kind)
+        .ok_or_else(|| ApiError::bad_request("kind: extortion, abuse, dispute or other"))?;
     if body.note.len() > 4000 {
         return Err(ApiError::bad_request("note: at most 4000 bytes"));
     }
@@ -404,18 +427,25 @@ async fn release(
     let body: ReleaseBody = parse_json(&read_body(req, 16 * 1024).await?)?;
     let reason = body.reason.trim().to_string();
     if reason.is_empty() || reason.len() > 4000 {
-        return Err(ApiError::bad_request("reason: say why the hold ends (1-4000 bytes)"));
+        return Err(ApiError::bad_request(
+            "reason: say why the hold ends (1-4000 bytes)",
+        ));
     }
     let now = c.now();
     if p.role < Role::Admin {
         c.store()
             .append_audit(now, &p.audit_name(), "release_refused", Some(&id), &reason)
             .await?;
-        return Err(ApiError::forbidden("releasing a legal hold needs the admin role"));
+        return Err(ApiError::forbidden(
+            "releasing a legal hold needs the admin role",
+        ));
     }
     let n = c.store().release_marks(&id, &p.name, &reason, now).await?;
     if n == 0 {
-        return Err(ApiError::new(StatusCode::CONFLICT, format!("`{id}` is not on hold")));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("`{id}` is not on hold"),
+        ));
     }
     c.store()
         .append_audit(now, &p.audit_name(), "release", Some(&id), &reason)
@@ -434,12 +464,18 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=90-"), 100), Ok(Some((90, 99))));
         assert_eq!(parse_range(Some("bytes=-10"), 100), Ok(Some((90, 99))));
         assert_eq!(parse_range(Some("bytes=-1000"), 100), Ok(Some((0, 99))));
-        assert_eq!(parse_range(Some("bytes=50-99999999999"), 100), Ok(Some((50, 99))));
+        assert_eq!(
+            parse_range(Some("bytes=50-99999999999"), 100),
+            Ok(Some((50, 99)))
+        );
         assert_eq!(parse_range(Some("bytes=100-"), 100), Err(()));
         assert_eq!(parse_range(Some("bytes=9-3"), 100), Err(()));
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 100), Err(()));
         assert_eq!(parse_range(Some("items=0-1"), 100), Err(()));
         assert_eq!(parse_range(Some("bytes=-0"), 100), Err(()));
-        assert_eq!(parse_range(Some("bytes=99999999999999999999999-"), 100), Err(()));
+        assert_eq!(
+            parse_range(Some("bytes=99999999999999999999999-"), 100),
+            Err(())
+        );
     }
 }

@@ -388,7 +388,10 @@ mod tests {
         let handle = list.handle();
         assert_eq!(list.lookup("+8613900000001").unwrap().reason, "config");
         assert!(list.lookup("0611111111").is_none());
-        handle.replace(vec![entry("0611111111", "console"), entry("+861390*", "longer")]);
+        handle.replace(vec![
+            entry("0611111111", "console"),
+            entry("+861390*", "longer"),
+        ]);
         assert_eq!(list.lookup("0611111111").unwrap().reason, "console");
         // the more specific run-time prefix wins
         assert_eq!(list.lookup("+8613900000001").unwrap().reason, "longer");

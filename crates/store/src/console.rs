@@ -312,7 +312,10 @@ mod tests {
         let l = s.blacklist().await.unwrap();
         assert_eq!(l.len(), 1);
         assert_eq!(l[0].call_id.as_deref(), Some("c1"));
-        assert_eq!(s.remove_blacklist(id).await.unwrap().unwrap().pattern, "+86139*");
+        assert_eq!(
+            s.remove_blacklist(id).await.unwrap().unwrap().pattern,
+            "+86139*"
+        );
         assert!(s.remove_blacklist(id).await.unwrap().is_none());
     }
 }

@@ -143,7 +143,8 @@ pub struct Store {
     backend: Backend,
 }
 
-pub(crate) const CDR_COLUMNS: &str = "call_id, caller, caller_name, dialled, queue, agent, call_type, \
+pub(crate) const CDR_COLUMNS: &str =
+    "call_id, caller, caller_name, dialled, queue, agent, call_type, \
      arrived_ms, system_answered_ms, agent_answered_ms, ended_ms, wait_ms, talk_ms, rings, \
      outcome, ended_by, recording_path, recording_sha256";
 /// Largest `limit` honoured by the listing queries.
