@@ -53,15 +53,46 @@ fn raw_http(
         body.len()
     ));
     s.write_all(req.as_bytes()).expect("send");
+    // read the head, then Content-Length bytes (chromedriver keeps the
+    // connection open whatever Connection says), or to the end
     let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
+    let mut buf = [0u8; 65536];
+    let split = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => panic!(
+                "{method} {path}: no response head: {}",
+                String::from_utf8_lossy(&raw)
+            ),
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    };
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, head, raw[split + 4..].to_vec())
+    let length = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().ok())?
+    });
+    let mut body = raw[split + 4..].to_vec();
+    match length {
+        Some(n) => {
+            while body.len() < n {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => body.extend_from_slice(&buf[..k]),
+                }
+            }
+            body.truncate(n);
+        }
+        None => {
+            let _ = s.read_to_end(&mut body);
+        }
+    }
+    (status, head, body)
 }
 
 /// A logged-in console client (cookie and CSRF token).
@@ -96,14 +127,27 @@ impl Client {
         }
     }
 
-    fn send(&self, method: &str, path: &str, body: &str, extra: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
-        let mut headers = vec![("Cookie", self.cookie.as_str()), ("X-CSRF-Token", self.csrf.as_str())];
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> (u16, String, Vec<u8>) {
+        let mut headers = vec![
+            ("Cookie", self.cookie.as_str()),
+            ("X-CSRF-Token", self.csrf.as_str()),
+        ];
         headers.extend_from_slice(extra);
         raw_http(&self.addr, method, path, &headers, body)
     }
 
     fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let body = if body.is_null() { String::new() } else { body.to_string() };
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
         let (s, _, b) = self.send(method, path, &body, &[]);
         (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
     }
@@ -171,23 +215,45 @@ fn the_console_api_serves_a_real_recorded_call_to_a_logged_in_supervisor() {
     assert_eq!((s, part.len()), (206, 1000), "{head}");
     assert_eq!(part, wav[44..1044]);
     let past = format!("bytes={}-", wav.len());
-    let (s, _, _) = alice.send("GET", &format!("/api/recordings/{id}/audio"), "", &[("Range", &past)]);
+    let (s, _, _) = alice.send(
+        "GET",
+        &format!("/api/recordings/{id}/audio"),
+        "",
+        &[("Range", &past)],
+    );
     assert_eq!(s, 416);
     // the bundle is a zip
     let (s, head, zip) = alice.send("GET", &format!("/api/recordings/{id}/bundle"), "", &[]);
     assert_eq!(s, 200, "{head} {}", String::from_utf8_lossy(&zip));
     assert!(zip.starts_with(b"PK"));
     // mark: on hold; a supervisor cannot release it, an admin can
-    let (s, _) = alice.json("POST", &format!("/api/recordings/{id}/marks"), json!({"kind": "abuse", "note": "insults"}));
+    let (s, _) = alice.json(
+        "POST",
+        &format!("/api/recordings/{id}/marks"),
+        json!({"kind": "abuse", "note": "insults"}),
+    );
     assert_eq!(s, 201);
     let (_, v) = alice.json("GET", "/api/recordings?held=true", Value::Null);
     assert_eq!(v["items"][0]["call_id"], id.as_str());
-    let (s, _) = alice.json("POST", &format!("/api/recordings/{id}/release"), json!({"reason": "no"}));
+    let (s, _) = alice.json(
+        "POST",
+        &format!("/api/recordings/{id}/release"),
+        json!({"reason": "no"}),
+    );
     assert_eq!(s, 403);
     let root = Client::login(&web, "root", "battery staple");
     let (_, v) = root.json("GET", &format!("/api/audit?call_id={id}"), Value::Null);
-    let actions: Vec<&str> = v["items"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
-    assert_eq!(actions, ["release_refused", "mark", "export", "listen", "listen"], "{v}");
+    let actions: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["release_refused", "mark", "export", "listen", "listen"],
+        "{v}"
+    );
     // agent control with the session: CSRF token needed
     let (s, _, _) = raw_http(
         &web,
@@ -197,15 +263,27 @@ fn the_console_api_serves_a_real_recorded_call_to_a_logged_in_supervisor() {
         r#"{"reason":"training"}"#,
     );
     assert_eq!(s, 403);
-    let (s, v) = alice.json("POST", "/api/agents/1001/pause", json!({"reason": "training"}));
+    let (s, v) = alice.json(
+        "POST",
+        "/api/agents/1001/pause",
+        json!({"reason": "training"}),
+    );
     assert_eq!((s, v["state"].as_str()), (200, Some("paused")), "{v}");
-    let paused = all_events(&h)
-        .into_iter()
-        .any(|e| matches!(&e.kind, EventKind::AgentPaused { by, .. } if by == "api:alice"));
+    let paused = wait_until(Duration::from_secs(5), || {
+        all_events(&h)
+            .into_iter()
+            .any(|e| matches!(&e.kind, EventKind::AgentPaused { by, .. } if by == "api:alice"))
+    });
     assert!(paused, "the pause is the session's user's");
     alice.json("POST", "/api/agents/1001/unpause", Value::Null);
     // the bearer token still works for API clients
-    let (s, _) = http_with(&web, "POST", "/api/agents/1001/pause", &[("Authorization", "Bearer test-token")], "");
+    let (s, _) = http_with(
+        &web,
+        "POST",
+        "/api/agents/1001/pause",
+        &[("Authorization", "Bearer test-token")],
+        "",
+    );
     assert_eq!(s, 200);
     // a blacklist entry from the console refuses the next call from that number
     let (s, v) = alice.json(
@@ -247,7 +325,10 @@ impl Browser {
             .expect("start chromedriver");
         let addr = format!("127.0.0.1:{port}");
         assert!(
-            wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()),
+            wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(
+                &addr
+            )
+            .is_ok()),
             "chromedriver did not listen"
         );
         let profile = tempfile::tempdir().unwrap();
@@ -277,7 +358,11 @@ impl Browser {
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let body = if body.is_null() { String::new() } else { body.to_string() };
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
         let (status, _, b) = raw_http(&self.addr, method, path, &[], &body);
         let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
         assert!(status == 200, "WebDriver {method} {path}: {status} {v}");
@@ -293,12 +378,23 @@ impl Browser {
     }
 
     fn js(&self, script: &str) -> Value {
-        self.cmd("POST", "/execute/sync", json!({"script": script, "args": []}))
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
     }
 
     fn find(&self, css: &str) -> String {
-        let v = self.cmd("POST", "/element", json!({"using": "css selector", "value": css}));
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}")).to_string()
+        let v = self.cmd(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}"))
+            .to_string()
     }
 
     fn click(&self, css: &str) {
@@ -308,7 +404,11 @@ impl Browser {
 
     fn type_in(&self, css: &str, text: &str) {
         let e = self.find(css);
-        self.cmd("POST", &format!("/element/{e}/value"), json!({ "text": text }));
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            json!({ "text": text }),
+        );
     }
 
     /// Polls a JS expression until it is truthy.
@@ -327,7 +427,13 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = raw_http(&self.addr, "DELETE", &format!("/session/{}", self.session), &[], "");
+            let _ = raw_http(
+                &self.addr,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                &[],
+                "",
+            );
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -384,19 +490,28 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
     let out = artifacts();
     let b = Browser::start();
     b.go(&format!("http://{web}/console/"));
-    assert!(b.wait_js("document.getElementById('login-view') && !document.getElementById('login-view').hidden", Duration::from_secs(10)));
+    assert!(b.wait_js(
+        "document.getElementById('login-view') && !document.getElementById('login-view').hidden",
+        Duration::from_secs(10)
+    ));
     b.type_in("#login-user", "root");
     b.type_in("#login-password", "battery staple");
     b.click("#login-submit");
     assert!(
-        b.wait_js("document.getElementById('wb-tiles') && window.hotline.snapshot", Duration::from_secs(10)),
+        b.wait_js(
+            "document.getElementById('wb-tiles') && window.hotline.snapshot",
+            Duration::from_secs(10)
+        ),
         "the wallboard shows a snapshot"
     );
     // a live call: it appears while SIPp talks, and leaves when it hangs up
     let (agent, call) = recorded_call(&h, "0633334444", 4000);
     let t0 = Instant::now();
     assert!(
-        b.wait_js("document.querySelectorAll('tr.live-call').length === 1", Duration::from_secs(15)),
+        b.wait_js(
+            "document.querySelectorAll('tr.live-call').length === 1",
+            Duration::from_secs(15)
+        ),
         "the call appears on the wallboard\n{}",
         h.report()
     );
@@ -410,12 +525,20 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
     call.wait().assert_success("caller");
     agent.wait().assert_success("agent");
     assert!(
-        b.wait_js("document.querySelectorAll('tr.live-call').length === 0", Duration::from_secs(10)),
+        b.wait_js(
+            "document.querySelectorAll('tr.live-call').length === 0",
+            Duration::from_secs(10)
+        ),
         "the call leaves the wallboard when it ends"
     );
     b.screenshot(&out.join("wallboard-after.png"));
     let lat = b.js("return window.hotline.latencies.map(l => l.ms);");
-    let mut lat: Vec<i64> = lat.as_array().unwrap().iter().filter_map(Value::as_i64).collect();
+    let mut lat: Vec<i64> = lat
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
     lat.sort_unstable();
     assert!(!lat.is_empty(), "latencies measured");
     let pick = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
@@ -437,13 +560,22 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
     h.wait_recording(Some(&id), Duration::from_secs(10));
     b.click("#nav-recordings");
     let row = format!("#recordings-table tr[data-call='{id}'] a");
-    assert!(b.wait_js(&format!("document.querySelector(\"{row}\")"), Duration::from_secs(10)));
+    assert!(b.wait_js(
+        &format!("document.querySelector(\"{row}\")"),
+        Duration::from_secs(10)
+    ));
     b.click(&row);
     assert!(
-        b.wait_js("document.getElementById('play') && !document.getElementById('play').disabled", Duration::from_secs(15)),
+        b.wait_js(
+            "document.getElementById('play') && !document.getElementById('play').disabled",
+            Duration::from_secs(15)
+        ),
         "the player loads the audio"
     );
-    assert!(b.wait_js("document.querySelectorAll('#timeline li').length >= 4", Duration::from_secs(5)));
+    assert!(b.wait_js(
+        "document.querySelectorAll('#timeline li').length >= 4",
+        Duration::from_secs(5)
+    ));
     b.click("#speed option[value='0.5']");
     assert!(b.wait_js(
         "document.getElementById('audio').playbackRate === 0.5 && document.getElementById('audio').preservesPitch === true",
@@ -451,21 +583,36 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
     ));
     b.click("#channel option[value='caller']");
     b.click("#play");
-    let played = b.wait_js("document.getElementById('audio').currentTime > 0.2", Duration::from_secs(10));
+    let played = b.wait_js(
+        "document.getElementById('audio').currentTime > 0.2",
+        Duration::from_secs(10),
+    );
     b.screenshot(&out.join("player.png"));
     assert!(played, "the audio plays");
     b.click("#mark-kind option[value='extortion']");
     b.type_in("#mark-note", "demands money");
     b.click("#mark");
-    assert!(b.wait_js("document.getElementById('hold-state').textContent === 'on legal hold'", Duration::from_secs(5)));
+    assert!(b.wait_js(
+        "document.getElementById('hold-state').textContent === 'on legal hold'",
+        Duration::from_secs(5)
+    ));
     // the hold in the recordings list, the listen and the mark in the audit log
     b.go(&format!("http://{web}/console/#/recordings?held=true"));
     let held = format!("#recordings-table tr[data-call='{id}'] td.held");
-    assert!(b.wait_js(&format!("document.querySelector(\"{held}\")"), Duration::from_secs(10)), "the hold is listed");
+    assert!(
+        b.wait_js(
+            &format!("document.querySelector(\"{held}\")"),
+            Duration::from_secs(10)
+        ),
+        "the hold is listed"
+    );
     b.click("#nav-audit");
     assert!(b.wait_js("document.querySelector(\"#audit-table tr[data-action='mark']\") && document.querySelector(\"#audit-table tr[data-action='listen']\")", Duration::from_secs(10)));
     b.screenshot(&out.join("audit.png"));
     let marks = read_db(&h, async |s| s.marks(&id).await.unwrap());
     assert_eq!(marks.len(), 1);
-    assert_eq!((marks[0].kind.as_str(), marks[0].by.as_str()), ("extortion", "root"));
+    assert_eq!(
+        (marks[0].kind.as_str(), marks[0].by.as_str()),
+        ("extortion", "root")
+    );
 }
