@@ -237,14 +237,24 @@ pub(crate) async fn page_json(c: &Console, f: &CdrFilter) -> Result<Value, ApiEr
     }))
 }
 
+/// A page of the call log (`recorded`: only calls with a recording).
+pub(crate) async fn cdr_list(
+    c: &Console,
+    headers: &HeaderMap,
+    q: Result<Query<CallsQuery>, QueryRejection>,
+    recorded: bool,
+) -> Result<Response, ApiError> {
+    c.authorize(headers, &Method::GET, Role::Supervisor)?;
+    let f = query_param(q)?.filter(recorded)?;
+    Ok(Json(page_json(c, &f).await?).into_response())
+}
+
 async fn calls(
     State(c): State<Console>,
     headers: HeaderMap,
     q: Result<Query<CallsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Supervisor)?;
-    let f = query_param(q)?.filter(false)?;
-    Ok(Json(page_json(&c, &f).await?).into_response())
+    cdr_list(&c, &headers, q, false).await
 }
 
 async fn call(

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tracing::warn;
 
-use crate::api::{call_id, cdr_json, mark_json, page_json, path_param, query_param, CallsQuery};
+use crate::api::{call_id, cdr_json, mark_json, path_param, query_param, CallsQuery};
 use crate::auth::{parse_json, read_body, Principal};
 use crate::{ApiError, Console};
 
@@ -72,9 +72,7 @@ async fn list(
     headers: HeaderMap,
     q: Result<Query<CallsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Supervisor)?;
-    let f = query_param(q)?.filter(true)?;
-    Ok(Json(page_json(&c, &f).await?).into_response())
+    crate::api::cdr_list(&c, &headers, q, true).await
 }
 
 async fn meta(
@@ -359,6 +357,21 @@ async fn bundle(
     Ok(r)
 }
 
+/// Who asks, the checked call id and the JSON body of a state change on a
+/// recording.
+async fn change_request<T: serde::de::DeserializeOwned>(
+    c: &Console,
+    id: Result<Path<String>, PathRejection>,
+    req: Request,
+    min: Role,
+) -> Result<(Principal, String, T), ApiError> {
+    let p = c.authorize(req.headers(), req.method(), min)?;
+    let id = path_param(id)?;
+    let id = call_id(&id)?.to_string();
+    let body = parse_json(&read_body(req, 16 * 1024).await?)?;
+    Ok((p, id, body))
+}
+
 /// Body of `POST /api/recordings/{id}/marks`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -373,15 +386,12 @@ async fn mark(
     id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let p = c.authorize(req.headers(), req.method(), Role::Supervisor)?;
-    let id = path_param(id)?;
-    let body: MarkBody = parse_json(&read_body(req, 16 * 1024).await?)?;
+    let (p, id, body) = change_request::<MarkBody>(&c, id, req, Role::Supervisor).await?;
     let kind = MarkKind::parse(&body.kind)
         .ok_or_else(|| ApiError::bad_request("kind: extortion, abuse, dispute or other"))?;
     if body.note.len() > 4000 {
         return Err(ApiError::bad_request("note: at most 4000 bytes"));
     }
-    let id = call_id(&id)?.to_string();
     if c.store().cdr(&CallId::from_stored(&id)).await?.is_none() {
         return Err(ApiError::not_found(format!("no call `{id}`")));
     }
@@ -421,10 +431,7 @@ async fn release(
     req: Request,
 ) -> Result<Response, ApiError> {
     // any logged-in user gets this far, so a refusal is on record
-    let p = c.authorize(req.headers(), req.method(), Role::Agent)?;
-    let id = path_param(id)?;
-    let id = call_id(&id)?.to_string();
-    let body: ReleaseBody = parse_json(&read_body(req, 16 * 1024).await?)?;
+    let (p, id, body) = change_request::<ReleaseBody>(&c, id, req, Role::Agent).await?;
     let reason = body.reason.trim().to_string();
     if reason.is_empty() || reason.len() > 4000 {
         return Err(ApiError::bad_request(
