@@ -311,6 +311,10 @@ pub struct HttpSection {
     /// require; empty = those endpoints are refused. Until users and roles
     /// exist this token is the supervisor's key: keep it secret.
     pub api_token: String,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[console]`: the supervisor web console on the HTTP listener.
@@ -348,6 +352,8 @@ impl Default for HttpSection {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             api_token: String::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -685,6 +691,16 @@ impl Config {
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
         crate::report::validate_shifts(&self.shifts)?;
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            return Err(invalid(
+                if self.http.tls_cert.is_some() {
+                    "http.tls_key"
+                } else {
+                    "http.tls_cert"
+                },
+                "HTTPS needs both http.tls_cert and http.tls_key (PEM files)",
+            ));
+        }
         let c = &self.console;
         if !(60..=86_400).contains(&c.session_idle_s) {
             return Err(invalid(

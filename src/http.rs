@@ -190,6 +190,8 @@ pub struct Api {
     /// The supervisor console (its routes are merged in; its sessions may
     /// control agents too), None when `console.enabled = false`.
     pub console: Option<hotline_console::Console>,
+    /// HTTPS (`http.tls_cert`/`http.tls_key`), None = plain HTTP.
+    pub tls: Option<hotline_console::tls::Tls>,
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -460,10 +462,11 @@ async fn not_found() -> Response {
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
 pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
-    if let Some(w) = hotline_console::exposure_warning(addr, false) {
+    if let Some(w) = hotline_console::exposure_warning(addr, api.tls.is_some()) {
         warn!(%addr, "{w}; /metrics, /api/stats and /api/stream are readable without login");
     }
     let console = api.console.clone();
+    let tls = api.tls.clone();
     let mut app = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/stats", get(stats))
@@ -482,12 +485,7 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
         .with_context(|| format!("http.listen: cannot listen on {addr}"))?;
     let local = listener.local_addr().context("http.listen")?;
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        {
+        if let Err(e) = hotline_console::tls::serve(listener, app, tls).await {
             warn!(error = %e, "HTTP listener stopped");
         }
     });

@@ -525,6 +525,7 @@ async fn console(
     let mut ccfg =
         hotline_console::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
     ccfg.api_token = cfg.http.api_token.clone();
+    ccfg.secure_cookies = cfg.http.tls_cert.is_some();
     ccfg.session_idle_s = c.session_idle_s;
     ccfg.session_max_s = c.session_max_s;
     ccfg.login_attempts = c.login_attempts;
@@ -668,6 +669,10 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
                 Some(console(&cfg, console_store, blacklist).await?)
             } else {
                 None
+            },
+            tls: match (&cfg.http.tls_cert, &cfg.http.tls_key) {
+                (Some(cert), Some(key)) => Some(hotline_console::tls::Tls::load(cert, key)?),
+                _ => None,
             },
         };
         http_addr = Some(http::serve(cfg.http.listen, api).await?);

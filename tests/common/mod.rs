@@ -248,6 +248,8 @@ pub struct HotlineOptions {
     pub hotline_toml: String,
     /// `http.api_token` (agent control endpoints).
     pub api_token: String,
+    /// TOML lines inside `[http]` (e.g. `tls_cert = "..."`).
+    pub http_toml: String,
     /// TOML lines inside `[prompts]` (e.g. `silent_line = "/tmp/x.wav"`).
     pub prompts_toml: String,
 }
@@ -266,6 +268,7 @@ impl Default for HotlineOptions {
             greeting: None,
             hotline_toml: String::new(),
             api_token: "test-token".into(),
+            http_toml: String::new(),
             prompts_toml: String::new(),
         }
     }
@@ -358,6 +361,7 @@ impl Hotline {
                 ("extra", options.extra_toml.clone()),
                 ("hotline_extra", options.hotline_toml.clone()),
                 ("api_token", options.api_token.clone()),
+                ("http_extra", options.http_toml.clone()),
                 ("prompts_extra", options.prompts_toml.clone()),
                 (
                     "greeting",
@@ -1944,6 +1948,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             ("extra", String::new()),
             ("hotline_extra", String::new()),
             ("prompts_extra", String::new()),
+            ("http_extra", String::new()),
         ])
         .collect();
         let s = render_config(CONFIG_TEMPLATE, &vars);

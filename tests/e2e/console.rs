@@ -616,3 +616,95 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         ("extortion", "root")
     );
 }
+
+#[test]
+fn the_console_serves_https_with_a_configured_certificate() {
+    assert!(
+        have("openssl") && have("curl"),
+        "openssl and curl are needed"
+    );
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let h = Hotline::start_with(HotlineOptions {
+        http_toml: format!(
+            "tls_cert = \"{}\"\ntls_key = \"{}\"",
+            cert.display(),
+            key.display()
+        ),
+        ..HotlineOptions::default()
+    });
+    add_user(&h, "alice", "supervisor", "correct horse");
+    let web = h.http_addr();
+    let curl = |args: &[&str]| {
+        let o = Command::new("curl")
+            .args(["-s", "-i", "--max-time", "10", "--cacert"])
+            .arg(&cert)
+            .args(args)
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // the certificate verifies and the login cookie is Secure
+    let r = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"user":"alice","password":"correct horse"}"#,
+        &format!("https://{web}/api/login"),
+    ]);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let cookie = r
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {r}"));
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let r = curl(&[&format!("https://{web}/api/stats")]);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    // plain HTTP on the TLS port gets no HTTP answer
+    let mut s = std::net::TcpStream::connect(&web).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.write_all(b"GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(
+        !buf.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    // and the server keeps serving TLS clients after it
+    let r = curl(&[&format!("https://{web}/health")]);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}

@@ -18,6 +18,7 @@ mod api;
 mod assets;
 pub mod auth;
 mod recordings;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
