@@ -332,6 +332,10 @@ pub struct ConsoleSection {
     pub login_attempts: u32,
     /// The window of `login_attempts`, seconds.
     pub login_window_s: u64,
+    /// Leave `/metrics`, `/api/stats`, `/api/stream` and `/api/agents` open
+    /// on the listener (Prometheus, wallboard screens); false = they need a
+    /// console session or the bearer token like everything else.
+    pub open_read_api: bool,
 }
 
 impl Default for ConsoleSection {
@@ -342,6 +346,7 @@ impl Default for ConsoleSection {
             session_max_s: 12 * 3600,
             login_attempts: 5,
             login_window_s: 900,
+            open_read_api: true,
         }
     }
 }

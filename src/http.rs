@@ -478,7 +478,12 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
         .layer(axum::extract::DefaultBodyLimit::max(4096))
         .with_state(api);
     if let Some(c) = console {
-        app = app.merge(c.router());
+        app = app
+            .merge(c.router())
+            .layer(axum::middleware::from_fn_with_state(
+                c,
+                hotline_console::require_login,
+            ));
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -530,6 +530,7 @@ async fn console(
     ccfg.session_max_s = c.session_max_s;
     ccfg.login_attempts = c.login_attempts;
     ccfg.login_window_s = c.login_window_s;
+    ccfg.open_read_api = c.open_read_api;
     let console = hotline_console::Console::new(
         store,
         ccfg,

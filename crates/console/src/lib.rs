@@ -135,6 +135,11 @@ pub struct ConsoleConfig {
     pub login_attempts: u32,
     /// The window of `login_attempts`, seconds.
     pub login_window_s: u64,
+    /// Leave the engine's read endpoints (`/metrics`, `/api/stats`,
+    /// `/api/stream`, `/api/agents`) open; false = [`require_login`] asks a
+    /// session or the bearer token for every path but the login, the pages,
+    /// `/health` and `/api/openapi.json`.
+    pub open_read_api: bool,
 }
 
 impl ConsoleConfig {
@@ -149,6 +154,7 @@ impl ConsoleConfig {
             session_max_s: 12 * 3600,
             login_attempts: 5,
             login_window_s: 900,
+            open_read_api: true,
         }
     }
 }
@@ -311,6 +317,37 @@ impl Console {
             .merge(assets::routes())
             .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
             .with_state(self.clone())
+    }
+}
+
+/// Paths [`require_login`] never guards: what a browser needs before it
+/// can log in, and the health check.
+const PUBLIC_PATHS: [&str; 7] = [
+    "/",
+    "/console",
+    "/health",
+    "/api/login",
+    "/api/session",
+    "/api/openapi.json",
+    "/favicon.ico",
+];
+
+/// Middleware for the whole listener: with `open_read_api = false`, every
+/// request outside the public paths and `/console/` needs a session (any
+/// role; with the CSRF token on a state change) or the bearer token; the
+/// endpoints themselves still check their own roles.
+pub async fn require_login(
+    axum::extract::State(c): axum::extract::State<Console>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    if c.inner.cfg.open_read_api || PUBLIC_PATHS.contains(&path) || path.starts_with("/console/") {
+        return next.run(req).await;
+    }
+    match c.authorize(req.headers(), req.method(), Role::Agent) {
+        Ok(_) => next.run(req).await,
+        Err(e) => e.into_response(),
     }
 }
 

@@ -88,6 +88,10 @@ fn hashed(pw: &str) -> String {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(tune: impl FnOnce(&mut ConsoleConfig)) -> World {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("recordings");
     std::fs::create_dir_all(rec.join("2026/11/23")).unwrap();
@@ -146,6 +150,7 @@ async fn world() -> World {
     cfg.api_token = TOKEN.into();
     cfg.login_attempts = 3;
     cfg.login_window_s = 60;
+    tune(&mut cfg);
     let blacklist = Blacklist::new(Vec::new());
     let console = Console::new(store, cfg, clock.clone(), Some(blacklist));
     let app = console.router();
@@ -952,4 +957,70 @@ fn a_non_loopback_listener_without_tls_is_warned_about() {
     assert!(exposure_warning("127.0.0.1:8080".parse().unwrap(), false).is_none());
     assert!(exposure_warning("0.0.0.0:8080".parse().unwrap(), false).is_some());
     assert!(exposure_warning("0.0.0.0:8443".parse().unwrap(), true).is_none());
+}
+
+#[tokio::test]
+async fn closing_the_read_api_guards_every_path_but_the_login_and_the_pages() {
+    let mut w = world_with(|c| c.open_read_api = false).await;
+    // the binary's read endpoints, as the binary mounts them
+    w.app = axum::Router::new()
+        .route("/api/stats", axum::routing::get(|| async { "{}" }))
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .merge(w.console.router())
+        .layer(axum::middleware::from_fn_with_state(
+            w.console.clone(),
+            require_login,
+        ));
+    assert_eq!(
+        w.send("GET", "/api/stats", None, "", &[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let (s, _, _) = w
+        .send("GET", "/api/stats", None, "", &[("authorization", &bearer)])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let ann = w.session("ann", Role::Agent);
+    assert_eq!(
+        w.send("GET", "/api/stats", Some(&ann), "", &[]).await.0,
+        StatusCode::OK
+    );
+    for open in [
+        "/health",
+        "/console/",
+        "/console/app.js",
+        "/api/openapi.json",
+    ] {
+        assert_eq!(
+            w.send("GET", open, None, "", &[]).await.0,
+            StatusCode::OK,
+            "{open}"
+        );
+    }
+    let (s, _) = w
+        .json(
+            "POST",
+            "/api/login",
+            None,
+            r#"{"user":"alice","password":"correct horse"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // the console's own role checks still apply behind the guard
+    assert_eq!(
+        w.send("GET", "/api/calls", Some(&ann), "", &[]).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // and it stays open when asked to
+    let mut open = world().await;
+    open.app = axum::Router::new()
+        .route("/api/stats", axum::routing::get(|| async { "{}" }))
+        .layer(axum::middleware::from_fn_with_state(
+            open.console.clone(),
+            require_login,
+        ));
+    assert_eq!(
+        open.send("GET", "/api/stats", None, "", &[]).await.0,
+        StatusCode::OK
+    );
 }
