@@ -299,6 +299,29 @@ fn the_console_api_serves_a_real_recorded_call_to_a_logged_in_supervisor() {
         .run();
     out.assert_success("blacklisted caller refused");
     assert!(out.logs().contains("final 603"), "{}", out.logs());
+    // five failed logins from this address: the sixth attempt is refused
+    // even with the right password, with Retry-After
+    for _ in 0..5 {
+        let (s, _, _) = raw_http(
+            &web,
+            "POST",
+            "/api/login",
+            &[],
+            r#"{"user":"mallory","password":"guess"}"#,
+        );
+        assert_eq!(s, 401);
+    }
+    let (s, head, _) = raw_http(
+        &web,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"user":"alice","password":"correct horse"}"#,
+    );
+    assert_eq!(s, 429, "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    // the existing session is not affected
+    assert_eq!(alice.json("GET", "/api/session", Value::Null).0, 200);
 }
 
 // ---------------------------------------------------------------------------
