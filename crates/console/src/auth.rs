@@ -369,6 +369,19 @@ async fn login(State(c): State<Console>, req: Request) -> Result<Response, ApiEr
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ci| ci.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
+    // a cross-site form cannot send application/json without a preflight
+    // (refused): no login forgery from another site
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the login as Content-Type: application/json",
+        ));
+    }
     let body: LoginBody = parse_json(&read_body(req, 4096).await?)?;
     if body.user.is_empty() || body.user.len() > 64 || body.password.len() > 1024 {
         return Err(ApiError::bad_request(

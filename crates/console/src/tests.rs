@@ -678,6 +678,20 @@ async fn malformed_input_gets_a_json_4xx() {
 }
 
 #[tokio::test]
+async fn a_login_that_is_not_json_is_refused() {
+    let w = world().await;
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/login")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(r#"{"user":"alice","password":"correct horse"}"#))
+        .unwrap();
+    let r = w.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(r.headers().get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
 async fn traversal_in_recording_ids_never_reaches_a_file_outside_the_root() {
     let w = world().await;
     let a = w.session("root", Role::Admin);
