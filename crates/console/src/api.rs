@@ -38,6 +38,25 @@ pub(crate) fn path_param<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiE
         .map_err(|e| ApiError::bad_request(format!("bad path: {e}")))
 }
 
+/// A call id from the path, checked with [`call_id`] (a JSON 400 otherwise).
+pub(crate) struct CallPath(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CallPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let id = path_param(
+            <Path<String> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state)
+                .await,
+        )?;
+        call_id(&id)?;
+        Ok(CallPath(id))
+    }
+}
+
 /// A call id from a path: only `[A-Za-z0-9_.-]`, 1–128 bytes, never a path.
 pub(crate) fn call_id(id: &str) -> Result<&str, ApiError> {
     if hotline_evidence::is_safe_id(id) {
@@ -260,11 +279,10 @@ async fn calls(
 async fn call(
     State(c): State<Console>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
     c.authorize(&headers, &Method::GET, Role::Supervisor)?;
-    let id = path_param(id)?;
-    let id = call_id(&id)?;
+    let id = id.as_str();
     let cid = CallId::from_stored(id);
     let cdr = c.store().cdr(&cid).await?;
     let events = c.store().events_for_call(&cid).await?;

@@ -5,8 +5,8 @@
 use std::path::{Path as FsPath, PathBuf};
 
 use axum::body::Body;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tracing::warn;
 
-use crate::api::{call_id, cdr_json, mark_json, path_param, query_param, CallsQuery};
+use crate::api::{call_id, cdr_json, mark_json, query_param, CallPath, CallsQuery};
 use crate::auth::{parse_json, read_body, Principal};
 use crate::{ApiError, Console};
 
@@ -78,10 +78,9 @@ async fn list(
 async fn meta(
     State(c): State<Console>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
     c.authorize(&headers, &Method::GET, Role::Supervisor)?;
-    let id = path_param(id)?;
     let (cdr, file) = recording_file(&c, &id).await?;
     let marks = c.store().marks(&id).await?;
     let info = tokio::task::spawn_blocking(move || {
@@ -163,10 +162,9 @@ async fn audit(
 async fn audio(
     State(c): State<Console>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
     let p = c.authorize(&headers, &Method::GET, Role::Supervisor)?;
-    let id = path_param(id)?;
     let (_, file) = recording_file(&c, &id).await?;
     let mut f = tokio::fs::File::open(&file)
         .await
@@ -262,11 +260,10 @@ pub fn peaks(path: &FsPath, points: usize) -> Result<(u32, u64, Vec<u16>, Vec<u1
 async fn waveform(
     State(c): State<Console>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    CallPath(id): CallPath,
     q: Result<Query<WaveQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     c.authorize(&headers, &Method::GET, Role::Supervisor)?;
-    let id = path_param(id)?;
     let points = query_param(q)?.points.unwrap_or(800);
     if !(10..=MAX_POINTS).contains(&points) {
         return Err(ApiError::bad_request(format!("points: 10-{MAX_POINTS}")));
@@ -294,10 +291,9 @@ async fn waveform(
 async fn loudness(
     State(c): State<Console>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
     c.authorize(&headers, &Method::GET, Role::Supervisor)?;
-    let id = path_param(id)?;
     let (_, file) = recording_file(&c, &id).await?;
     let l = tokio::task::spawn_blocking(move || hotline_evidence::loudness::of_wav(&file))
         .await
@@ -314,10 +310,9 @@ async fn loudness(
 async fn bundle(
     State(c): State<Console>,
     headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
+    CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
     let p = c.authorize(&headers, &Method::GET, Role::Supervisor)?;
-    let id = path_param(id)?;
     recording_file(&c, &id).await?;
     audit(&c, &p, "export", &id, "console bundle download").await?;
     let root = c.inner.cfg.recordings_dir.clone();
@@ -361,12 +356,11 @@ async fn bundle(
 /// recording.
 async fn change_request<T: serde::de::DeserializeOwned>(
     c: &Console,
-    id: Result<Path<String>, PathRejection>,
+    id: String,
     req: Request,
     min: Role,
 ) -> Result<(Principal, String, T), ApiError> {
     let p = c.authorize(req.headers(), req.method(), min)?;
-    let id = path_param(id)?;
     let id = call_id(&id)?.to_string();
     let body = parse_json(&read_body(req, 16 * 1024).await?)?;
     Ok((p, id, body))
@@ -383,7 +377,7 @@ struct MarkBody {
 
 async fn mark(
     State(c): State<Console>,
-    id: Result<Path<String>, PathRejection>,
+    CallPath(id): CallPath,
     req: Request,
 ) -> Result<Response, ApiError> {
     let (p, id, body) = change_request::<MarkBody>(&c, id, req, Role::Supervisor).await?;
@@ -427,7 +421,7 @@ struct ReleaseBody {
 
 async fn release(
     State(c): State<Console>,
-    id: Result<Path<String>, PathRejection>,
+    CallPath(id): CallPath,
     req: Request,
 ) -> Result<Response, ApiError> {
     // any logged-in user gets this far, so a refusal is on record
