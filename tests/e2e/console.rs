@@ -507,7 +507,12 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         have("chromedriver") && have("chromium"),
         "chromium and chromium-driver are not installed: run scripts/test.sh (it installs them)"
     );
-    let h = Hotline::start();
+    // a 2 s handle-time limit with the warning at 1 s: the 4 s call turns
+    // the clock amber, then red
+    let mut h = Hotline::start_with(HotlineOptions {
+        extra_toml: "[limits]\ninquiry_s = 2\nwarning_fraction = 0.5\n".into(),
+        ..HotlineOptions::default()
+    });
     let web = h.http_addr();
     add_user(&h, "root", "admin", "battery staple");
     let out = artifacts();
@@ -544,6 +549,20 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         "[...document.querySelectorAll('tr.live-call td')].some(td => td.textContent === '1001')",
         Duration::from_secs(10)
     ));
+    assert!(
+        b.wait_js(
+            "document.querySelector('tr.live-call .clock.warning')",
+            Duration::from_secs(5)
+        ),
+        "the handle-time clock turns amber at the warning"
+    );
+    assert!(
+        b.wait_js(
+            "document.querySelector('tr.live-call .clock.exceeded')",
+            Duration::from_secs(5)
+        ),
+        "and red at the limit"
+    );
     b.screenshot(&out.join("wallboard-live-call.png"));
     call.wait().assert_success("caller");
     agent.wait().assert_success("agent");
@@ -638,6 +657,21 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         (marks[0].kind.as_str(), marks[0].by.as_str()),
         ("extortion", "root")
     );
+    // the wallboard says so when its live stream dies
+    b.click("#nav-wallboard");
+    assert!(b.wait_js(
+        "document.getElementById('wb-tiles') && document.getElementById('banner').hidden",
+        Duration::from_secs(10)
+    ));
+    h.stop();
+    assert!(
+        b.wait_js(
+            "!document.getElementById('banner').hidden",
+            Duration::from_secs(10)
+        ),
+        "a stale banner when the stream stops"
+    );
+    b.screenshot(&out.join("wallboard-stale.png"));
 }
 
 #[test]
