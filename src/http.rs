@@ -463,7 +463,7 @@ async fn not_found() -> Response {
 /// Binds `addr` and serves until the process ends; returns the bound address.
 pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
     if let Some(w) = hotline_console::exposure_warning(addr, api.tls.is_some()) {
-        warn!(%addr, "{w}; /metrics, /api/stats and /api/stream are readable without login");
+        warn!(%addr, "{w}");
     }
     let console = api.console.clone();
     let tls = api.tls.clone();
