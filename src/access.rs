@@ -285,6 +285,29 @@ pub fn audit_cli_access(
     })
 }
 
+/// The WAV of recording `id` under the recordings root (from its CDR), if
+/// its audio is still there.
+pub fn recording_file(cfg: &Config, id: &str) -> Result<PathBuf> {
+    hotline_evidence::validate_id(id)?;
+    let rel = runtime()?.block_on(async {
+        let store = open_store(cfg).await?;
+        let cdr = store
+            .cdr(&CallId::from_stored(id))
+            .await?
+            .ok_or_else(|| anyhow!("recording {id}: no such call"))?;
+        cdr.recording_path
+            .ok_or_else(|| anyhow!("recording {id}: the call was not recorded"))
+    })?;
+    if rel.split('/').any(|part| part == ".." || part.is_empty()) {
+        bail!("recording {id}: the stored path `{rel}` is not under the recordings root");
+    }
+    let path = cfg.recordings_dir().join(&rel);
+    if !path.is_file() {
+        bail!("recording {id}: {} is gone", path.display());
+    }
+    Ok(path)
+}
+
 fn day_start_ms(day: &str, key: &str) -> Result<i64> {
     let d: jiff::civil::Date = day
         .parse()

@@ -162,8 +162,12 @@ pub struct HotlineSection {
     pub numbers: Vec<String>,
     /// The queue calls go to unless the IVR or the blacklist says otherwise.
     pub queue: String,
-    /// Record every call answered by an agent.
+    /// Record every call answered by an agent (false: only calls an agent
+    /// or supervisor asks to record, through the API).
     pub record: bool,
+    /// Also record the caller from the engine's answer (greeting, queue),
+    /// in the same file as the conversation.
+    pub record_queue: bool,
     /// VIP callers, served ahead of everyone (`+8613800000000`, prefix `+86138*`).
     pub vip: Vec<String>,
     /// A caller who sends no sound this many seconds after the engine answered
@@ -177,6 +181,7 @@ impl Default for HotlineSection {
             numbers: vec!["hotline".into(), "4000".into()],
             queue: "general".into(),
             record: true,
+            record_queue: false,
             vip: Vec::new(),
             silent_line_s: 0,
         }
@@ -217,6 +222,9 @@ pub struct AcdSection {
     /// the console exists, an auto-paused agent is back when their phone
     /// unregisters and registers again.
     pub auto_pause_after_misses: u32,
+    /// Where an agent's transfer goes when it names no queue (the shift
+    /// leaders' queue); unset: a transfer must name its queue.
+    pub transfer_queue: Option<String>,
 }
 
 impl Default for AcdSection {
@@ -225,6 +233,7 @@ impl Default for AcdSection {
             ring_timeout_ms: 0,
             wrap_up_ms: 5000,
             auto_pause_after_misses: 0,
+            transfer_queue: None,
         }
     }
 }
@@ -268,6 +277,8 @@ pub struct LimitsSection {
     pub complaint_s: u32,
     /// `limit_warning` at this fraction of the limit.
     pub warning_fraction: f64,
+    /// A short beep that only the agent hears at the warning and at the limit.
+    pub agent_tone: bool,
 }
 
 impl Default for LimitsSection {
@@ -278,6 +289,7 @@ impl Default for LimitsSection {
             callback_s: 180,
             complaint_s: 0,
             warning_fraction: 0.8,
+            agent_tone: false,
         }
     }
 }
@@ -449,6 +461,8 @@ pub struct KpisSection {
     pub short_abandon_s: u32,
     /// Service-level time: answered by an agent within it is in target, seconds.
     pub service_level_s: u32,
+    /// A callback still waiting this long after the caller asked is overdue, seconds.
+    pub callback_overdue_s: u32,
 }
 
 impl Default for KpisSection {
@@ -456,6 +470,7 @@ impl Default for KpisSection {
         KpisSection {
             short_abandon_s: 5,
             service_level_s: 20,
+            callback_overdue_s: 3600,
         }
     }
 }
@@ -784,6 +799,9 @@ impl Config {
         if !(1..=3600).contains(&self.kpis.service_level_s) {
             return Err(invalid("kpis.service_level_s", "1 to 3600 seconds"));
         }
+        if !(60..=7 * 86_400).contains(&self.kpis.callback_overdue_s) {
+            return Err(invalid("kpis.callback_overdue_s", "60 seconds to 7 days"));
+        }
         for (i, q) in self.queues.iter().enumerate() {
             if q.short_abandon_s.is_some_and(|s| s > 600) {
                 return Err(invalid(
@@ -1005,6 +1023,8 @@ mod tests {
             ("[hotline]\nsilent_line_s = 100000", "hotline.silent_line_s"),
             ("[schedule]\ntimezone = \"CET+1\"", "schedule.timezone"),
             ("[kpis]\nservice_level_s = 0", "kpis.service_level_s"),
+            ("[kpis]\ncallback_overdue_s = 5", "kpis.callback_overdue_s"),
+            ("[acd]\ntransfer_queue = \"nowhere\"", "acd.transfer_queue"),
             ("[kpis]\nshort_abandon_s = 9999", "kpis.short_abandon_s"),
             ("[[queues]]\nid = \"general\"\nshort_abandon_s = 9999", "queues[0].short_abandon_s"),
             ("[callback]\nenabled = true\nkey = \"12\"", "callback.key"),

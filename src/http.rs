@@ -21,7 +21,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hotline_core::{AgentId, CallEvent, Clock, SystemClock};
-use hotline_engine::control::{AgentControl, AgentRequest, ControlError, Requester};
+use hotline_engine::control::{
+    AgentControl, AgentRequest, CallAction, CallTarget, ControlError, Requester, TalkingCall,
+};
 use hotline_metrics::kpi::{KpiConfig, Metrics, Snapshot};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -192,6 +194,10 @@ pub struct Api {
     pub console: Option<hotline_console::Console>,
     /// HTTPS (`http.tls_cert`/`http.tls_key`), None = plain HTTP.
     pub tls: Option<hotline_console::tls::Tls>,
+    /// The store, for evidence marks placed during a call.
+    pub store: Option<hotline_store::Store>,
+    /// The recordings root, for playing an earlier recording into a call.
+    pub recordings: Option<std::path::PathBuf>,
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -328,7 +334,311 @@ async fn control(
         Ok(status) => Json(status).into_response(),
         Err(e @ ControlError::UnknownAgent(_)) => error(StatusCode::NOT_FOUND, e),
         Err(e @ ControlError::Refused(_)) => error(StatusCode::CONFLICT, e),
-        Err(e @ ControlError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(e) => control_error(e),
+    }
+}
+
+/// The HTTP status of a refused request.
+fn control_error(e: ControlError) -> Response {
+    let status = match e {
+        ControlError::UnknownAgent(_) | ControlError::NoCall(_) => StatusCode::NOT_FOUND,
+        ControlError::Refused(_) => StatusCode::CONFLICT,
+        ControlError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    error(status, e)
+}
+
+/// Body of the call actions (all optional; which apply depends on the action).
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CallBody {
+    /// `transfer`: the queue (default `acd.transfer_queue`).
+    to: Option<String>,
+    /// `type`: order, inquiry, complaint, callback.
+    #[serde(rename = "type")]
+    call_type: Option<String>,
+    /// `mark`: extortion, abuse, dispute, other.
+    kind: Option<String>,
+    /// `mark`: what happened (up to 4000 bytes).
+    note: Option<String>,
+    /// Who asks (written in the event as `api:<by>`).
+    by: Option<String>,
+    /// `play`: the earlier recording (its call id) to play into the call.
+    recording: Option<String>,
+}
+
+/// The actions `POST .../call/{action}` knows.
+const CALL_ACTIONS: &str =
+    "hold, resume, transfer, type, mark, record_pause, record_resume, record_start, play";
+
+/// `POST /api/calls/{call_id}/{action}`: an action on a talking call.
+async fn call_by_id(
+    State(api): State<Api>,
+    Path((call, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if hotline_evidence::validate_id(&call).is_err() {
+        return error(StatusCode::NOT_FOUND, "no such call");
+    }
+    let target = CallTarget::Call(hotline_core::CallId::from_stored(&call));
+    call_action(api, target, &action, &headers, &body).await
+}
+
+/// `POST /api/agents/{id}/call/{action}`: an action on the call the agent
+/// is talking on (what the agent's softphone uses).
+async fn call_of_agent(
+    State(api): State<Api>,
+    Path((agent, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    call_action(
+        api,
+        CallTarget::Agent(AgentId::new(agent)),
+        &action,
+        &headers,
+        &body,
+    )
+    .await
+}
+
+/// `GET /api/agents/{id}/call`: the call the agent is talking on.
+async fn agent_call(
+    State(api): State<Api>,
+    Path(agent): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let target = CallTarget::Agent(AgentId::new(agent));
+    call_action(api, target, "show", &headers, &[]).await
+}
+
+async fn call_action(
+    api: Api,
+    target: CallTarget,
+    action: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    if api.token.is_empty() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "call control is disabled: set http.api_token in the config",
+        );
+    }
+    if !bearer_ok(headers, &api.token) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    let body: CallBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CallBody::default()
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(b) => b,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")),
+        }
+    };
+    let by = body.by.clone().unwrap_or_else(|| match &target {
+        CallTarget::Agent(a) => format!("agent:{a}"),
+        CallTarget::Call(_) => "supervisor".to_string(),
+    });
+    if !short_text(&by, 64) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "by must be 1-64 characters without control characters",
+        );
+    }
+    let by = format!("api:{by}");
+    let action = match action {
+        "show" => CallAction::Show,
+        "hold" => CallAction::Hold,
+        "resume" => CallAction::Resume,
+        "record_pause" => CallAction::PauseRecording,
+        "record_resume" => CallAction::ResumeRecording,
+        "record_start" => CallAction::StartRecording,
+        "play" => return play_into_call(api, target, body, by).await,
+        "transfer" => match body.to.as_deref() {
+            None => CallAction::Transfer { to: None },
+            Some(q) if short_text(q, 64) => CallAction::Transfer {
+                to: Some(hotline_core::QueueId::new(q)),
+            },
+            Some(_) => return error(StatusCode::BAD_REQUEST, "to: a queue id, 1-64 characters"),
+        },
+        "type" => match body.call_type.as_deref().map(parse_call_type) {
+            Some(Some(t)) => CallAction::SetType(t),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "type: one of order, inquiry, complaint, callback",
+                )
+            }
+        },
+        "mark" => return mark_call(api, target, body, by).await,
+        other => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "unknown action `{}` ({CALL_ACTIONS})",
+                    other.chars().take(32).collect::<String>()
+                ),
+            )
+        }
+    };
+    match api.agents.call(target, action, by).await {
+        Ok(call) => Json(call).into_response(),
+        Err(e) => control_error(e),
+    }
+}
+
+/// `play`: an earlier recording of the same caller played into the call
+/// (both parties hear it), audited like a listen.
+async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String) -> Response {
+    let Some(id) = body.recording else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "recording: the call id of the recording to play",
+        );
+    };
+    if hotline_evidence::validate_id(&id).is_err() {
+        return error(StatusCode::BAD_REQUEST, "recording: not a call id");
+    }
+    let (Some(store), Some(root)) = (api.store.clone(), api.recordings.clone()) else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no store or recordings directory",
+        );
+    };
+    let earlier = match store.cdr(&hotline_core::CallId::from_stored(&id)).await {
+        Ok(Some(cdr)) => cdr,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no recording {id}")),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
+    };
+    let Some(rel) = earlier.recording_path.clone() else {
+        return error(StatusCode::CONFLICT, format!("call {id} has no recording"));
+    };
+    let call = match api
+        .agents
+        .call(target.clone(), CallAction::Show, by.clone())
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return control_error(e),
+    };
+    if earlier.caller != call.caller {
+        return error(
+            StatusCode::FORBIDDEN,
+            "only an earlier recording of the same caller may be played into a call",
+        );
+    }
+    let path = root.join(&rel);
+    let inside = match (path.canonicalize(), root.canonicalize()) {
+        (Ok(p), Ok(r)) => p.starts_with(r),
+        _ => false,
+    };
+    if !inside || rel.contains("..") {
+        return error(
+            StatusCode::CONFLICT,
+            format!("recording {id}: its file is gone"),
+        );
+    }
+    let loaded = tokio::task::spawn_blocking({
+        let id = id.clone();
+        move || hotline_media::prompt::Prompt::load_wav(&id, &path)
+    })
+    .await;
+    let audio = match loaded {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            return error(
+                StatusCode::CONFLICT,
+                format!("recording {id} cannot be played: {e}"),
+            )
+        }
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    // on record before anyone hears it
+    let now = SystemClock.now_ms();
+    if let Err(e) = store
+        .append_audit(
+            now,
+            &by,
+            "play_into_call",
+            Some(&id),
+            &format!("played into call {}", call.call_id),
+        )
+        .await
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the audit log could not be written, nothing played: {e}"),
+        );
+    }
+    let action = CallAction::PlayIntoCall {
+        audio,
+        recording: id,
+    };
+    match api.agents.call(target, action, by).await {
+        Ok(call) => Json(call).into_response(),
+        Err(e) => control_error(e),
+    }
+}
+
+fn parse_call_type(s: &str) -> Option<hotline_core::CallType> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+/// `mark`: an evidence mark (legal hold) on the talking call's recording,
+/// with an audit entry, while the call is still going on.
+async fn mark_call(api: Api, target: CallTarget, body: CallBody, by: String) -> Response {
+    let Some(kind) = body
+        .kind
+        .as_deref()
+        .and_then(hotline_store::MarkKind::parse)
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "kind: one of extortion, abuse, dispute, other",
+        );
+    };
+    let note = body.note.unwrap_or_default();
+    if note.len() > 4000 || note.chars().any(|c| c.is_control() && c != '\n') {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "note: at most 4000 bytes, no control characters but newlines",
+        );
+    }
+    let Some(store) = api.store.clone() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no store to keep the mark in",
+        );
+    };
+    let call: TalkingCall = match api.agents.call(target, CallAction::Show, by.clone()).await {
+        Ok(c) => c,
+        Err(e) => return control_error(e),
+    };
+    let now = SystemClock.now_ms();
+    let added = async {
+        store.add_mark(&call.call_id, kind, &note, &by, now).await?;
+        store
+            .append_audit(
+                now,
+                &by,
+                "mark",
+                Some(&call.call_id),
+                &format!("{}: {note}", kind.as_str()),
+            )
+            .await
+    }
+    .await;
+    match added {
+        Ok(_) => {
+            tracing::info!(call = %call.call_id, kind = kind.as_str(), %by, "call marked as evidence during the call");
+            Json(call).into_response()
+        }
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the mark could not be stored: {e}"),
+        ),
     }
 }
 
@@ -474,6 +784,9 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/agents", get(agents))
         .route("/api/agents/{id}/{action}", post(control))
+        .route("/api/agents/{id}/call", get(agent_call))
+        .route("/api/agents/{id}/call/{action}", post(call_of_agent))
+        .route("/api/calls/{id}/{action}", post(call_by_id))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(4096))
         .with_state(api);

@@ -562,8 +562,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         .await
         .context("storage: cannot open the database")?;
     recordings::startup_sweep(&recorder, &store).await?;
-    let console_store = store.clone();
-    let (sink, writer) = hotline_store::spawn_writer(store);
+    let (sink, writer) = hotline_store::spawn_writer(store.clone());
     if let Some(notary) = recorder.notary().cloned() {
         retention::spawn(cfg.clone(), notary, sink.clone());
     }
@@ -645,9 +644,12 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,
+        record_queue: cfg.hotline.record_queue,
         limits: cfg.limits.by_type(),
         auto_pause_after_misses: cfg.acd.auto_pause_after_misses,
         limit_warning_fraction: cfg.limits.warning_fraction,
+        transfer_queue: cfg.acd.transfer_queue.clone().map(QueueId::new),
+        limit_tone: cfg.limits.agent_tone,
     };
     let blacklist = engine_cfg.blacklist.clone();
     let mut engine = Engine::new(
@@ -667,7 +669,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
             agents: engine.control(),
             token: cfg.http.api_token.clone(),
             console: if cfg.console.enabled {
-                Some(console(&cfg, console_store, blacklist).await?)
+                Some(console(&cfg, store.clone(), blacklist).await?)
             } else {
                 None
             },
@@ -675,10 +677,20 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
                 (Some(cert), Some(key)) => Some(hotline_console::tls::Tls::load(cert, key)?),
                 _ => None,
             },
+            store: Some(store.clone()),
+            recordings: Some(cfg.recordings_dir()),
         };
         http_addr = Some(http::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);
     }
+    let pending = pending_callbacks(&store).await;
+    if !pending.is_empty() {
+        info!(
+            count = pending.len(),
+            "callbacks pending from before the restart are taken over"
+        );
+    }
+    engine = engine.with_pending_callbacks(pending);
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
     match http_addr {
@@ -713,4 +725,40 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     drop(sink);
     writer.abort();
     Ok(())
+}
+
+/// The callbacks the previous run left to make (from the event log). A store
+/// that cannot be read is logged and the engine starts without them: calls
+/// come first.
+async fn pending_callbacks(
+    store: &hotline_store::Store,
+) -> Vec<hotline_engine::callback::PendingCallback> {
+    use hotline_core::Clock;
+    let now = hotline_core::SystemClock.now_ms();
+    // deadlines are at most a week (callback.deadline_h <= 168)
+    let since = now - 8 * 86_400_000;
+    let requested = match store
+        .events_of_kind("callback_requested", since, 100_000)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "pending callbacks could not be read; they are not made");
+            return Vec::new();
+        }
+    };
+    let mut own = std::collections::HashMap::new();
+    for e in &requested {
+        if let hotline_core::EventKind::CallbackRequested { callback, .. } = &e.kind {
+            match store.events_for_call(callback).await {
+                Ok(ev) => {
+                    own.insert(callback.clone(), ev);
+                }
+                Err(e) => warn!(call = %callback, error = %e, "callback events unreadable"),
+            }
+        }
+    }
+    hotline_engine::callback::PendingCallback::find(&requested, now, |id| {
+        own.get(id).cloned().unwrap_or_default()
+    })
 }

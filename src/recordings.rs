@@ -83,6 +83,35 @@ pub enum RecordingsCmd {
         #[command(flatten)]
         who: crate::access::Credentials,
     },
+    /// Listen to a recording on this machine's audio device (supervisor or
+    /// admin; the listen is written to the audit log first). The audio is
+    /// played by `hotline-phone play`, so the server binary needs no sound
+    /// library: pause, seek and a pitch-keeping slow-down are its keys.
+    Play {
+        /// The recording id (call id).
+        id: String,
+        /// caller (left), agent (right) or both.
+        #[arg(long, default_value = "both", value_parser = ["caller", "agent", "both"])]
+        channel: String,
+        /// Playback speed, 0.2 to 1.0; slower keeps the pitch (hard-to-hear words).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Start this many seconds in.
+        #[arg(long, default_value_t = 0.0)]
+        start: f64,
+        /// Render to this WAV file instead of the audio device.
+        #[arg(long, value_name = "FILE")]
+        output_wav: Option<PathBuf>,
+        /// Why it is listened to (written to the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The player program (default: `hotline-phone` next to this binary,
+        /// else on PATH).
+        #[arg(long, value_name = "PATH")]
+        player: Option<PathBuf>,
+        #[command(flatten)]
+        who: crate::access::Credentials,
+    },
     /// Release a recording's legal hold (admin only; logged).
     Release {
         /// The recording id (call id).
@@ -295,6 +324,48 @@ pub fn run(config_path: &Path, data: Option<PathBuf>, cmd: RecordingsCmd) -> Res
             note,
             who,
         } => crate::access::mark(&load()?, &id, &kind, &note, &who),
+        RecordingsCmd::Play {
+            id,
+            channel,
+            speed,
+            start,
+            output_wav,
+            reason,
+            player,
+            who,
+        } => {
+            let cfg = load()?;
+            ev::validate_id(&id)?;
+            if !(0.2..=1.0).contains(&speed) {
+                bail!("--speed: between 0.2 and 1.0, got {speed}");
+            }
+            if !(0.0..=86_400.0).contains(&start) {
+                bail!("--start: seconds into the recording, 0 to 86400, got {start}");
+            }
+            let wav = crate::access::recording_file(&cfg, &id)?;
+            // the listen is on record before a sample is played
+            crate::access::audit_cli_access(&cfg, &id, "listen", &reason, Some(&who))?;
+            let player = player.unwrap_or_else(default_player);
+            let mut cmd = std::process::Command::new(&player);
+            cmd.arg("play")
+                .arg(&wav)
+                .args(["--channel", &channel])
+                .args(["--speed", &speed.to_string()])
+                .args(["--start", &start.to_string()]);
+            if let Some(out) = &output_wav {
+                cmd.arg("--output-wav").arg(out);
+            }
+            let status = cmd.status().with_context(|| {
+                format!(
+                    "cannot run the player {} (build it with `cargo build --release -p hotline-phone`, or name it with --player)",
+                    player.display()
+                )
+            })?;
+            if !status.success() {
+                bail!("the player {} failed ({status})", player.display());
+            }
+            Ok(())
+        }
         RecordingsCmd::Release { id, reason, who } => {
             crate::access::release(&load()?, &id, &reason, &who)
         }
@@ -412,4 +483,15 @@ fn print_report(report: &ev::verify::Report, what: &str) -> Result<()> {
             report.faults.len()
         )
     }
+}
+
+/// `hotline-phone` next to the running binary (both are built into the same
+/// target directory or installed side by side), else on PATH.
+fn default_player() -> PathBuf {
+    let name = format!("hotline-phone{}", std::env::consts::EXE_SUFFIX);
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(&name)))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
 }

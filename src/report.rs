@@ -467,7 +467,7 @@ fn csv_field(s: &str) -> String {
 
 fn row(scope: &str, f: &Figures, fcr: Option<f64>) -> String {
     format!(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
         csv_field(scope),
         f.offered,
         f.answered,
@@ -494,10 +494,16 @@ fn row(scope: &str, f: &Figures, fcr: Option<f64>) -> String {
         f.callbacks_requested,
         f.callbacks_done,
         f.callbacks_expired,
+        f.callbacks_overdue,
+        opt(f.avg_hold_ms, 0.001),
+        opt(f.aht_ms, 0.001),
+        f.transferred,
+        opt(f.transfer_rate, 1.0),
+        f.callbacks_due,
     )
 }
 
-const SCOPE_HEADER: &str = "scope,offered,answered,abandoned,short_abandoned,rejected,asa_s,service_level,abandon_rate,abandon_rate_without_short,avg_talk_s,avg_rings_to_answer,system_answered_within_3_rings,agent_answered_within_3_rings,calls_per_hour,blocked,busy_rate,overflowed,silent_line,within_limit,avg_time_to_abandon_s,first_contact_resolution,voicemail,callbacks_requested,callbacks_done,callbacks_expired\n";
+const SCOPE_HEADER: &str = "scope,offered,answered,abandoned,short_abandoned,rejected,asa_s,service_level,abandon_rate,abandon_rate_without_short,avg_talk_s,avg_rings_to_answer,system_answered_within_3_rings,agent_answered_within_3_rings,calls_per_hour,blocked,busy_rate,overflowed,silent_line,within_limit,avg_time_to_abandon_s,first_contact_resolution,voicemail,callbacks_requested,callbacks_done,callbacks_expired,callbacks_overdue,avg_hold_s,aht_s,transferred,transfer_rate,callbacks_due\n";
 
 /// The CSV text of a snapshot: one table for the center and queues (with
 /// their first-contact resolution from `r.fcr`), one for agents.
@@ -509,11 +515,11 @@ fn csv(r: &Report) -> String {
         let fcr = r.fcr.1.get(q).copied().flatten();
         out.push_str(&row(&format!("queue:{q}"), f, fcr));
     }
-    out.push_str("\nagent,answered,missed,talk_s,avg_talk_s,rang_out,refused,limit_exceeded,within_limit,staffed_s,paused_s,occupancy,utilisation\n");
+    out.push_str("\nagent,answered,missed,talk_s,avg_talk_s,rang_out,refused,limit_exceeded,within_limit,staffed_s,paused_s,occupancy,utilisation,attendance,transferred\n");
     for (a, f) in &s.agents {
         let _ = writeln!(
             out,
-            "{},{},{},{:.3},{},{},{},{},{},{:.3},{:.3},{},{}",
+            "{},{},{},{:.3},{},{},{},{},{},{:.3},{:.3},{},{},{},{}",
             csv_field(a),
             f.answered,
             f.missed,
@@ -527,6 +533,8 @@ fn csv(r: &Report) -> String {
             f.paused_ms as f64 / 1000.0,
             opt(f.occupancy, 1.0),
             opt(f.utilisation, 1.0),
+            opt(f.attendance, 1.0),
+            f.transferred,
         );
     }
     out
@@ -697,7 +705,9 @@ pub fn report_html(r: &Report) -> String {
         ("Blocked", c.blocked.to_string()),
         ("ASA", secs(c.asa_ms)),
         ("Service level", pct(c.service_level)),
-        ("AHT", secs(c.avg_talk_ms)),
+        ("AHT", secs(c.aht_ms)),
+        ("Average hold", secs(c.avg_hold_ms)),
+        ("Transfer rate", pct(c.transfer_rate)),
         ("Within limit", pct(c.within_limit)),
         ("First-contact resolution", pct(r.fcr.0)),
     ];
@@ -752,11 +762,11 @@ pub fn report_html(r: &Report) -> String {
             pct(f.within_limit)
         );
     }
-    out.push_str("</tbody></table>\n<p>AHT = talk + hold + wrap-up; hold is inside the talk time and wrap-up is not logged yet.</p>\n<h2>Agents</h2>\n<table><thead><tr><th>agent</th><th>answered</th><th>missed</th><th>rang out</th><th>refused</th><th>talk</th><th>average talk</th><th>over the limit</th><th>within limit</th><th>staffed</th><th>paused</th><th>occupancy</th></tr></thead><tbody>\n");
+    out.push_str("</tbody></table>\n<p>AHT = talk + hold + wrap-up (docs/kpis.md).</p>\n<h2>Agents</h2>\n<table><thead><tr><th>agent</th><th>answered</th><th>missed</th><th>rang out</th><th>refused</th><th>talk</th><th>average talk</th><th>over the limit</th><th>within limit</th><th>staffed</th><th>attendance</th><th>paused</th><th>occupancy</th><th>transferred</th></tr></thead><tbody>\n");
     for (a, f) in &r.total.agents {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(a),
             f.answered,
             f.missed,
@@ -767,8 +777,10 @@ pub fn report_html(r: &Report) -> String {
             f.limit_exceeded,
             pct(f.within_limit),
             hms(f.staffed_ms),
+            pct(f.attendance),
             hms(f.paused_ms),
-            pct(f.occupancy)
+            pct(f.occupancy),
+            f.transferred
         );
     }
     let _ = writeln!(

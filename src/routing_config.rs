@@ -322,6 +322,9 @@ impl Config {
                 }
             }
         }
+        if let Some(q) = &self.acd.transfer_queue {
+            known_queue("acd.transfer_queue".into(), q)?;
+        }
         for (i, v) in self.hotline.vip.iter().enumerate() {
             NumberPattern::parse(v)
                 .map_err(|e| invalid(format!("hotline.vip[{i}]"), e.to_string()))?;
@@ -504,6 +507,7 @@ impl Config {
                 })
                 .collect(),
             service_level_ms: i64::from(self.kpis.service_level_s) * 1000,
+            callback_overdue_ms: i64::from(self.kpis.callback_overdue_s) * 1000,
             ..hotline_metrics::kpi::KpiConfig::default()
         }
     }

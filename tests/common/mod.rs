@@ -242,6 +242,10 @@ pub struct HotlineOptions {
     pub media_ports: u16,
     /// `acd.auto_pause_after_misses` (0 = off).
     pub auto_pause_after_misses: u32,
+    /// TOML lines inside `[acd]` (e.g. `transfer_queue = "leaders"`).
+    pub acd_toml: String,
+    /// `hotline.record` (false: only on request).
+    pub record: bool,
     /// Greeting WAV instead of the shipped 9.5 s one (IVR tests want short).
     pub greeting: Option<PathBuf>,
     /// TOML lines inside `[hotline]` (e.g. `vip = ["+861*"]`).
@@ -265,6 +269,8 @@ impl Default for HotlineOptions {
             env: vec![("HOTLINE_LOG".into(), "info,rsipstack=warn,sqlx=warn".into())],
             media_ports: 64,
             auto_pause_after_misses: 0,
+            acd_toml: String::new(),
+            record: true,
             greeting: None,
             hotline_toml: String::new(),
             api_token: "test-token".into(),
@@ -360,6 +366,8 @@ impl Hotline {
                 ("media_port_max", media_port_max.to_string()),
                 ("extra", options.extra_toml.clone()),
                 ("hotline_extra", options.hotline_toml.clone()),
+                ("acd_extra", options.acd_toml.clone()),
+                ("record", options.record.to_string()),
                 ("api_token", options.api_token.clone()),
                 ("http_extra", options.http_toml.clone()),
                 ("prompts_extra", options.prompts_toml.clone()),
@@ -1937,6 +1945,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             "ring_off_ms",
             "ring_timeout_ms",
             "auto_pause_after_misses",
+            "record",
             "media_port_min",
             "media_port_max",
             "api_token",
@@ -1947,6 +1956,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
         .chain([
             ("extra", String::new()),
             ("hotline_extra", String::new()),
+            ("acd_extra", String::new()),
             ("prompts_extra", String::new()),
             ("http_extra", String::new()),
         ])

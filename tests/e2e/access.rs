@@ -423,3 +423,144 @@ fn the_quota_removes_the_oldest_unheld_recording_and_never_a_held_one() {
         .iter()
         .any(|p| p.display().to_string().contains(&first)));
 }
+
+/// `hotline recordings play`: the role is checked and the listen is in the
+/// audit log before the player (`hotline-phone play`) starts; here a stand-in
+/// player records how it was called.
+#[test]
+fn listening_needs_the_playback_role_and_is_audited_first() {
+    need_peers();
+    let h = Hotline::start();
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", "1001")
+        .calls(1)
+        .timeout(Duration::from_secs(30))
+        .spawn();
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0616000002")
+        .duration_ms(1500)
+        .run()
+        .assert_success("a recorded call");
+    agent.wait().assert_success("agent");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    let id = cdr.call_id.as_str().to_string();
+    let wav = h
+        .recordings_dir()
+        .join(cdr.recording_path.as_deref().expect("recorded"));
+    let pw = |name: &str| {
+        let p = h.dir.path().join(format!("{name}.pw"));
+        std::fs::write(&p, format!("{name} password\n")).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (sue, ann) = (pw("sue"), pw("ann"));
+    for (user, role, file) in [("sue", "supervisor", &sue), ("ann", "agent", &ann)] {
+        ok(&hotline(
+            &h,
+            &[
+                "users",
+                "add",
+                user,
+                "--role",
+                role,
+                "--password-file",
+                file,
+            ],
+        ));
+    }
+    let args_file = h.dir.path().join("player-args");
+    let player = h.dir.path().join("fake-player.sh");
+    std::fs::write(
+        &player,
+        format!("#!/bin/sh\necho \"$@\" > {}\n", args_file.display()),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&player, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let play = |user: &str, file: &str, extra: &[&str]| {
+        let mut a = vec![
+            "recordings",
+            "play",
+            &id,
+            "--user",
+            user,
+            "--password-file",
+            file,
+            "--player",
+            player.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        hotline(&h, &a)
+    };
+    // agents cannot replay; bad speeds and ids are refused before anything runs
+    refused(&play("ann", &ann, &[]), "supervisor");
+    refused(&play("sue", &ann, &[]), "password");
+    refused(&play("sue", &sue, &["--speed", "3"]), "--speed");
+    refused(&play("sue", &sue, &["--speed", "0.1"]), "--speed");
+    refused(&play("sue", &sue, &["--channel", "left"]), "channel");
+    assert!(!args_file.exists(), "the player never ran");
+    ok(&play(
+        "sue",
+        &sue,
+        &[
+            "--speed",
+            "0.5",
+            "--channel",
+            "caller",
+            "--reason",
+            "dispute 42",
+        ],
+    ));
+    let args = std::fs::read_to_string(&args_file).expect("the player ran");
+    assert!(args.starts_with("play "), "{args}");
+    assert!(args.contains(wav.to_str().unwrap()), "{args}");
+    assert!(args.contains("--channel caller"), "{args}");
+    assert!(args.contains("--speed 0.5"), "{args}");
+    // the audit log: one listen by sue with her reason; the agent's refused
+    // attempt wrote nothing
+    let audit = read_db(&h, async |s: &Store| {
+        s.audit(Some(&id)).await.expect("audit")
+    });
+    let listens: Vec<_> = audit.iter().filter(|a| a.action == "listen").collect();
+    assert_eq!(listens.len(), 1, "{audit:?}");
+    assert_eq!(listens[0].who, "user:sue");
+    assert_eq!(listens[0].reason, "dispute 42");
+    // hostile ids never reach the store or the player
+    refused(
+        &hotline(
+            &h,
+            &[
+                "recordings",
+                "play",
+                "../../etc/passwd",
+                "--user",
+                "sue",
+                "--password-file",
+                &sue,
+            ],
+        ),
+        "",
+    );
+    // a player that is not there: a clear message
+    let o = hotline(
+        &h,
+        &[
+            "recordings",
+            "play",
+            &id,
+            "--user",
+            "sue",
+            "--password-file",
+            &sue,
+            "--player",
+            "/nonexistent/hotline-phone",
+        ],
+    );
+    refused(&o, "cannot run the player");
+}

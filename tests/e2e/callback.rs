@@ -210,3 +210,64 @@ fn a_closed_queue_takes_a_callback_and_rings_nobody_while_closed() {
         "a callback rang an agent while the queue was closed"
     );
 }
+
+/// A callback asked for before the engine died is still made after the
+/// restart (read back from the event log), by its original id.
+#[test]
+fn a_pending_callback_survives_a_restart() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let phone_port = free_udp_port();
+    let mut h = Hotline::start_with(with_callbacks(&prompts, phone_port));
+    let (_, callback) = request_callback(&h, "0614000009");
+    // the engine dies (SIGKILL) with the callback still waiting for an agent
+    h.restart();
+    assert!(
+        wait_until(Duration::from_secs(10), || h.stderr().contains(
+            "callbacks pending from before the restart are taken over"
+        )),
+        "{}",
+        h.stderr()
+    );
+    let phone = Sipp::new("agent_uas.xml")
+        .port(phone_port)
+        .key("agent", "0614000009")
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let agent_port = free_udp_port();
+    register(&h, "1001", agent_port);
+    let agent = Sipp::new("agent_uas_hangup.xml")
+        .port(agent_port)
+        .key("agent", "1001")
+        .duration_ms(1500)
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    agent
+        .wait()
+        .assert_success("agent takes the callback after the restart");
+    phone.wait().assert_success("the caller is called back");
+    let cdrs = wait_cdrs(&h, 2);
+    let cb = cdrs
+        .iter()
+        .find(|c| c.call_id == callback)
+        .unwrap_or_else(|| panic!("no CDR for the callback: {cdrs:#?}"));
+    assert_eq!(cb.outcome, Some(Outcome::Answered), "{cb:#?}");
+    assert_eq!(cb.caller, "0614000009");
+    // one arrival for the callback call, from before the restart
+    let k = kinds(&events(&h, &callback));
+    assert_eq!(k.iter().filter(|n| *n == "arrived").count(), 1, "{k:?}");
+    assert!(k.contains(&"completed".to_string()), "{k:?}");
+    // a second restart finds nothing left to do
+    h.restart();
+    assert!(
+        !h.stderr()
+            .rsplit("===== restart =====")
+            .next()
+            .unwrap_or("")
+            .contains("taken over"),
+        "{}",
+        h.stderr()
+    );
+}

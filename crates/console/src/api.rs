@@ -25,7 +25,7 @@ pub const MAX_OFFSET: i64 = 1_000_000;
 pub(crate) fn routes() -> Router<Console> {
     Router::new()
         .route("/api/calls", get(calls))
-        .route("/api/calls/{call_id}", get(call))
+        .route("/api/calls/{id}", get(call))
         .route("/api/blacklist", get(blacklist).post(blacklist_add))
         .route("/api/blacklist/{entry}", delete(blacklist_remove))
         .route("/api/audit", get(audit))

@@ -268,6 +268,60 @@ pub enum EventKind {
     /// The caller's queue is closed (outside its open hours or on a holiday);
     /// the queue is the event's queue.
     QueueClosed {},
+    /// The agent put the caller on hold: the caller hears music, neither
+    /// side hears the other (the caller's side is still recorded).
+    Held {
+        /// Who asked (`api:<by>`, `phone`).
+        by: String,
+    },
+    /// The call came back from hold.
+    Resumed {
+        /// How long it was on hold, ms.
+        held_ms: i64,
+        /// Who asked.
+        by: String,
+    },
+    /// The agent (the event's agent) passed the caller on to another queue
+    /// (blind transfer, e.g. to the shift leaders); the caller waits there
+    /// with music and the recording goes on.
+    Transferred {
+        /// The queue the call goes to.
+        to: QueueId,
+        /// The transferring agent's part of the call, ms (answer to transfer).
+        talk_ms: i64,
+        /// Who asked.
+        by: String,
+    },
+    /// The call's type was set during the call (the agent's disposition); its
+    /// handle-time limit is now that type's, counted from the answer.
+    CallTypeSet {
+        /// The new type.
+        call_type: CallType,
+        /// Who set it.
+        by: String,
+    },
+    /// Recording paused on request (card numbers): silence is written from
+    /// here, and the span is listed in the signed manifest.
+    RecordingPaused {
+        /// Who asked.
+        by: String,
+    },
+    /// An earlier recording was played into the call (both parties heard it).
+    PlayedIntoCall {
+        /// The recording played (its call id).
+        recording: String,
+        /// Its length, ms.
+        duration_ms: i64,
+        /// Who asked.
+        by: String,
+    },
+    /// Recording resumed after a pause.
+    RecordingResumed {
+        /// How long it was paused, ms.
+        paused_ms: i64,
+        /// Who asked.
+        by: String,
+    },
     /// The caller sent no sound for the configured time after the engine
     /// answered: the "we cannot hear you" message was played and the call
     /// ended (a dead line, not a caller who gave up).
@@ -405,6 +459,13 @@ impl EventKind {
             EventKind::IvrChoice { .. } => "ivr_choice",
             EventKind::IvrInvalid { .. } => "ivr_invalid",
             EventKind::Overflowed { .. } => "overflowed",
+            EventKind::Held { .. } => "held",
+            EventKind::Resumed { .. } => "resumed",
+            EventKind::Transferred { .. } => "transferred",
+            EventKind::CallTypeSet { .. } => "call_type_set",
+            EventKind::RecordingPaused { .. } => "recording_paused",
+            EventKind::RecordingResumed { .. } => "recording_resumed",
+            EventKind::PlayedIntoCall { .. } => "played_into_call",
         }
     }
 }

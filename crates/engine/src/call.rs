@@ -1,6 +1,7 @@
 //! One call, owned by one task: the caller's leg, the agent legs tried in turn,
 //! the media session, the recording and the call's events and CDR.
 
+use crate::control::{CallAction, ControlError, TalkingCall};
 use crate::limits::LimitWatch;
 use crate::routing::{self, BlacklistAction, IvrOption, MenuInput};
 use crate::{ClosedTreatment, EngineConfig, Prompts};
@@ -35,6 +36,12 @@ pub(crate) enum CallCmd {
     Moved { queue: QueueId },
     /// The call overflowed to voicemail.
     Voicemail,
+    /// An action of the agent or a supervisor on the talking call.
+    Control {
+        action: CallAction,
+        by: String,
+        reply: tokio::sync::oneshot::Sender<Result<TalkingCall, ControlError>>,
+    },
 }
 
 /// Call task → controller.
@@ -94,6 +101,39 @@ pub(crate) struct CallCtx {
     pub controller: mpsc::Sender<ControllerMsg>,
 }
 
+/// Priority of a transferred caller in the new queue (VIP callers have 10).
+const TRANSFER_PRIORITY: u8 = 20;
+
+/// The talking phase of a call with one agent.
+struct Talk {
+    agent: AgentId,
+    answered_ms: i64,
+    /// On hold since (epoch ms).
+    held_since: Option<i64>,
+    /// Recording paused since (epoch ms).
+    paused_since: Option<i64>,
+    recorded: bool,
+    limits: LimitWatch,
+}
+
+/// What an action came to.
+enum Acted {
+    Done,
+    /// Open the recording now (the caller of `act` owns it).
+    StartRecording,
+    /// Transfer to this queue (checked, not yet carried out).
+    Transfer(QueueId),
+}
+
+/// The agent-only beep: one short beep at the warning, a higher, longer one
+/// at the limit.
+fn limit_tone(kind: &EventKind) -> Prompt {
+    match kind {
+        EventKind::LimitExceeded { .. } => Prompt::tone("limit_exceeded", 1400.0, 400, 6000),
+        _ => Prompt::tone("limit_warning", 1000.0, 200, 6000),
+    }
+}
+
 /// An agent leg that is ringing.
 struct Ringing {
     agent: AgentId,
@@ -125,6 +165,11 @@ pub(crate) struct CallTask {
     queue: Option<QueueId>,
     /// Set when the call was routed to a queue that is closed now.
     closed: bool,
+    /// Spans (epoch ms) the recording was paused on request.
+    pauses_ms: Vec<(i64, i64)>,
+    /// The recording started at the engine's answer (`hotline.record_queue`),
+    /// until an agent or the voicemail takes it over.
+    queue_recording: Option<RecordingHandle>,
 }
 
 /// The IVR menu while the caller has not chosen.
@@ -169,6 +214,8 @@ impl CallTask {
             cdr,
             queue: None,
             closed: false,
+            pauses_ms: Vec::new(),
+            queue_recording: None,
         }
     }
 
@@ -181,6 +228,14 @@ impl CallTask {
     }
 
     fn finish(mut self, outcome: Outcome) {
+        if let Some(rec) = self.queue_recording.take() {
+            // the call ended in the queue: seal what was recorded there
+            let (ctx, id, queue) = (self.ctx.clone(), self.id.clone(), self.queue.clone());
+            let mut cdr = self.cdr.clone();
+            tokio::spawn(async move {
+                close_recording(&ctx, &id, queue.as_ref(), &mut cdr, None, rec, Vec::new()).await;
+            });
+        }
         self.cdr.outcome = Some(outcome);
         self.cdr.ended_ms = Some(self.ctx.clock.now_ms());
         self.ctx.sink.cdr(self.cdr.clone());
@@ -316,36 +371,58 @@ impl CallTask {
         // agents ringing for this call (several when the queue rings all)
         let mut ringing: Vec<Ringing> = Vec::new();
 
-        // Phase 1: until an agent answers (or the caller leaves).
-        let (agent, agent_leg, agent_media) = loop {
-            if self.closed {
-                return self
-                    .closed(&media, caller_sdp, ringing, system_answered)
-                    .await;
-            }
-            let is_ringing = !ringing.is_empty();
-            let ring_deadline = ringing.iter().map(|r| r.deadline).min().unwrap_or(arrived);
-            let menu_deadline = menu.as_ref().and_then(|m| m.deadline);
-            let wants_digits =
-                dtmf.is_some() && (menu.is_some() || self.ctx.cfg.callback.is_some());
-            let wake = tokio::select! {
-                ev = self.inbound.next_event() => Wake::Caller(ev),
-                d = next_digit(&mut dtmf), if wants_digits => Wake::Digit(d),
-                _ = sleep_until(menu_deadline.unwrap_or(arrived)), if menu_deadline.is_some() => Wake::MenuTimeout,
-                _ = sleep_until(silence_deadline.unwrap_or(arrived)), if silence_deadline.is_some() => Wake::SilenceCheck,
-                _ = sleep_until(announce_at.unwrap_or(arrived)), if announce_at.is_some() && !is_ringing => Wake::Announce,
-                (i, ev) = next_agent_event(&mut ringing) => Wake::Agent(i, ev),
-                cmd = self.cmds.recv() => Wake::Cmd(cmd),
-                _ = sleep_until(ring_deadline), if is_ringing => Wake::RingTimeout,
-                _ = sleep_until(answer_at), if !system_answered => Wake::SystemAnswer,
-            };
-            match wake {
-                Wake::Announce => {
-                    announce_at = self.announce(&media, menu.is_some()).await;
+        // the recording: opened at the first answer, kept across transfers
+        let mut recording: Option<RecordingHandle> = None;
+        // Phase 1 and 2 again after each transfer
+        loop {
+            // Phase 1: until an agent answers (or the caller leaves).
+            let (agent, agent_leg, agent_media) = loop {
+                if self.closed {
+                    return self
+                        .closed(&media, caller_sdp, ringing, system_answered)
+                        .await;
                 }
-                Wake::Caller(Some(LegEvent::Info { body })) => {
-                    silence_deadline = None;
-                    if let Some(d) = routing::dtmf_from_info(&body) {
+                let is_ringing = !ringing.is_empty();
+                let ring_deadline = ringing.iter().map(|r| r.deadline).min().unwrap_or(arrived);
+                let menu_deadline = menu.as_ref().and_then(|m| m.deadline);
+                let wants_digits =
+                    dtmf.is_some() && (menu.is_some() || self.ctx.cfg.callback.is_some());
+                let wake = tokio::select! {
+                    ev = self.inbound.next_event() => Wake::Caller(ev),
+                    d = next_digit(&mut dtmf), if wants_digits => Wake::Digit(d),
+                    _ = sleep_until(menu_deadline.unwrap_or(arrived)), if menu_deadline.is_some() => Wake::MenuTimeout,
+                    _ = sleep_until(silence_deadline.unwrap_or(arrived)), if silence_deadline.is_some() => Wake::SilenceCheck,
+                    _ = sleep_until(announce_at.unwrap_or(arrived)), if announce_at.is_some() && !is_ringing => Wake::Announce,
+                    (i, ev) = next_agent_event(&mut ringing) => Wake::Agent(i, ev),
+                    cmd = self.cmds.recv() => Wake::Cmd(cmd),
+                    _ = sleep_until(ring_deadline), if is_ringing => Wake::RingTimeout,
+                    _ = sleep_until(answer_at), if !system_answered => Wake::SystemAnswer,
+                };
+                match wake {
+                    Wake::Announce => {
+                        announce_at = self.announce(&media, menu.is_some()).await;
+                    }
+                    Wake::Caller(Some(LegEvent::Info { body })) => {
+                        silence_deadline = None;
+                        if let Some(d) = routing::dtmf_from_info(&body) {
+                            if let Some(m) = menu.as_mut() {
+                                if self.menu_key(m, d, &media).await {
+                                    menu = None;
+                                }
+                            } else if self.wants_callback(d, system_answered) {
+                                return self.accept_callback(&media, ringing).await;
+                            }
+                        }
+                    }
+                    Wake::SilenceCheck => {
+                        silence_deadline = None;
+                        if media.caller_voice_at_ms().is_none() {
+                            let silent_ms = self.ctx.cfg.silent_line_ms;
+                            return self.silent_line(&media, ringing, silent_ms).await;
+                        }
+                    }
+                    Wake::Digit(Some(d)) => {
+                        silence_deadline = None;
                         if let Some(m) = menu.as_mut() {
                             if self.menu_key(m, d, &media).await {
                                 menu = None;
@@ -354,171 +431,169 @@ impl CallTask {
                             return self.accept_callback(&media, ringing).await;
                         }
                     }
-                }
-                Wake::SilenceCheck => {
-                    silence_deadline = None;
-                    if media.caller_voice_at_ms().is_none() {
-                        let silent_ms = self.ctx.cfg.silent_line_ms;
-                        return self.silent_line(&media, ringing, silent_ms).await;
-                    }
-                }
-                Wake::Digit(Some(d)) => {
-                    silence_deadline = None;
-                    if let Some(m) = menu.as_mut() {
-                        if self.menu_key(m, d, &media).await {
-                            menu = None;
-                        }
-                    } else if self.wants_callback(d, system_answered) {
-                        return self.accept_callback(&media, ringing).await;
-                    }
-                }
-                Wake::Digit(None) => dtmf = None,
-                Wake::MenuTimeout => {
-                    if let Some(m) = menu.as_mut() {
-                        if self.menu_timeout(m, &media).await {
-                            menu = None;
+                    Wake::Digit(None) => dtmf = None,
+                    Wake::MenuTimeout => {
+                        if let Some(m) = menu.as_mut() {
+                            if self.menu_timeout(m, &media).await {
+                                menu = None;
+                            }
                         }
                     }
-                }
-                Wake::Caller(Some(LegEvent::Confirmed | LegEvent::Ringing)) => {}
-                Wake::Caller(_) => {
-                    // CANCEL before our answer, BYE after the system answer: abandoned.
-                    let wait_ms = arrived.elapsed().as_millis() as i64;
-                    self.stop_ringing(&mut ringing, RingResult::CallerGone)
-                        .await;
-                    info!(wait_ms, "caller abandoned");
-                    self.emit(
-                        None,
-                        EventKind::Abandoned {
-                            wait_ms,
-                            position: 0,
-                        },
-                    );
-                    self.tell(ControllerMsg::Gone {
-                        call: self.id.clone(),
-                    })
-                    .await;
-                    self.cdr.wait_ms = Some(wait_ms);
-                    return self.finish(Outcome::Abandoned);
-                }
-                Wake::Cmd(None) => {
-                    // the controller is gone: shutting down
-                    self.inbound.reject(503, None);
-                    self.inbound.hangup().await;
-                    return self.finish(Outcome::Failed);
-                }
-                Wake::Cmd(Some(CallCmd::Voicemail)) => {
-                    return self
-                        .voicemail(&media, caller_sdp, ringing, system_answered)
-                        .await;
-                }
-                Wake::Cmd(Some(CallCmd::Moved { queue })) => {
-                    self.cdr.queue = Some(queue.clone());
-                    self.queue = Some(queue);
-                }
-                Wake::Cmd(Some(CallCmd::Refused { reason })) => {
-                    self.tell(ControllerMsg::Gone {
-                        call: self.id.clone(),
-                    })
-                    .await;
-                    if system_answered {
-                        info!(%reason, "queue refused the call: hanging up");
-                        self.inbound.hangup().await;
+                    Wake::Caller(Some(e)) if e.keeps_the_leg_up() => {}
+                    Wake::Caller(_) => {
+                        // CANCEL before our answer, BYE after the system answer: abandoned.
+                        let wait_ms = arrived.elapsed().as_millis() as i64;
+                        self.stop_ringing(&mut ringing, RingResult::CallerGone)
+                            .await;
+                        info!(wait_ms, "caller abandoned");
                         self.emit(
                             None,
-                            EventKind::Rejected {
-                                status: 486,
-                                reason,
+                            EventKind::Abandoned {
+                                wait_ms,
+                                position: 0,
                             },
                         );
-                        return self.finish(Outcome::Rejected);
+                        self.tell(ControllerMsg::Gone {
+                            call: self.id.clone(),
+                        })
+                        .await;
+                        self.cdr.wait_ms = Some(wait_ms);
+                        return self.finish(Outcome::Abandoned);
                     }
-                    return self.reject(486, &reason);
-                }
-                Wake::Cmd(Some(CallCmd::Offer { agent, binding })) => {
-                    let agent_sdp = sdp::build(
-                        self.ctx.cfg.media_ip,
-                        media.agent_port(),
-                        &[Codec::Pcmu, Codec::Pcma],
-                        Some(TELEPHONE_EVENT_PT),
-                        session_id,
-                        1,
-                    );
-                    let span = info_span!("agent", agent = %agent);
-                    match self
-                        .ctx
-                        .sip
-                        .invite(&binding, &self.inbound.caller, agent_sdp)
-                        .instrument(span)
-                        .await
-                    {
-                        Ok(leg) => {
-                            info!(agent = %agent, contact = %binding.contact, "offering call");
-                            self.emit(
-                                Some(&agent),
-                                EventKind::Offered {
-                                    contact: binding.contact.clone(),
-                                },
-                            );
-                            let timeout_ms = self
-                                .queue
-                                .as_ref()
-                                .and_then(|q| self.ctx.cfg.queue_ring_timeout_ms.get(q))
-                                .copied()
-                                .unwrap_or(self.ctx.cfg.agent_ring_timeout_ms);
-                            let timeout = Duration::from_millis(timeout_ms.max(0) as u64);
-                            ringing.push(Ringing {
-                                agent,
-                                leg,
-                                deadline: Instant::now() + timeout,
-                                offered_ms: self.ctx.clock.now_ms(),
-                            });
-                        }
-                        Err(e) => {
-                            warn!(agent = %agent, error = %e, "cannot invite agent");
-                            self.emit(
-                                Some(&agent),
-                                EventKind::AgentUnreachable {
-                                    reason: e.to_string(),
-                                },
-                            );
-                            self.tell(ControllerMsg::RingResult {
-                                call: self.id.clone(),
-                                agent,
-                                result: RingResult::Unreachable,
-                            })
+                    Wake::Cmd(None) => {
+                        // the controller is gone: shutting down
+                        self.inbound.reject(503, None);
+                        self.inbound.hangup().await;
+                        return self.finish(Outcome::Failed);
+                    }
+                    Wake::Cmd(Some(CallCmd::Voicemail)) => {
+                        return self
+                            .voicemail(&media, caller_sdp, ringing, system_answered)
                             .await;
-                        }
                     }
-                }
-                Wake::Agent(
-                    _,
-                    Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. }),
-                ) => {}
-                Wake::Agent(i, Some(LegEvent::Answered { sdp: answer })) => {
-                    if i >= ringing.len() {
-                        continue;
+                    Wake::Cmd(Some(CallCmd::Moved { queue })) => {
+                        self.cdr.queue = Some(queue.clone());
+                        self.queue = Some(queue);
                     }
-                    let r = ringing.swap_remove(i);
-                    let neg = sdp::parse(&answer).and_then(|a| {
-                        let n = sdp::negotiate(&a)?;
-                        Ok((a, n))
-                    });
-                    match neg {
-                        Ok((a, n)) => {
-                            // ring-all: the others stop ringing (not a miss)
-                            self.stop_ringing(&mut ringing, RingResult::AnsweredElsewhere)
-                                .await;
-                            break (
-                                r.agent,
-                                r.leg,
-                                (SocketAddr::new(a.connection, a.audio_port), n),
+                    Wake::Cmd(Some(CallCmd::Control { reply, .. })) => {
+                        let _ = reply.send(Err(ControlError::Refused(
+                            "the call is not talking to an agent (it is waiting)".into(),
+                        )));
+                    }
+                    Wake::Cmd(Some(CallCmd::Refused { reason })) => {
+                        self.tell(ControllerMsg::Gone {
+                            call: self.id.clone(),
+                        })
+                        .await;
+                        if system_answered {
+                            info!(%reason, "queue refused the call: hanging up");
+                            self.inbound.hangup().await;
+                            self.emit(
+                                None,
+                                EventKind::Rejected {
+                                    status: 486,
+                                    reason,
+                                },
                             );
+                            return self.finish(Outcome::Rejected);
                         }
-                        Err(e) => {
-                            warn!(agent = %r.agent, error = %e, "agent answered with unusable SDP");
-                            r.leg.hangup().await;
-                            self.emit(Some(&r.agent), EventKind::AgentRejected { status: 488 });
+                        return self.reject(486, &reason);
+                    }
+                    Wake::Cmd(Some(CallCmd::Offer { agent, binding })) => {
+                        let agent_sdp = sdp::build(
+                            self.ctx.cfg.media_ip,
+                            media.agent_port(),
+                            &[Codec::Pcmu, Codec::Pcma],
+                            Some(TELEPHONE_EVENT_PT),
+                            session_id,
+                            1,
+                        );
+                        let span = info_span!("agent", agent = %agent);
+                        match self
+                            .ctx
+                            .sip
+                            .invite(&binding, &self.inbound.caller, agent_sdp)
+                            .instrument(span)
+                            .await
+                        {
+                            Ok(leg) => {
+                                info!(agent = %agent, contact = %binding.contact, "offering call");
+                                self.emit(
+                                    Some(&agent),
+                                    EventKind::Offered {
+                                        contact: binding.contact.clone(),
+                                    },
+                                );
+                                let timeout_ms = self
+                                    .queue
+                                    .as_ref()
+                                    .and_then(|q| self.ctx.cfg.queue_ring_timeout_ms.get(q))
+                                    .copied()
+                                    .unwrap_or(self.ctx.cfg.agent_ring_timeout_ms);
+                                let timeout = Duration::from_millis(timeout_ms.max(0) as u64);
+                                ringing.push(Ringing {
+                                    agent,
+                                    leg,
+                                    deadline: Instant::now() + timeout,
+                                    offered_ms: self.ctx.clock.now_ms(),
+                                });
+                            }
+                            Err(e) => {
+                                warn!(agent = %agent, error = %e, "cannot invite agent");
+                                self.emit(
+                                    Some(&agent),
+                                    EventKind::AgentUnreachable {
+                                        reason: e.to_string(),
+                                    },
+                                );
+                                self.tell(ControllerMsg::RingResult {
+                                    call: self.id.clone(),
+                                    agent,
+                                    result: RingResult::Unreachable,
+                                })
+                                .await;
+                            }
+                        }
+                    }
+                    Wake::Agent(_, Some(e)) if e.keeps_the_leg_up() => {}
+                    Wake::Agent(i, Some(LegEvent::Answered { sdp: answer })) => {
+                        if i >= ringing.len() {
+                            continue;
+                        }
+                        let r = ringing.swap_remove(i);
+                        let neg = sdp::parse(&answer).and_then(|a| {
+                            let n = sdp::negotiate(&a)?;
+                            Ok((a, n))
+                        });
+                        match neg {
+                            Ok((a, n)) => {
+                                // ring-all: the others stop ringing (not a miss)
+                                self.stop_ringing(&mut ringing, RingResult::AnsweredElsewhere)
+                                    .await;
+                                break (
+                                    r.agent,
+                                    r.leg,
+                                    (SocketAddr::new(a.connection, a.audio_port), n),
+                                );
+                            }
+                            Err(e) => {
+                                warn!(agent = %r.agent, error = %e, "agent answered with unusable SDP");
+                                r.leg.hangup().await;
+                                self.emit(Some(&r.agent), EventKind::AgentRejected { status: 488 });
+                                self.tell(ControllerMsg::RingResult {
+                                    call: self.id.clone(),
+                                    agent: r.agent,
+                                    result: RingResult::Rejected,
+                                })
+                                .await;
+                            }
+                        }
+                    }
+                    Wake::Agent(i, Some(LegEvent::Rejected { status })) => {
+                        if i < ringing.len() {
+                            let r = ringing.swap_remove(i);
+                            info!(agent = %r.agent, status, "agent refused the call");
+                            self.emit(Some(&r.agent), EventKind::AgentRejected { status });
                             self.tell(ControllerMsg::RingResult {
                                 call: self.id.clone(),
                                 agent: r.agent,
@@ -527,177 +602,444 @@ impl CallTask {
                             .await;
                         }
                     }
-                }
-                Wake::Agent(i, Some(LegEvent::Rejected { status })) => {
-                    if i < ringing.len() {
-                        let r = ringing.swap_remove(i);
-                        info!(agent = %r.agent, status, "agent refused the call");
-                        self.emit(Some(&r.agent), EventKind::AgentRejected { status });
-                        self.tell(ControllerMsg::RingResult {
-                            call: self.id.clone(),
-                            agent: r.agent,
-                            result: RingResult::Rejected,
-                        })
-                        .await;
+                    Wake::Agent(i, other) => {
+                        if i < ringing.len() {
+                            let r = ringing.swap_remove(i);
+                            let reason = match other {
+                                Some(LegEvent::Failed { reason })
+                                | Some(LegEvent::Ended { reason }) => reason,
+                                _ => "leg closed".to_string(),
+                            };
+                            warn!(agent = %r.agent, %reason, "agent unreachable");
+                            self.emit(Some(&r.agent), EventKind::AgentUnreachable { reason });
+                            self.tell(ControllerMsg::RingResult {
+                                call: self.id.clone(),
+                                agent: r.agent,
+                                result: RingResult::Unreachable,
+                            })
+                            .await;
+                        }
                     }
-                }
-                Wake::Agent(i, other) => {
-                    if i < ringing.len() {
-                        let r = ringing.swap_remove(i);
-                        let reason = match other {
-                            Some(LegEvent::Failed { reason })
-                            | Some(LegEvent::Ended { reason }) => reason,
-                            _ => "leg closed".to_string(),
-                        };
-                        warn!(agent = %r.agent, %reason, "agent unreachable");
-                        self.emit(Some(&r.agent), EventKind::AgentUnreachable { reason });
-                        self.tell(ControllerMsg::RingResult {
-                            call: self.id.clone(),
-                            agent: r.agent,
-                            result: RingResult::Unreachable,
-                        })
-                        .await;
+                    Wake::RingTimeout => {
+                        let now = Instant::now();
+                        let (due, still): (Vec<Ringing>, Vec<Ringing>) =
+                            ringing.drain(..).partition(|r| r.deadline <= now);
+                        ringing = still;
+                        for r in due {
+                            let rang_ms = self.ctx.clock.now_ms() - r.offered_ms;
+                            info!(agent = %r.agent, rang_ms, "agent did not answer");
+                            r.leg.hangup().await;
+                            self.emit(Some(&r.agent), EventKind::AgentRingNoAnswer { rang_ms });
+                            self.tell(ControllerMsg::RingResult {
+                                call: self.id.clone(),
+                                agent: r.agent,
+                                result: RingResult::NoAnswer,
+                            })
+                            .await;
+                        }
                     }
-                }
-                Wake::RingTimeout => {
-                    let now = Instant::now();
-                    let (due, still): (Vec<Ringing>, Vec<Ringing>) =
-                        ringing.drain(..).partition(|r| r.deadline <= now);
-                    ringing = still;
-                    for r in due {
-                        let rang_ms = self.ctx.clock.now_ms() - r.offered_ms;
-                        info!(agent = %r.agent, rang_ms, "agent did not answer");
-                        r.leg.hangup().await;
-                        self.emit(Some(&r.agent), EventKind::AgentRingNoAnswer { rang_ms });
-                        self.tell(ControllerMsg::RingResult {
-                            call: self.id.clone(),
-                            agent: r.agent,
-                            result: RingResult::NoAnswer,
-                        })
-                        .await;
-                    }
-                }
-                Wake::SystemAnswer => {
-                    system_answered = true;
-                    let rings = self.ctx.cfg.answer_after_rings;
-                    if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
-                        warn!(error = %e, "cannot answer caller");
-                    }
-                    info!(rings, "no agent answered: the engine answers");
-                    self.cdr.system_answered_ms = Some(self.ctx.clock.now_ms());
-                    self.emit(None, EventKind::SystemAnswered { rings });
-                    if self.ctx.cfg.silent_line_ms > 0 {
-                        silence_deadline = Some(
-                            Instant::now()
-                                + Duration::from_millis(self.ctx.cfg.silent_line_ms as u64),
-                        );
-                    }
-                    let greeting = self.greeting();
-                    if let Some(a) = &self.ctx.cfg.announcements {
-                        announce_at = Some(
-                            Instant::now()
-                                + Duration::from_millis(
-                                    greeting.duration_ms() + a.every_ms.max(1000) as u64,
-                                ),
-                        );
-                    }
-                    match (menu.as_mut(), &self.ctx.cfg.ivr) {
-                        (Some(m), Some(ivr)) => {
-                            let greeting = greeting.clone();
-                            let until = greeting.duration_ms() + ivr.prompt.duration_ms();
-                            media.play_to_caller(vec![greeting, ivr.prompt.clone()], false);
-                            m.deadline = Some(
+                    Wake::SystemAnswer => {
+                        system_answered = true;
+                        let rings = self.ctx.cfg.answer_after_rings;
+                        if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
+                            warn!(error = %e, "cannot answer caller");
+                        }
+                        info!(rings, "no agent answered: the engine answers");
+                        if self.ctx.cfg.record_queue
+                            && recording.is_none()
+                            && self.queue_recording.is_none()
+                        {
+                            self.queue_recording = self.open_recording(None, false);
+                            if let Some(rec) = &self.queue_recording {
+                                media.tap(rec.sender());
+                            }
+                        }
+                        self.cdr.system_answered_ms = Some(self.ctx.clock.now_ms());
+                        self.emit(None, EventKind::SystemAnswered { rings });
+                        if self.ctx.cfg.silent_line_ms > 0 {
+                            silence_deadline = Some(
                                 Instant::now()
-                                    + Duration::from_millis(until + ivr.timeout_ms.max(0) as u64),
+                                    + Duration::from_millis(self.ctx.cfg.silent_line_ms as u64),
                             );
                         }
-                        _ => media.play_to_caller(
-                            vec![greeting.clone(), self.ctx.prompts.music.clone()],
-                            true,
-                        ),
+                        let greeting = self.greeting();
+                        if let Some(a) = &self.ctx.cfg.announcements {
+                            announce_at = Some(
+                                Instant::now()
+                                    + Duration::from_millis(
+                                        greeting.duration_ms() + a.every_ms.max(1000) as u64,
+                                    ),
+                            );
+                        }
+                        match (menu.as_mut(), &self.ctx.cfg.ivr) {
+                            (Some(m), Some(ivr)) => {
+                                let greeting = greeting.clone();
+                                let until = greeting.duration_ms() + ivr.prompt.duration_ms();
+                                media.play_to_caller(vec![greeting, ivr.prompt.clone()], false);
+                                m.deadline = Some(
+                                    Instant::now()
+                                        + Duration::from_millis(
+                                            until + ivr.timeout_ms.max(0) as u64,
+                                        ),
+                                );
+                            }
+                            _ => media.play_to_caller(
+                                vec![greeting.clone(), self.ctx.prompts.music.clone()],
+                                true,
+                            ),
+                        }
+                        self.emit(
+                            None,
+                            EventKind::PromptStarted {
+                                prompt: greeting.name().to_string(),
+                            },
+                        );
                     }
-                    self.emit(
-                        None,
-                        EventKind::PromptStarted {
-                            prompt: greeting.name().to_string(),
-                        },
-                    );
                 }
-            }
-        };
+            };
 
-        // Phase 2: bridged.
-        let wait_ms = arrived.elapsed().as_millis() as i64;
-        let rings = if system_answered {
-            self.ctx.cfg.answer_after_rings
-        } else {
-            cadence.rings_heard(wait_ms)
-        };
-        media.set_remote(Side::Agent, agent_media.0, agent_media.1);
-        if !system_answered {
-            if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
-                warn!(error = %e, "cannot answer caller");
-            }
-        }
-        self.tell(ControllerMsg::RingResult {
-            call: self.id.clone(),
-            agent: agent.clone(),
-            result: RingResult::Answered,
-        })
-        .await;
-        let recording = self.open_recording(Some(&agent));
-        media.bridge(recording.as_ref().map(RecordingHandle::sender));
-        let answered_ms = self.ctx.clock.now_ms();
-        info!(agent = %agent, wait_ms, rings, "agent answered, bridged");
-        self.emit(Some(&agent), EventKind::AgentAnswered { wait_ms, rings });
-        self.cdr.agent = Some(agent.clone());
-        self.cdr.agent_answered_ms = Some(answered_ms);
-        self.cdr.wait_ms = Some(wait_ms);
-        self.cdr.rings = Some(i64::from(rings));
-        let mut agent_leg = agent_leg;
-        // handle-time limit of the call's type, counted from the agent's answer
-        let mut limits = LimitWatch::start(&self.ctx.cfg, self.cdr.call_type, answered_ms);
-        let far = Instant::now() + Duration::from_secs(86_400 * 365);
-        let ended_by = loop {
-            let limit_due = limits.next();
-            tokio::select! {
-                _ = sleep_until(limit_due.unwrap_or(far)), if limit_due.is_some() => {
-                    if let Some(kind) = limits.fire(self.ctx.clock.now_ms()) {
-                        self.emit(Some(&agent), kind);
-                    }
+            // Phase 2: bridged.
+            let wait_ms = arrived.elapsed().as_millis() as i64;
+            let rings = if system_answered {
+                self.ctx.cfg.answer_after_rings
+            } else {
+                cadence.rings_heard(wait_ms)
+            };
+            media.set_remote(Side::Agent, agent_media.0, agent_media.1);
+            if !system_answered {
+                if let Err(e) = self.inbound.answer(caller_sdp.clone()) {
+                    warn!(error = %e, "cannot answer caller");
                 }
-                ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
-                    _ => { agent_leg.hangup().await; break EndedBy::Caller; }
-                },
-                ev = agent_leg.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing | LegEvent::Answered { .. }) => {}
-                    _ => { self.inbound.hangup().await; break EndedBy::Agent; }
-                },
             }
-        };
-        let talk_ms = self.ctx.clock.now_ms() - answered_ms;
-        info!(?ended_by, talk_ms, "call completed");
-        self.emit(Some(&agent), EventKind::Completed { ended_by, talk_ms });
-        self.tell(ControllerMsg::AgentReleased {
-            agent: agent.clone(),
-            call: self.id.clone(),
-        })
-        .await;
-        self.tell(ControllerMsg::Gone {
-            call: self.id.clone(),
-        })
-        .await;
-        self.cdr.talk_ms = Some(talk_ms);
-        self.cdr.ended_by = Some(ended_by);
-        media.stop_tap();
-        let stats = media.stats();
-        info!(?stats, "media stats");
-        drop(media);
-        if let Some(rec) = recording {
-            self.close_recording(Some(&agent), rec).await;
+            self.tell(ControllerMsg::RingResult {
+                call: self.id.clone(),
+                agent: agent.clone(),
+                result: RingResult::Answered,
+            })
+            .await;
+            if recording.is_none() {
+                recording = match self.queue_recording.take() {
+                    Some(r) => Some(r),
+                    None => self.open_recording(Some(&agent), false),
+                };
+            }
+            media.bridge(recording.as_ref().map(RecordingHandle::sender));
+            let answered_ms = self.ctx.clock.now_ms();
+            let answered_at = Instant::now();
+            info!(agent = %agent, wait_ms, rings, "agent answered, bridged");
+            self.emit(Some(&agent), EventKind::AgentAnswered { wait_ms, rings });
+            self.cdr.agent = Some(agent.clone());
+            self.cdr.agent_answered_ms.get_or_insert(answered_ms);
+            self.cdr.wait_ms.get_or_insert(wait_ms);
+            self.cdr.rings.get_or_insert(i64::from(rings));
+            let mut agent_leg = agent_leg;
+            let mut talk = Talk {
+                agent: agent.clone(),
+                answered_ms,
+                held_since: None,
+                paused_since: None,
+                recorded: recording.is_some(),
+                limits: LimitWatch::start(
+                    &self.ctx.cfg,
+                    self.cdr.call_type,
+                    answered_ms,
+                    answered_at,
+                ),
+            };
+            let far = Instant::now() + Duration::from_secs(86_400 * 365);
+            let mut cmds_open = true;
+            let ended_by = loop {
+                let limit_due = talk.limits.next();
+                tokio::select! {
+                    _ = sleep_until(limit_due.unwrap_or(far)), if limit_due.is_some() => {
+                        if let Some(kind) = talk.limits.fire(self.ctx.clock.now_ms()) {
+                            if self.ctx.cfg.limit_tone {
+                                media.tone_to_agent(limit_tone(&kind));
+                            }
+                            self.emit(Some(&agent), kind);
+                        }
+                    }
+                    ev = self.inbound.next_event() => match ev {
+                        Some(e) if e.keeps_the_leg_up() => {}
+                        _ => { agent_leg.hangup().await; break Some(EndedBy::Caller); }
+                    },
+                    ev = agent_leg.next_event() => match ev {
+                        // the desk phone's hold key (re-INVITE sendonly/inactive)
+                        Some(LegEvent::RemoteHold { held }) => {
+                            let action = if held { CallAction::Hold } else { CallAction::Resume };
+                            if let Err(e) = self.act(&mut talk, &media, action, "phone") {
+                                info!(held, reason = %e, "hold from the phone: nothing to do");
+                            }
+                        }
+                        // the desk phone's transfer key (REFER to a queue)
+                        Some(LegEvent::Refer { target }) => {
+                            let action = CallAction::Transfer { to: Some(QueueId::new(target.clone())) };
+                            match self.act(&mut talk, &media, action, "phone") {
+                                Ok(Acted::Transfer(to)) => {
+                                    self.transfer(&mut talk, &media, to, "phone").await;
+                                    agent_leg.hangup().await;
+                                    break None;
+                                }
+                                Ok(_) => {}
+                                Err(e) => warn!(%target, reason = %e, "transfer from the phone refused; the call goes on"),
+                            }
+                        }
+                        Some(e) if e.keeps_the_leg_up() || matches!(e, LegEvent::Answered { .. }) => {}
+                        _ => { self.inbound.hangup().await; break Some(EndedBy::Agent); }
+                    },
+                    cmd = self.cmds.recv(), if cmds_open => match cmd {
+                        Some(CallCmd::Control { action, by, reply }) => {
+                            let r = self.act(&mut talk, &media, action, &by);
+                            let transfer = match &r {
+                                Ok(Acted::Transfer(to)) => Some(to.clone()),
+                                _ => None,
+                            };
+                            let r = match r {
+                                Ok(Acted::StartRecording) => {
+                                    info!(%by, "recording started on request");
+                                    recording = self.open_recording(Some(&agent), true);
+                                    match &recording {
+                                        Some(rec) => {
+                                            media.tap(rec.sender());
+                                            talk.recorded = true;
+                                            Ok(Acted::Done)
+                                        }
+                                        None => Err(ControlError::Refused("the recording could not be started (see recording_failed)".into())),
+                                    }
+                                }
+                                other => other,
+                            };
+                            let _ = reply.send(r.map(|_| {
+                            let mut c = self.talking_call(&talk, transfer.is_none());
+                            if let Some(to) = &transfer {
+                                c.queue = Some(to.to_string());
+                            }
+                            c
+                        }));
+                            if let Some(to) = transfer {
+                                self.transfer(&mut talk, &media, to, &by).await;
+                                agent_leg.hangup().await;
+                                break None;
+                            }
+                        }
+                        Some(other) => warn!(?other, "ignored while talking"),
+                        None => cmds_open = false,
+                    },
+                }
+            };
+            if let Some(since) = talk.held_since.take() {
+                // ended on hold: the hold span ends with the call
+                info!(
+                    held_ms = self.ctx.clock.now_ms() - since,
+                    "call ended on hold"
+                );
+            }
+            let talk_ms = self.ctx.clock.now_ms() - answered_ms;
+            self.tell(ControllerMsg::AgentReleased {
+                agent: agent.clone(),
+                call: self.id.clone(),
+            })
+            .await;
+            let Some(ended_by) = ended_by else {
+                // transferred: the caller waits in the new queue (music), the
+                // recording goes on; back to phase 1
+                system_answered = true;
+                continue;
+            };
+            info!(?ended_by, talk_ms, "call completed");
+            self.emit(Some(&agent), EventKind::Completed { ended_by, talk_ms });
+            if let Some(since) = talk.paused_since.take() {
+                self.pauses_ms.push((since, self.ctx.clock.now_ms()));
+            }
+            self.tell(ControllerMsg::Gone {
+                call: self.id.clone(),
+            })
+            .await;
+            self.cdr.talk_ms =
+                Some(self.ctx.clock.now_ms() - self.cdr.agent_answered_ms.unwrap_or(answered_ms));
+            self.cdr.ended_by = Some(ended_by);
+            media.stop_tap();
+            let stats = media.stats();
+            info!(?stats, "media stats");
+            drop(media);
+            if let Some(rec) = recording {
+                self.close_recording(Some(&agent), rec).await;
+            }
+            return self.finish(Outcome::Answered);
         }
-        self.finish(Outcome::Answered);
+    }
+
+    /// The call as the API shows it.
+    fn talking_call(&self, talk: &Talk, with_agent: bool) -> TalkingCall {
+        TalkingCall {
+            call_id: self.id.to_string(),
+            agent: with_agent.then(|| talk.agent.to_string()),
+            caller: self.inbound.caller.number.clone(),
+            queue: self.queue.as_ref().map(ToString::to_string),
+            call_type: self.cdr.call_type,
+            held: talk.held_since.is_some(),
+            recording_paused: talk.paused_since.is_some(),
+            recorded: talk.recorded,
+        }
+    }
+
+    /// Carries out an action on the talking call (all but the transfer
+    /// itself, which the caller of this runs when `Acted::Transfer` comes back).
+    fn act(
+        &mut self,
+        talk: &mut Talk,
+        media: &MediaSession,
+        action: CallAction,
+        by: &str,
+    ) -> Result<Acted, ControlError> {
+        let now = self.ctx.clock.now_ms();
+        let agent = talk.agent.clone();
+        let refuse = |why: &str| Err(ControlError::Refused(why.to_string()));
+        match action {
+            CallAction::Show => {}
+            CallAction::Hold => {
+                if talk.held_since.is_some() {
+                    return refuse("the call is already on hold");
+                }
+                media.hold(vec![self.ctx.prompts.music.clone()]);
+                talk.held_since = Some(now);
+                info!(%by, "call on hold");
+                self.emit(Some(&agent), EventKind::Held { by: by.to_string() });
+            }
+            CallAction::Resume => {
+                let Some(since) = talk.held_since.take() else {
+                    return refuse("the call is not on hold");
+                };
+                media.unhold();
+                info!(%by, "call back from hold");
+                self.emit(
+                    Some(&agent),
+                    EventKind::Resumed {
+                        held_ms: (now - since).max(0),
+                        by: by.to_string(),
+                    },
+                );
+            }
+            CallAction::SetType(call_type) => {
+                if call_type != self.cdr.call_type {
+                    self.cdr.call_type = call_type;
+                    talk.limits.retype(&self.ctx.cfg, call_type);
+                }
+                info!(?call_type, %by, "call type set");
+                self.emit(
+                    Some(&agent),
+                    EventKind::CallTypeSet {
+                        call_type,
+                        by: by.to_string(),
+                    },
+                );
+            }
+            CallAction::PauseRecording => {
+                if !talk.recorded {
+                    return refuse("the call is not being recorded");
+                }
+                if talk.paused_since.is_some() {
+                    return refuse("the recording is already paused");
+                }
+                media.mute_tap(true);
+                talk.paused_since = Some(now);
+                info!(%by, "recording paused");
+                self.emit(
+                    Some(&agent),
+                    EventKind::RecordingPaused { by: by.to_string() },
+                );
+            }
+            CallAction::ResumeRecording => {
+                let Some(since) = talk.paused_since.take() else {
+                    return refuse("the recording is not paused");
+                };
+                media.mute_tap(false);
+                self.pauses_ms.push((since, now));
+                info!(%by, "recording resumed");
+                self.emit(
+                    Some(&agent),
+                    EventKind::RecordingResumed {
+                        paused_ms: (now - since).max(0),
+                        by: by.to_string(),
+                    },
+                );
+            }
+            CallAction::StartRecording => {
+                if talk.recorded {
+                    return refuse("the call is already recorded");
+                }
+                return Ok(Acted::StartRecording);
+            }
+            CallAction::PlayIntoCall { audio, recording } => {
+                if talk.held_since.is_some() {
+                    return refuse("the call is on hold: resume it first");
+                }
+                let duration_ms = audio.duration_ms() as i64;
+                media.play_to_both(audio);
+                info!(%recording, duration_ms, %by, "recording played into the call");
+                self.emit(
+                    Some(&agent),
+                    EventKind::PlayedIntoCall {
+                        recording,
+                        duration_ms,
+                        by: by.to_string(),
+                    },
+                );
+            }
+            CallAction::Transfer { to } => {
+                let cfg = &self.ctx.cfg;
+                let Some(to) = to.or_else(|| cfg.transfer_queue.clone()) else {
+                    return refuse("no queue named and no [transfer] queue configured");
+                };
+                let known = to == cfg.queue || cfg.queues.iter().any(|q| q.id == to);
+                if !known {
+                    return Err(ControlError::Refused(format!("unknown queue `{to}`")));
+                }
+                if !cfg.schedule.is_open(&to, now) {
+                    return Err(ControlError::Refused(format!("queue `{to}` is closed now")));
+                }
+                return Ok(Acted::Transfer(to));
+            }
+        }
+        Ok(Acted::Done)
+    }
+
+    /// Blind transfer: the agent is let go, the caller hears music and waits
+    /// in `to` ahead of its other callers; the recording goes on.
+    async fn transfer(&mut self, talk: &mut Talk, media: &MediaSession, to: QueueId, by: &str) {
+        let now = self.ctx.clock.now_ms();
+        if let Some(since) = talk.held_since.take() {
+            self.emit(
+                Some(&talk.agent),
+                EventKind::Resumed {
+                    held_ms: (now - since).max(0),
+                    by: by.to_string(),
+                },
+            );
+        }
+        let talk_ms = now - talk.answered_ms;
+        info!(to = %to, talk_ms, %by, "transferred");
+        self.emit(
+            Some(&talk.agent),
+            EventKind::Transferred {
+                to: to.clone(),
+                talk_ms,
+                by: by.to_string(),
+            },
+        );
+        media.hold(vec![self.ctx.prompts.music.clone()]);
+        self.queue = Some(to.clone());
+        self.cdr.queue = Some(to.clone());
+        self.tell(ControllerMsg::Enqueue {
+            call: self.id.clone(),
+            queue: to,
+            // a caller passed on has waited already: served first
+            request: CallRequest {
+                priority: TRANSFER_PRIORITY,
+                skills: Vec::new(),
+            },
+        })
+        .await;
     }
 
     /// Sets the call's queue and type and hands it to the controller.
@@ -923,7 +1265,7 @@ impl CallTask {
             tokio::select! {
                 _ = sleep_until(until) => return true,
                 ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     _ => return false,
                 },
             }
@@ -973,12 +1315,15 @@ impl CallTask {
             tokio::select! {
                 _ = sleep_until(until) => break,
                 ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     _ => return self.caller_left_before_voicemail(),
                 },
             }
         }
-        let recording = self.open_recording(None);
+        let recording = match self.queue_recording.take() {
+            Some(r) => Some(r),
+            None => self.open_recording(None, false),
+        };
         media.bridge(recording.as_ref().map(RecordingHandle::sender));
         let started = Instant::now();
         let end = started + Duration::from_millis(vm.max_ms.max(1000) as u64);
@@ -986,7 +1331,7 @@ impl CallTask {
             tokio::select! {
                 _ = sleep_until(end) => break false,
                 ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     _ => break true,
                 },
             }
@@ -1015,7 +1360,7 @@ impl CallTask {
             tokio::select! {
                 _ = sleep_until(until) => { self.inbound.hangup().await; break; }
                 ev = self.inbound.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     _ => break,
                 },
             }
@@ -1143,18 +1488,24 @@ impl CallTask {
             .unwrap_or_else(|| self.ctx.prompts.greeting.clone())
     }
 
-    fn open_recording(&mut self, agent: Option<&AgentId>) -> Option<RecordingHandle> {
+    fn open_recording(
+        &mut self,
+        agent: Option<&AgentId>,
+        on_request: bool,
+    ) -> Option<RecordingHandle> {
         open_recording(
             &self.ctx,
             &self.id,
             self.queue.as_ref(),
             &mut self.cdr,
             agent,
+            on_request,
         )
     }
 
     async fn close_recording(&mut self, agent: Option<&AgentId>, rec: RecordingHandle) {
         let queue = self.queue.clone();
+        let pauses_ms = std::mem::take(&mut self.pauses_ms);
         close_recording(
             &self.ctx,
             &self.id,
@@ -1162,6 +1513,7 @@ impl CallTask {
             &mut self.cdr,
             agent,
             rec,
+            pauses_ms,
         )
         .await;
     }
@@ -1212,16 +1564,17 @@ pub(crate) fn emit_event(
     ctx.sink.event(e);
 }
 
-/// Starts the call's recording (if calls are recorded); a failure is an
-/// event and the call goes on.
+/// Starts the call's recording (if calls are recorded, or `on_request`);
+/// a failure is an event and the call goes on.
 pub(crate) fn open_recording(
     ctx: &CallCtx,
     id: &CallId,
     queue: Option<&QueueId>,
     cdr: &mut Cdr,
     agent: Option<&AgentId>,
+    on_request: bool,
 ) -> Option<RecordingHandle> {
-    if !ctx.cfg.record {
+    if !ctx.cfg.record && !on_request {
         return None;
     }
     match ctx.recorder.open(id, ctx.clock.now_ms()) {
@@ -1262,11 +1615,13 @@ pub(crate) async fn close_recording(
     cdr: &mut Cdr,
     agent: Option<&AgentId>,
     rec: RecordingHandle,
+    pauses_ms: Vec<(i64, i64)>,
 ) {
     let parties = hotline_recorder::CallParties {
         caller: Some(cdr.caller.clone()),
         agent: agent.map(ToString::to_string),
         queue: queue.map(ToString::to_string),
+        pauses_ms,
     };
     let kind = match tokio::task::spawn_blocking(move || rec.finish_with(parties)).await {
         Ok(Ok(summary)) => {
@@ -1355,7 +1710,7 @@ pub(crate) async fn feature_call(
         tokio::select! {
             _ = sleep_until(until) => { inbound.hangup().await; break; }
             ev = inbound.next_event() => match ev {
-                Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing) => {}
+                Some(e) if e.keeps_the_leg_up() => {}
                 _ => break,
             },
         }

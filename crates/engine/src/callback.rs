@@ -12,7 +12,9 @@ use crate::call::{
 };
 use crate::limits::LimitWatch;
 use hotline_acd::{CallRequest, RingResult};
-use hotline_core::{AgentId, CallId, CallType, EndedBy, EventKind, Outcome, Party, QueueId, Side};
+use hotline_core::{
+    AgentId, CallEvent, CallId, CallType, EndedBy, EventKind, Outcome, Party, QueueId, Side,
+};
 use hotline_media::prompt::Prompt;
 use hotline_media::{sdp, Codec, MediaSession};
 use hotline_sip::{Binding, LegEvent, OutboundLeg, SipTransport};
@@ -81,6 +83,83 @@ pub(crate) struct CallbackTask {
     attempts: u32,
     /// Already waiting in the ACD (it kept the caller's place).
     queued: bool,
+    /// Taken over from before a restart: no second `arrived`.
+    resumed: bool,
+}
+
+/// A callback that was still pending when the engine stopped (read back
+/// from the event log at start), to be made after all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingCallback {
+    /// The callback call's id (from `callback_requested`).
+    pub id: CallId,
+    /// The number to call back.
+    pub number: String,
+    /// Its queue.
+    pub queue: QueueId,
+    /// When the caller asked, epoch ms.
+    pub requested_ms: i64,
+    /// Due by, epoch ms.
+    pub deadline_ms: i64,
+    /// Attempts already made (`callback_attempt_failed` events).
+    pub attempts: u32,
+}
+
+impl PendingCallback {
+    /// Finds the callbacks still to make in a log: every `callback_requested`
+    /// whose deadline is after `now_ms` and whose callback call has no
+    /// end yet. `events_of` gives a callback call's own events; a call with an
+    /// agent's answer, a completion or an expiry counts as ended (better not
+    /// to call a customer twice after a crash mid-callback).
+    pub fn find(
+        requested: &[CallEvent],
+        now_ms: i64,
+        mut events_of: impl FnMut(&CallId) -> Vec<CallEvent>,
+    ) -> Vec<PendingCallback> {
+        let mut out = Vec::new();
+        for e in requested {
+            let EventKind::CallbackRequested {
+                number,
+                callback,
+                deadline_ms,
+            } = &e.kind
+            else {
+                continue;
+            };
+            let Some(queue) = e.queue.clone() else {
+                continue;
+            };
+            if *deadline_ms <= now_ms || out.iter().any(|p: &PendingCallback| &p.id == callback) {
+                continue;
+            }
+            let own = events_of(callback);
+            let ended = own.iter().any(|x| {
+                matches!(
+                    x.kind,
+                    EventKind::AgentAnswered { .. }
+                        | EventKind::Completed { .. }
+                        | EventKind::CallbackExpired { .. }
+                        | EventKind::Failed { .. }
+                )
+            });
+            if ended {
+                continue;
+            }
+            let attempts = own
+                .iter()
+                .filter(|x| matches!(x.kind, EventKind::CallbackAttemptFailed { .. }))
+                .count();
+            out.push(PendingCallback {
+                id: callback.clone(),
+                number: number.clone(),
+                queue,
+                requested_ms: e.at_ms,
+                deadline_ms: *deadline_ms,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            });
+        }
+        out
+    }
 }
 
 impl CallbackTask {
@@ -113,7 +192,18 @@ impl CallbackTask {
             deadline,
             attempts: 0,
             queued,
+            resumed: false,
         }
+    }
+
+    /// A callback taken over after a restart: its attempts so far, its
+    /// original request time, no second `arrived` event.
+    pub(crate) fn resume(mut self, p: &PendingCallback) -> Self {
+        self.attempts = p.attempts;
+        self.requested_ms = p.requested_ms;
+        self.cdr.arrived_ms = p.requested_ms;
+        self.resumed = true;
+        self
     }
 
     fn emit(&self, agent: Option<&AgentId>, kind: EventKind) {
@@ -135,15 +225,19 @@ impl CallbackTask {
         let Some(cfg) = self.ctx.cfg.callback.clone() else {
             return;
         };
-        info!(number = %self.caller.number, "callback waiting for an agent");
-        self.emit(
-            None,
-            EventKind::Arrived {
-                caller: self.caller.clone(),
-                dialled: "callback".into(),
-                call_type: CallType::Callback,
-            },
-        );
+        if self.resumed {
+            info!(number = %self.caller.number, attempts = self.attempts, "callback taken over after a restart, waiting for an agent");
+        } else {
+            info!(number = %self.caller.number, "callback waiting for an agent");
+            self.emit(
+                None,
+                EventKind::Arrived {
+                    caller: self.caller.clone(),
+                    dialled: "callback".into(),
+                    call_type: CallType::Callback,
+                },
+            );
+        }
         // not in the ACD yet (the caller called while the queue was closed):
         // queue it now, or at opening
         let mut retry_at: Option<Instant> = (!self.queued).then(Instant::now);
@@ -180,6 +274,11 @@ impl CallbackTask {
                         return self.expire().await;
                     }
                     Some(CallCmd::Voicemail) => {}
+                    Some(CallCmd::Control { reply, .. }) => {
+                        let _ = reply.send(Err(crate::control::ControlError::Refused(
+                            "a callback waiting for an agent has no talking call".into(),
+                        )));
+                    }
                     Some(CallCmd::Offer { agent, binding }) => {
                         match self.attempt(&cfg, agent, binding).await {
                             Attempt::Done => return,
@@ -278,7 +377,7 @@ impl CallbackTask {
                     return Attempt::AgentMissed;
                 }
                 ev = agent_leg.next_event() => match ev {
-                    Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. }) => {}
+                    Some(e) if e.keeps_the_leg_up() => {}
                     Some(LegEvent::Answered { sdp: answer }) => {
                         match sdp::parse(&answer).and_then(|a| Ok((a.clone(), sdp::negotiate(&a)?))) {
                             Ok((a, n)) => break (SocketAddr::new(a.connection, a.audio_port), n),
@@ -383,14 +482,20 @@ impl CallbackTask {
                     return Err("no answer".into());
                 }
                 ev = agent_leg.next_event() => match ev {
-                    Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Answered { .. }) => {}
+                    Some(e) if e.keeps_the_leg_up() || matches!(e, LegEvent::Answered { .. }) => {}
                     _ => {
                         leg.hangup().await;
                         return Err("the agent hung up first".into());
                     }
                 },
                 ev = leg.next_event() => match ev {
-                    Some(LegEvent::Ringing | LegEvent::Confirmed | LegEvent::Info { .. }) => {}
+                    Some(
+                        LegEvent::Ringing
+                        | LegEvent::Confirmed
+                        | LegEvent::Info { .. }
+                        | LegEvent::RemoteHold { .. }
+                        | LegEvent::Refer { .. },
+                    ) => {}
                     Some(LegEvent::Answered { sdp: answer }) => {
                         return match sdp::parse(&answer).and_then(|a| Ok((a.clone(), sdp::negotiate(&a)?))) {
                             Ok((a, n)) => {
@@ -425,6 +530,7 @@ impl CallbackTask {
             Some(&self.queue),
             &mut self.cdr,
             Some(agent),
+            false,
         );
         media.bridge(recording.as_ref().map(|r| r.sender()));
         let answered_ms = self.ctx.clock.now_ms();
@@ -435,7 +541,12 @@ impl CallbackTask {
         self.cdr.agent_answered_ms = Some(answered_ms);
         self.cdr.wait_ms = Some(wait_ms);
         self.cdr.rings = Some(0);
-        let mut limits = LimitWatch::start(&self.ctx.cfg, CallType::Callback, answered_ms);
+        let mut limits = LimitWatch::start(
+            &self.ctx.cfg,
+            CallType::Callback,
+            answered_ms,
+            Instant::now(),
+        );
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let ended_by = loop {
             let due = limits.next();
@@ -446,11 +557,11 @@ impl CallbackTask {
                     }
                 }
                 ev = caller_leg.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing | LegEvent::Answered { .. }) => {}
+                    Some(e) if e.keeps_the_leg_up() || matches!(e, LegEvent::Answered { .. }) => {}
                     _ => { agent_leg.hangup().await; break EndedBy::Caller; }
                 },
                 ev = agent_leg.next_event() => match ev {
-                    Some(LegEvent::Confirmed | LegEvent::Info { .. } | LegEvent::Ringing | LegEvent::Answered { .. }) => {}
+                    Some(e) if e.keeps_the_leg_up() || matches!(e, LegEvent::Answered { .. }) => {}
                     _ => { caller_leg.hangup().await; break EndedBy::Agent; }
                 },
             }
@@ -480,6 +591,7 @@ impl CallbackTask {
                 &mut self.cdr,
                 Some(agent),
                 rec,
+                Vec::new(),
             )
             .await;
         }
@@ -490,6 +602,68 @@ impl CallbackTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_callbacks_are_those_without_an_end_before_their_deadline() {
+        let ev = |at, call: &str, kind| CallEvent {
+            at_ms: at,
+            call_id: Some(CallId::from_stored(call)),
+            agent: None,
+            queue: Some(QueueId::new("general")),
+            kind,
+        };
+        let req = |at, cb: &str, deadline_ms| {
+            ev(
+                at,
+                "orig",
+                EventKind::CallbackRequested {
+                    number: format!("06{cb}"),
+                    callback: CallId::from_stored(cb),
+                    deadline_ms,
+                },
+            )
+        };
+        let requested = vec![
+            req(1_000, "waiting", 100_000),
+            req(1_000, "tried", 100_000),
+            req(1_000, "late", 5_000),
+            req(1_000, "done", 100_000),
+            req(1_000, "gave-up", 100_000),
+            req(2_000, "waiting", 100_000),
+        ];
+        let failed = |n| EventKind::CallbackAttemptFailed {
+            attempt: n,
+            reason: "busy".into(),
+        };
+        let own = |id: &CallId| match id.as_str() {
+            "tried" => vec![ev(3_000, "tried", failed(1)), ev(4_000, "tried", failed(2))],
+            "done" => vec![ev(
+                3_000,
+                "done",
+                EventKind::AgentAnswered {
+                    wait_ms: 1,
+                    rings: 1,
+                },
+            )],
+            "gave-up" => vec![ev(
+                3_000,
+                "gave-up",
+                EventKind::CallbackExpired { attempts: 3 },
+            )],
+            _ => Vec::new(),
+        };
+        let found = PendingCallback::find(&requested, 10_000, own);
+        let got: Vec<(&str, u32)> = found.iter().map(|p| (p.id.as_str(), p.attempts)).collect();
+        // `late` is past its deadline, `done` talked, `gave-up` expired;
+        // `waiting` appears once
+        assert_eq!(got, [("waiting", 0), ("tried", 2)]);
+        assert_eq!(found[0].number, "06waiting");
+        assert_eq!(
+            (found[0].requested_ms, found[0].deadline_ms),
+            (1_000, 100_000)
+        );
+        assert_eq!(found[0].queue.as_str(), "general");
+    }
 
     fn cfg(dial: &str) -> CallbackConfig {
         CallbackConfig {

@@ -4,7 +4,7 @@
 //! change and every refusal is an event.
 
 use hotline_acd::{AgentState, LeaveRefused};
-use hotline_core::AgentId;
+use hotline_core::{AgentId, CallId, CallType, QueueId};
 use std::collections::BTreeMap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -57,6 +57,89 @@ pub enum ControlError {
     /// The engine is shutting down.
     #[error("the engine is not running")]
     Stopped,
+    /// No call in progress by that id, or the agent is on no call.
+    #[error("{0}")]
+    NoCall(String),
+}
+
+/// What an agent or a supervisor asks of a call in progress.
+#[derive(Clone, Debug)]
+pub enum CallAction {
+    /// Nothing: the call as it stands.
+    Show,
+    /// Put the caller on hold (music for the caller).
+    Hold,
+    /// Take the caller back from hold.
+    Resume,
+    /// Blind transfer to a queue (None: the configured shift-leader queue).
+    Transfer {
+        /// The queue.
+        to: Option<QueueId>,
+    },
+    /// Set the call's type (the agent's disposition); the limit of the new
+    /// type applies from the answer.
+    SetType(CallType),
+    /// Pause the recording (silence is written; the span is in the manifest).
+    PauseRecording,
+    /// Resume a paused recording.
+    ResumeRecording,
+    /// Start recording a call that is not recorded (on-demand recording
+    /// when `hotline.record` is off).
+    StartRecording,
+    /// Play an earlier recording into the call: both parties hear it.
+    PlayIntoCall {
+        /// The recording as mono audio.
+        audio: hotline_media::prompt::Prompt,
+        /// Which recording (its call id), for the event.
+        recording: String,
+    },
+}
+
+impl CallAction {
+    /// The action's name in the API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CallAction::Show => "show",
+            CallAction::Hold => "hold",
+            CallAction::Resume => "resume",
+            CallAction::Transfer { .. } => "transfer",
+            CallAction::SetType(_) => "type",
+            CallAction::PauseRecording => "record_pause",
+            CallAction::ResumeRecording => "record_resume",
+            CallAction::StartRecording => "record_start",
+            CallAction::PlayIntoCall { .. } => "play",
+        }
+    }
+}
+
+/// Which call an action is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallTarget {
+    /// By its id.
+    Call(CallId),
+    /// The call the agent is talking on.
+    Agent(AgentId),
+}
+
+/// A talking call as the API returns it after an action.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TalkingCall {
+    /// The call.
+    pub call_id: String,
+    /// The agent on it (None right after a transfer).
+    pub agent: Option<String>,
+    /// The caller's number.
+    pub caller: String,
+    /// Its queue.
+    pub queue: Option<String>,
+    /// Its type.
+    pub call_type: CallType,
+    /// On hold.
+    pub held: bool,
+    /// Recording paused on request.
+    pub recording_paused: bool,
+    /// Whether the call is recorded at all.
+    pub recorded: bool,
 }
 
 /// One agent as the supervisor sees it.
@@ -171,6 +254,12 @@ pub(crate) enum ControlMsg {
     List {
         reply: oneshot::Sender<Vec<AgentStatus>>,
     },
+    Call {
+        target: CallTarget,
+        action: CallAction,
+        by: String,
+        reply: oneshot::Sender<Result<TalkingCall, ControlError>>,
+    },
 }
 
 /// A handle for agent requests (the API holds one). Cheap to clone.
@@ -193,6 +282,27 @@ impl AgentControl {
                 agent,
                 request,
                 requester,
+                reply,
+            })
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)?
+    }
+
+    /// Carries out `action` on a talking call; returns the call after it.
+    /// `by` goes into the event (`api:<name>`).
+    pub async fn call(
+        &self,
+        target: CallTarget,
+        action: CallAction,
+        by: String,
+    ) -> Result<TalkingCall, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(ControlMsg::Call {
+                target,
+                action,
+                by,
                 reply,
             })
             .await

@@ -18,8 +18,8 @@ pub mod schedule;
 
 use call::{CallCtx, CallTask, ControllerMsg, QueueStatus};
 use control::{
-    refusal_text, state_name, AgentControl, AgentRequest, AgentStatus, ControlError, ControlMsg,
-    FeatureCodes, Requester,
+    refusal_text, state_name, AgentControl, AgentRequest, AgentStatus, CallTarget, ControlError,
+    ControlMsg, FeatureCodes, Requester,
 };
 use hotline_acd::AgentState;
 use hotline_acd::{Acd, AcdConfig, CallRequest, EnqueueRefused, Notice, QueueConfig, RingResult};
@@ -91,14 +91,23 @@ pub struct EngineConfig {
     pub wrap_up_ms: i64,
     /// IP written in our SDP (where RTP reaches the engine).
     pub media_ip: IpAddr,
-    /// Record every call answered by an agent.
+    /// Record every call answered by an agent (off: only on request).
     pub record: bool,
+    /// Start the recording when the engine answers (the caller in the queue),
+    /// not only when an agent does.
+    pub record_queue: bool,
     /// Handle-time limit per call type, ms (a type absent here has none).
     pub limits: HashMap<CallType, i64>,
     /// `limit_warning` is emitted at this fraction of the limit (0–1).
     pub limit_warning_fraction: f64,
     /// Pause an agent after this many missed calls in a row (0 = never).
     pub auto_pause_after_misses: u32,
+    /// Where a transfer without a target goes (the shift leaders' queue);
+    /// None: a transfer must name its queue.
+    pub transfer_queue: Option<QueueId>,
+    /// Beep to the agent only (the caller does not hear it) at the warning
+    /// and at the limit.
+    pub limit_tone: bool,
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -161,6 +170,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     control_tx: mpsc::Sender<ControlMsg>,
     control_rx: Option<mpsc::Receiver<ControlMsg>>,
+    pending_callbacks: Vec<callback::PendingCallback>,
 }
 
 impl Engine {
@@ -185,7 +195,16 @@ impl Engine {
             clock: Arc::new(SystemClock),
             control_tx,
             control_rx: Some(control_rx),
+            pending_callbacks: Vec::new(),
         }
+    }
+
+    /// Callbacks left pending by the previous run (see
+    /// [`callback::PendingCallback::find`]): made after all, within their
+    /// deadline, once their queue is open and an agent is free.
+    pub fn with_pending_callbacks(mut self, pending: Vec<callback::PendingCallback>) -> Self {
+        self.pending_callbacks = pending;
+        self
     }
 
     /// A handle for agent requests (login, logout, pause, unpause) from the API.
@@ -231,6 +250,8 @@ impl Engine {
         let mut requests: HashMap<CallId, Waiting> = HashMap::new();
         let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControllerMsg>(4096);
         let mut calls: HashMap<CallId, mpsc::Sender<call::CallCmd>> = HashMap::new();
+        // the call each agent is talking on (for actions addressed to the agent)
+        let mut talking: HashMap<AgentId, CallId> = HashMap::new();
         let ctx = Arc::new(CallCtx {
             cfg: self.cfg.clone(),
             sip: self.sip.clone(),
@@ -242,6 +263,30 @@ impl Engine {
             clock: self.clock.clone(),
             controller: ctl_tx.clone(),
         });
+        for p in std::mem::take(&mut self.pending_callbacks) {
+            let (cmd_tx, cmd_rx) = mpsc::channel(16);
+            calls.insert(p.id.clone(), cmd_tx);
+            requests.insert(
+                p.id.clone(),
+                Waiting {
+                    queue: p.queue.clone(),
+                    request: CallRequest::default(),
+                    hops: 0,
+                },
+            );
+            let span = info_span!("callback", call_id = %p.id);
+            let task = callback::CallbackTask::new(
+                ctx.clone(),
+                p.id.clone(),
+                p.number.clone(),
+                p.queue.clone(),
+                p.deadline_ms,
+                false,
+                cmd_rx,
+            )
+            .resume(&p);
+            tokio::spawn(task.run().instrument(span));
+        }
         // agents already registered (none at start, but keep it correct)
         for a in self.sip.registered_agents() {
             acd.agent_logged_in(&AgentId::new(a), self.clock.now_ms());
@@ -292,6 +337,9 @@ impl Engine {
                             requests.insert(call, w);
                         }
                         ControllerMsg::RingResult { call, agent, result } => {
+                            if result == RingResult::Answered {
+                                talking.insert(agent.clone(), call.clone());
+                            }
                             acd.ring_result(&call, &agent, result, now);
                             // an agent whose contact is gone is not offered again
                             if result == RingResult::Unreachable && self.sip.contacts(agent.as_str()).is_empty() {
@@ -299,6 +347,9 @@ impl Engine {
                             }
                         }
                         ControllerMsg::AgentReleased { agent, call } => {
+                            if talking.get(&agent) == Some(&call) {
+                                talking.remove(&agent);
+                            }
                             if let Some(wrap_ms) = acd.call_ended(&agent, now) {
                                 self.publish(CallEvent {
                                     at_ms: now,
@@ -347,6 +398,32 @@ impl Engine {
                             let r = self.apply(&mut acd, &mut logged_off, &agent, request, &requester, now);
                             let _ = reply.send(r);
                         }
+                        ControlMsg::Call { target, action, by, reply } => {
+                            let call = match &target {
+                                CallTarget::Call(c) => Some(c.clone()),
+                                CallTarget::Agent(a) => talking.get(a).cloned(),
+                            };
+                            let tx = call.as_ref().and_then(|c| calls.get(c));
+                            match tx {
+                                Some(tx) => {
+                                    // the call task answers; a call that just
+                                    // ended drops `reply` (NoCall below)
+                                    if let Err(mpsc::error::TrySendError::Full(call::CallCmd::Control { reply, .. }) | mpsc::error::TrySendError::Closed(call::CallCmd::Control { reply, .. })) =
+                                        tx.try_send(call::CallCmd::Control { action, by, reply })
+                                    {
+                                        let _ = reply.send(Err(ControlError::Refused("the call is busy; try again".into())));
+                                    }
+                                }
+                                None => {
+                                    let what = match target {
+                                        CallTarget::Call(c) => format!("no call {c} in progress"),
+                                        CallTarget::Agent(a) if self.cfg.agents.contains(&a) => format!("agent {a} is on no call"),
+                                        CallTarget::Agent(a) => format!("unknown agent `{a}`"),
+                                    };
+                                    let _ = reply.send(Err(ControlError::NoCall(what)));
+                                }
+                            }
+                        }
                         ControlMsg::List { reply } => {
                             let list = self
                                 .cfg
@@ -361,6 +438,24 @@ impl Engine {
                 _ = tick.tick() => {}
             }
             let now = self.clock.now_ms();
+            // a recording that stopped mid-call (disk full): raise it now,
+            // the call goes on
+            for f in self.recorder.take_failures() {
+                warn!(call = %f.call_id, path = %f.path.display(), reason = %f.reason, "recording stopped: storage alarm");
+                self.publish(CallEvent {
+                    at_ms: now,
+                    call_id: Some(CallId::from_stored(&f.call_id)),
+                    agent: None,
+                    queue: None,
+                    kind: EventKind::StorageAlarm {
+                        reason: format!(
+                            "recording {} stopped: {} (the call goes on unrecorded)",
+                            f.path.display(),
+                            f.reason
+                        ),
+                    },
+                });
+            }
             // minimum staffing holds during open hours only
             for q in self
                 .cfg

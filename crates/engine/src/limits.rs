@@ -11,6 +11,7 @@ pub(crate) struct LimitWatch {
     call_type: CallType,
     limit_ms: i64,
     answered_ms: i64,
+    answered_at: Instant,
     warn_at: Instant,
     exceed_at: Instant,
     warned: bool,
@@ -18,25 +19,45 @@ pub(crate) struct LimitWatch {
 }
 
 impl LimitWatch {
-    /// Starts the clock at the agent's answer (`answered_ms`, epoch ms).
-    pub(crate) fn start(cfg: &EngineConfig, call_type: CallType, answered_ms: i64) -> Self {
+    /// Starts the clock at the agent's answer (`answered_ms` epoch ms,
+    /// `answered_at` the same moment on the monotonic clock).
+    pub(crate) fn start(
+        cfg: &EngineConfig,
+        call_type: CallType,
+        answered_ms: i64,
+        answered_at: Instant,
+    ) -> Self {
+        let mut w = LimitWatch {
+            call_type,
+            limit_ms: 0,
+            answered_ms,
+            answered_at,
+            warn_at: answered_at,
+            exceed_at: answered_at,
+            warned: true,
+            exceeded: true,
+        };
+        w.retype(cfg, call_type);
+        w
+    }
+
+    /// The call's type changed (the agent's disposition): the new type's
+    /// limit applies, counted from the answer as if it had been the type from
+    /// the start. Signals already past for the new limit fire at once.
+    pub(crate) fn retype(&mut self, cfg: &EngineConfig, call_type: CallType) {
         let limit_ms = cfg
             .limits
             .get(&call_type)
             .copied()
             .filter(|l| *l > 0)
             .unwrap_or(0);
-        let now = Instant::now();
         let warn = (limit_ms as f64 * cfg.limit_warning_fraction.clamp(0.0, 1.0)) as u64;
-        LimitWatch {
-            call_type,
-            limit_ms,
-            answered_ms,
-            warn_at: now + Duration::from_millis(warn),
-            exceed_at: now + Duration::from_millis(limit_ms.max(0) as u64),
-            warned: limit_ms == 0,
-            exceeded: limit_ms == 0,
-        }
+        self.call_type = call_type;
+        self.limit_ms = limit_ms;
+        self.warn_at = self.answered_at + Duration::from_millis(warn);
+        self.exceed_at = self.answered_at + Duration::from_millis(limit_ms.max(0) as u64);
+        self.warned = limit_ms == 0;
+        self.exceeded = limit_ms == 0;
     }
 
     /// When something is next due (None: nothing left to signal).

@@ -269,6 +269,12 @@ enum Cmd {
     Play(Vec<Prompt>, bool),
     Bridge(Option<crossbeam_channel::Sender<AudioFrame>>),
     StopTap,
+    Hold(Vec<Prompt>),
+    Unhold,
+    MuteTap(bool),
+    AgentTone(Prompt),
+    Tap(crossbeam_channel::Sender<AudioFrame>),
+    PlayToBoth(Prompt),
 }
 
 /// Packet counters of one side of a session.
@@ -371,6 +377,12 @@ impl std::fmt::Debug for Cmd {
             Cmd::Play(..) => "Play",
             Cmd::Bridge(..) => "Bridge",
             Cmd::StopTap => "StopTap",
+            Cmd::Hold(..) => "Hold",
+            Cmd::Unhold => "Unhold",
+            Cmd::MuteTap(..) => "MuteTap",
+            Cmd::AgentTone(..) => "AgentTone",
+            Cmd::Tap(..) => "Tap",
+            Cmd::PlayToBoth(..) => "PlayToBoth",
         })
     }
 }
@@ -421,6 +433,46 @@ impl MediaSession {
     /// Stops feeding the recorder (the relay goes on).
     pub fn stop_tap(&self) {
         self.send(Cmd::StopTap);
+    }
+
+    /// Puts a bridged call on hold: the caller hears `music` (looped), the
+    /// agent hears nothing, neither side's audio reaches the other. The
+    /// caller's audio still goes to the recorder; the agent's does not.
+    pub fn hold(&self, music: Vec<Prompt>) {
+        self.send(Cmd::Hold(music));
+    }
+
+    /// Ends a hold: the music stops and audio flows both ways again.
+    pub fn unhold(&self) {
+        self.send(Cmd::Unhold);
+    }
+
+    /// While `muted`, the recorder gets silence instead of audio (pause on
+    /// request, e.g. while a card number is read out). The frames keep their
+    /// timing, so the file stays aligned and the paused span is exact.
+    pub fn mute_tap(&self, muted: bool) {
+        self.send(Cmd::MuteTap(muted));
+    }
+
+    /// Starts feeding the recorder without changing what is relayed or
+    /// played: a recording started on request during a call, or one that
+    /// starts when the engine answers (the caller's side while queued).
+    pub fn tap(&self, tap: crossbeam_channel::Sender<AudioFrame>) {
+        self.send(Cmd::Tap(tap));
+    }
+
+    /// Plays `prompt` to both parties of a bridged call (an earlier recording
+    /// played into the call); meanwhile they do not hear each other. The
+    /// bridge comes back by itself at the end.
+    pub fn play_to_both(&self, prompt: Prompt) {
+        self.send(Cmd::PlayToBoth(prompt));
+    }
+
+    /// Plays `tone` to the agent only (the handle-time limit beep): for its
+    /// length it replaces the caller's audio on the agent's side; the caller
+    /// and the recording do not hear it.
+    pub fn tone_to_agent(&self, tone: Prompt) {
+        self.send(Cmd::AgentTone(tone));
     }
 
     /// The caller's DTMF digits (RFC 4733 telephone-event), one per key
@@ -628,6 +680,16 @@ struct Relay {
     stats: Arc<Counters>,
     playback: Option<Playback>,
     bridged: bool,
+    /// On hold: the bridge is open but nothing is relayed; the caller hears
+    /// `playback`.
+    held: bool,
+    /// Pause on request: the recorder gets silence.
+    tap_muted: bool,
+    /// A tone for the agent only (replaces the caller's audio meanwhile).
+    agent_playback: Option<Playback>,
+    /// `playback` and `agent_playback` carry a recording played to both:
+    /// nothing is relayed until both end.
+    shared: bool,
     tap: Option<crossbeam_channel::Sender<AudioFrame>>,
     pcm: Vec<i16>,
     enc: Vec<u8>,
@@ -691,6 +753,10 @@ impl Relay {
             stats,
             playback: None,
             bridged: false,
+            held: false,
+            tap_muted: false,
+            agent_playback: None,
+            shared: false,
             tap: None,
             pcm: vec![0; MAX_DATAGRAM],
             enc: vec![0; MAX_DATAGRAM],
@@ -723,12 +789,13 @@ impl Relay {
         let mut buf_c = vec![0u8; MAX_DATAGRAM];
         let mut buf_a = vec![0u8; MAX_DATAGRAM];
         loop {
-            let playing = self.playback.is_some() && !self.bridged;
+            let playing = (self.playback.is_some() && (!self.bridged || self.held || self.shared))
+                || self.agent_playback.is_some();
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     None => break,
                     Some(cmd) => {
-                        if matches!(cmd, Cmd::Play(..)) {
+                        if matches!(cmd, Cmd::Play(..) | Cmd::Hold(..) | Cmd::AgentTone(..) | Cmd::PlayToBoth(..)) {
                             ticker.reset_immediately();
                         }
                         self.apply(cmd);
@@ -742,7 +809,17 @@ impl Relay {
                     Ok((n, src)) => self.on_packet(Side::Agent, &buf_a[..n], src).await,
                     Err(e) => debug!(error = %e, "agent RTP socket error"),
                 },
-                _ = ticker.tick(), if playing => self.play_frame().await,
+                _ = ticker.tick(), if playing => {
+                    if self.playback.is_some() && (!self.bridged || self.held || self.shared) {
+                        self.play_frame().await;
+                    }
+                    if self.agent_playback.is_some() {
+                        self.play_agent_frame().await;
+                    }
+                    if self.shared && self.playback.is_none() && self.agent_playback.is_none() {
+                        self.shared = false;
+                    }
+                }
             }
         }
     }
@@ -765,10 +842,46 @@ impl Relay {
             }
             Cmd::Bridge(tap) => {
                 self.bridged = true;
+                self.held = false;
+                self.shared = false;
                 self.playback = None;
                 self.tap = tap;
             }
+            Cmd::Tap(tap) => self.tap = Some(tap),
+            Cmd::PlayToBoth(prompt) => {
+                let pb = || Playback {
+                    prompts: vec![prompt.clone()],
+                    index: 0,
+                    pos: 0,
+                    loop_last: false,
+                };
+                self.shared = true;
+                self.playback = Some(pb());
+                self.agent_playback = Some(pb());
+            }
             Cmd::StopTap => self.tap = None,
+            Cmd::Hold(music) => {
+                self.held = true;
+                self.playback = Some(Playback {
+                    prompts: music,
+                    index: 0,
+                    pos: 0,
+                    loop_last: true,
+                });
+            }
+            Cmd::Unhold => {
+                self.held = false;
+                self.playback = None;
+            }
+            Cmd::MuteTap(muted) => self.tap_muted = muted,
+            Cmd::AgentTone(tone) => {
+                self.agent_playback = Some(Playback {
+                    prompts: vec![tone],
+                    index: 0,
+                    pos: 0,
+                    loop_last: false,
+                });
+            }
         }
     }
 
@@ -820,6 +933,41 @@ impl Relay {
         {
             inc(&self.stats.prompt_frames);
             inc(&self.stats.caller.packets_out);
+        }
+    }
+
+    /// Sends the next frame of the agent-only tone.
+    async fn play_agent_frame(&mut self) {
+        let (Some(media), Some(dest)) = (self.agent.media, self.agent.send_to()) else {
+            self.agent_playback = None;
+            return;
+        };
+        let Some(pb) = self.agent_playback.as_mut() else {
+            return;
+        };
+        let mut frame = [0u8; FRAME_SAMPLES];
+        if !pb.next_frame(media.codec, &mut frame) {
+            self.agent_playback = None;
+            return;
+        }
+        let (seq, ts, marker) = self.agent.out.local(Instant::now());
+        let n = write_rtp(
+            &mut self.packet,
+            media.payload_type,
+            marker,
+            seq,
+            ts,
+            self.agent.out.ssrc,
+            &frame,
+        );
+        if self
+            .agent
+            .socket
+            .send_to(&self.packet[..n], dest)
+            .await
+            .is_ok()
+        {
+            inc(&self.stats.agent.packets_out);
         }
     }
 
@@ -879,7 +1027,8 @@ impl Relay {
             let (Some(out_media), Some(dest)) = (to.media, to.send_to()) else {
                 return;
             };
-            let (Some(out_pt), true) = (out_media.telephone_event, self.bridged) else {
+            let (Some(out_pt), true) = (out_media.telephone_event, self.bridged && !self.held)
+            else {
                 return;
             };
             let (s, t, m) = to.out.relayed(ssrc, seq, ts, marker, now);
@@ -905,23 +1054,36 @@ impl Relay {
                 .caller_voice_ms
                 .store(epoch_ms(), Ordering::Relaxed);
         }
-        if !self.bridged {
-            return;
-        }
-        if let Some(tap) = &self.tap {
+        // on hold the agent is neither relayed nor recorded (they may be
+        // talking to a colleague); the caller is recorded throughout, also
+        // before the bridge when the recording starts at the engine's answer
+        let agent_on_hold = self.held && side == Side::Agent;
+        if let (Some(tap), false) = (&self.tap, agent_on_hold) {
+            let samples = if self.tap_muted {
+                vec![0; samples.len()]
+            } else {
+                samples.to_vec()
+            };
             let frame = AudioFrame {
                 side,
                 ssrc,
                 seq,
                 timestamp: ts,
                 arrival_ms: epoch_ms(),
-                samples: samples.to_vec(),
+                samples,
             };
             match tap.try_send(frame) {
                 Ok(()) => inc(&self.stats.tapped),
                 Err(crossbeam_channel::TrySendError::Full(_)) => inc(&self.stats.tap_dropped),
                 Err(crossbeam_channel::TrySendError::Disconnected(_)) => self.tap = None,
             }
+        }
+        if !self.bridged
+            || self.held
+            || self.shared
+            || (side == Side::Caller && self.agent_playback.is_some())
+        {
+            return;
         }
         let (to, samples) = match side {
             Side::Caller => (&mut self.agent, &self.pcm[..payload.len()]),

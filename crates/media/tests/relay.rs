@@ -463,3 +463,170 @@ fn the_callers_sound_is_noticed_before_the_bridge_and_silence_is_not() {
     drop(session);
     media.shutdown();
 }
+
+/// Every packet `s` receives within `ms`, payloads only.
+fn payloads_within(s: &UdpSocket, ms: u64) -> Vec<Vec<u8>> {
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let until = Instant::now() + Duration::from_millis(ms);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    while Instant::now() < until {
+        if let Ok(n) = s.recv(&mut buf) {
+            if let Ok(r) = rtp_rs::RtpReader::new(&buf[..n]) {
+                out.push(r.payload().to_vec());
+            }
+        }
+    }
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    out
+}
+
+/// The 160-byte frames of a prompt, PCMU.
+fn frames_of(p: &Prompt) -> Vec<Vec<u8>> {
+    p.encoded(Codec::Pcmu)
+        .chunks(160)
+        .map(|c| {
+            let mut f = c.to_vec();
+            f.resize(160, Codec::Pcmu.silence());
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn hold_agent_tone_shared_playback_and_a_muted_tap_over_real_sockets() {
+    let media = engine(31600, 31699);
+    let session = media.allocate("control-call").unwrap();
+    let (caller, agent) = (peer(), peer());
+    let to_caller_port: SocketAddr = format!("127.0.0.1:{}", session.caller_port())
+        .parse()
+        .unwrap();
+    let to_agent_port: SocketAddr = format!("127.0.0.1:{}", session.agent_port())
+        .parse()
+        .unwrap();
+    session.set_remote(Side::Caller, caller.local_addr().unwrap(), PCMU);
+    session.set_remote(Side::Agent, agent.local_addr().unwrap(), PCMU);
+    let (tap_tx, tap_rx) = crossbeam_channel::bounded(256);
+    session.bridge(Some(tap_tx));
+    let voice = Prompt::tone("voice", 1000.0, 20, 8000);
+    let voice_frame = voice.encoded(Codec::Pcmu).to_vec();
+    let mut seq = 1u16;
+    let mut send = |from: &UdpSocket, to: SocketAddr, ssrc: u32| {
+        seq = seq.wrapping_add(1);
+        from.send_to(&rtp(0, seq, u32::from(seq) * 160, ssrc, &voice_frame), to)
+            .unwrap();
+    };
+    // bridged: the caller reaches the agent
+    send(&caller, to_caller_port, 1);
+    assert_eq!(
+        rtp_rs::RtpReader::new(&recv(&agent)).unwrap().payload(),
+        &voice_frame[..]
+    );
+    while tap_rx.try_recv().is_ok() {}
+
+    // hold: the caller hears the music and nothing of the agent; the agent
+    // hears nothing; only the caller is recorded
+    let music = Prompt::tone("music", 440.0, 60, 8000);
+    session.hold(vec![music.clone()]);
+    std::thread::sleep(Duration::from_millis(50));
+    send(&caller, to_caller_port, 1);
+    send(&agent, to_agent_port, 2);
+    let heard = payloads_within(&caller, 300);
+    assert!(heard.len() >= 5, "music frames: {}", heard.len());
+    let music_frames = frames_of(&music);
+    assert!(
+        heard.iter().all(|p| music_frames.contains(p)),
+        "the caller on hold hears only music"
+    );
+    assert!(
+        payloads_within(&agent, 200).is_empty(),
+        "the agent hears nothing on hold"
+    );
+    let tapped: Vec<Side> = tap_rx.try_iter().map(|f| f.side).collect();
+    assert_eq!(
+        tapped,
+        [Side::Caller],
+        "on hold only the caller is recorded"
+    );
+
+    // back from hold: both ways again, the music stops
+    session.unhold();
+    std::thread::sleep(Duration::from_millis(50));
+    payloads_within(&caller, 60);
+    send(&agent, to_agent_port, 2);
+    assert_eq!(
+        rtp_rs::RtpReader::new(&recv(&caller)).unwrap().payload(),
+        &voice_frame[..]
+    );
+    assert!(payloads_within(&caller, 100).is_empty(), "no more music");
+
+    // the limit beep: the agent only, in place of the caller meanwhile
+    let beep = Prompt::tone("beep", 1400.0, 100, 6000);
+    session.tone_to_agent(beep.clone());
+    std::thread::sleep(Duration::from_millis(10));
+    send(&caller, to_caller_port, 1);
+    let got = payloads_within(&agent, 250);
+    let beep_frames = frames_of(&beep);
+    assert_eq!(
+        got.iter().filter(|p| beep_frames.contains(p)).count(),
+        beep_frames.len(),
+        "the whole beep reaches the agent"
+    );
+    assert!(
+        !got.contains(&voice_frame),
+        "the caller is not relayed over the beep"
+    );
+    assert!(
+        payloads_within(&caller, 100).is_empty(),
+        "the caller hears no beep"
+    );
+
+    // an earlier recording played to both: each hears it, not the other
+    let earlier = Prompt::tone("earlier", 700.0, 200, 8000);
+    session.play_to_both(earlier.clone());
+    std::thread::sleep(Duration::from_millis(10));
+    send(&agent, to_agent_port, 2);
+    send(&caller, to_caller_port, 1);
+    let earlier_frames = frames_of(&earlier);
+    for (who, s) in [("caller", &caller), ("agent", &agent)] {
+        let got = payloads_within(s, 250);
+        assert_eq!(
+            got.iter().filter(|p| earlier_frames.contains(p)).count(),
+            earlier_frames.len(),
+            "{who} hears the whole recording"
+        );
+        assert!(
+            !got.contains(&voice_frame),
+            "{who} does not hear the other meanwhile"
+        );
+    }
+    // and the bridge is back by itself
+    send(&caller, to_caller_port, 1);
+    assert_eq!(
+        rtp_rs::RtpReader::new(&recv(&agent)).unwrap().payload(),
+        &voice_frame[..]
+    );
+
+    // a paused recording: the frames keep coming, as silence
+    while tap_rx.try_recv().is_ok() {}
+    session.mute_tap(true);
+    std::thread::sleep(Duration::from_millis(20));
+    send(&caller, to_caller_port, 1);
+    recv(&agent);
+    session.mute_tap(false);
+    std::thread::sleep(Duration::from_millis(20));
+    send(&caller, to_caller_port, 1);
+    recv(&agent);
+    let frames: Vec<_> = tap_rx.try_iter().collect();
+    assert_eq!(frames.len(), 2, "both frames reach the recorder");
+    assert!(frames[0].samples.iter().all(|s| *s == 0), "paused: silence");
+    assert!(
+        frames[1].samples.iter().any(|s| *s != 0),
+        "resumed: the voice"
+    );
+    assert_eq!(
+        frames[0].samples.len(),
+        160,
+        "the silence keeps the frame's length"
+    );
+}

@@ -42,6 +42,9 @@ pub struct KpiConfig {
     pub service_level_ms: i64,
     /// "Within N rings" figures use this N (3: no caller hears a fourth ring).
     pub rings: u32,
+    /// A callback still waiting this long after the caller asked for it is
+    /// overdue, ms.
+    pub callback_overdue_ms: i64,
 }
 
 impl Default for KpiConfig {
@@ -51,6 +54,7 @@ impl Default for KpiConfig {
             short_abandon_ms_by_queue: BTreeMap::new(),
             service_level_ms: 20_000,
             rings: 3,
+            callback_overdue_ms: 3_600_000,
         }
     }
 }
@@ -130,6 +134,12 @@ struct CallFacts {
     /// The agent named on `limit_exceeded` (if it came).
     limit_exceeded: Option<Option<AgentId>>,
     misses: Vec<Miss>,
+    /// Time on hold of the ended holds (`resumed`), ms.
+    hold_ms: i64,
+    /// A hold still open (`held` without `resumed` yet), since.
+    held_at: Option<i64>,
+    /// The agents who transferred the call and their part of it (`transferred`).
+    transfers: Vec<(Option<AgentId>, i64)>,
 }
 
 impl CallFacts {
@@ -141,6 +151,17 @@ impl CallFacts {
             || self.voicemail
             || self.callback_requested
             || self.callback_expired
+    }
+
+    /// Time connected to agents: the completing agent's talk and the parts
+    /// of the agents who transferred the call before, ms (hold included).
+    fn connected_ms(&self) -> Option<i64> {
+        let (talk, _) = self.completed.as_ref()?;
+        Some(
+            self.transfers
+                .iter()
+                .fold(*talk, |sum, (_, t)| sum.saturating_add((*t).max(0))),
+        )
     }
 
     fn answering_agent(&self) -> Option<&AgentId> {
@@ -178,10 +199,12 @@ pub struct TypeFigures {
     pub answered: u64,
     /// Calls of this type completed (talked and ended).
     pub completed: u64,
-    /// Mean talk time of the completed calls, ms.
+    /// Mean talk time of the completed calls (hold not included), ms.
     pub avg_talk_ms: Option<f64>,
+    /// Mean time on hold of the completed calls, ms.
+    pub avg_hold_ms: Option<f64>,
     /// Average handle time of the completed calls, ms: talk + hold +
-    /// wrap-up (hold is inside the talk time; wrap-up from `wrap_up`).
+    /// wrap-up (from `wrap_up`).
     pub aht_ms: Option<f64>,
     /// Completed calls that went past the type's limit.
     pub limit_exceeded: u64,
@@ -234,6 +257,9 @@ pub struct Figures {
     pub callbacks_done: u64,
     /// Callbacks waiting for an agent at `now`.
     pub callbacks_due: u64,
+    /// Of those, callbacks waiting longer than the overdue threshold
+    /// (`kpis.callback_overdue_s`, default 1 h).
+    pub callbacks_overdue: u64,
     /// Callbacks given up (deadline or last attempt without reaching the caller).
     pub callbacks_expired: u64,
     /// Calls answered by an agent.
@@ -271,10 +297,20 @@ pub struct Figures {
     pub abandon_rate: Option<f64>,
     /// (Abandoned − short) ÷ (offered − short).
     pub abandon_rate_without_short: Option<f64>,
-    /// Mean talk time of completed calls, ms.
+    /// Mean talk time of completed calls (hold not included), ms.
     pub avg_talk_ms: Option<f64>,
-    /// Average handle time of completed calls (talk + wrap-up), ms.
+    /// Mean time on hold of completed calls, ms.
+    pub avg_hold_ms: Option<f64>,
+    /// Average handle time of completed calls (talk + hold + wrap-up), ms.
     pub aht_ms: Option<f64>,
+    /// Answered calls that an agent transferred to another queue.
+    pub transferred: u64,
+    /// Transferred ÷ answered.
+    pub transfer_rate: Option<f64>,
+    /// Queue waits of the answered calls.
+    pub wait_histogram: Histogram,
+    /// Handle times (talk + hold + wrap-up) of the completed calls.
+    pub handle_histogram: Histogram,
     /// Offered calls per hour over the window.
     pub calls_per_hour: Option<f64>,
     /// Completed calls that stayed within their handle-time limit ÷ completed calls.
@@ -298,10 +334,13 @@ pub struct AgentFigures {
     pub refused: u64,
     /// Offers that could not reach the phone (`agent_unreachable`; not a miss).
     pub unreachable: u64,
-    /// Total talk time, ms.
+    /// Total time connected to callers (hold included), ms: the calls the
+    /// agent completed and their part of the calls they transferred.
     pub talk_ms: i64,
-    /// Mean talk time, ms.
+    /// Mean time connected per call (completed or transferred), ms.
     pub avg_talk_ms: Option<f64>,
+    /// Calls the agent transferred to another queue.
+    pub transferred: u64,
     /// Calls that went past their handle-time limit.
     pub limit_exceeded: u64,
     /// Limit compliance: the agent's completed calls that stayed within
@@ -310,6 +349,9 @@ pub struct AgentFigures {
     /// Time staffed in the window: a phone registered and logged in to the
     /// queues (pauses included), ms — the agent's attendance.
     pub staffed_ms: i64,
+    /// Staffed ÷ the length of the window (for a shift: the shift so far, or
+    /// the whole shift in a report), at most 1.
+    pub attendance: Option<f64>,
     /// Of that, time paused, ms.
     pub paused_ms: i64,
     /// Talk ÷ (staffed − paused): the share of the time available for calls
@@ -469,7 +511,27 @@ impl Metrics {
                 f.wrap_ms.get_or_insert((*wrap_ms).max(0));
                 None
             }
-            EventKind::IvrChoice { call_type, .. } | EventKind::LimitWarning { call_type, .. } => {
+            EventKind::Held { .. } => {
+                f.held_at.get_or_insert(e.at_ms);
+                None
+            }
+            EventKind::Resumed { held_ms, .. } => {
+                // a duplicate `resumed` finds no open hold and adds nothing
+                if f.held_at.take().is_some() {
+                    f.hold_ms = f.hold_ms.saturating_add((*held_ms).max(0));
+                }
+                None
+            }
+            EventKind::Transferred { talk_ms, .. } => {
+                let t = (e.agent.clone(), (*talk_ms).max(0));
+                if !f.transfers.contains(&t) {
+                    f.transfers.push(t);
+                }
+                None
+            }
+            EventKind::IvrChoice { call_type, .. }
+            | EventKind::LimitWarning { call_type, .. }
+            | EventKind::CallTypeSet { call_type, .. } => {
                 f.set_type(e.at_ms, *call_type, true);
                 None
             }
@@ -494,6 +556,10 @@ impl Metrics {
                 None
             }
             EventKind::Completed { talk_ms, .. } => {
+                if let Some(since) = f.held_at.take() {
+                    // ended on hold: the hold lasted until the end
+                    f.hold_ms = f.hold_ms.saturating_add((e.at_ms - since).max(0));
+                }
                 f.completed
                     .get_or_insert_with(|| ((*talk_ms).max(0), e.agent.clone()));
                 None
@@ -710,8 +776,57 @@ impl Metrics {
                 .collect(),
             agents: agents
                 .into_iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.figures()))
+                .map(|(k, v)| (k.as_str().to_string(), v.figures(span_ms)))
                 .collect(),
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the wait histogram buckets.
+pub const WAIT_BUCKETS_S: [u32; 9] = [3, 5, 10, 20, 30, 60, 120, 300, 600];
+/// Upper bounds (seconds) of the handle-time histogram buckets.
+pub const HANDLE_BUCKETS_S: [u32; 9] = [30, 60, 90, 120, 180, 300, 600, 1200, 1800];
+
+/// The bucket of `ms` among `bounds_s` (the last index: above every bound).
+fn bucket(bounds_s: &[u32], ms: i64) -> usize {
+    bounds_s
+        .iter()
+        .position(|b| ms <= i64::from(*b) * 1000)
+        .unwrap_or(bounds_s.len())
+}
+
+/// A distribution: how many values fell at or below each bound.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Histogram {
+    /// Upper bounds, seconds.
+    pub bounds_s: Vec<u32>,
+    /// Values at or below each bound (cumulative, like Prometheus `le`).
+    pub cumulative: Vec<u64>,
+    /// Every value (the `+Inf` bucket).
+    pub count: u64,
+    /// Sum of the values, seconds.
+    pub sum_s: f64,
+}
+
+impl Histogram {
+    fn of(bounds_s: &[u32], counts: &[u64], sum_ms: f64) -> Histogram {
+        if counts.iter().all(|c| *c == 0) {
+            // nothing counted: like the other empty figures
+            return Histogram::default();
+        }
+        let mut running = 0;
+        let cumulative = counts[..bounds_s.len()]
+            .iter()
+            .map(|c| {
+                running += c;
+                running
+            })
+            .collect();
+        Histogram {
+            bounds_s: bounds_s.to_vec(),
+            cumulative,
+            count: counts.iter().sum(),
+            sum_s: sum_ms / 1000.0,
         }
     }
 }
@@ -731,6 +846,8 @@ struct AgentAcc {
     limit_exceeded: u64,
     /// Completed calls (of `talked_calls`) that went past their limit.
     talked_over_limit: u64,
+    /// Calls the agent passed on to another queue.
+    transferred: u64,
     staffed_ms: i64,
     paused_ms: i64,
 }
@@ -745,11 +862,12 @@ impl AgentAcc {
         self.talked_calls += o.talked_calls;
         self.limit_exceeded += o.limit_exceeded;
         self.talked_over_limit += o.talked_over_limit;
+        self.transferred += o.transferred;
         self.staffed_ms = self.staffed_ms.saturating_add(o.staffed_ms);
         self.paused_ms = self.paused_ms.saturating_add(o.paused_ms);
     }
 
-    fn figures(self) -> AgentFigures {
+    fn figures(self, span_ms: i64) -> AgentFigures {
         let share = |den: i64| (den > 0).then(|| (self.talk_ms as f64 / den as f64).min(1.0));
         AgentFigures {
             answered: self.answered,
@@ -758,13 +876,15 @@ impl AgentAcc {
             refused: self.refused,
             unreachable: self.unreachable,
             talk_ms: self.talk_ms,
-            avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls),
+            avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls + self.transferred),
+            transferred: self.transferred,
             limit_exceeded: self.limit_exceeded,
             within_limit: ratio(
                 self.talked_calls.saturating_sub(self.talked_over_limit) as f64,
                 self.talked_calls,
             ),
             staffed_ms: self.staffed_ms,
+            attendance: (span_ms > 0).then(|| (self.staffed_ms as f64 / span_ms as f64).min(1.0)),
             paused_ms: self.paused_ms,
             occupancy: share(self.staffed_ms.saturating_sub(self.paused_ms)),
             utilisation: share(self.staffed_ms),
@@ -804,6 +924,13 @@ fn add_agents<'a>(agents: &mut impl AgentTable<'a>, f: &'a CallFacts) {
             t.talked_over_limit += u64::from(f.limit_exceeded.is_some());
         }
     }
+    for (named, part) in &f.transfers {
+        if let Some(a) = named.as_ref() {
+            let t = agents.agent(a);
+            t.talk_ms = t.talk_ms.saturating_add(*part);
+            t.transferred += 1;
+        }
+    }
     if let Some(named) = &f.limit_exceeded {
         if let Some(a) = named.as_ref().or(answering) {
             agents.agent(a).limit_exceeded += 1;
@@ -840,9 +967,11 @@ struct Acc {
     system_in_rings: u64,
     agent_in_rings: u64,
     talk_sum: f64,
+    hold_sum: f64,
     wrap_sum: f64,
     talk_count: u64,
     over_limit: u64,
+    transferred: u64,
     blocked: u64,
     blacklisted_refused: u64,
     overflowed: u64,
@@ -851,7 +980,12 @@ struct Acc {
     callbacks_requested: u64,
     callbacks_done: u64,
     callbacks_due: u64,
+    callbacks_overdue: u64,
     callbacks_expired: u64,
+    /// Answered calls per wait bucket ([`WAIT_BUCKETS_S`], last = above).
+    wait_hist: [u64; WAIT_BUCKETS_S.len() + 1],
+    /// Completed calls per handle-time bucket ([`HANDLE_BUCKETS_S`]).
+    handle_hist: [u64; HANDLE_BUCKETS_S.len() + 1],
     /// Indexed like `CallType::ALL` (no map to allocate per scope).
     by_type: [TypeAcc; 4],
 }
@@ -865,6 +999,7 @@ struct TypeAcc {
     answered: u64,
     completed: u64,
     talk_sum: f64,
+    hold_sum: f64,
     wrap_sum: f64,
     over_limit: u64,
 }
@@ -874,6 +1009,7 @@ impl TypeAcc {
         self.answered += o.answered;
         self.completed += o.completed;
         self.talk_sum += o.talk_sum;
+        self.hold_sum += o.hold_sum;
         self.wrap_sum += o.wrap_sum;
         self.over_limit += o.over_limit;
     }
@@ -883,7 +1019,11 @@ impl TypeAcc {
             answered: self.answered,
             completed: self.completed,
             avg_talk_ms: ratio(self.talk_sum, self.completed),
-            aht_ms: ratio(self.talk_sum + self.wrap_sum, self.completed),
+            avg_hold_ms: ratio(self.hold_sum, self.completed),
+            aht_ms: ratio(
+                self.talk_sum + self.hold_sum + self.wrap_sum,
+                self.completed,
+            ),
             limit_exceeded: self.over_limit,
             within_limit: ratio((self.completed - self.over_limit) as f64, self.completed),
         }
@@ -908,14 +1048,19 @@ impl Acc {
         self.callbacks_expired += u64::from(f.callback_expired);
         if f.call_type() == CallType::Callback {
             self.callbacks_done += u64::from(f.completed.is_some());
-            self.callbacks_due += u64::from(!f.ended() && now.is_some());
+            if let Some(now) = now.filter(|_| !f.ended()) {
+                self.callbacks_due += 1;
+                self.callbacks_overdue +=
+                    u64::from(now.saturating_sub(arrived) > cfg.callback_overdue_ms);
+            }
         }
         if f.agent_answered.is_some() || f.completed.is_some() {
             let t = &mut self.by_type[type_index(f.call_type())];
             t.answered += u64::from(f.agent_answered.is_some());
-            if let Some((talk, _)) = &f.completed {
+            if let Some(connected) = f.connected_ms() {
                 t.completed += 1;
-                t.talk_sum += *talk as f64;
+                t.talk_sum += (connected - f.hold_ms).max(0) as f64;
+                t.hold_sum += f.hold_ms as f64;
                 t.wrap_sum += f.wrap_ms.unwrap_or(0) as f64;
                 t.over_limit += u64::from(f.limit_exceeded.is_some());
             }
@@ -938,6 +1083,7 @@ impl Acc {
         if let Some(a) = &f.agent_answered {
             self.answered += 1;
             self.wait_sum += a.wait_ms as f64;
+            self.wait_hist[bucket(&WAIT_BUCKETS_S, a.wait_ms)] += 1;
             self.answered_in_target += u64::from(a.wait_ms <= cfg.service_level_ms);
             self.agent_in_rings +=
                 u64::from(f.system_answered_rings.is_none() && a.rings <= cfg.rings);
@@ -954,8 +1100,14 @@ impl Acc {
             self.waiting_now += 1;
             self.longest_wait = self.longest_wait.max(now.saturating_sub(arrived));
         }
-        if let Some((talk, _)) = &f.completed {
-            self.talk_sum += *talk as f64;
+        if f.agent_answered.is_some() && !f.transfers.is_empty() {
+            self.transferred += 1;
+        }
+        if let Some(connected) = f.connected_ms() {
+            let handle = connected.saturating_add(f.wrap_ms.unwrap_or(0).max(0));
+            self.handle_hist[bucket(&HANDLE_BUCKETS_S, handle)] += 1;
+            self.talk_sum += (connected - f.hold_ms).max(0) as f64;
+            self.hold_sum += f.hold_ms as f64;
             self.wrap_sum += f.wrap_ms.unwrap_or(0) as f64;
             self.talk_count += 1;
             self.over_limit += u64::from(f.limit_exceeded.is_some());
@@ -984,9 +1136,11 @@ impl Acc {
         self.system_in_rings += o.system_in_rings;
         self.agent_in_rings += o.agent_in_rings;
         self.talk_sum += o.talk_sum;
+        self.hold_sum += o.hold_sum;
         self.wrap_sum += o.wrap_sum;
         self.talk_count += o.talk_count;
         self.over_limit += o.over_limit;
+        self.transferred += o.transferred;
         self.blocked += o.blocked;
         self.blacklisted_refused += o.blacklisted_refused;
         self.overflowed += o.overflowed;
@@ -995,6 +1149,13 @@ impl Acc {
         self.callbacks_requested += o.callbacks_requested;
         self.callbacks_done += o.callbacks_done;
         self.callbacks_due += o.callbacks_due;
+        self.callbacks_overdue += o.callbacks_overdue;
+        for (a, b) in self.wait_hist.iter_mut().zip(&o.wait_hist) {
+            *a += b;
+        }
+        for (a, b) in self.handle_hist.iter_mut().zip(&o.handle_hist) {
+            *a += b;
+        }
         self.callbacks_expired += o.callbacks_expired;
         for (mine, theirs) in self.by_type.iter_mut().zip(&o.by_type) {
             mine.merge(theirs);
@@ -1015,6 +1176,7 @@ impl Acc {
             callbacks_requested: self.callbacks_requested,
             callbacks_done: self.callbacks_done,
             callbacks_due: self.callbacks_due,
+            callbacks_overdue: self.callbacks_overdue,
             callbacks_expired: self.callbacks_expired,
             answered: self.answered,
             system_answered: self.system_answered,
@@ -1040,7 +1202,19 @@ impl Acc {
                 self.offered - self.short_abandoned,
             ),
             avg_talk_ms: ratio(self.talk_sum, self.talk_count),
-            aht_ms: ratio(self.talk_sum + self.wrap_sum, self.talk_count),
+            avg_hold_ms: ratio(self.hold_sum, self.talk_count),
+            aht_ms: ratio(
+                self.talk_sum + self.hold_sum + self.wrap_sum,
+                self.talk_count,
+            ),
+            transferred: self.transferred,
+            transfer_rate: ratio(self.transferred as f64, self.answered),
+            wait_histogram: Histogram::of(&WAIT_BUCKETS_S, &self.wait_hist, self.wait_sum),
+            handle_histogram: Histogram::of(
+                &HANDLE_BUCKETS_S,
+                &self.handle_hist,
+                self.talk_sum + self.hold_sum + self.wrap_sum,
+            ),
             calls_per_hour: (span_ms > 0)
                 .then(|| self.offered as f64 * 3_600_000.0 / span_ms as f64),
             within_limit: ratio((self.talk_count - self.over_limit) as f64, self.talk_count),
@@ -1309,6 +1483,8 @@ mod tests {
                 talk_ms: 60_000,
                 avg_talk_ms: Some(60_000.0),
                 within_limit: Some(1.0),
+                // no registration in this log: never staffed
+                attendance: Some(0.0),
                 ..AgentFigures::default()
             }
         );
@@ -1322,6 +1498,7 @@ mod tests {
                 avg_talk_ms: Some(120_000.0),
                 limit_exceeded: 1,
                 within_limit: Some(0.0),
+                attendance: Some(0.0),
                 ..AgentFigures::default()
             }
         );
@@ -1443,6 +1620,7 @@ mod tests {
                 answered: 2,
                 completed: 2,
                 avg_talk_ms: Some((90_000.0 + 30_000.0) / 2.0),
+                avg_hold_ms: Some(0.0),
                 aht_ms: Some(60_000.0),
                 limit_exceeded: 1,
                 within_limit: Some(0.5),
@@ -1542,6 +1720,8 @@ mod tests {
         let w = m.snapshot_window(1_000_000, 3_000_000);
         let a = &w.agents["1001"];
         assert_eq!((a.staffed_ms, a.paused_ms), (1_400_000, 0));
+        // attendance against the window (a shift from 1 000 s to 3 000 s)
+        assert_eq!(a.attendance, Some(1_400_000.0 / 2_000_000.0));
         assert_eq!(a.occupancy, Some(0.0), "the call arrived before the window");
         // a window where nobody was staffed lists nobody
         assert!(m.snapshot_window(5_000_000, 6_000_000).agents.is_empty());
@@ -1681,6 +1861,104 @@ mod tests {
     }
 
     #[test]
+    fn hold_and_transfer_by_hand() {
+        let by = || "api:test".to_string();
+        let mut log = Log::new();
+        // a: answered by 1 at 5 s, on hold 20-50 s, completed at 65 s (talk
+        // 60 s of which 30 s hold), wrap-up 10 s
+        log.arrive(0, "a", "q");
+        log.answer(5_000, "a", "q", "1", 5_000, 1);
+        log.ev(20_000, "a", Some("1"), "q", EventKind::Held { by: by() });
+        log.ev(
+            50_000,
+            "a",
+            Some("1"),
+            "q",
+            EventKind::Resumed {
+                held_ms: 30_000,
+                by: by(),
+            },
+        );
+        // a duplicated `resumed` adds nothing
+        log.ev(
+            50_000,
+            "a",
+            Some("1"),
+            "q",
+            EventKind::Resumed {
+                held_ms: 30_000,
+                by: by(),
+            },
+        );
+        log.complete(65_000, "a", "q", "1", 60_000);
+        log.ev(
+            65_000,
+            "a",
+            Some("1"),
+            "q",
+            EventKind::WrapUp { wrap_ms: 10_000 },
+        );
+        // b: answered by 1 at 2 s, transferred after 40 s to the leaders,
+        // answered there by 9 at 50 s, put on hold at 80 s and the caller
+        // hangs up on hold at 90 s (9 talked 40 s, 10 s of it on hold)
+        log.arrive(0, "b", "q");
+        log.answer(2_000, "b", "q", "1", 2_000, 1);
+        let to = QueueId::new("leaders");
+        let transfer = EventKind::Transferred {
+            to,
+            talk_ms: 40_000,
+            by: by(),
+        };
+        log.ev(42_000, "b", Some("1"), "q", transfer);
+        log.answer(50_000, "b", "leaders", "9", 50_000, 3);
+        log.ev(
+            80_000,
+            "b",
+            Some("9"),
+            "leaders",
+            EventKind::Held { by: by() },
+        );
+        log.complete(90_000, "b", "leaders", "9", 40_000);
+        // c: answered, not transferred, no hold, 30 s
+        log.answered(0, "c", "q", "2", 1_000, 1, 30_000);
+        let m = log.metrics();
+        let c = m.snapshot(100_000).center;
+        assert_eq!((c.answered, c.transferred), (3, 1));
+        assert_eq!(c.transfer_rate, Some(1.0 / 3.0));
+        // hold: a 30 s, b 10 s, c 0
+        assert_eq!(c.avg_hold_ms, Some(40_000.0 / 3.0));
+        // talk without hold: a 30 s, b 40 + 40 - 10 = 70 s, c 30 s
+        assert_eq!(c.avg_talk_ms, Some(130_000.0 / 3.0));
+        // AHT: talk + hold + wrap-up (a's 10 s only)
+        assert_eq!(c.aht_ms, Some((130_000.0 + 40_000.0 + 10_000.0) / 3.0));
+        // histograms: waits 5, 2, 1 s; handle times a 70 s (with wrap-up), b 80 s, c 30 s
+        assert_eq!(
+            c.wait_histogram.cumulative[..3],
+            [2, 3, 3],
+            "<=3 s, <=5 s, <=10 s"
+        );
+        assert_eq!(c.wait_histogram.count, 3);
+        assert_eq!(c.wait_histogram.sum_s, 8.0);
+        assert_eq!(
+            c.handle_histogram.cumulative[..3],
+            [1, 1, 3],
+            "<=30 s, <=60 s, <=90 s"
+        );
+        assert_eq!(c.handle_histogram.sum_s, 180.0);
+        // b counts once as answered (at 2 s, by 1) whoever finished it
+        assert_eq!(c.asa_ms, Some((5_000.0 + 2_000.0 + 1_000.0) / 3.0));
+        // agents: 1 completed a (60 s) and passed b on after 40 s
+        let one = &m.snapshot(100_000).agents["1"];
+        assert_eq!(
+            (one.talk_ms, one.transferred, one.answered),
+            (100_000, 1, 2)
+        );
+        assert_eq!(one.avg_talk_ms, Some(50_000.0));
+        let nine = &m.snapshot(100_000).agents["9"];
+        assert_eq!((nine.talk_ms, nine.transferred), (40_000, 0));
+    }
+
+    #[test]
     fn handle_time_is_talk_plus_wrap_up() {
         let mut log = Log::new();
         log.answered(0, "a", "q", "1", 5_000, 1, 60_000);
@@ -1811,6 +2089,9 @@ mod tests {
         assert_eq!(c.callbacks_requested, 1);
         assert_eq!(c.callbacks_done, 1);
         assert_eq!(c.callbacks_due, 1);
+        assert_eq!(c.callbacks_overdue, 0, "waiting 50 s of the 1 h promise");
+        let later = log.metrics().snapshot(50_000 + 3_600_001).center;
+        assert_eq!((later.callbacks_due, later.callbacks_overdue), (1, 1));
         assert_eq!(c.callbacks_expired, 1);
         // neither the voicemail nor the callback request is still waiting or
         // an abandon; the callback waiting for an agent is

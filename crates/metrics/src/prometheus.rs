@@ -85,6 +85,12 @@ const FAMILIES: &[Family<'static>] = &[
         value: |f| Some(f.callbacks_done as f64),
     },
     Family {
+        name: "hotline_callbacks_overdue",
+        kind: "gauge",
+        help: "Callbacks waiting longer than kpis.callback_overdue_s.",
+        value: |f| Some(f.callbacks_overdue as f64),
+    },
+    Family {
         name: "hotline_callbacks_expired_total",
         kind: "counter",
         help: "Callbacks given up (deadline or attempts).",
@@ -153,8 +159,26 @@ const FAMILIES: &[Family<'static>] = &[
     Family {
         name: "hotline_average_talk_seconds",
         kind: "gauge",
-        help: "Mean talk time of completed calls.",
+        help: "Mean talk time of completed calls (hold not included).",
         value: |f| f.avg_talk_ms.map(|v| v / 1000.0),
+    },
+    Family {
+        name: "hotline_average_hold_seconds",
+        kind: "gauge",
+        help: "Mean time on hold of completed calls.",
+        value: |f| f.avg_hold_ms.map(|v| v / 1000.0),
+    },
+    Family {
+        name: "hotline_calls_transferred_total",
+        kind: "counter",
+        help: "Answered calls an agent transferred to another queue.",
+        value: |f| Some(f.transferred as f64),
+    },
+    Family {
+        name: "hotline_transfer_ratio",
+        kind: "gauge",
+        help: "Transferred calls / answered calls.",
+        value: |f| f.transfer_rate,
     },
 ];
 
@@ -174,6 +198,22 @@ pub fn render(s: &Snapshot) -> String {
             }
         }
     }
+    histogram(
+        &mut out,
+        "hotline_wait_seconds",
+        "Queue wait of the calls an agent answered.",
+        &crate::kpi::WAIT_BUCKETS_S,
+        s,
+        |f| &f.wait_histogram,
+    );
+    histogram(
+        &mut out,
+        "hotline_handle_seconds",
+        "Handle time (talk + hold + wrap-up) of completed calls.",
+        &crate::kpi::HANDLE_BUCKETS_S,
+        s,
+        |f| &f.handle_histogram,
+    );
     let name = "hotline_average_handle_seconds";
     let _ = writeln!(
         out,
@@ -241,10 +281,75 @@ pub fn render(s: &Snapshot) -> String {
     out
 }
 
+/// One histogram family: the center without labels, then each queue; an
+/// empty histogram is rendered as zeros so the series never disappear.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    bounds_s: &[u32],
+    s: &Snapshot,
+    of: impl Fn(&crate::kpi::Figures) -> &crate::kpi::Histogram,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    let scopes =
+        std::iter::once((None, &s.center)).chain(s.queues.iter().map(|(q, f)| (Some(label(q)), f)));
+    for (queue, f) in scopes {
+        let h = of(f);
+        let q = queue
+            .as_ref()
+            .map(|q| format!("queue=\"{q}\","))
+            .unwrap_or_default();
+        for (i, b) in bounds_s.iter().enumerate() {
+            let n = h.cumulative.get(i).copied().unwrap_or(0);
+            let _ = writeln!(out, "{name}_bucket{{{q}le=\"{b}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{q}le=\"+Inf\"}} {}", h.count);
+        let plain = queue
+            .map(|q| format!("{{queue=\"{q}\"}}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{name}_sum{plain} {}", h.sum_s);
+        let _ = writeln!(out, "{name}_count{plain} {}", h.count);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kpi::AgentFigures;
+
+    #[test]
+    fn histograms_are_cumulative_per_scope_and_zero_when_empty() {
+        let mut s = Snapshot::default();
+        s.center.wait_histogram = crate::kpi::Histogram {
+            bounds_s: crate::kpi::WAIT_BUCKETS_S.to_vec(),
+            cumulative: vec![1, 1, 2, 3, 3, 3, 3, 3, 3],
+            count: 4,
+            sum_s: 700.5,
+        };
+        s.queues.insert("sales".into(), Figures::default());
+        let text = render(&s);
+        for line in [
+            "# TYPE hotline_wait_seconds histogram",
+            "hotline_wait_seconds_bucket{le=\"3\"} 1",
+            "hotline_wait_seconds_bucket{le=\"10\"} 2",
+            "hotline_wait_seconds_bucket{le=\"600\"} 3",
+            "hotline_wait_seconds_bucket{le=\"+Inf\"} 4",
+            "hotline_wait_seconds_sum 700.5",
+            "hotline_wait_seconds_count 4",
+            // a queue without answered calls: zeros, not missing series
+            "hotline_wait_seconds_bucket{queue=\"sales\",le=\"3\"} 0",
+            "hotline_wait_seconds_count{queue=\"sales\"} 0",
+            "# TYPE hotline_handle_seconds histogram",
+            "hotline_handle_seconds_bucket{le=\"+Inf\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in\n{text}"
+            );
+        }
+    }
 
     #[test]
     fn renders_families_with_labels_escaped() {

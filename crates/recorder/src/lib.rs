@@ -127,10 +127,30 @@ impl Default for RecorderConfig {
     }
 }
 
+/// A recording that stopped being written while its call went on (a full
+/// disk, an I/O error): reported at once, not only when the call ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteFailure {
+    /// The call (the file's stem).
+    pub call_id: String,
+    /// The file.
+    pub path: PathBuf,
+    /// What the operating system said (`No space left on device`).
+    pub reason: String,
+}
+
+/// Failures kept until someone reads them; more are dropped (the first ones
+/// say what is wrong).
+const FAILURES_KEPT: usize = 256;
+
 /// Creates recordings under one root; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Recorder {
     inner: Arc<RecorderConfig>,
+    failures: (
+        Sender<WriteFailure>,
+        crossbeam_channel::Receiver<WriteFailure>,
+    ),
 }
 
 impl Recorder {
@@ -169,7 +189,14 @@ impl Recorder {
         }
         Ok(Recorder {
             inner: Arc::new(cfg),
+            failures: crossbeam_channel::bounded(FAILURES_KEPT),
         })
+    }
+
+    /// Recordings that failed while their call runs, since the last call
+    /// (the engine turns each into a `storage_alarm` event at once).
+    pub fn take_failures(&self) -> Vec<WriteFailure> {
+        self.failures.1.try_iter().collect()
     }
 
     /// Creates `<root>/YYYY/MM/DD/<call_id>.wav` (UTC date of `started_at_ms`)
@@ -219,6 +246,7 @@ impl Recorder {
             notary: self.inner.notary.clone(),
             frames: rx,
             ctrl: ctrl_rx,
+            failures: self.failures.0.clone(),
         };
         let thread = job.spawn().map_err(|source| RecorderError::Spawn {
             path: path.clone(),
@@ -315,6 +343,9 @@ pub struct CallParties {
     pub agent: Option<String>,
     /// Queue.
     pub queue: Option<String>,
+    /// Spans (epoch ms, start and end) during which the recording was paused
+    /// on request; they are silence in the file and listed in the manifest.
+    pub pauses_ms: Vec<(i64, i64)>,
 }
 
 /// What a finished recording holds.

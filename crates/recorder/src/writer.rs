@@ -11,7 +11,7 @@ use crossbeam_channel::{select, Receiver};
 use hotline_core::{AudioFrame, Side};
 use sha2::{Digest, Sha256};
 
-use crate::{CallParties, RecorderError, RecordingSummary};
+use crate::{CallParties, RecorderError, RecordingSummary, WriteFailure};
 use hotline_evidence::{Gaps, Notary, RecordingFacts};
 use std::sync::Arc;
 
@@ -52,6 +52,8 @@ pub(crate) struct Job {
     pub notary: Option<Arc<Notary>>,
     pub frames: Receiver<AudioFrame>,
     pub ctrl: Receiver<Ctrl>,
+    /// Where a write failure is reported as it happens.
+    pub failures: crossbeam_channel::Sender<WriteFailure>,
 }
 
 type Outcome = Result<RecordingSummary, RecorderError>;
@@ -84,10 +86,11 @@ impl Job {
             notary,
             frames,
             ctrl,
+            failures,
         } = self;
         let mut parties = CallParties::default();
         let mut next_sync = (!sync_interval.is_zero()).then(|| Instant::now() + sync_interval);
-        let mut out = Output::new(file, path.clone());
+        let mut out = Output::new(file, path.clone(), Some(failures));
         let mut mixer = Mixer::new(started_at_ms);
         let never = crossbeam_channel::never::<Ctrl>();
         let mut ctrl = ctrl;
@@ -155,7 +158,7 @@ impl Job {
                     count: mixer.gaps,
                     samples: mixer.gap_samples,
                 },
-                pauses: Vec::new(),
+                pauses: pauses_in_samples(&parties.pauses_ms, started_at_ms, samples),
                 recovered: false,
                 file_size: out_size,
                 file_sha256: sha256.clone(),
@@ -186,6 +189,32 @@ impl Job {
     }
 }
 
+/// Converts paused spans (epoch ms) to sample positions in a file that
+/// started at `started_at_ms` and holds `samples` per channel: clamped to the
+/// file, empty spans dropped, in order.
+fn pauses_in_samples(
+    pauses_ms: &[(i64, i64)],
+    started_at_ms: i64,
+    samples: u64,
+) -> Vec<hotline_evidence::Pause> {
+    let at = |ms: i64| {
+        let off = ms.saturating_sub(started_at_ms).max(0);
+        u64::try_from(off.saturating_mul(SAMPLES_PER_MS))
+            .unwrap_or(0)
+            .min(samples)
+    };
+    let mut out: Vec<hotline_evidence::Pause> = pauses_ms
+        .iter()
+        .map(|&(from, to)| hotline_evidence::Pause {
+            start_sample: at(from),
+            end_sample: at(to.max(from)),
+        })
+        .filter(|p| p.end_sample > p.start_sample)
+        .collect();
+    out.sort_by_key(|p| p.start_sample);
+    out
+}
+
 /// The WAV file being written; after the first error it only swallows input.
 struct Output {
     wav: Option<hound::WavWriter<BufWriter<File>>>,
@@ -193,10 +222,16 @@ struct Output {
     sync: Option<File>,
     error: Option<RecorderError>,
     path: PathBuf,
+    /// The first failure is reported here as it happens.
+    failures: Option<crossbeam_channel::Sender<WriteFailure>>,
 }
 
 impl Output {
-    fn new(file: File, path: PathBuf) -> Self {
+    fn new(
+        file: File,
+        path: PathBuf,
+        failures: Option<crossbeam_channel::Sender<WriteFailure>>,
+    ) -> Self {
         let spec = hound::WavSpec {
             channels: 2,
             sample_rate: SAMPLE_RATE,
@@ -208,6 +243,7 @@ impl Output {
             sync: None,
             error: None,
             path,
+            failures,
         };
         match file.try_clone() {
             Ok(f) => out.sync = Some(f),
@@ -226,6 +262,18 @@ impl Output {
     fn fail(&mut self, e: hound::Error) {
         if self.error.is_none() {
             tracing::error!(path = %self.path.display(), error = %e, "recording stopped: write failed");
+            if let Some(tx) = &self.failures {
+                // never blocks: a full report queue drops this one
+                let _ = tx.try_send(WriteFailure {
+                    call_id: self
+                        .path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                });
+            }
             self.error = Some(RecorderError::Write {
                 path: self.path.clone(),
                 source: e,
@@ -542,6 +590,50 @@ impl Mixer {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_full_disk_is_reported_at_once_and_the_writer_goes_on_swallowing() {
+        // /dev/full refuses every write with ENOSPC, like a full disk
+        let Ok(file) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+            eprintln!("no /dev/full here: skipped");
+            return;
+        };
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let path = PathBuf::from("/recordings/2026/11/23/c-full.wav");
+        let mut out = Output::new(file, path.clone(), Some(tx));
+        let tone = vec![1000i16; 8000];
+        for _ in 0..20 {
+            out.write(&tone, &tone);
+            out.flush_header();
+        }
+        let reports: Vec<WriteFailure> = rx.try_iter().collect();
+        assert_eq!(reports.len(), 1, "reported once: {reports:?}");
+        assert_eq!(reports[0].call_id, "c-full");
+        assert_eq!(reports[0].path, path);
+        assert!(
+            reports[0].reason.contains("No space left"),
+            "{}",
+            reports[0].reason
+        );
+        assert!(
+            out.error.is_some(),
+            "the failure is also kept for the close"
+        );
+    }
+
+    #[test]
+    fn paused_spans_become_sample_ranges_inside_the_file() {
+        // file started at 1000 ms and holds 2 s (16000 samples)
+        let p = pauses_in_samples(
+            &[(2500, 2000), (1500, 1750), (2800, 9000), (0, 1200)],
+            1000,
+            16_000,
+        );
+        let spans: Vec<(u64, u64)> = p.iter().map(|p| (p.start_sample, p.end_sample)).collect();
+        // (2500, 2000) is empty (end before start) and dropped; the one past
+        // the end is clamped; the one before the start begins at 0
+        assert_eq!(spans, [(0, 1600), (4000, 6000), (14_400, 16_000)]);
+    }
+
     fn frame(side: Side, ssrc: u32, seq: u16, ts: u32, arrival: i64, v: i16) -> AudioFrame {
         AudioFrame {
             side,
@@ -641,6 +733,7 @@ mod tests {
             notary: None,
             frames: rx,
             ctrl: ctrl_rx,
+            failures: crossbeam_channel::bounded(1).0,
         };
         let t = job.spawn().unwrap();
         // Far more than the channel holds: only a draining writer lets this end.

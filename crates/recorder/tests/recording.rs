@@ -304,6 +304,7 @@ fn finish_signs_a_chained_manifest_that_verifies() {
                 caller: Some(format!("caller{k}")),
                 agent: Some("1001".into()),
                 queue: Some("general".into()),
+                pauses_ms: Vec::new(),
             })
             .expect("finish");
         let manifest = s.manifest.clone().expect("manifest written");

@@ -861,6 +861,96 @@ pub enum LegEvent {
         /// Its body.
         body: Vec<u8>,
     },
+    /// The far end put the call on hold (a re-INVITE or UPDATE offering
+    /// `sendonly` or `inactive`: a desk phone's hold key) or took it back
+    /// (`sendrecv`). Reported on changes only; the request was answered
+    /// with the mirrored direction (RFC 3264 §6.1).
+    RemoteHold {
+        /// On hold now.
+        held: bool,
+    },
+    /// The far end asked to transfer the call (REFER, a desk phone's
+    /// transfer key); answered 202. `target` is the Refer-To URI's user part.
+    Refer {
+        /// Who to transfer to (`leaders`, `4001`).
+        target: String,
+    },
+}
+
+impl LegEvent {
+    /// Events that change nothing about whether the leg is up (provisional
+    /// answers, ACK, INFO, re-INVITE hold, REFER): the call goes on.
+    pub fn keeps_the_leg_up(&self) -> bool {
+        matches!(
+            self,
+            LegEvent::Ringing
+                | LegEvent::Confirmed
+                | LegEvent::Info { .. }
+                | LegEvent::RemoteHold { .. }
+                | LegEvent::Refer { .. }
+        )
+    }
+}
+
+/// The media direction an SDP offer asks for (its last `a=` direction
+/// attribute, session or media level); `sendrecv` when it names none.
+fn offered_direction(sdp: &[u8]) -> &'static str {
+    let text = String::from_utf8_lossy(sdp);
+    let mut dir = "sendrecv";
+    for line in text.lines() {
+        match line.trim() {
+            "a=sendonly" => dir = "sendonly",
+            "a=recvonly" => dir = "recvonly",
+            "a=inactive" => dir = "inactive",
+            "a=sendrecv" => dir = "sendrecv",
+            _ => {}
+        }
+    }
+    dir
+}
+
+/// Our SDP with the direction that answers `offered` (RFC 3264 §6.1:
+/// sendonly → recvonly, recvonly → sendonly, inactive → inactive).
+fn answer_with_direction(ours: &str, offered: &str) -> String {
+    let answer = match offered {
+        "sendonly" => "recvonly",
+        "recvonly" => "sendonly",
+        "inactive" => "inactive",
+        _ => "sendrecv",
+    };
+    let mut out = String::with_capacity(ours.len() + 16);
+    let mut replaced = false;
+    for line in ours.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\r', '\n']);
+        if matches!(
+            bare,
+            "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+        ) {
+            out.push_str(&format!("a={answer}\r\n"));
+            replaced = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !replaced {
+        if !out.ends_with('\n') {
+            out.push_str("\r\n");
+        }
+        out.push_str(&format!("a={answer}\r\n"));
+    }
+    out
+}
+
+/// The user part of a Refer-To value (`<sip:leaders@host;transport=udp>`).
+fn refer_target(value: &str) -> Option<String> {
+    let uri = rsipstack::sip::event_packages::parse_refer_to(value).uri;
+    let rest = uri
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))
+        .or_else(|| uri.strip_prefix("tel:"))?;
+    let user = rest.split(['@', ';', '?']).next()?.trim();
+    (!user.is_empty() && user.len() <= 64 && user.chars().all(|c| c.is_ascii_graphic()))
+        .then(|| user.to_string())
 }
 
 async fn map_states(
@@ -869,6 +959,8 @@ async fn map_states(
     dialogs: Arc<DialogLayer>,
     local_sdp: Arc<Mutex<Option<String>>>,
 ) {
+    // whether the far end holds the call (its last offer)
+    let mut held = false;
     while let Some(state) = rx.recv().await {
         let ev = match state {
             DialogState::Early(..) => Some(LegEvent::Ringing),
@@ -903,25 +995,50 @@ async fn map_states(
                     body: req.body.clone(),
                 })
             }
-            DialogState::Updated(_, _req, handle) => {
-                // re-INVITE / UPDATE: answer with our current SDP (hold etc. are later work)
+            DialogState::Updated(_, req, handle) => {
+                // re-INVITE / UPDATE: answer with our SDP in the direction
+                // that mirrors the offer; an offer without a body (a
+                // session refresh) keeps everything as it is
+                let offered = (!req.body.is_empty()).then(|| offered_direction(&req.body));
                 let body = local_sdp
                     .lock()
                     .ok()
                     .and_then(|s| s.clone())
+                    .map(|s| match offered {
+                        Some(d) => answer_with_direction(&s, d),
+                        None => s,
+                    })
                     .map(String::into_bytes);
                 let headers = body
                     .as_ref()
                     .map(|_| vec![Header::ContentType("application/sdp".into())]);
                 handle.respond(StatusCode::OK, headers, body).await.ok();
-                None
+                let now_held = match offered {
+                    Some(d) => matches!(d, "sendonly" | "inactive"),
+                    None => held,
+                };
+                (now_held != held).then(|| {
+                    held = now_held;
+                    LegEvent::RemoteHold { held }
+                })
+            }
+            DialogState::Refer(_, req, handle) => {
+                match req.refer_to_header().and_then(|h| refer_target(h.value())) {
+                    Some(target) => {
+                        handle.reply(StatusCode::Accepted).await.ok();
+                        Some(LegEvent::Refer { target })
+                    }
+                    None => {
+                        handle.reply(StatusCode::BadRequest).await.ok();
+                        None
+                    }
+                }
             }
             DialogState::Options(_, _, handle) => {
                 handle.reply(StatusCode::OK).await.ok();
                 None
             }
-            DialogState::Refer(_, _, handle)
-            | DialogState::Message(_, _, handle)
+            DialogState::Message(_, _, handle)
             | DialogState::Notify(_, _, handle)
             | DialogState::Publish(_, _, handle) => {
                 handle.reply(StatusCode::NotImplemented).await.ok();
@@ -1029,6 +1146,55 @@ impl OutboundLeg {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hold_offers_are_answered_with_the_mirrored_direction() {
+        let ours = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n";
+        let hold = b"v=0\r\nm=audio 5000 RTP/AVP 0\r\na=sendonly\r\n";
+        assert_eq!(super::offered_direction(hold), "sendonly");
+        let a = super::answer_with_direction(ours, "sendonly");
+        assert!(
+            a.contains("a=recvonly\r\n") && !a.contains("sendrecv"),
+            "{a}"
+        );
+        assert_eq!(
+            super::answer_with_direction(ours, "inactive")
+                .matches("a=inactive")
+                .count(),
+            1
+        );
+        // no direction in the offer: sendrecv; none in ours: one is added
+        assert_eq!(
+            super::offered_direction(b"v=0\r\nm=audio 1 RTP/AVP 0\r\n"),
+            "sendrecv"
+        );
+        let bare = super::answer_with_direction("v=0\r\nm=audio 4000 RTP/AVP 0", "sendonly");
+        assert!(
+            bare.ends_with("m=audio 4000 RTP/AVP 0\r\na=recvonly\r\n"),
+            "{bare:?}"
+        );
+        // garbage is not a hold
+        assert_eq!(super::offered_direction(&[0xff, 0xfe, b'a']), "sendrecv");
+    }
+
+    #[test]
+    fn refer_targets_are_user_parts_or_nothing() {
+        let t = |v: &str| super::refer_target(v);
+        assert_eq!(
+            t("<sip:leaders@10.0.0.1;transport=udp>").as_deref(),
+            Some("leaders")
+        );
+        assert_eq!(t("sip:4001@pbx").as_deref(), Some("4001"));
+        assert_eq!(
+            t("\"Boss\" <sips:boss@pbx?Replaces=abc>").as_deref(),
+            Some("boss")
+        );
+        assert_eq!(t("<tel:+8613800000000>").as_deref(), Some("+8613800000000"));
+        assert_eq!(t("<http://evil>"), None);
+        assert_eq!(t("<sip:@pbx>"), None);
+        assert_eq!(t(&format!("<sip:{}@pbx>", "x".repeat(100))), None);
+        assert_eq!(t(""), None);
+    }
+
     use super::*;
 
     #[test]

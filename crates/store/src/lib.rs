@@ -243,6 +243,26 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// Events of one kind (`callback_requested`, ...) with `at_ms >= from_ms`,
+    /// oldest first, at most `limit`.
+    pub async fn events_of_kind(
+        &self,
+        kind: &str,
+        from_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<CallEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, body FROM events WHERE at_ms >= $1 AND kind = $2 \
+             ORDER BY at_ms, id LIMIT $3",
+        )
+        .bind(from_ms)
+        .bind(kind.to_string())
+        .bind(limit.clamp(0, MAX_LIMIT))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
     /// Inserts the CDR or replaces the stored one of the same call.
     pub async fn upsert_cdr(&self, cdr: &Cdr) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
