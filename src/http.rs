@@ -420,13 +420,22 @@ async fn call_action(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    if api.token.is_empty() {
+    // a console session of a supervisor (with its CSRF token) or the bearer token
+    let session = api.console.as_ref().and_then(|c| {
+        c.session_principal(headers, action != "show", hotline_store::Role::Supervisor)
+    });
+    let user = match session {
+        Some(Ok(p)) => Some(p.name),
+        Some(Err(e)) => return e.into_response(),
+        None => None,
+    };
+    if user.is_none() && api.token.is_empty() {
         return error(
             StatusCode::FORBIDDEN,
             "call control is disabled: set http.api_token in the config",
         );
     }
-    if !bearer_ok(headers, &api.token) {
+    if user.is_none() && !bearer_ok(headers, &api.token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     let body: CallBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -437,10 +446,12 @@ async fn call_action(
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")),
         }
     };
-    let by = body.by.clone().unwrap_or_else(|| match &target {
-        CallTarget::Agent(a) => format!("agent:{a}"),
-        CallTarget::Call(_) => "supervisor".to_string(),
-    });
+    let by = user
+        .or_else(|| body.by.clone())
+        .unwrap_or_else(|| match &target {
+            CallTarget::Agent(a) => format!("agent:{a}"),
+            CallTarget::Call(_) => "supervisor".to_string(),
+        });
     if !short_text(&by, 64) {
         return error(
             StatusCode::BAD_REQUEST,

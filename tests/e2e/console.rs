@@ -299,6 +299,12 @@ fn the_console_api_serves_a_real_recorded_call_to_a_logged_in_supervisor() {
         .run();
     out.assert_success("blacklisted caller refused");
     assert!(out.logs().contains("final 603"), "{}", out.logs());
+    // call control takes the session too (with the CSRF token); the call is over
+    let hold = format!("/api/calls/{id}/hold");
+    let (s, _, _) = raw_http(&web, "POST", &hold, &[("Cookie", &alice.cookie)], "");
+    assert_eq!(s, 403);
+    let (s, v) = alice.json("POST", &hold, Value::Null);
+    assert!(s == 404 || s == 409, "{s} {v}");
     // five failed logins from this address: the sixth attempt is refused
     // even with the right password, with Retry-After
     for _ in 0..5 {
