@@ -334,36 +334,37 @@ async fn every_endpoint_as_every_role() {
 #[tokio::test]
 async fn the_bearer_token_acts_as_a_supervisor_and_a_wrong_one_is_refused() {
     let w = world().await;
-    let bearer = format!("Bearer {TOKEN}");
-    let (s, _, _) = w
-        .send("GET", "/api/calls", None, "", &[("authorization", &bearer)])
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    // no CSRF needed: the token is not a cookie a browser sends by itself
-    let (s, _, _) = w
-        .send(
+    let good = format!("Bearer {TOKEN}");
+    // no CSRF token with the bearer: it is not a cookie a browser sends by itself
+    let mark = r#"{"kind":"dispute"}"#;
+    for (method, path, body, auth, want) in [
+        ("GET", "/api/calls", "", good.as_str(), StatusCode::OK),
+        (
             "POST",
             "/api/recordings/c1/marks",
-            None,
-            r#"{"kind":"dispute"}"#,
-            &[("authorization", &bearer)],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
-    let (s, _, _) = w
-        .send("GET", "/api/audit", None, "", &[("authorization", &bearer)])
-        .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _, _) = w
-        .send(
+            mark,
+            &good,
+            StatusCode::CREATED,
+        ),
+        ("GET", "/api/audit", "", &good, StatusCode::FORBIDDEN),
+        (
             "GET",
             "/api/calls",
-            None,
             "",
-            &[("authorization", "Bearer nope")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED);
+            "Bearer nope",
+            StatusCode::UNAUTHORIZED,
+        ),
+    ] {
+        let (s, _, b) = w
+            .send(method, path, None, body, &[("authorization", auth)])
+            .await;
+        assert_eq!(
+            s,
+            want,
+            "{method} {path} {auth}: {}",
+            String::from_utf8_lossy(&b)
+        );
+    }
 }
 
 #[tokio::test]
