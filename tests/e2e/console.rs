@@ -663,6 +663,27 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         (marks[0].kind.as_str(), marks[0].by.as_str()),
         ("extortion", "root")
     );
+    // a wallboard opened during a call shows it too (from the engine's
+    // view of the agent's call), and drops it when it ends
+    let (agent, call) = recorded_call(&h, "0655556666", 5000);
+    assert!(wait_until(Duration::from_secs(10), || {
+        let (_, body) = http(&web, "GET", "/api/agents");
+        body.contains("\"on_call\"")
+    }));
+    b.go(&format!("http://{web}/console/#/wallboard"));
+    assert!(
+        b.wait_js(
+            "[...document.querySelectorAll('tr.live-call td')].some(td => td.textContent === '0655556666')",
+            Duration::from_secs(10)
+        ),
+        "a call already up when the page opened is shown"
+    );
+    call.wait().assert_success("second caller");
+    agent.wait().assert_success("second agent");
+    assert!(b.wait_js(
+        "document.querySelectorAll('tr.live-call').length === 0",
+        Duration::from_secs(10)
+    ));
     // the wallboard says so when its live stream dies
     b.click("#nav-wallboard");
     assert!(b.wait_js(

@@ -193,10 +193,33 @@ async function refreshAgents() {
         a.since = old && old.state === a.state ? old.since : now;
       }
       state.agents = list;
+      adoptCallsInProgress(list);
       renderWallboard();
       if (currentView() === 'agents') renderAgentsTable();
     } catch (_) { /* the banner says so */ }
   }, 100);
+}
+
+// Calls that were already up when the page opened: the engine tells which
+// call an agent on a call talks on (the clock then counts from the page load
+// and is shown with a ~).
+async function adoptCallsInProgress(list) {
+  state.adopted = state.adopted || new Set();
+  for (const a of list) if (a.state !== 'on_call') state.adopted.delete(a.agent);
+  for (const a of list) {
+    if (a.state !== 'on_call' || state.adopted.has(a.agent)) continue;
+    if ([...state.calls.values()].some((c) => c.agent === a.agent)) continue;
+    state.adopted.add(a.agent);
+    try {
+      const r = await fetch(`/api/agents/${encodeURIComponent(a.agent)}/call`, { credentials: 'same-origin' });
+      if (!r.ok) continue;
+      const c = await r.json();
+      if (!c || !c.call_id || state.calls.has(c.call_id)) continue;
+      const now = Date.now();
+      state.calls.set(c.call_id, { id: c.call_id, caller: c.caller, since: now, type: c.call_type, queue: c.queue, agent: c.agent || a.agent, answered: now, limit: null, level: '', approx: true });
+      renderWallboard();
+    } catch (_) { /* the events will tell */ }
+  }
 }
 
 function currentView() {
@@ -255,7 +278,7 @@ function renderWallboard() {
     ...calls.map((c) => h('tr', { class: 'live-call', 'data-call': c.id },
       h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.id)}` }, c.id.slice(0, 12))),
       h('td', {}, c.caller || ''), h('td', {}, c.queue || ''), h('td', {}, c.type || ''), h('td', {}, c.agent || (c.offered ? `ringing ${c.offered}` : 'waiting')),
-      h('td', {}, h('span', { class: `clock ${c.level}` }, c.answered ? fmtDur(now - c.answered) : fmtDur(now - c.since))),
+      h('td', {}, h('span', { class: `clock ${c.level}` }, (c.approx ? '~' : '') + (c.answered ? fmtDur(now - c.answered) : fmtDur(now - c.since)))),
       h('td', {}, c.limit ? fmtDur(c.limit) : ''))),
   );
   if (!calls.length) $('wb-calls').append(h('tr', {}, h('td', { colspan: 7, class: 'muted', id: 'wb-no-calls' }, 'no call in progress')));
