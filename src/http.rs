@@ -273,10 +273,13 @@ async fn control(
     body: axum::body::Bytes,
 ) -> Response {
     // a console session (with its CSRF token) or the bearer token
-    let session = api
-        .console
-        .as_ref()
-        .and_then(|c| c.session_principal(&headers, true, hotline_store::Role::Supervisor));
+    let session = match &api.console {
+        Some(c) => {
+            c.session_principal(&headers, true, hotline_store::Role::Supervisor)
+                .await
+        }
+        None => None,
+    };
     let user = match session {
         Some(Ok(p)) => Some(p.name),
         Some(Err(e)) => return e.into_response(),
@@ -421,9 +424,13 @@ async fn call_action(
     body: &[u8],
 ) -> Response {
     // a console session of a supervisor (with its CSRF token) or the bearer token
-    let session = api.console.as_ref().and_then(|c| {
-        c.session_principal(headers, action != "show", hotline_store::Role::Supervisor)
-    });
+    let session = match &api.console {
+        Some(c) => {
+            c.session_principal(headers, action != "show", hotline_store::Role::Supervisor)
+                .await
+        }
+        None => None,
+    };
     let user = match session {
         Some(Ok(p)) => Some(p.name),
         Some(Err(e)) => return e.into_response(),

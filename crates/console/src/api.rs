@@ -263,7 +263,7 @@ pub(crate) async fn cdr_list(
     q: Result<Query<CallsQuery>, QueryRejection>,
     recorded: bool,
 ) -> Result<Response, ApiError> {
-    c.authorize(headers, &Method::GET, Role::Supervisor)?;
+    c.authorize(headers, &Method::GET, Role::Supervisor).await?;
     let f = query_param(q)?.filter(recorded)?;
     Ok(Json(page_json(c, &f).await?).into_response())
 }
@@ -281,7 +281,8 @@ async fn call(
     headers: HeaderMap,
     CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Supervisor)?;
+    c.authorize(&headers, &Method::GET, Role::Supervisor)
+        .await?;
     let id = id.as_str();
     let cid = CallId::from_stored(id);
     let cdr = c.store().cdr(&cid).await?;
@@ -313,7 +314,8 @@ fn blacklist_row_json(r: &BlacklistRow) -> Value {
 }
 
 async fn blacklist(State(c): State<Console>, headers: HeaderMap) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Supervisor)?;
+    c.authorize(&headers, &Method::GET, Role::Supervisor)
+        .await?;
     let rows = c.store().blacklist().await?;
     let configured: Vec<Value> = c
         .inner
@@ -349,7 +351,9 @@ struct BlacklistBody {
 }
 
 async fn blacklist_add(State(c): State<Console>, req: Request) -> Result<Response, ApiError> {
-    let p = c.authorize(req.headers(), req.method(), Role::Supervisor)?;
+    let p = c
+        .authorize(req.headers(), req.method(), Role::Supervisor)
+        .await?;
     let body: BlacklistBody = parse_json(&read_body(req, 8192).await?)?;
     let pattern = NumberPattern::parse(&body.pattern)
         .map_err(|e| ApiError::bad_request(format!("pattern: {e}")))?;
@@ -425,7 +429,7 @@ async fn blacklist_remove(
     method: Method,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let p = c.authorize(&headers, &method, Role::Supervisor)?;
+    let p = c.authorize(&headers, &method, Role::Supervisor).await?;
     let id = path_param(id)?;
     let Some(row) = c.store().remove_blacklist(id).await? else {
         return Err(ApiError::not_found(format!("no blacklist entry {id}")));
@@ -459,7 +463,7 @@ async fn audit(
     headers: HeaderMap,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Admin)?;
+    c.authorize(&headers, &Method::GET, Role::Admin).await?;
     let q = query_param(q)?;
     if let Some(id) = &q.call_id {
         call_id(id)?;
@@ -492,7 +496,7 @@ async fn audit(
 }
 
 async fn audit_verify(State(c): State<Console>, headers: HeaderMap) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Admin)?;
+    c.authorize(&headers, &Method::GET, Role::Admin).await?;
     Ok(Json(match c.store().verify_audit().await? {
         Ok(n) => json!({ "ok": true, "entries": n }),
         Err(b) => json!({ "ok": false, "fault": b.to_string() }),

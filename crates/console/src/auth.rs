@@ -449,7 +449,9 @@ async fn login(State(c): State<Console>, req: Request) -> Result<Response, ApiEr
 }
 
 async fn logout(State(c): State<Console>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let p = c.authorize(&headers, &axum::http::Method::POST, Role::Agent)?;
+    let p = c
+        .authorize(&headers, &axum::http::Method::POST, Role::Agent)
+        .await?;
     if let Some(token) = session_cookie(&headers) {
         match c.inner.sessions.lock() {
             Ok(mut s) => s.close(token),

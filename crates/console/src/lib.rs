@@ -236,13 +236,16 @@ impl Console {
     /// the supervisor role) or a session cookie. A state change (any method
     /// but GET/HEAD) with a session needs the session's CSRF token in
     /// `X-CSRF-Token`. 401 without valid credentials, 403 below `min`.
-    pub fn authorize(
+    pub async fn authorize(
         &self,
         headers: &HeaderMap,
         method: &Method,
         min: Role,
     ) -> Result<Principal, ApiError> {
-        if let Some(r) = self.session_principal(headers, state_change(method), min) {
+        if let Some(r) = self
+            .session_principal(headers, state_change(method), min)
+            .await
+        {
             return r;
         }
         match auth::bearer(headers) {
@@ -267,9 +270,10 @@ impl Console {
 
     /// The session's user if the request carries a session cookie (None if
     /// it carries none): Err when the session is unknown or expired, the
-    /// CSRF token is missing or wrong on a `state_change`, or the role is
-    /// below `min`.
-    pub fn session_principal(
+    /// CSRF token is missing or wrong on a `state_change`, the user no longer
+    /// exists, or their role (read from the store at every request, so a
+    /// change of role or a removed user takes effect at once) is below `min`.
+    pub async fn session_principal(
         &self,
         headers: &HeaderMap,
         state_change: bool,
@@ -298,10 +302,24 @@ impl Console {
                 )));
             }
         }
+        let user = match self.inner.store.user(&session.user).await {
+            Ok(Some(u)) => u,
+            Ok(None) => {
+                match self.inner.sessions.lock() {
+                    Ok(mut s) => s.close(token),
+                    Err(p) => p.into_inner().close(token),
+                };
+                return Some(Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "this user no longer exists",
+                )));
+            }
+            Err(e) => return Some(Err(e.into())),
+        };
         Some(auth::need(
             Principal {
-                name: session.user.clone(),
-                role: session.role,
+                name: user.name,
+                role: user.role,
                 session: true,
             },
             min,
@@ -345,7 +363,7 @@ pub async fn require_login(
     if c.inner.cfg.open_read_api || PUBLIC_PATHS.contains(&path) || path.starts_with("/console/") {
         return next.run(req).await;
     }
-    match c.authorize(req.headers(), req.method(), Role::Agent) {
+    match c.authorize(req.headers(), req.method(), Role::Agent).await {
         Ok(_) => next.run(req).await,
         Err(e) => e.into_response(),
     }

@@ -80,7 +80,8 @@ async fn meta(
     headers: HeaderMap,
     CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Supervisor)?;
+    c.authorize(&headers, &Method::GET, Role::Supervisor)
+        .await?;
     let (cdr, file) = recording_file(&c, &id).await?;
     let marks = c.store().marks(&id).await?;
     let info = tokio::task::spawn_blocking(move || {
@@ -164,7 +165,9 @@ async fn audio(
     headers: HeaderMap,
     CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
-    let p = c.authorize(&headers, &Method::GET, Role::Supervisor)?;
+    let p = c
+        .authorize(&headers, &Method::GET, Role::Supervisor)
+        .await?;
     let (_, file) = recording_file(&c, &id).await?;
     let mut f = tokio::fs::File::open(&file)
         .await
@@ -263,7 +266,8 @@ async fn waveform(
     CallPath(id): CallPath,
     q: Result<Query<WaveQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Supervisor)?;
+    c.authorize(&headers, &Method::GET, Role::Supervisor)
+        .await?;
     let points = query_param(q)?.points.unwrap_or(800);
     if !(10..=MAX_POINTS).contains(&points) {
         return Err(ApiError::bad_request(format!("points: 10-{MAX_POINTS}")));
@@ -293,7 +297,8 @@ async fn loudness(
     headers: HeaderMap,
     CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
-    c.authorize(&headers, &Method::GET, Role::Supervisor)?;
+    c.authorize(&headers, &Method::GET, Role::Supervisor)
+        .await?;
     let (_, file) = recording_file(&c, &id).await?;
     let l = tokio::task::spawn_blocking(move || hotline_evidence::loudness::of_wav(&file))
         .await
@@ -312,7 +317,9 @@ async fn bundle(
     headers: HeaderMap,
     CallPath(id): CallPath,
 ) -> Result<Response, ApiError> {
-    let p = c.authorize(&headers, &Method::GET, Role::Supervisor)?;
+    let p = c
+        .authorize(&headers, &Method::GET, Role::Supervisor)
+        .await?;
     recording_file(&c, &id).await?;
     audit(&c, &p, "export", &id, "console bundle download").await?;
     let root = c.inner.cfg.recordings_dir.clone();
@@ -360,7 +367,7 @@ async fn change_request<T: serde::de::DeserializeOwned>(
     req: Request,
     min: Role,
 ) -> Result<(Principal, String, T), ApiError> {
-    let p = c.authorize(req.headers(), req.method(), min)?;
+    let p = c.authorize(req.headers(), req.method(), min).await?;
     let id = call_id(&id)?.to_string();
     let body = parse_json(&read_body(req, 16 * 1024).await?)?;
     Ok((p, id, body))

@@ -243,6 +243,15 @@ impl World {
     }
 }
 
+/// The test user of a role.
+fn user_of(role: Role) -> &'static str {
+    match role {
+        Role::Agent => "ann",
+        Role::Supervisor => "alice",
+        Role::Admin => "root",
+    }
+}
+
 /// Every endpoint with the least role it needs.
 fn endpoints() -> Vec<(&'static str, &'static str, &'static str, Role)> {
     vec![
@@ -312,7 +321,7 @@ async fn every_endpoint_as_every_role() {
                 )
                 .await;
             assert_eq!(s, StatusCode::CREATED);
-            let who = role.map(|r| w.session(r.as_str(), r));
+            let who = role.map(|r| w.session(user_of(r), r));
             let (s, _, b) = w.send(method, path, who.as_ref(), body, &[]).await;
             let text = String::from_utf8_lossy(&b);
             let name = role.map(|r| r.as_str()).unwrap_or("anonymous");
@@ -1037,5 +1046,35 @@ async fn closing_the_read_api_guards_every_path_but_the_login_and_the_pages() {
     assert_eq!(
         open.send("GET", "/api/stats", None, "", &[]).await.0,
         StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_role_change_in_the_store_applies_to_open_sessions_at_once() {
+    let w = world().await;
+    let alice = w.session("alice", Role::Supervisor);
+    assert_eq!(
+        w.json("GET", "/api/calls", Some(&alice), "").await.0,
+        StatusCode::OK
+    );
+    let demoted = User {
+        name: "alice".into(),
+        role: Role::Agent,
+        password_hash: hashed("correct horse"),
+    };
+    w.console.store().put_user(&demoted, 1).await.unwrap();
+    assert_eq!(
+        w.json("GET", "/api/calls", Some(&alice), "").await.0,
+        StatusCode::FORBIDDEN
+    );
+    // a session of a user the store does not know is refused
+    let ghost = w.session("ghost", Role::Admin);
+    assert_eq!(
+        w.json("GET", "/api/audit", Some(&ghost), "").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        w.json("GET", "/api/audit", Some(&ghost), "").await.0,
+        StatusCode::UNAUTHORIZED
     );
 }
