@@ -663,6 +663,25 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         (marks[0].kind.as_str(), marks[0].by.as_str()),
         ("extortion", "root")
     );
+    // blacklist the caller from the call's page link, with the call linked
+    b.go(&format!("http://{web}/console/#/call/{id}"));
+    assert!(b.wait_js(
+        "document.querySelector(\"#view a[href^='#/blacklist?']\")",
+        Duration::from_secs(10)
+    ));
+    b.click("#view a[href^='#/blacklist?']");
+    assert!(b.wait_js("document.getElementById('bl-pattern') && document.getElementById('bl-pattern').value === '0633334444'", Duration::from_secs(10)));
+    b.type_in("#bl-reason", "threats on the recording");
+    b.click("#bl-add");
+    let row = format!("#blacklist-table tr[data-pattern='0633334444'] a[href='#/call/{id}']");
+    assert!(
+        b.wait_js(
+            &format!("document.querySelector(\"{row}\")"),
+            Duration::from_secs(10)
+        ),
+        "the entry is listed with its call"
+    );
+    b.screenshot(&out.join("blacklist.png"));
     // a wallboard opened during a call shows it too (from the engine's
     // view of the agent's call), and drops it when it ends
     let (agent, call) = recorded_call(&h, "0655556666", 5000);
