@@ -2,7 +2,8 @@
 # Run every check and test of the workspace, installing the real SIP peers
 # the end-to-end tests talk to when they are missing:
 #   sipp (sip-tester), baresip (baresip-core), sox, libasound2-dev (cpal, for
-#   hotline-phone), PostgreSQL server binaries (throwaway clusters in tests).
+#   hotline-phone), PostgreSQL server binaries (throwaway clusters in tests),
+#   chromium and chromium-driver (the console's browser test).
 #
 #   scripts/test.sh                 # everything
 #   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
@@ -23,6 +24,8 @@ fi
 if ! dpkg -s libasound2-dev >/dev/null 2>&1; then
     missing+=("libasound2-dev")
 fi
+command -v chromium >/dev/null 2>&1 || missing+=("chromium")
+command -v chromedriver >/dev/null 2>&1 || missing+=("chromium-driver")
 
 if ((${#missing[@]})); then
     echo "test.sh: missing: ${missing[*]}"
@@ -36,7 +39,8 @@ if ((${#missing[@]})); then
         export DEBIAN_FRONTEND=noninteractive
         "${sudo[@]}" apt-get update
         "${sudo[@]}" apt-get install -y --no-install-recommends \
-            sip-tester baresip-core sox libasound2-dev postgresql
+            sip-tester baresip-core sox libasound2-dev postgresql \
+            chromium chromium-driver
     fi
 fi
 

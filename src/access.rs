@@ -6,8 +6,6 @@
 
 use crate::config::Config;
 use anyhow::{anyhow, bail, Context, Result};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use clap::{Args, Subcommand};
 use hotline_core::{CallId, CallType, Clock, SystemClock};
 use hotline_store::{MarkKind, Role, Store, User};
@@ -117,10 +115,9 @@ async fn authenticate(store: &Store, who: &Credentials) -> Result<User> {
     let password = read_password(&who.password_file)?;
     let refused = || anyhow!("user `{}`: unknown user or wrong password", who.user);
     let user = store.user(&who.user).await?.ok_or_else(refused)?;
-    let hash = PasswordHash::new(&user.password_hash).map_err(|_| refused())?;
-    Argon2::default()
-        .verify_password(password.as_bytes(), &hash)
-        .map_err(|_| refused())?;
+    if !hotline_console::verify_password(&user.password_hash, &password) {
+        return Err(refused());
+    }
     Ok(user)
 }
 
@@ -153,12 +150,7 @@ pub fn users(cfg: &Config, cmd: UsersCmd) -> Result<()> {
             if password.chars().count() < 8 {
                 bail!("--password-file: the password needs at least 8 characters");
             }
-            let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
-                .map_err(|e| anyhow!("cannot make a salt: {e}"))?;
-            let hash = Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map_err(|e| anyhow!("cannot hash the password: {e}"))?
-                .to_string();
+            let hash = hotline_console::hash_password(&password)?;
             runtime()?.block_on(async {
                 let store = open_store(cfg).await?;
                 let now = SystemClock.now_ms();

@@ -73,6 +73,9 @@ pub struct Config {
     /// `[http]`
     #[serde(default)]
     pub http: HttpSection,
+    /// `[console]`
+    #[serde(default)]
+    pub console: ConsoleSection,
     /// `[limits]`
     #[serde(default)]
     pub limits: LimitsSection,
@@ -320,6 +323,44 @@ pub struct HttpSection {
     /// require; empty = those endpoints are refused. Until users and roles
     /// exist this token is the supervisor's key: keep it secret.
     pub api_token: String,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `[console]`: the supervisor web console on the HTTP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSection {
+    /// Serve the console (pages and its API) on the HTTP listener.
+    pub enabled: bool,
+    /// A session ends after this many seconds without a request.
+    pub session_idle_s: u64,
+    /// A session ends this many seconds after login, whatever happens.
+    pub session_max_s: u64,
+    /// Failed logins allowed per user name and per client address within
+    /// `login_window_s`; further attempts get 429 until the window passes.
+    pub login_attempts: u32,
+    /// The window of `login_attempts`, seconds.
+    pub login_window_s: u64,
+    /// Leave `/metrics`, `/api/stats`, `/api/stream` and `/api/agents` open
+    /// on the listener (Prometheus, wallboard screens); false = they need a
+    /// console session or the bearer token like everything else.
+    pub open_read_api: bool,
+}
+
+impl Default for ConsoleSection {
+    fn default() -> Self {
+        ConsoleSection {
+            enabled: true,
+            session_idle_s: 1800,
+            session_max_s: 12 * 3600,
+            login_attempts: 5,
+            login_window_s: 900,
+            open_read_api: true,
+        }
+    }
 }
 
 impl Default for HttpSection {
@@ -328,6 +369,8 @@ impl Default for HttpSection {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             api_token: String::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -668,6 +711,38 @@ impl Config {
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
         crate::report::validate_shifts(&self.shifts)?;
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            return Err(invalid(
+                if self.http.tls_cert.is_some() {
+                    "http.tls_key"
+                } else {
+                    "http.tls_cert"
+                },
+                "HTTPS needs both http.tls_cert and http.tls_key (PEM files)",
+            ));
+        }
+        let c = &self.console;
+        if !(60..=86_400).contains(&c.session_idle_s) {
+            return Err(invalid(
+                "console.session_idle_s",
+                "between 60 and 86400 seconds",
+            ));
+        }
+        if c.session_max_s < c.session_idle_s || c.session_max_s > 7 * 86_400 {
+            return Err(invalid(
+                "console.session_max_s",
+                "at least console.session_idle_s and at most 604800 seconds (7 days)",
+            ));
+        }
+        if !(1..=100).contains(&c.login_attempts) {
+            return Err(invalid("console.login_attempts", "between 1 and 100"));
+        }
+        if !(1..=86_400).contains(&c.login_window_s) {
+            return Err(invalid(
+                "console.login_window_s",
+                "between 1 and 86400 seconds",
+            ));
+        }
         if self.storage.recordings_sync_s > 3600 {
             return Err(invalid(
                 "storage.recordings_sync_s",

@@ -189,6 +189,11 @@ pub struct Api {
     pub agents: AgentControl,
     /// `http.api_token` (empty = control endpoints refused).
     pub token: String,
+    /// The supervisor console (its routes are merged in; its sessions may
+    /// control agents too), None when `console.enabled = false`.
+    pub console: Option<hotline_console::Console>,
+    /// HTTPS (`http.tls_cert`/`http.tls_key`), None = plain HTTP.
+    pub tls: Option<hotline_console::tls::Tls>,
     /// The store, for evidence marks placed during a call.
     pub store: Option<hotline_store::Store>,
     /// The recordings root, for playing an earlier recording into a call.
@@ -267,13 +272,26 @@ async fn control(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if api.token.is_empty() {
+    // a console session (with its CSRF token) or the bearer token
+    let session = match &api.console {
+        Some(c) => {
+            c.session_principal(&headers, true, hotline_store::Role::Supervisor)
+                .await
+        }
+        None => None,
+    };
+    let user = match session {
+        Some(Ok(p)) => Some(p.name),
+        Some(Err(e)) => return e.into_response(),
+        None => None,
+    };
+    if user.is_none() && api.token.is_empty() {
         return error(
             StatusCode::FORBIDDEN,
             "agent control is disabled: set http.api_token in the config",
         );
     }
-    if !bearer_ok(&headers, &api.token) {
+    if user.is_none() && !bearer_ok(&headers, &api.token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     let body: ControlBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -285,7 +303,7 @@ async fn control(
         }
     };
     let reason = body.reason.unwrap_or_else(|| "break".to_string());
-    let by = body.by.unwrap_or_else(|| "supervisor".to_string());
+    let by = user.or(body.by).unwrap_or_else(|| "supervisor".to_string());
     if !short_text(&reason, 64) || !short_text(&by, 64) {
         return error(
             StatusCode::BAD_REQUEST,
@@ -405,13 +423,26 @@ async fn call_action(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    if api.token.is_empty() {
+    // a console session of a supervisor (with its CSRF token) or the bearer token
+    let session = match &api.console {
+        Some(c) => {
+            c.session_principal(headers, action != "show", hotline_store::Role::Supervisor)
+                .await
+        }
+        None => None,
+    };
+    let user = match session {
+        Some(Ok(p)) => Some(p.name),
+        Some(Err(e)) => return e.into_response(),
+        None => None,
+    };
+    if user.is_none() && api.token.is_empty() {
         return error(
             StatusCode::FORBIDDEN,
             "call control is disabled: set http.api_token in the config",
         );
     }
-    if !bearer_ok(headers, &api.token) {
+    if user.is_none() && !bearer_ok(headers, &api.token) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     let body: CallBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -422,10 +453,12 @@ async fn call_action(
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")),
         }
     };
-    let by = body.by.clone().unwrap_or_else(|| match &target {
-        CallTarget::Agent(a) => format!("agent:{a}"),
-        CallTarget::Call(_) => "supervisor".to_string(),
-    });
+    let by = user
+        .or_else(|| body.by.clone())
+        .unwrap_or_else(|| match &target {
+            CallTarget::Agent(a) => format!("agent:{a}"),
+            CallTarget::Call(_) => "supervisor".to_string(),
+        });
     if !short_text(&by, 64) {
         return error(
             StatusCode::BAD_REQUEST,
@@ -757,10 +790,12 @@ async fn not_found() -> Response {
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
 pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
-    if !addr.ip().is_loopback() {
-        warn!(%addr, "the HTTP listener is not on loopback and has no authentication yet: anyone who reaches it reads the center's figures");
+    if let Some(w) = hotline_console::exposure_warning(addr, api.tls.is_some()) {
+        warn!(%addr, "{w}");
     }
-    let app = Router::new()
+    let console = api.console.clone();
+    let tls = api.tls.clone();
+    let mut app = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/stats", get(stats))
         .route("/api/stream", get(stream))
@@ -773,12 +808,20 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(4096))
         .with_state(api);
+    if let Some(c) = console {
+        app = app
+            .merge(c.router())
+            .layer(axum::middleware::from_fn_with_state(
+                c,
+                hotline_console::require_login,
+            ));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("http.listen: cannot listen on {addr}"))?;
     let local = listener.local_addr().context("http.listen")?;
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = hotline_console::tls::serve(listener, app, tls).await {
             warn!(error = %e, "HTTP listener stopped");
         }
     });

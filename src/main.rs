@@ -514,6 +514,37 @@ fn serve(
     runtime.block_on(run(cfg, prompts, workers))
 }
 
+/// The supervisor console over the store, with the engine's blacklist
+/// (its run-time entries loaded from the store).
+async fn console(
+    cfg: &Config,
+    store: hotline_store::Store,
+    blacklist: hotline_engine::routing::Blacklist,
+) -> Result<hotline_console::Console> {
+    let c = &cfg.console;
+    let mut ccfg =
+        hotline_console::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
+    ccfg.api_token = cfg.http.api_token.clone();
+    ccfg.secure_cookies = cfg.http.tls_cert.is_some();
+    ccfg.session_idle_s = c.session_idle_s;
+    ccfg.session_max_s = c.session_max_s;
+    ccfg.login_attempts = c.login_attempts;
+    ccfg.login_window_s = c.login_window_s;
+    ccfg.open_read_api = c.open_read_api;
+    let console = hotline_console::Console::new(
+        store,
+        ccfg,
+        std::sync::Arc::new(hotline_core::SystemClock),
+        Some(blacklist),
+    );
+    let n = console
+        .load_blacklist()
+        .await
+        .context("console: cannot load the run-time blacklist")?;
+    info!(entries = n, "run-time blacklist loaded");
+    Ok(console)
+}
+
 async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     std::fs::create_dir_all(&cfg.storage.data_dir).with_context(|| {
         format!(
@@ -588,7 +619,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         overflow: cfg.overflow_map(),
         agent_skills: cfg.agent_skills(),
         vip: cfg.vip_patterns(),
-        blacklist: cfg.blacklist_entries(),
+        blacklist: hotline_engine::routing::Blacklist::new(cfg.blacklist_entries()),
         ivr: load_ivr(&cfg)?,
         agents: cfg
             .agents
@@ -620,6 +651,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         transfer_queue: cfg.acd.transfer_queue.clone().map(QueueId::new),
         limit_tone: cfg.limits.agent_tone,
     };
+    let blacklist = engine_cfg.blacklist.clone();
     let mut engine = Engine::new(
         engine_cfg,
         sip.clone(),
@@ -636,6 +668,15 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
             live,
             agents: engine.control(),
             token: cfg.http.api_token.clone(),
+            console: if cfg.console.enabled {
+                Some(console(&cfg, store.clone(), blacklist).await?)
+            } else {
+                None
+            },
+            tls: match (&cfg.http.tls_cert, &cfg.http.tls_key) {
+                (Some(cert), Some(key)) => Some(hotline_console::tls::Tls::load(cert, key)?),
+                _ => None,
+            },
             store: Some(store.clone()),
             recordings: Some(cfg.recordings_dir()),
         };

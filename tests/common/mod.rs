@@ -252,6 +252,8 @@ pub struct HotlineOptions {
     pub hotline_toml: String,
     /// `http.api_token` (agent control endpoints).
     pub api_token: String,
+    /// TOML lines inside `[http]` (e.g. `tls_cert = "..."`).
+    pub http_toml: String,
     /// TOML lines inside `[prompts]` (e.g. `silent_line = "/tmp/x.wav"`).
     pub prompts_toml: String,
 }
@@ -272,6 +274,7 @@ impl Default for HotlineOptions {
             greeting: None,
             hotline_toml: String::new(),
             api_token: "test-token".into(),
+            http_toml: String::new(),
             prompts_toml: String::new(),
         }
     }
@@ -366,6 +369,7 @@ impl Hotline {
                 ("acd_extra", options.acd_toml.clone()),
                 ("record", options.record.to_string()),
                 ("api_token", options.api_token.clone()),
+                ("http_extra", options.http_toml.clone()),
                 ("prompts_extra", options.prompts_toml.clone()),
                 (
                     "greeting",
@@ -1954,6 +1958,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             ("hotline_extra", String::new()),
             ("acd_extra", String::new()),
             ("prompts_extra", String::new()),
+            ("http_extra", String::new()),
         ])
         .collect();
         let s = render_config(CONFIG_TEMPLATE, &vars);

@@ -16,6 +16,7 @@ mod callback;
 mod calls;
 mod cli;
 mod conformance;
+mod console;
 mod kpis;
 mod phone;
 mod recordings;

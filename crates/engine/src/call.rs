@@ -309,8 +309,7 @@ impl CallTask {
         );
         // Screening: the blacklist first, then the IVR (if any) or the default queue.
         let mut menu: Option<MenuState> = None;
-        let entry =
-            routing::blacklisted(&self.ctx.cfg.blacklist, &self.inbound.caller.number).cloned();
+        let entry = self.ctx.cfg.blacklist.lookup(&self.inbound.caller.number);
         if let Some(entry) = entry {
             warn!(entry = %entry.pattern, action = %entry.action, reason = %entry.reason, "blacklisted caller");
             self.emit(

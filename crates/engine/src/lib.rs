@@ -31,7 +31,7 @@ use hotline_media::MediaEngine;
 use hotline_recorder::Recorder;
 use hotline_sip::{BindingChange, SipEvent, SipServer};
 use hotline_store::EventSink;
-use routing::{BlacklistEntry, IvrMenu, NumberPattern};
+use routing::{IvrMenu, NumberPattern};
 use std::collections::HashMap;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
@@ -57,8 +57,8 @@ pub struct EngineConfig {
     pub agent_skills: HashMap<AgentId, BTreeMap<String, u8>>,
     /// Callers served ahead of others.
     pub vip: Vec<NumberPattern>,
-    /// Numbers marked malicious.
-    pub blacklist: Vec<BlacklistEntry>,
+    /// Numbers marked malicious (configured and added at run time).
+    pub blacklist: routing::Blacklist,
     /// The menu after the greeting; None = every call goes to `queue`.
     pub ivr: Option<IvrMenu>,
     /// Every configured agent.

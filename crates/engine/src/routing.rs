@@ -5,6 +5,7 @@ use hotline_core::{CallType, QueueId};
 use hotline_media::prompt::Prompt;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 /// A caller-number pattern: an exact number, or a prefix written with a
 /// trailing `*` (`+86139*`). Numbers are compared as written in the From
@@ -119,6 +120,75 @@ pub fn blacklisted<'a>(list: &'a [BlacklistEntry], number: &str) -> Option<&'a B
     list.iter()
         .filter(|e| e.pattern.matches(number))
         .max_by_key(|e| e.pattern.specificity())
+}
+
+/// The blacklist the engine consults: the configured entries
+/// (`[[blacklist]]`) plus the entries added at run time (the console's
+/// blacklist, stored in the database), which a [`BlacklistHandle`] replaces
+/// while calls run. Cloning shares the run-time part.
+#[derive(Clone, Debug, Default)]
+pub struct Blacklist {
+    configured: Vec<BlacklistEntry>,
+    runtime: BlacklistHandle,
+}
+
+/// Replaces the run-time entries of a [`Blacklist`] (shared with the engine).
+#[derive(Clone, Debug, Default)]
+pub struct BlacklistHandle(Arc<RwLock<Arc<Vec<BlacklistEntry>>>>);
+
+impl BlacklistHandle {
+    /// Puts `entries` in place of the run-time entries; calls arriving from
+    /// now on are screened against them.
+    pub fn replace(&self, entries: Vec<BlacklistEntry>) {
+        let new = Arc::new(entries);
+        match self.0.write() {
+            Ok(mut g) => *g = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    /// The run-time entries now.
+    pub fn entries(&self) -> Arc<Vec<BlacklistEntry>> {
+        match self.0.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+}
+
+impl Blacklist {
+    /// A blacklist of the configured entries, with no run-time entries yet.
+    pub fn new(configured: Vec<BlacklistEntry>) -> Self {
+        Blacklist {
+            configured,
+            runtime: BlacklistHandle::default(),
+        }
+    }
+
+    /// The handle that replaces the run-time entries.
+    pub fn handle(&self) -> BlacklistHandle {
+        self.runtime.clone()
+    }
+
+    /// The configured entries.
+    pub fn configured(&self) -> &[BlacklistEntry] {
+        &self.configured
+    }
+
+    /// The most specific entry of either part matching `number` (the
+    /// configured entry wins a tie).
+    pub fn lookup(&self, number: &str) -> Option<BlacklistEntry> {
+        let runtime = self.runtime.entries();
+        let a = blacklisted(&self.configured, number);
+        let b = blacklisted(&runtime, number);
+        match (a, b) {
+            (Some(a), Some(b)) if b.pattern.specificity() > a.pattern.specificity() => {
+                Some(b.clone())
+            }
+            (Some(a), _) => Some(a.clone()),
+            (None, b) => b.cloned(),
+        }
+    }
 }
 
 /// Does `number` match one of the VIP patterns?
@@ -305,5 +375,30 @@ mod tests {
             MenuInput::Choice(&opt(CallType::Order, "orders"))
         );
         assert_eq!(menu.input('5'), MenuInput::Invalid);
+    }
+
+    #[test]
+    fn run_time_entries_are_consulted_beside_the_configured_ones() {
+        let entry = |p: &str, reason: &str| BlacklistEntry {
+            pattern: NumberPattern::parse(p).unwrap(),
+            action: BlacklistAction::Reject,
+            reason: reason.into(),
+        };
+        let list = Blacklist::new(vec![entry("+86139*", "config")]);
+        let handle = list.handle();
+        assert_eq!(list.lookup("+8613900000001").unwrap().reason, "config");
+        assert!(list.lookup("0611111111").is_none());
+        handle.replace(vec![
+            entry("0611111111", "console"),
+            entry("+861390*", "longer"),
+        ]);
+        assert_eq!(list.lookup("0611111111").unwrap().reason, "console");
+        // the more specific run-time prefix wins
+        assert_eq!(list.lookup("+8613900000001").unwrap().reason, "longer");
+        assert_eq!(list.lookup("+8613910000001").unwrap().reason, "config");
+        // a clone shares the run-time part
+        let clone = list.clone();
+        handle.replace(Vec::new());
+        assert!(clone.lookup("0611111111").is_none());
     }
 }

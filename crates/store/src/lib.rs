@@ -14,9 +14,11 @@
 
 #![warn(missing_docs)]
 
+mod console;
 mod evidence;
 mod writer;
 
+pub use console::{BlacklistRow, CdrFilter, CdrPage};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
 
 use std::borrow::Cow;
@@ -141,7 +143,8 @@ pub struct Store {
     backend: Backend,
 }
 
-const CDR_COLUMNS: &str = "call_id, caller, caller_name, dialled, queue, agent, call_type, \
+pub(crate) const CDR_COLUMNS: &str =
+    "call_id, caller, caller_name, dialled, queue, agent, call_type, \
      arrived_ms, system_answered_ms, agent_answered_ms, ended_ms, wait_ms, talk_ms, rings, \
      outcome, ended_by, recording_path, recording_sha256";
 /// Largest `limit` honoured by the listing queries.
@@ -372,7 +375,7 @@ fn event_from_row(row: &AnyRow) -> Result<CallEvent, StoreError> {
     })
 }
 
-fn cdr_from_row(row: &AnyRow) -> Result<Cdr, StoreError> {
+pub(crate) fn cdr_from_row(row: &AnyRow) -> Result<Cdr, StoreError> {
     let call_id: String = row.try_get("call_id")?;
     let corrupt = |detail: String| StoreError::Corrupt {
         what: "cdr",
@@ -440,14 +443,16 @@ fn parse_ended_by(s: &str) -> Option<EndedBy> {
 
 /// The embedded migrations of a backend.
 fn migrator(backend: Backend) -> Migrator {
-    let (init, evidence) = match backend {
+    let (init, evidence, console) = match backend {
         Backend::Sqlite => (
             include_str!("../migrations/sqlite/0001_init.sql"),
             include_str!("../migrations/sqlite/0002_evidence.sql"),
+            include_str!("../migrations/sqlite/0003_console.sql"),
         ),
         Backend::Postgres => (
             include_str!("../migrations/postgres/0001_init.sql"),
             include_str!("../migrations/postgres/0002_evidence.sql"),
+            include_str!("../migrations/postgres/0003_console.sql"),
         ),
     };
     Migrator::with_migrations(vec![
@@ -463,6 +468,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("evidence"),
             MigrationType::Simple,
             evidence.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            3,
+            Cow::Borrowed("console"),
+            MigrationType::Simple,
+            console.into_sql_str(),
             false,
         ),
     ])

@@ -286,9 +286,116 @@ async fn suite(url: &str) {
         .expect("writer ends")
         .unwrap();
     evidence_suite(url, &store, &again).await;
+    console_suite(url, &store).await;
 }
 
 /// Users, marks (holds) and the audit chain, with hostile text and tampering.
+/// The console's paged CDR query and run-time blacklist.
+async fn console_suite(url: &str, store: &Store) {
+    use hotline_store::{CdrFilter, MarkKind};
+    for i in 0..10 {
+        let mut c = cdr(&format!("console-{i}"), 5_000_000 + i);
+        c.caller = if i < 4 { "0611".into() } else { "0622".into() };
+        if i % 2 == 0 {
+            c.recording_path = Some(format!("console-{i}.wav"));
+        }
+        store.upsert_cdr(&c).await.unwrap();
+    }
+    store
+        .add_mark("console-2", MarkKind::Abuse, "", "alice", 5)
+        .await
+        .unwrap();
+    let mine = |caller: &str| CdrFilter {
+        caller: Some(caller.into()),
+        limit: 3,
+        ..Default::default()
+    };
+    let p = store.cdr_page(&mine("0622")).await.unwrap();
+    assert_eq!(p.total, 6, "{url}");
+    assert_eq!(p.items.len(), 3);
+    assert_eq!(p.items[0].call_id.as_str(), "console-9");
+    let p = store
+        .cdr_page(&CdrFilter {
+            offset: 3,
+            ..mine("0622")
+        })
+        .await
+        .unwrap();
+    assert_eq!(p.items[0].call_id.as_str(), "console-6", "{url}");
+    let p = store
+        .cdr_page(&CdrFilter {
+            from_ms: Some(5_000_001),
+            to_ms: Some(5_000_003),
+            ..mine("0611")
+        })
+        .await
+        .unwrap();
+    assert_eq!(p.total, 2, "{url}");
+    let p = store
+        .cdr_page(&CdrFilter {
+            marked: Some(true),
+            held: Some(true),
+            ..mine("0611")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        p.items
+            .iter()
+            .map(|c| c.call_id.as_str())
+            .collect::<Vec<_>>(),
+        ["console-2"],
+        "{url}"
+    );
+    let p = store
+        .cdr_page(&CdrFilter {
+            recorded: true,
+            marked: Some(false),
+            ..mine("0622")
+        })
+        .await
+        .unwrap();
+    assert_eq!(p.total, 3, "{url}");
+    // hostile text is data, not SQL
+    for h in HOSTILE {
+        let f = CdrFilter {
+            from_ms: Some(5_000_000),
+            to_ms: Some(5_000_010),
+            ..mine(h)
+        };
+        assert_eq!(store.cdr_page(&f).await.unwrap().total, 0, "{url}");
+    }
+    let id = store
+        .add_blacklist(
+            "+86139*",
+            "reject",
+            HOSTILE[1],
+            Some("console-1"),
+            "alice",
+            7,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .add_blacklist("+86139*", "reject", "again", None, "bob", 8)
+            .await
+            .is_err(),
+        "{url}: a pattern is listed once"
+    );
+    let l = store.blacklist().await.unwrap();
+    assert_eq!(l.len(), 1);
+    assert_eq!(
+        (l[0].reason.as_str(), l[0].call_id.as_deref()),
+        (HOSTILE[1], Some("console-1"))
+    );
+    assert_eq!(
+        store.remove_blacklist(id).await.unwrap().unwrap().pattern,
+        "+86139*"
+    );
+    assert!(store.remove_blacklist(id).await.unwrap().is_none());
+}
+
 async fn evidence_suite(url: &str, store: &Store, again: &Store) {
     use hotline_store::{AuditBreak, MarkKind, Role, User};
     // users: put, replace, read back; unknown user

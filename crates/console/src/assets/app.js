@@ -1,0 +1,620 @@
+// hotline supervisor console. Plain JS, no build step; every page goes
+// through the JSON API (docs/api.md). User data is only ever set with
+// textContent, never as HTML.
+'use strict';
+
+const state = { me: null, csrf: null, stream: null, lastFrame: 0, watchdog: null, calls: new Map(), agents: [], snapshot: null, latencies: [], tick: null };
+window.hotline = state; // read by the browser test (latencies)
+
+const $ = (id) => document.getElementById(id);
+
+function h(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'class') e.className = v;
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function fmtDur(ms) {
+  if (ms === null || ms === undefined) return '';
+  const s = Math.max(0, Math.round(ms / 1000));
+  const m = Math.floor(s / 60);
+  return `${m}:${String(s % 60).padStart(2, '0')}`;
+}
+const fmtTime = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '');
+const pct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(0)}%`);
+
+function flash(text) {
+  const f = $('flash');
+  f.textContent = text;
+  f.hidden = false;
+  clearTimeout(flash.t);
+  flash.t = setTimeout(() => { f.hidden = true; }, 4000);
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: {}, credentials: 'same-origin' };
+  if (method !== 'GET') opts.headers['X-CSRF-Token'] = state.csrf || '';
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  if (r.status === 401 && path !== '/api/login') {
+    state.me = null;
+    showLogin();
+    throw new Error('not logged in');
+  }
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
+  if (!r.ok) throw new Error((data && data.error) || `${r.status}`);
+  return data;
+}
+
+// ---------- login ----------
+
+function showLogin() {
+  stopStream();
+  $('nav').hidden = true;
+  $('view').replaceChildren();
+  $('login-view').hidden = false;
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const err = $('login-error');
+  err.hidden = true;
+  try {
+    const me = await api('POST', '/api/login', { user: $('login-user').value, password: $('login-password').value });
+    $('login-password').value = '';
+    loggedIn(me);
+  } catch (e) {
+    err.textContent = e.message;
+    err.hidden = false;
+  }
+}
+
+function loggedIn(me) {
+  state.me = me;
+  state.csrf = me.csrf;
+  $('login-view').hidden = true;
+  $('nav').hidden = false;
+  $('whoami').textContent = `${me.user} (${me.role})`;
+  $('nav-audit').hidden = me.role !== 'admin';
+  if (!location.hash || location.hash === '#/login') location.hash = '#/wallboard';
+  route();
+}
+
+async function logout() {
+  try { await api('POST', '/api/logout'); } catch (_) { /* gone anyway */ }
+  state.me = null;
+  state.csrf = null;
+  location.hash = '#/login';
+  showLogin();
+}
+
+// ---------- live stream (wallboard) ----------
+
+function stopStream() {
+  if (state.stream) state.stream.close();
+  state.stream = null;
+  clearInterval(state.watchdog);
+  state.watchdog = null;
+}
+
+function startStream() {
+  stopStream();
+  const es = new EventSource('/api/stream');
+  state.stream = es;
+  state.lastFrame = Date.now();
+  es.addEventListener('snapshot', (m) => {
+    state.lastFrame = Date.now();
+    setStale(false);
+    try { state.snapshot = JSON.parse(m.data); } catch (_) { return; }
+    renderWallboard();
+  });
+  es.addEventListener('call_event', (m) => {
+    state.lastFrame = Date.now();
+    let e;
+    try { e = JSON.parse(m.data); } catch (_) { return; }
+    applyEvent(e);
+    renderWallboard();
+    // event-to-screen latency: the event's time to the frame that shows it
+    requestAnimationFrame(() => {
+      const lat = Date.now() - e.at_ms;
+      state.latencies.push({ type: e.kind && e.kind.type, call: e.call_id, ms: lat });
+      if (state.latencies.length > 1000) state.latencies.shift();
+    });
+  });
+  es.addEventListener('lagged', () => { setStale(true); startStream(); });
+  es.onerror = () => setStale(true);
+  // snapshots come every second: three missed is a stale connection
+  state.watchdog = setInterval(() => {
+    if (Date.now() - state.lastFrame > 3500) {
+      setStale(true);
+      startStream();
+    }
+  }, 1000);
+}
+
+function setStale(stale) {
+  const b = $('banner');
+  if (stale) {
+    b.textContent = 'Live connection lost: the figures below are stale. Reconnecting…';
+    b.hidden = false;
+  } else {
+    b.hidden = true;
+  }
+}
+
+const ENDS = new Set(['completed', 'abandoned', 'failed', 'rejected', 'voicemail_left', 'callback_requested']);
+const AGENT_EVENTS = new Set(['agent_paused', 'agent_unpaused', 'agent_logged_in', 'agent_logged_out', 'agent_registered', 'agent_unregistered', 'wrap_up', 'offered', 'agent_answered', 'completed', 'agent_ring_no_answer', 'agent_rejected']);
+
+function applyEvent(e) {
+  const t = e.kind && e.kind.type;
+  const id = e.call_id;
+  if (id) {
+    if (t === 'arrived') {
+      state.calls.set(id, { id, caller: e.kind.caller && e.kind.caller.number, since: e.at_ms, type: e.kind.call_type, queue: e.queue, agent: null, answered: null, limit: null, level: '' });
+    }
+    const c = state.calls.get(id);
+    if (c) {
+      if (e.queue) c.queue = e.queue;
+      if (t === 'offered' && e.agent) c.offered = e.agent;
+      if (t === 'agent_answered') { c.agent = e.agent; c.answered = e.at_ms; }
+      if (t === 'ivr_choice' && e.kind.call_type) c.type = e.kind.call_type;
+      if (t === 'limit_warning') { c.level = 'warning'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
+      if (t === 'limit_exceeded') { c.level = 'exceeded'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
+      if (ENDS.has(t)) state.calls.delete(id);
+    }
+  }
+  if (AGENT_EVENTS.has(t)) refreshAgents();
+}
+
+async function refreshAgents() {
+  clearTimeout(refreshAgents.t);
+  refreshAgents.t = setTimeout(async () => {
+    try {
+      const r = await fetch('/api/agents', { credentials: 'same-origin' });
+      if (!r.ok) return;
+      const list = await r.json();
+      const now = Date.now();
+      for (const a of list) {
+        const old = state.agents.find((x) => x.agent === a.agent);
+        a.since = old && old.state === a.state ? old.since : now;
+      }
+      state.agents = list;
+      adoptCallsInProgress(list);
+      renderWallboard();
+      if (currentView() === 'agents') renderAgentsTable();
+    } catch (_) { /* the banner says so */ }
+  }, 100);
+}
+
+// Calls that were already up when the page opened: the engine tells which
+// call an agent on a call talks on (the clock then counts from the page load
+// and is shown with a ~).
+async function adoptCallsInProgress(list) {
+  state.adopted = state.adopted || new Set();
+  for (const a of list) if (a.state !== 'on_call') state.adopted.delete(a.agent);
+  for (const a of list) {
+    if (a.state !== 'on_call' || state.adopted.has(a.agent)) continue;
+    if ([...state.calls.values()].some((c) => c.agent === a.agent)) continue;
+    state.adopted.add(a.agent);
+    try {
+      const r = await fetch(`/api/agents/${encodeURIComponent(a.agent)}/call`, { credentials: 'same-origin' });
+      if (!r.ok) continue;
+      const c = await r.json();
+      if (!c || !c.call_id || state.calls.has(c.call_id)) continue;
+      const now = Date.now();
+      state.calls.set(c.call_id, { id: c.call_id, caller: c.caller, since: now, type: c.call_type, queue: c.queue, agent: c.agent || a.agent, answered: now, limit: null, level: '', approx: true });
+      renderWallboard();
+    } catch (_) { /* the events will tell */ }
+  }
+}
+
+function currentView() {
+  return (location.hash.replace(/^#\//, '').split('/')[0]) || 'wallboard';
+}
+
+function tile(k, v, id) {
+  return h('div', { class: 'tile' }, h('div', { class: 'v', id }, v), h('div', { class: 'k' }, k));
+}
+
+function viewWallboard() {
+  const v = $('view');
+  v.replaceChildren(
+    h('h2', {}, 'Wallboard'),
+    h('div', { class: 'tiles', id: 'wb-tiles' }),
+    h('h3', {}, 'Queues (today)'),
+    h('table', { id: 'wb-queues' }),
+    h('h3', {}, 'Calls now'),
+    h('table', { id: 'wb-calls' }),
+    h('h3', {}, 'Agents'),
+    h('table', { id: 'wb-agents' }),
+  );
+  startStream();
+  refreshAgents();
+  clearInterval(state.tick);
+  state.tick = setInterval(() => { if (currentView() === 'wallboard') renderWallboard(); }, 1000);
+}
+
+function renderWallboard() {
+  if (currentView() !== 'wallboard' || !$('wb-tiles')) return;
+  const s = state.snapshot && state.snapshot.today;
+  const c = s ? s.center : null;
+  $('wb-tiles').replaceChildren(
+    tile('waiting', c ? c.waiting_now : '–', 'wb-waiting'),
+    tile('longest wait', c ? fmtDur(c.longest_current_wait_ms) : '–'),
+    tile('talking', c ? c.talking_now : '–', 'wb-talking'),
+    tile('offered today', c ? c.offered : '–', 'wb-offered'),
+    tile('answered', c ? c.answered : '–'),
+    tile('abandoned', c ? c.abandoned : '–'),
+    tile('ASA', c && c.asa_ms !== null ? fmtDur(c.asa_ms) : '–'),
+    tile('service level', c ? pct(c.service_level) : '–'),
+    tile('abandon rate', c ? pct(c.abandon_rate) : '–'),
+  );
+  const qs = s ? Object.entries(s.queues || {}) : [];
+  $('wb-queues').replaceChildren(
+    h('tr', {}, ['queue', 'waiting', 'longest wait', 'offered', 'answered', 'abandoned', 'ASA', 'service level', 'abandon rate'].map((x, i) => h('th', { class: i ? 'num' : '' }, x))),
+    ...qs.map(([q, f]) => h('tr', { 'data-queue': q },
+      h('td', {}, q), h('td', { class: 'num' }, f.waiting_now), h('td', { class: 'num' }, fmtDur(f.longest_current_wait_ms)),
+      h('td', { class: 'num' }, f.offered), h('td', { class: 'num' }, f.answered), h('td', { class: 'num' }, f.abandoned),
+      h('td', { class: 'num' }, f.asa_ms === null ? '–' : fmtDur(f.asa_ms)), h('td', { class: 'num' }, pct(f.service_level)), h('td', { class: 'num' }, pct(f.abandon_rate)))),
+  );
+  const now = Date.now();
+  const calls = [...state.calls.values()].sort((a, b) => a.since - b.since);
+  $('wb-calls').replaceChildren(
+    h('tr', {}, ['call', 'caller', 'queue', 'type', 'agent', 'waiting / talking', 'limit'].map((x) => h('th', {}, x))),
+    ...calls.map((c) => h('tr', { class: 'live-call', 'data-call': c.id },
+      h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.id)}` }, c.id.slice(0, 12))),
+      h('td', {}, c.caller || ''), h('td', {}, c.queue || ''), h('td', {}, c.type || ''), h('td', {}, c.agent || (c.offered ? `ringing ${c.offered}` : 'waiting')),
+      h('td', {}, h('span', { class: `clock ${c.level}` }, (c.approx ? '~' : '') + (c.answered ? fmtDur(now - c.answered) : fmtDur(now - c.since)))),
+      h('td', {}, c.limit ? fmtDur(c.limit) : ''))),
+  );
+  if (!calls.length) $('wb-calls').append(h('tr', {}, h('td', { colspan: 7, class: 'muted', id: 'wb-no-calls' }, 'no call in progress')));
+  const figures = (state.snapshot && state.snapshot.today && state.snapshot.today.agents) || {};
+  $('wb-agents').replaceChildren(
+    h('tr', {}, ['agent', 'state', 'in state', 'reason', 'call', 'handle time', 'missed today', 'within limit'].map((x) => h('th', {}, x))),
+    ...state.agents.map((a) => {
+      const call = calls.find((c) => c.agent === a.agent);
+      const f = figures[a.agent] || {};
+      return h('tr', { 'data-agent': a.agent },
+        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, a.state.replace('_', ' ')), h('td', {}, fmtDur(now - a.since)),
+        h('td', {}, a.reason || ''), h('td', {}, call ? call.type || '' : ''),
+        h('td', {}, call && call.answered ? h('span', { class: `clock ${call.level}` }, fmtDur(now - call.answered) + (call.limit ? ` / ${fmtDur(call.limit)}` : '')) : ''),
+        h('td', { class: 'num' }, f.missed !== undefined ? f.missed : a.missed), h('td', { class: 'num' }, pct(f.within_limit)));
+    }),
+  );
+}
+
+// ---------- calls and recordings ----------
+
+function filterForm(kind, q) {
+  const field = (name, label, attrs) => h('label', {}, label, h('input', Object.assign({ name, value: q.get(name) || '' }, attrs || {})));
+  const sel = (name, label, options) => h('label', {}, label, h('select', { name }, options.map((o) => h('option', { value: o, selected: (q.get(name) || '') === o }, o || 'any'))));
+  return h('form', { class: 'inline', id: 'filters', onsubmit: (ev) => {
+    ev.preventDefault();
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(ev.target)) if (v) p.set(k, v);
+    location.hash = `#/${kind}?${p}`;
+  } },
+  field('from', 'from', { type: 'date' }), field('to', 'to', { type: 'date' }), field('caller', 'caller'), field('agent', 'agent'), field('queue', 'queue'),
+  sel('type', 'type', ['', 'order', 'inquiry', 'callback', 'complaint']),
+  sel('outcome', 'outcome', ['', 'answered', 'abandoned', 'rejected', 'failed', 'voicemail', 'callback']),
+  sel('marked', 'marked', ['', 'true', 'false']),
+  kind === 'recordings' ? sel('held', 'on hold', ['', 'true', 'false']) : null,
+  h('button', { type: 'submit' }, 'Filter'));
+}
+
+async function viewList(kind, query) {
+  const q = new URLSearchParams(query || '');
+  const v = $('view');
+  const table = h('table', { id: `${kind}-table` });
+  const pager = h('div', { class: 'pager' });
+  v.replaceChildren(h('h2', {}, kind === 'calls' ? 'Calls' : 'Recordings'), filterForm(kind, q), table, pager);
+  const limit = 50;
+  const offset = Number(q.get('offset') || 0);
+  q.set('limit', limit);
+  let page;
+  try { page = await api('GET', `/api/${kind}?${q}`); } catch (e) { table.replaceChildren(h('tr', {}, h('td', { class: 'error' }, e.message))); return; }
+  table.replaceChildren(
+    h('tr', {}, ['arrived', 'call', 'caller', 'queue', 'agent', 'type', 'outcome', 'wait', 'talk', 'marks', 'hold'].map((x) => h('th', {}, x))),
+    ...page.items.map((c) => h('tr', { 'data-call': c.call_id },
+      h('td', {}, fmtTime(c.arrived_ms)), h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.call_id)}` }, c.call_id.slice(0, 16))),
+      h('td', {}, c.caller), h('td', {}, c.queue || ''), h('td', {}, c.agent || ''), h('td', {}, c.type), h('td', {}, c.outcome || ''),
+      h('td', { class: 'num' }, fmtDur(c.wait_ms)), h('td', { class: 'num' }, fmtDur(c.talk_ms)),
+      h('td', {}, c.marks.map((m) => m.kind).join(', ')), h('td', { class: c.held ? 'held' : '' }, c.held ? 'on hold' : ''))),
+  );
+  const go = (off) => { const p = new URLSearchParams(query || ''); p.set('offset', off); location.hash = `#/${kind}?${p}`; };
+  pager.replaceChildren(
+    h('span', { class: 'muted' }, `${page.total} calls, ${offset + 1}–${Math.min(offset + limit, page.total)} `),
+    offset > 0 ? h('button', { onclick: () => go(Math.max(0, offset - limit)) }, '← newer') : null,
+    offset + limit < page.total ? h('button', { onclick: () => go(offset + limit) }, 'older →') : null,
+  );
+}
+
+function describe(e) {
+  const k = e.kind || {};
+  const bits = [];
+  if (k.caller) bits.push(`from ${k.caller.number}`);
+  if (e.agent) bits.push(`agent ${e.agent}`);
+  if (e.queue) bits.push(`queue ${e.queue}`);
+  for (const key of ['wait_ms', 'talk_ms', 'rings', 'ended_by', 'reason', 'call_type', 'limit_ms', 'position', 'to']) {
+    if (k[key] !== undefined && k[key] !== null) bits.push(`${key.replace('_ms', '')} ${key.endsWith('_ms') ? fmtDur(k[key]) : k[key]}`);
+  }
+  return bits.join(', ');
+}
+
+async function viewCall(id) {
+  const v = $('view');
+  v.replaceChildren(h('h2', {}, `Call ${id}`));
+  let call;
+  try { call = await api('GET', `/api/calls/${encodeURIComponent(id)}`); } catch (e) { v.append(h('p', { class: 'error' }, e.message)); return; }
+  const c = call.cdr;
+  if (c) {
+    v.append(h('table', { class: 'facts' },
+      [['caller', c.caller], ['dialled', c.dialled], ['queue', c.queue], ['agent', c.agent], ['type', c.type], ['arrived', fmtTime(c.arrived_ms)], ['outcome', c.outcome], ['wait', fmtDur(c.wait_ms)], ['talk', fmtDur(c.talk_ms)], ['hold', call.held ? 'ON LEGAL HOLD' : 'no']]
+        .map(([k, x]) => h('tr', {}, h('th', {}, k), h('td', { class: k === 'hold' && call.held ? 'held' : '' }, x || '')))));
+  }
+  const t0 = call.events.length ? call.events[0].at_ms : 0;
+  v.append(h('h3', {}, 'Timeline'), h('ol', { class: 'timeline', id: 'timeline' },
+    call.events.map((e) => h('li', {}, h('span', { class: 't' }, `+${((e.at_ms - t0) / 1000).toFixed(1)} s`), h('b', {}, (e.kind.type || '').replace(/_/g, ' ')), ' ', describe(e)))));
+  if (call.marks.length) {
+    v.append(h('h3', {}, 'Evidence marks'), h('ul', { id: 'marks' }, call.marks.map((m) => h('li', {}, `${m.kind} by ${m.by} at ${fmtTime(m.at_ms)}: ${m.note}`, m.released_ms ? ` (released by ${m.released_by}: ${m.release_reason})` : ' — on hold'))));
+  }
+  if (c && c.recorded) await player(v, id, call.held);
+  if (c) {
+    v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, 'Blacklist this caller…')));
+  }
+}
+
+// ---------- recording player ----------
+
+async function player(v, id, held) {
+  const enc = encodeURIComponent(id);
+  const canvas = h('canvas', { id: 'wave', width: 1200, height: 200 });
+  const audio = h('audio', { id: 'audio', preload: 'auto' });
+  const playBtn = h('button', { id: 'play', type: 'button', disabled: true }, 'Play');
+  const pos = h('span', { id: 'pos', class: 'clock' }, '0:00');
+  const speed = h('select', { id: 'speed' }, ['0.25', '0.5', '0.75', '1'].map((s) => h('option', { value: s, selected: s === '1' }, `${s}×`)));
+  const channel = h('select', { id: 'channel' }, [['both', 'both'], ['caller', 'caller only'], ['agent', 'agent only']].map(([val, t]) => h('option', { value: val }, t)));
+  const kind = h('select', { id: 'mark-kind' }, ['extortion', 'abuse', 'dispute', 'other'].map((k) => h('option', { value: k }, k)));
+  const note = h('input', { id: 'mark-note', placeholder: 'note', maxlength: 4000, size: 40 });
+  const markBtn = h('button', { id: 'mark', type: 'button' }, 'Mark as evidence');
+  v.append(
+    h('h3', {}, 'Recording'),
+    h('p', { class: 'muted' }, h('span', { class: 'legend-caller' }, '▮ caller (top)'), '  ', h('span', { class: 'legend-agent' }, '▮ agent (bottom)'), '  ', h('span', { class: 'legend-loud' }, '▮ loud stretches')),
+    canvas, audio,
+    h('div', { class: 'player-controls' }, playBtn, pos, h('label', {}, 'speed', speed), h('label', {}, 'channel', channel),
+      h('a', { id: 'bundle', href: `/api/recordings/${enc}/bundle`, download: `${id}.zip` }, 'Download evidence bundle')),
+    h('div', { class: 'player-controls' }, h('label', {}, 'mark', kind), h('label', {}, 'note', note), markBtn, h('span', { id: 'hold-state', class: held ? 'held' : 'muted' }, held ? 'on legal hold' : 'not held')),
+  );
+  markBtn.addEventListener('click', async () => {
+    try {
+      await api('POST', `/api/recordings/${enc}/marks`, { kind: kind.value, note: note.value });
+      $('hold-state').textContent = 'on legal hold';
+      $('hold-state').className = 'held';
+      flash(`Marked as ${kind.value}: the recording is on legal hold`);
+    } catch (e) { flash(`Not marked: ${e.message}`); }
+  });
+  let wave = null;
+  let loud = [];
+  try {
+    [wave, loud] = await Promise.all([
+      api('GET', `/api/recordings/${enc}/waveform?points=600`),
+      api('GET', `/api/recordings/${enc}/loudness`).then((l) => l.loudest || []).catch(() => []),
+    ]);
+  } catch (e) { v.append(h('p', { class: 'error' }, `waveform: ${e.message}`)); }
+  const draw = () => {
+    const g = canvas.getContext('2d');
+    const W = canvas.width, H = canvas.height, half = H / 2;
+    g.clearRect(0, 0, W, H);
+    if (!wave) return;
+    const dur = wave.duration_ms || 1;
+    for (const s of loud) {
+      const x0 = (s.start_ms / dur) * W, x1 = (s.end_ms / dur) * W;
+      g.fillStyle = 'rgba(248,81,73,0.35)';
+      g.fillRect(x0, s.channel === 'caller' ? 0 : half, Math.max(2, x1 - x0), half);
+    }
+    const lane = (peaks, y0, color) => {
+      g.fillStyle = color;
+      const n = peaks.length || 1;
+      for (let i = 0; i < peaks.length; i++) {
+        const a = (peaks[i] / 32768) * (half / 2 - 2);
+        g.fillRect((i / n) * W, y0 + half / 2 - a, Math.max(1, W / n - 0.5), 2 * a + 1);
+      }
+    };
+    lane(wave.caller, 0, '#58a6ff');
+    lane(wave.agent, half, '#56d364');
+    g.fillStyle = '#283040';
+    g.fillRect(0, half, W, 1);
+    if (audio.duration) {
+      g.fillStyle = '#fff';
+      g.fillRect((audio.currentTime / audio.duration) * W, 0, 2, H);
+    }
+  };
+  draw();
+  // the audio is fetched once (one `listen` entry in the audit log) and
+  // played from memory
+  let graph = null;
+  const routeChannels = () => {
+    if (!graph) return;
+    const m = channel.value;
+    graph.cl.gain.value = m !== 'agent' ? 1 : 0;
+    graph.cr.gain.value = m === 'caller' ? 1 : 0;
+    graph.al.gain.value = m === 'agent' ? 1 : 0;
+    graph.ar.gain.value = m !== 'caller' ? 1 : 0;
+  };
+  const ensureGraph = () => {
+    if (graph || !window.AudioContext) return;
+    const ctx = new AudioContext();
+    const src = ctx.createMediaElementSource(audio);
+    const split = ctx.createChannelSplitter(2);
+    const merge = ctx.createChannelMerger(2);
+    const cl = ctx.createGain(), cr = ctx.createGain(), al = ctx.createGain(), ar = ctx.createGain();
+    src.connect(split);
+    split.connect(cl, 0); split.connect(cr, 0); split.connect(al, 1); split.connect(ar, 1);
+    cl.connect(merge, 0, 0); cr.connect(merge, 0, 1); al.connect(merge, 0, 0); ar.connect(merge, 0, 1);
+    merge.connect(ctx.destination);
+    graph = { ctx, cl, cr, al, ar };
+    routeChannels();
+  };
+  try {
+    const r = await fetch(`/api/recordings/${enc}/audio`, { credentials: 'same-origin' });
+    if (!r.ok) throw new Error(`${r.status}`);
+    audio.src = URL.createObjectURL(await r.blob());
+    playBtn.disabled = false;
+  } catch (e) { v.append(h('p', { class: 'error' }, `audio: ${e.message}`)); }
+  audio.preservesPitch = true;
+  playBtn.addEventListener('click', () => {
+    ensureGraph();
+    if (graph && graph.ctx.state === 'suspended') graph.ctx.resume();
+    if (audio.paused) audio.play().catch((e) => flash(`cannot play: ${e.message}`)); else audio.pause();
+  });
+  audio.addEventListener('play', () => { playBtn.textContent = 'Pause'; });
+  audio.addEventListener('pause', () => { playBtn.textContent = 'Play'; });
+  audio.addEventListener('timeupdate', () => { pos.textContent = fmtDur(audio.currentTime * 1000); draw(); });
+  speed.addEventListener('change', () => { audio.preservesPitch = true; audio.playbackRate = Number(speed.value); });
+  channel.addEventListener('change', () => { ensureGraph(); routeChannels(); });
+  canvas.addEventListener('click', (ev) => {
+    const r = canvas.getBoundingClientRect();
+    if (audio.duration) { audio.currentTime = ((ev.clientX - r.left) / r.width) * audio.duration; draw(); }
+  });
+}
+
+// ---------- agents ----------
+
+function viewAgents() {
+  $('view').replaceChildren(h('h2', {}, 'Agents'), h('table', { id: 'agents-table' }));
+  refreshAgents();
+  if (!state.snapshot) fetch('/api/stats').then((r) => r.json()).then((s) => { state.snapshot = s; renderAgentsTable(); }).catch(() => {});
+  renderAgentsTable();
+}
+
+function renderAgentsTable() {
+  const t = $('agents-table');
+  if (!t) return;
+  const figures = (state.snapshot && state.snapshot.today && state.snapshot.today.agents) || {};
+  const act = async (a, action) => {
+    let body = {};
+    if (action === 'pause') {
+      const r = document.getElementById(`reason-${a}`).value.trim() || 'break';
+      body = { reason: r };
+    }
+    try { await api('POST', `/api/agents/${encodeURIComponent(a)}/${action}`, body); flash(`${a}: ${action}`); } catch (e) { flash(`${a}: ${e.message}`); }
+    refreshAgents();
+  };
+  t.replaceChildren(
+    h('tr', {}, ['agent', 'state', 'reason', 'registered', 'answered', 'missed', 'within limit', ''].map((x) => h('th', {}, x))),
+    ...state.agents.map((a) => {
+      const f = figures[a.agent] || {};
+      return h('tr', { 'data-agent': a.agent },
+        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, a.state.replace('_', ' ')), h('td', {}, a.reason || ''),
+        h('td', {}, a.registered ? 'yes' : 'no'), h('td', { class: 'num' }, a.answered), h('td', { class: 'num' }, a.missed), h('td', { class: 'num' }, pct(f.within_limit)),
+        h('td', {}, h('input', { id: `reason-${a.agent}`, placeholder: 'pause reason', size: 12, maxlength: 64 }),
+          h('button', { onclick: () => act(a.agent, 'pause') }, 'Pause'), h('button', { onclick: () => act(a.agent, 'unpause') }, 'Unpause'),
+          h('button', { onclick: () => act(a.agent, 'login') }, 'Log in'), h('button', { onclick: () => act(a.agent, 'logout') }, 'Log out')));
+    }),
+  );
+}
+
+// ---------- blacklist ----------
+
+async function viewBlacklist(query) {
+  const q = new URLSearchParams(query || '');
+  const v = $('view');
+  const pattern = h('input', { name: 'pattern', id: 'bl-pattern', placeholder: '+8613900000000 or +86139*', value: q.get('caller') || '', required: true });
+  const reason = h('input', { name: 'reason', id: 'bl-reason', placeholder: 'why', required: true, maxlength: 500, size: 30 });
+  const call = h('input', { name: 'call_id', id: 'bl-call', placeholder: 'call id (optional)', value: q.get('call') || '' });
+  const table = h('table', { id: 'blacklist-table' });
+  v.replaceChildren(h('h2', {}, 'Blacklist'),
+    h('form', { class: 'inline', onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        await api('POST', '/api/blacklist', { pattern: pattern.value, reason: reason.value, call_id: call.value || undefined });
+        flash(`${pattern.value} blacklisted`);
+        location.hash = '#/blacklist';
+        viewBlacklist('');
+      } catch (e) { flash(`Not added: ${e.message}`); }
+    } }, h('label', {}, 'number or prefix*', pattern), h('label', {}, 'reason', reason), h('label', {}, 'caused by call', call), h('button', { type: 'submit', id: 'bl-add' }, 'Add')),
+    table);
+  let list;
+  try { list = await api('GET', '/api/blacklist'); } catch (e) { table.replaceChildren(h('tr', {}, h('td', { class: 'error' }, e.message))); return; }
+  table.replaceChildren(
+    h('tr', {}, ['pattern', 'action', 'reason', 'call', 'by', 'since', ''].map((x) => h('th', {}, x))),
+    ...list.entries.map((r) => h('tr', { 'data-pattern': r.pattern },
+      h('td', {}, r.pattern), h('td', {}, r.action), h('td', {}, r.reason),
+      h('td', {}, r.call_id ? h('a', { href: `#/call/${encodeURIComponent(r.call_id)}` }, r.call_id.slice(0, 16)) : ''),
+      h('td', {}, r.by), h('td', {}, fmtTime(r.at_ms)),
+      h('td', {}, h('button', { onclick: async () => {
+        try { await api('DELETE', `/api/blacklist/${r.id}`); flash(`${r.pattern} removed`); viewBlacklist(''); } catch (e) { flash(e.message); }
+      } }, 'Remove')))),
+    ...list.configured.map((r) => h('tr', { class: 'muted' }, h('td', {}, r.pattern), h('td', {}, r.action), h('td', {}, r.reason), h('td', {}, ''), h('td', {}, 'config file'), h('td', {}, ''), h('td', {}, ''))),
+  );
+}
+
+// ---------- audit ----------
+
+async function viewAudit(query) {
+  const q = new URLSearchParams(query || '');
+  const v = $('view');
+  const table = h('table', { id: 'audit-table' });
+  const verdict = h('span', { id: 'audit-verdict', class: 'muted' });
+  v.replaceChildren(h('h2', {}, 'Audit log'), h('p', {}, h('button', { onclick: async () => {
+    try { const r = await api('GET', '/api/audit/verify'); verdict.textContent = r.ok ? `chain intact (${r.entries} entries)` : `FAULT: ${r.fault}`; } catch (e) { verdict.textContent = e.message; }
+  } }, 'Verify the chain'), ' ', verdict), table);
+  if (!q.has('limit')) q.set('limit', 200);
+  let page;
+  try { page = await api('GET', `/api/audit?${q}`); } catch (e) { table.replaceChildren(h('tr', {}, h('td', { class: 'error' }, e.message))); return; }
+  table.replaceChildren(
+    h('tr', {}, ['time', 'who', 'action', 'call', 'reason'].map((x) => h('th', {}, x))),
+    ...page.items.map((a) => h('tr', { 'data-action': a.action },
+      h('td', {}, fmtTime(a.at_ms)), h('td', {}, a.who), h('td', {}, a.action),
+      h('td', {}, a.call_id ? h('a', { href: `#/call/${encodeURIComponent(a.call_id)}` }, a.call_id.slice(0, 16)) : ''), h('td', {}, a.reason))),
+  );
+}
+
+// ---------- routing ----------
+
+function route() {
+  if (!state.me) { showLogin(); return; }
+  const [path, query] = location.hash.replace(/^#\//, '').split('?');
+  const [view, arg] = path.split('/');
+  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
+  if (view !== 'wallboard') { clearInterval(state.tick); }
+  if (state.me.role === 'agent') {
+    $('view').replaceChildren(h('p', {}, 'Agents have no access to the console. Ask a supervisor.'));
+    return;
+  }
+  switch (view) {
+    case 'calls': case 'recordings': stopStream(); viewList(view, query); break;
+    case 'call': stopStream(); viewCall(decodeURIComponent(arg || '')); break;
+    case 'agents': viewAgents(); break;
+    case 'blacklist': stopStream(); viewBlacklist(query); break;
+    case 'audit': stopStream(); viewAudit(query); break;
+    default: viewWallboard();
+  }
+}
+
+async function start() {
+  $('login-form').addEventListener('submit', login);
+  $('logout').addEventListener('click', logout);
+  window.addEventListener('hashchange', route);
+  try {
+    const r = await fetch('/api/session', { credentials: 'same-origin' });
+    if (r.ok) { loggedIn(await r.json()); return; }
+  } catch (_) { /* not logged in */ }
+  showLogin();
+}
+
+start();
