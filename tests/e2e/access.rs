@@ -320,25 +320,28 @@ fn recorded_call(h: &Hotline, caller: &str) -> String {
         .run()
         .assert_success("a recorded call");
     agent.wait().assert_success("agent");
-    let n = all_events(h)
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::RecordingClosed { .. }))
-        .count();
-    let cdrs = wait_cdrs(h, n.max(1));
+    // this caller's CDR (written when the call ends, maybe after the
+    // phones are done), then its recording sealed
+    let mut id = None;
     assert!(
-        wait_until(Duration::from_secs(10), || all_events(h)
+        wait_until(Duration::from_secs(15), || {
+            id = cdrs(h)
+                .into_iter()
+                .find(|c| c.caller == caller)
+                .map(|c| c.call_id);
+            id.is_some()
+        }),
+        "no CDR for {caller}: {}",
+        h.report()
+    );
+    let id = id.expect("checked above");
+    assert!(
+        wait_until(Duration::from_secs(10), || events(h, &id)
             .iter()
-            .filter(|e| matches!(e.kind, EventKind::RecordingClosed { .. }))
-            .count()
-            >= cdrs.len()),
+            .any(|e| matches!(e.kind, EventKind::RecordingClosed { .. }))),
         "sealed"
     );
-    cdrs.iter()
-        .find(|c| c.caller == caller)
-        .expect("the call's CDR")
-        .call_id
-        .as_str()
-        .to_string()
+    id.as_str().to_string()
 }
 
 /// Over the quota the oldest recording without a hold goes (on record, with
