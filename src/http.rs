@@ -236,6 +236,13 @@ async fn agents(State(api): State<Api>) -> Response {
     }
 }
 
+async fn queues(State(api): State<Api>) -> Response {
+    match api.agents.queues().await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
 /// Body of `POST /api/agents/{id}/{action}` (all optional).
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -801,6 +808,7 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
         .route("/api/stream", get(stream))
         .route("/health", get(|| async { "ok\n" }))
         .route("/api/agents", get(agents))
+        .route("/api/queues", get(queues))
         .route("/api/agents/{id}/{action}", post(control))
         .route("/api/agents/{id}/call", get(agent_call))
         .route("/api/agents/{id}/call/{action}", post(call_of_agent))

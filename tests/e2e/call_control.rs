@@ -470,10 +470,35 @@ fn the_queue_part_is_recorded_and_played_into_the_callers_next_call() {
         ..HotlineOptions::default()
     });
     // nobody staffed: the engine answers at the end of the third ring and
-    // the caller waits (and talks) in the queue, then hangs up
-    caller(&h, 3000)
+    // the caller waits (and talks) in the queue, then hangs up; meanwhile
+    // the wallboard's /api/queues shows them waiting
+    let first_call = caller(&h, 3000);
+    let mut seen = serde_json::Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let (s, b) = http(&h.http_addr(), "GET", "/api/queues");
+            seen = serde_json::from_str(&b).unwrap_or_default();
+            s == 200 && seen[0]["waiting"].as_array().is_some_and(|w| w.len() == 1)
+        }),
+        "{seen}"
+    );
+    assert_eq!(seen[0]["queue"], "general", "{seen}");
+    assert_eq!(seen[0]["open"], true);
+    assert_eq!(seen[0]["staffed"], 0);
+    assert_eq!(seen[0]["waiting"][0]["position"], 1);
+    first_call
         .wait()
         .assert_success("first call, abandoned in the queue");
+    let mut after = serde_json::Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let (_, b) = http(&h.http_addr(), "GET", "/api/queues");
+            after = serde_json::from_str(&b).unwrap_or_default();
+            after[0]["waiting"] == serde_json::json!([])
+        }),
+        "the caller left: {after}"
+    );
+    assert_eq!(after[0]["longest_wait_ms"], 0);
     let first = wait_cdrs(&h, 1).remove(0);
     assert_eq!(first.outcome, Some(hotline_core::Outcome::Abandoned));
     let rel = first

@@ -145,6 +145,19 @@ pub struct Offer {
     pub agent: AgentId,
 }
 
+/// A call waiting in a queue, as the wallboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingCall {
+    /// The call.
+    pub call: CallId,
+    /// Waiting in this queue since (epoch ms).
+    pub since_ms: i64,
+    /// Its priority (VIP 10, transferred 20).
+    pub priority: u8,
+    /// Agents ringing for it now.
+    pub ringing: Vec<AgentId>,
+}
+
 /// What came of ringing an agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RingResult {
@@ -603,6 +616,30 @@ impl Acd {
         self.waiting.len()
     }
 
+    /// The calls waiting in `queue`, next first (for the wallboard).
+    pub fn waiting_calls(&self, queue: &QueueId) -> Vec<WaitingCall> {
+        let mut w: Vec<&Waiting> = self.waiting.iter().filter(|w| &w.queue == queue).collect();
+        w.sort_by_key(|w| Self::order_key(w));
+        w.into_iter()
+            .map(|w| WaitingCall {
+                call: w.call.clone(),
+                since_ms: w.since_ms,
+                priority: w.request.priority,
+                ringing: w.ringing.clone(),
+            })
+            .collect()
+    }
+
+    /// The configured queues' ids, in order.
+    pub fn queue_ids(&self) -> Vec<QueueId> {
+        self.queues.iter().map(|q| q.cfg.id.clone()).collect()
+    }
+
+    /// Whether `queue` is inside its open hours (as last set).
+    pub fn queue_open(&self, queue: &QueueId) -> bool {
+        self.queues.iter().any(|q| &q.cfg.id == queue && q.open)
+    }
+
     /// Calls waiting in one queue.
     pub fn waiting_in(&self, queue: &QueueId) -> usize {
         self.waiting.iter().filter(|w| &w.queue == queue).count()
@@ -938,6 +975,37 @@ mod tests {
     }
     fn c(s: &str) -> CallId {
         CallId::from_stored(s)
+    }
+
+    #[test]
+    fn the_wallboard_sees_waiting_calls_next_first_with_who_rings() {
+        let mut acd = Acd::new(AcdConfig::default());
+        let q = default_queue();
+        acd.enqueue(c("old"), 100);
+        acd.enqueue(c("newer"), 200);
+        let vip = CallRequest {
+            priority: 10,
+            ..CallRequest::default()
+        };
+        acd.enqueue_in(&q, c("vip"), vip, 300).unwrap();
+        let order = |acd: &Acd| -> Vec<String> {
+            acd.waiting_calls(&q)
+                .iter()
+                .map(|w| w.call.to_string())
+                .collect()
+        };
+        assert_eq!(order(&acd), ["vip", "old", "newer"]);
+        acd.agent_logged_in(&a("1001"), 0);
+        let offers = acd.poll_offers(400);
+        assert_eq!(offers.len(), 1);
+        let w = acd.waiting_calls(&q);
+        assert_eq!(
+            (w[0].call.as_str(), &w[0].ringing[..]),
+            ("vip", &[a("1001")][..])
+        );
+        assert_eq!((w[0].priority, w[0].since_ms), (10, 300));
+        assert!(acd.waiting_calls(&QueueId::new("nowhere")).is_empty());
+        assert_eq!(acd.queue_ids(), [q]);
     }
 
     #[test]

@@ -112,6 +112,36 @@ impl CallAction {
     }
 }
 
+/// A queue as the wallboard sees it: open or not, who is staffed, who waits.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct QueueStatus {
+    /// The queue.
+    pub queue: String,
+    /// Inside its open hours now.
+    pub open: bool,
+    /// Agents logged in to it with a phone registered (paused included).
+    pub staffed: u32,
+    /// Longest current wait, ms (0 when nobody waits).
+    pub longest_wait_ms: i64,
+    /// The callers waiting, next first.
+    pub waiting: Vec<WaitingCaller>,
+}
+
+/// One caller waiting in a queue.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct WaitingCaller {
+    /// The call.
+    pub call_id: String,
+    /// 1 = next.
+    pub position: u32,
+    /// Waiting in this queue for, ms.
+    pub waited_ms: i64,
+    /// Served ahead of others (VIP 10, transferred 20).
+    pub priority: u8,
+    /// Agents ringing for the call now.
+    pub ringing: Vec<String>,
+}
+
 /// Which call an action is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallTarget {
@@ -254,6 +284,9 @@ pub(crate) enum ControlMsg {
     List {
         reply: oneshot::Sender<Vec<AgentStatus>>,
     },
+    Queues {
+        reply: oneshot::Sender<Vec<QueueStatus>>,
+    },
     Call {
         target: CallTarget,
         action: CallAction,
@@ -308,6 +341,16 @@ impl AgentControl {
             .await
             .map_err(|_| ControlError::Stopped)?;
         rx.await.map_err(|_| ControlError::Stopped)?
+    }
+
+    /// Every queue with its waiting callers.
+    pub async fn queues(&self) -> Result<Vec<QueueStatus>, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(ControlMsg::Queues { reply })
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)
     }
 
     /// Every configured agent's status.

@@ -424,6 +424,34 @@ impl Engine {
                                 }
                             }
                         }
+                        ControlMsg::Queues { reply } => {
+                            let list = acd
+                                .queue_ids()
+                                .into_iter()
+                                .map(|q| {
+                                    let waiting: Vec<control::WaitingCaller> = acd
+                                        .waiting_calls(&q)
+                                        .into_iter()
+                                        .enumerate()
+                                        .map(|(i, w)| control::WaitingCaller {
+                                            call_id: w.call.to_string(),
+                                            position: i as u32 + 1,
+                                            waited_ms: (now - w.since_ms).max(0),
+                                            priority: w.priority,
+                                            ringing: w.ringing.iter().map(ToString::to_string).collect(),
+                                        })
+                                        .collect();
+                                    control::QueueStatus {
+                                        open: self.cfg.schedule.is_open(&q, now),
+                                        staffed: acd.staffed_agents(&q),
+                                        longest_wait_ms: waiting.iter().map(|w| w.waited_ms).max().unwrap_or(0),
+                                        waiting,
+                                        queue: q.to_string(),
+                                    }
+                                })
+                                .collect();
+                            let _ = reply.send(list);
+                        }
                         ControlMsg::List { reply } => {
                             let list = self
                                 .cfg
