@@ -101,6 +101,10 @@ pub(crate) struct CallCtx {
     pub controller: mpsc::Sender<ControllerMsg>,
 }
 
+/// How long the phone's leg stays up after its REFER was accepted, so the
+/// 202 reaches it before the BYE (a BYE first makes phones abort the REFER).
+const REFER_ACCEPT_GRACE: Duration = Duration::from_millis(250);
+
 /// Priority of a transferred caller in the new queue (VIP callers have 10).
 const TRANSFER_PRIORITY: u8 = 20;
 
@@ -781,6 +785,9 @@ impl CallTask {
                             match self.act(&mut talk, &media, action, "phone") {
                                 Ok(Acted::Transfer(to)) => {
                                     self.transfer(&mut talk, &media, to, "phone").await;
+                                    // let the 202 to the REFER leave before our BYE:
+                                    // the transaction layer sends it on its own task
+                                    tokio::time::sleep(REFER_ACCEPT_GRACE).await;
                                     agent_leg.hangup().await;
                                     break None;
                                 }
