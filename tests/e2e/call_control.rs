@@ -198,7 +198,7 @@ fn hold_recording_pause_call_type_and_mark_during_a_call() {
             _ => None,
         })
         .expect("resumed");
-    assert!((1300..3000).contains(&held_ms.0), "{held_ms:?}");
+    assert!((1300..4000).contains(&held_ms.0), "{held_ms:?}");
     let held_by = ev
         .iter()
         .find_map(|e| match &e.kind {
@@ -225,7 +225,7 @@ fn hold_recording_pause_call_type_and_mark_during_a_call() {
         pauses[0]["start_sample"].as_u64().unwrap() as usize,
         pauses[0]["end_sample"].as_u64().unwrap() as usize,
     );
-    assert!((10_000..14_500).contains(&(p1 - p0)), "paused {p0}..{p1}");
+    assert!((10_000..24_000).contains(&(p1 - p0)), "paused {p0}..{p1}");
     let wav = Wav::read(&wav_path);
     let (left, right) = (wav.channel(0), wav.channel(1));
     // 100 ms margins: packets in flight when the pause starts and ends
@@ -284,7 +284,7 @@ fn hold_recording_pause_call_type_and_mark_during_a_call() {
     let hold = stats["since_start"]["center"]["avg_hold_ms"]
         .as_f64()
         .expect("avg_hold_ms");
-    assert!((1300.0..3000.0).contains(&hold), "{hold}");
+    assert!((1300.0..4000.0).contains(&hold), "{hold}");
     // and the distributions on /metrics: one wait, one handle time (9 s)
     let (_, text) = http(&h.http_addr(), "GET", "/metrics");
     for line in [
@@ -448,7 +448,7 @@ fn with_recording_off_a_call_is_recorded_from_when_the_agent_asks() {
     let wav = Wav::read(&wav_path);
     let secs = wav.duration().as_secs_f64();
     assert!(
-        (2.5..4.5).contains(&secs),
+        (1.5..4.6).contains(&secs),
         "recorded from the request on: {secs:.2} s of a 5 s call"
     );
     assert_tone("caller", &wav.channel(0), 8000, CALLER_TONE_HZ, 0.8);
