@@ -273,41 +273,66 @@ fn short_text(s: &str, max: usize) -> bool {
     !s.trim().is_empty() && s.len() <= max && !s.chars().any(char::is_control)
 }
 
+/// Who may control agents and calls: a supervisor's console session (with
+/// its CSRF token when the request `changes` something) or the bearer token
+/// `http.api_token`. `Ok(Some(user))` for a session, `Ok(None)` for the
+/// token; the refusal otherwise (403 when no token is configured).
+async fn authorize(
+    api: &Api,
+    headers: &HeaderMap,
+    changes: bool,
+    what: &str,
+) -> Result<Option<String>, Response> {
+    let session = match &api.console {
+        Some(c) => {
+            c.session_principal(headers, changes, hotline_store::Role::Supervisor)
+                .await
+        }
+        None => None,
+    };
+    match session {
+        Some(Ok(p)) => return Ok(Some(p.name)),
+        Some(Err(e)) => return Err(e.into_response()),
+        None => {}
+    }
+    if api.token.is_empty() {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            format!("{what} is disabled: set http.api_token in the config"),
+        ));
+    }
+    if !bearer_ok(headers, &api.token) {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        ));
+    }
+    Ok(None)
+}
+
+/// An optional JSON body: empty (or blank) is the default, anything else
+/// must parse (unknown fields are refused by the body types).
+/// The error is the message for a 400.
+fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
+}
+
 async fn control(
     State(api): State<Api>,
     Path((agent, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    // a console session (with its CSRF token) or the bearer token
-    let session = match &api.console {
-        Some(c) => {
-            c.session_principal(&headers, true, hotline_store::Role::Supervisor)
-                .await
-        }
-        None => None,
+    let user = match authorize(&api, &headers, true, "agent control").await {
+        Ok(u) => u,
+        Err(r) => return r,
     };
-    let user = match session {
-        Some(Ok(p)) => Some(p.name),
-        Some(Err(e)) => return e.into_response(),
-        None => None,
-    };
-    if user.is_none() && api.token.is_empty() {
-        return error(
-            StatusCode::FORBIDDEN,
-            "agent control is disabled: set http.api_token in the config",
-        );
-    }
-    if user.is_none() && !bearer_ok(&headers, &api.token) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-    }
-    let body: ControlBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ControlBody::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")),
-        }
+    let body: ControlBody = match json_body(&body) {
+        Ok(b) => b,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let reason = body.reason.unwrap_or_else(|| "break".to_string());
     let by = user.or(body.by).unwrap_or_else(|| "supervisor".to_string());
@@ -430,35 +455,13 @@ async fn call_action(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    // a console session of a supervisor (with its CSRF token) or the bearer token
-    let session = match &api.console {
-        Some(c) => {
-            c.session_principal(headers, action != "show", hotline_store::Role::Supervisor)
-                .await
-        }
-        None => None,
+    let user = match authorize(&api, headers, action != "show", "call control").await {
+        Ok(u) => u,
+        Err(r) => return r,
     };
-    let user = match session {
-        Some(Ok(p)) => Some(p.name),
-        Some(Err(e)) => return e.into_response(),
-        None => None,
-    };
-    if user.is_none() && api.token.is_empty() {
-        return error(
-            StatusCode::FORBIDDEN,
-            "call control is disabled: set http.api_token in the config",
-        );
-    }
-    if user.is_none() && !bearer_ok(headers, &api.token) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
-    }
-    let body: CallBody = if body.iter().all(u8::is_ascii_whitespace) {
-        CallBody::default()
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(b) => b,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")),
-        }
+    let body: CallBody = match json_body(body) {
+        Ok(b) => b,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let by = user
         .or_else(|| body.by.clone())
