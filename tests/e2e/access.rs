@@ -434,24 +434,8 @@ fn the_quota_removes_the_oldest_unheld_recording_and_never_a_held_one() {
 fn listening_needs_the_playback_role_and_is_audited_first() {
     need_peers();
     let h = Hotline::start();
-    let port = free_udp_port();
-    register(&h, "1001", port);
-    let agent = Sipp::new("agent_uas.xml")
-        .port(port)
-        .key("agent", "1001")
-        .calls(1)
-        .timeout(Duration::from_secs(30))
-        .spawn();
-    Sipp::new("caller.xml")
-        .remote(&h.addr())
-        .service("hotline")
-        .key("caller", "0616000002")
-        .duration_ms(1500)
-        .run()
-        .assert_success("a recorded call");
-    agent.wait().assert_success("agent");
+    let id = recorded_call(&h, "0616000002");
     let cdr = wait_cdrs(&h, 1).remove(0);
-    let id = cdr.call_id.as_str().to_string();
     let wav = h
         .recordings_dir()
         .join(cdr.recording_path.as_deref().expect("recorded"));
