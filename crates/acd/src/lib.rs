@@ -18,6 +18,8 @@
 
 #![warn(missing_docs)]
 
+mod deadline;
+
 use hotline_core::{AgentId, CallId, QueueId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

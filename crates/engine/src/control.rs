@@ -3,64 +3,13 @@
 //! controller, which owns the ACD, and come back with the result; every
 //! change and every refusal is an event.
 
-use hotline_acd::{AgentState, LeaveRefused};
+pub use hotline_callflow::{
+    refusal_text, state_name, AgentRequest, AgentStatus, ControlError, QueueStatus, Requester,
+    TalkingCall, WaitingCaller,
+};
 use hotline_core::{AgentId, CallId, CallType, QueueId};
 use std::collections::BTreeMap;
 use tokio::sync::{mpsc, oneshot};
-
-/// What an agent (or a supervisor for them) asks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AgentRequest {
-    /// Take calls again after a logout (the phone must be registered).
-    Login,
-    /// Stop taking calls; the phone stays registered.
-    Logout,
-    /// Stop taking calls for a while, with a reason (meal, training, ...).
-    Pause {
-        /// Why.
-        reason: String,
-    },
-    /// End a pause.
-    Unpause,
-}
-
-impl AgentRequest {
-    /// The request's name in events and the API.
-    pub fn name(&self) -> &'static str {
-        match self {
-            AgentRequest::Login => "login",
-            AgentRequest::Logout => "logout",
-            AgentRequest::Pause { .. } => "pause",
-            AgentRequest::Unpause => "unpause",
-        }
-    }
-}
-
-/// Who asks, and whether they may override minimum staffing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Requester {
-    /// `phone`, or `api:<name>`.
-    pub by: String,
-    /// A supervisor overriding a queue's minimum staffing (logged).
-    pub override_minimum: bool,
-}
-
-/// Why a request was not carried out.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
-    /// No such agent in the configuration.
-    #[error("unknown agent `{0}`")]
-    UnknownAgent(String),
-    /// The request is refused (minimum staffing, no phone registered, ...).
-    #[error("{0}")]
-    Refused(String),
-    /// The engine is shutting down.
-    #[error("the engine is not running")]
-    Stopped,
-    /// No call in progress by that id, or the agent is on no call.
-    #[error("{0}")]
-    NoCall(String),
-}
 
 /// What an agent or a supervisor asks of a call in progress.
 #[derive(Clone, Debug)]
@@ -112,36 +61,6 @@ impl CallAction {
     }
 }
 
-/// A queue as the wallboard sees it: open or not, who is staffed, who waits.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct QueueStatus {
-    /// The queue.
-    pub queue: String,
-    /// Inside its open hours now.
-    pub open: bool,
-    /// Agents logged in to it with a phone registered (paused included).
-    pub staffed: u32,
-    /// Longest current wait, ms (0 when nobody waits).
-    pub longest_wait_ms: i64,
-    /// The callers waiting, next first.
-    pub waiting: Vec<WaitingCaller>,
-}
-
-/// One caller waiting in a queue.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct WaitingCaller {
-    /// The call.
-    pub call_id: String,
-    /// 1 = next.
-    pub position: u32,
-    /// Waiting in this queue for, ms.
-    pub waited_ms: i64,
-    /// Served ahead of others (VIP 10, transferred 20).
-    pub priority: u8,
-    /// Agents ringing for the call now.
-    pub ringing: Vec<String>,
-}
-
 /// Which call an action is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallTarget {
@@ -149,72 +68,6 @@ pub enum CallTarget {
     Call(CallId),
     /// The call the agent is talking on.
     Agent(AgentId),
-}
-
-/// A talking call as the API returns it after an action.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct TalkingCall {
-    /// The call.
-    pub call_id: String,
-    /// The agent on it (None right after a transfer).
-    pub agent: Option<String>,
-    /// The caller's number.
-    pub caller: String,
-    /// Its queue.
-    pub queue: Option<String>,
-    /// Its type.
-    pub call_type: CallType,
-    /// On hold.
-    pub held: bool,
-    /// Recording paused on request.
-    pub recording_paused: bool,
-    /// Whether the call is recorded at all.
-    pub recorded: bool,
-}
-
-/// One agent as the supervisor sees it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct AgentStatus {
-    /// The agent.
-    pub agent: String,
-    /// logged_out, available, ringing, on_call, wrap_up or paused.
-    pub state: &'static str,
-    /// The pause reason, when paused (or a pause waiting for the call to end).
-    pub reason: Option<String>,
-    /// Whether a phone of the agent is registered.
-    pub registered: bool,
-    /// Logged out on request (stays out across re-registrations until login).
-    pub logged_out_by_request: bool,
-    /// Calls answered since start.
-    pub answered: u32,
-    /// Offers missed since start.
-    pub missed: u32,
-}
-
-/// The state's name in the API.
-pub fn state_name(s: &AgentState) -> &'static str {
-    match s {
-        AgentState::LoggedOut => "logged_out",
-        AgentState::Available { .. } => "available",
-        AgentState::Ringing => "ringing",
-        AgentState::OnCall => "on_call",
-        AgentState::WrapUp { .. } => "wrap_up",
-        AgentState::Paused { .. } => "paused",
-    }
-}
-
-/// A refusal of the ACD in words an agent understands.
-pub fn refusal_text(r: &LeaveRefused) -> String {
-    match r {
-        LeaveRefused::BelowMinimum {
-            queue,
-            staffed_after,
-            minimum,
-        } => format!(
-            "queue {queue} would have {staffed_after} staffed agents, its minimum is {minimum}"
-        ),
-        LeaveRefused::NotLoggedIn => "not logged in".to_string(),
-    }
 }
 
 /// Feature codes dialled from an agent's phone.

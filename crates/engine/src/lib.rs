@@ -1,28 +1,32 @@
-//! The call controller of the hotline.
+//! The hotline's engine: the IO shell around the sans-IO call flow
+//! (`hotline-callflow`).
 //!
-//! One *controller* task owns the ACD: it learns about registrations and new
-//! calls, asks the ACD which agent rings for which call, and tells the call
-//! tasks. Each call is owned by one *call task* ([`call`]) that drives both SIP
-//! legs, the media session and the recording, and writes the call's events.
-//! Messages, not locks: call tasks talk to the controller over channels.
+//! One *controller* task owns the [`Controller`] (the ACD, waiting calls,
+//! agents): it learns about registrations and new calls, hands offers to the
+//! calls, and sleeps exactly until the controller's next deadline. Each call
+//! is driven by one task ([`driver`]) that owns its SIP legs, media session
+//! and recording, feeds the call's state machine and carries out its
+//! commands. Messages, not locks: calls and controller talk over channels.
 
 #![warn(missing_docs)]
 
 pub mod announce;
-mod call;
 pub mod callback;
 pub mod control;
-mod limits;
+mod driver;
+mod env;
 pub mod routing;
 pub mod schedule;
 
-use call::{CallCtx, CallTask, ControllerMsg, QueueStatus};
-use control::{
-    refusal_text, state_name, AgentControl, AgentRequest, AgentStatus, CallTarget, ControlError,
-    ControlMsg, FeatureCodes, Requester,
+use control::{AgentControl, CallTarget, ControlError, ControlMsg, FeatureCodes, Requester};
+use driver::{CallCtx, CallDriver, CallMsg, FromCall};
+use env::EngineEnv;
+use hotline_acd::QueueConfig;
+use hotline_callflow::{
+    AnnouncePolicy, Call, CallbackPolicy, Controller, ControllerInput, ControllerOutput,
+    FlowSettings, Menu, Route,
 };
-use hotline_acd::AgentState;
-use hotline_acd::{Acd, AcdConfig, CallRequest, EnqueueRefused, Notice, QueueConfig, RingResult};
+pub use hotline_callflow::{ClosedTreatment, VOICEMAIL};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
 };
@@ -32,8 +36,7 @@ use hotline_recorder::Recorder;
 use hotline_sip::{BindingChange, SipEvent, SipServer};
 use hotline_store::EventSink;
 use routing::{IvrMenu, NumberPattern};
-use std::collections::HashMap;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,21 +128,6 @@ pub struct Prompts {
     pub closed: Option<Prompt>,
 }
 
-/// What a caller of a closed queue gets after the closed message.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ClosedTreatment {
-    /// Goodbye (480 without a closed message).
-    #[default]
-    Message,
-    /// A voicemail (needs [`EngineConfig::voicemail`]).
-    Voicemail,
-    /// A callback once the queue opens (needs [`EngineConfig::callback`]).
-    Callback,
-}
-
-/// The overflow target that sends a caller to voicemail instead of a queue.
-pub const VOICEMAIL: &str = "voicemail";
-
 /// How callers leave a message.
 #[derive(Debug, Clone)]
 pub struct Voicemail {
@@ -147,15 +135,6 @@ pub struct Voicemail {
     pub prompt: Option<Prompt>,
     /// The longest message, ms.
     pub max_ms: i64,
-}
-
-/// A waiting call's routing, kept by the controller.
-#[derive(Clone, Debug)]
-struct Waiting {
-    queue: QueueId,
-    request: CallRequest,
-    /// Overflows so far.
-    hops: u32,
 }
 
 /// Everything the engine needs to run.
@@ -207,6 +186,12 @@ impl Engine {
         self
     }
 
+    /// Reads the engine's time from `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// A handle for agent requests (login, logout, pause, unpause) from the API.
     pub fn control(&self) -> AgentControl {
         AgentControl {
@@ -220,593 +205,388 @@ impl Engine {
         self
     }
 
-    /// Writes an event to the log and to the live listener.
-    fn publish(&self, e: CallEvent) {
-        if let Some(live) = &self.live {
-            let _ = live.send(e.clone());
-        }
-        self.sink.event(e);
-    }
-
     /// Runs the controller until the SIP event stream ends.
-    pub async fn run(mut self, mut sip_events: mpsc::Receiver<SipEvent>) {
-        let Some(mut control_rx) = self.control_rx.take() else {
+    pub async fn run(mut self, sip_events: mpsc::Receiver<SipEvent>) {
+        let Some(control_rx) = self.control_rx.take() else {
             return;
         };
-        // agents who logged out on request stay out across re-registrations
-        let mut logged_off: HashSet<AgentId> = HashSet::new();
-        let mut acd = Acd::new(AcdConfig {
-            wrap_up_ms: self.cfg.wrap_up_ms,
-            auto_pause_after_misses: self.cfg.auto_pause_after_misses,
+        let flow = Arc::new(flow_settings(&self.cfg));
+        let env = Arc::new(EngineEnv {
+            cfg: self.cfg.clone(),
+            prompts: self.prompts.clone(),
         });
-        acd.set_queue(QueueConfig::new(self.cfg.queue.clone()));
-        for q in &self.cfg.queues {
-            acd.set_queue(q.clone());
-        }
-        for (agent, skills) in &self.cfg.agent_skills {
-            acd.set_skills(agent, skills.clone());
-        }
-        // what each waiting call asked for, to re-queue it on overflow
-        let mut requests: HashMap<CallId, Waiting> = HashMap::new();
-        let (ctl_tx, mut ctl_rx) = mpsc::channel::<ControllerMsg>(4096);
-        let mut calls: HashMap<CallId, mpsc::Sender<call::CallCmd>> = HashMap::new();
-        // the call each agent is talking on (for actions addressed to the agent)
-        let mut talking: HashMap<AgentId, CallId> = HashMap::new();
+        let (from_calls_tx, from_calls) = mpsc::channel::<FromCall>(4096);
         let ctx = Arc::new(CallCtx {
             cfg: self.cfg.clone(),
+            flow: flow.clone(),
+            env: env.clone(),
             sip: self.sip.clone(),
             media: self.media.clone(),
             recorder: self.recorder.clone(),
             sink: self.sink.clone(),
             live: self.live.clone(),
-            prompts: self.prompts.clone(),
             clock: self.clock.clone(),
-            controller: ctl_tx.clone(),
+            controller: from_calls_tx,
         });
-        for p in std::mem::take(&mut self.pending_callbacks) {
-            let (cmd_tx, cmd_rx) = mpsc::channel(16);
-            calls.insert(p.id.clone(), cmd_tx);
-            requests.insert(
-                p.id.clone(),
-                Waiting {
-                    queue: p.queue.clone(),
-                    request: CallRequest::default(),
-                    hops: 0,
-                },
-            );
-            let span = info_span!("callback", call_id = %p.id);
-            let task = callback::CallbackTask::new(
-                ctx.clone(),
-                p.id.clone(),
-                p.number.clone(),
-                p.queue.clone(),
-                p.deadline_ms,
-                false,
-                cmd_rx,
-            )
-            .resume(&p);
-            tokio::spawn(task.run().instrument(span));
-        }
+        tokio::spawn(storage_watch(ctx.clone()));
+        let mut shell = Shell {
+            controller: Controller::new(flow, env),
+            calls: HashMap::new(),
+            ctx,
+        };
+        let now = self.clock.now_ms();
         // agents already registered (none at start, but keep it correct)
         for a in self.sip.registered_agents() {
-            acd.agent_logged_in(&AgentId::new(a), self.clock.now_ms());
+            let agent = AgentId::new(a);
+            shell.controller.handle(
+                now,
+                ControllerInput::Registered {
+                    agent,
+                    contact: String::new(),
+                    expires_s: 0,
+                },
+            );
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        let pending = std::mem::take(&mut self.pending_callbacks)
+            .into_iter()
+            .map(|p| {
+                let spec = hotline_callflow::CallbackSpec {
+                    number: p.number,
+                    queue: p.queue,
+                    requested_ms: p.requested_ms,
+                    deadline_ms: p.deadline_ms,
+                    attempts: p.attempts,
+                    queued: false,
+                    resumed: true,
+                };
+                (p.id, spec)
+            })
+            .collect();
+        shell.controller.resume_callbacks(now, pending);
+        shell.run(sip_events, from_calls, control_rx).await;
+        info!("engine stopped");
+    }
+}
+
+/// The call flow's settings from the engine's.
+fn flow_settings(cfg: &EngineConfig) -> FlowSettings {
+    let route = |o: &routing::IvrOption| Route {
+        call_type: o.call_type,
+        queue: o.queue.clone(),
+        language: o.language.clone(),
+    };
+    FlowSettings {
+        numbers: cfg.numbers.clone(),
+        queue: cfg.queue.clone(),
+        queues: cfg.queues.clone(),
+        overflow: cfg.overflow.clone(),
+        agent_skills: cfg.agent_skills.clone(),
+        agents: cfg.agents.clone(),
+        ivr: cfg.ivr.as_ref().map(|m| Menu {
+            timeout_ms: m.timeout_ms,
+            tries: m.tries,
+            options: m.options.iter().map(|(k, o)| (*k, route(o))).collect(),
+            default: route(&m.default),
+        }),
+        voicemail_max_ms: cfg.voicemail.as_ref().map(|v| v.max_ms),
+        closed_treatment: cfg.closed_treatment,
+        callback: cfg.callback.as_ref().map(|c| CallbackPolicy {
+            key: c.key,
+            deadline_ms: c.deadline_ms,
+            retry_ms: c.retry_ms,
+            attempts: c.attempts,
+            answer_timeout_ms: c.answer_timeout_ms,
+        }),
+        announcements: cfg.announcements.as_ref().map(|a| AnnouncePolicy {
+            every_ms: a.every_ms,
+            default_handle_ms: a.default_handle_ms,
+        }),
+        queue_ring_timeout_ms: cfg.queue_ring_timeout_ms.clone(),
+        agent_ring_timeout_ms: cfg.agent_ring_timeout_ms,
+        silent_line_ms: cfg.silent_line_ms,
+        cadence: cfg.cadence,
+        answer_after_rings: cfg.answer_after_rings,
+        wrap_up_ms: cfg.wrap_up_ms,
+        auto_pause_after_misses: cfg.auto_pause_after_misses,
+        record: cfg.record,
+        record_queue: cfg.record_queue,
+        limits: cfg.limits.clone(),
+        limit_warning_fraction: cfg.limit_warning_fraction,
+        limit_tone: cfg.limit_tone,
+        transfer_queue: cfg.transfer_queue.clone(),
+    }
+}
+
+/// A recording that stopped mid-call (disk full) is raised at once; the call
+/// goes on unrecorded.
+async fn storage_watch(ctx: Arc<CallCtx>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        if ctx.controller.is_closed() {
+            return;
+        }
+        let now = ctx.clock.now_ms();
+        for f in ctx.recorder.take_failures() {
+            warn!(call = %f.call_id, path = %f.path.display(), reason = %f.reason, "recording stopped: storage alarm");
+            ctx.publish(CallEvent {
+                at_ms: now,
+                call_id: Some(CallId::from_stored(&f.call_id)),
+                agent: None,
+                queue: None,
+                kind: EventKind::StorageAlarm {
+                    reason: format!(
+                        "recording {} stopped: {} (the call goes on unrecorded)",
+                        f.path.display(),
+                        f.reason
+                    ),
+                },
+            });
+        }
+    }
+}
+
+/// The controller task's state: the sans-IO controller and the calls'
+/// mailboxes.
+struct Shell {
+    controller: Controller,
+    calls: HashMap<CallId, mpsc::Sender<CallMsg>>,
+    ctx: Arc<CallCtx>,
+}
+
+impl Shell {
+    async fn run(
+        &mut self,
+        mut sip_events: mpsc::Receiver<SipEvent>,
+        mut from_calls: mpsc::Receiver<FromCall>,
+        mut control_rx: mpsc::Receiver<ControlMsg>,
+    ) {
         loop {
+            self.carry_out();
+            let now = self.ctx.clock.now_ms();
+            let wake = self
+                .controller
+                .poll_timeout(now)
+                .map(|t| Duration::from_millis((t - now).max(0) as u64));
             tokio::select! {
                 ev = sip_events.recv() => {
                     let Some(ev) = ev else { break };
-                    let now = self.clock.now_ms();
-                    match ev {
-                        SipEvent::IncomingCall(inbound) if inbound.agent.is_some() => {
-                            let agent = AgentId::new(inbound.agent.clone().unwrap_or_default());
-                            let span = info_span!("agent", agent = %agent);
-                            let _g = span.enter();
-                            let result = match self.cfg.feature_codes.parse(&inbound.dialled) {
-                                Some(request) => self.apply(
-                                    &mut acd,
-                                    &mut logged_off,
-                                    &agent,
-                                    request,
-                                    &Requester { by: "phone".into(), override_minimum: false },
-                                    now,
-                                ),
-                                None => Err(ControlError::Refused(format!("unknown feature code {}", inbound.dialled))),
-                            };
-                            drop(_g);
-                            tokio::spawn(call::feature_call(ctx.clone(), inbound, result.map(|_| ())).instrument(span));
-                        }
-                        SipEvent::IncomingCall(inbound) => {
-                            let call_id = CallId::generate(now);
-                            let (cmd_tx, cmd_rx) = mpsc::channel(16);
-                            calls.insert(call_id.clone(), cmd_tx);
-                            let span = info_span!("call", call_id = %call_id);
-                            let task = CallTask::new(ctx.clone(), call_id, inbound, cmd_rx, now);
-                            tokio::spawn(task.run().instrument(span));
-                        }
-                        SipEvent::Binding(change) => self.on_binding(&mut acd, &logged_off, change, now),
-                    }
+                    self.on_sip(ev);
                 }
-                msg = ctl_rx.recv() => {
+                msg = from_calls.recv() => {
                     let Some(msg) = msg else { break };
-                    let now = self.clock.now_ms();
+                    let now = self.ctx.clock.now_ms();
                     match msg {
-                        ControllerMsg::Enqueue { call, queue, request } => {
-                            let w = Waiting { queue, request, hops: 0 };
-                            self.place(&mut acd, &calls, call.clone(), w.clone(), now);
-                            requests.insert(call, w);
+                        FromCall::Tell { call, msg } => {
+                            self.controller.handle(now, ControllerInput::FromCall { call, msg });
                         }
-                        ControllerMsg::RingResult { call, agent, result } => {
-                            if result == RingResult::Answered {
-                                talking.insert(agent.clone(), call.clone());
-                            }
-                            acd.ring_result(&call, &agent, result, now);
-                            // an agent whose contact is gone is not offered again
-                            if result == RingResult::Unreachable && self.sip.contacts(agent.as_str()).is_empty() {
-                                acd.agent_logged_out(&agent);
-                            }
-                        }
-                        ControllerMsg::AgentReleased { agent, call } => {
-                            if talking.get(&agent) == Some(&call) {
-                                talking.remove(&agent);
-                            }
-                            if let Some(wrap_ms) = acd.call_ended(&agent, now) {
-                                self.publish(CallEvent {
-                                    at_ms: now,
-                                    call_id: Some(call),
-                                    agent: Some(agent),
-                                    queue: None,
-                                    kind: EventKind::WrapUp { wrap_ms },
-                                });
-                            }
-                        }
-                        ControllerMsg::Callback { old, new, number, queue, deadline_ms } => {
-                            let (cmd_tx, cmd_rx) = mpsc::channel(16);
-                            calls.remove(&old);
-                            calls.insert(new.clone(), cmd_tx);
-                            let w = requests.remove(&old).unwrap_or(Waiting {
-                                queue: queue.clone(),
-                                request: CallRequest::default(),
-                                hops: 0,
-                            });
-                            // keeps the caller's place; a caller of a closed
-                            // queue had none: the callback queues itself at opening
-                            let queued = acd.rename_call(&old, new.clone());
-                            requests.insert(new.clone(), w);
-                            let span = info_span!("callback", call_id = %new);
-                            let task = callback::CallbackTask::new(ctx.clone(), new, number, queue, deadline_ms, queued, cmd_rx);
-                            tokio::spawn(task.run().instrument(span));
-                        }
-                        ControllerMsg::Status { call, default_handle_ms, reply } => {
-                            let _ = reply.send(QueueStatus {
-                                position: acd.position(&call),
-                                expected_wait_ms: acd.expected_wait_ms(&call, default_handle_ms),
-                            });
-                        }
-                        ControllerMsg::Gone { call } => {
-                            acd.remove_call(&call, now);
-                            calls.remove(&call);
-                            requests.remove(&call);
+                        FromCall::Done { call } => {
+                            self.calls.remove(&call);
+                            // forgets it even if it left without saying so
+                            let msg = hotline_callflow::ToController::Gone;
+                            self.controller.handle(now, ControllerInput::FromCall { call, msg });
                         }
                     }
                 }
                 msg = control_rx.recv() => {
                     let Some(msg) = msg else { continue };
-                    let now = self.clock.now_ms();
-                    match msg {
-                        ControlMsg::Request { agent, request, requester, reply } => {
-                            let r = self.apply(&mut acd, &mut logged_off, &agent, request, &requester, now);
-                            let _ = reply.send(r);
-                        }
-                        ControlMsg::Call { target, action, by, reply } => {
-                            let call = match &target {
-                                CallTarget::Call(c) => Some(c.clone()),
-                                CallTarget::Agent(a) => talking.get(a).cloned(),
-                            };
-                            let tx = call.as_ref().and_then(|c| calls.get(c));
-                            match tx {
-                                Some(tx) => {
-                                    // the call task answers; a call that just
-                                    // ended drops `reply` (NoCall below)
-                                    if let Err(mpsc::error::TrySendError::Full(call::CallCmd::Control { reply, .. }) | mpsc::error::TrySendError::Closed(call::CallCmd::Control { reply, .. })) =
-                                        tx.try_send(call::CallCmd::Control { action, by, reply })
-                                    {
-                                        let _ = reply.send(Err(ControlError::Refused("the call is busy; try again".into())));
-                                    }
-                                }
-                                None => {
-                                    let what = match target {
-                                        CallTarget::Call(c) => format!("no call {c} in progress"),
-                                        CallTarget::Agent(a) if self.cfg.agents.contains(&a) => format!("agent {a} is on no call"),
-                                        CallTarget::Agent(a) => format!("unknown agent `{a}`"),
-                                    };
-                                    let _ = reply.send(Err(ControlError::NoCall(what)));
-                                }
-                            }
-                        }
-                        ControlMsg::Queues { reply } => {
-                            let list = acd
-                                .queue_ids()
-                                .into_iter()
-                                .map(|q| {
-                                    let waiting: Vec<control::WaitingCaller> = acd
-                                        .waiting_calls(&q)
-                                        .into_iter()
-                                        .enumerate()
-                                        .map(|(i, w)| control::WaitingCaller {
-                                            call_id: w.call.to_string(),
-                                            position: i as u32 + 1,
-                                            waited_ms: (now - w.since_ms).max(0),
-                                            priority: w.priority,
-                                            ringing: w.ringing.iter().map(ToString::to_string).collect(),
-                                        })
-                                        .collect();
-                                    control::QueueStatus {
-                                        open: self.cfg.schedule.is_open(&q, now),
-                                        staffed: acd.staffed_agents(&q),
-                                        longest_wait_ms: waiting.iter().map(|w| w.waited_ms).max().unwrap_or(0),
-                                        waiting,
-                                        queue: q.to_string(),
-                                    }
-                                })
-                                .collect();
-                            let _ = reply.send(list);
-                        }
-                        ControlMsg::List { reply } => {
-                            let list = self
-                                .cfg
-                                .agents
-                                .iter()
-                                .map(|a| self.status(&acd, &logged_off, a))
-                                .collect();
-                            let _ = reply.send(list);
-                        }
-                    }
+                    self.on_control(msg);
                 }
-                _ = tick.tick() => {}
-            }
-            let now = self.clock.now_ms();
-            // a recording that stopped mid-call (disk full): raise it now,
-            // the call goes on
-            for f in self.recorder.take_failures() {
-                warn!(call = %f.call_id, path = %f.path.display(), reason = %f.reason, "recording stopped: storage alarm");
-                self.publish(CallEvent {
-                    at_ms: now,
-                    call_id: Some(CallId::from_stored(&f.call_id)),
-                    agent: None,
-                    queue: None,
-                    kind: EventKind::StorageAlarm {
-                        reason: format!(
-                            "recording {} stopped: {} (the call goes on unrecorded)",
-                            f.path.display(),
-                            f.reason
-                        ),
-                    },
-                });
-            }
-            // minimum staffing holds during open hours only
-            for q in self
-                .cfg
-                .queues
-                .iter()
-                .map(|q| &q.id)
-                .chain([&self.cfg.queue])
-            {
-                acd.set_queue_open(q, self.cfg.schedule.is_open(q, now));
-            }
-            for offer in acd.poll_offers(now) {
-                let contacts = self.sip.contacts(offer.agent.as_str());
-                let sent = match (calls.get(&offer.call), contacts.into_iter().next()) {
-                    (Some(tx), Some(binding)) => tx
-                        .try_send(call::CallCmd::Offer {
-                            agent: offer.agent.clone(),
-                            binding,
-                        })
-                        .is_ok(),
-                    _ => false,
-                };
-                if !sent {
-                    warn!(agent = %offer.agent, call = %offer.call, "offer could not be delivered");
-                    acd.ring_result(&offer.call, &offer.agent, RingResult::Unreachable, now);
-                    if self.sip.contacts(offer.agent.as_str()).is_empty() {
-                        acd.agent_logged_out(&offer.agent);
-                    }
-                }
-            }
-            for (call, from) in self.publish_notices(&mut acd, now) {
-                // max wait reached: the ACD has let the call go; overflow it
-                if let Some(w) = requests.get_mut(&call) {
-                    self.overflow(&mut acd, &calls, &call, w, &from, "max_wait", now);
-                }
-            }
-        }
-        info!("engine stopped");
-    }
-
-    /// Puts a call in its queue, or overflows it when the queue has no
-    /// member logged in, or refuses it when the queue is full.
-    fn place(
-        &self,
-        acd: &mut Acd,
-        calls: &HashMap<CallId, mpsc::Sender<call::CallCmd>>,
-        call: CallId,
-        mut w: Waiting,
-        now: i64,
-    ) {
-        if acd.staffed_agents(&w.queue) == 0 && self.cfg.overflow.contains_key(&w.queue) {
-            let from = w.queue.clone();
-            self.overflow(acd, calls, &call, &mut w, &from, "no_agents", now);
-            return;
-        }
-        match acd.enqueue_in(&w.queue, call.clone(), w.request.clone(), now) {
-            Ok(position) => self.publish(CallEvent {
-                at_ms: now,
-                call_id: Some(call),
-                agent: None,
-                queue: Some(w.queue.clone()),
-                kind: EventKind::Queued { position },
-            }),
-            Err(EnqueueRefused::QueueFull { .. }) if self.cfg.overflow.contains_key(&w.queue) => {
-                let from = w.queue.clone();
-                self.overflow(acd, calls, &call, &mut w, &from, "full", now);
-            }
-            Err(refused) => {
-                let reason = match refused {
-                    EnqueueRefused::QueueFull { waiting } => {
-                        format!("queue {} full ({waiting} waiting)", w.queue)
-                    }
-                    EnqueueRefused::UnknownQueue(q) => format!("unknown queue {q}"),
-                };
-                warn!(call = %call, %reason, "call refused by the queue");
-                if let Some(tx) = calls.get(&call) {
-                    let _ = tx.try_send(call::CallCmd::Refused { reason });
+                _ = tokio::time::sleep(wake.unwrap_or(Duration::ZERO)), if wake.is_some() => {
+                    let now = self.ctx.clock.now_ms();
+                    self.controller.handle_timeout(now);
                 }
             }
         }
     }
 
-    /// Moves a call to its queue's overflow queue (at most a few hops, so a
-    /// cycle of overflows cannot spin), or back into its own queue if none.
-    #[allow(clippy::too_many_arguments)]
-    fn overflow(
-        &self,
-        acd: &mut Acd,
-        calls: &HashMap<CallId, mpsc::Sender<call::CallCmd>>,
-        call: &CallId,
-        w: &mut Waiting,
-        from: &QueueId,
-        reason: &str,
-        now: i64,
-    ) {
-        const MAX_HOPS: u32 = 4;
-        let target = self
-            .cfg
-            .overflow
-            .get(from)
-            .filter(|_| w.hops < MAX_HOPS)
-            .cloned();
-        let Some(to) = target else {
-            // nowhere to go: the caller keeps waiting where they are, or is
-            // refused if even that queue is full
-            if let Err(refused) = acd.enqueue_in(from, call.clone(), w.request.clone(), now) {
-                warn!(call = %call, ?refused, "call refused: no overflow left");
-                if let Some(tx) = calls.get(call) {
-                    let _ = tx.try_send(call::CallCmd::Refused {
-                        reason: format!("queue {from} full"),
+    /// Carries out what the controller asks.
+    fn carry_out(&mut self) {
+        while let Some(out) = self.controller.poll_output() {
+            match out {
+                ControllerOutput::Offer { call, agent } => {
+                    let contacts = self.ctx.sip.contacts(agent.as_str());
+                    let registered = !contacts.is_empty();
+                    let sent = match (self.calls.get(&call), contacts.into_iter().next()) {
+                        (Some(tx), Some(binding)) => tx
+                            .try_send(CallMsg::Offer {
+                                agent: agent.clone(),
+                                binding,
+                            })
+                            .is_ok(),
+                        _ => false,
+                    };
+                    if !sent {
+                        let now = self.ctx.clock.now_ms();
+                        self.controller.handle(
+                            now,
+                            ControllerInput::OfferUndelivered {
+                                call,
+                                agent,
+                                registered,
+                            },
+                        );
+                    }
+                }
+                ControllerOutput::ToCall { call, input } => {
+                    if let Some(tx) = self.calls.get(&call) {
+                        if tx.try_send(CallMsg::Input(input)).is_err() {
+                            warn!(call = %call, "call mailbox full or closed: input dropped");
+                        }
+                    }
+                }
+                ControllerOutput::StartCallback { id, spec } => {
+                    let now = self.ctx.clock.now_ms();
+                    let (tx, rx) = mpsc::channel(16);
+                    self.calls.insert(id.clone(), tx);
+                    let resumed = spec.resumed;
+                    let call = Call::callback(
+                        id.clone(),
+                        self.ctx.flow.clone(),
+                        self.ctx.env.clone(),
+                        spec,
+                        now,
+                    );
+                    let span = info_span!("callback", call_id = %id);
+                    span.in_scope(|| {
+                        if resumed {
+                            info!("callback taken over after a restart, waiting for an agent");
+                        } else {
+                            info!("callback waiting for an agent");
+                        }
                     });
+                    let driver = CallDriver::callback(self.ctx.clone(), call, rx);
+                    tokio::spawn(driver.run().instrument(span));
                 }
+                ControllerOutput::Event(e) => self.ctx.publish(e),
             }
-            return;
-        };
-        w.hops += 1;
-        if to.as_str() == VOICEMAIL && self.cfg.voicemail.is_some() {
-            info!(call = %call, from = %from, reason, "call overflows to voicemail");
-            self.publish(CallEvent {
-                at_ms: now,
-                call_id: Some(call.clone()),
-                agent: None,
-                queue: Some(from.clone()),
-                kind: EventKind::Overflowed {
-                    from: from.clone(),
-                    reason: reason.to_string(),
-                },
-            });
-            acd.remove_call(call, now);
-            if let Some(tx) = calls.get(call) {
-                let _ = tx.try_send(call::CallCmd::Voicemail);
-            }
-            return;
         }
-        w.queue = to.clone();
-        info!(call = %call, from = %from, to = %to, reason, "call overflows");
-        self.publish(CallEvent {
-            at_ms: now,
-            call_id: Some(call.clone()),
-            agent: None,
-            queue: Some(to.clone()),
-            kind: EventKind::Overflowed {
-                from: from.clone(),
-                reason: reason.to_string(),
-            },
-        });
-        if let Some(tx) = calls.get(call) {
-            let _ = tx.try_send(call::CallCmd::Moved { queue: to });
-        }
-        self.place(acd, calls, call.clone(), w.clone(), now);
     }
 
-    /// Turns the ACD's notices into events; returns the calls that reached
-    /// their queue's maximum wait, with that queue.
-    fn publish_notices(&self, acd: &mut Acd, now: i64) -> Vec<(CallId, QueueId)> {
-        let mut max_waits = Vec::new();
-        for n in acd.take_notices() {
-            let (agent, kind) = match n {
-                Notice::AgentAutoPaused { agent, misses } => {
-                    warn!(agent = %agent, misses, "agent paused after missed calls");
-                    (
-                        agent,
-                        EventKind::AgentPaused {
-                            reason: hotline_acd::MISSED_CALLS_REASON.to_string(),
-                            by: "acd".to_string(),
-                            after_call: false,
+    fn on_sip(&mut self, ev: SipEvent) {
+        let now = self.ctx.clock.now_ms();
+        match ev {
+            SipEvent::IncomingCall(inbound) if inbound.agent.is_some() => {
+                let agent = AgentId::new(inbound.agent.clone().unwrap_or_default());
+                let span = info_span!("agent", agent = %agent);
+                let result =
+                    span.in_scope(
+                        || match self.ctx.cfg.feature_codes.parse(&inbound.dialled) {
+                            Some(request) => self
+                                .controller
+                                .request(
+                                    now,
+                                    &agent,
+                                    request,
+                                    &Requester {
+                                        by: "phone".into(),
+                                        override_minimum: false,
+                                    },
+                                )
+                                .map(|_| ()),
+                            None => Err(ControlError::Refused(format!(
+                                "unknown feature code {}",
+                                inbound.dialled
+                            ))),
                         },
-                    )
-                }
-                Notice::MinimumOverridden { agent, queue, by } => {
-                    warn!(agent = %agent, queue = %queue, by = %by, "minimum staffing overridden");
-                    (agent, EventKind::MinimumStaffingOverridden { queue, by })
-                }
-                Notice::MaxWaitReached {
-                    call,
-                    queue,
-                    waited_ms,
-                } => {
-                    info!(call = %call, queue = %queue, waited_ms, "call reached its queue's maximum wait");
-                    max_waits.push((call, queue));
-                    continue;
-                }
-            };
-            self.publish(CallEvent {
-                at_ms: now,
-                call_id: None,
-                agent: Some(agent),
-                queue: None,
-                kind,
-            });
-        }
-        max_waits
-    }
-
-    /// An agent's status for the API.
-    fn status(&self, acd: &Acd, logged_off: &HashSet<AgentId>, agent: &AgentId) -> AgentStatus {
-        let state = acd.agent_state(agent);
-        let counters = acd.counters(agent);
-        AgentStatus {
-            agent: agent.as_str().to_string(),
-            state: state_name(&state),
-            reason: match state {
-                AgentState::Paused { reason, .. } => Some(reason),
-                _ => None,
-            },
-            registered: !self.sip.contacts(agent.as_str()).is_empty(),
-            logged_out_by_request: logged_off.contains(agent),
-            answered: counters.answered,
-            missed: counters.missed,
-        }
-    }
-
-    /// Carries out an agent request on the ACD; every change and refusal is an event.
-    fn apply(
-        &self,
-        acd: &mut Acd,
-        logged_off: &mut HashSet<AgentId>,
-        agent: &AgentId,
-        request: AgentRequest,
-        requester: &Requester,
-        now: i64,
-    ) -> Result<AgentStatus, ControlError> {
-        if !self.cfg.agents.contains(agent) {
-            return Err(ControlError::UnknownAgent(agent.as_str().to_string()));
-        }
-        let by = requester.by.clone();
-        let allow = requester.override_minimum.then_some(by.as_str());
-        let state = acd.agent_state(agent);
-        let done: Result<EventKind, String> = match &request {
-            AgentRequest::Login => {
-                if self.sip.contacts(agent.as_str()).is_empty() {
-                    Err("no phone of this agent is registered".to_string())
-                } else {
-                    logged_off.remove(agent);
-                    acd.agent_logged_in(agent, now);
-                    Ok(EventKind::AgentLoggedIn { by: by.clone() })
-                }
+                    );
+                tokio::spawn(
+                    driver::feature_call(self.ctx.clone(), inbound, result).instrument(span),
+                );
             }
-            AgentRequest::Logout => match acd.logout(agent, allow) {
-                Ok(()) => {
-                    logged_off.insert(agent.clone());
-                    Ok(EventKind::AgentLoggedOut { by: by.clone() })
-                }
-                Err(r) => Err(refusal_text(&r)),
-            },
-            AgentRequest::Pause { reason } => {
-                let after_call = matches!(state, AgentState::Ringing | AgentState::OnCall);
-                acd.pause(agent, reason, now, allow)
-                    .map(|()| EventKind::AgentPaused {
-                        reason: reason.clone(),
-                        by: by.clone(),
-                        after_call,
-                    })
-                    .map_err(|r| refusal_text(&r))
+            SipEvent::IncomingCall(inbound) => {
+                let call_id = CallId::generate(now);
+                let (tx, rx) = mpsc::channel(16);
+                self.calls.insert(call_id.clone(), tx);
+                let span =
+                    info_span!("call", call_id = %call_id, sip_call_id = %inbound.sip_call_id);
+                let driver =
+                    span.in_scope(|| CallDriver::inbound(self.ctx.clone(), call_id, inbound, rx));
+                tokio::spawn(driver.run().instrument(span));
             }
-            AgentRequest::Unpause => match state {
-                AgentState::LoggedOut => Err("not logged in".to_string()),
-                AgentState::Available { .. } | AgentState::WrapUp { .. } => {
-                    Err("not paused".to_string())
-                }
-                _ => {
-                    acd.unpause(agent, now);
-                    Ok(EventKind::AgentUnpaused { by: by.clone() })
-                }
-            },
-        };
-        let event = |kind| CallEvent {
-            at_ms: now,
-            call_id: None,
-            agent: Some(agent.clone()),
-            queue: None,
-            kind,
-        };
-        match done {
-            Ok(kind) => {
-                info!(agent = %agent, request = request.name(), by = %by, "agent request done");
-                // an override's notice is published with the others after this turn
-                self.publish(event(kind));
-                Ok(self.status(acd, logged_off, agent))
-            }
-            Err(reason) => {
-                warn!(agent = %agent, request = request.name(), by = %by, %reason, "agent request refused");
-                self.publish(event(EventKind::AgentRequestRefused {
-                    request: request.name().to_string(),
-                    reason: reason.clone(),
-                    by,
-                }));
-                Err(ControlError::Refused(reason))
-            }
-        }
-    }
-
-    fn on_binding(
-        &self,
-        acd: &mut Acd,
-        logged_off: &HashSet<AgentId>,
-        change: BindingChange,
-        now: i64,
-    ) {
-        let (agent, kind) = match change {
-            BindingChange::Added {
+            SipEvent::Binding(BindingChange::Added {
                 agent,
                 contact,
                 expires_s,
+            }) => {
+                let agent = AgentId::new(agent);
+                self.controller.handle(
+                    now,
+                    ControllerInput::Registered {
+                        agent,
+                        contact,
+                        expires_s,
+                    },
+                );
+            }
+            SipEvent::Binding(BindingChange::Removed { agent, contact }) => {
+                let registered = !self.ctx.sip.contacts(&agent).is_empty();
+                let agent = AgentId::new(agent);
+                self.controller.handle(
+                    now,
+                    ControllerInput::Unregistered {
+                        agent,
+                        contact,
+                        registered,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_control(&mut self, msg: ControlMsg) {
+        let now = self.ctx.clock.now_ms();
+        match msg {
+            ControlMsg::Request {
+                agent,
+                request,
+                requester,
+                reply,
             } => {
-                let id = AgentId::new(agent.clone());
-                if !logged_off.contains(&id) {
-                    acd.agent_logged_in(&id, now);
-                }
-                (agent, EventKind::AgentRegistered { contact, expires_s })
+                let r = self.controller.request(now, &agent, request, &requester);
+                let _ = reply.send(r);
             }
-            BindingChange::Removed { agent, contact } => {
-                if self.sip.contacts(&agent).is_empty() {
-                    acd.agent_logged_out(&AgentId::new(agent.clone()));
+            ControlMsg::Call {
+                target,
+                action,
+                by,
+                reply,
+            } => {
+                let call = match &target {
+                    CallTarget::Call(c) => Some(c.clone()),
+                    CallTarget::Agent(a) => self.controller.call_of(a).cloned(),
+                };
+                match call.as_ref().and_then(|c| self.calls.get(c)) {
+                    Some(tx) => {
+                        // the call answers; a call that just ended drops `reply`
+                        if let Err(
+                            mpsc::error::TrySendError::Full(CallMsg::Control { reply, .. })
+                            | mpsc::error::TrySendError::Closed(CallMsg::Control { reply, .. }),
+                        ) = tx.try_send(CallMsg::Control { action, by, reply })
+                        {
+                            let _ = reply.send(Err(ControlError::Refused(
+                                "the call is busy; try again".into(),
+                            )));
+                        }
+                    }
+                    None => {
+                        let what = match target {
+                            CallTarget::Call(c) => format!("no call {c} in progress"),
+                            CallTarget::Agent(a) if self.controller.knows_agent(&a) => {
+                                format!("agent {a} is on no call")
+                            }
+                            CallTarget::Agent(a) => format!("unknown agent `{a}`"),
+                        };
+                        let _ = reply.send(Err(ControlError::NoCall(what)));
+                    }
                 }
-                (agent, EventKind::AgentUnregistered { contact })
             }
-        };
-        self.publish(CallEvent {
-            at_ms: now,
-            call_id: None,
-            agent: Some(AgentId::new(agent)),
-            queue: None,
-            kind,
-        });
+            ControlMsg::Queues { reply } => {
+                let _ = reply.send(self.controller.queues(now));
+            }
+            ControlMsg::List { reply } => {
+                let _ = reply.send(self.controller.statuses());
+            }
+        }
     }
 }

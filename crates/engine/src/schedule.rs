@@ -293,7 +293,12 @@ impl Schedule {
             .is_some_and(|(_, _, date)| self.holidays.contains(&date))
     }
 
-    /// The greeting period at `now_ms`, if any covers it.
+    /// The greeting periods of the day.
+    pub fn periods(&self) -> &[GreetingPeriod] {
+        &self.periods
+    }
+
+    /// The greeting period at `now_ms`, if one covers it.
     pub fn period(&self, now_ms: i64) -> Option<&GreetingPeriod> {
         let (_, minute, _) = self.local(now_ms)?;
         self.periods.iter().find(|p| p.covers(minute))

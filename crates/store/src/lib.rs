@@ -86,46 +86,7 @@ pub enum StoreError {
     },
 }
 
-/// The call detail record of one call: a summary row derived from its events.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Cdr {
-    /// The call.
-    pub call_id: CallId,
-    /// The caller's number or SIP user.
-    pub caller: String,
-    /// The caller's display name, if sent.
-    pub caller_name: Option<String>,
-    /// The number the caller dialled.
-    pub dialled: String,
-    /// The queue the call went to, if any.
-    pub queue: Option<QueueId>,
-    /// The agent who answered, if any.
-    pub agent: Option<AgentId>,
-    /// What the call was about (as known at its end).
-    pub call_type: CallType,
-    /// When the INVITE arrived, epoch ms.
-    pub arrived_ms: i64,
-    /// When the engine answered itself (after the ring target), epoch ms.
-    pub system_answered_ms: Option<i64>,
-    /// When an agent answered, epoch ms.
-    pub agent_answered_ms: Option<i64>,
-    /// When the call ended, epoch ms.
-    pub ended_ms: Option<i64>,
-    /// Time from arrival to an agent's answer (or to abandon), ms.
-    pub wait_ms: Option<i64>,
-    /// Time talking with the agent, ms.
-    pub talk_ms: Option<i64>,
-    /// Rings the caller heard before someone answered.
-    pub rings: Option<i64>,
-    /// How the call ended.
-    pub outcome: Option<Outcome>,
-    /// Who ended it.
-    pub ended_by: Option<EndedBy>,
-    /// Recording path relative to the recordings root.
-    pub recording_path: Option<String>,
-    /// SHA-256 of the recording, hex.
-    pub recording_sha256: Option<String>,
-}
+pub use hotline_core::Cdr;
 
 /// Which database a [`Store`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

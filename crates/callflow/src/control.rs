@@ -1,0 +1,73 @@
+//! What agents and supervisors ask of a call in progress, and what they get
+//! back: the vocabulary shared by the call, the controller and the API.
+
+use hotline_core::{CallType, QueueId};
+
+/// What an agent or a supervisor asks of a talking call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing: the call as it stands.
+    Show,
+    /// Put the caller on hold (music for the caller).
+    Hold,
+    /// Take the caller back from hold.
+    Resume,
+    /// Blind transfer to a queue (None: the configured shift-leader queue).
+    Transfer {
+        /// The queue.
+        to: Option<QueueId>,
+    },
+    /// Set the call's type (the agent's disposition).
+    SetType(CallType),
+    /// Pause the recording.
+    PauseRecording,
+    /// Resume a paused recording.
+    ResumeRecording,
+    /// Start recording a call that is not recorded.
+    StartRecording,
+    /// Play an earlier recording into the call (the driver holds the audio).
+    PlayIntoCall {
+        /// Which recording (its call id), for the event.
+        recording: String,
+        /// Its length, ms.
+        duration_ms: i64,
+    },
+}
+
+/// Why a request was not carried out.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// No such agent in the configuration.
+    #[error("unknown agent `{0}`")]
+    UnknownAgent(String),
+    /// The request is refused (minimum staffing, no phone registered, ...).
+    #[error("{0}")]
+    Refused(String),
+    /// The engine is shutting down.
+    #[error("the engine is not running")]
+    Stopped,
+    /// No call in progress by that id, or the agent is on no call.
+    #[error("{0}")]
+    NoCall(String),
+}
+
+/// A talking call as the API returns it after an action.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TalkingCall {
+    /// The call.
+    pub call_id: String,
+    /// The agent on it (None right after a transfer).
+    pub agent: Option<String>,
+    /// The caller's number.
+    pub caller: String,
+    /// Its queue.
+    pub queue: Option<String>,
+    /// Its type.
+    pub call_type: CallType,
+    /// On hold.
+    pub held: bool,
+    /// Recording paused on request.
+    pub recording_paused: bool,
+    /// Whether the call is recorded at all.
+    pub recorded: bool,
+}

@@ -1,0 +1,806 @@
+//! Every treatment of the call flow, in simulated time: the same cases the
+//! e2e suite checks over SIP, here in milliseconds and without timing slack.
+
+mod harness;
+
+use harness::{Phone, World};
+use hotline_acd::{QueueConfig, Strategy};
+use hotline_callflow::{
+    Action, AnnouncePolicy, BlacklistHit, CallbackPolicy, ClosedTreatment, Command, ControlError,
+    FlowSettings, Input, LegInput, Menu, Phase, PromptRef, Route,
+};
+use hotline_core::{AgentId, CallType, EndedBy, EventKind, Outcome, QueueId};
+use std::collections::BTreeMap;
+
+const T0: i64 = 1_000_000;
+
+fn basic(agents: &[&str]) -> FlowSettings {
+    FlowSettings::basic(agents)
+}
+
+fn world(agents: &[&str]) -> World {
+    World::new(basic(agents))
+}
+
+#[test]
+fn no_agent_the_engine_answers_at_the_end_of_the_third_ring() {
+    let mut w = world(&["a1"]);
+    let c = w.call_in("0612");
+    assert_eq!(w.kinds(&c), ["arrived", "queued"]);
+    w.run_until(T0 + 10_999);
+    assert!(!w.commands(&c).contains(&&Command::AnswerCaller));
+    w.run_until(T0 + 11_000);
+    let answered = w.first(&c, "system_answered").expect("system answer");
+    assert_eq!(answered.at_ms, T0 + 11_000);
+    assert!(matches!(
+        answered.kind,
+        EventKind::SystemAnswered { rings: 3 }
+    ));
+    assert!(w.commands(&c).contains(&&Command::Play {
+        prompts: vec![PromptRef::Greeting(None), PromptRef::Music],
+        looped: true
+    }));
+    w.hang_up_at(T0 + 30_000, &c);
+    w.run_until(T0 + 31_000);
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(cdr.outcome, Some(Outcome::Abandoned));
+    assert_eq!(
+        (cdr.system_answered_ms, cdr.wait_ms),
+        (Some(T0 + 11_000), Some(30_000))
+    );
+    assert!(w.calls.is_empty());
+    // answer_after_rings = 2: the engine answers at 6 s
+    let mut cfg = basic(&[]);
+    cfg.answer_after_rings = 2;
+    let mut w = World::new(cfg);
+    let c = w.call_in("0612");
+    w.run_until(T0 + 6_000);
+    assert!(matches!(
+        w.first(&c, "system_answered").map(|e| &e.kind),
+        Some(EventKind::SystemAnswered { rings: 2 })
+    ));
+}
+
+#[test]
+fn an_agent_answers_in_the_second_ring_bridged_recorded_and_completed() {
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::Answer(6_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 6_000);
+    let answered = w.first(&c, "agent_answered").expect("answered");
+    assert!(matches!(
+        answered.kind,
+        EventKind::AgentAnswered {
+            wait_ms: 6_000,
+            rings: 2,
+            limit_ms: Some(180_000)
+        }
+    ));
+    assert_eq!(w.bridged.get(&AgentId::new("a1")), Some(&c));
+    assert_eq!(w.calls[&c].phase(), &Phase::Talking);
+    w.hang_up_at(T0 + 66_000, &c);
+    w.run_until(T0 + 70_000);
+    assert_eq!(
+        w.kinds(&c),
+        // (wrap_up comes from the controller: before or after the seal)
+        [
+            "arrived",
+            "queued",
+            "offered",
+            "recording_opened",
+            "agent_answered",
+            "completed",
+            "recording_closed",
+            "wrap_up"
+        ]
+    );
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(cdr.outcome, Some(Outcome::Answered));
+    assert_eq!(cdr.ended_by, Some(EndedBy::Caller));
+    assert_eq!(
+        (cdr.talk_ms, cdr.rings, cdr.system_answered_ms),
+        (Some(60_000), Some(2), None)
+    );
+    assert_eq!(
+        cdr.recording_sha256.as_deref(),
+        Some(format!("sha-{c}").as_str())
+    );
+    // no ring, no answer by the engine
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::Play { .. })));
+    // wrap-up, then the agent takes the next call
+    let c2 = w.call_in("0613");
+    w.run_until(T0 + 80_000);
+    assert!(
+        w.first(&c2, "agent_answered").is_some(),
+        "{:?}",
+        w.kinds(&c2)
+    );
+}
+
+#[test]
+fn an_agent_who_does_not_answer_busy_or_unreachable_is_skipped_for_the_next() {
+    let mut cfg = basic(&["a1", "a2", "a3", "a4"]);
+    cfg.queues = vec![QueueConfig {
+        strategy: Strategy::Linear,
+        members: ["a1", "a2", "a3", "a4"]
+            .iter()
+            .map(|a| AgentId::new(*a))
+            .collect(),
+        ..QueueConfig::new(QueueId::new("general"))
+    }];
+    cfg.agent_ring_timeout_ms = 5_000;
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::NoAnswer);
+    w.agent("a2", Phone::Busy);
+    w.agent("a3", Phone::Unreachable);
+    w.agent("a4", Phone::Answer(1_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 10_000);
+    let by_agent: Vec<(String, &str)> = w
+        .events_of(&c)
+        .iter()
+        .filter_map(|e| e.agent.as_ref().map(|a| (a.to_string(), e.kind.name())))
+        .collect();
+    assert_eq!(
+        by_agent,
+        [
+            ("a1".into(), "offered"),
+            ("a1".into(), "agent_ring_no_answer"),
+            ("a2".into(), "offered"),
+            ("a2".into(), "agent_rejected"),
+            ("a3".into(), "agent_unreachable"),
+            ("a4".into(), "offered"),
+            ("a4".into(), "recording_opened"),
+            ("a4".into(), "agent_answered"),
+        ]
+    );
+    let ring_out = w.first(&c, "agent_ring_no_answer").expect("ring out");
+    assert_eq!(ring_out.at_ms, T0 + 5_000);
+    let acd = w.controller.acd();
+    assert_eq!(acd.counters(&AgentId::new("a1")).missed, 1);
+    assert_eq!(acd.counters(&AgentId::new("a2")).missed, 1);
+}
+
+#[test]
+fn a_caller_who_cancels_while_an_agent_rings_is_abandoned_and_not_a_miss() {
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::NoAnswer);
+    let c = w.call_in("0612");
+    w.hang_up_at(T0 + 4_000, &c);
+    w.run_until(T0 + 5_000);
+    assert!(w.commands(&c).contains(&&Command::HangUpAgent {
+        agent: AgentId::new("a1")
+    }));
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(
+        (cdr.outcome, cdr.wait_ms),
+        (Some(Outcome::Abandoned), Some(4_000))
+    );
+    assert_eq!(w.controller.acd().counters(&AgentId::new("a1")).missed, 0);
+    assert_eq!(w.controller.status(&AgentId::new("a1")).state, "available");
+}
+
+#[test]
+fn ring_all_the_first_to_answer_takes_the_call_the_others_stop_without_a_miss() {
+    let mut cfg = basic(&["a1", "a2", "a3"]);
+    cfg.queues = vec![QueueConfig {
+        strategy: Strategy::RingAll,
+        ..QueueConfig::new(QueueId::new("general"))
+    }];
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(5_000));
+    w.agent("a2", Phone::Answer(3_000));
+    w.agent("a3", Phone::NoAnswer);
+    let c = w.call_in("0612");
+    w.run_until(T0 + 6_000);
+    assert_eq!(
+        w.first(&c, "agent_answered").and_then(|e| e.agent.clone()),
+        Some(AgentId::new("a2"))
+    );
+    for loser in ["a1", "a3"] {
+        assert!(w.commands(&c).contains(&&Command::HangUpAgent {
+            agent: AgentId::new(loser)
+        }));
+        assert_eq!(w.controller.acd().counters(&AgentId::new(loser)).missed, 0);
+    }
+}
+
+fn ivr() -> Menu {
+    let route = |t, q: &str| Route {
+        call_type: t,
+        queue: QueueId::new(q),
+        language: None,
+    };
+    Menu {
+        timeout_ms: 5_000,
+        tries: 2,
+        options: BTreeMap::from([
+            ('1', route(CallType::Order, "orders")),
+            (
+                '2',
+                Route {
+                    language: Some("cantonese".into()),
+                    ..route(CallType::Inquiry, "general")
+                },
+            ),
+        ]),
+        default: route(CallType::Inquiry, "general"),
+    }
+}
+
+#[test]
+fn ivr_a_key_routes_the_call_and_sets_its_type_and_limit() {
+    let mut cfg = basic(&["a1"]);
+    cfg.ivr = Some(ivr());
+    cfg.queues = vec![QueueConfig::new(QueueId::new("orders"))];
+    let mut w = World::new(cfg);
+    let c = w.call_in("0612");
+    w.run_until(T0 + 11_000);
+    assert!(w.commands(&c).contains(&&Command::Play {
+        prompts: vec![PromptRef::Greeting(None), PromptRef::Menu],
+        looped: false
+    }));
+    // a key that is no option, then 1
+    w.at(T0 + 13_000, &c, Input::Digit('9'));
+    w.at(T0 + 14_000, &c, Input::Digit('1'));
+    w.run_until(T0 + 15_000);
+    assert_eq!(
+        w.kinds(&c),
+        [
+            "arrived",
+            "system_answered",
+            "prompt_started",
+            "ivr_invalid",
+            "ivr_choice",
+            "queued"
+        ]
+    );
+    w.agent("a1", Phone::Answer(1_000));
+    w.run_until(T0 + 17_000);
+    assert!(matches!(
+        w.first(&c, "agent_answered").map(|e| &e.kind),
+        Some(EventKind::AgentAnswered {
+            limit_ms: Some(60_000),
+            ..
+        })
+    ));
+    assert_eq!(w.calls[&c].queue(), Some(&QueueId::new("orders")));
+}
+
+#[test]
+fn ivr_without_a_key_plays_the_menu_again_then_takes_the_default() {
+    let mut cfg = basic(&[]);
+    cfg.ivr = Some(ivr());
+    let mut w = World::new(cfg);
+    let c = w.call_in("0612");
+    // answered at 11 s; greeting 3 s + menu 4 s + 5 s to press: 23 s; again 4 + 5: 32 s
+    w.run_until(T0 + 22_999);
+    assert!(w.first(&c, "ivr_choice").is_none());
+    w.run_until(T0 + 31_999);
+    assert!(w.first(&c, "ivr_choice").is_none());
+    w.run_until(T0 + 32_000);
+    let choice = w.first(&c, "ivr_choice").expect("default");
+    assert!(
+        matches!(&choice.kind, EventKind::IvrChoice { digit, call_type: CallType::Inquiry, .. } if digit.is_empty())
+    );
+}
+
+#[test]
+fn a_silent_line_hears_the_message_and_is_hung_up() {
+    let mut cfg = basic(&[]);
+    cfg.silent_line_ms = 8_000;
+    let mut w = World::new(cfg);
+    let c = w.call_in("0612");
+    w.silent.insert(c.clone());
+    let talker = w.call_in("0613");
+    w.run_until(T0 + 19_000);
+    assert!(w.first(&c, "silent_line").is_some());
+    assert!(w.first(&talker, "silent_line").is_none());
+    w.run_until(T0 + 30_000);
+    assert_eq!(w.cdr(&c).and_then(|c| c.outcome), Some(Outcome::Failed));
+    assert!(w.commands(&c).contains(&&Command::Play {
+        prompts: vec![PromptRef::SilentLine],
+        looped: false
+    }));
+    assert!(w.calls.contains_key(&talker));
+}
+
+#[test]
+fn waiting_callers_hear_their_position_and_can_ask_for_a_callback_that_keeps_their_place() {
+    let mut cfg = basic(&["a1"]);
+    cfg.announcements = Some(AnnouncePolicy {
+        every_ms: 20_000,
+        default_handle_ms: 120_000,
+    });
+    cfg.callback = Some(CallbackPolicy {
+        key: '1',
+        deadline_ms: 86_400_000,
+        retry_ms: 60_000,
+        attempts: 3,
+        answer_timeout_ms: 30_000,
+    });
+    let mut w = World::new(cfg);
+    let first = w.call_in("0612");
+    let second = w.call_in("0613");
+    // answered at 11 s, greeting 3 s, then every 20 s
+    w.run_until(T0 + 34_000);
+    let announced = w.first(&second, "announced").expect("announcement");
+    assert!(matches!(
+        announced.kind,
+        EventKind::Announced {
+            position: Some(2),
+            ..
+        }
+    ));
+    assert!(w.commands(&second).iter().any(|c| matches!(c, Command::Play { prompts, .. } if prompts.contains(&PromptRef::CallbackOffer))));
+    // the first caller asks for a callback: the callback keeps place 1
+    w.at(T0 + 40_000, &first, Input::Digit('1'));
+    w.run_until(T0 + 45_000);
+    assert_eq!(
+        w.cdr(&first).and_then(|c| c.outcome),
+        Some(Outcome::Callback)
+    );
+    let cb = w.callbacks().pop().expect("callback");
+    assert_eq!(w.controller.acd().position(&cb), Some(1));
+    assert_eq!(w.controller.acd().position(&second), Some(2));
+    // an agent comes: the callback first, agent rung, then the customer
+    w.agent("a1", Phone::Answer(1_000));
+    w.run_until(T0 + 50_000);
+    assert!(w.commands(&cb).contains(&&Command::DialCustomer {
+        number: "0612".into()
+    }));
+    let answered = w.first(&cb, "agent_answered").expect("connected");
+    assert!(matches!(
+        answered.kind,
+        EventKind::AgentAnswered {
+            rings: 0,
+            limit_ms: Some(180_000),
+            ..
+        }
+    ));
+    // call control works during a callback (it did not before)
+    let held = w
+        .control(&cb, Action::Hold, "api:lead")
+        .expect("reply")
+        .expect("held");
+    assert!(held.held);
+    assert_eq!(held.call_type, CallType::Callback);
+    let resumed = w
+        .control(&cb, Action::Resume, "api:lead")
+        .expect("reply")
+        .expect("resumed");
+    assert!(!resumed.held);
+    w.control(&cb, Action::PauseRecording, "a1")
+        .expect("reply")
+        .expect("paused");
+    w.hang_up_at(T0 + 60_000, &cb);
+    w.run_until(T0 + 61_000);
+    let cdr = w.cdr(&cb).expect("callback cdr");
+    assert_eq!(
+        (cdr.outcome, cdr.call_type),
+        (Some(Outcome::Answered), CallType::Callback)
+    );
+    assert!(w
+        .commands(&cb)
+        .iter()
+        .any(|c| matches!(c, Command::CloseRecording { pauses_ms, .. } if pauses_ms.len() == 1)));
+    assert_eq!(w.kinds(&cb)[0], "arrived");
+}
+
+#[test]
+fn a_callback_whose_customer_never_answers_is_tried_then_given_up() {
+    let mut cfg = basic(&["a1"]);
+    cfg.callback = Some(CallbackPolicy {
+        key: '1',
+        deadline_ms: 86_400_000,
+        retry_ms: 60_000,
+        attempts: 2,
+        answer_timeout_ms: 30_000,
+    });
+    let mut w = World::new(cfg);
+    w.customers.insert("0612".into(), Phone::NoAnswer);
+    let c = w.call_in("0612");
+    w.at(T0 + 15_000, &c, Input::Digit('1'));
+    w.run_until(T0 + 20_000);
+    let cb = w.callbacks().pop().expect("callback");
+    // while it waits for an agent, call control is refused, not left hanging
+    let r = w.control(&cb, Action::Show, "api:lead").expect("a reply");
+    assert!(matches!(r, Err(ControlError::Refused(_))));
+    w.agent("a1", Phone::Answer(1_000));
+    w.run_until(T0 + 400_000);
+    let fails: Vec<u32> = w
+        .events_of(&cb)
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::CallbackAttemptFailed { attempt, reason } => {
+                assert_eq!(reason, "no answer");
+                Some(*attempt)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fails, [1, 2]);
+    assert!(w.first(&cb, "callback_expired").is_some());
+    assert_eq!(w.cdr(&cb).and_then(|c| c.outcome), Some(Outcome::Failed));
+    assert_eq!(w.controller.status(&AgentId::new("a1")).state, "available");
+    // the agent was released after each attempt
+    let released = w
+        .events
+        .iter()
+        .filter(|e| e.call_id.as_ref() == Some(&cb) && e.kind.name() == "wrap_up")
+        .count();
+    assert_eq!(released, 2);
+}
+
+#[test]
+fn overflow_after_the_maximum_wait_and_to_voicemail_when_nobody_is_logged_in() {
+    let mut cfg = basic(&["a1"]);
+    cfg.queues = vec![
+        QueueConfig {
+            max_wait_ms: Some(30_000),
+            ..QueueConfig::new(QueueId::new("general"))
+        },
+        QueueConfig::new(QueueId::new("leaders")),
+    ];
+    cfg.overflow
+        .insert(QueueId::new("general"), QueueId::new("leaders"));
+    cfg.overflow
+        .insert(QueueId::new("leaders"), QueueId::new("voicemail"));
+    cfg.voicemail_max_ms = Some(60_000);
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(1_000));
+    let busy = w.call_in("0611");
+    w.run_until(T0 + 1_000);
+    let c = w.call_in("0612");
+    w.run_until(T0 + 1_000 + 30_000);
+    let over = w.first(&c, "overflowed").expect("overflow");
+    assert!(matches!(&over.kind, EventKind::Overflowed { reason, .. } if reason == "max_wait"));
+    assert_eq!(over.at_ms, T0 + 31_000);
+    assert_eq!(w.calls[&c].queue(), Some(&QueueId::new("leaders")));
+    // a1 is staffed in leaders (on a call): the caller waits there
+    assert_eq!(w.calls[&c].phase(), &Phase::Waiting);
+    w.hang_up_at(T0 + 40_000, &busy);
+    // wrap-up 5 s, then a1 takes the overflowed caller
+    w.run_until(T0 + 46_000);
+    assert_eq!(
+        w.first(&c, "agent_answered").map(|e| e.at_ms),
+        Some(T0 + 46_000)
+    );
+    // nobody logged in to leaders: voicemail
+    let mut w2 = {
+        let mut cfg = basic(&[]);
+        cfg.overflow
+            .insert(QueueId::new("general"), QueueId::new("voicemail"));
+        cfg.voicemail_max_ms = Some(60_000);
+        World::new(cfg)
+    };
+    let c = w2.call_in("0612");
+    w2.run_until(T0 + 3_000);
+    assert!(w2.commands(&c).contains(&&Command::AnswerCaller));
+    assert!(w2.commands(&c).contains(&&Command::Bridge { agent: None }));
+    w2.hang_up_at(T0 + 10_000, &c);
+    w2.run_until(T0 + 11_000);
+    let left = w2.first(&c, "voicemail_left").expect("message");
+    assert!(
+        matches!(&left.kind, EventKind::VoicemailLeft { path: Some(_), duration_ms } if *duration_ms == 7_400)
+    );
+    assert_eq!(w2.cdr(&c).and_then(|c| c.outcome), Some(Outcome::Voicemail));
+    // sealed before the voicemail_left event (its file is complete then)
+    let kinds = w2.kinds(&c);
+    let pos = |k| kinds.iter().position(|x| *x == k).expect(k);
+    assert!(pos("recording_closed") < pos("voicemail_left"));
+}
+
+#[test]
+fn hold_resume_type_limits_and_a_transfer_to_the_leaders() {
+    let mut cfg = basic(&["a1", "b1"]);
+    cfg.queues = vec![
+        QueueConfig {
+            members: vec![AgentId::new("a1")],
+            ..QueueConfig::new(QueueId::new("general"))
+        },
+        QueueConfig {
+            members: vec![AgentId::new("b1")],
+            ..QueueConfig::new(QueueId::new("leaders"))
+        },
+    ];
+    cfg.transfer_queue = Some(QueueId::new("leaders"));
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(2_000));
+    w.agent("b1", Phone::Answer(3_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 2_000);
+    let t = |r: Option<Result<_, ControlError>>| r.expect("a reply");
+    assert!(t(w.control(&c, Action::Hold, "a1")).expect("hold").held);
+    assert!(
+        t(w.control(&c, Action::Hold, "a1")).is_err(),
+        "already on hold"
+    );
+    w.run_until(T0 + 12_000);
+    assert!(!t(w.control(&c, Action::Resume, "a1")).expect("resume").held);
+    assert!(matches!(
+        w.first(&c, "resumed").map(|e| &e.kind),
+        Some(EventKind::Resumed {
+            held_ms: 10_000,
+            ..
+        })
+    ));
+    // an order from now on: 60 s from the answer; the warning at 48 s
+    t(w.control(&c, Action::SetType(CallType::Order), "a1")).expect("type");
+    w.run_until(T0 + 2_000 + 60_000);
+    let warn = w.first(&c, "limit_warning").expect("warning");
+    assert_eq!(warn.at_ms, T0 + 2_000 + 48_000);
+    assert_eq!(
+        w.first(&c, "limit_exceeded").map(|e| e.at_ms),
+        Some(T0 + 62_000)
+    );
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::ToneToAgent(PromptRef::LimitTone {
+            exceeded: true
+        })));
+    // unknown queue refused, then to the leaders
+    assert!(t(w.control(
+        &c,
+        Action::Transfer {
+            to: Some(QueueId::new("nowhere"))
+        },
+        "a1"
+    ))
+    .is_err());
+    let moved = t(w.control(&c, Action::Transfer { to: None }, "a1")).expect("transfer");
+    assert_eq!(
+        (moved.queue.as_deref(), moved.agent),
+        (Some("leaders"), None)
+    );
+    w.run_until(T0 + 70_000);
+    let answers: Vec<_> = w
+        .events_of(&c)
+        .into_iter()
+        .filter(|e| e.kind.name() == "agent_answered")
+        .map(|e| e.agent.clone())
+        .collect();
+    assert_eq!(
+        answers,
+        [Some(AgentId::new("a1")), Some(AgentId::new("b1"))]
+    );
+    w.agent_hangs_up_at(T0 + 80_000, &c, "b1");
+    w.run_until(T0 + 81_000);
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(cdr.agent, Some(AgentId::new("b1")));
+    assert_eq!(
+        (cdr.ended_by, cdr.talk_ms, cdr.call_type),
+        (Some(EndedBy::Agent), Some(78_000), CallType::Order)
+    );
+    assert_eq!(cdr.queue, Some(QueueId::new("leaders")));
+}
+
+#[test]
+fn a_desk_phone_refer_transfers_and_its_leg_is_released_after_the_grace() {
+    let mut cfg = basic(&["a1", "b1"]);
+    cfg.queues = vec![
+        QueueConfig {
+            members: vec![AgentId::new("a1")],
+            ..QueueConfig::new(QueueId::new("general"))
+        },
+        QueueConfig {
+            members: vec![AgentId::new("b1")],
+            ..QueueConfig::new(QueueId::new("leaders"))
+        },
+    ];
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 1_000);
+    let a1 = AgentId::new("a1");
+    w.at(
+        T0 + 5_000,
+        &c,
+        Input::Agent {
+            agent: a1.clone(),
+            event: LegInput::RemoteHold { held: true },
+        },
+    );
+    w.at(
+        T0 + 6_000,
+        &c,
+        Input::Agent {
+            agent: a1.clone(),
+            event: LegInput::Refer {
+                target: "leaders".into(),
+            },
+        },
+    );
+    w.run_until(T0 + 6_249);
+    assert!(w.first(&c, "held").is_some());
+    assert!(w.first(&c, "transferred").is_some());
+    assert!(!w
+        .commands(&c)
+        .contains(&&Command::HangUpAgent { agent: a1.clone() }));
+    w.run_until(T0 + 6_250);
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::HangUpAgent { agent: a1 }));
+}
+
+#[test]
+fn recording_on_request_when_calls_are_not_recorded_and_its_pause_spans() {
+    let mut cfg = basic(&["a1"]);
+    cfg.record = false;
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 2_000);
+    assert!(w.first(&c, "recording_opened").is_none());
+    let r = w.control(&c, Action::PauseRecording, "a1").expect("reply");
+    assert!(r.is_err(), "nothing to pause");
+    let started = w
+        .control(&c, Action::StartRecording, "a1")
+        .expect("reply")
+        .expect("started");
+    assert!(started.recorded);
+    assert!(w
+        .control(&c, Action::StartRecording, "a1")
+        .expect("reply")
+        .is_err());
+    w.run_until(T0 + 5_000);
+    w.control(&c, Action::PauseRecording, "a1")
+        .expect("reply")
+        .expect("paused");
+    w.run_until(T0 + 8_000);
+    w.control(&c, Action::ResumeRecording, "a1")
+        .expect("reply")
+        .expect("resumed");
+    w.hang_up_at(T0 + 9_000, &c);
+    w.run_until(T0 + 10_000);
+    assert!(w.commands(&c).contains(&&Command::CloseRecording {
+        agent: Some(AgentId::new("a1")),
+        pauses_ms: vec![(T0 + 5_000, T0 + 8_000)]
+    }));
+    // control of a waiting call is refused; of an ended call: no call
+    let waiting = w.call_in("0613");
+    let r = w.control(&waiting, Action::Hold, "a1").expect("reply");
+    assert!(matches!(r, Err(ControlError::Refused(_))));
+}
+
+#[test]
+fn closed_hours_blacklist_and_unusable_answers() {
+    // closed, no closed message: 480 before any answer
+    let mut w = world(&[]);
+    w.env.close("general");
+    w.env.without("closed");
+    let c = w.call_in("0612");
+    assert!(w.commands(&c).contains(&&Command::RejectCaller {
+        status: 480,
+        reason: "closed".into()
+    }));
+    assert_eq!(w.cdr(&c).and_then(|c| c.outcome), Some(Outcome::Rejected));
+    // closed with voicemail: message, then voicemail
+    let mut cfg = basic(&[]);
+    cfg.closed_treatment = ClosedTreatment::Voicemail;
+    cfg.voicemail_max_ms = Some(30_000);
+    let mut w = World::new(cfg);
+    w.env.close("general");
+    let c = w.call_in("0612");
+    w.run_until(T0 + 5_000);
+    assert!(w.commands(&c).contains(&&Command::Bridge { agent: None }));
+    w.run_until(T0 + 40_000);
+    assert_eq!(w.cdr(&c).and_then(|c| c.outcome), Some(Outcome::Voicemail));
+    // blacklisted: the message, then the engine hangs up; without one, 603
+    let mut w = world(&["a1"]);
+    let hit = BlacklistHit {
+        entry: "0612".into(),
+        action: "reject".into(),
+        reason: "abuse".into(),
+        queue: None,
+    };
+    let c = w.call_with("0612", Some(hit.clone()), false);
+    w.run_until(T0 + 5_000);
+    assert!(w.commands(&c).contains(&&Command::HangUpCaller));
+    assert!(matches!(
+        w.cdr(&c).map(|c| c.outcome),
+        Some(Some(Outcome::Rejected))
+    ));
+    w.env.without("blacklisted");
+    let c = w.call_with("0612", Some(hit), false);
+    assert!(w.commands(&c).contains(&&Command::RejectCaller {
+        status: 603,
+        reason: "blacklisted".into()
+    }));
+    // an agent answering with SDP we cannot use is a refusal (488)
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::BadSdp(1_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 1_000);
+    assert!(matches!(
+        w.first(&c, "agent_rejected").map(|e| &e.kind),
+        Some(EventKind::AgentRejected { status: 488 })
+    ));
+}
+
+#[test]
+fn the_engine_stopping_ends_every_call_with_a_cdr() {
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::Answer(1_000));
+    let talking = w.call_in("0612");
+    w.run_until(T0 + 1_000);
+    let waiting = w.call_in("0613");
+    for c in [&talking, &waiting] {
+        w.at(w.now, c, Input::Shutdown);
+    }
+    w.run_until(T0 + 2_000);
+    assert!(w.calls.is_empty());
+    for c in [&talking, &waiting] {
+        assert_eq!(w.cdr(c).and_then(|c| c.outcome), Some(Outcome::Failed));
+    }
+    assert!(w.bridged.is_empty());
+}
+
+#[test]
+fn callbacks_pending_at_a_restart_are_taken_over_with_their_attempts_and_no_second_arrival() {
+    let mut cfg = basic(&["a1"]);
+    cfg.callback = Some(CallbackPolicy {
+        key: '1',
+        deadline_ms: 86_400_000,
+        retry_ms: 60_000,
+        attempts: 3,
+        answer_timeout_ms: 30_000,
+    });
+    let mut w = World::new(cfg);
+    w.env.close("general");
+    let id = hotline_core::CallId::from_stored("cb-before-restart");
+    let spec = hotline_callflow::CallbackSpec {
+        number: "0612".into(),
+        queue: QueueId::new("general"),
+        requested_ms: T0 - 600_000,
+        deadline_ms: T0 + 3_600_000,
+        attempts: 2,
+        queued: false,
+        resumed: true,
+    };
+    w.controller
+        .resume_callbacks(w.now, vec![(id.clone(), spec)]);
+    w.pump();
+    assert!(w.calls.contains_key(&id));
+    assert!(
+        w.first(&id, "arrived").is_none(),
+        "its arrival is in the log already"
+    );
+    // closed: it waits for the opening (checked every minute)
+    w.agent("a1", Phone::Answer(1_000));
+    w.run_until(T0 + 100_000);
+    assert!(w.first(&id, "offered").is_none());
+    w.env.open("general");
+    w.run_until(T0 + 200_000);
+    let answered = w.first(&id, "agent_answered").expect("made after all");
+    // the wait counts from the original request
+    assert!(matches!(answered.kind, EventKind::AgentAnswered { wait_ms, .. } if wait_ms > 600_000));
+    w.hang_up_at(T0 + 250_000, &id);
+    w.run_until(T0 + 260_000);
+    let cdr = w.cdr(&id).expect("cdr");
+    assert_eq!(
+        (cdr.arrived_ms, cdr.outcome),
+        (T0 - 600_000, Some(Outcome::Answered))
+    );
+}
+
+#[test]
+fn an_agents_call_is_found_by_the_agent_and_forgotten_when_it_ends() {
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 1_000);
+    assert_eq!(w.controller.call_of(&AgentId::new("a1")), Some(&c));
+    assert_eq!(w.controller.status(&AgentId::new("a1")).state, "on_call");
+    w.hang_up_at(T0 + 2_000, &c);
+    w.run_until(T0 + 3_000);
+    assert_eq!(w.controller.call_of(&AgentId::new("a1")), None);
+    assert_eq!(w.controller.status(&AgentId::new("a1")).state, "wrap_up");
+    w.run_until(T0 + 7_000);
+    assert_eq!(w.controller.status(&AgentId::new("a1")).state, "available");
+    // an input to an ended call: ignored; an action: no call
+    assert_eq!(w.control(&c, Action::Show, "a1"), None);
+}

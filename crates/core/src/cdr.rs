@@ -1,0 +1,327 @@
+//! The call detail record: one summary row per call, derived from the call's
+//! own events so that it can always be re-derived from the event log.
+
+use crate::{AgentId, CallEvent, CallId, CallType, EndedBy, EventKind, Outcome, QueueId};
+
+/// The call detail record of one call: a summary row derived from its events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cdr {
+    /// The call.
+    pub call_id: CallId,
+    /// The caller's number or SIP user.
+    pub caller: String,
+    /// The caller's display name, if sent.
+    pub caller_name: Option<String>,
+    /// The number the caller dialled.
+    pub dialled: String,
+    /// The queue the call went to, if any.
+    pub queue: Option<QueueId>,
+    /// The agent who answered, if any.
+    pub agent: Option<AgentId>,
+    /// What the call was about (as known at its end).
+    pub call_type: CallType,
+    /// When the INVITE arrived, epoch ms.
+    pub arrived_ms: i64,
+    /// When the engine answered itself (after the ring target), epoch ms.
+    pub system_answered_ms: Option<i64>,
+    /// When an agent answered, epoch ms.
+    pub agent_answered_ms: Option<i64>,
+    /// When the call ended, epoch ms.
+    pub ended_ms: Option<i64>,
+    /// Time from arrival to an agent's answer (or to abandon), ms.
+    pub wait_ms: Option<i64>,
+    /// Time talking with the agent, ms.
+    pub talk_ms: Option<i64>,
+    /// Rings the caller heard before someone answered.
+    pub rings: Option<i64>,
+    /// How the call ended.
+    pub outcome: Option<Outcome>,
+    /// Who ended it.
+    pub ended_by: Option<EndedBy>,
+    /// Recording path relative to the recordings root.
+    pub recording_path: Option<String>,
+    /// SHA-256 of the recording, hex.
+    pub recording_sha256: Option<String>,
+}
+
+impl Cdr {
+    /// Derives the CDR of one call from its events, in the order they
+    /// happened. None when the events hold no `arrived` (not a call's log).
+    ///
+    /// - queue: the last queue named by an event (transfers and overflows
+    ///   move it); agent: the last agent who answered; type: the last of the
+    ///   arrival's, the IVR choice's and the agent's disposition;
+    /// - answer, wait and rings: the first agent answer (a transferred call
+    ///   counts once); a call that never reached an agent: the wait of its
+    ///   abandon, or until the callback was requested;
+    /// - talk: from the first answer to the completion;
+    /// - outcome: from the event that ended the call; ended: its last event.
+    pub fn from_events(events: &[CallEvent]) -> Option<Cdr> {
+        let (arrived, caller, dialled, mut call_type) =
+            events.iter().find_map(|e| match &e.kind {
+                EventKind::Arrived {
+                    caller,
+                    dialled,
+                    call_type,
+                } => Some((e.at_ms, caller.clone(), dialled.clone(), *call_type)),
+                _ => None,
+            })?;
+        let call_id = events.iter().find_map(|e| e.call_id.clone())?;
+        let mut cdr = Cdr {
+            call_id,
+            caller: caller.number,
+            caller_name: caller.display,
+            dialled,
+            queue: None,
+            agent: None,
+            call_type,
+            arrived_ms: arrived,
+            system_answered_ms: None,
+            agent_answered_ms: None,
+            ended_ms: events.last().map(|e| e.at_ms),
+            wait_ms: None,
+            talk_ms: None,
+            rings: None,
+            outcome: None,
+            ended_by: None,
+            recording_path: None,
+            recording_sha256: None,
+        };
+        for e in events {
+            if let Some(q) = &e.queue {
+                cdr.queue = Some(q.clone());
+            }
+            match &e.kind {
+                EventKind::IvrChoice { call_type: t, .. }
+                | EventKind::CallTypeSet { call_type: t, .. } => {
+                    call_type = *t;
+                }
+                EventKind::SystemAnswered { .. } => {
+                    cdr.system_answered_ms.get_or_insert(e.at_ms);
+                }
+                EventKind::AgentAnswered { wait_ms, rings, .. } => {
+                    cdr.agent = e.agent.clone();
+                    if cdr.agent_answered_ms.is_none() {
+                        cdr.agent_answered_ms = Some(e.at_ms);
+                        cdr.wait_ms = Some(*wait_ms);
+                        cdr.rings = Some(i64::from(*rings));
+                    }
+                }
+                EventKind::Completed { ended_by, .. } => {
+                    cdr.ended_by = Some(*ended_by);
+                    cdr.talk_ms = cdr.agent_answered_ms.map(|a| e.at_ms - a);
+                    cdr.outcome = Some(Outcome::Answered);
+                }
+                EventKind::Abandoned { wait_ms, .. } => {
+                    cdr.wait_ms.get_or_insert(*wait_ms);
+                    cdr.outcome = Some(Outcome::Abandoned);
+                }
+                EventKind::Rejected { .. } => cdr.outcome = Some(Outcome::Rejected),
+                EventKind::Failed { .. } | EventKind::CallbackExpired { .. } => {
+                    cdr.outcome = Some(Outcome::Failed);
+                }
+                EventKind::VoicemailLeft { .. } => cdr.outcome = Some(Outcome::Voicemail),
+                EventKind::CallbackRequested { .. } if e.call_id.as_ref() == Some(&cdr.call_id) => {
+                    cdr.wait_ms.get_or_insert(e.at_ms - arrived);
+                    cdr.outcome = Some(Outcome::Callback);
+                }
+                EventKind::RecordingOpened { path } => cdr.recording_path = Some(path.clone()),
+                EventKind::RecordingClosed { sha256, .. } => {
+                    cdr.recording_sha256 = Some(sha256.clone());
+                }
+                _ => {}
+            }
+        }
+        cdr.call_type = call_type;
+        Some(cdr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Party;
+
+    fn ev(at_ms: i64, agent: Option<&str>, queue: Option<&str>, kind: EventKind) -> CallEvent {
+        CallEvent {
+            at_ms,
+            call_id: Some(CallId::from_stored("c1")),
+            agent: agent.map(AgentId::new),
+            queue: queue.map(QueueId::new),
+            kind,
+        }
+    }
+
+    fn arrived(at: i64) -> CallEvent {
+        ev(
+            at,
+            None,
+            None,
+            EventKind::Arrived {
+                caller: Party {
+                    number: "0612".into(),
+                    display: Some("Li".into()),
+                },
+                dialled: "4000".into(),
+                call_type: CallType::default(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_transferred_call_counts_its_first_answer_and_its_last_agent() {
+        let events = vec![
+            arrived(1_000),
+            ev(
+                1_000,
+                None,
+                Some("general"),
+                EventKind::Queued { position: 1 },
+            ),
+            ev(
+                12_000,
+                None,
+                Some("general"),
+                EventKind::SystemAnswered { rings: 3 },
+            ),
+            ev(
+                15_000,
+                Some("a1"),
+                Some("general"),
+                EventKind::AgentAnswered {
+                    wait_ms: 14_000,
+                    rings: 3,
+                    limit_ms: None,
+                },
+            ),
+            ev(
+                16_000,
+                None,
+                Some("general"),
+                EventKind::RecordingOpened {
+                    path: "r.wav".into(),
+                },
+            ),
+            ev(
+                20_000,
+                Some("a1"),
+                Some("general"),
+                EventKind::CallTypeSet {
+                    call_type: CallType::Order,
+                    limit_ms: None,
+                    by: "a1".into(),
+                },
+            ),
+            ev(
+                30_000,
+                Some("a1"),
+                Some("leaders"),
+                EventKind::Transferred {
+                    to: QueueId::new("leaders"),
+                    talk_ms: 15_000,
+                    by: "a1".into(),
+                },
+            ),
+            ev(
+                35_000,
+                Some("b1"),
+                Some("leaders"),
+                EventKind::AgentAnswered {
+                    wait_ms: 34_000,
+                    rings: 3,
+                    limit_ms: None,
+                },
+            ),
+            ev(
+                50_000,
+                Some("b1"),
+                Some("leaders"),
+                EventKind::Completed {
+                    ended_by: EndedBy::Caller,
+                    talk_ms: 15_000,
+                },
+            ),
+            ev(
+                50_100,
+                Some("b1"),
+                Some("leaders"),
+                EventKind::RecordingClosed {
+                    path: "r.wav".into(),
+                    sha256: "ab".into(),
+                    samples: 1,
+                    gaps: 0,
+                    gap_samples: 0,
+                },
+            ),
+        ];
+        let cdr = Cdr::from_events(&events).expect("a call");
+        assert_eq!(cdr.caller, "0612");
+        assert_eq!(cdr.caller_name.as_deref(), Some("Li"));
+        assert_eq!(cdr.queue, Some(QueueId::new("leaders")));
+        assert_eq!(cdr.agent, Some(AgentId::new("b1")));
+        assert_eq!(cdr.call_type, CallType::Order);
+        assert_eq!(cdr.system_answered_ms, Some(12_000));
+        assert_eq!(cdr.agent_answered_ms, Some(15_000));
+        assert_eq!((cdr.wait_ms, cdr.rings), (Some(14_000), Some(3)));
+        assert_eq!(cdr.talk_ms, Some(35_000));
+        assert_eq!(cdr.outcome, Some(Outcome::Answered));
+        assert_eq!(cdr.ended_by, Some(EndedBy::Caller));
+        assert_eq!(cdr.ended_ms, Some(50_100));
+        assert_eq!(cdr.recording_path.as_deref(), Some("r.wav"));
+        assert_eq!(cdr.recording_sha256.as_deref(), Some("ab"));
+    }
+
+    #[test]
+    fn outcomes_come_from_the_ending_event() {
+        let end = |kind: EventKind| {
+            Cdr::from_events(&[arrived(0), ev(5_000, None, None, kind)]).and_then(|c| c.outcome)
+        };
+        assert_eq!(
+            end(EventKind::Abandoned {
+                wait_ms: 5_000,
+                position: 1
+            }),
+            Some(Outcome::Abandoned)
+        );
+        assert_eq!(
+            end(EventKind::Rejected {
+                status: 486,
+                reason: "full".into()
+            }),
+            Some(Outcome::Rejected)
+        );
+        assert_eq!(
+            end(EventKind::Failed {
+                reason: "silent line".into()
+            }),
+            Some(Outcome::Failed)
+        );
+        assert_eq!(
+            end(EventKind::CallbackExpired { attempts: 3 }),
+            Some(Outcome::Failed)
+        );
+        assert_eq!(
+            end(EventKind::VoicemailLeft {
+                path: None,
+                duration_ms: 1
+            }),
+            Some(Outcome::Voicemail)
+        );
+        let cb = EventKind::CallbackRequested {
+            number: "0612".into(),
+            callback: CallId::from_stored("c2"),
+            deadline_ms: 9,
+        };
+        let cdr = Cdr::from_events(&[arrived(0), ev(5_000, None, None, cb)]).expect("a call");
+        assert_eq!(
+            (cdr.outcome, cdr.wait_ms),
+            (Some(Outcome::Callback), Some(5_000))
+        );
+        // not a call's log
+        assert_eq!(
+            Cdr::from_events(&[ev(0, None, None, EventKind::QueueClosed {})]),
+            None
+        );
+        assert_eq!(Cdr::from_events(&[]), None);
+    }
+}

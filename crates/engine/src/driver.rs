@@ -1,0 +1,826 @@
+//! The IO shell of one call: owns the call's SIP legs, its media session and
+//! its recording, turns what happens on them into [`Input`]s for the
+//! sans-IO [`Call`], and carries out the [`Command`]s it gives. Timers are
+//! the call's own [`Call::poll_timeout`]; time is the engine's clock.
+
+use crate::callback::CallbackConfig;
+use crate::control::{CallAction, ControlError, TalkingCall};
+use crate::env::EngineEnv;
+use crate::routing;
+use crate::EngineConfig;
+use hotline_callflow::{Action, Call, Command, Input, LegInput, Sealed, ToController};
+use hotline_core::{AgentId, CallEvent, CallId, Clock, Party, Side};
+use hotline_media::prompt::Prompt;
+use hotline_media::sdp::{self, Negotiated};
+use hotline_media::{Codec, MediaEngine, MediaSession};
+use hotline_recorder::{Recorder, RecordingHandle};
+use hotline_sip::{Binding, InboundCall, LegEvent, OutboundLeg, SipServer, SipTransport};
+use hotline_store::EventSink;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, info_span, warn, Instrument};
+
+/// RTP payload type we offer agents for telephone-event.
+pub(crate) const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// Controller → call driver.
+#[derive(Debug)]
+pub(crate) enum CallMsg {
+    /// Ring this agent at this contact.
+    Offer { agent: AgentId, binding: Binding },
+    /// An input from the controller (refused, moved, voicemail, status).
+    Input(Input),
+    /// An action of the agent or a supervisor.
+    Control {
+        action: CallAction,
+        by: String,
+        reply: oneshot::Sender<Result<TalkingCall, ControlError>>,
+    },
+}
+
+/// Call driver → controller.
+#[derive(Debug)]
+pub(crate) enum FromCall {
+    /// What the call tells the controller.
+    Tell { call: CallId, msg: ToController },
+    /// The call is over (its task ends).
+    Done { call: CallId },
+}
+
+/// What every call driver shares.
+pub(crate) struct CallCtx {
+    pub cfg: Arc<EngineConfig>,
+    pub flow: Arc<hotline_callflow::FlowSettings>,
+    pub env: Arc<EngineEnv>,
+    pub sip: SipServer,
+    pub media: MediaEngine,
+    pub recorder: Recorder,
+    pub sink: EventSink,
+    pub live: Option<mpsc::UnboundedSender<CallEvent>>,
+    pub clock: Arc<dyn Clock>,
+    pub controller: mpsc::Sender<FromCall>,
+}
+
+impl CallCtx {
+    /// Writes an event to the log and the live feed.
+    pub fn publish(&self, e: CallEvent) {
+        if let Some(live) = &self.live {
+            let _ = live.send(e.clone());
+        }
+        self.sink.event(e);
+    }
+}
+
+/// The customer's leg.
+enum CustomerLeg {
+    /// A caller's INVITE (answered or not).
+    Inbound(InboundCall),
+    /// The leg the engine placed (a callback), once dialled.
+    Outbound(Option<OutboundLeg>),
+}
+
+/// One call's IO.
+pub(crate) struct CallDriver {
+    ctx: Arc<CallCtx>,
+    call: Call,
+    customer: CustomerLeg,
+    /// Our SDP answer to the caller's offer (inbound).
+    caller_sdp: Option<String>,
+    media: Option<MediaSession>,
+    dtmf: Option<mpsc::Receiver<char>>,
+    session_id: u64,
+    /// The agents' legs (ringing or talking).
+    legs: Vec<(AgentId, OutboundLeg)>,
+    bindings: HashMap<AgentId, Binding>,
+    agent_media: HashMap<AgentId, (SocketAddr, Negotiated)>,
+    recording: Option<RecordingHandle>,
+    play_audio: Option<Prompt>,
+    replies: HashMap<u64, oneshot::Sender<Result<TalkingCall, ControlError>>>,
+    next_token: u64,
+    rx: mpsc::Receiver<CallMsg>,
+    rx_open: bool,
+}
+
+/// The caller's offer checked: the media session and our answer, or the
+/// status and reason to refuse the call with.
+fn accept_offer(
+    ctx: &CallCtx,
+    id: &CallId,
+    inbound: &InboundCall,
+) -> Result<(MediaSession, String), (u16, String)> {
+    if !inbound.offer_is_sdp || inbound.offer.is_empty() {
+        return Err((488, "an SDP offer is required".into()));
+    }
+    let offer = sdp::parse(&inbound.offer).map_err(|e| (488, format!("bad SDP: {e}")))?;
+    let negotiated = sdp::negotiate(&offer).map_err(|e| (488, format!("no common codec: {e}")))?;
+    let media = ctx.media.allocate(id.as_str()).map_err(|e| {
+        warn!(error = %e, "no media ports");
+        (503, "no media capacity".to_string())
+    })?;
+    media.set_remote(
+        Side::Caller,
+        SocketAddr::new(offer.connection, offer.audio_port),
+        negotiated,
+    );
+    let answer = sdp::build(
+        ctx.cfg.media_ip,
+        media.caller_port(),
+        &[negotiated.codec],
+        negotiated.telephone_event,
+        session_id(id),
+        1,
+    );
+    Ok((media, answer))
+}
+
+impl CallDriver {
+    /// A caller's INVITE: screened and handed to a new [`Call`].
+    pub(crate) fn inbound(
+        ctx: Arc<CallCtx>,
+        id: CallId,
+        inbound: InboundCall,
+        rx: mpsc::Receiver<CallMsg>,
+    ) -> Self {
+        let now = ctx.clock.now_ms();
+        info!(caller = %inbound.caller.number, dialled = %inbound.dialled, "call arrived");
+        let numbered = ctx.cfg.numbers.iter().any(|n| n == &inbound.dialled);
+        let (media, caller_sdp, verdict) = if numbered {
+            match accept_offer(&ctx, &id, &inbound) {
+                Ok((m, answer)) => (Some(m), Some(answer), Ok(())),
+                Err(e) => (None, None, Err(e)),
+            }
+        } else {
+            (None, None, Ok(()))
+        };
+        let blacklisted = ctx.cfg.blacklist.lookup(&inbound.caller.number).map(|e| {
+            warn!(entry = %e.pattern, action = %e.action, reason = %e.reason, "blacklisted caller");
+            hotline_callflow::BlacklistHit {
+                entry: e.pattern.to_string(),
+                action: e.action.to_string(),
+                reason: e.reason.clone(),
+                queue: match e.action {
+                    routing::BlacklistAction::Reject => None,
+                    routing::BlacklistAction::Queue(q) => Some(q),
+                },
+            }
+        });
+        let spec = hotline_callflow::Inbound {
+            caller: inbound.caller.clone(),
+            dialled: inbound.dialled.clone(),
+            media: verdict,
+            blacklisted,
+            vip: routing::is_vip(&ctx.cfg.vip, &inbound.caller.number),
+        };
+        let call = Call::inbound(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);
+        let mut d = CallDriver::new(
+            ctx,
+            call,
+            CustomerLeg::Inbound(inbound),
+            rx,
+            session_id(&id),
+        );
+        d.caller_sdp = caller_sdp;
+        if let Some(mut m) = media {
+            d.dtmf = m.take_dtmf();
+            d.media = Some(m);
+        }
+        d
+    }
+
+    /// A callback (new or taken over after a restart).
+    pub(crate) fn callback(ctx: Arc<CallCtx>, call: Call, rx: mpsc::Receiver<CallMsg>) -> Self {
+        let sid = session_id(call.id());
+        CallDriver::new(ctx, call, CustomerLeg::Outbound(None), rx, sid)
+    }
+
+    fn new(
+        ctx: Arc<CallCtx>,
+        call: Call,
+        customer: CustomerLeg,
+        rx: mpsc::Receiver<CallMsg>,
+        session_id: u64,
+    ) -> Self {
+        CallDriver {
+            ctx,
+            call,
+            customer,
+            caller_sdp: None,
+            media: None,
+            dtmf: None,
+            session_id,
+            legs: Vec::new(),
+            bindings: HashMap::new(),
+            agent_media: HashMap::new(),
+            recording: None,
+            play_audio: None,
+            replies: HashMap::new(),
+            next_token: 0,
+            rx,
+            rx_open: true,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.ctx.clock.now_ms()
+    }
+
+    fn feed(&mut self, input: Input) {
+        let now = self.now();
+        self.call.handle(now, input);
+    }
+
+    /// Drives the call to its end.
+    pub(crate) async fn run(mut self) {
+        loop {
+            if self.carry_out().await {
+                break;
+            }
+            let deadline = self.call.poll_timeout();
+            let wait = deadline.map(|d| Duration::from_millis((d - self.now()).max(0) as u64));
+            let wants_digits = self.dtmf.is_some();
+            tokio::select! {
+                ev = next_customer_event(&mut self.customer) => self.on_customer(ev),
+                (i, ev) = next_agent_event(&mut self.legs) => self.on_agent(i, ev),
+                d = next_digit(&mut self.dtmf), if wants_digits => match d {
+                    Some(d) => self.feed(Input::Digit(d)),
+                    None => self.dtmf = None,
+                },
+                msg = self.rx.recv(), if self.rx_open => self.on_msg(msg),
+                _ = tokio::time::sleep(wait.unwrap_or(Duration::ZERO)), if wait.is_some() => {
+                    let now = self.now();
+                    self.call.handle_timeout(now);
+                }
+            }
+        }
+        let id = self.call.id().clone();
+        if let Some(m) = &self.media {
+            info!(stats = ?m.stats(), "media stats");
+        }
+        self.ctx
+            .controller
+            .send(FromCall::Done { call: id })
+            .await
+            .ok();
+    }
+
+    fn on_msg(&mut self, msg: Option<CallMsg>) {
+        match msg {
+            None => {
+                // the controller is gone: shutting down
+                self.rx_open = false;
+                self.feed(Input::Shutdown);
+            }
+            Some(CallMsg::Offer { agent, binding }) => {
+                self.bindings.insert(agent.clone(), binding);
+                self.feed(Input::Offer { agent });
+            }
+            Some(CallMsg::Input(i)) => self.feed(i),
+            Some(CallMsg::Control { action, by, reply }) => {
+                let action = match action {
+                    CallAction::Show => Action::Show,
+                    CallAction::Hold => Action::Hold,
+                    CallAction::Resume => Action::Resume,
+                    CallAction::Transfer { to } => Action::Transfer { to },
+                    CallAction::SetType(t) => Action::SetType(t),
+                    CallAction::PauseRecording => Action::PauseRecording,
+                    CallAction::ResumeRecording => Action::ResumeRecording,
+                    CallAction::StartRecording => Action::StartRecording,
+                    CallAction::PlayIntoCall { audio, recording } => {
+                        let duration_ms = audio.duration_ms() as i64;
+                        self.play_audio = Some(audio);
+                        Action::PlayIntoCall {
+                            recording,
+                            duration_ms,
+                        }
+                    }
+                };
+                self.next_token += 1;
+                let token = self.next_token;
+                self.replies.insert(token, reply);
+                self.feed(Input::Control { token, action, by });
+            }
+        }
+    }
+
+    fn on_customer(&mut self, ev: Option<LegEvent>) {
+        let input = match ev {
+            Some(LegEvent::Info { body }) => match routing::dtmf_from_info(&body) {
+                Some(d) => Input::Digit(d),
+                None => return,
+            },
+            Some(LegEvent::Answered { sdp: answer }) => {
+                let usable = match negotiate(&answer) {
+                    Ok((addr, n)) => {
+                        if let Some(m) = &self.media {
+                            m.set_remote(Side::Caller, addr, n);
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "the customer answered with unusable SDP");
+                        false
+                    }
+                };
+                Input::Caller(LegInput::Answered { usable })
+            }
+            Some(LegEvent::Rejected { status }) => Input::Caller(LegInput::Rejected { status }),
+            Some(e) if e.keeps_the_leg_up() => return,
+            other => {
+                if let CustomerLeg::Outbound(leg) = &mut self.customer {
+                    *leg = None;
+                }
+                Input::Caller(LegInput::Gone {
+                    reason: gone_reason(other),
+                })
+            }
+        };
+        self.feed(input);
+    }
+
+    fn on_agent(&mut self, i: usize, ev: Option<LegEvent>) {
+        let Some(agent) = self.legs.get(i).map(|(a, _)| a.clone()) else {
+            return;
+        };
+        let event = match ev {
+            Some(LegEvent::Answered { sdp: answer }) => {
+                let usable = match negotiate(&answer) {
+                    Ok(m) => {
+                        self.agent_media.insert(agent.clone(), m);
+                        true
+                    }
+                    Err(e) => {
+                        warn!(agent = %agent, error = %e, "agent answered with unusable SDP");
+                        false
+                    }
+                };
+                LegInput::Answered { usable }
+            }
+            Some(LegEvent::Rejected { status }) => {
+                info!(agent = %agent, status, "agent refused the call");
+                self.legs.remove(i);
+                LegInput::Rejected { status }
+            }
+            Some(LegEvent::RemoteHold { held }) => LegInput::RemoteHold { held },
+            Some(LegEvent::Refer { target }) => LegInput::Refer { target },
+            Some(e) if e.keeps_the_leg_up() => return,
+            other => {
+                self.legs.remove(i);
+                LegInput::Gone {
+                    reason: gone_reason(other),
+                }
+            }
+        };
+        self.feed(Input::Agent { agent, event });
+    }
+
+    /// Carries out the call's commands; true once the call is over.
+    async fn carry_out(&mut self) -> bool {
+        while let Some(cmd) = self.call.poll_command() {
+            match cmd {
+                Command::Ringing => {
+                    if let CustomerLeg::Inbound(c) = &self.customer {
+                        c.ringing();
+                    }
+                }
+                Command::AnswerCaller => {
+                    if let (CustomerLeg::Inbound(c), Some(sdp)) = (&self.customer, &self.caller_sdp)
+                    {
+                        if let Err(e) = c.answer(sdp.clone()) {
+                            warn!(error = %e, "cannot answer caller");
+                        }
+                    }
+                }
+                Command::RejectCaller { status, reason } => {
+                    info!(status, %reason, "call rejected");
+                    if let CustomerLeg::Inbound(c) = &self.customer {
+                        c.reject(status, Some(reason));
+                    }
+                }
+                Command::HangUpCaller => match &mut self.customer {
+                    CustomerLeg::Inbound(c) => c.hangup().await,
+                    CustomerLeg::Outbound(leg) => {
+                        if let Some(l) = leg.take() {
+                            l.hangup().await;
+                        }
+                    }
+                },
+                Command::DialCustomer { number } => self.dial_customer(&number).await,
+                Command::InviteAgent { agent } => self.invite_agent(agent).await,
+                Command::HangUpAgent { agent } => {
+                    if let Some(i) = self.legs.iter().position(|(a, _)| a == &agent) {
+                        let (_, leg) = self.legs.remove(i);
+                        leg.hangup().await;
+                    }
+                }
+                Command::Play { prompts, looped } => {
+                    let audio: Vec<Prompt> = prompts
+                        .iter()
+                        .flat_map(|p| self.ctx.env.resolve(p))
+                        .collect();
+                    if let Some(m) = &self.media {
+                        m.play_to_caller(audio, looped);
+                    }
+                }
+                Command::Bridge { agent } => {
+                    if let Some(m) = &self.media {
+                        if let Some((addr, n)) =
+                            agent.and_then(|a| self.agent_media.get(&a).copied())
+                        {
+                            m.set_remote(Side::Agent, addr, n);
+                        }
+                        m.bridge(self.recording.as_ref().map(RecordingHandle::sender));
+                    }
+                }
+                Command::Hold => {
+                    if let Some(m) = &self.media {
+                        m.hold(vec![self.ctx.env.prompts.music.clone()]);
+                    }
+                }
+                Command::Unhold => {
+                    if let Some(m) = &self.media {
+                        m.unhold();
+                    }
+                }
+                Command::ToneToAgent(p) => {
+                    if let (Some(m), Some(tone)) = (&self.media, self.ctx.env.resolve(&p).pop()) {
+                        m.tone_to_agent(tone);
+                    }
+                }
+                Command::PlayIntoCall => {
+                    if let (Some(m), Some(audio)) = (&self.media, self.play_audio.take()) {
+                        m.play_to_both(audio);
+                    }
+                }
+                Command::OpenRecording => {
+                    let input = match self.ctx.recorder.open(self.call.id(), self.now()) {
+                        Ok(h) => {
+                            let path = h.relative_path().to_string();
+                            self.recording = Some(h);
+                            Input::RecordingOpened { path }
+                        }
+                        Err(e) => {
+                            warn!(error = %e, "recording could not be started; the call goes on");
+                            Input::RecordingFailed {
+                                reason: e.to_string(),
+                            }
+                        }
+                    };
+                    self.feed(input);
+                }
+                Command::TapRecording => {
+                    if let (Some(m), Some(r)) = (&self.media, &self.recording) {
+                        m.tap(r.sender());
+                    }
+                }
+                Command::MuteRecording(muted) => {
+                    if let Some(m) = &self.media {
+                        m.mute_tap(muted);
+                    }
+                }
+                Command::StopTap => {
+                    if let Some(m) = &self.media {
+                        m.stop_tap();
+                    }
+                }
+                Command::CloseRecording { agent, pauses_ms } => {
+                    let input = self.close_recording(agent, pauses_ms).await;
+                    self.feed(input);
+                }
+                Command::ReleaseMedia => {
+                    self.media = None;
+                    self.dtmf = None;
+                    self.agent_media.clear();
+                }
+                Command::CheckSilence => {
+                    let heard = self
+                        .media
+                        .as_ref()
+                        .is_some_and(|m| m.caller_voice_at_ms().is_some());
+                    if !heard {
+                        warn!(
+                            silent_ms = self.ctx.cfg.silent_line_ms,
+                            "silent line: no sound from the caller"
+                        );
+                    }
+                    self.feed(Input::SilenceChecked { heard });
+                }
+                Command::Tell(msg) => {
+                    let call = self.call.id().clone();
+                    self.ctx
+                        .controller
+                        .send(FromCall::Tell { call, msg })
+                        .await
+                        .ok();
+                }
+                Command::Emit(e) => self.ctx.publish(e),
+                Command::Reply { token, result } => {
+                    if let Some(reply) = self.replies.remove(&token) {
+                        let _ = reply.send(result);
+                    }
+                }
+                Command::Finished(cdr) => {
+                    info!(outcome = ?cdr.outcome, "call over");
+                    for (_, leg) in self.legs.drain(..) {
+                        leg.hangup().await;
+                    }
+                    self.ctx.sink.cdr(*cdr);
+                    return true;
+                }
+            }
+        }
+        self.call.is_done()
+    }
+
+    fn ensure_media(&mut self) -> bool {
+        if self.media.is_some() {
+            return true;
+        }
+        match self.ctx.media.allocate(self.call.id().as_str()) {
+            Ok(m) => {
+                self.media = Some(m);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "no media ports");
+                false
+            }
+        }
+    }
+
+    async fn invite_agent(&mut self, agent: AgentId) {
+        let failed = |reason: String| Input::Agent {
+            agent: agent.clone(),
+            event: LegInput::InviteFailed { reason },
+        };
+        if !self.ensure_media() {
+            return self.feed(failed("no media ports".into()));
+        }
+        let (Some(binding), Some(media)) = (self.bindings.get(&agent).cloned(), &self.media) else {
+            return self.feed(failed("no contact".into()));
+        };
+        let agent_sdp = sdp::build(
+            self.ctx.cfg.media_ip,
+            media.agent_port(),
+            &[Codec::Pcmu, Codec::Pcma],
+            Some(TELEPHONE_EVENT_PT),
+            self.session_id,
+            1,
+        );
+        let caller = self.caller_party();
+        let span = info_span!("agent", agent = %agent);
+        match self
+            .ctx
+            .sip
+            .invite(&binding, &caller, agent_sdp)
+            .instrument(span)
+            .await
+        {
+            Ok(leg) => {
+                info!(agent = %agent, contact = %binding.contact, "offering call");
+                self.legs.push((agent.clone(), leg));
+                self.feed(Input::Agent {
+                    agent,
+                    event: LegInput::Invited {
+                        contact: binding.contact,
+                    },
+                });
+            }
+            Err(e) => {
+                warn!(agent = %agent, error = %e, "cannot invite agent");
+                self.feed(failed(e.to_string()));
+            }
+        }
+    }
+
+    fn caller_party(&self) -> Party {
+        match &self.customer {
+            CustomerLeg::Inbound(c) => c.caller.clone(),
+            CustomerLeg::Outbound(_) => Party {
+                number: self.callback_number(),
+                display: None,
+            },
+        }
+    }
+
+    fn callback_number(&self) -> String {
+        self.call
+            .events()
+            .iter()
+            .find_map(|e| match &e.kind {
+                hotline_core::EventKind::Arrived { caller, .. } => Some(caller.number.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    async fn dial_customer(&mut self, number: &str) {
+        let failed = |reason: String| Input::Caller(LegInput::InviteFailed { reason });
+        let Some(cfg): Option<&CallbackConfig> = self.ctx.cfg.callback.as_ref() else {
+            return self.feed(failed("callbacks are not configured".into()));
+        };
+        let Some(uri) = cfg.uri_for(number) else {
+            return self.feed(failed(format!("`{number}` cannot be dialled")));
+        };
+        let target = Binding {
+            contact: uri,
+            source: cfg.gateway,
+            transport: SipTransport::Udp,
+            expires_at_ms: i64::MAX,
+            call_id: String::new(),
+            cseq: 0,
+        };
+        if !self.ensure_media() {
+            return self.feed(failed("no media ports".into()));
+        }
+        let Some(media) = &self.media else { return };
+        let from = Party {
+            number: self
+                .ctx
+                .cfg
+                .numbers
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "hotline".into()),
+            display: Some("hotline".into()),
+        };
+        let offer = sdp::build(
+            self.ctx.cfg.media_ip,
+            media.caller_port(),
+            &[Codec::Pcmu, Codec::Pcma],
+            Some(TELEPHONE_EVENT_PT),
+            self.session_id,
+            1,
+        );
+        info!(%number, "calling the customer back");
+        match self.ctx.sip.invite(&target, &from, offer).await {
+            Ok(leg) => {
+                self.customer = CustomerLeg::Outbound(Some(leg));
+                self.feed(Input::Caller(LegInput::Invited {
+                    contact: target.contact,
+                }));
+            }
+            Err(e) => self.feed(failed(e.to_string())),
+        }
+    }
+
+    /// Seals the recording (hash, signed manifest) off the async workers.
+    async fn close_recording(
+        &mut self,
+        agent: Option<AgentId>,
+        pauses_ms: Vec<(i64, i64)>,
+    ) -> Input {
+        let Some(rec) = self.recording.take() else {
+            return Input::RecordingFailed {
+                reason: "no recording open".into(),
+            };
+        };
+        let parties = hotline_recorder::CallParties {
+            caller: Some(self.caller_party().number),
+            agent: agent.map(|a| a.to_string()),
+            queue: self.call.queue().map(ToString::to_string),
+            pauses_ms,
+        };
+        match tokio::task::spawn_blocking(move || rec.finish_with(parties)).await {
+            Ok(Ok(s)) => {
+                info!(path = %s.relative_path, sha256 = %s.sha256, samples = s.samples_per_channel, gaps = s.gaps, "recording sealed");
+                Input::RecordingSealed(Sealed {
+                    path: s.relative_path,
+                    sha256: s.sha256,
+                    samples: s.samples_per_channel,
+                    gaps: s.gaps,
+                    gap_samples: s.gap_samples,
+                })
+            }
+            Ok(Err(e)) => {
+                warn!(error = %e, "recording failed");
+                Input::RecordingFailed {
+                    reason: e.to_string(),
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "recording task failed");
+                Input::RecordingFailed {
+                    reason: e.to_string(),
+                }
+            }
+        }
+    }
+}
+
+fn negotiate(answer: &[u8]) -> Result<(SocketAddr, Negotiated), sdp::SdpError> {
+    let a = sdp::parse(answer)?;
+    let n = sdp::negotiate(&a)?;
+    Ok((SocketAddr::new(a.connection, a.audio_port), n))
+}
+
+fn gone_reason(ev: Option<LegEvent>) -> Option<String> {
+    match ev {
+        Some(LegEvent::Failed { reason } | LegEvent::Ended { reason }) => Some(reason),
+        Some(LegEvent::Cancelled) => Some("cancelled".into()),
+        Some(LegEvent::HungUp) => Some("hung up".into()),
+        _ => None,
+    }
+}
+
+async fn next_customer_event(leg: &mut CustomerLeg) -> Option<LegEvent> {
+    match leg {
+        CustomerLeg::Inbound(c) => c.next_event().await,
+        CustomerLeg::Outbound(Some(l)) => l.next_event().await,
+        CustomerLeg::Outbound(None) => std::future::pending().await,
+    }
+}
+
+async fn next_digit(rx: &mut Option<mpsc::Receiver<char>>) -> Option<char> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next event of any agent leg, with the leg's index.
+async fn next_agent_event(legs: &mut [(AgentId, OutboundLeg)]) -> (usize, Option<LegEvent>) {
+    if legs.is_empty() {
+        return std::future::pending().await;
+    }
+    let futures = legs.iter_mut().map(|(_, l)| Box::pin(l.next_event()));
+    let (ev, index, _) = futures_util::future::select_all(futures).await;
+    (index, ev)
+}
+
+/// An SDP session id derived from the call id (stable for the call's life).
+fn session_id(id: &CallId) -> u64 {
+    id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }) >> 2
+}
+
+/// Answers an agent's feature-code call: a short high beep when the request
+/// was carried out, then hang up; a refusal is a 403 whose reason phrase says
+/// why (phones show it).
+pub(crate) async fn feature_call(
+    ctx: Arc<CallCtx>,
+    mut inbound: InboundCall,
+    result: Result<(), ControlError>,
+) {
+    if let Err(e) = result {
+        inbound.reject(403, Some(e.to_string()));
+        return;
+    }
+    let offer = if inbound.offer_is_sdp {
+        sdp::parse(&inbound.offer).ok()
+    } else {
+        None
+    };
+    let Some((offer, negotiated)) = offer.and_then(|o| {
+        let n = sdp::negotiate(&o).ok()?;
+        Some((o, n))
+    }) else {
+        // done, but no audio to confirm it with: say so in the status line
+        inbound.reject(
+            488,
+            Some("done (no usable SDP for the confirmation tone)".into()),
+        );
+        return;
+    };
+    let Ok(media) = ctx.media.allocate(&inbound.sip_call_id) else {
+        inbound.reject(
+            503,
+            Some("done (no media port for the confirmation tone)".into()),
+        );
+        return;
+    };
+    media.set_remote(
+        Side::Caller,
+        SocketAddr::new(offer.connection, offer.audio_port),
+        negotiated,
+    );
+    let answer = sdp::build(
+        ctx.cfg.media_ip,
+        media.caller_port(),
+        &[negotiated.codec],
+        negotiated.telephone_event,
+        ctx.clock.now_ms().unsigned_abs(),
+        1,
+    );
+    if let Err(e) = inbound.answer(answer) {
+        warn!(error = %e, "cannot answer the feature code");
+        return;
+    }
+    let beep = Prompt::tone("confirmation", 1400.0, 400, 8000);
+    let until = Duration::from_millis(beep.duration_ms() + 300);
+    media.play_to_caller(vec![beep], false);
+    let sleep = tokio::time::sleep(until);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = &mut sleep => { inbound.hangup().await; break; }
+            ev = inbound.next_event() => match ev {
+                Some(e) if e.keeps_the_leg_up() => {}
+                _ => break,
+            },
+        }
+    }
+}
