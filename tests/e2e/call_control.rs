@@ -28,7 +28,7 @@ fn caller(h: &Hotline, talk_ms: u64) -> SippProcess {
 }
 
 /// `POST path` with the token; (status, JSON body).
-fn post(h: &Hotline, path: &str, body: &str) -> (u16, serde_json::Value) {
+pub(crate) fn post(h: &Hotline, path: &str, body: &str) -> (u16, serde_json::Value) {
     let auth = format!("Bearer {TOKEN}");
     let (s, b) = http_with(
         &h.http_addr(),
@@ -42,7 +42,7 @@ fn post(h: &Hotline, path: &str, body: &str) -> (u16, serde_json::Value) {
 }
 
 /// Waits until `agent` talks on a call; returns its JSON.
-fn wait_talking(h: &Hotline, agent: &str) -> serde_json::Value {
+pub(crate) fn wait_talking(h: &Hotline, agent: &str) -> serde_json::Value {
     let auth = format!("Bearer {TOKEN}");
     let path = format!("/api/agents/{agent}/call");
     let mut last = String::new();

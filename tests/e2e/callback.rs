@@ -135,6 +135,51 @@ fn a_caller_who_presses_1_is_called_back_by_the_next_free_agent() {
     assert_tone("agent channel", &wav.channel(1), 8000, 440.0, 0.6);
 }
 
+/// Before the call flow was one state machine, a callback had its own copy
+/// of ringing and talking: no hold, no transfer, no recording control, and
+/// `GET /api/agents/{id}/call` during a callback waited on a channel nobody
+/// read. The same actions now work on a callback as on any call.
+#[test]
+fn the_agent_on_a_callback_holds_resumes_and_pauses_the_recording_through_the_api() {
+    use super::call_control::{post, wait_talking};
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let phone_port = free_udp_port();
+    let h = Hotline::start_with(with_callbacks(&prompts, phone_port));
+    let (_, callback) = request_callback(&h, "0614000004");
+    let (phone, agent) = phone_and_agent(&h, phone_port, "0614000004", 6000);
+    let talking = wait_talking(&h, "1001");
+    assert_eq!(talking["call_id"], callback.as_str(), "{talking}");
+    assert_eq!(talking["call_type"], "callback", "{talking}");
+    assert_eq!(talking["caller"], "0614000004", "{talking}");
+    let (s, b) = post(&h, "/api/agents/1001/call/hold", "");
+    assert_eq!((s, &b["held"]), (200, &serde_json::json!(true)), "{b}");
+    let (s, b) = post(&h, "/api/agents/1001/call/resume", "");
+    assert_eq!((s, &b["held"]), (200, &serde_json::json!(false)), "{b}");
+    let (s, b) = post(&h, "/api/agents/1001/call/record_pause", "");
+    assert_eq!(
+        (s, &b["recording_paused"]),
+        (200, &serde_json::json!(true)),
+        "{b}"
+    );
+    agent
+        .wait()
+        .assert_success("agent takes the callback and hangs up");
+    phone.wait().assert_success("the caller's phone answers");
+    let cdrs = wait_cdrs(&h, 2);
+    assert!(cdrs.iter().any(|c| c.call_id == callback), "{cdrs:#?}");
+    let k = kinds(&events(&h, &callback));
+    for name in [
+        "held",
+        "resumed",
+        "recording_paused",
+        "completed",
+        "recording_closed",
+    ] {
+        assert!(k.contains(&name.to_string()), "no {name} in {k:?}");
+    }
+}
+
 #[test]
 fn an_unreachable_caller_is_tried_again_then_the_callback_is_given_up() {
     need_peers();
