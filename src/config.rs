@@ -91,6 +91,9 @@ pub struct Config {
     /// `[callback]`
     #[serde(default)]
     pub callback: CallbackSection,
+    /// `[outbound]`
+    #[serde(default)]
+    pub outbound: OutboundSection,
     /// `[voicemail]`
     #[serde(default)]
     pub voicemail: VoicemailSection,
@@ -519,25 +522,107 @@ impl Default for CallbackSection {
 impl CallbackSection {
     /// The gateway address in `dial` (`sip:{number}@IP[:PORT][;params]`).
     pub fn gateway(&self) -> Result<SocketAddr, ConfigError> {
-        let bad = |why: &str| invalid("callback.dial", why.to_string());
-        let rest = self
-            .dial
-            .strip_prefix("sip:")
-            .ok_or_else(|| bad("must be a sip: URI like sip:{number}@192.0.2.10:5060"))?;
-        let (user, host) = rest
-            .split_once('@')
-            .ok_or_else(|| bad("needs {number}@gateway"))?;
-        if !user.contains("{number}") {
-            return Err(bad("the user part must contain {number}"));
-        }
-        let host = host.split([';', '>', '?']).next().unwrap_or_default();
-        if let Ok(addr) = host.parse::<SocketAddr>() {
-            return Ok(addr);
-        }
-        host.parse::<std::net::IpAddr>()
-            .map(|ip| SocketAddr::new(ip, 5060))
-            .map_err(|_| bad("the gateway must be an IP address with an optional port"))
+        gateway_of("callback.dial", &self.dial)
     }
+}
+
+/// `[outbound]`: agents call customers from their desk phone by dialling
+/// `prefix` + the number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundSection {
+    /// Agents may dial out at all.
+    pub enabled: bool,
+    /// Dialled before the number (`9`).
+    pub prefix: String,
+    /// Request-URI the number is called at; `{number}` is the number. The
+    /// host must be an IP address (the gateway), `:port` optional.
+    pub dial: String,
+    /// A number must start with one of these; empty: any number.
+    pub allowed_prefixes: Vec<String>,
+    /// Seconds the customer's phone rings.
+    pub answer_timeout_s: u32,
+    /// The type of an outbound call (its handle-time limit).
+    pub call_type: String,
+}
+
+impl Default for OutboundSection {
+    fn default() -> Self {
+        OutboundSection {
+            enabled: false,
+            prefix: "9".into(),
+            dial: "sip:{number}@127.0.0.1:5070".into(),
+            allowed_prefixes: Vec::new(),
+            answer_timeout_s: 45,
+            call_type: "callback".into(),
+        }
+    }
+}
+
+impl OutboundSection {
+    /// The gateway address in `dial`.
+    pub fn gateway(&self) -> Result<SocketAddr, ConfigError> {
+        gateway_of("outbound.dial", &self.dial)
+    }
+
+    /// Checks the section against the hotline numbers and feature codes.
+    pub fn validate(&self, numbers: &[String]) -> Result<(), ConfigError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let p = &self.prefix;
+        if p.is_empty() || p.len() > 4 || !p.chars().all(|c| c.is_ascii_digit() || c == '#') {
+            return Err(invalid(
+                "outbound.prefix",
+                "1 to 4 digits (or #), e.g. \"9\"",
+            ));
+        }
+        if let Some(n) = numbers.iter().find(|n| n.starts_with(p.as_str())) {
+            return Err(invalid(
+                "outbound.prefix",
+                format!("the hotline number {n} starts with it: callers would be challenged"),
+            ));
+        }
+        self.gateway()?;
+        for a in &self.allowed_prefixes {
+            let digits = a.strip_prefix('+').unwrap_or(a);
+            if digits.is_empty() || digits.len() > 16 || !digits.chars().all(|c| c.is_ascii_digit())
+            {
+                return Err(invalid(
+                    "outbound.allowed_prefixes",
+                    format!("`{a}` is not a number prefix"),
+                ));
+            }
+        }
+        if !(5..=180).contains(&self.answer_timeout_s) {
+            return Err(invalid("outbound.answer_timeout_s", "5 to 180 seconds"));
+        }
+        self.call_type
+            .parse::<hotline_core::CallType>()
+            .map_err(|e| invalid("outbound.call_type", e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// The gateway address in a dial URI (`sip:{number}@IP[:PORT][;params]`).
+fn gateway_of(key: &str, dial: &str) -> Result<SocketAddr, ConfigError> {
+    let bad = |why: &str| invalid(key, why.to_string());
+    let rest = dial
+        .strip_prefix("sip:")
+        .ok_or_else(|| bad("must be a sip: URI like sip:{number}@192.0.2.10:5060"))?;
+    let (user, host) = rest
+        .split_once('@')
+        .ok_or_else(|| bad("needs {number}@gateway"))?;
+    if !user.contains("{number}") {
+        return Err(bad("the user part must contain {number}"));
+    }
+    let host = host.split([';', '>', '?']).next().unwrap_or_default();
+    if let Ok(addr) = host.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    host.parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 5060))
+        .map_err(|_| bad("the gateway must be an IP address with an optional port"))
 }
 
 /// `[voicemail]`: messages from callers nobody could take.
@@ -749,6 +834,7 @@ impl Config {
                 "recordings are synced to disk at least once an hour (0 = only at close)",
             ));
         }
+        self.outbound.validate(&self.hotline.numbers)?;
         if self.callback.enabled {
             let c = &self.callback;
             let mut key = c.key.chars();

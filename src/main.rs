@@ -427,6 +427,21 @@ fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::Callba
     }))
 }
 
+fn load_outbound(cfg: &Config) -> Result<Option<hotline_engine::outbound::OutboundConfig>> {
+    let o = &cfg.outbound;
+    if !o.enabled {
+        return Ok(None);
+    }
+    Ok(Some(hotline_engine::outbound::OutboundConfig {
+        prefix: o.prefix.clone(),
+        dial: o.dial.clone(),
+        gateway: o.gateway()?,
+        allowed_prefixes: o.allowed_prefixes.clone(),
+        answer_timeout_ms: i64::from(o.answer_timeout_s) * 1000,
+        call_type: o.call_type.parse()?,
+    }))
+}
+
 /// The config file with `--data` applied.
 fn load_with_data(config: &Path, data: Option<PathBuf>) -> Result<Config> {
     let mut cfg = Config::load(config)?;
@@ -602,6 +617,11 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         algorithms: config::parse_algorithms("sip.algorithms", &cfg.sip.algorithms)?,
         rate_limit_per_source: cfg.sip.rate_limit_per_source,
         feature_prefix: "*".into(),
+        dial_prefix: if cfg.outbound.enabled {
+            cfg.outbound.prefix.clone()
+        } else {
+            String::new()
+        },
     };
     let demo = cfg.demo_password_agents();
     if !demo.is_empty() && !cfg.sip.listen.ip().is_loopback() {
@@ -634,6 +654,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         announcements: load_announcements(&cfg)?,
         voicemail: load_voicemail(&cfg)?,
         callback: load_callback(&cfg)?,
+        outbound: load_outbound(&cfg)?,
         closed_treatment: match cfg.schedule.closed_action {
             schedule_config::ClosedAction::Message => hotline_engine::ClosedTreatment::Message,
             schedule_config::ClosedAction::Voicemail => hotline_engine::ClosedTreatment::Voicemail,

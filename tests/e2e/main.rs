@@ -18,6 +18,7 @@ mod cli;
 mod conformance;
 mod console;
 mod kpis;
+mod outbound;
 mod phone;
 mod recordings;
 mod registrar;

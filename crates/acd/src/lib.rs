@@ -19,6 +19,8 @@
 #![warn(missing_docs)]
 
 mod deadline;
+mod outbound;
+pub use outbound::DialRefused;
 
 use hotline_core::{AgentId, CallId, QueueId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -317,6 +317,25 @@ pub enum Command {
     },
     /// Free the media ports (a callback between attempts).
     ReleaseMedia,
+    /// 180 Ringing to the agent who dials out.
+    AgentRinging {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// 200 OK to the INVITE of the agent who dials out.
+    AnswerAgent {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// A final error response to the INVITE of the agent who dials out.
+    RejectAgent {
+        /// The agent.
+        agent: AgentId,
+        /// SIP status.
+        status: u16,
+        /// Reason phrase (phones show it).
+        reason: String,
+    },
     /// Has the caller made a sound since the engine answered? (answer:
     /// [`Input::SilenceChecked`]).
     CheckSilence,
@@ -428,8 +447,13 @@ enum Origin {
         spec: CallbackSpec,
         /// When to ask the ACD for the next attempt (not queued now).
         retry_at: Option<i64>,
-        /// The customer's phone rings until then.
-        give_up_at: Option<i64>,
+    },
+    /// An agent dials a customer.
+    Outbound {
+        /// The agent (already busy in the ACD).
+        agent: AgentId,
+        /// The ACD was told the agent is free again.
+        released: bool,
     },
 }
 
@@ -461,6 +485,8 @@ pub struct Call {
     message_until: Option<(i64, AfterMessage)>,
     voicemail_until: Option<i64>,
     voicemail_started: i64,
+    /// The customer's phone rings until then (callbacks, outbound calls).
+    give_up_at: Option<i64>,
     talk: Option<Talk>,
     /// Who answered last (the agent of the recording's manifest).
     last_agent: Option<AgentId>,
@@ -504,6 +530,7 @@ impl Call {
             message_until: None,
             voicemail_until: None,
             voicemail_started: now,
+            give_up_at: None,
             talk: None,
             last_agent: None,
             recording: Recording::None,
@@ -635,7 +662,6 @@ impl Call {
         let origin = Origin::Callback {
             spec,
             retry_at: (!queued).then_some(now),
-            give_up_at: None,
         };
         let mut c = Call::new(id, cfg, env, origin, caller, requested_ms);
         c.phase = Phase::CallbackWaiting;
@@ -708,23 +734,13 @@ impl Call {
             Phase::CallbackWaiting => {
                 t.push(self.ringing.iter().filter_map(|r| r.deadline).min());
             }
-            Phase::Dialling { .. } => {}
+            Phase::Dialling { .. } => t.push(self.give_up_at),
             _ => {}
         }
-        if let Origin::Callback {
-            spec,
-            retry_at,
-            give_up_at,
-        } = &self.origin
-        {
-            if !matches!(self.phase, Phase::Closing | Phase::Done) {
-                if matches!(self.phase, Phase::CallbackWaiting) {
-                    t.push(Some(spec.deadline_ms));
-                    t.push(*retry_at);
-                }
-                if matches!(self.phase, Phase::Dialling { .. }) {
-                    t.push(*give_up_at);
-                }
+        if let Origin::Callback { spec, retry_at } = &self.origin {
+            if matches!(self.phase, Phase::CallbackWaiting) {
+                t.push(Some(spec.deadline_ms));
+                t.push(*retry_at);
             }
         }
         t.into_iter().flatten().min()
@@ -833,15 +849,10 @@ impl Call {
                 }
             }
             Phase::CallbackWaiting => self.callback_timeout(now),
-            Phase::Dialling { agent } => {
-                let due = match &self.origin {
-                    Origin::Callback { give_up_at, .. } => give_up_at.is_some_and(|t| t <= now),
-                    Origin::Inbound => false,
-                };
-                if due {
-                    self.push(Command::HangUpCaller);
-                    self.customer_missed(now, agent, "no answer".into());
-                }
+            Phase::Dialling { agent } if self.give_up_at.is_some_and(|t| t <= now) => {
+                self.give_up_at = None;
+                self.push(Command::HangUpCaller);
+                self.customer_missed(now, agent, 480, "no answer".into());
             }
             _ => {}
         }
@@ -1003,6 +1014,16 @@ impl Call {
                 self.let_go_of_agents(RingResult::CallerGone);
                 if let Some(t) = self.talk.take() {
                     self.push(Command::HangUpAgent { agent: t.agent });
+                }
+                if let Phase::Dialling { agent } = self.phase.clone() {
+                    if matches!(self.origin, Origin::Outbound { .. }) {
+                        let reason = "shutting down".to_string();
+                        self.push(Command::RejectAgent {
+                            agent,
+                            status: 503,
+                            reason,
+                        });
+                    }
                 }
                 if self.caller_up || self.phase == Phase::Talking {
                     self.push(Command::HangUpCaller);
@@ -1457,8 +1478,21 @@ impl Call {
             if waiting == &agent {
                 if matches!(event, LegInput::Gone { .. }) {
                     self.push(Command::HangUpCaller);
-                    let agent = agent.clone();
-                    self.customer_missed(now, agent, "the agent hung up first".into());
+                    if matches!(self.origin, Origin::Outbound { .. }) {
+                        // the agent gave up before the customer answered
+                        self.give_up_at = None;
+                        self.emit(
+                            now,
+                            Some(&agent),
+                            EventKind::Failed {
+                                reason: "the agent hung up before the customer answered".into(),
+                            },
+                        );
+                        self.release_dialler();
+                        self.end(now, Vec::new());
+                    } else {
+                        self.customer_missed(now, agent, 487, "the agent hung up first".into());
+                    }
                 }
                 return;
             }
@@ -1564,6 +1598,7 @@ impl Call {
         });
         let (wait_ms, rings) = match &self.origin {
             Origin::Callback { spec, .. } if !self.system_answered => (now - spec.requested_ms, 0),
+            Origin::Outbound { .. } if !self.system_answered => (now - self.arrived_ms, 0),
             _ => {
                 let wait_ms = now - self.arrived_ms;
                 let rings = if self.system_answered {
@@ -1734,9 +1769,24 @@ impl Call {
             Some(&talk.agent),
             EventKind::Completed { ended_by, talk_ms },
         );
+        self.released(&talk.agent);
         self.tell(ToController::AgentReleased { agent: talk.agent });
         self.tell(ToController::Gone);
         self.end(now, Vec::new());
+    }
+
+    /// Notes that the agent who dialled out was released with the others
+    /// (a transfer, the end of the call).
+    fn released(&mut self, agent: &AgentId) {
+        if let Origin::Outbound {
+            agent: dialler,
+            released,
+        } = &mut self.origin
+        {
+            if dialler == agent {
+                *released = true;
+            }
+        }
     }
 
     fn talking_call(&self, with_agent: bool) -> TalkingCall {
@@ -1756,9 +1806,8 @@ impl Call {
     fn on_control(&mut self, now: i64, token: u64, action: Action, by: String) {
         if self.phase != Phase::Talking {
             let why = match self.phase {
-                Phase::CallbackWaiting | Phase::Dialling { .. } => {
-                    "a callback waiting for an agent has no talking call"
-                }
+                Phase::CallbackWaiting => "a callback waiting for an agent has no talking call",
+                Phase::Dialling { .. } => "the customer has not answered yet",
                 _ => "the call is not talking to an agent (it is waiting)",
             };
             self.push(Command::Reply {
@@ -1930,6 +1979,7 @@ impl Call {
         );
         self.push(Command::Hold);
         self.queue = Some(to.clone());
+        self.released(&talk.agent);
         self.tell(ToController::AgentReleased {
             agent: talk.agent.clone(),
         });
@@ -2047,7 +2097,7 @@ impl Call {
     fn expire(&mut self, now: i64) {
         let attempts = match &self.origin {
             Origin::Callback { spec, .. } => spec.attempts,
-            Origin::Inbound => 0,
+            _ => 0,
         };
         self.emit(now, None, EventKind::CallbackExpired { attempts });
         self.tell(ToController::Gone);
@@ -2056,10 +2106,7 @@ impl Call {
 
     /// The callback's agent answered: call the customer.
     fn agent_ready_for_callback(&mut self, now: i64, agent: AgentId) {
-        let Origin::Callback {
-            spec, give_up_at, ..
-        } = &mut self.origin
-        else {
+        let Origin::Callback { spec, .. } = &self.origin else {
             return;
         };
         let number = spec.number.clone();
@@ -2068,7 +2115,7 @@ impl Call {
             .callback
             .as_ref()
             .map_or(30_000, |c| c.answer_timeout_ms);
-        *give_up_at = Some(now + timeout.max(0));
+        self.give_up_at = Some(now + timeout.max(0));
         self.last_agent = Some(agent.clone());
         self.phase = Phase::Dialling { agent };
         self.push(Command::DialCustomer { number });
@@ -2078,10 +2125,13 @@ impl Call {
         match ev {
             LegInput::Invited { .. } | LegInput::RemoteHold { .. } | LegInput::Refer { .. } => {}
             LegInput::Answered { usable: true } => {
-                if let Origin::Callback { give_up_at, .. } = &mut self.origin {
-                    *give_up_at = None;
-                }
+                self.give_up_at = None;
                 self.caller_up = true;
+                if matches!(self.origin, Origin::Outbound { .. }) {
+                    self.push(Command::AnswerAgent {
+                        agent: agent.clone(),
+                    });
+                }
                 self.talk = Some(Talk {
                     agent: agent.clone(),
                     answered_ms: now,
@@ -2099,21 +2149,36 @@ impl Call {
             }
             LegInput::Answered { usable: false } => {
                 self.push(Command::HangUpCaller);
-                self.customer_missed(now, agent, "unusable SDP".into());
+                self.customer_missed(now, agent, 488, "unusable SDP".into());
             }
             LegInput::Rejected { status } => {
-                self.customer_missed(now, agent, format!("refused {status}"))
+                self.customer_missed(now, agent, status, format!("refused {status}"))
             }
-            LegInput::InviteFailed { reason } => self.customer_missed(now, agent, reason),
+            LegInput::InviteFailed { reason } => self.customer_missed(now, agent, 503, reason),
             LegInput::Gone { reason } => {
-                self.customer_missed(now, agent, reason.unwrap_or_else(|| "hung up".into()))
+                let reason = reason.unwrap_or_else(|| "hung up".into());
+                self.customer_missed(now, agent, 480, reason)
             }
         }
     }
 
-    /// The agent took the callback but the customer was not reached: the
-    /// agent is let go; another attempt later, or the callback is given up.
-    fn customer_missed(&mut self, now: i64, agent: AgentId, reason: String) {
+    /// The customer was not reached. A callback's agent is let go and another
+    /// attempt follows later (or the callback is given up); an agent who
+    /// dialled out hears why (`status` on their INVITE) and the call ends.
+    fn customer_missed(&mut self, now: i64, agent: AgentId, status: u16, reason: String) {
+        self.give_up_at = None;
+        if matches!(self.origin, Origin::Outbound { .. }) {
+            tracing::info!(%reason, "outbound call: the customer was not reached");
+            self.push(Command::RejectAgent {
+                agent,
+                status,
+                reason: reason.clone(),
+            });
+            self.emit(now, None, EventKind::Rejected { status, reason });
+            self.release_dialler();
+            self.end(now, Vec::new());
+            return;
+        }
         self.push(Command::HangUpAgent {
             agent: agent.clone(),
         });
@@ -2125,15 +2190,9 @@ impl Call {
             .callback
             .as_ref()
             .map_or((60_000, 1), |c| (c.retry_ms, c.attempts));
-        let Origin::Callback {
-            spec,
-            retry_at,
-            give_up_at,
-        } = &mut self.origin
-        else {
+        let Origin::Callback { spec, retry_at } = &mut self.origin else {
             return;
         };
-        *give_up_at = None;
         spec.attempts += 1;
         let attempt = spec.attempts;
         let next = now + retry_ms.max(0);
@@ -2151,6 +2210,94 @@ impl Call {
             self.expire(now);
         }
     }
+
+    /// The agent who dialled out is free for the ACD again (once).
+    fn release_dialler(&mut self) {
+        if let Origin::Outbound { agent, released } = &mut self.origin {
+            if !*released {
+                *released = true;
+                let agent = agent.clone();
+                self.tell(ToController::AgentReleased { agent });
+                self.tell(ToController::Gone);
+            }
+        }
+    }
+
+    /// An agent dials a customer: the agent's phone hears ringing while the
+    /// customer's rings; the customer's answer answers the agent's INVITE and
+    /// bridges them, recorded (customer left, agent right) under the call
+    /// type's limit. The controller has made the agent busy already
+    /// ([`crate::Controller::dial_out`]).
+    pub fn outbound(
+        id: CallId,
+        cfg: Arc<FlowSettings>,
+        env: Arc<dyn Environment>,
+        spec: OutboundSpec,
+        now: i64,
+    ) -> Self {
+        let caller = Party {
+            number: spec.number.clone(),
+            display: None,
+        };
+        let origin = Origin::Outbound {
+            agent: spec.agent.clone(),
+            released: false,
+        };
+        let mut c = Call::new(id, cfg, env, origin, caller.clone(), now);
+        c.call_type = spec.call_type;
+        c.last_agent = Some(spec.agent.clone());
+        let agent = spec.agent;
+        c.emit(
+            now,
+            Some(&agent),
+            EventKind::Arrived {
+                caller,
+                dialled: OUTBOUND.into(),
+                call_type: spec.call_type,
+            },
+        );
+        let verdict = spec.media.and_then(|()| match &c.cfg.dial {
+            None => Err((403, "dialling out is not enabled".to_string())),
+            Some(rules) => rules.check(&spec.number).map_err(|why| (403, why)),
+        });
+        if let Err((status, reason)) = verdict {
+            tracing::warn!(%agent, number = %spec.number, status, %reason, "outbound call refused");
+            c.push(Command::RejectAgent {
+                agent: agent.clone(),
+                status,
+                reason: reason.clone(),
+            });
+            c.emit(now, Some(&agent), EventKind::Rejected { status, reason });
+            c.release_dialler();
+            c.end(now, Vec::new());
+            return c;
+        }
+        let timeout = c.cfg.dial.as_ref().map_or(30_000, |d| d.answer_timeout_ms);
+        c.give_up_at = Some(now + timeout.max(0));
+        c.phase = Phase::Dialling {
+            agent: agent.clone(),
+        };
+        c.push(Command::AgentRinging { agent });
+        c.push(Command::DialCustomer {
+            number: spec.number,
+        });
+        c
+    }
+}
+
+pub use hotline_core::OUTBOUND;
+
+/// An agent's call to a customer, as the driver hands it over.
+#[derive(Clone, Debug)]
+pub struct OutboundSpec {
+    /// The agent who dials (authenticated by the driver).
+    pub agent: AgentId,
+    /// The number dialled.
+    pub number: String,
+    /// Its type (a reply, a return visit: `callback`).
+    pub call_type: CallType,
+    /// The driver's verdict on the agent's SDP offer.
+    pub media: Result<(), (u16, String)>,
 }
 
 impl std::fmt::Debug for Call {

@@ -598,6 +598,25 @@ impl Controller {
         }));
     }
 
+    /// An agent dials out on `call`: refused for an unknown agent or one who
+    /// is ringing or talking; else the agent is busy in the ACD until the
+    /// call tells [`ToController::AgentReleased`].
+    pub fn dial_out(
+        &mut self,
+        now: i64,
+        agent: &AgentId,
+        call: &CallId,
+    ) -> Result<(), ControlError> {
+        if !self.knows_agent(agent) {
+            return Err(ControlError::UnknownAgent(agent.as_str().to_string()));
+        }
+        self.acd
+            .outbound_started(agent, now)
+            .map_err(|_| ControlError::Refused("you are on a call".into()))?;
+        self.talking.insert(agent.clone(), call.clone());
+        Ok(())
+    }
+
     /// The call an agent talks on.
     pub fn call_of(&self, agent: &AgentId) -> Option<&CallId> {
         self.talking.get(agent)

@@ -3,10 +3,10 @@
 //!
 //! - [`Controller`] owns the ACD, the waiting calls and their overflow, who
 //!   talks on which call, and agents' requests.
-//! - [`Call`] is one call: an inbound call from INVITE to the end, or a
-//!   callback from the caller's request until it is made or given up. Both
-//!   share the talking phase (hold, transfer, recording control, limits,
-//!   call control).
+//! - [`Call`] is one call: an inbound call from INVITE to the end, a
+//!   callback from the caller's request until it is made or given up, or an
+//!   agent's call to a customer. All share the talking phase (hold, transfer,
+//!   recording control, limits, call control).
 //!
 //! Both take inputs with `now` (epoch ms), give commands to poll, and say
 //! when they next want to be woken. `hotline-engine` drives them over SIP,
@@ -21,8 +21,8 @@ pub mod limits;
 pub mod settings;
 
 pub use call::{
-    BlacklistHit, Call, CallbackSpec, Command, Inbound, Input, LegInput, Phase, Sealed,
-    ToController,
+    BlacklistHit, Call, CallbackSpec, Command, Inbound, Input, LegInput, OutboundSpec, Phase,
+    Sealed, ToController, OUTBOUND,
 };
 pub use control::{Action, ControlError, TalkingCall};
 pub use controller::{
@@ -31,8 +31,8 @@ pub use controller::{
 };
 pub use limits::LimitClock;
 pub use settings::{
-    AnnouncePolicy, CallbackPolicy, ClosedTreatment, Environment, FlowSettings, Menu, PromptRef,
-    Route, VOICEMAIL,
+    AnnouncePolicy, CallbackPolicy, ClosedTreatment, DialRules, Environment, FlowSettings, Menu,
+    PromptRef, Route, VOICEMAIL,
 };
 
 /// Can `number` be called back (digits with an optional leading `+`, at

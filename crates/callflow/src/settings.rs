@@ -146,6 +146,36 @@ pub struct AnnouncePolicy {
     pub default_handle_ms: i64,
 }
 
+/// Which numbers agents may dial out to (no private calls on the hotline).
+#[derive(Debug, Clone, Default)]
+pub struct DialRules {
+    /// A number must start with one of these (empty: any number).
+    pub allowed_prefixes: Vec<String>,
+    /// How long the customer's phone rings, ms.
+    pub answer_timeout_ms: i64,
+}
+
+impl DialRules {
+    /// Ok when agents may dial `number`; else why not, in words the agent's
+    /// phone shows.
+    pub fn check(&self, number: &str) -> Result<(), String> {
+        if !crate::dialable(number) {
+            return Err(format!("`{number}` is not a number that can be dialled"));
+        }
+        if !self.allowed_prefixes.is_empty()
+            && !self
+                .allowed_prefixes
+                .iter()
+                .any(|p| number.starts_with(p.as_str()))
+        {
+            return Err(format!(
+                "{number} is not an allowed number (private calls are not allowed)"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The call flow's settings (the sans-IO part of the engine's config).
 #[derive(Clone, Debug)]
 pub struct FlowSettings {
@@ -199,6 +229,8 @@ pub struct FlowSettings {
     pub limit_tone: bool,
     /// Where a transfer without a target goes.
     pub transfer_queue: Option<QueueId>,
+    /// Dialling out (None: agents cannot call customers).
+    pub dial: Option<DialRules>,
 }
 
 impl FlowSettings {
@@ -235,6 +267,7 @@ impl FlowSettings {
             limit_warning_fraction: 0.8,
             limit_tone: true,
             transfer_queue: None,
+            dial: None,
         }
     }
 

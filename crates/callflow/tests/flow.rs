@@ -804,3 +804,140 @@ fn an_agents_call_is_found_by_the_agent_and_forgotten_when_it_ends() {
     // an input to an ended call: ignored; an action: no call
     assert_eq!(w.control(&c, Action::Show, "a1"), None);
 }
+
+fn dialling(prefixes: &[&str]) -> FlowSettings {
+    let mut cfg = basic(&["a1", "a2"]);
+    cfg.dial = Some(hotline_callflow::DialRules {
+        allowed_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+        answer_timeout_ms: 30_000,
+    });
+    cfg
+}
+
+#[test]
+fn an_agent_dials_a_customer_the_same_call_recorded_held_and_completed() {
+    let mut w = World::new(dialling(&["06", "+86"]));
+    w.agent("a1", Phone::Answer(1_000));
+    w.customers.insert("0612".into(), Phone::Answer(3_000));
+    let c = w.dial_out("a1", "0612").expect("allowed");
+    let a1 = AgentId::new("a1");
+    assert!(w.commands(&c).starts_with(&[
+        &Command::Emit(w.events_of(&c)[0].clone()),
+        &Command::AgentRinging { agent: a1.clone() },
+        &Command::DialCustomer {
+            number: "0612".into()
+        },
+    ]));
+    assert_eq!(w.controller.status(&a1).state, "on_call");
+    // an inbound call meanwhile is not offered to the busy agent
+    let inbound = w.call_in("0613");
+    w.run_until(T0 + 3_000);
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::AnswerAgent { agent: a1.clone() }));
+    let answered = w.first(&c, "agent_answered").expect("connected");
+    assert!(matches!(
+        answered.kind,
+        EventKind::AgentAnswered {
+            wait_ms: 3_000,
+            rings: 0,
+            limit_ms: Some(180_000)
+        }
+    ));
+    assert!(w.first(&inbound, "offered").is_none());
+    assert_eq!(w.controller.call_of(&a1), Some(&c));
+    // call control as on any call
+    assert!(
+        w.control(&c, Action::Hold, "a1")
+            .expect("reply")
+            .expect("held")
+            .held
+    );
+    w.control(&c, Action::Resume, "a1")
+        .expect("reply")
+        .expect("resumed");
+    w.hang_up_at(T0 + 63_000, &c);
+    w.run_until(T0 + 63_000);
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(
+        (cdr.dialled.as_str(), cdr.caller.as_str()),
+        ("outbound", "0612")
+    );
+    assert_eq!(
+        (cdr.outcome, cdr.agent.clone()),
+        (Some(Outcome::Answered), Some(a1.clone()))
+    );
+    assert_eq!(
+        (cdr.talk_ms, cdr.call_type),
+        (Some(60_000), CallType::Callback)
+    );
+    assert!(cdr.recording_sha256.is_some());
+    // wrap-up, then the waiting inbound caller gets the agent
+    w.run_until(T0 + 69_000);
+    assert!(w.first(&inbound, "agent_answered").is_some());
+}
+
+#[test]
+fn outbound_refusals_not_allowed_disabled_busy_no_answer_and_the_agent_giving_up() {
+    let a1 = AgentId::new("a1");
+    // a number outside the allowed prefixes: 403, audited as an event, the agent free
+    let mut w = World::new(dialling(&["06"]));
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.dial_out("a1", "13800000000").expect("a call");
+    assert!(matches!(
+        w.commands(&c).iter().find(|c| matches!(c, Command::RejectAgent { .. })),
+        Some(Command::RejectAgent { status: 403, reason, .. }) if reason.contains("not an allowed number")
+    ));
+    assert_eq!(w.cdr(&c).and_then(|c| c.outcome), Some(Outcome::Rejected));
+    assert_eq!(w.controller.status(&a1).state, "wrap_up");
+    for bad in ["", "anonymous", "06;x=1", "06 12"] {
+        w.run_for(10_000);
+        let c = w.dial_out("a1", bad).expect("a call");
+        assert!(
+            w.commands(&c)
+                .iter()
+                .any(|c| matches!(c, Command::RejectAgent { status: 403, .. })),
+            "{bad:?}"
+        );
+    }
+    // dialling out not enabled
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.dial_out("a1", "0612").expect("a call");
+    assert!(w.commands(&c).iter().any(|c| matches!(c, Command::RejectAgent { status: 403, reason, .. } if reason.contains("not enabled"))));
+    // busy, then no answer within the timeout
+    let mut w = World::new(dialling(&[]));
+    w.agent("a1", Phone::Answer(1_000));
+    w.customers.insert("0612".into(), Phone::Busy);
+    w.customers.insert("0613".into(), Phone::NoAnswer);
+    let c = w.dial_out("a1", "0612").expect("a call");
+    w.run_for(1_000);
+    assert!(w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::RejectAgent { status: 486, .. })));
+    w.run_for(10_000);
+    let c = w.dial_out("a1", "0613").expect("a call");
+    w.run_for(29_999);
+    assert!(w.calls.contains_key(&c));
+    w.run_for(1);
+    assert!(w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::RejectAgent { status: 480, .. })));
+    assert!(w.commands(&c).contains(&&Command::HangUpCaller));
+    // the agent hangs up while the customer's phone rings
+    w.run_for(10_000);
+    let c = w.dial_out("a1", "0613").expect("a call");
+    w.agent_hangs_up_at(w.now + 2_000, &c, "a1");
+    w.run_for(3_000);
+    assert_eq!(w.cdr(&c).and_then(|c| c.outcome), Some(Outcome::Failed));
+    assert!(w.commands(&c).contains(&&Command::HangUpCaller));
+    // an agent on a call cannot dial
+    let mut w = World::new(dialling(&[]));
+    w.agent("a1", Phone::Answer(1_000));
+    let inbound = w.call_in("0612");
+    w.run_for(2_000);
+    assert_eq!(w.controller.call_of(&a1), Some(&inbound));
+    assert!(w.dial_out("a1", "0613").is_none());
+}

@@ -79,6 +79,10 @@ fn settings(agents: &[&str]) -> FlowSettings {
     });
     cfg.silent_line_ms = 20_000;
     cfg.agent_ring_timeout_ms = 10_000;
+    cfg.dial = Some(hotline_callflow::DialRules {
+        allowed_prefixes: vec!["06".into()],
+        answer_timeout_ms: 25_000,
+    });
     cfg
 }
 
@@ -99,6 +103,7 @@ fn eight_hours_of_random_traffic_keep_every_invariant() {
     let start = w.now;
     let end = start + 8 * 3_600_000;
     let mut arrived = 0usize;
+    let mut outbound = 0usize;
     let mut t = start;
     let mut numbers: HashMap<String, ()> = HashMap::new();
     while t < end {
@@ -129,6 +134,19 @@ fn eight_hours_of_random_traffic_keep_every_invariant() {
         }
         // the caller hangs up some time (maybe while talking, maybe waiting)
         w.hang_up_at(t + rng.between(3_000, 600_000), &c);
+        // now and then an agent calls a customer back (some numbers refused)
+        if rng.below(8) == 0 {
+            let agent = AGENTS[rng.below(AGENTS.len() as u64) as usize];
+            let number = if rng.below(10) == 0 {
+                "13900000000".to_string()
+            } else {
+                format!("06{:08}", rng.below(100_000_000))
+            };
+            if let Some(c) = w.dial_out(agent, &number) {
+                outbound += 1;
+                w.hang_up_at(w.now + rng.between(5_000, 300_000), &c);
+            }
+        }
         // now and then an agent acts on a random live call
         if rng.below(3) == 0 {
             let live: Vec<_> = w.calls.keys().cloned().collect();
@@ -179,8 +197,8 @@ fn eight_hours_of_random_traffic_keep_every_invariant() {
     let callbacks = w.callbacks().len();
     assert_eq!(
         w.cdrs.len(),
-        arrived + callbacks,
-        "one CDR per call and per callback"
+        arrived + callbacks + outbound,
+        "one CDR per call, callback and outbound call"
     );
     assert!(w.bridged.is_empty());
     for a in AGENTS {
@@ -190,12 +208,13 @@ fn eight_hours_of_random_traffic_keep_every_invariant() {
     let count = |o| w.cdrs.iter().filter(|c| c.outcome == Some(o)).count();
     let (answered, abandoned) = (count(Outcome::Answered), count(Outcome::Abandoned));
     println!(
-        "{arrived} calls, {callbacks} callbacks: {answered} answered, {abandoned} abandoned, {} failed, {} callback, {} other",
+        "{arrived} calls, {callbacks} callbacks, {outbound} outbound: {answered} answered, {abandoned} abandoned, {} failed, {} callback, {} other",
         count(Outcome::Failed),
         count(Outcome::Callback),
         w.cdrs.len() - answered - abandoned - count(Outcome::Failed) - count(Outcome::Callback)
     );
     assert!(arrived > 1_000);
+    assert!(outbound > 20, "{outbound} outbound calls");
     assert!(answered > arrived / 3, "most calls reach an agent");
     assert!(abandoned > 0 && callbacks > 0);
 }

@@ -17,6 +17,10 @@ pub struct CallEvent {
     pub kind: EventKind,
 }
 
+/// The `dialled` of the `arrived` event of an agent's call to a customer
+/// (its direction: inbound calls carry the number the caller dialled).
+pub const OUTBOUND: &str = "outbound";
+
 /// Which side ended a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -15,5 +15,5 @@ pub use audio::{AudioFrame, Side};
 pub use cadence::{CadenceError, RingCadence};
 pub use cdr::Cdr;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use event::{CallEvent, EndedBy, EventKind, Outcome};
+pub use event::{CallEvent, EndedBy, EventKind, Outcome, OUTBOUND};
 pub use ids::{AgentId, CallId, CallType, Party, QueueId, UnknownCallType};

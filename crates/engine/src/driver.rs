@@ -82,6 +82,29 @@ enum CustomerLeg {
     Outbound(Option<OutboundLeg>),
 }
 
+/// An agent's leg: one the engine placed (ringing the agent for a call),
+/// or the agent's own INVITE (the agent dials out).
+enum AgentLeg {
+    Out(OutboundLeg),
+    In(InboundCall),
+}
+
+impl AgentLeg {
+    async fn next_event(&mut self) -> Option<LegEvent> {
+        match self {
+            AgentLeg::Out(l) => l.next_event().await,
+            AgentLeg::In(c) => c.next_event().await,
+        }
+    }
+
+    async fn hangup(&self) {
+        match self {
+            AgentLeg::Out(l) => l.hangup().await,
+            AgentLeg::In(c) => c.hangup().await,
+        }
+    }
+}
+
 /// One call's IO.
 pub(crate) struct CallDriver {
     ctx: Arc<CallCtx>,
@@ -93,7 +116,11 @@ pub(crate) struct CallDriver {
     dtmf: Option<mpsc::Receiver<char>>,
     session_id: u64,
     /// The agents' legs (ringing or talking).
-    legs: Vec<(AgentId, OutboundLeg)>,
+    legs: Vec<(AgentId, AgentLeg)>,
+    /// Our SDP answer to the INVITE of an agent who dials out.
+    agent_sdp: Option<String>,
+    /// An agent's call out (the customer is dialled through its gateway).
+    outbound: bool,
     bindings: HashMap<AgentId, Binding>,
     agent_media: HashMap<AgentId, (SocketAddr, Negotiated)>,
     recording: Option<RecordingHandle>,
@@ -128,6 +155,38 @@ fn accept_offer(
     let answer = sdp::build(
         ctx.cfg.media_ip,
         media.caller_port(),
+        &[negotiated.codec],
+        negotiated.telephone_event,
+        session_id(id),
+        1,
+    );
+    Ok((media, answer))
+}
+
+/// The offer of an agent who dials out: the media session (its agent side
+/// facing the phone) and our answer, or the status and reason to refuse.
+fn accept_agent_offer(
+    ctx: &CallCtx,
+    id: &CallId,
+    inbound: &InboundCall,
+) -> Result<(MediaSession, String), (u16, String)> {
+    if !inbound.offer_is_sdp || inbound.offer.is_empty() {
+        return Err((488, "an SDP offer is required".into()));
+    }
+    let offer = sdp::parse(&inbound.offer).map_err(|e| (488, format!("bad SDP: {e}")))?;
+    let negotiated = sdp::negotiate(&offer).map_err(|e| (488, format!("no common codec: {e}")))?;
+    let media = ctx.media.allocate(id.as_str()).map_err(|e| {
+        warn!(error = %e, "no media ports");
+        (503, "no media capacity".to_string())
+    })?;
+    media.set_remote(
+        Side::Agent,
+        SocketAddr::new(offer.connection, offer.audio_port),
+        negotiated,
+    );
+    let answer = sdp::build(
+        ctx.cfg.media_ip,
+        media.agent_port(),
         &[negotiated.codec],
         negotiated.telephone_event,
         session_id(id),
@@ -190,6 +249,43 @@ impl CallDriver {
         d
     }
 
+    /// An agent's phone dials `number`: the agent's offer is checked (its
+    /// media faces the agent), then the call dials the customer.
+    pub(crate) fn outbound(
+        ctx: Arc<CallCtx>,
+        id: CallId,
+        agent: AgentId,
+        number: String,
+        inbound: InboundCall,
+        rx: mpsc::Receiver<CallMsg>,
+    ) -> Self {
+        let now = ctx.clock.now_ms();
+        info!(%number, "agent dials out");
+        let (media, agent_sdp, verdict) = match accept_agent_offer(&ctx, &id, &inbound) {
+            Ok((m, sdp)) => (Some(m), Some(sdp), Ok(())),
+            Err(e) => (None, None, Err(e)),
+        };
+        let call_type = ctx
+            .cfg
+            .outbound
+            .as_ref()
+            .map_or(hotline_core::CallType::Callback, |o| o.call_type);
+        let spec = hotline_callflow::OutboundSpec {
+            agent: agent.clone(),
+            number,
+            call_type,
+            media: verdict,
+        };
+        let call = Call::outbound(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);
+        let sid = session_id(&id);
+        let mut d = CallDriver::new(ctx, call, CustomerLeg::Outbound(None), rx, sid);
+        d.outbound = true;
+        d.agent_sdp = agent_sdp;
+        d.media = media;
+        d.legs.push((agent, AgentLeg::In(inbound)));
+        d
+    }
+
     /// A callback (new or taken over after a restart).
     pub(crate) fn callback(ctx: Arc<CallCtx>, call: Call, rx: mpsc::Receiver<CallMsg>) -> Self {
         let sid = session_id(call.id());
@@ -212,6 +308,8 @@ impl CallDriver {
             dtmf: None,
             session_id,
             legs: Vec::new(),
+            agent_sdp: None,
+            outbound: false,
             bindings: HashMap::new(),
             agent_media: HashMap::new(),
             recording: None,
@@ -489,6 +587,31 @@ impl CallDriver {
                     let input = self.close_recording(agent, pauses_ms).await;
                     self.feed(input);
                 }
+                Command::AgentRinging { agent } => {
+                    if let Some(AgentLeg::In(c)) = self.leg(&agent) {
+                        c.ringing();
+                    }
+                }
+                Command::AnswerAgent { agent } => {
+                    if let (Some(AgentLeg::In(c)), Some(sdp)) = (self.leg(&agent), &self.agent_sdp)
+                    {
+                        if let Err(e) = c.answer(sdp.clone()) {
+                            warn!(error = %e, "cannot answer the agent's call");
+                        }
+                    }
+                }
+                Command::RejectAgent {
+                    agent,
+                    status,
+                    reason,
+                } => {
+                    info!(status, %reason, "agent's call refused");
+                    if let Some(i) = self.legs.iter().position(|(a, _)| a == &agent) {
+                        if let (_, AgentLeg::In(c)) = self.legs.remove(i) {
+                            c.reject(status, Some(reason));
+                        }
+                    }
+                }
                 Command::ReleaseMedia => {
                     self.media = None;
                     self.dtmf = None;
@@ -580,7 +703,7 @@ impl CallDriver {
         {
             Ok(leg) => {
                 info!(agent = %agent, contact = %binding.contact, "offering call");
-                self.legs.push((agent.clone(), leg));
+                self.legs.push((agent.clone(), AgentLeg::Out(leg)));
                 self.feed(Input::Agent {
                     agent,
                     event: LegInput::Invited {
@@ -593,6 +716,10 @@ impl CallDriver {
                 self.feed(failed(e.to_string()));
             }
         }
+    }
+
+    fn leg(&self, agent: &AgentId) -> Option<&AgentLeg> {
+        self.legs.iter().find(|(a, _)| a == agent).map(|(_, l)| l)
     }
 
     fn caller_party(&self) -> Party {
@@ -618,15 +745,25 @@ impl CallDriver {
 
     async fn dial_customer(&mut self, number: &str) {
         let failed = |reason: String| Input::Caller(LegInput::InviteFailed { reason });
-        let Some(cfg): Option<&CallbackConfig> = self.ctx.cfg.callback.as_ref() else {
-            return self.feed(failed("callbacks are not configured".into()));
+        let cfg = &self.ctx.cfg;
+        let via = if self.outbound {
+            cfg.outbound
+                .as_ref()
+                .map(|o| (o.uri_for(number), o.gateway))
+        } else {
+            cfg.callback
+                .as_ref()
+                .map(|c: &CallbackConfig| (c.uri_for(number), c.gateway))
         };
-        let Some(uri) = cfg.uri_for(number) else {
+        let Some((uri, gateway)) = via else {
+            return self.feed(failed("no gateway configured".into()));
+        };
+        let Some(uri) = uri else {
             return self.feed(failed(format!("`{number}` cannot be dialled")));
         };
         let target = Binding {
             contact: uri,
-            source: cfg.gateway,
+            source: gateway,
             transport: SipTransport::Udp,
             expires_at_ms: i64::MAX,
             call_id: String::new(),
@@ -741,7 +878,7 @@ async fn next_digit(rx: &mut Option<mpsc::Receiver<char>>) -> Option<char> {
 }
 
 /// The next event of any agent leg, with the leg's index.
-async fn next_agent_event(legs: &mut [(AgentId, OutboundLeg)]) -> (usize, Option<LegEvent>) {
+async fn next_agent_event(legs: &mut [(AgentId, AgentLeg)]) -> (usize, Option<LegEvent>) {
     if legs.is_empty() {
         return std::future::pending().await;
     }

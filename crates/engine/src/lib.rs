@@ -15,6 +15,7 @@ pub mod callback;
 pub mod control;
 mod driver;
 mod env;
+pub mod outbound;
 pub mod routing;
 pub mod schedule;
 
@@ -111,6 +112,8 @@ pub struct EngineConfig {
     /// Beep to the agent only (the caller does not hear it) at the warning
     /// and at the limit.
     pub limit_tone: bool,
+    /// Agents dialling customers (None: they cannot).
+    pub outbound: Option<outbound::OutboundConfig>,
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -314,6 +317,10 @@ fn flow_settings(cfg: &EngineConfig) -> FlowSettings {
         limit_warning_fraction: cfg.limit_warning_fraction,
         limit_tone: cfg.limit_tone,
         transfer_queue: cfg.transfer_queue.clone(),
+        dial: cfg.outbound.as_ref().map(|o| hotline_callflow::DialRules {
+            allowed_prefixes: o.allowed_prefixes.clone(),
+            answer_timeout_ms: o.answer_timeout_ms,
+        }),
     }
 }
 
@@ -469,6 +476,11 @@ impl Shell {
             SipEvent::IncomingCall(inbound) if inbound.agent.is_some() => {
                 let agent = AgentId::new(inbound.agent.clone().unwrap_or_default());
                 let span = info_span!("agent", agent = %agent);
+                let dial = self.ctx.cfg.outbound.as_ref();
+                if let Some(number) = dial.and_then(|o| o.number(&inbound.dialled)) {
+                    let number = number.to_string();
+                    return self.dial_out(now, agent, number, inbound);
+                }
                 let result =
                     span.in_scope(
                         || match self.ctx.cfg.feature_codes.parse(&inbound.dialled) {
@@ -532,6 +544,41 @@ impl Shell {
                 );
             }
         }
+    }
+
+    /// An agent's phone dials a customer: the agent is made busy (refused
+    /// when ringing or talking: 486 and an event), then a call of its own.
+    fn dial_out(
+        &mut self,
+        now: i64,
+        agent: AgentId,
+        number: String,
+        inbound: hotline_sip::InboundCall,
+    ) {
+        let call_id = CallId::generate(now);
+        let span = info_span!("call", call_id = %call_id, sip_call_id = %inbound.sip_call_id, agent = %agent);
+        if let Err(e) = self.controller.dial_out(now, &agent, &call_id) {
+            span.in_scope(|| warn!(%number, reason = %e, "dialling out refused"));
+            inbound.reject(486, Some(e.to_string()));
+            self.ctx.publish(CallEvent {
+                at_ms: now,
+                call_id: None,
+                agent: Some(agent),
+                queue: None,
+                kind: EventKind::AgentRequestRefused {
+                    request: "dial".into(),
+                    reason: e.to_string(),
+                    by: "phone".into(),
+                },
+            });
+            return;
+        }
+        let (tx, rx) = mpsc::channel(16);
+        self.calls.insert(call_id.clone(), tx);
+        let driver = span.in_scope(|| {
+            CallDriver::outbound(self.ctx.clone(), call_id, agent, number, inbound, rx)
+        });
+        tokio::spawn(driver.run().instrument(span));
     }
 
     fn on_control(&mut self, msg: ControlMsg) {

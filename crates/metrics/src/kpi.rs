@@ -26,7 +26,7 @@
 //!   expires, so a crash does not leave an agent staffed for ever).
 
 use crate::presence::{Change, Timeline};
-use hotline_core::{AgentId, CallEvent, CallId, CallType, EventKind, QueueId};
+use hotline_core::{AgentId, CallEvent, CallId, CallType, EventKind, QueueId, OUTBOUND};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -101,6 +101,10 @@ struct CallFacts {
     /// When `queue` was seen; None = from the arrival (final).
     queue_at: Option<i64>,
     arrived_ms: Option<i64>,
+    /// An agent's call to a customer (`dialled = "outbound"`): it counts in
+    /// the agent's figures, not in the inbound ones (offered, answered,
+    /// service level, abandons).
+    outbound: bool,
     /// Time of the latest event of the call.
     last_ms: i64,
     rejected: bool,
@@ -469,8 +473,11 @@ impl Metrics {
         let miss = |kind| (e.agent.clone(), e.at_ms, kind);
         let missed = match &e.kind {
             EventKind::Arrived {
-                caller, call_type, ..
+                caller,
+                call_type,
+                dialled,
             } => {
+                f.outbound |= dialled == OUTBOUND;
                 if f.arrived_ms.is_none() {
                     f.arrived_ms = Some(e.at_ms);
                     f.caller = Some(caller.number.as_str().into());
@@ -693,7 +700,7 @@ impl Metrics {
             let (Some(c), Some(t)) = (known(f), f.arrived_ms) else {
                 continue;
             };
-            if t < from_ms || t >= to_ms || f.agent_answered.is_none() || f.rejected {
+            if t < from_ms || t >= to_ms || f.agent_answered.is_none() || f.rejected || f.outbound {
                 continue;
             }
             if queue.is_some_and(|q| f.queue.as_ref().map(QueueId::as_str) != Some(q)) {
@@ -727,6 +734,10 @@ impl Metrics {
                 continue;
             };
             if from_ms.is_some_and(|from| arrived < from) || arrived >= now_ms {
+                continue;
+            }
+            if f.outbound {
+                add_agents(&mut agents, f);
                 continue;
             }
             first_arrival = first_arrival.min(arrived);
@@ -1859,6 +1870,50 @@ mod tests {
             (all.center, all.queues, all.agents),
             (wide.center, wide.queues, wide.agents)
         );
+    }
+
+    #[test]
+    fn an_outbound_call_counts_for_its_agent_not_in_the_inbound_figures() {
+        let mut log = Log::new();
+        log.answered(0, "in", "q", "1", 10_000, 2, 60_000);
+        let out = EventKind::Arrived {
+            caller: Party {
+                number: "0612".into(),
+                display: None,
+            },
+            dialled: OUTBOUND.into(),
+            call_type: CallType::Callback,
+        };
+        log.0
+            .push(event(100_000, Some("out"), Some("1"), None, out));
+        log.0.push(event(
+            103_000,
+            Some("out"),
+            Some("1"),
+            None,
+            EventKind::AgentAnswered {
+                wait_ms: 3_000,
+                rings: 0,
+                limit_ms: None,
+            },
+        ));
+        log.0.push(event(
+            163_000,
+            Some("out"),
+            Some("1"),
+            None,
+            EventKind::Completed {
+                ended_by: EndedBy::Agent,
+                talk_ms: 60_000,
+            },
+        ));
+        let s = log.metrics().snapshot(200_000);
+        // one inbound call offered and answered within 10 s, whatever the
+        // agent dialled
+        assert_eq!((s.center.offered, s.center.answered), (1, 1));
+        assert_eq!(s.center.asa_ms, Some(10_000.0));
+        let agent = &s.agents["1"];
+        assert_eq!((agent.answered, agent.talk_ms), (2, 120_000));
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub struct SipConfig {
     /// INVITEs to users starting with this (agent feature codes such as
     /// `*63`) must authenticate as the agent in From; empty = none.
     pub feature_prefix: String,
+    /// INVITEs to users starting with this (an agent dialling a customer:
+    /// `9` + the number) must authenticate as the agent in From too;
+    /// empty = agents cannot dial out.
+    pub dial_prefix: String,
 }
 
 impl Default for SipConfig {
@@ -64,6 +68,7 @@ impl Default for SipConfig {
             algorithms: vec![DigestAlgorithm::Md5],
             rate_limit_per_source: 500,
             feature_prefix: "*".into(),
+            dial_prefix: String::new(),
         }
     }
 }
@@ -565,10 +570,14 @@ impl SipServer {
 
     async fn handle_new_invite(&self, mut tx: Transaction) {
         let dialled_user = tx.original.uri.user().unwrap_or_default().to_string();
-        let prefix = &self.inner.cfg.feature_prefix;
+        let cfg = &self.inner.cfg;
+        let agents_only = [&cfg.feature_prefix, &cfg.dial_prefix]
+            .iter()
+            .any(|p| !p.is_empty() && dialled_user.starts_with(p.as_str()));
         let mut agent = None;
-        if !prefix.is_empty() && dialled_user.starts_with(prefix.as_str()) {
-            // a feature code: only the agent named in From, with their password
+        if agents_only {
+            // a feature code or a call out: only the agent named in From,
+            // with their password
             let from_user = tx
                 .original
                 .from_header()

@@ -9,10 +9,10 @@
 
 use hotline_callflow::{
     Action, BlacklistHit, Call, Command, ControlError, Controller, ControllerInput,
-    ControllerOutput, Environment, FlowSettings, Inbound, Input, LegInput, PromptRef, Sealed,
-    TalkingCall,
+    ControllerOutput, Environment, FlowSettings, Inbound, Input, LegInput, OutboundSpec, PromptRef,
+    Sealed, TalkingCall,
 };
-use hotline_core::{AgentId, CallEvent, CallId, Cdr, EventKind, Party, QueueId};
+use hotline_core::{AgentId, CallEvent, CallId, CallType, Cdr, EventKind, Party, QueueId};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -188,6 +188,31 @@ impl World {
         self.calls.insert(id.clone(), call);
         self.pump();
         id
+    }
+
+    /// An agent dials `number` now; None when the controller refuses (the
+    /// agent is on a call).
+    pub fn dial_out(&mut self, agent: &str, number: &str) -> Option<CallId> {
+        self.seq += 1;
+        let id = CallId::from_stored(format!("out{:04}", self.seq));
+        let agent = AgentId::new(agent);
+        self.controller.dial_out(self.now, &agent, &id).ok()?;
+        let spec = OutboundSpec {
+            agent,
+            number: number.into(),
+            call_type: CallType::Callback,
+            media: Ok(()),
+        };
+        let call = Call::outbound(
+            id.clone(),
+            self.cfg.clone(),
+            self.env.clone(),
+            spec,
+            self.now,
+        );
+        self.calls.insert(id.clone(), call);
+        self.pump();
+        Some(id)
     }
 
     fn schedule(&mut self, at: i64, target: Target, input: Input) {

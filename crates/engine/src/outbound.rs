@@ -1,0 +1,72 @@
+//! Agents calling customers: an agent's phone dials the dial prefix (`9`)
+//! and the number; the engine authenticates the agent (the SIP layer
+//! challenges INVITEs to the prefix like feature codes), checks the dial
+//! rules and calls the number through the gateway, then bridges and records
+//! the call like any other (`hotline_callflow::Call::outbound`).
+
+use hotline_core::CallType;
+use std::net::SocketAddr;
+
+/// How agents dial out.
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    /// What an agent dials before the number (`9`).
+    pub prefix: String,
+    /// Request-URI to call a number, `{number}` replaced by it:
+    /// `sip:{number}@192.0.2.10:5060`.
+    pub dial: String,
+    /// Where that INVITE is sent (the gateway or trunk).
+    pub gateway: SocketAddr,
+    /// A number must start with one of these (empty: any number).
+    pub allowed_prefixes: Vec<String>,
+    /// How long the customer's phone rings, ms.
+    pub answer_timeout_ms: i64,
+    /// The type of an outbound call (its handle-time limit).
+    pub call_type: CallType,
+}
+
+impl OutboundConfig {
+    /// The number an agent dialled (`dialled` without the prefix), or None
+    /// when it is not a call out.
+    pub fn number<'a>(&self, dialled: &'a str) -> Option<&'a str> {
+        if self.prefix.is_empty() {
+            return None;
+        }
+        dialled.strip_prefix(self.prefix.as_str())
+    }
+
+    /// The Request-URI to call `number`, or None for a number that cannot
+    /// be dialled.
+    pub fn uri_for(&self, number: &str) -> Option<String> {
+        hotline_callflow::dialable(number).then(|| self.dial.replace("{number}", number))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_is_stripped_and_only_numbers_are_dialled() {
+        let c = OutboundConfig {
+            prefix: "9".into(),
+            dial: "sip:{number}@127.0.0.1:5070".into(),
+            gateway: SocketAddr::from(([127, 0, 0, 1], 5070)),
+            allowed_prefixes: Vec::new(),
+            answer_timeout_ms: 30_000,
+            call_type: CallType::Callback,
+        };
+        assert_eq!(c.number("90612345678"), Some("0612345678"));
+        assert_eq!(c.number("*61"), None);
+        assert_eq!(
+            c.uri_for("0612").as_deref(),
+            Some("sip:0612@127.0.0.1:5070")
+        );
+        assert_eq!(c.uri_for("06@evil"), None);
+        let off = OutboundConfig {
+            prefix: String::new(),
+            ..c
+        };
+        assert_eq!(off.number("90612"), None);
+    }
+}
