@@ -176,6 +176,9 @@ pub struct HotlineSection {
     /// A caller who sends no sound this many seconds after the engine answered
     /// hears `prompts.silent_line` and is hung up (0 = never).
     pub silent_line_s: u32,
+    /// A talking call (not on hold) without RTP from one side this many
+    /// seconds is ended as dropped (`media_timeout`); 0 = never.
+    pub media_timeout_s: u32,
 }
 
 impl Default for HotlineSection {
@@ -187,6 +190,7 @@ impl Default for HotlineSection {
             record_queue: false,
             vip: Vec::new(),
             silent_line_s: 0,
+            media_timeout_s: 30,
         }
     }
 }
@@ -915,6 +919,13 @@ impl Config {
                 "a handle time between 1 and 7200 seconds",
             ));
         }
+        if self.hotline.media_timeout_s != 0 && !(2..=3600).contains(&self.hotline.media_timeout_s)
+        {
+            return Err(invalid(
+                "hotline.media_timeout_s",
+                "2 to 3600 seconds (0 = never end a call for lack of RTP)",
+            ));
+        }
         if self.hotline.silent_line_s > 600 {
             return Err(invalid(
                 "hotline.silent_line_s",
@@ -1107,6 +1118,7 @@ mod tests {
             ("[announcements]\nevery_s = 2", "announcements.every_s"),
             ("[announcements]\ndefault_handle_s = 0", "announcements.default_handle_s"),
             ("[hotline]\nsilent_line_s = 100000", "hotline.silent_line_s"),
+            ("[hotline]\nmedia_timeout_s = 1", "hotline.media_timeout_s"),
             ("[schedule]\ntimezone = \"CET+1\"", "schedule.timezone"),
             ("[kpis]\nservice_level_s = 0", "kpis.service_level_s"),
             ("[kpis]\ncallback_overdue_s = 5", "kpis.callback_overdue_s"),

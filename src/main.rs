@@ -662,6 +662,7 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
         },
         queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
+        media_timeout_ms: i64::from(cfg.hotline.media_timeout_s) * 1000,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,

@@ -709,3 +709,59 @@ fn an_agent_who_misses_calls_is_auto_paused_when_configured() {
     });
     assert!(paused, "no agent_paused event for 1001\n{}", h.report());
 }
+
+/// A caller whose phone stops sending RTP mid-call (here: it never sends
+/// any) is a dropped call: the engine ends it after `media_timeout_s` with a
+/// `media_timeout` event naming the silent side, hangs up both legs and
+/// frees the agent; the recording is sealed as usual.
+#[test]
+fn a_call_whose_rtp_stops_is_ended_as_dropped() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        hotline_toml: "media_timeout_s = 2".into(),
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", "1001")
+        .calls(1)
+        .timeout(Duration::from_secs(30))
+        .spawn();
+    let sink = RtpSink::bind();
+    Sipp::new("caller_silent.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0611113333")
+        .key("rtp_port", &sink.port.to_string())
+        .timeout(Duration::from_secs(30))
+        .run()
+        .assert_success("the engine hangs up on the dead line");
+    agent.wait().assert_success("the agent is hung up on too");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(
+        cdr.outcome,
+        Some(hotline_core::Outcome::Answered),
+        "{cdr:#?}"
+    );
+    assert_eq!(
+        cdr.ended_by,
+        Some(hotline_core::EndedBy::System),
+        "{cdr:#?}"
+    );
+    let ev = events(&h, &cdr.call_id);
+    let dropped = find(&ev, |k| matches!(k, EventKind::MediaTimeout { .. }))
+        .unwrap_or_else(|| panic!("no media_timeout in {:?}", kinds(&ev)));
+    assert!(
+        matches!(dropped.kind, EventKind::MediaTimeout { side: hotline_core::Side::Caller, idle_ms } if idle_ms >= 2000),
+        "{dropped:?}"
+    );
+    let answered = find(&ev, |k| matches!(k, EventKind::AgentAnswered { .. })).expect("answered");
+    let after = dropped.at_ms - answered.at_ms;
+    assert!(
+        (2000..6000).contains(&after),
+        "dropped {after} ms after the answer"
+    );
+    assert!(kinds(&ev).contains(&"recording_closed".to_string()));
+}

@@ -172,6 +172,14 @@ pub enum Input {
         /// Expected wait, ms.
         expected_wait_ms: Option<i64>,
     },
+    /// The driver's answer to [`Command::CheckMedia`]: did RTP come from
+    /// each side since the last check?
+    MediaChecked {
+        /// Packets came from the customer.
+        caller: bool,
+        /// Packets came from the agent.
+        agent: bool,
+    },
     /// The driver's answer to [`Command::CheckSilence`].
     SilenceChecked {
         /// The caller made a sound since the engine answered.
@@ -339,6 +347,9 @@ pub enum Command {
     /// Has the caller made a sound since the engine answered? (answer:
     /// [`Input::SilenceChecked`]).
     CheckSilence,
+    /// Did RTP come from each side since the last check? (answer:
+    /// [`Input::MediaChecked`]; the first check of a call starts counting).
+    CheckMedia,
     /// Tell the controller.
     Tell(ToController),
     /// Write this event to the log and the live feed.
@@ -488,6 +499,10 @@ pub struct Call {
     /// The customer's phone rings until then (callbacks, outbound calls).
     give_up_at: Option<i64>,
     talk: Option<Talk>,
+    /// The next media check of a talking call, and how many checks in a
+    /// row found each side (caller, agent) without RTP.
+    media_check_at: Option<i64>,
+    media_idle: (u32, u32),
     /// Who answered last (the agent of the recording's manifest).
     last_agent: Option<AgentId>,
     recording: Recording,
@@ -532,6 +547,8 @@ impl Call {
             voicemail_started: now,
             give_up_at: None,
             talk: None,
+            media_check_at: None,
+            media_idle: (0, 0),
             last_agent: None,
             recording: Recording::None,
             pauses_ms: Vec::new(),
@@ -730,7 +747,10 @@ impl Call {
                 }
                 t.push(self.ringing.iter().filter_map(|r| r.deadline).min());
             }
-            Phase::Talking => t.push(self.talk.as_ref().and_then(|x| x.limits.next())),
+            Phase::Talking => {
+                t.push(self.talk.as_ref().and_then(|x| x.limits.next()));
+                t.push(self.media_check_at);
+            }
             Phase::CallbackWaiting => {
                 t.push(self.ringing.iter().filter_map(|r| r.deadline).min());
             }
@@ -778,6 +798,7 @@ impl Call {
                 position,
                 expected_wait_ms,
             } => self.on_status(now, position, expected_wait_ms),
+            Input::MediaChecked { caller, agent } => self.on_media_checked(now, caller, agent),
             Input::SilenceChecked { heard } => {
                 if !heard && self.phase == Phase::Waiting {
                     self.silent_line(now);
@@ -832,6 +853,10 @@ impl Call {
         match self.phase.clone() {
             Phase::Waiting => self.waiting_timeout(now),
             Phase::Talking => {
+                if self.media_check_at.is_some_and(|t| t <= now) {
+                    self.media_check_at = Some(now + self.media_step_ms());
+                    self.push(Command::CheckMedia);
+                }
                 let Some(talk) = self.talk.as_mut() else {
                     return;
                 };
@@ -1596,6 +1621,12 @@ impl Call {
         self.push(Command::Bridge {
             agent: Some(agent.clone()),
         });
+        if self.cfg.media_timeout_ms > 0 {
+            // the first check takes the counts the next ones compare with
+            self.media_idle = (0, 0);
+            self.push(Command::CheckMedia);
+            self.media_check_at = Some(now + self.media_step_ms());
+        }
         let (wait_ms, rings) = match &self.origin {
             Origin::Callback { spec, .. } if !self.system_answered => (now - spec.requested_ms, 0),
             Origin::Outbound { .. } if !self.system_answered => (now - self.arrived_ms, 0),
@@ -1618,6 +1649,44 @@ impl Call {
                 limit_ms,
             },
         );
+    }
+
+    /// Media is checked twice per timeout; two checks in a row without a
+    /// packet from one side end the call.
+    fn media_step_ms(&self) -> i64 {
+        (self.cfg.media_timeout_ms / 2).max(500)
+    }
+
+    fn on_media_checked(&mut self, now: i64, caller: bool, agent: bool) {
+        let held = self.talk.as_ref().is_none_or(|t| t.held_since.is_some());
+        if self.phase != Phase::Talking || held {
+            self.media_idle = (0, 0);
+            return;
+        }
+        let bump = |n: u32, flowing: bool| if flowing { 0 } else { n + 1 };
+        self.media_idle = (
+            bump(self.media_idle.0, caller),
+            bump(self.media_idle.1, agent),
+        );
+        let side = match self.media_idle {
+            (c, _) if c >= 2 => hotline_core::Side::Caller,
+            (_, a) if a >= 2 => hotline_core::Side::Agent,
+            _ => return,
+        };
+        let checks = match side {
+            hotline_core::Side::Caller => self.media_idle.0,
+            hotline_core::Side::Agent => self.media_idle.1,
+        };
+        let idle_ms = i64::from(checks) * self.media_step_ms();
+        let Some(agent) = self.talk.as_ref().map(|t| t.agent.clone()) else {
+            return;
+        };
+        tracing::warn!(?side, idle_ms, "no RTP from one side: the call is dropped");
+        self.media_check_at = None;
+        self.emit(now, Some(&agent), EventKind::MediaTimeout { side, idle_ms });
+        self.push(Command::HangUpCaller);
+        self.push(Command::HangUpAgent { agent });
+        self.complete(now, EndedBy::System);
     }
 
     fn on_recording(&mut self, now: i64, result: Result<String, String>) {

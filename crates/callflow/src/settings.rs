@@ -231,6 +231,9 @@ pub struct FlowSettings {
     pub transfer_queue: Option<QueueId>,
     /// Dialling out (None: agents cannot call customers).
     pub dial: Option<DialRules>,
+    /// A talking call (not on hold) from one side of which no RTP came for
+    /// this long is ended as dropped (`media_timeout`), ms; 0 = never.
+    pub media_timeout_ms: i64,
 }
 
 impl FlowSettings {
@@ -268,6 +271,7 @@ impl FlowSettings {
             limit_tone: true,
             transfer_queue: None,
             dial: None,
+            media_timeout_ms: 0,
         }
     }
 

@@ -941,3 +941,46 @@ fn outbound_refusals_not_allowed_disabled_busy_no_answer_and_the_agent_giving_up
     assert_eq!(w.controller.call_of(&a1), Some(&inbound));
     assert!(w.dial_out("a1", "0613").is_none());
 }
+
+#[test]
+fn a_talking_call_whose_rtp_stops_is_dropped_but_not_while_on_hold() {
+    let mut cfg = basic(&["a1"]);
+    cfg.media_timeout_ms = 10_000;
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 1_000);
+    // RTP flows for a minute: nothing happens
+    w.run_until(T0 + 61_000);
+    assert!(w.calls.contains_key(&c));
+    // on hold the caller's phone may go quiet: not a dropped call
+    w.control(&c, Action::Hold, "a1")
+        .expect("reply")
+        .expect("held");
+    w.dead_media.insert(c.clone(), (true, false));
+    w.run_until(T0 + 121_000);
+    assert!(w.calls.contains_key(&c), "held calls are not dropped");
+    w.control(&c, Action::Resume, "a1")
+        .expect("reply")
+        .expect("resumed");
+    // off hold and still nothing from the caller: dropped within 1-1.5 timeouts
+    w.run_until(T0 + 121_000 + 9_999);
+    assert!(w.calls.contains_key(&c));
+    w.run_until(T0 + 121_000 + 15_000);
+    let dropped = w.first(&c, "media_timeout").expect("dropped");
+    assert!(
+        matches!(dropped.kind, EventKind::MediaTimeout { side: hotline_core::Side::Caller, idle_ms } if idle_ms >= 10_000)
+    );
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(
+        (cdr.outcome, cdr.ended_by),
+        (Some(Outcome::Answered), Some(EndedBy::System))
+    );
+    assert!(w.commands(&c).contains(&&Command::HangUpCaller));
+    assert!(w.commands(&c).contains(&&Command::HangUpAgent {
+        agent: AgentId::new("a1")
+    }));
+    // the agent is free again after the wrap-up
+    w.run_for(6_000);
+    assert_eq!(w.controller.status(&AgentId::new("a1")).state, "available");
+}

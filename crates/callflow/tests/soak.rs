@@ -79,6 +79,7 @@ fn settings(agents: &[&str]) -> FlowSettings {
     });
     cfg.silent_line_ms = 20_000;
     cfg.agent_ring_timeout_ms = 10_000;
+    cfg.media_timeout_ms = 20_000;
     cfg.dial = Some(hotline_callflow::DialRules {
         allowed_prefixes: vec!["06".into()],
         answer_timeout_ms: 25_000,
@@ -119,6 +120,11 @@ fn eight_hours_of_random_traffic_keep_every_invariant() {
         arrived += 1;
         if rng.below(25) == 0 {
             w.silent.insert(c.clone());
+        }
+        if rng.below(30) == 0 {
+            // the line dies: no RTP from one side
+            let caller = rng.below(2) == 0;
+            w.dead_media.insert(c.clone(), (caller, !caller));
         }
         // a key for the menu (or none), later perhaps the callback key
         match rng.below(4) {

@@ -423,6 +423,15 @@ pub enum EventKind {
         /// Why (`max_wait`, `no_agents`).
         reason: String,
     },
+    /// No RTP came from one side of a talking call (not on hold) for the
+    /// configured time: the line died (a dropped call). The call is ended
+    /// by the engine (`completed` with `ended_by = system` follows).
+    MediaTimeout {
+        /// The side that went silent at the packet level.
+        side: crate::Side,
+        /// How long nothing came, ms (at least the timeout).
+        idle_ms: i64,
+    },
 }
 
 impl EventKind {
@@ -470,6 +479,7 @@ impl EventKind {
             EventKind::IvrChoice { .. } => "ivr_choice",
             EventKind::IvrInvalid { .. } => "ivr_invalid",
             EventKind::Overflowed { .. } => "overflowed",
+            EventKind::MediaTimeout { .. } => "media_timeout",
             EventKind::Held { .. } => "held",
             EventKind::Resumed { .. } => "resumed",
             EventKind::Transferred { .. } => "transferred",

@@ -125,6 +125,8 @@ pub(crate) struct CallDriver {
     agent_media: HashMap<AgentId, (SocketAddr, Negotiated)>,
     recording: Option<RecordingHandle>,
     play_audio: Option<Prompt>,
+    /// RTP packets received from (caller, agent) at the last media check.
+    media_counts: Option<(u64, u64)>,
     replies: HashMap<u64, oneshot::Sender<Result<TalkingCall, ControlError>>>,
     next_token: u64,
     rx: mpsc::Receiver<CallMsg>,
@@ -314,6 +316,7 @@ impl CallDriver {
             agent_media: HashMap::new(),
             recording: None,
             play_audio: None,
+            media_counts: None,
             replies: HashMap::new(),
             next_token: 0,
             rx,
@@ -616,6 +619,21 @@ impl CallDriver {
                     self.media = None;
                     self.dtmf = None;
                     self.agent_media.clear();
+                }
+                Command::CheckMedia => {
+                    let now_counts = self
+                        .media
+                        .as_ref()
+                        .map(|m| {
+                            let s = m.stats();
+                            (s.caller.packets_in, s.agent.packets_in)
+                        })
+                        .unwrap_or_default();
+                    let (caller, agent) = match self.media_counts.replace(now_counts) {
+                        Some((c, a)) => (now_counts.0 > c, now_counts.1 > a),
+                        None => (true, true),
+                    };
+                    self.feed(Input::MediaChecked { caller, agent });
                 }
                 Command::CheckSilence => {
                     let heard = self

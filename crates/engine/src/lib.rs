@@ -114,6 +114,9 @@ pub struct EngineConfig {
     pub limit_tone: bool,
     /// Agents dialling customers (None: they cannot).
     pub outbound: Option<outbound::OutboundConfig>,
+    /// A talking call without RTP from one side this long is ended as
+    /// dropped, ms (0 = never).
+    pub media_timeout_ms: i64,
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -317,6 +320,7 @@ fn flow_settings(cfg: &EngineConfig) -> FlowSettings {
         limit_warning_fraction: cfg.limit_warning_fraction,
         limit_tone: cfg.limit_tone,
         transfer_queue: cfg.transfer_queue.clone(),
+        media_timeout_ms: cfg.media_timeout_ms,
         dial: cfg.outbound.as_ref().map(|o| hotline_callflow::DialRules {
             allowed_prefixes: o.allowed_prefixes.clone(),
             answer_timeout_ms: o.answer_timeout_ms,

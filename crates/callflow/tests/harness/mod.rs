@@ -100,6 +100,8 @@ pub struct World {
     pub customers: HashMap<String, Phone>,
     /// A callback's customer hangs up this long after answering (None: never).
     pub customer_talk_ms: Option<i64>,
+    /// Calls whose RTP stopped: (from the caller, from the agent).
+    pub dead_media: HashMap<CallId, (bool, bool)>,
     /// Callers who never make a sound.
     pub silent: HashSet<CallId>,
     pub replies: HashMap<u64, Result<TalkingCall, ControlError>>,
@@ -129,6 +131,7 @@ impl World {
             phones: HashMap::new(),
             customers: HashMap::new(),
             customer_talk_ms: None,
+            dead_media: HashMap::new(),
             silent: HashSet::new(),
             replies: HashMap::new(),
             trace: Vec::new(),
@@ -521,6 +524,17 @@ impl World {
                         gaps: 0,
                         gap_samples: 0,
                     }),
+                );
+            }
+            Command::CheckMedia => {
+                let (caller_dead, agent_dead) =
+                    self.dead_media.get(id).copied().unwrap_or_default();
+                self.feed(
+                    id,
+                    Input::MediaChecked {
+                        caller: !caller_dead,
+                        agent: !agent_dead,
+                    },
                 );
             }
             Command::CheckSilence => {
