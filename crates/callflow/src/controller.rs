@@ -448,7 +448,8 @@ impl Controller {
     /// is full.
     fn place(&mut self, now: i64, call: CallId, mut w: Waiting) {
         self.waiting.insert(call.clone(), w.clone());
-        if self.acd.staffed_agents(&w.queue) == 0 && self.cfg.overflow.contains_key(&w.queue) {
+        // (the overflow check first: counting staffed agents scans members)
+        if self.cfg.overflow.contains_key(&w.queue) && self.acd.staffed_agents(&w.queue) == 0 {
             let from = w.queue.clone();
             self.overflow(now, &call, &mut w, &from, "no_agents");
             return;

@@ -391,6 +391,11 @@ impl World {
                         msg,
                     },
                 );
+                // as the engine does: the controller's outputs go out after
+                // each message to it, before the call's next command
+                while let Some(out) = self.controller.poll_output() {
+                    self.controller_output(out);
+                }
             }
             Command::InviteAgent { agent } => {
                 let phone = self.phones.get(&agent).copied().unwrap_or(Phone::NoAnswer);
