@@ -82,7 +82,7 @@ fn an_agent_answers_in_the_second_ring_bridged_recorded_and_completed() {
     w.run_until(T0 + 70_000);
     assert_eq!(
         w.kinds(&c),
-        // (wrap_up comes from the controller: before or after the seal)
+        // (wrap_up comes from the controller as the agent is released)
         [
             "arrived",
             "queued",
@@ -90,8 +90,8 @@ fn an_agent_answers_in_the_second_ring_bridged_recorded_and_completed() {
             "recording_opened",
             "agent_answered",
             "completed",
-            "recording_closed",
-            "wrap_up"
+            "wrap_up",
+            "recording_closed"
         ]
     );
     let cdr = w.cdr(&c).expect("cdr");
