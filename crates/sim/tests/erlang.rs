@@ -37,7 +37,7 @@
 //! bounds of ±0.01 SL / ±7 % ASA at 83 % and ±0.02 SL / ±12 % ASA at 89 %
 //! (again about 4 SE).
 
-use hotline_sim::{run, SimConfig, SimError, SimReport, Strategy};
+use hotline_sim::{run, SimConfig, SimError, SimReport, Strategy, Treatments};
 
 /// Mean and standard error of one figure over the replications.
 struct Estimate {
@@ -137,6 +137,7 @@ fn erlang_case(calls_per_hour: f64, aht_s: f64, agents: u32, hours: f64) -> SimC
         strategy: Strategy::LongestIdle,
         seed: 0,
         warmup_hours: 2.0,
+        treatments: Treatments::default(),
     }
 }
 
@@ -174,6 +175,7 @@ fn eventful(seed: u64) -> SimConfig {
         strategy: Strategy::RoundRobin,
         seed,
         warmup_hours: 1.0,
+        treatments: Treatments::default(),
     }
 }
 
