@@ -12,14 +12,14 @@
 use crate::config::{OverflowTo, SimConfig, SimError};
 use crate::random::Stream;
 use crate::report::{SimReport, Tally};
-use hotline_acd::QueueConfig;
+use hotline_acd::{QueueConfig, SkillNeed};
 use hotline_callflow::{
     AnnouncePolicy, Call, CallbackPolicy, Command, Controller, ControllerInput, ControllerOutput,
     Environment, FlowSettings, Inbound, Input, LegInput, Phase, PromptRef, Sealed, VOICEMAIL,
 };
 use hotline_core::{AgentId, CallEvent, CallId, Cdr, Party, QueueId};
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 const MS_PER_HOUR: f64 = 3_600_000.0;
@@ -204,6 +204,11 @@ fn ms(seconds: f64) -> i64 {
     (seconds * 1000.0).round() as i64
 }
 
+/// The skill of the first queue's agents (with an overflow queue, whose
+/// agents have [`OVERFLOW_QUEUE`] instead). Skills, not member lists, keep
+/// the queues apart: the ACD checks a member list by scanning it.
+const MAIN_SKILL: &str = "first";
+
 /// The call flow's settings for `cfg`: one queue (`general`) of the agents,
 /// an overflow queue or the voicemail, callbacks, announcements; no
 /// recording and no handle-time limits (they change no figure here).
@@ -214,24 +219,35 @@ fn flow_settings(cfg: &SimConfig, main: &[AgentId], backup: &[AgentId]) -> FlowS
     f.agents = main.iter().chain(backup).cloned().collect();
     f.queues = vec![QueueConfig {
         strategy: cfg.strategy,
-        members: main.to_vec(),
         max_wait_ms: t.overflow.map(|o| ms(o.max_wait_s)),
         ..QueueConfig::new(f.queue.clone())
     }];
     match t.overflow.map(|o| o.to) {
         Some(OverflowTo::Voicemail) => {
-            f.overflow
-                .insert(f.queue.clone(), QueueId::new(VOICEMAIL));
+            f.overflow.insert(f.queue.clone(), QueueId::new(VOICEMAIL));
             f.voicemail_max_ms = Some(ms(VOICEMAIL_MAX_S));
         }
         Some(OverflowTo::Queue { .. }) => {
             let q = QueueId::new(OVERFLOW_QUEUE);
             f.overflow.insert(f.queue.clone(), q.clone());
+            let skill = |name: &str| {
+                vec![SkillNeed {
+                    skill: name.to_string(),
+                    min_level: 1,
+                }]
+            };
+            f.queues[0].skills = skill(MAIN_SKILL);
             f.queues.push(QueueConfig {
                 strategy: cfg.strategy,
-                members: backup.to_vec(),
+                skills: skill(OVERFLOW_QUEUE),
                 ..QueueConfig::new(q)
             });
+            for (agents, name) in [(main, MAIN_SKILL), (backup, OVERFLOW_QUEUE)] {
+                for a in agents {
+                    let skills = BTreeMap::from([(name.to_string(), 100)]);
+                    f.agent_skills.insert(a.clone(), skills);
+                }
+            }
         }
         None => {}
     }
@@ -257,16 +273,20 @@ fn flow_settings(cfg: &SimConfig, main: &[AgentId], backup: &[AgentId]) -> FlowS
     f
 }
 
+/// Agent `i` of a queue: `prefix` and the number zero-padded, so that the
+/// ACD's order of agents (by name) is their number's.
+fn agent_name(prefix: char, i: u32) -> AgentId {
+    AgentId::new(format!("{prefix}{i:05}"))
+}
+
 impl Simulation {
     /// A run at time 0: agents registered and idle, nobody calling, the
     /// first arrival scheduled.
     pub(crate) fn new(cfg: &SimConfig) -> Result<Self, SimError> {
         cfg.validate()?;
-        let main: Vec<AgentId> = (0..cfg.agents)
-            .map(|i| AgentId::new(format!("a{i}")))
-            .collect();
+        let main: Vec<AgentId> = (0..cfg.agents).map(|i| agent_name('a', i)).collect();
         let backup: Vec<AgentId> = (0..cfg.overflow_agents())
-            .map(|i| AgentId::new(format!("o{i}")))
+            .map(|i| agent_name('o', i))
             .collect();
         let flow = Arc::new(flow_settings(cfg, &main, &backup));
         let env: Arc<dyn Environment> = Arc::new(SimEnv);
@@ -376,9 +396,10 @@ impl Simulation {
                 }
             }
             Due::TalkEnds(call, token) => {
-                let talking = self.calls.get(&call).is_some_and(|s| {
-                    s.talk == Some(token) && s.call.phase() == &Phase::Talking
-                });
+                let talking = self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|s| s.talk == Some(token) && s.call.phase() == &Phase::Talking);
                 if talking {
                     self.feed(&call, Input::Caller(LegInput::Gone { reason: None }));
                 }
@@ -515,17 +536,11 @@ impl Simulation {
     fn pump(&mut self) -> Result<(), SimError> {
         loop {
             while let Some(id) = self.dirty.pop_front() {
-                while let Some(cmd) = self.calls.get_mut(&id).and_then(|s| s.call.poll_command())
-                {
+                while let Some(cmd) = self.calls.get_mut(&id).and_then(|s| s.call.poll_command()) {
                     self.execute(&id, cmd)?;
                 }
             }
-            let mut any = false;
-            while let Some(out) = self.controller.poll_output() {
-                any = true;
-                self.controller_output(out);
-            }
-            if !any && self.dirty.is_empty() {
+            if !self.drain_controller() && self.dirty.is_empty() {
                 break;
             }
         }
@@ -558,6 +573,16 @@ impl Simulation {
         Ok(())
     }
 
+    /// Carries out the controller's outputs; false if there was none.
+    fn drain_controller(&mut self) -> bool {
+        let mut any = false;
+        while let Some(out) = self.controller.poll_output() {
+            any = true;
+            self.controller_output(out);
+        }
+        any
+    }
+
     fn tell_controller(&mut self, input: ControllerInput) {
         self.controller.handle(self.now, input);
         self.controller_touched = true;
@@ -565,12 +590,19 @@ impl Simulation {
 
     fn execute(&mut self, id: &CallId, cmd: Command) -> Result<(), SimError> {
         let now = self.now;
+
         match cmd {
             Command::Emit(e) => self.observe(e),
-            Command::Tell(msg) => self.tell_controller(ControllerInput::FromCall {
-                call: id.clone(),
-                msg,
-            }),
+            Command::Tell(msg) => {
+                self.tell_controller(ControllerInput::FromCall {
+                    call: id.clone(),
+                    msg,
+                });
+                // what the controller decided goes out before the call's
+                // next command, as in the engine: an offer made to this call
+                // reaches it before it tells the controller it is gone
+                self.drain_controller();
+            }
             Command::InviteAgent { agent } => {
                 let contact = format!("sip:{agent}@sim");
                 let event = LegInput::Invited { contact };
@@ -609,9 +641,9 @@ impl Simulation {
             Command::Bridge { agent: Some(agent) } => {
                 if let Some(other) = self.bridged.get(&agent) {
                     if other != id {
-                        return Err(self.inconsistent(format!(
-                            "{agent} bridged to {id} while on {other}"
-                        )));
+                        return Err(
+                            self.inconsistent(format!("{agent} bridged to {id} while on {other}"))
+                        );
                     }
                 }
                 self.bridged.insert(agent, id.clone());
@@ -698,6 +730,7 @@ impl Simulation {
 
     fn controller_output(&mut self, out: ControllerOutput) {
         let now = self.now;
+
         match out {
             ControllerOutput::Offer { call, agent } => {
                 if self.calls.get(&call).is_some_and(|s| !s.finished) {
@@ -810,7 +843,11 @@ mod tests {
                     assert_eq!(state, AgentState::OnCall, "{a} is bridged");
                 }
                 if plain {
-                    assert_ne!(state, AgentState::Ringing, "{a}: offers are answered at once");
+                    assert_ne!(
+                        state,
+                        AgentState::Ringing,
+                        "{a}: offers are answered at once"
+                    );
                     let talking = sim.bridged.contains_key(a);
                     assert_eq!(state == AgentState::OnCall, talking, "{a}: {state:?}");
                 }
@@ -953,7 +990,10 @@ mod tests {
         // two minutes of waiting, then the voicemail
         assert!(r.overflowed > 0 && r.voicemails > 0, "{r:?}");
         assert!(r.voicemails <= r.overflowed, "{r:?}");
-        assert!(r.max_wait_s <= 120.0 + 12.0, "nobody waits past the max: {r:?}");
+        assert!(
+            r.max_wait_s <= 120.0 + 12.0,
+            "nobody waits past the max: {r:?}"
+        );
         assert_eq!((plain.overflowed, plain.voicemails), (0, 0), "{plain:?}");
         assert!(plain.max_wait_s > 150.0, "{plain:?}");
         // announcements every 30 s while waiting
@@ -1026,7 +1066,10 @@ mod tests {
             ..cfg.clone()
         });
         // three more agents behind the first queue: fewer abandon
-        assert!(r.abandon_rate < without.abandon_rate, "{r:?} vs {without:?}");
+        assert!(
+            r.abandon_rate < without.abandon_rate,
+            "{r:?} vs {without:?}"
+        );
     }
 
     /// Runs `cfg` keeping every CDR and event, lets every call end, and
@@ -1036,7 +1079,11 @@ mod tests {
         sim.keep = Some(Kept::default());
         while sim.step().expect("consistent run") {}
         sim.finish_calls(30.0).expect("consistent run");
-        assert!(sim.calls.is_empty(), "{} calls never ended", sim.calls.len());
+        assert!(
+            sim.calls.is_empty(),
+            "{} calls never ended",
+            sim.calls.len()
+        );
         assert!(sim.bridged.is_empty(), "{:?}", sim.bridged);
         let keep = sim.keep.take().expect("kept");
         let made = sim.calls_made + sim.callbacks_started;

@@ -184,7 +184,10 @@ impl Tally {
     pub(crate) fn report(&self, cfg: &SimConfig, now: i64) -> SimReport {
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         // calls that arrived up to the end (inclusive)
-        let c = self.metrics.snapshot(now.max(self.end).saturating_add(1)).center;
+        let c = self
+            .metrics
+            .snapshot(now.max(self.end).saturating_add(1))
+            .center;
         let still_talking: i128 = self
             .talking
             .values()
@@ -359,7 +362,10 @@ impl fmt::Display for SimReport {
         writeln!(f, "{:<26} {:>12} {:>12}", "Treatments", "calls", "of all")?;
         let rows = [
             (
-                format!("Engine answered ({} rings)", c.treatments.answer_after_rings),
+                format!(
+                    "Engine answered ({} rings)",
+                    c.treatments.answer_after_rings
+                ),
                 self.system_answered,
             ),
             ("Offers rung out".to_string(), self.missed_offers),
