@@ -71,9 +71,12 @@ enum Command {
         #[arg(long, default_value_t = hotline_metrics::erlang::MAX_AGENTS, allow_negative_numbers = true)]
         max_agents: u32,
     },
-    /// Runs the real ACD against simulated traffic (Poisson arrivals,
-    /// exponential handle times and patience) and prints service level, ASA,
-    /// abandon rate and occupancy next to Erlang C's prediction.
+    /// Runs the real call flow (controller, ACD and calls, with their
+    /// treatments) against simulated traffic (Poisson arrivals, exponential
+    /// talk times and patience) and prints service level, ASA, abandon rate
+    /// and occupancy next to Erlang C's prediction, and what each treatment
+    /// did (engine answers, missed offers, overflows, voicemails, callbacks).
+    /// Without treatments agents answer at once: Erlang C's M/M/N system.
     Simulate {
         /// Calls offered per hour.
         #[arg(long, allow_negative_numbers = true)]
@@ -102,6 +105,34 @@ enum Command {
         /// Random seed (the same seed gives the same figures).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The engine answers a call no agent has answered at the end of this
+        /// ring (1 to 10; 3 = 11 s), then greets and plays music.
+        #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
+        answer_after_rings: i64,
+        /// Seconds an agent's phone rings before they pick up (below --ring-timeout).
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        agent_answer: f64,
+        /// Share of offers agents do not answer (0 to 0.9): the phone rings
+        /// out, the next agent is offered the call.
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+        no_answer_share: f64,
+        /// Seconds an agent's phone rings before the next agent is tried.
+        #[arg(long, default_value_t = 15.0, allow_negative_numbers = true)]
+        ring_timeout: f64,
+        /// A caller waiting this many seconds overflows (needs --overflow).
+        #[arg(long, allow_negative_numbers = true, requires = "overflow")]
+        max_wait: Option<f64>,
+        /// Where callers go after --max-wait: `voicemail`, or `queue:N` (a
+        /// second queue with N agents of its own).
+        #[arg(long, requires = "max_wait")]
+        overflow: Option<String>,
+        /// A caller still waiting this many seconds presses the callback key
+        /// and is called back (at least the engine's answer, 11 s).
+        #[arg(long, allow_negative_numbers = true)]
+        callback_after: Option<f64>,
+        /// Position and expected-wait announcements every this many seconds.
+        #[arg(long, allow_negative_numbers = true)]
+        announce_every: Option<f64>,
     },
     /// A day's, shift's or range's figures from the stored event log, as CSV
     /// or a self-contained HTML page (docs/kpis.md).
@@ -201,6 +232,14 @@ fn main() -> std::process::ExitCode {
             wrap_up,
             strategy,
             seed,
+            answer_after_rings,
+            agent_answer,
+            no_answer_share,
+            ring_timeout,
+            max_wait,
+            overflow,
+            callback_after,
+            announce_every,
         } => simulate(SimArgs {
             calls_per_hour,
             aht,
@@ -211,6 +250,14 @@ fn main() -> std::process::ExitCode {
             wrap_up,
             strategy,
             seed,
+            answer_after_rings,
+            agent_answer,
+            no_answer_share,
+            ring_timeout,
+            max_wait,
+            overflow,
+            callback_after,
+            announce_every,
         }),
         Command::Serve {
             config,
@@ -259,10 +306,35 @@ struct SimArgs {
     wrap_up: f64,
     strategy: String,
     seed: u64,
+    answer_after_rings: i64,
+    agent_answer: f64,
+    no_answer_share: f64,
+    ring_timeout: f64,
+    max_wait: Option<f64>,
+    overflow: Option<String>,
+    callback_after: Option<f64>,
+    announce_every: Option<f64>,
+}
+
+/// The `hotline simulate` flag of a [`hotline_sim::SimConfig`] field.
+fn sim_flag(field: &str) -> String {
+    let flag = match field {
+        "aht_s" => "aht",
+        "target_s" => "target-seconds",
+        "patience_s" => "patience",
+        "wrap_up_s" => "wrap-up",
+        "agent_answer_s" => "agent-answer",
+        "ring_timeout_s" => "ring-timeout",
+        "max_wait_s" => "max-wait",
+        "callback_after_s" => "callback-after",
+        "announce_every_s" => "announce-every",
+        other => return format!("--{}", other.replace('_', "-")),
+    };
+    format!("--{flag}")
 }
 
 fn simulate(a: SimArgs) -> Result<()> {
-    use hotline_sim::{SimConfig, Strategy};
+    use hotline_sim::{Overflow, OverflowTo, SimConfig, SimError, Strategy, Treatments};
     let strategy = match a.strategy.as_str() {
         "longest-idle" => Strategy::LongestIdle,
         "round-robin" => Strategy::RoundRobin,
@@ -276,6 +348,23 @@ fn simulate(a: SimArgs) -> Result<()> {
     };
     let agents = u32::try_from(a.agents)
         .map_err(|_| anyhow::anyhow!("--agents: must be from 1 to 10000, got {}", a.agents))?;
+    let answer_after_rings = u32::try_from(a.answer_after_rings).map_err(|_| {
+        anyhow::anyhow!(
+            "--answer-after-rings: must be from 1 to 10, got {}",
+            a.answer_after_rings
+        )
+    })?;
+    let refused = |e: SimError| match &e {
+        SimError::Invalid { field, reason } => anyhow::anyhow!("{}: {reason}", sim_flag(field)),
+        SimError::Inconsistent { .. } => anyhow::anyhow!("{e}"),
+    };
+    let overflow = match (a.max_wait, a.overflow.as_deref()) {
+        (Some(max_wait_s), Some(to)) => Some(Overflow {
+            max_wait_s,
+            to: to.parse::<OverflowTo>().map_err(refused)?,
+        }),
+        _ => None,
+    };
     let cfg = SimConfig {
         calls_per_hour: a.calls_per_hour,
         aht_s: a.aht,
@@ -286,10 +375,18 @@ fn simulate(a: SimArgs) -> Result<()> {
         wrap_up_s: a.wrap_up,
         strategy,
         seed: a.seed,
+        treatments: Treatments {
+            answer_after_rings,
+            agent_answer_s: a.agent_answer,
+            no_answer_share: a.no_answer_share,
+            ring_timeout_s: a.ring_timeout,
+            overflow,
+            callback_after_s: a.callback_after,
+            announce_every_s: a.announce_every,
+        },
         ..SimConfig::default()
     };
-    let report = hotline_sim::run(&cfg)
-        .map_err(|e| anyhow::anyhow!("--{}", e.to_string().replace('_', "-")))?;
+    let report = hotline_sim::run(&cfg).map_err(refused)?;
     print!("{report}");
     Ok(())
 }

@@ -189,7 +189,7 @@ fn report_refuses_bad_days_and_missing_databases() {
 }
 
 #[test]
-fn simulate_runs_the_acd_against_erlang_c_and_refuses_absurd_values() {
+fn simulate_runs_the_call_flow_against_erlang_c_and_refuses_absurd_values() {
     let out = hotline()
         .args([
             "simulate",
@@ -223,13 +223,72 @@ fn simulate_runs_the_acd_against_erlang_c_and_refuses_absurd_values() {
     ] {
         assert!(stdout.contains(row), "{row} missing:\n{stdout}");
     }
-    let cases: [(&[&str], &str); 6] = [
+    // the treatments: every one shows in the report
+    let out = hotline()
+        .args([
+            "simulate",
+            "--calls-per-hour",
+            "300",
+            "--aht",
+            "180",
+            "--agents",
+            "15",
+            "--hours",
+            "10",
+            "--patience",
+            "240",
+            "--agent-answer",
+            "3",
+            "--no-answer-share",
+            "0.1",
+            "--ring-timeout",
+            "12",
+            "--max-wait",
+            "120",
+            "--overflow",
+            "voicemail",
+            "--callback-after",
+            "60",
+            "--announce-every",
+            "30",
+        ])
+        .output()
+        .expect("run hotline");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in [
+        "max wait 120 s, then voicemail",
+        "callback asked after 60 s",
+        "Engine answered (3 rings)",
+        "Offers rung out",
+        "Callbacks made",
+        "Announcements",
+        "CDRs written",
+    ] {
+        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
+    }
+    let cases: [(&[&str], &str); 17] = [
         (&["--agents", "0"], "--agents"),
         (&["--agents", "-3"], "--agents"),
         (&["--calls-per-hour", "-5"], "--calls-per-hour"),
         (&["--aht", "0"], "--aht"),
         (&["--hours", "1e9"], "--hours"),
         (&["--strategy", "ring-all-at-once"], "--strategy"),
+        (&["--answer-after-rings", "0"], "--answer-after-rings"),
+        (&["--answer-after-rings", "-1"], "--answer-after-rings"),
+        (&["--no-answer-share", "1.5"], "--no-answer-share"),
+        (&["--agent-answer", "20"], "--agent-answer"),
+        (&["--ring-timeout", "0"], "--ring-timeout"),
+        (&["--max-wait", "60"], "--overflow"),
+        (&["--overflow", "voicemail"], "--max-wait"),
+        (&["--overflow", "mailbox", "--max-wait", "60"], "--overflow"),
+        (&["--max-wait", "-1", "--overflow", "voicemail"], "--max-wait"),
+        (&["--callback-after", "5"], "--callback-after"),
+        (&["--announce-every", "0"], "--announce-every"),
     ];
     for (bad, flag) in cases {
         // the good value of every flag, unless this case sets it

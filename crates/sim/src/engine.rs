@@ -42,6 +42,9 @@ const MAIN_QUEUE: &str = "general";
 /// The overflow queue of [`OverflowTo::Queue`].
 const OVERFLOW_QUEUE: &str = "overflow";
 
+/// Most steps at one simulated millisecond before the run is declared stuck.
+const MAX_STEPS_AT_ONCE: u64 = 1_000_000;
+
 /// How often the KPI records of ended calls are forgotten (they still
 /// count), simulated ms.
 const FORGET_EVERY_MS: i64 = 3_600_000;
@@ -150,6 +153,9 @@ pub(crate) struct Simulation {
     env: Arc<dyn Environment>,
     heap: BinaryHeap<Scheduled>,
     seq: u64,
+    /// Steps taken at the current `now` (a timer that never moves on would
+    /// spin for ever: caught at [`MAX_STEPS_AT_ONCE`]).
+    steps_now: u64,
     now: i64,
     /// Measuring starts here (end of warm-up), ms.
     measure_from: i64,
@@ -301,6 +307,7 @@ impl Simulation {
             env,
             heap: BinaryHeap::new(),
             seq: 0,
+            steps_now: 0,
             now: 0,
             measure_from,
             end,
@@ -382,7 +389,16 @@ impl Simulation {
         let Some(Scheduled { at, due, .. }) = self.heap.pop() else {
             return Ok(false);
         };
-        self.now = self.now.max(at);
+        if at > self.now {
+            self.now = at;
+            self.steps_now = 0;
+        }
+        self.steps_now += 1;
+        if self.steps_now > MAX_STEPS_AT_ONCE {
+            return Err(self.inconsistent(format!(
+                "more than {MAX_STEPS_AT_ONCE} steps without time moving on (a timer due again and again?)"
+            )));
+        }
         match due {
             Due::Arrival => self.arrival(),
             Due::GiveUp(call) => {
