@@ -77,63 +77,7 @@ enum Command {
     /// and occupancy next to Erlang C's prediction, and what each treatment
     /// did (engine answers, missed offers, overflows, voicemails, callbacks).
     /// Without treatments agents answer at once: Erlang C's M/M/N system.
-    Simulate {
-        /// Calls offered per hour.
-        #[arg(long, allow_negative_numbers = true)]
-        calls_per_hour: f64,
-        /// Average talk time, seconds.
-        #[arg(long, allow_negative_numbers = true)]
-        aht: f64,
-        /// Agents logged in.
-        #[arg(long, allow_negative_numbers = true)]
-        agents: i64,
-        /// Simulated hours (after the warm-up).
-        #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
-        hours: f64,
-        /// Service-level time, seconds.
-        #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
-        target_seconds: f64,
-        /// Mean patience of callers, seconds (exponential); none = nobody abandons.
-        #[arg(long, allow_negative_numbers = true)]
-        patience: Option<f64>,
-        /// After-call work, seconds.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        wrap_up: f64,
-        /// longest-idle, round-robin, fewest-calls, least-talk-time, linear or ring-all.
-        #[arg(long, default_value = "longest-idle")]
-        strategy: String,
-        /// Random seed (the same seed gives the same figures).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// The engine answers a call no agent has answered at the end of this
-        /// ring (1 to 10; 3 = 11 s), then greets and plays music.
-        #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
-        answer_after_rings: i64,
-        /// Seconds an agent's phone rings before they pick up (below --ring-timeout).
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        agent_answer: f64,
-        /// Share of offers agents do not answer (0 to 0.9): the phone rings
-        /// out, the next agent is offered the call.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        no_answer_share: f64,
-        /// Seconds an agent's phone rings before the next agent is tried.
-        #[arg(long, default_value_t = 15.0, allow_negative_numbers = true)]
-        ring_timeout: f64,
-        /// A caller waiting this many seconds overflows (needs --overflow).
-        #[arg(long, allow_negative_numbers = true, requires = "overflow")]
-        max_wait: Option<f64>,
-        /// Where callers go after --max-wait: `voicemail`, or `queue:N` (a
-        /// second queue with N agents of its own).
-        #[arg(long, requires = "max_wait")]
-        overflow: Option<String>,
-        /// A caller still waiting this many seconds presses the callback key
-        /// and is called back (at least the engine's answer, 11 s).
-        #[arg(long, allow_negative_numbers = true)]
-        callback_after: Option<f64>,
-        /// Position and expected-wait announcements every this many seconds.
-        #[arg(long, allow_negative_numbers = true)]
-        announce_every: Option<f64>,
-    },
+    Simulate(SimArgs),
     /// A day's, shift's or range's figures from the stored event log, as CSV
     /// or a self-contained HTML page (docs/kpis.md).
     Report {
@@ -222,43 +166,7 @@ fn main() -> std::process::ExitCode {
             target_seconds,
             max_agents,
         } => staffing(calls_per_hour, aht, target_sl, target_seconds, max_agents),
-        Command::Simulate {
-            calls_per_hour,
-            aht,
-            agents,
-            hours,
-            target_seconds,
-            patience,
-            wrap_up,
-            strategy,
-            seed,
-            answer_after_rings,
-            agent_answer,
-            no_answer_share,
-            ring_timeout,
-            max_wait,
-            overflow,
-            callback_after,
-            announce_every,
-        } => simulate(SimArgs {
-            calls_per_hour,
-            aht,
-            agents,
-            hours,
-            target_seconds,
-            patience,
-            wrap_up,
-            strategy,
-            seed,
-            answer_after_rings,
-            agent_answer,
-            no_answer_share,
-            ring_timeout,
-            max_wait,
-            overflow,
-            callback_after,
-            announce_every,
-        }),
+        Command::Simulate(args) => simulate(args),
         Command::Serve {
             config,
             sip,
@@ -296,23 +204,62 @@ fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) 
 }
 
 /// `hotline simulate` arguments.
+#[derive(clap::Args)]
 struct SimArgs {
+    /// Calls offered per hour.
+    #[arg(long, allow_negative_numbers = true)]
     calls_per_hour: f64,
+    /// Average talk time, seconds.
+    #[arg(long, allow_negative_numbers = true)]
     aht: f64,
+    /// Agents logged in.
+    #[arg(long, allow_negative_numbers = true)]
     agents: i64,
+    /// Simulated hours (after the warm-up).
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     hours: f64,
+    /// Service-level time, seconds.
+    #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
     target_seconds: f64,
+    /// Mean patience of callers, seconds (exponential); none = nobody abandons.
+    #[arg(long, allow_negative_numbers = true)]
     patience: Option<f64>,
+    /// After-call work, seconds.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     wrap_up: f64,
+    /// longest-idle, round-robin, fewest-calls, least-talk-time, linear or ring-all.
+    #[arg(long, default_value = "longest-idle")]
     strategy: String,
+    /// Random seed (the same seed gives the same figures).
+    #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The engine answers a call no agent has answered at the end of this
+    /// ring (1 to 10; 3 = 11 s), then greets and plays music.
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     answer_after_rings: i64,
+    /// Seconds an agent's phone rings before they pick up (below --ring-timeout).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     agent_answer: f64,
+    /// Share of offers agents do not answer (0 to 0.9): the phone rings
+    /// out, the next agent is offered the call.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     no_answer_share: f64,
+    /// Seconds an agent's phone rings before the next agent is tried.
+    #[arg(long, default_value_t = 15.0, allow_negative_numbers = true)]
     ring_timeout: f64,
+    /// A caller waiting this many seconds overflows (needs --overflow).
+    #[arg(long, allow_negative_numbers = true, requires = "overflow")]
     max_wait: Option<f64>,
+    /// Where callers go after --max-wait: `voicemail`, or `queue:N` (a
+    /// second queue with N agents of its own).
+    #[arg(long, requires = "max_wait")]
     overflow: Option<String>,
+    /// A caller still waiting this many seconds presses the callback key
+    /// and is called back (at least the engine's answer, 11 s).
+    #[arg(long, allow_negative_numbers = true)]
     callback_after: Option<f64>,
+    /// Position and expected-wait announcements every this many seconds.
+    #[arg(long, allow_negative_numbers = true)]
     announce_every: Option<f64>,
 }
 

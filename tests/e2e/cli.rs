@@ -188,11 +188,29 @@ fn report_refuses_bad_days_and_missing_databases() {
     assert!(stderr.contains("no database"), "{stderr}");
 }
 
+/// Runs `hotline simulate` with `args`, expects success and every row in
+/// the report.
+fn simulates(args: &[&str], rows: &[&str]) {
+    let out = hotline()
+        .arg("simulate")
+        .args(args)
+        .output()
+        .expect("run hotline");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in rows {
+        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
+    }
+}
+
 #[test]
 fn simulate_runs_the_call_flow_against_erlang_c_and_refuses_absurd_values() {
-    let out = hotline()
-        .args([
-            "simulate",
+    simulates(
+        &[
             "--calls-per-hour",
             "200",
             "--aht",
@@ -205,28 +223,18 @@ fn simulate_runs_the_call_flow_against_erlang_c_and_refuses_absurd_values() {
             "120",
             "--wrap-up",
             "5",
-        ])
-        .output()
-        .expect("run hotline");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[
+            "Service level (20 s)",
+            "Average speed of answer",
+            "Occupancy",
+            "Abandon rate",
+            "Erlang C",
+        ],
     );
-    for row in [
-        "Service level (20 s)",
-        "Average speed of answer",
-        "Occupancy",
-        "Abandon rate",
-        "Erlang C",
-    ] {
-        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
-    }
     // the treatments: every one shows in the report
-    let out = hotline()
-        .args([
-            "simulate",
+    simulates(
+        &[
             "--calls-per-hour",
             "300",
             "--aht",
@@ -251,26 +259,17 @@ fn simulate_runs_the_call_flow_against_erlang_c_and_refuses_absurd_values() {
             "60",
             "--announce-every",
             "30",
-        ])
-        .output()
-        .expect("run hotline");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[
+            "max wait 120 s, then voicemail",
+            "callback asked after 60 s",
+            "Engine answered (3 rings)",
+            "Offers rung out",
+            "Callbacks made",
+            "Announcements",
+            "CDRs written",
+        ],
     );
-    for row in [
-        "max wait 120 s, then voicemail",
-        "callback asked after 60 s",
-        "Engine answered (3 rings)",
-        "Offers rung out",
-        "Callbacks made",
-        "Announcements",
-        "CDRs written",
-    ] {
-        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
-    }
     let cases: [(&[&str], &str); 17] = [
         (&["--agents", "0"], "--agents"),
         (&["--agents", "-3"], "--agents"),
@@ -286,7 +285,10 @@ fn simulate_runs_the_call_flow_against_erlang_c_and_refuses_absurd_values() {
         (&["--max-wait", "60"], "--overflow"),
         (&["--overflow", "voicemail"], "--max-wait"),
         (&["--overflow", "mailbox", "--max-wait", "60"], "--overflow"),
-        (&["--max-wait", "-1", "--overflow", "voicemail"], "--max-wait"),
+        (
+            &["--max-wait", "-1", "--overflow", "voicemail"],
+            "--max-wait",
+        ),
         (&["--callback-after", "5"], "--callback-after"),
         (&["--announce-every", "0"], "--announce-every"),
     ];
