@@ -333,7 +333,11 @@ fn simulate(a: SimArgs) -> Result<()> {
         },
         ..SimConfig::default()
     };
-    let report = hotline_sim::run(&cfg).map_err(refused)?;
+    // the simulated calls' own logs (overflows, missed offers, in simulated
+    // time) are not for this terminal: the report says what happened
+    let quiet = tracing::subscriber::NoSubscriber::default();
+    let report =
+        tracing::subscriber::with_default(quiet, || hotline_sim::run(&cfg)).map_err(refused)?;
     print!("{report}");
     Ok(())
 }

@@ -197,14 +197,13 @@ fn simulates(args: &[&str], rows: &[&str]) {
         .output()
         .expect("run hotline");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
     for row in rows {
         assert!(stdout.contains(row), "{row} missing:\n{stdout}");
     }
+    // the simulated calls' own logs stay out of the terminal
+    assert!(stderr.is_empty(), "{stderr}");
 }
 
 #[test]

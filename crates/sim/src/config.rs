@@ -127,7 +127,7 @@ impl Treatments {
     /// Does the run differ from Erlang C's system (agents who do not answer
     /// at once, callers moved or called back)? Announcements and the
     /// engine's answer change nothing Erlang C measures.
-    pub fn change_the_queue(&self) -> bool {
+    pub fn changes_the_queue(&self) -> bool {
         self.agent_answer_s > 0.0
             || self.no_answer_share > 0.0
             || self.overflow.is_some()

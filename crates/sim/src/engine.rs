@@ -50,7 +50,7 @@ const MAX_STEPS_AT_ONCE: u64 = 1_000_000;
 const FORGET_EVERY_MS: i64 = 3_600_000;
 
 /// The number callers dial (the flow's only hotline number).
-const MAIN_QUEUE_NUMBER: &str = "hotline";
+const HOTLINE_NUMBER: &str = "hotline";
 
 /// Open all the time, the default greeting, prompt lengths from a table.
 struct SimEnv;
@@ -500,7 +500,7 @@ impl Simulation {
                 number: format!("1{n:010}"),
                 display: None,
             },
-            dialled: MAIN_QUEUE_NUMBER.to_string(),
+            dialled: HOTLINE_NUMBER.to_string(),
             media: Ok(()),
             blacklisted: None,
             vip: false,
@@ -838,7 +838,7 @@ mod tests {
     fn run_checked(cfg: &SimConfig) -> SimReport {
         let mut sim = Simulation::new(cfg).expect("valid config");
         let agents = sim.agents();
-        let plain = !cfg.treatments.change_the_queue();
+        let plain = !cfg.treatments.changes_the_queue();
         let mut steps = 0u64;
         while sim.step().expect("consistent run") {
             steps += 1;

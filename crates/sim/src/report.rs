@@ -336,7 +336,7 @@ impl fmt::Display for SimReport {
         }
         match e {
             None => writeln!(f, "(Erlang C cannot model these inputs)")?,
-            Some(_) if c.treatments.change_the_queue() => writeln!(
+            Some(_) if c.treatments.changes_the_queue() => writeln!(
                 f,
                 "(Erlang C knows no ring time, overflow or callback: a reference only)"
             )?,
