@@ -1134,4 +1134,62 @@ mod tests {
         assert_eq!(a, run_checked(&cfg));
         assert!(a.callbacks_requested > 0 && a.missed_offers > 0, "{a:?}");
     }
+
+    /// An offer the controller makes to a call whose caller hangs up in the
+    /// same breath (the agent's wrap-up ends as the caller gives up) must
+    /// reach the call before its "gone": delivered after it, the ACD would
+    /// free the agent a second time while they already ring for the next
+    /// caller, and offer them a third (one agent bridged on two calls).
+    #[test]
+    fn an_offer_racing_the_callers_hang_up_books_no_agent_twice() {
+        let mut cfg = SimConfig {
+            calls_per_hour: 330.0,
+            aht_s: 100.0,
+            agents: 10,
+            hours: 6.0,
+            wrap_up_s: 10.0,
+            warmup_hours: 0.0,
+            ..SimConfig::default()
+        };
+        cfg.treatments.agent_answer_s = 12.0;
+        let mut sim = Simulation::new(&cfg).expect("valid");
+        let agents = sim.agents();
+        let mut raced = 0;
+        while sim.step().expect("no agent booked twice") {
+            let acd = sim.controller.acd();
+            if raced >= 300 || acd.waiting() < 3 {
+                continue;
+            }
+            // the next wrap-up to end, and a caller whose agent still rings
+            let Some(ends) = agents
+                .iter()
+                .filter_map(|a| match acd.agent_state(a) {
+                    AgentState::WrapUp { until_ms } if until_ms > sim.now => Some(until_ms),
+                    _ => None,
+                })
+                .min()
+            else {
+                continue;
+            };
+            let mut ringing: Vec<&CallId> = sim
+                .calls
+                .iter()
+                .filter(|(_, s)| !s.answering.is_empty())
+                .map(|(id, _)| id)
+                .collect();
+            ringing.sort();
+            if let Some(call) = ringing.first() {
+                let call = (*call).clone();
+                // the caller hangs up as the wrap-up ends, just before the
+                // controller's timer (as a patience drawn at arrival would)
+                sim.heap.push(Scheduled {
+                    at: ends,
+                    seq: 0,
+                    due: Due::GiveUp(call),
+                });
+                raced += 1;
+            }
+        }
+        assert_eq!(raced, 300);
+    }
 }
