@@ -992,9 +992,19 @@ mod tests {
         });
         let r = run_checked(&scarce(5));
         println!("{plain}\n{r}");
-        // 15 Erlangs on 15 agents: many wait past the third ring
+        // 15 Erlangs on 15 agents: many wait past the third ring; on 22
+        // agents hardly anyone does
         assert!(r.system_answered > r.calls / 5, "{r:?}");
         assert!(plain.system_answered > plain.calls / 5, "{plain:?}");
+        let staffed = run_checked(&SimConfig {
+            agents: 22,
+            treatments: Treatments::default(),
+            ..scarce(5)
+        });
+        assert!(
+            staffed.system_answered < plain.system_answered / 10,
+            "{staffed:?}"
+        );
         // about one offer in ten rings out
         assert!(r.missed_offers > r.answered / 20, "{r:?}");
         assert_eq!(plain.missed_offers, 0, "{plain:?}");
