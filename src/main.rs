@@ -71,38 +71,13 @@ enum Command {
         #[arg(long, default_value_t = hotline_metrics::erlang::MAX_AGENTS, allow_negative_numbers = true)]
         max_agents: u32,
     },
-    /// Runs the real ACD against simulated traffic (Poisson arrivals,
-    /// exponential handle times and patience) and prints service level, ASA,
-    /// abandon rate and occupancy next to Erlang C's prediction.
-    Simulate {
-        /// Calls offered per hour.
-        #[arg(long, allow_negative_numbers = true)]
-        calls_per_hour: f64,
-        /// Average talk time, seconds.
-        #[arg(long, allow_negative_numbers = true)]
-        aht: f64,
-        /// Agents logged in.
-        #[arg(long, allow_negative_numbers = true)]
-        agents: i64,
-        /// Simulated hours (after the warm-up).
-        #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
-        hours: f64,
-        /// Service-level time, seconds.
-        #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
-        target_seconds: f64,
-        /// Mean patience of callers, seconds (exponential); none = nobody abandons.
-        #[arg(long, allow_negative_numbers = true)]
-        patience: Option<f64>,
-        /// After-call work, seconds.
-        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-        wrap_up: f64,
-        /// longest-idle, round-robin, fewest-calls, least-talk-time, linear or ring-all.
-        #[arg(long, default_value = "longest-idle")]
-        strategy: String,
-        /// Random seed (the same seed gives the same figures).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    /// Runs the real call flow (controller, ACD and calls, with their
+    /// treatments) against simulated traffic (Poisson arrivals, exponential
+    /// talk times and patience) and prints service level, ASA, abandon rate
+    /// and occupancy next to Erlang C's prediction, and what each treatment
+    /// did (engine answers, missed offers, overflows, voicemails, callbacks).
+    /// Without treatments agents answer at once: Erlang C's M/M/N system.
+    Simulate(SimArgs),
     /// A day's, shift's or range's figures from the stored event log, as CSV
     /// or a self-contained HTML page (docs/kpis.md).
     Report {
@@ -191,27 +166,7 @@ fn main() -> std::process::ExitCode {
             target_seconds,
             max_agents,
         } => staffing(calls_per_hour, aht, target_sl, target_seconds, max_agents),
-        Command::Simulate {
-            calls_per_hour,
-            aht,
-            agents,
-            hours,
-            target_seconds,
-            patience,
-            wrap_up,
-            strategy,
-            seed,
-        } => simulate(SimArgs {
-            calls_per_hour,
-            aht,
-            agents,
-            hours,
-            target_seconds,
-            patience,
-            wrap_up,
-            strategy,
-            seed,
-        }),
+        Command::Simulate(args) => simulate(args),
         Command::Serve {
             config,
             sip,
@@ -249,20 +204,84 @@ fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) 
 }
 
 /// `hotline simulate` arguments.
+#[derive(clap::Args)]
 struct SimArgs {
+    /// Calls offered per hour.
+    #[arg(long, allow_negative_numbers = true)]
     calls_per_hour: f64,
+    /// Average talk time, seconds.
+    #[arg(long, allow_negative_numbers = true)]
     aht: f64,
+    /// Agents logged in.
+    #[arg(long, allow_negative_numbers = true)]
     agents: i64,
+    /// Simulated hours (after the warm-up).
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     hours: f64,
+    /// Service-level time, seconds.
+    #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
     target_seconds: f64,
+    /// Mean patience of callers, seconds (exponential); none = nobody abandons.
+    #[arg(long, allow_negative_numbers = true)]
     patience: Option<f64>,
+    /// After-call work, seconds.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     wrap_up: f64,
+    /// longest-idle, round-robin, fewest-calls, least-talk-time, linear or ring-all.
+    #[arg(long, default_value = "longest-idle")]
     strategy: String,
+    /// Random seed (the same seed gives the same figures).
+    #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The engine answers a call no agent has answered at the end of this
+    /// ring (1 to 10; 3 = 11 s), then greets and plays music.
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
+    answer_after_rings: i64,
+    /// Seconds an agent's phone rings before they pick up (below --ring-timeout).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    agent_answer: f64,
+    /// Share of offers agents do not answer (0 to 0.9): the phone rings
+    /// out, the next agent is offered the call.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    no_answer_share: f64,
+    /// Seconds an agent's phone rings before the next agent is tried.
+    #[arg(long, default_value_t = 15.0, allow_negative_numbers = true)]
+    ring_timeout: f64,
+    /// A caller waiting this many seconds overflows (needs --overflow).
+    #[arg(long, allow_negative_numbers = true, requires = "overflow")]
+    max_wait: Option<f64>,
+    /// Where callers go after --max-wait: `voicemail`, or `queue:N` (a
+    /// second queue with N agents of its own).
+    #[arg(long, requires = "max_wait")]
+    overflow: Option<String>,
+    /// A caller still waiting this many seconds presses the callback key
+    /// and is called back (at least the engine's answer, 11 s).
+    #[arg(long, allow_negative_numbers = true)]
+    callback_after: Option<f64>,
+    /// Position and expected-wait announcements every this many seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    announce_every: Option<f64>,
+}
+
+/// The `hotline simulate` flag of a [`hotline_sim::SimConfig`] field.
+fn sim_flag(field: &str) -> String {
+    let flag = match field {
+        "aht_s" => "aht",
+        "target_s" => "target-seconds",
+        "patience_s" => "patience",
+        "wrap_up_s" => "wrap-up",
+        "agent_answer_s" => "agent-answer",
+        "ring_timeout_s" => "ring-timeout",
+        "max_wait_s" => "max-wait",
+        "callback_after_s" => "callback-after",
+        "announce_every_s" => "announce-every",
+        other => return format!("--{}", other.replace('_', "-")),
+    };
+    format!("--{flag}")
 }
 
 fn simulate(a: SimArgs) -> Result<()> {
-    use hotline_sim::{SimConfig, Strategy};
+    use hotline_sim::{Overflow, OverflowTo, SimConfig, SimError, Strategy, Treatments};
     let strategy = match a.strategy.as_str() {
         "longest-idle" => Strategy::LongestIdle,
         "round-robin" => Strategy::RoundRobin,
@@ -276,6 +295,23 @@ fn simulate(a: SimArgs) -> Result<()> {
     };
     let agents = u32::try_from(a.agents)
         .map_err(|_| anyhow::anyhow!("--agents: must be from 1 to 10000, got {}", a.agents))?;
+    let answer_after_rings = u32::try_from(a.answer_after_rings).map_err(|_| {
+        anyhow::anyhow!(
+            "--answer-after-rings: must be from 1 to 10, got {}",
+            a.answer_after_rings
+        )
+    })?;
+    let refused = |e: SimError| match &e {
+        SimError::Invalid { field, reason } => anyhow::anyhow!("{}: {reason}", sim_flag(field)),
+        SimError::Inconsistent { .. } => anyhow::anyhow!("{e}"),
+    };
+    let overflow = match (a.max_wait, a.overflow.as_deref()) {
+        (Some(max_wait_s), Some(to)) => Some(Overflow {
+            max_wait_s,
+            to: to.parse::<OverflowTo>().map_err(refused)?,
+        }),
+        _ => None,
+    };
     let cfg = SimConfig {
         calls_per_hour: a.calls_per_hour,
         aht_s: a.aht,
@@ -286,10 +322,22 @@ fn simulate(a: SimArgs) -> Result<()> {
         wrap_up_s: a.wrap_up,
         strategy,
         seed: a.seed,
+        treatments: Treatments {
+            answer_after_rings,
+            agent_answer_s: a.agent_answer,
+            no_answer_share: a.no_answer_share,
+            ring_timeout_s: a.ring_timeout,
+            overflow,
+            callback_after_s: a.callback_after,
+            announce_every_s: a.announce_every,
+        },
         ..SimConfig::default()
     };
-    let report = hotline_sim::run(&cfg)
-        .map_err(|e| anyhow::anyhow!("--{}", e.to_string().replace('_', "-")))?;
+    // the simulated calls' own logs (overflows, missed offers, in simulated
+    // time) are not for this terminal: the report says what happened
+    let quiet = tracing::subscriber::NoSubscriber::default();
+    let report =
+        tracing::subscriber::with_default(quiet, || hotline_sim::run(&cfg)).map_err(refused)?;
     print!("{report}");
     Ok(())
 }

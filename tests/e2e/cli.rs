@@ -188,11 +188,28 @@ fn report_refuses_bad_days_and_missing_databases() {
     assert!(stderr.contains("no database"), "{stderr}");
 }
 
-#[test]
-fn simulate_runs_the_acd_against_erlang_c_and_refuses_absurd_values() {
+/// Runs `hotline simulate` with `args`, expects success and every row in
+/// the report.
+fn simulates(args: &[&str], rows: &[&str]) {
     let out = hotline()
-        .args([
-            "simulate",
+        .arg("simulate")
+        .args(args)
+        .output()
+        .expect("run hotline");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for row in rows {
+        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
+    }
+    // the simulated calls' own logs stay out of the terminal
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn simulate_runs_the_call_flow_against_erlang_c_and_refuses_absurd_values() {
+    simulates(
+        &[
             "--calls-per-hour",
             "200",
             "--aht",
@@ -205,31 +222,74 @@ fn simulate_runs_the_acd_against_erlang_c_and_refuses_absurd_values() {
             "120",
             "--wrap-up",
             "5",
-        ])
-        .output()
-        .expect("run hotline");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[
+            "Service level (20 s)",
+            "Average speed of answer",
+            "Occupancy",
+            "Abandon rate",
+            "Erlang C",
+        ],
     );
-    for row in [
-        "Service level (20 s)",
-        "Average speed of answer",
-        "Occupancy",
-        "Abandon rate",
-        "Erlang C",
-    ] {
-        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
-    }
-    let cases: [(&[&str], &str); 6] = [
+    // the treatments: every one shows in the report
+    simulates(
+        &[
+            "--calls-per-hour",
+            "300",
+            "--aht",
+            "180",
+            "--agents",
+            "15",
+            "--hours",
+            "10",
+            "--patience",
+            "240",
+            "--agent-answer",
+            "3",
+            "--no-answer-share",
+            "0.1",
+            "--ring-timeout",
+            "12",
+            "--max-wait",
+            "120",
+            "--overflow",
+            "voicemail",
+            "--callback-after",
+            "60",
+            "--announce-every",
+            "30",
+        ],
+        &[
+            "max wait 120 s, then voicemail",
+            "callback asked after 60 s",
+            "Engine answered (3 rings)",
+            "Offers rung out",
+            "Callbacks made",
+            "Announcements",
+            "CDRs written",
+        ],
+    );
+    let cases: [(&[&str], &str); 17] = [
         (&["--agents", "0"], "--agents"),
         (&["--agents", "-3"], "--agents"),
         (&["--calls-per-hour", "-5"], "--calls-per-hour"),
         (&["--aht", "0"], "--aht"),
         (&["--hours", "1e9"], "--hours"),
         (&["--strategy", "ring-all-at-once"], "--strategy"),
+        (&["--answer-after-rings", "0"], "--answer-after-rings"),
+        (&["--answer-after-rings", "-1"], "--answer-after-rings"),
+        (&["--no-answer-share", "1.5"], "--no-answer-share"),
+        (&["--agent-answer", "20"], "--agent-answer"),
+        (&["--ring-timeout", "0"], "--ring-timeout"),
+        (&["--max-wait", "60"], "--overflow"),
+        (&["--overflow", "voicemail"], "--max-wait"),
+        (&["--overflow", "mailbox", "--max-wait", "60"], "--overflow"),
+        (
+            &["--max-wait", "-1", "--overflow", "voicemail"],
+            "--max-wait",
+        ),
+        (&["--callback-after", "5"], "--callback-after"),
+        (&["--announce-every", "0"], "--announce-every"),
     ];
     for (bad, flag) in cases {
         // the good value of every flag, unless this case sets it

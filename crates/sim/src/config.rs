@@ -1,6 +1,8 @@
 //! What to simulate, and the checks that keep a run finite and meaningful.
 
 use hotline_acd::Strategy;
+use hotline_core::RingCadence;
+use std::str::FromStr;
 
 /// Most calls one run may simulate (warm-up included, on average).
 pub const MAX_CALLS: f64 = 50_000_000.0;
@@ -16,6 +18,122 @@ const MAX_SECONDS: f64 = 86_400.0;
 
 /// Most calls an understaffed run without abandons may pile up in the queue.
 const MAX_BACKLOG: f64 = 100_000.0;
+
+/// Most rings before the engine answers (ten rings: 46 s with the
+/// mainland-China cadence).
+const MAX_RINGS: u32 = 10;
+
+/// Longest agent ring timeout, seconds.
+const MAX_RING_TIMEOUT_S: f64 = 300.0;
+
+/// Where a caller who waited the queue's maximum goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverflowTo {
+    /// The voicemail: the caller hears the greeting and the beep and leaves a
+    /// message (exponential, mean [`crate::VOICEMAIL_MEAN_S`], at most
+    /// [`crate::VOICEMAIL_MAX_S`]).
+    Voicemail,
+    /// A second queue, `overflow`, with agents of its own (who take no call
+    /// of the first queue).
+    Queue {
+        /// Its agents, 1 to 10 000 (with the first queue's).
+        agents: u32,
+    },
+}
+
+impl FromStr for OverflowTo {
+    type Err = SimError;
+
+    /// `voicemail`, or `queue:N` (a second queue with N agents of its own).
+    fn from_str(s: &str) -> Result<Self, SimError> {
+        let bad = || SimError::Invalid {
+            field: "overflow",
+            reason: format!(
+                "must be `voicemail` or `queue:N` (a second queue with N agents), got `{s}`"
+            ),
+        };
+        if s == "voicemail" {
+            return Ok(OverflowTo::Voicemail);
+        }
+        let n = s.strip_prefix("queue:").ok_or_else(bad)?;
+        let agents: u32 = n.parse().map_err(|_| bad())?;
+        Ok(OverflowTo::Queue { agents })
+    }
+}
+
+/// A queue's maximum wait and where the callers who reach it go.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Overflow {
+    /// A caller waiting this long (not while an agent rings) leaves the
+    /// queue, seconds (above 0, at most 86 400).
+    pub max_wait_s: f64,
+    /// Where to.
+    pub to: OverflowTo,
+}
+
+/// The call flow's treatments in a run. The default is none of them beyond
+/// the engine's own answer at the third ring (which changes no figure): every
+/// agent answers at once, nobody is moved, asks for a callback or hears
+/// announcements, so the run is Erlang C's M/M/N system.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Treatments {
+    /// The engine answers a call no agent has answered at the end of this
+    /// ring (1 to 10; 3: 11 s with the mainland-China cadence), then plays
+    /// the greeting and music while the call keeps waiting.
+    pub answer_after_rings: u32,
+    /// How long an agent's phone rings before they pick up, seconds (0: at
+    /// once; below `ring_timeout_s`).
+    pub agent_answer_s: f64,
+    /// Share of offers the agent does not answer, 0 to 0.9: their phone
+    /// rings until `ring_timeout_s`, then the next agent is offered the call.
+    pub no_answer_share: f64,
+    /// How long an agent's phone rings before the next agent is tried,
+    /// seconds (above 0, at most 300).
+    pub ring_timeout_s: f64,
+    /// The queue's maximum wait and where callers go then (None: they wait).
+    pub overflow: Option<Overflow>,
+    /// A caller still waiting this long after ringing in presses the
+    /// callback key, hangs up, and is called back when an agent is free
+    /// (None: nobody asks). At least the time of the engine's answer (the
+    /// key is offered after it), at most 86 400.
+    pub callback_after_s: Option<f64>,
+    /// Position and expected-wait announcements every this many seconds
+    /// while a caller waits (None: music only), 1 to 86 400.
+    pub announce_every_s: Option<f64>,
+}
+
+impl Default for Treatments {
+    /// The engine answers at the third ring; nothing else (see the type).
+    fn default() -> Self {
+        Treatments {
+            answer_after_rings: 3,
+            agent_answer_s: 0.0,
+            no_answer_share: 0.0,
+            ring_timeout_s: 15.0,
+            overflow: None,
+            callback_after_s: None,
+            announce_every_s: None,
+        }
+    }
+}
+
+impl Treatments {
+    /// Seconds from a call's arrival to the engine's own answer (the end of
+    /// ring `answer_after_rings` of the mainland-China cadence).
+    pub fn system_answer_s(&self) -> f64 {
+        RingCadence::default().end_of_ring_ms(self.answer_after_rings) as f64 / 1000.0
+    }
+
+    /// Does the run differ from Erlang C's system (agents who do not answer
+    /// at once, callers moved or called back)? Announcements and the
+    /// engine's answer change nothing Erlang C measures.
+    pub fn changes_the_queue(&self) -> bool {
+        self.agent_answer_s > 0.0
+            || self.no_answer_share > 0.0
+            || self.overflow.is_some()
+            || self.callback_after_s.is_some()
+    }
+}
 
 /// The inputs of one simulation run.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,12 +160,14 @@ pub struct SimConfig {
     /// Simulated hours before measuring starts (the queue fills up from
     /// empty), 0 to 10 000. Only calls arriving after it are measured.
     pub warmup_hours: f64,
+    /// The call flow's treatments (default: none that changes the queue).
+    pub treatments: Treatments,
 }
 
 impl Default for SimConfig {
     /// The textbook case: 200 calls an hour of 180 s (10 Erlangs) on 12
     /// agents, 80/20 style target of 20 s, an 8-hour day after 1 hour of
-    /// warm-up, nobody abandons, no wrap-up.
+    /// warm-up, nobody abandons, no wrap-up, no treatment.
     fn default() -> Self {
         SimConfig {
             calls_per_hour: 200.0,
@@ -60,6 +180,7 @@ impl Default for SimConfig {
             strategy: Strategy::LongestIdle,
             seed: 1,
             warmup_hours: 1.0,
+            treatments: Treatments::default(),
         }
     }
 }
@@ -75,9 +196,9 @@ pub enum SimError {
         /// What is wrong with it, with the value given.
         reason: String,
     },
-    /// The ACD broke one of its own rules during the run (a bug, not an input
-    /// problem): what happened, at which simulated time.
-    #[error("the ACD misbehaved at {at_ms} ms of simulated time: {what}")]
+    /// The call flow broke one of its own rules during the run (a bug, not
+    /// an input problem): what happened, at which simulated time.
+    #[error("the call flow misbehaved at {at_ms} ms of simulated time: {what}")]
     Inconsistent {
         /// Simulated time, ms.
         at_ms: i64,
@@ -173,10 +294,23 @@ impl SimConfig {
                 ),
             });
         }
-        if self.patience_s.is_none() {
+        self.validate_treatments()?;
+        let t = &self.treatments;
+        let voicemail = matches!(
+            t.overflow,
+            Some(Overflow {
+                to: OverflowTo::Voicemail,
+                ..
+            })
+        );
+        if self.patience_s.is_none() && !voicemail {
             // with nobody abandoning, an overloaded queue grows by the
             // difference between arrivals and what the agents can handle
-            let capacity = f64::from(self.agents) * 3600.0 / (self.aht_s + self.wrap_up_s);
+            // (an agent's time per call: talk, wrap-up, picking up and the
+            // offers that ring out before someone answers)
+            let rung_out = t.no_answer_share / (1.0 - t.no_answer_share) * t.ring_timeout_s;
+            let per_call = self.aht_s + self.wrap_up_s + t.agent_answer_s + rung_out;
+            let capacity = f64::from(self.agents + self.overflow_agents()) * 3600.0 / per_call;
             let backlog = (self.calls_per_hour - capacity) * (self.hours + self.warmup_hours);
             if backlog > MAX_BACKLOG {
                 return Err(SimError::Invalid {
@@ -189,6 +323,93 @@ impl SimConfig {
                     ),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// Agents of the overflow queue (0 without one).
+    pub fn overflow_agents(&self) -> u32 {
+        match self.treatments.overflow {
+            Some(Overflow {
+                to: OverflowTo::Queue { agents },
+                ..
+            }) => agents,
+            _ => 0,
+        }
+    }
+
+    fn validate_treatments(&self) -> Result<(), SimError> {
+        let t = &self.treatments;
+        if !(1..=MAX_RINGS).contains(&t.answer_after_rings) {
+            return Err(SimError::Invalid {
+                field: "answer_after_rings",
+                reason: format!(
+                    "must be from 1 to {MAX_RINGS}, got {}",
+                    t.answer_after_rings
+                ),
+            });
+        }
+        number(
+            "ring_timeout_s",
+            t.ring_timeout_s,
+            "a number of seconds above 0 and at most 300",
+            |v| v > 0.0 && v <= MAX_RING_TIMEOUT_S,
+        )?;
+        number(
+            "agent_answer_s",
+            t.agent_answer_s,
+            &format!(
+                "a number of seconds from 0 to below the ring timeout ({} s)",
+                t.ring_timeout_s
+            ),
+            |v| v >= 0.0 && v < t.ring_timeout_s,
+        )?;
+        number(
+            "no_answer_share",
+            t.no_answer_share,
+            "a share from 0 to 0.9",
+            |v| (0.0..=0.9).contains(&v),
+        )?;
+        if let Some(o) = t.overflow {
+            number(
+                "max_wait_s",
+                o.max_wait_s,
+                "a number of seconds above 0 and at most 86400",
+                |v| v > 0.0 && v <= MAX_SECONDS,
+            )?;
+            if let OverflowTo::Queue { agents } = o.to {
+                if agents == 0 || agents.saturating_add(self.agents) > MAX_AGENTS {
+                    return Err(SimError::Invalid {
+                        field: "overflow",
+                        reason: format!(
+                            "the overflow queue needs 1 to {} agents ({MAX_AGENTS} in all with the {} of the first queue), got {agents}",
+                            MAX_AGENTS.saturating_sub(self.agents),
+                            self.agents
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(after) = t.callback_after_s {
+            let answer = t.system_answer_s();
+            number(
+                "callback_after_s",
+                after,
+                &format!(
+                    "a number of seconds from the engine's answer ({answer} s after \
+                     {} rings, when the callback is offered) to 86400",
+                    t.answer_after_rings
+                ),
+                |v| v >= answer && v <= MAX_SECONDS,
+            )?;
+        }
+        if let Some(every) = t.announce_every_s {
+            number(
+                "announce_every_s",
+                every,
+                "a number of seconds from 1 to 86400",
+                |v| (1.0..=MAX_SECONDS).contains(&v),
+            )?;
         }
         Ok(())
     }

@@ -23,6 +23,11 @@ impl Stream {
         let u: f64 = 1.0 - self.0.random::<f64>(); // (0, 1]
         -mean * u.ln()
     }
+
+    /// A uniform sample in [0, 1).
+    pub(crate) fn uniform(&mut self) -> f64 {
+        self.0.random::<f64>()
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! The simulated ACD against Erlang C, and the checks of `SimConfig`.
+//! The simulated call flow against Erlang C, and the checks of `SimConfig`.
 //!
 //! Erlang C describes exactly this system when nobody abandons and there is no
 //! wrap-up: Poisson arrivals, exponential handle times, one FIFO queue, N
 //! identical agents who answer at once. So a long enough simulation of the
-//! real ACD must land on Erlang C's service level and ASA.
+//! real call flow (controller, ACD and calls, without treatments; the
+//! engine's answer at the third ring changes nothing here) must land on
+//! Erlang C's service level and ASA.
 //!
 //! # Tolerances
 //!
@@ -21,9 +23,10 @@
 //! | 10 Erlangs on 12 agents (83 %) | 0.24 / √H | 1.7 / √H             |
 //! | 24 Erlangs on 27 agents (89 %) | 0.32 / √H | 2.3 / √H             |
 //!
-//! A debug build simulates about 30 000 calls a second (almost all the time
-//! goes to the ACD's `poll_offers`), so the default tests run 600 h and 320 h
-//! (~120 000 and ~115 000 calls, a few seconds each). That gives SEs of
+//! A debug build simulates about 8 000 calls a second through the whole call
+//! flow (the ACD's `poll_offers` takes the largest share), so the default
+//! tests run 600 h and 320 h (~120 000 and ~115 000 calls, about 15 s each
+//! on a loaded 2-core machine). That gives SEs of
 //! 0.010 / 7 % and 0.018 / 13 %, and the tolerances are about 4 SE:
 //! ±0.04 SL and ±25 % ASA at 83 %, ±0.07 SL and ±45 % ASA at 89 %. That is
 //! wide for ASA (it catches gross errors such as wrap-up or agents never
@@ -33,11 +36,11 @@
 //! rather than turning flaky.
 //!
 //! The `#[ignore]`d `long_runs_agree_closely` runs 20 times longer (about
-//! 20 s in release: `cargo test --release -p hotline-sim -- --ignored`) with
+//! 80 s in release: `cargo test --release -p hotline-sim -- --ignored`) with
 //! bounds of ±0.01 SL / ±7 % ASA at 83 % and ±0.02 SL / ±12 % ASA at 89 %
 //! (again about 4 SE).
 
-use hotline_sim::{run, SimConfig, SimError, SimReport, Strategy};
+use hotline_sim::{run, SimConfig, SimError, SimReport, Strategy, Treatments};
 
 /// Mean and standard error of one figure over the replications.
 struct Estimate {
@@ -137,6 +140,7 @@ fn erlang_case(calls_per_hour: f64, aht_s: f64, agents: u32, hours: f64) -> SimC
         strategy: Strategy::LongestIdle,
         seed: 0,
         warmup_hours: 2.0,
+        treatments: Treatments::default(),
     }
 }
 
@@ -155,7 +159,7 @@ fn a_heavy_load_near_90_percent_matches_erlang_c() {
 }
 
 #[test]
-#[ignore = "long: about 20 s in release (cargo test --release -p hotline-sim -- --ignored)"]
+#[ignore = "long: about 80 s in release (cargo test --release -p hotline-sim -- --ignored)"]
 fn long_runs_agree_closely() {
     agrees_with_erlang_c(erlang_case(200.0, 180.0, 12, 1_500.0), 8, 0.01, 0.07);
     agrees_with_erlang_c(erlang_case(360.0, 240.0, 27, 800.0), 8, 0.02, 0.12);
@@ -174,6 +178,7 @@ fn eventful(seed: u64) -> SimConfig {
         strategy: Strategy::RoundRobin,
         seed,
         warmup_hours: 1.0,
+        treatments: Treatments::default(),
     }
 }
 
