@@ -38,6 +38,18 @@ pub enum ConfigError {
     },
 }
 
+/// Deserializes a vocabulary type through its `FromStr` (the error names
+/// the value and what is expected).
+pub(crate) fn from_str<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
 pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
@@ -114,7 +126,7 @@ pub struct Config {
     pub agent_codes: crate::routing_config::AgentCodesSection,
     /// `[[shifts]]`: named shifts for `hotline report --shift`.
     #[serde(default)]
-    pub shifts: Vec<crate::report::ShiftSection>,
+    pub shifts: Vec<crate::schedule_config::ShiftSection>,
 }
 
 /// `[sip]`: signalling.
@@ -710,7 +722,6 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        crate::report::validate_shifts(&self.shifts)?;
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(invalid(
                 if self.http.tls_cert.is_some() {
@@ -1023,6 +1034,7 @@ mod tests {
             ("[hotline]\nsilent_line_s = 100000", "hotline.silent_line_s"),
             ("[schedule]\ntimezone = \"CET+1\"", "schedule.timezone"),
             ("[kpis]\nservice_level_s = 0", "kpis.service_level_s"),
+            ("[schedule]\nclosed_action = \"hangup\"", "closed_action"),
             ("[kpis]\ncallback_overdue_s = 5", "kpis.callback_overdue_s"),
             ("[acd]\ntransfer_queue = \"nowhere\"", "acd.transfer_queue"),
             ("[kpis]\nshort_abandon_s = 9999", "kpis.short_abandon_s"),

@@ -12,7 +12,7 @@
 //! frames behind gets a `lagged` frame and is disconnected, so a slow
 //! wallboard never slows the engine nor holds more than the buffer.
 
-use crate::report::ShiftSection;
+use crate::settings::Center;
 use anyhow::{Context, Result};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -24,7 +24,7 @@ use hotline_core::{AgentId, CallEvent, Clock, SystemClock};
 use hotline_engine::control::{
     AgentControl, AgentRequest, CallAction, CallTarget, ControlError, Requester, TalkingCall,
 };
-use hotline_metrics::kpi::{KpiConfig, Metrics, Snapshot};
+use hotline_metrics::kpi::{Metrics, Snapshot};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,7 +41,8 @@ pub struct Stats {
     pub last_15_min: Snapshot,
     /// Calls that arrived in the last hour.
     pub last_hour: Snapshot,
-    /// Calls that arrived since 00:00 UTC.
+    /// Calls that arrived since local midnight in the center's time zone
+    /// (`schedule.timezone`).
     pub today: Snapshot,
     /// Calls that arrived since the start of the shift running now (from
     /// `[[shifts]]`), if one is.
@@ -104,34 +105,37 @@ pub struct LiveKpis {
     frames: broadcast::Sender<Frame>,
 }
 
-fn stats_at(metrics: &Metrics, shifts: &[ShiftSection], now: i64) -> Stats {
+fn stats_at(metrics: &Metrics, center: &Center, now: i64) -> Stats {
+    // an instant jiff cannot place (year 10000) falls back to the UTC day
+    let midnight = center
+        .calendar
+        .start_of_day(now)
+        .unwrap_or(now.div_euclid(86_400_000) * 86_400_000);
     Stats {
         since_start: metrics.snapshot(now + 1),
         last_15_min: metrics.snapshot_window(now - 15 * 60_000, now + 1),
         last_hour: metrics.snapshot_window(now - 3_600_000, now + 1),
-        today: metrics.snapshot_window(now.div_euclid(86_400_000) * 86_400_000, now + 1),
-        current_shift: crate::report::current_shift(shifts, now).map(|(s, from, to)| ShiftStats {
-            name: s.name.clone(),
-            ends_ms: to,
-            figures: metrics.snapshot_window(from, now + 1),
-        }),
+        today: metrics.snapshot_window(midnight, now + 1),
+        current_shift: hotline_core::calendar::current_shift(&center.shifts, &center.calendar, now)
+            .map(|(s, from, to)| ShiftStats {
+                name: s.name.clone(),
+                ends_ms: to,
+                figures: metrics.snapshot_window(from, now + 1),
+            }),
     }
 }
 
 impl LiveKpis {
     /// Starts the task that folds `events` into the live KPIs and feeds the
-    /// stream; `shifts` give the current-shift window.
-    pub fn spawn(
-        mut events: mpsc::UnboundedReceiver<CallEvent>,
-        shifts: Vec<ShiftSection>,
-        kpi: KpiConfig,
-    ) -> LiveKpis {
+    /// stream; the center's calendar gives "today" and its shifts the
+    /// current-shift window.
+    pub fn spawn(mut events: mpsc::UnboundedReceiver<CallEvent>, center: Center) -> LiveKpis {
         let (tx, mut rx) = mpsc::channel::<StatsRequest>(64);
         let (frames, _) = broadcast::channel::<Frame>(STREAM_BUFFER);
         let out = frames.clone();
         tokio::spawn(async move {
             let clock = SystemClock;
-            let mut metrics = Metrics::new(kpi);
+            let mut metrics = Metrics::new(center.kpi.clone());
             let mut tidy = tokio::time::interval(Duration::from_secs(3600));
             let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -151,13 +155,13 @@ impl LiveKpis {
                     },
                     r = rx.recv() => match r {
                         Some(reply) => {
-                            let _ = reply.send(stats_at(&metrics, &shifts, clock.now_ms()));
+                            let _ = reply.send(stats_at(&metrics, &center, clock.now_ms()));
                         }
                         None => break,
                     },
                     _ = tick.tick() => {
                         if out.receiver_count() > 0 {
-                            if let Some(f) = Frame::json("snapshot", &stats_at(&metrics, &shifts, clock.now_ms())) {
+                            if let Some(f) = Frame::json("snapshot", &stats_at(&metrics, &center, clock.now_ms())) {
                                 let _ = out.send(f);
                             }
                         }
@@ -930,5 +934,64 @@ mod tests {
         };
         let got = collect(client_stream(rx, None, only_snapshots)).await;
         assert_eq!(got, ["event: snapshot\ndata: {\"n\":2}\n\n"]);
+    }
+
+    #[test]
+    fn today_is_the_center_s_local_day() {
+        use hotline_core::{CallId, CallType, Party, QueueId};
+        let shanghai = hotline_core::Calendar::named("Asia/Shanghai").expect("zone");
+        let at = |s: &str| shanghai.parse_instant(s).expect("time");
+        let arrive = |m: &mut Metrics, ms: i64, id: &str| {
+            m.apply(&CallEvent {
+                at_ms: ms,
+                call_id: Some(CallId::from_stored(id)),
+                agent: None,
+                queue: Some(QueueId::new("general")),
+                kind: hotline_core::EventKind::Arrived {
+                    caller: Party {
+                        number: "0612345678".into(),
+                        display: None,
+                    },
+                    dialled: "hotline".into(),
+                    call_type: CallType::Inquiry,
+                },
+            })
+        };
+        let mut m = Metrics::default();
+        // 23:00 on the 22nd and 07:30 on the 23rd, Shanghai time: one UTC day
+        // (15:00 and 23:30 UTC on the 22nd), two local days
+        arrive(&mut m, at("2026-11-22T23:00"), "yesterday");
+        arrive(&mut m, at("2026-11-23T07:30"), "today");
+        let night = "22:00-06:00".parse().expect("part");
+        let morning = "06:00-14:00".parse().expect("part");
+        let center = Center {
+            calendar: shanghai.clone(),
+            shifts: vec![
+                hotline_core::Shift::new("night", vec![night]).expect("shift"),
+                hotline_core::Shift::new("morning", vec![morning]).expect("shift"),
+            ],
+            kpi: Default::default(),
+        };
+        let s = stats_at(&m, &center, at("2026-11-23T07:40"));
+        assert_eq!(s.today.center.offered, 1, "only the 07:30 call is today");
+        assert_eq!(s.today.from_ms, Some(at("2026-11-23T00:00")));
+        assert_eq!(s.since_start.center.offered, 2);
+        let shift = s.current_shift.expect("the morning shift runs");
+        assert_eq!(shift.name, "morning");
+        assert_eq!(shift.figures.center.offered, 1);
+        assert_eq!(shift.ends_ms, at("2026-11-23T14:00"));
+        // with the UTC calendar both calls are "today"
+        let utc = Center {
+            calendar: hotline_core::Calendar::utc(),
+            shifts: Vec::new(),
+            kpi: Default::default(),
+        };
+        assert_eq!(
+            stats_at(&m, &utc, at("2026-11-23T07:40"))
+                .today
+                .center
+                .offered,
+            2
+        );
     }
 }

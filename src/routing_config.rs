@@ -492,7 +492,9 @@ impl Config {
             .collect()
     }
 
-    /// How the KPIs count: thresholds from `[kpis]` and the queues.
+    /// How the KPIs count: thresholds from `[kpis]` and the queues, and the
+    /// ring the engine answers at (`ring.answer_after_rings`) as the target
+    /// of the "within N rings" figures.
     pub fn kpi_config(&self) -> hotline_metrics::kpi::KpiConfig {
         hotline_metrics::kpi::KpiConfig {
             short_abandon_ms: i64::from(self.kpis.short_abandon_s) * 1000,
@@ -508,7 +510,7 @@ impl Config {
                 .collect(),
             service_level_ms: i64::from(self.kpis.service_level_s) * 1000,
             callback_overdue_ms: i64::from(self.kpis.callback_overdue_s) * 1000,
-            ..hotline_metrics::kpi::KpiConfig::default()
+            rings: self.ring.answer_after_rings,
         }
     }
 

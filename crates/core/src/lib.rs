@@ -6,12 +6,14 @@
 
 mod audio;
 mod cadence;
+pub mod calendar;
 mod clock;
 mod event;
 mod ids;
 
 pub use audio::{AudioFrame, Side};
 pub use cadence::{CadenceError, RingCadence};
+pub use calendar::{Calendar, CalendarError, Shift, ShiftPart, TimeOfDay};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{CallEvent, EndedBy, EventKind, Outcome};
 pub use ids::{AgentId, CallId, CallType, Party, QueueId, UnknownCallType};

@@ -14,7 +14,6 @@
 
 #![warn(missing_docs)]
 
-mod date;
 mod writer;
 
 use std::fs::{self, File, OpenOptions};
@@ -213,8 +212,15 @@ impl Recorder {
         if !is_safe_file_name(id) {
             return Err(RecorderError::InvalidCallId(id.to_string()));
         }
-        let (y, m, d) = date::civil_from_epoch_ms(started_at_ms);
-        let dir_rel = format!("{y:04}/{m:02}/{d:02}");
+        // UTC dates: a file's place never moves with `schedule.timezone`
+        // (clamped to what the calendar can name: 1970 to 9999-12-30)
+        let day = hotline_core::Calendar::utc()
+            .date_of(started_at_ms.clamp(0, 253_402_128_000_000))
+            .map_err(|e| RecorderError::Create {
+                path: self.inner.root.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let dir_rel = day.strftime("%Y/%m/%d").to_string();
         let relative_path = format!("{dir_rel}/{id}.wav");
         let dir = self.inner.root.join(&dir_rel);
         let path = dir.join(format!("{id}.wav"));
