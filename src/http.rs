@@ -12,7 +12,7 @@
 //! frames behind gets a `lagged` frame and is disconnected, so a slow
 //! wallboard never slows the engine nor holds more than the buffer.
 
-use crate::settings::Center;
+use crate::config::settings::Center;
 use anyhow::{Context, Result};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};

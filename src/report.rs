@@ -9,8 +9,8 @@
 //! the live figures, and the figures are those of the calls that arrived in
 //! the period.
 
+use crate::config::settings::Center;
 use crate::config::Config;
-use crate::settings::Center;
 use anyhow::{bail, Context, Result};
 use hotline_core::{Calendar, Shift};
 use hotline_metrics::kpi::{KpiConfig, Metrics};

@@ -35,7 +35,7 @@ impl Center {
     pub fn build(cfg: &Config) -> Result<Center> {
         Ok(Center {
             calendar: cfg.calendar()?,
-            shifts: crate::schedule_config::shifts(&cfg.shifts)?,
+            shifts: crate::config::schedule::shifts(&cfg.shifts)?,
             kpi: cfg.kpi_config(),
         })
     }
