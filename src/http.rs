@@ -971,6 +971,8 @@ mod tests {
                 hotline_core::Shift::new("morning", vec![morning]).expect("shift"),
             ],
             kpi: Default::default(),
+            queues: Vec::new(),
+            retention: Default::default(),
         };
         let s = stats_at(&m, &center, at("2026-11-23T07:40"));
         assert_eq!(s.today.center.offered, 1, "only the 07:30 call is today");
@@ -985,6 +987,8 @@ mod tests {
             calendar: hotline_core::Calendar::utc(),
             shifts: Vec::new(),
             kpi: Default::default(),
+            queues: Vec::new(),
+            retention: Default::default(),
         };
         assert_eq!(
             stats_at(&m, &utc, at("2026-11-23T07:40"))

@@ -7,7 +7,6 @@ mod config;
 mod http;
 mod recordings;
 mod report;
-mod retention;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -260,17 +259,10 @@ struct SimArgs {
 
 fn simulate(a: SimArgs) -> Result<()> {
     use hotline_sim::{SimConfig, Strategy};
-    let strategy = match a.strategy.as_str() {
-        "longest-idle" => Strategy::LongestIdle,
-        "round-robin" => Strategy::RoundRobin,
-        "fewest-calls" => Strategy::FewestCalls,
-        "least-talk-time" => Strategy::LeastTalkTime,
-        "linear" => Strategy::Linear,
-        "ring-all" => Strategy::RingAll,
-        other => bail!(
-            "--strategy: unknown strategy `{other}` (longest-idle, round-robin, fewest-calls, least-talk-time, linear, ring-all)"
-        ),
-    };
+    let strategy: Strategy = a
+        .strategy
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--strategy: {e}"))?;
     let agents = u32::try_from(a.agents)
         .map_err(|_| anyhow::anyhow!("--agents: must be from 1 to 10000, got {}", a.agents))?;
     let cfg = SimConfig {
@@ -433,10 +425,19 @@ async fn run(settings: Settings) -> Result<()> {
     let store = hotline_store::Store::connect(&cfg.database_url())
         .await
         .context("storage: cannot open the database")?;
-    recordings::startup_sweep(&recorder, &store).await?;
+    hotline_recorder::startup_sweep(&recorder, &store)
+        .await
+        .context("recordings sweep")?;
     let (sink, writer) = hotline_store::spawn_writer(store.clone());
     if let Some(notary) = recorder.notary().cloned() {
-        retention::spawn(cfg.clone(), notary, sink.clone());
+        hotline_recorder::retention::spawn(
+            cfg.recordings_dir(),
+            center.retention.clone(),
+            std::time::Duration::from_secs(u64::from(cfg.retention.check_every_s)),
+            store.clone(),
+            notary,
+            sink.clone(),
+        );
     }
 
     let media = MediaEngine::start(media_cfg).context("media: cannot start RTP workers")?;

@@ -2,8 +2,9 @@
 //! greeting periods) and each queue's `open` hours, checked (the error names
 //! the key) and turned into the engine's [`Schedule`].
 
+use crate::config::routing::QueueSettings;
 use crate::config::{invalid, Config, ConfigError};
-use hotline_core::{Calendar, CalendarError, QueueId, Shift, ShiftPart};
+use hotline_core::{Calendar, CalendarError, Shift, ShiftPart};
 use hotline_engine::schedule::{self, GreetingPeriod, OpenHours, Schedule, TimeOfDay};
 use hotline_engine::ClosedTreatment;
 use hotline_media::prompt::Prompt;
@@ -101,8 +102,13 @@ impl Config {
     }
 
     /// The engine's calendar; `greetings` are the loaded prompts of
-    /// `schedule.greetings`, in order. Call after `validate_schedule`.
-    pub fn schedule(&self, greetings: Vec<Prompt>) -> Result<Schedule, ConfigError> {
+    /// `schedule.greetings`, in order, `queues` give the open hours. Call
+    /// after `validate_schedule`.
+    pub fn schedule(
+        &self,
+        greetings: Vec<Prompt>,
+        queues: &[QueueSettings],
+    ) -> Result<Schedule, ConfigError> {
         let mut s = Schedule::new(self.time_zone()?);
         for (i, h) in self.schedule.holidays.iter().enumerate() {
             let day = schedule::parse_holiday(h)
@@ -118,13 +124,10 @@ impl Config {
                 greeting,
             });
         }
-        for (i, q) in self.queues.iter().enumerate() {
-            if q.open.is_empty() {
-                continue;
+        for q in queues {
+            if let Some(hours) = &q.open {
+                s = s.with_open_hours(q.id.clone(), hours.clone());
             }
-            let hours = OpenHours::parse(&q.open)
-                .map_err(|e| invalid(format!("queues[{i}].open"), e.to_string()))?;
-            s = s.with_open_hours(QueueId::new(q.id.clone()), hours);
         }
         Ok(s)
     }
@@ -228,10 +231,10 @@ mod tests {
         );
         c.validate_schedule().expect("valid");
         let s = c
-            .schedule(vec![hotline_media::prompt::Prompt::from_samples(
-                "m",
-                vec![0; 8],
-            )])
+            .schedule(
+                vec![hotline_media::prompt::Prompt::from_samples("m", vec![0; 8])],
+                &c.queue_settings().expect("queues"),
+            )
             .expect("schedule");
         let general = hotline_core::QueueId::new("general");
         // 2026-10-01 10:00 in Shanghai (02:00 UTC): a Thursday, but a holiday

@@ -7,6 +7,7 @@
 //! [`Settings::build`] (everything `serve` needs). `hotline check-config` is
 //! `Settings::build` and exit, so it refuses exactly what `serve` refuses.
 
+use crate::config::routing::QueueSettings;
 use crate::config::Config;
 use anyhow::{Context, Result};
 use hotline_core::{AgentId, Calendar, QueueId, Shift};
@@ -28,15 +29,30 @@ pub struct Center {
     /// How the figures count (`[kpis]`, the queues' own thresholds, the
     /// ring the engine answers at).
     pub kpi: KpiConfig,
+    /// Every queue with its settings.
+    pub queues: Vec<QueueSettings>,
+    /// What recordings retention and the storage quota remove.
+    pub retention: hotline_recorder::retention::Policy,
 }
 
 impl Center {
     /// From a checked config.
     pub fn build(cfg: &Config) -> Result<Center> {
+        let queues = cfg.queue_settings()?;
         Ok(Center {
             calendar: cfg.calendar()?,
             shifts: crate::config::schedule::shifts(&cfg.shifts)?,
-            kpi: cfg.kpi_config(),
+            kpi: cfg.kpi_config(&queues),
+            retention: hotline_recorder::retention::Policy {
+                days: cfg.retention.days,
+                days_by_queue: queues
+                    .iter()
+                    .filter_map(|q| Some((q.id.as_str().to_string(), q.retention_days?)))
+                    .collect(),
+                quota_bytes: (cfg.retention.quota_mb > 0.0)
+                    .then_some((cfg.retention.quota_mb * 1_048_576.0) as u64),
+            },
+            queues,
         })
     }
 }
@@ -76,7 +92,7 @@ impl Settings {
         cfg.validate()?;
         let center = Center::build(&cfg)?;
         let prompts = load_prompts(&cfg)?;
-        let engine = engine_config(&cfg)?;
+        let engine = engine_config(&cfg, &center.queues)?;
         let (sip, accounts) = sip_config(&cfg)?;
         let workers = if cfg.media.workers == 0 {
             std::thread::available_parallelism()
@@ -229,12 +245,15 @@ fn sip_config(cfg: &Config) -> Result<(SipConfig, Vec<AgentAccount>)> {
     Ok((sip, accounts))
 }
 
-fn engine_config(cfg: &Config) -> Result<EngineConfig> {
+fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig> {
     Ok(EngineConfig {
         numbers: cfg.hotline.numbers.clone(),
         queue: QueueId::new(cfg.hotline.queue.clone()),
-        queues: cfg.queue_configs(),
-        overflow: cfg.overflow_map(),
+        queues: queues.iter().map(|q| q.acd.clone()).collect(),
+        overflow: queues
+            .iter()
+            .filter_map(|q| Some((q.id.clone(), q.overflow.clone()?)))
+            .collect(),
         agent_skills: cfg.agent_skills(),
         vip: cfg.vip_patterns(),
         blacklist: hotline_engine::routing::Blacklist::new(cfg.blacklist_entries()),
@@ -248,12 +267,15 @@ fn engine_config(cfg: &Config) -> Result<EngineConfig> {
         cadence: cfg.cadence(),
         answer_after_rings: cfg.ring.answer_after_rings,
         agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
-        schedule: cfg.schedule(load_period_greetings(cfg)?)?,
+        schedule: cfg.schedule(load_period_greetings(cfg)?, queues)?,
         announcements: load_announcements(cfg)?,
         voicemail: load_voicemail(cfg)?,
         callback: load_callback(cfg)?,
         closed_treatment: cfg.schedule.closed_action,
-        queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
+        queue_ring_timeout_ms: queues
+            .iter()
+            .filter_map(|q| Some((q.id.clone(), q.ring_timeout_ms?)))
+            .collect(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,

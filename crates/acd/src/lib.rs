@@ -18,6 +18,9 @@
 
 #![warn(missing_docs)]
 
+mod names;
+pub use names::UnknownStrategy;
+
 use hotline_core::{AgentId, CallId, QueueId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

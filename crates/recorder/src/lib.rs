@@ -14,6 +14,8 @@
 
 #![warn(missing_docs)]
 
+pub mod retention;
+mod startup;
 mod writer;
 
 use std::fs::{self, File, OpenOptions};
@@ -28,7 +30,31 @@ use crossbeam_channel::Sender;
 use hotline_core::{AudioFrame, CallId};
 pub use hotline_evidence::Notary;
 
+pub use startup::startup_sweep;
 pub use writer::SAMPLE_RATE;
+
+/// Errors of the recorder's services run beside the engine (retention, the
+/// startup sweep).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The database refused.
+    #[error("storage: {0}")]
+    Store(#[from] hotline_store::StoreError),
+    /// Hashing, signing or writing evidence failed.
+    #[error("evidence: {0}")]
+    Evidence(#[from] hotline_evidence::EvidenceError),
+    /// A file could not be removed.
+    #[error("cannot remove {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A blocking task died.
+    #[error("a file task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// Errors of the recorder.
 #[derive(Debug, thiserror::Error)]
