@@ -115,7 +115,7 @@ async fn authenticate(store: &Store, who: &Credentials) -> Result<User> {
     let password = read_password(&who.password_file)?;
     let refused = || anyhow!("user `{}`: unknown user or wrong password", who.user);
     let user = store.user(&who.user).await?.ok_or_else(refused)?;
-    if !hotline_console::verify_password(&user.password_hash, &password) {
+    if !hotline_api::verify_password(&user.password_hash, &password) {
         return Err(refused());
     }
     Ok(user)
@@ -150,7 +150,7 @@ pub fn users(cfg: &Config, cmd: UsersCmd) -> Result<()> {
             if password.chars().count() < 8 {
                 bail!("--password-file: the password needs at least 8 characters");
             }
-            let hash = hotline_console::hash_password(&password)?;
+            let hash = hotline_api::hash_password(&password)?;
             runtime()?.block_on(async {
                 let store = open_store(cfg).await?;
                 let now = SystemClock.now_ms();

@@ -4,7 +4,6 @@
 
 mod access;
 mod config;
-mod http;
 mod recordings;
 mod report;
 
@@ -374,10 +373,10 @@ async fn console(
     cfg: &Config,
     store: hotline_store::Store,
     blacklist: hotline_engine::routing::Blacklist,
-) -> Result<hotline_console::Console> {
+) -> Result<hotline_api::Console> {
     let c = &cfg.console;
     let mut ccfg =
-        hotline_console::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
+        hotline_api::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
     ccfg.api_token = cfg.http.api_token.clone();
     ccfg.secure_cookies = cfg.http.tls_cert.is_some();
     ccfg.session_idle_s = c.session_idle_s;
@@ -385,7 +384,7 @@ async fn console(
     ccfg.login_attempts = c.login_attempts;
     ccfg.login_window_s = c.login_window_s;
     ccfg.open_read_api = c.open_read_api;
-    let console = hotline_console::Console::new(
+    let console = hotline_api::Console::new(
         store,
         ccfg,
         std::sync::Arc::new(hotline_core::SystemClock),
@@ -465,8 +464,8 @@ async fn run(settings: Settings) -> Result<()> {
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
-        let live = http::LiveKpis::spawn(live_rx, center);
-        let api = http::Api {
+        let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
+        let api = hotline_api::engine::Api {
             live,
             agents: engine.control(),
             token: cfg.http.api_token.clone(),
@@ -479,7 +478,7 @@ async fn run(settings: Settings) -> Result<()> {
             store: Some(store.clone()),
             recordings: Some(cfg.recordings_dir()),
         };
-        http_addr = Some(http::serve(cfg.http.listen, api).await?);
+        http_addr = Some(hotline_api::engine::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);
     }
     let pending = pending_callbacks(&store).await;

@@ -36,6 +36,15 @@ pub struct Center {
 }
 
 impl Center {
+    /// What the live figures of the HTTP API need.
+    pub fn live(&self) -> hotline_api::engine::Center {
+        hotline_api::engine::Center {
+            calendar: self.calendar.clone(),
+            shifts: self.shifts.clone(),
+            kpi: self.kpi.clone(),
+        }
+    }
+
     /// From a checked config.
     pub fn build(cfg: &Config) -> Result<Center> {
         let queues = cfg.queue_settings()?;
@@ -74,7 +83,7 @@ pub struct Settings {
     /// RTP ports and workers.
     pub media: MediaConfig,
     /// The HTTPS key pair, when `http.tls_cert` is set.
-    pub tls: Option<hotline_console::tls::Tls>,
+    pub tls: Option<hotline_api::tls::Tls>,
 }
 
 fn wav(key: &str, name: &str, path: &Path) -> Result<Prompt> {
@@ -109,8 +118,7 @@ impl Settings {
         };
         let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
             (Some(cert), Some(key)) if cfg.http.enabled => Some(
-                hotline_console::tls::Tls::load(cert, key)
-                    .context("http.tls_cert, http.tls_key")?,
+                hotline_api::tls::Tls::load(cert, key).context("http.tls_cert, http.tls_key")?,
             ),
             _ => None,
         };

@@ -4,13 +4,13 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
+use crate::routes::Routes;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use hotline_core::CallId;
 use hotline_store::{Cdr, MarkKind, Role};
 use serde::Deserialize;
@@ -25,16 +25,16 @@ use crate::{ApiError, Console};
 /// Most waveform points per channel.
 pub const MAX_POINTS: usize = 4000;
 
-pub(crate) fn routes() -> Router<Console> {
-    Router::new()
-        .route("/api/recordings", get(list))
-        .route("/api/recordings/{call_id}", get(meta))
-        .route("/api/recordings/{call_id}/audio", get(audio))
-        .route("/api/recordings/{call_id}/waveform", get(waveform))
-        .route("/api/recordings/{call_id}/loudness", get(loudness))
-        .route("/api/recordings/{call_id}/bundle", get(bundle))
-        .route("/api/recordings/{call_id}/marks", post(mark))
-        .route("/api/recordings/{call_id}/release", post(release))
+pub(crate) fn routes() -> Routes<Console> {
+    Routes::new()
+        .get("/api/recordings", list)
+        .get("/api/recordings/{call_id}", meta)
+        .get("/api/recordings/{call_id}/audio", audio)
+        .get("/api/recordings/{call_id}/waveform", waveform)
+        .get("/api/recordings/{call_id}/loudness", loudness)
+        .get("/api/recordings/{call_id}/bundle", bundle)
+        .post("/api/recordings/{call_id}/marks", mark)
+        .post("/api/recordings/{call_id}/release", release)
 }
 
 /// The CDR and the file of a recording: the id must be a safe id, the call

@@ -1,4 +1,4 @@
-//! The HTTP listener: Prometheus `/metrics`, `/api/stats` (JSON), `/health`,
+//! The engine's side of the HTTP listener: Prometheus `/metrics`, `/api/stats` (JSON), `/health`,
 //! the wallboard's live stream `GET /api/stream` (Server-Sent Events), and
 //! agent control: `GET /api/agents`, `POST /api/agents/{id}/{action}`
 //! (login, logout, pause, unpause; bearer token `http.api_token`).
@@ -12,25 +12,48 @@
 //! frames behind gets a `lagged` frame and is disconnected, so a slow
 //! wallboard never slows the engine nor holds more than the buffer.
 
-use crate::config::settings::Center;
-use anyhow::{Context, Result};
+use crate::routes::Routes;
+use crate::ApiError;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use hotline_core::{AgentId, CallEvent, Clock, SystemClock};
+use axum::Json;
+use hotline_core::{AgentId, Calendar, CallEvent, Clock, Shift, SystemClock};
 use hotline_engine::control::{
     AgentControl, AgentRequest, CallAction, CallTarget, ControlError, Requester, TalkingCall,
 };
-use hotline_metrics::kpi::{Metrics, Snapshot};
+use hotline_metrics::kpi::{KpiConfig, Metrics, Snapshot};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::warn;
+
+/// What the live figures need to know of the center.
+#[derive(Debug, Clone, Default)]
+pub struct Center {
+    /// The center's time zone: "today" starts at its local midnight.
+    pub calendar: Calendar,
+    /// The shifts (`current_shift`).
+    pub shifts: Vec<Shift>,
+    /// How the figures count.
+    pub kpi: KpiConfig,
+}
+
+/// Why the listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("http.listen: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
 
 /// Figures over several windows, as `/api/stats` returns them.
 #[derive(Serialize)]
@@ -195,9 +218,9 @@ pub struct Api {
     pub token: String,
     /// The supervisor console (its routes are merged in; its sessions may
     /// control agents too), None when `console.enabled = false`.
-    pub console: Option<hotline_console::Console>,
+    pub console: Option<crate::Console>,
     /// HTTPS (`http.tls_cert`/`http.tls_key`), None = plain HTTP.
-    pub tls: Option<hotline_console::tls::Tls>,
+    pub tls: Option<crate::tls::Tls>,
     /// The store, for evidence marks placed during a call.
     pub store: Option<hotline_store::Store>,
     /// The recordings root, for playing an earlier recording into a call.
@@ -226,11 +249,7 @@ async fn stats(State(api): State<Api>) -> Response {
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": message.to_string()})),
-    )
-        .into_response()
+    ApiError::new(status, message).into_response()
 }
 
 async fn agents(State(api): State<Api>) -> Response {
@@ -787,39 +806,51 @@ async fn stream(
 }
 
 fn unavailable() -> Response {
-    (
+    error(
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({"error": "the KPI task is not running"})),
+        "the KPI task is not running",
     )
-        .into_response()
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({"error": "no such endpoint"})),
-    )
-        .into_response()
+    error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// The engine's routes, by area: figures, agents and queues, call control.
+fn routes() -> Routes<Api> {
+    let figures = Routes::new()
+        .get("/health", || async { "ok\n" })
+        .get("/metrics", metrics)
+        .get("/api/stats", stats)
+        .get("/api/stream", stream);
+    let agents = Routes::new()
+        .get("/api/agents", agents)
+        .get("/api/queues", queues)
+        .post("/api/agents/{id}/{action}", control);
+    let calls = Routes::new()
+        .get("/api/agents/{id}/call", agent_call)
+        .post("/api/agents/{id}/call/{action}", call_of_agent)
+        .post("/api/calls/{id}/{action}", call_by_id);
+    figures.merge(agents).merge(calls)
+}
+
+/// Every route of the listener: the engine's and the console's, as
+/// (method, path).
+pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
+    let mut all = routes().list().to_vec();
+    all.extend_from_slice(crate::Console::routes().list());
+    all
 }
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
-pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
-    if let Some(w) = hotline_console::exposure_warning(addr, api.tls.is_some()) {
+pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr, ServeError> {
+    if let Some(w) = crate::exposure_warning(addr, api.tls.is_some()) {
         warn!(%addr, "{w}");
     }
     let console = api.console.clone();
     let tls = api.tls.clone();
-    let mut app = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/api/stats", get(stats))
-        .route("/api/stream", get(stream))
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/api/agents", get(agents))
-        .route("/api/queues", get(queues))
-        .route("/api/agents/{id}/{action}", post(control))
-        .route("/api/agents/{id}/call", get(agent_call))
-        .route("/api/agents/{id}/call/{action}", post(call_of_agent))
-        .route("/api/calls/{id}/{action}", post(call_by_id))
+    let mut app = routes()
+        .into_router()
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(4096))
         .with_state(api);
@@ -828,15 +859,14 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
             .merge(c.router())
             .layer(axum::middleware::from_fn_with_state(
                 c,
-                hotline_console::require_login,
+                crate::require_login,
             ));
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("http.listen: cannot listen on {addr}"))?;
-    let local = listener.local_addr().context("http.listen")?;
+    let bind = |source| ServeError::Bind { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+    let local = listener.local_addr().map_err(bind)?;
     tokio::spawn(async move {
-        if let Err(e) = hotline_console::tls::serve(listener, app, tls).await {
+        if let Err(e) = crate::tls::serve(listener, app, tls).await {
             warn!(error = %e, "HTTP listener stopped");
         }
     });
@@ -971,8 +1001,6 @@ mod tests {
                 hotline_core::Shift::new("morning", vec![morning]).expect("shift"),
             ],
             kpi: Default::default(),
-            queues: Vec::new(),
-            retention: Default::default(),
         };
         let s = stats_at(&m, &center, at("2026-11-23T07:40"));
         assert_eq!(s.today.center.offered, 1, "only the 07:30 call is today");
@@ -987,8 +1015,6 @@ mod tests {
             calendar: hotline_core::Calendar::utc(),
             shifts: Vec::new(),
             kpi: Default::default(),
-            queues: Vec::new(),
-            retention: Default::default(),
         };
         assert_eq!(
             stats_at(&m, &utc, at("2026-11-23T07:40"))
@@ -997,5 +1023,47 @@ mod tests {
                 .offered,
             2
         );
+    }
+
+    /// `/api/calls/{call_id}` and `/api/calls/{id}` are one path.
+    fn shape(path: &str) -> String {
+        path.split('/')
+            .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_and_every_documented_path_has_a_route() {
+        let doc: serde_json::Value =
+            serde_json::from_str(crate::assets::OPENAPI_JSON).expect("openapi.json");
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                if ["get", "post", "delete", "put", "patch"].contains(&method.as_str()) {
+                    documented.insert((method.to_uppercase(), shape(path)));
+                }
+            }
+        }
+        let routes: std::collections::BTreeSet<(String, String)> = route_list()
+            .into_iter()
+            .map(|(m, p)| (m.to_string(), shape(p)))
+            .collect();
+        assert_eq!(
+            routes.len(),
+            route_list().len(),
+            "a route is registered twice"
+        );
+        let undocumented: Vec<_> = routes.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing in openapi.json: {undocumented:?}"
+        );
+        let unrouted: Vec<_> = documented.difference(&routes).collect();
+        assert!(
+            unrouted.is_empty(),
+            "openapi.json paths without a route: {unrouted:?}"
+        );
+        assert!(routes.len() >= 30, "{routes:?}");
     }
 }

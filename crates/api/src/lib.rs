@@ -1,5 +1,7 @@
-//! The supervisor console of hotline, served by the engine itself on its HTTP
-//! listener: login with the store's users and roles, sessions in HttpOnly
+//! Every HTTP route of hotline: [`engine`] (Prometheus `/metrics`,
+//! `/api/stats`, the wallboard's stream, agent and call control) and the
+//! supervisor console, served by the engine itself on one listener
+//! ([`engine::serve`]). The console: login with the store's users and roles, sessions in HttpOnly
 //! SameSite=Strict cookies with a per-session CSRF token, a JSON API over
 //! calls (CDRs and their event timelines), recordings (metadata, audio with
 //! HTTP range requests, waveform, loudness, evidence bundles), evidence marks
@@ -17,7 +19,9 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod engine;
 mod recordings;
+pub mod routes;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -326,13 +330,19 @@ impl Console {
         ))
     }
 
-    /// The console's routes (the API and the pages), to merge into the
-    /// binary's router. It has no fallback of its own.
-    pub fn router(&self) -> axum::Router {
+    /// The console's routes (the API and the pages), without state.
+    pub(crate) fn routes() -> routes::Routes<Console> {
         api::routes()
             .merge(recordings::routes())
             .merge(auth::routes())
             .merge(assets::routes())
+    }
+
+    /// The console's routes (the API and the pages), to merge into the
+    /// listener's router. It has no fallback of its own.
+    pub fn router(&self) -> axum::Router {
+        Console::routes()
+            .into_router()
             .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
             .with_state(self.clone())
     }

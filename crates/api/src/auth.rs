@@ -5,13 +5,13 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+use crate::routes::Routes;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use hotline_store::Role;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -311,11 +311,11 @@ impl LoginLimiter {
     }
 }
 
-pub(crate) fn routes() -> Router<Console> {
-    Router::new()
-        .route("/api/login", post(login))
-        .route("/api/logout", post(logout))
-        .route("/api/session", get(session))
+pub(crate) fn routes() -> Routes<Console> {
+    Routes::new()
+        .post("/api/login", login)
+        .post("/api/logout", logout)
+        .get("/api/session", session)
 }
 
 /// Body of `POST /api/login`.
