@@ -475,8 +475,10 @@ async fn run(settings: Settings) -> Result<()> {
                 None
             },
             tls,
-            store: Some(store.clone()),
-            recordings: Some(cfg.recordings_dir()),
+            recordings: Some(hotline_recorder::access::RecordingAccess::new(
+                store.clone(),
+                cfg.recordings_dir(),
+            )),
         };
         http_addr = Some(hotline_api::engine::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);

@@ -94,6 +94,15 @@ impl Principal {
             "api:token".into()
         }
     }
+
+    /// Who acts, for recording access.
+    pub fn actor(&self) -> hotline_recorder::access::Actor {
+        hotline_recorder::access::Actor {
+            name: self.name.clone(),
+            audit_name: self.audit_name(),
+            admin: self.role >= Role::Admin,
+        }
+    }
 }
 
 /// Ok(p) if `p` has at least role `min`, else 403.

@@ -24,6 +24,7 @@ use hotline_engine::control::{
     AgentControl, AgentRequest, CallAction, CallTarget, ControlError, Requester, TalkingCall,
 };
 use hotline_metrics::kpi::{KpiConfig, Metrics, Snapshot};
+use hotline_recorder::access::{AccessError, Actor, RecordingAccess};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -221,10 +222,9 @@ pub struct Api {
     pub console: Option<crate::Console>,
     /// HTTPS (`http.tls_cert`/`http.tls_key`), None = plain HTTP.
     pub tls: Option<crate::tls::Tls>,
-    /// The store, for evidence marks placed during a call.
-    pub store: Option<hotline_store::Store>,
-    /// The recordings root, for playing an earlier recording into a call.
-    pub recordings: Option<std::path::PathBuf>,
+    /// Recording access: evidence marks placed during a call, earlier
+    /// recordings played into a call.
+    pub recordings: Option<RecordingAccess>,
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -549,23 +549,16 @@ async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String
             "recording: the call id of the recording to play",
         );
     };
-    if hotline_evidence::validate_id(&id).is_err() {
+    if RecordingAccess::call_id(&id).is_err() {
         return error(StatusCode::BAD_REQUEST, "recording: not a call id");
     }
-    let (Some(store), Some(root)) = (api.store.clone(), api.recordings.clone()) else {
+    let Some(access) = api.recordings.clone() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no store or recordings directory",
         );
     };
-    let earlier = match store.cdr(&hotline_core::CallId::from_stored(&id)).await {
-        Ok(Some(cdr)) => cdr,
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no recording {id}")),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
-    };
-    let Some(rel) = earlier.recording_path.clone() else {
-        return error(StatusCode::CONFLICT, format!("call {id} has no recording"));
-    };
+    // the call first: only a recording of its own caller may be played
     let call = match api
         .agents
         .call(target.clone(), CallAction::Show, by.clone())
@@ -574,21 +567,22 @@ async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String
         Ok(c) => c,
         Err(e) => return control_error(e),
     };
+    let (earlier, path) = match access.resolve(&id).await {
+        Ok(found) => found,
+        Err(e @ (AccessError::NoCall(_) | AccessError::BadId(_))) => {
+            return error(StatusCode::NOT_FOUND, format!("no recording {id}: {e}"))
+        }
+        Err(AccessError::Store(e)) => {
+            return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}"))
+        }
+        Err(e) => {
+            return error(StatusCode::CONFLICT, format!("recording {id}: {e}"));
+        }
+    };
     if earlier.caller != call.caller {
         return error(
             StatusCode::FORBIDDEN,
             "only an earlier recording of the same caller may be played into a call",
-        );
-    }
-    let path = root.join(&rel);
-    let inside = match (path.canonicalize(), root.canonicalize()) {
-        (Ok(p), Ok(r)) => p.starts_with(r),
-        _ => false,
-    };
-    if !inside || rel.contains("..") {
-        return error(
-            StatusCode::CONFLICT,
-            format!("recording {id}: its file is gone"),
         );
     }
     let loaded = tokio::task::spawn_blocking({
@@ -608,13 +602,13 @@ async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String
     };
     // on record before anyone hears it
     let now = SystemClock.now_ms();
-    if let Err(e) = store
-        .append_audit(
-            now,
+    if let Err(e) = access
+        .audit(
             &by,
             "play_into_call",
             Some(&id),
             &format!("played into call {}", call.call_id),
+            now,
         )
         .await
     {
@@ -640,24 +634,12 @@ fn parse_call_type(s: &str) -> Option<hotline_core::CallType> {
 /// `mark`: an evidence mark (legal hold) on the talking call's recording,
 /// with an audit entry, while the call is still going on.
 async fn mark_call(api: Api, target: CallTarget, body: CallBody, by: String) -> Response {
-    let Some(kind) = body
-        .kind
-        .as_deref()
-        .and_then(hotline_store::MarkKind::parse)
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "kind: one of extortion, abuse, dispute, other",
-        );
-    };
+    let kind = body.kind.as_deref().unwrap_or_default();
     let note = body.note.unwrap_or_default();
-    if note.len() > 4000 || note.chars().any(|c| c.is_control() && c != '\n') {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "note: at most 4000 bytes, no control characters but newlines",
-        );
+    if let Err(e) = RecordingAccess::check_mark(kind, &note) {
+        return ApiError::from(e).into_response();
     }
-    let Some(store) = api.store.clone() else {
+    let Some(access) = api.recordings.clone() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no store to keep the mark in",
@@ -667,29 +649,24 @@ async fn mark_call(api: Api, target: CallTarget, body: CallBody, by: String) -> 
         Ok(c) => c,
         Err(e) => return control_error(e),
     };
-    let now = SystemClock.now_ms();
-    let added = async {
-        store.add_mark(&call.call_id, kind, &note, &by, now).await?;
-        store
-            .append_audit(
-                now,
-                &by,
-                "mark",
-                Some(&call.call_id),
-                &format!("{}: {note}", kind.as_str()),
-            )
-            .await
-    }
-    .await;
-    match added {
+    let actor = Actor {
+        name: by.clone(),
+        audit_name: by.clone(),
+        admin: false,
+    };
+    match access
+        .mark_talking(&call.call_id, kind, &note, &actor, SystemClock.now_ms())
+        .await
+    {
         Ok(_) => {
-            tracing::info!(call = %call.call_id, kind = kind.as_str(), %by, "call marked as evidence during the call");
+            tracing::info!(call = %call.call_id, kind, %by, "call marked as evidence during the call");
             Json(call).into_response()
         }
-        Err(e) => error(
+        Err(AccessError::Store(e)) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the mark could not be stored: {e}"),
         ),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

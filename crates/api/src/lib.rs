@@ -33,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hotline_core::Clock;
 use hotline_engine::routing::{Blacklist, BlacklistAction, BlacklistEntry, NumberPattern};
+use hotline_recorder::access::{AccessError, RecordingAccess};
 use hotline_store::{Role, Store, StoreError};
 use tracing::warn;
 
@@ -89,6 +90,26 @@ impl ApiError {
     /// 403 Forbidden.
     pub fn forbidden(message: impl std::fmt::Display) -> Self {
         ApiError::new(StatusCode::FORBIDDEN, message)
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::BadId(_) => ApiError::bad_request(
+                "bad call id: 1-128 of letters, digits, '_', '-', '.', not starting with '.'",
+            ),
+            AccessError::BadKind(_) => {
+                ApiError::bad_request("kind: extortion, abuse, dispute or other")
+            }
+            AccessError::BadText(what) => ApiError::bad_request(what),
+            AccessError::NoCall(_) | AccessError::NotRecorded(_) | AccessError::Gone(_) => {
+                ApiError::not_found(e)
+            }
+            AccessError::NotAdmin => ApiError::forbidden(e),
+            AccessError::NotHeld(_) => ApiError::new(StatusCode::CONFLICT, e),
+            AccessError::Store(s) => s.into(),
+        }
     }
 }
 
@@ -165,6 +186,7 @@ impl ConsoleConfig {
 
 struct Inner {
     store: Store,
+    access: RecordingAccess,
     cfg: ConsoleConfig,
     clock: Arc<dyn Clock>,
     sessions: Mutex<Sessions>,
@@ -192,6 +214,7 @@ impl Console {
         let limiter = LoginLimiter::new(cfg.login_attempts, cfg.login_window_s * 1000);
         Console {
             inner: Arc::new(Inner {
+                access: RecordingAccess::new(store.clone(), cfg.recordings_dir.clone()),
                 store,
                 cfg,
                 clock,
@@ -205,6 +228,11 @@ impl Console {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Recording access (resolve, mark, release, audit).
+    pub fn access(&self) -> &RecordingAccess {
+        &self.inner.access
     }
 
     fn now(&self) -> i64 {

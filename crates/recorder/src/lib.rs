@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod retention;
 mod startup;
 mod writer;
