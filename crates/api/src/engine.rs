@@ -241,6 +241,16 @@ async fn metrics(State(api): State<Api>) -> Response {
     }
 }
 
+/// `GET /api/kpis`: the one list of KPI columns (name, title, help, unit,
+/// Prometheus family) and the ones the wallboard shows.
+async fn kpis() -> Response {
+    Json(serde_json::json!({
+        "columns": hotline_metrics::columns::COLUMNS,
+        "wallboard": hotline_metrics::columns::WALLBOARD,
+    }))
+    .into_response()
+}
+
 async fn stats(State(api): State<Api>) -> Response {
     match api.live.stats().await {
         Some(s) => Json(s).into_response(),
@@ -799,6 +809,7 @@ fn routes() -> Routes<Api> {
         .get("/health", || async { "ok\n" })
         .get("/metrics", metrics)
         .get("/api/stats", stats)
+        .get("/api/kpis", kpis)
         .get("/api/stream", stream);
     let agents = Routes::new()
         .get("/api/agents", agents)
@@ -1008,6 +1019,26 @@ mod tests {
             .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
             .collect::<Vec<_>>()
             .join("/")
+    }
+
+    #[tokio::test]
+    async fn the_kpi_columns_are_served_for_the_wallboard() {
+        let r = kpis().await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let cols = v["columns"].as_array().expect("columns");
+        assert_eq!(cols.len(), hotline_metrics::columns::COLUMNS.len());
+        let asa = cols.iter().find(|c| c["name"] == "asa_ms").expect("asa");
+        assert_eq!(asa["unit"], "millis");
+        assert_eq!(asa["title"], "ASA");
+        assert_eq!(
+            asa["prometheus"],
+            serde_json::json!(["hotline_average_speed_of_answer_seconds", "gauge"])
+        );
+        assert_eq!(v["wallboard"][0], "waiting_now");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The one list of KPI columns: each figure of a scope (the center, a queue)
 //! once, with its name, its Prometheus family, help text, unit and how to
 //! read it from [`Figures`]. `/metrics`, the report's CSV and HTML tables
-//! and the wallboard (through `GET /api/kpis`) are all rendered from it, so a
+//! and the wallboard (which reads it from `GET /api/kpis`) are all rendered from it, so a
 //! figure cannot mean one thing in one place and another elsewhere.
 
 use crate::kpi::Figures;
@@ -391,6 +391,19 @@ pub const COLUMNS: &[Column] = &[
     },
 ];
 
+/// The columns the wallboard shows, in order (its tiles and its queue table).
+pub const WALLBOARD: &[&str] = &[
+    "waiting_now",
+    "longest_current_wait_ms",
+    "talking_now",
+    "offered",
+    "answered",
+    "abandoned",
+    "asa_ms",
+    "service_level",
+    "abandon_rate",
+];
+
 /// The column named `name` (its JSON field).
 pub fn column(name: &str) -> Option<&'static Column> {
     COLUMNS.iter().find(|c| c.name == name)
@@ -462,6 +475,13 @@ mod tests {
         let f: Figures = serde_json::from_value(json).expect("figures");
         for (i, c) in COLUMNS.iter().enumerate() {
             assert_eq!((c.value)(&f), Some(i as f64 + 1.0), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn the_wallboard_shows_columns() {
+        for name in WALLBOARD {
+            assert!(column(name).is_some(), "{name}");
         }
     }
 
