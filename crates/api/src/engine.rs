@@ -241,11 +241,12 @@ async fn metrics(State(api): State<Api>) -> Response {
     }
 }
 
-/// `GET /api/kpis`: the one list of KPI columns (name, title, help, unit,
-/// Prometheus family) and the ones the wallboard shows.
+/// `GET /api/kpis`: the KPI columns of a scope and of an agent (name,
+/// title, help, unit, Prometheus family) and the ones the wallboard shows.
 async fn kpis() -> Response {
     Json(serde_json::json!({
         "columns": hotline_metrics::columns::COLUMNS,
+        "agents": hotline_metrics::columns::AGENT_COLUMNS,
         "wallboard": hotline_metrics::columns::WALLBOARD,
     }))
     .into_response()
@@ -289,19 +290,6 @@ struct ControlBody {
     override_minimum: bool,
 }
 
-fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    // constant time in the token's length
-    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn short_text(s: &str, max: usize) -> bool {
     !s.trim().is_empty() && s.len() <= max && !s.chars().any(char::is_control)
 }
@@ -334,7 +322,9 @@ async fn authorize(
             format!("{what} is disabled: set http.api_token in the config"),
         ));
     }
-    if !bearer_ok(headers, &api.token) {
+    if !crate::auth::bearer(headers)
+        .is_some_and(|given| crate::auth::same_secret(given, &api.token))
+    {
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token",
@@ -1039,6 +1029,7 @@ mod tests {
             serde_json::json!(["hotline_average_speed_of_answer_seconds", "gauge"])
         );
         assert_eq!(v["wallboard"][0], "waiting_now");
+        assert_eq!(v["agents"][0]["name"], "answered");
     }
 
     #[test]

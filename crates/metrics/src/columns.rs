@@ -4,7 +4,7 @@
 //! and the wallboard (which reads it from `GET /api/kpis`) are all rendered from it, so a
 //! figure cannot mean one thing in one place and another elsewhere.
 
-use crate::kpi::Figures;
+use crate::kpi::{AgentFigures, Figures};
 use serde::Serialize;
 
 /// How a figure is counted and shown.
@@ -17,6 +17,8 @@ pub enum Unit {
     Ratio,
     /// A duration kept in ms (shown and exported in seconds).
     Millis,
+    /// A long duration kept in ms: exported in seconds, shown as H:MM:SS.
+    Span,
     /// Rings.
     Rings,
     /// Calls per hour.
@@ -43,9 +45,11 @@ impl Kind {
     }
 }
 
-/// One figure of a scope.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct Column {
+/// One figure of a scope (`F` = [`Figures`]) or of an agent (`F` =
+/// [`AgentFigures`]).
+#[derive(Debug, Serialize)]
+#[serde(bound = "")]
+pub struct Column<F> {
     /// Its field in the JSON of [`Figures`] (`/api/stats`), e.g. `asa_ms`.
     pub name: &'static str,
     /// Its short title in tables (`ASA`).
@@ -56,12 +60,20 @@ pub struct Column {
     pub help: &'static str,
     /// How it counts.
     pub unit: Unit,
-    /// Its value in a scope; None = nothing to divide by.
+    /// Its value; None = nothing to divide by.
     #[serde(skip)]
-    pub value: fn(&Figures) -> Option<f64>,
+    pub value: fn(&F) -> Option<f64>,
 }
 
-impl Column {
+impl<F> Clone for Column<F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F> Copy for Column<F> {}
+
+impl<F> Column<F> {
     /// Its CSV header: the name, in seconds for durations (`asa_s`), with the
     /// ring target written in (`agent_answered_within_3_rings`).
     pub fn csv_name(&self, rings: u32) -> String {
@@ -69,15 +81,15 @@ impl Column {
             return format!("{rest}_within_{rings}_rings");
         }
         match (self.unit, self.name.strip_suffix("_ms")) {
-            (Unit::Millis, Some(base)) => format!("{base}_s"),
+            (Unit::Millis | Unit::Span, Some(base)) => format!("{base}_s"),
             _ => self.name.to_string(),
         }
     }
 
     /// The value in the unit of export: seconds for durations, else as kept.
-    pub fn exported(&self, f: &Figures) -> Option<f64> {
+    pub fn exported(&self, f: &F) -> Option<f64> {
         let v = (self.value)(f)?;
-        Some(if self.unit == Unit::Millis {
+        Some(if matches!(self.unit, Unit::Millis | Unit::Span) {
             v / 1000.0
         } else {
             v
@@ -86,7 +98,7 @@ impl Column {
 
     /// The value as a CSV cell: counts as integers, the rest with 3
     /// decimals, empty when there is nothing to divide by.
-    pub fn csv_cell(&self, f: &Figures) -> String {
+    pub fn csv_cell(&self, f: &F) -> String {
         match (self.unit, self.exported(f)) {
             (_, None) => String::new(),
             (Unit::Count, Some(v)) => format!("{v:.0}"),
@@ -100,7 +112,7 @@ const fn count(v: u64) -> Option<f64> {
 }
 
 /// Every figure of a scope, in the order of the CSV table.
-pub const COLUMNS: &[Column] = &[
+pub const COLUMNS: &[Column<Figures>] = &[
     Column {
         name: "offered",
         title: "calls",
@@ -405,9 +417,133 @@ pub const WALLBOARD: &[&str] = &[
 ];
 
 /// The column named `name` (its JSON field).
-pub fn column(name: &str) -> Option<&'static Column> {
+pub fn column(name: &str) -> Option<&'static Column<Figures>> {
     COLUMNS.iter().find(|c| c.name == name)
 }
+
+/// Every figure of an agent, in the order of the CSV table.
+pub const AGENT_COLUMNS: &[Column<AgentFigures>] = &[
+    Column {
+        name: "answered",
+        title: "answered",
+        prometheus: Some(("hotline_agent_answered_total", Kind::Counter)),
+        help: "Calls an agent answered.",
+        unit: Unit::Count,
+        value: |f| count(f.answered),
+    },
+    Column {
+        name: "missed",
+        title: "missed",
+        prometheus: Some(("hotline_agent_missed_total", Kind::Counter)),
+        help: "Offers an agent let ring out or refused.",
+        unit: Unit::Count,
+        value: |f| count(f.missed),
+    },
+    Column {
+        name: "talk_ms",
+        title: "talk",
+        prometheus: Some(("hotline_agent_talk_seconds_total", Kind::Counter)),
+        help: "Time an agent was connected to callers (hold included).",
+        unit: Unit::Millis,
+        value: |f| Some(f.talk_ms as f64),
+    },
+    Column {
+        name: "avg_talk_ms",
+        title: "average talk",
+        prometheus: None,
+        help: "Mean time an agent was connected per call.",
+        unit: Unit::Millis,
+        value: |f| f.avg_talk_ms,
+    },
+    Column {
+        name: "rang_out",
+        title: "rang out",
+        prometheus: None,
+        help: "Offers that rang out unanswered.",
+        unit: Unit::Count,
+        value: |f| count(f.rang_out),
+    },
+    Column {
+        name: "refused",
+        title: "refused",
+        prometheus: None,
+        help: "Offers the phone refused (busy, declined).",
+        unit: Unit::Count,
+        value: |f| count(f.refused),
+    },
+    Column {
+        name: "limit_exceeded",
+        title: "over the limit",
+        prometheus: Some(("hotline_agent_limit_exceeded_total", Kind::Counter)),
+        help: "Calls an agent took past their handle-time limit.",
+        unit: Unit::Count,
+        value: |f| count(f.limit_exceeded),
+    },
+    Column {
+        name: "within_limit",
+        title: "within limit",
+        prometheus: None,
+        help: "An agent's completed calls within their limit / completed calls.",
+        unit: Unit::Ratio,
+        value: |f| f.within_limit,
+    },
+    Column {
+        name: "staffed_ms",
+        title: "staffed",
+        prometheus: Some(("hotline_agent_staffed_seconds_total", Kind::Counter)),
+        help: "Time an agent had a registered phone and was logged in.",
+        unit: Unit::Span,
+        value: |f| Some(f.staffed_ms as f64),
+    },
+    Column {
+        name: "paused_ms",
+        title: "paused",
+        prometheus: None,
+        help: "Of the staffed time, time paused.",
+        unit: Unit::Span,
+        value: |f| Some(f.paused_ms as f64),
+    },
+    Column {
+        name: "occupancy",
+        title: "occupancy",
+        prometheus: Some(("hotline_agent_occupancy_ratio", Kind::Gauge)),
+        help: "Talk time / (staffed - paused time) of an agent.",
+        unit: Unit::Ratio,
+        value: |f| f.occupancy,
+    },
+    Column {
+        name: "utilisation",
+        title: "utilisation",
+        prometheus: None,
+        help: "Talk time / staffed time of an agent.",
+        unit: Unit::Ratio,
+        value: |f| f.utilisation,
+    },
+    Column {
+        name: "attendance",
+        title: "attendance",
+        prometheus: None,
+        help: "Staffed time / the length of the window.",
+        unit: Unit::Ratio,
+        value: |f| f.attendance,
+    },
+    Column {
+        name: "transferred",
+        title: "transferred",
+        prometheus: None,
+        help: "Calls the agent transferred to another queue.",
+        unit: Unit::Count,
+        value: |f| count(f.transferred),
+    },
+    Column {
+        name: "unreachable",
+        title: "unreachable",
+        prometheus: None,
+        help: "Offers that could not reach the phone (not a miss).",
+        unit: Unit::Count,
+        value: |f| count(f.unreachable),
+    },
+];
 
 /// Fields of [`Figures`] that are not one number and so no column:
 /// distributions and per-type breakdowns, rendered as tables of their own.
@@ -462,6 +598,42 @@ mod tests {
                 "{family}: counters end in _total, gauges do not"
             );
         }
+    }
+
+    #[test]
+    fn every_agent_figure_is_a_column() {
+        let json = serde_json::to_value(AgentFigures::default()).expect("json");
+        let fields = json.as_object().expect("an object");
+        for name in fields.keys() {
+            assert!(
+                AGENT_COLUMNS.iter().any(|c| c.name == name),
+                "agent figure {name} is in no column: add it to AGENT_COLUMNS"
+            );
+        }
+        assert_eq!(
+            fields.len(),
+            AGENT_COLUMNS.len(),
+            "a column is no figure or listed twice"
+        );
+        let mut f: AgentFigures = serde_json::from_value(serde_json::Value::Object(
+            AGENT_COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.to_string(), serde_json::json!(i + 1)))
+                .collect(),
+        ))
+        .expect("agent figures");
+        for (i, c) in AGENT_COLUMNS.iter().enumerate() {
+            assert_eq!((c.value)(&f), Some(i as f64 + 1.0), "{}", c.name);
+        }
+        f.occupancy = None;
+        assert_eq!(
+            AGENT_COLUMNS
+                .iter()
+                .find(|c| c.name == "occupancy")
+                .and_then(|c| c.exported(&f)),
+            None
+        );
     }
 
     #[test]

@@ -321,7 +321,7 @@ pub struct Figures {
 }
 
 /// The figures of one agent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentFigures {
     /// Calls answered.
     pub answered: u64,

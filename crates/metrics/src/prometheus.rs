@@ -1,6 +1,6 @@
 //! The KPIs in the Prometheus text exposition format (version 0.0.4).
 
-use crate::columns::COLUMNS;
+use crate::columns::{AGENT_COLUMNS, COLUMNS};
 use crate::kpi::Snapshot;
 use std::fmt::Write as _;
 
@@ -57,57 +57,16 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{name}{{type=\"{}\"}} {}", label(t), v / 1000.0);
         }
     }
-    for (name, help, value) in [
-        (
-            "hotline_agent_answered_total",
-            "Calls an agent answered.",
-            0,
-        ),
-        (
-            "hotline_agent_missed_total",
-            "Offers an agent let ring out or refused.",
-            1,
-        ),
-        (
-            "hotline_agent_limit_exceeded_total",
-            "Calls an agent took past their handle-time limit.",
-            2,
-        ),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
+    for col in AGENT_COLUMNS {
+        let Some((name, kind)) = col.prometheus else {
+            continue;
+        };
+        let _ = writeln!(out, "# HELP {name} {}", col.help);
+        let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
         for (a, f) in &s.agents {
-            let v = match value {
-                0 => f.answered,
-                1 => f.missed,
-                _ => f.limit_exceeded,
-            };
-            let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
-        }
-    }
-    let name = "hotline_agent_staffed_seconds_total";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Time an agent had a registered phone and was logged in."
-    );
-    let _ = writeln!(out, "# TYPE {name} counter");
-    for (a, f) in &s.agents {
-        let _ = writeln!(
-            out,
-            "{name}{{agent=\"{}\"}} {}",
-            label(a),
-            f.staffed_ms as f64 / 1000.0
-        );
-    }
-    let name = "hotline_agent_occupancy_ratio";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Talk time / (staffed - paused time) of an agent."
-    );
-    let _ = writeln!(out, "# TYPE {name} gauge");
-    for (a, f) in &s.agents {
-        if let Some(v) = f.occupancy {
-            let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
+            if let Some(v) = col.exported(f) {
+                let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
+            }
         }
     }
     out

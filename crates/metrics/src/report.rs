@@ -3,7 +3,7 @@
 //! folded events (the same [`Metrics`] as the live figures) and the one list
 //! of [`COLUMNS`]. Times are local to the center's [`Calendar`].
 
-use crate::columns::{Column, Unit, COLUMNS};
+use crate::columns::{Column, Unit, AGENT_COLUMNS, COLUMNS};
 use crate::kpi::{Figures, Metrics, Snapshot, UnansweredCall};
 use hotline_core::Calendar;
 use std::fmt::Write as _;
@@ -126,27 +126,19 @@ fn csv(r: &Report) -> String {
         let fcr = r.fcr.1.get(q).copied().flatten();
         out.push_str(&row(&format!("queue:{q}"), f, fcr));
     }
-    out.push_str("\nagent,answered,missed,talk_s,avg_talk_s,rang_out,refused,limit_exceeded,within_limit,staffed_s,paused_s,occupancy,utilisation,attendance,transferred\n");
+    out.push_str("\nagent");
+    for c in AGENT_COLUMNS {
+        out.push(',');
+        out.push_str(&c.csv_name(r.rings));
+    }
+    out.push('\n');
     for (a, f) in &s.agents {
-        let _ = writeln!(
-            out,
-            "{},{},{},{:.3},{},{},{},{},{},{:.3},{:.3},{},{},{},{}",
-            csv_field(a),
-            f.answered,
-            f.missed,
-            f.talk_ms as f64 / 1000.0,
-            opt(f.avg_talk_ms, 0.001),
-            f.rang_out,
-            f.refused,
-            f.limit_exceeded,
-            opt(f.within_limit, 1.0),
-            f.staffed_ms as f64 / 1000.0,
-            f.paused_ms as f64 / 1000.0,
-            opt(f.occupancy, 1.0),
-            opt(f.utilisation, 1.0),
-            opt(f.attendance, 1.0),
-            f.transferred,
-        );
+        out.push_str(&csv_field(a));
+        for c in AGENT_COLUMNS {
+            out.push(',');
+            out.push_str(&c.csv_cell(f));
+        }
+        out.push('\n');
     }
     out
 }
@@ -343,12 +335,13 @@ const SCOPE_TABLE: &[&str] = &[
 ];
 
 /// A figure as HTML text in its unit (a dash when there is nothing to divide by).
-fn cell(col: &Column, f: &Figures) -> String {
+fn cell<F>(col: &Column<F>, f: &F) -> String {
     match (col.unit, (col.value)(f)) {
         (_, None) => "&ndash;".into(),
         (Unit::Count, Some(v)) => format!("{v:.0}"),
         (Unit::Ratio, v) => pct(v),
         (Unit::Millis, v) => secs(v),
+        (Unit::Span, Some(v)) => hms(v as i64),
         (Unit::Rings | Unit::PerHour, Some(v)) => format!("{v:.1}"),
     }
 }
@@ -417,7 +410,7 @@ pub fn report_html(r: &Report) -> String {
             |f| col.exported(f),
         ));
     }
-    let table: Vec<&Column> = SCOPE_TABLE.iter().filter_map(|n| by_name(n)).collect();
+    let table: Vec<&Column<Figures>> = SCOPE_TABLE.iter().filter_map(|n| by_name(n)).collect();
     out.push_str("<h2>Center and queues</h2>\n<table><thead><tr><th>scope</th>");
     for col in &table {
         let _ = write!(
@@ -452,26 +445,22 @@ pub fn report_html(r: &Report) -> String {
             pct(f.within_limit)
         );
     }
-    out.push_str("</tbody></table>\n<p>AHT = talk + hold + wrap-up (docs/kpis.md).</p>\n<h2>Agents</h2>\n<table><thead><tr><th>agent</th><th>answered</th><th>missed</th><th>rang out</th><th>refused</th><th>talk</th><th>average talk</th><th>over the limit</th><th>within limit</th><th>staffed</th><th>attendance</th><th>paused</th><th>occupancy</th><th>transferred</th></tr></thead><tbody>\n");
-    for (a, f) in &r.total.agents {
-        let _ = writeln!(
+    out.push_str("</tbody></table>\n<p>AHT = talk + hold + wrap-up (docs/kpis.md).</p>\n<h2>Agents</h2>\n<table><thead><tr><th>agent</th>");
+    for col in AGENT_COLUMNS {
+        let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(a),
-            f.answered,
-            f.missed,
-            f.rang_out,
-            f.refused,
-            secs(Some(f.talk_ms as f64)),
-            secs(f.avg_talk_ms),
-            f.limit_exceeded,
-            pct(f.within_limit),
-            hms(f.staffed_ms),
-            pct(f.attendance),
-            hms(f.paused_ms),
-            pct(f.occupancy),
-            f.transferred
+            "<th title=\"{}\">{}</th>",
+            esc(col.help),
+            esc(col.title)
         );
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for (a, f) in &r.total.agents {
+        let _ = write!(out, "<tr><td>{}</td>", esc(a));
+        for col in AGENT_COLUMNS {
+            let _ = write!(out, "<td>{}</td>", cell(col, f));
+        }
+        out.push_str("</tr>\n");
     }
     let _ = writeln!(
         out,
