@@ -302,35 +302,22 @@ async fn authorize(
     api: &Api,
     headers: &HeaderMap,
     changes: bool,
-    what: &str,
+    what: &'static str,
 ) -> Result<Option<String>, Response> {
-    let session = match &api.console {
-        Some(c) => {
-            c.session_principal(headers, changes, hotline_store::Role::Supervisor)
-                .await
-        }
-        None => None,
-    };
-    match session {
-        Some(Ok(p)) => return Ok(Some(p.name)),
-        Some(Err(e)) => return Err(e.into_response()),
-        None => {}
-    }
-    if api.token.is_empty() {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            format!("{what} is disabled: set http.api_token in the config"),
-        ));
-    }
-    if !crate::auth::bearer(headers)
-        .is_some_and(|given| crate::auth::same_secret(given, &api.token))
+    match crate::auth::principal(
+        api.console.as_ref(),
+        &api.token,
+        headers,
+        changes,
+        hotline_store::Role::Supervisor,
+        crate::auth::NoToken::Disabled(what),
+    )
+    .await
     {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        ));
+        Ok(p) if p.session => Ok(Some(p.name)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e.into_response()),
     }
-    Ok(None)
 }
 
 /// An optional JSON body: empty (or blank) is the default, anything else

@@ -274,30 +274,15 @@ impl Console {
         method: &Method,
         min: Role,
     ) -> Result<Principal, ApiError> {
-        if let Some(r) = self
-            .session_principal(headers, state_change(method), min)
-            .await
-        {
-            return r;
-        }
-        match auth::bearer(headers) {
-            Some(given) => {
-                if !self.inner.cfg.api_token.is_empty()
-                    && auth::same_secret(given, &self.inner.cfg.api_token)
-                {
-                    auth::need(Principal::api(), min)
-                } else {
-                    Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "wrong bearer token",
-                    ))
-                }
-            }
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "log in first (POST /api/login)",
-            )),
-        }
+        auth::principal(
+            Some(self),
+            &self.inner.cfg.api_token,
+            headers,
+            state_change(method),
+            min,
+            auth::NoToken::LogIn,
+        )
+        .await
     }
 
     /// The session's user if the request carries a session cookie (None if
