@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 //! Whole-system load harness: the release `hotline` binary, SIPp agents and
 //! SIPp callers, every call bridged and recorded. Prints what it measured.
 //!

@@ -8,7 +8,8 @@ use crate::config::Config;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use hotline_core::{CallId, CallType, Clock, SystemClock};
-use hotline_store::{MarkKind, Role, Store, User};
+use hotline_recorder::access::{AccessError, Actor, RecordingAccess};
+use hotline_store::{Role, Store, User};
 use std::path::{Path, PathBuf};
 
 /// The longest password file read.
@@ -50,10 +51,10 @@ pub struct ListFilter {
     /// Agent id.
     #[arg(long)]
     pub agent: Option<String>,
-    /// From this day (YYYY-MM-DD, UTC).
+    /// From this day (YYYY-MM-DD, in schedule.timezone).
     #[arg(long)]
     pub from: Option<String>,
-    /// Up to and including this day (YYYY-MM-DD, UTC).
+    /// Up to and including this day (YYYY-MM-DD, in schedule.timezone).
     #[arg(long)]
     pub to: Option<String>,
     /// Only recordings with an evidence mark (held or released).
@@ -115,7 +116,7 @@ async fn authenticate(store: &Store, who: &Credentials) -> Result<User> {
     let password = read_password(&who.password_file)?;
     let refused = || anyhow!("user `{}`: unknown user or wrong password", who.user);
     let user = store.user(&who.user).await?.ok_or_else(refused)?;
-    if !hotline_console::verify_password(&user.password_hash, &password) {
+    if !hotline_api::verify_password(&user.password_hash, &password) {
         return Err(refused());
     }
     Ok(user)
@@ -150,7 +151,7 @@ pub fn users(cfg: &Config, cmd: UsersCmd) -> Result<()> {
             if password.chars().count() < 8 {
                 bail!("--password-file: the password needs at least 8 characters");
             }
-            let hash = hotline_console::hash_password(&password)?;
+            let hash = hotline_api::hash_password(&password)?;
             runtime()?.block_on(async {
                 let store = open_store(cfg).await?;
                 let now = SystemClock.now_ms();
@@ -180,77 +181,59 @@ pub fn users(cfg: &Config, cmd: UsersCmd) -> Result<()> {
     }
 }
 
+/// The recording-access service over the config's store and recordings.
+async fn recording_access(cfg: &Config) -> Result<RecordingAccess> {
+    Ok(RecordingAccess::new(
+        open_store(cfg).await?,
+        cfg.recordings_dir(),
+    ))
+}
+
+/// A refusal of the service, naming the command-line flag it is about.
+fn flagged(e: AccessError) -> anyhow::Error {
+    match e {
+        AccessError::BadKind(_) | AccessError::BadText(_) => anyhow!("--{e}"),
+        e => anyhow!("recording: {e}"),
+    }
+}
+
+/// Who acts on the command line: a user of `hotline users`.
+fn actor(user: &User) -> Actor {
+    Actor {
+        name: user.name.clone(),
+        audit_name: format!("user:{}", user.name),
+        admin: user.role >= Role::Admin,
+    }
+}
+
 /// `hotline recordings mark`: an evidence mark and legal hold (supervisor).
 pub fn mark(cfg: &Config, id: &str, kind: &str, note: &str, who: &Credentials) -> Result<()> {
-    hotline_evidence::validate_id(id)?;
-    let kind = MarkKind::parse(kind)
-        .ok_or_else(|| anyhow!("--kind: `{kind}` is not extortion, abuse, dispute or other"))?;
-    if note.len() > 4000 {
-        bail!("--note: at most 4000 bytes");
-    }
+    RecordingAccess::call_id(id).map_err(flagged)?;
+    RecordingAccess::check_mark(kind, note).map_err(flagged)?;
     runtime()?.block_on(async {
-        let store = open_store(cfg).await?;
-        let user = authenticate(&store, who).await?;
+        let access = recording_access(cfg).await?;
+        let user = authenticate(access.store(), who).await?;
         need(&user, Role::Supervisor, "mark recordings")?;
-        if store.cdr(&CallId::from_stored(id)).await?.is_none() {
-            bail!("recording {id}: no such call");
-        }
-        let now = SystemClock.now_ms();
-        store.add_mark(id, kind, note, &user.name, now).await?;
-        store
-            .append_audit(
-                now,
-                &format!("user:{}", user.name),
-                "mark",
-                Some(id),
-                &format!("{}: {note}", kind.as_str()),
-            )
-            .await?;
-        println!(
-            "{id}: marked {} by {}; on legal hold",
-            kind.as_str(),
-            user.name
-        );
+        access
+            .mark(id, kind, note, &actor(&user), SystemClock.now_ms())
+            .await
+            .map_err(flagged)?;
+        println!("{id}: marked {kind} by {}; on legal hold", user.name);
         Ok(())
     })
 }
 
-/// `hotline recordings release`: ends the legal hold (admin only).
+/// `hotline recordings release`: ends the legal hold (admin only; a
+/// refusal is on record).
 pub fn release(cfg: &Config, id: &str, reason: &str, who: &Credentials) -> Result<()> {
-    hotline_evidence::validate_id(id)?;
-    if reason.trim().is_empty() || reason.len() > 4000 {
-        bail!("--reason: say why the hold ends (1-4000 bytes)");
-    }
+    RecordingAccess::call_id(id).map_err(flagged)?;
     runtime()?.block_on(async {
-        let store = open_store(cfg).await?;
-        let user = authenticate(&store, who).await?;
-        if let Err(e) = need(&user, Role::Admin, "release a legal hold") {
-            // a refused release is itself on record
-            store
-                .append_audit(
-                    SystemClock.now_ms(),
-                    &format!("user:{}", user.name),
-                    "release_refused",
-                    Some(id),
-                    reason,
-                )
-                .await?;
-            return Err(e);
-        }
-        let now = SystemClock.now_ms();
-        let n = store.release_marks(id, &user.name, reason, now).await?;
-        if n == 0 {
-            bail!("recording {id}: not on hold");
-        }
-        store
-            .append_audit(
-                now,
-                &format!("user:{}", user.name),
-                "release",
-                Some(id),
-                reason,
-            )
-            .await?;
+        let access = recording_access(cfg).await?;
+        let user = authenticate(access.store(), who).await?;
+        let n = access
+            .release(id, reason, &actor(&user), SystemClock.now_ms())
+            .await
+            .map_err(flagged)?;
         println!("{id}: hold released by {} ({n} mark(s))", user.name);
         Ok(())
     })
@@ -288,46 +271,31 @@ pub fn audit_cli_access(
 /// The WAV of recording `id` under the recordings root (from its CDR), if
 /// its audio is still there.
 pub fn recording_file(cfg: &Config, id: &str) -> Result<PathBuf> {
-    hotline_evidence::validate_id(id)?;
-    let rel = runtime()?.block_on(async {
-        let store = open_store(cfg).await?;
-        let cdr = store
-            .cdr(&CallId::from_stored(id))
-            .await?
-            .ok_or_else(|| anyhow!("recording {id}: no such call"))?;
-        cdr.recording_path
-            .ok_or_else(|| anyhow!("recording {id}: the call was not recorded"))
-    })?;
-    if rel.split('/').any(|part| part == ".." || part.is_empty()) {
-        bail!("recording {id}: the stored path `{rel}` is not under the recordings root");
-    }
-    let path = cfg.recordings_dir().join(&rel);
-    if !path.is_file() {
-        bail!("recording {id}: {} is gone", path.display());
-    }
-    Ok(path)
+    RecordingAccess::call_id(id).map_err(flagged)?;
+    runtime()?.block_on(async {
+        let access = recording_access(cfg).await?;
+        let (_, path) = access.resolve(id).await.map_err(flagged)?;
+        Ok(path)
+    })
 }
 
-fn day_start_ms(day: &str, key: &str) -> Result<i64> {
-    let d: jiff::civil::Date = day
-        .parse()
-        .map_err(|_| anyhow!("{key}: `{day}` is not a date (YYYY-MM-DD)"))?;
-    Ok(d.to_zoned(jiff::tz::TimeZone::UTC)
-        .map_err(|e| anyhow!("{key}: {e}"))?
-        .timestamp()
-        .as_millisecond())
+/// Start and end of a day of the center's calendar, epoch ms.
+fn day_bounds(cal: &hotline_core::Calendar, day: &str, key: &str) -> Result<(i64, i64)> {
+    let d = hotline_core::calendar::parse_date(day).map_err(|e| anyhow!("{key}: {e}"))?;
+    cal.day_bounds(d).map_err(|e| anyhow!("{key}: {e}"))
 }
 
 /// `hotline recordings list`: recorded calls, newest first, with their marks.
 pub fn list(cfg: &Config, f: &ListFilter) -> Result<()> {
+    let cal = cfg.calendar()?;
     let from = f
         .from
         .as_deref()
-        .map(|d| day_start_ms(d, "--from"))
+        .map(|d| day_bounds(&cal, d, "--from").map(|b| b.0))
         .transpose()?;
     let to =
         f.to.as_deref()
-            .map(|d| day_start_ms(d, "--to").map(|t| t + 86_400_000))
+            .map(|d| day_bounds(&cal, d, "--to").map(|b| b.1))
             .transpose()?;
     if let (Some(a), Some(b)) = (from, to) {
         if a >= b {
@@ -379,9 +347,7 @@ pub fn list(cfg: &Config, f: &ListFilter) -> Result<()> {
                 continue;
             }
             let kinds: Vec<&str> = marks.iter().map(|m| m.kind.as_str()).collect();
-            let arrived = jiff::Timestamp::from_millisecond(c.arrived_ms)
-                .map(|t| t.to_string())
-                .unwrap_or_default();
+            let arrived = cal.format_with_offset(c.arrived_ms);
             println!(
                 "{id},{arrived},{},{},{},{},{:.1},{},{},{path}",
                 csv(&c.caller),

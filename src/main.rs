@@ -4,22 +4,17 @@
 
 mod access;
 mod config;
-mod http;
 mod recordings;
 mod report;
-mod retention;
-mod routing_config;
-mod schedule_config;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use config::settings::Settings;
 use config::Config;
-use hotline_core::QueueId;
-use hotline_engine::{Engine, EngineConfig, Prompts};
-use hotline_media::prompt::Prompt;
-use hotline_media::{MediaConfig, MediaEngine};
+use hotline_engine::Engine;
+use hotline_media::MediaEngine;
 use hotline_recorder::Recorder;
-use hotline_sip::{AgentAccount, SipConfig, SipServer};
+use hotline_sip::SipServer;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use tracing::{error, info, warn};
@@ -282,17 +277,10 @@ fn sim_flag(field: &str) -> String {
 
 fn simulate(a: SimArgs) -> Result<()> {
     use hotline_sim::{Overflow, OverflowTo, SimConfig, SimError, Strategy, Treatments};
-    let strategy = match a.strategy.as_str() {
-        "longest-idle" => Strategy::LongestIdle,
-        "round-robin" => Strategy::RoundRobin,
-        "fewest-calls" => Strategy::FewestCalls,
-        "least-talk-time" => Strategy::LeastTalkTime,
-        "linear" => Strategy::Linear,
-        "ring-all" => Strategy::RingAll,
-        other => bail!(
-            "--strategy: unknown strategy `{other}` (longest-idle, round-robin, fewest-calls, least-talk-time, linear, ring-all)"
-        ),
-    };
+    let strategy: Strategy = a
+        .strategy
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--strategy: {e}"))?;
     let agents = u32::try_from(a.agents)
         .map_err(|_| anyhow::anyhow!("--agents: must be from 1 to 10000, got {}", a.agents))?;
     let answer_after_rings = u32::try_from(a.answer_after_rings).map_err(|_| {
@@ -378,116 +366,18 @@ fn staffing(
     Ok(())
 }
 
+/// `hotline check-config`: exactly what `serve` builds before it binds a
+/// socket (every file the config names is loaded), then exit.
 fn check_config(path: &Path) -> Result<()> {
-    let cfg = Config::load(path)?;
-    load_prompts(&cfg)?;
-    load_ivr(&cfg)?;
+    let s = Settings::build(Config::load(path)?)?;
     println!(
         "{}: OK ({} agents, numbers {}, SIP on {})",
         path.display(),
-        cfg.agents.len(),
-        cfg.hotline.numbers.join(", "),
-        cfg.sip.listen
+        s.accounts.len(),
+        s.engine.numbers.join(", "),
+        s.sip.listen
     );
     Ok(())
-}
-
-fn load_prompts(cfg: &Config) -> Result<Prompts> {
-    let greeting = Prompt::load_wav("greeting", &cfg.prompts.greeting).with_context(|| {
-        format!(
-            "prompts.greeting: cannot load {}",
-            cfg.prompts.greeting.display()
-        )
-    })?;
-    let music = Prompt::load_wav("music", &cfg.prompts.music)
-        .with_context(|| format!("prompts.music: cannot load {}", cfg.prompts.music.display()))?;
-    let optional = |name: &str, path: &Option<PathBuf>| -> Result<Option<Prompt>> {
-        path.as_ref()
-            .map(|path| {
-                Prompt::load_wav(name, path)
-                    .with_context(|| format!("prompts.{name}: cannot load {}", path.display()))
-            })
-            .transpose()
-    };
-    Ok(Prompts {
-        greeting,
-        music,
-        blacklisted: optional("blacklisted", &cfg.prompts.blacklisted)?,
-        silent_line: optional("silent_line", &cfg.prompts.silent_line)?,
-        closed: optional("closed", &cfg.prompts.closed)?,
-    })
-}
-
-fn load_announcements(cfg: &Config) -> Result<Option<hotline_engine::announce::Announcements>> {
-    let a = &cfg.announcements;
-    if a.every_s == 0 {
-        return Ok(None);
-    }
-    let words = if a.position || a.expected_wait {
-        Some(
-            hotline_engine::announce::AnnounceWords::load(&a.words)
-                .with_context(|| format!("announcements.words: {}", a.words.display()))?,
-        )
-    } else {
-        None
-    };
-    let message = a
-        .message
-        .as_ref()
-        .map(|path| {
-            Prompt::load_wav("still_waiting", path)
-                .with_context(|| format!("announcements.message: cannot load {}", path.display()))
-        })
-        .transpose()?;
-    Ok(Some(hotline_engine::announce::Announcements {
-        every_ms: i64::from(a.every_s) * 1000,
-        position: a.position,
-        expected_wait: a.expected_wait,
-        default_handle_ms: i64::from(a.default_handle_s) * 1000,
-        words,
-        message,
-    }))
-}
-
-fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::CallbackConfig>> {
-    let c = &cfg.callback;
-    if !c.enabled {
-        return Ok(None);
-    }
-    let load = |name: &str, path: &Option<PathBuf>| -> Result<Option<Prompt>> {
-        path.as_ref()
-            .map(|p| {
-                Prompt::load_wav(name, p)
-                    .with_context(|| format!("callback.{name}: cannot load {}", p.display()))
-            })
-            .transpose()
-    };
-    Ok(Some(hotline_engine::callback::CallbackConfig {
-        key: c.key.chars().next().unwrap_or('1'),
-        offer: load("offer", &c.offer)?,
-        confirm: load("confirm", &c.confirm)?,
-        deadline_ms: i64::from(c.deadline_h) * 3_600_000,
-        dial: c.dial.clone(),
-        gateway: c.gateway()?,
-        retry_ms: i64::from(c.retry_s) * 1000,
-        attempts: c.attempts,
-        answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
-    }))
-}
-
-fn load_outbound(cfg: &Config) -> Result<Option<hotline_engine::outbound::OutboundConfig>> {
-    let o = &cfg.outbound;
-    if !o.enabled {
-        return Ok(None);
-    }
-    Ok(Some(hotline_engine::outbound::OutboundConfig {
-        prefix: o.prefix.clone(),
-        dial: o.dial.clone(),
-        gateway: o.gateway()?,
-        allowed_prefixes: o.allowed_prefixes.clone(),
-        answer_timeout_ms: i64::from(o.answer_timeout_s) * 1000,
-        call_type: o.call_type.parse()?,
-    }))
 }
 
 /// The config file with `--data` applied.
@@ -497,50 +387,6 @@ fn load_with_data(config: &Path, data: Option<PathBuf>) -> Result<Config> {
         cfg.storage.data_dir = d;
     }
     Ok(cfg)
-}
-
-fn load_voicemail(cfg: &Config) -> Result<Option<hotline_engine::Voicemail>> {
-    let v = &cfg.voicemail;
-    if !v.enabled {
-        return Ok(None);
-    }
-    let prompt = v
-        .prompt
-        .as_ref()
-        .map(|path| {
-            Prompt::load_wav("voicemail", path)
-                .with_context(|| format!("voicemail.prompt: cannot load {}", path.display()))
-        })
-        .transpose()?;
-    Ok(Some(hotline_engine::Voicemail {
-        prompt,
-        max_ms: i64::from(v.max_s) * 1000,
-    }))
-}
-
-fn load_period_greetings(cfg: &Config) -> Result<Vec<Prompt>> {
-    cfg.schedule
-        .greetings
-        .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            Prompt::load_wav(&g.name, &g.prompt).with_context(|| {
-                format!(
-                    "schedule.greetings[{i}].prompt: cannot load {}",
-                    g.prompt.display()
-                )
-            })
-        })
-        .collect()
-}
-
-fn load_ivr(cfg: &Config) -> Result<Option<hotline_engine::routing::IvrMenu>> {
-    if !cfg.ivr.enabled {
-        return Ok(None);
-    }
-    let prompt = Prompt::load_wav("menu", &cfg.ivr.prompt)
-        .with_context(|| format!("ivr.prompt: cannot load {}", cfg.ivr.prompt.display()))?;
-    Ok(cfg.ivr_menu(prompt)?)
 }
 
 fn serve(
@@ -560,21 +406,13 @@ fn serve(
     if let Some(data) = data {
         cfg.storage.data_dir = data;
     }
-    cfg.validate()?;
-    let prompts = load_prompts(&cfg)?;
-    let workers = if cfg.media.workers == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        cfg.media.workers
-    };
+    let settings = Settings::build(cfg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("hotline-io")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run(cfg, prompts, workers))
+    runtime.block_on(run(settings))
 }
 
 /// The supervisor console over the store, with the engine's blacklist
@@ -583,10 +421,10 @@ async fn console(
     cfg: &Config,
     store: hotline_store::Store,
     blacklist: hotline_engine::routing::Blacklist,
-) -> Result<hotline_console::Console> {
+) -> Result<hotline_api::Console> {
     let c = &cfg.console;
     let mut ccfg =
-        hotline_console::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
+        hotline_api::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
     ccfg.api_token = cfg.http.api_token.clone();
     ccfg.secure_cookies = cfg.http.tls_cert.is_some();
     ccfg.session_idle_s = c.session_idle_s;
@@ -594,7 +432,7 @@ async fn console(
     ccfg.login_attempts = c.login_attempts;
     ccfg.login_window_s = c.login_window_s;
     ccfg.open_read_api = c.open_read_api;
-    let console = hotline_console::Console::new(
+    let console = hotline_api::Console::new(
         store,
         ccfg,
         std::sync::Arc::new(hotline_core::SystemClock),
@@ -608,7 +446,17 @@ async fn console(
     Ok(console)
 }
 
-async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
+async fn run(settings: Settings) -> Result<()> {
+    let Settings {
+        cfg,
+        center,
+        engine: engine_cfg,
+        prompts,
+        sip: sip_cfg,
+        accounts,
+        media: media_cfg,
+        tls,
+    } = settings;
     std::fs::create_dir_all(&cfg.storage.data_dir).with_context(|| {
         format!(
             "storage.data_dir: cannot create {}",
@@ -624,53 +472,25 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     let store = hotline_store::Store::connect(&cfg.database_url())
         .await
         .context("storage: cannot open the database")?;
-    recordings::startup_sweep(&recorder, &store).await?;
+    hotline_recorder::startup_sweep(&recorder, &store)
+        .await
+        .context("recordings sweep")?;
     let (sink, writer) = hotline_store::spawn_writer(store.clone());
     if let Some(notary) = recorder.notary().cloned() {
-        retention::spawn(cfg.clone(), notary, sink.clone());
+        hotline_recorder::retention::spawn(
+            cfg.recordings_dir(),
+            center.retention.clone(),
+            std::time::Duration::from_secs(u64::from(cfg.retention.check_every_s)),
+            store.clone(),
+            notary,
+            sink.clone(),
+        );
     }
 
-    let media = MediaEngine::start(MediaConfig {
-        bind_ip: cfg.media.ip,
-        port_min: cfg.media.port_min,
-        port_max: cfg.media.port_max,
-        workers,
-    })
-    .context("media: cannot start RTP workers")?;
-
-    let mut accounts = Vec::new();
-    for (i, a) in cfg.agents.iter().enumerate() {
-        let algorithms = match &a.algorithms {
-            Some(names) => Some(config::parse_algorithms(
-                &format!("agents[{i}].algorithms"),
-                names,
-            )?),
-            None => None,
-        };
+    let media = MediaEngine::start(media_cfg).context("media: cannot start RTP workers")?;
+    for a in &cfg.agents {
         info!(agent = %a.id, name = a.name.as_deref().unwrap_or("-"), "agent account");
-        accounts.push(AgentAccount {
-            id: a.id.clone(),
-            password: a.password.clone(),
-            algorithms,
-        });
     }
-    let sip_cfg = SipConfig {
-        listen: cfg.sip.listen,
-        realm: cfg.sip.realm.clone(),
-        nonce_ttl_ms: i64::from(cfg.sip.nonce_ttl_s) * 1000,
-        min_expires_s: cfg.sip.min_expires_s,
-        max_expires_s: cfg.sip.max_expires_s,
-        default_expires_s: cfg.sip.max_expires_s.min(600).max(cfg.sip.min_expires_s),
-        max_contacts_per_agent: cfg.sip.max_contacts_per_agent,
-        algorithms: config::parse_algorithms("sip.algorithms", &cfg.sip.algorithms)?,
-        rate_limit_per_source: cfg.sip.rate_limit_per_source,
-        feature_prefix: "*".into(),
-        dial_prefix: if cfg.outbound.enabled {
-            cfg.outbound.prefix.clone()
-        } else {
-            String::new()
-        },
-    };
     let demo = cfg.demo_password_agents();
     if !demo.is_empty() && !cfg.sip.listen.ip().is_loopback() {
         for _ in 0..3 {
@@ -680,47 +500,6 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     let (sip, sip_events) = SipServer::start(sip_cfg, accounts)
         .await
         .context("sip.listen")?;
-    let engine_cfg = EngineConfig {
-        numbers: cfg.hotline.numbers.clone(),
-        queue: QueueId::new(cfg.hotline.queue.clone()),
-        queues: cfg.queue_configs(),
-        overflow: cfg.overflow_map(),
-        agent_skills: cfg.agent_skills(),
-        vip: cfg.vip_patterns(),
-        blacklist: hotline_engine::routing::Blacklist::new(cfg.blacklist_entries()),
-        ivr: load_ivr(&cfg)?,
-        agents: cfg
-            .agents
-            .iter()
-            .map(|a| hotline_core::AgentId::new(a.id.clone()))
-            .collect(),
-        feature_codes: cfg.feature_codes(),
-        cadence: cfg.cadence(),
-        answer_after_rings: cfg.ring.answer_after_rings,
-        agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
-        schedule: cfg.schedule(load_period_greetings(&cfg)?)?,
-        announcements: load_announcements(&cfg)?,
-        voicemail: load_voicemail(&cfg)?,
-        callback: load_callback(&cfg)?,
-        outbound: load_outbound(&cfg)?,
-        closed_treatment: match cfg.schedule.closed_action {
-            schedule_config::ClosedAction::Message => hotline_engine::ClosedTreatment::Message,
-            schedule_config::ClosedAction::Voicemail => hotline_engine::ClosedTreatment::Voicemail,
-            schedule_config::ClosedAction::Callback => hotline_engine::ClosedTreatment::Callback,
-        },
-        queue_ring_timeout_ms: cfg.queue_ring_timeouts(),
-        silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
-        media_timeout_ms: i64::from(cfg.hotline.media_timeout_s) * 1000,
-        wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
-        media_ip: cfg.media.ip,
-        record: cfg.hotline.record,
-        record_queue: cfg.hotline.record_queue,
-        limits: cfg.limits.by_type(),
-        auto_pause_after_misses: cfg.acd.auto_pause_after_misses,
-        limit_warning_fraction: cfg.limits.warning_fraction,
-        transfer_queue: cfg.acd.transfer_queue.clone().map(QueueId::new),
-        limit_tone: cfg.limits.agent_tone,
-    };
     let blacklist = engine_cfg.blacklist.clone();
     let mut engine = Engine::new(
         engine_cfg,
@@ -733,8 +512,8 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
-        let live = http::LiveKpis::spawn(live_rx, cfg.shifts.clone(), cfg.kpi_config());
-        let api = http::Api {
+        let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
+        let api = hotline_api::engine::Api {
             live,
             agents: engine.control(),
             token: cfg.http.api_token.clone(),
@@ -743,14 +522,13 @@ async fn run(cfg: Config, prompts: Prompts, workers: usize) -> Result<()> {
             } else {
                 None
             },
-            tls: match (&cfg.http.tls_cert, &cfg.http.tls_key) {
-                (Some(cert), Some(key)) => Some(hotline_console::tls::Tls::load(cert, key)?),
-                _ => None,
-            },
-            store: Some(store.clone()),
-            recordings: Some(cfg.recordings_dir()),
+            tls,
+            recordings: Some(hotline_recorder::access::RecordingAccess::new(
+                store.clone(),
+                cfg.recordings_dir(),
+            )),
         };
-        http_addr = Some(http::serve(cfg.http.listen, api).await?);
+        http_addr = Some(hotline_api::engine::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);
     }
     let pending = pending_callbacks(&store).await;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! `hotline staffing`: Erlang C from the command line.
 
 use std::process::Command;

@@ -50,6 +50,19 @@ fn a_bad_config_names_the_key_and_exits_2() {
         ),
         ("[limits]\norder_s = 100000\n", "limits.order_s"),
         ("[http]\nlisten = \"not an address\"\n", "listen"),
+        // every file serve loads, check-config loads too
+        (
+            "[announcements]\nevery_s = 45\nmessage = \"/nonexistent/still_waiting.wav\"\n",
+            "announcements.message",
+        ),
+        (
+            "[voicemail]\nenabled = true\nprompt = \"/nonexistent/voicemail.wav\"\n",
+            "voicemail.prompt",
+        ),
+        (
+            "[schedule]\ntimezone = \"Mars/Olympus\"\n",
+            "schedule.timezone",
+        ),
     ];
     for (text, key) in cases {
         let path = dir.path().join("hotline.toml");

@@ -581,8 +581,21 @@ fn script() -> Vec<CallEvent> {
     e
 }
 
-/// A data directory whose SQLite log holds `events`, and a config with a night shift.
+/// A data directory whose SQLite log holds `events`, and the shipped config
+/// in the UTC calendar with a night shift.
 fn stored(events: &[CallEvent]) -> (tempfile::TempDir, std::path::PathBuf) {
+    stored_with(
+        events,
+        &[("timezone = \"Asia/Shanghai\"", "timezone = \"UTC\"")],
+    )
+}
+
+/// A data directory whose SQLite log holds `events`, and the shipped config
+/// (with each `(from, to)` replaced) plus two shifts.
+fn stored_with(
+    events: &[CallEvent],
+    replace: &[(&str, &str)],
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("hotline.db");
     let url = format!("sqlite://{}", db.display());
@@ -593,15 +606,22 @@ fn stored(events: &[CallEvent]) -> (tempfile::TempDir, std::path::PathBuf) {
         }
         store.close().await;
     });
-    let shipped = std::fs::read_to_string(
+    let mut shipped = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hotline.toml"),
     )
     .expect("shipped config");
+    for (from, to) in replace {
+        assert!(
+            shipped.contains(from),
+            "{from} is not in the shipped config"
+        );
+        shipped = shipped.replacen(from, to, 1);
+    }
     let config = dir.path().join("hotline.toml");
     std::fs::write(
         &config,
         format!(
-            "{shipped}\n[[shifts]]\nname = \"test-night\"\nstart = \"22:00\"\nend = \"06:00\"\n\n[[shifts]]\nname = \"test-bj\"\nstart = \"16:00\"\nend = \"18:00\"\nutc_offset = \"+08:00\"\n"
+            "{shipped}\n[[shifts]]\nname = \"test-night\"\nstart = \"22:00\"\nend = \"06:00\"\n\n[[shifts]]\nname = \"test-bj\"\nstart = \"08:00\"\nend = \"10:00\"\n"
         ),
     )
     .expect("write config");
@@ -686,7 +706,7 @@ fn assert_row_matches_live(
         };
         let want = match v {
             serde_json::Value::Null => String::new(),
-            v if v.is_u64() => v.to_string(),
+            v if v.is_u64() && scale == 1.0 => v.to_string(),
             v => format!("{:.3}", v.as_f64().expect("a number") * scale),
         };
         assert_eq!(
@@ -782,10 +802,10 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
             ("within_limit", "0.000"),
         ],
     );
-    let hours = table(&csv, "hour_utc");
+    let hours = table(&csv, "hour");
     assert_eq!(hours.len(), 24, "{csv}");
     check(
-        row(&hours, "hour_utc", "2026-11-22 08:00"),
+        row(&hours, "hour", "2026-11-22 08:00"),
         &[
             ("offered", "2"),
             ("answered", "2"),
@@ -794,17 +814,11 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
         ],
     );
     check(
-        row(&hours, "hour_utc", "2026-11-22 09:00"),
+        row(&hours, "hour", "2026-11-22 09:00"),
         &[("offered", "2"), ("abandoned", "2"), ("asa_s", "")],
     );
-    check(
-        row(&hours, "hour_utc", "2026-11-22 23:00"),
-        &[("offered", "1")],
-    );
-    check(
-        row(&hours, "hour_utc", "2026-11-22 12:00"),
-        &[("offered", "0")],
-    );
+    check(row(&hours, "hour", "2026-11-22 23:00"), &[("offered", "1")]);
+    check(row(&hours, "hour", "2026-11-22 12:00"), &[("offered", "0")]);
     let missed = table(&csv, "missed_call");
     let outcomes: Vec<(&str, &str)> = missed
         .iter()
@@ -858,8 +872,8 @@ fn a_report_of_a_stored_event_script_matches_hand_computed_figures() {
         row(&table(&csv, "scope"), "scope", "center"),
         &[("offered", "2"), ("answered", "1")],
     );
-    assert_eq!(table(&csv, "hour_utc").len(), 8);
-    // 16:00 to 18:00 in Beijing (+08:00) = 08:00 to 10:00 UTC: c1 to c5
+    assert_eq!(table(&csv, "hour").len(), 8);
+    // 08:00 to 10:00 UTC (16:00 to 18:00 in Beijing): c1 to c5
     let (code, csv, err) = report(
         &dir,
         &config,
@@ -909,7 +923,7 @@ fn the_html_report_is_one_self_contained_page_with_the_figures() {
         "day 2026-11-22 (UTC)",
         "<div class=\"kpi\">Calls<b>5</b></div>",
         "<div class=\"kpi\">Answered<b>3</b></div>",
-        "<div class=\"kpi\">Abandoned<b>1 <small>(1 short)</small></b></div>",
+        "<div class=\"kpi\">Abandoned<b>2 <small>(1 short)</small></b></div>",
         "<div class=\"kpi\">ASA<b>15.0&#8239;s</b></div>",
         "<div class=\"kpi\">Service level<b>50.0&#8239;%</b></div>",
         "<div class=\"kpi\">Within limit<b>66.7&#8239;%</b></div>",
@@ -956,6 +970,77 @@ fn the_html_report_is_one_self_contained_page_with_the_figures() {
     assert!(html.contains("Missed calls (0)"), "{html}");
 }
 
+/// A call at 07:30 in Shanghai (23:30 UTC the day before) is on that local
+/// day in `hotline report --day`, with the shipped config (Asia/Shanghai).
+#[test]
+fn a_report_day_is_a_day_of_the_center_s_time_zone() {
+    // 2026-11-23 07:30 +08:00 = 2026-11-22 23:30 UTC; and 09:00 +08:00 on the 22nd
+    let mut events = answered(DAY + 23 * H + 1_800_000, "early", "1001", 4, 30);
+    events.extend(answered(DAY + H, "yesterday", "1002", 4, 30));
+    let (dir, config) = stored_with(&events, &[]);
+    let (code, csv, err) = report(&dir, &config, &["--day", "2026-11-23"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        csv.starts_with("# hotline report: day 2026-11-23 (Asia/Shanghai)"),
+        "{csv}"
+    );
+    check(
+        row(&table(&csv, "scope"), "scope", "center"),
+        &[("offered", "1"), ("answered", "1")],
+    );
+    let hours = table(&csv, "hour");
+    assert_eq!(hours.len(), 24);
+    check(row(&hours, "hour", "2026-11-23 07:00"), &[("offered", "1")]);
+    let (code, csv, err) = report(&dir, &config, &["--day", "2026-11-22"]);
+    assert_eq!(code, 0, "{err}");
+    check(
+        row(&table(&csv, "scope"), "scope", "center"),
+        &[("offered", "1"), ("answered", "1")],
+    );
+    check(
+        row(&table(&csv, "hour"), "hour", "2026-11-22 09:00"),
+        &[("offered", "1")],
+    );
+}
+
+/// `ring.answer_after_rings = 2` is the target of the "within N rings"
+/// figures and names their CSV columns.
+#[test]
+fn the_ring_target_of_the_config_counts_and_names_the_columns() {
+    // answered() hears 2 rings; a third call hears 3
+    let mut events = script();
+    let mut three = answered(DAY + 12 * H, "three", "1001", 12, 30);
+    if let EventKind::AgentAnswered { rings, .. } = &mut three[1].kind {
+        *rings = 3;
+    }
+    events.extend(three);
+    for (target, within) in [("3", "1.000"), ("2", "0.750")] {
+        let (dir, config) = stored_with(
+            &events,
+            &[
+                ("timezone = \"Asia/Shanghai\"", "timezone = \"UTC\""),
+                (
+                    "answer_after_rings = 3",
+                    &format!("answer_after_rings = {target}"),
+                ),
+            ],
+        );
+        let (code, csv, err) = report(&dir, &config, &["--day", "2026-11-22"]);
+        assert_eq!(code, 0, "{err}");
+        let header = csv
+            .lines()
+            .find(|l| l.starts_with("scope,"))
+            .expect("header");
+        let col = format!("agent_answered_within_{target}_rings");
+        assert!(header.contains(&format!(",{col},")), "{header}");
+        assert_eq!(header.matches("_rings,").count(), 2, "{header}");
+        check(
+            row(&table(&csv, "scope"), "scope", "center"),
+            &[(col.as_str(), within)],
+        );
+    }
+}
+
 #[test]
 fn a_report_for_a_day_without_data_is_zeros_and_empty_ratios() {
     let (dir, config) = stored(&script());
@@ -973,7 +1058,7 @@ fn a_report_for_a_day_without_data_is_zeros_and_empty_ratios() {
     );
     assert!(table(&csv, "agent").is_empty(), "{csv}");
     assert!(table(&csv, "missed_call").is_empty(), "{csv}");
-    assert_eq!(table(&csv, "hour_utc").len(), 24);
+    assert_eq!(table(&csv, "hour").len(), 24);
 }
 
 #[test]

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! hotline end to end: the real binary against real SIP peers (SIPp and
 //! baresip) over real sockets. Every test starts its own `hotline serve` on
 //! free ports with a short ring cadence (200 ms on / 300 ms off, so the engine

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! Self-tests of the end-to-end peers, without hotline: every SIPp scenario
 //! in this directory and the baresip config generator run against another
 //! real peer (SIPp or baresip), and the audio each one sends is checked at the

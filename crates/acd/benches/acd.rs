@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 //! The ACD's decision: `poll_offers` with many agents and waiting calls.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};

@@ -21,6 +21,8 @@
 mod deadline;
 mod outbound;
 pub use outbound::DialRefused;
+mod names;
+pub use names::UnknownStrategy;
 
 use hotline_core::{AgentId, CallId, QueueId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! Queues, strategies, agent states, skills, priority and staffing rules of
 //! the ACD, driven with explicit time (no clock, no IO).
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! The cost of the call flow's state machines per call: one inbound call
 //! from INVITE to its CDR (queued, the agent rings and answers, recorded,
 //! completed), commands drained as the engine would; and one callback.

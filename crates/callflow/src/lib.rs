@@ -32,7 +32,7 @@ pub use controller::{
 pub use limits::LimitClock;
 pub use settings::{
     AnnouncePolicy, CallbackPolicy, ClosedTreatment, DialRules, Environment, FlowSettings, Menu,
-    PromptRef, Route, VOICEMAIL,
+    PromptRef, Route, UnknownClosedTreatment, VOICEMAIL,
 };
 
 /// Can `number` be called back (digits with an optional leading `+`, at

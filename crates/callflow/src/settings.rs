@@ -95,6 +95,46 @@ pub enum ClosedTreatment {
     Callback,
 }
 
+impl ClosedTreatment {
+    /// Every treatment, in the order of the docs.
+    pub const ALL: [ClosedTreatment; 3] = [
+        ClosedTreatment::Message,
+        ClosedTreatment::Voicemail,
+        ClosedTreatment::Callback,
+    ];
+
+    /// Its config spelling: `message`, `voicemail`, `callback`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosedTreatment::Message => "message",
+            ClosedTreatment::Voicemail => "voicemail",
+            ClosedTreatment::Callback => "callback",
+        }
+    }
+}
+
+impl std::fmt::Display for ClosedTreatment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A closed-queue treatment name that is none of `message`, `voicemail`, `callback`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown closed treatment `{0}` (message, voicemail or callback)")]
+pub struct UnknownClosedTreatment(pub String);
+
+impl std::str::FromStr for ClosedTreatment {
+    type Err = UnknownClosedTreatment;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ClosedTreatment::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownClosedTreatment(s.chars().take(64).collect()))
+    }
+}
+
 /// The overflow target that sends a caller to voicemail instead of a queue.
 pub const VOICEMAIL: &str = "voicemail";
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! Every treatment of the call flow, in simulated time: the same cases the
 //! e2e suite checks over SIP, here in milliseconds and without timing slack.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! Hours of random traffic through the controller and the calls, in
 //! simulated time, with the invariants checked all along (the harness
 //! asserts them as commands are carried out) and at the end: no call lost,

@@ -6,6 +6,7 @@
 
 mod audio;
 mod cadence;
+pub mod calendar;
 mod cdr;
 mod clock;
 mod event;
@@ -13,6 +14,7 @@ mod ids;
 
 pub use audio::{AudioFrame, Side};
 pub use cadence::{CadenceError, RingCadence};
+pub use calendar::{Calendar, CalendarError, Shift, ShiftPart, TimeOfDay};
 pub use cdr::Cdr;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{CallEvent, EndedBy, EventKind, Outcome, OUTBOUND};

@@ -27,7 +27,7 @@ use hotline_callflow::{
     AnnouncePolicy, Call, CallbackPolicy, Controller, ControllerInput, ControllerOutput,
     FlowSettings, Menu, Route,
 };
-pub use hotline_callflow::{ClosedTreatment, VOICEMAIL};
+pub use hotline_callflow::{ClosedTreatment, UnknownClosedTreatment, VOICEMAIL};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
 };

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 //! Cost of sealing a recording: SHA-256 of the WAV, signing and verifying a
 //! manifest, and the loudness timeline.
 //!

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! Tampering with recordings, manifests and the chain, and what verify says.
 
 use std::fs;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 //! Hot paths of the media relay: G.711 per 20 ms frame, PCMU↔PCMA transcoding,
 //! SDP parse + negotiate per call.
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! The relay over real UDP sockets on loopback: prompts, bridging with
 //! transcoding, telephone-event, the recording tap and hostile packets.
 

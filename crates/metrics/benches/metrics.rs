@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 //! Erlang C answers and KPI folding.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};

@@ -27,7 +27,7 @@
 
 use crate::presence::{Change, Timeline};
 use hotline_core::{AgentId, CallEvent, CallId, CallType, EventKind, QueueId, OUTBOUND};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// Settings of the KPIs.
@@ -197,7 +197,7 @@ impl CallFacts {
 }
 
 /// Figures of the calls of one type (handle time, limits).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TypeFigures {
     /// Calls of this type answered by an agent.
     pub answered: u64,
@@ -236,7 +236,7 @@ pub struct UnansweredCall {
 }
 
 /// The figures of one scope (the center, a queue).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
     /// Calls that arrived and were not refused.
     pub offered: u64,
@@ -325,7 +325,7 @@ pub struct Figures {
 }
 
 /// The figures of one agent.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentFigures {
     /// Calls answered.
     pub answered: u64,
@@ -807,7 +807,7 @@ fn bucket(bounds_s: &[u32], ms: i64) -> usize {
 }
 
 /// A distribution: how many values fell at or below each bound.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     /// Upper bounds, seconds.
     pub bounds_s: Vec<u32>,

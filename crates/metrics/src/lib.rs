@@ -4,13 +4,18 @@
 //!   from the `CallEvent` stream (the same code live and over a stored day).
 //!   Agents' staffed and paused time (attendance, occupancy) come from their
 //!   registration, login and pause events.
+//! - [`columns`]: the one list of figures (name, Prometheus family, help,
+//!   unit) that `/metrics`, the reports and the wallboard are rendered from.
 //! - [`prometheus`]: the same figures in the Prometheus text format.
+//! - [`report`]: a period's figures as CSV or a self-contained HTML page.
 //! - [`erlang`]: the Erlang C model behind `hotline staffing` (agents needed for
 //!   a service-level target, predicted waiting, ASA and occupancy).
 
 #![warn(missing_docs)]
 
+pub mod columns;
 pub mod erlang;
 pub mod kpi;
 mod presence;
 pub mod prometheus;
+pub mod report;

@@ -1,6 +1,7 @@
 //! The KPIs in the Prometheus text exposition format (version 0.0.4).
 
-use crate::kpi::{Figures, Snapshot};
+use crate::columns::{AGENT_COLUMNS, COLUMNS};
+use crate::kpi::Snapshot;
 use std::fmt::Write as _;
 
 /// Escapes a label value (backslash, double quote, newline).
@@ -10,191 +11,22 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-struct Family<'a> {
-    name: &'a str,
-    kind: &'a str,
-    help: &'a str,
-    value: fn(&Figures) -> Option<f64>,
-}
-
-const FAMILIES: &[Family<'static>] = &[
-    Family {
-        name: "hotline_calls_offered_total",
-        kind: "counter",
-        help: "Calls that arrived and were not refused.",
-        value: |f| Some(f.offered as f64),
-    },
-    Family {
-        name: "hotline_calls_answered_total",
-        kind: "counter",
-        help: "Calls answered by an agent.",
-        value: |f| Some(f.answered as f64),
-    },
-    Family {
-        name: "hotline_calls_abandoned_total",
-        kind: "counter",
-        help: "Callers who hung up before an agent answered.",
-        value: |f| Some(f.abandoned as f64),
-    },
-    Family {
-        name: "hotline_calls_short_abandoned_total",
-        kind: "counter",
-        help: "Abandons before the short-abandon threshold.",
-        value: |f| Some(f.short_abandoned as f64),
-    },
-    Family {
-        name: "hotline_calls_rejected_total",
-        kind: "counter",
-        help: "Calls refused at the door.",
-        value: |f| Some(f.rejected as f64),
-    },
-    Family {
-        name: "hotline_calls_blocked_total",
-        kind: "counter",
-        help: "Calls refused for a full or closed queue, no capacity or the blacklist.",
-        value: |f| Some(f.blocked as f64),
-    },
-    Family {
-        name: "hotline_calls_overflowed_total",
-        kind: "counter",
-        help: "Calls that overflowed to another queue.",
-        value: |f| Some(f.overflowed as f64),
-    },
-    Family {
-        name: "hotline_calls_silent_line_total",
-        kind: "counter",
-        help: "Calls ended because the line stayed silent.",
-        value: |f| Some(f.silent_line as f64),
-    },
-    Family {
-        name: "hotline_calls_voicemail_total",
-        kind: "counter",
-        help: "Callers who left a voicemail.",
-        value: |f| Some(f.voicemail as f64),
-    },
-    Family {
-        name: "hotline_callbacks_requested_total",
-        kind: "counter",
-        help: "Callers who asked to be called back.",
-        value: |f| Some(f.callbacks_requested as f64),
-    },
-    Family {
-        name: "hotline_callbacks_done_total",
-        kind: "counter",
-        help: "Callbacks in which agent and caller talked.",
-        value: |f| Some(f.callbacks_done as f64),
-    },
-    Family {
-        name: "hotline_callbacks_overdue",
-        kind: "gauge",
-        help: "Callbacks waiting longer than kpis.callback_overdue_s.",
-        value: |f| Some(f.callbacks_overdue as f64),
-    },
-    Family {
-        name: "hotline_callbacks_expired_total",
-        kind: "counter",
-        help: "Callbacks given up (deadline or attempts).",
-        value: |f| Some(f.callbacks_expired as f64),
-    },
-    Family {
-        name: "hotline_callbacks_due",
-        kind: "gauge",
-        help: "Callbacks waiting for an agent.",
-        value: |f| Some(f.callbacks_due as f64),
-    },
-    Family {
-        name: "hotline_busy_ratio",
-        kind: "gauge",
-        help: "Blocked / calls that arrived.",
-        value: |f| f.busy_rate,
-    },
-    Family {
-        name: "hotline_calls_waiting",
-        kind: "gauge",
-        help: "Calls waiting for an agent now.",
-        value: |f| Some(f.waiting_now as f64),
-    },
-    Family {
-        name: "hotline_calls_talking",
-        kind: "gauge",
-        help: "Calls with an agent now.",
-        value: |f| Some(f.talking_now as f64),
-    },
-    Family {
-        name: "hotline_longest_wait_seconds",
-        kind: "gauge",
-        help: "Longest wait of the calls waiting now.",
-        value: |f| Some(f.longest_current_wait_ms as f64 / 1000.0),
-    },
-    Family {
-        name: "hotline_average_speed_of_answer_seconds",
-        kind: "gauge",
-        help: "Mean wait of agent-answered calls.",
-        value: |f| f.asa_ms.map(|v| v / 1000.0),
-    },
-    Family {
-        name: "hotline_service_level_ratio",
-        kind: "gauge",
-        help: "Answered within target / (answered + abandoned after the short threshold).",
-        value: |f| f.service_level,
-    },
-    Family {
-        name: "hotline_abandon_ratio",
-        kind: "gauge",
-        help: "Abandoned / offered.",
-        value: |f| f.abandon_rate,
-    },
-    Family {
-        name: "hotline_system_answered_within_rings_ratio",
-        kind: "gauge",
-        help: "Of calls the engine answered, the share within the ring limit.",
-        value: |f| f.system_answered_within_rings,
-    },
-    Family {
-        name: "hotline_within_limit_ratio",
-        kind: "gauge",
-        help: "Completed calls within their handle-time limit / completed calls.",
-        value: |f| f.within_limit,
-    },
-    Family {
-        name: "hotline_average_talk_seconds",
-        kind: "gauge",
-        help: "Mean talk time of completed calls (hold not included).",
-        value: |f| f.avg_talk_ms.map(|v| v / 1000.0),
-    },
-    Family {
-        name: "hotline_average_hold_seconds",
-        kind: "gauge",
-        help: "Mean time on hold of completed calls.",
-        value: |f| f.avg_hold_ms.map(|v| v / 1000.0),
-    },
-    Family {
-        name: "hotline_calls_transferred_total",
-        kind: "counter",
-        help: "Answered calls an agent transferred to another queue.",
-        value: |f| Some(f.transferred as f64),
-    },
-    Family {
-        name: "hotline_transfer_ratio",
-        kind: "gauge",
-        help: "Transferred calls / answered calls.",
-        value: |f| f.transfer_rate,
-    },
-];
-
 /// Renders a snapshot: each family once, the center's sample without labels
 /// and one sample per queue with a `queue` label; per-agent counters last.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();
-    for fam in FAMILIES {
-        let _ = writeln!(out, "# HELP {} {}", fam.name, fam.help);
-        let _ = writeln!(out, "# TYPE {} {}", fam.name, fam.kind);
-        if let Some(v) = (fam.value)(&s.center) {
-            let _ = writeln!(out, "{} {}", fam.name, v);
+    for col in COLUMNS {
+        let Some((name, kind)) = col.prometheus else {
+            continue;
+        };
+        let _ = writeln!(out, "# HELP {name} {}", col.help);
+        let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
+        if let Some(v) = col.exported(&s.center) {
+            let _ = writeln!(out, "{name} {v}");
         }
         for (q, f) in &s.queues {
-            if let Some(v) = (fam.value)(f) {
-                let _ = writeln!(out, "{}{{queue=\"{}\"}} {}", fam.name, label(q), v);
+            if let Some(v) = col.exported(f) {
+                let _ = writeln!(out, "{name}{{queue=\"{}\"}} {v}", label(q));
             }
         }
     }
@@ -225,57 +57,16 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{name}{{type=\"{}\"}} {}", label(t), v / 1000.0);
         }
     }
-    for (name, help, value) in [
-        (
-            "hotline_agent_answered_total",
-            "Calls an agent answered.",
-            0,
-        ),
-        (
-            "hotline_agent_missed_total",
-            "Offers an agent let ring out or refused.",
-            1,
-        ),
-        (
-            "hotline_agent_limit_exceeded_total",
-            "Calls an agent took past their handle-time limit.",
-            2,
-        ),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
+    for col in AGENT_COLUMNS {
+        let Some((name, kind)) = col.prometheus else {
+            continue;
+        };
+        let _ = writeln!(out, "# HELP {name} {}", col.help);
+        let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
         for (a, f) in &s.agents {
-            let v = match value {
-                0 => f.answered,
-                1 => f.missed,
-                _ => f.limit_exceeded,
-            };
-            let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
-        }
-    }
-    let name = "hotline_agent_staffed_seconds_total";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Time an agent had a registered phone and was logged in."
-    );
-    let _ = writeln!(out, "# TYPE {name} counter");
-    for (a, f) in &s.agents {
-        let _ = writeln!(
-            out,
-            "{name}{{agent=\"{}\"}} {}",
-            label(a),
-            f.staffed_ms as f64 / 1000.0
-        );
-    }
-    let name = "hotline_agent_occupancy_ratio";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Talk time / (staffed - paused time) of an agent."
-    );
-    let _ = writeln!(out, "# TYPE {name} gauge");
-    for (a, f) in &s.agents {
-        if let Some(v) = f.occupancy {
-            let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
+            if let Some(v) = col.exported(f) {
+                let _ = writeln!(out, "{name}{{agent=\"{}\"}} {v}", label(a));
+            }
         }
     }
     out
@@ -317,7 +108,7 @@ fn histogram(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kpi::AgentFigures;
+    use crate::kpi::{AgentFigures, Figures};
 
     #[test]
     fn histograms_are_cumulative_per_scope_and_zero_when_empty() {

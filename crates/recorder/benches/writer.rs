@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 //! Frames per second through one recording writer thread (both sides, 20 ms
 //! frames, blocking sends so the writer is the bottleneck).
 

@@ -14,7 +14,9 @@
 
 #![warn(missing_docs)]
 
-mod date;
+pub mod access;
+pub mod retention;
+mod startup;
 mod writer;
 
 use std::fs::{self, File, OpenOptions};
@@ -29,7 +31,31 @@ use crossbeam_channel::Sender;
 use hotline_core::{AudioFrame, CallId};
 pub use hotline_evidence::Notary;
 
+pub use startup::startup_sweep;
 pub use writer::SAMPLE_RATE;
+
+/// Errors of the recorder's services run beside the engine (retention, the
+/// startup sweep).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The database refused.
+    #[error("storage: {0}")]
+    Store(#[from] hotline_store::StoreError),
+    /// Hashing, signing or writing evidence failed.
+    #[error("evidence: {0}")]
+    Evidence(#[from] hotline_evidence::EvidenceError),
+    /// A file could not be removed.
+    #[error("cannot remove {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A blocking task died.
+    #[error("a file task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// Errors of the recorder.
 #[derive(Debug, thiserror::Error)]
@@ -213,8 +239,15 @@ impl Recorder {
         if !is_safe_file_name(id) {
             return Err(RecorderError::InvalidCallId(id.to_string()));
         }
-        let (y, m, d) = date::civil_from_epoch_ms(started_at_ms);
-        let dir_rel = format!("{y:04}/{m:02}/{d:02}");
+        // UTC dates: a file's place never moves with `schedule.timezone`
+        // (clamped to what the calendar can name: 1970 to 9999-12-30)
+        let day = hotline_core::Calendar::utc()
+            .date_of(started_at_ms.clamp(0, 253_402_128_000_000))
+            .map_err(|e| RecorderError::Create {
+                path: self.inner.root.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let dir_rel = day.strftime("%Y/%m/%d").to_string();
         let relative_path = format!("{dir_rel}/{id}.wav");
         let dir = self.inner.root.join(&dir_rel);
         let path = dir.join(format!("{id}.wav"));

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! End-to-end tests of the recorder: frames in, WAV file read back with hound.
 
 use std::f64::consts::PI;

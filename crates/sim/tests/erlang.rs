@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! The simulated call flow against Erlang C, and the checks of `SimConfig`.
 //!
 //! Erlang C describes exactly this system when nobody abandons and there is no

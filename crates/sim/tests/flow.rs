@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! The simulation over the whole call flow, through the public API: the
 //! treatments' inputs are checked by name, a run with every treatment is
 //! reproducible, and a long busy run stays fast.

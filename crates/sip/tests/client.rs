@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! The phone's user agent against the real registrar (in-process, loopback):
 //! REGISTER with digest, then OPTIONS keep-alives; and a server that stops
 //! answering.

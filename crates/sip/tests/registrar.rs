@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! The registrar, OPTIONS and the malformed-message gate over real UDP/TCP
 //! sockets on loopback, with messages written by hand (SIPp and baresip drive
 //! the same paths in the end-to-end tests of the `hotline` binary).

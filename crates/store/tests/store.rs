@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 //! The same suite against SQLite (temp dir) and a throwaway PostgreSQL cluster.
 //!
 //! PostgreSQL: the test looks for `initdb`/`pg_ctl` under

@@ -1,5 +1,7 @@
-//! The supervisor console of hotline, served by the engine itself on its HTTP
-//! listener: login with the store's users and roles, sessions in HttpOnly
+//! Every HTTP route of hotline: [`engine`] (Prometheus `/metrics`,
+//! `/api/stats`, the wallboard's stream, agent and call control) and the
+//! supervisor console, served by the engine itself on one listener
+//! ([`engine::serve`]). The console: login with the store's users and roles, sessions in HttpOnly
 //! SameSite=Strict cookies with a per-session CSRF token, a JSON API over
 //! calls (CDRs and their event timelines), recordings (metadata, audio with
 //! HTTP range requests, waveform, loudness, evidence bundles), evidence marks
@@ -17,7 +19,9 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod engine;
 mod recordings;
+pub mod routes;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -29,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hotline_core::Clock;
 use hotline_engine::routing::{Blacklist, BlacklistAction, BlacklistEntry, NumberPattern};
+use hotline_recorder::access::{AccessError, RecordingAccess};
 use hotline_store::{Role, Store, StoreError};
 use tracing::warn;
 
@@ -85,6 +90,26 @@ impl ApiError {
     /// 403 Forbidden.
     pub fn forbidden(message: impl std::fmt::Display) -> Self {
         ApiError::new(StatusCode::FORBIDDEN, message)
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::BadId(_) => ApiError::bad_request(
+                "bad call id: 1-128 of letters, digits, '_', '-', '.', not starting with '.'",
+            ),
+            AccessError::BadKind(_) => {
+                ApiError::bad_request("kind: extortion, abuse, dispute or other")
+            }
+            AccessError::BadText(what) => ApiError::bad_request(what),
+            AccessError::NoCall(_) | AccessError::NotRecorded(_) | AccessError::Gone(_) => {
+                ApiError::not_found(e)
+            }
+            AccessError::NotAdmin => ApiError::forbidden(e),
+            AccessError::NotHeld(_) => ApiError::new(StatusCode::CONFLICT, e),
+            AccessError::Store(s) => s.into(),
+        }
     }
 }
 
@@ -161,6 +186,7 @@ impl ConsoleConfig {
 
 struct Inner {
     store: Store,
+    access: RecordingAccess,
     cfg: ConsoleConfig,
     clock: Arc<dyn Clock>,
     sessions: Mutex<Sessions>,
@@ -188,6 +214,7 @@ impl Console {
         let limiter = LoginLimiter::new(cfg.login_attempts, cfg.login_window_s * 1000);
         Console {
             inner: Arc::new(Inner {
+                access: RecordingAccess::new(store.clone(), cfg.recordings_dir.clone()),
                 store,
                 cfg,
                 clock,
@@ -201,6 +228,11 @@ impl Console {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Recording access (resolve, mark, release, audit).
+    pub fn access(&self) -> &RecordingAccess {
+        &self.inner.access
     }
 
     fn now(&self) -> i64 {
@@ -242,30 +274,15 @@ impl Console {
         method: &Method,
         min: Role,
     ) -> Result<Principal, ApiError> {
-        if let Some(r) = self
-            .session_principal(headers, state_change(method), min)
-            .await
-        {
-            return r;
-        }
-        match auth::bearer(headers) {
-            Some(given) => {
-                if !self.inner.cfg.api_token.is_empty()
-                    && auth::same_secret(given, &self.inner.cfg.api_token)
-                {
-                    auth::need(Principal::api(), min)
-                } else {
-                    Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "wrong bearer token",
-                    ))
-                }
-            }
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "log in first (POST /api/login)",
-            )),
-        }
+        auth::principal(
+            Some(self),
+            &self.inner.cfg.api_token,
+            headers,
+            state_change(method),
+            min,
+            auth::NoToken::LogIn,
+        )
+        .await
     }
 
     /// The session's user if the request carries a session cookie (None if
@@ -326,13 +343,19 @@ impl Console {
         ))
     }
 
-    /// The console's routes (the API and the pages), to merge into the
-    /// binary's router. It has no fallback of its own.
-    pub fn router(&self) -> axum::Router {
+    /// The console's routes (the API and the pages), without state.
+    pub(crate) fn routes() -> routes::Routes<Console> {
         api::routes()
             .merge(recordings::routes())
             .merge(auth::routes())
             .merge(assets::routes())
+    }
+
+    /// The console's routes (the API and the pages), to merge into the
+    /// listener's router. It has no fallback of its own.
+    pub fn router(&self) -> axum::Router {
+        Console::routes()
+            .into_router()
             .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
             .with_state(self.clone())
     }

@@ -5,13 +5,13 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+use crate::routes::Routes;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use hotline_store::Role;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -94,6 +94,15 @@ impl Principal {
             "api:token".into()
         }
     }
+
+    /// Who acts, for recording access.
+    pub fn actor(&self) -> hotline_recorder::access::Actor {
+        hotline_recorder::access::Actor {
+            name: self.name.clone(),
+            audit_name: self.audit_name(),
+            admin: self.role >= Role::Admin,
+        }
+    }
 }
 
 /// Ok(p) if `p` has at least role `min`, else 403.
@@ -114,6 +123,48 @@ pub fn need(p: Principal, min: Role) -> Result<Principal, ApiError> {
 pub fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What a request gets when it has neither a session nor the bearer token.
+#[derive(Debug, Clone, Copy)]
+pub enum NoToken {
+    /// 401: log in first (the console's API).
+    LogIn,
+    /// With no `http.api_token` configured: 403, the named feature is
+    /// disabled (agent and call control without a console session).
+    Disabled(&'static str),
+}
+
+/// The one principal check of the listener: a console session (with its
+/// CSRF token when the request `changes` something; the role read from the
+/// store) or `Authorization: Bearer <http.api_token>` (the supervisor
+/// role). 401 without valid credentials, 403 below `min` (or, per
+/// `no_token`, when no token is configured).
+pub async fn principal(
+    console: Option<&crate::Console>,
+    token: &str,
+    headers: &HeaderMap,
+    changes: bool,
+    min: Role,
+    no_token: NoToken,
+) -> Result<Principal, ApiError> {
+    if let Some(c) = console {
+        if let Some(r) = c.session_principal(headers, changes, min).await {
+            return r;
+        }
+    }
+    let unauthorized = |m: &str| Err(ApiError::new(StatusCode::UNAUTHORIZED, m));
+    match (bearer(headers), no_token) {
+        (Some(given), _) if !token.is_empty() && same_secret(given, token) => {
+            need(Principal::api(), min)
+        }
+        (_, NoToken::Disabled(what)) if token.is_empty() => Err(ApiError::forbidden(format!(
+            "{what} is disabled: set http.api_token in the config"
+        ))),
+        (Some(_), _) => unauthorized("wrong bearer token"),
+        (None, NoToken::LogIn) => unauthorized("log in first (POST /api/login)"),
+        (None, NoToken::Disabled(_)) => unauthorized("missing bearer token"),
+    }
 }
 
 /// The bearer token of a request, if any.
@@ -311,11 +362,11 @@ impl LoginLimiter {
     }
 }
 
-pub(crate) fn routes() -> Router<Console> {
-    Router::new()
-        .route("/api/login", post(login))
-        .route("/api/logout", post(logout))
-        .route("/api/session", get(session))
+pub(crate) fn routes() -> Routes<Console> {
+    Routes::new()
+        .post("/api/login", login)
+        .post("/api/logout", logout)
+        .get("/api/session", session)
 }
 
 /// Body of `POST /api/login`.
@@ -540,5 +591,66 @@ mod tests {
         assert_eq!(session_cookie(&h), Some("abc"));
         assert_eq!(bearer(&h), Some("xyz"));
         assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("a", "ab"));
+    }
+
+    #[tokio::test]
+    async fn the_bearer_token_without_a_console() {
+        let with = |auth: Option<&str>| {
+            let mut h = HeaderMap::new();
+            if let Some(a) = auth {
+                h.insert(
+                    header::AUTHORIZATION,
+                    HeaderValue::from_str(a).expect("header"),
+                );
+            }
+            h
+        };
+        let check = |token: &'static str, auth: Option<&'static str>, no_token| async move {
+            principal(None, token, &with(auth), true, Role::Supervisor, no_token)
+                .await
+                .map_err(|e| e.status)
+        };
+        let disabled = NoToken::Disabled("agent control");
+        // no token configured: control is disabled, whatever is sent
+        assert_eq!(
+            check("", None, disabled).await.err(),
+            Some(StatusCode::FORBIDDEN)
+        );
+        assert_eq!(
+            check("", Some("Bearer "), disabled).await.err(),
+            Some(StatusCode::FORBIDDEN)
+        );
+        assert_eq!(
+            check("", None, NoToken::LogIn).await.err(),
+            Some(StatusCode::UNAUTHORIZED)
+        );
+        // a token configured: the right one acts as a supervisor
+        let p = check("s3cret", Some("Bearer s3cret"), disabled)
+            .await
+            .expect("ok");
+        assert!(!p.session && p.role == Role::Supervisor);
+        for bad in [
+            None,
+            Some("Bearer s3cre"),
+            Some("Bearer s3cret2"),
+            Some("Basic s3cret"),
+        ] {
+            assert_eq!(
+                check("s3cret", bad, disabled).await.err(),
+                Some(StatusCode::UNAUTHORIZED),
+                "{bad:?}"
+            );
+        }
+        // the supervisor token is not enough for an admin endpoint
+        let admin = principal(
+            None,
+            "t",
+            &with(Some("Bearer t")),
+            false,
+            Role::Admin,
+            NoToken::LogIn,
+        )
+        .await;
+        assert_eq!(admin.err().map(|e| e.status), Some(StatusCode::FORBIDDEN));
     }
 }

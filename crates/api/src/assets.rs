@@ -1,9 +1,8 @@
 //! The web UI (embedded: no build step) and the OpenAPI document.
 
+use crate::routes::Routes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
 
 use crate::Console;
 
@@ -41,24 +40,20 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     r
 }
 
-pub(crate) fn routes() -> Router<Console> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/console/") }))
-        .route("/console", get(|| async { Redirect::to("/console/") }))
-        .route(
-            "/console/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
-        )
-        .route(
-            "/console/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/console/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
-        )
-        .route(
-            "/api/openapi.json",
-            get(|| async { asset("application/json", OPENAPI_JSON) }),
-        )
+pub(crate) fn routes() -> Routes<Console> {
+    Routes::new()
+        .get("/", || async { Redirect::to("/console/") })
+        .get("/console", || async { Redirect::to("/console/") })
+        .get("/console/", || async {
+            asset("text/html; charset=utf-8", INDEX_HTML)
+        })
+        .get("/console/app.js", || async {
+            asset("text/javascript; charset=utf-8", APP_JS)
+        })
+        .get("/console/style.css", || async {
+            asset("text/css; charset=utf-8", STYLE_CSS)
+        })
+        .get("/api/openapi.json", || async {
+            asset("application/json", OPENAPI_JSON)
+        })
 }

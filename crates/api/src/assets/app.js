@@ -3,7 +3,7 @@
 // textContent, never as HTML.
 'use strict';
 
-const state = { me: null, csrf: null, stream: null, lastFrame: 0, watchdog: null, calls: new Map(), agents: [], snapshot: null, latencies: [], tick: null };
+const state = { me: null, csrf: null, stream: null, lastFrame: 0, watchdog: null, calls: new Map(), agents: [], snapshot: null, latencies: [], tick: null, kpis: null };
 window.hotline = state; // read by the browser test (latencies)
 
 const $ = (id) => document.getElementById(id);
@@ -226,6 +226,15 @@ function currentView() {
   return (location.hash.replace(/^#\//, '').split('/')[0]) || 'wallboard';
 }
 
+// a figure in the unit of its KPI column (GET /api/kpis)
+function fmtFigure(col, v) {
+  if (v === null || v === undefined) return '–';
+  if (col.unit === 'millis') return fmtDur(v);
+  if (col.unit === 'ratio') return pct(v);
+  if (col.unit === 'count') return String(v);
+  return Number(v).toFixed(1);
+}
+
 function tile(k, v, id) {
   return h('div', { class: 'tile' }, h('div', { class: 'v', id }, v), h('div', { class: 'k' }, k));
 }
@@ -244,6 +253,9 @@ function viewWallboard() {
   );
   startStream();
   refreshAgents();
+  if (!state.kpis) {
+    fetch('/api/kpis').then((r) => (r.ok ? r.json() : null)).then((k) => { if (k) { state.kpis = k; renderWallboard(); } }).catch(() => {});
+  }
   clearInterval(state.tick);
   state.tick = setInterval(() => { if (currentView() === 'wallboard') renderWallboard(); }, 1000);
 }
@@ -252,24 +264,15 @@ function renderWallboard() {
   if (currentView() !== 'wallboard' || !$('wb-tiles')) return;
   const s = state.snapshot && state.snapshot.today;
   const c = s ? s.center : null;
-  $('wb-tiles').replaceChildren(
-    tile('waiting', c ? c.waiting_now : '–', 'wb-waiting'),
-    tile('longest wait', c ? fmtDur(c.longest_current_wait_ms) : '–'),
-    tile('talking', c ? c.talking_now : '–', 'wb-talking'),
-    tile('offered today', c ? c.offered : '–', 'wb-offered'),
-    tile('answered', c ? c.answered : '–'),
-    tile('abandoned', c ? c.abandoned : '–'),
-    tile('ASA', c && c.asa_ms !== null ? fmtDur(c.asa_ms) : '–'),
-    tile('service level', c ? pct(c.service_level) : '–'),
-    tile('abandon rate', c ? pct(c.abandon_rate) : '–'),
-  );
+  // the tiles and the queue table are the columns /api/kpis names for the wallboard
+  const cols = (state.kpis && state.kpis.wallboard.map((n) => state.kpis.columns.find((x) => x.name === n)).filter(Boolean)) || [];
+  const ids = { waiting_now: 'wb-waiting', talking_now: 'wb-talking', offered: 'wb-offered' };
+  $('wb-tiles').replaceChildren(...cols.map((col) => tile(col.title, c ? fmtFigure(col, c[col.name]) : '–', ids[col.name])));
   const qs = s ? Object.entries(s.queues || {}) : [];
   $('wb-queues').replaceChildren(
-    h('tr', {}, ['queue', 'waiting', 'longest wait', 'offered', 'answered', 'abandoned', 'ASA', 'service level', 'abandon rate'].map((x, i) => h('th', { class: i ? 'num' : '' }, x))),
+    h('tr', {}, ['queue', ...cols.map((col) => col.title)].map((x, i) => h('th', { class: i ? 'num' : '', title: i ? cols[i - 1].help : '' }, x))),
     ...qs.map(([q, f]) => h('tr', { 'data-queue': q },
-      h('td', {}, q), h('td', { class: 'num' }, f.waiting_now), h('td', { class: 'num' }, fmtDur(f.longest_current_wait_ms)),
-      h('td', { class: 'num' }, f.offered), h('td', { class: 'num' }, f.answered), h('td', { class: 'num' }, f.abandoned),
-      h('td', { class: 'num' }, f.asa_ms === null ? '–' : fmtDur(f.asa_ms)), h('td', { class: 'num' }, pct(f.service_level)), h('td', { class: 'num' }, pct(f.abandon_rate)))),
+      h('td', {}, q), ...cols.map((col) => h('td', { class: 'num' }, fmtFigure(col, f[col.name]))))),
   );
   const now = Date.now();
   const calls = [...state.calls.values()].sort((a, b) => a.since - b.since);

@@ -6,16 +6,17 @@
 //! so the chain and `verify` stay whole). When only held recordings are left
 //! and the quota is still exceeded, an alarm is raised instead.
 //!
-//! [`plan`] decides (pure: the time is an argument); [`run_pass`] does the IO.
+//! [`plan`] decides (pure: the time is an argument); [`run_pass`] does the
+//! IO; [`spawn`] runs a pass now and then while the engine runs.
 
-use crate::config::Config;
-use anyhow::{Context, Result};
+use crate::ServiceError;
 use hotline_core::{CallEvent, EventKind};
 use hotline_evidence::tombstone::Tombstone;
 use hotline_evidence::Notary;
 use hotline_store::{EventSink, Store};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tracing::{error, info, warn};
 
 /// What may be kept, and for how long.
@@ -103,17 +104,10 @@ pub fn plan(recs: &[Rec], now_ms: i64, p: &Policy) -> Plan {
     out
 }
 
-/// The policy of a config.
-pub fn policy(cfg: &Config) -> Policy {
-    Policy {
-        days: cfg.retention.days,
-        days_by_queue: cfg
-            .queues
-            .iter()
-            .filter_map(|q| Some((q.id.clone(), q.retention_days?)))
-            .collect(),
-        quota_bytes: (cfg.retention.quota_mb > 0.0)
-            .then_some((cfg.retention.quota_mb * 1_048_576.0) as u64),
+impl Policy {
+    /// Whether anything is ever removed: an age limit somewhere or a quota.
+    pub fn prunes(&self) -> bool {
+        self.days > 0 || self.quota_bytes.is_some() || self.days_by_queue.values().any(|d| *d > 0)
     }
 }
 
@@ -130,14 +124,14 @@ pub struct Summary {
 /// signs the tombstones; `sink` receives `recording_deleted` and
 /// `storage_alarm` events (the CLI has none).
 pub async fn run_pass(
-    cfg: &Config,
+    root: &Path,
+    policy: &Policy,
     store: &Store,
     notary: &Notary,
     who: &str,
     dry_run: bool,
     sink: Option<&EventSink>,
-) -> Result<Summary> {
-    let root = cfg.recordings_dir();
+) -> Result<Summary, ServiceError> {
     let held: HashSet<String> = store.held_calls().await?.into_iter().collect();
     let mut recs = Vec::new();
     let mut paths: Vec<(PathBuf, String)> = Vec::new();
@@ -160,7 +154,7 @@ pub async fn run_pass(
         paths.push((path, rel));
     }
     let now = hotline_evidence::now_ms();
-    let p = plan(&recs, now, &policy(cfg));
+    let p = plan(&recs, now, policy);
     let mut summary = Summary {
         alarm: p.alarm.clone(),
         ..Summary::default()
@@ -178,9 +172,7 @@ pub async fn run_pass(
             .await?;
         let (sha, _) = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || hotline_evidence::wav::hash_file(&path))
-                .await
-                .context("hashing task")??
+            tokio::task::spawn_blocking(move || hotline_evidence::wav::hash_file(&path)).await??
         };
         let mut t = Tombstone {
             call_id: r.call_id.clone(),
@@ -198,14 +190,15 @@ pub async fn run_pass(
         };
         notary.sign_tombstone(&mut t);
         let wav = path.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
+        tokio::task::spawn_blocking(move || -> Result<(), ServiceError> {
             t.write(&wav)?;
-            std::fs::remove_file(&wav)
-                .with_context(|| format!("cannot remove {}", wav.display()))?;
+            std::fs::remove_file(&wav).map_err(|source| ServiceError::Io {
+                path: wav.clone(),
+                source,
+            })?;
             Ok(())
         })
-        .await
-        .context("deletion task")??;
+        .await??;
         info!(call_id = %r.call_id, %reason, "recording removed by retention");
         if let Some(sink) = sink {
             sink.event(CallEvent {
@@ -240,31 +233,27 @@ pub async fn run_pass(
     Ok(summary)
 }
 
-/// Runs a pass every `retention.check_every_s` while the engine runs.
-pub fn spawn(cfg: Config, notary: std::sync::Arc<Notary>, sink: EventSink) {
-    if cfg.retention.days == 0
-        && cfg.retention.quota_mb <= 0.0
-        && cfg
-            .queues
-            .iter()
-            .all(|q| q.retention_days.unwrap_or(0) == 0)
-    {
+/// Runs a pass every `every` while the engine runs (nothing when the
+/// policy never removes anything). A pass that fails is logged and retried
+/// at the next one.
+pub fn spawn(
+    root: PathBuf,
+    policy: Policy,
+    every: Duration,
+    store: Store,
+    notary: std::sync::Arc<Notary>,
+    sink: EventSink,
+) {
+    if !policy.prunes() {
         return;
     }
     tokio::spawn(async move {
-        let store = match Store::connect(&cfg.database_url()).await {
-            Ok(s) => s,
-            Err(e) => {
-                error!(error = %e, "retention: cannot open the database; recordings are not pruned");
-                return;
-            }
-        };
-        let every = std::time::Duration::from_secs(u64::from(cfg.retention.check_every_s.max(60)));
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(60)));
         loop {
             tick.tick().await;
             match run_pass(
-                &cfg,
+                &root,
+                &policy,
                 &store,
                 &notary,
                 "system:retention",

@@ -2,9 +2,11 @@
 //! greeting periods) and each queue's `open` hours, checked (the error names
 //! the key) and turned into the engine's [`Schedule`].
 
+use crate::config::routing::QueueSettings;
 use crate::config::{invalid, Config, ConfigError};
-use hotline_core::QueueId;
+use hotline_core::{Calendar, CalendarError, Shift, ShiftPart};
 use hotline_engine::schedule::{self, GreetingPeriod, OpenHours, Schedule, TimeOfDay};
+use hotline_engine::ClosedTreatment;
 use hotline_media::prompt::Prompt;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -21,22 +23,10 @@ pub struct ScheduleSection {
     /// Greetings by period of the day; the first period covering the moment
     /// wins, outside them `prompts.greeting` plays.
     pub greetings: Vec<GreetingSection>,
-    /// What a caller of a closed queue gets after `prompts.closed`.
-    pub closed_action: ClosedAction,
-}
-
-/// The closed-hours treatment.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ClosedAction {
-    /// The closed message, then goodbye (480 without a message).
-    #[default]
-    Message,
-    /// The closed message, then a voicemail (needs `[voicemail]`).
-    Voicemail,
-    /// The closed message, then a callback made once the queue opens (needs
-    /// `[callback]`; callers whose number cannot be dialled get goodbye).
-    Callback,
+    /// What a caller of a closed queue gets after `prompts.closed`:
+    /// `message`, `voicemail` or `callback`.
+    #[serde(deserialize_with = "crate::config::from_str")]
+    pub closed_action: ClosedTreatment,
 }
 
 /// `[[schedule.greetings]]`: one period of the day and its greeting.
@@ -54,25 +44,31 @@ pub struct GreetingSection {
 }
 
 impl Config {
-    fn time_zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+    /// The center's calendar: `schedule.timezone`, else the machine's zone.
+    pub fn calendar(&self) -> Result<Calendar, ConfigError> {
         match &self.schedule.timezone {
             Some(name) => {
-                schedule::time_zone(name).map_err(|e| invalid("schedule.timezone", e.to_string()))
+                Calendar::named(name).map_err(|e| invalid("schedule.timezone", e.to_string()))
             }
-            None => Ok(schedule::system_time_zone()),
+            None => Ok(Calendar::system()),
         }
     }
 
-    /// Checks the calendar: time zone, holidays, periods, open hours.
+    fn time_zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+        Ok(self.calendar()?.time_zone().clone())
+    }
+
+    /// Checks the calendar: time zone, shifts, holidays, periods, open hours.
     pub fn validate_schedule(&self) -> Result<(), ConfigError> {
         self.time_zone()?;
-        if self.schedule.closed_action == ClosedAction::Voicemail && !self.voicemail.enabled {
+        shifts(&self.shifts)?;
+        if self.schedule.closed_action == ClosedTreatment::Voicemail && !self.voicemail.enabled {
             return Err(invalid(
                 "schedule.closed_action",
                 "`voicemail` needs [voicemail] enabled = true",
             ));
         }
-        if self.schedule.closed_action == ClosedAction::Callback && !self.callback.enabled {
+        if self.schedule.closed_action == ClosedTreatment::Callback && !self.callback.enabled {
             return Err(invalid(
                 "schedule.closed_action",
                 "`callback` needs [callback] enabled = true",
@@ -106,8 +102,13 @@ impl Config {
     }
 
     /// The engine's calendar; `greetings` are the loaded prompts of
-    /// `schedule.greetings`, in order. Call after `validate_schedule`.
-    pub fn schedule(&self, greetings: Vec<Prompt>) -> Result<Schedule, ConfigError> {
+    /// `schedule.greetings`, in order, `queues` give the open hours. Call
+    /// after `validate_schedule`.
+    pub fn schedule(
+        &self,
+        greetings: Vec<Prompt>,
+        queues: &[QueueSettings],
+    ) -> Result<Schedule, ConfigError> {
         let mut s = Schedule::new(self.time_zone()?);
         for (i, h) in self.schedule.holidays.iter().enumerate() {
             let day = schedule::parse_holiday(h)
@@ -123,16 +124,93 @@ impl Config {
                 greeting,
             });
         }
-        for (i, q) in self.queues.iter().enumerate() {
-            if q.open.is_empty() {
-                continue;
+        for q in queues {
+            if let Some(hours) = &q.open {
+                s = s.with_open_hours(q.id.clone(), hours.clone());
             }
-            let hours = OpenHours::parse(&q.open)
-                .map_err(|e| invalid(format!("queues[{i}].open"), e.to_string()))?;
-            s = s.with_open_hours(QueueId::new(q.id.clone()), hours);
         }
         Ok(s)
     }
+}
+
+/// `[[shifts]]`: a named shift for `hotline report --shift NAME` and the
+/// live `current_shift` figures, in the center's time zone
+/// (`schedule.timezone`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftSection {
+    /// Its name (`day`, `night`, ...).
+    pub name: String,
+    /// Start, `HH:MM` local time (a shift of one part; with `end`).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// End, `HH:MM`; at or before the start = the shift ends the next day.
+    #[serde(default)]
+    pub end: Option<String>,
+    /// A split shift: its parts in order, `["09:00-11:30", "12:30-18:30"]`
+    /// (instead of `start` and `end`).
+    #[serde(default)]
+    pub parts: Vec<String>,
+}
+
+/// Checks `[[shifts]]` (names unique and plain, times `HH:MM`, parts in
+/// order within a day) and builds them.
+pub fn shifts(sections: &[ShiftSection]) -> Result<Vec<Shift>, ConfigError> {
+    let mut out: Vec<Shift> = Vec::with_capacity(sections.len());
+    for (i, s) in sections.iter().enumerate() {
+        let key = |k: &str| format!("shifts[{i}].{k}");
+        if s.name.is_empty()
+            || s.name.len() > 32
+            || !s
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                key("name"),
+                "1-32 characters among letters, digits, - and _",
+            ));
+        }
+        if out.iter().any(|o| o.name == s.name) {
+            return Err(invalid(
+                key("name"),
+                format!("shift `{}` is defined twice", s.name),
+            ));
+        }
+        let parts = match (&s.start, &s.end, s.parts.is_empty()) {
+            (Some(start), Some(end), true) => {
+                let time = |k: &str, v: &str| {
+                    v.parse::<hotline_core::TimeOfDay>()
+                        .map_err(|e: CalendarError| invalid(key(k), e.to_string()))
+                };
+                let (start, end) = (time("start", start)?, time("end", end)?);
+                if start == end {
+                    return Err(invalid(key("end"), "a shift cannot end when it starts"));
+                }
+                vec![ShiftPart { start, end }]
+            }
+            (None, None, false) => s
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    p.parse().map_err(|e: CalendarError| {
+                        invalid(key(&format!("parts[{j}]")), e.to_string())
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(invalid(
+                    key("start"),
+                    "give `start` and `end`, or `parts` for a split shift",
+                ))
+            }
+        };
+        out.push(
+            Shift::new(s.name.clone(), parts).map_err(|e| invalid(key("parts"), e.to_string()))?,
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -153,10 +231,10 @@ mod tests {
         );
         c.validate_schedule().expect("valid");
         let s = c
-            .schedule(vec![hotline_media::prompt::Prompt::from_samples(
-                "m",
-                vec![0; 8],
-            )])
+            .schedule(
+                vec![hotline_media::prompt::Prompt::from_samples("m", vec![0; 8])],
+                &c.queue_settings().expect("queues"),
+            )
             .expect("schedule");
         let general = hotline_core::QueueId::new("general");
         // 2026-10-01 10:00 in Shanghai (02:00 UTC): a Thursday, but a holiday
@@ -192,6 +270,16 @@ mod tests {
                 "schedule.greetings[0].name",
             ),
             ("[[queues]]\nid = \"late\"\nopen = [\"mon-fry 08:00-20:00\"]", "queues[1].open"),
+            ("[[shifts]]\nname = \"\"\nstart = \"22:00\"\nend = \"06:00\"", "shifts[0].name"),
+            ("[[shifts]]\nname = \"a b\"\nstart = \"22:00\"\nend = \"06:00\"", "shifts[0].name"),
+            ("[[shifts]]\nname = \"n\"\nstart = \"24:00\"\nend = \"06:00\"", "shifts[0].start"),
+            ("[[shifts]]\nname = \"n\"\nstart = \"22:00\"\nend = \"6 am\"", "shifts[0].end"),
+            ("[[shifts]]\nname = \"n\"\nstart = \"22:00\"\nend = \"22:00\"", "shifts[0].end"),
+            ("[[shifts]]\nname = \"n\"\nstart = \"22:00\"", "shifts[0].start"),
+            ("[[shifts]]\nname = \"n\"\nstart = \"09:00\"\nend = \"10:00\"\nparts = [\"11:00-12:00\"]", "shifts[0].start"),
+            ("[[shifts]]\nname = \"n\"\nparts = [\"09:00-11:30\", \"1230-1830\"]", "shifts[0].parts[1]"),
+            ("[[shifts]]\nname = \"n\"\nparts = [\"09:00-12:00\", \"11:00-18:00\"]", "shifts[0].parts"),
+            ("[[shifts]]\nname = \"n\"\nstart = \"06:00\"\nend = \"14:00\"\n[[shifts]]\nname = \"n\"\nstart = \"14:00\"\nend = \"22:00\"", "shifts[1].name"),
         ] {
             let err = parse(extra).validate_schedule().expect_err(extra).to_string();
             assert!(err.contains(key), "{extra}: {err}");

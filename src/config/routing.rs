@@ -8,41 +8,30 @@ use hotline_acd::{QueueConfig, SkillNeed, Strategy};
 use hotline_core::{AgentId, CallType, QueueId};
 use hotline_engine::control::FeatureCodes;
 use hotline_engine::routing::{BlacklistAction, BlacklistEntry, IvrMenu, IvrOption, NumberPattern};
+use hotline_engine::schedule::OpenHours;
 use hotline_media::prompt::Prompt;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-/// How a queue picks its agent (config spelling).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum StrategyName {
-    /// The agent idle the longest.
-    #[default]
-    LongestIdle,
-    /// The next member after the one offered last.
-    RoundRobin,
-    /// The agent with the fewest answered calls.
-    FewestCalls,
-    /// The agent with the least talk time.
-    LeastTalkTime,
-    /// Members in order, always from the top.
-    Linear,
-    /// Every available member at once; the first to answer takes the call.
-    RingAll,
-}
-
-impl From<StrategyName> for Strategy {
-    fn from(s: StrategyName) -> Self {
-        match s {
-            StrategyName::LongestIdle => Strategy::LongestIdle,
-            StrategyName::RoundRobin => Strategy::RoundRobin,
-            StrategyName::FewestCalls => Strategy::FewestCalls,
-            StrategyName::LeastTalkTime => Strategy::LeastTalkTime,
-            StrategyName::Linear => Strategy::Linear,
-            StrategyName::RingAll => Strategy::RingAll,
-        }
-    }
+/// One queue, every setting typed and with its defaults: what the ACD, the
+/// call flow, the calendar, the KPIs and retention need of it.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Its name.
+    pub id: QueueId,
+    /// The ACD's settings (strategy, members, waits, skills, wrap-up).
+    pub acd: QueueConfig,
+    /// Where its callers overflow (a queue or `voicemail`).
+    pub overflow: Option<QueueId>,
+    /// Its own agent ring timeout, ms (else `acd.ring_timeout_ms`).
+    pub ring_timeout_ms: Option<i64>,
+    /// Open hours in `schedule.timezone` (None = around the clock).
+    pub open: Option<OpenHours>,
+    /// Its own short-abandon threshold, ms (else `kpis.short_abandon_s`).
+    pub short_abandon_ms: Option<i64>,
+    /// Its own retention, days (else `retention.days`; 0 = no age limit).
+    pub retention_days: Option<u32>,
 }
 
 /// `[[queues]]`: one queue.
@@ -51,9 +40,10 @@ impl From<StrategyName> for Strategy {
 pub struct QueueSection {
     /// Queue name (letters, digits, `-`, `_`).
     pub id: String,
-    /// How agents are picked.
-    #[serde(default)]
-    pub strategy: StrategyName,
+    /// How agents are picked: `longest_idle`, `round_robin`, `fewest_calls`,
+    /// `least_talk_time`, `linear` or `ring_all`.
+    #[serde(default, deserialize_with = "crate::config::from_str")]
+    pub strategy: Strategy,
     /// Agent ids serving the queue, in order; empty = every agent.
     #[serde(default)]
     pub members: Vec<String>,
@@ -448,79 +438,69 @@ impl Config {
         Ok(())
     }
 
-    /// The ACD's queue settings.
-    pub fn queue_configs(&self) -> Vec<QueueConfig> {
+    /// One [`QueueSettings`] per `[[queues]]` entry, defaults filled in.
+    /// Call after the checks.
+    pub fn queue_settings(&self) -> Result<Vec<QueueSettings>, ConfigError> {
+        let needs = |skills: &BTreeMap<String, u8>| {
+            skills
+                .iter()
+                .map(|(skill, level)| SkillNeed {
+                    skill: skill.clone(),
+                    min_level: *level,
+                })
+                .collect()
+        };
         self.queues
             .iter()
-            .map(|q| QueueConfig {
-                id: QueueId::new(q.id.clone()),
-                strategy: q.strategy.into(),
-                members: q.members.iter().map(|m| AgentId::new(m.clone())).collect(),
-                max_wait_ms: (q.max_wait_s > 0).then(|| i64::from(q.max_wait_s) * 1000),
-                max_len: (q.max_len > 0).then_some(q.max_len as usize),
-                wrap_up_ms: q.wrap_up_s.map(|s| i64::from(s) * 1000),
-                min_staffed: q.min_staffed,
-                skills: q
-                    .skills
-                    .iter()
-                    .map(|(skill, level)| SkillNeed {
-                        skill: skill.clone(),
-                        min_level: *level,
-                    })
-                    .collect(),
-                widen_after_ms: (q.widen_after_s > 0).then(|| i64::from(q.widen_after_s) * 1000),
-                preferred: q
-                    .preferred_skills
-                    .iter()
-                    .map(|(skill, level)| SkillNeed {
-                        skill: skill.clone(),
-                        min_level: *level,
-                    })
-                    .collect(),
+            .enumerate()
+            .map(|(i, q)| {
+                let id = QueueId::new(q.id.clone());
+                Ok(QueueSettings {
+                    acd: QueueConfig {
+                        id: id.clone(),
+                        strategy: q.strategy,
+                        members: q.members.iter().map(|m| AgentId::new(m.clone())).collect(),
+                        max_wait_ms: (q.max_wait_s > 0).then(|| i64::from(q.max_wait_s) * 1000),
+                        max_len: (q.max_len > 0).then_some(q.max_len as usize),
+                        wrap_up_ms: q.wrap_up_s.map(|s| i64::from(s) * 1000),
+                        min_staffed: q.min_staffed,
+                        skills: needs(&q.skills),
+                        widen_after_ms: (q.widen_after_s > 0)
+                            .then(|| i64::from(q.widen_after_s) * 1000),
+                        preferred: needs(&q.preferred_skills),
+                    },
+                    overflow: q.overflow.clone().map(QueueId::new),
+                    ring_timeout_ms: q.ring_timeout_s.map(|s| i64::from(s) * 1000),
+                    open: if q.open.is_empty() {
+                        None
+                    } else {
+                        Some(
+                            OpenHours::parse(&q.open)
+                                .map_err(|e| invalid(format!("queues[{i}].open"), e.to_string()))?,
+                        )
+                    },
+                    short_abandon_ms: q.short_abandon_s.map(|s| i64::from(s) * 1000),
+                    retention_days: q.retention_days,
+                    id,
+                })
             })
             .collect()
     }
 
-    /// Queue → overflow queue.
-    pub fn overflow_map(&self) -> HashMap<QueueId, QueueId> {
-        self.queues
-            .iter()
-            .filter_map(|q| {
-                let o = q.overflow.as_ref()?;
-                Some((QueueId::new(q.id.clone()), QueueId::new(o.clone())))
-            })
-            .collect()
-    }
-
-    /// How the KPIs count: thresholds from `[kpis]` and the queues.
-    pub fn kpi_config(&self) -> hotline_metrics::kpi::KpiConfig {
+    /// How the KPIs count: thresholds from `[kpis]` and the queues, and the
+    /// ring the engine answers at (`ring.answer_after_rings`) as the target
+    /// of the "within N rings" figures.
+    pub fn kpi_config(&self, queues: &[QueueSettings]) -> hotline_metrics::kpi::KpiConfig {
         hotline_metrics::kpi::KpiConfig {
             short_abandon_ms: i64::from(self.kpis.short_abandon_s) * 1000,
-            short_abandon_ms_by_queue: self
-                .queues
+            short_abandon_ms_by_queue: queues
                 .iter()
-                .filter_map(|q| {
-                    Some((
-                        QueueId::new(q.id.clone()),
-                        i64::from(q.short_abandon_s?) * 1000,
-                    ))
-                })
+                .filter_map(|q| Some((q.id.clone(), q.short_abandon_ms?)))
                 .collect(),
             service_level_ms: i64::from(self.kpis.service_level_s) * 1000,
             callback_overdue_ms: i64::from(self.kpis.callback_overdue_s) * 1000,
-            ..hotline_metrics::kpi::KpiConfig::default()
+            rings: self.ring.answer_after_rings,
         }
-    }
-
-    /// Queue → its own agent ring timeout, ms (queues without one are absent).
-    pub fn queue_ring_timeouts(&self) -> HashMap<QueueId, i64> {
-        self.queues
-            .iter()
-            .filter_map(|q| {
-                let s = q.ring_timeout_s?;
-                Some((QueueId::new(q.id.clone()), i64::from(s) * 1000))
-            })
-            .collect()
     }
 
     /// The agents' feature codes.
@@ -675,15 +655,19 @@ language = "mandarin"
 "#,
         )
         .unwrap();
-        let queues = cfg.queue_configs();
+        let queues = cfg.queue_settings().unwrap();
         assert_eq!(queues.len(), 2);
-        assert_eq!(queues[0].strategy, hotline_acd::Strategy::RoundRobin);
-        assert_eq!(queues[0].max_wait_ms, Some(120_000));
-        assert_eq!(queues[0].max_len, Some(50));
-        assert_eq!(queues[1].skills[0].min_level, 50);
-        assert_eq!(queues[1].widen_after_ms, Some(30_000));
-        assert_eq!(queues[1].wrap_up_ms, Some(10_000));
-        assert_eq!(cfg.overflow_map().len(), 1);
+        assert_eq!(queues[0].acd.strategy, hotline_acd::Strategy::RoundRobin);
+        assert_eq!(queues[0].acd.max_wait_ms, Some(120_000));
+        assert_eq!(queues[0].acd.max_len, Some(50));
+        assert_eq!(queues[1].acd.skills[0].min_level, 50);
+        assert_eq!(queues[1].acd.widen_after_ms, Some(30_000));
+        assert_eq!(queues[1].acd.wrap_up_ms, Some(10_000));
+        assert_eq!(
+            queues[0].overflow.as_ref().map(|q| q.as_str()),
+            Some("mandarin")
+        );
+        assert!(queues[1].overflow.is_none());
         assert_eq!(cfg.agent_skills().len(), 1);
         let bl = cfg.blacklist_entries();
         assert_eq!(bl.len(), 2);

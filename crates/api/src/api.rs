@@ -4,8 +4,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use hotline_core::{CallId, CallType};
 use hotline_engine::routing::NumberPattern;
 use hotline_store::{BlacklistRow, Cdr, CdrFilter, Mark, Role};
@@ -13,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{parse_json, read_body};
+use crate::routes::Routes;
 use crate::{ApiError, Console};
 
 /// The widest date range a call query may span, days.
@@ -22,14 +22,15 @@ pub const MAX_PAGE: i64 = 500;
 /// The largest offset.
 pub const MAX_OFFSET: i64 = 1_000_000;
 
-pub(crate) fn routes() -> Router<Console> {
-    Router::new()
-        .route("/api/calls", get(calls))
-        .route("/api/calls/{id}", get(call))
-        .route("/api/blacklist", get(blacklist).post(blacklist_add))
-        .route("/api/blacklist/{entry}", delete(blacklist_remove))
-        .route("/api/audit", get(audit))
-        .route("/api/audit/verify", get(audit_verify))
+pub(crate) fn routes() -> Routes<Console> {
+    Routes::new()
+        .get("/api/calls", calls)
+        .get("/api/calls/{id}", call)
+        .get("/api/blacklist", blacklist)
+        .post("/api/blacklist", blacklist_add)
+        .delete("/api/blacklist/{entry}", blacklist_remove)
+        .get("/api/audit", audit)
+        .get("/api/audit/verify", audit_verify)
 }
 
 /// The path parameter, or a JSON 400.

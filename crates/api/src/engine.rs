@@ -1,4 +1,4 @@
-//! The HTTP listener: Prometheus `/metrics`, `/api/stats` (JSON), `/health`,
+//! The engine's side of the HTTP listener: Prometheus `/metrics`, `/api/stats` (JSON), `/health`,
 //! the wallboard's live stream `GET /api/stream` (Server-Sent Events), and
 //! agent control: `GET /api/agents`, `POST /api/agents/{id}/{action}`
 //! (login, logout, pause, unpause; bearer token `http.api_token`).
@@ -12,25 +12,49 @@
 //! frames behind gets a `lagged` frame and is disconnected, so a slow
 //! wallboard never slows the engine nor holds more than the buffer.
 
-use crate::report::ShiftSection;
-use anyhow::{Context, Result};
+use crate::routes::Routes;
+use crate::ApiError;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use hotline_core::{AgentId, CallEvent, Clock, SystemClock};
+use axum::Json;
+use hotline_core::{AgentId, Calendar, CallEvent, Clock, Shift, SystemClock};
 use hotline_engine::control::{
     AgentControl, AgentRequest, CallAction, CallTarget, ControlError, Requester, TalkingCall,
 };
 use hotline_metrics::kpi::{KpiConfig, Metrics, Snapshot};
+use hotline_recorder::access::{AccessError, Actor, RecordingAccess};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::warn;
+
+/// What the live figures need to know of the center.
+#[derive(Debug, Clone, Default)]
+pub struct Center {
+    /// The center's time zone: "today" starts at its local midnight.
+    pub calendar: Calendar,
+    /// The shifts (`current_shift`).
+    pub shifts: Vec<Shift>,
+    /// How the figures count.
+    pub kpi: KpiConfig,
+}
+
+/// Why the listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be bound.
+    #[error("http.listen: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
 
 /// Figures over several windows, as `/api/stats` returns them.
 #[derive(Serialize)]
@@ -41,7 +65,8 @@ pub struct Stats {
     pub last_15_min: Snapshot,
     /// Calls that arrived in the last hour.
     pub last_hour: Snapshot,
-    /// Calls that arrived since 00:00 UTC.
+    /// Calls that arrived since local midnight in the center's time zone
+    /// (`schedule.timezone`).
     pub today: Snapshot,
     /// Calls that arrived since the start of the shift running now (from
     /// `[[shifts]]`), if one is.
@@ -104,34 +129,37 @@ pub struct LiveKpis {
     frames: broadcast::Sender<Frame>,
 }
 
-fn stats_at(metrics: &Metrics, shifts: &[ShiftSection], now: i64) -> Stats {
+fn stats_at(metrics: &Metrics, center: &Center, now: i64) -> Stats {
+    // an instant jiff cannot place (year 10000) falls back to the UTC day
+    let midnight = center
+        .calendar
+        .start_of_day(now)
+        .unwrap_or(now.div_euclid(86_400_000) * 86_400_000);
     Stats {
         since_start: metrics.snapshot(now + 1),
         last_15_min: metrics.snapshot_window(now - 15 * 60_000, now + 1),
         last_hour: metrics.snapshot_window(now - 3_600_000, now + 1),
-        today: metrics.snapshot_window(now.div_euclid(86_400_000) * 86_400_000, now + 1),
-        current_shift: crate::report::current_shift(shifts, now).map(|(s, from, to)| ShiftStats {
-            name: s.name.clone(),
-            ends_ms: to,
-            figures: metrics.snapshot_window(from, now + 1),
-        }),
+        today: metrics.snapshot_window(midnight, now + 1),
+        current_shift: hotline_core::calendar::current_shift(&center.shifts, &center.calendar, now)
+            .map(|(s, from, to)| ShiftStats {
+                name: s.name.clone(),
+                ends_ms: to,
+                figures: metrics.snapshot_window(from, now + 1),
+            }),
     }
 }
 
 impl LiveKpis {
     /// Starts the task that folds `events` into the live KPIs and feeds the
-    /// stream; `shifts` give the current-shift window.
-    pub fn spawn(
-        mut events: mpsc::UnboundedReceiver<CallEvent>,
-        shifts: Vec<ShiftSection>,
-        kpi: KpiConfig,
-    ) -> LiveKpis {
+    /// stream; the center's calendar gives "today" and its shifts the
+    /// current-shift window.
+    pub fn spawn(mut events: mpsc::UnboundedReceiver<CallEvent>, center: Center) -> LiveKpis {
         let (tx, mut rx) = mpsc::channel::<StatsRequest>(64);
         let (frames, _) = broadcast::channel::<Frame>(STREAM_BUFFER);
         let out = frames.clone();
         tokio::spawn(async move {
             let clock = SystemClock;
-            let mut metrics = Metrics::new(kpi);
+            let mut metrics = Metrics::new(center.kpi.clone());
             let mut tidy = tokio::time::interval(Duration::from_secs(3600));
             let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -151,13 +179,13 @@ impl LiveKpis {
                     },
                     r = rx.recv() => match r {
                         Some(reply) => {
-                            let _ = reply.send(stats_at(&metrics, &shifts, clock.now_ms()));
+                            let _ = reply.send(stats_at(&metrics, &center, clock.now_ms()));
                         }
                         None => break,
                     },
                     _ = tick.tick() => {
                         if out.receiver_count() > 0 {
-                            if let Some(f) = Frame::json("snapshot", &stats_at(&metrics, &shifts, clock.now_ms())) {
+                            if let Some(f) = Frame::json("snapshot", &stats_at(&metrics, &center, clock.now_ms())) {
                                 let _ = out.send(f);
                             }
                         }
@@ -191,13 +219,12 @@ pub struct Api {
     pub token: String,
     /// The supervisor console (its routes are merged in; its sessions may
     /// control agents too), None when `console.enabled = false`.
-    pub console: Option<hotline_console::Console>,
+    pub console: Option<crate::Console>,
     /// HTTPS (`http.tls_cert`/`http.tls_key`), None = plain HTTP.
-    pub tls: Option<hotline_console::tls::Tls>,
-    /// The store, for evidence marks placed during a call.
-    pub store: Option<hotline_store::Store>,
-    /// The recordings root, for playing an earlier recording into a call.
-    pub recordings: Option<std::path::PathBuf>,
+    pub tls: Option<crate::tls::Tls>,
+    /// Recording access: evidence marks placed during a call, earlier
+    /// recordings played into a call.
+    pub recordings: Option<RecordingAccess>,
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -214,6 +241,17 @@ async fn metrics(State(api): State<Api>) -> Response {
     }
 }
 
+/// `GET /api/kpis`: the KPI columns of a scope and of an agent (name,
+/// title, help, unit, Prometheus family) and the ones the wallboard shows.
+async fn kpis() -> Response {
+    Json(serde_json::json!({
+        "columns": hotline_metrics::columns::COLUMNS,
+        "agents": hotline_metrics::columns::AGENT_COLUMNS,
+        "wallboard": hotline_metrics::columns::WALLBOARD,
+    }))
+    .into_response()
+}
+
 async fn stats(State(api): State<Api>) -> Response {
     match api.live.stats().await {
         Some(s) => Json(s).into_response(),
@@ -222,11 +260,7 @@ async fn stats(State(api): State<Api>) -> Response {
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (
-        status,
-        Json(serde_json::json!({"error": message.to_string()})),
-    )
-        .into_response()
+    ApiError::new(status, message).into_response()
 }
 
 async fn agents(State(api): State<Api>) -> Response {
@@ -256,19 +290,6 @@ struct ControlBody {
     override_minimum: bool,
 }
 
-fn bearer_ok(headers: &HeaderMap, token: &str) -> bool {
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    // constant time in the token's length
-    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn short_text(s: &str, max: usize) -> bool {
     !s.trim().is_empty() && s.len() <= max && !s.chars().any(char::is_control)
 }
@@ -281,33 +302,22 @@ async fn authorize(
     api: &Api,
     headers: &HeaderMap,
     changes: bool,
-    what: &str,
+    what: &'static str,
 ) -> Result<Option<String>, Response> {
-    let session = match &api.console {
-        Some(c) => {
-            c.session_principal(headers, changes, hotline_store::Role::Supervisor)
-                .await
-        }
-        None => None,
-    };
-    match session {
-        Some(Ok(p)) => return Ok(Some(p.name)),
-        Some(Err(e)) => return Err(e.into_response()),
-        None => {}
+    match crate::auth::principal(
+        api.console.as_ref(),
+        &api.token,
+        headers,
+        changes,
+        hotline_store::Role::Supervisor,
+        crate::auth::NoToken::Disabled(what),
+    )
+    .await
+    {
+        Ok(p) if p.session => Ok(Some(p.name)),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e.into_response()),
     }
-    if api.token.is_empty() {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            format!("{what} is disabled: set http.api_token in the config"),
-        ));
-    }
-    if !bearer_ok(headers, &api.token) {
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token",
-        ));
-    }
-    Ok(None)
 }
 
 /// An optional JSON body: empty (or blank) is the default, anything else
@@ -526,23 +536,16 @@ async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String
             "recording: the call id of the recording to play",
         );
     };
-    if hotline_evidence::validate_id(&id).is_err() {
+    if RecordingAccess::call_id(&id).is_err() {
         return error(StatusCode::BAD_REQUEST, "recording: not a call id");
     }
-    let (Some(store), Some(root)) = (api.store.clone(), api.recordings.clone()) else {
+    let Some(access) = api.recordings.clone() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no store or recordings directory",
         );
     };
-    let earlier = match store.cdr(&hotline_core::CallId::from_stored(&id)).await {
-        Ok(Some(cdr)) => cdr,
-        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no recording {id}")),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
-    };
-    let Some(rel) = earlier.recording_path.clone() else {
-        return error(StatusCode::CONFLICT, format!("call {id} has no recording"));
-    };
+    // the call first: only a recording of its own caller may be played
     let call = match api
         .agents
         .call(target.clone(), CallAction::Show, by.clone())
@@ -551,21 +554,22 @@ async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String
         Ok(c) => c,
         Err(e) => return control_error(e),
     };
+    let (earlier, path) = match access.resolve(&id).await {
+        Ok(found) => found,
+        Err(e @ (AccessError::NoCall(_) | AccessError::BadId(_))) => {
+            return error(StatusCode::NOT_FOUND, format!("no recording {id}: {e}"))
+        }
+        Err(AccessError::Store(e)) => {
+            return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}"))
+        }
+        Err(e) => {
+            return error(StatusCode::CONFLICT, format!("recording {id}: {e}"));
+        }
+    };
     if earlier.caller != call.caller {
         return error(
             StatusCode::FORBIDDEN,
             "only an earlier recording of the same caller may be played into a call",
-        );
-    }
-    let path = root.join(&rel);
-    let inside = match (path.canonicalize(), root.canonicalize()) {
-        (Ok(p), Ok(r)) => p.starts_with(r),
-        _ => false,
-    };
-    if !inside || rel.contains("..") {
-        return error(
-            StatusCode::CONFLICT,
-            format!("recording {id}: its file is gone"),
         );
     }
     let loaded = tokio::task::spawn_blocking({
@@ -585,13 +589,13 @@ async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String
     };
     // on record before anyone hears it
     let now = SystemClock.now_ms();
-    if let Err(e) = store
-        .append_audit(
-            now,
+    if let Err(e) = access
+        .audit(
             &by,
             "play_into_call",
             Some(&id),
             &format!("played into call {}", call.call_id),
+            now,
         )
         .await
     {
@@ -617,24 +621,12 @@ fn parse_call_type(s: &str) -> Option<hotline_core::CallType> {
 /// `mark`: an evidence mark (legal hold) on the talking call's recording,
 /// with an audit entry, while the call is still going on.
 async fn mark_call(api: Api, target: CallTarget, body: CallBody, by: String) -> Response {
-    let Some(kind) = body
-        .kind
-        .as_deref()
-        .and_then(hotline_store::MarkKind::parse)
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "kind: one of extortion, abuse, dispute, other",
-        );
-    };
+    let kind = body.kind.as_deref().unwrap_or_default();
     let note = body.note.unwrap_or_default();
-    if note.len() > 4000 || note.chars().any(|c| c.is_control() && c != '\n') {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "note: at most 4000 bytes, no control characters but newlines",
-        );
+    if let Err(e) = RecordingAccess::check_mark(kind, &note) {
+        return ApiError::from(e).into_response();
     }
-    let Some(store) = api.store.clone() else {
+    let Some(access) = api.recordings.clone() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no store to keep the mark in",
@@ -644,29 +636,24 @@ async fn mark_call(api: Api, target: CallTarget, body: CallBody, by: String) -> 
         Ok(c) => c,
         Err(e) => return control_error(e),
     };
-    let now = SystemClock.now_ms();
-    let added = async {
-        store.add_mark(&call.call_id, kind, &note, &by, now).await?;
-        store
-            .append_audit(
-                now,
-                &by,
-                "mark",
-                Some(&call.call_id),
-                &format!("{}: {note}", kind.as_str()),
-            )
-            .await
-    }
-    .await;
-    match added {
+    let actor = Actor {
+        name: by.clone(),
+        audit_name: by.clone(),
+        admin: false,
+    };
+    match access
+        .mark_talking(&call.call_id, kind, &note, &actor, SystemClock.now_ms())
+        .await
+    {
         Ok(_) => {
-            tracing::info!(call = %call.call_id, kind = kind.as_str(), %by, "call marked as evidence during the call");
+            tracing::info!(call = %call.call_id, kind, %by, "call marked as evidence during the call");
             Json(call).into_response()
         }
-        Err(e) => error(
+        Err(AccessError::Store(e)) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the mark could not be stored: {e}"),
         ),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -783,39 +770,52 @@ async fn stream(
 }
 
 fn unavailable() -> Response {
-    (
+    error(
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({"error": "the KPI task is not running"})),
+        "the KPI task is not running",
     )
-        .into_response()
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({"error": "no such endpoint"})),
-    )
-        .into_response()
+    error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// The engine's routes, by area: figures, agents and queues, call control.
+fn routes() -> Routes<Api> {
+    let figures = Routes::new()
+        .get("/health", || async { "ok\n" })
+        .get("/metrics", metrics)
+        .get("/api/stats", stats)
+        .get("/api/kpis", kpis)
+        .get("/api/stream", stream);
+    let agents = Routes::new()
+        .get("/api/agents", agents)
+        .get("/api/queues", queues)
+        .post("/api/agents/{id}/{action}", control);
+    let calls = Routes::new()
+        .get("/api/agents/{id}/call", agent_call)
+        .post("/api/agents/{id}/call/{action}", call_of_agent)
+        .post("/api/calls/{id}/{action}", call_by_id);
+    figures.merge(agents).merge(calls)
+}
+
+/// Every route of the listener: the engine's and the console's, as
+/// (method, path).
+pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
+    let mut all = routes().list().to_vec();
+    all.extend_from_slice(crate::Console::routes().list());
+    all
 }
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
-pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
-    if let Some(w) = hotline_console::exposure_warning(addr, api.tls.is_some()) {
+pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr, ServeError> {
+    if let Some(w) = crate::exposure_warning(addr, api.tls.is_some()) {
         warn!(%addr, "{w}");
     }
     let console = api.console.clone();
     let tls = api.tls.clone();
-    let mut app = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/api/stats", get(stats))
-        .route("/api/stream", get(stream))
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/api/agents", get(agents))
-        .route("/api/queues", get(queues))
-        .route("/api/agents/{id}/{action}", post(control))
-        .route("/api/agents/{id}/call", get(agent_call))
-        .route("/api/agents/{id}/call/{action}", post(call_of_agent))
-        .route("/api/calls/{id}/{action}", post(call_by_id))
+    let mut app = routes()
+        .into_router()
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(4096))
         .with_state(api);
@@ -824,15 +824,14 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr> {
             .merge(c.router())
             .layer(axum::middleware::from_fn_with_state(
                 c,
-                hotline_console::require_login,
+                crate::require_login,
             ));
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("http.listen: cannot listen on {addr}"))?;
-    let local = listener.local_addr().context("http.listen")?;
+    let bind = |source| ServeError::Bind { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
+    let local = listener.local_addr().map_err(bind)?;
     tokio::spawn(async move {
-        if let Err(e) = hotline_console::tls::serve(listener, app, tls).await {
+        if let Err(e) = crate::tls::serve(listener, app, tls).await {
             warn!(error = %e, "HTTP listener stopped");
         }
     });
@@ -930,5 +929,127 @@ mod tests {
         };
         let got = collect(client_stream(rx, None, only_snapshots)).await;
         assert_eq!(got, ["event: snapshot\ndata: {\"n\":2}\n\n"]);
+    }
+
+    #[test]
+    fn today_is_the_center_s_local_day() {
+        use hotline_core::{CallId, CallType, Party, QueueId};
+        let shanghai = hotline_core::Calendar::named("Asia/Shanghai").expect("zone");
+        let at = |s: &str| shanghai.parse_instant(s).expect("time");
+        let arrive = |m: &mut Metrics, ms: i64, id: &str| {
+            m.apply(&CallEvent {
+                at_ms: ms,
+                call_id: Some(CallId::from_stored(id)),
+                agent: None,
+                queue: Some(QueueId::new("general")),
+                kind: hotline_core::EventKind::Arrived {
+                    caller: Party {
+                        number: "0612345678".into(),
+                        display: None,
+                    },
+                    dialled: "hotline".into(),
+                    call_type: CallType::Inquiry,
+                },
+            })
+        };
+        let mut m = Metrics::default();
+        // 23:00 on the 22nd and 07:30 on the 23rd, Shanghai time: one UTC day
+        // (15:00 and 23:30 UTC on the 22nd), two local days
+        arrive(&mut m, at("2026-11-22T23:00"), "yesterday");
+        arrive(&mut m, at("2026-11-23T07:30"), "today");
+        let night = "22:00-06:00".parse().expect("part");
+        let morning = "06:00-14:00".parse().expect("part");
+        let center = Center {
+            calendar: shanghai.clone(),
+            shifts: vec![
+                hotline_core::Shift::new("night", vec![night]).expect("shift"),
+                hotline_core::Shift::new("morning", vec![morning]).expect("shift"),
+            ],
+            kpi: Default::default(),
+        };
+        let s = stats_at(&m, &center, at("2026-11-23T07:40"));
+        assert_eq!(s.today.center.offered, 1, "only the 07:30 call is today");
+        assert_eq!(s.today.from_ms, Some(at("2026-11-23T00:00")));
+        assert_eq!(s.since_start.center.offered, 2);
+        let shift = s.current_shift.expect("the morning shift runs");
+        assert_eq!(shift.name, "morning");
+        assert_eq!(shift.figures.center.offered, 1);
+        assert_eq!(shift.ends_ms, at("2026-11-23T14:00"));
+        // with the UTC calendar both calls are "today"
+        let utc = Center {
+            calendar: hotline_core::Calendar::utc(),
+            shifts: Vec::new(),
+            kpi: Default::default(),
+        };
+        assert_eq!(
+            stats_at(&m, &utc, at("2026-11-23T07:40"))
+                .today
+                .center
+                .offered,
+            2
+        );
+    }
+
+    /// `/api/calls/{call_id}` and `/api/calls/{id}` are one path.
+    fn shape(path: &str) -> String {
+        path.split('/')
+            .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[tokio::test]
+    async fn the_kpi_columns_are_served_for_the_wallboard() {
+        let r = kpis().await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let cols = v["columns"].as_array().expect("columns");
+        assert_eq!(cols.len(), hotline_metrics::columns::COLUMNS.len());
+        let asa = cols.iter().find(|c| c["name"] == "asa_ms").expect("asa");
+        assert_eq!(asa["unit"], "millis");
+        assert_eq!(asa["title"], "ASA");
+        assert_eq!(
+            asa["prometheus"],
+            serde_json::json!(["hotline_average_speed_of_answer_seconds", "gauge"])
+        );
+        assert_eq!(v["wallboard"][0], "waiting_now");
+        assert_eq!(v["agents"][0]["name"], "answered");
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_and_every_documented_path_has_a_route() {
+        let doc: serde_json::Value =
+            serde_json::from_str(crate::assets::OPENAPI_JSON).expect("openapi.json");
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                if ["get", "post", "delete", "put", "patch"].contains(&method.as_str()) {
+                    documented.insert((method.to_uppercase(), shape(path)));
+                }
+            }
+        }
+        let routes: std::collections::BTreeSet<(String, String)> = route_list()
+            .into_iter()
+            .map(|(m, p)| (m.to_string(), shape(p)))
+            .collect();
+        assert_eq!(
+            routes.len(),
+            route_list().len(),
+            "a route is registered twice"
+        );
+        let undocumented: Vec<_> = routes.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "routes missing in openapi.json: {undocumented:?}"
+        );
+        let unrouted: Vec<_> = documented.difference(&routes).collect();
+        assert!(
+            unrouted.is_empty(),
+            "openapi.json paths without a route: {unrouted:?}"
+        );
+        assert!(routes.len() >= 30, "{routes:?}");
     }
 }

@@ -4,15 +4,14 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
+use crate::routes::Routes;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use hotline_core::CallId;
-use hotline_store::{Cdr, MarkKind, Role};
+use axum::Json;
+use hotline_store::{Cdr, Role};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -25,46 +24,23 @@ use crate::{ApiError, Console};
 /// Most waveform points per channel.
 pub const MAX_POINTS: usize = 4000;
 
-pub(crate) fn routes() -> Router<Console> {
-    Router::new()
-        .route("/api/recordings", get(list))
-        .route("/api/recordings/{call_id}", get(meta))
-        .route("/api/recordings/{call_id}/audio", get(audio))
-        .route("/api/recordings/{call_id}/waveform", get(waveform))
-        .route("/api/recordings/{call_id}/loudness", get(loudness))
-        .route("/api/recordings/{call_id}/bundle", get(bundle))
-        .route("/api/recordings/{call_id}/marks", post(mark))
-        .route("/api/recordings/{call_id}/release", post(release))
+pub(crate) fn routes() -> Routes<Console> {
+    Routes::new()
+        .get("/api/recordings", list)
+        .get("/api/recordings/{call_id}", meta)
+        .get("/api/recordings/{call_id}/audio", audio)
+        .get("/api/recordings/{call_id}/waveform", waveform)
+        .get("/api/recordings/{call_id}/loudness", loudness)
+        .get("/api/recordings/{call_id}/bundle", bundle)
+        .post("/api/recordings/{call_id}/marks", mark)
+        .post("/api/recordings/{call_id}/release", release)
 }
 
 /// The CDR and the file of a recording: the id must be a safe id, the call
 /// must have a recording, and the file must resolve (symlinks followed)
 /// inside the recordings root; anything else is a 4xx.
 async fn recording_file(c: &Console, id: &str) -> Result<(Cdr, PathBuf), ApiError> {
-    let id = call_id(id)?;
-    let cdr = c
-        .store()
-        .cdr(&CallId::from_stored(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no call `{id}`")))?;
-    let rel = cdr
-        .recording_path
-        .clone()
-        .ok_or_else(|| ApiError::not_found(format!("call `{id}` has no recording")))?;
-    let root = &c.inner.cfg.recordings_dir;
-    let gone = || ApiError::not_found(format!("the recording of `{id}` is not on disk"));
-    let root = tokio::fs::canonicalize(root).await.map_err(|e| {
-        warn!(error = %e, root = %root.display(), "console: recordings root unusable");
-        gone()
-    })?;
-    let full = tokio::fs::canonicalize(root.join(FsPath::new(&rel)))
-        .await
-        .map_err(|_| gone())?;
-    if !full.starts_with(&root) || !full.is_file() {
-        warn!(call = id, path = %rel, "console: a recording path leads outside the recordings root");
-        return Err(gone());
-    }
-    Ok((cdr, full))
+    Ok(c.access().resolve(id).await?)
 }
 
 async fn list(
@@ -388,27 +364,9 @@ async fn mark(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (p, id, body) = change_request::<MarkBody>(&c, id, req, Role::Supervisor).await?;
-    let kind = MarkKind::parse(&body.kind)
-        .ok_or_else(|| ApiError::bad_request("kind: extortion, abuse, dispute or other"))?;
-    if body.note.len() > 4000 {
-        return Err(ApiError::bad_request("note: at most 4000 bytes"));
-    }
-    if c.store().cdr(&CallId::from_stored(&id)).await?.is_none() {
-        return Err(ApiError::not_found(format!("no call `{id}`")));
-    }
-    let now = c.now();
     let mark_id = c
-        .store()
-        .add_mark(&id, kind, &body.note, &p.name, now)
-        .await?;
-    c.store()
-        .append_audit(
-            now,
-            &p.audit_name(),
-            "mark",
-            Some(&id),
-            &format!("{}: {}", kind.as_str(), body.note),
-        )
+        .access()
+        .mark(&id, &body.kind, &body.note, &p.actor(), c.now())
         .await?;
     let marks = c.store().marks(&id).await?;
     let m = marks.iter().find(|m| m.id == mark_id).map(mark_json);
@@ -433,30 +391,9 @@ async fn release(
 ) -> Result<Response, ApiError> {
     // any logged-in user gets this far, so a refusal is on record
     let (p, id, body) = change_request::<ReleaseBody>(&c, id, req, Role::Agent).await?;
-    let reason = body.reason.trim().to_string();
-    if reason.is_empty() || reason.len() > 4000 {
-        return Err(ApiError::bad_request(
-            "reason: say why the hold ends (1-4000 bytes)",
-        ));
-    }
-    let now = c.now();
-    if p.role < Role::Admin {
-        c.store()
-            .append_audit(now, &p.audit_name(), "release_refused", Some(&id), &reason)
-            .await?;
-        return Err(ApiError::forbidden(
-            "releasing a legal hold needs the admin role",
-        ));
-    }
-    let n = c.store().release_marks(&id, &p.name, &reason, now).await?;
-    if n == 0 {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("`{id}` is not on hold"),
-        ));
-    }
-    c.store()
-        .append_audit(now, &p.audit_name(), "release", Some(&id), &reason)
+    let n = c
+        .access()
+        .release(&id, &body.reason, &p.actor(), c.now())
         .await?;
     Ok(Json(json!({ "released": n, "held": false })).into_response())
 }

@@ -1,7 +1,16 @@
-//! The configuration file (TOML): loading, defaults and validation.
+//! The configuration, flowing one way:
 //!
-//! Every problem is reported with the key it concerns, e.g.
-//! `ring.on_ms: ring tone must last between 100 ms and 10000 ms, got 0 ms`.
+//! 1. raw serde sections of the TOML file ([`Config`] and its sections here,
+//!    [`routing`] and [`schedule`]), with defaults and unknown keys refused;
+//! 2. checks ([`Config::validate`], `validate_routing`, `validate_schedule`),
+//!    each problem reported with its key path, e.g.
+//!    `ring.on_ms: ring tone must last between 100 ms and 10000 ms, got 0 ms`;
+//! 3. [`settings::Settings::build`]: the typed values every part of the
+//!    engine takes, with every file the config names loaded.
+
+pub mod routing;
+pub mod schedule;
+pub mod settings;
 
 use hotline_core::RingCadence;
 use hotline_sip::DigestAlgorithm;
@@ -36,6 +45,18 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// Deserializes a vocabulary type through its `FromStr` (the error names
+/// the value and what is expected).
+pub(crate) fn from_str<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
 }
 
 pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -102,22 +123,22 @@ pub struct Config {
     pub announcements: AnnouncementsSection,
     /// `[schedule]`
     #[serde(default)]
-    pub schedule: crate::schedule_config::ScheduleSection,
+    pub schedule: crate::config::schedule::ScheduleSection,
     /// `[[queues]]`
     #[serde(default)]
-    pub queues: Vec<crate::routing_config::QueueSection>,
+    pub queues: Vec<crate::config::routing::QueueSection>,
     /// `[[blacklist]]`
     #[serde(default)]
-    pub blacklist: Vec<crate::routing_config::BlacklistSection>,
+    pub blacklist: Vec<crate::config::routing::BlacklistSection>,
     /// `[ivr]`
     #[serde(default)]
-    pub ivr: crate::routing_config::IvrSection,
+    pub ivr: crate::config::routing::IvrSection,
     /// `[agent_codes]`
     #[serde(default)]
-    pub agent_codes: crate::routing_config::AgentCodesSection,
+    pub agent_codes: crate::config::routing::AgentCodesSection,
     /// `[[shifts]]`: named shifts for `hotline report --shift`.
     #[serde(default)]
-    pub shifts: Vec<crate::report::ShiftSection>,
+    pub shifts: Vec<crate::config::schedule::ShiftSection>,
 }
 
 /// `[sip]`: signalling.
@@ -799,7 +820,6 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        crate::report::validate_shifts(&self.shifts)?;
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(invalid(
                 if self.http.tls_cert.is_some() {
@@ -1121,6 +1141,7 @@ mod tests {
             ("[hotline]\nmedia_timeout_s = 1", "hotline.media_timeout_s"),
             ("[schedule]\ntimezone = \"CET+1\"", "schedule.timezone"),
             ("[kpis]\nservice_level_s = 0", "kpis.service_level_s"),
+            ("[schedule]\nclosed_action = \"hangup\"", "closed_action"),
             ("[kpis]\ncallback_overdue_s = 5", "kpis.callback_overdue_s"),
             ("[acd]\ntransfer_queue = \"nowhere\"", "acd.transfer_queue"),
             ("[kpis]\nshort_abandon_s = 9999", "kpis.short_abandon_s"),
@@ -1154,5 +1175,73 @@ mod tests {
             Config::load(Path::new("/nonexistent/hotline.toml")),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    /// The keys serde expects in the table opened by `header` (a stray key
+    /// makes `deny_unknown_fields` list them).
+    fn expected_keys(header: &str) -> Vec<String> {
+        let err = match Config::parse(&format!("{header}\nzzz_not_a_key = 1\n")) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{header}: a stray key was accepted"),
+        };
+        let Some(tail) = err.split("zzz_not_a_key`, expected").nth(1) else {
+            panic!("{header}: {err}");
+        };
+        tail.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn every_config_key_is_documented() {
+        let docs = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/configuration.md"
+        ))
+        .expect("docs/configuration.md");
+        let mut tables: Vec<(String, String)> = Vec::new();
+        for section in expected_keys("") {
+            let table = format!("[{section}]");
+            let header = match Config::parse(&format!("{table}\nzzz_not_a_key = 1\n")) {
+                Err(e) if e.to_string().contains("zzz_not_a_key") => table,
+                _ => format!("[[{section}]]"),
+            };
+            tables.push((section, header));
+        }
+        assert!(tables.len() >= 20, "{tables:?}");
+        // tables inside tables
+        tables.push(("schedule.greetings".into(), "[[schedule.greetings]]".into()));
+        tables.push(("ivr.options".into(), "[[ivr.options]]".into()));
+        let mut checked = 0;
+        for (name, header) in &tables {
+            // its heading, or (a table inside a table) a paragraph opening with it
+            let quoted = format!("`{header}`");
+            let heading = docs.match_indices("\n## ").map(|(i, _)| i + 1).find(|i| {
+                docs[*i..]
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains(&quoted))
+            });
+            let Some(at) = heading.or_else(|| docs.find(&format!("\n{quoted}"))) else {
+                panic!("docs/configuration.md has no section {quoted}");
+            };
+            let text = docs[at + 1..].split("\n## ").next().unwrap_or_default();
+            let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
+            for key in expected_keys(header) {
+                let documented = rows.iter().any(|r| {
+                    r.split('|')
+                        .nth(1)
+                        .is_some_and(|first| first.contains(&format!("`{key}`")))
+                });
+                assert!(
+                    documented,
+                    "{name}.{key} is not in the key table of `{header}` in docs/configuration.md"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "only {checked} keys");
     }
 }

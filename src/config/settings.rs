@@ -1,0 +1,405 @@
+//! Settings: the checked config file turned into typed values, with every
+//! file it names loaded (prompts, the IVR menu, greetings of the day,
+//! announcement words, callback and voicemail prompts, the TLS key pair).
+//!
+//! One way: raw TOML sections ([`Config`], checked with the key named) →
+//! [`Center`] (what needs no file: calendar, shifts, KPI settings) →
+//! [`Settings::build`] (everything `serve` needs). `hotline check-config` is
+//! `Settings::build` and exit, so it refuses exactly what `serve` refuses.
+
+use crate::config::routing::QueueSettings;
+use crate::config::Config;
+use anyhow::{Context, Result};
+use hotline_core::{AgentId, Calendar, QueueId, Shift};
+use hotline_engine::{EngineConfig, Prompts};
+use hotline_media::prompt::Prompt;
+use hotline_media::MediaConfig;
+use hotline_metrics::kpi::KpiConfig;
+use hotline_sip::{AgentAccount, SipConfig};
+use std::path::{Path, PathBuf};
+
+/// What every command needs and no file on disk: the center's calendar,
+/// its shifts and how the KPIs count.
+#[derive(Debug, Clone)]
+pub struct Center {
+    /// The center's time zone (`schedule.timezone`): today, shifts, report days.
+    pub calendar: Calendar,
+    /// `[[shifts]]`, in the center's zone.
+    pub shifts: Vec<Shift>,
+    /// How the figures count (`[kpis]`, the queues' own thresholds, the
+    /// ring the engine answers at).
+    pub kpi: KpiConfig,
+    /// Every queue with its settings.
+    pub queues: Vec<QueueSettings>,
+    /// What recordings retention and the storage quota remove.
+    pub retention: hotline_recorder::retention::Policy,
+}
+
+impl Center {
+    /// What the live figures of the HTTP API need.
+    pub fn live(&self) -> hotline_api::engine::Center {
+        hotline_api::engine::Center {
+            calendar: self.calendar.clone(),
+            shifts: self.shifts.clone(),
+            kpi: self.kpi.clone(),
+        }
+    }
+
+    /// From a checked config.
+    pub fn build(cfg: &Config) -> Result<Center> {
+        let queues = cfg.queue_settings()?;
+        Ok(Center {
+            calendar: cfg.calendar()?,
+            shifts: crate::config::schedule::shifts(&cfg.shifts)?,
+            kpi: cfg.kpi_config(&queues),
+            retention: hotline_recorder::retention::Policy {
+                days: cfg.retention.days,
+                days_by_queue: queues
+                    .iter()
+                    .filter_map(|q| Some((q.id.as_str().to_string(), q.retention_days?)))
+                    .collect(),
+                quota_bytes: (cfg.retention.quota_mb > 0.0)
+                    .then_some((cfg.retention.quota_mb * 1_048_576.0) as u64),
+            },
+            queues,
+        })
+    }
+}
+
+/// Everything `serve` needs, built once from the config file.
+pub struct Settings {
+    /// The file as read (paths, HTTP and console settings).
+    pub cfg: Config,
+    /// Calendar, shifts, KPI settings.
+    pub center: Center,
+    /// The engine's settings, with its prompts loaded.
+    pub engine: EngineConfig,
+    /// The greeting, music and the optional messages.
+    pub prompts: Prompts,
+    /// SIP listener and digest settings.
+    pub sip: SipConfig,
+    /// The agents' SIP accounts.
+    pub accounts: Vec<AgentAccount>,
+    /// RTP ports and workers.
+    pub media: MediaConfig,
+    /// The HTTPS key pair, when `http.tls_cert` is set.
+    pub tls: Option<hotline_api::tls::Tls>,
+}
+
+fn wav(key: &str, name: &str, path: &Path) -> Result<Prompt> {
+    Prompt::load_wav(name, path).with_context(|| format!("{key}: cannot load {}", path.display()))
+}
+
+fn optional_wav(key: &str, name: &str, path: Option<&PathBuf>) -> Result<Option<Prompt>> {
+    path.map(|p| wav(key, name, p)).transpose()
+}
+
+impl Settings {
+    /// Checks the config and loads every file it names; the first problem
+    /// is an error naming its key.
+    pub fn build(cfg: Config) -> Result<Settings> {
+        cfg.validate()?;
+        let center = Center::build(&cfg)?;
+        let prompts = load_prompts(&cfg)?;
+        let engine = engine_config(&cfg, &center.queues)?;
+        let (sip, accounts) = sip_config(&cfg)?;
+        let workers = if cfg.media.workers == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            cfg.media.workers
+        };
+        let media = MediaConfig {
+            bind_ip: cfg.media.ip,
+            port_min: cfg.media.port_min,
+            port_max: cfg.media.port_max,
+            workers,
+        };
+        let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
+            (Some(cert), Some(key)) if cfg.http.enabled => Some(
+                hotline_api::tls::Tls::load(cert, key).context("http.tls_cert, http.tls_key")?,
+            ),
+            _ => None,
+        };
+        Ok(Settings {
+            cfg,
+            center,
+            engine,
+            prompts,
+            sip,
+            accounts,
+            media,
+            tls,
+        })
+    }
+}
+
+fn load_prompts(cfg: &Config) -> Result<Prompts> {
+    let p = &cfg.prompts;
+    Ok(Prompts {
+        greeting: wav("prompts.greeting", "greeting", &p.greeting)?,
+        music: wav("prompts.music", "music", &p.music)?,
+        blacklisted: optional_wav("prompts.blacklisted", "blacklisted", p.blacklisted.as_ref())?,
+        silent_line: optional_wav("prompts.silent_line", "silent_line", p.silent_line.as_ref())?,
+        closed: optional_wav("prompts.closed", "closed", p.closed.as_ref())?,
+    })
+}
+
+fn load_announcements(cfg: &Config) -> Result<Option<hotline_engine::announce::Announcements>> {
+    let a = &cfg.announcements;
+    if a.every_s == 0 {
+        return Ok(None);
+    }
+    let words = if a.position || a.expected_wait {
+        Some(
+            hotline_engine::announce::AnnounceWords::load(&a.words)
+                .with_context(|| format!("announcements.words: {}", a.words.display()))?,
+        )
+    } else {
+        None
+    };
+    Ok(Some(hotline_engine::announce::Announcements {
+        every_ms: i64::from(a.every_s) * 1000,
+        position: a.position,
+        expected_wait: a.expected_wait,
+        default_handle_ms: i64::from(a.default_handle_s) * 1000,
+        words,
+        message: optional_wav("announcements.message", "still_waiting", a.message.as_ref())?,
+    }))
+}
+
+fn load_outbound(cfg: &Config) -> Result<Option<hotline_engine::outbound::OutboundConfig>> {
+    let o = &cfg.outbound;
+    if !o.enabled {
+        return Ok(None);
+    }
+    Ok(Some(hotline_engine::outbound::OutboundConfig {
+        prefix: o.prefix.clone(),
+        dial: o.dial.clone(),
+        gateway: o.gateway()?,
+        allowed_prefixes: o.allowed_prefixes.clone(),
+        answer_timeout_ms: i64::from(o.answer_timeout_s) * 1000,
+        call_type: o.call_type.parse()?,
+    }))
+}
+
+fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::CallbackConfig>> {
+    let c = &cfg.callback;
+    if !c.enabled {
+        return Ok(None);
+    }
+    Ok(Some(hotline_engine::callback::CallbackConfig {
+        key: c.key.chars().next().unwrap_or('1'),
+        offer: optional_wav("callback.offer", "offer", c.offer.as_ref())?,
+        confirm: optional_wav("callback.confirm", "confirm", c.confirm.as_ref())?,
+        deadline_ms: i64::from(c.deadline_h) * 3_600_000,
+        dial: c.dial.clone(),
+        gateway: c.gateway()?,
+        retry_ms: i64::from(c.retry_s) * 1000,
+        attempts: c.attempts,
+        answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
+    }))
+}
+
+fn load_voicemail(cfg: &Config) -> Result<Option<hotline_engine::Voicemail>> {
+    let v = &cfg.voicemail;
+    if !v.enabled {
+        return Ok(None);
+    }
+    Ok(Some(hotline_engine::Voicemail {
+        prompt: optional_wav("voicemail.prompt", "voicemail", v.prompt.as_ref())?,
+        max_ms: i64::from(v.max_s) * 1000,
+    }))
+}
+
+fn load_period_greetings(cfg: &Config) -> Result<Vec<Prompt>> {
+    cfg.schedule
+        .greetings
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            wav(
+                &format!("schedule.greetings[{i}].prompt"),
+                &g.name,
+                &g.prompt,
+            )
+        })
+        .collect()
+}
+
+fn load_ivr(cfg: &Config) -> Result<Option<hotline_engine::routing::IvrMenu>> {
+    if !cfg.ivr.enabled {
+        return Ok(None);
+    }
+    let prompt = wav("ivr.prompt", "menu", &cfg.ivr.prompt)?;
+    Ok(cfg.ivr_menu(prompt)?)
+}
+
+fn sip_config(cfg: &Config) -> Result<(SipConfig, Vec<AgentAccount>)> {
+    let mut accounts = Vec::new();
+    for (i, a) in cfg.agents.iter().enumerate() {
+        let algorithms = match &a.algorithms {
+            Some(names) => Some(crate::config::parse_algorithms(
+                &format!("agents[{i}].algorithms"),
+                names,
+            )?),
+            None => None,
+        };
+        accounts.push(AgentAccount {
+            id: a.id.clone(),
+            password: a.password.clone(),
+            algorithms,
+        });
+    }
+    let s = &cfg.sip;
+    let sip = SipConfig {
+        listen: s.listen,
+        realm: s.realm.clone(),
+        nonce_ttl_ms: i64::from(s.nonce_ttl_s) * 1000,
+        min_expires_s: s.min_expires_s,
+        max_expires_s: s.max_expires_s,
+        default_expires_s: s.max_expires_s.min(600).max(s.min_expires_s),
+        max_contacts_per_agent: s.max_contacts_per_agent,
+        algorithms: crate::config::parse_algorithms("sip.algorithms", &s.algorithms)?,
+        rate_limit_per_source: s.rate_limit_per_source,
+        feature_prefix: "*".into(),
+        dial_prefix: if cfg.outbound.enabled {
+            cfg.outbound.prefix.clone()
+        } else {
+            String::new()
+        },
+    };
+    Ok((sip, accounts))
+}
+
+fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig> {
+    Ok(EngineConfig {
+        numbers: cfg.hotline.numbers.clone(),
+        queue: QueueId::new(cfg.hotline.queue.clone()),
+        queues: queues.iter().map(|q| q.acd.clone()).collect(),
+        overflow: queues
+            .iter()
+            .filter_map(|q| Some((q.id.clone(), q.overflow.clone()?)))
+            .collect(),
+        agent_skills: cfg.agent_skills(),
+        vip: cfg.vip_patterns(),
+        blacklist: hotline_engine::routing::Blacklist::new(cfg.blacklist_entries()),
+        ivr: load_ivr(cfg)?,
+        agents: cfg
+            .agents
+            .iter()
+            .map(|a| AgentId::new(a.id.clone()))
+            .collect(),
+        feature_codes: cfg.feature_codes(),
+        cadence: cfg.cadence(),
+        answer_after_rings: cfg.ring.answer_after_rings,
+        agent_ring_timeout_ms: cfg.agent_ring_timeout_ms(),
+        schedule: cfg.schedule(load_period_greetings(cfg)?, queues)?,
+        announcements: load_announcements(cfg)?,
+        voicemail: load_voicemail(cfg)?,
+        callback: load_callback(cfg)?,
+        outbound: load_outbound(cfg)?,
+        closed_treatment: cfg.schedule.closed_action,
+        queue_ring_timeout_ms: queues
+            .iter()
+            .filter_map(|q| Some((q.id.clone(), q.ring_timeout_ms?)))
+            .collect(),
+        silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
+        media_timeout_ms: i64::from(cfg.hotline.media_timeout_s) * 1000,
+        wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
+        media_ip: cfg.media.ip,
+        record: cfg.hotline.record,
+        record_queue: cfg.hotline.record_queue,
+        limits: cfg.limits.by_type(),
+        auto_pause_after_misses: cfg.acd.auto_pause_after_misses,
+        limit_warning_fraction: cfg.limits.warning_fraction,
+        transfer_queue: cfg.acd.transfer_queue.clone().map(QueueId::new),
+        limit_tone: cfg.limits.agent_tone,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped config with `extra` replacing a section, prompts made
+    /// absolute (the tests run from the crate root anyway).
+    fn shipped_with(section: &str, replacement: &str) -> Config {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hotline.toml"))
+                .expect("shipped config");
+        assert!(
+            text.contains(section),
+            "{section} not in the shipped config"
+        );
+        Config::parse(&text.replacen(section, replacement, 1)).expect("valid")
+    }
+
+    #[test]
+    fn the_shipped_config_builds_with_every_asset() {
+        let s = Settings::build(shipped_with("[kpis]", "[kpis]")).expect("builds");
+        assert!(s.engine.announcements.is_some());
+        assert!(s.engine.voicemail.is_some());
+        assert_eq!(s.center.calendar.name(), "Asia/Shanghai");
+        assert_eq!(s.center.shifts.len(), 2);
+        assert_eq!(s.accounts.len(), 4);
+    }
+
+    #[test]
+    fn every_asset_loader_refuses_an_unreadable_file_naming_its_key() {
+        let cases = [
+            (
+                "message = \"config/prompts/announce/still_waiting.wav\"",
+                "message = \"/nonexistent/still_waiting.wav\"",
+                "announcements.message",
+            ),
+            (
+                "words = \"config/prompts/announce\"",
+                "words = \"/nonexistent/announce\"",
+                "announcements.words",
+            ),
+            (
+                "prompt = \"config/prompts/voicemail.wav\"",
+                "prompt = \"/nonexistent/voicemail.wav\"",
+                "voicemail.prompt",
+            ),
+            (
+                "closed = \"config/prompts/closed.wav\"",
+                "closed = \"/nonexistent/closed.wav\"",
+                "prompts.closed",
+            ),
+            (
+                "enabled = false\nkey = \"1\"\noffer = \"config/prompts/callback_offer.wav\"",
+                "enabled = true\nkey = \"1\"\noffer = \"/nonexistent/offer.wav\"",
+                "callback.offer",
+            ),
+            (
+                "offer = \"config/prompts/callback_offer.wav\"",
+                "offer = \"/nonexistent/offer.wav\"",
+                // callbacks are off as shipped: their prompts are not loaded
+                "",
+            ),
+            (
+                "timezone = \"Asia/Shanghai\"\n",
+                "timezone = \"Asia/Shanghai\"\n[[schedule.greetings]]\nname = \"morning\"\nfrom = \"06:00\"\nto = \"12:00\"\nprompt = \"/nonexistent/morning.wav\"\n",
+                "schedule.greetings[0].prompt",
+            ),
+            (
+                "[http]",
+                "[http]\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"",
+                "http.tls_cert",
+            ),
+        ];
+        for (section, replacement, key) in cases {
+            let cfg = shipped_with(section, replacement);
+            let result = Settings::build(cfg);
+            if key.is_empty() {
+                assert!(result.is_ok(), "{replacement}: {:?}", result.err());
+                continue;
+            }
+            let err = format!("{:#}", result.err().expect(replacement));
+            assert!(err.contains(key), "{replacement}: {err}");
+        }
+    }
+}
