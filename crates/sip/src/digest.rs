@@ -227,6 +227,13 @@ impl DigestAuthority {
         Some(now_ms >= issued && now_ms - issued <= self.nonce_ttl_ms)
     }
 
+    /// Whether `nonce` was issued by this authority (fresh or not): a wrong
+    /// answer to one of our nonces is a password guess; an answer to a nonce
+    /// we never issued proves nothing either way.
+    pub fn nonce_is_ours(&self, nonce: &str) -> bool {
+        self.nonce_fresh(nonce, 0).is_some()
+    }
+
     /// WWW-Authenticate header values for a challenge, strongest first.
     pub fn challenges(
         &self,
@@ -401,6 +408,26 @@ mod tests {
             auth.verify(&r, "REGISTER", Some("pw"), &algs, 20_000),
             Verdict::Denied
         );
+    }
+
+    #[test]
+    fn only_our_own_nonces_are_ours() {
+        let auth = DigestAuthority::new("hotline", 60_000);
+        let other = DigestAuthority::new("hotline", 60_000);
+        assert!(auth.nonce_is_ours(&auth.nonce(5)));
+        assert!(
+            auth.nonce_is_ours(&auth.nonce(i64::MAX)),
+            "old or new, still ours"
+        );
+        for bad in [
+            other.nonce(5),
+            "".into(),
+            "5.".into(),
+            "zz.abc".into(),
+            "x".repeat(5000),
+        ] {
+            assert!(!auth.nonce_is_ours(&bad), "{bad:.20}");
+        }
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! are throttled, oversized or unparseable messages are answered `400 Bad
 //! Request` when a response can be routed (it goes back to the packet's source,
 //! never to a host named inside the message) and are dropped otherwise. rsipstack
-//! alone drops them silently.
+//! alone drops them silently. Sources banned for password guessing
+//! ([`crate::lockout`]) are dropped before anything else is read.
 
+use crate::lockout::Lockout;
+use hotline_core::Clock;
 use rsipstack::sip::prelude::ToTypedHeader;
 use rsipstack::sip::{HeadersExt, SipMessage};
 use std::collections::HashMap;
@@ -21,6 +24,8 @@ pub struct GuardStats {
     pub malformed: AtomicU64,
     /// Datagrams dropped by the per-source rate limit.
     pub throttled: AtomicU64,
+    /// Datagrams dropped because their source is banned (password guessing).
+    pub banned: AtomicU64,
 }
 
 struct Bucket {
@@ -36,6 +41,8 @@ pub(crate) struct GuardedUdpSocket {
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
     server_name: String,
     pub(crate) stats: Arc<GuardStats>,
+    lockout: Arc<Mutex<Lockout>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl GuardedUdpSocket {
@@ -44,6 +51,8 @@ impl GuardedUdpSocket {
         rate_per_s: u32,
         server_name: &str,
         stats: Arc<GuardStats>,
+        lockout: Arc<Mutex<Lockout>>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let rate = f64::from(rate_per_s.max(1));
         GuardedUdpSocket {
@@ -53,7 +62,19 @@ impl GuardedUdpSocket {
             buckets: Mutex::new(HashMap::new()),
             server_name: server_name.to_string(),
             stats,
+            lockout,
+            clock,
         }
+    }
+
+    /// Whether the source is banned for password guessing (its datagrams
+    /// are dropped unanswered, so it learns nothing more).
+    fn banned(&self, ip: IpAddr) -> bool {
+        let now = self.clock.now_ms();
+        self.lockout
+            .lock()
+            .map(|l| l.source_banned(now, ip))
+            .unwrap_or(false)
     }
 
     /// Token bucket per source IP. Wall-clock time is fine here: this is the IO shell.
@@ -243,6 +264,10 @@ impl rsipstack::platform::net::UdpSocket for GuardedUdpSocket {
             let (len, addr) = self.socket.recv_from(buf).await?;
             if !self.admit(addr.ip()) {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if self.banned(addr.ip()) {
+                self.stats.banned.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             match inspect(&buf[..len], &self.server_name) {
