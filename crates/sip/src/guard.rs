@@ -238,7 +238,15 @@ fn error_response(packet: &[u8], server_name: &str, status: &str) -> Option<Vec<
             name.as_str(),
             "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
         );
-        if keep && line.len() < 1024 && line.chars().all(|c| !c.is_control()) {
+        // a line that was not UTF-8 is not copied: the lossy conversion
+        // makes three bytes of every invalid one, and the answer to a
+        // spoofed datagram must not be larger than the datagram
+        if keep
+            && line.len() < 1024
+            && line
+                .chars()
+                .all(|c| !c.is_control() && c != char::REPLACEMENT_CHARACTER)
+        {
             has_via |= name == "via" || name == "v";
             copied.push(line.to_string());
         }

@@ -15,6 +15,8 @@
 
 mod client;
 pub mod digest;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 pub mod location;
 pub mod lockout;

@@ -897,7 +897,7 @@ pub(crate) async fn new_inbound_call(
 /// looked at: a Request-URI scheme we serve (else 416), and no option tag in
 /// `Require` that we would have to support (else 420 listing them, we support
 /// none). `Proxy-Require` is for proxies and ignored by a UAS.
-fn precheck(req: &rsipstack::sip::Request) -> Option<(StatusCode, Vec<Header>)> {
+pub(crate) fn precheck(req: &rsipstack::sip::Request) -> Option<(StatusCode, Vec<Header>)> {
     use rsipstack::sip::uri::Scheme;
     match &req.uri.scheme {
         None | Some(Scheme::Sip) | Some(Scheme::Sips) => {}
