@@ -359,6 +359,34 @@ impl Lockout {
         }
     }
 
+    /// `src` sent credentials for `user` while the name is locked for it:
+    /// not checked, but counted against the source (whoever keeps guessing
+    /// a locked name ends up banned and dropped).
+    pub fn failed_while_locked(&mut self, now_ms: i64, src: IpAddr, user: &str) {
+        let src = src.to_canonical();
+        if self.trusted(src) {
+            return;
+        }
+        self.sweep(now_ms);
+        let cfg = &self.cfg;
+        if self.sources.len() >= cfg.max_tracked && !self.sources.contains_key(&src) {
+            return;
+        }
+        let s = self.sources.entry(src).or_default();
+        if let Some((until_ms, failures)) = s.fail(now_ms, cfg.source_failures, cfg) {
+            self.events.push_back(LockoutEvent::Banned {
+                ban: Ban {
+                    target: BanTarget::Source(src),
+                    until_ms,
+                    offences: s.offences,
+                },
+                failures,
+                source: src,
+                user: user.to_string(),
+            });
+        }
+    }
+
     /// `src` proved `user`'s password: it stays exempt from that user's lock.
     pub fn succeeded(&mut self, now_ms: i64, src: IpAddr, user: &str) {
         let src = src.to_canonical();
@@ -571,6 +599,48 @@ mod tests {
                 BanTarget::User("nosuchuser".into())
             ]
         );
+    }
+
+    #[test]
+    fn guessing_on_at_a_locked_name_bans_the_source() {
+        let mut l = Lockout::new(cfg());
+        let a = ip("192.0.2.1");
+        // four failures lock the name (the source threshold is three, so
+        // use two sources)
+        l.failed(0, a, "1001");
+        l.failed(1, a, "1001");
+        l.failed(2, ip("192.0.2.2"), "1001");
+        l.failed(3, ip("192.0.2.2"), "1001");
+        assert_eq!(
+            l.admit(4, a, "1001"),
+            Admission::UserLocked { until_ms: 10_003 }
+        );
+        while l.poll_event().is_some() {}
+        // a's third try (at a locked name) bans a
+        l.failed_while_locked(5, a, "1001");
+        assert_eq!(
+            l.admit(6, a, "other"),
+            Admission::SourceBanned { until_ms: 10_005 }
+        );
+        assert!(matches!(
+            l.poll_event(),
+            Some(LockoutEvent::Banned {
+                ban: Ban {
+                    target: BanTarget::Source(_),
+                    ..
+                },
+                ..
+            })
+        ));
+        // trusted sources are not counted this way either
+        let mut l = Lockout::new(LockoutConfig {
+            trusted: vec!["192.0.2.0/24".parse().unwrap()],
+            ..cfg()
+        });
+        for t in 0..10 {
+            l.failed_while_locked(t, a, "1001");
+        }
+        assert!(!l.source_banned(11, a));
     }
 
     #[test]

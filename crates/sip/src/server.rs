@@ -506,6 +506,13 @@ impl SipServer {
             // the same for known and unknown names: both are locked alike
             Admission::UserLocked { .. } => {
                 debug!(agent = %agent, src = ?source, "user name locked: 403");
+                // credentials sent to a locked name count against the source
+                if let (Some(ip), true) = (source, tx.original.authorization_header().is_some()) {
+                    if let Ok(mut l) = self.inner.lockout.lock() {
+                        l.failed_while_locked(now, ip, agent);
+                    }
+                    self.report_lockout_events();
+                }
                 tx.reply(StatusCode::Forbidden).await.ok();
                 return false;
             }

@@ -482,3 +482,55 @@ async fn guessing_one_name_from_many_sources_locks_it_alike_for_known_and_unknow
     let ok = desk.register("1002", "secret2", "MD5", 600).await;
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
 }
+
+#[tokio::test]
+async fn a_guesser_who_goes_on_at_a_locked_name_is_banned_and_never_gets_in() {
+    // like `sipvicious_svcrack -u 1001 -d words`: one source, one name,
+    // the right password somewhere down the list
+    let (srv, _events) = guarded_server(300_000, 60, quick_lockout(4, 2)).await;
+    let mut guesser = Phone::new(srv.local_addr()).await;
+    let mut answers = Vec::new();
+    let mut nonce = None;
+    for guess in ["a", "b", "c", "d", "secret1", "secret1"] {
+        let m = guesser.register_msg("1001", 600, None);
+        guesser.send_raw(&m).await;
+        let first = guesser.recv_within(Duration::from_millis(800)).await;
+        if let Some(n) = first.as_deref().and_then(|c| param(c, "MD5", "nonce")) {
+            nonce = Some(n);
+        }
+        let auth = digest_auth(
+            "MD5",
+            "1001",
+            guess,
+            "hotline",
+            nonce.as_deref().unwrap_or("none"),
+            &format!("sip:{}", srv.local_addr()),
+            "REGISTER",
+        );
+        let m = guesser.register_msg("1001", 600, Some(auth));
+        guesser.send_raw(&m).await;
+        let answer = guesser.recv_within(Duration::from_millis(800)).await;
+        answers.push(answer.map(|a| a.lines().next().unwrap_or("").to_string()));
+    }
+    assert_eq!(
+        answers,
+        [
+            Some("SIP/2.0 401 Unauthorized".to_string()),
+            Some("SIP/2.0 401 Unauthorized".to_string()),
+            // 1001 locked after two failures: not checked any more
+            Some("SIP/2.0 403 Forbidden".to_string()),
+            Some("SIP/2.0 403 Forbidden".to_string()),
+            // four tries from this source: banned, nothing comes back
+            None,
+            None,
+        ]
+    );
+    assert!(
+        srv.registered_agents().is_empty(),
+        "the password was never tried"
+    );
+    assert!(srv
+        .auth_bans()
+        .iter()
+        .any(|b| b.target == BanTarget::Source("127.0.0.1".parse().unwrap())));
+}
