@@ -359,9 +359,9 @@ impl Lockout {
         }
     }
 
-    /// `src` sent credentials for `user` while the name is locked for it:
-    /// not checked, but counted against the source (whoever keeps guessing
-    /// a locked name ends up banned and dropped).
+    /// `src` tried `user` while the name is locked for it: nothing is
+    /// checked, but the try counts against the source (whoever keeps
+    /// guessing at a locked name ends up banned and dropped).
     pub fn failed_while_locked(&mut self, now_ms: i64, src: IpAddr, user: &str) {
         let src = src.to_canonical();
         if self.trusted(src) {

@@ -506,8 +506,9 @@ impl SipServer {
             // the same for known and unknown names: both are locked alike
             Admission::UserLocked { .. } => {
                 debug!(agent = %agent, src = ?source, "user name locked: 403");
-                // credentials sent to a locked name count against the source
-                if let (Some(ip), true) = (source, tx.original.authorization_header().is_some()) {
+                // every try at a locked name counts against its source (a
+                // guesser asks for a fresh challenge before each guess)
+                if let Some(ip) = source {
                     if let Ok(mut l) = self.inner.lockout.lock() {
                         l.failed_while_locked(now, ip, agent);
                     }
