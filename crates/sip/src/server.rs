@@ -534,14 +534,17 @@ impl SipServer {
         let mut guess = false;
         let verdict = match auth.as_deref().map(parse_authorization) {
             Some(Ok(d)) if d.username == agent => {
-                let v = reg.auth.verify(
+                let v = reg.auth.verify_from(
                     &d,
                     method,
                     account.map(|a| a.password.as_str()),
                     &algorithms,
                     now,
+                    source,
                 );
-                guess = v == Verdict::Denied && reg.auth.nonce_is_ours(&d.nonce);
+                // only a nonce issued to this address: a guess sent in
+                // another address' name (spoofed UDP) cannot get it banned
+                guess = v == Verdict::Denied && reg.auth.nonce_is_ours_for(&d.nonce, source);
                 v
             }
             Some(_) => Verdict::Denied,
@@ -565,7 +568,7 @@ impl SipServer {
         }
         let headers = reg
             .auth
-            .challenges(now, &challenge_algs, verdict == Verdict::Stale)
+            .challenges_for(now, source, &challenge_algs, verdict == Verdict::Stale)
             .into_iter()
             .map(|c| Header::WwwAuthenticate(c.into()))
             .collect();

@@ -536,3 +536,48 @@ async fn a_guesser_who_goes_on_at_a_locked_name_is_banned_and_never_gets_in() {
         .iter()
         .any(|b| b.target == BanTarget::Source("127.0.0.1".parse().unwrap())));
 }
+
+#[tokio::test]
+async fn guesses_sent_in_another_address_name_do_not_get_it_banned() {
+    // nonces are bound to the address they were issued to: an attacker who
+    // fetched one cannot spoof wrong answers from a victim's address to get
+    // the victim banned (here the "victim" is 127.0.0.4)
+    let (srv, _events) = guarded_server(300_000, 60, quick_lockout(3, 100)).await;
+    let mut attacker = Phone::bind(srv.local_addr(), "127.0.0.3").await;
+    let m = attacker.register_msg("1001", 600, None);
+    attacker.send_raw(&m).await;
+    let challenge = attacker.final_response().await;
+    let nonce = param(&challenge, "MD5", "nonce").expect("a nonce");
+    let mut victim = Phone::bind(srv.local_addr(), "127.0.0.4").await;
+    for guess in ["a", "b", "c", "d", "e"] {
+        let auth = digest_auth(
+            "MD5",
+            "1001",
+            guess,
+            "hotline",
+            &nonce,
+            &format!("sip:{}", srv.local_addr()),
+            "REGISTER",
+        );
+        let m = victim.register_msg("1001", 600, Some(auth));
+        victim.send_raw(&m).await;
+        let r = victim.final_response().await;
+        assert!(r.starts_with("SIP/2.0 401"), "{guess}: {r}");
+    }
+    assert!(srv.auth_bans().is_empty(), "{:?}", srv.auth_bans());
+    // the victim's own phone registers; the attacker guessing with its own
+    // nonces is banned as usual
+    let ok = victim.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    for guess in ["a", "b", "c"] {
+        let r = attacker.register("1002", guess, "MD5", 600).await;
+        assert!(r.starts_with("SIP/2.0 401"), "{r}");
+    }
+    assert_eq!(
+        srv.auth_bans()
+            .into_iter()
+            .map(|b| b.target)
+            .collect::<Vec<_>>(),
+        [BanTarget::Source("127.0.0.3".parse().unwrap())]
+    );
+}
