@@ -26,6 +26,8 @@ pub struct GuardStats {
     pub throttled: AtomicU64,
     /// Datagrams dropped because their source is banned (password guessing).
     pub banned: AtomicU64,
+    /// Datagrams dropped because their User-Agent is a known scanner's.
+    pub scanners: AtomicU64,
 }
 
 struct Bucket {
@@ -67,14 +69,20 @@ impl GuardedUdpSocket {
         }
     }
 
-    /// Whether the source is banned for password guessing (its datagrams
-    /// are dropped unanswered, so it learns nothing more).
-    fn banned(&self, ip: IpAddr) -> bool {
+    /// Whether the datagram is dropped unanswered, so its sender learns
+    /// nothing: its source is banned for password guessing, or it names a
+    /// known scanner as its User-Agent.
+    fn screen(&self, ip: IpAddr, packet: &[u8]) -> Option<&AtomicU64> {
         let now = self.clock.now_ms();
-        self.lockout
-            .lock()
-            .map(|l| l.source_banned(now, ip))
-            .unwrap_or(false)
+        let ua = user_agent(packet);
+        let l = self.lockout.lock().ok()?;
+        if l.source_banned(now, ip) {
+            Some(&self.stats.banned)
+        } else if ua.as_deref().is_some_and(|ua| l.is_scanner(ua)) {
+            Some(&self.stats.scanners)
+        } else {
+            None
+        }
     }
 
     /// Token bucket per source IP. Wall-clock time is fine here: this is the IO shell.
@@ -179,6 +187,21 @@ pub(crate) fn inspect(packet: &[u8], server_name: &str) -> Inspection {
     }
 }
 
+/// The User-Agent of a datagram, read from its raw header lines (None if it
+/// has none among its first 100 lines).
+fn user_agent(packet: &[u8]) -> Option<String> {
+    let head = head_and_body(packet).0;
+    head.split(|b| *b == b'\n')
+        .skip(1)
+        .take(100)
+        .find_map(|line| {
+            let colon = line.iter().position(|b| *b == b':')?;
+            let name = line[..colon].trim_ascii();
+            name.eq_ignore_ascii_case(b"user-agent")
+                .then(|| String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned())
+        })
+}
+
 fn head_and_body(packet: &[u8]) -> (&[u8], &[u8]) {
     match packet.windows(4).position(|w| w == b"\r\n\r\n") {
         Some(i) => (&packet[..i], &packet[i + 4..]),
@@ -274,8 +297,8 @@ impl rsipstack::platform::net::UdpSocket for GuardedUdpSocket {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            if self.banned(addr.ip()) {
-                self.stats.banned.fetch_add(1, Ordering::Relaxed);
+            if let Some(counter) = self.screen(addr.ip(), &buf[..len]) {
+                counter.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             match inspect(&buf[..len], &self.server_name) {
@@ -366,6 +389,27 @@ mod tests {
             inspect(m.as_bytes(), "hotline"),
             Inspection::Reject(Some(_))
         ));
+    }
+
+    #[test]
+    fn the_user_agent_is_read_from_the_raw_header_lines() {
+        let with = OPTIONS.replace(
+            "Max-Forwards: 70\r\n",
+            "user-agent :  friendly-scanner \r\nMax-Forwards: 70\r\n",
+        );
+        assert_eq!(
+            user_agent(with.as_bytes()).as_deref(),
+            Some("friendly-scanner")
+        );
+        assert_eq!(user_agent(OPTIONS.as_bytes()), None);
+        // not in the body, not in the request line
+        let body = OPTIONS.replace(
+            "Content-Length: 0\r\n\r\n",
+            "Content-Length: 22\r\n\r\nUser-Agent: in-the-body",
+        );
+        assert_eq!(user_agent(body.as_bytes()), None);
+        assert_eq!(user_agent(b"User-Agent: x\r\n\r\n"), None);
+        assert_eq!(user_agent(b""), None);
     }
 
     #[test]

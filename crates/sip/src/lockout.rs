@@ -114,7 +114,24 @@ pub struct LockoutConfig {
     pub trusted: Vec<IpNet>,
     /// Most sources, user names and good sources tracked (each).
     pub max_tracked: usize,
+    /// Requests whose User-Agent contains one of these (ignoring case) are
+    /// dropped unanswered: the defaults of known SIP scanners (sipvicious
+    /// says `friendly-scanner`). Empty = drop none.
+    pub scanner_user_agents: Vec<String>,
 }
+
+/// User-Agents of well-known SIP scanners, dropped by default.
+pub const SCANNER_USER_AGENTS: &[&str] = &[
+    "friendly-scanner",
+    "sipvicious",
+    "sipcli",
+    "sip-scan",
+    "sipscan",
+    "sundayddr",
+    "iwar",
+    "vaxsipuseragent",
+    "pplsip",
+];
 
 impl Default for LockoutConfig {
     fn default() -> Self {
@@ -127,6 +144,7 @@ impl Default for LockoutConfig {
             remember_good_ms: 86_400_000,
             trusted: Vec::new(),
             max_tracked: 100_000,
+            scanner_user_agents: SCANNER_USER_AGENTS.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -267,7 +285,11 @@ pub struct Lockout {
 
 impl Lockout {
     /// Nothing counted, nobody banned.
-    pub fn new(cfg: LockoutConfig) -> Self {
+    pub fn new(mut cfg: LockoutConfig) -> Self {
+        for s in &mut cfg.scanner_user_agents {
+            *s = s.to_lowercase();
+        }
+        cfg.scanner_user_agents.retain(|s| !s.is_empty());
         Lockout {
             cfg,
             sources: HashMap::new(),
@@ -280,6 +302,16 @@ impl Lockout {
 
     fn trusted(&self, src: IpAddr) -> bool {
         self.cfg.trusted.iter().any(|n| n.contains(src))
+    }
+
+    /// Whether a request with this User-Agent comes from a known scanner
+    /// (to be dropped unanswered).
+    pub fn is_scanner(&self, user_agent: &str) -> bool {
+        if self.cfg.scanner_user_agents.is_empty() {
+            return false;
+        }
+        let ua = user_agent.to_lowercase();
+        self.cfg.scanner_user_agents.iter().any(|s| ua.contains(s))
     }
 
     /// Whether every datagram from `src` must be dropped now.
@@ -485,7 +517,31 @@ mod tests {
             remember_good_ms: 3_600_000,
             trusted: vec![],
             max_tracked: 100,
+            scanner_user_agents: vec![],
         }
+    }
+
+    #[test]
+    fn scanners_are_told_by_their_user_agent_when_asked() {
+        let l = Lockout::new(LockoutConfig::default());
+        assert!(l.is_scanner("friendly-scanner"));
+        assert!(l.is_scanner("SIPVicious 0.3.8"));
+        assert!(!l.is_scanner("baresip v1.0.0 (x86_64/linux)"));
+        assert!(!l.is_scanner(""));
+        let none = Lockout::new(LockoutConfig {
+            scanner_user_agents: vec!["".into()],
+            ..LockoutConfig::default()
+        });
+        assert!(
+            !none.is_scanner("friendly-scanner"),
+            "an empty pattern matches nothing"
+        );
+        let custom = Lockout::new(LockoutConfig {
+            scanner_user_agents: vec!["EvilDialer".into()],
+            ..LockoutConfig::default()
+        });
+        assert!(custom.is_scanner("evildialer/2"));
+        assert!(!custom.is_scanner("friendly-scanner"));
     }
 
     #[test]

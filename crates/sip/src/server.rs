@@ -297,6 +297,14 @@ impl SipServer {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Datagrams dropped because their User-Agent is a known scanner's.
+    pub fn scanner_dropped_count(&self) -> u64 {
+        self.inner
+            .guard_stats
+            .scanners
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sources banned and user names locked for password guessing, now.
     pub fn auth_bans(&self) -> Vec<Ban> {
         let now = self.inner.clock.now_ms();
@@ -426,16 +434,17 @@ impl SipServer {
     }
 
     async fn handle_transaction(self, mut tx: Transaction) {
-        // a banned source gets nothing (over UDP the gate already dropped it)
-        if let Some(ip) = source_ip(&tx) {
+        // a banned source or a known scanner gets nothing (over UDP the
+        // gate already dropped them)
+        let user_agent = tx.original.headers.iter().find_map(|h| match h {
+            Header::UserAgent(ua) => Some(ua.value().to_string()),
+            _ => None,
+        });
+        if let Ok(l) = self.inner.lockout.lock() {
             let now = self.inner.clock.now_ms();
-            if self
-                .inner
-                .lockout
-                .lock()
-                .is_ok_and(|l| l.source_banned(now, ip))
-            {
-                debug!(src = %ip, "request from a banned source dropped");
+            let banned = source_ip(&tx).is_some_and(|ip| l.source_banned(now, ip));
+            if banned || user_agent.as_deref().is_some_and(|ua| l.is_scanner(ua)) {
+                debug!(src = ?source_ip(&tx), ?user_agent, "request dropped (banned source or scanner)");
                 return;
             }
         }

@@ -581,3 +581,41 @@ async fn guesses_sent_in_another_address_name_do_not_get_it_banned() {
         [BanTarget::Source("127.0.0.3".parse().unwrap())]
     );
 }
+
+#[tokio::test]
+async fn a_known_scanner_gets_no_answer_at_all() {
+    // the shipped defaults drop sipvicious' `friendly-scanner` and its kind
+    let (srv, _events) = server(300_000, 60).await;
+    let mut phone = Phone::new(srv.local_addr()).await;
+    let m = phone.register_msg("1001", 600, None);
+    let scan = m.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nUser-Agent: friendly-scanner\r\n",
+    );
+    phone.send_raw(&scan).await;
+    assert_eq!(phone.recv_within(Duration::from_millis(800)).await, None);
+    assert_eq!(srv.scanner_dropped_count(), 1);
+    // the same request from a phone is challenged as usual
+    let m = phone.register_msg("1001", 600, None);
+    let phone_ua = m.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nUser-Agent: baresip v1.0.0 (x86_64/linux)\r\n",
+    );
+    phone.send_raw(&phone_ua).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 401"), "{r}");
+    // over TCP the scanner gets nothing either
+    let mut tcp = TcpStream::connect(srv.local_addr()).await.unwrap();
+    let me = tcp.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:{s} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKscan1\r\nMax-Forwards: 70\r\nFrom: <sip:100@{s}>;tag=9\r\nTo: <sip:100@{s}>\r\nCall-ID: scan1\r\nCSeq: 1 OPTIONS\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n",
+        s = srv.local_addr()
+    );
+    tcp.write_all(msg.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_millis(800), tcp.read(&mut buf)).await;
+    assert!(
+        !matches!(read, Ok(Ok(n)) if n > 0),
+        "a scanner over TCP got an answer"
+    );
+}
