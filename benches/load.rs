@@ -5,7 +5,19 @@
 //! ```text
 //! cargo bench --bench load                       # 200 calls, 50 at once, 20 new calls/s, 5 s each
 //! LOAD_CALLS=1000 LOAD_CONCURRENT=150 LOAD_RATE=40 LOAD_HOLD_MS=8000 cargo bench --bench load
+//! # steady state: one wave of 200 calls, all up for ~20 s with no signalling
+//! LOAD_CALLS=200 LOAD_CONCURRENT=200 LOAD_RATE=50 LOAD_HOLD_MS=30000 cargo bench --bench load
+//! LOAD_RECORD=0 ...                              # the same without recording
 //! ```
+//!
+//! CPU is sampled every 200 ms (the engine from /proc/PID/stat, the whole
+//! machine from /proc/stat). Besides the average over the whole run (ramps
+//! and signalling included) the harness reports the **steady state**: the
+//! longest stretch in which the most calls were up and no call arrived,
+//! was answered or ended (from the CDRs, 1 s trimmed at each end), as CPU
+//! per concurrent call-second. Only a run whose calls all overlap has one:
+//! `LOAD_CALLS = LOAD_CONCURRENT` and `LOAD_HOLD_MS` well above
+//! `LOAD_CALLS / LOAD_RATE` seconds.
 //!
 //! Agents: one SIPp UAS registers `LOAD_CONCURRENT + 10` agents from one port
 //! and answers every offer at once, streaming a 440 Hz tone; callers stream
@@ -26,6 +38,111 @@ fn env(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Busy and total jiffies of the whole machine (all cores), from /proc/stat.
+fn machine_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    // idle and iowait are the 4th and 5th
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle.min(total), total)
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One CPU sample: when (epoch ms), the engine's CPU seconds, the machine's
+/// busy and total jiffies.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    at_ms: i64,
+    engine_cpu_s: f64,
+    busy: u64,
+    total: u64,
+}
+
+/// Samples CPU every 200 ms until stopped.
+struct Sampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Sample>>,
+}
+
+impl Sampler {
+    fn start(pid: u32) -> Sampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let (busy, total) = machine_jiffies();
+                out.push(Sample {
+                    at_ms: epoch_ms(),
+                    engine_cpu_s: cpu_and_rss(pid).0,
+                    busy,
+                    total,
+                });
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            out
+        });
+        Sampler { stop, thread }
+    }
+
+    fn finish(self) -> Vec<Sample> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// The steady state of a run: the longest stretch between two signalling
+/// instants (a call arriving, answered by the system or an agent, ending)
+/// in which the most calls were bridged, trimmed by `margin_ms` at each end.
+/// Returns (from, to, calls up).
+fn steady_window(cdrs: &[hotline_store::Cdr], margin_ms: i64) -> Option<(i64, i64, u64)> {
+    let mut instants: Vec<i64> = cdrs
+        .iter()
+        .flat_map(|c| {
+            [
+                Some(c.arrived_ms),
+                c.system_answered_ms,
+                c.agent_answered_ms,
+                c.ended_ms,
+            ]
+        })
+        .flatten()
+        .collect();
+    instants.sort_unstable();
+    instants.dedup();
+    let up_at = |t: i64| {
+        cdrs.iter()
+            .filter(|c| {
+                c.agent_answered_ms.is_some_and(|a| a <= t) && c.ended_ms.is_none_or(|e| e > t)
+            })
+            .count() as u64
+    };
+    let stretches: Vec<(i64, i64, u64)> = instants
+        .windows(2)
+        .map(|w| (w[0] + margin_ms, w[1] - margin_ms, up_at(w[0])))
+        .filter(|(a, b, _)| b - a >= 2_000)
+        .collect();
+    let most = stretches.iter().map(|s| s.2).max()?;
+    stretches
+        .into_iter()
+        .filter(|s| s.2 == most && most > 0)
+        .max_by_key(|s| s.1 - s.0)
 }
 
 /// (user+system CPU seconds, peak RSS in MiB) of a process.
@@ -57,6 +174,7 @@ fn main() {
     let concurrent = env("LOAD_CONCURRENT", 50);
     let rate = env("LOAD_RATE", 20);
     let hold_ms = env("LOAD_HOLD_MS", 5000);
+    let record = env("LOAD_RECORD", 1) != 0;
     let agents = concurrent + 10;
     let media_ports = ((agents * 6 + 64).next_multiple_of(2)).min(20_000) as u16;
 
@@ -75,6 +193,7 @@ fn main() {
         extra_toml: extra,
         media_ports,
         env: vec![("HOTLINE_LOG".into(), "warn".into())],
+        record,
         ..HotlineOptions::default()
     });
     let pid = h.pid().expect("hotline pid");
@@ -105,6 +224,7 @@ fn main() {
         .spawn();
 
     let (cpu0, _) = cpu_and_rss(pid);
+    let sampler = Sampler::start(pid);
     let started = Instant::now();
     let out = Sipp::new("caller.xml")
         .remote(&h.addr())
@@ -122,6 +242,7 @@ fn main() {
         .run();
     let wall = started.elapsed();
     let (cpu1, rss) = cpu_and_rss(pid);
+    let samples = sampler.finish();
     let _ = uas.stop();
 
     // the books: every call's CDR and recording
@@ -237,7 +358,10 @@ fn main() {
         recorded,
         answered.len()
     );
-    println!("  peak concurrent bridged and recorded calls: {peak}");
+    println!(
+        "  peak concurrent bridged{} calls: {peak}",
+        if record { " and recorded" } else { "" }
+    );
     println!(
         "  wait to answer (ms):    p50 {} p95 {} max {}",
         pct(0.5),
@@ -261,16 +385,46 @@ fn main() {
         1000.0 * (cpu1 - cpu0) / calls as f64
     );
     println!("  hotline peak RSS:       {rss:.0} MiB");
+    let steady = steady_window(&cdrs, 1_000).and_then(|(from, to, up)| {
+        let a = samples.iter().find(|s| s.at_ms >= from)?;
+        let b = samples.iter().rev().find(|s| s.at_ms <= to)?;
+        (b.at_ms - a.at_ms >= 1_000).then_some((*a, *b, up))
+    });
+    match steady {
+        Some((a, b, up)) => {
+            let secs = (b.at_ms - a.at_ms) as f64 / 1000.0;
+            let engine = b.engine_cpu_s - a.engine_cpu_s;
+            let machine = (b.busy - a.busy) as f64 / (b.total - a.total).max(1) as f64;
+            println!(
+                "  steady state:           {up} calls up, no signalling, for {secs:.1} s (recording {})",
+                if record { "on" } else { "off" }
+            );
+            println!(
+                "    hotline CPU:          {:.0}% of one core = {:.2} ms CPU per concurrent call-second",
+                100.0 * engine / secs,
+                1000.0 * engine / secs / up as f64
+            );
+            println!(
+                "    whole machine:        {:.0}% of {cores} cores busy (hotline, SIPp and everything else)",
+                100.0 * machine
+            );
+        }
+        None => println!(
+            "  steady state:           none (calls kept arriving and ending); run one wave: LOAD_CALLS = LOAD_CONCURRENT, LOAD_HOLD_MS well above LOAD_CALLS / LOAD_RATE s"
+        ),
+    }
     assert_eq!(
         answered.len() as u64,
         calls,
         "every call answered: {outcomes:?}\n{}",
         out.report()
     );
-    assert_eq!(recorded, answered.len(), "every answered call recorded");
-    assert_eq!(
-        audio_ok,
-        sample.len(),
-        "sampled recordings carry both voices"
-    );
+    if record {
+        assert_eq!(recorded, answered.len(), "every answered call recorded");
+        assert_eq!(
+            audio_ok,
+            sample.len(),
+            "sampled recordings carry both voices"
+        );
+    }
 }

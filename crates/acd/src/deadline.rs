@@ -2,7 +2,7 @@
 //! a waiting call reaches its queue's maximum wait or its skill needs widen.
 //! The driver sleeps until then instead of polling on a tick.
 
-use crate::{Acd, AgentState};
+use crate::Acd;
 
 impl Acd {
     /// The earliest time after `now` at which [`Acd::poll_offers`] may decide
@@ -10,24 +10,24 @@ impl Acd {
     /// new input can change anything). Times already past are returned as
     /// `now`.
     pub fn next_deadline(&self, now: i64) -> Option<i64> {
-        let wrap_ups = self.agents.values().filter_map(|a| match a.state {
-            AgentState::WrapUp { until_ms } => Some(until_ms),
-            _ => None,
-        });
-        let waits = self
-            .waiting
-            .iter()
-            .filter(|w| w.ringing.is_empty())
-            .flat_map(|w| {
-                let q = self.queues.iter().find(|q| q.cfg.id == w.queue);
-                let max_wait = q.and_then(|q| q.cfg.max_wait_ms).map(|m| w.since_ms + m);
-                let widen = q
-                    .and_then(|q| q.cfg.widen_after_ms)
-                    .map(|t| w.since_ms + t)
-                    .filter(|t| *t > now);
-                [max_wait, widen]
+        let wrap_up = self.wrap_ups.first().map(|&(until, _)| until);
+        let waits = self.queues.iter().flat_map(|q| {
+            // the oldest call nobody rings for reaches the maximum wait first
+            let max_wait = q.cfg.max_wait_ms.and_then(|m| {
+                q.unrung
+                    .first()
+                    .map(|&(since, _, _)| since.saturating_add(m))
             });
-        wrap_ups.chain(waits.flatten()).min().map(|t| t.max(now))
+            // the oldest call not yet widened widens next
+            let widen = q.cfg.widen_after_ms.and_then(|t| {
+                q.unrung
+                    .iter()
+                    .map(|&(since, _, _)| since.saturating_add(t))
+                    .find(|at| *at > now)
+            });
+            [max_wait, widen]
+        });
+        waits.flatten().chain(wrap_up).min().map(|t| t.max(now))
     }
 }
 

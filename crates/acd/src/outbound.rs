@@ -18,15 +18,17 @@ impl Acd {
     /// agent may call customers back); an agent ringing or talking is
     /// refused.
     pub fn outbound_started(&mut self, agent: &AgentId, now: i64) -> Result<(), DialRefused> {
-        let a = self.agent_mut(agent);
-        match a.state {
+        let ix = self.agent_mut(agent);
+        match self.agents[ix as usize].state {
             AgentState::Ringing | AgentState::OnCall => Err(DialRefused::Busy),
             // not taking calls: they stay as they are
             AgentState::Paused { .. } | AgentState::LoggedOut => Ok(()),
             AgentState::Available { .. } | AgentState::WrapUp { .. } => {
-                a.state = AgentState::OnCall;
-                a.on_call_since = now;
-                a.call_queue = None;
+                self.update_agent(ix, |a| {
+                    a.state = AgentState::OnCall;
+                    a.on_call_since = now;
+                    a.call_queue = None;
+                });
                 Ok(())
             }
         }

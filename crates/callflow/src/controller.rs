@@ -389,7 +389,7 @@ impl Controller {
                 });
                 // keeps the caller's place; a caller of a closed queue had
                 // none: the callback queues itself at opening
-                let queued = self.acd.rename_call(&call, new.clone());
+                let queued = self.acd.rename_call(&call, new.clone(), now);
                 self.waiting.insert(new.clone(), w);
                 self.out.push_back(ControllerOutput::StartCallback {
                     id: new,

@@ -14,6 +14,8 @@
 
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod g711;
 pub mod prompt;
 pub mod sdp;

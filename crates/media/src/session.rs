@@ -1098,6 +1098,74 @@ impl Relay {
     }
 }
 
+/// The relay's handling of one leg's datagrams without sockets, for
+/// [`crate::fuzzing::rtp_stream`]: RTCP told apart, RTP parsed, the first
+/// byte read as a telephone-event, voice decoded with `codec`, and every
+/// packet relayed through an [`OutStream`] and written. Invariants: the
+/// written packet reads back with the header chosen and the payload
+/// received; a new source continues the outgoing sequence exactly, marked.
+/// Returns the packets relayed.
+#[allow(clippy::expect_used)] // a fuzz oracle: the panic is the finding
+pub(crate) fn fuzz_rtp_stream(packets: &[&[u8]], codec: crate::Codec) -> usize {
+    let start = Instant::now();
+    let mut out = OutStream::new();
+    // start near the wrap of both counters
+    out.next_seq = 0xfff0;
+    out.last_ts = 0xffff_ff00;
+    let mut pcm = vec![0i16; MAX_DATAGRAM];
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut source = None;
+    let mut relayed = 0;
+    for (i, data) in packets.iter().enumerate() {
+        let now = start + Duration::from_millis(20 * i as u64);
+        if is_rtcp(data) {
+            continue;
+        }
+        let Ok(rtp) = rtp_rs::RtpReader::new(data) else {
+            continue;
+        };
+        if rtp.version() != 2 {
+            continue;
+        }
+        let payload = rtp.payload();
+        let _ = payload.first().and_then(|e| dtmf_digit(*e));
+        if payload.is_empty() || payload.len() > MAX_DATAGRAM {
+            continue;
+        }
+        codec.decode(payload, &mut pcm[..payload.len()]);
+        let _ = is_voice(&pcm[..payload.len()]);
+        let (ssrc, next) = (rtp.ssrc(), out.next_seq);
+        let (seq, ts, marker) = out.relayed(
+            ssrc,
+            u16::from(rtp.sequence_number()),
+            rtp.timestamp(),
+            rtp.mark(),
+            now,
+        );
+        if source != Some(ssrc) {
+            assert_eq!(seq, next, "a new source continues our sequence");
+            assert!(marker, "a new source is marked");
+            source = Some(ssrc);
+        }
+        let pt = rtp.payload_type();
+        let n = write_rtp(&mut buf, pt, marker, seq, ts, out.ssrc, payload);
+        let back = rtp_rs::RtpReader::new(&buf[..n]).expect("the packet we write parses");
+        assert_eq!(
+            (
+                u16::from(back.sequence_number()),
+                back.timestamp(),
+                back.ssrc(),
+                back.mark(),
+                back.payload_type()
+            ),
+            (seq, ts, out.ssrc, marker, pt & 0x7f)
+        );
+        assert_eq!(back.payload(), &payload[..n - 12]);
+        relayed += 1;
+    }
+    relayed
+}
+
 /// Writes a 12-byte RTP header and `payload` into `buf`; returns the length.
 pub(crate) fn write_rtp(
     buf: &mut [u8],

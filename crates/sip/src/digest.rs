@@ -8,6 +8,7 @@
 use md5::Md5;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// A digest algorithm we can challenge with and verify.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,27 +205,50 @@ impl DigestAuthority {
         &self.realm
     }
 
-    fn nonce_tag(&self, issued_ms: i64) -> String {
+    fn nonce_tag(&self, issued_ms: i64, source: Option<IpAddr>) -> String {
         let mut h = Sha256::new();
         h.update(self.secret);
         h.update(issued_ms.to_be_bytes());
+        if let Some(ip) = source {
+            h.update(b"source");
+            h.update(ip.to_canonical().to_string().as_bytes());
+        }
         hex::encode(&h.finalize()[..12])
     }
 
     /// A fresh nonce issued at `now_ms`.
     pub fn nonce(&self, now_ms: i64) -> String {
-        format!("{:x}.{}", now_ms, self.nonce_tag(now_ms))
+        self.nonce_for(now_ms, None)
     }
 
-    /// `Some(true)` if the nonce is ours and fresh, `Some(false)` if ours but
-    /// expired, `None` if forged.
-    fn nonce_fresh(&self, nonce: &str, now_ms: i64) -> Option<bool> {
+    /// A fresh nonce issued at `now_ms` to `source`: only an answer from
+    /// that address will verify (so a guess cannot be sent in another
+    /// address' name to get it banned).
+    pub fn nonce_for(&self, now_ms: i64, source: Option<IpAddr>) -> String {
+        format!("{:x}.{}", now_ms, self.nonce_tag(now_ms, source))
+    }
+
+    /// `Some(true)` if the nonce is ours (for `source`) and fresh,
+    /// `Some(false)` if ours but expired, `None` if forged.
+    fn nonce_fresh(&self, nonce: &str, now_ms: i64, source: Option<IpAddr>) -> Option<bool> {
         let (ts, tag) = nonce.split_once('.')?;
         let issued = i64::from_str_radix(ts, 16).ok()?;
-        if tag != self.nonce_tag(issued) {
+        if tag != self.nonce_tag(issued, source) {
             return None;
         }
         Some(now_ms >= issued && now_ms - issued <= self.nonce_ttl_ms)
+    }
+
+    /// Whether `nonce` was issued by this authority (fresh or not): a wrong
+    /// answer to one of our nonces is a password guess; an answer to a nonce
+    /// we never issued proves nothing either way.
+    pub fn nonce_is_ours(&self, nonce: &str) -> bool {
+        self.nonce_is_ours_for(nonce, None)
+    }
+
+    /// [`DigestAuthority::nonce_is_ours`] for a nonce issued to `source`.
+    pub fn nonce_is_ours_for(&self, nonce: &str, source: Option<IpAddr>) -> bool {
+        self.nonce_fresh(nonce, 0, source).is_some()
     }
 
     /// WWW-Authenticate header values for a challenge, strongest first.
@@ -234,7 +258,18 @@ impl DigestAuthority {
         algorithms: &[DigestAlgorithm],
         stale: bool,
     ) -> Vec<String> {
-        let nonce = self.nonce(now_ms);
+        self.challenges_for(now_ms, None, algorithms, stale)
+    }
+
+    /// [`DigestAuthority::challenges`] with a nonce issued to `source`.
+    pub fn challenges_for(
+        &self,
+        now_ms: i64,
+        source: Option<IpAddr>,
+        algorithms: &[DigestAlgorithm],
+        stale: bool,
+    ) -> Vec<String> {
+        let nonce = self.nonce_for(now_ms, source);
         algorithms
             .iter()
             .map(|a| {
@@ -259,13 +294,28 @@ impl DigestAuthority {
         allowed: &[DigestAlgorithm],
         now_ms: i64,
     ) -> Verdict {
+        self.verify_from(resp, method, password, allowed, now_ms, None)
+    }
+
+    /// [`DigestAuthority::verify`] for an answer from `source` to a nonce
+    /// issued to it ([`DigestAuthority::nonce_for`]); a nonce issued to
+    /// another address is Denied, as a forged one.
+    pub fn verify_from(
+        &self,
+        resp: &DigestResponse,
+        method: &str,
+        password: Option<&str>,
+        allowed: &[DigestAlgorithm],
+        now_ms: i64,
+        source: Option<IpAddr>,
+    ) -> Verdict {
         let Some(alg) = DigestAlgorithm::parse(&resp.algorithm) else {
             return Verdict::Denied;
         };
         if !allowed.contains(&alg) || resp.realm != self.realm {
             return Verdict::Denied;
         }
-        let Some(fresh) = self.nonce_fresh(&resp.nonce, now_ms) else {
+        let Some(fresh) = self.nonce_fresh(&resp.nonce, now_ms, source) else {
             return Verdict::Denied;
         };
         // Compute even for unknown users so timing does not tell them apart.
@@ -401,6 +451,47 @@ mod tests {
             auth.verify(&r, "REGISTER", Some("pw"), &algs, 20_000),
             Verdict::Denied
         );
+    }
+
+    #[test]
+    fn a_nonce_issued_to_one_address_verifies_from_that_address_only() {
+        let auth = DigestAuthority::new("hotline", 60_000);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        let algs = [DigestAlgorithm::Md5];
+        let nonce = auth.nonce_for(1_000, Some(a));
+        let r = answer(&auth, DigestAlgorithm::Md5, "1001", "pw", &nonce);
+        let check = |src| auth.verify_from(&r, "REGISTER", Some("pw"), &algs, 2_000, src);
+        assert_eq!(check(Some(a)), Verdict::Ok);
+        assert_eq!(check(Some(mapped)), Verdict::Ok, "the same address");
+        assert_eq!(check(Some(b)), Verdict::Denied);
+        assert_eq!(check(None), Verdict::Denied);
+        assert!(auth.nonce_is_ours_for(&nonce, Some(a)));
+        assert!(!auth.nonce_is_ours_for(&nonce, Some(b)));
+        assert!(!auth.nonce_is_ours(&nonce));
+        // a challenge carries the bound nonce
+        assert!(auth.challenges_for(1_000, Some(a), &algs, false)[0].contains(&nonce));
+    }
+
+    #[test]
+    fn only_our_own_nonces_are_ours() {
+        let auth = DigestAuthority::new("hotline", 60_000);
+        let other = DigestAuthority::new("hotline", 60_000);
+        assert!(auth.nonce_is_ours(&auth.nonce(5)));
+        assert!(
+            auth.nonce_is_ours(&auth.nonce(i64::MAX)),
+            "old or new, still ours"
+        );
+        for bad in [
+            other.nonce(5),
+            "".into(),
+            "5.".into(),
+            "zz.abc".into(),
+            "x".repeat(5000),
+        ] {
+            assert!(!auth.nonce_is_ours(&bad), "{bad:.20}");
+        }
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! are throttled, oversized or unparseable messages are answered `400 Bad
 //! Request` when a response can be routed (it goes back to the packet's source,
 //! never to a host named inside the message) and are dropped otherwise. rsipstack
-//! alone drops them silently.
+//! alone drops them silently. Sources banned for password guessing
+//! ([`crate::lockout`]) are dropped before anything else is read.
 
+use crate::lockout::Lockout;
+use hotline_core::Clock;
 use rsipstack::sip::prelude::ToTypedHeader;
 use rsipstack::sip::{HeadersExt, SipMessage};
 use std::collections::HashMap;
@@ -21,6 +24,10 @@ pub struct GuardStats {
     pub malformed: AtomicU64,
     /// Datagrams dropped by the per-source rate limit.
     pub throttled: AtomicU64,
+    /// Datagrams dropped because their source is banned (password guessing).
+    pub banned: AtomicU64,
+    /// Datagrams dropped because their User-Agent is a known scanner's.
+    pub scanners: AtomicU64,
 }
 
 struct Bucket {
@@ -36,6 +43,8 @@ pub(crate) struct GuardedUdpSocket {
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
     server_name: String,
     pub(crate) stats: Arc<GuardStats>,
+    lockout: Arc<Mutex<Lockout>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl GuardedUdpSocket {
@@ -44,6 +53,8 @@ impl GuardedUdpSocket {
         rate_per_s: u32,
         server_name: &str,
         stats: Arc<GuardStats>,
+        lockout: Arc<Mutex<Lockout>>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let rate = f64::from(rate_per_s.max(1));
         GuardedUdpSocket {
@@ -53,6 +64,24 @@ impl GuardedUdpSocket {
             buckets: Mutex::new(HashMap::new()),
             server_name: server_name.to_string(),
             stats,
+            lockout,
+            clock,
+        }
+    }
+
+    /// Whether the datagram is dropped unanswered, so its sender learns
+    /// nothing: its source is banned for password guessing, or it names a
+    /// known scanner as its User-Agent.
+    fn screen(&self, ip: IpAddr, packet: &[u8]) -> Option<&AtomicU64> {
+        let now = self.clock.now_ms();
+        let ua = user_agent(packet);
+        let l = self.lockout.lock().ok()?;
+        if l.source_banned(now, ip) {
+            Some(&self.stats.banned)
+        } else if ua.as_deref().is_some_and(|ua| l.is_scanner(ua)) {
+            Some(&self.stats.scanners)
+        } else {
+            None
         }
     }
 
@@ -158,6 +187,21 @@ pub(crate) fn inspect(packet: &[u8], server_name: &str) -> Inspection {
     }
 }
 
+/// The User-Agent of a datagram, read from its raw header lines (None if it
+/// has none among its first 100 lines).
+fn user_agent(packet: &[u8]) -> Option<String> {
+    let head = head_and_body(packet).0;
+    head.split(|b| *b == b'\n')
+        .skip(1)
+        .take(100)
+        .find_map(|line| {
+            let colon = line.iter().position(|b| *b == b':')?;
+            let name = line[..colon].trim_ascii();
+            name.eq_ignore_ascii_case(b"user-agent")
+                .then(|| String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned())
+        })
+}
+
 fn head_and_body(packet: &[u8]) -> (&[u8], &[u8]) {
     match packet.windows(4).position(|w| w == b"\r\n\r\n") {
         Some(i) => (&packet[..i], &packet[i + 4..]),
@@ -217,7 +261,15 @@ fn error_response(packet: &[u8], server_name: &str, status: &str) -> Option<Vec<
             name.as_str(),
             "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
         );
-        if keep && line.len() < 1024 && line.chars().all(|c| !c.is_control()) {
+        // a line that was not UTF-8 is not copied: the lossy conversion
+        // makes three bytes of every invalid one, and the answer to a
+        // spoofed datagram must not be larger than the datagram
+        if keep
+            && line.len() < 1024
+            && line
+                .chars()
+                .all(|c| !c.is_control() && c != char::REPLACEMENT_CHARACTER)
+        {
             has_via |= name == "via" || name == "v";
             copied.push(line.to_string());
         }
@@ -243,6 +295,10 @@ impl rsipstack::platform::net::UdpSocket for GuardedUdpSocket {
             let (len, addr) = self.socket.recv_from(buf).await?;
             if !self.admit(addr.ip()) {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if let Some(counter) = self.screen(addr.ip(), &buf[..len]) {
+                counter.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             match inspect(&buf[..len], &self.server_name) {
@@ -333,6 +389,27 @@ mod tests {
             inspect(m.as_bytes(), "hotline"),
             Inspection::Reject(Some(_))
         ));
+    }
+
+    #[test]
+    fn the_user_agent_is_read_from_the_raw_header_lines() {
+        let with = OPTIONS.replace(
+            "Max-Forwards: 70\r\n",
+            "user-agent :  friendly-scanner \r\nMax-Forwards: 70\r\n",
+        );
+        assert_eq!(
+            user_agent(with.as_bytes()).as_deref(),
+            Some("friendly-scanner")
+        );
+        assert_eq!(user_agent(OPTIONS.as_bytes()), None);
+        // not in the body, not in the request line
+        let body = OPTIONS.replace(
+            "Content-Length: 0\r\n\r\n",
+            "Content-Length: 22\r\n\r\nUser-Agent: in-the-body",
+        );
+        assert_eq!(user_agent(body.as_bytes()), None);
+        assert_eq!(user_agent(b"User-Agent: x\r\n\r\n"), None);
+        assert_eq!(user_agent(b""), None);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! - [`SipServer`]: UDP and TCP transports, a gate that answers malformed
 //!   requests with 400 and throttles floods, OPTIONS keep-alives, the registrar
-//!   with digest authentication ([`digest`]) and the location service
-//!   ([`location`]).
+//!   with digest authentication ([`digest`]), the password guessing
+//!   defence ([`lockout`]: bans and locks after failed digest answers) and the
+//!   location service ([`location`]).
 //! - [`InboundCall`] / [`OutboundLeg`]: the two legs of a B2BUA call, driven by
 //!   the engine through [`LegEvent`]s.
 //! - [`UserAgent`]: the client side for the agent softphone (`hotline-phone`):
@@ -14,8 +15,11 @@
 
 mod client;
 pub mod digest;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 pub mod location;
+pub mod lockout;
 mod server;
 
 pub use client::{

@@ -4,6 +4,7 @@
 use crate::digest::{parse_authorization, DigestAlgorithm, DigestAuthority, Verdict};
 use crate::guard::{GuardStats, GuardedUdpSocket};
 use crate::location::{Binding, BindingChange, Location, RegisterError, SipTransport};
+use crate::lockout::{Admission, Ban, BanTarget, Lockout, LockoutConfig, LockoutEvent};
 use hotline_core::{Clock, Party, SystemClock};
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -15,10 +16,10 @@ use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::{udp::UdpConnection, SipAddr, TransportLayer};
 use rsipstack::EndpointBuilder;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, info_span, warn, Instrument};
 
@@ -141,15 +142,32 @@ struct Inner {
     guard_stats: Arc<GuardStats>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<SipEvent>,
+    /// Password guessing defence, shared with the UDP gate.
+    lockout: Arc<Mutex<Lockout>>,
+    lockout_events: broadcast::Sender<LockoutEvent>,
 }
 
 impl SipServer {
     /// Binds UDP and TCP on `cfg.listen`, starts the stack, and returns the
-    /// server with the stream of events for the engine.
+    /// server with the stream of events for the engine. Password guessing is
+    /// fought with the default [`LockoutConfig`].
     pub async fn start(
         cfg: SipConfig,
         accounts: Vec<AgentAccount>,
     ) -> Result<(SipServer, mpsc::Receiver<SipEvent>), SipError> {
+        Self::start_with_lockout(cfg, accounts, LockoutConfig::default()).await
+    }
+
+    /// [`SipServer::start`] with the password guessing defence set by
+    /// `lockout` (failures that ban a source or lock a user name, ban
+    /// lengths, trusted networks).
+    pub async fn start_with_lockout(
+        cfg: SipConfig,
+        accounts: Vec<AgentAccount>,
+        lockout: LockoutConfig,
+    ) -> Result<(SipServer, mpsc::Receiver<SipEvent>), SipError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let lockout = Arc::new(Mutex::new(Lockout::new(lockout)));
         let cancel = CancellationToken::new();
         let transport_layer = TransportLayer::new(cancel.child_token());
         let udp = tokio::net::UdpSocket::bind(cfg.listen)
@@ -170,6 +188,8 @@ impl SipServer {
             cfg.rate_limit_per_source,
             SERVER_NAME,
             guard_stats.clone(),
+            lockout.clone(),
+            clock.clone(),
         );
         let udp_conn =
             UdpConnection::from_socket(Arc::new(guarded), None, Some(cancel.child_token())).await?;
@@ -223,8 +243,10 @@ impl SipServer {
             dialogs,
             cancel: cancel.clone(),
             guard_stats,
-            clock: Arc::new(SystemClock),
+            clock,
             events: events_tx,
+            lockout,
+            lockout_events: broadcast::channel(256).0,
         });
         tokio::spawn(async move { endpoint.serve().await });
         // "ready" means both transports accept: wait for the TCP listener.
@@ -270,6 +292,85 @@ impl SipServer {
             .guard_stats
             .throttled
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Datagrams dropped because their source is banned for password guessing.
+    pub fn banned_dropped_count(&self) -> u64 {
+        self.inner
+            .guard_stats
+            .banned
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Datagrams dropped because their User-Agent is a known scanner's.
+    pub fn scanner_dropped_count(&self) -> u64 {
+        self.inner
+            .guard_stats
+            .scanners
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sources banned and user names locked for password guessing, now.
+    pub fn auth_bans(&self) -> Vec<Ban> {
+        let now = self.inner.clock.now_ms();
+        self.inner
+            .lockout
+            .lock()
+            .map(|l| l.bans(now))
+            .unwrap_or_default()
+    }
+
+    /// Lifts a ban or lock before its end (a supervisor's decision; it is
+    /// logged and sent to [`SipServer::auth_events`]). False if `target`
+    /// was not banned.
+    pub fn lift_auth_ban(&self, target: &BanTarget) -> bool {
+        let now = self.inner.clock.now_ms();
+        let lifted = self
+            .inner
+            .lockout
+            .lock()
+            .map(|mut l| l.lift(now, target))
+            .unwrap_or(false);
+        self.report_lockout_events();
+        lifted
+    }
+
+    /// Bans, locks and lifts as they happen (for the event log and the
+    /// supervisors); a receiver that lags loses the oldest.
+    pub fn auth_events(&self) -> broadcast::Receiver<LockoutEvent> {
+        self.inner.lockout_events.subscribe()
+    }
+
+    /// Logs what the lockout decided and passes it on to subscribers.
+    fn report_lockout_events(&self) {
+        let events: Vec<LockoutEvent> = match self.inner.lockout.lock() {
+            Ok(mut l) => std::iter::from_fn(|| l.poll_event()).collect(),
+            Err(_) => return,
+        };
+        for e in events {
+            match &e {
+                LockoutEvent::Banned {
+                    ban,
+                    failures,
+                    source,
+                    user,
+                } => warn!(
+                    target: "hotline::security",
+                    banned = %ban.target,
+                    until_ms = ban.until_ms,
+                    offences = ban.offences,
+                    failures,
+                    last_source = %source,
+                    last_user = %user,
+                    "SIP password guessing: {} banned after {failures} failed digest answers",
+                    ban.target
+                ),
+                LockoutEvent::Lifted { target } => {
+                    warn!(target: "hotline::security", lifted = %target, "SIP ban lifted by a supervisor")
+                }
+            }
+            self.inner.lockout_events.send(e).ok();
+        }
     }
 
     /// The live contacts of an agent, most recent first.
@@ -338,6 +439,20 @@ impl SipServer {
     }
 
     async fn handle_transaction(self, mut tx: Transaction) {
+        // a banned source or a known scanner gets nothing (over UDP the
+        // gate already dropped them)
+        let user_agent = tx.original.headers.iter().find_map(|h| match h {
+            Header::UserAgent(ua) => Some(ua.value().to_string()),
+            _ => None,
+        });
+        if let Ok(l) = self.inner.lockout.lock() {
+            let now = self.inner.clock.now_ms();
+            let banned = source_ip(&tx).is_some_and(|ip| l.source_banned(now, ip));
+            if banned || user_agent.as_deref().is_some_and(|ua| l.is_scanner(ua)) {
+                debug!(src = ?source_ip(&tx), ?user_agent, "request dropped (banned source or scanner)");
+                return;
+            }
+        }
         let has_to_tag = tx
             .original
             .to_header()
@@ -389,6 +504,34 @@ impl SipServer {
         now: i64,
     ) -> bool {
         let reg = &self.inner.registrar;
+        let source = source_ip(tx);
+        let admission = match source {
+            Some(ip) => self
+                .inner
+                .lockout
+                .lock()
+                .map(|l| l.admit(now, ip, agent))
+                .unwrap_or(Admission::Allowed),
+            None => Admission::Allowed,
+        };
+        match admission {
+            Admission::Allowed => {}
+            Admission::SourceBanned { .. } => return false,
+            // the same for known and unknown names: both are locked alike
+            Admission::UserLocked { .. } => {
+                debug!(agent = %agent, src = ?source, "user name locked: 403");
+                // every try at a locked name counts against its source (a
+                // guesser asks for a fresh challenge before each guess)
+                if let Some(ip) = source {
+                    if let Ok(mut l) = self.inner.lockout.lock() {
+                        l.failed_while_locked(now, ip, agent);
+                    }
+                    self.report_lockout_events();
+                }
+                tx.reply(StatusCode::Forbidden).await.ok();
+                return false;
+            }
+        }
         let req = &tx.original;
         let account = reg.accounts.get(agent);
         let algorithms: Vec<DigestAlgorithm> = account
@@ -401,17 +544,36 @@ impl SipServer {
             self.inner.cfg.algorithms.clone()
         };
         let auth = req.authorization_header().map(|h| h.value().to_string());
+        // a wrong answer to one of our nonces is a password guess
+        let mut guess = false;
         let verdict = match auth.as_deref().map(parse_authorization) {
-            Some(Ok(d)) if d.username == agent => reg.auth.verify(
-                &d,
-                method,
-                account.map(|a| a.password.as_str()),
-                &algorithms,
-                now,
-            ),
+            Some(Ok(d)) if d.username == agent => {
+                let v = reg.auth.verify_from(
+                    &d,
+                    method,
+                    account.map(|a| a.password.as_str()),
+                    &algorithms,
+                    now,
+                    source,
+                );
+                // only a nonce issued to this address: a guess sent in
+                // another address' name (spoofed UDP) cannot get it banned
+                guess = v == Verdict::Denied && reg.auth.nonce_is_ours_for(&d.nonce, source);
+                v
+            }
             Some(_) => Verdict::Denied,
             None => Verdict::Denied,
         };
+        if let (Some(ip), true) = (source, verdict == Verdict::Ok || guess) {
+            if let Ok(mut l) = self.inner.lockout.lock() {
+                if guess {
+                    l.failed(now, ip, agent);
+                } else {
+                    l.succeeded(now, ip, agent);
+                }
+            }
+            self.report_lockout_events();
+        }
         if verdict == Verdict::Ok {
             return true;
         }
@@ -420,7 +582,7 @@ impl SipServer {
         }
         let headers = reg
             .auth
-            .challenges(now, &challenge_algs, verdict == Verdict::Stale)
+            .challenges_for(now, source, &challenge_algs, verdict == Verdict::Stale)
             .into_iter()
             .map(|c| Header::WwwAuthenticate(c.into()))
             .collect();
@@ -764,7 +926,7 @@ pub(crate) async fn new_inbound_call(
 /// looked at: a Request-URI scheme we serve (else 416), and no option tag in
 /// `Require` that we would have to support (else 420 listing them, we support
 /// none). `Proxy-Require` is for proxies and ignored by a UAS.
-fn precheck(req: &rsipstack::sip::Request) -> Option<(StatusCode, Vec<Header>)> {
+pub(crate) fn precheck(req: &rsipstack::sip::Request) -> Option<(StatusCode, Vec<Header>)> {
     use rsipstack::sip::uri::Scheme;
     match &req.uri.scheme {
         None | Some(Scheme::Sip) | Some(Scheme::Sips) => {}
@@ -792,6 +954,15 @@ fn precheck(req: &rsipstack::sip::Request) -> Option<(StatusCode, Vec<Header>)> 
             vec![Header::Unsupported(unsupported.join(", ").into())],
         ))
     }
+}
+
+/// The address a request came from (None if the transport does not say).
+fn source_ip(tx: &Transaction) -> Option<IpAddr> {
+    tx.connection
+        .as_ref()
+        .and_then(|c| c.get_remote_addr())
+        .and_then(sip_addr_to_socket)
+        .map(|a| a.ip())
 }
 
 fn sip_addr_to_socket(a: &SipAddr) -> Option<SocketAddr> {

@@ -3,6 +3,7 @@
 //! sockets on loopback, with messages written by hand (SIPp and baresip drive
 //! the same paths in the end-to-end tests of the `hotline` binary).
 
+use hotline_sip::lockout::{BanTarget, LockoutConfig, LockoutEvent};
 use hotline_sip::{AgentAccount, DigestAlgorithm, SipConfig, SipEvent, SipServer};
 use md5::{Digest, Md5};
 use sha2::Sha256;
@@ -13,6 +14,14 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 async fn server(nonce_ttl_ms: i64, min_expires_s: u32) -> (SipServer, mpsc::Receiver<SipEvent>) {
+    guarded_server(nonce_ttl_ms, min_expires_s, LockoutConfig::default()).await
+}
+
+async fn guarded_server(
+    nonce_ttl_ms: i64,
+    min_expires_s: u32,
+    lockout: LockoutConfig,
+) -> (SipServer, mpsc::Receiver<SipEvent>) {
     let cfg = SipConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         nonce_ttl_ms,
@@ -31,7 +40,9 @@ async fn server(nonce_ttl_ms: i64, min_expires_s: u32) -> (SipServer, mpsc::Rece
             algorithms: Some(vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]),
         },
     ];
-    SipServer::start(cfg, accounts).await.unwrap()
+    SipServer::start_with_lockout(cfg, accounts, lockout)
+        .await
+        .unwrap()
 }
 
 struct Phone {
@@ -43,7 +54,12 @@ struct Phone {
 
 impl Phone {
     async fn new(server: SocketAddr) -> Phone {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        Phone::bind(server, "127.0.0.1").await
+    }
+
+    /// A phone on another loopback address (127.0.0.2, ...): another source.
+    async fn bind(server: SocketAddr, ip: &str) -> Phone {
+        let sock = UdpSocket::bind((ip, 0)).await.unwrap();
         Phone {
             sock,
             server,
@@ -64,8 +80,12 @@ impl Phone {
     }
 
     async fn recv(&self) -> Option<String> {
+        self.recv_within(Duration::from_secs(3)).await
+    }
+
+    async fn recv_within(&self, wait: Duration) -> Option<String> {
         let mut buf = vec![0u8; 65535];
-        match tokio::time::timeout(Duration::from_secs(3), self.sock.recv_from(&mut buf)).await {
+        match tokio::time::timeout(wait, self.sock.recv_from(&mut buf)).await {
             Ok(Ok((n, _))) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
             _ => None,
         }
@@ -367,4 +387,236 @@ async fn register_over_tcp_is_challenged() {
         .unwrap();
     let r = String::from_utf8_lossy(&buf[..n]);
     assert!(r.starts_with("SIP/2.0 401"), "{r}");
+}
+
+/// A lockout that acts after a few failures (the default waits for 10).
+fn quick_lockout(source_failures: u32, user_failures: u32) -> LockoutConfig {
+    LockoutConfig {
+        source_failures,
+        user_failures,
+        window_ms: 600_000,
+        ban_ms: 600_000,
+        ..LockoutConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_password_guesser_is_banned_and_dropped_while_other_sources_register() {
+    let (srv, _events) = guarded_server(300_000, 60, quick_lockout(3, 100)).await;
+    let mut bans = srv.auth_events();
+    let mut guesser = Phone::new(srv.local_addr()).await;
+    for guess in ["123456", "password", "1001"] {
+        let r = guesser.register("1001", guess, "MD5", 600).await;
+        assert!(r.starts_with("SIP/2.0 401"), "{guess}: {r}");
+    }
+    match tokio::time::timeout(Duration::from_secs(2), bans.recv()).await {
+        Ok(Ok(LockoutEvent::Banned { ban, failures, .. })) => {
+            assert_eq!(ban.target, BanTarget::Source("127.0.0.1".parse().unwrap()));
+            assert_eq!(failures, 3);
+        }
+        other => panic!("expected a ban event, got {other:?}"),
+    }
+    // banned: even the right password gets no answer at all
+    let m = guesser.register_msg("1001", 600, None);
+    guesser.send_raw(&m).await;
+    assert_eq!(guesser.recv_within(Duration::from_millis(800)).await, None);
+    assert!(srv.banned_dropped_count() >= 1);
+    assert_eq!(
+        srv.auth_bans()
+            .into_iter()
+            .map(|b| b.target)
+            .collect::<Vec<_>>(),
+        [BanTarget::Source("127.0.0.1".parse().unwrap())]
+    );
+    assert!(srv.registered_agents().is_empty());
+    // the agent's phone elsewhere registers as usual
+    let mut desk = Phone::bind(srv.local_addr(), "127.0.0.2").await;
+    let ok = desk.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    // a supervisor lifts the ban: the source is served again
+    assert!(srv.lift_auth_ban(&BanTarget::Source("127.0.0.1".parse().unwrap())));
+    assert!(matches!(bans.recv().await, Ok(LockoutEvent::Lifted { .. })));
+    assert!(srv.auth_bans().is_empty());
+    let ok = guesser.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+}
+
+#[tokio::test]
+async fn guessing_one_name_from_many_sources_locks_it_alike_for_known_and_unknown_names() {
+    let (srv, _events) = guarded_server(300_000, 60, quick_lockout(100, 3)).await;
+    // the agent's desk phone proved the password before the attack
+    let mut desk = Phone::bind(srv.local_addr(), "127.0.0.2").await;
+    assert!(desk
+        .register("1002", "secret2", "MD5", 600)
+        .await
+        .starts_with("SIP/2.0 200"));
+    // three sources, one guess each, for a real and a made-up name
+    for src in ["127.0.0.3", "127.0.0.4", "127.0.0.5"] {
+        let mut guesser = Phone::bind(srv.local_addr(), src).await;
+        for user in ["1002", "9999"] {
+            let r = guesser.register(user, "guess", "MD5", 600).await;
+            assert!(r.starts_with("SIP/2.0 401"), "{src} {user}: {r}");
+        }
+    }
+    // both names are locked now, and answered exactly alike: 403, no challenge
+    let mut fresh = Phone::bind(srv.local_addr(), "127.0.0.6").await;
+    let mut answers = Vec::new();
+    for user in ["1002", "9999"] {
+        let m = fresh.register_msg(user, 600, None);
+        fresh.send_raw(&m).await;
+        let r = fresh.final_response().await;
+        assert!(r.starts_with("SIP/2.0 403"), "{user}: {r}");
+        assert!(!r.to_ascii_lowercase().contains("www-authenticate"), "{r}");
+        answers.push(header_names_and_values_without_nonce(&r));
+    }
+    assert_eq!(answers[0], answers[1]);
+    let mut locked: Vec<BanTarget> = srv.auth_bans().into_iter().map(|b| b.target).collect();
+    locked.sort();
+    assert_eq!(
+        locked,
+        [
+            BanTarget::User("1002".into()),
+            BanTarget::User("9999".into())
+        ]
+    );
+    // the desk phone that proved the password keeps registering
+    let ok = desk.register("1002", "secret2", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+}
+
+#[tokio::test]
+async fn a_guesser_who_goes_on_at_a_locked_name_is_banned_and_never_gets_in() {
+    // like `sipvicious_svcrack -u 1001 -d words`: one source, one name,
+    // the right password somewhere down the list
+    let (srv, _events) = guarded_server(300_000, 60, quick_lockout(4, 2)).await;
+    let mut guesser = Phone::new(srv.local_addr()).await;
+    let mut answers = Vec::new();
+    let mut nonce = None;
+    for guess in ["a", "b", "c", "d", "secret1", "secret1"] {
+        let m = guesser.register_msg("1001", 600, None);
+        guesser.send_raw(&m).await;
+        let first = guesser.recv_within(Duration::from_millis(800)).await;
+        if let Some(n) = first.as_deref().and_then(|c| param(c, "MD5", "nonce")) {
+            nonce = Some(n);
+        }
+        let auth = digest_auth(
+            "MD5",
+            "1001",
+            guess,
+            "hotline",
+            nonce.as_deref().unwrap_or("none"),
+            &format!("sip:{}", srv.local_addr()),
+            "REGISTER",
+        );
+        let m = guesser.register_msg("1001", 600, Some(auth));
+        guesser.send_raw(&m).await;
+        let answer = guesser.recv_within(Duration::from_millis(800)).await;
+        answers.push(answer.map(|a| a.lines().next().unwrap_or("").to_string()));
+    }
+    assert_eq!(
+        answers,
+        [
+            Some("SIP/2.0 401 Unauthorized".to_string()),
+            Some("SIP/2.0 401 Unauthorized".to_string()),
+            // 1001 locked after two failures: not checked any more, and
+            // every try at it counts against the source (the challenge
+            // request was the third, this the fourth: banned)
+            Some("SIP/2.0 403 Forbidden".to_string()),
+            // nothing comes back any more
+            None,
+            None,
+            None,
+        ]
+    );
+    assert!(
+        srv.registered_agents().is_empty(),
+        "the password was never tried"
+    );
+    assert!(srv
+        .auth_bans()
+        .iter()
+        .any(|b| b.target == BanTarget::Source("127.0.0.1".parse().unwrap())));
+}
+
+#[tokio::test]
+async fn guesses_sent_in_another_address_name_do_not_get_it_banned() {
+    // nonces are bound to the address they were issued to: an attacker who
+    // fetched one cannot spoof wrong answers from a victim's address to get
+    // the victim banned (here the "victim" is 127.0.0.4)
+    let (srv, _events) = guarded_server(300_000, 60, quick_lockout(3, 100)).await;
+    let mut attacker = Phone::bind(srv.local_addr(), "127.0.0.3").await;
+    let m = attacker.register_msg("1001", 600, None);
+    attacker.send_raw(&m).await;
+    let challenge = attacker.final_response().await;
+    let nonce = param(&challenge, "MD5", "nonce").expect("a nonce");
+    let mut victim = Phone::bind(srv.local_addr(), "127.0.0.4").await;
+    for guess in ["a", "b", "c", "d", "e"] {
+        let auth = digest_auth(
+            "MD5",
+            "1001",
+            guess,
+            "hotline",
+            &nonce,
+            &format!("sip:{}", srv.local_addr()),
+            "REGISTER",
+        );
+        let m = victim.register_msg("1001", 600, Some(auth));
+        victim.send_raw(&m).await;
+        let r = victim.final_response().await;
+        assert!(r.starts_with("SIP/2.0 401"), "{guess}: {r}");
+    }
+    assert!(srv.auth_bans().is_empty(), "{:?}", srv.auth_bans());
+    // the victim's own phone registers; the attacker guessing with its own
+    // nonces is banned as usual
+    let ok = victim.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    for guess in ["a", "b", "c"] {
+        let r = attacker.register("1002", guess, "MD5", 600).await;
+        assert!(r.starts_with("SIP/2.0 401"), "{r}");
+    }
+    assert_eq!(
+        srv.auth_bans()
+            .into_iter()
+            .map(|b| b.target)
+            .collect::<Vec<_>>(),
+        [BanTarget::Source("127.0.0.3".parse().unwrap())]
+    );
+}
+
+#[tokio::test]
+async fn a_known_scanner_gets_no_answer_at_all() {
+    // the shipped defaults drop sipvicious' `friendly-scanner` and its kind
+    let (srv, _events) = server(300_000, 60).await;
+    let mut phone = Phone::new(srv.local_addr()).await;
+    let m = phone.register_msg("1001", 600, None);
+    let scan = m.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nUser-Agent: friendly-scanner\r\n",
+    );
+    phone.send_raw(&scan).await;
+    assert_eq!(phone.recv_within(Duration::from_millis(800)).await, None);
+    assert_eq!(srv.scanner_dropped_count(), 1);
+    // the same request from a phone is challenged as usual
+    let m = phone.register_msg("1001", 600, None);
+    let phone_ua = m.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nUser-Agent: baresip v1.0.0 (x86_64/linux)\r\n",
+    );
+    phone.send_raw(&phone_ua).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 401"), "{r}");
+    // over TCP the scanner gets nothing either
+    let mut tcp = TcpStream::connect(srv.local_addr()).await.unwrap();
+    let me = tcp.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:{s} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKscan1\r\nMax-Forwards: 70\r\nFrom: <sip:100@{s}>;tag=9\r\nTo: <sip:100@{s}>\r\nCall-ID: scan1\r\nCSeq: 1 OPTIONS\r\nUser-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n",
+        s = srv.local_addr()
+    );
+    tcp.write_all(msg.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_millis(800), tcp.read(&mut buf)).await;
+    assert!(
+        !matches!(read, Ok(Ok(n)) if n > 0),
+        "a scanner over TCP got an answer"
+    );
 }
