@@ -1018,18 +1018,24 @@ impl Call {
                 self.end(now, then.into_iter().map(|k| (None, k)).collect());
             }
             AfterMessage::Closed(_) | AfterMessage::RecordVoicemail => {
-                // left before the voicemail tone (or the callback): an abandon
-                self.emit(
-                    now,
-                    None,
-                    EventKind::Abandoned {
-                        wait_ms: 0,
-                        position: 0,
-                    },
-                );
-                self.end(now, Vec::new());
+                // left before the voicemail tone (or the callback)
+                self.left_before_the_tone(now);
             }
         }
+    }
+
+    /// The caller hung up before a voicemail (or a callback) took them: an
+    /// abandon without a wait in a queue.
+    fn left_before_the_tone(&mut self, now: i64) {
+        self.emit(
+            now,
+            None,
+            EventKind::Abandoned {
+                wait_ms: 0,
+                position: 0,
+            },
+        );
+        self.end(now, Vec::new());
     }
 
     fn shutdown(&mut self, now: i64) {
@@ -1775,15 +1781,7 @@ impl Call {
                         self.end_voicemail(now);
                     } else {
                         // still opening: left before the recording started
-                        self.emit(
-                            now,
-                            None,
-                            EventKind::Abandoned {
-                                wait_ms: 0,
-                                position: 0,
-                            },
-                        );
-                        self.end(now, Vec::new());
+                        self.left_before_the_tone(now);
                     }
                 }
             }

@@ -133,12 +133,14 @@ pub(crate) struct CallDriver {
     rx_open: bool,
 }
 
-/// The caller's offer checked: the media session and our answer, or the
+/// An INVITE's offer checked: the media session (its `side` facing the
+/// offerer: the caller, or an agent who dials out) and our answer, or the
 /// status and reason to refuse the call with.
 fn accept_offer(
     ctx: &CallCtx,
     id: &CallId,
     inbound: &InboundCall,
+    side: Side,
 ) -> Result<(MediaSession, String), (u16, String)> {
     if !inbound.offer_is_sdp || inbound.offer.is_empty() {
         return Err((488, "an SDP offer is required".into()));
@@ -150,45 +152,17 @@ fn accept_offer(
         (503, "no media capacity".to_string())
     })?;
     media.set_remote(
-        Side::Caller,
+        side,
         SocketAddr::new(offer.connection, offer.audio_port),
         negotiated,
     );
+    let port = match side {
+        Side::Caller => media.caller_port(),
+        Side::Agent => media.agent_port(),
+    };
     let answer = sdp::build(
         ctx.cfg.media_ip,
-        media.caller_port(),
-        &[negotiated.codec],
-        negotiated.telephone_event,
-        session_id(id),
-        1,
-    );
-    Ok((media, answer))
-}
-
-/// The offer of an agent who dials out: the media session (its agent side
-/// facing the phone) and our answer, or the status and reason to refuse.
-fn accept_agent_offer(
-    ctx: &CallCtx,
-    id: &CallId,
-    inbound: &InboundCall,
-) -> Result<(MediaSession, String), (u16, String)> {
-    if !inbound.offer_is_sdp || inbound.offer.is_empty() {
-        return Err((488, "an SDP offer is required".into()));
-    }
-    let offer = sdp::parse(&inbound.offer).map_err(|e| (488, format!("bad SDP: {e}")))?;
-    let negotiated = sdp::negotiate(&offer).map_err(|e| (488, format!("no common codec: {e}")))?;
-    let media = ctx.media.allocate(id.as_str()).map_err(|e| {
-        warn!(error = %e, "no media ports");
-        (503, "no media capacity".to_string())
-    })?;
-    media.set_remote(
-        Side::Agent,
-        SocketAddr::new(offer.connection, offer.audio_port),
-        negotiated,
-    );
-    let answer = sdp::build(
-        ctx.cfg.media_ip,
-        media.agent_port(),
+        port,
         &[negotiated.codec],
         negotiated.telephone_event,
         session_id(id),
@@ -209,7 +183,7 @@ impl CallDriver {
         info!(caller = %inbound.caller.number, dialled = %inbound.dialled, "call arrived");
         let numbered = ctx.cfg.numbers.iter().any(|n| n == &inbound.dialled);
         let (media, caller_sdp, verdict) = if numbered {
-            match accept_offer(&ctx, &id, &inbound) {
+            match accept_offer(&ctx, &id, &inbound, Side::Caller) {
                 Ok((m, answer)) => (Some(m), Some(answer), Ok(())),
                 Err(e) => (None, None, Err(e)),
             }
@@ -263,7 +237,7 @@ impl CallDriver {
     ) -> Self {
         let now = ctx.clock.now_ms();
         info!(%number, "agent dials out");
-        let (media, agent_sdp, verdict) = match accept_agent_offer(&ctx, &id, &inbound) {
+        let (media, agent_sdp, verdict) = match accept_offer(&ctx, &id, &inbound, Side::Agent) {
             Ok((m, sdp)) => (Some(m), Some(sdp), Ok(())),
             Err(e) => (None, None, Err(e)),
         };
