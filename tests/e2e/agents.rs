@@ -228,11 +228,13 @@ fn the_agent_api_needs_the_token_and_reports_refusals() {
     let (s, b) = post("/api/agents/1001/unpause", &with_token, "");
     assert_eq!(s, 409, "{b}");
     assert!(b.contains("not paused"), "{b}");
-    let ev = agent_events(&h, "1001");
-    assert!(
-        ev.iter().any(|e| matches!(&e.kind, EventKind::AgentPaused { reason, by, after_call: false } if reason == "training" && by == "api:alice")),
-        "{ev:#?}"
-    );
+    // the log is written by a background task: wait for the pause to land
+    let mut ev = Vec::new();
+    let paused = wait_until(Duration::from_secs(10), || {
+        ev = agent_events(&h, "1001");
+        ev.iter().any(|e| matches!(&e.kind, EventKind::AgentPaused { reason, by, after_call: false } if reason == "training" && by == "api:alice"))
+    });
+    assert!(paused, "{ev:#?}");
     // the engine keeps serving
     assert_eq!(http(&web, "GET", "/health").0, 200);
 }

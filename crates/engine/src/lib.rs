@@ -506,6 +506,8 @@ impl Shell {
                             ))),
                         },
                     );
+                // its events go to the log before the phone hears the answer
+                self.carry_out();
                 tokio::spawn(
                     driver::feature_call(self.ctx.clone(), inbound, result).instrument(span),
                 );
@@ -595,6 +597,8 @@ impl Shell {
                 reply,
             } => {
                 let r = self.controller.request(now, &agent, request, &requester);
+                // its events go to the log before the answer goes out
+                self.carry_out();
                 let _ = reply.send(r);
             }
             ControlMsg::Call {
