@@ -963,6 +963,18 @@ impl Call {
         }
     }
 
+    /// Ends a call the hotline cannot serve: the error response before an
+    /// answer, else a BYE; a `rejected` event either way.
+    fn refuse(&mut self, now: i64, status: u16, reason: &str) {
+        if !self.caller_up {
+            return self.reject(now, status, reason);
+        }
+        self.push(Command::HangUpCaller);
+        let reason = reason.to_string();
+        self.emit(now, None, EventKind::Rejected { status, reason });
+        self.end(now, Vec::new());
+    }
+
     fn reject(&mut self, now: i64, status: u16, reason: &str) {
         self.push(Command::RejectCaller {
             status,
@@ -1196,14 +1208,7 @@ impl Call {
             reason: "closed".into(),
         };
         if treatment == ClosedTreatment::Message && !message {
-            if self.caller_up {
-                self.push(Command::HangUpCaller);
-                self.emit(now, None, closed_event);
-                self.end(now, Vec::new());
-            } else {
-                self.reject(now, 480, "closed");
-            }
-            return;
+            return self.refuse(now, 480, "closed");
         }
         if !self.caller_up {
             self.push(Command::AnswerCaller);
@@ -1449,20 +1454,7 @@ impl Call {
             Phase::Waiting => {
                 self.tell(ToController::Gone);
                 self.let_go_of_agents(RingResult::CallerGone);
-                if self.caller_up {
-                    self.push(Command::HangUpCaller);
-                    self.emit(
-                        now,
-                        None,
-                        EventKind::Rejected {
-                            status: 486,
-                            reason,
-                        },
-                    );
-                    self.end(now, Vec::new());
-                } else {
-                    self.reject(now, 486, &reason);
-                }
+                self.refuse(now, 486, &reason);
             }
             Phase::CallbackWaiting => self.expire(now),
             _ => {}
@@ -1598,6 +1590,12 @@ impl Call {
         self.menu = None;
         self.silence_at = None;
         self.announce_at = None;
+        self.start_talking(now, agent);
+    }
+
+    /// The agent and the customer are both there: the talking phase starts
+    /// (the recording opens first when calls are recorded, then the bridge).
+    fn start_talking(&mut self, now: i64, agent: AgentId) {
         self.talk = Some(Talk {
             agent: agent.clone(),
             answered_ms: now,
@@ -2071,20 +2069,7 @@ impl Call {
         if self.cfg.voicemail_max_ms.is_none() {
             self.tell(ToController::Gone);
             self.let_go_of_agents(RingResult::CallerGone);
-            if self.caller_up {
-                self.push(Command::HangUpCaller);
-                self.emit(
-                    now,
-                    None,
-                    EventKind::Rejected {
-                        status: 480,
-                        reason: "no agent".into(),
-                    },
-                );
-                self.end(now, Vec::new());
-            } else {
-                self.reject(now, 480, "no agent");
-            }
+            self.refuse(now, 480, "no agent");
             return;
         }
         self.let_go_of_agents(RingResult::CallerGone);
@@ -2199,20 +2184,7 @@ impl Call {
                         agent: agent.clone(),
                     });
                 }
-                self.talk = Some(Talk {
-                    agent: agent.clone(),
-                    answered_ms: now,
-                    held_since: None,
-                    paused_since: None,
-                    limits: LimitClock::start(&self.cfg, self.call_type, now),
-                });
-                self.phase = Phase::Talking;
-                if self.recording == Recording::None && self.cfg.record {
-                    self.recording = Recording::Opening(OnRecording::Connect);
-                    self.push(Command::OpenRecording);
-                } else {
-                    self.connect(now);
-                }
+                self.start_talking(now, agent);
             }
             LegInput::Answered { usable: false } => {
                 self.push(Command::HangUpCaller);
