@@ -820,6 +820,17 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let demo = self.demo_password_agents();
+        if !demo.is_empty() && !self.sip.listen.ip().is_loopback() {
+            return Err(invalid(
+                "agents",
+                format!(
+                    "agents {} still use the shipped demo passwords and sip.listen {} is not loopback: anyone who reaches this port could register as them. Give every [[agents]] entry its own password (at least 12 characters, not starting with `demo`), or listen on 127.0.0.1",
+                    demo.join(", "),
+                    self.sip.listen
+                ),
+            ));
+        }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(invalid(
                 if self.http.tls_cert.is_some() {
@@ -1091,7 +1102,8 @@ impl Config {
         self.validate_routing()
     }
 
-    /// Agents still using a demo password (`demo...`), for the start-up warning.
+    /// Agents still using a demo password (`demo...`): refused on a
+    /// non-loopback SIP address.
     pub fn demo_password_agents(&self) -> Vec<String> {
         self.agents
             .iter()
