@@ -512,6 +512,7 @@ async fn run(settings: Settings) -> Result<()> {
             console: console(&cfg, store.clone(), blacklist).await?,
             live,
             agents: engine.control(),
+            trunks: engine.trunks(),
             tls,
             console_routes: cfg.console.enabled,
         };

@@ -11,6 +11,7 @@
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod trunks;
 
 use hotline_core::RingCadence;
 use hotline_sip::DigestAlgorithm;
@@ -115,6 +116,9 @@ pub struct Config {
     /// `[outbound]`
     #[serde(default)]
     pub outbound: OutboundSection,
+    /// `[[trunks]]`
+    #[serde(default)]
+    pub trunks: Vec<trunks::TrunkSection>,
     /// `[voicemail]`
     #[serde(default)]
     pub voicemail: VoicemailSection,
@@ -526,6 +530,8 @@ pub struct CallbackSection {
     pub attempts: u32,
     /// Seconds the caller's phone rings per attempt.
     pub answer_timeout_s: u32,
+    /// The `[[trunks]]` entry callbacks go through (unset: `dial`).
+    pub trunk: Option<String>,
 }
 
 impl Default for CallbackSection {
@@ -540,6 +546,7 @@ impl Default for CallbackSection {
             retry_s: 300,
             attempts: 3,
             answer_timeout_s: 30,
+            trunk: None,
         }
     }
 }
@@ -569,6 +576,8 @@ pub struct OutboundSection {
     pub answer_timeout_s: u32,
     /// The type of an outbound call (its handle-time limit).
     pub call_type: String,
+    /// The `[[trunks]]` entry calls go through (unset: `dial`).
+    pub trunk: Option<String>,
 }
 
 impl Default for OutboundSection {
@@ -580,6 +589,7 @@ impl Default for OutboundSection {
             allowed_prefixes: Vec::new(),
             answer_timeout_s: 45,
             call_type: "callback".into(),
+            trunk: None,
         }
     }
 }
@@ -870,6 +880,7 @@ impl Config {
             ));
         }
         self.outbound.validate(&self.hotline.numbers)?;
+        self.validate_trunks()?;
         if self.callback.enabled {
             let c = &self.callback;
             let mut key = c.key.chars();

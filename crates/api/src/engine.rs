@@ -220,6 +220,8 @@ pub struct Api {
     /// Agent requests to the engine ([`AgentControl::detached`] when no
     /// engine runs).
     pub agents: AgentControl,
+    /// The carrier trunks' channels and health.
+    pub trunks: hotline_engine::trunks::TrunkBoard,
     /// HTTPS (`http.tls_cert`/`http.tls_key`), None = plain HTTP.
     pub tls: Option<crate::tls::Tls>,
     /// Serve the console's routes (pages, login, calls, recordings,
@@ -307,6 +309,11 @@ async fn agents(State(api): State<Api>) -> Response {
         Ok(list) => Json(list).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
+}
+
+/// `GET /api/trunks`: every trunk's health, channels in use and counts.
+async fn trunks(State(api): State<Api>) -> Response {
+    Json(api.trunks.status()).into_response()
 }
 
 async fn queues(State(api): State<Api>) -> Response {
@@ -826,6 +833,7 @@ fn routes() -> Routes<Api> {
     let agents = Routes::new()
         .get("/api/agents", agents)
         .get("/api/queues", queues)
+        .get("/api/trunks", trunks)
         .post("/api/agents/{id}/{action}", control);
     let calls = Routes::new()
         .get("/api/agents/{id}/call", agent_call)

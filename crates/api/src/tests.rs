@@ -97,6 +97,7 @@ fn api_of(console: &Console) -> crate::engine::Api {
         console: console.clone(),
         live: crate::engine::LiveKpis::spawn(rx, Default::default()),
         agents: hotline_engine::control::AgentControl::detached(),
+        trunks: Default::default(),
         tls: None,
         console_routes: true,
     }

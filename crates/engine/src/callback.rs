@@ -32,6 +32,9 @@ pub struct CallbackConfig {
     pub attempts: u32,
     /// How long the caller's phone rings per attempt, ms.
     pub answer_timeout_ms: i64,
+    /// The trunk callbacks go through (`[[trunks]]` name); None: `dial` and
+    /// `gateway`.
+    pub trunk: Option<String>,
 }
 
 impl CallbackConfig {
@@ -230,6 +233,7 @@ mod tests {
             retry_ms: 60_000,
             attempts: 3,
             answer_timeout_ms: 30_000,
+            trunk: None,
         }
     }
 
