@@ -286,6 +286,13 @@ fn endpoints() -> Vec<(&'static str, &'static str, &'static str, Role)> {
         ("GET", "/api/audit/verify", "", Role::Admin),
         ("GET", "/api/session", "", Role::Agent),
         ("POST", "/api/logout", "", Role::Agent),
+        ("GET", "/api/me/language", "", Role::Agent),
+        (
+            "PUT",
+            "/api/me/language",
+            r#"{"language":"en"}"#,
+            Role::Agent,
+        ),
     ]
 }
 
@@ -1078,3 +1085,5 @@ async fn a_role_change_in_the_store_applies_to_open_sessions_at_once() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+mod i18n;
