@@ -67,6 +67,10 @@ struct Cli {
     /// Full-screen terminal interface (keys a/h/m/q) instead of status lines.
     #[arg(long)]
     tui: bool,
+    /// Language of --tui: zh (Simplified Chinese) or en; default from
+    /// LC_ALL / LC_MESSAGES / LANG, else zh.
+    #[arg(long, value_parser = parse_lang)]
+    lang: Option<hotline_phone::tui::Lang>,
     /// The engine's HTTP API, http://HOST:PORT (e.g. http://127.0.0.1:8080):
     /// follow the agent's events (state, call type, handle-time limit,
     /// missed calls) and send pause/hold/transfer/type/mark requests.
@@ -128,6 +132,10 @@ fn parse_api_line(l: &str) -> Option<ApiAction> {
         "record_start" => ApiAction::RecordStart,
         _ => return None,
     })
+}
+
+fn parse_lang(s: &str) -> Result<hotline_phone::tui::Lang, String> {
+    hotline_phone::tui::Lang::parse(s).ok_or_else(|| "expected zh or en".to_string())
 }
 
 fn parse_channel(s: &str) -> Result<Channel, String> {
@@ -293,7 +301,8 @@ fn main() {
     };
     let ui = cli.tui.then(|| {
         let keys = tx.clone();
-        std::thread::spawn(move || hotline_phone::tui::run(state, keys, api_ui))
+        let lang = cli.lang.unwrap_or_else(hotline_phone::tui::Lang::from_env);
+        std::thread::spawn(move || hotline_phone::tui::run(state, keys, api_ui, lang))
     });
     let tui = cli.tui;
     let agent = cfg.agent.clone();
