@@ -30,7 +30,8 @@ function fmtDur(ms) {
   const m = Math.floor(s / 60);
   return `${m}:${String(s % 60).padStart(2, '0')}`;
 }
-const { t, tOr, fmtNum, fmtPct, fmtDateTime, fmtDuration, I18N } = window.hotlineI18n;
+// t, tOr, fmtNum, fmtPct, fmtDateTime, fmtDuration and I18N come from
+// i18n.js (loaded first)
 const fmtTime = fmtDateTime;
 const pct = fmtPct;
 
@@ -175,7 +176,7 @@ const ENDS = new Set(['completed', 'abandoned', 'failed', 'rejected', 'voicemail
 const AGENT_EVENTS = new Set(['agent_paused', 'agent_unpaused', 'agent_logged_in', 'agent_logged_out', 'agent_registered', 'agent_unregistered', 'wrap_up', 'offered', 'agent_answered', 'completed', 'agent_ring_no_answer', 'agent_rejected']);
 
 function applyEvent(e) {
-  const t = e.kind && e.kind.type;
+  const t = e.kind && e.kind.type; // (shadows t() here: no message is looked up in this function)
   const id = e.call_id;
   if (id) {
     if (t === 'arrived') {
@@ -533,8 +534,8 @@ function viewAgents() {
 }
 
 function renderAgentsTable() {
-  const t = $('agents-table');
-  if (!t) return;
+  const tbl = $('agents-table');
+  if (!tbl) return;
   const figures = (state.snapshot && state.snapshot.today && state.snapshot.today.agents) || {};
   const act = async (a, action) => {
     let body = {};
@@ -545,7 +546,7 @@ function renderAgentsTable() {
     try { await api('POST', `/api/agents/${encodeURIComponent(a)}/${action}`, body); flash(t('agents.done', { agent: a, action: t(`agents.${action}`) })); } catch (e) { flash(t('agents.failed', { agent: a, error: e.message })); }
     refreshAgents();
   };
-  t.replaceChildren(
+  tbl.replaceChildren(
     h('tr', {}, ['col.agent', 'col.state', 'col.reason', 'col.registered', 'col.answered', 'col.missed', 'col.within_limit', ''].map((x) => h('th', {}, x ? t(x) : ''))),
     ...state.agents.map((a) => {
       const f = figures[a.agent] || {};
