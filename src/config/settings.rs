@@ -143,6 +143,24 @@ fn load_prompts(cfg: &Config) -> Result<Prompts> {
         blacklisted: optional_wav("prompts.blacklisted", "blacklisted", p.blacklisted.as_ref())?,
         silent_line: optional_wav("prompts.silent_line", "silent_line", p.silent_line.as_ref())?,
         closed: optional_wav("prompts.closed", "closed", p.closed.as_ref())?,
+        agent_number: if p.agent_number {
+            if p.language != super::PromptLanguage::Zh {
+                anyhow::bail!(
+                    "prompts.agent_number: the agent's number is said in Mandarin: set prompts.language = \"zh\" (or agent_number = false)"
+                );
+            }
+            let dir = &cfg.announcements.words;
+            Some(hotline_engine::zh::ZhWords::load(dir).with_context(|| {
+                format!(
+                    "prompts.agent_number: the words in announcements.words: {}",
+                    dir.display()
+                )
+            })?)
+        } else {
+            None
+        },
+        hold_resume: optional_wav("prompts.hold_resume", "hold_resume", p.hold_resume.as_ref())?,
+        closing: optional_wav("prompts.closing", "closing", p.closing.as_ref())?,
     })
 }
 
@@ -152,10 +170,15 @@ fn load_announcements(cfg: &Config) -> Result<Option<hotline_engine::announce::A
         return Ok(None);
     }
     let words = if a.position || a.expected_wait {
-        Some(
-            hotline_engine::announce::AnnounceWords::load(&a.words)
-                .with_context(|| format!("announcements.words: {}", a.words.display()))?,
-        )
+        let ctx = || format!("announcements.words: {}", a.words.display());
+        Some(match cfg.prompts.language {
+            super::PromptLanguage::Zh => hotline_engine::announce::Words::Mandarin(
+                hotline_engine::zh::ZhWords::load(&a.words).with_context(ctx)?,
+            ),
+            super::PromptLanguage::En => hotline_engine::announce::Words::English(
+                hotline_engine::announce::AnnounceWords::load(&a.words).with_context(ctx)?,
+            ),
+        })
     } else {
         None
     };

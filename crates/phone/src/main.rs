@@ -130,6 +130,7 @@ fn parse_api_line(l: &str) -> Option<ApiAction> {
         "record_pause" => ApiAction::RecordPause,
         "record_resume" => ApiAction::RecordResume,
         "record_start" => ApiAction::RecordStart,
+        "close" => ApiAction::Close,
         _ => return None,
     })
 }
@@ -327,7 +328,7 @@ fn main() {
             // keys: a line on stdin (a = answer, h = hang up, m = mute, q =
             // quit; with --api also `pause REASON`, `unpause`, `hold`,
             // `resume`, `transfer [QUEUE]`, `type TYPE`, `abuse NOTE`,
-            // `record_pause`, `record_resume`, `record_start`)
+            // `record_pause`, `record_resume`, `record_start`, `close`)
             let keys = tx.clone();
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();

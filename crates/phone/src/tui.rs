@@ -133,6 +133,7 @@ pub fn handle_key(
         KeyCode::Char('r') => ApiAction::RecordPause,
         KeyCode::Char('s') => ApiAction::RecordStart,
         KeyCode::Char('t') => ApiAction::Transfer(None),
+        KeyCode::Char('c') => ApiAction::Close,
         KeyCode::Char(c) => {
             let (_, t) = CALL_TYPE_KEYS.iter().find(|(k, _)| *k == c)?;
             ApiAction::SetType((*t).to_string())
@@ -261,6 +262,7 @@ const ZH: Words = Words {
         ("x", "标记辱骂"),
         ("r", "录音暂停/继续"),
         ("s", "开始录音"),
+        ("c", "结束语并挂机"),
     ],
 };
 
@@ -311,6 +313,7 @@ const EN: Words = Words {
         ("x", "abusive"),
         ("r", "rec pause"),
         ("s", "rec start"),
+        ("c", "goodbye + hang up"),
     ],
 };
 
@@ -758,7 +761,7 @@ mod tests {
                     assert!(all.contains(key), "{all}");
                 }
                 if engine {
-                    for key in ["p ", "u ", "o ", "t ", "1 ", "4 ", "x ", "r ", "s "] {
+                    for key in ["p ", "u ", "o ", "t ", "1 ", "4 ", "x ", "r ", "s ", "c "] {
                         assert!(all.contains(key), "{all}");
                     }
                 }
@@ -839,6 +842,10 @@ mod tests {
         assert_eq!(
             handle_key(KeyCode::Char('t'), &mut p, v),
             Some(KeyAction::Api(ApiAction::Transfer(None)))
+        );
+        assert_eq!(
+            handle_key(KeyCode::Char('c'), &mut p, v),
+            Some(KeyAction::Api(ApiAction::Close))
         );
         assert_eq!(
             handle_key(KeyCode::Char('3'), &mut p, v),
