@@ -125,3 +125,70 @@ fn a_caller_hears_the_chinese_greeting_and_the_agent_number() {
         "{ev:#?}"
     );
 }
+
+#[test]
+fn back_from_hold_is_sorry_to_keep_you_waiting_and_the_close_key_says_goodbye() {
+    need_peers();
+    let h = Hotline::start_with(HotlineOptions {
+        prompts_toml: format!(
+            "language = \"zh\"\nhold_resume = \"{}\"\nclosing = \"{}\"\n",
+            zh("hold_resume.wav").display(),
+            zh("closing.wav").display()
+        ),
+        ..HotlineOptions::default()
+    });
+    let port = free_udp_port();
+    register(&h, "1001", port);
+    let agent = Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", "1001")
+        .duration_ms(0)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    // the caller talks until the engine hangs up
+    let caller = Sipp::new("caller_until_bye.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0633333333")
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    let talking = crate::call_control::wait_talking(&h, "1001");
+    let call_id = CallId::from_stored(talking["call_id"].as_str().expect("call_id"));
+    let post = |action: &str| {
+        crate::call_control::post(&h, &format!("/api/agents/1001/call/{action}"), "")
+    };
+    assert_eq!(post("hold").0, 200);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(post("resume").0, 200);
+    let closing_ms = Prompt::load_wav("closing", &zh("closing.wav"))
+        .expect("closing")
+        .duration_ms();
+    let t0 = std::time::Instant::now();
+    let (s, v) = post("close");
+    assert_eq!(s, 200, "{v}");
+    // the caller is hung up by the engine after the phrase, not before
+    caller
+        .wait()
+        .assert_success("the caller gets the engine's BYE");
+    let took = t0.elapsed().as_millis() as u64;
+    assert!(
+        took + 200 >= closing_ms,
+        "hung up {took} ms after the close, the phrase lasts {closing_ms} ms"
+    );
+    agent
+        .wait()
+        .assert_success("the agent's leg is hung up too");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.ended_by, Some(hotline_core::EndedBy::Agent), "{cdr:#?}");
+    let ev = events(&h, &call_id);
+    let prompts: Vec<&str> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::PromptStarted { prompt } => Some(prompt.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(prompts, ["hold_resume", "closing"], "{ev:#?}");
+    // a second close: the call is gone
+    assert_eq!(post("close").0, 404);
+}
