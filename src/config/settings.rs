@@ -371,7 +371,10 @@ mod tests {
         assert!(p.agent_number.is_some() && p.hold_resume.is_some() && p.closing.is_some());
         assert!(p.silent_line.is_some() && p.closed.is_some());
         assert!(matches!(
-            s.engine.announcements.as_ref().and_then(|a| a.words.as_ref()),
+            s.engine
+                .announcements
+                .as_ref()
+                .and_then(|a| a.words.as_ref()),
             Some(hotline_engine::announce::Words::Mandarin(_))
         ));
         assert_eq!(s.accounts.len(), 4);
@@ -438,11 +441,7 @@ mod tests {
                 // the English words are not the Mandarin syllables
                 "ling.wav",
             ),
-            (
-                "agent_number = true",
-                "agent_number = false",
-                "",
-            ),
+            ("agent_number = true", "agent_number = false", ""),
             (
                 "[http]",
                 "[http]\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"",
