@@ -459,6 +459,29 @@ pub struct PromptsSection {
     pub silent_line: Option<PathBuf>,
     /// Played to callers of a closed queue (none: 480 before answering).
     pub closed: Option<PathBuf>,
+    /// The language of the prompts: `zh` (Mandarin) or `en`. It decides how
+    /// announcements are put together from `announcements.words`
+    /// (「您前面还有三位」 or "you are caller number four").
+    pub language: PromptLanguage,
+    /// 报工号: when an agent answers, both sides hear 「1001号客服为您服务」
+    /// before they talk (words from `announcements.words`; needs `zh`).
+    pub agent_number: bool,
+    /// 「很抱歉让您久等了」, played to both sides when a hold ends (none: nothing).
+    pub hold_resume: Option<PathBuf>,
+    /// 「谢谢您的电话，再见！」, played to both sides by the agent's closing
+    /// hang-up (`close`) before the line is cleared (none: cleared at once).
+    pub closing: Option<PathBuf>,
+}
+
+/// `prompts.language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptLanguage {
+    /// Mandarin (`config/prompts/zh/`, as shipped).
+    Zh,
+    /// English (`config/prompts/`; the default when the key is absent).
+    #[default]
+    En,
 }
 
 impl Default for PromptsSection {
@@ -469,6 +492,10 @@ impl Default for PromptsSection {
             blacklisted: None,
             silent_line: None,
             closed: None,
+            language: PromptLanguage::En,
+            agent_number: false,
+            hold_resume: None,
+            closing: None,
         }
     }
 }

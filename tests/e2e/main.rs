@@ -19,6 +19,7 @@ mod cli;
 mod conformance;
 mod console;
 mod kpis;
+mod mandarin;
 mod outbound;
 mod phone;
 mod recordings;

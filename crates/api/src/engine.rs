@@ -528,7 +528,7 @@ struct CallBody {
 
 /// The actions `POST .../call/{action}` knows.
 const CALL_ACTIONS: &str =
-    "hold, resume, transfer, type, mark, record_pause, record_resume, record_start, play";
+    "hold, resume, transfer, type, mark, record_pause, record_resume, record_start, play, close";
 
 /// `POST /api/calls/{call_id}/{action}`: an action on a talking call.
 async fn call_by_id(
@@ -607,6 +607,7 @@ async fn call_action(
         "record_pause" => CallAction::PauseRecording,
         "record_resume" => CallAction::ResumeRecording,
         "record_start" => CallAction::StartRecording,
+        "close" => CallAction::Close,
         "play" => return play_into_call(api, target, body, by).await,
         "transfer" => match body.to.as_deref() {
             None => CallAction::Transfer { to: None },

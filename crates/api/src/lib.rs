@@ -20,6 +20,7 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod engine;
+pub mod i18n;
 mod recordings;
 pub mod routes;
 pub mod tls;
@@ -354,6 +355,7 @@ impl Console {
             .merge(recordings::routes())
             .merge(auth::routes())
             .merge(assets::routes())
+            .merge(i18n::routes())
     }
 
     /// The center's calendar.

@@ -302,6 +302,13 @@ fn endpoints() -> Vec<(&'static str, &'static str, &'static str, Role)> {
         ("GET", "/api/audit/verify", "", Role::Admin),
         ("GET", "/api/session", "", Role::Agent),
         ("POST", "/api/logout", "", Role::Agent),
+        ("GET", "/api/me/language", "", Role::Agent),
+        (
+            "PUT",
+            "/api/me/language",
+            r#"{"language":"en"}"#,
+            Role::Agent,
+        ),
     ]
 }
 
@@ -1112,3 +1119,5 @@ async fn a_day_in_a_call_query_is_the_centers_local_day() {
         "the UTC day is not the center's: {utc_day}"
     );
 }
+
+mod i18n;

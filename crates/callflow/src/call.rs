@@ -306,6 +306,10 @@ pub enum Command {
     ToneToAgent(PromptRef),
     /// Play the recording of an earlier call (held by the driver) to both.
     PlayIntoCall,
+    /// Play a prompt to both sides of the bridged call (the agent's number,
+    /// the hold-resume and closing phrases); meanwhile they do not hear each
+    /// other, and the bridge comes back by itself at its end.
+    PlayToBoth(PromptRef),
     /// Open the call's recording (answer: [`Input::RecordingOpened`] or
     /// [`Input::RecordingFailed`]).
     OpenRecording,
@@ -512,6 +516,9 @@ pub struct Call {
     /// row found each side (caller, agent) without RTP.
     media_check_at: Option<i64>,
     media_idle: (u32, u32),
+    /// The agent's closing hang-up: the line is cleared then (after the
+    /// closing phrase).
+    close_at: Option<i64>,
     /// Who answered last (the agent of the recording's manifest).
     last_agent: Option<AgentId>,
     recording: Recording,
@@ -551,6 +558,7 @@ impl Call {
             asked_status: false,
             ringing: Vec::new(),
             releasing: Vec::new(),
+            close_at: None,
             message_until: None,
             voicemail_until: None,
             voicemail_started: now,
@@ -759,6 +767,7 @@ impl Call {
             Phase::Talking => {
                 t.push(self.talk.as_ref().and_then(|x| x.limits.next()));
                 t.push(self.media_check_at);
+                t.push(self.close_at);
             }
             Phase::CallbackWaiting => {
                 t.push(self.ringing.iter().filter_map(|r| r.deadline).min());
@@ -862,6 +871,11 @@ impl Call {
         match self.phase.clone() {
             Phase::Waiting => self.waiting_timeout(now),
             Phase::Talking => {
+                if self.close_at.is_some_and(|t| t <= now) {
+                    self.close_at = None;
+                    self.clear_line(now);
+                    return;
+                }
                 if self.media_check_at.is_some_and(|t| t <= now) {
                     self.media_check_at = Some(now + self.media_step_ms());
                     self.push(Command::CheckMedia);
@@ -1682,6 +1696,36 @@ impl Call {
                 limit_ms,
             },
         );
+        // 报工号: 「1001号客服为您服务」 before they talk (when configured)
+        self.play_to_both(now, PromptRef::AgentNumber(agent.to_string()));
+    }
+
+    /// Plays `prompt` to both sides of the bridged call if it is configured
+    /// (and says so in a `prompt_started` event); false if it is not.
+    fn play_to_both(&mut self, now: i64, prompt: PromptRef) -> bool {
+        if self.env.prompt_ms(&prompt).is_none_or(|ms| ms <= 0) {
+            return false;
+        }
+        let name = self.env.prompt_name(&prompt);
+        let agent = self.talk.as_ref().map(|t| t.agent.clone());
+        self.push(Command::PlayToBoth(prompt));
+        self.emit(
+            now,
+            agent.as_ref(),
+            EventKind::PromptStarted { prompt: name },
+        );
+        true
+    }
+
+    /// The agent's closing hang-up: both legs are hung up, the call ends as
+    /// ended by the agent.
+    fn clear_line(&mut self, now: i64) {
+        let Some(agent) = self.talk.as_ref().map(|t| t.agent.clone()) else {
+            return;
+        };
+        self.push(Command::HangUpCaller);
+        self.push(Command::HangUpAgent { agent });
+        self.complete(now, EndedBy::Agent);
     }
 
     /// Media is checked twice per timeout; two checks in a row without a
@@ -1972,10 +2016,31 @@ impl Call {
                     return refuse("the call is not on hold");
                 };
                 self.push(Command::Unhold);
-                EventKind::Resumed {
+                let resumed = EventKind::Resumed {
                     held_ms: (now - since).max(0),
                     by,
+                };
+                self.emit(now, Some(&agent), resumed);
+                // 「很抱歉让您久等了」 (when configured)
+                self.play_to_both(now, PromptRef::HoldResume);
+                return Ok(None);
+            }
+            Action::Close => {
+                if self.close_at.is_some() {
+                    return refuse("the call is already being closed");
                 }
+                if talk.held_since.is_some() {
+                    // the caller would hear the phrase through the music
+                    talk.held_since = None;
+                    self.push(Command::Unhold);
+                }
+                let ms = self.env.prompt_ms(&PromptRef::Closing).unwrap_or(0);
+                if self.play_to_both(now, PromptRef::Closing) {
+                    self.close_at = Some(now + ms.max(0) + AFTER_MESSAGE_MS);
+                } else {
+                    self.clear_line(now);
+                }
+                return Ok(None);
             }
             Action::SetType(call_type) => {
                 if call_type != self.call_type {

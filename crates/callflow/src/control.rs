@@ -25,6 +25,9 @@ pub enum Action {
     ResumeRecording,
     /// Start recording a call that is not recorded.
     StartRecording,
+    /// The agent's closing hang-up: the closing phrase (if configured) to
+    /// both sides, then the line is cleared (ended by the agent).
+    Close,
     /// Play an earlier recording into the call (the driver holds the audio).
     PlayIntoCall {
         /// Which recording (its call id), for the event.

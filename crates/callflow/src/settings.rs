@@ -36,6 +36,14 @@ pub enum PromptRef {
         /// Expected wait, ms.
         expected_wait_ms: Option<i64>,
     },
+    /// 「1001号客服为您服务」: the answering agent's number (报工号), played to
+    /// both sides before they talk.
+    AgentNumber(String),
+    /// 「很抱歉让您久等了」, played to both sides when a hold ends.
+    HoldResume,
+    /// 「谢谢您的电话，再见！」, played to both sides before the agent's
+    /// closing hang-up clears the line.
+    Closing,
     /// The agent-only beep at the handle-time warning (false) or limit (true).
     LimitTone {
         /// The limit itself, not the warning.
@@ -59,6 +67,9 @@ impl PromptRef {
             PromptRef::VoicemailGreeting => "voicemail".into(),
             PromptRef::VoicemailBeep => "voicemail-beep".into(),
             PromptRef::Announcement { .. } => "announcement".into(),
+            PromptRef::AgentNumber(_) => "agent_number".into(),
+            PromptRef::HoldResume => "hold_resume".into(),
+            PromptRef::Closing => "closing".into(),
             PromptRef::LimitTone { exceeded: false } => "limit_warning".into(),
             PromptRef::LimitTone { exceeded: true } => "limit_exceeded".into(),
         }

@@ -1098,3 +1098,118 @@ fn a_talking_call_whose_rtp_stops_is_dropped_but_not_while_on_hold() {
     w.run_for(6_000);
     assert_eq!(w.controller.status(&AgentId::new("a1")).state, "available");
 }
+
+/// 报工号, 「很抱歉让您久等了」 and the closing phrase (issue 20): each plays to
+/// both sides when configured, and nothing changes when it is not.
+#[test]
+fn the_agent_number_the_hold_resume_and_the_closing_phrase_play_when_configured() {
+    let mut w = world(&["1001"]);
+    w.env.with_phrase("agent_number");
+    w.env.with_phrase("hold_resume");
+    w.env.with_phrase("closing");
+    w.agent("1001", Phone::Answer(2_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 2_500);
+    // the agent answered: the number is announced to both, after the bridge
+    // command (the media plays it before they hear each other)
+    let cmds: Vec<String> = w.commands(&c).iter().map(|c| format!("{c:?}")).collect();
+    let bridge = cmds
+        .iter()
+        .position(|c| c.starts_with("Bridge"))
+        .expect("bridged");
+    let number = cmds
+        .iter()
+        .position(|c| c == "PlayToBoth(AgentNumber(\"1001\"))")
+        .expect("the agent's number is announced");
+    assert!(bridge < number, "{cmds:?}");
+    let kinds = w.kinds(&c);
+    let answered = kinds.iter().position(|k| *k == "agent_answered").unwrap();
+    assert_eq!(kinds[answered + 1], "prompt_started", "{kinds:?}");
+    let t = |r: Option<Result<_, ControlError>>| r.expect("a reply");
+    t(w.control(&c, Action::Hold, "1001")).expect("hold");
+    w.run_until(T0 + 10_000);
+    t(w.control(&c, Action::Resume, "1001")).expect("resume");
+    let plays: Vec<&Command> = w
+        .commands(&c)
+        .into_iter()
+        .filter(|c| matches!(c, Command::PlayToBoth(_)))
+        .collect();
+    assert_eq!(
+        plays,
+        [
+            &Command::PlayToBoth(PromptRef::AgentNumber("1001".into())),
+            &Command::PlayToBoth(PromptRef::HoldResume)
+        ]
+    );
+    // the resumed event comes before the phrase's prompt_started
+    let kinds = w.kinds(&c);
+    let resumed = kinds.iter().position(|k| *k == "resumed").unwrap();
+    assert_eq!(kinds[resumed + 1], "prompt_started", "{kinds:?}");
+    // the closing hang-up: the phrase (2.5 s), then both legs go; ended by
+    // the agent; a second close meanwhile is refused
+    w.run_until(T0 + 20_000);
+    t(w.control(&c, Action::Close, "1001")).expect("close");
+    assert!(
+        t(w.control(&c, Action::Close, "1001")).is_err(),
+        "already closing"
+    );
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::PlayToBoth(PromptRef::Closing)));
+    w.run_until(T0 + 22_000);
+    assert!(w.cdr(&c).is_none(), "still saying goodbye");
+    w.run_until(T0 + 23_000);
+    let cdr = w.cdr(&c).expect("ended");
+    assert_eq!(cdr.ended_by, Some(EndedBy::Agent));
+    assert_eq!(cdr.outcome, Some(Outcome::Answered));
+    let cmds = w.commands(&c);
+    assert!(cmds.contains(&&Command::HangUpCaller));
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::HangUpAgent { agent } if agent.as_str() == "1001")));
+    let completed = w.first(&c, "completed").expect("completed");
+    assert_eq!(completed.at_ms, T0 + 20_000 + 2_500 + 300);
+}
+
+#[test]
+fn without_the_phrases_nothing_is_played_and_close_clears_the_line_at_once() {
+    let mut w = world(&["1001"]);
+    w.agent("1001", Phone::Answer(2_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 3_000);
+    let t = |r: Option<Result<_, ControlError>>| r.expect("a reply");
+    t(w.control(&c, Action::Hold, "1001")).expect("hold");
+    t(w.control(&c, Action::Resume, "1001")).expect("resume");
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::PlayToBoth(_))));
+    // only the greeting's prompt_started, if any: no phrase was announced
+    assert!(w
+        .events_of(&c)
+        .iter()
+        .all(|e| !matches!(&e.kind, EventKind::PromptStarted { prompt } if prompt != "greeting")));
+    // a held call is taken off hold for the goodbye
+    t(w.control(&c, Action::Hold, "1001")).expect("hold");
+    t(w.control(&c, Action::Close, "1001")).expect("close");
+    w.pump();
+    let cdr = w.cdr(&c).expect("ended at once");
+    assert_eq!(cdr.ended_by, Some(EndedBy::Agent));
+    assert_eq!(w.first(&c, "completed").map(|e| e.at_ms), Some(T0 + 3_000));
+    // the caller who hangs up during the closing phrase ends it first
+    let mut w = world(&["1001"]);
+    w.env.with_phrase("closing");
+    w.agent("1001", Phone::Answer(2_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 3_000);
+    t(w.control(&c, Action::Close, "1001")).expect("close");
+    w.hang_up_at(T0 + 4_000, &c);
+    w.run_until(T0 + 10_000);
+    let cdr = w.cdr(&c).expect("ended");
+    assert_eq!(cdr.ended_by, Some(EndedBy::Caller));
+    // control on a call that is not talking is refused
+    let mut w = world(&[]);
+    let c = w.call_in("0613");
+    w.run_until(T0 + 1_000);
+    assert!(t(w.control(&c, Action::Close, "x")).is_err());
+}

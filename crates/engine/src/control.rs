@@ -35,6 +35,9 @@ pub enum CallAction {
     /// Start recording a call that is not recorded (on-demand recording
     /// when `hotline.record` is off).
     StartRecording,
+    /// The agent's closing hang-up: the closing phrase 「谢谢您的电话，再见！」
+    /// (`prompts.closing`) to both sides, then the line is cleared.
+    Close,
     /// Play an earlier recording into the call: both parties hear it.
     PlayIntoCall {
         /// The recording as mono audio.
@@ -57,6 +60,7 @@ impl CallAction {
             CallAction::ResumeRecording => "record_resume",
             CallAction::StartRecording => "record_start",
             CallAction::PlayIntoCall { .. } => "play",
+            CallAction::Close => "close",
         }
     }
 }

@@ -394,6 +394,7 @@ impl CallDriver {
                     CallAction::PauseRecording => Action::PauseRecording,
                     CallAction::ResumeRecording => Action::ResumeRecording,
                     CallAction::StartRecording => Action::StartRecording,
+                    CallAction::Close => Action::Close,
                     CallAction::PlayIntoCall { audio, recording } => {
                         let duration_ms = audio.duration_ms() as i64;
                         self.play_audio = Some(audio);
@@ -559,6 +560,16 @@ impl CallDriver {
                 Command::ToneToAgent(p) => {
                     if let (Some(m), Some(tone)) = (&self.media, self.ctx.env.resolve(&p).pop()) {
                         m.tone_to_agent(tone);
+                    }
+                }
+                Command::PlayToBoth(p) => {
+                    let parts = self.ctx.env.resolve(&p);
+                    if let (Some(m), false) = (&self.media, parts.is_empty()) {
+                        let samples: Vec<i16> = parts
+                            .iter()
+                            .flat_map(|x| x.samples().iter().copied())
+                            .collect();
+                        m.play_to_both(Prompt::from_samples(&p.name(), samples));
                     }
                 }
                 Command::PlayIntoCall => {

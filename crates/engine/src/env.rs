@@ -61,6 +61,13 @@ impl EngineEnv {
                 .as_ref()
                 .map(|a| a.build(*position, *expected_wait_ms))
                 .unwrap_or_default(),
+            PromptRef::AgentNumber(agent) => p
+                .agent_number
+                .as_ref()
+                .map(|w| w.agent(agent))
+                .unwrap_or_default(),
+            PromptRef::HoldResume => p.hold_resume.iter().cloned().collect(),
+            PromptRef::Closing => p.closing.iter().cloned().collect(),
             PromptRef::LimitTone { exceeded: true } => {
                 vec![Prompt::tone("limit_exceeded", 1400.0, 400, 6000)]
             }
@@ -81,6 +88,9 @@ impl Environment for EngineEnv {
     }
 
     fn prompt_name(&self, prompt: &PromptRef) -> String {
+        if let PromptRef::AgentNumber(agent) = prompt {
+            return format!("agent_number:{agent}");
+        }
         self.resolve(prompt)
             .first()
             .map(|p| p.name().to_string())

@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod routing;
 pub mod schedule;
 pub mod trunks;
+pub mod zh;
 
 use control::{AgentControl, CallTarget, ControlError, ControlMsg, FeatureCodes, Requester};
 use driver::{CallCtx, CallDriver, CallMsg, FromCall};
@@ -135,6 +136,14 @@ pub struct Prompts {
     pub silent_line: Option<Prompt>,
     /// Played to callers whose queue is closed (None: 480 before answering).
     pub closed: Option<Prompt>,
+    /// The words an answering agent's number is said with to both sides
+    /// (「一零零一」「号客服为您服务」, 报工号); None: not announced.
+    pub agent_number: Option<zh::ZhWords>,
+    /// 「很抱歉让您久等了」 when a hold ends (None: nothing).
+    pub hold_resume: Option<Prompt>,
+    /// 「谢谢您的电话，再见！」 before the agent's closing hang-up clears the
+    /// line (None: it is cleared at once).
+    pub closing: Option<Prompt>,
 }
 
 /// How callers leave a message.

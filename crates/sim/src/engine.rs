@@ -718,6 +718,7 @@ impl Simulation {
             | Command::Unhold
             | Command::ToneToAgent(_)
             | Command::PlayIntoCall
+            | Command::PlayToBoth(_)
             | Command::TapRecording
             | Command::MuteRecording(_)
             | Command::StopTap

@@ -36,6 +36,9 @@ pub enum Phone {
 pub struct TestEnv {
     pub closed: Mutex<HashSet<QueueId>>,
     pub missing: Mutex<HashSet<&'static str>>,
+    /// Optional phrases configured (agent_number, hold_resume, closing):
+    /// absent unless named here.
+    pub phrases: Mutex<HashSet<&'static str>>,
 }
 
 impl TestEnv {
@@ -47,6 +50,9 @@ impl TestEnv {
     }
     pub fn without(&self, prompt: &'static str) {
         self.missing.lock().expect("lock").insert(prompt);
+    }
+    pub fn with_phrase(&self, prompt: &'static str) {
+        self.phrases.lock().expect("lock").insert(prompt);
     }
 }
 
@@ -68,8 +74,17 @@ impl Environment for TestEnv {
         {
             return None;
         }
+        if matches!(
+            prompt,
+            PromptRef::AgentNumber(_) | PromptRef::HoldResume | PromptRef::Closing
+        ) && !self.phrases.lock().expect("lock").contains(name.as_str())
+        {
+            return None;
+        }
         Some(match prompt {
             PromptRef::Greeting(_) => 3_000,
+            PromptRef::AgentNumber(_) => 1_500,
+            PromptRef::Closing => 2_500,
             PromptRef::Music => 10_000,
             PromptRef::Menu => 4_000,
             PromptRef::VoicemailBeep => 500,
