@@ -266,14 +266,52 @@ function viewWallboard() {
     h('table', { id: 'wb-calls' }),
     h('h3', {}, t('wb.agents')),
     h('table', { id: 'wb-agents' }),
+    h('h3', { id: 'wb-trunks-title', hidden: true }, t('wb.trunks')),
+    h('table', { id: 'wb-trunks' }),
   );
+  refreshTrunks();
   startStream();
   refreshAgents();
   if (!state.kpis) {
     fetch('/api/kpis').then((r) => (r.ok ? r.json() : null)).then((k) => { if (k) { state.kpis = k; renderWallboard(); } }).catch(() => {});
   }
   clearInterval(state.tick);
-  state.tick = setInterval(() => { if (currentView() === 'wallboard') renderWallboard(); }, 1000);
+  state.tick = setInterval(() => {
+    if (currentView() !== 'wallboard') return;
+    renderWallboard();
+    state.tickCount = (state.tickCount || 0) + 1;
+    if (state.tickCount % 5 === 0) refreshTrunks();
+  }, 1000);
+}
+
+// the carrier trunks (GET /api/trunks): health, channels, placed and refused
+async function refreshTrunks() {
+  try {
+    const r = await fetch('/api/trunks', { credentials: 'same-origin' });
+    if (!r.ok) return;
+    state.trunks = await r.json();
+    renderTrunks();
+  } catch (e) { /* the next refresh tries again */ }
+}
+
+function trunkHealth(hl) {
+  if (!hl || hl.state === 'unknown') return t('trunk.unknown');
+  return hl.state === 'up' ? t('trunk.up') : t('trunk.down', { reason: hl.reason || '' });
+}
+
+function renderTrunks() {
+  const table = $('wb-trunks');
+  if (!table) return;
+  const list = state.trunks || [];
+  $('wb-trunks-title').hidden = !list.length;
+  table.replaceChildren(
+    ...(list.length ? [h('tr', {}, ['col.trunk', 'col.health', 'col.channels', 'col.placed', 'col.refused'].map((x) => h('th', {}, t(x))))] : []),
+    ...list.map((tr) => h('tr', { 'data-trunk': tr.name, class: tr.health && tr.health.state === 'down' ? 'alarm' : '' },
+      h('td', {}, tr.name), h('td', { class: `trunk-${tr.health ? tr.health.state : 'unknown'}` }, trunkHealth(tr.health)),
+      h('td', { class: 'num' }, `${fmtNum(tr.in_use)} / ${fmtNum(tr.max_channels)}`),
+      h('td', { class: 'num' }, fmtNum(tr.placed)),
+      h('td', { class: 'num' }, `${fmtNum(tr.refused_full)} / ${fmtNum(tr.refused_down)}`))),
+  );
 }
 
 function renderWallboard() {
@@ -329,7 +367,7 @@ function filterForm(kind, q) {
     location.hash = `#/${kind}?${p}`;
   } },
   field('from', t('filter.from'), { type: 'date' }), field('to', t('filter.to'), { type: 'date' }), field('caller', t('col.caller')), field('agent', t('col.agent')), field('queue', t('col.queue')),
-  sel('type', t('col.type'), ['', 'order', 'inquiry', 'callback', 'complaint'], callType),
+  sel('type', t('col.type'), ['', 'order', 'inquiry', 'callback', 'complaint', 'reply', 'return_visit', 'other'], callType),
   sel('outcome', t('col.outcome'), ['', 'answered', 'abandoned', 'rejected', 'failed', 'voicemail', 'callback'], outcomeName),
   sel('marked', t('filter.marked'), ['', 'true', 'false'], yesNo),
   kind === 'recordings' ? sel('held', t('filter.held'), ['', 'true', 'false'], yesNo) : null,
