@@ -10,6 +10,8 @@
 //! session needed, unlike `su`). Without the binaries the PostgreSQL test fails
 //! with a message, unless `HOTLINE_SKIP_PG=1`.
 
+mod cases;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -288,6 +290,7 @@ async fn suite(url: &str) {
         .unwrap();
     evidence_suite(url, &store, &again).await;
     console_suite(url, &store).await;
+    cases::suite(&store, HOSTILE).await;
 }
 
 /// Users, marks (holds) and the audit chain, with hostile text and tampering.
