@@ -19,6 +19,8 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod case_deadlines;
+pub mod cases;
 pub mod engine;
 mod recordings;
 pub mod routes;
@@ -192,6 +194,7 @@ struct Inner {
     sessions: Mutex<Sessions>,
     limiter: Mutex<LoginLimiter>,
     blacklist: Option<Blacklist>,
+    cases: cases::DeskCell,
 }
 
 /// The console: shared state of its handlers (cheap to clone).
@@ -221,6 +224,7 @@ impl Console {
                 sessions: Mutex::new(sessions),
                 limiter: Mutex::new(limiter),
                 blacklist,
+                cases: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -349,6 +353,7 @@ impl Console {
             .merge(recordings::routes())
             .merge(auth::routes())
             .merge(assets::routes())
+            .merge(cases::routes())
     }
 
     /// The console's routes (the API and the pages), to merge into the

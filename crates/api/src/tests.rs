@@ -1078,3 +1078,5 @@ async fn a_role_change_in_the_store_applies_to_open_sessions_at_once() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+mod cases;

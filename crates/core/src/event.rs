@@ -432,6 +432,26 @@ pub enum EventKind {
         /// How long nothing came, ms (at least the timeout).
         idle_ms: i64,
     },
+    /// A complaint case's reply deadline is near (first-contact ownership:
+    /// its owner, the event's `agent`, is warned).
+    CaseWarning {
+        /// The case.
+        case_id: i64,
+        /// `general`, `major` or `crisis`.
+        severity: String,
+        /// The reply deadline, epoch ms.
+        deadline_ms: i64,
+    },
+    /// A complaint case's reply deadline passed without a reply (the
+    /// alarm; the owner is the event's `agent`).
+    CaseOverdue {
+        /// The case.
+        case_id: i64,
+        /// `general`, `major` or `crisis`.
+        severity: String,
+        /// The reply deadline, epoch ms.
+        deadline_ms: i64,
+    },
 }
 
 impl EventKind {
@@ -487,6 +507,8 @@ impl EventKind {
             EventKind::RecordingPaused { .. } => "recording_paused",
             EventKind::RecordingResumed { .. } => "recording_resumed",
             EventKind::PlayedIntoCall { .. } => "played_into_call",
+            EventKind::CaseWarning { .. } => "case_warning",
+            EventKind::CaseOverdue { .. } => "case_overdue",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod control;
 mod driver;
 mod env;
 pub mod outbound;
+pub mod owners;
 pub mod routing;
 pub mod schedule;
 
