@@ -522,6 +522,10 @@ async fn run(settings: Settings) -> Result<()> {
         recorder,
         sink.clone(),
         prompts,
+    )
+    .with_case_owners(
+        case_owners.clone(),
+        i64::from(cfg.cases.owner_wait_s) * 1000,
     );
     let mut http_addr = None;
     if cfg.http.enabled {

@@ -432,6 +432,14 @@ pub enum EventKind {
         /// How long nothing came, ms (at least the timeout).
         idle_ms: i64,
     },
+    /// Routing by ownership: the caller has an open complaint case and its
+    /// owner (the event's `agent`) was rung first (`offered`), or was not
+    /// free within the wait (`wait_over`) or not logged in
+    /// (`not_logged_in`), so anyone may answer.
+    OwnerFirst {
+        /// `offered`, `wait_over` or `not_logged_in`.
+        outcome: String,
+    },
     /// A complaint case's reply deadline is near (first-contact ownership:
     /// its owner, the event's `agent`, is warned).
     CaseWarning {
@@ -507,6 +515,7 @@ impl EventKind {
             EventKind::RecordingPaused { .. } => "recording_paused",
             EventKind::RecordingResumed { .. } => "recording_resumed",
             EventKind::PlayedIntoCall { .. } => "played_into_call",
+            EventKind::OwnerFirst { .. } => "owner_first",
             EventKind::CaseWarning { .. } => "case_warning",
             EventKind::CaseOverdue { .. } => "case_overdue",
         }

@@ -157,6 +157,7 @@ pub struct Engine {
     control_tx: mpsc::Sender<ControlMsg>,
     control_rx: Option<mpsc::Receiver<ControlMsg>>,
     pending_callbacks: Vec<callback::PendingCallback>,
+    owners: Option<(owners::CaseOwners, i64)>,
 }
 
 impl Engine {
@@ -182,7 +183,16 @@ impl Engine {
             control_tx,
             control_rx: Some(control_rx),
             pending_callbacks: Vec::new(),
+            owners: None,
         }
+    }
+
+    /// Routing by ownership: a caller whose number has an open case in
+    /// `owners` rings its owner first, alone, for up to `wait_ms` (the map
+    /// is read once when a call arrives; the API side keeps it current).
+    pub fn with_case_owners(mut self, owners: owners::CaseOwners, wait_ms: i64) -> Self {
+        self.owners = (wait_ms > 0).then_some((owners, wait_ms));
+        self
     }
 
     /// Callbacks left pending by the previous run (see
@@ -234,6 +244,7 @@ impl Engine {
             live: self.live.clone(),
             clock: self.clock.clone(),
             controller: from_calls_tx,
+            owners: self.owners.clone(),
         });
         tokio::spawn(storage_watch(ctx.clone()));
         let mut shell = Shell {

@@ -113,6 +113,8 @@ pub struct World {
     /// Agent → the call they are bridged to.
     pub bridged: HashMap<AgentId, CallId>,
     finished: HashSet<CallId>,
+    /// The case owner the next inbound call carries (routing by ownership).
+    pub next_owner: Option<hotline_callflow::OwnerHint>,
 }
 
 impl World {
@@ -140,6 +142,7 @@ impl World {
             token: 0,
             bridged: HashMap::new(),
             finished: HashSet::new(),
+            next_owner: None,
         }
     }
 
@@ -180,6 +183,7 @@ impl World {
             media: Ok(()),
             blacklisted,
             vip,
+            owner: self.next_owner.take(),
         };
         let call = Call::inbound(
             id.clone(),
