@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 /// `hotline users add NAME --role ROLE` with password `pw`.
-fn add_user(h: &Hotline, name: &str, role: &str, pw: &str) {
+pub(super) fn add_user(h: &Hotline, name: &str, role: &str, pw: &str) {
     let file = h.dir.path().join(format!("{name}.pw"));
     std::fs::write(&file, format!("{pw}\n")).unwrap();
     let out = Command::new(Hotline::binary())
@@ -96,14 +96,14 @@ fn raw_http(
 }
 
 /// A logged-in console client (cookie and CSRF token).
-struct Client {
+pub(super) struct Client {
     addr: String,
     cookie: String,
     csrf: String,
 }
 
 impl Client {
-    fn login(addr: &str, user: &str, pw: &str) -> Client {
+    pub(super) fn login(addr: &str, user: &str, pw: &str) -> Client {
         let body = json!({"user": user, "password": pw}).to_string();
         let (status, head, b) = raw_http(addr, "POST", "/api/login", &[], &body);
         assert_eq!(status, 200, "login {user}: {}", String::from_utf8_lossy(&b));
@@ -142,7 +142,7 @@ impl Client {
         raw_http(&self.addr, method, path, &headers, body)
     }
 
-    fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+    pub(super) fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let body = if body.is_null() {
             String::new()
         } else {
