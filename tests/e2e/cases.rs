@@ -2,9 +2,11 @@
 //! SIPp caller complains, the answering agent writes the call note and opens
 //! the case (owned by them), the same caller calls again and rings the owner
 //! first although the other agent has been idle longer, the case goes
-//! through its stages and closes; the CLI lists and exports it.
+//! through its stages and the owner closes it on the case page in headless
+//! Chromium (screenshots in `target/console-artifacts/`); the customer page,
+//! the KPIs and `hotline cases export` show it.
 
-use super::console::{add_user, Client};
+use super::console::{add_user, artifacts, Browser, Client};
 use super::*;
 use serde_json::{json, Value};
 
@@ -150,17 +152,73 @@ fn a_complaint_is_owned_by_the_answering_agent_whose_customer_rings_them_first()
                "escalate_to": "manager"}),
     );
     assert_eq!(s, 200, "{v}");
-    version = v["version"].as_i64().unwrap();
-    let (s, v) = me.json(
-        "POST",
-        &format!("/api/cases/{id}/stage"),
-        json!({"version": version, "stage": "summarise", "note": "refunded, courier changed"}),
+    assert_eq!(v["version"].as_i64(), Some(version + 1));
+    // the owner closes it in the console (Chromium): the case list, the
+    // case page with its timeline and linked recordings, the last stage
+    assert!(
+        have("chromedriver") && have("chromium"),
+        "chromium and chromium-driver are not installed: run scripts/test.sh (it installs them)"
     );
-    assert_eq!((s, v["status"].as_str()), (200, Some("closed")), "{v}");
+    let b = Browser::start();
+    b.go(&format!("http://{web}/console/"));
+    assert!(b.wait_js(
+        "!document.getElementById('login-view').hidden",
+        Duration::from_secs(10)
+    ));
+    b.type_in("#login-user", &owner);
+    b.type_in("#login-password", "owner password");
+    b.click("#login-submit");
+    assert!(b.wait_js(
+        "document.getElementById('nav-cases')",
+        Duration::from_secs(10)
+    ));
+    b.go(&format!("http://{web}/console/#/cases"));
+    assert!(
+        b.wait_js(
+            &format!("document.querySelector('tr.case-row[data-case=\"{id}\"]')"),
+            Duration::from_secs(10)
+        ),
+        "the agent's open case is listed"
+    );
+    b.click(&format!("tr.case-row[data-case=\"{id}\"] a"));
+    assert!(b.wait_js(
+        "document.querySelectorAll('#case-timeline li').length === 8",
+        Duration::from_secs(10)
+    ));
+    assert!(b.wait_js(
+        "document.querySelectorAll('#case-calls a.case-recording').length === 2 && document.getElementById('case-stage').textContent === 'reply'",
+        Duration::from_secs(5)
+    ), "both calls' recordings are linked");
+    b.screenshot(&artifacts().join("case-before-close.png"));
+    b.type_in("#stage-note", "refunded, courier changed");
+    b.click("#stage-next");
+    assert!(
+        b.wait_js("document.getElementById('case-status') && document.getElementById('case-status').textContent === 'closed'", Duration::from_secs(10)),
+        "closed from the case page"
+    );
+    assert_eq!(
+        b.js("return document.getElementById('case-closing').textContent"),
+        "refunded, courier changed"
+    );
+    assert!(
+        b.wait_js(
+            "!document.getElementById('stage-form')",
+            Duration::from_secs(2)
+        ),
+        "no stage after summarise"
+    );
+    b.click("#case-facts a");
+    assert!(b.wait_js(
+        "document.getElementById('customer-name') && document.getElementById('customer-name').textContent === '王芳' && document.getElementById('customer-calls-total').textContent === '2'",
+        Duration::from_secs(10)
+    ), "the customer page");
+    b.screenshot(&artifacts().join("customer.png"));
+    let (s, c) = me.json("GET", &format!("/api/cases/{id}"), Value::Null);
+    assert_eq!((s, c["status"].as_str()), (200, Some("closed")));
     let (s, _) = me.json(
         "POST",
         &format!("/api/cases/{id}/stage"),
-        json!({"version": v["version"], "stage": "summarise", "note": "again"}),
+        json!({"version": c["version"], "stage": "summarise", "note": "again"}),
     );
     assert_eq!(s, 409, "closing twice");
     let (s, v) = me.json("GET", &format!("/api/cases/{id}"), Value::Null);

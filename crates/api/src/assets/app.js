@@ -595,6 +595,7 @@ function route() {
   const [view, arg] = path.split('/');
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
   if (view !== 'wallboard') { clearInterval(state.tick); }
+  if (window.hotlineCases && window.hotlineCases.route(view, arg, query)) return; // cases.js
   if (state.me.role === 'agent') {
     $('view').replaceChildren(h('p', {}, 'Agents have no access to the console. Ask a supervisor.'));
     return;
