@@ -50,6 +50,7 @@ pub async fn attach(
                 policy,
                 categories: cfg.cases.note_categories.clone(),
                 vip,
+                escalate_serious_to: cfg.cases.escalate_serious_to.clone(),
             },
             owners: Some(owners.clone()),
             deadlines: Some(deadlines),

@@ -24,6 +24,9 @@ pub struct CasesSection {
     /// and free) before anyone may take the call (0 = do not route by
     /// ownership; at most 300).
     pub owner_wait_s: u32,
+    /// Major and crisis complaints are escalated to this role or person at
+    /// once (empty = not automatically).
+    pub escalate_serious_to: String,
 }
 
 impl Default for CasesSection {
@@ -38,6 +41,7 @@ impl Default for CasesSection {
                 .map(|s| s.to_string())
                 .collect(),
             owner_wait_s: 20,
+            escalate_serious_to: "management".into(),
         }
     }
 }
@@ -81,6 +85,13 @@ impl CasesSection {
                     format!("`{c}` is listed twice"),
                 ));
             }
+        }
+        let e = &self.escalate_serious_to;
+        if e.trim() != e || e.len() > 128 || e.chars().any(char::is_control) {
+            return Err(invalid(
+                "cases.escalate_serious_to",
+                "a role or person: at most 128 bytes, no control characters or surrounding spaces",
+            ));
         }
         if self.owner_wait_s > 300 {
             return Err(invalid("cases.owner_wait_s", "0 to 300 seconds"));
@@ -129,6 +140,14 @@ mod tests {
                 "cases.note_categories",
             ),
             ("[cases]\nowner_wait_s = 301", "cases.owner_wait_s"),
+            (
+                "[cases]\nescalate_serious_to = \" boss\"",
+                "cases.escalate_serious_to",
+            ),
+            (
+                "[cases]\nescalate_serious_to = \"a\\nb\"",
+                "cases.escalate_serious_to",
+            ),
             ("[cases]\nowner_wait_s = -1", "owner_wait_s"),
             ("[cases]\nrefund = true", "refund"),
         ] {

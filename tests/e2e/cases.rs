@@ -182,7 +182,7 @@ fn a_complaint_is_owned_by_the_answering_agent_whose_customer_rings_them_first()
     );
     b.click(&format!("tr.case-row[data-case=\"{id}\"] a"));
     assert!(b.wait_js(
-        "document.querySelectorAll('#case-timeline li').length === 8",
+        "document.querySelectorAll('#case-timeline li').length === 9",
         Duration::from_secs(10)
     ));
     assert!(b.wait_js(
@@ -223,7 +223,7 @@ fn a_complaint_is_owned_by_the_answering_agent_whose_customer_rings_them_first()
     assert_eq!(s, 409, "closing twice");
     let (s, v) = me.json("GET", &format!("/api/cases/{id}"), Value::Null);
     assert_eq!(s, 200);
-    assert_eq!(v["steps"].as_array().unwrap().len(), 9, "{v}");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 10, "{v}");
     assert_eq!(v["calls"].as_array().unwrap().len(), 2);
     let (s, v) = me.json("GET", "/api/customers/0613330001", Value::Null);
     assert_eq!(s, 200);

@@ -48,6 +48,9 @@ pub struct CasesConfig {
     pub categories: Vec<String>,
     /// The engine's VIP numbers (shown on the customer profile).
     pub vip: Vec<NumberPattern>,
+    /// Major and crisis complaints go to management at once: the role or
+    /// person they are escalated to when opened or raised to that severity.
+    pub escalate_serious_to: String,
 }
 
 impl Default for CasesConfig {
@@ -59,6 +62,7 @@ impl Default for CasesConfig {
                 .map(|s| s.to_string())
                 .collect(),
             vip: Vec::new(),
+            escalate_serious_to: "management".into(),
         }
     }
 }
@@ -117,6 +121,25 @@ impl Console {
                 .collect::<HashMap<_, _>>(),
         );
         Ok(n)
+    }
+
+    /// A case just opened: a major or crisis complaint goes to management
+    /// at once (escalated by `system`, in its timeline); the case as stored.
+    async fn opened(&self, c: Case) -> Result<Case, ApiError> {
+        let to = self.desk().cfg.escalate_serious_to.clone();
+        let c = if c.severity.needs_management() && !to.is_empty() {
+            let u = CaseUpdate {
+                escalated_to: Some(to),
+                ..CaseUpdate::default()
+            };
+            self.store()
+                .update_case(c.id, c.version, &u, "system", self.now())
+                .await?
+        } else {
+            c
+        };
+        self.case_changed(&c).await;
+        Ok(c)
     }
 
     /// After a case changed: the owner map and the deadline task learn it.
@@ -404,7 +427,7 @@ async fn note_add(State(c): State<Console>, req: Request) -> Result<Response, Ap
             &format!("case {}", opened.id),
         )
         .await;
-        c.case_changed(&opened).await;
+        let opened = c.opened(opened).await?;
         case = Some(case_json(&opened, now));
     }
     let stored = Note {
@@ -596,7 +619,7 @@ async fn case_open(State(c): State<Console>, req: Request) -> Result<Response, A
         ),
     )
     .await;
-    c.case_changed(&opened).await;
+    let opened = c.opened(opened).await?;
     Ok((StatusCode::CREATED, Json(case_json(&opened, now))).into_response())
 }
 
@@ -700,7 +723,7 @@ async fn case_update(
         (None, Some(_)) => return Err(ApiError::bad_request("validity_reason needs valid")),
         (None, None) => None,
     };
-    let u = CaseUpdate {
+    let mut u = CaseUpdate {
         deadline_ms: severity
             .filter(|s| *s != case.severity)
             .map(|s| c.desk().cfg.policy.deadline(s, case.opened_ms)),
@@ -710,6 +733,16 @@ async fn case_update(
         escalated_to: opt_short("escalate_to", &b.escalate_to)?,
         agent_concerned: opt_short("agent_concerned", &b.agent_concerned)?,
     };
+    // raised to major or crisis: management is told at once
+    let to = &c.desk().cfg.escalate_serious_to;
+    if u.severity.is_some_and(Severity::needs_management)
+        && !case.severity.needs_management()
+        && case.escalated_to.is_none()
+        && u.escalated_to.is_none()
+        && !to.is_empty()
+    {
+        u.escalated_to = Some(to.clone());
+    }
     if u.is_empty() {
         return Err(ApiError::bad_request(
             "nothing to change: severity, title, valid + validity_reason, escalate_to or agent_concerned",

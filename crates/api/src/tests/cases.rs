@@ -208,7 +208,8 @@ async fn a_case_from_a_note_goes_through_its_stages_and_closes_once() {
     assert_eq!(case["severity"], "major");
     assert_eq!(case["title"], "parcel lost");
     assert_eq!(case["deadline_ms"], t0 + 24 * HOUR);
-    assert_eq!(case["version"], 1);
+    assert_eq!(case["version"], 2, "escalated at once: {case}");
+    assert_eq!(case["escalated_to"], "management");
     assert_eq!(v["note"]["case_id"], case["id"]);
     let id = case["id"].as_i64().unwrap();
     let path = format!("/api/cases/{id}");
@@ -235,7 +236,7 @@ async fn a_case_from_a_note_goes_through_its_stages_and_closes_once() {
     let sp = format!("{path}/stage");
     // bad input
     let (s, v) = w
-        .json("POST", &sp, Some(&d.agent), &stage("closed", 1, "x"))
+        .json("POST", &sp, Some(&d.agent), &stage("closed", 2, "x"))
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(
@@ -250,7 +251,7 @@ async fn a_case_from_a_note_goes_through_its_stages_and_closes_once() {
             "POST",
             &sp,
             Some(&d.agent),
-            &stage("investigate", 1, &"x".repeat(4001)),
+            &stage("investigate", 2, &"x".repeat(4001)),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -259,7 +260,7 @@ async fn a_case_from_a_note_goes_through_its_stages_and_closes_once() {
             "POST",
             "/api/cases/abc/stage",
             Some(&d.agent),
-            &stage("investigate", 1, "x"),
+            &stage("investigate", 2, "x"),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -268,16 +269,16 @@ async fn a_case_from_a_note_goes_through_its_stages_and_closes_once() {
             "POST",
             "/api/cases/99999/stage",
             Some(&d.agent),
-            &stage("investigate", 1, "x"),
+            &stage("investigate", 2, "x"),
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, v) = w
-        .json("POST", &sp, Some(&d.agent), &stage("handle", 1, "x"))
+        .json("POST", &sp, Some(&d.agent), &stage("handle", 2, "x"))
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "out of order: {v}");
     let (s, _) = w
-        .json("POST", &sp, Some(&d.ann), &stage("investigate", 1, "x"))
+        .json("POST", &sp, Some(&d.ann), &stage("investigate", 2, "x"))
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // the version check: two writers read version 1
@@ -286,21 +287,21 @@ async fn a_case_from_a_note_goes_through_its_stages_and_closes_once() {
             "POST",
             &sp,
             Some(&d.agent),
-            &stage("investigate", 1, "asked the courier"),
+            &stage("investigate", 2, "asked the courier"),
         )
         .await;
-    assert_eq!((s, v["version"].clone()), (StatusCode::OK, json!(2)), "{v}");
+    assert_eq!((s, v["version"].clone()), (StatusCode::OK, json!(3)), "{v}");
     let (s, v) = w
         .json(
             "POST",
             &path,
             Some(&d.sup),
-            &json!({"version": 1, "title": "lost"}).to_string(),
+            &json!({"version": 2, "title": "lost"}).to_string(),
         )
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(v["error"].as_str().unwrap().contains("reload"), "{v}");
-    let mut ver = 2;
+    let mut ver = 3;
     for st in ["analyse", "handle", "reply"] {
         w.clock.0.fetch_add(HOUR, Ordering::SeqCst);
         let (s, v) = w
@@ -447,6 +448,7 @@ async fn a_case_from_a_note_goes_through_its_stages_and_closes_once() {
         actions,
         [
             "receive",
+            "escalate",
             "investigate",
             "analyse",
             "handle",
@@ -576,6 +578,33 @@ async fn cases_by_hand_and_for_calls_that_do_not_exist() {
     }
     let (s, _) = w.json("GET", "/api/cases/0", Some(&d.sup), "").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // a general case raised to major goes to management at once
+    let (s, v) = w
+        .json(
+            "POST",
+            "/api/cases",
+            Some(&d.sup),
+            &json!({"number": "137", "title": "t", "note": "n"}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (s, v["escalated_to"].clone(), v["version"].clone()),
+        (StatusCode::CREATED, json!(null), json!(1))
+    );
+    let path = format!("/api/cases/{}", v["id"]);
+    let (s, v) = w
+        .json(
+            "POST",
+            &path,
+            Some(&d.sup),
+            &json!({"version": 1, "severity": "major"}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (s, v["escalated_to"].clone()),
+        (StatusCode::OK, json!("management")),
+        "{v}"
+    );
 }
 
 #[tokio::test]
