@@ -3,6 +3,7 @@
 //! `hotline serve` runs the hotline; `hotline check-config` validates a config file.
 
 mod access;
+mod cases;
 mod config;
 mod recordings;
 mod report;
@@ -123,6 +124,15 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// Complaint cases: list, show one, export as CSV.
+    Cases {
+        #[command(subcommand)]
+        cmd: cases::CasesCmd,
+        #[arg(long, global = true, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Check a config file and exit (0 = valid).
     CheckConfig {
         /// Config file.
@@ -145,6 +155,9 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig { path } => check_config(&path),
         Command::Report { args, config, data } => report(&config, data, &args),
         Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
+        Command::Cases { cmd, config, data } => {
+            load_with_data(&config, data).and_then(|c| cases::run(&c, cmd))
+        }
         Command::Users { cmd, config, data } => {
             load_with_data(&config, data).and_then(|c| access::users(&c, cmd))
         }
@@ -496,6 +509,7 @@ async fn run(settings: Settings) -> Result<()> {
         .await
         .context("sip.listen")?;
     let blacklist = engine_cfg.blacklist.clone();
+    let case_owners = hotline_engine::owners::CaseOwners::new();
     let mut engine = Engine::new(
         engine_cfg,
         sip.clone(),
@@ -503,13 +517,21 @@ async fn run(settings: Settings) -> Result<()> {
         recorder,
         sink.clone(),
         prompts,
+    )
+    .with_case_owners(
+        case_owners.clone(),
+        i64::from(cfg.cases.owner_wait_s) * 1000,
     );
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
         let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
         let api = hotline_api::engine::Api {
-            console: console(&cfg, store.clone(), blacklist).await?,
+            console: {
+                let c = console(&cfg, store.clone(), blacklist).await?;
+                let owners = case_owners.clone();
+                cases::attach(&cfg, c, sink.clone(), live_tx.clone(), owners).await?
+            },
             live,
             agents: engine.control(),
             trunks: engine.trunks(),

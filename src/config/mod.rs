@@ -8,6 +8,7 @@
 //! 3. [`settings::Settings::build`]: the typed values every part of the
 //!    engine takes, with every file the config names loaded.
 
+pub mod cases;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
@@ -143,6 +144,10 @@ pub struct Config {
     /// `[[shifts]]`: named shifts for `hotline report --shift`.
     #[serde(default)]
     pub shifts: Vec<crate::config::schedule::ShiftSection>,
+    /// `[cases]`: complaint cases (reply deadlines, note categories,
+    /// routing by ownership).
+    #[serde(default)]
+    pub cases: crate::config::cases::CasesSection,
 }
 
 /// `[sip]`: signalling.
@@ -920,6 +925,7 @@ impl Config {
         }
         self.outbound.validate(&self.hotline.numbers)?;
         self.validate_trunks()?;
+        self.cases.validate()?;
         if self.callback.enabled {
             let c = &self.callback;
             let mut key = c.key.chars();

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 /// `hotline users add NAME --role ROLE` with password `pw`.
-fn add_user(h: &Hotline, name: &str, role: &str, pw: &str) {
+pub(super) fn add_user(h: &Hotline, name: &str, role: &str, pw: &str) {
     let file = h.dir.path().join(format!("{name}.pw"));
     std::fs::write(&file, format!("{pw}\n")).unwrap();
     let out = Command::new(Hotline::binary())
@@ -96,14 +96,14 @@ fn raw_http(
 }
 
 /// A logged-in console client (cookie and CSRF token).
-struct Client {
+pub(super) struct Client {
     addr: String,
     cookie: String,
     csrf: String,
 }
 
 impl Client {
-    fn login(addr: &str, user: &str, pw: &str) -> Client {
+    pub(super) fn login(addr: &str, user: &str, pw: &str) -> Client {
         let body = json!({"user": user, "password": pw}).to_string();
         let (status, head, b) = raw_http(addr, "POST", "/api/login", &[], &body);
         assert_eq!(status, 200, "login {user}: {}", String::from_utf8_lossy(&b));
@@ -142,7 +142,7 @@ impl Client {
         raw_http(&self.addr, method, path, &headers, body)
     }
 
-    fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+    pub(super) fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let body = if body.is_null() {
             String::new()
         } else {
@@ -336,7 +336,7 @@ fn the_console_api_serves_a_real_recorded_call_to_a_logged_in_supervisor() {
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Browser {
+pub(super) struct Browser {
     driver: Child,
     addr: String,
     session: String,
@@ -345,7 +345,7 @@ struct Browser {
 
 impl Browser {
     /// Chromium with `lang` as the browser's language.
-    fn start(lang: &str) -> Browser {
+    pub(super) fn start(lang: &str) -> Browser {
         let port = free_tcp_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -406,11 +406,11 @@ impl Browser {
         self.call(method, &format!("/session/{}{what}", self.session), body)
     }
 
-    fn go(&self, url: &str) {
+    pub(super) fn go(&self, url: &str) {
         self.cmd("POST", "/url", json!({ "url": url }));
     }
 
-    fn js(&self, script: &str) -> Value {
+    pub(super) fn js(&self, script: &str) -> Value {
         self.cmd(
             "POST",
             "/execute/sync",
@@ -430,12 +430,12 @@ impl Browser {
             .to_string()
     }
 
-    fn click(&self, css: &str) {
+    pub(super) fn click(&self, css: &str) {
         let e = self.find(css);
         self.cmd("POST", &format!("/element/{e}/click"), json!({}));
     }
 
-    fn type_in(&self, css: &str, text: &str) {
+    pub(super) fn type_in(&self, css: &str, text: &str) {
         let e = self.find(css);
         self.cmd(
             "POST",
@@ -445,7 +445,7 @@ impl Browser {
     }
 
     /// Polls a JS expression until it is truthy.
-    fn wait_js(&self, expr: &str, timeout: Duration) -> bool {
+    pub(super) fn wait_js(&self, expr: &str, timeout: Duration) -> bool {
         let script = format!("return !!({expr});");
         wait_until(timeout, || self.js(&script).as_bool().unwrap_or(false))
     }
@@ -478,7 +478,7 @@ impl Browser {
         text
     }
 
-    fn screenshot(&self, path: &Path) {
+    pub(super) fn screenshot(&self, path: &Path) {
         let v = self.cmd("GET", "/screenshot", Value::Null);
         let png = base64_decode(v.as_str().expect("base64 png"));
         std::fs::write(path, png).expect("write the screenshot");
@@ -532,7 +532,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-fn artifacts() -> PathBuf {
+pub(super) fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-artifacts");
     std::fs::create_dir_all(&dir).expect("artifacts dir");
     dir

@@ -15,6 +15,7 @@ mod agents;
 mod call_control;
 mod callback;
 mod calls;
+mod cases;
 mod cli;
 mod conformance;
 mod console;

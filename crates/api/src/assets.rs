@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 pub const INDEX_HTML: &str = include_str!("assets/index.html");
 /// Its script.
 pub const APP_JS: &str = include_str!("assets/app.js");
+/// The cases, case and customer pages (loaded after app.js).
+pub const CASES_JS: &str = include_str!("assets/cases.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The OpenAPI 3.1 description of the API.
@@ -47,6 +49,9 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/app.js", || async {
             asset("text/javascript; charset=utf-8", APP_JS)
+        })
+        .get("/console/cases.js", || async {
+            asset("text/javascript; charset=utf-8", CASES_JS)
         })
         .get("/console/style.css", || async {
             asset("text/css; charset=utf-8", STYLE_CSS)

@@ -19,6 +19,8 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod case_deadlines;
+pub mod cases;
 pub mod engine;
 pub mod i18n;
 mod recordings;
@@ -197,6 +199,7 @@ struct Inner {
     sessions: Mutex<Sessions>,
     limiter: Mutex<LoginLimiter>,
     blacklist: Option<Blacklist>,
+    cases: cases::DeskCell,
 }
 
 /// The console: shared state of its handlers (cheap to clone).
@@ -226,6 +229,7 @@ impl Console {
                 sessions: Mutex::new(sessions),
                 limiter: Mutex::new(limiter),
                 blacklist,
+                cases: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -356,6 +360,7 @@ impl Console {
             .merge(auth::routes())
             .merge(assets::routes())
             .merge(i18n::routes())
+            .merge(cases::routes())
     }
 
     /// The center's calendar.

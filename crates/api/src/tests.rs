@@ -1120,4 +1120,5 @@ async fn a_day_in_a_call_query_is_the_centers_local_day() {
     );
 }
 
+mod cases;
 mod i18n;

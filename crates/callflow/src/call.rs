@@ -11,7 +11,7 @@
 use crate::control::{Action, ControlError, TalkingCall};
 use crate::limits::LimitClock;
 use crate::settings::{ClosedTreatment, Environment, FlowSettings, PromptRef, Route};
-use hotline_acd::{CallRequest, RingResult, SkillNeed};
+use hotline_acd::{CallRequest, PreferredAgent, RingResult, SkillNeed};
 use hotline_core::{AgentId, CallEvent, CallId, CallType, Cdr, EndedBy, EventKind, Party, QueueId};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -56,6 +56,20 @@ pub struct Inbound {
     pub blacklisted: Option<BlacklistHit>,
     /// A VIP caller (served ahead of others).
     pub vip: bool,
+    /// The owner of the caller's open complaint case, rung first.
+    pub owner: Option<OwnerHint>,
+}
+
+/// Routing by ownership (首问负责制): the agent who owns the caller's open
+/// case rings first, alone, for up to `wait_ms` after the call is queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerHint {
+    /// The owner.
+    pub agent: AgentId,
+    /// Their open case.
+    pub case_id: i64,
+    /// How long the call waits for them, ms.
+    pub wait_ms: i64,
 }
 
 /// A callback to make: the customer asked to be called back.
@@ -493,6 +507,8 @@ pub struct Call {
     queue: Option<QueueId>,
     call_type: CallType,
     vip: bool,
+    /// The owner of the caller's open case (rung first).
+    owner: Option<OwnerHint>,
     /// The customer's leg is answered (by the engine, or the callback's
     /// customer picked up).
     caller_up: bool,
@@ -549,6 +565,7 @@ impl Call {
             queue: None,
             call_type: CallType::default(),
             vip: false,
+            owner: None,
             caller_up: false,
             system_answered: false,
             answer_at: None,
@@ -586,6 +603,7 @@ impl Call {
     ) -> Self {
         let mut c = Call::new(id, cfg, env, Origin::Inbound, inbound.caller.clone(), now);
         c.vip = inbound.vip;
+        c.owner = inbound.owner;
         c.emit(
             now,
             None,
@@ -1157,6 +1175,10 @@ impl Call {
                     min_level: 1,
                 })
                 .collect(),
+            preferred: self.owner.as_ref().map(|o| PreferredAgent {
+                agent: o.agent.clone(),
+                until_ms: now.saturating_add(o.wait_ms),
+            }),
         };
         self.queue = Some(route.queue.clone());
         self.call_type = route.call_type;
@@ -2150,6 +2172,7 @@ impl Call {
             request: CallRequest {
                 priority: TRANSFER_PRIORITY,
                 skills: Vec::new(),
+                preferred: None,
             },
         });
         // back to waiting, answered

@@ -22,7 +22,7 @@ pub mod settings;
 
 pub use call::{
     BlacklistHit, Call, CallbackSpec, ClickToCall, Command, Inbound, Input, LegInput, OutboundSpec,
-    Phase, Sealed, ToController, OUTBOUND,
+    OwnerHint, Phase, Sealed, ToController, OUTBOUND,
 };
 pub use control::{Action, ControlError, TalkingCall};
 pub use controller::{

@@ -445,6 +445,34 @@ pub enum EventKind {
         /// How long nothing came, ms (at least the timeout).
         idle_ms: i64,
     },
+    /// Routing by ownership: the caller has an open complaint case and its
+    /// owner (the event's `agent`) was rung first (`offered`), or was not
+    /// free within the wait (`wait_over`) or not logged in
+    /// (`not_logged_in`), so anyone may answer.
+    OwnerFirst {
+        /// `offered`, `wait_over` or `not_logged_in`.
+        outcome: String,
+    },
+    /// A complaint case's reply deadline is near (first-contact ownership:
+    /// its owner, the event's `agent`, is warned).
+    CaseWarning {
+        /// The case.
+        case_id: i64,
+        /// `general`, `major` or `crisis`.
+        severity: String,
+        /// The reply deadline, epoch ms.
+        deadline_ms: i64,
+    },
+    /// A complaint case's reply deadline passed without a reply (the
+    /// alarm; the owner is the event's `agent`).
+    CaseOverdue {
+        /// The case.
+        case_id: i64,
+        /// `general`, `major` or `crisis`.
+        severity: String,
+        /// The reply deadline, epoch ms.
+        deadline_ms: i64,
+    },
 }
 
 impl EventKind {
@@ -502,6 +530,9 @@ impl EventKind {
             EventKind::RecordingPaused { .. } => "recording_paused",
             EventKind::RecordingResumed { .. } => "recording_resumed",
             EventKind::PlayedIntoCall { .. } => "played_into_call",
+            EventKind::OwnerFirst { .. } => "owner_first",
+            EventKind::CaseWarning { .. } => "case_warning",
+            EventKind::CaseOverdue { .. } => "case_overdue",
         }
     }
 }

@@ -63,6 +63,8 @@ pub(crate) struct CallCtx {
     pub clock: Arc<dyn Clock>,
     pub controller: mpsc::Sender<FromCall>,
     pub trunks: crate::trunks::TrunkBoard,
+    /// Open cases' owners by number, and how long a caller waits for theirs.
+    pub owners: Option<(crate::owners::CaseOwners, i64)>,
 }
 
 impl CallCtx {
@@ -218,6 +220,15 @@ impl CallDriver {
             media: verdict,
             blacklisted,
             vip: routing::is_vip(&ctx.cfg.vip, &inbound.caller.number),
+            owner: ctx.owners.as_ref().and_then(|(map, wait_ms)| {
+                let o = map.owner_of(&inbound.caller.number)?;
+                info!(owner = %o.agent, case = o.case_id, "caller has an open case: its owner rings first");
+                Some(hotline_callflow::OwnerHint {
+                    agent: o.agent,
+                    case_id: o.case_id,
+                    wait_ms: *wait_ms,
+                })
+            }),
         };
         let call = Call::inbound(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);
         let mut d = CallDriver::new(

@@ -16,6 +16,7 @@ pub mod control;
 mod driver;
 mod env;
 pub mod outbound;
+pub mod owners;
 pub mod routing;
 pub mod schedule;
 pub mod trunks;
@@ -169,6 +170,7 @@ pub struct Engine {
     control_rx: Option<mpsc::Receiver<ControlMsg>>,
     pending_callbacks: Vec<callback::PendingCallback>,
     trunks: trunks::TrunkBoard,
+    owners: Option<(owners::CaseOwners, i64)>,
 }
 
 impl Engine {
@@ -196,7 +198,16 @@ impl Engine {
             control_tx,
             control_rx: Some(control_rx),
             pending_callbacks: Vec::new(),
+            owners: None,
         }
+    }
+
+    /// Routing by ownership: a caller whose number has an open case in
+    /// `owners` rings its owner first, alone, for up to `wait_ms` (the map
+    /// is read once when a call arrives; the API side keeps it current).
+    pub fn with_case_owners(mut self, owners: owners::CaseOwners, wait_ms: i64) -> Self {
+        self.owners = (wait_ms > 0).then_some((owners, wait_ms));
+        self
     }
 
     /// Callbacks left pending by the previous run (see
@@ -254,6 +265,7 @@ impl Engine {
             clock: self.clock.clone(),
             controller: from_calls_tx,
             trunks: self.trunks.clone(),
+            owners: self.owners.clone(),
         });
         tokio::spawn(storage_watch(ctx.clone()));
         for trunk in self.trunks.configs() {

@@ -504,6 +504,7 @@ impl Simulation {
             media: Ok(()),
             blacklisted: None,
             vip: false,
+            owner: None,
         };
         let (flow, env) = self.flow();
         let call = Call::inbound(id.clone(), flow, env, inbound, now);

@@ -10,6 +10,8 @@
 //! session needed, unlike `su`). Without the binaries the PostgreSQL test fails
 //! with a message, unless `HOTLINE_SKIP_PG=1`.
 
+mod cases;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -289,6 +291,7 @@ async fn suite(url: &str) {
     evidence_suite(url, &store, &again).await;
     console_suite(url, &store).await;
     language_suite(&store, &again).await;
+    cases::suite(&store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen

@@ -662,6 +662,7 @@ function route() {
   const [view, arg] = path.split('/');
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
   if (view !== 'wallboard') { clearInterval(state.tick); }
+  if (window.hotlineCases && window.hotlineCases.route(view, arg, query)) return; // cases.js
   if (state.me.role === 'agent') {
     $('view').replaceChildren(h('p', {}, t('agents.no_access')));
     return;

@@ -128,6 +128,8 @@ pub struct World {
     /// Agent → the call they are bridged to.
     pub bridged: HashMap<AgentId, CallId>,
     finished: HashSet<CallId>,
+    /// The case owner the next inbound call carries (routing by ownership).
+    pub next_owner: Option<hotline_callflow::OwnerHint>,
 }
 
 impl World {
@@ -155,6 +157,7 @@ impl World {
             token: 0,
             bridged: HashMap::new(),
             finished: HashSet::new(),
+            next_owner: None,
         }
     }
 
@@ -195,6 +198,7 @@ impl World {
             media: Ok(()),
             blacklisted,
             vip,
+            owner: self.next_owner.take(),
         };
         let call = Call::inbound(
             id.clone(),
