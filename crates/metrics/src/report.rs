@@ -342,7 +342,8 @@ fn cell<F>(col: &Column<F>, f: &F) -> String {
         (Unit::Ratio, v) => pct(v),
         (Unit::Millis, v) => secs(v),
         (Unit::Span, Some(v)) => hms(v as i64),
-        (Unit::Rings | Unit::PerHour, Some(v)) => format!("{v:.1}"),
+        (Unit::Rings | Unit::PerHour | Unit::Score, Some(v)) => format!("{v:.1}"),
+        (Unit::Money, Some(v)) => format!("{v:.2}"),
     }
 }
 
