@@ -16,6 +16,7 @@
 
 mod console;
 mod evidence;
+pub mod quality;
 mod writer;
 
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
@@ -416,6 +417,10 @@ fn migrator(backend: Backend) -> Migrator {
             include_str!("../migrations/postgres/0003_console.sql"),
         ),
     };
+    let quality = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0006_quality.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0006_quality.sql"),
+    };
     Migrator::with_migrations(vec![
         Migration::new(
             1,
@@ -436,6 +441,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("console"),
             MigrationType::Simple,
             console.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            6,
+            Cow::Borrowed("quality"),
+            MigrationType::Simple,
+            quality.into_sql_str(),
             false,
         ),
     ])

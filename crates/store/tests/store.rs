@@ -10,6 +10,9 @@
 //! session needed, unlike `su`). Without the binaries the PostgreSQL test fails
 //! with a message, unless `HOTLINE_SKIP_PG=1`.
 
+#[path = "suites/quality.rs"]
+mod quality_suite;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -288,6 +291,7 @@ async fn suite(url: &str) {
         .unwrap();
     evidence_suite(url, &store, &again).await;
     console_suite(url, &store).await;
+    quality_suite::quality_suite(&store).await;
 }
 
 /// Users, marks (holds) and the audit chain, with hostile text and tampering.
