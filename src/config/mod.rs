@@ -139,6 +139,10 @@ pub struct Config {
     /// `[[shifts]]`: named shifts for `hotline report --shift`.
     #[serde(default)]
     pub shifts: Vec<crate::config::schedule::ShiftSection>,
+    /// `[[quality_forms]]`: the score forms of quality scoring (none = the
+    /// shipped example form).
+    #[serde(default)]
+    pub quality_forms: Vec<hotline_store::quality::ScoreForm>,
 }
 
 /// `[sip]`: signalling.
@@ -917,6 +921,13 @@ impl Config {
                 ));
             }
         }
+        for (i, f) in self.quality_forms.iter().enumerate() {
+            f.validate()
+                .map_err(|e| invalid(format!("quality_forms[{i}]"), e.to_string()))?;
+            if self.quality_forms[..i].iter().any(|o| o.id == f.id) {
+                return Err(invalid(format!("quality_forms[{i}].id"), "used twice"));
+            }
+        }
         if self.kpis.short_abandon_s > 600 {
             return Err(invalid("kpis.short_abandon_s", "at most 600 seconds"));
         }
@@ -1189,6 +1200,13 @@ mod tests {
             ("[kpis]\nagent_cost_per_hour = 1e300", "kpis.agent_cost_per_hour"),
             ("[kpis]\nagent_cost_per_hour = \"30 yuan\"", "agent_cost_per_hour"),
             ("[kpis]\ncost_per_call = 3", "cost_per_call"),
+            ("[[quality_forms]]\nid = \"a b\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1 }]", "quality_forms[0]"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = []", "quality_forms[0]"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 0 }]", "weight"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = -3 }]", "weight"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1, points = 2 }]", "points"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1 }, { id = \"c\", label = \"d\", weight = 1 }]", "twice"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1 }]\n[[quality_forms]]\nid = \"f\"\nname = \"y\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1 }]", "quality_forms[1].id"),
             ("[acd]\ntransfer_queue = \"nowhere\"", "acd.transfer_queue"),
             ("[kpis]\nshort_abandon_s = 9999", "kpis.short_abandon_s"),
             ("[[queues]]\nid = \"general\"\nshort_abandon_s = 9999", "queues[0].short_abandon_s"),

@@ -97,7 +97,7 @@ const OUTCOMES: [&str; 6] = [
 ];
 
 /// A day (`YYYY-MM-DD`, UTC) or epoch ms; `end` = the end of that day.
-fn time_param(key: &str, v: &str, end: bool) -> Result<i64, ApiError> {
+pub(crate) fn time_param(key: &str, v: &str, end: bool) -> Result<i64, ApiError> {
     if !v.is_empty() && v.len() <= 15 && v.bytes().all(|b| b.is_ascii_digit()) {
         return v
             .parse()

@@ -20,6 +20,7 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod engine;
+mod quality;
 mod recordings;
 pub mod routes;
 pub mod tls;
@@ -165,6 +166,9 @@ pub struct ConsoleConfig {
     /// session or the bearer token for every path but the login, the pages,
     /// `/health` and `/api/openapi.json`.
     pub open_read_api: bool,
+    /// The quality score forms (`[[quality_forms]]`; the shipped example
+    /// when the config has none).
+    pub quality_forms: Vec<hotline_store::quality::ScoreForm>,
 }
 
 impl ConsoleConfig {
@@ -180,6 +184,7 @@ impl ConsoleConfig {
             login_attempts: 5,
             login_window_s: 900,
             open_read_api: true,
+            quality_forms: vec![hotline_store::quality::ScoreForm::shipped_example()],
         }
     }
 }
@@ -228,6 +233,14 @@ impl Console {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Fills the figures kept in the store (monitoring score, agent
+    /// turnover) into a live snapshot; a database error leaves them empty.
+    pub async fn fill_snapshot(&self, s: &mut hotline_metrics::kpi::Snapshot) {
+        if let Err(e) = quality::fill_snapshot(&self.inner.store, s).await {
+            warn!(error = %e, "quality figures unavailable");
+        }
     }
 
     /// Recording access (resolve, mark, release, audit).
@@ -347,6 +360,7 @@ impl Console {
     pub(crate) fn routes() -> routes::Routes<Console> {
         api::routes()
             .merge(recordings::routes())
+            .merge(quality::routes())
             .merge(auth::routes())
             .merge(assets::routes())
     }

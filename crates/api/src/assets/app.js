@@ -375,7 +375,10 @@ async function viewCall(id) {
   if (call.marks.length) {
     v.append(h('h3', {}, 'Evidence marks'), h('ul', { id: 'marks' }, call.marks.map((m) => h('li', {}, `${m.kind} by ${m.by} at ${fmtTime(m.at_ms)}: ${m.note}`, m.released_ms ? ` (released by ${m.released_by}: ${m.release_reason})` : ' — on hold'))));
   }
-  if (c && c.recorded) await player(v, id, call.held);
+  if (c && c.recorded) {
+    await player(v, id, call.held);
+    if (window.hotlineQuality) await window.hotlineQuality.attach(v, id, c); // quality.js
+  }
   if (c) {
     v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, 'Blacklist this caller…')));
   }
