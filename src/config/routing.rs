@@ -507,6 +507,12 @@ impl Config {
             },
             rings: self.ring.answer_after_rings,
             queue_placement_ms: i64::from(self.kpis.queue_placement_s) * 1000,
+            limits_ms: self
+                .limits
+                .by_type()
+                .into_iter()
+                .map(|(t, ms)| (t.as_str().to_string(), ms))
+                .collect(),
             cost: hotline_metrics::kpi::CostModel {
                 trunk_per_minute: self.kpis.trunk_cost_per_minute,
                 agent_per_hour: self.kpis.agent_cost_per_hour,

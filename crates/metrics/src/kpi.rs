@@ -53,6 +53,9 @@ pub struct KpiConfig {
     pub queue_placement_ms: i64,
     /// What calls cost (cost per call); all zero = not configured.
     pub cost: CostModel,
+    /// The handle-time limit of each call type (`[limits]`), ms; shown
+    /// beside the type's handle time (types without a limit are absent).
+    pub limits_ms: BTreeMap<String, i64>,
 }
 
 /// The cost model of the cost per call (平均单呼成本).
@@ -85,6 +88,7 @@ impl Default for KpiConfig {
             callback_overdue_ms: 86_400_000,
             queue_placement_ms: 1_000,
             cost: CostModel::default(),
+            limits_ms: BTreeMap::new(),
         }
     }
 }
@@ -312,6 +316,8 @@ pub struct TypeFigures {
     pub limit_exceeded: u64,
     /// Completed calls within the limit ÷ completed calls.
     pub within_limit: Option<f64>,
+    /// The type's handle-time limit (`[limits]`), ms, if it has one.
+    pub limit_ms: Option<i64>,
 }
 
 /// A call that arrived and was not answered by an agent (for the report's
@@ -985,13 +991,26 @@ impl Metrics {
         let trunk_ms = center.trunk_sum;
         let mut center = center.figures(span_ms);
         self.center_agent_figures(&mut center, agents.values(), trunk_ms);
+        let limits = |f: &mut Figures| {
+            for t in CallType::ALL {
+                if let Some(tf) = f.by_type.get_mut(t.as_str()) {
+                    tf.limit_ms = self.cfg.limits_ms.get(t.as_str()).copied();
+                }
+            }
+        };
+        limits(&mut center);
+        let mut queues: HashMap<&QueueId, Figures> = queues
+            .into_iter()
+            .map(|(k, v)| (k, v.figures(span_ms)))
+            .collect();
+        queues.values_mut().for_each(limits);
         Snapshot {
             at_ms: now_ms,
             from_ms,
             center,
             queues: queues
                 .into_iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.figures(span_ms)))
+                .map(|(k, v)| (k.as_str().to_string(), v))
                 .collect(),
             agents: agents
                 .into_iter()
@@ -1287,6 +1306,7 @@ impl TypeAcc {
             ),
             limit_exceeded: self.over_limit,
             within_limit: ratio((self.completed - self.over_limit) as f64, self.completed),
+            limit_ms: None,
         }
     }
 }
@@ -1928,6 +1948,7 @@ mod tests {
                 aht_ms: Some(60_000.0),
                 limit_exceeded: 1,
                 within_limit: Some(0.5),
+                limit_ms: None,
             }
         );
         let inquiry = &c.by_type["inquiry"];
