@@ -20,7 +20,7 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod engine;
-mod quality;
+pub mod quality;
 mod recordings;
 pub mod routes;
 pub mod tls;
