@@ -18,6 +18,7 @@ mod calls;
 mod cli;
 mod conformance;
 mod console;
+mod grafana;
 mod kpis;
 mod outbound;
 mod phone;
