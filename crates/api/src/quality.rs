@@ -23,6 +23,10 @@ use crate::auth::{parse_json, read_body};
 use crate::routes::Routes;
 use crate::{ApiError, Console};
 
+/// The turnover of a window without a start ("since start") is over this
+/// many days up to now.
+pub const TURNOVER_SINCE_START_DAYS: i64 = 365;
+
 /// The widest period of the averages and the calibration view, days.
 pub const MAX_PERIOD_DAYS: i64 = 366;
 
@@ -329,8 +333,10 @@ async fn employment(
 }
 
 /// Fills the figures that come from the store into a snapshot: the
-/// monitoring score (center and agents) and the agent turnover of the
-/// calls/period of the snapshot (`from_ms`, or since the epoch, to `at_ms`).
+/// monitoring score (center, queues = teams, agents) of the calls of the
+/// snapshot's window (`from_ms`, or since the epoch, to `at_ms`) and the
+/// agent turnover of the window (without `from_ms`: of the last
+/// [`TURNOVER_SINCE_START_DAYS`] days, the annual turnover).
 pub async fn fill_snapshot(store: &Store, s: &mut Snapshot) -> Result<(), StoreError> {
     let from = s.from_ms.unwrap_or(0);
     let to = s.at_ms;
@@ -347,6 +353,9 @@ pub async fn fill_snapshot(store: &Store, s: &mut Snapshot) -> Result<(), StoreE
             f.qa_score = v.mean;
         }
     }
-    s.center.agent_turnover = store.agent_turnover(from, to).await?;
+    let since = s
+        .from_ms
+        .unwrap_or(to.saturating_sub(TURNOVER_SINCE_START_DAYS * 86_400_000));
+    s.center.agent_turnover = store.agent_turnover(since, to).await?;
     Ok(())
 }

@@ -158,14 +158,14 @@ async fn the_monitoring_score_and_turnover_fill_a_snapshot() {
         ..Default::default()
     };
     snap.agents.insert("1001".into(), Default::default());
-    // ann (an agent) started at 0 and leaves within the period
+    // ann (an agent) started at 0 and leaves within the last year
     let root = w.session("root", Role::Admin);
     let (s, v) = w
         .json(
             "POST",
             "/api/users/ann/employment",
             Some(&root),
-            r#"{"started_ms":0,"ended_ms":1750000000000}"#,
+            r#"{"started_ms":0,"ended_ms":1790000000000}"#,
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
