@@ -446,6 +446,9 @@ async fn console(
     ccfg.login_window_s = c.login_window_s;
     ccfg.open_read_api = c.open_read_api;
     ccfg.calendar = cfg.calendar()?;
+    if !cfg.quality_forms.is_empty() {
+        ccfg.quality_forms = cfg.quality_forms.clone();
+    }
     let console = hotline_api::Console::new(
         store,
         ccfg,

@@ -270,14 +270,17 @@ const CONTROL_BODY_LIMIT: usize = 4096;
 
 async fn metrics(State(api): State<Api>) -> Response {
     match api.live.stats().await {
-        Some(s) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            hotline_metrics::prometheus::render(&s.since_start),
-        )
-            .into_response(),
+        Some(mut s) => {
+            api.console.fill_snapshot(&mut s.since_start).await;
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                hotline_metrics::prometheus::render(&s.since_start),
+            )
+                .into_response()
+        }
         None => unavailable(),
     }
 }
@@ -295,7 +298,24 @@ async fn kpis() -> Response {
 
 async fn stats(State(api): State<Api>) -> Response {
     match api.live.stats().await {
-        Some(s) => Json(s).into_response(),
+        Some(mut s) => {
+            // the monitoring score and the turnover are kept in the store
+            {
+                let c = &api.console;
+                for snap in [
+                    &mut s.since_start,
+                    &mut s.last_15_min,
+                    &mut s.last_hour,
+                    &mut s.today,
+                ] {
+                    c.fill_snapshot(snap).await;
+                }
+                if let Some(shift) = &mut s.current_shift {
+                    c.fill_snapshot(&mut shift.figures).await;
+                }
+            }
+            Json(s).into_response()
+        }
         None => unavailable(),
     }
 }

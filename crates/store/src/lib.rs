@@ -18,6 +18,7 @@ mod cases;
 mod console;
 mod evidence;
 mod language;
+pub mod quality;
 mod writer;
 
 pub use cases::{
@@ -426,6 +427,10 @@ fn migrator(backend: Backend) -> Migrator {
             include_str!("../migrations/postgres/0007_user_language.sql"),
         ),
     };
+    let quality = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0006_quality.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0006_quality.sql"),
+    };
     Migrator::with_migrations(vec![
         Migration::new(
             1,
@@ -453,6 +458,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("cases"),
             MigrationType::Simple,
             cases.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            6,
+            Cow::Borrowed("quality"),
+            MigrationType::Simple,
+            quality.into_sql_str(),
             false,
         ),
         Migration::new(

@@ -11,6 +11,8 @@
 //! with a message, unless `HOTLINE_SKIP_PG=1`.
 
 mod cases;
+#[path = "suites/quality.rs"]
+mod quality_suite;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -292,6 +294,7 @@ async fn suite(url: &str) {
     console_suite(url, &store).await;
     language_suite(&store, &again).await;
     cases::suite(&store, HOSTILE).await;
+    quality_suite::quality_suite(&store).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen

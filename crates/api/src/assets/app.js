@@ -440,7 +440,10 @@ async function viewCall(id) {
   if (call.marks.length) {
     v.append(h('h3', {}, t('call.marks')), h('ul', { id: 'marks' }, call.marks.map((m) => h('li', {}, t('call.mark_line', { kind: markKind(m.kind), by: m.by, at: fmtTime(m.at_ms), note: m.note }), m.released_ms ? t('call.mark_released', { by: m.released_by, reason: m.release_reason }) : t('call.mark_held')))));
   }
-  if (c && c.recorded) await player(v, id, call.held);
+  if (c && c.recorded) {
+    await player(v, id, call.held);
+    if (window.hotlineQuality) await window.hotlineQuality.attach(v, id, c); // quality.js
+  }
   if (c) {
     v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, t('call.blacklist_caller'))));
   }
