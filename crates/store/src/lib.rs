@@ -16,10 +16,12 @@
 
 mod console;
 mod evidence;
+mod worklist;
 mod writer;
 
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
+pub use worklist::{Campaign, ItemFilter, MAX_ITEMS};
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -416,6 +418,10 @@ fn migrator(backend: Backend) -> Migrator {
             include_str!("../migrations/postgres/0003_console.sql"),
         ),
     };
+    let worklist = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0005_worklist.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0005_worklist.sql"),
+    };
     Migrator::with_migrations(vec![
         Migration::new(
             1,
@@ -436,6 +442,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("console"),
             MigrationType::Simple,
             console.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            5,
+            Cow::Borrowed("worklist"),
+            MigrationType::Simple,
+            worklist.into_sql_str(),
             false,
         ),
     ])

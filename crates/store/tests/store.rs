@@ -19,6 +19,9 @@ use hotline_core::{
 };
 use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
 
+#[path = "worklist_suite.rs"]
+mod worklist_suite;
+
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
     CallEvent {
         at_ms: at,
@@ -288,6 +291,7 @@ async fn suite(url: &str) {
         .unwrap();
     evidence_suite(url, &store, &again).await;
     console_suite(url, &store).await;
+    worklist_suite::worklist_suite(&store, HOSTILE).await;
 }
 
 /// Users, marks (holds) and the audit chain, with hostile text and tampering.
