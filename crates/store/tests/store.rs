@@ -19,7 +19,7 @@ use hotline_core::{
 };
 use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
 
-#[path = "worklist_suite.rs"]
+#[path = "suites/worklist.rs"]
 mod worklist_suite;
 
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
