@@ -6,6 +6,7 @@ mod access;
 mod config;
 mod recordings;
 mod report;
+mod worklist;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -501,6 +502,23 @@ async fn run(settings: Settings) -> Result<()> {
         .await
         .context("sip.listen")?;
     let blacklist = engine_cfg.blacklist.clone();
+    // the engine's events, as they happen, to the live KPIs and the work list
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut event_outputs = Vec::new();
+    let worklist = worklist::start(
+        &cfg,
+        &center,
+        &engine_cfg,
+        store.clone(),
+        sink.clone(),
+        events_tx.clone(),
+    )
+    .await?;
+    if let Some(w) = &worklist {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(w.clone().run(rx));
+        event_outputs.push(tx);
+    }
     let mut engine = Engine::new(
         engine_cfg,
         sip.clone(),
@@ -512,16 +530,25 @@ async fn run(settings: Settings) -> Result<()> {
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
+        event_outputs.push(live_tx);
         let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
+        let console = if cfg.console.enabled {
+            Some(console(&cfg, store.clone(), blacklist).await?)
+        } else {
+            None
+        };
         let api = hotline_api::engine::Api {
             live,
             agents: engine.control(),
             token: cfg.http.api_token.clone(),
-            console: if cfg.console.enabled {
-                Some(console(&cfg, store.clone(), blacklist).await?)
-            } else {
-                None
-            },
+            worklist: worklist
+                .clone()
+                .map(|service| hotline_api::worklist::WorklistApi {
+                    service,
+                    console: console.clone(),
+                    token: cfg.http.api_token.clone(),
+                }),
+            console,
             tls,
             recordings: Some(hotline_recorder::access::RecordingAccess::new(
                 store.clone(),
@@ -529,7 +556,10 @@ async fn run(settings: Settings) -> Result<()> {
             )),
         };
         http_addr = Some(hotline_api::engine::serve(cfg.http.listen, api).await?);
-        engine = engine.with_live_events(live_tx);
+    }
+    if !event_outputs.is_empty() {
+        hotline_api::worklist::service::tee(events_rx, event_outputs);
+        engine = engine.with_live_events(events_tx);
     }
     let pending = pending_callbacks(&store).await;
     if !pending.is_empty() {

@@ -11,6 +11,7 @@
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod worklist;
 
 use hotline_core::RingCadence;
 use hotline_sip::DigestAlgorithm;
@@ -115,6 +116,9 @@ pub struct Config {
     /// `[outbound]`
     #[serde(default)]
     pub outbound: OutboundSection,
+    /// `[worklist]`
+    #[serde(default)]
+    pub worklist: crate::config::worklist::WorklistSection,
     /// `[voicemail]`
     #[serde(default)]
     pub voicemail: VoicemailSection,
@@ -859,6 +863,7 @@ impl Config {
             ));
         }
         self.outbound.validate(&self.hotline.numbers)?;
+        self.worklist.validate()?;
         if self.callback.enabled {
             let c = &self.callback;
             let mut key = c.key.chars();

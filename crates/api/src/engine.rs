@@ -225,6 +225,8 @@ pub struct Api {
     /// Recording access: evidence marks placed during a call, earlier
     /// recordings played into a call.
     pub recordings: Option<RecordingAccess>,
+    /// Work lists and return-visit campaigns, None when disabled.
+    pub worklist: Option<crate::worklist::WorklistApi>,
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -804,6 +806,7 @@ fn routes() -> Routes<Api> {
 pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
     let mut all = routes().list().to_vec();
     all.extend_from_slice(crate::Console::routes().list());
+    all.extend_from_slice(crate::worklist::routes().list());
     all
 }
 
@@ -814,11 +817,15 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr, ServeError>
     }
     let console = api.console.clone();
     let tls = api.tls.clone();
+    let worklist = api.worklist.clone();
     let mut app = routes()
         .into_router()
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(4096))
         .with_state(api);
+    if let Some(w) = worklist {
+        app = app.merge(w.router());
+    }
     if let Some(c) = console {
         app = app
             .merge(c.router())

@@ -23,6 +23,7 @@ pub mod engine;
 mod recordings;
 pub mod routes;
 pub mod tls;
+pub mod worklist;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

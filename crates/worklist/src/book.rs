@@ -226,6 +226,13 @@ impl WorkBook {
         Some(item)
     }
 
+    /// A call to the customer of open item `id` that did not close it.
+    pub fn count_attempt(&mut self, id: i64) {
+        if let Some(i) = self.open.get_mut(&id) {
+            i.attempts = i.attempts.saturating_add(1);
+        }
+    }
+
     /// Open items past their deadline whose alarm is not raised yet; they
     /// are marked raised (each item alarms once).
     pub fn due_alarms(&mut self, now_ms: i64) -> Vec<WorkItem> {
