@@ -514,6 +514,8 @@ async fn run(settings: Settings) -> Result<()> {
         events_tx.clone(),
     )
     .await?;
+    let mut engine_cfg = engine_cfg;
+    worklist::permit(&cfg, worklist.as_ref(), &mut engine_cfg);
     if let Some(w) = &worklist {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(w.clone().run(rx));

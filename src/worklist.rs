@@ -37,3 +37,15 @@ pub async fn start(
     .context("worklist: cannot read the open work items")?;
     Ok(Some(w))
 }
+
+/// The engine's dial check consults the work list (`worklist.dial_work_items`):
+/// an agent may also dial the numbers on their open items.
+pub fn permit(cfg: &Config, worklist: Option<&Worklist>, engine: &mut EngineConfig) {
+    if let (true, Some(w), Some(o)) = (
+        cfg.worklist.dial_work_items,
+        worklist,
+        engine.outbound.as_mut(),
+    ) {
+        o.permit = hotline_engine::outbound::Permit(Some(Arc::new(w.clone())));
+    }
+}

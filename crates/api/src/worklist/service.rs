@@ -666,6 +666,12 @@ impl Worklist {
     }
 }
 
+impl hotline_engine::outbound::DialPermit for Worklist {
+    fn may_dial(&self, agent: &AgentId, number: &str) -> bool {
+        Worklist::may_dial(self, agent, number)
+    }
+}
+
 /// Hands every event of `input` to each of `outputs` (the live KPIs, the
 /// work list), until the input ends; an output that is gone is dropped.
 pub fn tee(

@@ -196,6 +196,17 @@ impl World {
     /// An agent dials `number` now; None when the controller refuses (the
     /// agent is on a call).
     pub fn dial_out(&mut self, agent: &str, number: &str) -> Option<CallId> {
+        self.dial_out_with(agent, number, false)
+    }
+
+    /// An agent dials `number`, which is (or not) on one of their open
+    /// work items.
+    pub fn dial_out_with(
+        &mut self,
+        agent: &str,
+        number: &str,
+        on_work_item: bool,
+    ) -> Option<CallId> {
         self.seq += 1;
         let id = CallId::from_stored(format!("out{:04}", self.seq));
         let agent = AgentId::new(agent);
@@ -205,6 +216,7 @@ impl World {
             number: number.into(),
             call_type: CallType::Callback,
             media: Ok(()),
+            on_work_item,
         };
         let call = Call::outbound(
             id.clone(),
