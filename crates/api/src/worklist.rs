@@ -8,6 +8,8 @@
 //! agent.
 
 pub mod service;
+#[cfg(test)]
+mod tests;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -450,12 +450,26 @@ impl Worklist {
     ) -> Result<ImportReport, WorklistError> {
         let now = self.now();
         let store = &self.inner.store;
-        let campaign = match store
+        let found = store
             .campaigns()
             .await?
             .into_iter()
-            .find(|c| c.name == name)
-        {
+            .find(|c| c.name == name);
+        let existing = match &found {
+            Some(c) => store.campaign_keys(c.id).await?,
+            None => Default::default(),
+        };
+        // a file refused whole creates no campaign
+        let parsed = csv::parse(
+            bytes,
+            &ImportContext {
+                calendar: &self.inner.cfg.calendar,
+                now_ms: now,
+                agents: &self.inner.cfg.agents,
+                existing: &existing,
+            },
+        )?;
+        let campaign = match found {
             Some(c) => c,
             None => {
                 store.create_campaign(name, queue, "", by, now).await?;
@@ -467,16 +481,6 @@ impl Worklist {
                     .ok_or_else(|| WorklistError::NoCampaign(name.to_string()))?
             }
         };
-        let existing = store.campaign_keys(campaign.id).await?;
-        let parsed = csv::parse(
-            bytes,
-            &ImportContext {
-                calendar: &self.inner.cfg.calendar,
-                now_ms: now,
-                agents: &self.inner.cfg.agents,
-                existing: &existing,
-            },
-        )?;
         let queue = campaign
             .queue
             .clone()
