@@ -26,6 +26,7 @@ mod registrar;
 mod routing;
 mod schedule;
 mod voicemail;
+mod worklist;
 
 use common::*;
 use hotline_core::{CallEvent, CallId, EventKind};
