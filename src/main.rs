@@ -124,6 +124,17 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// Work lists and return-visit campaigns: import, export, list, quotas.
+    Worklist {
+        #[command(subcommand)]
+        cmd: worklist::WorklistCmd,
+        /// Config file (for the database, queues and agents).
+        #[arg(long, global = true, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Check a config file and exit (0 = valid).
     CheckConfig {
         /// Config file.
@@ -146,6 +157,9 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig { path } => check_config(&path),
         Command::Report { args, config, data } => report(&config, data, &args),
         Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
+        Command::Worklist { cmd, config, data } => {
+            load_with_data(&config, data).and_then(|c| worklist::run(&c, cmd))
+        }
         Command::Users { cmd, config, data } => {
             load_with_data(&config, data).and_then(|c| access::users(&c, cmd))
         }
@@ -190,7 +204,13 @@ fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) 
         .build()
         .context("cannot start the async runtime")?;
     let now = hotline_core::SystemClock.now_ms();
-    let text = runtime.block_on(report::run(&cfg, args, now))?;
+    let mut text = runtime.block_on(report::run(&cfg, args, now))?;
+    let html = args.format == report::Format::Html;
+    let visits = runtime.block_on(worklist::report_section(&cfg, html))?;
+    match text.rfind("</body>") {
+        Some(at) if html => text.insert_str(at, &visits),
+        _ => text.push_str(&visits),
+    }
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("--out: cannot write {}", path.display()))?,
@@ -508,7 +528,6 @@ async fn run(settings: Settings) -> Result<()> {
     let worklist = worklist::start(
         &cfg,
         &center,
-        &engine_cfg,
         store.clone(),
         sink.clone(),
         events_tx.clone(),

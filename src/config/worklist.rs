@@ -61,12 +61,20 @@ impl WorklistSection {
         Ok(())
     }
 
-    /// The service's settings.
+    /// The service's settings: the center's calendar, the queues and their
+    /// members, the default queue and the agents of the config.
     pub fn service_config(
         &self,
-        calendar: hotline_core::Calendar,
-        engine: &hotline_engine::EngineConfig,
+        cfg: &crate::config::Config,
+        center: &crate::config::settings::Center,
     ) -> hotline_api::worklist::WorklistConfig {
+        let mut queues: std::collections::HashMap<_, _> = center
+            .queues
+            .iter()
+            .map(|q| (q.id.clone(), q.acd.members.clone()))
+            .collect();
+        let default_queue = hotline_core::QueueId::new(cfg.hotline.queue.clone());
+        queues.entry(default_queue.clone()).or_default();
         hotline_api::worklist::WorklistConfig {
             deadline_ms: i64::from(self.deadline_h) * 3_600_000,
             check_every_ms: u64::from(self.check_every_s) * 1000,
@@ -75,14 +83,14 @@ impl WorklistSection {
                 monthly: self.monthly_quota,
                 max_visit_ms: i64::from(self.max_visit_s) * 1000,
             },
-            calendar,
-            queues: engine
-                .queues
+            calendar: center.calendar.clone(),
+            queues,
+            default_queue,
+            agents: cfg
+                .agents
                 .iter()
-                .map(|q| (q.id.clone(), q.members.clone()))
+                .map(|a| hotline_core::AgentId::new(a.id.clone()))
                 .collect(),
-            default_queue: engine.queue.clone(),
-            agents: engine.agents.clone(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! overdue item raises its alarm.
 
 use super::*;
+use std::path::Path;
 
 const TOKEN: (&str, &str) = ("Authorization", "Bearer test-token");
 
@@ -308,4 +309,100 @@ fn a_campaign_is_imported_and_worked_to_its_quota() {
         (Some(3), Some(2), Some(1)),
         "{c}"
     );
+}
+
+fn cli(data: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(Hotline::binary())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .expect("run hotline")
+}
+
+#[test]
+fn the_cli_imports_exports_and_lists_a_campaign_and_the_report_shows_quotas() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("members.csv");
+    std::fs::write(
+        &file,
+        "number,name,card,preferred,agent\n0611,李雷,M1,after 13:10,1001\n06@x,坏,M2,,\n0613,\"Li, Wei\",M3,,\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let out = cli(dir.path(), &["worklist", "import", f, "--name", "Dec"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "a refused line fails the command");
+    assert!(stdout.contains("2 imported, 0 already"), "{stdout}");
+    assert!(
+        stderr.contains("line 3: number `06@x` is not a phone number"),
+        "{stderr}"
+    );
+    // fixed and imported again: only the fixed line is new
+    std::fs::write(
+        &file,
+        "number,name,card,preferred,agent\n0611,李雷,M1,after 13:10,1001\n0612,好,M2,,\n0613,\"Li, Wei\",M3,,\n",
+    )
+    .unwrap();
+    let out = cli(dir.path(), &["worklist", "import", f, "--name", "Dec"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 imported, 2 already"), "{stdout}");
+    let out = cli(dir.path(), &["worklist", "export", "Dec"]);
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        csv.starts_with("number,name,card,notes,due,preferred,agent,outcome,attempts,closed\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("0611,李雷,M1,,"), "{csv}");
+    assert!(csv.contains("\"Li, Wei\""), "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let out = cli(dir.path(), &["worklist", "list", "--agent", "1001"]);
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(list.contains("0611,李雷,M1,agent:1001"), "{list}");
+    // hostile arguments: clear errors
+    for args in [
+        &["worklist", "import", "/nonexistent.csv", "--name", "x"][..],
+        &["worklist", "import", f, "--name", ""],
+        &["worklist", "import", f, "--name", "x", "--queue", "nope"],
+        &["worklist", "import", f, "--name", "x", "--due", "12/31"],
+        &["worklist", "export", "no such campaign"],
+        &["worklist", "list", "--agent", "9999"],
+    ] {
+        let out = cli(dir.path(), args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .date()
+        .to_string();
+    let out = cli(dir.path(), &["report", "--day", &today, "--format", "csv"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains(
+            "period,agent,target,valid,made,remaining,percent\nweek,1001,20,0,0,20,0.0\n"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("month,1001,80,0,0,80,0.0"), "{report}");
 }
