@@ -10,6 +10,8 @@ use crate::Console;
 pub const INDEX_HTML: &str = include_str!("assets/index.html");
 /// Its script.
 pub const APP_JS: &str = include_str!("assets/app.js");
+/// The work-list and return-visit pages (loaded after app.js).
+pub const WORKLIST_JS: &str = include_str!("assets/worklist.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The OpenAPI 3.1 description of the API.
@@ -49,6 +51,9 @@ pub(crate) fn routes() -> Routes<Console> {
         })
         .get("/console/app.js", || async {
             asset("text/javascript; charset=utf-8", APP_JS)
+        })
+        .get("/console/worklist.js", || async {
+            asset("text/javascript; charset=utf-8", WORKLIST_JS)
         })
         .get("/console/style.css", || async {
             asset("text/css; charset=utf-8", STYLE_CSS)

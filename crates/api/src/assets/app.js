@@ -250,7 +250,9 @@ function viewWallboard() {
     h('table', { id: 'wb-calls' }),
     h('h3', {}, 'Agents'),
     h('table', { id: 'wb-agents' }),
+    h('div', { id: 'wb-worklist' }),
   );
+  if (window.hotlineWorklist) window.hotlineWorklist.wallboard($('wb-worklist'));
   startStream();
   refreshAgents();
   if (!state.kpis) {
@@ -595,6 +597,7 @@ function route() {
   const [view, arg] = path.split('/');
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
   if (view !== 'wallboard') { clearInterval(state.tick); }
+  if (window.hotlineWorklist && window.hotlineWorklist.route(view, arg, query)) { stopStream(); return; }
   if (state.me.role === 'agent') {
     $('view').replaceChildren(h('p', {}, 'Agents have no access to the console. Ask a supervisor.'));
     return;
