@@ -11,6 +11,7 @@
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod trunks;
 pub mod worklist;
 
 use hotline_core::RingCadence;
@@ -119,6 +120,9 @@ pub struct Config {
     /// `[worklist]`
     #[serde(default)]
     pub worklist: crate::config::worklist::WorklistSection,
+    /// `[[trunks]]`
+    #[serde(default)]
+    pub trunks: Vec<trunks::TrunkSection>,
     /// `[voicemail]`
     #[serde(default)]
     pub voicemail: VoicemailSection,
@@ -530,6 +534,8 @@ pub struct CallbackSection {
     pub attempts: u32,
     /// Seconds the caller's phone rings per attempt.
     pub answer_timeout_s: u32,
+    /// The `[[trunks]]` entry callbacks go through (unset: `dial`).
+    pub trunk: Option<String>,
 }
 
 impl Default for CallbackSection {
@@ -544,6 +550,7 @@ impl Default for CallbackSection {
             retry_s: 300,
             attempts: 3,
             answer_timeout_s: 30,
+            trunk: None,
         }
     }
 }
@@ -573,6 +580,8 @@ pub struct OutboundSection {
     pub answer_timeout_s: u32,
     /// The type of an outbound call (its handle-time limit).
     pub call_type: String,
+    /// The `[[trunks]]` entry calls go through (unset: `dial`).
+    pub trunk: Option<String>,
 }
 
 impl Default for OutboundSection {
@@ -584,6 +593,7 @@ impl Default for OutboundSection {
             allowed_prefixes: Vec::new(),
             answer_timeout_s: 45,
             call_type: "callback".into(),
+            trunk: None,
         }
     }
 }
@@ -824,6 +834,17 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let demo = self.demo_password_agents();
+        if !demo.is_empty() && !self.sip.listen.ip().is_loopback() {
+            return Err(invalid(
+                "agents",
+                format!(
+                    "agents {} still use the shipped demo passwords and sip.listen {} is not loopback: anyone who reaches this port could register as them. Give every [[agents]] entry its own password (at least 12 characters, not starting with `demo`), or listen on 127.0.0.1",
+                    demo.join(", "),
+                    self.sip.listen
+                ),
+            ));
+        }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(invalid(
                 if self.http.tls_cert.is_some() {
@@ -864,6 +885,7 @@ impl Config {
         }
         self.outbound.validate(&self.hotline.numbers)?;
         self.worklist.validate()?;
+        self.validate_trunks()?;
         if self.callback.enabled {
             let c = &self.callback;
             let mut key = c.key.chars();
@@ -1096,7 +1118,8 @@ impl Config {
         self.validate_routing()
     }
 
-    /// Agents still using a demo password (`demo...`), for the start-up warning.
+    /// Agents still using a demo password (`demo...`): refused on a
+    /// non-loopback SIP address.
     pub fn demo_password_agents(&self) -> Vec<String> {
         self.agents
             .iter()

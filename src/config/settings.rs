@@ -182,6 +182,7 @@ fn load_outbound(cfg: &Config) -> Result<Option<hotline_engine::outbound::Outbou
         answer_timeout_ms: i64::from(o.answer_timeout_s) * 1000,
         call_type: o.call_type.parse()?,
         permit: Default::default(),
+        trunk: o.trunk.clone(),
     }))
 }
 
@@ -200,6 +201,7 @@ fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::Callba
         retry_ms: i64::from(c.retry_s) * 1000,
         attempts: c.attempts,
         answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
+        trunk: c.trunk.clone(),
     }))
 }
 
@@ -308,6 +310,7 @@ fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig>
             .collect(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         media_timeout_ms: i64::from(cfg.hotline.media_timeout_s) * 1000,
+        trunks: cfg.trunks()?,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,

@@ -25,6 +25,7 @@ mod recordings;
 mod registrar;
 mod routing;
 mod schedule;
+mod trunks;
 mod voicemail;
 mod worklist;
 

@@ -155,6 +155,14 @@ pub struct AgentControl {
 }
 
 impl AgentControl {
+    /// A handle with no engine behind it (an API served without an engine,
+    /// e.g. the console alone): every request fails with
+    /// [`ControlError::Stopped`].
+    pub fn detached() -> AgentControl {
+        let (tx, _) = mpsc::channel(1);
+        AgentControl { tx }
+    }
+
     /// Carries out a request and returns the agent's status after it.
     pub async fn request(
         &self,

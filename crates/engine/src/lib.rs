@@ -18,6 +18,7 @@ mod env;
 pub mod outbound;
 pub mod routing;
 pub mod schedule;
+pub mod trunks;
 
 use control::{AgentControl, CallTarget, ControlError, ControlMsg, FeatureCodes, Requester};
 use driver::{CallCtx, CallDriver, CallMsg, FromCall};
@@ -117,6 +118,8 @@ pub struct EngineConfig {
     /// A talking call without RTP from one side this long is ended as
     /// dropped, ms (0 = never).
     pub media_timeout_ms: i64,
+    /// The carrier trunks (`[[trunks]]`) calls out and callbacks go through.
+    pub trunks: Vec<trunks::TrunkConfig>,
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -156,6 +159,7 @@ pub struct Engine {
     control_tx: mpsc::Sender<ControlMsg>,
     control_rx: Option<mpsc::Receiver<ControlMsg>>,
     pending_callbacks: Vec<callback::PendingCallback>,
+    trunks: trunks::TrunkBoard,
 }
 
 impl Engine {
@@ -169,7 +173,9 @@ impl Engine {
         prompts: Prompts,
     ) -> Self {
         let (control_tx, control_rx) = mpsc::channel(256);
+        let trunks = trunks::TrunkBoard::new(trunks::Trunks::new(cfg.trunks.clone()));
         Engine {
+            trunks,
             cfg: Arc::new(cfg),
             sip,
             media,
@@ -205,6 +211,11 @@ impl Engine {
         }
     }
 
+    /// The trunks' channels and health (`GET /api/trunks`).
+    pub fn trunks(&self) -> trunks::TrunkBoard {
+        self.trunks.clone()
+    }
+
     /// Also hands every event, as it happens, to `live` (the live KPIs).
     pub fn with_live_events(mut self, live: mpsc::UnboundedSender<CallEvent>) -> Self {
         self.live = Some(live);
@@ -233,8 +244,14 @@ impl Engine {
             live: self.live.clone(),
             clock: self.clock.clone(),
             controller: from_calls_tx,
+            trunks: self.trunks.clone(),
         });
         tokio::spawn(storage_watch(ctx.clone()));
+        for trunk in self.trunks.configs() {
+            if trunk.probe_every_ms > 0 {
+                tokio::spawn(probe_trunk(ctx.clone(), trunk));
+            }
+        }
         let mut shell = Shell {
             controller: Controller::new(flow, env),
             calls: HashMap::new(),
@@ -354,6 +371,52 @@ async fn storage_watch(ctx: Arc<CallCtx>) {
                 },
             });
         }
+    }
+}
+
+/// Probes a trunk with OPTIONS every `probe_every_ms` (each probe waits at
+/// most that long, 5 s at most) until the engine stops; health changes are
+/// events (`trunk_down`, `trunk_up`).
+async fn probe_trunk(ctx: Arc<CallCtx>, trunk: trunks::TrunkConfig) {
+    let every = Duration::from_millis(trunk.probe_every_ms.max(200) as u64);
+    let wait = every.min(Duration::from_secs(5));
+    let name = trunk.target.name.clone();
+    let span = tracing::info_span!("trunk", trunk = %name);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if ctx.controller.is_closed() {
+            return;
+        }
+        let outcome = ctx
+            .sip
+            .options(trunk.target.address, trunk.target.transport, wait)
+            .instrument(span.clone())
+            .await
+            .map_err(|e| e.to_string());
+        let now = ctx.clock.now_ms();
+        let kind = match ctx.trunks.probed(&name, now, outcome) {
+            None => continue,
+            Some(trunks::HealthChange::Down { name, reason }) => {
+                warn!(trunk = %name, %reason, "trunk down: calls through it are refused");
+                EventKind::TrunkDown {
+                    trunk: name,
+                    reason,
+                }
+            }
+            Some(trunks::HealthChange::Up { name }) => {
+                info!(trunk = %name, "trunk up again");
+                EventKind::TrunkUp { trunk: name }
+            }
+        };
+        ctx.publish(CallEvent {
+            at_ms: now,
+            call_id: None,
+            agent: None,
+            queue: None,
+            kind,
+        });
     }
 }
 

@@ -57,6 +57,9 @@ pub struct OutboundConfig {
     /// Numbers allowed besides the prefixes: those on the agent's open
     /// work items.
     pub permit: Permit,
+    /// The trunk calls go through (`[[trunks]]` name); None: `dial` and
+    /// `gateway`, a plain gateway without credentials, limit or probes.
+    pub trunk: Option<String>,
 }
 
 impl OutboundConfig {
@@ -90,6 +93,7 @@ mod tests {
             answer_timeout_ms: 30_000,
             call_type: CallType::Callback,
             permit: Permit::default(),
+            trunk: None,
         };
         assert_eq!(c.number("90612345678"), Some("0612345678"));
         assert_eq!(c.number("*61"), None);
