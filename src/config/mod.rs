@@ -311,6 +311,12 @@ pub struct LimitsSection {
     pub callback_s: u32,
     /// Complaints.
     pub complaint_s: u32,
+    /// Agents' replies to questions (calls out).
+    pub reply_s: u32,
+    /// Return visits (calls out).
+    pub return_visit_s: u32,
+    /// Other calls out.
+    pub other_s: u32,
     /// `limit_warning` at this fraction of the limit.
     pub warning_fraction: f64,
     /// A short beep that only the agent hears at the warning and at the limit.
@@ -324,6 +330,9 @@ impl Default for LimitsSection {
             inquiry_s: 180,
             callback_s: 180,
             complaint_s: 0,
+            reply_s: 180,
+            return_visit_s: 180,
+            other_s: 0,
             warning_fraction: 0.8,
             agent_tone: false,
         }
@@ -339,6 +348,9 @@ impl LimitsSection {
             (CallType::Inquiry, self.inquiry_s),
             (CallType::Callback, self.callback_s),
             (CallType::Complaint, self.complaint_s),
+            (CallType::Reply, self.reply_s),
+            (CallType::ReturnVisit, self.return_visit_s),
+            (CallType::Other, self.other_s),
         ]
         .into_iter()
         .filter(|(_, s)| *s > 0)
@@ -990,6 +1002,9 @@ impl Config {
             ("limits.inquiry_s", self.limits.inquiry_s),
             ("limits.callback_s", self.limits.callback_s),
             ("limits.complaint_s", self.limits.complaint_s),
+            ("limits.reply_s", self.limits.reply_s),
+            ("limits.return_visit_s", self.limits.return_visit_s),
+            ("limits.other_s", self.limits.other_s),
         ] {
             if v > 86_400 {
                 return Err(invalid(

@@ -214,3 +214,92 @@ fn a_trunk_that_stops_answering_options_goes_down_refuses_calls_and_comes_back()
         .is_some()
     }));
 }
+
+#[test]
+fn click_to_call_rings_the_agents_phone_first_then_the_customer_through_the_trunk() {
+    need_peers();
+    let port = free_udp_port();
+    let h = Hotline::start_with(with_trunk(port, "probe_every_s = 0"));
+    let phone = free_udp_port();
+    register(&h, "1001", phone);
+    // bad input first: no engine call starts for any of these
+    for (body, status) in [
+        (r#"{"number": "06@evil"}"#, 400),
+        (r#"{"number": "0612", "type": "sales"}"#, 400),
+        (r#"{"number": "0612", "extra": 1}"#, 400),
+        (r#"{}"#, 400),
+        (r#"{"number": "99999"}"#, 403),
+    ] {
+        let (s, b) = call_control::post(&h, "/api/agents/1001/dial", body);
+        assert_eq!(s, status, "{body}: {b}");
+        assert!(b["error"].is_string(), "{b}");
+    }
+    let (s, b) = call_control::post(&h, "/api/agents/1002/dial", r#"{"number": "13812345678"}"#);
+    assert_eq!(s, 409, "1002 has no phone registered: {b}");
+    let (s, b) = call_control::post(&h, "/api/agents/9999/dial", r#"{"number": "13812345678"}"#);
+    assert_eq!(s, 404, "{b}");
+    // the agent's phone answers at once and hangs up after 4 s of talk
+    let agent = Sipp::new("agent_uas_hangup.xml")
+        .port(phone)
+        .key("agent", "1001")
+        .duration_ms(4000)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let carrier = Sipp::new("carrier_uas.xml")
+        .port(port)
+        .duration_ms(500)
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let (s, b) = call_control::post(
+        &h,
+        "/api/agents/1001/dial",
+        r#"{"number": "13812345678", "type": "return_visit"}"#,
+    );
+    assert_eq!(s, 202, "{b}");
+    let call = CallId::from_stored(b["call_id"].as_str().expect("call id"));
+    agent
+        .wait()
+        .assert_success("the agent's phone rang, talked and hung up");
+    carrier
+        .wait()
+        .assert_success("the carrier was dialled after the agent answered");
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.call_id, call);
+    assert_eq!(
+        (cdr.dialled.as_str(), cdr.caller.as_str(), cdr.call_type),
+        (
+            "outbound",
+            "13812345678",
+            hotline_core::CallType::ReturnVisit
+        )
+    );
+    assert_eq!(cdr.outcome, Some(Outcome::Answered));
+    let ev = events(&h, &call);
+    let k = kinds(&ev);
+    // the agent's phone was offered before the customer answered
+    assert!(
+        position_of(&k, "offered") < position_of(&k, "agent_answered"),
+        "{k:?}"
+    );
+    assert!(
+        find(&ev, |e| matches!(
+            e,
+            EventKind::AgentAnswered {
+                limit_ms: Some(180_000),
+                ..
+            }
+        ))
+        .is_some(),
+        "return visits have a 3-minute limit: {k:?}"
+    );
+    let wav = Wav::read(
+        &h.recordings_dir()
+            .join(cdr.recording_path.as_deref().expect("recorded")),
+    );
+    // both parties play 440 Hz here: each channel holds its own party
+    assert_tone("customer channel", &wav.channel(0), 8000, 440.0, 0.5);
+    assert_tone("agent channel", &wav.channel(1), 8000, 440.0, 0.5);
+    // the agent is on a call no longer: a second click works again later
+    assert_eq!(trunks(&h)[0]["in_use"], 0);
+}

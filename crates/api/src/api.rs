@@ -159,9 +159,10 @@ impl CallsQuery {
         }
         if let Some(t) = &self.call_type {
             if !CallType::ALL.iter().any(|c| c.as_str() == t) {
-                return Err(ApiError::bad_request(
-                    "type: order, inquiry, callback or complaint",
-                ));
+                return Err(ApiError::bad_request(format!(
+                    "type: one of {}",
+                    CallType::names()
+                )));
             }
         }
         if let Some(o) = &self.outcome {

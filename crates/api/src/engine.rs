@@ -399,6 +399,9 @@ async fn control(
         Ok(u) => u,
         Err(r) => return r,
     };
+    if action == "dial" {
+        return dial(api, agent, user, &body).await;
+    }
     let body: ControlBody = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -420,7 +423,7 @@ async fn control(
             return error(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "unknown action `{}` (login, logout, pause, unpause)",
+                    "unknown action `{}` (login, logout, pause, unpause, dial)",
                     other.chars().take(32).collect::<String>()
                 ),
             )
@@ -442,12 +445,71 @@ async fn control(
     }
 }
 
+/// Body of `POST /api/agents/{id}/dial`.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DialBody {
+    /// The customer's number.
+    number: String,
+    /// The call's type (default `outbound.call_type`... or `reply`).
+    #[serde(rename = "type")]
+    call_type: Option<String>,
+    /// Who asks (written in a refusal event as `api:<by>`).
+    by: Option<String>,
+}
+
+/// `POST /api/agents/{id}/dial`: click-to-call. 202 with the call id: the
+/// agent's phone rings, then the customer's; the outcome is in the call's
+/// events. 403 for a number the dial rules refuse, 409 when the agent is on
+/// a call or has no phone registered, 404 for an unknown agent.
+async fn dial(api: Api, agent: String, user: Option<String>, body: &[u8]) -> Response {
+    let body: DialBody = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let number = body.number.trim().to_string();
+    if !hotline_engine::dialable(&number) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "number: digits with an optional leading +, at most 32",
+        );
+    }
+    let call_type = match body
+        .call_type
+        .as_deref()
+        .map(str::parse::<hotline_core::CallType>)
+    {
+        None => hotline_core::CallType::Reply,
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("type: {e}")),
+    };
+    let by = user.or(body.by).unwrap_or_else(|| "supervisor".to_string());
+    if !short_text(&by, 64) {
+        return error(StatusCode::BAD_REQUEST, "by: 1-64 characters");
+    }
+    let request = hotline_engine::control::DialRequest {
+        agent: AgentId::new(agent),
+        number,
+        call_type,
+        by: format!("api:{by}"),
+    };
+    match api.agents.dial(request).await {
+        Ok(call) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "call_id": call.as_str() })),
+        )
+            .into_response(),
+        Err(e) => control_error(e),
+    }
+}
+
 /// The HTTP status of a refused request.
 fn control_error(e: ControlError) -> Response {
     let status = match e {
         ControlError::UnknownAgent(_) | ControlError::NoCall(_) => StatusCode::NOT_FOUND,
         ControlError::Refused(_) => StatusCode::CONFLICT,
         ControlError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::Forbidden(_) => StatusCode::FORBIDDEN,
     };
     error(status, e)
 }
@@ -458,7 +520,7 @@ fn control_error(e: ControlError) -> Response {
 struct CallBody {
     /// `transfer`: the queue (default `acd.transfer_queue`).
     to: Option<String>,
-    /// `type`: order, inquiry, complaint, callback.
+    /// `type`: a call type name ([`hotline_core::CallType::ALL`]).
     #[serde(rename = "type")]
     call_type: Option<String>,
     /// `mark`: extortion, abuse, dispute, other.
@@ -565,7 +627,7 @@ async fn call_action(
             _ => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    "type: one of order, inquiry, complaint, callback",
+                    format!("type: one of {}", hotline_core::CallType::names()),
                 )
             }
         },

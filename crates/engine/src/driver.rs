@@ -235,6 +235,26 @@ impl CallDriver {
         d
     }
 
+    /// Click-to-call: the agent's phone (at `binding`) rings first, then the
+    /// customer is dialled.
+    pub(crate) fn click_to_call(
+        ctx: Arc<CallCtx>,
+        id: CallId,
+        spec: hotline_callflow::ClickToCall,
+        binding: Binding,
+        rx: mpsc::Receiver<CallMsg>,
+    ) -> Self {
+        let now = ctx.clock.now_ms();
+        info!(number = %spec.number, "click-to-call: ringing the agent first");
+        let agent = spec.agent.clone();
+        let call = Call::click_to_call(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);
+        let sid = session_id(&id);
+        let mut d = CallDriver::new(ctx, call, CustomerLeg::Outbound(None), rx, sid);
+        d.outbound = true;
+        d.bindings.insert(agent, binding);
+        d
+    }
+
     /// An agent's phone dials `number`: the agent's offer is checked (its
     /// media faces the agent), then the call dials the customer.
     pub(crate) fn outbound(

@@ -24,11 +24,11 @@ use control::{AgentControl, CallTarget, ControlError, ControlMsg, FeatureCodes, 
 use driver::{CallCtx, CallDriver, CallMsg, FromCall};
 use env::EngineEnv;
 use hotline_acd::QueueConfig;
+pub use hotline_callflow::{dialable, ClosedTreatment, UnknownClosedTreatment, VOICEMAIL};
 use hotline_callflow::{
     AnnouncePolicy, Call, CallbackPolicy, Controller, ControllerInput, ControllerOutput,
     FlowSettings, Menu, Route,
 };
-pub use hotline_callflow::{ClosedTreatment, UnknownClosedTreatment, VOICEMAIL};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
 };
@@ -615,6 +615,79 @@ impl Shell {
         }
     }
 
+    /// Click-to-call: checked here (the agent's phone registered, the agent
+    /// free, the number allowed) so the API hears why not; then a call that
+    /// rings the agent's phone first.
+    fn click_to_call(&mut self, now: i64, r: control::DialRequest) -> Result<CallId, ControlError> {
+        let refused = |ctx: &CallCtx, agent: &AgentId, reason: String| {
+            ctx.publish(CallEvent {
+                at_ms: now,
+                call_id: None,
+                agent: Some(agent.clone()),
+                queue: None,
+                kind: EventKind::AgentRequestRefused {
+                    request: "dial".into(),
+                    reason: reason.clone(),
+                    by: r.by.clone(),
+                },
+            });
+            ControlError::Refused(reason)
+        };
+        if !self.controller.knows_agent(&r.agent) {
+            return Err(ControlError::UnknownAgent(r.agent.as_str().to_string()));
+        }
+        let Some(binding) = self.ctx.sip.contacts(r.agent.as_str()).into_iter().next() else {
+            return Err(refused(
+                &self.ctx,
+                &r.agent,
+                "the agent has no phone registered".into(),
+            ));
+        };
+        // a number on one of the agent's open work items passes the dial rules
+        let on_work_item = self
+            .ctx
+            .cfg
+            .outbound
+            .as_ref()
+            .is_some_and(|o| o.permit.allows(&r.agent, &r.number));
+        match &self.ctx.flow.dial {
+            None => {
+                let reason = refused(&self.ctx, &r.agent, "dialling out is not enabled".into());
+                return Err(ControlError::Forbidden(reason.to_string()));
+            }
+            Some(rules) => {
+                if let Err(why) = rules.check(&r.number).or_else(|why| {
+                    if on_work_item && hotline_callflow::dialable(&r.number) {
+                        Ok(())
+                    } else {
+                        Err(why)
+                    }
+                }) {
+                    let reason = refused(&self.ctx, &r.agent, why).to_string();
+                    return Err(ControlError::Forbidden(reason));
+                }
+            }
+        }
+        let call_id = CallId::generate(now);
+        if let Err(e) = self.controller.dial_out(now, &r.agent, &call_id) {
+            return Err(refused(&self.ctx, &r.agent, e.to_string()));
+        }
+        let span = info_span!("call", call_id = %call_id, agent = %r.agent);
+        let (tx, rx) = mpsc::channel(16);
+        self.calls.insert(call_id.clone(), tx);
+        let spec = hotline_callflow::ClickToCall {
+            agent: r.agent,
+            number: r.number,
+            call_type: r.call_type,
+            on_work_item,
+        };
+        let driver = span.in_scope(|| {
+            CallDriver::click_to_call(self.ctx.clone(), call_id.clone(), spec, binding, rx)
+        });
+        tokio::spawn(driver.run().instrument(span));
+        Ok(call_id)
+    }
+
     /// An agent's phone dials a customer: the agent is made busy (refused
     /// when ringing or talking: 486 and an event), then a call of its own.
     fn dial_out(
@@ -701,6 +774,11 @@ impl Shell {
             }
             ControlMsg::Queues { reply } => {
                 let _ = reply.send(self.controller.queues(now));
+            }
+            ControlMsg::Dial { request, reply } => {
+                let r = self.click_to_call(now, request);
+                self.carry_out();
+                let _ = reply.send(r);
             }
             ControlMsg::List { reply } => {
                 let _ = reply.send(self.controller.statuses());

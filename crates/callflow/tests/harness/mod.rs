@@ -230,6 +230,48 @@ impl World {
         Some(id)
     }
 
+    /// Click-to-call: `agent`'s phone rings first, then `number`; None if
+    /// the controller refuses (unknown agent, on a call).
+    pub fn click_to_call(
+        &mut self,
+        agent: &str,
+        number: &str,
+        call_type: CallType,
+    ) -> Option<CallId> {
+        self.click_to_call_with(agent, number, call_type, false)
+    }
+
+    /// Click-to-call of a number that is (or not) on one of the agent's
+    /// open work items.
+    pub fn click_to_call_with(
+        &mut self,
+        agent: &str,
+        number: &str,
+        call_type: CallType,
+        on_work_item: bool,
+    ) -> Option<CallId> {
+        self.seq += 1;
+        let id = CallId::from_stored(format!("c2c{:04}", self.seq));
+        let agent = AgentId::new(agent);
+        self.controller.dial_out(self.now, &agent, &id).ok()?;
+        let spec = hotline_callflow::ClickToCall {
+            agent,
+            number: number.into(),
+            call_type,
+            on_work_item,
+        };
+        let call = Call::click_to_call(
+            id.clone(),
+            self.cfg.clone(),
+            self.env.clone(),
+            spec,
+            self.now,
+        );
+        self.calls.insert(id.clone(), call);
+        self.pump();
+        Some(id)
+    }
+
     fn schedule(&mut self, at: i64, target: Target, input: Input) {
         self.seq += 1;
         self.scheduled.insert((at, self.seq), (target, input));
