@@ -13,6 +13,7 @@ pub mod routing;
 pub mod schedule;
 pub mod settings;
 pub mod trunks;
+pub mod worklist;
 
 use hotline_core::RingCadence;
 use hotline_sip::DigestAlgorithm;
@@ -117,6 +118,9 @@ pub struct Config {
     /// `[outbound]`
     #[serde(default)]
     pub outbound: OutboundSection,
+    /// `[worklist]`
+    #[serde(default)]
+    pub worklist: crate::config::worklist::WorklistSection,
     /// `[[trunks]]`
     #[serde(default)]
     pub trunks: Vec<trunks::TrunkSection>,
@@ -942,6 +946,7 @@ impl Config {
             ));
         }
         self.outbound.validate(&self.hotline.numbers)?;
+        self.worklist.validate()?;
         self.validate_trunks()?;
         self.cases.validate()?;
         if self.callback.enabled {

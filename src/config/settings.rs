@@ -204,6 +204,7 @@ fn load_outbound(cfg: &Config) -> Result<Option<hotline_engine::outbound::Outbou
         allowed_prefixes: o.allowed_prefixes.clone(),
         answer_timeout_ms: i64::from(o.answer_timeout_s) * 1000,
         call_type: o.call_type.parse()?,
+        permit: Default::default(),
         trunk: o.trunk.clone(),
     }))
 }

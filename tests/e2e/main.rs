@@ -30,6 +30,7 @@ mod routing;
 mod schedule;
 mod trunks;
 mod voicemail;
+mod worklist;
 
 use common::*;
 use hotline_core::{CallEvent, CallId, EventKind};

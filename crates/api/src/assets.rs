@@ -12,6 +12,8 @@ pub const APP_JS: &str = include_str!("assets/app.js");
 pub const CASES_JS: &str = include_str!("assets/cases.js");
 /// The quality score form beside the player (its own file: issue 17).
 pub const QUALITY_JS: &str = include_str!("assets/quality.js");
+/// The work-list and return-visit pages (loaded after app.js).
+pub const WORKLIST_JS: &str = include_str!("assets/worklist.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The OpenAPI 3.1 description of the API.
@@ -57,6 +59,9 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/quality.js", || async {
             asset("text/javascript; charset=utf-8", QUALITY_JS)
+        })
+        .get("/console/worklist.js", || async {
+            asset("text/javascript; charset=utf-8", WORKLIST_JS)
         })
         .get("/console/style.css", || async {
             asset("text/css; charset=utf-8", STYLE_CSS)

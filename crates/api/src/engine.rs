@@ -228,6 +228,8 @@ pub struct Api {
     /// blacklist, audit): `console.enabled`. Without them only the
     /// engine's routes answer, with the bearer token.
     pub console_routes: bool,
+    /// Work lists and return-visit campaigns, None when disabled.
+    pub worklist: Option<crate::worklist::WorklistApi>,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -245,11 +247,16 @@ impl Api {
         if self.console_routes {
             routes = routes.merge(crate::Console::routes());
         }
-        let app = routes
+        let worklist = self.worklist.clone();
+        let mut app = routes
             .into_router()
             .fallback(not_found)
             .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.clone());
+        // the work list's routes keep their own body limit (campaign files)
+        if let Some(w) = worklist {
+            app = app.merge(w.router());
+        }
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
                 console,
@@ -928,7 +935,13 @@ fn routes() -> Routes<Api> {
 /// Every route of the listener: the engine's and the console's, as
 /// (method, path).
 pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
-    routes().merge(crate::Console::routes()).list().to_vec()
+    routes()
+        .merge(crate::Console::routes())
+        .list()
+        .iter()
+        .chain(crate::worklist::routes().list())
+        .cloned()
+        .collect()
 }
 
 /// Binds `addr` and serves until the process ends; returns the bound address.

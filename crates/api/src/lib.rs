@@ -27,6 +27,7 @@ pub mod quality;
 mod recordings;
 pub mod routes;
 pub mod tls;
+pub mod worklist;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

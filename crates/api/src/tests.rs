@@ -102,6 +102,7 @@ fn api_of(console: &Console) -> crate::engine::Api {
         trunks: Default::default(),
         tls: None,
         console_routes: true,
+        worklist: None,
     }
 }
 

@@ -23,6 +23,9 @@ use hotline_core::{
 };
 use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
 
+#[path = "suites/worklist.rs"]
+mod worklist_suite;
+
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
     CallEvent {
         at_ms: at,
@@ -295,6 +298,7 @@ async fn suite(url: &str) {
     language_suite(&store, &again).await;
     cases::suite(&store, HOSTILE).await;
     quality_suite::quality_suite(&store).await;
+    worklist_suite::worklist_suite(&store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen

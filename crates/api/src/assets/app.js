@@ -268,8 +268,10 @@ function viewWallboard() {
     h('table', { id: 'wb-agents' }),
     h('h3', { id: 'wb-trunks-title', hidden: true }, t('wb.trunks')),
     h('table', { id: 'wb-trunks' }),
+    h('div', { id: 'wb-worklist' }),
   );
   refreshTrunks();
+  if (window.hotlineWorklist) window.hotlineWorklist.wallboard($('wb-worklist'));
   startStream();
   refreshAgents();
   if (!state.kpis) {
@@ -666,6 +668,7 @@ function route() {
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
   if (view !== 'wallboard') { clearInterval(state.tick); }
   if (window.hotlineCases && window.hotlineCases.route(view, arg, query)) return; // cases.js
+  if (window.hotlineWorklist && window.hotlineWorklist.route(view, arg, query)) { stopStream(); return; }
   if (state.me.role === 'agent') {
     $('view').replaceChildren(h('p', {}, t('agents.no_access')));
     return;
