@@ -94,8 +94,8 @@ function loggedIn(me) {
   $('whoami').textContent = t('nav.whoami', { user: me.user, role: tOr(`role.${me.role}`, me.role) });
   $('nav-audit').hidden = me.role !== 'admin';
   if (!location.hash || location.hash === '#/login') location.hash = '#/wallboard';
-  // the language this user chose (stored on the server), else the one
-  // this browser uses now (then stored for the user)
+  // the language this user chose (stored on the server); a user who never
+  // chose keeps the one this browser uses (nothing is stored until they pick)
   fetch('/api/me/language', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).then((p) => {
     if (p && p.language && p.language !== I18N.lang) window.hotlineI18n.setLanguage(p.language);
   }).catch(() => {});
