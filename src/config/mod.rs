@@ -12,6 +12,7 @@ pub mod cases;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod trunks;
 
 use hotline_core::RingCadence;
 use hotline_sip::DigestAlgorithm;
@@ -116,6 +117,9 @@ pub struct Config {
     /// `[outbound]`
     #[serde(default)]
     pub outbound: OutboundSection,
+    /// `[[trunks]]`
+    #[serde(default)]
+    pub trunks: Vec<trunks::TrunkSection>,
     /// `[voicemail]`
     #[serde(default)]
     pub voicemail: VoicemailSection,
@@ -308,6 +312,12 @@ pub struct LimitsSection {
     pub callback_s: u32,
     /// Complaints.
     pub complaint_s: u32,
+    /// Agents' replies to questions (calls out).
+    pub reply_s: u32,
+    /// Return visits (calls out).
+    pub return_visit_s: u32,
+    /// Other calls out.
+    pub other_s: u32,
     /// `limit_warning` at this fraction of the limit.
     pub warning_fraction: f64,
     /// A short beep that only the agent hears at the warning and at the limit.
@@ -321,6 +331,9 @@ impl Default for LimitsSection {
             inquiry_s: 180,
             callback_s: 180,
             complaint_s: 0,
+            reply_s: 180,
+            return_visit_s: 180,
+            other_s: 0,
             warning_fraction: 0.8,
             agent_tone: false,
         }
@@ -336,6 +349,9 @@ impl LimitsSection {
             (CallType::Inquiry, self.inquiry_s),
             (CallType::Callback, self.callback_s),
             (CallType::Complaint, self.complaint_s),
+            (CallType::Reply, self.reply_s),
+            (CallType::ReturnVisit, self.return_visit_s),
+            (CallType::Other, self.other_s),
         ]
         .into_iter()
         .filter(|(_, s)| *s > 0)
@@ -531,6 +547,8 @@ pub struct CallbackSection {
     pub attempts: u32,
     /// Seconds the caller's phone rings per attempt.
     pub answer_timeout_s: u32,
+    /// The `[[trunks]]` entry callbacks go through (unset: `dial`).
+    pub trunk: Option<String>,
 }
 
 impl Default for CallbackSection {
@@ -545,6 +563,7 @@ impl Default for CallbackSection {
             retry_s: 300,
             attempts: 3,
             answer_timeout_s: 30,
+            trunk: None,
         }
     }
 }
@@ -574,6 +593,8 @@ pub struct OutboundSection {
     pub answer_timeout_s: u32,
     /// The type of an outbound call (its handle-time limit).
     pub call_type: String,
+    /// The `[[trunks]]` entry calls go through (unset: `dial`).
+    pub trunk: Option<String>,
 }
 
 impl Default for OutboundSection {
@@ -585,6 +606,7 @@ impl Default for OutboundSection {
             allowed_prefixes: Vec::new(),
             answer_timeout_s: 45,
             call_type: "callback".into(),
+            trunk: None,
         }
     }
 }
@@ -825,6 +847,17 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let demo = self.demo_password_agents();
+        if !demo.is_empty() && !self.sip.listen.ip().is_loopback() {
+            return Err(invalid(
+                "agents",
+                format!(
+                    "agents {} still use the shipped demo passwords and sip.listen {} is not loopback: anyone who reaches this port could register as them. Give every [[agents]] entry its own password (at least 12 characters, not starting with `demo`), or listen on 127.0.0.1",
+                    demo.join(", "),
+                    self.sip.listen
+                ),
+            ));
+        }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(invalid(
                 if self.http.tls_cert.is_some() {
@@ -864,6 +897,7 @@ impl Config {
             ));
         }
         self.outbound.validate(&self.hotline.numbers)?;
+        self.validate_trunks()?;
         self.cases.validate()?;
         if self.callback.enabled {
             let c = &self.callback;
@@ -969,6 +1003,9 @@ impl Config {
             ("limits.inquiry_s", self.limits.inquiry_s),
             ("limits.callback_s", self.limits.callback_s),
             ("limits.complaint_s", self.limits.complaint_s),
+            ("limits.reply_s", self.limits.reply_s),
+            ("limits.return_visit_s", self.limits.return_visit_s),
+            ("limits.other_s", self.limits.other_s),
         ] {
             if v > 86_400 {
                 return Err(invalid(
@@ -1097,7 +1134,8 @@ impl Config {
         self.validate_routing()
     }
 
-    /// Agents still using a demo password (`demo...`), for the start-up warning.
+    /// Agents still using a demo password (`demo...`): refused on a
+    /// non-loopback SIP address.
     pub fn demo_password_agents(&self) -> Vec<String> {
         self.agents
             .iter()

@@ -181,6 +181,7 @@ fn load_outbound(cfg: &Config) -> Result<Option<hotline_engine::outbound::Outbou
         allowed_prefixes: o.allowed_prefixes.clone(),
         answer_timeout_ms: i64::from(o.answer_timeout_s) * 1000,
         call_type: o.call_type.parse()?,
+        trunk: o.trunk.clone(),
     }))
 }
 
@@ -199,6 +200,7 @@ fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::Callba
         retry_ms: i64::from(c.retry_s) * 1000,
         attempts: c.attempts,
         answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
+        trunk: c.trunk.clone(),
     }))
 }
 
@@ -307,6 +309,7 @@ fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig>
             .collect(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         media_timeout_ms: i64::from(cfg.hotline.media_timeout_s) * 1000,
+        trunks: cfg.trunks()?,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,

@@ -26,6 +26,7 @@ mod recordings;
 mod registrar;
 mod routing;
 mod schedule;
+mod trunks;
 mod voicemail;
 
 use common::*;

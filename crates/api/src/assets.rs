@@ -4,8 +4,6 @@ use crate::routes::Routes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::Console;
-
 /// The single page of the console.
 pub const INDEX_HTML: &str = include_str!("assets/index.html");
 /// Its script.
@@ -42,7 +40,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     r
 }
 
-pub(crate) fn routes() -> Routes<Console> {
+pub(crate) fn routes() -> Routes<crate::engine::Api> {
     Routes::new()
         .get("/", || async { Redirect::to("/console/") })
         .get("/console", || async { Redirect::to("/console/") })

@@ -153,7 +153,7 @@ impl Console {
     }
 }
 
-pub(crate) fn routes() -> Routes<Console> {
+pub(crate) fn routes() -> Routes<crate::engine::Api> {
     Routes::new()
         .get("/api/calls/{id}/notes", notes)
         .post("/api/calls/{id}/notes", note_add)

@@ -387,6 +387,11 @@ pub enum Phase {
     Waiting,
     /// A callback waiting for its turn or for its next attempt.
     CallbackWaiting,
+    /// Click-to-call: the agent's phone rings before the customer is dialled.
+    CallingAgent {
+        /// The agent rung.
+        agent: AgentId,
+    },
     /// A callback's agent answered; the customer's phone rings.
     Dialling {
         /// The agent waiting for the customer.
@@ -479,6 +484,10 @@ enum Origin {
         agent: AgentId,
         /// The ACD was told the agent is free again.
         released: bool,
+        /// Click-to-call: the engine rings the agent's phone first and
+        /// dials the customer once the agent answered (else the agent's own
+        /// INVITE is answered when the customer answers).
+        agent_first: bool,
     },
 }
 
@@ -772,7 +781,7 @@ impl Call {
             Phase::CallbackWaiting => {
                 t.push(self.ringing.iter().filter_map(|r| r.deadline).min());
             }
-            Phase::Dialling { .. } => t.push(self.give_up_at),
+            Phase::Dialling { .. } | Phase::CallingAgent { .. } => t.push(self.give_up_at),
             _ => {}
         }
         if let Origin::Callback { spec, retry_at } = &self.origin {
@@ -896,6 +905,13 @@ impl Call {
                 self.give_up_at = None;
                 self.push(Command::HangUpCaller);
                 self.customer_missed(now, agent, 480, "no answer".into());
+            }
+            Phase::CallingAgent { agent } if self.give_up_at.is_some_and(|t| t <= now) => {
+                self.give_up_at = None;
+                self.push(Command::HangUpAgent {
+                    agent: agent.clone(),
+                });
+                self.agent_first_failed(now, agent, 408, "the agent did not answer".into());
             }
             _ => {}
         }
@@ -1076,15 +1092,23 @@ impl Call {
                 if let Some(t) = self.talk.take() {
                     self.push(Command::HangUpAgent { agent: t.agent });
                 }
-                if let Phase::Dialling { agent } = self.phase.clone() {
-                    if matches!(self.origin, Origin::Outbound { .. }) {
-                        let reason = "shutting down".to_string();
+                match (self.phase.clone(), &self.origin) {
+                    // the agent's phone answered (or rings for) the engine's call
+                    (
+                        Phase::Dialling { agent } | Phase::CallingAgent { agent },
+                        Origin::Outbound {
+                            agent_first: true, ..
+                        },
+                    ) => self.push(Command::HangUpAgent { agent }),
+                    // the agent's own INVITE waits for its answer
+                    (Phase::Dialling { agent }, Origin::Outbound { .. }) => {
                         self.push(Command::RejectAgent {
                             agent,
                             status: 503,
-                            reason,
-                        });
+                            reason: "shutting down".into(),
+                        })
                     }
+                    _ => {}
                 }
                 if self.caller_up || self.phase == Phase::Talking {
                     self.push(Command::HangUpCaller);
@@ -1519,6 +1543,11 @@ impl Call {
                 return self.talking_agent(now, event);
             }
         }
+        if let Phase::CallingAgent { agent: rung } = &self.phase {
+            if rung == &agent {
+                return self.calling_agent(now, agent, event);
+            }
+        }
         if let Phase::Dialling { agent: waiting } = &self.phase {
             if waiting == &agent {
                 if matches!(event, LegInput::Gone { .. }) {
@@ -1805,7 +1834,8 @@ impl Call {
                     }
                 }
             }
-            Phase::CallbackWaiting | Phase::Closing | Phase::Done => {}
+            // click-to-call: no customer leg before the agent answered
+            Phase::CallbackWaiting | Phase::CallingAgent { .. } | Phase::Closing | Phase::Done => {}
         }
     }
 
@@ -1868,6 +1898,7 @@ impl Call {
         if let Origin::Outbound {
             agent: dialler,
             released,
+            ..
         } = &mut self.origin
         {
             if dialler == agent {
@@ -2202,7 +2233,13 @@ impl Call {
             LegInput::Answered { usable: true } => {
                 self.give_up_at = None;
                 self.caller_up = true;
-                if matches!(self.origin, Origin::Outbound { .. }) {
+                if matches!(
+                    self.origin,
+                    Origin::Outbound {
+                        agent_first: false,
+                        ..
+                    }
+                ) {
                     self.push(Command::AnswerAgent {
                         agent: agent.clone(),
                     });
@@ -2229,13 +2266,18 @@ impl Call {
     /// dialled out hears why (`status` on their INVITE) and the call ends.
     fn customer_missed(&mut self, now: i64, agent: AgentId, status: u16, reason: String) {
         self.give_up_at = None;
-        if matches!(self.origin, Origin::Outbound { .. }) {
+        if let Origin::Outbound { agent_first, .. } = self.origin {
             tracing::info!(%reason, "outbound call: the customer was not reached");
-            self.push(Command::RejectAgent {
-                agent,
-                status,
-                reason: reason.clone(),
-            });
+            if agent_first {
+                // the agent's phone answered the engine's call: hang it up
+                self.push(Command::HangUpAgent { agent });
+            } else {
+                self.push(Command::RejectAgent {
+                    agent,
+                    status,
+                    reason: reason.clone(),
+                });
+            }
             self.emit(now, None, EventKind::Rejected { status, reason });
             self.release_dialler();
             self.end(now, Vec::new());
@@ -2275,7 +2317,10 @@ impl Call {
 
     /// The agent who dialled out is free for the ACD again (once).
     fn release_dialler(&mut self) {
-        if let Origin::Outbound { agent, released } = &mut self.origin {
+        if let Origin::Outbound {
+            agent, released, ..
+        } = &mut self.origin
+        {
             if !*released {
                 *released = true;
                 let agent = agent.clone();
@@ -2304,6 +2349,7 @@ impl Call {
         let origin = Origin::Outbound {
             agent: spec.agent.clone(),
             released: false,
+            agent_first: false,
         };
         let mut c = Call::new(id, cfg, env, origin, caller.clone(), now);
         c.call_type = spec.call_type;
@@ -2345,6 +2391,122 @@ impl Call {
         });
         c
     }
+}
+
+impl Call {
+    /// Click-to-call (the console, the softphone): the engine rings the
+    /// agent's phone first and dials the customer once the agent answered;
+    /// from the customer's answer on it is the same call as any other. The
+    /// agent is already busy in the ACD ([`crate::Controller::dial_out`]);
+    /// the dial rules are checked here too.
+    pub fn click_to_call(
+        id: CallId,
+        cfg: Arc<FlowSettings>,
+        env: Arc<dyn Environment>,
+        spec: ClickToCall,
+        now: i64,
+    ) -> Self {
+        let caller = Party {
+            number: spec.number.clone(),
+            display: None,
+        };
+        let origin = Origin::Outbound {
+            agent: spec.agent.clone(),
+            released: false,
+            agent_first: true,
+        };
+        let mut c = Call::new(id, cfg, env, origin, caller.clone(), now);
+        c.call_type = spec.call_type;
+        c.last_agent = Some(spec.agent.clone());
+        let agent = spec.agent;
+        c.emit(
+            now,
+            Some(&agent),
+            EventKind::Arrived {
+                caller,
+                dialled: OUTBOUND.into(),
+                call_type: spec.call_type,
+            },
+        );
+        let verdict = match &c.cfg.dial {
+            None => Err((403, "dialling out is not enabled".to_string())),
+            Some(rules) => rules.check(&spec.number).map_err(|why| (403, why)),
+        };
+        if let Err((status, reason)) = verdict {
+            tracing::warn!(%agent, number = %spec.number, status, %reason, "click-to-call refused");
+            c.agent_first_failed(now, agent, status, reason);
+            return c;
+        }
+        let timeout = c.cfg.dial.as_ref().map_or(30_000, |d| d.answer_timeout_ms);
+        c.give_up_at = Some(now + timeout.max(0));
+        c.phase = Phase::CallingAgent {
+            agent: agent.clone(),
+        };
+        c.push(Command::InviteAgent { agent });
+        c
+    }
+
+    /// Click-to-call: what the agent's phone did while the engine rang it.
+    fn calling_agent(&mut self, now: i64, agent: AgentId, event: LegInput) {
+        match event {
+            LegInput::Invited { contact } => {
+                self.emit(now, Some(&agent), EventKind::Offered { contact });
+            }
+            LegInput::RemoteHold { .. } | LegInput::Refer { .. } => {}
+            LegInput::Answered { usable: true } => {
+                let timeout = self
+                    .cfg
+                    .dial
+                    .as_ref()
+                    .map_or(30_000, |d| d.answer_timeout_ms);
+                self.give_up_at = Some(now + timeout.max(0));
+                self.phase = Phase::Dialling { agent };
+                self.push(Command::DialCustomer {
+                    number: self.caller.number.clone(),
+                });
+            }
+            LegInput::Answered { usable: false } => {
+                self.push(Command::HangUpAgent {
+                    agent: agent.clone(),
+                });
+                self.agent_first_failed(
+                    now,
+                    agent,
+                    488,
+                    "the agent's phone has no usable codec".into(),
+                );
+            }
+            LegInput::Rejected { status } => self.agent_first_failed(
+                now,
+                agent,
+                status,
+                format!("the agent's phone refused ({status})"),
+            ),
+            LegInput::InviteFailed { reason } => self.agent_first_failed(now, agent, 480, reason),
+            LegInput::Gone { .. } => {
+                self.agent_first_failed(now, agent, 487, "the agent's phone stopped ringing".into())
+            }
+        }
+    }
+
+    /// Click-to-call ends before the customer was dialled.
+    fn agent_first_failed(&mut self, now: i64, agent: AgentId, status: u16, reason: String) {
+        self.give_up_at = None;
+        self.emit(now, Some(&agent), EventKind::Rejected { status, reason });
+        self.release_dialler();
+        self.end(now, Vec::new());
+    }
+}
+
+/// A click-to-call request, as the engine hands it over.
+#[derive(Clone, Debug)]
+pub struct ClickToCall {
+    /// The agent whose phone rings first.
+    pub agent: AgentId,
+    /// The customer's number.
+    pub number: String,
+    /// The call's type (reply, callback, return visit, other, ...).
+    pub call_type: CallType,
 }
 
 pub use hotline_core::OUTBOUND;

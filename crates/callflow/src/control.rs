@@ -46,6 +46,9 @@ pub enum ControlError {
     /// The engine is shutting down.
     #[error("the engine is not running")]
     Stopped,
+    /// Not allowed at all (a number the dial rules refuse: no private calls).
+    #[error("{0}")]
+    Forbidden(String),
     /// No call in progress by that id, or the agent is on no call.
     #[error("{0}")]
     NoCall(String),

@@ -944,6 +944,119 @@ fn outbound_refusals_not_allowed_disabled_busy_no_answer_and_the_agent_giving_up
 }
 
 #[test]
+fn click_to_call_rings_the_agent_first_then_the_customer() {
+    let a1 = AgentId::new("a1");
+    let mut cfg = dialling(&["06"]);
+    cfg.limits.insert(CallType::Reply, 180_000);
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(2_000));
+    w.customers.insert("0612".into(), Phone::Answer(3_000));
+    let c = w
+        .click_to_call("a1", "0612", CallType::Reply)
+        .expect("accepted");
+    // the agent's phone rings; the customer is not dialled yet
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::InviteAgent { agent: a1.clone() }));
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::DialCustomer { .. })));
+    assert_eq!(w.controller.status(&a1).state, "on_call");
+    w.run_until(T0 + 2_000);
+    assert!(w.commands(&c).contains(&&Command::DialCustomer {
+        number: "0612".into()
+    }));
+    w.run_until(T0 + 5_000);
+    let answered = w.first(&c, "agent_answered").expect("connected");
+    assert!(matches!(
+        answered.kind,
+        EventKind::AgentAnswered {
+            limit_ms: Some(180_000),
+            ..
+        }
+    ));
+    // the agent's leg was answered by the agent: the engine answers nothing
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::AnswerAgent { .. } | Command::RejectAgent { .. })));
+    w.hang_up_at(T0 + 65_000, &c);
+    w.run_until(T0 + 65_000);
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(
+        (cdr.dialled.as_str(), cdr.caller.as_str(), cdr.call_type),
+        ("outbound", "0612", CallType::Reply)
+    );
+    assert_eq!(cdr.outcome, Some(Outcome::Answered));
+    assert_eq!(cdr.talk_ms, Some(60_000));
+}
+
+#[test]
+fn click_to_call_refusals_the_agent_not_answering_and_a_busy_customer() {
+    let a1 = AgentId::new("a1");
+    let mut w = World::new(dialling(&["06"]));
+    w.agent("a1", Phone::NoAnswer);
+    // a number outside the allowed prefixes: refused before any phone rings
+    let c = w
+        .click_to_call("a1", "13800000000", CallType::Other)
+        .expect("a call");
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::InviteAgent { .. })));
+    assert!(w
+        .events_of(&c)
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Rejected { status: 403, .. })));
+    assert_eq!(w.cdr(&c).and_then(|c| c.outcome), Some(Outcome::Rejected));
+    // the agent's phone is not answered within the timeout: cancelled, 408
+    w.run_for(10_000);
+    let c = w
+        .click_to_call("a1", "0612", CallType::Reply)
+        .expect("a call");
+    w.run_for(29_999);
+    assert!(w.calls.contains_key(&c));
+    w.run_for(1);
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::HangUpAgent { agent: a1.clone() }));
+    assert!(w
+        .events_of(&c)
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Rejected { status: 408, .. })));
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::DialCustomer { .. })));
+    // a busy customer: the agent's answered leg is hung up, not rejected
+    let mut w = World::new(dialling(&[]));
+    w.agent("a1", Phone::Answer(1_000));
+    w.customers.insert("0612".into(), Phone::Busy);
+    let c = w
+        .click_to_call("a1", "0612", CallType::Reply)
+        .expect("a call");
+    w.run_for(2_000);
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::HangUpAgent { agent: a1.clone() }));
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::RejectAgent { .. })));
+    assert!(w
+        .events_of(&c)
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Rejected { status: 486, .. })));
+    // an agent on a call cannot be asked to click-to-call
+    let inbound = w.call_in("0613");
+    w.run_for(10_000);
+    w.run_for(2_000);
+    assert_eq!(w.controller.call_of(&a1), Some(&inbound));
+    assert!(w.click_to_call("a1", "0614", CallType::Reply).is_none());
+}
+
+#[test]
 fn a_talking_call_whose_rtp_stops_is_dropped_but_not_while_on_hold() {
     let mut cfg = basic(&["a1"]);
     cfg.media_timeout_ms = 10_000;

@@ -264,6 +264,19 @@ pub enum EventKind {
         /// What is wrong.
         reason: String,
     },
+    /// A carrier trunk stopped answering OPTIONS: calls out and callbacks
+    /// through it are refused until it answers again.
+    TrunkDown {
+        /// The trunk (`[[trunks]]` name).
+        trunk: String,
+        /// The last probe's failure.
+        reason: String,
+    },
+    /// A trunk that was down answers again.
+    TrunkUp {
+        /// The trunk.
+        trunk: String,
+    },
     /// The caller left a voicemail (recorded like a call: caller left, the
     /// agent channel silent).
     VoicemailLeft {
@@ -497,6 +510,8 @@ impl EventKind {
             EventKind::RecordingDeleted { .. } => "recording_deleted",
             EventKind::WrapUp { .. } => "wrap_up",
             EventKind::StorageAlarm { .. } => "storage_alarm",
+            EventKind::TrunkDown { .. } => "trunk_down",
+            EventKind::TrunkUp { .. } => "trunk_up",
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::CallbackAttemptFailed { .. } => "callback_attempt_failed",
             EventKind::CallbackExpired { .. } => "callback_expired",

@@ -146,6 +146,23 @@ pub(crate) enum ControlMsg {
         by: String,
         reply: oneshot::Sender<Result<TalkingCall, ControlError>>,
     },
+    Dial {
+        request: DialRequest,
+        reply: oneshot::Sender<Result<CallId, ControlError>>,
+    },
+}
+
+/// Click-to-call: ring `agent`'s phone, then dial `number`.
+#[derive(Clone, Debug)]
+pub struct DialRequest {
+    /// The agent whose phone rings first.
+    pub agent: AgentId,
+    /// The customer's number.
+    pub number: String,
+    /// The call's type.
+    pub call_type: hotline_core::CallType,
+    /// Who asked (`api:<user>`), in the refusal event.
+    pub by: String,
 }
 
 /// A handle for agent requests (the API holds one). Cheap to clone.
@@ -155,6 +172,14 @@ pub struct AgentControl {
 }
 
 impl AgentControl {
+    /// A handle with no engine behind it (an API served without an engine,
+    /// e.g. the console alone): every request fails with
+    /// [`ControlError::Stopped`].
+    pub fn detached() -> AgentControl {
+        let (tx, _) = mpsc::channel(1);
+        AgentControl { tx }
+    }
+
     /// Carries out a request and returns the agent's status after it.
     pub async fn request(
         &self,
@@ -191,6 +216,19 @@ impl AgentControl {
                 by,
                 reply,
             })
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)?
+    }
+
+    /// Click-to-call: the engine rings the agent's phone and dials the
+    /// customer once the agent answered. The new call's id, or why not
+    /// (unknown agent, no phone registered, on a call, a number the dial
+    /// rules refuse).
+    pub async fn dial(&self, request: DialRequest) -> Result<CallId, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(ControlMsg::Dial { request, reply })
             .await
             .map_err(|_| ControlError::Stopped)?;
         rx.await.map_err(|_| ControlError::Stopped)?

@@ -62,6 +62,7 @@ pub(crate) struct CallCtx {
     pub live: Option<mpsc::UnboundedSender<CallEvent>>,
     pub clock: Arc<dyn Clock>,
     pub controller: mpsc::Sender<FromCall>,
+    pub trunks: crate::trunks::TrunkBoard,
     /// Open cases' owners by number, and how long a caller waits for theirs.
     pub owners: Option<(crate::owners::CaseOwners, i64)>,
 }
@@ -74,6 +75,13 @@ impl CallCtx {
         }
         self.sink.event(e);
     }
+}
+
+/// Where the customer is dialled: a plain gateway (`dial`) or a trunk with
+/// the number in its format.
+enum DialTarget {
+    Gateway(Binding),
+    Trunk(hotline_sip::TrunkTarget, String),
 }
 
 /// The customer's leg.
@@ -129,6 +137,8 @@ pub(crate) struct CallDriver {
     play_audio: Option<Prompt>,
     /// RTP packets received from (caller, agent) at the last media check.
     media_counts: Option<(u64, u64)>,
+    /// The trunk channel the customer's leg holds (given back on drop).
+    trunk: Option<crate::trunks::Seizure>,
     replies: HashMap<u64, oneshot::Sender<Result<TalkingCall, ControlError>>>,
     next_token: u64,
     rx: mpsc::Receiver<CallMsg>,
@@ -236,6 +246,26 @@ impl CallDriver {
         d
     }
 
+    /// Click-to-call: the agent's phone (at `binding`) rings first, then the
+    /// customer is dialled.
+    pub(crate) fn click_to_call(
+        ctx: Arc<CallCtx>,
+        id: CallId,
+        spec: hotline_callflow::ClickToCall,
+        binding: Binding,
+        rx: mpsc::Receiver<CallMsg>,
+    ) -> Self {
+        let now = ctx.clock.now_ms();
+        info!(number = %spec.number, "click-to-call: ringing the agent first");
+        let agent = spec.agent.clone();
+        let call = Call::click_to_call(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);
+        let sid = session_id(&id);
+        let mut d = CallDriver::new(ctx, call, CustomerLeg::Outbound(None), rx, sid);
+        d.outbound = true;
+        d.bindings.insert(agent, binding);
+        d
+    }
+
     /// An agent's phone dials `number`: the agent's offer is checked (its
     /// media faces the agent), then the call dials the customer.
     pub(crate) fn outbound(
@@ -302,6 +332,7 @@ impl CallDriver {
             recording: None,
             play_audio: None,
             media_counts: None,
+            trunk: None,
             replies: HashMap::new(),
             next_token: 0,
             rx,
@@ -412,12 +443,17 @@ impl CallDriver {
                 };
                 Input::Caller(LegInput::Answered { usable })
             }
-            Some(LegEvent::Rejected { status }) => Input::Caller(LegInput::Rejected { status }),
+            Some(LegEvent::Rejected { status }) => {
+                // the customer's leg is over: its trunk channel is free
+                self.trunk = None;
+                Input::Caller(LegInput::Rejected { status })
+            }
             Some(e) if e.keeps_the_leg_up() => return,
             other => {
                 if let CustomerLeg::Outbound(leg) = &mut self.customer {
                     *leg = None;
                 }
+                self.trunk = None;
                 Input::Caller(LegInput::Gone {
                     reason: gone_reason(other),
                 })
@@ -491,6 +527,7 @@ impl CallDriver {
                         if let Some(l) = leg.take() {
                             l.hangup().await;
                         }
+                        self.trunk = None;
                     }
                 },
                 Command::DialCustomer { number } => self.dial_customer(&number).await,
@@ -749,28 +786,50 @@ impl CallDriver {
     async fn dial_customer(&mut self, number: &str) {
         let failed = |reason: String| Input::Caller(LegInput::InviteFailed { reason });
         let cfg = &self.ctx.cfg;
-        let via = if self.outbound {
-            cfg.outbound
-                .as_ref()
-                .map(|o| (o.uri_for(number), o.gateway))
+        let trunk = if self.outbound {
+            cfg.outbound.as_ref().and_then(|o| o.trunk.clone())
         } else {
-            cfg.callback
-                .as_ref()
-                .map(|c: &CallbackConfig| (c.uri_for(number), c.gateway))
+            cfg.callback.as_ref().and_then(|c| c.trunk.clone())
         };
-        let Some((uri, gateway)) = via else {
-            return self.feed(failed("no gateway configured".into()));
-        };
-        let Some(uri) = uri else {
-            return self.feed(failed(format!("`{number}` cannot be dialled")));
-        };
-        let target = Binding {
-            contact: uri,
-            source: gateway,
-            transport: SipTransport::Udp,
-            expires_at_ms: i64::MAX,
-            call_id: String::new(),
-            cseq: 0,
+        // through a trunk: a channel and the number in the carrier's format
+        let target = match trunk {
+            Some(name) => {
+                // a retry (callback) gives the previous attempt's channel back first
+                self.trunk = None;
+                match self.ctx.trunks.seize(&name, number) {
+                    Ok(seized) => {
+                        let t = DialTarget::Trunk(seized.target.clone(), seized.number.clone());
+                        self.trunk = Some(seized);
+                        t
+                    }
+                    Err(refusal) => return self.feed(failed(refusal.to_string())),
+                }
+            }
+            None => {
+                let via = if self.outbound {
+                    cfg.outbound
+                        .as_ref()
+                        .map(|o| (o.uri_for(number), o.gateway))
+                } else {
+                    cfg.callback
+                        .as_ref()
+                        .map(|c: &CallbackConfig| (c.uri_for(number), c.gateway))
+                };
+                let Some((uri, gateway)) = via else {
+                    return self.feed(failed("no gateway configured".into()));
+                };
+                let Some(uri) = uri else {
+                    return self.feed(failed(format!("`{number}` cannot be dialled")));
+                };
+                DialTarget::Gateway(Binding {
+                    contact: uri,
+                    source: gateway,
+                    transport: SipTransport::Udp,
+                    expires_at_ms: i64::MAX,
+                    call_id: String::new(),
+                    cseq: 0,
+                })
+            }
         };
         if !self.ensure_media() {
             return self.feed(failed("no media ports".into()));
@@ -794,15 +853,34 @@ impl CallDriver {
             self.session_id,
             1,
         );
-        info!(%number, "calling the customer back");
-        match self.ctx.sip.invite(&target, &from, offer).await {
+        let (sent, contact) = match &target {
+            DialTarget::Gateway(binding) => {
+                info!(%number, "calling the customer");
+                (
+                    self.ctx.sip.invite(binding, &from, offer).await,
+                    binding.contact.clone(),
+                )
+            }
+            DialTarget::Trunk(trunk, formatted) => {
+                info!(%number, trunk = %trunk.name, dialled = %formatted, "calling the customer through a trunk");
+                (
+                    self.ctx
+                        .sip
+                        .invite_trunk(trunk, formatted, &from, offer)
+                        .await,
+                    trunk.uri_for(formatted),
+                )
+            }
+        };
+        match sent {
             Ok(leg) => {
                 self.customer = CustomerLeg::Outbound(Some(leg));
-                self.feed(Input::Caller(LegInput::Invited {
-                    contact: target.contact,
-                }));
+                self.feed(Input::Caller(LegInput::Invited { contact }));
             }
-            Err(e) => self.feed(failed(e.to_string())),
+            Err(e) => {
+                self.trunk = None;
+                self.feed(failed(e.to_string()))
+            }
         }
     }
 

@@ -19,16 +19,17 @@ pub mod outbound;
 pub mod owners;
 pub mod routing;
 pub mod schedule;
+pub mod trunks;
 
 use control::{AgentControl, CallTarget, ControlError, ControlMsg, FeatureCodes, Requester};
 use driver::{CallCtx, CallDriver, CallMsg, FromCall};
 use env::EngineEnv;
 use hotline_acd::QueueConfig;
+pub use hotline_callflow::{dialable, ClosedTreatment, UnknownClosedTreatment, VOICEMAIL};
 use hotline_callflow::{
     AnnouncePolicy, Call, CallbackPolicy, Controller, ControllerInput, ControllerOutput,
     FlowSettings, Menu, Route,
 };
-pub use hotline_callflow::{ClosedTreatment, UnknownClosedTreatment, VOICEMAIL};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
 };
@@ -118,6 +119,8 @@ pub struct EngineConfig {
     /// A talking call without RTP from one side this long is ended as
     /// dropped, ms (0 = never).
     pub media_timeout_ms: i64,
+    /// The carrier trunks (`[[trunks]]`) calls out and callbacks go through.
+    pub trunks: Vec<trunks::TrunkConfig>,
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -157,6 +160,7 @@ pub struct Engine {
     control_tx: mpsc::Sender<ControlMsg>,
     control_rx: Option<mpsc::Receiver<ControlMsg>>,
     pending_callbacks: Vec<callback::PendingCallback>,
+    trunks: trunks::TrunkBoard,
     owners: Option<(owners::CaseOwners, i64)>,
 }
 
@@ -171,7 +175,9 @@ impl Engine {
         prompts: Prompts,
     ) -> Self {
         let (control_tx, control_rx) = mpsc::channel(256);
+        let trunks = trunks::TrunkBoard::new(trunks::Trunks::new(cfg.trunks.clone()));
         Engine {
+            trunks,
             cfg: Arc::new(cfg),
             sip,
             media,
@@ -216,6 +222,11 @@ impl Engine {
         }
     }
 
+    /// The trunks' channels and health (`GET /api/trunks`).
+    pub fn trunks(&self) -> trunks::TrunkBoard {
+        self.trunks.clone()
+    }
+
     /// Also hands every event, as it happens, to `live` (the live KPIs).
     pub fn with_live_events(mut self, live: mpsc::UnboundedSender<CallEvent>) -> Self {
         self.live = Some(live);
@@ -244,9 +255,15 @@ impl Engine {
             live: self.live.clone(),
             clock: self.clock.clone(),
             controller: from_calls_tx,
+            trunks: self.trunks.clone(),
             owners: self.owners.clone(),
         });
         tokio::spawn(storage_watch(ctx.clone()));
+        for trunk in self.trunks.configs() {
+            if trunk.probe_every_ms > 0 {
+                tokio::spawn(probe_trunk(ctx.clone(), trunk));
+            }
+        }
         let mut shell = Shell {
             controller: Controller::new(flow, env),
             calls: HashMap::new(),
@@ -366,6 +383,52 @@ async fn storage_watch(ctx: Arc<CallCtx>) {
                 },
             });
         }
+    }
+}
+
+/// Probes a trunk with OPTIONS every `probe_every_ms` (each probe waits at
+/// most that long, 5 s at most) until the engine stops; health changes are
+/// events (`trunk_down`, `trunk_up`).
+async fn probe_trunk(ctx: Arc<CallCtx>, trunk: trunks::TrunkConfig) {
+    let every = Duration::from_millis(trunk.probe_every_ms.max(200) as u64);
+    let wait = every.min(Duration::from_secs(5));
+    let name = trunk.target.name.clone();
+    let span = tracing::info_span!("trunk", trunk = %name);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if ctx.controller.is_closed() {
+            return;
+        }
+        let outcome = ctx
+            .sip
+            .options(trunk.target.address, trunk.target.transport, wait)
+            .instrument(span.clone())
+            .await
+            .map_err(|e| e.to_string());
+        let now = ctx.clock.now_ms();
+        let kind = match ctx.trunks.probed(&name, now, outcome) {
+            None => continue,
+            Some(trunks::HealthChange::Down { name, reason }) => {
+                warn!(trunk = %name, %reason, "trunk down: calls through it are refused");
+                EventKind::TrunkDown {
+                    trunk: name,
+                    reason,
+                }
+            }
+            Some(trunks::HealthChange::Up { name }) => {
+                info!(trunk = %name, "trunk up again");
+                EventKind::TrunkUp { trunk: name }
+            }
+        };
+        ctx.publish(CallEvent {
+            at_ms: now,
+            call_id: None,
+            agent: None,
+            queue: None,
+            kind,
+        });
     }
 }
 
@@ -564,6 +627,65 @@ impl Shell {
         }
     }
 
+    /// Click-to-call: checked here (the agent's phone registered, the agent
+    /// free, the number allowed) so the API hears why not; then a call that
+    /// rings the agent's phone first.
+    fn click_to_call(&mut self, now: i64, r: control::DialRequest) -> Result<CallId, ControlError> {
+        let refused = |ctx: &CallCtx, agent: &AgentId, reason: String| {
+            ctx.publish(CallEvent {
+                at_ms: now,
+                call_id: None,
+                agent: Some(agent.clone()),
+                queue: None,
+                kind: EventKind::AgentRequestRefused {
+                    request: "dial".into(),
+                    reason: reason.clone(),
+                    by: r.by.clone(),
+                },
+            });
+            ControlError::Refused(reason)
+        };
+        if !self.controller.knows_agent(&r.agent) {
+            return Err(ControlError::UnknownAgent(r.agent.as_str().to_string()));
+        }
+        let Some(binding) = self.ctx.sip.contacts(r.agent.as_str()).into_iter().next() else {
+            return Err(refused(
+                &self.ctx,
+                &r.agent,
+                "the agent has no phone registered".into(),
+            ));
+        };
+        match &self.ctx.flow.dial {
+            None => {
+                let reason = refused(&self.ctx, &r.agent, "dialling out is not enabled".into());
+                return Err(ControlError::Forbidden(reason.to_string()));
+            }
+            Some(rules) => {
+                if let Err(why) = rules.check(&r.number) {
+                    let reason = refused(&self.ctx, &r.agent, why).to_string();
+                    return Err(ControlError::Forbidden(reason));
+                }
+            }
+        }
+        let call_id = CallId::generate(now);
+        if let Err(e) = self.controller.dial_out(now, &r.agent, &call_id) {
+            return Err(refused(&self.ctx, &r.agent, e.to_string()));
+        }
+        let span = info_span!("call", call_id = %call_id, agent = %r.agent);
+        let (tx, rx) = mpsc::channel(16);
+        self.calls.insert(call_id.clone(), tx);
+        let spec = hotline_callflow::ClickToCall {
+            agent: r.agent,
+            number: r.number,
+            call_type: r.call_type,
+        };
+        let driver = span.in_scope(|| {
+            CallDriver::click_to_call(self.ctx.clone(), call_id.clone(), spec, binding, rx)
+        });
+        tokio::spawn(driver.run().instrument(span));
+        Ok(call_id)
+    }
+
     /// An agent's phone dials a customer: the agent is made busy (refused
     /// when ringing or talking: 486 and an event), then a call of its own.
     fn dial_out(
@@ -650,6 +772,11 @@ impl Shell {
             }
             ControlMsg::Queues { reply } => {
                 let _ = reply.send(self.controller.queues(now));
+            }
+            ControlMsg::Dial { request, reply } => {
+                let r = self.click_to_call(now, request);
+                self.carry_out();
+                let _ = reply.send(r);
             }
             ControlMsg::List { reply } => {
                 let _ = reply.send(self.controller.statuses());

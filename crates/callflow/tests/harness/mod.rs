@@ -222,6 +222,35 @@ impl World {
         Some(id)
     }
 
+    /// Click-to-call: `agent`'s phone rings first, then `number`; None if
+    /// the controller refuses (unknown agent, on a call).
+    pub fn click_to_call(
+        &mut self,
+        agent: &str,
+        number: &str,
+        call_type: CallType,
+    ) -> Option<CallId> {
+        self.seq += 1;
+        let id = CallId::from_stored(format!("c2c{:04}", self.seq));
+        let agent = AgentId::new(agent);
+        self.controller.dial_out(self.now, &agent, &id).ok()?;
+        let spec = hotline_callflow::ClickToCall {
+            agent,
+            number: number.into(),
+            call_type,
+        };
+        let call = Call::click_to_call(
+            id.clone(),
+            self.cfg.clone(),
+            self.env.clone(),
+            spec,
+            self.now,
+        );
+        self.calls.insert(id.clone(), call);
+        self.pump();
+        Some(id)
+    }
+
     fn schedule(&mut self, at: i64, target: Target, input: Input) {
         self.seq += 1;
         self.scheduled.insert((at, self.seq), (target, input));
