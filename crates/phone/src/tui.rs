@@ -85,10 +85,10 @@ pub fn handle_key(
     view: Option<&AgentView>,
 ) -> Option<KeyAction> {
     if let Some(p) = prompt {
+        let digits_only = matches!(p, Prompt::DialNumber(_));
         let text = match p {
             Prompt::PauseReason(t) | Prompt::AbuseNote(t) | Prompt::DialNumber(t) => t,
         };
-        let digits_only = matches!(p, Prompt::DialNumber(_));
         match code {
             KeyCode::Esc => *prompt = None,
             KeyCode::Backspace => {
