@@ -765,3 +765,37 @@ fn a_call_whose_rtp_stops_is_ended_as_dropped() {
     );
     assert!(kinds(&ev).contains(&"recording_closed".to_string()));
 }
+
+/// An agent whose phone registered and then went away (nothing listens at
+/// its contact) is offered a call whose caller hangs up meanwhile: the
+/// engine forgets the call instead of offering it to the same dead phone
+/// again and again, and goes on taking calls.
+#[test]
+fn a_call_that_ends_while_offered_to_a_dead_phone_is_not_offered_again() {
+    need_peers();
+    let h = Hotline::start();
+    register(&h, "1001", free_udp_port());
+    for n in ["0655555551", "0655555552"] {
+        Sipp::new("caller_cancel.xml")
+            .remote(&h.addr())
+            .service("hotline")
+            .key("caller", n)
+            .duration_ms(400)
+            .run()
+            .assert_success("the caller gives up");
+    }
+    let cdrs = wait_cdrs(&h, 2);
+    assert!(
+        cdrs.iter()
+            .all(|c| c.outcome == Some(hotline_core::Outcome::Abandoned)),
+        "{cdrs:#?}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let undelivered = h.stderr().matches("offer could not be delivered").count();
+    assert!(
+        undelivered < 50,
+        "{undelivered} undelivered offers: the engine spins"
+    );
+    let (status, body) = http(&h.http_addr(), "GET", "/health");
+    assert_eq!((status, body.trim()), (200, "ok"));
+}

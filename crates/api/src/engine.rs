@@ -415,13 +415,34 @@ async fn control(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    if action == "dial" {
+        // an agent's session may dial as that agent (their own work list)
+        let who = crate::auth::principal(
+            Some(&api.console),
+            api.console.api_token(),
+            &headers,
+            true,
+            hotline_store::Role::Agent,
+            crate::auth::NoToken::Disabled("click-to-call"),
+        )
+        .await;
+        let user = match who {
+            Ok(p) if p.role == hotline_store::Role::Agent && p.name != agent => {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "an agent may only dial from their own phone",
+                )
+            }
+            Ok(p) if p.session => Some(p.name),
+            Ok(_) => None,
+            Err(e) => return e.into_response(),
+        };
+        return dial(api, agent, user, &body).await;
+    }
     let user = match authorize(&api, &headers, true, "agent control").await {
         Ok(u) => u,
         Err(r) => return r,
     };
-    if action == "dial" {
-        return dial(api, agent, user, &body).await;
-    }
     let body: ControlBody = match json_body(&body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),

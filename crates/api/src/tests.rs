@@ -1144,3 +1144,45 @@ async fn a_day_in_a_call_query_is_the_centers_local_day() {
 
 mod cases;
 mod i18n;
+
+#[tokio::test]
+async fn an_agent_may_click_to_call_only_as_themselves() {
+    let w = world().await;
+    // ann is an agent: her own phone passes the check (no engine here: 503)
+    let ann = w.session("ann", Role::Agent);
+    let body = r#"{"number":"13812345678","type":"return_visit"}"#;
+    let (s, b) = w
+        .json("POST", "/api/agents/ann/dial", Some(&ann), body)
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    let (s, b) = w
+        .json("POST", "/api/agents/1001/dial", Some(&ann), body)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    // a supervisor dials for any agent; bad input is refused before the engine
+    let alice = w.session("alice", Role::Supervisor);
+    let (s, _) = w
+        .json("POST", "/api/agents/1001/dial", Some(&alice), body)
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    for bad in [
+        r#"{"number":"06@x"}"#,
+        r#"{"number":"0612","type":"sales"}"#,
+        r#"{"number":"0612","x":1}"#,
+        "[]",
+        "",
+    ] {
+        let (s, b) = w
+            .json("POST", "/api/agents/1001/dial", Some(&alice), bad)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {b}");
+    }
+    let huge = format!(r#"{{"number":"{}"}}"#, "1".repeat(10_000));
+    let (s, _) = w
+        .json("POST", "/api/agents/1001/dial", Some(&alice), &huge)
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // nobody logged in: 401
+    let (s, _) = w.json("POST", "/api/agents/1001/dial", None, body).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

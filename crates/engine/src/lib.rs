@@ -500,6 +500,18 @@ impl Shell {
         while let Some(out) = self.controller.poll_output() {
             match out {
                 ControllerOutput::Offer { call, agent } => {
+                    if self.calls.get(&call).is_none_or(|tx| tx.is_closed()) {
+                        // the call is over (its driver stopped, e.g. the caller
+                        // hung up meanwhile): forget it instead of reporting the
+                        // offer undelivered, which would have the ACD offer the
+                        // same dead call to the same agent again, forever
+                        self.calls.remove(&call);
+                        let now = self.ctx.clock.now_ms();
+                        let msg = hotline_callflow::ToController::Gone;
+                        self.controller
+                            .handle(now, ControllerInput::FromCall { call, msg });
+                        continue;
+                    }
                     let contacts = self.ctx.sip.contacts(agent.as_str());
                     let registered = !contacts.is_empty();
                     let sent = match (self.calls.get(&call), contacts.into_iter().next()) {

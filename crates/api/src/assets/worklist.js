@@ -16,7 +16,7 @@ const WL_TEXT = {
     quotas: '回访配额', week: '本周', month: '本月', agent: '坐席', target: '目标', valid: '有效', made: '已做',
     remaining: '剩余', outcome: '结果', not_reached: '未联系上', opinions: '客户意见', satisfaction: '满意度',
     duration: '通话时长（秒，没有通话记录时）', save: '保存', saved: '已保存', imported: '已导入',
-    duplicates: '重复（未导入）', errors: '错误行', kinds: { missed: '未接', abandoned: '放弃', voicemail: '留言', promise: '承诺', callback: '回拨', return_visit: '回访' },
+    duplicates: '重复（未导入）', errors: '错误行', dial: '呼叫', dialling: '{agent} 的话机先振铃，接听后呼叫客户', dial_no_agent: '该事项没有负责坐席', kinds: { missed: '未接', abandoned: '放弃', voicemail: '留言', promise: '承诺', callback: '回拨', return_visit: '回访' },
   },
   en: {
     worklist: 'Work list', campaigns: 'Campaigns', open: 'open', overdue: 'overdue', refused: 'private calls refused',
@@ -28,7 +28,7 @@ const WL_TEXT = {
     quotas: 'Return-visit quotas', week: 'this week', month: 'this month', agent: 'agent', target: 'target', valid: 'valid', made: 'made',
     remaining: 'remaining', outcome: 'outcome', not_reached: 'not reached', opinions: "the member's opinions", satisfaction: 'satisfaction',
     duration: 'call length, s (when no call record)', save: 'save', saved: 'saved', imported: 'imported',
-    duplicates: 'already there (skipped)', errors: 'refused lines', kinds: {},
+    duplicates: 'already there (skipped)', errors: 'refused lines', dial: 'call', dialling: "{agent}'s phone rings first, then the customer", dial_no_agent: 'no agent owns this item', kinds: {},
   },
 };
 const WL = (navigator.language || '').toLowerCase().startsWith('zh') ? WL_TEXT['zh-CN'] : WL_TEXT.en;
@@ -50,6 +50,18 @@ async function wlFigures(box) {
   } catch (e) { box.replaceChildren(h('p', { class: 'muted' }, e.message)); }
 }
 
+// click-to-call: the agent's phone rings first, then the item's number (an
+// agent dials as themselves, a supervisor for the item's owner)
+async function wlDial(i) {
+  const agent = state.me.role === 'agent' ? state.me.name : (i.owner && i.owner.agent);
+  if (!agent) { flash(WL.dial_no_agent); return; }
+  const type = i.kind === 'return_visit' ? 'return_visit' : (i.kind === 'promise' ? 'reply' : 'callback');
+  try {
+    await api('POST', `/api/agents/${encodeURIComponent(agent)}/dial`, { number: i.number, type });
+    flash(WL.dialling.replace('{agent}', agent));
+  } catch (e) { flash(e.message); }
+}
+
 async function wlList(v) {
   const [list] = await Promise.all([api('GET', '/api/worklist')]);
   const rows = list.items.map((i) => h('tr', { 'data-item': i.id, class: i.overdue ? 'overdue' : '' },
@@ -58,6 +70,7 @@ async function wlList(v) {
     h('td', { class: i.overdue ? 'error' : '' }, fmtTime(i.deadline_ms)), h('td', { class: 'num' }, i.attempts),
     h('td', {}, i.preferred || ''), h('td', {}, i.notes || ''),
     h('td', {},
+      h('button', { type: 'button', class: 'wl-dial', onclick: () => wlDial(i) }, WL.dial), ' ',
       i.kind === 'return_visit' ? h('a', { href: `#/visit/${i.id}` }, WL.visit) : [
         h('button', { type: 'button', onclick: () => wlClose(i.id, 'resolved') }, WL.resolved), ' ',
         h('button', { type: 'button', onclick: () => wlClose(i.id, 'given_up') }, WL.give_up)])));
