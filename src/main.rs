@@ -508,7 +508,8 @@ async fn run(settings: Settings) -> Result<()> {
         recorder,
         sink.clone(),
         prompts,
-    );
+    )
+    .with_audit(store.clone());
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();

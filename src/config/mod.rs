@@ -8,6 +8,7 @@
 //! 3. [`settings::Settings::build`]: the typed values every part of the
 //!    engine takes, with every file the config names loaded.
 
+pub mod monitor;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
@@ -139,6 +140,9 @@ pub struct Config {
     /// `[[shifts]]`: named shifts for `hotline report --shift`.
     #[serde(default)]
     pub shifts: Vec<crate::config::schedule::ShiftSection>,
+    /// `[monitor]`: live monitoring by supervisors.
+    #[serde(default)]
+    pub monitor: crate::config::monitor::MonitorSection,
 }
 
 /// `[sip]`: signalling.
@@ -1088,6 +1092,7 @@ impl Config {
             }
         }
         self.validate_schedule()?;
+        self.validate_monitor()?;
         self.validate_routing()
     }
 

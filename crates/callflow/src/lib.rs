@@ -22,7 +22,7 @@ pub mod settings;
 
 pub use call::{
     BlacklistHit, Call, CallbackSpec, Command, Inbound, Input, LegInput, OutboundSpec, Phase,
-    Sealed, ToController, OUTBOUND,
+    Sealed, ToController, MONITOR_RING_MS, OUTBOUND,
 };
 pub use control::{Action, ControlError, TalkingCall};
 pub use controller::{

@@ -36,6 +36,8 @@ pub enum PromptRef {
         /// Expected wait, ms.
         expected_wait_ms: Option<i64>,
     },
+    /// The agent-only beep when a supervisor starts monitoring the call.
+    MonitorBeep,
     /// The agent-only beep at the handle-time warning (false) or limit (true).
     LimitTone {
         /// The limit itself, not the warning.
@@ -59,6 +61,7 @@ impl PromptRef {
             PromptRef::VoicemailGreeting => "voicemail".into(),
             PromptRef::VoicemailBeep => "voicemail-beep".into(),
             PromptRef::Announcement { .. } => "announcement".into(),
+            PromptRef::MonitorBeep => "monitor_beep".into(),
             PromptRef::LimitTone { exceeded: false } => "limit_warning".into(),
             PromptRef::LimitTone { exceeded: true } => "limit_exceeded".into(),
         }

@@ -61,6 +61,7 @@ impl EngineEnv {
                 .as_ref()
                 .map(|a| a.build(*position, *expected_wait_ms))
                 .unwrap_or_default(),
+            PromptRef::MonitorBeep => vec![Prompt::tone("monitor_beep", 1200.0, 150, 5000)],
             PromptRef::LimitTone { exceeded: true } => {
                 vec![Prompt::tone("limit_exceeded", 1400.0, 400, 6000)]
             }
