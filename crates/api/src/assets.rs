@@ -12,6 +12,8 @@ pub const INDEX_HTML: &str = include_str!("assets/index.html");
 pub const APP_JS: &str = include_str!("assets/app.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
+/// The live-monitoring buttons of the wallboard (issue 17).
+pub const MONITOR_JS: &str = include_str!("assets/monitor.js");
 /// The OpenAPI 3.1 description of the API.
 pub const OPENAPI_JSON: &str = include_str!("assets/openapi.json");
 
@@ -49,6 +51,9 @@ pub(crate) fn routes() -> Routes<Console> {
         })
         .get("/console/app.js", || async {
             asset("text/javascript; charset=utf-8", APP_JS)
+        })
+        .get("/console/monitor.js", || async {
+            asset("text/javascript; charset=utf-8", MONITOR_JS)
         })
         .get("/console/style.css", || async {
             asset("text/css; charset=utf-8", STYLE_CSS)

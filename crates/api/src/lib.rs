@@ -20,6 +20,7 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod engine;
+mod monitor;
 mod recordings;
 pub mod routes;
 pub mod tls;

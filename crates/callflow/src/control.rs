@@ -60,6 +60,9 @@ pub enum ControlError {
     /// The request is refused (minimum staffing, no phone registered, ...).
     #[error("{0}")]
     Refused(String),
+    /// The requester lacks the role (a phone that is not a supervisor's).
+    #[error("{0}")]
+    Forbidden(String),
     /// The engine is shutting down.
     #[error("the engine is not running")]
     Stopped,

@@ -680,7 +680,7 @@ impl Shell {
             } => {
                 if let CallAction::Monitor { supervisor, .. } = &action {
                     if !self.ctx.cfg.monitor.is_supervisor(supervisor) {
-                        let _ = reply.send(Err(ControlError::Refused(format!(
+                        let _ = reply.send(Err(ControlError::Forbidden(format!(
                             "`{supervisor}` is not a supervisor's phone ([monitor] supervisors)"
                         ))));
                         return;
