@@ -58,24 +58,24 @@ fn short_text(s: &str) -> bool {
     !s.trim().is_empty() && s.len() <= 64 && !s.chars().any(char::is_control)
 }
 
-fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Response> {
+fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
 }
 
-fn parse_mode(mode: Option<&str>, default: Option<MonitorMode>) -> Result<MonitorMode, Response> {
+fn parse_mode(mode: Option<&str>, default: Option<MonitorMode>) -> Result<MonitorMode, ApiError> {
     match (mode, default) {
         (None, Some(d)) => Ok(d),
-        (None, None) => Err(error(
+        (None, None) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "mode: listen, whisper or barge",
         )),
         (Some(m), _) => m
             .parse::<MonitorMode>()
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("mode: {e}"))),
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("mode: {e}"))),
     }
 }
 
@@ -95,9 +95,9 @@ async fn supervisor(api: &Api, headers: &HeaderMap) -> Result<String, Response> 
     .map_err(IntoResponse::into_response)
 }
 
-fn call_id(id: &str) -> Result<CallTarget, Response> {
+fn call_id(id: &str) -> Result<CallTarget, ApiError> {
     if hotline_evidence::validate_id(id).is_err() {
-        return Err(error(StatusCode::NOT_FOUND, "no such call"));
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such call"));
     }
     Ok(CallTarget::Call(CallId::from_stored(id)))
 }
@@ -123,16 +123,16 @@ async fn act(api: &Api, target: CallTarget, action: CallAction, by: String) -> R
 async fn start(State(api): State<Api>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let by = match supervisor(&api, &headers).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let body: StartBody = match parse_body(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let target = match (body.call.as_deref(), body.agent.as_deref()) {
         (Some(c), None) => match call_id(c) {
             Ok(t) => t,
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         },
         (None, Some(a)) if short_text(a) => CallTarget::Agent(AgentId::new(a)),
         (None, Some(_)) => {
@@ -159,7 +159,7 @@ async fn start(State(api): State<Api>, headers: HeaderMap, body: axum::body::Byt
     };
     let mode = match parse_mode(body.mode.as_deref(), Some(MonitorMode::Listen)) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let action = CallAction::Monitor {
         supervisor: phone,
@@ -177,19 +177,19 @@ async fn switch(
 ) -> Response {
     let by = match supervisor(&api, &headers).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let target = match call_id(&id) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let body: ModeBody = match parse_body(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mode = match parse_mode(body.mode.as_deref(), None) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     act(&api, target, CallAction::MonitorMode(mode), by).await
 }
@@ -198,11 +198,11 @@ async fn switch(
 async fn stop(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let by = match supervisor(&api, &headers).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let target = match call_id(&id) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     act(&api, target, CallAction::StopMonitor, by).await
 }
