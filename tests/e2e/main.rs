@@ -19,6 +19,7 @@ mod cli;
 mod conformance;
 mod console;
 mod kpis;
+mod monitor;
 mod outbound;
 mod phone;
 mod recordings;
