@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 /// `hotline users add NAME --role ROLE` with password `pw`.
-fn add_user(h: &Hotline, name: &str, role: &str, pw: &str) {
+pub(super) fn add_user(h: &Hotline, name: &str, role: &str, pw: &str) {
     let file = h.dir.path().join(format!("{name}.pw"));
     std::fs::write(&file, format!("{pw}\n")).unwrap();
     let out = Command::new(Hotline::binary())
@@ -336,7 +336,7 @@ fn the_console_api_serves_a_real_recorded_call_to_a_logged_in_supervisor() {
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Browser {
+pub(super) struct Browser {
     driver: Child,
     addr: String,
     session: String,
@@ -344,7 +344,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn start() -> Browser {
+    pub(super) fn start() -> Browser {
         let port = free_tcp_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -402,11 +402,11 @@ impl Browser {
         self.call(method, &format!("/session/{}{what}", self.session), body)
     }
 
-    fn go(&self, url: &str) {
+    pub(super) fn go(&self, url: &str) {
         self.cmd("POST", "/url", json!({ "url": url }));
     }
 
-    fn js(&self, script: &str) -> Value {
+    pub(super) fn js(&self, script: &str) -> Value {
         self.cmd(
             "POST",
             "/execute/sync",
@@ -426,12 +426,12 @@ impl Browser {
             .to_string()
     }
 
-    fn click(&self, css: &str) {
+    pub(super) fn click(&self, css: &str) {
         let e = self.find(css);
         self.cmd("POST", &format!("/element/{e}/click"), json!({}));
     }
 
-    fn type_in(&self, css: &str, text: &str) {
+    pub(super) fn type_in(&self, css: &str, text: &str) {
         let e = self.find(css);
         self.cmd(
             "POST",
@@ -441,7 +441,7 @@ impl Browser {
     }
 
     /// Polls a JS expression until it is truthy.
-    fn wait_js(&self, expr: &str, timeout: Duration) -> bool {
+    pub(super) fn wait_js(&self, expr: &str, timeout: Duration) -> bool {
         let script = format!("return !!({expr});");
         wait_until(timeout, || self.js(&script).as_bool().unwrap_or(false))
     }

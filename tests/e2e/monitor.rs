@@ -469,3 +469,119 @@ fn a_desk_phone_joins_by_feature_code_and_hanging_up_ends_only_the_monitoring() 
     });
     assert!(refused, "the refused *70 of 1002 is an event");
 }
+
+#[test]
+fn a_supervisor_listens_then_whispers_then_stops_from_the_wallboard_in_chromium() {
+    need_peers();
+    assert!(
+        have("chromedriver") && have("chromium"),
+        "chromium and chromium-driver are not installed: run scripts/test.sh (it installs them)"
+    );
+    let h = Hotline::start_with(options());
+    let web = h.http_addr();
+    super::console::add_user(&h, "lead", "supervisor", "correct horse");
+    let agent = Baresip::agent(&h.addr(), "1001", "demo1001", AudioSource::Sine(B as u32));
+    assert!(
+        agent.wait_registered(Duration::from_secs(10)),
+        "{}",
+        agent.report()
+    );
+    let mut caller = Baresip::configure(
+        AudioSource::Sine(A as u32),
+        "<sip:0612345678@127.0.0.1>;regint=0",
+    );
+    caller.start(&[
+        "-e".into(),
+        format!("/dial {}", h.uri("hotline")),
+        "-t".into(),
+        "40".into(),
+    ]);
+    let call = super::call_control::wait_talking(&h, "1001");
+    let call_id = call["call_id"].as_str().unwrap().to_string();
+    let sup = Baresip::agent(&h.addr(), "1004", "demo1004", AudioSource::Sine(C as u32));
+    assert!(
+        sup.wait_registered(Duration::from_secs(10)),
+        "{}",
+        sup.report()
+    );
+
+    let b = super::console::Browser::start();
+    b.go(&format!("http://{web}/console/"));
+    assert!(b.wait_js(
+        "document.getElementById('login-view') && !document.getElementById('login-view').hidden",
+        Duration::from_secs(10)
+    ));
+    b.type_in("#login-user", "lead");
+    b.type_in("#login-password", "correct horse");
+    b.click("#login-submit");
+    let listen = "tr.live-call button[data-mode='listen']";
+    assert!(
+        b.wait_js(
+            &format!("document.querySelector(\"{listen}\")"),
+            Duration::from_secs(15)
+        ),
+        "the talking call has monitor buttons\n{}",
+        h.report()
+    );
+    b.type_in("#monitor-phone", "1004");
+    // the wallboard redraws its rows every second: click from inside the page
+    let click = |sel: &str| {
+        b.js(&format!("document.querySelector(\"{sel}\").click()"));
+    };
+    click(listen);
+    assert!(
+        sup.wait_established(Duration::from_secs(10)),
+        "{}",
+        sup.report()
+    );
+    let has = |name: &str| {
+        let name = name.to_string();
+        let call = CallId::from_stored(&call_id);
+        wait_until(Duration::from_secs(10), || {
+            kinds(&events(&h, &call)).iter().any(|k| *k == name)
+        })
+    };
+    assert!(has("monitor_started"), "{}", h.report());
+    // the buttons are drawn again with each render: wait for the active one
+    let whisper = "tr.live-call button[data-mode='whisper']";
+    assert!(b.wait_js(
+        "document.querySelector(\"tr.live-call button.active[data-mode='listen']\")",
+        Duration::from_secs(5)
+    ));
+    click(whisper);
+    assert!(has("monitor_mode_changed"), "{}", h.report());
+    assert!(b.wait_js(
+        "document.querySelector(\"tr.live-call button[data-mode='stop']\")",
+        Duration::from_secs(5)
+    ));
+    click("tr.live-call button[data-mode='stop']");
+    // baresip says "terminated" or "session closed" for the engine's BYE
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let out = sup.stdout();
+            out.contains("terminated (duration") || out.contains("session closed")
+        }),
+        "{}",
+        sup.report()
+    );
+    assert!(has("monitor_stopped"));
+    let ev = events(&h, &CallId::from_stored(&call_id));
+    let by: Vec<String> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MonitorStarted { by, mode, .. } => Some(format!("{mode} {by}")),
+            EventKind::MonitorModeChanged { by, mode, .. } => Some(format!("{mode} {by}")),
+            EventKind::MonitorStopped { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        by,
+        ["listen api:lead", "whisper api:lead", "stopped by api:lead"]
+    );
+    // the call is still up after the supervisor left
+    let r = super::call_control::wait_talking(&h, "1001");
+    assert_eq!(r["call_id"], call_id.as_str());
+    drop(b);
+    drop(caller);
+}

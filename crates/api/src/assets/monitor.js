@@ -101,7 +101,9 @@ const MONITOR_TEXT = {
     const table = document.getElementById('wb-calls');
     if (!table || document.getElementById('monitor-phone')) return;
     const input = el('input', { id: 'monitor-phone', size: '10', title: T.phoneHint, value: localStorage.getItem(PHONE_KEY) || '' });
-    input.addEventListener('change', () => localStorage.setItem(PHONE_KEY, input.value.trim()));
+    const keep = () => localStorage.setItem(PHONE_KEY, input.value.trim());
+    input.addEventListener('input', keep);
+    input.addEventListener('change', keep);
     const label = el('label', { class: 'monitor-phone' }, `${T.phone} `);
     label.append(input);
     table.parentNode.insertBefore(label, table);
