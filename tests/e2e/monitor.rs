@@ -538,7 +538,7 @@ fn a_supervisor_listens_then_whispers_then_stops_from_the_wallboard_in_chromium(
         let name = name.to_string();
         let call = CallId::from_stored(&call_id);
         wait_until(Duration::from_secs(10), || {
-            kinds(&events(&h, &call)).iter().any(|k| *k == name)
+            kinds(&events(&h, &call)).contains(&name)
         })
     };
     assert!(has("monitor_started"), "{}", h.report());
