@@ -3,7 +3,8 @@
 # the end-to-end tests talk to when they are missing:
 #   sipp (sip-tester), baresip (baresip-core), sox, libasound2-dev (cpal, for
 #   hotline-phone), PostgreSQL server binaries (throwaway clusters in tests),
-#   chromium and chromium-driver (the console's browser test).
+#   chromium and chromium-driver (the console's browser test), a Chinese font
+#   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh).
 #
 #   scripts/test.sh                 # everything
 #   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
@@ -26,6 +27,7 @@ if ! dpkg -s libasound2-dev >/dev/null 2>&1; then
 fi
 command -v chromium >/dev/null 2>&1 || missing+=("chromium")
 command -v chromedriver >/dev/null 2>&1 || missing+=("chromium-driver")
+dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing+=("fonts-wqy-microhei")
 
 if ((${#missing[@]})); then
     echo "test.sh: missing: ${missing[*]}"
@@ -40,7 +42,7 @@ if ((${#missing[@]})); then
         "${sudo[@]}" apt-get update
         "${sudo[@]}" apt-get install -y --no-install-recommends \
             sip-tester baresip-core sox libasound2-dev postgresql \
-            chromium chromium-driver
+            chromium chromium-driver fonts-wqy-microhei
     fi
 fi
 

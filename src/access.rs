@@ -60,7 +60,8 @@ pub struct ListFilter {
     /// Only recordings with an evidence mark (held or released).
     #[arg(long)]
     pub marked: bool,
-    /// Only this call type (order, inquiry, callback, complaint).
+    /// Only this call type (order, inquiry, callback, complaint, reply,
+    /// return_visit, other).
     #[arg(long = "type")]
     pub call_type: Option<String>,
     /// Only calls that talked at least this many seconds.
@@ -310,9 +311,7 @@ pub fn list(cfg: &Config, f: &ListFilter) -> Result<()> {
                 .iter()
                 .copied()
                 .find(|c| c.as_str() == t)
-                .ok_or_else(|| {
-                    anyhow!("--type: `{t}` is not order, inquiry, callback or complaint")
-                })
+                .ok_or_else(|| anyhow!("--type: `{t}` is not one of {}", CallType::names()))
         })
         .transpose()?;
     runtime()?.block_on(async {

@@ -3,6 +3,7 @@
 //! `hotline serve` runs the hotline; `hotline check-config` validates a config file.
 
 mod access;
+mod cases;
 mod config;
 mod recordings;
 mod report;
@@ -17,7 +18,7 @@ use hotline_recorder::Recorder;
 use hotline_sip::SipServer;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 #[derive(Parser)]
 #[command(
@@ -123,6 +124,15 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// Complaint cases: list, show one, export as CSV.
+    Cases {
+        #[command(subcommand)]
+        cmd: cases::CasesCmd,
+        #[arg(long, global = true, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Check a config file and exit (0 = valid).
     CheckConfig {
         /// Config file.
@@ -145,6 +155,9 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig { path } => check_config(&path),
         Command::Report { args, config, data } => report(&config, data, &args),
         Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
+        Command::Cases { cmd, config, data } => {
+            load_with_data(&config, data).and_then(|c| cases::run(&c, cmd))
+        }
         Command::Users { cmd, config, data } => {
             load_with_data(&config, data).and_then(|c| access::users(&c, cmd))
         }
@@ -432,6 +445,7 @@ async fn console(
     ccfg.login_attempts = c.login_attempts;
     ccfg.login_window_s = c.login_window_s;
     ccfg.open_read_api = c.open_read_api;
+    ccfg.calendar = cfg.calendar()?;
     let console = hotline_api::Console::new(
         store,
         ccfg,
@@ -491,16 +505,11 @@ async fn run(settings: Settings) -> Result<()> {
     for a in &cfg.agents {
         info!(agent = %a.id, name = a.name.as_deref().unwrap_or("-"), "agent account");
     }
-    let demo = cfg.demo_password_agents();
-    if !demo.is_empty() && !cfg.sip.listen.ip().is_loopback() {
-        for _ in 0..3 {
-            warn!("!!! DEMO PASSWORDS ON A NETWORK ADDRESS: agents {} use the shipped demo passwords while SIP listens on {}. Anyone who can reach this port can register as them. Change [[agents]] passwords in the config.", demo.join(", "), cfg.sip.listen);
-        }
-    }
     let (sip, sip_events) = SipServer::start(sip_cfg, accounts)
         .await
         .context("sip.listen")?;
     let blacklist = engine_cfg.blacklist.clone();
+    let case_owners = hotline_engine::owners::CaseOwners::new();
     let mut engine = Engine::new(
         engine_cfg,
         sip.clone(),
@@ -509,30 +518,35 @@ async fn run(settings: Settings) -> Result<()> {
         sink.clone(),
         prompts,
     )
+    .with_case_owners(
+        case_owners.clone(),
+        i64::from(cfg.cases.owner_wait_s) * 1000,
+    )
     .with_audit(store.clone());
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
         let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
         let api = hotline_api::engine::Api {
+            console: {
+                let c = console(&cfg, store.clone(), blacklist).await?;
+                let owners = case_owners.clone();
+                cases::attach(&cfg, c, sink.clone(), live_tx.clone(), owners).await?
+            },
             live,
             agents: engine.control(),
-            token: cfg.http.api_token.clone(),
-            console: if cfg.console.enabled {
-                Some(console(&cfg, store.clone(), blacklist).await?)
-            } else {
-                None
-            },
+            trunks: engine.trunks(),
             tls,
-            recordings: Some(hotline_recorder::access::RecordingAccess::new(
-                store.clone(),
-                cfg.recordings_dir(),
-            )),
+            console_routes: cfg.console.enabled,
         };
         http_addr = Some(hotline_api::engine::serve(cfg.http.listen, api).await?);
         engine = engine.with_live_events(live_tx);
     }
-    let pending = pending_callbacks(&store).await;
+    let pending = hotline_engine::callback::load_pending(
+        &store,
+        hotline_core::Clock::now_ms(&hotline_core::SystemClock),
+    )
+    .await;
     if !pending.is_empty() {
         info!(
             count = pending.len(),
@@ -574,40 +588,4 @@ async fn run(settings: Settings) -> Result<()> {
     drop(sink);
     writer.abort();
     Ok(())
-}
-
-/// The callbacks the previous run left to make (from the event log). A store
-/// that cannot be read is logged and the engine starts without them: calls
-/// come first.
-async fn pending_callbacks(
-    store: &hotline_store::Store,
-) -> Vec<hotline_engine::callback::PendingCallback> {
-    use hotline_core::Clock;
-    let now = hotline_core::SystemClock.now_ms();
-    // deadlines are at most a week (callback.deadline_h <= 168)
-    let since = now - 8 * 86_400_000;
-    let requested = match store
-        .events_of_kind("callback_requested", since, 100_000)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            warn!(error = %e, "pending callbacks could not be read; they are not made");
-            return Vec::new();
-        }
-    };
-    let mut own = std::collections::HashMap::new();
-    for e in &requested {
-        if let hotline_core::EventKind::CallbackRequested { callback, .. } = &e.kind {
-            match store.events_for_call(callback).await {
-                Ok(ev) => {
-                    own.insert(callback.clone(), ev);
-                }
-                Err(e) => warn!(call = %callback, error = %e, "callback events unreadable"),
-            }
-        }
-    }
-    hotline_engine::callback::PendingCallback::find(&requested, now, |id| {
-        own.get(id).cloned().unwrap_or_default()
-    })
 }

@@ -8,10 +8,12 @@
 //! 3. [`settings::Settings::build`]: the typed values every part of the
 //!    engine takes, with every file the config names loaded.
 
+pub mod cases;
 pub mod monitor;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod trunks;
 
 use hotline_core::RingCadence;
 use hotline_sip::DigestAlgorithm;
@@ -116,6 +118,9 @@ pub struct Config {
     /// `[outbound]`
     #[serde(default)]
     pub outbound: OutboundSection,
+    /// `[[trunks]]`
+    #[serde(default)]
+    pub trunks: Vec<trunks::TrunkSection>,
     /// `[voicemail]`
     #[serde(default)]
     pub voicemail: VoicemailSection,
@@ -143,6 +148,10 @@ pub struct Config {
     /// `[monitor]`: live monitoring by supervisors.
     #[serde(default)]
     pub monitor: crate::config::monitor::MonitorSection,
+    /// `[cases]`: complaint cases (reply deadlines, note categories,
+    /// routing by ownership).
+    #[serde(default)]
+    pub cases: crate::config::cases::CasesSection,
 }
 
 /// `[sip]`: signalling.
@@ -307,6 +316,12 @@ pub struct LimitsSection {
     pub callback_s: u32,
     /// Complaints.
     pub complaint_s: u32,
+    /// Agents' replies to questions (calls out).
+    pub reply_s: u32,
+    /// Return visits (calls out).
+    pub return_visit_s: u32,
+    /// Other calls out.
+    pub other_s: u32,
     /// `limit_warning` at this fraction of the limit.
     pub warning_fraction: f64,
     /// A short beep that only the agent hears at the warning and at the limit.
@@ -320,6 +335,9 @@ impl Default for LimitsSection {
             inquiry_s: 180,
             callback_s: 180,
             complaint_s: 0,
+            reply_s: 180,
+            return_visit_s: 180,
+            other_s: 0,
             warning_fraction: 0.8,
             agent_tone: false,
         }
@@ -335,6 +353,9 @@ impl LimitsSection {
             (CallType::Inquiry, self.inquiry_s),
             (CallType::Callback, self.callback_s),
             (CallType::Complaint, self.complaint_s),
+            (CallType::Reply, self.reply_s),
+            (CallType::ReturnVisit, self.return_visit_s),
+            (CallType::Other, self.other_s),
         ]
         .into_iter()
         .filter(|(_, s)| *s > 0)
@@ -447,6 +468,29 @@ pub struct PromptsSection {
     pub silent_line: Option<PathBuf>,
     /// Played to callers of a closed queue (none: 480 before answering).
     pub closed: Option<PathBuf>,
+    /// The language of the prompts: `zh` (Mandarin) or `en`. It decides how
+    /// announcements are put together from `announcements.words`
+    /// (「您前面还有三位」 or "you are caller number four").
+    pub language: PromptLanguage,
+    /// 报工号: when an agent answers, both sides hear 「1001号客服为您服务」
+    /// before they talk (words from `announcements.words`; needs `zh`).
+    pub agent_number: bool,
+    /// 「很抱歉让您久等了」, played to both sides when a hold ends (none: nothing).
+    pub hold_resume: Option<PathBuf>,
+    /// 「谢谢您的电话，再见！」, played to both sides by the agent's closing
+    /// hang-up (`close`) before the line is cleared (none: cleared at once).
+    pub closing: Option<PathBuf>,
+}
+
+/// `prompts.language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptLanguage {
+    /// Mandarin (`config/prompts/zh/`, as shipped).
+    Zh,
+    /// English (`config/prompts/`; the default when the key is absent).
+    #[default]
+    En,
 }
 
 impl Default for PromptsSection {
@@ -457,6 +501,10 @@ impl Default for PromptsSection {
             blacklisted: None,
             silent_line: None,
             closed: None,
+            language: PromptLanguage::En,
+            agent_number: false,
+            hold_resume: None,
+            closing: None,
         }
     }
 }
@@ -530,6 +578,8 @@ pub struct CallbackSection {
     pub attempts: u32,
     /// Seconds the caller's phone rings per attempt.
     pub answer_timeout_s: u32,
+    /// The `[[trunks]]` entry callbacks go through (unset: `dial`).
+    pub trunk: Option<String>,
 }
 
 impl Default for CallbackSection {
@@ -544,6 +594,7 @@ impl Default for CallbackSection {
             retry_s: 300,
             attempts: 3,
             answer_timeout_s: 30,
+            trunk: None,
         }
     }
 }
@@ -573,6 +624,8 @@ pub struct OutboundSection {
     pub answer_timeout_s: u32,
     /// The type of an outbound call (its handle-time limit).
     pub call_type: String,
+    /// The `[[trunks]]` entry calls go through (unset: `dial`).
+    pub trunk: Option<String>,
 }
 
 impl Default for OutboundSection {
@@ -584,6 +637,7 @@ impl Default for OutboundSection {
             allowed_prefixes: Vec::new(),
             answer_timeout_s: 45,
             call_type: "callback".into(),
+            trunk: None,
         }
     }
 }
@@ -824,6 +878,17 @@ impl Config {
 
     /// Checks values and their consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let demo = self.demo_password_agents();
+        if !demo.is_empty() && !self.sip.listen.ip().is_loopback() {
+            return Err(invalid(
+                "agents",
+                format!(
+                    "agents {} still use the shipped demo passwords and sip.listen {} is not loopback: anyone who reaches this port could register as them. Give every [[agents]] entry its own password (at least 12 characters, not starting with `demo`), or listen on 127.0.0.1",
+                    demo.join(", "),
+                    self.sip.listen
+                ),
+            ));
+        }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(invalid(
                 if self.http.tls_cert.is_some() {
@@ -863,6 +928,8 @@ impl Config {
             ));
         }
         self.outbound.validate(&self.hotline.numbers)?;
+        self.validate_trunks()?;
+        self.cases.validate()?;
         if self.callback.enabled {
             let c = &self.callback;
             let mut key = c.key.chars();
@@ -967,6 +1034,9 @@ impl Config {
             ("limits.inquiry_s", self.limits.inquiry_s),
             ("limits.callback_s", self.limits.callback_s),
             ("limits.complaint_s", self.limits.complaint_s),
+            ("limits.reply_s", self.limits.reply_s),
+            ("limits.return_visit_s", self.limits.return_visit_s),
+            ("limits.other_s", self.limits.other_s),
         ] {
             if v > 86_400 {
                 return Err(invalid(
@@ -1096,7 +1166,8 @@ impl Config {
         self.validate_routing()
     }
 
-    /// Agents still using a demo password (`demo...`), for the start-up warning.
+    /// Agents still using a demo password (`demo...`): refused on a
+    /// non-loopback SIP address.
     pub fn demo_password_agents(&self) -> Vec<String> {
         self.agents
             .iter()

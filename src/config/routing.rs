@@ -170,7 +170,7 @@ impl Default for AgentCodesSection {
 pub struct IvrOptionSection {
     /// The key: `0`–`9`, `*` or `#`.
     pub digit: String,
-    /// order, inquiry, callback or complaint (default inquiry).
+    /// A call type name (default inquiry).
     #[serde(default)]
     pub call_type: Option<String>,
     /// The queue (default `hotline.queue`).

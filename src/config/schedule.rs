@@ -4,8 +4,9 @@
 
 use crate::config::routing::QueueSettings;
 use crate::config::{invalid, Config, ConfigError};
+use hotline_core::TimeOfDay;
 use hotline_core::{Calendar, CalendarError, Shift, ShiftPart};
-use hotline_engine::schedule::{self, GreetingPeriod, OpenHours, Schedule, TimeOfDay};
+use hotline_engine::schedule::{self, GreetingPeriod, OpenHours, Schedule};
 use hotline_engine::ClosedTreatment;
 use hotline_media::prompt::Prompt;
 use serde::Deserialize;
@@ -54,13 +55,9 @@ impl Config {
         }
     }
 
-    fn time_zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
-        Ok(self.calendar()?.time_zone().clone())
-    }
-
     /// Checks the calendar: time zone, shifts, holidays, periods, open hours.
     pub fn validate_schedule(&self) -> Result<(), ConfigError> {
-        self.time_zone()?;
+        self.calendar()?;
         shifts(&self.shifts)?;
         if self.schedule.closed_action == ClosedTreatment::Voicemail && !self.voicemail.enabled {
             return Err(invalid(
@@ -86,10 +83,10 @@ impl Config {
                     "name the period (1-64 characters)",
                 ));
             }
-            let from = TimeOfDay::parse(&g.from)
+            let from = schedule::minutes_of_day(&g.from)
                 .map_err(|e| invalid(format!("{key}.from"), e.to_string()))?;
-            let to =
-                TimeOfDay::parse(&g.to).map_err(|e| invalid(format!("{key}.to"), e.to_string()))?;
+            let to = schedule::minutes_of_day(&g.to)
+                .map_err(|e| invalid(format!("{key}.to"), e.to_string()))?;
             if from == to {
                 return Err(invalid(format!("{key}.to"), "the period is empty"));
             }
@@ -109,7 +106,7 @@ impl Config {
         greetings: Vec<Prompt>,
         queues: &[QueueSettings],
     ) -> Result<Schedule, ConfigError> {
-        let mut s = Schedule::new(self.time_zone()?);
+        let mut s = Schedule::new(&self.calendar()?);
         for (i, h) in self.schedule.holidays.iter().enumerate() {
             let day = schedule::parse_holiday(h)
                 .map_err(|e| invalid(format!("schedule.holidays[{i}]"), e.to_string()))?;
@@ -119,8 +116,9 @@ impl Config {
             let key = "schedule.greetings";
             s = s.with_period(GreetingPeriod {
                 name: g.name.clone(),
-                start: TimeOfDay::parse(&g.from).map_err(|e| invalid(key, e.to_string()))?,
-                end: TimeOfDay::parse(&g.to).map_err(|e| invalid(key, e.to_string()))?,
+                start: schedule::minutes_of_day(&g.from)
+                    .map_err(|e| invalid(key, e.to_string()))?,
+                end: schedule::minutes_of_day(&g.to).map_err(|e| invalid(key, e.to_string()))?,
                 greeting,
             });
         }
@@ -180,7 +178,7 @@ pub fn shifts(sections: &[ShiftSection]) -> Result<Vec<Shift>, ConfigError> {
         let parts = match (&s.start, &s.end, s.parts.is_empty()) {
             (Some(start), Some(end), true) => {
                 let time = |k: &str, v: &str| {
-                    v.parse::<hotline_core::TimeOfDay>()
+                    v.parse::<TimeOfDay>()
                         .map_err(|e: CalendarError| invalid(key(k), e.to_string()))
                 };
                 let (start, end) = (time("start", start)?, time("end", end)?);

@@ -143,6 +143,24 @@ fn load_prompts(cfg: &Config) -> Result<Prompts> {
         blacklisted: optional_wav("prompts.blacklisted", "blacklisted", p.blacklisted.as_ref())?,
         silent_line: optional_wav("prompts.silent_line", "silent_line", p.silent_line.as_ref())?,
         closed: optional_wav("prompts.closed", "closed", p.closed.as_ref())?,
+        agent_number: if p.agent_number {
+            if p.language != super::PromptLanguage::Zh {
+                anyhow::bail!(
+                    "prompts.agent_number: the agent's number is said in Mandarin: set prompts.language = \"zh\" (or agent_number = false)"
+                );
+            }
+            let dir = &cfg.announcements.words;
+            Some(hotline_engine::zh::ZhWords::load(dir).with_context(|| {
+                format!(
+                    "prompts.agent_number: the words in announcements.words: {}",
+                    dir.display()
+                )
+            })?)
+        } else {
+            None
+        },
+        hold_resume: optional_wav("prompts.hold_resume", "hold_resume", p.hold_resume.as_ref())?,
+        closing: optional_wav("prompts.closing", "closing", p.closing.as_ref())?,
     })
 }
 
@@ -152,10 +170,15 @@ fn load_announcements(cfg: &Config) -> Result<Option<hotline_engine::announce::A
         return Ok(None);
     }
     let words = if a.position || a.expected_wait {
-        Some(
-            hotline_engine::announce::AnnounceWords::load(&a.words)
-                .with_context(|| format!("announcements.words: {}", a.words.display()))?,
-        )
+        let ctx = || format!("announcements.words: {}", a.words.display());
+        Some(match cfg.prompts.language {
+            super::PromptLanguage::Zh => hotline_engine::announce::Words::Mandarin(
+                hotline_engine::zh::ZhWords::load(&a.words).with_context(ctx)?,
+            ),
+            super::PromptLanguage::En => hotline_engine::announce::Words::English(
+                hotline_engine::announce::AnnounceWords::load(&a.words).with_context(ctx)?,
+            ),
+        })
     } else {
         None
     };
@@ -181,6 +204,7 @@ fn load_outbound(cfg: &Config) -> Result<Option<hotline_engine::outbound::Outbou
         allowed_prefixes: o.allowed_prefixes.clone(),
         answer_timeout_ms: i64::from(o.answer_timeout_s) * 1000,
         call_type: o.call_type.parse()?,
+        trunk: o.trunk.clone(),
     }))
 }
 
@@ -199,6 +223,7 @@ fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::Callba
         retry_ms: i64::from(c.retry_s) * 1000,
         attempts: c.attempts,
         answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
+        trunk: c.trunk.clone(),
     }))
 }
 
@@ -307,6 +332,7 @@ fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig>
             .collect(),
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         media_timeout_ms: i64::from(cfg.hotline.media_timeout_s) * 1000,
+        trunks: cfg.trunks()?,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,
@@ -343,7 +369,18 @@ mod tests {
         assert!(s.engine.announcements.is_some());
         assert!(s.engine.voicemail.is_some());
         assert_eq!(s.center.calendar.name(), "Asia/Shanghai");
-        assert_eq!(s.center.shifts.len(), 2);
+        assert_eq!(s.center.shifts.len(), 4);
+        // the regulations' setup (issue 20)
+        let p = &s.prompts;
+        assert!(p.agent_number.is_some() && p.hold_resume.is_some() && p.closing.is_some());
+        assert!(p.silent_line.is_some() && p.closed.is_some());
+        assert!(matches!(
+            s.engine
+                .announcements
+                .as_ref()
+                .and_then(|a| a.words.as_ref()),
+            Some(hotline_engine::announce::Words::Mandarin(_))
+        ));
         assert_eq!(s.accounts.len(), 4);
     }
 
@@ -351,41 +388,64 @@ mod tests {
     fn every_asset_loader_refuses_an_unreadable_file_naming_its_key() {
         let cases = [
             (
-                "message = \"config/prompts/announce/still_waiting.wav\"",
+                "message = \"config/prompts/zh/announce/still_waiting.wav\"",
                 "message = \"/nonexistent/still_waiting.wav\"",
                 "announcements.message",
             ),
             (
-                "words = \"config/prompts/announce\"",
+                "words = \"config/prompts/zh/announce\"",
                 "words = \"/nonexistent/announce\"",
                 "announcements.words",
             ),
             (
-                "prompt = \"config/prompts/voicemail.wav\"",
+                "prompt = \"config/prompts/zh/voicemail.wav\"",
                 "prompt = \"/nonexistent/voicemail.wav\"",
                 "voicemail.prompt",
             ),
             (
-                "closed = \"config/prompts/closed.wav\"",
+                "closed = \"config/prompts/zh/closed.wav\"",
                 "closed = \"/nonexistent/closed.wav\"",
                 "prompts.closed",
             ),
             (
-                "enabled = false\nkey = \"1\"\noffer = \"config/prompts/callback_offer.wav\"",
+                "enabled = true\nkey = \"1\"\noffer = \"config/prompts/zh/callback_offer.wav\"",
                 "enabled = true\nkey = \"1\"\noffer = \"/nonexistent/offer.wav\"",
                 "callback.offer",
             ),
             (
-                "offer = \"config/prompts/callback_offer.wav\"",
-                "offer = \"/nonexistent/offer.wav\"",
-                // callbacks are off as shipped: their prompts are not loaded
+                "enabled = true\nkey = \"1\"\noffer = \"config/prompts/zh/callback_offer.wav\"",
+                "enabled = false\nkey = \"1\"\noffer = \"/nonexistent/offer.wav\"",
+                // callbacks off: their prompts are not loaded
                 "",
             ),
             (
-                "timezone = \"Asia/Shanghai\"\n",
-                "timezone = \"Asia/Shanghai\"\n[[schedule.greetings]]\nname = \"morning\"\nfrom = \"06:00\"\nto = \"12:00\"\nprompt = \"/nonexistent/morning.wav\"\n",
+                "prompt = \"config/prompts/zh/greeting_morning.wav\"",
+                "prompt = \"/nonexistent/morning.wav\"",
                 "schedule.greetings[0].prompt",
             ),
+            (
+                "hold_resume = \"config/prompts/zh/hold_resume.wav\"",
+                "hold_resume = \"/nonexistent/hold_resume.wav\"",
+                "prompts.hold_resume",
+            ),
+            (
+                "closing = \"config/prompts/zh/closing.wav\"",
+                "closing = \"/nonexistent/closing.wav\"",
+                "prompts.closing",
+            ),
+            (
+                "language = \"zh\"",
+                "language = \"en\"",
+                // the agent's number is said in Mandarin only
+                "prompts.agent_number",
+            ),
+            (
+                "words = \"config/prompts/zh/announce\"",
+                "words = \"config/prompts/announce\"",
+                // the English words are not the Mandarin syllables
+                "ling.wav",
+            ),
+            ("agent_number = true", "agent_number = false", ""),
             (
                 "[http]",
                 "[http]\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"/nonexistent/key.pem\"",

@@ -123,58 +123,87 @@ fn an_unusable_recordings_directory_stops_the_start_with_a_clear_error() {
 }
 
 #[test]
-fn demo_passwords_on_a_network_address_are_warned_about_loudly() {
+fn demo_passwords_on_a_network_address_are_refused() {
+    // loopback: the shipped demo passwords are fine
     let h = Hotline::start_with(HotlineOptions {
         extra_args: vec![],
         ..HotlineOptions::default()
     });
     assert!(
-        !h.stderr().contains("DEMO PASSWORDS"),
-        "loopback: no warning"
+        !h.stderr().contains("demo passwords"),
+        "loopback: no refusal"
     );
     drop(h);
-    // the same config on every interface
+    // the same config on every interface: refused, naming the agents
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_udp_port();
     let config =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/hotline.toml"))
-            .expect("config");
+            .expect("config")
+            .replace(
+                "recordings = \"recordings\"",
+                &format!("recordings = \"{}/rec\"", dir.path().display()),
+            );
     let path = dir.path().join("hotline.toml");
+    std::fs::write(&path, &config).expect("write");
+    let serve = |path: &Path| {
+        let mut child = hotline()
+            .arg("serve")
+            .arg("--config")
+            .arg(path)
+            .arg("--sip")
+            .arg(format!("0.0.0.0:{port}"))
+            .args(["--http", "127.0.0.1:0"])
+            .arg("--data")
+            .arg(dir.path().join("data"))
+            .env("HOTLINE_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn hotline");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut stdout, &mut line);
+        let status = terminate(&mut child, Duration::from_secs(5));
+        let mut stderr = String::new();
+        let _ =
+            std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
+        (status, line, stderr)
+    };
+    let (status, line, stderr) = serve(&path);
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(2),
+        "refused with the config error code: {line}\n{stderr}"
+    );
+    assert!(line.is_empty(), "it must not start: {line}");
+    assert!(
+        stderr.contains("demo passwords")
+            && stderr.contains("1001")
+            && stderr.contains("[[agents]]"),
+        "{stderr}"
+    );
+    // check-config says the same about a file that listens on every interface
+    let open = dir.path().join("open.toml");
     std::fs::write(
-        &path,
-        config.replace(
-            "recordings = \"recordings\"",
-            &format!("recordings = \"{}/rec\"", dir.path().display()),
-        ),
+        &open,
+        config.replace("listen = \"127.0.0.1:5060\"", "listen = \"0.0.0.0:5060\""),
     )
     .expect("write");
-    let mut child = hotline()
-        .arg("serve")
-        .arg("--config")
-        .arg(&path)
-        .arg("--sip")
-        .arg(format!("0.0.0.0:{port}"))
-        .args(["--http", "127.0.0.1:0"])
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .env("HOTLINE_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn hotline");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    let _ = std::io::BufRead::read_line(&mut stdout, &mut line);
-    terminate(&mut child, Duration::from_secs(5));
-    let mut stderr = String::new();
-    let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr);
+    let out = hotline()
+        .args(["check-config"])
+        .arg(&open)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demo passwords"));
+    // with real passwords it serves on every interface
+    let real = dir.path().join("real.toml");
+    std::fs::write(&real, config.replace("\"demo100", "\"Real-secret-100")).expect("write");
+    let (_, line, stderr) = serve(&real);
     assert!(
         line.starts_with(&format!("hotline: ready sip=0.0.0.0:{port}")),
         "{line}\n{stderr}"
-    );
-    assert!(
-        stderr.contains("DEMO PASSWORDS ON A NETWORK ADDRESS") && stderr.contains("1001"),
-        "{stderr}"
     );
 }
 

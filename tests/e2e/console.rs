@@ -96,14 +96,14 @@ fn raw_http(
 }
 
 /// A logged-in console client (cookie and CSRF token).
-struct Client {
+pub(super) struct Client {
     addr: String,
     cookie: String,
     csrf: String,
 }
 
 impl Client {
-    fn login(addr: &str, user: &str, pw: &str) -> Client {
+    pub(super) fn login(addr: &str, user: &str, pw: &str) -> Client {
         let body = json!({"user": user, "password": pw}).to_string();
         let (status, head, b) = raw_http(addr, "POST", "/api/login", &[], &body);
         assert_eq!(status, 200, "login {user}: {}", String::from_utf8_lossy(&b));
@@ -142,7 +142,7 @@ impl Client {
         raw_http(&self.addr, method, path, &headers, body)
     }
 
-    fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+    pub(super) fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         let body = if body.is_null() {
             String::new()
         } else {
@@ -344,7 +344,8 @@ pub(super) struct Browser {
 }
 
 impl Browser {
-    pub(super) fn start() -> Browser {
+    /// Chromium with `lang` as the browser's language.
+    pub(super) fn start(lang: &str) -> Browser {
         let port = free_tcp_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -371,8 +372,11 @@ impl Browser {
                     "--disable-component-update", "--disable-sync",
                     "--autoplay-policy=no-user-gesture-required",
                     "--window-size=1400,1000",
+                    format!("--lang={lang}"),
+                    format!("--accept-lang={lang}"),
                     format!("--user-data-dir={}", profile.path().display()),
-                ]
+                ],
+                "prefs": {"intl.accept_languages": lang}
             }
         }}});
         let mut b = Browser {
@@ -446,7 +450,35 @@ impl Browser {
         wait_until(timeout, || self.js(&script).as_bool().unwrap_or(false))
     }
 
-    fn screenshot(&self, path: &Path) {
+    /// Sets the window to `w`×`h` pixels.
+    fn resize(&self, w: u32, h: u32) {
+        self.cmd("POST", "/window/rect", json!({"width": w, "height": h}));
+    }
+
+    /// Fails when the visible text of the page says "null", "undefined" or
+    /// "NaN", or shows a catalogue key instead of its message; returns the text.
+    fn assert_clean_text(&self, page: &str) -> String {
+        let text = self
+            .js("return document.body.innerText;")
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        for bad in ["null", "undefined", "NaN"] {
+            let hit = text.split(|c: char| !c.is_alphanumeric()).any(|w| w == bad);
+            assert!(!hit, "{page}: the page shows `{bad}`:\n{text}");
+        }
+        let keys = self.js(
+            "const t = document.body.innerText; return Object.keys(window.HOTLINE_CATALOGUE['en']).filter(k => t.includes(k));",
+        );
+        assert_eq!(
+            keys.as_array().map(Vec::len),
+            Some(0),
+            "{page}: raw catalogue keys on the page: {keys}"
+        );
+        text
+    }
+
+    pub(super) fn screenshot(&self, path: &Path) {
         let v = self.cmd("GET", "/screenshot", Value::Null);
         let png = base64_decode(v.as_str().expect("base64 png"));
         std::fs::write(path, png).expect("write the screenshot");
@@ -500,7 +532,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-fn artifacts() -> PathBuf {
+pub(super) fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-artifacts");
     std::fs::create_dir_all(&dir).expect("artifacts dir");
     dir
@@ -522,12 +554,19 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
     let web = h.http_addr();
     add_user(&h, "root", "admin", "battery staple");
     let out = artifacts();
-    let b = Browser::start();
+    // a Chinese browser: the console speaks Chinese before and after login
+    let b = Browser::start("zh-CN");
     b.go(&format!("http://{web}/console/"));
     assert!(b.wait_js(
         "document.getElementById('login-view') && !document.getElementById('login-view').hidden",
         Duration::from_secs(10)
     ));
+    assert_eq!(
+        b.js("return [document.documentElement.lang, document.getElementById('login-submit').textContent];"),
+        json!(["zh-CN", "登录"]),
+        "the browser's language is the default"
+    );
+    b.assert_clean_text("login");
     b.type_in("#login-user", "root");
     b.type_in("#login-password", "battery staple");
     b.click("#login-submit");
@@ -570,6 +609,8 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         "and red at the limit"
     );
     b.screenshot(&out.join("wallboard-live-call.png"));
+    let text = b.assert_clean_text("wallboard with a live call");
+    assert!(text.contains("当前通话"), "{text}");
     call.wait().assert_success("caller");
     agent.wait().assert_success("agent");
     assert!(
@@ -612,6 +653,10 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         &format!("document.querySelector(\"{row}\")"),
         Duration::from_secs(10)
     ));
+    // one call in the log: the pager says so, in Chinese, with no "null"
+    let pager = b.js("return document.getElementById('recordings-pager').textContent;");
+    assert_eq!(pager, json!("共 1 条录音，第 1–1 条"));
+    b.assert_clean_text("recordings list");
     b.click(&row);
     assert!(
         b.wait_js(
@@ -622,6 +667,12 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
     );
     assert!(b.wait_js(
         "document.querySelectorAll('#timeline li').length >= 4",
+        Duration::from_secs(5)
+    ));
+    // the regulations' slowest replay: 20 %
+    b.click("#speed option[value='0.2']");
+    assert!(b.wait_js(
+        "document.getElementById('audio').playbackRate === 0.2 && document.getElementById('audio').preservesPitch === true",
         Duration::from_secs(5)
     ));
     b.click("#speed option[value='0.5']");
@@ -641,7 +692,7 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
     b.type_in("#mark-note", "demands money");
     b.click("#mark");
     assert!(b.wait_js(
-        "document.getElementById('hold-state').textContent === 'on legal hold'",
+        "document.getElementById('hold-state').getAttribute('data-held') === 'true' && document.getElementById('hold-state').textContent === '法律保全中'",
         Duration::from_secs(5)
     ));
     // the hold in the recordings list, the listen and the mark in the audit log
@@ -703,6 +754,7 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         "document.querySelectorAll('tr.live-call').length === 0",
         Duration::from_secs(10)
     ));
+    tour_in_both_languages(&h, &b, &id, &out);
     // the wallboard says so when its live stream dies
     b.click("#nav-wallboard");
     assert!(b.wait_js(
@@ -718,6 +770,102 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         "a stale banner when the stream stops"
     );
     b.screenshot(&out.join("wallboard-stale.png"));
+}
+
+/// Every page in zh-CN and en: no "null", "undefined", "NaN" or raw key in
+/// the visible text; the wallboard (with a live call), the call page and the
+/// player at 1920×1080 and 1366×768 in the artifacts dir; the language
+/// switch is stored for the user and survives a reload.
+fn tour_in_both_languages(h: &Hotline, b: &Browser, id: &str, out: &Path) {
+    let web = h.http_addr();
+    let (agent, call) = recorded_call(h, "0677778888", 25_000);
+    for (lang, wallboard_title, calls_title) in [
+        ("en", "Wallboard", "Calls"),
+        ("zh-CN", "监控大屏", "通话记录"),
+    ] {
+        b.resize(1920, 1080);
+        b.go(&format!("http://{web}/console/#/wallboard"));
+        assert!(b.wait_js(
+            "document.querySelector('select.lang-switch')",
+            Duration::from_secs(10)
+        ));
+        b.click(&format!("select.lang-switch option[value='{lang}']"));
+        assert!(
+            b.wait_js(
+                &format!("document.documentElement.lang === '{lang}' && document.querySelector('#view h2') && document.querySelector('#view h2').textContent === '{wallboard_title}'"),
+                Duration::from_secs(10)
+            ),
+            "{lang}: the switch re-renders the page"
+        );
+        // stored for the user: a reload keeps it
+        assert!(b.wait_js(
+            &format!("(fetch('/api/me/language').then(r => r.json()).then(v => {{ window.__langv = v.language; }}), window.__langv === '{lang}')"),
+            Duration::from_secs(10)
+        ), "{lang}: stored");
+        b.go("about:blank");
+        b.go(&format!("http://{web}/console/#/wallboard"));
+        assert!(
+            b.wait_js(
+                &format!("document.querySelectorAll('tr.live-call').length === 1 && document.querySelector('#view h2').textContent === '{wallboard_title}' && document.getElementById('nav-calls').textContent === '{calls_title}'"),
+                Duration::from_secs(15)
+            ),
+            "{lang}: the wallboard after a reload, with the live call\n{}",
+            h.report()
+        );
+        for (w, hgt) in [(1920, 1080), (1366, 768)] {
+            b.resize(w, hgt);
+            std::thread::sleep(Duration::from_millis(1200));
+            b.assert_clean_text(&format!("{lang} wallboard {w}x{hgt}"));
+            // the Chinese text fits: nothing wider than the window
+            let over = b.js("return document.documentElement.scrollWidth - window.innerWidth;");
+            assert!(
+                over.as_i64().unwrap_or(0) <= 0,
+                "{lang} wallboard {w}x{hgt} overflows by {over} px"
+            );
+            b.screenshot(&out.join(format!("wallboard-{lang}-{w}x{hgt}.png")));
+        }
+        for page in ["calls", "recordings", "agents", "blacklist", "audit"] {
+            b.go(&format!("http://{web}/console/#/{page}"));
+            assert!(
+                b.wait_js(
+                    &format!("document.querySelector('#view table') && document.querySelectorAll('#view table tr').length > 1 && document.getElementById('nav-{page}').classList.contains('active')"),
+                    Duration::from_secs(10)
+                ),
+                "{lang}: {page} renders"
+            );
+            b.assert_clean_text(&format!("{lang} {page}"));
+            if page == "recordings" {
+                let pager = b.js("return document.getElementById('recordings-pager').textContent;");
+                // the two finished calls (the tour's own is still talking)
+                let want = if lang == "en" {
+                    "2 recordings, 1–2"
+                } else {
+                    "共 2 条录音，第 1–2 条"
+                };
+                assert_eq!(pager, json!(want), "{lang}");
+            }
+        }
+        b.go(&format!("http://{web}/console/#/call/{id}"));
+        assert!(
+            b.wait_js(
+                "document.getElementById('play') && !document.getElementById('play').disabled && document.querySelectorAll('#timeline li').length >= 4",
+                Duration::from_secs(15)
+            ),
+            "{lang}: the call page and its player"
+        );
+        for (w, hgt) in [(1920, 1080), (1366, 768)] {
+            b.resize(w, hgt);
+            std::thread::sleep(Duration::from_millis(500));
+            b.js("window.scrollTo(0, 0);");
+            b.assert_clean_text(&format!("{lang} call page {w}x{hgt}"));
+            b.screenshot(&out.join(format!("call-{lang}-{w}x{hgt}.png")));
+            b.js("document.getElementById('wave').scrollIntoView();");
+            b.screenshot(&out.join(format!("player-{lang}-{w}x{hgt}.png")));
+        }
+    }
+    b.resize(1400, 1000);
+    call.wait().assert_success("tour caller");
+    agent.wait().assert_success("tour agent");
 }
 
 #[test]

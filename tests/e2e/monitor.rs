@@ -505,7 +505,7 @@ fn a_supervisor_listens_then_whispers_then_stops_from_the_wallboard_in_chromium(
         sup.report()
     );
 
-    let b = super::console::Browser::start();
+    let b = super::console::Browser::start("en");
     b.go(&format!("http://{web}/console/"));
     assert!(b.wait_js(
         "document.getElementById('login-view') && !document.getElementById('login-view').hidden",

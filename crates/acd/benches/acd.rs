@@ -261,6 +261,7 @@ fn one_agent_freed_with_skills(c: &mut Criterion) {
             skill: languages[c % 4].to_string(),
             min_level: if c.is_multiple_of(7) { 80 } else { 1 },
         }],
+        preferred: None,
     };
     let mut next_call = 0;
     while acd.waiting() < WAITING || !busy(&acd, AGENTS) {

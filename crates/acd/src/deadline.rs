@@ -27,7 +27,12 @@ impl Acd {
             });
             [max_wait, widen]
         });
-        waits.flatten().chain(wrap_up).min().map(|t| t.max(now))
+        waits
+            .flatten()
+            .chain(wrap_up)
+            .chain(self.next_hold_end())
+            .min()
+            .map(|t| t.max(now))
     }
 }
 

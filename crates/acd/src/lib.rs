@@ -44,6 +44,8 @@
 mod deadline;
 mod outbound;
 pub use outbound::DialRefused;
+mod preferred;
+pub use preferred::{HoldEnd, PreferredAgent};
 mod names;
 pub use names::UnknownStrategy;
 
@@ -166,6 +168,9 @@ pub struct CallRequest {
     pub priority: u8,
     /// Skills this call needs on top of the queue's (e.g. the caller's language).
     pub skills: Vec<SkillNeed>,
+    /// Ring this agent first and nobody else until a deadline (the owner
+    /// of the caller's open complaint case).
+    pub preferred: Option<PreferredAgent>,
 }
 
 /// A decision: ring this agent for this call.
@@ -262,6 +267,23 @@ pub enum Notice {
         queue: QueueId,
         /// How long it waited, ms.
         waited_ms: i64,
+    },
+    /// A call held for its preferred agent rings them.
+    PreferredOffered {
+        /// The call.
+        call: CallId,
+        /// The preferred agent.
+        agent: AgentId,
+    },
+    /// A call's preferred agent was not free in time (or not logged in):
+    /// anyone may take it now.
+    PreferredPassed {
+        /// The call.
+        call: CallId,
+        /// The preferred agent.
+        agent: AgentId,
+        /// Why.
+        why: HoldEnd,
     },
 }
 
@@ -537,6 +559,8 @@ struct Waiting {
     tried: BTreeSet<AgentIx>,
     /// Agents currently ringing for this call (several with ring-all).
     ringing: Vec<AgentIx>,
+    /// Held for a preferred agent until a deadline: out of the routing index.
+    held: Option<(AgentIx, i64)>,
 }
 
 impl Waiting {
@@ -638,6 +662,8 @@ pub struct Acd {
     wrap_ups: BTreeSet<(i64, AgentIx)>,
     /// Agents available now.
     available: usize,
+    /// Calls held for their preferred agent, by the hold's end.
+    holds: BTreeSet<(i64, CallIx)>,
     notices: Vec<Notice>,
     seq: u64,
     polls: u64,
@@ -662,6 +688,7 @@ impl Acd {
             needs: Needs::default(),
             wrap_ups: BTreeSet::new(),
             available: 0,
+            holds: BTreeSet::new(),
             notices: Vec::new(),
             seq: 0,
             polls: 0,
@@ -914,12 +941,14 @@ impl Acd {
             class,
             tried: BTreeSet::new(),
             ringing: Vec::new(),
+            held: None,
         };
         let key = w.order_key();
         let cx = self.calls.insert(w);
         self.call_ix.insert(call, cx);
         self.queues[qi as usize].all.insert(key, cx);
         self.index_call(cx, true);
+        self.hold_for_preferred(cx, now);
         Ok(self.position_of(cx))
     }
 
@@ -1211,8 +1240,9 @@ impl Acd {
             });
         }
         self.expire_max_waits(now);
+        let mut offers = self.serve_holds(now);
         if self.available == 0 {
-            return Vec::new();
+            return offers;
         }
         self.polls += 1;
         let poll = self.polls;
@@ -1233,7 +1263,6 @@ impl Acd {
             })
             .collect();
         let mut tried_after: Option<OrderKey> = None;
-        let mut offers = Vec::new();
         while self.available > 0 {
             let next_tried = match tried_after {
                 None => self.tried_calls.first_key_value(),
@@ -1522,6 +1551,10 @@ impl Acd {
         } else {
             q.unrung.remove(&since_key);
         }
+        if w.held.is_some() {
+            // held for its preferred agent: out of the ordinary routing
+            return;
+        }
         if w.tried.is_empty() {
             let class = self.classes.get_mut(w.class);
             if add {
@@ -1539,6 +1572,7 @@ impl Acd {
     /// Takes a call out of the ACD altogether.
     fn remove_waiting(&mut self, cx: CallIx) -> Waiting {
         self.index_call(cx, false);
+        self.drop_hold(cx);
         #[allow(clippy::expect_used)] // as `Slab::get`
         let w = self.calls.remove(cx).expect("index points at a live slot");
         self.call_ix.remove(&w.call);

@@ -103,6 +103,7 @@ fn the_same_call_twice_keeps_one_place_and_a_rename_onto_another_call_is_refused
     let vip = CallRequest {
         priority: 10,
         skills: vec![],
+        preferred: None,
     };
     assert_eq!(acd.enqueue_in(&default_queue(), c("x"), vip, 2), Ok(1));
     assert_eq!(acd.waiting(), 2);

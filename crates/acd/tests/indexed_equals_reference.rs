@@ -232,6 +232,7 @@ fn run(seed: u64, hours: i64, seen: &mut Seen) {
                 } else {
                     vec![]
                 },
+                preferred: None,
             };
             let r_new = pair.new.enqueue_in(&q, call.clone(), request.clone(), now);
             let r_old = pair.old.enqueue_in(&q, call.clone(), request, now);
@@ -454,6 +455,10 @@ fn count(seen: &mut Seen, notices: Vec<Notice>) {
             Notice::MaxWaitReached { .. } => seen.max_waits += 1,
             Notice::AgentAutoPaused { .. } => seen.auto_pauses += 1,
             Notice::MinimumOverridden { .. } => seen.overrides += 1,
+            // the reference has no preferred agents; the traffic names none
+            Notice::PreferredOffered { .. } | Notice::PreferredPassed { .. } => {
+                unreachable!("no preferred agent in this traffic")
+            }
         }
     }
 }

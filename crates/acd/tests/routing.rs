@@ -325,6 +325,7 @@ fn skills_route_by_language_and_widen_over_wait() {
             skill: "cantonese".into(),
             min_level: 60,
         }],
+        preferred: None,
     };
     acd.enqueue_in(&q("cn"), c("yue"), cantonese, 1_000)
         .unwrap();
@@ -347,6 +348,7 @@ fn skills_route_by_language_and_widen_over_wait() {
             skill: "mandarin".into(),
             min_level: 60,
         }],
+        preferred: None,
     };
     acd.enqueue_in(&q("cn"), c("cmn"), mandarin, 32_000)
         .unwrap();
@@ -403,6 +405,7 @@ fn hours_of_random_traffic_keep_every_invariant() {
             let req = CallRequest {
                 priority: (next(20) == 0) as u8,
                 skills: vec![],
+                preferred: None,
             };
             if acd
                 .enqueue_in(&q(&format!("q{qi}")), c(&format!("c{now}")), req, now)

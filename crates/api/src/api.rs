@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hotline_core::{CallId, CallType};
+use hotline_core::{Calendar, CallId, CallType};
 use hotline_engine::routing::NumberPattern;
 use hotline_store::{BlacklistRow, Cdr, CdrFilter, Mark, Role};
 use serde::Deserialize;
@@ -22,7 +22,7 @@ pub const MAX_PAGE: i64 = 500;
 /// The largest offset.
 pub const MAX_OFFSET: i64 = 1_000_000;
 
-pub(crate) fn routes() -> Routes<Console> {
+pub(crate) fn routes() -> Routes<crate::engine::Api> {
     Routes::new()
         .get("/api/calls", calls)
         .get("/api/calls/{id}", call)
@@ -96,8 +96,10 @@ const OUTCOMES: [&str; 6] = [
     "callback",
 ];
 
-/// A day (`YYYY-MM-DD`, UTC) or epoch ms; `end` = the end of that day.
-fn time_param(key: &str, v: &str, end: bool) -> Result<i64, ApiError> {
+/// A day (`YYYY-MM-DD`, in the center's time zone) or epoch ms; `end` = the
+/// end of that day (the next local midnight: 23 or 25 hours away on a
+/// daylight-saving change).
+fn time_param(cal: &Calendar, key: &str, v: &str, end: bool) -> Result<i64, ApiError> {
     if !v.is_empty() && v.len() <= 15 && v.bytes().all(|b| b.is_ascii_digit()) {
         return v
             .parse()
@@ -109,12 +111,10 @@ fn time_param(key: &str, v: &str, end: bool) -> Result<i64, ApiError> {
             v.chars().take(32).collect::<String>()
         ))
     })?;
-    let start = d
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .map_err(|e| ApiError::bad_request(format!("{key}: {e}")))?
-        .timestamp()
-        .as_millisecond();
-    Ok(if end { start + 86_400_000 } else { start })
+    let (start, next) = cal
+        .day_bounds(d)
+        .map_err(|e| ApiError::bad_request(format!("{key}: {e}")))?;
+    Ok(if end { next } else { start })
 }
 
 fn short(key: &str, v: &Option<String>) -> Result<(), ApiError> {
@@ -129,16 +129,16 @@ fn short(key: &str, v: &Option<String>) -> Result<(), ApiError> {
 }
 
 impl CallsQuery {
-    pub(crate) fn filter(self, recorded: bool) -> Result<CdrFilter, ApiError> {
+    pub(crate) fn filter(self, cal: &Calendar, recorded: bool) -> Result<CdrFilter, ApiError> {
         let from_ms = self
             .from
             .as_deref()
-            .map(|v| time_param("from", v, false))
+            .map(|v| time_param(cal, "from", v, false))
             .transpose()?;
         let to_ms = self
             .to
             .as_deref()
-            .map(|v| time_param("to", v, true))
+            .map(|v| time_param(cal, "to", v, true))
             .transpose()?;
         if let (Some(a), Some(b)) = (from_ms, to_ms) {
             if a >= b {
@@ -159,9 +159,10 @@ impl CallsQuery {
         }
         if let Some(t) = &self.call_type {
             if !CallType::ALL.iter().any(|c| c.as_str() == t) {
-                return Err(ApiError::bad_request(
-                    "type: order, inquiry, callback or complaint",
-                ));
+                return Err(ApiError::bad_request(format!(
+                    "type: one of {}",
+                    CallType::names()
+                )));
             }
         }
         if let Some(o) = &self.outcome {
@@ -265,7 +266,7 @@ pub(crate) async fn cdr_list(
     recorded: bool,
 ) -> Result<Response, ApiError> {
     c.authorize(headers, &Method::GET, Role::Supervisor).await?;
-    let f = query_param(q)?.filter(recorded)?;
+    let f = query_param(q)?.filter(c.calendar(), recorded)?;
     Ok(Json(page_json(c, &f).await?).into_response())
 }
 

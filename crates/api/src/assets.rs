@@ -4,12 +4,12 @@ use crate::routes::Routes;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::Console;
-
 /// The single page of the console.
 pub const INDEX_HTML: &str = include_str!("assets/index.html");
 /// Its script.
 pub const APP_JS: &str = include_str!("assets/app.js");
+/// The cases, case and customer pages (loaded after app.js).
+pub const CASES_JS: &str = include_str!("assets/cases.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The live-monitoring buttons of the wallboard (issue 17).
@@ -21,7 +21,7 @@ pub const OPENAPI_JSON: &str = include_str!("assets/openapi.json");
 /// player decodes the fetched file in memory).
 const CSP: &str = "default-src 'self'; media-src 'self' blob:; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -42,7 +42,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     r
 }
 
-pub(crate) fn routes() -> Routes<Console> {
+pub(crate) fn routes() -> Routes<crate::engine::Api> {
     Routes::new()
         .get("/", || async { Redirect::to("/console/") })
         .get("/console", || async { Redirect::to("/console/") })
@@ -54,6 +54,9 @@ pub(crate) fn routes() -> Routes<Console> {
         })
         .get("/console/monitor.js", || async {
             asset("text/javascript; charset=utf-8", MONITOR_JS)
+        })
+        .get("/console/cases.js", || async {
+            asset("text/javascript; charset=utf-8", CASES_JS)
         })
         .get("/console/style.css", || async {
             asset("text/css; charset=utf-8", STYLE_CSS)

@@ -362,7 +362,7 @@ impl LoginLimiter {
     }
 }
 
-pub(crate) fn routes() -> Routes<Console> {
+pub(crate) fn routes() -> Routes<crate::engine::Api> {
     Routes::new()
         .post("/api/login", login)
         .post("/api/logout", logout)

@@ -14,7 +14,7 @@
 
 use crate::routes::Routes;
 use crate::ApiError;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -207,25 +207,66 @@ impl LiveKpis {
     }
 }
 
-/// What the handlers share: the live KPIs, the engine's agent control and
-/// the token that state-changing endpoints require.
+/// The one state of every HTTP route: the console (users, sessions, the
+/// store, recording access, the run-time blacklist, the API token), the live
+/// KPIs and the engine's agent control. Console handlers take
+/// `State<Console>` (a part of it, by [`FromRef`]).
 #[derive(Clone)]
 pub struct Api {
+    /// Users, sessions, the store, recording access, the API token.
+    pub console: crate::Console,
     /// The live KPI task.
     pub live: LiveKpis,
-    /// Agent requests to the engine.
+    /// Agent requests to the engine ([`AgentControl::detached`] when no
+    /// engine runs).
     pub agents: AgentControl,
-    /// `http.api_token` (empty = control endpoints refused).
-    pub token: String,
-    /// The supervisor console (its routes are merged in; its sessions may
-    /// control agents too), None when `console.enabled = false`.
-    pub console: Option<crate::Console>,
+    /// The carrier trunks' channels and health.
+    pub trunks: hotline_engine::trunks::TrunkBoard,
     /// HTTPS (`http.tls_cert`/`http.tls_key`), None = plain HTTP.
     pub tls: Option<crate::tls::Tls>,
-    /// Recording access: evidence marks placed during a call, earlier
-    /// recordings played into a call.
-    pub recordings: Option<RecordingAccess>,
+    /// Serve the console's routes (pages, login, calls, recordings,
+    /// blacklist, audit): `console.enabled`. Without them only the
+    /// engine's routes answer, with the bearer token.
+    pub console_routes: bool,
 }
+
+impl FromRef<Api> for crate::Console {
+    fn from_ref(api: &Api) -> crate::Console {
+        api.console.clone()
+    }
+}
+
+impl Api {
+    /// The router of every route, with the one body limit, the fallback and
+    /// (with the console's routes) the login guard of `open_read_api`.
+    pub fn router(self) -> axum::Router {
+        let console = self.console.clone();
+        let mut routes = routes();
+        if self.console_routes {
+            routes = routes.merge(crate::Console::routes());
+        }
+        let app = routes
+            .into_router()
+            .fallback(not_found)
+            .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+            .with_state(self.clone());
+        if self.console_routes {
+            app.layer(axum::middleware::from_fn_with_state(
+                console,
+                crate::require_login,
+            ))
+        } else {
+            app
+        }
+    }
+}
+
+/// The largest request body any route reads (a route may ask less: agent
+/// and call control 4 KiB, login 4 KiB, marks 16 KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The largest body of agent and call control requests.
+const CONTROL_BODY_LIMIT: usize = 4096;
 
 async fn metrics(State(api): State<Api>) -> Response {
     match api.live.stats().await {
@@ -270,6 +311,11 @@ async fn agents(State(api): State<Api>) -> Response {
     }
 }
 
+/// `GET /api/trunks`: every trunk's health, channels in use and counts.
+async fn trunks(State(api): State<Api>) -> Response {
+    Json(api.trunks.status()).into_response()
+}
+
 async fn queues(State(api): State<Api>) -> Response {
     match api.agents.queues().await {
         Ok(list) => Json(list).into_response(),
@@ -305,8 +351,8 @@ async fn authorize(
     what: &'static str,
 ) -> Result<Option<String>, Response> {
     match crate::auth::principal(
-        api.console.as_ref(),
-        &api.token,
+        Some(&api.console),
+        api.console.api_token(),
         headers,
         changes,
         hotline_store::Role::Supervisor,
@@ -322,12 +368,18 @@ async fn authorize(
 
 /// An optional JSON body: empty (or blank) is the default, anything else
 /// must parse (unknown fields are refused by the body types).
-/// The error is the message for a 400.
-fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, String> {
+/// A body above [`CONTROL_BODY_LIMIT`] is 413, one that does not parse 400.
+fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > CONTROL_BODY_LIMIT {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {CONTROL_BODY_LIMIT} bytes"),
+        ));
+    }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
 }
 
 async fn control(
@@ -340,9 +392,12 @@ async fn control(
         Ok(u) => u,
         Err(r) => return r,
     };
+    if action == "dial" {
+        return dial(api, agent, user, &body).await;
+    }
     let body: ControlBody = match json_body(&body) {
         Ok(b) => b,
-        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+        Err(e) => return e.into_response(),
     };
     let reason = body.reason.unwrap_or_else(|| "break".to_string());
     let by = user.or(body.by).unwrap_or_else(|| "supervisor".to_string());
@@ -361,7 +416,7 @@ async fn control(
             return error(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "unknown action `{}` (login, logout, pause, unpause)",
+                    "unknown action `{}` (login, logout, pause, unpause, dial)",
                     other.chars().take(32).collect::<String>()
                 ),
             )
@@ -383,6 +438,64 @@ async fn control(
     }
 }
 
+/// Body of `POST /api/agents/{id}/dial`.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DialBody {
+    /// The customer's number.
+    number: String,
+    /// The call's type (default `outbound.call_type`... or `reply`).
+    #[serde(rename = "type")]
+    call_type: Option<String>,
+    /// Who asks (written in a refusal event as `api:<by>`).
+    by: Option<String>,
+}
+
+/// `POST /api/agents/{id}/dial`: click-to-call. 202 with the call id: the
+/// agent's phone rings, then the customer's; the outcome is in the call's
+/// events. 403 for a number the dial rules refuse, 409 when the agent is on
+/// a call or has no phone registered, 404 for an unknown agent.
+async fn dial(api: Api, agent: String, user: Option<String>, body: &[u8]) -> Response {
+    let body: DialBody = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let number = body.number.trim().to_string();
+    if !hotline_engine::dialable(&number) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "number: digits with an optional leading +, at most 32",
+        );
+    }
+    let call_type = match body
+        .call_type
+        .as_deref()
+        .map(str::parse::<hotline_core::CallType>)
+    {
+        None => hotline_core::CallType::Reply,
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("type: {e}")),
+    };
+    let by = user.or(body.by).unwrap_or_else(|| "supervisor".to_string());
+    if !short_text(&by, 64) {
+        return error(StatusCode::BAD_REQUEST, "by: 1-64 characters");
+    }
+    let request = hotline_engine::control::DialRequest {
+        agent: AgentId::new(agent),
+        number,
+        call_type,
+        by: format!("api:{by}"),
+    };
+    match api.agents.dial(request).await {
+        Ok(call) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "call_id": call.as_str() })),
+        )
+            .into_response(),
+        Err(e) => control_error(e),
+    }
+}
+
 /// The HTTP status of a refused request.
 fn control_error(e: ControlError) -> Response {
     let status = match e {
@@ -400,7 +513,7 @@ fn control_error(e: ControlError) -> Response {
 struct CallBody {
     /// `transfer`: the queue (default `acd.transfer_queue`).
     to: Option<String>,
-    /// `type`: order, inquiry, complaint, callback.
+    /// `type`: a call type name ([`hotline_core::CallType::ALL`]).
     #[serde(rename = "type")]
     call_type: Option<String>,
     /// `mark`: extortion, abuse, dispute, other.
@@ -415,7 +528,7 @@ struct CallBody {
 
 /// The actions `POST .../call/{action}` knows.
 const CALL_ACTIONS: &str =
-    "hold, resume, transfer, type, mark, record_pause, record_resume, record_start, play";
+    "hold, resume, transfer, type, mark, record_pause, record_resume, record_start, play, close";
 
 /// `POST /api/calls/{call_id}/{action}`: an action on a talking call.
 async fn call_by_id(
@@ -472,7 +585,7 @@ async fn call_action(
     };
     let body: CallBody = match json_body(body) {
         Ok(b) => b,
-        Err(m) => return error(StatusCode::BAD_REQUEST, m),
+        Err(e) => return e.into_response(),
     };
     let by = user
         .or_else(|| body.by.clone())
@@ -494,6 +607,7 @@ async fn call_action(
         "record_pause" => CallAction::PauseRecording,
         "record_resume" => CallAction::ResumeRecording,
         "record_start" => CallAction::StartRecording,
+        "close" => CallAction::Close,
         "play" => return play_into_call(api, target, body, by).await,
         "transfer" => match body.to.as_deref() {
             None => CallAction::Transfer { to: None },
@@ -507,7 +621,7 @@ async fn call_action(
             _ => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    "type: one of order, inquiry, complaint, callback",
+                    format!("type: one of {}", hotline_core::CallType::names()),
                 )
             }
         },
@@ -540,12 +654,7 @@ async fn play_into_call(api: Api, target: CallTarget, body: CallBody, by: String
     if RecordingAccess::call_id(&id).is_err() {
         return error(StatusCode::BAD_REQUEST, "recording: not a call id");
     }
-    let Some(access) = api.recordings.clone() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no store or recordings directory",
-        );
-    };
+    let access = api.console.access().clone();
     // the call first: only a recording of its own caller may be played
     let call = match api
         .agents
@@ -627,12 +736,7 @@ async fn mark_call(api: Api, target: CallTarget, body: CallBody, by: String) -> 
     if let Err(e) = RecordingAccess::check_mark(kind, &note) {
         return ApiError::from(e).into_response();
     }
-    let Some(access) = api.recordings.clone() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no store to keep the mark in",
-        );
-    };
+    let access = api.console.access().clone();
     let call: TalkingCall = match api.agents.call(target, CallAction::Show, by.clone()).await {
         Ok(c) => c,
         Err(e) => return control_error(e),
@@ -792,6 +896,7 @@ fn routes() -> Routes<Api> {
     let agents = Routes::new()
         .get("/api/agents", agents)
         .get("/api/queues", queues)
+        .get("/api/trunks", trunks)
         .post("/api/agents/{id}/{action}", control);
     let calls = Routes::new()
         .get("/api/agents/{id}/call", agent_call)
@@ -806,9 +911,7 @@ fn routes() -> Routes<Api> {
 /// Every route of the listener: the engine's and the console's, as
 /// (method, path).
 pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
-    let mut all = routes().list().to_vec();
-    all.extend_from_slice(crate::Console::routes().list());
-    all
+    routes().merge(crate::Console::routes()).list().to_vec()
 }
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
@@ -816,21 +919,8 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr, ServeError>
     if let Some(w) = crate::exposure_warning(addr, api.tls.is_some()) {
         warn!(%addr, "{w}");
     }
-    let console = api.console.clone();
     let tls = api.tls.clone();
-    let mut app = routes()
-        .into_router()
-        .fallback(not_found)
-        .layer(axum::extract::DefaultBodyLimit::max(4096))
-        .with_state(api);
-    if let Some(c) = console {
-        app = app
-            .merge(c.router())
-            .layer(axum::middleware::from_fn_with_state(
-                c,
-                crate::require_login,
-            ));
-    }
+    let app = api.router();
     let bind = |source| ServeError::Bind { addr, source };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
     let local = listener.local_addr().map_err(bind)?;

@@ -19,7 +19,10 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod case_deadlines;
+pub mod cases;
 pub mod engine;
+pub mod i18n;
 mod monitor;
 mod recordings;
 pub mod routes;
@@ -32,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hotline_core::Clock;
+use hotline_core::{Calendar, Clock};
 use hotline_engine::routing::{Blacklist, BlacklistAction, BlacklistEntry, NumberPattern};
 use hotline_recorder::access::{AccessError, RecordingAccess};
 use hotline_store::{Role, Store, StoreError};
@@ -166,6 +169,9 @@ pub struct ConsoleConfig {
     /// session or the bearer token for every path but the login, the pages,
     /// `/health` and `/api/openapi.json`.
     pub open_read_api: bool,
+    /// The center's calendar (`schedule.timezone`): a day in a query
+    /// (`/api/calls?from=2026-12-06`) is that local day.
+    pub calendar: Calendar,
 }
 
 impl ConsoleConfig {
@@ -181,6 +187,7 @@ impl ConsoleConfig {
             login_attempts: 5,
             login_window_s: 900,
             open_read_api: true,
+            calendar: Calendar::utc(),
         }
     }
 }
@@ -193,6 +200,7 @@ struct Inner {
     sessions: Mutex<Sessions>,
     limiter: Mutex<LoginLimiter>,
     blacklist: Option<Blacklist>,
+    cases: cases::DeskCell,
 }
 
 /// The console: shared state of its handlers (cheap to clone).
@@ -222,6 +230,7 @@ impl Console {
                 sessions: Mutex::new(sessions),
                 limiter: Mutex::new(limiter),
                 blacklist,
+                cases: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -344,21 +353,25 @@ impl Console {
         ))
     }
 
-    /// The console's routes (the API and the pages), without state.
-    pub(crate) fn routes() -> routes::Routes<Console> {
+    /// The console's routes (the API and the pages); they are served with
+    /// the engine's by [`engine::Api::router`].
+    pub(crate) fn routes() -> routes::Routes<engine::Api> {
         api::routes()
             .merge(recordings::routes())
             .merge(auth::routes())
             .merge(assets::routes())
+            .merge(i18n::routes())
+            .merge(cases::routes())
     }
 
-    /// The console's routes (the API and the pages), to merge into the
-    /// listener's router. It has no fallback of its own.
-    pub fn router(&self) -> axum::Router {
-        Console::routes()
-            .into_router()
-            .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
-            .with_state(self.clone())
+    /// The center's calendar.
+    pub fn calendar(&self) -> &Calendar {
+        &self.inner.cfg.calendar
+    }
+
+    /// `http.api_token` (empty = no bearer token accepted).
+    pub fn api_token(&self) -> &str {
+        &self.inner.cfg.api_token
     }
 }
 

@@ -83,8 +83,8 @@ fn parse_mode(mode: Option<&str>, default: Option<MonitorMode>) -> Result<Monito
 /// token; `api:<name>` for the events.
 async fn supervisor(api: &Api, headers: &HeaderMap) -> Result<String, Response> {
     crate::auth::principal(
-        api.console.as_ref(),
-        &api.token,
+        Some(&api.console),
+        api.console.api_token(),
         headers,
         true,
         hotline_store::Role::Supervisor,

@@ -24,7 +24,7 @@ use crate::{ApiError, Console};
 /// Most waveform points per channel.
 pub const MAX_POINTS: usize = 4000;
 
-pub(crate) fn routes() -> Routes<Console> {
+pub(crate) fn routes() -> Routes<crate::engine::Api> {
     Routes::new()
         .get("/api/recordings", list)
         .get("/api/recordings/{call_id}", meta)

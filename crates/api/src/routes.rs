@@ -55,6 +55,15 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self.add(Method::POST, MethodFilter::POST, path, h)
     }
 
+    /// `PUT path`.
+    pub fn put<H, T>(self, path: &'static str, h: H) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        self.add(Method::PUT, MethodFilter::PUT, path, h)
+    }
+
     /// `DELETE path`.
     pub fn delete<H, T>(self, path: &'static str, h: H) -> Self
     where

@@ -87,6 +87,22 @@ fn hashed(pw: &str) -> String {
         .clone()
 }
 
+/// The one state over `console`, with live figures but no engine behind
+/// the agent control.
+fn api_of(console: &Console) -> crate::engine::Api {
+    let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+    // the live task ends with its event source: keep it for the whole test
+    std::mem::forget(events);
+    crate::engine::Api {
+        console: console.clone(),
+        live: crate::engine::LiveKpis::spawn(rx, Default::default()),
+        agents: hotline_engine::control::AgentControl::detached(),
+        trunks: Default::default(),
+        tls: None,
+        console_routes: true,
+    }
+}
+
 async fn world() -> World {
     world_with(|_| {}).await
 }
@@ -153,7 +169,7 @@ async fn world_with(tune: impl FnOnce(&mut ConsoleConfig)) -> World {
     tune(&mut cfg);
     let blacklist = Blacklist::new(Vec::new());
     let console = Console::new(store, cfg, clock.clone(), Some(blacklist));
-    let app = console.router();
+    let app = api_of(&console).router();
     World {
         console,
         app,
@@ -286,6 +302,13 @@ fn endpoints() -> Vec<(&'static str, &'static str, &'static str, Role)> {
         ("GET", "/api/audit/verify", "", Role::Admin),
         ("GET", "/api/session", "", Role::Agent),
         ("POST", "/api/logout", "", Role::Agent),
+        ("GET", "/api/me/language", "", Role::Agent),
+        (
+            "PUT",
+            "/api/me/language",
+            r#"{"language":"en"}"#,
+            Role::Agent,
+        ),
     ]
 }
 
@@ -985,16 +1008,7 @@ fn a_non_loopback_listener_without_tls_is_warned_about() {
 
 #[tokio::test]
 async fn closing_the_read_api_guards_every_path_but_the_login_and_the_pages() {
-    let mut w = world_with(|c| c.open_read_api = false).await;
-    // the binary's read endpoints, as the binary mounts them
-    w.app = axum::Router::new()
-        .route("/api/stats", axum::routing::get(|| async { "{}" }))
-        .route("/health", axum::routing::get(|| async { "ok" }))
-        .merge(w.console.router())
-        .layer(axum::middleware::from_fn_with_state(
-            w.console.clone(),
-            require_login,
-        ));
+    let w = world_with(|c| c.open_read_api = false).await;
     assert_eq!(
         w.send("GET", "/api/stats", None, "", &[]).await.0,
         StatusCode::UNAUTHORIZED
@@ -1036,13 +1050,7 @@ async fn closing_the_read_api_guards_every_path_but_the_login_and_the_pages() {
         StatusCode::FORBIDDEN
     );
     // and it stays open when asked to
-    let mut open = world().await;
-    open.app = axum::Router::new()
-        .route("/api/stats", axum::routing::get(|| async { "{}" }))
-        .layer(axum::middleware::from_fn_with_state(
-            open.console.clone(),
-            require_login,
-        ));
+    let open = world().await;
     assert_eq!(
         open.send("GET", "/api/stats", None, "", &[]).await.0,
         StatusCode::OK
@@ -1078,3 +1086,39 @@ async fn a_role_change_in_the_store_applies_to_open_sessions_at_once() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_day_in_a_call_query_is_the_centers_local_day() {
+    // the calls arrived at 2023-11-14 22:13:20 UTC = 2023-11-15 06:13:20 in Shanghai
+    let shanghai = hotline_core::Calendar::named("Asia/Shanghai").unwrap();
+    let w = world_with(|c| c.calendar = shanghai).await;
+    let alice = w.session("alice", Role::Supervisor);
+    let count = |body: &serde_json::Value| body["items"].as_array().map(Vec::len).unwrap();
+    let (s, local_day) = w
+        .json(
+            "GET",
+            "/api/calls?from=2023-11-15&to=2023-11-15",
+            Some(&alice),
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{local_day}");
+    assert_eq!(count(&local_day), 3, "{local_day}");
+    let (s, utc_day) = w
+        .json(
+            "GET",
+            "/api/calls?from=2023-11-14&to=2023-11-14",
+            Some(&alice),
+            "",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        count(&utc_day),
+        0,
+        "the UTC day is not the center's: {utc_day}"
+    );
+}
+
+mod cases;
+mod i18n;

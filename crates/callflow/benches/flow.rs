@@ -67,6 +67,7 @@ fn one_inbound_call(cfg: &Arc<FlowSettings>, env: &Arc<dyn Environment>) -> usiz
         media: Ok(()),
         blacklisted: None,
         vip: false,
+        owner: None,
     };
     let mut c = Call::inbound(
         CallId::from_stored("c1"),

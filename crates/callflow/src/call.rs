@@ -11,7 +11,7 @@
 use crate::control::{Action, ControlError, TalkingCall};
 use crate::limits::LimitClock;
 use crate::settings::{ClosedTreatment, Environment, FlowSettings, PromptRef, Route};
-use hotline_acd::{CallRequest, RingResult, SkillNeed};
+use hotline_acd::{CallRequest, PreferredAgent, RingResult, SkillNeed};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Cdr, EndedBy, EventKind, MonitorMode, Party, QueueId,
 };
@@ -62,6 +62,20 @@ pub struct Inbound {
     pub blacklisted: Option<BlacklistHit>,
     /// A VIP caller (served ahead of others).
     pub vip: bool,
+    /// The owner of the caller's open complaint case, rung first.
+    pub owner: Option<OwnerHint>,
+}
+
+/// Routing by ownership (首问负责制): the agent who owns the caller's open
+/// case rings first, alone, for up to `wait_ms` after the call is queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerHint {
+    /// The owner.
+    pub agent: AgentId,
+    /// Their open case.
+    pub case_id: i64,
+    /// How long the call waits for them, ms.
+    pub wait_ms: i64,
 }
 
 /// A callback to make: the customer asked to be called back.
@@ -316,6 +330,10 @@ pub enum Command {
     ToneToAgent(PromptRef),
     /// Play the recording of an earlier call (held by the driver) to both.
     PlayIntoCall,
+    /// Play a prompt to both sides of the bridged call (the agent's number,
+    /// the hold-resume and closing phrases); meanwhile they do not hear each
+    /// other, and the bridge comes back by itself at its end.
+    PlayToBoth(PromptRef),
     /// Open the call's recording (answer: [`Input::RecordingOpened`] or
     /// [`Input::RecordingFailed`]).
     OpenRecording,
@@ -405,6 +423,11 @@ pub enum Phase {
     Waiting,
     /// A callback waiting for its turn or for its next attempt.
     CallbackWaiting,
+    /// Click-to-call: the agent's phone rings before the customer is dialled.
+    CallingAgent {
+        /// The agent rung.
+        agent: AgentId,
+    },
     /// A callback's agent answered; the customer's phone rings.
     Dialling {
         /// The agent waiting for the customer.
@@ -497,6 +520,10 @@ enum Origin {
         agent: AgentId,
         /// The ACD was told the agent is free again.
         released: bool,
+        /// Click-to-call: the engine rings the agent's phone first and
+        /// dials the customer once the agent answered (else the agent's own
+        /// INVITE is answered when the customer answers).
+        agent_first: bool,
     },
 }
 
@@ -512,6 +539,8 @@ pub struct Call {
     queue: Option<QueueId>,
     call_type: CallType,
     vip: bool,
+    /// The owner of the caller's open case (rung first).
+    owner: Option<OwnerHint>,
     /// The customer's leg is answered (by the engine, or the callback's
     /// customer picked up).
     caller_up: bool,
@@ -535,6 +564,9 @@ pub struct Call {
     /// row found each side (caller, agent) without RTP.
     media_check_at: Option<i64>,
     media_idle: (u32, u32),
+    /// The agent's closing hang-up: the line is cleared then (after the
+    /// closing phrase).
+    close_at: Option<i64>,
     /// Who answered last (the agent of the recording's manifest).
     last_agent: Option<AgentId>,
     recording: Recording,
@@ -567,6 +599,7 @@ impl Call {
             queue: None,
             call_type: CallType::default(),
             vip: false,
+            owner: None,
             caller_up: false,
             system_answered: false,
             answer_at: None,
@@ -576,6 +609,7 @@ impl Call {
             asked_status: false,
             ringing: Vec::new(),
             releasing: Vec::new(),
+            close_at: None,
             message_until: None,
             voicemail_until: None,
             voicemail_started: now,
@@ -604,6 +638,7 @@ impl Call {
     ) -> Self {
         let mut c = Call::new(id, cfg, env, Origin::Inbound, inbound.caller.clone(), now);
         c.vip = inbound.vip;
+        c.owner = inbound.owner;
         c.emit(
             now,
             None,
@@ -786,11 +821,12 @@ impl Call {
             Phase::Talking => {
                 t.push(self.talk.as_ref().and_then(|x| x.limits.next()));
                 t.push(self.media_check_at);
+                t.push(self.close_at);
             }
             Phase::CallbackWaiting => {
                 t.push(self.ringing.iter().filter_map(|r| r.deadline).min());
             }
-            Phase::Dialling { .. } => t.push(self.give_up_at),
+            Phase::Dialling { .. } | Phase::CallingAgent { .. } => t.push(self.give_up_at),
             _ => {}
         }
         if let Origin::Callback { spec, retry_at } = &self.origin {
@@ -891,6 +927,11 @@ impl Call {
         match self.phase.clone() {
             Phase::Waiting => self.waiting_timeout(now),
             Phase::Talking => {
+                if self.close_at.is_some_and(|t| t <= now) {
+                    self.close_at = None;
+                    self.clear_line(now);
+                    return;
+                }
                 if self.media_check_at.is_some_and(|t| t <= now) {
                     self.media_check_at = Some(now + self.media_step_ms());
                     self.push(Command::CheckMedia);
@@ -916,6 +957,13 @@ impl Call {
                 self.give_up_at = None;
                 self.push(Command::HangUpCaller);
                 self.customer_missed(now, agent, 480, "no answer".into());
+            }
+            Phase::CallingAgent { agent } if self.give_up_at.is_some_and(|t| t <= now) => {
+                self.give_up_at = None;
+                self.push(Command::HangUpAgent {
+                    agent: agent.clone(),
+                });
+                self.agent_first_failed(now, agent, 408, "the agent did not answer".into());
             }
             _ => {}
         }
@@ -1097,15 +1145,23 @@ impl Call {
                 if let Some(t) = self.talk.take() {
                     self.push(Command::HangUpAgent { agent: t.agent });
                 }
-                if let Phase::Dialling { agent } = self.phase.clone() {
-                    if matches!(self.origin, Origin::Outbound { .. }) {
-                        let reason = "shutting down".to_string();
+                match (self.phase.clone(), &self.origin) {
+                    // the agent's phone answered (or rings for) the engine's call
+                    (
+                        Phase::Dialling { agent } | Phase::CallingAgent { agent },
+                        Origin::Outbound {
+                            agent_first: true, ..
+                        },
+                    ) => self.push(Command::HangUpAgent { agent }),
+                    // the agent's own INVITE waits for its answer
+                    (Phase::Dialling { agent }, Origin::Outbound { .. }) => {
                         self.push(Command::RejectAgent {
                             agent,
                             status: 503,
-                            reason,
-                        });
+                            reason: "shutting down".into(),
+                        })
                     }
+                    _ => {}
                 }
                 if self.caller_up || self.phase == Phase::Talking {
                     self.push(Command::HangUpCaller);
@@ -1158,6 +1214,10 @@ impl Call {
                     min_level: 1,
                 })
                 .collect(),
+            preferred: self.owner.as_ref().map(|o| PreferredAgent {
+                agent: o.agent.clone(),
+                until_ms: now.saturating_add(o.wait_ms),
+            }),
         };
         self.queue = Some(route.queue.clone());
         self.call_type = route.call_type;
@@ -1536,6 +1596,11 @@ impl Call {
                 return self.talking_agent(now, event);
             }
         }
+        if let Phase::CallingAgent { agent: rung } = &self.phase {
+            if rung == &agent {
+                return self.calling_agent(now, agent, event);
+            }
+        }
         if let Phase::Dialling { agent: waiting } = &self.phase {
             if waiting == &agent {
                 if matches!(event, LegInput::Gone { .. }) {
@@ -1692,6 +1757,36 @@ impl Call {
                 limit_ms,
             },
         );
+        // 报工号: 「1001号客服为您服务」 before they talk (when configured)
+        self.play_to_both(now, PromptRef::AgentNumber(agent.to_string()));
+    }
+
+    /// Plays `prompt` to both sides of the bridged call if it is configured
+    /// (and says so in a `prompt_started` event); false if it is not.
+    fn play_to_both(&mut self, now: i64, prompt: PromptRef) -> bool {
+        if self.env.prompt_ms(&prompt).is_none_or(|ms| ms <= 0) {
+            return false;
+        }
+        let name = self.env.prompt_name(&prompt);
+        let agent = self.talk.as_ref().map(|t| t.agent.clone());
+        self.push(Command::PlayToBoth(prompt));
+        self.emit(
+            now,
+            agent.as_ref(),
+            EventKind::PromptStarted { prompt: name },
+        );
+        true
+    }
+
+    /// The agent's closing hang-up: both legs are hung up, the call ends as
+    /// ended by the agent.
+    fn clear_line(&mut self, now: i64) {
+        let Some(agent) = self.talk.as_ref().map(|t| t.agent.clone()) else {
+            return;
+        };
+        self.push(Command::HangUpCaller);
+        self.push(Command::HangUpAgent { agent });
+        self.complete(now, EndedBy::Agent);
     }
 
     /// Media is checked twice per timeout; two checks in a row without a
@@ -1822,7 +1917,8 @@ impl Call {
                     }
                 }
             }
-            Phase::CallbackWaiting | Phase::Closing | Phase::Done => {}
+            // click-to-call: no customer leg before the agent answered
+            Phase::CallbackWaiting | Phase::CallingAgent { .. } | Phase::Closing | Phase::Done => {}
         }
     }
 
@@ -1887,6 +1983,7 @@ impl Call {
         if let Origin::Outbound {
             agent: dialler,
             released,
+            ..
         } = &mut self.origin
         {
             if dialler == agent {
@@ -1995,10 +2092,31 @@ impl Call {
                     return refuse("the call is not on hold");
                 };
                 self.push(Command::Unhold);
-                EventKind::Resumed {
+                let resumed = EventKind::Resumed {
                     held_ms: (now - since).max(0),
                     by,
+                };
+                self.emit(now, Some(&agent), resumed);
+                // 「很抱歉让您久等了」 (when configured)
+                self.play_to_both(now, PromptRef::HoldResume);
+                return Ok(None);
+            }
+            Action::Close => {
+                if self.close_at.is_some() {
+                    return refuse("the call is already being closed");
                 }
+                if talk.held_since.is_some() {
+                    // the caller would hear the phrase through the music
+                    talk.held_since = None;
+                    self.push(Command::Unhold);
+                }
+                let ms = self.env.prompt_ms(&PromptRef::Closing).unwrap_or(0);
+                if self.play_to_both(now, PromptRef::Closing) {
+                    self.close_at = Some(now + ms.max(0) + AFTER_MESSAGE_MS);
+                } else {
+                    self.clear_line(now);
+                }
+                return Ok(None);
             }
             Action::SetType(call_type) => {
                 if call_type != self.call_type {
@@ -2113,6 +2231,7 @@ impl Call {
             request: CallRequest {
                 priority: TRANSFER_PRIORITY,
                 skills: Vec::new(),
+                preferred: None,
             },
         });
         // back to waiting, answered
@@ -2238,7 +2357,13 @@ impl Call {
             LegInput::Answered { usable: true } => {
                 self.give_up_at = None;
                 self.caller_up = true;
-                if matches!(self.origin, Origin::Outbound { .. }) {
+                if matches!(
+                    self.origin,
+                    Origin::Outbound {
+                        agent_first: false,
+                        ..
+                    }
+                ) {
                     self.push(Command::AnswerAgent {
                         agent: agent.clone(),
                     });
@@ -2265,13 +2390,18 @@ impl Call {
     /// dialled out hears why (`status` on their INVITE) and the call ends.
     fn customer_missed(&mut self, now: i64, agent: AgentId, status: u16, reason: String) {
         self.give_up_at = None;
-        if matches!(self.origin, Origin::Outbound { .. }) {
+        if let Origin::Outbound { agent_first, .. } = self.origin {
             tracing::info!(%reason, "outbound call: the customer was not reached");
-            self.push(Command::RejectAgent {
-                agent,
-                status,
-                reason: reason.clone(),
-            });
+            if agent_first {
+                // the agent's phone answered the engine's call: hang it up
+                self.push(Command::HangUpAgent { agent });
+            } else {
+                self.push(Command::RejectAgent {
+                    agent,
+                    status,
+                    reason: reason.clone(),
+                });
+            }
             self.emit(now, None, EventKind::Rejected { status, reason });
             self.release_dialler();
             self.end(now, Vec::new());
@@ -2311,7 +2441,10 @@ impl Call {
 
     /// The agent who dialled out is free for the ACD again (once).
     fn release_dialler(&mut self) {
-        if let Origin::Outbound { agent, released } = &mut self.origin {
+        if let Origin::Outbound {
+            agent, released, ..
+        } = &mut self.origin
+        {
             if !*released {
                 *released = true;
                 let agent = agent.clone();
@@ -2340,6 +2473,7 @@ impl Call {
         let origin = Origin::Outbound {
             agent: spec.agent.clone(),
             released: false,
+            agent_first: false,
         };
         let mut c = Call::new(id, cfg, env, origin, caller.clone(), now);
         c.call_type = spec.call_type;
@@ -2381,6 +2515,122 @@ impl Call {
         });
         c
     }
+}
+
+impl Call {
+    /// Click-to-call (the console, the softphone): the engine rings the
+    /// agent's phone first and dials the customer once the agent answered;
+    /// from the customer's answer on it is the same call as any other. The
+    /// agent is already busy in the ACD ([`crate::Controller::dial_out`]);
+    /// the dial rules are checked here too.
+    pub fn click_to_call(
+        id: CallId,
+        cfg: Arc<FlowSettings>,
+        env: Arc<dyn Environment>,
+        spec: ClickToCall,
+        now: i64,
+    ) -> Self {
+        let caller = Party {
+            number: spec.number.clone(),
+            display: None,
+        };
+        let origin = Origin::Outbound {
+            agent: spec.agent.clone(),
+            released: false,
+            agent_first: true,
+        };
+        let mut c = Call::new(id, cfg, env, origin, caller.clone(), now);
+        c.call_type = spec.call_type;
+        c.last_agent = Some(spec.agent.clone());
+        let agent = spec.agent;
+        c.emit(
+            now,
+            Some(&agent),
+            EventKind::Arrived {
+                caller,
+                dialled: OUTBOUND.into(),
+                call_type: spec.call_type,
+            },
+        );
+        let verdict = match &c.cfg.dial {
+            None => Err((403, "dialling out is not enabled".to_string())),
+            Some(rules) => rules.check(&spec.number).map_err(|why| (403, why)),
+        };
+        if let Err((status, reason)) = verdict {
+            tracing::warn!(%agent, number = %spec.number, status, %reason, "click-to-call refused");
+            c.agent_first_failed(now, agent, status, reason);
+            return c;
+        }
+        let timeout = c.cfg.dial.as_ref().map_or(30_000, |d| d.answer_timeout_ms);
+        c.give_up_at = Some(now + timeout.max(0));
+        c.phase = Phase::CallingAgent {
+            agent: agent.clone(),
+        };
+        c.push(Command::InviteAgent { agent });
+        c
+    }
+
+    /// Click-to-call: what the agent's phone did while the engine rang it.
+    fn calling_agent(&mut self, now: i64, agent: AgentId, event: LegInput) {
+        match event {
+            LegInput::Invited { contact } => {
+                self.emit(now, Some(&agent), EventKind::Offered { contact });
+            }
+            LegInput::RemoteHold { .. } | LegInput::Refer { .. } => {}
+            LegInput::Answered { usable: true } => {
+                let timeout = self
+                    .cfg
+                    .dial
+                    .as_ref()
+                    .map_or(30_000, |d| d.answer_timeout_ms);
+                self.give_up_at = Some(now + timeout.max(0));
+                self.phase = Phase::Dialling { agent };
+                self.push(Command::DialCustomer {
+                    number: self.caller.number.clone(),
+                });
+            }
+            LegInput::Answered { usable: false } => {
+                self.push(Command::HangUpAgent {
+                    agent: agent.clone(),
+                });
+                self.agent_first_failed(
+                    now,
+                    agent,
+                    488,
+                    "the agent's phone has no usable codec".into(),
+                );
+            }
+            LegInput::Rejected { status } => self.agent_first_failed(
+                now,
+                agent,
+                status,
+                format!("the agent's phone refused ({status})"),
+            ),
+            LegInput::InviteFailed { reason } => self.agent_first_failed(now, agent, 480, reason),
+            LegInput::Gone { .. } => {
+                self.agent_first_failed(now, agent, 487, "the agent's phone stopped ringing".into())
+            }
+        }
+    }
+
+    /// Click-to-call ends before the customer was dialled.
+    fn agent_first_failed(&mut self, now: i64, agent: AgentId, status: u16, reason: String) {
+        self.give_up_at = None;
+        self.emit(now, Some(&agent), EventKind::Rejected { status, reason });
+        self.release_dialler();
+        self.end(now, Vec::new());
+    }
+}
+
+/// A click-to-call request, as the engine hands it over.
+#[derive(Clone, Debug)]
+pub struct ClickToCall {
+    /// The agent whose phone rings first.
+    pub agent: AgentId,
+    /// The customer's number.
+    pub number: String,
+    /// The call's type (reply, callback, return visit, other, ...).
+    pub call_type: CallType,
 }
 
 pub use hotline_core::OUTBOUND;

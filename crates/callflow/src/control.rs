@@ -25,6 +25,9 @@ pub enum Action {
     ResumeRecording,
     /// Start recording a call that is not recorded.
     StartRecording,
+    /// The agent's closing hang-up: the closing phrase (if configured) to
+    /// both sides, then the line is cleared (ended by the agent).
+    Close,
     /// Play an earlier recording into the call (the driver holds the audio).
     PlayIntoCall {
         /// Which recording (its call id), for the event.
@@ -60,12 +63,13 @@ pub enum ControlError {
     /// The request is refused (minimum staffing, no phone registered, ...).
     #[error("{0}")]
     Refused(String),
-    /// The requester lacks the role (a phone that is not a supervisor's).
-    #[error("{0}")]
-    Forbidden(String),
     /// The engine is shutting down.
     #[error("the engine is not running")]
     Stopped,
+    /// Not allowed at all (a number the dial rules refuse: no private calls;
+    /// a phone without the supervisor role asking to monitor).
+    #[error("{0}")]
+    Forbidden(String),
     /// No call in progress by that id, or the agent is on no call.
     #[error("{0}")]
     NoCall(String),

@@ -574,6 +574,16 @@ impl Controller {
                     tracing::warn!(agent = %agent, queue = %queue, by = %by, "minimum staffing overridden");
                     (agent, EventKind::MinimumStaffingOverridden { queue, by })
                 }
+                Notice::PreferredOffered { call, agent } => {
+                    tracing::info!(call = %call, owner = %agent, "the case owner rings first");
+                    self.owner_event(now, call, agent, "offered");
+                    continue;
+                }
+                Notice::PreferredPassed { call, agent, why } => {
+                    tracing::info!(call = %call, owner = %agent, why = why.as_str(), "the case owner was not free: anyone may answer");
+                    self.owner_event(now, call, agent, why.as_str());
+                    continue;
+                }
                 Notice::MaxWaitReached {
                     call,
                     queue,
@@ -587,6 +597,20 @@ impl Controller {
             self.agent_event(now, &agent, kind);
         }
         max_waits
+    }
+
+    /// Routing by ownership: what became of ringing the case owner first.
+    fn owner_event(&mut self, now: i64, call: CallId, owner: AgentId, outcome: &str) {
+        let queue = self.waiting.get(&call).map(|w| w.queue.clone());
+        self.out.push_back(ControllerOutput::Event(CallEvent {
+            at_ms: now,
+            call_id: Some(call),
+            agent: Some(owner),
+            queue,
+            kind: EventKind::OwnerFirst {
+                outcome: outcome.to_string(),
+            },
+        }));
     }
 
     fn agent_event(&mut self, now: i64, agent: &AgentId, kind: EventKind) {

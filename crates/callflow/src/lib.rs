@@ -21,8 +21,8 @@ pub mod limits;
 pub mod settings;
 
 pub use call::{
-    BlacklistHit, Call, CallbackSpec, Command, Inbound, Input, LegInput, OutboundSpec, Phase,
-    Sealed, ToController, MONITOR_RING_MS, OUTBOUND,
+    BlacklistHit, Call, CallbackSpec, ClickToCall, Command, Inbound, Input, LegInput, OutboundSpec,
+    OwnerHint, Phase, Sealed, ToController, MONITOR_RING_MS, OUTBOUND,
 };
 pub use control::{Action, ControlError, TalkingCall};
 pub use controller::{

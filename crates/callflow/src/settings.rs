@@ -38,6 +38,14 @@ pub enum PromptRef {
     },
     /// The agent-only beep when a supervisor starts monitoring the call.
     MonitorBeep,
+    /// 「1001号客服为您服务」: the answering agent's number (报工号), played to
+    /// both sides before they talk.
+    AgentNumber(String),
+    /// 「很抱歉让您久等了」, played to both sides when a hold ends.
+    HoldResume,
+    /// 「谢谢您的电话，再见！」, played to both sides before the agent's
+    /// closing hang-up clears the line.
+    Closing,
     /// The agent-only beep at the handle-time warning (false) or limit (true).
     LimitTone {
         /// The limit itself, not the warning.
@@ -62,6 +70,9 @@ impl PromptRef {
             PromptRef::VoicemailBeep => "voicemail-beep".into(),
             PromptRef::Announcement { .. } => "announcement".into(),
             PromptRef::MonitorBeep => "monitor_beep".into(),
+            PromptRef::AgentNumber(_) => "agent_number".into(),
+            PromptRef::HoldResume => "hold_resume".into(),
+            PromptRef::Closing => "closing".into(),
             PromptRef::LimitTone { exceeded: false } => "limit_warning".into(),
             PromptRef::LimitTone { exceeded: true } => "limit_exceeded".into(),
         }

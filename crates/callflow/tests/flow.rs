@@ -944,6 +944,119 @@ fn outbound_refusals_not_allowed_disabled_busy_no_answer_and_the_agent_giving_up
 }
 
 #[test]
+fn click_to_call_rings_the_agent_first_then_the_customer() {
+    let a1 = AgentId::new("a1");
+    let mut cfg = dialling(&["06"]);
+    cfg.limits.insert(CallType::Reply, 180_000);
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(2_000));
+    w.customers.insert("0612".into(), Phone::Answer(3_000));
+    let c = w
+        .click_to_call("a1", "0612", CallType::Reply)
+        .expect("accepted");
+    // the agent's phone rings; the customer is not dialled yet
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::InviteAgent { agent: a1.clone() }));
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::DialCustomer { .. })));
+    assert_eq!(w.controller.status(&a1).state, "on_call");
+    w.run_until(T0 + 2_000);
+    assert!(w.commands(&c).contains(&&Command::DialCustomer {
+        number: "0612".into()
+    }));
+    w.run_until(T0 + 5_000);
+    let answered = w.first(&c, "agent_answered").expect("connected");
+    assert!(matches!(
+        answered.kind,
+        EventKind::AgentAnswered {
+            limit_ms: Some(180_000),
+            ..
+        }
+    ));
+    // the agent's leg was answered by the agent: the engine answers nothing
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::AnswerAgent { .. } | Command::RejectAgent { .. })));
+    w.hang_up_at(T0 + 65_000, &c);
+    w.run_until(T0 + 65_000);
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(
+        (cdr.dialled.as_str(), cdr.caller.as_str(), cdr.call_type),
+        ("outbound", "0612", CallType::Reply)
+    );
+    assert_eq!(cdr.outcome, Some(Outcome::Answered));
+    assert_eq!(cdr.talk_ms, Some(60_000));
+}
+
+#[test]
+fn click_to_call_refusals_the_agent_not_answering_and_a_busy_customer() {
+    let a1 = AgentId::new("a1");
+    let mut w = World::new(dialling(&["06"]));
+    w.agent("a1", Phone::NoAnswer);
+    // a number outside the allowed prefixes: refused before any phone rings
+    let c = w
+        .click_to_call("a1", "13800000000", CallType::Other)
+        .expect("a call");
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::InviteAgent { .. })));
+    assert!(w
+        .events_of(&c)
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Rejected { status: 403, .. })));
+    assert_eq!(w.cdr(&c).and_then(|c| c.outcome), Some(Outcome::Rejected));
+    // the agent's phone is not answered within the timeout: cancelled, 408
+    w.run_for(10_000);
+    let c = w
+        .click_to_call("a1", "0612", CallType::Reply)
+        .expect("a call");
+    w.run_for(29_999);
+    assert!(w.calls.contains_key(&c));
+    w.run_for(1);
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::HangUpAgent { agent: a1.clone() }));
+    assert!(w
+        .events_of(&c)
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Rejected { status: 408, .. })));
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::DialCustomer { .. })));
+    // a busy customer: the agent's answered leg is hung up, not rejected
+    let mut w = World::new(dialling(&[]));
+    w.agent("a1", Phone::Answer(1_000));
+    w.customers.insert("0612".into(), Phone::Busy);
+    let c = w
+        .click_to_call("a1", "0612", CallType::Reply)
+        .expect("a call");
+    w.run_for(2_000);
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::HangUpAgent { agent: a1.clone() }));
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::RejectAgent { .. })));
+    assert!(w
+        .events_of(&c)
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Rejected { status: 486, .. })));
+    // an agent on a call cannot be asked to click-to-call
+    let inbound = w.call_in("0613");
+    w.run_for(10_000);
+    w.run_for(2_000);
+    assert_eq!(w.controller.call_of(&a1), Some(&inbound));
+    assert!(w.click_to_call("a1", "0614", CallType::Reply).is_none());
+}
+
+#[test]
 fn a_talking_call_whose_rtp_stops_is_dropped_but_not_while_on_hold() {
     let mut cfg = basic(&["a1"]);
     cfg.media_timeout_ms = 10_000;
@@ -984,4 +1097,119 @@ fn a_talking_call_whose_rtp_stops_is_dropped_but_not_while_on_hold() {
     // the agent is free again after the wrap-up
     w.run_for(6_000);
     assert_eq!(w.controller.status(&AgentId::new("a1")).state, "available");
+}
+
+/// 报工号, 「很抱歉让您久等了」 and the closing phrase (issue 20): each plays to
+/// both sides when configured, and nothing changes when it is not.
+#[test]
+fn the_agent_number_the_hold_resume_and_the_closing_phrase_play_when_configured() {
+    let mut w = world(&["1001"]);
+    w.env.with_phrase("agent_number");
+    w.env.with_phrase("hold_resume");
+    w.env.with_phrase("closing");
+    w.agent("1001", Phone::Answer(2_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 2_500);
+    // the agent answered: the number is announced to both, after the bridge
+    // command (the media plays it before they hear each other)
+    let cmds: Vec<String> = w.commands(&c).iter().map(|c| format!("{c:?}")).collect();
+    let bridge = cmds
+        .iter()
+        .position(|c| c.starts_with("Bridge"))
+        .expect("bridged");
+    let number = cmds
+        .iter()
+        .position(|c| c == "PlayToBoth(AgentNumber(\"1001\"))")
+        .expect("the agent's number is announced");
+    assert!(bridge < number, "{cmds:?}");
+    let kinds = w.kinds(&c);
+    let answered = kinds.iter().position(|k| *k == "agent_answered").unwrap();
+    assert_eq!(kinds[answered + 1], "prompt_started", "{kinds:?}");
+    let t = |r: Option<Result<_, ControlError>>| r.expect("a reply");
+    t(w.control(&c, Action::Hold, "1001")).expect("hold");
+    w.run_until(T0 + 10_000);
+    t(w.control(&c, Action::Resume, "1001")).expect("resume");
+    let plays: Vec<&Command> = w
+        .commands(&c)
+        .into_iter()
+        .filter(|c| matches!(c, Command::PlayToBoth(_)))
+        .collect();
+    assert_eq!(
+        plays,
+        [
+            &Command::PlayToBoth(PromptRef::AgentNumber("1001".into())),
+            &Command::PlayToBoth(PromptRef::HoldResume)
+        ]
+    );
+    // the resumed event comes before the phrase's prompt_started
+    let kinds = w.kinds(&c);
+    let resumed = kinds.iter().position(|k| *k == "resumed").unwrap();
+    assert_eq!(kinds[resumed + 1], "prompt_started", "{kinds:?}");
+    // the closing hang-up: the phrase (2.5 s), then both legs go; ended by
+    // the agent; a second close meanwhile is refused
+    w.run_until(T0 + 20_000);
+    t(w.control(&c, Action::Close, "1001")).expect("close");
+    assert!(
+        t(w.control(&c, Action::Close, "1001")).is_err(),
+        "already closing"
+    );
+    assert!(w
+        .commands(&c)
+        .contains(&&Command::PlayToBoth(PromptRef::Closing)));
+    w.run_until(T0 + 22_000);
+    assert!(w.cdr(&c).is_none(), "still saying goodbye");
+    w.run_until(T0 + 23_000);
+    let cdr = w.cdr(&c).expect("ended");
+    assert_eq!(cdr.ended_by, Some(EndedBy::Agent));
+    assert_eq!(cdr.outcome, Some(Outcome::Answered));
+    let cmds = w.commands(&c);
+    assert!(cmds.contains(&&Command::HangUpCaller));
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::HangUpAgent { agent } if agent.as_str() == "1001")));
+    let completed = w.first(&c, "completed").expect("completed");
+    assert_eq!(completed.at_ms, T0 + 20_000 + 2_500 + 300);
+}
+
+#[test]
+fn without_the_phrases_nothing_is_played_and_close_clears_the_line_at_once() {
+    let mut w = world(&["1001"]);
+    w.agent("1001", Phone::Answer(2_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 3_000);
+    let t = |r: Option<Result<_, ControlError>>| r.expect("a reply");
+    t(w.control(&c, Action::Hold, "1001")).expect("hold");
+    t(w.control(&c, Action::Resume, "1001")).expect("resume");
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::PlayToBoth(_))));
+    // only the greeting's prompt_started, if any: no phrase was announced
+    assert!(w
+        .events_of(&c)
+        .iter()
+        .all(|e| !matches!(&e.kind, EventKind::PromptStarted { prompt } if prompt != "greeting")));
+    // a held call is taken off hold for the goodbye
+    t(w.control(&c, Action::Hold, "1001")).expect("hold");
+    t(w.control(&c, Action::Close, "1001")).expect("close");
+    w.pump();
+    let cdr = w.cdr(&c).expect("ended at once");
+    assert_eq!(cdr.ended_by, Some(EndedBy::Agent));
+    assert_eq!(w.first(&c, "completed").map(|e| e.at_ms), Some(T0 + 3_000));
+    // the caller who hangs up during the closing phrase ends it first
+    let mut w = world(&["1001"]);
+    w.env.with_phrase("closing");
+    w.agent("1001", Phone::Answer(2_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 3_000);
+    t(w.control(&c, Action::Close, "1001")).expect("close");
+    w.hang_up_at(T0 + 4_000, &c);
+    w.run_until(T0 + 10_000);
+    let cdr = w.cdr(&c).expect("ended");
+    assert_eq!(cdr.ended_by, Some(EndedBy::Caller));
+    // control on a call that is not talking is refused
+    let mut w = world(&[]);
+    let c = w.call_in("0613");
+    w.run_until(T0 + 1_000);
+    assert!(t(w.control(&c, Action::Close, "x")).is_err());
 }

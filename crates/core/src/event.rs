@@ -264,6 +264,19 @@ pub enum EventKind {
         /// What is wrong.
         reason: String,
     },
+    /// A carrier trunk stopped answering OPTIONS: calls out and callbacks
+    /// through it are refused until it answers again.
+    TrunkDown {
+        /// The trunk (`[[trunks]]` name).
+        trunk: String,
+        /// The last probe's failure.
+        reason: String,
+    },
+    /// A trunk that was down answers again.
+    TrunkUp {
+        /// The trunk.
+        trunk: String,
+    },
     /// The caller left a voicemail (recorded like a call: caller left, the
     /// agent channel silent).
     VoicemailLeft {
@@ -472,6 +485,34 @@ pub enum EventKind {
         /// How long nothing came, ms (at least the timeout).
         idle_ms: i64,
     },
+    /// Routing by ownership: the caller has an open complaint case and its
+    /// owner (the event's `agent`) was rung first (`offered`), or was not
+    /// free within the wait (`wait_over`) or not logged in
+    /// (`not_logged_in`), so anyone may answer.
+    OwnerFirst {
+        /// `offered`, `wait_over` or `not_logged_in`.
+        outcome: String,
+    },
+    /// A complaint case's reply deadline is near (first-contact ownership:
+    /// its owner, the event's `agent`, is warned).
+    CaseWarning {
+        /// The case.
+        case_id: i64,
+        /// `general`, `major` or `crisis`.
+        severity: String,
+        /// The reply deadline, epoch ms.
+        deadline_ms: i64,
+    },
+    /// A complaint case's reply deadline passed without a reply (the
+    /// alarm; the owner is the event's `agent`).
+    CaseOverdue {
+        /// The case.
+        case_id: i64,
+        /// `general`, `major` or `crisis`.
+        severity: String,
+        /// The reply deadline, epoch ms.
+        deadline_ms: i64,
+    },
 }
 
 impl EventKind {
@@ -509,6 +550,8 @@ impl EventKind {
             EventKind::RecordingDeleted { .. } => "recording_deleted",
             EventKind::WrapUp { .. } => "wrap_up",
             EventKind::StorageAlarm { .. } => "storage_alarm",
+            EventKind::TrunkDown { .. } => "trunk_down",
+            EventKind::TrunkUp { .. } => "trunk_up",
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::CallbackAttemptFailed { .. } => "callback_attempt_failed",
             EventKind::CallbackExpired { .. } => "callback_expired",
@@ -531,6 +574,9 @@ impl EventKind {
             EventKind::MonitorModeChanged { .. } => "monitor_mode_changed",
             EventKind::MonitorStopped { .. } => "monitor_stopped",
             EventKind::MonitorFailed { .. } => "monitor_failed",
+            EventKind::OwnerFirst { .. } => "owner_first",
+            EventKind::CaseWarning { .. } => "case_warning",
+            EventKind::CaseOverdue { .. } => "case_overdue",
         }
     }
 }

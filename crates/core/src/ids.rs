@@ -95,21 +95,36 @@ pub enum CallType {
     Callback,
     /// A complaint (limit configurable, none by default).
     Complaint,
+    /// An agent's reply to a question that could not be answered on the
+    /// spot (the regulations: within 24 hours; default limit 180 s).
+    Reply,
+    /// A return visit to a member (回访; default limit 180 s).
+    ReturnVisit,
+    /// Anything else an agent calls about (no limit by default).
+    Other,
 }
 
 /// Error for a call type name that is not one of ours.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown call type `{0}` (expected order, inquiry, callback or complaint)")]
+#[error("unknown call type `{0}` (expected one of {names})", names = CallType::names())]
 pub struct UnknownCallType(pub String);
 
 impl CallType {
     /// All call types, in display order.
-    pub const ALL: [CallType; 4] = [
+    pub const ALL: [CallType; 7] = [
         CallType::Order,
         CallType::Inquiry,
         CallType::Callback,
         CallType::Complaint,
+        CallType::Reply,
+        CallType::ReturnVisit,
+        CallType::Other,
     ];
+
+    /// Every name, comma-separated (for error messages).
+    pub fn names() -> String {
+        CallType::ALL.map(CallType::as_str).join(", ")
+    }
 
     /// The lowercase name used in config, store and API.
     pub fn as_str(self) -> &'static str {
@@ -118,6 +133,9 @@ impl CallType {
             CallType::Inquiry => "inquiry",
             CallType::Callback => "callback",
             CallType::Complaint => "complaint",
+            CallType::Reply => "reply",
+            CallType::ReturnVisit => "return_visit",
+            CallType::Other => "other",
         }
     }
 }

@@ -83,6 +83,17 @@ impl AnnounceWords {
     }
 }
 
+/// The words of announcements, in the language of the prompts
+/// (`prompts.language`).
+#[derive(Debug, Clone)]
+pub enum Words {
+    /// "You are caller number seven, your expected waiting time is about
+    /// three minutes".
+    English(AnnounceWords),
+    /// 「您前面还有六位，预计等待三分钟」.
+    Mandarin(crate::zh::ZhWords),
+}
+
 /// How waiting callers are kept informed.
 #[derive(Debug, Clone)]
 pub struct Announcements {
@@ -96,7 +107,7 @@ pub struct Announcements {
     /// Handle time assumed before a queue has handled any call, ms.
     pub default_handle_ms: i64,
     /// The words (None: only `message` is played).
-    pub words: Option<AnnounceWords>,
+    pub words: Option<Words>,
     /// Played after the figures ("thank you for waiting ...").
     pub message: Option<Prompt>,
 }
@@ -107,7 +118,15 @@ impl Announcements {
     /// nothing to say.
     pub fn build(&self, position: Option<u32>, wait_ms: Option<i64>) -> Vec<Prompt> {
         let mut out = Vec::new();
-        if let Some(w) = &self.words {
+        if let Some(Words::Mandarin(w)) = &self.words {
+            if self.position {
+                out.extend(position.map(|p| w.position(p)).unwrap_or_default());
+            }
+            if self.expected_wait {
+                out.extend(wait_ms.map(|ms| w.expected_wait(ms)).unwrap_or_default());
+            }
+        }
+        if let Some(Words::English(w)) = &self.words {
             if self.position {
                 if let Some(n) = position.and_then(|p| w.number(p)) {
                     out.push(w.position.clone());
@@ -169,7 +188,7 @@ mod tests {
             position: true,
             expected_wait: true,
             default_handle_ms: 180_000,
-            words: Some(words()),
+            words: Some(Words::English(words())),
             message: Some(Prompt::from_samples("still_waiting", vec![0; 8])),
         }
     }

@@ -32,6 +32,9 @@ pub struct CallbackConfig {
     pub attempts: u32,
     /// How long the caller's phone rings per attempt, ms.
     pub answer_timeout_ms: i64,
+    /// The trunk callbacks go through (`[[trunks]]` name); None: `dial` and
+    /// `gateway`.
+    pub trunk: Option<String>,
 }
 
 impl CallbackConfig {
@@ -117,6 +120,41 @@ impl PendingCallback {
     }
 }
 
+/// The callbacks promised before a restart that are still due at `now`
+/// (deadlines are at most a week, `callback.deadline_h <= 168`), read from
+/// the event log: each `callback_requested` event and the events of its
+/// callback call. A store that cannot be read gives none (logged): the
+/// engine starts anyway.
+pub async fn load_pending(store: &hotline_store::Store, now: i64) -> Vec<PendingCallback> {
+    let since = now - 8 * 86_400_000;
+    let requested = match store
+        .events_of_kind("callback_requested", since, 100_000)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "pending callbacks could not be read; they are not made");
+            return Vec::new();
+        }
+    };
+    let mut own = std::collections::HashMap::new();
+    for e in &requested {
+        if let hotline_core::EventKind::CallbackRequested { callback, .. } = &e.kind {
+            match store.events_for_call(callback).await {
+                Ok(ev) => {
+                    own.insert(callback.clone(), ev);
+                }
+                Err(e) => {
+                    tracing::warn!(call = %callback, error = %e, "callback events unreadable")
+                }
+            }
+        }
+    }
+    PendingCallback::find(&requested, now, |id| {
+        own.get(id).cloned().unwrap_or_default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +233,7 @@ mod tests {
             retry_ms: 60_000,
             attempts: 3,
             answer_timeout_ms: 30_000,
+            trunk: None,
         }
     }
 

@@ -35,6 +35,9 @@ pub enum CallAction {
     /// Start recording a call that is not recorded (on-demand recording
     /// when `hotline.record` is off).
     StartRecording,
+    /// The agent's closing hang-up: the closing phrase 「谢谢您的电话，再见！」
+    /// (`prompts.closing`) to both sides, then the line is cleared.
+    Close,
     /// Play an earlier recording into the call: both parties hear it.
     PlayIntoCall {
         /// The recording as mono audio.
@@ -72,6 +75,7 @@ impl CallAction {
             CallAction::Monitor { .. } => "monitor",
             CallAction::MonitorMode(_) => "monitor_mode",
             CallAction::StopMonitor => "monitor_stop",
+            CallAction::Close => "close",
         }
     }
 }
@@ -161,6 +165,23 @@ pub(crate) enum ControlMsg {
         by: String,
         reply: oneshot::Sender<Result<TalkingCall, ControlError>>,
     },
+    Dial {
+        request: DialRequest,
+        reply: oneshot::Sender<Result<CallId, ControlError>>,
+    },
+}
+
+/// Click-to-call: ring `agent`'s phone, then dial `number`.
+#[derive(Clone, Debug)]
+pub struct DialRequest {
+    /// The agent whose phone rings first.
+    pub agent: AgentId,
+    /// The customer's number.
+    pub number: String,
+    /// The call's type.
+    pub call_type: hotline_core::CallType,
+    /// Who asked (`api:<user>`), in the refusal event.
+    pub by: String,
 }
 
 /// A handle for agent requests (the API holds one). Cheap to clone.
@@ -170,6 +191,14 @@ pub struct AgentControl {
 }
 
 impl AgentControl {
+    /// A handle with no engine behind it (an API served without an engine,
+    /// e.g. the console alone): every request fails with
+    /// [`ControlError::Stopped`].
+    pub fn detached() -> AgentControl {
+        let (tx, _) = mpsc::channel(1);
+        AgentControl { tx }
+    }
+
     /// Carries out a request and returns the agent's status after it.
     pub async fn request(
         &self,
@@ -206,6 +235,19 @@ impl AgentControl {
                 by,
                 reply,
             })
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)?
+    }
+
+    /// Click-to-call: the engine rings the agent's phone and dials the
+    /// customer once the agent answered. The new call's id, or why not
+    /// (unknown agent, no phone registered, on a call, a number the dial
+    /// rules refuse).
+    pub async fn dial(&self, request: DialRequest) -> Result<CallId, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(ControlMsg::Dial { request, reply })
             .await
             .map_err(|_| ControlError::Stopped)?;
         rx.await.map_err(|_| ControlError::Stopped)?

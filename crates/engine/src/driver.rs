@@ -70,6 +70,9 @@ pub(crate) struct CallCtx {
     pub controller: mpsc::Sender<FromCall>,
     /// Where monitoring sessions are audited.
     pub audit: Option<hotline_store::Store>,
+    pub trunks: crate::trunks::TrunkBoard,
+    /// Open cases' owners by number, and how long a caller waits for theirs.
+    pub owners: Option<(crate::owners::CaseOwners, i64)>,
 }
 
 impl CallCtx {
@@ -84,6 +87,13 @@ impl CallCtx {
         }
         self.sink.event(e);
     }
+}
+
+/// Where the customer is dialled: a plain gateway (`dial`) or a trunk with
+/// the number in its format.
+enum DialTarget {
+    Gateway(Binding),
+    Trunk(hotline_sip::TrunkTarget, String),
 }
 
 /// The customer's leg.
@@ -139,6 +149,8 @@ pub(crate) struct CallDriver {
     play_audio: Option<Prompt>,
     /// RTP packets received from (caller, agent) at the last media check.
     media_counts: Option<(u64, u64)>,
+    /// The trunk channel the customer's leg holds (given back on drop).
+    trunk: Option<crate::trunks::Seizure>,
     replies: HashMap<u64, oneshot::Sender<Result<TalkingCall, ControlError>>>,
     next_token: u64,
     /// The supervisor's leg of a monitored call.
@@ -227,6 +239,15 @@ impl CallDriver {
             media: verdict,
             blacklisted,
             vip: routing::is_vip(&ctx.cfg.vip, &inbound.caller.number),
+            owner: ctx.owners.as_ref().and_then(|(map, wait_ms)| {
+                let o = map.owner_of(&inbound.caller.number)?;
+                info!(owner = %o.agent, case = o.case_id, "caller has an open case: its owner rings first");
+                Some(hotline_callflow::OwnerHint {
+                    agent: o.agent,
+                    case_id: o.case_id,
+                    wait_ms: *wait_ms,
+                })
+            }),
         };
         let call = Call::inbound(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);
         let mut d = CallDriver::new(
@@ -241,6 +262,26 @@ impl CallDriver {
             d.dtmf = m.take_dtmf();
             d.media = Some(m);
         }
+        d
+    }
+
+    /// Click-to-call: the agent's phone (at `binding`) rings first, then the
+    /// customer is dialled.
+    pub(crate) fn click_to_call(
+        ctx: Arc<CallCtx>,
+        id: CallId,
+        spec: hotline_callflow::ClickToCall,
+        binding: Binding,
+        rx: mpsc::Receiver<CallMsg>,
+    ) -> Self {
+        let now = ctx.clock.now_ms();
+        info!(number = %spec.number, "click-to-call: ringing the agent first");
+        let agent = spec.agent.clone();
+        let call = Call::click_to_call(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);
+        let sid = session_id(&id);
+        let mut d = CallDriver::new(ctx, call, CustomerLeg::Outbound(None), rx, sid);
+        d.outbound = true;
+        d.bindings.insert(agent, binding);
         d
     }
 
@@ -310,6 +351,7 @@ impl CallDriver {
             recording: None,
             play_audio: None,
             media_counts: None,
+            trunk: None,
             replies: HashMap::new(),
             next_token: 0,
             supervisor: None,
@@ -416,6 +458,7 @@ impl CallDriver {
                     },
                     CallAction::MonitorMode(m) => Action::SetMonitorMode(m),
                     CallAction::StopMonitor => Action::StopMonitor,
+                    CallAction::Close => Action::Close,
                     CallAction::PlayIntoCall { audio, recording } => {
                         let duration_ms = audio.duration_ms() as i64;
                         self.play_audio = Some(audio);
@@ -454,12 +497,17 @@ impl CallDriver {
                 };
                 Input::Caller(LegInput::Answered { usable })
             }
-            Some(LegEvent::Rejected { status }) => Input::Caller(LegInput::Rejected { status }),
+            Some(LegEvent::Rejected { status }) => {
+                // the customer's leg is over: its trunk channel is free
+                self.trunk = None;
+                Input::Caller(LegInput::Rejected { status })
+            }
             Some(e) if e.keeps_the_leg_up() => return,
             other => {
                 if let CustomerLeg::Outbound(leg) = &mut self.customer {
                     *leg = None;
                 }
+                self.trunk = None;
                 Input::Caller(LegInput::Gone {
                     reason: gone_reason(other),
                 })
@@ -648,6 +696,7 @@ impl CallDriver {
                         if let Some(l) = leg.take() {
                             l.hangup().await;
                         }
+                        self.trunk = None;
                     }
                 },
                 Command::DialCustomer { number } => self.dial_customer(&number).await,
@@ -690,6 +739,16 @@ impl CallDriver {
                 Command::ToneToAgent(p) => {
                     if let (Some(m), Some(tone)) = (&self.media, self.ctx.env.resolve(&p).pop()) {
                         m.tone_to_agent(tone);
+                    }
+                }
+                Command::PlayToBoth(p) => {
+                    let parts = self.ctx.env.resolve(&p);
+                    if let (Some(m), false) = (&self.media, parts.is_empty()) {
+                        let samples: Vec<i16> = parts
+                            .iter()
+                            .flat_map(|x| x.samples().iter().copied())
+                            .collect();
+                        m.play_to_both(Prompt::from_samples(&p.name(), samples));
                     }
                 }
                 Command::PlayIntoCall => {
@@ -946,28 +1005,50 @@ impl CallDriver {
     async fn dial_customer(&mut self, number: &str) {
         let failed = |reason: String| Input::Caller(LegInput::InviteFailed { reason });
         let cfg = &self.ctx.cfg;
-        let via = if self.outbound {
-            cfg.outbound
-                .as_ref()
-                .map(|o| (o.uri_for(number), o.gateway))
+        let trunk = if self.outbound {
+            cfg.outbound.as_ref().and_then(|o| o.trunk.clone())
         } else {
-            cfg.callback
-                .as_ref()
-                .map(|c: &CallbackConfig| (c.uri_for(number), c.gateway))
+            cfg.callback.as_ref().and_then(|c| c.trunk.clone())
         };
-        let Some((uri, gateway)) = via else {
-            return self.feed(failed("no gateway configured".into()));
-        };
-        let Some(uri) = uri else {
-            return self.feed(failed(format!("`{number}` cannot be dialled")));
-        };
-        let target = Binding {
-            contact: uri,
-            source: gateway,
-            transport: SipTransport::Udp,
-            expires_at_ms: i64::MAX,
-            call_id: String::new(),
-            cseq: 0,
+        // through a trunk: a channel and the number in the carrier's format
+        let target = match trunk {
+            Some(name) => {
+                // a retry (callback) gives the previous attempt's channel back first
+                self.trunk = None;
+                match self.ctx.trunks.seize(&name, number) {
+                    Ok(seized) => {
+                        let t = DialTarget::Trunk(seized.target.clone(), seized.number.clone());
+                        self.trunk = Some(seized);
+                        t
+                    }
+                    Err(refusal) => return self.feed(failed(refusal.to_string())),
+                }
+            }
+            None => {
+                let via = if self.outbound {
+                    cfg.outbound
+                        .as_ref()
+                        .map(|o| (o.uri_for(number), o.gateway))
+                } else {
+                    cfg.callback
+                        .as_ref()
+                        .map(|c: &CallbackConfig| (c.uri_for(number), c.gateway))
+                };
+                let Some((uri, gateway)) = via else {
+                    return self.feed(failed("no gateway configured".into()));
+                };
+                let Some(uri) = uri else {
+                    return self.feed(failed(format!("`{number}` cannot be dialled")));
+                };
+                DialTarget::Gateway(Binding {
+                    contact: uri,
+                    source: gateway,
+                    transport: SipTransport::Udp,
+                    expires_at_ms: i64::MAX,
+                    call_id: String::new(),
+                    cseq: 0,
+                })
+            }
         };
         if !self.ensure_media() {
             return self.feed(failed("no media ports".into()));
@@ -991,15 +1072,34 @@ impl CallDriver {
             self.session_id,
             1,
         );
-        info!(%number, "calling the customer back");
-        match self.ctx.sip.invite(&target, &from, offer).await {
+        let (sent, contact) = match &target {
+            DialTarget::Gateway(binding) => {
+                info!(%number, "calling the customer");
+                (
+                    self.ctx.sip.invite(binding, &from, offer).await,
+                    binding.contact.clone(),
+                )
+            }
+            DialTarget::Trunk(trunk, formatted) => {
+                info!(%number, trunk = %trunk.name, dialled = %formatted, "calling the customer through a trunk");
+                (
+                    self.ctx
+                        .sip
+                        .invite_trunk(trunk, formatted, &from, offer)
+                        .await,
+                    trunk.uri_for(formatted),
+                )
+            }
+        };
+        match sent {
             Ok(leg) => {
                 self.customer = CustomerLeg::Outbound(Some(leg));
-                self.feed(Input::Caller(LegInput::Invited {
-                    contact: target.contact,
-                }));
+                self.feed(Input::Caller(LegInput::Invited { contact }));
             }
-            Err(e) => self.feed(failed(e.to_string())),
+            Err(e) => {
+                self.trunk = None;
+                self.feed(failed(e.to_string()))
+            }
         }
     }
 

@@ -62,6 +62,13 @@ impl EngineEnv {
                 .map(|a| a.build(*position, *expected_wait_ms))
                 .unwrap_or_default(),
             PromptRef::MonitorBeep => vec![Prompt::tone("monitor_beep", 1200.0, 150, 5000)],
+            PromptRef::AgentNumber(agent) => p
+                .agent_number
+                .as_ref()
+                .map(|w| w.agent(agent))
+                .unwrap_or_default(),
+            PromptRef::HoldResume => p.hold_resume.iter().cloned().collect(),
+            PromptRef::Closing => p.closing.iter().cloned().collect(),
             PromptRef::LimitTone { exceeded: true } => {
                 vec![Prompt::tone("limit_exceeded", 1400.0, 400, 6000)]
             }
@@ -82,6 +89,9 @@ impl Environment for EngineEnv {
     }
 
     fn prompt_name(&self, prompt: &PromptRef) -> String {
+        if let PromptRef::AgentNumber(agent) = prompt {
+            return format!("agent_number:{agent}");
+        }
         self.resolve(prompt)
             .first()
             .map(|p| p.name().to_string())

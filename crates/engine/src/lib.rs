@@ -17,8 +17,11 @@ mod driver;
 mod env;
 pub mod monitor;
 pub mod outbound;
+pub mod owners;
 pub mod routing;
 pub mod schedule;
+pub mod trunks;
+pub mod zh;
 
 use control::{
     AgentControl, CallAction, CallTarget, ControlError, ControlMsg, FeatureCodes, Requester,
@@ -26,11 +29,11 @@ use control::{
 use driver::{CallCtx, CallDriver, CallMsg, FromCall};
 use env::EngineEnv;
 use hotline_acd::QueueConfig;
+pub use hotline_callflow::{dialable, ClosedTreatment, UnknownClosedTreatment, VOICEMAIL};
 use hotline_callflow::{
     AnnouncePolicy, Call, CallbackPolicy, Controller, ControllerInput, ControllerOutput,
     FlowSettings, Menu, Route,
 };
-pub use hotline_callflow::{ClosedTreatment, UnknownClosedTreatment, VOICEMAIL};
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, Clock, EventKind, QueueId, RingCadence, SystemClock,
 };
@@ -122,6 +125,8 @@ pub struct EngineConfig {
     pub media_timeout_ms: i64,
     /// Live monitoring: supervisors' phones, feature codes, the beep.
     pub monitor: monitor::MonitorConfig,
+    /// The carrier trunks (`[[trunks]]`) calls out and callbacks go through.
+    pub trunks: Vec<trunks::TrunkConfig>,
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -137,6 +142,14 @@ pub struct Prompts {
     pub silent_line: Option<Prompt>,
     /// Played to callers whose queue is closed (None: 480 before answering).
     pub closed: Option<Prompt>,
+    /// The words an answering agent's number is said with to both sides
+    /// (「一零零一」「号客服为您服务」, 报工号); None: not announced.
+    pub agent_number: Option<zh::ZhWords>,
+    /// 「很抱歉让您久等了」 when a hold ends (None: nothing).
+    pub hold_resume: Option<Prompt>,
+    /// 「谢谢您的电话，再见！」 before the agent's closing hang-up clears the
+    /// line (None: it is cleared at once).
+    pub closing: Option<Prompt>,
 }
 
 /// How callers leave a message.
@@ -162,6 +175,8 @@ pub struct Engine {
     control_rx: Option<mpsc::Receiver<ControlMsg>>,
     pending_callbacks: Vec<callback::PendingCallback>,
     audit: Option<hotline_store::Store>,
+    trunks: trunks::TrunkBoard,
+    owners: Option<(owners::CaseOwners, i64)>,
 }
 
 impl Engine {
@@ -175,7 +190,9 @@ impl Engine {
         prompts: Prompts,
     ) -> Self {
         let (control_tx, control_rx) = mpsc::channel(256);
+        let trunks = trunks::TrunkBoard::new(trunks::Trunks::new(cfg.trunks.clone()));
         Engine {
+            trunks,
             cfg: Arc::new(cfg),
             sip,
             media,
@@ -188,7 +205,16 @@ impl Engine {
             control_rx: Some(control_rx),
             pending_callbacks: Vec::new(),
             audit: None,
+            owners: None,
         }
+    }
+
+    /// Routing by ownership: a caller whose number has an open case in
+    /// `owners` rings its owner first, alone, for up to `wait_ms` (the map
+    /// is read once when a call arrives; the API side keeps it current).
+    pub fn with_case_owners(mut self, owners: owners::CaseOwners, wait_ms: i64) -> Self {
+        self.owners = (wait_ms > 0).then_some((owners, wait_ms));
+        self
     }
 
     /// Callbacks left pending by the previous run (see
@@ -217,6 +243,11 @@ impl Engine {
         AgentControl {
             tx: self.control_tx.clone(),
         }
+    }
+
+    /// The trunks' channels and health (`GET /api/trunks`).
+    pub fn trunks(&self) -> trunks::TrunkBoard {
+        self.trunks.clone()
     }
 
     /// Also hands every event, as it happens, to `live` (the live KPIs).
@@ -248,8 +279,15 @@ impl Engine {
             clock: self.clock.clone(),
             controller: from_calls_tx,
             audit: self.audit.clone(),
+            trunks: self.trunks.clone(),
+            owners: self.owners.clone(),
         });
         tokio::spawn(storage_watch(ctx.clone()));
+        for trunk in self.trunks.configs() {
+            if trunk.probe_every_ms > 0 {
+                tokio::spawn(probe_trunk(ctx.clone(), trunk));
+            }
+        }
         let mut shell = Shell {
             controller: Controller::new(flow, env),
             calls: HashMap::new(),
@@ -369,6 +407,52 @@ async fn storage_watch(ctx: Arc<CallCtx>) {
                 },
             });
         }
+    }
+}
+
+/// Probes a trunk with OPTIONS every `probe_every_ms` (each probe waits at
+/// most that long, 5 s at most) until the engine stops; health changes are
+/// events (`trunk_down`, `trunk_up`).
+async fn probe_trunk(ctx: Arc<CallCtx>, trunk: trunks::TrunkConfig) {
+    let every = Duration::from_millis(trunk.probe_every_ms.max(200) as u64);
+    let wait = every.min(Duration::from_secs(5));
+    let name = trunk.target.name.clone();
+    let span = tracing::info_span!("trunk", trunk = %name);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if ctx.controller.is_closed() {
+            return;
+        }
+        let outcome = ctx
+            .sip
+            .options(trunk.target.address, trunk.target.transport, wait)
+            .instrument(span.clone())
+            .await
+            .map_err(|e| e.to_string());
+        let now = ctx.clock.now_ms();
+        let kind = match ctx.trunks.probed(&name, now, outcome) {
+            None => continue,
+            Some(trunks::HealthChange::Down { name, reason }) => {
+                warn!(trunk = %name, %reason, "trunk down: calls through it are refused");
+                EventKind::TrunkDown {
+                    trunk: name,
+                    reason,
+                }
+            }
+            Some(trunks::HealthChange::Up { name }) => {
+                info!(trunk = %name, "trunk up again");
+                EventKind::TrunkUp { trunk: name }
+            }
+        };
+        ctx.publish(CallEvent {
+            at_ms: now,
+            call_id: None,
+            agent: None,
+            queue: None,
+            kind,
+        });
     }
 }
 
@@ -570,6 +654,65 @@ impl Shell {
         }
     }
 
+    /// Click-to-call: checked here (the agent's phone registered, the agent
+    /// free, the number allowed) so the API hears why not; then a call that
+    /// rings the agent's phone first.
+    fn click_to_call(&mut self, now: i64, r: control::DialRequest) -> Result<CallId, ControlError> {
+        let refused = |ctx: &CallCtx, agent: &AgentId, reason: String| {
+            ctx.publish(CallEvent {
+                at_ms: now,
+                call_id: None,
+                agent: Some(agent.clone()),
+                queue: None,
+                kind: EventKind::AgentRequestRefused {
+                    request: "dial".into(),
+                    reason: reason.clone(),
+                    by: r.by.clone(),
+                },
+            });
+            ControlError::Refused(reason)
+        };
+        if !self.controller.knows_agent(&r.agent) {
+            return Err(ControlError::UnknownAgent(r.agent.as_str().to_string()));
+        }
+        let Some(binding) = self.ctx.sip.contacts(r.agent.as_str()).into_iter().next() else {
+            return Err(refused(
+                &self.ctx,
+                &r.agent,
+                "the agent has no phone registered".into(),
+            ));
+        };
+        match &self.ctx.flow.dial {
+            None => {
+                let reason = refused(&self.ctx, &r.agent, "dialling out is not enabled".into());
+                return Err(ControlError::Forbidden(reason.to_string()));
+            }
+            Some(rules) => {
+                if let Err(why) = rules.check(&r.number) {
+                    let reason = refused(&self.ctx, &r.agent, why).to_string();
+                    return Err(ControlError::Forbidden(reason));
+                }
+            }
+        }
+        let call_id = CallId::generate(now);
+        if let Err(e) = self.controller.dial_out(now, &r.agent, &call_id) {
+            return Err(refused(&self.ctx, &r.agent, e.to_string()));
+        }
+        let span = info_span!("call", call_id = %call_id, agent = %r.agent);
+        let (tx, rx) = mpsc::channel(16);
+        self.calls.insert(call_id.clone(), tx);
+        let spec = hotline_callflow::ClickToCall {
+            agent: r.agent,
+            number: r.number,
+            call_type: r.call_type,
+        };
+        let driver = span.in_scope(|| {
+            CallDriver::click_to_call(self.ctx.clone(), call_id.clone(), spec, binding, rx)
+        });
+        tokio::spawn(driver.run().instrument(span));
+        Ok(call_id)
+    }
+
     /// An agent's phone dials a customer: the agent is made busy (refused
     /// when ringing or talking: 486 and an event), then a call of its own.
     fn dial_out(
@@ -717,6 +860,11 @@ impl Shell {
             }
             ControlMsg::Queues { reply } => {
                 let _ = reply.send(self.controller.queues(now));
+            }
+            ControlMsg::Dial { request, reply } => {
+                let r = self.click_to_call(now, request);
+                self.carry_out();
+                let _ = reply.send(r);
             }
             ControlMsg::List { reply } => {
                 let _ = reply.send(self.controller.statuses());

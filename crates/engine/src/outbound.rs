@@ -23,6 +23,9 @@ pub struct OutboundConfig {
     pub answer_timeout_ms: i64,
     /// The type of an outbound call (its handle-time limit).
     pub call_type: CallType,
+    /// The trunk calls go through (`[[trunks]]` name); None: `dial` and
+    /// `gateway`, a plain gateway without credentials, limit or probes.
+    pub trunk: Option<String>,
 }
 
 impl OutboundConfig {
@@ -55,6 +58,7 @@ mod tests {
             allowed_prefixes: Vec::new(),
             answer_timeout_ms: 30_000,
             call_type: CallType::Callback,
+            trunk: None,
         };
         assert_eq!(c.number("90612345678"), Some("0612345678"));
         assert_eq!(c.number("*61"), None);

@@ -10,13 +10,12 @@
 //! day). A queue without open hours is open around the clock; a holiday closes
 //! every queue that has open hours.
 
-use hotline_core::QueueId;
+use hotline_core::{Calendar, QueueId};
 use hotline_media::prompt::Prompt;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 
 /// Why a piece of schedule text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,36 +40,18 @@ pub enum ScheduleError {
     TimeZone(String),
 }
 
-/// Minutes since local midnight, 0..=1440.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TimeOfDay(u16);
+pub use hotline_core::TimeOfDay;
 
-impl TimeOfDay {
-    /// Parses `HH:MM` (`24:00` is the end of the day).
-    pub fn parse(s: &str) -> Result<Self, ScheduleError> {
-        let bad = || ScheduleError::Time(s.to_string());
-        let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
-        if h.is_empty() || h.len() > 2 || m.len() != 2 {
-            return Err(bad());
-        }
-        let h: u16 = h.parse().map_err(|_| bad())?;
-        let m: u16 = m.parse().map_err(|_| bad())?;
-        if m > 59 || h > 24 || (h == 24 && m != 0) {
-            return Err(bad());
-        }
-        Ok(TimeOfDay(h * 60 + m))
+/// A time of an open span or a greeting period in minutes since midnight:
+/// `HH:MM` as [`TimeOfDay`] parses it, or `24:00`, the end of the day.
+pub fn minutes_of_day(s: &str) -> Result<u16, ScheduleError> {
+    let s = s.trim();
+    if s == "24:00" {
+        return Ok(24 * 60);
     }
-
-    /// Minutes since midnight.
-    pub fn minutes(self) -> u16 {
-        self.0
-    }
-}
-
-impl fmt::Display for TimeOfDay {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
-    }
+    s.parse::<TimeOfDay>()
+        .map(TimeOfDay::minutes)
+        .map_err(|_| ScheduleError::Time(s.to_string()))
 }
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -128,8 +109,10 @@ impl Days {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenSpan {
     days: Days,
-    start: TimeOfDay,
-    end: TimeOfDay,
+    /// Minutes since midnight.
+    start: u16,
+    /// Minutes since midnight, up to 1440 (`24:00`).
+    end: u16,
 }
 
 impl OpenSpan {
@@ -141,8 +124,8 @@ impl OpenSpan {
         let (start, end) = hours.split_once('-').ok_or_else(bad)?;
         let span = OpenSpan {
             days: Days::parse(days)?,
-            start: TimeOfDay::parse(start)?,
-            end: TimeOfDay::parse(end)?,
+            start: minutes_of_day(start)?,
+            end: minutes_of_day(end)?,
         };
         if span.start == span.end {
             return Err(ScheduleError::Empty(s.to_string()));
@@ -153,12 +136,12 @@ impl OpenSpan {
     /// Open on weekday `day` (0 = Monday) at `minute` past midnight?
     fn covers(&self, day: usize, minute: u16) -> bool {
         if self.start < self.end {
-            self.days.has(day) && self.start.0 <= minute && minute < self.end.0
+            self.days.has(day) && self.start <= minute && minute < self.end
         } else {
             // past midnight: the evening part today, the morning part after
             // a day on which the span opened
-            (self.days.has(day) && minute >= self.start.0)
-                || (self.days.has(day + 6) && minute < self.end.0)
+            (self.days.has(day) && minute >= self.start)
+                || (self.days.has(day + 6) && minute < self.end)
         }
     }
 }
@@ -183,20 +166,22 @@ impl OpenHours {
 pub struct GreetingPeriod {
     /// Its name, in the events (`morning`).
     pub name: String,
-    /// When it starts (local time).
-    pub start: TimeOfDay,
-    /// When it ends; at or before `start` runs past midnight.
-    pub end: TimeOfDay,
+    /// When it starts, minutes after local midnight ([`minutes_of_day`]).
+    pub start: u16,
+    /// When it ends, minutes after local midnight (1440 = `24:00`); at or
+    /// before `start` runs past midnight.
+    pub end: u16,
     /// The greeting played when the engine answers during the period.
     pub greeting: Prompt,
 }
 
 impl GreetingPeriod {
     fn covers(&self, minute: u16) -> bool {
-        if self.start < self.end {
-            self.start.0 <= minute && minute < self.end.0
+        let (start, end) = (self.start, self.end);
+        if start < end {
+            start <= minute && minute < end
         } else {
-            minute >= self.start.0 || minute < self.end.0
+            minute >= start || minute < end
         }
     }
 }
@@ -206,16 +191,6 @@ pub fn parse_holiday(s: &str) -> Result<Date, ScheduleError> {
     s.trim()
         .parse::<Date>()
         .map_err(|_| ScheduleError::Date(s.to_string()))
-}
-
-/// Looks up an IANA time zone (bundled database; `UTC` always works).
-pub fn time_zone(name: &str) -> Result<TimeZone, ScheduleError> {
-    TimeZone::get(name).map_err(|_| ScheduleError::TimeZone(name.to_string()))
-}
-
-/// The machine's own time zone (UTC if it cannot be determined).
-pub fn system_time_zone() -> TimeZone {
-    TimeZone::try_system().unwrap_or(TimeZone::UTC)
 }
 
 /// The center's calendar: time zone, holidays, open hours per queue and the
@@ -231,15 +206,15 @@ pub struct Schedule {
 impl Default for Schedule {
     /// Always open, one greeting, UTC.
     fn default() -> Self {
-        Schedule::new(TimeZone::UTC)
+        Schedule::new(&Calendar::utc())
     }
 }
 
 impl Schedule {
-    /// An always-open calendar in `tz`.
-    pub fn new(tz: TimeZone) -> Self {
+    /// An always-open schedule in the center's calendar (its time zone).
+    pub fn new(calendar: &Calendar) -> Self {
         Schedule {
-            tz,
+            tz: calendar.time_zone().clone(),
             holidays: BTreeSet::new(),
             open: HashMap::new(),
             periods: Vec::new(),
@@ -311,7 +286,7 @@ mod tests {
 
     fn at(tz: &str, local: &str) -> i64 {
         let dt: jiff::civil::DateTime = local.parse().unwrap();
-        dt.to_zoned(time_zone(tz).unwrap())
+        dt.to_zoned(Calendar::named(tz).unwrap().time_zone().clone())
             .unwrap()
             .timestamp()
             .as_millisecond()
@@ -327,7 +302,7 @@ mod tests {
 
     #[test]
     fn weekday_hours_in_the_centers_time_zone() {
-        let s = Schedule::new(time_zone("Asia/Shanghai").unwrap()).with_open_hours(
+        let s = Schedule::new(&Calendar::named("Asia/Shanghai").unwrap()).with_open_hours(
             q("general"),
             OpenHours::parse(&["mon-fri 08:00-20:00", "sat 09:00-13:00"]).unwrap(),
         );
@@ -347,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_night_span_runs_past_midnight_into_the_next_day() {
-        let s = Schedule::new(TimeZone::UTC)
+        let s = Schedule::new(&Calendar::utc())
             .with_open_hours(q("night"), OpenHours::parse(&["fri 22:00-06:00"]).unwrap());
         assert!(s.is_open(&q("night"), at("UTC", "2026-11-27T23:00"))); // Friday
         assert!(s.is_open(&q("night"), at("UTC", "2026-11-28T05:59"))); // Saturday morning
@@ -357,14 +332,14 @@ mod tests {
         // sun-mon wraps round the week
         let d = Days::parse("sun-mon").unwrap();
         assert!(d.has(6) && d.has(0) && !d.has(1));
-        let s = Schedule::new(TimeZone::UTC)
+        let s = Schedule::new(&Calendar::utc())
             .with_open_hours(q("w"), OpenHours::parse(&["sun 20:00-02:00"]).unwrap());
         assert!(s.is_open(&q("w"), at("UTC", "2026-11-30T01:00"))); // Monday 01:00
     }
 
     #[test]
     fn a_holiday_closes_queues_with_hours_only() {
-        let s = Schedule::new(TimeZone::UTC)
+        let s = Schedule::new(&Calendar::utc())
             .with_open_hours(
                 q("general"),
                 OpenHours::parse(&["daily 00:00-24:00"]).unwrap(),
@@ -380,7 +355,7 @@ mod tests {
     #[test]
     fn daylight_saving_changes_keep_local_hours() {
         // Europe/Berlin: clocks go back on 2026-10-25; 08:00 local stays 08:00
-        let s = Schedule::new(time_zone("Europe/Berlin").unwrap())
+        let s = Schedule::new(&Calendar::named("Europe/Berlin").unwrap())
             .with_open_hours(q("g"), OpenHours::parse(&["daily 08:00-09:00"]).unwrap());
         for day in ["2026-10-24", "2026-10-25", "2026-10-26"] {
             assert!(s.is_open(&q("g"), at("Europe/Berlin", &format!("{day}T08:30"))));
@@ -389,18 +364,32 @@ mod tests {
     }
 
     #[test]
+    fn times_are_the_calendars_with_24_00_as_the_end_of_the_day() {
+        assert_eq!(minutes_of_day("24:00").unwrap(), 1440);
+        assert_eq!(minutes_of_day("08:30").unwrap(), 510);
+        for bad in ["8:30", "24:01", "25:00", "12:60", "", "noon", "08:30:00"] {
+            assert!(minutes_of_day(bad).is_err(), "{bad}");
+        }
+        let all_day = Schedule::new(&Calendar::utc())
+            .with_open_hours(q("g"), OpenHours::parse(&["daily 00:00-24:00"]).unwrap());
+        for t in ["2026-11-23T00:00", "2026-11-23T12:00", "2026-11-23T23:59"] {
+            assert!(all_day.is_open(&q("g"), at("UTC", t)), "{t}");
+        }
+    }
+
+    #[test]
     fn greeting_periods_cover_the_day() {
-        let s = Schedule::new(TimeZone::UTC)
+        let s = Schedule::new(&Calendar::utc())
             .with_period(GreetingPeriod {
                 name: "morning".into(),
-                start: TimeOfDay::parse("06:00").unwrap(),
-                end: TimeOfDay::parse("12:00").unwrap(),
+                start: minutes_of_day("06:00").unwrap(),
+                end: minutes_of_day("12:00").unwrap(),
                 greeting: prompt("m"),
             })
             .with_period(GreetingPeriod {
                 name: "night".into(),
-                start: TimeOfDay::parse("18:00").unwrap(),
-                end: TimeOfDay::parse("06:00").unwrap(),
+                start: minutes_of_day("18:00").unwrap(),
+                end: minutes_of_day("06:00").unwrap(),
                 greeting: prompt("n"),
             });
         let name = |t: &str| s.period(at("UTC", t)).map(|p| p.name.clone());
@@ -430,10 +419,10 @@ mod tests {
         }
         assert!(parse_holiday("2026-02-30").is_err());
         assert!(parse_holiday("tomorrow").is_err());
-        assert!(time_zone("Mars/Olympus").is_err());
-        assert!(time_zone("Asia/Shanghai").is_ok());
+        assert!(Calendar::named("Mars/Olympus").is_err());
+        assert!(Calendar::named("Asia/Shanghai").is_ok());
         // an absurd timestamp is answered, not a panic
-        let s = Schedule::new(TimeZone::UTC)
+        let s = Schedule::new(&Calendar::utc())
             .with_open_hours(q("g"), OpenHours::parse(&["daily 08:00-09:00"]).unwrap());
         assert!(s.is_open(&q("g"), i64::MAX));
         assert!(s.period(i64::MIN).is_none());

@@ -8,11 +8,14 @@
 //!   unit) that `/metrics`, the reports and the wallboard are rendered from.
 //! - [`prometheus`]: the same figures in the Prometheus text format.
 //! - [`report`]: a period's figures as CSV or a self-contained HTML page.
+//! - [`cases`]: the complaint-case KPIs (opened, closed, overdue, time to
+//!   reply and close, first-contact resolution), folded from the cases.
 //! - [`erlang`]: the Erlang C model behind `hotline staffing` (agents needed for
 //!   a service-level target, predicted waiting, ASA and occupancy).
 
 #![warn(missing_docs)]
 
+pub mod cases;
 pub mod columns;
 pub mod erlang;
 pub mod kpi;

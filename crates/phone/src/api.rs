@@ -237,6 +237,9 @@ pub enum ApiAction {
     RecordResume,
     /// Start recording a call that is not recorded (on-demand recording).
     RecordStart,
+    /// The closing hang-up: the engine plays 「谢谢您的电话，再见！」 to both
+    /// sides, then clears the line.
+    Close,
 }
 
 impl ApiAction {
@@ -260,6 +263,7 @@ impl ApiAction {
             ApiAction::RecordPause => (format!("{a}/call/record_pause"), None),
             ApiAction::RecordResume => (format!("{a}/call/record_resume"), None),
             ApiAction::RecordStart => (format!("{a}/call/record_start"), None),
+            ApiAction::Close => (format!("{a}/call/close"), None),
         }
     }
 
@@ -277,6 +281,7 @@ impl ApiAction {
             ApiAction::RecordPause => "pause recording".into(),
             ApiAction::RecordResume => "resume recording".into(),
             ApiAction::RecordStart => "start recording".into(),
+            ApiAction::Close => "closing phrase and hang up".into(),
         }
     }
 }

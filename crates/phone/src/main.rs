@@ -67,6 +67,10 @@ struct Cli {
     /// Full-screen terminal interface (keys a/h/m/q) instead of status lines.
     #[arg(long)]
     tui: bool,
+    /// Language of --tui: zh (Simplified Chinese) or en; default from
+    /// LC_ALL / LC_MESSAGES / LANG, else zh.
+    #[arg(long, value_parser = parse_lang)]
+    lang: Option<hotline_phone::tui::Lang>,
     /// The engine's HTTP API, http://HOST:PORT (e.g. http://127.0.0.1:8080):
     /// follow the agent's events (state, call type, handle-time limit,
     /// missed calls) and send pause/hold/transfer/type/mark requests.
@@ -126,8 +130,13 @@ fn parse_api_line(l: &str) -> Option<ApiAction> {
         "record_pause" => ApiAction::RecordPause,
         "record_resume" => ApiAction::RecordResume,
         "record_start" => ApiAction::RecordStart,
+        "close" => ApiAction::Close,
         _ => return None,
     })
+}
+
+fn parse_lang(s: &str) -> Result<hotline_phone::tui::Lang, String> {
+    hotline_phone::tui::Lang::parse(s).ok_or_else(|| "expected zh or en".to_string())
 }
 
 fn parse_channel(s: &str) -> Result<Channel, String> {
@@ -293,7 +302,8 @@ fn main() {
     };
     let ui = cli.tui.then(|| {
         let keys = tx.clone();
-        std::thread::spawn(move || hotline_phone::tui::run(state, keys, api_ui))
+        let lang = cli.lang.unwrap_or_else(hotline_phone::tui::Lang::from_env);
+        std::thread::spawn(move || hotline_phone::tui::run(state, keys, api_ui, lang))
     });
     let tui = cli.tui;
     let agent = cfg.agent.clone();
@@ -318,7 +328,7 @@ fn main() {
             // keys: a line on stdin (a = answer, h = hang up, m = mute, q =
             // quit; with --api also `pause REASON`, `unpause`, `hold`,
             // `resume`, `transfer [QUEUE]`, `type TYPE`, `abuse NOTE`,
-            // `record_pause`, `record_resume`, `record_start`)
+            // `record_pause`, `record_resume`, `record_start`, `close`)
             let keys = tx.clone();
             tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();

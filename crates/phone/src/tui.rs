@@ -1,10 +1,11 @@
 //! The terminal interface (`--tui`, ratatui): registration, the audio
 //! device, the call's state, the caller's number, the handle-time clock,
 //! calls and missed calls; keys `a` answer, `h` hang up, `m` mute, `q` quit.
+//! In Simplified Chinese or English ([`Lang`]); the key help fits 80 columns.
 //!
-//! With `--api` it also shows what the engine says about the agent
-//! ([`AgentView`]: state, call type, handle time against the limit, hold,
-//! missed calls) and adds keys: `p` pause (asks the reason), `u` unpause,
+//! With `--api` the engine's view of the agent ([`AgentView`]: state, call
+//! type, handle time against the limit, hold, missed calls) is merged into
+//! the same lines (one state, one clock) and it adds keys: `p` pause (asks the reason), `u` unpause,
 //! `o` hold/resume, `t` transfer to the shift leader, `1`-`4` call type,
 //! `x` mark the call abusive (asks a note), `r` pause/resume the recording,
 //! `s` start recording an unrecorded call. Requests are `try_send`-ed to
@@ -13,7 +14,7 @@
 //! It runs on its own thread: it draws the [`PhoneState`] the phone
 //! publishes and sends [`Command`]s back; it never touches the call itself.
 
-use crate::api::{now_ms, AgentView, ApiAction};
+use crate::api::{now_ms, AgentState, AgentView, ApiAction, LimitState};
 use crate::phone::{CallState, Command, PhoneState};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use ratatui::layout::Rect;
@@ -132,6 +133,7 @@ pub fn handle_key(
         KeyCode::Char('r') => ApiAction::RecordPause,
         KeyCode::Char('s') => ApiAction::RecordStart,
         KeyCode::Char('t') => ApiAction::Transfer(None),
+        KeyCode::Char('c') => ApiAction::Close,
         KeyCode::Char(c) => {
             let (_, t) = CALL_TYPE_KEYS.iter().find(|(k, _)| *k == c)?;
             ApiAction::SetType((*t).to_string())
@@ -141,93 +143,384 @@ pub fn handle_key(
     Some(KeyAction::Api(a))
 }
 
-/// The engine's lines (with `--api`).
-pub fn api_lines(v: &AgentView, now_ms: i64, prompt: Option<&Prompt>, note: &str) -> Vec<String> {
-    let call = match (&v.caller, v.clock_text(now_ms)) {
-        (None, None) => "-".to_string(),
-        (caller, clock) => format!(
-            "{}  type {}  handle time {}{}",
-            caller.as_deref().unwrap_or("?"),
-            v.call_type.as_deref().unwrap_or("-"),
-            clock.unwrap_or_else(|| "--:--".into()),
-            if v.recording_paused {
-                "  (recording paused)"
-            } else {
-                ""
-            }
-        ),
-    };
-    let state = v.state_text(now_ms);
-    let pending = match &v.pause_after_call {
-        Some(r) if !state.starts_with("paused") => format!("  (pause after this call: {r})"),
-        _ => String::new(),
-    };
-    let mut out = vec![
-        format!("Engine:       {}", v.link),
-        format!("Agent state:  {state}{pending}"),
-        format!("Engine call:  {call}"),
-        format!("Missed (engine): {}", v.missed),
-        format!(
-            "Engine says:  {}",
-            if note.is_empty() { &v.message } else { note }
-        ),
-    ];
-    out.push(match prompt {
-        Some(Prompt::PauseReason(t)) => format!("Pause reason: {t}_   (Enter = send, empty = break; Esc = cancel)"),
-        Some(Prompt::AbuseNote(t)) => format!("Abuse note:   {t}_   (Enter = mark the call abusive; Esc = cancel)"),
-        None => "Keys: p pause  u unpause  o hold/resume  t transfer to shift leader  1 order  2 inquiry  3 complaint  4 callback  x mark abusive  r pause/resume recording  s start recording".to_string(),
-    });
+/// The language of the interface (`--lang`, else `LC_ALL`/`LC_MESSAGES`/`LANG`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// Simplified Chinese (the default).
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `zh`, `zh-CN`, `zh_CN.UTF-8` → Chinese, `en*` → English, `C`/`POSIX`
+    /// → English; anything else: None.
+    pub fn parse(s: &str) -> Option<Lang> {
+        let l = s.trim().to_ascii_lowercase();
+        if l.starts_with("zh") {
+            Some(Lang::Zh)
+        } else if l.starts_with("en") || l == "c" || l == "posix" || l.starts_with("c.") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// From the environment's locale (the first of `LC_ALL`, `LC_MESSAGES`,
+    /// `LANG` that is set); Chinese when none says.
+    pub fn from_env() -> Lang {
+        ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .find(|v| !v.is_empty())
+            .and_then(|v| Lang::parse(&v))
+            .unwrap_or_default()
+    }
+
+    fn words(self) -> &'static Words {
+        match self {
+            Lang::Zh => &ZH,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// The texts of the interface in one language.
+struct Words {
+    title: &'static str,
+    registration: &'static str,
+    engine: &'static str,
+    audio: &'static str,
+    ok: &'static str,
+    state: &'static str,
+    caller: &'static str,
+    call_type: &'static str,
+    handle_time: &'static str,
+    calls: &'static str,
+    missed: &'static str,
+    last: &'static str,
+    available: &'static str,
+    ringing: &'static str,
+    on_call: &'static str,
+    muted: &'static str,
+    held: &'static str,
+    recording_paused: &'static str,
+    logged_out: &'static str,
+    wrap_up: &'static str,
+    paused: &'static str,
+    pause_after: &'static str,
+    warning: &'static str,
+    exceeded: &'static str,
+    pause_prompt: &'static str,
+    pause_help: &'static str,
+    note_prompt: &'static str,
+    note_help: &'static str,
+    phone_keys: &'static [(&'static str, &'static str)],
+    engine_keys: &'static [(&'static str, &'static str)],
+}
+
+const ZH: Words = Words {
+    title: "坐席",
+    registration: "注册",
+    engine: "引擎",
+    audio: "音频设备",
+    ok: "正常",
+    state: "状态",
+    caller: "来电号码",
+    call_type: "类型",
+    handle_time: "处理时长",
+    calls: "通话",
+    missed: "未接",
+    last: "最近",
+    available: "空闲",
+    ringing: "振铃中",
+    on_call: "通话中",
+    muted: "静音",
+    held: "保持中",
+    recording_paused: "录音暂停",
+    logged_out: "已签出",
+    wrap_up: "话后处理（剩余 {} 秒）",
+    paused: "暂停（{}）",
+    pause_after: "本通话后暂停：{}",
+    warning: "预警",
+    exceeded: "已超时",
+    pause_prompt: "暂停原因",
+    pause_help: "回车发送，空=休息；Esc 取消",
+    note_prompt: "辱骂备注",
+    note_help: "回车标记该通话；Esc 取消",
+    phone_keys: &[("a", "接听"), ("h", "挂机"), ("m", "静音"), ("q", "退出")],
+    engine_keys: &[
+        ("p", "暂停"),
+        ("u", "恢复"),
+        ("o", "保持/恢复"),
+        ("t", "转班长"),
+        ("1", "订单"),
+        ("2", "咨询"),
+        ("3", "投诉"),
+        ("4", "回访"),
+        ("x", "标记辱骂"),
+        ("r", "录音暂停/继续"),
+        ("s", "开始录音"),
+        ("c", "结束语并挂机"),
+    ],
+};
+
+const EN: Words = Words {
+    title: "agent",
+    registration: "Registration",
+    engine: "engine",
+    audio: "Audio device",
+    ok: "ok",
+    state: "State",
+    caller: "Caller",
+    call_type: "type",
+    handle_time: "Handle time",
+    calls: "Calls",
+    missed: "Missed",
+    last: "Last",
+    available: "available",
+    ringing: "RINGING",
+    on_call: "on call",
+    muted: "muted",
+    held: "HELD",
+    recording_paused: "recording paused",
+    logged_out: "logged out",
+    wrap_up: "wrap-up ({} s left)",
+    paused: "paused ({})",
+    pause_after: "pause after this call: {}",
+    warning: "WARNING",
+    exceeded: "LIMIT EXCEEDED",
+    pause_prompt: "Pause reason",
+    pause_help: "Enter = send, empty = break; Esc = cancel",
+    note_prompt: "Abuse note",
+    note_help: "Enter = mark the call abusive; Esc = cancel",
+    phone_keys: &[
+        ("a", "answer"),
+        ("h", "hang up"),
+        ("m", "mute"),
+        ("q", "quit"),
+    ],
+    engine_keys: &[
+        ("p", "pause"),
+        ("u", "unpause"),
+        ("o", "hold"),
+        ("t", "to leader"),
+        ("1", "order"),
+        ("2", "inquiry"),
+        ("3", "complaint"),
+        ("4", "callback"),
+        ("x", "abusive"),
+        ("r", "rec pause"),
+        ("s", "rec start"),
+        ("c", "goodbye + hang up"),
+    ],
+};
+
+/// Columns inside the frame of an 80-column terminal.
+pub const KEY_LINE_COLUMNS: usize = 78;
+
+/// The display width of `s` (a CJK character takes two columns).
+pub fn columns(s: &str) -> usize {
+    Line::from(s).width()
+}
+
+/// `label: value` with the labels of one screen aligned (by display width).
+fn field(label: &str, value: &str) -> String {
+    let pad = 14usize.saturating_sub(columns(label) + 1);
+    format!("{label}:{}{value}", " ".repeat(pad.max(1)))
+}
+
+/// The key help, wrapped into lines of at most `width` columns.
+pub fn key_lines(lang: Lang, engine: bool, width: usize) -> Vec<String> {
+    let w = lang.words();
+    let mut keys: Vec<&(&str, &str)> = w.phone_keys.iter().collect();
+    if engine {
+        keys.extend(w.engine_keys.iter());
+    }
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for (k, label) in keys {
+        let item = format!("{k} {label}");
+        let sep = if line.is_empty() { "" } else { "  " };
+        if !line.is_empty() && columns(&line) + columns(sep) + columns(&item) > width {
+            out.push(std::mem::take(&mut line));
+            line = item;
+        } else {
+            line.push_str(sep);
+            line.push_str(&item);
+        }
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
     out
 }
 
-/// The lines the interface shows for `st` at `now`.
-pub fn lines(st: &PhoneState, now: Instant) -> Vec<String> {
-    let state = match st.call {
-        CallState::Idle => "available".to_string(),
-        CallState::Ringing => "RINGING".to_string(),
-        CallState::Talking if st.muted => "on call (muted)".to_string(),
-        CallState::Talking => "on call".to_string(),
-    };
-    let handle = st
-        .answered_at
-        .map(|t| clock(now.saturating_duration_since(t)))
-        .unwrap_or_else(|| "--:--".into());
-    vec![
-        format!("Registration: {}", st.registration),
-        format!(
-            "Audio device: {}",
-            st.device_trouble.as_deref().unwrap_or("ok")
-        ),
-        format!("State:        {state}"),
-        format!("Caller:       {}", st.caller.as_deref().unwrap_or("-")),
-        format!("Handle time:  {handle}"),
-        format!("Calls: {}   Missed: {}", st.calls, st.missed),
-        format!("Last: {}", st.last),
-        String::new(),
-        "Keys: a answer   h hang up   m mute   q quit".to_string(),
-    ]
+fn mmss(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{:02}:{:02}", s / 60, s % 60)
 }
 
-/// Draws the interface; `api` = the engine's lines, if any.
-pub fn render(frame: &mut Frame<'_>, st: &PhoneState, now: Instant, api: &[String]) {
+/// The agent's state, once: the phone's own call (ringing, talking) is the
+/// truth while it has one; between calls the engine's state (wrap-up,
+/// paused, logged out) when the engine has said something, else available.
+pub fn state_text(st: &PhoneState, view: Option<&AgentView>, now_ms: i64, lang: Lang) -> String {
+    let w = lang.words();
+    let mut out = match st.call {
+        CallState::Ringing => w.ringing.to_string(),
+        CallState::Talking => {
+            let mut s = w.on_call.to_string();
+            let mut extra = Vec::new();
+            if st.muted {
+                extra.push(w.muted);
+            }
+            if view.is_some_and(|v| v.held) {
+                extra.push(w.held);
+            }
+            if view.is_some_and(|v| v.recording_paused) {
+                extra.push(w.recording_paused);
+            }
+            if !extra.is_empty() {
+                s.push_str(&format!(" ({})", extra.join(", ")));
+            }
+            s
+        }
+        CallState::Idle => match view.map(|v| (&v.state, v)) {
+            Some((AgentState::LoggedOut, _)) => w.logged_out.to_string(),
+            Some((AgentState::WrapUp { until_ms }, _)) if *until_ms > now_ms => w
+                .wrap_up
+                .replace("{}", &((until_ms - now_ms + 999) / 1000).to_string()),
+            Some((AgentState::WrapUp { .. }, v)) => match &v.pause_after_call {
+                Some(r) => w.paused.replace("{}", r),
+                None => w.available.to_string(),
+            },
+            Some((AgentState::Paused { reason }, _)) => w.paused.replace("{}", reason),
+            _ => w.available.to_string(),
+        },
+    };
+    if let Some(r) = view.and_then(|v| v.pause_after_call.as_ref()) {
+        if !matches!(view.map(|v| &v.state), Some(AgentState::Paused { .. }))
+            && !out.contains(r.as_str())
+        {
+            out.push_str(&format!("  ({})", w.pause_after.replace("{}", r)));
+        }
+    }
+    out
+}
+
+/// The handle-time clock, once: the engine's (it knows the limit) when it
+/// has the call, else the phone's own from its answer.
+pub fn handle_time_text(
+    st: &PhoneState,
+    view: Option<&AgentView>,
+    now: Instant,
+    now_ms: i64,
+    lang: Lang,
+) -> String {
+    let w = lang.words();
+    if st.call != CallState::Talking {
+        return "--:--".into();
+    }
+    if let Some((v, t)) = view.and_then(|v| v.answered_ms.map(|t| (v, t))) {
+        let mut out = mmss(now_ms - t);
+        if let Some(l) = v.limit_ms {
+            out.push_str(&format!(" / {}", mmss(l)));
+        }
+        match v.limit {
+            LimitState::Fine => {}
+            LimitState::Warning => out.push_str(&format!("  {}", w.warning)),
+            LimitState::Exceeded => out.push_str(&format!("  {}", w.exceeded)),
+        }
+        return out;
+    }
+    st.answered_at
+        .map(|t| clock(now.saturating_duration_since(t)))
+        .unwrap_or_else(|| "--:--".into())
+}
+
+/// Every line of the screen: one state, one clock, the keys in lines that
+/// fit 80 columns. `api` = what the engine says (with `--api`) and its
+/// `now_ms`; `prompt` = text being typed; `note` = the last request's answer.
+pub fn screen_lines(
+    st: &PhoneState,
+    now: Instant,
+    api: Option<(&AgentView, i64)>,
+    prompt: Option<&Prompt>,
+    note: &str,
+    lang: Lang,
+) -> Vec<String> {
+    let w = lang.words();
+    let view = api.map(|(v, _)| v);
+    let now_ms = api.map(|(_, t)| t).unwrap_or(0);
+    let mut registration = st.registration.clone();
+    if let Some(v) = view {
+        registration.push_str(&format!("   {}: {}", w.engine, v.link));
+    }
+    let caller = st
+        .caller
+        .clone()
+        .or_else(|| view.and_then(|v| v.caller.clone()))
+        .unwrap_or_else(|| "-".into());
+    let caller = match view.and_then(|v| v.call_type.as_deref()) {
+        Some(t) if st.call != CallState::Idle => format!("{caller}   {} {t}", w.call_type),
+        _ => caller,
+    };
+    let missed = view.map_or(st.missed, |v| v.missed.max(st.missed));
+    let last = if !note.is_empty() {
+        note.to_string()
+    } else {
+        match view {
+            Some(v) if !v.message.is_empty() => v.message.clone(),
+            _ => st.last.clone(),
+        }
+    };
+    let mut out = vec![
+        field(w.registration, &registration),
+        field(w.audio, st.device_trouble.as_deref().unwrap_or(w.ok)),
+        field(w.state, &state_text(st, view, now_ms, lang)),
+        field(w.caller, &caller),
+        field(
+            w.handle_time,
+            &handle_time_text(st, view, now, now_ms, lang),
+        ),
+        format!("{}: {}   {}: {}", w.calls, st.calls, w.missed, missed),
+        field(w.last, &last),
+        String::new(),
+    ];
+    match prompt {
+        Some(Prompt::PauseReason(t)) => {
+            out.push(format!("{}: {t}_   ({})", w.pause_prompt, w.pause_help))
+        }
+        Some(Prompt::AbuseNote(t)) => {
+            out.push(format!("{}: {t}_   ({})", w.note_prompt, w.note_help))
+        }
+        None => out.extend(key_lines(lang, view.is_some(), KEY_LINE_COLUMNS)),
+    }
+    out
+}
+
+/// Draws the interface: the lines of [`screen_lines`]; the state line bold
+/// while ringing, the device line bold on trouble.
+pub fn render(frame: &mut Frame<'_>, st: &PhoneState, lines: &[String], lang: Lang) {
     let area: Rect = frame.area();
-    let mut all = lines(st, now);
-    all.extend(api.iter().cloned());
-    let text: Vec<Line<'_>> = all
-        .into_iter()
+    let text: Vec<Line<'_>> = lines
+        .iter()
         .enumerate()
         .map(|(i, l)| {
             if (i == 2 && st.call == CallState::Ringing) || (i == 1 && st.device_trouble.is_some())
             {
-                Line::styled(l, Style::default().add_modifier(Modifier::BOLD))
+                Line::styled(l.clone(), Style::default().add_modifier(Modifier::BOLD))
             } else {
-                Line::from(l)
+                Line::from(l.clone())
             }
         })
         .collect();
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" hotline-phone: agent {} ", st.agent));
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " hotline-phone: {} {} ",
+        lang.words().title,
+        st.agent
+    ));
     frame.render_widget(Paragraph::new(text).block(block), area);
 }
 
@@ -238,6 +531,7 @@ pub fn run(
     state: watch::Receiver<PhoneState>,
     commands: mpsc::Sender<Command>,
     api: Option<ApiUi>,
+    lang: Lang,
 ) -> std::io::Result<()> {
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         let _ = commands.blocking_send(Command::Quit);
@@ -259,11 +553,15 @@ pub fn run(
             }
             let st = state.borrow().clone();
             let view = api.as_ref().map(|a| a.view.borrow().clone());
-            let extra = view
-                .as_ref()
-                .map(|v| api_lines(v, now_ms(), prompt.as_ref(), &note))
-                .unwrap_or_default();
-            terminal.draw(|f| render(f, &st, Instant::now(), &extra))?;
+            let lines = screen_lines(
+                &st,
+                Instant::now(),
+                view.as_ref().map(|v| (v, now_ms())),
+                prompt.as_ref(),
+                &note,
+                lang,
+            );
+            terminal.draw(|f| render(f, &st, &lines, lang))?;
             if !event::poll(Duration::from_millis(200))? {
                 continue;
             }
@@ -282,7 +580,10 @@ pub fn run(
                         note.clear();
                         if let Some(ui) = &api {
                             if ui.actions.try_send(a).is_err() {
-                                note = "busy: the last request is still running".into();
+                                note = match lang {
+                                    Lang::Zh => "忙：上一个请求尚未完成".into(),
+                                    Lang::En => "busy: the last request is still running".into(),
+                                };
                             }
                         }
                     }
@@ -301,9 +602,9 @@ mod tests {
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
-    fn screen(st: &PhoneState, now: Instant) -> String {
-        let mut t = Terminal::new(TestBackend::new(70, 13)).unwrap();
-        t.draw(|f| render(f, st, now, &[])).unwrap();
+    fn draw(width: u16, height: u16, st: &PhoneState, lines: &[String], lang: Lang) -> String {
+        let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
+        t.draw(|f| render(f, st, lines, lang)).unwrap();
         let buf = t.backend().buffer().clone();
         let mut s = String::new();
         for y in 0..buf.area.height {
@@ -313,6 +614,11 @@ mod tests {
             s.push('\n');
         }
         s
+    }
+
+    fn screen(st: &PhoneState, now: Instant) -> String {
+        let lines = screen_lines(st, now, None, None, "", Lang::En);
+        draw(80, 14, st, &lines, Lang::En)
     }
 
     #[test]
@@ -365,6 +671,132 @@ mod tests {
             ringing.contains("RINGING") && ringing.contains("0699"),
             "{ringing}"
         );
+        // in Chinese
+        let lines = screen_lines(&st, now, None, None, "", Lang::Zh);
+        let zh = draw(80, 14, &st, &lines, Lang::Zh);
+        // (a wide character is drawn as the character and an empty cell)
+        let squeezed = zh.replace(' ', "");
+        for want in ["坐席1001", "通话中", "静音", "01:23", "来电号码", "未接:1"] {
+            assert!(squeezed.contains(want), "`{want}` missing:\n{zh}");
+        }
+    }
+
+    #[test]
+    fn one_state_and_one_clock_with_the_engine_the_keys_fit_80_columns() {
+        use serde_json::json;
+        let now = Instant::now();
+        let mut v = AgentView::new("1001");
+        v.link = "following 127.0.0.1:8080".into();
+        // before any event the engine's state is unknown: the phone's shows
+        let idle = PhoneState {
+            agent: "1001".into(),
+            ..PhoneState::default()
+        };
+        for lang in [Lang::Zh, Lang::En] {
+            let l = screen_lines(&idle, now, Some((&v, 0)), None, "", lang).join("\n");
+            assert!(!l.contains("unknown"), "{l}");
+            assert_eq!(
+                l.matches(lang.words().state).count(),
+                1,
+                "one state line:\n{l}"
+            );
+        }
+        v.apply(&json!({"at_ms": 0, "call_id": "c1", "agent": null, "kind": {"type": "arrived", "caller": {"number": "0699"}, "call_type": "inquiry"}}));
+        v.apply(&json!({"at_ms": 1000, "call_id": "c1", "agent": "1001", "kind": {"type": "agent_answered", "wait_ms": 1, "rings": 1}}));
+        v.apply(&json!({"at_ms": 2000, "call_id": "c1", "agent": "1001", "kind": {"type": "limit_warning", "call_type": "order", "limit_ms": 60000, "talk_ms": 48000}}));
+        v.apply(
+            &json!({"at_ms": 2000, "call_id": "c1", "agent": "1001", "kind": {"type": "held"}}),
+        );
+        // the phone's own clock says 00:40, the engine's 00:49: one clock,
+        // the engine's (it has the limit)
+        let talking = PhoneState {
+            agent: "1001".into(),
+            call: CallState::Talking,
+            caller: Some("0699".into()),
+            answered_at: now.checked_sub(Duration::from_secs(40)),
+            ..PhoneState::default()
+        };
+        let l = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::En).join("\n");
+        for want in [
+            "following",
+            "on call (HELD)",
+            "0699",
+            "type order",
+            "00:49 / 01:00  WARNING",
+            "x abusive",
+        ] {
+            assert!(l.contains(want), "`{want}` missing:\n{l}");
+        }
+        assert!(!l.contains("00:40"), "two clocks:\n{l}");
+        assert_eq!(l.matches("Handle time").count(), 1, "{l}");
+        let zh = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::Zh).join("\n");
+        for want in [
+            "通话中 (保持中)",
+            "类型 order",
+            "00:49 / 01:00  预警",
+            "x 标记辱骂",
+        ] {
+            assert!(zh.contains(want), "`{want}` missing:\n{zh}");
+        }
+        // the engine alone knows the wrap-up and the pause reason
+        v.apply(&json!({"at_ms": 60_000, "call_id": "c1", "agent": "1001", "kind": {"type": "completed", "talk_ms": 59_000, "ended_by": "caller"}}));
+        v.apply(&json!({"at_ms": 60_000, "call_id": null, "agent": "1001", "kind": {"type": "agent_paused", "reason": "meal"}}));
+        let l = screen_lines(&idle, now, Some((&v, 61_000)), None, "", Lang::Zh).join("\n");
+        assert!(l.contains("暂停（meal）"), "{l}");
+        // every line of the key help fits an 80-column terminal in both
+        // languages, with and without the engine keys
+        for lang in [Lang::Zh, Lang::En] {
+            for engine in [false, true] {
+                let keys = key_lines(lang, engine, KEY_LINE_COLUMNS);
+                assert!(!keys.is_empty());
+                for k in &keys {
+                    assert!(
+                        columns(k) <= KEY_LINE_COLUMNS,
+                        "{lang:?}: {k} is {} columns",
+                        columns(k)
+                    );
+                }
+                let all = keys.join(" ");
+                for key in ["a ", "h ", "q "] {
+                    assert!(all.contains(key), "{all}");
+                }
+                if engine {
+                    for key in ["p ", "u ", "o ", "t ", "1 ", "4 ", "x ", "r ", "s ", "c "] {
+                        assert!(all.contains(key), "{all}");
+                    }
+                }
+            }
+            // drawn at 80×24 the last key is on screen
+            let lines = screen_lines(&talking, now, Some((&v, 50_000)), None, "", lang);
+            let s = draw(80, 24, &talking, &lines, lang);
+            let last = lang.words().engine_keys.last().unwrap().1;
+            let squeezed: String = s.replace(' ', "");
+            assert!(squeezed.contains(&last.replace(' ', "")), "{lang:?}:\n{s}");
+        }
+        let l = screen_lines(
+            &talking,
+            now,
+            Some((&v, 50_000)),
+            Some(&Prompt::PauseReason("me".into())),
+            "busy",
+            Lang::En,
+        )
+        .join("\n");
+        assert!(l.contains("Pause reason: me_") && l.contains("busy"), "{l}");
+    }
+
+    #[test]
+    fn the_language_comes_from_the_flag_or_the_locale() {
+        assert_eq!(Lang::parse("zh_CN.UTF-8"), Some(Lang::Zh));
+        assert_eq!(Lang::parse("zh-CN"), Some(Lang::Zh));
+        assert_eq!(Lang::parse("en_US.UTF-8"), Some(Lang::En));
+        assert_eq!(Lang::parse("C"), Some(Lang::En));
+        assert_eq!(Lang::parse("C.UTF-8"), Some(Lang::En));
+        assert_eq!(Lang::parse("fr_FR"), None);
+        assert_eq!(Lang::parse(""), None);
+        assert_eq!(Lang::parse(&"z".repeat(10_000)), None);
+        assert_eq!(columns("通话中"), 6);
+        assert_eq!(columns("on call"), 7);
     }
 
     #[test]
@@ -412,6 +844,10 @@ mod tests {
             Some(KeyAction::Api(ApiAction::Transfer(None)))
         );
         assert_eq!(
+            handle_key(KeyCode::Char('c'), &mut p, v),
+            Some(KeyAction::Api(ApiAction::Close))
+        );
+        assert_eq!(
             handle_key(KeyCode::Char('3'), &mut p, v),
             Some(KeyAction::Api(ApiAction::SetType("complaint".into())))
         );
@@ -437,40 +873,5 @@ mod tests {
         handle_key(KeyCode::Char('!'), &mut p, v);
         assert_eq!(handle_key(KeyCode::Esc, &mut p, v), None);
         assert_eq!(p, None);
-    }
-
-    #[test]
-    fn the_engine_lines_show_state_call_type_and_limit() {
-        use serde_json::json;
-        let mut v = AgentView::new("1001");
-        v.link = "following 127.0.0.1:8080".into();
-        v.apply(&json!({"at_ms": 0, "call_id": "c1", "agent": null, "kind": {"type": "arrived", "caller": {"number": "0699"}, "call_type": "inquiry"}}));
-        v.apply(&json!({"at_ms": 1000, "call_id": "c1", "agent": "1001", "kind": {"type": "agent_answered", "wait_ms": 1, "rings": 1}}));
-        v.apply(&json!({"at_ms": 2000, "call_id": "c1", "agent": "1001", "kind": {"type": "limit_warning", "call_type": "order", "limit_ms": 60000, "talk_ms": 48000}}));
-        v.apply(
-            &json!({"at_ms": 2000, "call_id": "c1", "agent": "1001", "kind": {"type": "held"}}),
-        );
-        let l = api_lines(&v, 50_000, None, "").join("\n");
-        for want in [
-            "following",
-            "on call (HELD)",
-            "0699",
-            "type order",
-            "00:49 / 01:00  WARNING",
-            "call on hold",
-            "x mark abusive",
-        ] {
-            assert!(l.contains(want), "`{want}` missing:\n{l}");
-        }
-        let l = api_lines(&v, 50_000, Some(&Prompt::PauseReason("me".into())), "busy").join("\n");
-        assert!(
-            l.contains("Pause reason: me_") && l.contains("Engine says:  busy"),
-            "{l}"
-        );
-        // it fits the screen with the phone's lines
-        let mut t = Terminal::new(TestBackend::new(140, 20)).unwrap();
-        let extra = api_lines(&v, 50_000, None, "");
-        t.draw(|f| render(f, &PhoneState::default(), Instant::now(), &extra))
-            .unwrap();
     }
 }

@@ -505,6 +505,7 @@ impl Simulation {
             media: Ok(()),
             blacklisted: None,
             vip: false,
+            owner: None,
         };
         let (flow, env) = self.flow();
         let call = Call::inbound(id.clone(), flow, env, inbound, now);
@@ -719,6 +720,7 @@ impl Simulation {
             | Command::Unhold
             | Command::ToneToAgent(_)
             | Command::PlayIntoCall
+            | Command::PlayToBoth(_)
             | Command::TapRecording
             | Command::MuteRecording(_)
             | Command::StopTap

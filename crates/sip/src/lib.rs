@@ -21,6 +21,7 @@ mod guard;
 pub mod location;
 pub mod lockout;
 mod server;
+pub mod trunk;
 
 pub use client::{
     KeepAlive, Liveness, RegisterOutcome, UserAgent, UserAgentConfig, DEFAULT_KEEPALIVE_S,
@@ -32,3 +33,4 @@ pub use server::{
     AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent, SipServer,
     SERVER_NAME,
 };
+pub use trunk::{TrunkAuth, TrunkTarget};

@@ -5,13 +5,16 @@ use crate::digest::{parse_authorization, DigestAlgorithm, DigestAuthority, Verdi
 use crate::guard::{GuardStats, GuardedUdpSocket};
 use crate::location::{Binding, BindingChange, Location, RegisterError, SipTransport};
 use crate::lockout::{Admission, Ban, BanTarget, Lockout, LockoutConfig, LockoutEvent};
+use crate::trunk::TrunkTarget;
 use hotline_core::{Clock, Party, SystemClock};
+use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::ToTypedHeader;
 use rsipstack::sip::{Header, HeadersExt, Method, StatusCode, Uri};
+use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::{udp::UdpConnection, SipAddr, TransportLayer};
 use rsipstack::EndpointBuilder;
@@ -145,6 +148,8 @@ struct Inner {
     /// Password guessing defence, shared with the UDP gate.
     lockout: Arc<Mutex<Lockout>>,
     lockout_events: broadcast::Sender<LockoutEvent>,
+    /// CSeq of our out-of-dialog OPTIONS (trunk probes).
+    options_seq: std::sync::atomic::AtomicU32,
 }
 
 impl SipServer {
@@ -247,6 +252,7 @@ impl SipServer {
             events: events_tx,
             lockout,
             lockout_events: broadcast::channel(256).0,
+            options_seq: std::sync::atomic::AtomicU32::new(1),
         });
         tokio::spawn(async move { endpoint.serve().await });
         // "ready" means both transports accept: wait for the TCP listener.
@@ -782,8 +788,124 @@ impl SipServer {
         caller: &Party,
         sdp: String,
     ) -> Result<OutboundLeg, SipError> {
-        let callee =
-            Uri::try_from(to.contact.as_str()).map_err(|_| SipError::BadUri(to.contact.clone()))?;
+        let destination = match to.transport {
+            SipTransport::Udp => Some(SipAddr {
+                r#type: Some(rsipstack::sip::Transport::Udp),
+                addr: to.source.into(),
+            }),
+            SipTransport::Tcp => None,
+        };
+        self.invite_to(&to.contact, destination, caller, None, sdp)
+            .await
+    }
+
+    /// Calls `number` (already in the carrier's format) through a trunk:
+    /// the INVITE goes to the trunk's address, a digest challenge (401 or
+    /// 407) is answered once with its credentials, the From user is its
+    /// caller id (`caller`'s display name is kept).
+    pub async fn invite_trunk(
+        &self,
+        trunk: &TrunkTarget,
+        number: &str,
+        caller: &Party,
+        sdp: String,
+    ) -> Result<OutboundLeg, SipError> {
+        let transport = match trunk.transport {
+            SipTransport::Udp => rsipstack::sip::Transport::Udp,
+            SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
+        };
+        let destination = Some(SipAddr {
+            r#type: Some(transport),
+            addr: trunk.address.into(),
+        });
+        let credential = trunk.auth.as_ref().map(|a| Credential {
+            username: a.username.clone(),
+            password: a.password.clone(),
+            realm: a.realm.clone(),
+            ..Default::default()
+        });
+        let from = Party {
+            number: trunk.caller_id.clone(),
+            display: caller.display.clone(),
+        };
+        self.invite_to(&trunk.uri_for(number), destination, &from, credential, sdp)
+            .await
+    }
+
+    /// Sends one out-of-dialog OPTIONS to `address` and returns the final
+    /// status code (a trunk's health probe); an error when nothing answers
+    /// within `timeout`.
+    pub async fn options(
+        &self,
+        address: SocketAddr,
+        transport: SipTransport,
+        timeout: Duration,
+    ) -> Result<u16, SipError> {
+        let uri_s = match transport {
+            SipTransport::Udp => format!("sip:{address}"),
+            SipTransport::Tcp => format!("sip:{address};transport=tcp"),
+        };
+        let uri = Uri::try_from(uri_s.as_str()).map_err(|_| SipError::BadUri(uri_s.clone()))?;
+        let ep = &self.inner.dialogs.endpoint;
+        let via = ep.get_via(None, None)?;
+        let from = rsipstack::sip::typed::From {
+            display_name: None,
+            uri: self.our_uri(SERVER_NAME)?,
+            params: vec![],
+        }
+        .with_tag(rsipstack::transaction::make_tag());
+        let to = rsipstack::sip::typed::To {
+            display_name: None,
+            uri: uri.clone(),
+            params: vec![],
+        };
+        let seq = self
+            .inner
+            .options_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut req = ep.make_request(Method::Options, uri, via, from, to, seq, None);
+        req.headers.push(Header::Accept("application/sdp".into()));
+        req.headers.push(Header::ContentLength(0.into()));
+        let key = TransactionKey::from_request(&req, TransactionRole::Client)?;
+        let mut tx = Transaction::new_client(key, req, ep.clone(), None);
+        tx.destination = Some(SipAddr {
+            r#type: Some(match transport {
+                SipTransport::Udp => rsipstack::sip::Transport::Udp,
+                SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
+            }),
+            addr: address.into(),
+        });
+        let answer = async {
+            tx.send().await?;
+            while let Some(msg) = tx.receive().await {
+                if let rsipstack::sip::SipMessage::Response(r) = msg {
+                    if r.status_code.kind() != rsipstack::sip::StatusCodeKind::Provisional {
+                        return Ok(r.status_code.code());
+                    }
+                }
+            }
+            Err(SipError::Stack(format!(
+                "OPTIONS to {address}: transaction ended without an answer"
+            )))
+        };
+        tokio::time::timeout(timeout, answer).await.map_err(|_| {
+            SipError::Stack(format!(
+                "no answer to OPTIONS from {address} within {timeout:?}"
+            ))
+        })?
+    }
+
+    /// An INVITE to `contact` (sent to `destination` when given), from
+    /// `caller`, answering a digest challenge with `credential`.
+    async fn invite_to(
+        &self,
+        contact: &str,
+        destination: Option<SipAddr>,
+        caller: &Party,
+        credential: Option<Credential>,
+        sdp: String,
+    ) -> Result<OutboundLeg, SipError> {
+        let callee = Uri::try_from(contact).map_err(|_| SipError::BadUri(contact.to_string()))?;
         let from_user: String = caller
             .number
             .chars()
@@ -794,13 +916,6 @@ impl SipServer {
             "anonymous".to_string()
         } else {
             from_user
-        };
-        let destination = match to.transport {
-            SipTransport::Udp => Some(SipAddr {
-                r#type: Some(rsipstack::sip::Transport::Udp),
-                addr: to.source.into(),
-            }),
-            SipTransport::Tcp => None,
         };
         let opt = InviteOption {
             caller_display_name: caller.display.clone().map(|d| {
@@ -815,6 +930,7 @@ impl SipServer {
             content_type: Some("application/sdp".into()),
             offer: Some(sdp.clone().into_bytes()),
             contact: self.our_uri(SERVER_NAME)?,
+            credential,
             ..Default::default()
         };
         let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();
@@ -822,7 +938,7 @@ impl SipServer {
         let (leg_tx, leg_rx) = mpsc::channel(64);
         let dialogs = self.inner.dialogs.clone();
         let local_sdp = Arc::new(Mutex::new(Some(sdp)));
-        let span = info_span!("sip_leg", contact = %to.contact, dir = "out");
+        let span = info_span!("sip_leg", contact = %contact, dir = "out");
         let final_tx = leg_tx.clone();
         tokio::spawn(
             async move {

@@ -14,10 +14,16 @@
 
 #![warn(missing_docs)]
 
+mod cases;
 mod console;
 mod evidence;
+mod language;
 mod writer;
 
+pub use cases::{
+    Case, CaseError, CaseFilter, CaseLink, CasePage, CaseStatus, CaseStep, CaseUpdate,
+    CaseWithRepeats, LinkKind, NewCase, NewNote, Note, OpenOwner, MAX_CASE_PAGE,
+};
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
 
@@ -404,16 +410,20 @@ fn parse_ended_by(s: &str) -> Option<EndedBy> {
 
 /// The embedded migrations of a backend.
 fn migrator(backend: Backend) -> Migrator {
-    let (init, evidence, console) = match backend {
+    let (init, evidence, console, cases, user_language) = match backend {
         Backend::Sqlite => (
             include_str!("../migrations/sqlite/0001_init.sql"),
             include_str!("../migrations/sqlite/0002_evidence.sql"),
             include_str!("../migrations/sqlite/0003_console.sql"),
+            include_str!("../migrations/sqlite/0004_cases.sql"),
+            include_str!("../migrations/sqlite/0007_user_language.sql"),
         ),
         Backend::Postgres => (
             include_str!("../migrations/postgres/0001_init.sql"),
             include_str!("../migrations/postgres/0002_evidence.sql"),
             include_str!("../migrations/postgres/0003_console.sql"),
+            include_str!("../migrations/postgres/0004_cases.sql"),
+            include_str!("../migrations/postgres/0007_user_language.sql"),
         ),
     };
     Migrator::with_migrations(vec![
@@ -436,6 +446,20 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("console"),
             MigrationType::Simple,
             console.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            4,
+            Cow::Borrowed("cases"),
+            MigrationType::Simple,
+            cases.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            7,
+            Cow::Borrowed("user_language"),
+            MigrationType::Simple,
+            user_language.into_sql_str(),
             false,
         ),
     ])

@@ -10,6 +10,8 @@
 //! session needed, unlike `su`). Without the binaries the PostgreSQL test fails
 //! with a message, unless `HOTLINE_SKIP_PG=1`.
 
+mod cases;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -288,6 +290,39 @@ async fn suite(url: &str) {
         .unwrap();
     evidence_suite(url, &store, &again).await;
     console_suite(url, &store).await;
+    language_suite(&store, &again).await;
+    cases::suite(&store, HOSTILE).await;
+}
+
+/// The console language of each user: none, set, replaced, per user, seen
+/// by a second connection, hostile text stored as text.
+async fn language_suite(store: &Store, again: &Store) {
+    assert_eq!(store.user_language("lang-a").await.unwrap(), None);
+    store.set_user_language("lang-a", "en", 1).await.unwrap();
+    assert_eq!(
+        store.user_language("lang-a").await.unwrap().as_deref(),
+        Some("en")
+    );
+    store.set_user_language("lang-a", "zh-CN", 2).await.unwrap();
+    store.set_user_language("lang-b", "en", 3).await.unwrap();
+    assert_eq!(
+        again.user_language("lang-a").await.unwrap().as_deref(),
+        Some("zh-CN")
+    );
+    assert_eq!(
+        again.user_language("lang-b").await.unwrap().as_deref(),
+        Some("en")
+    );
+    let hostile = "x'); DROP TABLE user_language; --";
+    store.set_user_language(hostile, hostile, 4).await.unwrap();
+    assert_eq!(
+        store.user_language(hostile).await.unwrap().as_deref(),
+        Some(hostile)
+    );
+    assert_eq!(
+        store.user_language("lang-b").await.unwrap().as_deref(),
+        Some("en")
+    );
 }
 
 /// Users, marks (holds) and the audit chain, with hostile text and tampering.

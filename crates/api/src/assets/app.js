@@ -23,14 +23,17 @@ function h(tag, attrs, ...children) {
   return e;
 }
 
+// a running clock (m:ss, the same in every language)
 function fmtDur(ms) {
-  if (ms === null || ms === undefined) return '';
+  if (ms === null || ms === undefined || Number.isNaN(Number(ms))) return '';
   const s = Math.max(0, Math.round(ms / 1000));
   const m = Math.floor(s / 60);
   return `${m}:${String(s % 60).padStart(2, '0')}`;
 }
-const fmtTime = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '');
-const pct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(0)}%`);
+// t, tOr, fmtNum, fmtPct, fmtDateTime, fmtDuration and I18N come from
+// i18n.js (loaded first)
+const fmtTime = fmtDateTime;
+const pct = fmtPct;
 
 function flash(text) {
   const f = $('flash');
@@ -51,7 +54,7 @@ async function api(method, path, body) {
   if (r.status === 401 && path !== '/api/login') {
     state.me = null;
     showLogin();
-    throw new Error('not logged in');
+    throw new Error(t('err.not_logged_in'));
   }
   const text = await r.text();
   let data = null;
@@ -88,10 +91,23 @@ function loggedIn(me) {
   state.csrf = me.csrf;
   $('login-view').hidden = true;
   $('nav').hidden = false;
-  $('whoami').textContent = `${me.user} (${me.role})`;
+  $('whoami').textContent = t('nav.whoami', { user: me.user, role: tOr(`role.${me.role}`, me.role) });
   $('nav-audit').hidden = me.role !== 'admin';
   if (!location.hash || location.hash === '#/login') location.hash = '#/wallboard';
+  // the language this user chose (stored on the server), else the one
+  // this browser uses now (then stored for the user)
+  fetch('/api/me/language', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).then((p) => {
+    if (p && p.language && p.language !== I18N.lang) window.hotlineI18n.setLanguage(p.language);
+  }).catch(() => {});
   route();
+}
+
+// the language switch: now, in this browser, and for this user
+async function pickLanguage(lang) {
+  window.hotlineI18n.setLanguage(lang);
+  if (state.me) {
+    try { await api('PUT', '/api/me/language', { language: lang }); } catch (e) { flash(t('lang.not_saved', { error: e.message })); }
+  }
 }
 
 async function logout() {
@@ -149,7 +165,7 @@ function startStream() {
 function setStale(stale) {
   const b = $('banner');
   if (stale) {
-    b.textContent = 'Live connection lost: the figures below are stale. Reconnecting…';
+    b.textContent = t('wb.stale');
     b.hidden = false;
   } else {
     b.hidden = true;
@@ -160,7 +176,7 @@ const ENDS = new Set(['completed', 'abandoned', 'failed', 'rejected', 'voicemail
 const AGENT_EVENTS = new Set(['agent_paused', 'agent_unpaused', 'agent_logged_in', 'agent_logged_out', 'agent_registered', 'agent_unregistered', 'wrap_up', 'offered', 'agent_answered', 'completed', 'agent_ring_no_answer', 'agent_rejected']);
 
 function applyEvent(e) {
-  const t = e.kind && e.kind.type;
+  const t = e.kind && e.kind.type; // (shadows t() here: no message is looked up in this function)
   const id = e.call_id;
   if (id) {
     if (t === 'arrived') {
@@ -231,8 +247,8 @@ function fmtFigure(col, v) {
   if (v === null || v === undefined) return '–';
   if (col.unit === 'millis') return fmtDur(v);
   if (col.unit === 'ratio') return pct(v);
-  if (col.unit === 'count') return String(v);
-  return Number(v).toFixed(1);
+  if (col.unit === 'count') return fmtNum(v);
+  return fmtNum(v, 1);
 }
 
 function tile(k, v, id) {
@@ -242,22 +258,60 @@ function tile(k, v, id) {
 function viewWallboard() {
   const v = $('view');
   v.replaceChildren(
-    h('h2', {}, 'Wallboard'),
+    h('h2', {}, t('wb.title')),
     h('div', { class: 'tiles', id: 'wb-tiles' }),
-    h('h3', {}, 'Queues (today)'),
+    h('h3', {}, t('wb.queues')),
     h('table', { id: 'wb-queues' }),
-    h('h3', {}, 'Calls now'),
+    h('h3', {}, t('wb.calls')),
     h('table', { id: 'wb-calls' }),
-    h('h3', {}, 'Agents'),
+    h('h3', {}, t('wb.agents')),
     h('table', { id: 'wb-agents' }),
+    h('h3', { id: 'wb-trunks-title', hidden: true }, t('wb.trunks')),
+    h('table', { id: 'wb-trunks' }),
   );
+  refreshTrunks();
   startStream();
   refreshAgents();
   if (!state.kpis) {
     fetch('/api/kpis').then((r) => (r.ok ? r.json() : null)).then((k) => { if (k) { state.kpis = k; renderWallboard(); } }).catch(() => {});
   }
   clearInterval(state.tick);
-  state.tick = setInterval(() => { if (currentView() === 'wallboard') renderWallboard(); }, 1000);
+  state.tick = setInterval(() => {
+    if (currentView() !== 'wallboard') return;
+    renderWallboard();
+    state.tickCount = (state.tickCount || 0) + 1;
+    if (state.tickCount % 5 === 0) refreshTrunks();
+  }, 1000);
+}
+
+// the carrier trunks (GET /api/trunks): health, channels, placed and refused
+async function refreshTrunks() {
+  try {
+    const r = await fetch('/api/trunks', { credentials: 'same-origin' });
+    if (!r.ok) return;
+    state.trunks = await r.json();
+    renderTrunks();
+  } catch (e) { /* the next refresh tries again */ }
+}
+
+function trunkHealth(hl) {
+  if (!hl || hl.state === 'unknown') return t('trunk.unknown');
+  return hl.state === 'up' ? t('trunk.up') : t('trunk.down', { reason: hl.reason || '' });
+}
+
+function renderTrunks() {
+  const table = $('wb-trunks');
+  if (!table) return;
+  const list = state.trunks || [];
+  $('wb-trunks-title').hidden = !list.length;
+  table.replaceChildren(
+    ...(list.length ? [h('tr', {}, ['col.trunk', 'col.health', 'col.channels', 'col.placed', 'col.refused'].map((x) => h('th', {}, t(x))))] : []),
+    ...list.map((tr) => h('tr', { 'data-trunk': tr.name, class: tr.health && tr.health.state === 'down' ? 'alarm' : '' },
+      h('td', {}, tr.name), h('td', { class: `trunk-${tr.health ? tr.health.state : 'unknown'}` }, trunkHealth(tr.health)),
+      h('td', { class: 'num' }, `${fmtNum(tr.in_use)} / ${fmtNum(tr.max_channels)}`),
+      h('td', { class: 'num' }, fmtNum(tr.placed)),
+      h('td', { class: 'num' }, `${fmtNum(tr.refused_full)} / ${fmtNum(tr.refused_down)}`))),
+  );
 }
 
 function renderWallboard() {
@@ -267,35 +321,35 @@ function renderWallboard() {
   // the tiles and the queue table are the columns /api/kpis names for the wallboard
   const cols = (state.kpis && state.kpis.wallboard.map((n) => state.kpis.columns.find((x) => x.name === n)).filter(Boolean)) || [];
   const ids = { waiting_now: 'wb-waiting', talking_now: 'wb-talking', offered: 'wb-offered' };
-  $('wb-tiles').replaceChildren(...cols.map((col) => tile(col.title, c ? fmtFigure(col, c[col.name]) : '–', ids[col.name])));
+  $('wb-tiles').replaceChildren(...cols.map((col) => tile(kpiTitle(col), c ? fmtFigure(col, c[col.name]) : '–', ids[col.name])));
   const qs = s ? Object.entries(s.queues || {}) : [];
   $('wb-queues').replaceChildren(
-    h('tr', {}, ['queue', ...cols.map((col) => col.title)].map((x, i) => h('th', { class: i ? 'num' : '', title: i ? cols[i - 1].help : '' }, x))),
+    h('tr', {}, [t('col.queue'), ...cols.map(kpiTitle)].map((x, i) => h('th', { class: i ? 'num' : '', title: i ? kpiHelp(cols[i - 1]) : '' }, x))),
     ...qs.map(([q, f]) => h('tr', { 'data-queue': q },
       h('td', {}, q), ...cols.map((col) => h('td', { class: 'num' }, fmtFigure(col, f[col.name]))))),
   );
   const now = Date.now();
   const calls = [...state.calls.values()].sort((a, b) => a.since - b.since);
   $('wb-calls').replaceChildren(
-    h('tr', {}, ['call', 'caller', 'queue', 'type', 'agent', 'waiting / talking', 'limit'].map((x) => h('th', {}, x))),
+    h('tr', {}, ['col.call', 'col.caller', 'col.queue', 'col.type', 'col.agent', 'col.waiting_talking', 'col.limit'].map((x) => h('th', {}, t(x)))),
     ...calls.map((c) => h('tr', { class: 'live-call', 'data-call': c.id },
       h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.id)}` }, c.id.slice(0, 12))),
-      h('td', {}, c.caller || ''), h('td', {}, c.queue || ''), h('td', {}, c.type || ''), h('td', {}, c.agent || (c.offered ? `ringing ${c.offered}` : 'waiting')),
+      h('td', {}, c.caller || ''), h('td', {}, c.queue || ''), h('td', {}, callType(c.type)), h('td', {}, c.agent || (c.offered ? t('wb.ringing', { agent: c.offered }) : t('wb.waiting'))),
       h('td', {}, h('span', { class: `clock ${c.level}` }, (c.approx ? '~' : '') + (c.answered ? fmtDur(now - c.answered) : fmtDur(now - c.since)))),
       h('td', {}, c.limit ? fmtDur(c.limit) : ''))),
   );
-  if (!calls.length) $('wb-calls').append(h('tr', {}, h('td', { colspan: 7, class: 'muted', id: 'wb-no-calls' }, 'no call in progress')));
+  if (!calls.length) $('wb-calls').append(h('tr', {}, h('td', { colspan: 7, class: 'muted', id: 'wb-no-calls' }, t('wb.no_calls'))));
   const figures = (state.snapshot && state.snapshot.today && state.snapshot.today.agents) || {};
   $('wb-agents').replaceChildren(
-    h('tr', {}, ['agent', 'state', 'in state', 'reason', 'call', 'handle time', 'missed today', 'within limit'].map((x) => h('th', {}, x))),
+    h('tr', {}, ['col.agent', 'col.state', 'col.in_state', 'col.reason', 'col.call', 'col.handle_time', 'col.missed_today', 'col.within_limit'].map((x) => h('th', {}, t(x)))),
     ...state.agents.map((a) => {
       const call = calls.find((c) => c.agent === a.agent);
       const f = figures[a.agent] || {};
       return h('tr', { 'data-agent': a.agent },
-        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, a.state.replace('_', ' ')), h('td', {}, fmtDur(now - a.since)),
-        h('td', {}, a.reason || ''), h('td', {}, call ? call.type || '' : ''),
+        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, agentState(a.state)), h('td', {}, fmtDur(now - a.since)),
+        h('td', {}, a.reason || ''), h('td', {}, call ? callType(call.type) : ''),
         h('td', {}, call && call.answered ? h('span', { class: `clock ${call.level}` }, fmtDur(now - call.answered) + (call.limit ? ` / ${fmtDur(call.limit)}` : '')) : ''),
-        h('td', { class: 'num' }, f.missed !== undefined ? f.missed : a.missed), h('td', { class: 'num' }, pct(f.within_limit)));
+        h('td', { class: 'num' }, fmtNum(f.missed !== undefined ? f.missed : a.missed)), h('td', { class: 'num' }, pct(f.within_limit)));
     }),
   );
 }
@@ -304,19 +358,20 @@ function renderWallboard() {
 
 function filterForm(kind, q) {
   const field = (name, label, attrs) => h('label', {}, label, h('input', Object.assign({ name, value: q.get(name) || '' }, attrs || {})));
-  const sel = (name, label, options) => h('label', {}, label, h('select', { name }, options.map((o) => h('option', { value: o, selected: (q.get(name) || '') === o }, o || 'any'))));
+  const sel = (name, label, options, show) => h('label', {}, label, h('select', { name }, options.map((o) => h('option', { value: o, selected: (q.get(name) || '') === o }, o ? show(o) : t('filter.any')))));
+  const yesNo = (o) => (o === 'true' ? t('common.yes') : t('common.no'));
   return h('form', { class: 'inline', id: 'filters', onsubmit: (ev) => {
     ev.preventDefault();
     const p = new URLSearchParams();
     for (const [k, v] of new FormData(ev.target)) if (v) p.set(k, v);
     location.hash = `#/${kind}?${p}`;
   } },
-  field('from', 'from', { type: 'date' }), field('to', 'to', { type: 'date' }), field('caller', 'caller'), field('agent', 'agent'), field('queue', 'queue'),
-  sel('type', 'type', ['', 'order', 'inquiry', 'callback', 'complaint']),
-  sel('outcome', 'outcome', ['', 'answered', 'abandoned', 'rejected', 'failed', 'voicemail', 'callback']),
-  sel('marked', 'marked', ['', 'true', 'false']),
-  kind === 'recordings' ? sel('held', 'on hold', ['', 'true', 'false']) : null,
-  h('button', { type: 'submit' }, 'Filter'));
+  field('from', t('filter.from'), { type: 'date' }), field('to', t('filter.to'), { type: 'date' }), field('caller', t('col.caller')), field('agent', t('col.agent')), field('queue', t('col.queue')),
+  sel('type', t('col.type'), ['', 'order', 'inquiry', 'callback', 'complaint', 'reply', 'return_visit', 'other'], callType),
+  sel('outcome', t('col.outcome'), ['', 'answered', 'abandoned', 'rejected', 'failed', 'voicemail', 'callback'], outcomeName),
+  sel('marked', t('filter.marked'), ['', 'true', 'false'], yesNo),
+  kind === 'recordings' ? sel('held', t('filter.held'), ['', 'true', 'false'], yesNo) : null,
+  h('button', { type: 'submit' }, t('filter.submit')));
 }
 
 async function viewList(kind, query) {
@@ -324,60 +379,70 @@ async function viewList(kind, query) {
   const v = $('view');
   const table = h('table', { id: `${kind}-table` });
   const pager = h('div', { class: 'pager' });
-  v.replaceChildren(h('h2', {}, kind === 'calls' ? 'Calls' : 'Recordings'), filterForm(kind, q), table, pager);
+  v.replaceChildren(h('h2', {}, kind === 'calls' ? t('nav.calls') : t('nav.recordings')), filterForm(kind, q), table, pager);
   const limit = 50;
   const offset = Number(q.get('offset') || 0);
   q.set('limit', limit);
   let page;
   try { page = await api('GET', `/api/${kind}?${q}`); } catch (e) { table.replaceChildren(h('tr', {}, h('td', { class: 'error' }, e.message))); return; }
   table.replaceChildren(
-    h('tr', {}, ['arrived', 'call', 'caller', 'queue', 'agent', 'type', 'outcome', 'wait', 'talk', 'marks', 'hold'].map((x) => h('th', {}, x))),
+    h('tr', {}, ['col.arrived', 'col.call', 'col.caller', 'col.queue', 'col.agent', 'col.type', 'col.outcome', 'col.wait', 'col.talk', 'col.marks', 'col.hold'].map((x) => h('th', {}, t(x)))),
     ...page.items.map((c) => h('tr', { 'data-call': c.call_id },
       h('td', {}, fmtTime(c.arrived_ms)), h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.call_id)}` }, c.call_id.slice(0, 16))),
-      h('td', {}, c.caller), h('td', {}, c.queue || ''), h('td', {}, c.agent || ''), h('td', {}, c.type), h('td', {}, c.outcome || ''),
-      h('td', { class: 'num' }, fmtDur(c.wait_ms)), h('td', { class: 'num' }, fmtDur(c.talk_ms)),
-      h('td', {}, c.marks.map((m) => m.kind).join(', ')), h('td', { class: c.held ? 'held' : '' }, c.held ? 'on hold' : ''))),
+      h('td', {}, c.caller), h('td', {}, c.queue || ''), h('td', {}, c.agent || ''), h('td', {}, callType(c.type)), h('td', {}, outcomeName(c.outcome)),
+      h('td', { class: 'num' }, fmtDuration(c.wait_ms)), h('td', { class: 'num' }, fmtDuration(c.talk_ms)),
+      h('td', {}, c.marks.map((m) => markKind(m.kind)).join(t('common.list_sep'))), h('td', { class: c.held ? 'held' : '' }, c.held ? t('list.on_hold') : ''))),
   );
   const go = (off) => { const p = new URLSearchParams(query || ''); p.set('offset', off); location.hash = `#/${kind}?${p}`; };
-  pager.replaceChildren(
-    h('span', { class: 'muted' }, `${page.total} calls, ${offset + 1}–${Math.min(offset + limit, page.total)} `),
-    offset > 0 ? h('button', { onclick: () => go(Math.max(0, offset - limit)) }, '← newer') : null,
-    offset + limit < page.total ? h('button', { onclick: () => go(offset + limit) }, 'older →') : null,
-  );
+  // (replaceChildren writes a null child as the text "null": only nodes here)
+  const shown = page.items.length;
+  pager.replaceChildren(...[
+    h('span', { class: 'muted', id: `${kind}-pager` }, shown
+      ? t(kind === 'calls' ? 'pager.calls' : 'pager.recordings', { n: page.total, from: offset + 1, to: offset + shown })
+      : t(kind === 'calls' ? 'pager.no_calls' : 'pager.no_recordings')),
+    offset > 0 ? h('button', { onclick: () => go(Math.max(0, offset - limit)) }, t('pager.newer')) : null,
+    offset + limit < page.total ? h('button', { onclick: () => go(offset + limit) }, t('pager.older')) : null,
+  ].filter(Boolean));
 }
 
 function describe(e) {
   const k = e.kind || {};
   const bits = [];
-  if (k.caller) bits.push(`from ${k.caller.number}`);
-  if (e.agent) bits.push(`agent ${e.agent}`);
-  if (e.queue) bits.push(`queue ${e.queue}`);
+  if (k.caller) bits.push(t('ev.from', { number: k.caller.number }));
+  if (e.agent) bits.push(t('ev.agent', { agent: e.agent }));
+  if (e.queue) bits.push(t('ev.queue', { queue: e.queue }));
   for (const key of ['wait_ms', 'talk_ms', 'rings', 'ended_by', 'reason', 'call_type', 'limit_ms', 'position', 'to']) {
-    if (k[key] !== undefined && k[key] !== null) bits.push(`${key.replace('_ms', '')} ${key.endsWith('_ms') ? fmtDur(k[key]) : k[key]}`);
+    if (k[key] === undefined || k[key] === null) continue;
+    let val = k[key];
+    if (key.endsWith('_ms')) val = fmtDuration(val);
+    else if (key === 'call_type') val = callType(val);
+    else if (key === 'ended_by') val = tOr(`ended_by.${val}`, val);
+    else if (typeof val === 'number') val = fmtNum(val);
+    bits.push(`${tOr(`field.${key}`, key)} ${val}`);
   }
-  return bits.join(', ');
+  return bits.join(t('common.list_sep'));
 }
 
 async function viewCall(id) {
   const v = $('view');
-  v.replaceChildren(h('h2', {}, `Call ${id}`));
+  v.replaceChildren(h('h2', {}, t('call.title', { id })));
   let call;
   try { call = await api('GET', `/api/calls/${encodeURIComponent(id)}`); } catch (e) { v.append(h('p', { class: 'error' }, e.message)); return; }
   const c = call.cdr;
   if (c) {
     v.append(h('table', { class: 'facts' },
-      [['caller', c.caller], ['dialled', c.dialled], ['queue', c.queue], ['agent', c.agent], ['type', c.type], ['arrived', fmtTime(c.arrived_ms)], ['outcome', c.outcome], ['wait', fmtDur(c.wait_ms)], ['talk', fmtDur(c.talk_ms)], ['hold', call.held ? 'ON LEGAL HOLD' : 'no']]
-        .map(([k, x]) => h('tr', {}, h('th', {}, k), h('td', { class: k === 'hold' && call.held ? 'held' : '' }, x || '')))));
+      [['caller', c.caller], ['dialled', c.dialled], ['queue', c.queue], ['agent', c.agent], ['type', callType(c.type)], ['arrived', fmtTime(c.arrived_ms)], ['outcome', outcomeName(c.outcome)], ['wait', fmtDuration(c.wait_ms)], ['talk', fmtDuration(c.talk_ms)], ['hold', call.held ? t('call.on_legal_hold_caps') : t('common.no')]]
+        .map(([k, x]) => h('tr', {}, h('th', {}, t(`col.${k}`)), h('td', { class: k === 'hold' && call.held ? 'held' : '' }, x || '')))));
   }
   const t0 = call.events.length ? call.events[0].at_ms : 0;
-  v.append(h('h3', {}, 'Timeline'), h('ol', { class: 'timeline', id: 'timeline' },
-    call.events.map((e) => h('li', {}, h('span', { class: 't' }, `+${((e.at_ms - t0) / 1000).toFixed(1)} s`), h('b', {}, (e.kind.type || '').replace(/_/g, ' ')), ' ', describe(e)))));
+  v.append(h('h3', {}, t('call.timeline')), h('ol', { class: 'timeline', id: 'timeline' },
+    call.events.map((e) => h('li', {}, h('span', { class: 't' }, t('call.offset_s', { s: fmtNum((e.at_ms - t0) / 1000, 1) })), h('b', {}, tOr(`event.${e.kind.type}`, (e.kind.type || '').replace(/_/g, ' '))), ' ', describe(e)))));
   if (call.marks.length) {
-    v.append(h('h3', {}, 'Evidence marks'), h('ul', { id: 'marks' }, call.marks.map((m) => h('li', {}, `${m.kind} by ${m.by} at ${fmtTime(m.at_ms)}: ${m.note}`, m.released_ms ? ` (released by ${m.released_by}: ${m.release_reason})` : ' — on hold'))));
+    v.append(h('h3', {}, t('call.marks')), h('ul', { id: 'marks' }, call.marks.map((m) => h('li', {}, t('call.mark_line', { kind: markKind(m.kind), by: m.by, at: fmtTime(m.at_ms), note: m.note }), m.released_ms ? t('call.mark_released', { by: m.released_by, reason: m.release_reason }) : t('call.mark_held')))));
   }
   if (c && c.recorded) await player(v, id, call.held);
   if (c) {
-    v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, 'Blacklist this caller…')));
+    v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, t('call.blacklist_caller'))));
   }
 }
 
@@ -387,28 +452,30 @@ async function player(v, id, held) {
   const enc = encodeURIComponent(id);
   const canvas = h('canvas', { id: 'wave', width: 1200, height: 200 });
   const audio = h('audio', { id: 'audio', preload: 'auto' });
-  const playBtn = h('button', { id: 'play', type: 'button', disabled: true }, 'Play');
+  const playBtn = h('button', { id: 'play', type: 'button', disabled: true }, t('player.play'));
   const pos = h('span', { id: 'pos', class: 'clock' }, '0:00');
-  const speed = h('select', { id: 'speed' }, ['0.25', '0.5', '0.75', '1'].map((s) => h('option', { value: s, selected: s === '1' }, `${s}×`)));
-  const channel = h('select', { id: 'channel' }, [['both', 'both'], ['caller', 'caller only'], ['agent', 'agent only']].map(([val, t]) => h('option', { value: val }, t)));
-  const kind = h('select', { id: 'mark-kind' }, ['extortion', 'abuse', 'dispute', 'other'].map((k) => h('option', { value: k }, k)));
-  const note = h('input', { id: 'mark-note', placeholder: 'note', maxlength: 4000, size: 40 });
-  const markBtn = h('button', { id: 'mark', type: 'button' }, 'Mark as evidence');
+  // the regulations: slow replay from 20 % to 100 %
+  const speed = h('select', { id: 'speed' }, ['0.2', '0.25', '0.5', '0.75', '1'].map((s) => h('option', { value: s, selected: s === '1' }, fmtPct(Number(s)))));
+  const channel = h('select', { id: 'channel' }, [['both', 'player.both'], ['caller', 'player.caller_only'], ['agent', 'player.agent_only']].map(([val, key]) => h('option', { value: val }, t(key))));
+  const kind = h('select', { id: 'mark-kind' }, ['extortion', 'abuse', 'dispute', 'other'].map((k) => h('option', { value: k }, markKind(k))));
+  const note = h('input', { id: 'mark-note', placeholder: t('player.note'), maxlength: 4000, size: 40 });
+  const markBtn = h('button', { id: 'mark', type: 'button' }, t('player.mark_button'));
   v.append(
-    h('h3', {}, 'Recording'),
-    h('p', { class: 'muted' }, h('span', { class: 'legend-caller' }, '▮ caller (top)'), '  ', h('span', { class: 'legend-agent' }, '▮ agent (bottom)'), '  ', h('span', { class: 'legend-loud' }, '▮ loud stretches')),
+    h('h3', {}, t('player.title')),
+    h('p', { class: 'muted' }, h('span', { class: 'legend-caller' }, t('player.legend_caller')), '  ', h('span', { class: 'legend-agent' }, t('player.legend_agent')), '  ', h('span', { class: 'legend-loud' }, t('player.legend_loud'))),
     canvas, audio,
-    h('div', { class: 'player-controls' }, playBtn, pos, h('label', {}, 'speed', speed), h('label', {}, 'channel', channel),
-      h('a', { id: 'bundle', href: `/api/recordings/${enc}/bundle`, download: `${id}.zip` }, 'Download evidence bundle')),
-    h('div', { class: 'player-controls' }, h('label', {}, 'mark', kind), h('label', {}, 'note', note), markBtn, h('span', { id: 'hold-state', class: held ? 'held' : 'muted' }, held ? 'on legal hold' : 'not held')),
+    h('div', { class: 'player-controls' }, playBtn, pos, h('label', {}, t('player.speed'), speed), h('label', {}, t('player.channel'), channel),
+      h('a', { id: 'bundle', href: `/api/recordings/${enc}/bundle`, download: `${id}.zip` }, t('player.bundle'))),
+    h('div', { class: 'player-controls' }, h('label', {}, t('player.mark'), kind), h('label', {}, t('player.note'), note), markBtn, h('span', { id: 'hold-state', class: held ? 'held' : 'muted', 'data-held': held ? 'true' : 'false' }, held ? t('player.held') : t('player.not_held'))),
   );
   markBtn.addEventListener('click', async () => {
     try {
       await api('POST', `/api/recordings/${enc}/marks`, { kind: kind.value, note: note.value });
-      $('hold-state').textContent = 'on legal hold';
+      $('hold-state').textContent = t('player.held');
       $('hold-state').className = 'held';
-      flash(`Marked as ${kind.value}: the recording is on legal hold`);
-    } catch (e) { flash(`Not marked: ${e.message}`); }
+      $('hold-state').setAttribute('data-held', 'true');
+      flash(t('player.marked', { kind: markKind(kind.value) }));
+    } catch (e) { flash(t('player.not_marked', { error: e.message })); }
   });
   let wave = null;
   let loud = [];
@@ -417,7 +484,7 @@ async function player(v, id, held) {
       api('GET', `/api/recordings/${enc}/waveform?points=600`),
       api('GET', `/api/recordings/${enc}/loudness`).then((l) => l.loudest || []).catch(() => []),
     ]);
-  } catch (e) { v.append(h('p', { class: 'error' }, `waveform: ${e.message}`)); }
+  } catch (e) { v.append(h('p', { class: 'error' }, t('player.waveform_error', { error: e.message }))); }
   const draw = () => {
     const g = canvas.getContext('2d');
     const W = canvas.width, H = canvas.height, half = H / 2;
@@ -477,15 +544,15 @@ async function player(v, id, held) {
     if (!r.ok) throw new Error(`${r.status}`);
     audio.src = URL.createObjectURL(await r.blob());
     playBtn.disabled = false;
-  } catch (e) { v.append(h('p', { class: 'error' }, `audio: ${e.message}`)); }
+  } catch (e) { v.append(h('p', { class: 'error' }, t('player.audio_error', { error: e.message }))); }
   audio.preservesPitch = true;
   playBtn.addEventListener('click', () => {
     ensureGraph();
     if (graph && graph.ctx.state === 'suspended') graph.ctx.resume();
-    if (audio.paused) audio.play().catch((e) => flash(`cannot play: ${e.message}`)); else audio.pause();
+    if (audio.paused) audio.play().catch((e) => flash(t('player.cannot_play', { error: e.message }))); else audio.pause();
   });
-  audio.addEventListener('play', () => { playBtn.textContent = 'Pause'; });
-  audio.addEventListener('pause', () => { playBtn.textContent = 'Play'; });
+  audio.addEventListener('play', () => { playBtn.textContent = t('player.pause'); });
+  audio.addEventListener('pause', () => { playBtn.textContent = t('player.play'); });
   audio.addEventListener('timeupdate', () => { pos.textContent = fmtDur(audio.currentTime * 1000); draw(); });
   speed.addEventListener('change', () => { audio.preservesPitch = true; audio.playbackRate = Number(speed.value); });
   channel.addEventListener('change', () => { ensureGraph(); routeChannels(); });
@@ -498,15 +565,15 @@ async function player(v, id, held) {
 // ---------- agents ----------
 
 function viewAgents() {
-  $('view').replaceChildren(h('h2', {}, 'Agents'), h('table', { id: 'agents-table' }));
+  $('view').replaceChildren(h('h2', {}, t('nav.agents')), h('table', { id: 'agents-table' }));
   refreshAgents();
   if (!state.snapshot) fetch('/api/stats').then((r) => r.json()).then((s) => { state.snapshot = s; renderAgentsTable(); }).catch(() => {});
   renderAgentsTable();
 }
 
 function renderAgentsTable() {
-  const t = $('agents-table');
-  if (!t) return;
+  const tbl = $('agents-table');
+  if (!tbl) return;
   const figures = (state.snapshot && state.snapshot.today && state.snapshot.today.agents) || {};
   const act = async (a, action) => {
     let body = {};
@@ -514,19 +581,19 @@ function renderAgentsTable() {
       const r = document.getElementById(`reason-${a}`).value.trim() || 'break';
       body = { reason: r };
     }
-    try { await api('POST', `/api/agents/${encodeURIComponent(a)}/${action}`, body); flash(`${a}: ${action}`); } catch (e) { flash(`${a}: ${e.message}`); }
+    try { await api('POST', `/api/agents/${encodeURIComponent(a)}/${action}`, body); flash(t('agents.done', { agent: a, action: t(`agents.${action}`) })); } catch (e) { flash(t('agents.failed', { agent: a, error: e.message })); }
     refreshAgents();
   };
-  t.replaceChildren(
-    h('tr', {}, ['agent', 'state', 'reason', 'registered', 'answered', 'missed', 'within limit', ''].map((x) => h('th', {}, x))),
+  tbl.replaceChildren(
+    h('tr', {}, ['col.agent', 'col.state', 'col.reason', 'col.registered', 'col.answered', 'col.missed', 'col.within_limit', ''].map((x) => h('th', {}, x ? t(x) : ''))),
     ...state.agents.map((a) => {
       const f = figures[a.agent] || {};
       return h('tr', { 'data-agent': a.agent },
-        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, a.state.replace('_', ' ')), h('td', {}, a.reason || ''),
-        h('td', {}, a.registered ? 'yes' : 'no'), h('td', { class: 'num' }, a.answered), h('td', { class: 'num' }, a.missed), h('td', { class: 'num' }, pct(f.within_limit)),
-        h('td', {}, h('input', { id: `reason-${a.agent}`, placeholder: 'pause reason', size: 12, maxlength: 64 }),
-          h('button', { onclick: () => act(a.agent, 'pause') }, 'Pause'), h('button', { onclick: () => act(a.agent, 'unpause') }, 'Unpause'),
-          h('button', { onclick: () => act(a.agent, 'login') }, 'Log in'), h('button', { onclick: () => act(a.agent, 'logout') }, 'Log out')));
+        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, agentState(a.state)), h('td', {}, a.reason || ''),
+        h('td', {}, a.registered ? t('common.yes') : t('common.no')), h('td', { class: 'num' }, fmtNum(a.answered)), h('td', { class: 'num' }, fmtNum(a.missed)), h('td', { class: 'num' }, pct(f.within_limit)),
+        h('td', {}, h('input', { id: `reason-${a.agent}`, placeholder: t('agents.pause_reason'), size: 12, maxlength: 64 }),
+          h('button', { onclick: () => act(a.agent, 'pause') }, t('agents.pause')), h('button', { onclick: () => act(a.agent, 'unpause') }, t('agents.unpause')),
+          h('button', { onclick: () => act(a.agent, 'login') }, t('agents.login')), h('button', { onclick: () => act(a.agent, 'logout') }, t('agents.logout'))));
     }),
   );
 }
@@ -536,33 +603,33 @@ function renderAgentsTable() {
 async function viewBlacklist(query) {
   const q = new URLSearchParams(query || '');
   const v = $('view');
-  const pattern = h('input', { name: 'pattern', id: 'bl-pattern', placeholder: '+8613900000000 or +86139*', value: q.get('caller') || '', required: true });
-  const reason = h('input', { name: 'reason', id: 'bl-reason', placeholder: 'why', required: true, maxlength: 500, size: 30 });
-  const call = h('input', { name: 'call_id', id: 'bl-call', placeholder: 'call id (optional)', value: q.get('call') || '' });
+  const pattern = h('input', { name: 'pattern', id: 'bl-pattern', placeholder: t('bl.pattern_placeholder'), value: q.get('caller') || '', required: true });
+  const reason = h('input', { name: 'reason', id: 'bl-reason', placeholder: t('bl.reason_placeholder'), required: true, maxlength: 500, size: 30 });
+  const call = h('input', { name: 'call_id', id: 'bl-call', placeholder: t('bl.call_placeholder'), value: q.get('call') || '' });
   const table = h('table', { id: 'blacklist-table' });
-  v.replaceChildren(h('h2', {}, 'Blacklist'),
+  v.replaceChildren(h('h2', {}, t('nav.blacklist')),
     h('form', { class: 'inline', onsubmit: async (ev) => {
       ev.preventDefault();
       try {
         await api('POST', '/api/blacklist', { pattern: pattern.value, reason: reason.value, call_id: call.value || undefined });
-        flash(`${pattern.value} blacklisted`);
+        flash(t('bl.added', { pattern: pattern.value }));
         location.hash = '#/blacklist';
         viewBlacklist('');
-      } catch (e) { flash(`Not added: ${e.message}`); }
-    } }, h('label', {}, 'number or prefix*', pattern), h('label', {}, 'reason', reason), h('label', {}, 'caused by call', call), h('button', { type: 'submit', id: 'bl-add' }, 'Add')),
+      } catch (e) { flash(t('bl.not_added', { error: e.message })); }
+    } }, h('label', {}, t('bl.pattern'), pattern), h('label', {}, t('col.reason'), reason), h('label', {}, t('bl.caused_by'), call), h('button', { type: 'submit', id: 'bl-add' }, t('bl.add'))),
     table);
   let list;
   try { list = await api('GET', '/api/blacklist'); } catch (e) { table.replaceChildren(h('tr', {}, h('td', { class: 'error' }, e.message))); return; }
   table.replaceChildren(
-    h('tr', {}, ['pattern', 'action', 'reason', 'call', 'by', 'since', ''].map((x) => h('th', {}, x))),
+    h('tr', {}, ['col.pattern', 'col.action', 'col.reason', 'col.call', 'col.by', 'col.since', ''].map((x) => h('th', {}, x ? t(x) : ''))),
     ...list.entries.map((r) => h('tr', { 'data-pattern': r.pattern },
-      h('td', {}, r.pattern), h('td', {}, r.action), h('td', {}, r.reason),
+      h('td', {}, r.pattern), h('td', {}, tOr(`bl.action.${r.action}`, r.action)), h('td', {}, r.reason),
       h('td', {}, r.call_id ? h('a', { href: `#/call/${encodeURIComponent(r.call_id)}` }, r.call_id.slice(0, 16)) : ''),
       h('td', {}, r.by), h('td', {}, fmtTime(r.at_ms)),
       h('td', {}, h('button', { onclick: async () => {
-        try { await api('DELETE', `/api/blacklist/${r.id}`); flash(`${r.pattern} removed`); viewBlacklist(''); } catch (e) { flash(e.message); }
-      } }, 'Remove')))),
-    ...list.configured.map((r) => h('tr', { class: 'muted' }, h('td', {}, r.pattern), h('td', {}, r.action), h('td', {}, r.reason), h('td', {}, ''), h('td', {}, 'config file'), h('td', {}, ''), h('td', {}, ''))),
+        try { await api('DELETE', `/api/blacklist/${r.id}`); flash(t('bl.removed', { pattern: r.pattern })); viewBlacklist(''); } catch (e) { flash(e.message); }
+      } }, t('bl.remove'))))),
+    ...list.configured.map((r) => h('tr', { class: 'muted' }, h('td', {}, r.pattern), h('td', {}, tOr(`bl.action.${r.action}`, r.action)), h('td', {}, r.reason), h('td', {}, ''), h('td', {}, t('bl.config_file')), h('td', {}, ''), h('td', {}, ''))),
   );
 }
 
@@ -573,16 +640,16 @@ async function viewAudit(query) {
   const v = $('view');
   const table = h('table', { id: 'audit-table' });
   const verdict = h('span', { id: 'audit-verdict', class: 'muted' });
-  v.replaceChildren(h('h2', {}, 'Audit log'), h('p', {}, h('button', { onclick: async () => {
-    try { const r = await api('GET', '/api/audit/verify'); verdict.textContent = r.ok ? `chain intact (${r.entries} entries)` : `FAULT: ${r.fault}`; } catch (e) { verdict.textContent = e.message; }
-  } }, 'Verify the chain'), ' ', verdict), table);
+  v.replaceChildren(h('h2', {}, t('audit.title')), h('p', {}, h('button', { onclick: async () => {
+    try { const r = await api('GET', '/api/audit/verify'); verdict.textContent = r.ok ? t('audit.intact', { n: r.entries }) : t('audit.fault', { fault: r.fault }); } catch (e) { verdict.textContent = e.message; }
+  } }, t('audit.verify')), ' ', verdict), table);
   if (!q.has('limit')) q.set('limit', 200);
   let page;
   try { page = await api('GET', `/api/audit?${q}`); } catch (e) { table.replaceChildren(h('tr', {}, h('td', { class: 'error' }, e.message))); return; }
   table.replaceChildren(
-    h('tr', {}, ['time', 'who', 'action', 'call', 'reason'].map((x) => h('th', {}, x))),
+    h('tr', {}, ['col.time', 'col.who', 'col.action', 'col.call', 'col.reason'].map((x) => h('th', {}, t(x)))),
     ...page.items.map((a) => h('tr', { 'data-action': a.action },
-      h('td', {}, fmtTime(a.at_ms)), h('td', {}, a.who), h('td', {}, a.action),
+      h('td', {}, fmtTime(a.at_ms)), h('td', {}, a.who), h('td', {}, tOr(`audit.action.${a.action}`, a.action)),
       h('td', {}, a.call_id ? h('a', { href: `#/call/${encodeURIComponent(a.call_id)}` }, a.call_id.slice(0, 16)) : ''), h('td', {}, a.reason))),
   );
 }
@@ -595,8 +662,9 @@ function route() {
   const [view, arg] = path.split('/');
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
   if (view !== 'wallboard') { clearInterval(state.tick); }
+  if (window.hotlineCases && window.hotlineCases.route(view, arg, query)) return; // cases.js
   if (state.me.role === 'agent') {
-    $('view').replaceChildren(h('p', {}, 'Agents have no access to the console. Ask a supervisor.'));
+    $('view').replaceChildren(h('p', {}, t('agents.no_access')));
     return;
   }
   switch (view) {
@@ -609,7 +677,19 @@ function route() {
   }
 }
 
+// names the engine sends, in the reader's language
+const callType = (x) => (x ? tOr(`type.${x}`, x) : '');
+const outcomeName = (x) => (x ? tOr(`outcome.${x}`, x) : '');
+const agentState = (x) => (x ? tOr(`state.${x}`, x.replace(/_/g, ' ')) : '');
+const markKind = (x) => (x ? tOr(`mark.${x}`, x) : '');
+// a KPI column's title and help (GET /api/kpis names them in English)
+const kpiTitle = (col) => tOr(`kpi.${col.name}`, col.title);
+const kpiHelp = (col) => tOr(`kpi_help.${col.name}`, col.help || '');
+
 async function start() {
+  window.hotlineI18n.setLanguage(I18N.lang);
+  $('lang-slot').replaceChildren(window.hotlineI18n.languageSwitch(pickLanguage));
+  onLanguageChangeRerender();
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
   window.addEventListener('hashchange', route);
@@ -618,6 +698,16 @@ async function start() {
     if (r.ok) { loggedIn(await r.json()); return; }
   } catch (_) { /* not logged in */ }
   showLogin();
+}
+
+// a new language re-renders the page shown (its data is fetched again)
+function onLanguageChangeRerender() {
+  window.hotlineI18n.onLanguageChange(() => {
+    if (state.me) {
+      $('whoami').textContent = t('nav.whoami', { user: state.me.user, role: tOr(`role.${state.me.role}`, state.me.role) });
+      route();
+    }
+  });
 }
 
 start();

@@ -36,6 +36,9 @@ pub enum Phone {
 pub struct TestEnv {
     pub closed: Mutex<HashSet<QueueId>>,
     pub missing: Mutex<HashSet<&'static str>>,
+    /// Optional phrases configured (agent_number, hold_resume, closing):
+    /// absent unless named here.
+    pub phrases: Mutex<HashSet<&'static str>>,
 }
 
 impl TestEnv {
@@ -47,6 +50,9 @@ impl TestEnv {
     }
     pub fn without(&self, prompt: &'static str) {
         self.missing.lock().expect("lock").insert(prompt);
+    }
+    pub fn with_phrase(&self, prompt: &'static str) {
+        self.phrases.lock().expect("lock").insert(prompt);
     }
 }
 
@@ -68,8 +74,17 @@ impl Environment for TestEnv {
         {
             return None;
         }
+        if matches!(
+            prompt,
+            PromptRef::AgentNumber(_) | PromptRef::HoldResume | PromptRef::Closing
+        ) && !self.phrases.lock().expect("lock").contains(name.as_str())
+        {
+            return None;
+        }
         Some(match prompt {
             PromptRef::Greeting(_) => 3_000,
+            PromptRef::AgentNumber(_) => 1_500,
+            PromptRef::Closing => 2_500,
             PromptRef::Music => 10_000,
             PromptRef::Menu => 4_000,
             PromptRef::VoicemailBeep => 500,
@@ -113,6 +128,8 @@ pub struct World {
     /// Agent → the call they are bridged to.
     pub bridged: HashMap<AgentId, CallId>,
     finished: HashSet<CallId>,
+    /// The case owner the next inbound call carries (routing by ownership).
+    pub next_owner: Option<hotline_callflow::OwnerHint>,
 }
 
 impl World {
@@ -140,6 +157,7 @@ impl World {
             token: 0,
             bridged: HashMap::new(),
             finished: HashSet::new(),
+            next_owner: None,
         }
     }
 
@@ -180,6 +198,7 @@ impl World {
             media: Ok(()),
             blacklisted,
             vip,
+            owner: self.next_owner.take(),
         };
         let call = Call::inbound(
             id.clone(),
@@ -207,6 +226,35 @@ impl World {
             media: Ok(()),
         };
         let call = Call::outbound(
+            id.clone(),
+            self.cfg.clone(),
+            self.env.clone(),
+            spec,
+            self.now,
+        );
+        self.calls.insert(id.clone(), call);
+        self.pump();
+        Some(id)
+    }
+
+    /// Click-to-call: `agent`'s phone rings first, then `number`; None if
+    /// the controller refuses (unknown agent, on a call).
+    pub fn click_to_call(
+        &mut self,
+        agent: &str,
+        number: &str,
+        call_type: CallType,
+    ) -> Option<CallId> {
+        self.seq += 1;
+        let id = CallId::from_stored(format!("c2c{:04}", self.seq));
+        let agent = AgentId::new(agent);
+        self.controller.dial_out(self.now, &agent, &id).ok()?;
+        let spec = hotline_callflow::ClickToCall {
+            agent,
+            number: number.into(),
+            call_type,
+        };
+        let call = Call::click_to_call(
             id.clone(),
             self.cfg.clone(),
             self.env.clone(),

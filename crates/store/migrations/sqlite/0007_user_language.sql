@@ -1,0 +1,7 @@
+-- The language each console user chose (issue 20): zh-CN or en. A user with
+-- no row gets the browser's language.
+CREATE TABLE user_language (
+    name        TEXT PRIMARY KEY,
+    language    TEXT NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
