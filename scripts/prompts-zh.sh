@@ -24,14 +24,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 # say FILE TEXT: a whole sentence, 150 ms of silence kept around it
 say() {
-    espeak-ng -v cmn -s 150 -w "$tmp/raw.wav" "$2"
+    espeak-ng -v cmn -s 175 -w "$tmp/raw.wav" "$2"
     sox -D "$tmp/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1" \
         silence 1 0.01 0.5% reverse silence 1 0.01 0.5% reverse pad 0.15 0.15 norm -3
 }
 
 # word FILE TEXT: a word to be joined to others, no silence around it
 word() {
-    espeak-ng -v cmn -s 160 -w "$tmp/raw.wav" "$2"
+    espeak-ng -v cmn -s 185 -w "$tmp/raw.wav" "$2"
     sox -D "$tmp/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1" \
         silence 1 0.01 0.5% reverse silence 1 0.01 0.5% reverse pad 0 0.04 norm -3
 }

@@ -7,6 +7,7 @@ mod cases;
 mod config;
 mod recordings;
 mod report;
+mod worklist;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -130,6 +131,18 @@ enum Command {
         cmd: cases::CasesCmd,
         #[arg(long, global = true, default_value = "config/hotline.toml")]
         config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Work lists and return-visit campaigns: import, export, list, quotas.
+    Worklist {
+        #[command(subcommand)]
+        cmd: worklist::WorklistCmd,
+        /// Config file (for the database, queues and agents).
+        #[arg(long, global = true, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
         #[arg(long, global = true, value_name = "DIR")]
         data: Option<PathBuf>,
     },
@@ -157,6 +170,9 @@ fn main() -> std::process::ExitCode {
         Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
         Command::Cases { cmd, config, data } => {
             load_with_data(&config, data).and_then(|c| cases::run(&c, cmd))
+        }
+        Command::Worklist { cmd, config, data } => {
+            load_with_data(&config, data).and_then(|c| worklist::run(&c, cmd))
         }
         Command::Users { cmd, config, data } => {
             load_with_data(&config, data).and_then(|c| access::users(&c, cmd))
@@ -202,7 +218,13 @@ fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) 
         .build()
         .context("cannot start the async runtime")?;
     let now = hotline_core::SystemClock.now_ms();
-    let text = runtime.block_on(report::run(&cfg, args, now))?;
+    let mut text = runtime.block_on(report::run(&cfg, args, now))?;
+    let html = args.format == report::Format::Html;
+    let visits = runtime.block_on(worklist::report_section(&cfg, html))?;
+    match text.rfind("</body>") {
+        Some(at) if html => text.insert_str(at, &visits),
+        _ => text.push_str(&visits),
+    }
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("--out: cannot write {}", path.display()))?,
@@ -446,6 +468,9 @@ async fn console(
     ccfg.login_window_s = c.login_window_s;
     ccfg.open_read_api = c.open_read_api;
     ccfg.calendar = cfg.calendar()?;
+    if !cfg.quality_forms.is_empty() {
+        ccfg.quality_forms = cfg.quality_forms.clone();
+    }
     let console = hotline_api::Console::new(
         store,
         ccfg,
@@ -510,6 +535,24 @@ async fn run(settings: Settings) -> Result<()> {
         .context("sip.listen")?;
     let blacklist = engine_cfg.blacklist.clone();
     let case_owners = hotline_engine::owners::CaseOwners::new();
+    // the engine's events, as they happen, to the live KPIs and the work list
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut event_outputs = Vec::new();
+    let worklist = worklist::start(
+        &cfg,
+        &center,
+        store.clone(),
+        sink.clone(),
+        events_tx.clone(),
+    )
+    .await?;
+    let mut engine_cfg = engine_cfg;
+    worklist::permit(&cfg, worklist.as_ref(), &mut engine_cfg);
+    if let Some(w) = &worklist {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(w.clone().run(rx));
+        event_outputs.push(tx);
+    }
     let mut engine = Engine::new(
         engine_cfg,
         sip.clone(),
@@ -526,13 +569,20 @@ async fn run(settings: Settings) -> Result<()> {
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
+        event_outputs.push(live_tx.clone());
         let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
+        let console = console(&cfg, store.clone(), blacklist).await?;
+        let console =
+            cases::attach(&cfg, console, sink.clone(), live_tx, case_owners.clone()).await?;
         let api = hotline_api::engine::Api {
-            console: {
-                let c = console(&cfg, store.clone(), blacklist).await?;
-                let owners = case_owners.clone();
-                cases::attach(&cfg, c, sink.clone(), live_tx.clone(), owners).await?
-            },
+            worklist: worklist
+                .clone()
+                .map(|service| hotline_api::worklist::WorklistApi {
+                    service,
+                    console: cfg.console.enabled.then(|| console.clone()),
+                    token: cfg.http.api_token.clone(),
+                }),
+            console,
             live,
             agents: engine.control(),
             trunks: engine.trunks(),
@@ -540,7 +590,10 @@ async fn run(settings: Settings) -> Result<()> {
             console_routes: cfg.console.enabled,
         };
         http_addr = Some(hotline_api::engine::serve(cfg.http.listen, api).await?);
-        engine = engine.with_live_events(live_tx);
+    }
+    if !event_outputs.is_empty() {
+        hotline_api::worklist::service::tee(events_rx, event_outputs);
+        engine = engine.with_live_events(events_tx);
     }
     let pending = hotline_engine::callback::load_pending(
         &store,

@@ -193,8 +193,12 @@ pub async fn run(cfg: &Config, args: &ReportArgs, now_ms: i64) -> Result<String>
         center.kpi,
     )
     .await;
+    let mut report = build(&metrics?, period, center.calendar);
+    // the monitoring score and the agent turnover of the period are kept in the store
+    hotline_api::quality::fill_snapshot(&store, &mut report.total)
+        .await
+        .context("storage: cannot read the quality scores")?;
     store.close().await;
-    let report = build(&metrics?, period, center.calendar);
     Ok(match args.format {
         Format::Csv => report_csv(&report),
         Format::Html => report_html(&report),

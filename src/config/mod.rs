@@ -14,6 +14,7 @@ pub mod routing;
 pub mod schedule;
 pub mod settings;
 pub mod trunks;
+pub mod worklist;
 
 use hotline_core::RingCadence;
 use hotline_sip::DigestAlgorithm;
@@ -118,6 +119,9 @@ pub struct Config {
     /// `[outbound]`
     #[serde(default)]
     pub outbound: OutboundSection,
+    /// `[worklist]`
+    #[serde(default)]
+    pub worklist: crate::config::worklist::WorklistSection,
     /// `[[trunks]]`
     #[serde(default)]
     pub trunks: Vec<trunks::TrunkSection>,
@@ -152,6 +156,10 @@ pub struct Config {
     /// routing by ownership).
     #[serde(default)]
     pub cases: crate::config::cases::CasesSection,
+    /// `[[quality_forms]]`: the score forms of quality scoring (none = the
+    /// shipped example form).
+    #[serde(default)]
+    pub quality_forms: Vec<hotline_store::quality::ScoreForm>,
 }
 
 /// `[sip]`: signalling.
@@ -539,18 +547,32 @@ pub struct KpisSection {
     /// Abandons before this wait are short (counted apart), seconds; queues
     /// may set their own (`queues.short_abandon_s`).
     pub short_abandon_s: u32,
-    /// Service-level time: answered by an agent within it is in target, seconds.
-    pub service_level_s: u32,
-    /// A callback still waiting this long after the caller asked is overdue, seconds.
-    pub callback_overdue_s: u32,
+    /// Service-level time: answered by an agent within it is in target,
+    /// seconds; unset = the ring limit (the end of ring
+    /// `ring.answer_after_rings`: 11 s with the shipped cadence).
+    pub service_level_s: Option<u32>,
+    /// A callback still waiting this long after the caller asked is overdue,
+    /// seconds; unset = the callback deadline (`callback.deadline_h`).
+    pub callback_overdue_s: Option<u32>,
+    /// A queued call no agent was offered within this time "had to wait"
+    /// (queue placement rate), seconds.
+    pub queue_placement_s: u32,
+    /// Cost model of the cost per call: trunk cost per minute of an inbound
+    /// call (0 = none).
+    pub trunk_cost_per_minute: f64,
+    /// Cost model of the cost per call: an agent's cost per staffed hour (0 = none).
+    pub agent_cost_per_hour: f64,
 }
 
 impl Default for KpisSection {
     fn default() -> Self {
         KpisSection {
             short_abandon_s: 5,
-            service_level_s: 20,
-            callback_overdue_s: 3600,
+            service_level_s: None,
+            callback_overdue_s: None,
+            queue_placement_s: 1,
+            trunk_cost_per_minute: 0.0,
+            agent_cost_per_hour: 0.0,
         }
     }
 }
@@ -928,6 +950,7 @@ impl Config {
             ));
         }
         self.outbound.validate(&self.hotline.numbers)?;
+        self.worklist.validate()?;
         self.validate_trunks()?;
         self.cases.validate()?;
         if self.callback.enabled {
@@ -974,14 +997,43 @@ impl Config {
                 ));
             }
         }
+        for (i, f) in self.quality_forms.iter().enumerate() {
+            f.validate()
+                .map_err(|e| invalid(format!("quality_forms[{i}]"), e.to_string()))?;
+            if self.quality_forms[..i].iter().any(|o| o.id == f.id) {
+                return Err(invalid(format!("quality_forms[{i}].id"), "used twice"));
+            }
+        }
         if self.kpis.short_abandon_s > 600 {
             return Err(invalid("kpis.short_abandon_s", "at most 600 seconds"));
         }
-        if !(1..=3600).contains(&self.kpis.service_level_s) {
+        if self
+            .kpis
+            .service_level_s
+            .is_some_and(|s| !(1..=3600).contains(&s))
+        {
             return Err(invalid("kpis.service_level_s", "1 to 3600 seconds"));
         }
-        if !(60..=7 * 86_400).contains(&self.kpis.callback_overdue_s) {
+        if self
+            .kpis
+            .callback_overdue_s
+            .is_some_and(|s| !(60..=7 * 86_400).contains(&s))
+        {
             return Err(invalid("kpis.callback_overdue_s", "60 seconds to 7 days"));
+        }
+        if self.kpis.queue_placement_s > 600 {
+            return Err(invalid("kpis.queue_placement_s", "at most 600 seconds"));
+        }
+        for (key, v) in [
+            (
+                "kpis.trunk_cost_per_minute",
+                self.kpis.trunk_cost_per_minute,
+            ),
+            ("kpis.agent_cost_per_hour", self.kpis.agent_cost_per_hour),
+        ] {
+            if !(v.is_finite() && (0.0..=1_000_000.0).contains(&v)) {
+                return Err(invalid(key, "a number from 0 to 1000000"));
+            }
         }
         for (i, q) in self.queues.iter().enumerate() {
             if q.short_abandon_s.is_some_and(|s| s > 600) {
@@ -1219,6 +1271,23 @@ mod tests {
             ("[kpis]\nservice_level_s = 0", "kpis.service_level_s"),
             ("[schedule]\nclosed_action = \"hangup\"", "closed_action"),
             ("[kpis]\ncallback_overdue_s = 5", "kpis.callback_overdue_s"),
+            ("[kpis]\ncallback_overdue_s = -5", "callback_overdue_s"),
+            ("[kpis]\nservice_level_s = 99999", "kpis.service_level_s"),
+            ("[kpis]\nservice_level_s = \"eleven\"", "service_level_s"),
+            ("[kpis]\nqueue_placement_s = 601", "kpis.queue_placement_s"),
+            ("[kpis]\ntrunk_cost_per_minute = -0.1", "kpis.trunk_cost_per_minute"),
+            ("[kpis]\ntrunk_cost_per_minute = nan", "kpis.trunk_cost_per_minute"),
+            ("[kpis]\nagent_cost_per_hour = inf", "kpis.agent_cost_per_hour"),
+            ("[kpis]\nagent_cost_per_hour = 1e300", "kpis.agent_cost_per_hour"),
+            ("[kpis]\nagent_cost_per_hour = \"30 yuan\"", "agent_cost_per_hour"),
+            ("[kpis]\ncost_per_call = 3", "cost_per_call"),
+            ("[[quality_forms]]\nid = \"a b\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1 }]", "quality_forms[0]"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = []", "quality_forms[0]"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 0 }]", "weight"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = -3 }]", "weight"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1, points = 2 }]", "points"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1 }, { id = \"c\", label = \"d\", weight = 1 }]", "twice"),
+            ("[[quality_forms]]\nid = \"f\"\nname = \"x\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1 }]\n[[quality_forms]]\nid = \"f\"\nname = \"y\"\ncriteria = [{ id = \"c\", label = \"c\", weight = 1 }]", "quality_forms[1].id"),
             ("[acd]\ntransfer_queue = \"nowhere\"", "acd.transfer_queue"),
             ("[kpis]\nshort_abandon_s = 9999", "kpis.short_abandon_s"),
             ("[[queues]]\nid = \"general\"\nshort_abandon_s = 9999", "queues[0].short_abandon_s"),

@@ -497,9 +497,26 @@ impl Config {
                 .iter()
                 .filter_map(|q| Some((q.id.clone(), q.short_abandon_ms?)))
                 .collect(),
-            service_level_ms: i64::from(self.kpis.service_level_s) * 1000,
-            callback_overdue_ms: i64::from(self.kpis.callback_overdue_s) * 1000,
+            service_level_ms: match self.kpis.service_level_s {
+                Some(s) => i64::from(s) * 1000,
+                None => self.cadence().end_of_ring_ms(self.ring.answer_after_rings),
+            },
+            callback_overdue_ms: match self.kpis.callback_overdue_s {
+                Some(s) => i64::from(s) * 1000,
+                None => i64::from(self.callback.deadline_h) * 3_600_000,
+            },
             rings: self.ring.answer_after_rings,
+            queue_placement_ms: i64::from(self.kpis.queue_placement_s) * 1000,
+            limits_ms: self
+                .limits
+                .by_type()
+                .into_iter()
+                .map(|(t, ms)| (t.as_str().to_string(), ms))
+                .collect(),
+            cost: hotline_metrics::kpi::CostModel {
+                trunk_per_minute: self.kpis.trunk_cost_per_minute,
+                agent_per_hour: self.kpis.agent_cost_per_hour,
+            },
         }
     }
 

@@ -204,6 +204,7 @@ fn load_outbound(cfg: &Config) -> Result<Option<hotline_engine::outbound::Outbou
         allowed_prefixes: o.allowed_prefixes.clone(),
         answer_timeout_ms: i64::from(o.answer_timeout_s) * 1000,
         call_type: o.call_type.parse()?,
+        permit: Default::default(),
         trunk: o.trunk.clone(),
     }))
 }
@@ -361,6 +362,39 @@ mod tests {
             "{section} not in the shipped config"
         );
         Config::parse(&text.replacen(section, replacement, 1)).expect("valid")
+    }
+
+    #[test]
+    fn the_kpis_default_to_the_regulations() {
+        let s = Settings::build(shipped_with("[kpis]", "[kpis]")).expect("builds");
+        // answered within the ring limit (three rings: 11 s); overdue at the 24 h deadline
+        assert_eq!(s.center.kpi.service_level_ms, 11_000);
+        assert_eq!(s.center.kpi.callback_overdue_ms, 86_400_000);
+        assert_eq!(s.center.kpi.queue_placement_ms, 1_000);
+        assert!(!s.center.kpi.cost.configured());
+        let s = Settings::build(shipped_with(
+            "[kpis]",
+            "[kpis]\nservice_level_s = 20\ncallback_overdue_s = 7200",
+        ))
+        .expect("builds");
+        assert_eq!(s.center.kpi.service_level_ms, 20_000);
+        assert_eq!(s.center.kpi.callback_overdue_ms, 7_200_000);
+        let s = Settings::build(shipped_with(
+            "agent_cost_per_hour = 0.0",
+            "agent_cost_per_hour = 30.5",
+        ))
+        .expect("builds");
+        assert_eq!(s.center.kpi.cost.agent_per_hour, 30.5);
+        assert!(s.center.kpi.cost.configured());
+        let s = Settings::build(shipped_with(
+            "answer_after_rings = 3",
+            "answer_after_rings = 2",
+        ))
+        .expect("builds");
+        assert_eq!(
+            s.center.kpi.service_level_ms, 6_000,
+            "the end of the second ring"
+        );
     }
 
     #[test]

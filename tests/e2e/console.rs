@@ -695,6 +695,57 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
         "document.getElementById('hold-state').getAttribute('data-held') === 'true' && document.getElementById('hold-state').textContent === '法律保全中'",
         Duration::from_secs(5)
     ));
+    // quality scoring beside the player: every criterion rated 4 of 5 (80),
+    // a comment at the player's position, saved and listed
+    assert!(
+        b.wait_js(
+            "document.getElementById('qa-save') && document.getElementById('qa-r-opening')",
+            Duration::from_secs(10)
+        ),
+        "the score form is beside the player"
+    );
+    for c in [
+        "opening",
+        "agent_number",
+        "listening",
+        "solution",
+        "courtesy",
+        "closing",
+        "time_limit",
+    ] {
+        b.click(&format!("#qa-r-{c} option[value='4']"));
+    }
+    assert!(b.wait_js(
+        "document.getElementById('qa-total').textContent === '80.0'",
+        Duration::from_secs(5)
+    ));
+    b.type_in("#qa-comment-text", "opening phrase said");
+    b.click("#qa-comment-add");
+    assert!(b.wait_js(
+        "document.querySelectorAll('#qa-new-comments li').length === 1",
+        Duration::from_secs(5)
+    ));
+    b.click("#qa-save");
+    assert!(
+        b.wait_js(
+            "(document.querySelector(\"#qa-scores tr[data-reviewer='root'] .qa-total\") || {}).textContent === '80.0'",
+            Duration::from_secs(10)
+        ),
+        "the saved score is listed"
+    );
+    b.screenshot(&out.join("quality.png"));
+    let scores = read_db(&h, async |s| s.quality_scores_of_call(&id).await.unwrap());
+    assert_eq!(scores.len(), 1);
+    assert_eq!(
+        (
+            scores[0].reviewer.as_str(),
+            scores[0].agent.as_str(),
+            scores[0].total
+        ),
+        ("root", "1001", 80.0)
+    );
+    assert_eq!(scores[0].comments.len(), 1);
+    assert_eq!(scores[0].comments[0].text, "opening phrase said");
     // the hold in the recordings list, the listen and the mark in the audit log
     b.go(&format!("http://{web}/console/#/recordings?held=true"));
     let held = format!("#recordings-table tr[data-call='{id}'] td.held");

@@ -19,6 +19,7 @@ mod cases;
 mod cli;
 mod conformance;
 mod console;
+mod grafana;
 mod kpis;
 mod mandarin;
 mod monitor;
@@ -30,6 +31,7 @@ mod routing;
 mod schedule;
 mod trunks;
 mod voicemail;
+mod worklist;
 
 use common::*;
 use hotline_core::{CallEvent, CallId, EventKind};

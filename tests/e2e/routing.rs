@@ -213,7 +213,12 @@ reason = "extortion attempts, case 2026-118"
         (&1.into(), &1.into(), &1.into(), &1.into()),
         "{c}"
     );
-    assert_eq!(c["busy_rate"], 0.5, "{c}");
+    // the blacklist is its own figure, not a busy signal (忙音率)
+    assert_eq!(
+        (&c["busy"], &c["busy_rate"]),
+        (&0.into(), &0.0.into()),
+        "{c}"
+    );
 }
 
 #[test]

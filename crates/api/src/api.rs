@@ -99,7 +99,7 @@ const OUTCOMES: [&str; 6] = [
 /// A day (`YYYY-MM-DD`, in the center's time zone) or epoch ms; `end` = the
 /// end of that day (the next local midnight: 23 or 25 hours away on a
 /// daylight-saving change).
-fn time_param(cal: &Calendar, key: &str, v: &str, end: bool) -> Result<i64, ApiError> {
+pub(crate) fn time_param(cal: &Calendar, key: &str, v: &str, end: bool) -> Result<i64, ApiError> {
     if !v.is_empty() && v.len() <= 15 && v.bytes().all(|b| b.is_ascii_digit()) {
         return v
             .parse()

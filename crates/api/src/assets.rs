@@ -10,6 +10,10 @@ pub const INDEX_HTML: &str = include_str!("assets/index.html");
 pub const APP_JS: &str = include_str!("assets/app.js");
 /// The cases, case and customer pages (loaded after app.js).
 pub const CASES_JS: &str = include_str!("assets/cases.js");
+/// The quality score form beside the player (its own file: issue 17).
+pub const QUALITY_JS: &str = include_str!("assets/quality.js");
+/// The work-list and return-visit pages (loaded after app.js).
+pub const WORKLIST_JS: &str = include_str!("assets/worklist.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The live-monitoring buttons of the wallboard (issue 17).
@@ -57,6 +61,12 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/cases.js", || async {
             asset("text/javascript; charset=utf-8", CASES_JS)
+        })
+        .get("/console/quality.js", || async {
+            asset("text/javascript; charset=utf-8", QUALITY_JS)
+        })
+        .get("/console/worklist.js", || async {
+            asset("text/javascript; charset=utf-8", WORKLIST_JS)
         })
         .get("/console/style.css", || async {
             asset("text/css; charset=utf-8", STYLE_CSS)

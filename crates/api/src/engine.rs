@@ -228,6 +228,8 @@ pub struct Api {
     /// blacklist, audit): `console.enabled`. Without them only the
     /// engine's routes answer, with the bearer token.
     pub console_routes: bool,
+    /// Work lists and return-visit campaigns, None when disabled.
+    pub worklist: Option<crate::worklist::WorklistApi>,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -245,11 +247,16 @@ impl Api {
         if self.console_routes {
             routes = routes.merge(crate::Console::routes());
         }
-        let app = routes
+        let worklist = self.worklist.clone();
+        let mut app = routes
             .into_router()
             .fallback(not_found)
             .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.clone());
+        // the work list's routes keep their own body limit (campaign files)
+        if let Some(w) = worklist {
+            app = app.merge(w.router());
+        }
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
                 console,
@@ -270,14 +277,17 @@ const CONTROL_BODY_LIMIT: usize = 4096;
 
 async fn metrics(State(api): State<Api>) -> Response {
     match api.live.stats().await {
-        Some(s) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            hotline_metrics::prometheus::render(&s.since_start),
-        )
-            .into_response(),
+        Some(mut s) => {
+            api.console.fill_snapshot(&mut s.since_start).await;
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                hotline_metrics::prometheus::render(&s.since_start),
+            )
+                .into_response()
+        }
         None => unavailable(),
     }
 }
@@ -295,7 +305,24 @@ async fn kpis() -> Response {
 
 async fn stats(State(api): State<Api>) -> Response {
     match api.live.stats().await {
-        Some(s) => Json(s).into_response(),
+        Some(mut s) => {
+            // the monitoring score and the turnover are kept in the store
+            {
+                let c = &api.console;
+                for snap in [
+                    &mut s.since_start,
+                    &mut s.last_15_min,
+                    &mut s.last_hour,
+                    &mut s.today,
+                ] {
+                    c.fill_snapshot(snap).await;
+                }
+                if let Some(shift) = &mut s.current_shift {
+                    c.fill_snapshot(&mut shift.figures).await;
+                }
+            }
+            Json(s).into_response()
+        }
         None => unavailable(),
     }
 }
@@ -911,7 +938,13 @@ fn routes() -> Routes<Api> {
 /// Every route of the listener: the engine's and the console's, as
 /// (method, path).
 pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
-    routes().merge(crate::Console::routes()).list().to_vec()
+    routes()
+        .merge(crate::Console::routes())
+        .list()
+        .iter()
+        .chain(crate::worklist::routes().list())
+        .cloned()
+        .collect()
 }
 
 /// Binds `addr` and serves until the process ends; returns the bound address.

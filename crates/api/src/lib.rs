@@ -24,9 +24,11 @@ pub mod cases;
 pub mod engine;
 pub mod i18n;
 mod monitor;
+pub mod quality;
 mod recordings;
 pub mod routes;
 pub mod tls;
+pub mod worklist;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -172,6 +174,9 @@ pub struct ConsoleConfig {
     /// The center's calendar (`schedule.timezone`): a day in a query
     /// (`/api/calls?from=2026-12-06`) is that local day.
     pub calendar: Calendar,
+    /// The quality score forms (`[[quality_forms]]`; the shipped example
+    /// when the config has none).
+    pub quality_forms: Vec<hotline_store::quality::ScoreForm>,
 }
 
 impl ConsoleConfig {
@@ -188,6 +193,7 @@ impl ConsoleConfig {
             login_window_s: 900,
             open_read_api: true,
             calendar: Calendar::utc(),
+            quality_forms: vec![hotline_store::quality::ScoreForm::shipped_example()],
         }
     }
 }
@@ -238,6 +244,14 @@ impl Console {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Fills the figures kept in the store (monitoring score, agent
+    /// turnover) into a live snapshot; a database error leaves them empty.
+    pub async fn fill_snapshot(&self, s: &mut hotline_metrics::kpi::Snapshot) {
+        if let Err(e) = quality::fill_snapshot(&self.inner.store, s).await {
+            warn!(error = %e, "quality figures unavailable");
+        }
     }
 
     /// Recording access (resolve, mark, release, audit).
@@ -358,6 +372,7 @@ impl Console {
     pub(crate) fn routes() -> routes::Routes<engine::Api> {
         api::routes()
             .merge(recordings::routes())
+            .merge(quality::routes())
             .merge(auth::routes())
             .merge(assets::routes())
             .merge(i18n::routes())

@@ -9,6 +9,8 @@ use hotline_store::{Cdr, User};
 use std::sync::atomic::{AtomicI64, Ordering};
 use tower::ServiceExt;
 
+mod quality;
+
 struct FakeClock(AtomicI64);
 
 impl Clock for FakeClock {
@@ -100,6 +102,7 @@ fn api_of(console: &Console) -> crate::engine::Api {
         trunks: Default::default(),
         tls: None,
         console_routes: true,
+        worklist: None,
     }
 }
 
@@ -308,6 +311,23 @@ fn endpoints() -> Vec<(&'static str, &'static str, &'static str, Role)> {
             "/api/me/language",
             r#"{"language":"en"}"#,
             Role::Agent,
+        ),
+        ("GET", "/api/quality/forms", "", Role::Agent),
+        ("GET", "/api/calls/c1/scores", "", Role::Agent),
+        (
+            "POST",
+            "/api/calls/c1/scores",
+            quality::GOOD_SCORE,
+            Role::Supervisor,
+        ),
+        ("GET", "/api/quality/scores", "", Role::Agent),
+        ("GET", "/api/quality/averages", "", Role::Agent),
+        ("GET", "/api/quality/calibration", "", Role::Supervisor),
+        (
+            "POST",
+            "/api/users/ann/employment",
+            r#"{"started_ms":0,"ended_ms":null}"#,
+            Role::Admin,
         ),
     ]
 }
@@ -977,6 +997,7 @@ async fn pages_and_openapi_are_served_with_a_strict_policy() {
     for p in [
         "/console/",
         "/console/app.js",
+        "/console/quality.js",
         "/console/style.css",
         "/api/openapi.json",
     ] {
@@ -993,7 +1014,8 @@ async fn pages_and_openapi_are_served_with_a_strict_policy() {
     for (_, p, _, _) in endpoints() {
         let templ = p
             .replace("/c1", "/{call_id}")
-            .replace("/api/blacklist/1", "/api/blacklist/{id}");
+            .replace("/api/blacklist/1", "/api/blacklist/{id}")
+            .replace("/users/ann/", "/users/{name}/");
         assert!(paths.contains_key(&templ), "{templ} not in openapi.json");
     }
     assert!(w.dir.path().exists());

@@ -2490,6 +2490,7 @@ impl Call {
         );
         let verdict = spec.media.and_then(|()| match &c.cfg.dial {
             None => Err((403, "dialling out is not enabled".to_string())),
+            Some(_) if spec.on_work_item && crate::dialable(&spec.number) => Ok(()),
             Some(rules) => rules.check(&spec.number).map_err(|why| (403, why)),
         });
         if let Err((status, reason)) = verdict {
@@ -2554,6 +2555,7 @@ impl Call {
         );
         let verdict = match &c.cfg.dial {
             None => Err((403, "dialling out is not enabled".to_string())),
+            Some(_) if spec.on_work_item && crate::dialable(&spec.number) => Ok(()),
             Some(rules) => rules.check(&spec.number).map_err(|why| (403, why)),
         };
         if let Err((status, reason)) = verdict {
@@ -2631,6 +2633,9 @@ pub struct ClickToCall {
     pub number: String,
     /// The call's type (reply, callback, return visit, other, ...).
     pub call_type: CallType,
+    /// The number is on one of the agent's open work items: allowed
+    /// whatever the allowed prefixes say.
+    pub on_work_item: bool,
 }
 
 pub use hotline_core::OUTBOUND;
@@ -2646,6 +2651,9 @@ pub struct OutboundSpec {
     pub call_type: CallType,
     /// The driver's verdict on the agent's SDP offer.
     pub media: Result<(), (u16, String)>,
+    /// The number is on one of the agent's open work items (a call the
+    /// center owes): allowed whatever the allowed prefixes say.
+    pub on_work_item: bool,
 }
 
 impl std::fmt::Debug for Call {

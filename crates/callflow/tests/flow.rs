@@ -879,6 +879,28 @@ fn an_agent_dials_a_customer_the_same_call_recorded_held_and_completed() {
 }
 
 #[test]
+fn a_number_on_the_agents_work_list_is_dialled_outside_the_allowed_prefixes() {
+    let mut w = World::new(dialling(&["06"]));
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.dial_out_with("a1", "13800000000", true).expect("a call");
+    assert!(w.commands(&c).contains(&&Command::DialCustomer {
+        number: "13800000000".into()
+    }));
+    assert!(!w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::RejectAgent { .. })));
+    // not a number at all: refused even so
+    w.hang_up_at(T0 + 1_000, &c);
+    w.run_until(T0 + 20_000);
+    let bad = w.dial_out_with("a1", "06;x=1", true).expect("a call");
+    assert!(w
+        .commands(&bad)
+        .iter()
+        .any(|c| matches!(c, Command::RejectAgent { status: 403, .. })));
+}
+
+#[test]
 fn outbound_refusals_not_allowed_disabled_busy_no_answer_and_the_agent_giving_up() {
     let a1 = AgentId::new("a1");
     // a number outside the allowed prefixes: 403, audited as an event, the agent free
@@ -990,6 +1012,23 @@ fn click_to_call_rings_the_agent_first_then_the_customer() {
     );
     assert_eq!(cdr.outcome, Some(Outcome::Answered));
     assert_eq!(cdr.talk_ms, Some(60_000));
+}
+
+#[test]
+fn click_to_call_of_a_number_on_the_agents_work_list_rings_the_agent() {
+    let mut w = World::new(dialling(&["06"]));
+    w.agent("a1", Phone::NoAnswer);
+    let c = w
+        .click_to_call_with("a1", "13800000000", CallType::ReturnVisit, true)
+        .expect("a call");
+    assert!(w
+        .commands(&c)
+        .iter()
+        .any(|c| matches!(c, Command::InviteAgent { .. })));
+    assert!(!w
+        .events_of(&c)
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Rejected { status: 403, .. })));
 }
 
 #[test]

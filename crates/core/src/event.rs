@@ -513,6 +513,19 @@ pub enum EventKind {
         /// The reply deadline, epoch ms.
         deadline_ms: i64,
     },
+    /// A work item (a call the center owes a customer: a missed call, a
+    /// voicemail, a promise, a return visit) passed its deadline while open.
+    /// Raised once per item; the event's agent or queue is its owner.
+    WorkItemOverdue {
+        /// The item's id.
+        item: i64,
+        /// Its kind (`missed`, `voicemail`, `promise`, ...).
+        item_kind: String,
+        /// The customer's number.
+        number: String,
+        /// Its deadline, epoch ms.
+        deadline_ms: i64,
+    },
 }
 
 impl EventKind {
@@ -563,6 +576,7 @@ impl EventKind {
             EventKind::IvrInvalid { .. } => "ivr_invalid",
             EventKind::Overflowed { .. } => "overflowed",
             EventKind::MediaTimeout { .. } => "media_timeout",
+            EventKind::WorkItemOverdue { .. } => "work_item_overdue",
             EventKind::Held { .. } => "held",
             EventKind::Resumed { .. } => "resumed",
             EventKind::Transferred { .. } => "transferred",

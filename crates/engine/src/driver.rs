@@ -306,11 +306,17 @@ impl CallDriver {
             .outbound
             .as_ref()
             .map_or(hotline_core::CallType::Callback, |o| o.call_type);
+        let on_work_item = ctx
+            .cfg
+            .outbound
+            .as_ref()
+            .is_some_and(|o| o.permit.allows(&agent, &number));
         let spec = hotline_callflow::OutboundSpec {
             agent: agent.clone(),
             number,
             call_type,
             media: verdict,
+            on_work_item,
         };
         let call = Call::outbound(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);
         let sid = session_id(&id);

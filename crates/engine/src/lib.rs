@@ -682,13 +682,26 @@ impl Shell {
                 "the agent has no phone registered".into(),
             ));
         };
+        // a number on one of the agent's open work items passes the dial rules
+        let on_work_item = self
+            .ctx
+            .cfg
+            .outbound
+            .as_ref()
+            .is_some_and(|o| o.permit.allows(&r.agent, &r.number));
         match &self.ctx.flow.dial {
             None => {
                 let reason = refused(&self.ctx, &r.agent, "dialling out is not enabled".into());
                 return Err(ControlError::Forbidden(reason.to_string()));
             }
             Some(rules) => {
-                if let Err(why) = rules.check(&r.number) {
+                if let Err(why) = rules.check(&r.number).or_else(|why| {
+                    if on_work_item && hotline_callflow::dialable(&r.number) {
+                        Ok(())
+                    } else {
+                        Err(why)
+                    }
+                }) {
                     let reason = refused(&self.ctx, &r.agent, why).to_string();
                     return Err(ControlError::Forbidden(reason));
                 }
@@ -705,6 +718,7 @@ impl Shell {
             agent: r.agent,
             number: r.number,
             call_type: r.call_type,
+            on_work_item,
         };
         let driver = span.in_scope(|| {
             CallDriver::click_to_call(self.ctx.clone(), call_id.clone(), spec, binding, rx)

@@ -4,8 +4,39 @@
 //! rules and calls the number through the gateway, then bridges and records
 //! the call like any other (`hotline_callflow::Call::outbound`).
 
-use hotline_core::CallType;
+use hotline_core::{AgentId, CallType};
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The work list's half of the "no private calls" rule: whether `agent` may
+/// dial `number` because it is on one of their open work items. Consulted
+/// synchronously by the engine when an agent dials, so it must be cheap (an
+/// in-memory index, no IO).
+pub trait DialPermit: Send + Sync {
+    /// `agent` owes `number` a call.
+    fn may_dial(&self, agent: &AgentId, number: &str) -> bool;
+}
+
+/// An optional [`DialPermit`] (None: only the allowed prefixes count).
+#[derive(Clone, Default)]
+pub struct Permit(pub Option<Arc<dyn DialPermit>>);
+
+impl Permit {
+    /// Whether the permit lets `agent` dial `number`.
+    pub fn allows(&self, agent: &AgentId, number: &str) -> bool {
+        self.0.as_ref().is_some_and(|p| p.may_dial(agent, number))
+    }
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Permit(work list)"
+        } else {
+            "Permit(none)"
+        })
+    }
+}
 
 /// How agents dial out.
 #[derive(Debug, Clone)]
@@ -23,6 +54,9 @@ pub struct OutboundConfig {
     pub answer_timeout_ms: i64,
     /// The type of an outbound call (its handle-time limit).
     pub call_type: CallType,
+    /// Numbers allowed besides the prefixes: those on the agent's open
+    /// work items.
+    pub permit: Permit,
     /// The trunk calls go through (`[[trunks]]` name); None: `dial` and
     /// `gateway`, a plain gateway without credentials, limit or probes.
     pub trunk: Option<String>,
@@ -58,6 +92,7 @@ mod tests {
             allowed_prefixes: Vec::new(),
             answer_timeout_ms: 30_000,
             call_type: CallType::Callback,
+            permit: Permit::default(),
             trunk: None,
         };
         assert_eq!(c.number("90612345678"), Some("0612345678"));

@@ -38,23 +38,57 @@ pub struct KpiConfig {
     pub short_abandon_ms: i64,
     /// A queue's own short-abandon threshold, ms (others use `short_abandon_ms`).
     pub short_abandon_ms_by_queue: BTreeMap<QueueId, i64>,
-    /// Service-level time: answered by an agent within it counts as in target, ms.
+    /// Service-level time: answered by an agent within it counts as in
+    /// target, ms. The default is the ring limit: the end of ring
+    /// `ring.answer_after_rings` of the cadence (11 s for 3 rings with the
+    /// shipped cadence), so "in target" means "no caller heard a fourth ring".
     pub service_level_ms: i64,
     /// "Within N rings" figures use this N (3: no caller hears a fourth ring).
     pub rings: u32,
     /// A callback still waiting this long after the caller asked for it is
-    /// overdue, ms.
+    /// overdue, ms (default: the callback deadline, 24 h).
     pub callback_overdue_ms: i64,
+    /// A queued call that no agent was offered within this time after it was
+    /// queued "had to wait" (queue placement rate), ms.
+    pub queue_placement_ms: i64,
+    /// What calls cost (cost per call); all zero = not configured.
+    pub cost: CostModel,
+    /// The handle-time limit of each call type (`[limits]`), ms; shown
+    /// beside the type's handle time (types without a limit are absent).
+    pub limits_ms: BTreeMap<String, i64>,
 }
+
+/// The cost model of the cost per call (平均单呼成本).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CostModel {
+    /// Trunk (telephone line) cost per minute of an inbound call, from its
+    /// arrival to its end.
+    pub trunk_per_minute: f64,
+    /// Cost of an agent per staffed hour.
+    pub agent_per_hour: f64,
+}
+
+impl CostModel {
+    /// True when a cost is set (else the cost per call is absent).
+    pub fn configured(&self) -> bool {
+        self.trunk_per_minute > 0.0 || self.agent_per_hour > 0.0
+    }
+}
+
+/// The "20 s form" of the service level (`service_level_20s`), ms.
+pub const SERVICE_LEVEL_20S_MS: i64 = 20_000;
 
 impl Default for KpiConfig {
     fn default() -> Self {
         KpiConfig {
             short_abandon_ms: 5_000,
             short_abandon_ms_by_queue: BTreeMap::new(),
-            service_level_ms: 20_000,
+            service_level_ms: 11_000,
             rings: 3,
-            callback_overdue_ms: 3_600_000,
+            callback_overdue_ms: 86_400_000,
+            queue_placement_ms: 1_000,
+            cost: CostModel::default(),
+            limits_ms: BTreeMap::new(),
         }
     }
 }
@@ -140,8 +174,23 @@ struct CallFacts {
     misses: Vec<Miss>,
     /// Time on hold of the ended holds (`resumed`), ms.
     hold_ms: i64,
-    /// A hold still open (`held` without `resumed` yet), since.
-    held_at: Option<i64>,
+    /// The same holds per agent who held the call (the event's agent).
+    holds: Vec<(Option<AgentId>, i64)>,
+    /// A hold still open (`held` without `resumed` yet): since, by whom.
+    held_at: Option<(i64, Option<AgentId>)>,
+    /// The agent named on `wrap_up`.
+    wrap_agent: Option<AgentId>,
+    /// When the call was first put in a queue (`queued`).
+    queued_ms: Option<i64>,
+    /// When an agent was first offered the call (`offered`).
+    offered_ms: Option<i64>,
+    /// When the call stopped waiting for an agent: an agent's answer or its
+    /// end before one (abandoned, voicemail, callback request, failure).
+    left_queue_ms: Option<i64>,
+    /// When the call ended (earliest ending event), for its trunk time.
+    ended_ms: Option<i64>,
+    /// The call met a closed queue (`queue_closed`).
+    closed: bool,
     /// The agents who transferred the call and their part of it (`transferred`).
     transfers: Vec<(Option<AgentId>, i64)>,
 }
@@ -186,6 +235,57 @@ impl CallFacts {
                 || matches!(self.rejected_status, Some(480 | 486 | 503 | 603)))
     }
 
+    /// Refused because the queue was closed (480, or a `queue_closed` before
+    /// the refusal), not by the blacklist.
+    fn closed_refused(&self) -> bool {
+        self.rejected
+            && !self.blacklisted_refused
+            && (self.closed || self.rejected_status == Some(480))
+    }
+
+    /// Met a busy signal: refused for want of room (a full queue 486, no
+    /// media capacity 503); closed hours and the blacklist are apart.
+    fn busy(&self) -> bool {
+        self.rejected
+            && !self.blacklisted_refused
+            && !self.closed_refused()
+            && matches!(self.rejected_status, Some(486 | 503))
+    }
+
+    /// Queued and no agent offered it within `grace_ms`: it had to wait.
+    fn placed(&self, grace_ms: i64) -> bool {
+        let Some(q) = self.queued_ms else {
+            return false;
+        };
+        match self.offered_ms {
+            Some(o) => o.saturating_sub(q) > grace_ms,
+            None => true,
+        }
+    }
+
+    /// Time in the queue: from `queued` until an agent answered or the call
+    /// ended before one; None while it waits.
+    fn queue_time_ms(&self) -> Option<i64> {
+        Some(self.left_queue_ms?.saturating_sub(self.queued_ms?).max(0))
+    }
+
+    /// The agent whose call it was at the end: named on `completed`, else
+    /// the one who answered.
+    fn completing_agent(&self) -> Option<&AgentId> {
+        self.completed
+            .as_ref()
+            .and_then(|(_, a)| a.as_ref())
+            .or(self.answering_agent())
+    }
+
+    fn note_left_queue(&mut self, at: i64) {
+        self.left_queue_ms = Some(self.left_queue_ms.map_or(at, |t| t.min(at)));
+    }
+
+    fn note_end(&mut self, at: i64) {
+        self.ended_ms = Some(self.ended_ms.map_or(at, |t| t.min(at)));
+    }
+
     fn set_type(&mut self, at: i64, t: CallType, known: bool) {
         // a known type (IVR, limit events) beats the assumed one of `arrived`
         // at the same millisecond; otherwise the latest wins
@@ -207,6 +307,8 @@ pub struct TypeFigures {
     pub avg_talk_ms: Option<f64>,
     /// Mean time on hold of the completed calls, ms.
     pub avg_hold_ms: Option<f64>,
+    /// Mean call duration (talk + hold) of the completed calls, ms.
+    pub avg_call_ms: Option<f64>,
     /// Average handle time of the completed calls, ms: talk + hold +
     /// wrap-up (from `wrap_up`).
     pub aht_ms: Option<f64>,
@@ -214,6 +316,8 @@ pub struct TypeFigures {
     pub limit_exceeded: u64,
     /// Completed calls within the limit ÷ completed calls.
     pub within_limit: Option<f64>,
+    /// The type's handle-time limit (`[limits]`), ms, if it has one.
+    pub limit_ms: Option<i64>,
 }
 
 /// A call that arrived and was not answered by an agent (for the report's
@@ -247,8 +351,24 @@ pub struct Figures {
     pub blocked: u64,
     /// Of those, calls the blacklist refused.
     pub blacklisted_refused: u64,
-    /// Blocked ÷ calls that arrived (offered + rejected).
+    /// Of those, calls refused because their queue was closed (outside its
+    /// hours or on a holiday, no voicemail).
+    pub closed_refused: u64,
+    /// Of those, callers who met a busy signal: a full queue (486) or no
+    /// media capacity (503).
+    pub busy: u64,
+    /// Busy ÷ calls that arrived (offered + rejected) — 忙音率.
     pub busy_rate: Option<f64>,
+    /// Offered calls that were put in a queue (`queued`).
+    pub queued: u64,
+    /// Offered calls that had to wait: queued and not offered to an agent
+    /// within `queue_placement_ms`.
+    pub placed_in_queue: u64,
+    /// Placed in queue ÷ offered — 队列放置率.
+    pub queue_placement_rate: Option<f64>,
+    /// Mean time in the queue of every queued call whose wait ended
+    /// (answered, abandoned, voicemail, callback request, failure), ms — 平均排队时间.
+    pub avg_queue_ms: Option<f64>,
     /// Offered calls that overflowed to another queue at least once.
     pub overflowed: u64,
     /// Calls ended because the line stayed silent (also counted in `failed`).
@@ -297,6 +417,8 @@ pub struct Figures {
     pub agent_answered_within_rings: Option<f64>,
     /// Answered by an agent within the target ÷ (answered + abandoned after the short threshold).
     pub service_level: Option<f64>,
+    /// The same with the 20 s target ([`SERVICE_LEVEL_20S_MS`]).
+    pub service_level_20s: Option<f64>,
     /// Abandoned ÷ offered.
     pub abandon_rate: Option<f64>,
     /// (Abandoned − short) ÷ (offered − short).
@@ -305,6 +427,8 @@ pub struct Figures {
     pub avg_talk_ms: Option<f64>,
     /// Mean time on hold of completed calls, ms.
     pub avg_hold_ms: Option<f64>,
+    /// Mean call duration of completed calls: talk + hold, ms — 平均通话时间.
+    pub avg_call_ms: Option<f64>,
     /// Average handle time of completed calls (talk + hold + wrap-up), ms.
     pub aht_ms: Option<f64>,
     /// Answered calls that an agent transferred to another queue.
@@ -322,6 +446,21 @@ pub struct Figures {
     /// Handle time and limit compliance per call type (`order`, `inquiry`,
     /// ...; only types with answered calls).
     pub by_type: BTreeMap<String, TypeFigures>,
+    /// Center only: (talk + hold + wrap-up) ÷ (staffed − paused) of all
+    /// agents — 占线率.
+    pub occupancy: Option<f64>,
+    /// Center only: calls answered per staffed agent hour.
+    pub calls_per_agent_hour: Option<f64>,
+    /// Center only: (trunk minutes × trunk cost + staffed hours × agent
+    /// cost) ÷ answered calls, from `kpis.cost` — 平均单呼成本.
+    pub cost_per_call: Option<f64>,
+    /// Center only: agents who left in the period ÷ the mean number of
+    /// agents employed in it — 值机员流动率 (filled from the users' start
+    /// and end dates by the caller, not from events).
+    pub agent_turnover: Option<f64>,
+    /// Mean quality score (0–100) of the calls of the period's scored
+    /// recordings — 监听分值 (filled from the quality scores by the caller).
+    pub qa_score: Option<f64>,
 }
 
 /// The figures of one agent.
@@ -338,11 +477,23 @@ pub struct AgentFigures {
     pub refused: u64,
     /// Offers that could not reach the phone (`agent_unreachable`; not a miss).
     pub unreachable: u64,
-    /// Total time connected to callers (hold included), ms: the calls the
-    /// agent completed and their part of the calls they transferred.
+    /// Total talk time (hold not included), ms: of the calls the agent
+    /// completed and of their part of the calls they transferred.
     pub talk_ms: i64,
-    /// Mean time connected per call (completed or transferred), ms.
+    /// Total time the agent held callers, ms.
+    pub hold_ms: i64,
+    /// Total after-call work (wrap-up), ms.
+    pub wrap_ms: i64,
+    /// Mean talk per call (completed or transferred; hold not included), ms —
+    /// 平均交谈时间, as for the center.
     pub avg_talk_ms: Option<f64>,
+    /// Mean call duration per call: talk + hold, ms — 平均通话时间.
+    pub avg_call_ms: Option<f64>,
+    /// Calls answered per staffed hour — 每小时呼叫次数.
+    pub calls_per_hour: Option<f64>,
+    /// Mean quality score (0–100) of the agent's scored calls — 监听分值
+    /// (filled from the quality scores by the caller).
+    pub qa_score: Option<f64>,
     /// Calls the agent transferred to another queue.
     pub transferred: u64,
     /// Calls that went past their handle-time limit.
@@ -358,10 +509,11 @@ pub struct AgentFigures {
     pub attendance: Option<f64>,
     /// Of that, time paused, ms.
     pub paused_ms: i64,
-    /// Talk ÷ (staffed − paused): the share of the time available for calls
-    /// spent on calls, at most 1.
+    /// (Talk + hold + wrap-up) ÷ (staffed − paused): the share of the time
+    /// available for calls spent on calls and their after-call work, at
+    /// most 1 — 占线率.
     pub occupancy: Option<f64>,
-    /// Talk ÷ staffed (pauses included), at most 1.
+    /// (Talk + hold + wrap-up) ÷ staffed (pauses included), at most 1.
     pub utilisation: Option<f64>,
 }
 
@@ -488,6 +640,19 @@ impl Metrics {
             EventKind::Rejected { status, .. } => {
                 f.rejected = true;
                 f.rejected_status.get_or_insert(*status);
+                f.note_end(e.at_ms);
+                None
+            }
+            EventKind::QueueClosed {} => {
+                f.closed = true;
+                None
+            }
+            EventKind::Queued { .. } => {
+                f.queued_ms = Some(f.queued_ms.map_or(e.at_ms, |t| t.min(e.at_ms)));
+                None
+            }
+            EventKind::Offered { .. } => {
+                f.offered_ms = Some(f.offered_ms.map_or(e.at_ms, |t| t.min(e.at_ms)));
                 None
             }
             EventKind::Blacklisted { action, .. } => {
@@ -504,28 +669,39 @@ impl Metrics {
             }
             EventKind::VoicemailLeft { .. } => {
                 f.voicemail = true;
+                f.note_left_queue(e.at_ms);
+                f.note_end(e.at_ms);
                 None
             }
             EventKind::CallbackRequested { .. } => {
                 f.callback_requested = true;
+                f.note_left_queue(e.at_ms);
+                f.note_end(e.at_ms);
                 None
             }
             EventKind::CallbackExpired { .. } => {
                 f.callback_expired = true;
+                f.note_left_queue(e.at_ms);
+                f.note_end(e.at_ms);
                 None
             }
             EventKind::WrapUp { wrap_ms } => {
-                f.wrap_ms.get_or_insert((*wrap_ms).max(0));
+                if f.wrap_ms.is_none() {
+                    f.wrap_ms = Some((*wrap_ms).max(0));
+                    f.wrap_agent = e.agent.clone();
+                }
                 None
             }
             EventKind::Held { .. } => {
-                f.held_at.get_or_insert(e.at_ms);
+                f.held_at.get_or_insert((e.at_ms, e.agent.clone()));
                 None
             }
             EventKind::Resumed { held_ms, .. } => {
                 // a duplicate `resumed` finds no open hold and adds nothing
-                if f.held_at.take().is_some() {
-                    f.hold_ms = f.hold_ms.saturating_add((*held_ms).max(0));
+                if let Some((_, by)) = f.held_at.take() {
+                    let held = (*held_ms).max(0);
+                    f.hold_ms = f.hold_ms.saturating_add(held);
+                    f.holds.push((e.agent.clone().or(by), held));
                 }
                 None
             }
@@ -544,6 +720,8 @@ impl Metrics {
             }
             EventKind::Failed { .. } => {
                 f.failed = true;
+                f.note_left_queue(e.at_ms);
+                f.note_end(e.at_ms);
                 None
             }
             EventKind::SystemAnswered { rings } => {
@@ -551,6 +729,7 @@ impl Metrics {
                 None
             }
             EventKind::AgentAnswered { wait_ms, rings, .. } => {
+                f.note_left_queue(e.at_ms);
                 f.agent_answered.get_or_insert_with(|| Answer {
                     wait_ms: (*wait_ms).max(0),
                     rings: *rings,
@@ -560,12 +739,18 @@ impl Metrics {
             }
             EventKind::Abandoned { wait_ms, .. } => {
                 f.abandoned_wait_ms.get_or_insert((*wait_ms).max(0));
+                f.note_left_queue(e.at_ms);
+                f.note_end(e.at_ms);
                 None
             }
             EventKind::Completed { talk_ms, .. } => {
-                if let Some(since) = f.held_at.take() {
+                f.note_left_queue(e.at_ms);
+                f.note_end(e.at_ms);
+                if let Some((since, by)) = f.held_at.take() {
                     // ended on hold: the hold lasted until the end
-                    f.hold_ms = f.hold_ms.saturating_add((e.at_ms - since).max(0));
+                    let held = e.at_ms.saturating_sub(since).max(0);
+                    f.hold_ms = f.hold_ms.saturating_add(held);
+                    f.holds.push((by.or_else(|| e.agent.clone()), held));
                 }
                 f.completed
                     .get_or_insert_with(|| ((*talk_ms).max(0), e.agent.clone()));
@@ -724,6 +909,32 @@ impl Metrics {
         self.build(Some(from_ms), now_ms)
     }
 
+    /// The center's figures that come from its agents: occupancy, calls per
+    /// agent hour and the cost per call (trunk time of the calls plus the
+    /// agents' staffed time, over the answered calls).
+    fn center_agent_figures<'a>(
+        &self,
+        center: &mut Figures,
+        agents: impl Iterator<Item = &'a AgentAcc>,
+        trunk_ms: f64,
+    ) {
+        let (mut busy, mut available, mut staffed) = (0f64, 0f64, 0f64);
+        for a in agents {
+            busy += a.busy_ms() as f64;
+            available += a.staffed_ms.saturating_sub(a.paused_ms).max(0) as f64;
+            staffed += a.staffed_ms.max(0) as f64;
+        }
+        center.occupancy = (available > 0.0).then(|| (busy / available).min(1.0));
+        center.calls_per_agent_hour =
+            (staffed > 0.0).then(|| center.answered as f64 * 3_600_000.0 / staffed);
+        let cost = self.cfg.cost;
+        center.cost_per_call = (cost.configured() && center.answered > 0).then(|| {
+            (trunk_ms / 60_000.0 * cost.trunk_per_minute
+                + staffed / 3_600_000.0 * cost.agent_per_hour)
+                / center.answered as f64
+        });
+    }
+
     fn build(&self, from_ms: Option<i64>, now_ms: i64) -> Snapshot {
         let mut center = Acc::default();
         let mut queues: HashMap<&QueueId, Acc> = HashMap::new();
@@ -777,13 +988,29 @@ impl Metrics {
             None if first_arrival < now_ms => now_ms.saturating_sub(first_arrival),
             None => 0,
         };
+        let trunk_ms = center.trunk_sum;
+        let mut center = center.figures(span_ms);
+        self.center_agent_figures(&mut center, agents.values(), trunk_ms);
+        let limits = |f: &mut Figures| {
+            for t in CallType::ALL {
+                if let Some(tf) = f.by_type.get_mut(t.as_str()) {
+                    tf.limit_ms = self.cfg.limits_ms.get(t.as_str()).copied();
+                }
+            }
+        };
+        limits(&mut center);
+        let mut queues: HashMap<&QueueId, Figures> = queues
+            .into_iter()
+            .map(|(k, v)| (k, v.figures(span_ms)))
+            .collect();
+        queues.values_mut().for_each(limits);
         Snapshot {
             at_ms: now_ms,
             from_ms,
-            center: center.figures(span_ms),
+            center,
             queues: queues
                 .into_iter()
-                .map(|(k, v)| (k.as_str().to_string(), v.figures(span_ms)))
+                .map(|(k, v)| (k.as_str().to_string(), v))
                 .collect(),
             agents: agents
                 .into_iter()
@@ -861,6 +1088,9 @@ struct AgentAcc {
     transferred: u64,
     staffed_ms: i64,
     paused_ms: i64,
+    /// Of `talk_ms` (connected), the time the agent held the caller.
+    hold_ms: i64,
+    wrap_ms: i64,
 }
 
 impl AgentAcc {
@@ -876,18 +1106,34 @@ impl AgentAcc {
         self.transferred += o.transferred;
         self.staffed_ms = self.staffed_ms.saturating_add(o.staffed_ms);
         self.paused_ms = self.paused_ms.saturating_add(o.paused_ms);
+        self.hold_ms = self.hold_ms.saturating_add(o.hold_ms);
+        self.wrap_ms = self.wrap_ms.saturating_add(o.wrap_ms);
+    }
+
+    /// Time busy with calls: connected (talk + hold) plus wrap-up, ms.
+    fn busy_ms(&self) -> i64 {
+        self.talk_ms.saturating_add(self.wrap_ms)
     }
 
     fn figures(self, span_ms: i64) -> AgentFigures {
-        let share = |den: i64| (den > 0).then(|| (self.talk_ms as f64 / den as f64).min(1.0));
+        let busy = self.busy_ms();
+        let share = |den: i64| (den > 0).then(|| (busy as f64 / den as f64).min(1.0));
+        let calls = self.talked_calls + self.transferred;
+        let talk = self.talk_ms.saturating_sub(self.hold_ms).max(0);
         AgentFigures {
             answered: self.answered,
             missed: self.rang_out + self.refused,
             rang_out: self.rang_out,
             refused: self.refused,
             unreachable: self.unreachable,
-            talk_ms: self.talk_ms,
-            avg_talk_ms: ratio(self.talk_ms as f64, self.talked_calls + self.transferred),
+            talk_ms: talk,
+            hold_ms: self.hold_ms,
+            wrap_ms: self.wrap_ms,
+            avg_talk_ms: ratio(talk as f64, calls),
+            avg_call_ms: ratio(self.talk_ms as f64, calls),
+            calls_per_hour: (self.staffed_ms > 0)
+                .then(|| self.answered as f64 * 3_600_000.0 / self.staffed_ms as f64),
+            qa_score: None,
             transferred: self.transferred,
             limit_exceeded: self.limit_exceeded,
             within_limit: ratio(
@@ -927,12 +1173,25 @@ fn add_agents<'a>(agents: &mut impl AgentTable<'a>, f: &'a CallFacts) {
     if let Some(a) = answering {
         agents.agent(a).answered += 1;
     }
-    if let Some((talk, named)) = &f.completed {
-        if let Some(a) = named.as_ref().or(answering) {
+    let completing = f.completing_agent();
+    if let (Some((talk, _)), Some(a)) = (&f.completed, completing) {
+        let t = agents.agent(a);
+        t.talk_ms = t.talk_ms.saturating_add(*talk);
+        t.talked_calls += 1;
+        t.talked_over_limit += u64::from(f.limit_exceeded.is_some());
+    }
+    if f.completed.is_some() {
+        // holds and wrap-up count for the agent named on their event, else
+        // for the agent whose call it was at the end
+        for (named, held) in &f.holds {
+            if let Some(a) = named.as_ref().or(completing) {
+                let t = agents.agent(a);
+                t.hold_ms = t.hold_ms.saturating_add(*held);
+            }
+        }
+        if let (Some(w), Some(a)) = (f.wrap_ms, f.wrap_agent.as_ref().or(completing)) {
             let t = agents.agent(a);
-            t.talk_ms = t.talk_ms.saturating_add(*talk);
-            t.talked_calls += 1;
-            t.talked_over_limit += u64::from(f.limit_exceeded.is_some());
+            t.wrap_ms = t.wrap_ms.saturating_add(w);
         }
     }
     for (named, part) in &f.transfers {
@@ -993,6 +1252,15 @@ struct Acc {
     callbacks_due: u64,
     callbacks_overdue: u64,
     callbacks_expired: u64,
+    busy: u64,
+    closed_refused: u64,
+    queued: u64,
+    placed: u64,
+    queue_sum: f64,
+    queue_count: u64,
+    answered_in_20s: u64,
+    /// Trunk time of the offered calls that ended (arrival to end), ms.
+    trunk_sum: f64,
     /// Answered calls per wait bucket ([`WAIT_BUCKETS_S`], last = above).
     wait_hist: [u64; WAIT_BUCKETS_S.len() + 1],
     /// Completed calls per handle-time bucket ([`HANDLE_BUCKETS_S`]).
@@ -1031,12 +1299,14 @@ impl TypeAcc {
             completed: self.completed,
             avg_talk_ms: ratio(self.talk_sum, self.completed),
             avg_hold_ms: ratio(self.hold_sum, self.completed),
+            avg_call_ms: ratio(self.talk_sum + self.hold_sum, self.completed),
             aht_ms: ratio(
                 self.talk_sum + self.hold_sum + self.wrap_sum,
                 self.completed,
             ),
             limit_exceeded: self.over_limit,
             within_limit: ratio((self.completed - self.over_limit) as f64, self.completed),
+            limit_ms: None,
         }
     }
 }
@@ -1049,9 +1319,22 @@ impl Acc {
             self.rejected += 1;
             self.blocked += u64::from(f.blocked());
             self.blacklisted_refused += u64::from(f.blacklisted_refused);
+            self.busy += u64::from(f.busy());
+            self.closed_refused += u64::from(f.closed_refused());
             return;
         }
         self.offered += 1;
+        if f.queued_ms.is_some() {
+            self.queued += 1;
+            self.placed += u64::from(f.placed(cfg.queue_placement_ms));
+            if let Some(q) = f.queue_time_ms() {
+                self.queue_sum += q as f64;
+                self.queue_count += 1;
+            }
+        }
+        if let Some(end) = f.ended_ms {
+            self.trunk_sum += end.saturating_sub(arrived).max(0) as f64;
+        }
         self.overflowed += u64::from(f.overflowed);
         self.silent_line += u64::from(f.silent_line);
         self.voicemail += u64::from(f.voicemail);
@@ -1096,6 +1379,7 @@ impl Acc {
             self.wait_sum += a.wait_ms as f64;
             self.wait_hist[bucket(&WAIT_BUCKETS_S, a.wait_ms)] += 1;
             self.answered_in_target += u64::from(a.wait_ms <= cfg.service_level_ms);
+            self.answered_in_20s += u64::from(a.wait_ms <= SERVICE_LEVEL_20S_MS);
             self.agent_in_rings +=
                 u64::from(f.system_answered_rings.is_none() && a.rings <= cfg.rings);
             if f.completed.is_none() && !f.failed && now.is_some() {
@@ -1168,6 +1452,14 @@ impl Acc {
             *a += b;
         }
         self.callbacks_expired += o.callbacks_expired;
+        self.busy += o.busy;
+        self.closed_refused += o.closed_refused;
+        self.queued += o.queued;
+        self.placed += o.placed;
+        self.queue_sum += o.queue_sum;
+        self.queue_count += o.queue_count;
+        self.answered_in_20s += o.answered_in_20s;
+        self.trunk_sum += o.trunk_sum;
         for (mine, theirs) in self.by_type.iter_mut().zip(&o.by_type) {
             mine.merge(theirs);
         }
@@ -1180,7 +1472,13 @@ impl Acc {
             rejected: self.rejected,
             blocked: self.blocked,
             blacklisted_refused: self.blacklisted_refused,
-            busy_rate: ratio(self.blocked as f64, self.offered + self.rejected),
+            closed_refused: self.closed_refused,
+            busy: self.busy,
+            busy_rate: ratio(self.busy as f64, self.offered + self.rejected),
+            queued: self.queued,
+            placed_in_queue: self.placed,
+            queue_placement_rate: ratio(self.placed as f64, self.offered),
+            avg_queue_ms: ratio(self.queue_sum, self.queue_count),
             overflowed: self.overflowed,
             silent_line: self.silent_line,
             voicemail: self.voicemail,
@@ -1207,6 +1505,7 @@ impl Acc {
                 self.answered_in_target as f64,
                 self.answered + long_abandons,
             ),
+            service_level_20s: ratio(self.answered_in_20s as f64, self.answered + long_abandons),
             abandon_rate: ratio(self.abandoned as f64, self.offered),
             abandon_rate_without_short: ratio(
                 long_abandons as f64,
@@ -1214,6 +1513,7 @@ impl Acc {
             ),
             avg_talk_ms: ratio(self.talk_sum, self.talk_count),
             avg_hold_ms: ratio(self.hold_sum, self.talk_count),
+            avg_call_ms: ratio(self.talk_sum + self.hold_sum, self.talk_count),
             aht_ms: ratio(
                 self.talk_sum + self.hold_sum + self.wrap_sum,
                 self.talk_count,
@@ -1235,6 +1535,11 @@ impl Acc {
                 .filter(|(_, acc)| acc.answered > 0 || acc.completed > 0)
                 .map(|(t, acc)| (t.as_str().to_string(), acc.figures()))
                 .collect(),
+            occupancy: None,
+            calls_per_agent_hour: None,
+            cost_per_call: None,
+            agent_turnover: None,
+            qa_score: None,
         }
     }
 }
@@ -1447,8 +1752,10 @@ mod tests {
             (1, 1, 60_000)
         );
         assert_eq!(c.asa_ms, Some((4_000.0 + 30_000.0 + 14_000.0) / 3.0));
-        // in target: a (4 s) and e (14 s); denominator: 3 answered + 1 long abandon
-        assert_eq!(c.service_level, Some(2.0 / 4.0));
+        // in 20 s: a (4 s) and e (14 s); denominator: 3 answered + 1 long abandon
+        assert_eq!(c.service_level_20s, Some(2.0 / 4.0));
+        // in the ring limit (11 s, the default target): a only
+        assert_eq!(c.service_level, Some(1.0 / 4.0));
         assert_eq!(c.abandon_rate, Some(2.0 / 6.0));
         assert_eq!(c.abandon_rate_without_short, Some(1.0 / 5.0));
         assert_eq!(c.avg_time_to_abandon_ms, Some((2_000.0 + 40_000.0) / 2.0));
@@ -1475,7 +1782,7 @@ mod tests {
             (4, 2, 1, 1)
         );
         // a in target, b not; c is short so not in the denominator
-        assert_eq!(sales.service_level, Some(0.5));
+        assert_eq!(sales.service_level_20s, Some(0.5));
         assert_eq!(sales.abandon_rate_without_short, Some(0.0));
         let support = &s.queues["support"];
         assert_eq!(
@@ -1483,7 +1790,7 @@ mod tests {
             (2, 1, 1)
         );
         assert_eq!(
-            support.service_level,
+            support.service_level_20s,
             Some(0.5),
             "e in target, d abandoned long"
         );
@@ -1494,6 +1801,7 @@ mod tests {
                 answered: 2,
                 talk_ms: 60_000,
                 avg_talk_ms: Some(60_000.0),
+                avg_call_ms: Some(60_000.0),
                 within_limit: Some(1.0),
                 // no registration in this log: never staffed
                 attendance: Some(0.0),
@@ -1508,6 +1816,7 @@ mod tests {
                 rang_out: 1,
                 talk_ms: 120_000,
                 avg_talk_ms: Some(120_000.0),
+                avg_call_ms: Some(120_000.0),
                 limit_exceeded: 1,
                 within_limit: Some(0.0),
                 attendance: Some(0.0),
@@ -1621,7 +1930,9 @@ mod tests {
         // 10 arrivals: t, u, v refused; t (blacklist, 603) and u (486) blocked
         assert_eq!((c.offered, c.rejected, c.blocked), (7, 3, 2));
         assert_eq!(c.blacklisted_refused, 1);
-        assert_eq!(c.busy_rate, Some(2.0 / 10.0));
+        // only u met a busy signal; t is the blacklist's
+        assert_eq!((c.busy, c.closed_refused), (1, 0));
+        assert_eq!(c.busy_rate, Some(1.0 / 10.0));
         assert_eq!((c.overflowed, c.silent_line, c.failed), (1, 1, 1));
         // p, q, r, y completed; p went past its limit
         assert_eq!(c.within_limit, Some(3.0 / 4.0));
@@ -1633,9 +1944,11 @@ mod tests {
                 completed: 2,
                 avg_talk_ms: Some((90_000.0 + 30_000.0) / 2.0),
                 avg_hold_ms: Some(0.0),
+                avg_call_ms: Some(60_000.0),
                 aht_ms: Some(60_000.0),
                 limit_exceeded: 1,
                 within_limit: Some(0.5),
+                limit_ms: None,
             }
         );
         let inquiry = &c.by_type["inquiry"];
@@ -1711,6 +2024,205 @@ mod tests {
         agent(1_000_000, "1002", reg(60));
         log.answered(90_000, "k", "sales", "1001", 10_000, 1, 300_000);
         log
+    }
+
+    /// The scripted day of the regulations' KPIs (times in seconds of the
+    /// day; `now` = 3 600 s), computed by hand in the test below.
+    fn regulations_day() -> Log {
+        let mut log = Log::new();
+        let s = |sec: f64| (sec * 1000.0) as i64;
+        let reg = EventKind::AgentRegistered {
+            contact: "sip:x@10.0.0.5".into(),
+            expires_s: 7_200,
+        };
+        // 1001 and 1002 staffed the whole hour; 1001 paused 600-900 s
+        log.0.push(event(0, None, Some("1001"), None, reg.clone()));
+        log.0.push(event(0, None, Some("1002"), None, reg));
+        let pause = EventKind::AgentPaused {
+            reason: "meal".into(),
+            by: "phone".into(),
+            after_call: false,
+        };
+        log.0.push(event(s(600.0), None, Some("1001"), None, pause));
+        let unpause = EventKind::AgentUnpaused { by: "phone".into() };
+        log.0
+            .push(event(s(900.0), None, Some("1001"), None, unpause));
+        let queued = |log: &mut Log, at: f64, call: &str| {
+            log.ev(s(at), call, None, "q", EventKind::Queued { position: 1 });
+        };
+        let offered = |log: &mut Log, at: f64, call: &str, agent: &str| {
+            let kind = EventKind::Offered {
+                contact: "sip:x@10.0.0.5".into(),
+            };
+            log.ev(s(at), call, Some(agent), "q", kind);
+        };
+        let wrap = |log: &mut Log, at: f64, call: &str, agent: &str, wrap: f64| {
+            let kind = EventKind::WrapUp { wrap_ms: s(wrap) };
+            log.ev(s(at), call, Some(agent), "q", kind);
+        };
+        // A: offered at once, answered after 2 s, held 20 s of its 100 s, wrap-up 10 s
+        log.arrive(s(100.0), "A", "q");
+        queued(&mut log, 100.0, "A");
+        offered(&mut log, 100.2, "A", "1001");
+        log.answer(s(102.0), "A", "q", "1001", s(2.0), 1);
+        let by = || "api:1001".to_string();
+        log.ev(
+            s(130.0),
+            "A",
+            Some("1001"),
+            "q",
+            EventKind::Held { by: by() },
+        );
+        let resumed = EventKind::Resumed {
+            held_ms: s(20.0),
+            by: by(),
+        };
+        log.ev(s(150.0), "A", Some("1001"), "q", resumed);
+        log.complete(s(202.0), "A", "q", "1001", s(100.0));
+        wrap(&mut log, 202.0, "A", "1001", 10.0);
+        // B: no agent free for 15 s (had to wait), answered after 18 s, 60 s, wrap-up 20 s
+        log.arrive(s(200.0), "B", "q");
+        queued(&mut log, 200.0, "B");
+        offered(&mut log, 215.0, "B", "1002");
+        log.answer(s(218.0), "B", "q", "1002", s(18.0), 3);
+        log.complete(s(278.0), "B", "q", "1002", s(60.0));
+        wrap(&mut log, 278.0, "B", "1002", 20.0);
+        // C: waited 40 s and hung up; D: hung up after 2 s (short)
+        log.abandoned(s(300.0), "C", "q", s(40.0));
+        queued(&mut log, 300.0, "C");
+        log.abandoned(s(400.0), "D", "q", s(2.0));
+        queued(&mut log, 400.0, "D");
+        // E: still waiting at now
+        log.arrive(s(500.0), "E", "q");
+        queued(&mut log, 500.0, "E");
+        // F: queue full (486), G: no capacity (503): busy signals
+        for (call, at, status) in [("F", 600.0, 486), ("G", 610.0, 503)] {
+            log.arrive(s(at), call, "q");
+            let kind = EventKind::Rejected {
+                status,
+                reason: "busy".into(),
+            };
+            log.ev(s(at), call, None, "q", kind);
+        }
+        // H: the queue is closed (480)
+        log.arrive(s(620.0), "H", "q");
+        log.ev(s(620.0), "H", None, "q", EventKind::QueueClosed {});
+        let closed = EventKind::Rejected {
+            status: 480,
+            reason: "closed".into(),
+        };
+        log.ev(s(620.0), "H", None, "q", closed);
+        // I: the blacklist (603)
+        log.arrive(s(630.0), "I", "q");
+        let listed = EventKind::Blacklisted {
+            entry: "0611".into(),
+            action: "reject".into(),
+            reason: "abuse".into(),
+        };
+        log.ev(s(630.0), "I", None, "q", listed);
+        let refused = EventKind::Rejected {
+            status: 603,
+            reason: "blacklist".into(),
+        };
+        log.ev(s(630.0), "I", None, "q", refused);
+        // J: offered at once, answered after 5 s, 40 s, no wrap-up
+        log.arrive(s(700.0), "J", "q");
+        queued(&mut log, 700.0, "J");
+        offered(&mut log, 700.5, "J", "1001");
+        log.answer(s(705.0), "J", "q", "1001", s(5.0), 2);
+        log.complete(s(745.0), "J", "q", "1001", s(40.0));
+        log
+    }
+
+    #[test]
+    fn the_regulations_kpis_on_a_scripted_day_by_hand() {
+        let log = regulations_day();
+        let mut m = Metrics::new(KpiConfig {
+            cost: CostModel {
+                trunk_per_minute: 0.1,
+                agent_per_hour: 30.0,
+            },
+            ..KpiConfig::default()
+        });
+        for e in &log.0 {
+            m.apply(e);
+        }
+        let snap = m.snapshot(3_600_000);
+        let c = &snap.center;
+        let close = |a: Option<f64>, b: f64| {
+            assert!(a.is_some_and(|a| (a - b).abs() < 1e-9), "{a:?} != {b}");
+        };
+        // 10 arrivals: A B C D E J offered; F G H I refused
+        assert_eq!((c.offered, c.rejected, c.blocked), (6, 4, 4));
+        // 忙音率: F and G met a busy signal; H (closed) and I (blacklist) apart
+        assert_eq!((c.busy, c.closed_refused, c.blacklisted_refused), (2, 1, 1));
+        close(c.busy_rate, 2.0 / 10.0);
+        // 队列放置率: B (offered 15 s later), C, D, E (never offered) had to
+        // wait; A (0.2 s) and J (0.5 s) were offered within the 1 s grace
+        assert_eq!((c.queued, c.placed_in_queue), (6, 4));
+        close(c.queue_placement_rate, 4.0 / 6.0);
+        // 平均排队时间 over every queued call whose wait ended: A 2, B 18,
+        // C 40, D 2, J 5 s (E still waits)
+        close(
+            c.avg_queue_ms,
+            (2.0 + 18.0 + 40.0 + 2.0 + 5.0) * 1000.0 / 5.0,
+        );
+        // 平均应答速度 over the answered only
+        close(c.asa_ms, (2.0 + 18.0 + 5.0) * 1000.0 / 3.0);
+        // 服务水平: within the ring limit (11 s): A and J; with 20 s: A, B, J;
+        // over answered (3) + long abandons (C)
+        close(c.service_level, 2.0 / 4.0);
+        close(c.service_level_20s, 3.0 / 4.0);
+        // 呼叫放弃率, 平均放弃时间
+        close(c.abandon_rate, 2.0 / 6.0);
+        close(c.avg_time_to_abandon_ms, (40_000.0 + 2_000.0) / 2.0);
+        // 平均交谈时间 (talk): A 100 − 20, B 60, J 40; 平均持线时间: 20 / 3;
+        // 平均通话时间 (talk + hold): (100 + 60 + 40) / 3
+        close(c.avg_talk_ms, 180_000.0 / 3.0);
+        close(c.avg_hold_ms, 20_000.0 / 3.0);
+        close(c.avg_call_ms, 200_000.0 / 3.0);
+        close(c.aht_ms, (200_000.0 + 30_000.0) / 3.0);
+        // the queue is the center here: the same figures mean the same
+        let q = &snap.queues["q"];
+        assert_eq!(
+            (q.avg_talk_ms, q.avg_call_ms, q.avg_queue_ms, q.busy_rate),
+            (c.avg_talk_ms, c.avg_call_ms, c.avg_queue_ms, c.busy_rate)
+        );
+        assert_eq!(
+            q.occupancy, None,
+            "occupancy is the center's and the agents'"
+        );
+        // agents: 1001 took A and J (connected 140 s, held 20 s, wrap-up 10 s),
+        // staffed 3 600 s of which 300 s paused
+        let a = &snap.agents["1001"];
+        assert_eq!(
+            (a.answered, a.talk_ms, a.hold_ms, a.wrap_ms),
+            (2, 120_000, 20_000, 10_000)
+        );
+        close(a.avg_talk_ms, 60_000.0);
+        close(a.avg_call_ms, 70_000.0);
+        // 占线率 with wrap-up: (140 + 10) / (3 600 − 300)
+        close(a.occupancy, 150.0 / 3_300.0);
+        close(a.utilisation, 150.0 / 3_600.0);
+        // 每小时呼叫次数: 2 answered in a staffed hour
+        close(a.calls_per_hour, 2.0);
+        let b = &snap.agents["1002"];
+        assert_eq!((b.answered, b.talk_ms, b.wrap_ms), (1, 60_000, 20_000));
+        close(b.occupancy, 80.0 / 3_600.0);
+        close(b.calls_per_hour, 1.0);
+        // the center's occupancy: (150 + 80) / (3 300 + 3 600)
+        close(c.occupancy, 230.0 / 6_900.0);
+        close(c.calls_per_agent_hour, 3.0 / 2.0);
+        // 平均单呼成本: trunk A 102 + B 78 + C 40 + D 2 + J 45 = 267 s at 0.1 a
+        // minute, two staffed hours at 30; over the 3 answered calls
+        close(c.cost_per_call, (267.0 / 60.0 * 0.1 + 2.0 * 30.0) / 3.0);
+        // without a cost model: no cost
+        assert_eq!(log.metrics().snapshot(3_600_000).center.cost_per_call, None);
+        // the same through the columns (CSV, /metrics, wallboard read these)
+        let col = |n: &str| crate::columns::column(n).and_then(|col| col.exported(c));
+        close(col("avg_queue_ms"), 13.4);
+        close(col("queue_placement_rate"), 4.0 / 6.0);
+        close(col("cost_per_call"), (267.0 / 60.0 * 0.1 + 60.0) / 3.0);
     }
 
     #[test]
@@ -1839,7 +2351,12 @@ mod tests {
         );
         assert_eq!(c.calls_per_hour, Some(3.0 * 3_600_000.0 / 157_000.0));
         assert_eq!(c.asa_ms, Some(14_000.0));
-        assert_eq!(c.service_level, Some(0.5));
+        assert_eq!(c.service_level_20s, Some(0.5));
+        assert_eq!(
+            c.service_level,
+            Some(0.0),
+            "14 s is past the 11 s ring limit"
+        );
         assert_eq!(c.avg_talk_ms, None, "nothing completed: absent, not 0");
         // agents too: 1001 answered e only; 1002 missed g and answered nothing here
         assert_eq!(w.agents["1001"].answered, 1);
@@ -2005,13 +2522,20 @@ mod tests {
         assert_eq!(c.asa_ms, Some((5_000.0 + 2_000.0 + 1_000.0) / 3.0));
         // agents: 1 completed a (60 s) and passed b on after 40 s
         let one = &m.snapshot(100_000).agents["1"];
+        // connected 100 s, of which 1 held a for 30 s: talk 70 s
         assert_eq!(
-            (one.talk_ms, one.transferred, one.answered),
-            (100_000, 1, 2)
+            (one.talk_ms, one.hold_ms, one.transferred, one.answered),
+            (70_000, 30_000, 1, 2)
         );
-        assert_eq!(one.avg_talk_ms, Some(50_000.0));
+        assert_eq!(one.avg_talk_ms, Some(35_000.0));
+        assert_eq!(one.avg_call_ms, Some(50_000.0));
         let nine = &m.snapshot(100_000).agents["9"];
-        assert_eq!((nine.talk_ms, nine.transferred), (40_000, 0));
+        // 9 was connected 40 s and held the caller for the last 10 s
+        assert_eq!(
+            (nine.talk_ms, nine.hold_ms, nine.transferred),
+            (30_000, 10_000, 0)
+        );
+        assert_eq!(one.wrap_ms, 10_000, "a's wrap-up is 1's");
     }
 
     #[test]
@@ -2145,8 +2669,14 @@ mod tests {
         assert_eq!(c.callbacks_requested, 1);
         assert_eq!(c.callbacks_done, 1);
         assert_eq!(c.callbacks_due, 1);
-        assert_eq!(c.callbacks_overdue, 0, "waiting 50 s of the 1 h promise");
-        let later = log.metrics().snapshot(50_000 + 3_600_001).center;
+        assert_eq!(c.callbacks_overdue, 0, "waiting 50 s of the 24 h promise");
+        let hour = log.metrics().snapshot(50_000 + 3_600_001).center;
+        assert_eq!(
+            (hour.callbacks_due, hour.callbacks_overdue),
+            (1, 0),
+            "an hour is not the deadline"
+        );
+        let later = log.metrics().snapshot(50_000 + 86_400_001).center;
         assert_eq!((later.callbacks_due, later.callbacks_overdue), (1, 1));
         assert_eq!(c.callbacks_expired, 1);
         // neither the voicemail nor the callback request is still waiting or
@@ -2165,10 +2695,11 @@ mod tests {
         log.answered(0, "d", "q", "1", 20_000, 4, 1_000);
         log.answered(0, "e", "q", "1", 20_001, 2, 1_000);
         let s = log.metrics().snapshot(100_000).center;
-        // default: short < 5 s, target ≤ 20 s, 3 rings
+        // default: short < 5 s, target ≤ 11 s (the ring limit), 3 rings
         assert_eq!((s.abandoned, s.short_abandoned), (3, 1));
+        assert_eq!(s.service_level, Some(0.0), "nobody within 11 s");
         assert_eq!(
-            s.service_level,
+            s.service_level_20s,
             Some(1.0 / 4.0),
             "d in target; e, b and c not"
         );
@@ -2295,7 +2826,12 @@ mod tests {
         let s = m.snapshot(10);
         assert_eq!(
             s.center,
-            Figures::default(),
+            Figures {
+                // 1001 was staffed 5 ms and did nothing
+                occupancy: Some(0.0),
+                calls_per_agent_hour: Some(0.0),
+                ..Figures::default()
+            },
             "calls without an arrival are not counted"
         );
         // nor their agents: 1001 shows only the 5 ms its phone was registered
@@ -2305,6 +2841,7 @@ mod tests {
                 staffed_ms: 5,
                 occupancy: Some(0.0),
                 utilisation: Some(0.0),
+                calls_per_hour: Some(0.0),
                 ..AgentFigures::default()
             }
         );
@@ -2451,7 +2988,7 @@ mod tests {
         );
         assert_eq!(c.short_abandoned, short);
         assert_eq!(
-            c.service_level,
+            c.service_level_20s,
             Some(in_target as f64 / (answered + abandoned - short) as f64)
         );
         assert_eq!(c.asa_ms, Some(wait_sum as f64 / answered as f64));
@@ -2553,7 +3090,7 @@ mod tests {
         let s = m.snapshot(now);
         assert_eq!((s.center.offered, s.center.answered), (200_000, 200_000));
         let in_target = (0..n).filter(|i| i % 30_000 <= 20_000).count() as f64;
-        assert_eq!(s.center.service_level, Some(in_target / n as f64));
+        assert_eq!(s.center.service_level_20s, Some(in_target / n as f64));
         let mean_wait = (0..n).map(|i| (i % 30_000) as f64).sum::<f64>() / n as f64;
         assert!((s.center.asa_ms.unwrap() - mean_wait).abs() < 1e-6);
         assert_eq!(s.queues.values().map(|q| q.offered).sum::<u64>(), 200_000);

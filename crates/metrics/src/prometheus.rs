@@ -57,6 +57,37 @@ pub fn render(s: &Snapshot) -> String {
             let _ = writeln!(out, "{name}{{type=\"{}\"}} {}", label(t), v / 1000.0);
         }
     }
+    for (name, help, value) in [
+        (
+            "hotline_handle_limit_seconds",
+            "The handle-time limit of a call type ([limits]).",
+            (|f: &crate::kpi::TypeFigures| f.limit_ms.map(|ms| ms as f64 / 1000.0))
+                as fn(&crate::kpi::TypeFigures) -> Option<f64>,
+        ),
+        (
+            "hotline_type_within_limit_ratio",
+            "Completed calls of a type within its handle-time limit / completed calls of the type.",
+            |f| f.within_limit,
+        ),
+        (
+            "hotline_type_calls_completed_total",
+            "Completed calls of a type.",
+            |f| Some(f.completed as f64),
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (t, f) in &s.center.by_type {
+            if let Some(v) = value(f) {
+                let _ = writeln!(out, "{name}{{type=\"{}\"}} {v}", label(t));
+            }
+        }
+    }
     for col in AGENT_COLUMNS {
         let Some((name, kind)) = col.prometheus else {
             continue;

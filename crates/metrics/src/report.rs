@@ -311,10 +311,19 @@ const HEADLINE: &[&str] = &[
     "blocked",
     "asa_ms",
     "service_level",
+    "service_level_20s",
+    "busy_rate",
+    "avg_queue_ms",
+    "queue_placement_rate",
+    "avg_call_ms",
     "aht_ms",
     "avg_hold_ms",
+    "occupancy",
     "transfer_rate",
     "within_limit",
+    "cost_per_call",
+    "qa_score",
+    "agent_turnover",
 ];
 
 /// The columns of the HTML page's center-and-queues table.
@@ -342,7 +351,8 @@ fn cell<F>(col: &Column<F>, f: &F) -> String {
         (Unit::Ratio, v) => pct(v),
         (Unit::Millis, v) => secs(v),
         (Unit::Span, Some(v)) => hms(v as i64),
-        (Unit::Rings | Unit::PerHour, Some(v)) => format!("{v:.1}"),
+        (Unit::Rings | Unit::PerHour | Unit::Score, Some(v)) => format!("{v:.1}"),
+        (Unit::Money, Some(v)) => format!("{v:.2}"),
     }
 }
 
@@ -555,6 +565,16 @@ mod tests {
             from_ms: D,
             to_ms: D + 24 * HOUR_MS,
             label: "day 2026-11-22 (UTC)".into(),
+        }
+    }
+
+    #[test]
+    fn the_html_tables_name_only_columns() {
+        for name in HEADLINE.iter().chain(SCOPE_TABLE) {
+            assert!(
+                crate::columns::column(name).is_some(),
+                "{name} is no column"
+            );
         }
     }
 

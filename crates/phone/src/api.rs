@@ -240,6 +240,8 @@ pub enum ApiAction {
     /// The closing hang-up: the engine plays 「谢谢您的电话，再见！」 to both
     /// sides, then clears the line.
     Close,
+    /// Click-to-call: the engine rings this phone, then the number.
+    Dial(String),
 }
 
 impl ApiAction {
@@ -264,6 +266,7 @@ impl ApiAction {
             ApiAction::RecordResume => (format!("{a}/call/record_resume"), None),
             ApiAction::RecordStart => (format!("{a}/call/record_start"), None),
             ApiAction::Close => (format!("{a}/call/close"), None),
+            ApiAction::Dial(n) => (format!("{a}/dial"), Some(json!({ "number": n }))),
         }
     }
 
@@ -282,6 +285,7 @@ impl ApiAction {
             ApiAction::RecordResume => "resume recording".into(),
             ApiAction::RecordStart => "start recording".into(),
             ApiAction::Close => "closing phrase and hang up".into(),
+            ApiAction::Dial(n) => format!("dial {n}"),
         }
     }
 }

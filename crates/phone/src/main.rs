@@ -131,6 +131,7 @@ fn parse_api_line(l: &str) -> Option<ApiAction> {
         "record_resume" => ApiAction::RecordResume,
         "record_start" => ApiAction::RecordStart,
         "close" => ApiAction::Close,
+        "dial" | "d" if !arg.is_empty() => ApiAction::Dial(arg.into()),
         _ => return None,
     })
 }

@@ -51,6 +51,9 @@ pub enum Prompt {
     PauseReason(String),
     /// The note of an abuse mark.
     AbuseNote(String),
+    /// A customer's number to call (click-to-call: the engine rings this
+    /// phone first, then the customer).
+    DialNumber(String),
 }
 
 /// What a key asks for.
@@ -82,15 +85,28 @@ pub fn handle_key(
     view: Option<&AgentView>,
 ) -> Option<KeyAction> {
     if let Some(p) = prompt {
+        let digits_only = matches!(p, Prompt::DialNumber(_));
         let text = match p {
-            Prompt::PauseReason(t) | Prompt::AbuseNote(t) => t,
+            Prompt::PauseReason(t) | Prompt::AbuseNote(t) | Prompt::DialNumber(t) => t,
         };
         match code {
             KeyCode::Esc => *prompt = None,
             KeyCode::Backspace => {
                 text.pop();
             }
-            KeyCode::Char(c) if !c.is_control() && text.chars().count() < MAX_TYPED => text.push(c),
+            // a number: digits and a leading +, at most 32
+            KeyCode::Char(c)
+                if digits_only
+                    && (c.is_ascii_digit() || (c == '+' && text.is_empty()))
+                    && text.len() < 32 =>
+            {
+                text.push(c)
+            }
+            KeyCode::Char(c)
+                if !digits_only && !c.is_control() && text.chars().count() < MAX_TYPED =>
+            {
+                text.push(c)
+            }
             KeyCode::Enter => {
                 let a = match prompt.take() {
                     Some(Prompt::PauseReason(r)) => {
@@ -98,6 +114,10 @@ pub fn handle_key(
                         ApiAction::Pause(if r.is_empty() { "break" } else { r }.to_string())
                     }
                     Some(Prompt::AbuseNote(n)) => ApiAction::MarkAbuse(n.trim().to_string()),
+                    Some(Prompt::DialNumber(n)) if n.trim_start_matches('+').is_empty() => {
+                        return None
+                    }
+                    Some(Prompt::DialNumber(n)) => ApiAction::Dial(n),
                     None => return None,
                 };
                 return Some(KeyAction::Api(a));
@@ -124,6 +144,10 @@ pub fn handle_key(
         }
         KeyCode::Char('x') => {
             *prompt = Some(Prompt::AbuseNote(String::new()));
+            return None;
+        }
+        KeyCode::Char('d') => {
+            *prompt = Some(Prompt::DialNumber(String::new()));
             return None;
         }
         KeyCode::Char('u') => ApiAction::Unpause,
@@ -216,6 +240,8 @@ struct Words {
     pause_help: &'static str,
     note_prompt: &'static str,
     note_help: &'static str,
+    dial_prompt: &'static str,
+    dial_help: &'static str,
     phone_keys: &'static [(&'static str, &'static str)],
     engine_keys: &'static [(&'static str, &'static str)],
 }
@@ -249,6 +275,8 @@ const ZH: Words = Words {
     pause_help: "回车发送，空=休息；Esc 取消",
     note_prompt: "辱骂备注",
     note_help: "回车标记该通话；Esc 取消",
+    dial_prompt: "外呼号码",
+    dial_help: "回车先振铃本话机再呼客户；Esc 取消",
     phone_keys: &[("a", "接听"), ("h", "挂机"), ("m", "静音"), ("q", "退出")],
     engine_keys: &[
         ("p", "暂停"),
@@ -263,6 +291,7 @@ const ZH: Words = Words {
         ("r", "录音暂停/继续"),
         ("s", "开始录音"),
         ("c", "结束语并挂机"),
+        ("d", "外呼"),
     ],
 };
 
@@ -295,6 +324,8 @@ const EN: Words = Words {
     pause_help: "Enter = send, empty = break; Esc = cancel",
     note_prompt: "Abuse note",
     note_help: "Enter = mark the call abusive; Esc = cancel",
+    dial_prompt: "Number to call",
+    dial_help: "Enter = ring this phone, then the customer; Esc = cancel",
     phone_keys: &[
         ("a", "answer"),
         ("h", "hang up"),
@@ -314,6 +345,7 @@ const EN: Words = Words {
         ("r", "rec pause"),
         ("s", "rec start"),
         ("c", "goodbye + hang up"),
+        ("d", "dial"),
     ],
 };
 
@@ -494,6 +526,9 @@ pub fn screen_lines(
         }
         Some(Prompt::AbuseNote(t)) => {
             out.push(format!("{}: {t}_   ({})", w.note_prompt, w.note_help))
+        }
+        Some(Prompt::DialNumber(t)) => {
+            out.push(format!("{}: {t}_   ({})", w.dial_prompt, w.dial_help))
         }
         None => out.extend(key_lines(lang, view.is_some(), KEY_LINE_COLUMNS)),
     }
@@ -761,7 +796,9 @@ mod tests {
                     assert!(all.contains(key), "{all}");
                 }
                 if engine {
-                    for key in ["p ", "u ", "o ", "t ", "1 ", "4 ", "x ", "r ", "s ", "c "] {
+                    for key in [
+                        "p ", "u ", "o ", "t ", "1 ", "4 ", "x ", "r ", "s ", "c ", "d ",
+                    ] {
                         assert!(all.contains(key), "{all}");
                     }
                 }
@@ -783,6 +820,44 @@ mod tests {
         )
         .join("\n");
         assert!(l.contains("Pause reason: me_") && l.contains("busy"), "{l}");
+    }
+
+    #[test]
+    fn the_dial_key_takes_a_number_and_asks_the_engine_to_call_it() {
+        let v = AgentView::new("1001");
+        let mut p = None;
+        assert_eq!(handle_key(KeyCode::Char('d'), &mut p, Some(&v)), None);
+        assert_eq!(p, Some(Prompt::DialNumber(String::new())));
+        // only digits (and a leading +) are typed; letters and a late + are ignored
+        for c in "+86a138-0+0".chars() {
+            handle_key(KeyCode::Char(c), &mut p, Some(&v));
+        }
+        assert_eq!(p, Some(Prompt::DialNumber("+8613800".into())));
+        assert_eq!(
+            handle_key(KeyCode::Enter, &mut p, Some(&v)),
+            Some(KeyAction::Api(ApiAction::Dial("+8613800".into())))
+        );
+        assert_eq!(p, None);
+        assert_eq!(
+            ApiAction::Dial("13800".into()).request("1001"),
+            (
+                "/api/agents/1001/dial".to_string(),
+                Some(serde_json::json!({ "number": "13800" }))
+            )
+        );
+        // an empty number sends nothing; Esc cancels; at most 32 digits
+        handle_key(KeyCode::Char('d'), &mut p, Some(&v));
+        assert_eq!(handle_key(KeyCode::Enter, &mut p, Some(&v)), None);
+        handle_key(KeyCode::Char('d'), &mut p, Some(&v));
+        for _ in 0..40 {
+            handle_key(KeyCode::Char('9'), &mut p, Some(&v));
+        }
+        assert_eq!(p, Some(Prompt::DialNumber("9".repeat(32))));
+        handle_key(KeyCode::Esc, &mut p, Some(&v));
+        assert_eq!(p, None);
+        // without the engine (no --api) there is no dial key
+        assert_eq!(handle_key(KeyCode::Char('d'), &mut p, None), None);
+        assert_eq!(p, None);
     }
 
     #[test]

@@ -18,6 +18,8 @@ mod cases;
 mod console;
 mod evidence;
 mod language;
+pub mod quality;
+mod worklist;
 mod writer;
 
 pub use cases::{
@@ -26,6 +28,7 @@ pub use cases::{
 };
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
+pub use worklist::{Campaign, ItemFilter, MAX_ITEMS};
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -426,6 +429,14 @@ fn migrator(backend: Backend) -> Migrator {
             include_str!("../migrations/postgres/0007_user_language.sql"),
         ),
     };
+    let quality = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0006_quality.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0006_quality.sql"),
+    };
+    let worklist = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0005_worklist.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0005_worklist.sql"),
+    };
     Migrator::with_migrations(vec![
         Migration::new(
             1,
@@ -453,6 +464,20 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("cases"),
             MigrationType::Simple,
             cases.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            5,
+            Cow::Borrowed("worklist"),
+            MigrationType::Simple,
+            worklist.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            6,
+            Cow::Borrowed("quality"),
+            MigrationType::Simple,
+            quality.into_sql_str(),
             false,
         ),
         Migration::new(

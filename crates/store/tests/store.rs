@@ -11,6 +11,8 @@
 //! with a message, unless `HOTLINE_SKIP_PG=1`.
 
 mod cases;
+#[path = "suites/quality.rs"]
+mod quality_suite;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +22,9 @@ use hotline_core::{
     AgentId, CallEvent, CallId, CallType, EndedBy, EventKind, Outcome, Party, QueueId,
 };
 use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
+
+#[path = "suites/worklist.rs"]
+mod worklist_suite;
 
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
     CallEvent {
@@ -292,6 +297,8 @@ async fn suite(url: &str) {
     console_suite(url, &store).await;
     language_suite(&store, &again).await;
     cases::suite(&store, HOSTILE).await;
+    quality_suite::quality_suite(&store).await;
+    worklist_suite::worklist_suite(&store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen

@@ -94,8 +94,8 @@ function loggedIn(me) {
   $('whoami').textContent = t('nav.whoami', { user: me.user, role: tOr(`role.${me.role}`, me.role) });
   $('nav-audit').hidden = me.role !== 'admin';
   if (!location.hash || location.hash === '#/login') location.hash = '#/wallboard';
-  // the language this user chose (stored on the server), else the one
-  // this browser uses now (then stored for the user)
+  // the language this user chose (stored on the server); a user who never
+  // chose keeps the one this browser uses (nothing is stored until they pick)
   fetch('/api/me/language', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).then((p) => {
     if (p && p.language && p.language !== I18N.lang) window.hotlineI18n.setLanguage(p.language);
   }).catch(() => {});
@@ -268,8 +268,10 @@ function viewWallboard() {
     h('table', { id: 'wb-agents' }),
     h('h3', { id: 'wb-trunks-title', hidden: true }, t('wb.trunks')),
     h('table', { id: 'wb-trunks' }),
+    h('div', { id: 'wb-worklist' }),
   );
   refreshTrunks();
+  if (window.hotlineWorklist) window.hotlineWorklist.wallboard($('wb-worklist'));
   startStream();
   refreshAgents();
   if (!state.kpis) {
@@ -440,7 +442,10 @@ async function viewCall(id) {
   if (call.marks.length) {
     v.append(h('h3', {}, t('call.marks')), h('ul', { id: 'marks' }, call.marks.map((m) => h('li', {}, t('call.mark_line', { kind: markKind(m.kind), by: m.by, at: fmtTime(m.at_ms), note: m.note }), m.released_ms ? t('call.mark_released', { by: m.released_by, reason: m.release_reason }) : t('call.mark_held')))));
   }
-  if (c && c.recorded) await player(v, id, call.held);
+  if (c && c.recorded) {
+    await player(v, id, call.held);
+    if (window.hotlineQuality) await window.hotlineQuality.attach(v, id, c); // quality.js
+  }
   if (c) {
     v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, t('call.blacklist_caller'))));
   }
@@ -663,6 +668,7 @@ function route() {
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
   if (view !== 'wallboard') { clearInterval(state.tick); }
   if (window.hotlineCases && window.hotlineCases.route(view, arg, query)) return; // cases.js
+  if (window.hotlineWorklist && window.hotlineWorklist.route(view, arg, query)) { stopStream(); return; }
   if (state.me.role === 'agent') {
     $('view').replaceChildren(h('p', {}, t('agents.no_access')));
     return;

@@ -215,6 +215,17 @@ impl World {
     /// An agent dials `number` now; None when the controller refuses (the
     /// agent is on a call).
     pub fn dial_out(&mut self, agent: &str, number: &str) -> Option<CallId> {
+        self.dial_out_with(agent, number, false)
+    }
+
+    /// An agent dials `number`, which is (or not) on one of their open
+    /// work items.
+    pub fn dial_out_with(
+        &mut self,
+        agent: &str,
+        number: &str,
+        on_work_item: bool,
+    ) -> Option<CallId> {
         self.seq += 1;
         let id = CallId::from_stored(format!("out{:04}", self.seq));
         let agent = AgentId::new(agent);
@@ -224,6 +235,7 @@ impl World {
             number: number.into(),
             call_type: CallType::Callback,
             media: Ok(()),
+            on_work_item,
         };
         let call = Call::outbound(
             id.clone(),
@@ -245,6 +257,18 @@ impl World {
         number: &str,
         call_type: CallType,
     ) -> Option<CallId> {
+        self.click_to_call_with(agent, number, call_type, false)
+    }
+
+    /// Click-to-call of a number that is (or not) on one of the agent's
+    /// open work items.
+    pub fn click_to_call_with(
+        &mut self,
+        agent: &str,
+        number: &str,
+        call_type: CallType,
+        on_work_item: bool,
+    ) -> Option<CallId> {
         self.seq += 1;
         let id = CallId::from_stored(format!("c2c{:04}", self.seq));
         let agent = AgentId::new(agent);
@@ -253,6 +277,7 @@ impl World {
             agent,
             number: number.into(),
             call_type,
+            on_work_item,
         };
         let call = Call::click_to_call(
             id.clone(),
