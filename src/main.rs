@@ -564,7 +564,8 @@ async fn run(settings: Settings) -> Result<()> {
     .with_case_owners(
         case_owners.clone(),
         i64::from(cfg.cases.owner_wait_s) * 1000,
-    );
+    )
+    .with_audit(store.clone());
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();

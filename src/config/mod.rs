@@ -9,6 +9,7 @@
 //!    engine takes, with every file the config names loaded.
 
 pub mod cases;
+pub mod monitor;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
@@ -148,6 +149,9 @@ pub struct Config {
     /// `[[shifts]]`: named shifts for `hotline report --shift`.
     #[serde(default)]
     pub shifts: Vec<crate::config::schedule::ShiftSection>,
+    /// `[monitor]`: live monitoring by supervisors.
+    #[serde(default)]
+    pub monitor: crate::config::monitor::MonitorSection,
     /// `[cases]`: complaint cases (reply deadlines, note categories,
     /// routing by ownership).
     #[serde(default)]
@@ -1210,6 +1214,7 @@ impl Config {
             }
         }
         self.validate_schedule()?;
+        self.validate_monitor()?;
         self.validate_routing()
     }
 

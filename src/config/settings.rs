@@ -343,6 +343,7 @@ fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig>
         limit_warning_fraction: cfg.limits.warning_fraction,
         transfer_queue: cfg.acd.transfer_queue.clone().map(QueueId::new),
         limit_tone: cfg.limits.agent_tone,
+        monitor: cfg.monitor_config(),
     })
 }
 

@@ -22,6 +22,7 @@ mod console;
 mod grafana;
 mod kpis;
 mod mandarin;
+mod monitor;
 mod outbound;
 mod phone;
 mod recordings;

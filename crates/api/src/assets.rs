@@ -16,6 +16,8 @@ pub const QUALITY_JS: &str = include_str!("assets/quality.js");
 pub const WORKLIST_JS: &str = include_str!("assets/worklist.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
+/// The live-monitoring buttons of the wallboard (issue 17).
+pub const MONITOR_JS: &str = include_str!("assets/monitor.js");
 /// The OpenAPI 3.1 description of the API.
 pub const OPENAPI_JSON: &str = include_str!("assets/openapi.json");
 
@@ -53,6 +55,9 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/app.js", || async {
             asset("text/javascript; charset=utf-8", APP_JS)
+        })
+        .get("/console/monitor.js", || async {
+            asset("text/javascript; charset=utf-8", MONITOR_JS)
         })
         .get("/console/cases.js", || async {
             asset("text/javascript; charset=utf-8", CASES_JS)

@@ -549,8 +549,8 @@ fn control_error(e: ControlError) -> Response {
     let status = match e {
         ControlError::UnknownAgent(_) | ControlError::NoCall(_) => StatusCode::NOT_FOUND,
         ControlError::Refused(_) => StatusCode::CONFLICT,
-        ControlError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
         ControlError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ControlError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
     };
     error(status, e)
 }
@@ -950,7 +950,10 @@ fn routes() -> Routes<Api> {
         .get("/api/agents/{id}/call", agent_call)
         .post("/api/agents/{id}/call/{action}", call_of_agent)
         .post("/api/calls/{id}/{action}", call_by_id);
-    figures.merge(agents).merge(calls)
+    figures
+        .merge(agents)
+        .merge(calls)
+        .merge(crate::monitor::routes())
 }
 
 /// Every route of the listener: the engine's and the console's, as

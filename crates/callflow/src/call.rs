@@ -12,7 +12,13 @@ use crate::control::{Action, ControlError, TalkingCall};
 use crate::limits::LimitClock;
 use crate::settings::{ClosedTreatment, Environment, FlowSettings, PromptRef, Route};
 use hotline_acd::{CallRequest, PreferredAgent, RingResult, SkillNeed};
-use hotline_core::{AgentId, CallEvent, CallId, CallType, Cdr, EndedBy, EventKind, Party, QueueId};
+use hotline_core::{
+    AgentId, CallEvent, CallId, CallType, Cdr, EndedBy, EventKind, MonitorMode, Party, QueueId,
+};
+
+#[path = "monitor.rs"]
+mod monitor;
+pub use monitor::MONITOR_RING_MS;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -211,6 +217,10 @@ pub enum Input {
     },
     /// The recording asked to close by [`Command::CloseRecording`] is sealed.
     RecordingSealed(Sealed),
+    /// The supervisor's leg of a monitored call (rung by
+    /// [`Command::InviteSupervisor`], or their own INVITE answered by
+    /// [`Command::AnswerSupervisor`]).
+    Supervisor(LegInput),
     /// An action of the agent or a supervisor; answered by
     /// [`Command::Reply`] with the same token.
     Control {
@@ -361,6 +371,28 @@ pub enum Command {
         status: u16,
         /// Reason phrase (phones show it).
         reason: String,
+    },
+    /// Ring the supervisor's phone for monitoring, with an offer for a
+    /// third media leg (answer: [`Input::Supervisor`]).
+    InviteSupervisor {
+        /// The supervisor's phone (SIP account).
+        supervisor: String,
+    },
+    /// 200 OK to the supervisor's own INVITE (a feature code), the monitor
+    /// leg's port in the SDP (answer: [`Input::Supervisor`] `Answered`).
+    AnswerSupervisor,
+    /// The supervisor answered: connect their media leg in `mode`.
+    JoinMonitor {
+        /// How they take part.
+        mode: MonitorMode,
+    },
+    /// Switch the joined monitor leg's mode.
+    SetMonitorMode(MonitorMode),
+    /// Remove the monitor leg from the media; BYE (or CANCEL, or a refusal
+    /// of their own INVITE) to the supervisor when `hang_up`.
+    EndMonitor {
+        /// The supervisor's leg is still up and must be ended.
+        hang_up: bool,
     },
     /// Has the caller made a sound since the engine answered? (answer:
     /// [`Input::SilenceChecked`]).
@@ -541,6 +573,8 @@ pub struct Call {
     pauses_ms: Vec<(i64, i64)>,
     /// Events to write after the recording is sealed, then the end.
     closing_events: Vec<(Option<AgentId>, EventKind)>,
+    /// A supervisor monitoring the call (ringing or joined).
+    monitor: Option<monitor::Monitoring>,
     events: Vec<CallEvent>,
     out: VecDeque<Command>,
 }
@@ -587,6 +621,7 @@ impl Call {
             recording: Recording::None,
             pauses_ms: Vec::new(),
             closing_events: Vec::new(),
+            monitor: None,
             events: Vec::new(),
             out: VecDeque::new(),
         }
@@ -769,6 +804,7 @@ impl Call {
             self.message_until.as_ref().map(|(t, _)| *t),
             self.voicemail_until,
             self.releasing.iter().map(|(_, t)| *t).min(),
+            self.monitor_deadline(),
         ];
         match &self.phase {
             Phase::Waiting => {
@@ -857,6 +893,7 @@ impl Call {
                 );
                 self.after_seal(now);
             }
+            Input::Supervisor(ev) => self.on_supervisor(now, ev),
             Input::Control { token, action, by } => self.on_control(now, token, action, by),
             Input::Shutdown => self.shutdown(now),
         }
@@ -870,6 +907,7 @@ impl Call {
         for (agent, _) in due {
             self.push(Command::HangUpAgent { agent });
         }
+        self.monitor_timeout(now);
         if let Some((until, _)) = &self.message_until {
             if *until <= now {
                 if let Some((_, after)) = self.message_until.take() {
@@ -970,6 +1008,7 @@ impl Call {
     /// Ends the call: seal the recording if one is open, then the closing
     /// events and the CDR.
     fn end(&mut self, now: i64, closing: Vec<(Option<AgentId>, EventKind)>) {
+        self.end_monitor(now, "call ended", true);
         self.ringing.clear();
         self.menu = None;
         self.silence_at = None;
@@ -1918,6 +1957,8 @@ impl Call {
     }
 
     fn complete(&mut self, now: i64, ended_by: EndedBy) {
+        // the supervisor leaves with the call, before its end is written
+        self.end_monitor(now, "call ended", true);
         let Some(mut talk) = self.talk.take() else {
             return;
         };
@@ -1962,6 +2003,9 @@ impl Call {
             held: talk.is_some_and(|t| t.held_since.is_some()),
             recording_paused: talk.is_some_and(|t| t.paused_since.is_some()),
             recorded: self.recording == Recording::Open,
+            monitored_by: self.monitor.as_ref().map(|m| m.supervisor.clone()),
+            monitor_mode: self.monitor.as_ref().map(|m| m.mode),
+            monitor_joined: self.monitor.as_ref().is_some_and(|m| m.joined_ms.is_some()),
         }
     }
 
@@ -1976,6 +2020,16 @@ impl Call {
                 token,
                 result: Err(ControlError::Refused(why.into())),
             });
+            return;
+        }
+        if matches!(
+            action,
+            Action::Monitor { .. } | Action::SetMonitorMode(_) | Action::StopMonitor
+        ) {
+            let result = self
+                .monitor_action(now, action, &by)
+                .map(|()| self.talking_call(true));
+            self.push(Command::Reply { token, result });
             return;
         }
         if action == Action::StartRecording {
@@ -2098,6 +2152,9 @@ impl Call {
                 }
             }
             Action::StartRecording => return refuse("the call is already recorded"),
+            Action::Monitor { .. } | Action::SetMonitorMode(_) | Action::StopMonitor => {
+                return refuse("monitoring is asked through the monitor requests")
+            }
             Action::PlayIntoCall {
                 recording,
                 duration_ms,
@@ -2133,6 +2190,8 @@ impl Call {
     /// their leg), the caller hears music and waits in `to` ahead of its
     /// other callers; the recording goes on.
     fn transfer(&mut self, now: i64, to: QueueId, by: &str) -> AgentId {
+        // the supervisor listened to this agent's conversation
+        self.end_monitor(now, "the call was transferred", true);
         let Some(mut talk) = self.talk.take() else {
             return AgentId::new("");
         };

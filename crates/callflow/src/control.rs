@@ -1,7 +1,7 @@
 //! What agents and supervisors ask of a call in progress, and what they get
 //! back: the vocabulary shared by the call, the controller and the API.
 
-use hotline_core::{CallType, QueueId};
+use hotline_core::{CallType, MonitorMode, QueueId};
 
 /// What an agent or a supervisor asks of a talking call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +35,23 @@ pub enum Action {
         /// Its length, ms.
         duration_ms: i64,
     },
+    /// A supervisor listens in (or whispers, or barges in): their phone is
+    /// rung and joins the call when answered, or (`own_leg`) the
+    /// supervisor's own INVITE (a feature code) is answered and joined.
+    Monitor {
+        /// The supervisor's phone (its SIP account).
+        supervisor: String,
+        /// How they take part.
+        mode: MonitorMode,
+        /// The supervisor dialled in: their INVITE is the leg.
+        own_leg: bool,
+        /// A short beep to the agent when the supervisor joins.
+        beep: bool,
+    },
+    /// Switch the monitoring's mode.
+    SetMonitorMode(MonitorMode),
+    /// End the monitoring (the supervisor's leg is hung up; the call goes on).
+    StopMonitor,
 }
 
 /// Why a request was not carried out.
@@ -49,7 +66,8 @@ pub enum ControlError {
     /// The engine is shutting down.
     #[error("the engine is not running")]
     Stopped,
-    /// Not allowed at all (a number the dial rules refuse: no private calls).
+    /// Not allowed at all (a number the dial rules refuse: no private calls;
+    /// a phone without the supervisor role asking to monitor).
     #[error("{0}")]
     Forbidden(String),
     /// No call in progress by that id, or the agent is on no call.
@@ -76,4 +94,10 @@ pub struct TalkingCall {
     pub recording_paused: bool,
     /// Whether the call is recorded at all.
     pub recorded: bool,
+    /// The supervisor's phone monitoring the call (ringing or joined).
+    pub monitored_by: Option<String>,
+    /// How the supervisor takes part.
+    pub monitor_mode: Option<MonitorMode>,
+    /// The supervisor's phone has answered and is on the call.
+    pub monitor_joined: bool,
 }

@@ -22,7 +22,7 @@ pub mod settings;
 
 pub use call::{
     BlacklistHit, Call, CallbackSpec, ClickToCall, Command, Inbound, Input, LegInput, OutboundSpec,
-    OwnerHint, Phase, Sealed, ToController, OUTBOUND,
+    OwnerHint, Phase, Sealed, ToController, MONITOR_RING_MS, OUTBOUND,
 };
 pub use control::{Action, ControlError, TalkingCall};
 pub use controller::{

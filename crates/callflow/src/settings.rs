@@ -36,6 +36,8 @@ pub enum PromptRef {
         /// Expected wait, ms.
         expected_wait_ms: Option<i64>,
     },
+    /// The agent-only beep when a supervisor starts monitoring the call.
+    MonitorBeep,
     /// 「1001号客服为您服务」: the answering agent's number (报工号), played to
     /// both sides before they talk.
     AgentNumber(String),
@@ -67,6 +69,7 @@ impl PromptRef {
             PromptRef::VoicemailGreeting => "voicemail".into(),
             PromptRef::VoicemailBeep => "voicemail-beep".into(),
             PromptRef::Announcement { .. } => "announcement".into(),
+            PromptRef::MonitorBeep => "monitor_beep".into(),
             PromptRef::AgentNumber(_) => "agent_number".into(),
             PromptRef::HoldResume => "hold_resume".into(),
             PromptRef::Closing => "closing".into(),

@@ -436,6 +436,46 @@ pub enum EventKind {
         /// Why (`max_wait`, `no_agents`).
         reason: String,
     },
+    /// A supervisor joined the call (their phone answered): live monitoring
+    /// in `mode` (`whisper` and `barge` mark that the agent, or both
+    /// parties, heard someone else than each other from here on).
+    MonitorStarted {
+        /// The supervisor's phone (its SIP account).
+        supervisor: String,
+        /// `listen`, `whisper` or `barge`.
+        mode: crate::MonitorMode,
+        /// Who asked (`phone:<account>`, `api:<name>`).
+        by: String,
+    },
+    /// The supervisor switched mode during the call.
+    MonitorModeChanged {
+        /// The supervisor's phone.
+        supervisor: String,
+        /// The mode before.
+        from: crate::MonitorMode,
+        /// The mode now.
+        mode: crate::MonitorMode,
+        /// Who asked.
+        by: String,
+    },
+    /// The monitoring ended (the supervisor hung up or asked to stop, or
+    /// the call ended).
+    MonitorStopped {
+        /// The supervisor's phone.
+        supervisor: String,
+        /// How long the supervisor was on the call, ms.
+        duration_ms: i64,
+        /// Why (`supervisor hung up`, `stopped by api:alice`, `call ended`).
+        reason: String,
+    },
+    /// A monitoring request came to nothing (the supervisor's phone did not
+    /// answer, refused, or could not be reached).
+    MonitorFailed {
+        /// The supervisor's phone.
+        supervisor: String,
+        /// Why.
+        reason: String,
+    },
     /// No RTP came from one side of a talking call (not on hold) for the
     /// configured time: the line died (a dropped call). The call is ended
     /// by the engine (`completed` with `ended_by = system` follows).
@@ -544,6 +584,10 @@ impl EventKind {
             EventKind::RecordingPaused { .. } => "recording_paused",
             EventKind::RecordingResumed { .. } => "recording_resumed",
             EventKind::PlayedIntoCall { .. } => "played_into_call",
+            EventKind::MonitorStarted { .. } => "monitor_started",
+            EventKind::MonitorModeChanged { .. } => "monitor_mode_changed",
+            EventKind::MonitorStopped { .. } => "monitor_stopped",
+            EventKind::MonitorFailed { .. } => "monitor_failed",
             EventKind::OwnerFirst { .. } => "owner_first",
             EventKind::CaseWarning { .. } => "case_warning",
             EventKind::CaseOverdue { .. } => "case_overdue",

@@ -11,6 +11,7 @@ mod cdr;
 mod clock;
 mod event;
 mod ids;
+mod monitor;
 
 pub use audio::{AudioFrame, Side};
 pub use cadence::{CadenceError, RingCadence};
@@ -19,3 +20,4 @@ pub use cdr::Cdr;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{CallEvent, EndedBy, EventKind, Outcome, OUTBOUND};
 pub use ids::{AgentId, CallId, CallType, Party, QueueId, UnknownCallType};
+pub use monitor::{BadMonitorMode, MonitorMode, Party3};

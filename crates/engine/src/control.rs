@@ -7,7 +7,7 @@ pub use hotline_callflow::{
     refusal_text, state_name, AgentRequest, AgentStatus, ControlError, QueueStatus, Requester,
     TalkingCall, WaitingCaller,
 };
-use hotline_core::{AgentId, CallId, CallType, QueueId};
+use hotline_core::{AgentId, CallId, CallType, MonitorMode, QueueId};
 use std::collections::BTreeMap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,6 +45,18 @@ pub enum CallAction {
         /// Which recording (its call id), for the event.
         recording: String,
     },
+    /// A supervisor listens in (whispers, barges in): the engine rings the
+    /// supervisor's phone and joins it to the call when answered.
+    Monitor {
+        /// The supervisor's phone (a SIP account in `[monitor] supervisors`).
+        supervisor: String,
+        /// How they take part.
+        mode: MonitorMode,
+    },
+    /// Switch the monitoring's mode.
+    MonitorMode(MonitorMode),
+    /// End the monitoring (the call goes on).
+    StopMonitor,
 }
 
 impl CallAction {
@@ -60,6 +72,9 @@ impl CallAction {
             CallAction::ResumeRecording => "record_resume",
             CallAction::StartRecording => "record_start",
             CallAction::PlayIntoCall { .. } => "play",
+            CallAction::Monitor { .. } => "monitor",
+            CallAction::MonitorMode(_) => "monitor_mode",
+            CallAction::StopMonitor => "monitor_stop",
             CallAction::Close => "close",
         }
     }

@@ -39,6 +39,12 @@ pub(crate) enum CallMsg {
         by: String,
         reply: oneshot::Sender<Result<TalkingCall, ControlError>>,
     },
+    /// A supervisor's own INVITE (a monitor feature code) to join the call.
+    MonitorCall {
+        inbound: InboundCall,
+        supervisor: String,
+        mode: hotline_core::MonitorMode,
+    },
 }
 
 /// Call driver → controller.
@@ -62,14 +68,20 @@ pub(crate) struct CallCtx {
     pub live: Option<mpsc::UnboundedSender<CallEvent>>,
     pub clock: Arc<dyn Clock>,
     pub controller: mpsc::Sender<FromCall>,
+    /// Where monitoring sessions are audited.
+    pub audit: Option<hotline_store::Store>,
     pub trunks: crate::trunks::TrunkBoard,
     /// Open cases' owners by number, and how long a caller waits for theirs.
     pub owners: Option<(crate::owners::CaseOwners, i64)>,
 }
 
 impl CallCtx {
-    /// Writes an event to the log and the live feed.
+    /// Writes an event to the log and the live feed (and a monitoring
+    /// event to the audit log).
     pub fn publish(&self, e: CallEvent) {
+        if let Some(store) = &self.audit {
+            crate::monitor::audit(store, &e);
+        }
         if let Some(live) = &self.live {
             let _ = live.send(e.clone());
         }
@@ -141,6 +153,13 @@ pub(crate) struct CallDriver {
     trunk: Option<crate::trunks::Seizure>,
     replies: HashMap<u64, oneshot::Sender<Result<TalkingCall, ControlError>>>,
     next_token: u64,
+    /// The supervisor's leg of a monitored call.
+    supervisor: Option<AgentLeg>,
+    /// Where the supervisor's RTP goes (their SDP), once answered.
+    supervisor_media: Option<(SocketAddr, Negotiated)>,
+    /// The token of a supervisor's own INVITE's monitor request (refused:
+    /// their INVITE gets the reason).
+    own_leg_token: Option<u64>,
     rx: mpsc::Receiver<CallMsg>,
     rx_open: bool,
 }
@@ -341,6 +360,9 @@ impl CallDriver {
             trunk: None,
             replies: HashMap::new(),
             next_token: 0,
+            supervisor: None,
+            supervisor_media: None,
+            own_leg_token: None,
             rx,
             rx_open: true,
         }
@@ -367,6 +389,7 @@ impl CallDriver {
             tokio::select! {
                 ev = next_customer_event(&mut self.customer) => self.on_customer(ev),
                 (i, ev) = next_agent_event(&mut self.legs) => self.on_agent(i, ev),
+                ev = next_supervisor_event(&mut self.supervisor) => self.on_supervisor(ev),
                 d = next_digit(&mut self.dtmf), if wants_digits => match d {
                     Some(d) => self.feed(Input::Digit(d)),
                     None => self.dtmf = None,
@@ -401,6 +424,28 @@ impl CallDriver {
                 self.feed(Input::Offer { agent });
             }
             Some(CallMsg::Input(i)) => self.feed(i),
+            Some(CallMsg::MonitorCall {
+                inbound,
+                supervisor,
+                mode,
+            }) => {
+                if self.supervisor.is_some() {
+                    inbound.reject(486, Some("the call is already monitored".into()));
+                    return;
+                }
+                let by = format!("phone:{supervisor}");
+                self.supervisor = Some(AgentLeg::In(inbound));
+                self.next_token += 1;
+                let token = self.next_token;
+                self.own_leg_token = Some(token);
+                let action = Action::Monitor {
+                    supervisor,
+                    mode,
+                    own_leg: true,
+                    beep: self.ctx.cfg.monitor.beep,
+                };
+                self.feed(Input::Control { token, action, by });
+            }
             Some(CallMsg::Control { action, by, reply }) => {
                 let action = match action {
                     CallAction::Show => Action::Show,
@@ -411,6 +456,14 @@ impl CallDriver {
                     CallAction::PauseRecording => Action::PauseRecording,
                     CallAction::ResumeRecording => Action::ResumeRecording,
                     CallAction::StartRecording => Action::StartRecording,
+                    CallAction::Monitor { supervisor, mode } => Action::Monitor {
+                        supervisor,
+                        mode,
+                        own_leg: false,
+                        beep: self.ctx.cfg.monitor.beep,
+                    },
+                    CallAction::MonitorMode(m) => Action::SetMonitorMode(m),
+                    CallAction::StopMonitor => Action::StopMonitor,
                     CallAction::Close => Action::Close,
                     CallAction::PlayIntoCall { audio, recording } => {
                         let duration_ms = audio.duration_ms() as i64;
@@ -467,6 +520,121 @@ impl CallDriver {
             }
         };
         self.feed(input);
+    }
+
+    fn on_supervisor(&mut self, ev: Option<LegEvent>) {
+        let event = match ev {
+            Some(LegEvent::Answered { sdp: answer }) => match negotiate(&answer) {
+                Ok(m) => {
+                    self.supervisor_media = Some(m);
+                    LegInput::Answered { usable: true }
+                }
+                Err(e) => {
+                    warn!(error = %e, "the supervisor's phone answered with unusable SDP");
+                    LegInput::Answered { usable: false }
+                }
+            },
+            Some(LegEvent::Rejected { status }) => {
+                self.supervisor = None;
+                LegInput::Rejected { status }
+            }
+            Some(e) if e.keeps_the_leg_up() => return,
+            other => {
+                self.supervisor = None;
+                LegInput::Gone {
+                    reason: gone_reason(other),
+                }
+            }
+        };
+        self.feed(Input::Supervisor(event));
+    }
+
+    /// Rings the supervisor's phone with an offer for the monitor leg.
+    async fn invite_supervisor(&mut self, supervisor: String) {
+        let failed = |reason: String| Input::Supervisor(LegInput::InviteFailed { reason });
+        let Some(binding) = self.ctx.sip.contacts(&supervisor).into_iter().next() else {
+            return self.feed(failed(format!("phone {supervisor} is not registered")));
+        };
+        let Some(media) = &self.media else {
+            return self.feed(failed("the call has no media".into()));
+        };
+        let port = match self
+            .ctx
+            .media
+            .add_monitor(media, hotline_core::MonitorMode::Listen)
+        {
+            Ok(p) => p,
+            Err(e) => return self.feed(failed(e.to_string())),
+        };
+        let offer = sdp::build(
+            self.ctx.cfg.media_ip,
+            port,
+            &[Codec::Pcmu, Codec::Pcma],
+            None,
+            self.session_id ^ 0x5u64,
+            1,
+        );
+        let from = Party {
+            number: format!("monitor-{}", self.call.id()),
+            display: Some("monitor".into()),
+        };
+        match self.ctx.sip.invite(&binding, &from, offer).await {
+            Ok(leg) => {
+                info!(%supervisor, contact = %binding.contact, "ringing the supervisor to monitor");
+                self.supervisor = Some(AgentLeg::Out(leg));
+                self.feed(Input::Supervisor(LegInput::Invited {
+                    contact: binding.contact,
+                }));
+            }
+            Err(e) => self.feed(failed(e.to_string())),
+        }
+    }
+
+    /// Answers the supervisor's own INVITE with the monitor leg's port.
+    fn answer_supervisor(&mut self) {
+        let Some(AgentLeg::In(inbound)) = &self.supervisor else {
+            return;
+        };
+        let checked = if inbound.offer_is_sdp {
+            sdp::parse(&inbound.offer).ok().and_then(|o| {
+                let n = sdp::negotiate(&o).ok()?;
+                Some((SocketAddr::new(o.connection, o.audio_port), n))
+            })
+        } else {
+            None
+        };
+        let (Some((addr, negotiated)), Some(media)) = (checked, &self.media) else {
+            return self.feed(Input::Supervisor(LegInput::Answered { usable: false }));
+        };
+        let port = match self
+            .ctx
+            .media
+            .add_monitor(media, hotline_core::MonitorMode::Listen)
+        {
+            Ok(p) => p,
+            Err(e) => {
+                warn!(error = %e, "no media port for the monitor leg");
+                return self.feed(Input::Supervisor(LegInput::InviteFailed {
+                    reason: e.to_string(),
+                }));
+            }
+        };
+        let answer = sdp::build(
+            self.ctx.cfg.media_ip,
+            port,
+            &[negotiated.codec],
+            negotiated.telephone_event,
+            self.session_id ^ 0x5u64,
+            1,
+        );
+        if let Err(e) = inbound.answer(answer) {
+            warn!(error = %e, "cannot answer the supervisor's call");
+            return self.feed(Input::Supervisor(LegInput::InviteFailed {
+                reason: e.to_string(),
+            }));
+        }
+        self.supervisor_media = Some((addr, negotiated));
+        self.feed(Input::Supervisor(LegInput::Answered { usable: true }));
     }
 
     fn on_agent(&mut self, i: usize, ev: Option<LegEvent>) {
@@ -696,7 +864,44 @@ impl CallDriver {
                         .ok();
                 }
                 Command::Emit(e) => self.ctx.publish(e),
+                Command::InviteSupervisor { supervisor } => {
+                    self.invite_supervisor(supervisor).await
+                }
+                Command::AnswerSupervisor => self.answer_supervisor(),
+                Command::JoinMonitor { mode } => {
+                    if let (Some(m), Some((addr, n))) = (&self.media, self.supervisor_media) {
+                        m.set_monitor_remote(addr, n);
+                        m.set_monitor_mode(mode);
+                    }
+                }
+                Command::SetMonitorMode(mode) => {
+                    if let Some(m) = &self.media {
+                        m.set_monitor_mode(mode);
+                    }
+                }
+                Command::EndMonitor { hang_up } => {
+                    if let Some(m) = &self.media {
+                        m.stop_monitor();
+                    }
+                    let answered = self.supervisor_media.take().is_some();
+                    self.own_leg_token = None;
+                    match (self.supervisor.take(), hang_up) {
+                        (Some(AgentLeg::In(c)), true) if !answered => {
+                            c.reject(480, Some("the monitoring could not start".into()))
+                        }
+                        (Some(leg), true) => leg.hangup().await,
+                        _ => {}
+                    }
+                }
                 Command::Reply { token, result } => {
+                    if self.own_leg_token == Some(token) {
+                        self.own_leg_token = None;
+                        if let Err(e) = &result {
+                            if let Some(AgentLeg::In(c)) = self.supervisor.take() {
+                                c.reject(403, Some(e.to_string()));
+                            }
+                        }
+                    }
                     if let Some(reply) = self.replies.remove(&token) {
                         let _ = reply.send(result);
                     }
@@ -704,6 +909,9 @@ impl CallDriver {
                 Command::Finished(cdr) => {
                     info!(outcome = ?cdr.outcome, "call over");
                     for (_, leg) in self.legs.drain(..) {
+                        leg.hangup().await;
+                    }
+                    if let Some(leg) = self.supervisor.take() {
                         leg.hangup().await;
                     }
                     self.ctx.sink.cdr(*cdr);
@@ -965,6 +1173,13 @@ async fn next_customer_event(leg: &mut CustomerLeg) -> Option<LegEvent> {
         CustomerLeg::Inbound(c) => c.next_event().await,
         CustomerLeg::Outbound(Some(l)) => l.next_event().await,
         CustomerLeg::Outbound(None) => std::future::pending().await,
+    }
+}
+
+async fn next_supervisor_event(leg: &mut Option<AgentLeg>) -> Option<LegEvent> {
+    match leg {
+        Some(l) => l.next_event().await,
+        None => std::future::pending().await,
     }
 }
 

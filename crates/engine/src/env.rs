@@ -61,6 +61,7 @@ impl EngineEnv {
                 .as_ref()
                 .map(|a| a.build(*position, *expected_wait_ms))
                 .unwrap_or_default(),
+            PromptRef::MonitorBeep => vec![Prompt::tone("monitor_beep", 1200.0, 150, 5000)],
             PromptRef::AgentNumber(agent) => p
                 .agent_number
                 .as_ref()

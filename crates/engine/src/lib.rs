@@ -15,6 +15,7 @@ pub mod callback;
 pub mod control;
 mod driver;
 mod env;
+pub mod monitor;
 pub mod outbound;
 pub mod owners;
 pub mod routing;
@@ -22,7 +23,9 @@ pub mod schedule;
 pub mod trunks;
 pub mod zh;
 
-use control::{AgentControl, CallTarget, ControlError, ControlMsg, FeatureCodes, Requester};
+use control::{
+    AgentControl, CallAction, CallTarget, ControlError, ControlMsg, FeatureCodes, Requester,
+};
 use driver::{CallCtx, CallDriver, CallMsg, FromCall};
 use env::EngineEnv;
 use hotline_acd::QueueConfig;
@@ -120,6 +123,8 @@ pub struct EngineConfig {
     /// A talking call without RTP from one side this long is ended as
     /// dropped, ms (0 = never).
     pub media_timeout_ms: i64,
+    /// Live monitoring: supervisors' phones, feature codes, the beep.
+    pub monitor: monitor::MonitorConfig,
     /// The carrier trunks (`[[trunks]]`) calls out and callbacks go through.
     pub trunks: Vec<trunks::TrunkConfig>,
 }
@@ -169,6 +174,7 @@ pub struct Engine {
     control_tx: mpsc::Sender<ControlMsg>,
     control_rx: Option<mpsc::Receiver<ControlMsg>>,
     pending_callbacks: Vec<callback::PendingCallback>,
+    audit: Option<hotline_store::Store>,
     trunks: trunks::TrunkBoard,
     owners: Option<(owners::CaseOwners, i64)>,
 }
@@ -198,6 +204,7 @@ impl Engine {
             control_tx,
             control_rx: Some(control_rx),
             pending_callbacks: Vec::new(),
+            audit: None,
             owners: None,
         }
     }
@@ -215,6 +222,13 @@ impl Engine {
     /// deadline, once their queue is open and an agent is free.
     pub fn with_pending_callbacks(mut self, pending: Vec<callback::PendingCallback>) -> Self {
         self.pending_callbacks = pending;
+        self
+    }
+
+    /// Writes an audit entry for every monitoring session (start, mode
+    /// change, stop) to `store`'s audit log.
+    pub fn with_audit(mut self, store: hotline_store::Store) -> Self {
+        self.audit = Some(store);
         self
     }
 
@@ -264,6 +278,7 @@ impl Engine {
             live: self.live.clone(),
             clock: self.clock.clone(),
             controller: from_calls_tx,
+            audit: self.audit.clone(),
             trunks: self.trunks.clone(),
             owners: self.owners.clone(),
         });
@@ -581,6 +596,9 @@ impl Shell {
                     let number = number.to_string();
                     return self.dial_out(now, agent, number, inbound);
                 }
+                if let Some((mode, target)) = self.ctx.cfg.monitor.parse(&inbound.dialled) {
+                    return span.in_scope(|| self.monitor_call(now, agent, mode, target, inbound));
+                }
                 let result =
                     span.in_scope(
                         || match self.ctx.cfg.feature_codes.parse(&inbound.dialled) {
@@ -756,6 +774,59 @@ impl Shell {
         tokio::spawn(driver.run().instrument(span));
     }
 
+    /// A supervisor's desk phone dialled a monitor code: their INVITE
+    /// joins the target agent's call (403 for a phone without the
+    /// supervisor role, 404 when the agent is on no call).
+    fn monitor_call(
+        &mut self,
+        now: i64,
+        supervisor: AgentId,
+        mode: hotline_core::MonitorMode,
+        target: String,
+        inbound: hotline_sip::InboundCall,
+    ) {
+        let refuse = |inbound: hotline_sip::InboundCall, status: u16, reason: String| {
+            warn!(%supervisor, %target, %reason, "monitor code refused");
+            inbound.reject(status, Some(reason.clone()));
+            self.ctx.publish(CallEvent {
+                at_ms: now,
+                call_id: None,
+                agent: Some(supervisor.clone()),
+                queue: None,
+                kind: EventKind::AgentRequestRefused {
+                    request: format!("monitor_{mode}"),
+                    reason,
+                    by: "phone".into(),
+                },
+            });
+        };
+        if !self.ctx.cfg.monitor.is_supervisor(supervisor.as_str()) {
+            return refuse(inbound, 403, "only supervisors may monitor calls".into());
+        }
+        let agent = AgentId::new(target.clone());
+        let Some(tx) = self
+            .controller
+            .call_of(&agent)
+            .cloned()
+            .and_then(|c| self.calls.get(&c))
+        else {
+            return refuse(inbound, 404, format!("agent {target} is on no call"));
+        };
+        info!(%supervisor, agent = %target, %mode, "supervisor dials in to monitor");
+        let msg = CallMsg::MonitorCall {
+            inbound,
+            supervisor: supervisor.to_string(),
+            mode,
+        };
+        if let Err(
+            mpsc::error::TrySendError::Full(CallMsg::MonitorCall { inbound, .. })
+            | mpsc::error::TrySendError::Closed(CallMsg::MonitorCall { inbound, .. }),
+        ) = tx.try_send(msg)
+        {
+            inbound.reject(503, Some("the call is busy; try again".into()));
+        }
+    }
+
     fn on_control(&mut self, msg: ControlMsg) {
         let now = self.ctx.clock.now_ms();
         match msg {
@@ -776,6 +847,14 @@ impl Shell {
                 by,
                 reply,
             } => {
+                if let CallAction::Monitor { supervisor, .. } = &action {
+                    if !self.ctx.cfg.monitor.is_supervisor(supervisor) {
+                        let _ = reply.send(Err(ControlError::Forbidden(format!(
+                            "`{supervisor}` is not a supervisor's phone ([monitor] supervisors)"
+                        ))));
+                        return;
+                    }
+                }
                 let call = match &target {
                     CallTarget::Call(c) => Some(c.clone()),
                     CallTarget::Agent(a) => self.controller.call_of(a).cloned(),

@@ -17,10 +17,12 @@
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod g711;
+pub mod mix;
 pub mod prompt;
 pub mod sdp;
 mod session;
 
+pub use mix::{MonitorMode, Party3};
 pub use session::{
     dtmf_digit, is_voice, MediaConfig, MediaEngine, MediaError, MediaSession, MediaStats,
     SideStats, DTMF_QUEUE, VOICE_LEVEL,

@@ -1,5 +1,6 @@
 //! Media worker threads, RTP port allocation and the per-call relay task.
 
+use crate::mix::{mix_into, MonitorMode, Party3, SourceFifo};
 use crate::prompt::Prompt;
 use crate::sdp::Negotiated;
 use crate::{Codec, FRAME_SAMPLES};
@@ -198,6 +199,25 @@ impl MediaEngine {
         })
     }
 
+    /// Adds a supervisor's monitor leg to `session`: binds a third RTP port
+    /// (returned, for the supervisor's SDP) on which the supervisor hears and,
+    /// by `mode`, is heard ([`MonitorMode`]). The port returns to the pool at
+    /// [`MediaSession::stop_monitor`] or when the session ends. A session has
+    /// at most one monitor leg: a second one replaces the first.
+    pub fn add_monitor(
+        &self,
+        session: &MediaSession,
+        mode: MonitorMode,
+    ) -> Result<u16, MediaError> {
+        let (socket, port) = self.bind_port()?;
+        let guard = MonitorPort {
+            engine: self.clone(),
+            port,
+        };
+        session.send(Cmd::Monitor(socket, guard, mode));
+        Ok(port)
+    }
+
     fn bind_port(&self) -> Result<(std::net::UdpSocket, u16), MediaError> {
         let tries = self.inner.free.lock().map(|f| f.len()).unwrap_or(0);
         for _ in 0..tries {
@@ -256,6 +276,18 @@ struct PortGuard {
     ports: (u16, u16),
 }
 
+/// Returns a monitor leg's port to the pool when the leg goes.
+struct MonitorPort {
+    engine: MediaEngine,
+    port: u16,
+}
+
+impl Drop for MonitorPort {
+    fn drop(&mut self) {
+        self.engine.release(self.port);
+    }
+}
+
 impl Drop for PortGuard {
     fn drop(&mut self) {
         self.engine.release(self.ports.0);
@@ -275,6 +307,10 @@ enum Cmd {
     AgentTone(Prompt),
     Tap(crossbeam_channel::Sender<AudioFrame>),
     PlayToBoth(Prompt),
+    Monitor(std::net::UdpSocket, MonitorPort, MonitorMode),
+    MonitorRemote(SocketAddr, Negotiated),
+    MonitorMode(MonitorMode),
+    StopMonitor,
 }
 
 /// Packet counters of one side of a session.
@@ -313,6 +349,10 @@ pub struct MediaStats {
     pub tapped: u64,
     /// Frames the recorder could not take (channel full).
     pub tap_dropped: u64,
+    /// The supervisor's monitor leg (all monitor legs of the session).
+    pub monitor: SideStats,
+    /// Mixed frames sent (to any party).
+    pub mixed_frames: u64,
 }
 
 #[derive(Default)]
@@ -352,6 +392,8 @@ struct Counters {
     prompt_frames: AtomicU64,
     tapped: AtomicU64,
     tap_dropped: AtomicU64,
+    monitor: SideCounters,
+    mixed_frames: AtomicU64,
     /// Epoch ms of the caller's last frame with sound in it (0 = none yet).
     caller_voice_ms: std::sync::atomic::AtomicI64,
 }
@@ -383,6 +425,10 @@ impl std::fmt::Debug for Cmd {
             Cmd::AgentTone(..) => "AgentTone",
             Cmd::Tap(..) => "Tap",
             Cmd::PlayToBoth(..) => "PlayToBoth",
+            Cmd::Monitor(..) => "Monitor",
+            Cmd::MonitorRemote(..) => "MonitorRemote",
+            Cmd::MonitorMode(..) => "MonitorMode",
+            Cmd::StopMonitor => "StopMonitor",
         })
     }
 }
@@ -475,6 +521,23 @@ impl MediaSession {
         self.send(Cmd::AgentTone(tone));
     }
 
+    /// Sets where the monitor leg's RTP goes and what it speaks (the
+    /// supervisor's SDP); strict RTP learning as for the other legs.
+    pub fn set_monitor_remote(&self, addr: SocketAddr, negotiated: Negotiated) {
+        self.send(Cmd::MonitorRemote(addr, negotiated));
+    }
+
+    /// Switches the monitor leg's mode (takes effect with the next frame).
+    pub fn set_monitor_mode(&self, mode: MonitorMode) {
+        self.send(Cmd::MonitorMode(mode));
+    }
+
+    /// Drops the monitor leg: its port closes and the call goes back to a
+    /// plain two-way relay.
+    pub fn stop_monitor(&self) {
+        self.send(Cmd::StopMonitor);
+    }
+
     /// The caller's DTMF digits (RFC 4733 telephone-event), one per key
     /// press. Can be taken once; at most [`DTMF_QUEUE`] unread digits are
     /// kept, later ones are dropped and counted.
@@ -498,6 +561,8 @@ impl MediaSession {
             prompt_frames: s.prompt_frames.load(Ordering::Relaxed),
             tapped: s.tapped.load(Ordering::Relaxed),
             tap_dropped: s.tap_dropped.load(Ordering::Relaxed),
+            monitor: s.monitor.get(),
+            mixed_frames: s.mixed_frames.load(Ordering::Relaxed),
         }
     }
 }
@@ -698,6 +763,17 @@ struct Relay {
     /// (SSRC, RTP timestamp) of the caller's last telephone event: all packets
     /// of one key press share them.
     last_dtmf: Option<(u32, u32)>,
+    /// A supervisor's leg, while a call is monitored.
+    monitor: Option<MonitorLeg>,
+    /// Decoded audio of caller, agent and supervisor waiting to be mixed.
+    fifos: [SourceFifo; 3],
+}
+
+/// The supervisor's leg of a monitored call.
+struct MonitorLeg {
+    leg: Leg,
+    mode: MonitorMode,
+    _port: MonitorPort,
 }
 
 fn epoch_ms() -> i64 {
@@ -763,6 +839,8 @@ impl Relay {
             packet: vec![0; MAX_DATAGRAM + 64],
             dtmf,
             last_dtmf: None,
+            monitor: None,
+            fifos: Default::default(),
         }
     }
 
@@ -788,6 +866,9 @@ impl Relay {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
         let mut buf_c = vec![0u8; MAX_DATAGRAM];
         let mut buf_a = vec![0u8; MAX_DATAGRAM];
+        let mut buf_m = vec![0u8; MAX_DATAGRAM];
+        let mut mix_ticker = tokio::time::interval(Duration::from_millis(20));
+        mix_ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
             let playing = (self.playback.is_some() && (!self.bridged || self.held || self.shared))
                 || self.agent_playback.is_some();
@@ -797,6 +878,9 @@ impl Relay {
                     Some(cmd) => {
                         if matches!(cmd, Cmd::Play(..) | Cmd::Hold(..) | Cmd::AgentTone(..) | Cmd::PlayToBoth(..)) {
                             ticker.reset_immediately();
+                        }
+                        if matches!(cmd, Cmd::Monitor(..)) {
+                            mix_ticker.reset_immediately();
                         }
                         self.apply(cmd);
                     }
@@ -809,6 +893,11 @@ impl Relay {
                     Ok((n, src)) => self.on_packet(Side::Agent, &buf_a[..n], src).await,
                     Err(e) => debug!(error = %e, "agent RTP socket error"),
                 },
+                r = recv_monitor(&self.monitor, &mut buf_m) => match r {
+                    Ok((n, src)) => self.on_monitor_packet(&buf_m[..n], src),
+                    Err(e) => debug!(error = %e, "monitor RTP socket error"),
+                },
+                _ = mix_ticker.tick(), if self.monitor.is_some() => self.mix_frame().await,
                 _ = ticker.tick(), if playing => {
                     if self.playback.is_some() && (!self.bridged || self.held || self.shared) {
                         self.play_frame(Side::Caller).await;
@@ -874,6 +963,36 @@ impl Relay {
                 self.playback = None;
             }
             Cmd::MuteTap(muted) => self.tap_muted = muted,
+            Cmd::Monitor(socket, port, mode) => match UdpSocket::from_std(socket) {
+                Ok(socket) => {
+                    self.monitor = Some(MonitorLeg {
+                        leg: Leg::new(socket),
+                        mode,
+                        _port: port,
+                    });
+                    self.fifos.iter_mut().for_each(SourceFifo::clear);
+                }
+                Err(e) => warn!(error = %e, "cannot register the monitor RTP socket"),
+            },
+            Cmd::MonitorRemote(addr, neg) => {
+                if let Some(m) = &mut self.monitor {
+                    m.leg.remote = Some(addr);
+                    m.leg.latched = false;
+                    m.leg.media = Some(neg);
+                }
+            }
+            Cmd::MonitorMode(mode) => {
+                if let Some(m) = &mut self.monitor {
+                    m.mode = mode;
+                    if mode == MonitorMode::Listen {
+                        self.fifos[Party3::Supervisor.index()].clear();
+                    }
+                }
+            }
+            Cmd::StopMonitor => {
+                self.monitor = None;
+                self.fifos.iter_mut().for_each(SourceFifo::clear);
+            }
             Cmd::AgentTone(tone) => {
                 self.agent_playback = Some(Playback {
                     prompts: vec![tone],
@@ -1046,10 +1165,21 @@ impl Relay {
                 Err(crossbeam_channel::TrySendError::Disconnected(_)) => self.tap = None,
             }
         }
+        // a monitored call: the party's audio also goes to the mixer, and
+        // an output that is a mix is sent by the mixer's clock, not here
+        let mode = self.monitor.as_ref().map(|m| m.mode);
+        let (speaker, listener) = match side {
+            Side::Caller => (Party3::Caller, Party3::Agent),
+            Side::Agent => (Party3::Agent, Party3::Caller),
+        };
+        if mode.is_some() && self.bridged && !self.shared {
+            self.fifos[speaker.index()].push(&self.pcm[..payload.len()]);
+        }
         if !self.bridged
             || self.held
             || self.shared
             || (side == Side::Caller && self.agent_playback.is_some())
+            || mode.is_some_and(|m| m.mixed_for(listener))
         {
             return;
         }
@@ -1083,6 +1213,123 @@ impl Relay {
                 Side::Agent => &self.stats.caller,
             };
             inc(&out.packets_out);
+        }
+    }
+
+    /// A datagram on the monitor leg: checked like the other legs; the
+    /// supervisor's voice goes to the mixer unless they only listen (their
+    /// key presses are counted and dropped).
+    fn on_monitor_packet(&mut self, data: &[u8], src: SocketAddr) {
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        let c = &self.stats.monitor;
+        let Some(known) = m.leg.knows(src) else {
+            inc(&c.foreign);
+            return;
+        };
+        if is_rtcp(data) {
+            inc(&c.rtcp);
+            return;
+        }
+        let Ok(rtp) = rtp_rs::RtpReader::new(data) else {
+            inc(&c.malformed);
+            return;
+        };
+        if rtp.version() != 2 {
+            inc(&c.malformed);
+            return;
+        }
+        let Some(neg) = m.leg.media else {
+            inc(&c.unknown_payload);
+            return;
+        };
+        let pt = rtp.payload_type();
+        if !known && pt != neg.payload_type {
+            inc(&c.foreign);
+            return;
+        }
+        m.leg.learn(src);
+        inc(&c.packets_in);
+        if Some(pt) == neg.telephone_event {
+            inc(&c.dtmf);
+            return;
+        }
+        if pt != neg.payload_type {
+            inc(&c.unknown_payload);
+            return;
+        }
+        let payload = rtp.payload();
+        if payload.is_empty() || payload.len() > MAX_DATAGRAM || m.mode == MonitorMode::Listen {
+            return;
+        }
+        let samples = &mut self.pcm[..payload.len()];
+        neg.codec.decode(payload, samples);
+        self.fifos[Party3::Supervisor.index()].push(samples);
+    }
+
+    /// One 20 ms tick of a monitored call: a frame of each party from its
+    /// FIFO, and for each party whose output is a mix, the parties it hears
+    /// summed, encoded in its law and sent. Caller and agent only get mixes
+    /// while bridged (not on hold, not during a shared playback; the agent
+    /// not while a tone plays to them).
+    async fn mix_frame(&mut self) {
+        let Some(mode) = self.monitor.as_ref().map(|m| m.mode) else {
+            return;
+        };
+        let mut frames = [[0i16; FRAME_SAMPLES]; 3];
+        for (f, out) in self.fifos.iter_mut().zip(frames.iter_mut()) {
+            f.pop_frame(out);
+        }
+        let now = Instant::now();
+        let mut mixed = [0i16; FRAME_SAMPLES];
+        let mut enc = [0u8; FRAME_SAMPLES];
+        const ALL: [Party3; 3] = [Party3::Caller, Party3::Agent, Party3::Supervisor];
+        for listener in ALL {
+            if !mode.mixed_for(listener) {
+                continue;
+            }
+            if listener != Party3::Supervisor && (!self.bridged || self.held || self.shared) {
+                continue;
+            }
+            if listener == Party3::Agent && self.agent_playback.is_some() {
+                continue;
+            }
+            let mut inputs: [&[i16]; 2] = [&[], &[]];
+            let mut k = 0;
+            for speaker in ALL {
+                if mode.hears(listener, speaker) && k < inputs.len() {
+                    inputs[k] = &frames[speaker.index()];
+                    k += 1;
+                }
+            }
+            mix_into(&mut mixed, &inputs[..k]);
+            let (leg, counters) = match listener {
+                Party3::Caller => (&mut self.caller, &self.stats.caller),
+                Party3::Agent => (&mut self.agent, &self.stats.agent),
+                Party3::Supervisor => match &mut self.monitor {
+                    Some(m) => (&mut m.leg, &self.stats.monitor),
+                    None => continue,
+                },
+            };
+            let (Some(media), Some(dest)) = (leg.media, leg.send_to()) else {
+                continue;
+            };
+            media.codec.encode(&mixed, &mut enc);
+            let (seq, ts, marker) = leg.out.local(now);
+            let n = write_rtp(
+                &mut self.packet,
+                media.payload_type,
+                marker,
+                seq,
+                ts,
+                leg.out.ssrc,
+                &enc,
+            );
+            if leg.socket.send_to(&self.packet[..n], dest).await.is_ok() {
+                inc(&counters.packets_out);
+                inc(&self.stats.mixed_frames);
+            }
         }
     }
 
@@ -1164,6 +1411,17 @@ pub(crate) fn fuzz_rtp_stream(packets: &[&[u8]], codec: crate::Codec) -> usize {
         relayed += 1;
     }
     relayed
+}
+
+/// The next datagram of the monitor leg, or never when there is none.
+async fn recv_monitor(
+    m: &Option<MonitorLeg>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match m {
+        Some(m) => m.leg.socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Writes a 12-byte RTP header and `payload` into `buf`; returns the length.

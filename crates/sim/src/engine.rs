@@ -72,6 +72,7 @@ impl Environment for SimEnv {
             PromptRef::CallbackOffer => 4_000,
             PromptRef::VoicemailBeep => 500,
             PromptRef::LimitTone { .. } => 300,
+            PromptRef::MonitorBeep => 150,
             _ => 3_000,
         })
     }
@@ -728,7 +729,13 @@ impl Simulation {
             // the simulation's agents never dial out
             | Command::AgentRinging { .. }
             | Command::AnswerAgent { .. }
-            | Command::RejectAgent { .. } => {}
+            | Command::RejectAgent { .. }
+            // nor do supervisors monitor its calls
+            | Command::InviteSupervisor { .. }
+            | Command::AnswerSupervisor
+            | Command::JoinMonitor { .. }
+            | Command::SetMonitorMode(_)
+            | Command::EndMonitor { .. } => {}
         }
         Ok(())
     }
