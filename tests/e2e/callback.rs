@@ -31,7 +31,7 @@ answer_timeout_s = 5
 
 /// The caller presses 1 while waiting and the engine hangs up; returns the
 /// original CDR and the callback's id.
-fn request_callback(h: &Hotline, number: &str) -> (Cdr, CallId) {
+pub(super) fn request_callback(h: &Hotline, number: &str) -> (Cdr, CallId) {
     let wait = h.options.system_answer_after() + Duration::from_millis(600);
     Sipp::new("caller_key_until_bye.xml")
         .remote(&h.addr())

@@ -303,3 +303,122 @@ fn click_to_call_rings_the_agents_phone_first_then_the_customer_through_the_trun
     // the agent is on a call no longer: a second click works again later
     assert_eq!(trunks(&h)[0]["in_use"], 0);
 }
+
+#[test]
+fn a_callback_goes_through_the_same_trunk_with_its_credentials() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let port = free_udp_port();
+    let confirm = tone_wav(prompts.path(), "confirm.wav", 700.0, 300);
+    let h = Hotline::start_with(HotlineOptions {
+        greeting: Some(tone_wav(prompts.path(), "greeting.wav", 600.0, 300)),
+        extra_toml: format!(
+            r#"
+[callback]
+enabled = true
+key = "1"
+confirm = "{}"
+retry_s = 2
+attempts = 2
+answer_timeout_s = 10
+trunk = "carrier"
+
+[[trunks]]
+name = "carrier"
+address = "127.0.0.1:{port}"
+domain = "carrier.test"
+username = "hotline"
+password = "trunk-secret"
+caller_id = "4008001234"
+probe_every_s = 0
+"#,
+            confirm.display()
+        ),
+        ..HotlineOptions::default()
+    });
+    // nobody staffed: the caller asks for a callback and is hung up on
+    let (_, callback) = callback::request_callback(&h, "0614000002");
+    let carrier = Sipp::new("carrier_uas.xml")
+        .port(port)
+        .duration_ms(300)
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let agent_port = free_udp_port();
+    register(&h, "1001", agent_port);
+    Sipp::new("agent_uas_hangup.xml")
+        .port(agent_port)
+        .key("agent", "1001")
+        .duration_ms(2500)
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .run()
+        .assert_success("the agent takes the callback and hangs up");
+    let carrier = carrier.wait();
+    carrier.assert_success("the carrier was called with credentials");
+    let invites: Vec<SipTrace> = carrier
+        .messages()
+        .into_iter()
+        .filter(|m| m.first_line().starts_with("INVITE "))
+        .collect();
+    assert_eq!(invites.len(), 2, "challenged once: {}", carrier.ladder());
+    assert!(
+        invites[1]
+            .first_line()
+            .starts_with("INVITE sip:0614000002@carrier.test"),
+        "{}",
+        invites[1].first_line()
+    );
+    let cdrs = wait_cdrs(&h, 2);
+    let cb = cdrs
+        .iter()
+        .find(|c| c.call_id == callback)
+        .unwrap_or_else(|| panic!("no CDR for the callback: {cdrs:#?}"));
+    assert_eq!(cb.outcome, Some(Outcome::Answered), "{cb:#?}");
+    assert_eq!(cb.dialled, "callback");
+    let t = trunks(&h);
+    assert_eq!(
+        (t[0]["placed"].as_u64(), t[0]["in_use"].as_u64()),
+        (Some(1), Some(0)),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_busy_customer_behind_the_trunk_reaches_the_agent_as_486_and_frees_the_channel() {
+    need_peers();
+    let port = free_udp_port();
+    let h = Hotline::start_with(with_trunk(port, "probe_every_s = 0\nmax_channels = 1"));
+    register(&h, "1001", free_udp_port());
+    // the carrier answers 486 (the customer is busy), twice
+    let carrier = Sipp::new("agent_busy.xml")
+        .port(port)
+        .calls(2)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    for number in ["913812345678", "913812345679"] {
+        let out = dial(&h, "1001", number, 500).wait();
+        out.assert_success("the busy signal is answered");
+        assert!(out.logs().contains("final 486"), "{}", out.logs());
+        // the channel was given back: the second call gets through to the carrier
+        assert!(
+            wait_until(Duration::from_secs(5), || trunks(&h)[0]["in_use"] == 0),
+            "{}",
+            trunks(&h)
+        );
+    }
+    carrier
+        .wait()
+        .assert_success("the carrier refused both calls busy");
+    let t = trunks(&h);
+    assert_eq!(
+        (t[0]["placed"].as_u64(), t[0]["refused_full"].as_u64()),
+        (Some(2), Some(0)),
+        "{t}"
+    );
+    let cdrs = wait_cdrs(&h, 2);
+    assert!(
+        cdrs.iter().all(|c| c.outcome == Some(Outcome::Rejected)),
+        "{cdrs:#?}"
+    );
+}
