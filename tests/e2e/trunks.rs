@@ -43,6 +43,29 @@ fn dial(h: &Hotline, agent: &str, dialled: &str, talk_ms: u64) -> SippProcess {
         .spawn()
 }
 
+/// The SIPp carrier at `port` (digest challenge, 183, 200 after `ring_ms`),
+/// for one call.
+fn carrier(port: u16, ring_ms: u64) -> SippProcess {
+    Sipp::new("carrier_uas.xml")
+        .port(port)
+        .duration_ms(ring_ms)
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn()
+}
+
+/// The INVITEs the carrier received: the first one challenged, the second
+/// one with credentials.
+fn challenged_once(carrier: &SippOutput) -> Vec<SipTrace> {
+    let invites: Vec<SipTrace> = carrier
+        .messages()
+        .into_iter()
+        .filter(|m| m.first_line().starts_with("INVITE "))
+        .collect();
+    assert_eq!(invites.len(), 2, "challenged once: {}", carrier.ladder());
+    invites
+}
+
 fn trunks(h: &Hotline) -> serde_json::Value {
     let (status, body) = http(&h.http_addr(), "GET", "/api/trunks");
     assert_eq!(status, 200, "{body}");
@@ -55,12 +78,7 @@ fn an_agent_calls_out_through_a_trunk_that_asks_for_credentials() {
     let port = free_udp_port();
     let h = Hotline::start_with(with_trunk(port, "probe_every_s = 0"));
     register(&h, "1001", free_udp_port());
-    let carrier = Sipp::new("carrier_uas.xml")
-        .port(port)
-        .duration_ms(300)
-        .calls(1)
-        .timeout(Duration::from_secs(40))
-        .spawn();
+    let carrier = carrier(port, 300);
     let out = dial(&h, "1001", "913812345678", 3000).wait();
     if !out.logs().contains("final 200") {
         let c = carrier.stop();
@@ -70,12 +88,7 @@ fn an_agent_calls_out_through_a_trunk_that_asks_for_credentials() {
     let carrier = carrier.wait();
     carrier.assert_success("the carrier checked the credentials and answered");
     // the carrier got the number in its national format, from our caller id
-    let invites: Vec<SipTrace> = carrier
-        .messages()
-        .into_iter()
-        .filter(|m| m.first_line().starts_with("INVITE "))
-        .collect();
-    assert_eq!(invites.len(), 2, "challenged once: {}", carrier.ladder());
+    let invites = challenged_once(&carrier);
     for inv in &invites {
         assert!(
             inv.first_line()
@@ -115,12 +128,7 @@ fn a_trunk_at_its_channel_limit_refuses_the_next_call_with_the_reason() {
     let h = Hotline::start_with(with_trunk(port, "probe_every_s = 0\nmax_channels = 1"));
     register(&h, "1001", free_udp_port());
     register(&h, "1002", free_udp_port());
-    let carrier = Sipp::new("carrier_uas.xml")
-        .port(port)
-        .duration_ms(0)
-        .calls(1)
-        .timeout(Duration::from_secs(40))
-        .spawn();
+    let carrier = carrier(port, 0);
     let first = dial(&h, "1001", "913812345678", 6000);
     assert!(
         wait_until(Duration::from_secs(15), || trunks(&h)[0]["in_use"] == 1),
@@ -245,12 +253,7 @@ fn click_to_call_rings_the_agents_phone_first_then_the_customer_through_the_trun
         .duration_ms(4000)
         .timeout(Duration::from_secs(40))
         .spawn();
-    let carrier = Sipp::new("carrier_uas.xml")
-        .port(port)
-        .duration_ms(500)
-        .calls(1)
-        .timeout(Duration::from_secs(40))
-        .spawn();
+    let carrier = carrier(port, 500);
     let (s, b) = call_control::post(
         &h,
         "/api/agents/1001/dial",
@@ -338,12 +341,7 @@ probe_every_s = 0
     });
     // nobody staffed: the caller asks for a callback and is hung up on
     let (_, callback) = callback::request_callback(&h, "0614000002");
-    let carrier = Sipp::new("carrier_uas.xml")
-        .port(port)
-        .duration_ms(300)
-        .calls(1)
-        .timeout(Duration::from_secs(40))
-        .spawn();
+    let carrier = carrier(port, 300);
     let agent_port = free_udp_port();
     register(&h, "1001", agent_port);
     Sipp::new("agent_uas_hangup.xml")
@@ -356,12 +354,7 @@ probe_every_s = 0
         .assert_success("the agent takes the callback and hangs up");
     let carrier = carrier.wait();
     carrier.assert_success("the carrier was called with credentials");
-    let invites: Vec<SipTrace> = carrier
-        .messages()
-        .into_iter()
-        .filter(|m| m.first_line().starts_with("INVITE "))
-        .collect();
-    assert_eq!(invites.len(), 2, "challenged once: {}", carrier.ladder());
+    let invites = challenged_once(&carrier);
     assert!(
         invites[1]
             .first_line()

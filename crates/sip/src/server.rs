@@ -810,12 +810,8 @@ impl SipServer {
         caller: &Party,
         sdp: String,
     ) -> Result<OutboundLeg, SipError> {
-        let transport = match trunk.transport {
-            SipTransport::Udp => rsipstack::sip::Transport::Udp,
-            SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
-        };
         let destination = Some(SipAddr {
-            r#type: Some(transport),
+            r#type: Some(stack_transport(trunk.transport)),
             addr: trunk.address.into(),
         });
         let credential = trunk.auth.as_ref().map(|a| Credential {
@@ -869,10 +865,7 @@ impl SipServer {
         let key = TransactionKey::from_request(&req, TransactionRole::Client)?;
         let mut tx = Transaction::new_client(key, req, ep.clone(), None);
         tx.destination = Some(SipAddr {
-            r#type: Some(match transport {
-                SipTransport::Udp => rsipstack::sip::Transport::Udp,
-                SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
-            }),
+            r#type: Some(stack_transport(transport)),
             addr: address.into(),
         });
         let answer = async {
@@ -973,6 +966,14 @@ impl SipServer {
             dialog,
             events: leg_rx,
         })
+    }
+}
+
+/// The stack's name for a transport.
+fn stack_transport(t: SipTransport) -> rsipstack::sip::Transport {
+    match t {
+        SipTransport::Udp => rsipstack::sip::Transport::Udp,
+        SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
     }
 }
 
