@@ -337,7 +337,7 @@ fn dtmf_packet(seq: u16, ts: u32, event: u8, end: bool, duration: u16) -> Vec<u8
 
 #[test]
 fn caller_key_presses_are_reported_once_each_before_the_bridge() {
-    let media = engine(31300, 31399);
+    let media = engine(31700, 31799);
     let mut session = media.allocate("ivr-call").unwrap();
     let mut digits = session.take_dtmf().expect("first take");
     assert!(session.take_dtmf().is_none(), "taken once");
@@ -434,7 +434,7 @@ fn the_callers_sound_is_noticed_before_the_bridge_and_silence_is_not() {
         !hotline_media::is_voice(&[100; 160]),
         "-50 dBFS hiss is no voice"
     );
-    let media = engine(31400, 31499);
+    let media = engine(31800, 31899);
     let session = media.allocate("silent-call").unwrap();
     let caller = peer();
     let to_caller_port: SocketAddr = format!("127.0.0.1:{}", session.caller_port())
