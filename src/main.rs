@@ -544,6 +544,7 @@ async fn run(settings: Settings) -> Result<()> {
         store.clone(),
         sink.clone(),
         events_tx.clone(),
+        case_owners.clone(),
     )
     .await?;
     let mut engine_cfg = engine_cfg;
