@@ -111,10 +111,8 @@ impl DeskBook {
                 | EventKind::AgentUnreachable { .. }
                 | EventKind::WrapUp { .. },
                 Some(a),
-            ) => {
-                if self.agents.get(&a).is_some_and(|d| d.call_id == call) {
-                    self.agents.remove(&a);
-                }
+            ) if self.agents.get(&a).is_some_and(|d| d.call_id == call) => {
+                self.agents.remove(&a);
             }
             (
                 EventKind::Completed { .. }

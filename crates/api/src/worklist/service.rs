@@ -274,11 +274,12 @@ impl Worklist {
 
     async fn apply(&self, a: Action) {
         let store = &self.inner.store;
+        let mut a = a;
+        if let Action::Create(n) = &mut a {
+            self.to_case_owner(n);
+        }
         let r = match a {
-            Action::Create(mut n) => match {
-                self.to_case_owner(&mut n);
-                store.insert_work_item(&n).await
-            } {
+            Action::Create(n) => match store.insert_work_item(&n).await {
                 Ok(id) => {
                     info!(item = id, kind = %n.kind, number = %n.number, owner = %n.owner, "work item");
                     self.write(|b| b.insert(WorkItem::open(id, n)));
