@@ -51,7 +51,7 @@ pub fn permit(
         worklist,
         engine.outbound.as_mut(),
     ) {
-        o.permit = hotline_engine::outbound::Permit(Some(Arc::new(w.clone())));
+        o.permit = std::mem::take(&mut o.permit).with("work list", Arc::new(w.clone()));
     }
 }
 

@@ -415,3 +415,88 @@ fn a_busy_customer_behind_the_trunk_reaches_the_agent_as_486_and_frees_the_chann
         "{cdrs:#?}"
     );
 }
+
+#[test]
+fn a_carrier_that_answers_503_is_a_refused_call_with_the_channel_given_back() {
+    need_peers();
+    let port = free_udp_port();
+    let h = Hotline::start_with(with_trunk(port, "probe_every_s = 0\nmax_channels = 1"));
+    register(&h, "1001", free_udp_port());
+    let carrier = Sipp::new("carrier_503.xml")
+        .port(port)
+        .calls(2)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    for number in ["913812345678", "913812345679"] {
+        let out = dial(&h, "1001", number, 500).wait();
+        out.assert_success("the refusal is answered");
+        // the agent's phone hears a final failure, not a hang
+        assert!(
+            out.logs().contains("final 503") || out.logs().contains("final 480"),
+            "{}",
+            out.logs()
+        );
+        assert!(
+            wait_until(Duration::from_secs(5), || trunks(&h)[0]["in_use"] == 0),
+            "the channel is given back: {}",
+            trunks(&h)
+        );
+    }
+    carrier
+        .wait()
+        .assert_success("the carrier refused both calls");
+    let cdrs = wait_cdrs(&h, 2);
+    assert!(
+        cdrs.iter()
+            .all(|c| c.outcome == Some(Outcome::Rejected) && c.dialled == "outbound"),
+        "{cdrs:#?}"
+    );
+    // the refusal names the carrier's status in the call's events
+    let ev = events(&h, &cdrs[0].call_id);
+    assert!(
+        ev.iter().any(|e| matches!(&e.kind, EventKind::Rejected { status, .. } if *status == 503 || *status == 480)),
+        "{:?}",
+        kinds(&ev)
+    );
+}
+
+#[test]
+fn a_customer_who_does_not_answer_behind_the_trunk_is_given_up_after_the_timeout() {
+    need_peers();
+    let port = free_udp_port();
+    let mut o = with_trunk(port, "probe_every_s = 0\nmax_channels = 1");
+    o.extra_toml = o
+        .extra_toml
+        .replace("answer_timeout_s = 15", "answer_timeout_s = 5");
+    let h = Hotline::start_with(o);
+    register(&h, "1001", free_udp_port());
+    // the customer's phone rings and never answers: the engine CANCELs
+    let carrier = Sipp::new("agent_noanswer.xml")
+        .port(port)
+        .key("agent", "13812345678")
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let started = std::time::Instant::now();
+    let out = dial(&h, "1001", "913812345678", 500).wait();
+    out.assert_success("the agent hears the call given up");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "given up before the answer timeout: {:?}",
+        started.elapsed()
+    );
+    // the scenario passes only when the CANCEL came (then 200 + 487)
+    carrier
+        .wait()
+        .assert_success("the carrier's phone rang and was cancelled");
+    assert!(
+        wait_until(Duration::from_secs(5), || trunks(&h)[0]["in_use"] == 0),
+        "the channel is given back: {}",
+        trunks(&h)
+    );
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.dialled, "outbound");
+    assert_ne!(cdr.outcome, Some(Outcome::Answered), "{cdr:#?}");
+    assert_eq!(cdr.talk_ms.unwrap_or(0), 0, "{cdr:#?}");
+}
+

@@ -245,8 +245,10 @@ pub struct Api {
     /// blacklist, audit): `console.enabled`. Without them only the
     /// engine's routes answer, with the bearer token.
     pub console_routes: bool,
-    /// Work lists and return-visit campaigns, None when disabled.
-    pub worklist: Option<crate::worklist::WorklistApi>,
+    /// Work lists and return-visit campaigns, None when disabled. Their
+    /// routes authorize through the console's sessions and API token like
+    /// every other route.
+    pub worklist: Option<crate::worklist::Worklist>,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -264,7 +266,11 @@ impl Api {
         if self.console_routes {
             routes = routes.merge(crate::Console::routes());
         }
-        let worklist = self.worklist.clone();
+        let worklist = self.worklist.clone().map(|service| crate::worklist::WorklistApi {
+            service,
+            console: self.console_routes.then(|| self.console.clone()),
+            token: self.console.api_token().to_string(),
+        });
         let mut app = routes
             .into_router()
             .fallback(not_found)
