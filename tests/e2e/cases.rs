@@ -159,7 +159,9 @@ fn a_complaint_is_owned_by_the_answering_agent_whose_customer_rings_them_first()
     let reply = reply_call(&h, &owner, 2000);
     reply.assert_success("the owner's reply call");
     assert!(reply.logs().contains("final 200"), "{}", reply.logs());
-    customer.wait().assert_success("the customer answers the reply");
+    customer
+        .wait()
+        .assert_success("the customer answers the reply");
     let calls = wait_cdrs(&h, 4);
     let reply_cdr = calls
         .iter()
@@ -347,7 +349,9 @@ fn the_customer_card_is_at_the_agents_desk_while_the_phone_rings() {
     let first_phone = phone("1001", port);
     complaint_call(&h, "0613330002").assert_success("first call");
     let first = wait_cdrs(&h, 1).remove(0);
-    first_phone.wait().assert_success("the phone of the first call");
+    first_phone
+        .wait()
+        .assert_success("the phone of the first call");
     add_user(&h, "1001", "agent", "agent password");
     let me = Client::login(&web, "1001", "agent password");
     let (s, v) = me.json(
@@ -420,10 +424,7 @@ fn the_customer_card_is_at_the_agents_desk_while_the_phone_rings() {
     assert_eq!(card["card"]["open_cases"], 1);
     assert_eq!(card["card"]["cases"][0]["id"], case_id);
     assert_eq!(card["card"]["cases"][0]["owner"], "1001");
-    assert_eq!(
-        card["card"]["last_call"]["call_id"],
-        first.call_id.as_str()
-    );
+    assert_eq!(card["card"]["last_call"]["call_id"], first.call_id.as_str());
     assert!(
         b.wait_js(
             "(() => { const c = document.getElementById('desk-card'); return c && c.textContent.includes('李娜') && c.textContent.includes('振铃中') && c.textContent.includes('您负责的投诉'); })()",
@@ -443,7 +444,10 @@ fn the_customer_card_is_at_the_agents_desk_while_the_phone_rings() {
         if v["call"].is_null() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the desk stays busy: {v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the desk stays busy: {v}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(
@@ -452,5 +456,73 @@ fn the_customer_card_is_at_the_agents_desk_while_the_phone_rings() {
             Duration::from_secs(6)
         ),
         "the desk is empty again"
+    );
+
+    // a third call the agent takes: the call record form (来电记录单) is on
+    // the desk while they talk and stays after the call for the wrap-up
+    let answering = Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", "1001")
+        .duration_ms(0)
+        .calls(1)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0613330002")
+        .duration_ms(5000)
+        .timeout(Duration::from_secs(60))
+        .run()
+        .assert_success("third call");
+    answering
+        .wait()
+        .assert_success("the agent took the third call");
+    let third = wait_cdrs(&h, 3)
+        .into_iter()
+        .find(|c| c.outcome == Some(hotline_core::Outcome::Answered) && c.call_id != first.call_id)
+        .expect("the third call answered");
+    assert!(
+        b.wait_js(
+            "document.getElementById('note-form') !== null",
+            Duration::from_secs(6)
+        ),
+        "the call record form: {}",
+        b.js("return document.getElementById('view').textContent")
+    );
+    b.type_in("#note-summary", "询问退款进度");
+    b.type_in("#note-follow-up", "明天回电");
+    b.js("document.getElementById('note-category').value = 'status_query'; return true");
+    b.click("#note-save");
+    assert!(
+        b.wait_js(
+            "document.querySelectorAll('#call-notes-list li').length === 1",
+            Duration::from_secs(6)
+        ),
+        "the note is listed: {}",
+        b.js("return document.getElementById('view').textContent")
+    );
+    b.screenshot(&artifacts().join("desk-note-zh-CN.png"));
+    let (s, v) = me.json(
+        "GET",
+        &format!("/api/calls/{}/notes", third.call_id.as_str()),
+        Value::Null,
+    );
+    assert_eq!(s, 200, "{v}");
+    let n = &v["notes"][0];
+    assert_eq!(
+        (
+            n["category"].as_str(),
+            n["summary"].as_str(),
+            n["follow_up"].as_str(),
+            n["by"].as_str()
+        ),
+        (
+            Some("status_query"),
+            Some("询问退款进度"),
+            Some("明天回电"),
+            Some("1001")
+        ),
+        "{v}"
     );
 }

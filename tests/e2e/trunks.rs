@@ -500,3 +500,108 @@ fn a_customer_who_does_not_answer_behind_the_trunk_is_given_up_after_the_timeout
     assert_eq!(cdr.talk_ms.unwrap_or(0), 0, "{cdr:#?}");
 }
 
+/// A callback whose trunk is dead: each attempt fails with the trunk's
+/// reason and is retried, and its work item stays open (the trunk coming
+/// back is shown by the OPTIONS test; a callback through a live trunk by
+/// the credentials test).
+#[test]
+fn a_callback_through_a_dead_trunk_stays_open_and_is_retried() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let port = free_udp_port();
+    let confirm = tone_wav(prompts.path(), "confirm.wav", 700.0, 300);
+    let h = Hotline::start_with(HotlineOptions {
+        greeting: Some(tone_wav(prompts.path(), "greeting.wav", 600.0, 300)),
+        extra_toml: format!(
+            r#"
+[callback]
+enabled = true
+key = "1"
+confirm = "{}"
+retry_s = 3
+attempts = 5
+answer_timeout_s = 10
+trunk = "carrier"
+
+[[trunks]]
+name = "carrier"
+address = "127.0.0.1:{port}"
+domain = "carrier.test"
+username = "hotline"
+password = "trunk-secret"
+caller_id = "4008001234"
+probe_every_s = 1
+down_after = 1
+"#,
+            confirm.display()
+        ),
+        ..HotlineOptions::default()
+    });
+    // nobody answers OPTIONS: the trunk is down
+    assert!(
+        wait_until(Duration::from_secs(15), || trunks(&h)[0]["health"]["state"]
+            == "down"),
+        "{}",
+        trunks(&h)
+    );
+    let (_, callback) = callback::request_callback(&h, "0614000003");
+    let agent_port = free_udp_port();
+    register(&h, "1001", agent_port);
+    // the agent takes each attempt; the dead trunk fails it
+    let desk = Sipp::new("agent_uas_hangup.xml")
+        .port(agent_port)
+        .key("agent", "1001")
+        .duration_ms(1000)
+        .calls(3)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    let failed = |h: &Hotline| -> Vec<String> {
+        events(h, &callback)
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::CallbackAttemptFailed { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || failed(&h).len() >= 1),
+        "no failed attempt: {:?}\n{}",
+        kinds(&events(&h, &callback)),
+        h.report()
+    );
+    assert!(failed(&h)[0].contains("down"), "{:?}", failed(&h));
+    // the work item of the callback is still open
+    let (s, body) = http_with(
+        &h.http_addr(),
+        "GET",
+        "/api/worklist",
+        &[("Authorization", "Bearer test-token")],
+        "",
+    );
+    assert_eq!(s, 200, "{body}");
+    let items: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(
+        items["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|i| i["number"] == "0614000003")),
+        "{items}"
+    );
+    // and it is retried: a second attempt fails the same way
+    assert!(
+        wait_until(Duration::from_secs(20), || failed(&h).len() >= 2),
+        "not retried: {:?}",
+        kinds(&events(&h, &callback))
+    );
+    assert!(
+        cdr_of_opt(&h, &callback).is_none(),
+        "the callback is still due (no CDR yet)"
+    );
+    let t = trunks(&h);
+    assert!(t[0]["refused_down"].as_u64().unwrap_or(0) >= 2, "{t}");
+    let _ = desk.stop();
+}
+
+fn cdr_of_opt(h: &Hotline, call: &hotline_core::CallId) -> Option<hotline_core::Cdr> {
+    cdrs(h).into_iter().find(|c| &c.call_id == call)
+}

@@ -435,14 +435,14 @@ fn an_agent_returns_a_missed_call_from_the_console_work_list() {
         items(&h, "")
     );
     let id = items(&h, "")[0]["id"].as_i64().unwrap();
-    // the agent's desk phone answers the engine's call, the customer the
-    // gateway's
+    // the agent's desk phone answers the engine's call (and hangs up 3 s
+    // later), the customer the gateway's
     let agent_port = free_udp_port();
     register(&h, "1001", agent_port);
-    let desk = Sipp::new("agent_uas.xml")
+    let desk = Sipp::new("agent_uas_hangup.xml")
         .port(agent_port)
         .key("agent", "1001")
-        .duration_ms(0)
+        .duration_ms(3000)
         .calls(1)
         .timeout(Duration::from_secs(60))
         .spawn();
@@ -458,7 +458,10 @@ fn an_agent_returns_a_missed_call_from_the_console_work_list() {
     b.type_in("#login-user", "1001");
     b.type_in("#login-password", "agent password");
     b.click("#login-submit");
-    assert!(b.wait_js("!document.getElementById('nav').hidden", Duration::from_secs(10)));
+    assert!(b.wait_js(
+        "!document.getElementById('nav').hidden",
+        Duration::from_secs(10)
+    ));
     b.go(&format!("http://{web}/console/#/worklist"));
     let row = format!("#wl-items tr[data-item=\"{id}\"]");
     assert!(
@@ -478,18 +481,25 @@ fn an_agent_returns_a_missed_call_from_the_console_work_list() {
         items(&h, ""),
         h.report()
     );
-    let closed = items(&h, "?closed=true");
-    let done = closed
-        .iter()
-        .find(|i| i["id"] == id)
-        .expect("closed item");
+    // the closing is written to the database just after the list forgets it
+    let closed_item = || {
+        items(&h, "?closed=true")
+            .into_iter()
+            .find(|i| i["id"] == id && !i["outcome"].is_null())
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || closed_item().is_some()),
+        "{:?}",
+        items(&h, "?closed=true")
+    );
+    let done = closed_item().expect("closed item");
     assert_eq!(
         (done["outcome"].as_str(), done["closed_by"].as_str()),
         (Some("returned"), Some("1001")),
         "{done}"
     );
     phone.wait().assert_success("the customer answers");
-    let _ = desk.wait();
+    desk.wait().assert_success("the agent talks and hangs up");
     let cdrs = wait_cdrs(&h, 2);
     assert!(
         cdrs.iter().any(|c| c.dialled == "outbound"

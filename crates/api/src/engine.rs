@@ -266,11 +266,14 @@ impl Api {
         if self.console_routes {
             routes = routes.merge(crate::Console::routes());
         }
-        let worklist = self.worklist.clone().map(|service| crate::worklist::WorklistApi {
-            service,
-            console: self.console_routes.then(|| self.console.clone()),
-            token: self.console.api_token().to_string(),
-        });
+        let worklist = self
+            .worklist
+            .clone()
+            .map(|service| crate::worklist::WorklistApi {
+                service,
+                console: self.console_routes.then(|| self.console.clone()),
+                token: self.console.api_token().to_string(),
+            });
         let mut app = routes
             .into_router()
             .fallback(not_found)

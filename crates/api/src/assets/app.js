@@ -447,6 +447,7 @@ async function viewCall(id) {
     await player(v, id, call.held);
     if (window.hotlineQuality) await window.hotlineQuality.attach(v, id, c); // quality.js
   }
+  if (window.hotlineDesk) v.append(await window.hotlineDesk.noteForm(id)); // desk.js: the call note
   if (c) {
     v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, t('call.blacklist_caller'))));
   }
