@@ -565,7 +565,7 @@ down_after = 1
             .collect()
     };
     assert!(
-        wait_until(Duration::from_secs(30), || failed(&h).len() >= 1),
+        wait_until(Duration::from_secs(30), || !failed(&h).is_empty()),
         "no failed attempt: {:?}\n{}",
         kinds(&events(&h, &callback)),
         h.report()
