@@ -606,6 +606,20 @@ async fn run(settings: Settings) -> Result<()> {
             "callbacks pending from before the restart are taken over"
         );
     }
+    // calls a killed engine left unfinished get their end and CDR
+    let keep: std::collections::HashSet<_> = pending.iter().map(|p| p.id.clone()).collect();
+    let closed = hotline_engine::restart::close_interrupted(
+        &store,
+        hotline_core::Clock::now_ms(&hotline_core::SystemClock),
+        &keep,
+    )
+    .await;
+    if closed > 0 {
+        info!(
+            count = closed,
+            "calls interrupted by the previous run closed"
+        );
+    }
     engine = engine.with_pending_callbacks(pending);
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");

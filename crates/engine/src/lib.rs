@@ -18,6 +18,7 @@ mod env;
 pub mod monitor;
 pub mod outbound;
 pub mod owners;
+pub mod restart;
 pub mod routing;
 pub mod schedule;
 pub mod trunks;
