@@ -1821,6 +1821,24 @@ impl Call {
             bump(self.media_idle.0, caller),
             bump(self.media_idle.1, agent),
         );
+        // one side silent for a step while the other sends: one-way audio
+        let one_way = match self.media_idle {
+            (1, 0) => Some(hotline_core::Side::Caller),
+            (0, 1) => Some(hotline_core::Side::Agent),
+            _ => None,
+        };
+        if let Some(side) = one_way {
+            let agent = self.talk.as_ref().map(|t| t.agent.clone());
+            tracing::info!(?side, "one-way audio: no RTP from one side");
+            self.emit(
+                now,
+                agent.as_ref(),
+                EventKind::OneWayAudio {
+                    side,
+                    idle_ms: self.media_step_ms(),
+                },
+            );
+        }
         let side = match self.media_idle {
             (c, _) if c >= 2 => hotline_core::Side::Caller,
             (_, a) if a >= 2 => hotline_core::Side::Agent,
