@@ -176,24 +176,24 @@ const ENDS = new Set(['completed', 'abandoned', 'failed', 'rejected', 'voicemail
 const AGENT_EVENTS = new Set(['agent_paused', 'agent_unpaused', 'agent_logged_in', 'agent_logged_out', 'agent_registered', 'agent_unregistered', 'wrap_up', 'offered', 'agent_answered', 'completed', 'agent_ring_no_answer', 'agent_rejected']);
 
 function applyEvent(e) {
-  const t = e.kind && e.kind.type; // (shadows t() here: no message is looked up in this function)
+  const type = e.kind && e.kind.type; // (never a local `t`: it would hide t() from i18n.js)
   const id = e.call_id;
   if (id) {
-    if (t === 'arrived') {
+    if (type === 'arrived') {
       state.calls.set(id, { id, caller: e.kind.caller && e.kind.caller.number, since: e.at_ms, type: e.kind.call_type, queue: e.queue, agent: null, answered: null, limit: null, level: '' });
     }
     const c = state.calls.get(id);
     if (c) {
       if (e.queue) c.queue = e.queue;
-      if (t === 'offered' && e.agent) c.offered = e.agent;
-      if (t === 'agent_answered') { c.agent = e.agent; c.answered = e.at_ms; }
-      if (t === 'ivr_choice' && e.kind.call_type) c.type = e.kind.call_type;
-      if (t === 'limit_warning') { c.level = 'warning'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
-      if (t === 'limit_exceeded') { c.level = 'exceeded'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
-      if (ENDS.has(t)) state.calls.delete(id);
+      if (type === 'offered' && e.agent) c.offered = e.agent;
+      if (type === 'agent_answered') { c.agent = e.agent; c.answered = e.at_ms; }
+      if (type === 'ivr_choice' && e.kind.call_type) c.type = e.kind.call_type;
+      if (type === 'limit_warning') { c.level = 'warning'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
+      if (type === 'limit_exceeded') { c.level = 'exceeded'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
+      if (ENDS.has(type)) state.calls.delete(id);
     }
   }
-  if (AGENT_EVENTS.has(t)) refreshAgents();
+  if (AGENT_EVENTS.has(type)) refreshAgents();
 }
 
 async function refreshAgents() {
@@ -244,11 +244,16 @@ function currentView() {
 
 // a figure in the unit of its KPI column (GET /api/kpis)
 function fmtFigure(col, v) {
-  if (v === null || v === undefined) return '–';
-  if (col.unit === 'millis') return fmtDur(v);
-  if (col.unit === 'ratio') return pct(v);
-  if (col.unit === 'count') return fmtNum(v);
-  return fmtNum(v, 1);
+  if (v === null || v === undefined || Number.isNaN(Number(v))) return '–';
+  switch (col.unit) {
+    case 'millis': case 'span': return fmtDuration(v); // 3分12秒 / 3 min 12 s
+    case 'ratio': return pct(v);
+    case 'count': return fmtNum(v);
+    case 'rings': return t('unit.rings', { n: fmtNum(v, 1) });
+    case 'per_hour': return t('unit.per_hour', { n: fmtNum(v, 1) });
+    case 'money': return fmtNum(v, 2);
+    default: return fmtNum(v, 1);
+  }
 }
 
 function tile(k, v, id) {
