@@ -449,6 +449,12 @@ mod tests {
         for s in ["open", "closed"] {
             need(format!("cases.status.{s}"));
         }
+        for c in hotline_cases::DEFAULT_CATEGORIES {
+            need(format!("cases.category.{c}"));
+        }
+        for a in ["case_open", "case_stage", "case_update", "case_link", "note_add", "customer_view"] {
+            need(format!("audit.action.{a}"));
+        }
         for k in hotline_worklist::ItemKind::ALL {
             need(format!("worklist.kind.{}", k.as_str()));
         }

@@ -256,8 +256,8 @@ function fmtFigure(col, v) {
   }
 }
 
-function tile(k, v, id) {
-  return h('div', { class: 'tile' }, h('div', { class: 'v', id }, v), h('div', { class: 'k' }, k));
+function tile(k, v, id, help) {
+  return h('div', { class: 'tile', title: help || null }, h('div', { class: 'v', id }, v), h('div', { class: 'k' }, k));
 }
 
 function viewWallboard() {
@@ -328,12 +328,12 @@ function renderWallboard() {
   // the tiles and the queue table are the columns /api/kpis names for the wallboard
   const cols = (state.kpis && state.kpis.wallboard.map((n) => state.kpis.columns.find((x) => x.name === n)).filter(Boolean)) || [];
   const ids = { waiting_now: 'wb-waiting', talking_now: 'wb-talking', offered: 'wb-offered' };
-  $('wb-tiles').replaceChildren(...cols.map((col) => tile(kpiTitle(col), c ? fmtFigure(col, c[col.name]) : '–', ids[col.name])));
+  $('wb-tiles').replaceChildren(...cols.map((col) => tile(kpiTitle(col), c ? fmtFigure(col, c[col.name]) : '–', ids[col.name], kpiHelp(col))));
   const qs = s ? Object.entries(s.queues || {}) : [];
   $('wb-queues').replaceChildren(
     h('tr', {}, [t('col.queue'), ...cols.map(kpiTitle)].map((x, i) => h('th', { class: i ? 'num' : '', title: i ? kpiHelp(cols[i - 1]) : '' }, x))),
     ...qs.map(([q, f]) => h('tr', { 'data-queue': q },
-      h('td', {}, q), ...cols.map((col) => h('td', { class: 'num' }, fmtFigure(col, f[col.name]))))),
+      h('td', {}, queueName(q)), ...cols.map((col) => h('td', { class: 'num' }, fmtFigure(col, f[col.name]))))),
   );
   const now = Date.now();
   const calls = [...state.calls.values()].sort((a, b) => a.since - b.since);
@@ -341,7 +341,7 @@ function renderWallboard() {
     h('tr', {}, ['col.call', 'col.caller', 'col.queue', 'col.type', 'col.agent', 'col.waiting_talking', 'col.limit'].map((x) => h('th', {}, t(x)))),
     ...calls.map((c) => h('tr', { class: 'live-call', 'data-call': c.id },
       h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.id)}` }, c.id.slice(0, 12))),
-      h('td', {}, c.caller || ''), h('td', {}, c.queue || ''), h('td', {}, callType(c.type)), h('td', {}, c.agent || (c.offered ? t('wb.ringing', { agent: c.offered }) : t('wb.waiting'))),
+      h('td', {}, c.caller || ''), h('td', {}, queueName(c.queue)), h('td', {}, callType(c.type)), h('td', {}, c.agent || (c.offered ? t('wb.ringing', { agent: c.offered }) : t('wb.waiting'))),
       h('td', {}, h('span', { class: `clock ${c.level}` }, (c.approx ? '~' : '') + (c.answered ? fmtDur(now - c.answered) : fmtDur(now - c.since)))),
       h('td', {}, c.limit ? fmtDur(c.limit) : ''))),
   );
@@ -396,7 +396,7 @@ async function viewList(kind, query) {
     h('tr', {}, ['col.arrived', 'col.call', 'col.caller', 'col.queue', 'col.agent', 'col.type', 'col.outcome', 'col.wait', 'col.talk', 'col.marks', 'col.hold'].map((x) => h('th', {}, t(x)))),
     ...page.items.map((c) => h('tr', { 'data-call': c.call_id },
       h('td', {}, fmtTime(c.arrived_ms)), h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.call_id)}` }, c.call_id.slice(0, 16))),
-      h('td', {}, c.caller), h('td', {}, c.queue || ''), h('td', {}, c.agent || ''), h('td', {}, callType(c.type)), h('td', {}, outcomeName(c.outcome)),
+      h('td', {}, c.caller), h('td', {}, queueName(c.queue)), h('td', {}, c.agent || ''), h('td', {}, callType(c.type)), h('td', {}, outcomeName(c.outcome)),
       h('td', { class: 'num' }, fmtDuration(c.wait_ms)), h('td', { class: 'num' }, fmtDuration(c.talk_ms)),
       h('td', {}, c.marks.map((m) => markKind(m.kind)).join(t('common.list_sep'))), h('td', { class: c.held ? 'held' : '' }, c.held ? t('list.on_hold') : ''))),
   );
@@ -438,7 +438,7 @@ async function viewCall(id) {
   const c = call.cdr;
   if (c) {
     v.append(h('table', { class: 'facts' },
-      [['caller', c.caller], ['dialled', c.dialled], ['queue', c.queue], ['agent', c.agent], ['type', callType(c.type)], ['arrived', fmtTime(c.arrived_ms)], ['outcome', outcomeName(c.outcome)], ['wait', fmtDuration(c.wait_ms)], ['talk', fmtDuration(c.talk_ms)], ['hold', call.held ? t('call.on_legal_hold_caps') : t('common.no')]]
+      [['caller', c.caller], ['dialled', c.dialled], ['queue', queueName(c.queue)], ['agent', c.agent], ['type', callType(c.type)], ['arrived', fmtTime(c.arrived_ms)], ['outcome', outcomeName(c.outcome)], ['wait', fmtDuration(c.wait_ms)], ['talk', fmtDuration(c.talk_ms)], ['hold', call.held ? t('call.on_legal_hold_caps') : t('common.no')]]
         .map(([k, x]) => h('tr', {}, h('th', {}, t(`col.${k}`)), h('td', { class: k === 'hold' && call.held ? 'held' : '' }, x || '')))));
   }
   const t0 = call.events.length ? call.events[0].at_ms : 0;
@@ -690,6 +690,8 @@ function route() {
 
 // names the engine sends, in the reader's language
 const callType = (x) => (x ? tOr(`type.${x}`, x) : '');
+// a queue's label: the shipped queues have words, others show their id
+const queueName = (x) => (x ? tOr(`queue.${x}`, x) : '');
 const outcomeName = (x) => (x ? tOr(`outcome.${x}`, x) : '');
 const agentState = (x) => (x ? tOr(`state.${x}`, x.replace(/_/g, ' ')) : '');
 const markKind = (x) => (x ? tOr(`mark.${x}`, x) : '');
