@@ -417,13 +417,14 @@ function describe(e) {
   const bits = [];
   if (k.caller) bits.push(t('ev.from', { number: k.caller.number }));
   if (e.agent) bits.push(t('ev.agent', { agent: e.agent }));
-  if (e.queue) bits.push(t('ev.queue', { queue: e.queue }));
+  if (e.queue) bits.push(t('ev.queue', { queue: queueName(e.queue) }));
   for (const key of ['wait_ms', 'talk_ms', 'rings', 'ended_by', 'reason', 'call_type', 'limit_ms', 'position', 'to']) {
     if (k[key] === undefined || k[key] === null) continue;
     let val = k[key];
     if (key.endsWith('_ms')) val = fmtDuration(val);
     else if (key === 'call_type') val = callType(val);
     else if (key === 'ended_by') val = tOr(`ended_by.${val}`, val);
+    else if (key === 'to') val = queueName(val);
     else if (typeof val === 'number') val = fmtNum(val);
     bits.push(`${tOr(`field.${key}`, key)} ${val}`);
   }
