@@ -92,7 +92,9 @@ mod tests {
     fn parse(agents: &[(&str, Option<&str>)], extra: &str) -> Result<Config, ConfigError> {
         let mut text = String::new();
         for (id, number) in agents {
-            text.push_str(&format!("[[agents]]\nid = \"{id}\"\npassword = \"secret1\"\n"));
+            text.push_str(&format!(
+                "[[agents]]\nid = \"{id}\"\npassword = \"secret1\"\n"
+            ));
             if let Some(n) = number {
                 text.push_str(&format!("number = {n}\n"));
             }
@@ -118,7 +120,11 @@ mod tests {
         assert_eq!(n.get("1001").map(String::as_str), Some("1001"));
         assert_eq!(n.get("a12").map(String::as_str), Some("12"));
         assert_eq!(n.get("zhang").map(String::as_str), Some("0007"));
-        assert_eq!(n.get("1002").map(String::as_str), Some("2002"), "a number wins over a digit id");
+        assert_eq!(
+            n.get("1002").map(String::as_str),
+            Some("2002"),
+            "a number wins over a digit id"
+        );
         assert_eq!(n.get("li"), None);
         assert_eq!(c.unannounced_agents(), ["li"]);
         // announcements off: nobody is missing one
@@ -145,7 +151,11 @@ mod tests {
         }
         let long = format!("\"{}\"", "9".repeat(100_000));
         let err = parse(&[("a1", Some(&long))], "").unwrap_err().to_string();
-        assert!(err.contains("agents[0].number") && err.len() < 400, "{}", &err[..200]);
+        assert!(
+            err.contains("agents[0].number") && err.len() < 400,
+            "{}",
+            &err[..200]
+        );
     }
 
     #[test]
@@ -153,7 +163,10 @@ mod tests {
         let err = parse(&[("1001", None), ("wang", Some("\"1001\""))], "")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("agents[1].number") && err.contains("`1001` and `wang`"), "{err}");
+        assert!(
+            err.contains("agents[1].number") && err.contains("`1001` and `wang`"),
+            "{err}"
+        );
         let err = parse(&[("a", Some("\"7\"")), ("b", Some("\"7\""))], "")
             .unwrap_err()
             .to_string();

@@ -415,12 +415,20 @@ mod tests {
         );
         assert_eq!(cfg.unannounced_agents(), ["li"]);
         let s = Settings::build(cfg).expect("builds (li is only warned about)");
-        let n = s.prompts.agent_number.as_ref().expect("announced as shipped");
+        let n = s
+            .prompts
+            .agent_number
+            .as_ref()
+            .expect("announced as shipped");
         assert_eq!(n.number_of("zhang"), Some("12"));
         assert_eq!(n.number_of("1001"), Some("1001"));
         assert_eq!(n.number_of("li"), None);
         // 「一二号客服为您服务」: the two digits, then the words
-        let said: Vec<String> = n.announce("zhang").iter().map(|p| p.name().to_string()).collect();
+        let said: Vec<String> = n
+            .announce("zhang")
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect();
         assert_eq!(said, ["yi", "er", "agent_number"]);
         assert!(n.announce("li").is_empty());
     }

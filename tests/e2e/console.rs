@@ -965,7 +965,10 @@ fn cases_and_customer_in_both_languages(h: &Hotline, b: &Browser, id: &str, out:
         json!({"version": v["version"], "stage": "investigate", "note": "联系快递公司"}),
     );
     assert_eq!(s, 200, "{v}");
-    let number = v["number"].as_str().expect("the customer's number").to_string();
+    let number = v["number"]
+        .as_str()
+        .expect("the customer's number")
+        .to_string();
     let fits = |what: &str| {
         let over = b.js("return document.scrollingElement.scrollWidth - window.innerWidth;");
         assert!(

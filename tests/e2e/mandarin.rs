@@ -253,14 +253,20 @@ fn an_agent_without_a_digit_id_is_announced_by_its_work_number_or_not_at_all() {
         "the start warns about li\n{}",
         h.report()
     );
-    assert!(!h.stderr().contains("agent `zhang` has no"), "{}", h.report());
+    assert!(
+        !h.stderr().contains("agent `zhang` has no"),
+        "{}",
+        h.report()
+    );
     let words = hotline_engine::zh::ZhWords::load(&zh("announce")).expect("the shipped words");
     let encoded = |parts: Vec<Prompt>| {
         let samples: Vec<i16> = parts
             .iter()
             .flat_map(|p| p.samples().iter().copied())
             .collect();
-        Prompt::from_samples("x", samples).encoded(Codec::Pcmu).to_vec()
+        Prompt::from_samples("x", samples)
+            .encoded(Codec::Pcmu)
+            .to_vec()
     };
     // zhang answers: 「一二号客服为您服务」 (yi er + 号客服为您服务)
     let (heard, call) = answered_by(&h, "zhang", "0644444444");
@@ -290,7 +296,11 @@ fn an_agent_without_a_digit_id_is_announced_by_its_work_number_or_not_at_all() {
     );
     assert_eq!(s, 200, "{body}");
     let (heard, call) = answered_by(&h, "li", "0655555555");
-    assert!(heard.len() > 8000, "the caller heard the call: {} bytes", heard.len());
+    assert!(
+        heard.len() > 8000,
+        "the caller heard the call: {} bytes",
+        heard.len()
+    );
     let words_part = encoded(vec![words.agent_number.clone()]);
     assert_eq!(
         starts_at(&heard, &words_part, heard.len()),
@@ -303,7 +313,8 @@ fn an_agent_without_a_digit_id_is_announced_by_its_work_number_or_not_at_all() {
         "{ev:#?}"
     );
     assert!(
-        ev.iter().any(|e| matches!(e.kind, EventKind::AgentAnswered { .. })),
+        ev.iter()
+            .any(|e| matches!(e.kind, EventKind::AgentAnswered { .. })),
         "li answered: {ev:#?}"
     );
 }

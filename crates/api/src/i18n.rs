@@ -435,7 +435,11 @@ mod tests {
         let names = hotline_metrics::columns::COLUMNS
             .iter()
             .map(|c| c.name)
-            .chain(hotline_metrics::columns::AGENT_COLUMNS.iter().map(|c| c.name));
+            .chain(
+                hotline_metrics::columns::AGENT_COLUMNS
+                    .iter()
+                    .map(|c| c.name),
+            );
         for n in names {
             need(format!("kpi.{n}"));
             need(format!("kpi_help.{n}"));
@@ -452,7 +456,14 @@ mod tests {
         for c in hotline_cases::DEFAULT_CATEGORIES {
             need(format!("cases.category.{c}"));
         }
-        for a in ["case_open", "case_stage", "case_update", "case_link", "note_add", "customer_view"] {
+        for a in [
+            "case_open",
+            "case_stage",
+            "case_update",
+            "case_link",
+            "note_add",
+            "customer_view",
+        ] {
             need(format!("audit.action.{a}"));
         }
         for k in hotline_worklist::ItemKind::ALL {

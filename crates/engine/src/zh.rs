@@ -411,10 +411,15 @@ mod tests {
     fn an_agent_is_announced_by_its_work_number_and_one_without_is_not() {
         let numbers = AgentNumbers {
             words: words(),
-            numbers: [("1001", "1001"), ("a12", "12"), ("zhang", "7"), ("bad", "x1")]
-                .iter()
-                .map(|(a, n)| (a.to_string(), n.to_string()))
-                .collect(),
+            numbers: [
+                ("1001", "1001"),
+                ("a12", "12"),
+                ("zhang", "7"),
+                ("bad", "x1"),
+            ]
+            .iter()
+            .map(|(a, n)| (a.to_string(), n.to_string()))
+            .collect(),
         };
         assert_eq!(
             names(numbers.announce("1001")),

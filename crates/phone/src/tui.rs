@@ -726,7 +726,15 @@ mod tests {
         // (a wide character is drawn as the character and an empty cell)
         let squeezed = zh.replace(' ', "");
         // the phone's own status lines too (issue 20): not "registered (expires 600 s)"
-        for want in ["坐席1001", "通话中", "静音", "01:23", "来电号码", "未接:1", "已注册（600秒后过期）"] {
+        for want in [
+            "坐席1001",
+            "通话中",
+            "静音",
+            "01:23",
+            "来电号码",
+            "未接:1",
+            "已注册（600秒后过期）",
+        ] {
             assert!(squeezed.contains(want), "`{want}` missing:\n{zh}");
         }
     }

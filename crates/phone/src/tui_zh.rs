@@ -9,21 +9,42 @@
 const TEMPLATES: &[(&str, &str)] = &[
     // registration (phone.rs)
     ("registering", "注册中"),
-    ("registered at {} (expires {} s)", "已注册到 {}（{} 秒后过期）"),
-    ("registered {}@{} from {} (expires {} s)", "已注册 {}@{}，本机 {}（{} 秒后过期）"),
-    ("registered again (expires {} s)", "已重新注册（{} 秒后过期）"),
+    (
+        "registered at {} (expires {} s)",
+        "已注册到 {}（{} 秒后过期）",
+    ),
+    (
+        "registered {}@{} from {} (expires {} s)",
+        "已注册 {}@{}，本机 {}（{} 秒后过期）",
+    ),
+    (
+        "registered again (expires {} s)",
+        "已重新注册（{} 秒后过期）",
+    ),
     ("registered (expires {} s)", "已注册（{} 秒后过期）"),
     ("registration refreshed", "注册已刷新"),
-    ("registration failed ({}); retrying in {} s", "注册失败（{}）；{} 秒后重试"),
-    ("registration refused: {}; retrying in {} s", "注册被拒绝：{}；{} 秒后重试"),
+    (
+        "registration failed ({}); retrying in {} s",
+        "注册失败（{}）；{} 秒后重试",
+    ),
+    (
+        "registration refused: {}; retrying in {} s",
+        "注册被拒绝：{}；{} 秒后重试",
+    ),
     ("refused: {}", "被拒绝：{}"),
     ("not registered: retrying", "未注册：正在重试"),
-    ("server not answering: re-registering", "服务器无应答：重新注册"),
+    (
+        "server not answering: re-registering",
+        "服务器无应答：重新注册",
+    ),
     (
         "server {} not answering keep-alives ({}); registering again",
         "服务器 {} 保活无应答（{}）；重新注册",
     ),
-    ("server {} answering keep-alives again; registering", "服务器 {} 恢复应答；重新注册"),
+    (
+        "server {} answering keep-alives again; registering",
+        "服务器 {} 恢复应答；重新注册",
+    ),
     ("stopped", "已停止"),
     // the audio device
     (
@@ -42,16 +63,25 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("refused call from {}: {}", "拒接来自 {} 的来电：{}"),
     ("refused call from {}", "拒接来自 {} 的来电"),
     ("ringing: call from {}", "振铃：来自 {} 的来电"),
-    ("missed call from {} (cancelled)", "未接来自 {} 的来电（对方已取消）"),
+    (
+        "missed call from {} (cancelled)",
+        "未接来自 {} 的来电（对方已取消）",
+    ),
     ("answered call from {} ({})", "已接听来自 {} 的来电（{}）"),
     ("on call with {}: {}", "与 {} 通话中：{}"),
     ("muted", "已静音"),
     ("unmuted", "已取消静音"),
-    ("call with {} ended after {} s: {}", "与 {} 的通话结束，历时 {} 秒：{}"),
+    (
+        "call with {} ended after {} s: {}",
+        "与 {} 的通话结束，历时 {} 秒：{}",
+    ),
     // the engine link (api.rs)
     ("connecting", "连接中"),
     ("following {}", "已连接 {}"),
-    ("not connected ({}); retrying in {} s", "未连接（{}）；{} 秒后重试"),
+    (
+        "not connected ({}); retrying in {} s",
+        "未连接（{}）；{} 秒后重试",
+    ),
     // the engine's events about this agent
     ("offered a call from {}", "分配来自 {} 的来电"),
     ("on call with {}", "与 {} 通话中"),
@@ -65,7 +95,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("recording paused", "录音已暂停"),
     ("recording resumed", "录音已继续"),
     ("recording", "录音中"),
-    ("an earlier recording is played into the call", "正在向通话播放之前的录音"),
+    (
+        "an earlier recording is played into the call",
+        "正在向通话播放之前的录音",
+    ),
     ("call transferred to {}", "通话已转至 {}"),
     ("call ended ({})", "通话结束（{}）"),
     ("wrap-up {} s", "话后处理 {} 秒"),
@@ -205,7 +238,10 @@ mod tests {
         for table in [TEMPLATES, ACTIONS, ANSWERS] {
             for (en, zh) in table {
                 assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "{en}");
-                assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+                assert!(
+                    zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                    "{zh}"
+                );
             }
         }
     }
@@ -214,26 +250,50 @@ mod tests {
     fn the_phones_lines_read_in_chinese() {
         let cases = [
             ("registering", "注册中"),
-            ("registered at 127.0.0.1:5060 (expires 600 s)", "已注册到 127.0.0.1:5060（600 秒后过期）"),
+            (
+                "registered at 127.0.0.1:5060 (expires 600 s)",
+                "已注册到 127.0.0.1:5060（600 秒后过期）",
+            ),
             ("registered (expires 300 s)", "已注册（300 秒后过期）"),
             ("refused: 403 Forbidden", "被拒绝：403 Forbidden"),
-            ("ringing: call from 0612345678", "振铃：来自 0612345678 的来电"),
-            ("refused call from 061: no codec", "拒接来自 061 的来电：no codec"),
+            (
+                "ringing: call from 0612345678",
+                "振铃：来自 0612345678 的来电",
+            ),
+            (
+                "refused call from 061: no codec",
+                "拒接来自 061 的来电：no codec",
+            ),
             ("refused call from 061", "拒接来自 061 的来电"),
-            ("on call with 0612345678: 1:05", "与 0612345678 通话中：1:05"),
+            (
+                "on call with 0612345678: 1:05",
+                "与 0612345678 通话中：1:05",
+            ),
             ("on call with 0612345678", "与 0612345678 通话中"),
             ("connecting", "连接中"),
             ("following 127.0.0.1:8080", "已连接 127.0.0.1:8080"),
-            ("not connected (refused); retrying in 5 s", "未连接（refused）；5 秒后重试"),
+            (
+                "not connected (refused); retrying in 5 s",
+                "未连接（refused）；5 秒后重试",
+            ),
             ("paused (lunch)", "暂停（lunch）"),
             ("wrap-up 10 s", "话后处理 10 秒"),
             ("hold: done", "保持：完成"),
             ("pause (break): sending", "暂停（break）：发送中"),
-            ("dial 0612345678: not possible now: busy", "外呼 0612345678：现在无法执行: busy"),
-            ("transfer to the shift leader: no current call", "转班长：当前没有通话"),
+            (
+                "dial 0612345678: not possible now: busy",
+                "外呼 0612345678：现在无法执行: busy",
+            ),
+            (
+                "transfer to the shift leader: no current call",
+                "转班长：当前没有通话",
+            ),
             ("transfer to leaders: done", "转至 leaders：完成"),
             ("hold: the server answered 500", "保持：服务器返回 500"),
-            ("pause refused: minimum staffing", "pause 被拒绝：minimum staffing"),
+            (
+                "pause refused: minimum staffing",
+                "pause 被拒绝：minimum staffing",
+            ),
             (
                 "call with 061 ended after 3.5 s: bye; rx 100 frames, late 0",
                 "与 061 的通话结束，历时 3.5 秒：bye；rx 100 frames, late 0",
@@ -246,7 +306,15 @@ mod tests {
 
     #[test]
     fn unknown_and_hostile_lines_are_shown_as_they_are() {
-        for s in ["", "something new", "{}", ": ", "registered", "x: y: z", "🙂 refused"] {
+        for s in [
+            "",
+            "something new",
+            "{}",
+            ": ",
+            "registered",
+            "x: y: z",
+            "🙂 refused",
+        ] {
             assert_eq!(zh_line(s), s, "{s:?}");
         }
         let long = "a".repeat(100_000);
