@@ -453,6 +453,17 @@ mod tests {
         for s in ["open", "closed"] {
             need(format!("cases.status.{s}"));
         }
+        // the pause reasons the engine gives (feature codes, auto-pause)
+        let codes = hotline_engine::control::FeatureCodes::default();
+        for r in codes
+            .pause_reasons
+            .values()
+            .chain([&codes.default_pause_reason])
+            .map(String::as_str)
+            .chain(["missed calls"])
+        {
+            need(format!("reason.{}", r.replace(' ', "_")));
+        }
         for c in hotline_cases::DEFAULT_CATEGORIES {
             need(format!("cases.category.{c}"));
         }

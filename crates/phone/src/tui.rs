@@ -399,6 +399,11 @@ fn mmss(ms: i64) -> String {
 /// paused, logged out) when the engine has said something, else available.
 pub fn state_text(st: &PhoneState, view: Option<&AgentView>, now_ms: i64, lang: Lang) -> String {
     let w = lang.words();
+    // a pause reason the engine names (`training`) in the interface's language
+    let reason = |r: &str| match lang {
+        Lang::Zh => crate::tui_zh::zh_reason(r),
+        Lang::En => r.to_string(),
+    };
     let mut out = match st.call {
         CallState::Ringing => w.ringing.to_string(),
         CallState::Talking => {
@@ -424,18 +429,18 @@ pub fn state_text(st: &PhoneState, view: Option<&AgentView>, now_ms: i64, lang: 
                 .wrap_up
                 .replace("{}", &((until_ms - now_ms + 999) / 1000).to_string()),
             Some((AgentState::WrapUp { .. }, v)) => match &v.pause_after_call {
-                Some(r) => w.paused.replace("{}", r),
+                Some(r) => w.paused.replace("{}", &reason(r)),
                 None => w.available.to_string(),
             },
-            Some((AgentState::Paused { reason }, _)) => w.paused.replace("{}", reason),
+            Some((AgentState::Paused { reason: r }, _)) => w.paused.replace("{}", &reason(r)),
             _ => w.available.to_string(),
         },
     };
     if let Some(r) = view.and_then(|v| v.pause_after_call.as_ref()) {
         if !matches!(view.map(|v| &v.state), Some(AgentState::Paused { .. }))
-            && !out.contains(r.as_str())
+            && !out.contains(reason(r).as_str())
         {
-            out.push_str(&format!("  ({})", w.pause_after.replace("{}", r)));
+            out.push_str(&format!("  ({})", w.pause_after.replace("{}", &reason(r))));
         }
     }
     out
@@ -800,7 +805,7 @@ mod tests {
         v.apply(&json!({"at_ms": 60_000, "call_id": "c1", "agent": "1001", "kind": {"type": "completed", "talk_ms": 59_000, "ended_by": "caller"}}));
         v.apply(&json!({"at_ms": 60_000, "call_id": null, "agent": "1001", "kind": {"type": "agent_paused", "reason": "meal"}}));
         let l = screen_lines(&idle, now, Some((&v, 61_000)), None, "", Lang::Zh).join("\n");
-        assert!(l.contains("暂停（meal）"), "{l}");
+        assert!(l.contains("暂停（用餐）"), "{l}");
         // every line of the key help fits an 80-column terminal in both
         // languages, with and without the engine keys
         for lang in [Lang::Zh, Lang::En] {

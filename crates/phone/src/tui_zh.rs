@@ -229,6 +229,21 @@ pub fn zh_call_type(t: &str) -> String {
     .to_string()
 }
 
+/// A pause reason the engine gives (its feature codes' `meal`, `training`,
+/// `meeting`, the default `break`, the auto-pause's `missed calls`) in
+/// Chinese; a reason typed by the agent as it is.
+pub fn zh_reason(r: &str) -> String {
+    match r {
+        "break" => "休息",
+        "meal" => "用餐",
+        "training" => "培训",
+        "meeting" => "会议",
+        "missed calls" => "连续未接，自动暂停",
+        other => other,
+    }
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,5 +338,8 @@ mod tests {
         assert_eq!(zh_line("paused ({})"), "暂停（{}）");
         assert_eq!(zh_call_type("complaint"), "投诉");
         assert_eq!(zh_call_type("vip_special"), "vip_special");
+        assert_eq!(zh_reason("training"), "培训");
+        assert_eq!(zh_reason("missed calls"), "连续未接，自动暂停");
+        assert_eq!(zh_reason("看病"), "看病");
     }
 }

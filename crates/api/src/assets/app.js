@@ -354,7 +354,7 @@ function renderWallboard() {
       const f = figures[a.agent] || {};
       return h('tr', { 'data-agent': a.agent },
         h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, agentState(a.state)), h('td', {}, fmtDur(now - a.since)),
-        h('td', {}, a.reason || ''), h('td', {}, call ? callType(call.type) : ''),
+        h('td', {}, pauseReason(a.reason)), h('td', {}, call ? callType(call.type) : ''),
         h('td', {}, call && call.answered ? h('span', { class: `clock ${call.level}` }, fmtDur(now - call.answered) + (call.limit ? ` / ${fmtDur(call.limit)}` : '')) : ''),
         h('td', { class: 'num' }, fmtNum(f.missed !== undefined ? f.missed : a.missed)), h('td', { class: 'num' }, pct(f.within_limit)));
     }),
@@ -600,7 +600,7 @@ function renderAgentsTable() {
     ...state.agents.map((a) => {
       const f = figures[a.agent] || {};
       return h('tr', { 'data-agent': a.agent },
-        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, agentState(a.state)), h('td', {}, a.reason || ''),
+        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, agentState(a.state)), h('td', {}, pauseReason(a.reason)),
         h('td', {}, a.registered ? t('common.yes') : t('common.no')), h('td', { class: 'num' }, fmtNum(a.answered)), h('td', { class: 'num' }, fmtNum(a.missed)), h('td', { class: 'num' }, pct(f.within_limit)),
         h('td', {}, h('input', { id: `reason-${a.agent}`, placeholder: t('agents.pause_reason'), size: 12, maxlength: 64 }),
           h('button', { onclick: () => act(a.agent, 'pause') }, t('agents.pause')), h('button', { onclick: () => act(a.agent, 'unpause') }, t('agents.unpause')),
@@ -693,6 +693,8 @@ function route() {
 const callType = (x) => (x ? tOr(`type.${x}`, x) : '');
 // a queue's label: the shipped queues have words, others show their id
 const queueName = (x) => (x ? tOr(`queue.${x}`, x) : '');
+// a pause reason: the shipped ones (feature codes, auto-pause) have words
+const pauseReason = (x) => (x ? tOr(`reason.${x.replace(/ /g, '_')}`, x) : '');
 const outcomeName = (x) => (x ? tOr(`outcome.${x}`, x) : '');
 const agentState = (x) => (x ? tOr(`state.${x}`, x.replace(/_/g, ' ')) : '');
 const markKind = (x) => (x ? tOr(`mark.${x}`, x) : '');
