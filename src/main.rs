@@ -544,10 +544,16 @@ async fn run(settings: Settings) -> Result<()> {
         store.clone(),
         sink.clone(),
         events_tx.clone(),
+        case_owners.clone(),
     )
     .await?;
     let mut engine_cfg = engine_cfg;
     worklist::permit(&cfg, worklist.as_ref(), &mut engine_cfg);
+    // the case owner may call their complaint's customer (the reply call)
+    if let Some(o) = engine_cfg.outbound.as_mut() {
+        o.permit = std::mem::take(&mut o.permit)
+            .with("case owner", std::sync::Arc::new(case_owners.clone()));
+    }
     if let Some(w) = &worklist {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(w.clone().run(rx));
@@ -575,13 +581,7 @@ async fn run(settings: Settings) -> Result<()> {
         let console =
             cases::attach(&cfg, console, sink.clone(), live_tx, case_owners.clone()).await?;
         let api = hotline_api::engine::Api {
-            worklist: worklist
-                .clone()
-                .map(|service| hotline_api::worklist::WorklistApi {
-                    service,
-                    console: cfg.console.enabled.then(|| console.clone()),
-                    token: cfg.http.api_token.clone(),
-                }),
+            worklist: worklist.clone(),
             console,
             live,
             agents: engine.control(),

@@ -465,7 +465,7 @@ mod tests {
             need(format!("reason.{}", r.replace(' ', "_")));
         }
         for c in hotline_cases::DEFAULT_CATEGORIES {
-            need(format!("cases.category.{c}"));
+            need(format!("desk.category.{c}"));
         }
         for a in [
             "case_open",

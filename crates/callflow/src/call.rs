@@ -95,6 +95,9 @@ pub struct CallbackSpec {
     pub queued: bool,
     /// Taken over after a restart: its `arrived` is already in the log.
     pub resumed: bool,
+    /// The owner of the customer's open complaint case (首问负责制): each
+    /// attempt is offered to them first, alone, for their wait.
+    pub owner: Option<OwnerHint>,
 }
 
 /// What happened on a SIP leg (the caller's, or an agent's).
@@ -269,6 +272,8 @@ pub enum ToController {
         queue: QueueId,
         /// Due by, epoch ms.
         deadline_ms: i64,
+        /// The owner of the caller's open case: the callback is theirs.
+        owner: Option<OwnerHint>,
     },
     /// Where does the call stand in its queue (for announcements)?
     AskStatus {
@@ -750,7 +755,12 @@ impl Call {
             spec,
             retry_at: (!queued).then_some(now),
         };
+        let owner = match &origin {
+            Origin::Callback { spec, .. } => spec.owner.clone(),
+            _ => None,
+        };
         let mut c = Call::new(id, cfg, env, origin, caller, requested_ms);
+        c.owner = owner;
         c.phase = Phase::CallbackWaiting;
         c.queue = Some(queue);
         c.call_type = CallType::Callback;
@@ -1523,6 +1533,11 @@ impl Call {
             number,
             queue,
             deadline_ms,
+            // the case owner's customer: their callback waits for the owner
+            owner: self.owner.as_ref().map(|o| OwnerHint {
+                wait_ms: cb.owner_wait_ms,
+                ..o.clone()
+            }),
         });
         if self.env.prompt_ms(&PromptRef::CallbackConfirm).is_some() {
             self.message_then_hang_up(now, PromptRef::CallbackConfirm, Vec::new());
@@ -2314,9 +2329,17 @@ impl Call {
                 if let Origin::Callback { retry_at, .. } = &mut self.origin {
                     *retry_at = None;
                 }
+                // the case owner's callback rings them first, each attempt
+                let preferred = self.owner.as_ref().map(|o| PreferredAgent {
+                    agent: o.agent.clone(),
+                    until_ms: now.saturating_add(o.wait_ms),
+                });
                 self.tell(ToController::Enqueue {
                     queue,
-                    request: CallRequest::default(),
+                    request: CallRequest {
+                        preferred,
+                        ..CallRequest::default()
+                    },
                 });
             }
         }

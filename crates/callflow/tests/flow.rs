@@ -322,6 +322,7 @@ fn waiting_callers_hear_their_position_and_can_ask_for_a_callback_that_keeps_the
         retry_ms: 60_000,
         attempts: 3,
         answer_timeout_ms: 30_000,
+        owner_wait_ms: 0,
     });
     let mut w = World::new(cfg);
     let first = w.call_in("0612");
@@ -400,6 +401,7 @@ fn a_callback_whose_customer_never_answers_is_tried_then_given_up() {
         retry_ms: 60_000,
         attempts: 2,
         answer_timeout_ms: 30_000,
+        owner_wait_ms: 0,
     });
     let mut w = World::new(cfg);
     w.customers.insert("0612".into(), Phone::NoAnswer);
@@ -749,6 +751,7 @@ fn callbacks_pending_at_a_restart_are_taken_over_with_their_attempts_and_no_seco
         retry_ms: 60_000,
         attempts: 3,
         answer_timeout_ms: 30_000,
+        owner_wait_ms: 0,
     });
     let mut w = World::new(cfg);
     w.env.close("general");
@@ -761,6 +764,7 @@ fn callbacks_pending_at_a_restart_are_taken_over_with_their_attempts_and_no_seco
         attempts: 2,
         queued: false,
         resumed: true,
+        owner: None,
     };
     w.controller
         .resume_callbacks(w.now, vec![(id.clone(), spec)]);

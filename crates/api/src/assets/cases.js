@@ -138,7 +138,7 @@ function notesTable(notes) {
   return h('table', { class: 'notes' }, h('tr', {}, ['col.time', 'col.call', 'cases.col.category', 'cases.col.summary', 'cases.col.follow_up', 'col.by'].map((x) => h('th', {}, t(x)))),
     ...notes.map((n) => h('tr', {}, h('td', {}, fmtTime(n.at_ms)),
       h('td', {}, h('a', { href: `#/call/${encodeURIComponent(n.call_id)}` }, n.call_id.slice(0, 12))),
-      h('td', { 'data-value': n.category }, tOr(`cases.category.${n.category}`, n.category)), h('td', {}, n.summary), h('td', {}, n.follow_up || ''), h('td', {}, n.by))));
+      h('td', { 'data-value': n.category }, tOr(`desk.category.${n.category}`, n.category)), h('td', {}, n.summary), h('td', {}, n.follow_up || ''), h('td', {}, n.by))));
 }
 
 async function viewCustomer(number) {
