@@ -969,6 +969,22 @@ fn cases_and_customer_in_both_languages(h: &Hotline, b: &Browser, id: &str, out:
         .as_str()
         .expect("the customer's number")
         .to_string();
+    // a return visit (回访) owed by 1001, for the visit form
+    let (s, body) = http_with(
+        &web,
+        "POST",
+        "/api/campaigns/import?name=December",
+        &[("Authorization", "Bearer test-token")],
+        "号码,姓名,卡号,备注,时间,坐席\n0611111111,李雷,M001,新会员,after 13:10,1001\n",
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, v) = root.json("GET", "/api/worklist", Value::Null);
+    assert_eq!(s, 200, "{v}");
+    let visit = v["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["kind"] == "return_visit"))
+        .and_then(|i| i["id"].as_i64())
+        .unwrap_or_else(|| panic!("a return visit in the work list: {v}"));
     let fits = |what: &str| {
         let over = b.js("return document.scrollingElement.scrollWidth - window.innerWidth;");
         assert!(
@@ -1011,18 +1027,17 @@ fn cases_and_customer_in_both_languages(h: &Hotline, b: &Browser, id: &str, out:
             fits(&format!("{lang} customer page {w}x{hgt}"));
             b.screenshot(&out.join(format!("customer-{lang}-{w}x{hgt}.png")));
         }
-        // the other pages of issues 14 and 15
-        for (page, ready) in [
-            ("cases", "document.querySelectorAll('#cases-table tr.case-row').length >= 1"),
-            ("worklist", "document.getElementById('wl-items') && document.querySelector('#wl-figures .tile')"),
-            ("campaigns", "document.getElementById('wl-campaigns') && document.querySelectorAll('.wl-quota').length === 2"),
+        // the other pages of issues 14 and 15: (route, page name, ready)
+        let visit_route = format!("visit/{visit}");
+        for (route, page, ready) in [
+            ("cases", "cases", "document.getElementById('nav-cases').classList.contains('active') && document.querySelectorAll('#cases-table tr.case-row').length >= 1"),
+            ("worklist", "worklist", "document.getElementById('nav-worklist').classList.contains('active') && document.getElementById('wl-items') && document.querySelector('#wl-figures .tile') && document.querySelector(\"#wl-items tr[data-item] a[href^='#/visit/']\")"),
+            ("campaigns", "campaigns", "document.getElementById('nav-campaigns').classList.contains('active') && document.querySelectorAll('#wl-campaigns tr[data-campaign]').length === 1 && document.querySelectorAll('.wl-quota').length === 2"),
+            (visit_route.as_str(), "visit", "document.getElementById('wl-visit') && document.querySelector('#wl-visit select[name=outcome]')"),
         ] {
-            b.go(&format!("http://{web}/console/#/{page}"));
+            b.go(&format!("http://{web}/console/#/{route}"));
             assert!(
-                b.wait_js(
-                    &format!("document.getElementById('nav-{page}').classList.contains('active') && {ready}"),
-                    Duration::from_secs(10)
-                ),
+                b.wait_js(ready, Duration::from_secs(10)),
                 "{lang}: {page} renders"
             );
             std::thread::sleep(Duration::from_millis(300));
