@@ -1061,6 +1061,14 @@ async fn customer(
         ));
     }
     let notes = c.store().notes_for_number(&num, 100).await?;
+    let work_items = c
+        .store()
+        .work_items(&hotline_store::ItemFilter {
+            number: Some(num.clone()),
+            limit: 100,
+            ..hotline_store::ItemFilter::default()
+        })
+        .await?;
     let now = c.now();
     let mut call_items = Vec::with_capacity(calls.items.len());
     for cdr in &calls.items {
@@ -1110,6 +1118,19 @@ async fn customer(
         "notes": notes.iter().map(note_json).collect::<Vec<_>>(),
         "open_cases": cases.iter().filter(|k| !k.is_closed()).count(),
         "cases": cases.iter().map(|k| case_json(k, now)).collect::<Vec<_>>(),
+        // call-backs, promises and return visits owed to this number
+        "work_items": work_items
+            .iter()
+            .map(|i| json!({
+                "id": i.id,
+                "kind": i.new.kind,
+                "owner": i.new.owner,
+                "deadline_ms": i.new.deadline_ms,
+                "overdue": i.is_overdue(now),
+                "outcome": i.outcome,
+                "closed_ms": i.closed_ms,
+            }))
+            .collect::<Vec<_>>(),
     }))
     .into_response())
 }

@@ -413,7 +413,12 @@ pub fn describe(action: &ApiAction, answer: &Result<(u16, String), ApiError>) ->
         200..=299 => format!("{name}: done"),
         400 => format!("{name}: refused as a bad request{why}"),
         401 => format!("{name}: the API token was refused (401): check --api-token-file"),
-        403 => format!("{name}: not allowed (403){why}: is http.api_token set on the server?"),
+        // a refusal with its reason (a dial rule, an agent's own phone) is
+        // not about the token; only an unexplained or token 403 is
+        403 if short.is_empty() || short.contains("api_token") || short.contains("disabled") => {
+            format!("{name}: not allowed (403){why}: is http.api_token set on the server?")
+        }
+        403 => format!("{name}: not allowed (403){why}"),
         404 if short.is_empty() => format!("{name}: no current call"),
         404 => format!("{name}: {short}"),
         409 => format!("{name}: not possible now{why}"),
@@ -1173,7 +1178,24 @@ mod tests {
                 .contains("not possible now: not on hold")
         );
         assert!(describe(&hold, &ok(401, "")).contains("token was refused"));
-        assert!(describe(&hold, &ok(403, "")).contains("403"));
+        assert!(describe(&hold, &ok(403, "")).contains("http.api_token"));
+        // a dial rule's refusal says why, without the token hint
+        let dial = ApiAction::Dial("13800000000".into());
+        assert_eq!(
+            describe(
+                &dial,
+                &ok(403, r#"{"error":"13800000000 is not an allowed number"}"#)
+            ),
+            "dial 13800000000: not allowed (403): 13800000000 is not an allowed number"
+        );
+        assert!(describe(
+            &hold,
+            &ok(
+                403,
+                r#"{"error":"call control is disabled: set http.api_token"}"#
+            )
+        )
+        .contains("is http.api_token set"));
         assert!(describe(&hold, &ok(500, "<html>")).contains("answered 500"));
         assert!(
             describe(&hold, &Err(ApiError::Http("cannot connect".into())))

@@ -631,10 +631,33 @@ async fn the_customer_profile_for_its_agent_and_supervisors() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
+    // a call-back owed to the number (a missed call), on the profile too
+    let t = w.clock.now_ms();
+    w.console
+        .store()
+        .insert_work_item(&hotline_worklist::NewItem {
+            kind: hotline_worklist::ItemKind::Missed,
+            number: "0611111111".into(),
+            name: String::new(),
+            card: String::new(),
+            notes: String::new(),
+            owner: hotline_worklist::Owner::Agent(AgentId::new("1001")),
+            campaign: None,
+            call_id: None,
+            created_ms: t,
+            deadline_ms: t + 24 * HOUR,
+            preferred: String::new(),
+            created_by: "event".into(),
+        })
+        .await
+        .unwrap();
     let (s, v) = w
         .json("GET", "/api/customers/0611111111", Some(&d.agent), "")
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["work_items"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["work_items"][0]["kind"], "missed");
+    assert_eq!(v["work_items"][0]["overdue"], false);
     assert_eq!(v["name"], "王芳");
     assert_eq!(v["vip"], true);
     assert_eq!(v["blacklist"]["reason"], "threats");
