@@ -139,6 +139,7 @@ const ANSWERS: &[(&str, &str)] = &[
         "not allowed (403){}: is http.api_token set on the server?",
         "不允许（403）{}：服务器是否设置了 http.api_token？",
     ),
+    ("not allowed (403){}", "不允许（403）{}"),
     ("no current call", "当前没有通话"),
     ("not possible now{}", "现在无法执行{}"),
     ("the server answered {}", "服务器返回 {}"),
@@ -305,6 +306,14 @@ mod tests {
             ),
             ("transfer to leaders: done", "转至 leaders：完成"),
             ("hold: the server answered 500", "保持：服务器返回 500"),
+            (
+                "dial 13800000000: not allowed (403): 13800000000 is not an allowed number",
+                "外呼 13800000000：不允许（403）: 13800000000 is not an allowed number",
+            ),
+            (
+                "hold: not allowed (403): is http.api_token set on the server?",
+                "保持：不允许（403）：服务器是否设置了 http.api_token？",
+            ),
             (
                 "pause refused: minimum staffing",
                 "pause 被拒绝：minimum staffing",
