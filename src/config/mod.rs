@@ -8,6 +8,7 @@
 //! 3. [`settings::Settings::build`]: the typed values every part of the
 //!    engine takes, with every file the config names loaded.
 
+pub mod agent_numbers;
 pub mod cases;
 pub mod monitor;
 pub mod routing;
@@ -807,6 +808,10 @@ pub struct AgentSection {
     /// Skills: name → proficiency 1–100 (`{ mandarin = 90, cantonese = 40 }`).
     #[serde(default)]
     pub skills: std::collections::BTreeMap<String, u8>,
+    /// The work number (工号) announced when the agent answers, 1–8 digits
+    /// (default: the id when it is digits); see [`agent_numbers`].
+    #[serde(default)]
+    pub number: Option<String>,
 }
 
 /// Parses an algorithm list, naming `key` on error.
@@ -1220,6 +1225,7 @@ impl Config {
                 parse_algorithms(&format!("{key}.algorithms"), algs)?;
             }
         }
+        self.validate_agent_numbers()?;
         self.validate_schedule()?;
         self.validate_monitor()?;
         self.validate_routing()

@@ -143,9 +143,10 @@ pub struct Prompts {
     pub silent_line: Option<Prompt>,
     /// Played to callers whose queue is closed (None: 480 before answering).
     pub closed: Option<Prompt>,
-    /// The words an answering agent's number is said with to both sides
-    /// (「一零零一」「号客服为您服务」, 报工号); None: not announced.
-    pub agent_number: Option<zh::ZhWords>,
+    /// The words an answering agent's work number is said with to both
+    /// sides and each agent's number (「一零零一」「号客服为您服务」, 报工号);
+    /// None: not announced.
+    pub agent_number: Option<zh::AgentNumbers>,
     /// 「很抱歉让您久等了」 when a hold ends (None: nothing).
     pub hold_resume: Option<Prompt>,
     /// 「谢谢您的电话，再见！」 before the agent's closing hang-up clears the

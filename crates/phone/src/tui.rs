@@ -288,7 +288,7 @@ const ZH: Words = Words {
         ("1", "订单"),
         ("2", "咨询"),
         ("3", "投诉"),
-        ("4", "回访"),
+        ("4", "回电"),
         ("x", "标记辱骂"),
         ("r", "录音暂停/继续"),
         ("s", "开始录音"),
@@ -402,6 +402,11 @@ fn mmss(ms: i64) -> String {
 /// paused, logged out) when the engine has said something, else available.
 pub fn state_text(st: &PhoneState, view: Option<&AgentView>, now_ms: i64, lang: Lang) -> String {
     let w = lang.words();
+    // a pause reason the engine names (`training`) in the interface's language
+    let reason = |r: &str| match lang {
+        Lang::Zh => crate::tui_zh::zh_reason(r),
+        Lang::En => r.to_string(),
+    };
     let mut out = match st.call {
         CallState::Ringing => w.ringing.to_string(),
         CallState::Talking => {
@@ -427,18 +432,18 @@ pub fn state_text(st: &PhoneState, view: Option<&AgentView>, now_ms: i64, lang: 
                 .wrap_up
                 .replace("{}", &((until_ms - now_ms + 999) / 1000).to_string()),
             Some((AgentState::WrapUp { .. }, v)) => match &v.pause_after_call {
-                Some(r) => w.paused.replace("{}", r),
+                Some(r) => w.paused.replace("{}", &reason(r)),
                 None => w.available.to_string(),
             },
-            Some((AgentState::Paused { reason }, _)) => w.paused.replace("{}", reason),
+            Some((AgentState::Paused { reason: r }, _)) => w.paused.replace("{}", &reason(r)),
             _ => w.available.to_string(),
         },
     };
     if let Some(r) = view.and_then(|v| v.pause_after_call.as_ref()) {
         if !matches!(view.map(|v| &v.state), Some(AgentState::Paused { .. }))
-            && !out.contains(r.as_str())
+            && !out.contains(reason(r).as_str())
         {
-            out.push_str(&format!("  ({})", w.pause_after.replace("{}", r)));
+            out.push_str(&format!("  ({})", w.pause_after.replace("{}", &reason(r))));
         }
     }
     out
@@ -488,9 +493,14 @@ pub fn screen_lines(
     let w = lang.words();
     let view = api.map(|(v, _)| v);
     let now_ms = api.map(|(_, t)| t).unwrap_or(0);
-    let mut registration = st.registration.clone();
+    // the phone's and the engine's own lines, in the interface's language
+    let tr = |s: &str| match lang {
+        Lang::Zh => crate::tui_zh::zh_line(s),
+        Lang::En => s.to_string(),
+    };
+    let mut registration = tr(&st.registration);
     if let Some(v) = view {
-        registration.push_str(&format!("   {}: {}", w.engine, v.link));
+        registration.push_str(&format!("   {}: {}", w.engine, tr(&v.link)));
     }
     let caller = st
         .caller
@@ -498,7 +508,13 @@ pub fn screen_lines(
         .or_else(|| view.and_then(|v| v.caller.clone()))
         .unwrap_or_else(|| "-".into());
     let caller = match view.and_then(|v| v.call_type.as_deref()) {
-        Some(t) if st.call != CallState::Idle => format!("{caller}   {} {t}", w.call_type),
+        Some(t) if st.call != CallState::Idle => {
+            let t = match lang {
+                Lang::Zh => crate::tui_zh::zh_call_type(t),
+                Lang::En => t.to_string(),
+            };
+            format!("{caller}   {} {t}", w.call_type)
+        }
         _ => caller,
     };
     let missed = view.map_or(st.missed, |v| v.missed.max(st.missed));
@@ -506,8 +522,8 @@ pub fn screen_lines(
         note.to_string()
     } else {
         match view {
-            Some(v) if !v.message.is_empty() => v.message.clone(),
-            _ => st.last.clone(),
+            Some(v) if !v.message.is_empty() => tr(&v.message),
+            _ => tr(&st.last),
         }
     };
     let customer = view
@@ -515,7 +531,10 @@ pub fn screen_lines(
         .map(|c| customer_text(c, now_ms, lang));
     let mut out = vec![
         field(w.registration, &registration),
-        field(w.audio, st.device_trouble.as_deref().unwrap_or(w.ok)),
+        field(
+            w.audio,
+            &st.device_trouble.as_deref().map_or(w.ok.to_string(), tr),
+        ),
         field(w.state, &state_text(st, view, now_ms, lang)),
         field(w.caller, &caller),
         field(
@@ -782,7 +801,16 @@ mod tests {
         let zh = draw(80, 14, &st, &lines, Lang::Zh);
         // (a wide character is drawn as the character and an empty cell)
         let squeezed = zh.replace(' ', "");
-        for want in ["坐席1001", "通话中", "静音", "01:23", "来电号码", "未接:1"] {
+        // the phone's own status lines too (issue 20): not "registered (expires 600 s)"
+        for want in [
+            "坐席1001",
+            "通话中",
+            "静音",
+            "01:23",
+            "来电号码",
+            "未接:1",
+            "已注册（600秒后过期）",
+        ] {
             assert!(squeezed.contains(want), "`{want}` missing:\n{zh}");
         }
     }
@@ -865,7 +893,7 @@ mod tests {
         let zh = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::Zh).join("\n");
         for want in [
             "通话中 (保持中)",
-            "类型 order",
+            "类型 订单/预订",
             "00:49 / 01:00  预警",
             "x 标记辱骂",
         ] {
@@ -875,7 +903,7 @@ mod tests {
         v.apply(&json!({"at_ms": 60_000, "call_id": "c1", "agent": "1001", "kind": {"type": "completed", "talk_ms": 59_000, "ended_by": "caller"}}));
         v.apply(&json!({"at_ms": 60_000, "call_id": null, "agent": "1001", "kind": {"type": "agent_paused", "reason": "meal"}}));
         let l = screen_lines(&idle, now, Some((&v, 61_000)), None, "", Lang::Zh).join("\n");
-        assert!(l.contains("暂停（meal）"), "{l}");
+        assert!(l.contains("暂停（用餐）"), "{l}");
         // every line of the key help fits an 80-column terminal in both
         // languages, with and without the engine keys
         for lang in [Lang::Zh, Lang::En] {
