@@ -230,6 +230,8 @@ pub struct Api {
     pub console_routes: bool,
     /// Work lists and return-visit campaigns, None when disabled.
     pub worklist: Option<crate::worklist::WorklistApi>,
+    /// The duty floor (roster, attendance, handovers), None when disabled.
+    pub duty: Option<crate::duty::DutyApi>,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -256,6 +258,9 @@ impl Api {
         // the work list's routes keep their own body limit (campaign files)
         if let Some(w) = worklist {
             app = app.merge(w.router());
+        }
+        if let Some(d) = self.duty.clone() {
+            app = app.merge(d.router());
         }
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
@@ -964,6 +969,7 @@ pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
         .list()
         .iter()
         .chain(crate::worklist::routes().list())
+        .chain(crate::duty::routes().list())
         .cloned()
         .collect()
 }
