@@ -566,15 +566,61 @@ async fn run(settings: Settings) -> Result<()> {
         i64::from(cfg.cases.owner_wait_s) * 1000,
     )
     .with_audit(store.clone());
+    let duty = match cfg.duty.enabled {
+        true => {
+            let d = cfg.duty.build(&cfg)?;
+            let board = hotline_engine::duty::DutyBoard::new(
+                d.roster.clone(),
+                d.rules,
+                center.calendar.clone(),
+            );
+            engine = engine.with_duty(board.clone());
+            Some((board, std::sync::Arc::new(d.roster)))
+        }
+        false => None,
+    };
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
         event_outputs.push(live_tx.clone());
         let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
         let console = console(&cfg, store.clone(), blacklist).await?;
-        let console =
-            cases::attach(&cfg, console, sink.clone(), live_tx, case_owners.clone()).await?;
+        let console = cases::attach(
+            &cfg,
+            console,
+            sink.clone(),
+            live_tx.clone(),
+            case_owners.clone(),
+        )
+        .await?;
+        let duty = match duty {
+            Some((board, base)) => {
+                let d = hotline_api::duty::DutyApi {
+                    board,
+                    base,
+                    store: store.clone(),
+                    console: cfg.console.enabled.then(|| console.clone()),
+                    token: cfg.http.api_token.clone(),
+                    agents: engine.control(),
+                    clock: std::sync::Arc::new(hotline_core::SystemClock),
+                    handover_grace_ms: i64::from(cfg.duty.handover_grace_min) * 60_000,
+                };
+                let n = d
+                    .load()
+                    .await
+                    .context("duty: cannot load the roster changes")?;
+                info!(changes = n, "roster loaded");
+                let (sink, live) = (sink.clone(), live_tx.clone());
+                d.spawn_handover_watch(std::sync::Arc::new(move |e| {
+                    let _ = live.send(e.clone());
+                    sink.event(e);
+                }));
+                Some(d)
+            }
+            None => None,
+        };
         let api = hotline_api::engine::Api {
+            duty,
             worklist: worklist
                 .clone()
                 .map(|service| hotline_api::worklist::WorklistApi {

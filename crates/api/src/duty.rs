@@ -17,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hotline_core::{AgentId, CallEvent, Calendar, Clock, EventKind, Shift};
+use hotline_core::{AgentId, Calendar, CallEvent, Clock, EventKind, Shift};
 use hotline_duty::handover::{DueItem, HandoverItem, OpenCase, MAX_TEXT};
 use hotline_duty::{Duty, Roster, RosterChange, RosterError};
 use hotline_engine::control::AgentControl;
@@ -71,7 +71,12 @@ impl From<RosterError> for ApiError {
 }
 
 impl DutyApi {
-    async fn who(&self, headers: &HeaderMap, changes: bool, min: Role) -> Result<Principal, ApiError> {
+    async fn who(
+        &self,
+        headers: &HeaderMap,
+        changes: bool,
+        min: Role,
+    ) -> Result<Principal, ApiError> {
         crate::auth::principal(
             self.console.as_ref(),
             &self.token,
@@ -174,7 +179,11 @@ impl DutyApi {
             if self.store.handover_of(&shift.name, &date).await?.is_some() {
                 continue;
             }
-            if self.store.mark_handover_missing(&shift.name, &date, now).await? {
+            if self
+                .store
+                .mark_handover_missing(&shift.name, &date, now)
+                .await?
+            {
                 warn!(shift = %shift.name, %date, "a shift ended without a handover");
                 publish(CallEvent {
                     at_ms: now,
@@ -252,7 +261,8 @@ async fn roster(
     q: Result<Query<DateQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     api.who(&headers, false, Role::Agent).await?;
-    let Query(q) = q.map_err(|e| ApiError::bad_request(format!("bad query (date=YYYY-MM-DD): {e}")))?;
+    let Query(q) =
+        q.map_err(|e| ApiError::bad_request(format!("bad query (date=YYYY-MM-DD): {e}")))?;
     let date = date_or_today(&api, q.date.as_deref())?;
     let roster = api.board.roster();
     let duties = roster.on(api.cal(), date)?;
@@ -310,7 +320,10 @@ async fn change(
     };
     let mut roster = (*api.board.roster()).clone();
     roster.apply(api.cal(), change.clone())?;
-    let id = api.store.add_roster_change(&change, &p.audit_name(), api.now()).await?;
+    let id = api
+        .store
+        .add_roster_change(&change, &p.audit_name(), api.now())
+        .await?;
     api.board.replace(roster);
     let what = format!(
         "{} {} {} {}",
@@ -363,9 +376,13 @@ async fn import(
             return Err(ApiError::new(status, format!("line {line}: {e}")));
         }
     }
-    let n = api.store.add_roster_changes(&changes, &p.audit_name(), api.now()).await?;
+    let n = api
+        .store
+        .add_roster_changes(&changes, &p.audit_name(), api.now())
+        .await?;
     api.board.replace(roster);
-    api.audit(&p, "roster_import", &format!("{n} changes")).await;
+    api.audit(&p, "roster_import", &format!("{n} changes"))
+        .await;
     Ok(Json(serde_json::json!({ "imported": n })).into_response())
 }
 
@@ -404,8 +421,15 @@ async fn attendance(
     } else {
         Some(p.name.clone())
     };
-    let report = attendance_of(&api.store, &api.board, from_ms, to_ms, agent.as_deref(), api.now())
-        .await?;
+    let report = attendance_of(
+        &api.store,
+        &api.board,
+        from_ms,
+        to_ms,
+        agent.as_deref(),
+        api.now(),
+    )
+    .await?;
     Ok(Json(serde_json::json!({
         "from": from.to_string(),
         "to": to.to_string(),
@@ -558,7 +582,9 @@ fn occurrence(
                 .find(|d| shift.on(cal, *d).is_ok_and(|(a, b)| a <= now && now < b));
             match running {
                 Some(d) => d,
-                None => shift.latest_ended(cal, now).map_err(ApiError::bad_request)?,
+                None => shift
+                    .latest_ended(cal, now)
+                    .map_err(ApiError::bad_request)?,
             }
         }
     };
@@ -642,7 +668,12 @@ async fn prefill_items(api: &DutyApi, start: i64, end: i64) -> Result<Vec<Handov
         };
         alarms.push((e.at_ms, e.kind.name().to_string(), text));
     }
-    Ok(hotline_duty::handover::prefill(api.cal(), &cases, &due, &alarms))
+    Ok(hotline_duty::handover::prefill(
+        api.cal(),
+        &cases,
+        &due,
+        &alarms,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -664,7 +695,10 @@ async fn prefill(
     let shift = configured_shift(&api, &q.shift)?;
     let (date, start, end) = occurrence(&api, &shift, q.date.as_deref())?;
     let items = prefill_items(&api, start, end).await?;
-    let existing = api.store.handover_of(&shift.name, &date.to_string()).await?;
+    let existing = api
+        .store
+        .handover_of(&shift.name, &date.to_string())
+        .await?;
     Ok(Json(serde_json::json!({
         "shift": shift.name,
         "date": date.to_string(),
@@ -731,7 +765,12 @@ async fn write_handover(
             "this handover was acknowledged and can no longer be changed",
         ));
     };
-    api.audit(&p, "handover_write", &format!("{} {date} #{id}", shift.name)).await;
+    api.audit(
+        &p,
+        "handover_write",
+        &format!("{} {date} #{id}", shift.name),
+    )
+    .await;
     let stored = api.store.handover(id).await?;
     Ok((
         StatusCode::CREATED,
@@ -773,7 +812,11 @@ async fn acknowledge(
             ));
         }
     }
-    match api.store.acknowledge_handover(id, &p.name, api.now()).await? {
+    match api
+        .store
+        .acknowledge_handover(id, &p.name, api.now())
+        .await?
+    {
         Some(true) => {
             api.audit(&p, "handover_ack", &format!("#{id}")).await;
             let h = api.store.handover(id).await?;

@@ -602,7 +602,11 @@ impl Shell {
                     tokio::spawn(driver.run().instrument(span));
                 }
                 ControllerOutput::Event(e) => {
-                    let alarms = self.duty.as_mut().map(|d| d.observe(&e)).unwrap_or_default();
+                    let alarms = self
+                        .duty
+                        .as_mut()
+                        .map(|d| d.observe(&e))
+                        .unwrap_or_default();
                     self.ctx.publish(e);
                     for a in alarms {
                         self.ctx.publish(a);

@@ -5,7 +5,7 @@ use crate::duty::{DutyApi, Publish};
 use crate::{hash_password, Console, ConsoleConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use hotline_core::{AgentId, CallEvent, Calendar, Clock, EventKind, Shift};
+use hotline_core::{AgentId, Calendar, CallEvent, Clock, EventKind, Shift};
 use hotline_duty::{DutyRules, Roster, WeeklyEntry};
 use hotline_engine::duty::DutyBoard;
 use hotline_store::{Role, Store, User};
@@ -189,7 +189,13 @@ fn agents_of(v: &serde_json::Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| format!("{}:{}", d["agent"].as_str().unwrap(), d["shift"].as_str().unwrap()))
+        .map(|d| {
+            format!(
+                "{}:{}",
+                d["agent"].as_str().unwrap(),
+                d["shift"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -198,7 +204,9 @@ async fn roster_changes_and_their_bad_input() {
     let d = world().await;
     let agent = d.session("1001", Role::Agent);
     let lead = d.session("alice", Role::Supervisor);
-    let (s, v) = d.call("GET", "/api/roster?date=2026-12-01", Some(&agent), "").await;
+    let (s, v) = d
+        .call("GET", "/api/roster?date=2026-12-01", Some(&agent), "")
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(agents_of(&v), ["1001:day", "1002:late"]);
     assert_eq!(v["timezone"], "Asia/Shanghai");
@@ -215,14 +223,7 @@ async fn roster_changes_and_their_bad_input() {
     assert_eq!(agents_of(&v), ["1001:day", "1003:day", "1002:late"]);
     assert_eq!(v["changes"].as_array().unwrap().len(), 1);
     // the engine's board sees it too
-    assert_eq!(
-        d.api
-            .board
-            .roster()
-            .at(d.api.board.calendar(), T0)
-            .len(),
-        2
-    );
+    assert_eq!(d.api.board.roster().at(d.api.board.calendar(), T0).len(), 2);
     // bad input: overlapping shifts, unknown agent, zero length, bad JSON,
     // unknown field, bad action, bad date, control characters, oversized
     for (body, status, needle) in [
@@ -270,7 +271,10 @@ async fn roster_changes_and_their_bad_input() {
     ] {
         let (s, v) = d.call("POST", "/api/roster", Some(&lead), body).await;
         assert_eq!(s, status, "{body}: {v}");
-        assert!(v["error"].as_str().unwrap_or("").contains(needle), "{body}: {v}");
+        assert!(
+            v["error"].as_str().unwrap_or("").contains(needle),
+            "{body}: {v}"
+        );
     }
     let huge = format!(
         r#"{{"date":"2026-12-01","agent":"1003","shift":"day","action":"add","note":"{}"}}"#,
@@ -280,9 +284,13 @@ async fn roster_changes_and_their_bad_input() {
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     // nothing of that was stored
     assert_eq!(d.store.roster_changes(None).await.unwrap().len(), 1);
-    let (s, _) = d.call("GET", "/api/roster?date=yesterday", Some(&agent), "").await;
+    let (s, _) = d
+        .call("GET", "/api/roster?date=yesterday", Some(&agent), "")
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (s, _) = d.call("GET", "/api/roster?day=2026-12-01", Some(&agent), "").await;
+    let (s, _) = d
+        .call("GET", "/api/roster?day=2026-12-01", Some(&agent), "")
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // not logged in
     let r = d
@@ -301,10 +309,14 @@ async fn roster_csv_import_is_all_or_nothing_with_line_numbers() {
     let good = "date,agent,shift,action,note\n\
                 2026-12-02,1001,,remove,annual leave\n\
                 2026-12-02,1003,day,add,\"covers 1001, day\"\n";
-    let (s, v) = d.call("POST", "/api/roster/import", Some(&lead), good).await;
+    let (s, v) = d
+        .call("POST", "/api/roster/import", Some(&lead), good)
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["imported"], 2);
-    let (_, v) = d.call("GET", "/api/roster?date=2026-12-02", Some(&lead), "").await;
+    let (_, v) = d
+        .call("GET", "/api/roster?date=2026-12-02", Some(&lead), "")
+        .await;
     assert_eq!(agents_of(&v), ["1003:day", "1002:late"]);
     for (text, status, needle) in [
         (
@@ -322,29 +334,53 @@ async fn roster_csv_import_is_all_or_nothing_with_line_numbers() {
             StatusCode::BAD_REQUEST,
             "line 2",
         ),
-        ("2026-12-03,1003,09:00-09:00,add\n", StatusCode::BAD_REQUEST, "line 1"),
-        ("2026-12-03,1003,day,add,\"unterminated\n", StatusCode::BAD_REQUEST, "line 1"),
+        (
+            "2026-12-03,1003,09:00-09:00,add\n",
+            StatusCode::BAD_REQUEST,
+            "line 1",
+        ),
+        (
+            "2026-12-03,1003,day,add,\"unterminated\n",
+            StatusCode::BAD_REQUEST,
+            "line 1",
+        ),
     ] {
-        let (s, v) = d.call("POST", "/api/roster/import", Some(&lead), text).await;
+        let (s, v) = d
+            .call("POST", "/api/roster/import", Some(&lead), text)
+            .await;
         assert_eq!(s, status, "{text:?}: {v}");
-        assert!(v["error"].as_str().unwrap().contains(needle), "{text:?}: {v}");
+        assert!(
+            v["error"].as_str().unwrap().contains(needle),
+            "{text:?}: {v}"
+        );
     }
     let (s, _) = d
-        .raw("POST", "/api/roster/import", Some(&lead), vec![0xff, 0xfe, b'\n'])
+        .raw(
+            "POST",
+            "/api/roster/import",
+            Some(&lead),
+            vec![0xff, 0xfe, b'\n'],
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let big = "2026-12-03,1003,day,add\n".repeat(30_000);
-    let (s, _) = d.call("POST", "/api/roster/import", Some(&lead), &big).await;
+    let (s, _) = d
+        .call("POST", "/api/roster/import", Some(&lead), &big)
+        .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     // only the good file's two changes are stored
     assert_eq!(d.store.roster_changes(None).await.unwrap().len(), 2);
     let agent = d.session("1003", Role::Agent);
-    let (s, _) = d.call("POST", "/api/roster/import", Some(&agent), good).await;
+    let (s, _) = d
+        .call("POST", "/api/roster/import", Some(&agent), good)
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // a restart loads the stored changes onto the configured pattern
     d.api.board.replace((*d.api.base).clone());
     assert_eq!(d.api.load().await.unwrap(), 2);
-    let (_, v) = d.call("GET", "/api/roster?date=2026-12-02", Some(&lead), "").await;
+    let (_, v) = d
+        .call("GET", "/api/roster?date=2026-12-02", Some(&lead), "")
+        .await;
     assert_eq!(agents_of(&v), ["1003:day", "1002:late"]);
 }
 
@@ -369,7 +405,12 @@ async fn attendance_and_the_floor() {
     d.event(T0 - 2 * H + 20 * M, "1001", reg("1001")).await;
     let lead = d.session("alice", Role::Supervisor);
     let (s, v) = d
-        .call("GET", "/api/attendance?from=2026-11-30&to=2026-12-01", Some(&lead), "")
+        .call(
+            "GET",
+            "/api/attendance?from=2026-11-30&to=2026-12-01",
+            Some(&lead),
+            "",
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let a = &v["attendance"];
@@ -377,24 +418,45 @@ async fn attendance_and_the_floor() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| format!("{}:{}", d["agent"].as_str().unwrap(), d["status"].as_str().unwrap()))
+        .map(|d| {
+            format!(
+                "{}:{}",
+                d["agent"].as_str().unwrap(),
+                d["status"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert_eq!(st, ["1001:present", "1002:absent", "1001:late", "1002:upcoming"]);
+    assert_eq!(
+        st,
+        ["1001:present", "1002:absent", "1001:late", "1002:upcoming"]
+    );
     assert_eq!(a["scheduled"], 3);
     assert_eq!(a["present"], 2);
     assert!((a["attendance_rate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
     // an agent sees their own duties only
     let agent = d.session("1002", Role::Agent);
     let (_, v) = d
-        .call("GET", "/api/attendance?from=2026-11-30&to=2026-12-01&agent=1001", Some(&agent), "")
+        .call(
+            "GET",
+            "/api/attendance?from=2026-11-30&to=2026-12-01&agent=1001",
+            Some(&agent),
+            "",
+        )
         .await;
     assert!(v["attendance"]["duties"]
         .as_array()
         .unwrap()
         .iter()
         .all(|d| d["agent"] == "1002"));
-    for q in ["from=2026-12-02&to=2026-12-01", "from=2026-01-01&to=2026-12-01", "from=x", "foo=1"] {
-        let (s, v) = d.call("GET", &format!("/api/attendance?{q}"), Some(&lead), "").await;
+    for q in [
+        "from=2026-12-02&to=2026-12-01",
+        "from=2026-01-01&to=2026-12-01",
+        "from=x",
+        "foo=1",
+    ] {
+        let (s, v) = d
+            .call("GET", &format!("/api/attendance?{q}"), Some(&lead), "")
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");
     }
     // the floor at 10:00: 1001 should be on; no engine here, so nobody is
@@ -435,7 +497,10 @@ async fn handovers_written_acknowledged_and_missing() {
     let items = v["items"].as_array().unwrap();
     assert!(
         items.iter().any(|i| i["kind"] == "alarm"
-            && i["text"].as_str().unwrap().contains("unregistered while needed")),
+            && i["text"]
+                .as_str()
+                .unwrap()
+                .contains("unregistered while needed")),
         "{v}"
     );
     let body = r#"{"shift":"day","text":"两位客户待回电；8号线路有杂音"}"#;
@@ -449,8 +514,14 @@ async fn handovers_written_acknowledged_and_missing() {
     assert!(!v["items"].as_array().unwrap().is_empty());
     // bad input
     for (b, status) in [
-        (r#"{"shift":"day","text":"  "}"#.to_string(), StatusCode::BAD_REQUEST),
-        (r#"{"shift":"brunch","text":"x"}"#.to_string(), StatusCode::BAD_REQUEST),
+        (
+            r#"{"shift":"day","text":"  "}"#.to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"shift":"brunch","text":"x"}"#.to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
         (r#"{"shift":"day"}"#.to_string(), StatusCode::BAD_REQUEST),
         (
             format!(r#"{{"shift":"day","text":"{}"}}"#, "长".repeat(20_001)),
@@ -460,7 +531,10 @@ async fn handovers_written_acknowledged_and_missing() {
             format!(r#"{{"shift":"day","text":"{}"}}"#, "x".repeat(20_001)),
             StatusCode::BAD_REQUEST,
         ),
-        (r#"{"shift":"day","date":"2026-13-01","text":"x"}"#.to_string(), StatusCode::BAD_REQUEST),
+        (
+            r#"{"shift":"day","date":"2026-13-01","text":"x"}"#.to_string(),
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let (s, v) = d.call("POST", "/api/handovers", Some(&w1001), &b).await;
         assert_eq!(s, status, "{}: {v}", &b[..b.len().min(60)]);
@@ -473,12 +547,22 @@ async fn handovers_written_acknowledged_and_missing() {
         assert_eq!(s, StatusCode::FORBIDDEN);
     }
     let (s, v) = d
-        .call("POST", &format!("/api/handovers/{id}/ack"), Some(&w1002), "")
+        .call(
+            "POST",
+            &format!("/api/handovers/{id}/ack"),
+            Some(&w1002),
+            "",
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["acknowledged_by"], "1002");
     let (s, _) = d
-        .call("POST", &format!("/api/handovers/{id}/ack"), Some(&w1002), "")
+        .call(
+            "POST",
+            &format!("/api/handovers/{id}/ack"),
+            Some(&w1002),
+            "",
+        )
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
     let (s, _) = d.call("POST", "/api/handovers", Some(&w1001), body).await;
@@ -486,7 +570,10 @@ async fn handovers_written_acknowledged_and_missing() {
     for path in ["/api/handovers/999/ack", "/api/handovers/abc/ack"] {
         let lead = d.session("alice", Role::Supervisor);
         let (s, _) = d.call("POST", path, Some(&lead), "").await;
-        assert!(s == StatusCode::NOT_FOUND || s == StatusCode::BAD_REQUEST, "{path}: {s}");
+        assert!(
+            s == StatusCode::NOT_FOUND || s == StatusCode::BAD_REQUEST,
+            "{path}: {s}"
+        );
     }
     let (s, v) = d.call("GET", "/api/handovers", Some(&w1003), "").await;
     assert_eq!(s, StatusCode::OK);
