@@ -1,0 +1,137 @@
+//! The duty floor end to end: the day shift's last agent may not pause or
+//! log out (API) until the next shift's agent is logged in (a real SIPp
+//! registration); a supervisor's override is logged; an agent of the shift
+//! on duty who unregisters while needed raises a floor alarm.
+
+use super::*;
+use hotline_core::AgentId;
+
+const TOKEN: &str = "test-token";
+
+/// `HH:MM` UTC, `minutes` from now (wrapping around the day).
+fn utc_hm(minutes: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let m = (now / 60 + minutes).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+fn control(h: &Hotline, agent: &str, action: &str, body: &str) -> (u16, String) {
+    http_with(
+        &h.http_addr(),
+        "POST",
+        &format!("/api/agents/{agent}/{action}"),
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        body,
+    )
+}
+
+fn floor(h: &Hotline) -> serde_json::Value {
+    let (s, b) = http_with(
+        &h.http_addr(),
+        "GET",
+        "/api/duty/floor",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        "",
+    );
+    assert_eq!(s, 200, "{b}");
+    serde_json::from_str(&b).unwrap()
+}
+
+#[test]
+fn the_day_shift_stays_until_the_next_shift_logs_in_and_unregistering_raises_an_alarm() {
+    need_peers();
+    // the day shift (1001) ended this minute; the next shift (1002) began
+    let end = utc_hm(0);
+    let extra = format!(
+        "[schedule]\ntimezone = \"UTC\"\n\n\
+         [[shifts]]\nname = \"day\"\nstart = \"{}\"\nend = \"{end}\"\n\n\
+         [[shifts]]\nname = \"next\"\nstart = \"{end}\"\nend = \"{}\"\n\n\
+         [[roster]]\nagent = \"1001\"\nshift = \"day\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\n\
+         [[roster]]\nagent = \"1002\"\nshift = \"next\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\n\n\
+         [duty]\nrelief = true\n",
+        utc_hm(-180),
+        utc_hm(180),
+    );
+    let h = Hotline::start_with(HotlineOptions {
+        extra_toml: extra,
+        ..HotlineOptions::default()
+    });
+    let p1 = free_udp_port();
+    register(&h, "1001", p1);
+    assert!(wait_until(Duration::from_secs(5), || {
+        floor(&h)["is"] == serde_json::json!(["1001"])
+    }));
+    let f = floor(&h);
+    assert_eq!(f["should"], serde_json::json!(["1002"]), "{f}");
+    assert_eq!(f["missing"], serde_json::json!(["1002"]), "{f}");
+
+    // 1001 is the last on the floor and 1002 has not arrived: refused
+    for action in ["pause", "logout"] {
+        let (s, b) = control(&h, "1001", action, r#"{"reason":"meal"}"#);
+        assert_eq!(s, 409, "{action}: {b}");
+        assert!(
+            b.contains("next shift") && b.contains("1002"),
+            "{action}: {b}"
+        );
+    }
+    let refused: Vec<CallEvent> = all_events(&h)
+        .into_iter()
+        .filter(|e| matches!(&e.kind, EventKind::AgentRequestRefused { reason, .. } if reason.contains("1002")))
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert_eq!(refused[0].agent, Some(AgentId::new("1001")));
+
+    // a supervisor may override; it is logged
+    let (s, b) = control(
+        &h,
+        "1001",
+        "pause",
+        r#"{"reason":"meal","by":"lead","override":true}"#,
+    );
+    assert_eq!(s, 200, "{b}");
+    assert!(wait_until(Duration::from_secs(5), || {
+        all_events(&h).iter().any(|e| matches!(&e.kind, EventKind::ReliefOverridden { by, request, .. } if by == "api:lead" && request == "pause"))
+    }));
+    let (s, b) = control(&h, "1001", "unpause", "");
+    assert_eq!(s, 200, "{b}");
+
+    // the next shift's agent logs in: 1001 may go
+    let p2 = free_udp_port();
+    register(&h, "1002", p2);
+    assert!(wait_until(Duration::from_secs(5), || {
+        floor(&h)["missing"] == serde_json::json!([])
+    }));
+    let (s, b) = control(&h, "1001", "pause", r#"{"reason":"meal"}"#);
+    assert_eq!(s, 200, "{b}");
+
+    // 1002, on duty and now the last available, unplugs: a floor alarm
+    Sipp::new("agent_unregister.xml")
+        .remote(&h.addr())
+        .port(p2)
+        .credentials("1002", "demo1002")
+        .run()
+        .assert_success("unregister 1002");
+    let alarmed = wait_until(Duration::from_secs(5), || {
+        all_events(&h).iter().any(|e| {
+            e.agent == Some(AgentId::new("1002"))
+                && matches!(&e.kind, EventKind::FloorAlarm { reason, shift } if reason.contains("unregistered while needed") && shift.as_deref() == Some("next"))
+        })
+    });
+    assert!(alarmed, "no floor alarm for 1002\n{}", h.report());
+    // 1001 unregistering while paused raises none
+    Sipp::new("agent_unregister.xml")
+        .remote(&h.addr())
+        .port(p1)
+        .credentials("1001", "demo1001")
+        .run()
+        .assert_success("unregister 1001");
+    std::thread::sleep(Duration::from_millis(500));
+    let alarms: Vec<CallEvent> = all_events(&h)
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::FloorAlarm { .. }) && e.agent.is_some())
+        .collect();
+    assert_eq!(alarms.len(), 1, "{alarms:#?}");
+}
