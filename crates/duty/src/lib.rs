@@ -14,6 +14,7 @@ pub mod attendance;
 pub mod csv;
 pub mod floor;
 pub mod handover;
+pub mod report;
 pub mod roster;
 
 pub use attendance::{attendance, Attendance, DutyAttendance, Grace};

@@ -415,3 +415,59 @@ fn a_simulated_month_runs_fast() {
     assert_eq!(att.attendance_rate, Some(1.0));
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn a_scripted_day_charges_each_missed_call_to_the_people_on_duty() {
+    use report::{charge, per_person, Missed};
+    let (cal, r) = two_shifts();
+    let mut rules = DutyRules::default();
+    rules.supervisors.insert("day".into(), vec!["lead-a".into()]);
+    rules.supervisors.insert("late".into(), vec!["lead-b".into()]);
+    let missed = |id: &str, hm: &str| Missed {
+        call_id: id.into(),
+        arrived_ms: at(&cal, &format!("2026-12-07T{hm}")),
+        caller: "13800000000".into(),
+        outcome: "abandoned".into(),
+    };
+    // 09:10 day only, 14:30 both shifts, 19:59 late only, 22:00 nobody
+    let calls = [
+        missed("c1", "09:10"),
+        missed("c2", "14:30"),
+        missed("c3", "19:59"),
+        missed("c4", "22:00"),
+    ];
+    let charged = charge(&r, &rules, &cal, &calls);
+    let who: Vec<(Vec<String>, Vec<String>)> = charged
+        .iter()
+        .map(|c| (c.on_duty.agents.clone(), c.on_duty.supervisors.clone()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            (vec!["1001".to_string()], vec!["lead-a".to_string()]),
+            (
+                vec!["1001".to_string(), "1002".to_string()],
+                vec!["lead-a".to_string(), "lead-b".to_string()]
+            ),
+            (vec!["1002".to_string()], vec!["lead-b".to_string()]),
+            (vec![], vec![]),
+        ]
+    );
+    let n = per_person(&charged);
+    assert_eq!(n.get("1001"), Some(&2));
+    assert_eq!(n.get("1002"), Some(&2));
+    assert_eq!(n.get("lead-a"), Some(&2));
+    assert_eq!(n.get("lead-b"), Some(&2));
+    // the rendered section names them, and attendance per shift
+    let (from, _) = cal.day_bounds(jiff::civil::date(2026, 12, 7)).unwrap();
+    let duties = r.between(&cal, from, from + 24 * H).unwrap();
+    let events = vec![reg(at(&cal, "2026-12-07T07:59"), "1001")];
+    let att = attendance(&duties, &events, Grace { late_ms: 5 * M, early_ms: 5 * M }, from + 24 * H);
+    let text = report::csv(&cal, &charged, &att);
+    assert!(text.contains("c2,2026-12-07 14:30,13800000000,abandoned,day late,1001 1002,lead-a lead-b"), "{text}");
+    assert!(text.contains("c4,2026-12-07 22:00,13800000000,abandoned,,,"), "{text}");
+    assert!(text.contains("day,2026-12-07,1,1,0,0,0,1.000,1.000"), "{text}");
+    assert!(text.contains("late,2026-12-07,1,0,0,1,0,0.000,0.000"), "{text}");
+    let page = report::html(&cal, &charged, &att);
+    assert!(page.contains("<td>1001 1002</td>") && page.starts_with("<section"));
+}
