@@ -100,15 +100,7 @@ impl DutyApi {
     /// the result on the board; a stored change that no longer fits (the
     /// config changed) is skipped with a warning. The number applied.
     pub async fn load(&self) -> Result<usize, hotline_store::StoreError> {
-        let changes = self.store.roster_changes(None).await?;
-        let mut roster = (*self.base).clone();
-        let mut applied = 0;
-        for c in changes {
-            match roster.apply(self.cal(), c.change) {
-                Ok(()) => applied += 1,
-                Err(e) => warn!(change = c.id, error = %e, "stored roster change skipped"),
-            }
-        }
+        let (roster, applied) = load_roster(&self.store, &self.base, self.cal()).await?;
         self.board.replace(roster);
         Ok(applied)
     }
@@ -200,6 +192,189 @@ impl DutyApi {
         }
         Ok(raised)
     }
+}
+
+/// The configured roster with the stored per-date changes applied in the
+/// order they were made; a stored change that no longer fits (the config
+/// changed) is skipped with a warning. The roster and the changes applied.
+pub async fn load_roster(
+    store: &Store,
+    base: &Roster,
+    cal: &Calendar,
+) -> Result<(Roster, usize), hotline_store::StoreError> {
+    let changes = store.roster_changes(None).await?;
+    let mut roster = base.clone();
+    let mut applied = 0;
+    for c in changes {
+        match roster.apply(cal, c.change) {
+            Ok(()) => applied += 1,
+            Err(e) => warn!(change = c.id, error = %e, "stored roster change skipped"),
+        }
+    }
+    Ok((roster, applied))
+}
+
+/// The duty section of a report of `[from_ms, to_ms)`: the unanswered
+/// calls charged to the people on duty, attendance per shift (CSV or HTML).
+pub async fn report_section(
+    store: &Store,
+    board: &DutyBoard,
+    from_ms: i64,
+    to_ms: i64,
+    unanswered: &[hotline_metrics::kpi::UnansweredCall],
+    html: bool,
+    now: i64,
+) -> Result<String, hotline_store::StoreError> {
+    let missed: Vec<hotline_duty::report::Missed> = unanswered
+        .iter()
+        .map(|u| hotline_duty::report::Missed {
+            call_id: u.call_id.clone(),
+            arrived_ms: u.arrived_ms,
+            caller: u.caller.clone().unwrap_or_default(),
+            outcome: u.outcome.to_string(),
+        })
+        .collect();
+    let roster = board.roster();
+    let charged = hotline_duty::report::charge(&roster, board.rules(), board.calendar(), &missed);
+    let att = attendance_of(store, board, from_ms, to_ms, None, now).await?;
+    Ok(if html {
+        hotline_duty::report::html(board.calendar(), &charged, &att)
+    } else {
+        hotline_duty::report::csv(board.calendar(), &charged, &att)
+    })
+}
+
+/// Checks a roster change against the roster on `board`, stores it and
+/// puts the new roster on the board; its id. 400 for an unknown agent or
+/// shift or bad hours, 409 for an overlap.
+pub async fn apply_change(
+    store: &Store,
+    board: &DutyBoard,
+    change: &RosterChange,
+    by: &str,
+    now: i64,
+) -> Result<i64, ApiError> {
+    let mut roster = (*board.roster()).clone();
+    roster.apply(board.calendar(), change.clone())?;
+    let id = store.add_roster_change(change, by, now).await?;
+    board.replace(roster);
+    Ok(id)
+}
+
+/// Imports a CSV file of roster changes, all or nothing: the first bad
+/// line is named (400, or 409 for an overlap). The number imported.
+pub async fn import_changes(
+    store: &Store,
+    board: &DutyBoard,
+    text: &str,
+    by: &str,
+    now: i64,
+) -> Result<usize, ApiError> {
+    let changes = hotline_duty::csv::parse(text).map_err(ApiError::bad_request)?;
+    // the line of each change, for errors found against the roster
+    let mut lines: Vec<usize> = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim_start_matches('\u{feff}').trim();
+        let header = lines.is_empty()
+            && l.split(',')
+                .next()
+                .is_some_and(|f| f.trim().eq_ignore_ascii_case("date"));
+        if !(l.is_empty() || l.starts_with('#') || header) {
+            lines.push(i + 1);
+        }
+    }
+    let mut roster = (*board.roster()).clone();
+    for (i, c) in changes.iter().enumerate() {
+        if let Err(e) = roster.apply(board.calendar(), c.clone()) {
+            let line = lines.get(i).copied().unwrap_or(i + 1);
+            let status = if matches!(e, RosterError::Overlap { .. }) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return Err(ApiError::new(status, format!("line {line}: {e}")));
+        }
+    }
+    let n = store.add_roster_changes(&changes, by, now).await?;
+    board.replace(roster);
+    Ok(n)
+}
+
+/// The roster of a date as text lines (`hotline roster show`).
+pub fn roster_text(
+    roster: &Roster,
+    cal: &Calendar,
+    date: jiff::civil::Date,
+) -> Result<String, RosterError> {
+    let mut out = format!("roster of {date} ({})\n", cal.name());
+    let duties = roster.on(cal, date)?;
+    if duties.is_empty() {
+        out.push_str("  nobody rostered\n");
+    }
+    for d in duties {
+        let parts: Vec<String> = d
+            .parts
+            .iter()
+            .map(|(a, b)| format!("{}-{}", cal.format(*a), cal.format(*b)))
+            .collect();
+        out.push_str(&format!(
+            "  {:<8} {:<16} {}\n",
+            d.agent,
+            d.shift,
+            parts.join(" + ")
+        ));
+    }
+    for c in roster.changes().iter().filter(|c| c.date == date) {
+        out.push_str(&format!(
+            "  change: {} {} {} {}\n",
+            c.op.as_str(),
+            c.agent,
+            if c.shift.is_empty() {
+                "(all shifts)"
+            } else {
+                &c.shift
+            },
+            c.note
+        ));
+    }
+    Ok(out)
+}
+
+/// Handovers of shifts ending in `[from_ms, to_ms)` as text lines
+/// (`hotline handover list`).
+pub async fn handovers_text(
+    store: &Store,
+    cal: &Calendar,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<String, hotline_store::StoreError> {
+    let list = store.handovers(from_ms, to_ms).await?;
+    let mut out = String::new();
+    for h in &list {
+        out.push_str(&format!(
+            "#{} {} {} (ended {}) written by {} at {}; {}\n",
+            h.id,
+            h.new.shift,
+            h.new.date,
+            cal.format(h.new.end_ms),
+            h.new.written_by,
+            cal.format(h.new.written_ms),
+            match (&h.acknowledged_by, h.acknowledged_ms) {
+                (Some(by), Some(at)) => format!("acknowledged by {by} at {}", cal.format(at)),
+                _ => "not acknowledged".to_string(),
+            }
+        ));
+        for line in h.new.text.lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+        for i in &h.new.items {
+            out.push_str(&format!("    [{}] {}\n", i.kind, i.text));
+        }
+    }
+    if list.is_empty() {
+        out.push_str("no handovers\n");
+    }
+    Ok(out)
 }
 
 /// The duty routes, without state.
@@ -318,13 +493,7 @@ async fn change(
         op: b.action.parse().map_err(ApiError::bad_request)?,
         note: b.note,
     };
-    let mut roster = (*api.board.roster()).clone();
-    roster.apply(api.cal(), change.clone())?;
-    let id = api
-        .store
-        .add_roster_change(&change, &p.audit_name(), api.now())
-        .await?;
-    api.board.replace(roster);
+    let id = apply_change(&api.store, &api.board, &change, &p.audit_name(), api.now()).await?;
     let what = format!(
         "{} {} {} {}",
         change.date,
@@ -353,34 +522,7 @@ async fn import(
     }
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::bad_request(format!("the file is not UTF-8: {e}")))?;
-    let changes = hotline_duty::csv::parse(text).map_err(ApiError::bad_request)?;
-    // the line of each change, for errors found against the roster
-    let lines: Vec<usize> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            let l = l.trim_start_matches('\u{feff}').trim();
-            !l.is_empty() && !l.starts_with('#') && !l.to_ascii_lowercase().starts_with("date")
-        })
-        .map(|(i, _)| i + 1)
-        .collect();
-    let mut roster = (*api.board.roster()).clone();
-    for (i, c) in changes.iter().enumerate() {
-        if let Err(e) = roster.apply(api.cal(), c.clone()) {
-            let line = lines.get(i).copied().unwrap_or(i + 1);
-            let status = if matches!(e, RosterError::Overlap { .. }) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return Err(ApiError::new(status, format!("line {line}: {e}")));
-        }
-    }
-    let n = api
-        .store
-        .add_roster_changes(&changes, &p.audit_name(), api.now())
-        .await?;
-    api.board.replace(roster);
+    let n = import_changes(&api.store, &api.board, text, &p.audit_name(), api.now()).await?;
     api.audit(&p, "roster_import", &format!("{n} changes"))
         .await;
     Ok(Json(serde_json::json!({ "imported": n })).into_response())

@@ -33,7 +33,12 @@ pub struct Charged {
 }
 
 /// Charges every missed call to the people on duty when it arrived.
-pub fn charge(roster: &Roster, rules: &DutyRules, cal: &Calendar, missed: &[Missed]) -> Vec<Charged> {
+pub fn charge(
+    roster: &Roster,
+    rules: &DutyRules,
+    cal: &Calendar,
+    missed: &[Missed],
+) -> Vec<Charged> {
     missed
         .iter()
         .map(|m| Charged {
@@ -120,7 +125,10 @@ pub fn csv(cal: &Calendar, charged: &[Charged], attendance: &Attendance) -> Stri
         }
     }
     for ((date, shift), n) in &by_shift {
-        let (sched, avail) = time.get(&(date.clone(), shift.clone())).copied().unwrap_or_default();
+        let (sched, avail) = time
+            .get(&(date.clone(), shift.clone()))
+            .copied()
+            .unwrap_or_default();
         let rate = if n[0] > 0 {
             format!("{:.3}", f64::from(n[1]) / f64::from(n[0]))
         } else {
@@ -158,7 +166,10 @@ pub fn html(cal: &Calendar, charged: &[Charged], attendance: &Attendance) -> Str
         "<section id=\"duty\"><h2>值班 duty: missed calls charged to the shift, 出勤率 attendance</h2>",
     );
     for block in text.split("\n\n") {
-        let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+        let lines: Vec<&str> = block
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect();
         if lines.is_empty() {
             continue;
         }

@@ -421,8 +421,12 @@ fn a_scripted_day_charges_each_missed_call_to_the_people_on_duty() {
     use report::{charge, per_person, Missed};
     let (cal, r) = two_shifts();
     let mut rules = DutyRules::default();
-    rules.supervisors.insert("day".into(), vec!["lead-a".into()]);
-    rules.supervisors.insert("late".into(), vec!["lead-b".into()]);
+    rules
+        .supervisors
+        .insert("day".into(), vec!["lead-a".into()]);
+    rules
+        .supervisors
+        .insert("late".into(), vec!["lead-b".into()]);
     let missed = |id: &str, hm: &str| Missed {
         call_id: id.into(),
         arrived_ms: at(&cal, &format!("2026-12-07T{hm}")),
@@ -462,12 +466,32 @@ fn a_scripted_day_charges_each_missed_call_to_the_people_on_duty() {
     let (from, _) = cal.day_bounds(jiff::civil::date(2026, 12, 7)).unwrap();
     let duties = r.between(&cal, from, from + 24 * H).unwrap();
     let events = vec![reg(at(&cal, "2026-12-07T07:59"), "1001")];
-    let att = attendance(&duties, &events, Grace { late_ms: 5 * M, early_ms: 5 * M }, from + 24 * H);
+    let att = attendance(
+        &duties,
+        &events,
+        Grace {
+            late_ms: 5 * M,
+            early_ms: 5 * M,
+        },
+        from + 24 * H,
+    );
     let text = report::csv(&cal, &charged, &att);
-    assert!(text.contains("c2,2026-12-07 14:30,13800000000,abandoned,day late,1001 1002,lead-a lead-b"), "{text}");
-    assert!(text.contains("c4,2026-12-07 22:00,13800000000,abandoned,,,"), "{text}");
-    assert!(text.contains("day,2026-12-07,1,1,0,0,0,1.000,1.000"), "{text}");
-    assert!(text.contains("late,2026-12-07,1,0,0,1,0,0.000,0.000"), "{text}");
+    assert!(
+        text.contains("c2,2026-12-07 14:30,13800000000,abandoned,day late,1001 1002,lead-a lead-b"),
+        "{text}"
+    );
+    assert!(
+        text.contains("c4,2026-12-07 22:00,13800000000,abandoned,,,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("day,2026-12-07,1,1,0,0,0,1.000,1.000"),
+        "{text}"
+    );
+    assert!(
+        text.contains("late,2026-12-07,1,0,0,1,0,0.000,0.000"),
+        "{text}"
+    );
     let page = report::html(&cal, &charged, &att);
     assert!(page.contains("<td>1001 1002</td>") && page.starts_with("<section"));
 }
