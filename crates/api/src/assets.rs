@@ -14,6 +14,9 @@ pub const CASES_JS: &str = include_str!("assets/cases.js");
 pub const QUALITY_JS: &str = include_str!("assets/quality.js");
 /// The work-list and return-visit pages (loaded after app.js).
 pub const WORKLIST_JS: &str = include_str!("assets/worklist.js");
+/// The duty floor: roster, attendance, handover pages and the wallboard
+/// panel (loaded after app.js).
+pub const DUTY_JS: &str = include_str!("assets/duty.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The live-monitoring buttons of the wallboard (issue 17).
@@ -67,6 +70,9 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/worklist.js", || async {
             asset("text/javascript; charset=utf-8", WORKLIST_JS)
+        })
+        .get("/console/duty.js", || async {
+            asset("text/javascript; charset=utf-8", DUTY_JS)
         })
         .get("/console/style.css", || async {
             asset("text/css; charset=utf-8", STYLE_CSS)
