@@ -135,3 +135,164 @@ fn the_day_shift_stays_until_the_next_shift_logs_in_and_unregistering_raises_an_
         .collect();
     assert_eq!(alarms.len(), 1, "{alarms:#?}");
 }
+
+/// `hotline roster` and `hotline handover` on the database, with bad input.
+#[test]
+fn roster_and_handover_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hotline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n\n[schedule]\ntimezone = \"Asia/Shanghai\"\n\n\
+             [[agents]]\nid = \"1001\"\npassword = \"secret-1001\"\n\n\
+             [[agents]]\nid = \"1002\"\npassword = \"secret-1002\"\n\n\
+             [[shifts]]\nname = \"early\"\nstart = \"08:00\"\nend = \"15:00\"\n\n\
+             [[shifts]]\nname = \"middle\"\nstart = \"13:00\"\nend = \"20:00\"\n\n\
+             [[roster]]\nagent = \"1001\"\nshift = \"early\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(Hotline::binary())
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("run hotline");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["roster", "show", "--date", "2026-12-07"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1001") && out.contains("early") && out.contains("2026-12-07 08:00"),
+        "{out}"
+    );
+    let (code, out, err) = run(&[
+        "roster",
+        "set",
+        "--date",
+        "2026-12-07",
+        "--agent",
+        "1002",
+        "--shift",
+        "middle",
+        "--note",
+        "extra",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stored"), "{out}");
+    // bad input: overlap, unknown agent, zero-length hours, bad date, bad action
+    for (args, needle) in [
+        (
+            vec![
+                "roster",
+                "set",
+                "--date",
+                "2026-12-07",
+                "--agent",
+                "1001",
+                "--shift",
+                "14:00-16:00",
+            ],
+            "overlapping",
+        ),
+        (
+            vec![
+                "roster",
+                "set",
+                "--date",
+                "2026-12-07",
+                "--agent",
+                "9999",
+                "--shift",
+                "early",
+            ],
+            "unknown agent",
+        ),
+        (
+            vec![
+                "roster",
+                "set",
+                "--date",
+                "2026-12-08",
+                "--agent",
+                "1002",
+                "--shift",
+                "10:00-10:00",
+            ],
+            "10:00-10:00",
+        ),
+        (
+            vec![
+                "roster",
+                "set",
+                "--date",
+                "2026-12-32",
+                "--agent",
+                "1002",
+                "--shift",
+                "early",
+            ],
+            "--date",
+        ),
+        (
+            vec![
+                "roster",
+                "set",
+                "--date",
+                "2026-12-08",
+                "--agent",
+                "1002",
+                "--action",
+                "swap",
+            ],
+            "--action",
+        ),
+        (vec!["roster", "show", "--date", "tomorrow"], "--date"),
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // CSV import: a bad line is named and nothing is imported
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "date,agent,shift,action\n2026-12-09,1002,early,add\n2026-12-09,1002\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["roster", "import", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "2026-12-09,1002,early,add,covers\n2026-12-09,1001,,remove,leave\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["roster", "import", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported 2"), "{out}");
+    let (_, out, _) = run(&["roster", "show", "--date", "2026-12-09"]);
+    assert!(out.contains("1002") && !out.contains("  1001 "), "{out}");
+    let (code, _, err) = run(&["roster", "import", "/nonexistent.csv"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = run(&[
+        "handover",
+        "list",
+        "--from",
+        "2026-12-01",
+        "--to",
+        "2026-12-09",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no handovers"), "{out}");
+    let (code, _, err) = run(&["handover", "list", "--from", "12/01"]);
+    assert_eq!(code, 2, "{err}");
+}

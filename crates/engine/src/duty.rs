@@ -137,3 +137,115 @@ impl DutyDesk {
         self.floor.tick(&roster, now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::{Calendar, Shift};
+    use hotline_duty::WeeklyEntry;
+
+    fn desk() -> (DutyDesk, DutyBoard, i64) {
+        let cal = Calendar::utc();
+        let every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| hotline_duty::roster::parse_weekday(d).unwrap())
+            .collect::<Vec<_>>();
+        let roster = Roster::new(
+            vec![
+                Shift::new("day", vec!["08:00-16:00".parse().unwrap()]).unwrap(),
+                Shift::new("night", vec!["16:00-23:00".parse().unwrap()]).unwrap(),
+            ],
+            [AgentId::new("1001"), AgentId::new("1002")],
+            vec![
+                WeeklyEntry {
+                    agent: AgentId::new("1001"),
+                    shift: "day".into(),
+                    days: every_day.clone(),
+                },
+                WeeklyEntry {
+                    agent: AgentId::new("1002"),
+                    shift: "night".into(),
+                    days: every_day,
+                },
+            ],
+        )
+        .unwrap();
+        let board = DutyBoard::new(roster, DutyRules::default(), cal.clone());
+        let now = cal.parse_instant("2026-12-07T16:05").unwrap();
+        (DutyDesk::new(board.clone()), board, now)
+    }
+
+    fn registered(now: i64, agent: &str) -> CallEvent {
+        CallEvent {
+            at_ms: now,
+            call_id: None,
+            agent: Some(AgentId::new(agent)),
+            queue: None,
+            kind: EventKind::AgentRegistered {
+                contact: format!("sip:{agent}@127.0.0.1"),
+                expires_s: 3600,
+            },
+        }
+    }
+
+    #[test]
+    fn pause_and_logout_ask_the_duty_rules() {
+        let (mut d, board, now) = desk();
+        assert!(d.observe(&registered(now - 60_000, "1001")).is_empty());
+        let agent = AgentId::new("1001");
+        let phone = Requester {
+            by: "phone".into(),
+            override_minimum: false,
+        };
+        let pause = AgentRequest::Pause {
+            reason: "meal".into(),
+        };
+        // 16:05: the night (1002) has not arrived
+        let refused = d.check(now, &agent, &pause, &phone).unwrap_err();
+        assert!(matches!(refused.0, ControlError::Refused(ref r) if r.contains("1002")));
+        assert!(matches!(
+            refused.1.kind,
+            EventKind::AgentRequestRefused { ref request, ref by, .. } if request == "pause" && by == "phone"
+        ));
+        assert!(d.check(now, &agent, &AgentRequest::Logout, &phone).is_err());
+        // unpause and login are not the rules' business
+        assert!(matches!(
+            d.check(now, &agent, &AgentRequest::Unpause, &phone),
+            Ok(None)
+        ));
+        // a supervisor overrides: allowed, with the event to log
+        let lead = Requester {
+            by: "api:lead".into(),
+            override_minimum: true,
+        };
+        let ev = d.check(now, &agent, &pause, &lead).unwrap().unwrap();
+        assert!(matches!(ev.kind, EventKind::ReliefOverridden { ref by, .. } if by == "api:lead"));
+        // the night arrives: allowed
+        d.observe(&registered(now, "1002"));
+        assert!(matches!(d.check(now, &agent, &pause, &phone), Ok(None)));
+        // a roster change on the board is seen at once: 1002 off tonight
+        let mut r = (*board.roster()).clone();
+        r.apply(
+            board.calendar(),
+            hotline_duty::RosterChange {
+                date: jiff::civil::date(2026, 12, 7),
+                agent: AgentId::new("1002"),
+                shift: String::new(),
+                op: hotline_duty::ChangeOp::Remove,
+                note: String::new(),
+            },
+        )
+        .unwrap();
+        board.replace(r);
+        assert_eq!(board.roster().at(board.calendar(), now).len(), 0);
+        // the floor alarm when 1002, the last rostered... nobody is rostered now
+        let gone = CallEvent {
+            kind: EventKind::AgentUnregistered {
+                contact: "sip:1002@127.0.0.1".into(),
+            },
+            ..registered(now + 1000, "1002")
+        };
+        assert!(d.observe(&gone).is_empty());
+        assert!(d.tick(now + 2000).is_empty());
+    }
+}
