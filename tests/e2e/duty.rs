@@ -40,10 +40,9 @@ fn floor(h: &Hotline) -> serde_json::Value {
     serde_json::from_str(&b).unwrap()
 }
 
-#[test]
-fn the_day_shift_stays_until_the_next_shift_logs_in_and_unregistering_raises_an_alarm() {
-    need_peers();
-    // the day shift (1001) ended this minute; the next shift (1002) began
+/// A hotline whose day shift (1001) ended this minute and whose next shift
+/// (1002) began, in UTC.
+fn day_ended_night_began() -> Hotline {
     let end = utc_hm(0);
     let extra = format!(
         "[schedule]\ntimezone = \"UTC\"\n\n\
@@ -55,10 +54,16 @@ fn the_day_shift_stays_until_the_next_shift_logs_in_and_unregistering_raises_an_
         utc_hm(-180),
         utc_hm(180),
     );
-    let h = Hotline::start_with(HotlineOptions {
+    Hotline::start_with(HotlineOptions {
         extra_toml: extra,
         ..HotlineOptions::default()
-    });
+    })
+}
+
+#[test]
+fn the_day_shift_stays_until_the_next_shift_logs_in_and_unregistering_raises_an_alarm() {
+    need_peers();
+    let h = day_ended_night_began();
     let p1 = free_udp_port();
     register(&h, "1001", p1);
     assert!(wait_until(Duration::from_secs(5), || {
@@ -77,11 +82,19 @@ fn the_day_shift_stays_until_the_next_shift_logs_in_and_unregistering_raises_an_
             "{action}: {b}"
         );
     }
-    let refused: Vec<CallEvent> = all_events(&h)
-        .into_iter()
-        .filter(|e| matches!(&e.kind, EventKind::AgentRequestRefused { reason, .. } if reason.contains("1002")))
-        .collect();
-    assert_eq!(refused.len(), 2, "{refused:#?}");
+    // the events reach the log through the writer task: wait for both
+    let refused = || -> Vec<CallEvent> {
+        all_events(&h)
+            .into_iter()
+            .filter(|e| matches!(&e.kind, EventKind::AgentRequestRefused { reason, .. } if reason.contains("1002")))
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || refused().len() == 2),
+        "{:#?}",
+        refused()
+    );
+    let refused = refused();
     assert_eq!(refused[0].agent, Some(AgentId::new("1001")));
 
     // a supervisor may override; it is logged
@@ -128,6 +141,10 @@ fn the_day_shift_stays_until_the_next_shift_logs_in_and_unregistering_raises_an_
         .credentials("1001", "demo1001")
         .run()
         .assert_success("unregister 1001");
+    assert!(wait_until(Duration::from_secs(5), || all_events(&h)
+        .iter()
+        .any(|e| e.agent == Some(AgentId::new("1001"))
+            && matches!(e.kind, EventKind::AgentUnregistered { .. }))));
     std::thread::sleep(Duration::from_millis(500));
     let alarms: Vec<CallEvent> = all_events(&h)
         .into_iter()
@@ -295,4 +312,124 @@ fn roster_and_handover_from_the_command_line() {
     assert!(out.contains("no handovers"), "{out}");
     let (code, _, err) = run(&["handover", "list", "--from", "12/01"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// The console's duty pages in Chromium: the wallboard's on-duty panel, the
+/// roster page with a change (a refused one first), the handover written
+/// and acknowledged; no raw catalogue keys on the pages.
+#[test]
+fn the_console_shows_the_floor_and_takes_a_roster_change_and_a_handover() {
+    use super::console::{add_user, artifacts, Browser};
+    need_peers();
+    assert!(
+        have("chromedriver") && have("chromium"),
+        "chromium and chromium-driver are not installed: run scripts/test.sh (it installs them)"
+    );
+    let h = day_ended_night_began();
+    let web = h.http_addr();
+    add_user(&h, "lead", "supervisor", "battery staple");
+    register(&h, "1001", free_udp_port());
+    let b = Browser::start("zh-CN");
+    b.go(&format!("http://{web}/console/"));
+    assert!(b.wait_js(
+        "document.getElementById('login-view') && !document.getElementById('login-view').hidden",
+        Duration::from_secs(10)
+    ));
+    b.type_in("#login-user", "lead");
+    b.type_in("#login-password", "battery staple");
+    b.click("#login-submit");
+    // the wallboard: 1002 should be on and is not
+    assert!(
+        b.wait_js(
+            "document.getElementById('duty-missing') && document.getElementById('duty-missing').textContent === '1002'",
+            Duration::from_secs(10)
+        ),
+        "the on-duty panel\n{}",
+        h.report()
+    );
+    let no_keys = "Object.keys(window.HOTLINE_CATALOGUE['en']).filter(k => k.startsWith('duty.') && document.body.innerText.includes(k)).length === 0";
+    assert!(
+        b.wait_js(no_keys, Duration::from_secs(2)),
+        "raw keys on the wallboard"
+    );
+    // the roster page
+    b.go(&format!("http://{web}/console/#/duty"));
+    assert!(
+        b.wait_js(
+            "document.getElementById('duty-roster') && document.getElementById('duty-attendance') && document.getElementById('nav-duty').classList.contains('active')",
+            Duration::from_secs(10)
+        ),
+        "the roster page\n{}",
+        h.report()
+    );
+    assert!(
+        b.wait_js(no_keys, Duration::from_secs(2)),
+        "raw keys on the roster page"
+    );
+    // an unknown agent is refused with the reason
+    b.type_in("#duty-change input[name=agent]", "9999");
+    b.type_in("#duty-change input[name=shift]", "day");
+    b.click("#duty-change button[type=submit]");
+    assert!(b.wait_js(
+        "!document.getElementById('flash').hidden && document.getElementById('flash').textContent.includes('9999')",
+        Duration::from_secs(5)
+    ));
+    b.go("about:blank");
+    b.go(&format!("http://{web}/console/#/duty"));
+    assert!(b.wait_js(
+        "document.getElementById('duty-change')",
+        Duration::from_secs(10)
+    ));
+    b.type_in("#duty-change input[name=agent]", "1003");
+    b.type_in("#duty-change input[name=shift]", "00:00-00:01");
+    b.type_in("#duty-change input[name=note]", "顶班");
+    b.click("#duty-change button[type=submit]");
+    assert!(
+        b.wait_js(
+            "[...document.querySelectorAll('#duty-roster td')].some(td => td.textContent === '1003')",
+            Duration::from_secs(10)
+        ),
+        "the change shows in the roster\n{}",
+        h.report()
+    );
+    b.screenshot(&artifacts().join("duty-roster-zh-CN.png"));
+    // the handover: written for the day shift, then acknowledged
+    b.go(&format!("http://{web}/console/#/handover"));
+    assert!(b.wait_js(
+        "document.getElementById('duty-handover-shift') && document.getElementById('duty-prefill').children.length > 0",
+        Duration::from_secs(10)
+    ));
+    b.js("const s = document.getElementById('duty-handover-shift'); s.value = 'day'; s.dispatchEvent(new Event('change'));");
+    b.type_in("#duty-handover textarea", "两位客户待回电；线路正常");
+    b.click("#duty-handover button[type=submit]");
+    assert!(
+        b.wait_js(
+            "document.querySelector('article.handover button.duty-ack')",
+            Duration::from_secs(10)
+        ),
+        "the handover is listed\n{}",
+        h.report()
+    );
+    b.click("article.handover button.duty-ack");
+    assert!(b.wait_js(
+        "document.querySelector('article.handover') && !document.querySelector('article.handover button.duty-ack') && document.querySelector('article.handover').textContent.includes('lead')",
+        Duration::from_secs(10)
+    ));
+    assert!(
+        b.wait_js(no_keys, Duration::from_secs(2)),
+        "raw keys on the handover page"
+    );
+    b.screenshot(&artifacts().join("duty-handover-zh-CN.png"));
+    let (s, body) = http_with(
+        &web,
+        "GET",
+        "/api/handovers",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        "",
+    );
+    assert_eq!(s, 200, "{body}");
+    assert!(
+        body.contains("两位客户待回电") && body.contains("\"acknowledged_by\":\"lead\""),
+        "{body}"
+    );
 }

@@ -126,7 +126,7 @@ async function viewDuty(query) {
       floor,
       h('h3', {}, t('duty.roster')), rosterTable(r),
       r.changes.length ? h('ul', { id: 'duty-changes' }, ...r.changes.map((c) => h('li', {}, `${c.op === 'add' ? t('duty.add') : t('duty.remove')} ${c.agent} ${c.shift || t('duty.all_shifts')} ${c.note || ''}`))) : '',
-      isLead() ? changeForm(date, reload) : '',
+      ...(isLead() ? changeForm(date, reload) : []),
       h('h3', {}, t('duty.attendance')), ...attendanceTable(a.attendance),
     );
     wallboard(floor);
