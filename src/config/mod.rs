@@ -609,6 +609,9 @@ pub struct CallbackSection {
     pub answer_timeout_s: u32,
     /// The `[[trunks]]` entry callbacks go through (unset: `dial`).
     pub trunk: Option<String>,
+    /// Seconds each attempt of a callback for a customer with an open case
+    /// waits for the case's owner before anyone may make it (首问负责制).
+    pub owner_wait_s: u32,
 }
 
 impl Default for CallbackSection {
@@ -624,6 +627,7 @@ impl Default for CallbackSection {
             attempts: 3,
             answer_timeout_s: 30,
             trunk: None,
+            owner_wait_s: 1800,
         }
     }
 }
@@ -982,6 +986,9 @@ impl Config {
             }
             if c.retry_s > 86_400 {
                 return Err(invalid("callback.retry_s", "at most a day"));
+            }
+            if c.owner_wait_s > 86_400 {
+                return Err(invalid("callback.owner_wait_s", "at most a day"));
             }
         }
         let r = &self.retention;

@@ -225,6 +225,7 @@ fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::Callba
         attempts: c.attempts,
         answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
         trunk: c.trunk.clone(),
+        owner_wait_ms: i64::from(c.owner_wait_s) * 1000,
     }))
 }
 

@@ -19,6 +19,7 @@ mod env;
 pub mod monitor;
 pub mod outbound;
 pub mod owners;
+pub mod restart;
 pub mod routing;
 pub mod schedule;
 pub mod trunks;
@@ -328,6 +329,7 @@ impl Engine {
                     attempts: p.attempts,
                     queued: false,
                     resumed: true,
+                    owner: None,
                 };
                 (p.id, spec)
             })
@@ -366,6 +368,7 @@ fn flow_settings(cfg: &EngineConfig) -> FlowSettings {
             retry_ms: c.retry_ms,
             attempts: c.attempts,
             answer_timeout_ms: c.answer_timeout_ms,
+            owner_wait_ms: c.owner_wait_ms,
         }),
         announcements: cfg.announcements.as_ref().map(|a| AnnouncePolicy {
             every_ms: a.every_ms,
@@ -578,8 +581,19 @@ impl Shell {
                         }
                     }
                 }
-                ControllerOutput::StartCallback { id, spec } => {
+                ControllerOutput::StartCallback { id, mut spec } => {
                     let now = self.ctx.clock.now_ms();
+                    // a callback taken over after a restart learns the owner
+                    // of its customer's open case here (a new one carries it)
+                    if spec.owner.is_none() {
+                        let wait = self
+                            .ctx
+                            .cfg
+                            .callback
+                            .as_ref()
+                            .map_or(0, |c| c.owner_wait_ms);
+                        spec.owner = self.ctx.owner_hint(&spec.number, wait);
+                    }
                     let (tx, rx) = mpsc::channel(16);
                     self.calls.insert(id.clone(), tx);
                     let resumed = spec.resumed;

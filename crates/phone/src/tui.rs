@@ -219,6 +219,7 @@ struct Words {
     ok: &'static str,
     state: &'static str,
     caller: &'static str,
+    customer: &'static str,
     call_type: &'static str,
     handle_time: &'static str,
     calls: &'static str,
@@ -254,6 +255,7 @@ const ZH: Words = Words {
     ok: "正常",
     state: "状态",
     caller: "来电号码",
+    customer: "客户",
     call_type: "类型",
     handle_time: "处理时长",
     calls: "通话",
@@ -303,6 +305,7 @@ const EN: Words = Words {
     ok: "ok",
     state: "State",
     caller: "Caller",
+    customer: "Customer",
     call_type: "type",
     handle_time: "Handle time",
     calls: "Calls",
@@ -507,6 +510,9 @@ pub fn screen_lines(
             _ => st.last.clone(),
         }
     };
+    let customer = view
+        .and_then(|v| v.customer.as_ref())
+        .map(|c| customer_text(c, now_ms, lang));
     let mut out = vec![
         field(w.registration, &registration),
         field(w.audio, st.device_trouble.as_deref().unwrap_or(w.ok)),
@@ -520,6 +526,10 @@ pub fn screen_lines(
         field(w.last, &last),
         String::new(),
     ];
+    if let Some(c) = customer {
+        // under the caller's number: who they are, before the hello
+        out.insert(4, field(w.customer, &c));
+    }
     match prompt {
         Some(Prompt::PauseReason(t)) => {
             out.push(format!("{}: {t}_   ({})", w.pause_prompt, w.pause_help))
@@ -533,6 +543,67 @@ pub fn screen_lines(
         None => out.extend(key_lines(lang, view.is_some(), KEY_LINE_COLUMNS)),
     }
     out
+}
+
+/// The customer's card in one line: name, VIP, blacklist, open complaint
+/// cases (the newest with its owner: 首问负责制), calls and the last one.
+fn customer_text(c: &crate::api::CustomerCard, now_ms: i64, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let mut parts = vec![c.name.clone().unwrap_or_else(|| "-".into())];
+    if c.vip {
+        parts.push("VIP".into());
+    }
+    if let Some(r) = &c.blacklisted {
+        parts.push(if zh {
+            format!("黑名单：{r}")
+        } else {
+            format!("BLACKLISTED: {r}")
+        });
+    }
+    if c.open_cases > 0 {
+        let case = c.case.as_ref().map_or(String::new(), |(id, title, owner)| {
+            if zh {
+                format!("（#{id} {title}，负责人 {owner}）")
+            } else {
+                format!(" (#{id} {title}, owner {owner})")
+            }
+        });
+        parts.push(if zh {
+            format!("未结投诉 {} 件{case}", c.open_cases)
+        } else {
+            format!("open complaints: {}{case}", c.open_cases)
+        });
+    }
+    let ago = |t: i64| {
+        let days = (now_ms - t).max(0) / 86_400_000;
+        match (days, zh) {
+            (0, true) => "今天".to_string(),
+            (0, false) => "today".to_string(),
+            (d, true) => format!("{d} 天前"),
+            (d, false) => format!("{d} d ago"),
+        }
+    };
+    parts.push(match (&c.last_call, zh) {
+        (None, true) => "首次来电".into(),
+        (None, false) => "first call".into(),
+        (Some((t, agent)), true) => format!(
+            "来电 {} 次，上次 {}{}",
+            c.calls_total,
+            ago(*t),
+            agent
+                .as_deref()
+                .map_or(String::new(), |a| format!("（{a} 接听）"))
+        ),
+        (Some((t, agent)), false) => format!(
+            "{} calls, last {}{}",
+            c.calls_total,
+            ago(*t),
+            agent
+                .as_deref()
+                .map_or(String::new(), |a| format!(" by {a}"))
+        ),
+    });
+    parts.join("  ")
 }
 
 /// Draws the interface: the lines of [`screen_lines`]; the state line bold
@@ -764,6 +835,33 @@ mod tests {
         }
         assert!(!l.contains("00:40"), "two clocks:\n{l}");
         assert_eq!(l.matches("Handle time").count(), 1, "{l}");
+        assert!(!l.contains("Customer"), "no card yet:\n{l}");
+        // the customer's card, read from the API, under the caller
+        assert!(v.set_customer(crate::api::CustomerCard {
+            call_id: "c1".into(),
+            name: Some("王芳".into()),
+            vip: true,
+            blacklisted: None,
+            open_cases: 1,
+            case: Some((7, "parcel lost".into(), "1002".into())),
+            calls_total: 4,
+            last_call: Some((50_000 - 3 * 86_400_000, Some("1002".into()))),
+        }));
+        let lines = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::En);
+        assert!(
+            lines[3].contains("0699") && lines[4].starts_with("Customer"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[4].contains("王芳  VIP  open complaints: 1 (#7 parcel lost, owner 1002)  4 calls, last 3 d ago by 1002"),
+            "{lines:?}"
+        );
+        let zh = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::Zh);
+        assert!(
+            zh[4].contains("未结投诉 1 件（#7 parcel lost，负责人 1002）")
+                && zh[4].contains("3 天前"),
+            "{zh:?}"
+        );
         let zh = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::Zh).join("\n");
         for want in [
             "通话中 (保持中)",

@@ -93,7 +93,8 @@ function loggedIn(me) {
   $('nav').hidden = false;
   $('whoami').textContent = t('nav.whoami', { user: me.user, role: tOr(`role.${me.role}`, me.role) });
   $('nav-audit').hidden = me.role !== 'admin';
-  if (!location.hash || location.hash === '#/login') location.hash = '#/wallboard';
+  $('nav-desk').hidden = me.role !== 'agent'; // desk.js
+  if (!location.hash || location.hash === '#/login') location.hash = me.role === 'agent' ? '#/desk' : '#/wallboard';
   // the language this user chose (stored on the server); a user who never
   // chose keeps the one this browser uses (nothing is stored until they pick)
   fetch('/api/me/language', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).then((p) => {
@@ -448,6 +449,7 @@ async function viewCall(id) {
     await player(v, id, call.held);
     if (window.hotlineQuality) await window.hotlineQuality.attach(v, id, c); // quality.js
   }
+  if (window.hotlineDesk) v.append(await window.hotlineDesk.noteForm(id)); // desk.js: the call note
   if (c) {
     v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, t('call.blacklist_caller'))));
   }
@@ -669,6 +671,7 @@ function route() {
   const [view, arg] = path.split('/');
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
   if (view !== 'wallboard') { clearInterval(state.tick); }
+  if (window.hotlineDesk && window.hotlineDesk.route(view, arg)) { stopStream(); return; } // desk.js
   if (window.hotlineCases && window.hotlineCases.route(view, arg, query)) return; // cases.js
   if (window.hotlineWorklist && window.hotlineWorklist.route(view, arg, query)) { stopStream(); return; }
   if (window.hotlineDuty && window.hotlineDuty.route(view, arg, query)) { stopStream(); return; } // duty.js

@@ -53,7 +53,7 @@ async function wlFigures(box) {
 // click-to-call: the agent's phone rings first, then the item's number (an
 // agent dials as themselves, a supervisor for the item's owner)
 async function wlDial(i) {
-  const agent = state.me.role === 'agent' ? state.me.name : (i.owner && i.owner.agent);
+  const agent = state.me.role === 'agent' ? state.me.user : (i.owner && i.owner.agent);
   if (!agent) { flash(WL.dial_no_agent); return; }
   const type = i.kind === 'return_visit' ? 'return_visit' : (i.kind === 'promise' ? 'reply' : 'callback');
   try {
