@@ -548,6 +548,19 @@ days = ["mon", "tue", "wed", "thu", "fri"]
                 })
                 .await
                 .unwrap();
+            store
+                .write_handover(&hotline_store::NewHandover {
+                    shift: "early".into(),
+                    date: "2026-12-07".into(),
+                    start_ms: at("08:00"),
+                    end_ms: at("15:00"),
+                    written_by: "1001".into(),
+                    text: "m1 to call back".into(),
+                    items: vec![],
+                    written_ms: at("14:50"),
+                })
+                .await
+                .unwrap();
             for (call, hm) in [
                 ("m1", "09:00"),
                 ("m2", "14:00"),
@@ -595,6 +608,12 @@ days = ["mon", "tue", "wed", "thu", "fri"]
             csv.contains("middle,2026-12-07,1,0,0,1,0,0.000,0.000"),
             "{csv}"
         );
+        // the early shift's handover is listed; the middle shift had none
+        assert!(
+            csv.contains("early,2026-12-07,1001,2026-12-07 14:50,,,0"),
+            "{csv}"
+        );
+        assert!(csv.contains("middle,2026-12-07,missing,,,,"), "{csv}");
         // the HTML page carries the same section
         a.format = Format::Html;
         let html = rt.block_on(run(&cfg, &a, now)).unwrap();

@@ -237,10 +237,27 @@ pub async fn report_section(
     let roster = board.roster();
     let charged = hotline_duty::report::charge(&roster, board.rules(), board.calendar(), &missed);
     let att = attendance_of(store, board, from_ms, to_ms, None, now).await?;
+    // the handovers of the shifts of the period (they end after it starts)
+    let handovers: Vec<hotline_duty::report::HandoverRow> = store
+        .handovers(from_ms, to_ms.saturating_add(DAY_MS))
+        .await?
+        .into_iter()
+        .filter(|h| h.new.start_ms >= from_ms && h.new.start_ms < to_ms)
+        .map(|h| hotline_duty::report::HandoverRow {
+            shift: h.new.shift,
+            date: h.new.date,
+            written_by: h.new.written_by,
+            written_ms: h.new.written_ms,
+            acknowledged_by: h.acknowledged_by,
+            acknowledged_ms: h.acknowledged_ms,
+            items: h.new.items.len(),
+        })
+        .collect();
+    let cal = board.calendar();
     Ok(if html {
-        hotline_duty::report::html(board.calendar(), &charged, &att)
+        hotline_duty::report::html(cal, &charged, &att, &handovers, now)
     } else {
-        hotline_duty::report::csv(board.calendar(), &charged, &att)
+        hotline_duty::report::csv(cal, &charged, &att, &handovers, now)
     })
 }
 

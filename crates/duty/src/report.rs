@@ -32,6 +32,25 @@ pub struct Charged {
     pub on_duty: OnDuty,
 }
 
+/// A shift's handover, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoverRow {
+    /// The shift.
+    pub shift: String,
+    /// The local date its occurrence started.
+    pub date: String,
+    /// Who wrote it.
+    pub written_by: String,
+    /// When, epoch ms.
+    pub written_ms: i64,
+    /// Who of the incoming shift acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When, epoch ms.
+    pub acknowledged_ms: Option<i64>,
+    /// Prefilled items kept with it.
+    pub items: usize,
+}
+
 /// Charges every missed call to the people on duty when it arrived.
 pub fn charge(
     roster: &Roster,
@@ -73,8 +92,16 @@ fn field(s: &str) -> String {
 }
 
 /// The duty section as CSV tables: the missed calls charged, the count per
-/// person, attendance per shift occurrence.
-pub fn csv(cal: &Calendar, charged: &[Charged], attendance: &Attendance) -> String {
+/// person, attendance per shift occurrence, and the handovers (a shift
+/// occurrence of the period that ended with people rostered and no
+/// handover is listed as `missing`).
+pub fn csv(
+    cal: &Calendar,
+    charged: &[Charged],
+    attendance: &Attendance,
+    handovers: &[HandoverRow],
+    now: i64,
+) -> String {
     let mut out = String::from(
         "\n# duty: missed calls charged to the shift on duty\n\
          missed_call,arrived,caller,outcome,shifts,agents_on_duty,supervisors_on_duty\n",
@@ -124,6 +151,10 @@ pub fn csv(cal: &Calendar, charged: &[Charged], attendance: &Attendance) -> Stri
             }
         }
     }
+    let mut ended: BTreeMap<(String, String), ()> = BTreeMap::new();
+    for d in attendance.duties.iter().filter(|d| d.end_ms <= now) {
+        ended.insert((d.date.clone(), d.shift.clone()), ());
+    }
     for ((date, shift), n) in &by_shift {
         let (sched, avail) = time
             .get(&(date.clone(), shift.clone()))
@@ -150,18 +181,42 @@ pub fn csv(cal: &Calendar, charged: &[Charged], attendance: &Attendance) -> Stri
             n[4]
         );
     }
+    out.push_str("\nhandover,date,written_by,written_at,acknowledged_by,acknowledged_at,items\n");
+    for h in handovers {
+        ended.remove(&(h.date.clone(), h.shift.clone()));
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            field(&h.shift),
+            field(&h.date),
+            field(&h.written_by),
+            cal.format(h.written_ms),
+            field(h.acknowledged_by.as_deref().unwrap_or("")),
+            h.acknowledged_ms.map(|t| cal.format(t)).unwrap_or_default(),
+            h.items
+        );
+    }
+    for (date, shift) in ended.keys() {
+        let _ = writeln!(out, "{},{date},missing,,,,", field(shift));
+    }
     out
 }
 
 /// The same tables as an HTML section.
-pub fn html(cal: &Calendar, charged: &[Charged], attendance: &Attendance) -> String {
+pub fn html(
+    cal: &Calendar,
+    charged: &[Charged],
+    attendance: &Attendance,
+    handovers: &[HandoverRow],
+    now: i64,
+) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;")
             .replace('"', "&quot;")
     };
-    let text = csv(cal, charged, attendance);
+    let text = csv(cal, charged, attendance, handovers, now);
     let mut out = String::from(
         "<section id=\"duty\"><h2>值班 duty: missed calls charged to the shift, 出勤率 attendance</h2>",
     );

@@ -475,7 +475,16 @@ fn a_scripted_day_charges_each_missed_call_to_the_people_on_duty() {
         },
         from + 24 * H,
     );
-    let text = report::csv(&cal, &charged, &att);
+    let handovers = vec![report::HandoverRow {
+        shift: "day".into(),
+        date: "2026-12-07".into(),
+        written_by: "1001".into(),
+        written_ms: at(&cal, "2026-12-07T14:55"),
+        acknowledged_by: Some("1002".into()),
+        acknowledged_ms: Some(at(&cal, "2026-12-07T15:01")),
+        items: 3,
+    }];
+    let text = report::csv(&cal, &charged, &att, &handovers, from + 24 * H);
     assert!(
         text.contains("c2,2026-12-07 14:30,13800000000,abandoned,day late,1001 1002,lead-a lead-b"),
         "{text}"
@@ -492,6 +501,12 @@ fn a_scripted_day_charges_each_missed_call_to_the_people_on_duty() {
         text.contains("late,2026-12-07,1,0,0,1,0,0.000,0.000"),
         "{text}"
     );
-    let page = report::html(&cal, &charged, &att);
+    // the day shift's handover is listed, the late shift's is missing
+    assert!(
+        text.contains("day,2026-12-07,1001,2026-12-07 14:55,1002,2026-12-07 15:01,3"),
+        "{text}"
+    );
+    assert!(text.contains("late,2026-12-07,missing,,,,"), "{text}");
+    let page = report::html(&cal, &charged, &att, &handovers, from + 24 * H);
     assert!(page.contains("<td>1001 1002</td>") && page.starts_with("<section"));
 }
