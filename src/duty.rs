@@ -6,6 +6,65 @@ use anyhow::{Context, Result};
 use hotline_core::Clock;
 use std::path::PathBuf;
 
+/// The duty floor of a running `serve`: the board the engine and the API
+/// share, and the configured roster to rebuild from.
+pub struct Started {
+    /// The roster (with the stored changes) and the rules.
+    pub board: hotline_engine::duty::DutyBoard,
+    /// The configured roster, without changes.
+    pub base: std::sync::Arc<hotline_duty::Roster>,
+}
+
+/// Builds the duty floor for `serve` (None when `duty.enabled = false`),
+/// with the stored roster changes applied before the engine starts.
+pub async fn start(
+    cfg: &Config,
+    store: &hotline_store::Store,
+    cal: &hotline_core::Calendar,
+) -> Result<Option<Started>> {
+    if !cfg.duty.enabled {
+        return Ok(None);
+    }
+    let d = cfg.duty.build(cfg)?;
+    let (roster, n) = hotline_api::duty::load_roster(store, &d.roster, cal)
+        .await
+        .context("duty: cannot load the roster changes")?;
+    tracing::info!(changes = n, "roster loaded");
+    Ok(Some(Started {
+        board: hotline_engine::duty::DutyBoard::new(roster, d.rules, cal.clone()),
+        base: std::sync::Arc::new(d.roster),
+    }))
+}
+
+/// The duty routes' state, with the handover watch started (its
+/// `handover_missing` events go to the log and the live stream).
+pub fn api(
+    cfg: &Config,
+    d: Started,
+    store: hotline_store::Store,
+    console: Option<hotline_api::Console>,
+    agents: hotline_engine::control::AgentControl,
+    sink: &hotline_store::EventSink,
+    live: &tokio::sync::mpsc::UnboundedSender<hotline_core::CallEvent>,
+) -> hotline_api::duty::DutyApi {
+    let api = hotline_api::duty::DutyApi {
+        board: d.board,
+        base: d.base,
+        store,
+        console,
+        token: cfg.http.api_token.clone(),
+        agents,
+        clock: std::sync::Arc::new(hotline_core::SystemClock),
+        handover_grace_ms: i64::from(cfg.duty.handover_grace_min) * 60_000,
+    };
+    let (sink, live) = (sink.clone(), live.clone());
+    api.spawn_handover_watch(std::sync::Arc::new(move |e| {
+        let _ = live.send(e.clone());
+        sink.event(e);
+    }));
+    api
+}
+
 /// The duty board of the config with the stored roster changes.
 pub async fn board(
     cfg: &Config,

@@ -601,19 +601,10 @@ async fn run(settings: Settings) -> Result<()> {
         i64::from(cfg.cases.owner_wait_s) * 1000,
     )
     .with_audit(store.clone());
-    let duty = match cfg.duty.enabled {
-        true => {
-            let d = cfg.duty.build(&cfg)?;
-            let board = hotline_engine::duty::DutyBoard::new(
-                d.roster.clone(),
-                d.rules,
-                center.calendar.clone(),
-            );
-            engine = engine.with_duty(board.clone());
-            Some((board, std::sync::Arc::new(d.roster)))
-        }
-        false => None,
-    };
+    let duty = duty::start(&cfg, &store, &center.calendar).await?;
+    if let Some(d) = &duty {
+        engine = engine.with_duty(d.board.clone());
+    }
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -628,32 +619,18 @@ async fn run(settings: Settings) -> Result<()> {
             case_owners.clone(),
         )
         .await?;
-        let duty = match duty {
-            Some((board, base)) => {
-                let d = hotline_api::duty::DutyApi {
-                    board,
-                    base,
-                    store: store.clone(),
-                    console: cfg.console.enabled.then(|| console.clone()),
-                    token: cfg.http.api_token.clone(),
-                    agents: engine.control(),
-                    clock: std::sync::Arc::new(hotline_core::SystemClock),
-                    handover_grace_ms: i64::from(cfg.duty.handover_grace_min) * 60_000,
-                };
-                let n = d
-                    .load()
-                    .await
-                    .context("duty: cannot load the roster changes")?;
-                info!(changes = n, "roster loaded");
-                let (sink, live) = (sink.clone(), live_tx.clone());
-                d.spawn_handover_watch(std::sync::Arc::new(move |e| {
-                    let _ = live.send(e.clone());
-                    sink.event(e);
-                }));
-                Some(d)
-            }
-            None => None,
-        };
+        let duty = duty.map(|d| {
+            let console = cfg.console.enabled.then(|| console.clone());
+            duty::api(
+                &cfg,
+                d,
+                store.clone(),
+                console,
+                engine.control(),
+                &sink,
+                &live_tx,
+            )
+        });
         let api = hotline_api::engine::Api {
             duty,
             worklist: worklist.clone(),
