@@ -10,6 +10,7 @@
 
 pub mod agent_numbers;
 pub mod cases;
+pub mod duty;
 pub mod monitor;
 pub mod routing;
 pub mod schedule;
@@ -157,6 +158,12 @@ pub struct Config {
     /// routing by ownership).
     #[serde(default)]
     pub cases: crate::config::cases::CasesSection,
+    /// `[duty]`: the duty floor's rules.
+    #[serde(default)]
+    pub duty: crate::config::duty::DutySection,
+    /// `[[roster]]`: the weekly roster pattern.
+    #[serde(default)]
+    pub roster: Vec<crate::config::duty::RosterSection>,
     /// `[[quality_forms]]`: the score forms of quality scoring (none = the
     /// shipped example form).
     #[serde(default)]
@@ -962,6 +969,7 @@ impl Config {
         self.worklist.validate()?;
         self.validate_trunks()?;
         self.cases.validate()?;
+        self.duty.build(self)?;
         if self.callback.enabled {
             let c = &self.callback;
             let mut key = c.key.chars();

@@ -249,6 +249,8 @@ pub struct Api {
     /// routes authorize through the console's sessions and API token like
     /// every other route.
     pub worklist: Option<crate::worklist::Worklist>,
+    /// The duty floor (roster, attendance, handovers), None when disabled.
+    pub duty: Option<crate::duty::DutyApi>,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -282,6 +284,9 @@ impl Api {
         // the work list's routes keep their own body limit (campaign files)
         if let Some(w) = worklist {
             app = app.merge(w.router());
+        }
+        if let Some(d) = self.duty.clone() {
+            app = app.merge(d.router());
         }
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
@@ -991,6 +996,7 @@ pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
         .list()
         .iter()
         .chain(crate::worklist::routes().list())
+        .chain(crate::duty::routes().list())
         .cloned()
         .collect()
 }

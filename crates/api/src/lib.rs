@@ -22,6 +22,7 @@ pub mod auth;
 pub mod case_deadlines;
 pub mod cases;
 pub mod desk;
+pub mod duty;
 pub mod engine;
 pub mod i18n;
 mod monitor;

@@ -14,6 +14,7 @@ pub mod announce;
 pub mod callback;
 pub mod control;
 mod driver;
+pub mod duty;
 mod env;
 pub mod monitor;
 pub mod outbound;
@@ -179,6 +180,7 @@ pub struct Engine {
     audit: Option<hotline_store::Store>,
     trunks: trunks::TrunkBoard,
     owners: Option<(owners::CaseOwners, i64)>,
+    duty: Option<duty::DutyBoard>,
 }
 
 impl Engine {
@@ -208,6 +210,7 @@ impl Engine {
             pending_callbacks: Vec::new(),
             audit: None,
             owners: None,
+            duty: None,
         }
     }
 
@@ -216,6 +219,13 @@ impl Engine {
     /// is read once when a call arrives; the API side keeps it current).
     pub fn with_case_owners(mut self, owners: owners::CaseOwners, wait_ms: i64) -> Self {
         self.owners = (wait_ms > 0).then_some((owners, wait_ms));
+        self
+    }
+
+    /// The duty floor: the relief and meal rules before a pause or logout,
+    /// floor alarms and continuous-work warnings from presence changes.
+    pub fn with_duty(mut self, board: duty::DutyBoard) -> Self {
+        self.duty = Some(board);
         self
     }
 
@@ -294,6 +304,7 @@ impl Engine {
             controller: Controller::new(flow, env),
             calls: HashMap::new(),
             ctx,
+            duty: self.duty.clone().map(duty::DutyDesk::new),
         };
         let now = self.clock.now_ms();
         // agents already registered (none at start, but keep it correct)
@@ -466,6 +477,7 @@ struct Shell {
     controller: Controller,
     calls: HashMap<CallId, mpsc::Sender<CallMsg>>,
     ctx: Arc<CallCtx>,
+    duty: Option<duty::DutyDesk>,
 }
 
 impl Shell {
@@ -475,6 +487,8 @@ impl Shell {
         mut from_calls: mpsc::Receiver<FromCall>,
         mut control_rx: mpsc::Receiver<ControlMsg>,
     ) {
+        let mut duty_tick = tokio::time::interval(Duration::from_secs(1));
+        duty_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.carry_out();
             let now = self.ctx.clock.now_ms();
@@ -509,6 +523,13 @@ impl Shell {
                 _ = tokio::time::sleep(wake.unwrap_or(Duration::ZERO)), if wake.is_some() => {
                     let now = self.ctx.clock.now_ms();
                     self.controller.handle_timeout(now);
+                }
+                _ = duty_tick.tick(), if self.duty.is_some() => {
+                    let now = self.ctx.clock.now_ms();
+                    let alarms = self.duty.as_mut().map(|d| d.tick(now)).unwrap_or_default();
+                    for a in alarms {
+                        self.ctx.publish(a);
+                    }
                 }
             }
         }
@@ -595,7 +616,17 @@ impl Shell {
                     let driver = CallDriver::callback(self.ctx.clone(), call, rx);
                     tokio::spawn(driver.run().instrument(span));
                 }
-                ControllerOutput::Event(e) => self.ctx.publish(e),
+                ControllerOutput::Event(e) => {
+                    let alarms = self
+                        .duty
+                        .as_mut()
+                        .map(|d| d.observe(&e))
+                        .unwrap_or_default();
+                    self.ctx.publish(e);
+                    for a in alarms {
+                        self.ctx.publish(a);
+                    }
+                }
             }
         }
     }
@@ -618,8 +649,7 @@ impl Shell {
                     span.in_scope(
                         || match self.ctx.cfg.feature_codes.parse(&inbound.dialled) {
                             Some(request) => self
-                                .controller
-                                .request(
+                                .agent_request(
                                     now,
                                     &agent,
                                     request,
@@ -842,6 +872,34 @@ impl Shell {
         }
     }
 
+    /// An agent request, asked of the duty rules first (pause, logout).
+    fn agent_request(
+        &mut self,
+        now: i64,
+        agent: &AgentId,
+        request: hotline_callflow::AgentRequest,
+        requester: &Requester,
+    ) -> Result<control::AgentStatus, ControlError> {
+        let overridden = match &self.duty {
+            Some(d) if self.controller.knows_agent(agent) => {
+                match d.check(now, agent, &request, requester) {
+                    Ok(o) => o,
+                    Err(refused) => {
+                        let (e, refused) = *refused;
+                        self.ctx.publish(refused);
+                        return Err(e);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let r = self.controller.request(now, agent, request, requester);
+        if let (Ok(_), Some(ev)) = (&r, overridden) {
+            self.ctx.publish(ev);
+        }
+        r
+    }
+
     fn on_control(&mut self, msg: ControlMsg) {
         let now = self.ctx.clock.now_ms();
         match msg {
@@ -851,7 +909,7 @@ impl Shell {
                 requester,
                 reply,
             } => {
-                let r = self.controller.request(now, &agent, request, &requester);
+                let r = self.agent_request(now, &agent, request, &requester);
                 // its events go to the log before the answer goes out
                 self.carry_out();
                 let _ = reply.send(r);

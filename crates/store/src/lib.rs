@@ -16,6 +16,7 @@
 
 mod cases;
 mod console;
+mod duty;
 mod evidence;
 mod language;
 pub mod quality;
@@ -27,6 +28,7 @@ pub use cases::{
     CaseWithRepeats, LinkKind, NewCase, NewNote, Note, OpenOwner, MAX_CASE_PAGE,
 };
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
+pub use duty::{Handover, NewHandover, StoredChange, MAX_HANDOVERS};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
 pub use worklist::{Campaign, ItemFilter, MAX_ITEMS};
 
@@ -457,6 +459,10 @@ fn migrator(backend: Backend) -> Migrator {
         Backend::Sqlite => include_str!("../migrations/sqlite/0006_quality.sql"),
         Backend::Postgres => include_str!("../migrations/postgres/0006_quality.sql"),
     };
+    let duty = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0008_duty.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0008_duty.sql"),
+    };
     let worklist = match backend {
         Backend::Sqlite => include_str!("../migrations/sqlite/0005_worklist.sql"),
         Backend::Postgres => include_str!("../migrations/postgres/0005_worklist.sql"),
@@ -509,6 +515,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("user_language"),
             MigrationType::Simple,
             user_language.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            8,
+            Cow::Borrowed("duty"),
+            MigrationType::Simple,
+            duty.into_sql_str(),
             false,
         ),
     ])

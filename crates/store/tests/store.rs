@@ -26,6 +26,9 @@ use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
 #[path = "suites/worklist.rs"]
 mod worklist_suite;
 
+#[path = "suites/duty.rs"]
+mod duty_suite;
+
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
     CallEvent {
         at_ms: at,
@@ -332,6 +335,7 @@ async fn suite(url: &str) {
     cases::suite(&store, HOSTILE).await;
     quality_suite::quality_suite(&store).await;
     worklist_suite::worklist_suite(&store, HOSTILE).await;
+    duty_suite::duty_suite(&store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen

@@ -275,9 +275,11 @@ function viewWallboard() {
     h('h3', { id: 'wb-trunks-title', hidden: true }, t('wb.trunks')),
     h('table', { id: 'wb-trunks' }),
     h('div', { id: 'wb-worklist' }),
+    h('div', { id: 'wb-duty' }),
   );
   refreshTrunks();
   if (window.hotlineWorklist) window.hotlineWorklist.wallboard($('wb-worklist'));
+  if (window.hotlineDuty) window.hotlineDuty.wallboard($('wb-duty'));
   startStream();
   refreshAgents();
   if (!state.kpis) {
@@ -678,6 +680,7 @@ function route() {
   if (window.hotlineDesk && window.hotlineDesk.route(view, arg)) { stopStream(); return; } // desk.js
   if (window.hotlineCases && window.hotlineCases.route(view, arg, query)) return; // cases.js
   if (window.hotlineWorklist && window.hotlineWorklist.route(view, arg, query)) { stopStream(); return; }
+  if (window.hotlineDuty && window.hotlineDuty.route(view, arg, query)) { stopStream(); return; } // duty.js
   if (state.me.role === 'agent') {
     $('view').replaceChildren(h('p', {}, t('agents.no_access')));
     return;
