@@ -267,6 +267,16 @@ pub async fn run(cfg: &Config, args: &ReportArgs, now_ms: i64) -> Result<String>
             _ => text.push_str(&section),
         }
     }
+    // calls by note category (orders, bookings, complaints, ...)
+    let categories = store
+        .note_categories(from_ms, to_ms)
+        .await
+        .context("storage: cannot read the call notes")?;
+    let section = hotline_metrics::report::categories_section(&categories, html);
+    match text.rfind("</body>") {
+        Some(at) if html => text.insert_str(at, &section),
+        _ => text.push_str(&section),
+    }
     store.close().await;
     Ok(text)
 }
