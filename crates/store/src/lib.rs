@@ -18,6 +18,7 @@ mod cases;
 mod console;
 mod evidence;
 mod language;
+mod notify;
 pub mod quality;
 mod worklist;
 mod writer;
@@ -28,6 +29,7 @@ pub use cases::{
 };
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
+pub use notify::{Delivery, LINE_TEST_KINDS, MAX_DELIVERIES};
 pub use worklist::{Campaign, ItemFilter, MAX_ITEMS};
 
 use std::borrow::Cow;
@@ -437,6 +439,10 @@ fn migrator(backend: Backend) -> Migrator {
         Backend::Sqlite => include_str!("../migrations/sqlite/0005_worklist.sql"),
         Backend::Postgres => include_str!("../migrations/postgres/0005_worklist.sql"),
     };
+    let notify = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0009_notify.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0009_notify.sql"),
+    };
     Migrator::with_migrations(vec![
         Migration::new(
             1,
@@ -485,6 +491,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("user_language"),
             MigrationType::Simple,
             user_language.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            9,
+            Cow::Borrowed("notify"),
+            MigrationType::Simple,
+            notify.into_sql_str(),
             false,
         ),
     ])
