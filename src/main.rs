@@ -5,6 +5,7 @@
 mod access;
 mod cases;
 mod config;
+mod notify;
 mod recordings;
 mod report;
 mod worklist;
@@ -548,6 +549,9 @@ async fn run(settings: Settings) -> Result<()> {
     .await?;
     let mut engine_cfg = engine_cfg;
     worklist::permit(&cfg, worklist.as_ref(), &mut engine_cfg);
+    // alarms out by e-mail and webhook, and the twice-daily line test
+    let line_test_since =
+        notify::start(&cfg, &center, &store, &engine_cfg, &mut event_outputs).await;
     if let Some(w) = &worklist {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(w.clone().run(rx));
@@ -565,7 +569,8 @@ async fn run(settings: Settings) -> Result<()> {
         case_owners.clone(),
         i64::from(cfg.cases.owner_wait_s) * 1000,
     )
-    .with_audit(store.clone());
+    .with_audit(store.clone())
+    .with_line_test_since(line_test_since);
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -586,6 +591,7 @@ async fn run(settings: Settings) -> Result<()> {
             live,
             agents: engine.control(),
             trunks: engine.trunks(),
+            line_tests: engine.line_tests(),
             tls,
             console_routes: cfg.console.enabled,
         };

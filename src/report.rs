@@ -205,6 +205,30 @@ pub async fn run(cfg: &Config, args: &ReportArgs, now_ms: i64) -> Result<String>
     })
 }
 
+/// The CSV report of one day of the center's calendar (the daily report
+/// the notifier mails), from an open store.
+pub async fn day_csv(store: &hotline_store::Store, center: &Center, day: &str) -> Result<String> {
+    let date = hotline_core::calendar::parse_date(day).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (from_ms, to_ms) = center.calendar.day_bounds(date)?;
+    let metrics = load(
+        store,
+        from_ms,
+        to_ms.saturating_add(DAY_MS),
+        center.kpi.clone(),
+    )
+    .await?;
+    let period = Period {
+        from_ms,
+        to_ms,
+        label: format!("day {day} ({})", center.calendar.name()),
+    };
+    let mut report = build(&metrics, period, center.calendar.clone());
+    hotline_api::quality::fill_snapshot(store, &mut report.total)
+        .await
+        .context("storage: cannot read the quality scores")?;
+    Ok(report_csv(&report))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

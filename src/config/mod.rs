@@ -9,6 +9,7 @@
 //!    engine takes, with every file the config names loaded.
 
 pub mod cases;
+pub mod linetest;
 pub mod monitor;
 pub mod routing;
 pub mod schedule;
@@ -160,6 +161,12 @@ pub struct Config {
     /// shipped example form).
     #[serde(default)]
     pub quality_forms: Vec<hotline_store::quality::ScoreForm>,
+    /// `[line_test]`: the twice-daily line self-test.
+    #[serde(default)]
+    pub line_test: crate::config::linetest::LineTestSection,
+    /// `[notify]`: alarms and reports by e-mail and webhook.
+    #[serde(default)]
+    pub notify: hotline_notify::NotifyConfig,
 }
 
 /// `[sip]`: signalling.
@@ -952,6 +959,7 @@ impl Config {
         self.outbound.validate(&self.hotline.numbers)?;
         self.worklist.validate()?;
         self.validate_trunks()?;
+        self.validate_line_test()?;
         self.cases.validate()?;
         if self.callback.enabled {
             let c = &self.callback;

@@ -230,6 +230,8 @@ pub struct Api {
     pub console_routes: bool,
     /// Work lists and return-visit campaigns, None when disabled.
     pub worklist: Option<crate::worklist::WorklistApi>,
+    /// Runs the line self-test on request (`POST /api/line-tests`).
+    pub line_tests: hotline_engine::linetest::LineTests,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -954,6 +956,7 @@ fn routes() -> Routes<Api> {
         .merge(agents)
         .merge(calls)
         .merge(crate::monitor::routes())
+        .merge(crate::linetests::routes())
 }
 
 /// Every route of the listener: the engine's and the console's, as

@@ -23,6 +23,7 @@ pub mod case_deadlines;
 pub mod cases;
 pub mod engine;
 pub mod i18n;
+mod linetests;
 mod monitor;
 pub mod quality;
 mod recordings;

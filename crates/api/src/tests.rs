@@ -103,6 +103,7 @@ fn api_of(console: &Console) -> crate::engine::Api {
         tls: None,
         console_routes: true,
         worklist: None,
+        line_tests: Default::default(),
     }
 }
 

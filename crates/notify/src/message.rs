@@ -193,3 +193,54 @@ mod tests {
         assert_eq!(title("something_new", Language::Zh), "something_new");
     }
 }
+
+/// The next instant at `minutes` after local midnight strictly after `now`
+/// (epoch ms) in `cal`, and the local day before it (the day its daily
+/// report covers, `YYYY-MM-DD`). Sans-IO: the report task sleeps until it.
+pub fn next_daily(cal: &Calendar, minutes: u16, now: i64) -> Option<(i64, String)> {
+    let today = cal.date_of(now).ok()?;
+    let (h, m) = ((minutes / 60) as i8, (minutes % 60) as i8);
+    let mut day = today;
+    for _ in 0..3 {
+        let at = cal.instant(day.at(h, m, 0, 0)).ok()?;
+        if at > now {
+            let covered = day.yesterday().ok()?;
+            return Some((at, covered.to_string()));
+        }
+        day = day.tomorrow().ok()?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod daily_tests {
+    use super::*;
+
+    #[test]
+    fn the_daily_report_goes_out_once_a_day_for_the_day_before() {
+        let cal = Calendar::named("Asia/Shanghai").unwrap();
+        let midnight = cal.instant("2026-12-07T00:00".parse().unwrap()).unwrap();
+        let h = 3_600_000;
+        // 07:00 on the 7th: the report of the 6th at 07:30
+        let (at, day) = next_daily(&cal, 450, midnight + 7 * h).unwrap();
+        assert_eq!(
+            (at - midnight, day.as_str()),
+            (7 * h + 30 * 60_000, "2026-12-06")
+        );
+        // just after it: tomorrow's, for the 7th
+        let (at2, day2) = next_daily(&cal, 450, at).unwrap();
+        assert_eq!((at2 - at, day2.as_str()), (24 * h, "2026-12-07"));
+        // a simulated week sends seven reports, one per day
+        let mut now = midnight;
+        let mut days = vec![];
+        while let Some((at, day)) = next_daily(&cal, 450, now) {
+            if at > midnight + 7 * 24 * h {
+                break;
+            }
+            days.push(day);
+            now = at;
+        }
+        assert_eq!(days.len(), 7);
+        assert_eq!(days[0], "2026-12-06");
+    }
+}
