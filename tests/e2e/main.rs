@@ -21,6 +21,7 @@ mod conformance;
 mod console;
 mod grafana;
 mod kpis;
+mod linetest;
 mod mandarin;
 mod monitor;
 mod outbound;
