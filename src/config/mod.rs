@@ -1367,6 +1367,8 @@ mod tests {
         // tables inside tables
         tables.push(("schedule.greetings".into(), "[[schedule.greetings]]".into()));
         tables.push(("ivr.options".into(), "[[ivr.options]]".into()));
+        tables.push(("notify.email".into(), "[[notify.email]]".into()));
+        tables.push(("notify.webhook".into(), "[[notify.webhook]]".into()));
         let mut checked = 0;
         for (name, header) in &tables {
             // its heading, or (a table inside a table) a paragraph opening with it
