@@ -87,21 +87,27 @@ async fn list(
     }
 }
 
+/// A supervisor's session (or admin's) or the bearer token: `api:<name>`.
+async fn supervisor(api: &Api, headers: &HeaderMap, what: &'static str) -> Result<String, Response> {
+    crate::auth::principal(
+        Some(&api.console),
+        api.console.api_token(),
+        headers,
+        true,
+        hotline_store::Role::Supervisor,
+        crate::auth::NoToken::Disabled(what),
+    )
+    .await
+    .map(|p| format!("api:{}", p.name))
+    .map_err(IntoResponse::into_response)
+}
+
 /// `POST /api/line-tests`: runs a test now and answers with its result
 /// (takes up to the ring time plus the tone exchange).
 async fn run_now(State(api): State<Api>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let by = match crate::auth::principal(
-        Some(&api.console),
-        api.console.api_token(),
-        &headers,
-        true,
-        hotline_store::Role::Supervisor,
-        crate::auth::NoToken::Disabled("the line test"),
-    )
-    .await
-    {
-        Ok(p) => format!("api:{}", p.name),
-        Err(e) => return e.into_response(),
+    let by = match supervisor(&api, &headers, "the line test").await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     if !(body.iter().all(u8::is_ascii_whitespace) || body.as_ref() == b"{}") {
         return ApiError::new(StatusCode::BAD_REQUEST, "no body expected (or `{}`)")
@@ -121,8 +127,12 @@ async fn run_now(State(api): State<Api>, headers: HeaderMap, body: axum::body::B
 /// `GET /api/notifications?days=7&limit=100`: delivery attempts, newest first.
 async fn deliveries(
     State(api): State<Api>,
+    headers: HeaderMap,
     q: Result<Query<Listing>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    if let Err(r) = supervisor(&api, &headers, "the notification record").await {
+        return r;
+    }
     let q = match q {
         Ok(Query(q)) => q,
         Err(e) => {
