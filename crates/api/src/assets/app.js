@@ -269,9 +269,11 @@ function viewWallboard() {
     h('h3', { id: 'wb-trunks-title', hidden: true }, t('wb.trunks')),
     h('table', { id: 'wb-trunks' }),
     h('div', { id: 'wb-worklist' }),
+    h('div', { id: 'wb-linetest' }),
   );
   refreshTrunks();
   if (window.hotlineWorklist) window.hotlineWorklist.wallboard($('wb-worklist'));
+  if (window.hotlineLineTest) window.hotlineLineTest.wallboard($('wb-linetest'));
   startStream();
   refreshAgents();
   if (!state.kpis) {
