@@ -88,7 +88,11 @@ async fn list(
 }
 
 /// A supervisor's session (or admin's) or the bearer token: `api:<name>`.
-async fn supervisor(api: &Api, headers: &HeaderMap, what: &'static str) -> Result<String, Response> {
+async fn supervisor(
+    api: &Api,
+    headers: &HeaderMap,
+    what: &'static str,
+) -> Result<String, Response> {
     crate::auth::principal(
         Some(&api.console),
         api.console.api_token(),
