@@ -207,9 +207,11 @@ fn aiosmtpd(maildir: &Path) -> Smtp {
         .arg(maildir)
         .spawn()
         .unwrap();
+    // killed and waited for on drop, also when it never starts
+    let smtp = Smtp { child, port };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Smtp { child, port };
+            return smtp;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

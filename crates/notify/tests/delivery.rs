@@ -116,7 +116,7 @@ async fn a_webhook_answering_500_is_retried_and_recorded() {
     );
     assert_eq!(d[1].event_kind, "trunk_down");
     assert!(d[1].at_ms - d[0].at_ms >= 900, "backoff respected: {d:?}");
-    let bodies = bodies.lock().unwrap();
+    let bodies = bodies.lock().unwrap().clone();
     assert_eq!(bodies[1]["msgtype"], "text");
     let text = bodies[1]["text"]["content"].as_str().unwrap();
     assert!(
@@ -211,7 +211,7 @@ fn aiosmtpd(maildir: &std::path::Path) -> Option<(std::process::Child, u16)> {
         .local_addr()
         .unwrap()
         .port();
-    let child = std::process::Command::new(python)
+    let mut child = std::process::Command::new(python)
         .args(["-m", "aiosmtpd", "-n", "-l"])
         .arg(format!("127.0.0.1:{port}"))
         .args(["-c", "aiosmtpd.handlers.Mailbox"])
@@ -224,6 +224,8 @@ fn aiosmtpd(maildir: &std::path::Path) -> Option<(std::process::Child, u16)> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    child.kill().ok();
+    child.wait().ok();
     panic!("aiosmtpd did not start");
 }
 
