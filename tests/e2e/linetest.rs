@@ -356,3 +356,84 @@ events = ["line_test_failed", "line_test_missing"]
         "{list}"
     );
 }
+
+#[test]
+fn check_config_names_the_bad_notify_and_line_test_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[[notify.email]]\nhost = \"smtp.example.cn\"\nfrom = \"hotline@example.cn\"\nto = []\n",
+            "notify.email[0].to: no recipients",
+        ),
+        (
+            "[[notify.webhook]]\nurl = \"ftp://robot.example.cn/hook\"\n",
+            "notify.webhook[0].url",
+        ),
+        (
+            "[[notify.webhook]]\nurl = \"http://127.0.0.1:9/hook\"\nevents = [\"trunk_dwn\"]\n",
+            "notify.webhook[0].events: unknown event kind `trunk_dwn`",
+        ),
+        (
+            "[[notify.email]]\nhost = \"smtp.example.cn\"\nstarttls = false\nuser = \"u\"\npassword = \"p\"\nfrom = \"hotline@example.cn\"\nto = [\"a@example.cn\"]\n",
+            "notify.email[0].starttls",
+        ),
+        ("[line_test]\ntimes = [\"8:30\"]\n", "line_test.times"),
+        ("[line_test]\ntrunk = \"missing\"\n", "line_test.trunk"),
+        ("[notify]\nqueue_size = 0\n", "notify.queue_size"),
+    ];
+    for (text, key) in cases {
+        let path = dir.path().join("hotline.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new(Hotline::binary())
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(key), "{text}: must name {key}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_scheduled_line_test_runs_at_its_time_with_its_slot() {
+    // the next whole minute at least 5 s away, in the center's time zone
+    // (the test config names none: the machine's zone, as the engine reads it)
+    let cal = hotline_core::Calendar::system();
+    let now = hotline_core::Clock::now_ms(&hotline_core::SystemClock);
+    let mut at = (now / 60_000 + 1) * 60_000;
+    if at - now < 5_000 {
+        at += 60_000;
+    }
+    let local = cal.local(at).unwrap();
+    let slot = format!("{:02}:{:02}", local.hour(), local.minute());
+    let h = Hotline::start_with(HotlineOptions {
+        extra_toml: r#"
+[[trunks]]
+name = "loop"
+address = "127.0.0.1:{{sip_port}}"
+number_format = "as_dialled"
+probe_every_s = 0
+"#
+        .into(),
+        line_test_toml: format!(
+            "times = [\"{slot}\"]\nnumber = \"4000\"\ncaller_id = \"99990000\"\ncheck_phones = false"
+        ),
+        ..HotlineOptions::default()
+    });
+    let deadline = std::time::Instant::now() + Duration::from_millis((at - now) as u64 + 20_000);
+    let list = loop {
+        let list = get(&h, "/api/line-tests");
+        if list["tests"][0].is_object() || std::time::Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let e = &list["tests"][0];
+    assert_eq!(e["kind"]["type"], "line_test_passed", "{list:#}\n{}", h.report());
+    assert_eq!(e["kind"]["trigger"], "scheduled");
+    assert_eq!(e["kind"]["slot"], slot.as_str());
+    let ran = e["at_ms"].as_i64().unwrap();
+    assert!(ran >= at && ran < at + 15_000, "ran at {ran}, due {at}");
+}
