@@ -431,7 +431,12 @@ probe_every_s = 0
         std::thread::sleep(Duration::from_millis(500));
     };
     let e = &list["tests"][0];
-    assert_eq!(e["kind"]["type"], "line_test_passed", "{list:#}\n{}", h.report());
+    assert_eq!(
+        e["kind"]["type"],
+        "line_test_passed",
+        "{list:#}\n{}",
+        h.report()
+    );
     assert_eq!(e["kind"]["trigger"], "scheduled");
     assert_eq!(e["kind"]["slot"], slot.as_str());
     let ran = e["at_ms"].as_i64().unwrap();

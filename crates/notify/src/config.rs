@@ -84,6 +84,10 @@ pub struct EmailChannel {
     /// against the bundled Mozilla roots).
     #[serde(default = "yes")]
     pub starttls: bool,
+    /// A PEM CA certificate trusted for this server besides the bundled
+    /// Mozilla roots (a private mail relay).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// SMTP AUTH user name (unset: no AUTH).
     #[serde(default)]
     pub user: Option<String>,
@@ -363,6 +367,12 @@ impl NotifyConfig {
                 }
                 _ => {}
             }
+            if let Some(path) = &e.ca_file {
+                if !e.starttls {
+                    return Err(bad(key("ca_file"), "only used with starttls = true"));
+                }
+                read_ca(path).map_err(|m| bad(key("ca_file"), m))?;
+            }
             kinds(&key("events"), &e.events)?;
         }
         for (i, w) in self.webhook.iter().enumerate() {
@@ -372,6 +382,28 @@ impl NotifyConfig {
         }
         Ok(())
     }
+}
+
+/// Reads a PEM CA certificate (`ca_file`).
+pub fn read_ca(
+    path: &std::path::Path,
+) -> Result<lettre::transport::smtp::client::Certificate, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if pem.len() > 1 << 20 {
+        return Err(format!("{}: larger than 1 MiB", path.display()));
+    }
+    use rustls_pki_types::pem::PemObject;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{}: not a PEM certificate (none found)",
+            path.display()
+        ));
+    }
+    lettre::transport::smtp::client::Certificate::from_pem(&pem)
+        .map_err(|e| format!("{}: not a PEM certificate: {e}", path.display()))
 }
 
 fn is_local(host: &str) -> bool {
@@ -452,6 +484,21 @@ mod tests {
             e.contains("notify.email[0].events: unknown event kind `trunk_dwn`"),
             "{e}"
         );
+        let no_ca = MAIL.replace("to = [", "ca_file = \"/nonexistent/ca.pem\"\nto = [");
+        let e = parse(&no_ca).unwrap_err();
+        assert!(
+            e.contains("notify.email[0].ca_file: /nonexistent/ca.pem"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let bad_ca = MAIL.replace(
+            "to = [",
+            &format!("ca_file = {:?}\nto = [", junk.display().to_string()),
+        );
+        let e = parse(&bad_ca).unwrap_err();
+        assert!(e.contains("not a PEM certificate"), "{e}");
         let empty = MAIL.replace("to = [", "events = []\nto = [");
         assert!(parse(&empty).unwrap_err().contains("empty list"));
         for url in [

@@ -10,6 +10,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::json;
 use tokio::net::TcpStream;
@@ -60,7 +61,15 @@ pub async fn send_email(
     let mail = b
         .body(msg.body.clone())
         .map_err(|e| SendError::Message(e.to_string()))?;
-    let mut tb = if ch.starttls {
+    let mut tb = if let (true, Some(ca)) = (ch.starttls, &ch.ca_file) {
+        let cert = crate::config::read_ca(ca).map_err(SendError::Smtp)?;
+        let params = TlsParameters::builder(ch.host.clone())
+            .add_root_certificate(cert)
+            .build_rustls()
+            .map_err(|e| SendError::Smtp(e.to_string()))?;
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ch.host.clone())
+            .tls(Tls::Required(params))
+    } else if ch.starttls {
         AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&ch.host)
             .map_err(|e| SendError::Smtp(e.to_string()))?
     } else {
