@@ -25,10 +25,19 @@ fn post_line_test(h: &Hotline) -> (u16, serde_json::Value) {
     )
 }
 
+/// The HTTP address of the latest run (a restart gets a new port).
+fn web(h: &Hotline) -> String {
+    h.stdout()
+        .lines()
+        .filter_map(|l| l.split(" http=").nth(1).map(|a| a.trim().to_string()))
+        .last()
+        .unwrap_or_else(|| h.http_addr())
+}
+
 fn get(h: &Hotline, path: &str) -> serde_json::Value {
     let auth = format!("Bearer {TOKEN}");
     let (status, body) = http_with(
-        &h.http_addr(),
+        &web(h),
         "GET",
         path,
         &[("Authorization", auth.as_str())],
@@ -441,4 +450,62 @@ probe_every_s = 0
     assert_eq!(e["kind"]["slot"], slot.as_str());
     let ran = e["at_ms"].as_i64().unwrap();
     assert!(ran >= at && ran < at + 15_000, "ran at {ran}, due {at}");
+}
+
+#[test]
+fn a_slot_missed_while_the_hotline_was_stopped_is_reported_missing_at_start() {
+    let cal = hotline_core::Calendar::system();
+    let now = hotline_core::Clock::now_ms(&hotline_core::SystemClock);
+    // a slot an hour and a half ago, past its 30 minutes of grace
+    let due = (now - 90 * 60_000) / 60_000 * 60_000;
+    let local = cal.local(due).unwrap();
+    let slot = format!("{:02}:{:02}", local.hour(), local.minute());
+    let mut h = Hotline::start_with(HotlineOptions {
+        line_test_toml: format!("times = [\"{slot}\"]\ngrace_min = 30\ncheck_phones = false"),
+        ..HotlineOptions::default()
+    });
+    // a fresh database: slots before the start do not count
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(get(&h, "/api/line-tests")["tests"], serde_json::json!([]));
+    h.stop();
+    // the last test on record ran three hours ago
+    read_db(&h, async |s| {
+        s.append_event(&CallEvent {
+            at_ms: now - 3 * 3_600_000,
+            call_id: None,
+            agent: None,
+            queue: None,
+            kind: EventKind::LineTestPassed {
+                trigger: "scheduled".into(),
+                slot: "earlier".into(),
+                shift: None,
+                detail: String::new(),
+            },
+        })
+        .await
+        .unwrap();
+    });
+    h.restart();
+    let list = listed_until(&h, |l| l["tests"][0]["kind"]["type"] == "line_test_missing");
+    let e = &list["tests"][0]["kind"];
+    assert_eq!(e["type"], "line_test_missing", "{list:#}\n{}", h.report());
+    assert_eq!(e["slot"], slot.as_str());
+    assert_eq!(e["due_ms"].as_i64(), Some(due));
+    assert_eq!(
+        list["tests"].as_array().unwrap().len(),
+        2,
+        "reported once: {list:#}"
+    );
+}
+
+/// `GET /api/line-tests` once `done` says so (or after 5 s).
+fn listed_until(h: &Hotline, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let list = get(h, "/api/line-tests");
+        if done(&list) || std::time::Instant::now() > deadline {
+            return list;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
