@@ -131,6 +131,20 @@ caller_id = "99990000"
     assert_eq!(status, 400, "a body is refused");
     let (status, _) = http_with(&h.http_addr(), "POST", "/api/line-tests", &[], "");
     assert_eq!(status, 401, "a supervisor's request only");
+    // a phone registered and then unplugged (SIPp registers and exits):
+    // its OPTIONS go unanswered and the test fails, naming it
+    let phone = free_udp_port();
+    register(&h, "1001", phone);
+    let (status, ev) = post_line_test(&h);
+    assert_eq!(status, 200, "{ev}");
+    assert_eq!(ev["kind"]["type"], "line_test_failed", "{ev:#}");
+    let reason = ev["kind"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!("phone of agent 1001 (127.0.0.1:{phone}) did not answer OPTIONS")),
+        "{reason}"
+    );
+    let detail = ev["kind"]["detail"].as_str().unwrap();
+    assert!(detail.contains("audio: both ways"), "the line itself is fine: {detail}");
 }
 
 /// A webhook sink: answers 500 to the first POST, 200 after; keeps bodies.
