@@ -393,4 +393,69 @@ mod tests {
             assert!(e.contains(want), "{a:?}: {e}");
         }
     }
+
+    #[tokio::test]
+    async fn the_daily_report_of_a_day_counts_its_calls() {
+        use hotline_core::{CallEvent, CallId, EventKind, Party, QueueId};
+        let cfg = Config::parse("[schedule]\ntimezone = \"Asia/Shanghai\"\n").unwrap();
+        let center = Center::build(&cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            hotline_store::Store::connect(&format!("sqlite://{}/r.db", dir.path().display()))
+                .await
+                .unwrap();
+        let (from, _) = center
+            .calendar
+            .day_bounds(hotline_core::calendar::parse_date("2026-12-05").unwrap())
+            .unwrap();
+        let ev = |at: i64, call: &str, kind: EventKind| CallEvent {
+            at_ms: at,
+            call_id: Some(CallId::from_stored(call)),
+            agent: None,
+            queue: Some(QueueId::new("general")),
+            kind,
+        };
+        // one call that day (abandoned), one the day after
+        for (at, call) in [(from + 10 * HOUR_MS, "c1"), (from + 30 * HOUR_MS, "c2")] {
+            store
+                .append_event(&ev(
+                    at,
+                    call,
+                    EventKind::Arrived {
+                        caller: Party {
+                            number: "13800000000".into(),
+                            display: None,
+                        },
+                        dialled: "4000".into(),
+                        call_type: hotline_core::CallType::Inquiry,
+                    },
+                ))
+                .await
+                .unwrap();
+            store
+                .append_event(&ev(
+                    at + 5_000,
+                    call,
+                    EventKind::Abandoned {
+                        wait_ms: 5_000,
+                        position: 1,
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        let csv = day_csv(&store, &center, "2026-12-05").await.unwrap();
+        assert!(
+            csv.starts_with("# hotline report: day 2026-12-05 (Asia/Shanghai)"),
+            "{csv}"
+        );
+        // the day's call only: offered 1, abandoned 1, listed as missed
+        assert!(csv.contains("\ncenter,1,0,1,"), "{csv}");
+        assert!(
+            csv.contains("\nc1,2026-12-05 10:00,13800000000,general,abandoned"),
+            "{csv}"
+        );
+        assert!(!csv.contains("\nc2,"), "{csv}");
+        assert!(day_csv(&store, &center, "2026-13-45").await.is_err());
+    }
 }

@@ -140,11 +140,16 @@ caller_id = "99990000"
     assert_eq!(ev["kind"]["type"], "line_test_failed", "{ev:#}");
     let reason = ev["kind"]["reason"].as_str().unwrap();
     assert!(
-        reason.starts_with(&format!("phone of agent 1001 (127.0.0.1:{phone}) did not answer OPTIONS")),
+        reason.starts_with(&format!(
+            "phone of agent 1001 (127.0.0.1:{phone}) did not answer OPTIONS"
+        )),
         "{reason}"
     );
     let detail = ev["kind"]["detail"].as_str().unwrap();
-    assert!(detail.contains("audio: both ways"), "the line itself is fine: {detail}");
+    assert!(
+        detail.contains("audio: both ways"),
+        "the line itself is fine: {detail}"
+    );
 }
 
 /// A webhook sink: answers 500 to the first POST, 200 after; keeps bodies.
