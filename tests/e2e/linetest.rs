@@ -29,8 +29,8 @@ fn post_line_test(h: &Hotline) -> (u16, serde_json::Value) {
 fn web(h: &Hotline) -> String {
     h.stdout()
         .lines()
-        .filter_map(|l| l.split(" http=").nth(1).map(|a| a.trim().to_string()))
-        .last()
+        .rev()
+        .find_map(|l| l.split(" http=").nth(1).map(|a| a.trim().to_string()))
         .unwrap_or_else(|| h.http_addr())
 }
 
