@@ -545,10 +545,16 @@ async fn run(settings: Settings) -> Result<()> {
         store.clone(),
         sink.clone(),
         events_tx.clone(),
+        case_owners.clone(),
     )
     .await?;
     let mut engine_cfg = engine_cfg;
     worklist::permit(&cfg, worklist.as_ref(), &mut engine_cfg);
+    // the case owner may call their complaint's customer (the reply call)
+    if let Some(o) = engine_cfg.outbound.as_mut() {
+        o.permit = std::mem::take(&mut o.permit)
+            .with("case owner", std::sync::Arc::new(case_owners.clone()));
+    }
     // alarms out by e-mail and webhook, and the twice-daily line test
     let line_test_since =
         notify::start(&cfg, &center, &store, &engine_cfg, &mut event_outputs).await;
@@ -580,13 +586,7 @@ async fn run(settings: Settings) -> Result<()> {
         let console =
             cases::attach(&cfg, console, sink.clone(), live_tx, case_owners.clone()).await?;
         let api = hotline_api::engine::Api {
-            worklist: worklist
-                .clone()
-                .map(|service| hotline_api::worklist::WorklistApi {
-                    service,
-                    console: cfg.console.enabled.then(|| console.clone()),
-                    token: cfg.http.api_token.clone(),
-                }),
+            worklist: worklist.clone(),
             console,
             live,
             agents: engine.control(),
@@ -610,6 +610,20 @@ async fn run(settings: Settings) -> Result<()> {
         info!(
             count = pending.len(),
             "callbacks pending from before the restart are taken over"
+        );
+    }
+    // calls a killed engine left unfinished get their end and CDR
+    let keep: std::collections::HashSet<_> = pending.iter().map(|p| p.id.clone()).collect();
+    let closed = hotline_engine::restart::close_interrupted(
+        &store,
+        hotline_core::Clock::now_ms(&hotline_core::SystemClock),
+        &keep,
+    )
+    .await;
+    if closed > 0 {
+        info!(
+            count = closed,
+            "calls interrupted by the previous run closed"
         );
     }
     engine = engine.with_pending_callbacks(pending);

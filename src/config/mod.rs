@@ -8,6 +8,7 @@
 //! 3. [`settings::Settings::build`]: the typed values every part of the
 //!    engine takes, with every file the config names loaded.
 
+pub mod agent_numbers;
 pub mod cases;
 pub mod linetest;
 pub mod monitor;
@@ -609,6 +610,9 @@ pub struct CallbackSection {
     pub answer_timeout_s: u32,
     /// The `[[trunks]]` entry callbacks go through (unset: `dial`).
     pub trunk: Option<String>,
+    /// Seconds each attempt of a callback for a customer with an open case
+    /// waits for the case's owner before anyone may make it (首问负责制).
+    pub owner_wait_s: u32,
 }
 
 impl Default for CallbackSection {
@@ -624,6 +628,7 @@ impl Default for CallbackSection {
             attempts: 3,
             answer_timeout_s: 30,
             trunk: None,
+            owner_wait_s: 1800,
         }
     }
 }
@@ -810,6 +815,10 @@ pub struct AgentSection {
     /// Skills: name → proficiency 1–100 (`{ mandarin = 90, cantonese = 40 }`).
     #[serde(default)]
     pub skills: std::collections::BTreeMap<String, u8>,
+    /// The work number (工号) announced when the agent answers, 1–8 digits
+    /// (default: the id when it is digits); see [`agent_numbers`].
+    #[serde(default)]
+    pub number: Option<String>,
 }
 
 /// Parses an algorithm list, naming `key` on error.
@@ -982,6 +991,9 @@ impl Config {
             }
             if c.retry_s > 86_400 {
                 return Err(invalid("callback.retry_s", "at most a day"));
+            }
+            if c.owner_wait_s > 86_400 {
+                return Err(invalid("callback.owner_wait_s", "at most a day"));
             }
         }
         let r = &self.retention;
@@ -1221,6 +1233,7 @@ impl Config {
                 parse_algorithms(&format!("{key}.algorithms"), algs)?;
             }
         }
+        self.validate_agent_numbers()?;
         self.validate_schedule()?;
         self.validate_monitor()?;
         self.validate_routing()

@@ -525,6 +525,16 @@ pub enum EventKind {
         /// How long nothing came, ms (at least the timeout).
         idle_ms: i64,
     },
+    /// One-way audio: RTP stopped from one side of a talking call (not on
+    /// hold) for half the media timeout while the other side still sends
+    /// (a caller who "gets through but hears nothing"). Once per episode;
+    /// if it lasts the whole timeout, `media_timeout` ends the call.
+    OneWayAudio {
+        /// The side that went silent at the packet level.
+        side: crate::Side,
+        /// How long nothing came from it, ms.
+        idle_ms: i64,
+    },
     /// Routing by ownership: the caller has an open complaint case and its
     /// owner (the event's `agent`) was rung first (`offered`), or was not
     /// free within the wait (`wait_over`) or not logged in
@@ -619,6 +629,7 @@ impl EventKind {
             EventKind::IvrInvalid { .. } => "ivr_invalid",
             EventKind::Overflowed { .. } => "overflowed",
             EventKind::MediaTimeout { .. } => "media_timeout",
+            EventKind::OneWayAudio { .. } => "one_way_audio",
             EventKind::WorkItemOverdue { .. } => "work_item_overdue",
             EventKind::Held { .. } => "held",
             EventKind::Resumed { .. } => "resumed",

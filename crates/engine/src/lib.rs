@@ -19,6 +19,7 @@ pub mod linetest;
 pub mod monitor;
 pub mod outbound;
 pub mod owners;
+pub mod restart;
 pub mod routing;
 pub mod schedule;
 pub mod trunks;
@@ -145,9 +146,10 @@ pub struct Prompts {
     pub silent_line: Option<Prompt>,
     /// Played to callers whose queue is closed (None: 480 before answering).
     pub closed: Option<Prompt>,
-    /// The words an answering agent's number is said with to both sides
-    /// (「一零零一」「号客服为您服务」, 报工号); None: not announced.
-    pub agent_number: Option<zh::ZhWords>,
+    /// The words an answering agent's work number is said with to both
+    /// sides and each agent's number (「一零零一」「号客服为您服务」, 报工号);
+    /// None: not announced.
+    pub agent_number: Option<zh::AgentNumbers>,
     /// 「很抱歉让您久等了」 when a hold ends (None: nothing).
     pub hold_resume: Option<Prompt>,
     /// 「谢谢您的电话，再见！」 before the agent's closing hang-up clears the
@@ -350,6 +352,7 @@ impl Engine {
                     attempts: p.attempts,
                     queued: false,
                     resumed: true,
+                    owner: None,
                 };
                 (p.id, spec)
             })
@@ -388,6 +391,7 @@ fn flow_settings(cfg: &EngineConfig) -> FlowSettings {
             retry_ms: c.retry_ms,
             attempts: c.attempts,
             answer_timeout_ms: c.answer_timeout_ms,
+            owner_wait_ms: c.owner_wait_ms,
         }),
         announcements: cfg.announcements.as_ref().map(|a| AnnouncePolicy {
             every_ms: a.every_ms,
@@ -590,8 +594,19 @@ impl Shell {
                         }
                     }
                 }
-                ControllerOutput::StartCallback { id, spec } => {
+                ControllerOutput::StartCallback { id, mut spec } => {
                     let now = self.ctx.clock.now_ms();
+                    // a callback taken over after a restart learns the owner
+                    // of its customer's open case here (a new one carries it)
+                    if spec.owner.is_none() {
+                        let wait = self
+                            .ctx
+                            .cfg
+                            .callback
+                            .as_ref()
+                            .map_or(0, |c| c.owner_wait_ms);
+                        spec.owner = self.ctx.owner_hint(&spec.number, wait);
+                    }
                     let (tx, rx) = mpsc::channel(16);
                     self.calls.insert(id.clone(), tx);
                     let resumed = spec.resumed;

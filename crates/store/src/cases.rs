@@ -904,7 +904,8 @@ impl Store {
             "SELECT {cols}, (SELECT COUNT(*) FROM cdrs d WHERE d.caller = k.number \
              AND d.arrived_ms > k.opened_ms \
              AND d.arrived_ms <= COALESCE(k.closed_ms, $3) \
-             AND (k.call_id IS NULL OR d.call_id <> k.call_id)) AS repeats \
+             AND (k.call_id IS NULL OR d.call_id <> k.call_id) \
+             AND d.dialled NOT IN ('outbound', 'callback')) AS repeats \
              FROM cases k WHERE k.opened_ms >= $1 AND k.opened_ms < $2 ORDER BY k.opened_ms, k.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -215,6 +215,30 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// Calls that arrived at or after `from_ms` and have no CDR (still
+    /// running, or left unfinished by a killed engine), oldest first, at
+    /// most `limit`.
+    pub async fn calls_without_cdr(
+        &self,
+        from_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<CallId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT call_id, MIN(at_ms) AS first_ms FROM events \
+             WHERE kind = 'arrived' AND at_ms >= $1 AND call_id IS NOT NULL \
+             AND call_id NOT IN (SELECT call_id FROM cdrs) \
+             GROUP BY call_id ORDER BY first_ms, call_id LIMIT $2"
+                .into_sql_str(),
+        )
+        .bind(from_ms)
+        .bind(limit.clamp(0, MAX_LIMIT))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(CallId::from_stored(r.try_get::<String, _>("call_id")?)))
+            .collect()
+    }
+
     /// Events of one kind (`callback_requested`, ...) with `at_ms >= from_ms`,
     /// oldest first, at most `limit`.
     pub async fn events_of_kind(

@@ -476,6 +476,17 @@ pub async fn suite(store: &Store, hostile: &[&str]) {
         .upsert_cdr(&inbound("case-call-4", "13900000001", t0 + 30_000))
         .await
         .unwrap();
+    // the owner's reply call and a callback to the number are not the
+    // customer calling again (first-contact resolution counts inbound calls)
+    for (call, dialled) in [("case-reply", "outbound"), ("case-callback", "callback")] {
+        store
+            .upsert_cdr(&Cdr {
+                dialled: dialled.into(),
+                ..inbound(call, "13900000001", t0 + 5_000)
+            })
+            .await
+            .unwrap();
+    }
     let reps = store
         .cases_with_repeats(t0, t0 + 100_000, t0 + 50_000)
         .await
