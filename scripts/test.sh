@@ -3,7 +3,8 @@
 # the end-to-end tests talk to when they are missing:
 #   sipp (sip-tester), baresip (baresip-core), sox, libasound2-dev (cpal, for
 #   hotline-phone), PostgreSQL server binaries (throwaway clusters in tests),
-#   chromium and chromium-driver (the console's browser test), a Chinese font
+#   chromium and chromium-driver (the console's browser test), python3-aiosmtpd
+#   (a real SMTP server for the notification tests), a Chinese font
 #   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh).
 #
 #   scripts/test.sh                 # everything
@@ -28,6 +29,8 @@ fi
 command -v chromium >/dev/null 2>&1 || missing+=("chromium")
 command -v chromedriver >/dev/null 2>&1 || missing+=("chromium-driver")
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing+=("fonts-wqy-microhei")
+# a real SMTP server for the notification tests (hotline-notify, e2e line test)
+/usr/bin/python3 -c "import aiosmtpd" >/dev/null 2>&1 || missing+=("python3-aiosmtpd")
 
 if ((${#missing[@]})); then
     echo "test.sh: missing: ${missing[*]}"
@@ -42,7 +45,7 @@ if ((${#missing[@]})); then
         "${sudo[@]}" apt-get update
         "${sudo[@]}" apt-get install -y --no-install-recommends \
             sip-tester baresip-core sox libasound2-dev postgresql \
-            chromium chromium-driver fonts-wqy-microhei
+            chromium chromium-driver fonts-wqy-microhei python3-aiosmtpd
     fi
 fi
 

@@ -6,6 +6,7 @@ mod access;
 mod cases;
 mod config;
 mod duty;
+mod notify;
 mod recordings;
 mod report;
 mod worklist;
@@ -583,6 +584,9 @@ async fn run(settings: Settings) -> Result<()> {
         o.permit = std::mem::take(&mut o.permit)
             .with("case owner", std::sync::Arc::new(case_owners.clone()));
     }
+    // alarms out by e-mail and webhook, and the twice-daily line test
+    let line_test_since =
+        notify::start(&cfg, &center, &store, &engine_cfg, &mut event_outputs).await;
     if let Some(w) = &worklist {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(w.clone().run(rx));
@@ -600,7 +604,8 @@ async fn run(settings: Settings) -> Result<()> {
         case_owners.clone(),
         i64::from(cfg.cases.owner_wait_s) * 1000,
     )
-    .with_audit(store.clone());
+    .with_audit(store.clone())
+    .with_line_test_since(line_test_since);
     let duty = duty::start(&cfg, &store, &center.calendar).await?;
     if let Some(d) = &duty {
         engine = engine.with_duty(d.board.clone());
@@ -638,6 +643,7 @@ async fn run(settings: Settings) -> Result<()> {
             live,
             agents: engine.control(),
             trunks: engine.trunks(),
+            line_tests: engine.line_tests(),
             tls,
             console_routes: cfg.console.enabled,
         };

@@ -281,6 +281,30 @@ pub async fn run(cfg: &Config, args: &ReportArgs, now_ms: i64) -> Result<String>
     Ok(text)
 }
 
+/// The CSV report of one day of the center's calendar (the daily report
+/// the notifier mails), from an open store.
+pub async fn day_csv(store: &hotline_store::Store, center: &Center, day: &str) -> Result<String> {
+    let date = hotline_core::calendar::parse_date(day).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (from_ms, to_ms) = center.calendar.day_bounds(date)?;
+    let metrics = load(
+        store,
+        from_ms,
+        to_ms.saturating_add(DAY_MS),
+        center.kpi.clone(),
+    )
+    .await?;
+    let period = Period {
+        from_ms,
+        to_ms,
+        label: format!("day {day} ({})", center.calendar.name()),
+    };
+    let mut report = build(&metrics, period, center.calendar.clone());
+    hotline_api::quality::fill_snapshot(store, &mut report.total)
+        .await
+        .context("storage: cannot read the quality scores")?;
+    Ok(report_csv(&report))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,5 +688,70 @@ days = ["mon", "tue", "wed", "thu", "fri"]
                 .to_string();
             assert!(e.contains(want), "{a:?}: {e}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_daily_report_of_a_day_counts_its_calls() {
+        use hotline_core::{CallEvent, CallId, EventKind, Party, QueueId};
+        let cfg = Config::parse("[schedule]\ntimezone = \"Asia/Shanghai\"\n").unwrap();
+        let center = Center::build(&cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            hotline_store::Store::connect(&format!("sqlite://{}/r.db", dir.path().display()))
+                .await
+                .unwrap();
+        let (from, _) = center
+            .calendar
+            .day_bounds(hotline_core::calendar::parse_date("2026-12-05").unwrap())
+            .unwrap();
+        let ev = |at: i64, call: &str, kind: EventKind| CallEvent {
+            at_ms: at,
+            call_id: Some(CallId::from_stored(call)),
+            agent: None,
+            queue: Some(QueueId::new("general")),
+            kind,
+        };
+        // one call that day (abandoned), one the day after
+        for (at, call) in [(from + 10 * HOUR_MS, "c1"), (from + 30 * HOUR_MS, "c2")] {
+            store
+                .append_event(&ev(
+                    at,
+                    call,
+                    EventKind::Arrived {
+                        caller: Party {
+                            number: "13800000000".into(),
+                            display: None,
+                        },
+                        dialled: "4000".into(),
+                        call_type: hotline_core::CallType::Inquiry,
+                    },
+                ))
+                .await
+                .unwrap();
+            store
+                .append_event(&ev(
+                    at + 5_000,
+                    call,
+                    EventKind::Abandoned {
+                        wait_ms: 5_000,
+                        position: 1,
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        let csv = day_csv(&store, &center, "2026-12-05").await.unwrap();
+        assert!(
+            csv.starts_with("# hotline report: day 2026-12-05 (Asia/Shanghai)"),
+            "{csv}"
+        );
+        // the day's call only: offered 1, abandoned 1, listed as missed
+        assert!(csv.contains("\ncenter,1,0,1,"), "{csv}");
+        assert!(
+            csv.contains("\nc1,2026-12-05 10:00,13800000000,general,abandoned"),
+            "{csv}"
+        );
+        assert!(!csv.contains("\nc2,"), "{csv}");
+        assert!(day_csv(&store, &center, "2026-13-45").await.is_err());
     }
 }

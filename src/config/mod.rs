@@ -11,6 +11,7 @@
 pub mod agent_numbers;
 pub mod cases;
 pub mod duty;
+pub mod linetest;
 pub mod monitor;
 pub mod routing;
 pub mod schedule;
@@ -168,6 +169,12 @@ pub struct Config {
     /// shipped example form).
     #[serde(default)]
     pub quality_forms: Vec<hotline_store::quality::ScoreForm>,
+    /// `[line_test]`: the twice-daily line self-test.
+    #[serde(default)]
+    pub line_test: crate::config::linetest::LineTestSection,
+    /// `[notify]`: alarms and reports by e-mail and webhook.
+    #[serde(default)]
+    pub notify: hotline_notify::NotifyConfig,
 }
 
 /// `[sip]`: signalling.
@@ -968,6 +975,7 @@ impl Config {
         self.outbound.validate(&self.hotline.numbers)?;
         self.worklist.validate()?;
         self.validate_trunks()?;
+        self.validate_line_test()?;
         self.cases.validate()?;
         self.duty.build(self)?;
         if self.callback.enabled {
@@ -1380,6 +1388,8 @@ mod tests {
         // tables inside tables
         tables.push(("schedule.greetings".into(), "[[schedule.greetings]]".into()));
         tables.push(("ivr.options".into(), "[[ivr.options]]".into()));
+        tables.push(("notify.email".into(), "[[notify.email]]".into()));
+        tables.push(("notify.webhook".into(), "[[notify.webhook]]".into()));
         let mut checked = 0;
         for (name, header) in &tables {
             // its heading, or (a table inside a table) a paragraph opening with it

@@ -345,6 +345,7 @@ fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig>
         silent_line_ms: i64::from(cfg.hotline.silent_line_s) * 1000,
         media_timeout_ms: i64::from(cfg.hotline.media_timeout_s) * 1000,
         trunks: cfg.trunks()?,
+        line_test: cfg.line_test_config(cfg.calendar()?)?,
         wrap_up_ms: i64::from(cfg.acd.wrap_up_ms),
         media_ip: cfg.media.ip,
         record: cfg.hotline.record,

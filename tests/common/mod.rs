@@ -256,6 +256,8 @@ pub struct HotlineOptions {
     pub http_toml: String,
     /// TOML lines inside `[prompts]` (e.g. `silent_line = "/tmp/x.wav"`).
     pub prompts_toml: String,
+    /// TOML lines inside `[line_test]` (default `enabled = false`).
+    pub line_test_toml: String,
 }
 
 impl Default for HotlineOptions {
@@ -276,6 +278,7 @@ impl Default for HotlineOptions {
             api_token: "test-token".into(),
             http_toml: String::new(),
             prompts_toml: String::new(),
+            line_test_toml: "enabled = false".into(),
         }
     }
 }
@@ -364,13 +367,20 @@ impl Hotline {
                 ),
                 ("media_port_min", media_port_min.to_string()),
                 ("media_port_max", media_port_max.to_string()),
-                ("extra", options.extra_toml.clone()),
+                // the config may name the hotline itself (a trunk pointing back at it)
+                (
+                    "extra",
+                    options
+                        .extra_toml
+                        .replace("{{sip_port}}", &sip_port.to_string()),
+                ),
                 ("hotline_extra", options.hotline_toml.clone()),
                 ("acd_extra", options.acd_toml.clone()),
                 ("record", options.record.to_string()),
                 ("api_token", options.api_token.clone()),
                 ("http_extra", options.http_toml.clone()),
                 ("prompts_extra", options.prompts_toml.clone()),
+                ("line_test_extra", options.line_test_toml.clone()),
                 (
                     "greeting",
                     options
@@ -1958,6 +1968,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             ("hotline_extra", String::new()),
             ("acd_extra", String::new()),
             ("prompts_extra", String::new()),
+            ("line_test_extra", String::new()),
             ("http_extra", String::new()),
         ])
         .collect();

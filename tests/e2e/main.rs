@@ -22,6 +22,7 @@ mod console;
 mod duty;
 mod grafana;
 mod kpis;
+mod linetest;
 mod mandarin;
 mod monitor;
 mod outbound;

@@ -23,6 +23,8 @@ pub const DESK_JS: &str = include_str!("assets/desk.js");
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The live-monitoring buttons of the wallboard (issue 17).
 pub const MONITOR_JS: &str = include_str!("assets/monitor.js");
+/// The line self-test panel of the wallboard (issue 16).
+pub const LINETEST_JS: &str = include_str!("assets/linetest.js");
 /// The OpenAPI 3.1 description of the API.
 pub const OPENAPI_JSON: &str = include_str!("assets/openapi.json");
 
@@ -75,6 +77,9 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/duty.js", || async {
             asset("text/javascript; charset=utf-8", DUTY_JS)
+        })
+        .get("/console/linetest.js", || async {
+            asset("text/javascript; charset=utf-8", LINETEST_JS)
         })
         .get("/console/desk.js", || async {
             asset("text/javascript; charset=utf-8", DESK_JS)

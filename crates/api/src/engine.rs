@@ -251,6 +251,8 @@ pub struct Api {
     pub worklist: Option<crate::worklist::Worklist>,
     /// The duty floor (roster, attendance, handovers), None when disabled.
     pub duty: Option<crate::duty::DutyApi>,
+    /// Runs the line self-test on request (`POST /api/line-tests`).
+    pub line_tests: hotline_engine::linetest::LineTests,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -986,6 +988,7 @@ fn routes() -> Routes<Api> {
         .merge(agents)
         .merge(calls)
         .merge(crate::monitor::routes())
+        .merge(crate::linetests::routes())
 }
 
 /// Every route of the listener: the engine's and the console's, as

@@ -25,6 +25,7 @@ pub mod desk;
 pub mod duty;
 pub mod engine;
 pub mod i18n;
+mod linetests;
 mod monitor;
 pub mod quality;
 mod recordings;

@@ -104,6 +104,7 @@ fn api_of(console: &Console) -> crate::engine::Api {
         console_routes: true,
         worklist: None,
         duty: None,
+        line_tests: Default::default(),
     }
 }
 

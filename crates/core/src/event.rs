@@ -272,6 +272,46 @@ pub enum EventKind {
         /// The last probe's failure.
         reason: String,
     },
+    /// The line self-test passed: the test call through the trunk was
+    /// answered within the rings and a tone went through both ways.
+    LineTestPassed {
+        /// `scheduled` (a `[line_test] times` slot) or `manual` (API).
+        trigger: String,
+        /// The slot (`08:30`) for a scheduled test; empty for a manual one.
+        #[serde(default)]
+        slot: String,
+        /// The shift on duty when it ran (`[[shifts]]` name), if any.
+        #[serde(default)]
+        shift: Option<String>,
+        /// What was checked and how it went, one line per check.
+        detail: String,
+    },
+    /// The line self-test failed: the alarm for the machine room.
+    LineTestFailed {
+        /// `scheduled` or `manual`.
+        trigger: String,
+        /// The slot for a scheduled test; empty for a manual one.
+        #[serde(default)]
+        slot: String,
+        /// The shift on duty when it ran, if any.
+        #[serde(default)]
+        shift: Option<String>,
+        /// The first check that failed, in words (`trunk down: ...`).
+        reason: String,
+        /// Every check and how it went, one line per check.
+        detail: String,
+    },
+    /// A scheduled line self-test did not run (the engine was down or busy
+    /// at its time): the alarm that nobody tested the line.
+    LineTestMissing {
+        /// The slot that was missed (`08:30`).
+        slot: String,
+        /// When it was due, epoch ms.
+        due_ms: i64,
+        /// The shift on duty at that time, if any.
+        #[serde(default)]
+        shift: Option<String>,
+    },
     /// A trunk that was down answers again.
     TrunkUp {
         /// The trunk.
@@ -610,6 +650,9 @@ impl EventKind {
             EventKind::StorageAlarm { .. } => "storage_alarm",
             EventKind::TrunkDown { .. } => "trunk_down",
             EventKind::TrunkUp { .. } => "trunk_up",
+            EventKind::LineTestPassed { .. } => "line_test_passed",
+            EventKind::LineTestFailed { .. } => "line_test_failed",
+            EventKind::LineTestMissing { .. } => "line_test_missing",
             EventKind::CallbackRequested { .. } => "callback_requested",
             EventKind::CallbackAttemptFailed { .. } => "callback_attempt_failed",
             EventKind::CallbackExpired { .. } => "callback_expired",

@@ -16,6 +16,7 @@ pub mod control;
 mod driver;
 pub mod duty;
 mod env;
+pub mod linetest;
 pub mod monitor;
 pub mod outbound;
 pub mod owners;
@@ -129,6 +130,8 @@ pub struct EngineConfig {
     pub monitor: monitor::MonitorConfig,
     /// The carrier trunks (`[[trunks]]`) calls out and callbacks go through.
     pub trunks: Vec<trunks::TrunkConfig>,
+    /// The twice-daily line self-test (None: off).
+    pub line_test: Option<linetest::LineTestConfig>,
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -181,6 +184,11 @@ pub struct Engine {
     trunks: trunks::TrunkBoard,
     owners: Option<(owners::CaseOwners, i64)>,
     duty: Option<duty::DutyBoard>,
+    line_test: Option<(
+        mpsc::Sender<linetest::RunNow>,
+        mpsc::Receiver<linetest::RunNow>,
+    )>,
+    line_test_since: Option<i64>,
 }
 
 impl Engine {
@@ -195,7 +203,10 @@ impl Engine {
     ) -> Self {
         let (control_tx, control_rx) = mpsc::channel(256);
         let trunks = trunks::TrunkBoard::new(trunks::Trunks::new(cfg.trunks.clone()));
+        let line_test = cfg.line_test.as_ref().map(|_| mpsc::channel(1));
         Engine {
+            line_test,
+            line_test_since: None,
             trunks,
             cfg: Arc::new(cfg),
             sip,
@@ -242,6 +253,21 @@ impl Engine {
     pub fn with_audit(mut self, store: hotline_store::Store) -> Self {
         self.audit = Some(store);
         self
+    }
+
+    /// The last line self-test on record (epoch ms): slots after it that
+    /// were not run are reported `line_test_missing` at start (None: only
+    /// slots from now on count).
+    pub fn with_line_test_since(mut self, since_ms: Option<i64>) -> Self {
+        self.line_test_since = since_ms;
+        self
+    }
+
+    /// A handle to run the line self-test now (`POST /api/line-tests`).
+    pub fn line_tests(&self) -> linetest::LineTests {
+        linetest::LineTests {
+            tx: self.line_test.as_ref().map(|(tx, _)| tx.clone()),
+        }
     }
 
     /// Reads the engine's time from `clock` instead of the system clock.
@@ -295,6 +321,13 @@ impl Engine {
             owners: self.owners.clone(),
         });
         tokio::spawn(storage_watch(ctx.clone()));
+        if let (Some(cfg), Some((_, rx))) = (self.cfg.line_test.clone(), self.line_test.take()) {
+            let since = self.line_test_since.unwrap_or_else(|| self.clock.now_ms());
+            tokio::spawn(
+                linetest::run(ctx.clone(), Arc::new(cfg), since, rx)
+                    .instrument(info_span!("line_test")),
+            );
+        }
         for trunk in self.trunks.configs() {
             if trunk.probe_every_ms > 0 {
                 tokio::spawn(probe_trunk(ctx.clone(), trunk));
@@ -669,6 +702,19 @@ impl Shell {
                 self.carry_out();
                 tokio::spawn(
                     driver::feature_call(self.ctx.clone(), inbound, result).instrument(span),
+                );
+            }
+            SipEvent::IncomingCall(inbound)
+                if self
+                    .ctx
+                    .cfg
+                    .line_test
+                    .as_ref()
+                    .is_some_and(|l| l.caller_id == inbound.caller.number) =>
+            {
+                tokio::spawn(
+                    linetest::answer_test_call(self.ctx.clone(), inbound)
+                        .instrument(info_span!("line_test_answer")),
                 );
             }
             SipEvent::IncomingCall(inbound) => {

@@ -19,6 +19,7 @@ mod console;
 mod duty;
 mod evidence;
 mod language;
+mod notify;
 pub mod quality;
 mod worklist;
 mod writer;
@@ -30,6 +31,7 @@ pub use cases::{
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
 pub use duty::{Handover, NewHandover, StoredChange, MAX_HANDOVERS};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
+pub use notify::{Delivery, LINE_TEST_KINDS, MAX_DELIVERIES};
 pub use worklist::{Campaign, ItemFilter, MAX_ITEMS};
 
 use std::borrow::Cow;
@@ -467,6 +469,10 @@ fn migrator(backend: Backend) -> Migrator {
         Backend::Sqlite => include_str!("../migrations/sqlite/0005_worklist.sql"),
         Backend::Postgres => include_str!("../migrations/postgres/0005_worklist.sql"),
     };
+    let notify = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0009_notify.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0009_notify.sql"),
+    };
     Migrator::with_migrations(vec![
         Migration::new(
             1,
@@ -522,6 +528,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("duty"),
             MigrationType::Simple,
             duty.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            9,
+            Cow::Borrowed("notify"),
+            MigrationType::Simple,
+            notify.into_sql_str(),
             false,
         ),
     ])

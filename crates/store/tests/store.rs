@@ -23,6 +23,8 @@ use hotline_core::{
 };
 use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
 
+#[path = "suites/notify.rs"]
+mod notify_suite;
 #[path = "suites/worklist.rs"]
 mod worklist_suite;
 
@@ -336,6 +338,7 @@ async fn suite(url: &str) {
     quality_suite::quality_suite(&store).await;
     worklist_suite::worklist_suite(&store, HOSTILE).await;
     duty_suite::duty_suite(&store, HOSTILE).await;
+    notify_suite::notify_suite(&store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen

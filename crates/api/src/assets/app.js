@@ -276,10 +276,12 @@ function viewWallboard() {
     h('table', { id: 'wb-trunks' }),
     h('div', { id: 'wb-worklist' }),
     h('div', { id: 'wb-duty' }),
+    h('div', { id: 'wb-linetest' }),
   );
   refreshTrunks();
   if (window.hotlineWorklist) window.hotlineWorklist.wallboard($('wb-worklist'));
   if (window.hotlineDuty) window.hotlineDuty.wallboard($('wb-duty'));
+  if (window.hotlineLineTest) window.hotlineLineTest.wallboard($('wb-linetest'));
   startStream();
   refreshAgents();
   if (!state.kpis) {
