@@ -803,6 +803,9 @@ pub struct AgentSection {
     /// Skills: name → proficiency 1–100 (`{ mandarin = 90, cantonese = 40 }`).
     #[serde(default)]
     pub skills: std::collections::BTreeMap<String, u8>,
+    /// Behind NAT: ring the address the REGISTER came from, whatever the Contact says.
+    #[serde(default)]
+    pub nat: bool,
 }
 
 /// Parses an algorithm list, naming `key` on error.
@@ -1258,6 +1261,7 @@ mod tests {
             ("[[agents]]\nid = \"1001\"\npassword = \"x\"", "agents[0].password"),
             ("[[agents]]\nid = \"a b\"\npassword = \"xxxx\"", "agents[0].id"),
             ("[[agents]]\nid = \"1\"\npassword = \"xxxx\"\n[[agents]]\nid = \"1\"\npassword = \"yyyy\"", "agents[1].id"),
+            ("[[agents]]\nid = \"1001\"\npassword = \"xxxx\"\nnat = \"yes\"", "nat"),
             ("[hotline]\nnumbers = []", "hotline.numbers"),
             ("[sip]\nlisten = \"nonsense\"", "listen"),
             ("[sip]\nlisen = \"127.0.0.1:5060\"", "lisen"),

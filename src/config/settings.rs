@@ -276,6 +276,7 @@ fn sip_config(cfg: &Config) -> Result<(SipConfig, Vec<AgentAccount>)> {
             id: a.id.clone(),
             password: a.password.clone(),
             algorithms,
+            nat: a.nat,
         });
     }
     let s = &cfg.sip;

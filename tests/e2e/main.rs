@@ -20,6 +20,7 @@ mod cli;
 mod conformance;
 mod console;
 mod grafana;
+mod interop;
 mod kpis;
 mod mandarin;
 mod monitor;

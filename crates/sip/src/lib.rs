@@ -20,6 +20,7 @@ pub mod fuzzing;
 mod guard;
 pub mod location;
 pub mod lockout;
+pub mod reach;
 mod server;
 pub mod trunk;
 

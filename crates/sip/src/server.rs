@@ -77,6 +77,17 @@ impl Default for SipConfig {
     }
 }
 
+/// Path entries accepted on one REGISTER (RFC 3327); more is refused with 400.
+const MAX_PATH_ENTRIES: usize = 8;
+
+/// How a REGISTER reached us: what its bindings remember.
+struct RegisterOrigin {
+    source: Option<SocketAddr>,
+    transport: SipTransport,
+    path: Vec<String>,
+    nat: bool,
+}
+
 /// An agent's SIP account.
 #[derive(Clone, Debug)]
 pub struct AgentAccount {
@@ -86,6 +97,9 @@ pub struct AgentAccount {
     pub password: String,
     /// Algorithms for this agent (strongest first); None = the server default.
     pub algorithms: Option<Vec<DigestAlgorithm>>,
+    /// Behind NAT: ring the address the REGISTER came from whatever the
+    /// Contact says (see [`crate::reach`]).
+    pub nat: bool,
 }
 
 /// Errors of the SIP layer.
@@ -640,12 +654,48 @@ impl SipServer {
             .iter()
             .map(|c| c.value().to_string())
             .collect();
+        // RFC 3327: the proxies the REGISTER crossed; requests to these
+        // contacts go back through them
+        let path_values: Vec<String> = req
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::Path(p) => Some(p.value().to_string()),
+                _ => None,
+            })
+            .collect();
+        let path = crate::reach::split_path(&path_values);
+        if path.len() > MAX_PATH_ENTRIES
+            || path
+                .iter()
+                .any(|p| p.len() > 512 || rsipstack::sip::typed::Route::parse(p).is_err())
+        {
+            tx.reply(StatusCode::BadRequest).await.ok();
+            return;
+        }
+        let supports_path = req.headers.iter().any(|h| match h {
+            Header::Supported(v) => v
+                .value()
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("path")),
+            _ => false,
+        });
+        let nat = self
+            .inner
+            .registrar
+            .accounts
+            .get(&agent)
+            .is_some_and(|a| a.nat);
         let applied = self.apply_register(
             &agent,
             &contacts,
             header_expires,
-            source,
-            transport,
+            RegisterOrigin {
+                source,
+                transport,
+                path: path.clone(),
+                nat,
+            },
             &call_id,
             cseq,
             now,
@@ -666,6 +716,11 @@ impl SipServer {
                 Header::Contact(format!("<{}>;expires={}", b.contact, left).into())
             })
             .collect();
+        if supports_path && !path.is_empty() {
+            // RFC 3327 §5.3: the Path as stored, for the UA to see
+            headers.push(Header::Path(path.join(", ").into()));
+            headers.push(Header::Supported("path".into()));
+        }
         headers.push(Header::Other("Date".into(), httpdate(now)));
         for c in &changes {
             info!(?c, "registration changed");
@@ -683,8 +738,7 @@ impl SipServer {
         agent: &str,
         contacts: &[String],
         header_expires: Option<u32>,
-        source: Option<SocketAddr>,
-        transport: SipTransport,
+        origin: RegisterOrigin,
         call_id: &str,
         cseq: u32,
         now: i64,
@@ -715,14 +769,18 @@ impl SipServer {
                 return Err((StatusCode::IntervalTooBrief, h));
             }
             let granted = asked.min(cfg.max_expires_s);
-            let Some(source) = source else { continue };
+            let Some(source) = origin.source else {
+                continue;
+            };
             let binding = Binding {
                 contact: typed.uri.to_string(),
                 source,
-                transport,
+                transport: origin.transport,
                 expires_at_ms: 0,
                 call_id: call_id.to_string(),
                 cseq,
+                path: origin.path.clone(),
+                nat: origin.nat,
             };
             match loc.update(agent, binding, granted, now) {
                 Ok(Some(change)) => changes.push(change),
@@ -788,14 +846,23 @@ impl SipServer {
         caller: &Party,
         sdp: String,
     ) -> Result<OutboundLeg, SipError> {
-        let destination = match to.transport {
-            SipTransport::Udp => Some(SipAddr {
-                r#type: Some(rsipstack::sip::Transport::Udp),
-                addr: to.source.into(),
+        let target = to.target();
+        debug!(contact = %to.contact, source = %to.source, ?target, "where the INVITE goes");
+        let destination = match (to.transport, target.next_hop) {
+            (t, Some(addr)) => Some(SipAddr {
+                r#type: Some(stack_transport(t)),
+                addr: addr.into(),
             }),
-            SipTransport::Tcp => None,
+            // a host name: the stack resolves the Contact (or the first Route)
+            (_, None) => None,
         };
-        self.invite_to(&to.contact, destination, caller, None, sdp)
+        let mut route_set = Vec::with_capacity(target.route.len());
+        for r in &target.route {
+            let typed =
+                rsipstack::sip::typed::Route::parse(r).map_err(|_| SipError::BadUri(r.clone()))?;
+            route_set.push(typed);
+        }
+        self.invite_to(&to.contact, destination, caller, None, route_set, sdp)
             .await
     }
 
@@ -824,8 +891,15 @@ impl SipServer {
             number: trunk.caller_id.clone(),
             display: caller.display.clone(),
         };
-        self.invite_to(&trunk.uri_for(number), destination, &from, credential, sdp)
-            .await
+        self.invite_to(
+            &trunk.uri_for(number),
+            destination,
+            &from,
+            credential,
+            Vec::new(),
+            sdp,
+        )
+        .await
     }
 
     /// Sends one out-of-dialog OPTIONS to `address` and returns the final
@@ -896,6 +970,7 @@ impl SipServer {
         destination: Option<SipAddr>,
         caller: &Party,
         credential: Option<Credential>,
+        route_set: Vec<rsipstack::sip::typed::Route>,
         sdp: String,
     ) -> Result<OutboundLeg, SipError> {
         let callee = Uri::try_from(contact).map_err(|_| SipError::BadUri(contact.to_string()))?;
@@ -924,6 +999,7 @@ impl SipServer {
             offer: Some(sdp.clone().into_bytes()),
             contact: self.our_uri(SERVER_NAME)?,
             credential,
+            route_set,
             ..Default::default()
         };
         let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();
