@@ -182,6 +182,12 @@ pub struct SipSection {
     pub max_contacts_per_agent: usize,
     /// SIP datagrams per second accepted from one IP.
     pub rate_limit_per_source: u32,
+    /// SIP-over-TCP connections one IP may hold at once.
+    pub tcp_max_per_source: usize,
+    /// SIP-over-TCP connections in all.
+    pub tcp_max_connections: usize,
+    /// Seconds a new TCP connection has to send its first header block.
+    pub tcp_header_timeout_s: u32,
 }
 
 impl Default for SipSection {
@@ -195,6 +201,9 @@ impl Default for SipSection {
             max_expires_s: 3600,
             max_contacts_per_agent: 4,
             rate_limit_per_source: 500,
+            tcp_max_per_source: 16,
+            tcp_max_connections: 1024,
+            tcp_header_timeout_s: 10,
         }
     }
 }
@@ -1116,6 +1125,23 @@ impl Config {
         if self.sip.nonce_ttl_s < 10 {
             return Err(invalid("sip.nonce_ttl_s", "must be at least 10 seconds"));
         }
+        if self.sip.tcp_max_per_source == 0
+            || self.sip.tcp_max_per_source > self.sip.tcp_max_connections
+        {
+            return Err(invalid(
+                "sip.tcp_max_per_source",
+                "must be at least 1 and at most sip.tcp_max_connections",
+            ));
+        }
+        if self.sip.tcp_max_connections > 100_000 {
+            return Err(invalid("sip.tcp_max_connections", "must be at most 100000"));
+        }
+        if !(1..=300).contains(&self.sip.tcp_header_timeout_s) {
+            return Err(invalid(
+                "sip.tcp_header_timeout_s",
+                "must be 1 to 300 seconds",
+            ));
+        }
         if self.sip.max_contacts_per_agent == 0 {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }
@@ -1258,6 +1284,12 @@ mod tests {
             ("[ring]\noff_ms = 99999", "ring.off_ms"),
             ("[media]\nport_min = 20001", "media.port_min"),
             ("[sip]\nalgorithms = [\"SHA-1\"]", "sip.algorithms"),
+            ("[sip]\ntcp_max_per_source = 0", "sip.tcp_max_per_source"),
+            ("[sip]\ntcp_max_per_source = 2000", "sip.tcp_max_per_source"),
+            ("[sip]\ntcp_max_connections = 1000000", "sip.tcp_max_connections"),
+            ("[sip]\ntcp_max_connections = -1", "tcp_max_connections"),
+            ("[sip]\ntcp_header_timeout_s = 0", "sip.tcp_header_timeout_s"),
+            ("[sip]\ntcp_header_timeout_s = 99999999999", "tcp_header_timeout_s"),
             ("[[agents]]\nid = \"1001\"\npassword = \"x\"", "agents[0].password"),
             ("[[agents]]\nid = \"a b\"\npassword = \"xxxx\"", "agents[0].id"),
             ("[[agents]]\nid = \"1\"\npassword = \"xxxx\"\n[[agents]]\nid = \"1\"\npassword = \"yyyy\"", "agents[1].id"),

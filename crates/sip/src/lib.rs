@@ -22,6 +22,7 @@ pub mod location;
 pub mod lockout;
 pub mod reach;
 mod server;
+pub mod tcp;
 pub mod trunk;
 
 pub use client::{
@@ -34,4 +35,5 @@ pub use server::{
     AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent, SipServer,
     SERVER_NAME,
 };
+pub use tcp::{TcpLimits, TcpStats};
 pub use trunk::{TrunkAuth, TrunkTarget};

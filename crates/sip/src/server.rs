@@ -5,6 +5,7 @@ use crate::digest::{parse_authorization, DigestAlgorithm, DigestAuthority, Verdi
 use crate::guard::{GuardStats, GuardedUdpSocket};
 use crate::location::{Binding, BindingChange, Location, RegisterError, SipTransport};
 use crate::lockout::{Admission, Ban, BanTarget, Lockout, LockoutConfig, LockoutEvent};
+use crate::tcp::{TcpGate, TcpLimits, TcpStats};
 use crate::trunk::TrunkTarget;
 use hotline_core::{Clock, Party, SystemClock};
 use rsipstack::dialog::authenticate::Credential;
@@ -57,6 +58,8 @@ pub struct SipConfig {
     /// `9` + the number) must authenticate as the agent in From too;
     /// empty = agents cannot dial out.
     pub dial_prefix: String,
+    /// Bounds on SIP-over-TCP connections (slow-loris, floods).
+    pub tcp: TcpLimits,
 }
 
 impl Default for SipConfig {
@@ -73,6 +76,7 @@ impl Default for SipConfig {
             rate_limit_per_source: 500,
             feature_prefix: "*".into(),
             dial_prefix: String::new(),
+            tcp: TcpLimits::default(),
         }
     }
 }
@@ -157,6 +161,8 @@ struct Inner {
     registrar: Registrar,
     cancel: CancellationToken,
     guard_stats: Arc<GuardStats>,
+    tcp_gate: Arc<TcpGate>,
+    tcp_stats: Arc<TcpStats>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<SipEvent>,
     /// Password guessing defence, shared with the UDP gate.
@@ -213,25 +219,19 @@ impl SipServer {
         let udp_conn =
             UdpConnection::from_socket(Arc::new(guarded), None, Some(cancel.child_token())).await?;
         transport_layer.add_transport(udp_conn.into());
-        // TCP on the same port as UDP (so `--sip 127.0.0.1:0` gets one port for both).
+        // TCP on the same port as UDP (so `--sip 127.0.0.1:0` gets one port for
+        // both), accepted by our gate (slow-loris and flood bounds) and
+        // handed to the stack connection by connection
         let tcp_addr = SocketAddr::new(local.ip(), local.port());
-        // rsipstack binds the TCP listener lazily inside its serve loop and only logs
-        // a failure there: check the port is free first so a clash is a clear error.
-        drop(
-            std::net::TcpListener::bind(tcp_addr).map_err(|source| SipError::Bind {
+        let tcp_listener = tokio::net::TcpListener::bind(tcp_addr)
+            .await
+            .map_err(|source| SipError::Bind {
                 addr: tcp_addr,
                 transport: "tcp",
                 source,
-            })?,
-        );
-        let tcp = rsipstack::transport::tcp_listener::TcpListenerConnection::new(tcp_addr, None)
-            .await
-            .map_err(|e| SipError::Bind {
-                addr: tcp_addr,
-                transport: "tcp",
-                source: std::io::Error::other(e.to_string()),
             })?;
-        transport_layer.add_transport(tcp.into());
+        let tcp_stats = Arc::new(TcpStats::default());
+        let tcp_gate = TcpGate::new(cfg.tcp, tcp_stats.clone(), lockout.clone(), clock.clone());
 
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
@@ -249,6 +249,15 @@ impl SipServer {
             .build();
         let incoming = endpoint.incoming_transactions()?;
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        tokio::spawn(tcp_gate.clone().serve(
+            tcp_listener,
+            SipAddr {
+                r#type: Some(rsipstack::sip::Transport::Tcp),
+                addr: tcp_addr.into(),
+            },
+            endpoint.inner.clone(),
+            cancel.child_token(),
+        ));
         let (events_tx, events_rx) = mpsc::channel(4096);
         let accounts = accounts.into_iter().map(|a| (a.id.clone(), a)).collect();
         let inner = Arc::new(Inner {
@@ -262,6 +271,8 @@ impl SipServer {
             dialogs,
             cancel: cancel.clone(),
             guard_stats,
+            tcp_gate,
+            tcp_stats,
             clock,
             events: events_tx,
             lockout,
@@ -269,23 +280,6 @@ impl SipServer {
             options_seq: std::sync::atomic::AtomicU32::new(1),
         });
         tokio::spawn(async move { endpoint.serve().await });
-        // "ready" means both transports accept: wait for the TCP listener.
-        let mut tcp_ready = false;
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(tcp_addr).await.is_ok() {
-                tcp_ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if !tcp_ready {
-            cancel.cancel();
-            return Err(SipError::Bind {
-                addr: tcp_addr,
-                transport: "tcp",
-                source: std::io::Error::other("TCP listener did not start"),
-            });
-        }
         let server = SipServer { inner };
         tokio::spawn(server.clone().dispatch(incoming));
         tokio::spawn(server.clone().expire_bindings());
@@ -303,6 +297,19 @@ impl SipServer {
         self.inner
             .guard_stats
             .malformed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counters of SIP-over-TCP connections (accepted, refused, closed slow or idle, open).
+    pub fn tcp_stats(&self) -> &TcpStats {
+        &self.inner.tcp_stats
+    }
+
+    /// Datagrams dropped because they were too big (8 KiB or more) so far.
+    pub fn oversized_count(&self) -> u64 {
+        self.inner
+            .guard_stats
+            .oversized
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -459,6 +466,11 @@ impl SipServer {
     }
 
     async fn handle_transaction(self, mut tx: Transaction) {
+        if let Some(conn) = tx.connection.as_ref().filter(|c| c.is_reliable()) {
+            if let Some(remote) = conn.get_remote_addr().and_then(sip_addr_to_socket) {
+                self.inner.tcp_gate.touch(remote);
+            }
+        }
         // a banned source or a known scanner gets nothing (over UDP the
         // gate already dropped them)
         let user_agent = tx.original.headers.iter().find_map(|h| match h {
