@@ -397,6 +397,12 @@ pub struct HttpSection {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Connections one IP address may hold at once.
+    pub max_connections_per_source: usize,
+    /// Connections in all.
+    pub max_connections: usize,
+    /// Seconds a request's header block may take (slow-loris).
+    pub header_timeout_s: u32,
 }
 
 /// `[console]`: the supervisor web console on the HTTP listener.
@@ -441,6 +447,9 @@ impl Default for HttpSection {
             api_token: String::new(),
             tls_cert: None,
             tls_key: None,
+            max_connections_per_source: 256,
+            max_connections: 4096,
+            header_timeout_s: 10,
         }
     }
 }
@@ -923,6 +932,20 @@ impl Config {
                 ),
             ));
         }
+        if self.http.max_connections_per_source == 0
+            || self.http.max_connections_per_source > self.http.max_connections
+        {
+            return Err(invalid(
+                "http.max_connections_per_source",
+                "must be at least 1 and at most http.max_connections",
+            ));
+        }
+        if self.http.max_connections > 100_000 {
+            return Err(invalid("http.max_connections", "must be at most 100000"));
+        }
+        if !(1..=300).contains(&self.http.header_timeout_s) {
+            return Err(invalid("http.header_timeout_s", "must be 1 to 300 seconds"));
+        }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(invalid(
                 if self.http.tls_cert.is_some() {
@@ -1285,6 +1308,10 @@ mod tests {
             ("[media]\nport_min = 20001", "media.port_min"),
             ("[sip]\nalgorithms = [\"SHA-1\"]", "sip.algorithms"),
             ("[sip]\ntcp_max_per_source = 0", "sip.tcp_max_per_source"),
+            ("[http]\nmax_connections_per_source = 0", "http.max_connections_per_source"),
+            ("[http]\nmax_connections = 200000", "http.max_connections"),
+            ("[http]\nheader_timeout_s = 301", "http.header_timeout_s"),
+            ("[http]\nheader_timeout_s = \"10s\"", "header_timeout_s"),
             ("[sip]\ntcp_max_per_source = 2000", "sip.tcp_max_per_source"),
             ("[sip]\ntcp_max_connections = 1000000", "sip.tcp_max_connections"),
             ("[sip]\ntcp_max_connections = -1", "tcp_max_connections"),

@@ -21,6 +21,7 @@ mod assets;
 pub mod auth;
 pub mod case_deadlines;
 pub mod cases;
+pub mod edge;
 pub mod engine;
 pub mod i18n;
 mod monitor;
