@@ -33,7 +33,7 @@ pub use digest::DigestAlgorithm;
 pub use location::{Binding, BindingChange, SipTransport};
 pub use server::{
     AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent, SipServer,
-    SERVER_NAME,
+    TableSizes, SERVER_NAME,
 };
 pub use tcp::{TcpLimits, TcpStats};
 pub use trunk::{TrunkAuth, TrunkTarget};

@@ -184,6 +184,16 @@ impl Location {
         v
     }
 
+    /// Contacts on record (live or not yet swept), all agents.
+    pub fn len(&self) -> usize {
+        self.bindings.values().map(Vec::len).sum()
+    }
+
+    /// No contact on record.
+    pub fn is_empty(&self) -> bool {
+        self.bindings.is_empty()
+    }
+
     /// Agents with at least one live contact.
     pub fn registered_agents(&self, now_ms: i64) -> Vec<String> {
         let mut v: Vec<String> = self

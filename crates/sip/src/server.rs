@@ -81,6 +81,23 @@ impl Default for SipConfig {
     }
 }
 
+/// Sizes of the registrar's tables ([`SipServer::table_sizes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableSizes {
+    /// Registered contacts, all agents.
+    pub bindings: usize,
+    /// Sources with failures or bans on record.
+    pub lockout_sources: usize,
+    /// User names with failures or locks on record.
+    pub lockout_users: usize,
+    /// (user, source) pairs that proved the password recently.
+    pub lockout_proofs: usize,
+    /// Transactions the stack holds, live or finished (a finished
+    /// non-INVITE transaction keeps its response for 64×T1 = 32 s over
+    /// UDP to answer retransmissions: RFC 3261 Timer J).
+    pub stack_transactions: usize,
+}
+
 /// Path entries accepted on one REGISTER (RFC 3327); more is refused with 400.
 const MAX_PATH_ENTRIES: usize = 8;
 
@@ -409,6 +426,33 @@ impl SipServer {
             .lock()
             .map(|l| l.contacts(agent, now))
             .unwrap_or_default()
+    }
+
+    /// The sizes of the registrar's tables now: every one is bounded
+    /// (bindings by the accounts and `max_contacts_per_agent`, the
+    /// lockout's by `LockoutConfig::max_tracked`; nonces keep no state).
+    pub fn table_sizes(&self) -> TableSizes {
+        let bindings = self
+            .inner
+            .registrar
+            .location
+            .lock()
+            .map(|l| l.len())
+            .unwrap_or(0);
+        let (sources, users, proofs) = self
+            .inner
+            .lockout
+            .lock()
+            .map(|l| l.tracked())
+            .unwrap_or_default();
+        let ep = &self.inner.dialogs.endpoint;
+        TableSizes {
+            bindings,
+            lockout_sources: sources,
+            lockout_users: users,
+            lockout_proofs: proofs,
+            stack_transactions: ep.transactions.len() + ep.finished_transactions.len(),
+        }
     }
 
     /// Agents with at least one live registration.
