@@ -1,8 +1,10 @@
 //! Interop and hostile input at the SIP and HTTP edges (issue 19): agents
 //! rung at their Contact (RFC 3261), through their Path (RFC 3327), at the
-//! REGISTER's source only where NAT is evident.
+//! REGISTER's source only where NAT is evident; the binary's listeners
+//! against a slow-loris and a 64 KB datagram.
 
 use super::*;
+use std::time::Instant;
 
 /// 1 s on / 1 s off: agents answer long before the engine would.
 fn slow_ring() -> HotlineOptions {
@@ -153,4 +155,99 @@ fn a_register_with_path_is_answered_with_it_and_rung_through_it() {
         invite.first_line()
     );
     assert_eq!(invite.headers("Route"), vec![path]);
+}
+
+/// True when the peer closes within `within` (reads until EOF or error).
+fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    let deadline = Instant::now() + within;
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        s.set_read_timeout(Some(left)).ok();
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn the_binarys_http_listener_bounds_a_slow_loris_and_sip_drops_a_64_kb_datagram() {
+    use std::io::Write;
+    let h = Hotline::start_with(HotlineOptions {
+        http_toml: "header_timeout_s = 1\nmax_connections_per_source = 4\n".into(),
+        ..HotlineOptions::default()
+    });
+    let listener: std::net::SocketAddr = h.http_addr().parse().unwrap();
+    // four connections sending a header a byte at a time take the source's slots
+    let mut conns: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| std::net::TcpStream::connect(listener).unwrap())
+        .collect();
+    let started = Instant::now();
+    for c in conns.iter_mut() {
+        c.write_all(b"G").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // a fifth from the same source is closed at once
+    let mut fifth = std::net::TcpStream::connect(listener).unwrap();
+    fifth
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .ok();
+    assert!(
+        closed_within(&mut fifth, Duration::from_millis(500)),
+        "over the per-source limit"
+    );
+    for b in b"ET /hea" {
+        for c in conns.iter_mut() {
+            c.write_all(&[*b]).ok();
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    // the slow ones are closed after the 1 s header timeout
+    for (i, c) in conns.iter_mut().enumerate() {
+        assert!(
+            closed_within(c, Duration::from_secs(3)),
+            "connection {i} still open after {:?}",
+            started.elapsed()
+        );
+    }
+    // and the source is served again
+    std::thread::sleep(Duration::from_millis(100));
+    let (status, body) = http(&h.http_addr(), "GET", "/health");
+    assert_eq!((status, body.trim()), (200, "ok"));
+
+    // a 64 KB datagram to SIP: dropped unanswered, the server keeps serving
+    let mut sip = RawSip::new(&h);
+    sip.send(&vec![b'X'; 65_507]);
+    let uri = format!("sip:hotline@{}", h.addr());
+    let big = sip.request(
+        "OPTIONS",
+        &uri,
+        &format!("X-Pad: {}\r\n", "p".repeat(60_000)),
+        "",
+    );
+    sip.send(big.as_bytes());
+    assert!(
+        sip.final_response(Duration::from_millis(500)).is_none(),
+        "never answered"
+    );
+    let req = sip.request("OPTIONS", &uri, "", "");
+    sip.send(req.as_bytes());
+    let resp = sip
+        .final_response(Duration::from_secs(3))
+        .expect("OPTIONS answered");
+    assert_eq!(status_of(&resp), Some(200), "{resp}");
 }
