@@ -208,6 +208,20 @@ impl RawSip {
         None
     }
 
+    /// The final response to the last request made (its CSeq), skipping
+    /// strays (retransmitted answers to earlier requests), within `timeout`.
+    fn final_response_to_last(&self, method: &str, timeout: Duration) -> Option<String> {
+        let want = format!("CSeq: {} {method}", self.seq);
+        let end = std::time::Instant::now() + timeout;
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            let r = self.final_response(left)?;
+            if r.contains(&want) {
+                return Some(r);
+            }
+        }
+        None
+    }
+
     /// A well-formed request with our Via; `extra` headers end with CRLF.
     fn request(&mut self, method: &str, uri: &str, extra: &str, body: &str) -> String {
         self.seq += 1;
