@@ -68,8 +68,23 @@ async fn tcp_register_is_answered(srv: SocketAddr, n: u32) {
     assert!(r.starts_with("SIP/2.0 401"), "{r}");
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+/// Server-side sockets of `port` still holding a descriptor here
+/// (ESTABLISHED or CLOSE_WAIT in /proc/net/tcp): the connections a server
+/// on that port has not closed. Process-wide descriptor counts are noisy
+/// while other tests run in parallel.
+fn server_sockets(port: u16) -> usize {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    tcp.lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local_port = f
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            local_port == Some(port) && matches!(f.get(3), Some(&"01") | Some(&"08"))
+        })
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,7 +98,7 @@ async fn a_slow_loris_on_sip_tcp_is_bounded_closed_and_counted() {
     .await;
     let addr = srv.local_addr();
     tcp_register_is_answered(addr, 1).await;
-    let fds_before = open_fds();
+    let before = server_sockets(addr.port());
     let tasks_before = tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks();
@@ -93,6 +108,11 @@ async fn a_slow_loris_on_sip_tcp_is_bounded_closed_and_counted() {
     for _ in 0..10 {
         conns.push(connect_from("127.0.0.5", addr).await);
     }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        server_sockets(addr.port()) >= before + 4,
+        "the slow ones are seen"
+    );
     let started = Instant::now();
     let msg = register(addr, "127.0.0.5:1".parse().unwrap(), 2).into_bytes();
     let mut closed = vec![false; conns.len()];
@@ -149,10 +169,9 @@ async fn a_slow_loris_on_sip_tcp_is_bounded_closed_and_counted() {
         .expect("no connection left open");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
-        open_fds() <= fds_before + 1,
-        "fds {} -> {}",
-        fds_before,
-        open_fds()
+        server_sockets(addr.port()) <= before,
+        "server-side sockets {before} -> {}",
+        server_sockets(addr.port())
     );
     let tasks_after = tokio::runtime::Handle::current()
         .metrics()
