@@ -5,6 +5,7 @@
 mod access;
 mod cases;
 mod config;
+mod duty;
 mod recordings;
 mod report;
 mod worklist;
@@ -146,6 +147,28 @@ enum Command {
         #[arg(long, global = true, value_name = "DIR")]
         data: Option<PathBuf>,
     },
+    /// The duty roster: show a date, import changes from CSV, set one change.
+    Roster {
+        #[command(subcommand)]
+        cmd: duty::RosterCmd,
+        /// Config file (shifts, agents, [[roster]], the database).
+        #[arg(long, global = true, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Shift handovers: list.
+    Handover {
+        #[command(subcommand)]
+        cmd: duty::HandoverCmd,
+        /// Config file (for the database and the time zone).
+        #[arg(long, global = true, default_value = "config/hotline.toml")]
+        config: PathBuf,
+        /// Data directory, overrides storage.data_dir.
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// Check a config file and exit (0 = valid).
     CheckConfig {
         /// Config file.
@@ -170,6 +193,12 @@ fn main() -> std::process::ExitCode {
         Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
         Command::Cases { cmd, config, data } => {
             load_with_data(&config, data).and_then(|c| cases::run(&c, cmd))
+        }
+        Command::Roster { cmd, config, data } => {
+            load_with_data(&config, data).and_then(|c| duty::roster(&c, cmd))
+        }
+        Command::Handover { cmd, config, data } => {
+            load_with_data(&config, data).and_then(|c| duty::handover(&c, cmd))
         }
         Command::Worklist { cmd, config, data } => {
             load_with_data(&config, data).and_then(|c| worklist::run(&c, cmd))
@@ -544,10 +573,16 @@ async fn run(settings: Settings) -> Result<()> {
         store.clone(),
         sink.clone(),
         events_tx.clone(),
+        case_owners.clone(),
     )
     .await?;
     let mut engine_cfg = engine_cfg;
     worklist::permit(&cfg, worklist.as_ref(), &mut engine_cfg);
+    // the case owner may call their complaint's customer (the reply call)
+    if let Some(o) = engine_cfg.outbound.as_mut() {
+        o.permit = std::mem::take(&mut o.permit)
+            .with("case owner", std::sync::Arc::new(case_owners.clone()));
+    }
     if let Some(w) = &worklist {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(w.clone().run(rx));
@@ -566,22 +601,39 @@ async fn run(settings: Settings) -> Result<()> {
         i64::from(cfg.cases.owner_wait_s) * 1000,
     )
     .with_audit(store.clone());
+    let duty = duty::start(&cfg, &store, &center.calendar).await?;
+    if let Some(d) = &duty {
+        engine = engine.with_duty(d.board.clone());
+    }
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
         event_outputs.push(live_tx.clone());
         let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
         let console = console(&cfg, store.clone(), blacklist).await?;
-        let console =
-            cases::attach(&cfg, console, sink.clone(), live_tx, case_owners.clone()).await?;
+        let console = cases::attach(
+            &cfg,
+            console,
+            sink.clone(),
+            live_tx.clone(),
+            case_owners.clone(),
+        )
+        .await?;
+        let duty = duty.map(|d| {
+            let console = cfg.console.enabled.then(|| console.clone());
+            duty::api(
+                &cfg,
+                d,
+                store.clone(),
+                console,
+                engine.control(),
+                &sink,
+                &live_tx,
+            )
+        });
         let api = hotline_api::engine::Api {
-            worklist: worklist
-                .clone()
-                .map(|service| hotline_api::worklist::WorklistApi {
-                    service,
-                    console: cfg.console.enabled.then(|| console.clone()),
-                    token: cfg.http.api_token.clone(),
-                }),
+            duty,
+            worklist: worklist.clone(),
             console,
             live,
             agents: engine.control(),
@@ -610,6 +662,20 @@ async fn run(settings: Settings) -> Result<()> {
         info!(
             count = pending.len(),
             "callbacks pending from before the restart are taken over"
+        );
+    }
+    // calls a killed engine left unfinished get their end and CDR
+    let keep: std::collections::HashSet<_> = pending.iter().map(|p| p.id.clone()).collect();
+    let closed = hotline_engine::restart::close_interrupted(
+        &store,
+        hotline_core::Clock::now_ms(&hotline_core::SystemClock),
+        &keep,
+    )
+    .await;
+    if closed > 0 {
+        info!(
+            count = closed,
+            "calls interrupted by the previous run closed"
         );
     }
     engine = engine.with_pending_callbacks(pending);

@@ -46,6 +46,12 @@ pub struct ReportArgs {
     /// A shift of the config's [[shifts]]: on --day, or the latest one that has ended.
     #[arg(long)]
     pub shift: Option<String>,
+    /// The week (Monday to Monday, local) holding this date, YYYY-MM-DD.
+    #[arg(long, conflicts_with_all = ["day", "shift", "from", "month"])]
+    pub week: Option<String>,
+    /// A calendar month, YYYY-MM (the 1st to the 1st, local).
+    #[arg(long, conflicts_with_all = ["day", "shift", "from", "week"])]
+    pub month: Option<String>,
     /// csv or html.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
@@ -61,6 +67,44 @@ pub fn period(args: &ReportArgs, cal: &Calendar, shifts: &[Shift], now_ms: i64) 
         hotline_core::calendar::parse_date(d).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
     };
     let zone = cal.name();
+    if let Some(w) = &args.week {
+        let d = day("--week", w)?;
+        let monday = d
+            .checked_sub(jiff::Span::new().days(i64::from(d.weekday().to_monday_zero_offset())))
+            .map_err(|e| anyhow::anyhow!("--week: {e}"))?;
+        let next = monday
+            .checked_add(jiff::Span::new().days(7))
+            .map_err(|e| anyhow::anyhow!("--week: {e}"))?;
+        let (from_ms, _) = cal.day_bounds(monday)?;
+        let (to_ms, _) = cal.day_bounds(next)?;
+        return Ok(Period {
+            from_ms,
+            to_ms,
+            label: format!("week of {monday} ({zone})"),
+        });
+    }
+    if let Some(m) = &args.month {
+        let bad = || {
+            anyhow::anyhow!(
+                "--month: expected YYYY-MM, got {:?}",
+                m.chars().take(16).collect::<String>()
+            )
+        };
+        if m.len() != 7 {
+            return Err(bad());
+        }
+        let first = day("--month", &format!("{m}-01")).map_err(|_| bad())?;
+        let next = first
+            .checked_add(jiff::Span::new().months(1))
+            .map_err(|_| bad())?;
+        let (from_ms, _) = cal.day_bounds(first)?;
+        let (to_ms, _) = cal.day_bounds(next)?;
+        return Ok(Period {
+            from_ms,
+            to_ms,
+            label: format!("month {m} ({zone})"),
+        });
+    }
     if let Some(name) = &args.shift {
         let Some(shift) = shifts.iter().find(|s| &s.name == name) else {
             let known: Vec<&str> = shifts.iter().map(|s| s.name.as_str()).collect();
@@ -129,7 +173,7 @@ pub fn period(args: &ReportArgs, cal: &Calendar, shifts: &[Shift], now_ms: i64) 
                 label: format!("{} to {} {zone}", cal.format(from_ms), cal.format(to_ms)),
             })
         }
-        _ => bail!("give the period: --day YYYY-MM-DD, --from/--to, or --shift NAME [--day]"),
+        _ => bail!("give the period: --day YYYY-MM-DD, --from/--to, --shift NAME [--day], --week YYYY-MM-DD or --month YYYY-MM"),
     }
 }
 
@@ -193,16 +237,48 @@ pub async fn run(cfg: &Config, args: &ReportArgs, now_ms: i64) -> Result<String>
         center.kpi,
     )
     .await;
-    let mut report = build(&metrics?, period, center.calendar);
+    let (from_ms, to_ms) = (period.from_ms, period.to_ms);
+    let mut report = build(&metrics?, period, center.calendar.clone());
     // the monitoring score and the agent turnover of the period are kept in the store
     hotline_api::quality::fill_snapshot(&store, &mut report.total)
         .await
         .context("storage: cannot read the quality scores")?;
-    store.close().await;
-    Ok(match args.format {
+    let html = args.format == Format::Html;
+    let mut text = match args.format {
         Format::Csv => report_csv(&report),
         Format::Html => report_html(&report),
-    })
+    };
+    // the missed calls charged to the people on duty, attendance per shift
+    if cfg.duty.enabled {
+        let board = crate::duty::board(cfg, &store, &center.calendar).await?;
+        let section = hotline_api::duty::report_section(
+            &store,
+            &board,
+            from_ms,
+            to_ms,
+            &report.unanswered,
+            html,
+            now_ms,
+        )
+        .await
+        .context("storage: cannot read the roster")?;
+        match text.rfind("</body>") {
+            Some(at) if html => text.insert_str(at, &section),
+            _ => text.push_str(&section),
+        }
+    }
+    // calls by note category (orders, bookings, complaints, ...)
+    let categories = store
+        .note_categories(from_ms, to_ms)
+        .await
+        .context("storage: cannot read the call notes")?;
+    let section = hotline_metrics::report::categories_section(&categories, html);
+    match text.rfind("</body>") {
+        Some(at) if html => text.insert_str(at, &section),
+        _ => text.push_str(&section),
+    }
+    store.close().await;
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -221,6 +297,8 @@ mod tests {
             from: from.map(str::to_string),
             to: to.map(str::to_string),
             shift: shift.map(str::to_string),
+            week: None,
+            month: None,
             format: Format::Csv,
             out: None,
         }
@@ -333,6 +411,224 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.from_ms, D + 23 * HOUR_MS);
+    }
+
+    #[test]
+    fn week_and_month_presets() {
+        let shanghai = Calendar::named("Asia/Shanghai").unwrap();
+        let mut a = args(None, None, None, None);
+        // Thursday 2026-11-26: the week from Monday 2026-11-23 00:00 local
+        a.week = Some("2026-11-26".into());
+        let p = period(&a, &shanghai, &[], 0).unwrap();
+        assert_eq!(
+            (p.from_ms, p.to_ms),
+            (D + 16 * HOUR_MS, D + 16 * HOUR_MS + 7 * DAY_MS)
+        );
+        assert_eq!(p.label, "week of 2026-11-23 (Asia/Shanghai)");
+        let mut a = args(None, None, None, None);
+        a.month = Some("2026-02".into());
+        let p = period(&a, &Calendar::utc(), &[], 0).unwrap();
+        assert_eq!(p.to_ms - p.from_ms, 28 * DAY_MS);
+        assert_eq!(p.label, "month 2026-02 (UTC)");
+        for bad in [
+            "2026-13",
+            "2026-2",
+            "202602",
+            "2026-02-01",
+            "",
+            "x".repeat(500).as_str(),
+        ] {
+            let mut a = args(None, None, None, None);
+            a.month = Some(bad.into());
+            let e = period(&a, &Calendar::utc(), &[], 0)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--month") && e.len() < 200, "{bad}: {e}");
+        }
+        let mut a = args(None, None, None, None);
+        a.week = Some("2026-02-30".into());
+        assert!(period(&a, &Calendar::utc(), &[], 0)
+            .unwrap_err()
+            .to_string()
+            .contains("--week"));
+    }
+
+    /// A scripted day in the store: the report names, for each missed call,
+    /// the agents and the supervisor on duty, and attendance per shift.
+    #[test]
+    fn the_day_report_charges_missed_calls_to_the_shift_on_duty() {
+        use hotline_core::{AgentId, CallEvent, CallId, CallType, EventKind, Party};
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            r#"
+[storage]
+data_dir = "{}"
+
+[schedule]
+timezone = "Asia/Shanghai"
+
+[[agents]]
+id = "1001"
+password = "secret-1001"
+
+[[agents]]
+id = "1002"
+password = "secret-1002"
+
+[[shifts]]
+name = "early"
+start = "08:00"
+end = "15:00"
+
+[[shifts]]
+name = "middle"
+start = "13:00"
+end = "20:00"
+
+[duty]
+supervisors = {{ early = ["lead-a"], middle = ["lead-b"] }}
+
+[[roster]]
+agent = "1001"
+shift = "early"
+days = ["mon", "tue", "wed", "thu", "fri"]
+
+[[roster]]
+agent = "1002"
+shift = "middle"
+days = ["mon", "tue", "wed", "thu", "fri"]
+"#,
+            dir.path().display()
+        );
+        let cfg = Config::parse(&text).unwrap();
+        let cal = Calendar::named("Asia/Shanghai").unwrap();
+        let at = |hm: &str| cal.parse_instant(&format!("2026-12-07T{hm}")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = hotline_store::Store::connect(&cfg.database_url())
+                .await
+                .unwrap();
+            let ev = |at_ms: i64, call: &str, agent: Option<&str>, kind: EventKind| CallEvent {
+                at_ms,
+                call_id: Some(CallId::from_stored(call)),
+                agent: agent.map(AgentId::new),
+                queue: None,
+                kind,
+            };
+            let arrived = |t: i64, call: &str| {
+                ev(
+                    t,
+                    call,
+                    None,
+                    EventKind::Arrived {
+                        caller: Party {
+                            number: "13800000000".into(),
+                            display: None,
+                        },
+                        dialled: "hotline".into(),
+                        call_type: CallType::Inquiry,
+                    },
+                )
+            };
+            let abandoned = |t: i64, call: &str| {
+                ev(
+                    t + 30_000,
+                    call,
+                    None,
+                    EventKind::Abandoned {
+                        wait_ms: 30_000,
+                        position: 1,
+                    },
+                )
+            };
+            // 1001 logs in on time; 1002 never comes
+            store
+                .append_event(&CallEvent {
+                    at_ms: at("07:58"),
+                    call_id: None,
+                    agent: Some(AgentId::new("1001")),
+                    queue: None,
+                    kind: EventKind::AgentRegistered {
+                        contact: "sip:1001@10.0.0.1".into(),
+                        expires_s: 0,
+                    },
+                })
+                .await
+                .unwrap();
+            store
+                .write_handover(&hotline_store::NewHandover {
+                    shift: "early".into(),
+                    date: "2026-12-07".into(),
+                    start_ms: at("08:00"),
+                    end_ms: at("15:00"),
+                    written_by: "1001".into(),
+                    text: "m1 to call back".into(),
+                    items: vec![],
+                    written_ms: at("14:50"),
+                })
+                .await
+                .unwrap();
+            for (call, hm) in [
+                ("m1", "09:00"),
+                ("m2", "14:00"),
+                ("m3", "19:00"),
+                ("m4", "22:30"),
+            ] {
+                store.append_event(&arrived(at(hm), call)).await.unwrap();
+                store.append_event(&abandoned(at(hm), call)).await.unwrap();
+            }
+            store.close().await;
+        });
+        let mut a = args(Some("2026-12-07"), None, None, None);
+        a.format = Format::Csv;
+        let now = at("23:59");
+        let csv = rt.block_on(run(&cfg, &a, now)).unwrap();
+        let duty = csv
+            .split("# duty: missed calls charged")
+            .nth(1)
+            .expect("the duty section");
+        let line = |call: &str| {
+            duty.lines()
+                .find(|l| l.starts_with(&format!("{call},")) && l.contains("abandoned,"))
+                .unwrap_or_else(|| panic!("{call} not charged in\n{csv}"))
+                .to_string()
+        };
+        assert!(line("m1").ends_with(",early,1001,lead-a"), "{}", line("m1"));
+        assert!(
+            line("m2").ends_with(",early middle,1001 1002,lead-a lead-b"),
+            "{}",
+            line("m2")
+        );
+        assert!(
+            line("m3").ends_with(",middle,1002,lead-b"),
+            "{}",
+            line("m3")
+        );
+        assert!(line("m4").ends_with(",,,"), "{}", line("m4"));
+        assert!(csv.contains("\n1001,2\n"), "{csv}");
+        assert!(csv.contains("\nlead-b,2\n"), "{csv}");
+        assert!(
+            csv.contains("early,2026-12-07,1,1,0,0,0,1.000,1.000"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("middle,2026-12-07,1,0,0,1,0,0.000,0.000"),
+            "{csv}"
+        );
+        // the early shift's handover is listed; the middle shift had none
+        assert!(
+            csv.contains("early,2026-12-07,1001,2026-12-07 14:50,,,0"),
+            "{csv}"
+        );
+        assert!(csv.contains("middle,2026-12-07,missing,,,,"), "{csv}");
+        // the HTML page carries the same section
+        a.format = Format::Html;
+        let html = rt.block_on(run(&cfg, &a, now)).unwrap();
+        let section = html.find("<section id=\"duty\">").expect("duty section");
+        assert!(section < html.rfind("</body>").unwrap());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub async fn start(
     store: hotline_store::Store,
     sink: hotline_store::EventSink,
     events: UnboundedSender<CallEvent>,
+    case_owners: hotline_engine::owners::CaseOwners,
 ) -> Result<Option<Worklist>> {
     if !cfg.worklist.enabled {
         return Ok(None);
@@ -33,7 +34,8 @@ pub async fn start(
         Some(events),
     )
     .await
-    .context("worklist: cannot read the open work items")?;
+    .context("worklist: cannot read the open work items")?
+    .with_case_owners(case_owners);
     Ok(Some(w))
 }
 
@@ -49,7 +51,7 @@ pub fn permit(
         worklist,
         engine.outbound.as_mut(),
     ) {
-        o.permit = hotline_engine::outbound::Permit(Some(Arc::new(w.clone())));
+        o.permit = std::mem::take(&mut o.permit).with("work list", Arc::new(w.clone()));
     }
 }
 

@@ -8,7 +8,9 @@
 //! 3. [`settings::Settings::build`]: the typed values every part of the
 //!    engine takes, with every file the config names loaded.
 
+pub mod agent_numbers;
 pub mod cases;
+pub mod duty;
 pub mod monitor;
 pub mod routing;
 pub mod schedule;
@@ -156,6 +158,12 @@ pub struct Config {
     /// routing by ownership).
     #[serde(default)]
     pub cases: crate::config::cases::CasesSection,
+    /// `[duty]`: the duty floor's rules.
+    #[serde(default)]
+    pub duty: crate::config::duty::DutySection,
+    /// `[[roster]]`: the weekly roster pattern.
+    #[serde(default)]
+    pub roster: Vec<crate::config::duty::RosterSection>,
     /// `[[quality_forms]]`: the score forms of quality scoring (none = the
     /// shipped example form).
     #[serde(default)]
@@ -620,6 +628,9 @@ pub struct CallbackSection {
     pub answer_timeout_s: u32,
     /// The `[[trunks]]` entry callbacks go through (unset: `dial`).
     pub trunk: Option<String>,
+    /// Seconds each attempt of a callback for a customer with an open case
+    /// waits for the case's owner before anyone may make it (首问负责制).
+    pub owner_wait_s: u32,
 }
 
 impl Default for CallbackSection {
@@ -635,6 +646,7 @@ impl Default for CallbackSection {
             attempts: 3,
             answer_timeout_s: 30,
             trunk: None,
+            owner_wait_s: 1800,
         }
     }
 }
@@ -824,6 +836,10 @@ pub struct AgentSection {
     /// Behind NAT: ring the address the REGISTER came from, whatever the Contact says.
     #[serde(default)]
     pub nat: bool,
+    /// The work number (工号) announced when the agent answers, 1–8 digits
+    /// (default: the id when it is digits); see [`agent_numbers`].
+    #[serde(default)]
+    pub number: Option<String>,
 }
 
 /// Parses an algorithm list, naming `key` on error.
@@ -988,6 +1004,7 @@ impl Config {
         self.worklist.validate()?;
         self.validate_trunks()?;
         self.cases.validate()?;
+        self.duty.build(self)?;
         if self.callback.enabled {
             let c = &self.callback;
             let mut key = c.key.chars();
@@ -1009,6 +1026,9 @@ impl Config {
             }
             if c.retry_s > 86_400 {
                 return Err(invalid("callback.retry_s", "at most a day"));
+            }
+            if c.owner_wait_s > 86_400 {
+                return Err(invalid("callback.owner_wait_s", "at most a day"));
             }
         }
         let r = &self.retention;
@@ -1265,6 +1285,7 @@ impl Config {
                 parse_algorithms(&format!("{key}.algorithms"), algs)?;
             }
         }
+        self.validate_agent_numbers()?;
         self.validate_schedule()?;
         self.validate_monitor()?;
         self.validate_routing()

@@ -150,12 +150,22 @@ fn load_prompts(cfg: &Config) -> Result<Prompts> {
                 );
             }
             let dir = &cfg.announcements.words;
-            Some(hotline_engine::zh::ZhWords::load(dir).with_context(|| {
+            let words = hotline_engine::zh::ZhWords::load(dir).with_context(|| {
                 format!(
                     "prompts.agent_number: the words in announcements.words: {}",
                     dir.display()
                 )
-            })?)
+            })?;
+            for agent in cfg.unannounced_agents() {
+                tracing::warn!(
+                    agent = %agent,
+                    "prompts.agent_number: agent `{agent}` has no work number to say (its id is not digits and [[agents]] number is not set): its answers are not announced"
+                );
+            }
+            Some(hotline_engine::zh::AgentNumbers {
+                words,
+                numbers: cfg.agent_work_numbers(),
+            })
         } else {
             None
         },
@@ -225,6 +235,7 @@ fn load_callback(cfg: &Config) -> Result<Option<hotline_engine::callback::Callba
         attempts: c.attempts,
         answer_timeout_ms: i64::from(c.answer_timeout_s) * 1000,
         trunk: c.trunk.clone(),
+        owner_wait_ms: i64::from(c.owner_wait_s) * 1000,
     }))
 }
 
@@ -403,6 +414,32 @@ mod tests {
             s.center.kpi.service_level_ms, 6_000,
             "the end of the second ring"
         );
+    }
+
+    #[test]
+    fn agents_are_announced_by_their_work_number() {
+        let cfg = shipped_with(
+            "[[agents]]\nid = \"1001\"",
+            "[[agents]]\nid = \"zhang\"\npassword = \"secret-zhang\"\nnumber = \"12\"\n\n[[agents]]\nid = \"li\"\npassword = \"secret-li\"\n\n[[agents]]\nid = \"1001\"",
+        );
+        assert_eq!(cfg.unannounced_agents(), ["li"]);
+        let s = Settings::build(cfg).expect("builds (li is only warned about)");
+        let n = s
+            .prompts
+            .agent_number
+            .as_ref()
+            .expect("announced as shipped");
+        assert_eq!(n.number_of("zhang"), Some("12"));
+        assert_eq!(n.number_of("1001"), Some("1001"));
+        assert_eq!(n.number_of("li"), None);
+        // 「一二号客服为您服务」: the two digits, then the words
+        let said: Vec<String> = n
+            .announce("zhang")
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect();
+        assert_eq!(said, ["yi", "er", "agent_number"]);
+        assert!(n.announce("li").is_empty());
     }
 
     #[test]

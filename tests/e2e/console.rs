@@ -868,7 +868,7 @@ fn tour_in_both_languages(h: &Hotline, b: &Browser, id: &str, out: &Path) {
             std::thread::sleep(Duration::from_millis(1200));
             b.assert_clean_text(&format!("{lang} wallboard {w}x{hgt}"));
             // the Chinese text fits: nothing wider than the window
-            let over = b.js("return document.documentElement.scrollWidth - window.innerWidth;");
+            let over = b.js("return document.scrollingElement.scrollWidth - window.innerWidth;");
             assert!(
                 over.as_i64().unwrap_or(0) <= 0,
                 "{lang} wallboard {w}x{hgt} overflows by {over} px"
@@ -914,9 +914,138 @@ fn tour_in_both_languages(h: &Hotline, b: &Browser, id: &str, out: &Path) {
             b.screenshot(&out.join(format!("player-{lang}-{w}x{hgt}.png")));
         }
     }
+    cases_and_customer_in_both_languages(h, b, id, out);
     b.resize(1400, 1000);
     call.wait().assert_success("tour caller");
     agent.wait().assert_success("tour agent");
+}
+
+/// Switches the console's language with its switch (on the wallboard).
+fn switch_language(h: &Hotline, b: &Browser, lang: &str) {
+    b.go(&format!("http://{}/console/#/wallboard", h.http_addr()));
+    assert!(b.wait_js(
+        "document.querySelector('select.lang-switch') && document.getElementById('wb-tiles')",
+        Duration::from_secs(10)
+    ));
+    b.click(&format!("select.lang-switch option[value='{lang}']"));
+    assert!(
+        b.wait_js(
+            &format!("document.documentElement.lang === '{lang}'"),
+            Duration::from_secs(10)
+        ),
+        "{lang}: switched"
+    );
+}
+
+/// The complaint case of the recorded call `id` and its customer's page in
+/// zh-CN and en at 1920×1080 and 1366×768 (screenshots `case-*.png`,
+/// `customer-*.png`), and the pages of cases, work lists and campaigns:
+/// no "null"/"undefined"/"NaN", no raw key, nothing wider than the window.
+fn cases_and_customer_in_both_languages(h: &Hotline, b: &Browser, id: &str, out: &Path) {
+    let web = h.http_addr();
+    let root = Client::login(&web, "root", "battery staple");
+    let (s, v) = root.json(
+        "POST",
+        &format!("/api/calls/{id}/notes"),
+        json!({"caller_name": "王芳", "category": "complaint", "summary": "快递丢失，要求退款",
+               "follow_up": "24 小时内回电"}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = root.json(
+        "POST",
+        "/api/cases",
+        json!({"call_id": id, "customer_name": "王芳", "severity": "major",
+               "title": "快递丢失", "note": "客户来电投诉快递丢失"}),
+    );
+    assert_eq!(s, 201, "{v}");
+    let case = v["id"].as_i64().expect("a case id");
+    let (s, v) = root.json(
+        "POST",
+        &format!("/api/cases/{case}/stage"),
+        json!({"version": v["version"], "stage": "investigate", "note": "联系快递公司"}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let number = v["number"]
+        .as_str()
+        .expect("the customer's number")
+        .to_string();
+    // a return visit (回访) owed by 1001, for the visit form
+    let (s, body) = http_with(
+        &web,
+        "POST",
+        "/api/campaigns/import?name=December",
+        &[("Authorization", "Bearer test-token")],
+        "号码,姓名,卡号,备注,时间,坐席\n0611111111,李雷,M001,新会员,after 13:10,1001\n",
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, v) = root.json("GET", "/api/worklist", Value::Null);
+    assert_eq!(s, 200, "{v}");
+    let visit = v["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["kind"] == "return_visit"))
+        .and_then(|i| i["id"].as_i64())
+        .unwrap_or_else(|| panic!("a return visit in the work list: {v}"));
+    let fits = |what: &str| {
+        let over = b.js("return document.scrollingElement.scrollWidth - window.innerWidth;");
+        assert!(
+            over.as_i64().unwrap_or(0) <= 0,
+            "{what} overflows by {over} px"
+        );
+    };
+    for (lang, stage, severity, category, title) in [
+        ("zh-CN", "调查", "重大", "投诉", "工单"),
+        ("en", "investigate", "major", "complaint", "Case"),
+    ] {
+        switch_language(h, b, lang);
+        b.go(&format!("http://{web}/console/#/case/{case}"));
+        assert!(
+            b.wait_js(
+                &format!("document.getElementById('case-stage') && document.getElementById('case-stage').dataset.value === 'investigate' && document.getElementById('case-stage').textContent === '{stage}' && document.getElementById('case-severity').textContent === '{severity}' && document.querySelector('#view h2').textContent.startsWith('{title} {case}') && document.querySelectorAll('#case-timeline li').length >= 2"),
+                Duration::from_secs(10)
+            ),
+            "{lang}: the case page in its language"
+        );
+        for (w, hgt) in [(1920, 1080), (1366, 768)] {
+            b.resize(w, hgt);
+            std::thread::sleep(Duration::from_millis(400));
+            b.assert_clean_text(&format!("{lang} case page {w}x{hgt}"));
+            fits(&format!("{lang} case page {w}x{hgt}"));
+            b.screenshot(&out.join(format!("case-{lang}-{w}x{hgt}.png")));
+        }
+        b.go(&format!("http://{web}/console/#/customer/{number}"));
+        assert!(
+            b.wait_js(
+                &format!("document.getElementById('customer-name') && document.getElementById('customer-name').textContent === '王芳' && [...document.querySelectorAll('#view table.notes td')].some(td => td.textContent === '{category}') && document.querySelectorAll('#customer-cases tr').length >= 2"),
+                Duration::from_secs(10)
+            ),
+            "{lang}: the customer page in its language"
+        );
+        for (w, hgt) in [(1920, 1080), (1366, 768)] {
+            b.resize(w, hgt);
+            std::thread::sleep(Duration::from_millis(400));
+            b.assert_clean_text(&format!("{lang} customer page {w}x{hgt}"));
+            fits(&format!("{lang} customer page {w}x{hgt}"));
+            b.screenshot(&out.join(format!("customer-{lang}-{w}x{hgt}.png")));
+        }
+        // the other pages of issues 14 and 15: (route, page name, ready)
+        let visit_route = format!("visit/{visit}");
+        for (route, page, ready) in [
+            ("cases", "cases", "document.getElementById('nav-cases').classList.contains('active') && document.querySelectorAll('#cases-table tr.case-row').length >= 1"),
+            ("worklist", "worklist", "document.getElementById('nav-worklist').classList.contains('active') && document.getElementById('wl-items') && document.querySelector('#wl-figures .tile') && document.querySelector(\"#wl-items tr[data-item] a[href^='#/visit/']\")"),
+            ("campaigns", "campaigns", "document.getElementById('nav-campaigns').classList.contains('active') && document.querySelectorAll('#wl-campaigns tr[data-campaign]').length === 1 && document.querySelectorAll('.wl-quota').length === 2"),
+            (visit_route.as_str(), "visit", "document.getElementById('wl-visit') && document.querySelector('#wl-visit select[name=outcome]')"),
+        ] {
+            b.go(&format!("http://{web}/console/#/{route}"));
+            assert!(
+                b.wait_js(ready, Duration::from_secs(10)),
+                "{lang}: {page} renders"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+            b.assert_clean_text(&format!("{lang} {page} 1366x768"));
+            fits(&format!("{lang} {page} 1366x768"));
+            b.screenshot(&out.join(format!("{page}-{lang}-1366x768.png")));
+        }
+    }
 }
 
 #[test]

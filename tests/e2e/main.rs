@@ -19,6 +19,7 @@ mod cases;
 mod cli;
 mod conformance;
 mod console;
+mod duty;
 mod grafana;
 mod interop;
 mod kpis;

@@ -192,3 +192,129 @@ fn back_from_hold_is_sorry_to_keep_you_waiting_and_the_close_key_says_goodbye() 
     // a second close: the call is gone
     assert_eq!(post("close").0, 404);
 }
+
+/// Agent `agent` (registered from its own port) answers a call from
+/// `caller`; what the caller heard and the call's id.
+fn answered_by(h: &Hotline, agent: &str, caller: &str) -> (Vec<u8>, CallId) {
+    let port = free_udp_port();
+    register(h, agent, port);
+    let uas = Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", agent)
+        .duration_ms(0)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    let sink = RtpSink::bind();
+    let out = Sipp::new("caller_wait_greeting.xml")
+        .remote(&h.addr())
+        .service("4000")
+        .key("caller", caller)
+        .key("rtp_port", &sink.port.to_string())
+        .duration_ms(6000)
+        .run();
+    out.assert_success(&format!("caller talks to {agent}"));
+    uas.wait().assert_success(agent);
+    let heard = sink
+        .packets()
+        .iter()
+        .flat_map(|p| p.payload.iter().copied())
+        .collect();
+    let call = wait_until(Duration::from_secs(10), || {
+        cdrs(h)
+            .iter()
+            .any(|c| c.agent.as_ref().map(|a| a.as_str()) == Some(agent))
+    });
+    assert!(call, "a CDR for {agent}\n{}", h.report());
+    let id = cdrs(h)
+        .into_iter()
+        .find(|c| c.agent.as_ref().map(|a| a.as_str()) == Some(agent))
+        .map(|c| c.call_id)
+        .expect("the call");
+    (heard, id)
+}
+
+#[test]
+fn an_agent_without_a_digit_id_is_announced_by_its_work_number_or_not_at_all() {
+    need_peers();
+    // zhang has `number = "12"`; li has no number: warned about, not announced
+    let h = Hotline::start_with(HotlineOptions {
+        greeting: Some(zh("greeting.wav")),
+        prompts_toml: "language = \"zh\"\nagent_number = true\n".into(),
+        extra_toml: format!(
+            "[announcements]\nevery_s = 0\nwords = \"{}\"\n\n[[agents]]\nid = \"zhang\"\npassword = \"demozhang\"\nnumber = \"12\"\n\n[[agents]]\nid = \"li\"\npassword = \"demoli\"\n",
+            zh("announce").display()
+        ),
+        ..HotlineOptions::default()
+    });
+    assert!(
+        wait_until(Duration::from_secs(5), || h
+            .stderr()
+            .contains("agent `li` has no work number")),
+        "the start warns about li\n{}",
+        h.report()
+    );
+    assert!(
+        !h.stderr().contains("agent `zhang` has no"),
+        "{}",
+        h.report()
+    );
+    let words = hotline_engine::zh::ZhWords::load(&zh("announce")).expect("the shipped words");
+    let encoded = |parts: Vec<Prompt>| {
+        let samples: Vec<i16> = parts
+            .iter()
+            .flat_map(|p| p.samples().iter().copied())
+            .collect();
+        Prompt::from_samples("x", samples)
+            .encoded(Codec::Pcmu)
+            .to_vec()
+    };
+    // zhang answers: 「一二号客服为您服务」 (yi er + 号客服为您服务)
+    let (heard, call) = answered_by(&h, "zhang", "0644444444");
+    let expected = encoded(words.agent("12"));
+    let at = starts_at(&heard, &expected, 480).unwrap_or_else(|| {
+        panic!(
+            "「一二号客服为您服务」 is not what the caller heard first ({} bytes)\n{}",
+            heard.len(),
+            h.report()
+        )
+    });
+    let n = (heard.len() - at).min(expected.len());
+    assert!(n + 160 >= expected.len(), "cut: {n} of {}", expected.len());
+    assert_eq!(&heard[at..at + n], &expected[..n]);
+    let ev = events(&h, &call);
+    assert!(
+        ev.iter().any(|e| matches!(&e.kind, EventKind::PromptStarted { prompt } if prompt == "agent_number:zhang")),
+        "{ev:#?}"
+    );
+    // zhang pauses; li answers the next call: no number is said
+    let (s, body) = http_with(
+        &h.http_addr(),
+        "POST",
+        "/api/agents/zhang/pause",
+        &[("Authorization", "Bearer test-token")],
+        r#"{"reason":"break"}"#,
+    );
+    assert_eq!(s, 200, "{body}");
+    let (heard, call) = answered_by(&h, "li", "0655555555");
+    assert!(
+        heard.len() > 8000,
+        "the caller heard the call: {} bytes",
+        heard.len()
+    );
+    let words_part = encoded(vec![words.agent_number.clone()]);
+    assert_eq!(
+        starts_at(&heard, &words_part, heard.len()),
+        None,
+        "no 「号客服为您服务」 for an agent without a work number"
+    );
+    let ev = events(&h, &call);
+    assert!(
+        !ev.iter().any(|e| matches!(&e.kind, EventKind::PromptStarted { prompt } if prompt.starts_with("agent_number"))),
+        "{ev:#?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e.kind, EventKind::AgentAnswered { .. })),
+        "li answered: {ev:#?}"
+    );
+}

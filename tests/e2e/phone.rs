@@ -970,3 +970,104 @@ fn device_mode_carries_a_call_through_cpal() {
     let cdr = wait_cdrs(&h, 1).remove(0);
     assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1001"));
 }
+
+/// The softphone's dial key (`dial NUMBER` on stdin, `d` in the TUI):
+/// click-to-call through the engine's API. The softphone rings first (and
+/// answers itself), then the engine calls the customer through the gateway;
+/// the call is recorded as the agent's outbound call and the customer's card
+/// shows on the phone.
+#[test]
+fn the_phone_dials_a_customer_through_the_engine_click_to_call() {
+    need_peers();
+    let gateway = free_udp_port();
+    let h = Hotline::start_with(HotlineOptions {
+        extra_toml: format!(
+            r#"
+[outbound]
+enabled = true
+prefix = "9"
+dial = "sip:{{number}}@127.0.0.1:{gateway}"
+allowed_prefixes = ["06"]
+answer_timeout_s = 10
+"#
+        ),
+        ..HotlineOptions::default()
+    });
+    let customer = Sipp::new("agent_uas.xml")
+        .port(gateway)
+        .key("agent", "0612345678")
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, format!("{}\n", h.options.api_token)).expect("token file");
+    let (mut phone, mut stdin) = Phone::spawn_piped(&[
+        s("--server"),
+        h.addr(),
+        s("--agent"),
+        s("1001"),
+        s("--password"),
+        s("demo1001"),
+        s("--output-wav"),
+        dir.path().join("o.wav").display().to_string(),
+        s("--auto-answer-ms"),
+        s("300"),
+        s("--api"),
+        format!("http://{}", h.http_addr()),
+        s("--api-token-file"),
+        token.display().to_string(),
+    ]);
+    phone.expect_line("hotline-phone: registered 1001@", Duration::from_secs(10));
+    use std::io::Write;
+    // a number outside the dial rules is refused with the reason
+    writeln!(stdin, "dial 13800000000").expect("write to the phone");
+    phone.expect_line("engine: dial 13800000000: ", Duration::from_secs(5));
+    assert!(
+        !phone.stdout().contains("engine: dial 13800000000: done"),
+        "{}",
+        phone.report()
+    );
+    writeln!(stdin, "dial 0612345678").expect("write to the phone");
+    phone.expect_line("engine: dial 0612345678: done", Duration::from_secs(5));
+    if !phone.wait_line("engine: on call with 0612345678", Duration::from_secs(15)) {
+        let c = customer.stop();
+        panic!(
+            "not on call:\n{}\n--- customer:\n{}\n{}",
+            phone.report(),
+            c.logs(),
+            h.report()
+        );
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    writeln!(stdin, "h").expect("write to the phone");
+    customer
+        .wait()
+        .assert_success("the customer answered and was hung up on");
+    let answered = || {
+        cdrs(&h)
+            .into_iter()
+            .find(|c| c.outcome == Some(hotline_core::Outcome::Answered))
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || answered().is_some()),
+        "{:#?}",
+        cdrs(&h)
+    );
+    let cdr = answered().expect("the answered call");
+    assert_eq!(
+        (cdr.dialled.as_str(), cdr.caller.as_str()),
+        ("outbound", "0612345678"),
+        "{cdr:#?}"
+    );
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    assert_eq!(cdr.call_type, hotline_core::CallType::Reply);
+    assert!(cdr.recording_path.is_some(), "recorded: {cdr:#?}");
+    writeln!(stdin, "q").expect("write to the phone");
+    assert_eq!(
+        phone.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        phone.report()
+    );
+}

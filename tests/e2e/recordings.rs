@@ -233,6 +233,28 @@ fn a_recording_killed_mid_call_is_recovered_sealed_and_verifies() {
         _ => unreachable!(),
     }
     assert_eq!(rec_ev.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    // the interrupted call is closed in the event log and the CDRs as ended
+    // by the engine's restart, with its agent and recording
+    let failed = find(
+        &ev,
+        |k| matches!(k, EventKind::Failed { reason } if reason.contains("engine restart")),
+    )
+    .unwrap_or_else(|| panic!("no failed (restart) in {:?}", kinds(&ev)));
+    assert_eq!(failed.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    let cdr = wait_cdrs(&h, 1)
+        .into_iter()
+        .find(|c| c.call_id.as_str() == id)
+        .expect("a CDR for the interrupted call");
+    assert_eq!(cdr.outcome, Some(hotline_core::Outcome::Failed), "{cdr:#?}");
+    assert_eq!(cdr.ended_by, Some(hotline_core::EndedBy::System));
+    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1001"));
+    assert!(
+        cdr.recording_path
+            .as_deref()
+            .is_some_and(|p| p.ends_with(&format!("{id}.wav"))),
+        "{cdr:#?}"
+    );
+    assert!(cdr.talk_ms.is_some_and(|t| t > 0), "{cdr:#?}");
     assert_tone(
         "recovered left (caller)",
         &rec.channel(0),

@@ -415,3 +415,193 @@ fn a_busy_customer_behind_the_trunk_reaches_the_agent_as_486_and_frees_the_chann
         "{cdrs:#?}"
     );
 }
+
+#[test]
+fn a_carrier_that_answers_503_is_a_refused_call_with_the_channel_given_back() {
+    need_peers();
+    let port = free_udp_port();
+    let h = Hotline::start_with(with_trunk(port, "probe_every_s = 0\nmax_channels = 1"));
+    register(&h, "1001", free_udp_port());
+    let carrier = Sipp::new("carrier_503.xml")
+        .port(port)
+        .calls(2)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    for number in ["913812345678", "913812345679"] {
+        let out = dial(&h, "1001", number, 500).wait();
+        out.assert_success("the refusal is answered");
+        // the agent's phone hears a final failure, not a hang
+        assert!(
+            out.logs().contains("final 503") || out.logs().contains("final 480"),
+            "{}",
+            out.logs()
+        );
+        assert!(
+            wait_until(Duration::from_secs(5), || trunks(&h)[0]["in_use"] == 0),
+            "the channel is given back: {}",
+            trunks(&h)
+        );
+    }
+    carrier
+        .wait()
+        .assert_success("the carrier refused both calls");
+    let cdrs = wait_cdrs(&h, 2);
+    assert!(
+        cdrs.iter()
+            .all(|c| c.outcome == Some(Outcome::Rejected) && c.dialled == "outbound"),
+        "{cdrs:#?}"
+    );
+    // the refusal names the carrier's status in the call's events
+    let ev = events(&h, &cdrs[0].call_id);
+    assert!(
+        ev.iter().any(|e| matches!(&e.kind, EventKind::Rejected { status, .. } if *status == 503 || *status == 480)),
+        "{:?}",
+        kinds(&ev)
+    );
+}
+
+#[test]
+fn a_customer_who_does_not_answer_behind_the_trunk_is_given_up_after_the_timeout() {
+    need_peers();
+    let port = free_udp_port();
+    let mut o = with_trunk(port, "probe_every_s = 0\nmax_channels = 1");
+    o.extra_toml = o
+        .extra_toml
+        .replace("answer_timeout_s = 15", "answer_timeout_s = 5");
+    let h = Hotline::start_with(o);
+    register(&h, "1001", free_udp_port());
+    // the customer's phone rings and never answers: the engine CANCELs
+    let carrier = Sipp::new("agent_noanswer.xml")
+        .port(port)
+        .key("agent", "13812345678")
+        .calls(1)
+        .timeout(Duration::from_secs(40))
+        .spawn();
+    let started = std::time::Instant::now();
+    let out = dial(&h, "1001", "913812345678", 500).wait();
+    out.assert_success("the agent hears the call given up");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "given up before the answer timeout: {:?}",
+        started.elapsed()
+    );
+    // the scenario passes only when the CANCEL came (then 200 + 487)
+    carrier
+        .wait()
+        .assert_success("the carrier's phone rang and was cancelled");
+    assert!(
+        wait_until(Duration::from_secs(5), || trunks(&h)[0]["in_use"] == 0),
+        "the channel is given back: {}",
+        trunks(&h)
+    );
+    let cdr = wait_cdrs(&h, 1).remove(0);
+    assert_eq!(cdr.dialled, "outbound");
+    assert_ne!(cdr.outcome, Some(Outcome::Answered), "{cdr:#?}");
+    assert_eq!(cdr.talk_ms.unwrap_or(0), 0, "{cdr:#?}");
+}
+
+/// A callback whose trunk is dead: each attempt fails with the trunk's
+/// reason and is retried, and its work item stays open (the trunk coming
+/// back is shown by the OPTIONS test; a callback through a live trunk by
+/// the credentials test).
+#[test]
+fn a_callback_through_a_dead_trunk_stays_open_and_is_retried() {
+    need_peers();
+    let prompts = tempfile::tempdir().expect("temp dir");
+    let port = free_udp_port();
+    let confirm = tone_wav(prompts.path(), "confirm.wav", 700.0, 300);
+    let h = Hotline::start_with(HotlineOptions {
+        greeting: Some(tone_wav(prompts.path(), "greeting.wav", 600.0, 300)),
+        extra_toml: format!(
+            r#"
+[callback]
+enabled = true
+key = "1"
+confirm = "{}"
+retry_s = 3
+attempts = 5
+answer_timeout_s = 10
+trunk = "carrier"
+
+[[trunks]]
+name = "carrier"
+address = "127.0.0.1:{port}"
+domain = "carrier.test"
+username = "hotline"
+password = "trunk-secret"
+caller_id = "4008001234"
+probe_every_s = 1
+down_after = 1
+"#,
+            confirm.display()
+        ),
+        ..HotlineOptions::default()
+    });
+    // nobody answers OPTIONS: the trunk is down
+    assert!(
+        wait_until(Duration::from_secs(15), || trunks(&h)[0]["health"]["state"]
+            == "down"),
+        "{}",
+        trunks(&h)
+    );
+    let (_, callback) = callback::request_callback(&h, "0614000003");
+    let agent_port = free_udp_port();
+    register(&h, "1001", agent_port);
+    // the agent takes each attempt; the dead trunk fails it
+    let desk = Sipp::new("agent_uas_hangup.xml")
+        .port(agent_port)
+        .key("agent", "1001")
+        .duration_ms(1000)
+        .calls(3)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    let failed = |h: &Hotline| -> Vec<String> {
+        events(h, &callback)
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::CallbackAttemptFailed { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || !failed(&h).is_empty()),
+        "no failed attempt: {:?}\n{}",
+        kinds(&events(&h, &callback)),
+        h.report()
+    );
+    assert!(failed(&h)[0].contains("down"), "{:?}", failed(&h));
+    // the work item of the callback is still open
+    let (s, body) = http_with(
+        &h.http_addr(),
+        "GET",
+        "/api/worklist",
+        &[("Authorization", "Bearer test-token")],
+        "",
+    );
+    assert_eq!(s, 200, "{body}");
+    let items: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert!(
+        items["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|i| i["number"] == "0614000003")),
+        "{items}"
+    );
+    // and it is retried: a second attempt fails the same way
+    assert!(
+        wait_until(Duration::from_secs(20), || failed(&h).len() >= 2),
+        "not retried: {:?}",
+        kinds(&events(&h, &callback))
+    );
+    assert!(
+        cdr_of_opt(&h, &callback).is_none(),
+        "the callback is still due (no CDR yet)"
+    );
+    let t = trunks(&h);
+    assert!(t[0]["refused_down"].as_u64().unwrap_or(0) >= 2, "{t}");
+    let _ = desk.stop();
+}
+
+fn cdr_of_opt(h: &Hotline, call: &hotline_core::CallId) -> Option<hotline_core::Cdr> {
+    cdrs(h).into_iter().find(|c| &c.call_id == call)
+}

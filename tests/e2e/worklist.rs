@@ -406,3 +406,106 @@ fn the_cli_imports_exports_and_lists_a_campaign_and_the_report_shows_quotas() {
     );
     assert!(report.contains("month,1001,80,0,0,80,0.0"), "{report}");
 }
+
+/// The work list in the console (Chromium): an agent sees the missed call
+/// on their work list and presses its call button; their phone rings first,
+/// then the customer's, and the item closes as returned.
+#[test]
+fn an_agent_returns_a_missed_call_from_the_console_work_list() {
+    use super::console::{add_user, artifacts, Browser};
+    need_peers();
+    assert!(
+        have("chromedriver") && have("chromium"),
+        "chromium and chromium-driver are not installed: run scripts/test.sh (it installs them)"
+    );
+    let gateway = free_udp_port();
+    let h = Hotline::start_with(with_worklist(gateway, ""));
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0613800001")
+        .duration_ms(500)
+        .timeout(Duration::from_secs(30))
+        .run();
+    assert!(
+        wait_until(Duration::from_secs(15), || items(&h, "")
+            .iter()
+            .any(|i| i["number"] == "0613800001")),
+        "no work item: {:?}",
+        items(&h, "")
+    );
+    let id = items(&h, "")[0]["id"].as_i64().unwrap();
+    // the agent's desk phone answers the engine's call (and hangs up 3 s
+    // later), the customer the gateway's
+    let agent_port = free_udp_port();
+    register(&h, "1001", agent_port);
+    let desk = Sipp::new("agent_uas_hangup.xml")
+        .port(agent_port)
+        .key("agent", "1001")
+        .duration_ms(3000)
+        .calls(1)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    let phone = customer(gateway, 1);
+    add_user(&h, "1001", "agent", "agent password");
+    let web = h.http_addr();
+    let b = Browser::start("zh-CN");
+    b.go(&format!("http://{web}/console/"));
+    assert!(b.wait_js(
+        "!document.getElementById('login-view').hidden",
+        Duration::from_secs(10)
+    ));
+    b.type_in("#login-user", "1001");
+    b.type_in("#login-password", "agent password");
+    b.click("#login-submit");
+    assert!(b.wait_js(
+        "!document.getElementById('nav').hidden",
+        Duration::from_secs(10)
+    ));
+    b.go(&format!("http://{web}/console/#/worklist"));
+    let row = format!("#wl-items tr[data-item=\"{id}\"]");
+    assert!(
+        b.wait_js(
+            &format!("(() => {{ const r = document.querySelector('{row}'); return r && r.textContent.includes('0613800001'); }})()"),
+            Duration::from_secs(10)
+        ),
+        "the item is on the agent's work list: {}",
+        b.js("return document.getElementById('view').textContent")
+    );
+    b.screenshot(&artifacts().join("worklist-zh-CN.png"));
+    b.click(&format!("{row} button.wl-dial"));
+    // the desk phone rings, answers, the customer answers: returned
+    assert!(
+        wait_until(Duration::from_secs(30), || items(&h, "").is_empty()),
+        "still open: {:?}\n{}",
+        items(&h, ""),
+        h.report()
+    );
+    // the closing is written to the database just after the list forgets it
+    let closed_item = || {
+        items(&h, "?closed=true")
+            .into_iter()
+            .find(|i| i["id"] == id && !i["outcome"].is_null())
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || closed_item().is_some()),
+        "{:?}",
+        items(&h, "?closed=true")
+    );
+    let done = closed_item().expect("closed item");
+    assert_eq!(
+        (done["outcome"].as_str(), done["closed_by"].as_str()),
+        (Some("returned"), Some("1001")),
+        "{done}"
+    );
+    phone.wait().assert_success("the customer answers");
+    desk.wait().assert_success("the agent talks and hangs up");
+    let cdrs = wait_cdrs(&h, 2);
+    assert!(
+        cdrs.iter().any(|c| c.dialled == "outbound"
+            && c.caller == "0613800001"
+            && c.agent.as_ref().map(|a| a.as_str()) == Some("1001")
+            && c.outcome == Some(hotline_core::Outcome::Answered)),
+        "{cdrs:#?}"
+    );
+}

@@ -45,6 +45,21 @@ impl HoldEnd {
 }
 
 impl Acd {
+    /// Holds a waiting call for `preferred` from `now` on (replacing any
+    /// hold it had), keeping its place: a caller of a case owner who asked
+    /// for a callback hands the owner a fresh wait. False if `call` is not
+    /// waiting.
+    pub fn prefer(&mut self, call: &CallId, preferred: PreferredAgent, now: i64) -> bool {
+        let Some(&cx) = self.call_ix.get(call) else {
+            return false;
+        };
+        self.drop_hold(cx);
+        self.release_hold(cx);
+        self.calls.get_mut(cx).request.preferred = Some(preferred);
+        self.hold_for_preferred(cx, now);
+        true
+    }
+
     /// Called when a call joins: holds it for its preferred agent, if it
     /// names one who is logged in and the deadline is ahead.
     pub(crate) fn hold_for_preferred(&mut self, cx: CallIx, now: i64) {

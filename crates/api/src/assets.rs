@@ -14,6 +14,11 @@ pub const CASES_JS: &str = include_str!("assets/cases.js");
 pub const QUALITY_JS: &str = include_str!("assets/quality.js");
 /// The work-list and return-visit pages (loaded after app.js).
 pub const WORKLIST_JS: &str = include_str!("assets/worklist.js");
+/// The duty floor: roster, attendance, handover pages and the wallboard
+/// panel (loaded after app.js).
+pub const DUTY_JS: &str = include_str!("assets/duty.js");
+/// The agent's desk: the caller's card while the phone rings (issue 15).
+pub const DESK_JS: &str = include_str!("assets/desk.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("assets/style.css");
 /// The live-monitoring buttons of the wallboard (issue 17).
@@ -67,6 +72,12 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/worklist.js", || async {
             asset("text/javascript; charset=utf-8", WORKLIST_JS)
+        })
+        .get("/console/duty.js", || async {
+            asset("text/javascript; charset=utf-8", DUTY_JS)
+        })
+        .get("/console/desk.js", || async {
+            asset("text/javascript; charset=utf-8", DESK_JS)
         })
         .get("/console/style.css", || async {
             asset("text/css; charset=utf-8", STYLE_CSS)

@@ -968,6 +968,70 @@ async fn kpis(
 
 // ---------------------------------------------------------------- customer
 
+/// How many of a customer's open cases the desk card lists.
+const CARD_CASES: usize = 5;
+
+/// The customer's card at an agent's desk (see [`crate::desk`]): who they
+/// are (name, VIP, blacklist entry), their open complaint cases with the
+/// owner, their last call and last note, and how many calls they made.
+pub(crate) async fn customer_card(c: &Console, number: &str) -> Result<Value, ApiError> {
+    let calls = c
+        .store()
+        .cdr_page(&CdrFilter {
+            caller: Some(number.to_string()),
+            limit: 1,
+            ..CdrFilter::default()
+        })
+        .await?;
+    let cases = c.store().cases_for_number(number, 100).await?;
+    let notes = c.store().notes_for_number(number, 1).await?;
+    let now = c.now();
+    let open: Vec<&Case> = cases.iter().filter(|k| !k.is_closed()).collect();
+    let name = notes
+        .iter()
+        .find_map(|x| x.note.caller_name.clone())
+        .or_else(|| cases.iter().find_map(|k| k.customer_name.clone()))
+        .or_else(|| calls.items.iter().find_map(|x| x.caller_name.clone()));
+    let blacklist = c
+        .inner
+        .blacklist
+        .as_ref()
+        .and_then(|b| b.lookup(number))
+        .map(|e| json!({"pattern": e.pattern.to_string(), "reason": e.reason}));
+    let last_call = calls.items.first().map(|x| {
+        json!({
+            "call_id": x.call_id.as_str(),
+            "arrived_ms": x.arrived_ms,
+            "agent": x.agent.as_ref().map(|a| a.as_str()),
+            "call_type": x.call_type,
+            "outcome": x.outcome,
+        })
+    });
+    Ok(json!({
+        "number": number,
+        "name": name,
+        "vip": c.desk().cfg.vip.iter().any(|v| v.matches(number)),
+        "blacklist": blacklist,
+        "calls_total": calls.total,
+        "last_call": last_call,
+        "last_note": notes.first().map(note_json),
+        "open_cases": open.len(),
+        "cases": open
+            .iter()
+            .take(CARD_CASES)
+            .map(|k| json!({
+                "id": k.id,
+                "title": k.title,
+                "severity": k.severity,
+                "stage": k.stage,
+                "owner": k.owner,
+                "deadline_ms": k.deadline_ms,
+                "overdue": k.overdue_at(now),
+            }))
+            .collect::<Vec<_>>(),
+    }))
+}
+
 async fn customer(
     State(c): State<Console>,
     headers: HeaderMap,
@@ -997,6 +1061,14 @@ async fn customer(
         ));
     }
     let notes = c.store().notes_for_number(&num, 100).await?;
+    let work_items = c
+        .store()
+        .work_items(&hotline_store::ItemFilter {
+            number: Some(num.clone()),
+            limit: 100,
+            ..hotline_store::ItemFilter::default()
+        })
+        .await?;
     let now = c.now();
     let mut call_items = Vec::with_capacity(calls.items.len());
     for cdr in &calls.items {
@@ -1046,6 +1118,19 @@ async fn customer(
         "notes": notes.iter().map(note_json).collect::<Vec<_>>(),
         "open_cases": cases.iter().filter(|k| !k.is_closed()).count(),
         "cases": cases.iter().map(|k| case_json(k, now)).collect::<Vec<_>>(),
+        // call-backs, promises and return visits owed to this number
+        "work_items": work_items
+            .iter()
+            .map(|i| json!({
+                "id": i.id,
+                "kind": i.new.kind,
+                "owner": i.new.owner,
+                "deadline_ms": i.new.deadline_ms,
+                "overdue": i.is_overdue(now),
+                "outcome": i.outcome,
+                "closed_ms": i.closed_ms,
+            }))
+            .collect::<Vec<_>>(),
     }))
     .into_response())
 }

@@ -127,6 +127,8 @@ impl Frame {
 pub struct LiveKpis {
     requests: mpsc::Sender<StatsRequest>,
     frames: broadcast::Sender<Frame>,
+    /// The call at each agent's desk (for the customer card).
+    desk: crate::desk::SharedDesk,
 }
 
 fn stats_at(metrics: &Metrics, center: &Center, now: i64) -> Stats {
@@ -157,6 +159,8 @@ impl LiveKpis {
         let (tx, mut rx) = mpsc::channel::<StatsRequest>(64);
         let (frames, _) = broadcast::channel::<Frame>(STREAM_BUFFER);
         let out = frames.clone();
+        let desk = crate::desk::SharedDesk::default();
+        let book = desk.clone();
         tokio::spawn(async move {
             let clock = SystemClock;
             let mut metrics = Metrics::new(center.kpi.clone());
@@ -168,6 +172,10 @@ impl LiveKpis {
                     e = events.recv() => match e {
                         Some(e) => {
                             metrics.apply(&e);
+                            match book.lock() {
+                                Ok(mut b) => b.apply(&e),
+                                Err(p) => p.into_inner().apply(&e),
+                            }
                             // no subscriber: no serialisation
                             if out.receiver_count() > 0 {
                                 if let Some(f) = Frame::json("call_event", &e) {
@@ -197,6 +205,15 @@ impl LiveKpis {
         LiveKpis {
             requests: tx,
             frames,
+            desk,
+        }
+    }
+
+    /// The call ringing or talking at `agent`'s desk, if any.
+    pub fn desk_call(&self, agent: &str) -> Option<crate::desk::DeskCall> {
+        match self.desk.lock() {
+            Ok(b) => b.call_of(agent).cloned(),
+            Err(p) => p.into_inner().call_of(agent).cloned(),
         }
     }
 
@@ -228,8 +245,12 @@ pub struct Api {
     /// blacklist, audit): `console.enabled`. Without them only the
     /// engine's routes answer, with the bearer token.
     pub console_routes: bool,
-    /// Work lists and return-visit campaigns, None when disabled.
-    pub worklist: Option<crate::worklist::WorklistApi>,
+    /// Work lists and return-visit campaigns, None when disabled. Their
+    /// routes authorize through the console's sessions and API token like
+    /// every other route.
+    pub worklist: Option<crate::worklist::Worklist>,
+    /// The duty floor (roster, attendance, handovers), None when disabled.
+    pub duty: Option<crate::duty::DutyApi>,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -247,7 +268,14 @@ impl Api {
         if self.console_routes {
             routes = routes.merge(crate::Console::routes());
         }
-        let worklist = self.worklist.clone();
+        let worklist = self
+            .worklist
+            .clone()
+            .map(|service| crate::worklist::WorklistApi {
+                service,
+                console: self.console_routes.then(|| self.console.clone()),
+                token: self.console.api_token().to_string(),
+            });
         let mut app = routes
             .into_router()
             .fallback(not_found)
@@ -256,6 +284,9 @@ impl Api {
         // the work list's routes keep their own body limit (campaign files)
         if let Some(w) = worklist {
             app = app.merge(w.router());
+        }
+        if let Some(d) = self.duty.clone() {
+            app = app.merge(d.router());
         }
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
@@ -948,6 +979,7 @@ fn routes() -> Routes<Api> {
         .post("/api/agents/{id}/{action}", control);
     let calls = Routes::new()
         .get("/api/agents/{id}/call", agent_call)
+        .get("/api/agents/{id}/customer", crate::desk::customer)
         .post("/api/agents/{id}/call/{action}", call_of_agent)
         .post("/api/calls/{id}/{action}", call_by_id);
     figures
@@ -964,6 +996,7 @@ pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
         .list()
         .iter()
         .chain(crate::worklist::routes().list())
+        .chain(crate::duty::routes().list())
         .cloned()
         .collect()
 }

@@ -262,6 +262,227 @@ mod tests {
         assert!(checked > 100, "only {checked} keys found in the scripts");
     }
 
+    /// The console's scripts, by file name (every `.js` under `src/assets`).
+    fn scripts() -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/assets");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) == Some("js") {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                out.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_pages_of_cases_work_lists_quality_and_monitoring_speak_through_the_catalogue() {
+        let zh = catalogue(ZH_CN_JSON);
+        let namespaces: BTreeSet<String> = zh
+            .keys()
+            .filter_map(|k| k.split('.').next())
+            .map(str::to_string)
+            .collect();
+        let scripts = scripts();
+        for (file, prefix, at_least) in [
+            ("cases.js", "cases.", 40),
+            ("worklist.js", "worklist.", 40),
+            ("quality.js", "quality.", 12),
+            ("monitor.js", "monitor.", 8),
+        ] {
+            let (_, text) = scripts
+                .iter()
+                .find(|(n, _)| n == file)
+                .unwrap_or_else(|| panic!("{file} is a console script"));
+            let keys = keys_used(text, &namespaces);
+            let own = keys.iter().filter(|k| k.starts_with(prefix)).count();
+            assert!(
+                own >= at_least,
+                "{file}: {own} `{prefix}` keys seen by the completeness test"
+            );
+        }
+        // no page keeps its own table of languages: only i18n.js chooses one
+        for (file, text) in &scripts {
+            if file == "i18n.js" {
+                continue;
+            }
+            for tell in ["'zh-CN'", "\"zh-CN\"", "navigator.language", "'zh'"] {
+                assert!(
+                    !text.contains(tell),
+                    "{file} has `{tell}`: put its strings in the catalogue and call t()"
+                );
+            }
+        }
+    }
+
+    /// Where `source` declares a name `t` (which hides i18n.js's `t()` in
+    /// its scope, or breaks the page when at the top of a global script):
+    /// `const t`, `let t`, `var t`, `function t`, `t =>`, or `t` in the
+    /// parameters of an arrow function or in a destructuring.
+    fn declares_t(source: &str) -> Vec<usize> {
+        let b = source.as_bytes();
+        let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$';
+        let mut hits = Vec::new();
+        for (i, _) in source.match_indices('t') {
+            if (i > 0 && (ident(b[i - 1]) || b[i - 1] == b'.'))
+                || (i + 1 < b.len() && ident(b[i + 1]))
+            {
+                continue;
+            }
+            let before = source[..i].trim_end();
+            let after = source[i + 1..].trim_start();
+            let keyword = ["const", "let", "var", "function"].iter().any(|k| {
+                before.ends_with(k)
+                    && !before[..before.len() - k.len()]
+                        .bytes()
+                        .next_back()
+                        .is_some_and(ident)
+            });
+            let arrow = after.starts_with("=>");
+            // `(a, t) =>`, `([v, t]) =>`, `{ t }`: a list whose end is
+            // followed by `=>` or `=`
+            let in_list = (before.ends_with('(')
+                || before.ends_with(',')
+                || before.ends_with('[')
+                || before.ends_with('{'))
+                && (after.starts_with(',')
+                    || after.starts_with(')')
+                    || after.starts_with(']')
+                    || after.starts_with('}'))
+                && {
+                    let mut depth = 0i32;
+                    let mut end = None;
+                    for (j, c) in after.char_indices() {
+                        match c {
+                            '(' | '[' | '{' => depth += 1,
+                            ')' | ']' | '}' if depth == 0 => {
+                                end = Some(j);
+                                if c == ')' {
+                                    break;
+                                }
+                            }
+                            ')' | ']' | '}' => depth -= 1,
+                            ';' | '\n' => break,
+                            _ => {}
+                        }
+                    }
+                    end.is_some_and(|j| {
+                        let rest = after[j + 1..].trim_start();
+                        let rest = rest.trim_start_matches([')', ']', '}']).trim_start();
+                        rest.starts_with("=>") || (rest.starts_with('=') && !rest.starts_with("=="))
+                    })
+                };
+            if keyword || arrow || in_list {
+                hits.push(source[..i].lines().count().max(1));
+            }
+        }
+        hits
+    }
+
+    #[test]
+    fn no_console_script_names_a_variable_t() {
+        for (file, text) in scripts() {
+            let hits = declares_t(&text);
+            let allowed = if file == "i18n.js" { 1 } else { 0 };
+            assert!(
+                hits.len() == allowed,
+                "{file}: a name `t` declared on line(s) {hits:?} hides t() from i18n.js"
+            );
+        }
+    }
+
+    #[test]
+    fn the_t_detector_finds_declarations_and_leaves_calls_alone() {
+        for bad in [
+            "const t = 1;",
+            "let t;",
+            "var t = x;",
+            "function t(k) {}",
+            "xs.map(t => t + 1)",
+            "xs.map((t) => 1)",
+            "xs.map((a, t) => 1)",
+            "opts.map(([v, t]) => h('option', {}, t))",
+            "const { t } = o;",
+        ] {
+            assert_eq!(declares_t(bad).len(), 1, "{bad}");
+        }
+        for fine in [
+            "t('nav.calls')",
+            "h('p', {}, t('x'))",
+            "tOr(`a.${t}`)",
+            "a.t = 1; say.t = setTimeout(f)",
+            "const type = e.kind; const at = 1; let tt = 2;",
+            "f(a, t('k'))",
+            "[t('a'), t('b')]",
+            "const x = { a: t('k') };",
+            "if (x === t) {}",
+        ] {
+            assert!(declares_t(fine).is_empty(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn every_kpi_column_stage_severity_and_work_item_kind_has_its_words() {
+        let zh = catalogue(ZH_CN_JSON);
+        let mut missing = Vec::new();
+        let mut need = |k: String| {
+            if !zh.contains_key(&k) {
+                missing.push(k);
+            }
+        };
+        let names = hotline_metrics::columns::COLUMNS
+            .iter()
+            .map(|c| c.name)
+            .chain(
+                hotline_metrics::columns::AGENT_COLUMNS
+                    .iter()
+                    .map(|c| c.name),
+            );
+        for n in names {
+            need(format!("kpi.{n}"));
+            need(format!("kpi_help.{n}"));
+        }
+        for s in hotline_cases::Stage::ALL {
+            need(format!("cases.stage.{}", s.as_str()));
+        }
+        for s in hotline_cases::Severity::ALL {
+            need(format!("cases.severity.{}", s.as_str()));
+        }
+        for s in ["open", "closed"] {
+            need(format!("cases.status.{s}"));
+        }
+        // the pause reasons the engine gives (feature codes, auto-pause)
+        let codes = hotline_engine::control::FeatureCodes::default();
+        for r in codes
+            .pause_reasons
+            .values()
+            .chain([&codes.default_pause_reason])
+            .map(String::as_str)
+            .chain(["missed calls"])
+        {
+            need(format!("reason.{}", r.replace(' ', "_")));
+        }
+        for c in hotline_cases::DEFAULT_CATEGORIES {
+            need(format!("desk.category.{c}"));
+        }
+        for a in [
+            "case_open",
+            "case_stage",
+            "case_update",
+            "case_link",
+            "note_add",
+            "customer_view",
+        ] {
+            need(format!("audit.action.{a}"));
+        }
+        for k in hotline_worklist::ItemKind::ALL {
+            need(format!("worklist.kind.{}", k.as_str()));
+        }
+        assert!(missing.is_empty(), "not in the catalogue: {missing:?}");
+    }
+
     #[test]
     fn the_key_scanner_finds_literals_and_attributes_and_skips_file_names() {
         let ns: BTreeSet<String> = ["nav", "app", "col"]

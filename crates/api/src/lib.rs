@@ -21,6 +21,8 @@ mod assets;
 pub mod auth;
 pub mod case_deadlines;
 pub mod cases;
+pub mod desk;
+pub mod duty;
 pub mod edge;
 pub mod engine;
 pub mod i18n;

@@ -103,6 +103,7 @@ fn api_of(console: &Console) -> crate::engine::Api {
         tls: None,
         console_routes: true,
         worklist: None,
+        duty: None,
     }
 }
 
@@ -1143,6 +1144,7 @@ async fn a_day_in_a_call_query_is_the_centers_local_day() {
 }
 
 mod cases;
+mod duty;
 mod i18n;
 
 #[tokio::test]

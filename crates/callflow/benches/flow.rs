@@ -122,6 +122,7 @@ fn one_callback(cfg: &Arc<FlowSettings>, env: &Arc<dyn Environment>) -> usize {
         attempts: 0,
         queued: true,
         resumed: false,
+        owner: None,
     };
     let mut c = Call::callback(CallId::from_stored("cb"), cfg.clone(), env.clone(), spec, 0);
     let mut n = drain(&mut c, 0);

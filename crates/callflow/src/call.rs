@@ -95,6 +95,9 @@ pub struct CallbackSpec {
     pub queued: bool,
     /// Taken over after a restart: its `arrived` is already in the log.
     pub resumed: bool,
+    /// The owner of the customer's open complaint case (首问负责制): each
+    /// attempt is offered to them first, alone, for their wait.
+    pub owner: Option<OwnerHint>,
 }
 
 /// What happened on a SIP leg (the caller's, or an agent's).
@@ -269,6 +272,8 @@ pub enum ToController {
         queue: QueueId,
         /// Due by, epoch ms.
         deadline_ms: i64,
+        /// The owner of the caller's open case: the callback is theirs.
+        owner: Option<OwnerHint>,
     },
     /// Where does the call stand in its queue (for announcements)?
     AskStatus {
@@ -750,7 +755,12 @@ impl Call {
             spec,
             retry_at: (!queued).then_some(now),
         };
+        let owner = match &origin {
+            Origin::Callback { spec, .. } => spec.owner.clone(),
+            _ => None,
+        };
         let mut c = Call::new(id, cfg, env, origin, caller, requested_ms);
+        c.owner = owner;
         c.phase = Phase::CallbackWaiting;
         c.queue = Some(queue);
         c.call_type = CallType::Callback;
@@ -1523,6 +1533,11 @@ impl Call {
             number,
             queue,
             deadline_ms,
+            // the case owner's customer: their callback waits for the owner
+            owner: self.owner.as_ref().map(|o| OwnerHint {
+                wait_ms: cb.owner_wait_ms,
+                ..o.clone()
+            }),
         });
         if self.env.prompt_ms(&PromptRef::CallbackConfirm).is_some() {
             self.message_then_hang_up(now, PromptRef::CallbackConfirm, Vec::new());
@@ -1806,6 +1821,24 @@ impl Call {
             bump(self.media_idle.0, caller),
             bump(self.media_idle.1, agent),
         );
+        // one side silent for a step while the other sends: one-way audio
+        let one_way = match self.media_idle {
+            (1, 0) => Some(hotline_core::Side::Caller),
+            (0, 1) => Some(hotline_core::Side::Agent),
+            _ => None,
+        };
+        if let Some(side) = one_way {
+            let agent = self.talk.as_ref().map(|t| t.agent.clone());
+            tracing::info!(?side, "one-way audio: no RTP from one side");
+            self.emit(
+                now,
+                agent.as_ref(),
+                EventKind::OneWayAudio {
+                    side,
+                    idle_ms: self.media_step_ms(),
+                },
+            );
+        }
         let side = match self.media_idle {
             (c, _) if c >= 2 => hotline_core::Side::Caller,
             (_, a) if a >= 2 => hotline_core::Side::Agent,
@@ -2314,9 +2347,17 @@ impl Call {
                 if let Origin::Callback { retry_at, .. } = &mut self.origin {
                     *retry_at = None;
                 }
+                // the case owner's callback rings them first, each attempt
+                let preferred = self.owner.as_ref().map(|o| PreferredAgent {
+                    agent: o.agent.clone(),
+                    until_ms: now.saturating_add(o.wait_ms),
+                });
                 self.tell(ToController::Enqueue {
                     queue,
-                    request: CallRequest::default(),
+                    request: CallRequest {
+                        preferred,
+                        ..CallRequest::default()
+                    },
                 });
             }
         }

@@ -381,6 +381,7 @@ impl Controller {
                 number,
                 queue,
                 deadline_ms,
+                owner,
             } => {
                 let w = self.waiting.remove(&call).unwrap_or(Waiting {
                     queue: queue.clone(),
@@ -390,6 +391,18 @@ impl Controller {
                 // keeps the caller's place; a caller of a closed queue had
                 // none: the callback queues itself at opening
                 let queued = self.acd.rename_call(&call, new.clone(), now);
+                // the case owner gets a fresh wait for their customer's
+                // callback (the caller's own wait may have passed)
+                if let (true, Some(o)) = (queued, &owner) {
+                    self.acd.prefer(
+                        &new,
+                        hotline_acd::PreferredAgent {
+                            agent: o.agent.clone(),
+                            until_ms: now.saturating_add(o.wait_ms),
+                        },
+                        now,
+                    );
+                }
                 self.waiting.insert(new.clone(), w);
                 self.out.push_back(ControllerOutput::StartCallback {
                     id: new,
@@ -401,6 +414,7 @@ impl Controller {
                         attempts: 0,
                         queued,
                         resumed: false,
+                        owner,
                     },
                 });
             }

@@ -189,6 +189,9 @@ pub struct CallbackPolicy {
     pub attempts: u32,
     /// How long the customer's phone rings per attempt, ms.
     pub answer_timeout_ms: i64,
+    /// How long a callback for a customer with an open case waits for the
+    /// case's owner, each attempt, ms (首问负责制).
+    pub owner_wait_ms: i64,
 }
 
 /// Position and expected-wait announcements.

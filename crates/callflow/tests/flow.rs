@@ -322,6 +322,7 @@ fn waiting_callers_hear_their_position_and_can_ask_for_a_callback_that_keeps_the
         retry_ms: 60_000,
         attempts: 3,
         answer_timeout_ms: 30_000,
+        owner_wait_ms: 0,
     });
     let mut w = World::new(cfg);
     let first = w.call_in("0612");
@@ -400,6 +401,7 @@ fn a_callback_whose_customer_never_answers_is_tried_then_given_up() {
         retry_ms: 60_000,
         attempts: 2,
         answer_timeout_ms: 30_000,
+        owner_wait_ms: 0,
     });
     let mut w = World::new(cfg);
     w.customers.insert("0612".into(), Phone::NoAnswer);
@@ -749,6 +751,7 @@ fn callbacks_pending_at_a_restart_are_taken_over_with_their_attempts_and_no_seco
         retry_ms: 60_000,
         attempts: 3,
         answer_timeout_ms: 30_000,
+        owner_wait_ms: 0,
     });
     let mut w = World::new(cfg);
     w.env.close("general");
@@ -761,6 +764,7 @@ fn callbacks_pending_at_a_restart_are_taken_over_with_their_attempts_and_no_seco
         attempts: 2,
         queued: false,
         resumed: true,
+        owner: None,
     };
     w.controller
         .resume_callbacks(w.now, vec![(id.clone(), spec)]);
@@ -1124,6 +1128,22 @@ fn a_talking_call_whose_rtp_stops_is_dropped_but_not_while_on_hold() {
     assert!(
         matches!(dropped.kind, EventKind::MediaTimeout { side: hotline_core::Side::Caller, idle_ms } if idle_ms >= 10_000)
     );
+    // half-way, the caller's side was reported as one-way audio, once
+    let one_way: Vec<_> = w
+        .events_of(&c)
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::OneWayAudio { .. }))
+        .collect();
+    assert_eq!(one_way.len(), 1, "{:?}", w.kinds(&c));
+    assert!(
+        matches!(
+            one_way[0].kind,
+            EventKind::OneWayAudio {
+                side: hotline_core::Side::Caller,
+                idle_ms: 5_000
+            }
+        ) && one_way[0].at_ms < dropped.at_ms
+    );
     let cdr = w.cdr(&c).expect("cdr");
     assert_eq!(
         (cdr.outcome, cdr.ended_by),
@@ -1136,6 +1156,48 @@ fn a_talking_call_whose_rtp_stops_is_dropped_but_not_while_on_hold() {
     // the agent is free again after the wrap-up
     w.run_for(6_000);
     assert_eq!(w.controller.status(&AgentId::new("a1")).state, "available");
+}
+
+#[test]
+fn one_way_audio_that_recovers_is_an_event_and_the_call_goes_on() {
+    let mut cfg = basic(&["a1"]);
+    cfg.media_timeout_ms = 10_000;
+    let mut w = World::new(cfg);
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.call_in("0612");
+    w.run_until(T0 + 11_000);
+    // the agent's side goes quiet for 7 s, then comes back
+    w.dead_media.insert(c.clone(), (false, true));
+    w.run_until(T0 + 18_000);
+    w.dead_media.remove(&c);
+    w.run_until(T0 + 60_000);
+    assert!(w.calls.contains_key(&c), "not dropped");
+    let one_way: Vec<_> = w
+        .events_of(&c)
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::OneWayAudio {
+                    side: hotline_core::Side::Agent,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(one_way.len(), 1, "{:?}", w.kinds(&c));
+    assert!(w.first(&c, "media_timeout").is_none());
+    // both sides silent is a dead line, not one-way audio
+    w.dead_media.insert(c.clone(), (true, true));
+    w.run_until(T0 + 80_000);
+    assert!(w.first(&c, "media_timeout").is_some());
+    assert_eq!(
+        w.events_of(&c)
+            .into_iter()
+            .filter(|e| matches!(e.kind, EventKind::OneWayAudio { .. }))
+            .count(),
+        1
+    );
 }
 
 /// 报工号, 「很抱歉让您久等了」 and the closing phrase (issue 20): each plays to

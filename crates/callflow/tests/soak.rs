@@ -77,6 +77,7 @@ fn settings(agents: &[&str]) -> FlowSettings {
         retry_ms: 120_000,
         attempts: 2,
         answer_timeout_ms: 20_000,
+        owner_wait_ms: 0,
     });
     cfg.silent_line_ms = 20_000;
     cfg.agent_ring_timeout_ms = 10_000;

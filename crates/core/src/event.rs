@@ -485,6 +485,16 @@ pub enum EventKind {
         /// How long nothing came, ms (at least the timeout).
         idle_ms: i64,
     },
+    /// One-way audio: RTP stopped from one side of a talking call (not on
+    /// hold) for half the media timeout while the other side still sends
+    /// (a caller who "gets through but hears nothing"). Once per episode;
+    /// if it lasts the whole timeout, `media_timeout` ends the call.
+    OneWayAudio {
+        /// The side that went silent at the packet level.
+        side: crate::Side,
+        /// How long nothing came from it, ms.
+        idle_ms: i64,
+    },
     /// Routing by ownership: the caller has an open complaint case and its
     /// owner (the event's `agent`) was rung first (`offered`), or was not
     /// free within the wait (`wait_over`) or not logged in
@@ -525,6 +535,41 @@ pub enum EventKind {
         number: String,
         /// Its deadline, epoch ms.
         deadline_ms: i64,
+    },
+    /// The duty floor needs people: an agent rostered and needed left by
+    /// unregistering or unplugging their phone (the event's agent), or the
+    /// floor is empty while agents are rostered (no agent).
+    FloorAlarm {
+        /// What is wrong, in words.
+        reason: String,
+        /// The shift concerned (`[[shifts]]` name), if known.
+        #[serde(default)]
+        shift: Option<String>,
+    },
+    /// The agent has worked longer than `duty.max_continuous_work_h` without
+    /// a rest break (raised once per stretch of work).
+    ContinuousWorkWarning {
+        /// Worked without a break so far, ms.
+        worked_ms: i64,
+        /// The configured limit, ms.
+        limit_ms: i64,
+    },
+    /// A shift ended without a written handover.
+    HandoverMissing {
+        /// The shift (`[[shifts]]` name).
+        shift: String,
+        /// The local date its occurrence started on, `YYYY-MM-DD`.
+        date: String,
+    },
+    /// A supervisor let the agent pause or log out although the duty rules
+    /// (relief by the next shift, the meal minimum) refused it.
+    ReliefOverridden {
+        /// What was asked (`pause`, `logout`).
+        request: String,
+        /// The rule that was overridden.
+        reason: String,
+        /// The supervisor.
+        by: String,
     },
 }
 
@@ -576,6 +621,7 @@ impl EventKind {
             EventKind::IvrInvalid { .. } => "ivr_invalid",
             EventKind::Overflowed { .. } => "overflowed",
             EventKind::MediaTimeout { .. } => "media_timeout",
+            EventKind::OneWayAudio { .. } => "one_way_audio",
             EventKind::WorkItemOverdue { .. } => "work_item_overdue",
             EventKind::Held { .. } => "held",
             EventKind::Resumed { .. } => "resumed",
@@ -591,6 +637,10 @@ impl EventKind {
             EventKind::OwnerFirst { .. } => "owner_first",
             EventKind::CaseWarning { .. } => "case_warning",
             EventKind::CaseOverdue { .. } => "case_overdue",
+            EventKind::FloorAlarm { .. } => "floor_alarm",
+            EventKind::ContinuousWorkWarning { .. } => "continuous_work_warning",
+            EventKind::HandoverMissing { .. } => "handover_missing",
+            EventKind::ReliefOverridden { .. } => "relief_overridden",
         }
     }
 }

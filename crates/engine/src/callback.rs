@@ -35,6 +35,9 @@ pub struct CallbackConfig {
     /// The trunk callbacks go through (`[[trunks]]` name); None: `dial` and
     /// `gateway`.
     pub trunk: Option<String>,
+    /// How long each attempt of a callback for a customer with an open case
+    /// waits for the case's owner, ms.
+    pub owner_wait_ms: i64,
 }
 
 impl CallbackConfig {
@@ -234,6 +237,7 @@ mod tests {
             attempts: 3,
             answer_timeout_ms: 30_000,
             trunk: None,
+            owner_wait_ms: 0,
         }
     }
 

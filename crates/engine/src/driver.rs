@@ -76,6 +76,22 @@ pub(crate) struct CallCtx {
 }
 
 impl CallCtx {
+    /// The owner of `number`'s open case, if it has one, waited for
+    /// `wait_ms` (routing by ownership, 首问负责制).
+    pub(crate) fn owner_hint(
+        &self,
+        number: &str,
+        wait_ms: i64,
+    ) -> Option<hotline_callflow::OwnerHint> {
+        let (map, _) = self.owners.as_ref()?;
+        let o = map.owner_of(number)?;
+        Some(hotline_callflow::OwnerHint {
+            agent: o.agent,
+            case_id: o.case_id,
+            wait_ms,
+        })
+    }
+
     /// Writes an event to the log and the live feed (and a monitoring
     /// event to the audit log).
     pub fn publish(&self, e: CallEvent) {
@@ -239,14 +255,10 @@ impl CallDriver {
             media: verdict,
             blacklisted,
             vip: routing::is_vip(&ctx.cfg.vip, &inbound.caller.number),
-            owner: ctx.owners.as_ref().and_then(|(map, wait_ms)| {
-                let o = map.owner_of(&inbound.caller.number)?;
+            owner: ctx.owners.as_ref().and_then(|(_, wait_ms)| {
+                let o = ctx.owner_hint(&inbound.caller.number, *wait_ms)?;
                 info!(owner = %o.agent, case = o.case_id, "caller has an open case: its owner rings first");
-                Some(hotline_callflow::OwnerHint {
-                    agent: o.agent,
-                    case_id: o.case_id,
-                    wait_ms: *wait_ms,
-                })
+                Some(o)
             }),
         };
         let call = Call::inbound(id.clone(), ctx.flow.clone(), ctx.env.clone(), spec, now);

@@ -65,7 +65,7 @@ impl EngineEnv {
             PromptRef::AgentNumber(agent) => p
                 .agent_number
                 .as_ref()
-                .map(|w| w.agent(agent))
+                .map(|w| w.announce(agent))
                 .unwrap_or_default(),
             PromptRef::HoldResume => p.hold_resume.iter().cloned().collect(),
             PromptRef::Closing => p.closing.iter().cloned().collect(),

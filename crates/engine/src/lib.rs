@@ -14,10 +14,12 @@ pub mod announce;
 pub mod callback;
 pub mod control;
 mod driver;
+pub mod duty;
 mod env;
 pub mod monitor;
 pub mod outbound;
 pub mod owners;
+pub mod restart;
 pub mod routing;
 pub mod schedule;
 pub mod trunks;
@@ -142,9 +144,10 @@ pub struct Prompts {
     pub silent_line: Option<Prompt>,
     /// Played to callers whose queue is closed (None: 480 before answering).
     pub closed: Option<Prompt>,
-    /// The words an answering agent's number is said with to both sides
-    /// (「一零零一」「号客服为您服务」, 报工号); None: not announced.
-    pub agent_number: Option<zh::ZhWords>,
+    /// The words an answering agent's work number is said with to both
+    /// sides and each agent's number (「一零零一」「号客服为您服务」, 报工号);
+    /// None: not announced.
+    pub agent_number: Option<zh::AgentNumbers>,
     /// 「很抱歉让您久等了」 when a hold ends (None: nothing).
     pub hold_resume: Option<Prompt>,
     /// 「谢谢您的电话，再见！」 before the agent's closing hang-up clears the
@@ -177,6 +180,7 @@ pub struct Engine {
     audit: Option<hotline_store::Store>,
     trunks: trunks::TrunkBoard,
     owners: Option<(owners::CaseOwners, i64)>,
+    duty: Option<duty::DutyBoard>,
 }
 
 impl Engine {
@@ -206,6 +210,7 @@ impl Engine {
             pending_callbacks: Vec::new(),
             audit: None,
             owners: None,
+            duty: None,
         }
     }
 
@@ -214,6 +219,13 @@ impl Engine {
     /// is read once when a call arrives; the API side keeps it current).
     pub fn with_case_owners(mut self, owners: owners::CaseOwners, wait_ms: i64) -> Self {
         self.owners = (wait_ms > 0).then_some((owners, wait_ms));
+        self
+    }
+
+    /// The duty floor: the relief and meal rules before a pause or logout,
+    /// floor alarms and continuous-work warnings from presence changes.
+    pub fn with_duty(mut self, board: duty::DutyBoard) -> Self {
+        self.duty = Some(board);
         self
     }
 
@@ -292,6 +304,7 @@ impl Engine {
             controller: Controller::new(flow, env),
             calls: HashMap::new(),
             ctx,
+            duty: self.duty.clone().map(duty::DutyDesk::new),
         };
         let now = self.clock.now_ms();
         // agents already registered (none at start, but keep it correct)
@@ -317,6 +330,7 @@ impl Engine {
                     attempts: p.attempts,
                     queued: false,
                     resumed: true,
+                    owner: None,
                 };
                 (p.id, spec)
             })
@@ -355,6 +369,7 @@ fn flow_settings(cfg: &EngineConfig) -> FlowSettings {
             retry_ms: c.retry_ms,
             attempts: c.attempts,
             answer_timeout_ms: c.answer_timeout_ms,
+            owner_wait_ms: c.owner_wait_ms,
         }),
         announcements: cfg.announcements.as_ref().map(|a| AnnouncePolicy {
             every_ms: a.every_ms,
@@ -462,6 +477,7 @@ struct Shell {
     controller: Controller,
     calls: HashMap<CallId, mpsc::Sender<CallMsg>>,
     ctx: Arc<CallCtx>,
+    duty: Option<duty::DutyDesk>,
 }
 
 impl Shell {
@@ -471,6 +487,8 @@ impl Shell {
         mut from_calls: mpsc::Receiver<FromCall>,
         mut control_rx: mpsc::Receiver<ControlMsg>,
     ) {
+        let mut duty_tick = tokio::time::interval(Duration::from_secs(1));
+        duty_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.carry_out();
             let now = self.ctx.clock.now_ms();
@@ -505,6 +523,13 @@ impl Shell {
                 _ = tokio::time::sleep(wake.unwrap_or(Duration::ZERO)), if wake.is_some() => {
                     let now = self.ctx.clock.now_ms();
                     self.controller.handle_timeout(now);
+                }
+                _ = duty_tick.tick(), if self.duty.is_some() => {
+                    let now = self.ctx.clock.now_ms();
+                    let alarms = self.duty.as_mut().map(|d| d.tick(now)).unwrap_or_default();
+                    for a in alarms {
+                        self.ctx.publish(a);
+                    }
                 }
             }
         }
@@ -557,8 +582,19 @@ impl Shell {
                         }
                     }
                 }
-                ControllerOutput::StartCallback { id, spec } => {
+                ControllerOutput::StartCallback { id, mut spec } => {
                     let now = self.ctx.clock.now_ms();
+                    // a callback taken over after a restart learns the owner
+                    // of its customer's open case here (a new one carries it)
+                    if spec.owner.is_none() {
+                        let wait = self
+                            .ctx
+                            .cfg
+                            .callback
+                            .as_ref()
+                            .map_or(0, |c| c.owner_wait_ms);
+                        spec.owner = self.ctx.owner_hint(&spec.number, wait);
+                    }
                     let (tx, rx) = mpsc::channel(16);
                     self.calls.insert(id.clone(), tx);
                     let resumed = spec.resumed;
@@ -580,7 +616,17 @@ impl Shell {
                     let driver = CallDriver::callback(self.ctx.clone(), call, rx);
                     tokio::spawn(driver.run().instrument(span));
                 }
-                ControllerOutput::Event(e) => self.ctx.publish(e),
+                ControllerOutput::Event(e) => {
+                    let alarms = self
+                        .duty
+                        .as_mut()
+                        .map(|d| d.observe(&e))
+                        .unwrap_or_default();
+                    self.ctx.publish(e);
+                    for a in alarms {
+                        self.ctx.publish(a);
+                    }
+                }
             }
         }
     }
@@ -603,8 +649,7 @@ impl Shell {
                     span.in_scope(
                         || match self.ctx.cfg.feature_codes.parse(&inbound.dialled) {
                             Some(request) => self
-                                .controller
-                                .request(
+                                .agent_request(
                                     now,
                                     &agent,
                                     request,
@@ -827,6 +872,34 @@ impl Shell {
         }
     }
 
+    /// An agent request, asked of the duty rules first (pause, logout).
+    fn agent_request(
+        &mut self,
+        now: i64,
+        agent: &AgentId,
+        request: hotline_callflow::AgentRequest,
+        requester: &Requester,
+    ) -> Result<control::AgentStatus, ControlError> {
+        let overridden = match &self.duty {
+            Some(d) if self.controller.knows_agent(agent) => {
+                match d.check(now, agent, &request, requester) {
+                    Ok(o) => o,
+                    Err(refused) => {
+                        let (e, refused) = *refused;
+                        self.ctx.publish(refused);
+                        return Err(e);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let r = self.controller.request(now, agent, request, requester);
+        if let (Ok(_), Some(ev)) = (&r, overridden) {
+            self.ctx.publish(ev);
+        }
+        r
+    }
+
     fn on_control(&mut self, msg: ControlMsg) {
         let now = self.ctx.clock.now_ms();
         match msg {
@@ -836,7 +909,7 @@ impl Shell {
                 requester,
                 reply,
             } => {
-                let r = self.controller.request(now, &agent, request, &requester);
+                let r = self.agent_request(now, &agent, request, &requester);
                 // its events go to the log before the answer goes out
                 self.carry_out();
                 let _ = reply.send(r);

@@ -8,8 +8,9 @@ use hotline_core::{AgentId, CallType};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// The work list's half of the "no private calls" rule: whether `agent` may
-/// dial `number` because it is on one of their open work items. Consulted
+/// A reason besides the allowed prefixes for `agent` to dial `number` (the
+/// "no private calls" rule): the number is on one of their open work items,
+/// or it is the customer of a complaint case they own. Consulted
 /// synchronously by the engine when an agent dials, so it must be cheap (an
 /// in-memory index, no IO).
 pub trait DialPermit: Send + Sync {
@@ -17,24 +18,60 @@ pub trait DialPermit: Send + Sync {
     fn may_dial(&self, agent: &AgentId, number: &str) -> bool;
 }
 
-/// An optional [`DialPermit`] (None: only the allowed prefixes count).
+/// The case owner owes the customer of their open case the reply call
+/// (首问负责制).
+impl DialPermit for crate::owners::CaseOwners {
+    fn may_dial(&self, agent: &AgentId, number: &str) -> bool {
+        self.owner_of(number).is_some_and(|o| &o.agent == agent)
+    }
+}
+
+/// The [`DialPermit`]s consulted (none: only the allowed prefixes count).
 #[derive(Clone, Default)]
-pub struct Permit(pub Option<Arc<dyn DialPermit>>);
+pub struct Permit(Vec<(&'static str, Arc<dyn DialPermit>)>);
 
 impl Permit {
-    /// Whether the permit lets `agent` dial `number`.
+    /// Adds a source, named for logs (`work list`, `case owner`).
+    pub fn with(mut self, name: &'static str, p: Arc<dyn DialPermit>) -> Self {
+        self.0.push((name, p));
+        self
+    }
+
+    /// Whether a source lets `agent` dial `number`.
     pub fn allows(&self, agent: &AgentId, number: &str) -> bool {
-        self.0.as_ref().is_some_and(|p| p.may_dial(agent, number))
+        self.0.iter().any(|(_, p)| p.may_dial(agent, number))
     }
 }
 
 impl std::fmt::Debug for Permit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Permit(work list)"
-        } else {
-            "Permit(none)"
-        })
+        let names: Vec<&str> = self.0.iter().map(|(n, _)| *n).collect();
+        write!(f, "Permit({})", names.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod permit_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_case_owner_may_dial_their_customer_and_nobody_elses() {
+        let owners = crate::owners::CaseOwners::new();
+        owners.replace(HashMap::from([(
+            "0612".to_string(),
+            crate::owners::Owner {
+                agent: AgentId::new("1001"),
+                case_id: 3,
+            },
+        )]));
+        let none = Permit::default();
+        assert!(!none.allows(&AgentId::new("1001"), "0612"));
+        let p = Permit::default().with("case owner", Arc::new(owners));
+        assert!(p.allows(&AgentId::new("1001"), "0612"));
+        assert!(!p.allows(&AgentId::new("1002"), "0612"));
+        assert!(!p.allows(&AgentId::new("1001"), "0613"));
+        assert_eq!(format!("{p:?}"), "Permit(case owner)");
     }
 }
 
@@ -55,7 +92,7 @@ pub struct OutboundConfig {
     /// The type of an outbound call (its handle-time limit).
     pub call_type: CallType,
     /// Numbers allowed besides the prefixes: those on the agent's open
-    /// work items.
+    /// work items and the customers of the complaint cases they own.
     pub permit: Permit,
     /// The trunk calls go through (`[[trunks]]` name); None: `dial` and
     /// `gateway`, a plain gateway without credentials, limit or probes.

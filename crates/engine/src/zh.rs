@@ -241,6 +241,38 @@ impl ZhWords {
     }
 }
 
+/// 报工号: the recorded words and each agent's work number (工号), the
+/// digits said in 「X号客服为您服务」 when the agent answers. An agent's work
+/// number is its `[[agents]] number`, else its id when the id is digits; an
+/// agent with neither is not announced (nothing is said rather than letters
+/// read as digits or a wrong number; the start logs a warning for each).
+#[derive(Debug, Clone)]
+pub struct AgentNumbers {
+    /// The words the announcement is built from.
+    pub words: ZhWords,
+    /// Agent id → the work number said for it (1–8 ASCII digits).
+    pub numbers: HashMap<String, String>,
+}
+
+impl AgentNumbers {
+    /// The work number said for `agent`, if it has one.
+    pub fn number_of(&self, agent: &str) -> Option<&str> {
+        self.numbers.get(agent).map(String::as_str)
+    }
+
+    /// 「一二号客服为您服务」 for an agent whose work number is 12; empty for
+    /// an agent without one (or one that is not 1–8 digits).
+    pub fn announce(&self, agent: &str) -> Vec<Prompt> {
+        match self.number_of(agent) {
+            Some(n) => self.words.agent(n),
+            None => {
+                tracing::debug!(agent, "no work number (工号) to announce");
+                Vec::new()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -373,6 +405,35 @@ mod tests {
             ["yi", "ling", "ling", "yi", "agent_number"]
         );
         assert!(w.agent("ann").is_empty());
+    }
+
+    #[test]
+    fn an_agent_is_announced_by_its_work_number_and_one_without_is_not() {
+        let numbers = AgentNumbers {
+            words: words(),
+            numbers: [
+                ("1001", "1001"),
+                ("a12", "12"),
+                ("zhang", "7"),
+                ("bad", "x1"),
+            ]
+            .iter()
+            .map(|(a, n)| (a.to_string(), n.to_string()))
+            .collect(),
+        };
+        assert_eq!(
+            names(numbers.announce("1001")),
+            ["yi", "ling", "ling", "yi", "agent_number"]
+        );
+        // `[[agents]] number = "12"` for agent a12: 「一二号客服为您服务」
+        assert_eq!(numbers.number_of("a12"), Some("12"));
+        assert_eq!(names(numbers.announce("a12")), ["yi", "er", "agent_number"]);
+        assert_eq!(names(numbers.announce("zhang")), ["qi", "agent_number"]);
+        // no work number, or one that is not digits: nothing is said
+        assert!(numbers.announce("li").is_empty());
+        assert!(numbers.announce("bad").is_empty());
+        assert!(numbers.announce("").is_empty());
+        assert!(numbers.announce(&"9".repeat(10_000)).is_empty());
     }
 
     #[test]

@@ -139,6 +139,9 @@ struct CallFacts {
     /// the agent's figures, not in the inbound ones (offered, answered,
     /// service level, abandons).
     outbound: bool,
+    /// A callback the engine made (`dialled = "callback"`): the customer did
+    /// not call again (first-contact resolution).
+    callback: bool,
     /// Time of the latest event of the call.
     last_ms: i64,
     rejected: bool,
@@ -630,6 +633,7 @@ impl Metrics {
                 dialled,
             } => {
                 f.outbound |= dialled == OUTBOUND;
+                f.callback |= dialled == "callback";
                 if f.arrived_ms.is_none() {
                     f.arrived_ms = Some(e.at_ms);
                     f.caller = Some(caller.number.as_str().into());
@@ -871,8 +875,10 @@ impl Metrics {
                 .as_deref()
                 .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("anonymous"))
         }
+        // the customer calling again: an agent's call to them or a callback
+        // is not a repeat
         let mut arrivals: HashMap<&str, Vec<i64>> = HashMap::new();
-        for f in self.calls.values() {
+        for f in self.calls.values().filter(|f| !f.outbound && !f.callback) {
             if let (Some(c), Some(t)) = (known(f), f.arrived_ms) {
                 arrivals.entry(c).or_default().push(t);
             }
@@ -2311,6 +2317,24 @@ mod tests {
             if answered {
                 log.answer(at + 1_000, call, "q", "1001", 1_000, 1);
             }
+        }
+        // B is called back by an agent at 3 h and by a callback at 4 h: not
+        // B calling again
+        for (at, call, dialled) in [(3 * h, "b-reply", "outbound"), (4 * h, "b-cb", "callback")] {
+            log.ev(
+                at,
+                call,
+                None,
+                "q",
+                EventKind::Arrived {
+                    caller: Party {
+                        number: "B".into(),
+                        display: None,
+                    },
+                    dialled: dialled.into(),
+                    call_type: CallType::default(),
+                },
+            );
         }
         let m = log.metrics();
         // a1: A again after 2 h (not resolved); a2: next at 30 h, 28 h later

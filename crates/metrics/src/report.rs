@@ -195,6 +195,41 @@ pub fn report_csv(r: &Report) -> String {
     out
 }
 
+/// The period's call notes counted per category (orders, bookings,
+/// feedback, cancellations, complaints, ...: `cases.note_categories`), as a
+/// CSV section (`html` false) or an HTML section for the end of the page.
+pub fn categories_section(counts: &[(String, i64)], html: bool) -> String {
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    if html {
+        let mut out = String::from(
+            "<section id=\"categories\"><h2>Calls by note category</h2>\n<table><tr><th>category</th><th>notes</th><th>share</th></tr>\n",
+        );
+        for (c, n) in counts {
+            let share = if total > 0 {
+                *n as f64 / total as f64
+            } else {
+                0.0
+            };
+            out.push_str(&format!(
+                "<tr><td>{}</td><td>{n}</td><td>{:.1} %</td></tr>\n",
+                esc(c),
+                share * 100.0
+            ));
+        }
+        out.push_str(&format!(
+            "<tr><th>all</th><th>{total}</th><th></th></tr></table></section>\n"
+        ));
+        out
+    } else {
+        let mut out = String::from("\n# categories: calls noted per category\ncategory,notes\n");
+        for (c, n) in counts {
+            out.push_str(&format!("{},{n}\n", csv_field(c)));
+        }
+        out.push_str(&format!("all,{total}\n"));
+        out
+    }
+}
+
 /// Text made safe for HTML content and attribute values.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -502,6 +537,29 @@ pub fn report_html(r: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_categories_section_counts_and_escapes() {
+        let counts = vec![
+            ("complaint".to_string(), 3),
+            ("order".to_string(), 1),
+            ("=cmd,x".to_string(), 1),
+        ];
+        let csv = categories_section(&counts, false);
+        assert!(
+            csv.contains("category,notes\ncomplaint,3\norder,1\n\"'=cmd,x\",1\nall,5\n"),
+            "{csv}"
+        );
+        let html = categories_section(&counts, true);
+        assert!(
+            html.contains("<td>complaint</td><td>3</td><td>60.0 %</td>"),
+            "{html}"
+        );
+        assert!(html.contains("<th>all</th><th>5</th>"));
+        let hostile = vec![("<script>".to_string(), 1)];
+        assert!(!categories_section(&hostile, true).contains("<script>"));
+        assert!(categories_section(&[], false).ends_with("all,0\n"));
+    }
     use super::*;
     use crate::kpi::KpiConfig;
     use hotline_core::{AgentId, CallEvent, CallId, CallType, EndedBy, EventKind, Party, QueueId};

@@ -193,24 +193,126 @@ pub async fn post(
     path: &str,
     body: Option<&Value>,
 ) -> Result<(u16, String), ApiError> {
-    let req = request(t, "POST", path, body)?;
+    exchange(t, "POST", path, body).await
+}
+
+/// One `GET` (fresh connection, [`REQUEST_TIMEOUT`]); the status and the
+/// body (at most [`MAX_BODY`]).
+pub async fn get(t: &ApiTarget, path: &str) -> Result<(u16, String), ApiError> {
+    exchange(t, "GET", path, None).await
+}
+
+async fn exchange(
+    t: &ApiTarget,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, String), ApiError> {
+    let req = request(t, method, path, body)?;
     let work = async {
         let mut s = connect(t).await?;
         let resp = s
             .send_request(req)
             .await
-            .map_err(|e| ApiError::Http(format!("POST {path}: {e}")))?;
+            .map_err(|e| ApiError::Http(format!("{method} {path}: {e}")))?;
         let status = resp.status().as_u16();
         let bytes = Limited::new(resp.into_body(), MAX_BODY)
             .collect()
             .await
-            .map_err(|e| ApiError::Http(format!("POST {path}: reading the answer: {e}")))?
+            .map_err(|e| ApiError::Http(format!("{method} {path}: reading the answer: {e}")))?
             .to_bytes();
         Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
     };
     tokio::time::timeout(REQUEST_TIMEOUT, work)
         .await
-        .map_err(|_| ApiError::Http(format!("POST {path}: no answer within {REQUEST_TIMEOUT:?}")))?
+        .map_err(|_| {
+            ApiError::Http(format!(
+                "{method} {path}: no answer within {REQUEST_TIMEOUT:?}"
+            ))
+        })?
+}
+
+/// The customer's card at the agent's desk
+/// (`GET /api/agents/{id}/customer`), for the call `call_id`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomerCard {
+    /// The call it is for.
+    pub call_id: String,
+    /// The customer's name, when a note, case or call record gave one.
+    pub name: Option<String>,
+    /// A VIP number.
+    pub vip: bool,
+    /// On the blacklist (the reason).
+    pub blacklisted: Option<String>,
+    /// Open complaint cases.
+    pub open_cases: u64,
+    /// The newest open case: id, title, owner.
+    pub case: Option<(i64, String, String)>,
+    /// Calls of this number on record.
+    pub calls_total: u64,
+    /// The last call: when (epoch ms) and who took it.
+    pub last_call: Option<(i64, Option<String>)>,
+}
+
+impl CustomerCard {
+    /// The card of the API's answer, None when the agent has no call or the
+    /// answer is not a card.
+    pub fn from_answer(v: &Value) -> Option<CustomerCard> {
+        let call_id = v.get("call")?.get("call_id")?.as_str()?.to_string();
+        let c = v.get("card")?;
+        let case = c
+            .get("cases")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .map(|k| {
+                (
+                    k.get("id").and_then(Value::as_i64).unwrap_or(0),
+                    s(k, "title").unwrap_or_default(),
+                    s(k, "owner").unwrap_or_default(),
+                )
+            });
+        Some(CustomerCard {
+            call_id,
+            name: s(c, "name"),
+            vip: c.get("vip").and_then(Value::as_bool).unwrap_or(false),
+            blacklisted: c
+                .get("blacklist")
+                .filter(|b| !b.is_null())
+                .map(|b| s(b, "reason").unwrap_or_default()),
+            open_cases: c.get("open_cases").and_then(Value::as_u64).unwrap_or(0),
+            case,
+            calls_total: c.get("calls_total").and_then(Value::as_u64).unwrap_or(0),
+            last_call: c.get("last_call").filter(|l| !l.is_null()).map(|l| {
+                (
+                    l.get("arrived_ms").and_then(Value::as_i64).unwrap_or(0),
+                    s(l, "agent"),
+                )
+            }),
+        })
+    }
+}
+
+/// Reads the customer's card of `call_id` and puts it in the view (if the
+/// call is still the agent's). Failures only leave a debug line: the card
+/// is a help, never in the way of the call.
+async fn fetch_card(t: ApiTarget, view: watch::Sender<AgentView>, call_id: String) {
+    let agent = view.borrow().agent.clone();
+    let path = format!("/api/agents/{agent}/customer");
+    match get(&t, &path).await {
+        Ok((200, body)) => {
+            let card = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| CustomerCard::from_answer(&v));
+            match card {
+                Some(c) if c.call_id == call_id => {
+                    view.send_if_modified(|v| v.set_customer(c));
+                }
+                _ => debug!(call = %call_id, "no customer card for the call"),
+            }
+        }
+        Ok((status, _)) => debug!(status, "GET {path}: no customer card"),
+        Err(e) => debug!(error = %e, "customer card not read"),
+    }
 }
 
 /// What the agent asks of the engine.
@@ -311,7 +413,12 @@ pub fn describe(action: &ApiAction, answer: &Result<(u16, String), ApiError>) ->
         200..=299 => format!("{name}: done"),
         400 => format!("{name}: refused as a bad request{why}"),
         401 => format!("{name}: the API token was refused (401): check --api-token-file"),
-        403 => format!("{name}: not allowed (403){why}: is http.api_token set on the server?"),
+        // a refusal with its reason (a dial rule, an agent's own phone) is
+        // not about the token; only an unexplained or token 403 is
+        403 if short.is_empty() || short.contains("api_token") || short.contains("disabled") => {
+            format!("{name}: not allowed (403){why}: is http.api_token set on the server?")
+        }
+        403 => format!("{name}: not allowed (403){why}"),
         404 if short.is_empty() => format!("{name}: no current call"),
         404 => format!("{name}: {short}"),
         409 => format!("{name}: not possible now{why}"),
@@ -392,6 +499,9 @@ pub struct AgentView {
     pub missed: u32,
     /// The last answer to an action, or the last notable event.
     pub message: String,
+    /// The customer's card of the current call (name, open cases, last
+    /// call), read from the API when the call is offered.
+    pub customer: Option<CustomerCard>,
     /// Callers (and types) of recent calls by id, from `arrived`.
     recent: VecDeque<(String, String, Option<String>)>,
 }
@@ -419,6 +529,19 @@ impl AgentView {
         self.limit = LimitState::Fine;
         self.held = false;
         self.recording_paused = false;
+        self.customer = None;
+    }
+
+    /// Shows `card` if it is for the current call; true when it changed the
+    /// view.
+    pub fn set_customer(&mut self, card: CustomerCard) -> bool {
+        if self.call_id.as_deref() != Some(card.call_id.as_str())
+            || self.customer.as_ref() == Some(&card)
+        {
+            return false;
+        }
+        self.customer = Some(card);
+        true
     }
 
     fn remembered(&self, call: &str) -> Option<&(String, String, Option<String>)> {
@@ -747,10 +870,19 @@ async fn stream_once(
                 "call_event" => match serde_json::from_str::<Value>(&data) {
                     Ok(v) => {
                         let mut desc = None;
+                        let mut card_for = None;
                         view.send_if_modified(|vw| {
+                            let before = vw.call_id.clone();
                             desc = vw.apply(&v);
+                            // a new call at the desk: who is it?
+                            if vw.call_id.is_some() && vw.call_id != before {
+                                card_for = vw.call_id.clone();
+                            }
                             desc.is_some()
                         });
+                        if let Some(call) = card_for {
+                            tokio::spawn(fetch_card(t.clone(), view.clone(), call));
+                        }
                         if let Some(d) = desc {
                             on_event(&d);
                         }
@@ -827,6 +959,53 @@ mod tests {
 
     fn ev(agent: Option<&str>, call: &str, at: i64, kind: Value) -> Value {
         json!({"at_ms": at, "call_id": call, "agent": agent, "queue": "general", "kind": kind})
+    }
+
+    #[test]
+    fn a_customer_card_is_kept_only_for_its_call_and_cleared_with_it() {
+        let mut v = AgentView::new("1001");
+        v.apply(&ev(
+            None,
+            "c1",
+            0,
+            json!({"type": "arrived", "caller": {"number": "0699"}}),
+        ));
+        v.apply(&ev(
+            Some("1001"),
+            "c1",
+            1,
+            json!({"type": "offered", "contact": "x"}),
+        ));
+        let answer = json!({"agent": "1001",
+            "call": {"call_id": "c1", "number": "0699", "state": "ringing"},
+            "card": {"name": null, "vip": true, "blacklist": {"reason": "threats"},
+                     "calls_total": 0, "last_call": null, "open_cases": 0, "cases": []}});
+        let card = CustomerCard::from_answer(&answer).unwrap();
+        assert!(card.vip && card.blacklisted.as_deref() == Some("threats"));
+        assert_eq!((card.last_call.clone(), card.case.clone()), (None, None));
+        // a card of another call is not shown
+        let other = CustomerCard {
+            call_id: "c0".into(),
+            ..card.clone()
+        };
+        assert!(!v.set_customer(other));
+        assert!(v.set_customer(card.clone()));
+        assert!(!v.set_customer(card), "unchanged");
+        v.apply(&ev(
+            Some("1001"),
+            "c1",
+            2,
+            json!({"type": "agent_ring_no_answer", "rang_ms": 1}),
+        ));
+        assert!(v.customer.is_none());
+        // no call, or not a card: nothing
+        for bad in [
+            json!({"call": null, "card": null}),
+            json!([]),
+            json!({"call": {"call_id": 5}}),
+        ] {
+            assert!(CustomerCard::from_answer(&bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
@@ -999,7 +1178,24 @@ mod tests {
                 .contains("not possible now: not on hold")
         );
         assert!(describe(&hold, &ok(401, "")).contains("token was refused"));
-        assert!(describe(&hold, &ok(403, "")).contains("403"));
+        assert!(describe(&hold, &ok(403, "")).contains("http.api_token"));
+        // a dial rule's refusal says why, without the token hint
+        let dial = ApiAction::Dial("13800000000".into());
+        assert_eq!(
+            describe(
+                &dial,
+                &ok(403, r#"{"error":"13800000000 is not an allowed number"}"#)
+            ),
+            "dial 13800000000: not allowed (403): 13800000000 is not an allowed number"
+        );
+        assert!(describe(
+            &hold,
+            &ok(
+                403,
+                r#"{"error":"call control is disabled: set http.api_token"}"#
+            )
+        )
+        .contains("is http.api_token set"));
         assert!(describe(&hold, &ok(500, "<html>")).contains("answered 500"));
         assert!(
             describe(&hold, &Err(ApiError::Http("cannot connect".into())))
@@ -1094,6 +1290,24 @@ mod stub_tests {
                 axpost(move |AxPath(id): AxPath<String>, body: String| async move {
                     s2.lock().unwrap().push((format!("{id}/pause"), body));
                     (StatusCode::OK, Json(json!({"agent": id, "state": "paused"})))
+                }),
+            )
+            .route(
+                "/api/agents/{id}/customer",
+                get(|AxPath(id): AxPath<String>, h: HeaderMap| async move {
+                    if !authorized(&h) || id != "1001" {
+                        return (StatusCode::FORBIDDEN, Json(json!({"error": "not yours"})));
+                    }
+                    (
+                        StatusCode::OK,
+                        Json(json!({"agent": id,
+                            "call": {"call_id": "c1", "number": "0612345678", "state": "talking", "since_ms": 2},
+                            "card": {"number": "0612345678", "name": "王芳", "vip": false, "blacklist": null,
+                                     "calls_total": 4,
+                                     "last_call": {"call_id": "c0", "arrived_ms": 0, "agent": "1002"},
+                                     "open_cases": 1,
+                                     "cases": [{"id": 7, "title": "parcel lost", "owner": "1002"}]}})),
+                    )
                 }),
             )
             .route(
@@ -1198,7 +1412,7 @@ mod stub_tests {
         ));
         let ok = tokio::time::timeout(Duration::from_secs(5), async {
             loop {
-                if rx.borrow().held {
+                if rx.borrow().held && rx.borrow().customer.is_some() {
                     return;
                 }
                 if rx.changed().await.is_err() {
@@ -1213,6 +1427,14 @@ mod stub_tests {
         assert_eq!(v.caller.as_deref(), Some("0612345678"));
         assert_eq!(v.state, AgentState::OnCall);
         assert_eq!(v.call_type.as_deref(), Some("inquiry"));
+        // the customer's card was read for the new call
+        let card = v.customer.clone().unwrap();
+        assert_eq!(
+            (card.call_id.as_str(), card.name.as_deref(), card.open_cases),
+            ("c1", Some("王芳"), 1)
+        );
+        assert_eq!(card.case, Some((7, "parcel lost".into(), "1002".into())));
+        assert_eq!(card.last_call, Some((0, Some("1002".into()))));
         let lines = lines.lock().unwrap().clone();
         assert_eq!(
             lines[..2],

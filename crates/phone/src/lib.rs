@@ -42,3 +42,4 @@ pub mod phone;
 pub mod play;
 pub mod stretch;
 pub mod tui;
+pub mod tui_zh;

@@ -219,6 +219,7 @@ struct Words {
     ok: &'static str,
     state: &'static str,
     caller: &'static str,
+    customer: &'static str,
     call_type: &'static str,
     handle_time: &'static str,
     calls: &'static str,
@@ -254,6 +255,7 @@ const ZH: Words = Words {
     ok: "正常",
     state: "状态",
     caller: "来电号码",
+    customer: "客户",
     call_type: "类型",
     handle_time: "处理时长",
     calls: "通话",
@@ -286,7 +288,7 @@ const ZH: Words = Words {
         ("1", "订单"),
         ("2", "咨询"),
         ("3", "投诉"),
-        ("4", "回访"),
+        ("4", "回电"),
         ("x", "标记辱骂"),
         ("r", "录音暂停/继续"),
         ("s", "开始录音"),
@@ -303,6 +305,7 @@ const EN: Words = Words {
     ok: "ok",
     state: "State",
     caller: "Caller",
+    customer: "Customer",
     call_type: "type",
     handle_time: "Handle time",
     calls: "Calls",
@@ -399,6 +402,11 @@ fn mmss(ms: i64) -> String {
 /// paused, logged out) when the engine has said something, else available.
 pub fn state_text(st: &PhoneState, view: Option<&AgentView>, now_ms: i64, lang: Lang) -> String {
     let w = lang.words();
+    // a pause reason the engine names (`training`) in the interface's language
+    let reason = |r: &str| match lang {
+        Lang::Zh => crate::tui_zh::zh_reason(r),
+        Lang::En => r.to_string(),
+    };
     let mut out = match st.call {
         CallState::Ringing => w.ringing.to_string(),
         CallState::Talking => {
@@ -424,18 +432,18 @@ pub fn state_text(st: &PhoneState, view: Option<&AgentView>, now_ms: i64, lang: 
                 .wrap_up
                 .replace("{}", &((until_ms - now_ms + 999) / 1000).to_string()),
             Some((AgentState::WrapUp { .. }, v)) => match &v.pause_after_call {
-                Some(r) => w.paused.replace("{}", r),
+                Some(r) => w.paused.replace("{}", &reason(r)),
                 None => w.available.to_string(),
             },
-            Some((AgentState::Paused { reason }, _)) => w.paused.replace("{}", reason),
+            Some((AgentState::Paused { reason: r }, _)) => w.paused.replace("{}", &reason(r)),
             _ => w.available.to_string(),
         },
     };
     if let Some(r) = view.and_then(|v| v.pause_after_call.as_ref()) {
         if !matches!(view.map(|v| &v.state), Some(AgentState::Paused { .. }))
-            && !out.contains(r.as_str())
+            && !out.contains(reason(r).as_str())
         {
-            out.push_str(&format!("  ({})", w.pause_after.replace("{}", r)));
+            out.push_str(&format!("  ({})", w.pause_after.replace("{}", &reason(r))));
         }
     }
     out
@@ -485,9 +493,14 @@ pub fn screen_lines(
     let w = lang.words();
     let view = api.map(|(v, _)| v);
     let now_ms = api.map(|(_, t)| t).unwrap_or(0);
-    let mut registration = st.registration.clone();
+    // the phone's and the engine's own lines, in the interface's language
+    let tr = |s: &str| match lang {
+        Lang::Zh => crate::tui_zh::zh_line(s),
+        Lang::En => s.to_string(),
+    };
+    let mut registration = tr(&st.registration);
     if let Some(v) = view {
-        registration.push_str(&format!("   {}: {}", w.engine, v.link));
+        registration.push_str(&format!("   {}: {}", w.engine, tr(&v.link)));
     }
     let caller = st
         .caller
@@ -495,7 +508,13 @@ pub fn screen_lines(
         .or_else(|| view.and_then(|v| v.caller.clone()))
         .unwrap_or_else(|| "-".into());
     let caller = match view.and_then(|v| v.call_type.as_deref()) {
-        Some(t) if st.call != CallState::Idle => format!("{caller}   {} {t}", w.call_type),
+        Some(t) if st.call != CallState::Idle => {
+            let t = match lang {
+                Lang::Zh => crate::tui_zh::zh_call_type(t),
+                Lang::En => t.to_string(),
+            };
+            format!("{caller}   {} {t}", w.call_type)
+        }
         _ => caller,
     };
     let missed = view.map_or(st.missed, |v| v.missed.max(st.missed));
@@ -503,13 +522,19 @@ pub fn screen_lines(
         note.to_string()
     } else {
         match view {
-            Some(v) if !v.message.is_empty() => v.message.clone(),
-            _ => st.last.clone(),
+            Some(v) if !v.message.is_empty() => tr(&v.message),
+            _ => tr(&st.last),
         }
     };
+    let customer = view
+        .and_then(|v| v.customer.as_ref())
+        .map(|c| customer_text(c, now_ms, lang));
     let mut out = vec![
         field(w.registration, &registration),
-        field(w.audio, st.device_trouble.as_deref().unwrap_or(w.ok)),
+        field(
+            w.audio,
+            &st.device_trouble.as_deref().map_or(w.ok.to_string(), tr),
+        ),
         field(w.state, &state_text(st, view, now_ms, lang)),
         field(w.caller, &caller),
         field(
@@ -520,6 +545,10 @@ pub fn screen_lines(
         field(w.last, &last),
         String::new(),
     ];
+    if let Some(c) = customer {
+        // under the caller's number: who they are, before the hello
+        out.insert(4, field(w.customer, &c));
+    }
     match prompt {
         Some(Prompt::PauseReason(t)) => {
             out.push(format!("{}: {t}_   ({})", w.pause_prompt, w.pause_help))
@@ -533,6 +562,67 @@ pub fn screen_lines(
         None => out.extend(key_lines(lang, view.is_some(), KEY_LINE_COLUMNS)),
     }
     out
+}
+
+/// The customer's card in one line: name, VIP, blacklist, open complaint
+/// cases (the newest with its owner: 首问负责制), calls and the last one.
+fn customer_text(c: &crate::api::CustomerCard, now_ms: i64, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let mut parts = vec![c.name.clone().unwrap_or_else(|| "-".into())];
+    if c.vip {
+        parts.push("VIP".into());
+    }
+    if let Some(r) = &c.blacklisted {
+        parts.push(if zh {
+            format!("黑名单：{r}")
+        } else {
+            format!("BLACKLISTED: {r}")
+        });
+    }
+    if c.open_cases > 0 {
+        let case = c.case.as_ref().map_or(String::new(), |(id, title, owner)| {
+            if zh {
+                format!("（#{id} {title}，负责人 {owner}）")
+            } else {
+                format!(" (#{id} {title}, owner {owner})")
+            }
+        });
+        parts.push(if zh {
+            format!("未结投诉 {} 件{case}", c.open_cases)
+        } else {
+            format!("open complaints: {}{case}", c.open_cases)
+        });
+    }
+    let ago = |t: i64| {
+        let days = (now_ms - t).max(0) / 86_400_000;
+        match (days, zh) {
+            (0, true) => "今天".to_string(),
+            (0, false) => "today".to_string(),
+            (d, true) => format!("{d} 天前"),
+            (d, false) => format!("{d} d ago"),
+        }
+    };
+    parts.push(match (&c.last_call, zh) {
+        (None, true) => "首次来电".into(),
+        (None, false) => "first call".into(),
+        (Some((t, agent)), true) => format!(
+            "来电 {} 次，上次 {}{}",
+            c.calls_total,
+            ago(*t),
+            agent
+                .as_deref()
+                .map_or(String::new(), |a| format!("（{a} 接听）"))
+        ),
+        (Some((t, agent)), false) => format!(
+            "{} calls, last {}{}",
+            c.calls_total,
+            ago(*t),
+            agent
+                .as_deref()
+                .map_or(String::new(), |a| format!(" by {a}"))
+        ),
+    });
+    parts.join("  ")
 }
 
 /// Draws the interface: the lines of [`screen_lines`]; the state line bold
@@ -711,7 +801,16 @@ mod tests {
         let zh = draw(80, 14, &st, &lines, Lang::Zh);
         // (a wide character is drawn as the character and an empty cell)
         let squeezed = zh.replace(' ', "");
-        for want in ["坐席1001", "通话中", "静音", "01:23", "来电号码", "未接:1"] {
+        // the phone's own status lines too (issue 20): not "registered (expires 600 s)"
+        for want in [
+            "坐席1001",
+            "通话中",
+            "静音",
+            "01:23",
+            "来电号码",
+            "未接:1",
+            "已注册（600秒后过期）",
+        ] {
             assert!(squeezed.contains(want), "`{want}` missing:\n{zh}");
         }
     }
@@ -764,10 +863,37 @@ mod tests {
         }
         assert!(!l.contains("00:40"), "two clocks:\n{l}");
         assert_eq!(l.matches("Handle time").count(), 1, "{l}");
+        assert!(!l.contains("Customer"), "no card yet:\n{l}");
+        // the customer's card, read from the API, under the caller
+        assert!(v.set_customer(crate::api::CustomerCard {
+            call_id: "c1".into(),
+            name: Some("王芳".into()),
+            vip: true,
+            blacklisted: None,
+            open_cases: 1,
+            case: Some((7, "parcel lost".into(), "1002".into())),
+            calls_total: 4,
+            last_call: Some((50_000 - 3 * 86_400_000, Some("1002".into()))),
+        }));
+        let lines = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::En);
+        assert!(
+            lines[3].contains("0699") && lines[4].starts_with("Customer"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[4].contains("王芳  VIP  open complaints: 1 (#7 parcel lost, owner 1002)  4 calls, last 3 d ago by 1002"),
+            "{lines:?}"
+        );
+        let zh = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::Zh);
+        assert!(
+            zh[4].contains("未结投诉 1 件（#7 parcel lost，负责人 1002）")
+                && zh[4].contains("3 天前"),
+            "{zh:?}"
+        );
         let zh = screen_lines(&talking, now, Some((&v, 50_000)), None, "", Lang::Zh).join("\n");
         for want in [
             "通话中 (保持中)",
-            "类型 order",
+            "类型 订单/预订",
             "00:49 / 01:00  预警",
             "x 标记辱骂",
         ] {
@@ -777,7 +903,7 @@ mod tests {
         v.apply(&json!({"at_ms": 60_000, "call_id": "c1", "agent": "1001", "kind": {"type": "completed", "talk_ms": 59_000, "ended_by": "caller"}}));
         v.apply(&json!({"at_ms": 60_000, "call_id": null, "agent": "1001", "kind": {"type": "agent_paused", "reason": "meal"}}));
         let l = screen_lines(&idle, now, Some((&v, 61_000)), None, "", Lang::Zh).join("\n");
-        assert!(l.contains("暂停（meal）"), "{l}");
+        assert!(l.contains("暂停（用餐）"), "{l}");
         // every line of the key help fits an 80-column terminal in both
         // languages, with and without the engine keys
         for lang in [Lang::Zh, Lang::En] {

@@ -265,6 +265,7 @@ fn flow_settings(cfg: &SimConfig, main: &[AgentId], backup: &[AgentId]) -> FlowS
             retry_ms: 300_000,
             attempts: 3,
             answer_timeout_ms: 30_000,
+            owner_wait_ms: 0,
         });
     }
     f.announcements = t.announce_every_s.map(|every| AnnouncePolicy {

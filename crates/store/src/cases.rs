@@ -574,6 +574,31 @@ impl Store {
         rows.iter().map(note_from_row).collect()
     }
 
+    /// Call notes written in `from_ms <= at_ms < to_ms`, counted per
+    /// category (the report's orders, bookings, complaints, ...), most first.
+    pub async fn note_categories(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT category, COUNT(*) AS n FROM call_notes \
+             WHERE at_ms >= $1 AND at_ms < $2 GROUP BY category ORDER BY n DESC, category",
+        )
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("category")?,
+                    r.try_get::<i64, _>("n")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Opens a case: the case (version 1, stage `receive`), its first step
     /// and, when it came from a call, the link to that call; in one
     /// transaction.
@@ -904,7 +929,8 @@ impl Store {
             "SELECT {cols}, (SELECT COUNT(*) FROM cdrs d WHERE d.caller = k.number \
              AND d.arrived_ms > k.opened_ms \
              AND d.arrived_ms <= COALESCE(k.closed_ms, $3) \
-             AND (k.call_id IS NULL OR d.call_id <> k.call_id)) AS repeats \
+             AND (k.call_id IS NULL OR d.call_id <> k.call_id) \
+             AND d.dialled NOT IN ('outbound', 'callback')) AS repeats \
              FROM cases k WHERE k.opened_ms >= $1 AND k.opened_ms < $2 ORDER BY k.opened_ms, k.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -16,6 +16,7 @@
 
 mod cases;
 mod console;
+mod duty;
 mod evidence;
 mod language;
 pub mod quality;
@@ -27,6 +28,7 @@ pub use cases::{
     CaseWithRepeats, LinkKind, NewCase, NewNote, Note, OpenOwner, MAX_CASE_PAGE,
 };
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
+pub use duty::{Handover, NewHandover, StoredChange, MAX_HANDOVERS};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
 pub use worklist::{Campaign, ItemFilter, MAX_ITEMS};
 
@@ -211,6 +213,30 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    /// Calls that arrived at or after `from_ms` and have no CDR (still
+    /// running, or left unfinished by a killed engine), oldest first, at
+    /// most `limit`.
+    pub async fn calls_without_cdr(
+        &self,
+        from_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<CallId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT call_id, MIN(at_ms) AS first_ms FROM events \
+             WHERE kind = 'arrived' AND at_ms >= $1 AND call_id IS NOT NULL \
+             AND call_id NOT IN (SELECT call_id FROM cdrs) \
+             GROUP BY call_id ORDER BY first_ms, call_id LIMIT $2"
+                .into_sql_str(),
+        )
+        .bind(from_ms)
+        .bind(limit.clamp(0, MAX_LIMIT))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(CallId::from_stored(r.try_get::<String, _>("call_id")?)))
+            .collect()
     }
 
     /// Events of one kind (`callback_requested`, ...) with `at_ms >= from_ms`,
@@ -433,6 +459,10 @@ fn migrator(backend: Backend) -> Migrator {
         Backend::Sqlite => include_str!("../migrations/sqlite/0006_quality.sql"),
         Backend::Postgres => include_str!("../migrations/postgres/0006_quality.sql"),
     };
+    let duty = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0008_duty.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0008_duty.sql"),
+    };
     let worklist = match backend {
         Backend::Sqlite => include_str!("../migrations/sqlite/0005_worklist.sql"),
         Backend::Postgres => include_str!("../migrations/postgres/0005_worklist.sql"),
@@ -485,6 +515,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("user_language"),
             MigrationType::Simple,
             user_language.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            8,
+            Cow::Borrowed("duty"),
+            MigrationType::Simple,
+            duty.into_sql_str(),
             false,
         ),
     ])

@@ -49,12 +49,15 @@ pub struct ItemFilter {
     pub from_ms: Option<i64>,
     /// Created before, epoch ms.
     pub to_ms: Option<i64>,
+    /// Only this customer's number (the customer profile).
+    pub number: Option<String>,
     /// Most rows (clamped to 1..=[`MAX_ITEMS`]; 0 = the maximum).
     pub limit: i64,
 }
 
 enum Arg {
     Int(i64),
+    Text(String),
 }
 
 impl Store {
@@ -174,6 +177,10 @@ impl Store {
                 cond.push(format!("{sql}${}", args.len()));
             }
         }
+        if let Some(n) = &f.number {
+            args.push(Arg::Text(n.clone()));
+            cond.push(format!("number = ${}", args.len()));
+        }
         let limit = if f.limit <= 0 {
             MAX_ITEMS
         } else {
@@ -191,8 +198,10 @@ impl Store {
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for a in args {
-            let Arg::Int(v) = a;
-            q = q.bind(v);
+            q = match a {
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+            };
         }
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(item_from_row).collect()

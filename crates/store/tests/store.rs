@@ -26,6 +26,9 @@ use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
 #[path = "suites/worklist.rs"]
 mod worklist_suite;
 
+#[path = "suites/duty.rs"]
+mod duty_suite;
+
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
     CallEvent {
         at_ms: at,
@@ -196,6 +199,39 @@ async fn suite(url: &str) {
     store.upsert_cdr(&b).await.unwrap();
     let c = cdr("c3", 5_000);
     store.upsert_cdr(&c).await.unwrap();
+    // calls without a CDR (left open by a killed engine): arrived, no CDR,
+    // not before the window
+    let arrived = |at: i64, call: &str| {
+        ev(
+            at,
+            call,
+            EventKind::Arrived {
+                caller: hotline_core::Party {
+                    number: "0612".into(),
+                    display: None,
+                },
+                dialled: "hotline".into(),
+                call_type: CallType::Inquiry,
+            },
+        )
+    };
+    for e in [
+        arrived(500, "c-old"),
+        arrived(1_000, "c1"),
+        arrived(2_500, "c-open-2"),
+        arrived(2_000, "c-open-1"),
+    ] {
+        store.append_event(&e).await.unwrap();
+    }
+    assert_eq!(
+        store.calls_without_cdr(1_000, 10).await.unwrap(),
+        vec![
+            CallId::from_stored("c-open-1"),
+            CallId::from_stored("c-open-2")
+        ]
+    );
+    assert_eq!(store.calls_without_cdr(1_000, 1).await.unwrap().len(), 1);
+    assert!(store.calls_without_cdr(1_000, -1).await.unwrap().is_empty());
     assert_eq!(store.cdr(&CallId::from_stored("none")).await.unwrap(), None);
     // newest first; equal arrival times ordered by call id, descending
     assert_eq!(
@@ -299,6 +335,7 @@ async fn suite(url: &str) {
     cases::suite(&store, HOSTILE).await;
     quality_suite::quality_suite(&store).await;
     worklist_suite::worklist_suite(&store, HOSTILE).await;
+    duty_suite::duty_suite(&store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen

@@ -93,7 +93,8 @@ function loggedIn(me) {
   $('nav').hidden = false;
   $('whoami').textContent = t('nav.whoami', { user: me.user, role: tOr(`role.${me.role}`, me.role) });
   $('nav-audit').hidden = me.role !== 'admin';
-  if (!location.hash || location.hash === '#/login') location.hash = '#/wallboard';
+  $('nav-desk').hidden = me.role !== 'agent'; // desk.js
+  if (!location.hash || location.hash === '#/login') location.hash = me.role === 'agent' ? '#/desk' : '#/wallboard';
   // the language this user chose (stored on the server); a user who never
   // chose keeps the one this browser uses (nothing is stored until they pick)
   fetch('/api/me/language', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).then((p) => {
@@ -176,24 +177,24 @@ const ENDS = new Set(['completed', 'abandoned', 'failed', 'rejected', 'voicemail
 const AGENT_EVENTS = new Set(['agent_paused', 'agent_unpaused', 'agent_logged_in', 'agent_logged_out', 'agent_registered', 'agent_unregistered', 'wrap_up', 'offered', 'agent_answered', 'completed', 'agent_ring_no_answer', 'agent_rejected']);
 
 function applyEvent(e) {
-  const t = e.kind && e.kind.type; // (shadows t() here: no message is looked up in this function)
+  const type = e.kind && e.kind.type; // (never a local `t`: it would hide t() from i18n.js)
   const id = e.call_id;
   if (id) {
-    if (t === 'arrived') {
+    if (type === 'arrived') {
       state.calls.set(id, { id, caller: e.kind.caller && e.kind.caller.number, since: e.at_ms, type: e.kind.call_type, queue: e.queue, agent: null, answered: null, limit: null, level: '' });
     }
     const c = state.calls.get(id);
     if (c) {
       if (e.queue) c.queue = e.queue;
-      if (t === 'offered' && e.agent) c.offered = e.agent;
-      if (t === 'agent_answered') { c.agent = e.agent; c.answered = e.at_ms; }
-      if (t === 'ivr_choice' && e.kind.call_type) c.type = e.kind.call_type;
-      if (t === 'limit_warning') { c.level = 'warning'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
-      if (t === 'limit_exceeded') { c.level = 'exceeded'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
-      if (ENDS.has(t)) state.calls.delete(id);
+      if (type === 'offered' && e.agent) c.offered = e.agent;
+      if (type === 'agent_answered') { c.agent = e.agent; c.answered = e.at_ms; }
+      if (type === 'ivr_choice' && e.kind.call_type) c.type = e.kind.call_type;
+      if (type === 'limit_warning') { c.level = 'warning'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
+      if (type === 'limit_exceeded') { c.level = 'exceeded'; c.limit = e.kind.limit_ms; c.type = e.kind.call_type; }
+      if (ENDS.has(type)) state.calls.delete(id);
     }
   }
-  if (AGENT_EVENTS.has(t)) refreshAgents();
+  if (AGENT_EVENTS.has(type)) refreshAgents();
 }
 
 async function refreshAgents() {
@@ -244,15 +245,20 @@ function currentView() {
 
 // a figure in the unit of its KPI column (GET /api/kpis)
 function fmtFigure(col, v) {
-  if (v === null || v === undefined) return '–';
-  if (col.unit === 'millis') return fmtDur(v);
-  if (col.unit === 'ratio') return pct(v);
-  if (col.unit === 'count') return fmtNum(v);
-  return fmtNum(v, 1);
+  if (v === null || v === undefined || Number.isNaN(Number(v))) return '–';
+  switch (col.unit) {
+    case 'millis': case 'span': return fmtDuration(v); // 3分12秒 / 3 min 12 s
+    case 'ratio': return pct(v);
+    case 'count': return fmtNum(v);
+    case 'rings': return t('unit.rings', { n: fmtNum(v, 1) });
+    case 'per_hour': return t('unit.per_hour', { n: fmtNum(v, 1) });
+    case 'money': return fmtNum(v, 2);
+    default: return fmtNum(v, 1);
+  }
 }
 
-function tile(k, v, id) {
-  return h('div', { class: 'tile' }, h('div', { class: 'v', id }, v), h('div', { class: 'k' }, k));
+function tile(k, v, id, help) {
+  return h('div', { class: 'tile', title: help || null }, h('div', { class: 'v', id }, v), h('div', { class: 'k' }, k));
 }
 
 function viewWallboard() {
@@ -269,9 +275,11 @@ function viewWallboard() {
     h('h3', { id: 'wb-trunks-title', hidden: true }, t('wb.trunks')),
     h('table', { id: 'wb-trunks' }),
     h('div', { id: 'wb-worklist' }),
+    h('div', { id: 'wb-duty' }),
   );
   refreshTrunks();
   if (window.hotlineWorklist) window.hotlineWorklist.wallboard($('wb-worklist'));
+  if (window.hotlineDuty) window.hotlineDuty.wallboard($('wb-duty'));
   startStream();
   refreshAgents();
   if (!state.kpis) {
@@ -323,12 +331,12 @@ function renderWallboard() {
   // the tiles and the queue table are the columns /api/kpis names for the wallboard
   const cols = (state.kpis && state.kpis.wallboard.map((n) => state.kpis.columns.find((x) => x.name === n)).filter(Boolean)) || [];
   const ids = { waiting_now: 'wb-waiting', talking_now: 'wb-talking', offered: 'wb-offered' };
-  $('wb-tiles').replaceChildren(...cols.map((col) => tile(kpiTitle(col), c ? fmtFigure(col, c[col.name]) : '–', ids[col.name])));
+  $('wb-tiles').replaceChildren(...cols.map((col) => tile(kpiTitle(col), c ? fmtFigure(col, c[col.name]) : '–', ids[col.name], kpiHelp(col))));
   const qs = s ? Object.entries(s.queues || {}) : [];
   $('wb-queues').replaceChildren(
     h('tr', {}, [t('col.queue'), ...cols.map(kpiTitle)].map((x, i) => h('th', { class: i ? 'num' : '', title: i ? kpiHelp(cols[i - 1]) : '' }, x))),
     ...qs.map(([q, f]) => h('tr', { 'data-queue': q },
-      h('td', {}, q), ...cols.map((col) => h('td', { class: 'num' }, fmtFigure(col, f[col.name]))))),
+      h('td', {}, queueName(q)), ...cols.map((col) => h('td', { class: 'num' }, fmtFigure(col, f[col.name]))))),
   );
   const now = Date.now();
   const calls = [...state.calls.values()].sort((a, b) => a.since - b.since);
@@ -336,7 +344,7 @@ function renderWallboard() {
     h('tr', {}, ['col.call', 'col.caller', 'col.queue', 'col.type', 'col.agent', 'col.waiting_talking', 'col.limit'].map((x) => h('th', {}, t(x)))),
     ...calls.map((c) => h('tr', { class: 'live-call', 'data-call': c.id },
       h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.id)}` }, c.id.slice(0, 12))),
-      h('td', {}, c.caller || ''), h('td', {}, c.queue || ''), h('td', {}, callType(c.type)), h('td', {}, c.agent || (c.offered ? t('wb.ringing', { agent: c.offered }) : t('wb.waiting'))),
+      h('td', {}, c.caller || ''), h('td', {}, queueName(c.queue)), h('td', {}, callType(c.type)), h('td', {}, c.agent || (c.offered ? t('wb.ringing', { agent: c.offered }) : t('wb.waiting'))),
       h('td', {}, h('span', { class: `clock ${c.level}` }, (c.approx ? '~' : '') + (c.answered ? fmtDur(now - c.answered) : fmtDur(now - c.since)))),
       h('td', {}, c.limit ? fmtDur(c.limit) : ''))),
   );
@@ -349,7 +357,7 @@ function renderWallboard() {
       const f = figures[a.agent] || {};
       return h('tr', { 'data-agent': a.agent },
         h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, agentState(a.state)), h('td', {}, fmtDur(now - a.since)),
-        h('td', {}, a.reason || ''), h('td', {}, call ? callType(call.type) : ''),
+        h('td', {}, pauseReason(a.reason)), h('td', {}, call ? callType(call.type) : ''),
         h('td', {}, call && call.answered ? h('span', { class: `clock ${call.level}` }, fmtDur(now - call.answered) + (call.limit ? ` / ${fmtDur(call.limit)}` : '')) : ''),
         h('td', { class: 'num' }, fmtNum(f.missed !== undefined ? f.missed : a.missed)), h('td', { class: 'num' }, pct(f.within_limit)));
     }),
@@ -391,7 +399,7 @@ async function viewList(kind, query) {
     h('tr', {}, ['col.arrived', 'col.call', 'col.caller', 'col.queue', 'col.agent', 'col.type', 'col.outcome', 'col.wait', 'col.talk', 'col.marks', 'col.hold'].map((x) => h('th', {}, t(x)))),
     ...page.items.map((c) => h('tr', { 'data-call': c.call_id },
       h('td', {}, fmtTime(c.arrived_ms)), h('td', {}, h('a', { href: `#/call/${encodeURIComponent(c.call_id)}` }, c.call_id.slice(0, 16))),
-      h('td', {}, c.caller), h('td', {}, c.queue || ''), h('td', {}, c.agent || ''), h('td', {}, callType(c.type)), h('td', {}, outcomeName(c.outcome)),
+      h('td', {}, c.caller), h('td', {}, queueName(c.queue)), h('td', {}, c.agent || ''), h('td', {}, callType(c.type)), h('td', {}, outcomeName(c.outcome)),
       h('td', { class: 'num' }, fmtDuration(c.wait_ms)), h('td', { class: 'num' }, fmtDuration(c.talk_ms)),
       h('td', {}, c.marks.map((m) => markKind(m.kind)).join(t('common.list_sep'))), h('td', { class: c.held ? 'held' : '' }, c.held ? t('list.on_hold') : ''))),
   );
@@ -412,13 +420,14 @@ function describe(e) {
   const bits = [];
   if (k.caller) bits.push(t('ev.from', { number: k.caller.number }));
   if (e.agent) bits.push(t('ev.agent', { agent: e.agent }));
-  if (e.queue) bits.push(t('ev.queue', { queue: e.queue }));
+  if (e.queue) bits.push(t('ev.queue', { queue: queueName(e.queue) }));
   for (const key of ['wait_ms', 'talk_ms', 'rings', 'ended_by', 'reason', 'call_type', 'limit_ms', 'position', 'to']) {
     if (k[key] === undefined || k[key] === null) continue;
     let val = k[key];
     if (key.endsWith('_ms')) val = fmtDuration(val);
     else if (key === 'call_type') val = callType(val);
     else if (key === 'ended_by') val = tOr(`ended_by.${val}`, val);
+    else if (key === 'to') val = queueName(val);
     else if (typeof val === 'number') val = fmtNum(val);
     bits.push(`${tOr(`field.${key}`, key)} ${val}`);
   }
@@ -433,7 +442,7 @@ async function viewCall(id) {
   const c = call.cdr;
   if (c) {
     v.append(h('table', { class: 'facts' },
-      [['caller', c.caller], ['dialled', c.dialled], ['queue', c.queue], ['agent', c.agent], ['type', callType(c.type)], ['arrived', fmtTime(c.arrived_ms)], ['outcome', outcomeName(c.outcome)], ['wait', fmtDuration(c.wait_ms)], ['talk', fmtDuration(c.talk_ms)], ['hold', call.held ? t('call.on_legal_hold_caps') : t('common.no')]]
+      [['caller', c.caller], ['dialled', c.dialled], ['queue', queueName(c.queue)], ['agent', c.agent], ['type', callType(c.type)], ['arrived', fmtTime(c.arrived_ms)], ['outcome', outcomeName(c.outcome)], ['wait', fmtDuration(c.wait_ms)], ['talk', fmtDuration(c.talk_ms)], ['hold', call.held ? t('call.on_legal_hold_caps') : t('common.no')]]
         .map(([k, x]) => h('tr', {}, h('th', {}, t(`col.${k}`)), h('td', { class: k === 'hold' && call.held ? 'held' : '' }, x || '')))));
   }
   const t0 = call.events.length ? call.events[0].at_ms : 0;
@@ -446,6 +455,7 @@ async function viewCall(id) {
     await player(v, id, call.held);
     if (window.hotlineQuality) await window.hotlineQuality.attach(v, id, c); // quality.js
   }
+  if (window.hotlineDesk) v.append(await window.hotlineDesk.noteForm(id)); // desk.js: the call note
   if (c) {
     v.append(h('p', {}, h('a', { href: `#/blacklist?caller=${encodeURIComponent(c.caller)}&call=${encodeURIComponent(id)}` }, t('call.blacklist_caller'))));
   }
@@ -594,7 +604,7 @@ function renderAgentsTable() {
     ...state.agents.map((a) => {
       const f = figures[a.agent] || {};
       return h('tr', { 'data-agent': a.agent },
-        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, agentState(a.state)), h('td', {}, a.reason || ''),
+        h('td', {}, a.agent), h('td', { class: `state-${a.state}` }, agentState(a.state)), h('td', {}, pauseReason(a.reason)),
         h('td', {}, a.registered ? t('common.yes') : t('common.no')), h('td', { class: 'num' }, fmtNum(a.answered)), h('td', { class: 'num' }, fmtNum(a.missed)), h('td', { class: 'num' }, pct(f.within_limit)),
         h('td', {}, h('input', { id: `reason-${a.agent}`, placeholder: t('agents.pause_reason'), size: 12, maxlength: 64 }),
           h('button', { onclick: () => act(a.agent, 'pause') }, t('agents.pause')), h('button', { onclick: () => act(a.agent, 'unpause') }, t('agents.unpause')),
@@ -667,8 +677,10 @@ function route() {
   const [view, arg] = path.split('/');
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.id === `nav-${view}`);
   if (view !== 'wallboard') { clearInterval(state.tick); }
+  if (window.hotlineDesk && window.hotlineDesk.route(view, arg)) { stopStream(); return; } // desk.js
   if (window.hotlineCases && window.hotlineCases.route(view, arg, query)) return; // cases.js
   if (window.hotlineWorklist && window.hotlineWorklist.route(view, arg, query)) { stopStream(); return; }
+  if (window.hotlineDuty && window.hotlineDuty.route(view, arg, query)) { stopStream(); return; } // duty.js
   if (state.me.role === 'agent') {
     $('view').replaceChildren(h('p', {}, t('agents.no_access')));
     return;
@@ -685,6 +697,10 @@ function route() {
 
 // names the engine sends, in the reader's language
 const callType = (x) => (x ? tOr(`type.${x}`, x) : '');
+// a queue's label: the shipped queues have words, others show their id
+const queueName = (x) => (x ? tOr(`queue.${x}`, x) : '');
+// a pause reason: the shipped ones (feature codes, auto-pause) have words
+const pauseReason = (x) => (x ? tOr(`reason.${x.replace(/ /g, '_')}`, x) : '');
 const outcomeName = (x) => (x ? tOr(`outcome.${x}`, x) : '');
 const agentState = (x) => (x ? tOr(`state.${x}`, x.replace(/_/g, ' ')) : '');
 const markKind = (x) => (x ? tOr(`mark.${x}`, x) : '');

@@ -1,45 +1,18 @@
 // hotline console: live monitoring (issue 17). Adds listen / whisper /
 // barge / stop buttons to the wallboard's live calls; the engine rings the
 // supervisor's phone (entered once, kept in this browser) and joins it.
-// Plain JS; user data only through textContent. Needs app.js (window.hotline).
+// Plain JS; user data only through textContent. Needs app.js (window.hotline)
+// and i18n.js (t).
 'use strict';
 
-// Every string this file shows, in one table (to move into the message
-// catalogue of issue 20).
-const MONITOR_TEXT = {
-  en: {
-    phone: 'my phone',
-    phoneHint: 'the SIP account of your desk phone or softphone ([monitor] supervisors)',
-    listen: 'listen',
-    whisper: 'whisper',
-    barge: 'barge',
-    stop: 'stop',
-    column: 'monitor',
-    noPhone: 'enter your phone first',
-    ringing: (phone) => `ringing ${phone}…`,
-    on: (mode) => `monitoring: ${mode}`,
-    stopped: 'monitoring stopped',
-  },
-  'zh-CN': {
-    phone: '我的话机',
-    phoneHint: '您的话机或软电话的 SIP 账号（[monitor] supervisors）',
-    listen: '监听',
-    whisper: '耳语',
-    barge: '强插',
-    stop: '停止',
-    column: '监听',
-    noPhone: '请先填写您的话机',
-    ringing: (phone) => `正在呼叫 ${phone}…`,
-    on: (mode) => `监听中：${mode}`,
-    stopped: '监听已结束',
-  },
-};
+// Every string shown is in the catalogue (assets/i18n/*.json, keys
+// `monitor.*`), looked up with i18n.js's t() when drawn.
 
 (() => {
-  const lang = (document.documentElement.lang || navigator.language || 'en').startsWith('zh') ? 'zh-CN' : 'en';
-  const T = MONITOR_TEXT[lang];
   const monitored = new Map(); // call id -> mode
   const PHONE_KEY = 'hotline.monitor.phone';
+  const MODES = { listen: 'monitor.listen', whisper: 'monitor.whisper', barge: 'monitor.barge' };
+  const modeName = (mode) => (MODES[mode] ? t(MODES[mode]) : mode);
 
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
@@ -80,16 +53,16 @@ const MONITOR_TEXT = {
       if (mode === 'stop') {
         await send('DELETE', `/api/monitor/${encodeURIComponent(callId)}`);
         monitored.delete(callId);
-        say(T.stopped);
+        say(t('monitor.stopped'));
       } else if (monitored.has(callId)) {
         await send('POST', `/api/monitor/${encodeURIComponent(callId)}`, { mode });
         monitored.set(callId, mode);
-        say(T.on(T[mode]));
+        say(t('monitor.on', { mode: modeName(mode) }));
       } else {
-        if (!phone) { say(T.noPhone); return; }
+        if (!phone) { say(t('monitor.no_phone')); return; }
         await send('POST', '/api/monitor', { call: callId, phone, mode });
         monitored.set(callId, mode);
-        say(T.ringing(phone));
+        say(t('monitor.ringing', { phone }));
       }
     } catch (e) {
       say(e.message);
@@ -100,11 +73,11 @@ const MONITOR_TEXT = {
   function phoneField() {
     const table = document.getElementById('wb-calls');
     if (!table || document.getElementById('monitor-phone')) return;
-    const input = el('input', { id: 'monitor-phone', size: '10', title: T.phoneHint, value: localStorage.getItem(PHONE_KEY) || '' });
+    const input = el('input', { id: 'monitor-phone', size: '10', title: t('monitor.phone_hint'), value: localStorage.getItem(PHONE_KEY) || '' });
     const keep = () => localStorage.setItem(PHONE_KEY, input.value.trim());
     input.addEventListener('input', keep);
     input.addEventListener('change', keep);
-    const label = el('label', { class: 'monitor-phone' }, `${T.phone} `);
+    const label = el('label', { class: 'monitor-phone' }, `${t('monitor.phone')} `);
     label.append(input);
     table.parentNode.insertBefore(label, table);
   }
@@ -116,7 +89,7 @@ const MONITOR_TEXT = {
     phoneField();
     const state = window.hotline || { calls: new Map() };
     const head = table.querySelector('tr');
-    if (head && !head.querySelector('.monitor-col')) head.append(el('th', { class: 'monitor-col' }, T.column));
+    if (head && !head.querySelector('.monitor-col')) head.append(el('th', { class: 'monitor-col' }, t('monitor.column')));
     for (const row of table.querySelectorAll('tr.live-call')) {
       if (row.querySelector('.monitor-cell')) continue;
       const id = row.getAttribute('data-call');
@@ -125,9 +98,9 @@ const MONITOR_TEXT = {
       if (call && call.agent && call.answered) {
         const current = monitored.get(id);
         for (const mode of ['listen', 'whisper', 'barge']) {
-          cell.append(el('button', { type: 'button', class: current === mode ? 'monitor-btn active' : 'monitor-btn', 'data-mode': mode, onclick: () => request(id, mode) }, T[mode]));
+          cell.append(el('button', { type: 'button', class: current === mode ? 'monitor-btn active' : 'monitor-btn', 'data-mode': mode, onclick: () => request(id, mode) }, modeName(mode)));
         }
-        if (current) cell.append(el('button', { type: 'button', class: 'monitor-btn', 'data-mode': 'stop', onclick: () => request(id, 'stop') }, T.stop));
+        if (current) cell.append(el('button', { type: 'button', class: 'monitor-btn', 'data-mode': 'stop', onclick: () => request(id, 'stop') }, t('monitor.stop')));
       }
       row.append(cell);
     }

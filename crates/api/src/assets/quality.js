@@ -5,25 +5,8 @@
 // (two reviewers side by side = calibration). User data only via textContent.
 'use strict';
 
-// every UI string of this page, for the zh-CN/en message catalogue
-const QA_TEXT = {
-  title: 'Quality score',
-  form: 'form',
-  total: 'total',
-  commentPlaceholder: 'comment at the current position',
-  addComment: 'Comment here',
-  save: 'Save score',
-  saved: (t) => `score saved: ${t}`,
-  scoresTitle: 'Scores of this call',
-  none: 'not scored yet',
-  reviewer: 'reviewer',
-  when: 'scored',
-  comments: 'comments',
-  notRated: (c) => `rate “${c}” first`,
-  noForms: 'no score form is configured',
-  emptyComment: 'write the comment first',
-};
-
+// every string shown is in the catalogue (assets/i18n/*.json, keys
+// `quality.*`), looked up with i18n.js's t()
 (function () {
   function totalOf(form, ratings, max) {
     let got = 0;
@@ -50,19 +33,19 @@ const QA_TEXT = {
   async function listScores(box, id) {
     let data;
     try { data = await api('GET', `/api/calls/${encodeURIComponent(id)}/scores`); } catch (e) { box.replaceChildren(h('p', { class: 'error' }, e.message)); return; }
-    if (!data.scores.length) { box.replaceChildren(h('p', { class: 'muted', id: 'qa-none' }, QA_TEXT.none)); return; }
+    if (!data.scores.length) { box.replaceChildren(h('p', { class: 'muted', id: 'qa-none' }, t('quality.none'))); return; }
     box.replaceChildren(h('table', { id: 'qa-scores' },
-      h('thead', {}, h('tr', {}, h('th', {}, QA_TEXT.reviewer), h('th', {}, QA_TEXT.total), h('th', {}, QA_TEXT.form), h('th', {}, QA_TEXT.when), h('th', {}, QA_TEXT.comments))),
+      h('thead', {}, h('tr', {}, ['quality.reviewer', 'quality.total', 'quality.form', 'quality.when', 'quality.comments'].map((k) => h('th', {}, t(k))))),
       h('tbody', {}, data.scores.map((s) => h('tr', { 'data-reviewer': s.reviewer },
         h('td', {}, s.reviewer),
-        h('td', { class: 'num qa-total' }, s.total.toFixed(1)),
+        h('td', { class: 'num qa-total' }, fmtNum(s.total, 1)),
         h('td', {}, s.form),
         h('td', {}, fmtTime(s.at_ms)),
         h('td', {}, h('ul', { class: 'qa-comments' }, s.comments.map(commentItem))))))));
   }
 
   async function attach(view, id) {
-    const section = h('section', { id: 'qa', class: 'qa' }, h('h3', {}, QA_TEXT.title));
+    const section = h('section', { id: 'qa', class: 'qa' }, h('h3', {}, t('quality.title')));
     view.append(section);
     const scoresBox = h('div', { id: 'qa-list' });
     let meta;
@@ -77,15 +60,15 @@ const QA_TEXT = {
       const commentList = h('ul', { id: 'qa-new-comments', class: 'qa-comments' });
       const form = () => meta.forms.find((f) => f.id === pick.value) || meta.forms[0];
       const showTotal = () => {
-        const t = totalOf(form(), ratings, meta.max_rating);
-        total.textContent = t === null ? '–' : t.toFixed(1);
+        const sum = totalOf(form(), ratings, meta.max_rating);
+        total.textContent = sum === null ? '–' : fmtNum(sum, 1);
       };
       const drawCriteria = () => {
         for (const k of Object.keys(ratings)) delete ratings[k];
         rows.replaceChildren(...form().criteria.map((c) => {
           const sel = h('select', { id: `qa-r-${c.id}`, 'data-criterion': c.id },
             h('option', { value: '' }, '–'),
-            Array.from({ length: meta.max_rating + 1 }, (_, i) => h('option', { value: String(i) }, String(i))));
+            Array.from({ length: meta.max_rating + 1 }, (_, i) => h('option', { value: String(i) }, fmtNum(i))));
           sel.addEventListener('change', () => {
             if (sel.value === '') delete ratings[c.id]; else ratings[c.id] = Number(sel.value);
             showTotal();
@@ -95,38 +78,38 @@ const QA_TEXT = {
         showTotal();
       };
       pick.addEventListener('change', drawCriteria);
-      const text = h('input', { id: 'qa-comment-text', maxlength: '1000', placeholder: QA_TEXT.commentPlaceholder });
-      const add = h('button', { type: 'button', id: 'qa-comment-add' }, QA_TEXT.addComment);
+      const text = h('input', { id: 'qa-comment-text', maxlength: '1000', placeholder: t('quality.comment_placeholder') });
+      const add = h('button', { type: 'button', id: 'qa-comment-add' }, t('quality.add_comment'));
       add.addEventListener('click', () => {
-        const t = text.value.trim();
-        if (!t) { flash(QA_TEXT.emptyComment); return; }
+        const said = text.value.trim();
+        if (!said) { flash(t('quality.empty_comment')); return; }
         const audio = document.getElementById('audio');
-        const c = { offset_ms: Math.round((audio ? audio.currentTime : 0) * 1000), text: t };
+        const c = { offset_ms: Math.round((audio ? audio.currentTime : 0) * 1000), text: said };
         comments.push(c);
         commentList.append(commentItem(c));
         text.value = '';
       });
-      const save = h('button', { type: 'button', id: 'qa-save' }, QA_TEXT.save);
+      const save = h('button', { type: 'button', id: 'qa-save' }, t('quality.save'));
       save.addEventListener('click', async () => {
         const missing = form().criteria.find((c) => ratings[c.id] === undefined);
-        if (missing) { flash(QA_TEXT.notRated(missing.label)); return; }
+        if (missing) { flash(t('quality.not_rated', { criterion: missing.label })); return; }
         try {
           const r = await api('POST', `/api/calls/${encodeURIComponent(id)}/scores`, { form: form().id, ratings, comments });
-          flash(QA_TEXT.saved(r.total.toFixed(1)));
+          flash(t('quality.saved', { total: fmtNum(r.total, 1) }));
           await listScores(scoresBox, id);
         } catch (e) { flash(e.message); }
       });
       section.append(
-        h('div', { class: 'player-controls' }, h('label', {}, QA_TEXT.form, pick), h('span', {}, `${QA_TEXT.total} `, total)),
+        h('div', { class: 'player-controls' }, h('label', {}, t('quality.form'), pick), h('span', {}, `${t('quality.total')} `, total)),
         h('table', { class: 'facts qa-form' }, rows),
         h('div', { class: 'player-controls' }, text, add),
         commentList,
         h('div', { class: 'player-controls' }, save));
       drawCriteria();
     } else if (canScore) {
-      section.append(h('p', { class: 'muted' }, QA_TEXT.noForms));
+      section.append(h('p', { class: 'muted' }, t('quality.no_forms')));
     }
-    section.append(h('h4', {}, QA_TEXT.scoresTitle), scoresBox);
+    section.append(h('h4', {}, t('quality.scores_title')), scoresBox);
     await listScores(scoresBox, id);
   }
 

@@ -5,8 +5,9 @@
 use super::*;
 use crate::case_deadlines;
 use crate::cases::{CaseDesk, CasesConfig};
+use hotline_core::AgentId;
 use hotline_engine::owners::CaseOwners;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const HOUR: i64 = 3_600_000;
 
@@ -630,10 +631,33 @@ async fn the_customer_profile_for_its_agent_and_supervisors() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
+    // a call-back owed to the number (a missed call), on the profile too
+    let t = w.clock.now_ms();
+    w.console
+        .store()
+        .insert_work_item(&hotline_worklist::NewItem {
+            kind: hotline_worklist::ItemKind::Missed,
+            number: "0611111111".into(),
+            name: String::new(),
+            card: String::new(),
+            notes: String::new(),
+            owner: hotline_worklist::Owner::Agent(AgentId::new("1001")),
+            campaign: None,
+            call_id: None,
+            created_ms: t,
+            deadline_ms: t + 24 * HOUR,
+            preferred: String::new(),
+            created_by: "event".into(),
+        })
+        .await
+        .unwrap();
     let (s, v) = w
         .json("GET", "/api/customers/0611111111", Some(&d.agent), "")
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["work_items"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["work_items"][0]["kind"], "missed");
+    assert_eq!(v["work_items"][0]["overdue"], false);
     assert_eq!(v["name"], "王芳");
     assert_eq!(v["vip"], true);
     assert_eq!(v["blacklist"]["reason"], "threats");
@@ -722,4 +746,129 @@ async fn an_overdue_case_raises_its_warning_and_alarm_in_simulated_time() {
     assert_eq!(v["items"][0]["overdue"], true);
     let (_, v) = w.json("GET", "/api/cases/summary", Some(&d.ann), "").await;
     assert_eq!(v["open"], 0, "ann's own cases");
+}
+
+#[tokio::test]
+async fn the_customer_at_an_agents_desk_is_shown_with_their_open_case_and_owner() {
+    let Desk {
+        mut w, ann, sup, ..
+    } = desk().await;
+    // a case of 0611111111 (the caller of c1), owned by 1001
+    let body = json!({"caller_name": "王芳", "category": "complaint",
+        "summary": "parcel lost", "open_case": true, "severity": "general"});
+    let (s, v) = w
+        .json("POST", "/api/calls/c1/notes", Some(&sup), &body.to_string())
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let case_id = v["case"]["id"].clone();
+    // the live task fed by our own event source
+    let (events, rx) = tokio::sync::mpsc::unbounded_channel();
+    let api = crate::engine::Api {
+        live: crate::engine::LiveKpis::spawn(rx, Default::default()),
+        ..api_of(&w.console)
+    };
+    w.app = api.router();
+    let ev = |call: &str, agent: Option<&str>, kind: EventKind| CallEvent {
+        at_ms: 1,
+        call_id: Some(CallId::from_stored(call)),
+        agent: agent.map(AgentId::new),
+        queue: None,
+        kind,
+    };
+    let (s, v) = w
+        .json("GET", "/api/agents/ann/customer", Some(&ann), "")
+        .await;
+    assert_eq!((s, v["call"].clone()), (StatusCode::OK, Value::Null));
+    // the owner's customer calls again and ann's phone rings
+    events
+        .send(ev(
+            "c9",
+            None,
+            EventKind::Arrived {
+                caller: hotline_core::Party {
+                    number: "0611111111".into(),
+                    display: None,
+                },
+                dialled: "hotline".into(),
+                call_type: CallType::Inquiry,
+            },
+        ))
+        .unwrap();
+    events
+        .send(ev(
+            "c9",
+            Some("ann"),
+            EventKind::Offered {
+                contact: "sip:ann@x".into(),
+            },
+        ))
+        .unwrap();
+    let mut card = Value::Null;
+    for _ in 0..200 {
+        let (s, v) = w
+            .json("GET", "/api/agents/ann/customer", Some(&ann), "")
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        if !v["call"].is_null() {
+            card = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(card["call"]["call_id"], "c9", "{card}");
+    assert_eq!(card["call"]["state"], "ringing");
+    let c = &card["card"];
+    assert_eq!(c["number"], "0611111111");
+    assert_eq!(c["name"], "王芳");
+    assert_eq!(c["vip"], true, "0611* is VIP in this desk");
+    assert_eq!(c["open_cases"], 1);
+    assert_eq!(c["cases"][0]["id"], case_id);
+    assert_eq!(c["cases"][0]["owner"], "1001");
+    // the newest of the number's calls before this one
+    let (_, profile) = w
+        .json("GET", "/api/customers/0611111111", Some(&sup), "")
+        .await;
+    assert_eq!(c["last_call"]["call_id"], profile["calls"][0]["call_id"]);
+    assert_eq!(c["calls_total"], profile["calls_total"]);
+    assert_eq!(c["last_note"]["summary"], "parcel lost");
+    // only their own desk; supervisors any; nobody without a login
+    let (s, _) = w
+        .json("GET", "/api/agents/1001/customer", Some(&ann), "")
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = w
+        .json("GET", "/api/agents/ann/customer", Some(&sup), "")
+        .await;
+    assert_eq!(
+        (s, v["call"]["call_id"].clone()),
+        (StatusCode::OK, json!("c9"))
+    );
+    let (s, _) = w.json("GET", "/api/agents/ann/customer", None, "").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let long = format!("/api/agents/{}/customer", "a".repeat(100));
+    let (s, _) = w.json("GET", &long, Some(&sup), "").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // the call ends: the desk is empty again
+    events
+        .send(ev(
+            "c9",
+            Some("ann"),
+            EventKind::Completed {
+                ended_by: hotline_core::EndedBy::Caller,
+                talk_ms: 1,
+            },
+        ))
+        .unwrap();
+    let mut cleared = false;
+    for _ in 0..200 {
+        let (_, v) = w
+            .json("GET", "/api/agents/ann/customer", Some(&ann), "")
+            .await;
+        if v["call"].is_null() {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(cleared);
 }

@@ -111,6 +111,9 @@ struct Inner {
     cfg: WorklistConfig,
     clock: Arc<dyn Clock>,
     write: tokio::sync::Mutex<()>,
+    /// Open complaint cases' owners by number: an item owed to such a
+    /// customer is the owner's (首问负责制).
+    case_owners: std::sync::OnceLock<hotline_engine::owners::CaseOwners>,
 }
 
 /// The service (cheap to clone).
@@ -154,6 +157,7 @@ impl Worklist {
                 cfg,
                 clock,
                 write: tokio::sync::Mutex::new(()),
+                case_owners: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -173,6 +177,15 @@ impl Worklist {
                 _ = tick.tick() => self.check_overdue().await,
             }
         }
+    }
+
+    /// Routing by ownership: from now on an item owed to a customer with an
+    /// open case (a missed call, a voicemail, a callback, ...) is created
+    /// for the case's owner, not the queue. Set once; later calls are
+    /// ignored.
+    pub fn with_case_owners(self, owners: hotline_engine::owners::CaseOwners) -> Self {
+        let _ = self.inner.case_owners.set(owners);
+        self
     }
 
     /// The settings.
@@ -241,8 +254,30 @@ impl Worklist {
         }
     }
 
+    /// An item owed to a customer with an open case goes to the case's
+    /// owner instead of the queue.
+    fn to_case_owner(&self, n: &mut NewItem) {
+        if !matches!(n.owner, Owner::Queue(_)) {
+            return;
+        }
+        let Some(o) = self
+            .inner
+            .case_owners
+            .get()
+            .and_then(|m| m.owner_of(&n.number))
+        else {
+            return;
+        };
+        info!(number = %n.number, owner = %o.agent, case = o.case_id, "owed to a case owner's customer: the item is the owner's");
+        n.owner = Owner::Agent(o.agent);
+    }
+
     async fn apply(&self, a: Action) {
         let store = &self.inner.store;
+        let mut a = a;
+        if let Action::Create(n) = &mut a {
+            self.to_case_owner(n);
+        }
         let r = match a {
             Action::Create(n) => match store.insert_work_item(&n).await {
                 Ok(id) => {

@@ -806,3 +806,55 @@ async fn an_overdue_item_raises_its_alarm_once() {
         (Some(true), Some(true))
     );
 }
+
+#[tokio::test]
+async fn a_missed_call_of_a_customer_with_an_open_case_is_an_item_of_the_case_owner() {
+    let w = world().await;
+    let owners = hotline_engine::owners::CaseOwners::new();
+    owners.replace(HashMap::from([(
+        "0698765432".to_string(),
+        hotline_engine::owners::Owner {
+            agent: AgentId::new("1002"),
+            case_id: 9,
+        },
+    )]));
+    let service = w.service.clone().with_case_owners(owners);
+    for (call, number) in [("c1", "0698765432"), ("c2", "0612345678")] {
+        w.arrived(T0, call, number, "hotline", None).await;
+        service
+            .on_event(&CallEvent {
+                at_ms: T0 + 30_000,
+                call_id: Some(CallId::from_stored(call)),
+                agent: None,
+                queue: Some(QueueId::new("general")),
+                kind: EventKind::Abandoned {
+                    wait_ms: 30_000,
+                    position: 1,
+                },
+            })
+            .await;
+    }
+    let sup = w.session("alice", Role::Supervisor);
+    let (s, v) = w.json("GET", "/api/worklist", Some(&sup), "").await;
+    assert_eq!(s, StatusCode::OK);
+    let owner_of = |number: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["number"] == number)
+            .map(|i| i["owner"].clone())
+            .unwrap()
+    };
+    // the case owner's customer is theirs; anyone else's is the queue's
+    assert_eq!(owner_of("0698765432")["agent"], "1002");
+    assert_eq!(owner_of("0612345678")["queue"], "general");
+    // the other agent does not see the owner's item
+    let a1 = w.session("1001", Role::Agent);
+    let (_, mine) = w.json("GET", "/api/worklist", Some(&a1), "").await;
+    assert!(mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["number"] != "0698765432"));
+}

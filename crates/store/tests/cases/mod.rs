@@ -75,6 +75,24 @@ pub async fn suite(store: &Store, hostile: &[&str]) {
     let mut other = note("case-call-2", "13900000002", "about 0001", t0 + 100);
     other.contact = Some("13900000001".into());
     store.add_note(&other).await.unwrap();
+    // the report's counts per category, in a window
+    let mut order = note("case-call-9", "13900000009", "an order", t0 + 200);
+    order.category = "order".into();
+    store.add_note(&order).await.unwrap();
+    let counts = store.note_categories(t0, t0 + 1_000).await.unwrap();
+    let complaint_n = i64::try_from(hostile.len() + 1).unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            ("complaint".to_string(), complaint_n),
+            ("order".to_string(), 1)
+        ]
+    );
+    assert!(store
+        .note_categories(t0 + 1_000, t0 + 2_000)
+        .await
+        .unwrap()
+        .is_empty());
     let by_number = store.notes_for_number("13900000001", 100).await.unwrap();
     assert_eq!(
         by_number.len(),
@@ -476,6 +494,17 @@ pub async fn suite(store: &Store, hostile: &[&str]) {
         .upsert_cdr(&inbound("case-call-4", "13900000001", t0 + 30_000))
         .await
         .unwrap();
+    // the owner's reply call and a callback to the number are not the
+    // customer calling again (first-contact resolution counts inbound calls)
+    for (call, dialled) in [("case-reply", "outbound"), ("case-callback", "callback")] {
+        store
+            .upsert_cdr(&Cdr {
+                dialled: dialled.into(),
+                ..inbound(call, "13900000001", t0 + 5_000)
+            })
+            .await
+            .unwrap();
+    }
     let reps = store
         .cases_with_repeats(t0, t0 + 100_000, t0 + 50_000)
         .await

@@ -101,6 +101,17 @@ pub async fn worklist_suite(store: &Store, hostile: &[&str]) {
         .await
         .unwrap();
     assert_eq!(window.len(), 1);
+    // a customer's items (the profile), hostile numbers as data
+    let of = |n: &str| ItemFilter {
+        number: Some(n.to_string()),
+        ..ItemFilter::default()
+    };
+    let mine = store.work_items(&of("0612345678")).await.unwrap();
+    assert_eq!(mine.iter().map(|i| i.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(store.work_items(&of("0699")).await.unwrap().len(), 1);
+    for h in hostile {
+        assert!(store.work_items(&of(h)).await.unwrap().is_empty(), "{h}");
+    }
 
     // --- campaigns: unique names, re-import skips members already in
     let c = store

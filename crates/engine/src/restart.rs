@@ -1,0 +1,237 @@
+//! Calls the previous run left unfinished: an engine killed (SIGKILL, power
+//! loss, a crash) with calls up never wrote their end. At the next start
+//! every such call (an `arrived` event in the last [`LOOK_BACK_MS`] and no
+//! CDR) is closed as ended by the restart: a `failed` event with the reason
+//! [`RESTART_REASON`] and its CDR, derived from its events like any other
+//! (outcome failed, ended by the system, talk time up to its last event).
+//! The recordings of those calls are repaired and sealed by the recorder's
+//! startup sweep, which runs first. Callbacks still due are not closed: the
+//! engine takes them over ([`crate::callback::load_pending`]).
+
+use std::collections::HashSet;
+
+use hotline_core::{CallEvent, CallId, Cdr, EndedBy, EventKind};
+use tracing::{info, warn};
+
+/// How far back the sweep looks, ms (as far as pending callbacks).
+pub const LOOK_BACK_MS: i64 = 8 * 86_400_000;
+
+/// Most calls closed at one start (the rest at the next).
+pub const MAX_CALLS: i64 = 100_000;
+
+/// The reason on the `failed` event of a call the restart closed.
+pub const RESTART_REASON: &str = "ended by an engine restart";
+
+/// Recordings are 8 kHz: samples per ms.
+const SAMPLES_PER_MS: u64 = 8;
+
+/// The closing event and CDR of a call whose log ends without an outcome;
+/// None when it has one (it ended) or is not a call's log.
+///
+/// The end is the last moment the call is known to have been up, so its
+/// times do not stretch over the outage: its last event before the kill,
+/// or, later, the end of its recording (the answer plus the audio the
+/// startup sweep recovered). `now` caps a log dated in the future (a clock
+/// set back). The sweep's own `recording_recovered` event is written at the
+/// restart and says nothing of when the call was up.
+pub fn close(events: &[CallEvent], now: i64) -> Option<(CallEvent, Cdr)> {
+    let cdr = Cdr::from_events(events)?;
+    if cdr.outcome.is_some() {
+        return None;
+    }
+    let mut end = events
+        .iter()
+        .filter(|e| !matches!(e.kind, EventKind::RecordingRecovered { .. }))
+        .map(|e| e.at_ms)
+        .max()?;
+    let recovered_ms = events.iter().find_map(|e| match e.kind {
+        EventKind::RecordingRecovered { samples, .. } => {
+            i64::try_from(samples / SAMPLES_PER_MS).ok()
+        }
+        _ => None,
+    });
+    if let (Some(answered), Some(ms)) = (cdr.agent_answered_ms, recovered_ms) {
+        end = end.max(answered.saturating_add(ms));
+    }
+    let closing = CallEvent {
+        at_ms: end.min(now),
+        call_id: Some(cdr.call_id.clone()),
+        agent: cdr.agent.clone(),
+        queue: cdr.queue.clone(),
+        kind: EventKind::Failed {
+            reason: RESTART_REASON.into(),
+        },
+    };
+    let mut all = events.to_vec();
+    all.push(closing.clone());
+    let mut cdr = Cdr::from_events(&all)?;
+    cdr.ended_by = Some(EndedBy::System);
+    cdr.ended_ms = Some(closing.at_ms);
+    if let Some(answered) = cdr.agent_answered_ms {
+        cdr.talk_ms = Some((closing.at_ms - answered).max(0));
+    }
+    Some((closing, cdr))
+}
+
+/// Closes every call the previous run left unfinished (see the module),
+/// except those in `keep` (callbacks the engine takes over); how many.
+/// Read or write errors are logged and skip the call: the engine starts
+/// anyway.
+pub async fn close_interrupted(
+    store: &hotline_store::Store,
+    now: i64,
+    keep: &HashSet<CallId>,
+) -> usize {
+    let open = match store.calls_without_cdr(now - LOOK_BACK_MS, MAX_CALLS).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            warn!(error = %e, "calls left open by the previous run could not be read; they stay without a CDR");
+            return 0;
+        }
+    };
+    let mut closed = 0;
+    for id in open.into_iter().filter(|id| !keep.contains(id)) {
+        let events = match store.events_for_call(&id).await {
+            Ok(ev) => ev,
+            Err(e) => {
+                warn!(call = %id, error = %e, "events unreadable: the call stays open");
+                continue;
+            }
+        };
+        let Some((event, cdr)) = close(&events, now) else {
+            continue;
+        };
+        if let Err(e) = store.append_event(&event).await {
+            warn!(call = %id, error = %e, "closing event not written");
+            continue;
+        }
+        if let Err(e) = store.upsert_cdr(&cdr).await {
+            warn!(call = %id, error = %e, "CDR of the interrupted call not written");
+            continue;
+        }
+        info!(call = %id, caller = %cdr.caller, agent = ?cdr.agent.as_ref().map(|a| a.as_str()), "call interrupted by the engine's end closed");
+        closed += 1;
+    }
+    closed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_core::{AgentId, CallType, Outcome, Party, QueueId};
+
+    fn ev(at: i64, agent: Option<&str>, kind: EventKind) -> CallEvent {
+        CallEvent {
+            at_ms: at,
+            call_id: Some(CallId::from_stored("c1")),
+            agent: agent.map(AgentId::new),
+            queue: Some(QueueId::new("general")),
+            kind,
+        }
+    }
+
+    fn arrived() -> EventKind {
+        EventKind::Arrived {
+            caller: Party {
+                number: "0612".into(),
+                display: None,
+            },
+            dialled: "hotline".into(),
+            call_type: CallType::Inquiry,
+        }
+    }
+
+    #[test]
+    fn a_talking_call_without_an_end_is_closed_at_its_last_event() {
+        let log = vec![
+            ev(1_000, None, arrived()),
+            ev(
+                5_000,
+                Some("1001"),
+                EventKind::AgentAnswered {
+                    wait_ms: 4_000,
+                    rings: 1,
+                    limit_ms: None,
+                },
+            ),
+            ev(
+                5_100,
+                Some("1001"),
+                EventKind::RecordingOpened {
+                    path: "2026/12/06/c1.wav".into(),
+                },
+            ),
+            ev(9_000, Some("1001"), EventKind::Held { by: "1001".into() }),
+        ];
+        let (event, cdr) = close(&log, 50_000).expect("closed");
+        assert_eq!(event.at_ms, 9_000);
+        assert_eq!(event.agent.as_ref().map(AgentId::as_str), Some("1001"));
+        assert!(matches!(&event.kind, EventKind::Failed { reason } if reason == RESTART_REASON));
+        assert_eq!(cdr.outcome, Some(Outcome::Failed));
+        assert_eq!(cdr.ended_by, Some(EndedBy::System));
+        assert_eq!((cdr.talk_ms, cdr.ended_ms), (Some(4_000), Some(9_000)));
+        assert_eq!(cdr.recording_path.as_deref(), Some("2026/12/06/c1.wav"));
+    }
+
+    #[test]
+    fn a_recovered_recording_tells_how_long_the_call_talked() {
+        let log = vec![
+            ev(1_000, None, arrived()),
+            ev(
+                5_000,
+                Some("1001"),
+                EventKind::AgentAnswered {
+                    wait_ms: 4_000,
+                    rings: 1,
+                    limit_ms: None,
+                },
+            ),
+            ev(
+                5_010,
+                Some("1001"),
+                EventKind::RecordingOpened {
+                    path: "c1.wav".into(),
+                },
+            ),
+            // written by the startup sweep an hour later: 12 s of audio
+            ev(
+                3_600_000,
+                Some("1001"),
+                EventKind::RecordingRecovered {
+                    path: "c1.wav".into(),
+                    sha256: "ab".into(),
+                    samples: 96_000,
+                    header_bytes: 0,
+                    data_bytes: 384_000,
+                },
+            ),
+        ];
+        let (event, cdr) = close(&log, 3_600_100).expect("closed");
+        assert_eq!(event.at_ms, 17_000, "answer + 12 s, not the restart");
+        assert_eq!((cdr.talk_ms, cdr.ended_ms), (Some(12_000), Some(17_000)));
+    }
+
+    #[test]
+    fn a_call_that_ended_or_is_no_call_is_left_alone() {
+        let done = vec![
+            ev(1_000, None, arrived()),
+            ev(
+                2_000,
+                None,
+                EventKind::Abandoned {
+                    wait_ms: 1_000,
+                    position: 1,
+                },
+            ),
+        ];
+        assert!(close(&done, 9_000).is_none());
+        assert!(close(&[], 9_000).is_none());
+        let no_arrival = vec![ev(1_000, Some("1001"), EventKind::Held { by: "x".into() })];
+        assert!(close(&no_arrival, 9_000).is_none());
+        // a waiting caller: closed, never answered, at most `now`
+        let waiting = vec![ev(1_000, None, arrived()), ev(60_000, None, arrived())];
+        let (e, cdr) = close(&waiting, 30_000).expect("closed");
+        assert_eq!(e.at_ms, 30_000);
+        assert_eq!((cdr.talk_ms, cdr.agent), (None, None));
+    }
+}
