@@ -647,7 +647,13 @@ async fn run(settings: Settings) -> Result<()> {
             tls,
             console_routes: cfg.console.enabled,
         };
-        http_addr = Some(hotline_api::engine::serve(cfg.http.listen, api).await?);
+        let limits = hotline_api::edge::HttpLimits {
+            max_per_source: cfg.http.max_connections_per_source,
+            max_total: cfg.http.max_connections,
+            header_timeout: std::time::Duration::from_secs(u64::from(cfg.http.header_timeout_s)),
+        };
+        let (addr, _) = hotline_api::engine::serve_within(cfg.http.listen, api, limits).await?;
+        http_addr = Some(addr);
     }
     if !event_outputs.is_empty() {
         hotline_api::worklist::service::tee(events_rx, event_outputs);

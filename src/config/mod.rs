@@ -197,6 +197,12 @@ pub struct SipSection {
     pub max_contacts_per_agent: usize,
     /// SIP datagrams per second accepted from one IP.
     pub rate_limit_per_source: u32,
+    /// SIP-over-TCP connections one IP may hold at once.
+    pub tcp_max_per_source: usize,
+    /// SIP-over-TCP connections in all.
+    pub tcp_max_connections: usize,
+    /// Seconds a new TCP connection has to send its first header block.
+    pub tcp_header_timeout_s: u32,
 }
 
 impl Default for SipSection {
@@ -210,6 +216,9 @@ impl Default for SipSection {
             max_expires_s: 3600,
             max_contacts_per_agent: 4,
             rate_limit_per_source: 500,
+            tcp_max_per_source: 16,
+            tcp_max_connections: 1024,
+            tcp_header_timeout_s: 10,
         }
     }
 }
@@ -403,6 +412,12 @@ pub struct HttpSection {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Connections one IP address may hold at once.
+    pub max_connections_per_source: usize,
+    /// Connections in all.
+    pub max_connections: usize,
+    /// Seconds a request's header block may take (slow-loris).
+    pub header_timeout_s: u32,
 }
 
 /// `[console]`: the supervisor web console on the HTTP listener.
@@ -447,6 +462,9 @@ impl Default for HttpSection {
             api_token: String::new(),
             tls_cert: None,
             tls_key: None,
+            max_connections_per_source: 256,
+            max_connections: 4096,
+            header_timeout_s: 10,
         }
     }
 }
@@ -822,6 +840,9 @@ pub struct AgentSection {
     /// Skills: name → proficiency 1–100 (`{ mandarin = 90, cantonese = 40 }`).
     #[serde(default)]
     pub skills: std::collections::BTreeMap<String, u8>,
+    /// Behind NAT: ring the address the REGISTER came from, whatever the Contact says.
+    #[serde(default)]
+    pub nat: bool,
     /// The work number (工号) announced when the agent answers, 1–8 digits
     /// (default: the id when it is digits); see [`agent_numbers`].
     #[serde(default)]
@@ -933,6 +954,20 @@ impl Config {
                     self.sip.listen
                 ),
             ));
+        }
+        if self.http.max_connections_per_source == 0
+            || self.http.max_connections_per_source > self.http.max_connections
+        {
+            return Err(invalid(
+                "http.max_connections_per_source",
+                "must be at least 1 and at most http.max_connections",
+            ));
+        }
+        if self.http.max_connections > 100_000 {
+            return Err(invalid("http.max_connections", "must be at most 100000"));
+        }
+        if !(1..=300).contains(&self.http.header_timeout_s) {
+            return Err(invalid("http.header_timeout_s", "must be 1 to 300 seconds"));
         }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             return Err(invalid(
@@ -1141,6 +1176,23 @@ impl Config {
         if self.sip.nonce_ttl_s < 10 {
             return Err(invalid("sip.nonce_ttl_s", "must be at least 10 seconds"));
         }
+        if self.sip.tcp_max_per_source == 0
+            || self.sip.tcp_max_per_source > self.sip.tcp_max_connections
+        {
+            return Err(invalid(
+                "sip.tcp_max_per_source",
+                "must be at least 1 and at most sip.tcp_max_connections",
+            ));
+        }
+        if self.sip.tcp_max_connections > 100_000 {
+            return Err(invalid("sip.tcp_max_connections", "must be at most 100000"));
+        }
+        if !(1..=300).contains(&self.sip.tcp_header_timeout_s) {
+            return Err(invalid(
+                "sip.tcp_header_timeout_s",
+                "must be 1 to 300 seconds",
+            ));
+        }
         if self.sip.max_contacts_per_agent == 0 {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }
@@ -1284,9 +1336,20 @@ mod tests {
             ("[ring]\noff_ms = 99999", "ring.off_ms"),
             ("[media]\nport_min = 20001", "media.port_min"),
             ("[sip]\nalgorithms = [\"SHA-1\"]", "sip.algorithms"),
+            ("[sip]\ntcp_max_per_source = 0", "sip.tcp_max_per_source"),
+            ("[http]\nmax_connections_per_source = 0", "http.max_connections_per_source"),
+            ("[http]\nmax_connections = 200000", "http.max_connections"),
+            ("[http]\nheader_timeout_s = 301", "http.header_timeout_s"),
+            ("[http]\nheader_timeout_s = \"10s\"", "header_timeout_s"),
+            ("[sip]\ntcp_max_per_source = 2000", "sip.tcp_max_per_source"),
+            ("[sip]\ntcp_max_connections = 1000000", "sip.tcp_max_connections"),
+            ("[sip]\ntcp_max_connections = -1", "tcp_max_connections"),
+            ("[sip]\ntcp_header_timeout_s = 0", "sip.tcp_header_timeout_s"),
+            ("[sip]\ntcp_header_timeout_s = 99999999999", "tcp_header_timeout_s"),
             ("[[agents]]\nid = \"1001\"\npassword = \"x\"", "agents[0].password"),
             ("[[agents]]\nid = \"a b\"\npassword = \"xxxx\"", "agents[0].id"),
             ("[[agents]]\nid = \"1\"\npassword = \"xxxx\"\n[[agents]]\nid = \"1\"\npassword = \"yyyy\"", "agents[1].id"),
+            ("[[agents]]\nid = \"1001\"\npassword = \"xxxx\"\nnat = \"yes\"", "nat"),
             ("[hotline]\nnumbers = []", "hotline.numbers"),
             ("[sip]\nlisten = \"nonsense\"", "listen"),
             ("[sip]\nlisen = \"127.0.0.1:5060\"", "lisen"),

@@ -287,6 +287,7 @@ fn sip_config(cfg: &Config) -> Result<(SipConfig, Vec<AgentAccount>)> {
             id: a.id.clone(),
             password: a.password.clone(),
             algorithms,
+            nat: a.nat,
         });
     }
     let s = &cfg.sip;
@@ -300,6 +301,13 @@ fn sip_config(cfg: &Config) -> Result<(SipConfig, Vec<AgentAccount>)> {
         max_contacts_per_agent: s.max_contacts_per_agent,
         algorithms: crate::config::parse_algorithms("sip.algorithms", &s.algorithms)?,
         rate_limit_per_source: s.rate_limit_per_source,
+        tcp: hotline_sip::TcpLimits {
+            max_per_source: s.tcp_max_per_source,
+            max_total: s.tcp_max_connections,
+            header_timeout: std::time::Duration::from_secs(u64::from(s.tcp_header_timeout_s)),
+            // a registered phone refreshes within max_expires_s
+            idle_timeout: std::time::Duration::from_secs(u64::from(s.max_expires_s) + 60),
+        },
         feature_prefix: "*".into(),
         dial_prefix: if cfg.outbound.enabled {
             cfg.outbound.prefix.clone()

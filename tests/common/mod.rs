@@ -673,6 +673,8 @@ pub const SIPP_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Sipp {
     pub scenario: String,
     remote: Option<String>,
+    /// `-i`: the local address (127.0.0.1 unless [`Sipp::local_ip`] says).
+    pub local_ip: String,
     pub local_port: u16,
     pub media_port: u16,
     calls: u32,
@@ -690,6 +692,7 @@ impl Sipp {
         let sipp = Sipp {
             scenario: scenario.to_string(),
             remote: None,
+            local_ip: "127.0.0.1".into(),
             local_port: free_udp_port(),
             media_port: free_media_port(),
             calls: 1,
@@ -744,6 +747,12 @@ impl Sipp {
         self
     }
 
+    /// Local address other than 127.0.0.1 (`-i 127.0.0.2`: another host on loopback).
+    pub fn local_ip(mut self, ip: &str) -> Self {
+        self.local_ip = ip.to_string();
+        self
+    }
+
     /// Use TCP (`-t t1`) instead of UDP.
     pub fn tcp(self) -> Self {
         self.arg("-t").arg("t1")
@@ -795,7 +804,7 @@ impl Sipp {
         cmd.arg("-sf")
             .arg(&self.scenario)
             .arg("-i")
-            .arg("127.0.0.1")
+            .arg(&self.local_ip)
             .arg("-p")
             .arg(self.local_port.to_string())
             .arg("-mp")

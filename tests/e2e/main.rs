@@ -21,6 +21,7 @@ mod conformance;
 mod console;
 mod duty;
 mod grafana;
+mod interop;
 mod kpis;
 mod linetest;
 mod mandarin;
@@ -203,6 +204,20 @@ impl RawSip {
         while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
             let r = self.recv(left)?;
             if status_of(&r).is_some_and(|s| s >= 200) {
+                return Some(r);
+            }
+        }
+        None
+    }
+
+    /// The final response to the last request made (its CSeq), skipping
+    /// strays (retransmitted answers to earlier requests), within `timeout`.
+    fn final_response_to_last(&self, method: &str, timeout: Duration) -> Option<String> {
+        let want = format!("CSeq: {} {method}", self.seq);
+        let end = std::time::Instant::now() + timeout;
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            let r = self.final_response(left)?;
+            if r.contains(&want) {
                 return Some(r);
             }
         }

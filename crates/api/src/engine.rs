@@ -1006,6 +1006,19 @@ pub fn route_list() -> Vec<(axum::http::Method, &'static str)> {
 
 /// Binds `addr` and serves until the process ends; returns the bound address.
 pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr, ServeError> {
+    serve_within(addr, api, crate::edge::HttpLimits::default())
+        .await
+        .map(|(local, _)| local)
+}
+
+/// [`serve`] within `limits` (connections per source and in all, header
+/// read timeout); returns the bound address and the listener's counters.
+pub async fn serve_within(
+    addr: SocketAddr,
+    api: Api,
+    limits: crate::edge::HttpLimits,
+) -> Result<(SocketAddr, Arc<crate::edge::HttpStats>), ServeError> {
+    let stats = Arc::new(crate::edge::HttpStats::default());
     if let Some(w) = crate::exposure_warning(addr, api.tls.is_some()) {
         warn!(%addr, "{w}");
     }
@@ -1014,12 +1027,13 @@ pub async fn serve(addr: SocketAddr, api: Api) -> Result<SocketAddr, ServeError>
     let bind = |source| ServeError::Bind { addr, source };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind)?;
     let local = listener.local_addr().map_err(bind)?;
+    let counters = stats.clone();
     tokio::spawn(async move {
-        if let Err(e) = crate::tls::serve(listener, app, tls).await {
+        if let Err(e) = crate::tls::serve(listener, app, tls, limits, counters).await {
             warn!(error = %e, "HTTP listener stopped");
         }
     });
-    Ok(local)
+    Ok((local, stats))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod case_deadlines;
 pub mod cases;
 pub mod desk;
 pub mod duty;
+pub mod edge;
 pub mod engine;
 pub mod i18n;
 mod linetests;

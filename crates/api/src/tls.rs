@@ -161,16 +161,21 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-/// Serves `app` on `tcp`, over TLS when `tls` is given; handlers see the
-/// client's address as `ConnectInfo<SocketAddr>`. Returns when the server
-/// stops.
-pub async fn serve(tcp: TcpListener, app: axum::Router, tls: Option<Tls>) -> std::io::Result<()> {
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+/// Serves `app` on `tcp`, over TLS when `tls` is given, within `limits`
+/// (see [`crate::edge`]); handlers see the client's address as
+/// `ConnectInfo<SocketAddr>`. Returns when the server stops.
+pub async fn serve(
+    tcp: TcpListener,
+    app: axum::Router,
+    tls: Option<Tls>,
+    limits: crate::edge::HttpLimits,
+    stats: Arc<crate::edge::HttpStats>,
+) -> std::io::Result<()> {
     match tls {
-        None => axum::serve(tcp, app).await,
+        None => crate::edge::serve(tcp, app, limits, stats).await,
         Some(tls) => {
             let listener = TlsListener::new(tcp, tls)?.tap_io(|_| {});
-            let r = axum::serve(listener, app).await;
+            let r = crate::edge::serve(listener, app, limits, stats).await;
             if let Err(e) = &r {
                 warn!(error = %e, "HTTPS listener stopped");
             }

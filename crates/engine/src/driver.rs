@@ -1065,6 +1065,9 @@ impl CallDriver {
                     expires_at_ms: i64::MAX,
                     call_id: String::new(),
                     cseq: 0,
+                    path: Vec::new(),
+                    // the gateway is given by address: always sent there
+                    nat: true,
                 })
             }
         };

@@ -334,6 +334,11 @@ pub struct SideStats {
     pub dtmf_digits: u64,
     /// Digits dropped because the call task was not reading them (a flood).
     pub dtmf_dropped: u64,
+    /// Datagrams longer than the largest RTP packet accepted (dropped).
+    pub oversized: u64,
+    /// Times the peer's SSRC changed mid-call (a phone restarting its
+    /// stream, a transfer behind it): accepted, relayed as a new source.
+    pub ssrc_changes: u64,
 }
 
 /// Counters of a session, for the log and tests.
@@ -366,6 +371,8 @@ struct SideCounters {
     dtmf: AtomicU64,
     dtmf_digits: AtomicU64,
     dtmf_dropped: AtomicU64,
+    oversized: AtomicU64,
+    ssrc_changes: AtomicU64,
 }
 
 impl SideCounters {
@@ -381,6 +388,8 @@ impl SideCounters {
             dtmf: l(&self.dtmf),
             dtmf_digits: l(&self.dtmf_digits),
             dtmf_dropped: l(&self.dtmf_dropped),
+            oversized: l(&self.oversized),
+            ssrc_changes: l(&self.ssrc_changes),
         }
     }
 }
@@ -657,6 +666,8 @@ struct Leg {
     latched: bool,
     media: Option<Negotiated>,
     out: OutStream,
+    /// The SSRC of the peer's last accepted packet.
+    last_ssrc: Option<u32>,
 }
 
 impl Leg {
@@ -667,6 +678,7 @@ impl Leg {
             latched: false,
             media: None,
             out: OutStream::new(),
+            last_ssrc: None,
         }
     }
 
@@ -864,9 +876,11 @@ impl Relay {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
         let mut ticker = tokio::time::interval(Duration::from_millis(20));
         ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        let mut buf_c = vec![0u8; MAX_DATAGRAM];
-        let mut buf_a = vec![0u8; MAX_DATAGRAM];
-        let mut buf_m = vec![0u8; MAX_DATAGRAM];
+        // one byte more than accepted: a longer datagram shows as oversized
+        // instead of being cut to a packet that looks valid
+        let mut buf_c = vec![0u8; MAX_DATAGRAM + 1];
+        let mut buf_a = vec![0u8; MAX_DATAGRAM + 1];
+        let mut buf_m = vec![0u8; MAX_DATAGRAM + 1];
         let mut mix_ticker = tokio::time::interval(Duration::from_millis(20));
         mix_ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
@@ -1071,6 +1085,10 @@ impl Relay {
             inc(&c.foreign);
             return;
         };
+        if data.len() > MAX_DATAGRAM {
+            inc(&c.oversized);
+            return;
+        }
         if is_rtcp(data) {
             inc(&c.rtcp);
             return;
@@ -1094,6 +1112,16 @@ impl Relay {
         }
         from.learn(src);
         inc(&c.packets_in);
+        let ssrc_now = rtp.ssrc();
+        if from.last_ssrc.is_some_and(|s| s != ssrc_now) {
+            inc(&c.ssrc_changes);
+            debug!(
+                ?side,
+                ssrc = ssrc_now,
+                "the peer's SSRC changed: relayed as a new source"
+            );
+        }
+        from.last_ssrc = Some(ssrc_now);
         let (ssrc, seq, ts, marker) = (
             rtp.ssrc(),
             u16::from(rtp.sequence_number()),
@@ -1228,6 +1256,10 @@ impl Relay {
             inc(&c.foreign);
             return;
         };
+        if data.len() > MAX_DATAGRAM {
+            inc(&c.oversized);
+            return;
+        }
         if is_rtcp(data) {
             inc(&c.rtcp);
             return;

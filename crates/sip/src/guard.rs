@@ -1,7 +1,8 @@
 //! The UDP socket under the SIP stack, with a gate in front of it.
 //!
 //! Every datagram passes here before rsipstack sees it: floods from one source
-//! are throttled, oversized or unparseable messages are answered `400 Bad
+//! are throttled, datagrams over 8 KiB are dropped unanswered (counted),
+//! unparseable messages are answered `400 Bad
 //! Request` when a response can be routed (it goes back to the packet's source,
 //! never to a host named inside the message) and are dropped otherwise. rsipstack
 //! alone drops them silently. Sources banned for password guessing
@@ -28,7 +29,14 @@ pub struct GuardStats {
     pub banned: AtomicU64,
     /// Datagrams dropped because their User-Agent is a known scanner's.
     pub scanners: AtomicU64,
+    /// Datagrams over [`MAX_SIP_DATAGRAM`] bytes: dropped unanswered.
+    pub oversized: AtomicU64,
 }
+
+/// Largest SIP datagram accepted: rsipstack reads datagrams into 8 KiB and
+/// would cut a longer one silently. RFC 3261 §18.1.1 sends anything within
+/// 200 bytes of the MTU over TCP; an INVITE with a generous SDP is a few KiB.
+pub const MAX_SIP_DATAGRAM: usize = 8_191;
 
 struct Bucket {
     tokens: f64,
@@ -293,6 +301,13 @@ impl rsipstack::platform::net::UdpSocket for GuardedUdpSocket {
     async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
         loop {
             let (len, addr) = self.socket.recv_from(buf).await?;
+            if len > MAX_SIP_DATAGRAM || len >= buf.len() {
+                // a 64 KB datagram: nothing a phone sends; never answered
+                // (an answer to a spoofed source would be a reflection)
+                self.stats.oversized.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(src = %addr, len, "oversized SIP datagram dropped");
+                continue;
+            }
             if !self.admit(addr.ip()) {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 continue;

@@ -20,7 +20,9 @@ pub mod fuzzing;
 mod guard;
 pub mod location;
 pub mod lockout;
+pub mod reach;
 mod server;
+pub mod tcp;
 pub mod trunk;
 
 pub use client::{
@@ -31,6 +33,7 @@ pub use digest::DigestAlgorithm;
 pub use location::{Binding, BindingChange, SipTransport};
 pub use server::{
     AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent, SipServer,
-    SERVER_NAME,
+    TableSizes, SERVER_NAME,
 };
+pub use tcp::{TcpLimits, TcpStats};
 pub use trunk::{TrunkAuth, TrunkTarget};

@@ -17,7 +17,8 @@ pub enum SipTransport {
 pub struct Binding {
     /// The Contact URI the phone registered, as text.
     pub contact: String,
-    /// Where the REGISTER came from (we send INVITEs there: works behind NAT).
+    /// Where the REGISTER came from (INVITEs go there only where NAT is
+    /// evident or configured: see [`crate::reach`]).
     pub source: SocketAddr,
     /// Transport it came over.
     pub transport: SipTransport,
@@ -27,6 +28,19 @@ pub struct Binding {
     pub call_id: String,
     /// CSeq number of the last REGISTER accepted for this binding.
     pub cseq: u32,
+    /// The REGISTER's `Path` URIs, in order (RFC 3327): requests to this
+    /// contact carry them as `Route`. Empty without proxies between.
+    pub path: Vec<String>,
+    /// Send to `source` whatever the Contact says (an agent configured
+    /// `nat = true`, or a gateway given by address).
+    pub nat: bool,
+}
+
+impl Binding {
+    /// Where requests to this contact go (see [`crate::reach::target`]).
+    pub fn target(&self) -> crate::reach::Target {
+        crate::reach::target(&self.contact, self.source, &self.path, self.nat)
+    }
 }
 
 /// What an update of the bindings changed, for events.
@@ -170,6 +184,16 @@ impl Location {
         v
     }
 
+    /// Contacts on record (live or not yet swept), all agents.
+    pub fn len(&self) -> usize {
+        self.bindings.values().map(Vec::len).sum()
+    }
+
+    /// No contact on record.
+    pub fn is_empty(&self) -> bool {
+        self.bindings.is_empty()
+    }
+
     /// Agents with at least one live contact.
     pub fn registered_agents(&self, now_ms: i64) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -195,6 +219,8 @@ mod tests {
             expires_at_ms: 0,
             call_id: call_id.into(),
             cseq,
+            path: Vec::new(),
+            nat: false,
         }
     }
 

@@ -478,6 +478,12 @@ impl Lockout {
         self.events.pop_front()
     }
 
+    /// How many sources, user names and (user, source) proofs are tracked
+    /// now (each at most [`LockoutConfig::max_tracked`]).
+    pub fn tracked(&self) -> (usize, usize, usize) {
+        (self.sources.len(), self.users.len(), self.good.len())
+    }
+
     /// When a table is full, forgets what no longer matters (at most once a
     /// second, so a spray of new names cannot make every failure a sweep).
     fn sweep(&mut self, now_ms: i64) {

@@ -5,6 +5,7 @@ use crate::digest::{parse_authorization, DigestAlgorithm, DigestAuthority, Verdi
 use crate::guard::{GuardStats, GuardedUdpSocket};
 use crate::location::{Binding, BindingChange, Location, RegisterError, SipTransport};
 use crate::lockout::{Admission, Ban, BanTarget, Lockout, LockoutConfig, LockoutEvent};
+use crate::tcp::{TcpGate, TcpLimits, TcpStats};
 use crate::trunk::TrunkTarget;
 use hotline_core::{Clock, Party, SystemClock};
 use rsipstack::dialog::authenticate::Credential;
@@ -57,6 +58,8 @@ pub struct SipConfig {
     /// `9` + the number) must authenticate as the agent in From too;
     /// empty = agents cannot dial out.
     pub dial_prefix: String,
+    /// Bounds on SIP-over-TCP connections (slow-loris, floods).
+    pub tcp: TcpLimits,
 }
 
 impl Default for SipConfig {
@@ -73,8 +76,37 @@ impl Default for SipConfig {
             rate_limit_per_source: 500,
             feature_prefix: "*".into(),
             dial_prefix: String::new(),
+            tcp: TcpLimits::default(),
         }
     }
+}
+
+/// Sizes of the registrar's tables ([`SipServer::table_sizes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableSizes {
+    /// Registered contacts, all agents.
+    pub bindings: usize,
+    /// Sources with failures or bans on record.
+    pub lockout_sources: usize,
+    /// User names with failures or locks on record.
+    pub lockout_users: usize,
+    /// (user, source) pairs that proved the password recently.
+    pub lockout_proofs: usize,
+    /// Transactions the stack holds, live or finished (a finished
+    /// non-INVITE transaction keeps its response for 64×T1 = 32 s over
+    /// UDP to answer retransmissions: RFC 3261 Timer J).
+    pub stack_transactions: usize,
+}
+
+/// Path entries accepted on one REGISTER (RFC 3327); more is refused with 400.
+const MAX_PATH_ENTRIES: usize = 8;
+
+/// How a REGISTER reached us: what its bindings remember.
+struct RegisterOrigin {
+    source: Option<SocketAddr>,
+    transport: SipTransport,
+    path: Vec<String>,
+    nat: bool,
 }
 
 /// An agent's SIP account.
@@ -86,6 +118,9 @@ pub struct AgentAccount {
     pub password: String,
     /// Algorithms for this agent (strongest first); None = the server default.
     pub algorithms: Option<Vec<DigestAlgorithm>>,
+    /// Behind NAT: ring the address the REGISTER came from whatever the
+    /// Contact says (see [`crate::reach`]).
+    pub nat: bool,
 }
 
 /// Errors of the SIP layer.
@@ -143,6 +178,8 @@ struct Inner {
     registrar: Registrar,
     cancel: CancellationToken,
     guard_stats: Arc<GuardStats>,
+    tcp_gate: Arc<TcpGate>,
+    tcp_stats: Arc<TcpStats>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<SipEvent>,
     /// Password guessing defence, shared with the UDP gate.
@@ -199,25 +236,19 @@ impl SipServer {
         let udp_conn =
             UdpConnection::from_socket(Arc::new(guarded), None, Some(cancel.child_token())).await?;
         transport_layer.add_transport(udp_conn.into());
-        // TCP on the same port as UDP (so `--sip 127.0.0.1:0` gets one port for both).
+        // TCP on the same port as UDP (so `--sip 127.0.0.1:0` gets one port for
+        // both), accepted by our gate (slow-loris and flood bounds) and
+        // handed to the stack connection by connection
         let tcp_addr = SocketAddr::new(local.ip(), local.port());
-        // rsipstack binds the TCP listener lazily inside its serve loop and only logs
-        // a failure there: check the port is free first so a clash is a clear error.
-        drop(
-            std::net::TcpListener::bind(tcp_addr).map_err(|source| SipError::Bind {
+        let tcp_listener = tokio::net::TcpListener::bind(tcp_addr)
+            .await
+            .map_err(|source| SipError::Bind {
                 addr: tcp_addr,
                 transport: "tcp",
                 source,
-            })?,
-        );
-        let tcp = rsipstack::transport::tcp_listener::TcpListenerConnection::new(tcp_addr, None)
-            .await
-            .map_err(|e| SipError::Bind {
-                addr: tcp_addr,
-                transport: "tcp",
-                source: std::io::Error::other(e.to_string()),
             })?;
-        transport_layer.add_transport(tcp.into());
+        let tcp_stats = Arc::new(TcpStats::default());
+        let tcp_gate = TcpGate::new(cfg.tcp, tcp_stats.clone(), lockout.clone(), clock.clone());
 
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
@@ -235,6 +266,15 @@ impl SipServer {
             .build();
         let incoming = endpoint.incoming_transactions()?;
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        tokio::spawn(tcp_gate.clone().serve(
+            tcp_listener,
+            SipAddr {
+                r#type: Some(rsipstack::sip::Transport::Tcp),
+                addr: tcp_addr.into(),
+            },
+            endpoint.inner.clone(),
+            cancel.child_token(),
+        ));
         let (events_tx, events_rx) = mpsc::channel(4096);
         let accounts = accounts.into_iter().map(|a| (a.id.clone(), a)).collect();
         let inner = Arc::new(Inner {
@@ -248,6 +288,8 @@ impl SipServer {
             dialogs,
             cancel: cancel.clone(),
             guard_stats,
+            tcp_gate,
+            tcp_stats,
             clock,
             events: events_tx,
             lockout,
@@ -255,23 +297,6 @@ impl SipServer {
             options_seq: std::sync::atomic::AtomicU32::new(1),
         });
         tokio::spawn(async move { endpoint.serve().await });
-        // "ready" means both transports accept: wait for the TCP listener.
-        let mut tcp_ready = false;
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(tcp_addr).await.is_ok() {
-                tcp_ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if !tcp_ready {
-            cancel.cancel();
-            return Err(SipError::Bind {
-                addr: tcp_addr,
-                transport: "tcp",
-                source: std::io::Error::other("TCP listener did not start"),
-            });
-        }
         let server = SipServer { inner };
         tokio::spawn(server.clone().dispatch(incoming));
         tokio::spawn(server.clone().expire_bindings());
@@ -289,6 +314,19 @@ impl SipServer {
         self.inner
             .guard_stats
             .malformed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counters of SIP-over-TCP connections (accepted, refused, closed slow or idle, open).
+    pub fn tcp_stats(&self) -> &TcpStats {
+        &self.inner.tcp_stats
+    }
+
+    /// Datagrams dropped because they were too big (8 KiB or more) so far.
+    pub fn oversized_count(&self) -> u64 {
+        self.inner
+            .guard_stats
+            .oversized
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -390,6 +428,33 @@ impl SipServer {
             .unwrap_or_default()
     }
 
+    /// The sizes of the registrar's tables now: every one is bounded
+    /// (bindings by the accounts and `max_contacts_per_agent`, the
+    /// lockout's by `LockoutConfig::max_tracked`; nonces keep no state).
+    pub fn table_sizes(&self) -> TableSizes {
+        let bindings = self
+            .inner
+            .registrar
+            .location
+            .lock()
+            .map(|l| l.len())
+            .unwrap_or(0);
+        let (sources, users, proofs) = self
+            .inner
+            .lockout
+            .lock()
+            .map(|l| l.tracked())
+            .unwrap_or_default();
+        let ep = &self.inner.dialogs.endpoint;
+        TableSizes {
+            bindings,
+            lockout_sources: sources,
+            lockout_users: users,
+            lockout_proofs: proofs,
+            stack_transactions: ep.transactions.len() + ep.finished_transactions.len(),
+        }
+    }
+
     /// Agents with at least one live registration.
     pub fn registered_agents(&self) -> Vec<String> {
         let now = self.inner.clock.now_ms();
@@ -445,6 +510,11 @@ impl SipServer {
     }
 
     async fn handle_transaction(self, mut tx: Transaction) {
+        if let Some(conn) = tx.connection.as_ref().filter(|c| c.is_reliable()) {
+            if let Some(remote) = conn.get_remote_addr().and_then(sip_addr_to_socket) {
+                self.inner.tcp_gate.touch(remote);
+            }
+        }
         // a banned source or a known scanner gets nothing (over UDP the
         // gate already dropped them)
         let user_agent = tx.original.headers.iter().find_map(|h| match h {
@@ -640,12 +710,48 @@ impl SipServer {
             .iter()
             .map(|c| c.value().to_string())
             .collect();
+        // RFC 3327: the proxies the REGISTER crossed; requests to these
+        // contacts go back through them
+        let path_values: Vec<String> = req
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::Path(p) => Some(p.value().to_string()),
+                _ => None,
+            })
+            .collect();
+        let path = crate::reach::split_path(&path_values);
+        if path.len() > MAX_PATH_ENTRIES
+            || path
+                .iter()
+                .any(|p| p.len() > 512 || rsipstack::sip::typed::Route::parse(p).is_err())
+        {
+            tx.reply(StatusCode::BadRequest).await.ok();
+            return;
+        }
+        let supports_path = req.headers.iter().any(|h| match h {
+            Header::Supported(v) => v
+                .value()
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("path")),
+            _ => false,
+        });
+        let nat = self
+            .inner
+            .registrar
+            .accounts
+            .get(&agent)
+            .is_some_and(|a| a.nat);
         let applied = self.apply_register(
             &agent,
             &contacts,
             header_expires,
-            source,
-            transport,
+            RegisterOrigin {
+                source,
+                transport,
+                path: path.clone(),
+                nat,
+            },
             &call_id,
             cseq,
             now,
@@ -666,6 +772,11 @@ impl SipServer {
                 Header::Contact(format!("<{}>;expires={}", b.contact, left).into())
             })
             .collect();
+        if supports_path && !path.is_empty() {
+            // RFC 3327 §5.3: the Path as stored, for the UA to see
+            headers.push(Header::Path(path.join(", ").into()));
+            headers.push(Header::Supported("path".into()));
+        }
         headers.push(Header::Other("Date".into(), httpdate(now)));
         for c in &changes {
             info!(?c, "registration changed");
@@ -683,8 +794,7 @@ impl SipServer {
         agent: &str,
         contacts: &[String],
         header_expires: Option<u32>,
-        source: Option<SocketAddr>,
-        transport: SipTransport,
+        origin: RegisterOrigin,
         call_id: &str,
         cseq: u32,
         now: i64,
@@ -715,14 +825,18 @@ impl SipServer {
                 return Err((StatusCode::IntervalTooBrief, h));
             }
             let granted = asked.min(cfg.max_expires_s);
-            let Some(source) = source else { continue };
+            let Some(source) = origin.source else {
+                continue;
+            };
             let binding = Binding {
                 contact: typed.uri.to_string(),
                 source,
-                transport,
+                transport: origin.transport,
                 expires_at_ms: 0,
                 call_id: call_id.to_string(),
                 cseq,
+                path: origin.path.clone(),
+                nat: origin.nat,
             };
             match loc.update(agent, binding, granted, now) {
                 Ok(Some(change)) => changes.push(change),
@@ -788,14 +902,23 @@ impl SipServer {
         caller: &Party,
         sdp: String,
     ) -> Result<OutboundLeg, SipError> {
-        let destination = match to.transport {
-            SipTransport::Udp => Some(SipAddr {
-                r#type: Some(rsipstack::sip::Transport::Udp),
-                addr: to.source.into(),
+        let target = to.target();
+        debug!(contact = %to.contact, source = %to.source, ?target, "where the INVITE goes");
+        let destination = match (to.transport, target.next_hop) {
+            (t, Some(addr)) => Some(SipAddr {
+                r#type: Some(stack_transport(t)),
+                addr: addr.into(),
             }),
-            SipTransport::Tcp => None,
+            // a host name: the stack resolves the Contact (or the first Route)
+            (_, None) => None,
         };
-        self.invite_to(&to.contact, destination, caller, None, sdp)
+        let mut route_set = Vec::with_capacity(target.route.len());
+        for r in &target.route {
+            let typed =
+                rsipstack::sip::typed::Route::parse(r).map_err(|_| SipError::BadUri(r.clone()))?;
+            route_set.push(typed);
+        }
+        self.invite_to(&to.contact, destination, caller, None, route_set, sdp)
             .await
     }
 
@@ -824,8 +947,15 @@ impl SipServer {
             number: trunk.caller_id.clone(),
             display: caller.display.clone(),
         };
-        self.invite_to(&trunk.uri_for(number), destination, &from, credential, sdp)
-            .await
+        self.invite_to(
+            &trunk.uri_for(number),
+            destination,
+            &from,
+            credential,
+            Vec::new(),
+            sdp,
+        )
+        .await
     }
 
     /// Sends one out-of-dialog OPTIONS to `address` and returns the final
@@ -896,6 +1026,7 @@ impl SipServer {
         destination: Option<SipAddr>,
         caller: &Party,
         credential: Option<Credential>,
+        route_set: Vec<rsipstack::sip::typed::Route>,
         sdp: String,
     ) -> Result<OutboundLeg, SipError> {
         let callee = Uri::try_from(contact).map_err(|_| SipError::BadUri(contact.to_string()))?;
@@ -924,6 +1055,7 @@ impl SipServer {
             offer: Some(sdp.clone().into_bytes()),
             contact: self.our_uri(SERVER_NAME)?,
             credential,
+            route_set,
             ..Default::default()
         };
         let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();

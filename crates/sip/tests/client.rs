@@ -30,6 +30,7 @@ async fn options_keepalive_is_answered_by_the_registrar_and_a_silent_server_time
         id: "1001".into(),
         password: "secret1".into(),
         algorithms: None,
+        nat: false,
     }];
     let (server, _events) = SipServer::start(cfg, accounts).await.unwrap();
     let (ua, _calls) = UserAgent::start(ua_config(server.local_addr()))

@@ -33,11 +33,20 @@ async fn guarded_server(
             id: "1001".into(),
             password: "secret1".into(),
             algorithms: None,
+            nat: false,
         },
         AgentAccount {
             id: "1002".into(),
             password: "secret2".into(),
             algorithms: Some(vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5]),
+            nat: false,
+        },
+        // configured behind NAT
+        AgentAccount {
+            id: "1003".into(),
+            password: "secret3".into(),
+            algorithms: None,
+            nat: true,
         },
     ];
     SipServer::start_with_lockout(cfg, accounts, lockout)
@@ -50,6 +59,10 @@ struct Phone {
     server: SocketAddr,
     cseq: u32,
     call_id: String,
+    /// Contact URI to register instead of the phone's own address.
+    contact: Option<String>,
+    /// Extra header lines (with CRLF) for every REGISTER.
+    extra: String,
 }
 
 impl Phone {
@@ -65,6 +78,8 @@ impl Phone {
             server,
             cseq: 0,
             call_id: format!("reg-{}", rand_tag()),
+            contact: None,
+            extra: String::new(),
         }
     }
 
@@ -107,8 +122,13 @@ impl Phone {
         let auth = auth
             .map(|a| format!("Authorization: {a}\r\n"))
             .unwrap_or_default();
+        let contact = self
+            .contact
+            .clone()
+            .unwrap_or_else(|| format!("sip:{user}@{me}"));
         format!(
-            "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{srv}>;tag={t}\r\nTo: <sip:{user}@{srv}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{me}>\r\nExpires: {expires}\r\n{auth}Content-Length: 0\r\n\r\n",
+            "REGISTER sip:{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{user}@{srv}>;tag={t}\r\nTo: <sip:{user}@{srv}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} REGISTER\r\nContact: <{contact}>\r\nExpires: {expires}\r\n{extra}{auth}Content-Length: 0\r\n\r\n",
+            extra = self.extra,
             srv = self.server,
             b = rand_tag(),
             t = rand_tag(),
@@ -619,4 +639,140 @@ async fn a_known_scanner_gets_no_answer_at_all() {
         !matches!(read, Ok(Ok(n)) if n > 0),
         "a scanner over TCP got an answer"
     );
+}
+
+/// Binds a UDP socket on `ip` (a phone's listening port, a proxy).
+async fn listener(ip: &str) -> UdpSocket {
+    UdpSocket::bind((ip, 0)).await.unwrap()
+}
+
+/// The first SIP request that arrives on `sock` within 3 s (None if none).
+async fn invite_at(sock: &UdpSocket) -> Option<String> {
+    let mut buf = vec![0u8; 65535];
+    match tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf)).await {
+        Ok(Ok((n, _))) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        _ => None,
+    }
+}
+
+fn caller() -> hotline_core::Party {
+    hotline_core::Party {
+        number: "0612345678".into(),
+        display: None,
+    }
+}
+
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+
+#[tokio::test]
+async fn a_third_party_registration_is_rung_at_its_contact_not_its_source() {
+    let (srv, _events) = server(300_000, 60).await;
+    // the registrar acting for the phone sends from 127.0.0.3; the phone
+    // listens on 127.0.0.2
+    let phone = listener("127.0.0.2").await;
+    let mut registrar = Phone::bind(srv.local_addr(), "127.0.0.3").await;
+    let contact = format!("sip:1001@{};transport=udp", phone.local_addr().unwrap());
+    registrar.contact = Some(contact.clone());
+    let ok = registrar.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    assert!(
+        !ok.to_ascii_lowercase().contains("\npath:"),
+        "no Path asked: {ok}"
+    );
+    let binding = srv.contacts("1001").remove(0);
+    assert_eq!(binding.source, registrar.addr());
+    assert_eq!(binding.target().reason, hotline_sip::reach::Reason::Contact);
+    let _leg = srv.invite(&binding, &caller(), OFFER.into()).await.unwrap();
+    let invite = invite_at(&phone).await.expect("the INVITE at the Contact");
+    let at = format!("INVITE sip:1001@{}", phone.local_addr().unwrap());
+    assert!(invite.starts_with(&at), "{invite}");
+    assert!(
+        registrar
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "nothing goes to the REGISTER's source"
+    );
+}
+
+#[tokio::test]
+async fn a_nated_contact_is_rung_at_the_source_and_nat_true_forces_it() {
+    let (srv, _events) = server(300_000, 60).await;
+    // a private Contact from a loopback source: NAT is evident
+    let mut phone = Phone::bind(srv.local_addr(), "127.0.0.1").await;
+    phone.contact = Some("sip:1001@192.168.77.20:5060".into());
+    let ok = phone.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let binding = srv.contacts("1001").remove(0);
+    assert_eq!(
+        binding.target().reason,
+        hotline_sip::reach::Reason::NatEvident
+    );
+    let _leg = srv.invite(&binding, &caller(), OFFER.into()).await.unwrap();
+    let invite = phone.recv().await.expect("the INVITE at the source");
+    assert!(
+        invite.starts_with("INVITE sip:1001@192.168.77.20:5060"),
+        "the Request-URI stays the Contact: {invite}"
+    );
+
+    // `nat = true`: a public-looking Contact is still rung at the source
+    let mut natted = Phone::bind(srv.local_addr(), "127.0.0.1").await;
+    natted.contact = Some("sip:1003@198.51.100.9:5060".into());
+    let ok = natted.register("1003", "secret3", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let binding = srv.contacts("1003").remove(0);
+    assert_eq!(
+        binding.target().reason,
+        hotline_sip::reach::Reason::NatConfigured
+    );
+    let _leg = srv.invite(&binding, &caller(), OFFER.into()).await.unwrap();
+    let invite = natted.recv().await.expect("the INVITE at the source");
+    assert!(
+        invite.starts_with("INVITE sip:1003@198.51.100.9:5060"),
+        "{invite}"
+    );
+}
+
+#[tokio::test]
+async fn a_path_is_stored_echoed_and_used_as_route() {
+    let (srv, _events) = server(300_000, 60).await;
+    let proxy = listener("127.0.0.4").await;
+    let phone_ip = "127.0.0.2:5099";
+    let mut edge = Phone::bind(srv.local_addr(), "127.0.0.4").await;
+    let path = format!("<sip:{};lr>", proxy.local_addr().unwrap());
+    edge.contact = Some(format!("sip:1001@{phone_ip}"));
+    edge.extra = format!("Path: {path}\r\nSupported: path\r\n");
+    let ok = edge.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    assert!(ok.contains(&format!("Path: {path}")), "Path echoed: {ok}");
+    let binding = srv.contacts("1001").remove(0);
+    assert_eq!(binding.path, vec![path.clone()]);
+    let _leg = srv.invite(&binding, &caller(), OFFER.into()).await.unwrap();
+    let invite = invite_at(&proxy)
+        .await
+        .expect("the INVITE at the Path proxy");
+    assert!(
+        invite.starts_with(&format!("INVITE sip:1001@{phone_ip}")),
+        "{invite}"
+    );
+    assert!(invite.contains(&format!("Route: {path}")), "{invite}");
+
+    // without Supported: path the Path is stored but not echoed
+    edge.extra = format!("Path: {path}\r\n");
+    let ok = edge.register("1001", "secret1", "MD5", 600).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    assert!(!ok.contains("Path:"), "{ok}");
+    assert_eq!(srv.contacts("1001")[0].path, vec![path.clone()]);
+
+    // hostile Paths: too many entries, garbage, oversized: 400, nothing stored
+    for bad in [
+        format!("Path: {}\r\n", [path.as_str(); 9].join(", ")),
+        "Path: <<<>>>\r\n".to_string(),
+        format!("Path: <sip:{};lr>\r\n", "p".repeat(600)),
+    ] {
+        edge.extra = bad.clone();
+        let resp = edge.register("1001", "secret1", "MD5", 600).await;
+        assert!(resp.starts_with("SIP/2.0 400"), "{bad}: {resp}");
+    }
+    assert_eq!(srv.contacts("1001")[0].path, vec![path]);
 }
