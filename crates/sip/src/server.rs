@@ -947,12 +947,24 @@ impl SipServer {
             number: trunk.caller_id.clone(),
             display: caller.display.clone(),
         };
+        // the carrier as a loose route (RFC 3261 §8.1.2, the outbound proxy):
+        // the INVITE's Request-URI names the carrier's domain, which need not
+        // resolve, and the stack sends a CANCEL (copied from the INVITE) by
+        // its Route, not by the INVITE's destination; without it a customer
+        // who does not answer would ring on after we gave up
+        let transport = match trunk.transport {
+            SipTransport::Udp => "",
+            SipTransport::Tcp => ";transport=tcp",
+        };
+        let hop = format!("<sip:{};lr{transport}>", trunk.address);
+        let route =
+            rsipstack::sip::typed::Route::parse(&hop).map_err(|_| SipError::BadUri(hop.clone()))?;
         self.invite_to(
             &trunk.uri_for(number),
             destination,
             &from,
             credential,
-            Vec::new(),
+            vec![route],
             sdp,
         )
         .await
