@@ -98,6 +98,12 @@ fn an_agent_calls_out_through_a_trunk_that_asks_for_credentials() {
         );
         let from = inv.headers("From").join(" ");
         assert!(from.contains("sip:4008001234@"), "{from}");
+        // our Call-ID names our address, not the SIP library's domain
+        let call_id = inv.headers("Call-ID").join(" ");
+        assert!(call_id.ends_with("@127.0.0.1"), "{call_id}");
+        // the carrier as a loose route: a CANCEL finds it too
+        let route = inv.headers("Route").join(" ");
+        assert!(route.contains(";lr"), "{route}");
     }
     assert!(
         !invites[1].headers("Authorization").is_empty(),

@@ -208,6 +208,7 @@ impl UserAgent {
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transport_layer)
+            .with_option(crate::server::call_id_option(local.ip()))
             .with_user_agent(USER_AGENT_NAME)
             .with_allows(vec![
                 Method::Invite,

@@ -253,6 +253,7 @@ impl SipServer {
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(transport_layer)
+            .with_option(call_id_option(local.ip()))
             .with_user_agent(SERVER_NAME)
             .with_allows(vec![
                 Method::Invite,
@@ -1111,6 +1112,25 @@ impl SipServer {
             events: leg_rx,
         })
     }
+}
+
+/// The stack's options with our Call-IDs: `UUID@our-address` (RFC 3261
+/// §8.1.1.4), not the stack's default `UUID@restsend.com`, which names a
+/// library and a domain that are not ours to every carrier and phone.
+/// Bound to every address (`0.0.0.0`): the UUID alone.
+pub(crate) fn call_id_option(
+    ip: std::net::IpAddr,
+) -> rsipstack::transaction::endpoint::EndpointOption {
+    let mut option = rsipstack::transaction::endpoint::EndpointOption::default();
+    if ip.is_unspecified() {
+        option.callid_format = rsipstack::transaction::CallIdFormat::Uuid;
+    } else {
+        option.callid_suffix = Some(match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        });
+    }
+    option
 }
 
 /// The stack's name for a transport.
