@@ -43,7 +43,9 @@ fn raw_http(
     body: &str,
 ) -> (u16, String, Vec<u8>) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    // a full-page screenshot in Chromium can take longer than 10 s on a
+    // loaded 2-core machine (seen in a clean-clone CI run): wait for it
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
