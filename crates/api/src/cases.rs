@@ -968,6 +968,30 @@ async fn kpis(
 
 // ---------------------------------------------------------------- customer
 
+/// The customer's name: from their newest note, else a case, else a call
+/// record.
+fn customer_name(notes: &[Note], cases: &[Case], calls: &[hotline_core::Cdr]) -> Option<String> {
+    notes
+        .iter()
+        .find_map(|x| x.note.caller_name.clone())
+        .or_else(|| cases.iter().find_map(|k| k.customer_name.clone()))
+        .or_else(|| calls.iter().find_map(|x| x.caller_name.clone()))
+}
+
+/// The run-time blacklist entry matching `number` now, as JSON.
+fn blacklist_entry(c: &Console, number: &str) -> Option<Value> {
+    c.inner
+        .blacklist
+        .as_ref()
+        .and_then(|b| b.lookup(number))
+        .map(|e| json!({"pattern": e.pattern.to_string(), "reason": e.reason}))
+}
+
+/// Whether `number` is a VIP's (`hotline.vip`).
+fn is_vip(c: &Console, number: &str) -> bool {
+    c.desk().cfg.vip.iter().any(|v| v.matches(number))
+}
+
 /// How many of a customer's open cases the desk card lists.
 const CARD_CASES: usize = 5;
 
@@ -987,17 +1011,8 @@ pub(crate) async fn customer_card(c: &Console, number: &str) -> Result<Value, Ap
     let notes = c.store().notes_for_number(number, 1).await?;
     let now = c.now();
     let open: Vec<&Case> = cases.iter().filter(|k| !k.is_closed()).collect();
-    let name = notes
-        .iter()
-        .find_map(|x| x.note.caller_name.clone())
-        .or_else(|| cases.iter().find_map(|k| k.customer_name.clone()))
-        .or_else(|| calls.items.iter().find_map(|x| x.caller_name.clone()));
-    let blacklist = c
-        .inner
-        .blacklist
-        .as_ref()
-        .and_then(|b| b.lookup(number))
-        .map(|e| json!({"pattern": e.pattern.to_string(), "reason": e.reason}));
+    let name = customer_name(&notes, &cases, &calls.items);
+    let blacklist = blacklist_entry(c, number);
     let last_call = calls.items.first().map(|x| {
         json!({
             "call_id": x.call_id.as_str(),
@@ -1010,7 +1025,7 @@ pub(crate) async fn customer_card(c: &Console, number: &str) -> Result<Value, Ap
     Ok(json!({
         "number": number,
         "name": name,
-        "vip": c.desk().cfg.vip.iter().any(|v| v.matches(number)),
+        "vip": is_vip(c, number),
         "blacklist": blacklist,
         "calls_total": calls.total,
         "last_call": last_call,
@@ -1093,18 +1108,9 @@ async fn customer(
             }
         }
     }
-    let blacklist = c
-        .inner
-        .blacklist
-        .as_ref()
-        .and_then(|b| b.lookup(&num))
-        .map(|e| json!({"pattern": e.pattern.to_string(), "reason": e.reason}));
-    let vip = c.desk().cfg.vip.iter().any(|v| v.matches(&num));
-    let name = notes
-        .iter()
-        .find_map(|x| x.note.caller_name.clone())
-        .or_else(|| cases.iter().find_map(|k| k.customer_name.clone()))
-        .or_else(|| calls.items.iter().find_map(|x| x.caller_name.clone()));
+    let blacklist = blacklist_entry(&c, &num);
+    let vip = is_vip(&c, &num);
+    let name = customer_name(&notes, &cases, &calls.items);
     audit(&c, &p, "customer_view", None, &num).await;
     Ok(Json(json!({
         "number": num,
