@@ -21,7 +21,7 @@ use hotline_recorder::Recorder;
 use hotline_sip::SipServer;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -563,6 +563,12 @@ async fn run(settings: Settings) -> Result<()> {
     let (sip, sip_events) = SipServer::start(sip_cfg, accounts)
         .await
         .context("sip.listen")?;
+    // registrations saved before a restart come back; changes are saved behind
+    let clock = std::sync::Arc::new(hotline_core::SystemClock);
+    if let Err(e) = hotline_engine::bindings::restore(&store, &sip, clock.as_ref()).await {
+        warn!(error = %e, "saved registrations could not be read; phones register again");
+    }
+    let bindings = hotline_engine::bindings::WriteBehind::start(store.clone(), sip.clone(), clock);
     let blacklist = engine_cfg.blacklist.clone();
     let case_owners = hotline_engine::owners::CaseOwners::new();
     // the engine's events, as they happen, to the live KPIs and the work list
@@ -714,6 +720,7 @@ async fn run(settings: Settings) -> Result<()> {
         }
     }
     sip.shutdown();
+    bindings.stop().await;
     sink.flush().await;
     media.shutdown();
     drop(sink);

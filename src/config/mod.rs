@@ -203,6 +203,12 @@ pub struct SipSection {
     pub tcp_max_connections: usize,
     /// Seconds a new TCP connection has to send its first header block.
     pub tcp_header_timeout_s: u32,
+    /// Session timers (RFC 4028): the session interval offered and
+    /// accepted at most, seconds (0 = off).
+    pub session_expires_s: u32,
+    /// Shortest session interval accepted (smaller gets 422), seconds;
+    /// below 90 only for tests (see docs/configuration.md).
+    pub min_se_s: u32,
 }
 
 impl Default for SipSection {
@@ -219,6 +225,8 @@ impl Default for SipSection {
             tcp_max_per_source: 16,
             tcp_max_connections: 1024,
             tcp_header_timeout_s: 10,
+            session_expires_s: 1800,
+            min_se_s: 90,
         }
     }
 }
@@ -1171,6 +1179,20 @@ impl Config {
             return Err(invalid(
                 "sip.min_expires_s",
                 "must be at least 1 and not above sip.max_expires_s",
+            ));
+        }
+        if self.sip.min_se_s == 0 || self.sip.min_se_s > 86_400 {
+            return Err(invalid(
+                "sip.min_se_s",
+                "must be 1 to 86400 seconds (RFC 4028: at least 90 outside tests)",
+            ));
+        }
+        if self.sip.session_expires_s != 0
+            && !(self.sip.min_se_s..=86_400).contains(&self.sip.session_expires_s)
+        {
+            return Err(invalid(
+                "sip.session_expires_s",
+                "must be 0 (no session timers) or from sip.min_se_s to 86400 seconds",
             ));
         }
         if self.sip.nonce_ttl_s < 10 {

@@ -308,6 +308,10 @@ fn sip_config(cfg: &Config) -> Result<(SipConfig, Vec<AgentAccount>)> {
             // a registered phone refreshes within max_expires_s
             idle_timeout: std::time::Duration::from_secs(u64::from(s.max_expires_s) + 60),
         },
+        session_timers: hotline_sip::SessionTimerConfig {
+            session_expires_s: s.session_expires_s,
+            min_se_s: s.min_se_s,
+        },
         feature_prefix: "*".into(),
         dial_prefix: if cfg.outbound.enabled {
             cfg.outbound.prefix.clone()

@@ -18,6 +18,7 @@ use hotline_core::{
 
 #[path = "monitor.rs"]
 mod monitor;
+use crate::session::{Due, SessionTimer};
 pub use monitor::MONITOR_RING_MS;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -140,6 +141,31 @@ pub enum LegInput {
         /// The Refer-To user.
         target: String,
     },
+    /// The leg's session timer (RFC 4028), negotiated when it was answered.
+    SessionTimer {
+        /// The session interval, ms.
+        interval_ms: i64,
+        /// We send the refreshes (else the far end does).
+        we_refresh: bool,
+    },
+    /// The session was refreshed (the far end's re-INVITE or UPDATE, or
+    /// the answer to ours).
+    Refreshed,
+    /// Our refresh failed (408, 481, no answer): the far end is gone.
+    RefreshFailed {
+        /// The status (408 for no answer).
+        status: u16,
+    },
+}
+
+impl LegInput {
+    /// A session timer input (handled the same in every phase).
+    fn is_session(&self) -> bool {
+        matches!(
+            self,
+            LegInput::SessionTimer { .. } | LegInput::Refreshed | LegInput::RefreshFailed { .. }
+        )
+    }
 }
 
 /// A sealed recording, as the recorder reports it.
@@ -313,6 +339,20 @@ pub enum Command {
     HangUpAgent {
         /// The agent.
         agent: AgentId,
+    },
+    /// Refresh the customer's session (a re-INVITE; answer: [`Input::Caller`]
+    /// with `Refreshed` or `RefreshFailed`).
+    RefreshCaller {
+        /// The session interval to name, seconds.
+        interval_s: u32,
+    },
+    /// Refresh an agent's session (answer: [`Input::Agent`] with
+    /// `Refreshed` or `RefreshFailed`).
+    RefreshAgent {
+        /// The agent.
+        agent: AgentId,
+        /// The session interval to name, seconds.
+        interval_s: u32,
     },
     /// Play prompts to the caller, the last one looped when `looped`.
     Play {
@@ -580,6 +620,10 @@ pub struct Call {
     closing_events: Vec<(Option<AgentId>, EventKind)>,
     /// A supervisor monitoring the call (ringing or joined).
     monitor: Option<monitor::Monitoring>,
+    /// The session timers (RFC 4028) of the customer's leg and of the
+    /// talking agent's leg.
+    caller_session: Option<SessionTimer>,
+    agent_session: Option<(AgentId, SessionTimer)>,
     events: Vec<CallEvent>,
     out: VecDeque<Command>,
 }
@@ -627,6 +671,8 @@ impl Call {
             pauses_ms: Vec::new(),
             closing_events: Vec::new(),
             monitor: None,
+            caller_session: None,
+            agent_session: None,
             events: Vec::new(),
             out: VecDeque::new(),
         }
@@ -816,6 +862,10 @@ impl Call {
             self.releasing.iter().map(|(_, t)| *t).min(),
             self.monitor_deadline(),
         ];
+        if !matches!(self.phase, Phase::Closing | Phase::Done) {
+            t.push(self.caller_session.as_ref().map(SessionTimer::next));
+            t.push(self.agent_session.as_ref().map(|(_, s)| s.next()));
+        }
         match &self.phase {
             Phase::Waiting => {
                 if !self.system_answered && matches!(self.origin, Origin::Inbound) {
@@ -860,6 +910,10 @@ impl Call {
             return;
         }
         match input {
+            Input::Caller(ev) if ev.is_session() => self.on_session(now, None, ev),
+            Input::Agent { agent, event } if event.is_session() => {
+                self.on_session(now, Some(agent), event)
+            }
             Input::Caller(ev) => self.on_caller(now, ev),
             Input::Digit(d) => self.on_digit(now, d),
             Input::Agent { agent, event } => self.on_agent(now, agent, event),
@@ -918,6 +972,9 @@ impl Call {
             self.push(Command::HangUpAgent { agent });
         }
         self.monitor_timeout(now);
+        if self.session_timeout(now) {
+            return;
+        }
         if let Some((until, _)) = &self.message_until {
             if *until <= now {
                 if let Some((_, after)) = self.message_until.take() {
@@ -1019,6 +1076,8 @@ impl Call {
     /// events and the CDR.
     fn end(&mut self, now: i64, closing: Vec<(Option<AgentId>, EventKind)>) {
         self.end_monitor(now, "call ended", true);
+        self.caller_session = None;
+        self.agent_session = None;
         self.ringing.clear();
         self.menu = None;
         self.silence_at = None;
@@ -1643,6 +1702,10 @@ impl Call {
             return;
         };
         match event {
+            // handled in every phase by on_session
+            LegInput::SessionTimer { .. }
+            | LegInput::Refreshed
+            | LegInput::RefreshFailed { .. } => {}
             LegInput::Invited { contact } => {
                 let timeout = self.cfg.ring_timeout_ms(self.queue.as_ref());
                 self.ringing[i].deadline = Some(now + timeout.max(0));
@@ -1858,6 +1921,152 @@ impl Call {
         self.push(Command::HangUpCaller);
         self.push(Command::HangUpAgent { agent });
         self.complete(now, EndedBy::System);
+    }
+
+    // ---- session timers (RFC 4028) ----------------------------------------
+
+    /// A session timer input of the customer's leg (`agent` None) or an agent's.
+    fn on_session(&mut self, now: i64, agent: Option<AgentId>, ev: LegInput) {
+        if matches!(self.phase, Phase::Closing | Phase::Done) {
+            return;
+        }
+        match (ev, agent) {
+            (
+                LegInput::SessionTimer {
+                    interval_ms,
+                    we_refresh,
+                },
+                agent,
+            ) => {
+                let t = SessionTimer::start(now, interval_ms, we_refresh);
+                tracing::debug!(?agent, interval_ms, we_refresh, "session timer armed");
+                match agent {
+                    None => self.caller_session = Some(t),
+                    Some(a) => self.agent_session = Some((a, t)),
+                }
+            }
+            (LegInput::Refreshed, None) => {
+                if let Some(t) = self.caller_session.as_mut() {
+                    t.refreshed(now);
+                }
+            }
+            (LegInput::Refreshed, Some(a)) => {
+                if let Some((_, t)) = self.agent_session.as_mut().filter(|(x, _)| *x == a) {
+                    t.refreshed(now);
+                }
+            }
+            (LegInput::RefreshFailed { status }, None) => {
+                if self.caller_session.is_some() {
+                    self.session_expired(now, None, Some(status));
+                }
+            }
+            (LegInput::RefreshFailed { status }, Some(a)) => {
+                if self.agent_session.as_ref().is_some_and(|(x, _)| *x == a) {
+                    self.session_expired(now, Some(a), Some(status));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Refreshes that are due; true when a session expired (the call ends).
+    fn session_timeout(&mut self, now: i64) -> bool {
+        if matches!(self.phase, Phase::Closing | Phase::Done) {
+            return false;
+        }
+        if let Some(t) = self.caller_session.as_mut() {
+            match t.due(now) {
+                Some(Due::Refresh) => {
+                    let interval_s = (t.interval_ms() / 1000) as u32;
+                    self.push(Command::RefreshCaller { interval_s });
+                }
+                Some(Due::Expired) => {
+                    self.session_expired(now, None, None);
+                    return true;
+                }
+                None => {}
+            }
+        }
+        if let Some((agent, t)) = self.agent_session.as_mut() {
+            let agent = agent.clone();
+            match t.due(now) {
+                Some(Due::Refresh) => {
+                    let interval_s = (t.interval_ms() / 1000) as u32;
+                    self.push(Command::RefreshAgent { agent, interval_s });
+                }
+                Some(Due::Expired) => {
+                    self.session_expired(now, Some(agent), None);
+                    return true;
+                }
+                None => {}
+            }
+        }
+        false
+    }
+
+    /// A leg's session expired (its far end vanished): a talking call ends
+    /// like a dropped one (both legs hung up, ended by the system); a
+    /// customer waiting or in a message leaves as if they hung up. The
+    /// session of an agent no longer on the call is just forgotten.
+    fn session_expired(&mut self, now: i64, agent: Option<AgentId>, status: Option<u16>) {
+        let talking = self.talk.as_ref().map(|t| t.agent.clone());
+        let (side, interval_ms) = match &agent {
+            None => (
+                hotline_core::Side::Caller,
+                self.caller_session.map(|t| t.interval_ms()),
+            ),
+            Some(a) => {
+                let interval = self.agent_session.as_ref().map(|(_, t)| t.interval_ms());
+                if talking.as_ref() != Some(a) || self.phase != Phase::Talking {
+                    self.agent_session = None;
+                    return;
+                }
+                (hotline_core::Side::Agent, interval)
+            }
+        };
+        let interval_ms = interval_ms.unwrap_or(0);
+        self.caller_session = None;
+        self.agent_session = None;
+        tracing::warn!(
+            ?side,
+            interval_ms,
+            ?status,
+            "session expired: the far end is gone"
+        );
+        if self.phase == Phase::Talking {
+            if let Some(agent) = talking {
+                self.media_check_at = None;
+                self.emit(
+                    now,
+                    Some(&agent),
+                    EventKind::SessionExpired {
+                        side,
+                        interval_ms,
+                        status,
+                    },
+                );
+                self.push(Command::HangUpCaller);
+                self.push(Command::HangUpAgent { agent });
+                self.complete(now, EndedBy::System);
+                return;
+            }
+        }
+        self.emit(
+            now,
+            None,
+            EventKind::SessionExpired {
+                side,
+                interval_ms,
+                status,
+            },
+        );
+        self.push(Command::HangUpCaller);
+        self.on_caller(
+            now,
+            LegInput::Gone {
+                reason: Some("session expired".into()),
+            },
+        );
     }
 
     fn on_recording(&mut self, now: i64, result: Result<String, String>) {
@@ -2394,7 +2603,12 @@ impl Call {
 
     fn customer_leg(&mut self, now: i64, agent: AgentId, ev: LegInput) {
         match ev {
-            LegInput::Invited { .. } | LegInput::RemoteHold { .. } | LegInput::Refer { .. } => {}
+            LegInput::Invited { .. }
+            | LegInput::RemoteHold { .. }
+            | LegInput::Refer { .. }
+            | LegInput::SessionTimer { .. }
+            | LegInput::Refreshed
+            | LegInput::RefreshFailed { .. } => {}
             LegInput::Answered { usable: true } => {
                 self.give_up_at = None;
                 self.caller_up = true;
@@ -2616,6 +2830,10 @@ impl Call {
     /// Click-to-call: what the agent's phone did while the engine rang it.
     fn calling_agent(&mut self, now: i64, agent: AgentId, event: LegInput) {
         match event {
+            // handled in every phase by on_session
+            LegInput::SessionTimer { .. }
+            | LegInput::Refreshed
+            | LegInput::RefreshFailed { .. } => {}
             LegInput::Invited { contact } => {
                 self.emit(now, Some(&agent), EventKind::Offered { contact });
             }

@@ -18,6 +18,7 @@ pub mod call;
 pub mod control;
 pub mod controller;
 pub mod limits;
+pub mod session;
 pub mod settings;
 
 pub use call::{

@@ -126,7 +126,12 @@ impl Call {
             return;
         };
         match ev {
-            LegInput::Invited { .. } | LegInput::RemoteHold { .. } | LegInput::Refer { .. } => {}
+            LegInput::Invited { .. }
+            | LegInput::RemoteHold { .. }
+            | LegInput::Refer { .. }
+            | LegInput::SessionTimer { .. }
+            | LegInput::Refreshed
+            | LegInput::RefreshFailed { .. } => {}
             LegInput::Answered { usable: true } if m.joined_ms.is_none() => {
                 if self.phase != Phase::Talking {
                     return self.end_monitor(now, "the call is no longer talking", true);

@@ -525,6 +525,20 @@ pub enum EventKind {
         /// How long nothing came, ms (at least the timeout).
         idle_ms: i64,
     },
+    /// A SIP session timer (RFC 4028) ran out: the far end of one leg
+    /// stopped refreshing the session, or did not answer our refresh (408,
+    /// 481, no answer) — a far end that vanished, also while the call is
+    /// on hold (a dropped call, like `media_timeout`). The call is ended by
+    /// the engine (`completed` with `ended_by = system` follows).
+    SessionExpired {
+        /// The leg whose session expired.
+        side: crate::Side,
+        /// The negotiated session interval, ms.
+        interval_ms: i64,
+        /// None: the far end's refresh never came; a status: our refresh
+        /// failed with it (408 also for no answer at all).
+        status: Option<u16>,
+    },
     /// One-way audio: RTP stopped from one side of a talking call (not on
     /// hold) for half the media timeout while the other side still sends
     /// (a caller who "gets through but hears nothing"). Once per episode;
@@ -665,6 +679,7 @@ impl EventKind {
             EventKind::Overflowed { .. } => "overflowed",
             EventKind::MediaTimeout { .. } => "media_timeout",
             EventKind::OneWayAudio { .. } => "one_way_audio",
+            EventKind::SessionExpired { .. } => "session_expired",
             EventKind::WorkItemOverdue { .. } => "work_item_overdue",
             EventKind::Held { .. } => "held",
             EventKind::Resumed { .. } => "resumed",

@@ -141,6 +141,30 @@ impl AgentLeg {
             AgentLeg::In(c) => c.hangup().await,
         }
     }
+
+    fn refresh_session(&self, interval_s: u32) {
+        match self {
+            AgentLeg::Out(l) => l.refresh_session(interval_s),
+            AgentLeg::In(c) => c.refresh_session(interval_s),
+        }
+    }
+}
+
+/// A session timer event of a leg as the call flow's input (RFC 4028).
+fn session_input(ev: &LegEvent) -> Option<LegInput> {
+    match ev {
+        LegEvent::SessionTimer(t) => Some(timer_input(t)),
+        LegEvent::Refreshed => Some(LegInput::Refreshed),
+        LegEvent::RefreshFailed { status } => Some(LegInput::RefreshFailed { status: *status }),
+        _ => None,
+    }
+}
+
+fn timer_input(t: &hotline_sip::SessionTimer) -> LegInput {
+    LegInput::SessionTimer {
+        interval_ms: i64::from(t.interval_s) * 1000,
+        we_refresh: t.we_refresh,
+    }
 }
 
 /// One call's IO.
@@ -495,6 +519,9 @@ impl CallDriver {
     }
 
     fn on_customer(&mut self, ev: Option<LegEvent>) {
+        if let Some(i) = ev.as_ref().and_then(session_input) {
+            return self.feed(Input::Caller(i));
+        }
         let input = match ev {
             Some(LegEvent::Info { body }) => match routing::dtmf_from_info(&body) {
                 Some(d) => Input::Digit(d),
@@ -653,6 +680,9 @@ impl CallDriver {
         let Some(agent) = self.legs.get(i).map(|(a, _)| a.clone()) else {
             return;
         };
+        if let Some(event) = ev.as_ref().and_then(session_input) {
+            return self.feed(Input::Agent { agent, event });
+        }
         let event = match ev {
             Some(LegEvent::Answered { sdp: answer }) => {
                 let usable = match negotiate(&answer) {
@@ -697,9 +727,24 @@ impl CallDriver {
                 Command::AnswerCaller => {
                     if let (CustomerLeg::Inbound(c), Some(sdp)) = (&self.customer, &self.caller_sdp)
                     {
-                        if let Err(e) = c.answer(sdp.clone()) {
-                            warn!(error = %e, "cannot answer caller");
+                        match c.answer(sdp.clone()) {
+                            Err(e) => warn!(error = %e, "cannot answer caller"),
+                            Ok(()) => {
+                                if let Some(t) = c.session {
+                                    self.feed(Input::Caller(timer_input(&t)));
+                                }
+                            }
                         }
+                    }
+                }
+                Command::RefreshCaller { interval_s } => match &self.customer {
+                    CustomerLeg::Inbound(c) => c.refresh_session(interval_s),
+                    CustomerLeg::Outbound(Some(l)) => l.refresh_session(interval_s),
+                    CustomerLeg::Outbound(None) => {}
+                },
+                Command::RefreshAgent { agent, interval_s } => {
+                    if let Some(leg) = self.leg(&agent) {
+                        leg.refresh_session(interval_s);
                     }
                 }
                 Command::RejectCaller { status, reason } => {
@@ -817,8 +862,14 @@ impl CallDriver {
                 Command::AnswerAgent { agent } => {
                     if let (Some(AgentLeg::In(c)), Some(sdp)) = (self.leg(&agent), &self.agent_sdp)
                     {
-                        if let Err(e) = c.answer(sdp.clone()) {
-                            warn!(error = %e, "cannot answer the agent's call");
+                        match c.answer(sdp.clone()) {
+                            Err(e) => warn!(error = %e, "cannot answer the agent's call"),
+                            Ok(()) => {
+                                if let Some(t) = c.session {
+                                    let event = timer_input(&t);
+                                    self.feed(Input::Agent { agent, event });
+                                }
+                            }
                         }
                     }
                 }

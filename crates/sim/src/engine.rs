@@ -712,6 +712,15 @@ impl Simulation {
                 },
             ),
             Command::Finished(cdr) => self.finished(id, *cdr)?,
+            // the simulation's phones are always there: every refresh is answered
+            Command::RefreshCaller { .. } => self.feed(id, Input::Caller(LegInput::Refreshed)),
+            Command::RefreshAgent { agent, .. } => self.feed(
+                id,
+                Input::Agent {
+                    agent,
+                    event: LegInput::Refreshed,
+                },
+            ),
             // signalling and media the simulation has no use for
             Command::Ringing
             | Command::AnswerCaller

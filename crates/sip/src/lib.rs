@@ -22,6 +22,7 @@ pub mod location;
 pub mod lockout;
 pub mod reach;
 mod server;
+pub mod session_timer;
 pub mod tcp;
 pub mod trunk;
 
@@ -32,8 +33,9 @@ pub use client::{
 pub use digest::DigestAlgorithm;
 pub use location::{Binding, BindingChange, SipTransport};
 pub use server::{
-    AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent, SipServer,
-    TableSizes, SERVER_NAME,
+    restorable, AgentAccount, InboundCall, LegEvent, OutboundLeg, SipConfig, SipError, SipEvent,
+    SipServer, TableSizes, SERVER_NAME,
 };
+pub use session_timer::{SessionTimer, SessionTimerConfig};
 pub use tcp::{TcpLimits, TcpStats};
 pub use trunk::{TrunkAuth, TrunkTarget};

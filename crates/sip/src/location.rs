@@ -69,6 +69,8 @@ pub enum BindingChange {
 pub struct Location {
     bindings: HashMap<String, Vec<Binding>>,
     max_contacts: usize,
+    /// Bumped by every change (for the write-behind of the bindings).
+    generation: u64,
 }
 
 /// A REGISTER that must be refused.
@@ -88,6 +90,7 @@ impl Location {
         Location {
             bindings: HashMap::new(),
             max_contacts: max_contacts.max(1),
+            generation: 0,
         }
     }
 
@@ -99,6 +102,7 @@ impl Location {
         expires_s: u32,
         now_ms: i64,
     ) -> Result<Option<BindingChange>, RegisterError> {
+        self.generation += 1;
         let list = self.bindings.entry(agent.to_string()).or_default();
         let existing = list.iter().position(|b| b.contact == binding.contact);
         if let Some(i) = existing {
@@ -138,6 +142,7 @@ impl Location {
 
     /// Removes every contact of `agent` (`Contact: *`).
     pub fn remove_all(&mut self, agent: &str) -> Vec<BindingChange> {
+        self.generation += 1;
         self.bindings
             .remove(agent)
             .unwrap_or_default()
@@ -165,7 +170,39 @@ impl Location {
             });
         }
         self.bindings.retain(|_, l| !l.is_empty());
+        if !out.is_empty() {
+            self.generation += 1;
+        }
         out
+    }
+
+    /// Puts back a binding saved before a restart: false (and nothing
+    /// changes) when it has expired at `now_ms`, its contact is already on
+    /// record, or the agent has `max_contacts` already.
+    pub fn restore(&mut self, agent: &str, binding: Binding, now_ms: i64) -> bool {
+        if binding.expires_at_ms <= now_ms {
+            return false;
+        }
+        let list = self.bindings.entry(agent.to_string()).or_default();
+        if list.len() >= self.max_contacts || list.iter().any(|b| b.contact == binding.contact) {
+            return false;
+        }
+        list.push(binding);
+        self.generation += 1;
+        true
+    }
+
+    /// A number that changes whenever the bindings change.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Every binding on record, by agent (for the write-behind).
+    pub fn all(&self) -> Vec<(String, Binding)> {
+        self.bindings
+            .iter()
+            .flat_map(|(a, l)| l.iter().map(move |b| (a.clone(), b.clone())))
+            .collect()
     }
 
     /// The live contacts of `agent`, most recently registered first.
@@ -245,6 +282,41 @@ mod tests {
         );
         assert_eq!(l.registered_agents(130_000), vec!["1001".to_string()]);
         assert!(l.contacts("1001", 400_000).is_empty());
+    }
+
+    #[test]
+    fn restored_bindings_are_live_until_they_expire() {
+        let mut l = Location::new(2);
+        let g0 = l.generation();
+        let mut x = b("sip:1001@a", "x", 3);
+        x.expires_at_ms = 100_000;
+        assert!(l.restore("1001", x.clone(), 50_000));
+        assert!(l.generation() > g0);
+        // twice the same contact, an expired one, one over the limit
+        assert!(!l.restore("1001", x.clone(), 50_000));
+        let mut old = b("sip:1001@b", "y", 1);
+        old.expires_at_ms = 50_000;
+        assert!(!l.restore("1001", old, 50_000));
+        let mut y = b("sip:1001@c", "z", 1);
+        y.expires_at_ms = 90_000;
+        assert!(l.restore("1001", y, 50_000));
+        let mut z = b("sip:1001@d", "w", 1);
+        z.expires_at_ms = 90_000;
+        assert!(!l.restore("1001", z, 50_000));
+        assert_eq!(l.registered_agents(60_000), vec!["1001".to_string()]);
+        assert_eq!(l.all().len(), 2);
+        // a refresh of the restored binding goes on with its Call-ID and CSeq
+        assert_eq!(
+            l.update("1001", b("sip:1001@a", "x", 3), 60, 60_000),
+            Err(RegisterError::OutOfOrder)
+        );
+        assert!(l
+            .update("1001", b("sip:1001@a", "x", 4), 60, 60_000)
+            .is_ok());
+        let g = l.generation();
+        assert_eq!(l.expire(95_000).len(), 1);
+        assert!(l.generation() > g);
+        assert!(l.contacts("1001", 95_000).len() == 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::digest::{parse_authorization, DigestAlgorithm, DigestAuthority, Verdi
 use crate::guard::{GuardStats, GuardedUdpSocket};
 use crate::location::{Binding, BindingChange, Location, RegisterError, SipTransport};
 use crate::lockout::{Admission, Ban, BanTarget, Lockout, LockoutConfig, LockoutEvent};
+use crate::session_timer::{self as timers, SessionTimer, SessionTimerConfig};
 use crate::tcp::{TcpGate, TcpLimits, TcpStats};
 use crate::trunk::TrunkTarget;
 use hotline_core::{Clock, Party, SystemClock};
@@ -60,6 +61,8 @@ pub struct SipConfig {
     pub dial_prefix: String,
     /// Bounds on SIP-over-TCP connections (slow-loris, floods).
     pub tcp: TcpLimits,
+    /// Session timers (RFC 4028): interval and Min-SE.
+    pub session_timers: SessionTimerConfig,
 }
 
 impl Default for SipConfig {
@@ -77,6 +80,7 @@ impl Default for SipConfig {
             feature_prefix: "*".into(),
             dial_prefix: String::new(),
             tcp: TcpLimits::default(),
+            session_timers: SessionTimerConfig::default(),
         }
     }
 }
@@ -454,6 +458,59 @@ impl SipServer {
             lockout_proofs: proofs,
             stack_transactions: ep.transactions.len() + ep.finished_transactions.len(),
         }
+    }
+
+    /// Puts back bindings saved before a restart (agent, binding): those
+    /// of configured agents, unexpired, whose contact and Path still parse
+    /// come back (the agent's `nat` setting is taken from today's account);
+    /// the others are skipped with a warning. Returns how many came back.
+    /// Call it before the engine starts, so the agents are registered at once.
+    pub fn restore_bindings(&self, saved: Vec<(String, Binding)>) -> usize {
+        let now = self.inner.clock.now_ms();
+        let Ok(mut loc) = self.inner.registrar.location.lock() else {
+            return 0;
+        };
+        let mut restored = 0;
+        for (agent, mut binding) in saved {
+            let Some(account) = self.inner.registrar.accounts.get(&agent) else {
+                warn!(%agent, "stored registration skipped: no such agent any more");
+                continue;
+            };
+            if let Err(why) = restorable(&binding) {
+                warn!(%agent, contact = %binding.contact, %why, "stored registration skipped");
+                continue;
+            }
+            binding.nat = account.nat;
+            if loc.restore(&agent, binding.clone(), now) {
+                info!(%agent, contact = %binding.contact, expires_in_s = (binding.expires_at_ms - now) / 1000, "registration restored");
+                restored += 1;
+            } else {
+                warn!(%agent, contact = %binding.contact, "stored registration skipped: expired, a duplicate or over the contact limit");
+            }
+        }
+        restored
+    }
+
+    /// The bindings on record now (agent, binding) and the generation of
+    /// the location service they belong to (it changes with every change),
+    /// for the write-behind to the store.
+    pub fn bindings_snapshot(&self) -> (u64, Vec<(String, Binding)>) {
+        self.inner
+            .registrar
+            .location
+            .lock()
+            .map(|l| (l.generation(), l.all()))
+            .unwrap_or_default()
+    }
+
+    /// The generation of the location service (see [`SipServer::bindings_snapshot`]).
+    pub fn bindings_generation(&self) -> u64 {
+        self.inner
+            .registrar
+            .location
+            .lock()
+            .map(|l| l.generation())
+            .unwrap_or_default()
     }
 
     /// Agents with at least one live registration.
@@ -874,14 +931,30 @@ impl SipServer {
             }
             agent = Some(from_user);
         }
+        // RFC 4028 §8.1: an interval below our Min-SE gets 422
+        let offer = timers::offered(&tx.original);
+        let session = match timers::negotiate_uas(&cfg.session_timers, &offer) {
+            Ok(s) => s,
+            Err(too_brief) => {
+                info!(offered = ?offer.session_expires, min_se = too_brief.min_se_s, "INVITE refused: session interval too small");
+                let h = vec![Header::MinSE(too_brief.min_se_s.to_string().into())];
+                tx.reply_with(StatusCode::SessionIntervalTooSmall, h, None)
+                    .await
+                    .ok();
+                return;
+            }
+        };
         let contact = match self.our_uri(SERVER_NAME) {
             Ok(c) => c,
             Err(_) => return,
         };
-        let Some((call, dialog)) = new_inbound_call(&self.inner.dialogs, tx, contact, agent).await
+        let Some((mut call, dialog)) =
+            new_inbound_call(&self.inner.dialogs, tx, contact, agent).await
         else {
             return;
         };
+        call.session = session;
+        call.timer_offer = offer;
         if self
             .inner
             .events
@@ -1069,8 +1142,11 @@ impl SipServer {
             contact: self.our_uri(SERVER_NAME)?,
             credential,
             route_set,
+            headers: Some(timers::uac_offer_headers(&self.inner.cfg.session_timers))
+                .filter(|h| !h.is_empty()),
             ..Default::default()
         };
+        let timer_cfg = self.inner.cfg.session_timers;
         let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();
         let (dialog, join) = self.inner.dialogs.do_invite_async(opt, state_tx)?;
         let (leg_tx, leg_rx) = mpsc::channel(64);
@@ -1078,6 +1154,8 @@ impl SipServer {
         let local_sdp = Arc::new(Mutex::new(Some(sdp)));
         let span = info_span!("sip_leg", contact = %contact, dir = "out");
         let final_tx = leg_tx.clone();
+        let refresh_tx = leg_tx.clone();
+        let leg_sdp = local_sdp.clone();
         tokio::spawn(
             async move {
                 let ev = match join.await {
@@ -1085,8 +1163,15 @@ impl SipServer {
                         if resp.status_code.kind()
                             == rsipstack::sip::StatusCodeKind::Successful =>
                     {
-                        LegEvent::Answered {
+                        let answered = LegEvent::Answered {
                             sdp: resp.body.clone(),
+                        };
+                        match timers::from_uac_answer(&timer_cfg, &resp) {
+                            Some(t) => {
+                                final_tx.send(answered).await.ok();
+                                LegEvent::SessionTimer(t)
+                            }
+                            None => answered,
                         }
                     }
                     Ok(Ok((_, Some(resp)))) => LegEvent::Rejected {
@@ -1110,6 +1195,8 @@ impl SipServer {
         Ok(OutboundLeg {
             dialog,
             events: leg_rx,
+            events_tx: refresh_tx,
+            local_sdp: leg_sdp,
         })
     }
 }
@@ -1181,6 +1268,9 @@ pub(crate) async fn new_inbound_call(
         .unwrap_or_default();
     let (leg_tx, leg_rx) = mpsc::channel(64);
     let call = InboundCall {
+        session: None,
+        timer_offer: timers::Offered::default(),
+        events_tx: leg_tx.clone(),
         caller,
         dialled,
         sip_call_id: sip_call_id.clone(),
@@ -1225,7 +1315,7 @@ pub(crate) fn precheck(req: &rsipstack::sip::Request) -> Option<(StatusCode, Vec
                 .map(|t| t.trim().to_string())
                 .collect::<Vec<_>>()
         })
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("timer"))
         .collect();
     if unsupported.is_empty() {
         None
@@ -1235,6 +1325,27 @@ pub(crate) fn precheck(req: &rsipstack::sip::Request) -> Option<(StatusCode, Vec
             vec![Header::Unsupported(unsupported.join(", ").into())],
         ))
     }
+}
+
+/// Whether a binding read back from the store can be used: a contact URI
+/// and Path entries that parse and are no longer than a REGISTER may send.
+pub fn restorable(b: &Binding) -> Result<(), String> {
+    if b.contact.is_empty() || b.contact.len() > 512 {
+        return Err(format!("contact of {} bytes", b.contact.len()));
+    }
+    Uri::try_from(b.contact.as_str()).map_err(|_| "the contact is not a SIP URI".to_string())?;
+    if b.path.len() > MAX_PATH_ENTRIES {
+        return Err(format!("{} Path entries", b.path.len()));
+    }
+    for p in &b.path {
+        if p.len() > 512 || rsipstack::sip::typed::Route::parse(p).is_err() {
+            return Err("a Path entry is not a route".to_string());
+        }
+    }
+    if b.call_id.len() > 256 {
+        return Err("Call-ID too long".to_string());
+    }
+    Ok(())
 }
 
 /// The address a request came from (None if the transport does not say).
@@ -1336,6 +1447,17 @@ pub enum LegEvent {
         /// Who to transfer to (`leaders`, `4001`).
         target: String,
     },
+    /// The session timer of an outbound leg, from the 2xx (RFC 4028; right
+    /// after `Answered`).
+    SessionTimer(SessionTimer),
+    /// The session was refreshed: the far end sent a re-INVITE or UPDATE,
+    /// or answered ours (any answer but 408 and 481 proves it is there).
+    Refreshed,
+    /// Our session refresh failed: 408, 481, or no answer at all (408).
+    RefreshFailed {
+        /// The status, 408 for no answer.
+        status: u16,
+    },
 }
 
 impl LegEvent {
@@ -1349,6 +1471,9 @@ impl LegEvent {
                 | LegEvent::Info { .. }
                 | LegEvent::RemoteHold { .. }
                 | LegEvent::Refer { .. }
+                | LegEvent::SessionTimer(_)
+                | LegEvent::Refreshed
+                | LegEvent::RefreshFailed { .. }
         )
     }
 }
@@ -1470,10 +1595,14 @@ async fn map_states(
                         None => s,
                     })
                     .map(String::into_bytes);
-                let headers = body
-                    .as_ref()
-                    .map(|_| vec![Header::ContentType("application/sdp".into())]);
+                let mut headers = timers::refresh_answer_headers(&timers::offered(&req));
+                if body.is_some() {
+                    headers.push(Header::ContentType("application/sdp".into()));
+                }
+                let headers = (!headers.is_empty()).then_some(headers);
                 handle.respond(StatusCode::OK, headers, body).await.ok();
+                // any re-INVITE or UPDATE refreshes the session (RFC 4028 §10)
+                tx.send(LegEvent::Refreshed).await.ok();
                 let now_held = match offered {
                     Some(d) => matches!(d, "sendonly" | "inactive"),
                     None => held,
@@ -1533,8 +1662,13 @@ pub struct InboundCall {
     /// The agent who authenticated this INVITE (feature codes only); None
     /// for callers, who are never challenged.
     pub agent: Option<String>,
+    /// The session timer negotiated from the INVITE (RFC 4028); None with
+    /// timers off (and for the phone's own calls).
+    pub session: Option<SessionTimer>,
+    timer_offer: timers::Offered,
     dialog: InviteDialog,
     events: mpsc::Receiver<LegEvent>,
+    events_tx: mpsc::Sender<LegEvent>,
     local_sdp: Arc<Mutex<Option<String>>>,
 }
 
@@ -1564,9 +1698,24 @@ impl InboundCall {
         if let Ok(mut l) = self.local_sdp.lock() {
             *l = Some(sdp.clone());
         }
-        let headers = vec![Header::ContentType("application/sdp".into())];
+        let mut headers = vec![Header::ContentType("application/sdp".into())];
+        if let Some(t) = &self.session {
+            headers.extend(timers::uas_answer_headers(t, &self.timer_offer));
+        }
         self.dialog.accept(Some(headers), Some(sdp.into_bytes()))?;
         Ok(())
+    }
+
+    /// Refreshes the session (a re-INVITE with our SDP, RFC 4028 §7.4) in
+    /// the background; the outcome comes as [`LegEvent::Refreshed`] or
+    /// [`LegEvent::RefreshFailed`].
+    pub fn refresh_session(&self, interval_s: u32) {
+        spawn_refresh(
+            self.dialog.clone(),
+            self.local_sdp.clone(),
+            self.events_tx.clone(),
+            interval_s,
+        );
     }
 
     /// Refuses the call with a final status (before it was answered).
@@ -1591,9 +1740,58 @@ impl InboundCall {
 pub struct OutboundLeg {
     dialog: InviteDialog,
     events: mpsc::Receiver<LegEvent>,
+    events_tx: mpsc::Sender<LegEvent>,
+    local_sdp: Arc<Mutex<Option<String>>>,
+}
+
+/// Sends one refresh re-INVITE and reports its outcome on the leg.
+fn spawn_refresh(
+    dialog: InviteDialog,
+    local_sdp: Arc<Mutex<Option<String>>>,
+    events: mpsc::Sender<LegEvent>,
+    interval_s: u32,
+) {
+    let sdp = local_sdp.lock().ok().and_then(|s| s.clone());
+    tokio::spawn(async move {
+        let mut headers = timers::refresh_headers(interval_s);
+        if sdp.is_some() {
+            headers.push(Header::ContentType("application/sdp".into()));
+        }
+        let result = dialog
+            .reinvite(Some(headers), sdp.map(String::into_bytes))
+            .await;
+        let ev = match result {
+            Ok(Some(resp)) => match resp.status_code.code() {
+                408 | 481 => LegEvent::RefreshFailed {
+                    status: resp.status_code.code(),
+                },
+                status => {
+                    debug!(status, "session refreshed");
+                    LegEvent::Refreshed
+                }
+            },
+            Ok(None) => LegEvent::RefreshFailed { status: 408 },
+            Err(e) => {
+                info!(error = %e, "session refresh failed");
+                LegEvent::RefreshFailed { status: 408 }
+            }
+        };
+        events.send(ev).await.ok();
+    });
 }
 
 impl OutboundLeg {
+    /// Refreshes the session in the background (see
+    /// [`InboundCall::refresh_session`]).
+    pub fn refresh_session(&self, interval_s: u32) {
+        spawn_refresh(
+            self.dialog.clone(),
+            self.local_sdp.clone(),
+            self.events_tx.clone(),
+            interval_s,
+        );
+    }
+
     /// Cancels a ringing leg (CANCEL), or hangs up an answered one (BYE).
     pub async fn hangup(&self) {
         self.dialog.hangup().await.ok();

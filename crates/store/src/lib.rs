@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+mod bindings;
 mod cases;
 mod console;
 mod duty;
@@ -24,6 +25,7 @@ pub mod quality;
 mod worklist;
 mod writer;
 
+pub use bindings::{LoadedBindings, StoredBinding, MAX_BINDINGS};
 pub use cases::{
     Case, CaseError, CaseFilter, CaseLink, CasePage, CaseStatus, CaseStep, CaseUpdate,
     CaseWithRepeats, LinkKind, NewCase, NewNote, Note, OpenOwner, MAX_CASE_PAGE,
@@ -473,6 +475,10 @@ fn migrator(backend: Backend) -> Migrator {
         Backend::Sqlite => include_str!("../migrations/sqlite/0009_notify.sql"),
         Backend::Postgres => include_str!("../migrations/postgres/0009_notify.sql"),
     };
+    let bindings = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0010_bindings.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0010_bindings.sql"),
+    };
     Migrator::with_migrations(vec![
         Migration::new(
             1,
@@ -535,6 +541,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("notify"),
             MigrationType::Simple,
             notify.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            10,
+            Cow::Borrowed("bindings"),
+            MigrationType::Simple,
+            bindings.into_sql_str(),
             false,
         ),
     ])

@@ -31,6 +31,9 @@ mod worklist_suite;
 #[path = "suites/duty.rs"]
 mod duty_suite;
 
+#[path = "suites/bindings.rs"]
+mod bindings_suite;
+
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
     CallEvent {
         at_ms: at,
@@ -339,6 +342,7 @@ async fn suite(url: &str) {
     worklist_suite::worklist_suite(&store, HOSTILE).await;
     duty_suite::duty_suite(&store, HOSTILE).await;
     notify_suite::notify_suite(&store, HOSTILE).await;
+    bindings_suite::bindings_suite(url, &store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen
