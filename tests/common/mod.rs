@@ -258,6 +258,8 @@ pub struct HotlineOptions {
     pub prompts_toml: String,
     /// TOML lines inside `[line_test]` (default `enabled = false`).
     pub line_test_toml: String,
+    /// TOML lines inside `[sip]` (e.g. `min_se_s = 2`).
+    pub sip_toml: String,
 }
 
 impl Default for HotlineOptions {
@@ -279,6 +281,7 @@ impl Default for HotlineOptions {
             http_toml: String::new(),
             prompts_toml: String::new(),
             line_test_toml: "enabled = false".into(),
+            sip_toml: String::new(),
         }
     }
 }
@@ -381,6 +384,7 @@ impl Hotline {
                 ("http_extra", options.http_toml.clone()),
                 ("prompts_extra", options.prompts_toml.clone()),
                 ("line_test_extra", options.line_test_toml.clone()),
+                ("sip_extra", options.sip_toml.clone()),
                 (
                     "greeting",
                     options

@@ -1333,7 +1333,19 @@ pub fn restorable(b: &Binding) -> Result<(), String> {
     if b.contact.is_empty() || b.contact.len() > 512 {
         return Err(format!("contact of {} bytes", b.contact.len()));
     }
-    Uri::try_from(b.contact.as_str()).map_err(|_| "the contact is not a SIP URI".to_string())?;
+    let scheme_ok = ["sip:", "sips:"].iter().any(|p| {
+        b.contact
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    });
+    if !scheme_ok || !b.contact.bytes().all(|c| c.is_ascii_graphic()) {
+        return Err("the contact is not a SIP URI".to_string());
+    }
+    let uri = Uri::try_from(b.contact.as_str())
+        .map_err(|_| "the contact is not a SIP URI".to_string())?;
+    if uri.host_with_port.to_string().is_empty() {
+        return Err("the contact names no host".to_string());
+    }
     if b.path.len() > MAX_PATH_ENTRIES {
         return Err(format!("{} Path entries", b.path.len()));
     }
