@@ -1955,15 +1955,13 @@ impl Call {
                     t.refreshed(now);
                 }
             }
-            (LegInput::RefreshFailed { status }, None) => {
-                if self.caller_session.is_some() {
-                    self.session_expired(now, None, Some(status));
-                }
+            (LegInput::RefreshFailed { status }, None) if self.caller_session.is_some() => {
+                self.session_expired(now, None, Some(status));
             }
-            (LegInput::RefreshFailed { status }, Some(a)) => {
-                if self.agent_session.as_ref().is_some_and(|(x, _)| *x == a) {
-                    self.session_expired(now, Some(a), Some(status));
-                }
+            (LegInput::RefreshFailed { status }, Some(a))
+                if self.agent_session.as_ref().is_some_and(|(x, _)| *x == a) =>
+            {
+                self.session_expired(now, Some(a), Some(status));
             }
             _ => {}
         }

@@ -232,7 +232,8 @@ mod tests {
 
     #[test]
     fn hostile_rows_are_refused_with_a_reason() {
-        let cases: Vec<Box<dyn Fn(&mut StoredBinding)>> = vec![
+        type Spoil = Box<dyn Fn(&mut StoredBinding)>;
+        let cases: Vec<Spoil> = vec![
             Box::new(|s| s.source = "'; DROP TABLE sip_bindings; --".into()),
             Box::new(|s| s.source = String::new()),
             Box::new(|s| s.transport = "sctp".into()),

@@ -113,6 +113,9 @@ enum DialTarget {
 }
 
 /// The customer's leg.
+// one per call; the caller's INVITE is the common case, boxing it would
+// only add an allocation per call
+#[allow(clippy::large_enum_variant)]
 enum CustomerLeg {
     /// A caller's INVITE (answered or not).
     Inbound(InboundCall),
@@ -122,6 +125,7 @@ enum CustomerLeg {
 
 /// An agent's leg: one the engine placed (ringing the agent for a call),
 /// or the agent's own INVITE (the agent dials out).
+#[allow(clippy::large_enum_variant)] // a few per call
 enum AgentLeg {
     Out(OutboundLeg),
     In(InboundCall),
