@@ -168,6 +168,7 @@ fn a_caller_that_refreshes_its_session_keeps_the_call_past_two_intervals() {
         .assert_success("the agent is hung up on by the caller's end");
     let cdr = wait_cdrs(&h, 1).remove(0);
     assert_eq!(cdr.ended_by, Some(EndedBy::Caller), "{cdr:#?}");
+    assert_eq!(cdr.end_cause, None, "{cdr:#?}");
     assert!(cdr.talk_ms.unwrap_or(0) >= 8_000, "{cdr:#?}");
     let ev = events(&h, &cdr.call_id);
     assert!(
@@ -203,6 +204,11 @@ fn a_caller_who_stops_refreshing_on_hold_is_ended_as_session_expired() {
         "{cdr:#?}"
     );
     assert_eq!(cdr.ended_by, Some(EndedBy::System), "{cdr:#?}");
+    assert_eq!(
+        cdr.end_cause.as_deref(),
+        Some("session_expired"),
+        "{cdr:#?}"
+    );
     let ev = events(&h, &cdr.call_id);
     let expired = find(&ev, |k| matches!(k, EventKind::SessionExpired { .. }))
         .unwrap_or_else(|| panic!("no session_expired in {:?}", kinds(&ev)));

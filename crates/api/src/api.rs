@@ -238,6 +238,7 @@ pub(crate) fn cdr_json(c: &Cdr, marks: &[Mark]) -> Value {
         "ended_by": c.ended_by,
         "recorded": c.recording_path.is_some(),
         "recording_sha256": c.recording_sha256,
+        "end_cause": c.end_cause,
         "marks": marks.iter().map(mark_json).collect::<Vec<_>>(),
         "held": marks.iter().any(|m| m.released_ms.is_none()),
     })

@@ -75,6 +75,7 @@ fn cdr(id: &str, recording: Option<&str>) -> Cdr {
         ended_by: None,
         recording_path: recording.map(str::to_string),
         recording_sha256: None,
+        end_cause: None,
     }
 }
 

@@ -63,6 +63,7 @@ fn ended_by_the_system(w: &World, c: &CallId) {
     let cdr = w.cdr(c).expect("cdr");
     assert_eq!(cdr.outcome, Some(Outcome::Answered));
     assert_eq!(cdr.ended_by, Some(EndedBy::System));
+    assert_eq!(cdr.end_cause.as_deref(), Some("session_expired"));
     let cmds = w.commands(c);
     assert!(cmds.iter().any(|x| matches!(x, Command::HangUpCaller)));
     assert!(cmds

@@ -42,6 +42,10 @@ pub struct Cdr {
     pub recording_path: Option<String>,
     /// SHA-256 of the recording, hex.
     pub recording_sha256: Option<String>,
+    /// Why the engine ended an answered call whose line died:
+    /// `media_timeout` (no RTP) or `session_expired` (a SIP session timer
+    /// ran out: the far end vanished); None otherwise.
+    pub end_cause: Option<String>,
 }
 
 impl Cdr {
@@ -86,6 +90,7 @@ impl Cdr {
             ended_by: None,
             recording_path: None,
             recording_sha256: None,
+            end_cause: None,
         };
         for e in events {
             if let Some(q) = &e.queue {
@@ -117,6 +122,8 @@ impl Cdr {
                     cdr.outcome = Some(Outcome::Abandoned);
                 }
                 EventKind::Rejected { .. } => cdr.outcome = Some(Outcome::Rejected),
+                EventKind::MediaTimeout { .. } => cdr.end_cause = Some("media_timeout".into()),
+                EventKind::SessionExpired { .. } => cdr.end_cause = Some("session_expired".into()),
                 EventKind::Failed { .. } | EventKind::CallbackExpired { .. } => {
                     cdr.outcome = Some(Outcome::Failed);
                 }

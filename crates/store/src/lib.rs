@@ -122,7 +122,7 @@ pub struct Store {
 pub(crate) const CDR_COLUMNS: &str =
     "call_id, caller, caller_name, dialled, queue, agent, call_type, \
      arrived_ms, system_answered_ms, agent_answered_ms, ended_ms, wait_ms, talk_ms, rings, \
-     outcome, ended_by, recording_path, recording_sha256";
+     outcome, ended_by, recording_path, recording_sha256, end_cause";
 /// Largest `limit` honoured by the listing queries.
 const MAX_LIMIT: i64 = 1_000_000;
 
@@ -330,7 +330,7 @@ async fn insert_event(conn: &mut sqlx::AnyConnection, e: &CallEvent) -> Result<i
 async fn upsert_cdr(conn: &mut sqlx::AnyConnection, c: &Cdr) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO cdrs ({CDR_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
          ON CONFLICT (call_id) DO UPDATE SET \
          caller = excluded.caller, caller_name = excluded.caller_name, \
          dialled = excluded.dialled, queue = excluded.queue, agent = excluded.agent, \
@@ -339,7 +339,8 @@ async fn upsert_cdr(conn: &mut sqlx::AnyConnection, c: &Cdr) -> Result<(), Store
          agent_answered_ms = excluded.agent_answered_ms, ended_ms = excluded.ended_ms, \
          wait_ms = excluded.wait_ms, talk_ms = excluded.talk_ms, rings = excluded.rings, \
          outcome = excluded.outcome, ended_by = excluded.ended_by, \
-         recording_path = excluded.recording_path, recording_sha256 = excluded.recording_sha256"
+         recording_path = excluded.recording_path, recording_sha256 = excluded.recording_sha256, \
+         end_cause = excluded.end_cause"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(c.call_id.as_str().to_string())
@@ -360,6 +361,7 @@ async fn upsert_cdr(conn: &mut sqlx::AnyConnection, c: &Cdr) -> Result<(), Store
         .bind(c.ended_by.map(ended_by_str))
         .bind(c.recording_path.clone())
         .bind(c.recording_sha256.clone())
+        .bind(c.end_cause.clone())
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -411,6 +413,7 @@ pub(crate) fn cdr_from_row(row: &AnyRow) -> Result<Cdr, StoreError> {
         ended_by,
         recording_path: row.try_get("recording_path")?,
         recording_sha256: row.try_get("recording_sha256")?,
+        end_cause: row.try_get("end_cause")?,
     })
 }
 

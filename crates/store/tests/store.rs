@@ -64,6 +64,7 @@ fn cdr(call: &str, arrived: i64) -> Cdr {
         ended_by: None,
         recording_path: None,
         recording_sha256: None,
+        end_cause: None,
     }
 }
 

@@ -17,3 +17,7 @@ CREATE TABLE sip_bindings (
     PRIMARY KEY (agent, contact)
 );
 CREATE INDEX sip_bindings_expiry ON sip_bindings (expires_at_ms);
+
+-- Why the engine ended an answered call whose line died (media_timeout,
+-- session_expired); NULL otherwise.
+ALTER TABLE cdrs ADD COLUMN end_cause TEXT;

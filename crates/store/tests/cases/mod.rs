@@ -57,6 +57,7 @@ fn inbound(call: &str, caller: &str, arrived: i64) -> Cdr {
         ended_by: None,
         recording_path: None,
         recording_sha256: None,
+        end_cause: None,
     }
 }
 

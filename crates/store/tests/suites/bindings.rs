@@ -92,6 +92,12 @@ pub async fn bindings_suite(url: &str, store: &Store, hostile: &[&str]) {
     assert_eq!(loaded.unreadable, 3);
     assert_eq!(loaded.bindings.len(), 1 + hostile.len());
     assert!(loaded.bindings.contains(&a2));
+    // the CDR of a call whose far end vanished says so
+    let mut c = crate::cdr("expired-1", now);
+    c.end_cause = Some("session_expired".into());
+    store.upsert_cdr(&c).await.unwrap();
+    let back = store.cdr(&c.call_id).await.unwrap().unwrap();
+    assert_eq!(back.end_cause.as_deref(), Some("session_expired"));
     // clean up for the other suites
     for agent in ["bad-path", "bad-cseq", "bad-nat"] {
         assert!(store.delete_binding(agent, "sip:x").await.unwrap());
