@@ -90,7 +90,9 @@ pub async fn restore(
             }
         }
     }
+    let usable_n = usable.len() as u64;
     let restored = sip.restore_bindings(usable);
+    skipped += usable_n.saturating_sub(restored as u64);
     info!(
         restored,
         expired = loaded.expired,

@@ -482,7 +482,7 @@ impl SipServer {
             }
             binding.nat = account.nat;
             if loc.restore(&agent, binding.clone(), now) {
-                info!(%agent, contact = %binding.contact, expires_in_s = (binding.expires_at_ms - now) / 1000, "registration restored");
+                debug!(%agent, contact = %binding.contact, expires_in_s = (binding.expires_at_ms - now) / 1000, "registration restored");
                 restored += 1;
             } else {
                 warn!(%agent, contact = %binding.contact, "stored registration skipped: expired, a duplicate or over the contact limit");
