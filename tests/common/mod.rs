@@ -1983,6 +1983,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             ("prompts_extra", String::new()),
             ("line_test_extra", String::new()),
             ("http_extra", String::new()),
+            ("sip_extra", String::new()),
         ])
         .collect();
         let s = render_config(CONFIG_TEMPLATE, &vars);
