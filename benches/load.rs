@@ -8,6 +8,8 @@
 //! # steady state: one wave of 200 calls, all up for ~20 s with no signalling
 //! LOAD_CALLS=200 LOAD_CONCURRENT=200 LOAD_RATE=50 LOAD_HOLD_MS=30000 cargo bench --bench load
 //! LOAD_RECORD=0 ...                              # the same without recording
+//! LOAD_PIN=1 ...                                 # engine on core 0, SIPp and the harness on core 1
+//! HOTLINE_BIN=/tmp/hotline-old ...               # another build of the engine, to compare
 //! ```
 //!
 //! CPU is sampled every 200 ms (the engine from /proc/PID/stat, the whole
@@ -57,6 +59,17 @@ fn machine_jiffies() -> (u64, u64) {
     (total - idle.min(total), total)
 }
 
+/// Moves every thread of `pid` to the CPUs `cpus` (threads started later
+/// inherit it from their creator).
+fn pin_to(pid: u32, cpus: &str) {
+    let ok = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "taskset could not pin {pid} to CPU {cpus} (util-linux)");
+}
+
 fn epoch_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -70,6 +83,8 @@ fn epoch_ms() -> i64 {
 struct Sample {
     at_ms: i64,
     engine_cpu_s: f64,
+    /// The engine's resident memory now (VmRSS), KiB.
+    rss_kib: f64,
     busy: u64,
     total: u64,
 }
@@ -91,6 +106,7 @@ impl Sampler {
                 out.push(Sample {
                     at_ms: epoch_ms(),
                     engine_cpu_s: cpu_and_rss(pid).0,
+                    rss_kib: status_kib(pid, "VmRSS:"),
                     busy,
                     total,
                 });
@@ -145,6 +161,17 @@ fn steady_window(cdrs: &[hotline_store::Cdr], margin_ms: i64) -> Option<(i64, i6
         .max_by_key(|s| s.1 - s.0)
 }
 
+/// A `/proc/PID/status` field in KiB (`VmRSS:`, `VmHWM:`), 0 if unreadable.
+fn status_kib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 /// (user+system CPU seconds, peak RSS in MiB) of a process.
 fn cpu_and_rss(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -153,13 +180,7 @@ fn cpu_and_rss(pid: u32) -> (f64, f64) {
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm_kib = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let hwm_kib = status_kib(pid, "VmHWM:");
     (cpu, hwm_kib / 1024.0)
 }
 
@@ -175,6 +196,11 @@ fn main() {
     let rate = env("LOAD_RATE", 20);
     let hold_ms = env("LOAD_HOLD_MS", 5000);
     let record = env("LOAD_RECORD", 1) != 0;
+    let pin = env("LOAD_PIN", 0) != 0;
+    if pin {
+        // the harness and every SIPp it starts inherit core 1
+        pin_to(std::process::id(), "1");
+    }
     let agents = concurrent + 10;
     let media_ports = ((agents * 6 + 64).next_multiple_of(2)).min(20_000) as u16;
 
@@ -197,6 +223,10 @@ fn main() {
         ..HotlineOptions::default()
     });
     let pid = h.pid().expect("hotline pid");
+    if pin {
+        pin_to(pid, "0");
+        println!("pinned: hotline on core 0, SIPp and the harness on core 1");
+    }
 
     // all agents register from one port; one UAS answers for all of them
     let agent_port = free_udp_port();
@@ -407,6 +437,21 @@ fn main() {
             println!(
                 "    whole machine:        {:.0}% of {cores} cores busy (hotline, SIPp and everything else)",
                 100.0 * machine
+            );
+            // memory: the engine before the first call (agents registered)
+            // against its mean over the steady window
+            let idle = samples.first().map_or(0.0, |s| s.rss_kib);
+            let window: Vec<f64> = samples
+                .iter()
+                .filter(|s| s.at_ms >= a.at_ms && s.at_ms <= b.at_ms)
+                .map(|s| s.rss_kib)
+                .collect();
+            let held = window.iter().sum::<f64>() / window.len().max(1) as f64;
+            println!(
+                "    memory:               {:.1} MiB idle, {:.1} MiB with {up} calls up = {:.1} KiB per call (recording buffers included)",
+                idle / 1024.0,
+                held / 1024.0,
+                (held - idle) / up as f64
             );
         }
         None => println!(

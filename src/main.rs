@@ -624,18 +624,8 @@ async fn run(settings: Settings) -> Result<()> {
             case_owners.clone(),
         )
         .await?;
-        let duty = duty.map(|d| {
-            let console = cfg.console.enabled.then(|| console.clone());
-            duty::api(
-                &cfg,
-                d,
-                store.clone(),
-                console,
-                engine.control(),
-                &sink,
-                &live_tx,
-            )
-        });
+        let duty =
+            duty.map(|d| duty::api(&cfg, d, store.clone(), engine.control(), &sink, &live_tx));
         let api = hotline_api::engine::Api {
             duty,
             worklist: worklist.clone(),
