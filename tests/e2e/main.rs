@@ -11,6 +11,7 @@
 mod common;
 
 mod access;
+mod bans;
 mod agents;
 mod call_control;
 mod callback;

@@ -18,6 +18,7 @@
 
 mod api;
 mod assets;
+pub mod bans;
 pub mod auth;
 pub mod case_deadlines;
 pub mod cases;
