@@ -111,7 +111,10 @@ impl LockoutSection {
         if self.remember_good_s > MAX_SECONDS {
             return Err(invalid(
                 format!("{KEY}.remember_good_s"),
-                format!("at most {MAX_SECONDS} seconds (30 days), got {}", self.remember_good_s),
+                format!(
+                    "at most {MAX_SECONDS} seconds (30 days), got {}",
+                    self.remember_good_s
+                ),
             ));
         }
         if !(100..=10_000_000).contains(&self.max_tracked) {
@@ -128,11 +131,19 @@ impl LockoutSection {
         }
         let mut trusted = Vec::with_capacity(self.trusted.len());
         for (i, t) in self.trusted.iter().enumerate() {
-            let shown: String = t.chars().take(60).collect();
+            let shown: String = t.chars().take(60).flat_map(char::escape_debug).collect();
+            if t.len() > 64 {
+                return Err(invalid(
+                    format!("{KEY}.trusted[{i}]"),
+                    format!("`{shown}...` is {} bytes long: not a network", t.len()),
+                ));
+            }
             let net: IpNet = t.parse().map_err(|e| {
                 invalid(
                     format!("{KEY}.trusted[{i}]"),
-                    format!("`{shown}`: {e}; write a network such as \"10.0.0.0/8\" or one address"),
+                    format!(
+                        "`{shown}`: {e}; write a network such as \"10.0.0.0/8\" or one address"
+                    ),
                 )
             })?;
             trusted.push(net);
@@ -194,9 +205,7 @@ mod tests {
 
     #[test]
     fn the_defaults_ban_guessers_trust_nobody_and_drop_scanners() {
-        let c = Config::parse("")
-            .and_then(|c| c.sip_lockout())
-            .unwrap();
+        let c = Config::parse("").and_then(|c| c.sip_lockout()).unwrap();
         let d = LockoutConfig::default();
         assert_eq!(c.source_failures, d.source_failures);
         assert_eq!(c.user_failures, d.user_failures);
@@ -204,7 +213,10 @@ mod tests {
         assert_eq!(c.ban_ms, d.ban_ms);
         assert_eq!(c.max_ban_ms, d.max_ban_ms);
         assert!(c.trusted.is_empty(), "loopback is not exempt by default");
-        assert!(c.scanner_user_agents.iter().any(|s| s == "friendly-scanner"));
+        assert!(c
+            .scanner_user_agents
+            .iter()
+            .any(|s| s == "friendly-scanner"));
     }
 
     #[test]
@@ -216,7 +228,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (c.source_failures, c.user_failures, c.window_ms, c.ban_ms, c.max_ban_ms),
+            (
+                c.source_failures,
+                c.user_failures,
+                c.window_ms,
+                c.ban_ms,
+                c.max_ban_ms
+            ),
             (4, 0, 30_000, 2_000, 8_000)
         );
         assert_eq!(c.remember_good_ms, 0);
@@ -247,7 +265,10 @@ mod tests {
         assert!(e.len() < 300, "an oversized entry is not echoed whole: {e}");
         let many = vec!["\"10.0.0.1\""; MAX_ENTRIES + 1].join(",");
         assert!(err(&format!("trusted = [{many}]")).contains("sip.lockout.trusted:"));
-        assert!(err("trusted = \"10.0.0.0/8\"").contains("trusted"), "a list");
+        assert!(
+            err("trusted = \"10.0.0.0/8\"").contains("trusted"),
+            "a list"
+        );
         assert!(err("trusted = [1]").contains("trusted"));
     }
 
@@ -287,7 +308,10 @@ mod tests {
             "scanner_user_agents = [\"a\\nb\"]",
             "scanner_user_agents = [\"friendly-scanner\", \"x\\u0000\"]",
         ] {
-            assert!(err(text).contains("sip.lockout.scanner_user_agents["), "{text}");
+            assert!(
+                err(text).contains("sip.lockout.scanner_user_agents["),
+                "{text}"
+            );
         }
         let long = "x".repeat(MAX_PATTERN + 1);
         let e = err(&format!("scanner_user_agents = [\"{long}\"]"));
@@ -300,7 +324,9 @@ mod tests {
 
     #[test]
     fn the_whole_file_is_refused_when_the_section_is_wrong() {
-        let e = Config::parse("[sip.lockout]\nban_s = 0\n").map(|_| ()).unwrap_err();
+        let e = Config::parse("[sip.lockout]\nban_s = 0\n")
+            .map(|_| ())
+            .unwrap_err();
         assert!(e.to_string().contains("sip.lockout.ban_s"), "{e}");
     }
 }

@@ -89,16 +89,24 @@ fn ban_targets(h: &Hotline) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| format!("{}:{}", b["kind"].as_str().unwrap(), b["target"].as_str().unwrap()))
+        .map(|b| {
+            format!(
+                "{}:{}",
+                b["kind"].as_str().unwrap(),
+                b["target"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
 /// Audit entries as `who action reason`.
 fn audit(h: &Hotline) -> Vec<String> {
-    read_db(h, async |s| s.audit(None).await.expect("read the audit log"))
-        .into_iter()
-        .map(|a| format!("{} {} {}", a.who, a.action, a.reason))
-        .collect()
+    read_db(h, async |s| {
+        s.audit(None).await.expect("read the audit log")
+    })
+    .into_iter()
+    .map(|a| format!("{} {} {}", a.who, a.action, a.reason))
+    .collect()
 }
 
 /// Registers `agent` from `ip:port` with its demo password.
@@ -128,22 +136,47 @@ fn svcrack_is_banned_within_a_few_tries_and_agents_elsewhere_keep_working() {
     let phone_port = free_udp_port();
     register_from(&h, "1001", "127.0.0.2", phone_port).assert_success("1001 from 127.0.0.2");
 
-    // svwar: every extension is answered alike, so none is learnt
-    let (war, _) = run_tool(&h, "svwar", &["-e1000-1010", "--maximumtime", "3"], dir.path());
+    // svwar: every extension is answered alike, so none is learnt (it
+    // notices an unknown extension is challenged like a known one; forced,
+    // it still finds nothing)
+    let (war, _) = run_tool(
+        &h,
+        "svwar",
+        &["-e1000-1010", "--maximumtime", "3"],
+        dir.path(),
+    );
     assert!(
-        !war.contains("1001") && !war.contains("1002"),
-        "svwar learnt an extension:\n{war}"
+        war.contains("authentication request for an unknown extension")
+            && war.contains("found nothing"),
+        "svwar:\n{war}"
+    );
+    let (war, _) = run_tool(
+        &h,
+        "svwar",
+        &["-e1000-1010", "--force", "--maximumtime", "3"],
+        dir.path(),
+    );
+    assert!(
+        war.contains("found nothing") && !war.contains("| 1001"),
+        "svwar --force learnt an extension:\n{war}"
     );
 
     // svcrack with the real password 190th of 200
     let (crack, took) = run_tool(
         &h,
         "svcrack",
-        &["-u", "1001", "-d", dict.to_str().unwrap(), "--maximumtime", "3"],
+        &[
+            "-u",
+            "1001",
+            "-d",
+            dict.to_str().unwrap(),
+            "--maximumtime",
+            "3",
+        ],
         dir.path(),
     );
     assert!(
-        !crack.contains(PASSWORD),
+        !crack.contains(PASSWORD) && crack.contains("found nothing"),
         "svcrack found the password:\n{crack}"
     );
     // the password was checked only until the name was locked (3), the
@@ -202,8 +235,10 @@ fn svcrack_is_banned_within_a_few_tries_and_agents_elsewhere_keep_working() {
     // the audit log has the ban and the lock, with address, name and length
     let a = audit(&h);
     assert!(
-        a.iter().any(|e| e.starts_with("engine:sip-lockout sip_ban source 127.0.0.1 for 120 s")
-            && e.contains("as user 1001")),
+        a.iter().any(
+            |e| e.starts_with("engine:sip-lockout sip_ban source 127.0.0.1 for 120 s")
+                && e.contains("as user 1001")
+        ),
         "{a:#?}"
     );
     assert!(
@@ -253,7 +288,14 @@ fn svcrack_finds_the_password_when_the_defence_is_off() {
     let (crack, took) = run_tool(
         &h,
         "svcrack",
-        &["-u", "1001", "-d", dict.to_str().unwrap(), "--maximumtime", "3"],
+        &[
+            "-u",
+            "1001",
+            "-d",
+            dict.to_str().unwrap(),
+            "--maximumtime",
+            "3",
+        ],
         dir.path(),
     );
     assert!(
@@ -271,15 +313,33 @@ fn scanners_are_dropped_unanswered_on_the_shipped_defaults() {
     let h = Hotline::start();
     let dir = tempfile::tempdir().unwrap();
     let dict = dictionary(dir.path());
-    let (war, _) = run_tool(&h, "svwar", &["-e1000-1010", "--maximumtime", "2"], dir.path());
-    assert!(!war.contains("1001"), "svwar learnt an extension:\n{war}");
+    let (war, _) = run_tool(
+        &h,
+        "svwar",
+        &["-e1000-1010", "--maximumtime", "2"],
+        dir.path(),
+    );
+    assert!(
+        war.contains("found nothing") && !war.contains("| 1001"),
+        "svwar learnt an extension:\n{war}"
+    );
     let (crack, _) = run_tool(
         &h,
         "svcrack",
-        &["-u", "1001", "-d", dict.to_str().unwrap(), "--maximumtime", "2"],
+        &[
+            "-u",
+            "1001",
+            "-d",
+            dict.to_str().unwrap(),
+            "--maximumtime",
+            "2",
+        ],
         dir.path(),
     );
-    assert!(!crack.contains(PASSWORD), "{crack}");
+    assert!(
+        !crack.contains(PASSWORD) && crack.contains("found nothing"),
+        "{crack}"
+    );
     assert_eq!(
         h.stderr().matches("authentication failed").count(),
         0,

@@ -11,8 +11,8 @@
 mod common;
 
 mod access;
-mod bans;
 mod agents;
+mod bans;
 mod call_control;
 mod callback;
 mod calls;

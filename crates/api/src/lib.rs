@@ -18,8 +18,8 @@
 
 mod api;
 mod assets;
-pub mod bans;
 pub mod auth;
+pub mod bans;
 pub mod case_deadlines;
 pub mod cases;
 pub mod desk;

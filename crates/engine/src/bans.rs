@@ -135,7 +135,9 @@ pub fn spawn_audit(sip: &SipServer, store: hotline_store::Store) -> tokio::task:
                 .await
             {
                 Ok(_) => info!(target: "hotline::security", %action, %reason, "audited"),
-                Err(err) => warn!(error = %err, %action, "cannot write the SIP ban to the audit log"),
+                Err(err) => {
+                    warn!(error = %err, %action, "cannot write the SIP ban to the audit log")
+                }
             }
         }
     })
