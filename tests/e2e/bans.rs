@@ -353,3 +353,102 @@ fn scanners_are_dropped_unanswered_on_the_shipped_defaults() {
     assert_eq!(raw.options(), Some(200));
     register_from(&h, "1002", "127.0.0.1", free_udp_port()).assert_success("1002 registers");
 }
+
+#[test]
+fn a_supervisor_sees_the_ban_and_lifts_it_with_its_button_in_chromium() {
+    need_peers();
+    assert!(
+        have("chromedriver") && have("chromium"),
+        "chromium and chromium-driver are not installed: run scripts/test.sh (it installs them)"
+    );
+    use super::console::{add_user, artifacts, Browser, Client};
+    let h = Hotline::start_with(HotlineOptions {
+        extra_toml: lockout_toml(3, 2, "[]"),
+        ..HotlineOptions::default()
+    });
+    let web = h.http_addr();
+    add_user(&h, "alice", "supervisor", "correct horse battery");
+    add_user(&h, "ann", "agent", "agent password 1");
+    // a phone with a wrong password on 127.0.0.4: 1003 is locked after two
+    // tries, the address banned at the third
+    let banned = wait_until(Duration::from_secs(30), || {
+        Sipp::new("agent_register_reject.xml")
+            .local_ip("127.0.0.4")
+            .remote(&h.addr())
+            .credentials("1003", "not-the-password")
+            .timeout(Duration::from_secs(3))
+            .run();
+        ban_targets(&h).contains(&"source:127.0.0.4".to_string())
+    });
+    assert!(banned, "{:?}\n{}", ban_targets(&h), h.report());
+    // an agent may not see them
+    let ann = Client::login(&web, "ann", "agent password 1");
+    assert_eq!(
+        ann.json("GET", "/api/sip/bans", serde_json::Value::Null).0,
+        403
+    );
+    assert_eq!(
+        ann.json(
+            "DELETE",
+            "/api/sip/bans/source/127.0.0.4",
+            serde_json::Value::Null
+        )
+        .0,
+        403
+    );
+
+    let b = Browser::start("zh-CN");
+    b.go(&format!("http://{web}/console/"));
+    assert!(b.wait_js(
+        "document.getElementById('login-view') && !document.getElementById('login-view').hidden",
+        Duration::from_secs(10)
+    ));
+    b.type_in("#login-user", "alice");
+    b.type_in("#login-password", "correct horse battery");
+    b.click("#login-submit");
+    assert!(b.wait_js(
+        "document.getElementById('wb-tiles')",
+        Duration::from_secs(10)
+    ));
+    b.go(&format!("http://{web}/console/#/blacklist"));
+    let row = "#bans-table tr[data-ban='source:127.0.0.4']";
+    assert!(
+        b.wait_js(
+            &format!("document.querySelector(\"{row} button.ban-lift\") && document.querySelector(\"#bans-table tr[data-ban='user:1003']\")"),
+            Duration::from_secs(10)
+        ),
+        "the bans are listed\n{}",
+        h.report()
+    );
+    assert_eq!(
+        b.js(&format!(
+            "return [document.querySelector('#bans h3').textContent, document.querySelector(\"{row} button.ban-lift\").textContent, document.querySelector(\"{row} td\").textContent];"
+        )),
+        serde_json::json!(["SIP 封禁（密码猜测）", "解除", "来源地址"])
+    );
+    b.screenshot(&artifacts().join("bans-zh-CN.png"));
+    b.click(&format!("{row} button.ban-lift"));
+    assert!(
+        b.wait_js(
+            &format!("!document.querySelector(\"{row}\") && document.querySelector(\"#bans-table tr[data-ban='user:1003']\")"),
+            Duration::from_secs(10)
+        ),
+        "the lifted ban leaves the list"
+    );
+    assert_eq!(ban_targets(&h), ["user:1003"]);
+    assert!(
+        audit(&h)
+            .iter()
+            .any(|e| e == "user:alice sip_ban_lift source 127.0.0.4"),
+        "{:#?}",
+        audit(&h)
+    );
+    // the address is answered again (1003 stays locked for it: 403)
+    let out = Sipp::new("agent_register_reject.xml")
+        .local_ip("127.0.0.4")
+        .remote(&h.addr())
+        .credentials("1002", "not-the-password")
+        .timeout(Duration::from_secs(5))
+        .run();
+    out.assert_success("127.0.0.4 is challenged again after the lift");
+}
