@@ -200,9 +200,15 @@ fn svcrack_is_banned_within_a_few_tries_and_agents_elsewhere_keep_working() {
     );
     eprintln!("svcrack ran {took:?}, {checked} answers checked, then banned: {banned:?}");
 
-    // the banned source is not answered at all
+    // the banned source is not answered at all, and its datagrams are counted
     let mut raw = RawSip::new(&h);
     assert_eq!(raw.options(), None, "a banned source got an answer");
+    let dropped = &bans(&h)["dropped"];
+    assert!(
+        dropped["banned_datagrams"].as_u64().unwrap() >= 1,
+        "{dropped}"
+    );
+    assert_eq!(dropped["scanner_requests"], 0, "{dropped}");
 
     // the agent's phone keeps registering through its name's lock (it
     // proved the password from there) and takes a call from a third address
@@ -349,6 +355,12 @@ fn scanners_are_dropped_unanswered_on_the_shipped_defaults() {
     // address is still served
     assert!(ban_targets(&h).is_empty());
     assert_eq!(bans(&h)["enabled"], true);
+    let dropped = &bans(&h)["dropped"];
+    assert!(
+        dropped["scanner_requests"].as_u64().unwrap() >= 2,
+        "svwar's and svcrack's requests: {dropped}"
+    );
+    assert_eq!(dropped["banned_datagrams"], 0, "{dropped}");
     let mut raw = RawSip::new(&h);
     assert_eq!(raw.options(), Some(200));
     register_from(&h, "1002", "127.0.0.1", free_udp_port()).assert_success("1002 registers");

@@ -133,6 +133,7 @@ async fn list(State(api): State<Api>, headers: HeaderMap) -> Response {
         "enabled": api.bans.enabled(),
         "now_ms": now,
         "bans": bans,
+        "dropped": api.bans.dropped(),
     }))
     .into_response()
 }

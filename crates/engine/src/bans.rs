@@ -14,6 +14,17 @@ pub use hotline_sip::lockout::{Ban, BanTarget, LockoutEvent};
 /// Who the audit log names for bans the engine decided itself.
 pub const AUDIT_WHO: &str = "engine:sip-lockout";
 
+/// What the defence dropped so far, since the start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Dropped {
+    /// UDP datagrams from banned sources.
+    pub banned_datagrams: u64,
+    /// TCP connections from banned sources, closed at once.
+    pub banned_connections: u64,
+    /// Requests whose User-Agent is a known scanner's.
+    pub scanner_requests: u64,
+}
+
 /// Where bans are kept: the SIP server (or, in tests, a lockout of their own).
 pub trait BanBook: Send + Sync {
     /// The bans and locks in force now, sources first.
@@ -24,6 +35,10 @@ pub trait BanBook: Send + Sync {
     fn now_ms(&self) -> i64 {
         SystemClock.now_ms()
     }
+    /// What was dropped so far.
+    fn dropped(&self) -> Dropped {
+        Dropped::default()
+    }
 }
 
 impl BanBook for SipServer {
@@ -33,6 +48,15 @@ impl BanBook for SipServer {
 
     fn lift(&self, target: &BanTarget) -> bool {
         self.lift_auth_ban(target)
+    }
+
+    fn dropped(&self) -> Dropped {
+        use std::sync::atomic::Ordering::Relaxed;
+        Dropped {
+            banned_datagrams: self.banned_dropped_count(),
+            banned_connections: self.tcp_stats().banned.load(Relaxed),
+            scanner_requests: self.scanner_dropped_count(),
+        }
     }
 }
 
@@ -60,6 +84,11 @@ impl SipBans {
             Some(b) => (b.bans(), b.now_ms()),
             None => (Vec::new(), SystemClock.now_ms()),
         }
+    }
+
+    /// What the defence dropped so far (zeros when no server runs).
+    pub fn dropped(&self) -> Dropped {
+        self.book.as_ref().map(|b| b.dropped()).unwrap_or_default()
     }
 
     /// Lifts a ban; false if `target` was not banned (or no server runs).

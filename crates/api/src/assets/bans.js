@@ -30,6 +30,11 @@ async function bansRefresh(box) {
   box.replaceChildren(
     h('h3', {}, t('bans.title')),
     h('p', { class: 'muted' }, data.enabled ? t('bans.help') : t('bans.off')),
+    h('p', { id: 'bans-dropped' }, t('bans.dropped', {
+      datagrams: String(data.dropped ? data.dropped.banned_datagrams : 0),
+      connections: String(data.dropped ? data.dropped.banned_connections : 0),
+      scanners: String(data.dropped ? data.dropped.scanner_requests : 0),
+    })),
     bans.length
       ? h('table', { id: 'bans-table' },
         h('tr', {}, ['bans.col.kind', 'bans.col.target', 'bans.col.until', 'bans.col.remaining', 'bans.col.offences', ''].map((x) => h('th', {}, x ? t(x) : ''))),

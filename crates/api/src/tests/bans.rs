@@ -204,6 +204,10 @@ async fn a_supervisor_lists_and_lifts_bans_and_an_agent_is_refused() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["enabled"], true);
     assert!(targets(&v).is_empty());
+    assert_eq!(
+        v["dropped"],
+        serde_json::json!({"banned_datagrams": 0, "banned_connections": 0, "scanner_requests": 0})
+    );
 
     w.guess("203.0.113.7", "1001", 3);
     w.clock.0.fetch_add(10_000, Ordering::SeqCst);
