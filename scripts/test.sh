@@ -5,7 +5,8 @@
 #   hotline-phone), PostgreSQL server binaries (throwaway clusters in tests),
 #   chromium and chromium-driver (the console's browser test), python3-aiosmtpd
 #   (a real SMTP server for the notification tests), a Chinese font
-#   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh).
+#   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh),
+#   sipvicious 0.3.x from PyPI (the password guessing e2e).
 #
 #   scripts/test.sh                 # everything
 #   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
@@ -46,6 +47,17 @@ if ((${#missing[@]})); then
         "${sudo[@]}" apt-get install -y --no-install-recommends \
             sip-tester baresip-core sox libasound2-dev postgresql \
             chromium chromium-driver fonts-wqy-microhei python3-aiosmtpd
+    fi
+fi
+
+# sipvicious (svwar, svcrack) for the password guessing e2e (tests/e2e/bans.rs),
+# from PyPI into the user's site (its scripts land in ~/.local/bin)
+export PATH="$HOME/.local/bin:$PATH"
+if ! command -v sipvicious_svcrack >/dev/null 2>&1; then
+    echo "test.sh: missing: sipvicious"
+    if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
+        python3 -m pip install --user --quiet 'sipvicious>=0.3.8,<0.4' \
+            || python3 -m pip install --user --quiet --break-system-packages 'sipvicious>=0.3.8,<0.4'
     fi
 fi
 

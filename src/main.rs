@@ -560,9 +560,11 @@ async fn run(settings: Settings) -> Result<()> {
     for a in &cfg.agents {
         info!(agent = %a.id, name = a.name.as_deref().unwrap_or("-"), "agent account");
     }
-    let (sip, sip_events) = SipServer::start(sip_cfg, accounts)
+    let (sip, sip_events) = SipServer::start_with_lockout(sip_cfg, accounts, cfg.sip_lockout()?)
         .await
         .context("sip.listen")?;
+    // bans and locks for password guessing, to the audit log
+    hotline_engine::bans::spawn_audit(&sip, store.clone());
     let blacklist = engine_cfg.blacklist.clone();
     let case_owners = hotline_engine::owners::CaseOwners::new();
     // the engine's events, as they happen, to the live KPIs and the work list
@@ -634,6 +636,7 @@ async fn run(settings: Settings) -> Result<()> {
             agents: engine.control(),
             trunks: engine.trunks(),
             line_tests: engine.line_tests(),
+            bans: hotline_engine::bans::SipBans::new(std::sync::Arc::new(sip.clone())),
             tls,
             console_routes: cfg.console.enabled,
         };

@@ -12,6 +12,7 @@ pub mod agent_numbers;
 pub mod cases;
 pub mod duty;
 pub mod linetest;
+pub mod lockout;
 pub mod monitor;
 pub mod routing;
 pub mod schedule;
@@ -203,6 +204,8 @@ pub struct SipSection {
     pub tcp_max_connections: usize,
     /// Seconds a new TCP connection has to send its first header block.
     pub tcp_header_timeout_s: u32,
+    /// `[sip.lockout]`: password guessing defence.
+    pub lockout: lockout::LockoutSection,
 }
 
 impl Default for SipSection {
@@ -219,6 +222,7 @@ impl Default for SipSection {
             tcp_max_per_source: 16,
             tcp_max_connections: 1024,
             tcp_header_timeout_s: 10,
+            lockout: Default::default(),
         }
     }
 }
@@ -1008,6 +1012,7 @@ impl Config {
             ));
         }
         self.outbound.validate(&self.hotline.numbers)?;
+        self.sip.lockout.build()?;
         self.worklist.validate()?;
         self.validate_trunks()?;
         self.validate_line_test()?;
@@ -1453,6 +1458,7 @@ mod tests {
         tables.push(("ivr.options".into(), "[[ivr.options]]".into()));
         tables.push(("notify.email".into(), "[[notify.email]]".into()));
         tables.push(("notify.webhook".into(), "[[notify.webhook]]".into()));
+        tables.push(("sip.lockout".into(), "[sip.lockout]".into()));
         let mut checked = 0;
         for (name, header) in &tables {
             // its heading, or (a table inside a table) a paragraph opening with it

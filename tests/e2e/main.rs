@@ -12,6 +12,7 @@ mod common;
 
 mod access;
 mod agents;
+mod bans;
 mod call_control;
 mod callback;
 mod calls;

@@ -253,6 +253,8 @@ pub struct Api {
     pub duty: Option<crate::duty::DutyApi>,
     /// Runs the line self-test on request (`POST /api/line-tests`).
     pub line_tests: hotline_engine::linetest::LineTests,
+    /// The SIP registrar's bans for password guessing (`GET /api/sip/bans`).
+    pub bans: hotline_engine::bans::SipBans,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -997,6 +999,7 @@ fn routes() -> Routes<Api> {
         .merge(calls)
         .merge(crate::monitor::routes())
         .merge(crate::linetests::routes())
+        .merge(crate::bans::routes())
 }
 
 /// Every route of the listener: the engine's and the console's, as

@@ -105,6 +105,7 @@ fn api_of(console: &Console) -> crate::engine::Api {
         worklist: None,
         duty: None,
         line_tests: Default::default(),
+        bans: Default::default(),
     }
 }
 

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod announce;
+pub mod bans;
 pub mod callback;
 pub mod control;
 mod driver;

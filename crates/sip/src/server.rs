@@ -392,6 +392,7 @@ impl SipServer {
             Ok(mut l) => std::iter::from_fn(|| l.poll_event()).collect(),
             Err(_) => return,
         };
+        let now = self.inner.clock.now_ms();
         for e in events {
             match &e {
                 LockoutEvent::Banned {
@@ -402,11 +403,12 @@ impl SipServer {
                 } => warn!(
                     target: "hotline::security",
                     banned = %ban.target,
+                    ban_s = (ban.until_ms.saturating_sub(now).max(0) + 999) / 1000,
                     until_ms = ban.until_ms,
                     offences = ban.offences,
                     failures,
                     last_source = %source,
-                    last_user = %user,
+                    last_user = ?user,
                     "SIP password guessing: {} banned after {failures} failed digest answers",
                     ban.target
                 ),
