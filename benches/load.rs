@@ -10,7 +10,16 @@
 //! LOAD_RECORD=0 ...                              # the same without recording
 //! LOAD_PIN=1 ...                                 # engine on core 0, SIPp and the harness on core 1
 //! HOTLINE_BIN=/tmp/hotline-old ...               # another build of the engine, to compare
+//! # soak: 30 minutes at 500 calls up, then `scripts/soak-plot.sh` draws the CSV
+//! LOAD_SOAK=1 LOAD_CALLS=30000 LOAD_CONCURRENT=500 LOAD_RATE=17 LOAD_HOLD_MS=30000 cargo bench --bench load
 //! ```
+//!
+//! Every run writes its time series (one row a second: calls up, engine
+//! CPU, resident memory, file descriptors, threads) to `LOAD_CSV`
+//! (default `target/load/run-<epoch>.csv`). With `LOAD_SOAK=1` the run
+//! also fails unless, while the most calls were up, the engine's memory
+//! grew less than 5 % and its file descriptors and threads did not grow
+//! between the end of the warm-up (25-35 % of that plateau) and its end.
 //!
 //! CPU is sampled every 200 ms (the engine from /proc/PID/stat, the whole
 //! machine from /proc/stat). Besides the average over the whole run (ramps
@@ -85,6 +94,10 @@ struct Sample {
     engine_cpu_s: f64,
     /// The engine's resident memory now (VmRSS), KiB.
     rss_kib: f64,
+    /// The engine's open file descriptors.
+    fds: u64,
+    /// The engine's threads.
+    threads: u64,
     busy: u64,
     total: u64,
 }
@@ -107,6 +120,9 @@ impl Sampler {
                     at_ms: epoch_ms(),
                     engine_cpu_s: cpu_and_rss(pid).0,
                     rss_kib: status_kib(pid, "VmRSS:"),
+                    fds: std::fs::read_dir(format!("/proc/{pid}/fd"))
+                        .map_or(0, |d| d.count() as u64),
+                    threads: status_kib(pid, "Threads:") as u64,
                     busy,
                     total,
                 });
@@ -121,6 +137,100 @@ impl Sampler {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.thread.join().unwrap_or_default()
     }
+}
+
+/// When each answered call was bridged: (answered, ended) epoch ms, sorted.
+fn bridged_spans(answered: &[&hotline_store::Cdr]) -> Vec<(i64, i64)> {
+    let mut up: Vec<(i64, i64)> = answered
+        .iter()
+        .filter_map(|c| Some((c.agent_answered_ms?, c.ended_ms.unwrap_or(i64::MAX))))
+        .collect();
+    up.sort_unstable();
+    up
+}
+
+/// Calls bridged at `t` (epoch ms).
+fn calls_up_at(spans: &[(i64, i64)], t: i64) -> usize {
+    spans
+        .iter()
+        .take_while(|(a, _)| *a <= t)
+        .filter(|(_, e)| *e > t)
+        .count()
+}
+
+/// Writes one row a second: seconds since the start, calls bridged,
+/// engine CPU (% of one core over that second), RSS MiB, fds, threads.
+fn write_series(path: &str, samples: &[Sample], spans: &[(i64, i64)]) {
+    let Some(first) = samples.first() else { return };
+    let mut out = String::from("t_s,calls_up,cpu_pct,rss_mib,fds,threads\n");
+    let mut prev = *first;
+    for s in samples.iter().skip(1) {
+        if s.at_ms - prev.at_ms < 1_000 {
+            continue;
+        }
+        let calls = calls_up_at(spans, s.at_ms);
+        let cpu = 100.0 * (s.engine_cpu_s - prev.engine_cpu_s) * 1000.0
+            / (s.at_ms - prev.at_ms) as f64;
+        out.push_str(&format!(
+            "{:.0},{calls},{cpu:.1},{:.1},{},{}\n",
+            (s.at_ms - first.at_ms) as f64 / 1000.0,
+            s.rss_kib / 1024.0,
+            s.fds,
+            s.threads
+        ));
+        prev = *s;
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(path, out).expect("write the time series");
+}
+
+/// The soak's verdict on the plateau (the samples with at least 95 % of
+/// the most calls up): memory, descriptors and threads after its warm-up
+/// (25-35 % of the plateau) against its end (the last 10 %). Fails loudly
+/// on growth.
+fn soak_verdict(samples: &[Sample], spans: &[(i64, i64)]) {
+    let ups: Vec<usize> = samples.iter().map(|s| calls_up_at(spans, s.at_ms)).collect();
+    let most = ups.iter().copied().max().unwrap_or(0);
+    let plateau: Vec<Sample> = samples
+        .iter()
+        .zip(&ups)
+        .filter(|(_, up)| **up * 100 >= most * 95 && most > 0)
+        .map(|(s, _)| *s)
+        .collect();
+    let (Some(a), Some(b)) = (plateau.first(), plateau.last()) else {
+        panic!("no plateau of calls up: nothing to judge")
+    };
+    let span = (b.at_ms - a.at_ms).max(1) as f64;
+    let window = |from: f64, to: f64| -> Vec<Sample> {
+        plateau
+            .iter()
+            .filter(|s| {
+                let f = (s.at_ms - a.at_ms) as f64 / span;
+                f >= from && f <= to
+            })
+            .copied()
+            .collect()
+    };
+    let (warm, end) = (window(0.25, 0.35), window(0.9, 1.0));
+    assert!(!warm.is_empty() && !end.is_empty(), "run too short for a soak");
+    let mean = |w: &[Sample]| w.iter().map(|s| s.rss_kib).sum::<f64>() / w.len() as f64;
+    let top = |w: &[Sample], f: fn(&Sample) -> u64| w.iter().map(f).max().unwrap_or(0);
+    let growth = 100.0 * (mean(&end) - mean(&warm)) / mean(&warm).max(1.0);
+    let (fd0, fd1) = (top(&warm, |s| s.fds), top(&end, |s| s.fds));
+    let (th0, th1) = (top(&warm, |s| s.threads), top(&end, |s| s.threads));
+    println!(
+        "  soak:                   plateau of {most} calls for {:.0} s; RSS {:.1} -> {:.1} MiB ({growth:+.1} %), fds {fd0} -> {fd1}, threads {th0} -> {th1}",
+        span / 1000.0,
+        mean(&warm) / 1024.0,
+        mean(&end) / 1024.0
+    );
+    assert!(growth < 5.0, "resident memory grew {growth:.1} % after the warm-up");
+    // the same calls up hold the same sockets and files; a few for the
+    // calls being set up or sealed at that instant
+    assert!(fd1 <= fd0 + fd0 / 20 + 8, "file descriptors grew: {fd0} -> {fd1}");
+    assert!(th1 <= th0 + 4, "threads grew: {th0} -> {th1}");
 }
 
 /// The steady state of a run: the longest stretch between two signalling
@@ -161,7 +271,8 @@ fn steady_window(cdrs: &[hotline_store::Cdr], margin_ms: i64) -> Option<(i64, i6
         .max_by_key(|s| s.1 - s.0)
 }
 
-/// A `/proc/PID/status` field in KiB (`VmRSS:`, `VmHWM:`), 0 if unreadable.
+/// A number field of `/proc/PID/status` (`VmRSS:` and `VmHWM:` are in KiB,
+/// `Threads:` a count), 0 if unreadable.
 fn status_kib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -457,6 +568,20 @@ fn main() {
         None => println!(
             "  steady state:           none (calls kept arriving and ending); run one wave: LOAD_CALLS = LOAD_CONCURRENT, LOAD_HOLD_MS well above LOAD_CALLS / LOAD_RATE s"
         ),
+    }
+    let soak = env("LOAD_SOAK", 0) != 0;
+    let csv = std::env::var("LOAD_CSV").unwrap_or_else(|_| {
+        format!(
+            "{}/load/run-{}.csv",
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+            epoch_ms() / 1000
+        )
+    });
+    let spans = bridged_spans(&answered);
+    write_series(&csv, &samples, &spans);
+    println!("  time series:            {csv}");
+    if soak {
+        soak_verdict(&samples, &spans);
     }
     assert_eq!(
         answered.len() as u64,
