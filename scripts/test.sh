@@ -69,3 +69,9 @@ echo "test.sh: peers: ${sipp_v:-sipp ?}, ${baresip_v:-baresip ?}, sox ${sox_v:-?
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -j "$jobs" -- -D warnings
 cargo test --workspace -j "$jobs"
+
+# the libFuzzer targets, briefly; opt-in (FUZZ_SECONDS=20): their instrumented
+# nightly build takes minutes, the stable corpus replays above run always
+if [[ -n "${FUZZ_SECONDS:-}" ]]; then
+    bash scripts/fuzz-smoke.sh
+fi

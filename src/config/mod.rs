@@ -11,6 +11,8 @@
 pub mod agent_numbers;
 pub mod cases;
 pub mod duty;
+#[cfg(test)]
+mod fuzzing;
 pub mod linetest;
 pub mod lockout;
 pub mod monitor;

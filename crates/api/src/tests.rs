@@ -1147,6 +1147,7 @@ async fn a_day_in_a_call_query_is_the_centers_local_day() {
 
 mod cases;
 mod duty;
+mod fuzz_bodies;
 mod i18n;
 
 #[tokio::test]

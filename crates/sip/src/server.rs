@@ -708,11 +708,15 @@ impl SipServer {
             Some(true) => SipTransport::Tcp,
             _ => SipTransport::Udp,
         };
-        let contacts: Vec<String> = req
-            .contact_headers()
-            .iter()
-            .map(|c| c.value().to_string())
-            .collect();
+        // one Contact header may list several contacts (RFC 3261 20.10):
+        // parsed whole, the first URI took the last one's expires (issue 19,
+        // found by the fuzz target's registrar step)
+        let contacts: Vec<String> = crate::reach::split_path(
+            &req.contact_headers()
+                .iter()
+                .map(|c| c.value().to_string())
+                .collect::<Vec<_>>(),
+        );
         // RFC 3327: the proxies the REGISTER crossed; requests to these
         // contacts go back through them
         let path_values: Vec<String> = req
