@@ -16,6 +16,7 @@ pub mod monitor;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod tls;
 pub mod trunks;
 pub mod worklist;
 
@@ -203,6 +204,8 @@ pub struct SipSection {
     pub tcp_max_connections: usize,
     /// Seconds a new TCP connection has to send its first header block.
     pub tcp_header_timeout_s: u32,
+    /// `[sip.tls]`: SIP over TLS (src/config/tls.rs).
+    pub tls: tls::TlsSection,
 }
 
 impl Default for SipSection {
@@ -219,6 +222,7 @@ impl Default for SipSection {
             tcp_max_per_source: 16,
             tcp_max_connections: 1024,
             tcp_header_timeout_s: 10,
+            tls: tls::TlsSection::default(),
         }
     }
 }
@@ -1193,6 +1197,7 @@ impl Config {
                 "must be 1 to 300 seconds",
             ));
         }
+        tls::validate(&self.sip)?;
         if self.sip.max_contacts_per_agent == 0 {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }
@@ -1451,6 +1456,7 @@ mod tests {
         // tables inside tables
         tables.push(("schedule.greetings".into(), "[[schedule.greetings]]".into()));
         tables.push(("ivr.options".into(), "[[ivr.options]]".into()));
+        tables.push(("sip.tls".into(), "[sip.tls]".into()));
         tables.push(("notify.email".into(), "[[notify.email]]".into()));
         tables.push(("notify.webhook".into(), "[[notify.webhook]]".into()));
         let mut checked = 0;
