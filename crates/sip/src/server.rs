@@ -1090,7 +1090,7 @@ impl SipServer {
                 }
             }
         }
-        debug!(contact = %to.contact, source = %to.source, ?target, "where the INVITE goes");
+        debug!(contact = %to.contact, source = %to.source, transport = ?to.transport, ?target, "where the INVITE goes");
         let destination = match (to.transport, target.next_hop) {
             (t, Some(addr)) => Some(SipAddr {
                 r#type: Some(stack_transport(t)),
