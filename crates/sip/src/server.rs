@@ -1231,6 +1231,7 @@ impl SipServer {
 
     /// An INVITE to `contact` (sent to `destination` when given), from
     /// `caller`, answering a digest challenge with `credential`.
+    #[allow(clippy::too_many_arguments)]
     async fn invite_to(
         &self,
         contact: &str,
