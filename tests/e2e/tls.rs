@@ -124,6 +124,19 @@ fn a_baresip_agent_over_tls_answers_and_a_certificate_reload_leaves_the_call_up(
         "{}",
         h.report()
     );
+    let check = Command::new(Hotline::binary())
+        .args(["check-config", &h.config_path.display().to_string()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "SIP over TLS on 127.0.0.1:{tls_port} with {}",
+            pki.path("cert.pem")
+        )),
+        "{said}"
+    );
     let phone = tls_agent(&pki, tls_port, "1002", "demo1002", AudioSource::Sine(440));
     assert!(
         phone.wait_registered(Duration::from_secs(10)),
