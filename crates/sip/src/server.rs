@@ -317,6 +317,20 @@ impl SipServer {
                 )
                 .await?;
                 transport_layer.add_transport(SipConnection::TlsListener(via_only));
+                // a new TLS connection to a phone (its registration's
+                // connection has gone) verifies the phone's certificate
+                // against the client CA; without one it cannot be verified
+                if let Some(ca) = &settings.client_ca {
+                    let pem = std::fs::read(ca).map_err(|source| TlsError::Read {
+                        what: "client CA",
+                        path: ca.clone(),
+                        source,
+                    })?;
+                    transport_layer.set_tls_config(rsipstack::transport::TlsConfig {
+                        ca_certs: Some(pem),
+                        ..Default::default()
+                    });
+                }
                 Some((
                     listener,
                     TlsSide {

@@ -451,3 +451,153 @@ async fn a_new_certificate_is_presented_to_new_connections_and_old_ones_stay_up(
     assert_eq!(last.peer_cert(), third);
     srv.shutdown();
 }
+
+/// A phone's certificate for 127.0.0.1, signed by the test CA (it serves as
+/// its client certificate too): (cert DER, key DER).
+fn phone_identity(
+    pki: &Pki,
+) -> (
+    rustls_pki_types::CertificateDer<'static>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+) {
+    let p = CertificateParams::new(vec!["127.0.0.1".into()]).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = p.signed_by(&key, &pki.ca, &pki.ca_key).unwrap();
+    (
+        cert.der().clone(),
+        rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn with_a_client_ca_phones_need_a_certificate_and_a_lost_connection_is_dialled_anew() {
+    let pki = Pki::new("mutual");
+    pki.issue(2040);
+    let mut settings = pki.settings();
+    settings.client_ca = Some(pki.ca_path());
+    let srv = server(settings, TcpLimits::default()).await;
+    let addr = srv.tls_addr().unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in
+        rustls_pki_types::CertificateDer::pem_slice_iter(&std::fs::read(pki.ca_path()).unwrap())
+    {
+        roots.add(c.unwrap()).unwrap();
+    }
+
+    // without a client certificate the handshake fails
+    // (TLS 1.3: the client's handshake ends first, the refusal follows)
+    let mut no_cert = Phone::connect(&pki.ca_path(), addr).await;
+    let m = no_cert.register_msg(None);
+    no_cert.tls.write_all(m.as_bytes()).await.ok();
+    let mut b = [0u8; 64];
+    let r = tokio::time::timeout(Duration::from_secs(3), no_cert.tls.read(&mut b)).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
+    assert!(tokio::time::timeout(Duration::from_secs(3), async {
+        while srv
+            .tls_stats()
+            .unwrap()
+            .handshake_failed
+            .load(Ordering::Relaxed)
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_ok());
+
+    // the phone: its own TLS listener, and a client certificate
+    let (cert, key) = phone_identity(&pki);
+    let phone_server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key.clone_key())
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let phone_port = listener.local_addr().unwrap().port();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![cert], key)
+        .unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+        .connect(
+            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    let mut phone = Phone {
+        tls,
+        buf: Vec::new(),
+        server: addr,
+        cseq: 0,
+    };
+    // register a Contact at the phone's own TLS port
+    let m = phone.register_msg(None);
+    let me = phone.me();
+    let m = m.replace(
+        &format!("<sip:1001@{me};transport=tls>"),
+        &format!("<sip:1001@127.0.0.1:{phone_port};transport=tls>"),
+    );
+    phone.send(&m).await;
+    let challenge = phone.final_response().await;
+    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+    let nonce = param(&challenge, "nonce");
+    let realm = param(&challenge, "realm");
+    let uri = format!("sips:{addr}");
+    let ha1 = md5hex(&format!("1001:{realm}:secret1"));
+    let ha2 = md5hex(&format!("REGISTER:{uri}"));
+    let resp = md5hex(&format!("{ha1}:{nonce}:00000001:0a4f113b:auth:{ha2}"));
+    let auth = format!("Digest username=\"1001\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"0a4f113b\"");
+    let m = phone.register_msg(Some(auth)).replace(
+        &format!("<sip:1001@{me};transport=tls>"),
+        &format!("<sip:1001@127.0.0.1:{phone_port};transport=tls>"),
+    );
+    phone.send(&m).await;
+    let ok = phone.final_response().await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let binding = srv.contacts("1001").remove(0);
+    assert_eq!(binding.transport, SipTransport::Tls);
+
+    // the registration's connection goes away
+    drop(phone);
+    assert!(tokio::time::timeout(Duration::from_secs(5), async {
+        while srv.tls_stats().unwrap().open.load(Ordering::Relaxed) > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_ok());
+    // a call: the hotline dials the phone's TLS port, verifying its
+    // certificate against the client CA
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(phone_server));
+    let caller = Party {
+        number: "13800138000".into(),
+        display: None,
+    };
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n".to_string();
+    let _leg = srv.invite(&binding, &caller, sdp).await.unwrap();
+    let (tcp, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+        .await
+        .expect("the hotline did not dial the phone")
+        .unwrap();
+    let mut tls = acceptor.accept(tcp).await.unwrap();
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&b[..n]);
+    }
+    let invite = String::from_utf8_lossy(&got);
+    assert!(invite.starts_with("INVITE sip:1001@127.0.0.1:"), "{invite}");
+    srv.shutdown();
+}
