@@ -435,8 +435,14 @@ fn staffing(
 /// socket (every file the config names is loaded), then exit.
 fn check_config(path: &Path) -> Result<()> {
     let s = Settings::build(Config::load(path)?)?;
+    let tls = s
+        .sip
+        .tls
+        .as_ref()
+        .map(|t| format!(", SIP over TLS on {} with {}", t.listen, t.cert.display()))
+        .unwrap_or_default();
     println!(
-        "{}: OK ({} agents, numbers {}, SIP on {})",
+        "{}: OK ({} agents, numbers {}, SIP on {}{tls})",
         path.display(),
         s.accounts.len(),
         s.engine.numbers.join(", "),
@@ -680,9 +686,28 @@ async fn run(settings: Settings) -> Result<()> {
     engine = engine.with_pending_callbacks(pending);
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
+    let tls = sip
+        .tls_addr()
+        .map(|a| format!(" tls={a}"))
+        .unwrap_or_default();
     match http_addr {
-        Some(h) => println!("hotline: ready sip={} http={h}", sip.local_addr()),
-        None => println!("hotline: ready sip={}", sip.local_addr()),
+        Some(h) => println!("hotline: ready sip={}{tls} http={h}", sip.local_addr()),
+        None => println!("hotline: ready sip={}{tls}", sip.local_addr()),
+    }
+    // SIGHUP: the SIP TLS certificate and key read again (calls stay up)
+    #[cfg(unix)]
+    if sip.tls_addr().is_some() {
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            let sip = sip.clone();
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    if let Err(e) = sip.reload_tls().await {
+                        error!(error = %e, "SIGHUP: the TLS certificate was not reloaded; the previous one stays");
+                    }
+                }
+            });
+        }
     }
 
     let ctrl_c = tokio::signal::ctrl_c();

@@ -19,6 +19,7 @@ pub mod monitor;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod tls;
 pub mod trunks;
 pub mod worklist;
 
@@ -208,6 +209,8 @@ pub struct SipSection {
     pub tcp_header_timeout_s: u32,
     /// `[sip.lockout]`: password guessing defence.
     pub lockout: lockout::LockoutSection,
+    /// `[sip.tls]`: SIP over TLS (src/config/tls.rs).
+    pub tls: tls::TlsSection,
 }
 
 impl Default for SipSection {
@@ -225,6 +228,7 @@ impl Default for SipSection {
             tcp_max_connections: 1024,
             tcp_header_timeout_s: 10,
             lockout: Default::default(),
+            tls: tls::TlsSection::default(),
         }
     }
 }
@@ -1200,6 +1204,7 @@ impl Config {
                 "must be 1 to 300 seconds",
             ));
         }
+        tls::validate(&self.sip)?;
         if self.sip.max_contacts_per_agent == 0 {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }
@@ -1458,6 +1463,7 @@ mod tests {
         // tables inside tables
         tables.push(("schedule.greetings".into(), "[[schedule.greetings]]".into()));
         tables.push(("ivr.options".into(), "[[ivr.options]]".into()));
+        tables.push(("sip.tls".into(), "[sip.tls]".into()));
         tables.push(("notify.email".into(), "[[notify.email]]".into()));
         tables.push(("notify.webhook".into(), "[[notify.webhook]]".into()));
         tables.push(("sip.lockout".into(), "[sip.lockout]".into()));

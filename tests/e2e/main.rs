@@ -33,6 +33,7 @@ mod recordings;
 mod registrar;
 mod routing;
 mod schedule;
+mod tls;
 mod trunks;
 mod voicemail;
 mod worklist;

@@ -23,6 +23,7 @@ pub mod lockout;
 pub mod reach;
 mod server;
 pub mod tcp;
+pub mod tls;
 pub mod trunk;
 
 pub use client::{
@@ -36,4 +37,5 @@ pub use server::{
     TableSizes, SERVER_NAME,
 };
 pub use tcp::{TcpLimits, TcpStats};
+pub use tls::{TlsError, TlsSettings};
 pub use trunk::{TrunkAuth, TrunkTarget};
