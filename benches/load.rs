@@ -156,7 +156,9 @@ impl Pruner {
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
                 let mut stack = vec![root.clone()];
                 while let Some(dir) = stack.pop() {
-                    let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                    let Ok(entries) = std::fs::read_dir(&dir) else {
+                        continue;
+                    };
                     for e in entries.flatten() {
                         let path = e.path();
                         if path.is_dir() {
@@ -164,9 +166,9 @@ impl Pruner {
                             continue;
                         }
                         let closed = path.extension().is_some_and(|x| x == "wav")
-                            && e.metadata()
-                                .and_then(|m| m.modified())
-                                .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(30));
+                            && e.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
+                                t.elapsed().unwrap_or_default() > Duration::from_secs(30)
+                            });
                         if !closed || !seen.insert(path.clone()) {
                             continue;
                         }
@@ -220,8 +222,8 @@ fn write_series(path: &str, samples: &[Sample], spans: &[(i64, i64)]) {
             continue;
         }
         let calls = calls_up_at(spans, s.at_ms);
-        let cpu = 100.0 * (s.engine_cpu_s - prev.engine_cpu_s) * 1000.0
-            / (s.at_ms - prev.at_ms) as f64;
+        let cpu =
+            100.0 * (s.engine_cpu_s - prev.engine_cpu_s) * 1000.0 / (s.at_ms - prev.at_ms) as f64;
         out.push_str(&format!(
             "{:.0},{calls},{cpu:.1},{:.1},{},{}\n",
             (s.at_ms - first.at_ms) as f64 / 1000.0,
@@ -242,7 +244,10 @@ fn write_series(path: &str, samples: &[Sample], spans: &[(i64, i64)]) {
 /// (25-35 % of the plateau) against its end (the last 10 %). Fails loudly
 /// on growth.
 fn soak_verdict(samples: &[Sample], spans: &[(i64, i64)]) {
-    let ups: Vec<usize> = samples.iter().map(|s| calls_up_at(spans, s.at_ms)).collect();
+    let ups: Vec<usize> = samples
+        .iter()
+        .map(|s| calls_up_at(spans, s.at_ms))
+        .collect();
     let most = ups.iter().copied().max().unwrap_or(0);
     let plateau: Vec<Sample> = samples
         .iter()
@@ -265,7 +270,10 @@ fn soak_verdict(samples: &[Sample], spans: &[(i64, i64)]) {
             .collect()
     };
     let (warm, end) = (window(0.25, 0.35), window(0.9, 1.0));
-    assert!(!warm.is_empty() && !end.is_empty(), "run too short for a soak");
+    assert!(
+        !warm.is_empty() && !end.is_empty(),
+        "run too short for a soak"
+    );
     let mean = |w: &[Sample]| w.iter().map(|s| s.rss_kib).sum::<f64>() / w.len() as f64;
     let top = |w: &[Sample], f: fn(&Sample) -> u64| w.iter().map(f).max().unwrap_or(0);
     let growth = 100.0 * (mean(&end) - mean(&warm)) / mean(&warm).max(1.0);
@@ -277,10 +285,16 @@ fn soak_verdict(samples: &[Sample], spans: &[(i64, i64)]) {
         mean(&warm) / 1024.0,
         mean(&end) / 1024.0
     );
-    assert!(growth < 5.0, "resident memory grew {growth:.1} % after the warm-up");
+    assert!(
+        growth < 5.0,
+        "resident memory grew {growth:.1} % after the warm-up"
+    );
     // the same calls up hold the same sockets and files; a few for the
     // calls being set up or sealed at that instant
-    assert!(fd1 <= fd0 + fd0 / 20 + 8, "file descriptors grew: {fd0} -> {fd1}");
+    assert!(
+        fd1 <= fd0 + fd0 / 20 + 8,
+        "file descriptors grew: {fd0} -> {fd1}"
+    );
     assert!(th1 <= th0 + 4, "threads grew: {th0} -> {th1}");
 }
 
