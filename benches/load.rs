@@ -8,7 +8,18 @@
 //! # steady state: one wave of 200 calls, all up for ~20 s with no signalling
 //! LOAD_CALLS=200 LOAD_CONCURRENT=200 LOAD_RATE=50 LOAD_HOLD_MS=30000 cargo bench --bench load
 //! LOAD_RECORD=0 ...                              # the same without recording
+//! LOAD_PIN=1 ...                                 # engine on core 0, SIPp and the harness on core 1
+//! HOTLINE_BIN=/tmp/hotline-old ...               # another build of the engine, to compare
+//! # soak: 30 minutes at 500 calls up, then `scripts/soak-plot.sh` draws the CSV
+//! LOAD_SOAK=1 LOAD_CALLS=30000 LOAD_CONCURRENT=500 LOAD_RATE=17 LOAD_HOLD_MS=30000 cargo bench --bench load
 //! ```
+//!
+//! Every run writes its time series (one row a second: calls up, engine
+//! CPU, resident memory, file descriptors, threads) to `LOAD_CSV`
+//! (default `target/load/run-<epoch>.csv`). With `LOAD_SOAK=1` the run
+//! also fails unless, while the most calls were up, the engine's memory
+//! grew less than 5 % and its file descriptors and threads did not grow
+//! between the end of the warm-up (25-35 % of that plateau) and its end.
 //!
 //! CPU is sampled every 200 ms (the engine from /proc/PID/stat, the whole
 //! machine from /proc/stat). Besides the average over the whole run (ramps
@@ -57,6 +68,17 @@ fn machine_jiffies() -> (u64, u64) {
     (total - idle.min(total), total)
 }
 
+/// Moves every thread of `pid` to the CPUs `cpus` (threads started later
+/// inherit it from their creator).
+fn pin_to(pid: u32, cpus: &str) {
+    let ok = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "taskset could not pin {pid} to CPU {cpus} (util-linux)");
+}
+
 fn epoch_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -70,6 +92,12 @@ fn epoch_ms() -> i64 {
 struct Sample {
     at_ms: i64,
     engine_cpu_s: f64,
+    /// The engine's resident memory now (VmRSS), KiB.
+    rss_kib: f64,
+    /// The engine's open file descriptors.
+    fds: u64,
+    /// The engine's threads.
+    threads: u64,
     busy: u64,
     total: u64,
 }
@@ -91,6 +119,10 @@ impl Sampler {
                 out.push(Sample {
                     at_ms: epoch_ms(),
                     engine_cpu_s: cpu_and_rss(pid).0,
+                    rss_kib: status_kib(pid, "VmRSS:"),
+                    fds: std::fs::read_dir(format!("/proc/{pid}/fd"))
+                        .map_or(0, |d| d.count() as u64),
+                    threads: status_kib(pid, "Threads:") as u64,
                     busy,
                     total,
                 });
@@ -105,6 +137,165 @@ impl Sampler {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.thread.join().unwrap_or_default()
     }
+}
+
+/// Removes closed recordings (WAV files untouched for 30 s) during a soak,
+/// keeping one in a hundred.
+struct Pruner {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, u64)>,
+}
+
+impl Pruner {
+    fn start(root: std::path::PathBuf) -> Pruner {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut removed, mut kept) = (0u64, 0u64);
+            let mut seen = std::collections::HashSet::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut stack = vec![root.clone()];
+                while let Some(dir) = stack.pop() {
+                    let Ok(entries) = std::fs::read_dir(&dir) else {
+                        continue;
+                    };
+                    for e in entries.flatten() {
+                        let path = e.path();
+                        if path.is_dir() {
+                            stack.push(path);
+                            continue;
+                        }
+                        let closed = path.extension().is_some_and(|x| x == "wav")
+                            && e.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
+                                t.elapsed().unwrap_or_default() > Duration::from_secs(30)
+                            });
+                        if !closed || !seen.insert(path.clone()) {
+                            continue;
+                        }
+                        if (removed + kept) % 100 == 0 {
+                            kept += 1;
+                        } else if std::fs::remove_file(&path).is_ok() {
+                            removed += 1;
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_secs(5));
+            }
+            (removed, kept)
+        });
+        Pruner { stop, thread }
+    }
+
+    fn finish(self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// When each answered call was bridged: (answered, ended) epoch ms, sorted.
+fn bridged_spans(answered: &[&hotline_store::Cdr]) -> Vec<(i64, i64)> {
+    let mut up: Vec<(i64, i64)> = answered
+        .iter()
+        .filter_map(|c| Some((c.agent_answered_ms?, c.ended_ms.unwrap_or(i64::MAX))))
+        .collect();
+    up.sort_unstable();
+    up
+}
+
+/// Calls bridged at `t` (epoch ms).
+fn calls_up_at(spans: &[(i64, i64)], t: i64) -> usize {
+    spans
+        .iter()
+        .take_while(|(a, _)| *a <= t)
+        .filter(|(_, e)| *e > t)
+        .count()
+}
+
+/// Writes one row a second: seconds since the start, calls bridged,
+/// engine CPU (% of one core over that second), RSS MiB, fds, threads.
+fn write_series(path: &str, samples: &[Sample], spans: &[(i64, i64)]) {
+    let Some(first) = samples.first() else { return };
+    let mut out = String::from("t_s,calls_up,cpu_pct,rss_mib,fds,threads\n");
+    let mut prev = *first;
+    for s in samples.iter().skip(1) {
+        if s.at_ms - prev.at_ms < 1_000 {
+            continue;
+        }
+        let calls = calls_up_at(spans, s.at_ms);
+        let cpu =
+            100.0 * (s.engine_cpu_s - prev.engine_cpu_s) * 1000.0 / (s.at_ms - prev.at_ms) as f64;
+        out.push_str(&format!(
+            "{:.0},{calls},{cpu:.1},{:.1},{},{}\n",
+            (s.at_ms - first.at_ms) as f64 / 1000.0,
+            s.rss_kib / 1024.0,
+            s.fds,
+            s.threads
+        ));
+        prev = *s;
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(path, out).expect("write the time series");
+}
+
+/// The soak's verdict on the plateau (the samples with at least 95 % of
+/// the most calls up): memory, descriptors and threads after its warm-up
+/// (25-35 % of the plateau) against its end (the last 10 %). Fails loudly
+/// on growth.
+fn soak_verdict(samples: &[Sample], spans: &[(i64, i64)]) {
+    let ups: Vec<usize> = samples
+        .iter()
+        .map(|s| calls_up_at(spans, s.at_ms))
+        .collect();
+    let most = ups.iter().copied().max().unwrap_or(0);
+    let plateau: Vec<Sample> = samples
+        .iter()
+        .zip(&ups)
+        .filter(|(_, up)| **up * 100 >= most * 95 && most > 0)
+        .map(|(s, _)| *s)
+        .collect();
+    let (Some(a), Some(b)) = (plateau.first(), plateau.last()) else {
+        panic!("no plateau of calls up: nothing to judge")
+    };
+    let span = (b.at_ms - a.at_ms).max(1) as f64;
+    let window = |from: f64, to: f64| -> Vec<Sample> {
+        plateau
+            .iter()
+            .filter(|s| {
+                let f = (s.at_ms - a.at_ms) as f64 / span;
+                f >= from && f <= to
+            })
+            .copied()
+            .collect()
+    };
+    let (warm, end) = (window(0.25, 0.35), window(0.9, 1.0));
+    assert!(
+        !warm.is_empty() && !end.is_empty(),
+        "run too short for a soak"
+    );
+    let mean = |w: &[Sample]| w.iter().map(|s| s.rss_kib).sum::<f64>() / w.len() as f64;
+    let top = |w: &[Sample], f: fn(&Sample) -> u64| w.iter().map(f).max().unwrap_or(0);
+    let growth = 100.0 * (mean(&end) - mean(&warm)) / mean(&warm).max(1.0);
+    let (fd0, fd1) = (top(&warm, |s| s.fds), top(&end, |s| s.fds));
+    let (th0, th1) = (top(&warm, |s| s.threads), top(&end, |s| s.threads));
+    println!(
+        "  soak:                   plateau of {most} calls for {:.0} s; RSS {:.1} -> {:.1} MiB ({growth:+.1} %), fds {fd0} -> {fd1}, threads {th0} -> {th1}",
+        span / 1000.0,
+        mean(&warm) / 1024.0,
+        mean(&end) / 1024.0
+    );
+    assert!(
+        growth < 5.0,
+        "resident memory grew {growth:.1} % after the warm-up"
+    );
+    // the same calls up hold the same sockets and files; a few for the
+    // calls being set up or sealed at that instant
+    assert!(
+        fd1 <= fd0 + fd0 / 20 + 8,
+        "file descriptors grew: {fd0} -> {fd1}"
+    );
+    assert!(th1 <= th0 + 4, "threads grew: {th0} -> {th1}");
 }
 
 /// The steady state of a run: the longest stretch between two signalling
@@ -145,6 +336,18 @@ fn steady_window(cdrs: &[hotline_store::Cdr], margin_ms: i64) -> Option<(i64, i6
         .max_by_key(|s| s.1 - s.0)
 }
 
+/// A number field of `/proc/PID/status` (`VmRSS:` and `VmHWM:` are in KiB,
+/// `Threads:` a count), 0 if unreadable.
+fn status_kib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 /// (user+system CPU seconds, peak RSS in MiB) of a process.
 fn cpu_and_rss(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -153,13 +356,7 @@ fn cpu_and_rss(pid: u32) -> (f64, f64) {
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm_kib = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let hwm_kib = status_kib(pid, "VmHWM:");
     (cpu, hwm_kib / 1024.0)
 }
 
@@ -175,6 +372,11 @@ fn main() {
     let rate = env("LOAD_RATE", 20);
     let hold_ms = env("LOAD_HOLD_MS", 5000);
     let record = env("LOAD_RECORD", 1) != 0;
+    let pin = env("LOAD_PIN", 0) != 0;
+    if pin {
+        // the harness and every SIPp it starts inherit core 1
+        pin_to(std::process::id(), "1");
+    }
     let agents = concurrent + 10;
     let media_ports = ((agents * 6 + 64).next_multiple_of(2)).min(20_000) as u16;
 
@@ -197,6 +399,10 @@ fn main() {
         ..HotlineOptions::default()
     });
     let pid = h.pid().expect("hotline pid");
+    if pin {
+        pin_to(pid, "0");
+        println!("pinned: hotline on core 0, SIPp and the harness on core 1");
+    }
 
     // all agents register from one port; one UAS answers for all of them
     let agent_port = free_udp_port();
@@ -223,6 +429,13 @@ fn main() {
         ))
         .spawn();
 
+    let soak = env("LOAD_SOAK", 0) != 0;
+    // a soak records more than the disk holds (500 calls for 30 min are
+    // 29 GB of WAV): closed recordings are removed as it goes, but one in
+    // a hundred, for the tone check; every call's recording is still
+    // checked through its CDR (sealed, with its SHA-256) and its
+    // `recording_closed` event (gaps)
+    let pruner = soak.then(|| Pruner::start(h.recordings_dir()));
     let (cpu0, _) = cpu_and_rss(pid);
     let sampler = Sampler::start(pid);
     let started = Instant::now();
@@ -244,6 +457,10 @@ fn main() {
     let (cpu1, rss) = cpu_and_rss(pid);
     let samples = sampler.finish();
     let _ = uas.stop();
+    if let Some(p) = pruner {
+        let (removed, kept) = p.finish();
+        println!("  soak pruning:           {removed} closed recordings removed, {kept} kept for the tone check");
+    }
 
     // the books: every call's CDR and recording
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -319,9 +536,17 @@ fn main() {
 
     // audio check on a sample: left 1000 Hz, right 440 Hz
     let mut audio_ok = 0;
-    let sample: Vec<_> = answered
+    let present: Vec<_> = answered
         .iter()
-        .step_by((answered.len() / 10).max(1))
+        .filter(|c| {
+            c.recording_path
+                .as_ref()
+                .is_some_and(|rel| h.recordings_dir().join(rel).is_file())
+        })
+        .collect();
+    let sample: Vec<_> = present
+        .iter()
+        .step_by((present.len() / 10).max(1))
         .collect();
     for c in &sample {
         let Some(rel) = &c.recording_path else {
@@ -408,10 +633,38 @@ fn main() {
                 "    whole machine:        {:.0}% of {cores} cores busy (hotline, SIPp and everything else)",
                 100.0 * machine
             );
+            // memory: the engine before the first call (agents registered)
+            // against its mean over the steady window
+            let idle = samples.first().map_or(0.0, |s| s.rss_kib);
+            let window: Vec<f64> = samples
+                .iter()
+                .filter(|s| s.at_ms >= a.at_ms && s.at_ms <= b.at_ms)
+                .map(|s| s.rss_kib)
+                .collect();
+            let held = window.iter().sum::<f64>() / window.len().max(1) as f64;
+            println!(
+                "    memory:               {:.1} MiB idle, {:.1} MiB with {up} calls up = {:.1} KiB per call (recording buffers included)",
+                idle / 1024.0,
+                held / 1024.0,
+                (held - idle) / up as f64
+            );
         }
         None => println!(
             "  steady state:           none (calls kept arriving and ending); run one wave: LOAD_CALLS = LOAD_CONCURRENT, LOAD_HOLD_MS well above LOAD_CALLS / LOAD_RATE s"
         ),
+    }
+    let csv = std::env::var("LOAD_CSV").unwrap_or_else(|_| {
+        format!(
+            "{}/load/run-{}.csv",
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+            epoch_ms() / 1000
+        )
+    });
+    let spans = bridged_spans(&answered);
+    write_series(&csv, &samples, &spans);
+    println!("  time series:            {csv}");
+    if soak {
+        soak_verdict(&samples, &spans);
     }
     assert_eq!(
         answered.len() as u64,

@@ -5,7 +5,8 @@
 #   hotline-phone), PostgreSQL server binaries (throwaway clusters in tests),
 #   chromium and chromium-driver (the console's browser test), python3-aiosmtpd
 #   (a real SMTP server for the notification tests), a Chinese font
-#   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh).
+#   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh),
+#   sipvicious 0.3.x from PyPI (the password guessing e2e).
 #
 #   scripts/test.sh                 # everything
 #   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
@@ -49,6 +50,17 @@ if ((${#missing[@]})); then
     fi
 fi
 
+# sipvicious (svwar, svcrack) for the password guessing e2e (tests/e2e/bans.rs),
+# from PyPI into the user's site (its scripts land in ~/.local/bin)
+export PATH="$HOME/.local/bin:$PATH"
+if ! command -v sipvicious_svcrack >/dev/null 2>&1; then
+    echo "test.sh: missing: sipvicious"
+    if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
+        python3 -m pip install --user --quiet 'sipvicious>=0.3.8,<0.4' \
+            || python3 -m pip install --user --quiet --break-system-packages 'sipvicious>=0.3.8,<0.4'
+    fi
+fi
+
 sipp_v="$( (sipp -v 2>&1 || true) | grep -o 'SIPp v[0-9.]*' | head -1)"
 baresip_v="$( (baresip -h 2>&1 || true) | grep -o 'baresip v[0-9.]*' | head -1)"
 sox_v="$( (sox --version 2>&1 || true) | grep -o 'v[0-9.]*' | head -1)"
@@ -57,3 +69,9 @@ echo "test.sh: peers: ${sipp_v:-sipp ?}, ${baresip_v:-baresip ?}, sox ${sox_v:-?
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -j "$jobs" -- -D warnings
 cargo test --workspace -j "$jobs"
+
+# the libFuzzer targets, briefly; opt-in (FUZZ_SECONDS=20): their instrumented
+# nightly build takes minutes, the stable corpus replays above run always
+if [[ -n "${FUZZ_SECONDS:-}" ]]; then
+    bash scripts/fuzz-smoke.sh
+fi

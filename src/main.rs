@@ -435,8 +435,14 @@ fn staffing(
 /// socket (every file the config names is loaded), then exit.
 fn check_config(path: &Path) -> Result<()> {
     let s = Settings::build(Config::load(path)?)?;
+    let tls = s
+        .sip
+        .tls
+        .as_ref()
+        .map(|t| format!(", SIP over TLS on {} with {}", t.listen, t.cert.display()))
+        .unwrap_or_default();
     println!(
-        "{}: OK ({} agents, numbers {}, SIP on {})",
+        "{}: OK ({} agents, numbers {}, SIP on {}{tls})",
         path.display(),
         s.accounts.len(),
         s.engine.numbers.join(", "),
@@ -560,7 +566,7 @@ async fn run(settings: Settings) -> Result<()> {
     for a in &cfg.agents {
         info!(agent = %a.id, name = a.name.as_deref().unwrap_or("-"), "agent account");
     }
-    let (sip, sip_events) = SipServer::start(sip_cfg, accounts)
+    let (sip, sip_events) = SipServer::start_with_lockout(sip_cfg, accounts, cfg.sip_lockout()?)
         .await
         .context("sip.listen")?;
     // registrations saved before a restart come back; changes are saved behind
@@ -569,6 +575,8 @@ async fn run(settings: Settings) -> Result<()> {
         warn!(error = %e, "saved registrations could not be read; phones register again");
     }
     let bindings = hotline_engine::bindings::WriteBehind::start(store.clone(), sip.clone(), clock);
+    // bans and locks for password guessing, to the audit log
+    hotline_engine::bans::spawn_audit(&sip, store.clone());
     let blacklist = engine_cfg.blacklist.clone();
     let case_owners = hotline_engine::owners::CaseOwners::new();
     // the engine's events, as they happen, to the live KPIs and the work list
@@ -630,18 +638,8 @@ async fn run(settings: Settings) -> Result<()> {
             case_owners.clone(),
         )
         .await?;
-        let duty = duty.map(|d| {
-            let console = cfg.console.enabled.then(|| console.clone());
-            duty::api(
-                &cfg,
-                d,
-                store.clone(),
-                console,
-                engine.control(),
-                &sink,
-                &live_tx,
-            )
-        });
+        let duty =
+            duty.map(|d| duty::api(&cfg, d, store.clone(), engine.control(), &sink, &live_tx));
         let api = hotline_api::engine::Api {
             duty,
             worklist: worklist.clone(),
@@ -650,6 +648,7 @@ async fn run(settings: Settings) -> Result<()> {
             agents: engine.control(),
             trunks: engine.trunks(),
             line_tests: engine.line_tests(),
+            bans: hotline_engine::bans::SipBans::new(std::sync::Arc::new(sip.clone())),
             tls,
             console_routes: cfg.console.enabled,
         };
@@ -693,9 +692,28 @@ async fn run(settings: Settings) -> Result<()> {
     engine = engine.with_pending_callbacks(pending);
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
+    let tls = sip
+        .tls_addr()
+        .map(|a| format!(" tls={a}"))
+        .unwrap_or_default();
     match http_addr {
-        Some(h) => println!("hotline: ready sip={} http={h}", sip.local_addr()),
-        None => println!("hotline: ready sip={}", sip.local_addr()),
+        Some(h) => println!("hotline: ready sip={}{tls} http={h}", sip.local_addr()),
+        None => println!("hotline: ready sip={}{tls}", sip.local_addr()),
+    }
+    // SIGHUP: the SIP TLS certificate and key read again (calls stay up)
+    #[cfg(unix)]
+    if sip.tls_addr().is_some() {
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            let sip = sip.clone();
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    if let Err(e) = sip.reload_tls().await {
+                        error!(error = %e, "SIGHUP: the TLS certificate was not reloaded; the previous one stays");
+                    }
+                }
+            });
+        }
     }
 
     let ctrl_c = tokio::signal::ctrl_c();

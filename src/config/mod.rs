@@ -11,11 +11,15 @@
 pub mod agent_numbers;
 pub mod cases;
 pub mod duty;
+#[cfg(test)]
+mod fuzzing;
 pub mod linetest;
+pub mod lockout;
 pub mod monitor;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod tls;
 pub mod trunks;
 pub mod worklist;
 
@@ -209,6 +213,10 @@ pub struct SipSection {
     /// Shortest session interval accepted (smaller gets 422), seconds;
     /// below 90 only for tests (see docs/configuration.md).
     pub min_se_s: u32,
+    /// `[sip.lockout]`: password guessing defence.
+    pub lockout: lockout::LockoutSection,
+    /// `[sip.tls]`: SIP over TLS (src/config/tls.rs).
+    pub tls: tls::TlsSection,
 }
 
 impl Default for SipSection {
@@ -227,6 +235,8 @@ impl Default for SipSection {
             tcp_header_timeout_s: 10,
             session_expires_s: 1800,
             min_se_s: 90,
+            lockout: Default::default(),
+            tls: tls::TlsSection::default(),
         }
     }
 }
@@ -1016,6 +1026,7 @@ impl Config {
             ));
         }
         self.outbound.validate(&self.hotline.numbers)?;
+        self.sip.lockout.build()?;
         self.worklist.validate()?;
         self.validate_trunks()?;
         self.validate_line_test()?;
@@ -1215,6 +1226,7 @@ impl Config {
                 "must be 1 to 300 seconds",
             ));
         }
+        tls::validate(&self.sip)?;
         if self.sip.max_contacts_per_agent == 0 {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }
@@ -1481,8 +1493,10 @@ mod tests {
         // tables inside tables
         tables.push(("schedule.greetings".into(), "[[schedule.greetings]]".into()));
         tables.push(("ivr.options".into(), "[[ivr.options]]".into()));
+        tables.push(("sip.tls".into(), "[sip.tls]".into()));
         tables.push(("notify.email".into(), "[[notify.email]]".into()));
         tables.push(("notify.webhook".into(), "[[notify.webhook]]".into()));
+        tables.push(("sip.lockout".into(), "[sip.lockout]".into()));
         let mut checked = 0;
         for (name, header) in &tables {
             // its heading, or (a table inside a table) a paragraph opening with it

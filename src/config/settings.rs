@@ -291,6 +291,10 @@ fn sip_config(cfg: &Config) -> Result<(SipConfig, Vec<AgentAccount>)> {
         });
     }
     let s = &cfg.sip;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let tls = crate::config::tls::settings(s, now_ms)?;
     let sip = SipConfig {
         listen: s.listen,
         realm: s.realm.clone(),
@@ -318,6 +322,8 @@ fn sip_config(cfg: &Config) -> Result<(SipConfig, Vec<AgentAccount>)> {
         } else {
             String::new()
         },
+        tls: tls.as_ref().map(|(t, _)| t.clone()),
+        tls_reload_check: tls.map_or(std::time::Duration::from_secs(5), |(_, every)| every),
     };
     Ok((sip, accounts))
 }

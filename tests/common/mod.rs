@@ -324,9 +324,12 @@ pub fn render_config(template: &str, vars: &[(&str, String)]) -> String {
 }
 
 impl Hotline {
-    /// Path of the binary under test.
+    /// Path of the binary under test: `HOTLINE_BIN` when set (the load
+    /// bench compares two builds that way), else the one cargo built.
     pub fn binary() -> PathBuf {
-        PathBuf::from(env!("CARGO_BIN_EXE_hotline"))
+        std::env::var_os("HOTLINE_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hotline")))
     }
 
     /// Starts with the default test options (ring 200/300 ms -> system answer

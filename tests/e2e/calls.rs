@@ -15,7 +15,7 @@ fn agent_uas(agent: &str, port: u16, ring_ms: u64) -> SippProcess {
 
 /// Options with a 1 s on / 1 s off cadence: agents answer long before the
 /// engine would (end of ring 3 = 5 s).
-fn slow_ring() -> HotlineOptions {
+pub(crate) fn slow_ring() -> HotlineOptions {
     HotlineOptions {
         ring_on_ms: 1000,
         ring_off_ms: 1000,
@@ -43,7 +43,7 @@ fn one_answered_call(h: &Hotline, hold_ms: u64) {
     agent.wait().assert_success("agent 1001");
 }
 
-fn caller(h: &Hotline, hold_ms: u64) -> Sipp {
+pub(crate) fn caller(h: &Hotline, hold_ms: u64) -> Sipp {
     Sipp::new("caller.xml")
         .remote(&h.addr())
         .service("hotline")
@@ -53,7 +53,7 @@ fn caller(h: &Hotline, hold_ms: u64) -> Sipp {
 
 /// Checks a stereo recording: left = caller's 1000 Hz, right = agent's 440 Hz,
 /// about `talk` long; returns its SHA-256.
-fn check_recording(h: &Hotline, cdr: &Cdr, talk: Duration) -> String {
+pub(crate) fn check_recording(h: &Hotline, cdr: &Cdr, talk: Duration) -> String {
     let rel = cdr
         .recording_path
         .as_deref()

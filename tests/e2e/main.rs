@@ -12,6 +12,7 @@ mod common;
 
 mod access;
 mod agents;
+mod bans;
 mod call_control;
 mod callback;
 mod calls;
@@ -33,6 +34,7 @@ mod registrar;
 mod routing;
 mod schedule;
 mod timers;
+mod tls;
 mod trunks;
 mod voicemail;
 mod worklist;

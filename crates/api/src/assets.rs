@@ -25,6 +25,8 @@ pub const STYLE_CSS: &str = include_str!("assets/style.css");
 pub const MONITOR_JS: &str = include_str!("assets/monitor.js");
 /// The line self-test panel of the wallboard (issue 16).
 pub const LINETEST_JS: &str = include_str!("assets/linetest.js");
+/// The SIP bans panel of the blacklist page (issue 19).
+pub const BANS_JS: &str = include_str!("assets/bans.js");
 /// The OpenAPI 3.1 description of the API.
 pub const OPENAPI_JSON: &str = include_str!("assets/openapi.json");
 
@@ -80,6 +82,9 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/linetest.js", || async {
             asset("text/javascript; charset=utf-8", LINETEST_JS)
+        })
+        .get("/console/bans.js", || async {
+            asset("text/javascript; charset=utf-8", BANS_JS)
         })
         .get("/console/desk.js", || async {
             asset("text/javascript; charset=utf-8", DESK_JS)

@@ -167,6 +167,40 @@ pub async fn principal(
     }
 }
 
+/// Who may call an area's routes: the console's sessions (when its routes
+/// are served) and `http.api_token`. Built once by [`crate::Api`] and
+/// handed to every area whose routes keep a state of their own (work
+/// lists, the duty floor), so there is one copy of the console and the
+/// token and one principal check.
+#[derive(Clone)]
+pub struct Gate {
+    /// The console (sessions and roles), None when its routes are off.
+    pub console: Option<crate::Console>,
+    /// `http.api_token` (the supervisor role); empty = none.
+    pub token: String,
+}
+
+impl Gate {
+    /// [`principal`] with this gate's console and token; a request with
+    /// neither a session nor the token gets 401 "log in first".
+    pub async fn principal(
+        &self,
+        headers: &HeaderMap,
+        changes: bool,
+        min: Role,
+    ) -> Result<Principal, ApiError> {
+        principal(
+            self.console.as_ref(),
+            &self.token,
+            headers,
+            changes,
+            min,
+            NoToken::LogIn,
+        )
+        .await
+    }
+}
+
 /// The bearer token of a request, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers

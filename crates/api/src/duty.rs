@@ -27,7 +27,7 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::routes::Routes;
-use crate::{ApiError, Console, Principal};
+use crate::{ApiError, Principal};
 
 /// Largest JSON body of these routes, bytes.
 const MAX_JSON: usize = 32 * 1024;
@@ -49,10 +49,6 @@ pub struct DutyApi {
     pub base: Arc<Roster>,
     /// The store.
     pub store: Store,
-    /// The console (sessions and roles), if enabled.
-    pub console: Option<Console>,
-    /// `http.api_token` (the supervisor role).
-    pub token: String,
     /// The engine's agents (who is on the floor).
     pub agents: AgentControl,
     /// The clock.
@@ -70,24 +66,35 @@ impl From<RosterError> for ApiError {
     }
 }
 
-impl DutyApi {
+/// The state of the duty routes: the duty floor and the listener's gate.
+#[derive(Clone)]
+pub struct DutyRoutes {
+    /// The duty floor.
+    pub duty: DutyApi,
+    /// Who may call the routes.
+    pub gate: crate::auth::Gate,
+}
+
+impl std::ops::Deref for DutyRoutes {
+    type Target = DutyApi;
+
+    fn deref(&self) -> &DutyApi {
+        &self.duty
+    }
+}
+
+impl DutyRoutes {
     async fn who(
         &self,
         headers: &HeaderMap,
         changes: bool,
         min: Role,
     ) -> Result<Principal, ApiError> {
-        crate::auth::principal(
-            self.console.as_ref(),
-            &self.token,
-            headers,
-            changes,
-            min,
-            crate::auth::NoToken::LogIn,
-        )
-        .await
+        self.gate.principal(headers, changes, min).await
     }
+}
 
+impl DutyApi {
     fn cal(&self) -> &Calendar {
         self.board.calendar()
     }
@@ -105,12 +112,12 @@ impl DutyApi {
         Ok(applied)
     }
 
-    /// The routes, to merge into the listener.
-    pub fn router(self) -> axum::Router {
+    /// The routes, to merge into the listener, behind its `gate`.
+    pub fn router(self, gate: crate::auth::Gate) -> axum::Router {
         routes()
             .into_router()
             .layer(axum::extract::DefaultBodyLimit::max(MAX_CSV))
-            .with_state(self)
+            .with_state(DutyRoutes { duty: self, gate })
     }
 
     async fn audit(&self, p: &Principal, action: &str, reason: &str) {
@@ -395,7 +402,7 @@ pub async fn handovers_text(
 }
 
 /// The duty routes, without state.
-pub fn routes() -> Routes<DutyApi> {
+pub fn routes() -> Routes<DutyRoutes> {
     Routes::new()
         .get("/api/roster", roster)
         .post("/api/roster", change)
@@ -448,7 +455,7 @@ struct DateQuery {
 /// `GET /api/roster?date=YYYY-MM-DD`: the duties starting that local date
 /// (today by default) and the changes made for it.
 async fn roster(
-    State(api): State<DutyApi>,
+    State(api): State<DutyRoutes>,
     headers: HeaderMap,
     q: Result<Query<DateQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -492,7 +499,7 @@ fn text_ok(s: &str, max: usize) -> bool {
 /// `POST /api/roster`: one change (supervisor). 201 with its id; 400 for
 /// an unknown agent or shift or bad hours, 409 for overlapping shifts.
 async fn change(
-    State(api): State<DutyApi>,
+    State(api): State<DutyRoutes>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -526,7 +533,7 @@ async fn change(
 /// `POST /api/roster/import`: a CSV file of changes
 /// (`date,agent,shift,action[,note]`), all or nothing. 400 names the line.
 async fn import(
-    State(api): State<DutyApi>,
+    State(api): State<DutyRoutes>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -557,7 +564,7 @@ struct PeriodQuery {
 /// period (to included; today by default) with their attendance, 出勤率 and
 /// adherence. An agent sees their own duties.
 async fn attendance(
-    State(api): State<DutyApi>,
+    State(api): State<DutyRoutes>,
     headers: HeaderMap,
     q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -650,7 +657,7 @@ pub async fn attendance_of(
 
 /// `GET /api/duty/floor`: who should be on the floor now (rostered) and
 /// who is (registered, logged in, not paused); the supervisors on duty.
-async fn floor(State(api): State<DutyApi>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn floor(State(api): State<DutyRoutes>, headers: HeaderMap) -> Result<Response, ApiError> {
     api.who(&headers, false, Role::Agent).await?;
     let now = api.now();
     let roster = api.board.roster();
@@ -701,7 +708,7 @@ fn handover_json(cal: &Calendar, h: &Handover) -> serde_json::Value {
 /// `GET /api/handovers?from=&to=`: handovers of shifts ending in the
 /// period (dates, to included; the last 7 days by default).
 async fn handovers(
-    State(api): State<DutyApi>,
+    State(api): State<DutyRoutes>,
     headers: HeaderMap,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -845,7 +852,7 @@ struct PrefillQuery {
 /// `GET /api/handovers/prefill?shift=&date=`: the occurrence and the items
 /// the system knows, to start the form with.
 async fn prefill(
-    State(api): State<DutyApi>,
+    State(api): State<DutyRoutes>,
     headers: HeaderMap,
     q: Result<Query<PrefillQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -882,7 +889,7 @@ struct HandoverBody {
 /// only for a shift they are rostered on); the prefilled items are kept
 /// with it. 201; 409 once acknowledged.
 async fn write_handover(
-    State(api): State<DutyApi>,
+    State(api): State<DutyRoutes>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -942,7 +949,7 @@ async fn write_handover(
 /// agent rostered on a duty running or starting within the relief window
 /// of the handed-over shift's end; not its writer). 409 if already done.
 async fn acknowledge(
-    State(api): State<DutyApi>,
+    State(api): State<DutyRoutes>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -253,6 +253,8 @@ pub struct Api {
     pub duty: Option<crate::duty::DutyApi>,
     /// Runs the line self-test on request (`POST /api/line-tests`).
     pub line_tests: hotline_engine::linetest::LineTests,
+    /// The SIP registrar's bans for password guessing (`GET /api/sip/bans`).
+    pub bans: hotline_engine::bans::SipBans,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -262,6 +264,15 @@ impl FromRef<Api> for crate::Console {
 }
 
 impl Api {
+    /// The gate of the areas whose routes keep their own state: the
+    /// console's sessions when its routes are served, and the API token.
+    pub fn gate(&self) -> crate::auth::Gate {
+        crate::auth::Gate {
+            console: self.console_routes.then(|| self.console.clone()),
+            token: self.console.api_token().to_string(),
+        }
+    }
+
     /// The router of every route, with the one body limit, the fallback and
     /// (with the console's routes) the login guard of `open_read_api`.
     pub fn router(self) -> axum::Router {
@@ -275,8 +286,7 @@ impl Api {
             .clone()
             .map(|service| crate::worklist::WorklistApi {
                 service,
-                console: self.console_routes.then(|| self.console.clone()),
-                token: self.console.api_token().to_string(),
+                gate: self.gate(),
             });
         let mut app = routes
             .into_router()
@@ -288,7 +298,7 @@ impl Api {
             app = app.merge(w.router());
         }
         if let Some(d) = self.duty.clone() {
-            app = app.merge(d.router());
+            app = app.merge(d.router(self.gate()));
         }
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
@@ -989,6 +999,7 @@ fn routes() -> Routes<Api> {
         .merge(calls)
         .merge(crate::monitor::routes())
         .merge(crate::linetests::routes())
+        .merge(crate::bans::routes())
 }
 
 /// Every route of the listener: the engine's and the console's, as

@@ -19,6 +19,7 @@
 mod api;
 mod assets;
 pub mod auth;
+pub mod bans;
 pub mod case_deadlines;
 pub mod cases;
 pub mod desk;

@@ -24,7 +24,7 @@ use hotline_worklist::{ItemOutcome, Owner, Viewer, VisitOutcome, WorkItem};
 use serde::Deserialize;
 
 use crate::routes::Routes;
-use crate::{ApiError, Console, Principal};
+use crate::{ApiError, Principal};
 pub use service::{Figures, ImportReport, Worklist, WorklistConfig, WorklistError};
 
 /// Largest JSON body of these routes, bytes.
@@ -35,10 +35,8 @@ const MAX_JSON: usize = 16 * 1024;
 pub struct WorklistApi {
     /// The service.
     pub service: Worklist,
-    /// The console (sessions and roles), if enabled.
-    pub console: Option<Console>,
-    /// `http.api_token` (the supervisor role).
-    pub token: String,
+    /// Who may call the routes (the listener's one gate).
+    pub gate: crate::auth::Gate,
 }
 
 impl From<WorklistError> for ApiError {
@@ -66,15 +64,7 @@ impl WorklistApi {
         changes: bool,
         min: Role,
     ) -> Result<Principal, ApiError> {
-        crate::auth::principal(
-            self.console.as_ref(),
-            &self.token,
-            headers,
-            changes,
-            min,
-            crate::auth::NoToken::LogIn,
-        )
-        .await
+        self.gate.principal(headers, changes, min).await
     }
 
     fn viewer(&self, p: &Principal) -> Viewer {

@@ -13,6 +13,8 @@
 pub mod attendance;
 pub mod csv;
 pub mod floor;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handover;
 pub mod report;
 pub mod roster;

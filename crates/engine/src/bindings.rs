@@ -32,6 +32,7 @@ pub fn to_stored(agent: &str, b: &Binding) -> StoredBinding {
         transport: match b.transport {
             SipTransport::Udp => "udp".into(),
             SipTransport::Tcp => "tcp".into(),
+            SipTransport::Tls => "tls".into(),
         },
         expires_at_ms: b.expires_at_ms,
         call_id: b.call_id.clone(),
@@ -50,6 +51,7 @@ pub fn from_stored(s: &StoredBinding) -> Result<(String, Binding), String> {
     let transport = match s.transport.as_str() {
         "udp" => SipTransport::Udp,
         "tcp" => SipTransport::Tcp,
+        "tls" => SipTransport::Tls,
         other => return Err(format!("transport `{}`", other.escape_debug())),
     };
     if s.agent.is_empty() || s.agent.len() > 64 {
@@ -230,6 +232,11 @@ mod tests {
         let mut tcp = stored();
         tcp.transport = "tcp".into();
         assert_eq!(from_stored(&tcp).unwrap().1.transport, SipTransport::Tcp);
+        let mut tls = stored();
+        tls.transport = "tls".into();
+        let (agent, b) = from_stored(&tls).unwrap();
+        assert_eq!(b.transport, SipTransport::Tls);
+        assert_eq!(to_stored(&agent, &b), tls);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod announce;
+pub mod bans;
 pub mod bindings;
 pub mod callback;
 pub mod control;

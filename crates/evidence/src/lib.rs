@@ -18,6 +18,8 @@
 pub mod bundle;
 mod chain;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod key;
 pub mod loudness;
 mod manifest;

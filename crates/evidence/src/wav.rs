@@ -53,8 +53,11 @@ impl PcmFormat {
         bits: 16,
     };
 
-    fn block_align(&self) -> u16 {
-        self.channels * self.bits.div_ceil(8)
+    /// Bytes per frame (all channels of one sample). Computed in u32: a
+    /// hostile header's 65,535 channels of 16 bits overflow u16 (WAV's own
+    /// field), which [`repair_header`] refuses.
+    fn block_align(&self) -> u32 {
+        u32::from(self.channels) * u32::from(self.bits.div_ceil(8))
     }
 
     /// A canonical 44-byte header for `data_bytes` of audio.
@@ -68,9 +71,10 @@ impl PcmFormat {
         h[20..22].copy_from_slice(&1u16.to_le_bytes());
         h[22..24].copy_from_slice(&self.channels.to_le_bytes());
         h[24..28].copy_from_slice(&self.sample_rate.to_le_bytes());
-        let byte_rate = self.sample_rate * u32::from(self.block_align());
+        let byte_rate = self.sample_rate.saturating_mul(self.block_align());
         h[28..32].copy_from_slice(&byte_rate.to_le_bytes());
-        h[32..34].copy_from_slice(&self.block_align().to_le_bytes());
+        let align = u16::try_from(self.block_align()).unwrap_or(u16::MAX);
+        h[32..34].copy_from_slice(&align.to_le_bytes());
         h[34..36].copy_from_slice(&self.bits.to_le_bytes());
         h[36..40].copy_from_slice(b"data");
         h[40..44].copy_from_slice(&data_bytes.to_le_bytes());
@@ -179,6 +183,12 @@ pub fn repair_header(path: &Path, fallback: PcmFormat) -> Result<Repair, Evidenc
     let align = u64::from(format.block_align());
     if align == 0 || format.sample_rate == 0 {
         return Err(bad("fmt chunk declares 0 channels, bits or rate".into()));
+    }
+    if align > u64::from(u16::MAX) {
+        return Err(bad(format!(
+            "fmt chunk declares {align}-byte frames ({} channels of {} bits), more than a WAV can hold",
+            format.channels, format.bits
+        )));
     }
     let declared_before = le32(&head[data_offset - 4..data_offset]);
     let available = len - data_offset as u64;

@@ -21,6 +21,7 @@ pub mod mix;
 pub mod prompt;
 pub mod sdp;
 mod session;
+pub mod srtp;
 
 pub use mix::{MonitorMode, Party3};
 pub use session::{

@@ -2,19 +2,22 @@
 //!
 //! A [`Recorder`] owns the recordings root. [`Recorder::open`] creates
 //! `<root>/YYYY/MM/DD/<call_id>.wav` (16-bit PCM, 8 kHz, stereo: left = caller,
-//! right = agent) and starts one dedicated writer thread per call, fed through a
-//! bounded crossbeam channel of [`AudioFrame`]s. The writer places every frame by
+//! right = agent) and hands it to one of a few writer lanes (threads that each
+//! serve many recordings, once per [`RecorderConfig::batch_interval`]), fed
+//! through a bounded crossbeam channel of [`AudioFrame`]s per call. The writer
+//! places every frame by
 //! its RTP timestamp so that lost packets become silence at their true position
 //! and both channels stay time-aligned; it rewrites the WAV header at least once
 //! per [`RecorderConfig::flush_interval`] so a crash leaves a readable file.
 //! [`RecordingHandle::finish`] seals the file (fsync) and returns its SHA-256;
 //! with a [`Notary`] configured it also writes the signed, chained manifest
-//! (`<call_id>.manifest.json`) on the writer thread. Data is fsynced every
+//! (`<call_id>.manifest.json`), on the finishing thread. Data is fsynced every
 //! [`RecorderConfig::sync_interval`] while the call runs.
 
 #![warn(missing_docs)]
 
 pub mod access;
+mod lanes;
 pub mod retention;
 mod startup;
 mod writer;
@@ -24,7 +27,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
@@ -102,17 +104,18 @@ pub enum RecorderError {
         #[source]
         source: std::io::Error,
     },
-    /// The writer thread could not be started.
-    #[error("cannot start the writer thread for {path}: {source}")]
+    /// A writer lane could not be started (or has stopped).
+    #[error("cannot start the recording writer for {path}: {source}")]
     Spawn {
-        /// The recording the thread was for.
+        /// The recording it was for.
         path: PathBuf,
         /// The underlying IO error.
         #[source]
         source: std::io::Error,
     },
-    /// The writer thread panicked (a bug); the file may lack its final header.
-    #[error("the writer thread of {0} panicked")]
+    /// The writer panicked on this recording (a bug); the file may lack its
+    /// final header.
+    #[error("the writer of {0} panicked")]
     WriterPanicked(PathBuf),
 }
 
@@ -123,8 +126,14 @@ pub struct RecorderConfig {
     pub root: PathBuf,
     /// Longest time between two WAV header refreshes while a call runs.
     pub flush_interval: Duration,
-    /// Capacity, in frames, of each call's channel to its writer thread.
+    /// Capacity, in frames, of each call's channel to its writer lane
+    /// (both sides: 512 frames hold 5 s of a call's audio).
     pub channel_capacity: usize,
+    /// Writer lanes (threads), each serving many recordings.
+    pub writer_lanes: usize,
+    /// How often a lane writes what its recordings queued: one write per
+    /// file per batch instead of one wake-up per 20 ms frame.
+    pub batch_interval: Duration,
     /// Longest time between two fsyncs of the audio while a call runs
     /// (zero: only when the recording closes).
     pub sync_interval: Duration,
@@ -140,6 +149,10 @@ impl RecorderConfig {
             root: root.into(),
             flush_interval: Duration::from_secs(1),
             channel_capacity: 512,
+            writer_lanes: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 4),
+            batch_interval: Duration::from_millis(100),
             sync_interval: Duration::from_secs(5),
             notary: None,
         }
@@ -173,6 +186,7 @@ const FAILURES_KEPT: usize = 256;
 #[derive(Clone, Debug)]
 pub struct Recorder {
     inner: Arc<RecorderConfig>,
+    lanes: Arc<lanes::Lanes>,
     failures: (
         Sender<WriteFailure>,
         crossbeam_channel::Receiver<WriteFailure>,
@@ -213,8 +227,19 @@ impl Recorder {
         if cfg.flush_interval.is_zero() {
             cfg.flush_interval = Duration::from_millis(1);
         }
+        if cfg.batch_interval.is_zero() {
+            cfg.batch_interval = Duration::from_millis(1);
+        }
+        let lanes =
+            lanes::Lanes::start(cfg.writer_lanes, cfg.batch_interval).map_err(|source| {
+                RecorderError::Spawn {
+                    path: cfg.root.clone(),
+                    source,
+                }
+            })?;
         Ok(Recorder {
             inner: Arc::new(cfg),
+            lanes: Arc::new(lanes),
             failures: crossbeam_channel::bounded(FAILURES_KEPT),
         })
     }
@@ -226,7 +251,7 @@ impl Recorder {
     }
 
     /// Creates `<root>/YYYY/MM/DD/<call_id>.wav` (UTC date of `started_at_ms`)
-    /// and starts its writer thread. Sample 0 of the file is `started_at_ms`.
+    /// and hands it to a writer lane. Sample 0 of the file is `started_at_ms`.
     ///
     /// An existing file is never overwritten: opening the same call twice on the
     /// same day is an error.
@@ -269,26 +294,35 @@ impl Recorder {
         }
         let (tx, rx) = crossbeam_channel::bounded(self.inner.channel_capacity);
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(1);
-        let job = writer::Job {
-            file,
-            path: path.clone(),
-            relative_path: relative_path.clone(),
-            started_at_ms,
-            flush_interval: self.inner.flush_interval,
-            sync_interval: self.inner.sync_interval,
-            notary: self.inner.notary.clone(),
-            frames: rx,
-            ctrl: ctrl_rx,
-            failures: self.failures.0.clone(),
-        };
-        let thread = job.spawn().map_err(|source| RecorderError::Spawn {
-            path: path.clone(),
-            source,
-        })?;
+        let (closed_tx, closed_rx) = crossbeam_channel::bounded(1);
+        let session = writer::Session::open(
+            writer::Opening {
+                file,
+                path: path.clone(),
+                relative_path: relative_path.clone(),
+                started_at_ms,
+                flush_interval: self.inner.flush_interval,
+                sync_interval: self.inner.sync_interval,
+                notary: self.inner.notary.clone(),
+                frames: rx,
+                ctrl: ctrl_rx,
+                failures: self.failures.0.clone(),
+                closed: closed_tx,
+            },
+            std::time::Instant::now(),
+        );
+        let lane = self
+            .lanes
+            .open(session)
+            .ok_or_else(|| RecorderError::Spawn {
+                path: path.clone(),
+                source: std::io::Error::other("the recorder's writer lane has stopped"),
+            })?;
         Ok(RecordingHandle {
             sender: tx,
             ctrl: ctrl_tx,
-            thread: Some(thread),
+            lane,
+            closed: closed_rx,
             relative_path,
             path,
         })
@@ -321,7 +355,10 @@ fn is_safe_file_name(s: &str) -> bool {
 pub struct RecordingHandle {
     sender: Sender<AudioFrame>,
     ctrl: Sender<writer::Ctrl>,
-    thread: Option<JoinHandle<Result<RecordingSummary, RecorderError>>>,
+    /// The writer lane serving this recording (woken by `finish`).
+    lane: Sender<lanes::LaneMsg>,
+    /// The closed recording comes back here to be sealed.
+    closed: crossbeam_channel::Receiver<writer::Closed>,
     relative_path: String,
     path: PathBuf,
 }
@@ -354,15 +391,15 @@ impl RecordingHandle {
 
     /// [`finish`](RecordingHandle::finish), naming the call's parties in the
     /// signed manifest.
-    pub fn finish_with(mut self, parties: CallParties) -> Result<RecordingSummary, RecorderError> {
-        // The writer may already have stopped (it cannot, while this handle's
-        // own sender lives, except by panicking): ignore a send failure.
+    pub fn finish_with(self, parties: CallParties) -> Result<RecordingSummary, RecorderError> {
+        // The lane may already have dropped this recording (it cannot, while
+        // this handle's own sender lives, except by panicking): then the
+        // receive below fails and says so.
         let _ = self.ctrl.send(writer::Ctrl::Finish(parties));
-        match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| RecorderError::WriterPanicked(self.path.clone()))?,
-            None => Err(RecorderError::WriterPanicked(self.path.clone())),
+        let _ = self.lane.send(lanes::LaneMsg::Wake);
+        match self.closed.recv() {
+            Ok(closed) => closed.seal(),
+            Err(_) => Err(RecorderError::WriterPanicked(self.path.clone())),
         }
     }
 }

@@ -1,13 +1,13 @@
-//! The per-call writer thread: places frames by RTP timestamp, aligns the two
-//! channels and writes them interleaved into the WAV file.
+//! One recording from open to seal: places frames by RTP timestamp, aligns
+//! the two channels and writes them interleaved into the WAV file. A writer
+//! lane ([`crate::lanes`]) drives many of these.
 
 use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::path::PathBuf;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use hotline_core::{AudioFrame, Side};
 use sha2::{Digest, Sha256};
 
@@ -37,12 +37,37 @@ const WRITE_BATCH: usize = 4_096;
 /// Commands from the [`crate::RecordingHandle`] to its writer.
 #[derive(Debug)]
 pub(crate) enum Ctrl {
-    /// Drain what is queued and seal the file (and sign its manifest).
+    /// Drain what is queued and close the file; the closed recording goes
+    /// back to the handle, which seals it (and signs its manifest).
     Finish(CallParties),
 }
 
-/// Everything a writer thread needs.
-pub(crate) struct Job {
+/// Everything a recording needs from its open to its close. A writer lane
+/// ([`crate::lanes`]) serves many of them: it calls [`Session::service`]
+/// once per batch interval (and at once when the handle asks to finish).
+pub(crate) struct Session {
+    pub path: PathBuf,
+    pub relative_path: String,
+    pub started_at_ms: i64,
+    pub notary: Option<Arc<Notary>>,
+    frames: Receiver<AudioFrame>,
+    ctrl: Receiver<Ctrl>,
+    /// The handle is gone without `finish`: close when the media senders go.
+    ctrl_gone: bool,
+    out: Output,
+    mixer: Mixer,
+    flush_interval: Duration,
+    sync_interval: Duration,
+    next_flush: Instant,
+    next_sync: Option<Instant>,
+    /// Who took part (from the handle's finish).
+    parties: CallParties,
+    /// Where the closed recording goes to be sealed by the waiting handle.
+    closed: Sender<Closed>,
+}
+
+/// How a [`Session`] is opened.
+pub(crate) struct Opening {
     pub file: File,
     pub path: PathBuf,
     pub relative_path: String,
@@ -53,91 +78,154 @@ pub(crate) struct Job {
     pub frames: Receiver<AudioFrame>,
     pub ctrl: Receiver<Ctrl>,
     /// Where a write failure is reported as it happens.
-    pub failures: crossbeam_channel::Sender<WriteFailure>,
+    pub failures: Sender<WriteFailure>,
+    pub closed: Sender<Closed>,
+}
+
+/// What [`Session::service`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Serviced {
+    /// The call goes on.
+    Open,
+    /// The handle asked to finish, or every sender is gone: close it.
+    Done,
+}
+
+impl Session {
+    /// Opens the WAV writer on `o.file` (its header is written at once).
+    pub fn open(o: Opening, now: Instant) -> Self {
+        let sync = o.sync_interval;
+        Session {
+            out: Output::new(o.file, o.path.clone(), Some(o.failures)),
+            mixer: Mixer::new(o.started_at_ms),
+            path: o.path,
+            relative_path: o.relative_path,
+            started_at_ms: o.started_at_ms,
+            notary: o.notary,
+            frames: o.frames,
+            ctrl: o.ctrl,
+            ctrl_gone: false,
+            flush_interval: o.flush_interval,
+            sync_interval: sync,
+            next_flush: now + o.flush_interval,
+            next_sync: (!sync.is_zero()).then(|| now + sync),
+            parties: CallParties::default(),
+            closed: o.closed,
+        }
+    }
+
+    /// Whether the handle has asked to finish (a lane woken by a handle
+    /// services only these).
+    pub fn finish_asked(&self) -> bool {
+        !self.ctrl_gone && !self.ctrl.is_empty()
+    }
+
+    /// Writes every frame queued since the last call (all of them in one
+    /// pass: one write per file per batch), rewrites the header and fsyncs
+    /// when due, and says whether the recording is done.
+    pub fn service(&mut self, now: Instant) -> Serviced {
+        let mut finish = None;
+        if !self.ctrl_gone {
+            match self.ctrl.try_recv() {
+                Ok(Ctrl::Finish(p)) => finish = Some(p),
+                Err(TryRecvError::Empty) => {}
+                // The handle was dropped without finish(): go on until the
+                // media workers drop their senders too.
+                Err(TryRecvError::Disconnected) => self.ctrl_gone = true,
+            }
+        }
+        // Bounded by what is queued now, so a sender that never stops
+        // cannot keep the lane here.
+        let queued = self.frames.len();
+        let (mixer, out) = (&mut self.mixer, &mut self.out);
+        let mut senders_gone = false;
+        for _ in 0..=queued {
+            match self.frames.try_recv() {
+                Ok(f) => mixer.push(&f, &mut |l, r| out.write(l, r)),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    senders_gone = true;
+                    break;
+                }
+            }
+        }
+        if let Some(parties) = finish {
+            self.parties = parties;
+            return Serviced::Done;
+        }
+        if senders_gone {
+            return Serviced::Done;
+        }
+        if now >= self.next_flush {
+            self.out.flush_header();
+            self.next_flush = now + self.flush_interval;
+        }
+        if self.next_sync.is_some_and(|at| now >= at) {
+            self.out.flush_header();
+            self.out.sync_data();
+            self.next_sync = Some(now + self.sync_interval);
+        }
+        Serviced::Open
+    }
+
+    /// Pads both channels to the same length and hands the recording to its
+    /// handle for sealing; with no handle waiting (it was dropped without
+    /// `finish`) seals it here.
+    pub fn close(mut self) {
+        let (mixer, out) = (&mut self.mixer, &mut self.out);
+        mixer.finish(&mut |l, r| out.write(l, r));
+        let closed = Closed {
+            path: self.path,
+            relative_path: self.relative_path,
+            started_at_ms: self.started_at_ms,
+            notary: self.notary,
+            parties: self.parties,
+            out: self.out,
+            mixer: self.mixer,
+        };
+        if let Err(unsent) = self.closed.send(closed) {
+            let closed = unsent.into_inner();
+            let path = closed.path.clone();
+            match closed.seal() {
+                Ok(_) => {
+                    tracing::info!(path = %path.display(), "recording sealed after its handle was dropped")
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "recording could not be sealed after its handle was dropped")
+                }
+            }
+        }
+    }
+}
+
+/// A recording whose audio is all written, waiting to be sealed (header
+/// finalized, fsync, SHA-256, signed manifest). Sealing runs on the thread
+/// that finishes the call, not on the writer lane, so a slow fsync never
+/// delays the other recordings' frames.
+pub(crate) struct Closed {
+    path: PathBuf,
+    relative_path: String,
+    started_at_ms: i64,
+    notary: Option<Arc<Notary>>,
+    parties: CallParties,
+    out: Output,
+    mixer: Mixer,
 }
 
 type Outcome = Result<RecordingSummary, RecorderError>;
 
-impl Job {
-    /// Starts the writer thread.
-    pub fn spawn(self) -> std::io::Result<JoinHandle<Outcome>> {
-        let name = format!(
-            "rec-{}",
-            self.path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
-        // Thread names are limited to 15 bytes on Linux; longer ones are cut.
-        let name: String = name.chars().take(15).collect();
-        std::thread::Builder::new()
-            .name(name)
-            .spawn(move || self.run())
-    }
-
-    fn run(self) -> Outcome {
-        let Job {
-            file,
+impl Closed {
+    /// Finalizes, fsyncs, hashes and signs the file.
+    pub fn seal(self) -> Outcome {
+        let Closed {
             path,
             relative_path,
             started_at_ms,
-            flush_interval,
-            sync_interval,
             notary,
-            frames,
-            ctrl,
-            failures,
+            parties,
+            out,
+            mixer,
         } = self;
-        let mut parties = CallParties::default();
-        let mut next_sync = (!sync_interval.is_zero()).then(|| Instant::now() + sync_interval);
-        let mut out = Output::new(file, path.clone(), Some(failures));
-        let mut mixer = Mixer::new(started_at_ms);
-        let never = crossbeam_channel::never::<Ctrl>();
-        let mut ctrl = ctrl;
-        let mut next_flush = Instant::now() + flush_interval;
-        loop {
-            let timeout = next_flush.saturating_duration_since(Instant::now());
-            let mut ctrl_gone = false;
-            let mut done = false;
-            select! {
-                recv(frames) -> msg => match msg {
-                    Ok(f) => mixer.push(&f, &mut |l, r| out.write(l, r)),
-                    // Every sender is gone: nobody can send more audio.
-                    Err(_) => done = true,
-                },
-                recv(ctrl) -> msg => match msg {
-                    Ok(Ctrl::Finish(p)) => {
-                        parties = p;
-                        let queued = frames.len();
-                        for f in frames.try_iter().take(queued) {
-                            mixer.push(&f, &mut |l, r| out.write(l, r));
-                        }
-                        done = true;
-                    }
-                    // The handle was dropped without finish(): go on until
-                    // the media workers drop their senders too.
-                    Err(_) => ctrl_gone = true,
-                },
-                default(timeout) => {}
-            }
-            if done {
-                break;
-            }
-            if ctrl_gone {
-                ctrl = never.clone();
-            }
-            let now = Instant::now();
-            if now >= next_flush {
-                out.flush_header();
-                next_flush = now + flush_interval;
-            }
-            if next_sync.is_some_and(|at| now >= at) {
-                out.flush_header();
-                out.sync_data();
-                next_sync = Some(now + sync_interval);
-            }
-        }
-        mixer.finish(&mut |l, r| out.write(l, r));
         let (sha256, out_size) = out.seal()?;
         let samples = mixer.written;
         let duration_ms = samples * 1000 / u64::from(SAMPLE_RATE);
@@ -716,27 +804,33 @@ mod tests {
     }
 
     #[test]
-    fn full_disk_is_reported_by_finish_and_the_thread_keeps_draining() {
+    fn full_disk_is_reported_by_finish_and_the_writer_keeps_draining() {
         // /dev/full accepts seeks and refuses every write with ENOSPC.
         let Ok(file) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
             return; // not on Linux
         };
         let (tx, rx) = crossbeam_channel::bounded(4);
         let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded(1);
-        let job = Job {
-            file,
-            path: PathBuf::from("/dev/full"),
-            relative_path: "full.wav".into(),
-            started_at_ms: 0,
-            flush_interval: Duration::from_millis(10),
-            sync_interval: Duration::from_millis(10),
-            notary: None,
-            frames: rx,
-            ctrl: ctrl_rx,
-            failures: crossbeam_channel::bounded(1).0,
-        };
-        let t = job.spawn().unwrap();
-        // Far more than the channel holds: only a draining writer lets this end.
+        let (closed_tx, closed_rx) = crossbeam_channel::bounded(1);
+        let t0 = Instant::now();
+        let mut s = Session::open(
+            Opening {
+                file,
+                path: PathBuf::from("/dev/full"),
+                relative_path: "full.wav".into(),
+                started_at_ms: 0,
+                flush_interval: Duration::from_millis(10),
+                sync_interval: Duration::from_millis(10),
+                notary: None,
+                frames: rx,
+                ctrl: ctrl_rx,
+                failures: crossbeam_channel::bounded(1).0,
+                closed: closed_tx,
+            },
+            t0,
+        );
+        // Far more than the channel holds: only a writer that keeps draining
+        // after the failure lets this end.
         for i in 0..500u32 {
             tx.send(frame(
                 Side::Caller,
@@ -747,11 +841,72 @@ mod tests {
                 1,
             ))
             .unwrap();
+            if tx.is_full() {
+                let at = t0 + Duration::from_millis(u64::from(i) * 20);
+                assert_eq!(s.service(at), Serviced::Open);
+            }
         }
         ctrl_tx.send(Ctrl::Finish(CallParties::default())).unwrap();
-        let err = t.join().unwrap().unwrap_err();
+        assert!(s.finish_asked());
+        assert_eq!(s.service(t0 + Duration::from_secs(20)), Serviced::Done);
+        s.close();
+        let err = closed_rx.recv().unwrap().seal().unwrap_err();
         assert!(matches!(err, RecorderError::Write { .. }), "{err}");
         assert!(err.to_string().contains("/dev/full"), "{err}");
+    }
+
+    #[test]
+    fn a_session_ends_when_its_handle_and_every_sender_are_gone_and_seals_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orphan.wav");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let (ctrl_tx, ctrl_rx) = crossbeam_channel::bounded::<Ctrl>(1);
+        let (closed_tx, closed_rx) = crossbeam_channel::bounded(1);
+        let t0 = Instant::now();
+        let mut s = Session::open(
+            Opening {
+                file,
+                path: path.clone(),
+                relative_path: "orphan.wav".into(),
+                started_at_ms: 0,
+                flush_interval: Duration::from_secs(1),
+                sync_interval: Duration::ZERO,
+                notary: None,
+                frames: rx,
+                ctrl: ctrl_rx,
+                failures: crossbeam_channel::bounded(1).0,
+                closed: closed_tx,
+            },
+            t0,
+        );
+        for i in 0..10u32 {
+            tx.send(frame(
+                Side::Caller,
+                1,
+                i as u16,
+                i * 160,
+                i64::from(i) * 20,
+                1,
+            ))
+            .unwrap();
+        }
+        // the handle goes without finish: the call goes on
+        drop(ctrl_tx);
+        drop(closed_rx);
+        assert_eq!(s.service(t0), Serviced::Open);
+        assert!(!s.finish_asked());
+        // the media workers go too: done, and sealed right here
+        drop(tx);
+        assert_eq!(s.service(t0), Serviced::Done);
+        s.close();
+        let r = hound::WavReader::open(&path).unwrap();
+        assert_eq!(r.duration(), 1600, "ten 20 ms frames");
     }
 
     #[test]

@@ -340,3 +340,89 @@ fn finish_signs_a_chained_manifest_that_verifies() {
     assert!(report.is_ok(), "{:?}", report.faults);
     assert_eq!(report.checked.len(), 2);
 }
+
+#[test]
+fn many_recordings_share_two_writer_lanes_and_each_keeps_its_own_audio() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = RecorderConfig::new(dir.path().join("rec"));
+    cfg.writer_lanes = 2;
+    cfg.batch_interval = Duration::from_millis(50);
+    let rec = Recorder::new(cfg).expect("recorder");
+    // 40 calls up at once, each with its own caller tone, sent as the media
+    // workers do (try_send, 20 ms pacing in 100 ms bursts)
+    const CALLS: u64 = 40;
+    const FRAMES: u64 = 50; // 1 s each
+    let freq = |c: u64| 300.0 + 50.0 * c as f64;
+    let handles: Vec<_> = (0..CALLS)
+        .map(|c| {
+            rec.open(&CallId::from_stored(format!("lane{c}")), START)
+                .expect("open")
+        })
+        .collect();
+    let mut dropped = 0;
+    for burst in 0..FRAMES / 5 {
+        for (c, h) in handles.iter().enumerate() {
+            let tx = h.sender();
+            for i in burst * 5..burst * 5 + 5 {
+                let f = tone_frame(Side::Caller, 1, 0, 0, i, freq(c as u64));
+                if tx.try_send(f).is_err() {
+                    dropped += 1;
+                }
+                let a = tone_frame(Side::Agent, 2, 0, 0, i, 440.0);
+                if tx.try_send(a).is_err() {
+                    dropped += 1;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        dropped, 0,
+        "a 512-frame queue holds far more than one batch"
+    );
+    // finish them all at once from several threads, like the engine's
+    // blocking pool does
+    let summaries: Vec<_> = std::thread::scope(|s| {
+        let joins: Vec<_> = handles
+            .into_iter()
+            .map(|h| s.spawn(move || h.finish().expect("finish")))
+            .collect();
+        joins.into_iter().map(|j| j.join().expect("join")).collect()
+    });
+    for (c, sum) in summaries.iter().enumerate() {
+        assert_eq!(sum.samples_per_channel, FRAMES * 160, "call {c}");
+        assert_eq!(sum.gaps, 0, "call {c}");
+        let (_, l, r) = read(&sum.path);
+        let own = goertzel(&l, freq(c as u64));
+        let other = goertzel(&l, freq((c as u64 + 1) % CALLS));
+        assert!(
+            own > 100.0 * other,
+            "call {c}: its own caller tone on the left"
+        );
+        assert!(goertzel(&r, 440.0) > 100.0 * goertzel(&r, freq(c as u64)));
+    }
+}
+
+#[test]
+fn a_recording_finishes_without_waiting_for_the_next_batch() {
+    // a batch interval far longer than the test: finish must wake the lane
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = RecorderConfig::new(dir.path().join("rec"));
+    cfg.batch_interval = Duration::from_secs(3_600);
+    let rec = Recorder::new(cfg).expect("recorder");
+    let h = rec.open(&CallId::from_stored("wake"), START).expect("open");
+    let tx = h.sender();
+    for i in 0..25 {
+        tx.send(tone_frame(Side::Caller, 1, 0, 0, i, 1000.0))
+            .unwrap();
+    }
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(h.finish());
+    });
+    let sum = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("finish woke the lane instead of waiting an hour")
+        .expect("finish");
+    assert_eq!(sum.samples_per_channel, 25 * 160);
+}

@@ -24,6 +24,7 @@ pub mod reach;
 mod server;
 pub mod session_timer;
 pub mod tcp;
+pub mod tls;
 pub mod trunk;
 
 pub use client::{
@@ -38,4 +39,5 @@ pub use server::{
 };
 pub use session_timer::{SessionTimer, SessionTimerConfig};
 pub use tcp::{TcpLimits, TcpStats};
+pub use tls::{TlsError, TlsSettings};
 pub use trunk::{TrunkAuth, TrunkTarget};

@@ -10,6 +10,8 @@ pub enum SipTransport {
     Udp,
     /// TCP.
     Tcp,
+    /// TLS over TCP (`;transport=tls`).
+    Tls,
 }
 
 /// One registered contact of an agent.

@@ -7,6 +7,7 @@ use crate::location::{Binding, BindingChange, Location, RegisterError, SipTransp
 use crate::lockout::{Admission, Ban, BanTarget, Lockout, LockoutConfig, LockoutEvent};
 use crate::session_timer::{self as timers, SessionTimer, SessionTimerConfig};
 use crate::tcp::{TcpGate, TcpLimits, TcpStats};
+use crate::tls::{CertStore, TlsError, TlsSettings};
 use crate::trunk::TrunkTarget;
 use hotline_core::{Clock, Party, SystemClock};
 use rsipstack::dialog::authenticate::Credential;
@@ -18,7 +19,7 @@ use rsipstack::sip::prelude::ToTypedHeader;
 use rsipstack::sip::{Header, HeadersExt, Method, StatusCode, Uri};
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
-use rsipstack::transport::{udp::UdpConnection, SipAddr, TransportLayer};
+use rsipstack::transport::{udp::UdpConnection, SipAddr, SipConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -59,10 +60,16 @@ pub struct SipConfig {
     /// `9` + the number) must authenticate as the agent in From too;
     /// empty = agents cannot dial out.
     pub dial_prefix: String,
-    /// Bounds on SIP-over-TCP connections (slow-loris, floods).
+    /// Bounds on SIP-over-TCP connections (slow-loris, floods); SIP over
+    /// TLS has the same bounds, counted apart.
     pub tcp: TcpLimits,
     /// Session timers (RFC 4028): interval and Min-SE.
     pub session_timers: SessionTimerConfig,
+    /// SIP over TLS; None = off.
+    pub tls: Option<TlsSettings>,
+    /// How often the TLS certificate and key files are looked at for a
+    /// change (then reloaded).
+    pub tls_reload_check: Duration,
 }
 
 impl Default for SipConfig {
@@ -81,6 +88,8 @@ impl Default for SipConfig {
             dial_prefix: String::new(),
             tcp: TcpLimits::default(),
             session_timers: SessionTimerConfig::default(),
+            tls: None,
+            tls_reload_check: Duration::from_secs(5),
         }
     }
 }
@@ -146,6 +155,12 @@ pub enum SipError {
     /// A URI we had to build or read is invalid.
     #[error("invalid SIP URI `{0}`")]
     BadUri(String),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// SIP over TLS is not configured.
+    #[error("SIP over TLS is not enabled")]
+    NoTls,
 }
 
 impl From<rsipstack::Error> for SipError {
@@ -184,6 +199,7 @@ struct Inner {
     guard_stats: Arc<GuardStats>,
     tcp_gate: Arc<TcpGate>,
     tcp_stats: Arc<TcpStats>,
+    tls: Option<TlsSide>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<SipEvent>,
     /// Password guessing defence, shared with the UDP gate.
@@ -191,6 +207,19 @@ struct Inner {
     lockout_events: broadcast::Sender<LockoutEvent>,
     /// CSeq of our out-of-dialog OPTIONS (trunk probes).
     options_seq: std::sync::atomic::AtomicU32,
+}
+
+/// The TLS listener's state.
+struct TlsSide {
+    settings: TlsSettings,
+    local: SocketAddr,
+    gate: Arc<TcpGate>,
+    stats: Arc<TcpStats>,
+    store: Arc<CertStore>,
+    /// End of the presented certificate's validity, epoch ms.
+    not_after_ms: std::sync::atomic::AtomicI64,
+    /// Serialises reloads.
+    reload: tokio::sync::Mutex<()>,
 }
 
 impl SipServer {
@@ -253,6 +282,73 @@ impl SipServer {
             })?;
         let tcp_stats = Arc::new(TcpStats::default());
         let tcp_gate = TcpGate::new(cfg.tcp, tcp_stats.clone(), lockout.clone(), clock.clone());
+        // TLS: the identity is checked before anything listens (an expired
+        // or mismatched certificate stops the start; no plaintext fallback)
+        let tls = match &cfg.tls {
+            None => None,
+            Some(settings) => {
+                let identity = crate::tls::load_identity(settings, clock.now_ms())?;
+                let store = CertStore::new(&identity);
+                let acceptor = crate::tls::acceptor(&identity, store.clone())?;
+                let listener = tokio::net::TcpListener::bind(settings.listen)
+                    .await
+                    .map_err(|source| SipError::Bind {
+                        addr: settings.listen,
+                        transport: "tls",
+                        source,
+                    })?;
+                let tls_local = listener.local_addr().map_err(|source| SipError::Bind {
+                    addr: settings.listen,
+                    transport: "tls",
+                    source,
+                })?;
+                let stats = Arc::new(TcpStats::default());
+                let gate = TcpGate::new_tls(
+                    cfg.tcp,
+                    stats.clone(),
+                    lockout.clone(),
+                    clock.clone(),
+                    acceptor,
+                );
+                // Known to the stack as a listener so that requests it sends
+                // over TLS carry `Via: SIP/2.0/TLS <this address>`; the stack
+                // cannot bind it (our gate holds the port) and serves nothing
+                // from it: connections come through our gate.
+                let via_only = rsipstack::transport::TlsListenerConnection::new(
+                    tls_local,
+                    None,
+                    rsipstack::transport::TlsConfig::default(),
+                )
+                .await?;
+                transport_layer.add_transport(SipConnection::TlsListener(via_only));
+                // a new TLS connection to a phone (its registration's
+                // connection has gone) verifies the phone's certificate
+                // against the client CA; without one it cannot be verified
+                if let Some(ca) = &settings.client_ca {
+                    let pem = std::fs::read(ca).map_err(|source| TlsError::Read {
+                        what: "client CA",
+                        path: ca.clone(),
+                        source,
+                    })?;
+                    transport_layer.set_tls_config(rsipstack::transport::TlsConfig {
+                        ca_certs: Some(pem),
+                        ..Default::default()
+                    });
+                }
+                Some((
+                    listener,
+                    TlsSide {
+                        settings: settings.clone(),
+                        local: tls_local,
+                        gate,
+                        stats,
+                        store,
+                        not_after_ms: std::sync::atomic::AtomicI64::new(identity.not_after_ms),
+                        reload: tokio::sync::Mutex::new(()),
+                    },
+                ))
+            }
+        };
 
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
@@ -280,6 +376,18 @@ impl SipServer {
             endpoint.inner.clone(),
             cancel.child_token(),
         ));
+        let tls = tls.map(|(listener, side)| {
+            tokio::spawn(side.gate.clone().serve(
+                listener,
+                SipAddr {
+                    r#type: Some(rsipstack::sip::Transport::Tls),
+                    addr: side.local.into(),
+                },
+                endpoint.inner.clone(),
+                cancel.child_token(),
+            ));
+            side
+        });
         let (events_tx, events_rx) = mpsc::channel(4096);
         let accounts = accounts.into_iter().map(|a| (a.id.clone(), a)).collect();
         let inner = Arc::new(Inner {
@@ -295,6 +403,7 @@ impl SipServer {
             guard_stats,
             tcp_gate,
             tcp_stats,
+            tls,
             clock,
             events: events_tx,
             lockout,
@@ -306,7 +415,71 @@ impl SipServer {
         tokio::spawn(server.clone().dispatch(incoming));
         tokio::spawn(server.clone().expire_bindings());
         info!(addr = %local, "SIP listening on UDP and TCP");
+        if let Some(t) = &server.inner.tls {
+            info!(addr = %t.local, cert = %t.settings.cert.display(), "SIP listening on TLS");
+            tokio::spawn(server.clone().watch_tls_files());
+        }
         Ok((server, events_rx))
+    }
+
+    /// The address SIP over TLS listens on; None when TLS is off.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.inner.tls.as_ref().map(|t| t.local)
+    }
+
+    /// Counters of the TLS gate; None when TLS is off.
+    pub fn tls_stats(&self) -> Option<&TcpStats> {
+        self.inner.tls.as_ref().map(|t| t.stats.as_ref())
+    }
+
+    /// End of the validity of the certificate TLS presents now (epoch ms).
+    pub fn tls_not_after_ms(&self) -> Option<i64> {
+        self.inner
+            .tls
+            .as_ref()
+            .map(|t| t.not_after_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Reads the TLS certificate and key again (SIGHUP, or a file change
+    /// seen by the watcher) and presents them from the next handshake on;
+    /// open connections and calls are not touched. On an error the old
+    /// certificate stays. Returns the new certificate's end of validity.
+    pub async fn reload_tls(&self) -> Result<i64, SipError> {
+        let t = self.inner.tls.as_ref().ok_or(SipError::NoTls)?;
+        let _one = t.reload.lock().await;
+        let identity = crate::tls::load_identity(&t.settings, self.inner.clock.now_ms())?;
+        t.store.replace(&identity);
+        t.not_after_ms
+            .store(identity.not_after_ms, std::sync::atomic::Ordering::Relaxed);
+        info!(cert = %t.settings.cert.display(), not_after_ms = identity.not_after_ms, "TLS certificate reloaded");
+        Ok(identity.not_after_ms)
+    }
+
+    /// Reloads the TLS certificate when its files change.
+    async fn watch_tls_files(self) {
+        let Some(t) = self.inner.tls.as_ref() else {
+            return;
+        };
+        let every = self
+            .inner
+            .cfg
+            .tls_reload_check
+            .max(Duration::from_millis(50));
+        let mut seen = crate::tls::mtimes(&t.settings);
+        loop {
+            tokio::select! {
+                _ = self.inner.cancel.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let now = crate::tls::mtimes(&t.settings);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            if let Err(e) = self.reload_tls().await {
+                warn!(error = %e, "TLS files changed but cannot be used; the previous certificate stays");
+            }
+        }
     }
 
     /// The address SIP listens on (UDP and TCP).
@@ -396,6 +569,7 @@ impl SipServer {
             Ok(mut l) => std::iter::from_fn(|| l.poll_event()).collect(),
             Err(_) => return,
         };
+        let now = self.inner.clock.now_ms();
         for e in events {
             match &e {
                 LockoutEvent::Banned {
@@ -406,11 +580,12 @@ impl SipServer {
                 } => warn!(
                     target: "hotline::security",
                     banned = %ban.target,
+                    ban_s = (ban.until_ms.saturating_sub(now).max(0) + 999) / 1000,
                     until_ms = ban.until_ms,
                     offences = ban.offences,
                     failures,
                     last_source = %source,
-                    last_user = %user,
+                    last_user = ?user,
                     "SIP password guessing: {} banned after {failures} failed digest answers",
                     ban.target
                 ),
@@ -534,6 +709,18 @@ impl SipServer {
         Uri::try_from(s.as_str()).map_err(|_| SipError::BadUri(s))
     }
 
+    /// Our Contact in a dialog: over TLS `sip:hotline@<TLS address>;transport=tls`,
+    /// so that the phone's in-dialog requests (BYE) come over TLS too.
+    fn our_contact(&self, over_tls: bool) -> Result<Uri, SipError> {
+        match (&self.inner.tls, over_tls) {
+            (Some(t), true) => {
+                let s = format!("sip:{}@{};transport=tls", SERVER_NAME, t.local);
+                Uri::try_from(s.as_str()).map_err(|_| SipError::BadUri(s))
+            }
+            _ => self.our_uri(SERVER_NAME),
+        }
+    }
+
     async fn expire_bindings(self) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -570,7 +757,10 @@ impl SipServer {
     async fn handle_transaction(self, mut tx: Transaction) {
         if let Some(conn) = tx.connection.as_ref().filter(|c| c.is_reliable()) {
             if let Some(remote) = conn.get_remote_addr().and_then(sip_addr_to_socket) {
-                self.inner.tcp_gate.touch(remote);
+                match (&self.inner.tls, is_tls(conn)) {
+                    (Some(t), true) => t.gate.touch(remote),
+                    _ => self.inner.tcp_gate.touch(remote),
+                }
             }
         }
         // a banned source or a known scanner gets nothing (over UDP the
@@ -759,15 +949,20 @@ impl SipServer {
             .as_ref()
             .and_then(|c| c.get_remote_addr())
             .and_then(sip_addr_to_socket);
-        let transport = match tx.connection.as_ref().map(|c| c.is_reliable()) {
-            Some(true) => SipTransport::Tcp,
+        let transport = match tx.connection.as_ref() {
+            Some(c) if is_tls(c) => SipTransport::Tls,
+            Some(c) if c.is_reliable() => SipTransport::Tcp,
             _ => SipTransport::Udp,
         };
-        let contacts: Vec<String> = req
-            .contact_headers()
-            .iter()
-            .map(|c| c.value().to_string())
-            .collect();
+        // one Contact header may list several contacts (RFC 3261 20.10):
+        // parsed whole, the first URI took the last one's expires (issue 19,
+        // found by the fuzz target's registrar step)
+        let contacts: Vec<String> = crate::reach::split_path(
+            &req.contact_headers()
+                .iter()
+                .map(|c| c.value().to_string())
+                .collect::<Vec<_>>(),
+        );
         // RFC 3327: the proxies the REGISTER crossed; requests to these
         // contacts go back through them
         let path_values: Vec<String> = req
@@ -944,7 +1139,8 @@ impl SipServer {
                 return;
             }
         };
-        let contact = match self.our_uri(SERVER_NAME) {
+        let over_tls = tx.connection.as_ref().is_some_and(is_tls);
+        let contact = match self.our_contact(over_tls) {
             Ok(c) => c,
             Err(_) => return,
         };
@@ -976,8 +1172,18 @@ impl SipServer {
         caller: &Party,
         sdp: String,
     ) -> Result<OutboundLeg, SipError> {
-        let target = to.target();
-        debug!(contact = %to.contact, source = %to.source, ?target, "where the INVITE goes");
+        let mut target = to.target();
+        // TLS (RFC 5923 connection reuse): the connection the phone
+        // registered on, while it is open; a phone seldom has a certificate
+        // we could verify to dial it anew
+        if to.transport == SipTransport::Tls && target.route.is_empty() {
+            if let Some(t) = &self.inner.tls {
+                if t.gate.is_open(to.source) {
+                    target.next_hop = Some(to.source);
+                }
+            }
+        }
+        debug!(contact = %to.contact, source = %to.source, transport = ?to.transport, ?target, "where the INVITE goes");
         let destination = match (to.transport, target.next_hop) {
             (t, Some(addr)) => Some(SipAddr {
                 r#type: Some(stack_transport(t)),
@@ -992,8 +1198,17 @@ impl SipServer {
                 rsipstack::sip::typed::Route::parse(r).map_err(|_| SipError::BadUri(r.clone()))?;
             route_set.push(typed);
         }
-        self.invite_to(&to.contact, destination, caller, None, route_set, sdp)
-            .await
+        let contact = self.our_contact(to.transport == SipTransport::Tls)?;
+        self.invite_to(
+            &to.contact,
+            destination,
+            caller,
+            None,
+            route_set,
+            sdp,
+            contact,
+        )
+        .await
     }
 
     /// Calls `number` (already in the carrier's format) through a trunk:
@@ -1029,6 +1244,7 @@ impl SipServer {
         let transport = match trunk.transport {
             SipTransport::Udp => "",
             SipTransport::Tcp => ";transport=tcp",
+            SipTransport::Tls => ";transport=tls",
         };
         let hop = format!("<sip:{};lr{transport}>", trunk.address);
         let route =
@@ -1040,6 +1256,7 @@ impl SipServer {
             credential,
             vec![route],
             sdp,
+            self.our_contact(trunk.transport == SipTransport::Tls)?,
         )
         .await
     }
@@ -1056,6 +1273,7 @@ impl SipServer {
         let uri_s = match transport {
             SipTransport::Udp => format!("sip:{address}"),
             SipTransport::Tcp => format!("sip:{address};transport=tcp"),
+            SipTransport::Tls => format!("sip:{address};transport=tls"),
         };
         let uri = Uri::try_from(uri_s.as_str()).map_err(|_| SipError::BadUri(uri_s.clone()))?;
         let ep = &self.inner.dialogs.endpoint;
@@ -1106,6 +1324,7 @@ impl SipServer {
 
     /// An INVITE to `contact` (sent to `destination` when given), from
     /// `caller`, answering a digest challenge with `credential`.
+    #[allow(clippy::too_many_arguments)]
     async fn invite_to(
         &self,
         contact: &str,
@@ -1114,6 +1333,7 @@ impl SipServer {
         credential: Option<Credential>,
         route_set: Vec<rsipstack::sip::typed::Route>,
         sdp: String,
+        our_contact: Uri,
     ) -> Result<OutboundLeg, SipError> {
         let callee = Uri::try_from(contact).map_err(|_| SipError::BadUri(contact.to_string()))?;
         let from_user: String = caller
@@ -1139,7 +1359,7 @@ impl SipServer {
             destination,
             content_type: Some("application/sdp".into()),
             offer: Some(sdp.clone().into_bytes()),
-            contact: self.our_uri(SERVER_NAME)?,
+            contact: our_contact,
             credential,
             route_set,
             headers: Some(timers::uac_offer_headers(&self.inner.cfg.session_timers))
@@ -1225,7 +1445,13 @@ fn stack_transport(t: SipTransport) -> rsipstack::sip::Transport {
     match t {
         SipTransport::Udp => rsipstack::sip::Transport::Udp,
         SipTransport::Tcp => rsipstack::sip::Transport::Tcp,
+        SipTransport::Tls => rsipstack::sip::Transport::Tls,
     }
+}
+
+/// Whether a connection is SIP over TLS.
+fn is_tls(c: &SipConnection) -> bool {
+    c.get_addr().r#type == Some(rsipstack::sip::Transport::Tls)
 }
 
 /// Creates the server dialog for a new INVITE and the [`InboundCall`] that

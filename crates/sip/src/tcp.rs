@@ -10,6 +10,11 @@
 //!   [`TcpLimits::idle_timeout`] is closed (a registered phone refreshes its
 //!   registration well within it).
 //!
+//! SIP over TLS goes through the same gate ([`crate::tls`]): its bytes are
+//! ciphertext, so instead of peeking for the header block the handshake
+//! must finish and the first complete request arrive within
+//! [`TcpLimits::header_timeout`] of the accept.
+//!
 //! Every refusal and closing is counted ([`TcpStats`]). The connection is
 //! handed to rsipstack as its own `TcpConnection`; a duplicate of the socket
 //! kept here lets the watchdog shut it down (shutdown(2) ends the stack's
@@ -19,6 +24,7 @@
 use crate::lockout::Lockout;
 use hotline_core::Clock;
 use rsipstack::transport::tcp::TcpConnection;
+use rsipstack::transport::tls::TlsConnection;
 use rsipstack::transport::{SipAddr, SipConnection};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -75,6 +81,9 @@ pub struct TcpStats {
     pub idle: AtomicU64,
     /// Connections open now.
     pub open: AtomicU64,
+    /// TLS connections closed: the handshake failed (no certificate the
+    /// client trusts, not TLS at all, a client certificate refused).
+    pub handshake_failed: AtomicU64,
 }
 
 /// The open connections, by source, and when each last delivered a request.
@@ -82,12 +91,17 @@ pub struct TcpStats {
 struct Table {
     per_source: HashMap<IpAddr, usize>,
     last_request: HashMap<SocketAddr, Instant>,
+    /// Connections that delivered a complete request (TLS: before that the
+    /// header timeout applies).
+    spoken: std::collections::HashSet<SocketAddr>,
     total: usize,
 }
 
-/// Accepts SIP-over-TCP connections within [`TcpLimits`].
+/// Accepts SIP-over-TCP (or, with an acceptor, SIP-over-TLS) connections
+/// within [`TcpLimits`].
 pub(crate) struct TcpGate {
     limits: TcpLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stats: Arc<TcpStats>,
     table: Mutex<Table>,
     lockout: Arc<Mutex<Lockout>>,
@@ -103,6 +117,7 @@ impl TcpGate {
     ) -> Arc<TcpGate> {
         Arc::new(TcpGate {
             limits,
+            tls: None,
             stats,
             table: Mutex::new(Table::default()),
             lockout,
@@ -110,13 +125,43 @@ impl TcpGate {
         })
     }
 
-    /// A complete request arrived over the TCP connection from `remote`.
+    /// The same gate for SIP over TLS: connections are handshaken with `acceptor`.
+    pub(crate) fn new_tls(
+        limits: TcpLimits,
+        stats: Arc<TcpStats>,
+        lockout: Arc<Mutex<Lockout>>,
+        clock: Arc<dyn Clock>,
+        acceptor: tokio_rustls::TlsAcceptor,
+    ) -> Arc<TcpGate> {
+        Arc::new(TcpGate {
+            limits,
+            tls: Some(acceptor),
+            stats,
+            table: Mutex::new(Table::default()),
+            lockout,
+            clock,
+        })
+    }
+
+    /// A complete request arrived over the connection from `remote`.
     pub(crate) fn touch(&self, remote: SocketAddr) {
         if let Ok(mut t) = self.table.lock() {
             if let Some(at) = t.last_request.get_mut(&remote) {
                 *at = Instant::now();
+                t.spoken.insert(remote);
             }
         }
+    }
+
+    /// Whether a connection from `remote` is open through this gate.
+    pub(crate) fn is_open(&self, remote: SocketAddr) -> bool {
+        self.table
+            .lock()
+            .is_ok_and(|t| t.last_request.contains_key(&remote))
+    }
+
+    fn has_spoken(&self, remote: SocketAddr) -> bool {
+        self.table.lock().is_ok_and(|t| t.spoken.contains(&remote))
     }
 
     /// Takes a slot for `peer`; false when its source or the server is full.
@@ -145,6 +190,7 @@ impl TcpGate {
             }
             t.total = t.total.saturating_sub(1);
             t.last_request.remove(&peer);
+            t.spoken.remove(&peer);
         }
         self.stats.open.fetch_sub(1, Ordering::Relaxed);
     }
@@ -217,6 +263,12 @@ impl TcpGate {
         endpoint: Arc<rsipstack::transaction::endpoint::EndpointInner>,
         cancel: CancellationToken,
     ) {
+        let accepted_at = Instant::now();
+        if let Some(acceptor) = &self.tls {
+            return self
+                .tls_connection(acceptor, stream, peer, local, endpoint, cancel, accepted_at)
+                .await;
+        }
         match tokio::time::timeout(self.limits.header_timeout, first_head(&stream)).await {
             Ok(Ok(Head::Complete)) => {}
             Ok(Ok(Head::TooBig)) => {
@@ -251,17 +303,106 @@ impl TcpGate {
         endpoint
             .transport_layer
             .add_connection(SipConnection::Tcp(conn));
-        let check = (self.limits.idle_timeout / 4)
+        self.watch(peer, dup, token, None).await;
+    }
+
+    /// A TLS connection: the handshake, then the stack reads it; the first
+    /// complete request must come within the header timeout of the accept.
+    #[allow(clippy::too_many_arguments)]
+    async fn tls_connection(
+        &self,
+        acceptor: &tokio_rustls::TlsAcceptor,
+        stream: TcpStream,
+        peer: SocketAddr,
+        local: SipAddr,
+        endpoint: Arc<rsipstack::transaction::endpoint::EndpointInner>,
+        cancel: CancellationToken,
+        accepted_at: Instant,
+    ) {
+        let (stream, dup) = match split_dup(stream) {
+            Ok(x) => x,
+            Err(e) => {
+                debug!(%peer, error = %e, "cannot duplicate a SIP TLS socket");
+                return;
+            }
+        };
+        let tls =
+            match tokio::time::timeout(self.limits.header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    self.stats.handshake_failed.fetch_add(1, Ordering::Relaxed);
+                    debug!(%peer, error = %e, "SIP TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    self.stats.slow.fetch_add(1, Ordering::Relaxed);
+                    debug!(%peer, "SIP TLS connection closed: no handshake in time");
+                    return;
+                }
+            };
+        let token = cancel.child_token();
+        let remote = SipAddr {
+            r#type: Some(rsipstack::sip::Transport::Tls),
+            addr: peer.into(),
+        };
+        let conn = match TlsConnection::from_server_stream(tls, local, remote, Some(token.clone()))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                debug!(%peer, error = %e, "cannot hand a SIP TLS connection to the stack");
+                return;
+            }
+        };
+        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        endpoint
+            .transport_layer
+            .add_connection(SipConnection::Tls(conn));
+        self.watch(peer, dup, token, Some(accepted_at)).await;
+    }
+
+    /// Closes the connection when idle (or, with `first_by`, when no request
+    /// came within the header timeout of that instant) until the stack retires it.
+    async fn watch(
+        &self,
+        peer: SocketAddr,
+        dup: std::net::TcpStream,
+        token: CancellationToken,
+        mut first_by: Option<Instant>,
+    ) {
+        let idle_check = (self.limits.idle_timeout / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(30));
+        let head_check = (self.limits.header_timeout / 8)
+            .clamp(Duration::from_millis(20), Duration::from_millis(500));
         loop {
+            let check = if first_by.is_some() {
+                head_check
+            } else {
+                idle_check
+            };
             tokio::select! {
                 // the stack retired it (closed by the peer, error, shutdown)
                 _ = token.cancelled() => break,
                 _ = tokio::time::sleep(check) => {}
             }
-            if self.idle_for(peer) >= self.limits.idle_timeout {
-                self.stats.idle.fetch_add(1, Ordering::Relaxed);
-                debug!(%peer, "SIP TCP connection closed: no request for the idle timeout");
+            let close = match first_by {
+                Some(_) if self.has_spoken(peer) => {
+                    first_by = None;
+                    None
+                }
+                Some(at) if at.elapsed() >= self.limits.header_timeout => {
+                    self.stats.slow.fetch_add(1, Ordering::Relaxed);
+                    Some("no request in time")
+                }
+                Some(_) => None,
+                None if self.idle_for(peer) >= self.limits.idle_timeout => {
+                    self.stats.idle.fetch_add(1, Ordering::Relaxed);
+                    Some("no request for the idle timeout")
+                }
+                None => None,
+            };
+            if let Some(why) = close {
+                debug!(%peer, why, "SIP stream connection closed");
                 dup.shutdown(std::net::Shutdown::Both).ok();
                 // the stack's read loop ends and retires the connection
                 tokio::time::timeout(Duration::from_secs(5), token.cancelled())

@@ -39,3 +39,21 @@ fn regression_invalid_utf8_in_a_routing_header_is_not_answered_with_more_bytes()
         .expect("seed in the corpus");
     sip_datagram(seed);
 }
+
+#[test]
+fn the_register_seeds_reach_the_location_service() {
+    // the registrar step of the target stores what a phone, a proxy with a
+    // Path and a multi-contact REGISTER ask for (else the mutations of
+    // these seeds would test nothing there)
+    let seeds = replay::project_corpus("sip_datagram");
+    let stored = |name: &str| {
+        let (_, seed) = seeds
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("seed in the corpus");
+        hotline_sip::fuzzing::register_datagram(seed)
+    };
+    assert_eq!(stored("register.sip"), 1);
+    assert_eq!(stored("register_path_nat_contacts.sip"), 2);
+    assert_eq!(stored("register_unregister_all.sip"), 0);
+}

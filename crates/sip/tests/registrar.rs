@@ -776,3 +776,49 @@ async fn a_path_is_stored_echoed_and_used_as_route() {
     }
     assert_eq!(srv.contacts("1001")[0].path, vec![path]);
 }
+
+#[tokio::test]
+async fn one_contact_header_listing_two_contacts_binds_both() {
+    // RFC 3261 20.10: `Contact: <a>;expires=600, <b>` is two contacts.
+    // Parsed as one, the first URI took the second's parameters (so a list
+    // ending in `;expires=0` unregistered the first) and the second was lost.
+    // Found by the fuzz target's registrar step (issue 19).
+    let (srv, _events) = server(300_000, 60).await;
+    let mut phone = Phone::new(srv.local_addr()).await;
+    phone.contact = Some("sip:1001@127.0.0.2:5099>;expires=600, <sip:1001@127.0.0.4:5098".into());
+    let ok = phone.register("1001", "secret1", "MD5", 300).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let mut contacts: Vec<String> = srv
+        .contacts("1001")
+        .into_iter()
+        .map(|b| b.contact)
+        .collect();
+    contacts.sort();
+    assert_eq!(
+        contacts,
+        vec![
+            "sip:1001@127.0.0.2:5099".to_string(),
+            "sip:1001@127.0.0.4:5098".to_string()
+        ]
+    );
+    // a list whose middle contact unregisters leaves the others bound
+    phone.contact = Some(
+        "sip:1001@127.0.0.2:5099>;expires=600, <sip:1001@127.0.0.4:5098>;expires=0, <sip:1001@127.0.0.5:5097"
+            .into(),
+    );
+    let ok = phone.register("1001", "secret1", "MD5", 300).await;
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    let mut contacts: Vec<String> = srv
+        .contacts("1001")
+        .into_iter()
+        .map(|b| b.contact)
+        .collect();
+    contacts.sort();
+    assert_eq!(
+        contacts,
+        vec![
+            "sip:1001@127.0.0.2:5099".to_string(),
+            "sip:1001@127.0.0.5:5097".to_string()
+        ]
+    );
+}

@@ -24,7 +24,7 @@ pub struct StoredBinding {
     pub contact: String,
     /// Where the REGISTER came from (`ip:port`).
     pub source: String,
-    /// `udp` or `tcp`.
+    /// `udp`, `tcp` or `tls`.
     pub transport: String,
     /// When it expires, epoch ms.
     pub expires_at_ms: i64,

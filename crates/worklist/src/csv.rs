@@ -248,7 +248,7 @@ fn shown(s: &str) -> String {
 }
 
 /// Splits one line into fields (RFC 4180 quoting, no line breaks inside quotes).
-fn split_fields(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_fields(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = line.chars().peekable();

@@ -22,6 +22,8 @@
 
 pub mod book;
 pub mod csv;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod item;
 pub mod kpi;
 pub mod quota;

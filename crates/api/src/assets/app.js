@@ -648,6 +648,7 @@ async function viewBlacklist(query) {
       } }, t('bl.remove'))))),
     ...list.configured.map((r) => h('tr', { class: 'muted' }, h('td', {}, r.pattern), h('td', {}, tOr(`bl.action.${r.action}`, r.action)), h('td', {}, r.reason), h('td', {}, ''), h('td', {}, t('bl.config_file')), h('td', {}, ''), h('td', {}, ''))),
   );
+  if (window.hotlineBans) window.hotlineBans.panel(v); // bans.js: SIP bans for password guessing
 }
 
 // ---------- audit ----------

@@ -99,13 +99,14 @@ async fn world() -> D {
         board,
         base: Arc::new(base),
         store: store.clone(),
-        console: Some(console.clone()),
-        token: TOKEN.into(),
         agents: hotline_engine::control::AgentControl::detached(),
         clock: clock.clone(),
         handover_grace_ms: 15 * M,
     };
-    let app = api.clone().router();
+    let app = api.clone().router(crate::auth::Gate {
+        console: Some(console.clone()),
+        token: TOKEN.into(),
+    });
     D {
         api,
         app,

@@ -84,8 +84,10 @@ async fn world() -> W {
         .unwrap();
     let app = WorklistApi {
         service: service.clone(),
-        console: Some(console.clone()),
-        token: TOKEN.into(),
+        gate: crate::auth::Gate {
+            console: Some(console.clone()),
+            token: TOKEN.into(),
+        },
     }
     .router();
     W {
