@@ -416,6 +416,20 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
 }
 
+/// [`parse_json`] of a body of at most `max` bytes; a larger one is 413.
+pub(crate) fn parse_json_at_most<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    max: usize,
+) -> Result<T, ApiError> {
+    if body.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is {} bytes; at most {max}", body.len()),
+        ));
+    }
+    parse_json(body)
+}
+
 pub(crate) async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(req.into_body(), limit)
         .await

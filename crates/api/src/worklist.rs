@@ -102,13 +102,7 @@ pub fn routes() -> Routes<WorklistApi> {
 }
 
 fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.len() > MAX_JSON {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is {} bytes; at most {MAX_JSON}", body.len()),
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
+    crate::auth::parse_json_at_most(body, MAX_JSON)
 }
 
 fn text_ok(s: &str, max: usize, what: &str) -> Result<(), ApiError> {
