@@ -10,6 +10,7 @@
 //! LOAD_RECORD=0 ...                              # the same without recording
 //! LOAD_PIN=1 ...                                 # engine on core 0, SIPp and the harness on core 1
 //! HOTLINE_BIN=/tmp/hotline-old ...               # another build of the engine, to compare
+//! LOAD_REFERENCE=1 ...                           # then the same load through Kamailio + rtpengine (benches/reference)
 //! # soak: 30 minutes at 500 calls up, then `scripts/soak-plot.sh` draws the CSV
 //! LOAD_SOAK=1 LOAD_CALLS=30000 LOAD_CONCURRENT=500 LOAD_RATE=17 LOAD_HOLD_MS=30000 cargo bench --bench load
 //! ```
@@ -38,6 +39,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod reference;
 
 use common::*;
 use hotline_core::Outcome;
@@ -102,14 +104,15 @@ struct Sample {
     total: u64,
 }
 
-/// Samples CPU every 200 ms until stopped.
+/// Samples CPU, memory, descriptors and threads of some processes (summed)
+/// every 200 ms until stopped.
 struct Sampler {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: std::thread::JoinHandle<Vec<Sample>>,
 }
 
 impl Sampler {
-    fn start(pid: u32) -> Sampler {
+    fn start(pids: Vec<u32>) -> Sampler {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -118,11 +121,16 @@ impl Sampler {
                 let (busy, total) = machine_jiffies();
                 out.push(Sample {
                     at_ms: epoch_ms(),
-                    engine_cpu_s: cpu_and_rss(pid).0,
-                    rss_kib: status_kib(pid, "VmRSS:"),
-                    fds: std::fs::read_dir(format!("/proc/{pid}/fd"))
-                        .map_or(0, |d| d.count() as u64),
-                    threads: status_kib(pid, "Threads:") as u64,
+                    engine_cpu_s: pids.iter().map(|p| cpu_and_rss(*p).0).sum(),
+                    rss_kib: pids.iter().map(|p| status_kib(*p, "VmRSS:")).sum(),
+                    fds: pids
+                        .iter()
+                        .map(|p| {
+                            std::fs::read_dir(format!("/proc/{p}/fd"))
+                                .map_or(0, |d| d.count() as u64)
+                        })
+                        .sum(),
+                    threads: pids.iter().map(|p| status_kib(*p, "Threads:") as u64).sum(),
                     busy,
                     total,
                 });
@@ -372,6 +380,13 @@ fn main() {
     let rate = env("LOAD_RATE", 20);
     let hold_ms = env("LOAD_HOLD_MS", 5000);
     let record = env("LOAD_RECORD", 1) != 0;
+    // LOAD_MEDIA=0: signalling only, no RTP from either side (calls per second)
+    let media = env("LOAD_MEDIA", 1) != 0;
+    let (caller_xml, agent_xml) = if media {
+        ("caller.xml", "agent_uas.xml")
+    } else {
+        ("caller_signalling.xml", "agent_uas_signalling.xml")
+    };
     let pin = env("LOAD_PIN", 0) != 0;
     if pin {
         // the harness and every SIPp it starts inherit core 1
@@ -419,7 +434,7 @@ fn main() {
         .timeout(Duration::from_secs(60))
         .run()
         .assert_success("agents register");
-    let uas = Sipp::new("agent_uas.xml")
+    let uas = Sipp::new(agent_xml)
         .port(agent_port)
         .key("agent", "load")
         .duration_ms(0)
@@ -437,9 +452,9 @@ fn main() {
     // `recording_closed` event (gaps)
     let pruner = soak.then(|| Pruner::start(h.recordings_dir()));
     let (cpu0, _) = cpu_and_rss(pid);
-    let sampler = Sampler::start(pid);
+    let sampler = Sampler::start(vec![pid]);
     let started = Instant::now();
-    let out = Sipp::new("caller.xml")
+    let out = Sipp::new(caller_xml)
         .remote(&h.addr())
         .service("hotline")
         .key("caller", "0600000000")
@@ -449,6 +464,10 @@ fn main() {
         .arg(&rate.to_string())
         .arg("-l")
         .arg(&concurrent.to_string())
+        // every INVITE -> 200 time, for the percentiles
+        .arg("-trace_rtt")
+        .arg("-rtt_freq")
+        .arg("1")
         .timeout(Duration::from_secs(
             calls / rate.max(1) + hold_ms / 1000 + 120,
         ))
@@ -539,9 +558,10 @@ fn main() {
     let present: Vec<_> = answered
         .iter()
         .filter(|c| {
-            c.recording_path
-                .as_ref()
-                .is_some_and(|rel| h.recordings_dir().join(rel).is_file())
+            media
+                && c.recording_path
+                    .as_ref()
+                    .is_some_and(|rel| h.recordings_dir().join(rel).is_file())
         })
         .collect();
     let sample: Vec<_> = present
@@ -593,6 +613,40 @@ fn main() {
         pct(0.95),
         pct(1.0)
     );
+    // INVITE -> 200 as the callers saw it (SIPp's response times)
+    let mut rtts: Vec<f64> = out
+        .trace_file("_rtt.csv")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(';').nth(1)?.trim().parse().ok())
+        .collect();
+    rtts.sort_by(f64::total_cmp);
+    let rtt = |p: f64| {
+        rtts.get(((rtts.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "  INVITE -> 200 (ms):     p50 {:.1} p99 {:.1} max {:.1} ({} calls)",
+        rtt(0.5),
+        rtt(0.99),
+        rtt(1.0),
+        rtts.len()
+    );
+    // the rate the calls really arrived at, from the CDRs
+    let (first, last) = cdrs.iter().fold((i64::MAX, i64::MIN), |(a, b), c| {
+        (a.min(c.arrived_ms), b.max(c.arrived_ms))
+    });
+    if cdrs.len() > 1 && last > first {
+        println!(
+            "  calls per second:       {:.0} arrived and {:.0} answered per second ({} calls in {:.1} s)",
+            (cdrs.len() - 1) as f64 * 1000.0 / (last - first) as f64,
+            (answered.len().saturating_sub(1)) as f64 * 1000.0 / (last - first) as f64,
+            cdrs.len(),
+            (last - first) as f64 / 1000.0
+        );
+    }
     println!(
         "  recordings with both tones: {audio_ok} of {} sampled",
         sample.len()
@@ -615,6 +669,7 @@ fn main() {
         let b = samples.iter().rev().find(|s| s.at_ms <= to)?;
         (b.at_ms - a.at_ms >= 1_000).then_some((*a, *b, up))
     });
+    let mut hotline_steady = None;
     match steady {
         Some((a, b, up)) => {
             let secs = (b.at_ms - a.at_ms) as f64 / 1000.0;
@@ -629,6 +684,7 @@ fn main() {
                 100.0 * engine / secs,
                 1000.0 * engine / secs / up as f64
             );
+            hotline_steady = Some(1000.0 * engine / secs / up as f64);
             println!(
                 "    whole machine:        {:.0}% of {cores} cores busy (hotline, SIPp and everything else)",
                 100.0 * machine
@@ -674,10 +730,36 @@ fn main() {
     );
     if record {
         assert_eq!(recorded, answered.len(), "every answered call recorded");
+    }
+    if record && media {
         assert_eq!(
             audio_ok,
             sample.len(),
             "sampled recordings carry both voices"
+        );
+    }
+    if env("LOAD_REFERENCE", 0) != 0 {
+        // the engine is done: the pair gets the machine to itself
+        drop(h);
+        let pair = reference::run(&reference::Load {
+            calls,
+            concurrent,
+            rate,
+            hold_ms,
+            pin,
+        });
+        let ours = hotline_steady
+            .expect("no steady state to compare: run one wave (LOAD_CALLS = LOAD_CONCURRENT)");
+        let lost = 100.0 * gap_samples as f64 / (2 * rec_samples).max(1) as f64;
+        println!("side by side (steady state, CPU per concurrent call-second, audio lost):");
+        println!("  hotline                 {ours:.2} ms   {lost:.3}%");
+        println!(
+            "  Kamailio + rtpengine    {:.2} ms   {:.3}%",
+            pair.ms_per_call_second, pair.loss_pct
+        );
+        println!(
+            "  ratio hotline / pair:   {:.2}",
+            ours / pair.ms_per_call_second.max(1e-9)
         );
     }
 }
