@@ -293,6 +293,7 @@ pub fn run(load: &Load) -> Figures {
 
     let timeout = Duration::from_secs(load.calls / load.rate.max(1) + load.hold_ms / 1000 + 120);
     let uas = Sipp::new("agent_uas.xml")
+        .quiet()
         .port(uas_port)
         .key("agent", "load")
         .duration_ms(0)
@@ -302,6 +303,7 @@ pub fn run(load: &Load) -> Figures {
     let sampler = Sampler::start(pids.clone());
     let started = Instant::now();
     let out = Sipp::new("caller.xml")
+        .quiet()
         .remote(&format!("127.0.0.1:{sip_port}"))
         .service("hotline")
         .key("caller", "0600000000")

@@ -688,6 +688,10 @@ pub struct Sipp {
     inf: Option<String>,
     args: Vec<String>,
     timeout: Duration,
+    /// Whether every message and log line is written to files (off for
+    /// load runs: at hundreds of calls a second the tracing is SIPp's
+    /// bottleneck).
+    trace: bool,
 }
 
 impl Sipp {
@@ -706,12 +710,21 @@ impl Sipp {
             inf: None,
             args: Vec::new(),
             timeout: SIPP_TIMEOUT,
+            trace: true,
         };
         if scenario == "caller_cancel.xml" {
             sipp.tolerate_unexpected()
         } else {
             sipp
         }
+    }
+
+    /// No message trace and no log file (errors and statistics are still
+    /// written): for load runs, where tracing every message costs SIPp more
+    /// than the calls.
+    pub fn quiet(mut self) -> Self {
+        self.trace = false;
+        self
     }
 
     /// `-default_behaviors all,-abortunexp`: a message nobody expects (e.g. a
@@ -821,7 +834,12 @@ impl Sipp {
             .arg("-timeout")
             .arg(format!("{}s", self.timeout.as_secs().max(1)))
             .arg("-timeout_error")
-            .args(["-trace_msg", "-trace_err", "-trace_stat", "-trace_logs"])
+            .args(["-trace_err", "-trace_stat"])
+            .args(if self.trace {
+                &["-trace_msg", "-trace_logs"][..]
+            } else {
+                &[]
+            })
             .arg("-nostdin");
         if let Some(inf) = &self.inf {
             let path = dir.join("inject.csv");
