@@ -9,6 +9,7 @@
 //! LOAD_CALLS=200 LOAD_CONCURRENT=200 LOAD_RATE=50 LOAD_HOLD_MS=30000 cargo bench --bench load
 //! LOAD_RECORD=0 ...                              # the same without recording
 //! LOAD_PIN=1 ...                                 # engine on core 0, SIPp and the harness on core 1
+//!                                                # (the engine starts on one core, so it sizes its workers for one)
 //! HOTLINE_BIN=/tmp/hotline-old ...               # another build of the engine, to compare
 //! # calls per second: short calls with media and recording, and signalling only (no RTP)
 //! LOAD_CALLS=3000 LOAD_CONCURRENT=900 LOAD_RATE=300 LOAD_HOLD_MS=2000 cargo bench --bench load
@@ -391,6 +392,10 @@ fn main() {
         ("caller_signalling.xml", "agent_uas_signalling.xml")
     };
     let pin = env("LOAD_PIN", 0) != 0;
+    // the machine's cores, counted before the harness pins itself
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     if pin {
         // the harness and every SIPp it starts inherit core 1
         pin_to(std::process::id(), "1");
@@ -608,9 +613,6 @@ fn main() {
         }
     }
 
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     println!("hotline load run: {calls} calls, at most {concurrent} at once, {rate} new calls/s, {hold_ms} ms talk, {cores} cores");
     println!(
         "  SIPp caller exit: {:?} (timed out: {})",
