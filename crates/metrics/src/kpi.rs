@@ -1709,6 +1709,7 @@ mod tests {
             f.system_answered_within_rings,
             f.agent_answered_within_rings,
             f.within_limit,
+            f.dropped_rate,
         ];
         let means = [
             f.asa_ms,
@@ -1725,6 +1726,8 @@ mod tests {
                 .all(|v| v.is_none_or(|v| v.is_finite() && v >= 0.0))
             && f.longest_current_wait_ms >= 0
             && f.answered + f.abandoned + f.failed + f.waiting_now <= f.offered
+            && f.dropped <= f.answered
+            && f.one_way_audio <= f.answered
     }
 
     /// The seven calls of the hand-computed day (see the comments).
