@@ -3352,7 +3352,7 @@ mod tests {
         let (mut answered, mut dropped) = (0u64, 0u64);
         for i in 0..8_640i64 {
             let at = i * 10_000;
-            let call = CallId::from_stored(&format!("d{i}"));
+            let call = CallId::from_stored(format!("d{i}"));
             let e = |t, agent: Option<&str>, kind| CallEvent {
                 at_ms: t,
                 call_id: Some(call.clone()),
