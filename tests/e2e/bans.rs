@@ -74,6 +74,15 @@ fn lockout_toml(source: u32, user: u32, scanners: &str) -> String {
     )
 }
 
+/// The sample of `series` (a family with its labels) on `/metrics`.
+fn metric(h: &Hotline, series: &str) -> Option<f64> {
+    let (s, text) = http_with(&h.http_addr(), "GET", "/metrics", &[bearer()], "");
+    assert_eq!(s, 200, "{text}");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 fn bearer() -> (&'static str, &'static str) {
     ("Authorization", "Bearer test-token")
 }
@@ -209,6 +218,30 @@ fn svcrack_is_banned_within_a_few_tries_and_agents_elsewhere_keep_working() {
         "{dropped}"
     );
     assert_eq!(dropped["scanner_requests"], 0, "{dropped}");
+    // and /metrics shows the ban, the lock and the dropped datagrams
+    let banned_dropped = "hotline_sip_dropped_datagrams_total{reason=\"banned_source\"}";
+    assert!(
+        metric(&h, banned_dropped).is_some_and(|n| n >= 1.0),
+        "{banned_dropped}: {:?}",
+        metric(&h, banned_dropped)
+    );
+    assert_eq!(metric(&h, "hotline_sip_banned_sources"), Some(1.0));
+    assert_eq!(metric(&h, "hotline_sip_locked_users"), Some(1.0));
+    assert_eq!(
+        metric(&h, "hotline_sip_bans_issued_total{kind=\"source\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&h, "hotline_sip_bans_issued_total{kind=\"user\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &h,
+            "hotline_sip_dropped_datagrams_total{reason=\"scanner\"}"
+        ),
+        Some(0.0)
+    );
 
     // the agent's phone keeps registering through its name's lock (it
     // proved the password from there) and takes a call from a third address
@@ -264,6 +297,12 @@ fn svcrack_is_banned_within_a_few_tries_and_agents_elsewhere_keep_working() {
     assert_eq!(s, 200, "{body}");
     assert_eq!(raw.options(), Some(200), "the lifted source is answered");
     assert_eq!(ban_targets(&h), ["user:1001"]);
+    // the lift lowers the gauge, not the count of bans issued
+    assert_eq!(metric(&h, "hotline_sip_banned_sources"), Some(0.0));
+    assert_eq!(
+        metric(&h, "hotline_sip_bans_issued_total{kind=\"source\"}"),
+        Some(1.0)
+    );
     let (s, _) = http_with(
         &h.http_addr(),
         "DELETE",
@@ -361,6 +400,15 @@ fn scanners_are_dropped_unanswered_on_the_shipped_defaults() {
         "svwar's and svcrack's requests: {dropped}"
     );
     assert_eq!(dropped["banned_datagrams"], 0, "{dropped}");
+    let scanner = metric(
+        &h,
+        "hotline_sip_dropped_datagrams_total{reason=\"scanner\"}",
+    );
+    assert!(scanner.is_some_and(|n| n >= 2.0), "{scanner:?}");
+    assert_eq!(
+        metric(&h, "hotline_sip_bans_issued_total{kind=\"source\"}"),
+        Some(0.0)
+    );
     let mut raw = RawSip::new(&h);
     assert_eq!(raw.options(), Some(200));
     register_from(&h, "1002", "127.0.0.1", free_udp_port()).assert_success("1002 registers");

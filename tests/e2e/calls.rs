@@ -765,6 +765,47 @@ fn a_call_whose_rtp_stops_is_ended_as_dropped() {
         "dropped {after} ms after the answer"
     );
     assert!(kinds(&ev).contains(&"recording_closed".to_string()));
+    // the dropped-call KPI: one answered call, dropped (the KPI task folds
+    // the events a moment after they are stored)
+    let metric = |text: &str, series: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    let mut text = String::new();
+    let counted = wait_until(Duration::from_secs(5), || {
+        text = http(&h.http_addr(), "GET", "/metrics").1;
+        metric(&text, "hotline_calls_dropped_total") == Some(1.0)
+    });
+    assert!(counted, "no dropped call on /metrics:\n{text}");
+    assert_eq!(metric(&text, "hotline_calls_answered_total"), Some(1.0));
+    assert_eq!(metric(&text, "hotline_dropped_ratio"), Some(1.0), "{text}");
+    assert!(text.contains("# TYPE hotline_calls_dropped_total counter"));
+    let queue = cdr
+        .queue
+        .as_ref()
+        .map(|q| q.as_str().to_string())
+        .expect("the call's queue");
+    assert_eq!(
+        metric(
+            &text,
+            &format!("hotline_calls_dropped_total{{queue=\"{queue}\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    let (status, stats) = http(&h.http_addr(), "GET", "/api/stats");
+    assert_eq!(status, 200, "{stats}");
+    let stats: serde_json::Value = serde_json::from_str(&stats).expect("stats JSON");
+    for window in ["since_start", "today"] {
+        let c = &stats[window]["center"];
+        assert_eq!(c["dropped"], 1, "{window}: {c}");
+        assert_eq!(c["dropped_rate"], 1.0, "{window}: {c}");
+    }
+    assert_eq!(stats["since_start"]["queues"][&queue]["dropped"], 1);
 }
 
 /// An agent whose phone registered and then went away (nothing listens at

@@ -613,6 +613,8 @@ fn a_supervisor_watches_a_live_call_then_replays_and_marks_it_in_chromium() {
     b.screenshot(&out.join("wallboard-live-call.png"));
     let text = b.assert_clean_text("wallboard with a live call");
     assert!(text.contains("当前通话"), "{text}");
+    // the dropped-call KPI has its tiles, in Chinese
+    assert!(text.contains("掉话") && text.contains("掉话率"), "{text}");
     call.wait().assert_success("caller");
     agent.wait().assert_success("agent");
     assert!(

@@ -962,8 +962,10 @@ fn the_html_report_is_one_self_contained_page_with_the_figures() {
         let close = html.matches(&format!("</{tag}>")).count();
         assert_eq!(open, close, "<{tag}> opened {open} times, closed {close}");
     }
-    assert_eq!(html.matches("<svg ").count(), 2);
-    assert_eq!(html.matches("<rect ").count(), 48, "24 hours in 2 charts");
+    // calls, ASA and dropped calls per hour
+    assert_eq!(html.matches("<svg ").count(), 3);
+    assert_eq!(html.matches("<rect ").count(), 72, "24 hours in 3 charts");
+    assert!(html.contains("aria-label=\"Dropped calls per hour\""));
 
     // a day without data: zeros and dashes, no error
     let (code, html, err) = report(&dir, &config, &["--day", "2026-01-01", "--format", "html"]);

@@ -252,6 +252,20 @@ fn a_caller_who_stops_refreshing_on_hold_is_ended_as_session_expired() {
     let k = kinds(&ev);
     let i = k.iter().position(|x| x == "session_expired").unwrap();
     assert_eq!(k[i + 1], "completed", "{k:?}");
+    // a vanished far end after the answer is a dropped call (docs/kpis.md)
+    let dropped = |text: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix("hotline_calls_dropped_total ")?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    let mut text = String::new();
+    let counted = wait_until(Duration::from_secs(5), || {
+        text = http(&h.http_addr(), "GET", "/metrics").1;
+        dropped(&text) == Some(1.0)
+    });
+    assert!(counted, "the expired session is no dropped call:\n{text}");
 }
 
 /// (c) With the shipped Min-SE (90 s), an INVITE asking for 60 s gets 422

@@ -17,8 +17,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hotline_engine::bans::{Ban, BanTarget};
+use hotline_engine::bans::{Ban, BanTarget, Dropped, GateCounters, SipBans};
 use serde::Serialize;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use tracing::warn;
 
@@ -182,6 +183,81 @@ async fn lift(
     );
     Json(serde_json::json!({ "lifted": { "kind": view.kind, "target": view.target } }))
         .into_response()
+}
+
+/// The SIP defence's families of `/metrics` (Prometheus text format):
+/// what the gate turned away, the bans and locks in force and those issued,
+/// read from the running SIP server (zeros without one, so the series never
+/// disappear).
+pub(crate) fn exposition(bans: &SipBans) -> String {
+    let (list, _) = bans.list();
+    render_defence(&bans.dropped(), &bans.counters(), &list)
+}
+
+/// [`exposition`] of given counters and bans in force.
+pub fn render_defence(dropped: &Dropped, counters: &GateCounters, bans: &[Ban]) -> String {
+    let mut out = String::new();
+    let mut family =
+        |name: &str, kind: &str, help: &str, samples: &[(Option<(&str, &str)>, u64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (label, v) in samples {
+                match label {
+                    Some((k, l)) => {
+                        let _ = writeln!(out, "{name}{{{k}=\"{l}\"}} {v}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "{name} {v}");
+                    }
+                }
+            }
+        };
+    let reason = |r| Some(("reason", r));
+    family(
+        "hotline_sip_dropped_datagrams_total",
+        "counter",
+        "SIP datagrams turned away before the SIP stack, by reason: malformed (did not parse; answered 400 when a response can be routed), rate_limited (the per-source flood limit), banned_source (a source banned for password guessing), scanner (a known scanner's User-Agent), oversize (over 8 KiB).",
+        &[
+            (reason("malformed"), counters.malformed_datagrams),
+            (reason("rate_limited"), counters.throttled_datagrams),
+            (reason("banned_source"), dropped.banned_datagrams),
+            (reason("scanner"), dropped.scanner_requests),
+            (reason("oversize"), counters.oversized_datagrams),
+        ],
+    );
+    family(
+        "hotline_sip_banned_connections_total",
+        "counter",
+        "SIP TCP and TLS connections from banned sources, closed at once.",
+        &[(None, dropped.banned_connections)],
+    );
+    let sources = bans
+        .iter()
+        .filter(|b| matches!(b.target, BanTarget::Source(_)))
+        .count() as u64;
+    let users = bans.len() as u64 - sources;
+    family(
+        "hotline_sip_banned_sources",
+        "gauge",
+        "Sources banned for password guessing now: every datagram and connection from them is dropped ([sip.lockout]).",
+        &[(None, sources)],
+    );
+    family(
+        "hotline_sip_locked_users",
+        "gauge",
+        "User names locked for password guessing now: answered 403 except from addresses that proved the password ([sip.lockout]).",
+        &[(None, users)],
+    );
+    family(
+        "hotline_sip_bans_issued_total",
+        "counter",
+        "Bans issued since the start, by kind: source (an address banned) or user (a name locked); lifts and ends do not lower it.",
+        &[
+            (Some(("kind", "source")), counters.sources_banned),
+            (Some(("kind", "user")), counters.users_locked),
+        ],
+    );
+    out
 }
 
 #[cfg(test)]

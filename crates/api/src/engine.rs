@@ -327,7 +327,8 @@ async fn metrics(State(api): State<Api>) -> Response {
                     header::CONTENT_TYPE,
                     "text/plain; version=0.0.4; charset=utf-8",
                 )],
-                hotline_metrics::prometheus::render(&s.since_start),
+                hotline_metrics::prometheus::render(&s.since_start)
+                    + &crate::bans::exposition(&api.bans),
             )
                 .into_response()
         }

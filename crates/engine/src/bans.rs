@@ -25,6 +25,24 @@ pub struct Dropped {
     pub scanner_requests: u64,
 }
 
+/// The rest of the SIP defence's counters since the start: what the UDP
+/// gate turned away besides banned sources and scanners, and the bans and
+/// locks issued (the `/metrics` families of the defence).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GateCounters {
+    /// Datagrams that did not parse (answered 400 when a response can be
+    /// routed, else dropped); the stack never saw them.
+    pub malformed_datagrams: u64,
+    /// Datagrams dropped by the per-source rate limit.
+    pub throttled_datagrams: u64,
+    /// Datagrams over 8 KiB, dropped unanswered.
+    pub oversized_datagrams: u64,
+    /// Sources banned so far (lifts and ends do not lower it).
+    pub sources_banned: u64,
+    /// User names locked so far.
+    pub users_locked: u64,
+}
+
 /// Where bans are kept: the SIP server (or, in tests, a lockout of their own).
 pub trait BanBook: Send + Sync {
     /// The bans and locks in force now, sources first.
@@ -38,6 +56,10 @@ pub trait BanBook: Send + Sync {
     /// What was dropped so far.
     fn dropped(&self) -> Dropped {
         Dropped::default()
+    }
+    /// The gate's other counters and the bans issued so far.
+    fn counters(&self) -> GateCounters {
+        GateCounters::default()
     }
 }
 
@@ -56,6 +78,17 @@ impl BanBook for SipServer {
             banned_datagrams: self.banned_dropped_count(),
             banned_connections: self.tcp_stats().banned.load(Relaxed),
             scanner_requests: self.scanner_dropped_count(),
+        }
+    }
+
+    fn counters(&self) -> GateCounters {
+        let issued = self.auth_bans_issued();
+        GateCounters {
+            malformed_datagrams: self.malformed_count(),
+            throttled_datagrams: self.throttled_count(),
+            oversized_datagrams: self.oversized_count(),
+            sources_banned: issued.sources,
+            users_locked: issued.users,
         }
     }
 }
@@ -89,6 +122,11 @@ impl SipBans {
     /// What the defence dropped so far (zeros when no server runs).
     pub fn dropped(&self) -> Dropped {
         self.book.as_ref().map(|b| b.dropped()).unwrap_or_default()
+    }
+
+    /// The gate's other counters and the bans issued (zeros when no server runs).
+    pub fn counters(&self) -> GateCounters {
+        self.book.as_ref().map(|b| b.counters()).unwrap_or_default()
     }
 
     /// Lifts a ban; false if `target` was not banned (or no server runs).

@@ -286,6 +286,30 @@ pub const COLUMNS: &[Column<Figures>] = &[
         value: |f| count(f.silent_line),
     },
     Column {
+        name: "dropped",
+        title: "dropped",
+        prometheus: Some(("hotline_calls_dropped_total", Kind::Counter)),
+        help: "Answered calls whose line died (media_timeout: no RTP; session_expired: a far end gone) and the engine ended, not a BYE.",
+        unit: Unit::Count,
+        value: |f| count(f.dropped),
+    },
+    Column {
+        name: "dropped_rate",
+        title: "dropped rate",
+        prometheus: Some(("hotline_dropped_ratio", Kind::Gauge)),
+        help: "Dropped calls / answered calls.",
+        unit: Unit::Ratio,
+        value: |f| f.dropped_rate,
+    },
+    Column {
+        name: "one_way_audio",
+        title: "one-way audio",
+        prometheus: Some(("hotline_calls_one_way_audio_total", Kind::Counter)),
+        help: "Answered calls in which one side sent no RTP for half the media timeout while the other did.",
+        unit: Unit::Count,
+        value: |f| count(f.one_way_audio),
+    },
+    Column {
         name: "within_limit",
         title: "within limit",
         prometheus: Some(("hotline_within_limit_ratio", Kind::Gauge)),
@@ -522,6 +546,8 @@ pub const WALLBOARD: &[&str] = &[
     "asa_ms",
     "service_level",
     "abandon_rate",
+    "dropped",
+    "dropped_rate",
     "occupancy",
 ];
 

@@ -153,6 +153,14 @@ struct CallFacts {
     overflowed: bool,
     /// The line stayed silent and the engine ended the call (`silent_line`).
     silent_line: bool,
+    /// When an agent first answered (earliest `agent_answered`).
+    answered_ms: Option<i64>,
+    /// When the line died under the call, the earliest: `media_timeout`
+    /// (no RTP) or `session_expired` (a far end that vanished). A dropped
+    /// call if it came at or after an agent's answer.
+    line_lost_ms: Option<i64>,
+    /// When one side first went silent at the packet level (`one_way_audio`).
+    one_way_ms: Option<i64>,
     /// The caller left a voicemail (`voicemail_left`).
     voicemail: bool,
     /// The caller asked for a callback and hung up (`callback_requested`).
@@ -218,6 +226,20 @@ impl CallFacts {
                 .iter()
                 .fold(*talk, |sum, (_, t)| sum.saturating_add((*t).max(0))),
         )
+    }
+
+    /// Got through to an agent and then the line died (`media_timeout`,
+    /// `session_expired` at or after the answer): neither party's BYE ended
+    /// it. A line that died while the caller still waited for a first
+    /// answer is not a dropped call (the caller never got through; it ends
+    /// as abandoned or failed).
+    fn dropped(&self) -> bool {
+        matches!((self.answered_ms, self.line_lost_ms), (Some(a), Some(l)) if l >= a)
+    }
+
+    /// An answered call with one-way audio at or after the answer.
+    fn one_way_audio(&self) -> bool {
+        matches!((self.answered_ms, self.one_way_ms), (Some(a), Some(o)) if o >= a)
     }
 
     fn answering_agent(&self) -> Option<&AgentId> {
@@ -376,6 +398,15 @@ pub struct Figures {
     pub overflowed: u64,
     /// Calls ended because the line stayed silent (also counted in `failed`).
     pub silent_line: u64,
+    /// Answered calls that dropped: after an agent answered, the line died
+    /// (`media_timeout`: no RTP from one side; `session_expired`: a far end
+    /// that vanished) and the engine ended the call — not either party's BYE.
+    pub dropped: u64,
+    /// Dropped ÷ answered — 掉话率.
+    pub dropped_rate: Option<f64>,
+    /// Answered calls with one-way audio (`one_way_audio`: one side sent no
+    /// RTP for half the media timeout while the other did), dropped or not.
+    pub one_way_audio: u64,
     /// Callers who left a voicemail instead of reaching an agent.
     pub voicemail: u64,
     /// Callers who asked to be called back (and hung up).
@@ -671,6 +702,14 @@ impl Metrics {
                 f.silent_line = true;
                 None
             }
+            EventKind::MediaTimeout { .. } | EventKind::SessionExpired { .. } => {
+                f.line_lost_ms = Some(f.line_lost_ms.map_or(e.at_ms, |t| t.min(e.at_ms)));
+                None
+            }
+            EventKind::OneWayAudio { .. } => {
+                f.one_way_ms = Some(f.one_way_ms.map_or(e.at_ms, |t| t.min(e.at_ms)));
+                None
+            }
             EventKind::VoicemailLeft { .. } => {
                 f.voicemail = true;
                 f.note_left_queue(e.at_ms);
@@ -734,6 +773,7 @@ impl Metrics {
             }
             EventKind::AgentAnswered { wait_ms, rings, .. } => {
                 f.note_left_queue(e.at_ms);
+                f.answered_ms = Some(f.answered_ms.map_or(e.at_ms, |t| t.min(e.at_ms)));
                 f.agent_answered.get_or_insert_with(|| Answer {
                     wait_ms: (*wait_ms).max(0),
                     rings: *rings,
@@ -1252,6 +1292,8 @@ struct Acc {
     blacklisted_refused: u64,
     overflowed: u64,
     silent_line: u64,
+    dropped: u64,
+    one_way_audio: u64,
     voicemail: u64,
     callbacks_requested: u64,
     callbacks_done: u64,
@@ -1343,6 +1385,8 @@ impl Acc {
         }
         self.overflowed += u64::from(f.overflowed);
         self.silent_line += u64::from(f.silent_line);
+        self.dropped += u64::from(f.dropped());
+        self.one_way_audio += u64::from(f.one_way_audio());
         self.voicemail += u64::from(f.voicemail);
         self.callbacks_requested += u64::from(f.callback_requested);
         self.callbacks_expired += u64::from(f.callback_expired);
@@ -1446,6 +1490,8 @@ impl Acc {
         self.blacklisted_refused += o.blacklisted_refused;
         self.overflowed += o.overflowed;
         self.silent_line += o.silent_line;
+        self.dropped += o.dropped;
+        self.one_way_audio += o.one_way_audio;
         self.voicemail += o.voicemail;
         self.callbacks_requested += o.callbacks_requested;
         self.callbacks_done += o.callbacks_done;
@@ -1487,6 +1533,9 @@ impl Acc {
             avg_queue_ms: ratio(self.queue_sum, self.queue_count),
             overflowed: self.overflowed,
             silent_line: self.silent_line,
+            dropped: self.dropped,
+            dropped_rate: ratio(self.dropped as f64, self.answered),
+            one_way_audio: self.one_way_audio,
             voicemail: self.voicemail,
             callbacks_requested: self.callbacks_requested,
             callbacks_done: self.callbacks_done,
@@ -1660,6 +1709,7 @@ mod tests {
             f.system_answered_within_rings,
             f.agent_answered_within_rings,
             f.within_limit,
+            f.dropped_rate,
         ];
         let means = [
             f.asa_ms,
@@ -1676,6 +1726,8 @@ mod tests {
                 .all(|v| v.is_none_or(|v| v.is_finite() && v >= 0.0))
             && f.longest_current_wait_ms >= 0
             && f.answered + f.abandoned + f.failed + f.waiting_now <= f.offered
+            && f.dropped <= f.answered
+            && f.one_way_audio <= f.answered
     }
 
     /// The seven calls of the hand-computed day (see the comments).
@@ -3127,5 +3179,224 @@ mod tests {
         m.forget_before(now);
         assert_eq!(m.tracked_calls(), 0);
         assert_eq!(m.snapshot(now), s);
+    }
+
+    /// The ways a call ends, for the dropped-call KPI (times in ms):
+    /// - sales `a`: answered, both talked, the caller's BYE: not dropped;
+    /// - sales `b`: answered, the caller's RTP stopped: `media_timeout`, the
+    ///   engine ended it: dropped;
+    /// - support `c`: answered, the agent's phone vanished: `session_expired`
+    ///   naming the agent: dropped;
+    /// - support `d`: the caller hung up while queued: abandoned, not dropped;
+    /// - support `e`: the caller's session expired while queued (never got
+    ///   through): ends as abandoned, not dropped;
+    /// - sales `f`: answered, one-way audio for a while, then a BYE: one-way
+    ///   audio, not dropped;
+    /// - sales `g`: answered, one-way audio, then `media_timeout`: both;
+    /// - sales `h`: answered, still talking at `now`: not dropped;
+    /// - sales `i`: a `media_timeout` stamped before its answer (a hostile
+    ///   stream), then a BYE: not dropped.
+    fn dropping_day() -> Log {
+        let mut log = Log::new();
+        let side = hotline_core::Side::Caller;
+        let timeout = |log: &mut Log, at, call: &str, q: &str| {
+            let kind = EventKind::MediaTimeout {
+                side,
+                idle_ms: 20_000,
+            };
+            log.ev(at, call, Some("1001"), q, kind);
+        };
+        let one_way = |log: &mut Log, at, call: &str, q: &str| {
+            let kind = EventKind::OneWayAudio {
+                side,
+                idle_ms: 10_000,
+            };
+            log.ev(at, call, Some("1001"), q, kind);
+        };
+        let ended_by_system = |log: &mut Log, at, call: &str, q: &str, talk| {
+            let kind = EventKind::Completed {
+                ended_by: EndedBy::System,
+                talk_ms: talk,
+            };
+            log.ev(at, call, Some("1001"), q, kind);
+        };
+        log.answered(0, "a", "sales", "1001", 3_000, 1, 60_000);
+        log.arrive(100_000, "b", "sales");
+        log.answer(104_000, "b", "sales", "1001", 4_000, 1);
+        timeout(&mut log, 150_000, "b", "sales");
+        ended_by_system(&mut log, 150_000, "b", "sales", 46_000);
+        log.arrive(200_000, "c", "support");
+        log.answer(202_000, "c", "support", "1002", 2_000, 1);
+        let expired = EventKind::SessionExpired {
+            side: hotline_core::Side::Agent,
+            interval_ms: 90_000,
+            status: Some(408),
+        };
+        log.ev(400_000, "c", Some("1002"), "support", expired);
+        log.ev(
+            400_000,
+            "c",
+            Some("1002"),
+            "support",
+            EventKind::Completed {
+                ended_by: EndedBy::System,
+                talk_ms: 198_000,
+            },
+        );
+        log.abandoned(500_000, "d", "support", 20_000);
+        log.arrive(600_000, "e", "support");
+        let expired = EventKind::SessionExpired {
+            side,
+            interval_ms: 90_000,
+            status: None,
+        };
+        log.ev(690_000, "e", None, "support", expired);
+        log.ev(
+            690_000,
+            "e",
+            None,
+            "support",
+            EventKind::Abandoned {
+                wait_ms: 90_000,
+                position: 1,
+            },
+        );
+        log.arrive(700_000, "f", "sales");
+        log.answer(701_000, "f", "sales", "1001", 1_000, 1);
+        one_way(&mut log, 720_000, "f", "sales");
+        log.complete(780_000, "f", "sales", "1001", 79_000);
+        log.arrive(800_000, "g", "sales");
+        log.answer(801_000, "g", "sales", "1001", 1_000, 1);
+        one_way(&mut log, 811_000, "g", "sales");
+        timeout(&mut log, 821_000, "g", "sales");
+        ended_by_system(&mut log, 821_000, "g", "sales", 20_000);
+        log.arrive(900_000, "h", "sales");
+        log.answer(901_000, "h", "sales", "1003", 1_000, 1);
+        log.arrive(950_000, "i", "sales");
+        timeout(&mut log, 950_500, "i", "sales");
+        log.answer(951_000, "i", "sales", "1001", 1_000, 1);
+        log.complete(991_000, "i", "sales", "1001", 40_000);
+        log
+    }
+
+    #[test]
+    fn dropped_calls_are_answered_calls_the_line_ended_by_hand() {
+        let now = 1_000_000;
+        let m = dropping_day().metrics();
+        let s = m.snapshot(now);
+        let c = &s.center;
+        // answered: a b c f g h i = 7; dropped: b c g = 3
+        assert_eq!((c.offered, c.answered, c.abandoned), (9, 7, 2));
+        assert_eq!((c.dropped, c.one_way_audio), (3, 2));
+        assert_eq!(c.dropped_rate, Some(3.0 / 7.0));
+        assert_eq!(c.talking_now, 1, "h still talks");
+        let sales = &s.queues["sales"];
+        // sales answered a b f g h i = 6, dropped b g
+        assert_eq!(
+            (sales.answered, sales.dropped, sales.one_way_audio),
+            (6, 2, 2)
+        );
+        assert_eq!(sales.dropped_rate, Some(2.0 / 6.0));
+        let support = &s.queues["support"];
+        // support: c answered and dropped; d and e abandoned (e's session
+        // expired before anyone answered: the caller never got through)
+        assert_eq!((support.answered, support.abandoned), (1, 2));
+        assert_eq!((support.dropped, support.dropped_rate), (1, Some(1.0)));
+        assert_eq!(support.one_way_audio, 0);
+        // nothing answered: no rate
+        let mut quiet = Log::new();
+        quiet.abandoned(0, "z", "q", 9_000);
+        let q = quiet.metrics().snapshot(now).center;
+        assert_eq!((q.dropped, q.dropped_rate), (0, None));
+        // the missed-call list has the two abandons, no dropped call
+        let missed: Vec<_> = m
+            .unanswered(0, now)
+            .into_iter()
+            .map(|u| u.call_id)
+            .collect();
+        assert_eq!(missed, ["d", "e"]);
+        // the columns read it for /metrics and the reports
+        let col = |n| crate::columns::column(n).and_then(|col| col.exported(c));
+        assert_eq!(col("dropped"), Some(3.0));
+        assert_eq!(col("dropped_rate"), Some(3.0 / 7.0));
+        assert_eq!(col("one_way_audio"), Some(2.0));
+    }
+
+    #[test]
+    fn dropped_calls_per_window_in_any_order_and_after_forgetting() {
+        let now = 1_000_000;
+        let log = dropping_day();
+        let m = log.metrics();
+        let whole = m.snapshot(now);
+        // windows by arrival: [0, 300 s) holds a b c; [300 s, now) the rest
+        let first = m.snapshot_window(0, 300_000).center;
+        assert_eq!((first.answered, first.dropped), (3, 2));
+        let rest = m.snapshot_window(300_000, now).center;
+        assert_eq!((rest.answered, rest.dropped, rest.one_way_audio), (4, 1, 2));
+        assert_eq!(rest.dropped_rate, Some(0.25));
+        // reversed and every event twice: the same figures
+        let mut m2 = Metrics::new(KpiConfig::default());
+        for e in log.0.iter().rev().chain(log.0.iter()) {
+            m2.apply(e);
+        }
+        assert_eq!(m2.snapshot(now), whole);
+        // forgetting the ended calls keeps "since start" counting them
+        let mut m3 = log.metrics();
+        m3.forget_before(now);
+        let after = m3.snapshot(now).center;
+        assert_eq!((after.dropped, after.one_way_audio), (3, 2));
+        assert_eq!(after.dropped_rate, Some(3.0 / 7.0));
+        // a simulated day: every 10th answered call drops, every 25th is
+        // abandoned, none of those is dropped
+        let mut day = Metrics::new(KpiConfig::default());
+        let (mut answered, mut dropped) = (0u64, 0u64);
+        for i in 0..8_640i64 {
+            let at = i * 10_000;
+            let call = CallId::from_stored(format!("d{i}"));
+            let e = |t, agent: Option<&str>, kind| CallEvent {
+                at_ms: t,
+                call_id: Some(call.clone()),
+                agent: agent.map(AgentId::new),
+                queue: Some(QueueId::new("q")),
+                kind,
+            };
+            day.apply(&e(at, None, arrived_kind()));
+            if i % 25 == 0 {
+                let kind = EventKind::Abandoned {
+                    wait_ms: 8_000,
+                    position: 1,
+                };
+                day.apply(&e(at + 8_000, None, kind));
+                continue;
+            }
+            let answer = EventKind::AgentAnswered {
+                wait_ms: 2_000,
+                rings: 1,
+                limit_ms: None,
+            };
+            day.apply(&e(at + 2_000, Some("1001"), answer));
+            answered += 1;
+            let ended_by = if i % 10 == 0 {
+                dropped += 1;
+                let kind = EventKind::MediaTimeout {
+                    side: hotline_core::Side::Agent,
+                    idle_ms: 30_000,
+                };
+                day.apply(&e(at + 9_000, Some("1001"), kind));
+                EndedBy::System
+            } else {
+                EndedBy::Agent
+            };
+            let done = EventKind::Completed {
+                ended_by,
+                talk_ms: 7_000,
+            };
+            day.apply(&e(at + 9_000, Some("1001"), done));
+        }
+        let c = day.snapshot(86_400_000).center;
+        assert_eq!((c.answered, c.dropped), (answered, dropped));
+        assert_eq!(c.dropped_rate, Some(dropped as f64 / answered as f64));
+        // 864 tenth calls, 173 of them (every 50th) abandoned before
+        assert_eq!(dropped, 691);
     }
 }

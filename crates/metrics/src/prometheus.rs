@@ -250,4 +250,40 @@ mod tests {
             assert!(v.parse::<f64>().is_ok(), "{l}");
         }
     }
+
+    #[test]
+    fn dropped_calls_are_a_counter_and_a_ratio_per_queue() {
+        let mut s = Snapshot::default();
+        s.center.answered = 4;
+        s.center.dropped = 1;
+        s.center.dropped_rate = Some(0.25);
+        s.center.one_way_audio = 2;
+        s.queues.insert(
+            "sales".into(),
+            Figures {
+                answered: 1,
+                dropped: 1,
+                dropped_rate: Some(1.0),
+                ..Figures::default()
+            },
+        );
+        let text = render(&s);
+        for line in [
+            "# TYPE hotline_calls_dropped_total counter",
+            "hotline_calls_dropped_total 1",
+            "hotline_calls_dropped_total{queue=\"sales\"} 1",
+            "# TYPE hotline_dropped_ratio gauge",
+            "hotline_dropped_ratio 0.25",
+            "hotline_dropped_ratio{queue=\"sales\"} 1",
+            "# TYPE hotline_calls_one_way_audio_total counter",
+            "hotline_calls_one_way_audio_total 2",
+            "hotline_calls_one_way_audio_total{queue=\"sales\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in\n{text}"
+            );
+        }
+        assert!(text.contains("# HELP hotline_calls_dropped_total Answered calls whose line died"));
+    }
 }

@@ -164,17 +164,19 @@ pub fn report_csv(r: &Report) -> String {
             opt(f.within_limit, 1.0)
         );
     }
-    out.push_str("\nhour,offered,answered,abandoned,asa_s,service_level\n");
+    out.push_str("\nhour,offered,answered,abandoned,asa_s,service_level,dropped,dropped_rate\n");
     for (at, f) in &r.hours {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{}",
             r.calendar.format(*at),
             f.offered,
             f.answered,
             f.abandoned,
             opt(f.asa_ms, 0.001),
-            opt(f.service_level, 1.0)
+            opt(f.service_level, 1.0),
+            f.dropped,
+            opt(f.dropped_rate, 1.0)
         );
     }
     out.push_str("\nmissed_call,arrived,caller,queue,outcome,wait_s\n");
@@ -356,6 +358,8 @@ const HEADLINE: &[&str] = &[
     "occupancy",
     "transfer_rate",
     "within_limit",
+    "dropped",
+    "dropped_rate",
     "cost_per_call",
     "qa_score",
     "agent_turnover",
@@ -370,6 +374,9 @@ const SCOPE_TABLE: &[&str] = &[
     "blocked",
     "overflowed",
     "silent_line",
+    "dropped",
+    "dropped_rate",
+    "one_way_audio",
     "asa_ms",
     "service_level",
     "abandon_rate",
@@ -450,6 +457,15 @@ pub fn report_html(r: &Report) -> String {
         out.push_str(&bar_chart(
             "Average speed of answer per hour",
             "s",
+            &r.calendar,
+            &r.hours,
+            |f| col.exported(f),
+        ));
+    }
+    if let Some(col) = by_name("dropped") {
+        out.push_str(&bar_chart(
+            "Dropped calls per hour",
+            "calls",
             &r.calendar,
             &r.hours,
             |f| col.exported(f),
@@ -766,5 +782,115 @@ mod tests {
             esc("<a href='x'>&\u{7}"),
             "&lt;a href=&#39;x&#39;&gt;&amp;\u{fffd}"
         );
+    }
+
+    #[test]
+    fn the_csv_and_html_carry_the_dropped_calls_per_scope_and_hour() {
+        // one call answered at 10:00 and dropped by a media timeout, one
+        // answered at 11:00 and ended by the caller
+        let mut m = one_call(3);
+        let at = D + 11 * HOUR_MS;
+        let dropped = |t, kind| CallEvent {
+            at_ms: t,
+            call_id: Some(CallId::from_stored("c2")),
+            agent: Some(AgentId::new("1001")),
+            queue: Some(QueueId::new("general")),
+            kind,
+        };
+        for kind in [
+            EventKind::Arrived {
+                caller: Party {
+                    number: "0612345679".into(),
+                    display: None,
+                },
+                dialled: "hotline".into(),
+                call_type: CallType::Inquiry,
+            },
+            EventKind::AgentAnswered {
+                wait_ms: 0,
+                rings: 1,
+                limit_ms: None,
+            },
+        ] {
+            m.apply(&dropped(at, kind));
+        }
+        m.apply(&dropped(
+            at + 5_000,
+            EventKind::OneWayAudio {
+                side: hotline_core::Side::Caller,
+                idle_ms: 5_000,
+            },
+        ));
+        m.apply(&dropped(
+            at + 10_000,
+            EventKind::MediaTimeout {
+                side: hotline_core::Side::Caller,
+                idle_ms: 10_000,
+            },
+        ));
+        m.apply(&dropped(
+            at + 10_000,
+            EventKind::Completed {
+                ended_by: EndedBy::System,
+                talk_ms: 10_000,
+            },
+        ));
+        let r = build(&m, day(), Calendar::utc());
+        let csv = report_csv(&r);
+        let lines: Vec<&str> = csv.lines().collect();
+        let header: Vec<&str> = lines
+            .iter()
+            .find(|l| l.starts_with("scope,"))
+            .expect("scope header")
+            .split(',')
+            .collect();
+        let center: Vec<&str> = lines
+            .iter()
+            .find(|l| l.starts_with("center,"))
+            .expect("center row")
+            .split(',')
+            .collect();
+        let cell = |name: &str| {
+            let i = header.iter().position(|h| *h == name).expect(name);
+            center[i]
+        };
+        assert_eq!(
+            (cell("answered"), cell("dropped"), cell("dropped_rate")),
+            ("2", "1", "0.500")
+        );
+        assert_eq!(cell("one_way_audio"), "1");
+        assert!(
+            csv.contains(
+                "\nhour,offered,answered,abandoned,asa_s,service_level,dropped,dropped_rate\n"
+            ),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\n2026-11-22 10:00,1,1,0,0.020,1.000,0,0.000\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\n2026-11-22 11:00,1,1,0,0.000,1.000,1,1.000\n"),
+            "{csv}"
+        );
+        assert!(csv.contains("\n2026-11-22 12:00,0,0,0,,,0,\n"), "{csv}");
+        let html = report_html(&r);
+        assert!(
+            html.contains("<div class=\"kpi\">Dropped<b>1</b></div>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<div class=\"kpi\">Dropped rate<b>50.0&#8239;%</b></div>"),
+            "{html}"
+        );
+        assert!(html.contains("aria-label=\"Dropped calls per hour\""));
+        let table = html
+            .split("<h2>Center and queues</h2>")
+            .nth(1)
+            .and_then(|t| t.split("</thead>").next())
+            .expect("table header");
+        for title in [">dropped</th>", ">dropped rate</th>", ">one-way audio</th>"] {
+            assert!(table.contains(title), "{title} in {table}");
+        }
     }
 }

@@ -281,6 +281,18 @@ pub struct Lockout {
     events: VecDeque<LockoutEvent>,
     /// When the tables were last swept for room.
     last_sweep_ms: Option<i64>,
+    /// Bans and locks issued so far.
+    issued: Issued,
+}
+
+/// Bans and locks issued since the start (a counter: lifts and ends do not
+/// lower it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Issued {
+    /// Sources banned.
+    pub sources: u64,
+    /// User names locked.
+    pub users: u64,
 }
 
 impl Lockout {
@@ -297,6 +309,7 @@ impl Lockout {
             good: HashMap::new(),
             events: VecDeque::new(),
             last_sweep_ms: None,
+            issued: Issued::default(),
         }
     }
 
@@ -360,6 +373,7 @@ impl Lockout {
             None => None,
         } {
             if let Some((until_ms, failures)) = s.fail(now_ms, cfg.source_failures, cfg) {
+                self.issued.sources += 1;
                 self.events.push_back(LockoutEvent::Banned {
                     ban: Ban {
                         target: BanTarget::Source(src),
@@ -378,6 +392,7 @@ impl Lockout {
         }
         let u = self.users.entry(user.to_string()).or_default();
         if let Some((until_ms, failures)) = u.fail(now_ms, cfg.user_failures, cfg) {
+            self.issued.users += 1;
             self.events.push_back(LockoutEvent::Banned {
                 ban: Ban {
                     target: BanTarget::User(user.to_string()),
@@ -406,6 +421,7 @@ impl Lockout {
         }
         let s = self.sources.entry(src).or_default();
         if let Some((until_ms, failures)) = s.fail(now_ms, cfg.source_failures, cfg) {
+            self.issued.sources += 1;
             self.events.push_back(LockoutEvent::Banned {
                 ban: Ban {
                     target: BanTarget::Source(src),
@@ -476,6 +492,11 @@ impl Lockout {
     /// The next thing the operator must learn, oldest first.
     pub fn poll_event(&mut self) -> Option<LockoutEvent> {
         self.events.pop_front()
+    }
+
+    /// Bans and locks issued since the start.
+    pub fn issued(&self) -> Issued {
+        self.issued
     }
 
     /// How many sources, user names and (user, source) proofs are tracked
@@ -804,5 +825,59 @@ mod tests {
         );
         assert!("".parse::<IpNet>().is_err());
         assert!("::/129".parse::<IpNet>().is_err());
+    }
+
+    #[test]
+    fn bans_issued_are_counted_and_stay_counted_after_lifts_and_ends() {
+        let mut l = Lockout::new(cfg());
+        assert_eq!(l.issued(), Issued::default());
+        let a = ip("192.0.2.1");
+        for t in 0..4 {
+            l.failed(t, a, "1001");
+        }
+        // 3 failures ban the source, the 4th locks the name
+        assert_eq!(
+            l.issued(),
+            Issued {
+                sources: 1,
+                users: 1
+            }
+        );
+        assert_eq!(l.bans(10).len(), 2);
+        assert!(l.lift(10, &BanTarget::Source(a)));
+        // the lifted source guesses again: a second ban
+        for t in 20..23 {
+            l.failed(t, a, "1002");
+        }
+        // a locked name tried again from elsewhere counts against that source
+        let b = ip("192.0.2.2");
+        for t in 30..33 {
+            l.failed_while_locked(t, b, "1001");
+        }
+        assert_eq!(
+            l.issued(),
+            Issued {
+                sources: 3,
+                users: 1
+            }
+        );
+        // bans end; the counter does not go back
+        assert!(l.bans(1_000_000).is_empty());
+        assert_eq!(
+            l.issued(),
+            Issued {
+                sources: 3,
+                users: 1
+            }
+        );
+        // trusted sources are never banned nor counted
+        let mut t = Lockout::new(LockoutConfig {
+            trusted: vec!["192.0.2.0/24".parse().unwrap()],
+            ..cfg()
+        });
+        for n in 0..10 {
+            t.failed(n, a, "1001");
+        }
+        assert_eq!(t.issued().sources, 0);
     }
 }

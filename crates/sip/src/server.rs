@@ -542,6 +542,15 @@ impl SipServer {
             .unwrap_or_default()
     }
 
+    /// Sources banned and user names locked since the start.
+    pub fn auth_bans_issued(&self) -> crate::lockout::Issued {
+        self.inner
+            .lockout
+            .lock()
+            .map(|l| l.issued())
+            .unwrap_or_default()
+    }
+
     /// Lifts a ban or lock before its end (a supervisor's decision; it is
     /// logged and sent to [`SipServer::auth_events`]). False if `target`
     /// was not banned.

@@ -29,6 +29,10 @@ impl Clock for FakeClock {
 struct Book {
     lockout: Mutex<Lockout>,
     clock: Arc<FakeClock>,
+    /// What the gate dropped (set by a test; zeros else).
+    dropped: Mutex<hotline_engine::bans::Dropped>,
+    /// The gate's malformed, throttled and oversized datagrams.
+    gate: Mutex<(u64, u64, u64)>,
 }
 
 impl BanBook for Book {
@@ -40,6 +44,20 @@ impl BanBook for Book {
     }
     fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+    fn dropped(&self) -> hotline_engine::bans::Dropped {
+        *self.dropped.lock().unwrap()
+    }
+    fn counters(&self) -> hotline_engine::bans::GateCounters {
+        let issued = self.lockout.lock().unwrap().issued();
+        let (malformed, throttled, oversized) = *self.gate.lock().unwrap();
+        hotline_engine::bans::GateCounters {
+            malformed_datagrams: malformed,
+            throttled_datagrams: throttled,
+            oversized_datagrams: oversized,
+            sources_banned: issued.sources,
+            users_locked: issued.users,
+        }
     }
 }
 
@@ -86,6 +104,8 @@ async fn world(bans: bool) -> W {
             ..LockoutConfig::default()
         })),
         clock: clock.clone(),
+        dropped: Mutex::default(),
+        gate: Mutex::default(),
     });
     let (events, rx) = tokio::sync::mpsc::unbounded_channel();
     std::mem::forget(events);
@@ -396,4 +416,147 @@ fn targets_parse_to_what_the_lockout_keys() {
     assert!(parse_target("user", &"张".repeat(MAX_USER + 1)).is_err());
     assert!(parse_target("user", "").is_err());
     assert!(parse_target("", "1001").is_err());
+}
+
+impl W {
+    /// `GET /metrics` with the bearer token: (status, text).
+    async fn metrics(&self) -> (StatusCode, String) {
+        let r = self
+            .app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri("/metrics")
+                    .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let s = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 24).await.unwrap();
+        (s, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+}
+
+/// The sample of `family` with `labels` (`""` or `{kind="user"}`) in a
+/// Prometheus text, if there is one.
+fn sample(text: &str, family_and_labels: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(family_and_labels)?
+            .strip_prefix(' ')?
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_show_the_gate_counters_the_bans_in_force_and_issued() {
+    let w = world(true).await;
+    let (s, text) = w.metrics().await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    // before any ban: every series is there, at zero
+    assert_eq!(sample(&text, "hotline_sip_banned_sources"), Some(0.0));
+    assert_eq!(
+        sample(&text, "hotline_sip_bans_issued_total{kind=\"source\"}"),
+        Some(0.0)
+    );
+    // the KPI families are still there, before the defence's
+    assert!(text.find("hotline_calls_offered_total") < text.find("hotline_sip_"));
+    *w.book.dropped.lock().unwrap() = hotline_engine::bans::Dropped {
+        banned_datagrams: 41,
+        banned_connections: 2,
+        scanner_requests: 5,
+    };
+    *w.book.gate.lock().unwrap() = (3, 11, 1);
+    w.guess("198.51.100.7", "1001", 3); // bans the source and locks 1001
+    w.guess("198.51.100.8", "1002", 3); // another source (1002 locked too)
+    let (_, text) = w.metrics().await;
+    for (series, v) in [
+        (
+            "hotline_sip_dropped_datagrams_total{reason=\"malformed\"}",
+            3.0,
+        ),
+        (
+            "hotline_sip_dropped_datagrams_total{reason=\"rate_limited\"}",
+            11.0,
+        ),
+        (
+            "hotline_sip_dropped_datagrams_total{reason=\"banned_source\"}",
+            41.0,
+        ),
+        (
+            "hotline_sip_dropped_datagrams_total{reason=\"scanner\"}",
+            5.0,
+        ),
+        (
+            "hotline_sip_dropped_datagrams_total{reason=\"oversize\"}",
+            1.0,
+        ),
+        ("hotline_sip_banned_connections_total", 2.0),
+        ("hotline_sip_banned_sources", 2.0),
+        ("hotline_sip_locked_users", 2.0),
+        ("hotline_sip_bans_issued_total{kind=\"source\"}", 2.0),
+        ("hotline_sip_bans_issued_total{kind=\"user\"}", 2.0),
+    ] {
+        assert_eq!(sample(&text, series), Some(v), "{series} in\n{text}");
+    }
+    for (family, kind) in [
+        ("hotline_sip_dropped_datagrams_total", "counter"),
+        ("hotline_sip_banned_connections_total", "counter"),
+        ("hotline_sip_banned_sources", "gauge"),
+        ("hotline_sip_locked_users", "gauge"),
+        ("hotline_sip_bans_issued_total", "counter"),
+    ] {
+        assert_eq!(
+            text.matches(&format!("# TYPE {family} {kind}\n")).count(),
+            1,
+            "{family}"
+        );
+        assert!(text.contains(&format!("# HELP {family} ")), "{family}");
+    }
+    // a lift lowers the gauge, not the counter; a ban that ran out leaves too
+    let (s, _) = w
+        .call("DELETE", "/api/sip/bans/source/198.51.100.7", None, true)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, text) = w.metrics().await;
+    assert_eq!(sample(&text, "hotline_sip_banned_sources"), Some(1.0));
+    assert_eq!(
+        sample(&text, "hotline_sip_bans_issued_total{kind=\"source\"}"),
+        Some(2.0)
+    );
+    w.clock.0.fetch_add(31_000, Ordering::SeqCst);
+    let (_, text) = w.metrics().await;
+    assert_eq!(sample(&text, "hotline_sip_banned_sources"), Some(0.0));
+    assert_eq!(sample(&text, "hotline_sip_locked_users"), Some(0.0));
+    assert_eq!(
+        sample(&text, "hotline_sip_bans_issued_total{kind=\"user\"}"),
+        Some(2.0)
+    );
+    // every sample line is `name{labels} value` or `name value`
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let v = l.rsplit(' ').next().unwrap();
+        assert!(v.parse::<f64>().is_ok(), "{l}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_sip_server_the_defence_families_are_zeros() {
+    let w = world(false).await;
+    w.guess("198.51.100.4", "1001", 3);
+    let (s, text) = w.metrics().await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(sample(&text, "hotline_sip_banned_sources"), Some(0.0));
+    assert_eq!(
+        sample(
+            &text,
+            "hotline_sip_dropped_datagrams_total{reason=\"banned_source\"}"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, "hotline_sip_bans_issued_total{kind=\"user\"}"),
+        Some(0.0)
+    );
 }
