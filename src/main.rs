@@ -4,7 +4,6 @@
 
 mod access;
 mod cases;
-mod config;
 mod duty;
 mod notify;
 mod recordings;
@@ -15,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use config::settings::Settings;
 use config::Config;
+use hotline_config as config;
 use hotline_engine::Engine;
 use hotline_media::MediaEngine;
 use hotline_recorder::Recorder;

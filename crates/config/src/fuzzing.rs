@@ -8,7 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 #[cfg(test)]
-#[path = "../../fuzz/replay.rs"]
+#[path = "../../../fuzz/replay.rs"]
 mod replay;
 
 use crate::config::settings::Center;
@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn the_config_corpus_and_its_mutations_break_no_invariant() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let seeds = replay::corpus(&root.join("fuzz/corpus/config_toml"));
         assert!(seeds.len() >= 3, "the corpus is in fuzz/corpus/config_toml");
         let valid = std::cell::Cell::new(0);
