@@ -251,10 +251,7 @@ fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) 
     let mut text = runtime.block_on(report::run(&cfg, args, now))?;
     let html = args.format == report::Format::Html;
     let visits = runtime.block_on(worklist::report_section(&cfg, html))?;
-    match text.rfind("</body>") {
-        Some(at) if html => text.insert_str(at, &visits),
-        _ => text.push_str(&visits),
-    }
+    hotline_api::report::insert_section(&mut text, &visits, html);
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("--out: cannot write {}", path.display()))?,

@@ -31,6 +31,7 @@ mod linetests;
 mod monitor;
 pub mod quality;
 mod recordings;
+pub mod report;
 pub mod routes;
 pub mod tls;
 pub mod worklist;
