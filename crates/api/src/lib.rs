@@ -22,6 +22,7 @@ pub mod auth;
 pub mod bans;
 pub mod case_deadlines;
 pub mod cases;
+pub mod cases_text;
 pub mod desk;
 pub mod duty;
 pub mod edge;
