@@ -13,7 +13,7 @@ use hotline_cases::Severity;
 use hotline_core::{CallEvent, Clock, SystemClock};
 use hotline_engine::owners::CaseOwners;
 use hotline_engine::routing::NumberPattern;
-use hotline_store::{CaseFilter, CaseStatus, Store, MAX_CASE_PAGE};
+use hotline_store::{CaseFilter, CaseStatus, MAX_CASE_PAGE};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -108,17 +108,10 @@ pub enum CasesCmd {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 /// Runs `hotline cases ...`.
 pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
     let now = SystemClock.now_ms();
-    let rt = runtime()?;
+    let rt = crate::runtime()?;
     match cmd {
         CasesCmd::List {
             status,
@@ -152,7 +145,7 @@ pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
                 ..CaseFilter::default()
             };
             let page = rt.block_on(async {
-                open(cfg)
+                crate::open_store(cfg)
                     .await?
                     .case_page(&f)
                     .await
@@ -163,7 +156,7 @@ pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
             Ok(())
         }
         CasesCmd::Show { id } => rt.block_on(async {
-            let store = open(cfg).await?;
+            let store = crate::open_store(cfg).await?;
             let text = hotline_api::cases_text::show(&store, id, now)
                 .await?
                 .ok_or_else(|| anyhow!("no case {id}"))?;
@@ -190,7 +183,7 @@ pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
                 bail!("--from must be before --to");
             }
             let rows = rt.block_on(async {
-                open(cfg)
+                crate::open_store(cfg)
                     .await?
                     .cases_with_repeats(from_ms, to_ms, now)
                     .await
@@ -209,10 +202,4 @@ pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
 
 fn short(s: &str) -> String {
     s.chars().take(32).collect()
-}
-
-async fn open(cfg: &Config) -> Result<Store> {
-    Store::connect(&cfg.database_url())
-        .await
-        .context("cannot open the database (storage.database_url)")
 }

@@ -237,16 +237,28 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// A single-threaded runtime for a subcommand's database work.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The config's database, for a subcommand (`storage.database_url`).
+async fn open_store(cfg: &Config) -> Result<hotline_store::Store> {
+    hotline_store::Store::connect(&cfg.database_url())
+        .await
+        .context("cannot open the database (storage.database_url)")
+}
+
 fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) -> Result<()> {
     use hotline_core::Clock;
     let mut cfg = Config::load(config_path)?;
     if let Some(data) = data {
         cfg.storage.data_dir = data;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     let now = hotline_core::SystemClock.now_ms();
     let mut text = runtime.block_on(report::run(&cfg, args, now))?;
     let html = args.format == report::Format::Html;

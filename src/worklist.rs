@@ -97,19 +97,9 @@ pub enum WorklistCmd {
     Quotas,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 async fn service(cfg: &Config, center: &Center) -> Result<Worklist> {
-    let store = hotline_store::Store::connect(&cfg.database_url())
-        .await
-        .context("cannot open the database (storage.database_url)")?;
     Worklist::start(
-        store,
+        crate::open_store(cfg).await?,
         cfg.worklist.service_config(cfg, center),
         Arc::new(hotline_core::SystemClock),
         None,
@@ -128,7 +118,7 @@ async fn campaign_id(w: &Worklist, which: &str) -> Result<i64> {
 /// Runs `hotline worklist ...`.
 pub fn run(cfg: &Config, cmd: WorklistCmd) -> Result<()> {
     let center = Center::build(cfg)?;
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let w = service(cfg, &center).await?;
         match cmd {
             WorklistCmd::Import { file, name, queue, due, by } => {
