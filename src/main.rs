@@ -502,23 +502,9 @@ async fn console(
     store: hotline_store::Store,
     blacklist: hotline_engine::routing::Blacklist,
 ) -> Result<hotline_api::Console> {
-    let c = &cfg.console;
-    let mut ccfg =
-        hotline_api::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
-    ccfg.api_token = cfg.http.api_token.clone();
-    ccfg.secure_cookies = cfg.http.tls_cert.is_some();
-    ccfg.session_idle_s = c.session_idle_s;
-    ccfg.session_max_s = c.session_max_s;
-    ccfg.login_attempts = c.login_attempts;
-    ccfg.login_window_s = c.login_window_s;
-    ccfg.open_read_api = c.open_read_api;
-    ccfg.calendar = cfg.calendar()?;
-    if !cfg.quality_forms.is_empty() {
-        ccfg.quality_forms = cfg.quality_forms.clone();
-    }
     let console = hotline_api::Console::new(
         store,
-        ccfg,
+        cfg.console_config()?,
         std::sync::Arc::new(hotline_core::SystemClock),
         Some(blacklist),
     );
@@ -673,31 +659,13 @@ async fn run(settings: Settings) -> Result<()> {
         hotline_api::worklist::service::tee(events_rx, event_outputs);
         engine = engine.with_live_events(events_tx);
     }
-    let pending = hotline_engine::callback::load_pending(
-        &store,
-        hotline_core::Clock::now_ms(&hotline_core::SystemClock),
-    )
-    .await;
-    if !pending.is_empty() {
-        info!(
-            count = pending.len(),
-            "callbacks pending from before the restart are taken over"
-        );
-    }
+    // callbacks pending from before a restart are taken over; the other
     // calls a killed engine left unfinished get their end and CDR
-    let keep: std::collections::HashSet<_> = pending.iter().map(|p| p.id.clone()).collect();
-    let closed = hotline_engine::restart::close_interrupted(
+    let pending = hotline_engine::restart::take_over(
         &store,
         hotline_core::Clock::now_ms(&hotline_core::SystemClock),
-        &keep,
     )
     .await;
-    if closed > 0 {
-        info!(
-            count = closed,
-            "calls interrupted by the previous run closed"
-        );
-    }
     engine = engine.with_pending_callbacks(pending);
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");

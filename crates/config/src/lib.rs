@@ -15,6 +15,7 @@ use crate as config;
 
 pub mod agent_numbers;
 pub mod cases;
+pub mod console;
 pub mod duty;
 #[cfg(test)]
 mod fuzzing;
