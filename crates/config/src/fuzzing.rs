@@ -1,8 +1,8 @@
 //! The config file as fuzz input (issue 19): the TOML an operator writes, or
 //! a config management tool renders, through every step that needs no file
-//! of its own. Called by the cargo-fuzz target `config_toml` (which includes
-//! this module and `src/config` by path: the binary has no library target)
-//! and by the stable smoke run below.
+//! of its own. Called by the cargo-fuzz target `config_toml` (which depends
+//! on this crate and includes this test-only module by path) and by the
+//! stable smoke run below.
 
 // the oracles' expects are the findings: a panic here is a bug found
 #![allow(clippy::expect_used, clippy::unwrap_used)]

@@ -221,7 +221,7 @@ pub struct SipSection {
     pub min_se_s: u32,
     /// `[sip.lockout]`: password guessing defence.
     pub lockout: lockout::LockoutSection,
-    /// `[sip.tls]`: SIP over TLS (src/config/tls.rs).
+    /// `[sip.tls]`: SIP over TLS (tls.rs).
     pub tls: tls::TlsSection,
 }
 
