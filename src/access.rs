@@ -7,7 +7,7 @@
 use crate::config::Config;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use hotline_core::{CallId, CallType, Clock, SystemClock};
+use hotline_core::{CallType, Clock, SystemClock};
 use hotline_recorder::access::{AccessError, Actor, RecordingAccess};
 use hotline_store::{Role, Store, User};
 use std::path::{Path, PathBuf};
@@ -70,19 +70,6 @@ pub struct ListFilter {
     /// At most this many (newest first).
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-async fn open_store(cfg: &Config) -> Result<Store> {
-    Store::connect(&cfg.database_url())
-        .await
-        .with_context(|| "cannot open the database (storage.database_url)")
 }
 
 fn read_password(path: &Path) -> Result<String> {
@@ -153,8 +140,8 @@ pub fn users(cfg: &Config, cmd: UsersCmd) -> Result<()> {
                 bail!("--password-file: the password needs at least 8 characters");
             }
             let hash = hotline_api::hash_password(&password)?;
-            runtime()?.block_on(async {
-                let store = open_store(cfg).await?;
+            crate::runtime()?.block_on(async {
+                let store = crate::open_store(cfg).await?;
                 let now = SystemClock.now_ms();
                 store
                     .put_user(
@@ -185,7 +172,7 @@ pub fn users(cfg: &Config, cmd: UsersCmd) -> Result<()> {
 /// The recording-access service over the config's store and recordings.
 async fn recording_access(cfg: &Config) -> Result<RecordingAccess> {
     Ok(RecordingAccess::new(
-        open_store(cfg).await?,
+        crate::open_store(cfg).await?,
         cfg.recordings_dir(),
     ))
 }
@@ -211,7 +198,7 @@ fn actor(user: &User) -> Actor {
 pub fn mark(cfg: &Config, id: &str, kind: &str, note: &str, who: &Credentials) -> Result<()> {
     RecordingAccess::call_id(id).map_err(flagged)?;
     RecordingAccess::check_mark(kind, note).map_err(flagged)?;
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let access = recording_access(cfg).await?;
         let user = authenticate(access.store(), who).await?;
         need(&user, Role::Supervisor, "mark recordings")?;
@@ -228,7 +215,7 @@ pub fn mark(cfg: &Config, id: &str, kind: &str, note: &str, who: &Credentials) -
 /// refusal is on record).
 pub fn release(cfg: &Config, id: &str, reason: &str, who: &Credentials) -> Result<()> {
     RecordingAccess::call_id(id).map_err(flagged)?;
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let access = recording_access(cfg).await?;
         let user = authenticate(access.store(), who).await?;
         let n = access
@@ -249,8 +236,8 @@ pub fn audit_cli_access(
     reason: &str,
     who: Option<&Credentials>,
 ) -> Result<()> {
-    runtime()?.block_on(async {
-        let store = open_store(cfg).await?;
+    crate::runtime()?.block_on(async {
+        let store = crate::open_store(cfg).await?;
         let name = match who {
             Some(c) => {
                 let user = authenticate(&store, c).await?;
@@ -273,7 +260,7 @@ pub fn audit_cli_access(
 /// its audio is still there.
 pub fn recording_file(cfg: &Config, id: &str) -> Result<PathBuf> {
     RecordingAccess::call_id(id).map_err(flagged)?;
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let access = recording_access(cfg).await?;
         let (_, path) = access.resolve(id).await.map_err(flagged)?;
         Ok(path)
@@ -314,113 +301,43 @@ pub fn list(cfg: &Config, f: &ListFilter) -> Result<()> {
                 .ok_or_else(|| anyhow!("--type: `{t}` is not one of {}", CallType::names()))
         })
         .transpose()?;
-    runtime()?.block_on(async {
-        let store = open_store(cfg).await?;
-        let held = store.held_calls().await?;
-        let cdrs = store.recent_cdrs(1_000_000).await?;
-        println!("call_id,arrived,caller,agent,queue,type,talk_s,marks,hold,path");
-        let mut shown = 0;
-        for c in cdrs {
-            if shown >= f.limit {
-                break;
-            }
-            let Some(path) = &c.recording_path else {
-                continue;
-            };
-            if from.is_some_and(|t| c.arrived_ms < t) || to.is_some_and(|t| c.arrived_ms >= t) {
-                continue;
-            }
-            if f.caller.as_ref().is_some_and(|n| *n != c.caller)
-                || f.agent
-                    .as_ref()
-                    .is_some_and(|a| c.agent.as_ref().map(|x| x.as_str()) != Some(a.as_str()))
-                || call_type.is_some_and(|t| t != c.call_type)
-                || f.min_duration
-                    .is_some_and(|s| c.talk_ms.unwrap_or(0) < i64::from(s) * 1000)
-            {
-                continue;
-            }
-            let id = c.call_id.as_str().to_string();
-            let marks = store.marks(&id).await?;
-            if f.marked && marks.is_empty() {
-                continue;
-            }
-            let kinds: Vec<&str> = marks.iter().map(|m| m.kind.as_str()).collect();
-            let arrived = cal.format_with_offset(c.arrived_ms);
-            println!(
-                "{id},{arrived},{},{},{},{},{:.1},{},{},{path}",
-                csv(&c.caller),
-                c.agent.as_ref().map(|a| a.as_str()).unwrap_or(""),
-                c.queue.as_ref().map(|q| q.as_str()).unwrap_or(""),
-                c.call_type.as_str(),
-                c.talk_ms.unwrap_or(0) as f64 / 1000.0,
-                kinds.join("+"),
-                if held.contains(&id) { "held" } else { "" },
-            );
-            shown += 1;
-        }
+    let q = hotline_recorder::listing::ListQuery {
+        caller: f.caller.clone(),
+        agent: f.agent.clone(),
+        from_ms: from,
+        to_ms: to,
+        marked: f.marked,
+        call_type,
+        min_talk_ms: f.min_duration.map(|s| i64::from(s) * 1000),
+        limit: f.limit,
+    };
+    crate::runtime()?.block_on(async {
+        let store = crate::open_store(cfg).await?;
+        print!(
+            "{}",
+            hotline_recorder::listing::list_csv(&store, &cal, &q).await?
+        );
         Ok(())
     })
-}
-
-fn csv(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// `hotline recordings show`: one recording's call, marks and accesses.
 pub fn show(cfg: &Config, id: &str) -> Result<()> {
     hotline_evidence::validate_id(id)?;
-    runtime()?.block_on(async {
-        let store = open_store(cfg).await?;
-        let c = store
-            .cdr(&CallId::from_stored(id))
+    crate::runtime()?.block_on(async {
+        let store = crate::open_store(cfg).await?;
+        let text = hotline_recorder::listing::show_text(&store, id)
             .await?
             .ok_or_else(|| anyhow!("recording {id}: no such call"))?;
-        println!("call      {id}");
-        println!("caller    {}", c.caller);
-        println!(
-            "agent     {}",
-            c.agent.as_ref().map(|a| a.as_str()).unwrap_or("-")
-        );
-        println!(
-            "queue     {}",
-            c.queue.as_ref().map(|q| q.as_str()).unwrap_or("-")
-        );
-        println!("type      {}", c.call_type.as_str());
-        println!("talk      {:.1} s", c.talk_ms.unwrap_or(0) as f64 / 1000.0);
-        println!("recording {}", c.recording_path.as_deref().unwrap_or("-"));
-        println!("sha256    {}", c.recording_sha256.as_deref().unwrap_or("-"));
-        for m in store.marks(id).await? {
-            println!(
-                "mark      {} by {} at {}: {}{}",
-                m.kind.as_str(),
-                m.by,
-                m.at_ms,
-                m.note,
-                match (&m.released_by, m.released_ms) {
-                    (Some(by), Some(at)) => format!(" (released by {by} at {at})"),
-                    _ => " (on hold)".into(),
-                }
-            );
-        }
-        for a in store.audit(Some(id)).await? {
-            println!(
-                "access    {} {} by {}: {}",
-                a.at_ms, a.action, a.who, a.reason
-            );
-        }
+        print!("{text}");
         Ok(())
     })
 }
 
 /// `hotline audit [--verify]`: the access log, or a check of its chain.
 pub fn audit(cfg: &Config, verify: bool, call: Option<&str>) -> Result<()> {
-    runtime()?.block_on(async {
-        let store = open_store(cfg).await?;
+    crate::runtime()?.block_on(async {
+        let store = crate::open_store(cfg).await?;
         if verify {
             return match store.verify_audit().await? {
                 Ok(n) => {
@@ -430,19 +347,10 @@ pub fn audit(cfg: &Config, verify: bool, call: Option<&str>) -> Result<()> {
                 Err(b) => Err(anyhow!("audit log FAULT: {b}")),
             };
         }
-        println!("id,at_ms,who,action,call_id,reason,hash");
-        for a in store.audit(call).await? {
-            println!(
-                "{},{},{},{},{},{},{}",
-                a.id,
-                a.at_ms,
-                csv(&a.who),
-                csv(&a.action),
-                a.call_id.as_deref().unwrap_or(""),
-                csv(&a.reason),
-                a.hash
-            );
-        }
+        print!(
+            "{}",
+            hotline_recorder::listing::audit_csv(&store, call).await?
+        );
         Ok(())
     })
 }

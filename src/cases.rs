@@ -1,18 +1,19 @@
 //! Complaint cases in the binary: the console's case desk wired at start
 //! (settings from `[cases]`, the engine's owner map, the deadline task
 //! publishing `case_warning` / `case_overdue` to the event log and the live
-//! stream) and `hotline cases list|show|export`.
+//! stream) and the flags of `hotline cases list|show|export` (the text is
+//! `hotline_api::cases_text`).
 
 use crate::config::Config;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use hotline_api::case_deadlines;
 use hotline_api::cases::{CaseDesk, CasesConfig};
-use hotline_cases::{Severity, Stage};
+use hotline_cases::Severity;
 use hotline_core::{CallEvent, Clock, SystemClock};
 use hotline_engine::owners::CaseOwners;
 use hotline_engine::routing::NumberPattern;
-use hotline_store::{Case, CaseFilter, CaseStatus, Store, MAX_CASE_PAGE};
+use hotline_store::{CaseFilter, CaseStatus, MAX_CASE_PAGE};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -107,72 +108,10 @@ pub enum CasesCmd {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// A CSV field: quoted when needed; a leading `=`, `+`, `-`, `@` is
-/// defused so a spreadsheet does not run it as a formula.
-fn csv(s: &str) -> String {
-    let s = if s.starts_with(['=', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-fn opt(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("")
-}
-
-fn num(v: Option<i64>) -> String {
-    v.map(|n| n.to_string()).unwrap_or_default()
-}
-
-const HEADER: &str = "id,number,customer_name,owner,severity,stage,status,valid,validity_reason,\
-opened_ms,deadline_ms,replied_ms,closed_ms,overdue,escalated_to,agent_concerned,call_id,title,closing_summary";
-
-fn row(c: &Case, now: i64) -> String {
-    [
-        c.id.to_string(),
-        csv(&c.number),
-        csv(opt(&c.customer_name)),
-        csv(&c.owner),
-        c.severity.to_string(),
-        c.stage.to_string(),
-        if c.is_closed() { "closed" } else { "open" }.into(),
-        match c.valid {
-            Some(true) => "valid".into(),
-            Some(false) => "invalid".into(),
-            None => String::new(),
-        },
-        csv(opt(&c.validity_reason)),
-        c.opened_ms.to_string(),
-        c.deadline_ms.to_string(),
-        num(c.replied_ms),
-        num(c.closed_ms),
-        c.overdue_at(now).to_string(),
-        csv(opt(&c.escalated_to)),
-        csv(opt(&c.agent_concerned)),
-        csv(opt(&c.call_id)),
-        csv(&c.title),
-        csv(opt(&c.closing_summary)),
-    ]
-    .join(",")
-}
-
 /// Runs `hotline cases ...`.
 pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
     let now = SystemClock.now_ms();
-    let rt = runtime()?;
+    let rt = crate::runtime()?;
     match cmd {
         CasesCmd::List {
             status,
@@ -206,70 +145,22 @@ pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
                 ..CaseFilter::default()
             };
             let page = rt.block_on(async {
-                open(cfg)
+                crate::open_store(cfg)
                     .await?
                     .case_page(&f)
                     .await
                     .map_err(anyhow::Error::from)
             })?;
-            println!("{HEADER}");
-            for c in &page.items {
-                println!("{}", row(c, now));
-            }
+            print!("{}", hotline_api::cases_text::list_csv(&page.items, now));
             eprintln!("{} of {} cases", page.items.len(), page.total);
             Ok(())
         }
         CasesCmd::Show { id } => rt.block_on(async {
-            let store = open(cfg).await?;
-            let c = store
-                .case(id)
+            let store = crate::open_store(cfg).await?;
+            let text = hotline_api::cases_text::show(&store, id, now)
                 .await?
                 .ok_or_else(|| anyhow!("no case {id}"))?;
-            println!(
-                "case {}  {}  owner {}  {}  {}",
-                c.id,
-                c.number,
-                c.owner,
-                c.severity,
-                if c.is_closed() { "closed" } else { "open" }
-            );
-            println!("title: {}", c.title);
-            println!(
-                "stage: {} (next: {})",
-                c.stage,
-                c.stage.next().map_or("-", Stage::as_str)
-            );
-            println!(
-                "reply deadline: {}{}",
-                c.deadline_ms,
-                if c.overdue_at(now) { "  OVERDUE" } else { "" }
-            );
-            if let Some(v) = c.valid {
-                println!(
-                    "judged {}: {}",
-                    if v { "valid" } else { "invalid" },
-                    opt(&c.validity_reason)
-                );
-            }
-            if let Some(e) = &c.escalated_to {
-                println!("escalated to {e}");
-            }
-            if let Some(a) = &c.agent_concerned {
-                println!("about agent {a}");
-            }
-            println!("timeline:");
-            for s in store.case_steps(id).await? {
-                println!(
-                    "  {}  {:<11} {:<10} {}",
-                    s.at_ms,
-                    s.action,
-                    s.by,
-                    s.note.replace('\n', "\n      ")
-                );
-            }
-            for l in store.case_links(id).await? {
-                println!("link: {} {} (by {})", l.kind.as_str(), l.target, l.by);
-            }
+            print!("{text}");
             Ok(())
         }),
         CasesCmd::Export { from, to, out } => {
@@ -292,17 +183,13 @@ pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
                 bail!("--from must be before --to");
             }
             let rows = rt.block_on(async {
-                open(cfg)
+                crate::open_store(cfg)
                     .await?
                     .cases_with_repeats(from_ms, to_ms, now)
                     .await
                     .map_err(anyhow::Error::from)
             })?;
-            let mut text = format!("{HEADER},repeat_calls\n");
-            for r in &rows {
-                text.push_str(&row(&r.case, now));
-                text.push_str(&format!(",{}\n", r.repeat_calls));
-            }
+            let text = hotline_api::cases_text::export_csv(&rows, now);
             match out {
                 Some(p) => std::fs::write(&p, text)
                     .with_context(|| format!("--out: cannot write {}", p.display()))?,
@@ -315,30 +202,4 @@ pub fn run(cfg: &Config, cmd: CasesCmd) -> Result<()> {
 
 fn short(s: &str) -> String {
     s.chars().take(32).collect()
-}
-
-async fn open(cfg: &Config) -> Result<Store> {
-    Store::connect(&cfg.database_url())
-        .await
-        .context("cannot open the database (storage.database_url)")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv("plain"), "plain");
-        assert_eq!(csv("a,b"), "\"a,b\"");
-        assert_eq!(csv("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
-        assert_eq!(csv("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(
-            csv("+8613800000000"),
-            "+8613800000000",
-            "numbers keep their +"
-        );
-        assert_eq!(csv("-1"), "'-1");
-    }
 }

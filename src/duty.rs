@@ -134,27 +134,17 @@ pub enum HandoverCmd {
 }
 
 async fn open(cfg: &Config) -> Result<(hotline_store::Store, hotline_core::Calendar)> {
-    let store = hotline_store::Store::connect(&cfg.database_url())
-        .await
-        .context("storage: cannot open the database")?;
-    Ok((store, cfg.calendar()?))
+    Ok((crate::open_store(cfg).await?, cfg.calendar()?))
 }
 
 fn date(flag: &str, s: &str) -> Result<jiff::civil::Date> {
     hotline_core::calendar::parse_date(s).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 /// Runs `hotline roster`.
 pub fn roster(cfg: &Config, cmd: RosterCmd) -> Result<()> {
     let now = hotline_core::SystemClock.now_ms();
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let (store, cal) = open(cfg).await?;
         let board = board(cfg, &store, &cal).await?;
         let fail = |e: hotline_api::ApiError| anyhow::anyhow!("{}", e.message);
@@ -218,7 +208,7 @@ pub fn roster(cfg: &Config, cmd: RosterCmd) -> Result<()> {
 /// Runs `hotline handover`.
 pub fn handover(cfg: &Config, cmd: HandoverCmd) -> Result<()> {
     let now = hotline_core::SystemClock.now_ms();
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let (store, cal) = open(cfg).await?;
         let HandoverCmd::List { from, to } = cmd;
         let today = cal.date_of(now)?;

@@ -4,7 +4,6 @@
 
 mod access;
 mod cases;
-mod config;
 mod duty;
 mod notify;
 mod recordings;
@@ -15,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use config::settings::Settings;
 use config::Config;
+use hotline_config as config;
 use hotline_engine::Engine;
 use hotline_media::MediaEngine;
 use hotline_recorder::Recorder;
@@ -237,24 +237,33 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// A single-threaded runtime for a subcommand's database work.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The config's database, for a subcommand (`storage.database_url`).
+async fn open_store(cfg: &Config) -> Result<hotline_store::Store> {
+    hotline_store::Store::connect(&cfg.database_url())
+        .await
+        .context("cannot open the database (storage.database_url)")
+}
+
 fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) -> Result<()> {
     use hotline_core::Clock;
     let mut cfg = Config::load(config_path)?;
     if let Some(data) = data {
         cfg.storage.data_dir = data;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     let now = hotline_core::SystemClock.now_ms();
     let mut text = runtime.block_on(report::run(&cfg, args, now))?;
     let html = args.format == report::Format::Html;
     let visits = runtime.block_on(worklist::report_section(&cfg, html))?;
-    match text.rfind("</body>") {
-        Some(at) if html => text.insert_str(at, &visits),
-        _ => text.push_str(&visits),
-    }
+    hotline_api::report::insert_section(&mut text, &visits, html);
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("--out: cannot write {}", path.display()))?,
@@ -493,23 +502,9 @@ async fn console(
     store: hotline_store::Store,
     blacklist: hotline_engine::routing::Blacklist,
 ) -> Result<hotline_api::Console> {
-    let c = &cfg.console;
-    let mut ccfg =
-        hotline_api::ConsoleConfig::new(cfg.recordings_dir(), cfg.storage.data_dir.clone());
-    ccfg.api_token = cfg.http.api_token.clone();
-    ccfg.secure_cookies = cfg.http.tls_cert.is_some();
-    ccfg.session_idle_s = c.session_idle_s;
-    ccfg.session_max_s = c.session_max_s;
-    ccfg.login_attempts = c.login_attempts;
-    ccfg.login_window_s = c.login_window_s;
-    ccfg.open_read_api = c.open_read_api;
-    ccfg.calendar = cfg.calendar()?;
-    if !cfg.quality_forms.is_empty() {
-        ccfg.quality_forms = cfg.quality_forms.clone();
-    }
     let console = hotline_api::Console::new(
         store,
-        ccfg,
+        cfg.console_config()?,
         std::sync::Arc::new(hotline_core::SystemClock),
         Some(blacklist),
     );
@@ -664,31 +659,13 @@ async fn run(settings: Settings) -> Result<()> {
         hotline_api::worklist::service::tee(events_rx, event_outputs);
         engine = engine.with_live_events(events_tx);
     }
-    let pending = hotline_engine::callback::load_pending(
-        &store,
-        hotline_core::Clock::now_ms(&hotline_core::SystemClock),
-    )
-    .await;
-    if !pending.is_empty() {
-        info!(
-            count = pending.len(),
-            "callbacks pending from before the restart are taken over"
-        );
-    }
+    // callbacks pending from before a restart are taken over; the other
     // calls a killed engine left unfinished get their end and CDR
-    let keep: std::collections::HashSet<_> = pending.iter().map(|p| p.id.clone()).collect();
-    let closed = hotline_engine::restart::close_interrupted(
+    let pending = hotline_engine::restart::take_over(
         &store,
         hotline_core::Clock::now_ms(&hotline_core::SystemClock),
-        &keep,
     )
     .await;
-    if closed > 0 {
-        info!(
-            count = closed,
-            "calls interrupted by the previous run closed"
-        );
-    }
     engine = engine.with_pending_callbacks(pending);
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");

@@ -57,7 +57,9 @@ pub async fn start(
                     };
                     tokio::time::sleep(std::time::Duration::from_millis((at - now).max(0) as u64))
                         .await;
-                    match crate::report::day_csv(&store, &center, &day).await {
+                    match hotline_api::report::day_csv(&store, &center.calendar, &center.kpi, &day)
+                        .await
+                    {
                         Ok(text) => {
                             if !n.send_report(&day, text, SystemClock.now_ms()) {
                                 warn!(%day, "daily report not queued (notifier busy)");

@@ -170,15 +170,10 @@ pub fn run(config_path: &Path, data: Option<PathBuf>, cmd: RecordingsCmd) -> Res
                 "os:{}",
                 std::env::var("USER").unwrap_or_else(|_| "unknown".into())
             );
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
+            let rt = crate::runtime()?;
             let policy = Center::build(&cfg)?.retention;
             let summary = rt.block_on(async {
-                let store = hotline_store::Store::connect(&cfg.database_url())
-                    .await
-                    .context("cannot open the database")?;
+                let store = crate::open_store(&cfg).await?;
                 hotline_recorder::retention::run_pass(
                     &cfg.recordings_dir(),
                     &policy,

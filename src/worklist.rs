@@ -97,19 +97,9 @@ pub enum WorklistCmd {
     Quotas,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 async fn service(cfg: &Config, center: &Center) -> Result<Worklist> {
-    let store = hotline_store::Store::connect(&cfg.database_url())
-        .await
-        .context("cannot open the database (storage.database_url)")?;
     Worklist::start(
-        store,
+        crate::open_store(cfg).await?,
         cfg.worklist.service_config(cfg, center),
         Arc::new(hotline_core::SystemClock),
         None,
@@ -120,17 +110,15 @@ async fn service(cfg: &Config, center: &Center) -> Result<Worklist> {
 }
 
 async fn campaign_id(w: &Worklist, which: &str) -> Result<i64> {
-    let all = w.store().campaigns().await?;
-    all.iter()
-        .find(|c| c.name == which || c.id.to_string() == which)
-        .map(|c| c.id)
+    hotline_api::worklist::text::campaign_id(w, which)
+        .await?
         .ok_or_else(|| anyhow::anyhow!("no campaign `{which}` (hotline worklist list shows them)"))
 }
 
 /// Runs `hotline worklist ...`.
 pub fn run(cfg: &Config, cmd: WorklistCmd) -> Result<()> {
     let center = Center::build(cfg)?;
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let w = service(cfg, &center).await?;
         match cmd {
             WorklistCmd::Import { file, name, queue, due, by } => {
@@ -219,26 +207,11 @@ pub fn run(cfg: &Config, cmd: WorklistCmd) -> Result<()> {
                     }
                     None => w.list(&viewer, false, 0).await?,
                 };
-                let now = w.now_ms();
                 let cal = &center.calendar;
-                println!("id,kind,number,name,card,owner,created,due,attempts,outcome,overdue");
-                for i in items.iter().filter(|i| i.visible_to(&viewer)) {
-                    let fields = [
-                        i.id.to_string(),
-                        i.new.kind.to_string(),
-                        i.new.number.clone(),
-                        i.new.name.clone(),
-                        i.new.card.clone(),
-                        i.new.owner.to_string(),
-                        cal.format(i.new.created_ms),
-                        cal.format(i.new.deadline_ms),
-                        i.attempts.to_string(),
-                        i.outcome.map(|o| o.as_str().to_string()).unwrap_or_default(),
-                        i.is_overdue(now).to_string(),
-                    ];
-                    let line: Vec<String> = fields.iter().map(|f| hotline_worklist::csv::quote(f)).collect();
-                    println!("{}", line.join(","));
-                }
+                print!(
+                    "{}",
+                    hotline_api::worklist::text::list_csv(&items, &viewer, cal, w.now_ms())
+                );
                 if campaign.is_none() {
                     for c in w.store().campaigns().await? {
                         eprintln!("campaign {} `{}` (created {} by {})", c.id, c.name, cal.format(c.created_ms), c.created_by);
@@ -247,53 +220,11 @@ pub fn run(cfg: &Config, cmd: WorklistCmd) -> Result<()> {
                 Ok(())
             }
             WorklistCmd::Quotas => {
-                print!("{}", quota_csv(&w).await?);
+                print!("{}", hotline_api::worklist::text::quota_csv(&w).await?);
                 Ok(())
             }
         }
     })
-}
-
-/// Quota progress per agent (week and month) and this week's calls
-/// returned, as CSV sections (also appended to `hotline report --format csv`).
-pub async fn quota_csv(w: &Worklist) -> Result<String> {
-    let mut out = String::from("period,agent,target,valid,made,remaining,percent\n");
-    for period in [
-        hotline_worklist::Period::Week,
-        hotline_worklist::Period::Month,
-    ] {
-        for q in w.quotas(period).await? {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{:.1}\n",
-                period.as_str(),
-                hotline_worklist::csv::quote(q.agent.as_str()),
-                q.target,
-                q.valid,
-                q.made,
-                q.remaining,
-                q.percent
-            ));
-        }
-    }
-    let week = w.weekly(None).await?;
-    let r = &week.returned;
-    out.push_str("\nweek_from,owed,returned,returned_in_time,open,overdue,percent_returned,avg_time_to_return_s\n");
-    out.push_str(&format!(
-        "{},{},{},{},{},{},{},{}\n",
-        w.config().calendar.format_with_offset(week.from_ms),
-        r.owed,
-        r.returned,
-        r.returned_in_time,
-        r.open,
-        r.overdue,
-        r.percent_returned
-            .map(|p| format!("{p:.1}"))
-            .unwrap_or_default(),
-        r.avg_time_to_return_ms
-            .map(|t| (t / 1000).to_string())
-            .unwrap_or_default()
-    ));
-    Ok(out)
 }
 
 /// The work list's part of `hotline report`: quota progress and calls
@@ -305,33 +236,5 @@ pub async fn report_section(cfg: &Config, html: bool) -> Result<String> {
     }
     let center = Center::build(cfg)?;
     let w = service(cfg, &center).await?;
-    let csv = quota_csv(&w).await?;
-    if !html {
-        return Ok(format!(
-            "\n# return visits (quota progress) and calls returned this week\n{csv}"
-        ));
-    }
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    let mut out = String::from(
-        "<section id=\"worklist\"><h2>回访 return visits and 已复电话 calls returned</h2>",
-    );
-    for block in csv.split("\n\n") {
-        out.push_str("<table>");
-        for (i, line) in block.lines().enumerate() {
-            let cell = if i == 0 { "th" } else { "td" };
-            out.push_str("<tr>");
-            for f in line.split(',') {
-                out.push_str(&format!("<{cell}>{}</{cell}>", esc(f)));
-            }
-            out.push_str("</tr>");
-        }
-        out.push_str("</table>");
-    }
-    out.push_str("</section>");
-    Ok(out)
+    Ok(hotline_api::worklist::text::report_section(&w, html).await?)
 }

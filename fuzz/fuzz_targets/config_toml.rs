@@ -1,15 +1,13 @@
 //! `cargo +nightly fuzz run config_toml --features config`: see
-//! fuzz/README.md. The binary's src/config, included by path (the hotline
-//! package has no library target).
+//! fuzz/README.md. The entry point is hotline-config's fuzzing module
+//! (test-only in that crate), included by path; it names the crate as
+//! `crate::config`.
 #![no_main]
 
+use hotline_config as config;
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/config/mod.rs"]
-mod config;
-
-#[path = "../../src/config/fuzzing.rs"]
+#[path = "../../crates/config/src/fuzzing.rs"]
 mod config_fuzzing;
 
 fuzz_target!(|data: &[u8]| {

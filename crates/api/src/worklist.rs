@@ -10,6 +10,7 @@
 pub mod service;
 #[cfg(test)]
 mod tests;
+pub mod text;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

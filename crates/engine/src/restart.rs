@@ -115,6 +115,32 @@ pub async fn close_interrupted(
     closed
 }
 
+/// At start, before the engine runs: the callbacks pending from before the
+/// restart (returned, for the engine to take over) and every other call the
+/// previous run left unfinished closed with its end and CDR. Errors are
+/// logged by the two steps; the engine starts anyway.
+pub async fn take_over(
+    store: &hotline_store::Store,
+    now: i64,
+) -> Vec<crate::callback::PendingCallback> {
+    let pending = crate::callback::load_pending(store, now).await;
+    if !pending.is_empty() {
+        info!(
+            count = pending.len(),
+            "callbacks pending from before the restart are taken over"
+        );
+    }
+    let keep: HashSet<CallId> = pending.iter().map(|p| p.id.clone()).collect();
+    let closed = close_interrupted(store, now, &keep).await;
+    if closed > 0 {
+        info!(
+            count = closed,
+            "calls interrupted by the previous run closed"
+        );
+    }
+    pending
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,9 @@
 //! - [`columns`]: the one list of figures (name, Prometheus family, help,
 //!   unit) that `/metrics`, the reports and the wallboard are rendered from.
 //! - [`prometheus`]: the same figures in the Prometheus text format.
-//! - [`report`]: a period's figures as CSV or a self-contained HTML page.
+//! - [`report`]: a period's figures as CSV or a self-contained HTML page;
+//!   [`period`]: the period asked for (day, shift, week, month, range) in the
+//!   center's calendar.
 //! - [`cases`]: the complaint-case KPIs (opened, closed, overdue, time to
 //!   reply and close, first-contact resolution), folded from the cases.
 //! - [`erlang`]: the Erlang C model behind `hotline staffing` (agents needed for
@@ -19,6 +21,7 @@ pub mod cases;
 pub mod columns;
 pub mod erlang;
 pub mod kpi;
+pub mod period;
 mod presence;
 pub mod prometheus;
 pub mod report;

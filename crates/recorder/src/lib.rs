@@ -18,6 +18,7 @@
 
 pub mod access;
 mod lanes;
+pub mod listing;
 pub mod retention;
 mod startup;
 mod writer;

@@ -1,14 +1,14 @@
 //! The config file as fuzz input (issue 19): the TOML an operator writes, or
 //! a config management tool renders, through every step that needs no file
-//! of its own. Called by the cargo-fuzz target `config_toml` (which includes
-//! this module and `src/config` by path: the binary has no library target)
-//! and by the stable smoke run below.
+//! of its own. Called by the cargo-fuzz target `config_toml` (which depends
+//! on this crate and includes this test-only module by path) and by the
+//! stable smoke run below.
 
 // the oracles' expects are the findings: a panic here is a bug found
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 #[cfg(test)]
-#[path = "../../fuzz/replay.rs"]
+#[path = "../../../fuzz/replay.rs"]
 mod replay;
 
 use crate::config::settings::Center;
@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn the_config_corpus_and_its_mutations_break_no_invariant() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let seeds = replay::corpus(&root.join("fuzz/corpus/config_toml"));
         assert!(seeds.len() >= 3, "the corpus is in fuzz/corpus/config_toml");
         let valid = std::cell::Cell::new(0);

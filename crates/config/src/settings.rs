@@ -381,12 +381,21 @@ fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig>
 mod tests {
     use super::*;
 
-    /// The shipped config with `extra` replacing a section, prompts made
-    /// absolute (the tests run from the crate root anyway).
+    /// The shipped config with `extra` replacing a section. Its file paths
+    /// (prompts) are relative to the workspace root, where `serve` runs as
+    /// shipped; cargo runs a crate's tests in the crate's directory, so the
+    /// process moves to the root once (every test here wants the same one).
     fn shipped_with(section: &str, replacement: &str) -> Config {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hotline.toml"))
-                .expect("shipped config");
+        static ROOT: std::sync::Once = std::sync::Once::new();
+        ROOT.call_once(|| {
+            std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+                .expect("workspace root");
+        });
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/hotline.toml"
+        ))
+        .expect("shipped config");
         assert!(
             text.contains(section),
             "{section} not in the shipped config"
