@@ -116,6 +116,16 @@ fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// One RTP stream seen in a pcap: packets, the lowest and highest extended
+/// sequence numbers, and the last sequence number with its extension.
+struct Stream {
+    packets: u64,
+    lowest: i64,
+    highest: i64,
+    last: u16,
+    last_ext: i64,
+}
+
 /// Packets received and expected (from the sequence numbers) of every RTP
 /// stream in a pcap file: (received, expected).
 fn rtp_counts(pcap: &[u8]) -> (u64, u64) {
@@ -135,11 +145,9 @@ fn rtp_counts(pcap: &[u8]) -> (u64, u64) {
         }
     };
     let linktype = u32_at(pcap, 20);
-    // per stream (SSRC): packets, lowest and highest extended sequence
-    // number, the last sequence number and its extension
     // per stream: rtpengine writes each packet as received and as sent,
     // with the same SSRC, so a stream is an SSRC between two ports
-    let mut streams: HashMap<(u32, u16, u16), (u64, i64, i64, u16, i64)> = HashMap::new();
+    let mut streams: HashMap<(u32, u16, u16), Stream> = HashMap::new();
     let mut at = 24;
     while at + 16 <= pcap.len() {
         let len = u32_at(pcap, at + 8) as usize;
@@ -173,15 +181,23 @@ fn rtp_counts(pcap: &[u8]) -> (u64, u64) {
             u16::from_be_bytes([ip[ihl + 2], ip[ihl + 3]]),
         );
         let first = i64::from(seq);
-        let s = streams
-            .entry((ssrc, ports.0, ports.1))
-            .or_insert((0, first, first, seq, first));
+        let s = streams.entry((ssrc, ports.0, ports.1)).or_insert(Stream {
+            packets: 0,
+            lowest: first,
+            highest: first,
+            last: seq,
+            last_ext: first,
+        });
         // extend the 16-bit sequence number across wraps
-        let ext = s.4 + i64::from(seq.wrapping_sub(s.3) as i16);
-        *s = (s.0 + 1, s.1.min(ext), s.2.max(ext), seq, ext);
+        let ext = s.last_ext + i64::from(seq.wrapping_sub(s.last) as i16);
+        s.packets += 1;
+        s.lowest = s.lowest.min(ext);
+        s.highest = s.highest.max(ext);
+        s.last = seq;
+        s.last_ext = ext;
     }
     streams.values().fold((0, 0), |(r, e), s| {
-        (r + s.0, e + (s.2 - s.1 + 1).max(0) as u64)
+        (r + s.packets, e + (s.highest - s.lowest + 1).max(0) as u64)
     })
 }
 
