@@ -539,7 +539,9 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 pub struct Metrics {
     cfg: KpiConfig,
-    calls: HashMap<CallId, CallFacts>,
+    /// Boxed: the map's table (a third or more of it empty) then costs a
+    /// pointer per slot instead of a whole record.
+    calls: HashMap<CallId, Box<CallFacts>>,
     /// Ended calls folded by [`Metrics::compact`], by the start of their
     /// arrival's minute ([`ROLLUP_MINUTE_MS`]) or, once older,
     /// quarter-hour ([`ROLLUP_QUARTER_MS`]).
@@ -729,10 +731,10 @@ impl Metrics {
         if !self.calls.contains_key(call) {
             self.calls.insert(
                 call.clone(),
-                CallFacts {
+                Box::new(CallFacts {
                     last_ms: e.at_ms,
                     ..CallFacts::default()
-                },
+                }),
             );
         }
         let Some(f) = self.calls.get_mut(call) else {
