@@ -97,6 +97,15 @@ pub const MAX_STREAM_CLIENTS: usize = 64;
 /// How often the stream carries a KPI snapshot.
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(1);
 
+/// How often the live KPIs fold ended calls into per-minute sums
+/// ([`Metrics::compact`]) and forget old ones: each call's facts are kept
+/// about [`hotline_metrics::kpi::DETAIL_MS`] plus this.
+pub const TIDY_EVERY: Duration = Duration::from_secs(60);
+
+/// The live KPIs forget calls (and sums) that arrived this long ago, ms:
+/// "today" and a night shift that began yesterday need at most a day.
+pub const KEEP_KPI_MS: i64 = 2 * 86_400_000;
+
 /// One frame of the live stream: the SSE event name and its JSON data,
 /// serialised once for every client.
 #[derive(Clone, Debug)]
@@ -164,7 +173,9 @@ impl LiveKpis {
         tokio::spawn(async move {
             let clock = SystemClock;
             let mut metrics = Metrics::new(center.kpi.clone());
-            let mut tidy = tokio::time::interval(Duration::from_secs(3600));
+            // every minute: fold the ended calls into per-minute sums
+            // (compact), forget what is two days old
+            let mut tidy = tokio::time::interval(TIDY_EVERY);
             let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
@@ -198,7 +209,11 @@ impl LiveKpis {
                             }
                         }
                     }
-                    _ = tidy.tick() => metrics.forget_before(clock.now_ms() - 2 * 86_400_000),
+                    _ = tidy.tick() => {
+                        let now = clock.now_ms();
+                        metrics.compact(now);
+                        metrics.forget_before(now - KEEP_KPI_MS);
+                    }
                 }
             }
         });

@@ -570,10 +570,84 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 pub struct Metrics {
     cfg: KpiConfig,
-    calls: HashMap<CallId, CallFacts>,
+    /// Boxed: the map's table (a third or more of it empty) then costs a
+    /// pointer per slot instead of a whole record.
+    calls: HashMap<CallId, Box<CallFacts>>,
+    /// Ended calls folded by [`Metrics::compact`], by the start of their
+    /// arrival's minute ([`ROLLUP_MINUTE_MS`]) or, once older,
+    /// quarter-hour ([`ROLLUP_QUARTER_MS`]).
+    rollups: BTreeMap<i64, Rollup>,
     /// Each agent's staffing changes (registration, login, pause).
     presence: HashMap<AgentId, Timeline>,
     forgotten: Forgotten,
+}
+
+/// [`Metrics::compact`] keeps every fact of the calls that arrived in the
+/// last 16 minutes (the "last 15 minutes" window stays exact), ms.
+pub const DETAIL_MS: i64 = 16 * 60_000;
+/// Older ended calls are folded into one sum per minute of arrival, ms.
+pub const ROLLUP_MINUTE_MS: i64 = 60_000;
+/// Minute sums older than this are merged per quarter-hour, ms ("last
+/// hour" stays counted by the minute).
+pub const FINE_ROLLUPS_MS: i64 = 75 * 60_000;
+/// The quarter-hour of the merged sums, ms (every UTC offset is a multiple of
+/// it, so the center's midnight starts one).
+pub const ROLLUP_QUARTER_MS: i64 = 15 * 60_000;
+
+/// The start of `step`'s period that holds `t` (`t` itself at the far ends
+/// of time, where the start would not fit in an i64).
+fn floor_to(t: i64, step: i64) -> i64 {
+    t.checked_sub(t.rem_euclid(step)).unwrap_or(t)
+}
+
+/// The sums of the ended calls that arrived in one minute or quarter-hour,
+/// folded by [`Metrics::compact`] so that a day of traffic costs a few
+/// hundred of these instead of one [`CallFacts`] per call. They count in a
+/// window like the calls would have (the same code adds them), except
+/// that a window starting inside a minute (quarter-hour) counts that
+/// minute's (quarter's) calls not at all.
+#[derive(Debug, Default)]
+struct Rollup {
+    center: Acc,
+    queues: HashMap<QueueId, Acc>,
+    agents: HashMap<AgentId, AgentAcc>,
+    /// The earliest arrival of an inbound call in it.
+    first_arrival: Option<i64>,
+}
+
+impl Rollup {
+    /// Adds one ended call the way [`Metrics::snapshot_window`] adds it.
+    fn add(&mut self, f: &CallFacts, cfg: &KpiConfig) {
+        let Some(arrived) = f.arrived_ms else {
+            return;
+        };
+        if f.outbound {
+            add_agents(&mut self.agents, f);
+            return;
+        }
+        self.first_arrival = Some(self.first_arrival.map_or(arrived, |t| t.min(arrived)));
+        self.center.add(f, arrived, None, cfg);
+        if let Some(q) = &f.queue {
+            self.queues
+                .entry(q.clone())
+                .or_default()
+                .add(f, arrived, None, cfg);
+        }
+        add_agents(&mut self.agents, f);
+    }
+
+    fn merge(&mut self, o: &Rollup) {
+        self.center.merge(&o.center);
+        for (q, acc) in &o.queues {
+            self.queues.entry(q.clone()).or_default().merge(acc);
+        }
+        for (a, acc) in &o.agents {
+            self.agents.entry(a.clone()).or_default().merge(acc);
+        }
+        if let Some(t) = o.first_arrival {
+            self.first_arrival = Some(self.first_arrival.map_or(t, |f| f.min(t)));
+        }
+    }
 }
 
 /// What the calls dropped by [`Metrics::forget_before`] added up to, so that
@@ -609,6 +683,7 @@ impl Metrics {
         Metrics {
             cfg,
             calls: HashMap::new(),
+            rollups: BTreeMap::new(),
             presence: HashMap::new(),
             forgotten: Forgotten::default(),
         }
@@ -622,6 +697,55 @@ impl Metrics {
     /// Calls tracked (for memory accounting), counted or not.
     pub fn tracked_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Per-minute and per-quarter-hour sums held (for memory accounting).
+    pub fn rollups(&self) -> usize {
+        self.rollups.len()
+    }
+
+    /// Bounds the memory of a busy day: folds every ended call that arrived
+    /// and had its latest event more than [`DETAIL_MS`] before `now_ms`
+    /// into the sum of its arrival's minute, and merges the minute sums
+    /// older than [`FINE_ROLLUPS_MS`] per quarter-hour. Snapshots stay the
+    /// same for windows that start on a quarter-hour (today, shifts) or
+    /// within the last [`DETAIL_MS`] (the last 15 minutes); one starting
+    /// inside an older minute (the last hour) leaves that minute's calls
+    /// out. The per-call lists ([`Metrics::unanswered`],
+    /// [`Metrics::first_contact_resolution`]) no longer see folded calls:
+    /// the report builds its own aggregator and never compacts it. An
+    /// event that comes for a call already folded (a late `wrap_up`) is
+    /// kept apart and counted nowhere, like one of a call never seen.
+    pub fn compact(&mut self, now_ms: i64) {
+        let cut = now_ms.saturating_sub(DETAIL_MS);
+        let cfg = &self.cfg;
+        let rollups = &mut self.rollups;
+        self.calls.retain(|_, f| {
+            let Some(arrived) = f.arrived_ms else {
+                return true;
+            };
+            if !f.ended() || arrived >= cut || f.last_ms >= cut {
+                return true;
+            }
+            rollups
+                .entry(floor_to(arrived, ROLLUP_MINUTE_MS))
+                .or_default()
+                .add(f, cfg);
+            false
+        });
+        let coarse = now_ms.saturating_sub(FINE_ROLLUPS_MS);
+        let fine: Vec<i64> = self
+            .rollups
+            .range(..coarse)
+            .map(|(b, _)| *b)
+            .filter(|b| b.rem_euclid(ROLLUP_QUARTER_MS) != 0)
+            .collect();
+        for b in fine {
+            if let Some(r) = self.rollups.remove(&b) {
+                let quarter = floor_to(b, ROLLUP_QUARTER_MS);
+                self.rollups.entry(quarter).or_default().merge(&r);
+            }
+        }
     }
 
     /// Folds one event in. Agent registrations, logins and pauses go to the
@@ -638,10 +762,10 @@ impl Metrics {
         if !self.calls.contains_key(call) {
             self.calls.insert(
                 call.clone(),
-                CallFacts {
+                Box::new(CallFacts {
                     last_ms: e.at_ms,
                     ..CallFacts::default()
-                },
+                }),
             );
         }
         let Some(f) = self.calls.get_mut(call) else {
@@ -845,6 +969,36 @@ impl Metrics {
             }
             keep
         });
+        // a sum goes once all of its calls arrived before `before_ms`
+        let old: Vec<i64> = self
+            .rollups
+            .keys()
+            .copied()
+            .filter(|b| b.saturating_add(ROLLUP_QUARTER_MS) <= before_ms)
+            .collect();
+        for b in old {
+            if let Some(r) = self.rollups.remove(&b) {
+                self.forgotten.center.merge(&r.center);
+                for (q, acc) in &r.queues {
+                    self.forgotten
+                        .queues
+                        .entry(q.clone())
+                        .or_default()
+                        .merge(acc);
+                }
+                for (a, acc) in &r.agents {
+                    self.forgotten
+                        .agents
+                        .entry(a.clone())
+                        .or_default()
+                        .merge(acc);
+                }
+                if let Some(t) = r.first_arrival {
+                    let first = &mut self.forgotten.first_arrival;
+                    *first = Some(first.map_or(t, |f| f.min(t)));
+                }
+            }
+        }
     }
 
     /// The calls that arrived in `[from_ms, to_ms)` and were not answered by
@@ -1006,6 +1160,21 @@ impl Metrics {
                     .add(f, arrived, Some(now_ms), &self.cfg);
             }
             add_agents(&mut agents, f);
+        }
+        for (b, r) in &self.rollups {
+            if from_ms.is_some_and(|from| *b < from) || *b >= now_ms {
+                continue;
+            }
+            center.merge(&r.center);
+            for (q, acc) in &r.queues {
+                queues.entry(q).or_default().merge(acc);
+            }
+            for (a, acc) in &r.agents {
+                agents.entry(a).or_default().merge(acc);
+            }
+            if let Some(t) = r.first_arrival {
+                first_arrival = first_arrival.min(t);
+            }
         }
         for (a, timeline) in &self.presence {
             let from = from_ms.or(timeline.first_ms()).unwrap_or(now_ms);
@@ -3398,5 +3567,168 @@ mod tests {
         assert_eq!(c.dropped_rate, Some(dropped as f64 / answered as f64));
         // 864 tenth calls, 173 of them (every 50th) abandoned before
         assert_eq!(dropped, 691);
+    }
+
+    #[test]
+    fn three_days_of_100_000_calls_fold_into_a_bounded_number_of_sums() {
+        // what the live task does every minute: compact, forget two days back
+        let mut m = Metrics::new(KpiConfig::default());
+        let n = 100_000i64;
+        let step = 3 * 86_400_000 / n; // a call every 2.592 s
+        let (mut tidy, mut most_calls, mut most_sums) = (60_000i64, 0usize, 0usize);
+        for i in 0..n {
+            let at = i * step;
+            while tidy <= at {
+                m.compact(tidy);
+                m.forget_before(tidy - 2 * 86_400_000);
+                most_calls = most_calls.max(m.tracked_calls());
+                most_sums = most_sums.max(m.rollups());
+                tidy += 60_000;
+            }
+            let mut log = Log::new();
+            let (call, queue) = (format!("c{i}"), ["a", "b"][(i % 2) as usize]);
+            if i % 10 == 0 {
+                log.abandoned(at, &call, queue, (i % 60) * 1_000);
+            } else {
+                let agent = format!("{}", 1000 + i % 50);
+                let talk = 60_000 + (i % 120) * 1_000;
+                log.answered(at, &call, queue, &agent, (i % 40) * 1_000, 1, talk);
+            }
+            for e in &log.0 {
+                m.apply(e);
+            }
+        }
+        // the calls of the last DETAIL_MS, one more minute and the longest
+        // call (40 s wait + 3 min talk), not two days of them (66 667)
+        let bound = ((DETAIL_MS + 60_000 + 220_000) / step + 1) as usize;
+        assert!(
+            most_calls <= bound,
+            "{most_calls} calls kept (bound {bound})"
+        );
+        // two days of quarter-hours and the minutes of the last 75 minutes
+        let sums =
+            (2 * 86_400_000 / ROLLUP_QUARTER_MS + FINE_ROLLUPS_MS / ROLLUP_MINUTE_MS + 2) as usize;
+        assert!(most_sums <= sums, "{most_sums} sums kept (bound {sums})");
+        // since start still counts every call
+        let s = m.snapshot(n * step + 600_000);
+        assert_eq!((s.center.offered, s.center.answered), (100_000, 90_000));
+        assert_eq!(s.agents.values().map(|a| a.answered).sum::<u64>(), 90_000);
+        assert_eq!(s.queues.values().map(|q| q.offered).sum::<u64>(), 100_000);
+    }
+
+    #[test]
+    fn compacting_keeps_today_a_shift_and_the_last_15_minutes_exact() {
+        // 6 hours from midnight (0), a call every 20 s: abandons, ring-outs,
+        // wrap-ups, two queues, agents' outbound calls
+        let mut log = Log::new();
+        let (mut i, mut t) = (0i64, 0i64);
+        while t < 6 * 3_600_000 {
+            let (call, queue) = (format!("c{i}"), ["a", "b"][(i % 2) as usize]);
+            let agent = format!("{}", 1000 + i % 7);
+            match i % 6 {
+                0 => log.abandoned(t, &call, queue, (i % 50) * 1_000),
+                1 => {
+                    let kind = EventKind::Arrived {
+                        caller: Party {
+                            number: "0622".into(),
+                            display: None,
+                        },
+                        dialled: OUTBOUND.into(),
+                        call_type: CallType::default(),
+                    };
+                    log.ev(t, &call, Some(&agent), queue, kind);
+                    log.answer(t + 5_000, &call, queue, &agent, 5_000, 1);
+                    log.complete(t + 65_000, &call, queue, &agent, 60_000);
+                }
+                _ => {
+                    log.ring_out(t + 15_000, &call, queue, "1099");
+                    log.answered(t, &call, queue, &agent, (i % 40) * 1_000, 2, 90_000);
+                    let wrap = EventKind::WrapUp { wrap_ms: 20_000 };
+                    log.ev(t + 200_000, &call, Some(&agent), queue, wrap);
+                }
+            }
+            t += 20_000;
+            i += 1;
+        }
+        let mut m = log.metrics();
+        let now = t + 7 * 60_000 + 30_000; // not on a minute
+        let windows = [None, Some(0), Some(2 * 3_600_000), Some(now - 15 * 60_000)];
+        let snap = |m: &Metrics, from: Option<i64>| match from {
+            None => m.snapshot(now),
+            Some(from) => m.snapshot_window(from, now),
+        };
+        let before: Vec<Snapshot> = windows.iter().map(|w| snap(&m, *w)).collect();
+        let hour_before = m.snapshot_window(now - 3_600_000, now).center;
+        let kept = m.tracked_calls();
+        m.compact(now);
+        assert!(
+            m.tracked_calls() * 10 < kept,
+            "{} of {kept}",
+            m.tracked_calls()
+        );
+        assert!(m.rollups() > 0);
+        let after: Vec<Snapshot> = windows.iter().map(|w| snap(&m, *w)).collect();
+        assert_eq!(
+            before, after,
+            "since start, today, a shift, the last 15 minutes"
+        );
+        // the last hour starts inside a folded minute: that minute's calls
+        // (three at most) are left out, nothing else changes
+        let hour = m.snapshot_window(now - 3_600_000, now).center;
+        assert!(hour.offered <= hour_before.offered && hour.offered + 3 >= hour_before.offered);
+        // compacting again changes nothing; later, minutes merge per quarter
+        m.compact(now);
+        assert_eq!(
+            windows.iter().map(|w| snap(&m, *w)).collect::<Vec<_>>(),
+            after
+        );
+        let later = now + 3 * 3_600_000;
+        let today = m.snapshot_window(0, later);
+        let shift = m.snapshot_window(2 * 3_600_000, later);
+        m.compact(later);
+        assert!(m.rollups() <= 24 + 1, "{} sums for 6 hours", m.rollups());
+        assert_eq!(m.tracked_calls(), 0);
+        assert_eq!(m.snapshot_window(0, later), today);
+        assert_eq!(m.snapshot_window(2 * 3_600_000, later), shift);
+        // forgetting takes the sums into "since start"
+        let all = m.snapshot(later);
+        m.forget_before(later);
+        assert_eq!((m.tracked_calls(), m.rollups()), (0, 0));
+        assert_eq!(m.snapshot(later), all);
+    }
+
+    #[test]
+    fn a_late_event_of_a_folded_call_counts_nowhere_and_is_forgotten() {
+        let mut log = Log::new();
+        log.answered(0, "c", "q", "1", 1_000, 1, 60_000);
+        let mut m = log.metrics();
+        let now = 3_600_000;
+        m.compact(now);
+        assert_eq!((m.tracked_calls(), m.rollups()), (0, 1));
+        let s = m.snapshot(now);
+        let wrap = EventKind::WrapUp { wrap_ms: 5_000 };
+        m.apply(&event(now, Some("c"), Some("1"), Some("q"), wrap));
+        let late = m.snapshot(now);
+        assert_eq!((late.center, late.agents), (s.center, s.agents));
+        // never arrived: compacting keeps it, forgetting drops it
+        m.compact(now + 2 * DETAIL_MS);
+        assert_eq!(m.tracked_calls(), 1);
+        m.forget_before(now + 1);
+        assert_eq!((m.tracked_calls(), m.rollups()), (0, 0));
+    }
+
+    #[test]
+    fn compacting_at_the_ends_of_time_does_not_panic() {
+        let mut log = Log::new();
+        log.abandoned(i64::MIN, "old", "q", 1_000);
+        log.abandoned(i64::MAX - 10, "future", "q", 1);
+        log.answered(-61_001, "neg", "q", "1", 1_000, 1, 1_000);
+        let mut m = log.metrics();
+        for now in [i64::MIN, -1, 0, i64::MAX] {
+            m.compact(now);
+            m.forget_before(now);
+            assert!(sane(&m.snapshot(now).center));
+        }
+        assert_eq!(m.snapshot(i64::MAX).center.offered, 3);
     }
 }
