@@ -57,6 +57,10 @@ pub enum SdpError {
     /// No `c=` line applies to the audio stream.
     #[error("no connection address (c=) for the audio stream")]
     NoConnection,
+    /// `RTP/SAVP` where this leg speaks plain RTP only (a supervisor, a
+    /// feature code, a line test, a customer we dialled).
+    #[error("RTP/SAVP (SRTP) is not accepted on this leg")]
+    SecureNotHere,
     /// The peer offers neither PCMU nor PCMA.
     #[error("no common codec: the peer offers {offered}, we speak PCMU and PCMA")]
     NoCommonCodec {
@@ -391,6 +395,16 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
         savp: a.savp,
         crypto: a.crypto,
     })
+}
+
+/// [`parse`] for a leg that speaks plain RTP only: `RTP/SAVP` is refused
+/// ([`SdpError::SecureNotHere`]); an `a=crypto` beside `RTP/AVP` is ignored.
+pub fn parse_plain(body: &[u8]) -> Result<SessionDescription, SdpError> {
+    let d = parse(body)?;
+    if d.savp {
+        return Err(SdpError::SecureNotHere);
+    }
+    Ok(d)
 }
 
 /// Picks the voice codec (the peer's first choice among PCMU and PCMA) and the
