@@ -608,7 +608,19 @@ impl Shell {
                             .handle(now, ControllerInput::FromCall { call, msg });
                         continue;
                     }
-                    let contacts = self.ctx.sip.contacts(agent.as_str());
+                    let mut contacts = self.ctx.sip.contacts(agent.as_str());
+                    if self.ctx.cfg.srtp.for_agent(&agent)
+                        == hotline_media::srtp::SrtpPolicy::Required
+                        && !self.ctx.cfg.srtp.allow_without_tls
+                    {
+                        // SDES keys reach the phone only over TLS: a phone
+                        // registered over UDP/TCP is not one we may ring
+                        let all = contacts.len();
+                        contacts.retain(|b| b.transport == hotline_sip::SipTransport::Tls);
+                        if contacts.is_empty() && all > 0 {
+                            warn!(agent = %agent, "SRTP required for the agent but the phone is not registered over TLS: not rung");
+                        }
+                    }
                     let registered = !contacts.is_empty();
                     let sent = match (self.calls.get(&call), contacts.into_iter().next()) {
                         (Some(tx), Some(binding)) => tx
