@@ -293,14 +293,13 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                 match (&mut audio, dir) {
                     (None, Some(d)) => session_direction = Some(d),
                     (Some(a), Some(d)) => a.direction = Some(d),
-                    (Some(a), None) if name == "crypto" => {
-                        // the first line we can use; the others (another
-                        // suite, an MKI, garbage) are skipped as RFC 4568
-                        // §7.1.1 lets an answerer
-                        if a.crypto.is_none() {
-                            a.crypto = val.and_then(|v| crate::srtp::SdesKey::parse(v).ok());
-                        }
+                    // the first line we can use; the others (another
+                    // suite, an MKI, garbage) are skipped as RFC 4568
+                    // §7.1.1 lets an answerer
+                    (Some(a), None) if name == "crypto" && a.crypto.is_none() => {
+                        a.crypto = val.and_then(|v| crate::srtp::SdesKey::parse(v).ok());
                     }
+                    (Some(_), None) if name == "crypto" => {}
                     (Some(a), None) if name == "rtpmap" => {
                         let v = val.ok_or_else(|| bad(n, "a=rtpmap", "missing value"))?;
                         let (pt, enc) = v.split_once(' ').ok_or_else(|| {
