@@ -12,14 +12,14 @@ use std::process::Command;
 
 /// A test CA (ca.pem) and a server certificate for 127.0.0.1 / localhost
 /// (cert.pem, key.pem) valid from `from` to `until` (years).
-struct Pki {
+pub(crate) struct Pki {
     dir: PathBuf,
     ca: rcgen::Certificate,
     ca_key: KeyPair,
 }
 
 impl Pki {
-    fn new(dir: &Path) -> Pki {
+    pub(crate) fn new(dir: &Path) -> Pki {
         let dir = dir.join("pki");
         std::fs::create_dir_all(&dir).unwrap();
         let mut p = CertificateParams::new(vec![]).unwrap();
@@ -32,7 +32,7 @@ impl Pki {
         Pki { dir, ca, ca_key }
     }
 
-    fn issue(&self, from: i32, until: i32) {
+    pub(crate) fn issue(&self, from: i32, until: i32) {
         let mut p = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
         p.distinguished_name
             .push(rcgen::DnType::CommonName, "127.0.0.1");
@@ -47,12 +47,12 @@ impl Pki {
         }
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.join(name).display().to_string()
     }
 
     /// The `[sip.tls]` table for a listener on `port`.
-    fn toml(&self, port: u16) -> String {
+    pub(crate) fn toml(&self, port: u16) -> String {
         format!(
             "\n[sip.tls]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\ncert = \"{}\"\nkey = \"{}\"\nreload_check_s = 3600\n",
             self.path("cert.pem"),
@@ -62,7 +62,7 @@ impl Pki {
 }
 
 /// The log without its colours.
-fn strip_ansi(s: &str) -> String {
+pub(crate) fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -79,7 +79,7 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
-fn free_tcp_port() -> u16 {
+pub(crate) fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -25,6 +25,7 @@ pub mod monitor;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
+pub mod srtp;
 pub mod tls;
 pub mod trunks;
 pub mod worklist;
@@ -347,6 +348,11 @@ pub struct MediaSection {
     pub port_max: u16,
     /// Media worker threads (0 = one per core).
     pub workers: usize,
+    /// SDES-SRTP for callers and for agents without their own `srtp`:
+    /// `off`, `optional` or `required` (see [`srtp`]).
+    pub srtp: String,
+    /// SRTP keys may travel in SDP over plain UDP/TCP (a lab).
+    pub srtp_allow_without_tls: bool,
 }
 
 impl Default for MediaSection {
@@ -356,6 +362,8 @@ impl Default for MediaSection {
             port_min: 20000,
             port_max: 29999,
             workers: 0,
+            srtp: "optional".into(),
+            srtp_allow_without_tls: false,
         }
     }
 }
@@ -871,6 +879,10 @@ pub struct AgentSection {
     /// (default: the id when it is digits); see [`agent_numbers`].
     #[serde(default)]
     pub number: Option<String>,
+    /// SDES-SRTP on this agent's leg: `off`, `optional` or `required`
+    /// (default: `media.srtp`).
+    #[serde(default)]
+    pub srtp: Option<String>,
 }
 
 /// Parses an algorithm list, naming `key` on error.
@@ -1233,6 +1245,7 @@ impl Config {
             ));
         }
         tls::validate(&self.sip)?;
+        srtp::validate(self)?;
         if self.sip.max_contacts_per_agent == 0 {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }

@@ -374,6 +374,7 @@ fn engine_config(cfg: &Config, queues: &[QueueSettings]) -> Result<EngineConfig>
         transfer_queue: cfg.acd.transfer_queue.clone().map(QueueId::new),
         limit_tone: cfg.limits.agent_tone,
         monitor: cfg.monitor_config(),
+        srtp: crate::config::srtp::engine_settings(cfg)?,
     })
 }
 

@@ -12,6 +12,7 @@ use hotline_callflow::{Action, Call, Command, Input, LegInput, Sealed, ToControl
 use hotline_core::{AgentId, CallEvent, CallId, Clock, Party, Side};
 use hotline_media::prompt::Prompt;
 use hotline_media::sdp::{self, Negotiated};
+use hotline_media::srtp::{self, SdesKey, SrtpPolicy};
 use hotline_media::{Codec, MediaEngine, MediaSession};
 use hotline_recorder::{Recorder, RecordingHandle};
 use hotline_sip::{Binding, InboundCall, LegEvent, OutboundLeg, SipServer, SipTransport};
@@ -189,6 +190,10 @@ pub(crate) struct CallDriver {
     outbound: bool,
     bindings: HashMap<AgentId, Binding>,
     agent_media: HashMap<AgentId, (SocketAddr, Negotiated)>,
+    /// Our SDES key in the INVITE to each agent (None: a plain offer).
+    agent_offer_keys: HashMap<AgentId, SdesKey>,
+    /// Each answered agent leg's SRTP keys (ours, the phone's).
+    agent_srtp: HashMap<AgentId, (SdesKey, SdesKey)>,
     recording: Option<RecordingHandle>,
     play_audio: Option<Prompt>,
     /// RTP packets received from (caller, agent) at the last media check.
@@ -216,16 +221,39 @@ fn accept_offer(
     id: &CallId,
     inbound: &InboundCall,
     side: Side,
+    policy: SrtpPolicy,
 ) -> Result<(MediaSession, String), (u16, String)> {
     if !inbound.offer_is_sdp || inbound.offer.is_empty() {
         return Err((488, "an SDP offer is required".into()));
     }
     let offer = sdp::parse(&inbound.offer).map_err(|e| (488, format!("bad SDP: {e}")))?;
     let negotiated = sdp::negotiate(&offer).map_err(|e| (488, format!("no common codec: {e}")))?;
+    let keys = match srtp::negotiate_sdp(
+        policy,
+        &offer,
+        inbound.secure,
+        ctx.cfg.srtp.allow_without_tls,
+    ) {
+        srtp::Negotiated::Plain => None,
+        srtp::Negotiated::Srtp(theirs) => {
+            Some((SdesKey::generate_for(theirs.tag, theirs.suite), theirs))
+        }
+        srtp::Negotiated::Refuse(why) => {
+            warn!(?side, %policy, tls = inbound.secure, reason = why, "SRTP: offer refused (488)");
+            return Err((488, format!("SRTP: {why}")));
+        }
+    };
     let media = ctx.media.allocate(id.as_str()).map_err(|e| {
         warn!(error = %e, "no media ports");
         (503, "no media capacity".to_string())
     })?;
+    if let Some((ours, theirs)) = &keys {
+        if let Err(e) = media.set_srtp(side, Some((ours, theirs))) {
+            warn!(error = %e, "SRTP: cannot set up the keys");
+            return Err((488, format!("SRTP: {e}")));
+        }
+        info!(?side, suite = theirs.suite.name(), "SRTP on the leg (SDES)");
+    }
     media.set_remote(
         side,
         SocketAddr::new(offer.connection, offer.audio_port),
@@ -235,13 +263,17 @@ fn accept_offer(
         Side::Caller => media.caller_port(),
         Side::Agent => media.agent_port(),
     };
-    let answer = sdp::build(
+    let answer = sdp::build_secure(
         ctx.cfg.media_ip,
         port,
         &[negotiated.codec],
         negotiated.telephone_event,
         session_id(id),
         1,
+        keys.as_ref().map(|(ours, _)| sdp::Secure {
+            key: ours,
+            savp: offer.savp,
+        }),
     );
     Ok((media, answer))
 }
@@ -258,7 +290,7 @@ impl CallDriver {
         info!(caller = %inbound.caller.number, dialled = %inbound.dialled, "call arrived");
         let numbered = ctx.cfg.numbers.iter().any(|n| n == &inbound.dialled);
         let (media, caller_sdp, verdict) = if numbered {
-            match accept_offer(&ctx, &id, &inbound, Side::Caller) {
+            match accept_offer(&ctx, &id, &inbound, Side::Caller, ctx.cfg.srtp.default) {
                 Ok((m, answer)) => (Some(m), Some(answer), Ok(())),
                 Err(e) => (None, None, Err(e)),
             }
@@ -337,7 +369,13 @@ impl CallDriver {
     ) -> Self {
         let now = ctx.clock.now_ms();
         info!(%number, "agent dials out");
-        let (media, agent_sdp, verdict) = match accept_offer(&ctx, &id, &inbound, Side::Agent) {
+        let (media, agent_sdp, verdict) = match accept_offer(
+            &ctx,
+            &id,
+            &inbound,
+            Side::Agent,
+            ctx.cfg.srtp.for_agent(&agent),
+        ) {
             Ok((m, sdp)) => (Some(m), Some(sdp), Ok(())),
             Err(e) => (None, None, Err(e)),
         };
@@ -394,6 +432,8 @@ impl CallDriver {
             outbound: false,
             bindings: HashMap::new(),
             agent_media: HashMap::new(),
+            agent_offer_keys: HashMap::new(),
+            agent_srtp: HashMap::new(),
             recording: None,
             play_audio: None,
             media_counts: None,
@@ -639,7 +679,7 @@ impl CallDriver {
             return;
         };
         let checked = if inbound.offer_is_sdp {
-            sdp::parse(&inbound.offer).ok().and_then(|o| {
+            sdp::parse_plain(&inbound.offer).ok().and_then(|o| {
                 let n = sdp::negotiate(&o).ok()?;
                 Some((SocketAddr::new(o.connection, o.audio_port), n))
             })
@@ -689,7 +729,7 @@ impl CallDriver {
         }
         let event = match ev {
             Some(LegEvent::Answered { sdp: answer }) => {
-                let usable = match negotiate(&answer) {
+                let usable = match self.agent_answer(&agent, &answer) {
                     Ok(m) => {
                         self.agent_media.insert(agent.clone(), m);
                         true
@@ -717,6 +757,47 @@ impl CallDriver {
             }
         };
         self.feed(Input::Agent { agent, event });
+    }
+
+    /// An agent's answer to our INVITE: where its RTP goes and what it
+    /// speaks, and its SRTP key when we offered ours and it took it
+    /// (required: it must; an answer we cannot use is refused).
+    fn agent_answer(
+        &mut self,
+        agent: &AgentId,
+        answer: &[u8],
+    ) -> Result<(SocketAddr, Negotiated), String> {
+        let a = sdp::parse(answer).map_err(|e| e.to_string())?;
+        let n = sdp::negotiate(&a).map_err(|e| e.to_string())?;
+        self.agent_srtp.remove(agent);
+        match self.agent_offer_keys.get(agent) {
+            // a plain offer: a key or RTP/SAVP in the answer is not ours to take
+            None if a.savp => return Err("RTP/SAVP answer to a plain RTP offer".into()),
+            None => {}
+            Some(ours) => {
+                // we only offered a key where it may travel
+                let policy = self.ctx.cfg.srtp.for_agent(agent);
+                match srtp::negotiate_sdp(policy, &a, true, true) {
+                    srtp::Negotiated::Plain => {}
+                    srtp::Negotiated::Srtp(theirs) => {
+                        if theirs.suite != ours.suite {
+                            return Err(format!(
+                                "SRTP: the answer's suite {} is not the one offered",
+                                theirs.suite.name()
+                            ));
+                        }
+                        info!(agent = %agent, suite = theirs.suite.name(), "SRTP on the agent leg (SDES)");
+                        self.agent_srtp
+                            .insert(agent.clone(), (ours.clone(), theirs));
+                    }
+                    srtp::Negotiated::Refuse(why) => {
+                        warn!(agent = %agent, %policy, reason = why, "SRTP: the agent's answer is refused");
+                        return Err(format!("SRTP: {why}"));
+                    }
+                }
+            }
+        }
+        Ok((SocketAddr::new(a.connection, a.audio_port), n))
     }
 
     /// Carries out the call's commands; true once the call is over.
@@ -785,9 +866,16 @@ impl CallDriver {
                 }
                 Command::Bridge { agent } => {
                     if let Some(m) = &self.media {
-                        if let Some((addr, n)) =
-                            agent.and_then(|a| self.agent_media.get(&a).copied())
-                        {
+                        if let Some((a, (addr, n))) = agent.and_then(|a| {
+                            let media = self.agent_media.get(&a).copied()?;
+                            Some((a, media))
+                        }) {
+                            // the leg's own keys, or plain RTP (a transfer
+                            // from an SRTP agent to a plain one)
+                            let keys = self.agent_srtp.get(&a).map(|(o, t)| (o, t));
+                            if let Err(e) = m.set_srtp(Side::Agent, keys) {
+                                warn!(agent = %a, error = %e, "SRTP: cannot set up the keys");
+                            }
                             m.set_remote(Side::Agent, addr, n);
                         }
                         m.bridge(self.recording.as_ref().map(RecordingHandle::sender));
@@ -1016,13 +1104,42 @@ impl CallDriver {
         let (Some(binding), Some(media)) = (self.bindings.get(&agent).cloned(), &self.media) else {
             return self.feed(failed("no contact".into()));
         };
-        let agent_sdp = sdp::build(
+        // SDES keys travel in the SDP: only to a phone registered over TLS
+        // (or where the operator allows it); required: RTP/SAVP only
+        let policy = self.ctx.cfg.srtp.for_agent(&agent);
+        let keys_may_travel =
+            binding.transport == SipTransport::Tls || self.ctx.cfg.srtp.allow_without_tls;
+        let savp = match (policy, keys_may_travel) {
+            (SrtpPolicy::Off, _) | (SrtpPolicy::Optional, false) => None,
+            (SrtpPolicy::Optional, true) => Some(false),
+            (SrtpPolicy::Required, true) => Some(true),
+            (SrtpPolicy::Required, false) => {
+                warn!(agent = %agent, transport = ?binding.transport, "SRTP required for the agent but the phone is not registered over TLS: not rung");
+                return self.feed(failed(
+                    "SRTP required: the phone is not registered over TLS".into(),
+                ));
+            }
+        };
+        let our_key = savp.map(|_| SdesKey::generate(1));
+        match &our_key {
+            Some(k) => {
+                self.agent_offer_keys.insert(agent.clone(), k.clone());
+            }
+            None => {
+                self.agent_offer_keys.remove(&agent);
+            }
+        }
+        let agent_sdp = sdp::build_secure(
             self.ctx.cfg.media_ip,
             media.agent_port(),
             &[Codec::Pcmu, Codec::Pcma],
             Some(TELEPHONE_EVENT_PT),
             self.session_id,
             1,
+            our_key
+                .as_ref()
+                .zip(savp)
+                .map(|(key, savp)| sdp::Secure { key, savp }),
         );
         let caller = self.caller_party();
         let span = info_span!("agent", agent = %agent);
@@ -1224,7 +1341,7 @@ impl CallDriver {
 }
 
 fn negotiate(answer: &[u8]) -> Result<(SocketAddr, Negotiated), sdp::SdpError> {
-    let a = sdp::parse(answer)?;
+    let a = sdp::parse_plain(answer)?;
     let n = sdp::negotiate(&a)?;
     Ok((SocketAddr::new(a.connection, a.audio_port), n))
 }
@@ -1290,7 +1407,7 @@ pub(crate) async fn feature_call(
         return;
     }
     let offer = if inbound.offer_is_sdp {
-        sdp::parse(&inbound.offer).ok()
+        sdp::parse_plain(&inbound.offer).ok()
     } else {
         None
     };

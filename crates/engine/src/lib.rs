@@ -134,6 +134,27 @@ pub struct EngineConfig {
     pub trunks: Vec<trunks::TrunkConfig>,
     /// The twice-daily line self-test (None: off).
     pub line_test: Option<linetest::LineTestConfig>,
+    /// SDES-SRTP: the callers' policy and every agent's without their own.
+    pub srtp: SrtpSettings,
+}
+
+/// SDES-SRTP settings (`[media] srtp`, `[[agents]] srtp`).
+#[derive(Clone, Debug, Default)]
+pub struct SrtpSettings {
+    /// Callers' policy, and agents' without their own (`[media] srtp`).
+    pub default: hotline_media::srtp::SrtpPolicy,
+    /// Agents' own policies (`[[agents]] srtp`).
+    pub agents: HashMap<AgentId, hotline_media::srtp::SrtpPolicy>,
+    /// Keys may travel in SDP over plain UDP/TCP (`[media]
+    /// srtp_allow_without_tls`); off: only over SIP over TLS.
+    pub allow_without_tls: bool,
+}
+
+impl SrtpSettings {
+    /// The policy of `agent`'s leg.
+    pub fn for_agent(&self, agent: &AgentId) -> hotline_media::srtp::SrtpPolicy {
+        self.agents.get(agent).copied().unwrap_or(self.default)
+    }
 }
 
 /// Prompts the engine plays, loaded at start.
@@ -587,7 +608,19 @@ impl Shell {
                             .handle(now, ControllerInput::FromCall { call, msg });
                         continue;
                     }
-                    let contacts = self.ctx.sip.contacts(agent.as_str());
+                    let mut contacts = self.ctx.sip.contacts(agent.as_str());
+                    if self.ctx.cfg.srtp.for_agent(&agent)
+                        == hotline_media::srtp::SrtpPolicy::Required
+                        && !self.ctx.cfg.srtp.allow_without_tls
+                    {
+                        // SDES keys reach the phone only over TLS: a phone
+                        // registered over UDP/TCP is not one we may ring
+                        let all = contacts.len();
+                        contacts.retain(|b| b.transport == hotline_sip::SipTransport::Tls);
+                        if contacts.is_empty() && all > 0 {
+                            warn!(agent = %agent, "SRTP required for the agent but the phone is not registered over TLS: not rung");
+                        }
+                    }
                     let registered = !contacts.is_empty();
                     let sent = match (self.calls.get(&call), contacts.into_iter().next()) {
                         (Some(tx), Some(binding)) => tx

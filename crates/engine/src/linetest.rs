@@ -537,7 +537,7 @@ async fn test_call(
         answered_ms as f64 / 1000.0,
         answer_within / 1000
     ));
-    let Some((addr, negotiated)) = sdp::parse(&answer).ok().and_then(|a| {
+    let Some((addr, negotiated)) = sdp::parse_plain(&answer).ok().and_then(|a| {
         Some((
             SocketAddr::new(a.connection, a.audio_port),
             sdp::negotiate(&a).ok()?,
@@ -598,7 +598,7 @@ async fn test_call(
 pub(crate) async fn answer_test_call(ctx: Arc<CallCtx>, mut inbound: InboundCall) {
     inbound.ringing();
     let offer = if inbound.offer_is_sdp {
-        sdp::parse(&inbound.offer).ok()
+        sdp::parse_plain(&inbound.offer).ok()
     } else {
         None
     };

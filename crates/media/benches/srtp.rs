@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark fails loudly
 //! SDES-SRTP per packet on the agent leg: protect (AES-CM-128 + HMAC-SHA1-80)
 //! and unprotect (tag check, replay window) of one 20 ms PCMU packet
-//! (12-byte header + 160 bytes), and the `a=crypto` parse per call.
+//! (12-byte header + 160 bytes), both in a row as the relay does between two
+//! SRTP legs, and the `a=crypto` parse per call.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use hotline_media::srtp::{SdesKey, SrtpSession};
@@ -42,6 +43,23 @@ fn srtp(c: &mut Criterion) {
             }
             i += 1;
             black_box(hotline.unprotect(black_box(&protected[n])).unwrap())
+        })
+    });
+    // what the relay adds per packet between two SRTP legs (the worst
+    // case: each leg its own keys): unprotect from one, protect to the other
+    let (a_ours, a_phone) = (SdesKey::generate(1), SdesKey::generate(1));
+    let mut caller_leg = SrtpSession::new(&ours, &phones).unwrap();
+    let mut agent_leg = SrtpSession::new(&a_ours, &a_phone).unwrap();
+    let mut j = 0usize;
+    c.bench_function("srtp_relay_leg_to_leg_packet", |b| {
+        b.iter(|| {
+            let n = j % protected.len();
+            if n == 0 {
+                caller_leg = SrtpSession::new(&ours, &phones).unwrap();
+            }
+            j += 1;
+            let plain = caller_leg.unprotect(black_box(&protected[n])).unwrap();
+            black_box(agent_leg.protect(&plain).unwrap())
         })
     });
     let line = ours.attribute();

@@ -51,12 +51,16 @@ pub enum SdpError {
         /// What is wrong with it.
         reason: String,
     },
-    /// No usable `m=audio` line (absent, port 0, or not RTP/AVP).
-    #[error("no usable audio stream (m=audio with RTP/AVP and a non-zero port)")]
+    /// No usable `m=audio` line (absent, port 0, or not RTP/AVP(F) or RTP/SAVP(F)).
+    #[error("no usable audio stream (m=audio with RTP/AVP or RTP/SAVP and a non-zero port)")]
     NoAudio,
     /// No `c=` line applies to the audio stream.
     #[error("no connection address (c=) for the audio stream")]
     NoConnection,
+    /// `RTP/SAVP` where this leg speaks plain RTP only (a supervisor, a
+    /// feature code, a line test, a customer we dialled).
+    #[error("RTP/SAVP (SRTP) is not accepted on this leg")]
+    SecureNotHere,
     /// The peer offers neither PCMU nor PCMA.
     #[error("no common codec: the peer offers {offered}, we speak PCMU and PCMA")]
     NoCommonCodec {
@@ -104,6 +108,12 @@ pub struct SessionDescription {
     pub direction: Direction,
     /// Packet time, ms, if given.
     pub ptime: Option<u32>,
+    /// The audio stream's profile is secure (`RTP/SAVP` or `RTP/SAVPF`).
+    pub savp: bool,
+    /// The first usable `a=crypto` key of the audio stream, in the peer's
+    /// order (RFC 4568: the answerer takes the first it supports); lines
+    /// we cannot use are skipped.
+    pub crypto: Option<crate::srtp::SdesKey>,
 }
 
 /// The result of offer/answer for one leg.
@@ -159,6 +169,8 @@ struct AudioBuilder {
     connection: Option<IpAddr>,
     direction: Option<Direction>,
     ptime: Option<u32>,
+    savp: bool,
+    crypto: Option<crate::srtp::SdesKey>,
 }
 
 /// Parses an SDP body.
@@ -242,8 +254,10 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                     pts.push(pt);
                 }
                 let already = audio.as_ref().is_some_and(|a| a.usable);
-                let usable =
-                    media == "audio" && port != 0 && (proto == "RTP/AVP" || proto == "RTP/AVPF");
+                let savp = matches!(proto, "RTP/SAVP" | "RTP/SAVPF");
+                let usable = media == "audio"
+                    && port != 0
+                    && (savp || matches!(proto, "RTP/AVP" | "RTP/AVPF"));
                 if media == "audio" && !already && usable {
                     audio = Some(AudioBuilder {
                         port,
@@ -253,6 +267,8 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                         connection: None,
                         direction: None,
                         ptime: None,
+                        savp,
+                        crypto: None,
                     });
                     in_other_media = false;
                 } else {
@@ -277,6 +293,13 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                 match (&mut audio, dir) {
                     (None, Some(d)) => session_direction = Some(d),
                     (Some(a), Some(d)) => a.direction = Some(d),
+                    // the first line we can use; the others (another
+                    // suite, an MKI, garbage) are skipped as RFC 4568
+                    // §7.1.1 lets an answerer
+                    (Some(a), None) if name == "crypto" && a.crypto.is_none() => {
+                        a.crypto = val.and_then(|v| crate::srtp::SdesKey::parse(v).ok());
+                    }
+                    (Some(_), None) if name == "crypto" => {}
                     (Some(a), None) if name == "rtpmap" => {
                         let v = val.ok_or_else(|| bad(n, "a=rtpmap", "missing value"))?;
                         let (pt, enc) = v.split_once(' ').ok_or_else(|| {
@@ -368,7 +391,19 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
             .or(session_direction)
             .unwrap_or(Direction::SendRecv),
         ptime: a.ptime,
+        savp: a.savp,
+        crypto: a.crypto,
     })
+}
+
+/// [`parse`] for a leg that speaks plain RTP only: `RTP/SAVP` is refused
+/// ([`SdpError::SecureNotHere`]); an `a=crypto` beside `RTP/AVP` is ignored.
+pub fn parse_plain(body: &[u8]) -> Result<SessionDescription, SdpError> {
+    let d = parse(body)?;
+    if d.savp {
+        return Err(SdpError::SecureNotHere);
+    }
+    Ok(d)
 }
 
 /// Picks the voice codec (the peer's first choice among PCMU and PCMA) and the
@@ -425,6 +460,30 @@ pub fn build(
     session_id: u64,
     version: u64,
 ) -> String {
+    build_secure(ip, port, codecs, telephone_event, session_id, version, None)
+}
+
+/// Our key in our SDP: the `a=crypto` line, and whether the profile is
+/// `RTP/SAVP` (SRTP only) or `RTP/AVP` (best-effort SRTP: a phone that
+/// does not speak it ignores the key and answers plain RTP).
+#[derive(Clone, Copy, Debug)]
+pub struct Secure<'a> {
+    /// Our key (the answer's tag and suite are the offer's).
+    pub key: &'a crate::srtp::SdesKey,
+    /// Announce `RTP/SAVP` rather than `RTP/AVP`.
+    pub savp: bool,
+}
+
+/// [`build`] with our SRTP key when `secure` is given.
+pub fn build_secure(
+    ip: IpAddr,
+    port: u16,
+    codecs: &[Codec],
+    telephone_event: Option<u8>,
+    session_id: u64,
+    version: u64,
+    secure: Option<Secure<'_>>,
+) -> String {
     let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
     let mut pts: Vec<String> = codecs
         .iter()
@@ -437,9 +496,17 @@ pub fn build(
     // writing to a String cannot fail
     let _ = write!(
         s,
-        "v=0\r\no=hotline {session_id} {version} IN {family} {ip}\r\ns=hotline\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n",
+        "v=0\r\no=hotline {session_id} {version} IN {family} {ip}\r\ns=hotline\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} {} {}\r\n",
+        if secure.is_some_and(|s| s.savp) {
+            "RTP/SAVP"
+        } else {
+            "RTP/AVP"
+        },
         pts.join(" ")
     );
+    if let Some(sec) = secure {
+        let _ = write!(s, "a={}\r\n", sec.key.attribute());
+    }
     for c in codecs {
         let _ = write!(s, "a=rtpmap:{} {}/8000\r\n", c.payload_type(), c.name());
     }
@@ -563,7 +630,7 @@ mod tests {
                 "no usable audio",
             ),
             (
-                b"v=0\r\nc=IN IP4 1.1.1.1\r\nm=audio 4000 RTP/SAVP 0\r\n",
+                b"v=0\r\nc=IN IP4 1.1.1.1\r\nm=audio 4000 UDP/TLS/RTP/SAVP 0\r\n",
                 "no usable audio",
             ),
             (
@@ -585,6 +652,56 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn savp_offers_carry_the_first_usable_key_and_ours_round_trips() {
+        use crate::srtp::{SdesKey, Suite};
+        let k32 = SdesKey::generate_for(5, Suite::AesCm128HmacSha1_32);
+        let offer = format!(
+            "v=0\r\nc=IN IP4 1.1.1.1\r\nt=0 0\r\nm=audio 0 RTP/SAVP 0\r\na=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\nm=audio 4000 RTP/SAVP 0 101\r\na=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:xx\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:AAAA|2^20|1:4\r\na={}\r\na=rtpmap:101 telephone-event/8000\r\n",
+            k32.attribute()
+        );
+        let d = parse(offer.as_bytes()).unwrap();
+        assert!(d.savp);
+        assert_eq!(d.audio_port, 4000, "the first usable audio section");
+        assert_eq!(d.crypto, Some(k32));
+        assert_eq!(negotiate(&d).unwrap().telephone_event, Some(101));
+        let savpf = "v=0\r\nc=IN IP4 1.1.1.1\r\nm=audio 4000 RTP/SAVPF 0\r\n";
+        let d = parse(savpf.as_bytes()).unwrap();
+        assert!(d.savp && d.crypto.is_none());
+        let plain = parse(SIPP.as_bytes()).unwrap();
+        assert!(!plain.savp && plain.crypto.is_none());
+        // ours: RTP/SAVP or best-effort RTP/AVP, with our key
+        let ours = SdesKey::generate(1);
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        for savp in [true, false] {
+            let s = build_secure(
+                ip,
+                20002,
+                &[Codec::Pcmu],
+                Some(101),
+                1,
+                1,
+                Some(Secure { key: &ours, savp }),
+            );
+            let d = parse(s.as_bytes()).unwrap();
+            assert_eq!(d.savp, savp, "{s}");
+            assert_eq!(d.crypto.as_ref(), Some(&ours));
+        }
+        // 100 crypto lines and a 10 KB one: bounded, no key
+        let mut many = String::from("v=0\r\nc=IN IP4 1.1.1.1\r\nm=audio 4000 RTP/SAVP 0\r\n");
+        for i in 0..100 {
+            many.push_str(&format!(
+                "a=crypto:{i} AES_CM_128_HMAC_SHA1_80 inline:!!\r\n"
+            ));
+        }
+        many.push_str(&format!(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+            "Q".repeat(10_240)
+        ));
+        let d = parse(many.as_bytes()).unwrap();
+        assert!(d.savp && d.crypto.is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use crate::mix::{mix_into, MonitorMode, Party3, SourceFifo};
 use crate::prompt::Prompt;
 use crate::sdp::Negotiated;
+use crate::srtp::{SdesKey, SrtpError, SrtpSession};
 use crate::{Codec, FRAME_SAMPLES};
 use hotline_core::{AudioFrame, Side};
 use std::collections::VecDeque;
@@ -311,6 +312,7 @@ enum Cmd {
     MonitorRemote(SocketAddr, Negotiated),
     MonitorMode(MonitorMode),
     StopMonitor,
+    Srtp(Side, Option<Box<SrtpSession>>),
 }
 
 /// Packet counters of one side of a session.
@@ -339,6 +341,10 @@ pub struct SideStats {
     /// Times the peer's SSRC changed mid-call (a phone restarting its
     /// stream, a transfer behind it): accepted, relayed as a new source.
     pub ssrc_changes: u64,
+    /// SRTP packets refused on an SRTP leg (failed authentication, a
+    /// replay, plain RTP): dropped before anything looks at them, so they
+    /// neither reach the relay or the recording nor count as media.
+    pub srtp_refused: u64,
 }
 
 /// Counters of a session, for the log and tests.
@@ -373,6 +379,7 @@ struct SideCounters {
     dtmf_dropped: AtomicU64,
     oversized: AtomicU64,
     ssrc_changes: AtomicU64,
+    srtp_refused: AtomicU64,
 }
 
 impl SideCounters {
@@ -390,6 +397,7 @@ impl SideCounters {
             dtmf_dropped: l(&self.dtmf_dropped),
             oversized: l(&self.oversized),
             ssrc_changes: l(&self.ssrc_changes),
+            srtp_refused: l(&self.srtp_refused),
         }
     }
 }
@@ -438,6 +446,7 @@ impl std::fmt::Debug for Cmd {
             Cmd::MonitorRemote(..) => "MonitorRemote",
             Cmd::MonitorMode(..) => "MonitorMode",
             Cmd::StopMonitor => "StopMonitor",
+            Cmd::Srtp(..) => "Srtp",
         })
     }
 }
@@ -528,6 +537,26 @@ impl MediaSession {
     /// and the recording do not hear it.
     pub fn tone_to_agent(&self, tone: Prompt) {
         self.send(Cmd::AgentTone(tone));
+    }
+
+    /// Makes `side` an SRTP leg (SDES): what we send there is protected
+    /// with `local` (the key in our SDP), what comes from there must
+    /// authenticate with `remote` (the key in the phone's SDP) or is
+    /// dropped and counted ([`SideStats::srtp_refused`]). `None` makes the
+    /// leg plain RTP again. Each leg has its own keys; the other leg, the
+    /// recorder, DTMF, prompts and the media checks see plain RTP. Send it
+    /// before [`MediaSession::set_remote`] so no packet slips through plain.
+    pub fn set_srtp(
+        &self,
+        side: Side,
+        keys: Option<(&SdesKey, &SdesKey)>,
+    ) -> Result<(), SrtpError> {
+        let session = match keys {
+            Some((local, remote)) => Some(Box::new(SrtpSession::new(local, remote)?)),
+            None => None,
+        };
+        self.send(Cmd::Srtp(side, session));
+        Ok(())
     }
 
     /// Sets where the monitor leg's RTP goes and what it speaks (the
@@ -668,6 +697,8 @@ struct Leg {
     out: OutStream,
     /// The SSRC of the peer's last accepted packet.
     last_ssrc: Option<u32>,
+    /// SDES-SRTP on this leg (None: plain RTP).
+    srtp: Option<Box<SrtpSession>>,
 }
 
 impl Leg {
@@ -679,6 +710,21 @@ impl Leg {
             media: None,
             out: OutStream::new(),
             last_ssrc: None,
+            srtp: None,
+        }
+    }
+
+    /// Sends one RTP packet to `dest`, protected first on an SRTP leg.
+    async fn send(&mut self, packet: &[u8], dest: SocketAddr) -> bool {
+        match self.srtp.as_mut() {
+            None => self.socket.send_to(packet, dest).await.is_ok(),
+            Some(s) => match s.protect(packet) {
+                Ok(p) => self.socket.send_to(&p, dest).await.is_ok(),
+                Err(e) => {
+                    debug!(error = %e, "cannot protect an RTP packet");
+                    false
+                }
+            },
         }
     }
 
@@ -907,7 +953,7 @@ impl Relay {
                     Ok((n, src)) => self.on_packet(Side::Agent, &buf_a[..n], src).await,
                     Err(e) => debug!(error = %e, "agent RTP socket error"),
                 },
-                r = recv_monitor(&self.monitor, &mut buf_m) => match r {
+                r = recv_monitor(self.monitor.as_ref().map(|m| &m.leg.socket), &mut buf_m) => match r {
                     Ok((n, src)) => self.on_monitor_packet(&buf_m[..n], src),
                     Err(e) => debug!(error = %e, "monitor RTP socket error"),
                 },
@@ -1003,6 +1049,7 @@ impl Relay {
                     }
                 }
             }
+            Cmd::Srtp(side, session) => self.leg_mut(side).srtp = session,
             Cmd::StopMonitor => {
                 self.monitor = None;
                 self.fifos.iter_mut().for_each(SourceFifo::clear);
@@ -1064,7 +1111,7 @@ impl Relay {
             leg.out.ssrc,
             &frame,
         );
-        if leg.socket.send_to(&self.packet[..n], dest).await.is_ok() {
+        if leg.send(&self.packet[..n], dest).await {
             if side == Side::Caller {
                 inc(&self.stats.prompt_frames);
             }
@@ -1090,9 +1137,26 @@ impl Relay {
             return;
         }
         if is_rtcp(data) {
+            // SRTCP too: RTCP is not relayed, so it is not decrypted
             inc(&c.rtcp);
             return;
         }
+        // an SRTP leg: only what authenticates (and is no replay) goes on,
+        // before the peer's address is learnt or anything is counted as media
+        let plain;
+        let data = match from.srtp.as_mut() {
+            None => data,
+            Some(s) => match s.unprotect(data) {
+                Ok(p) => {
+                    plain = p;
+                    &plain[..]
+                }
+                Err(_) => {
+                    inc(&c.srtp_refused);
+                    return;
+                }
+            },
+        };
         let Ok(rtp) = rtp_rs::RtpReader::new(data) else {
             inc(&c.malformed);
             return;
@@ -1148,7 +1212,7 @@ impl Relay {
             };
             let (s, t, m) = to.out.relayed(ssrc, seq, ts, marker, now);
             let n = write_rtp(&mut self.packet, out_pt, m, s, t, to.out.ssrc, payload);
-            if to.socket.send_to(&self.packet[..n], dest).await.is_ok() {
+            if to.send(&self.packet[..n], dest).await {
                 inc(&self.counters_out(side).packets_out);
             }
             return;
@@ -1235,7 +1299,7 @@ impl Relay {
             to.out.ssrc,
             body,
         );
-        if to.socket.send_to(&self.packet[..n], dest).await.is_ok() {
+        if to.send(&self.packet[..n], dest).await {
             let out = match side {
                 Side::Caller => &self.stats.agent,
                 Side::Agent => &self.stats.caller,
@@ -1358,7 +1422,7 @@ impl Relay {
                 leg.out.ssrc,
                 &enc,
             );
-            if leg.socket.send_to(&self.packet[..n], dest).await.is_ok() {
+            if leg.send(&self.packet[..n], dest).await {
                 inc(&counters.packets_out);
                 inc(&self.stats.mixed_frames);
             }
@@ -1447,11 +1511,11 @@ pub(crate) fn fuzz_rtp_stream(packets: &[&[u8]], codec: crate::Codec) -> usize {
 
 /// The next datagram of the monitor leg, or never when there is none.
 async fn recv_monitor(
-    m: &Option<MonitorLeg>,
+    m: Option<&UdpSocket>,
     buf: &mut [u8],
 ) -> std::io::Result<(usize, SocketAddr)> {
     match m {
-        Some(m) => m.leg.socket.recv_from(buf).await,
+        Some(socket) => socket.recv_from(buf).await,
         None => std::future::pending().await,
     }
 }

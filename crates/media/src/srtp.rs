@@ -1,5 +1,6 @@
-//! SDES-SRTP for the agent leg (RFC 4568 `a=crypto` keys, RFC 3711 SRTP
-//! with `AES_CM_128_HMAC_SHA1_80`), on the pure-Rust `webrtc-srtp`.
+//! SDES-SRTP for a call's legs (RFC 4568 `a=crypto` keys, RFC 3711 SRTP
+//! with `AES_CM_128_HMAC_SHA1_80` or `AES_CM_128_HMAC_SHA1_32`), on the
+//! pure-Rust `webrtc-srtp`.
 //!
 //! - [`SdesKey`]: one `a=crypto` line — parsed (hostile input gives an
 //!   error, never a panic) and written.
@@ -18,14 +19,59 @@ use webrtc_srtp::context::Context;
 use webrtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
-/// The one crypto suite offered and accepted (RFC 4568 §6.2.1).
+/// The crypto suite we offer (RFC 4568 §6.2.1); [`Suite`] lists those accepted.
 pub const SUITE: &str = "AES_CM_128_HMAC_SHA1_80";
+
+/// A crypto suite we speak (RFC 4568 §6.2.1): AES-CM with a 128-bit key,
+/// HMAC-SHA1 with an 80- or 32-bit tag on SRTP (SRTCP is 80 bits for both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Suite {
+    /// `AES_CM_128_HMAC_SHA1_80` (what we offer).
+    #[default]
+    AesCm128HmacSha1_80,
+    /// `AES_CM_128_HMAC_SHA1_32` (accepted when a phone offers it first).
+    AesCm128HmacSha1_32,
+}
+
+impl Suite {
+    /// The suite's name in `a=crypto`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
+            Suite::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+        }
+    }
+
+    /// The suite of an `a=crypto` name, if we speak it.
+    pub fn from_name(name: &str) -> Option<Suite> {
+        match name {
+            "AES_CM_128_HMAC_SHA1_80" => Some(Suite::AesCm128HmacSha1_80),
+            "AES_CM_128_HMAC_SHA1_32" => Some(Suite::AesCm128HmacSha1_32),
+            _ => None,
+        }
+    }
+
+    /// Authentication tag of an SRTP packet, bytes.
+    pub fn tag_len(self) -> usize {
+        match self {
+            Suite::AesCm128HmacSha1_80 => 10,
+            Suite::AesCm128HmacSha1_32 => 4,
+        }
+    }
+
+    fn profile(self) -> ProtectionProfile {
+        match self {
+            Suite::AesCm128HmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
+            Suite::AesCm128HmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
+        }
+    }
+}
 
 /// Master key length of the suite, bytes.
 pub const KEY_LEN: usize = 16;
 /// Master salt length of the suite, bytes.
 pub const SALT_LEN: usize = 14;
-/// Authentication tag added to each packet, bytes.
+/// Authentication tag added to each packet by [`SUITE`], bytes.
 pub const TAG_LEN: usize = 10;
 /// Packets of the replay window (RFC 3711 §3.3.2 asks at least 64).
 pub const REPLAY_WINDOW: usize = 128;
@@ -46,11 +92,13 @@ pub enum SrtpError {
     Packet(String),
 }
 
-/// One SDES key: `a=crypto:<tag> AES_CM_128_HMAC_SHA1_80 inline:<key||salt>`.
+/// One SDES key: `a=crypto:<tag> <suite> inline:<key||salt>`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SdesKey {
     /// The line's tag (the answer repeats the offer's).
     pub tag: u32,
+    /// The crypto suite.
+    pub suite: Suite,
     /// Master key.
     pub key: [u8; KEY_LEN],
     /// Master salt.
@@ -62,18 +110,30 @@ impl fmt::Debug for SdesKey {
         // never the key in a log
         f.debug_struct("SdesKey")
             .field("tag", &self.tag)
+            .field("suite", &self.suite)
             .finish_non_exhaustive()
     }
 }
 
 impl SdesKey {
-    /// A fresh random key for `tag`.
+    /// A fresh random key for `tag` of [`SUITE`].
     pub fn generate(tag: u32) -> SdesKey {
+        SdesKey::generate_for(tag, Suite::default())
+    }
+
+    /// A fresh random key for `tag` of `suite` (an answer: the suite and
+    /// tag of the phone's key, our own key material).
+    pub fn generate_for(tag: u32, suite: Suite) -> SdesKey {
         let mut key = [0u8; KEY_LEN];
         let mut salt = [0u8; SALT_LEN];
         rand::fill(&mut key[..]);
         rand::fill(&mut salt[..]);
-        SdesKey { tag, key, salt }
+        SdesKey {
+            tag,
+            suite,
+            key,
+            salt,
+        }
     }
 
     /// The SDP attribute line, without `a=` and the line end:
@@ -83,15 +143,17 @@ impl SdesKey {
         both[..KEY_LEN].copy_from_slice(&self.key);
         both[KEY_LEN..].copy_from_slice(&self.salt);
         format!(
-            "crypto:{} {SUITE} inline:{}",
+            "crypto:{} {} inline:{}",
             self.tag,
+            self.suite.name(),
             base64::engine::general_purpose::STANDARD.encode(both)
         )
     }
 
     /// Parses an `a=crypto` value (with or without `a=` / `crypto:`).
-    /// Refused: another suite, a key of the wrong length or bad base64, an
-    /// MKI, several keys, session parameters (none is supported).
+    /// Refused (the error says which): an unknown suite, a key of the wrong
+    /// length or bad base64, an MKI, several keys, a bad lifetime, session
+    /// parameters (none is supported).
     pub fn parse(line: &str) -> Result<SdesKey, SrtpError> {
         let bad = |m: &str| Err(SrtpError::BadCrypto(m.to_string()));
         if line.len() > MAX_LINE {
@@ -114,9 +176,11 @@ impl SdesKey {
         if tag > 999_999_999 {
             return bad("the tag has more than 9 digits");
         }
-        if suite != SUITE {
-            return bad("only AES_CM_128_HMAC_SHA1_80 is supported");
-        }
+        let Some(suite) = Suite::from_name(suite) else {
+            return bad(
+                "unknown crypto suite (we speak AES_CM_128_HMAC_SHA1_80 and AES_CM_128_HMAC_SHA1_32)",
+            );
+        };
         if params.contains(';') {
             return bad("several keys are not supported");
         }
@@ -148,7 +212,12 @@ impl SdesKey {
         let mut salt = [0u8; SALT_LEN];
         key.copy_from_slice(&both[..KEY_LEN]);
         salt.copy_from_slice(&both[KEY_LEN..]);
-        Ok(SdesKey { tag, key, salt })
+        Ok(SdesKey {
+            tag,
+            suite,
+            key,
+            salt,
+        })
     }
 }
 
@@ -176,11 +245,17 @@ pub fn offered_key(sdp: &str) -> Option<SdesKey> {
     None
 }
 
-/// Whether the SDP's first audio section asks for secure RTP (`RTP/SAVP`).
+/// Whether the SDP's first audio section asks for secure RTP (`RTP/SAVP`
+/// or `RTP/SAVPF`).
 pub fn is_savp(sdp: &str) -> bool {
     sdp.lines()
         .find_map(|l| l.strip_prefix("m=audio "))
-        .is_some_and(|m| m.split_ascii_whitespace().nth(1) == Some("RTP/SAVP"))
+        .is_some_and(|m| {
+            matches!(
+                m.split_ascii_whitespace().nth(1),
+                Some("RTP/SAVP" | "RTP/SAVPF")
+            )
+        })
 }
 
 /// An agent's SRTP setting.
@@ -231,7 +306,7 @@ pub enum Negotiated {
     Refuse(&'static str),
 }
 
-/// Decides the agent leg's media security from the phone's SDP.
+/// Decides a leg's media security from the phone's SDP text.
 /// `secure_signalling`: the SDP came (and ours goes) over SIP over TLS;
 /// `allow_plain_signalling`: keys may travel over UDP/TCP anyway (a lab, a
 /// private network).
@@ -241,19 +316,53 @@ pub fn negotiate(
     secure_signalling: bool,
     allow_plain_signalling: bool,
 ) -> Negotiated {
-    let keys_may_travel = secure_signalling || allow_plain_signalling;
-    let key = offered_key(phone_sdp).filter(|_| keys_may_travel);
+    decide(
+        policy,
+        is_savp(phone_sdp),
+        offered_key(phone_sdp),
+        secure_signalling || allow_plain_signalling,
+    )
+}
+
+/// [`negotiate`] on an SDP already parsed by [`crate::sdp::parse`] (its
+/// audio stream's profile and first usable key).
+pub fn negotiate_sdp(
+    policy: SrtpPolicy,
+    phone: &crate::sdp::SessionDescription,
+    secure_signalling: bool,
+    allow_plain_signalling: bool,
+) -> Negotiated {
+    decide(
+        policy,
+        phone.savp,
+        phone.crypto.clone(),
+        secure_signalling || allow_plain_signalling,
+    )
+}
+
+fn decide(
+    policy: SrtpPolicy,
+    savp: bool,
+    key: Option<SdesKey>,
+    keys_may_travel: bool,
+) -> Negotiated {
+    let key = key.filter(|_| keys_may_travel);
     match (policy, key) {
-        (SrtpPolicy::Off, _) if is_savp(phone_sdp) => {
-            Negotiated::Refuse("SRTP is off for this agent")
+        (SrtpPolicy::Off, _) if savp => {
+            Negotiated::Refuse("SRTP is off for this leg (srtp = \"off\")")
         }
         (SrtpPolicy::Off, _) => Negotiated::Plain,
         (_, Some(k)) => Negotiated::Srtp(k),
         (SrtpPolicy::Required, None) if !keys_may_travel => {
             Negotiated::Refuse("SRTP keys only over TLS")
         }
-        (SrtpPolicy::Required, None) => Negotiated::Refuse("no usable a=crypto"),
-        (SrtpPolicy::Optional, None) if is_savp(phone_sdp) => {
+        (SrtpPolicy::Required, None) => {
+            Negotiated::Refuse("SRTP is required and the SDP has no usable a=crypto")
+        }
+        (SrtpPolicy::Optional, None) if savp && !keys_may_travel => {
+            Negotiated::Refuse("RTP/SAVP over a signalling path without TLS (keys only over TLS)")
+        }
+        (SrtpPolicy::Optional, None) if savp => {
             Negotiated::Refuse("RTP/SAVP without a usable a=crypto")
         }
         (SrtpPolicy::Optional, None) => Negotiated::Plain,
@@ -285,7 +394,7 @@ fn context(k: &SdesKey) -> Result<Context, SrtpError> {
     Context::new(
         &k.key,
         &k.salt,
-        ProtectionProfile::Aes128CmHmacSha1_80,
+        k.suite.profile(),
         Some(srtp_replay_protection(REPLAY_WINDOW)),
         Some(srtcp_replay_protection(REPLAY_WINDOW)),
     )
@@ -324,7 +433,7 @@ impl SrtpSession {
             s.refused += 1;
             Err(SrtpError::Packet(e))
         };
-        if srtp.len() < 12 + TAG_LEN || srtp[0] >> 6 != 2 {
+        if srtp.len() < 12 + self.remote.suite.tag_len() || srtp[0] >> 6 != 2 {
             return fail(self, "not an SRTP packet".into());
         }
         let ssrc = u32::from_be_bytes([srtp[8], srtp[9], srtp[10], srtp[11]]);
@@ -409,7 +518,8 @@ mod tests {
             "1 AES_CM_128_HMAC_SHA1_80".into(),
             format!("x AES_CM_128_HMAC_SHA1_80 inline:{b64}"),
             format!("99999999999 AES_CM_128_HMAC_SHA1_80 inline:{b64}"),
-            format!("1 AES_CM_128_HMAC_SHA1_32 inline:{b64}"),
+            format!("1 AES_256_CM_HMAC_SHA1_80 inline:{b64}"),
+            format!("1 aes_cm_128_hmac_sha1_80 inline:{b64}"),
             format!("1 F8_128_HMAC_SHA1_80 inline:{b64}"),
             format!("1 AES_CM_128_HMAC_SHA1_80 uri:{b64}"),
             format!("1 AES_CM_128_HMAC_SHA1_80 inline:{b64}|2^31|1:4"),
@@ -427,6 +537,71 @@ mod tests {
             "1 AES_CM_128_HMAC_SHA1_80 inline:中文中文".into(),
         ] {
             assert!(SdesKey::parse(&bad).is_err(), "accepted {bad:?}");
+        }
+        // the reasons are clear
+        let why = |l: &str| SdesKey::parse(l).unwrap_err().to_string();
+        assert!(
+            why(&format!("1 F8_128_HMAC_SHA1_80 inline:{b64}")).contains("unknown crypto suite")
+        );
+        assert!(why(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{b64}|2^20|1:4")).contains("MKI"));
+        assert!(why("1 AES_CM_128_HMAC_SHA1_80 inline:AAAA").contains("30 bytes"));
+        assert!(why("1 AES_CM_128_HMAC_SHA1_80 inline:%%%%").contains("base64"));
+        assert!(why(&format!(
+            "1 AES_CM_128_HMAC_SHA1_80 inline:{}",
+            "A".repeat(10_240)
+        ))
+        .contains("too long"));
+        // the 32-bit tag suite round-trips too
+        let k32 = SdesKey::generate_for(3, Suite::AesCm128HmacSha1_32);
+        let line = k32.attribute();
+        assert!(
+            line.starts_with("crypto:3 AES_CM_128_HMAC_SHA1_32 inline:"),
+            "{line}"
+        );
+        assert_eq!(SdesKey::parse(&line).unwrap(), k32);
+    }
+
+    #[test]
+    fn hostile_sdp_crypto_sections_are_bounded_and_the_first_supported_suite_wins() {
+        let k = SdesKey::generate_for(100, Suite::AesCm128HmacSha1_32);
+        // 100 unusable crypto lines, then a usable one
+        let mut sdp = String::from("v=0\r\nm=audio 4000 RTP/SAVP 0\r\n");
+        for i in 0..100 {
+            sdp.push_str(&format!("a=crypto:{i} NULL_HMAC inline:xx\r\n"));
+        }
+        sdp.push_str(&format!("a={}\r\n", k.attribute()));
+        assert_eq!(offered_key(&sdp), Some(k.clone()));
+        // a 10 KB attribute is skipped
+        let huge = format!(
+            "v=0\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+            "A".repeat(10_240)
+        );
+        assert_eq!(offered_key(&huge), None);
+        // _32 offered before _80: _32 is taken (the phone's preference)
+        let k80 = SdesKey::generate(2);
+        let both = format!(
+            "v=0\r\nm=audio 4000 RTP/SAVPF 0\r\na={}\r\na={}\r\n",
+            k.attribute(),
+            k80.attribute()
+        );
+        assert_eq!(offered_key(&both), Some(k));
+        assert!(is_savp(&both));
+    }
+
+    #[test]
+    fn the_32_bit_tag_suite_talks_and_refuses_tampering() {
+        let ours = SdesKey::generate_for(1, Suite::AesCm128HmacSha1_32);
+        let phones = SdesKey::generate_for(1, Suite::AesCm128HmacSha1_32);
+        let mut hotline = SrtpSession::new(&ours, &phones).unwrap();
+        let mut phone = SrtpSession::new(&phones, &ours).unwrap();
+        for seq in 0..50u16 {
+            let p = rtp(seq, 9, &[0x11; 160]);
+            let s = phone.protect(&p).unwrap();
+            assert_eq!(s.len(), p.len() + 4);
+            assert_eq!(hotline.unprotect(&s).unwrap(), p);
+            let mut t = phone.protect(&rtp(seq + 1000, 9, &[0x11; 160])).unwrap();
+            t[20] ^= 0x80;
+            assert!(hotline.unprotect(&t).is_err());
         }
     }
 

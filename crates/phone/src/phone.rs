@@ -598,7 +598,7 @@ async fn handle_call(
 ) -> Result<Rings, PhoneError> {
     let caller = call.caller.number.clone();
     // the offer must carry audio we can play
-    let offer = sdp::parse(&call.offer).and_then(|d| sdp::negotiate(&d).map(|n| (d, n)));
+    let offer = sdp::parse_plain(&call.offer).and_then(|d| sdp::negotiate(&d).map(|n| (d, n)));
     let (remote, negotiated) = match offer {
         Ok(x) => x,
         Err(e) => {

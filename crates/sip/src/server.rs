@@ -1514,6 +1514,7 @@ pub(crate) async fn new_inbound_call(
             .to_ascii_lowercase()
             .starts_with("application/sdp"),
         source,
+        secure: tx.connection.as_ref().is_some_and(is_tls),
         agent,
         dialog: dialog.clone(),
         events: leg_rx,
@@ -1906,6 +1907,9 @@ pub struct InboundCall {
     pub offer_is_sdp: bool,
     /// Where the INVITE came from.
     pub source: Option<SocketAddr>,
+    /// The INVITE came over SIP over TLS (SDES-SRTP keys in the SDP may be
+    /// used: nobody on the path could read them).
+    pub secure: bool,
     /// The agent who authenticated this INVITE (feature codes only); None
     /// for callers, who are never challenged.
     pub agent: Option<String>,
