@@ -404,7 +404,7 @@ fn main() {
     // an RTP and an RTCP port per leg, two legs per call, and calls that
     // ended keep theirs a moment: short calls at a high rate need more
     // than the calls up suggest
-    let media_ports = env("LOAD_MEDIA_PORTS", (agents * 12 + 64).min(20_000))
+    let media_ports = env("LOAD_MEDIA_PORTS", (agents * 12 + 64).min(12_000))
         .next_multiple_of(2)
         .min(30_000) as u16;
 
