@@ -5,23 +5,17 @@
 mod access;
 mod cases;
 mod duty;
-mod notify;
 mod recordings;
 mod report;
 mod worklist;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use config::settings::Settings;
 use config::Config;
 use hotline_config as config;
-use hotline_engine::Engine;
-use hotline_media::MediaEngine;
-use hotline_recorder::Recorder;
-use hotline_sip::SipServer;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tracing::{error, info, warn};
 
 #[derive(Parser)]
 #[command(
@@ -190,7 +184,10 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::CheckConfig { path } => check_config(&path),
-        Command::Report { args, config, data } => report(&config, data, &args),
+        Command::Report { args, config, data } => load_with_data(&config, data).and_then(|c| {
+            let html = args.format == report::Format::Html;
+            hotline_server::report::report(&c, &args.period_args(), html, args.out.as_deref())
+        }),
         Command::Recordings { cmd, config, data } => recordings::run(&config, data, cmd),
         Command::Cases { cmd, config, data } => {
             load_with_data(&config, data).and_then(|c| cases::run(&c, cmd))
@@ -212,7 +209,8 @@ fn main() -> std::process::ExitCode {
             call,
             config,
             data,
-        } => load_with_data(&config, data).and_then(|c| access::audit(&c, verify, call.as_deref())),
+        } => load_with_data(&config, data)
+            .and_then(|c| hotline_server::access::audit(&c, verify, call.as_deref())),
         Command::Staffing {
             calls_per_hour,
             aht,
@@ -235,41 +233,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
-}
-
-/// A single-threaded runtime for a subcommand's database work.
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// The config's database, for a subcommand (`storage.database_url`).
-async fn open_store(cfg: &Config) -> Result<hotline_store::Store> {
-    hotline_store::Store::connect(&cfg.database_url())
-        .await
-        .context("cannot open the database (storage.database_url)")
-}
-
-fn report(config_path: &Path, data: Option<PathBuf>, args: &report::ReportArgs) -> Result<()> {
-    use hotline_core::Clock;
-    let mut cfg = Config::load(config_path)?;
-    if let Some(data) = data {
-        cfg.storage.data_dir = data;
-    }
-    let runtime = runtime()?;
-    let now = hotline_core::SystemClock.now_ms();
-    let mut text = runtime.block_on(report::run(&cfg, args, now))?;
-    let html = args.format == report::Format::Html;
-    let visits = runtime.block_on(worklist::report_section(&cfg, html))?;
-    hotline_api::report::insert_section(&mut text, &visits, html);
-    match &args.out {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("--out: cannot write {}", path.display()))?,
-        None => print!("{text}"),
-    }
-    Ok(())
 }
 
 /// `hotline simulate` arguments.
@@ -486,239 +449,5 @@ fn serve(
     if let Some(data) = data {
         cfg.storage.data_dir = data;
     }
-    let settings = Settings::build(cfg)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("hotline-io")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(run(settings))
-}
-
-/// The supervisor console over the store, with the engine's blacklist
-/// (its run-time entries loaded from the store).
-async fn console(
-    cfg: &Config,
-    store: hotline_store::Store,
-    blacklist: hotline_engine::routing::Blacklist,
-) -> Result<hotline_api::Console> {
-    let console = hotline_api::Console::new(
-        store,
-        cfg.console_config()?,
-        std::sync::Arc::new(hotline_core::SystemClock),
-        Some(blacklist),
-    );
-    let n = console
-        .load_blacklist()
-        .await
-        .context("console: cannot load the run-time blacklist")?;
-    info!(entries = n, "run-time blacklist loaded");
-    Ok(console)
-}
-
-async fn run(settings: Settings) -> Result<()> {
-    let Settings {
-        cfg,
-        center,
-        engine: engine_cfg,
-        prompts,
-        sip: sip_cfg,
-        accounts,
-        media: media_cfg,
-        tls,
-    } = settings;
-    std::fs::create_dir_all(&cfg.storage.data_dir).with_context(|| {
-        format!(
-            "storage.data_dir: cannot create {}",
-            cfg.storage.data_dir.display()
-        )
-    })?;
-    let recorder = Recorder::new(recordings::recorder_config(&cfg)?).with_context(|| {
-        format!(
-            "storage.recordings: {} is not usable",
-            cfg.recordings_dir().display()
-        )
-    })?;
-    let store = hotline_store::Store::connect(&cfg.database_url())
-        .await
-        .context("storage: cannot open the database")?;
-    hotline_recorder::startup_sweep(&recorder, &store)
-        .await
-        .context("recordings sweep")?;
-    let (sink, writer) = hotline_store::spawn_writer(store.clone());
-    if let Some(notary) = recorder.notary().cloned() {
-        hotline_recorder::retention::spawn(
-            cfg.recordings_dir(),
-            center.retention.clone(),
-            std::time::Duration::from_secs(u64::from(cfg.retention.check_every_s)),
-            store.clone(),
-            notary,
-            sink.clone(),
-        );
-    }
-
-    let media = MediaEngine::start(media_cfg).context("media: cannot start RTP workers")?;
-    for a in &cfg.agents {
-        info!(agent = %a.id, name = a.name.as_deref().unwrap_or("-"), "agent account");
-    }
-    let (sip, sip_events) = SipServer::start_with_lockout(sip_cfg, accounts, cfg.sip_lockout()?)
-        .await
-        .context("sip.listen")?;
-    // registrations saved before a restart come back; changes are saved behind
-    let clock = std::sync::Arc::new(hotline_core::SystemClock);
-    if let Err(e) = hotline_engine::bindings::restore(&store, &sip, clock.as_ref()).await {
-        warn!(error = %e, "saved registrations could not be read; phones register again");
-    }
-    let bindings = hotline_engine::bindings::WriteBehind::start(store.clone(), sip.clone(), clock);
-    // bans and locks for password guessing, to the audit log
-    hotline_engine::bans::spawn_audit(&sip, store.clone());
-    let blacklist = engine_cfg.blacklist.clone();
-    let case_owners = hotline_engine::owners::CaseOwners::new();
-    // the engine's events, as they happen, to the live KPIs and the work list
-    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut event_outputs = Vec::new();
-    let worklist = worklist::start(
-        &cfg,
-        &center,
-        store.clone(),
-        sink.clone(),
-        events_tx.clone(),
-        case_owners.clone(),
-    )
-    .await?;
-    let mut engine_cfg = engine_cfg;
-    worklist::permit(&cfg, worklist.as_ref(), &mut engine_cfg);
-    // the case owner may call their complaint's customer (the reply call)
-    if let Some(o) = engine_cfg.outbound.as_mut() {
-        o.permit = std::mem::take(&mut o.permit)
-            .with("case owner", std::sync::Arc::new(case_owners.clone()));
-    }
-    // alarms out by e-mail and webhook, and the twice-daily line test
-    let line_test_since =
-        notify::start(&cfg, &center, &store, &engine_cfg, &mut event_outputs).await;
-    if let Some(w) = &worklist {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(w.clone().run(rx));
-        event_outputs.push(tx);
-    }
-    let mut engine = Engine::new(
-        engine_cfg,
-        sip.clone(),
-        media.clone(),
-        recorder,
-        sink.clone(),
-        prompts,
-    )
-    .with_case_owners(
-        case_owners.clone(),
-        i64::from(cfg.cases.owner_wait_s) * 1000,
-    )
-    .with_audit(store.clone())
-    .with_line_test_since(line_test_since);
-    let duty = duty::start(&cfg, &store, &center.calendar).await?;
-    if let Some(d) = &duty {
-        engine = engine.with_duty(d.board.clone());
-    }
-    let mut http_addr = None;
-    if cfg.http.enabled {
-        let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
-        event_outputs.push(live_tx.clone());
-        let live = hotline_api::engine::LiveKpis::spawn(live_rx, center.live());
-        let console = console(&cfg, store.clone(), blacklist).await?;
-        let console = cases::attach(
-            &cfg,
-            console,
-            sink.clone(),
-            live_tx.clone(),
-            case_owners.clone(),
-        )
-        .await?;
-        let duty =
-            duty.map(|d| duty::api(&cfg, d, store.clone(), engine.control(), &sink, &live_tx));
-        let api = hotline_api::engine::Api {
-            duty,
-            worklist: worklist.clone(),
-            console,
-            live,
-            agents: engine.control(),
-            trunks: engine.trunks(),
-            line_tests: engine.line_tests(),
-            bans: hotline_engine::bans::SipBans::new(std::sync::Arc::new(sip.clone())),
-            tls,
-            console_routes: cfg.console.enabled,
-        };
-        let limits = hotline_api::edge::HttpLimits {
-            max_per_source: cfg.http.max_connections_per_source,
-            max_total: cfg.http.max_connections,
-            header_timeout: std::time::Duration::from_secs(u64::from(cfg.http.header_timeout_s)),
-        };
-        let (addr, _) = hotline_api::engine::serve_within(cfg.http.listen, api, limits).await?;
-        http_addr = Some(addr);
-    }
-    if !event_outputs.is_empty() {
-        hotline_api::worklist::service::tee(events_rx, event_outputs);
-        engine = engine.with_live_events(events_tx);
-    }
-    // callbacks pending from before a restart are taken over; the other
-    // calls a killed engine left unfinished get their end and CDR
-    let pending = hotline_engine::restart::take_over(
-        &store,
-        hotline_core::Clock::now_ms(&hotline_core::SystemClock),
-    )
-    .await;
-    engine = engine.with_pending_callbacks(pending);
-    let engine_task = tokio::spawn(engine.run(sip_events));
-    info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
-    let tls = sip
-        .tls_addr()
-        .map(|a| format!(" tls={a}"))
-        .unwrap_or_default();
-    match http_addr {
-        Some(h) => println!("hotline: ready sip={}{tls} http={h}", sip.local_addr()),
-        None => println!("hotline: ready sip={}{tls}", sip.local_addr()),
-    }
-    // SIGHUP: the SIP TLS certificate and key read again (calls stay up)
-    #[cfg(unix)]
-    if sip.tls_addr().is_some() {
-        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        {
-            let sip = sip.clone();
-            tokio::spawn(async move {
-                while hup.recv().await.is_some() {
-                    if let Err(e) = sip.reload_tls().await {
-                        error!(error = %e, "SIGHUP: the TLS certificate was not reloaded; the previous one stays");
-                    }
-                }
-            });
-        }
-    }
-
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => info!("interrupted, shutting down"),
-        _ = term => info!("terminated, shutting down"),
-        r = engine_task => {
-            error!(?r, "engine stopped unexpectedly");
-            sink.flush().await;
-            bail!("the engine stopped");
-        }
-    }
-    sip.shutdown();
-    bindings.stop().await;
-    sink.flush().await;
-    media.shutdown();
-    drop(sink);
-    writer.abort();
-    Ok(())
+    hotline_server::serve(Settings::build(cfg)?)
 }

@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hotline_store::Role;
+use hotline_store::{Role, User};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
@@ -63,6 +63,27 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| hash_password("not a password of anyone").unwrap_or_default())
+}
+
+/// The user `name` if `password` is theirs, else None: the one password
+/// check of the console's login and the command line (an unknown user
+/// costs as much time as a wrong password; Argon2 runs off the async
+/// threads).
+pub async fn check_password(
+    store: &hotline_store::Store,
+    name: &str,
+    password: &str,
+) -> Result<Option<User>, hotline_store::StoreError> {
+    let user = store.user(name).await?;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_string());
+    let password = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+        .await
+        .unwrap_or(false);
+    Ok(user.filter(|_| matches))
 }
 
 /// Who is asking.
@@ -502,18 +523,9 @@ async fn login(State(c): State<Console>, req: Request) -> Result<Response, ApiEr
         e.retry_after_s = Some(u64::try_from(wait_ms.max(1)).unwrap_or(1).div_ceil(1000));
         return Err(e);
     }
-    let user = c.inner.store.user(&body.user).await?;
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
-    let password = body.password.clone();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-        .await
-        .unwrap_or(false);
-    let user = match user {
-        Some(u) if matches => u,
-        _ => {
+    let user = match check_password(&c.inner.store, &body.user, &body.password).await? {
+        Some(u) => u,
+        None => {
             match c.inner.limiter.lock() {
                 Ok(mut l) => l.fail(&keys, now),
                 Err(p) => p.into_inner().fail(&keys, now),

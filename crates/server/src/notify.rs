@@ -1,8 +1,8 @@
 //! Wiring of `[notify]` and `[line_test]`: the notifier on the event tee,
 //! the daily report task, and when the line test last ran.
 
-use crate::config::settings::Center;
-use crate::config::Config;
+use hotline_config::settings::Center;
+use hotline_config::Config;
 use hotline_core::{CallEvent, Clock, SystemClock};
 use hotline_engine::EngineConfig;
 use tokio::sync::mpsc::UnboundedSender;

@@ -1,0 +1,246 @@
+//! Recordings as evidence: the recorder's settings and notary for `serve`,
+//! and `hotline recordings pubkey|verify|export|play|retention` (retention
+//! and the startup sweep themselves live in `hotline-recorder`, the
+//! bundle and the checks in `hotline-evidence`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use hotline_evidence::{self as ev, Notary};
+use hotline_recorder::RecorderConfig;
+use tracing::info;
+
+use crate::access::Credentials;
+use hotline_config::settings::Center;
+use hotline_config::Config;
+
+/// The recorder settings for `serve`: root, fsync interval and the notary
+/// (the key is created in `<data_dir>/evidence` at first start).
+pub fn recorder_config(cfg: &Config) -> Result<RecorderConfig> {
+    let notary = Notary::open(&cfg.storage.data_dir).with_context(|| {
+        format!(
+            "storage.data_dir: cannot open the evidence key in {}",
+            ev::key_dir(&cfg.storage.data_dir).display()
+        )
+    })?;
+    info!(key_id = %ev::key_id(&notary.public_key()), head = ?notary.head().map(|h| h.seq), "evidence: signing recordings");
+    let mut rc = RecorderConfig::new(cfg.recordings_dir());
+    rc.sync_interval = Duration::from_secs(u64::from(cfg.storage.recordings_sync_s));
+    rc.notary = Some(Arc::new(notary));
+    Ok(rc)
+}
+
+/// `hotline recordings pubkey`: the evidence public key (hex) on stdout,
+/// its fingerprint on stderr.
+pub fn pubkey(cfg: &Config) -> Result<()> {
+    let key = ev::load_public_key(&cfg.storage.data_dir)?;
+    println!("{}", ev::public_key_hex(&key));
+    eprintln!("fingerprint {} (ed25519)", ev::key_id(&key));
+    Ok(())
+}
+
+/// `hotline recordings retention`: retention and the storage quota applied
+/// now (or only listed with `dry_run`), by the operating-system account.
+pub fn retention(cfg: &Config, dry_run: bool) -> Result<()> {
+    let notary = Notary::open(&cfg.storage.data_dir)?;
+    let who = crate::access::os_user();
+    let policy = Center::build(cfg)?.retention;
+    let summary = crate::runtime()?.block_on(async {
+        let store = crate::open_store(cfg).await?;
+        hotline_recorder::retention::run_pass(
+            &cfg.recordings_dir(),
+            &policy,
+            &store,
+            &notary,
+            &who,
+            dry_run,
+            None,
+        )
+        .await
+        .map_err(anyhow::Error::from)
+    })?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for (id, why) in &summary.deleted {
+        println!("{verb} {id}: {why}");
+    }
+    println!("{} recording(s) {verb}", summary.deleted.len());
+    if let Some(alarm) = summary.alarm {
+        eprintln!("ALARM: {alarm}");
+    }
+    Ok(())
+}
+
+/// How `hotline recordings play` plays a recording.
+pub struct Play {
+    /// caller, agent or both.
+    pub channel: String,
+    /// Speed, 0.2 to 1.0.
+    pub speed: f64,
+    /// Seconds into the recording.
+    pub start: f64,
+    /// Render to this WAV file instead of the audio device.
+    pub output_wav: Option<PathBuf>,
+    /// Why (the audit log).
+    pub reason: String,
+    /// The player program (default: `hotline-phone` next to this binary).
+    pub player: Option<PathBuf>,
+}
+
+/// `hotline recordings play`: the listen is audited (supervisor or admin),
+/// then the recording is played by `hotline-phone play`.
+pub fn play(cfg: &Config, id: &str, p: Play, who: &Credentials) -> Result<()> {
+    ev::validate_id(id)?;
+    if !(0.2..=1.0).contains(&p.speed) {
+        bail!("--speed: between 0.2 and 1.0, got {}", p.speed);
+    }
+    if !(0.0..=86_400.0).contains(&p.start) {
+        bail!(
+            "--start: seconds into the recording, 0 to 86400, got {}",
+            p.start
+        );
+    }
+    let wav = crate::access::recording_file(cfg, id)?;
+    // the listen is on record before a sample is played
+    crate::access::audit_cli_access(cfg, id, "listen", &p.reason, Some(who))?;
+    let player = p.player.unwrap_or_else(default_player);
+    let mut cmd = std::process::Command::new(&player);
+    cmd.arg("play")
+        .arg(&wav)
+        .args(["--channel", &p.channel])
+        .args(["--speed", &p.speed.to_string()])
+        .args(["--start", &p.start.to_string()]);
+    if let Some(out) = &p.output_wav {
+        cmd.arg("--output-wav").arg(out);
+    }
+    let status = cmd.status().with_context(|| {
+        format!(
+            "cannot run the player {} (build it with `cargo build --release -p hotline-phone`, or name it with --player)",
+            player.display()
+        )
+    })?;
+    if !status.success() {
+        bail!("the player {} failed ({status})", player.display());
+    }
+    Ok(())
+}
+
+/// `hotline recordings export`: the access is audited (as `who`, or the
+/// operating-system account), then the evidence bundle is written to `out`.
+pub fn export(
+    cfg: &Config,
+    id: &str,
+    out: &Path,
+    reason: &str,
+    who: Option<&Credentials>,
+) -> Result<()> {
+    ev::validate_id(id)?;
+    // the access is on record before the bundle exists
+    crate::access::audit_cli_access(cfg, id, "export", reason, who)?;
+    let key = ev::load_public_key(&cfg.storage.data_dir)?;
+    let x = ev::bundle::export(&cfg.recordings_dir(), id, &key, out)
+        .with_context(|| format!("export {id}"))?;
+    println!(
+        "exported {id} (#{}) to {}{}{}",
+        x.manifest.seq,
+        out.display(),
+        if x.with_prev {
+            ", with the previous link"
+        } else {
+            ""
+        },
+        if x.with_next {
+            ", with the next link"
+        } else {
+            ""
+        },
+    );
+    Ok(())
+}
+
+/// `hotline recordings verify`: one recording (an id), a bundle (a path
+/// ending in `.zip`: needs no config) or, with neither, every recording and
+/// the whole chain; `pubkey` (hex) is trusted instead of the stored key.
+/// The config is loaded only when needed.
+pub fn verify(
+    load: impl FnOnce() -> Result<Config>,
+    target: Option<&str>,
+    pubkey: Option<&str>,
+) -> Result<()> {
+    let pinned = pubkey
+        .map(|h| ev::parse_public_key(h).map_err(|e| anyhow!("--pubkey: {e}")))
+        .transpose()?;
+    if let Some(t) = target.filter(|t| t.to_ascii_lowercase().ends_with(".zip")) {
+        let (report, key) = ev::bundle::verify_bundle(Path::new(t), pinned.as_ref())?;
+        if pinned.is_none() {
+            println!(
+                "key: the bundle's own, fingerprint {} (compare with `hotline recordings pubkey` on the server, or pass --pubkey)",
+                ev::key_id(&key)
+            );
+        }
+        return print_report(&report, t);
+    }
+    let cfg = load()?;
+    let key = match pinned {
+        Some(k) => k,
+        None => ev::load_public_key(&cfg.storage.data_dir)?,
+    };
+    let head = ev::ChainHead::load(&cfg.storage.data_dir)?;
+    let root = cfg.recordings_dir();
+    let (report, what) = match target {
+        Some(id) => (
+            ev::verify::verify_one(&root, id, &key, head.as_ref())?,
+            id.to_string(),
+        ),
+        None => (
+            ev::verify::verify_all(&root, &key, head.as_ref())?,
+            root.display().to_string(),
+        ),
+    };
+    print_report(&report, &what)
+}
+
+fn print_report(report: &ev::verify::Report, what: &str) -> Result<()> {
+    for c in &report.checked {
+        if report.is_ok() {
+            println!(
+                "ok     #{} {} ({} samples per channel{})",
+                c.seq,
+                c.call_id,
+                c.samples_per_channel,
+                if c.recovered {
+                    ", recovered after a crash"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    for f in &report.faults {
+        println!("FAULT  {f}");
+    }
+    if report.is_ok() {
+        println!(
+            "{what}: OK ({} recording(s): file hash, signature and chain verified)",
+            report.checked.len()
+        );
+        Ok(())
+    } else {
+        bail!(
+            "{what}: verification FAILED: {} fault(s)",
+            report.faults.len()
+        )
+    }
+}
+
+/// `hotline-phone` next to the running binary (both are built into the same
+/// target directory or installed side by side), else on PATH.
+fn default_player() -> PathBuf {
+    let name = format!("hotline-phone{}", std::env::consts::EXE_SUFFIX);
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(&name)))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
