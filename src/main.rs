@@ -295,25 +295,9 @@ struct SimArgs {
     announce_every: Option<f64>,
 }
 
-/// The `hotline simulate` flag of a [`hotline_sim::SimConfig`] field.
-fn sim_flag(field: &str) -> String {
-    let flag = match field {
-        "aht_s" => "aht",
-        "target_s" => "target-seconds",
-        "patience_s" => "patience",
-        "wrap_up_s" => "wrap-up",
-        "agent_answer_s" => "agent-answer",
-        "ring_timeout_s" => "ring-timeout",
-        "max_wait_s" => "max-wait",
-        "callback_after_s" => "callback-after",
-        "announce_every_s" => "announce-every",
-        other => return format!("--{}", other.replace('_', "-")),
-    };
-    format!("--{flag}")
-}
-
 fn simulate(a: SimArgs) -> Result<()> {
     use hotline_sim::{Overflow, OverflowTo, SimConfig, SimError, Strategy, Treatments};
+    let refused = |e: SimError| anyhow::anyhow!(e.flag_message());
     let strategy: Strategy = a
         .strategy
         .parse()
@@ -326,10 +310,6 @@ fn simulate(a: SimArgs) -> Result<()> {
             a.answer_after_rings
         )
     })?;
-    let refused = |e: SimError| match &e {
-        SimError::Invalid { field, reason } => anyhow::anyhow!("{}: {reason}", sim_flag(field)),
-        SimError::Inconsistent { .. } => anyhow::anyhow!("{e}"),
-    };
     let overflow = match (a.max_wait, a.overflow.as_deref()) {
         (Some(max_wait_s), Some(to)) => Some(Overflow {
             max_wait_s,
@@ -374,32 +354,12 @@ fn staffing(
     target_seconds: f64,
     max_agents: u32,
 ) -> Result<()> {
-    use hotline_metrics::erlang::{predict, Workload};
+    use hotline_metrics::erlang::{staffing_table, Workload};
     let load = Workload::new(calls_per_hour, aht)?;
-    let needed = load.agents_needed(target_sl, target_seconds, max_agents)?;
-    println!(
-        "{calls_per_hour} calls/h × {aht} s = {:.2} Erlangs; {:.0}% within {target_seconds} s needs {needed} agents",
-        load.traffic(),
-        target_sl * 100.0
+    print!(
+        "{}",
+        staffing_table(load, target_sl, target_seconds, max_agents)?
     );
-    println!("agents  P(wait)  service level  ASA (s)  occupancy");
-    let first = needed.saturating_sub(3).max(1);
-    let last = needed.saturating_add(4).min(max_agents);
-    for n in first..=last {
-        let p = predict(load, n, target_seconds)?;
-        let asa = if p.asa_s.is_finite() {
-            format!("{:.1}", p.asa_s)
-        } else {
-            "∞".to_string()
-        };
-        let mark = if n == needed { "  <- needed" } else { "" };
-        println!(
-            "{n:>6}  {:>7.3}  {:>12.1}%  {asa:>7}  {:>8.1}%{mark}",
-            p.wait_probability,
-            p.service_level * 100.0,
-            p.occupancy * 100.0
-        );
-    }
     Ok(())
 }
 

@@ -260,4 +260,112 @@ mod tests {
         assert_eq!(e.at_ms, 30_000);
         assert_eq!((cdr.talk_ms, cdr.agent), (None, None));
     }
+
+    /// The event of call `id` at `at`.
+    fn on(id: &str, at: i64, kind: EventKind) -> CallEvent {
+        CallEvent {
+            call_id: Some(CallId::from_stored(id)),
+            ..ev(at, None, kind)
+        }
+    }
+
+    /// On a real store (SQLite): a call killed while talking is closed with
+    /// its `failed` event and CDR, a call that ended is left alone, a
+    /// callback still due is handed back and not closed; a second start
+    /// changes nothing.
+    #[tokio::test]
+    async fn take_over_closes_the_killed_calls_and_hands_back_the_due_callbacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("hotline.db").display());
+        let store = hotline_store::Store::connect(&url).await.unwrap();
+        let now = 1_800_000_000_000;
+        let t0 = now - 3_600_000;
+        let talking = [
+            on("talked", t0, arrived()),
+            CallEvent {
+                agent: Some(AgentId::new("1001")),
+                ..on(
+                    "talked",
+                    t0 + 5_000,
+                    EventKind::AgentAnswered {
+                        wait_ms: 5_000,
+                        rings: 1,
+                        limit_ms: None,
+                    },
+                )
+            },
+        ];
+        let ended = [
+            on("ended", t0, arrived()),
+            on(
+                "ended",
+                t0 + 30_000,
+                EventKind::Abandoned {
+                    wait_ms: 30_000,
+                    position: 1,
+                },
+            ),
+        ];
+        let asked = [
+            on("asked", t0, arrived()),
+            on(
+                "asked",
+                t0 + 20_000,
+                EventKind::CallbackRequested {
+                    number: "0612".into(),
+                    callback: CallId::from_stored("cb1"),
+                    deadline_ms: now + 86_400_000,
+                },
+            ),
+            on(
+                "asked",
+                t0 + 21_000,
+                EventKind::Abandoned {
+                    wait_ms: 21_000,
+                    position: 1,
+                },
+            ),
+        ];
+        // the callback call itself was under way when the engine died
+        let callback = [on("cb1", t0 + 60_000, arrived())];
+        for e in talking.iter().chain(&ended).chain(&asked).chain(&callback) {
+            store.append_event(e).await.unwrap();
+        }
+        for log in [&ended[..], &asked[..]] {
+            store
+                .upsert_cdr(&Cdr::from_events(log).unwrap())
+                .await
+                .unwrap();
+        }
+
+        let pending = take_over(&store, now).await;
+        let ids: Vec<&str> = pending.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["cb1"]);
+        assert_eq!(pending[0].number, "0612");
+
+        let id = |s: &str| CallId::from_stored(s);
+        let cdr = store.cdr(&id("talked")).await.unwrap().expect("closed");
+        assert_eq!(cdr.outcome, Some(Outcome::Failed));
+        assert_eq!(cdr.ended_by, Some(EndedBy::System));
+        assert_eq!(cdr.ended_ms, Some(t0 + 5_000));
+        let log = store.events_for_call(&id("talked")).await.unwrap();
+        let closing: Vec<&CallEvent> = log
+            .iter()
+            .filter(|e| matches!(&e.kind, EventKind::Failed { reason } if reason == RESTART_REASON))
+            .collect();
+        assert_eq!(closing.len(), 1, "{log:?}");
+        // the callback being made is the engine's again, not closed
+        assert!(store.cdr(&id("cb1")).await.unwrap().is_none());
+        // the ended calls keep their own end
+        let ended_cdr = store.cdr(&id("ended")).await.unwrap().unwrap();
+        assert_eq!(ended_cdr.outcome, Some(Outcome::Abandoned));
+        assert_eq!(store.events_for_call(&id("ended")).await.unwrap().len(), 2);
+
+        // a second start finds nothing more to close
+        let again = take_over(&store, now + 1_000).await;
+        assert_eq!(again.len(), 1);
+        let log = store.events_for_call(&id("talked")).await.unwrap();
+        assert_eq!(log.len(), 3, "{log:?}");
+        store.close().await;
+    }
 }

@@ -106,6 +106,46 @@ impl Report {
     pub fn is_ok(&self) -> bool {
         self.faults.is_empty()
     }
+
+    /// The report's lines: when nothing failed, one `ok` line per recording
+    /// checked; else one `FAULT` line per fault.
+    pub fn lines(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        if self.is_ok() {
+            for c in &self.checked {
+                let recovered = if c.recovered {
+                    ", recovered after a crash"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "ok     #{} {} ({} samples per channel{recovered})",
+                    c.seq, c.call_id, c.samples_per_channel
+                );
+            }
+        }
+        for f in &self.faults {
+            let _ = writeln!(out, "FAULT  {f}");
+        }
+        out
+    }
+
+    /// The verdict on `what` (a recording id, a bundle or the recordings root).
+    pub fn verdict(&self, what: &str) -> String {
+        if self.is_ok() {
+            format!(
+                "{what}: OK ({} recording(s): file hash, signature and chain verified)",
+                self.checked.len()
+            )
+        } else {
+            format!(
+                "{what}: verification FAILED: {} fault(s)",
+                self.faults.len()
+            )
+        }
+    }
 }
 
 /// Checks one manifest: placement (`manifest_stem` is the id its file name
@@ -419,4 +459,44 @@ pub fn find(root: &Path, id: &str) -> Result<(PathBuf, Option<PathBuf>), Evidenc
     let manifest = wav.with_file_name(format!("{id}{MANIFEST_SUFFIX}"));
     let manifest = manifest.exists().then_some(manifest);
     Ok((wav, manifest))
+}
+
+#[cfg(test)]
+mod report_text {
+    use super::*;
+
+    fn checked(seq: u64, id: &str, recovered: bool) -> Checked {
+        Checked {
+            call_id: id.into(),
+            seq,
+            recovered,
+            samples_per_channel: 8000,
+        }
+    }
+
+    #[test]
+    fn a_clean_report_lists_each_recording_and_a_faulty_one_only_its_faults() {
+        let mut r = Report {
+            checked: vec![checked(1, "c1", false), checked(2, "c2", true)],
+            faults: vec![],
+        };
+        assert_eq!(
+            r.lines(),
+            "ok     #1 c1 (8000 samples per channel)\n\
+             ok     #2 c2 (8000 samples per channel, recovered after a crash)\n"
+        );
+        assert_eq!(
+            r.verdict("root"),
+            "root: OK (2 recording(s): file hash, signature and chain verified)"
+        );
+        r.faults.push(Fault::AudioMissing {
+            call_id: "c2".into(),
+            file: "c2.wav".into(),
+        });
+        let lines = r.lines();
+        assert!(!lines.contains("ok "), "{lines}");
+        assert_eq!(lines.lines().count(), 1, "{lines}");
+        assert!(lines.starts_with("FAULT  c2"), "{lines}");
+        assert_eq!(r.verdict("c2"), "c2: verification FAILED: 1 fault(s)");
+    }
 }

@@ -306,8 +306,82 @@ pub fn agents_needed(
     Workload::new(calls_per_hour, aht_s)?.agents_needed(target_sl, target_s, MAX_AGENTS)
 }
 
+/// `hotline staffing`'s answer as text: the agents needed for `target_sl`
+/// within `target_s` seconds, and a table of what three fewer to four more
+/// agents would give (probability of waiting, service level, ASA, occupancy).
+pub fn staffing_table(
+    load: Workload,
+    target_sl: f64,
+    target_s: f64,
+    max_agents: u32,
+) -> Result<String, StaffingError> {
+    use std::fmt::Write;
+    let needed = load.agents_needed(target_sl, target_s, max_agents)?;
+    let mut out = format!(
+        "{} calls/h × {} s = {:.2} Erlangs; {:.0}% within {target_s} s needs {needed} agents\n",
+        load.calls_per_hour,
+        load.aht_s,
+        load.traffic(),
+        target_sl * 100.0
+    );
+    out.push_str("agents  P(wait)  service level  ASA (s)  occupancy\n");
+    let first = needed.saturating_sub(3).max(1);
+    let last = needed.saturating_add(4).min(max_agents);
+    for n in first..=last {
+        let p = predict(load, n, target_s)?;
+        let asa = if p.asa_s.is_finite() {
+            format!("{:.1}", p.asa_s)
+        } else {
+            "∞".to_string()
+        };
+        let mark = if n == needed { "  <- needed" } else { "" };
+        let _ = writeln!(
+            out,
+            "{n:>6}  {:>7.3}  {:>12.1}%  {asa:>7}  {:>8.1}%{mark}",
+            p.wait_probability,
+            p.service_level * 100.0,
+            p.occupancy * 100.0
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_staffing_table_marks_the_agents_needed_and_its_neighbours() {
+        let load = Workload::new(360.0, 180.0).unwrap();
+        let text = staffing_table(load, 0.8, 20.0, MAX_AGENTS).unwrap();
+        let needed = load.agents_needed(0.8, 20.0, MAX_AGENTS).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "360 calls/h × 180 s = 18.00 Erlangs; 80% within 20 s needs {needed} agents\n"
+            )),
+            "{text}"
+        );
+        let rows: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(rows.len(), 8, "{text}");
+        let marked: Vec<&&str> = rows.iter().filter(|r| r.ends_with("<- needed")).collect();
+        assert_eq!(marked.len(), 1, "{text}");
+        assert!(
+            marked[0].trim_start().starts_with(&format!("{needed} ")),
+            "{text}"
+        );
+        // the table stops at max_agents and never lists 0 agents
+        let capped = staffing_table(load, 0.8, 20.0, needed).unwrap();
+        assert!(
+            capped.lines().last().unwrap().ends_with("<- needed"),
+            "{capped}"
+        );
+        let tiny = staffing_table(Workload::new(1.0, 10.0).unwrap(), 0.8, 20.0, 10).unwrap();
+        assert!(
+            tiny.lines().nth(2).unwrap().trim_start().starts_with("1 "),
+            "{tiny}"
+        );
+        // an impossible target is an error, not a table
+        assert!(staffing_table(load, 0.8, 20.0, 5).is_err());
+    }
+
     use super::*;
 
     /// Erlang C straight from its definition (powers and factorials), for small N:

@@ -202,36 +202,12 @@ pub fn verify(
 }
 
 fn print_report(report: &ev::verify::Report, what: &str) -> Result<()> {
-    for c in &report.checked {
-        if report.is_ok() {
-            println!(
-                "ok     #{} {} ({} samples per channel{})",
-                c.seq,
-                c.call_id,
-                c.samples_per_channel,
-                if c.recovered {
-                    ", recovered after a crash"
-                } else {
-                    ""
-                }
-            );
-        }
+    print!("{}", report.lines());
+    if !report.is_ok() {
+        bail!("{}", report.verdict(what));
     }
-    for f in &report.faults {
-        println!("FAULT  {f}");
-    }
-    if report.is_ok() {
-        println!(
-            "{what}: OK ({} recording(s): file hash, signature and chain verified)",
-            report.checked.len()
-        );
-        Ok(())
-    } else {
-        bail!(
-            "{what}: verification FAILED: {} fault(s)",
-            report.faults.len()
-        )
-    }
+    println!("{}", report.verdict(what));
+    Ok(())
 }
 
 /// `hotline-phone` next to the running binary (both are built into the same

@@ -415,8 +415,56 @@ impl SimConfig {
     }
 }
 
+impl SimError {
+    /// The message with the field named as `hotline simulate`'s flag
+    /// (`aht_s` is `--aht`, `max_wait_s` is `--max-wait`).
+    pub fn flag_message(&self) -> String {
+        match self {
+            SimError::Invalid { field, reason } => {
+                let flag = match *field {
+                    "aht_s" => "aht",
+                    "target_s" => "target-seconds",
+                    "patience_s" => "patience",
+                    "wrap_up_s" => "wrap-up",
+                    "agent_answer_s" => "agent-answer",
+                    "ring_timeout_s" => "ring-timeout",
+                    "max_wait_s" => "max-wait",
+                    "callback_after_s" => "callback-after",
+                    "announce_every_s" => "announce-every",
+                    other => return format!("--{}: {reason}", other.replace('_', "-")),
+                };
+                format!("--{flag}: {reason}")
+            }
+            SimError::Inconsistent { .. } => self.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn errors_name_the_command_line_flag() {
+        let e = |field| SimError::Invalid {
+            field,
+            reason: "bad".into(),
+        };
+        assert_eq!(e("aht_s").flag_message(), "--aht: bad");
+        assert_eq!(e("max_wait_s").flag_message(), "--max-wait: bad");
+        assert_eq!(e("target_s").flag_message(), "--target-seconds: bad");
+        assert_eq!(e("calls_per_hour").flag_message(), "--calls-per-hour: bad");
+        let broken = SimError::Inconsistent {
+            at_ms: 5,
+            what: "twice".into(),
+        };
+        assert_eq!(broken.flag_message(), broken.to_string());
+        let refused = crate::run(&SimConfig {
+            aht_s: -1.0,
+            ..SimConfig::default()
+        })
+        .unwrap_err();
+        assert!(refused.flag_message().starts_with("--aht: "), "{refused}");
+    }
+
     use super::*;
 
     #[test]
