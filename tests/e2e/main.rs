@@ -33,6 +33,7 @@ mod recordings;
 mod registrar;
 mod routing;
 mod schedule;
+mod spans;
 mod srtp;
 mod timers;
 mod tls;
