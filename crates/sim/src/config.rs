@@ -208,6 +208,29 @@ pub enum SimError {
 }
 
 impl SimError {
+    /// The message with the field named as `hotline simulate`'s flag
+    /// (`aht_s` is `--aht`, `max_wait_s` is `--max-wait`).
+    pub fn flag_message(&self) -> String {
+        match self {
+            SimError::Invalid { field, reason } => {
+                let flag = match *field {
+                    "aht_s" => "aht",
+                    "target_s" => "target-seconds",
+                    "patience_s" => "patience",
+                    "wrap_up_s" => "wrap-up",
+                    "agent_answer_s" => "agent-answer",
+                    "ring_timeout_s" => "ring-timeout",
+                    "max_wait_s" => "max-wait",
+                    "callback_after_s" => "callback-after",
+                    "announce_every_s" => "announce-every",
+                    other => return format!("--{}: {reason}", other.replace('_', "-")),
+                };
+                format!("--{flag}: {reason}")
+            }
+            SimError::Inconsistent { .. } => self.to_string(),
+        }
+    }
+
     /// The [`SimConfig`] field an [`SimError::Invalid`] names.
     pub fn field(&self) -> Option<&'static str> {
         match self {
@@ -412,31 +435,6 @@ impl SimConfig {
             )?;
         }
         Ok(())
-    }
-}
-
-impl SimError {
-    /// The message with the field named as `hotline simulate`'s flag
-    /// (`aht_s` is `--aht`, `max_wait_s` is `--max-wait`).
-    pub fn flag_message(&self) -> String {
-        match self {
-            SimError::Invalid { field, reason } => {
-                let flag = match *field {
-                    "aht_s" => "aht",
-                    "target_s" => "target-seconds",
-                    "patience_s" => "patience",
-                    "wrap_up_s" => "wrap-up",
-                    "agent_answer_s" => "agent-answer",
-                    "ring_timeout_s" => "ring-timeout",
-                    "max_wait_s" => "max-wait",
-                    "callback_after_s" => "callback-after",
-                    "announce_every_s" => "announce-every",
-                    other => return format!("--{}: {reason}", other.replace('_', "-")),
-                };
-                format!("--{flag}: {reason}")
-            }
-            SimError::Inconsistent { .. } => self.to_string(),
-        }
     }
 }
 
