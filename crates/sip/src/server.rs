@@ -207,6 +207,9 @@ struct Inner {
     lockout_events: broadcast::Sender<LockoutEvent>,
     /// CSeq of our out-of-dialog OPTIONS (trunk probes).
     options_seq: std::sync::atomic::AtomicU32,
+    /// Standby in the HA pair: the Retry-After seconds of the 503 answered
+    /// to OPTIONS and new INVITEs; 0 = serving (the default).
+    standby_retry_after: std::sync::atomic::AtomicU32,
 }
 
 /// The TLS listener's state.
@@ -409,6 +412,7 @@ impl SipServer {
             lockout,
             lockout_events: broadcast::channel(256).0,
             options_seq: std::sync::atomic::AtomicU32::new(1),
+            standby_retry_after: std::sync::atomic::AtomicU32::new(0),
         });
         tokio::spawn(async move { endpoint.serve().await });
         let server = SipServer { inner };
@@ -708,6 +712,29 @@ impl SipServer {
             .unwrap_or_default()
     }
 
+    /// Standby (the HA pair's node without the leases): out-of-dialog
+    /// OPTIONS and new INVITEs are answered `503 Service Unavailable` with
+    /// `Retry-After: retry_after_s` (at least 1), so a dispatcher in front
+    /// routes around this node; registrations and calls already up are
+    /// served as before. None: serving again.
+    pub fn set_standby(&self, retry_after_s: Option<u32>) {
+        let v = retry_after_s.map_or(0, |s| s.max(1));
+        self.inner
+            .standby_retry_after
+            .store(v, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True while [`SipServer::set_standby`] holds new calls off.
+    pub fn is_standby(&self) -> bool {
+        self.standby_retry_after() > 0
+    }
+
+    fn standby_retry_after(&self) -> u32 {
+        self.inner
+            .standby_retry_after
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Stops the stack.
     pub fn shutdown(&self) {
         self.inner.cancel.cancel();
@@ -799,6 +826,15 @@ impl SipServer {
                 tx.reply_with(status, headers, None).await.ok();
                 return;
             }
+        }
+        let standby = self.standby_retry_after();
+        if standby > 0 && !has_to_tag && matches!(method, Method::Options | Method::Invite) {
+            debug!(%method, "standby node: 503");
+            let headers = vec![Header::Other("Retry-After".into(), standby.to_string())];
+            tx.reply_with(StatusCode::ServiceUnavailable, headers, None)
+                .await
+                .ok();
+            return;
         }
         match method {
             Method::Register => self.handle_register(tx).await,
