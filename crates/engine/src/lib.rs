@@ -15,6 +15,7 @@ pub mod bans;
 pub mod bindings;
 pub mod callback;
 pub mod cluster;
+pub mod cluster_task;
 pub mod control;
 mod driver;
 pub mod duty;

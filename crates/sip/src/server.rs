@@ -654,7 +654,19 @@ impl SipServer {
     /// the others are skipped with a warning. Returns how many came back.
     /// Call it before the engine starts, so the agents are registered at once.
     pub fn restore_bindings(&self, saved: Vec<(String, Binding)>) -> usize {
+        self.restore_bindings_inner(saved, false)
+    }
+
+    /// [`SipServer::restore_bindings`] while the engine runs (a node of the
+    /// HA pair that became active): each binding restored is also reported
+    /// to the engine as [`BindingChange::Added`], so its agent can be rung.
+    pub fn restore_bindings_live(&self, saved: Vec<(String, Binding)>) -> usize {
+        self.restore_bindings_inner(saved, true)
+    }
+
+    fn restore_bindings_inner(&self, saved: Vec<(String, Binding)>, live: bool) -> usize {
         let now = self.inner.clock.now_ms();
+        let mut added = Vec::new();
         let Ok(mut loc) = self.inner.registrar.location.lock() else {
             return 0;
         };
@@ -672,8 +684,27 @@ impl SipServer {
             if loc.restore(&agent, binding.clone(), now) {
                 debug!(%agent, contact = %binding.contact, expires_in_s = (binding.expires_at_ms - now) / 1000, "registration restored");
                 restored += 1;
+                if live {
+                    added.push(BindingChange::Added {
+                        agent: agent.clone(),
+                        contact: binding.contact.clone(),
+                        expires_s: u32::try_from((binding.expires_at_ms - now) / 1000)
+                            .unwrap_or(u32::MAX),
+                    });
+                }
             } else {
                 warn!(%agent, contact = %binding.contact, "stored registration skipped: expired, a duplicate or over the contact limit");
+            }
+        }
+        drop(loc);
+        for change in added {
+            if self
+                .inner
+                .events
+                .try_send(SipEvent::Binding(change))
+                .is_err()
+            {
+                warn!("engine busy: a restored registration was not reported");
             }
         }
         restored
