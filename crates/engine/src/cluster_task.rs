@@ -91,6 +91,17 @@ impl ClusterStatus {
         })))
     }
 
+    /// A status that only changes through `replace` (a tool's or a test's
+    /// view of a node; the running task makes its own).
+    pub fn of(status: NodeStatus) -> Self {
+        ClusterStatus(Arc::new(Mutex::new(status)))
+    }
+
+    /// Replaces the whole status (see [`ClusterStatus::of`]).
+    pub fn replace(&self, status: NodeStatus) {
+        self.update(|s| *s = status);
+    }
+
     /// The state now.
     pub fn snapshot(&self) -> Option<NodeStatus> {
         self.0.lock().ok().map(|s| s.clone())
@@ -443,4 +454,18 @@ async fn run(
     if let Err(e) = node.deps.store.heartbeat(&node.beat(false)).await {
         warn!(error = %e, "the node's stop could not be written");
     }
+}
+
+/// The leases a node must hold to be active: one per queue of `cfg` (the
+/// default queue included), sorted.
+pub fn queue_leases(cfg: &crate::EngineConfig) -> Vec<String> {
+    let mut v: Vec<String> = cfg
+        .queues
+        .iter()
+        .map(|q| q.id.as_str().to_string())
+        .chain(std::iter::once(cfg.queue.as_str().to_string()))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
