@@ -172,6 +172,8 @@ struct Node {
     deps: ClusterDeps,
     status: ClusterStatus,
     t0: tokio::time::Instant,
+    /// The fence of each lease as last granted to this node.
+    granted: Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Node {
@@ -222,13 +224,27 @@ impl Node {
                     s.db_now_ms = Some(g.db_now_ms);
                 });
                 if g.granted {
+                    // taken by this round trip (renewals 0), or by an
+                    // earlier one whose answer was lost: a fence not seen
+                    // yet, taken within the last ttl
+                    let ttl = self.settings.lease_ttl_ms;
+                    let Ok(mut granted) = self.granted.lock() else {
+                        return RenewOutcome::Failed;
+                    };
                     let mut taken_from: Vec<String> = g
                         .leases
                         .iter()
-                        .filter(|l| l.renewals == 0)
+                        .filter(|l| {
+                            l.renewals == 0
+                                || (granted.get(&l.name) != Some(&l.fence)
+                                    && g.db_now_ms - l.acquired_ms < ttl)
+                        })
                         .filter_map(|l| l.previous_owner.clone())
                         .filter(|p| p != me)
                         .collect();
+                    for l in &g.leases {
+                        granted.insert(l.name.clone(), l.fence);
+                    }
                     taken_from.sort();
                     taken_from.dedup();
                     RenewOutcome::Granted { taken_from }
@@ -381,6 +397,7 @@ async fn run(
         deps,
         status,
         t0: tokio::time::Instant::now(),
+        granted: Mutex::default(),
     };
     if let Err(e) = node.deps.store.node_started(&node.beat(false)).await {
         warn!(error = %e, "the node's start could not be written");
