@@ -27,6 +27,8 @@ pub const MONITOR_JS: &str = include_str!("assets/monitor.js");
 pub const LINETEST_JS: &str = include_str!("assets/linetest.js");
 /// The SIP bans panel of the blacklist page (issue 19).
 pub const BANS_JS: &str = include_str!("assets/bans.js");
+/// The HA pair's line on the wallboard (issue 18).
+pub const CLUSTER_JS: &str = include_str!("assets/cluster.js");
 /// The OpenAPI 3.1 description of the API.
 pub const OPENAPI_JSON: &str = include_str!("assets/openapi.json");
 
@@ -82,6 +84,9 @@ pub(crate) fn routes() -> Routes<crate::engine::Api> {
         })
         .get("/console/linetest.js", || async {
             asset("text/javascript; charset=utf-8", LINETEST_JS)
+        })
+        .get("/console/cluster.js", || async {
+            asset("text/javascript; charset=utf-8", CLUSTER_JS)
         })
         .get("/console/bans.js", || async {
             asset("text/javascript; charset=utf-8", BANS_JS)

@@ -270,6 +270,8 @@ pub struct Api {
     pub line_tests: hotline_engine::linetest::LineTests,
     /// The SIP registrar's bans for password guessing (`GET /api/sip/bans`).
     pub bans: hotline_engine::bans::SipBans,
+    /// This node of the HA pair (`GET /api/cluster`), None without `[cluster]`.
+    pub cluster: Option<hotline_engine::cluster_task::ClusterStatus>,
 }
 
 impl FromRef<Api> for crate::Console {
@@ -343,7 +345,8 @@ async fn metrics(State(api): State<Api>) -> Response {
                     "text/plain; version=0.0.4; charset=utf-8",
                 )],
                 hotline_metrics::prometheus::render(&s.since_start)
-                    + &crate::bans::exposition(&api.bans),
+                    + &crate::bans::exposition(&api.bans)
+                    + &crate::cluster::exposition(api.cluster.as_ref()),
             )
                 .into_response()
         }
@@ -1016,6 +1019,7 @@ fn routes() -> Routes<Api> {
         .merge(crate::monitor::routes())
         .merge(crate::linetests::routes())
         .merge(crate::bans::routes())
+        .merge(crate::cluster::routes())
 }
 
 /// Every route of the listener: the engine's and the console's, as

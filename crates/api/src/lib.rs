@@ -23,6 +23,7 @@ pub mod bans;
 pub mod case_deadlines;
 pub mod cases;
 pub mod cases_text;
+pub mod cluster;
 pub mod desk;
 pub mod duty;
 pub mod edge;

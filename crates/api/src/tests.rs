@@ -107,6 +107,7 @@ fn api_of(console: &Console) -> crate::engine::Api {
         duty: None,
         line_tests: Default::default(),
         bans: Default::default(),
+        cluster: None,
     }
 }
 
@@ -1147,6 +1148,7 @@ async fn a_day_in_a_call_query_is_the_centers_local_day() {
 }
 
 mod cases;
+mod cluster;
 mod duty;
 mod fuzz_bodies;
 mod i18n;

@@ -15,6 +15,7 @@ use crate as config;
 
 pub mod agent_numbers;
 pub mod cases;
+pub mod cluster;
 pub mod console;
 pub mod duty;
 #[cfg(test)]
@@ -186,6 +187,9 @@ pub struct Config {
     /// `[notify]`: alarms and reports by e-mail and webhook.
     #[serde(default)]
     pub notify: hotline_notify::NotifyConfig,
+    /// `[cluster]`: one node of the HA pair (cluster.rs).
+    #[serde(default)]
+    pub cluster: crate::config::cluster::ClusterSection,
 }
 
 /// `[sip]`: signalling.
@@ -1246,6 +1250,7 @@ impl Config {
         }
         tls::validate(&self.sip)?;
         srtp::validate(self)?;
+        self.validate_cluster()?;
         if self.sip.max_contacts_per_agent == 0 {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }

@@ -312,6 +312,28 @@ pub enum EventKind {
         #[serde(default)]
         shift: Option<String>,
     },
+    /// HA pair: this node took every queue's lease and takes new calls
+    /// (answers OPTIONS 200).
+    NodeActive {
+        /// The node (`[cluster] node_id`).
+        node: String,
+        /// The nodes whose lapsed leases it took (empty: nobody held them).
+        #[serde(default)]
+        taken_from: Vec<String>,
+    },
+    /// HA pair: this node stopped taking new calls (OPTIONS and INVITEs get
+    /// 503): another node holds the leases, or its renewals or the database
+    /// failed, or it stops.
+    NodeStandby {
+        /// The node.
+        node: String,
+        /// `held_by_other_node`, `renew_late`, `database_unhealthy`,
+        /// `released` or `starting`.
+        reason: String,
+        /// The node holding the leases, when known.
+        #[serde(default)]
+        holder: Option<String>,
+    },
     /// A trunk that was down answers again.
     TrunkUp {
         /// The trunk.
@@ -664,6 +686,8 @@ impl EventKind {
             EventKind::StorageAlarm { .. } => "storage_alarm",
             EventKind::TrunkDown { .. } => "trunk_down",
             EventKind::TrunkUp { .. } => "trunk_up",
+            EventKind::NodeActive { .. } => "node_active",
+            EventKind::NodeStandby { .. } => "node_standby",
             EventKind::LineTestPassed { .. } => "line_test_passed",
             EventKind::LineTestFailed { .. } => "line_test_failed",
             EventKind::LineTestMissing { .. } => "line_test_missing",

@@ -80,6 +80,26 @@ pub async fn restore(
     sip: &SipServer,
     clock: &dyn Clock,
 ) -> Result<usize, StoreError> {
+    restore_with(store, sip, clock, false).await
+}
+
+/// [`restore`] while the engine runs (a node of the HA pair that became
+/// active reloads what the other node's registrar wrote): the agents whose
+/// bindings came back are reported to the engine, so they can be rung.
+pub async fn restore_live(
+    store: &Store,
+    sip: &SipServer,
+    clock: &dyn Clock,
+) -> Result<usize, StoreError> {
+    restore_with(store, sip, clock, true).await
+}
+
+async fn restore_with(
+    store: &Store,
+    sip: &SipServer,
+    clock: &dyn Clock,
+    live: bool,
+) -> Result<usize, StoreError> {
     let loaded = store.load_bindings(clock.now_ms()).await?;
     let mut usable = Vec::with_capacity(loaded.bindings.len());
     let mut skipped = loaded.unreadable;
@@ -93,7 +113,11 @@ pub async fn restore(
         }
     }
     let usable_n = usable.len() as u64;
-    let restored = sip.restore_bindings(usable);
+    let restored = if live {
+        sip.restore_bindings_live(usable)
+    } else {
+        sip.restore_bindings(usable)
+    };
     skipped += usable_n.saturating_sub(restored as u64);
     info!(
         restored,

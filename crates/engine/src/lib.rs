@@ -14,6 +14,8 @@ pub mod announce;
 pub mod bans;
 pub mod bindings;
 pub mod callback;
+pub mod cluster;
+pub mod cluster_task;
 pub mod control;
 mod driver;
 pub mod duty;

@@ -35,6 +35,16 @@ const SAMPLES_PER_MS: u64 = 8;
 /// set back). The sweep's own `recording_recovered` event is written at the
 /// restart and says nothing of when the call was up.
 pub fn close(events: &[CallEvent], now: i64) -> Option<(CallEvent, Cdr)> {
+    close_with(events, now, RESTART_REASON)
+}
+
+/// The reason on the `failed` event (and the CDR's `end_cause`) of a call
+/// the survivor of the HA pair closed for a dead node.
+pub const NODE_FAILURE_REASON: &str = "node_failure";
+
+/// [`close`] with the `failed` event's reason; a call closed for a dead
+/// node ([`NODE_FAILURE_REASON`]) also gets it as its CDR's `end_cause`.
+pub fn close_with(events: &[CallEvent], now: i64, reason: &str) -> Option<(CallEvent, Cdr)> {
     let cdr = Cdr::from_events(events)?;
     if cdr.outcome.is_some() {
         return None;
@@ -59,7 +69,7 @@ pub fn close(events: &[CallEvent], now: i64) -> Option<(CallEvent, Cdr)> {
         agent: cdr.agent.clone(),
         queue: cdr.queue.clone(),
         kind: EventKind::Failed {
-            reason: RESTART_REASON.into(),
+            reason: reason.into(),
         },
     };
     let mut all = events.to_vec();
@@ -69,6 +79,9 @@ pub fn close(events: &[CallEvent], now: i64) -> Option<(CallEvent, Cdr)> {
     cdr.ended_ms = Some(closing.at_ms);
     if let Some(answered) = cdr.agent_answered_ms {
         cdr.talk_ms = Some((closing.at_ms - answered).max(0));
+    }
+    if reason == NODE_FAILURE_REASON {
+        cdr.end_cause = Some(NODE_FAILURE_REASON.into());
     }
     Some((closing, cdr))
 }
@@ -82,7 +95,40 @@ pub async fn close_interrupted(
     now: i64,
     keep: &HashSet<CallId>,
 ) -> usize {
-    let open = match store.calls_without_cdr(now - LOOK_BACK_MS, MAX_CALLS).await {
+    close_open(store, now, keep, None, RESTART_REASON).await
+}
+
+/// The HA pair: closes the calls that arrived on `node` and have no end
+/// (see the module), as ended by `reason`; how many. At the start of a
+/// node, its own calls from before ([`RESTART_REASON`]); when a node takes
+/// the leases over, the dead node's calls ([`NODE_FAILURE_REASON`]). Calls
+/// of other nodes are never touched. Pending callbacks are not taken over
+/// in a cluster (phase 2: both nodes would dial them).
+pub async fn close_node_calls(
+    store: &hotline_store::Store,
+    now: i64,
+    node: &str,
+    reason: &str,
+) -> usize {
+    close_open(store, now, &HashSet::new(), Some(node), reason).await
+}
+
+async fn close_open(
+    store: &hotline_store::Store,
+    now: i64,
+    keep: &HashSet<CallId>,
+    node: Option<&str>,
+    reason: &str,
+) -> usize {
+    let open = match node {
+        Some(n) => {
+            store
+                .calls_without_cdr_on(n, now - LOOK_BACK_MS, MAX_CALLS)
+                .await
+        }
+        None => store.calls_without_cdr(now - LOOK_BACK_MS, MAX_CALLS).await,
+    };
+    let open = match open {
         Ok(ids) => ids,
         Err(e) => {
             warn!(error = %e, "calls left open by the previous run could not be read; they stay without a CDR");
@@ -98,7 +144,7 @@ pub async fn close_interrupted(
                 continue;
             }
         };
-        let Some((event, cdr)) = close(&events, now) else {
+        let Some((event, cdr)) = close_with(&events, now, reason) else {
             continue;
         };
         if let Err(e) = store.append_event(&event).await {
@@ -109,7 +155,7 @@ pub async fn close_interrupted(
             warn!(call = %id, error = %e, "CDR of the interrupted call not written");
             continue;
         }
-        info!(call = %id, caller = %cdr.caller, agent = ?cdr.agent.as_ref().map(|a| a.as_str()), "call interrupted by the engine's end closed");
+        info!(call = %id, caller = %cdr.caller, agent = ?cdr.agent.as_ref().map(|a| a.as_str()), node = ?node, %reason, "call interrupted by the engine's end closed");
         closed += 1;
     }
     closed

@@ -119,6 +119,13 @@ pub async fn run(settings: Settings) -> Result<()> {
     let store = hotline_store::Store::connect(&cfg.database_url())
         .await
         .context("storage: cannot open the database")?;
+    // the HA pair: events marked with this node, the SIP gate shut until
+    // the leases are taken
+    let cluster_cfg = cfg.cluster_settings()?;
+    let store = match &cluster_cfg {
+        Some(c) => store.with_node(&c.node_id),
+        None => store,
+    };
     hotline_recorder::startup_sweep(&recorder, &store)
         .await
         .context("recordings sweep")?;
@@ -141,6 +148,9 @@ pub async fn run(settings: Settings) -> Result<()> {
     let (sip, sip_events) = SipServer::start_with_lockout(sip_cfg, accounts, cfg.sip_lockout()?)
         .await
         .context("sip.listen")?;
+    if let Some(c) = &cluster_cfg {
+        sip.set_standby(Some(c.retry_after_s()));
+    }
     // registrations saved before a restart come back; changes are saved behind
     let clock = std::sync::Arc::new(hotline_core::SystemClock);
     if let Err(e) = hotline_engine::bindings::restore(&store, &sip, clock.as_ref()).await {
@@ -178,6 +188,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         tokio::spawn(w.clone().run(rx));
         event_outputs.push(tx);
     }
+    let lease_names = hotline_engine::cluster_task::queue_leases(&engine_cfg);
     let mut engine = Engine::new(
         engine_cfg,
         sip.clone(),
@@ -196,6 +207,17 @@ pub async fn run(settings: Settings) -> Result<()> {
     if let Some(d) = &duty {
         engine = engine.with_duty(d.board.clone());
     }
+    let cluster = cluster_cfg.clone().map(|c| {
+        let deps = hotline_engine::cluster_task::ClusterDeps {
+            store: store.clone(),
+            sip: sip.clone(),
+            queues: lease_names,
+            sink: sink.clone(),
+            live: Some(events_tx.clone()),
+            clock: std::sync::Arc::new(hotline_core::SystemClock),
+        };
+        hotline_engine::cluster_task::ClusterNode::start(c, deps)
+    });
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -221,6 +243,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             trunks: engine.trunks(),
             line_tests: engine.line_tests(),
             bans: hotline_engine::bans::SipBans::new(std::sync::Arc::new(sip.clone())),
+            cluster: cluster.as_ref().map(|c| c.status()),
             tls,
             console_routes: cfg.console.enabled,
         };
@@ -238,12 +261,24 @@ pub async fn run(settings: Settings) -> Result<()> {
     }
     // callbacks pending from before a restart are taken over; the other
     // calls a killed engine left unfinished get their end and CDR
-    let pending = hotline_engine::restart::take_over(
-        &store,
-        hotline_core::Clock::now_ms(&hotline_core::SystemClock),
-    )
-    .await;
-    engine = engine.with_pending_callbacks(pending);
+    let now = hotline_core::Clock::now_ms(&hotline_core::SystemClock);
+    match &cluster_cfg {
+        // in the pair only this node's own calls (the other node's may be
+        // up); callbacks are not taken over (both nodes would dial them)
+        Some(c) => {
+            hotline_engine::restart::close_node_calls(
+                &store,
+                now,
+                &c.node_id,
+                hotline_engine::restart::RESTART_REASON,
+            )
+            .await;
+        }
+        None => {
+            let pending = hotline_engine::restart::take_over(&store, now).await;
+            engine = engine.with_pending_callbacks(pending);
+        }
+    }
     let engine_task = tokio::spawn(engine.run(sip_events));
     info!(sip = %sip.local_addr(), http = ?http_addr, data = %cfg.storage.data_dir.display(), recordings = %cfg.recordings_dir().display(), "hotline ready");
     let tls = sip
@@ -290,6 +325,9 @@ pub async fn run(settings: Settings) -> Result<()> {
             sink.flush().await;
             bail!("the engine stopped");
         }
+    }
+    if let Some(c) = cluster {
+        c.stop().await;
     }
     sip.shutdown();
     bindings.stop().await;

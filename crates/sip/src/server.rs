@@ -207,6 +207,9 @@ struct Inner {
     lockout_events: broadcast::Sender<LockoutEvent>,
     /// CSeq of our out-of-dialog OPTIONS (trunk probes).
     options_seq: std::sync::atomic::AtomicU32,
+    /// Standby in the HA pair: the Retry-After seconds of the 503 answered
+    /// to OPTIONS and new INVITEs; 0 = serving (the default).
+    standby_retry_after: std::sync::atomic::AtomicU32,
 }
 
 /// The TLS listener's state.
@@ -409,6 +412,7 @@ impl SipServer {
             lockout,
             lockout_events: broadcast::channel(256).0,
             options_seq: std::sync::atomic::AtomicU32::new(1),
+            standby_retry_after: std::sync::atomic::AtomicU32::new(0),
         });
         tokio::spawn(async move { endpoint.serve().await });
         let server = SipServer { inner };
@@ -650,7 +654,19 @@ impl SipServer {
     /// the others are skipped with a warning. Returns how many came back.
     /// Call it before the engine starts, so the agents are registered at once.
     pub fn restore_bindings(&self, saved: Vec<(String, Binding)>) -> usize {
+        self.restore_bindings_inner(saved, false)
+    }
+
+    /// [`SipServer::restore_bindings`] while the engine runs (a node of the
+    /// HA pair that became active): each binding restored is also reported
+    /// to the engine as [`BindingChange::Added`], so its agent can be rung.
+    pub fn restore_bindings_live(&self, saved: Vec<(String, Binding)>) -> usize {
+        self.restore_bindings_inner(saved, true)
+    }
+
+    fn restore_bindings_inner(&self, saved: Vec<(String, Binding)>, live: bool) -> usize {
         let now = self.inner.clock.now_ms();
+        let mut added = Vec::new();
         let Ok(mut loc) = self.inner.registrar.location.lock() else {
             return 0;
         };
@@ -668,8 +684,27 @@ impl SipServer {
             if loc.restore(&agent, binding.clone(), now) {
                 debug!(%agent, contact = %binding.contact, expires_in_s = (binding.expires_at_ms - now) / 1000, "registration restored");
                 restored += 1;
+                if live {
+                    added.push(BindingChange::Added {
+                        agent: agent.clone(),
+                        contact: binding.contact.clone(),
+                        expires_s: u32::try_from((binding.expires_at_ms - now) / 1000)
+                            .unwrap_or(u32::MAX),
+                    });
+                }
             } else {
                 warn!(%agent, contact = %binding.contact, "stored registration skipped: expired, a duplicate or over the contact limit");
+            }
+        }
+        drop(loc);
+        for change in added {
+            if self
+                .inner
+                .events
+                .try_send(SipEvent::Binding(change))
+                .is_err()
+            {
+                warn!("engine busy: a restored registration was not reported");
             }
         }
         restored
@@ -706,6 +741,29 @@ impl SipServer {
             .lock()
             .map(|l| l.registered_agents(now))
             .unwrap_or_default()
+    }
+
+    /// Standby (the HA pair's node without the leases): out-of-dialog
+    /// OPTIONS and new INVITEs are answered `503 Service Unavailable` with
+    /// `Retry-After: retry_after_s` (at least 1), so a dispatcher in front
+    /// routes around this node; registrations and calls already up are
+    /// served as before. None: serving again.
+    pub fn set_standby(&self, retry_after_s: Option<u32>) {
+        let v = retry_after_s.map_or(0, |s| s.max(1));
+        self.inner
+            .standby_retry_after
+            .store(v, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True while [`SipServer::set_standby`] holds new calls off.
+    pub fn is_standby(&self) -> bool {
+        self.standby_retry_after() > 0
+    }
+
+    fn standby_retry_after(&self) -> u32 {
+        self.inner
+            .standby_retry_after
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Stops the stack.
@@ -799,6 +857,15 @@ impl SipServer {
                 tx.reply_with(status, headers, None).await.ok();
                 return;
             }
+        }
+        let standby = self.standby_retry_after();
+        if standby > 0 && !has_to_tag && matches!(method, Method::Options | Method::Invite) {
+            debug!(%method, "standby node: 503");
+            let headers = vec![Header::Other("Retry-After".into(), standby.to_string())];
+            tx.reply_with(StatusCode::ServiceUnavailable, headers, None)
+                .await
+                .ok();
+            return;
         }
         match method {
             Method::Register => self.handle_register(tx).await,

@@ -822,3 +822,55 @@ async fn one_contact_header_listing_two_contacts_binds_both() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_standby_node_answers_options_and_new_invites_503_with_retry_after() {
+    let (srv, mut events) = server(300_000, 60).await;
+    let phone = Phone::new(srv.local_addr()).await;
+    let me = phone.addr();
+    let s = srv.local_addr();
+    let options = |id: &str| {
+        format!(
+            "OPTIONS sip:hotline@{s} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{id};rport\r\nMax-Forwards: 70\r\nFrom: <sip:kamailio@{me}>;tag=1\r\nTo: <sip:hotline@{s}>\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let invite = |id: &str| {
+        format!(
+            "INVITE sip:hotline@{s} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{id};rport\r\nMax-Forwards: 70\r\nFrom: <sip:13800000000@{me}>;tag=7\r\nTo: <sip:hotline@{s}>\r\nCall-ID: {id}\r\nCSeq: 1 INVITE\r\nContact: <sip:13800000000@{me}>\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    assert!(!srv.is_standby(), "serving by default");
+    srv.set_standby(Some(8));
+    assert!(srv.is_standby());
+    phone.send_raw(&options("sb1")).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 503"), "{r}");
+    assert!(r.contains("Retry-After: 8"), "{r}");
+    phone.send_raw(&invite("sb2")).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 503"), "{r}");
+    assert!(r.contains("Retry-After: 8"), "{r}");
+    // the engine never heard of the call
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), events.recv())
+            .await
+            .is_err()
+    );
+    // a registration is still served (the registrar stays on every node)
+    let reg = format!(
+        "REGISTER sip:{s} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsb3;rport\r\nMax-Forwards: 70\r\nFrom: <sip:1001@{s}>;tag=9\r\nTo: <sip:1001@{s}>\r\nCall-ID: sb3\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@{me}>\r\nContent-Length: 0\r\n\r\n"
+    );
+    phone.send_raw(&reg).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 401"), "{r}");
+    // a zero Retry-After is raised to 1 s
+    srv.set_standby(Some(0));
+    phone.send_raw(&options("sb4")).await;
+    let r = phone.final_response().await;
+    assert!(r.contains("Retry-After: 1"), "{r}");
+    // active again: 200
+    srv.set_standby(None);
+    phone.send_raw(&options("sb5")).await;
+    let r = phone.final_response().await;
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+}

@@ -20,6 +20,7 @@ mod console;
 mod duty;
 mod evidence;
 mod language;
+mod leases;
 mod notify;
 pub mod quality;
 mod worklist;
@@ -33,6 +34,7 @@ pub use cases::{
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
 pub use duty::{Handover, NewHandover, StoredChange, MAX_HANDOVERS};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
+pub use leases::{Lease, LeaseGrant, LeaseView, NodeBeat, NodeRow, MAX_LEASES};
 pub use notify::{Delivery, LINE_TEST_KINDS, MAX_DELIVERIES};
 pub use worklist::{Campaign, ItemFilter, MAX_ITEMS};
 
@@ -117,6 +119,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The node this store writes events for (`[cluster] node_id`).
+    node: Option<std::sync::Arc<str>>,
 }
 
 pub(crate) const CDR_COLUMNS: &str =
@@ -169,7 +173,23 @@ impl Store {
                 url: shown.clone(),
                 source,
             })?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            node: None,
+        })
+    }
+
+    /// This store with every event it appends marked as written by `node`
+    /// (the HA pair: a survivor closes the calls the dead node left open).
+    pub fn with_node(mut self, node: &str) -> Store {
+        self.node = Some(node.into());
+        self
+    }
+
+    /// The node events are marked with, if any.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// Which database this store uses.
@@ -185,7 +205,7 @@ impl Store {
     /// Appends one event to the log; returns its id (ids grow in append order).
     pub async fn append_event(&self, e: &CallEvent) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        insert_event(&mut conn, e).await
+        insert_event(&mut conn, e, self.node.as_deref()).await
     }
 
     /// All events of a call, in the order they were appended.
@@ -234,6 +254,31 @@ impl Store {
              GROUP BY call_id ORDER BY first_ms, call_id LIMIT $2"
                 .into_sql_str(),
         )
+        .bind(from_ms)
+        .bind(limit.clamp(0, MAX_LIMIT))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(CallId::from_stored(r.try_get::<String, _>("call_id")?)))
+            .collect()
+    }
+
+    /// [`Store::calls_without_cdr`] of the calls that arrived on `node`
+    /// (their `arrived` event was written by that node).
+    pub async fn calls_without_cdr_on(
+        &self,
+        node: &str,
+        from_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<CallId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT call_id, MIN(at_ms) AS first_ms FROM events \
+             WHERE node = $1 AND kind = 'arrived' AND at_ms >= $2 AND call_id IS NOT NULL \
+             AND call_id NOT IN (SELECT call_id FROM cdrs) \
+             GROUP BY call_id ORDER BY first_ms, call_id LIMIT $3"
+                .into_sql_str(),
+        )
+        .bind(node.to_string())
         .bind(from_ms)
         .bind(limit.clamp(0, MAX_LIMIT))
         .fetch_all(&self.pool)
@@ -300,7 +345,7 @@ impl Store {
         for item in items {
             match item {
                 writer::Item::Event(e) => {
-                    insert_event(&mut tx, e).await?;
+                    insert_event(&mut tx, e, self.node.as_deref()).await?;
                 }
                 writer::Item::Cdr(c) => upsert_cdr(&mut tx, c).await?,
             }
@@ -310,11 +355,15 @@ impl Store {
     }
 }
 
-async fn insert_event(conn: &mut sqlx::AnyConnection, e: &CallEvent) -> Result<i64, StoreError> {
+async fn insert_event(
+    conn: &mut sqlx::AnyConnection,
+    e: &CallEvent,
+    node: Option<&str>,
+) -> Result<i64, StoreError> {
     let body = serde_json::to_string(e).map_err(StoreError::Encode)?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO events (at_ms, call_id, agent, queue, kind, body) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO events (at_ms, call_id, agent, queue, kind, body, node) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(e.at_ms)
     .bind(e.call_id.as_ref().map(|c| c.as_str().to_string()))
@@ -322,6 +371,7 @@ async fn insert_event(conn: &mut sqlx::AnyConnection, e: &CallEvent) -> Result<i
     .bind(e.queue.as_ref().map(|q| q.as_str().to_string()))
     .bind(e.kind.name())
     .bind(body)
+    .bind(node.map(str::to_string))
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
@@ -482,6 +532,10 @@ fn migrator(backend: Backend) -> Migrator {
         Backend::Sqlite => include_str!("../migrations/sqlite/0010_bindings.sql"),
         Backend::Postgres => include_str!("../migrations/postgres/0010_bindings.sql"),
     };
+    let cluster = match backend {
+        Backend::Sqlite => include_str!("../migrations/sqlite/0011_cluster.sql"),
+        Backend::Postgres => include_str!("../migrations/postgres/0011_cluster.sql"),
+    };
     Migrator::with_migrations(vec![
         Migration::new(
             1,
@@ -551,6 +605,13 @@ fn migrator(backend: Backend) -> Migrator {
             Cow::Borrowed("bindings"),
             MigrationType::Simple,
             bindings.into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            11,
+            Cow::Borrowed("cluster"),
+            MigrationType::Simple,
+            cluster.into_sql_str(),
             false,
         ),
     ])

@@ -34,6 +34,9 @@ mod duty_suite;
 #[path = "suites/bindings.rs"]
 mod bindings_suite;
 
+#[path = "suites/leases.rs"]
+mod leases_suite;
+
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
     CallEvent {
         at_ms: at,
@@ -344,6 +347,7 @@ async fn suite(url: &str) {
     duty_suite::duty_suite(&store, HOSTILE).await;
     notify_suite::notify_suite(&store, HOSTILE).await;
     bindings_suite::bindings_suite(url, &store, HOSTILE).await;
+    leases_suite::leases_suite(url, &store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen

@@ -277,11 +277,13 @@ function viewWallboard() {
     h('div', { id: 'wb-worklist' }),
     h('div', { id: 'wb-duty' }),
     h('div', { id: 'wb-linetest' }),
+    h('div', { id: 'wb-cluster' }),
   );
   refreshTrunks();
   if (window.hotlineWorklist) window.hotlineWorklist.wallboard($('wb-worklist'));
   if (window.hotlineDuty) window.hotlineDuty.wallboard($('wb-duty'));
   if (window.hotlineLineTest) window.hotlineLineTest.wallboard($('wb-linetest'));
+  if (window.hotlineCluster) window.hotlineCluster.wallboard($('wb-cluster'));
   startStream();
   refreshAgents();
   if (!state.kpis) {

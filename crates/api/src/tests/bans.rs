@@ -124,6 +124,7 @@ async fn world(bans: bool) -> W {
         } else {
             SipBans::default()
         },
+        cluster: None,
     };
     W {
         app: api.router(),

@@ -1,0 +1,232 @@
+//! `[cluster]`: the HA pair (issue 18, phase 1). Two nodes share one
+//! PostgreSQL database; the node holding every queue's lease is active (takes
+//! calls, answers OPTIONS 200), the other answers 503 until the lease lapses
+//! (see `hotline_engine::cluster`). Off by default: a single node, as before.
+//! A cluster needs the shared PostgreSQL: with SQLite it is refused.
+
+use crate::config::{invalid, Config, ConfigError};
+use hotline_engine::cluster::ClusterSettings;
+use serde::Deserialize;
+
+/// `[cluster]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    /// Run as one node of the HA pair.
+    pub enabled: bool,
+    /// This node's id (required when enabled): letters, digits, `.`, `_`,
+    /// `-`, at most 64; written on its events and leases.
+    pub node_id: Option<String>,
+    /// How long a lease lasts after a renewal (database clock), ms.
+    pub lease_ttl_ms: i64,
+    /// Time between renewals (and tries to take the leases), ms.
+    pub renew_every_ms: i64,
+    /// The node stays active only while its last successful round trip to
+    /// the database was sent within this window, ms.
+    pub db_health_window_ms: i64,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        let d = ClusterSettings::new("");
+        ClusterSection {
+            enabled: false,
+            node_id: None,
+            lease_ttl_ms: d.lease_ttl_ms,
+            renew_every_ms: d.renew_every_ms,
+            db_health_window_ms: d.db_health_window_ms,
+        }
+    }
+}
+
+fn node_id_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+impl Config {
+    /// Checks `[cluster]`.
+    pub fn validate_cluster(&self) -> Result<(), ConfigError> {
+        self.cluster_settings().map(|_| ())
+    }
+
+    /// The keeper's settings; None when `[cluster]` is off.
+    pub fn cluster_settings(&self) -> Result<Option<ClusterSettings>, ConfigError> {
+        let c = &self.cluster;
+        if !c.enabled {
+            return Ok(None);
+        }
+        let node_id = match c.node_id.as_deref() {
+            None => {
+                return Err(invalid(
+                    "cluster.node_id",
+                    "required when cluster.enabled = true: this node's id (e.g. \"node1\"), \
+                     different on each node",
+                ))
+            }
+            Some(n) if !node_id_ok(n) => {
+                let shown: String = n.chars().take(20).collect();
+                return Err(invalid(
+                    "cluster.node_id",
+                    format!("`{shown}` is not a node id: 1 to 64 letters, digits, `.`, `_` or `-`"),
+                ));
+            }
+            Some(n) => n.to_string(),
+        };
+        if !(1_000..=600_000).contains(&c.lease_ttl_ms) {
+            return Err(invalid(
+                "cluster.lease_ttl_ms",
+                format!("must be 1000 to 600000 ms, got {}", c.lease_ttl_ms),
+            ));
+        }
+        if c.renew_every_ms < 100 || c.renew_every_ms > c.lease_ttl_ms / 2 {
+            return Err(invalid(
+                "cluster.renew_every_ms",
+                format!(
+                    "must be 100 ms to half of cluster.lease_ttl_ms ({} ms; a third is usual), got {}",
+                    c.lease_ttl_ms / 2,
+                    c.renew_every_ms
+                ),
+            ));
+        }
+        if c.db_health_window_ms < 2 * c.renew_every_ms || c.db_health_window_ms > c.lease_ttl_ms {
+            return Err(invalid(
+                "cluster.db_health_window_ms",
+                format!(
+                    "must be at least twice cluster.renew_every_ms ({} ms) and at most \
+                     cluster.lease_ttl_ms ({} ms), got {}",
+                    2 * c.renew_every_ms,
+                    c.lease_ttl_ms,
+                    c.db_health_window_ms
+                ),
+            ));
+        }
+        let url = self.database_url();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "cluster.enabled",
+                "a cluster needs the shared PostgreSQL database: set storage.database_url = \
+                 \"postgres://user@host/db\" on every node (SQLite is one node's file)",
+            ));
+        }
+        Ok(Some(ClusterSettings {
+            node_id,
+            lease_ttl_ms: c.lease_ttl_ms,
+            renew_every_ms: c.renew_every_ms,
+            db_health_window_ms: c.db_health_window_ms,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const PG: &str = "[storage]\ndatabase_url = \"postgres://hotline@10.0.0.5/hotline\"\n";
+
+    fn load(cluster: &str, storage: &str) -> Result<Config, String> {
+        let text = format!("{storage}[cluster]\n{cluster}\n");
+        let cfg = Config::parse(&text).map_err(|e| e.to_string())?;
+        cfg.validate_cluster().map_err(|e| e.to_string())?;
+        Ok(cfg)
+    }
+
+    #[test]
+    fn off_by_default_and_on_with_postgres() {
+        let cfg = Config::parse("").unwrap();
+        assert_eq!(cfg.cluster_settings().unwrap(), None);
+        // off: nothing else is checked
+        assert!(load("node_id = \"bad id!\"", "").is_ok());
+        let cfg = load("enabled = true\nnode_id = \"node-1.dc_a\"", PG).unwrap();
+        let s = cfg.cluster_settings().unwrap().unwrap();
+        assert_eq!(s.node_id, "node-1.dc_a");
+        assert_eq!(
+            (s.lease_ttl_ms, s.renew_every_ms, s.db_health_window_ms),
+            (6_000, 2_000, 4_000)
+        );
+        let cfg = load(
+            "enabled = true\nnode_id = \"n2\"\nlease_ttl_ms = 3000\nrenew_every_ms = 1000\ndb_health_window_ms = 2500",
+            "[storage]\ndatabase_url = \"postgresql://u:p@h/db\"\n",
+        )
+        .unwrap();
+        let s = cfg.cluster_settings().unwrap().unwrap();
+        assert_eq!((s.lease_ttl_ms, s.hold_ms()), (3_000, 2_250));
+    }
+
+    #[test]
+    fn sqlite_and_bad_values_are_refused_naming_the_key() {
+        let e = load("enabled = true\nnode_id = \"n1\"", "").unwrap_err();
+        assert!(
+            e.contains("cluster.enabled") && e.contains("PostgreSQL"),
+            "{e}"
+        );
+        let e = load(
+            "enabled = true\nnode_id = \"n1\"",
+            "[storage]\ndatabase_url = \"sqlite:///var/lib/hotline/h.db\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("cluster.enabled"), "{e}");
+        let long = "n".repeat(100_000);
+        for (body, key) in [
+            ("enabled = true", "cluster.node_id"),
+            ("enabled = true\nnode_id = \"\"", "cluster.node_id"),
+            ("enabled = true\nnode_id = \"a b\"", "cluster.node_id"),
+            ("enabled = true\nnode_id = \"n1\\u0000\"", "cluster.node_id"),
+            ("enabled = true\nnode_id = \"节点1\"", "cluster.node_id"),
+            (
+                &format!("enabled = true\nnode_id = \"{long}\""),
+                "cluster.node_id",
+            ),
+            (
+                "enabled = true\nnode_id = \"n\"\nlease_ttl_ms = 0",
+                "cluster.lease_ttl_ms",
+            ),
+            (
+                "enabled = true\nnode_id = \"n\"\nlease_ttl_ms = -6000",
+                "cluster.lease_ttl_ms",
+            ),
+            (
+                "enabled = true\nnode_id = \"n\"\nlease_ttl_ms = 9223372036854775807",
+                "cluster.lease_ttl_ms",
+            ),
+            (
+                "enabled = true\nnode_id = \"n\"\nrenew_every_ms = 0",
+                "cluster.renew_every_ms",
+            ),
+            (
+                "enabled = true\nnode_id = \"n\"\nrenew_every_ms = 3001",
+                "cluster.renew_every_ms",
+            ),
+            (
+                "enabled = true\nnode_id = \"n\"\ndb_health_window_ms = 3999",
+                "cluster.db_health_window_ms",
+            ),
+            (
+                "enabled = true\nnode_id = \"n\"\ndb_health_window_ms = 6001",
+                "cluster.db_health_window_ms",
+            ),
+        ] {
+            let e = load(body, PG).unwrap_err();
+            assert!(e.contains(key) && e.len() < 400, "{body:.60}: {e}");
+        }
+        // wrong types and unknown keys: the parser names them
+        for body in [
+            "enabled = \"yes\"",
+            "node_id = 1",
+            "lease_ttl_ms = \"6s\"",
+            "lease_ttl_ms = 1e3",
+            "nodes = [\"a\"]",
+        ] {
+            assert!(load(body, PG).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn the_whole_file_is_checked_at_start() {
+        let text = "[cluster]\nenabled = true\n";
+        let e = Config::parse(text).unwrap_err();
+        assert!(e.to_string().contains("cluster.node_id"), "{e}");
+    }
+}

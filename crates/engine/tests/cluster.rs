@@ -1,0 +1,460 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+//! The HA pair without Kamailio: two nodes (each its own SIP server, store
+//! connection and lease task, the first in a runtime of its own so that it
+//! can die like a killed process) on one throwaway PostgreSQL cluster. The
+//! second stays standby (OPTIONS 503 + Retry-After) while the first is
+//! active; the first dies; the second takes over within ttl + renew, answers
+//! OPTIONS 200, closes the dead node's open call (`node_failure`) and says
+//! so (`node_active`); the first comes back standby; a clean stop hands the
+//! leases over at once; the database stops and the active node steps down
+//! within the health window, then comes back.
+//!
+//! PostgreSQL as in the store's suite (`initdb` under
+//! `/usr/lib/postgresql/*/bin` or `$HOTLINE_PG_BIN`; `HOTLINE_SKIP_PG=1`
+//! skips when the binaries are missing).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hotline_core::{CallEvent, CallId, CallType, EventKind, Party, SystemClock};
+use hotline_engine::cluster::ClusterSettings;
+use hotline_engine::cluster_task::{ClusterDeps, ClusterNode, ClusterStatus};
+use hotline_sip::{SipConfig, SipServer};
+use hotline_store::Store;
+use tokio::net::UdpSocket;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A PostgreSQL cluster in a temp dir, stopped on drop.
+struct PgCluster {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    fn find_bin() -> Option<PathBuf> {
+        if let Ok(b) = std::env::var("HOTLINE_PG_BIN") {
+            return Some(PathBuf::from(b));
+        }
+        let mut bins: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .filter_map(|d| {
+                let v = d.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let bin = d.path().join("bin");
+                bin.join("initdb").exists().then_some((v, bin))
+            })
+            .collect();
+        bins.sort();
+        bins.pop().map(|(_, b)| b)
+    }
+
+    fn cmd(&self, tool: &str) -> Command {
+        let exe = self.bin.join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .cmd(tool)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start() -> Option<PgCluster> {
+        let skip = std::env::var("HOTLINE_SKIP_PG").is_ok_and(|v| v == "1");
+        let Some(bin) = Self::find_bin() else {
+            if skip {
+                eprintln!("PostgreSQL binaries not found; skipped (HOTLINE_SKIP_PG=1)");
+                return None;
+            }
+            panic!(
+                "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin: \
+                 install the postgresql package, set HOTLINE_PG_BIN, or set HOTLINE_SKIP_PG=1 to skip"
+            );
+        };
+        let uid = Command::new("id").arg("-u").output().expect("id -u");
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let dir = tempfile::Builder::new()
+            .prefix("hotline-pg")
+            .tempdir()
+            .unwrap();
+        if as_postgres {
+            let st = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(st.success(), "chown of the PostgreSQL temp dir failed");
+        }
+        let c = PgCluster {
+            data: dir.path().join("data"),
+            _dir: dir,
+            bin,
+            port: free_port(),
+            as_postgres,
+        };
+        let data = c.data.to_string_lossy().into_owned();
+        c.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        c.pg_start();
+        c.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &c.port.to_string(),
+                "-U",
+                "postgres",
+                "hotline_test",
+            ],
+        );
+        Some(c)
+    }
+
+    fn pg_start(&self) {
+        let data = self.data.to_string_lossy().into_owned();
+        let sock = self.data.parent().unwrap().to_string_lossy().into_owned();
+        let log = format!("{sock}/pg.log");
+        let opts = format!(
+            "-p {} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &opts, "start",
+            ],
+        );
+    }
+
+    fn pg_stop(&self) {
+        let data = self.data.to_string_lossy().into_owned();
+        self.run("pg_ctl", &["-D", &data, "-w", "-m", "fast", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/hotline_test", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data.to_string_lossy().into_owned();
+        let _ = self
+            .cmd("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn settings(node: &str) -> ClusterSettings {
+    ClusterSettings {
+        node_id: node.into(),
+        lease_ttl_ms: 1_500,
+        renew_every_ms: 500,
+        db_health_window_ms: 1_000,
+    }
+}
+
+/// One node: SIP server, store marked with the node, the lease task.
+struct Started {
+    sip: SipServer,
+    node: ClusterNode,
+    store: Store,
+    sink: hotline_store::EventSink,
+    _events: tokio::sync::mpsc::Receiver<hotline_sip::SipEvent>,
+}
+
+async fn start_node(url: &str, id: &str) -> Started {
+    let store = Store::connect(url).await.unwrap().with_node(id);
+    let (sink, _writer) = hotline_store::spawn_writer(store.clone());
+    let cfg = SipConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..SipConfig::default()
+    };
+    let (sip, events) = SipServer::start(cfg, vec![]).await.unwrap();
+    let node = ClusterNode::start(
+        settings(id),
+        ClusterDeps {
+            store: store.clone(),
+            sip: sip.clone(),
+            queues: vec!["general".into(), "vip".into()],
+            sink: sink.clone(),
+            live: None,
+            clock: Arc::new(SystemClock),
+        },
+    );
+    Started {
+        sip,
+        node,
+        store,
+        sink,
+        _events: events,
+    }
+}
+
+/// Sends an OPTIONS from a fresh socket; the status code and Retry-After.
+async fn options(to: std::net::SocketAddr) -> (u16, Option<u32>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = sock.local_addr().unwrap();
+    let id = format!("probe{}", me.port());
+    let msg = format!(
+        "OPTIONS sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{id};rport\r\nMax-Forwards: 70\r\nFrom: <sip:dispatcher@{me}>;tag=1\r\nTo: <sip:hotline@{to}>\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(msg.as_bytes(), to).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf))
+            .await
+            .expect("an answer to OPTIONS")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let code: u16 = text[8..11].parse().unwrap();
+        if code < 200 {
+            continue;
+        }
+        let retry = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Retry-After:"))
+            .map(|v| v.trim().parse().unwrap());
+        return (code, retry);
+    }
+}
+
+async fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    t.elapsed()
+}
+
+fn active(s: &ClusterStatus) -> bool {
+    s.snapshot().unwrap().active
+}
+
+fn arrived(call: &str) -> CallEvent {
+    CallEvent {
+        at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+        call_id: Some(CallId::from_stored(call)),
+        agent: None,
+        queue: None,
+        kind: EventKind::Arrived {
+            caller: Party {
+                number: "+8613700000000".into(),
+                display: None,
+            },
+            dialled: "400".into(),
+            call_type: CallType::Inquiry,
+        },
+    }
+}
+
+/// The first node in a runtime of its own: dropping the runtime kills it
+/// (no release, no goodbye), like SIGKILL.
+fn start_in_own_runtime(
+    url: String,
+    id: &'static str,
+) -> (tokio::runtime::Runtime, ClusterStatus, std::net::SocketAddr) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, addr) = rt.block_on(async move {
+        let n = start_node(&url, id).await;
+        // a call in progress on this node, without an end
+        n.store.append_event(&arrived("on-node-a")).await.unwrap();
+        let out = (n.node.status(), n.sip.local_addr());
+        // the node lives as long as its runtime
+        tokio::spawn(async move {
+            let _keep = n;
+            std::future::pending::<()>().await;
+        });
+        out
+    });
+    (rt, status, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_takes_over_when_the_active_node_dies() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    let u = url.clone();
+    let (rt_a, status_a, addr_a) =
+        tokio::task::spawn_blocking(move || start_in_own_runtime(u, "node-a"))
+            .await
+            .unwrap();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    assert_eq!(options(addr_a).await, (200, None));
+
+    let b = start_node(&url, "node-b").await;
+    let status_b = b.node.status();
+    // node-b tries, is refused, and stays standby for several ttls
+    wait_for("node-b sees the holder", ttl * 2, || {
+        status_b.snapshot().unwrap().holder.as_deref() == Some("node-a")
+    })
+    .await;
+    tokio::time::sleep(ttl * 2).await;
+    let s = status_b.snapshot().unwrap();
+    assert!(!s.active);
+    assert_eq!(s.reason.as_deref(), Some("held_by_other_node"));
+    assert!(s.leases.iter().all(|l| l.owner == "node-a"), "{s:?}");
+    let retry = settings("x").retry_after_s();
+    assert_eq!(options(b.sip.local_addr()).await, (503, Some(retry)));
+    assert_eq!(options(addr_a).await, (200, None));
+
+    // SIGKILL node-a: its runtime goes, its socket closes, nothing released
+    let killed = Instant::now();
+    tokio::task::spawn_blocking(move || drop(rt_a))
+        .await
+        .unwrap();
+    let took = wait_for("node-b active", (ttl + renew) * 2, || active(&status_b)).await;
+    let took = killed.elapsed().max(took);
+    eprintln!("take-over after the kill: {took:?} (ttl {ttl:?} + renew {renew:?})");
+    assert_eq!(options(b.sip.local_addr()).await, (200, None));
+    let s = status_b.snapshot().unwrap();
+    assert!(
+        s.leases.iter().all(|l| l.owner == "node-b" && l.fence == 2),
+        "{s:?}"
+    );
+    assert_eq!(s.take_overs.len(), 1, "{s:?}");
+    assert_eq!(s.take_overs[0].from, "node-a");
+    // the dead node's open call is closed as ended by its failure
+    wait_for("the open call closed", Duration::from_secs(10), || {
+        status_b.snapshot().unwrap().take_overs[0]
+            .calls_closed
+            .is_some()
+    })
+    .await;
+    assert_eq!(
+        status_b.snapshot().unwrap().take_overs[0].calls_closed,
+        Some(1)
+    );
+    let cdr = b
+        .store
+        .cdr(&CallId::from_stored("on-node-a"))
+        .await
+        .unwrap()
+        .expect("a CDR for the dead node's call");
+    assert_eq!(cdr.end_cause.as_deref(), Some("node_failure"));
+    assert_eq!(cdr.outcome, Some(hotline_core::Outcome::Failed));
+    b.sink.flush().await;
+    let active_events = b.store.events_of_kind("node_active", 0, 10).await.unwrap();
+    let of_b: Vec<&Vec<String>> = active_events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::NodeActive { node, taken_from } if node == "node-b" => Some(taken_from),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(of_b, vec![&vec!["node-a".to_string()]], "{active_events:?}");
+    let view = b.store.lease_view().await.unwrap();
+    let a_row = view.nodes.iter().find(|n| n.node_id == "node-a").unwrap();
+    assert!(
+        view.db_now_ms - a_row.seen_ms >= ttl.as_millis() as i64,
+        "node-a's heartbeat is old"
+    );
+
+    // node-a comes back (a restart): standby, the leases stay with node-b
+    let a = start_node(&url, "node-a").await;
+    let status_a = a.node.status();
+    wait_for("node-a sees node-b", ttl * 2, || {
+        status_a.snapshot().unwrap().holder.as_deref() == Some("node-b")
+    })
+    .await;
+    assert_eq!(options(a.sip.local_addr()).await.0, 503);
+    assert!(active(&status_b));
+
+    // a clean stop of node-b hands the leases over without waiting a ttl
+    let stopped = Instant::now();
+    b.node.stop().await;
+    assert_eq!(
+        options(b.sip.local_addr()).await.0,
+        503,
+        "stopped: standby at once"
+    );
+    wait_for("node-a active after the release", renew * 3, || {
+        active(&status_a)
+    })
+    .await;
+    eprintln!("hand-over after a clean stop: {:?}", stopped.elapsed());
+    assert_eq!(options(a.sip.local_addr()).await, (200, None));
+
+    // the database stops: node-a steps down within the health window (plus
+    // a renewal and the round trip's time limit), then comes back
+    let pg = Arc::new(pg);
+    let p = pg.clone();
+    let down = Instant::now();
+    tokio::task::spawn_blocking(move || p.pg_stop())
+        .await
+        .unwrap();
+    wait_for("node-a standby without the database", ttl * 2, || {
+        !active(&status_a)
+    })
+    .await;
+    eprintln!(
+        "stepped down {:?} after the database stopped",
+        down.elapsed()
+    );
+    assert_eq!(options(a.sip.local_addr()).await.0, 503);
+    assert_eq!(
+        status_a.snapshot().unwrap().reason.as_deref(),
+        Some("database_unhealthy")
+    );
+    let p = pg.clone();
+    tokio::task::spawn_blocking(move || p.pg_start())
+        .await
+        .unwrap();
+    wait_for("node-a active again", Duration::from_secs(30), || {
+        active(&status_a)
+    })
+    .await;
+    assert_eq!(options(a.sip.local_addr()).await, (200, None));
+    a.node.stop().await;
+}
