@@ -3610,7 +3610,11 @@ mod tests {
         let whole = log.metrics().snapshot(now);
         assert!(whole.center.offered > 0 && whole.agents.len() == 5);
         // outbound calls are not offered to the center
-        assert!(whole.center.offered < i as u64 * 3 / 4, "{}", whole.center.offered);
+        assert!(
+            whole.center.offered < i as u64 * 3 / 4,
+            "{}",
+            whole.center.offered
+        );
         // forgotten without folding, folded then forgotten, folded only
         let mut forgotten = log.metrics();
         forgotten.forget_before(now);
