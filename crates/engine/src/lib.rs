@@ -533,7 +533,7 @@ async fn probe_trunk(ctx: Arc<CallCtx>, trunk: trunks::TrunkConfig) {
 /// mailboxes.
 struct Shell {
     controller: Controller,
-    calls: HashMap<CallId, mpsc::Sender<CallMsg>>,
+    calls: HashMap<CallId, mpsc::Sender<Box<CallMsg>>>,
     ctx: Arc<CallCtx>,
     duty: Option<duty::DutyDesk>,
 }
@@ -626,10 +626,10 @@ impl Shell {
                     let registered = !contacts.is_empty();
                     let sent = match (self.calls.get(&call), contacts.into_iter().next()) {
                         (Some(tx), Some(binding)) => tx
-                            .try_send(CallMsg::Offer {
+                            .try_send(Box::new(CallMsg::Offer {
                                 agent: agent.clone(),
                                 binding,
-                            })
+                            }))
                             .is_ok(),
                         _ => false,
                     };
@@ -647,7 +647,7 @@ impl Shell {
                 }
                 ControllerOutput::ToCall { call, input } => {
                     if let Some(tx) = self.calls.get(&call) {
-                        if tx.try_send(CallMsg::Input(input)).is_err() {
+                        if tx.try_send(Box::new(CallMsg::Input(input))).is_err() {
                             warn!(call = %call, "call mailbox full or closed: input dropped");
                         }
                     }
@@ -941,17 +941,17 @@ impl Shell {
             return refuse(inbound, 404, format!("agent {target} is on no call"));
         };
         info!(%supervisor, agent = %target, %mode, "supervisor dials in to monitor");
-        let msg = CallMsg::MonitorCall {
+        let msg = Box::new(CallMsg::MonitorCall {
             inbound,
             supervisor: supervisor.to_string(),
             mode,
-        };
-        if let Err(
-            mpsc::error::TrySendError::Full(CallMsg::MonitorCall { inbound, .. })
-            | mpsc::error::TrySendError::Closed(CallMsg::MonitorCall { inbound, .. }),
-        ) = tx.try_send(msg)
+        });
+        if let Err(mpsc::error::TrySendError::Full(msg) | mpsc::error::TrySendError::Closed(msg)) =
+            tx.try_send(msg)
         {
-            inbound.reject(503, Some("the call is busy; try again".into()));
+            if let CallMsg::MonitorCall { inbound, .. } = *msg {
+                inbound.reject(503, Some("the call is busy; try again".into()));
+            }
         }
     }
 
@@ -1019,13 +1019,15 @@ impl Shell {
                     Some(tx) => {
                         // the call answers; a call that just ended drops `reply`
                         if let Err(
-                            mpsc::error::TrySendError::Full(CallMsg::Control { reply, .. })
-                            | mpsc::error::TrySendError::Closed(CallMsg::Control { reply, .. }),
-                        ) = tx.try_send(CallMsg::Control { action, by, reply })
+                            mpsc::error::TrySendError::Full(msg)
+                            | mpsc::error::TrySendError::Closed(msg),
+                        ) = tx.try_send(Box::new(CallMsg::Control { action, by, reply }))
                         {
-                            let _ = reply.send(Err(ControlError::Refused(
-                                "the call is busy; try again".into(),
-                            )));
+                            if let CallMsg::Control { reply, .. } = *msg {
+                                let _ = reply.send(Err(ControlError::Refused(
+                                    "the call is busy; try again".into(),
+                                )));
+                            }
                         }
                     }
                     None => {

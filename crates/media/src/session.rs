@@ -892,9 +892,11 @@ impl Relay {
             agent_playback: None,
             shared: false,
             tap: None,
-            pcm: vec![0; MAX_DATAGRAM],
-            enc: vec![0; MAX_DATAGRAM],
-            packet: vec![0; MAX_DATAGRAM + 64],
+            // scratch grown to the largest packet seen (a G.711 call:
+            // 160 samples), not to the largest datagram accepted
+            pcm: Vec::new(),
+            enc: Vec::new(),
+            packet: Vec::new(),
             dtmf,
             last_dtmf: None,
             monitor: None,
@@ -926,10 +928,14 @@ impl Relay {
         // instead of being cut to a packet that looks valid
         let mut buf_c = vec![0u8; MAX_DATAGRAM + 1];
         let mut buf_a = vec![0u8; MAX_DATAGRAM + 1];
-        let mut buf_m = vec![0u8; MAX_DATAGRAM + 1];
+        // the monitor leg's buffer only once a supervisor joins
+        let mut buf_m: Vec<u8> = Vec::new();
         let mut mix_ticker = tokio::time::interval(Duration::from_millis(20));
         mix_ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
+            if self.monitor.is_some() && buf_m.is_empty() {
+                buf_m = vec![0u8; MAX_DATAGRAM + 1];
+            }
             let playing = (self.playback.is_some() && (!self.bridged || self.held || self.shared))
                 || self.agent_playback.is_some();
             tokio::select! {
@@ -1103,7 +1109,7 @@ impl Relay {
         }
         let (seq, ts, marker) = leg.out.local(Instant::now());
         let n = write_rtp(
-            &mut self.packet,
+            fit(&mut self.packet, 12 + frame.len()),
             media.payload_type,
             marker,
             seq,
@@ -1211,7 +1217,15 @@ impl Relay {
                 return;
             };
             let (s, t, m) = to.out.relayed(ssrc, seq, ts, marker, now);
-            let n = write_rtp(&mut self.packet, out_pt, m, s, t, to.out.ssrc, payload);
+            let n = write_rtp(
+                fit(&mut self.packet, 12 + payload.len()),
+                out_pt,
+                m,
+                s,
+                t,
+                to.out.ssrc,
+                payload,
+            );
             if to.send(&self.packet[..n], dest).await {
                 inc(&self.counters_out(side).packets_out);
             }
@@ -1226,7 +1240,7 @@ impl Relay {
         if payload.is_empty() || payload.len() > MAX_DATAGRAM {
             return;
         }
-        let samples = &mut self.pcm[..payload.len()];
+        let samples = fit(&mut self.pcm, payload.len());
         neg.codec.decode(payload, samples);
         if side == Side::Caller && is_voice(samples) {
             self.stats
@@ -1285,13 +1299,13 @@ impl Relay {
         let body: &[u8] = if out_media.codec == neg.codec {
             payload
         } else {
-            let enc = &mut self.enc[..samples.len()];
+            let enc = fit(&mut self.enc, samples.len());
             out_media.codec.encode(samples, enc);
             enc
         };
         let (s, t, m) = to.out.relayed(ssrc, seq, ts, marker, now);
         let n = write_rtp(
-            &mut self.packet,
+            fit(&mut self.packet, 12 + body.len()),
             out_media.payload_type,
             m,
             s,
@@ -1359,7 +1373,7 @@ impl Relay {
         if payload.is_empty() || payload.len() > MAX_DATAGRAM || m.mode == MonitorMode::Listen {
             return;
         }
-        let samples = &mut self.pcm[..payload.len()];
+        let samples = fit(&mut self.pcm, payload.len());
         neg.codec.decode(payload, samples);
         self.fifos[Party3::Supervisor.index()].push(samples);
     }
@@ -1414,7 +1428,7 @@ impl Relay {
             media.codec.encode(&mixed, &mut enc);
             let (seq, ts, marker) = leg.out.local(now);
             let n = write_rtp(
-                &mut self.packet,
+                fit(&mut self.packet, 12 + enc.len()),
                 media.payload_type,
                 marker,
                 seq,
@@ -1520,6 +1534,16 @@ async fn recv_monitor(
     }
 }
 
+/// The first `n` items of a scratch buffer, grown (zeroed) to `n` if it is
+/// shorter: the relay allocates once per call, for the largest packet it
+/// sees, never per packet.
+fn fit<T: Copy + Default>(v: &mut Vec<T>, n: usize) -> &mut [T] {
+    if v.len() < n {
+        v.resize(n, T::default());
+    }
+    &mut v[..n]
+}
+
 /// Writes a 12-byte RTP header and `payload` into `buf`; returns the length.
 pub(crate) fn write_rtp(
     buf: &mut [u8],
@@ -1543,6 +1567,22 @@ pub(crate) fn write_rtp(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scratch_grows_to_the_largest_packet_and_never_shrinks() {
+        let mut v: Vec<i16> = Vec::new();
+        assert_eq!(fit(&mut v, 160).len(), 160);
+        let ptr = v.as_ptr();
+        assert_eq!(fit(&mut v, 80).len(), 80);
+        assert_eq!(fit(&mut v, 160).len(), 160);
+        assert_eq!(
+            (v.len(), v.as_ptr()),
+            (160, ptr),
+            "reallocated for a smaller packet"
+        );
+        assert_eq!(fit(&mut v, 240).len(), 240);
+        assert_eq!(v.len(), 240);
+    }
 
     #[test]
     fn rtcp_is_told_apart() {

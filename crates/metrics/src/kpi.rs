@@ -579,7 +579,10 @@ pub struct Metrics {
     rollups: BTreeMap<i64, Rollup>,
     /// Each agent's staffing changes (registration, login, pause).
     presence: HashMap<AgentId, Timeline>,
-    forgotten: Forgotten,
+    /// What the calls and sums dropped by [`Metrics::forget_before`] added
+    /// up to, so that "since start" keeps counting them (its counters never
+    /// go back): the same sums as a minute's, added the same way.
+    forgotten: Rollup,
 }
 
 /// [`Metrics::compact`] keeps every fact of the calls that arrived in the
@@ -605,7 +608,10 @@ fn floor_to(t: i64, step: i64) -> i64 {
 /// hundred of these instead of one [`CallFacts`] per call. They count in a
 /// window like the calls would have (the same code adds them), except
 /// that a window starting inside a minute (quarter-hour) counts that
-/// minute's (quarter's) calls not at all.
+/// minute's (quarter's) calls not at all. Also what everything forgotten
+/// by [`Metrics::forget_before`] added up to. An agent's outbound call counts
+/// for its agent only, never in the center's or a queue's inbound figures
+/// (docs/kpis.md), whether it is kept, folded or forgotten.
 #[derive(Debug, Default)]
 struct Rollup {
     center: Acc,
@@ -650,33 +656,6 @@ impl Rollup {
     }
 }
 
-/// What the calls dropped by [`Metrics::forget_before`] added up to, so that
-/// "since start" keeps counting them (its counters never go back).
-#[derive(Debug, Default)]
-struct Forgotten {
-    center: Acc,
-    queues: HashMap<QueueId, Acc>,
-    agents: HashMap<AgentId, AgentAcc>,
-    first_arrival: Option<i64>,
-}
-
-impl Forgotten {
-    fn add(&mut self, f: &CallFacts, cfg: &KpiConfig) {
-        let Some(arrived) = f.arrived_ms else {
-            return;
-        };
-        self.first_arrival = Some(self.first_arrival.map_or(arrived, |t| t.min(arrived)));
-        self.center.add(f, arrived, None, cfg);
-        if let Some(q) = &f.queue {
-            self.queues
-                .entry(q.clone())
-                .or_default()
-                .add(f, arrived, None, cfg);
-        }
-        add_agents(&mut self.agents, f);
-    }
-}
-
 impl Metrics {
     /// An empty aggregator.
     pub fn new(cfg: KpiConfig) -> Self {
@@ -685,7 +664,7 @@ impl Metrics {
             calls: HashMap::new(),
             rollups: BTreeMap::new(),
             presence: HashMap::new(),
-            forgotten: Forgotten::default(),
+            forgotten: Rollup::default(),
         }
     }
 
@@ -978,25 +957,7 @@ impl Metrics {
             .collect();
         for b in old {
             if let Some(r) = self.rollups.remove(&b) {
-                self.forgotten.center.merge(&r.center);
-                for (q, acc) in &r.queues {
-                    self.forgotten
-                        .queues
-                        .entry(q.clone())
-                        .or_default()
-                        .merge(acc);
-                }
-                for (a, acc) in &r.agents {
-                    self.forgotten
-                        .agents
-                        .entry(a.clone())
-                        .or_default()
-                        .merge(acc);
-                }
-                if let Some(t) = r.first_arrival {
-                    let first = &mut self.forgotten.first_arrival;
-                    *first = Some(first.map_or(t, |f| f.min(t)));
-                }
+                self.forgotten.merge(&r);
             }
         }
     }
@@ -3614,6 +3575,66 @@ mod tests {
         assert_eq!((s.center.offered, s.center.answered), (100_000, 90_000));
         assert_eq!(s.agents.values().map(|a| a.answered).sum::<u64>(), 90_000);
         assert_eq!(s.queues.values().map(|q| q.offered).sum::<u64>(), 100_000);
+    }
+
+    #[test]
+    fn a_folded_or_forgotten_day_counts_like_the_unfolded_one_outbound_included() {
+        // a day: inbound calls answered and abandoned in two queues, and
+        // agents' outbound calls (which count for their agents only)
+        let mut log = Log::new();
+        let (mut i, mut t) = (0i64, 0i64);
+        while t < 86_400_000 {
+            let (call, queue) = (format!("d{i}"), ["a", "b"][(i % 2) as usize]);
+            let agent = format!("{}", 1000 + i % 5);
+            match i % 4 {
+                0 => log.abandoned(t, &call, queue, (i % 30) * 1_000),
+                1 | 2 => {
+                    let kind = EventKind::Arrived {
+                        caller: Party {
+                            number: "0622".into(),
+                            display: None,
+                        },
+                        dialled: OUTBOUND.into(),
+                        call_type: CallType::default(),
+                    };
+                    log.ev(t, &call, Some(&agent), queue, kind);
+                    log.answer(t + 4_000, &call, queue, &agent, 4_000, 1);
+                    log.complete(t + 64_000, &call, queue, &agent, 60_000);
+                }
+                _ => log.answered(t, &call, queue, &agent, (i % 20) * 1_000, 2, 120_000),
+            }
+            t += 137_000;
+            i += 1;
+        }
+        let now = t + 3_600_000;
+        let whole = log.metrics().snapshot(now);
+        assert!(whole.center.offered > 0 && whole.agents.len() == 5);
+        // outbound calls are not offered to the center
+        assert!(
+            whole.center.offered < i as u64 * 3 / 4,
+            "{}",
+            whole.center.offered
+        );
+        // forgotten without folding, folded then forgotten, folded only
+        let mut forgotten = log.metrics();
+        forgotten.forget_before(now);
+        let mut folded_forgotten = log.metrics();
+        folded_forgotten.compact(now);
+        assert!(folded_forgotten.rollups() > 0);
+        folded_forgotten.forget_before(now);
+        let mut folded = log.metrics();
+        folded.compact(now);
+        for (how, m) in [
+            ("forgotten", &forgotten),
+            ("folded, then forgotten", &folded_forgotten),
+            ("folded", &folded),
+        ] {
+            assert_eq!(m.tracked_calls(), 0, "{how}");
+            let s = m.snapshot(now);
+            assert_eq!(s.center, whole.center, "center, {how}");
+            assert_eq!(s.queues, whole.queues, "queues, {how}");
+            assert_eq!(s.agents, whole.agents, "agents, {how}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! turns it into a keep-alive (NAT binding refresh and liveness, RFC 5626
 //! §4.4.1 intervals: [`KeepAlive`]).
 
+use crate::legs::LegRouter;
 use crate::server::{new_inbound_call, InboundCall, SipError};
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -160,6 +161,8 @@ struct UaInner {
     local: SocketAddr,
     contact: Uri,
     dialogs: Arc<DialogLayer>,
+    /// The shared dialog-state channel and its demultiplexer.
+    legs: Arc<LegRouter>,
     registration: tokio::sync::Mutex<Registration>,
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     options_seq: std::sync::atomic::AtomicU32,
@@ -220,6 +223,7 @@ impl UserAgent {
             .build();
         let incoming = endpoint.incoming_transactions()?;
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let legs = LegRouter::new(dialogs.clone());
         let contact_s = format!("sip:{}@{}", cfg.user, local);
         let contact =
             Uri::try_from(contact_s.as_str()).map_err(|_| SipError::BadUri(contact_s.clone()))?;
@@ -242,6 +246,7 @@ impl UserAgent {
             local,
             contact,
             dialogs,
+            legs,
             registration: tokio::sync::Mutex::new(registration),
             endpoint: endpoint.inner.clone(),
             options_seq: std::sync::atomic::AtomicU32::new(1),
@@ -389,8 +394,7 @@ impl UserAgent {
         match tx.original.method {
             Method::Invite if !has_to_tag => {
                 let Some((call, dialog)) =
-                    new_inbound_call(&self.inner.dialogs, tx, self.inner.contact.clone(), None)
-                        .await
+                    new_inbound_call(&self.inner.legs, tx, self.inner.contact.clone(), None).await
                 else {
                     return;
                 };

@@ -18,6 +18,7 @@ pub mod digest;
 #[doc(hidden)]
 pub mod fuzzing;
 mod guard;
+mod legs;
 pub mod location;
 pub mod lockout;
 pub mod reach;

@@ -3,6 +3,7 @@
 
 use crate::digest::{parse_authorization, DigestAlgorithm, DigestAuthority, Verdict};
 use crate::guard::{GuardStats, GuardedUdpSocket};
+use crate::legs::LegRouter;
 use crate::location::{Binding, BindingChange, Location, RegisterError, SipTransport};
 use crate::lockout::{Admission, Ban, BanTarget, Lockout, LockoutConfig, LockoutEvent};
 use crate::session_timer::{self as timers, SessionTimer, SessionTimerConfig};
@@ -11,7 +12,6 @@ use crate::tls::{CertStore, TlsError, TlsSettings};
 use crate::trunk::TrunkTarget;
 use hotline_core::{Clock, Party, SystemClock};
 use rsipstack::dialog::authenticate::Credential;
-use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
@@ -194,6 +194,8 @@ struct Inner {
     cfg: SipConfig,
     local: SocketAddr,
     dialogs: Arc<DialogLayer>,
+    /// The shared dialog-state channel and its demultiplexer.
+    legs: Arc<LegRouter>,
     registrar: Registrar,
     cancel: CancellationToken,
     guard_stats: Arc<GuardStats>,
@@ -370,6 +372,7 @@ impl SipServer {
             .build();
         let incoming = endpoint.incoming_transactions()?;
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let legs = LegRouter::new(dialogs.clone());
         tokio::spawn(tcp_gate.clone().serve(
             tcp_listener,
             SipAddr {
@@ -402,6 +405,7 @@ impl SipServer {
             cfg,
             local,
             dialogs,
+            legs,
             cancel: cancel.clone(),
             guard_stats,
             tcp_gate,
@@ -1220,8 +1224,7 @@ impl SipServer {
             Ok(c) => c,
             Err(_) => return,
         };
-        let Some((mut call, dialog)) =
-            new_inbound_call(&self.inner.dialogs, tx, contact, agent).await
+        let Some((mut call, dialog)) = new_inbound_call(&self.inner.legs, tx, contact, agent).await
         else {
             return;
         };
@@ -1443,11 +1446,15 @@ impl SipServer {
             ..Default::default()
         };
         let timer_cfg = self.inner.cfg.session_timers;
-        let (state_tx, state_rx) = self.inner.dialogs.new_dialog_state_channel();
-        let (dialog, join) = self.inner.dialogs.do_invite_async(opt, state_tx)?;
+        let (dialog, join) = self
+            .inner
+            .dialogs
+            .do_invite_async(opt, self.inner.legs.state_sender())?;
         let (leg_tx, leg_rx) = mpsc::channel(64);
-        let dialogs = self.inner.dialogs.clone();
         let local_sdp = Arc::new(Mutex::new(Some(sdp)));
+        self.inner
+            .legs
+            .register(&dialog.id(), leg_tx.clone(), local_sdp.clone());
         let span = info_span!("sip_leg", contact = %contact, dir = "out");
         let final_tx = leg_tx.clone();
         let refresh_tx = leg_tx.clone();
@@ -1485,9 +1492,8 @@ impl SipServer {
                 };
                 final_tx.send(ev).await.ok();
             }
-            .instrument(span.clone()),
+            .instrument(span),
         );
-        tokio::spawn(map_states(state_rx, leg_tx, dialogs, local_sdp).instrument(span));
         Ok(OutboundLeg {
             dialog,
             events: leg_rx,
@@ -1534,13 +1540,17 @@ fn is_tls(c: &SipConnection) -> bool {
 /// reports on it (shared by the server and the phone's user agent); None when
 /// the INVITE could not start a dialog (answered 400).
 pub(crate) async fn new_inbound_call(
-    dialogs: &Arc<DialogLayer>,
+    legs: &Arc<LegRouter>,
     mut tx: Transaction,
     contact: Uri,
     agent: Option<String>,
 ) -> Option<(InboundCall, InviteDialog)> {
-    let (state_tx, state_rx) = dialogs.new_dialog_state_channel();
-    let dialog = match dialogs.get_or_create_server_invite(&tx, state_tx, None, Some(contact)) {
+    let dialog = match legs.dialogs().get_or_create_server_invite(
+        &tx,
+        legs.state_sender(),
+        None,
+        Some(contact),
+    ) {
         Ok(d) => d,
         Err(e) => {
             debug!(error = %e, "cannot create dialog for INVITE");
@@ -1587,10 +1597,8 @@ pub(crate) async fn new_inbound_call(
         events: leg_rx,
         local_sdp: Arc::new(Mutex::new(None)),
     };
-    let local_sdp = call.local_sdp.clone();
-    let dialogs = dialogs.clone();
+    legs.register(&dialog.id(), leg_tx, call.local_sdp.clone());
     let span = info_span!("sip_leg", sip_call_id = %sip_call_id, dir = "in");
-    tokio::spawn(map_states(state_rx, leg_tx, dialogs, local_sdp).instrument(span.clone()));
     let mut d = dialog.clone();
     tokio::spawn(async move { d.handle(&mut tx).await.ok() }.instrument(span));
     Some((call, dialog))
@@ -1795,7 +1803,7 @@ impl LegEvent {
 
 /// The media direction an SDP offer asks for (its last `a=` direction
 /// attribute, session or media level); `sendrecv` when it names none.
-fn offered_direction(sdp: &[u8]) -> &'static str {
+pub(crate) fn offered_direction(sdp: &[u8]) -> &'static str {
     let text = String::from_utf8_lossy(sdp);
     let mut dir = "sendrecv";
     for line in text.lines() {
@@ -1812,7 +1820,7 @@ fn offered_direction(sdp: &[u8]) -> &'static str {
 
 /// Our SDP with the direction that answers `offered` (RFC 3264 §6.1:
 /// sendonly → recvonly, recvonly → sendonly, inactive → inactive).
-fn answer_with_direction(ours: &str, offered: &str) -> String {
+pub(crate) fn answer_with_direction(ours: &str, offered: &str) -> String {
     let answer = match offered {
         "sendonly" => "recvonly",
         "recvonly" => "sendonly",
@@ -1843,7 +1851,7 @@ fn answer_with_direction(ours: &str, offered: &str) -> String {
 }
 
 /// The user part of a Refer-To value (`<sip:leaders@host;transport=udp>`).
-fn refer_target(value: &str) -> Option<String> {
+pub(crate) fn refer_target(value: &str) -> Option<String> {
     let uri = rsipstack::sip::event_packages::parse_refer_to(value).uri;
     let rest = uri
         .strip_prefix("sips:")
@@ -1852,112 +1860,6 @@ fn refer_target(value: &str) -> Option<String> {
     let user = rest.split(['@', ';', '?']).next()?.trim();
     (!user.is_empty() && user.len() <= 64 && user.chars().all(|c| c.is_ascii_graphic()))
         .then(|| user.to_string())
-}
-
-async fn map_states(
-    mut rx: DialogStateReceiver,
-    tx: mpsc::Sender<LegEvent>,
-    dialogs: Arc<DialogLayer>,
-    local_sdp: Arc<Mutex<Option<String>>>,
-) {
-    // whether the far end holds the call (its last offer)
-    let mut held = false;
-    while let Some(state) = rx.recv().await {
-        let ev = match state {
-            DialogState::Early(..) => Some(LegEvent::Ringing),
-            DialogState::Confirmed(..) => Some(LegEvent::Confirmed),
-            DialogState::Terminated(id, reason) => {
-                dialogs.remove_dialog(&id);
-                let ev = match reason {
-                    TerminatedReason::UacCancel => LegEvent::Cancelled,
-                    TerminatedReason::UacBye | TerminatedReason::UasBye => LegEvent::HungUp,
-                    // a final refusal may end the dialog before the INVITE's
-                    // own result arrives: report it the same way
-                    TerminatedReason::UasBusy | TerminatedReason::UacBusy => {
-                        LegEvent::Rejected { status: 486 }
-                    }
-                    TerminatedReason::UasDecline => LegEvent::Rejected { status: 603 },
-                    TerminatedReason::UasOther(code)
-                    | TerminatedReason::UacOther(code)
-                    | TerminatedReason::ProxyError(code) => LegEvent::Rejected {
-                        status: code.code(),
-                    },
-                    other => LegEvent::Ended {
-                        reason: format!("{other:?}"),
-                    },
-                };
-                tx.send(ev).await.ok();
-                // Keep draining: later states are irrelevant once terminated.
-                continue;
-            }
-            DialogState::Info(_, req, handle) => {
-                handle.reply(StatusCode::OK).await.ok();
-                Some(LegEvent::Info {
-                    body: req.body.clone(),
-                })
-            }
-            DialogState::Updated(_, req, handle) => {
-                // re-INVITE / UPDATE: answer with our SDP in the direction
-                // that mirrors the offer; an offer without a body (a
-                // session refresh) keeps everything as it is
-                let offered = (!req.body.is_empty()).then(|| offered_direction(&req.body));
-                let body = local_sdp
-                    .lock()
-                    .ok()
-                    .and_then(|s| s.clone())
-                    .map(|s| match offered {
-                        Some(d) => answer_with_direction(&s, d),
-                        None => s,
-                    })
-                    .map(String::into_bytes);
-                let mut headers = timers::refresh_answer_headers(&timers::offered(&req));
-                if body.is_some() {
-                    headers.push(Header::ContentType("application/sdp".into()));
-                }
-                let headers = (!headers.is_empty()).then_some(headers);
-                handle.respond(StatusCode::OK, headers, body).await.ok();
-                // any re-INVITE or UPDATE refreshes the session (RFC 4028 §10)
-                tx.send(LegEvent::Refreshed).await.ok();
-                let now_held = match offered {
-                    Some(d) => matches!(d, "sendonly" | "inactive"),
-                    None => held,
-                };
-                (now_held != held).then(|| {
-                    held = now_held;
-                    LegEvent::RemoteHold { held }
-                })
-            }
-            DialogState::Refer(_, req, handle) => {
-                match req.refer_to_header().and_then(|h| refer_target(h.value())) {
-                    Some(target) => {
-                        handle.reply(StatusCode::Accepted).await.ok();
-                        Some(LegEvent::Refer { target })
-                    }
-                    None => {
-                        handle.reply(StatusCode::BadRequest).await.ok();
-                        None
-                    }
-                }
-            }
-            DialogState::Options(_, _, handle) => {
-                handle.reply(StatusCode::OK).await.ok();
-                None
-            }
-            DialogState::Message(_, _, handle)
-            | DialogState::Notify(_, _, handle)
-            | DialogState::Publish(_, _, handle) => {
-                handle.reply(StatusCode::NotImplemented).await.ok();
-                None
-            }
-            _ => None,
-        };
-        if let Some(ev) = ev {
-            if tx.send(ev).await.is_err() {
-                // nobody listens any more; keep draining so the stack never blocks
-                continue;
-            }
-        }
-    }
 }
 
 /// A caller's INVITE, owned by the engine's call task.
