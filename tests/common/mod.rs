@@ -831,6 +831,22 @@ impl Drop for PgCluster {
     }
 }
 
+/// The kamailio binary: /usr/sbin/kamailio (Debian; not on a normal
+/// user's PATH) or the one on PATH.
+pub fn kamailio_bin() -> PathBuf {
+    let sbin = Path::new("/usr/sbin/kamailio");
+    if sbin.exists() {
+        sbin.to_path_buf()
+    } else {
+        PathBuf::from("kamailio")
+    }
+}
+
+/// Whether Kamailio is installed.
+pub fn have_kamailio() -> bool {
+    Path::new("/usr/sbin/kamailio").exists() || have("kamailio")
+}
+
 /// The shipped edge proxy, config/kamailio/kamailio.cfg.
 pub fn kamailio_cfg() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kamailio/kamailio.cfg")
@@ -853,8 +869,13 @@ impl Kamailio {
     /// Starts it with `dispatcher_list` as the list file (lines `1 sip:...`)
     /// and extra `-A` defines; waits until it answers OPTIONS.
     pub fn start(dispatcher_list: &str, defines: &[&str]) -> Kamailio {
+        Self::start_on(free_udp_port(), dispatcher_list, defines)
+    }
+
+    /// [`Kamailio::start`] on a given port (a restart on the same address).
+    pub fn start_on(port: u16, dispatcher_list: &str, defines: &[&str]) -> Kamailio {
         assert!(
-            have("kamailio"),
+            have_kamailio(),
             "kamailio is not installed: run scripts/test.sh (apt: kamailio)"
         );
         let dir = tempfile::Builder::new()
@@ -863,8 +884,7 @@ impl Kamailio {
             .expect("temp dir");
         let list = dir.path().join("dispatcher.list");
         std::fs::write(&list, dispatcher_list).unwrap();
-        let port = free_udp_port();
-        let mut cmd = Command::new("kamailio");
+        let mut cmd = Command::new(kamailio_bin());
         cmd.arg("-DD")
             .arg("-E")
             .arg("-f")
@@ -956,7 +976,7 @@ impl Drop for Kamailio {
 
 /// `kamailio -c` on the shipped config with `defines` (`-A`); (ok, output).
 pub fn kamailio_check(dispatcher_list: &Path, defines: &[&str]) -> (bool, String) {
-    let mut cmd = Command::new("kamailio");
+    let mut cmd = Command::new(kamailio_bin());
     cmd.arg("-c")
         .arg("-f")
         .arg(kamailio_cfg())

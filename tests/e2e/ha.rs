@@ -29,7 +29,7 @@ fn repo() -> PathBuf {
 #[test]
 fn shipped_kamailio_config_passes_kamailio_check() {
     assert!(
-        have("kamailio"),
+        have_kamailio(),
         "kamailio is not installed: run scripts/test.sh (apt: kamailio)"
     );
     let list = repo().join("config/kamailio/dispatcher.list");
@@ -461,7 +461,7 @@ fn agent_phones(kam: &Kamailio, ids: &[&str]) -> Vec<SippProcess> {
 fn ha_pair_survives_sigkill_of_the_active_node() {
     need_peers();
     assert!(
-        have("kamailio"),
+        have_kamailio(),
         "kamailio is not installed: run scripts/test.sh (apt: kamailio)"
     );
     const TALK_MS: u64 = 1000;
@@ -760,4 +760,319 @@ fn secs_rel(t: Instant, zero: Instant) -> f64 {
 fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+// ---------------------------------------------------------------------------
+// the edge proxy against bad input
+// ---------------------------------------------------------------------------
+
+/// A raw SIP socket on a given loopback address (Kamailio counts and bans
+/// per source address; 127.0.0.1 is its own address and exempt).
+struct Raw {
+    sock: std::net::UdpSocket,
+    to: std::net::SocketAddr,
+    n: u32,
+}
+
+impl Raw {
+    fn new(ip: &str, to: &str) -> Raw {
+        let sock = std::net::UdpSocket::bind((ip, 0)).expect("bind a loopback address");
+        Raw {
+            sock,
+            to: to.parse().unwrap(),
+            n: 0,
+        }
+    }
+
+    fn local(&self) -> std::net::SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    /// A request (`extra` header lines end with CRLF); `to_tag` makes it
+    /// in-dialog.
+    fn request(&mut self, method: &str, uri: &str, extra: &str, to_tag: bool) -> String {
+        self.n += 1;
+        let l = self.local();
+        let n = self.n;
+        let tag = if to_tag { ";tag=far" } else { "" };
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK-edge{n}-{p}\r\nMax-Forwards: 70\r\nFrom: <sip:2001@{l}>;tag=e{n}\r\nTo: <{uri}>{tag}\r\nCall-ID: edge-{n}-{p}@{l}\r\nCSeq: {n} {method}\r\nContact: <sip:2001@{l}>\r\n{extra}Content-Length: 0\r\n\r\n",
+            p = std::process::id()
+        )
+    }
+
+    fn send(&self, msg: &str) {
+        self.sock.send_to(msg.as_bytes(), self.to).expect("send");
+    }
+
+    /// The first final answer to our last request within `wait` (answers
+    /// to earlier ones are skipped).
+    fn final_status(&self, wait: Duration) -> Option<(u16, String)> {
+        let want = format!("CSeq: {} ", self.n);
+        let end = Instant::now() + wait;
+        let mut buf = vec![0u8; 65536];
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            self.sock
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .ok()?;
+            let n = self.sock.recv(&mut buf).ok()?;
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if let Some(code) = text
+                .strip_prefix("SIP/2.0 ")
+                .and_then(|r| r.get(..3))
+                .and_then(|c| c.parse::<u16>().ok())
+            {
+                if code >= 200 && text.contains(&want) {
+                    return Some((code, text));
+                }
+            }
+        }
+        None
+    }
+
+    fn ask(&mut self, method: &str, uri: &str, extra: &str, to_tag: bool) -> Option<u16> {
+        let msg = self.request(method, uri, extra, to_tag);
+        self.send(&msg);
+        self.final_status(Duration::from_secs(3)).map(|r| r.0)
+    }
+}
+
+/// Counts what reaches a socket (a would-be relay victim).
+fn victim() -> (std::net::UdpSocket, u16) {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_nonblocking(true).unwrap();
+    let port = s.local_addr().unwrap().port();
+    (s, port)
+}
+
+fn received(s: &std::net::UdpSocket) -> usize {
+    let mut buf = [0u8; 65536];
+    let mut n = 0;
+    while s.recv(&mut buf).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+/// The shipped edge config with one node: no open relay, malformed and
+/// looping requests stopped, scanners dropped, a password guesser and a
+/// flooder banned at the edge (and not the node banning Kamailio), 503 +
+/// Retry-After when no node is up, and a Kamailio restart that loses no
+/// registration.
+#[test]
+fn edge_proxy_refuses_bad_input_and_survives_a_restart() {
+    need_peers();
+    assert!(
+        have_kamailio(),
+        "kamailio is not installed: run scripts/test.sh"
+    );
+    let h = Hotline::start_with(HotlineOptions {
+        // behind Kamailio, as config/hotline-node.toml: no per-source ban
+        extra_toml: "[sip.lockout]\nsource_failures = 0\nremember_good_s = 0\n".into(),
+        ..HotlineOptions::default()
+    });
+    let list = format!("1 sip:127.0.0.1:{} 0 10 duid=node-a\n", h.sip_port);
+    let mut kam = Kamailio::start(&list, &[]);
+    let edge = kam.addr();
+    let edge_uri = format!("sip:{edge}");
+    let (vsock, vport) = victim();
+    let victim_uri = format!("sip:victim@127.0.0.1:{vport}");
+
+    // the node is reachable through the edge: OPTIONS to the hotline number
+    let mut c = Raw::new("127.0.0.3", &edge);
+    assert!(
+        wait_until(Duration::from_secs(5), || c.ask(
+            "OPTIONS",
+            &format!("sip:hotline@{edge}"),
+            "",
+            false
+        ) == Some(200)),
+        "OPTIONS through the edge\n{}",
+        kam.log()
+    );
+
+    // no open relay: an INVITE for somewhere else, with or without a
+    // preloaded Route, goes to the node (which refuses it), never there
+    let s1 = c.ask("INVITE", &victim_uri, "", false);
+    let s2 = c.ask(
+        "INVITE",
+        &victim_uri,
+        &format!("Route: <sip:127.0.0.1:{vport};lr>\r\n"),
+        false,
+    );
+    // an in-dialog BYE for a dialog that is not a node's
+    let s3 = c.ask("BYE", &victim_uri, "", true);
+    let s4 = c.ask(
+        "BYE",
+        &victim_uri,
+        &format!("Route: <sip:127.0.0.1:{vport};lr>\r\n"),
+        true,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        received(&vsock),
+        0,
+        "the edge relayed to a third party ({s1:?} {s2:?} {s3:?} {s4:?})\n{}",
+        kam.log()
+    );
+    assert_eq!(s3, Some(404), "{}", kam.log());
+    assert_eq!(s4, Some(403), "{}", kam.log());
+    assert!(s1.is_some_and(|s| s >= 400), "{s1:?}");
+
+    // a loop: Max-Forwards 0
+    let msg = c
+        .request("OPTIONS", &format!("sip:hotline@{edge}"), "", false)
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    c.send(&msg);
+    assert_eq!(
+        c.final_status(Duration::from_secs(2)).map(|r| r.0),
+        Some(483)
+    );
+    // malformed: a CSeq whose method is not the request's, garbage, an
+    // oversized datagram: no answer or an error, and the edge lives on
+    let bad = c
+        .request("INVITE", &format!("sip:hotline@{edge}"), "", false)
+        .replace(" INVITE\r\nContact", " BYE\r\nContact");
+    c.send(&bad);
+    let got = c.final_status(Duration::from_millis(800)).map(|r| r.0);
+    assert!(got.is_none_or(|s| s >= 400), "{got:?}");
+    c.send("\u{0}\u{1}garbage\r\n\r\n");
+    c.send(&"X".repeat(10_000));
+    c.send(&format!(
+        "INVITE sip:hotline@{edge} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.3:1\r\n\r\n"
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        kam.is_running(),
+        "kamailio died on bad input\n{}",
+        kam.log()
+    );
+    assert_eq!(
+        c.ask("OPTIONS", &edge_uri, "", false),
+        Some(200),
+        "the edge still answers"
+    );
+
+    // a scanner's User-Agent is dropped unanswered
+    let scan = c.request(
+        "OPTIONS",
+        &edge_uri,
+        "User-Agent: friendly-scanner\r\n",
+        false,
+    );
+    c.send(&scan);
+    assert!(c.final_status(Duration::from_millis(800)).is_none());
+
+    // password guessing from 127.0.0.2 (one guess for each of ten user
+    // names, under the node's per-user lock): every wrong digest answer
+    // counts at the edge; at the 10th the address is banned (dropped
+    // unanswered)
+    for i in 0..10 {
+        let out = Sipp::new("agent_register_reject.xml")
+            .remote(&edge)
+            .local_ip("127.0.0.2")
+            .credentials(&format!("90{i:02}"), &format!("guess{i}"))
+            .run();
+        assert!(
+            out.success() || i == 9,
+            "guess {i} not refused: {}",
+            out.report()
+        );
+    }
+    let mut guesser = Raw::new("127.0.0.2", &edge);
+    assert_eq!(
+        guesser.ask("OPTIONS", &edge_uri, "", false),
+        None,
+        "the guesser is banned at the edge\n{}",
+        kam.log()
+    );
+    assert!(kam.log().contains("failed digest answers from 127.0.0.2"));
+    // ... and the node did not ban Kamailio: an agent still registers
+    let port = free_udp_port();
+    Sipp::new("agent_register.xml")
+        .remote(&edge)
+        .local_ip("127.0.0.3")
+        .port(port)
+        .credentials("1001", "demo1001")
+        .run()
+        .assert_success("register 1001 through the edge after the guessing");
+
+    // a flood from 127.0.0.4: pike bans it
+    let mut flood = Raw::new("127.0.0.4", &edge);
+    for _ in 0..200 {
+        let m = flood.request("OPTIONS", &edge_uri, "", false);
+        flood.send(&m);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    flood.sock.set_nonblocking(true).ok();
+    let answered = received(&flood.sock);
+    flood.sock.set_nonblocking(false).ok();
+    assert!(answered < 200, "pike let the whole flood through");
+    assert_eq!(
+        flood.ask("OPTIONS", &edge_uri, "", false),
+        None,
+        "the flooder is banned\n{}",
+        kam.log()
+    );
+    assert!(kam.log().contains("pike: flood from 127.0.0.4"));
+
+    // Kamailio restarted on the same address: it keeps no state, the node
+    // keeps the registration with its Path: a call still reaches the agent
+    let port_edge = kam.port;
+    kam.stop();
+    let kam = Kamailio::start_on(port_edge, &list, &[]);
+    let agent = Sipp::new("agent_uas_proxied.xml")
+        .local_ip("127.0.0.3")
+        .port(port)
+        .key("agent", "1001")
+        .duration_ms(100)
+        .spawn();
+    let call = Sipp::new("caller.xml")
+        .remote(&kam.addr())
+        .local_ip("127.0.0.3")
+        .service("hotline")
+        .key("caller", "13800000001")
+        .duration_ms(1000)
+        .run();
+    call.assert_success("a call through the restarted edge");
+    let agent = agent.wait();
+    agent.assert_success("the agent's phone answered through the restarted edge");
+    assert!(
+        agent
+            .received()
+            .iter()
+            .any(|m| m.starts_with("INVITE ") && m.contains(&format!(":{port_edge}"))),
+        "the agent's INVITE came through the edge"
+    );
+    drop(kam);
+
+    // no node up: 503 with Retry-After, not silence
+    let (dead_sock, dead_port) = victim();
+    drop(dead_sock);
+    let kam = Kamailio::start(
+        &format!("1 sip:127.0.0.1:{dead_port} 0 10 duid=gone\n"),
+        &[],
+    );
+    let mut c = Raw::new("127.0.0.3", &kam.addr());
+    let msg = c.request("INVITE", &format!("sip:hotline@{}", kam.addr()), "", false);
+    c.send(&msg);
+    let reply = c.final_status(Duration::from_secs(5));
+    let (code, text) = reply.unwrap_or_else(|| panic!("no answer\n{}", kam.log()));
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("Retry-After: 5"), "{text}");
+    // once the probes marked it down, at once
+    std::thread::sleep(Duration::from_secs(3));
+    let t = Instant::now();
+    let reply = c.ask(
+        "REGISTER",
+        &format!("sip:{}", kam.addr()),
+        "Expires: 60\r\n",
+        false,
+    );
+    assert_eq!(reply, Some(503));
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
 }
