@@ -579,6 +579,7 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
             )
         })
         .collect();
+    eprintln!("ha: calls (time relative to the SIGKILL)\n{table}");
     let context = format!("{table}\n===== kamailio =====\n{}", tail(&kam.log(), 80));
 
     // before the kill: node A answers, through Kamailio
