@@ -353,6 +353,8 @@ struct Call {
     /// The 200 came through Kamailio (its Record-Route).
     via_edge: bool,
     final_status: Option<u16>,
+    /// SIPp ended by itself (not killed at its timeout).
+    ended: bool,
 }
 
 fn analyse(n: u32, started: Instant, out: &SippOutput, kam_port: u16) -> Call {
@@ -403,6 +405,7 @@ fn analyse(n: u32, started: Instant, out: &SippOutput, kam_port: u16) -> Call {
         node,
         via_edge,
         final_status,
+        ended: !out.timed_out,
     }
 }
 
@@ -654,6 +657,13 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
         })
         .collect();
     eprintln!("ha: {} calls were up on node A at the kill", dead.len());
+    for c in &dead {
+        assert!(
+            c.ended && !c.ok,
+            "a call up on the dead node did not end (or ended cleanly?)\n{context}"
+        );
+    }
+    assert!(calls.iter().all(|c| c.ended), "a caller hung\n{context}");
 
     // the survivor's ACD rang the agents, through Kamailio (their Path)
     let mut from_a = 0;
