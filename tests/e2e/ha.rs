@@ -223,8 +223,9 @@ const LEASE_TTL_MS: u64 = 3000;
 
 fn cluster_toml(node: &str) -> String {
     format!(
-        "[cluster]\nnode_id = \"{node}\"\nlease_ttl_ms = {LEASE_TTL_MS}\nrenew_every_ms = {}\n",
-        LEASE_TTL_MS / 3
+        "[cluster]\nenabled = true\nnode_id = \"{node}\"\nlease_ttl_ms = {LEASE_TTL_MS}\nrenew_every_ms = {}\ndb_health_window_ms = {}\n",
+        LEASE_TTL_MS / 3,
+        LEASE_TTL_MS * 5 / 6
     )
 }
 
