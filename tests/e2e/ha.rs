@@ -194,6 +194,45 @@ fn node_example_config_checks() {
     // behind Kamailio: no per-source ban (it would ban the proxy)
     assert!(text.contains("source_failures = 0"));
     assert!(text.contains("postgres://"));
+
+    // the commented [cluster] block, once the binary knows the section
+    if cluster_supported() {
+        let on: String = text
+            .lines()
+            .map(|l| {
+                let key = l.trim_start_matches("# ");
+                if l.starts_with("# ")
+                    && [
+                        "[cluster]",
+                        "enabled",
+                        "node_id",
+                        "lease_ttl_ms",
+                        "renew_every_ms",
+                        "db_health_window_ms",
+                    ]
+                    .iter()
+                    .any(|k| key.starts_with(k))
+                {
+                    key.to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(on.contains("\n[cluster]\nenabled = true\n"), "{on}");
+        std::fs::write(&path, &on).unwrap();
+        let out = Command::new(Hotline::binary())
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "check-config node example with [cluster]:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
