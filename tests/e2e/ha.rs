@@ -1102,7 +1102,7 @@ fn edge_proxy_refuses_bad_input_and_survives_a_restart() {
     drop(dead_sock);
     let kam = Kamailio::start(
         &format!("1 sip:127.0.0.1:{dead_port} 0 10 duid=gone\n"),
-        &[],
+        &["HOLD_MS=2000"],
     );
     let mut c = Raw::new("127.0.0.3", &kam.addr());
     let msg = c.request("INVITE", &format!("sip:hotline@{}", kam.addr()), "", false);
@@ -1126,4 +1126,19 @@ fn edge_proxy_refuses_bad_input_and_survives_a_restart() {
         "{:?}",
         t.elapsed()
     );
+    // a new call waits HOLD_MS for a node (a take-over), then 503
+    let t = Instant::now();
+    let msg = c.request("INVITE", &format!("sip:hotline@{}", kam.addr()), "", false);
+    c.send(&msg);
+    let (code, text) = c
+        .final_status(Duration::from_secs(6))
+        .unwrap_or_else(|| panic!("no answer to a held call\n{}", kam.log()));
+    let waited = t.elapsed();
+    assert_eq!(code, 503, "{text}");
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(4),
+        "held {waited:?}, HOLD_MS=2000\n{}",
+        kam.log()
+    );
+    assert!(kam.log().contains("no hotline node up for INVITE"));
 }
