@@ -6,7 +6,8 @@
 #   chromium and chromium-driver (the console's browser test), python3-aiosmtpd
 #   (a real SMTP server for the notification tests), a Chinese font
 #   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh),
-#   sipvicious 0.3.x from PyPI (the password guessing e2e).
+#   sipvicious 0.3.x from PyPI (the password guessing e2e), kamailio (the HA
+#   pair's edge proxy, tests/e2e/ha.rs).
 #
 #   scripts/test.sh                 # everything
 #   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
@@ -20,6 +21,7 @@ missing=()
 for tool in sipp baresip sox; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+[[ -x /usr/sbin/kamailio ]] || command -v kamailio >/dev/null 2>&1 || missing+=("kamailio")
 # shellcheck disable=SC2012
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=("postgresql")
@@ -46,7 +48,8 @@ if ((${#missing[@]})); then
         "${sudo[@]}" apt-get update
         "${sudo[@]}" apt-get install -y --no-install-recommends \
             sip-tester baresip-core sox libasound2-dev postgresql \
-            chromium chromium-driver fonts-wqy-microhei python3-aiosmtpd
+            chromium chromium-driver fonts-wqy-microhei python3-aiosmtpd \
+            kamailio
     fi
 fi
 

@@ -260,6 +260,11 @@ pub struct HotlineOptions {
     pub line_test_toml: String,
     /// TOML lines inside `[sip]` (e.g. `min_se_s = 2`).
     pub sip_toml: String,
+    /// TOML lines inside `[storage]` (e.g. `database_url = "postgres://..."`).
+    pub storage_toml: String,
+    /// The SIP port to listen on (e.g. one a proxy's config already names);
+    /// None = a free one.
+    pub sip_port: Option<u16>,
 }
 
 impl Default for HotlineOptions {
@@ -282,6 +287,8 @@ impl Default for HotlineOptions {
             prompts_toml: String::new(),
             line_test_toml: "enabled = false".into(),
             sip_toml: String::new(),
+            storage_toml: String::new(),
+            sip_port: None,
         }
     }
 }
@@ -345,7 +352,7 @@ impl Hotline {
             .expect("temp dir");
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir).unwrap();
-        let sip_port = free_udp_port();
+        let sip_port = options.sip_port.unwrap_or_else(free_udp_port);
         let media_port_min = free_port_block(options.media_ports);
         let media_port_max = media_port_min + options.media_ports - 1;
         let config = render_config(
@@ -388,6 +395,7 @@ impl Hotline {
                 ("prompts_extra", options.prompts_toml.clone()),
                 ("line_test_extra", options.line_test_toml.clone()),
                 ("sip_extra", options.sip_toml.clone()),
+                ("storage_extra", options.storage_toml.clone()),
                 (
                     "greeting",
                     options
@@ -661,6 +669,332 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
             f(&p);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL and Kamailio (the HA pair, tests/e2e/ha.rs)
+// ---------------------------------------------------------------------------
+
+/// A throwaway PostgreSQL cluster in a temp dir (database `hotline_test`,
+/// user `postgres`, trust auth, 127.0.0.1 on a free port), stopped on drop.
+/// As in the store suite: the binaries are found under
+/// `/usr/lib/postgresql/*/bin` (or `$HOTLINE_PG_BIN`); as root, initdb and
+/// pg_ctl run through `runuser -u postgres --` on a temp dir chowned to it.
+pub struct PgCluster {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    bin: PathBuf,
+    /// The TCP port it listens on (127.0.0.1).
+    pub port: u16,
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    fn find_bin() -> Option<PathBuf> {
+        if let Ok(b) = std::env::var("HOTLINE_PG_BIN") {
+            return Some(PathBuf::from(b));
+        }
+        let mut bins: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .filter_map(|d| {
+                let v = d.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let bin = d.path().join("bin");
+                bin.join("initdb").exists().then_some((v, bin))
+            })
+            .collect();
+        bins.sort();
+        bins.pop().map(|(_, b)| b)
+    }
+
+    fn cmd(&self, tool: &str) -> Command {
+        let exe = self.bin.join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .cmd(tool)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// initdb, start, createdb; panics with a hint when PostgreSQL's server
+    /// binaries are missing (scripts/test.sh installs them).
+    pub fn start() -> PgCluster {
+        let bin = Self::find_bin().unwrap_or_else(|| {
+            panic!(
+                "PostgreSQL server binaries (initdb, pg_ctl) not found under \
+                 /usr/lib/postgresql/*/bin: run scripts/test.sh or set HOTLINE_PG_BIN"
+            )
+        });
+        let uid = Command::new("id").arg("-u").output().expect("id -u");
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let dir = tempfile::Builder::new()
+            .prefix("hotline-pg")
+            .tempdir()
+            .unwrap();
+        if as_postgres {
+            let st = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(st.success(), "chown of the PostgreSQL temp dir failed");
+        }
+        let c = PgCluster {
+            data: dir.path().join("data"),
+            _dir: dir,
+            bin,
+            port: reserve(1, 1, true),
+            as_postgres,
+        };
+        let data = c.data.to_string_lossy().into_owned();
+        c.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        c.pg_start();
+        c.run(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &c.port.to_string(),
+                "-U",
+                "postgres",
+                "hotline_test",
+            ],
+        );
+        c
+    }
+
+    /// Starts the server (again, after [`PgCluster::pg_stop`]).
+    pub fn pg_start(&self) {
+        let data = self.data.to_string_lossy().into_owned();
+        let sock = self.data.parent().unwrap().to_string_lossy().into_owned();
+        let log = format!("{sock}/pg.log");
+        let opts = format!(
+            "-p {} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &opts, "start",
+            ],
+        );
+    }
+
+    /// Stops the server (fast shutdown).
+    pub fn pg_stop(&self) {
+        let data = self.data.to_string_lossy().into_owned();
+        self.run("pg_ctl", &["-D", &data, "-w", "-m", "fast", "stop"]);
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/hotline_test`
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/hotline_test", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data.to_string_lossy().into_owned();
+        let _ = self
+            .cmd("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// The kamailio binary: /usr/sbin/kamailio (Debian; not on a normal
+/// user's PATH) or the one on PATH.
+pub fn kamailio_bin() -> PathBuf {
+    let sbin = Path::new("/usr/sbin/kamailio");
+    if sbin.exists() {
+        sbin.to_path_buf()
+    } else {
+        PathBuf::from("kamailio")
+    }
+}
+
+/// Whether Kamailio is installed.
+pub fn have_kamailio() -> bool {
+    Path::new("/usr/sbin/kamailio").exists() || have("kamailio")
+}
+
+/// The shipped edge proxy, config/kamailio/kamailio.cfg.
+pub fn kamailio_cfg() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/kamailio/kamailio.cfg")
+}
+
+/// A Kamailio running `config/kamailio/kamailio.cfg` unchanged in the
+/// foreground (`-DD -E`), its parameters given with `-A` (LISTEN on
+/// 127.0.0.1 and a free port, DS_LIST a dispatcher list written to its temp
+/// dir). Killed on drop; its log is printed when the test fails.
+pub struct Kamailio {
+    child: Option<Child>,
+    /// The UDP port it listens on (127.0.0.1).
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    log: LogBuf,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl Kamailio {
+    /// Starts it with `dispatcher_list` as the list file (lines `1 sip:...`)
+    /// and extra `-A` defines; waits until it answers OPTIONS.
+    pub fn start(dispatcher_list: &str, defines: &[&str]) -> Kamailio {
+        Self::start_on(free_udp_port(), dispatcher_list, defines)
+    }
+
+    /// [`Kamailio::start`] on a given port (a restart on the same address).
+    pub fn start_on(port: u16, dispatcher_list: &str, defines: &[&str]) -> Kamailio {
+        assert!(
+            have_kamailio(),
+            "kamailio is not installed: run scripts/test.sh (apt: kamailio)"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("kamailio-")
+            .tempdir()
+            .expect("temp dir");
+        let list = dir.path().join("dispatcher.list");
+        std::fs::write(&list, dispatcher_list).unwrap();
+        let mut cmd = Command::new(kamailio_bin());
+        cmd.arg("-DD")
+            .arg("-E")
+            .arg("-f")
+            .arg(kamailio_cfg())
+            .args(["-m", "64", "-M", "8"])
+            .arg("-A")
+            .arg(format!("LISTEN=udp:127.0.0.1:{port}"))
+            .arg("-A")
+            .arg(format!("DS_LIST=\"{}\"", list.display()));
+        for d in defines {
+            cmd.arg("-A").arg(d);
+        }
+        let mut child = cmd
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kamailio");
+        let log = LogBuf::default();
+        let readers = vec![
+            pump(child.stdout.take().unwrap(), log.clone(), None),
+            pump(child.stderr.take().unwrap(), log.clone(), None),
+        ];
+        let mut k = Kamailio {
+            child: Some(child),
+            port,
+            dir,
+            log,
+            readers,
+        };
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200))).ok();
+        let up = wait_until(Duration::from_secs(15), || {
+            if !k.is_running() {
+                return false;
+            }
+            let local = sock.local_addr().unwrap();
+            let msg = format!(
+                "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-kam{}\r\nMax-Forwards: 70\r\nFrom: <sip:probe@{local}>;tag=k\r\nTo: <sip:127.0.0.1:{port}>\r\nCall-ID: kam-probe-{}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                std::process::id(),
+                std::process::id()
+            );
+            let _ = sock.send_to(msg.as_bytes(), ("127.0.0.1", port));
+            let mut buf = [0u8; 4096];
+            matches!(sock.recv(&mut buf), Ok(n) if buf[..n].starts_with(b"SIP/2.0 200"))
+        });
+        if !up {
+            let log = k.log();
+            k.stop();
+            panic!("kamailio did not answer OPTIONS on 127.0.0.1:{port}\n{log}");
+        }
+        k
+    }
+
+    /// `127.0.0.1:PORT`
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Its stdout and stderr so far.
+    pub fn log(&self) -> String {
+        self.log.text()
+    }
+
+    /// SIGTERM (Kamailio stops its children), then SIGKILL after 5 s.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            terminate(&mut c, Duration::from_secs(5));
+        }
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        self.stop();
+        if thread::panicking() {
+            eprintln!("===== kamailio log =====\n{}", self.log.text());
+        }
+    }
+}
+
+/// `kamailio -c` on the shipped config with `defines` (`-A`); (ok, output).
+pub fn kamailio_check(dispatcher_list: &Path, defines: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new(kamailio_bin());
+    cmd.arg("-c")
+        .arg("-f")
+        .arg(kamailio_cfg())
+        .arg("-A")
+        .arg(format!("DS_LIST=\"{}\"", dispatcher_list.display()));
+    for d in defines {
+        cmd.arg("-A").arg(d);
+    }
+    let out = cmd.output().expect("run kamailio -c");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.success() && text.contains("config file ok"),
+        text,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -2005,6 +2339,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             ("line_test_extra", String::new()),
             ("http_extra", String::new()),
             ("sip_extra", String::new()),
+            ("storage_extra", String::new()),
         ])
         .collect();
         let s = render_config(CONFIG_TEMPLATE, &vars);

@@ -22,6 +22,7 @@ mod conformance;
 mod console;
 mod duty;
 mod grafana;
+mod ha;
 mod interop;
 mod kpis;
 mod linetest;

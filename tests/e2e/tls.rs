@@ -255,6 +255,7 @@ fn refused(pki: &Pki, dir: &Path, want: &str) {
             ("api_token", "test-token".into()),
             ("http_extra", String::new()),
             ("sip_extra", String::new()),
+            ("storage_extra", String::new()),
             ("prompts_extra", String::new()),
             ("line_test_extra", "enabled = false".into()),
             (
