@@ -195,67 +195,13 @@ fn node_example_config_checks() {
     assert!(text.contains("source_failures = 0"));
     assert!(text.contains("postgres://"));
 
-    // the commented [cluster] block, once the binary knows the section
-    if cluster_supported() {
-        let on: String = text
-            .lines()
-            .map(|l| {
-                let key = l.trim_start_matches("# ");
-                if l.starts_with("# ")
-                    && [
-                        "[cluster]",
-                        "enabled",
-                        "node_id",
-                        "lease_ttl_ms",
-                        "renew_every_ms",
-                        "db_health_window_ms",
-                    ]
-                    .iter()
-                    .any(|k| key.starts_with(k))
-                {
-                    key.to_string()
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        assert!(on.contains("\n[cluster]\nenabled = true\n"), "{on}");
-        std::fs::write(&path, &on).unwrap();
-        let out = Command::new(Hotline::binary())
-            .arg("check-config")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "check-config node example with [cluster]:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    // the node example is a node of the pair
+    assert!(text.contains("\n[cluster]\nenabled = true\n"), "{text}");
 }
 
 // ---------------------------------------------------------------------------
 // the failover
 // ---------------------------------------------------------------------------
-
-/// Whether the binary knows the `[cluster]` section (the node side of
-/// issue 18): check-config on the shipped config plus a `[cluster]` table
-/// says "unknown field `cluster`" when it does not.
-fn cluster_supported() -> bool {
-    let dir = tempfile::tempdir().unwrap();
-    let shipped = std::fs::read_to_string(repo().join("config/hotline.toml")).unwrap();
-    let path = dir.path().join("probe.toml");
-    std::fs::write(&path, format!("{shipped}\n{}", cluster_toml("probe"))).unwrap();
-    let out = Command::new(Hotline::binary())
-        .arg("check-config")
-        .arg(&path)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string();
-    !text.contains("unknown field `cluster`")
-}
 
 /// Lease TTL of the test nodes: a take-over within a few seconds.
 const LEASE_TTL_MS: u64 = 3000;
@@ -304,17 +250,13 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn node(pg: &PgCluster, id: &str, sip_port: u16, cluster: bool) -> Hotline {
+fn node(pg: &PgCluster, id: &str, sip_port: u16) -> Hotline {
     Hotline::start_with(HotlineOptions {
         storage_toml: format!("database_url = \"{}\"", pg.url()),
         sip_port: Some(sip_port),
         media_ports: 128,
         ring_timeout_ms: 2000,
-        extra_toml: if cluster {
-            cluster_toml(id)
-        } else {
-            String::new()
-        },
+        extra_toml: cluster_toml(id),
         ..HotlineOptions::default()
     })
 }
@@ -512,17 +454,12 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
     const BEFORE_KILL: Duration = Duration::from_secs(8);
     const AFTER_KILL: Duration = Duration::from_secs(25);
 
-    let cluster = cluster_supported();
-    eprintln!(
-        "ha: the binary {} [cluster]",
-        if cluster { "knows" } else { "does not know" }
-    );
     let pg = PgCluster::start();
     let url = pg.url();
     let (port_a, port_b) = (free_udp_port(), free_udp_port());
 
     // node A first: it takes the leases (with [cluster]) and is the active one
-    let mut a = node(&pg, "node-a", port_a, cluster);
+    let mut a = node(&pg, "node-a", port_a);
     assert!(
         wait_until(Duration::from_secs(15), || options_status(port_a)
             == Some(200)),
@@ -553,17 +490,15 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
         );
     }
 
-    // node B: standby with [cluster], a second active node without
-    let mut b = node(&pg, "node-b", port_b, cluster);
-    if cluster {
-        assert!(
-            wait_until(Duration::from_secs(10), || options_status(port_b)
-                == Some(503)),
-            "the standby node answers OPTIONS 503: got {:?}\n{}",
-            options_status(port_b),
-            b.report()
-        );
-    }
+    // node B: standby
+    let mut b = node(&pg, "node-b", port_b);
+    assert!(
+        wait_until(Duration::from_secs(10), || options_status(port_b)
+            == Some(503)),
+        "the standby node answers OPTIONS 503: got {:?}\n{}",
+        options_status(port_b),
+        b.report()
+    );
     // let Kamailio's probes see both nodes as they are
     std::thread::sleep(Duration::from_secs(2));
 
@@ -586,7 +521,7 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
     while killed_at.elapsed() < AFTER_KILL {
         callers.place(&kam, TALK_MS);
         std::thread::sleep(EVERY);
-        if cluster && b_active_at.is_none() && options_status(port_b) == Some(200) {
+        if b_active_at.is_none() && options_status(port_b) == Some(200) {
             b_active_at = Some(killed_at.elapsed());
         }
     }
@@ -676,11 +611,7 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
         rate * 100.0
     );
     assert!(rate >= 0.99, "≥ 99 % after the failover window\n{context}");
-    let bound = if cluster {
-        Duration::from_millis(2 * LEASE_TTL_MS + 4000)
-    } else {
-        Duration::from_secs(6)
-    };
+    let bound = Duration::from_millis(2 * LEASE_TTL_MS + 4000);
     assert!(
         failover < bound,
         "failover took {failover:?} (bound {bound:?})\n{context}"
@@ -763,39 +694,31 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
         .collect();
     let closed: HashSet<String> = cdrs.iter().map(|c| c.call_id.to_string()).collect();
     let open: Vec<&String> = arrived.difference(&closed).collect();
-    if cluster {
-        // the survivor closed the calls the dead node left open
-        let mut open_now = open.len();
-        let closed_all = wait_until(Duration::from_secs(20), || {
-            let (cdrs, events) = db(&url, async |s| {
-                (
-                    s.recent_cdrs(10_000).await.expect("CDRs"),
-                    s.events_between(0, i64::MAX, 100_000)
-                        .await
-                        .expect("events"),
-                )
-            });
-            let closed: HashSet<String> = cdrs.iter().map(|c| c.call_id.to_string()).collect();
-            open_now = events
-                .iter()
-                .filter(|e| matches!(e.kind, EventKind::Arrived { .. }))
-                .filter_map(|e| e.call_id.as_ref().map(|c| c.to_string()))
-                .filter(|c| !closed.contains(c))
-                .count();
-            open_now == 0
+    // the survivor closed the calls the dead node left open
+    let mut open_now = open.len();
+    let closed_all = wait_until(Duration::from_secs(20), || {
+        let (cdrs, events) = db(&url, async |s| {
+            (
+                s.recent_cdrs(10_000).await.expect("CDRs"),
+                s.events_between(0, i64::MAX, 100_000)
+                    .await
+                    .expect("events"),
+            )
         });
-        assert!(
-            closed_all,
-            "{open_now} calls of the dead node left open\n{}",
-            b.report()
-        );
-    } else {
-        eprintln!(
-            "ha: {} calls of the dead node left open in the CDRs (closed by the \
-             survivor's take-over once [cluster] is in)",
-            open.len()
-        );
-    }
+        let closed: HashSet<String> = cdrs.iter().map(|c| c.call_id.to_string()).collect();
+        open_now = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Arrived { .. }))
+            .filter_map(|e| e.call_id.as_ref().map(|c| c.to_string()))
+            .filter(|c| !closed.contains(c))
+            .count();
+        open_now == 0
+    });
+    assert!(
+        closed_all,
+        "{open_now} calls of the dead node left open\n{}",
+        b.report()
+    );
     assert!(b.is_running(), "the survivor runs\n{}", b.report());
     b.stop();
 }
