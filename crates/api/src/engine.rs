@@ -315,6 +315,9 @@ impl Api {
         if let Some(d) = self.duty.clone() {
             app = app.merge(d.router(self.gate()));
         }
+        // a known path with another method: 405 with `Allow`, in JSON like
+        // every other error
+        let app = app.method_not_allowed_fallback(method_not_allowed);
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
                 console,
@@ -990,6 +993,13 @@ fn unavailable() -> Response {
 
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method (see the Allow header)",
+    )
 }
 
 /// The engine's routes, by area: figures, agents and queues, call control.
