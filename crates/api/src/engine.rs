@@ -12,9 +12,10 @@
 //! frames behind gets a `lagged` frame and is disconnected, so a slow
 //! wallboard never slows the engine nor holds more than the buffer.
 
+use crate::api::JsonPath;
 use crate::routes::Routes;
 use crate::ApiError;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -473,7 +474,7 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T,
 
 async fn control(
     State(api): State<Api>,
-    Path((agent, action)): Path<(String, String)>,
+    JsonPath((agent, action)): JsonPath<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -643,7 +644,7 @@ const CALL_ACTIONS: &str =
 /// `POST /api/calls/{call_id}/{action}`: an action on a talking call.
 async fn call_by_id(
     State(api): State<Api>,
-    Path((call, action)): Path<(String, String)>,
+    JsonPath((call, action)): JsonPath<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -658,7 +659,7 @@ async fn call_by_id(
 /// is talking on (what the agent's softphone uses).
 async fn call_of_agent(
     State(api): State<Api>,
-    Path((agent, action)): Path<(String, String)>,
+    JsonPath((agent, action)): JsonPath<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -675,7 +676,7 @@ async fn call_of_agent(
 /// `GET /api/agents/{id}/call`: the call the agent is talking on.
 async fn agent_call(
     State(api): State<Api>,
-    Path(agent): Path<String>,
+    JsonPath(agent): JsonPath<String>,
     headers: HeaderMap,
 ) -> Response {
     let target = CallTarget::Agent(AgentId::new(agent));

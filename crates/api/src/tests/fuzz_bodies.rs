@@ -101,3 +101,50 @@ async fn a_known_path_with_another_method_is_a_json_405_with_allow() {
     let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
     assert!(v["error"].is_string(), "{v}");
 }
+
+#[test]
+fn regression_a_path_parameter_that_is_not_utf8_is_a_json_400() {
+    // found by the libFuzzer `http_body` target (corpus file
+    // regression_invalid_utf8_in_a_path_parameter.req): axum's own Path
+    // rejection answered 400 in plain text on every route that took the
+    // path raw (call and agent actions, monitor, bans, work list, duty)
+    let seeds = corpus();
+    let (_, found) = seeds
+        .iter()
+        .find(|(n, _)| n == "regression_invalid_utf8_in_a_path_parameter.req")
+        .expect("seed in the corpus");
+    assert_eq!(crate::fuzzing::http_body(found), Some(400));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(every_route_taking_a_path_answers_bad_utf8_in_json());
+}
+
+async fn every_route_taking_a_path_answers_bad_utf8_in_json() {
+    let w = world().await;
+    let root = w.session("root", Role::Admin);
+    for (method, path) in [
+        ("POST", "/api/calls/%FF%FE/hold"),
+        ("POST", "/api/agents/%C3%28/pause"),
+        ("GET", "/api/agents/%80/call"),
+        ("POST", "/api/agents/%80/call/hold"),
+        ("GET", "/api/agents/%E2%82/customer"),
+        ("POST", "/api/monitor/%FF"),
+        ("DELETE", "/api/monitor/%FF"),
+        ("DELETE", "/api/sip/bans/ip/%FF"),
+    ] {
+        let (s, h, b) = w.send(method, path, Some(&root), "{}", &[]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{method} {path}");
+        assert_eq!(
+            h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "{method} {path}"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains("bad path")),
+            "{method} {path}: {v}"
+        );
+    }
+}
