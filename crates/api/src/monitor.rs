@@ -196,7 +196,11 @@ async fn switch(
 }
 
 /// `DELETE /api/monitor/{call_id}`: stop monitoring (the call goes on).
-async fn stop(State(api): State<Api>, JsonPath(id): JsonPath<String>, headers: HeaderMap) -> Response {
+async fn stop(
+    State(api): State<Api>,
+    JsonPath(id): JsonPath<String>,
+    headers: HeaderMap,
+) -> Response {
     let by = match supervisor(&api, &headers).await {
         Ok(b) => b,
         Err(r) => return r.into_response(),
