@@ -5,7 +5,7 @@
 //! middle of the call leaves it up. A bad certificate stops `serve` and
 //! `check-config` with the file named.
 
-use super::calls::{caller, check_recording, slow_ring};
+use super::calls::{caller, check_baresip_call, slow_ring};
 use super::*;
 use rcgen::{CertificateParams, KeyPair};
 use std::process::Command;

@@ -6,10 +6,8 @@ mod common;
 
 use common::*;
 use hotline_core::Side;
-use hotline_media::sdp::Negotiated;
-use hotline_media::{Codec, MediaConfig, MediaEngine};
-use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 #[test]
 fn oversized_datagrams_strangers_and_ssrc_changes_mid_call() {

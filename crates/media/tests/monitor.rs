@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use hotline_core::{AudioFrame, Side};
 use hotline_media::sdp::Negotiated;
-use hotline_media::{Codec, MediaConfig, MediaEngine, MonitorMode, FRAME_SAMPLES};
+use hotline_media::{MonitorMode, FRAME_SAMPLES};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -7,8 +7,7 @@ mod common;
 use common::*;
 use hotline_core::Side;
 use hotline_media::prompt::Prompt;
-use hotline_media::sdp::Negotiated;
-use hotline_media::{Codec, MediaConfig, MediaEngine, MediaError};
+use hotline_media::{Codec, MediaError};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 

@@ -9,10 +9,7 @@ mod common;
 use common::*;
 use hotline_core::Side;
 use hotline_media::prompt::Prompt;
-use hotline_media::sdp::Negotiated;
 use hotline_media::srtp::{SdesKey, SrtpSession, Suite};
-use hotline_media::{Codec, MediaConfig, MediaEngine};
-use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 #[test]

@@ -67,6 +67,9 @@ fn every_seed_is_a_request_of_a_route_that_answers() {
     // reads of a case before any case exists may be 404)
     let mut ok = 0;
     for (name, data) in corpus() {
+        if name.starts_with("regression_") {
+            continue; // a finding, not a valid request
+        }
         let (method, path, _) = crate::fuzzing::request_of(&data);
         assert!(
             crate::fuzzing::BODY_ROUTES.contains(&format!("{method} {}", path).as_str())
