@@ -89,8 +89,8 @@ struct World {
     inputs: u64,
 }
 
-/// One call's CDR of the seeded store.
-fn cdr(id: &str, recording: Option<&str>) -> Cdr {
+/// One call's CDR of the seeded store (also the API tests').
+pub(crate) fn cdr(id: &str, recording: Option<&str>) -> Cdr {
     Cdr {
         call_id: CallId::from_stored(id),
         caller: "0611111111".into(),
@@ -240,8 +240,8 @@ fn build() -> World {
 }
 
 /// The one state over `console`: live figures, no engine behind the agent
-/// control, no work list or duty board.
-fn api_of(console: &Console) -> crate::engine::Api {
+/// control, no work list or duty board (also the API tests').
+pub(crate) fn api_of(console: &Console) -> crate::engine::Api {
     let (events, rx) = tokio::sync::mpsc::unbounded_channel();
     // the live task ends with its event source: keep it for the process
     std::mem::forget(events);
