@@ -1601,6 +1601,80 @@ pub struct Baresip {
     pub status: Option<ExitStatus>,
 }
 
+/// A baresip agent phone to build: it registers `id`/`password` at a
+/// registrar over UDP (or over TLS trusting a CA), auto-answers, sends its
+/// source, optionally with SRTP (`mediaenc`); [`AgentPhone::start`] writes
+/// the config and starts it.
+pub struct AgentPhone {
+    id: String,
+    password: String,
+    source: AudioSource,
+    /// `127.0.0.1:PORT`, with `;transport=tls` over TLS.
+    registrar: String,
+    cafile: Option<String>,
+    mediaenc: Option<String>,
+}
+
+impl AgentPhone {
+    /// Registers at `registrar` (`127.0.0.1:PORT`) over UDP.
+    pub fn new(registrar: &str, id: &str, password: &str, source: AudioSource) -> Self {
+        AgentPhone {
+            id: id.into(),
+            password: password.into(),
+            source,
+            registrar: registrar.into(),
+            cafile: None,
+            mediaenc: None,
+        }
+    }
+
+    /// Registers over TLS at `127.0.0.1:tls_port`, trusting `cafile` (PEM).
+    pub fn over_tls(mut self, tls_port: u16, cafile: &str) -> Self {
+        self.registrar = format!("127.0.0.1:{tls_port};transport=tls");
+        self.cafile = Some(cafile.into());
+        self
+    }
+
+    /// SRTP with baresip's `srtp` module: `srtp` (best effort) or
+    /// `srtp-mand` (SRTP or no call).
+    pub fn mediaenc(mut self, mode: &str) -> Self {
+        self.mediaenc = Some(mode.into());
+        self
+    }
+
+    /// Writes the config dir and starts baresip; wait for
+    /// [`Baresip::wait_registered`].
+    pub fn start(self) -> Baresip {
+        let AgentPhone {
+            id,
+            password,
+            source,
+            registrar,
+            cafile,
+            mediaenc,
+        } = self;
+        let mut account =
+            format!("<sip:{id}@{registrar}>;auth_pass={password};answermode=auto;regint=60");
+        let mut config = String::new();
+        if let Some(mode) = &mediaenc {
+            account.push_str(&format!(";mediaenc={mode}"));
+            config.push_str("module\t\t\tsrtp.so\n");
+        }
+        if let Some(ca) = &cafile {
+            config.push_str(&format!("sip_cafile\t\t{ca}\n"));
+        }
+        let mut b = Baresip::configure(source, &account);
+        if !config.is_empty() {
+            let path = b.dir.path().join("config");
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            text.push_str(&config);
+            std::fs::write(&path, text).unwrap();
+        }
+        b.start(&[]);
+        b
+    }
+}
+
 /// baresip `config` file contents.
 pub fn baresip_config(
     sip_port: u16,
@@ -1675,14 +1749,10 @@ impl Baresip {
 
     /// An agent phone that registers `id`/`password` with hotline at
     /// `registrar` (`127.0.0.1:PORT`) and auto-answers, sending `source`.
-    /// Started; wait for [`Baresip::wait_registered`].
+    /// Started; wait for [`Baresip::wait_registered`]. Over TLS or with
+    /// SRTP: [`AgentPhone`].
     pub fn agent(registrar: &str, id: &str, password: &str, source: AudioSource) -> Self {
-        let mut b = Self::configure(
-            source,
-            &format!("<sip:{id}@{registrar}>;auth_pass={password};answermode=auto;regint=60"),
-        );
-        b.start(&[]);
-        b
+        AgentPhone::new(registrar, id, password, source).start()
     }
 
     /// An auto-answering phone that does not register (call it directly at

@@ -51,6 +51,35 @@ pub(crate) fn caller(h: &Hotline, hold_ms: u64) -> Sipp {
         .duration_ms(hold_ms)
 }
 
+/// The end of a call between a SIPp caller and a baresip agent `agent`:
+/// one CDR with that agent, the recording checked over the whole talk
+/// (caller's tone left, baresip's 440 Hz right), baresip's call ended and
+/// what it received the caller's tone (`what` names it). The CDR and the
+/// recording's SHA-256.
+pub(crate) fn check_baresip_call(
+    h: &Hotline,
+    phone: &Baresip,
+    agent: &str,
+    what: &str,
+) -> (Cdr, String) {
+    let cdr = wait_cdrs(h, 1).remove(0);
+    assert_eq!(
+        cdr.agent.as_ref().map(|a| a.as_str()),
+        Some(agent),
+        "{cdr:#?}"
+    );
+    let talk = Duration::from_millis(cdr.talk_ms.expect("talk time") as u64);
+    let sha = check_recording(h, &cdr, talk);
+    assert!(
+        phone.wait_call_ended(Duration::from_secs(5)),
+        "{}",
+        phone.report()
+    );
+    let (_sent, received) = phone.last_dump();
+    assert_tone(what, &received.samples, 8000, CALLER_TONE_HZ, 0.7);
+    (cdr, sha)
+}
+
 /// Checks a stereo recording: left = caller's 1000 Hz, right = agent's 440 Hz,
 /// about `talk` long; returns its SHA-256.
 pub(crate) fn check_recording(h: &Hotline, cdr: &Cdr, talk: Duration) -> String {
@@ -168,29 +197,9 @@ fn a_caller_reaches_a_baresip_agent_and_both_voices_are_recorded() {
     );
     let out = caller(&h, 3000).run();
     out.assert_success("caller talks to baresip agent 1002");
-    let cdr = wait_cdrs(&h, 1).remove(0);
-    assert_eq!(
-        cdr.agent.as_ref().map(|a| a.as_str()),
-        Some("1002"),
-        "{cdr:#?}"
-    );
-    let talk = Duration::from_millis(cdr.talk_ms.expect("talk time") as u64);
-    let sha = check_recording(&h, &cdr, talk);
+    let (cdr, sha) =
+        check_baresip_call(&h, &phone, "1002", "baresip agent received (caller's tone)");
     assert_eq!(cdr.recording_sha256.as_deref(), Some(sha.as_str()));
-    // baresip heard the caller's tone through the engine
-    assert!(
-        phone.wait_call_ended(Duration::from_secs(5)),
-        "{}",
-        phone.report()
-    );
-    let (_sent, received) = phone.last_dump();
-    assert_tone(
-        "baresip agent received (caller's tone)",
-        &received.samples,
-        8000,
-        CALLER_TONE_HZ,
-        0.7,
-    );
 }
 
 #[test]

@@ -13,11 +13,11 @@ use std::process::Command;
 
 const IN_NETNS: &str = "HOTLINE_TEST_IN_NETNS";
 
+#[path = "../../fuzz/conformance.rs"]
+mod shared;
+
 fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("HOTLINE_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
-    dir.is_dir().then_some(dir)
+    shared::dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// Runs `test` (this test's full name) again inside `unshare -n` with only `lo`
@@ -181,21 +181,8 @@ fn protos_c07_invite_cases_never_break_the_server() {
         eprintln!("SKIPPED: ../shared/conformance not found (set HOTLINE_CONFORMANCE_DIR)");
         return;
     };
-    let cases = tempfile::tempdir().expect("temp dir");
-    let st = Command::new("tar")
-        .arg("xzf")
-        .arg(dir.join("protos/protos-sip-cases.tar.gz"))
-        .arg("-C")
-        .arg(cases.path())
-        .status()
-        .expect("tar");
-    assert!(st.success());
-    let mut files: Vec<_> = std::fs::read_dir(cases.path().join("cases"))
-        .expect("cases")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    assert!(files.len() > 4000, "found {} PROTOS cases", files.len());
+    let cases = shared::protos_cases(&dir).expect("tar reads the PROTOS archive");
+    assert!(cases.len() > 4000, "found {} PROTOS cases", cases.len());
 
     let mut h = Hotline::start();
     let mut sip = RawSip::new(&h);
@@ -203,10 +190,9 @@ fn protos_c07_invite_cases_never_break_the_server() {
     let mut failures = Vec::new();
     let mut answered = 0usize;
     let mut too_big = 0usize;
-    for (i, f) in files.iter().enumerate() {
-        let raw = std::fs::read(f).expect("case");
-        for (j, msg) in split_protos(&raw).into_iter().enumerate() {
-            let msg = fill_protos(&msg, i, j, local);
+    for (i, msgs) in cases.iter().enumerate() {
+        for (j, msg) in msgs.iter().enumerate() {
+            let msg = shared::protos_fill(msg, i, j, local.port());
             // a few cases exceed a UDP datagram (EMSGSIZE): they cannot be sent
             if sip.socket.send_to(&msg, sip.server).is_err() {
                 too_big += 1;
@@ -216,7 +202,7 @@ fn protos_c07_invite_cases_never_break_the_server() {
         while sip.recv(Duration::from_millis(2)).is_some() {
             answered += 1;
         }
-        if i % 250 == 0 || i + 1 == files.len() {
+        if i % 250 == 0 || i + 1 == cases.len() {
             let st = sip.options();
             if st != Some(200) {
                 failures.push(format!("after case {i}: OPTIONS got {st:?}"));
@@ -225,67 +211,8 @@ fn protos_c07_invite_cases_never_break_the_server() {
     }
     eprintln!(
         "PROTOS: {} cases, {too_big} messages too big for UDP, {answered} responses",
-        files.len()
+        cases.len()
     );
     assert!(h.is_running(), "hotline died\n{}", h.report());
     assert!(failures.is_empty(), "{failures:#?}\n{}", h.report());
-}
-
-/// A PROTOS case file: `<len> <message>` twice.
-fn split_protos(raw: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut rest = raw;
-    while let Some(sp) = rest.iter().position(|b| *b == b' ') {
-        let Some(n) = std::str::from_utf8(&rest[..sp])
-            .ok()
-            .and_then(|s| s.trim().parse::<usize>().ok())
-        else {
-            break;
-        };
-        let end = (sp + 1 + n).min(rest.len());
-        out.push(rest[sp + 1..end].to_vec());
-        rest = &rest[end..];
-    }
-    out
-}
-
-fn replace(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(hay.len());
-    let mut i = 0;
-    while i < hay.len() {
-        if hay[i..].starts_with(from) {
-            out.extend_from_slice(to);
-            i += from.len();
-        } else {
-            out.push(hay[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Fills a PROTOS template; the To user is not a hotline number, so valid
-/// INVITEs end in 404 rather than calls.
-fn fill_protos(msg: &[u8], case: usize, part: usize, local: std::net::SocketAddr) -> Vec<u8> {
-    let mut m = msg.to_vec();
-    let subs: [(&str, String); 9] = [
-        ("<To>", "protos@127.0.0.1".into()),
-        ("<From>", "tester@127.0.0.1".into()),
-        ("<From-Address>", "127.0.0.1".into()),
-        ("<From-IP>", "127.0.0.1".into()),
-        ("<Local-Port>", local.port().to_string()),
-        ("<Branch-ID>", format!("{case}x{part}")),
-        ("<Call-ID>", format!("protos{case}")),
-        ("<CSeq>", "1".into()),
-        ("<Teardown-Method>", "CANCEL".into()),
-    ];
-    for (k, v) in &subs {
-        m = replace(&m, k.as_bytes(), v.as_bytes());
-    }
-    let body_len = m
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| m.len() - p - 4)
-        .unwrap_or(0);
-    replace(&m, b"<Content-Length>", body_len.to_string().as_bytes())
 }

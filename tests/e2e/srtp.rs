@@ -6,7 +6,7 @@
 //! registered over UDP, its own plain INVITE refused with 488; a caller's
 //! RTP/SAVP offer over plain UDP (keys readable on the path) gets 488.
 
-use super::calls::{caller, check_recording, slow_ring};
+use super::calls::{caller, check_baresip_call, slow_ring};
 use super::tls::{free_tcp_port, strip_ansi, Pki};
 use super::*;
 
@@ -34,20 +34,15 @@ fn srtp_agent_answers_a_plain_caller(agent: &str, agent_toml: &str, mediaenc: &s
         ..slow_ring()
     });
     // baresip with its srtp module
-    let mut phone = Baresip::configure(
+    let phone = AgentPhone::new(
+        &h.addr(),
+        agent,
+        &format!("demo{agent}"),
         AudioSource::Sine(440),
-        &format!(
-            "<sip:{agent}@127.0.0.1:{tls_port};transport=tls>;auth_pass=demo{agent};answermode=auto;regint=60;mediaenc={mediaenc}"
-        ),
-    );
-    let config = phone.dir.path().join("config");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "module\t\t\tsrtp.so\nsip_cafile\t\t{}\n",
-        pki.path("ca.pem")
-    ));
-    std::fs::write(&config, text).unwrap();
-    phone.start(&[]);
+    )
+    .over_tls(tls_port, &pki.path("ca.pem"))
+    .mediaenc(mediaenc)
+    .start();
     assert!(
         phone.wait_registered(Duration::from_secs(10)),
         "{}\n{}",
@@ -68,30 +63,10 @@ fn srtp_agent_answers_a_plain_caller(agent: &str, agent_toml: &str, mediaenc: &s
         "the agent leg is not SRTP:\n{}",
         h.report()
     );
-    let cdr = wait_cdrs(&h, 1).remove(0);
-    assert_eq!(
-        cdr.agent.as_ref().map(|a| a.as_str()),
-        Some(agent),
-        "{cdr:#?}"
-    );
-    let talk = Duration::from_millis(cdr.talk_ms.expect("talk time") as u64);
     // left: the caller's 1000 Hz (plain RTP), right: baresip's 440 Hz
-    // (SRTP, decrypted by the engine), the whole call
-    check_recording(&h, &cdr, talk);
-    assert!(
-        phone.wait_call_ended(Duration::from_secs(5)),
-        "{}",
-        phone.report()
-    );
-    // baresip decrypted what the engine sent it: the caller's tone
-    let (_sent, received) = phone.last_dump();
-    assert_tone(
-        "SRTP agent received (caller's tone)",
-        &received.samples,
-        8000,
-        CALLER_TONE_HZ,
-        0.7,
-    );
+    // (SRTP, decrypted by the engine), the whole call; baresip decrypted
+    // what the engine sent it: the caller's tone
+    check_baresip_call(&h, &phone, agent, "SRTP agent received (caller's tone)");
 }
 
 #[test]

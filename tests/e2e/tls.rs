@@ -5,7 +5,7 @@
 //! middle of the call leaves it up. A bad certificate stops `serve` and
 //! `check-config` with the file named.
 
-use super::calls::{caller, check_recording, slow_ring};
+use super::calls::{caller, check_baresip_call, slow_ring};
 use super::*;
 use rcgen::{CertificateParams, KeyPair};
 use std::process::Command;
@@ -87,23 +87,6 @@ pub(crate) fn free_tcp_port() -> u16 {
         .port()
 }
 
-/// A baresip agent registering `id` over TLS at `127.0.0.1:tls_port`,
-/// trusting the test CA, auto-answering with `source`.
-fn tls_agent(pki: &Pki, tls_port: u16, id: &str, password: &str, source: AudioSource) -> Baresip {
-    let mut b = Baresip::configure(
-        source,
-        &format!(
-            "<sip:{id}@127.0.0.1:{tls_port};transport=tls>;auth_pass={password};answermode=auto;regint=60"
-        ),
-    );
-    let config = b.dir.path().join("config");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!("sip_cafile\t\t{}\n", pki.path("ca.pem")));
-    std::fs::write(&config, text).unwrap();
-    b.start(&[]);
-    b
-}
-
 #[test]
 fn a_baresip_agent_over_tls_answers_and_a_certificate_reload_leaves_the_call_up() {
     need_peers();
@@ -137,7 +120,9 @@ fn a_baresip_agent_over_tls_answers_and_a_certificate_reload_leaves_the_call_up(
         )),
         "{said}"
     );
-    let phone = tls_agent(&pki, tls_port, "1002", "demo1002", AudioSource::Sine(440));
+    let phone = AgentPhone::new(&h.addr(), "1002", "demo1002", AudioSource::Sine(440))
+        .over_tls(tls_port, &pki.path("ca.pem"))
+        .start();
     assert!(
         phone.wait_registered(Duration::from_secs(10)),
         "{}\n{}",
@@ -199,27 +184,12 @@ fn a_baresip_agent_over_tls_answers_and_a_certificate_reload_leaves_the_call_up(
         "not rung on the connection it registered on: {rung}"
     );
     out.assert_success("caller talks to the baresip agent over TLS");
-    let cdr = wait_cdrs(&h, 1).remove(0);
-    assert_eq!(
-        cdr.agent.as_ref().map(|a| a.as_str()),
-        Some("1002"),
-        "{cdr:#?}"
-    );
-    let talk = Duration::from_millis(cdr.talk_ms.expect("talk time") as u64);
     // left: the caller's 1000 Hz, right: baresip's 440 Hz, the whole call
-    check_recording(&h, &cdr, talk);
-    assert!(
-        phone.wait_call_ended(Duration::from_secs(5)),
-        "{}",
-        phone.report()
-    );
-    let (_sent, received) = phone.last_dump();
-    assert_tone(
+    check_baresip_call(
+        &h,
+        &phone,
+        "1002",
         "baresip agent over TLS received (caller's tone)",
-        &received.samples,
-        8000,
-        CALLER_TONE_HZ,
-        0.7,
     );
 }
 

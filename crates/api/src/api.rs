@@ -39,6 +39,29 @@ pub(crate) fn path_param<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiE
         .map_err(|e| ApiError::bad_request(format!("bad path: {e}")))
 }
 
+/// A path parameter whose rejection (a bad percent-encoding, invalid
+/// UTF-8, a value of the wrong type) is a JSON 400 like every other error,
+/// not axum's plain text (found by the `http_body` fuzz target).
+pub struct JsonPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for JsonPath<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        path_param(
+            <Path<T> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state).await,
+        )
+        .map(JsonPath)
+    }
+}
+
 /// A call id from the path, checked with [`call_id`] (a JSON 400 otherwise).
 pub(crate) struct CallPath(pub String);
 
@@ -195,6 +218,29 @@ impl CallsQuery {
             limit,
             offset,
         })
+    }
+}
+
+/// A query string whose rejection is a JSON 400 like every other error,
+/// not axum's plain text.
+pub struct JsonQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for JsonQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        query_param(
+            <Query<T> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state)
+                .await,
+        )
+        .map(JsonQuery)
     }
 }
 

@@ -10,10 +10,11 @@
 //! agents get 403. A lift is written to the audit log with who lifted it
 //! (the bans themselves are written there by the engine as they happen).
 
+use crate::api::JsonPath;
 use crate::engine::Api;
 use crate::routes::Routes;
 use crate::ApiError;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -143,7 +144,7 @@ async fn list(State(api): State<Api>, headers: HeaderMap) -> Response {
 async fn lift(
     State(api): State<Api>,
     headers: HeaderMap,
-    Path((kind, target)): Path<(String, String)>,
+    JsonPath((kind, target)): JsonPath<(String, String)>,
 ) -> Response {
     let who = match supervisor(&api, &headers, true).await {
         Ok(p) => p,

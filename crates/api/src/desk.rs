@@ -9,10 +9,11 @@
 //! bearer token any agent's. The card is read from the store on request,
 //! never on the call's path.
 
+use crate::api::JsonPath;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -143,7 +144,7 @@ pub type SharedDesk = Arc<Mutex<DeskBook>>;
 /// customer's card (`call: null` when the agent has none).
 pub async fn customer(
     State(api): State<Api>,
-    Path(agent): Path<String>,
+    JsonPath(agent): JsonPath<String>,
     headers: HeaderMap,
 ) -> Response {
     let who = crate::auth::principal(

@@ -9,11 +9,12 @@
 //! rostered on and acknowledges one as the incoming shift; supervisors may
 //! do both for anyone. Every write is in the audit log.
 
+use crate::api::JsonPath;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -945,7 +946,7 @@ async fn write_handover(
 async fn acknowledge(
     State(api): State<DutyRoutes>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
 ) -> Result<Response, ApiError> {
     let p = api.who(&headers, true, Role::Agent).await?;
     let id: i64 = id

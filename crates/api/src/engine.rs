@@ -12,9 +12,10 @@
 //! frames behind gets a `lagged` frame and is disconnected, so a slow
 //! wallboard never slows the engine nor holds more than the buffer.
 
+use crate::api::JsonPath;
 use crate::routes::Routes;
 use crate::ApiError;
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -317,6 +318,9 @@ impl Api {
         if let Some(d) = self.duty.clone() {
             app = app.merge(d.router(self.gate()));
         }
+        // a known path with another method: 405 with `Allow`, in JSON like
+        // every other error
+        let app = app.method_not_allowed_fallback(method_not_allowed);
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
                 console,
@@ -473,7 +477,7 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T,
 
 async fn control(
     State(api): State<Api>,
-    Path((agent, action)): Path<(String, String)>,
+    JsonPath((agent, action)): JsonPath<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -643,7 +647,7 @@ const CALL_ACTIONS: &str =
 /// `POST /api/calls/{call_id}/{action}`: an action on a talking call.
 async fn call_by_id(
     State(api): State<Api>,
-    Path((call, action)): Path<(String, String)>,
+    JsonPath((call, action)): JsonPath<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -658,7 +662,7 @@ async fn call_by_id(
 /// is talking on (what the agent's softphone uses).
 async fn call_of_agent(
     State(api): State<Api>,
-    Path((agent, action)): Path<(String, String)>,
+    JsonPath((agent, action)): JsonPath<(String, String)>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -675,7 +679,7 @@ async fn call_of_agent(
 /// `GET /api/agents/{id}/call`: the call the agent is talking on.
 async fn agent_call(
     State(api): State<Api>,
-    Path(agent): Path<String>,
+    JsonPath(agent): JsonPath<String>,
     headers: HeaderMap,
 ) -> Response {
     let target = CallTarget::Agent(AgentId::new(agent));
@@ -993,6 +997,13 @@ fn unavailable() -> Response {
 
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take that method (see the Allow header)",
+    )
 }
 
 /// The engine's routes, by area: figures, agents and queues, call control.

@@ -28,6 +28,8 @@ pub mod desk;
 pub mod duty;
 pub mod edge;
 pub mod engine;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod i18n;
 mod linetests;
 mod monitor;

@@ -10,10 +10,11 @@
 //! token); the phone must be one of `[monitor] supervisors`. Every session
 //! is in the call's events and the audit log (the engine writes both).
 
+use crate::api::JsonPath;
 use crate::engine::Api;
 use crate::routes::Routes;
 use crate::ApiError;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -171,7 +172,7 @@ async fn start(State(api): State<Api>, headers: HeaderMap, body: axum::body::Byt
 /// `POST /api/monitor/{call_id}`: switch the mode.
 async fn switch(
     State(api): State<Api>,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -195,7 +196,11 @@ async fn switch(
 }
 
 /// `DELETE /api/monitor/{call_id}`: stop monitoring (the call goes on).
-async fn stop(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn stop(
+    State(api): State<Api>,
+    JsonPath(id): JsonPath<String>,
+    headers: HeaderMap,
+) -> Response {
     let by = match supervisor(&api, &headers).await {
         Ok(b) => b,
         Err(r) => return r.into_response(),

@@ -5,11 +5,13 @@ use super::*;
 use axum::body::Body;
 use axum::http::{header, Request};
 use hotline_core::{CallEvent, CallId, CallType, EventKind};
-use hotline_store::{Cdr, User};
+use hotline_store::User;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tower::ServiceExt;
 
 mod quality;
+
+use crate::fuzzing::{api_of, cdr};
 
 struct FakeClock(AtomicI64);
 
@@ -55,30 +57,6 @@ fn stereo_wav(path: &std::path::Path, ms: u32) {
     w.finalize().unwrap();
 }
 
-fn cdr(id: &str, recording: Option<&str>) -> Cdr {
-    Cdr {
-        call_id: CallId::from_stored(id),
-        caller: "0611111111".into(),
-        caller_name: None,
-        dialled: "hotline".into(),
-        queue: None,
-        agent: Some(hotline_core::AgentId::new("1001".to_string())),
-        call_type: CallType::Inquiry,
-        arrived_ms: 1_700_000_000_000,
-        system_answered_ms: None,
-        agent_answered_ms: Some(1_700_000_001_000),
-        ended_ms: Some(1_700_000_003_000),
-        wait_ms: Some(1000),
-        talk_ms: Some(2000),
-        rings: Some(1),
-        outcome: Some(hotline_core::Outcome::Answered),
-        ended_by: None,
-        recording_path: recording.map(str::to_string),
-        recording_sha256: None,
-        end_cause: None,
-    }
-}
-
 /// Argon2 hashes of the test passwords, made once.
 fn hashed(pw: &str) -> String {
     static HASHES: std::sync::OnceLock<Mutex<std::collections::HashMap<String, String>>> =
@@ -88,27 +66,6 @@ fn hashed(pw: &str) -> String {
     m.entry(pw.to_string())
         .or_insert_with(|| hash_password(pw).unwrap())
         .clone()
-}
-
-/// The one state over `console`, with live figures but no engine behind
-/// the agent control.
-fn api_of(console: &Console) -> crate::engine::Api {
-    let (events, rx) = tokio::sync::mpsc::unbounded_channel();
-    // the live task ends with its event source: keep it for the whole test
-    std::mem::forget(events);
-    crate::engine::Api {
-        console: console.clone(),
-        live: crate::engine::LiveKpis::spawn(rx, Default::default()),
-        agents: hotline_engine::control::AgentControl::detached(),
-        trunks: Default::default(),
-        tls: None,
-        console_routes: true,
-        worklist: None,
-        duty: None,
-        line_tests: Default::default(),
-        bans: Default::default(),
-        cluster: None,
-    }
 }
 
 async fn world() -> World {

@@ -12,8 +12,9 @@ pub mod service;
 mod tests;
 pub mod text;
 
+use crate::api::{JsonPath, JsonQuery};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -147,7 +148,7 @@ fn now_ms(api: &WorklistApi) -> i64 {
 async fn list(
     State(api): State<WorklistApi>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    JsonQuery(q): JsonQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let p = api.who(&headers, false, Role::Agent).await?;
     let viewer = api.viewer(&p);
@@ -196,7 +197,7 @@ async fn figures(State(api): State<WorklistApi>, headers: HeaderMap) -> Result<R
 async fn one(
     State(api): State<WorklistApi>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
 ) -> Result<Response, ApiError> {
     let p = api.who(&headers, false, Role::Agent).await?;
     let id = parse_id(&id)?;
@@ -310,7 +311,7 @@ struct CloseBody {
 async fn close(
     State(api): State<WorklistApi>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = api.who(&headers, true, Role::Agent).await?;
@@ -378,7 +379,7 @@ struct ImportQuery {
 async fn import(
     State(api): State<WorklistApi>,
     headers: HeaderMap,
-    Query(q): Query<ImportQuery>,
+    JsonQuery(q): JsonQuery<ImportQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = api.who(&headers, true, Role::Supervisor).await?;
@@ -416,7 +417,7 @@ async fn import(
 async fn campaign(
     State(api): State<WorklistApi>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
 ) -> Result<Response, ApiError> {
     let p = api.who(&headers, false, Role::Agent).await?;
     let id = parse_id(&id)?;
@@ -456,7 +457,7 @@ async fn campaign(
 async fn export(
     State(api): State<WorklistApi>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    JsonPath(id): JsonPath<String>,
 ) -> Result<Response, ApiError> {
     api.who(&headers, false, Role::Supervisor).await?;
     let id = parse_id(&id)?;
@@ -612,7 +613,7 @@ struct QuotaQuery {
 async fn quotas(
     State(api): State<WorklistApi>,
     headers: HeaderMap,
-    Query(q): Query<QuotaQuery>,
+    JsonQuery(q): JsonQuery<QuotaQuery>,
 ) -> Result<Response, ApiError> {
     let p = api.who(&headers, false, Role::Agent).await?;
     let period = match q.period.as_deref() {
@@ -642,7 +643,7 @@ struct WeeklyQuery {
 async fn weekly(
     State(api): State<WorklistApi>,
     headers: HeaderMap,
-    Query(q): Query<WeeklyQuery>,
+    JsonQuery(q): JsonQuery<WeeklyQuery>,
 ) -> Result<Response, ApiError> {
     api.who(&headers, false, Role::Supervisor).await?;
     let at = match q.date.as_deref() {

@@ -618,6 +618,9 @@ pub struct Call {
     pauses_ms: Vec<(i64, i64)>,
     /// Events to write after the recording is sealed, then the end.
     closing_events: Vec<(Option<AgentId>, EventKind)>,
+    /// When the call ended (the BYE, the abandon, the last message): the
+    /// time of the closing events, however long the sealing takes after it.
+    ended_at: Option<i64>,
     /// A supervisor monitoring the call (ringing or joined).
     monitor: Option<monitor::Monitoring>,
     /// The session timers (RFC 4028) of the customer's leg and of the
@@ -670,6 +673,7 @@ impl Call {
             recording: Recording::None,
             pauses_ms: Vec::new(),
             closing_events: Vec::new(),
+            ended_at: None,
             monitor: None,
             caller_session: None,
             agent_session: None,
@@ -1086,6 +1090,7 @@ impl Call {
         self.message_until = None;
         self.voicemail_until = None;
         self.closing_events = closing;
+        self.ended_at.get_or_insert(now);
         match self.recording {
             Recording::Open => {
                 self.recording = Recording::None;
@@ -1105,8 +1110,12 @@ impl Call {
         if self.phase == Phase::Done {
             return;
         }
+        // the closing events (the outcome) are dated when the call ended,
+        // not when the recording's seal (fsync, hash, signature) came back:
+        // under load that is seconds later, and the CDR's end follows them
+        let ended_at = self.ended_at.unwrap_or(now);
         for (agent, kind) in std::mem::take(&mut self.closing_events) {
-            self.emit(now, agent.as_ref(), kind);
+            self.emit(ended_at, agent.as_ref(), kind);
         }
         // releasing agents are hung up now: nothing waits any more
         for (agent, _) in std::mem::take(&mut self.releasing) {

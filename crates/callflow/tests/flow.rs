@@ -498,6 +498,59 @@ fn overflow_after_the_maximum_wait_and_to_voicemail_when_nobody_is_logged_in() {
 }
 
 #[test]
+fn the_cdr_ends_at_the_hang_up_however_late_the_recording_is_sealed() {
+    // issue 19: at 300 calls/s the seal (fsync, SHA-256, signature) came
+    // back seconds after the BYE and the CDR ended then: 2,222 calls
+    // "bridged at once" while SIPp held 900
+    let mut w = world(&["a1"]);
+    w.seal_delay_ms = 7_000;
+    w.agent("a1", Phone::Answer(1_000));
+    let c = w.call_in("0612");
+    w.hang_up_at(T0 + 3_000, &c);
+    w.run_until(T0 + 5_000);
+    // hung up, still sealing: no CDR yet
+    assert!(w.cdr(&c).is_none());
+    assert_eq!(w.first(&c, "completed").map(|e| e.at_ms), Some(T0 + 3_000));
+    w.run_until(T0 + 11_000);
+    assert_eq!(
+        w.first(&c, "recording_closed").map(|e| e.at_ms),
+        Some(T0 + 10_000)
+    );
+    let cdr = w.cdr(&c).expect("cdr after the seal");
+    assert_eq!(cdr.ended_ms, Some(T0 + 3_000));
+    assert_eq!(cdr.talk_ms, Some(2_000));
+    assert_eq!(
+        cdr.recording_sha256.as_deref(),
+        Some(format!("sha-{c}").as_str())
+    );
+
+    // the closing events written after the seal (a voicemail's outcome)
+    // are dated at the end too
+    let mut cfg = basic(&[]);
+    cfg.overflow
+        .insert(QueueId::new("general"), QueueId::new("voicemail"));
+    cfg.voicemail_max_ms = Some(60_000);
+    let mut w = World::new(cfg);
+    w.seal_delay_ms = 5_000;
+    let c = w.call_in("0612");
+    w.hang_up_at(T0 + 10_000, &c);
+    w.run_until(T0 + 20_000);
+    let left = w.first(&c, "voicemail_left").expect("message");
+    assert_eq!(left.at_ms, T0 + 10_000);
+    assert_eq!(
+        w.first(&c, "recording_closed").map(|e| e.at_ms),
+        Some(T0 + 15_000)
+    );
+    let cdr = w.cdr(&c).expect("cdr");
+    assert_eq!(cdr.outcome, Some(Outcome::Voicemail));
+    assert_eq!(cdr.ended_ms, Some(T0 + 10_000));
+    // still sealed before the voicemail_left event in the log
+    let kinds = w.kinds(&c);
+    let pos = |k| kinds.iter().position(|x| *x == k).expect(k);
+    assert!(pos("recording_closed") < pos("voicemail_left"));
+}
+
+#[test]
 fn hold_resume_type_limits_and_a_transfer_to_the_leaders() {
     let mut cfg = basic(&["a1", "b1"]);
     cfg.queues = vec![

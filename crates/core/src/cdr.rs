@@ -48,6 +48,27 @@ pub struct Cdr {
     pub end_cause: Option<String>,
 }
 
+/// When the call ended by its events: the latest event other than the
+/// record-keeping about its recording file (sealed, failed to seal,
+/// recovered or deleted after the call); the last event if there is only
+/// that.
+fn ended_ms(events: &[CallEvent]) -> Option<i64> {
+    events
+        .iter()
+        .filter(|e| {
+            !matches!(
+                e.kind,
+                EventKind::RecordingClosed { .. }
+                    | EventKind::RecordingFailed { .. }
+                    | EventKind::RecordingRecovered { .. }
+                    | EventKind::RecordingDeleted { .. }
+            )
+        })
+        .map(|e| e.at_ms)
+        .max()
+        .or_else(|| events.last().map(|e| e.at_ms))
+}
+
 impl Cdr {
     /// Derives the CDR of one call from its events, in the order they
     /// happened. None when the events hold no `arrived` (not a call's log).
@@ -59,7 +80,10 @@ impl Cdr {
     ///   counts once); a call that never reached an agent: the wait of its
     ///   abandon, or until the callback was requested;
     /// - talk: from the first answer to the completion;
-    /// - outcome: from the event that ended the call; ended: its last event.
+    /// - outcome: from the event that ended the call; ended: its last event
+    ///   about the call itself, not the record-keeping about its file that
+    ///   follows the end (`recording_closed` comes when the seal — fsync,
+    ///   SHA-256, signature — is done, seconds after the BYE under load).
     pub fn from_events(events: &[CallEvent]) -> Option<Cdr> {
         let (arrived, caller, dialled, mut call_type) =
             events.iter().find_map(|e| match &e.kind {
@@ -82,7 +106,7 @@ impl Cdr {
             arrived_ms: arrived,
             system_answered_ms: None,
             agent_answered_ms: None,
-            ended_ms: events.last().map(|e| e.at_ms),
+            ended_ms: ended_ms(events),
             wait_ms: None,
             talk_ms: None,
             rings: None,
@@ -273,9 +297,71 @@ mod tests {
         assert_eq!(cdr.talk_ms, Some(35_000));
         assert_eq!(cdr.outcome, Some(Outcome::Answered));
         assert_eq!(cdr.ended_by, Some(EndedBy::Caller));
-        assert_eq!(cdr.ended_ms, Some(50_100));
+        // the BYE, not the seal 100 ms later
+        assert_eq!(cdr.ended_ms, Some(50_000));
         assert_eq!(cdr.recording_path.as_deref(), Some("r.wav"));
         assert_eq!(cdr.recording_sha256.as_deref(), Some("ab"));
+    }
+
+    #[test]
+    fn the_end_is_the_hang_up_not_the_seal_of_the_recording_seconds_later() {
+        // issue 19: at 300 calls/s the seal (fsync, SHA-256, signature)
+        // came back seconds after the BYE, and the CDRs, ending at the
+        // seal, had 2,222 calls bridged at once while SIPp held 900
+        let sealed = |at: i64| {
+            ev(
+                at,
+                Some("a1"),
+                None,
+                EventKind::RecordingClosed {
+                    path: "r.wav".into(),
+                    sha256: "ab".into(),
+                    samples: 16_000,
+                    gaps: 0,
+                    gap_samples: 0,
+                },
+            )
+        };
+        let answered = ev(
+            1_000,
+            Some("a1"),
+            None,
+            EventKind::AgentAnswered {
+                wait_ms: 1_000,
+                rings: 1,
+                limit_ms: None,
+            },
+        );
+        let completed = ev(
+            3_000,
+            Some("a1"),
+            None,
+            EventKind::Completed {
+                ended_by: EndedBy::Caller,
+                talk_ms: 2_000,
+            },
+        );
+        let cdr =
+            Cdr::from_events(&[arrived(0), answered, completed, sealed(9_500)]).expect("a call");
+        assert_eq!(cdr.ended_ms, Some(3_000));
+        assert_eq!(cdr.talk_ms, Some(2_000));
+        assert_eq!(cdr.recording_sha256.as_deref(), Some("ab"));
+        // a voicemail's outcome is written after the seal, dated at the end
+        let voicemail = ev(
+            4_000,
+            None,
+            None,
+            EventKind::VoicemailLeft {
+                path: Some("r.wav".into()),
+                duration_ms: 3_000,
+            },
+        );
+        let cdr = Cdr::from_events(&[arrived(0), sealed(9_000), voicemail]).expect("a call");
+        assert_eq!(cdr.ended_ms, Some(4_000));
+        assert_eq!(cdr.outcome, Some(Outcome::Voicemail));
+        // a log of nothing but bookkeeping after the arrival still ends
+        let cdr = Cdr::from_events(&[arrived(0)]).expect("a call");
+        assert_eq!(cdr.ended_ms, Some(0));
     }
 
     #[test]

@@ -4,54 +4,21 @@
 //! (Goertzel) in listen, whisper and barge, switched during the call; the
 //! recording tap carries only the caller (A) and the agent (B).
 
+mod common;
+
+use common::*;
 use hotline_core::{AudioFrame, Side};
 use hotline_media::sdp::Negotiated;
-use hotline_media::{Codec, MediaConfig, MediaEngine, MonitorMode, FRAME_SAMPLES};
+use hotline_media::{MonitorMode, FRAME_SAMPLES};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const PCMU: Negotiated = Negotiated {
-    codec: Codec::Pcmu,
-    payload_type: 0,
-    telephone_event: Some(101),
-};
-const PCMA: Negotiated = Negotiated {
-    codec: Codec::Pcma,
-    payload_type: 8,
-    telephone_event: Some(96),
-};
-
 /// Caller, agent and supervisor tones (Hz).
 const A: f64 = 500.0;
 const B: f64 = 1100.0;
 const C: f64 = 1900.0;
-
-fn engine(min: u16, max: u16) -> MediaEngine {
-    MediaEngine::start(MediaConfig {
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        port_min: min,
-        port_max: max,
-        workers: 1,
-    })
-    .unwrap()
-}
-
-fn peer() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-    s
-}
-
-fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    v[2..4].copy_from_slice(&seq.to_be_bytes());
-    v[4..8].copy_from_slice(&ts.to_be_bytes());
-    v[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    v.extend_from_slice(payload);
-    v
-}
 
 /// Amplitude of `freq` in `samples` (Goertzel, 8 kHz).
 fn level(samples: &[i16], freq: f64) -> f64 {
@@ -83,7 +50,7 @@ struct Party {
 impl Party {
     fn new() -> Party {
         Party {
-            socket: Arc::new(peer()),
+            socket: Arc::new(peer_timeout(Duration::from_millis(50))),
             heard: Arc::default(),
         }
     }
@@ -178,7 +145,7 @@ fn check(who: &str, mode: &str, levels: [f64; 3], expect: [bool; 3]) {
 
 #[test]
 fn listen_whisper_barge_by_frequency_and_the_recording_keeps_a_and_b_only() {
-    let media = engine(32000, 32099);
+    let media = engine(32000, 32099, 1);
     let session = media.allocate("monitored").unwrap();
     let (caller, agent, sup) = (Party::new(), Party::new(), Party::new());
     session.set_remote(Side::Caller, caller.addr(), PCMU);
@@ -263,16 +230,16 @@ fn listen_whisper_barge_by_frequency_and_the_recording_keeps_a_and_b_only() {
 
 #[test]
 fn the_monitor_leg_drops_strangers_and_junk_and_its_port_is_reused() {
-    let media = engine(32100, 32105); // three ports pairs: one session + a monitor
+    let media = engine(32100, 32105, 1); // three ports pairs: one session + a monitor
     let session = media.allocate("m2").unwrap();
-    let sup = peer();
+    let sup = peer_timeout(Duration::from_millis(50));
     let port = media.add_monitor(&session, MonitorMode::Barge).unwrap();
     session.set_monitor_remote(sup.local_addr().unwrap(), PCMU);
     let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     // learn the supervisor's address with one valid packet first
     sup.send_to(&rtp(0, 1, 160, 7, &[0xFF; 160]), to).unwrap();
     std::thread::sleep(Duration::from_millis(50));
-    let stranger = peer();
+    let stranger = peer_timeout(Duration::from_millis(50));
     for junk in [
         &b""[..],
         &[0u8; 1][..],
@@ -346,11 +313,19 @@ fn thread_cpu_ticks(name: &str) -> u64 {
 #[ignore = "a measurement (docs/performance.md), run by hand in release"]
 fn cpu_per_monitored_call() {
     let calls = 60;
-    let media = engine(33000, 33999);
+    let media = engine(33000, 33999, 1);
     let sessions: Vec<_> = (0..calls)
         .map(|i| media.allocate(&format!("c{i}")).unwrap())
         .collect();
-    let peers: Vec<[UdpSocket; 3]> = (0..calls).map(|_| [peer(), peer(), peer()]).collect();
+    let peers: Vec<[UdpSocket; 3]> = (0..calls)
+        .map(|_| {
+            [
+                peer_timeout(Duration::from_millis(50)),
+                peer_timeout(Duration::from_millis(50)),
+                peer_timeout(Duration::from_millis(50)),
+            ]
+        })
+        .collect();
     let mut sup_ports = Vec::new();
     for (s, p) in sessions.iter().zip(&peers) {
         s.set_remote(Side::Caller, p[0].local_addr().unwrap(), PCMU);

@@ -2,43 +2,14 @@
 //! The relay over real UDP sockets on loopback: prompts, bridging with
 //! transcoding, telephone-event, the recording tap and hostile packets.
 
+mod common;
+
+use common::*;
 use hotline_core::Side;
 use hotline_media::prompt::Prompt;
-use hotline_media::sdp::Negotiated;
-use hotline_media::{Codec, MediaConfig, MediaEngine, MediaError};
+use hotline_media::{Codec, MediaError};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
-
-fn engine(min: u16, max: u16) -> MediaEngine {
-    MediaEngine::start(MediaConfig {
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        port_min: min,
-        port_max: max,
-        workers: 2,
-    })
-    .unwrap()
-}
-
-fn peer() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s
-}
-
-fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    v[2..4].copy_from_slice(&seq.to_be_bytes());
-    v[4..8].copy_from_slice(&ts.to_be_bytes());
-    v[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    v.extend_from_slice(payload);
-    v
-}
-
-fn recv(s: &UdpSocket) -> Vec<u8> {
-    let mut buf = [0u8; 2048];
-    let n = s.recv(&mut buf).expect("an RTP packet");
-    buf[..n].to_vec()
-}
 
 fn transcode(bytes: &[u8], from: Codec, to: Codec) -> Vec<u8> {
     let mut pcm = vec![0i16; bytes.len()];
@@ -48,31 +19,9 @@ fn transcode(bytes: &[u8], from: Codec, to: Codec) -> Vec<u8> {
     out
 }
 
-const PCMU: Negotiated = Negotiated {
-    codec: Codec::Pcmu,
-    payload_type: 0,
-    telephone_event: Some(101),
-};
-const PCMA: Negotiated = Negotiated {
-    codec: Codec::Pcma,
-    payload_type: 8,
-    telephone_event: Some(96),
-};
-
-fn wait_for(mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "condition not reached"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn prompts_then_bridge_with_transcoding_dtmf_and_tap() {
-    let media = engine(31000, 31099);
+    let media = engine(31000, 31099, 2);
     let session = media.allocate("test-call").unwrap();
     assert_ne!(session.caller_port(), session.agent_port());
     let caller = peer();
@@ -235,7 +184,7 @@ fn prompts_then_bridge_with_transcoding_dtmf_and_tap() {
 #[test]
 fn the_port_range_is_bounded_and_reused() {
     // room for exactly two sessions (4 even ports)
-    let media = engine(31200, 31207);
+    let media = engine(31200, 31207, 2);
     let a = media.allocate("a").unwrap();
     let b = media.allocate("b").unwrap();
     match media.allocate("c") {
@@ -253,7 +202,7 @@ fn the_port_range_is_bounded_and_reused() {
 #[test]
 fn a_port_taken_by_another_program_is_skipped() {
     let squatter = UdpSocket::bind("127.0.0.1:31300").unwrap();
-    let media = engine(31300, 31307);
+    let media = engine(31300, 31307, 2);
     let s = media.allocate("x").unwrap();
     assert_ne!(s.caller_port(), 31300);
     assert_ne!(s.agent_port(), 31300);
@@ -263,7 +212,7 @@ fn a_port_taken_by_another_program_is_skipped() {
 
 #[test]
 fn a_full_recorder_channel_never_blocks_the_relay() {
-    let media = engine(31400, 31499);
+    let media = engine(31400, 31499, 2);
     let session = media.allocate("full").unwrap();
     let (caller, agent) = (peer(), peer());
     session.set_remote(Side::Caller, caller.local_addr().unwrap(), PCMU);
@@ -288,7 +237,7 @@ fn a_full_recorder_channel_never_blocks_the_relay() {
 
 #[test]
 fn a_peer_sending_from_another_address_than_announced_is_learnt_once() {
-    let media = engine(31500, 31599);
+    let media = engine(31500, 31599, 2);
     let session = media.allocate("nat").unwrap();
     let (caller, agent, stranger) = (peer(), peer(), peer());
     // the agent announces an address it does not send from
@@ -337,7 +286,7 @@ fn dtmf_packet(seq: u16, ts: u32, event: u8, end: bool, duration: u16) -> Vec<u8
 
 #[test]
 fn caller_key_presses_are_reported_once_each_before_the_bridge() {
-    let media = engine(31700, 31799);
+    let media = engine(31700, 31799, 2);
     let mut session = media.allocate("ivr-call").unwrap();
     let mut digits = session.take_dtmf().expect("first take");
     assert!(session.take_dtmf().is_none(), "taken once");
@@ -434,7 +383,7 @@ fn the_callers_sound_is_noticed_before_the_bridge_and_silence_is_not() {
         !hotline_media::is_voice(&[100; 160]),
         "-50 dBFS hiss is no voice"
     );
-    let media = engine(31800, 31899);
+    let media = engine(31800, 31899, 2);
     let session = media.allocate("silent-call").unwrap();
     let caller = peer();
     let to_caller_port: SocketAddr = format!("127.0.0.1:{}", session.caller_port())
@@ -496,7 +445,7 @@ fn frames_of(p: &Prompt) -> Vec<Vec<u8>> {
 
 #[test]
 fn hold_agent_tone_shared_playback_and_a_muted_tap_over_real_sockets() {
-    let media = engine(31600, 31699);
+    let media = engine(31600, 31699, 2);
     let session = media.allocate("control-call").unwrap();
     let (caller, agent) = (peer(), peer());
     let to_caller_port: SocketAddr = format!("127.0.0.1:{}", session.caller_port())

@@ -4,74 +4,17 @@
 //! audio, and forged, tampered and replayed packets dropped and counted
 //! without counting as media.
 
+mod common;
+
+use common::*;
 use hotline_core::Side;
 use hotline_media::prompt::Prompt;
-use hotline_media::sdp::Negotiated;
 use hotline_media::srtp::{SdesKey, SrtpSession, Suite};
-use hotline_media::{Codec, MediaConfig, MediaEngine};
-use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
-
-fn engine(min: u16, max: u16) -> MediaEngine {
-    MediaEngine::start(MediaConfig {
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        port_min: min,
-        port_max: max,
-        workers: 1,
-    })
-    .unwrap()
-}
-
-fn peer() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s
-}
-
-fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x80, pt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    v[2..4].copy_from_slice(&seq.to_be_bytes());
-    v[4..8].copy_from_slice(&ts.to_be_bytes());
-    v[8..12].copy_from_slice(&ssrc.to_be_bytes());
-    v.extend_from_slice(payload);
-    v
-}
-
-fn recv(s: &UdpSocket) -> Vec<u8> {
-    let mut buf = [0u8; 2048];
-    let n = s.recv(&mut buf).expect("an RTP packet");
-    buf[..n].to_vec()
-}
-
-fn wait_for(mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "condition not reached"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-const PCMU: Negotiated = Negotiated {
-    codec: Codec::Pcmu,
-    payload_type: 0,
-    telephone_event: Some(101),
-};
-const PCMA: Negotiated = Negotiated {
-    codec: Codec::Pcma,
-    payload_type: 8,
-    telephone_event: Some(96),
-};
-
-fn addr(port: u16) -> SocketAddr {
-    format!("127.0.0.1:{port}").parse().unwrap()
-}
 
 #[test]
 fn a_plain_caller_and_an_srtp_agent_talk_through_the_relay_and_the_tap_hears_both() {
-    let media = engine(35000, 35099);
+    let media = engine(35000, 35099, 1);
     let mut session = media.allocate("srtp-one-leg").unwrap();
     let mut digits = session.take_dtmf().unwrap();
     let (caller, agent) = (peer(), peer());
@@ -166,7 +109,7 @@ impl RecvTimeout for tokio::sync::mpsc::Receiver<char> {
 
 #[test]
 fn both_legs_srtp_each_with_its_own_keys_and_prompts_are_protected() {
-    let media = engine(35100, 35199);
+    let media = engine(35100, 35199, 1);
     let session = media.allocate("srtp-two-legs").unwrap();
     let (caller, agent) = (peer(), peer());
     let (c_phone, c_ours) = (SdesKey::generate(1), SdesKey::generate(1));
@@ -229,7 +172,7 @@ fn both_legs_srtp_each_with_its_own_keys_and_prompts_are_protected() {
 
 #[test]
 fn forged_tampered_replayed_and_plain_packets_are_dropped_counted_and_are_not_media() {
-    let media = engine(35200, 35299);
+    let media = engine(35200, 35299, 1);
     let session = media.allocate("srtp-hostile").unwrap();
     let (caller, agent, attacker) = (peer(), peer(), peer());
     let (phone_key, our_key) = (SdesKey::generate(1), SdesKey::generate(1));

@@ -130,6 +130,9 @@ pub struct World {
     finished: HashSet<CallId>,
     /// The case owner the next inbound call carries (routing by ownership).
     pub next_owner: Option<hotline_callflow::OwnerHint>,
+    /// How long the recorder takes to seal a recording (fsync, hash,
+    /// signature): 0 answers at once, more delivers the seal that much later.
+    pub seal_delay_ms: i64,
 }
 
 impl World {
@@ -158,6 +161,7 @@ impl World {
             bridged: HashMap::new(),
             finished: HashSet::new(),
             next_owner: None,
+            seal_delay_ms: 0,
         }
     }
 
@@ -593,16 +597,18 @@ impl World {
             }
             Command::CloseRecording { .. } => {
                 let path = format!("{id}.wav");
-                self.feed(
-                    id,
-                    Input::RecordingSealed(Sealed {
-                        path,
-                        sha256: format!("sha-{id}"),
-                        samples: 8_000,
-                        gaps: 0,
-                        gap_samples: 0,
-                    }),
-                );
+                let sealed = Input::RecordingSealed(Sealed {
+                    path,
+                    sha256: format!("sha-{id}"),
+                    samples: 8_000,
+                    gaps: 0,
+                    gap_samples: 0,
+                });
+                if self.seal_delay_ms > 0 {
+                    self.schedule(now + self.seal_delay_ms, Target::Call(id.clone()), sealed);
+                } else {
+                    self.feed(id, sealed);
+                }
             }
             Command::CheckMedia => {
                 let (caller_dead, agent_dead) =
