@@ -188,8 +188,9 @@ pub fn release(cfg: &Config, id: &str, reason: &str, who: &Credentials) -> Resul
     })
 }
 
-/// Records an access by someone who need not be a user (CLI export without
-/// `--user`): the operating-system account is named.
+/// Records a playback or export through the recording access service (the
+/// one HTTP uses), by someone who need not be a user (CLI export without
+/// `--user`: the operating-system account is named).
 pub fn audit_cli_access(
     cfg: &Config,
     id: &str,
@@ -198,18 +199,19 @@ pub fn audit_cli_access(
     who: Option<&Credentials>,
 ) -> Result<()> {
     crate::runtime()?.block_on(async {
-        let store = crate::open_store(cfg).await?;
+        let access = recording_access(cfg).await?;
         let name = match who {
             Some(c) => {
-                let p = authenticate(&store, c).await?;
+                let p = authenticate(access.store(), c).await?;
                 need(&p, Role::Supervisor, action)?;
                 p.audit_name()
             }
             None => os_user(),
         };
-        store
-            .append_audit(SystemClock.now_ms(), &name, action, Some(id), reason)
-            .await?;
+        access
+            .audit(&name, action, Some(id), reason, SystemClock.now_ms())
+            .await
+            .map_err(flagged)?;
         Ok(())
     })
 }
