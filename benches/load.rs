@@ -24,10 +24,11 @@
 //! (default `target/load/run-<epoch>.csv`). With `LOAD_SOAK=1` the run
 //! also fails unless, while the most calls were up, the engine's memory
 //! grew less than 5 % and its file descriptors and threads did not grow
-//! between the end of the warm-up and the plateau's end. The warm-up ends at
-//! 35 % of the plateau but never before the live KPIs' horizon (17 minutes
-//! after the first call: `KPI_HORIZON_MS`), while the KPIs still fill by
-//! design; a shorter soak has its memory printed, not judged.
+//! between the tenth of the plateau after the warm-up and the plateau's last
+//! tenth. The warm-up ends at 25 % of the plateau but never before the live
+//! KPIs' horizon (17 minutes after the first call: `KPI_HORIZON_MS`), while
+//! the KPIs still fill by design; a shorter soak has its memory printed, not
+//! judged.
 //!
 //! CPU is sampled every 200 ms (the engine from /proc/PID/stat, the whole
 //! machine from /proc/stat). Besides the average over the whole run (ramps
@@ -264,9 +265,11 @@ const KPI_HORIZON_MS: i64 =
 
 /// The soak's verdict on the plateau (the samples with at least 95 % of
 /// the calls up most of the time, their 90th percentile): memory, descriptors and threads after its warm-up
-/// against its end (the last 10 %). The warm-up is the tenth of the plateau
-/// ending at 35 % of it or at [`KPI_HORIZON_MS`] after the first call,
-/// whichever is later; a plateau too short for that still gets its
+/// against its end (the last 10 %). The warm-up ends at 25 % of the plateau
+/// or at [`KPI_HORIZON_MS`] after the first call, whichever is later, and
+/// the reference is the tenth of the plateau that follows it (memory
+/// filling by design until the horizon is the warm-up, not growth); a
+/// plateau too short for that still gets its
 /// descriptors and threads judged, and its memory growth printed, not
 /// judged. Fails loudly on growth.
 fn soak_verdict(samples: &[Sample], spans: &[(i64, i64)]) {
@@ -302,10 +305,10 @@ fn soak_verdict(samples: &[Sample], spans: &[(i64, i64)]) {
     };
     let first_call = spans.iter().map(|s| s.0).min().unwrap_or(a.at_ms);
     let horizon = (first_call + KPI_HORIZON_MS - a.at_ms) as f64 / span;
-    let warm_end = horizon.max(0.35);
-    let judged = warm_end <= 0.85;
+    let warm_end = horizon.max(0.25);
+    let judged = warm_end <= 0.8;
     let (warm, end) = if judged {
-        (window(warm_end - 0.1, warm_end), window(0.9, 1.0))
+        (window(warm_end, warm_end + 0.1), window(0.9, 1.0))
     } else {
         (window(0.25, 0.35), window(0.9, 1.0))
     };
