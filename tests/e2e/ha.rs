@@ -454,7 +454,7 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
     const BEFORE_KILL: Duration = Duration::from_secs(8);
     const AFTER_KILL: Duration = Duration::from_secs(25);
 
-    let pg = PgCluster::start();
+    let pg = start_pg();
     let url = pg.url();
     let (port_a, port_b) = (free_udp_port(), free_udp_port());
 

@@ -15,13 +15,13 @@ mod cases;
 mod quality_suite;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use hotline_core::{
     AgentId, CallEvent, CallId, CallType, EndedBy, EventKind, Outcome, Party, QueueId,
 };
 use hotline_store::{spawn_writer, Backend, Cdr, Store, StoreError};
+use hotline_testkit::{free_port, PgCluster};
 
 #[path = "suites/notify.rs"]
 mod notify_suite;
@@ -728,165 +728,6 @@ async fn writer_keeps_events_while_the_database_refuses_them() {
         50
     );
     assert_eq!((sink.pending(), sink.lost()), (0, 0));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A PostgreSQL cluster in a temp dir, stopped on drop.
-struct PgCluster {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    bin: PathBuf,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl PgCluster {
-    fn find_bin() -> Option<PathBuf> {
-        if let Ok(b) = std::env::var("HOTLINE_PG_BIN") {
-            return Some(PathBuf::from(b));
-        }
-        let mut bins: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .flatten()
-            .filter_map(|d| {
-                let v = d.file_name().to_string_lossy().parse::<u32>().ok()?;
-                let bin = d.path().join("bin");
-                bin.join("initdb").exists().then_some((v, bin))
-            })
-            .collect();
-        bins.sort();
-        bins.pop().map(|(_, b)| b)
-    }
-
-    fn cmd(&self, tool: &str) -> Command {
-        let exe = self.bin.join(tool);
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        }
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let out = self
-            .cmd(tool)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        assert!(
-            out.status.success(),
-            "{tool} {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn start() -> Option<PgCluster> {
-        let skip = std::env::var("HOTLINE_SKIP_PG").is_ok_and(|v| v == "1");
-        let Some(bin) = Self::find_bin() else {
-            if skip {
-                eprintln!("PostgreSQL binaries not found; skipped (HOTLINE_SKIP_PG=1)");
-                return None;
-            }
-            panic!(
-                "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin: \
-                 install the postgresql package, set HOTLINE_PG_BIN, or set HOTLINE_SKIP_PG=1 to skip"
-            );
-        };
-        let uid = Command::new("id").arg("-u").output().expect("id -u");
-        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-        let dir = tempfile::Builder::new()
-            .prefix("hotline-pg")
-            .tempdir()
-            .unwrap();
-        if as_postgres {
-            let st = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(st.success(), "chown of the PostgreSQL temp dir failed");
-        }
-        let c = PgCluster {
-            data: dir.path().join("data"),
-            _dir: dir,
-            bin,
-            port: free_port(),
-            as_postgres,
-        };
-        let data = c.data.to_string_lossy().into_owned();
-        c.run(
-            "initdb",
-            &[
-                "-D",
-                &data,
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        );
-        c.pg_start();
-        c.run(
-            "createdb",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &c.port.to_string(),
-                "-U",
-                "postgres",
-                "hotline_test",
-            ],
-        );
-        Some(c)
-    }
-
-    fn pg_start(&self) {
-        let data = self.data.to_string_lossy().into_owned();
-        let sock = self.data.parent().unwrap().to_string_lossy().into_owned();
-        let log = format!("{sock}/pg.log");
-        let opts = format!(
-            "-p {} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port
-        );
-        self.run(
-            "pg_ctl",
-            &[
-                "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &opts, "start",
-            ],
-        );
-    }
-
-    fn pg_stop(&self) {
-        let data = self.data.to_string_lossy().into_owned();
-        self.run("pg_ctl", &["-D", &data, "-w", "-m", "fast", "stop"]);
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/hotline_test", self.port)
-    }
-}
-
-impl Drop for PgCluster {
-    fn drop(&mut self) {
-        let data = self.data.to_string_lossy().into_owned();
-        let _ = self
-            .cmd("pg_ctl")
-            .args(["-D", &data, "-m", "immediate", "stop"])
-            .output();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
