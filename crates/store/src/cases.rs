@@ -14,6 +14,7 @@ use hotline_cases::{Severity, Stage, TransitionError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::paging::{Filter, PageQuery};
 use crate::{Store, StoreError};
 
 /// Largest page [`Store::case_page`] returns.
@@ -378,66 +379,34 @@ fn case_from_row(r: &AnyRow) -> Result<Case, StoreError> {
     })
 }
 
-enum Arg {
-    Int(i64),
-    Text(String),
-}
-
-fn case_where(f: &CaseFilter) -> (String, Vec<Arg>) {
-    let mut cond: Vec<String> = Vec::new();
-    let mut args: Vec<Arg> = Vec::new();
-    let mut push = |sql: &str, a: Arg| {
-        args.push(a);
-        cond.push(sql.replace("$?", &format!("${}", args.len())));
-    };
-    for (col, v) in [
+fn case_where(f: &CaseFilter) -> Filter {
+    let mut w = Filter::default();
+    w.text_eq([
         ("owner", &f.owner),
         ("number", &f.number),
         ("agent_concerned", &f.agent_concerned),
-    ] {
-        if let Some(v) = v {
-            push(&format!("{col} = $?"), Arg::Text(v.clone()));
-        }
-    }
+    ]);
     if let Some(s) = f.severity {
-        push("severity = $?", Arg::Text(s.as_str().into()));
+        w.text("severity = $?", s.as_str());
     }
     if let Some(s) = f.stage {
-        push("stage = $?", Arg::Text(s.as_str().into()));
+        w.text("stage = $?", s.as_str());
     }
     if let Some(t) = f.overdue_at {
-        push("replied_ms IS NULL AND deadline_ms <= $?", Arg::Int(t));
+        w.int("replied_ms IS NULL AND deadline_ms <= $?", t);
     }
     if let Some(t) = f.from_ms {
-        push("opened_ms >= $?", Arg::Int(t));
+        w.int("opened_ms >= $?", t);
     }
     if let Some(t) = f.to_ms {
-        push("opened_ms < $?", Arg::Int(t));
+        w.int("opened_ms < $?", t);
     }
     match f.status {
-        Some(CaseStatus::Open) => cond.push("closed_ms IS NULL".into()),
-        Some(CaseStatus::Closed) => cond.push("closed_ms IS NOT NULL".into()),
+        Some(CaseStatus::Open) => w.fixed("closed_ms IS NULL"),
+        Some(CaseStatus::Closed) => w.fixed("closed_ms IS NOT NULL"),
         None => {}
     }
-    let sql = if cond.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", cond.join(" AND "))
-    };
-    (sql, args)
-}
-
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    args: &[Arg],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    for a in args {
-        q = match a {
-            Arg::Int(i) => q.bind(*i),
-            Arg::Text(t) => q.bind(t.clone()),
-        };
-    }
-    q
+    w
 }
 
 async fn insert_step(
@@ -695,23 +664,15 @@ impl Store {
 
     /// One page of cases matching `f`, newest first, with the total.
     pub async fn case_page(&self, f: &CaseFilter) -> Result<CasePage, StoreError> {
-        let (cond, args) = case_where(f);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM cases{cond}");
-        let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &args)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let n = args.len();
-        let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM cases{cond} ORDER BY opened_ms DESC, id DESC LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        );
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
-            .bind(f.limit.clamp(1, MAX_CASE_PAGE))
-            .bind(f.offset.max(0))
-            .fetch_all(&self.pool)
-            .await?;
+        let q = PageQuery {
+            table: "cases",
+            columns: CASE_COLUMNS,
+            order_by: "opened_ms DESC, id DESC",
+            limit: f.limit,
+            max_limit: MAX_CASE_PAGE,
+            offset: f.offset,
+        };
+        let (total, rows) = self.page(&q, &case_where(f)).await?;
         let items = rows.iter().map(case_from_row).collect::<Result<_, _>>()?;
         Ok(CasePage { total, items })
     }

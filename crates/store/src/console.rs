@@ -1,6 +1,7 @@
 //! What the supervisor console reads and writes beyond events and CDRs: a
 //! filtered, paged CDR query and the run-time blacklist.
 
+use crate::paging::{Filter, PageQuery};
 use crate::{cdr_from_row, Cdr, Store, StoreError, CDR_COLUMNS};
 use sqlx::Row;
 
@@ -65,73 +66,37 @@ pub struct BlacklistRow {
     pub at_ms: i64,
 }
 
-enum Arg {
-    Int(i64),
-    Text(String),
-}
-
-fn where_clause(f: &CdrFilter) -> (String, Vec<Arg>) {
-    let mut cond: Vec<String> = Vec::new();
-    let mut args = Vec::new();
-    let mut push = |sql: &str, a: Arg, args: &mut Vec<Arg>| {
-        args.push(a);
-        cond.push(sql.replace("$?", &format!("${}", args.len())));
-    };
+fn where_clause(f: &CdrFilter) -> Filter {
+    let mut w = Filter::default();
     if let Some(t) = f.from_ms {
-        push("arrived_ms >= $?", Arg::Int(t), &mut args);
+        w.int("arrived_ms >= $?", t);
     }
     if let Some(t) = f.to_ms {
-        push("arrived_ms < $?", Arg::Int(t), &mut args);
+        w.int("arrived_ms < $?", t);
     }
-    for (col, v) in [
+    w.text_eq([
         ("caller", &f.caller),
         ("agent", &f.agent),
         ("queue", &f.queue),
         ("call_type", &f.call_type),
         ("outcome", &f.outcome),
-    ] {
-        if let Some(v) = v {
-            push(&format!("{col} = $?"), Arg::Text(v.clone()), &mut args);
-        }
-    }
-    let mut fixed = Vec::new();
+    ]);
     match f.marked {
-        Some(true) => fixed.push("call_id IN (SELECT call_id FROM marks)"),
-        Some(false) => fixed.push("call_id NOT IN (SELECT call_id FROM marks)"),
+        Some(true) => w.fixed("call_id IN (SELECT call_id FROM marks)"),
+        Some(false) => w.fixed("call_id NOT IN (SELECT call_id FROM marks)"),
         None => {}
     }
     match f.held {
-        Some(true) => {
-            fixed.push("call_id IN (SELECT call_id FROM marks WHERE released_ms IS NULL)")
-        }
+        Some(true) => w.fixed("call_id IN (SELECT call_id FROM marks WHERE released_ms IS NULL)"),
         Some(false) => {
-            fixed.push("call_id NOT IN (SELECT call_id FROM marks WHERE released_ms IS NULL)")
+            w.fixed("call_id NOT IN (SELECT call_id FROM marks WHERE released_ms IS NULL)")
         }
         None => {}
     }
     if f.recorded {
-        fixed.push("recording_path IS NOT NULL");
+        w.fixed("recording_path IS NOT NULL");
     }
-    cond.extend(fixed.into_iter().map(str::to_string));
-    let sql = if cond.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", cond.join(" AND "))
-    };
-    (sql, args)
-}
-
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    args: &[Arg],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    for a in args {
-        q = match a {
-            Arg::Int(i) => q.bind(*i),
-            Arg::Text(t) => q.bind(t.clone()),
-        };
-    }
-    q
+    w
 }
 
 fn blacklist_from_row(r: &sqlx::any::AnyRow) -> Result<BlacklistRow, StoreError> {
@@ -149,23 +114,15 @@ fn blacklist_from_row(r: &sqlx::any::AnyRow) -> Result<BlacklistRow, StoreError>
 impl Store {
     /// One page of CDRs matching `f`, newest first, with the total count.
     pub async fn cdr_page(&self, f: &CdrFilter) -> Result<CdrPage, StoreError> {
-        let (cond, args) = where_clause(f);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM cdrs{cond}");
-        let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)), &args)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let n = args.len();
-        let sql = format!(
-            "SELECT {CDR_COLUMNS} FROM cdrs{cond} ORDER BY arrived_ms DESC, call_id DESC LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
-        );
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &args)
-            .bind(f.limit.clamp(1, MAX_PAGE))
-            .bind(f.offset.max(0))
-            .fetch_all(&self.pool)
-            .await?;
+        let q = PageQuery {
+            table: "cdrs",
+            columns: CDR_COLUMNS,
+            order_by: "arrived_ms DESC, call_id DESC",
+            limit: f.limit,
+            max_limit: MAX_PAGE,
+            offset: f.offset,
+        };
+        let (total, rows) = self.page(&q, &where_clause(f)).await?;
         let items = rows.iter().map(cdr_from_row).collect::<Result<_, _>>()?;
         Ok(CdrPage { total, items })
     }

@@ -22,6 +22,7 @@ mod evidence;
 mod language;
 mod leases;
 mod notify;
+mod paging;
 pub mod quality;
 mod worklist;
 mod writer;
