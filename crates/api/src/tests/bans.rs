@@ -107,25 +107,10 @@ async fn world(bans: bool) -> W {
         dropped: Mutex::default(),
         gate: Mutex::default(),
     });
-    let (events, rx) = tokio::sync::mpsc::unbounded_channel();
-    std::mem::forget(events);
-    let api = crate::engine::Api {
-        console: console.clone(),
-        live: crate::engine::LiveKpis::spawn(rx, Default::default()),
-        agents: hotline_engine::control::AgentControl::detached(),
-        trunks: Default::default(),
-        tls: None,
-        console_routes: true,
-        worklist: None,
-        duty: None,
-        line_tests: Default::default(),
-        bans: if bans {
-            SipBans::new(book.clone())
-        } else {
-            SipBans::default()
-        },
-        cluster: None,
-    };
+    let mut api = crate::fuzzing::api_of(&console);
+    if bans {
+        api.bans = SipBans::new(book.clone());
+    }
     W {
         app: api.router(),
         console,
