@@ -181,6 +181,8 @@ fn main() -> std::process::ExitCode {
             }),
         )
         .with_writer(std::io::stderr)
+        // colours only on a terminal: a journal, a pipe or a file gets plain text
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::CheckConfig { path } => check_config(&path),

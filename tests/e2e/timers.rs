@@ -15,24 +15,6 @@ fn current_http_addr(h: &Hotline) -> String {
         .unwrap_or_else(|| panic!("no http= in a ready line\n{}", h.report()))
 }
 
-/// The log without its ANSI colours.
-fn plain(log: &str) -> String {
-    let mut out = String::with_capacity(log.len());
-    let mut chars = log.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn agent_state(addr: &str, agent: &str) -> serde_json::Value {
     let (status, body) = http(addr, "GET", "/api/agents");
     assert_eq!(status, 200, "{body}");
@@ -108,7 +90,7 @@ fn registrations_survive_a_restart_and_the_agent_is_rung_without_registering_aga
     });
     h.restart();
     assert!(
-        plain(&h.stderr())
+        h.stderr()
             .contains("registrations restored from the store restored=1 expired=1 skipped=3"),
         "{}",
         h.report()
