@@ -441,7 +441,8 @@ fn agent_phones(kam: &Kamailio, ids: &[&str]) -> Vec<SippProcess> {
 /// two nodes on loopback; four agents register through Kamailio; a call
 /// every 500 ms; SIGKILL the active node; new calls are answered by the
 /// survivor (≥ 99 % after the failover window), its ACD rings the agents
-/// through Kamailio (their Path), the dead node's calls end.
+/// through Kamailio (their Path), the dead node's calls end, and the
+/// survivor's /api/cluster (the wallboard) shows A down and every lease B's.
 #[test]
 fn ha_pair_survives_sigkill_of_the_active_node() {
     need_peers();
@@ -718,6 +719,39 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
         closed_all,
         "{open_now} calls of the dead node left open\n{}",
         b.report()
+    );
+    // what the wallboard shows (GET /api/cluster on the survivor): B is
+    // active, A is down, every queue's lease is B's, and B took over from A
+    let (status, body) = crate::http_with(
+        &b.http_addr(),
+        "GET",
+        "/api/cluster",
+        &[("Authorization", "Bearer test-token")],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(view["node"]["node_id"], "node-b", "{view}");
+    assert_eq!(view["node"]["active"], true, "{view}");
+    assert_eq!(view["database"], "ok", "{view}");
+    let nodes = view["nodes"].as_array().expect("nodes");
+    let node_a = nodes
+        .iter()
+        .find(|n| n["node_id"] == "node-a")
+        .unwrap_or_else(|| panic!("node A is not listed: {view}"));
+    assert_eq!(node_a["up"], false, "the dead node shows down: {view}");
+    let leases = view["leases"].as_array().expect("leases");
+    assert!(!leases.is_empty(), "{view}");
+    for l in leases {
+        assert_eq!(l["owner"], "node-b", "the queue's ACD moved: {view}");
+        assert_eq!(l["held"], true, "{view}");
+        assert_eq!(l["previous_owner"], "node-a", "{view}");
+    }
+    assert!(
+        view["node"]["take_overs"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["from"] == "node-a")),
+        "the take-over from node A is on record: {view}"
     );
     assert!(b.is_running(), "the survivor runs\n{}", b.report());
     b.stop();
