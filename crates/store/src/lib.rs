@@ -495,126 +495,44 @@ fn parse_ended_by(s: &str) -> Option<EndedBy> {
         .find(|e| ended_by_str(*e) == s)
 }
 
+/// The embedded migrations, `version "NNNN" "name"`: each is the file
+/// `migrations/{sqlite,postgres}/NNNN_name.sql` of the backend.
+macro_rules! embedded_migrations {
+    ($backend:expr; $($version:literal $file:literal $name:literal),* $(,)?) => {
+        vec![$(
+            Migration::new(
+                $version,
+                Cow::Borrowed($name),
+                MigrationType::Simple,
+                match $backend {
+                    Backend::Sqlite => include_str!(concat!(
+                        "../migrations/sqlite/", $file, "_", $name, ".sql"
+                    )),
+                    Backend::Postgres => include_str!(concat!(
+                        "../migrations/postgres/", $file, "_", $name, ".sql"
+                    )),
+                }
+                .into_sql_str(),
+                false,
+            )
+        ),*]
+    };
+}
+
 /// The embedded migrations of a backend.
 fn migrator(backend: Backend) -> Migrator {
-    let (init, evidence, console, cases, user_language) = match backend {
-        Backend::Sqlite => (
-            include_str!("../migrations/sqlite/0001_init.sql"),
-            include_str!("../migrations/sqlite/0002_evidence.sql"),
-            include_str!("../migrations/sqlite/0003_console.sql"),
-            include_str!("../migrations/sqlite/0004_cases.sql"),
-            include_str!("../migrations/sqlite/0007_user_language.sql"),
-        ),
-        Backend::Postgres => (
-            include_str!("../migrations/postgres/0001_init.sql"),
-            include_str!("../migrations/postgres/0002_evidence.sql"),
-            include_str!("../migrations/postgres/0003_console.sql"),
-            include_str!("../migrations/postgres/0004_cases.sql"),
-            include_str!("../migrations/postgres/0007_user_language.sql"),
-        ),
-    };
-    let quality = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0006_quality.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0006_quality.sql"),
-    };
-    let duty = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0008_duty.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0008_duty.sql"),
-    };
-    let worklist = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0005_worklist.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0005_worklist.sql"),
-    };
-    let notify = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0009_notify.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0009_notify.sql"),
-    };
-    let bindings = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0010_bindings.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0010_bindings.sql"),
-    };
-    let cluster = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0011_cluster.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0011_cluster.sql"),
-    };
-    Migrator::with_migrations(vec![
-        Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            init.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            2,
-            Cow::Borrowed("evidence"),
-            MigrationType::Simple,
-            evidence.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            3,
-            Cow::Borrowed("console"),
-            MigrationType::Simple,
-            console.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            4,
-            Cow::Borrowed("cases"),
-            MigrationType::Simple,
-            cases.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            5,
-            Cow::Borrowed("worklist"),
-            MigrationType::Simple,
-            worklist.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            6,
-            Cow::Borrowed("quality"),
-            MigrationType::Simple,
-            quality.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            7,
-            Cow::Borrowed("user_language"),
-            MigrationType::Simple,
-            user_language.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            8,
-            Cow::Borrowed("duty"),
-            MigrationType::Simple,
-            duty.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            9,
-            Cow::Borrowed("notify"),
-            MigrationType::Simple,
-            notify.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            10,
-            Cow::Borrowed("bindings"),
-            MigrationType::Simple,
-            bindings.into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            11,
-            Cow::Borrowed("cluster"),
-            MigrationType::Simple,
-            cluster.into_sql_str(),
-            false,
-        ),
+    Migrator::with_migrations(embedded_migrations![backend;
+        1 "0001" "init",
+        2 "0002" "evidence",
+        3 "0003" "console",
+        4 "0004" "cases",
+        5 "0005" "worklist",
+        6 "0006" "quality",
+        7 "0007" "user_language",
+        8 "0008" "duty",
+        9 "0009" "notify",
+        10 "0010" "bindings",
+        11 "0011" "cluster",
     ])
 }
 
@@ -670,6 +588,28 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_migration_file_of_both_backends_is_embedded_in_order() {
+        for (backend, dir) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
+            let mut on_disk: Vec<(i64, String)> =
+                std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter_map(|f| {
+                        let stem = f.strip_suffix(".sql")?;
+                        let (n, name) = stem.split_once('_')?;
+                        Some((n.parse().ok()?, name.to_string()))
+                    })
+                    .collect();
+            on_disk.sort();
+            let embedded: Vec<(i64, String)> = migrator(backend)
+                .iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect();
+            assert_eq!(embedded, on_disk, "{dir}");
+        }
+    }
 
     #[test]
     fn redacts_passwords() {
