@@ -21,6 +21,7 @@ mod cli;
 mod conformance;
 mod console;
 mod duty;
+mod edge_tls;
 mod grafana;
 mod ha;
 mod interop;
