@@ -346,6 +346,9 @@ pub struct SideStats {
     /// replay, plain RTP): dropped before anything looks at them, so they
     /// neither reach the relay or the recording nor count as media.
     pub srtp_refused: u64,
+    /// Times the phone on an SRTP leg changed its key (a re-INVITE with a
+    /// new `a=crypto`) and the leg was re-keyed.
+    pub srtp_rekeys: u64,
 }
 
 /// Counters of a session, for the log and tests.
@@ -381,6 +384,7 @@ struct SideCounters {
     oversized: AtomicU64,
     ssrc_changes: AtomicU64,
     srtp_refused: AtomicU64,
+    srtp_rekeys: AtomicU64,
 }
 
 impl SideCounters {
@@ -399,6 +403,7 @@ impl SideCounters {
             oversized: l(&self.oversized),
             ssrc_changes: l(&self.ssrc_changes),
             srtp_refused: l(&self.srtp_refused),
+            srtp_rekeys: l(&self.srtp_rekeys),
         }
     }
 }
@@ -1070,7 +1075,10 @@ impl Relay {
             Cmd::SrtpRekey(side, key) => {
                 if let Some(s) = self.leg_mut(side).srtp.as_mut() {
                     match s.rekey_inbound(&key) {
-                        Ok(true) => debug!(?side, "SRTP: the phone's new key is taken"),
+                        Ok(true) => {
+                            inc(&self.counters(side).srtp_rekeys);
+                            debug!(?side, "SRTP: the phone's new key is taken");
+                        }
                         Ok(false) => {}
                         Err(e) => debug!(?side, error = %e, "SRTP: the new key is refused"),
                     }
