@@ -37,6 +37,7 @@ mod routing;
 mod schedule;
 mod spans;
 mod srtp;
+mod srtp_customer;
 mod srtp_rekey;
 mod timers;
 mod tls;

@@ -213,13 +213,20 @@ fn a_caller_who_changes_its_srtp_key_in_a_re_invite_is_heard_under_both_keys() {
     agent.wait();
 
     let cdr = wait_cdrs(&h, 1).remove(0);
-    assert_eq!(cdr.agent.as_ref().map(|a| a.as_str()), Some("1001"), "{cdr:#?}");
+    assert_eq!(
+        cdr.agent.as_ref().map(|a| a.as_str()),
+        Some("1001"),
+        "{cdr:#?}"
+    );
     let rel = cdr.recording_path.as_deref().expect("recorded");
     let wav = Wav::read(&h.recordings_dir().join(rel));
     let left = wav.channel(0);
     // about 2 s of the caller's tone: 1 s under each key
     let windows = tone_windows(&left, 8000, 100, TONES);
-    let tone = windows.iter().filter(|w| **w == Some(CALLER_TONE_HZ)).count();
+    let tone = windows
+        .iter()
+        .filter(|w| **w == Some(CALLER_TONE_HZ))
+        .count();
     assert!(
         tone >= 17,
         "{tone} windows of 100 ms with the caller's tone (the second key's second lost?)\n{}",
@@ -227,7 +234,15 @@ fn a_caller_who_changes_its_srtp_key_in_a_re_invite_is_heard_under_both_keys() {
     );
 
     let ev = events(&h, &cdr.call_id);
-    let encrypted = find(&ev, |k| matches!(k, EventKind::MediaEncrypted { side: hotline_core::Side::Caller, .. }));
+    let encrypted = find(&ev, |k| {
+        matches!(
+            k,
+            EventKind::MediaEncrypted {
+                side: hotline_core::Side::Caller,
+                ..
+            }
+        )
+    });
     assert!(encrypted.is_some(), "{:?}", kinds(&ev));
     if let Some(EventKind::MediaEncrypted { suite, .. }) = encrypted.map(|e| &e.kind) {
         assert_eq!(suite, "AES_CM_128_HMAC_SHA1_80");

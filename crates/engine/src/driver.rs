@@ -5,6 +5,7 @@
 
 use crate::callback::CallbackConfig;
 use crate::control::{CallAction, ControlError, TalkingCall};
+use crate::customer_srtp;
 use crate::env::EngineEnv;
 use crate::routing;
 use crate::srtp_stats;
@@ -199,6 +200,8 @@ pub(crate) struct CallDriver {
     agent_srtp: HashMap<AgentId, (SdesKey, SdesKey)>,
     /// The agent whose leg the relay's agent side carries (its SRTP keys).
     srtp_bridged: Option<AgentId>,
+    /// Our SDES key in the INVITE to the customer (None: a plain offer).
+    customer_offer_key: Option<SdesKey>,
     /// SRTP legs to put in the event log (`media_encrypted`) once the call
     /// has its first event: (side, agent, suite).
     srtp_announce: Vec<(Side, Option<AgentId>, &'static str)>,
@@ -465,6 +468,7 @@ impl CallDriver {
             agent_offer_keys: HashMap::new(),
             agent_srtp: HashMap::new(),
             srtp_bridged: None,
+            customer_offer_key: None,
             srtp_announce: Vec::new(),
             recording: None,
             play_audio: None,
@@ -609,14 +613,33 @@ impl CallDriver {
             },
             Some(LegEvent::Reoffer { sdp }) => return self.srtp_reoffer(None, &sdp),
             Some(LegEvent::Answered { sdp: answer }) => {
-                let usable = match negotiate(&answer) {
-                    Ok((addr, n)) => {
+                let policy = self.ctx.cfg.srtp.default;
+                let ours = self.customer_offer_key.take();
+                let usable = match customer_srtp::answer(policy, ours.as_ref(), &answer) {
+                    Ok((addr, n, keys)) => {
                         if let Some(m) = &self.media {
+                            // the keys before the address: no packet slips through plain
+                            if let Some((ours, theirs)) = &keys {
+                                if let Err(e) = m.set_srtp(Side::Caller, Some((ours, theirs))) {
+                                    warn!(error = %e, "SRTP: cannot set up the customer's keys");
+                                }
+                                info!(
+                                    suite = theirs.suite.name(),
+                                    "SRTP on the customer leg (SDES)"
+                                );
+                                srtp_stats::counters().leg(Side::Caller);
+                                self.srtp_announce
+                                    .push((Side::Caller, None, theirs.suite.name()));
+                            }
                             m.set_remote(Side::Caller, addr, n);
                         }
+                        self.announce_srtp();
                         true
                     }
                     Err(e) => {
+                        if e.starts_with("SRTP") {
+                            srtp_stats::counters().refused(srtp_stats::RefusalReason::Answer);
+                        }
                         warn!(error = %e, "the customer answered with unusable SDP");
                         false
                     }
@@ -1368,14 +1391,32 @@ impl CallDriver {
                 .unwrap_or_else(|| "hotline".into()),
             display: Some("hotline".into()),
         };
-        let offer = sdp::build(
+        // the [media] srtp policy on the customer's leg too (keys only
+        // where they may travel: gateways and trunks are UDP/TCP)
+        let secure = match customer_srtp::offer(
+            self.ctx.cfg.srtp.default,
+            self.ctx.cfg.srtp.allow_without_tls,
+        ) {
+            Ok(s) => s,
+            Err(why) => {
+                warn!(%number, reason = why, "SRTP: the customer is not dialled");
+                srtp_stats::counters().refused(srtp_stats::RefusalReason::NoTls);
+                self.trunk = None;
+                return self.feed(failed(format!("SRTP: {why}")));
+            }
+        };
+        let offer = sdp::build_secure(
             self.ctx.cfg.media_ip,
             media.caller_port(),
             &[Codec::Pcmu, Codec::Pcma],
             Some(TELEPHONE_EVENT_PT),
             self.session_id,
             1,
+            secure
+                .as_ref()
+                .map(|(key, savp)| sdp::Secure { key, savp: *savp }),
         );
+        self.customer_offer_key = secure.map(|(k, _)| k);
         let (sent, contact) = match &target {
             DialTarget::Gateway(binding) => {
                 info!(%number, "calling the customer");

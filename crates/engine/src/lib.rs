@@ -17,6 +17,7 @@ pub mod callback;
 pub mod cluster;
 pub mod cluster_task;
 pub mod control;
+mod customer_srtp;
 mod driver;
 pub mod duty;
 mod env;
