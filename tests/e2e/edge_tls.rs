@@ -111,6 +111,8 @@ fn kamailio_run(tls_port: u16, cfg: &Path, list: &Path, wait: Duration) -> (Opti
     if status.is_none() {
         terminate(&mut child, Duration::from_secs(5));
     }
+    // reaped (terminate waited, or it exited): no zombie
+    let _ = child.wait();
     (
         status,
         std::fs::read_to_string(&log_path).unwrap_or_default(),

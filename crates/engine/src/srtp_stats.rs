@@ -81,12 +81,11 @@ fn side_index(side: Side) -> usize {
 
 impl SrtpCounters {
     const fn new() -> Self {
-        const Z: AtomicU64 = AtomicU64::new(0);
         SrtpCounters {
-            legs: [Z; 2],
-            refused: [Z; 5],
-            auth_failures: [Z; 2],
-            rekeys: [Z; 2],
+            legs: [const { AtomicU64::new(0) }; 2],
+            refused: [const { AtomicU64::new(0) }; 5],
+            auth_failures: [const { AtomicU64::new(0) }; 2],
+            rekeys: [const { AtomicU64::new(0) }; 2],
         }
     }
 
