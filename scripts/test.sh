@@ -7,7 +7,8 @@
 #   (a real SMTP server for the notification tests), a Chinese font
 #   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh),
 #   sipvicious 0.3.x from PyPI (the password guessing e2e), kamailio (the HA
-#   pair's edge proxy, tests/e2e/ha.rs).
+#   pair's edge proxy, tests/e2e/ha.rs) and kamailio-tls-modules (its TLS,
+#   tests/e2e/edge_tls.rs).
 #
 #   scripts/test.sh                 # everything
 #   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
@@ -22,6 +23,8 @@ for tool in sipp baresip sox; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 [[ -x /usr/sbin/kamailio ]] || command -v kamailio >/dev/null 2>&1 || missing+=("kamailio")
+# shellcheck disable=SC2012
+ls /usr/lib/*/kamailio/modules/tls.so >/dev/null 2>&1 || missing+=("kamailio-tls-modules")
 # shellcheck disable=SC2012
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=("postgresql")
@@ -49,7 +52,7 @@ if ((${#missing[@]})); then
         "${sudo[@]}" apt-get install -y --no-install-recommends \
             sip-tester baresip-core sox libasound2-dev postgresql \
             chromium chromium-driver fonts-wqy-microhei python3-aiosmtpd \
-            kamailio
+            kamailio kamailio-tls-modules
     fi
 fi
 

@@ -262,6 +262,8 @@ pub struct HotlineOptions {
     pub sip_toml: String,
     /// TOML lines inside `[storage]` (e.g. `database_url = "postgres://..."`).
     pub storage_toml: String,
+    /// TOML lines inside `[media]` (e.g. `srtp_allow_without_tls = true`).
+    pub media_toml: String,
     /// The SIP port to listen on (e.g. one a proxy's config already names);
     /// None = a free one.
     pub sip_port: Option<u16>,
@@ -288,6 +290,7 @@ impl Default for HotlineOptions {
             line_test_toml: "enabled = false".into(),
             sip_toml: String::new(),
             storage_toml: String::new(),
+            media_toml: String::new(),
             sip_port: None,
         }
     }
@@ -396,6 +399,7 @@ impl Hotline {
                 ("line_test_extra", options.line_test_toml.clone()),
                 ("sip_extra", options.sip_toml.clone()),
                 ("storage_extra", options.storage_toml.clone()),
+                ("media_extra", options.media_toml.clone()),
                 (
                     "greeting",
                     options
@@ -2264,6 +2268,7 @@ SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-1\r\nFro
             ("http_extra", String::new()),
             ("sip_extra", String::new()),
             ("storage_extra", String::new()),
+            ("media_extra", String::new()),
         ])
         .collect();
         let s = render_config(CONFIG_TEMPLATE, &vars);

@@ -138,4 +138,37 @@ fn a_required_agent_is_never_offered_plain_rtp_and_savp_over_udp_gets_488() {
         "no reason logged:\n{}",
         h.report()
     );
+    // the refusal is in the event log with its reason
+    let refused = all_events(&h)
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Rejected {
+                status: 488,
+                reason,
+            } => Some(reason),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("SRTP: ") && r.contains("TLS")),
+        "{refused:?}"
+    );
+    // ... and on /metrics, with the agent who was not rung
+    let (_, m) = http(&h.http_addr(), "GET", "/metrics");
+    for (line, min) in [
+        ("hotline_srtp_refusals_total{reason=\"no_tls\"} ", 2),
+        (
+            "hotline_srtp_refusals_total{reason=\"agent_not_on_tls\"} ",
+            1,
+        ),
+    ] {
+        let n: u64 = m
+            .lines()
+            .find_map(|l| l.strip_prefix(line))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line} not in /metrics:\n{m}"));
+        assert!(n >= min, "{line}{n}");
+    }
 }

@@ -226,6 +226,7 @@ fn refused(pki: &Pki, dir: &Path, want: &str) {
             ("http_extra", String::new()),
             ("sip_extra", String::new()),
             ("storage_extra", String::new()),
+            ("media_extra", String::new()),
             ("prompts_extra", String::new()),
             ("line_test_extra", "enabled = false".into()),
             (

@@ -350,7 +350,8 @@ async fn metrics(State(api): State<Api>) -> Response {
                 )],
                 hotline_metrics::prometheus::render(&s.since_start)
                     + &crate::bans::exposition(&api.bans)
-                    + &crate::cluster::exposition(api.cluster.as_ref()),
+                    + &crate::cluster::exposition(api.cluster.as_ref())
+                    + &hotline_engine::srtp_stats::exposition(),
             )
                 .into_response()
         }

@@ -571,6 +571,23 @@ pub enum EventKind {
         /// How long nothing came from it, ms.
         idle_ms: i64,
     },
+    /// SDES-SRTP on one leg of the call (RFC 4568 keys in the SDP, RFC 3711
+    /// on the wire): the relay authenticates and decrypts what comes from
+    /// that phone and encrypts what goes to it; the recording is written
+    /// from the plain audio. The event's `agent` names the agent's leg.
+    MediaEncrypted {
+        /// The leg: `caller` or `agent`.
+        side: crate::Side,
+        /// The crypto suite, e.g. `AES_CM_128_HMAC_SHA1_80`.
+        suite: String,
+    },
+    /// The phone on an SRTP leg changed its key in a re-INVITE or UPDATE
+    /// (RFC 4568 §7.1.4): the relay takes the new key (the old one until
+    /// the first packet under the new key).
+    MediaRekeyed {
+        /// The leg: `caller` or `agent`.
+        side: crate::Side,
+    },
     /// Routing by ownership: the caller has an open complaint case and its
     /// owner (the event's `agent`) was rung first (`offered`), or was not
     /// free within the wait (`wait_over`) or not logged in
@@ -703,6 +720,8 @@ impl EventKind {
             EventKind::Overflowed { .. } => "overflowed",
             EventKind::MediaTimeout { .. } => "media_timeout",
             EventKind::OneWayAudio { .. } => "one_way_audio",
+            EventKind::MediaEncrypted { .. } => "media_encrypted",
+            EventKind::MediaRekeyed { .. } => "media_rekeyed",
             EventKind::SessionExpired { .. } => "session_expired",
             EventKind::WorkItemOverdue { .. } => "work_item_overdue",
             EventKind::Held { .. } => "held",

@@ -5,11 +5,13 @@
 
 use crate::callback::CallbackConfig;
 use crate::control::{CallAction, ControlError, TalkingCall};
+use crate::customer_srtp;
 use crate::env::EngineEnv;
 use crate::routing;
+use crate::srtp_stats;
 use crate::EngineConfig;
 use hotline_callflow::{Action, Call, Command, Input, LegInput, Sealed, ToController};
-use hotline_core::{AgentId, CallEvent, CallId, Clock, Party, Side};
+use hotline_core::{AgentId, CallEvent, CallId, Clock, EventKind, Party, Side};
 use hotline_media::prompt::Prompt;
 use hotline_media::sdp::{self, Negotiated};
 use hotline_media::srtp::{self, SdesKey, SrtpPolicy};
@@ -22,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{debug, info, info_span, warn, Instrument};
 
 /// RTP payload type we offer agents for telephone-event.
 pub(crate) const TELEPHONE_EVENT_PT: u8 = 101;
@@ -196,6 +198,13 @@ pub(crate) struct CallDriver {
     agent_offer_keys: HashMap<AgentId, SdesKey>,
     /// Each answered agent leg's SRTP keys (ours, the phone's).
     agent_srtp: HashMap<AgentId, (SdesKey, SdesKey)>,
+    /// The agent whose leg the relay's agent side carries (its SRTP keys).
+    srtp_bridged: Option<AgentId>,
+    /// Our SDES key in the INVITE to the customer (None: a plain offer).
+    customer_offer_key: Option<SdesKey>,
+    /// SRTP legs to put in the event log (`media_encrypted`) once the call
+    /// has its first event: (side, agent, suite).
+    srtp_announce: Vec<(Side, Option<AgentId>, &'static str)>,
     recording: Option<RecordingHandle>,
     play_audio: Option<Prompt>,
     /// RTP packets received from (caller, agent) at the last media check.
@@ -216,15 +225,16 @@ pub(crate) struct CallDriver {
 }
 
 /// An INVITE's offer checked: the media session (its `side` facing the
-/// offerer: the caller, or an agent who dials out) and our answer, or the
-/// status and reason to refuse the call with.
+/// offerer: the caller, or an agent who dials out), our answer and the
+/// SRTP suite of that leg (None: plain RTP), or the status and reason to
+/// refuse the call with.
 fn accept_offer(
     ctx: &CallCtx,
     id: &CallId,
     inbound: &InboundCall,
     side: Side,
     policy: SrtpPolicy,
-) -> Result<(MediaSession, String), (u16, String)> {
+) -> Result<(MediaSession, String, Option<&'static str>), (u16, String)> {
     if !inbound.offer_is_sdp || inbound.offer.is_empty() {
         return Err((488, "an SDP offer is required".into()));
     }
@@ -242,6 +252,7 @@ fn accept_offer(
         }
         srtp::Negotiated::Refuse(why) => {
             warn!(?side, %policy, tls = inbound.secure, reason = why, "SRTP: offer refused (488)");
+            srtp_stats::counters().refused(srtp_stats::RefusalReason::of(why));
             return Err((488, format!("SRTP: {why}")));
         }
     };
@@ -255,6 +266,7 @@ fn accept_offer(
             return Err((488, format!("SRTP: {e}")));
         }
         info!(?side, suite = theirs.suite.name(), "SRTP on the leg (SDES)");
+        srtp_stats::counters().leg(side);
     }
     media.set_remote(
         side,
@@ -277,7 +289,7 @@ fn accept_offer(
             savp: offer.savp,
         }),
     );
-    Ok((media, answer))
+    Ok((media, answer, keys.map(|(_, theirs)| theirs.suite.name())))
 }
 
 impl CallDriver {
@@ -291,9 +303,13 @@ impl CallDriver {
         let now = ctx.clock.now_ms();
         info!(caller = %inbound.caller.number, dialled = %inbound.dialled, "call arrived");
         let numbered = ctx.cfg.numbers.iter().any(|n| n == &inbound.dialled);
+        let mut caller_suite = None;
         let (media, caller_sdp, verdict) = if numbered {
             match accept_offer(&ctx, &id, &inbound, Side::Caller, ctx.cfg.srtp.default) {
-                Ok((m, answer)) => (Some(m), Some(answer), Ok(())),
+                Ok((m, answer, suite)) => {
+                    caller_suite = suite;
+                    (Some(m), Some(answer), Ok(()))
+                }
                 Err(e) => (None, None, Err(e)),
             }
         } else {
@@ -332,6 +348,9 @@ impl CallDriver {
             session_id(&id),
         );
         d.caller_sdp = caller_sdp;
+        if let Some(suite) = caller_suite {
+            d.srtp_announce.push((Side::Caller, None, suite));
+        }
         if let Some(mut m) = media {
             d.dtmf = m.take_dtmf();
             d.media = Some(m);
@@ -371,6 +390,7 @@ impl CallDriver {
     ) -> Self {
         let now = ctx.clock.now_ms();
         info!(%number, "agent dials out");
+        let mut own_suite = None;
         let (media, agent_sdp, verdict) = match accept_offer(
             &ctx,
             &id,
@@ -378,7 +398,10 @@ impl CallDriver {
             Side::Agent,
             ctx.cfg.srtp.for_agent(&agent),
         ) {
-            Ok((m, sdp)) => (Some(m), Some(sdp), Ok(())),
+            Ok((m, sdp, suite)) => {
+                own_suite = suite;
+                (Some(m), Some(sdp), Ok(()))
+            }
             Err(e) => (None, None, Err(e)),
         };
         let call_type = ctx
@@ -404,6 +427,10 @@ impl CallDriver {
         d.outbound = true;
         d.agent_sdp = agent_sdp;
         d.media = media;
+        if let Some(suite) = own_suite {
+            d.srtp_announce
+                .push((Side::Agent, Some(agent.clone()), suite));
+        }
         d.legs.push((agent, AgentLeg::In(inbound)));
         d
     }
@@ -440,6 +467,9 @@ impl CallDriver {
             agent_media: HashMap::new(),
             agent_offer_keys: HashMap::new(),
             agent_srtp: HashMap::new(),
+            srtp_bridged: None,
+            customer_offer_key: None,
+            srtp_announce: Vec::new(),
             recording: None,
             play_audio: None,
             media_counts: None,
@@ -489,7 +519,11 @@ impl CallDriver {
         }
         let id = self.call.id().clone();
         if let Some(m) = &self.media {
-            info!(stats = ?m.stats(), "media stats");
+            let stats = m.stats();
+            info!(?stats, "media stats");
+            for (side, s) in [(Side::Caller, stats.caller), (Side::Agent, stats.agent)] {
+                srtp_stats::counters().call_ended(side, s.srtp_refused, s.srtp_rekeys);
+            }
         }
         self.ctx
             .controller
@@ -577,15 +611,35 @@ impl CallDriver {
                 Some(d) => Input::Digit(d),
                 None => return,
             },
+            Some(LegEvent::Reoffer { sdp }) => return self.srtp_reoffer(None, &sdp),
             Some(LegEvent::Answered { sdp: answer }) => {
-                let usable = match negotiate(&answer) {
-                    Ok((addr, n)) => {
+                let policy = self.ctx.cfg.srtp.default;
+                let ours = self.customer_offer_key.take();
+                let usable = match customer_srtp::answer(policy, ours.as_ref(), &answer) {
+                    Ok((addr, n, keys)) => {
                         if let Some(m) = &self.media {
+                            // the keys before the address: no packet slips through plain
+                            if let Some((ours, theirs)) = &keys {
+                                if let Err(e) = m.set_srtp(Side::Caller, Some((ours, theirs))) {
+                                    warn!(error = %e, "SRTP: cannot set up the customer's keys");
+                                }
+                                info!(
+                                    suite = theirs.suite.name(),
+                                    "SRTP on the customer leg (SDES)"
+                                );
+                                srtp_stats::counters().leg(Side::Caller);
+                                self.srtp_announce
+                                    .push((Side::Caller, None, theirs.suite.name()));
+                            }
                             m.set_remote(Side::Caller, addr, n);
                         }
+                        self.announce_srtp();
                         true
                     }
                     Err(e) => {
+                        if e.starts_with("SRTP") {
+                            srtp_stats::counters().refused(srtp_stats::RefusalReason::Answer);
+                        }
                         warn!(error = %e, "the customer answered with unusable SDP");
                         false
                     }
@@ -754,6 +808,7 @@ impl CallDriver {
             }
             Some(LegEvent::RemoteHold { held }) => LegInput::RemoteHold { held },
             Some(LegEvent::Refer { target }) => LegInput::Refer { target },
+            Some(LegEvent::Reoffer { sdp }) => return self.srtp_reoffer(Some(&agent), &sdp),
             Some(e) if e.keeps_the_leg_up() => return,
             other => {
                 self.legs.remove(i);
@@ -763,6 +818,66 @@ impl CallDriver {
             }
         };
         self.feed(Input::Agent { agent, event });
+    }
+
+    /// Puts the SRTP legs set up so far in the event log (`media_encrypted`).
+    fn announce_srtp(&mut self) {
+        for (side, agent, suite) in std::mem::take(&mut self.srtp_announce) {
+            self.ctx.publish(CallEvent {
+                at_ms: self.ctx.clock.now_ms(),
+                call_id: Some(self.call.id().clone()),
+                agent,
+                queue: None,
+                kind: EventKind::MediaEncrypted {
+                    side,
+                    suite: suite.to_string(),
+                },
+            });
+        }
+    }
+
+    /// A re-offer with an `a=crypto` key from the caller (`None`) or an
+    /// agent (RFC 4568 §7.1.4: a phone may change its key in a re-INVITE):
+    /// a new key re-keys that leg of the relay (the old key is taken until
+    /// the first packet under the new one). Plain legs are left alone.
+    fn srtp_reoffer(&mut self, agent: Option<&AgentId>, sdp: &[u8]) {
+        let Some(key) = std::str::from_utf8(sdp).ok().and_then(srtp::offered_key) else {
+            return;
+        };
+        let Some(m) = &self.media else {
+            return;
+        };
+        match agent {
+            None => {
+                // a no-op on a plain leg, and for the same key
+                debug!(
+                    suite = key.suite.name(),
+                    "SRTP: the caller's re-offer carries a key"
+                );
+                m.rekey_srtp(Side::Caller, &key);
+            }
+            Some(a) => {
+                let Some((_, theirs)) = self.agent_srtp.get_mut(a) else {
+                    return;
+                };
+                if *theirs == key {
+                    return;
+                }
+                *theirs = key.clone();
+                if self.srtp_bridged.as_ref() == Some(a) {
+                    m.rekey_srtp(Side::Agent, &key);
+                }
+                info!(agent = %a, suite = key.suite.name(), "SRTP: the agent's phone changed its key (re-INVITE): re-keyed");
+                let call_id = self.call.id().clone();
+                self.ctx.publish(CallEvent {
+                    at_ms: self.ctx.clock.now_ms(),
+                    call_id: Some(call_id),
+                    agent: Some(a.clone()),
+                    queue: None,
+                    kind: EventKind::MediaRekeyed { side: Side::Agent },
+                });
+            }
+        }
     }
 
     /// An agent's answer to our INVITE: where its RTP goes and what it
@@ -776,7 +891,7 @@ impl CallDriver {
         let a = sdp::parse(answer).map_err(|e| e.to_string())?;
         let n = sdp::negotiate(&a).map_err(|e| e.to_string())?;
         self.agent_srtp.remove(agent);
-        match self.agent_offer_keys.get(agent) {
+        match self.agent_offer_keys.get(agent).cloned() {
             // a plain offer: a key or RTP/SAVP in the answer is not ours to take
             None if a.savp => return Err("RTP/SAVP answer to a plain RTP offer".into()),
             None => {}
@@ -787,17 +902,26 @@ impl CallDriver {
                     srtp::Negotiated::Plain => {}
                     srtp::Negotiated::Srtp(theirs) => {
                         if theirs.suite != ours.suite {
+                            srtp_stats::counters().refused(srtp_stats::RefusalReason::Answer);
                             return Err(format!(
                                 "SRTP: the answer's suite {} is not the one offered",
                                 theirs.suite.name()
                             ));
                         }
                         info!(agent = %agent, suite = theirs.suite.name(), "SRTP on the agent leg (SDES)");
+                        srtp_stats::counters().leg(Side::Agent);
+                        self.srtp_announce.push((
+                            Side::Agent,
+                            Some(agent.clone()),
+                            theirs.suite.name(),
+                        ));
+                        self.announce_srtp();
                         self.agent_srtp
                             .insert(agent.clone(), (ours.clone(), theirs));
                     }
                     srtp::Negotiated::Refuse(why) => {
                         warn!(agent = %agent, %policy, reason = why, "SRTP: the agent's answer is refused");
+                        srtp_stats::counters().refused(srtp_stats::RefusalReason::Answer);
                         return Err(format!("SRTP: {why}"));
                     }
                 }
@@ -879,6 +1003,7 @@ impl CallDriver {
                             // the leg's own keys, or plain RTP (a transfer
                             // from an SRTP agent to a plain one)
                             let keys = self.agent_srtp.get(&a).map(|(o, t)| (o, t));
+                            self.srtp_bridged = Some(a.clone());
                             if let Err(e) = m.set_srtp(Side::Agent, keys) {
                                 warn!(agent = %a, error = %e, "SRTP: cannot set up the keys");
                             }
@@ -1024,7 +1149,10 @@ impl CallDriver {
                         .await
                         .ok();
                 }
-                Command::Emit(e) => self.ctx.publish(e),
+                Command::Emit(e) => {
+                    self.ctx.publish(e);
+                    self.announce_srtp();
+                }
                 Command::InviteSupervisor { supervisor } => {
                     self.invite_supervisor(supervisor).await
                 }
@@ -1263,14 +1391,32 @@ impl CallDriver {
                 .unwrap_or_else(|| "hotline".into()),
             display: Some("hotline".into()),
         };
-        let offer = sdp::build(
+        // the [media] srtp policy on the customer's leg too (keys only
+        // where they may travel: gateways and trunks are UDP/TCP)
+        let secure = match customer_srtp::offer(
+            self.ctx.cfg.srtp.default,
+            self.ctx.cfg.srtp.allow_without_tls,
+        ) {
+            Ok(s) => s,
+            Err(why) => {
+                warn!(%number, reason = why, "SRTP: the customer is not dialled");
+                srtp_stats::counters().refused(srtp_stats::RefusalReason::NoTls);
+                self.trunk = None;
+                return self.feed(failed(format!("SRTP: {why}")));
+            }
+        };
+        let offer = sdp::build_secure(
             self.ctx.cfg.media_ip,
             media.caller_port(),
             &[Codec::Pcmu, Codec::Pcma],
             Some(TELEPHONE_EVENT_PT),
             self.session_id,
             1,
+            secure
+                .as_ref()
+                .map(|(key, savp)| sdp::Secure { key, savp: *savp }),
         );
+        self.customer_offer_key = secure.map(|(k, _)| k);
         let (sent, contact) = match &target {
             DialTarget::Gateway(binding) => {
                 info!(%number, "calling the customer");

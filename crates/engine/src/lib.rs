@@ -17,6 +17,7 @@ pub mod callback;
 pub mod cluster;
 pub mod cluster_task;
 pub mod control;
+mod customer_srtp;
 mod driver;
 pub mod duty;
 mod env;
@@ -27,6 +28,7 @@ pub mod owners;
 pub mod restart;
 pub mod routing;
 pub mod schedule;
+pub mod srtp_stats;
 pub mod trunks;
 pub mod zh;
 
@@ -620,6 +622,8 @@ impl Shell {
                         let all = contacts.len();
                         contacts.retain(|b| b.transport == hotline_sip::SipTransport::Tls);
                         if contacts.is_empty() && all > 0 {
+                            srtp_stats::counters()
+                                .refused(srtp_stats::RefusalReason::AgentNotOnTls);
                             warn!(agent = %agent, "SRTP required for the agent but the phone is not registered over TLS: not rung");
                         }
                     }

@@ -313,6 +313,7 @@ enum Cmd {
     MonitorMode(MonitorMode),
     StopMonitor,
     Srtp(Side, Option<Box<SrtpSession>>),
+    SrtpRekey(Side, Box<SdesKey>),
 }
 
 /// Packet counters of one side of a session.
@@ -345,6 +346,9 @@ pub struct SideStats {
     /// replay, plain RTP): dropped before anything looks at them, so they
     /// neither reach the relay or the recording nor count as media.
     pub srtp_refused: u64,
+    /// Times the phone on an SRTP leg changed its key (a re-INVITE with a
+    /// new `a=crypto`) and the leg was re-keyed.
+    pub srtp_rekeys: u64,
 }
 
 /// Counters of a session, for the log and tests.
@@ -380,6 +384,7 @@ struct SideCounters {
     oversized: AtomicU64,
     ssrc_changes: AtomicU64,
     srtp_refused: AtomicU64,
+    srtp_rekeys: AtomicU64,
 }
 
 impl SideCounters {
@@ -398,6 +403,7 @@ impl SideCounters {
             oversized: l(&self.oversized),
             ssrc_changes: l(&self.ssrc_changes),
             srtp_refused: l(&self.srtp_refused),
+            srtp_rekeys: l(&self.srtp_rekeys),
         }
     }
 }
@@ -447,6 +453,7 @@ impl std::fmt::Debug for Cmd {
             Cmd::MonitorMode(..) => "MonitorMode",
             Cmd::StopMonitor => "StopMonitor",
             Cmd::Srtp(..) => "Srtp",
+            Cmd::SrtpRekey(..) => "SrtpRekey",
         })
     }
 }
@@ -557,6 +564,15 @@ impl MediaSession {
         };
         self.send(Cmd::Srtp(side, session));
         Ok(())
+    }
+
+    /// The phone on `side` changed its SRTP key (a re-INVITE or UPDATE
+    /// with a new `a=crypto`): what it sends must now authenticate with
+    /// `remote`; packets under its old key are still taken until the first
+    /// one under the new key arrives (see [`SrtpSession::rekey_inbound`]).
+    /// Our key stays. Nothing happens on a plain leg.
+    pub fn rekey_srtp(&self, side: Side, remote: &SdesKey) {
+        self.send(Cmd::SrtpRekey(side, Box::new(remote.clone())));
     }
 
     /// Sets where the monitor leg's RTP goes and what it speaks (the
@@ -1056,6 +1072,18 @@ impl Relay {
                 }
             }
             Cmd::Srtp(side, session) => self.leg_mut(side).srtp = session,
+            Cmd::SrtpRekey(side, key) => {
+                if let Some(s) = self.leg_mut(side).srtp.as_mut() {
+                    match s.rekey_inbound(&key) {
+                        Ok(true) => {
+                            inc(&self.counters(side).srtp_rekeys);
+                            debug!(?side, "SRTP: the phone's new key is taken");
+                        }
+                        Ok(false) => {}
+                        Err(e) => debug!(?side, error = %e, "SRTP: the new key is refused"),
+                    }
+                }
+            }
             Cmd::StopMonitor => {
                 self.monitor = None;
                 self.fifos.iter_mut().for_each(SourceFifo::clear);
@@ -1143,7 +1171,14 @@ impl Relay {
             return;
         }
         if is_rtcp(data) {
-            // SRTCP too: RTCP is not relayed, so it is not decrypted
+            // RTCP is not relayed; on an SRTP leg it must authenticate
+            // (SRTCP), a forged or replayed one is counted as refused
+            if let Some(s) = from.srtp.as_mut() {
+                if s.unprotect_rtcp(data).is_err() {
+                    inc(&c.srtp_refused);
+                    return;
+                }
+            }
             inc(&c.rtcp);
             return;
         }

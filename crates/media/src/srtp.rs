@@ -379,6 +379,13 @@ pub struct SrtpSession {
     ssrcs: Vec<u32>,
     /// Packets refused (authentication, replay, not RTP).
     refused: u64,
+    /// The phone's previous key after a re-key (a re-INVITE with a new
+    /// `a=crypto`), with its SSRCs: packets still in flight under it are
+    /// taken until the first one under the new key authenticates, then it
+    /// is dropped.
+    previous: Option<(Context, Vec<u32>)>,
+    /// SRTCP packets that authenticated.
+    rtcp_ok: u64,
 }
 
 impl fmt::Debug for SrtpSession {
@@ -386,6 +393,7 @@ impl fmt::Debug for SrtpSession {
         f.debug_struct("SrtpSession")
             .field("ssrcs", &self.ssrcs)
             .field("refused", &self.refused)
+            .field("rekeying", &self.previous.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -410,7 +418,79 @@ impl SrtpSession {
             remote: remote.clone(),
             ssrcs: Vec::new(),
             refused: 0,
+            previous: None,
+            rtcp_ok: 0,
         })
+    }
+
+    /// The phone's new key (RFC 4568 §7.1.4: a re-INVITE or UPDATE whose
+    /// offer carries another `a=crypto`): a new inbound context. Packets
+    /// under the old key are still taken until the first packet under the
+    /// new one authenticates; then the old context is dropped. Our own key
+    /// and outbound context (its rollover counter) stay. `Ok(false)`: the
+    /// same key as now, nothing changed.
+    pub fn rekey_inbound(&mut self, remote: &SdesKey) -> Result<bool, SrtpError> {
+        if remote.key == self.remote.key
+            && remote.salt == self.remote.salt
+            && remote.suite == self.remote.suite
+        {
+            return Ok(false);
+        }
+        let fresh = context(remote)?;
+        let old = std::mem::replace(&mut self.inbound, fresh);
+        let ssrcs = std::mem::take(&mut self.ssrcs);
+        self.previous = Some((old, ssrcs));
+        self.remote = remote.clone();
+        Ok(true)
+    }
+
+    /// Whether packets under the phone's previous key are still taken (a
+    /// re-key waiting for the first packet under the new one).
+    pub fn rekeying(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// SRTCP packets that authenticated so far.
+    pub fn rtcp_ok(&self) -> u64 {
+        self.rtcp_ok
+    }
+
+    /// The plain RTCP of an SRTCP packet (RFC 3711 §3.4: the 80-bit tag
+    /// for both suites, the E flag and SRTCP index); an error, counted as
+    /// refused, when it does not authenticate or is replayed. Under the
+    /// previous key while a re-key waits.
+    pub fn unprotect_rtcp(&mut self, srtcp: &[u8]) -> Result<Vec<u8>, SrtpError> {
+        // header (8) + E|index (4) + tag (10)
+        if srtcp.len() < 8 + 4 + TAG_LEN || srtcp[0] >> 6 != 2 {
+            self.refused += 1;
+            return Err(SrtpError::Packet("not an SRTCP packet".into()));
+        }
+        // E = 0 (RFC 3711 §3.4, "unencrypted SRTCP") is never negotiated by
+        // us, and webrtc-srtp 0.17 returns such a packet WITHOUT checking
+        // its tag: refused here before it gets there
+        if srtcp[srtcp.len() - TAG_LEN - 4] & 0x80 == 0 {
+            self.refused += 1;
+            return Err(SrtpError::Packet("SRTCP without the E flag".into()));
+        }
+        let ssrc = u32::from_be_bytes([srtcp[4], srtcp[5], srtcp[6], srtcp[7]]);
+        match self.inbound.decrypt_rtcp(srtcp) {
+            Ok(p) => {
+                self.rtcp_ok += 1;
+                Ok(p.to_vec())
+            }
+            Err(e) => {
+                if let Some((prev, ssrcs)) = self.previous.as_mut() {
+                    if ssrcs.contains(&ssrc) {
+                        if let Ok(p) = prev.decrypt_rtcp(srtcp) {
+                            self.rtcp_ok += 1;
+                            return Ok(p.to_vec());
+                        }
+                    }
+                }
+                self.refused += 1;
+                Err(SrtpError::Packet(e.to_string()))
+            }
+        }
     }
 
     /// Packets refused so far.
@@ -422,6 +502,14 @@ impl SrtpSession {
     pub fn protect(&mut self, rtp: &[u8]) -> Result<Vec<u8>, SrtpError> {
         self.outbound
             .encrypt_rtp(rtp)
+            .map(|b| b.to_vec())
+            .map_err(|e| SrtpError::Packet(e.to_string()))
+    }
+
+    /// SRTCP of a plain RTCP packet (encrypted, E = 1, index, 80-bit tag).
+    pub fn protect_rtcp(&mut self, rtcp: &[u8]) -> Result<Vec<u8>, SrtpError> {
+        self.outbound
+            .encrypt_rtcp(rtcp)
             .map(|b| b.to_vec())
             .map_err(|e| SrtpError::Packet(e.to_string()))
     }
@@ -456,9 +544,22 @@ impl SrtpSession {
                 if !self.ssrcs.contains(&ssrc) {
                     self.ssrcs.push(ssrc);
                 }
+                // the first packet under a new key: the old one is done
+                self.previous = None;
                 Ok(p.to_vec())
             }
-            Err(e) => fail(self, e.to_string()),
+            Err(e) => {
+                // in flight under the previous key (a re-key), on a stream
+                // it knew: taken
+                if let Some((prev, ssrcs)) = self.previous.as_mut() {
+                    if ssrcs.contains(&ssrc) {
+                        if let Ok(p) = prev.decrypt_rtp(srtp) {
+                            return Ok(p.to_vec());
+                        }
+                    }
+                }
+                fail(self, e.to_string())
+            }
         }
     }
 }
@@ -657,6 +758,126 @@ mod tests {
             assert!(e.len() < 200, "{e}");
         }
         assert_eq!(Required.to_string(), "required");
+    }
+
+    /// An RTCP receiver report (RFC 3550 §6.4.2) with one report block.
+    fn rtcp_rr(ssrc: u32) -> Vec<u8> {
+        let mut p = vec![0x81, 201, 0, 7];
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(&[0x11; 24]);
+        p
+    }
+
+    /// A phone's session under `key`, protecting with it what it sends.
+    fn phone_with(key: &SdesKey, ours: &SdesKey) -> SrtpSession {
+        SrtpSession::new(key, ours).unwrap()
+    }
+
+    #[test]
+    fn a_rekey_takes_the_new_key_and_drops_the_old_one_after_the_switch() {
+        let ours = SdesKey::generate(1);
+        let old = SdesKey::generate(1);
+        let new = SdesKey::generate(2);
+        let mut hotline = SrtpSession::new(&ours, &old).unwrap();
+        let mut phone_old = phone_with(&old, &ours);
+        let payload = [0x33u8; 160];
+        for seq in 0..50u16 {
+            let p = rtp(seq, 0xabcd, &payload);
+            assert_eq!(
+                hotline.unprotect(&phone_old.protect(&p).unwrap()).unwrap(),
+                p
+            );
+        }
+        // the same key again (a re-INVITE for hold): nothing changes
+        assert!(!hotline.rekey_inbound(&old).unwrap());
+        assert!(!hotline.rekeying());
+        // a new key: packets in flight under the old one are still taken
+        assert!(hotline.rekey_inbound(&new).unwrap());
+        assert!(hotline.rekeying());
+        let late = rtp(50, 0xabcd, &payload);
+        let late_s = phone_old.protect(&late).unwrap();
+        let later = rtp(51, 0xabcd, &payload);
+        let later_s = phone_old.protect(&later).unwrap();
+        assert_eq!(hotline.unprotect(&late_s).unwrap(), late);
+        // ... but not replayed under it
+        assert!(hotline.unprotect(&late_s).is_err());
+        // the phone switches (same SSRC, sequence goes on)
+        let mut phone_new = phone_with(&new, &ours);
+        for seq in 52..60u16 {
+            let p = rtp(seq, 0xabcd, &payload);
+            assert_eq!(
+                hotline.unprotect(&phone_new.protect(&p).unwrap()).unwrap(),
+                p
+            );
+        }
+        // the old key is gone after the first packet under the new one
+        assert!(!hotline.rekeying());
+        assert!(hotline.unprotect(&later_s).is_err());
+        let p = rtp(61, 0xabcd, &payload);
+        assert!(hotline.unprotect(&phone_old.protect(&p).unwrap()).is_err());
+        // what we send still decrypts at the phone: our key and rollover
+        // counter did not change
+        let back = hotline.protect(&rtp(62, 0x1, &payload)).unwrap();
+        assert!(phone_new.unprotect(&back).is_ok());
+        // the old key is not taken on a stream it never carried
+        let mut h2 = SrtpSession::new(&ours, &old).unwrap();
+        h2.rekey_inbound(&new).unwrap();
+        let mut o2 = phone_with(&old, &ours);
+        assert!(h2
+            .unprotect(&o2.protect(&rtp(1, 0x77, &payload)).unwrap())
+            .is_err());
+        // a hostile new key (bad length) is refused at parse time; a
+        // re-key with another suite works too
+        let k32 = SdesKey::generate_for(3, Suite::AesCm128HmacSha1_32);
+        assert!(h2.rekey_inbound(&k32).unwrap());
+        let mut p32 = phone_with(&k32, &ours);
+        let p = rtp(2, 0x77, &payload);
+        assert_eq!(h2.unprotect(&p32.protect(&p).unwrap()).unwrap(), p);
+    }
+
+    #[test]
+    fn srtcp_authenticates_and_forged_or_replayed_rtcp_is_refused() {
+        let ours = SdesKey::generate(1);
+        let phones = SdesKey::generate(1);
+        let mut hotline = SrtpSession::new(&ours, &phones).unwrap();
+        let mut phone = SrtpSession::new(&phones, &ours).unwrap();
+        let rr = rtcp_rr(0x5151);
+        let s = phone.protect_rtcp(&rr).unwrap();
+        // E flag and index, then the 80-bit tag
+        assert_eq!(s.len(), rr.len() + 4 + TAG_LEN);
+        assert_eq!(hotline.unprotect_rtcp(&s).unwrap(), rr);
+        assert_eq!(hotline.rtcp_ok(), 1);
+        // replayed, tampered, plain, truncated, garbage
+        assert!(hotline.unprotect_rtcp(&s).is_err());
+        let mut t = phone.protect_rtcp(&rr).unwrap();
+        t[10] ^= 1;
+        assert!(hotline.unprotect_rtcp(&t).is_err());
+        assert!(hotline.unprotect_rtcp(&rr).is_err());
+        // a forged "unencrypted SRTCP" (E = 0) with a made-up tag: the
+        // library would take it unchecked
+        let mut forged = rr.clone();
+        forged.extend_from_slice(&[0, 0, 0, 9]);
+        forged.extend_from_slice(&[0xee; TAG_LEN]);
+        assert!(hotline.unprotect_rtcp(&forged).is_err());
+        for n in 0..30 {
+            assert!(hotline.unprotect_rtcp(&vec![0x81; n]).is_err());
+        }
+        assert_eq!(hotline.rtcp_ok(), 1);
+        assert!(hotline.refused() >= 33);
+        // after a re-key: the previous key's SRTCP is taken until the switch
+        let new = SdesKey::generate(2);
+        hotline.rekey_inbound(&new).unwrap();
+        let old_rtcp = phone.protect_rtcp(&rr).unwrap();
+        // (the SSRC must be one the old key carried: an RTP packet first)
+        let mut h3 = SrtpSession::new(&ours, &phones).unwrap();
+        let mut p3 = SrtpSession::new(&phones, &ours).unwrap();
+        let sp = p3.protect(&rtp(1, 0x5151, &[0u8; 20])).unwrap();
+        h3.unprotect(&sp).unwrap();
+        h3.rekey_inbound(&new).unwrap();
+        let r3 = p3.protect_rtcp(&rr).unwrap();
+        assert_eq!(h3.unprotect_rtcp(&r3).unwrap(), rr);
+        // the first session never saw an RTP packet of 0x5151: refused
+        assert!(hotline.unprotect_rtcp(&old_rtcp).is_err());
     }
 
     #[test]

@@ -256,3 +256,93 @@ fn forged_tampered_replayed_and_plain_packets_are_dropped_counted_and_are_not_me
         2
     );
 }
+
+/// A phone that changes its key in a re-INVITE (RFC 4568 §7.1.4): the
+/// relay takes the new key, packets still in flight under the old one are
+/// relayed until the first one under the new key, then the old key is
+/// refused; what we send keeps our key. SRTCP from the phone is
+/// authenticated and counted; forged, plain or replayed RTCP is refused.
+#[test]
+fn a_rekeyed_srtp_leg_switches_keys_and_srtcp_is_authenticated() {
+    let media = engine(35200, 35299, 1);
+    let session = media.allocate("srtp-rekey").unwrap();
+    let (caller, agent) = (peer_timeout(Duration::from_millis(500)), peer());
+    let old_key = SdesKey::generate(1);
+    let our_key = SdesKey::generate(1);
+    let mut phone = SrtpSession::new(&old_key, &our_key).unwrap();
+    session
+        .set_srtp(Side::Agent, Some((&our_key, &old_key)))
+        .unwrap();
+    session.set_remote(Side::Caller, caller.local_addr().unwrap(), PCMU);
+    session.set_remote(Side::Agent, agent.local_addr().unwrap(), PCMU);
+    session.bridge(None);
+    std::thread::sleep(Duration::from_millis(50));
+    let to_relay = addr(session.agent_port());
+    let mut seq = 0u16;
+    let packet = |seq: &mut u16| {
+        *seq += 1;
+        rtp(0, *seq, u32::from(*seq) * 160, 0x7777, &[0x42; 160])
+    };
+    // under the old key: relayed
+    for _ in 0..3 {
+        let p = packet(&mut seq);
+        agent
+            .send_to(&phone.protect(&p).unwrap(), to_relay)
+            .unwrap();
+        assert_eq!(recv(&caller).len(), 172);
+    }
+    // the re-INVITE's new key; one packet was still on its way under the old
+    let new_key = SdesKey::generate(2);
+    let in_flight = phone.protect(&packet(&mut seq)).unwrap();
+    let stale = phone.protect(&packet(&mut seq)).unwrap();
+    session.rekey_srtp(Side::Agent, &new_key);
+    std::thread::sleep(Duration::from_millis(30));
+    agent.send_to(&in_flight, to_relay).unwrap();
+    assert_eq!(recv(&caller).len(), 172, "in flight under the old key");
+    // the phone switches
+    let mut phone_new = SrtpSession::new(&new_key, &our_key).unwrap();
+    for _ in 0..3 {
+        let p = packet(&mut seq);
+        agent
+            .send_to(&phone_new.protect(&p).unwrap(), to_relay)
+            .unwrap();
+        assert_eq!(recv(&caller).len(), 172, "under the new key");
+    }
+    // after the switch the old key is refused (a late packet, a forger who
+    // had it)
+    agent.send_to(&stale, to_relay).unwrap();
+    let forged = phone.protect(&packet(&mut seq)).unwrap();
+    agent.send_to(&forged, to_relay).unwrap();
+    wait_for(|| session.stats().agent.srtp_refused >= 2);
+    assert!(caller.recv(&mut [0u8; 2048]).is_err(), "old key relayed");
+    // the other way our key did not change: the phone decrypts
+    caller
+        .send_to(&packet(&mut seq), addr(session.caller_port()))
+        .unwrap();
+    let wire = recv(&agent);
+    assert!(phone_new.unprotect(&wire).is_ok());
+
+    // SRTCP (rtcp-mux) from the phone: authenticated and counted, not relayed
+    let mut rr = vec![0x81, 201, 0, 7];
+    rr.extend_from_slice(&0x7777u32.to_be_bytes());
+    rr.extend_from_slice(&[0x11; 24]);
+    let before = session.stats();
+    let srtcp = phone_new.protect_rtcp(&rr).unwrap();
+    agent.send_to(&srtcp, to_relay).unwrap();
+    wait_for(|| session.stats().agent.rtcp > before.agent.rtcp);
+    // replayed, plain, tampered, E = 0 with a made-up tag
+    agent.send_to(&srtcp, to_relay).unwrap();
+    agent.send_to(&rr, to_relay).unwrap();
+    let mut bad = phone_new.protect_rtcp(&rr).unwrap();
+    bad[12] ^= 0x40;
+    agent.send_to(&bad, to_relay).unwrap();
+    let mut e0 = rr.clone();
+    e0.extend_from_slice(&[0, 0, 0, 5]);
+    e0.extend_from_slice(&[0xee; 10]);
+    agent.send_to(&e0, to_relay).unwrap();
+    wait_for(|| session.stats().agent.srtp_refused >= before.agent.srtp_refused + 4);
+    let s = session.stats();
+    assert_eq!(s.agent.rtcp, before.agent.rtcp + 1, "{s:?}");
+    assert_eq!(s.agent.srtp_refused, before.agent.srtp_refused + 4, "{s:?}");
+    assert!(caller.recv(&mut [0u8; 2048]).is_err(), "RTCP relayed");
+}

@@ -270,7 +270,9 @@ async fn route(state: DialogState, legs: &Arc<Mutex<Legs>>) -> Option<DialogStat
                 .ok()
                 .and_then(|s| s.clone())
                 .map(|s| match offered {
-                    Some(d) => answer_with_direction(&s, d),
+                    Some(d) => {
+                        crate::sdes::answer_crypto_tag(&answer_with_direction(&s, d), &req.body)
+                    }
                     None => s,
                 })
                 .map(String::into_bytes);
@@ -282,6 +284,11 @@ async fn route(state: DialogState, legs: &Arc<Mutex<Legs>>) -> Option<DialogStat
             handle.respond(StatusCode::OK, headers, body).await.ok();
             // any re-INVITE or UPDATE refreshes the session (RFC 4028 §10)
             events.push(LegEvent::Refreshed);
+            if crate::sdes::carries_crypto(&req.body) {
+                events.push(LegEvent::Reoffer {
+                    sdp: req.body.clone(),
+                });
+            }
             if let Some(d) = offered {
                 now_held = matches!(d, "sendonly" | "inactive");
             }

@@ -22,6 +22,7 @@ mod legs;
 pub mod location;
 pub mod lockout;
 pub mod reach;
+pub mod sdes;
 mod server;
 pub mod session_timer;
 pub mod tcp;

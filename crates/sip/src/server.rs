@@ -1773,6 +1773,14 @@ pub enum LegEvent {
     /// The session timer of an outbound leg, from the 2xx (RFC 4028; right
     /// after `Answered`).
     SessionTimer(SessionTimer),
+    /// The far end sent a new offer in a re-INVITE or UPDATE carrying an
+    /// `a=crypto` key (SDES-SRTP, RFC 4568 §7.1.4: it may change its key);
+    /// answered already with our SDP (our key, the offer's tag). The engine
+    /// re-keys the leg when the key is new.
+    Reoffer {
+        /// The offered SDP.
+        sdp: Vec<u8>,
+    },
     /// The session was refreshed: the far end sent a re-INVITE or UPDATE,
     /// or answered ours (any answer but 408 and 481 proves it is there).
     Refreshed,
@@ -1796,6 +1804,7 @@ impl LegEvent {
                 | LegEvent::Refer { .. }
                 | LegEvent::SessionTimer(_)
                 | LegEvent::Refreshed
+                | LegEvent::Reoffer { .. }
                 | LegEvent::RefreshFailed { .. }
         )
     }

@@ -435,6 +435,9 @@ function describe(e) {
     else if (typeof val === 'number') val = fmtNum(val);
     bits.push(`${tOr(`field.${key}`, key)} ${val}`);
   }
+  if (k.suite) bits.push(t('srtp.suite', { suite: k.suite })); // media_encrypted (SRTP)
+  if (k.side === 'caller') bits.push(t('srtp.side.caller'));
+  else if (k.side === 'agent') bits.push(t('srtp.side.agent'));
   return bits.join(t('common.list_sep'));
 }
 
