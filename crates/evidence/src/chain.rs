@@ -83,6 +83,7 @@ pub struct Notary {
     key: SigningKey,
     head_path: PathBuf,
     head: Mutex<Option<Link>>,
+    node: Option<String>,
 }
 
 impl std::fmt::Debug for Notary {
@@ -155,7 +156,20 @@ impl Notary {
             key,
             head_path: key_dir(data_dir).join(CHAIN_HEAD_FILE),
             head: Mutex::new(head),
+            node: None,
         })
+    }
+
+    /// Names `node` in every manifest this notary signs from now on (the
+    /// node of the HA pair whose chain it is).
+    pub fn with_node(mut self, node: Option<String>) -> Notary {
+        self.node = node;
+        self
+    }
+
+    /// The node named in this notary's manifests, if any.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// `<data_dir>/evidence/chain.head`.
@@ -226,6 +240,7 @@ impl Notary {
             file_sha256: facts.file_sha256,
             loudness: facts.loudness,
             prev: head.clone(),
+            node: self.node.clone(),
             key_id: String::new(),
             signed_at_ms: now_ms,
             signature: String::new(),
