@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use hotline_evidence::{self as ev, Notary};
+use hotline_recorder::shared::{SharedStore, UploaderStatus};
 use hotline_recorder::RecorderConfig;
 use tracing::info;
 
@@ -26,10 +27,117 @@ pub fn recorder_config(cfg: &Config) -> Result<RecorderConfig> {
         )
     })?;
     info!(key_id = %ev::key_id(&notary.public_key()), head = ?notary.head().map(|h| h.seq), "evidence: signing recordings");
+    // each node of the HA pair signs its own chain, named in every manifest
+    let store = cfg.recordings_store()?;
+    let node = store
+        .as_ref()
+        .map(|s| s.settings.node.clone())
+        .or_else(|| cfg.cluster.enabled.then(|| cfg.cluster.node_id.clone()).flatten());
     let mut rc = RecorderConfig::new(cfg.recordings_dir());
     rc.sync_interval = Duration::from_secs(u64::from(cfg.storage.recordings_sync_s));
-    rc.notary = Some(Arc::new(notary));
+    rc.notary = Some(Arc::new(notary.with_node(node)));
+    if store.is_some() {
+        rc.sealed = Some(Arc::new(tokio::sync::Notify::new()));
+    }
     Ok(rc)
+}
+
+/// The shared recordings store of the config (None: `local`); no request
+/// is made.
+pub fn shared_store(cfg: &Config) -> Result<Option<SharedStore>> {
+    cfg.recordings_store()?
+        .map(|s| SharedStore::open(&s.settings).context("recordings_store"))
+        .transpose()
+}
+
+/// Proves the shared store works for this node (a probe object written,
+/// read back and deleted): `check-config` and `serve` stop with the
+/// store's own error otherwise (wrong credentials, a missing bucket, an
+/// unreachable endpoint).
+pub async fn check_shared_store(cfg: &Config) -> Result<Option<SharedStore>> {
+    let Some(shared) = shared_store(cfg)? else {
+        return Ok(None);
+    };
+    shared.check().await.with_context(|| {
+        format!(
+            "recordings_store.url: {} is not usable by node {}",
+            shared.url(),
+            shared.node()
+        )
+    })?;
+    Ok(Some(shared))
+}
+
+/// `check-config`: the shared store proven as `serve` will (None: `local`);
+/// the line to print.
+pub fn probe_shared_store(cfg: &Config) -> Result<Option<String>> {
+    if cfg.recordings_store()?.is_none() {
+        return Ok(None);
+    }
+    let shared = crate::runtime()?.block_on(check_shared_store(cfg))?;
+    Ok(shared.map(|s| format!(", recordings to {} as node {}", s.url(), s.node())))
+}
+
+/// `serve` with a shared store: proves it, publishes this node's public key
+/// (refused when another machine uses the same node id) and starts the
+/// uploader (a pass now for what the spool holds, then at every seal and
+/// every `retry_every_s`); a `storage_alarm` event when the store starts
+/// refusing.
+pub async fn start_shared_store(
+    cfg: &Config,
+    recorder: &hotline_recorder::Recorder,
+    wake: Option<Arc<tokio::sync::Notify>>,
+    store: hotline_store::Store,
+) -> Result<Option<SharedStore>> {
+    let Some(rs) = cfg.recordings_store()? else {
+        return Ok(None);
+    };
+    let Some(shared) = check_shared_store(cfg).await? else {
+        return Ok(None);
+    };
+    let notary = recorder
+        .notary()
+        .cloned()
+        .ok_or_else(|| anyhow!("recordings_store: the recorder has no signing key"))?;
+    shared
+        .publish_key(&notary.public_key())
+        .await
+        .context("recordings_store")?;
+    let wake = wake.unwrap_or_else(|| Arc::new(tokio::sync::Notify::new()));
+    let status = Arc::new(std::sync::Mutex::new(UploaderStatus::default()));
+    let url = shared.url().to_string();
+    tokio::spawn(hotline_recorder::shared::run_uploader(
+        shared.clone(),
+        cfg.recordings_dir(),
+        notary.public_key(),
+        wake,
+        rs.retry_every,
+        status,
+        move |s| {
+            let Some(e) = &s.last_error else { return };
+            let event = hotline_core::CallEvent {
+                at_ms: ev::now_ms(),
+                call_id: None,
+                agent: None,
+                queue: None,
+                kind: hotline_core::EventKind::StorageAlarm {
+                    reason: format!(
+                        "recordings store {url} refuses: {} sealed recording(s) wait in the spool and are retried: {e}",
+                        s.pending
+                    ),
+                },
+            };
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.append_event(&event).await {
+                    tracing::error!(error = %e, "cannot log the recordings store alarm");
+                }
+            });
+        },
+        std::future::pending::<()>(),
+    ));
+    info!(store = %shared.url(), node = %shared.node(), "recordings: sealed recordings go to the shared store");
+    Ok(Some(shared))
 }
 
 /// `hotline recordings pubkey`: the evidence public key (hex) on stdout,
