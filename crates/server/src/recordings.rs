@@ -290,6 +290,18 @@ pub fn verify(
         return print_report(&report, t);
     }
     let cfg = load()?;
+    if target.is_none() {
+        if let Some(shared) = shared_store(&cfg)? {
+            // the recordings are in the store: every node's chain there
+            let pending = ev::verify::Inventory::scan(&cfg.recordings_dir())
+                .map(|i| i.manifests.len())
+                .unwrap_or(0);
+            if pending > 0 {
+                println!("spool: {pending} sealed recording(s) not uploaded yet (checked once in the store)");
+            }
+            return verify_shared(&shared, pubkey);
+        }
+    }
     let key = match pinned {
         Some(k) => k,
         None => ev::load_public_key(&cfg.storage.data_dir)?,
@@ -307,6 +319,65 @@ pub fn verify(
         ),
     };
     print_report(&report, &what)
+}
+
+/// `hotline recordings verify --store URL`: every node's chain in a shared
+/// store, from any machine (no config; endpoint and credentials from the
+/// environment).
+pub fn verify_store_url(url: &str, pubkey: Option<&str>) -> Result<()> {
+    let shared = SharedStore::open(&hotline_recorder::shared::SharedSettings {
+        url: url.to_string(),
+        node: "verify".into(),
+        timeout: Duration::from_secs(60),
+        ..Default::default()
+    })
+    .context("--store")?;
+    verify_shared(&shared, pubkey)
+}
+
+/// Parses `NODE=HEX[,NODE=HEX]`.
+fn pinned_nodes(
+    pubkey: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, ev::VerifyingKey>> {
+    let mut out = std::collections::BTreeMap::new();
+    for part in pubkey.unwrap_or_default().split(',').filter(|p| !p.is_empty()) {
+        let (node, hex) = part
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--pubkey: with a shared store, give NODE=HEX[,NODE=HEX]"))?;
+        let key = ev::parse_public_key(hex.trim()).map_err(|e| anyhow!("--pubkey {node}: {e}"))?;
+        out.insert(node.trim().to_string(), key);
+    }
+    Ok(out)
+}
+
+/// Verifies every node's chain in the store and prints one block per node.
+fn verify_shared(shared: &SharedStore, pubkey: Option<&str>) -> Result<()> {
+    let pinned = pinned_nodes(pubkey)?;
+    let work = tempfile::tempdir().context("a temporary directory for the verification")?;
+    let reports = crate::runtime()?.block_on(shared.verify(&pinned, work.path()))?;
+    if reports.is_empty() {
+        bail!("{}: no node has recordings in this store", shared.url());
+    }
+    let mut failed = 0;
+    for r in &reports {
+        println!(
+            "node {}: key fingerprint {} ({})",
+            r.node,
+            r.key_id,
+            if r.pinned { "pinned" } else { "published in the store: compare with `hotline recordings pubkey` on that node, or pass --pubkey NODE=HEX" }
+        );
+        print!("{}", r.report.lines());
+        let verdict = r.report.verdict(&format!("{}/{}", shared.url(), r.node));
+        println!("{verdict}");
+        if !r.report.is_ok() {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        bail!("{}: verification FAILED on {failed} node(s)", shared.url());
+    }
+    println!("{}: OK ({} node(s))", shared.url(), reports.len());
+    Ok(())
 }
 
 fn print_report(report: &ev::verify::Report, what: &str) -> Result<()> {
