@@ -185,7 +185,9 @@ pub fn run(config_path: &Path, data: Option<PathBuf>, cmd: RecordingsCmd) -> Res
                 return rec::verify_store_url(&url, pubkey.as_deref());
             }
             if target.is_some() == all {
-                anyhow::bail!("verify: give a recording id, a bundle (FILE.zip), --all or --store URL");
+                anyhow::bail!(
+                    "verify: give a recording id, a bundle (FILE.zip), --all or --store URL"
+                );
             }
             rec::verify(load, target.as_deref(), pubkey.as_deref())
         }

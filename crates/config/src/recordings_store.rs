@@ -70,7 +70,8 @@ pub struct RecordingsStore {
 /// optionally quoted).
 fn read_credentials(path: &Path) -> Result<Vec<(String, String)>, String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut text = String::new();
     f.take(CREDENTIALS_MAX + 1)
         .read_to_string(&mut text)
@@ -127,7 +128,9 @@ impl Config {
             let shown: String = url.chars().take(60).collect();
             return Err(invalid(
                 "recordings_store.url",
-                format!("`{shown}`: expected \"local\", file:///absolute/dir or s3://bucket/prefix"),
+                format!(
+                    "`{shown}`: expected \"local\", file:///absolute/dir or s3://bucket/prefix"
+                ),
             ));
         }
         let node = match s.node_id.as_deref().or(self.cluster.node_id.as_deref()) {
@@ -226,7 +229,9 @@ mod tests {
     #[test]
     fn local_is_the_default() {
         assert!(store("").unwrap().is_none());
-        assert!(store("[recordings_store]\nurl = \"local\"\n").unwrap().is_none());
+        assert!(store("[recordings_store]\nurl = \"local\"\n")
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -279,19 +284,67 @@ mod tests {
         let cases = [
             ("url = \"ftp://x\"\n".to_string(), "recordings_store.url"),
             ("url = \"s3://b\"\n".into(), "recordings_store.node_id"),
-            (format!("url = \"s3://b\"\nnode_id = \"a/b\"\n"), "recordings_store.node_id"),
+            (
+                "url = \"s3://b\"\nnode_id = \"a/b\"\n".to_string(),
+                "recordings_store.node_id",
+            ),
             (format!("url = \"s3://B_B\"\n{n}"), "recordings_store.url"),
             (format!("url = \"file://rel\"\n{n}"), "recordings_store.url"),
-            (format!("url = \"s3://b\"\n{n}endpoint = \"http://h:1\"\n"), "recordings_store.endpoint"),
-            (format!("url = \"s3://b\"\n{n}retry_every_s = 0\n"), "recordings_store.retry_every_s"),
-            (format!("url = \"s3://b\"\n{n}timeout_s = 99999\n"), "recordings_store.timeout_s"),
-            (format!("url = \"s3://b\"\n{n}credentials_file = \"{}\"\n", missing.display()), "recordings_store.credentials_file"),
-            (format!("url = \"s3://b\"\n{n}credentials_file = \"{}\"\n", bad_line.display()), "KEY=value"),
-            (format!("url = \"s3://b\"\n{n}credentials_file = \"{}\"\n", unknown.display()), "unknown key"),
-            (format!("url = \"s3://b\"\n{n}credentials_file = \"{}\"\n", half.display()), "both"),
-            (format!("url = \"s3://b\"\n{n}credentials_file = \"{}\"\n", huge.display()), "16 KiB"),
+            (
+                format!("url = \"s3://b\"\n{n}endpoint = \"http://h:1\"\n"),
+                "recordings_store.endpoint",
+            ),
+            (
+                format!("url = \"s3://b\"\n{n}retry_every_s = 0\n"),
+                "recordings_store.retry_every_s",
+            ),
+            (
+                format!("url = \"s3://b\"\n{n}timeout_s = 99999\n"),
+                "recordings_store.timeout_s",
+            ),
+            (
+                format!(
+                    "url = \"s3://b\"\n{n}credentials_file = \"{}\"\n",
+                    missing.display()
+                ),
+                "recordings_store.credentials_file",
+            ),
+            (
+                format!(
+                    "url = \"s3://b\"\n{n}credentials_file = \"{}\"\n",
+                    bad_line.display()
+                ),
+                "KEY=value",
+            ),
+            (
+                format!(
+                    "url = \"s3://b\"\n{n}credentials_file = \"{}\"\n",
+                    unknown.display()
+                ),
+                "unknown key",
+            ),
+            (
+                format!(
+                    "url = \"s3://b\"\n{n}credentials_file = \"{}\"\n",
+                    half.display()
+                ),
+                "both",
+            ),
+            (
+                format!(
+                    "url = \"s3://b\"\n{n}credentials_file = \"{}\"\n",
+                    huge.display()
+                ),
+                "16 KiB",
+            ),
             (format!("url = \"s3://b\"\n{n}secret = \"x\"\n"), "secret"),
-            (format!("url = \"{}\"\n{n}", "s3://b/".to_string() + &"x".repeat(100_000)), "recordings_store.url"),
+            (
+                format!(
+                    "url = \"{}\"\n{n}",
+                    "s3://b/".to_string() + &"x".repeat(100_000)
+                ),
+                "recordings_store.url",
+            ),
         ];
         for (body, want) in cases {
             let e = store(&format!("[recordings_store]\n{body}")).expect_err(&body);

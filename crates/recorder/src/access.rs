@@ -137,7 +137,10 @@ impl RecordingAccess {
         })?;
         let full = match tokio::fs::canonicalize(root.join(&rel)).await {
             Ok(f) => f,
-            Err(_) => self.fetch_shared(&root, &rel, &id).await?.ok_or_else(gone)?,
+            Err(_) => self
+                .fetch_shared(&root, &rel, &id)
+                .await?
+                .ok_or_else(gone)?,
         };
         if !full.starts_with(&root) || !full.is_file() {
             warn!(call = %id, path = %rel, "a recording path leads outside the recordings root");
@@ -158,7 +161,10 @@ impl RecordingAccess {
         let Some(shared) = &self.shared else {
             return Ok(None);
         };
-        if rel.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+        if rel
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+        {
             return Ok(None);
         }
         let dir = root.join(FETCHED_DIR);

@@ -171,95 +171,110 @@ impl SharedStore {
         let bad = |m: String| SharedError::BadSettings(m);
         let url = s.url.trim();
         if url.len() > 2048 || url.chars().any(char::is_control) {
-            return Err(bad("url: at most 2048 characters, no control characters".into()));
+            return Err(bad(
+                "url: at most 2048 characters, no control characters".into()
+            ));
         }
-        let (store, prefix): (Arc<dyn ObjectStore>, String) =
-            if let Some(dir) = url.strip_prefix("file://") {
-                let dir = Path::new(dir);
-                if !dir.is_absolute() {
-                    return Err(bad(format!(
+        let (store, prefix): (Arc<dyn ObjectStore>, String) = if let Some(dir) =
+            url.strip_prefix("file://")
+        {
+            let dir = Path::new(dir);
+            if !dir.is_absolute() {
+                return Err(bad(format!(
                         "url `{url}`: a file:// URL names an absolute directory (file:///srv/recordings)"
                     )));
-                }
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
-                let fs = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(
-                    |source| SharedError::Store {
+            }
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            let fs =
+                object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|source| {
+                    SharedError::Store {
                         url: url.to_string(),
                         what: "open the directory".into(),
                         source,
-                    },
-                )?;
-                (Arc::new(fs), String::new())
-            } else if let Some(rest) = url.strip_prefix("s3://") {
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty()
-                    || bucket.len() > 63
-                    || !bucket
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b))
-                {
-                    return Err(bad(format!(
+                    }
+                })?;
+            (Arc::new(fs), String::new())
+        } else if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty()
+                || bucket.len() > 63
+                || !bucket
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b))
+            {
+                return Err(bad(format!(
                         "url `{url}`: the bucket name must be 1 to 63 lower-case letters, digits, `-` or `.` (s3://bucket/prefix)"
                     )));
-                }
-                let prefix = prefix.trim_matches('/');
-                if prefix.split('/').any(|p| p.is_empty() || p == "." || p == "..") && !prefix.is_empty() {
-                    return Err(bad(format!("url `{url}`: the prefix has an empty, `.` or `..` part")));
-                }
-                // TLS through rustls with the ring provider, as everywhere in
-                // hotline (a second install is refused and harmless).
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let mut b = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_allow_http(s.allow_http)
-                    .with_client_options(
-                        object_store::ClientOptions::new()
-                            .with_allow_http(s.allow_http)
-                            .with_timeout(s.timeout.max(Duration::from_secs(1)))
-                            .with_connect_timeout(Duration::from_secs(5).min(s.timeout.max(Duration::from_secs(1)))),
-                    )
-                    .with_retry(object_store::RetryConfig {
-                        max_retries: 2,
-                        retry_timeout: s.timeout.max(Duration::from_secs(1)),
-                        ..Default::default()
-                    });
-                if let Some(e) = &s.endpoint {
-                    if !(e.starts_with("https://") || e.starts_with("http://")) {
-                        return Err(bad(format!("endpoint `{}`: expected http(s)://host[:port]", e.chars().take(80).collect::<String>())));
-                    }
-                    if e.starts_with("http://") && !s.allow_http {
-                        return Err(bad(format!("endpoint `{e}` is plain http: set allow_http = true (a lab store only) or use https")));
-                    }
-                    b = b.with_endpoint(e);
-                }
-                if let Some(r) = &s.region {
-                    b = b.with_region(r);
-                } else if std::env::var_os("AWS_REGION").is_none()
-                    && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-                {
-                    b = b.with_region("us-east-1");
-                }
-                if let Some(k) = &s.access_key_id {
-                    b = b.with_access_key_id(k);
-                }
-                if let Some(k) = &s.secret_access_key {
-                    b = b.with_secret_access_key(k);
-                }
-                if let Some(t) = &s.session_token {
-                    b = b.with_token(t);
-                }
-                let s3 = b.build().map_err(|source| SharedError::Store {
-                    url: url.to_string(),
-                    what: "configure the S3 client".into(),
-                    source,
-                })?;
-                (Arc::new(s3), prefix.to_string())
-            } else {
+            }
+            let prefix = prefix.trim_matches('/');
+            if prefix
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
+                && !prefix.is_empty()
+            {
                 return Err(bad(format!(
-                    "url `{}`: expected \"local\", file:///absolute/dir or s3://bucket/prefix",
-                    url.chars().take(80).collect::<String>()
+                    "url `{url}`: the prefix has an empty, `.` or `..` part"
                 )));
-            };
+            }
+            // TLS through rustls with the ring provider, as everywhere in
+            // hotline (a second install is refused and harmless).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let mut b = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_allow_http(s.allow_http)
+                .with_client_options(
+                    object_store::ClientOptions::new()
+                        .with_allow_http(s.allow_http)
+                        .with_timeout(s.timeout.max(Duration::from_secs(1)))
+                        .with_connect_timeout(
+                            Duration::from_secs(5).min(s.timeout.max(Duration::from_secs(1))),
+                        ),
+                )
+                .with_retry(object_store::RetryConfig {
+                    max_retries: 2,
+                    retry_timeout: s.timeout.max(Duration::from_secs(1)),
+                    ..Default::default()
+                });
+            if let Some(e) = &s.endpoint {
+                if !(e.starts_with("https://") || e.starts_with("http://")) {
+                    return Err(bad(format!(
+                        "endpoint `{}`: expected http(s)://host[:port]",
+                        e.chars().take(80).collect::<String>()
+                    )));
+                }
+                if e.starts_with("http://") && !s.allow_http {
+                    return Err(bad(format!("endpoint `{e}` is plain http: set allow_http = true (a lab store only) or use https")));
+                }
+                b = b.with_endpoint(e);
+            }
+            if let Some(r) = &s.region {
+                b = b.with_region(r);
+            } else if std::env::var_os("AWS_REGION").is_none()
+                && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+            {
+                b = b.with_region("us-east-1");
+            }
+            if let Some(k) = &s.access_key_id {
+                b = b.with_access_key_id(k);
+            }
+            if let Some(k) = &s.secret_access_key {
+                b = b.with_secret_access_key(k);
+            }
+            if let Some(t) = &s.session_token {
+                b = b.with_token(t);
+            }
+            let s3 = b.build().map_err(|source| SharedError::Store {
+                url: url.to_string(),
+                what: "configure the S3 client".into(),
+                source,
+            })?;
+            (Arc::new(s3), prefix.to_string())
+        } else {
+            return Err(bad(format!(
+                "url `{}`: expected \"local\", file:///absolute/dir or s3://bucket/prefix",
+                url.chars().take(80).collect::<String>()
+            )));
+        };
         Ok(SharedStore {
             store,
             prefix,
@@ -297,7 +312,10 @@ impl SharedStore {
     /// probe object under `<node>/manifest/`. Wrong credentials, a missing
     /// bucket or an unreachable endpoint are reported here, at start.
     pub async fn check(&self) -> Result<(), SharedError> {
-        let key = self.key(&self.node, &format!("{CHAIN_DIR}/.probe-{}", std::process::id()));
+        let key = self.key(
+            &self.node,
+            &format!("{CHAIN_DIR}/.probe-{}", std::process::id()),
+        );
         let body = format!("hotline probe {}", ev::now_ms());
         self.store
             .put(&key, PutPayload::from(body.clone().into_bytes()))
@@ -334,7 +352,10 @@ impl SharedStore {
                         self.url, r.meta.size
                     )));
                 }
-                let b = r.bytes().await.map_err(self.err(format!("cannot read {key}")))?;
+                let b = r
+                    .bytes()
+                    .await
+                    .map_err(self.err(format!("cannot read {key}")))?;
                 Ok(Some(b.to_vec()))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -363,9 +384,9 @@ impl SharedStore {
             return Ok(None);
         };
         let hex = String::from_utf8_lossy(&bytes);
-        ev::parse_public_key(hex.trim()).map(Some).map_err(|e| {
-            SharedError::BadSettings(format!("{}/{key}: {e}", self.url))
-        })
+        ev::parse_public_key(hex.trim())
+            .map(Some)
+            .map_err(|e| SharedError::BadSettings(format!("{}/{key}: {e}", self.url)))
     }
 
     /// Publishes this node's public key, or checks the one published is it.
@@ -494,7 +515,8 @@ impl SharedStore {
     ) -> Result<(), SharedError> {
         let wav = spool.join(&s.rel_wav);
         let manifest = spool.join(&s.rel_manifest);
-        self.put_file(&wav, &self.key(&self.node, &s.rel_wav)).await?;
+        self.put_file(&wav, &self.key(&self.node, &s.rel_wav))
+            .await?;
         self.put_file(&manifest, &self.key(&self.node, &s.rel_manifest))
             .await?;
         if head.as_ref().is_none_or(|h| h.seq < s.link.seq) {
@@ -749,21 +771,41 @@ pub struct UploaderStatus {
     pub last_error: Option<String>,
 }
 
+/// What the uploader works on.
+#[derive(Clone, Debug)]
+pub struct Uploader {
+    /// The store.
+    pub shared: SharedStore,
+    /// The local recordings root (the spool).
+    pub spool: PathBuf,
+    /// This node's public key (published in the store).
+    pub key: VerifyingKey,
+    /// Notified at every seal (`RecorderConfig::sealed`).
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Time between passes while nothing wakes it.
+    pub retry_every: Duration,
+    /// Updated after every pass.
+    pub status: Arc<std::sync::Mutex<UploaderStatus>>,
+}
+
 /// Runs upload passes until `stop` resolves: one at once (at start: what a
 /// previous run left in the spool), one at every `wake` (the recorder
 /// notifies it at each seal) and one every `retry_every`. `on_change` is
 /// called when the store starts or stops refusing (the server turns it into
 /// a `storage_alarm` event).
 pub async fn run_uploader(
-    shared: SharedStore,
-    spool: PathBuf,
-    key: VerifyingKey,
-    wake: Arc<tokio::sync::Notify>,
-    retry_every: Duration,
-    status: Arc<std::sync::Mutex<UploaderStatus>>,
+    u: Uploader,
     on_change: impl Fn(&UploaderStatus) + Send + 'static,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    let Uploader {
+        shared,
+        spool,
+        key,
+        wake,
+        retry_every,
+        status,
+    } = u;
     tokio::pin!(stop);
     let mut failing = false;
     loop {

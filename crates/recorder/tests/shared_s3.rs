@@ -87,7 +87,9 @@ fn frame(side: Side, idx: u64, freq: f64) -> AudioFrame {
         timestamp: (idx * 160) as u32,
         arrival_ms: START + idx as i64 * 20,
         samples: (idx * 160..idx * 160 + 160)
-            .map(|n| ((2.0 * std::f64::consts::PI * freq * n as f64 / 8000.0).sin() * 8000.0) as i16)
+            .map(|n| {
+                ((2.0 * std::f64::consts::PI * freq * n as f64 / 8000.0).sin() * 8000.0) as i16
+            })
             .collect(),
     }
 }
@@ -165,7 +167,10 @@ fn two_nodes_record_into_one_s3_bucket_and_verify_across_nodes() {
     let s1 = s3(m.port, "hotline-rec", "node1");
     let e = rt.block_on(s1.check()).expect_err("no bucket");
     let text = e.to_string();
-    assert!(text.contains("s3://hotline-rec/site-a") && text.contains("cannot write"), "{text}");
+    assert!(
+        text.contains("s3://hotline-rec/site-a") && text.contains("cannot write"),
+        "{text}"
+    );
     assert_eq!(http(m.port, "PUT", "/hotline-rec", b""), Some(200));
     rt.block_on(s1.check()).expect("the bucket works now");
     let s2 = s3(m.port, "hotline-rec", "node2");
@@ -185,7 +190,10 @@ fn two_nodes_record_into_one_s3_bucket_and_verify_across_nodes() {
         .block_on(s2.upload_spool(&n2.spool, &n2.notary.public_key()))
         .unwrap();
     assert_eq!(r2.uploaded.len(), 1, "{r2:?}");
-    assert!(!n1.spool.join(&rel).exists(), "the spool copy goes after the put");
+    assert!(
+        !n1.spool.join(&rel).exists(),
+        "the spool copy goes after the put"
+    );
 
     // the object read back over S3 (from the other node) and its channels
     let back = dir.path().join("back.wav");
@@ -197,13 +205,21 @@ fn two_nodes_record_into_one_s3_bucket_and_verify_across_nodes() {
     let left: Vec<i16> = all.iter().step_by(2).copied().collect();
     let right: Vec<i16> = all.iter().skip(1).step_by(2).copied().collect();
     assert_eq!(left.len(), 16_000);
-    assert!(power(&left, 1000.0) > 100.0 * power(&left, 440.0), "caller left");
-    assert!(power(&right, 440.0) > 100.0 * power(&right, 1000.0), "agent right");
+    assert!(
+        power(&left, 1000.0) > 100.0 * power(&left, 440.0),
+        "caller left"
+    );
+    assert!(
+        power(&right, 440.0) > 100.0 * power(&right, 1000.0),
+        "agent right"
+    );
 
     // both chains verify from either node
     for s in [&s1, &s2] {
         let work = tempfile::tempdir().unwrap();
-        let reports = rt.block_on(s.verify(&BTreeMap::new(), work.path())).unwrap();
+        let reports = rt
+            .block_on(s.verify(&BTreeMap::new(), work.path()))
+            .unwrap();
         let nodes: Vec<&str> = reports.iter().map(|r| r.node.as_str()).collect();
         assert_eq!(nodes, ["node1", "node2"]);
         for r in &reports {
@@ -229,10 +245,17 @@ fn two_nodes_record_into_one_s3_bucket_and_verify_across_nodes() {
     bytes[2000] ^= 0x7f;
     rt.block_on(raw.put(&key, bytes.into())).unwrap();
     let work = tempfile::tempdir().unwrap();
-    let reports = rt.block_on(s2.verify(&BTreeMap::new(), work.path())).unwrap();
-    let faults: Vec<Fault> = reports.iter().flat_map(|r| r.report.faults.clone()).collect();
+    let reports = rt
+        .block_on(s2.verify(&BTreeMap::new(), work.path()))
+        .unwrap();
+    let faults: Vec<Fault> = reports
+        .iter()
+        .flat_map(|r| r.report.faults.clone())
+        .collect();
     assert!(
-        faults.iter().any(|f| matches!(f, Fault::AudioAltered { call_id, .. } if call_id == "n1-b")),
+        faults
+            .iter()
+            .any(|f| matches!(f, Fault::AudioAltered { call_id, .. } if call_id == "n1-b")),
         "{faults:?}"
     );
     let shown = faults[0].to_string();
@@ -243,7 +266,9 @@ fn two_nodes_record_into_one_s3_bucket_and_verify_across_nodes() {
     )))
     .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let reports = rt.block_on(s1.verify(&BTreeMap::new(), work.path())).unwrap();
+    let reports = rt
+        .block_on(s1.verify(&BTreeMap::new(), work.path()))
+        .unwrap();
     assert!(reports[1]
         .report
         .faults

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hotline_core::{AudioFrame, CallId, Side};
 use hotline_evidence::{Fault, Notary};
-use hotline_recorder::shared::{SharedSettings, SharedStore, UploaderStatus};
+use hotline_recorder::shared::{SharedSettings, SharedStore, Uploader, UploaderStatus};
 use hotline_recorder::{Recorder, RecorderConfig};
 
 const START: i64 = 1_709_251_200_000; // 2024-03-01T00:00:00Z
@@ -24,7 +24,9 @@ fn frame(side: Side, idx: u64, freq: f64) -> AudioFrame {
         timestamp: (idx * 160) as u32,
         arrival_ms: START + idx as i64 * 20,
         samples: (idx * 160..idx * 160 + 160)
-            .map(|n| ((2.0 * std::f64::consts::PI * freq * n as f64 / 8000.0).sin() * 8000.0) as i16)
+            .map(|n| {
+                ((2.0 * std::f64::consts::PI * freq * n as f64 / 8000.0).sin() * 8000.0) as i16
+            })
             .collect(),
     }
 }
@@ -110,7 +112,10 @@ fn sealed_recordings_move_to_the_store_and_verify() {
     let rel2 = record(&n1, "call-b");
     assert_eq!(rel1, "2024/03/01/call-a.wav");
     // a recording still being written (no manifest) is not uploaded
-    let live = n1.rec.open(&CallId::from_stored("call-live"), START).unwrap();
+    let live = n1
+        .rec
+        .open(&CallId::from_stored("call-live"), START)
+        .unwrap();
     let r = rt
         .block_on(store.upload_spool(&n1.spool, &n1.notary.public_key()))
         .unwrap();
@@ -137,7 +142,12 @@ fn sealed_recordings_move_to_the_store_and_verify() {
     assert_eq!(wav.spec().channels, 2);
     let all: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
     assert_eq!(all.len(), 2 * 8000);
-    let left_peak = all.iter().step_by(2).map(|s| s.unsigned_abs()).max().unwrap();
+    let left_peak = all
+        .iter()
+        .step_by(2)
+        .map(|s| s.unsigned_abs())
+        .max()
+        .unwrap();
     assert!(left_peak > 7000, "{left_peak}");
     let m = hotline_evidence::verify::read_manifest(
         &bucket.join("node1/2024/03/01/call-b.manifest.json"),
@@ -147,7 +157,9 @@ fn sealed_recordings_move_to_the_store_and_verify() {
     assert_eq!(m.seq, 1);
     // verify from the store
     let work = tempfile::tempdir().unwrap();
-    let reports = rt.block_on(store.verify(&BTreeMap::new(), work.path())).unwrap();
+    let reports = rt
+        .block_on(store.verify(&BTreeMap::new(), work.path()))
+        .unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].node, "node1");
     assert!(reports[0].report.is_ok(), "{:?}", reports[0].report.faults);
@@ -195,7 +207,10 @@ fn an_unreachable_store_keeps_the_spool_and_a_later_pass_uploads() {
     assert_eq!(r.pending, 1);
     assert!(r.error.is_some());
     assert!(n1.spool.join(&rel).is_file(), "nothing is lost");
-    assert!(n1.spool.join("2024/03/01/call-kept.manifest.json").is_file());
+    assert!(n1
+        .spool
+        .join("2024/03/01/call-kept.manifest.json")
+        .is_file());
     // the uploader loop says so once, and uploads when the store is back
     let status = Arc::new(std::sync::Mutex::new(UploaderStatus::default()));
     let changes = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -203,12 +218,14 @@ fn an_unreachable_store_keeps_the_spool_and_a_later_pass_uploads() {
     rt.block_on(async {
         let stop = tokio::time::sleep(Duration::from_millis(600));
         hotline_recorder::shared::run_uploader(
-            down.clone(),
-            n1.spool.clone(),
-            n1.notary.public_key(),
-            Arc::clone(&n1.wake),
-            Duration::from_millis(50),
-            Arc::clone(&status),
+            Uploader {
+                shared: down.clone(),
+                spool: n1.spool.clone(),
+                key: n1.notary.public_key(),
+                wake: Arc::clone(&n1.wake),
+                retry_every: Duration::from_millis(50),
+                status: Arc::clone(&status),
+            },
             move |s| seen.lock().unwrap().push(s.clone()),
             stop,
         )
@@ -226,12 +243,14 @@ fn an_unreachable_store_keeps_the_spool_and_a_later_pass_uploads() {
     rt.block_on(async {
         let wake = Arc::clone(&n1.wake);
         let task = tokio::spawn(hotline_recorder::shared::run_uploader(
-            up.clone(),
-            n1.spool.clone(),
-            n1.notary.public_key(),
-            Arc::clone(&wake),
-            Duration::from_secs(3600),
-            st,
+            Uploader {
+                shared: up.clone(),
+                spool: n1.spool.clone(),
+                key: n1.notary.public_key(),
+                wake: Arc::clone(&wake),
+                retry_every: Duration::from_secs(3600),
+                status: st,
+            },
             |_| {},
             tokio::time::sleep(Duration::from_secs(5)),
         ));
@@ -246,7 +265,10 @@ fn an_unreachable_store_keeps_the_spool_and_a_later_pass_uploads() {
         // a new seal is uploaded at once (the retry interval is an hour)
         let n = &n1;
         let rel2 = {
-            let h = n.rec.open(&CallId::from_stored("call-next"), START).unwrap();
+            let h = n
+                .rec
+                .open(&CallId::from_stored("call-next"), START)
+                .unwrap();
             let tx = h.sender();
             for i in 0..10 {
                 tx.send(frame(Side::Caller, i, 1000.0)).unwrap();
@@ -262,12 +284,18 @@ fn an_unreachable_store_keeps_the_spool_and_a_later_pass_uploads() {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(status.lock().unwrap().uploaded_total, 2, "woken by the seal");
+        assert_eq!(
+            status.lock().unwrap().uploaded_total,
+            2,
+            "woken by the seal"
+        );
         assert!(!n.spool.join(&rel2).exists());
         task.abort();
     });
     let work = tempfile::tempdir().unwrap();
-    let reports = rt.block_on(up.verify(&BTreeMap::new(), work.path())).unwrap();
+    let reports = rt
+        .block_on(up.verify(&BTreeMap::new(), work.path()))
+        .unwrap();
     assert!(faults_of(&reports).is_empty(), "{:?}", faults_of(&reports));
     assert_eq!(reports[0].report.checked.len(), 2);
 }
@@ -293,7 +321,9 @@ fn two_nodes_verify_across_nodes_and_tampering_is_found() {
     // node2 checks node1's chain and its own (and the other way round)
     for s in [&s1, &s2] {
         let work = tempfile::tempdir().unwrap();
-        let reports = rt.block_on(s.verify(&BTreeMap::new(), work.path())).unwrap();
+        let reports = rt
+            .block_on(s.verify(&BTreeMap::new(), work.path()))
+            .unwrap();
         let nodes: Vec<&str> = reports.iter().map(|r| r.node.as_str()).collect();
         assert_eq!(nodes, ["node1", "node2"]);
         assert!(faults_of(&reports).is_empty(), "{:?}", faults_of(&reports));
@@ -315,7 +345,10 @@ fn two_nodes_verify_across_nodes_and_tampering_is_found() {
     let day = |n: &str| bucket.join(n).join("2024/03/01");
     let check = |s: &SharedStore| {
         let work = tempfile::tempdir().unwrap();
-        faults_of(&rt.block_on(s.verify(&BTreeMap::new(), work.path())).unwrap())
+        faults_of(
+            &rt.block_on(s.verify(&BTreeMap::new(), work.path()))
+                .unwrap(),
+        )
     };
     // an altered object
     let wav = day("node1").join("n1-call1.wav");
@@ -324,10 +357,15 @@ fn two_nodes_verify_across_nodes_and_tampering_is_found() {
     std::fs::write(&wav, &bytes).unwrap();
     let f = check(&s2);
     assert!(
-        f.iter().any(|f| matches!(f, Fault::AudioAltered { call_id, .. } if call_id == "n1-call1")),
+        f.iter()
+            .any(|f| matches!(f, Fault::AudioAltered { call_id, .. } if call_id == "n1-call1")),
         "{f:?}"
     );
-    let shown = f.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    let shown = f
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(shown.contains("n1-call1.wav"), "{shown}");
     bytes[1000] ^= 0x55;
     std::fs::write(&wav, &bytes).unwrap();
@@ -336,7 +374,8 @@ fn two_nodes_verify_across_nodes_and_tampering_is_found() {
     std::fs::rename(&wav, dir.path().join("aside.wav")).unwrap();
     let f = check(&s1);
     assert!(
-        f.iter().any(|f| matches!(f, Fault::AudioMissing { call_id, .. } if call_id == "n1-call1")),
+        f.iter()
+            .any(|f| matches!(f, Fault::AudioMissing { call_id, .. } if call_id == "n1-call1")),
         "{f:?}"
     );
     std::fs::rename(dir.path().join("aside.wav"), &wav).unwrap();
@@ -353,19 +392,34 @@ fn two_nodes_verify_across_nodes_and_tampering_is_found() {
     std::fs::rename(&last, dir.path().join("aside.json")).unwrap();
     let f = check(&s1);
     assert!(
-        f.iter().any(|f| matches!(f, Fault::HeadMissing { call_id, .. } if call_id == "n2-call2")),
+        f.iter()
+            .any(|f| matches!(f, Fault::HeadMissing { call_id, .. } if call_id == "n2-call2")),
         "{f:?}"
     );
     std::fs::rename(dir.path().join("aside.json"), &last).unwrap();
     // an altered chain entry (a byte of the manifest's caller field)
     let text = std::fs::read_to_string(&m).unwrap();
-    std::fs::write(&m, text.replace("\"start_ms\":1709251200000", "\"start_ms\":1709251200001")).unwrap();
+    std::fs::write(
+        &m,
+        text.replace("\"start_ms\":1709251200000", "\"start_ms\":1709251200001"),
+    )
+    .unwrap();
     let f = check(&s1);
-    assert!(f.iter().any(|f| matches!(f, Fault::BadSignature { .. })), "{f:?}");
-    assert!(f.iter().any(|f| matches!(f, Fault::LinkReplaced { .. })), "{f:?}");
+    assert!(
+        f.iter().any(|f| matches!(f, Fault::BadSignature { .. })),
+        "{f:?}"
+    );
+    assert!(
+        f.iter().any(|f| matches!(f, Fault::LinkReplaced { .. })),
+        "{f:?}"
+    );
     std::fs::write(&m, text).unwrap();
     // one node's recording copied into the other's part
-    std::fs::copy(day("node1").join("n1-call0.wav"), day("node2").join("n1-call0.wav")).unwrap();
+    std::fs::copy(
+        day("node1").join("n1-call0.wav"),
+        day("node2").join("n1-call0.wav"),
+    )
+    .unwrap();
     std::fs::copy(
         day("node1").join("n1-call0.manifest.json"),
         day("node2").join("n1-call0.manifest.json"),
@@ -382,7 +436,8 @@ fn two_nodes_verify_across_nodes_and_tampering_is_found() {
     std::fs::remove_file(bucket.join("node2/manifest/chain.head")).unwrap();
     let f = check(&s1);
     assert!(
-        f.iter().any(|f| matches!(f, Fault::ChainHeadMissing { node } if node == "node2")),
+        f.iter()
+            .any(|f| matches!(f, Fault::ChainHeadMissing { node } if node == "node2")),
         "{f:?}"
     );
 }
@@ -416,10 +471,16 @@ fn bad_settings_are_clear_errors() {
         (settings("file://relative/dir", "n1"), "absolute"),
         (settings("s3://", "n1"), "bucket"),
         (settings("s3://Bad_Bucket/x", "n1"), "bucket"),
-        (settings(&format!("s3://{}", "b".repeat(64)), "n1"), "bucket"),
+        (
+            settings(&format!("s3://{}", "b".repeat(64)), "n1"),
+            "bucket",
+        ),
         (settings("s3://bucket/a/../b", "n1"), "prefix"),
         (settings("s3://bucket/a//b", "n1"), "prefix"),
-        (settings(&format!("s3://b/{}", "x".repeat(5000)), "n1"), "2048"),
+        (
+            settings(&format!("s3://b/{}", "x".repeat(5000)), "n1"),
+            "2048",
+        ),
         (settings("s3://b/x\ny", "n1"), "control"),
         (settings("s3://bucket", ""), "node id"),
         (settings("s3://bucket", "../n1"), "node id"),

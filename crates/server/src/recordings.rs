@@ -29,10 +29,12 @@ pub fn recorder_config(cfg: &Config) -> Result<RecorderConfig> {
     info!(key_id = %ev::key_id(&notary.public_key()), head = ?notary.head().map(|h| h.seq), "evidence: signing recordings");
     // each node of the HA pair signs its own chain, named in every manifest
     let store = cfg.recordings_store()?;
-    let node = store
-        .as_ref()
-        .map(|s| s.settings.node.clone())
-        .or_else(|| cfg.cluster.enabled.then(|| cfg.cluster.node_id.clone()).flatten());
+    let node = store.as_ref().map(|s| s.settings.node.clone()).or_else(|| {
+        cfg.cluster
+            .enabled
+            .then(|| cfg.cluster.node_id.clone())
+            .flatten()
+    });
     let mut rc = RecorderConfig::new(cfg.recordings_dir());
     rc.sync_interval = Duration::from_secs(u64::from(cfg.storage.recordings_sync_s));
     rc.notary = Some(Arc::new(notary.with_node(node)));
@@ -107,12 +109,14 @@ pub async fn start_shared_store(
     let status = Arc::new(std::sync::Mutex::new(UploaderStatus::default()));
     let url = shared.url().to_string();
     tokio::spawn(hotline_recorder::shared::run_uploader(
-        shared.clone(),
-        cfg.recordings_dir(),
-        notary.public_key(),
-        wake,
-        rs.retry_every,
-        status,
+        hotline_recorder::shared::Uploader {
+            shared: shared.clone(),
+            spool: cfg.recordings_dir(),
+            key: notary.public_key(),
+            wake,
+            retry_every: rs.retry_every,
+            status,
+        },
         move |s| {
             let Some(e) = &s.last_error else { return };
             let event = hotline_core::CallEvent {
@@ -340,7 +344,11 @@ fn pinned_nodes(
     pubkey: Option<&str>,
 ) -> Result<std::collections::BTreeMap<String, ev::VerifyingKey>> {
     let mut out = std::collections::BTreeMap::new();
-    for part in pubkey.unwrap_or_default().split(',').filter(|p| !p.is_empty()) {
+    for part in pubkey
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
         let (node, hex) = part
             .split_once('=')
             .ok_or_else(|| anyhow!("--pubkey: with a shared store, give NODE=HEX[,NODE=HEX]"))?;
@@ -364,7 +372,11 @@ fn verify_shared(shared: &SharedStore, pubkey: Option<&str>) -> Result<()> {
             "node {}: key fingerprint {} ({})",
             r.node,
             r.key_id,
-            if r.pinned { "pinned" } else { "published in the store: compare with `hotline recordings pubkey` on that node, or pass --pubkey NODE=HEX" }
+            if r.pinned {
+                "pinned"
+            } else {
+                "published in the store: compare with `hotline recordings pubkey` on that node, or pass --pubkey NODE=HEX"
+            }
         );
         print!("{}", r.report.lines());
         let verdict = r.report.verdict(&format!("{}/{}", shared.url(), r.node));
