@@ -219,12 +219,16 @@ impl SharedStore {
             // TLS through rustls with the ring provider, as everywhere in
             // hotline (a second install is refused and harmless).
             let _ = rustls::crypto::ring::default_provider().install_default();
+            // `AWS_ALLOW_HTTP=true` in the environment counts too (the
+            // auditor's `verify --store` has no config)
+            let allow_http = s.allow_http
+                || std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
             let mut b = object_store::aws::AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
-                .with_allow_http(s.allow_http)
+                .with_allow_http(allow_http)
                 .with_client_options(
                     object_store::ClientOptions::new()
-                        .with_allow_http(s.allow_http)
+                        .with_allow_http(allow_http)
                         .with_timeout(s.timeout.max(Duration::from_secs(1)))
                         .with_connect_timeout(
                             Duration::from_secs(5).min(s.timeout.max(Duration::from_secs(1))),
@@ -242,7 +246,7 @@ impl SharedStore {
                         e.chars().take(80).collect::<String>()
                     )));
                 }
-                if e.starts_with("http://") && !s.allow_http {
+                if e.starts_with("http://") && !allow_http {
                     return Err(bad(format!("endpoint `{e}` is plain http: set allow_http = true (a lab store only) or use https")));
                 }
                 b = b.with_endpoint(e);
