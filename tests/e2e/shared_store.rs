@@ -326,5 +326,28 @@ fn a_missing_bucket_or_an_unreachable_store_stops_check_config_and_serve() {
         assert!(t.contains("not usable by node node1"), "{t}");
         assert!(!t.contains("panicked"), "{t}");
         assert!(started.elapsed() < Duration::from_secs(30), "{t}");
+        // serve stops the same way, before it takes a call
+        let sip = format!("127.0.0.1:{}", free_udp_port());
+        let mut child = Command::new(Hotline::binary())
+            .args(["serve", "--config", cfg.to_str().unwrap(), "--sip", &sip])
+            .args(["--http", "127.0.0.1:0"])
+            .env("HOTLINE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut status = None;
+        wait_until(Duration::from_secs(30), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        if status.is_none() {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        let t = text(&out);
+        assert!(status.is_some_and(|s| !s.success()), "serve must stop: {t}");
+        assert!(t.contains(want) && t.contains(bucket), "{t}");
+        assert!(!t.contains("panicked"), "{t}");
     }
 }
