@@ -186,7 +186,7 @@ pub fn run(config_path: &Path, data: Option<PathBuf>, cmd: RecordingsCmd) -> Res
             }
             if target.is_some() == all {
                 anyhow::bail!(
-                    "verify: give a recording id, a bundle (FILE.zip), --all or --store URL"
+                    "verify: give a recording id, a bundle (FILE.zip) or --all (or --store URL)"
                 );
             }
             rec::verify(load, target.as_deref(), pubkey.as_deref())

@@ -293,6 +293,33 @@ fn put_object(port: u16, key: &str, bytes: Vec<u8>) {
 #[test]
 fn a_missing_bucket_or_an_unreachable_store_stops_check_config_and_serve() {
     let m = moto();
+    // hostile `verify --store` input: a clear refusal, exit status 2
+    let long = format!("s3://b/{}", "x".repeat(10_000));
+    for (args, want) in [
+        (vec!["--store", "ftp://host/x"], "expected \"local\""),
+        (vec!["--store", "s3://Not_A_Bucket"], "bucket name"),
+        (vec!["--store", long.as_str()], "2048"),
+        (vec!["--store", "file://relative"], "absolute"),
+        (vec!["--store", "s3://b", "--pubkey", "zz"], "NODE=HEX"),
+        (
+            vec!["--store", "s3://b", "--pubkey", "node1=zz"],
+            "--pubkey node1",
+        ),
+        (vec!["--store", "s3://b", "c-alpha"], "cannot be used with"),
+    ] {
+        let out = Command::new(Hotline::binary())
+            .args(["recordings", "verify"])
+            .args(&args)
+            .env("HOTLINE_LOG", "warn")
+            .env("AWS_ENDPOINT", format!("http://127.0.0.1:{}", m.port))
+            .env("AWS_ALLOW_HTTP", "true")
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(want), "{args:?}: {t}");
+        assert!(!t.contains("panicked") && t.len() < 4000, "{t}");
+    }
     let side = tempfile::tempdir().unwrap();
     let creds = creds_file(side.path());
     let closed = {
