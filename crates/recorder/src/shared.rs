@@ -69,15 +69,14 @@ pub enum SharedError {
     #[error("recordings store: {0}")]
     BadSettings(String),
     /// The store refused or could not be reached.
-    #[error("recordings store {url}: {what}: {source}")]
+    #[error("recordings store {url}: {what}: {}", brief(.cause))]
     Store {
         /// The store.
         url: String,
         /// What was being done.
         what: String,
-        /// The store's error.
-        #[source]
-        source: object_store::Error,
+        /// The store's error (shown once, without the repeated chain).
+        cause: object_store::Error,
     },
     /// A local file could not be read, written or removed.
     #[error("{path}: {source}")]
@@ -107,6 +106,29 @@ pub enum SharedError {
     /// A blocking task died.
     #[error("a file task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+}
+
+/// An error and its causes, each said once: the S3 client's messages
+/// repeat their whole chain at every level.
+fn brief(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        let next = err.source();
+        let own = match next.map(ToString::to_string) {
+            Some(n) => text
+                .strip_suffix(n.as_str())
+                .map(|t| t.trim_end_matches([':', ' ', '-']).to_string())
+                .unwrap_or(text),
+            None => text,
+        };
+        if !own.is_empty() && !parts.iter().any(|p| p.contains(own.as_str())) {
+            parts.push(own);
+        }
+        cur = next;
+    }
+    parts.join(": ")
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SharedError + '_ {
@@ -186,11 +208,11 @@ impl SharedStore {
             }
             std::fs::create_dir_all(dir).map_err(io(dir))?;
             let fs =
-                object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|source| {
+                object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(|cause| {
                     SharedError::Store {
                         url: url.to_string(),
                         what: "open the directory".into(),
-                        source,
+                        cause,
                     }
                 })?;
             (Arc::new(fs), String::new())
@@ -267,10 +289,10 @@ impl SharedStore {
             if let Some(t) = &s.session_token {
                 b = b.with_token(t);
             }
-            let s3 = b.build().map_err(|source| SharedError::Store {
+            let s3 = b.build().map_err(|cause| SharedError::Store {
                 url: url.to_string(),
                 what: "configure the S3 client".into(),
-                source,
+                cause,
             })?;
             (Arc::new(s3), prefix.to_string())
         } else {
@@ -309,7 +331,7 @@ impl SharedStore {
     fn err(&self, what: impl Into<String>) -> impl FnOnce(object_store::Error) -> SharedError {
         let url = self.url.clone();
         let what = what.into();
-        move |source| SharedError::Store { url, what, source }
+        move |cause| SharedError::Store { url, what, cause }
     }
 
     /// Proves the store works for this node: puts, reads back and deletes a
@@ -573,7 +595,7 @@ impl SharedStore {
             match self.get_file(&self.key(&n, rel), to).await {
                 Ok(()) => return Ok(true),
                 Err(SharedError::Store {
-                    source: object_store::Error::NotFound { .. },
+                    cause: object_store::Error::NotFound { .. },
                     ..
                 }) => {}
                 Err(e) => return Err(e),

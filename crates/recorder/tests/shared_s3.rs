@@ -41,6 +41,10 @@ fn moto_bin() -> PathBuf {
 }
 
 fn moto() -> Moto {
+    moto_with(&[])
+}
+
+fn moto_with(env: &[(&str, &str)]) -> Moto {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -49,13 +53,14 @@ fn moto() -> Moto {
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .envs(env.iter().copied())
         .spawn()
         .unwrap_or_else(|e| {
             panic!("moto_server is not installed ({e}): run scripts/test.sh (pip: moto[server])")
         });
     let m = Moto { child, port };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while http(m.port, "GET", "/", b"").is_none() {
+    while TcpStream::connect(("127.0.0.1", m.port)).is_err() {
         assert!(Instant::now() < deadline, "moto_server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -274,4 +279,23 @@ fn two_nodes_record_into_one_s3_bucket_and_verify_across_nodes() {
         .faults
         .iter()
         .any(|f| matches!(f, Fault::AudioMissing { call_id, .. } if call_id == "n2-a")));
+}
+
+/// moto enforcing authentication (`INITIAL_NO_AUTH_ACTION_COUNT=0`): keys it
+/// does not know are refused, and the start-up check says so.
+#[test]
+fn wrong_credentials_are_a_clear_error_at_the_start_up_check() {
+    let m = moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = s3(m.port, "hotline-rec", "node1");
+    let e = rt.block_on(s.check()).expect_err("unknown access key");
+    let text = e.to_string();
+    assert!(text.contains("cannot write"), "{text}");
+    assert!(
+        text.contains("InvalidAccessKeyId") || text.contains("403") || text.contains("Forbidden"),
+        "{text}"
+    );
 }
