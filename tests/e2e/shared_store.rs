@@ -219,6 +219,50 @@ fn a_recorded_call_goes_to_the_s3_store_plays_from_it_and_verifies() {
         text(&out)
     );
     assert!(stdout.contains("OK (1 node(s))"), "{}", text(&out));
+    // one recording, and its evidence bundle, through the store
+    let out = cli(
+        &[
+            "recordings",
+            "--config",
+            &cfg,
+            "--data",
+            &data,
+            "verify",
+            &id,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("in the shared store, node node1"),
+        "{}",
+        text(&out)
+    );
+    let zip = side.path().join("bundle.zip");
+    let zip_s = zip.to_str().unwrap().to_string();
+    let out = cli(
+        &[
+            "recordings",
+            "--config",
+            &cfg,
+            "--data",
+            &data,
+            "export",
+            &id,
+            "--out",
+            &zip_s,
+            "--reason",
+            "court request",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cli(&["recordings", "verify", &zip_s], &[]);
+    assert!(
+        out.status.success(),
+        "the bundle verifies alone: {}",
+        text(&out)
+    );
     let pubkey = std::fs::read_to_string(h.data_dir.join("evidence/public.key")).unwrap();
     let env = [
         ("AWS_ENDPOINT", format!("http://127.0.0.1:{}", m.port)),

@@ -627,12 +627,9 @@ impl SharedStore {
         Ok(out)
     }
 
-    async fn verify_node(
-        &self,
-        node: &str,
-        pinned: Option<&VerifyingKey>,
-        work: &Path,
-    ) -> Result<NodeReport, SharedError> {
+    /// Copies `node`'s recordings and manifests into `work/<node>/`
+    /// (the layout of a local recordings root); its path.
+    pub async fn download_node(&self, node: &str, work: &Path) -> Result<PathBuf, SharedError> {
         let dir = work.join(node);
         let base = self.key(node, "");
         let mut listing = self.store.list(Some(&base));
@@ -661,6 +658,50 @@ impl SharedStore {
             self.get_file(&loc, &dir.join(&rel)).await?;
         }
         tokio::fs::create_dir_all(&dir).await.map_err(io(&dir))?;
+        Ok(dir)
+    }
+
+    /// The node whose part holds recording `id`, copied into
+    /// `work/<node>/`: (node, that directory, the key to check it with —
+    /// `pinned` or the node's published one —, the node's chain head).
+    /// None when no node has it.
+    pub async fn materialize(
+        &self,
+        id: &str,
+        pinned: &BTreeMap<String, VerifyingKey>,
+        work: &Path,
+    ) -> Result<Option<(String, PathBuf, VerifyingKey, Option<Link>)>, SharedError> {
+        ev::validate_id(id)?;
+        for node in self.nodes().await? {
+            let dir = self.download_node(&node, work).await?;
+            let scan = dir.clone();
+            let inv = tokio::task::spawn_blocking(move || Inventory::scan(&scan)).await??;
+            let mine = inv.of_id(id);
+            if mine.wavs.is_empty() && mine.manifests.is_empty() {
+                continue;
+            }
+            let key = match pinned.get(&node) {
+                Some(k) => *k,
+                None => self.key_of(&node).await?.ok_or_else(|| {
+                    SharedError::BadSettings(format!(
+                        "{}: node {node} has no public key object; pin one with --pubkey {node}=HEX",
+                        self.url
+                    ))
+                })?,
+            };
+            let head = self.head_of(&node).await?;
+            return Ok(Some((node, dir, key, head)));
+        }
+        Ok(None)
+    }
+
+    async fn verify_node(
+        &self,
+        node: &str,
+        pinned: Option<&VerifyingKey>,
+        work: &Path,
+    ) -> Result<NodeReport, SharedError> {
+        let dir = self.download_node(node, work).await?;
         let published = self.key_of(node).await?;
         let (key, is_pinned) = match (pinned, published) {
             (Some(k), _) => (*k, true),

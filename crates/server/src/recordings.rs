@@ -250,9 +250,22 @@ pub fn export(
     ev::validate_id(id)?;
     // the access is on record before the bundle exists
     crate::access::audit_cli_access(cfg, id, "export", reason, who)?;
-    let key = ev::load_public_key(&cfg.storage.data_dir)?;
-    let x = ev::bundle::export(&cfg.recordings_dir(), id, &key, out)
-        .with_context(|| format!("export {id}"))?;
+    let work = tempfile::tempdir().context("a temporary directory for the export")?;
+    let (root, key) = match from_store(cfg, id, work.path())? {
+        // uploaded (or the other node's): the node's chain, its key
+        Some((dir, key, _, node)) => {
+            println!(
+                "{id}: from the shared store, node {node} (key fingerprint {})",
+                ev::key_id(&key)
+            );
+            (dir, key)
+        }
+        None => (
+            cfg.recordings_dir(),
+            ev::load_public_key(&cfg.storage.data_dir)?,
+        ),
+    };
+    let x = ev::bundle::export(&root, id, &key, out).with_context(|| format!("export {id}"))?;
     println!(
         "exported {id} (#{}) to {}{}{}",
         x.manifest.seq,
@@ -310,6 +323,23 @@ pub fn verify(
         Some(k) => k,
         None => ev::load_public_key(&cfg.storage.data_dir)?,
     };
+    if let Some(id) = target {
+        let work = tempfile::tempdir().context("a temporary directory for the verification")?;
+        if let Some((dir, published, head, node)) = from_store(&cfg, id, work.path())? {
+            let key = pinned.unwrap_or(published);
+            println!(
+                "{id}: in the shared store, node {node} (key fingerprint {}{})",
+                ev::key_id(&key),
+                if pinned.is_some() {
+                    ", pinned"
+                } else {
+                    ", published"
+                }
+            );
+            let report = ev::verify::verify_one(&dir, id, &key, head.as_ref())?;
+            return print_report(&report, id);
+        }
+    }
     let head = ev::ChainHead::load(&cfg.storage.data_dir)?;
     let root = cfg.recordings_dir();
     let (report, what) = match target {
@@ -323,6 +353,26 @@ pub fn verify(
         ),
     };
     print_report(&report, &what)
+}
+
+/// Recording `id` copied from the shared store into `work` when the config
+/// has a store and the recording is not in the local spool: (the copy's
+/// root, the node's published key, its chain head, the node).
+type FromStore = (PathBuf, ev::VerifyingKey, Option<ev::Link>, String);
+fn from_store(cfg: &Config, id: &str, work: &Path) -> Result<Option<FromStore>> {
+    ev::validate_id(id)?;
+    let Some(shared) = shared_store(cfg)? else {
+        return Ok(None);
+    };
+    if ev::verify::find(&cfg.recordings_dir(), id).is_ok() {
+        return Ok(None);
+    }
+    let found = crate::runtime()?.block_on(shared.materialize(
+        id,
+        &std::collections::BTreeMap::new(),
+        work,
+    ))?;
+    Ok(found.map(|(node, dir, key, head)| (dir, key, head, node)))
 }
 
 /// `hotline recordings verify --store URL`: every node's chain in a shared
