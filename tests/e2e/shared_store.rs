@@ -170,6 +170,17 @@ fn a_recorded_call_goes_to_the_s3_store_plays_from_it_and_verifies() {
     );
     assert_eq!((s, part.len()), (206, 1000), "{head}");
     assert_eq!(part, wav[44..1044]);
+    // the console's evidence bundle, built from the store
+    let (s, head, zip) = http(
+        &web,
+        "GET",
+        &format!("/api/recordings/{id}/bundle"),
+        &[auth],
+    );
+    assert_eq!(s, 200, "{head} {}", String::from_utf8_lossy(&zip));
+    assert!(zip.starts_with(b"PK"));
+    let console_zip = side.path().join("console.zip");
+    std::fs::write(&console_zip, &zip).unwrap();
     // its channels: the caller's tone on the left, the agent's side on the right
     let tmp = side.path().join("back.wav");
     std::fs::write(&tmp, &wav).unwrap();
@@ -262,6 +273,23 @@ fn a_recorded_call_goes_to_the_s3_store_plays_from_it_and_verifies() {
         out.status.success(),
         "the bundle verifies alone: {}",
         text(&out)
+    );
+    let out = cli(
+        &["recordings", "verify", console_zip.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "the console's bundle verifies: {}",
+        text(&out)
+    );
+    assert!(
+        std::fs::read_dir(&h.data_dir).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("console-bundle")),
+        "the work copies are removed"
     );
     let pubkey = std::fs::read_to_string(h.data_dir.join("evidence/public.key")).unwrap();
     let env = [
