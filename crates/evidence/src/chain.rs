@@ -255,3 +255,47 @@ impl Notary {
         Ok((m, manifest_path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn facts(id: &str) -> RecordingFacts {
+        RecordingFacts {
+            call_id: id.into(),
+            codec: "pcm".into(),
+            file_sha256: "ab".repeat(32),
+            ..RecordingFacts::default()
+        }
+    }
+
+    /// A single node's manifests are byte for byte what they were before
+    /// the node field (old manifests keep verifying); a node's manifests
+    /// sign their node, and moving one to another node breaks the signature.
+    #[test]
+    fn the_node_is_signed_and_absent_on_a_single_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let single = Notary::open(&dir.path().join("a")).unwrap();
+        let wav = dir.path().join("c1.wav");
+        let (m, path) = single.seal(&wav, facts("c1"), 1).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("\"node\""), "{text}");
+        assert!(m.node.is_none());
+        let node = Notary::open(&dir.path().join("b"))
+            .unwrap()
+            .with_node(Some("node2".into()));
+        assert_eq!(node.node(), Some("node2"));
+        let (m2, path2) = node
+            .seal(&dir.path().join("c2.wav"), facts("c2"), 2)
+            .unwrap();
+        let text2 = std::fs::read_to_string(&path2).unwrap();
+        assert!(text2.contains("\"node\":\"node2\""), "{text2}");
+        assert!(m2.signature_valid(&node.public_key()));
+        let mut moved = m2.clone();
+        moved.node = Some("node1".into());
+        assert!(!moved.signature_valid(&node.public_key()));
+        let parsed = crate::Manifest::from_json("x", text2.as_bytes()).unwrap();
+        assert_eq!(parsed, m2);
+    }
+}
