@@ -469,7 +469,14 @@ impl SharedStore {
         if let Some(dir) = to.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(io(dir))?;
         }
-        let tmp = to.with_extension(format!("part{}", std::process::id()));
+        // one temporary name per copy: two requests for the same recording
+        // must not write into each other's file
+        static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = to.with_extension(format!(
+            "part{}-{}",
+            std::process::id(),
+            COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let mut f = tokio::fs::File::create(&tmp).await.map_err(io(&tmp))?;
         let mut stream = r.into_stream();
         while let Some(chunk) = stream.next().await {
