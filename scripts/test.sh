@@ -7,8 +7,9 @@
 #   (a real SMTP server for the notification tests), a Chinese font
 #   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh),
 #   sipvicious 0.3.x from PyPI (the password guessing e2e), kamailio (the HA
-#   pair's edge proxy, tests/e2e/ha.rs) and kamailio-tls-modules (its TLS,
-#   tests/e2e/edge_tls.rs).
+#   pair's edge proxy, tests/e2e/ha.rs), kamailio-tls-modules (its TLS,
+#   tests/e2e/edge_tls.rs) and moto from PyPI (an S3-compatible server for
+#   the recordings on shared storage tests).
 #
 #   scripts/test.sh                 # everything
 #   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
@@ -53,6 +54,18 @@ if ((${#missing[@]})); then
             sip-tester baresip-core sox libasound2-dev postgresql \
             chromium chromium-driver fonts-wqy-microhei python3-aiosmtpd \
             kamailio kamailio-tls-modules
+    fi
+fi
+
+# moto (an S3-compatible server, `moto_server -p PORT` on loopback) for the
+# recordings on shared storage tests (crates/recorder/tests/shared_s3.rs),
+# from PyPI into the user's site like sipvicious
+export PATH="$HOME/.local/bin:$PATH"
+if ! command -v moto_server >/dev/null 2>&1; then
+    echo "test.sh: missing: moto_server"
+    if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
+        python3 -m pip install --user --quiet 'moto[server]>=5,<6' \
+            || python3 -m pip install --user --quiet --break-system-packages 'moto[server]>=5,<6'
     fi
 fi
 

@@ -375,8 +375,9 @@ fn check_config(path: &Path) -> Result<()> {
         .as_ref()
         .map(|t| format!(", SIP over TLS on {} with {}", t.listen, t.cert.display()))
         .unwrap_or_default();
+    let store = hotline_server::recordings::probe_shared_store(&s.cfg)?.unwrap_or_default();
     println!(
-        "{}: OK ({} agents, numbers {}, SIP on {}{tls})",
+        "{}: OK ({} agents, numbers {}, SIP on {}{tls}{store})",
         path.display(),
         s.accounts.len(),
         s.engine.numbers.join(", "),

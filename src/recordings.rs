@@ -21,9 +21,17 @@ pub enum RecordingsCmd {
         #[arg(long, conflicts_with = "target")]
         all: bool,
         /// Trust this public key (hex) instead of the data directory's or
-        /// the bundle's own.
+        /// the bundle's own; with a shared store, `NODE=HEX[,NODE=HEX]`
+        /// instead of the nodes' published keys.
         #[arg(long, value_name = "HEX")]
         pubkey: Option<String>,
+        /// Verify every node's chain in this shared store
+        /// (`s3://bucket/prefix` or `file:///dir`) from any machine, without
+        /// a config: endpoint and credentials from the environment
+        /// (`AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, `AWS_REGION`,
+        /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+        #[arg(long, value_name = "URL", conflicts_with = "target")]
+        store: Option<String>,
     },
     /// Write an evidence bundle (WAV, manifest, public key, neighbouring
     /// chain links) that verifies offline with nothing else present.
@@ -171,9 +179,15 @@ pub fn run(config_path: &Path, data: Option<PathBuf>, cmd: RecordingsCmd) -> Res
             target,
             all,
             pubkey,
+            store,
         } => {
+            if let Some(url) = store {
+                return rec::verify_store_url(&url, pubkey.as_deref());
+            }
             if target.is_some() == all {
-                anyhow::bail!("verify: give a recording id, a bundle (FILE.zip) or --all");
+                anyhow::bail!(
+                    "verify: give a recording id, a bundle (FILE.zip) or --all (or --store URL)"
+                );
             }
             rec::verify(load, target.as_deref(), pubkey.as_deref())
         }

@@ -35,6 +35,7 @@ mod recordings;
 mod registrar;
 mod routing;
 mod schedule;
+mod shared_store;
 mod spans;
 mod srtp;
 mod srtp_customer;

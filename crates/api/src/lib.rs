@@ -187,6 +187,9 @@ pub struct ConsoleConfig {
     /// The quality score forms (`[[quality_forms]]`; the shipped example
     /// when the config has none).
     pub quality_forms: Vec<hotline_store::quality::ScoreForm>,
+    /// The shared recordings store (`[recordings_store]`, issue 18):
+    /// recordings no longer in `recordings_dir` are read through it.
+    pub shared: Option<hotline_recorder::shared::SharedStore>,
 }
 
 impl ConsoleConfig {
@@ -204,6 +207,7 @@ impl ConsoleConfig {
             open_read_api: true,
             calendar: Calendar::utc(),
             quality_forms: vec![hotline_store::quality::ScoreForm::shipped_example()],
+            shared: None,
         }
     }
 }
@@ -239,7 +243,8 @@ impl Console {
         let limiter = LoginLimiter::new(cfg.login_attempts, cfg.login_window_s * 1000);
         Console {
             inner: Arc::new(Inner {
-                access: RecordingAccess::new(store.clone(), cfg.recordings_dir.clone()),
+                access: RecordingAccess::new(store.clone(), cfg.recordings_dir.clone())
+                    .with_shared(cfg.shared.clone()),
                 store,
                 cfg,
                 clock,

@@ -298,11 +298,51 @@ async fn bundle(
         .await?;
     recording_file(&c, &id).await?;
     audit(&c, &p, "export", &id, "console bundle download").await?;
-    let root = c.inner.cfg.recordings_dir.clone();
+    let mut root = c.inner.cfg.recordings_dir.clone();
     let data = c.inner.cfg.data_dir.clone();
+    // uploaded to the shared store (or the other node's): its node's part
+    // is copied next to the data and bundled with that node's key
+    let mut from_store = None;
+    let work = data.join(format!(
+        "console-bundle-{}",
+        hex::encode(rand::random::<[u8; 8]>())
+    ));
+    if let Some(shared) = &c.inner.cfg.shared {
+        let local = root.clone();
+        let id3 = id.clone();
+        let here = tokio::task::spawn_blocking(move || {
+            hotline_evidence::verify::find(&local, &id3).is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        if !here {
+            match shared
+                .materialize(&id, &std::collections::BTreeMap::new(), &work)
+                .await
+            {
+                Ok(Some((_, dir, key, _))) => {
+                    root = dir;
+                    from_store = Some(key);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = tokio::fs::remove_dir_all(&work).await;
+                    warn!(error = %e, call = %id, "console: the shared store refused the bundle's recording");
+                    return Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the recordings store cannot be read now",
+                    ));
+                }
+            }
+        }
+    }
     let id2 = id.clone();
+    let work2 = work.clone();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let key = hotline_evidence::load_public_key(&data).map_err(|e| e.to_string())?;
+        let key = match from_store {
+            Some(k) => k,
+            None => hotline_evidence::load_public_key(&data).map_err(|e| e.to_string())?,
+        };
         let tmp = data.join(format!(
             "console-bundle-{}.zip",
             hex::encode(rand::random::<[u8; 8]>())
@@ -311,6 +351,7 @@ async fn bundle(
             .map_err(|e| e.to_string())
             .and_then(|_| std::fs::read(&tmp).map_err(|e| e.to_string()));
         let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_dir_all(&work2);
         r
     })
     .await

@@ -19,6 +19,13 @@ impl Config {
         ccfg.login_window_s = c.login_window_s;
         ccfg.open_read_api = c.open_read_api;
         ccfg.calendar = self.calendar()?;
+        ccfg.shared = match self.recordings_store()? {
+            Some(s) => Some(
+                hotline_recorder::shared::SharedStore::open(&s.settings)
+                    .map_err(|e| crate::config::invalid("recordings_store.url", e.to_string()))?,
+            ),
+            None => None,
+        };
         if !self.quality_forms.is_empty() {
             ccfg.quality_forms = self.quality_forms.clone();
         }

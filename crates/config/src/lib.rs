@@ -23,6 +23,7 @@ mod fuzzing;
 pub mod linetest;
 pub mod lockout;
 pub mod monitor;
+pub mod recordings_store;
 pub mod routing;
 pub mod schedule;
 pub mod settings;
@@ -190,6 +191,9 @@ pub struct Config {
     /// `[cluster]`: one node of the HA pair (cluster.rs).
     #[serde(default)]
     pub cluster: crate::config::cluster::ClusterSection,
+    /// `[recordings_store]`: recordings on shared storage (recordings_store.rs).
+    #[serde(default)]
+    pub recordings_store: crate::config::recordings_store::RecordingsStoreSection,
 }
 
 /// `[sip]`: signalling.
@@ -1251,6 +1255,7 @@ impl Config {
         tls::validate(&self.sip)?;
         srtp::validate(self)?;
         self.validate_cluster()?;
+        self.validate_recordings_store()?;
         if self.sip.max_contacts_per_agent == 0 {
             return Err(invalid("sip.max_contacts_per_agent", "must be at least 1"));
         }

@@ -35,6 +35,7 @@ fn manifest() -> Manifest {
         file_sha256: "ab".repeat(32),
         loudness: None,
         prev: None,
+        node: None,
         key_id: String::new(),
         signed_at_ms: 1_763_856_180_100,
         signature: String::new(),

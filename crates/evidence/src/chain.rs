@@ -83,6 +83,7 @@ pub struct Notary {
     key: SigningKey,
     head_path: PathBuf,
     head: Mutex<Option<Link>>,
+    node: Option<String>,
 }
 
 impl std::fmt::Debug for Notary {
@@ -155,7 +156,20 @@ impl Notary {
             key,
             head_path: key_dir(data_dir).join(CHAIN_HEAD_FILE),
             head: Mutex::new(head),
+            node: None,
         })
+    }
+
+    /// Names `node` in every manifest this notary signs from now on (the
+    /// node of the HA pair whose chain it is).
+    pub fn with_node(mut self, node: Option<String>) -> Notary {
+        self.node = node;
+        self
+    }
+
+    /// The node named in this notary's manifests, if any.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// `<data_dir>/evidence/chain.head`.
@@ -226,6 +240,7 @@ impl Notary {
             file_sha256: facts.file_sha256,
             loudness: facts.loudness,
             prev: head.clone(),
+            node: self.node.clone(),
             key_id: String::new(),
             signed_at_ms: now_ms,
             signature: String::new(),
@@ -238,5 +253,49 @@ impl Notary {
         *head = Some(link.clone());
         self.write_head(&link)?;
         Ok((m, manifest_path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn facts(id: &str) -> RecordingFacts {
+        RecordingFacts {
+            call_id: id.into(),
+            codec: "pcm".into(),
+            file_sha256: "ab".repeat(32),
+            ..RecordingFacts::default()
+        }
+    }
+
+    /// A single node's manifests are byte for byte what they were before
+    /// the node field (old manifests keep verifying); a node's manifests
+    /// sign their node, and moving one to another node breaks the signature.
+    #[test]
+    fn the_node_is_signed_and_absent_on_a_single_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let single = Notary::open(&dir.path().join("a")).unwrap();
+        let wav = dir.path().join("c1.wav");
+        let (m, path) = single.seal(&wav, facts("c1"), 1).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("\"node\""), "{text}");
+        assert!(m.node.is_none());
+        let node = Notary::open(&dir.path().join("b"))
+            .unwrap()
+            .with_node(Some("node2".into()));
+        assert_eq!(node.node(), Some("node2"));
+        let (m2, path2) = node
+            .seal(&dir.path().join("c2.wav"), facts("c2"), 2)
+            .unwrap();
+        let text2 = std::fs::read_to_string(&path2).unwrap();
+        assert!(text2.contains("\"node\":\"node2\""), "{text2}");
+        assert!(m2.signature_valid(&node.public_key()));
+        let mut moved = m2.clone();
+        moved.node = Some("node1".into());
+        assert!(!moved.signature_valid(&node.public_key()));
+        let parsed = crate::Manifest::from_json("x", text2.as_bytes()).unwrap();
+        assert_eq!(parsed, m2);
     }
 }

@@ -210,6 +210,25 @@ pub enum Fault {
         /// Its call id.
         call_id: String,
     },
+    /// A manifest in one node's part of a shared recordings store names
+    /// another node (or none): it was copied or moved there.
+    #[error("{manifest}: manifest of node {names_node:?} found in node {node}'s chain: it was copied or moved there")]
+    WrongNode {
+        /// The manifest.
+        manifest: String,
+        /// The node the manifest names (empty: none).
+        names_node: String,
+        /// The node whose part of the store holds it.
+        node: String,
+    },
+    /// A node's part of a shared recordings store has manifests but no
+    /// chain head (`<node>/manifest/chain.head`): the newest links cannot be
+    /// checked for removal.
+    #[error("node {node}: the chain head object is missing: recordings removed from the end of the chain would go unnoticed")]
+    ChainHeadMissing {
+        /// The node.
+        node: String,
+    },
     /// A bundle lacks a chain link it needs.
     #[error("bundle: {what}")]
     BundleIncomplete {

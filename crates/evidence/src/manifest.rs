@@ -90,6 +90,11 @@ pub struct Manifest {
     pub loudness: Option<Loudness>,
     /// The previous manifest (None only for seq 0).
     pub prev: Option<Link>,
+    /// The node whose chain this is (`[cluster] node_id`, issue 18: each
+    /// node of the HA pair signs its own chain in the shared recordings
+    /// store). Absent on a single node and in manifests written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// [`crate::key_id`] of the signing key.
     pub key_id: String,
     /// Epoch ms of signing.

@@ -76,12 +76,26 @@ fn check_text(text: &str, what: &'static str) -> Result<(), AccessError> {
 pub struct RecordingAccess {
     store: Store,
     root: PathBuf,
+    shared: Option<crate::shared::SharedStore>,
 }
 
 impl RecordingAccess {
     /// The service over `store`, the recordings under `root`.
     pub fn new(store: Store, root: PathBuf) -> Self {
-        RecordingAccess { store, root }
+        RecordingAccess {
+            store,
+            root,
+            shared: None,
+        }
+    }
+
+    /// Reads recordings that are no longer in the local root (uploaded,
+    /// or recorded by the other node) through the shared store: they are
+    /// fetched into `<root>/.fetched/` and served from there (ranges work
+    /// as for local files).
+    pub fn with_shared(mut self, shared: Option<crate::shared::SharedStore>) -> Self {
+        self.shared = shared;
+        self
     }
 
     /// The store.
@@ -121,14 +135,52 @@ impl RecordingAccess {
             warn!(error = %e, root = %self.root.display(), "recordings root unusable");
             gone()
         })?;
-        let full = tokio::fs::canonicalize(root.join(&rel))
-            .await
-            .map_err(|_| gone())?;
+        let full = match tokio::fs::canonicalize(root.join(&rel)).await {
+            Ok(f) => f,
+            Err(_) => self
+                .fetch_shared(&root, &rel, &id)
+                .await?
+                .ok_or_else(gone)?,
+        };
         if !full.starts_with(&root) || !full.is_file() {
             warn!(call = %id, path = %rel, "a recording path leads outside the recordings root");
             return Err(gone());
         }
         Ok((cdr, full))
+    }
+
+    /// The recording copied from the shared store into
+    /// `<root>/.fetched/<call>.wav` (None: no store, or no node has it).
+    /// Copies older than an hour are removed on the way.
+    async fn fetch_shared(
+        &self,
+        root: &std::path::Path,
+        rel: &str,
+        id: &str,
+    ) -> Result<Option<PathBuf>, AccessError> {
+        let Some(shared) = &self.shared else {
+            return Ok(None);
+        };
+        if rel
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+        {
+            return Ok(None);
+        }
+        let dir = root.join(FETCHED_DIR);
+        prune_fetched(&dir).await;
+        let to = dir.join(format!("{id}.wav"));
+        if tokio::fs::metadata(&to).await.is_ok_and(|m| m.is_file()) {
+            return Ok(Some(to));
+        }
+        match shared.fetch_recording(rel, &to).await {
+            Ok(true) => Ok(Some(to)),
+            Ok(false) => Ok(None),
+            Err(e) => {
+                warn!(call = %id, error = %e, "recording: cannot read it from the shared store");
+                Err(AccessError::Gone(id.to_string()))
+            }
+        }
     }
 
     /// Checks a mark's kind and note before anything else is looked up.
@@ -249,6 +301,29 @@ impl RecordingAccess {
             .append_audit(now_ms, who, action, id, detail)
             .await?;
         Ok(())
+    }
+}
+
+/// Where recordings read from the shared store are kept while they are
+/// played (hidden: the inventory and the uploader skip it).
+pub const FETCHED_DIR: &str = ".fetched";
+
+/// Removes fetched copies older than an hour.
+async fn prune_fetched(dir: &std::path::Path) {
+    let Ok(mut rd) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(e)) = rd.next_entry().await {
+        let old = e
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if old {
+            let _ = tokio::fs::remove_file(e.path()).await;
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod access;
 mod lanes;
 pub mod listing;
 pub mod retention;
+pub mod shared;
 mod startup;
 mod writer;
 
@@ -140,6 +141,9 @@ pub struct RecorderConfig {
     pub sync_interval: Duration,
     /// Signs a manifest for every recording that closes (None: no manifest).
     pub notary: Option<Arc<Notary>>,
+    /// Notified after every seal (the shared-store uploader waits on it:
+    /// see [`shared`]); None on a single node.
+    pub sealed: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl RecorderConfig {
@@ -156,6 +160,7 @@ impl RecorderConfig {
             batch_interval: Duration::from_millis(100),
             sync_interval: Duration::from_secs(5),
             notary: None,
+            sealed: None,
         }
     }
 }
@@ -326,6 +331,7 @@ impl Recorder {
             closed: closed_rx,
             relative_path,
             path,
+            sealed: self.inner.sealed.clone(),
         })
     }
 
@@ -362,6 +368,7 @@ pub struct RecordingHandle {
     closed: crossbeam_channel::Receiver<writer::Closed>,
     relative_path: String,
     path: PathBuf,
+    sealed: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl RecordingHandle {
@@ -399,7 +406,13 @@ impl RecordingHandle {
         let _ = self.ctrl.send(writer::Ctrl::Finish(parties));
         let _ = self.lane.send(lanes::LaneMsg::Wake);
         match self.closed.recv() {
-            Ok(closed) => closed.seal(),
+            Ok(closed) => {
+                let sealed = closed.seal();
+                if let (Ok(_), Some(w)) = (&sealed, &self.sealed) {
+                    w.notify_one();
+                }
+                sealed
+            }
             Err(_) => Err(RecorderError::WriterPanicked(self.path.clone())),
         }
     }

@@ -141,10 +141,10 @@ pub fn add_user(cfg: &Config, name: &str, role: &str, password_file: &Path) -> R
 
 /// The recording-access service over the config's store and recordings.
 async fn recording_access(cfg: &Config) -> Result<RecordingAccess> {
-    Ok(RecordingAccess::new(
-        crate::open_store(cfg).await?,
-        cfg.recordings_dir(),
-    ))
+    Ok(
+        RecordingAccess::new(crate::open_store(cfg).await?, cfg.recordings_dir())
+            .with_shared(crate::recordings::shared_store(cfg)?),
+    )
 }
 
 /// A refusal of the service, naming the command-line flag it is about.

@@ -110,7 +110,9 @@ pub async fn run(settings: Settings) -> Result<()> {
             cfg.storage.data_dir.display()
         )
     })?;
-    let recorder = Recorder::new(recordings::recorder_config(&cfg)?).with_context(|| {
+    let recorder_cfg = recordings::recorder_config(&cfg)?;
+    let sealed = recorder_cfg.sealed.clone();
+    let recorder = Recorder::new(recorder_cfg).with_context(|| {
         format!(
             "storage.recordings: {} is not usable",
             cfg.recordings_dir().display()
@@ -129,6 +131,8 @@ pub async fn run(settings: Settings) -> Result<()> {
     hotline_recorder::startup_sweep(&recorder, &store)
         .await
         .context("recordings sweep")?;
+    // recordings on shared storage: proven now, uploaded behind
+    recordings::start_shared_store(&cfg, &recorder, sealed, store.clone()).await?;
     let (sink, writer) = hotline_store::spawn_writer(store.clone());
     if let Some(notary) = recorder.notary().cloned() {
         hotline_recorder::retention::spawn(
