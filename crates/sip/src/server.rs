@@ -1947,7 +1947,9 @@ impl InboundCall {
 
     /// Hangs up an answered call (BYE).
     pub async fn hangup(&self) {
-        self.dialog.hangup().await.ok();
+        // boxed: rsipstack's hangup future holds a whole transaction, and
+        // every call task that can hang up would carry its size (issue 19)
+        Box::pin(self.dialog.hangup()).await.ok();
     }
 
     /// The next thing that happened on this leg; None once the leg is gone.
@@ -2014,7 +2016,9 @@ impl OutboundLeg {
 
     /// Cancels a ringing leg (CANCEL), or hangs up an answered one (BYE).
     pub async fn hangup(&self) {
-        self.dialog.hangup().await.ok();
+        // boxed: rsipstack's hangup future holds a whole transaction, and
+        // every call task that can hang up would carry its size (issue 19)
+        Box::pin(self.dialog.hangup()).await.ok();
     }
 
     /// The next thing that happened on this leg; None once the leg is gone.
