@@ -120,12 +120,7 @@ impl LegRouter {
 
     /// Routes the states of dialog `id` to `tx` from now on (and those that
     /// arrived before). A leg is forgotten once its receiver is dropped.
-    pub(crate) fn register(
-        &self,
-        id: &DialogId,
-        tx: LegTx,
-        local_sdp: Arc<Mutex<Option<String>>>,
-    ) {
+    pub(crate) fn register(&self, id: &DialogId, tx: LegTx, local_sdp: Arc<Mutex<Option<String>>>) {
         if let Ok(mut legs) = self.legs.lock() {
             legs.sweep_if_grown();
             legs.map.insert(
