@@ -472,6 +472,7 @@ impl CallDriver {
     /// (as captured and as moved into the body, rust-lang/rust#62958), and
     /// the driver is a few KiB that every call's task would carry twice
     /// (issue 19). The `async move` block uses the captured driver in place.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
     pub(crate) fn run(mut self) -> impl std::future::Future<Output = ()> {
         async move {
             loop {

@@ -969,6 +969,7 @@ impl Relay {
     /// future would keep the relay twice (as captured and as moved into the
     /// body, rust-lang/rust#62958); the `async move` block uses the
     /// captured relay in place (issue 19, memory per call).
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
     fn run(
         mut self,
         mut rx: mpsc::UnboundedReceiver<Box<Cmd>>,
