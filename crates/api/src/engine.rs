@@ -321,6 +321,11 @@ impl Api {
         // a known path with another method: 405 with `Allow`, in JSON like
         // every other error
         let app = app.method_not_allowed_fallback(method_not_allowed);
+        // a body over a route's limit: 413 in JSON too (axum's own
+        // rejection is plain text), whichever route and limit
+        let app = app.layer(axum::middleware::map_response(
+            crate::body_limit::json_payload_too_large,
+        ));
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
                 console,

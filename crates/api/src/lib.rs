@@ -20,6 +20,7 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod bans;
+mod body_limit;
 pub mod case_deadlines;
 pub mod cases;
 pub mod cases_text;

@@ -855,7 +855,14 @@ impl Call {
 
     /// The next command for the driver.
     pub fn poll_command(&mut self) -> Option<Command> {
-        self.out.pop_front()
+        let c = self.out.pop_front();
+        if c.is_none() && self.out.capacity() > 0 {
+            // drained: a call lives minutes between bursts of commands; the
+            // queue's room (a command is a few hundred bytes) is given back
+            // instead of kept for the call's life (issue 19)
+            self.out = VecDeque::new();
+        }
+        c
     }
 
     /// When the call next wants [`Call::handle_timeout`], epoch ms.
@@ -1058,6 +1065,11 @@ impl Call {
             queue: self.queue.clone(),
             kind,
         };
+        if self.events.len() == self.events.capacity() {
+            // a call has about ten events: grow by four, not by doubling
+            // (which leaves up to half of a few KiB unused for the call's life)
+            self.events.reserve_exact(4);
+        }
         self.events.push(e.clone());
         self.push(Command::Emit(e));
     }

@@ -460,7 +460,9 @@ impl CallDriver {
             media: None,
             dtmf: None,
             session_id,
-            legs: Vec::new(),
+            // one agent rings at a time mostly: room for one, not the
+            // four of a first push (a leg is a few hundred bytes)
+            legs: Vec::with_capacity(1),
             agent_sdp: None,
             outbound: false,
             bindings: HashMap::new(),
@@ -493,43 +495,51 @@ impl CallDriver {
         self.call.handle(now, input);
     }
 
-    /// Drives the call to its end.
-    pub(crate) async fn run(mut self) {
-        loop {
-            if self.carry_out().await {
-                break;
-            }
-            let deadline = self.call.poll_timeout();
-            let wait = deadline.map(|d| Duration::from_millis((d - self.now()).max(0) as u64));
-            let wants_digits = self.dtmf.is_some();
-            tokio::select! {
-                ev = next_customer_event(&mut self.customer) => self.on_customer(ev),
-                (i, ev) = next_agent_event(&mut self.legs) => self.on_agent(i, ev),
-                ev = next_supervisor_event(&mut self.supervisor) => self.on_supervisor(ev),
-                d = next_digit(&mut self.dtmf), if wants_digits => match d {
-                    Some(d) => self.feed(Input::Digit(d)),
-                    None => self.dtmf = None,
-                },
-                msg = self.rx.recv(), if self.rx_open => self.on_msg(msg.map(|m| *m)),
-                _ = tokio::time::sleep(wait.unwrap_or(Duration::ZERO)), if wait.is_some() => {
-                    let now = self.now();
-                    self.call.handle_timeout(now);
+    /// The call's task: inputs in, commands out, until the call is over.
+    ///
+    /// Not an `async fn`: an async fn's future keeps its arguments twice
+    /// (as captured and as moved into the body, rust-lang/rust#62958), and
+    /// the driver is a few KiB that every call's task would carry twice
+    /// (issue 19). The `async move` block uses the captured driver in place.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    pub(crate) fn run(mut self) -> impl std::future::Future<Output = ()> {
+        async move {
+            loop {
+                if self.carry_out().await {
+                    break;
+                }
+                let deadline = self.call.poll_timeout();
+                let wait = deadline.map(|d| Duration::from_millis((d - self.now()).max(0) as u64));
+                let wants_digits = self.dtmf.is_some();
+                tokio::select! {
+                    ev = next_customer_event(&mut self.customer) => self.on_customer(ev),
+                    (i, ev) = next_agent_event(&mut self.legs) => self.on_agent(i, ev),
+                    ev = next_supervisor_event(&mut self.supervisor) => self.on_supervisor(ev),
+                    d = next_digit(&mut self.dtmf), if wants_digits => match d {
+                        Some(d) => self.feed(Input::Digit(d)),
+                        None => self.dtmf = None,
+                    },
+                    msg = self.rx.recv(), if self.rx_open => self.on_msg(msg.map(|m| *m)),
+                    _ = tokio::time::sleep(wait.unwrap_or(Duration::ZERO)), if wait.is_some() => {
+                        let now = self.now();
+                        self.call.handle_timeout(now);
+                    }
                 }
             }
-        }
-        let id = self.call.id().clone();
-        if let Some(m) = &self.media {
-            let stats = m.stats();
-            info!(?stats, "media stats");
-            for (side, s) in [(Side::Caller, stats.caller), (Side::Agent, stats.agent)] {
-                srtp_stats::counters().call_ended(side, s.srtp_refused, s.srtp_rekeys);
+            let id = self.call.id().clone();
+            if let Some(m) = &self.media {
+                let stats = m.stats();
+                info!(?stats, "media stats");
+                for (side, s) in [(Side::Caller, stats.caller), (Side::Agent, stats.agent)] {
+                    srtp_stats::counters().call_ended(side, s.srtp_refused, s.srtp_rekeys);
+                }
             }
+            self.ctx
+                .controller
+                .send(FromCall::Done { call: id })
+                .await
+                .ok();
         }
-        self.ctx
-            .controller
-            .send(FromCall::Done { call: id })
-            .await
-            .ok();
     }
 
     fn on_msg(&mut self, msg: Option<CallMsg>) {
@@ -972,17 +982,20 @@ impl CallDriver {
                     CustomerLeg::Inbound(c) => c.hangup().await,
                     CustomerLeg::Outbound(leg) => {
                         if let Some(l) = leg.take() {
-                            l.hangup().await;
+                            Box::pin(async move { l.hangup().await }).await;
                         }
                         self.trunk = None;
                     }
                 },
-                Command::DialCustomer { number } => self.dial_customer(&number).await,
-                Command::InviteAgent { agent } => self.invite_agent(agent).await,
+                // the futures of rare or large steps are boxed: the call's
+                // task would otherwise carry the largest of them for its
+                // whole life (issue 19, memory per call)
+                Command::DialCustomer { number } => Box::pin(self.dial_customer(&number)).await,
+                Command::InviteAgent { agent } => Box::pin(self.invite_agent(agent)).await,
                 Command::HangUpAgent { agent } => {
                     if let Some(i) = self.legs.iter().position(|(a, _)| a == &agent) {
                         let (_, leg) = self.legs.remove(i);
-                        leg.hangup().await;
+                        Box::pin(async move { leg.hangup().await }).await;
                     }
                 }
                 Command::Play { prompts, looped } => {
@@ -1074,7 +1087,7 @@ impl CallDriver {
                     }
                 }
                 Command::CloseRecording { agent, pauses_ms } => {
-                    let input = self.close_recording(agent, pauses_ms).await;
+                    let input = Box::pin(self.close_recording(agent, pauses_ms)).await;
                     self.feed(input);
                 }
                 Command::AgentRinging { agent } => {
@@ -1154,7 +1167,7 @@ impl CallDriver {
                     self.announce_srtp();
                 }
                 Command::InviteSupervisor { supervisor } => {
-                    self.invite_supervisor(supervisor).await
+                    Box::pin(self.invite_supervisor(supervisor)).await
                 }
                 Command::AnswerSupervisor => self.answer_supervisor(),
                 Command::JoinMonitor { mode } => {
@@ -1178,7 +1191,7 @@ impl CallDriver {
                         (Some(AgentLeg::In(c)), true) if !answered => {
                             c.reject(480, Some("the monitoring could not start".into()))
                         }
-                        (Some(leg), true) => leg.hangup().await,
+                        (Some(leg), true) => Box::pin(async move { leg.hangup().await }).await,
                         _ => {}
                     }
                 }
@@ -1197,12 +1210,17 @@ impl CallDriver {
                 }
                 Command::Finished(cdr) => {
                     info!(outcome = ?cdr.outcome, "call over");
-                    for (_, leg) in self.legs.drain(..) {
-                        leg.hangup().await;
-                    }
-                    if let Some(leg) = self.supervisor.take() {
-                        leg.hangup().await;
-                    }
+                    let legs = std::mem::take(&mut self.legs);
+                    let supervisor = self.supervisor.take();
+                    Box::pin(async move {
+                        for (_, leg) in legs {
+                            leg.hangup().await;
+                        }
+                        if let Some(leg) = supervisor {
+                            leg.hangup().await;
+                        }
+                    })
+                    .await;
                     self.ctx.sink.cdr(*cdr);
                     return true;
                 }
@@ -1611,5 +1629,48 @@ pub(crate) async fn feature_call(
                 _ => break,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The size of the future an async fn of one argument returns, without
+    /// calling it: what tokio allocates for the task.
+    fn future_size1<A, F>(_: impl FnOnce(A) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Largest call-task future accepted (debug builds lay futures out
+    /// larger than release ones: the bound is for debug).
+    const CALL_TASK_MAX_BYTES: usize = 4096;
+
+    /// Every call has a driver task and tokio allocates its whole future
+    /// state for the call's life. Issue 19 boxed the futures of the rare or
+    /// large steps (dialling, inviting, hanging up, sealing); this fails if
+    /// an await of a large future or a large local held across an await
+    /// makes it grow again.
+    #[test]
+    fn the_call_task_future_stays_small() {
+        let n = future_size1(CallDriver::run);
+        eprintln!(
+            "call task future: {n} bytes; CallDriver {}, Call {}, carry_out {}, next_agent_event {}, \
+             next_customer_event {}, InboundCall {}, LegEvent {}, CallEvent {}, Command {}, AgentLeg {}",
+            std::mem::size_of::<CallDriver>(),
+            std::mem::size_of::<Call>(),
+            future_size1(CallDriver::carry_out),
+            future_size1(next_agent_event),
+            future_size1(next_customer_event),
+            std::mem::size_of::<InboundCall>(),
+            std::mem::size_of::<LegEvent>(),
+            std::mem::size_of::<hotline_core::CallEvent>(),
+            std::mem::size_of::<hotline_callflow::Command>(),
+            std::mem::size_of::<AgentLeg>(),
+        );
+        assert!(
+            n <= CALL_TASK_MAX_BYTES,
+            "the call task's future is {n} bytes"
+        );
     }
 }

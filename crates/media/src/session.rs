@@ -18,6 +18,40 @@ use tracing::{debug, info_span, warn, Instrument};
 
 /// Largest RTP datagram read; anything longer is truncated and refused.
 const MAX_DATAGRAM: usize = 2048;
+
+thread_local! {
+    /// The receive buffer of a media worker thread, shared by all its
+    /// sessions (issue 19: 2 KiB per leg was a tenth of a call's memory).
+    /// One byte more than accepted: a longer datagram shows as oversized
+    /// instead of being cut to a packet that looks valid. Only borrowed for
+    /// one synchronous `try_recv_from`, never across an await.
+    static RECV_BUF: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; MAX_DATAGRAM + 1].into_boxed_slice());
+}
+
+/// A datagram taken from a socket through the thread's [`RECV_BUF`]:
+/// its length and source; `into` holds it unless it is oversized (longer
+/// than [`MAX_DATAGRAM`], not copied). `None`: nothing was waiting (the
+/// readiness was stale).
+fn take_datagram(
+    socket: &UdpSocket,
+    into: &mut Vec<u8>,
+) -> Option<std::io::Result<(usize, SocketAddr)>> {
+    RECV_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        match socket.try_recv_from(&mut buf[..]) {
+            Ok((n, src)) => {
+                into.clear();
+                if n <= MAX_DATAGRAM {
+                    into.extend_from_slice(&buf[..n]);
+                }
+                Some(Ok((n, src)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+            Err(e) => Some(Err(e)),
+        }
+    })
+}
 /// RTP clock rate of G.711 and telephone-event.
 const CLOCK_HZ: u64 = 8000;
 
@@ -181,17 +215,9 @@ impl MediaEngine {
         let span =
             info_span!("media", call_id = %label, caller_port = ports.0, agent_port = ports.1);
         self.inner.active.fetch_add(1, Ordering::Relaxed);
-        handle.spawn(
-            async move {
-                let guard = PortGuard { engine, ports };
-                match (UdpSocket::from_std(caller.0), UdpSocket::from_std(agent.0)) {
-                    (Ok(c), Ok(a)) => Relay::new(c, a, task_stats, dtmf_tx).run(rx).await,
-                    (Err(e), _) | (_, Err(e)) => warn!(error = %e, "cannot register RTP sockets"),
-                }
-                drop(guard);
-            }
-            .instrument(span),
-        );
+        let guard = PortGuard { engine, ports };
+        let sockets = (caller.0, agent.0);
+        handle.spawn(relay_task(guard, sockets, task_stats, dtmf_tx, rx).instrument(span));
         Ok(MediaSession {
             tx,
             ports,
@@ -429,7 +455,9 @@ fn inc(a: &AtomicU64) {
 /// and returns the ports.
 #[derive(Debug)]
 pub struct MediaSession {
-    tx: mpsc::UnboundedSender<Cmd>,
+    /// Boxed commands: the channel's first block is 32 slots of a pointer,
+    /// not of the largest command (issue 19, memory per call).
+    tx: mpsc::UnboundedSender<Box<Cmd>>,
     ports: (u16, u16),
     stats: Arc<Counters>,
     dtmf: Option<mpsc::Receiver<char>>,
@@ -477,7 +505,7 @@ impl MediaSession {
 
     fn send(&self, cmd: Cmd) {
         // the task only ends when this handle is dropped or the engine shuts down
-        let _ = self.tx.send(cmd);
+        let _ = self.tx.send(Box::new(cmd));
     }
 
     /// Sets where one side's RTP goes and what it speaks (from its SDP).
@@ -841,6 +869,20 @@ struct Relay {
     monitor: Option<MonitorLeg>,
     /// Decoded audio of caller, agent and supervisor waiting to be mixed.
     fifos: [SourceFifo; 3],
+    /// The datagram being handled, copied out of the thread's receive
+    /// buffer: grows to the largest packet seen (172 bytes for G.711).
+    inbuf: Vec<u8>,
+    /// The mixer's frames, allocated at the first mixed tick of a
+    /// monitored call (kept out of the task's state for the other calls).
+    mix: Option<Box<MixScratch>>,
+}
+
+/// The mixer's scratch for one 20 ms tick: a frame of each party, the mix
+/// and its encoding.
+struct MixScratch {
+    frames: [[i16; FRAME_SAMPLES]; 3],
+    mixed: [i16; FRAME_SAMPLES],
+    enc: [u8; FRAME_SAMPLES],
 }
 
 /// The supervisor's leg of a monitored call.
@@ -917,6 +959,8 @@ impl Relay {
             last_dtmf: None,
             monitor: None,
             fifos: Default::default(),
+            inbuf: Vec::new(),
+            mix: None,
         }
     }
 
@@ -937,58 +981,63 @@ impl Relay {
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
-        let mut ticker = tokio::time::interval(Duration::from_millis(20));
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        // one byte more than accepted: a longer datagram shows as oversized
-        // instead of being cut to a packet that looks valid
-        let mut buf_c = vec![0u8; MAX_DATAGRAM + 1];
-        let mut buf_a = vec![0u8; MAX_DATAGRAM + 1];
-        // the monitor leg's buffer only once a supervisor joins
-        let mut buf_m: Vec<u8> = Vec::new();
-        let mut mix_ticker = tokio::time::interval(Duration::from_millis(20));
-        mix_ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        loop {
-            if self.monitor.is_some() && buf_m.is_empty() {
-                buf_m = vec![0u8; MAX_DATAGRAM + 1];
-            }
-            let playing = (self.playback.is_some() && (!self.bridged || self.held || self.shared))
-                || self.agent_playback.is_some();
-            tokio::select! {
-                cmd = rx.recv() => match cmd {
-                    None => break,
-                    Some(cmd) => {
-                        if matches!(cmd, Cmd::Play(..) | Cmd::Hold(..) | Cmd::AgentTone(..) | Cmd::PlayToBoth(..)) {
-                            ticker.reset_immediately();
+    /// The relay until its session is dropped. Not an `async fn`: its
+    /// future would keep the relay twice (as captured and as moved into the
+    /// body, rust-lang/rust#62958); the `async move` block uses the
+    /// captured relay in place (issue 19, memory per call).
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Box<Cmd>>,
+    ) -> impl std::future::Future<Output = ()> {
+        async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(20));
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            // datagrams are read into the worker thread's buffer when a socket
+            // is readable (see RECV_BUF), not into buffers of this task
+            let mut mix_ticker = tokio::time::interval(Duration::from_millis(20));
+            mix_ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            loop {
+                let playing = (self.playback.is_some()
+                    && (!self.bridged || self.held || self.shared))
+                    || self.agent_playback.is_some();
+                tokio::select! {
+                    cmd = rx.recv() => match cmd {
+                        None => break,
+                        Some(cmd) => {
+                            let cmd = *cmd;
+                            if matches!(cmd, Cmd::Play(..) | Cmd::Hold(..) | Cmd::AgentTone(..) | Cmd::PlayToBoth(..)) {
+                                ticker.reset_immediately();
+                            }
+                            if matches!(cmd, Cmd::Monitor(..)) {
+                                mix_ticker.reset_immediately();
+                            }
+                            self.apply(cmd);
                         }
-                        if matches!(cmd, Cmd::Monitor(..)) {
-                            mix_ticker.reset_immediately();
+                    },
+                    r = self.caller.socket.readable() => match r {
+                        Ok(()) => self.on_readable(Side::Caller).await,
+                        Err(e) => debug!(error = %e, "caller RTP socket error"),
+                    },
+                    r = self.agent.socket.readable() => match r {
+                        Ok(()) => self.on_readable(Side::Agent).await,
+                        Err(e) => debug!(error = %e, "agent RTP socket error"),
+                    },
+                    r = monitor_readable(self.monitor.as_ref().map(|m| &m.leg.socket)) => match r {
+                        Ok(()) => self.on_monitor_readable(),
+                        Err(e) => debug!(error = %e, "monitor RTP socket error"),
+                    },
+                    _ = mix_ticker.tick(), if self.monitor.is_some() => self.mix_frame().await,
+                    _ = ticker.tick(), if playing => {
+                        if self.playback.is_some() && (!self.bridged || self.held || self.shared) {
+                            self.play_frame(Side::Caller).await;
                         }
-                        self.apply(cmd);
-                    }
-                },
-                r = self.caller.socket.recv_from(&mut buf_c) => match r {
-                    Ok((n, src)) => self.on_packet(Side::Caller, &buf_c[..n], src).await,
-                    Err(e) => debug!(error = %e, "caller RTP socket error"),
-                },
-                r = self.agent.socket.recv_from(&mut buf_a) => match r {
-                    Ok((n, src)) => self.on_packet(Side::Agent, &buf_a[..n], src).await,
-                    Err(e) => debug!(error = %e, "agent RTP socket error"),
-                },
-                r = recv_monitor(self.monitor.as_ref().map(|m| &m.leg.socket), &mut buf_m) => match r {
-                    Ok((n, src)) => self.on_monitor_packet(&buf_m[..n], src),
-                    Err(e) => debug!(error = %e, "monitor RTP socket error"),
-                },
-                _ = mix_ticker.tick(), if self.monitor.is_some() => self.mix_frame().await,
-                _ = ticker.tick(), if playing => {
-                    if self.playback.is_some() && (!self.bridged || self.held || self.shared) {
-                        self.play_frame(Side::Caller).await;
-                    }
-                    if self.agent_playback.is_some() {
-                        self.play_frame(Side::Agent).await;
-                    }
-                    if self.shared && self.playback.is_none() && self.agent_playback.is_none() {
-                        self.shared = false;
+                        if self.agent_playback.is_some() {
+                            self.play_frame(Side::Agent).await;
+                        }
+                        if self.shared && self.playback.is_none() && self.agent_playback.is_none() {
+                            self.shared = false;
+                        }
                     }
                 }
             }
@@ -1086,6 +1135,7 @@ impl Relay {
             }
             Cmd::StopMonitor => {
                 self.monitor = None;
+                self.mix = None;
                 self.fifos.iter_mut().for_each(SourceFifo::clear);
             }
             Cmd::AgentTone(tone) => {
@@ -1130,27 +1180,75 @@ impl Relay {
         let Some(pb) = playback.as_mut() else {
             return;
         };
-        let mut frame = [0u8; FRAME_SAMPLES];
-        if !pb.next_frame(media.codec, &mut frame) {
-            *playback = None;
-            return;
-        }
-        let (seq, ts, marker) = leg.out.local(Instant::now());
-        let n = write_rtp(
-            fit(&mut self.packet, 12 + frame.len()),
-            media.payload_type,
-            marker,
-            seq,
-            ts,
-            leg.out.ssrc,
-            &frame,
-        );
+        // the frame is dead before the send's await (not in the task's state)
+        let n = {
+            let mut frame = [0u8; FRAME_SAMPLES];
+            if !pb.next_frame(media.codec, &mut frame) {
+                *playback = None;
+                return;
+            }
+            let (seq, ts, marker) = leg.out.local(Instant::now());
+            write_rtp(
+                fit(&mut self.packet, 12 + frame.len()),
+                media.payload_type,
+                marker,
+                seq,
+                ts,
+                leg.out.ssrc,
+                &frame,
+            )
+        };
         if leg.send(&self.packet[..n], dest).await {
             if side == Side::Caller {
                 inc(&self.stats.prompt_frames);
             }
             inc(&self.counters(side).packets_out);
         }
+    }
+
+    /// A leg's socket is readable: its next datagram handled (through the
+    /// thread's receive buffer and `inbuf`).
+    async fn on_readable(&mut self, side: Side) {
+        let mut data = std::mem::take(&mut self.inbuf);
+        let leg = match side {
+            Side::Caller => &self.caller,
+            Side::Agent => &self.agent,
+        };
+        match take_datagram(&leg.socket, &mut data) {
+            None => {}
+            Some(Ok((n, src))) if n > MAX_DATAGRAM => {
+                // not copied: counted as `on_packet` would (foreign first)
+                let c = self.counters(side);
+                match leg.knows(src) {
+                    None => inc(&c.foreign),
+                    Some(_) => inc(&c.oversized),
+                }
+            }
+            Some(Ok((n, src))) => self.on_packet(side, &data[..n], src).await,
+            Some(Err(e)) => debug!(error = %e, ?side, "RTP socket error"),
+        }
+        self.inbuf = data;
+    }
+
+    /// The monitor leg's socket is readable: its next datagram handled.
+    fn on_monitor_readable(&mut self) {
+        let Some(m) = self.monitor.as_ref() else {
+            return;
+        };
+        let mut data = std::mem::take(&mut self.inbuf);
+        match take_datagram(&m.leg.socket, &mut data) {
+            None => {}
+            Some(Ok((n, src))) if n > MAX_DATAGRAM => {
+                let c = &self.stats.monitor;
+                match m.leg.knows(src) {
+                    None => inc(&c.foreign),
+                    Some(_) => inc(&c.oversized),
+                }
+            }
+            Some(Ok((n, src))) => self.on_monitor_packet(&data[..n], src),
+            Some(Err(e)) => debug!(error = %e, "monitor RTP socket error"),
+        }
+        self.inbuf = data;
     }
 
     async fn on_packet(&mut self, side: Side, data: &[u8], src: SocketAddr) {
@@ -1422,13 +1520,19 @@ impl Relay {
         let Some(mode) = self.monitor.as_ref().map(|m| m.mode) else {
             return;
         };
-        let mut frames = [[0i16; FRAME_SAMPLES]; 3];
+        // the frames live in a box of the relay (not in the task's state)
+        let mut s = self.mix.take().unwrap_or_else(|| {
+            Box::new(MixScratch {
+                frames: [[0i16; FRAME_SAMPLES]; 3],
+                mixed: [0i16; FRAME_SAMPLES],
+                enc: [0u8; FRAME_SAMPLES],
+            })
+        });
+        let MixScratch { frames, mixed, enc } = &mut *s;
         for (f, out) in self.fifos.iter_mut().zip(frames.iter_mut()) {
             f.pop_frame(out);
         }
         let now = Instant::now();
-        let mut mixed = [0i16; FRAME_SAMPLES];
-        let mut enc = [0u8; FRAME_SAMPLES];
         const ALL: [Party3; 3] = [Party3::Caller, Party3::Agent, Party3::Supervisor];
         for listener in ALL {
             if !mode.mixed_for(listener) {
@@ -1448,7 +1552,7 @@ impl Relay {
                     k += 1;
                 }
             }
-            mix_into(&mut mixed, &inputs[..k]);
+            mix_into(mixed, &inputs[..k]);
             let (leg, counters) = match listener {
                 Party3::Caller => (&mut self.caller, &self.stats.caller),
                 Party3::Agent => (&mut self.agent, &self.stats.agent),
@@ -1460,7 +1564,7 @@ impl Relay {
             let (Some(media), Some(dest)) = (leg.media, leg.send_to()) else {
                 continue;
             };
-            media.codec.encode(&mixed, &mut enc);
+            media.codec.encode(mixed, enc);
             let (seq, ts, marker) = leg.out.local(now);
             let n = write_rtp(
                 fit(&mut self.packet, 12 + enc.len()),
@@ -1469,12 +1573,15 @@ impl Relay {
                 seq,
                 ts,
                 leg.out.ssrc,
-                &enc,
+                enc,
             );
             if leg.send(&self.packet[..n], dest).await {
                 inc(&counters.packets_out);
                 inc(&self.stats.mixed_frames);
             }
+        }
+        if self.monitor.is_some() {
+            self.mix = Some(s);
         }
     }
 
@@ -1558,13 +1665,27 @@ pub(crate) fn fuzz_rtp_stream(packets: &[&[u8]], codec: crate::Codec) -> usize {
     relayed
 }
 
-/// The next datagram of the monitor leg, or never when there is none.
-async fn recv_monitor(
-    m: Option<&UdpSocket>,
-    buf: &mut [u8],
-) -> std::io::Result<(usize, SocketAddr)> {
+/// The task of one session: its sockets registered with the worker's
+/// reactor, the relay run until the session is dropped, then the ports
+/// given back.
+async fn relay_task(
+    guard: PortGuard,
+    (caller, agent): (std::net::UdpSocket, std::net::UdpSocket),
+    stats: Arc<Counters>,
+    dtmf: mpsc::Sender<char>,
+    rx: mpsc::UnboundedReceiver<Box<Cmd>>,
+) {
+    match (UdpSocket::from_std(caller), UdpSocket::from_std(agent)) {
+        (Ok(c), Ok(a)) => Relay::new(c, a, stats, dtmf).run(rx).await,
+        (Err(e), _) | (_, Err(e)) => warn!(error = %e, "cannot register RTP sockets"),
+    }
+    drop(guard);
+}
+
+/// The monitor leg's socket readable, or never when there is none.
+async fn monitor_readable(m: Option<&UdpSocket>) -> std::io::Result<()> {
     match m {
-        Some(socket) => socket.recv_from(buf).await,
+        Some(socket) => socket.readable().await,
         None => std::future::pending().await,
     }
 }
@@ -1602,6 +1723,33 @@ pub(crate) fn write_rtp(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The size of the future an async fn of five arguments returns,
+    /// without calling it: what tokio allocates for the task.
+    fn future_size5<A, B, C, D, E, F>(_: impl FnOnce(A, B, C, D, E) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// Every call has a relay task; tokio allocates its whole future state.
+    /// Issue 19 took the receive buffers and the mixer's frames out of it;
+    /// this fails if a large local held across an await (an inline array,
+    /// a big select! arm) makes it grow again. Debug builds lay futures out
+    /// larger than release ones: the bound is for debug.
+    const RELAY_TASK_MAX_BYTES: usize = 2560;
+
+    #[test]
+    fn the_relay_task_future_stays_small() {
+        let n = future_size5(relay_task);
+        eprintln!(
+            "relay task future: {n} bytes (Relay {} bytes, Cmd {} bytes)",
+            std::mem::size_of::<Relay>(),
+            std::mem::size_of::<Cmd>()
+        );
+        assert!(
+            n <= RELAY_TASK_MAX_BYTES,
+            "the relay task's future is {n} bytes"
+        );
+    }
 
     #[test]
     fn scratch_grows_to_the_largest_packet_and_never_shrinks() {

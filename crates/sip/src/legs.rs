@@ -14,7 +14,7 @@
 //! in a small pending list, replayed in order when the leg registers, and
 //! is answered 481 (requests) or dropped after [`PENDING_TTL`].
 
-use crate::server::{answer_with_direction, offered_direction, refer_target, LegEvent};
+use crate::server::{answer_with_direction, offered_direction, refer_target, LegEvent, LegTx};
 use crate::session_timer as timers;
 use rsipstack::dialog::dialog::{
     DialogState, DialogStateReceiver, DialogStateSender, TerminatedReason,
@@ -53,7 +53,7 @@ impl LegKey {
 
 /// Where a leg's states go.
 struct LegSink {
-    tx: mpsc::Sender<LegEvent>,
+    tx: LegTx,
     local_sdp: Arc<Mutex<Option<String>>>,
     /// Whether the far end holds the call (its last offer).
     held: bool,
@@ -120,12 +120,7 @@ impl LegRouter {
 
     /// Routes the states of dialog `id` to `tx` from now on (and those that
     /// arrived before). A leg is forgotten once its receiver is dropped.
-    pub(crate) fn register(
-        &self,
-        id: &DialogId,
-        tx: mpsc::Sender<LegEvent>,
-        local_sdp: Arc<Mutex<Option<String>>>,
-    ) {
+    pub(crate) fn register(&self, id: &DialogId, tx: LegTx, local_sdp: Arc<Mutex<Option<String>>>) {
         if let Ok(mut legs) = self.legs.lock() {
             legs.sweep_if_grown();
             legs.map.insert(
@@ -332,8 +327,8 @@ async fn route(state: DialogState, legs: &Arc<Mutex<Legs>>) -> Option<DialogStat
 
 /// Sends without ever blocking the shared task: a full leg queue (an
 /// engine that stopped reading) gets the event from a task of its own.
-fn deliver(tx: &mpsc::Sender<LegEvent>, ev: LegEvent) {
-    match tx.try_send(ev) {
+fn deliver(tx: &LegTx, ev: LegEvent) {
+    match tx.try_send(Box::new(ev)) {
         Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
         Err(mpsc::error::TrySendError::Full(ev)) => {
             let tx = tx.clone();
@@ -380,7 +375,7 @@ mod tests {
         LegRouter::new(Arc::new(DialogLayer::new(endpoint.inner.clone())))
     }
 
-    fn leg(r: &LegRouter, call: &str, local: &str) -> mpsc::Receiver<LegEvent> {
+    fn leg(r: &LegRouter, call: &str, local: &str) -> crate::server::LegRx {
         let (tx, rx) = mpsc::channel(64);
         r.register(&id(call, local, ""), tx, Arc::new(Mutex::new(None)));
         rx
@@ -394,8 +389,8 @@ mod tests {
         DialogState::Terminated(id(call, local, remote), TerminatedReason::UacBye)
     }
 
-    async fn next(rx: &mut mpsc::Receiver<LegEvent>) -> LegEvent {
-        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+    async fn next(rx: &mut crate::server::LegRx) -> LegEvent {
+        *tokio::time::timeout(Duration::from_secs(5), rx.recv())
             .await
             .expect("an event in time")
             .expect("the leg is open")

@@ -1471,7 +1471,7 @@ impl SipServer {
                         };
                         match timers::from_uac_answer(&timer_cfg, &resp) {
                             Some(t) => {
-                                final_tx.send(answered).await.ok();
+                                final_tx.send(Box::new(answered)).await.ok();
                                 LegEvent::SessionTimer(t)
                             }
                             None => answered,
@@ -1490,7 +1490,7 @@ impl SipServer {
                         reason: e.to_string(),
                     },
                 };
-                final_tx.send(ev).await.ok();
+                final_tx.send(Box::new(ev)).await.ok();
             }
             .instrument(span),
         );
@@ -1791,6 +1791,13 @@ pub enum LegEvent {
     },
 }
 
+/// A leg's event queue. The events are boxed: tokio allocates a channel's
+/// first block of 32 slots with it, and 32 pointers are a quarter of 32
+/// events (issue 19, memory per call; a leg gets a handful of events).
+pub(crate) type LegTx = mpsc::Sender<Box<LegEvent>>;
+/// The receiving end of a [`LegTx`].
+pub(crate) type LegRx = mpsc::Receiver<Box<LegEvent>>;
+
 impl LegEvent {
     /// Events that change nothing about whether the leg is up (provisional
     /// answers, ACK, INFO, re-INVITE hold, REFER): the call goes on.
@@ -1896,8 +1903,8 @@ pub struct InboundCall {
     pub session: Option<SessionTimer>,
     timer_offer: timers::Offered,
     dialog: InviteDialog,
-    events: mpsc::Receiver<LegEvent>,
-    events_tx: mpsc::Sender<LegEvent>,
+    events: LegRx,
+    events_tx: LegTx,
     local_sdp: Arc<Mutex<Option<String>>>,
 }
 
@@ -1956,20 +1963,22 @@ impl InboundCall {
 
     /// Hangs up an answered call (BYE).
     pub async fn hangup(&self) {
-        self.dialog.hangup().await.ok();
+        // boxed: rsipstack's hangup future holds a whole transaction, and
+        // every call task that can hang up would carry its size (issue 19)
+        Box::pin(self.dialog.hangup()).await.ok();
     }
 
     /// The next thing that happened on this leg; None once the leg is gone.
     pub async fn next_event(&mut self) -> Option<LegEvent> {
-        self.events.recv().await
+        self.events.recv().await.map(|e| *e)
     }
 }
 
 /// Our INVITE to an agent, owned by the engine's call task.
 pub struct OutboundLeg {
     dialog: InviteDialog,
-    events: mpsc::Receiver<LegEvent>,
-    events_tx: mpsc::Sender<LegEvent>,
+    events: LegRx,
+    events_tx: LegTx,
     local_sdp: Arc<Mutex<Option<String>>>,
 }
 
@@ -1977,7 +1986,7 @@ pub struct OutboundLeg {
 fn spawn_refresh(
     dialog: InviteDialog,
     local_sdp: Arc<Mutex<Option<String>>>,
-    events: mpsc::Sender<LegEvent>,
+    events: LegTx,
     interval_s: u32,
 ) {
     let sdp = local_sdp.lock().ok().and_then(|s| s.clone());
@@ -2005,7 +2014,7 @@ fn spawn_refresh(
                 LegEvent::RefreshFailed { status: 408 }
             }
         };
-        events.send(ev).await.ok();
+        events.send(Box::new(ev)).await.ok();
     });
 }
 
@@ -2023,12 +2032,14 @@ impl OutboundLeg {
 
     /// Cancels a ringing leg (CANCEL), or hangs up an answered one (BYE).
     pub async fn hangup(&self) {
-        self.dialog.hangup().await.ok();
+        // boxed: rsipstack's hangup future holds a whole transaction, and
+        // every call task that can hang up would carry its size (issue 19)
+        Box::pin(self.dialog.hangup()).await.ok();
     }
 
     /// The next thing that happened on this leg; None once the leg is gone.
     pub async fn next_event(&mut self) -> Option<LegEvent> {
-        self.events.recv().await
+        self.events.recv().await.map(|e| *e)
     }
 }
 
