@@ -320,7 +320,18 @@ impl Api {
         }
         // a known path with another method: 405 with `Allow`, in JSON like
         // every other error
-        let app = app.method_not_allowed_fallback(method_not_allowed);
+        let mut app = app.method_not_allowed_fallback(method_not_allowed);
+        // the HA pair: a standby node starts no call (503)
+        if let Some(c) = &self.cluster {
+            let retry_after_s = c.snapshot().map_or(1, |s| s.settings.retry_after_s());
+            app = app.layer(axum::middleware::from_fn_with_state(
+                crate::standby::StandbyGate {
+                    role: c.role(),
+                    retry_after_s,
+                },
+                crate::standby::gate,
+            ));
+        }
         if self.console_routes {
             app.layer(axum::middleware::from_fn_with_state(
                 console,
@@ -616,7 +627,7 @@ fn control_error(e: ControlError) -> Response {
         ControlError::UnknownAgent(_) | ControlError::NoCall(_) => StatusCode::NOT_FOUND,
         ControlError::Refused(_) => StatusCode::CONFLICT,
         ControlError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ControlError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::Stopped | ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     error(status, e)
 }

@@ -169,6 +169,18 @@ pub(crate) enum ControlMsg {
         request: DialRequest,
         reply: oneshot::Sender<Result<CallId, ControlError>>,
     },
+    /// The HA pair: agents who were on calls of a lost node, held out of
+    /// routing ([`crate::failover`]).
+    HoldAfterFailover { agents: Vec<(AgentId, CallId)> },
+    /// The events of a held agent's call as the store has them.
+    HeldCallEvents {
+        call: CallId,
+        events: Vec<hotline_core::CallEvent>,
+    },
+    /// Callbacks pending in the shared log, for a node that became active.
+    ResumeCallbacks {
+        pending: Vec<crate::callback::PendingCallback>,
+    },
 }
 
 /// Click-to-call: ring `agent`'s phone, then dial `number`.
@@ -261,6 +273,20 @@ impl AgentControl {
             .await
             .map_err(|_| ControlError::Stopped)?;
         rx.await.map_err(|_| ControlError::Stopped)
+    }
+
+    /// The HA pair: holds `agents` out of routing, each with the call it
+    /// was on when its node was lost ([`crate::failover`]): paused
+    /// `unknown_after_failover` until the lost node's end of the call is in
+    /// the store, the agent sets themselves ready, or the hold times out.
+    pub async fn hold_after_failover(
+        &self,
+        agents: Vec<(AgentId, CallId)>,
+    ) -> Result<(), ControlError> {
+        self.tx
+            .send(ControlMsg::HoldAfterFailover { agents })
+            .await
+            .map_err(|_| ControlError::Stopped)
     }
 
     /// Every configured agent's status.

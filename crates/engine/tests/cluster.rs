@@ -219,6 +219,7 @@ async fn start_node(url: &str, id: &str) -> Started {
             sink: sink.clone(),
             live: None,
             clock: Arc::new(SystemClock),
+            engine: None,
         },
     );
     Started {
