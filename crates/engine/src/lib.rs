@@ -649,15 +649,40 @@ impl Shell {
             let pause = hotline_callflow::AgentRequest::Pause {
                 reason: failover::HOLD_REASON.into(),
             };
-            match self.controller.request(now, &agent, pause, &requester) {
-                Ok(_) => {
-                    warn!(%agent, %call, hold_ms, "agent held out of routing: their call on the lost node may still be up");
-                    self.holds.hold(now, agent, call, hold_ms);
-                }
-                Err(e) => {
-                    info!(%agent, %call, reason = %e, "agent not held after the take-over");
-                }
+            warn!(%agent, %call, hold_ms, "agent held out of routing: their call on the lost node may still be up");
+            self.holds.hold(now, agent.clone(), call, hold_ms);
+            if let Err(e) = self.controller.request(now, &agent, pause, &requester) {
+                // not logged in here yet (the registrations are being
+                // reloaded): paused when their phone comes back
+                info!(%agent, reason = %e, "held agent paused once registered");
             }
+        }
+    }
+
+    /// A held agent's phone registered (reloaded after the take-over):
+    /// the hold's pause applies now.
+    fn pause_if_held(&mut self, now: i64, agent: &AgentId) {
+        if !self.holds.is_held(agent) {
+            return;
+        }
+        let held = self
+            .controller
+            .status(agent)
+            .reason
+            .as_deref()
+            .is_some_and(|r| r == failover::HOLD_REASON);
+        if held {
+            return;
+        }
+        let requester = Requester {
+            by: "failover".into(),
+            override_minimum: true,
+        };
+        let pause = hotline_callflow::AgentRequest::Pause {
+            reason: failover::HOLD_REASON.into(),
+        };
+        if let Err(e) = self.controller.request(now, agent, pause, &requester) {
+            info!(%agent, reason = %e, "held agent could not be paused yet");
         }
     }
 
@@ -960,14 +985,24 @@ impl Shell {
                 expires_s,
             }) => {
                 let agent = AgentId::new(agent);
+                // a held agent is paused before any offer can reach them
+                let held = self.holds.is_held(&agent);
+                if held {
+                    self.controller.set_routing(now, false);
+                }
                 self.controller.handle(
                     now,
                     ControllerInput::Registered {
-                        agent,
+                        agent: agent.clone(),
                         contact,
                         expires_s,
                     },
                 );
+                if held {
+                    self.pause_if_held(now, &agent);
+                    let active = self.active();
+                    self.controller.set_routing(now, active);
+                }
             }
             SipEvent::Binding(BindingChange::Removed { agent, contact }) => {
                 let registered = !self.ctx.sip.contacts(&agent).is_empty();

@@ -459,3 +459,316 @@ async fn the_standby_takes_over_when_the_active_node_dies() {
     assert_eq!(options(a.sip.local_addr()).await, (200, None));
     a.node.stop().await;
 }
+
+/// The smallest engine settings: one queue, the agents, always open.
+fn engine_config(agents: &[&str]) -> hotline_engine::EngineConfig {
+    use hotline_core::{AgentId, QueueId};
+    hotline_engine::EngineConfig {
+        numbers: vec!["hotline".into()],
+        queue: QueueId::new("general"),
+        queues: Vec::new(),
+        overflow: Default::default(),
+        agent_skills: Default::default(),
+        vip: Vec::new(),
+        blacklist: Default::default(),
+        ivr: None,
+        agents: agents.iter().map(|a| AgentId::new(*a)).collect(),
+        voicemail: None,
+        closed_treatment: Default::default(),
+        callback: None,
+        announcements: None,
+        schedule: Default::default(),
+        queue_ring_timeout_ms: Default::default(),
+        silent_line_ms: 0,
+        feature_codes: Default::default(),
+        cadence: Default::default(),
+        answer_after_rings: 3,
+        agent_ring_timeout_ms: 15_000,
+        wrap_up_ms: 0,
+        media_ip: "127.0.0.1".parse().unwrap(),
+        record: false,
+        record_queue: false,
+        limits: Default::default(),
+        limit_warning_fraction: 0.8,
+        auto_pause_after_misses: 0,
+        transfer_queue: None,
+        limit_tone: false,
+        outbound: None,
+        media_timeout_ms: 0,
+        monitor: Default::default(),
+        trunks: Vec::new(),
+        line_test: None,
+        srtp: Default::default(),
+    }
+}
+
+/// A node with its engine: the lease task tells the engine of the lost
+/// node's agents, and the engine's duties follow the role.
+struct WithEngine {
+    node: ClusterNode,
+    control: hotline_engine::control::AgentControl,
+    store: Store,
+    _sip: SipServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_node_with_engine(url: &str, id: &str, agents: &[&str], hold_ms: i64) -> WithEngine {
+    let store = Store::connect(url).await.unwrap().with_node(id);
+    let (sink, _writer) = hotline_store::spawn_writer(store.clone());
+    let cfg = SipConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..SipConfig::default()
+    };
+    let accounts = agents
+        .iter()
+        .map(|a| hotline_sip::AgentAccount {
+            id: a.to_string(),
+            password: "secret".into(),
+            algorithms: None,
+            nat: false,
+        })
+        .collect();
+    let (sip, events) = SipServer::start(cfg, accounts).await.unwrap();
+    let media = hotline_media::MediaEngine::start(hotline_media::MediaConfig {
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        port_min: 40_000,
+        port_max: 40_200,
+        workers: 1,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let recorder =
+        hotline_recorder::Recorder::new(hotline_recorder::RecorderConfig::new(dir.path())).unwrap();
+    let tone = |n| hotline_media::prompt::Prompt::tone(n, 440.0, 200, 1000);
+    let prompts = hotline_engine::Prompts {
+        greeting: tone("greeting"),
+        music: tone("music"),
+        blacklisted: None,
+        silent_line: None,
+        closed: None,
+        agent_number: None,
+        hold_resume: None,
+        closing: None,
+    };
+    let settings = settings(id);
+    let status =
+        ClusterStatus::starting(settings.clone(), hotline_core::Clock::now_ms(&SystemClock));
+    let engine = hotline_engine::Engine::new(
+        engine_config(agents),
+        sip.clone(),
+        media,
+        recorder,
+        sink.clone(),
+        prompts,
+    )
+    .in_pair(status.role(), store.clone(), hold_ms);
+    let control = engine.control();
+    tokio::spawn(engine.run(events));
+    let node = ClusterNode::start_with(
+        settings,
+        ClusterDeps {
+            store: store.clone(),
+            sip: sip.clone(),
+            queues: vec!["general".into()],
+            sink,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(control.clone()),
+        },
+        status,
+    );
+    WithEngine {
+        node,
+        control,
+        store,
+        _sip: sip,
+        _dir: dir,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A call of node-a with `agent` talking on it (no end: node-a is lost).
+fn talking(call: &str, agent: &str) -> Vec<CallEvent> {
+    let mut arrived = arrived(call);
+    arrived.queue = Some(hotline_core::QueueId::new("general"));
+    let answered = CallEvent {
+        at_ms: arrived.at_ms + 1_000,
+        call_id: Some(CallId::from_stored(call)),
+        agent: Some(hotline_core::AgentId::new(agent)),
+        queue: Some(hotline_core::QueueId::new("general")),
+        kind: EventKind::AgentAnswered {
+            wait_ms: 1_000,
+            rings: 1,
+            limit_ms: None,
+        },
+    };
+    vec![arrived, answered]
+}
+
+async fn agent_state(
+    c: &hotline_engine::control::AgentControl,
+    agent: &str,
+) -> (String, Option<String>) {
+    let all = c.list().await.unwrap();
+    let s = all.iter().find(|s| s.agent == agent).unwrap();
+    (s.state.to_string(), s.reason.clone())
+}
+
+async fn wait_state(
+    c: &hotline_engine::control::AgentControl,
+    agent: &str,
+    want: &str,
+    limit: Duration,
+) -> Duration {
+    let t = Instant::now();
+    loop {
+        let (state, reason) = agent_state(c, agent).await;
+        if state == want {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < limit,
+            "{agent}: {state} ({reason:?}), not {want} within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_busy_on_the_lost_node_are_not_offered_by_the_survivor_until_released() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    let agents = ["1001", "1002", "1003", "1004"];
+    // node-a, active, carries three talking calls (1001, 1002, 1003); 1004
+    // is free; every phone registered through the edge (stored bindings)
+    let u = url.clone();
+    let (rt_a, status_a, _) =
+        tokio::task::spawn_blocking(move || start_in_own_runtime(u, "node-a"))
+            .await
+            .unwrap();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let a_store = Store::connect(&url).await.unwrap().with_node("node-a");
+    for (i, agent) in agents.iter().enumerate() {
+        a_store
+            .save_binding(
+                &hotline_store::StoredBinding {
+                    agent: agent.to_string(),
+                    contact: format!("sip:{agent}@127.0.0.1:{}", 5990 + i),
+                    source: format!("127.0.0.1:{}", 5990 + i),
+                    transport: "udp".into(),
+                    expires_at_ms: now_ms() + 3_600_000,
+                    call_id: format!("reg-{agent}"),
+                    cseq: 1,
+                    path: Vec::new(),
+                    nat: false,
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap();
+    }
+    for (call, agent) in [("a-1001", "1001"), ("a-1002", "1002"), ("a-1003", "1003")] {
+        for e in talking(call, agent) {
+            a_store.append_event(&e).await.unwrap();
+        }
+    }
+    // node-b with its engine, standby; a 6 s hold at most
+    let b = start_node_with_engine(&url, "node-b", &agents, 6_000).await;
+    let status_b = b.node.status();
+    wait_for("node-b sees the holder", ttl * 2, || {
+        status_b.snapshot().unwrap().holder.as_deref() == Some("node-a")
+    })
+    .await;
+    // the standby starts no call and changes no agent it does not route
+    let dial = b
+        .control
+        .dial(hotline_engine::control::DialRequest {
+            agent: hotline_core::AgentId::new("1004"),
+            number: "13800000000".into(),
+            call_type: CallType::Reply,
+            by: "api:test".into(),
+        })
+        .await;
+    assert!(
+        matches!(
+            dial,
+            Err(hotline_engine::control::ControlError::Unavailable(_))
+        ),
+        "{dial:?}"
+    );
+
+    // node-a is lost (SIGKILL: nothing released); node-b takes over
+    tokio::task::spawn_blocking(move || drop(rt_a))
+        .await
+        .unwrap();
+    wait_for("node-b active", (ttl + renew) * 2, || active(&status_b)).await;
+    // the lost node's talking agents are held; the free one is not
+    let held = Duration::from_secs(5);
+    for agent in ["1001", "1002", "1003"] {
+        wait_state(&b.control, agent, "paused", held).await;
+        assert_eq!(
+            agent_state(&b.control, agent).await.1.as_deref(),
+            Some(hotline_engine::failover::HOLD_REASON)
+        );
+    }
+    wait_state(&b.control, "1004", "available", held).await;
+    let cdr = b
+        .store
+        .cdr(&CallId::from_stored("a-1001"))
+        .await
+        .unwrap()
+        .expect("closed by the survivor");
+    assert_eq!(cdr.end_cause.as_deref(), Some("node_failure"));
+
+    // 1001: the lost node's own end of its call reaches the database (it
+    // was alive behind a database outage): released at the next look-up
+    a_store
+        .append_event(&CallEvent {
+            at_ms: now_ms(),
+            call_id: Some(CallId::from_stored("a-1001")),
+            agent: Some(hotline_core::AgentId::new("1001")),
+            queue: Some(hotline_core::QueueId::new("general")),
+            kind: EventKind::Completed {
+                ended_by: hotline_core::EndedBy::Caller,
+                talk_ms: 30_000,
+            },
+        })
+        .await
+        .unwrap();
+    let took = wait_state(
+        &b.control,
+        "1001",
+        "available",
+        Duration::from_millis(hotline_engine::failover::CHECK_EVERY_MS as u64 + 2_000),
+    )
+    .await;
+    eprintln!("1001 released {took:?} after its end reached the database");
+    // 1002 sets themselves ready
+    b.control
+        .request(
+            hotline_core::AgentId::new("1002"),
+            hotline_callflow::AgentRequest::Unpause,
+            hotline_engine::control::Requester {
+                by: "phone".into(),
+                override_minimum: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(agent_state(&b.control, "1002").await.0, "available");
+    // 1003: still held until the timeout
+    assert_eq!(agent_state(&b.control, "1003").await.0, "paused");
+    wait_state(&b.control, "1003", "available", Duration::from_secs(8)).await;
+    b.node.stop().await;
+    drop(pg);
+}
