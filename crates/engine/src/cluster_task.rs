@@ -131,7 +131,10 @@ impl ClusterStatus {
     fn update(&self, f: impl FnOnce(&mut NodeStatus)) {
         if let Ok(mut s) = self.0.lock() {
             f(&mut s);
-            self.1.set(if s.active {
+            // the duties start once a take-over's closing is done (the
+            // lost node's agents are held before the first offer)
+            let closing = s.take_overs.iter().any(|t| t.calls_closed.is_none());
+            self.1.set(if s.active && !closing {
                 NodeRole::Active
             } else {
                 NodeRole::Standby

@@ -171,7 +171,10 @@ pub(crate) enum ControlMsg {
     },
     /// The HA pair: agents who were on calls of a lost node, held out of
     /// routing ([`crate::failover`]).
-    HoldAfterFailover { agents: Vec<(AgentId, CallId)> },
+    HoldAfterFailover {
+        agents: Vec<(AgentId, CallId)>,
+        reply: oneshot::Sender<()>,
+    },
     /// The events of a held agent's call as the store has them.
     HeldCallEvents {
         call: CallId,
@@ -283,10 +286,12 @@ impl AgentControl {
         &self,
         agents: Vec<(AgentId, CallId)>,
     ) -> Result<(), ControlError> {
+        let (reply, rx) = oneshot::channel();
         self.tx
-            .send(ControlMsg::HoldAfterFailover { agents })
+            .send(ControlMsg::HoldAfterFailover { agents, reply })
             .await
-            .map_err(|_| ControlError::Stopped)
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)
     }
 
     /// Every configured agent's status.

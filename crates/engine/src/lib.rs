@@ -1290,7 +1290,11 @@ impl Shell {
             ControlMsg::List { reply } => {
                 let _ = reply.send(self.controller.statuses());
             }
-            ControlMsg::HoldAfterFailover { agents } => self.hold_after_failover(agents),
+            ControlMsg::HoldAfterFailover { agents, reply } => {
+                self.hold_after_failover(agents);
+                self.carry_out();
+                let _ = reply.send(());
+            }
             ControlMsg::HeldCallEvents { call, events } => {
                 for agent in self.holds.call_events(&call, &events) {
                     self.release_hold(now, &agent, failover::Release::CallEnded);

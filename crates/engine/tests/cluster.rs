@@ -268,6 +268,18 @@ async fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> D
     t.elapsed()
 }
 
+async fn wait_for_async<F, Fut>(what: &str, limit: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t = Instant::now();
+    while !f().await {
+        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn active(s: &ClusterStatus) -> bool {
     s.snapshot().unwrap().active
 }
@@ -682,6 +694,21 @@ async fn agents_busy_on_the_lost_node_are_not_offered_by_the_survivor_until_rele
             a_store.append_event(&e).await.unwrap();
         }
     }
+    // a caller of node-a asked to be called back: still due
+    a_store
+        .append_event(&CallEvent {
+            at_ms: now_ms(),
+            call_id: Some(CallId::from_stored("a-cb-src")),
+            agent: None,
+            queue: Some(hotline_core::QueueId::new("general")),
+            kind: EventKind::CallbackRequested {
+                number: "13900000000".into(),
+                callback: CallId::from_stored("a-cb-1"),
+                deadline_ms: now_ms() + 3_600_000,
+            },
+        })
+        .await
+        .unwrap();
     // node-b with its engine, standby; a 6 s hold at most
     let b = start_node_with_engine(&url, "node-b", &agents, 6_000).await;
     let status_b = b.node.status();
@@ -721,7 +748,11 @@ async fn agents_busy_on_the_lost_node_are_not_offered_by_the_survivor_until_rele
             Some(hotline_engine::failover::HOLD_REASON)
         );
     }
-    wait_state(&b.control, "1004", "available", held).await;
+    let (state, reason) = agent_state(&b.control, "1004").await;
+    assert!(
+        state != "paused" && reason.is_none(),
+        "1004 is free: {state} {reason:?}"
+    );
     let cdr = b
         .store
         .cdr(&CallId::from_stored("a-1001"))
@@ -729,6 +760,38 @@ async fn agents_busy_on_the_lost_node_are_not_offered_by_the_survivor_until_rele
         .unwrap()
         .expect("closed by the survivor");
     assert_eq!(cdr.end_cause.as_deref(), Some("node_failure"));
+
+    // the lost node's callback is the survivor's now: not closed, offered
+    // by node-b to the one free agent (1004: the held ones are not offered)
+    wait_for_async(
+        "node-b offers the callback",
+        Duration::from_secs(10),
+        || async {
+            b.store
+                .events_for_call(&CallId::from_stored("a-cb-1"))
+                .await
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Offered { .. }))
+        },
+    )
+    .await;
+    let offers: Vec<String> = b
+        .store
+        .events_for_call(&CallId::from_stored("a-cb-1"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Offered { .. }))
+        .filter_map(|e| e.agent.as_ref().map(|a| a.to_string()))
+        .collect();
+    assert!(offers.iter().all(|a| a == "1004"), "{offers:?}");
+    assert!(b
+        .store
+        .cdr(&CallId::from_stored("a-cb-1"))
+        .await
+        .unwrap()
+        .is_none_or(|c| c.end_cause.as_deref() != Some("node_failure")));
 
     // 1001: the lost node's own end of its call reaches the database (it
     // was alive behind a database outage): released at the next look-up
