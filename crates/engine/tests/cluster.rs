@@ -835,3 +835,143 @@ async fn agents_busy_on_the_lost_node_are_not_offered_by_the_survivor_until_rele
     b.node.stop().await;
     drop(pg);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_restarts_under_load_with_both_nodes() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let a = start_node(&url, "node-a").await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let b = start_node(&url, "node-b").await;
+    let status_b = b.node.status();
+    wait_for("node-b sees the holder", ttl * 2, || {
+        status_b.snapshot().unwrap().holder.as_deref() == Some("node-a")
+    })
+    .await;
+    let t0 = now_ms();
+
+    // load: each node writes an event every 10 ms through its write-behind
+    // sink, before, during and after the outage
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = |sink: hotline_store::EventSink, node: &'static str| {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sink.event(arrived(&format!("load-{node}-{sent}")));
+                sent += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            sent
+        })
+    };
+    let load_a = load(a.sink.clone(), "a");
+    let load_b = load(b.sink.clone(), "b");
+    // the roles, sampled every 10 ms: never both active
+    let sampler = {
+        let (sa, sb, stop) = (status_a.clone(), status_b.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut samples, mut both, mut none) = (0u64, 0u64, 0u64);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (x, y) = (active(&sa), active(&sb));
+                samples += 1;
+                both += u64::from(x && y);
+                none += u64::from(!x && !y);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (samples, both, none)
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // the database restarts: down for two ttls
+    let pg = Arc::new(pg);
+    let p = pg.clone();
+    let down = Instant::now();
+    tokio::task::spawn_blocking(move || p.pg_stop())
+        .await
+        .unwrap();
+    wait_for("node-a steps down", ttl * 2, || !active(&status_a)).await;
+    let stepped = down.elapsed();
+    assert!(!active(&status_b));
+    assert_eq!(options(a.sip.local_addr()).await.0, 503);
+    assert_eq!(options(b.sip.local_addr()).await.0, 503);
+    tokio::time::sleep(ttl * 2).await;
+    assert!(!active(&status_a) && !active(&status_b));
+    let p = pg.clone();
+    let up = Instant::now();
+    tokio::task::spawn_blocking(move || p.pg_start())
+        .await
+        .unwrap();
+    wait_for("one node active again", Duration::from_secs(30), || {
+        active(&status_a) || active(&status_b)
+    })
+    .await;
+    let back = up.elapsed();
+    // it stays so: one active, the other standby, for two ttls
+    tokio::time::sleep(ttl * 2).await;
+    let (x, y) = (active(&status_a), active(&status_b));
+    assert!(x ^ y, "exactly one active: a {x}, b {y}");
+    let (winner, loser) = if x { (&a, &b) } else { (&b, &a) };
+    assert_eq!(options(winner.sip.local_addr()).await, (200, None));
+    assert_eq!(options(loser.sip.local_addr()).await.0, 503);
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent_a = load_a.await.unwrap();
+    let sent_b = load_b.await.unwrap();
+    let (samples, both, none) = sampler.await.unwrap();
+    eprintln!(
+        "database restart: stepped down {stepped:?} after the stop; active again {back:?} after the start; \
+         {samples} samples, {both} with both active, {none} with none; {sent_a} + {sent_b} events written"
+    );
+    assert_eq!(both, 0, "never two active nodes");
+    // no event lost: the write-behind queues held them through the outage
+    for n in [&a, &b] {
+        tokio::time::timeout(Duration::from_secs(30), n.sink.flush())
+            .await
+            .expect("the queued events written after the restart");
+        assert_eq!(n.sink.lost(), 0);
+    }
+    let stored = a
+        .store
+        .events_of_kind("arrived", t0 - 1, 100_000)
+        .await
+        .unwrap();
+    let count = |prefix: &str| {
+        stored
+            .iter()
+            .filter(|e| {
+                e.call_id
+                    .as_ref()
+                    .is_some_and(|c| c.as_str().starts_with(prefix))
+            })
+            .count() as u64
+    };
+    assert_eq!(count("load-a-"), sent_a);
+    assert_eq!(count("load-b-"), sent_b);
+    // the log tells the story: node-a standby for the database, then one
+    // node active; the leases' fence grew only with a change of owner
+    let standby = a
+        .store
+        .events_of_kind("node_standby", t0, 100)
+        .await
+        .unwrap();
+    assert!(
+        standby.iter().any(|e| matches!(&e.kind,
+            EventKind::NodeStandby { node, reason, .. }
+                if node == "node-a" && reason == "database_unhealthy")),
+        "{standby:?}"
+    );
+    let view = a.store.lease_view().await.unwrap();
+    let winner_id = if x { "node-a" } else { "node-b" };
+    for l in &view.leases {
+        assert_eq!(l.owner, winner_id, "{view:?}");
+        assert_eq!(l.fence, if x { 1 } else { 2 }, "{view:?}");
+    }
+    a.node.stop().await;
+    b.node.stop().await;
+}
