@@ -412,6 +412,7 @@ impl Engine {
             pair: self.pair.clone(),
             holds: failover::FailoverHolds::new(),
             control_tx: self.control_tx.clone(),
+            callbacks: Default::default(),
         };
         let now = self.clock.now_ms();
         // agents already registered (none at start, but keep it correct)
@@ -595,6 +596,8 @@ struct Shell {
     pair: Option<Pair>,
     holds: failover::FailoverHolds,
     control_tx: mpsc::Sender<ControlMsg>,
+    /// The callback calls this node runs.
+    callbacks: std::collections::HashSet<CallId>,
 }
 
 impl Shell {
@@ -626,9 +629,7 @@ impl Shell {
         tokio::spawn(
             async move {
                 let pending = callback::load_pending(&store, clock.now_ms()).await;
-                if !pending.is_empty() {
-                    let _ = tx.send(ControlMsg::ResumeCallbacks { pending }).await;
-                }
+                let _ = tx.send(ControlMsg::ResumeCallbacks { pending }).await;
             }
             .in_current_span(),
         );
@@ -779,6 +780,7 @@ impl Shell {
                         }
                         FromCall::Done { call } => {
                             self.calls.remove(&call);
+                            self.callbacks.remove(&call);
                             // forgets it even if it left without saying so
                             let msg = hotline_callflow::ToController::Gone;
                             self.controller.handle(now, ControllerInput::FromCall { call, msg });
@@ -882,6 +884,7 @@ impl Shell {
                     }
                     let (tx, rx) = mpsc::channel(16);
                     self.calls.insert(id.clone(), tx);
+                    self.callbacks.insert(id.clone());
                     let resumed = spec.resumed;
                     let call = Call::callback(
                         id.clone(),
@@ -1303,6 +1306,31 @@ impl Shell {
             ControlMsg::ResumeCallbacks { pending } => {
                 if !self.active() {
                     return;
+                }
+                // callbacks this node kept parked while standby that the
+                // shared log says are done (the other node ran them): gone
+                // without a word, so that no customer is called twice
+                let due: std::collections::HashSet<&CallId> =
+                    pending.iter().map(|p| &p.id).collect();
+                let stale: Vec<CallId> = self
+                    .callbacks
+                    .iter()
+                    .filter(|id| !due.contains(id) && self.controller.acd().position(id).is_some())
+                    .cloned()
+                    .collect();
+                for id in stale {
+                    info!(call = %id, "callback done by the other node: parked");
+                    if let Some(tx) = self.calls.get(&id) {
+                        let _ = tx.try_send(Box::new(CallMsg::Park));
+                    }
+                    self.controller.handle(
+                        now,
+                        ControllerInput::FromCall {
+                            call: id.clone(),
+                            msg: hotline_callflow::ToController::Gone,
+                        },
+                    );
+                    self.callbacks.remove(&id);
                 }
                 let fresh: Vec<(CallId, hotline_callflow::CallbackSpec)> = pending
                     .into_iter()

@@ -975,3 +975,105 @@ async fn the_database_restarts_under_load_with_both_nodes() {
     a.node.stop().await;
     b.node.stop().await;
 }
+
+async fn waiting_in(c: &hotline_engine::control::AgentControl, queue: &str) -> Vec<String> {
+    c.queues()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|q| q.queue == queue)
+        .flat_map(|q| q.waiting.into_iter().map(|w| w.call_id))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_back_from_standby_does_not_run_a_callback_the_other_node_finished() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    // a callback due in the shared log; no agent anywhere (it waits)
+    let log = Store::connect(&url).await.unwrap().with_node("node-0");
+    log.append_event(&CallEvent {
+        at_ms: now_ms(),
+        call_id: Some(CallId::from_stored("src-1")),
+        agent: None,
+        queue: Some(hotline_core::QueueId::new("general")),
+        kind: EventKind::CallbackRequested {
+            number: "13900000000".into(),
+            callback: CallId::from_stored("cb-1"),
+            deadline_ms: now_ms() + 3_600_000,
+        },
+    })
+    .await
+    .unwrap();
+    // node-a with its engine: active, it takes the callback over
+    let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    wait_for_async(
+        "node-a runs the callback",
+        Duration::from_secs(10),
+        || async { waiting_in(&a.control, "general").await == ["cb-1"] },
+    )
+    .await;
+    // node-b (no engine) takes over on node-a's clean stop: node-a's engine
+    // stays up, standby, the callback parked (no offers)
+    let b = start_node(&url, "node-b").await;
+    let status_b = b.node.status();
+    let role_a = status_a.role();
+    a.node.stop().await;
+    wait_for("node-b active", renew * 4, || active(&status_b)).await;
+    assert!(!role_a.is_active());
+    // node-b ran the callback to its end (here: it expired)
+    b.store
+        .append_event(&CallEvent {
+            at_ms: now_ms(),
+            call_id: Some(CallId::from_stored("cb-1")),
+            agent: None,
+            queue: Some(hotline_core::QueueId::new("general")),
+            kind: EventKind::CallbackExpired { attempts: 0 },
+        })
+        .await
+        .unwrap();
+    // node-b stops; node-a's lease task starts again on the same engine
+    b.node.stop().await;
+    let a2 = ClusterNode::start_with(
+        settings("node-a"),
+        ClusterDeps {
+            store: a.store.clone(),
+            sip: a._sip.clone(),
+            queues: vec!["general".into()],
+            sink: hotline_store::spawn_writer(a.store.clone()).0,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(a.control.clone()),
+        },
+        status_a.clone(),
+    );
+    wait_for("node-a active again", (ttl + renew) * 2, || {
+        active(&status_a)
+    })
+    .await;
+    // the callback the log says is over is dropped, not run again
+    wait_for_async(
+        "node-a drops the finished callback",
+        Duration::from_secs(10),
+        || async { waiting_in(&a.control, "general").await.is_empty() },
+    )
+    .await;
+    let of_cb: Vec<&'static str> = a
+        .store
+        .events_for_call(&CallId::from_stored("cb-1"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.name())
+        .collect();
+    // queued once by node-a's first take-over, ended by node-b, nothing
+    // after (no second queueing, no offer, no end of node-a's)
+    assert_eq!(of_cb, ["queued", "callback_expired"]);
+    a2.stop().await;
+}
