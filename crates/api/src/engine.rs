@@ -320,7 +320,18 @@ impl Api {
         }
         // a known path with another method: 405 with `Allow`, in JSON like
         // every other error
-        let app = app.method_not_allowed_fallback(method_not_allowed);
+        let mut app = app.method_not_allowed_fallback(method_not_allowed);
+        // the HA pair: a standby node starts no call (503)
+        if let Some(c) = &self.cluster {
+            let retry_after_s = c.snapshot().map_or(1, |s| s.settings.retry_after_s());
+            app = app.layer(axum::middleware::from_fn_with_state(
+                crate::standby::StandbyGate {
+                    role: c.role(),
+                    retry_after_s,
+                },
+                crate::standby::gate,
+            ));
+        }
         // a body over a route's limit: 413 in JSON too (axum's own
         // rejection is plain text), whichever route and limit
         let app = app.layer(axum::middleware::map_response(
@@ -622,7 +633,7 @@ fn control_error(e: ControlError) -> Response {
         ControlError::UnknownAgent(_) | ControlError::NoCall(_) => StatusCode::NOT_FOUND,
         ControlError::Refused(_) => StatusCode::CONFLICT,
         ControlError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ControlError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::Stopped | ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     error(status, e)
 }

@@ -38,6 +38,7 @@ pub mod quality;
 mod recordings;
 pub mod report;
 pub mod routes;
+pub mod standby;
 pub mod tls;
 pub mod worklist;
 

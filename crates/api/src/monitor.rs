@@ -108,7 +108,7 @@ fn control_error(e: ControlError) -> Response {
         ControlError::UnknownAgent(_) | ControlError::NoCall(_) => StatusCode::NOT_FOUND,
         ControlError::Refused(_) => StatusCode::CONFLICT,
         ControlError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ControlError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::Stopped | ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     error(status, e)
 }

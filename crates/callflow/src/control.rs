@@ -73,6 +73,9 @@ pub enum ControlError {
     /// No call in progress by that id, or the agent is on no call.
     #[error("{0}")]
     NoCall(String),
+    /// This node may not start calls now (the HA pair's standby node).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// A talking call as the API returns it after an action.

@@ -217,6 +217,7 @@ pub struct Controller {
     logged_off: HashSet<AgentId>,
     registered: HashSet<AgentId>,
     out: VecDeque<ControllerOutput>,
+    routing: bool,
 }
 
 impl Controller {
@@ -243,7 +244,22 @@ impl Controller {
             logged_off: HashSet::new(),
             registered: HashSet::new(),
             out: VecDeque::new(),
+            routing: true,
         }
+    }
+
+    /// Routing on or off (the HA pair: a standby node makes no offers, so
+    /// that the callers and callbacks it still holds wait instead of being
+    /// routed on stale agent state; on by default). Turned on, the waiting
+    /// calls are offered at once.
+    pub fn set_routing(&mut self, now: i64, on: bool) {
+        self.routing = on;
+        self.poll(now);
+    }
+
+    /// Whether the controller routes (see [`Controller::set_routing`]).
+    pub fn routing(&self) -> bool {
+        self.routing
     }
 
     /// The ACD (read only: for figures and tests).
@@ -258,7 +274,11 @@ impl Controller {
 
     /// When the controller next wants [`Controller::handle_timeout`]
     /// (a wrap-up ends, a caller reaches the maximum wait, a skill need widens).
+    /// None while routing is off (the ACD's deadlines wait for it).
     pub fn poll_timeout(&self, now: i64) -> Option<i64> {
+        if !self.routing {
+            return None;
+        }
         self.acd.next_deadline(now)
     }
 
@@ -436,11 +456,13 @@ impl Controller {
             let open = self.env.is_open(q, now);
             self.acd.set_queue_open(q, open);
         }
-        for offer in self.acd.poll_offers(now) {
-            self.out.push_back(ControllerOutput::Offer {
-                call: offer.call,
-                agent: offer.agent,
-            });
+        if self.routing {
+            for offer in self.acd.poll_offers(now) {
+                self.out.push_back(ControllerOutput::Offer {
+                    call: offer.call,
+                    agent: offer.agent,
+                });
+            }
         }
         for (call, from) in self.notices(now) {
             // max wait reached: the ACD has let the call go; overflow it
@@ -449,7 +471,12 @@ impl Controller {
             }
         }
         // an overflow may have placed calls that can be offered now
-        for offer in self.acd.poll_offers(now) {
+        let offers = if self.routing {
+            self.acd.poll_offers(now)
+        } else {
+            Vec::new()
+        };
+        for offer in offers {
             self.out.push_back(ControllerOutput::Offer {
                 call: offer.call,
                 agent: offer.agent,

@@ -1367,3 +1367,24 @@ fn without_the_phrases_nothing_is_played_and_close_clears_the_line_at_once() {
     w.run_until(T0 + 1_000);
     assert!(t(w.control(&c, Action::Close, "x")).is_err());
 }
+
+#[test]
+fn a_standby_node_makes_no_offers_until_routing_is_on_again() {
+    // the HA pair: a node that stepped down keeps its waiting caller but
+    // offers it to no agent (its agent state may be stale) until it is
+    // active again; then the caller is offered at once
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::Answer(1_000));
+    w.controller.set_routing(T0, false);
+    assert!(!w.controller.routing());
+    let c = w.call_in("0612");
+    w.run_until(T0 + 30_000);
+    assert!(w.first(&c, "offered").is_none(), "{:?}", w.kinds(&c));
+    assert!(w.first(&c, "queued").is_some(), "{:?}", w.kinds(&c));
+    w.controller.set_routing(T0 + 30_000, true);
+    w.pump();
+    w.run_until(T0 + 40_000);
+    let offered = w.first(&c, "offered").expect("offered once routing is on");
+    assert_eq!(offered.at_ms, T0 + 30_000);
+    assert!(w.first(&c, "agent_answered").is_some(), "{:?}", w.kinds(&c));
+}

@@ -24,7 +24,14 @@ pub struct ClusterSection {
     /// The node stays active only while its last successful round trip to
     /// the database was sent within this window, ms.
     pub db_health_window_ms: i64,
+    /// How long, at most, the agents of a lost node's calls are held out of
+    /// routing after a take-over (「故障切换后状态未知」), s.
+    pub failover_hold_s: u32,
 }
+
+/// The default of `cluster.failover_hold_s`: 10 minutes (over three
+/// times the 3-minute call limit of the regulations).
+pub const DEFAULT_FAILOVER_HOLD_S: u32 = 600;
 
 impl Default for ClusterSection {
     fn default() -> Self {
@@ -35,6 +42,7 @@ impl Default for ClusterSection {
             lease_ttl_ms: d.lease_ttl_ms,
             renew_every_ms: d.renew_every_ms,
             db_health_window_ms: d.db_health_window_ms,
+            failover_hold_s: DEFAULT_FAILOVER_HOLD_S,
         }
     }
 }
@@ -47,6 +55,11 @@ fn node_id_ok(s: &str) -> bool {
 }
 
 impl Config {
+    /// `cluster.failover_hold_s` in ms.
+    pub fn failover_hold_ms(&self) -> i64 {
+        i64::from(self.cluster.failover_hold_s) * 1000
+    }
+
     /// Checks `[cluster]`.
     pub fn validate_cluster(&self) -> Result<(), ConfigError> {
         self.cluster_settings().map(|_| ())
@@ -103,6 +116,16 @@ impl Config {
                 ),
             ));
         }
+        if !(10..=86_400).contains(&c.failover_hold_s) {
+            return Err(invalid(
+                "cluster.failover_hold_s",
+                format!(
+                    "must be 10 to 86400 s (how long a lost node's agents are held out of \
+                     routing at most), got {}",
+                    c.failover_hold_s
+                ),
+            ));
+        }
         let url = self.database_url();
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(invalid(
@@ -153,6 +176,9 @@ mod tests {
         .unwrap();
         let s = cfg.cluster_settings().unwrap().unwrap();
         assert_eq!((s.lease_ttl_ms, s.hold_ms()), (3_000, 2_250));
+        assert_eq!(cfg.failover_hold_ms(), 600_000);
+        let cfg = load("enabled = true\nnode_id = \"n\"\nfailover_hold_s = 120", PG).unwrap();
+        assert_eq!(cfg.failover_hold_ms(), 120_000);
     }
 
     #[test]
@@ -207,6 +233,14 @@ mod tests {
                 "enabled = true\nnode_id = \"n\"\ndb_health_window_ms = 6001",
                 "cluster.db_health_window_ms",
             ),
+            (
+                "enabled = true\nnode_id = \"n\"\nfailover_hold_s = 0",
+                "cluster.failover_hold_s",
+            ),
+            (
+                "enabled = true\nnode_id = \"n\"\nfailover_hold_s = 86401",
+                "cluster.failover_hold_s",
+            ),
         ] {
             let e = load(body, PG).unwrap_err();
             assert!(e.contains(key) && e.len() < 400, "{body:.60}: {e}");
@@ -217,6 +251,9 @@ mod tests {
             "node_id = 1",
             "lease_ttl_ms = \"6s\"",
             "lease_ttl_ms = 1e3",
+            "failover_hold_s = -1",
+            "failover_hold_s = 99999999999",
+            "failover_hold_s = \"10m\"",
             "nodes = [\"a\"]",
         ] {
             assert!(load(body, PG).is_err(), "{body}");

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::cluster::{ClusterSettings, Keeper, RenewOutcome, StandbyReason, Transition};
+use crate::role::{NodeRole, RolePublisher, RoleWatch};
 
 /// Most take-overs kept in the status.
 const MAX_TAKE_OVERS: usize = 20;
@@ -71,13 +72,21 @@ pub struct NodeStatus {
     pub settings: ClusterSettings,
 }
 
-/// A shared view of the node's state (cheap to clone).
+/// A shared view of the node's state (cheap to clone), and its role
+/// ([`crate::role`]: the one source of truth of what the node may do).
 #[derive(Clone, Debug)]
-pub struct ClusterStatus(Arc<Mutex<NodeStatus>>);
+pub struct ClusterStatus(Arc<Mutex<NodeStatus>>, Arc<RolePublisher>);
 
 impl ClusterStatus {
+    /// A node's status before its task runs (standby, `starting`): what
+    /// the node's duties read their role from
+    /// ([`ClusterStatus::role`]); hand it to [`ClusterNode::start_with`].
+    pub fn starting(settings: ClusterSettings, now_ms: i64) -> Self {
+        Self::new(settings, now_ms)
+    }
+
     fn new(settings: ClusterSettings, now_ms: i64) -> Self {
-        ClusterStatus(Arc::new(Mutex::new(NodeStatus {
+        ClusterStatus::of(NodeStatus {
             node_id: settings.node_id.clone(),
             active: false,
             reason: Some(StandbyReason::Starting.as_str().into()),
@@ -88,13 +97,25 @@ impl ClusterStatus {
             leases: Vec::new(),
             take_overs: Vec::new(),
             settings,
-        })))
+        })
     }
 
     /// A status that only changes through `replace` (a tool's or a test's
-    /// view of a node; the running task makes its own).
+    /// view of a node; the running task makes its own); its role follows
+    /// `active`.
     pub fn of(status: NodeStatus) -> Self {
-        ClusterStatus(Arc::new(Mutex::new(status)))
+        let role = RolePublisher::new();
+        role.set(if status.active {
+            NodeRole::Active
+        } else {
+            NodeRole::Standby
+        });
+        ClusterStatus(Arc::new(Mutex::new(status)), Arc::new(role))
+    }
+
+    /// The node's role, as the node-only duties and the API read it.
+    pub fn role(&self) -> RoleWatch {
+        self.1.watch()
     }
 
     /// Replaces the whole status (see [`ClusterStatus::of`]).
@@ -110,6 +131,14 @@ impl ClusterStatus {
     fn update(&self, f: impl FnOnce(&mut NodeStatus)) {
         if let Ok(mut s) = self.0.lock() {
             f(&mut s);
+            // the duties start once a take-over's closing is done (the
+            // lost node's agents are held before the first offer)
+            let closing = s.take_overs.iter().any(|t| t.calls_closed.is_none());
+            self.1.set(if s.active && !closing {
+                NodeRole::Active
+            } else {
+                NodeRole::Standby
+            });
         }
     }
 }
@@ -128,6 +157,9 @@ pub struct ClusterDeps {
     pub live: Option<mpsc::UnboundedSender<CallEvent>>,
     /// Wall clock for events.
     pub clock: Arc<dyn Clock>,
+    /// The engine, told of the agents of the lost node's calls (held out
+    /// of routing, [`crate::failover`]); None: no engine (a tool, a test).
+    pub engine: Option<crate::control::AgentControl>,
 }
 
 /// The running task ([`ClusterNode::start`]).
@@ -142,6 +174,17 @@ impl ClusterNode {
     /// the leases.
     pub fn start(settings: ClusterSettings, deps: ClusterDeps) -> ClusterNode {
         let status = ClusterStatus::new(settings.clone(), deps.clock.now_ms());
+        Self::start_with(settings, deps, status)
+    }
+
+    /// [`ClusterNode::start`] publishing to `status` (made earlier with
+    /// [`ClusterStatus::starting`], so that the duties started before the
+    /// task already follow its role).
+    pub fn start_with(
+        settings: ClusterSettings,
+        deps: ClusterDeps,
+        status: ClusterStatus,
+    ) -> ClusterNode {
         deps.sip.set_standby(Some(settings.retry_after_s()));
         let cancel = CancellationToken::new();
         let span = info_span!("cluster", node = %settings.node_id);
@@ -282,17 +325,37 @@ impl Node {
         });
         let store = self.deps.store.clone();
         let status = self.status.clone();
+        let engine = self.deps.engine.clone();
         tokio::spawn(
             async move {
+                // the callbacks still due stay open: the engine of the
+                // active node takes them over (crate::Engine::in_pair)
+                let keep: std::collections::HashSet<hotline_core::CallId> =
+                    crate::callback::load_pending(&store, now)
+                        .await
+                        .into_iter()
+                        .map(|p| p.id)
+                        .collect();
                 for node in from {
-                    let n = crate::restart::close_node_calls(
+                    let closed = crate::restart::close_node_calls_except(
                         &store,
                         now,
                         &node,
                         crate::restart::NODE_FAILURE_REASON,
+                        &keep,
                     )
                     .await;
-                    info!(from = %node, calls_closed = n, "leases taken over from a node; its open calls closed");
+                    let n = closed.len();
+                    let agents: Vec<_> = closed
+                        .into_iter()
+                        .filter_map(|c| c.agent.map(|a| (a, c.call)))
+                        .collect();
+                    info!(from = %node, calls_closed = n, agents_held = agents.len(), "leases taken over from a node; its open calls closed");
+                    if let (Some(e), false) = (&engine, agents.is_empty()) {
+                        if let Err(err) = e.hold_after_failover(agents).await {
+                            warn!(error = %err, "the engine could not hold the lost node's agents");
+                        }
+                    }
                     status.update(|s| {
                         if let Some(t) = s
                             .take_overs

@@ -169,6 +169,21 @@ pub(crate) enum ControlMsg {
         request: DialRequest,
         reply: oneshot::Sender<Result<CallId, ControlError>>,
     },
+    /// The HA pair: agents who were on calls of a lost node, held out of
+    /// routing ([`crate::failover`]).
+    HoldAfterFailover {
+        agents: Vec<(AgentId, CallId)>,
+        reply: oneshot::Sender<()>,
+    },
+    /// The events of a held agent's call as the store has them.
+    HeldCallEvents {
+        call: CallId,
+        events: Vec<hotline_core::CallEvent>,
+    },
+    /// Callbacks pending in the shared log, for a node that became active.
+    ResumeCallbacks {
+        pending: Vec<crate::callback::PendingCallback>,
+    },
 }
 
 /// Click-to-call: ring `agent`'s phone, then dial `number`.
@@ -258,6 +273,22 @@ impl AgentControl {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(ControlMsg::Queues { reply })
+            .await
+            .map_err(|_| ControlError::Stopped)?;
+        rx.await.map_err(|_| ControlError::Stopped)
+    }
+
+    /// The HA pair: holds `agents` out of routing, each with the call it
+    /// was on when its node was lost ([`crate::failover`]): paused
+    /// `unknown_after_failover` until the lost node's end of the call is in
+    /// the store, the agent sets themselves ready, or the hold times out.
+    pub async fn hold_after_failover(
+        &self,
+        agents: Vec<(AgentId, CallId)>,
+    ) -> Result<(), ControlError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(ControlMsg::HoldAfterFailover { agents, reply })
             .await
             .map_err(|_| ControlError::Stopped)?;
         rx.await.map_err(|_| ControlError::Stopped)

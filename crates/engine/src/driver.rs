@@ -50,6 +50,10 @@ pub(crate) enum CallMsg {
         supervisor: String,
         mode: hotline_core::MonitorMode,
     },
+    /// The HA pair: a callback waiting for an agent that the shared log
+    /// says is done elsewhere: the task ends without a word (no event: its
+    /// end is already in the log).
+    Park,
 }
 
 /// Call driver → controller.
@@ -222,6 +226,7 @@ pub(crate) struct CallDriver {
     own_leg_token: Option<u64>,
     rx: mpsc::Receiver<Box<CallMsg>>,
     rx_open: bool,
+    parked: bool,
 }
 
 /// An INVITE's offer checked: the media session (its `side` facing the
@@ -483,6 +488,7 @@ impl CallDriver {
             own_leg_token: None,
             rx,
             rx_open: true,
+            parked: false,
         }
     }
 
@@ -505,7 +511,7 @@ impl CallDriver {
     pub(crate) fn run(mut self) -> impl std::future::Future<Output = ()> {
         async move {
             loop {
-                if self.carry_out().await {
+                if self.parked || self.carry_out().await {
                     break;
                 }
                 let deadline = self.call.poll_timeout();
@@ -554,6 +560,10 @@ impl CallDriver {
                 self.feed(Input::Offer { agent });
             }
             Some(CallMsg::Input(i)) => self.feed(i),
+            Some(CallMsg::Park) => {
+                info!("callback parked: done by the other node");
+                self.parked = true;
+            }
             Some(CallMsg::MonitorCall {
                 inbound,
                 supervisor,

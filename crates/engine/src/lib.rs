@@ -21,11 +21,13 @@ mod customer_srtp;
 mod driver;
 pub mod duty;
 mod env;
+pub mod failover;
 pub mod linetest;
 pub mod monitor;
 pub mod outbound;
 pub mod owners;
 pub mod restart;
+pub mod role;
 pub mod routing;
 pub mod schedule;
 pub mod srtp_stats;
@@ -194,6 +196,10 @@ pub struct Voicemail {
     pub max_ms: i64,
 }
 
+/// The answer to a request that would start a call on a standby node.
+pub const STANDBY_REFUSAL: &str =
+    "this node is the standby of the HA pair: calls are started on the active node";
+
 /// Everything the engine needs to run.
 pub struct Engine {
     cfg: Arc<EngineConfig>,
@@ -216,6 +222,15 @@ pub struct Engine {
         mpsc::Receiver<linetest::RunNow>,
     )>,
     line_test_since: Option<i64>,
+    pair: Option<Pair>,
+}
+
+/// The engine's side of the HA pair ([`Engine::in_pair`]).
+#[derive(Clone)]
+struct Pair {
+    role: role::RoleWatch,
+    store: hotline_store::Store,
+    hold_ms: i64,
 }
 
 impl Engine {
@@ -249,7 +264,30 @@ impl Engine {
             audit: None,
             owners: None,
             duty: None,
+            pair: None,
         }
+    }
+
+    /// The HA pair: the node-only duties follow `role` (one source of
+    /// truth, [`role`]): while standby the controller offers no call,
+    /// click-to-call and monitoring answer [`ControlError::Unavailable`],
+    /// the line self-test and the duty alarms pause; on becoming active the
+    /// node takes over every callback pending in the shared log (`store`)
+    /// that it does not run yet. Agents of a lost node's calls are held
+    /// out of routing for at most `failover_hold_ms`
+    /// ([`control::AgentControl::hold_after_failover`]).
+    pub fn in_pair(
+        mut self,
+        role: role::RoleWatch,
+        store: hotline_store::Store,
+        failover_hold_ms: i64,
+    ) -> Self {
+        self.pair = Some(Pair {
+            role,
+            store,
+            hold_ms: failover_hold_ms,
+        });
+        self
     }
 
     /// Routing by ownership: a caller whose number has an open case in
@@ -351,8 +389,16 @@ impl Engine {
         if let (Some(cfg), Some((_, rx))) = (self.cfg.line_test.clone(), self.line_test.take()) {
             let since = self.line_test_since.unwrap_or_else(|| self.clock.now_ms());
             tokio::spawn(
-                linetest::run(ctx.clone(), Arc::new(cfg), since, rx)
-                    .instrument(info_span!("line_test")),
+                linetest::run(
+                    ctx.clone(),
+                    Arc::new(cfg),
+                    since,
+                    rx,
+                    self.pair
+                        .as_ref()
+                        .map(|p| (p.role.clone(), p.store.clone())),
+                )
+                .instrument(info_span!("line_test")),
             );
         }
         for trunk in self.trunks.configs() {
@@ -365,6 +411,10 @@ impl Engine {
             calls: HashMap::new(),
             ctx,
             duty: self.duty.clone().map(duty::DutyDesk::new),
+            pair: self.pair.clone(),
+            holds: failover::FailoverHolds::new(),
+            control_tx: self.control_tx.clone(),
+            callbacks: Default::default(),
         };
         let now = self.clock.now_ms();
         // agents already registered (none at start, but keep it correct)
@@ -396,6 +446,13 @@ impl Engine {
             })
             .collect();
         shell.controller.resume_callbacks(now, pending);
+        if let Some(p) = &shell.pair {
+            let active = p.role.is_active();
+            shell.controller.set_routing(now, active);
+            if active {
+                shell.load_pending_callbacks();
+            }
+        }
         shell.run(sip_events, from_calls, control_rx).await;
         info!("engine stopped");
     }
@@ -538,9 +595,151 @@ struct Shell {
     calls: HashMap<CallId, mpsc::Sender<Box<CallMsg>>>,
     ctx: Arc<CallCtx>,
     duty: Option<duty::DutyDesk>,
+    pair: Option<Pair>,
+    holds: failover::FailoverHolds,
+    control_tx: mpsc::Sender<ControlMsg>,
+    /// The callback calls this node runs.
+    callbacks: std::collections::HashSet<CallId>,
 }
 
 impl Shell {
+    /// Whether this node may route and start calls (always, out of a pair).
+    fn active(&self) -> bool {
+        self.pair.as_ref().is_none_or(|p| p.role.is_active())
+    }
+
+    /// The role changed: routing and the callbacks follow it.
+    fn on_role(&mut self, role: role::NodeRole) {
+        let now = self.ctx.clock.now_ms();
+        info!(role = role.as_str(), "node role changed");
+        self.controller.set_routing(now, role.is_active());
+        if role.is_active() {
+            self.load_pending_callbacks();
+        }
+    }
+
+    /// Reads the callbacks pending in the shared log (any node's: this node
+    /// now holds every queue's lease) and hands them back to the controller
+    /// task, which takes over those it does not run yet.
+    fn load_pending_callbacks(&self) {
+        let Some(p) = &self.pair else { return };
+        let (store, tx, clock) = (
+            p.store.clone(),
+            self.control_tx.clone(),
+            self.ctx.clock.clone(),
+        );
+        tokio::spawn(
+            async move {
+                let pending = callback::load_pending(&store, clock.now_ms()).await;
+                let _ = tx.send(ControlMsg::ResumeCallbacks { pending }).await;
+            }
+            .in_current_span(),
+        );
+    }
+
+    /// Holds the agents of a lost node's calls out of routing.
+    fn hold_after_failover(&mut self, agents: Vec<(AgentId, CallId)>) {
+        let now = self.ctx.clock.now_ms();
+        let hold_ms = self.pair.as_ref().map_or(0, |p| p.hold_ms);
+        for (agent, call) in agents {
+            if !self.controller.knows_agent(&agent) || self.holds.is_held(&agent) {
+                continue;
+            }
+            let requester = Requester {
+                by: "failover".into(),
+                override_minimum: true,
+            };
+            let pause = hotline_callflow::AgentRequest::Pause {
+                reason: failover::HOLD_REASON.into(),
+            };
+            warn!(%agent, %call, hold_ms, "agent held out of routing: their call on the lost node may still be up");
+            self.holds.hold(now, agent.clone(), call, hold_ms);
+            if let Err(e) = self.controller.request(now, &agent, pause, &requester) {
+                // not logged in here yet (the registrations are being
+                // reloaded): paused when their phone comes back
+                info!(%agent, reason = %e, "held agent paused once registered");
+            }
+        }
+    }
+
+    /// A held agent's phone registered (reloaded after the take-over):
+    /// the hold's pause applies now.
+    fn pause_if_held(&mut self, now: i64, agent: &AgentId) {
+        if !self.holds.is_held(agent) {
+            return;
+        }
+        let held = self
+            .controller
+            .status(agent)
+            .reason
+            .as_deref()
+            .is_some_and(|r| r == failover::HOLD_REASON);
+        if held {
+            return;
+        }
+        let requester = Requester {
+            by: "failover".into(),
+            override_minimum: true,
+        };
+        let pause = hotline_callflow::AgentRequest::Pause {
+            reason: failover::HOLD_REASON.into(),
+        };
+        if let Err(e) = self.controller.request(now, agent, pause, &requester) {
+            info!(%agent, reason = %e, "held agent could not be paused yet");
+        }
+    }
+
+    /// Ends a hold with an unpause (unless the agent acted meanwhile).
+    fn release_hold(&mut self, now: i64, agent: &AgentId, why: failover::Release) {
+        let paused_by_us = self
+            .controller
+            .status(agent)
+            .reason
+            .as_deref()
+            .is_some_and(|r| r == failover::HOLD_REASON);
+        if !paused_by_us {
+            return;
+        }
+        info!(%agent, why = why.as_str(), "hold after the take-over lifted");
+        let requester = Requester {
+            by: why.as_str().into(),
+            override_minimum: false,
+        };
+        let _ = self.controller.request(
+            now,
+            agent,
+            hotline_callflow::AgentRequest::Unpause,
+            &requester,
+        );
+    }
+
+    /// The holds' timers: timeouts, and the store asked about the calls.
+    fn tick_holds(&mut self) {
+        let now = self.ctx.clock.now_ms();
+        for agent in self.holds.poll_expired(now) {
+            self.release_hold(now, &agent, failover::Release::Timeout);
+        }
+        let calls = self.holds.calls_to_check(now);
+        if let (false, Some(p)) = (calls.is_empty(), &self.pair) {
+            let (store, tx) = (p.store.clone(), self.control_tx.clone());
+            tokio::spawn(
+                async move {
+                    for call in calls {
+                        match store.events_for_call(&call).await {
+                            Ok(events) => {
+                                let _ = tx.send(ControlMsg::HeldCallEvents { call, events }).await;
+                            }
+                            Err(e) => {
+                                warn!(%call, error = %e, "a held agent's call could not be read")
+                            }
+                        }
+                    }
+                }
+                .in_current_span(),
+            );
+        }
+    }
+
     async fn run(
         &mut self,
         mut sip_events: mpsc::Receiver<SipEvent>,
@@ -549,6 +748,11 @@ impl Shell {
     ) {
         let mut duty_tick = tokio::time::interval(Duration::from_secs(1));
         duty_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut role = self
+            .pair
+            .as_ref()
+            .map(|p| p.role.clone())
+            .unwrap_or_default();
         loop {
             self.carry_out();
             let now = self.ctx.clock.now_ms();
@@ -556,7 +760,15 @@ impl Shell {
                 .controller
                 .poll_timeout(now)
                 .map(|t| Duration::from_millis((t - now).max(0) as u64));
+            let hold_wake = self
+                .holds
+                .poll_timeout()
+                .map(|t| Duration::from_millis((t - now).max(0) as u64));
             tokio::select! {
+                r = role.changed() => self.on_role(r),
+                _ = tokio::time::sleep(hold_wake.unwrap_or(Duration::ZERO)), if hold_wake.is_some() => {
+                    self.tick_holds();
+                }
                 ev = sip_events.recv() => {
                     let Some(ev) = ev else { break };
                     self.on_sip(ev);
@@ -570,6 +782,7 @@ impl Shell {
                         }
                         FromCall::Done { call } => {
                             self.calls.remove(&call);
+                            self.callbacks.remove(&call);
                             // forgets it even if it left without saying so
                             let msg = hotline_callflow::ToController::Gone;
                             self.controller.handle(now, ControllerInput::FromCall { call, msg });
@@ -585,6 +798,10 @@ impl Shell {
                     self.controller.handle_timeout(now);
                 }
                 _ = duty_tick.tick(), if self.duty.is_some() => {
+                    // the floor's alarms are the active node's to raise
+                    if !self.active() {
+                        continue;
+                    }
                     let now = self.ctx.clock.now_ms();
                     let alarms = self.duty.as_mut().map(|d| d.tick(now)).unwrap_or_default();
                     for a in alarms {
@@ -671,6 +888,7 @@ impl Shell {
                     }
                     let (tx, rx) = mpsc::channel(16);
                     self.calls.insert(id.clone(), tx);
+                    self.callbacks.insert(id.clone());
                     let resumed = spec.resumed;
                     let call = Call::callback(
                         id.clone(),
@@ -774,14 +992,24 @@ impl Shell {
                 expires_s,
             }) => {
                 let agent = AgentId::new(agent);
+                // a held agent is paused before any offer can reach them
+                let held = self.holds.is_held(&agent);
+                if held {
+                    self.controller.set_routing(now, false);
+                }
                 self.controller.handle(
                     now,
                     ControllerInput::Registered {
-                        agent,
+                        agent: agent.clone(),
                         contact,
                         expires_s,
                     },
                 );
+                if held {
+                    self.pause_if_held(now, &agent);
+                    let active = self.active();
+                    self.controller.set_routing(now, active);
+                }
             }
             SipEvent::Binding(BindingChange::Removed { agent, contact }) => {
                 let registered = !self.ctx.sip.contacts(&agent).is_empty();
@@ -816,6 +1044,9 @@ impl Shell {
             });
             ControlError::Refused(reason)
         };
+        if !self.active() {
+            return Err(ControlError::Unavailable(STANDBY_REFUSAL.into()));
+        }
         if !self.controller.knows_agent(&r.agent) {
             return Err(ControlError::UnknownAgent(r.agent.as_str().to_string()));
         }
@@ -967,6 +1198,11 @@ impl Shell {
         request: hotline_callflow::AgentRequest,
         requester: &Requester,
     ) -> Result<control::AgentStatus, ControlError> {
+        // the agent (or a supervisor) acts: a hold after a take-over is
+        // theirs to lift
+        if self.holds.agent_acted(agent).is_some() {
+            info!(%agent, by = %requester.by, "hold after the take-over lifted by a request");
+        }
         let overridden = match &self.duty {
             Some(d) if self.controller.knows_agent(agent) => {
                 match d.check(now, agent, &request, requester) {
@@ -1008,6 +1244,10 @@ impl Shell {
                 reply,
             } => {
                 if let CallAction::Monitor { supervisor, .. } = &action {
+                    if !self.active() {
+                        let _ = reply.send(Err(ControlError::Unavailable(STANDBY_REFUSAL.into())));
+                        return;
+                    }
                     if !self.ctx.cfg.monitor.is_supervisor(supervisor) {
                         let _ = reply.send(Err(ControlError::Forbidden(format!(
                             "`{supervisor}` is not a supervisor's phone ([monitor] supervisors)"
@@ -1056,6 +1296,70 @@ impl Shell {
             }
             ControlMsg::List { reply } => {
                 let _ = reply.send(self.controller.statuses());
+            }
+            ControlMsg::HoldAfterFailover { agents, reply } => {
+                self.hold_after_failover(agents);
+                self.carry_out();
+                let _ = reply.send(());
+            }
+            ControlMsg::HeldCallEvents { call, events } => {
+                for agent in self.holds.call_events(&call, &events) {
+                    self.release_hold(now, &agent, failover::Release::CallEnded);
+                }
+            }
+            ControlMsg::ResumeCallbacks { pending } => {
+                if !self.active() {
+                    return;
+                }
+                // callbacks this node kept parked while standby that the
+                // shared log says are done (the other node ran them): gone
+                // without a word, so that no customer is called twice
+                let due: std::collections::HashSet<&CallId> =
+                    pending.iter().map(|p| &p.id).collect();
+                let stale: Vec<CallId> = self
+                    .callbacks
+                    .iter()
+                    .filter(|id| !due.contains(id) && self.controller.acd().position(id).is_some())
+                    .cloned()
+                    .collect();
+                for id in stale {
+                    info!(call = %id, "callback done by the other node: parked");
+                    if let Some(tx) = self.calls.get(&id) {
+                        let _ = tx.try_send(Box::new(CallMsg::Park));
+                    }
+                    self.controller.handle(
+                        now,
+                        ControllerInput::FromCall {
+                            call: id.clone(),
+                            msg: hotline_callflow::ToController::Gone,
+                        },
+                    );
+                    self.callbacks.remove(&id);
+                }
+                let fresh: Vec<(CallId, hotline_callflow::CallbackSpec)> = pending
+                    .into_iter()
+                    .filter(|p| !self.calls.contains_key(&p.id))
+                    .map(|p| {
+                        let spec = hotline_callflow::CallbackSpec {
+                            number: p.number,
+                            queue: p.queue,
+                            requested_ms: p.requested_ms,
+                            deadline_ms: p.deadline_ms,
+                            attempts: p.attempts,
+                            queued: false,
+                            resumed: true,
+                            owner: None,
+                        };
+                        (p.id, spec)
+                    })
+                    .collect();
+                if !fresh.is_empty() {
+                    info!(
+                        count = fresh.len(),
+                        "callbacks pending in the shared log taken over"
+                    );
+                    self.controller.resume_callbacks(now, fresh);
+                }
             }
         }
     }

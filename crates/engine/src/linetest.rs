@@ -301,15 +301,48 @@ fn shift_at(cfg: &LineTestConfig, at: i64) -> Option<String> {
 }
 
 /// The scheduler task: runs due slots, reports missed ones, and runs tests
-/// on request; one test at a time.
+/// on request; one test at a time. In the HA pair (`pair`: the node's role
+/// and the shared store) only the active node tests: a standby node waits,
+/// and on becoming active starts from the last test (or missed slot) the
+/// shared log holds, so a slot the other node ran is not run again and a
+/// slot nobody ran is run (within its grace) or reported missing.
 pub(crate) async fn run(
     ctx: Arc<CallCtx>,
     cfg: Arc<LineTestConfig>,
     since_ms: i64,
     mut requests: mpsc::Receiver<RunNow>,
+    pair: Option<(crate::role::RoleWatch, hotline_store::Store)>,
 ) {
     let mut sched = Scheduler::new(cfg.slots.clone(), cfg.grace_ms, since_ms);
+    let mut role = pair.as_ref().map(|(r, _)| r.clone()).unwrap_or_default();
     loop {
+        if let Some((_, store)) = &pair {
+            if !role.is_active() {
+                tokio::select! {
+                    _ = role.active() => {}
+                    r = requests.recv() => match r {
+                        // refused: dropping the reply answers "not running"
+                        Some(req) => {
+                            info!(by = %req.by, "line test requested on the standby node: refused");
+                            continue;
+                        }
+                        None => return,
+                    },
+                }
+                let now = ctx.clock.now_ms();
+                let last = store
+                    .line_tests(now - LOOKBACK_MS, now + 1, 1)
+                    .await
+                    .ok()
+                    .and_then(|v| v.first().map(|e| e.at_ms));
+                let since = last.unwrap_or(now);
+                info!(
+                    since,
+                    "active: the line test goes on from the shared log's last test"
+                );
+                sched = Scheduler::new(cfg.slots.clone(), cfg.grace_ms, since);
+            }
+        }
         let now = ctx.clock.now_ms();
         for action in sched.poll(now, &cfg.calendar) {
             match action {
@@ -343,6 +376,7 @@ pub(crate) async fn run(
             .unwrap_or(60_000);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait as u64 + 5)) => {}
+            _ = role.changed() => {}
             r = requests.recv() => match r {
                 Some(req) => {
                     info!(by = %req.by, "line test requested");

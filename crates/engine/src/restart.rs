@@ -95,22 +95,48 @@ pub async fn close_interrupted(
     now: i64,
     keep: &HashSet<CallId>,
 ) -> usize {
-    close_open(store, now, keep, None, RESTART_REASON).await
+    close_open(store, now, keep, None, RESTART_REASON)
+        .await
+        .len()
 }
 
 /// The HA pair: closes the calls that arrived on `node` and have no end
 /// (see the module), as ended by `reason`; how many. At the start of a
 /// node, its own calls from before ([`RESTART_REASON`]); when a node takes
 /// the leases over, the dead node's calls ([`NODE_FAILURE_REASON`]). Calls
-/// of other nodes are never touched. Pending callbacks are not taken over
-/// in a cluster (phase 2: both nodes would dial them).
+/// of other nodes are never touched. The caller keeps pending callbacks
+/// out with [`close_node_calls_except`] (the active node takes them over).
 pub async fn close_node_calls(
     store: &hotline_store::Store,
     now: i64,
     node: &str,
     reason: &str,
 ) -> usize {
-    close_open(store, now, &HashSet::new(), Some(node), reason).await
+    close_open(store, now, &HashSet::new(), Some(node), reason)
+        .await
+        .len()
+}
+
+/// A call closed for a lost or restarted node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClosedCall {
+    /// The call.
+    pub call: CallId,
+    /// The agent on it (or last rung for it), if any.
+    pub agent: Option<hotline_core::AgentId>,
+}
+
+/// [`close_node_calls`] except the calls in `keep` (callbacks the closing
+/// node takes over), returning the calls closed with their agents (the HA
+/// pair holds those agents out of routing: [`crate::failover`]).
+pub async fn close_node_calls_except(
+    store: &hotline_store::Store,
+    now: i64,
+    node: &str,
+    reason: &str,
+    keep: &HashSet<CallId>,
+) -> Vec<ClosedCall> {
+    close_open(store, now, keep, Some(node), reason).await
 }
 
 async fn close_open(
@@ -119,7 +145,7 @@ async fn close_open(
     keep: &HashSet<CallId>,
     node: Option<&str>,
     reason: &str,
-) -> usize {
+) -> Vec<ClosedCall> {
     let open = match node {
         Some(n) => {
             store
@@ -132,10 +158,10 @@ async fn close_open(
         Ok(ids) => ids,
         Err(e) => {
             warn!(error = %e, "calls left open by the previous run could not be read; they stay without a CDR");
-            return 0;
+            return Vec::new();
         }
     };
-    let mut closed = 0;
+    let mut closed = Vec::new();
     for id in open.into_iter().filter(|id| !keep.contains(id)) {
         let events = match store.events_for_call(&id).await {
             Ok(ev) => ev,
@@ -156,7 +182,10 @@ async fn close_open(
             continue;
         }
         info!(call = %id, caller = %cdr.caller, agent = ?cdr.agent.as_ref().map(|a| a.as_str()), node = ?node, %reason, "call interrupted by the engine's end closed");
-        closed += 1;
+        closed.push(ClosedCall {
+            call: id,
+            agent: cdr.agent.clone(),
+        });
     }
     closed
 }

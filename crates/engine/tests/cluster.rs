@@ -59,6 +59,7 @@ async fn start_node(url: &str, id: &str) -> Started {
             sink: sink.clone(),
             live: None,
             clock: Arc::new(SystemClock),
+            engine: None,
         },
     );
     Started {
@@ -105,6 +106,18 @@ async fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> D
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     t.elapsed()
+}
+
+async fn wait_for_async<F, Fut>(what: &str, limit: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t = Instant::now();
+    while !f().await {
+        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn active(s: &ClusterStatus) -> bool {
@@ -297,4 +310,610 @@ async fn the_standby_takes_over_when_the_active_node_dies() {
     .await;
     assert_eq!(options(a.sip.local_addr()).await, (200, None));
     a.node.stop().await;
+}
+
+/// The smallest engine settings: one queue, the agents, always open.
+fn engine_config(agents: &[&str]) -> hotline_engine::EngineConfig {
+    use hotline_core::{AgentId, QueueId};
+    hotline_engine::EngineConfig {
+        numbers: vec!["hotline".into()],
+        queue: QueueId::new("general"),
+        queues: Vec::new(),
+        overflow: Default::default(),
+        agent_skills: Default::default(),
+        vip: Vec::new(),
+        blacklist: Default::default(),
+        ivr: None,
+        agents: agents.iter().map(|a| AgentId::new(*a)).collect(),
+        voicemail: None,
+        closed_treatment: Default::default(),
+        callback: None,
+        announcements: None,
+        schedule: Default::default(),
+        queue_ring_timeout_ms: Default::default(),
+        silent_line_ms: 0,
+        feature_codes: Default::default(),
+        cadence: Default::default(),
+        answer_after_rings: 3,
+        agent_ring_timeout_ms: 15_000,
+        wrap_up_ms: 0,
+        media_ip: "127.0.0.1".parse().unwrap(),
+        record: false,
+        record_queue: false,
+        limits: Default::default(),
+        limit_warning_fraction: 0.8,
+        auto_pause_after_misses: 0,
+        transfer_queue: None,
+        limit_tone: false,
+        outbound: None,
+        media_timeout_ms: 0,
+        monitor: Default::default(),
+        trunks: Vec::new(),
+        line_test: None,
+        srtp: Default::default(),
+    }
+}
+
+/// A node with its engine: the lease task tells the engine of the lost
+/// node's agents, and the engine's duties follow the role.
+struct WithEngine {
+    node: ClusterNode,
+    control: hotline_engine::control::AgentControl,
+    store: Store,
+    _sip: SipServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_node_with_engine(url: &str, id: &str, agents: &[&str], hold_ms: i64) -> WithEngine {
+    let store = Store::connect(url).await.unwrap().with_node(id);
+    let (sink, _writer) = hotline_store::spawn_writer(store.clone());
+    let cfg = SipConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..SipConfig::default()
+    };
+    let accounts = agents
+        .iter()
+        .map(|a| hotline_sip::AgentAccount {
+            id: a.to_string(),
+            password: "secret".into(),
+            algorithms: None,
+            nat: false,
+        })
+        .collect();
+    let (sip, events) = SipServer::start(cfg, accounts).await.unwrap();
+    let media = hotline_media::MediaEngine::start(hotline_media::MediaConfig {
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        port_min: 40_000,
+        port_max: 40_200,
+        workers: 1,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let recorder =
+        hotline_recorder::Recorder::new(hotline_recorder::RecorderConfig::new(dir.path())).unwrap();
+    let tone = |n| hotline_media::prompt::Prompt::tone(n, 440.0, 200, 1000);
+    let prompts = hotline_engine::Prompts {
+        greeting: tone("greeting"),
+        music: tone("music"),
+        blacklisted: None,
+        silent_line: None,
+        closed: None,
+        agent_number: None,
+        hold_resume: None,
+        closing: None,
+    };
+    let settings = settings(id);
+    let status =
+        ClusterStatus::starting(settings.clone(), hotline_core::Clock::now_ms(&SystemClock));
+    let engine = hotline_engine::Engine::new(
+        engine_config(agents),
+        sip.clone(),
+        media,
+        recorder,
+        sink.clone(),
+        prompts,
+    )
+    .in_pair(status.role(), store.clone(), hold_ms);
+    let control = engine.control();
+    tokio::spawn(engine.run(events));
+    let node = ClusterNode::start_with(
+        settings,
+        ClusterDeps {
+            store: store.clone(),
+            sip: sip.clone(),
+            queues: vec!["general".into()],
+            sink,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(control.clone()),
+        },
+        status,
+    );
+    WithEngine {
+        node,
+        control,
+        store,
+        _sip: sip,
+        _dir: dir,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A call of node-a with `agent` talking on it (no end: node-a is lost).
+fn talking(call: &str, agent: &str) -> Vec<CallEvent> {
+    let mut arrived = arrived(call);
+    arrived.queue = Some(hotline_core::QueueId::new("general"));
+    let answered = CallEvent {
+        at_ms: arrived.at_ms + 1_000,
+        call_id: Some(CallId::from_stored(call)),
+        agent: Some(hotline_core::AgentId::new(agent)),
+        queue: Some(hotline_core::QueueId::new("general")),
+        kind: EventKind::AgentAnswered {
+            wait_ms: 1_000,
+            rings: 1,
+            limit_ms: None,
+        },
+    };
+    vec![arrived, answered]
+}
+
+async fn agent_state(
+    c: &hotline_engine::control::AgentControl,
+    agent: &str,
+) -> (String, Option<String>) {
+    let all = c.list().await.unwrap();
+    let s = all.iter().find(|s| s.agent == agent).unwrap();
+    (s.state.to_string(), s.reason.clone())
+}
+
+async fn wait_state(
+    c: &hotline_engine::control::AgentControl,
+    agent: &str,
+    want: &str,
+    limit: Duration,
+) -> Duration {
+    let t = Instant::now();
+    loop {
+        let (state, reason) = agent_state(c, agent).await;
+        if state == want {
+            return t.elapsed();
+        }
+        assert!(
+            t.elapsed() < limit,
+            "{agent}: {state} ({reason:?}), not {want} within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_busy_on_the_lost_node_are_not_offered_by_the_survivor_until_released() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    let agents = ["1001", "1002", "1003", "1004"];
+    // node-a, active, carries three talking calls (1001, 1002, 1003); 1004
+    // is free; every phone registered through the edge (stored bindings)
+    let u = url.clone();
+    let (rt_a, status_a, _) =
+        tokio::task::spawn_blocking(move || start_in_own_runtime(u, "node-a"))
+            .await
+            .unwrap();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let a_store = Store::connect(&url).await.unwrap().with_node("node-a");
+    for (i, agent) in agents.iter().enumerate() {
+        a_store
+            .save_binding(
+                &hotline_store::StoredBinding {
+                    agent: agent.to_string(),
+                    contact: format!("sip:{agent}@127.0.0.1:{}", 5990 + i),
+                    source: format!("127.0.0.1:{}", 5990 + i),
+                    transport: "udp".into(),
+                    expires_at_ms: now_ms() + 3_600_000,
+                    call_id: format!("reg-{agent}"),
+                    cseq: 1,
+                    path: Vec::new(),
+                    nat: false,
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap();
+    }
+    for (call, agent) in [("a-1001", "1001"), ("a-1002", "1002"), ("a-1003", "1003")] {
+        for e in talking(call, agent) {
+            a_store.append_event(&e).await.unwrap();
+        }
+    }
+    // a caller of node-a asked to be called back: still due
+    a_store
+        .append_event(&CallEvent {
+            at_ms: now_ms(),
+            call_id: Some(CallId::from_stored("a-cb-src")),
+            agent: None,
+            queue: Some(hotline_core::QueueId::new("general")),
+            kind: EventKind::CallbackRequested {
+                number: "13900000000".into(),
+                callback: CallId::from_stored("a-cb-1"),
+                deadline_ms: now_ms() + 3_600_000,
+            },
+        })
+        .await
+        .unwrap();
+    // node-b with its engine, standby; a 6 s hold at most
+    let b = start_node_with_engine(&url, "node-b", &agents, 6_000).await;
+    let status_b = b.node.status();
+    wait_for("node-b sees the holder", ttl * 2, || {
+        status_b.snapshot().unwrap().holder.as_deref() == Some("node-a")
+    })
+    .await;
+    // the standby starts no call and changes no agent it does not route
+    let dial = b
+        .control
+        .dial(hotline_engine::control::DialRequest {
+            agent: hotline_core::AgentId::new("1004"),
+            number: "13800000000".into(),
+            call_type: CallType::Reply,
+            by: "api:test".into(),
+        })
+        .await;
+    assert!(
+        matches!(
+            dial,
+            Err(hotline_engine::control::ControlError::Unavailable(_))
+        ),
+        "{dial:?}"
+    );
+
+    // node-a is lost (SIGKILL: nothing released); node-b takes over
+    tokio::task::spawn_blocking(move || drop(rt_a))
+        .await
+        .unwrap();
+    wait_for("node-b active", (ttl + renew) * 2, || active(&status_b)).await;
+    // the lost node's talking agents are held; the free one is not
+    let held = Duration::from_secs(5);
+    for agent in ["1001", "1002", "1003"] {
+        wait_state(&b.control, agent, "paused", held).await;
+        assert_eq!(
+            agent_state(&b.control, agent).await.1.as_deref(),
+            Some(hotline_engine::failover::HOLD_REASON)
+        );
+    }
+    let (state, reason) = agent_state(&b.control, "1004").await;
+    assert!(
+        state != "paused" && reason.is_none(),
+        "1004 is free: {state} {reason:?}"
+    );
+    let cdr = b
+        .store
+        .cdr(&CallId::from_stored("a-1001"))
+        .await
+        .unwrap()
+        .expect("closed by the survivor");
+    assert_eq!(cdr.end_cause.as_deref(), Some("node_failure"));
+
+    // the lost node's callback is the survivor's now: not closed, offered
+    // by node-b to the one free agent (1004: the held ones are not offered)
+    wait_for_async(
+        "node-b offers the callback",
+        Duration::from_secs(10),
+        || async {
+            b.store
+                .events_for_call(&CallId::from_stored("a-cb-1"))
+                .await
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Offered { .. }))
+        },
+    )
+    .await;
+    let offers: Vec<String> = b
+        .store
+        .events_for_call(&CallId::from_stored("a-cb-1"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Offered { .. }))
+        .filter_map(|e| e.agent.as_ref().map(|a| a.to_string()))
+        .collect();
+    assert!(offers.iter().all(|a| a == "1004"), "{offers:?}");
+    assert!(b
+        .store
+        .cdr(&CallId::from_stored("a-cb-1"))
+        .await
+        .unwrap()
+        .is_none_or(|c| c.end_cause.as_deref() != Some("node_failure")));
+
+    // 1001: the lost node's own end of its call reaches the database (it
+    // was alive behind a database outage): released at the next look-up
+    a_store
+        .append_event(&CallEvent {
+            at_ms: now_ms(),
+            call_id: Some(CallId::from_stored("a-1001")),
+            agent: Some(hotline_core::AgentId::new("1001")),
+            queue: Some(hotline_core::QueueId::new("general")),
+            kind: EventKind::Completed {
+                ended_by: hotline_core::EndedBy::Caller,
+                talk_ms: 30_000,
+            },
+        })
+        .await
+        .unwrap();
+    let took = wait_state(
+        &b.control,
+        "1001",
+        "available",
+        Duration::from_millis(hotline_engine::failover::CHECK_EVERY_MS as u64 + 2_000),
+    )
+    .await;
+    eprintln!("1001 released {took:?} after its end reached the database");
+    // 1002 sets themselves ready
+    b.control
+        .request(
+            hotline_core::AgentId::new("1002"),
+            hotline_callflow::AgentRequest::Unpause,
+            hotline_engine::control::Requester {
+                by: "phone".into(),
+                override_minimum: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(agent_state(&b.control, "1002").await.0, "available");
+    // 1003: still held until the timeout
+    assert_eq!(agent_state(&b.control, "1003").await.0, "paused");
+    wait_state(&b.control, "1003", "available", Duration::from_secs(8)).await;
+    b.node.stop().await;
+    drop(pg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_restarts_under_load_with_both_nodes() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let a = start_node(&url, "node-a").await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let b = start_node(&url, "node-b").await;
+    let status_b = b.node.status();
+    wait_for("node-b sees the holder", ttl * 2, || {
+        status_b.snapshot().unwrap().holder.as_deref() == Some("node-a")
+    })
+    .await;
+    let t0 = now_ms();
+
+    // load: each node writes an event every 10 ms through its write-behind
+    // sink, before, during and after the outage
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = |sink: hotline_store::EventSink, node: &'static str| {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sink.event(arrived(&format!("load-{node}-{sent}")));
+                sent += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            sent
+        })
+    };
+    let load_a = load(a.sink.clone(), "a");
+    let load_b = load(b.sink.clone(), "b");
+    // the roles, sampled every 10 ms: never both active
+    let sampler = {
+        let (sa, sb, stop) = (status_a.clone(), status_b.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut samples, mut both, mut none) = (0u64, 0u64, 0u64);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (x, y) = (active(&sa), active(&sb));
+                samples += 1;
+                both += u64::from(x && y);
+                none += u64::from(!x && !y);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (samples, both, none)
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // the database restarts: down for two ttls
+    let pg = Arc::new(pg);
+    let p = pg.clone();
+    let down = Instant::now();
+    tokio::task::spawn_blocking(move || p.pg_stop())
+        .await
+        .unwrap();
+    wait_for("node-a steps down", ttl * 2, || !active(&status_a)).await;
+    let stepped = down.elapsed();
+    assert!(!active(&status_b));
+    assert_eq!(options(a.sip.local_addr()).await.0, 503);
+    assert_eq!(options(b.sip.local_addr()).await.0, 503);
+    tokio::time::sleep(ttl * 2).await;
+    assert!(!active(&status_a) && !active(&status_b));
+    let p = pg.clone();
+    let up = Instant::now();
+    tokio::task::spawn_blocking(move || p.pg_start())
+        .await
+        .unwrap();
+    wait_for("one node active again", Duration::from_secs(30), || {
+        active(&status_a) || active(&status_b)
+    })
+    .await;
+    let back = up.elapsed();
+    // it stays so: one active, the other standby, for two ttls
+    tokio::time::sleep(ttl * 2).await;
+    let (x, y) = (active(&status_a), active(&status_b));
+    assert!(x ^ y, "exactly one active: a {x}, b {y}");
+    let (winner, loser) = if x { (&a, &b) } else { (&b, &a) };
+    assert_eq!(options(winner.sip.local_addr()).await, (200, None));
+    assert_eq!(options(loser.sip.local_addr()).await.0, 503);
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent_a = load_a.await.unwrap();
+    let sent_b = load_b.await.unwrap();
+    let (samples, both, none) = sampler.await.unwrap();
+    eprintln!(
+        "database restart: stepped down {stepped:?} after the stop; active again {back:?} after the start; \
+         {samples} samples, {both} with both active, {none} with none; {sent_a} + {sent_b} events written"
+    );
+    assert_eq!(both, 0, "never two active nodes");
+    // no event lost: the write-behind queues held them through the outage
+    for n in [&a, &b] {
+        tokio::time::timeout(Duration::from_secs(30), n.sink.flush())
+            .await
+            .expect("the queued events written after the restart");
+        assert_eq!(n.sink.lost(), 0);
+    }
+    let stored = a
+        .store
+        .events_of_kind("arrived", t0 - 1, 100_000)
+        .await
+        .unwrap();
+    let count = |prefix: &str| {
+        stored
+            .iter()
+            .filter(|e| {
+                e.call_id
+                    .as_ref()
+                    .is_some_and(|c| c.as_str().starts_with(prefix))
+            })
+            .count() as u64
+    };
+    assert_eq!(count("load-a-"), sent_a);
+    assert_eq!(count("load-b-"), sent_b);
+    // the log tells the story: node-a standby for the database, then one
+    // node active; the leases' fence grew only with a change of owner
+    let standby = a
+        .store
+        .events_of_kind("node_standby", t0, 100)
+        .await
+        .unwrap();
+    assert!(
+        standby.iter().any(|e| matches!(&e.kind,
+            EventKind::NodeStandby { node, reason, .. }
+                if node == "node-a" && reason == "database_unhealthy")),
+        "{standby:?}"
+    );
+    let view = a.store.lease_view().await.unwrap();
+    let winner_id = if x { "node-a" } else { "node-b" };
+    for l in &view.leases {
+        assert_eq!(l.owner, winner_id, "{view:?}");
+        assert_eq!(l.fence, if x { 1 } else { 2 }, "{view:?}");
+    }
+    a.node.stop().await;
+    b.node.stop().await;
+}
+
+async fn waiting_in(c: &hotline_engine::control::AgentControl, queue: &str) -> Vec<String> {
+    c.queues()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|q| q.queue == queue)
+        .flat_map(|q| q.waiting.into_iter().map(|w| w.call_id))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_back_from_standby_does_not_run_a_callback_the_other_node_finished() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    // a callback due in the shared log; no agent anywhere (it waits)
+    let log = Store::connect(&url).await.unwrap().with_node("node-0");
+    log.append_event(&CallEvent {
+        at_ms: now_ms(),
+        call_id: Some(CallId::from_stored("src-1")),
+        agent: None,
+        queue: Some(hotline_core::QueueId::new("general")),
+        kind: EventKind::CallbackRequested {
+            number: "13900000000".into(),
+            callback: CallId::from_stored("cb-1"),
+            deadline_ms: now_ms() + 3_600_000,
+        },
+    })
+    .await
+    .unwrap();
+    // node-a with its engine: active, it takes the callback over
+    let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    wait_for_async(
+        "node-a runs the callback",
+        Duration::from_secs(10),
+        || async { waiting_in(&a.control, "general").await == ["cb-1"] },
+    )
+    .await;
+    // node-b (no engine) takes over on node-a's clean stop: node-a's engine
+    // stays up, standby, the callback parked (no offers)
+    let b = start_node(&url, "node-b").await;
+    let status_b = b.node.status();
+    let role_a = status_a.role();
+    a.node.stop().await;
+    wait_for("node-b active", renew * 4, || active(&status_b)).await;
+    assert!(!role_a.is_active());
+    // node-b ran the callback to its end (here: it expired)
+    b.store
+        .append_event(&CallEvent {
+            at_ms: now_ms(),
+            call_id: Some(CallId::from_stored("cb-1")),
+            agent: None,
+            queue: Some(hotline_core::QueueId::new("general")),
+            kind: EventKind::CallbackExpired { attempts: 0 },
+        })
+        .await
+        .unwrap();
+    // node-b stops; node-a's lease task starts again on the same engine
+    b.node.stop().await;
+    let a2 = ClusterNode::start_with(
+        settings("node-a"),
+        ClusterDeps {
+            store: a.store.clone(),
+            sip: a._sip.clone(),
+            queues: vec!["general".into()],
+            sink: hotline_store::spawn_writer(a.store.clone()).0,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(a.control.clone()),
+        },
+        status_a.clone(),
+    );
+    wait_for("node-a active again", (ttl + renew) * 2, || {
+        active(&status_a)
+    })
+    .await;
+    // the callback the log says is over is dropped, not run again
+    wait_for_async(
+        "node-a drops the finished callback",
+        Duration::from_secs(10),
+        || async { waiting_in(&a.control, "general").await.is_empty() },
+    )
+    .await;
+    let of_cb: Vec<&'static str> = a
+        .store
+        .events_for_call(&CallId::from_stored("cb-1"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.name())
+        .collect();
+    // queued once by node-a's first take-over, ended by node-b, nothing
+    // after (no second queueing, no offer, no end of node-a's)
+    assert_eq!(of_cb, ["queued", "callback_expired"]);
+    a2.stop().await;
 }

@@ -23,6 +23,7 @@ pub async fn attach(
     sink: hotline_store::EventSink,
     live: tokio::sync::mpsc::UnboundedSender<CallEvent>,
     owners: CaseOwners,
+    role: hotline_engine::role::RoleWatch,
 ) -> Result<hotline_api::Console> {
     let vip = cfg
         .hotline
@@ -31,7 +32,11 @@ pub async fn attach(
         .filter_map(|v| NumberPattern::parse(v).ok())
         .collect();
     let policy = cfg.cases.policy();
+    // in the HA pair the active node raises the deadlines (not both)
     let publish: case_deadlines::Publish = Arc::new(move |e: CallEvent| {
+        if !role.is_active() {
+            return;
+        }
         let _ = live.send(e.clone());
         sink.event(e);
     });

@@ -46,6 +46,7 @@ pub fn api(
     agents: hotline_engine::control::AgentControl,
     sink: &hotline_store::EventSink,
     live: &tokio::sync::mpsc::UnboundedSender<hotline_core::CallEvent>,
+    role: hotline_engine::role::RoleWatch,
 ) -> hotline_api::duty::DutyApi {
     let api = hotline_api::duty::DutyApi {
         board: d.board,
@@ -56,7 +57,11 @@ pub fn api(
         handover_grace_ms: i64::from(cfg.duty.handover_grace_min) * 60_000,
     };
     let (sink, live) = (sink.clone(), live.clone());
+    // in the HA pair the active node raises missing handovers (not both)
     api.spawn_handover_watch(std::sync::Arc::new(move |e| {
+        if !role.is_active() {
+            return;
+        }
         let _ = live.send(e.clone());
         sink.event(e);
     }));

@@ -163,6 +163,19 @@ pub async fn run(settings: Settings) -> Result<()> {
     let bindings = hotline_engine::bindings::WriteBehind::start(store.clone(), sip.clone(), clock);
     // bans and locks for password guessing, to the audit log
     hotline_engine::bans::spawn_audit(&sip, store.clone());
+    // the HA pair's role: one source of truth for the node-only duties
+    // (published by the lease task started below); a single node is always
+    // active
+    let cluster_status = cluster_cfg.as_ref().map(|c| {
+        hotline_engine::cluster_task::ClusterStatus::starting(
+            c.clone(),
+            hotline_core::Clock::now_ms(&hotline_core::SystemClock),
+        )
+    });
+    let role = cluster_status
+        .as_ref()
+        .map(|s| s.role())
+        .unwrap_or_default();
     let blacklist = engine_cfg.blacklist.clone();
     let case_owners = hotline_engine::owners::CaseOwners::new();
     // the engine's events, as they happen, to the live KPIs and the work list
@@ -185,11 +198,18 @@ pub async fn run(settings: Settings) -> Result<()> {
             .with("case owner", std::sync::Arc::new(case_owners.clone()));
     }
     // alarms out by e-mail and webhook, and the twice-daily line test
-    let line_test_since =
-        notify::start(&cfg, &center, &store, &engine_cfg, &mut event_outputs).await;
+    let line_test_since = notify::start(
+        &cfg,
+        &center,
+        &store,
+        &engine_cfg,
+        &mut event_outputs,
+        role.clone(),
+    )
+    .await;
     if let Some(w) = &worklist {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(w.clone().run(rx));
+        tokio::spawn(w.clone().run_as(rx, role.clone()));
         event_outputs.push(tx);
     }
     let lease_names = hotline_engine::cluster_task::queue_leases(&engine_cfg);
@@ -211,17 +231,24 @@ pub async fn run(settings: Settings) -> Result<()> {
     if let Some(d) = &duty {
         engine = engine.with_duty(d.board.clone());
     }
-    let cluster = cluster_cfg.clone().map(|c| {
-        let deps = hotline_engine::cluster_task::ClusterDeps {
-            store: store.clone(),
-            sip: sip.clone(),
-            queues: lease_names,
-            sink: sink.clone(),
-            live: Some(events_tx.clone()),
-            clock: std::sync::Arc::new(hotline_core::SystemClock),
-        };
-        hotline_engine::cluster_task::ClusterNode::start(c, deps)
-    });
+    let cluster = match (cluster_cfg.clone(), cluster_status) {
+        (Some(c), Some(status)) => {
+            let deps = hotline_engine::cluster_task::ClusterDeps {
+                store: store.clone(),
+                sip: sip.clone(),
+                queues: lease_names,
+                sink: sink.clone(),
+                live: Some(events_tx.clone()),
+                clock: std::sync::Arc::new(hotline_core::SystemClock),
+                engine: Some(engine.control()),
+            };
+            engine = engine.in_pair(role.clone(), store.clone(), cfg.failover_hold_ms());
+            Some(hotline_engine::cluster_task::ClusterNode::start_with(
+                c, deps, status,
+            ))
+        }
+        _ => None,
+    };
     let mut http_addr = None;
     if cfg.http.enabled {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -234,10 +261,20 @@ pub async fn run(settings: Settings) -> Result<()> {
             sink.clone(),
             live_tx.clone(),
             case_owners.clone(),
+            role.clone(),
         )
         .await?;
-        let duty =
-            duty.map(|d| duty::api(&cfg, d, store.clone(), engine.control(), &sink, &live_tx));
+        let duty = duty.map(|d| {
+            duty::api(
+                &cfg,
+                d,
+                store.clone(),
+                engine.control(),
+                &sink,
+                &live_tx,
+                role.clone(),
+            )
+        });
         let api = hotline_api::engine::Api {
             duty,
             worklist: worklist.clone(),
@@ -268,13 +305,20 @@ pub async fn run(settings: Settings) -> Result<()> {
     let now = hotline_core::Clock::now_ms(&hotline_core::SystemClock);
     match &cluster_cfg {
         // in the pair only this node's own calls (the other node's may be
-        // up); callbacks are not taken over (both nodes would dial them)
+        // up); callbacks still due stay open: whichever node is active
+        // takes them over (Engine::in_pair)
         Some(c) => {
-            hotline_engine::restart::close_node_calls(
+            let keep = hotline_engine::callback::load_pending(&store, now)
+                .await
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
+            hotline_engine::restart::close_node_calls_except(
                 &store,
                 now,
                 &c.node_id,
                 hotline_engine::restart::RESTART_REASON,
+                &keep,
             )
             .await;
         }

@@ -17,6 +17,7 @@ pub async fn start(
     store: &hotline_store::Store,
     engine: &EngineConfig,
     outputs: &mut Vec<UnboundedSender<CallEvent>>,
+    role: hotline_engine::role::RoleWatch,
 ) -> Option<i64> {
     let now = SystemClock.now_ms();
     if let Some(l) = &engine.line_test {
@@ -57,6 +58,12 @@ pub async fn start(
                     };
                     tokio::time::sleep(std::time::Duration::from_millis((at - now).max(0) as u64))
                         .await;
+                    // in the HA pair the active node sends it (not both)
+                    if !role.is_active() {
+                        info!(%day, "daily report left to the active node");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
                     match hotline_api::report::day_csv(&store, &center.calendar, &center.kpi, &day)
                         .await
                     {

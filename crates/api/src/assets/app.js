@@ -59,7 +59,7 @@ async function api(method, path, body) {
   const text = await r.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
-  if (!r.ok) throw new Error((data && data.error) || `${r.status}`);
+  if (!r.ok) throw new Error((data && data.code === 'node_standby' && t('ha.node_standby')) || (data && data.error) || `${r.status}`);
   return data;
 }
 

@@ -43,7 +43,7 @@
     const r = await fetch(path, opts);
     let data = null;
     try { data = await r.json(); } catch (_) { data = null; }
-    if (!r.ok) throw new Error((data && data.error) || `${r.status}`);
+    if (!r.ok) throw new Error((data && data.code === 'node_standby' && t('ha.node_standby')) || (data && data.error) || `${r.status}`);
     return data;
   }
 

@@ -132,3 +132,69 @@ async fn cluster_status_for_supervisors_off_without_a_cluster() {
         "{m}"
     );
 }
+
+#[tokio::test]
+async fn a_standby_node_answers_503_to_what_starts_a_call_and_keeps_reads() {
+    let mut w = world().await;
+    let sup = w.session("alice", Role::Supervisor);
+    let st = ClusterStatus::of(status(false));
+    w.app = crate::engine::Api {
+        cluster: Some(st.clone()),
+        ..api_of(&w.console)
+    }
+    .router();
+    let retry = ClusterSettings::new("x").retry_after_s().to_string();
+    for (path, body) in [
+        ("/api/agents/1001/dial", r#"{"number":"13800000000"}"#),
+        ("/api/agents/1001/pause", r#"{"reason":"meal"}"#),
+        ("/api/agents/1001/login", ""),
+        ("/api/monitor", r#"{"agent":"1001","mode":"listen"}"#),
+        ("/api/line-tests", ""),
+    ] {
+        let (s, h, b) = w.send("POST", path, Some(&sup), body, &[]).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(
+            h.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            Some(retry.as_str()),
+            "{path}"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["code"], crate::standby::CODE, "{path}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("standby"), "{v}");
+    }
+    // hostile: an oversized agent id and a hostile body are refused the same
+    // way, before any parsing
+    let long = format!("/api/agents/{}/dial", "9".repeat(10_000));
+    let (s, _, _) = w.send("POST", &long, Some(&sup), "\u{0}{{{{", &[]).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    // reads keep working on the standby
+    let (s, v) = w.json("GET", "/api/cluster", Some(&sup), "").await;
+    assert_eq!(
+        (s, &v["node"]["active"]),
+        (StatusCode::OK, &serde_json::json!(false))
+    );
+    let (s, _) = w.json("GET", "/api/kpis", Some(&sup), "").await;
+    assert_ne!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, _) = w.json("GET", "/api/calls", Some(&sup), "").await;
+    assert_eq!(s, StatusCode::OK);
+    // nobody logged in: the same 503 (the role is no secret: SIP OPTIONS
+    // tell it to anyone), and nothing done
+    let (s, _, _) = w
+        .send("POST", "/api/agents/1001/dial", None, "{}", &[])
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    // active again: the request reaches the engine (none here: not the
+    // standby's refusal)
+    st.replace(status(true));
+    let (_, _, b) = w
+        .send(
+            "POST",
+            "/api/agents/1001/dial",
+            Some(&sup),
+            r#"{"number":"13800000000"}"#,
+            &[],
+        )
+        .await;
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_ne!(v["code"], crate::standby::CODE, "{v}");
+}

@@ -164,7 +164,18 @@ impl Worklist {
 
     /// Folds the engine's events until the stream ends, and raises the
     /// overdue alarms every `check_every_ms`.
-    pub async fn run(self, mut events: mpsc::UnboundedReceiver<CallEvent>) {
+    pub async fn run(self, events: mpsc::UnboundedReceiver<CallEvent>) {
+        self.run_as(events, hotline_engine::role::RoleWatch::single())
+            .await;
+    }
+
+    /// [`Worklist::run`] on a node of the HA pair: the overdue alarms are
+    /// raised by the active node only (`role`), not twice.
+    pub async fn run_as(
+        self,
+        mut events: mpsc::UnboundedReceiver<CallEvent>,
+        role: hotline_engine::role::RoleWatch,
+    ) {
         let every = Duration::from_millis(self.inner.cfg.check_every_ms.max(100));
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -174,7 +185,11 @@ impl Worklist {
                     Some(e) => self.on_event(&e).await,
                     None => return,
                 },
-                _ = tick.tick() => self.check_overdue().await,
+                _ = tick.tick() => {
+                    if role.is_active() {
+                        self.check_overdue().await;
+                    }
+                }
             }
         }
     }
