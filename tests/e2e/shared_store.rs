@@ -7,49 +7,11 @@
 //! `check-config` and `serve` with a clear error.
 
 use super::*;
+use hotline_testkit::Moto;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Instant;
-
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Moto {
-    let bin = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".local/bin/moto_server"))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("moto_server"));
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("moto_server is not installed ({e}): run scripts/test.sh (pip: moto[server])")
-        });
-    let m = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http(&format!("127.0.0.1:{port}"), "GET", "/", &[]).0 == 0 {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    m
-}
 
 /// A plain HTTP/1.1 request: status, head, body (status 0: no answer).
 fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
@@ -109,7 +71,7 @@ fn creds_file(dir: &Path) -> PathBuf {
 #[test]
 fn a_recorded_call_goes_to_the_s3_store_plays_from_it_and_verifies() {
     need_peers();
-    let m = moto();
+    let m = Moto::start();
     let moto_addr = format!("127.0.0.1:{}", m.port);
     assert_eq!(
         http(&moto_addr, "PUT", "/hl-e2e", &[]).0,
@@ -364,7 +326,7 @@ fn put_object(port: u16, key: &str, bytes: Vec<u8>) {
 
 #[test]
 fn a_missing_bucket_or_an_unreachable_store_stops_check_config_and_serve() {
-    let m = moto();
+    let m = Moto::start();
     // hostile `verify --store` input: a clear refusal, exit status 2
     let long = format!("s3://b/{}", "x".repeat(10_000));
     for (args, want) in [

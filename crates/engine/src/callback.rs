@@ -67,6 +67,22 @@ pub struct PendingCallback {
 }
 
 impl PendingCallback {
+    /// The callback as the controller resumes it: not yet queued, no owner,
+    /// its attempts so far counted.
+    pub fn resumed(self) -> (CallId, hotline_callflow::CallbackSpec) {
+        let spec = hotline_callflow::CallbackSpec {
+            number: self.number,
+            queue: self.queue,
+            requested_ms: self.requested_ms,
+            deadline_ms: self.deadline_ms,
+            attempts: self.attempts,
+            queued: false,
+            resumed: true,
+            owner: None,
+        };
+        (self.id, spec)
+    }
+
     /// Finds the callbacks still to make in a log: every `callback_requested`
     /// whose deadline is after `now_ms` and whose callback call has no
     /// end yet. `events_of` gives a callback call's own events; a call with an

@@ -431,19 +431,7 @@ impl Engine {
         }
         let pending = std::mem::take(&mut self.pending_callbacks)
             .into_iter()
-            .map(|p| {
-                let spec = hotline_callflow::CallbackSpec {
-                    number: p.number,
-                    queue: p.queue,
-                    requested_ms: p.requested_ms,
-                    deadline_ms: p.deadline_ms,
-                    attempts: p.attempts,
-                    queued: false,
-                    resumed: true,
-                    owner: None,
-                };
-                (p.id, spec)
-            })
+            .map(crate::callback::PendingCallback::resumed)
             .collect();
         shell.controller.resume_callbacks(now, pending);
         if let Some(p) = &shell.pair {
@@ -1339,19 +1327,7 @@ impl Shell {
                 let fresh: Vec<(CallId, hotline_callflow::CallbackSpec)> = pending
                     .into_iter()
                     .filter(|p| !self.calls.contains_key(&p.id))
-                    .map(|p| {
-                        let spec = hotline_callflow::CallbackSpec {
-                            number: p.number,
-                            queue: p.queue,
-                            requested_ms: p.requested_ms,
-                            deadline_ms: p.deadline_ms,
-                            attempts: p.attempts,
-                            queued: false,
-                            resumed: true,
-                            owner: None,
-                        };
-                        (p.id, spec)
-                    })
+                    .map(crate::callback::PendingCallback::resumed)
                     .collect();
                 if !fresh.is_empty() {
                     info!(

@@ -9,63 +9,16 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hotline_core::{AudioFrame, CallId, Side};
 use hotline_evidence::{Fault, Notary};
 use hotline_recorder::shared::{SharedSettings, SharedStore};
 use hotline_recorder::{Recorder, RecorderConfig};
+use hotline_testkit::Moto;
 
 const START: i64 = 1_709_251_200_000; // 2024-03-01T00:00:00Z
-
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_bin() -> PathBuf {
-    let local = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".local/bin/moto_server"))
-        .filter(|p| p.is_file());
-    local.unwrap_or_else(|| PathBuf::from("moto_server"))
-}
-
-fn moto() -> Moto {
-    moto_with(&[])
-}
-
-fn moto_with(env: &[(&str, &str)]) -> Moto {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = Command::new(moto_bin())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .envs(env.iter().copied())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("moto_server is not installed ({e}): run scripts/test.sh (pip: moto[server])")
-        });
-    let m = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", m.port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    m
-}
 
 /// A plain HTTP/1.1 request to moto (which accepts unsigned requests): the
 /// status code.
@@ -163,7 +116,7 @@ fn power(x: &[i16], freq: f64) -> f64 {
 
 #[test]
 fn two_nodes_record_into_one_s3_bucket_and_verify_across_nodes() {
-    let m = moto();
+    let m = Moto::start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -285,7 +238,7 @@ fn two_nodes_record_into_one_s3_bucket_and_verify_across_nodes() {
 /// does not know are refused, and the start-up check says so.
 #[test]
 fn wrong_credentials_are_a_clear_error_at_the_start_up_check() {
-    let m = moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let m = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,13 +1,16 @@
 //! Test support shared by hotline's test suites: the store's, the
-//! engine's cluster test and the end-to-end suite. It is only ever a
+//! engine's cluster test, the recorder's shared-store tests and the
+//! end-to-end suite. It is only ever a
 //! `[dev-dependencies]` entry; nothing here runs in the hotline.
 //!
 //! A failure here is a failed test, so the functions panic with a message
 //! that says what to install or set, instead of returning errors every
 //! caller would unwrap.
 
+pub mod moto;
 pub mod pg;
 
+pub use moto::Moto;
 pub use pg::PgCluster;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick
