@@ -8,17 +8,14 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use hotline_core::{AudioFrame, CallId, Side};
-use hotline_evidence::{Fault, Notary};
+use hotline_evidence::Fault;
 use hotline_recorder::shared::{SharedSettings, SharedStore};
-use hotline_recorder::{Recorder, RecorderConfig};
 use hotline_testkit::Moto;
 
-const START: i64 = 1_709_251_200_000; // 2024-03-01T00:00:00Z
+mod node;
+use node::node;
 
 /// A plain HTTP/1.1 request to moto (which accepts unsigned requests): the
 /// status code.
@@ -37,53 +34,9 @@ fn http(port: u16, method: &str, path: &str, body: &[u8]) -> Option<u16> {
     text.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn frame(side: Side, idx: u64, freq: f64) -> AudioFrame {
-    AudioFrame {
-        side,
-        ssrc: if side == Side::Caller { 1 } else { 2 },
-        seq: idx as u16,
-        timestamp: (idx * 160) as u32,
-        arrival_ms: START + idx as i64 * 20,
-        samples: (idx * 160..idx * 160 + 160)
-            .map(|n| {
-                ((2.0 * std::f64::consts::PI * freq * n as f64 / 8000.0).sin() * 8000.0) as i16
-            })
-            .collect(),
-    }
-}
-
-struct Node {
-    notary: Arc<Notary>,
-    spool: PathBuf,
-    rec: Recorder,
-}
-
-fn node(dir: &Path, id: &str) -> Node {
-    let notary = Arc::new(
-        Notary::open(&dir.join(format!("data-{id}")))
-            .unwrap()
-            .with_node(Some(id.to_string())),
-    );
-    let spool = dir.join(format!("spool-{id}"));
-    let mut cfg = RecorderConfig::new(&spool);
-    cfg.notary = Some(Arc::clone(&notary));
-    Node {
-        notary,
-        spool,
-        rec: Recorder::new(cfg).unwrap(),
-    }
-}
-
 /// A 2-second call: caller 1000 Hz on the left, agent 440 Hz on the right.
-fn record(n: &Node, id: &str) -> String {
-    let h = n.rec.open(&CallId::from_stored(id), START).unwrap();
-    let tx = h.sender();
-    for i in 0..100 {
-        tx.send(frame(Side::Caller, i, 1000.0)).unwrap();
-        tx.send(frame(Side::Agent, i, 440.0)).unwrap();
-    }
-    drop(tx);
-    h.finish().unwrap().relative_path
+fn record(n: &node::Node, id: &str) -> String {
+    node::record(n, id, 100)
 }
 
 fn s3(port: u16, bucket: &str, node: &str) -> SharedStore {

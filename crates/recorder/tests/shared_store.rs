@@ -5,72 +5,20 @@
 //! found, bad settings refused.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hotline_core::{AudioFrame, CallId, Side};
-use hotline_evidence::{Fault, Notary};
+use hotline_core::{CallId, Side};
+use hotline_evidence::Fault;
 use hotline_recorder::shared::{SharedSettings, SharedStore, Uploader, UploaderStatus};
-use hotline_recorder::{Recorder, RecorderConfig};
 
-const START: i64 = 1_709_251_200_000; // 2024-03-01T00:00:00Z
-
-fn frame(side: Side, idx: u64, freq: f64) -> AudioFrame {
-    AudioFrame {
-        side,
-        ssrc: if side == Side::Caller { 1 } else { 2 },
-        seq: idx as u16,
-        timestamp: (idx * 160) as u32,
-        arrival_ms: START + idx as i64 * 20,
-        samples: (idx * 160..idx * 160 + 160)
-            .map(|n| {
-                ((2.0 * std::f64::consts::PI * freq * n as f64 / 8000.0).sin() * 8000.0) as i16
-            })
-            .collect(),
-    }
-}
-
-/// One node: its data dir (key, chain head), spool and recorder.
-struct Node {
-    notary: Arc<Notary>,
-    spool: PathBuf,
-    rec: Recorder,
-    wake: Arc<tokio::sync::Notify>,
-}
-
-fn node(dir: &Path, id: &str) -> Node {
-    let data = dir.join(format!("data-{id}"));
-    let notary = Arc::new(
-        Notary::open(&data)
-            .expect("notary")
-            .with_node(Some(id.to_string())),
-    );
-    let spool = dir.join(format!("spool-{id}"));
-    let mut cfg = RecorderConfig::new(&spool);
-    cfg.notary = Some(Arc::clone(&notary));
-    let wake = Arc::new(tokio::sync::Notify::new());
-    cfg.sealed = Some(Arc::clone(&wake));
-    Node {
-        notary,
-        spool: spool.clone(),
-        rec: Recorder::new(cfg).expect("recorder"),
-        wake,
-    }
-}
+mod node;
+use node::{frame, node, Node, START};
 
 /// Records a one-second call: 1000 Hz caller, 440 Hz agent.
 fn record(n: &Node, id: &str) -> String {
-    let h = n.rec.open(&CallId::from_stored(id), START).expect("open");
-    let tx = h.sender();
-    for i in 0..50 {
-        tx.send(frame(Side::Caller, i, 1000.0)).unwrap();
-        tx.send(frame(Side::Agent, i, 440.0)).unwrap();
-    }
-    drop(tx);
-    let s = h.finish().expect("finish");
-    assert!(s.manifest.is_some());
-    s.relative_path
+    node::record(n, id, 50)
 }
 
 fn settings(url: &str, node: &str) -> SharedSettings {
