@@ -1717,18 +1717,28 @@ impl Baresip {
     }
 
     /// Dumped WAVs as (enc = sent, dec = received) pairs, oldest call first.
+    ///
+    /// baresip stamps each file with the second it opened it, and the two
+    /// files of one call can fall on either side of a second boundary
+    /// (`…-22-29-08-enc.wav` with `…-22-29-09-dec.wav`), so the pairs are
+    /// made by order, not by name.
     pub fn dumps(&self) -> Vec<(PathBuf, PathBuf)> {
         let snd = self.dir.path().join("snd");
-        let mut enc: Vec<PathBuf> = std::fs::read_dir(&snd)
+        let files: Vec<PathBuf> = std::fs::read_dir(&snd)
             .map(|rd| rd.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
-        enc.retain(|p| p.to_string_lossy().ends_with("-enc.wav"));
-        enc.sort();
-        enc.into_iter()
-            .map(|e| {
-                let d = PathBuf::from(e.to_string_lossy().replace("-enc.wav", "-dec.wav"));
-                (e, d)
-            })
+        let of_kind = |suffix: &str| {
+            let mut v: Vec<PathBuf> = files
+                .iter()
+                .filter(|p| p.to_string_lossy().ends_with(suffix))
+                .cloned()
+                .collect();
+            v.sort();
+            v
+        };
+        of_kind("-enc.wav")
+            .into_iter()
+            .zip(of_kind("-dec.wav"))
             .collect()
     }
 
