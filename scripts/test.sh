@@ -8,8 +8,9 @@
 #   (fonts-wqy-microhei: the zh-CN screenshots), espeak-ng (scripts/prompts-zh.sh),
 #   sipvicious 0.3.x from PyPI (the password guessing e2e), kamailio (the HA
 #   pair's edge proxy, tests/e2e/ha.rs), kamailio-tls-modules (its TLS,
-#   tests/e2e/edge_tls.rs) and moto from PyPI (an S3-compatible server for
-#   the recordings on shared storage tests).
+#   tests/e2e/edge_tls.rs), kamailio-postgres-modules (Kamailio as the
+#   agents' registrar, usrloc in PostgreSQL) and moto from PyPI (an
+#   S3-compatible server for the recordings on shared storage tests).
 #
 #   scripts/test.sh                 # everything
 #   SKIP_INSTALL=1 scripts/test.sh  # never touch apt
@@ -26,6 +27,8 @@ done
 [[ -x /usr/sbin/kamailio ]] || command -v kamailio >/dev/null 2>&1 || missing+=("kamailio")
 # shellcheck disable=SC2012
 ls /usr/lib/*/kamailio/modules/tls.so >/dev/null 2>&1 || missing+=("kamailio-tls-modules")
+# shellcheck disable=SC2012
+ls /usr/lib/*/kamailio/modules/db_postgres.so >/dev/null 2>&1 || missing+=("kamailio-postgres-modules")
 # shellcheck disable=SC2012
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=("postgresql")
@@ -53,7 +56,7 @@ if ((${#missing[@]})); then
         "${sudo[@]}" apt-get install -y --no-install-recommends \
             sip-tester baresip-core sox libasound2-dev postgresql \
             chromium chromium-driver fonts-wqy-microhei python3-aiosmtpd \
-            kamailio kamailio-tls-modules
+            kamailio kamailio-tls-modules kamailio-postgres-modules
     fi
 fi
 

@@ -38,6 +38,12 @@ fn shipped_kamailio_config_passes_kamailio_check() {
         &["WITH_TCP"],
         &["WITH_CTL"],
         &["WITH_TCP", "WITH_CTL"],
+        &["WITH_REGISTRAR"],
+        &[
+            "WITH_REGISTRAR",
+            "WITH_TCP",
+            "LISTEN_NODES=udp:127.0.0.1:5070",
+        ],
     ] {
         let (ok, out) = kamailio_check(&list, defines);
         assert!(ok, "kamailio -c with {defines:?} failed:\n{out}");
@@ -206,12 +212,22 @@ fn node_example_config_checks() {
 /// Lease TTL of the test nodes: a take-over within a few seconds.
 const LEASE_TTL_MS: u64 = 3000;
 
-fn cluster_toml(node: &str) -> String {
+/// A node's `[cluster]`; with `edge` (Kamailio's port) Kamailio is the
+/// agents' registrar (`registrar = "kamailio"`).
+fn cluster_toml(node: &str, edge: Option<u16>) -> String {
+    let registrar = edge
+        .map(|p| format!("registrar = \"kamailio\"\nedge = \"127.0.0.1:{p}\"\n"))
+        .unwrap_or_default();
     format!(
-        "[cluster]\nenabled = true\nnode_id = \"{node}\"\nlease_ttl_ms = {LEASE_TTL_MS}\nrenew_every_ms = {}\ndb_health_window_ms = {}\n",
+        "[cluster]\nenabled = true\nnode_id = \"{node}\"\nlease_ttl_ms = {LEASE_TTL_MS}\nrenew_every_ms = {}\ndb_health_window_ms = {}\n{registrar}",
         LEASE_TTL_MS / 3,
         LEASE_TTL_MS * 5 / 6
     )
+}
+
+/// Kamailio's `-A` defines for the registrar with usrloc in `pg`.
+fn registrar_defines(pg: &PgCluster) -> Vec<String> {
+    vec!["WITH_REGISTRAR".into(), format!("DBURL=\"{}\"", pg.url())]
 }
 
 /// One OPTIONS straight to a node; its status.
@@ -250,13 +266,13 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn node(pg: &PgCluster, id: &str, sip_port: u16) -> Hotline {
+fn node(pg: &PgCluster, id: &str, sip_port: u16, edge: Option<u16>) -> Hotline {
     Hotline::start_with(HotlineOptions {
         storage_toml: format!("database_url = \"{}\"", pg.url()),
         sip_port: Some(sip_port),
         media_ports: 128,
         ring_timeout_ms: 2000,
-        extra_toml: cluster_toml(id),
+        extra_toml: cluster_toml(id, edge),
         ..HotlineOptions::default()
     })
 }
@@ -437,12 +453,13 @@ fn agent_phones(kam: &Kamailio, ids: &[&str]) -> Vec<SippProcess> {
         .collect()
 }
 
-/// The failover end to end: PostgreSQL, Kamailio (the shipped config) and
-/// two nodes on loopback; four agents register through Kamailio; a call
-/// every 500 ms; SIGKILL the active node; new calls are answered by the
-/// survivor (≥ 99 % after the failover window), its ACD rings the agents
-/// through Kamailio (their Path), the dead node's calls end, and the
-/// survivor's /api/cluster (the wallboard) shows A down and every lease B's.
+/// The failover end to end: PostgreSQL, Kamailio (the shipped config, as
+/// the agents' registrar with usrloc in PostgreSQL) and two nodes on
+/// loopback; four agents register with Kamailio; a call every 500 ms;
+/// SIGKILL the active node; new calls are answered by the survivor (≥ 99 %
+/// after the failover window), its ACD rings the agents through Kamailio
+/// (looked up in usrloc), the dead node's calls end, and the survivor's
+/// /api/cluster (the wallboard) shows A down and every lease B's.
 #[test]
 fn ha_pair_survives_sigkill_of_the_active_node() {
     need_peers();
@@ -458,9 +475,11 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
     let pg = start_pg();
     let url = pg.url();
     let (port_a, port_b) = (free_udp_port(), free_udp_port());
+    let kam_port = free_udp_port();
 
-    // node A first: it takes the leases (with [cluster]) and is the active one
-    let mut a = node(&pg, "node-a", port_a);
+    // node A first: it takes the leases (with [cluster]) and is the active
+    // one; its migrations make Kamailio's tables
+    let mut a = node(&pg, "node-a", port_a, Some(kam_port));
     assert!(
         wait_until(Duration::from_secs(15), || options_status(port_a)
             == Some(200)),
@@ -470,29 +489,42 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
     let list = format!(
         "1 sip:127.0.0.1:{port_a} 0 10 duid=node-a\n1 sip:127.0.0.1:{port_b} 0 5 duid=node-b\n"
     );
-    let kam = Kamailio::start(&list, &[]);
+    let defines = registrar_defines(&pg);
+    let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
+    let kam = Kamailio::start_on(kam_port, &list, &defines);
 
-    // agents register through Kamailio (Path) with node A
+    // agents register with Kamailio
     let ids = ["1001", "1002", "1003", "1004"];
     let mut phones = agent_phones(&kam, &ids);
-    // ... and their bindings reach the shared database (write-behind)
+    // ... whose usrloc writes them through to the shared database, where
+    // the node reads them; the node's own registrar is not used
     let mut stored = Vec::new();
     let saved = wait_until(Duration::from_secs(10), || {
-        stored = db(&url, async |s| {
-            s.load_bindings(now_ms()).await.expect("bindings").bindings
-        });
+        stored = db(&url, async |s| s.edge_contacts().await.expect("location"));
         stored.len() >= ids.len()
     });
-    assert!(saved, "bindings in PostgreSQL: {stored:?}\n{}", a.report());
-    for b in &stored {
-        assert!(
-            b.path.iter().any(|p| p.contains(&format!(":{}", kam.port))),
-            "binding without Kamailio's Path: {b:?}"
-        );
-    }
+    assert!(
+        saved,
+        "Kamailio's location in PostgreSQL: {stored:?}\n{}",
+        kam.log()
+    );
+    let node_bindings = db(&url, async |s| {
+        s.load_bindings(now_ms()).await.expect("bindings").bindings
+    });
+    assert!(node_bindings.is_empty(), "{node_bindings:?}");
+    assert!(
+        wait_until(Duration::from_secs(5), || format!(
+            "{}{}",
+            a.stdout(),
+            a.stderr()
+        )
+        .contains("agents registered at the edge agents=4")),
+        "node A does not see the four agents\n{}",
+        a.report()
+    );
 
-    // node B: standby
-    let mut b = node(&pg, "node-b", port_b);
+    // node B: standby; it reads the same table
+    let mut b = node(&pg, "node-b", port_b, Some(kam_port));
     assert!(
         wait_until(Duration::from_secs(10), || options_status(port_b)
             == Some(503)),
@@ -637,7 +669,7 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
     }
     assert!(calls.iter().all(|c| c.ended), "a caller hung\n{context}");
 
-    // the survivor's ACD rang the agents, through Kamailio (their Path)
+    // the survivor's ACD rang the agents, through Kamailio (usrloc)
     let mut from_a = 0;
     let mut from_b = 0;
     for p in &phones {
@@ -755,6 +787,178 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
     );
     assert!(b.is_running(), "the survivor runs\n{}", b.report());
     b.stop();
+}
+
+/// Kamailio as the agents' registrar, usrloc in PostgreSQL: the node
+/// writes the subscribers (hashes, no password) and reads the contacts;
+/// Kamailio challenges, locks a guessed user name, keeps the contacts
+/// through its own restart (loaded back from PostgreSQL) and rings the
+/// agent for the node; the node refuses a REGISTER sent to it directly;
+/// an agent that unregisters is no longer offered.
+#[test]
+fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
+    need_peers();
+    assert!(
+        have_kamailio(),
+        "kamailio is not installed: run scripts/test.sh"
+    );
+    let pg = start_pg();
+    let url = pg.url();
+    let port_a = free_udp_port();
+    let kam_port = free_udp_port();
+    let a = node(&pg, "node-a", port_a, Some(kam_port));
+    assert!(
+        wait_until(Duration::from_secs(15), || options_status(port_a)
+            == Some(200)),
+        "node A does not answer OPTIONS 200\n{}",
+        a.report()
+    );
+    let list = format!("1 sip:127.0.0.1:{port_a} 0 10 duid=node-a\n");
+    let defines = registrar_defines(&pg);
+    let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
+    let mut kam = Kamailio::start_on(kam_port, &list, &defines);
+    let edge = kam.addr();
+    let a_log = || format!("{}{}", a.stdout(), a.stderr());
+
+    // a REGISTER sent to the node itself: 403, it is not the registrar
+    let direct = Sipp::new("agent_register.xml")
+        .remote(&a.addr())
+        .port(free_udp_port())
+        .credentials("1001", "demo1001")
+        .run();
+    assert!(!direct.success(), "{}", direct.report());
+    assert!(
+        a_log().contains("REGISTER refused: the agents register with Kamailio"),
+        "{}",
+        a.report()
+    );
+
+    // the agent registers with Kamailio (challenged with the node's hashes)
+    let port = free_udp_port();
+    Sipp::new("agent_register.xml")
+        .remote(&edge)
+        .local_ip("127.0.0.3")
+        .port(port)
+        .credentials("1001", "demo1001")
+        .run()
+        .assert_success("1001 registers with Kamailio");
+    let mut rows = Vec::new();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            rows = db(&url, async |s| s.edge_contacts().await.expect("location"));
+            rows.len() == 1
+        }),
+        "{rows:?}\n{}",
+        kam.log()
+    );
+    assert_eq!(rows[0].agent, "1001");
+    assert!(
+        rows[0].contact.contains(&format!("127.0.0.3:{port}")),
+        "{rows:?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || a_log()
+            .contains("agents registered at the edge agents=1")),
+        "{}",
+        a.report()
+    );
+
+    // password guessing on user 1002 from 127.0.0.2: after USER_FAILS (5)
+    // wrong answers the name is locked, its right password refused too
+    for i in 0..5 {
+        let out = Sipp::new("agent_register_reject.xml")
+            .remote(&edge)
+            .local_ip("127.0.0.2")
+            .credentials("1002", &format!("guess{i}"))
+            .run();
+        out.assert_success(&format!("guess {i} refused"));
+    }
+    assert!(kam
+        .log()
+        .contains("failed digest answers for user 1002: locked"));
+    let locked = Sipp::new("agent_register.xml")
+        .remote(&edge)
+        .local_ip("127.0.0.4")
+        .port(free_udp_port())
+        .credentials("1002", "demo1002")
+        .run();
+    assert!(
+        !locked.success(),
+        "a locked name registered: {}",
+        locked.report()
+    );
+    assert!(
+        kam.log().contains("REGISTER for locked user 1002"),
+        "{}",
+        kam.log()
+    );
+
+    // a call: the node rings 1001 through Kamailio's lookup
+    let call = |kam: &Kamailio| {
+        let agent = Sipp::new("agent_uas_proxied.xml")
+            .local_ip("127.0.0.3")
+            .port(port)
+            .key("agent", "1001")
+            .duration_ms(100)
+            .timeout(Duration::from_secs(30))
+            .spawn();
+        let out = Sipp::new("caller.xml")
+            .remote(&kam.addr())
+            .local_ip("127.0.0.5")
+            .service("hotline")
+            .key("caller", "13800000001")
+            .duration_ms(1000)
+            .run();
+        (out, agent.wait())
+    };
+    let (out, agent) = call(&kam);
+    out.assert_success("a call through the edge");
+    agent.assert_success("1001 answered, rung through Kamailio");
+    let invite = agent
+        .received()
+        .into_iter()
+        .find(|m| m.starts_with("INVITE "))
+        .expect("an INVITE");
+    assert!(
+        invite.contains(&format!("Via: SIP/2.0/UDP 127.0.0.1:{kam_port}")),
+        "{invite}"
+    );
+    assert!(
+        invite.starts_with(&format!("INVITE sip:1001@127.0.0.3:{port}")),
+        "Kamailio's lookup set the Request-URI to the contact: {invite}"
+    );
+
+    // Kamailio restarted: it loads the contacts back from PostgreSQL and
+    // rings the agent without a new REGISTER
+    kam.stop();
+    let kam = Kamailio::start_on(kam_port, &list, &defines);
+    let (out, agent) = call(&kam);
+    out.assert_success("a call through the restarted edge");
+    agent.assert_success("1001 rung after Kamailio's restart");
+
+    // 1001 unregisters: its row goes, the node stops offering it
+    Sipp::new("agent_unregister.xml")
+        .remote(&kam.addr())
+        .local_ip("127.0.0.3")
+        .port(port)
+        .credentials("1001", "demo1001")
+        .run()
+        .assert_success("1001 unregisters");
+    assert!(
+        wait_until(Duration::from_secs(5), || db(&url, async |s| s
+            .edge_contacts()
+            .await
+            .expect("location"))
+        .is_empty()),
+        "{}",
+        kam.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || a_log()
+            .contains("agents registered at the edge agents=0")),
+        "{}",
+        a.report()
+    );
 }
 
 fn secs_rel(t: Instant, zero: Instant) -> f64 {

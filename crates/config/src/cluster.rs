@@ -27,6 +27,25 @@ pub struct ClusterSection {
     /// How long, at most, the agents of a lost node's calls are held out of
     /// routing after a take-over (「故障切换后状态未知」), s.
     pub failover_hold_s: u32,
+    /// Who is the agents' registrar: `node` (each node, bindings shared in
+    /// the database, Kamailio adds Path) or `kamailio` (Kamailio's usrloc
+    /// in the shared PostgreSQL; the nodes read it and ring agents through
+    /// `edge`).
+    pub registrar: RegistrarSite,
+    /// Kamailio's address as the nodes reach it (`ip:port`, UDP), required
+    /// with `registrar = "kamailio"`: INVITEs to agents go there.
+    pub edge: Option<String>,
+}
+
+/// `cluster.registrar`: where the agents register.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrarSite {
+    /// The node (the default; also what a single node does).
+    #[default]
+    Node,
+    /// Kamailio, with usrloc in the shared PostgreSQL.
+    Kamailio,
 }
 
 /// The default of `cluster.failover_hold_s`: 10 minutes (over three
@@ -43,6 +62,8 @@ impl Default for ClusterSection {
             renew_every_ms: d.renew_every_ms,
             db_health_window_ms: d.db_health_window_ms,
             failover_hold_s: DEFAULT_FAILOVER_HOLD_S,
+            registrar: RegistrarSite::Node,
+            edge: None,
         }
     }
 }
@@ -62,7 +83,44 @@ impl Config {
 
     /// Checks `[cluster]`.
     pub fn validate_cluster(&self) -> Result<(), ConfigError> {
-        self.cluster_settings().map(|_| ())
+        self.cluster_settings()?;
+        self.edge_registrar().map(|_| ())
+    }
+
+    /// Kamailio's address when it is the agents' registrar
+    /// (`cluster.registrar = "kamailio"`); None when the node is.
+    pub fn edge_registrar(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        let c = &self.cluster;
+        if c.registrar == RegistrarSite::Node {
+            return Ok(None);
+        }
+        if !c.enabled {
+            return Err(invalid(
+                "cluster.registrar",
+                "\"kamailio\" is for the HA pair: set cluster.enabled = true (a single node is \
+                 its own registrar)",
+            ));
+        }
+        let Some(edge) = c.edge.as_deref() else {
+            return Err(invalid(
+                "cluster.edge",
+                "required with cluster.registrar = \"kamailio\": Kamailio's address as the \
+                 nodes reach it, e.g. \"10.0.0.10:5060\"",
+            ));
+        };
+        match edge.parse::<std::net::SocketAddr>() {
+            Ok(a) if !a.ip().is_unspecified() && a.port() != 0 => Ok(Some(a)),
+            _ => {
+                let shown: String = edge.chars().take(40).collect();
+                Err(invalid(
+                    "cluster.edge",
+                    format!(
+                        "`{}` is not an address: ip:port, e.g. \"10.0.0.10:5060\"",
+                        shown.escape_debug()
+                    ),
+                ))
+            }
+        }
     }
 
     /// The keeper's settings; None when `[cluster]` is off.
@@ -179,6 +237,35 @@ mod tests {
         assert_eq!(cfg.failover_hold_ms(), 600_000);
         let cfg = load("enabled = true\nnode_id = \"n\"\nfailover_hold_s = 120", PG).unwrap();
         assert_eq!(cfg.failover_hold_ms(), 120_000);
+    }
+
+    #[test]
+    fn kamailio_as_registrar_needs_the_pair_and_the_edge_address() {
+        let cfg = load("enabled = true\nnode_id = \"n1\"", PG).unwrap();
+        assert_eq!(cfg.edge_registrar().unwrap(), None);
+        let cfg = load(
+            "enabled = true\nnode_id = \"n1\"\nregistrar = \"kamailio\"\nedge = \"10.0.0.10:5060\"",
+            PG,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.edge_registrar().unwrap(),
+            Some("10.0.0.10:5060".parse().unwrap())
+        );
+        let long = "9".repeat(100_000);
+        for (body, key) in [
+            ("registrar = \"kamailio\"\nedge = \"10.0.0.10:5060\"", "cluster.registrar"),
+            ("enabled = true\nnode_id = \"n1\"\nregistrar = \"kamailio\"", "cluster.edge"),
+            ("enabled = true\nnode_id = \"n1\"\nregistrar = \"kamailio\"\nedge = \"kamailio.lan\"", "cluster.edge"),
+            ("enabled = true\nnode_id = \"n1\"\nregistrar = \"kamailio\"\nedge = \"0.0.0.0:5060\"", "cluster.edge"),
+            ("enabled = true\nnode_id = \"n1\"\nregistrar = \"kamailio\"\nedge = \"10.0.0.1:0\"", "cluster.edge"),
+            (&format!("enabled = true\nnode_id = \"n1\"\nregistrar = \"kamailio\"\nedge = \"{long}\""), "cluster.edge"),
+            ("enabled = true\nnode_id = \"n1\"\nregistrar = \"opensips\"", "registrar"),
+        ] {
+            let e = load(body, PG).unwrap_err();
+            assert!(e.contains(key), "{body:.80}: {e}");
+            assert!(e.len() < 400, "{e:.400}");
+        }
     }
 
     #[test]

@@ -373,6 +373,10 @@ impl Node {
     }
 
     fn reload_bindings(&self) {
+        if self.deps.sip.registrar_at_edge() {
+            // Kamailio's location table is read all the time (edge_registrar)
+            return;
+        }
         let store = self.deps.store.clone();
         let sip = self.deps.sip.clone();
         let clock = self.deps.clock.clone();

@@ -20,6 +20,7 @@ pub mod control;
 mod customer_srtp;
 mod driver;
 pub mod duty;
+pub mod edge_registrar;
 mod env;
 pub mod failover;
 pub mod linetest;

@@ -60,6 +60,14 @@ pub fn write_out(out: Option<&std::path::Path>, text: &str) -> Result<()> {
     }
 }
 
+/// Who keeps the agents' registrations for this node.
+enum Registrations {
+    /// This node's registrar, written behind to the database.
+    Here(hotline_engine::bindings::WriteBehind),
+    /// Kamailio (`cluster.registrar = "kamailio"`), read from its table.
+    AtTheEdge(hotline_engine::edge_registrar::EdgeRegistrar),
+}
+
 /// `hotline serve` after the settings are built: runs the node on a
 /// multi-threaded runtime until SIGINT or SIGTERM.
 pub fn serve(settings: Settings) -> Result<()> {
@@ -155,12 +163,46 @@ pub async fn run(settings: Settings) -> Result<()> {
     if let Some(c) = &cluster_cfg {
         sip.set_standby(Some(c.retry_after_s()));
     }
-    // registrations saved before a restart come back; changes are saved behind
     let clock = std::sync::Arc::new(hotline_core::SystemClock);
-    if let Err(e) = hotline_engine::bindings::restore(&store, &sip, clock.as_ref()).await {
-        warn!(error = %e, "saved registrations could not be read; phones register again");
-    }
-    let bindings = hotline_engine::bindings::WriteBehind::start(store.clone(), sip.clone(), clock);
+    let bindings = match cfg.edge_registrar()? {
+        // Kamailio is the registrar: its location table is read all the time
+        Some(edge) => {
+            let realm = cfg.sip.realm.clone();
+            let subscribers = cfg
+                .agents
+                .iter()
+                .map(|a| {
+                    let (ha1, ha1b) =
+                        hotline_sip::DigestAlgorithm::Md5.ha1_pair(&a.id, &realm, &a.password);
+                    hotline_store::Subscriber {
+                        username: a.id.clone(),
+                        ha1,
+                        ha1b,
+                    }
+                })
+                .collect();
+            info!(%edge, "agents register with Kamailio (cluster.registrar = \"kamailio\")");
+            Registrations::AtTheEdge(hotline_engine::edge_registrar::EdgeRegistrar::start(
+                store.clone(),
+                sip.clone(),
+                edge,
+                realm,
+                subscribers,
+                clock,
+            ))
+        }
+        // registrations saved before a restart come back; changes are saved behind
+        None => {
+            if let Err(e) = hotline_engine::bindings::restore(&store, &sip, clock.as_ref()).await {
+                warn!(error = %e, "saved registrations could not be read; phones register again");
+            }
+            Registrations::Here(hotline_engine::bindings::WriteBehind::start(
+                store.clone(),
+                sip.clone(),
+                clock,
+            ))
+        }
+    };
     // bans and locks for password guessing, to the audit log
     hotline_engine::bans::spawn_audit(&sip, store.clone());
     // the HA pair's role: one source of truth for the node-only duties
@@ -378,7 +420,10 @@ pub async fn run(settings: Settings) -> Result<()> {
         c.stop().await;
     }
     sip.shutdown();
-    bindings.stop().await;
+    match bindings {
+        Registrations::Here(w) => w.stop().await,
+        Registrations::AtTheEdge(e) => e.stop().await,
+    }
     sink.flush().await;
     media.shutdown();
     drop(sink);

@@ -35,6 +35,17 @@ impl DigestAlgorithm {
         }
     }
 
+    /// The credentials a proxy that challenges on our behalf keeps instead
+    /// of the password (Kamailio's `subscriber` table, `calculate_ha1 = 0`):
+    /// `HA1 = H(user:realm:password)` and `HA1b = H(user@realm:realm:password)`
+    /// (for phones that send `user@domain` as their user name).
+    pub fn ha1_pair(self, user: &str, realm: &str, password: &str) -> (String, String) {
+        (
+            self.hash(&format!("{user}:{realm}:{password}")),
+            self.hash(&format!("{user}@{realm}:{realm}:{password}")),
+        )
+    }
+
     fn parse(s: &str) -> Option<DigestAlgorithm> {
         if s.eq_ignore_ascii_case("MD5") {
             Some(DigestAlgorithm::Md5)
@@ -351,6 +362,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ha1_pair_is_rfc_2617_s_ha1() {
+        // RFC 2617 3.5's example: Mufasa / testrealm@host.com / Circle Of Life
+        let (ha1, ha1b) =
+            DigestAlgorithm::Md5.ha1_pair("Mufasa", "testrealm@host.com", "Circle Of Life");
+        assert_eq!(ha1, "939e7578ed9e3c518a452acee763bce9");
+        assert_eq!(
+            ha1b,
+            DigestAlgorithm::Md5
+                .hash("Mufasa@testrealm@host.com:testrealm@host.com:Circle Of Life")
+        );
+        assert_ne!(ha1, ha1b);
+    }
 
     fn answer(
         auth: &DigestAuthority,

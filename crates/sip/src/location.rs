@@ -199,6 +199,61 @@ impl Location {
         self.generation
     }
 
+    /// Makes the bindings exactly `wanted` (agent, binding), as read from a
+    /// registrar elsewhere (Kamailio's `location` table): a contact not on
+    /// record is [`BindingChange::Added`], one on record and not wanted is
+    /// [`BindingChange::Removed`]; a contact on both keeps its place and
+    /// takes the new facts (expiry, source, transport) without an event.
+    /// `max_contacts` applies as to a REGISTER (extra contacts are left out).
+    pub fn replace_all(
+        &mut self,
+        wanted: Vec<(String, Binding)>,
+        now_ms: i64,
+    ) -> Vec<BindingChange> {
+        let mut next: HashMap<String, Vec<Binding>> = HashMap::with_capacity(wanted.len());
+        for (agent, b) in wanted {
+            let list = next.entry(agent).or_default();
+            if list.len() < self.max_contacts && !list.iter().any(|x| x.contact == b.contact) {
+                list.push(b);
+            }
+        }
+        let mut changes = Vec::new();
+        for (agent, list) in &self.bindings {
+            for b in list {
+                let kept = next
+                    .get(agent)
+                    .is_some_and(|l| l.iter().any(|x| x.contact == b.contact));
+                if !kept {
+                    changes.push(BindingChange::Removed {
+                        agent: agent.clone(),
+                        contact: b.contact.clone(),
+                    });
+                }
+            }
+        }
+        for (agent, list) in &next {
+            for b in list {
+                let known = self
+                    .bindings
+                    .get(agent)
+                    .is_some_and(|l| l.iter().any(|x| x.contact == b.contact));
+                if !known {
+                    changes.push(BindingChange::Added {
+                        agent: agent.clone(),
+                        contact: b.contact.clone(),
+                        expires_s: u32::try_from((b.expires_at_ms - now_ms).max(0) / 1000)
+                            .unwrap_or(u32::MAX),
+                    });
+                }
+            }
+        }
+        if next != self.bindings {
+            self.generation += 1;
+        }
+        self.bindings = next;
+        changes
+    }
+
     /// Every binding on record, by agent (for the write-behind).
     pub fn all(&self) -> Vec<(String, Binding)> {
         self.bindings
@@ -249,6 +304,56 @@ impl Location {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replace_all_reports_only_contacts_that_came_or_went() {
+        let mut l = Location::new(2);
+        let mut x = b("sip:1001@edge", "c", 1);
+        x.expires_at_ms = 70_000;
+        let ch = l.replace_all(vec![("1001".into(), x.clone())], 10_000);
+        assert_eq!(
+            ch,
+            vec![BindingChange::Added {
+                agent: "1001".into(),
+                contact: "sip:1001@edge".into(),
+                expires_s: 60
+            }]
+        );
+        let g = l.generation();
+        // the same again, with a later expiry: no event, the new expiry
+        let mut later = x.clone();
+        later.expires_at_ms = 90_000;
+        assert!(l
+            .replace_all(vec![("1001".into(), later)], 20_000)
+            .is_empty());
+        assert_eq!(l.contacts("1001", 80_000).len(), 1);
+        assert!(l.generation() > g);
+        let g = l.generation();
+        let mut same = x.clone();
+        same.expires_at_ms = 90_000;
+        assert!(l
+            .replace_all(vec![("1001".into(), same)], 20_000)
+            .is_empty());
+        assert_eq!(l.generation(), g, "nothing changed");
+        // 1001 gone, 1002 came; more contacts than allowed are left out
+        let ch = l.replace_all(
+            vec![
+                ("1002".into(), b("sip:a", "c", 1)),
+                ("1002".into(), b("sip:b", "c", 1)),
+                ("1002".into(), b("sip:c", "c", 1)),
+                ("1002".into(), b("sip:a", "c", 1)),
+            ],
+            20_000,
+        );
+        assert_eq!(ch.len(), 3, "{ch:?}");
+        assert!(ch.contains(&BindingChange::Removed {
+            agent: "1001".into(),
+            contact: "sip:1001@edge".into()
+        }));
+        assert_eq!(l.len(), 2);
+        assert!(l.replace_all(Vec::new(), 20_000).len() == 2);
+        assert!(l.is_empty());
+    }
 
     fn b(contact: &str, call_id: &str, cseq: u32) -> Binding {
         Binding {

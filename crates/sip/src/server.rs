@@ -212,6 +212,10 @@ struct Inner {
     /// Standby in the HA pair: the Retry-After seconds of the 503 answered
     /// to OPTIONS and new INVITEs; 0 = serving (the default).
     standby_retry_after: std::sync::atomic::AtomicU32,
+    /// Kamailio is the agents' registrar (`[cluster] registrar =
+    /// "kamailio"`): REGISTERs reaching this node are refused and the
+    /// bindings come from [`SipServer::replace_bindings`].
+    registrar_at_edge: std::sync::atomic::AtomicBool,
 }
 
 /// The TLS listener's state.
@@ -417,6 +421,7 @@ impl SipServer {
             lockout_events: broadcast::channel(256).0,
             options_seq: std::sync::atomic::AtomicU32::new(1),
             standby_retry_after: std::sync::atomic::AtomicU32::new(0),
+            registrar_at_edge: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(async move { endpoint.serve().await });
         let server = SipServer { inner };
@@ -714,6 +719,52 @@ impl SipServer {
         restored
     }
 
+    /// Kamailio is the agents' registrar: from now on a REGISTER reaching
+    /// this node directly is answered 403, and the bindings are only what
+    /// [`SipServer::replace_bindings`] says.
+    pub fn set_registrar_at_edge(&self) {
+        self.inner
+            .registrar_at_edge
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Kamailio is the agents' registrar ([`SipServer::set_registrar_at_edge`]).
+    pub fn registrar_at_edge(&self) -> bool {
+        self.inner
+            .registrar_at_edge
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Replaces every binding by `wanted` (agent, binding), as read from the
+    /// registrar at the edge; agents that are not configured here are left
+    /// out. Contacts that came and went are reported to the engine as
+    /// [`BindingChange`]s. Returns the number of bindings kept.
+    pub fn replace_bindings(&self, wanted: Vec<(String, Binding)>) -> usize {
+        let now = self.inner.clock.now_ms();
+        let wanted: Vec<(String, Binding)> = wanted
+            .into_iter()
+            .filter(|(agent, _)| self.inner.registrar.accounts.contains_key(agent))
+            .collect();
+        let Ok(mut loc) = self.inner.registrar.location.lock() else {
+            return 0;
+        };
+        let changes = loc.replace_all(wanted, now);
+        let kept = loc.len();
+        drop(loc);
+        for change in changes {
+            debug!(?change, "registration at the edge");
+            if self
+                .inner
+                .events
+                .try_send(SipEvent::Binding(change))
+                .is_err()
+            {
+                warn!("engine busy: a registration at the edge was not reported");
+            }
+        }
+        kept
+    }
+
     /// The bindings on record now (agent, binding) and the generation of
     /// the location service they belong to (it changes with every change),
     /// for the write-behind to the store.
@@ -1008,6 +1059,20 @@ impl SipServer {
             tx.reply(StatusCode::BadRequest).await.ok();
             return;
         };
+        if self.registrar_at_edge() {
+            warn!(agent = %agent.escape_debug(), "REGISTER refused: the agents register with Kamailio (cluster.registrar = \"kamailio\")");
+            tx.reply_with(
+                StatusCode::Forbidden,
+                vec![Header::Other(
+                    "Reason".into(),
+                    "SIP;cause=403;text=\"register with the edge proxy\"".into(),
+                )],
+                None,
+            )
+            .await
+            .ok();
+            return;
+        }
         if !self.authenticate(&mut tx, &agent, "REGISTER", now).await {
             return;
         }

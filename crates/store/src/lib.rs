@@ -18,6 +18,7 @@ mod bindings;
 mod cases;
 mod console;
 mod duty;
+mod edge;
 mod evidence;
 mod language;
 mod leases;
@@ -34,6 +35,7 @@ pub use cases::{
 };
 pub use console::{BlacklistRow, CdrFilter, CdrPage};
 pub use duty::{Handover, NewHandover, StoredChange, MAX_HANDOVERS};
+pub use edge::{EdgeContact, Subscriber, SubscriberSync, MAX_EDGE_CONTACTS};
 pub use evidence::{AuditBreak, AuditEntry, Mark, MarkKind, Role, User, AUDIT_GENESIS};
 pub use leases::{Lease, LeaseGrant, LeaseView, NodeBeat, NodeRow, MAX_LEASES};
 pub use notify::{Delivery, LINE_TEST_KINDS, MAX_DELIVERIES};
@@ -533,6 +535,7 @@ fn migrator(backend: Backend) -> Migrator {
         9 "0009" "notify",
         10 "0010" "bindings",
         11 "0011" "cluster",
+        12 "0012" "edge_registrar",
     ])
 }
 

@@ -37,6 +37,9 @@ mod bindings_suite;
 #[path = "suites/leases.rs"]
 mod leases_suite;
 
+#[path = "suites/edge.rs"]
+mod edge_suite;
+
 fn ev(at: i64, call: &str, kind: EventKind) -> CallEvent {
     CallEvent {
         at_ms: at,
@@ -348,6 +351,7 @@ async fn suite(url: &str) {
     notify_suite::notify_suite(&store, HOSTILE).await;
     bindings_suite::bindings_suite(url, &store, HOSTILE).await;
     leases_suite::leases_suite(url, &store, HOSTILE).await;
+    edge_suite::edge_suite(url, &store, HOSTILE).await;
 }
 
 /// The console language of each user: none, set, replaced, per user, seen
