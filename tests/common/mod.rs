@@ -521,6 +521,19 @@ impl Hotline {
         self.data_dir.join("hotline.db")
     }
 
+    /// The database it runs on: the `database_url` of its config file
+    /// (a PostgreSQL test), else its SQLite file.
+    pub fn database_url(&self) -> String {
+        let config = std::fs::read_to_string(&self.config_path).unwrap_or_default();
+        config
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("database_url"))
+            .filter_map(|rest| rest.trim().strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .next()
+            .unwrap_or_else(|| format!("sqlite://{}", self.db_path().display()))
+    }
+
     pub fn recordings_dir(&self) -> PathBuf {
         self.data_dir.join("recordings")
     }

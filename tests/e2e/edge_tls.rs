@@ -182,16 +182,41 @@ fn shipped_kamailio_config_with_tls_passes_kamailio_check() {
 /// recorded; the node↔Kamailio leg is UDP.
 #[test]
 fn a_baresip_agent_over_kamailio_tls_with_mandatory_srtp_answers_a_call_through_the_edge() {
+    tls_srtp_agent_through_the_edge(false);
+}
+
+/// The same with Kamailio as the registrar (usrloc in PostgreSQL): the TLS
+/// phone's contact is kept with its TLS socket and the node's INVITE,
+/// looked up by Kamailio, reaches it over its own TLS connection.
+#[test]
+fn with_kamailio_as_the_registrar_a_tls_srtp_agent_is_rung_over_its_connection() {
+    tls_srtp_agent_through_the_edge(true);
+}
+
+fn tls_srtp_agent_through_the_edge(kamailio_registrar: bool) {
     need_kamailio_tls();
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new(dir.path());
     pki.issue(2024, 2040);
+    let kam_port = free_udp_port();
+    let pg = kamailio_registrar.then(start_pg);
+    let (storage_toml, cluster_toml) = match &pg {
+        Some(pg) => (
+            format!("database_url = \"{}\"", pg.url()),
+            format!(
+                "\n[cluster]\nenabled = true\nnode_id = \"node-a\"\nregistrar = \"kamailio\"\nedge = \"127.0.0.1:{kam_port}\"\n"
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     let h = Hotline::start_with(HotlineOptions {
         // behind Kamailio as config/hotline-node.toml; agent 2001 wants SRTP
         // only, and the keys may travel on the private UDP leg to Kamailio
-        extra_toml: "\n[sip.lockout]\nsource_failures = 0\nremember_good_s = 0\n\
-                     \n[[agents]]\nid = \"2001\"\npassword = \"demo2001\"\nsrtp = \"required\"\n"
-            .into(),
+        extra_toml: format!(
+            "\n[sip.lockout]\nsource_failures = 0\nremember_good_s = 0\n\
+             \n[[agents]]\nid = \"2001\"\npassword = \"demo2001\"\nsrtp = \"required\"\n{cluster_toml}"
+        ),
+        storage_toml,
         media_toml: "srtp_allow_without_tls = true".into(),
         ring_on_ms: 1000,
         ring_off_ms: 1000,
@@ -201,9 +226,13 @@ fn a_baresip_agent_over_kamailio_tls_with_mandatory_srtp_answers_a_call_through_
     let cfg = tls_cfg(dir.path(), &pki.path("cert.pem"), &pki.path("key.pem"));
     let tls_port = free_tcp_port();
     let list = format!("1 sip:127.0.0.1:{} 0 10 duid=node-a\n", h.sip_port);
-    let defines = tls_defines(tls_port, &cfg);
+    let mut defines = tls_defines(tls_port, &cfg);
+    if let Some(pg) = &pg {
+        defines.push("WITH_REGISTRAR".into());
+        defines.push(format!("DBURL=\"{}\"", pg.url()));
+    }
     let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
-    let kam = Kamailio::start(&list, &defines);
+    let kam = Kamailio::start_on(kam_port, &list, &defines);
     assert!(
         kam.log()
             .contains(&format!("tls: 127.0.0.1 [127.0.0.1]:{tls_port}")),
@@ -234,6 +263,30 @@ fn a_baresip_agent_over_kamailio_tls_with_mandatory_srtp_answers_a_call_through_
         h.report(),
         kam.log()
     );
+    if let Some(pg) = &pg {
+        // Kamailio keeps the contact with the TLS socket it came on
+        let rows = super::ha::db(&pg.url(), async |s| {
+            s.edge_contacts().await.expect("location")
+        });
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert!(
+            rows[0]
+                .socket
+                .as_deref()
+                .is_some_and(|s| s.starts_with("tls:")),
+            "{rows:?}"
+        );
+        assert!(
+            wait_until(Duration::from_secs(5), || format!(
+                "{}{}",
+                h.stdout(),
+                h.stderr()
+            )
+            .contains("agents registered at the edge agents=1")),
+            "{}",
+            h.report()
+        );
+    }
     // a caller through the edge (UDP), answered and bridged to 2001
     let out = Sipp::new("caller.xml")
         .remote(&kam.addr())

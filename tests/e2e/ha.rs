@@ -277,7 +277,8 @@ fn node(pg: &PgCluster, id: &str, sip_port: u16, edge: Option<u16>) -> Hotline {
     })
 }
 
-fn db<T>(url: &str, f: impl AsyncFnOnce(&Store) -> T) -> T {
+/// Runs `f` on a connection to the database at `url`.
+pub(crate) fn db<T>(url: &str, f: impl AsyncFnOnce(&Store) -> T) -> T {
     crate::runtime().block_on(async {
         let store = Store::connect(url).await.expect("connect to PostgreSQL");
         let out = f(&store).await;

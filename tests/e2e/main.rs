@@ -59,9 +59,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Reads the hotline's SQLite database (it runs in another process).
+/// Reads the hotline's database (it runs in another process).
 fn read_db<T>(h: &Hotline, f: impl AsyncFnOnce(&Store) -> T) -> T {
-    let url = format!("sqlite://{}", h.db_path().display());
+    let url = h.database_url();
     runtime().block_on(async {
         let store = Store::connect(&url)
             .await
