@@ -185,11 +185,13 @@ fn a_baresip_agent_over_kamailio_tls_with_mandatory_srtp_answers_a_call_through_
     tls_srtp_agent_through_the_edge(false);
 }
 
-/// The same with Kamailio as the registrar (usrloc in PostgreSQL): the TLS
-/// phone's contact is kept with its TLS socket and the node's INVITE,
-/// looked up by Kamailio, reaches it over its own TLS connection.
+/// The same with Kamailio as the registrar (usrloc in PostgreSQL) and the
+/// HA pair behind it: the TLS phone's contact is kept with its TLS socket,
+/// the active node's INVITE, looked up by Kamailio, reaches it over its own
+/// TLS connection; node A is killed and node B rings the same phone (never
+/// registered again) for the next caller, SRTP and recording as before.
 #[test]
-fn with_kamailio_as_the_registrar_a_tls_srtp_agent_is_rung_over_its_connection() {
+fn with_kamailio_as_the_registrar_either_node_rings_a_tls_srtp_agent_over_its_connection() {
     tls_srtp_agent_through_the_edge(true);
 }
 
@@ -200,32 +202,50 @@ fn tls_srtp_agent_through_the_edge(kamailio_registrar: bool) {
     pki.issue(2024, 2040);
     let kam_port = free_udp_port();
     let pg = kamailio_registrar.then(start_pg);
-    let (storage_toml, cluster_toml) = match &pg {
-        Some(pg) => (
-            format!("database_url = \"{}\"", pg.url()),
-            format!(
-                "\n[cluster]\nenabled = true\nnode_id = \"node-a\"\nregistrar = \"kamailio\"\nedge = \"127.0.0.1:{kam_port}\"\n"
+    // with the registrar at the edge: two nodes of the pair on PostgreSQL
+    let node = |id: &str| {
+        let (storage_toml, cluster_toml) = match &pg {
+            Some(pg) => (
+                format!("database_url = \"{}\"", pg.url()),
+                format!(
+                    "\n[cluster]\nenabled = true\nnode_id = \"{id}\"\nlease_ttl_ms = 3000\nrenew_every_ms = 1000\ndb_health_window_ms = 2500\nregistrar = \"kamailio\"\nedge = \"127.0.0.1:{kam_port}\"\n"
+                ),
             ),
-        ),
-        None => (String::new(), String::new()),
+            None => (String::new(), String::new()),
+        };
+        Hotline::start_with(HotlineOptions {
+            // behind Kamailio as config/hotline-node.toml; agent 2001 wants
+            // SRTP only, and the keys may travel on the private UDP leg to
+            // Kamailio
+            extra_toml: format!(
+                "\n[sip.lockout]\nsource_failures = 0\nremember_good_s = 0\n\
+                 \n[[agents]]\nid = \"2001\"\npassword = \"demo2001\"\nsrtp = \"required\"\n{cluster_toml}"
+            ),
+            storage_toml,
+            media_toml: "srtp_allow_without_tls = true".into(),
+            ring_on_ms: 1000,
+            ring_off_ms: 1000,
+            env: vec![("HOTLINE_LOG".into(), "info,rsipstack=warn,sqlx=warn".into())],
+            ..HotlineOptions::default()
+        })
     };
-    let h = Hotline::start_with(HotlineOptions {
-        // behind Kamailio as config/hotline-node.toml; agent 2001 wants SRTP
-        // only, and the keys may travel on the private UDP leg to Kamailio
-        extra_toml: format!(
-            "\n[sip.lockout]\nsource_failures = 0\nremember_good_s = 0\n\
-             \n[[agents]]\nid = \"2001\"\npassword = \"demo2001\"\nsrtp = \"required\"\n{cluster_toml}"
-        ),
-        storage_toml,
-        media_toml: "srtp_allow_without_tls = true".into(),
-        ring_on_ms: 1000,
-        ring_off_ms: 1000,
-        env: vec![("HOTLINE_LOG".into(), "info,rsipstack=warn,sqlx=warn".into())],
-        ..HotlineOptions::default()
+    let mut h = node("node-a");
+    let b = pg.as_ref().map(|_| {
+        assert!(
+            wait_until(Duration::from_secs(15), || super::ha::options_status(
+                h.sip_port
+            ) == Some(200)),
+            "node A is not active\n{}",
+            h.report()
+        );
+        node("node-b")
     });
     let cfg = tls_cfg(dir.path(), &pki.path("cert.pem"), &pki.path("key.pem"));
     let tls_port = free_tcp_port();
-    let list = format!("1 sip:127.0.0.1:{} 0 10 duid=node-a\n", h.sip_port);
+    let mut list = format!("1 sip:127.0.0.1:{} 0 10 duid=node-a\n", h.sip_port);
+    if let Some(b) = &b {
+        list.push_str(&format!("1 sip:127.0.0.1:{} 0 5 duid=node-b\n", b.sip_port));
+    }
     let mut defines = tls_defines(tls_port, &cfg);
     if let Some(pg) = &pg {
         defines.push("WITH_REGISTRAR".into());
@@ -327,6 +347,37 @@ fn tls_srtp_agent_through_the_edge(kamailio_registrar: bool) {
     // the recording: caller left, baresip's 440 Hz right (decrypted by the
     // node), baresip heard the caller
     check_baresip_call(&h, &phone, "2001", "TLS + SRTP agent behind Kamailio");
+
+    // the pair: node A dies; node B takes over and rings the same phone,
+    // registered once with Kamailio, over its TLS connection
+    let Some(b) = b else {
+        return;
+    };
+    h.kill();
+    assert!(
+        wait_until(Duration::from_secs(15), || super::ha::options_status(
+            b.sip_port
+        ) == Some(200)),
+        "node B did not take over\n{}",
+        b.report()
+    );
+    // Kamailio's next probes mark A down and B up
+    std::thread::sleep(Duration::from_secs(2));
+    let out = Sipp::new("caller.xml")
+        .remote(&kam.addr())
+        .service("hotline")
+        .key("caller", "0612345679")
+        .duration_ms(5000)
+        .run();
+    out.assert_success("after the failover the survivor bridges the caller to the TLS agent");
+    super::wait_cdrs(&b, 2);
+    let log_b = format!("{}{}", b.stdout(), b.stderr());
+    assert!(
+        log_b.contains("SRTP on the agent leg (SDES)"),
+        "the survivor's agent leg is not SRTP:\n{}",
+        b.report()
+    );
+    check_baresip_call(&b, &phone, "2001", "TLS + SRTP agent rung by the survivor");
 }
 
 /// Bad certificates: Kamailio refuses a key that is not the certificate's,

@@ -231,7 +231,7 @@ fn registrar_defines(pg: &PgCluster) -> Vec<String> {
 }
 
 /// One OPTIONS straight to a node; its status.
-fn options_status(port: u16) -> Option<u16> {
+pub(crate) fn options_status(port: u16) -> Option<u16> {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .ok()?;
