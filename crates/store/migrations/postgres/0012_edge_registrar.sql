@@ -8,6 +8,8 @@
 --   subscriber  written by the nodes from their [[agents]] (user name and
 --               the MD5 digest hashes, never the password); Kamailio reads
 --               it to challenge REGISTERs
+-- IF NOT EXISTS / ON CONFLICT: a database where `kamdbctl create` already
+-- made Kamailio's tables keeps them.
 CREATE TABLE IF NOT EXISTS version (
     id SERIAL PRIMARY KEY NOT NULL,
     table_name VARCHAR(32) NOT NULL,
@@ -15,7 +17,7 @@ CREATE TABLE IF NOT EXISTS version (
     CONSTRAINT version_table_name_idx UNIQUE (table_name)
 );
 
-CREATE TABLE location (
+CREATE TABLE IF NOT EXISTS location (
     id SERIAL PRIMARY KEY NOT NULL,
     ruid VARCHAR(64) DEFAULT '' NOT NULL,
     username VARCHAR(64) DEFAULT '' NOT NULL,
@@ -41,13 +43,13 @@ CREATE TABLE location (
     partition INTEGER DEFAULT 0 NOT NULL,
     CONSTRAINT location_ruid_idx UNIQUE (ruid)
 );
-CREATE INDEX location_account_contact_idx ON location (username, domain, contact);
-CREATE INDEX location_expires_idx ON location (expires);
-CREATE INDEX location_tcpcon_idx ON location (connection_id);
-CREATE INDEX location_connection_idx ON location (server_id, connection_id);
-INSERT INTO version (table_name, table_version) VALUES ('location', 9);
+CREATE INDEX IF NOT EXISTS location_account_contact_idx ON location (username, domain, contact);
+CREATE INDEX IF NOT EXISTS location_expires_idx ON location (expires);
+CREATE INDEX IF NOT EXISTS location_tcpcon_idx ON location (connection_id);
+CREATE INDEX IF NOT EXISTS location_connection_idx ON location (server_id, connection_id);
+INSERT INTO version (table_name, table_version) VALUES ('location', 9) ON CONFLICT (table_name) DO NOTHING;
 
-CREATE TABLE location_attrs (
+CREATE TABLE IF NOT EXISTS location_attrs (
     id SERIAL PRIMARY KEY NOT NULL,
     ruid VARCHAR(64) DEFAULT '' NOT NULL,
     username VARCHAR(64) DEFAULT '' NOT NULL,
@@ -57,11 +59,11 @@ CREATE TABLE location_attrs (
     avalue VARCHAR(512) DEFAULT '' NOT NULL,
     last_modified TIMESTAMP WITHOUT TIME ZONE DEFAULT '2000-01-01 00:00:01' NOT NULL
 );
-CREATE INDEX location_attrs_account_record_idx ON location_attrs (username, domain, ruid);
-CREATE INDEX location_attrs_last_modified_idx ON location_attrs (last_modified);
-INSERT INTO version (table_name, table_version) VALUES ('location_attrs', 1);
+CREATE INDEX IF NOT EXISTS location_attrs_account_record_idx ON location_attrs (username, domain, ruid);
+CREATE INDEX IF NOT EXISTS location_attrs_last_modified_idx ON location_attrs (last_modified);
+INSERT INTO version (table_name, table_version) VALUES ('location_attrs', 1) ON CONFLICT (table_name) DO NOTHING;
 
-CREATE TABLE subscriber (
+CREATE TABLE IF NOT EXISTS subscriber (
     id SERIAL PRIMARY KEY NOT NULL,
     username VARCHAR(64) DEFAULT '' NOT NULL,
     domain VARCHAR(64) DEFAULT '' NOT NULL,
@@ -70,5 +72,5 @@ CREATE TABLE subscriber (
     ha1b VARCHAR(128) DEFAULT '' NOT NULL,
     CONSTRAINT subscriber_account_idx UNIQUE (username, domain)
 );
-CREATE INDEX subscriber_username_idx ON subscriber (username);
-INSERT INTO version (table_name, table_version) VALUES ('subscriber', 7);
+CREATE INDEX IF NOT EXISTS subscriber_username_idx ON subscriber (username);
+INSERT INTO version (table_name, table_version) VALUES ('subscriber', 7) ON CONFLICT (table_name) DO NOTHING;

@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS version (
     CONSTRAINT version_table_name_idx UNIQUE (table_name)
 );
 
-CREATE TABLE location (
+CREATE TABLE IF NOT EXISTS location (
     id INTEGER PRIMARY KEY NOT NULL,
     ruid VARCHAR(64) DEFAULT '' NOT NULL,
     username VARCHAR(64) DEFAULT '' NOT NULL,
@@ -35,10 +35,10 @@ CREATE TABLE location (
     partition INTEGER DEFAULT 0 NOT NULL,
     CONSTRAINT location_ruid_idx UNIQUE (ruid)
 );
-CREATE INDEX location_account_contact_idx ON location (username, domain, contact);
-INSERT INTO version (table_name, table_version) VALUES ('location', 9);
+CREATE INDEX IF NOT EXISTS location_account_contact_idx ON location (username, domain, contact);
+INSERT INTO version (table_name, table_version) VALUES ('location', 9) ON CONFLICT (table_name) DO NOTHING;
 
-CREATE TABLE subscriber (
+CREATE TABLE IF NOT EXISTS subscriber (
     id INTEGER PRIMARY KEY NOT NULL,
     username VARCHAR(64) DEFAULT '' NOT NULL,
     domain VARCHAR(64) DEFAULT '' NOT NULL,
@@ -47,4 +47,4 @@ CREATE TABLE subscriber (
     ha1b VARCHAR(128) DEFAULT '' NOT NULL,
     CONSTRAINT subscriber_account_idx UNIQUE (username, domain)
 );
-INSERT INTO version (table_name, table_version) VALUES ('subscriber', 7);
+INSERT INTO version (table_name, table_version) VALUES ('subscriber', 7) ON CONFLICT (table_name) DO NOTHING;
