@@ -172,10 +172,7 @@ impl Config {
         if !(s.quota_mb.is_finite() && (0.0..=1e12).contains(&s.quota_mb)) {
             return Err(invalid(
                 "recordings_store.quota_mb",
-                format!(
-                    "must be 0 (no quota) to 1e12 MiB, got {}",
-                    s.quota_mb
-                ),
+                format!("must be 0 (no quota) to 1e12 MiB, got {}", s.quota_mb),
             ));
         }
         let mut settings = SharedSettings {

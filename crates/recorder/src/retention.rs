@@ -359,9 +359,10 @@ pub async fn run_store_pass(
         let file = format!("{}.wav", r.call_id);
         let removed = async {
             // a tombstone put by a pass that could not delete the WAV
-            let earlier = shared.tombstone_of(&o.rel).await?.filter(|t| {
-                t.signature_valid(&key) && t.call_id == r.call_id && t.file == file
-            });
+            let earlier = shared
+                .tombstone_of(&o.rel)
+                .await?
+                .filter(|t| t.signature_valid(&key) && t.call_id == r.call_id && t.file == file);
             let fresh = earlier.is_none();
             let t = match earlier {
                 Some(t) => t,
@@ -462,7 +463,9 @@ pub fn spawn(
                             info!(removed = s.deleted.len(), store = %x.shared.url(), "retention pass over the shared store");
                         }
                     }
-                    Err(e) => warn!(store = %x.shared.url(), error = %e, "retention pass over the shared store failed (nothing removed); retried at the next one"),
+                    Err(e) => {
+                        warn!(store = %x.shared.url(), error = %e, "retention pass over the shared store failed (nothing removed); retried at the next one")
+                    }
                 }
             }
         }

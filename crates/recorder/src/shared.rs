@@ -813,10 +813,7 @@ impl SharedStore {
     ) -> Result<String, SharedError> {
         let stem = rel_wav.strip_suffix(".wav").unwrap_or(rel_wav);
         let mkey = self.key(&self.node, &format!("{stem}{MANIFEST_SUFFIX}"));
-        if let Some(bytes) = self
-            .get_capped(&mkey, MANIFEST_MAX, "a manifest")
-            .await?
-        {
+        if let Some(bytes) = self.get_capped(&mkey, MANIFEST_MAX, "a manifest").await? {
             let file = rel_wav.rsplit('/').next().unwrap_or_default();
             if let Ok(m) = Manifest::from_json(mkey.as_ref(), &bytes) {
                 if m.signature_valid(key) && m.file == file && m.file_size == size {
