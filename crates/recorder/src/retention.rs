@@ -144,32 +144,38 @@ async fn calls(store: &Store) -> Result<HashMap<String, (i64, Option<String>)>, 
         .collect())
 }
 
+/// Who removes, when, on whose record and key.
+struct Remover<'a> {
+    store: &'a Store,
+    notary: &'a Notary,
+    who: &'a str,
+    now: i64,
+}
+
 /// The deletion on record (the audit entry, before it happens) and its
 /// tombstone, signed.
 async fn tombstone(
-    store: &Store,
-    notary: &Notary,
-    who: &str,
-    now: i64,
+    by: &Remover<'_>,
     r: &Rec,
     file: String,
     file_sha256: String,
     reason: &str,
 ) -> Result<Tombstone, ServiceError> {
-    let entry = store
-        .append_audit(now, who, "delete", Some(&r.call_id), reason)
+    let entry = by
+        .store
+        .append_audit(by.now, by.who, "delete", Some(&r.call_id), reason)
         .await?;
     let mut t = Tombstone {
         call_id: r.call_id.clone(),
         file,
         file_sha256,
-        deleted_at_ms: now,
+        deleted_at_ms: by.now,
         reason: reason.to_string(),
         audit_hash: entry.hash,
         key_id: String::new(),
         signature: String::new(),
     };
-    notary.sign_tombstone(&mut t);
+    by.notary.sign_tombstone(&mut t);
     Ok(t)
 }
 
@@ -252,6 +258,12 @@ pub async fn run_pass(
     }
     let now = hotline_evidence::now_ms();
     let p = plan(&recs, now, policy);
+    let by = Remover {
+        store,
+        notary,
+        who,
+        now,
+    };
     let mut summary = Summary {
         alarm: p.alarm.clone(),
         ..Summary::default()
@@ -272,7 +284,7 @@ pub async fn run_pass(
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        let t = tombstone(store, notary, who, now, r, file, sha, &reason).await?;
+        let t = tombstone(&by, r, file, sha, &reason).await?;
         let wav = path.clone();
         tokio::task::spawn_blocking(move || -> Result<(), ServiceError> {
             t.write(&wav)?;
@@ -338,6 +350,12 @@ pub async fn run_store_pass(
         .collect();
     let now = hotline_evidence::now_ms();
     let p = plan(&recs, now, policy);
+    let by = Remover {
+        store,
+        notary,
+        who,
+        now,
+    };
     let mut summary = Summary {
         alarm: p.alarm.as_ref().map(|a| {
             format!(
@@ -369,7 +387,7 @@ pub async fn run_store_pass(
                 None => {
                     let sha = shared.wav_sha256(&o.rel, o.size, &key).await?;
                     let note = format!("{reason} (recordings store {})", shared.url());
-                    tombstone(store, notary, who, now, r, file.clone(), sha, &note).await?
+                    tombstone(&by, r, file.clone(), sha, &note).await?
                 }
             };
             if let Err(e) = shared.remove_recording(&o.rel, &t).await {
