@@ -152,18 +152,25 @@ struct Remover<'a> {
     now: i64,
 }
 
-/// The deletion on record (the audit entry, before it happens) and its
-/// tombstone, signed.
+/// The deletion on record (the audit entry, before it happens, saying
+/// `reason` and `where_`) and its tombstone, signed.
 async fn tombstone(
     by: &Remover<'_>,
     r: &Rec,
     file: String,
     file_sha256: String,
     reason: &str,
+    where_: &str,
 ) -> Result<Tombstone, ServiceError> {
     let entry = by
         .store
-        .append_audit(by.now, by.who, "delete", Some(&r.call_id), reason)
+        .append_audit(
+            by.now,
+            by.who,
+            "delete",
+            Some(&r.call_id),
+            &format!("{reason}{where_}"),
+        )
         .await?;
     let mut t = Tombstone {
         call_id: r.call_id.clone(),
@@ -284,7 +291,7 @@ pub async fn run_pass(
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        let t = tombstone(&by, r, file, sha, &reason).await?;
+        let t = tombstone(&by, r, file, sha, &reason, "").await?;
         let wav = path.clone();
         tokio::task::spawn_blocking(move || -> Result<(), ServiceError> {
             t.write(&wav)?;
@@ -386,8 +393,8 @@ pub async fn run_store_pass(
                 Some(t) => t,
                 None => {
                     let sha = shared.wav_sha256(&o.rel, o.size, &key).await?;
-                    let note = format!("{reason} (recordings store {})", shared.url());
-                    tombstone(&by, r, file.clone(), sha, &note).await?
+                    let place = format!(" (recordings store {})", shared.url());
+                    tombstone(&by, r, file.clone(), sha, &reason, &place).await?
                 }
             };
             if let Err(e) = shared.remove_recording(&o.rel, &t).await {
