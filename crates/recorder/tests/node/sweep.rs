@@ -199,6 +199,12 @@ pub fn scenario(dir: &Path, open: &dyn Fn(&str) -> SharedStore, drop_object: &dy
         t.audit_hash, audit[0].hash,
         "the tombstone names its audit entry"
     );
+    assert_eq!(t.reason, s.deleted[0].1, "the tombstone says why, as locally");
+    assert!(
+        audit[0].reason.contains("recordings store"),
+        "{:?}",
+        audit[0]
+    );
     assert!(!fetched.exists(), "the playback copy is gone too");
     rt.block_on(sink.flush());
     let events = rt
