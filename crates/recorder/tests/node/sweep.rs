@@ -199,7 +199,10 @@ pub fn scenario(dir: &Path, open: &dyn Fn(&str) -> SharedStore, drop_object: &dy
         t.audit_hash, audit[0].hash,
         "the tombstone names its audit entry"
     );
-    assert_eq!(t.reason, s.deleted[0].1, "the tombstone says why, as locally");
+    assert_eq!(
+        t.reason, s.deleted[0].1,
+        "the tombstone says why, as locally"
+    );
     assert!(
         audit[0].reason.contains("recordings store"),
         "{:?}",
