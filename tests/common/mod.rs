@@ -499,8 +499,8 @@ impl Hotline {
     pub fn http_addr(&self) -> String {
         self.stdout()
             .lines()
-            .filter_map(|l| l.split(" http=").nth(1).map(|a| a.trim().to_string()))
-            .last()
+            .rev()
+            .find_map(|l| l.split(" http=").nth(1).map(|a| a.trim().to_string()))
             .unwrap_or_else(|| panic!("no http= in the ready line\n{}", self.report()))
     }
 
