@@ -350,19 +350,7 @@ fn the_sweep_of_serve_removes_a_recording_from_the_s3_store_and_verify_passes() 
     std::fs::write(&h.config_path, format!("{cfg}quota_mb = 0.01\n")).unwrap();
     h.restart();
     let audit = || {
-        let o = cli(
-            &h,
-            &[
-                "audit",
-                "--config",
-                h.config_path.to_str().unwrap(),
-                "--data",
-                h.data_dir.to_str().unwrap(),
-                "--call",
-                &id,
-            ],
-            &[],
-        );
+        let o = crate::access::hotline(&h, &["audit", "--call", &id]);
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     assert!(
@@ -399,20 +387,10 @@ fn the_sweep_of_serve_removes_a_recording_from_the_s3_store_and_verify_passes() 
     );
     assert_eq!(s, 404, "{head}");
     // the chain still verifies, from the node and from a third machine
-    let out = cli(
+    crate::access::ok(&crate::access::hotline(
         &h,
-        &[
-            "recordings",
-            "--config",
-            h.config_path.to_str().unwrap(),
-            "--data",
-            h.data_dir.to_str().unwrap(),
-            "verify",
-            "--all",
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+        &["recordings", "verify", "--all"],
+    ));
     let out = cli(
         &h,
         &["recordings", "verify", "--store", "s3://hl-ret/site-a"],

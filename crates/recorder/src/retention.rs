@@ -152,6 +152,18 @@ struct Remover<'a> {
     now: i64,
 }
 
+impl<'a> Remover<'a> {
+    /// The remover of a pass starting now.
+    fn now(store: &'a Store, notary: &'a Notary, who: &'a str) -> Self {
+        Remover {
+            store,
+            notary,
+            who,
+            now: hotline_evidence::now_ms(),
+        }
+    }
+}
+
 /// The deletion on record (the audit entry, before it happens, saying
 /// `reason` and `where_`) and its tombstone, signed.
 async fn tombstone(
@@ -263,14 +275,9 @@ pub async fn run_pass(
         });
         paths.push((path, rel));
     }
-    let now = hotline_evidence::now_ms();
+    let by = Remover::now(store, notary, who);
+    let now = by.now;
     let p = plan(&recs, now, policy);
-    let by = Remover {
-        store,
-        notary,
-        who,
-        now,
-    };
     let mut summary = Summary {
         alarm: p.alarm.clone(),
         ..Summary::default()
@@ -355,14 +362,9 @@ pub async fn run_store_pass(
             }
         })
         .collect();
-    let now = hotline_evidence::now_ms();
+    let by = Remover::now(store, notary, who);
+    let now = by.now;
     let p = plan(&recs, now, policy);
-    let by = Remover {
-        store,
-        notary,
-        who,
-        now,
-    };
     let mut summary = Summary {
         alarm: p.alarm.as_ref().map(|a| {
             format!(
