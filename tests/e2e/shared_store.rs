@@ -391,6 +391,15 @@ fn the_sweep_of_serve_removes_a_recording_from_the_s3_store_and_verify_passes() 
         &h,
         &["recordings", "verify", "--all"],
     ));
+    // the operator's pass over the store finds nothing left to remove
+    let dry = crate::access::ok(&crate::access::hotline(
+        &h,
+        &["recordings", "retention", "--dry-run"],
+    ));
+    assert!(
+        dry.contains("0 recording(s) would remove from s3://hl-ret/site-a (node node1)"),
+        "{dry}"
+    );
     let out = cli(
         &h,
         &["recordings", "verify", "--store", "s3://hl-ret/site-a"],
