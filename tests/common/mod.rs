@@ -494,10 +494,12 @@ impl Hotline {
         panic!("{why}\n{}", self.report());
     }
 
-    /// `127.0.0.1:PORT` of the HTTP listener, from the ready line.
+    /// `127.0.0.1:PORT` of the HTTP listener, from the (latest, after a
+    /// [`Hotline::restart`]) ready line.
     pub fn http_addr(&self) -> String {
         self.stdout()
             .lines()
+            .rev()
             .find_map(|l| l.split(" http=").nth(1).map(|a| a.trim().to_string()))
             .unwrap_or_else(|| panic!("no http= in the ready line\n{}", self.report()))
     }

@@ -48,10 +48,15 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// The `[recordings_store]` of a node writing to `bucket` on moto.
+/// The `[recordings_store]` of node1 writing to `bucket` on moto.
 fn store_toml(port: u16, bucket: &str, creds: &Path) -> String {
+    node_store_toml(port, bucket, creds, "node1")
+}
+
+/// The `[recordings_store]` of node `node` writing to `bucket` on moto.
+fn node_store_toml(port: u16, bucket: &str, creds: &Path, node: &str) -> String {
     format!(
-        "\n[recordings_store]\nurl = \"s3://{bucket}/site-a\"\nnode_id = \"node1\"\n\
+        "\n[recordings_store]\nurl = \"s3://{bucket}/site-a\"\nnode_id = \"{node}\"\n\
          endpoint = \"http://127.0.0.1:{port}\"\nallow_http = true\nregion = \"us-east-1\"\n\
          credentials_file = \"{}\"\nretry_every_s = 1\ntimeout_s = 5\n",
         creds.display()
@@ -66,6 +71,63 @@ fn creds_file(dir: &Path) -> PathBuf {
     )
     .unwrap();
     p
+}
+
+/// A 2-second call answered by agent 1001 and recorded; its CDR once the
+/// recording is uploaded and gone from the spool.
+fn uploaded_call(h: &Hotline) -> hotline_core::Cdr {
+    let port = free_udp_port();
+    register(h, "1001", port);
+    let agent = Sipp::new("agent_uas.xml")
+        .port(port)
+        .key("agent", "1001")
+        .duration_ms(0)
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    Sipp::new("caller.xml")
+        .remote(&h.addr())
+        .service("hotline")
+        .key("caller", "0612345678")
+        .duration_ms(2000)
+        .timeout(Duration::from_secs(60))
+        .run()
+        .assert_success("recorded call");
+    agent.wait().assert_success("agent 1001");
+    let cdr = wait_cdrs(h, 1).remove(0);
+    let rel = cdr.recording_path.clone().expect("recorded");
+    let spool_wav = h.recordings_dir().join(&rel);
+    // uploaded, then removed from the spool
+    assert!(
+        wait_until(Duration::from_secs(20), || !spool_wav.exists()
+            && !spool_wav.with_extension("manifest.json").exists()),
+        "{} still in the spool\n{}",
+        spool_wav.display(),
+        h.report()
+    );
+    cdr
+}
+
+/// The environment of an auditor's `verify --store` against moto.
+fn auditor_env(port: u16) -> [(&'static str, String); 5] {
+    [
+        ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_ACCESS_KEY_ID", "auditor".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "auditor-secret".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ]
+}
+
+/// `hotline ARGS` in the node's directory with `env`.
+fn cli(h: &Hotline, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut c = Command::new(Hotline::binary());
+    c.args(args)
+        .current_dir(h.dir.path())
+        .env("HOTLINE_LOG", "warn");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
 }
 
 #[test]
@@ -84,35 +146,9 @@ fn a_recorded_call_goes_to_the_s3_store_plays_from_it_and_verifies() {
         extra_toml: store_toml(m.port, "hl-e2e", &creds),
         ..HotlineOptions::default()
     });
-    let port = free_udp_port();
-    register(&h, "1001", port);
-    let agent = Sipp::new("agent_uas.xml")
-        .port(port)
-        .key("agent", "1001")
-        .duration_ms(0)
-        .timeout(Duration::from_secs(60))
-        .spawn();
-    Sipp::new("caller.xml")
-        .remote(&h.addr())
-        .service("hotline")
-        .key("caller", "0612345678")
-        .duration_ms(2000)
-        .timeout(Duration::from_secs(60))
-        .run()
-        .assert_success("recorded call");
-    agent.wait().assert_success("agent 1001");
-    let cdr = wait_cdrs(&h, 1).remove(0);
+    let cdr = uploaded_call(&h);
     let id = cdr.call_id.as_str().to_string();
     let rel = cdr.recording_path.clone().expect("recorded");
-    let spool_wav = h.recordings_dir().join(&rel);
-    // uploaded, then removed from the spool
-    assert!(
-        wait_until(Duration::from_secs(20), || !spool_wav.exists()
-            && !spool_wav.with_extension("manifest.json").exists()),
-        "{} still in the spool\n{}",
-        spool_wav.display(),
-        h.report()
-    );
     // served over HTTP from the store: whole, and a range
     let web = h.http_addr();
     let auth = ("Authorization", "Bearer test-token");
@@ -162,16 +198,7 @@ fn a_recorded_call_goes_to_the_s3_store_plays_from_it_and_verifies() {
     // verify across nodes from the node's config, and from a third machine
     let cfg = h.config_path.to_str().unwrap().to_string();
     let data = h.data_dir.to_str().unwrap().to_string();
-    let cli = |args: &[&str], env: &[(&str, String)]| {
-        let mut c = Command::new(Hotline::binary());
-        c.args(args)
-            .current_dir(h.dir.path())
-            .env("HOTLINE_LOG", "warn");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    };
+    let cli = |args: &[&str], env: &[(&str, String)]| cli(&h, args, env);
     let out = cli(
         &[
             "recordings",
@@ -254,13 +281,7 @@ fn a_recorded_call_goes_to_the_s3_store_plays_from_it_and_verifies() {
         "the work copies are removed"
     );
     let pubkey = std::fs::read_to_string(h.data_dir.join("evidence/public.key")).unwrap();
-    let env = [
-        ("AWS_ENDPOINT", format!("http://127.0.0.1:{}", m.port)),
-        ("AWS_ALLOW_HTTP", "true".to_string()),
-        ("AWS_ACCESS_KEY_ID", "auditor".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "auditor-secret".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-    ];
+    let env = auditor_env(m.port);
     let pin = format!("node1={}", pubkey.trim());
     let out = cli(
         &[
@@ -297,18 +318,151 @@ fn a_recorded_call_goes_to_the_s3_store_plays_from_it_and_verifies() {
     assert!(!all_text.contains("panicked"), "{all_text}");
 }
 
+/// Retention reaches the store: `serve`'s sweep (at start, then every
+/// `retention.check_every_s`) removes a recording over the store's quota
+/// from the bucket with a signed tombstone, on record; playback answers as
+/// for a swept recording, and `verify --all` and `verify --store` pass.
+#[test]
+fn the_sweep_of_serve_removes_a_recording_from_the_s3_store_and_verify_passes() {
+    need_peers();
+    let m = Moto::start();
+    let moto_addr = format!("127.0.0.1:{}", m.port);
+    assert_eq!(http(&moto_addr, "PUT", "/hl-ret", &[]).0, 200, "bucket");
+    let side = tempfile::tempdir().unwrap();
+    let creds = creds_file(side.path());
+    let mut h = Hotline::start_with(HotlineOptions {
+        extra_toml: store_toml(m.port, "hl-ret", &creds),
+        ..HotlineOptions::default()
+    });
+    let cdr = uploaded_call(&h);
+    let id = cdr.call_id.as_str().to_string();
+    let rel = cdr.recording_path.clone().expect("recorded");
+    let env = auditor_env(m.port);
+    let out = cli(
+        &h,
+        &["recordings", "verify", "--store", "s3://hl-ret/site-a"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // a 2 s recording (~64 KiB) over a 10 KiB budget: the restarted node's
+    // first sweep removes it
+    let cfg = std::fs::read_to_string(&h.config_path).unwrap();
+    std::fs::write(&h.config_path, format!("{cfg}quota_mb = 0.01\n")).unwrap();
+    h.restart();
+    let audit = || {
+        let o = crate::access::hotline(&h, &["audit", "--call", &id]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || audit().contains(",delete,")),
+        "no deletion on record\n{}\n{}",
+        audit(),
+        h.report()
+    );
+    let log = audit();
+    assert!(
+        log.contains("system:retention") && log.contains("storage quota"),
+        "{log}"
+    );
+    // gone from the bucket, its tombstone there
+    let key = format!("site-a/node1/{rel}");
+    assert!(
+        wait_until(Duration::from_secs(10), || get_object(
+            m.port, "hl-ret", &key
+        )
+        .is_none()),
+        "{key} still in the bucket"
+    );
+    let tomb = key.replace(".wav", ".deleted.json");
+    let body = get_object(m.port, "hl-ret", &tomb).expect("the tombstone");
+    let t: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(t["call_id"], id.as_str());
+    assert_eq!(t["reason"], "storage quota");
+    // playback answers as for a swept recording
+    let (s, head, _) = http(
+        &h.http_addr(),
+        "GET",
+        &format!("/api/recordings/{id}/audio"),
+        &[("Authorization", "Bearer test-token")],
+    );
+    assert_eq!(s, 404, "{head}");
+    // the chain still verifies, from the node and from a third machine
+    crate::access::ok(&crate::access::hotline(
+        &h,
+        &["recordings", "verify", "--all"],
+    ));
+    // the operator's pass over the store finds nothing left to remove
+    let dry = crate::access::ok(&crate::access::hotline(
+        &h,
+        &["recordings", "retention", "--dry-run"],
+    ));
+    assert!(
+        dry.contains("0 recording(s) would remove from s3://hl-ret/site-a (node node1)"),
+        "{dry}"
+    );
+    let out = cli(
+        &h,
+        &["recordings", "verify", "--store", "s3://hl-ret/site-a"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("#0 {id}")),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Two `serve` processes (two nodes, a SQLite call log each) record a call
+/// each into one bucket; an auditor's `verify --store` checks both chains.
+#[test]
+fn two_serve_nodes_record_into_one_bucket_and_both_chains_verify() {
+    need_peers();
+    let m = Moto::start();
+    let moto_addr = format!("127.0.0.1:{}", m.port);
+    assert_eq!(http(&moto_addr, "PUT", "/hl-two", &[]).0, 200, "bucket");
+    let side = tempfile::tempdir().unwrap();
+    let creds = creds_file(side.path());
+    let start = |node: &str| {
+        Hotline::start_with(HotlineOptions {
+            extra_toml: node_store_toml(m.port, "hl-two", &creds, node),
+            ..HotlineOptions::default()
+        })
+    };
+    let (h1, h2) = (start("node1"), start("node2"));
+    let id1 = uploaded_call(&h1).call_id.as_str().to_string();
+    let id2 = uploaded_call(&h2).call_id.as_str().to_string();
+    let out = cli(
+        &h1,
+        &["recordings", "verify", "--store", "s3://hl-two/site-a"],
+        &auditor_env(m.port),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for (node, id) in [("node1", &id1), ("node2", &id2)] {
+        assert!(
+            stdout.contains(&format!("node {node}: key fingerprint")),
+            "{}",
+            text(&out)
+        );
+        assert!(stdout.contains(&format!("#0 {id}")), "{}", text(&out));
+    }
+    assert!(stdout.contains("OK (2 node(s))"), "{}", text(&out));
+}
+
 fn hex_sha256(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))
 }
 
 /// Rewrites an object through a signed S3 PUT (moto refuses unsigned ones).
-fn put_object(port: u16, key: &str, bytes: Vec<u8>) {
-    use object_store::ObjectStoreExt;
+/// A plain S3 client of `bucket` on moto (another party: any credentials),
+/// and a runtime to drive it.
+fn raw_s3(port: u16, bucket: &str) -> (object_store::aws::AmazonS3, tokio::runtime::Runtime) {
     // reqwest without a bundled provider panics at build without one
     let _ = rustls::crypto::ring::default_provider().install_default();
     let s3 = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name("hl-e2e")
+        .with_bucket_name(bucket)
         .with_endpoint(format!("http://127.0.0.1:{port}"))
         .with_allow_http(true)
         .with_region("us-east-1")
@@ -316,12 +470,31 @@ fn put_object(port: u16, key: &str, bytes: Vec<u8>) {
         .with_secret_access_key("x")
         .build()
         .unwrap();
-    tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap()
-        .block_on(s3.put(&object_store::path::Path::from(key), bytes.into()))
         .unwrap();
+    (s3, rt)
+}
+
+fn put_object(port: u16, key: &str, bytes: Vec<u8>) {
+    use object_store::ObjectStoreExt;
+    let (s3, rt) = raw_s3(port, "hl-e2e");
+    rt.block_on(s3.put(&object_store::path::Path::from(key), bytes.into()))
+        .unwrap();
+}
+
+/// The object at `key` in `bucket` (None: there is none).
+fn get_object(port: u16, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    use object_store::ObjectStoreExt;
+    let (s3, rt) = raw_s3(port, bucket);
+    rt.block_on(async {
+        match s3.get(&object_store::path::Path::from(key)).await {
+            Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => panic!("{key}: {e}"),
+        }
+    })
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub struct RecordingsStoreSection {
     pub retry_every_s: u64,
     /// Longest time one request to the store may take, seconds.
     pub timeout_s: u64,
+    /// Byte budget of this node's part of the store, MiB (0: none): over
+    /// it, the retention pass removes this node's oldest unheld recordings
+    /// from the store (an object store has no full disk to warn first).
+    pub quota_mb: f64,
 }
 
 impl Default for RecordingsStoreSection {
@@ -53,6 +57,7 @@ impl Default for RecordingsStoreSection {
             credentials_file: None,
             retry_every_s: 30,
             timeout_s: 30,
+            quota_mb: 0.0,
         }
     }
 }
@@ -64,6 +69,8 @@ pub struct RecordingsStore {
     pub settings: SharedSettings,
     /// Time between upload passes while the spool is not empty.
     pub retry_every: Duration,
+    /// Byte budget of this node's part of the store (None: none).
+    pub quota_bytes: Option<u64>,
 }
 
 /// Reads `KEY=value` lines (blank lines and `#` comments skipped, values
@@ -162,6 +169,12 @@ impl Config {
                 format!("must be 1 to 3600 seconds, got {}", s.timeout_s),
             ));
         }
+        if !(s.quota_mb.is_finite() && (0.0..=1e12).contains(&s.quota_mb)) {
+            return Err(invalid(
+                "recordings_store.quota_mb",
+                format!("must be 0 (no quota) to 1e12 MiB, got {}", s.quota_mb),
+            ));
+        }
         let mut settings = SharedSettings {
             url: url.to_string(),
             node,
@@ -205,6 +218,7 @@ impl Config {
         Ok(Some(RecordingsStore {
             settings,
             retry_every: Duration::from_secs(s.retry_every_s),
+            quota_bytes: (s.quota_mb > 0.0).then_some((s.quota_mb * 1_048_576.0) as u64),
         }))
     }
 
@@ -256,6 +270,17 @@ mod tests {
         assert_eq!(s.settings.secret_access_key.as_deref(), Some("s3cr3t=x"));
         assert_eq!(s.settings.region.as_deref(), Some("eu-west-1"));
         assert_eq!(s.retry_every, Duration::from_secs(5));
+        assert_eq!(s.quota_bytes, None, "no quota unless configured");
+    }
+
+    #[test]
+    fn the_store_quota_is_in_mib() {
+        let s = store(
+            "[recordings_store]\nurl = \"file:///tmp/hotline-obj18-cfg-test\"\nnode_id = \"n1\"\nquota_mb = 1.5\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.quota_bytes, Some(1_572_864));
     }
 
     #[test]
@@ -338,6 +363,14 @@ mod tests {
                 "16 KiB",
             ),
             (format!("url = \"s3://b\"\n{n}secret = \"x\"\n"), "secret"),
+            (
+                format!("url = \"s3://b\"\n{n}quota_mb = -1\n"),
+                "recordings_store.quota_mb",
+            ),
+            (
+                format!("url = \"s3://b\"\n{n}quota_mb = nan\n"),
+                "recordings_store.quota_mb",
+            ),
             (
                 format!(
                     "url = \"{}\"\n{n}",

@@ -229,6 +229,18 @@ pub enum Fault {
         /// The node.
         node: String,
     },
+    /// A recording's audio is missing and a tombstone is there that does
+    /// not account for it: signed by another key, naming another file or
+    /// hash, or unreadable. The deletion was not one of the server's.
+    #[error("{tombstone}: tombstone not accepted: {reason}")]
+    TombstoneInvalid {
+        /// The recording.
+        call_id: String,
+        /// The tombstone file.
+        tombstone: String,
+        /// What does not hold.
+        reason: String,
+    },
     /// A bundle lacks a chain link it needs.
     #[error("bundle: {what}")]
     BundleIncomplete {

@@ -300,31 +300,67 @@ fn check_file(path: &Path, m: &Manifest, key: &VerifyingKey) -> Vec<Fault> {
     let stem = stem_of(path, MANIFEST_SUFFIX).unwrap_or_default();
     let wav = path.with_file_name(format!("{stem}.wav"));
     let audio = crate::wav::hash_file(&wav).ok();
-    if audio.is_none() && deleted_on_purpose(&wav, stem, m, key) {
-        // removed by retention: the manifest must still be genuine
-        return check_manifest(
-            m,
-            &path.display().to_string(),
-            stem,
-            Some((m.file_sha256.clone(), m.file_size)),
-            key,
-        );
+    if audio.is_none() {
+        match deleted_on_purpose(&wav, stem, m, key) {
+            // removed by retention: the manifest must still be genuine
+            Tombstoned::Yes => {
+                return check_manifest(
+                    m,
+                    &path.display().to_string(),
+                    stem,
+                    Some((m.file_sha256.clone(), m.file_size)),
+                    key,
+                )
+            }
+            Tombstoned::Invalid(fault) => {
+                let mut faults = check_manifest(m, &path.display().to_string(), stem, None, key);
+                faults.push(fault);
+                return faults;
+            }
+            Tombstoned::No => {}
+        }
     }
     check_manifest(m, &path.display().to_string(), stem, audio, key)
 }
 
+/// What the tombstone of a missing WAV says.
+enum Tombstoned {
+    /// None there.
+    No,
+    /// A valid one: deleted on purpose.
+    Yes,
+    /// One that does not account for the deletion.
+    Invalid(Fault),
+}
+
 /// A missing WAV is no fault when a tombstone signed by the server key names
 /// the same recording, file and hash (deleted by retention or the quota).
-fn deleted_on_purpose(wav: &Path, stem: &str, m: &Manifest, key: &VerifyingKey) -> bool {
+fn deleted_on_purpose(wav: &Path, stem: &str, m: &Manifest, key: &VerifyingKey) -> Tombstoned {
     let path = crate::tombstone::Tombstone::path_for(wav);
+    if !path.exists() {
+        return Tombstoned::No;
+    }
+    let invalid = |reason: String| {
+        Tombstoned::Invalid(Fault::TombstoneInvalid {
+            call_id: stem.to_string(),
+            tombstone: path.display().to_string(),
+            reason,
+        })
+    };
     match crate::tombstone::Tombstone::read(&path) {
-        Ok(t) => {
-            t.signature_valid(key)
-                && t.call_id == stem
-                && t.file == m.file
-                && t.file_sha256 == m.file_sha256
+        Ok(t) if !t.signature_valid(key) => invalid(format!(
+            "not signed by the key checked with ({}; the tombstone names key {})",
+            crate::key_id(key),
+            t.key_id
+        )),
+        Ok(t) if t.call_id != stem || t.file != m.file || t.file_sha256 != m.file_sha256 => {
+            invalid(format!(
+                "it is the tombstone of {} ({}, SHA-256 {}), not of {} ({})",
+                t.call_id, t.file, t.file_sha256, m.file, m.file_sha256
+            ))
         }
-        Err(_) => false,
+        Ok(_) => Tombstoned::Yes,
+        Err(e) => invalid(e.to_string()),
     }
 }
 

@@ -561,12 +561,27 @@ fn a_deletion_needs_a_signed_tombstone_naming_the_same_audio() {
     s.notary.sign_tombstone(&mut other);
     let mut edited = good.clone();
     edited.reason = "nobody asked".into();
-    for t in [tomb(&sha), other, edited] {
+    // and the tombstone itself is named, with what does not hold
+    let refused = |faults: &[Fault], why: &str| {
+        faults.iter().any(|f| {
+            matches!(f, Fault::TombstoneInvalid { call_id, reason, .. }
+                if call_id == "call-a" && reason.contains(why))
+        })
+    };
+    for (t, why) in [
+        (tomb(&sha), "not signed"),
+        (other, "not of call-a.wav"),
+        (edited, "not signed"),
+    ] {
         t.write(&a).unwrap();
-        assert!(s.verify().contains(&missing), "{t:?}");
+        let faults = s.verify();
+        assert!(faults.contains(&missing), "{t:?}");
+        assert!(refused(&faults, why), "{why}: {faults:?}");
     }
     fs::write(Tombstone::path_for(&a), b"{garbage").unwrap();
-    assert!(s.verify().contains(&missing));
+    let faults = s.verify();
+    assert!(faults.contains(&missing));
+    assert!(refused(&faults, ""), "{faults:?}");
     // the genuine tombstone: the chain and the manifest still verify
     good.write(&a).unwrap();
     assert_eq!(s.verify(), vec![]);

@@ -59,6 +59,9 @@ pub enum ServiceError {
     /// A blocking task died.
     #[error("a file task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The shared recordings store refused or could not be reached.
+    #[error("{0}")]
+    Shared(#[from] crate::shared::SharedError),
 }
 
 /// Errors of the recorder.

@@ -7,8 +7,12 @@
 //! and the quota is still exceeded, an alarm is raised instead.
 //!
 //! [`plan`] decides (pure: the time is an argument); [`run_pass`] does the
-//! IO; [`spawn`] runs a pass now and then while the engine runs.
+//! IO; [`spawn`] runs a pass now and then while the engine runs. With a
+//! shared recordings store, [`run_store_pass`] applies the same retention
+//! (and the store's own quota) to this node's part of the store, tombstones
+//! written into the store.
 
+use crate::shared::SharedStore;
 use crate::ServiceError;
 use hotline_core::{CallEvent, EventKind};
 use hotline_evidence::tombstone::Tombstone;
@@ -118,6 +122,124 @@ pub struct Summary {
     pub deleted: Vec<(String, String)>,
     /// The alarm, if any.
     pub alarm: Option<String>,
+    /// Why a pass over the shared store stopped before the end (the store
+    /// refused): what is left is retried at the next pass.
+    pub error: Option<String>,
+}
+
+/// The recordings the call log knows, by call: when the call arrived and
+/// its queue.
+async fn calls(store: &Store) -> Result<HashMap<String, (i64, Option<String>)>, ServiceError> {
+    Ok(store
+        .recent_cdrs(1_000_000)
+        .await?
+        .into_iter()
+        .filter(|c| c.recording_path.is_some())
+        .map(|c| {
+            (
+                c.call_id.as_str().to_string(),
+                (c.arrived_ms, c.queue.map(|q| q.as_str().to_string())),
+            )
+        })
+        .collect())
+}
+
+/// Who removes, when, on whose record and key.
+struct Remover<'a> {
+    store: &'a Store,
+    notary: &'a Notary,
+    who: &'a str,
+    now: i64,
+}
+
+impl<'a> Remover<'a> {
+    /// The remover of a pass starting now.
+    fn now(store: &'a Store, notary: &'a Notary, who: &'a str) -> Self {
+        Remover {
+            store,
+            notary,
+            who,
+            now: hotline_evidence::now_ms(),
+        }
+    }
+}
+
+/// The deletion on record (the audit entry, before it happens, saying
+/// `reason` and `where_`) and its tombstone, signed.
+async fn tombstone(
+    by: &Remover<'_>,
+    r: &Rec,
+    file: String,
+    file_sha256: String,
+    reason: &str,
+    where_: &str,
+) -> Result<Tombstone, ServiceError> {
+    let entry = by
+        .store
+        .append_audit(
+            by.now,
+            by.who,
+            "delete",
+            Some(&r.call_id),
+            &format!("{reason}{where_}"),
+        )
+        .await?;
+    let mut t = Tombstone {
+        call_id: r.call_id.clone(),
+        file,
+        file_sha256,
+        deleted_at_ms: by.now,
+        reason: reason.to_string(),
+        audit_hash: entry.hash,
+        key_id: String::new(),
+        signature: String::new(),
+    };
+    by.notary.sign_tombstone(&mut t);
+    Ok(t)
+}
+
+/// The `recording_deleted` event of a removal.
+fn deleted(now: i64, r: &Rec, rel: String, reason: String) -> CallEvent {
+    CallEvent {
+        at_ms: now,
+        call_id: Some(hotline_core::CallId::from_stored(&r.call_id)),
+        agent: None,
+        queue: r
+            .queue
+            .as_ref()
+            .map(|q| hotline_core::QueueId::new(q.clone())),
+        kind: EventKind::RecordingDeleted { path: rel, reason },
+    }
+}
+
+/// The quota alarm, if any: logged, audited, a `storage_alarm` event.
+async fn raise_alarm(
+    alarm: Option<&String>,
+    store: &Store,
+    who: &str,
+    now: i64,
+    dry_run: bool,
+    sink: Option<&EventSink>,
+) -> Result<(), ServiceError> {
+    let Some(alarm) = alarm else {
+        return Ok(());
+    };
+    error!(%alarm, "storage alarm");
+    if !dry_run {
+        store.append_audit(now, who, "alarm", None, alarm).await?;
+        if let Some(sink) = sink {
+            sink.event(CallEvent {
+                at_ms: now,
+                call_id: None,
+                agent: None,
+                queue: None,
+                kind: EventKind::StorageAlarm {
+                    reason: alarm.clone(),
+                },
+            });
+        }
+    }
+    Ok(())
 }
 
 /// One retention pass over the recordings the call log knows. `notary`
@@ -153,7 +275,8 @@ pub async fn run_pass(
         });
         paths.push((path, rel));
     }
-    let now = hotline_evidence::now_ms();
+    let by = Remover::now(store, notary, who);
+    let now = by.now;
     let p = plan(&recs, now, policy);
     let mut summary = Summary {
         alarm: p.alarm.clone(),
@@ -166,29 +289,16 @@ pub async fn run_pass(
         if dry_run {
             continue;
         }
-        // on record before it happens
-        let entry = store
-            .append_audit(now, who, "delete", Some(&r.call_id), &reason)
-            .await?;
         let (sha, _) = {
             let path = path.clone();
             tokio::task::spawn_blocking(move || hotline_evidence::wav::hash_file(&path)).await??
         };
-        let mut t = Tombstone {
-            call_id: r.call_id.clone(),
-            file: path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string(),
-            file_sha256: sha,
-            deleted_at_ms: now,
-            reason: reason.clone(),
-            audit_hash: entry.hash,
-            key_id: String::new(),
-            signature: String::new(),
-        };
-        notary.sign_tombstone(&mut t);
+        let file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let t = tombstone(&by, r, file, sha, &reason, "").await?;
         let wav = path.clone();
         tokio::task::spawn_blocking(move || -> Result<(), ServiceError> {
             t.write(&wav)?;
@@ -201,41 +311,140 @@ pub async fn run_pass(
         .await??;
         info!(call_id = %r.call_id, %reason, "recording removed by retention");
         if let Some(sink) = sink {
-            sink.event(CallEvent {
-                at_ms: now,
-                call_id: Some(hotline_core::CallId::from_stored(&r.call_id)),
-                agent: None,
-                queue: r
-                    .queue
-                    .as_ref()
-                    .map(|q| hotline_core::QueueId::new(q.clone())),
-                kind: EventKind::RecordingDeleted { path: rel, reason },
-            });
+            sink.event(deleted(now, r, rel, reason));
         }
     }
-    if let Some(alarm) = &summary.alarm {
-        error!(%alarm, "storage alarm");
-        if !dry_run {
-            store.append_audit(now, who, "alarm", None, alarm).await?;
-            if let Some(sink) = sink {
-                sink.event(CallEvent {
-                    at_ms: now,
-                    call_id: None,
-                    agent: None,
-                    queue: None,
-                    kind: EventKind::StorageAlarm {
-                        reason: alarm.clone(),
-                    },
-                });
-            }
-        }
-    }
+    raise_alarm(summary.alarm.as_ref(), store, who, now, dry_run, sink).await?;
     Ok(summary)
 }
 
-/// Runs a pass every `every` while the engine runs (nothing when the
-/// policy never removes anything). A pass that fails is logged and retried
-/// at the next one.
+/// One retention pass over this node's part of the shared recordings store
+/// (`<node>/…`: another node's recordings are never listed, so never
+/// touched). `policy` is the recordings' retention with the store's own
+/// quota (`[recordings_store] quota_mb`): an object store has no full disk.
+///
+/// Each removal: the audit entry, then the signed tombstone put into the
+/// store next to the manifest, then the WAV object deleted (see
+/// [`SharedStore::remove_recording`]), then `<spool>/.fetched/<call>.wav`
+/// (a playback copy) removed and `recording_deleted` sent. When the store
+/// refuses, the pass stops there ([`Summary::error`]): nothing is deleted
+/// without its tombstone, and the rest is retried at the next pass (which
+/// reuses a tombstone already put rather than deleting twice on record).
+/// A store that cannot even be listed is an error: nothing was done.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_store_pass(
+    shared: &SharedStore,
+    spool: &Path,
+    policy: &Policy,
+    store: &Store,
+    notary: &Notary,
+    who: &str,
+    dry_run: bool,
+    sink: Option<&EventSink>,
+) -> Result<Summary, ServiceError> {
+    let held: HashSet<String> = store.held_calls().await?.into_iter().collect();
+    let calls = calls(store).await?;
+    let objects = shared.own_wavs().await?;
+    let recs: Vec<Rec> = objects
+        .iter()
+        .map(|o| {
+            let name = o.rel.rsplit('/').next().unwrap_or_default();
+            let id = name.strip_suffix(".wav").unwrap_or(name).to_string();
+            // a recording the call log does not know: its upload time (it
+            // is kept at least as long as from its call)
+            let (arrived_ms, queue) = calls.get(&id).cloned().unwrap_or((o.modified_ms, None));
+            Rec {
+                held: held.contains(&id),
+                call_id: id,
+                arrived_ms,
+                queue,
+                size: o.size,
+            }
+        })
+        .collect();
+    let by = Remover::now(store, notary, who);
+    let now = by.now;
+    let p = plan(&recs, now, policy);
+    let mut summary = Summary {
+        alarm: p.alarm.as_ref().map(|a| {
+            format!(
+                "recordings store {} (node {}): {a}",
+                shared.url(),
+                shared.node()
+            )
+        }),
+        ..Summary::default()
+    };
+    let key = notary.public_key();
+    for (i, reason) in p.delete {
+        let r = &recs[i];
+        let o = &objects[i];
+        if dry_run {
+            summary.deleted.push((r.call_id.clone(), reason));
+            continue;
+        }
+        let file = format!("{}.wav", r.call_id);
+        let removed = async {
+            // a tombstone put by a pass that could not delete the WAV
+            let earlier = shared
+                .tombstone_of(&o.rel)
+                .await?
+                .filter(|t| t.signature_valid(&key) && t.call_id == r.call_id && t.file == file);
+            let fresh = earlier.is_none();
+            let t = match earlier {
+                Some(t) => t,
+                None => {
+                    let sha = shared.wav_sha256(&o.rel, o.size, &key).await?;
+                    let place = format!(" (recordings store {})", shared.url());
+                    tombstone(&by, r, file.clone(), sha, &reason, &place).await?
+                }
+            };
+            if let Err(e) = shared.remove_recording(&o.rel, &t).await {
+                if fresh {
+                    // the entry above said "delete": say it did not happen
+                    let _ = store
+                        .append_audit(now, who, "delete_failed", Some(&r.call_id), &e.to_string())
+                        .await;
+                }
+                return Err(ServiceError::from(e));
+            }
+            Ok::<_, ServiceError>(())
+        }
+        .await;
+        if let Err(e) = removed {
+            warn!(call_id = %r.call_id, store = %shared.url(), error = %e, "retention: the recordings store refused; nothing more is removed until the next pass");
+            summary.error = Some(e.to_string());
+            break;
+        }
+        let fetched = spool
+            .join(crate::access::FETCHED_DIR)
+            .join(format!("{}.wav", r.call_id));
+        let _ = tokio::fs::remove_file(&fetched).await;
+        info!(call_id = %r.call_id, %reason, store = %shared.url(), "recording removed from the shared store by retention");
+        summary.deleted.push((r.call_id.clone(), reason.clone()));
+        if let Some(sink) = sink {
+            sink.event(deleted(now, r, o.rel.clone(), reason));
+        }
+    }
+    raise_alarm(summary.alarm.as_ref(), store, who, now, dry_run, sink).await?;
+    Ok(summary)
+}
+
+/// Retention applied to this node's part of a shared recordings store.
+#[derive(Clone, Debug)]
+pub struct StoreSweep {
+    /// The store (this node's part is swept).
+    pub shared: SharedStore,
+    /// The local recordings root (the spool; its playback copies go too).
+    pub spool: PathBuf,
+    /// The retention, with the store's quota.
+    pub policy: Policy,
+}
+
+/// Runs a pass every `every` while the engine runs: over the local root
+/// (with a shared store: the spool, what waits for upload) and over this
+/// node's part of the store (nothing when no policy ever removes anything).
+/// A pass that fails is logged and retried at the next one.
 pub fn spawn(
     root: PathBuf,
     policy: Policy,
@@ -243,30 +452,48 @@ pub fn spawn(
     store: Store,
     notary: std::sync::Arc<Notary>,
     sink: EventSink,
+    shared: Option<StoreSweep>,
 ) {
-    if !policy.prunes() {
+    let shared = shared.filter(|s| s.policy.prunes());
+    if !policy.prunes() && shared.is_none() {
         return;
     }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every.max(Duration::from_secs(60)));
+        let who = "system:retention";
         loop {
             tick.tick().await;
-            match run_pass(
-                &root,
-                &policy,
-                &store,
-                &notary,
-                "system:retention",
-                false,
-                Some(&sink),
-            )
-            .await
-            {
-                Ok(s) if !s.deleted.is_empty() => {
-                    info!(removed = s.deleted.len(), "retention pass")
+            if policy.prunes() {
+                match run_pass(&root, &policy, &store, &notary, who, false, Some(&sink)).await {
+                    Ok(s) if !s.deleted.is_empty() => {
+                        info!(removed = s.deleted.len(), "retention pass")
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "retention pass failed; retried at the next one"),
                 }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "retention pass failed; retried at the next one"),
+            }
+            if let Some(x) = &shared {
+                match run_store_pass(
+                    &x.shared,
+                    &x.spool,
+                    &x.policy,
+                    &store,
+                    &notary,
+                    who,
+                    false,
+                    Some(&sink),
+                )
+                .await
+                {
+                    Ok(s) => {
+                        if !s.deleted.is_empty() {
+                            info!(removed = s.deleted.len(), store = %x.shared.url(), "retention pass over the shared store");
+                        }
+                    }
+                    Err(e) => {
+                        warn!(store = %x.shared.url(), error = %e, "retention pass over the shared store failed (nothing removed); retried at the next one")
+                    }
+                }
             }
         }
     });

@@ -23,10 +23,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use hotline_evidence::tombstone::{Tombstone, TOMBSTONE_SUFFIX};
 use hotline_evidence::verify::{self, Inventory, Report};
 use hotline_evidence::{self as ev, Fault, Link, Manifest, VerifyingKey, MANIFEST_SUFFIX};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tracing::{info, warn};
 
@@ -370,11 +372,22 @@ impl SharedStore {
 
     /// Reads a small object (None: it does not exist).
     async fn get_small(&self, key: &Key) -> Result<Option<Vec<u8>>, SharedError> {
+        self.get_capped(key, SMALL_OBJECT_MAX as u64, "a chain object")
+            .await
+    }
+
+    /// Reads an object of at most `max` bytes (None: it does not exist).
+    async fn get_capped(
+        &self,
+        key: &Key,
+        max: u64,
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, SharedError> {
         match self.store.get(key).await {
             Ok(r) => {
-                if r.meta.size > SMALL_OBJECT_MAX as u64 {
+                if r.meta.size > max {
                     return Err(SharedError::BadSettings(format!(
-                        "{}: {key} is {} bytes, more than a chain object can be",
+                        "{}: {key} is {} bytes, more than {what} can be",
                         self.url, r.meta.size
                     )));
                 }
@@ -546,10 +559,13 @@ impl SharedStore {
         s: &Sealed,
         head: &mut Option<Link>,
     ) -> Result<(), SharedError> {
-        let wav = spool.join(&s.rel_wav);
+        let wav = match &s.rel_tombstone {
+            Some(t) => spool.join(t),
+            None => spool.join(&s.rel_wav),
+        };
         let manifest = spool.join(&s.rel_manifest);
-        self.put_file(&wav, &self.key(&self.node, &s.rel_wav))
-            .await?;
+        let rel = s.rel_tombstone.as_ref().unwrap_or(&s.rel_wav);
+        self.put_file(&wav, &self.key(&self.node, rel)).await?;
         self.put_file(&manifest, &self.key(&self.node, &s.rel_manifest))
             .await?;
         if head.as_ref().is_none_or(|h| h.seq < s.link.seq) {
@@ -564,9 +580,9 @@ impl SharedStore {
                 .map_err(self.err(format!("cannot write {obj}")))?;
             *head = Some(s.link.clone());
         }
-        // The store has both: the spool copies go (the WAV first, so a
-        // crash in between leaves a manifest without audio that the next
-        // pass skips, never a WAV that looks unsealed).
+        // The store has both: the spool copies go (the WAV or tombstone
+        // first, so a crash in between leaves a manifest alone that the
+        // next pass skips, never a WAV that looks unsealed).
         tokio::fs::remove_file(&wav).await.map_err(io(&wav))?;
         tokio::fs::remove_file(&manifest)
             .await
@@ -646,22 +662,9 @@ impl SharedStore {
             objects.push(meta.location);
         }
         for loc in objects {
-            let Some(rel) = loc
-                .as_ref()
-                .strip_prefix(base.as_ref())
-                .map(|r| r.trim_start_matches('/').to_string())
-            else {
+            let Some(rel) = recording_rel(&base, &loc) else {
                 continue;
             };
-            let name = rel.rsplit('/').next().unwrap_or_default();
-            if rel.starts_with(&format!("{CHAIN_DIR}/"))
-                || !(name.ends_with(".wav") || name.ends_with(MANIFEST_SUFFIX))
-                || name.starts_with('.')
-                || rel.split('/').any(|p| p.is_empty() || p == "..")
-                || rel.split('/').count() > 6
-            {
-                continue;
-            }
             self.get_file(&loc, &dir.join(&rel)).await?;
         }
         tokio::fs::create_dir_all(&dir).await.map_err(io(&dir))?;
@@ -758,6 +761,100 @@ impl SharedStore {
         })
     }
 
+    /// Every WAV object in this node's part of the store (`<node>/…` only:
+    /// another node's objects are never listed), by key.
+    pub async fn own_wavs(&self) -> Result<Vec<StoredWav>, SharedError> {
+        let base = self.key(&self.node, "");
+        let mut listing = self.store.list(Some(&base));
+        let mut out = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(self.err(format!("cannot list {base}")))?;
+            let Some(rel) = recording_rel(&base, &meta.location) else {
+                continue;
+            };
+            if rel.ends_with(".wav") {
+                out.push(StoredWav {
+                    rel,
+                    size: meta.size,
+                    modified_ms: meta.last_modified.timestamp_millis(),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.rel.cmp(&b.rel));
+        Ok(out)
+    }
+
+    /// The tombstone of recording `rel_wav` (`YYYY/MM/DD/<call>.wav`) in
+    /// this node's part (None: none, or one that cannot be read).
+    pub async fn tombstone_of(&self, rel_wav: &str) -> Result<Option<Tombstone>, SharedError> {
+        let key = self.key(&self.node, &tombstone_rel(rel_wav));
+        let Some(bytes) = self.get_small(&key).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) => {
+                warn!(object = %key, error = %e, "recordings store: an unreadable tombstone is replaced");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The SHA-256 the tombstone of recording `rel_wav` (an object of
+    /// `size` bytes in this node's part) carries: its manifest's when the
+    /// manifest is readable, signed by `key`, names this file and the
+    /// object has the size it signed (one small read, not the audio's
+    /// download); else the object's own, read through once.
+    pub async fn wav_sha256(
+        &self,
+        rel_wav: &str,
+        size: u64,
+        key: &VerifyingKey,
+    ) -> Result<String, SharedError> {
+        let stem = rel_wav.strip_suffix(".wav").unwrap_or(rel_wav);
+        let mkey = self.key(&self.node, &format!("{stem}{MANIFEST_SUFFIX}"));
+        if let Some(bytes) = self.get_capped(&mkey, MANIFEST_MAX, "a manifest").await? {
+            let file = rel_wav.rsplit('/').next().unwrap_or_default();
+            if let Ok(m) = Manifest::from_json(mkey.as_ref(), &bytes) {
+                if m.signature_valid(key) && m.file == file && m.file_size == size {
+                    return Ok(m.file_sha256);
+                }
+            }
+        }
+        let wkey = self.key(&self.node, rel_wav);
+        let r = self
+            .store
+            .get(&wkey)
+            .await
+            .map_err(self.err(format!("cannot read {wkey}")))?;
+        let mut hasher = Sha256::new();
+        let mut stream = r.into_stream();
+        while let Some(chunk) = stream.next().await {
+            hasher.update(chunk.map_err(self.err(format!("cannot read {wkey}")))?);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// Removes recording `rel_wav` from this node's part, tombstone first:
+    /// the signed tombstone `t` is put next to its manifest, and only once
+    /// the store has acknowledged it is the WAV deleted. A failure at either
+    /// step leaves the WAV in the store (with or without its tombstone, both
+    /// of which verify) for the next pass; never a WAV gone without one.
+    /// The manifest stays, so the chain stays whole.
+    pub async fn remove_recording(&self, rel_wav: &str, t: &Tombstone) -> Result<(), SharedError> {
+        let tkey = self.key(&self.node, &tombstone_rel(rel_wav));
+        let body = serde_json::to_vec_pretty(t).unwrap_or_default();
+        self.store
+            .put(&tkey, PutPayload::from(body))
+            .await
+            .map_err(self.err(format!("cannot write the tombstone {tkey}")))?;
+        let wkey = self.key(&self.node, rel_wav);
+        match self.store.delete(&wkey).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(format!("cannot delete {wkey}"))(e)),
+        }
+    }
+
     /// `<url>` as the faults name objects (`s3://bucket/prefix`).
     fn display_base(&self) -> String {
         self.url.trim_end_matches('/').to_string()
@@ -784,11 +881,55 @@ fn rename_paths(mut r: Report, from: &str, to: &str) -> Report {
     r
 }
 
+/// A WAV object in a node's part of the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredWav {
+    /// Its path below `<node>/`: `YYYY/MM/DD/<call>.wav`.
+    pub rel: String,
+    /// Its size, bytes.
+    pub size: u64,
+    /// When the store last wrote it (the upload), epoch ms.
+    pub modified_ms: i64,
+}
+
+/// Largest manifest read from the store (a day-long call's loudness
+/// timeline fits, as in `hotline-evidence`).
+const MANIFEST_MAX: u64 = 64 * 1024 * 1024;
+
+/// `YYYY/MM/DD/<call>.deleted.json` for `YYYY/MM/DD/<call>.wav`.
+fn tombstone_rel(rel_wav: &str) -> String {
+    let stem = rel_wav.strip_suffix(".wav").unwrap_or(rel_wav);
+    format!("{stem}{TOMBSTONE_SUFFIX}")
+}
+
+/// The path of `loc` below `base` (a node's part) when it is a
+/// recording's object: a WAV, manifest or tombstone below the dated
+/// folders, not the chain metadata, nothing hidden, no empty or `..` part.
+fn recording_rel(base: &Key, loc: &Key) -> Option<String> {
+    let rel = loc
+        .as_ref()
+        .strip_prefix(base.as_ref())?
+        .trim_start_matches('/')
+        .to_string();
+    let name = rel.rsplit('/').next().unwrap_or_default();
+    let kept = !rel.starts_with(&format!("{CHAIN_DIR}/"))
+        && (name.ends_with(".wav")
+            || name.ends_with(MANIFEST_SUFFIX)
+            || name.ends_with(TOMBSTONE_SUFFIX))
+        && !name.starts_with('.')
+        && !rel.split('/').any(|p| p.is_empty() || p == "..")
+        && rel.split('/').count() <= 6;
+    kept.then_some(rel)
+}
+
 /// A sealed recording in the spool.
 #[derive(Clone, Debug)]
 struct Sealed {
     rel_wav: String,
     rel_manifest: String,
+    /// Set when the WAV was removed by retention in the spool: its
+    /// tombstone goes up instead.
+    rel_tombstone: Option<String>,
     link: Link,
 }
 
@@ -805,7 +946,11 @@ fn sealed_in(root: &Path) -> Result<Vec<Sealed>, SharedError> {
             continue;
         };
         let wav = p.with_file_name(format!("{stem}.wav"));
-        if !wav.is_file() {
+        // removed by retention while it waited (the store was down): the
+        // manifest and its tombstone go up, so the chain stays whole
+        let tombstone = Tombstone::path_for(&wav);
+        let tombstoned = !wav.is_file() && tombstone.is_file();
+        if !wav.is_file() && !tombstoned {
             continue;
         }
         let m = match verify::read_manifest(p) {
@@ -826,6 +971,7 @@ fn sealed_in(root: &Path) -> Result<Vec<Sealed>, SharedError> {
             Sealed {
                 rel_wav: rel(&wav),
                 rel_manifest: rel(p),
+                rel_tombstone: tombstoned.then(|| rel(&tombstone)),
                 link: m.link(),
             },
         ));

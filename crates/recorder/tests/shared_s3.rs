@@ -205,3 +205,41 @@ fn wrong_credentials_are_a_clear_error_at_the_start_up_check() {
         "{text}"
     );
 }
+
+/// Retention over the S3 store (node/sweep.rs, also run on `file://`):
+/// the expired recording is deleted with its tombstone put, a held one is
+/// kept, the quota takes the oldest first, another node's part is never
+/// touched, a WAV deleted behind hotline's back (a lifecycle rule) and a
+/// tombstone of another key are named by verify, an unreachable store
+/// removes nothing.
+#[test]
+fn retention_in_the_s3_store_deletes_with_tombstones_and_verify_accepts_only_those() {
+    let m = Moto::start();
+    assert_eq!(http(m.port, "PUT", "/hl-ret", b""), Some(200), "bucket");
+    let dir = tempfile::tempdir().unwrap();
+    node::sweep::scenario(dir.path(), &|n| s3(m.port, "hl-ret", n), &|key| {
+        // deleted behind hotline's back, by another S3 client (on its
+        // own thread: the scenario runs inside a runtime)
+        let (port, key) = (m.port, format!("site-a/{key}"));
+        std::thread::spawn(move || {
+            use object_store::ObjectStoreExt;
+            let raw = object_store::aws::AmazonS3Builder::new()
+                .with_bucket_name("hl-ret")
+                .with_endpoint(format!("http://127.0.0.1:{port}"))
+                .with_allow_http(true)
+                .with_region("us-east-1")
+                .with_access_key_id("lifecycle-rule")
+                .with_secret_access_key("x")
+                .build()
+                .unwrap();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(raw.delete(&object_store::path::Path::from(key)))
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+    });
+}

@@ -460,3 +460,141 @@ fn bad_settings_are_clear_errors() {
     let s = settings(&format!("file://{}/sub", blocker.display()), "n1");
     assert!(SharedStore::open(&s).is_err());
 }
+
+/// Retention over the store (node/sweep.rs, also run on moto).
+#[test]
+fn retention_removes_from_the_store_with_tombstones_and_verify_accepts_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    node::sweep::scenario(dir.path(), &|n| file_store(dir.path(), n), &|key| {
+        std::fs::remove_file(bucket.join(key)).unwrap()
+    });
+}
+
+/// The store refuses the tombstone: the WAV stays (no removal without a
+/// tombstone), the pass stops with the reason, the failure is on record,
+/// and the next pass removes it; a tombstone already put (the WAV's
+/// deletion failed) is reused rather than a second deletion put on record.
+#[test]
+fn a_refused_tombstone_keeps_the_wav_and_the_next_pass_removes_it() {
+    use node::sweep::{call_log, ids, log_call, pass, removals, wavs};
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let _in_rt = rt.enter();
+    let n1 = node(dir.path(), "node1");
+    let s1 = file_store(dir.path(), "node1");
+    let store = rt.block_on(call_log(dir.path()));
+    for id in ["exp-1", "exp-2"] {
+        let rel = record(&n1, id);
+        rt.block_on(log_call(&store, id, 100, &rel));
+    }
+    rt.block_on(s1.upload_spool(&n1.spool, &n1.notary.public_key()))
+        .unwrap();
+    let age = hotline_recorder::retention::Policy {
+        days: 30,
+        ..Default::default()
+    };
+    // something in the way of exp-1's tombstone
+    let day = dir.path().join("bucket/node1/2024/03/01");
+    let blocker = day.join("exp-1.deleted.json");
+    std::fs::create_dir_all(blocker.join("x")).unwrap();
+    let s = rt.block_on(pass(&s1, &n1, &age, &store, None, false));
+    assert!(s.deleted.is_empty(), "{s:?}");
+    let e = s.error.expect("the reason");
+    assert!(e.contains("cannot write the tombstone"), "{e}");
+    assert_eq!(
+        rt.block_on(wavs(&s1)),
+        ["exp-1", "exp-2"],
+        "nothing removed"
+    );
+    assert_eq!(
+        rt.block_on(removals(&store, "exp-1")),
+        ["delete", "delete_failed"]
+    );
+    assert!(
+        rt.block_on(removals(&store, "exp-2")).is_empty(),
+        "the pass stopped"
+    );
+    assert!(faults_of(
+        &rt.block_on(s1.verify(&BTreeMap::new(), dir.path().join("w").as_path()))
+            .unwrap()
+    )
+    .is_empty());
+    // the store takes it again: the next pass removes both
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let s = rt.block_on(pass(&s1, &n1, &age, &store, None, false));
+    assert_eq!(ids(&s), ["exp-1", "exp-2"], "{s:?}");
+    assert!(s.error.is_none());
+    assert!(rt.block_on(wavs(&s1)).is_empty());
+    // a WAV still there beside its valid tombstone (its deletion failed):
+    // deleted with that tombstone, no second deletion on record
+    let wav = day.join("exp-2.wav");
+    std::fs::write(&wav, b"RIFF, the audio back").unwrap();
+    let s = rt.block_on(pass(&s1, &n1, &age, &store, None, false));
+    assert_eq!(ids(&s), ["exp-2"]);
+    assert!(!wav.exists());
+    assert_eq!(rt.block_on(removals(&store, "exp-2")), ["delete"]);
+    let work = tempfile::tempdir().unwrap();
+    let f = faults_of(
+        &rt.block_on(s1.verify(&BTreeMap::new(), work.path()))
+            .unwrap(),
+    );
+    assert!(f.is_empty(), "{f:?}");
+}
+
+/// Retention in the spool while the store was down: the WAV is replaced by
+/// its tombstone there, and the upload takes the manifest and the tombstone
+/// so the chain in the store stays whole.
+#[test]
+fn a_recording_removed_in_the_spool_uploads_its_tombstone() {
+    use node::sweep::{call_log, log_call, wavs};
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let n1 = node(dir.path(), "node1");
+    let s1 = file_store(dir.path(), "node1");
+    let store = rt.block_on(call_log(dir.path()));
+    for (id, days_ago) in [("spool-old", 100), ("spool-new", 1)] {
+        let rel = record(&n1, id);
+        rt.block_on(log_call(&store, id, days_ago, &rel));
+    }
+    let age = hotline_recorder::retention::Policy {
+        days: 30,
+        ..Default::default()
+    };
+    let s = rt
+        .block_on(hotline_recorder::retention::run_pass(
+            &n1.spool,
+            &age,
+            &store,
+            &n1.notary,
+            "system:retention",
+            false,
+            None,
+        ))
+        .unwrap();
+    assert_eq!(s.deleted.len(), 1);
+    assert!(n1.spool.join("2024/03/01/spool-old.deleted.json").is_file());
+    let up = rt
+        .block_on(s1.upload_spool(&n1.spool, &n1.notary.public_key()))
+        .unwrap();
+    assert_eq!(up.uploaded.len(), 2, "{up:?}");
+    assert_eq!(up.pending, 0);
+    assert!(
+        std::fs::read_dir(n1.spool.join("2024/03/01"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "the spool is empty"
+    );
+    assert_eq!(rt.block_on(wavs(&s1)), ["spool-new"]);
+    let work = tempfile::tempdir().unwrap();
+    let reports = rt
+        .block_on(s1.verify(&BTreeMap::new(), work.path()))
+        .unwrap();
+    assert!(faults_of(&reports).is_empty(), "{:?}", faults_of(&reports));
+    assert_eq!(
+        reports[0].report.checked.len(),
+        2,
+        "both links in the chain"
+    );
+}

@@ -140,7 +140,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         .await
         .context("recordings sweep")?;
     // recordings on shared storage: proven now, uploaded behind
-    recordings::start_shared_store(&cfg, &recorder, sealed, store.clone()).await?;
+    let shared = recordings::start_shared_store(&cfg, &recorder, sealed, store.clone()).await?;
     let (sink, writer) = hotline_store::spawn_writer(store.clone());
     if let Some(notary) = recorder.notary().cloned() {
         hotline_recorder::retention::spawn(
@@ -150,6 +150,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             store.clone(),
             notary,
             sink.clone(),
+            recordings::store_sweep(&cfg, &center, shared)?,
         );
     }
 

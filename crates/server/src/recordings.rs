@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use hotline_evidence::{self as ev, Notary};
+use hotline_recorder::retention::StoreSweep;
 use hotline_recorder::shared::{SharedStore, UploaderStatus};
 use hotline_recorder::RecorderConfig;
 use tracing::info;
@@ -144,6 +145,26 @@ pub async fn start_shared_store(
     Ok(Some(shared))
 }
 
+/// Retention over this node's part of the shared store (None: no store):
+/// the recordings' retention with the store's own quota.
+pub fn store_sweep(
+    cfg: &Config,
+    center: &Center,
+    shared: Option<SharedStore>,
+) -> Result<Option<StoreSweep>> {
+    let (Some(shared), Some(rs)) = (shared, cfg.recordings_store()?) else {
+        return Ok(None);
+    };
+    Ok(Some(StoreSweep {
+        shared,
+        spool: cfg.recordings_dir(),
+        policy: hotline_recorder::retention::Policy {
+            quota_bytes: rs.quota_bytes,
+            ..center.retention.clone()
+        },
+    }))
+}
+
 /// `hotline recordings pubkey`: the evidence public key (hex) on stdout,
 /// its fingerprint on stderr.
 pub fn pubkey(cfg: &Config) -> Result<()> {
@@ -154,32 +175,56 @@ pub fn pubkey(cfg: &Config) -> Result<()> {
 }
 
 /// `hotline recordings retention`: retention and the storage quota applied
-/// now (or only listed with `dry_run`), by the operating-system account.
+/// now (or only listed with `dry_run`), by the operating-system account:
+/// to the recordings root and, with a shared store, to this node's part of
+/// the store (the node of the config; the key of its data directory).
 pub fn retention(cfg: &Config, dry_run: bool) -> Result<()> {
     let notary = Notary::open(&cfg.storage.data_dir)?;
     let who = crate::access::os_user();
-    let policy = Center::build(cfg)?.retention;
-    let summary = crate::runtime()?.block_on(async {
+    let center = Center::build(cfg)?;
+    let sweep = store_sweep(cfg, &center, shared_store(cfg)?)?;
+    let (local, in_store) = crate::runtime()?.block_on(async {
         let store = crate::open_store(cfg).await?;
-        hotline_recorder::retention::run_pass(
+        let local = hotline_recorder::retention::run_pass(
             &cfg.recordings_dir(),
-            &policy,
+            &center.retention,
             &store,
             &notary,
             &who,
             dry_run,
             None,
         )
-        .await
-        .map_err(anyhow::Error::from)
+        .await?;
+        let in_store = match &sweep {
+            Some(x) => Some(
+                hotline_recorder::retention::run_store_pass(
+                    &x.shared, &x.spool, &x.policy, &store, &notary, &who, dry_run, None,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        Ok::<_, anyhow::Error>((local, in_store))
     })?;
     let verb = if dry_run { "would remove" } else { "removed" };
-    for (id, why) in &summary.deleted {
-        println!("{verb} {id}: {why}");
+    let mut done = vec![(local, String::new())];
+    if let (Some(s), Some(x)) = (in_store, &sweep) {
+        let place = format!(" from {} (node {})", x.shared.url(), x.shared.node());
+        done.push((s, place));
     }
-    println!("{} recording(s) {verb}", summary.deleted.len());
-    if let Some(alarm) = summary.alarm {
-        eprintln!("ALARM: {alarm}");
+    let mut failed = None;
+    for (summary, place) in done {
+        for (id, why) in &summary.deleted {
+            println!("{verb} {id}{place}: {why}");
+        }
+        println!("{} recording(s) {verb}{place}", summary.deleted.len());
+        if let Some(alarm) = summary.alarm {
+            eprintln!("ALARM: {alarm}");
+        }
+        failed = failed.or(summary.error);
+    }
+    if let Some(e) = failed {
+        bail!("retention stopped: {e}; the rest is retried at the next pass");
     }
     Ok(())
 }

@@ -10,6 +10,8 @@ use hotline_core::{AudioFrame, CallId, Side};
 use hotline_evidence::Notary;
 use hotline_recorder::{Recorder, RecorderConfig};
 
+pub mod sweep;
+
 /// When the test calls start, epoch ms (2024-03-01T00:00:00Z).
 pub const START: i64 = 1_709_251_200_000;
 
