@@ -267,12 +267,24 @@ fn now_ms() -> i64 {
 }
 
 fn node(pg: &PgCluster, id: &str, sip_port: u16, edge: Option<u16>) -> Hotline {
+    node_with(pg, id, sip_port, edge, HotlineOptions::default())
+}
+
+/// [`node`] with other options (a line test, a trunk).
+fn node_with(
+    pg: &PgCluster,
+    id: &str,
+    sip_port: u16,
+    edge: Option<u16>,
+    options: HotlineOptions,
+) -> Hotline {
     Hotline::start_with(HotlineOptions {
         storage_toml: format!("database_url = \"{}\"", pg.url()),
         sip_port: Some(sip_port),
         media_ports: 128,
         ring_timeout_ms: 2000,
-        extra_toml: cluster_toml(id, edge),
+        extra_toml: format!("{}{}", options.extra_toml, cluster_toml(id, edge)),
+        line_test_toml: options.line_test_toml,
         ..HotlineOptions::default()
     })
 }
@@ -807,7 +819,18 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
     let url = pg.url();
     let port_a = free_udp_port();
     let kam_port = free_udp_port();
-    let a = node(&pg, "node-a", port_a, Some(kam_port));
+    // with the line self-test (a trunk back to itself) checking the phones
+    let a = node_with(
+        &pg,
+        "node-a",
+        port_a,
+        Some(kam_port),
+        HotlineOptions {
+            extra_toml: "[[trunks]]\nname = \"loop\"\naddress = \"127.0.0.1:{{sip_port}}\"\ncaller_id = \"4000\"\nnumber_format = \"as_dialled\"\nprobe_every_s = 0\n".into(),
+            line_test_toml: "times = [\"03:17\"]\ntrunk = \"loop\"\nnumber = \"4000\"\ncaller_id = \"99990000\"\n".into(),
+            ..HotlineOptions::default()
+        },
+    );
     assert!(
         wait_until(Duration::from_secs(15), || options_status(port_a)
             == Some(200)),
@@ -862,6 +885,39 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
             .contains("agents registered at the edge agents=1")),
         "{}",
         a.report()
+    );
+
+    // the line self-test's OPTIONS reaches the phone itself through
+    // Kamailio's lookup (not Kamailio): the phone is not running now (SIPp
+    // registered and exited), so Kamailio answers 408 and the test fails,
+    // naming the agent
+    let (status, body) = crate::http_with(
+        &a.http_addr(),
+        "POST",
+        "/api/line-tests",
+        &[("Authorization", "Bearer test-token")],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let ev: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        ev["kind"]["type"],
+        "line_test_failed",
+        "{ev:#}\n{}",
+        a.report()
+    );
+    let reason = ev["kind"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("phone of agent 1001")
+            && (reason.contains("OPTIONS 408 from the proxy")
+                || reason.contains("did not answer OPTIONS")),
+        "{ev:#}"
+    );
+    assert!(
+        ev["kind"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("audio: both ways")),
+        "the line itself is fine: {ev:#}"
     );
 
     // password guessing on user 1002 from 127.0.0.2: after USER_FAILS (5)

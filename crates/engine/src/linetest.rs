@@ -426,6 +426,15 @@ async fn run_test(ctx: &CallCtx, cfg: &LineTestConfig, trigger: &str, slot: &str
     }
 }
 
+/// An answer to a phone's OPTIONS that a proxy in front of it (Kamailio,
+/// along the Path or by its own lookup) gives when the phone is gone: no
+/// answer in time (408), not registered or not found (480, 404, 410), or
+/// no way there (503, 504). Any other answer, 405 or 501 included, came
+/// from a phone that is there.
+fn proxy_says_unreachable(code: u16) -> bool {
+    matches!(code, 404 | 408 | 410 | 480 | 503 | 504)
+}
+
 /// Every check; the failures (first = the reason) and a line per check.
 async fn checks(ctx: &CallCtx, cfg: &LineTestConfig) -> (Vec<String>, String) {
     let mut failures = vec![];
@@ -442,7 +451,15 @@ async fn checks(ctx: &CallCtx, cfg: &LineTestConfig) -> (Vec<String>, String) {
         }
         for agent in agents {
             for b in ctx.sip.contacts(&agent) {
-                match ctx.sip.options(b.source, b.transport, OPTIONS_WAIT).await {
+                match ctx.sip.options_contact(&b, OPTIONS_WAIT).await {
+                    Ok(code) if proxy_says_unreachable(code) => {
+                        let r = format!(
+                            "phone of agent {agent} ({}) is unreachable: OPTIONS {code} from the proxy in front of it",
+                            b.source
+                        );
+                        lines.push(r.clone());
+                        failures.push(r);
+                    }
                     Ok(code) => lines.push(format!("phone {agent} ({}): OPTIONS {code}", b.source)),
                     Err(e) => {
                         let r = format!(
@@ -705,6 +722,16 @@ pub(crate) async fn answer_test_call(ctx: Arc<CallCtx>, mut inbound: InboundCall
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_s_timeout_or_not_registered_is_a_dead_phone_a_405_is_not() {
+        for c in [404, 408, 410, 480, 503, 504] {
+            assert!(proxy_says_unreachable(c), "{c}");
+        }
+        for c in [200, 405, 415, 481, 486, 501] {
+            assert!(!proxy_says_unreachable(c), "{c}");
+        }
+    }
 
     const MIN: i64 = 60_000;
     const DAY: i64 = 86_400_000;

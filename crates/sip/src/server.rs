@@ -1308,14 +1308,13 @@ impl SipServer {
         }
     }
 
-    /// Sends an INVITE to an agent's registered contact; the returned leg reports
-    /// ringing, answer or failure through [`OutboundLeg::next_event`].
-    pub async fn invite(
+    /// Where a request to a registered contact goes: the next hop (None: the
+    /// stack resolves the Contact's or the first Route's host name) and the
+    /// Route set (the REGISTER's Path).
+    fn route_to(
         &self,
         to: &Binding,
-        caller: &Party,
-        sdp: String,
-    ) -> Result<OutboundLeg, SipError> {
+    ) -> Result<(Option<SipAddr>, Vec<rsipstack::sip::typed::Route>), SipError> {
         let mut target = to.target();
         // TLS (RFC 5923 connection reuse): the connection the phone
         // registered on, while it is open; a phone seldom has a certificate
@@ -1327,21 +1326,29 @@ impl SipServer {
                 }
             }
         }
-        debug!(contact = %to.contact, source = %to.source, transport = ?to.transport, ?target, "where the INVITE goes");
-        let destination = match (to.transport, target.next_hop) {
-            (t, Some(addr)) => Some(SipAddr {
-                r#type: Some(stack_transport(t)),
-                addr: addr.into(),
-            }),
-            // a host name: the stack resolves the Contact (or the first Route)
-            (_, None) => None,
-        };
+        debug!(contact = %to.contact, source = %to.source, transport = ?to.transport, ?target, "where the request goes");
+        let destination = target.next_hop.map(|addr| SipAddr {
+            r#type: Some(stack_transport(to.transport)),
+            addr: addr.into(),
+        });
         let mut route_set = Vec::with_capacity(target.route.len());
         for r in &target.route {
             let typed =
                 rsipstack::sip::typed::Route::parse(r).map_err(|_| SipError::BadUri(r.clone()))?;
             route_set.push(typed);
         }
+        Ok((destination, route_set))
+    }
+
+    /// Sends an INVITE to an agent's registered contact; the returned leg reports
+    /// ringing, answer or failure through [`OutboundLeg::next_event`].
+    pub async fn invite(
+        &self,
+        to: &Binding,
+        caller: &Party,
+        sdp: String,
+    ) -> Result<OutboundLeg, SipError> {
+        let (destination, route_set) = self.route_to(to)?;
         let contact = self.our_contact(to.transport == SipTransport::Tls)?;
         self.invite_to(
             &to.contact,
@@ -1419,7 +1426,37 @@ impl SipServer {
             SipTransport::Tcp => format!("sip:{address};transport=tcp"),
             SipTransport::Tls => format!("sip:{address};transport=tls"),
         };
-        let uri = Uri::try_from(uri_s.as_str()).map_err(|_| SipError::BadUri(uri_s.clone()))?;
+        let destination = SipAddr {
+            r#type: Some(stack_transport(transport)),
+            addr: address.into(),
+        };
+        self.options_request(&uri_s, destination, Vec::new(), timeout)
+            .await
+    }
+
+    /// An OPTIONS to an agent's registered contact, sent the way an INVITE
+    /// to it goes (its Contact as the Request-URI, along its Path, to the
+    /// edge that looks it up when Kamailio is the registrar): the phone
+    /// itself answers, not a proxy in front of it. Its final status code.
+    pub async fn options_contact(&self, to: &Binding, timeout: Duration) -> Result<u16, SipError> {
+        let (destination, route_set) = self.route_to(to)?;
+        let destination = destination.unwrap_or(SipAddr {
+            r#type: Some(stack_transport(to.transport)),
+            addr: to.source.into(),
+        });
+        self.options_request(&to.contact, destination, route_set, timeout)
+            .await
+    }
+
+    async fn options_request(
+        &self,
+        uri_s: &str,
+        destination: SipAddr,
+        route_set: Vec<rsipstack::sip::typed::Route>,
+        timeout: Duration,
+    ) -> Result<u16, SipError> {
+        let address = destination.addr.clone();
+        let uri = Uri::try_from(uri_s).map_err(|_| SipError::BadUri(uri_s.to_string()))?;
         let ep = &self.inner.dialogs.endpoint;
         let via = ep.get_via(None, None)?;
         let from = rsipstack::sip::typed::From {
@@ -1438,14 +1475,14 @@ impl SipServer {
             .options_seq
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut req = ep.make_request(Method::Options, uri, via, from, to, seq, None);
+        for r in route_set {
+            req.headers.push(Header::from(r));
+        }
         req.headers.push(Header::Accept("application/sdp".into()));
         req.headers.push(Header::ContentLength(0.into()));
         let key = TransactionKey::from_request(&req, TransactionRole::Client)?;
         let mut tx = Transaction::new_client(key, req, ep.clone(), None);
-        tx.destination = Some(SipAddr {
-            r#type: Some(stack_transport(transport)),
-            addr: address.into(),
-        });
+        tx.destination = Some(destination);
         let answer = async {
             tx.send().await?;
             while let Some(msg) = tx.receive().await {
