@@ -365,6 +365,20 @@ struct WithEngine {
 }
 
 async fn start_node_with_engine(url: &str, id: &str, agents: &[&str], hold_ms: i64) -> WithEngine {
+    start_node_with_engine_cfg(url, id, engine_config(agents), hold_ms).await
+}
+
+async fn start_node_with_engine_cfg(
+    url: &str,
+    id: &str,
+    engine_cfg: hotline_engine::EngineConfig,
+    hold_ms: i64,
+) -> WithEngine {
+    let agents: Vec<String> = engine_cfg
+        .agents
+        .iter()
+        .map(|a| a.as_str().to_string())
+        .collect();
     let store = Store::connect(url).await.unwrap().with_node(id);
     let (sink, _writer) = hotline_store::spawn_writer(store.clone());
     let cfg = SipConfig {
@@ -406,7 +420,7 @@ async fn start_node_with_engine(url: &str, id: &str, agents: &[&str], hold_ms: i
     let status =
         ClusterStatus::starting(settings.clone(), hotline_core::Clock::now_ms(&SystemClock));
     let engine = hotline_engine::Engine::new(
-        engine_config(agents),
+        engine_cfg,
         sip.clone(),
         media,
         recorder,
@@ -916,4 +930,100 @@ async fn a_node_back_from_standby_does_not_run_a_callback_the_other_node_finishe
     // after (no second queueing, no offer, no end of node-a's)
     assert_eq!(of_cb, ["queued", "callback_expired"]);
     a2.stop().await;
+}
+
+/// A callback requested in the shared log (as a node writes it when a
+/// waiting caller presses the key).
+fn callback_requested(src: &str, callback: &str) -> CallEvent {
+    CallEvent {
+        at_ms: now_ms(),
+        call_id: Some(CallId::from_stored(src)),
+        agent: None,
+        queue: Some(hotline_core::QueueId::new("general")),
+        kind: EventKind::CallbackRequested {
+            number: "13900000000".into(),
+            callback: CallId::from_stored(callback),
+            deadline_ms: now_ms() + 3_600_000,
+        },
+    }
+}
+
+/// A stored registration of `agent` at 127.0.0.1:`port`.
+fn binding(agent: &str, port: u16) -> hotline_store::StoredBinding {
+    hotline_store::StoredBinding {
+        agent: agent.to_string(),
+        contact: format!("sip:{agent}@127.0.0.1:{port}"),
+        source: format!("127.0.0.1:{port}"),
+        transport: "udp".into(),
+        expires_at_ms: now_ms() + 3_600_000,
+        call_id: format!("reg-{agent}"),
+        cseq: 1,
+        path: Vec::new(),
+        nat: false,
+    }
+}
+
+/// The kinds of a call's events in the shared log.
+async fn kinds_of(store: &Store, call: &str) -> Vec<&'static str> {
+    store
+        .events_for_call(&CallId::from_stored(call))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.name())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_created_on_the_active_node_after_the_standby_started_is_worked_by_it_on_take_over(
+) {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    // node-a active, node-b (with its engine) standby from the start
+    let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let b = start_node_with_engine(&url, "node-b", &["1001"], 60_000).await;
+    let status_b = b.node.status();
+    wait_for("node-b sees the holder", ttl * 2, || {
+        status_b.snapshot().unwrap().holder.as_deref() == Some("node-a")
+    })
+    .await;
+    // after node-b started: agent 1001 registers through node-a's registrar
+    // and a caller of node-a asks to be called back
+    a.store
+        .save_binding(&binding("1001", 5_981), now_ms())
+        .await
+        .unwrap();
+    a.store
+        .append_event(&callback_requested("a-src-2", "a-cb-2"))
+        .await
+        .unwrap();
+    assert!(waiting_in(&b.control, "general").await.is_empty());
+    // node-a stops; node-b takes over and works the callback: queued and
+    // offered to 1001 by node-b
+    a.node.stop().await;
+    wait_for("node-b active", (ttl + renew) * 2, || active(&status_b)).await;
+    wait_for_async(
+        "node-b offers the callback",
+        Duration::from_secs(10),
+        || async { kinds_of(&b.store, "a-cb-2").await.contains(&"offered") },
+    )
+    .await;
+    // (node-a never ran it: it was only in the log)
+    let offered: Vec<Option<String>> = b
+        .store
+        .events_for_call(&CallId::from_stored("a-cb-2"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Offered { .. }))
+        .map(|e| e.agent.as_ref().map(|x| x.to_string()))
+        .collect();
+    assert_eq!(offered.first().cloned().flatten().as_deref(), Some("1001"));
+    b.node.stop().await;
 }
