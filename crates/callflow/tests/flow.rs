@@ -439,6 +439,68 @@ fn a_callback_whose_customer_never_answers_is_tried_then_given_up() {
 }
 
 #[test]
+fn a_callback_between_two_attempts_on_a_node_that_stepped_down_never_dials() {
+    // the HA pair: the first attempt fails, then the node steps down
+    // (routing off); the retry falls due on the standby: the callback waits
+    // in its queue, no agent is rung and the customer is not dialled
+    let mut cfg = basic(&["a1"]);
+    cfg.callback = Some(CallbackPolicy {
+        key: '1',
+        deadline_ms: 86_400_000,
+        retry_ms: 60_000,
+        attempts: 3,
+        answer_timeout_ms: 30_000,
+        owner_wait_ms: 0,
+    });
+    let mut w = World::new(cfg);
+    w.customers.insert("0612".into(), Phone::NoAnswer);
+    let c = w.call_in("0612");
+    w.at(T0 + 15_000, &c, Input::Digit('1'));
+    w.run_until(T0 + 20_000);
+    let cb = w.callbacks().pop().expect("callback");
+    w.agent("a1", Phone::Answer(1_000));
+    w.run_until(T0 + 60_000);
+    let count = |w: &World, name: &str| {
+        w.events_of(&cb)
+            .iter()
+            .filter(|e| e.kind.name() == name)
+            .count()
+    };
+    let dials = |w: &World| {
+        w.commands(&cb)
+            .iter()
+            .filter(|c| matches!(c, Command::DialCustomer { .. }))
+            .count()
+    };
+    assert_eq!(count(&w, "callback_attempt_failed"), 1);
+    assert_eq!((count(&w, "offered"), dials(&w)), (1, 1));
+    w.controller.set_routing(T0 + 60_000, false);
+    w.run_until(T0 + 600_000);
+    assert_eq!(
+        (
+            count(&w, "offered"),
+            dials(&w),
+            count(&w, "callback_attempt_failed")
+        ),
+        (1, 1, 1),
+        "{:?}",
+        w.kinds(&cb)
+    );
+    // back in its queue for the next attempt, waiting
+    assert_eq!(count(&w, "queued"), 1, "{:?}", w.kinds(&cb));
+    // active again (the shared log says it is still due): the next attempt
+    w.controller.set_routing(T0 + 600_000, true);
+    w.pump();
+    w.run_until(T0 + 620_000);
+    assert_eq!(
+        (count(&w, "offered"), dials(&w)),
+        (2, 2),
+        "{:?}",
+        w.kinds(&cb)
+    );
+}
+
+#[test]
 fn overflow_after_the_maximum_wait_and_to_voicemail_when_nobody_is_logged_in() {
     let mut cfg = basic(&["a1"]);
     cfg.queues = vec![

@@ -1301,13 +1301,16 @@ impl Shell {
                 }
                 // callbacks this node kept parked while standby that the
                 // shared log says are done (the other node ran them): gone
-                // without a word, so that no customer is called twice
+                // without a word, so that no customer is called twice —
+                // those waiting in their queue and those between two
+                // attempts alike; one an agent of this node talks on (its
+                // attempt in progress) runs to its end
                 let due: std::collections::HashSet<&CallId> =
                     pending.iter().map(|p| &p.id).collect();
                 let stale: Vec<CallId> = self
                     .callbacks
                     .iter()
-                    .filter(|id| !due.contains(id) && self.controller.acd().position(id).is_some())
+                    .filter(|id| !due.contains(id) && !self.controller.is_talked_on(id))
                     .cloned()
                     .collect();
                 for id in stale {

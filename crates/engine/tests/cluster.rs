@@ -1027,3 +1027,174 @@ async fn a_callback_created_on_the_active_node_after_the_standby_started_is_work
     assert_eq!(offered.first().cloned().flatten().as_deref(), Some("1001"));
     b.node.stop().await;
 }
+
+/// A SIPp UAS from tests/peers on 127.0.0.1:`port` for `calls` calls
+/// (killed on drop).
+struct Sipp {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Sipp {
+    fn spawn(scenario: &str, port: u16, calls: u32, keys: &[(&str, &str)]) -> Option<Sipp> {
+        let peers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new("sipp");
+        cmd.arg("-sf")
+            .arg(peers.join(scenario))
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &calls.to_string(), "-d", "0", "-nostdin"])
+            .args(["-timeout", "60s"]);
+        for (k, v) in keys {
+            cmd.args(["-key", k, v]);
+        }
+        match cmd
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(child) => Some(Sipp { child, _dir: dir }),
+            Err(e) => {
+                eprintln!("SKIPPED: sipp not found ({e}); scripts/test.sh installs it");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_between_two_attempts_is_not_made_again_by_a_node_back_from_standby() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    let retry = Duration::from_secs(10);
+    // agent 1001's phone answers once; the customer's line is busy once
+    let (agent_port, gateway_port) = (free_udp_port(), free_udp_port());
+    let Some(_agent) = Sipp::spawn(
+        "agent_uas_signalling.xml",
+        agent_port,
+        1,
+        &[("agent", "1001")],
+    ) else {
+        return;
+    };
+    let Some(_gateway) = Sipp::spawn("agent_busy.xml", gateway_port, 1, &[]) else {
+        return;
+    };
+    let mut cfg = engine_config(&["1001"]);
+    cfg.callback = Some(hotline_engine::callback::CallbackConfig {
+        key: '1',
+        offer: None,
+        confirm: None,
+        deadline_ms: 3_600_000,
+        dial: format!("sip:{{number}}@127.0.0.1:{gateway_port}"),
+        gateway: format!("127.0.0.1:{gateway_port}").parse().unwrap(),
+        retry_ms: retry.as_millis() as i64,
+        attempts: 3,
+        answer_timeout_ms: 5_000,
+        trunk: None,
+        owner_wait_ms: 0,
+    });
+    let log = Store::connect(&url).await.unwrap().with_node("node-0");
+    log.append_event(&callback_requested("src-4", "cb-4"))
+        .await
+        .unwrap();
+    // node-a active: it takes the callback over; 1001 registered there
+    let a = start_node_with_engine_cfg(&url, "node-a", cfg, 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    a.store
+        .save_binding(&binding("1001", agent_port), now_ms())
+        .await
+        .unwrap();
+    hotline_engine::bindings::restore_live(&a.store, &a._sip, &SystemClock)
+        .await
+        .unwrap();
+    // the first attempt: 1001 answers, the customer is busy
+    wait_for_async(
+        "the first attempt fails",
+        Duration::from_secs(20),
+        || async {
+            kinds_of(&a.store, "cb-4")
+                .await
+                .contains(&"callback_attempt_failed")
+        },
+    )
+    .await;
+    let failed_at = Instant::now();
+    // between two attempts: node-a steps down (its engine stays up),
+    // node-b takes over and runs the callback to its end
+    let b = start_node(&url, "node-b").await;
+    let status_b = b.node.status();
+    a.node.stop().await;
+    wait_for("node-b active", renew * 4, || active(&status_b)).await;
+    b.store
+        .append_event(&CallEvent {
+            at_ms: now_ms(),
+            call_id: Some(CallId::from_stored("cb-4")),
+            agent: Some(hotline_core::AgentId::new("1001")),
+            queue: Some(hotline_core::QueueId::new("general")),
+            kind: EventKind::Completed {
+                ended_by: hotline_core::EndedBy::Caller,
+                talk_ms: 20_000,
+            },
+        })
+        .await
+        .unwrap();
+    // node-b stops; node-a's lease task starts again on the same engine,
+    // still before the callback's next attempt is due
+    b.node.stop().await;
+    let a2 = ClusterNode::start_with(
+        settings("node-a"),
+        ClusterDeps {
+            store: a.store.clone(),
+            sip: a._sip.clone(),
+            queues: vec!["general".into()],
+            sink: hotline_store::spawn_writer(a.store.clone()).0,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(a.control.clone()),
+        },
+        status_a.clone(),
+    );
+    wait_for("node-a active again", (ttl + renew) * 2, || {
+        active(&status_a)
+    })
+    .await;
+    assert!(
+        failed_at.elapsed() < retry,
+        "too slow: node-a was active again {:?} after the failed attempt (the retry is {retry:?})",
+        failed_at.elapsed()
+    );
+    // past the retry: the callback the log says is over makes no attempt
+    tokio::time::sleep(retry.saturating_sub(failed_at.elapsed()) + Duration::from_secs(3)).await;
+    let kinds = kinds_of(&a.store, "cb-4").await;
+    let n = |k: &str| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(
+        (n("offered"), n("callback_attempt_failed"), n("queued")),
+        (1, 1, 1),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"completed"), "{kinds:?}");
+    a2.stop().await;
+}
