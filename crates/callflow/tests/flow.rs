@@ -439,6 +439,53 @@ fn a_callback_whose_customer_never_answers_is_tried_then_given_up() {
 }
 
 #[test]
+fn a_node_that_stepped_down_moves_its_ringing_callers_and_keeps_the_others() {
+    // the HA pair: the node is standby (no offers); StepDown refuses the
+    // caller still ringing 503 (Kamailio tries the active node), keeps the
+    // caller the engine answered (music), the one an agent's phone rings
+    // for, and the callback
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::NoAnswer);
+    let ringing_agent = w.call_in("0611");
+    w.run_until(T0 + 500);
+    assert!(w.first(&ringing_agent, "offered").is_some());
+    w.controller.set_routing(T0 + 500, false);
+    let answered = w.call_in("0612");
+    w.run_until(T0 + 12_000);
+    assert!(w.first(&answered, "system_answered").is_some());
+    let ringing = w.call_in("0613");
+    w.run_until(T0 + 14_000);
+    for c in [&ringing_agent, &answered, &ringing] {
+        w.at(T0 + 14_000, c, Input::StepDown);
+    }
+    w.run_until(T0 + 15_000);
+    assert!(w.commands(&ringing).contains(&&Command::RejectCaller {
+        status: 503,
+        reason: hotline_callflow::STEP_DOWN_REASON.into(),
+    }));
+    assert!(matches!(
+        w.first(&ringing, "rejected").map(|e| &e.kind),
+        Some(EventKind::Rejected { status: 503, reason }) if reason == "node_standby"
+    ));
+    assert!(w.cdr(&ringing).is_some(), "ended: {:?}", w.kinds(&ringing));
+    for c in [&ringing_agent, &answered] {
+        assert!(w.first(c, "rejected").is_none(), "{:?}", w.kinds(c));
+        assert!(w.cdr(c).is_none(), "still up: {:?}", w.kinds(c));
+    }
+    // the answered caller is offered once the node is active again
+    w.hang_up_at(T0 + 16_000, &ringing_agent);
+    w.run_until(T0 + 17_000);
+    w.controller.set_routing(T0 + 17_000, true);
+    w.pump();
+    w.run_until(T0 + 30_000);
+    assert!(
+        w.first(&answered, "offered").is_some(),
+        "{:?}",
+        w.kinds(&answered)
+    );
+}
+
+#[test]
 fn a_callback_between_two_attempts_on_a_node_that_stepped_down_never_dials() {
     // the HA pair: the first attempt fails, then the node steps down
     // (routing off); the retry falls due on the standby: the callback waits

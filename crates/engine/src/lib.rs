@@ -196,6 +196,11 @@ pub struct Voicemail {
     pub max_ms: i64,
 }
 
+/// How long a node of the HA pair stays standby before its callers still
+/// ringing for the first time are refused 503 for the active node, ms (a
+/// role that flips back within it moves nobody).
+pub const STEP_DOWN_GRACE_MS: i64 = 2_000;
+
 /// The answer to a request that would start a call on a standby node.
 pub const STANDBY_REFUSAL: &str =
     "this node is the standby of the HA pair: calls are started on the active node";
@@ -596,14 +601,42 @@ impl Shell {
         self.pair.as_ref().is_none_or(|p| p.role.is_active())
     }
 
-    /// The role changed: routing and the callbacks follow it.
+    /// The role changed: routing and the callbacks follow it; a node that
+    /// stays standby for [`STEP_DOWN_GRACE_MS`] moves its ringing callers
+    /// to the active node.
     fn on_role(&mut self, role: role::NodeRole) {
         let now = self.ctx.clock.now_ms();
         info!(role = role.as_str(), "node role changed");
         self.controller.set_routing(now, role.is_active());
         if role.is_active() {
             self.load_pending_callbacks();
+        } else {
+            let tx = self.control_tx.clone();
+            tokio::spawn(async move {
+                let grace = u64::try_from(STEP_DOWN_GRACE_MS).unwrap_or(0);
+                tokio::time::sleep(std::time::Duration::from_millis(grace)).await;
+                let _ = tx.send(ControlMsg::SteppedDown).await;
+            });
         }
+    }
+
+    /// Still standby after the grace: every call is told
+    /// ([`hotline_callflow::Input::StepDown`]); the callers still ringing
+    /// for the first time are refused 503, which Kamailio's dispatcher
+    /// turns into a try on the active node.
+    fn stepped_down(&mut self) {
+        if self.active() {
+            return;
+        }
+        let mut told = 0;
+        for tx in self.calls.values() {
+            let msg = Box::new(CallMsg::Input(hotline_callflow::Input::StepDown));
+            told += usize::from(tx.try_send(msg).is_ok());
+        }
+        info!(
+            calls = told,
+            "standby: ringing callers moved to the active node (503)"
+        );
     }
 
     /// Reads the callbacks pending in the shared log (any node's: this node
@@ -1295,6 +1328,7 @@ impl Shell {
                     self.release_hold(now, &agent, failover::Release::CallEnded);
                 }
             }
+            ControlMsg::SteppedDown => self.stepped_down(),
             ControlMsg::ResumeCallbacks { pending } => {
                 if !self.active() {
                     return;

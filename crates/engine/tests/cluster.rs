@@ -1198,3 +1198,60 @@ async fn a_callback_between_two_attempts_is_not_made_again_by_a_node_back_from_s
     assert_eq!(kinds.last(), Some(&"completed"), "{kinds:?}");
     a2.stop().await;
 }
+
+/// The status code of the next SIP answer on `sock`.
+async fn next_code(sock: &UdpSocket) -> u16 {
+    let mut buf = vec![0u8; 8192];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(8), sock.recv_from(&mut buf))
+        .await
+        .expect("an answer to the INVITE")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n])[8..11].parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_steps_down_refuses_its_ringing_caller_503_for_the_active_node() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    // node-a active with its engine, no agent logged in: a caller rings
+    let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let to = a._sip.local_addr();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = sock.local_addr().unwrap();
+    let rtp = me.port() + 1;
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    let invite = format!(
+        "INVITE sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsd1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:13900000001@{me}>;tag=sd1\r\nTo: <sip:hotline@{to}>\r\nCall-ID: stepdown-1\r\nCSeq: 1 INVITE\r\nContact: <sip:13900000001@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    sock.send_to(invite.as_bytes(), to).await.unwrap();
+    // ringing (no agent: the engine answers only after three rings)
+    let mut code = next_code(&sock).await;
+    while code == 100 {
+        code = next_code(&sock).await;
+    }
+    assert!(code == 180 || code == 183, "{code}");
+    // node-a steps down (its lease task stops; node-b would be active)
+    let stepped = Instant::now();
+    a.node.stop().await;
+    let code = next_code(&sock).await;
+    let took = stepped.elapsed();
+    assert_eq!(code, 503, "the ringing caller is sent back to the edge");
+    assert!(
+        took >= Duration::from_millis(hotline_engine::STEP_DOWN_GRACE_MS as u64 - 100)
+            && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    eprintln!("503 to the ringing caller {took:?} after the step-down");
+    let ack = format!(
+        "ACK sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsd1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:13900000001@{me}>;tag=sd1\r\nTo: <sip:hotline@{to}>\r\nCall-ID: stepdown-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(ack.as_bytes(), to).await.unwrap();
+}
