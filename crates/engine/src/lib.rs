@@ -420,6 +420,7 @@ impl Engine {
             holds: failover::FailoverHolds::new(),
             control_tx: self.control_tx.clone(),
             callbacks: Default::default(),
+            standby_since: None,
         };
         let now = self.clock.now_ms();
         // agents already registered (none at start, but keep it correct)
@@ -593,6 +594,9 @@ struct Shell {
     control_tx: mpsc::Sender<ControlMsg>,
     /// The callback calls this node runs.
     callbacks: std::collections::HashSet<CallId>,
+    /// When the node last turned standby (None: active; the shell's own
+    /// monotonic time, as the grace's timer).
+    standby_since: Option<tokio::time::Instant>,
 }
 
 impl Shell {
@@ -609,8 +613,10 @@ impl Shell {
         info!(role = role.as_str(), "node role changed");
         self.controller.set_routing(now, role.is_active());
         if role.is_active() {
+            self.standby_since = None;
             self.load_pending_callbacks();
         } else {
+            self.standby_since = Some(tokio::time::Instant::now());
             let tx = self.control_tx.clone();
             tokio::spawn(async move {
                 let grace = u64::try_from(STEP_DOWN_GRACE_MS).unwrap_or(0);
@@ -625,7 +631,12 @@ impl Shell {
     /// for the first time are refused 503, which Kamailio's dispatcher
     /// turns into a try on the active node.
     fn stepped_down(&mut self) {
-        if self.active() {
+        // a role that flipped back and down again waits its own grace
+        let grace =
+            std::time::Duration::from_millis(u64::try_from(STEP_DOWN_GRACE_MS).unwrap_or(0));
+        let waited = self.standby_since.map(|t| t.elapsed());
+        if self.active() || waited.is_none_or(|w| w + std::time::Duration::from_millis(50) < grace)
+        {
             return;
         }
         let mut told = 0;

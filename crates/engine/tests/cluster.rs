@@ -1199,10 +1199,41 @@ async fn a_callback_between_two_attempts_is_not_made_again_by_a_node_back_from_s
     a2.stop().await;
 }
 
+/// A caller's INVITE to `to` (call id `call`), its answers read up to the
+/// ringing (no agent: the engine answers only after three rings).
+async fn ring(to: std::net::SocketAddr, call: &str) -> UdpSocket {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = sock.local_addr().unwrap();
+    let rtp = me.port() + 1;
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    let invite = format!(
+        "INVITE sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{call};rport\r\nMax-Forwards: 70\r\nFrom: <sip:13900000001@{me}>;tag={call}\r\nTo: <sip:hotline@{to}>\r\nCall-ID: {call}\r\nCSeq: 1 INVITE\r\nContact: <sip:13900000001@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    sock.send_to(invite.as_bytes(), to).await.unwrap();
+    let mut code = next_code(&sock).await;
+    while code == 100 {
+        code = next_code(&sock).await;
+    }
+    assert!(code == 180 || code == 183, "{code}");
+    sock
+}
+
+/// The ACK of a final answer to [`ring`]'s INVITE.
+async fn ack(sock: &UdpSocket, to: std::net::SocketAddr, call: &str) {
+    let me = sock.local_addr().unwrap();
+    let ack = format!(
+        "ACK sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{call};rport\r\nMax-Forwards: 70\r\nFrom: <sip:13900000001@{me}>;tag={call}\r\nTo: <sip:hotline@{to}>\r\nCall-ID: {call}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(ack.as_bytes(), to).await.unwrap();
+}
+
 /// The status code of the next SIP answer on `sock`.
 async fn next_code(sock: &UdpSocket) -> u16 {
     let mut buf = vec![0u8; 8192];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(8), sock.recv_from(&mut buf))
+    let (n, _) = tokio::time::timeout(Duration::from_secs(15), sock.recv_from(&mut buf))
         .await
         .expect("an answer to the INVITE")
         .unwrap();
@@ -1220,24 +1251,7 @@ async fn a_node_that_steps_down_refuses_its_ringing_caller_503_for_the_active_no
     let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
     let status_a = a.node.status();
     wait_for("node-a active", ttl * 2, || active(&status_a)).await;
-    let to = a._sip.local_addr();
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let me = sock.local_addr().unwrap();
-    let rtp = me.port() + 1;
-    let sdp = format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-    );
-    let invite = format!(
-        "INVITE sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsd1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:13900000001@{me}>;tag=sd1\r\nTo: <sip:hotline@{to}>\r\nCall-ID: stepdown-1\r\nCSeq: 1 INVITE\r\nContact: <sip:13900000001@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-        sdp.len()
-    );
-    sock.send_to(invite.as_bytes(), to).await.unwrap();
-    // ringing (no agent: the engine answers only after three rings)
-    let mut code = next_code(&sock).await;
-    while code == 100 {
-        code = next_code(&sock).await;
-    }
-    assert!(code == 180 || code == 183, "{code}");
+    let sock = ring(a._sip.local_addr(), "stepdown-1").await;
     // node-a steps down (its lease task stops; node-b would be active)
     let stepped = Instant::now();
     a.node.stop().await;
@@ -1250,8 +1264,43 @@ async fn a_node_that_steps_down_refuses_its_ringing_caller_503_for_the_active_no
         "{took:?}"
     );
     eprintln!("503 to the ringing caller {took:?} after the step-down");
-    let ack = format!(
-        "ACK sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKsd1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:13900000001@{me}>;tag=sd1\r\nTo: <sip:hotline@{to}>\r\nCall-ID: stepdown-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    ack(&sock, a._sip.local_addr(), "stepdown-1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_flips_back_within_the_grace_keeps_its_ringing_caller() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let sock = ring(a._sip.local_addr(), "flip-1").await;
+    // standby and active again at once (its leases released and taken back)
+    a.node.stop().await;
+    let a2 = ClusterNode::start_with(
+        settings("node-a"),
+        ClusterDeps {
+            store: a.store.clone(),
+            sip: a._sip.clone(),
+            queues: vec!["general".into()],
+            sink: hotline_store::spawn_writer(a.store.clone()).0,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(a.control.clone()),
+        },
+        status_a.clone(),
     );
-    sock.send_to(ack.as_bytes(), to).await.unwrap();
+    let back = wait_for("node-a active again", ttl * 2, || active(&status_a)).await;
+    assert!(
+        back < Duration::from_millis(hotline_engine::STEP_DOWN_GRACE_MS as u64),
+        "{back:?}"
+    );
+    // no 503: the engine answers the caller itself after three rings
+    let code = next_code(&sock).await;
+    assert_eq!(code, 200);
+    ack(&sock, a._sip.local_addr(), "flip-1").await;
+    a2.stop().await;
 }
