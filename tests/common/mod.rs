@@ -580,6 +580,12 @@ impl Hotline {
         self.stderr.text()
     }
 
+    /// stdout then stderr: the whole log (plain text: no colours off a
+    /// terminal).
+    pub fn log(&self) -> String {
+        format!("{}{}", self.stdout(), self.stderr())
+    }
+
     /// Config, stdout and stderr, for failure messages.
     pub fn report(&self) -> String {
         let config = std::fs::read_to_string(&self.config_path).unwrap_or_default();

@@ -11,7 +11,7 @@
 //! `cargo test --test e2e -- edge_tls::`
 
 use super::calls::check_baresip_call;
-use super::tls::{free_tcp_port, strip_ansi, Pki};
+use super::tls::{free_tcp_port, Pki};
 use super::*;
 use std::process::Command;
 use std::time::Instant;
@@ -321,7 +321,7 @@ fn tls_srtp_agent_through_the_edge(kamailio_registrar: bool) {
         phone.report(),
         h.report()
     );
-    let log = strip_ansi(&format!("{}{}", h.stdout(), h.stderr()));
+    let log = h.log();
     assert!(
         log.contains("SRTP on the agent leg (SDES)"),
         "the agent leg is not SRTP:\n{}",

@@ -7,17 +7,12 @@
 //! RTP/SAVP offer over plain UDP (keys readable on the path) gets 488.
 
 use super::calls::{caller, check_baresip_call, slow_ring};
-use super::tls::{free_tcp_port, strip_ansi, Pki};
+use super::tls::{free_tcp_port, Pki};
 use super::*;
 
 /// Agent 2001: SRTP required.
 const REQUIRED_AGENT: &str =
     "\n[[agents]]\nid = \"2001\"\npassword = \"demo2001\"\nsrtp = \"required\"\n";
-
-/// The hotline's log without colours.
-fn log(h: &Hotline) -> String {
-    strip_ansi(&format!("{}{}", h.stdout(), h.stderr()))
-}
 
 /// A baresip agent registered over TLS as `agent` with `mediaenc`
 /// answers a SIPp caller on plain RTP: the agent leg is SRTP, the call is
@@ -57,7 +52,7 @@ fn srtp_agent_answers_a_plain_caller(agent: &str, agent_toml: &str, mediaenc: &s
         phone.report(),
         h.report()
     );
-    let l = log(&h);
+    let l = h.log();
     assert!(
         l.contains("SRTP on the agent leg (SDES)"),
         "the agent leg is not SRTP:\n{}",
@@ -101,7 +96,7 @@ fn a_required_agent_is_never_offered_plain_rtp_and_savp_over_udp_gets_488() {
     register(&h, "2001", free_udp_port());
     let out = caller(&h, 2500).run();
     out.assert_success("the engine answers the caller itself");
-    let l = log(&h);
+    let l = h.log();
     assert!(
         l.contains("SRTP required for the agent but the phone is not registered over TLS"),
         "{}",
@@ -132,7 +127,7 @@ fn a_required_agent_is_never_offered_plain_rtp_and_savp_over_udp_gets_488() {
         .run();
     out.assert_success("SAVP caller refused");
     assert!(out.logs().contains("final 488"), "{}", out.logs());
-    let l = log(&h);
+    let l = h.log();
     assert!(
         l.contains("SRTP: offer refused (488)"),
         "no reason logged:\n{}",

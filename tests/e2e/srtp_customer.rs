@@ -123,7 +123,7 @@ fn required_srtp_never_dials_a_customer_in_the_clear() {
         "the customer was dialled in the clear:\n{}",
         h.report()
     );
-    let log = super::tls::strip_ansi(&format!("{}{}", h.stdout(), h.stderr()));
+    let log = h.log();
     assert!(
         log.contains("SRTP: the customer is not dialled"),
         "{}",

@@ -6,8 +6,9 @@
 //! hangs up. A SIPp agent answers on plain RTP. The recording has the
 //! caller's tone over both seconds (the second only if the relay took the
 //! new key); the re-INVITE's answer repeats the new tag with our same key;
-//! the event log has `media_encrypted`; /metrics counts the SRTP leg, the
-//! re-key and the refused packets.
+//! the event log has `media_encrypted` and one `media_rekeyed` for the
+//! caller's leg (a later re-INVITE repeating the key is no re-key); /metrics
+//! counts the SRTP leg, the re-key and the refused packets.
 
 use super::calls::slow_ring;
 use super::*;
@@ -206,9 +207,15 @@ fn a_caller_who_changes_its_srtp_key_in_a_re_invite_is_heard_under_both_keys() {
     talk(&c, &mut s2, media_port, &mut seq, 50);
     // packets under the old key after the switch: refused
     talk(&c, &mut s1, media_port, &mut seq, 5);
+    // a session refresh repeating the same key is no re-key
+    let refresh = c.sdp(&k2);
+    c.request("INVITE", &refresh, None);
+    let ok3 = c.final_answer(3);
+    assert_eq!(status_of(&ok3), Some(200), "{ok3}");
+    c.ack(3);
     std::thread::sleep(Duration::from_millis(200));
     c.request("BYE", "", None);
-    let bye = c.final_answer(3);
+    let bye = c.final_answer(4);
     assert_eq!(status_of(&bye), Some(200), "{bye}");
     agent.wait();
 
@@ -247,6 +254,19 @@ fn a_caller_who_changes_its_srtp_key_in_a_re_invite_is_heard_under_both_keys() {
     if let Some(EventKind::MediaEncrypted { suite, .. }) = encrypted.map(|e| &e.kind) {
         assert_eq!(suite, "AES_CM_128_HMAC_SHA1_80");
     }
+    // the caller's re-key is in the log once, its leg named (no agent)
+    let rekeyed: Vec<&CallEvent> = ev
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::MediaRekeyed { .. }))
+        .collect();
+    assert_eq!(rekeyed.len(), 1, "{:?}", kinds(&ev));
+    assert_eq!(
+        rekeyed[0].kind,
+        EventKind::MediaRekeyed {
+            side: hotline_core::Side::Caller
+        }
+    );
+    assert_eq!(rekeyed[0].agent, None);
     // /metrics: the leg, the re-key, the refused packets
     assert_eq!(metric(&h, "hotline_srtp_legs_total{side=\"caller\"}"), 1);
     assert_eq!(metric(&h, "hotline_srtp_rekeys_total{side=\"caller\"}"), 1);

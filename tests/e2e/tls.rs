@@ -61,24 +61,6 @@ impl Pki {
     }
 }
 
-/// The log without its colours.
-pub(crate) fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 pub(crate) fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -163,7 +145,7 @@ fn a_baresip_agent_over_tls_answers_and_a_certificate_reload_leaves_the_call_up(
     );
     let out = call.wait();
     // the agent was rung over TLS, on the connection it registered on
-    let log = strip_ansi(&format!("{}{}", h.stdout(), h.stderr()));
+    let log = h.log();
     let rung = log
         .lines()
         .find(|l| l.contains("where the INVITE goes"))

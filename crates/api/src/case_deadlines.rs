@@ -1,9 +1,16 @@
 //! The IO shell of the reply-deadline checker: one task owns a
-//! [`DeadlineChecker`], loads the open, unreplied cases at start, is told of
-//! every change by the case handlers, sleeps until the checker's next
+//! [`DeadlineChecker`], loads the open, unreplied cases at start (the
+//! warnings and alarms already in the event log count as raised), is told
+//! of every change by the case handlers, sleeps until the checker's next
 //! instant and publishes what it raises as `case_warning` / `case_overdue`
 //! events (to the event log and the live stream). The count of overdue
 //! cases is kept for the wallboard (`GET /api/cases/summary`).
+//!
+//! In the HA pair the active node raises them (the publisher drops a
+//! standby's); on becoming active the node loads the cases and the raised
+//! events again from the shared store: a deadline that passed while no
+//! node was active is raised once, one the other node raised not again,
+//! and the cases opened or replied to on the other node are known.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,6 +18,7 @@ use std::time::Duration;
 
 use hotline_cases::{DeadlineChecker, DeadlineEvent, WatchedCase};
 use hotline_core::{AgentId, CallEvent, Clock, EventKind};
+use hotline_engine::role::RoleWatch;
 use hotline_store::{Case, CaseFilter, CaseStatus, Store, StoreError, MAX_CASE_PAGE};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -99,6 +107,42 @@ async fn open_unreplied(store: &Store) -> Result<Vec<Case>, StoreError> {
     }
 }
 
+/// A checker of the open, unreplied cases in `store`, with the warnings and
+/// alarms already in the event log (any node's) marked raised.
+async fn load(store: &Store, warn_before_ms: i64) -> Result<DeadlineChecker, StoreError> {
+    let mut checker = DeadlineChecker::new(warn_before_ms);
+    let open = open_unreplied(store).await?;
+    // nothing is raised before the earliest warning
+    let Some(since) = open
+        .iter()
+        .map(|c| c.deadline_ms.saturating_sub(warn_before_ms.max(0)))
+        .min()
+    else {
+        return Ok(checker);
+    };
+    for c in &open {
+        checker.watch(watched(c));
+    }
+    for kind in ["case_warning", "case_overdue"] {
+        for e in store.events_of_kind(kind, since, i64::MAX).await? {
+            match e.kind {
+                EventKind::CaseWarning {
+                    case_id,
+                    deadline_ms,
+                    ..
+                } => checker.raised(case_id, deadline_ms, false),
+                EventKind::CaseOverdue {
+                    case_id,
+                    deadline_ms,
+                    ..
+                } => checker.raised(case_id, deadline_ms, true),
+                _ => {}
+            }
+        }
+    }
+    Ok(checker)
+}
+
 fn event(e: DeadlineEvent, now: i64) -> CallEvent {
     let (w, warning) = match e {
         DeadlineEvent::Warning(w) => (w, true),
@@ -127,18 +171,21 @@ fn event(e: DeadlineEvent, now: i64) -> CallEvent {
     }
 }
 
-/// Starts the task: loads the open cases, then watches their deadlines.
+/// Starts the task: loads the open cases, then watches their deadlines;
+/// on `role` turning active it loads them again (see the module's doc).
 pub async fn spawn(
     store: Store,
     warn_before_ms: i64,
     clock: Arc<dyn Clock>,
     publish: Publish,
+    mut role: RoleWatch,
 ) -> Result<Deadlines, StoreError> {
-    let mut checker = DeadlineChecker::new(warn_before_ms);
-    for c in open_unreplied(&store).await? {
-        checker.watch(watched(&c));
-    }
-    info!(open = checker.len(), "case deadlines watched");
+    let mut checker = load(&store, warn_before_ms).await?;
+    info!(
+        open = checker.len(),
+        overdue = checker.overdue(),
+        "case deadlines watched"
+    );
     let (tx, mut rx) = mpsc::unbounded_channel();
     let handle = Deadlines {
         tx,
@@ -166,9 +213,143 @@ pub async fn spawn(
                     Some(Msg::Look) => {}
                     None => return,
                 },
+                r = role.changed() => {
+                    if r.is_active() {
+                        match load(&store, warn_before_ms).await {
+                            Ok(c) => {
+                                checker = c;
+                                info!(open = checker.len(), "active: case deadlines read again from the store");
+                            }
+                            Err(e) => warn!(error = %e, "active: the cases could not be read again; the node's own view stays"),
+                        }
+                    }
+                }
                 () = tokio::time::sleep(sleep) => {}
             }
         }
     });
     Ok(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_cases::Severity;
+    use hotline_engine::role::{NodeRole, RolePublisher};
+    use hotline_store::NewCase;
+    use std::sync::atomic::AtomicI64;
+    use std::sync::Mutex;
+
+    struct FakeClock(AtomicI64);
+
+    impl Clock for FakeClock {
+        fn now_ms(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    const T0: i64 = 1_800_000_000_000;
+    const HOUR: i64 = 3_600_000;
+
+    async fn open(store: &Store, number: &str, deadline_ms: i64) -> Case {
+        store
+            .open_case(&NewCase {
+                number: number.into(),
+                customer_name: None,
+                call_id: None,
+                owner: "1001".into(),
+                severity: Severity::General,
+                title: "t".into(),
+                note: "n".into(),
+                agent_concerned: None,
+                deadline_ms,
+                by: "1001".into(),
+                at_ms: T0,
+            })
+            .await
+            .unwrap()
+    }
+
+    /// One node's task: what it raised (through its role's gate, as the
+    /// server wires it) goes to the shared log and to `raised`.
+    async fn node(
+        store: &Store,
+        clock: &Arc<FakeClock>,
+        role: RoleWatch,
+    ) -> (Deadlines, Arc<Mutex<Vec<(i64, bool)>>>) {
+        let raised: Arc<Mutex<Vec<(i64, bool)>>> = Arc::default();
+        let (sink, _) = hotline_store::spawn_writer(store.clone());
+        let (seen, gate) = (raised.clone(), role.clone());
+        let publish: Publish = Arc::new(move |e: CallEvent| {
+            if !gate.is_active() {
+                return;
+            }
+            match &e.kind {
+                EventKind::CaseWarning { case_id, .. } => {
+                    seen.lock().unwrap().push((*case_id, false))
+                }
+                EventKind::CaseOverdue { case_id, .. } => {
+                    seen.lock().unwrap().push((*case_id, true))
+                }
+                _ => {}
+            }
+            sink.event(e);
+        });
+        let d = spawn(store.clone(), HOUR / 2, clock.clone(), publish, role)
+            .await
+            .unwrap();
+        (d, raised)
+    }
+
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    #[tokio::test]
+    async fn a_deadline_passed_while_no_node_was_active_is_raised_once_by_the_new_active_node() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let clock = Arc::new(FakeClock(AtomicI64::new(T0)));
+        let c1 = open(&store, "0611", T0 + HOUR).await;
+        // node A active, node B standby; both know case 1
+        let role_a = RolePublisher::new();
+        role_a.set(NodeRole::Active);
+        let role_b = RolePublisher::new();
+        let (a, raised_a) = node(&store, &clock, role_a.watch()).await;
+        let (b, raised_b) = node(&store, &clock, role_b.watch()).await;
+        // case 2 is opened on A after B started (B is not told)
+        let c2 = open(&store, "0622", T0 + 2 * HOUR).await;
+        a.changed(&c2);
+        // case 1 passes its deadline: A raises it, the standby nothing
+        clock.0.store(T0 + HOUR + 1, Ordering::SeqCst);
+        a.look();
+        b.look();
+        settle().await;
+        assert_eq!(*raised_a.lock().unwrap(), [(c1.id, true)]);
+        assert!(raised_b.lock().unwrap().is_empty());
+        // A is lost; case 2 passes its warning and its deadline while no
+        // node is active
+        role_a.set(NodeRole::Standby);
+        clock.0.store(T0 + 2 * HOUR + 1, Ordering::SeqCst);
+        a.look();
+        b.look();
+        settle().await;
+        assert!(raised_b.lock().unwrap().is_empty());
+        // B takes over: case 2's alarm once, case 1's not again
+        role_b.set(NodeRole::Active);
+        settle().await;
+        b.look();
+        settle().await;
+        assert_eq!(*raised_b.lock().unwrap(), [(c2.id, true)]);
+        assert_eq!(b.overdue(), 2);
+        assert_eq!(b.watched(), 2);
+        // a restart reads the log too: nothing raised twice
+        let role_c = RolePublisher::new();
+        role_c.set(NodeRole::Active);
+        let (c, raised_c) = node(&store, &clock, role_c.watch()).await;
+        c.look();
+        settle().await;
+        assert!(raised_c.lock().unwrap().is_empty());
+        assert_eq!(c.overdue(), 2);
+        assert_eq!(raised_a.lock().unwrap().len(), 1);
+    }
 }

@@ -23,6 +23,7 @@ use hotline_duty::handover::{DueItem, HandoverItem, OpenCase, MAX_TEXT};
 use hotline_duty::{Duty, Roster, RosterChange, RosterError};
 use hotline_engine::control::AgentControl;
 use hotline_engine::duty::DutyBoard;
+use hotline_engine::role::RoleWatch;
 use hotline_store::{Handover, NewHandover, Role, Store};
 use serde::Deserialize;
 use tracing::{info, warn};
@@ -133,14 +134,24 @@ impl DutyApi {
 
     /// Looks every minute for shifts that ended more than the grace ago
     /// without a handover (with someone rostered on them) and publishes
-    /// `handover_missing` once per shift occurrence.
-    pub fn spawn_handover_watch(&self, publish: Publish) {
+    /// `handover_missing` once per shift occurrence. In the HA pair only
+    /// the active node (`role`) looks, and it looks at once on becoming
+    /// active: the shared mark that makes the alarm once across nodes is
+    /// never taken by a standby (whose event would be dropped), and a shift
+    /// that ended while no node was active is raised by the new one.
+    pub fn spawn_handover_watch(&self, publish: Publish, mut role: RoleWatch) {
         let api = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = role.changed() => {}
+                }
+                if !role.is_active() {
+                    continue;
+                }
                 if let Err(e) = api.look_for_missing(&publish).await {
                     warn!(error = %e, "duty: cannot check the handovers");
                 }

@@ -328,6 +328,12 @@ impl Api {
                 crate::standby::StandbyGate {
                     role: c.role(),
                     retry_after_s,
+                    // sessions are checked even without the console's
+                    // routes, as the call-starting routes themselves do
+                    auth: crate::auth::Gate {
+                        console: Some(self.console.clone()),
+                        token: self.console.api_token().to_string(),
+                    },
                 },
                 crate::standby::gate,
             ));

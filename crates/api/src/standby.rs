@@ -14,9 +14,14 @@
 //! - `POST /api/line-tests`: the line self-test dials out.
 //!
 //! Actions on a call in progress (`/api/calls/{id}/{action}`) are not
-//! refused: a node that stepped down may still carry calls. The refusal
-//! comes before the caller's credentials are checked (nothing is done
-//! either way; the role is no secret: SIP OPTIONS answer 503 to anyone).
+//! refused: a node that stepped down may still carry calls. The caller's
+//! credentials are checked first: a request without a session or the
+//! bearer token, or with a wrong one, gets the same `401` on either node
+//! (and a session's state change without its CSRF token the same `403`);
+//! only an authenticated request learns that the node is standby. The
+//! route's own role check (an agent acting for another agent, ...) comes
+//! after, on the active node. Nothing else is gated: `/health`,
+//! `/metrics`, `/api/cluster` and the reads answer on both nodes.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -28,13 +33,16 @@ use hotline_engine::role::RoleWatch;
 /// The `code` of the JSON body of a standby node's 503.
 pub const CODE: &str = "node_standby";
 
-/// The gate's state: the node's role and the Retry-After to send.
-#[derive(Clone, Debug)]
+/// The gate's state: the node's role, the Retry-After to send and who may
+/// learn it.
+#[derive(Clone)]
 pub struct StandbyGate {
     /// The node's role (from the lease task).
     pub role: RoleWatch,
     /// Seconds to wait before retrying (about a lease's lapse).
     pub retry_after_s: u32,
+    /// The listener's principal check, done before the refusal.
+    pub auth: crate::auth::Gate,
 }
 
 /// Whether `method path` starts a call or changes the ACD's routing.
@@ -69,9 +77,17 @@ pub fn refusal(retry_after_s: u32) -> Response {
 }
 
 /// The middleware: a standby node refuses the requests of
-/// [`starts_a_call`].
+/// [`starts_a_call`] from an authenticated caller; anyone else gets the
+/// listener's `401` (or `403` for a missing CSRF token) as on the active node.
 pub async fn gate(State(g): State<StandbyGate>, req: Request, next: Next) -> Response {
     if !g.role.is_active() && starts_a_call(req.method(), req.uri().path()) {
+        if let Err(e) = g
+            .auth
+            .principal(req.headers(), true, hotline_store::Role::Agent)
+            .await
+        {
+            return e.into_response();
+        }
         tracing::info!(method = %req.method(), path = %req.uri().path(), "refused on the standby node");
         return refusal(g.retry_after_s);
     }

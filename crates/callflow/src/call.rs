@@ -262,7 +262,18 @@ pub enum Input {
     },
     /// The engine is stopping: end the call now.
     Shutdown,
+    /// The HA pair: the node stepped down (standby). A caller still ringing
+    /// for the first time (not answered by the engine, no agent's phone
+    /// ringing for them) is refused `503` with the reason
+    /// [`STEP_DOWN_REASON`], so that the edge (Kamailio's dispatcher) sends
+    /// the call to the active node; every other call stays (an answered
+    /// caller keeps waiting, a call with an agent goes on).
+    StepDown,
 }
+
+/// The `rejected` reason of a ringing caller moved off a node that stepped
+/// down ([`Input::StepDown`]).
+pub const STEP_DOWN_REASON: &str = "node_standby";
 
 /// What a call tells the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -971,6 +982,7 @@ impl Call {
             Input::Supervisor(ev) => self.on_supervisor(now, ev),
             Input::Control { token, action, by } => self.on_control(now, token, action, by),
             Input::Shutdown => self.shutdown(now),
+            Input::StepDown => self.step_down(now),
         }
     }
 
@@ -1225,6 +1237,17 @@ impl Call {
             },
         );
         self.end(now, Vec::new());
+    }
+
+    fn step_down(&mut self, now: i64) {
+        let ringing_here = self.phase == Phase::Waiting
+            && !self.caller_up
+            && self.ringing.is_empty()
+            && matches!(self.origin, Origin::Inbound);
+        if ringing_here {
+            tracing::info!("node standby: the ringing caller is refused 503 for the active node");
+            self.reject(now, 503, STEP_DOWN_REASON);
+        }
     }
 
     fn shutdown(&mut self, now: i64) {

@@ -688,6 +688,12 @@ impl Controller {
         self.talking.get(agent)
     }
 
+    /// Whether an agent talks on `call` (answered it and is not released
+    /// yet: a callback's attempt in progress).
+    pub fn is_talked_on(&self, call: &CallId) -> bool {
+        self.talking.values().any(|c| c == call)
+    }
+
     /// Is `agent` configured?
     pub fn knows_agent(&self, agent: &AgentId) -> bool {
         self.cfg.agents.contains(agent)

@@ -23,7 +23,7 @@ pub mod settings;
 
 pub use call::{
     BlacklistHit, Call, CallbackSpec, ClickToCall, Command, Inbound, Input, LegInput, OutboundSpec,
-    OwnerHint, Phase, Sealed, ToController, MONITOR_RING_MS, OUTBOUND,
+    OwnerHint, Phase, Sealed, ToController, MONITOR_RING_MS, OUTBOUND, STEP_DOWN_REASON,
 };
 pub use control::{Action, ControlError, TalkingCall};
 pub use controller::{

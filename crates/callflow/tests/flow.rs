@@ -439,6 +439,115 @@ fn a_callback_whose_customer_never_answers_is_tried_then_given_up() {
 }
 
 #[test]
+fn a_node_that_stepped_down_moves_its_ringing_callers_and_keeps_the_others() {
+    // the HA pair: the node is standby (no offers); StepDown refuses the
+    // caller still ringing 503 (Kamailio tries the active node), keeps the
+    // caller the engine answered (music), the one an agent's phone rings
+    // for, and the callback
+    let mut w = world(&["a1"]);
+    w.agent("a1", Phone::NoAnswer);
+    let ringing_agent = w.call_in("0611");
+    w.run_until(T0 + 500);
+    assert!(w.first(&ringing_agent, "offered").is_some());
+    w.controller.set_routing(T0 + 500, false);
+    let answered = w.call_in("0612");
+    w.run_until(T0 + 12_000);
+    assert!(w.first(&answered, "system_answered").is_some());
+    let ringing = w.call_in("0613");
+    w.run_until(T0 + 14_000);
+    for c in [&ringing_agent, &answered, &ringing] {
+        w.at(T0 + 14_000, c, Input::StepDown);
+    }
+    w.run_until(T0 + 15_000);
+    assert!(w.commands(&ringing).contains(&&Command::RejectCaller {
+        status: 503,
+        reason: hotline_callflow::STEP_DOWN_REASON.into(),
+    }));
+    assert!(matches!(
+        w.first(&ringing, "rejected").map(|e| &e.kind),
+        Some(EventKind::Rejected { status: 503, reason }) if reason == "node_standby"
+    ));
+    assert!(w.cdr(&ringing).is_some(), "ended: {:?}", w.kinds(&ringing));
+    for c in [&ringing_agent, &answered] {
+        assert!(w.first(c, "rejected").is_none(), "{:?}", w.kinds(c));
+        assert!(w.cdr(c).is_none(), "still up: {:?}", w.kinds(c));
+    }
+    // the answered caller is offered once the node is active again
+    w.hang_up_at(T0 + 16_000, &ringing_agent);
+    w.run_until(T0 + 17_000);
+    w.controller.set_routing(T0 + 17_000, true);
+    w.pump();
+    w.run_until(T0 + 30_000);
+    assert!(
+        w.first(&answered, "offered").is_some(),
+        "{:?}",
+        w.kinds(&answered)
+    );
+}
+
+#[test]
+fn a_callback_between_two_attempts_on_a_node_that_stepped_down_never_dials() {
+    // the HA pair: the first attempt fails, then the node steps down
+    // (routing off); the retry falls due on the standby: the callback waits
+    // in its queue, no agent is rung and the customer is not dialled
+    let mut cfg = basic(&["a1"]);
+    cfg.callback = Some(CallbackPolicy {
+        key: '1',
+        deadline_ms: 86_400_000,
+        retry_ms: 60_000,
+        attempts: 3,
+        answer_timeout_ms: 30_000,
+        owner_wait_ms: 0,
+    });
+    let mut w = World::new(cfg);
+    w.customers.insert("0612".into(), Phone::NoAnswer);
+    let c = w.call_in("0612");
+    w.at(T0 + 15_000, &c, Input::Digit('1'));
+    w.run_until(T0 + 20_000);
+    let cb = w.callbacks().pop().expect("callback");
+    w.agent("a1", Phone::Answer(1_000));
+    w.run_until(T0 + 60_000);
+    let count = |w: &World, name: &str| {
+        w.events_of(&cb)
+            .iter()
+            .filter(|e| e.kind.name() == name)
+            .count()
+    };
+    let dials = |w: &World| {
+        w.commands(&cb)
+            .iter()
+            .filter(|c| matches!(c, Command::DialCustomer { .. }))
+            .count()
+    };
+    assert_eq!(count(&w, "callback_attempt_failed"), 1);
+    assert_eq!((count(&w, "offered"), dials(&w)), (1, 1));
+    w.controller.set_routing(T0 + 60_000, false);
+    w.run_until(T0 + 600_000);
+    assert_eq!(
+        (
+            count(&w, "offered"),
+            dials(&w),
+            count(&w, "callback_attempt_failed")
+        ),
+        (1, 1, 1),
+        "{:?}",
+        w.kinds(&cb)
+    );
+    // back in its queue for the next attempt, waiting
+    assert_eq!(count(&w, "queued"), 1, "{:?}", w.kinds(&cb));
+    // active again (the shared log says it is still due): the next attempt
+    w.controller.set_routing(T0 + 600_000, true);
+    w.pump();
+    w.run_until(T0 + 620_000);
+    assert_eq!(
+        (count(&w, "offered"), dials(&w)),
+        (2, 2),
+        "{:?}",
+        w.kinds(&cb)
+    );
+}
+
+#[test]
 fn overflow_after_the_maximum_wait_and_to_voicemail_when_nobody_is_logged_in() {
     let mut cfg = basic(&["a1"]);
     cfg.queues = vec![

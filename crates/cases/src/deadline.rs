@@ -94,6 +94,20 @@ impl DeadlineChecker {
         }
     }
 
+    /// The warning (with `overdue`: the alarm, and so the warning) of case
+    /// `case_id`'s deadline `deadline_ms` was raised already (found in the
+    /// event log: by this node before a restart, or by the other node of
+    /// the HA pair): it is not raised again. Nothing for a case not watched
+    /// or watched with another deadline (a moved deadline is raised anew).
+    pub fn raised(&mut self, case_id: i64, deadline_ms: i64, overdue: bool) {
+        if let Some(e) = self.cases.get_mut(&case_id) {
+            if e.case.deadline_ms == deadline_ms {
+                e.warned = true;
+                e.overdue |= overdue;
+            }
+        }
+    }
+
     /// Stops watching a case (replied to or closed); true if it was watched.
     pub fn unwatch(&mut self, case_id: i64) -> bool {
         self.cases.remove(&case_id).is_some()
@@ -224,6 +238,31 @@ mod tests {
         assert_eq!(c.overdue_ids(), vec![1, 2]);
         assert_eq!(c.poll_timeout(), None, "nothing left to raise");
         assert!(c.poll(end).is_empty(), "an alarm is raised once");
+    }
+
+    #[test]
+    fn what_the_log_says_was_raised_is_not_raised_again() {
+        let p = DeadlinePolicy::default();
+        let mut c = DeadlineChecker::new(p.warn_before_ms);
+        for id in 1..=4 {
+            c.watch(case(id, Severity::General, 0, &p));
+        }
+        let deadline = p.deadline(Severity::General, 0);
+        c.raised(1, deadline, true); // alarmed
+        c.raised(2, deadline, false); // warned only
+        c.raised(3, deadline + 1, true); // for another deadline: not this one
+        c.raised(99, deadline, true); // not watched: nothing
+        assert_eq!(c.overdue_ids(), vec![1]);
+        let got: Vec<(i64, bool)> = c
+            .poll(deadline)
+            .iter()
+            .map(|e| match e {
+                DeadlineEvent::Warning(w) => (w.case_id, false),
+                DeadlineEvent::Overdue(w) => (w.case_id, true),
+            })
+            .collect();
+        assert_eq!(got, vec![(2, true), (3, true), (4, true)]);
+        assert_eq!(c.len(), 4);
     }
 
     #[test]

@@ -184,6 +184,9 @@ pub(crate) enum ControlMsg {
     ResumeCallbacks {
         pending: Vec<crate::callback::PendingCallback>,
     },
+    /// The node stepped down a while ago ([`crate::STEP_DOWN_GRACE_MS`]):
+    /// its ringing callers go to the active node, if it is still standby.
+    SteppedDown,
 }
 
 /// Click-to-call: ring `agent`'s phone, then dial `number`.

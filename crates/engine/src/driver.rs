@@ -206,6 +206,9 @@ pub(crate) struct CallDriver {
     srtp_bridged: Option<AgentId>,
     /// Our SDES key in the INVITE to the customer (None: a plain offer).
     customer_offer_key: Option<SdesKey>,
+    /// The caller's (customer's) SRTP key as the relay takes it (None: a
+    /// plain leg).
+    caller_srtp: Option<SdesKey>,
     /// SRTP legs to put in the event log (`media_encrypted`) once the call
     /// has its first event: (side, agent, suite).
     srtp_announce: Vec<(Side, Option<AgentId>, &'static str)>,
@@ -239,7 +242,7 @@ fn accept_offer(
     inbound: &InboundCall,
     side: Side,
     policy: SrtpPolicy,
-) -> Result<(MediaSession, String, Option<&'static str>), (u16, String)> {
+) -> Result<(MediaSession, String, Option<SdesKey>), (u16, String)> {
     if !inbound.offer_is_sdp || inbound.offer.is_empty() {
         return Err((488, "an SDP offer is required".into()));
     }
@@ -294,7 +297,7 @@ fn accept_offer(
             savp: offer.savp,
         }),
     );
-    Ok((media, answer, keys.map(|(_, theirs)| theirs.suite.name())))
+    Ok((media, answer, keys.map(|(_, theirs)| theirs)))
 }
 
 impl CallDriver {
@@ -308,11 +311,11 @@ impl CallDriver {
         let now = ctx.clock.now_ms();
         info!(caller = %inbound.caller.number, dialled = %inbound.dialled, "call arrived");
         let numbered = ctx.cfg.numbers.iter().any(|n| n == &inbound.dialled);
-        let mut caller_suite = None;
+        let mut caller_key = None;
         let (media, caller_sdp, verdict) = if numbered {
             match accept_offer(&ctx, &id, &inbound, Side::Caller, ctx.cfg.srtp.default) {
-                Ok((m, answer, suite)) => {
-                    caller_suite = suite;
+                Ok((m, answer, theirs)) => {
+                    caller_key = theirs;
                     (Some(m), Some(answer), Ok(()))
                 }
                 Err(e) => (None, None, Err(e)),
@@ -353,8 +356,10 @@ impl CallDriver {
             session_id(&id),
         );
         d.caller_sdp = caller_sdp;
-        if let Some(suite) = caller_suite {
-            d.srtp_announce.push((Side::Caller, None, suite));
+        if let Some(theirs) = caller_key {
+            d.srtp_announce
+                .push((Side::Caller, None, theirs.suite.name()));
+            d.caller_srtp = Some(theirs);
         }
         if let Some(mut m) = media {
             d.dtmf = m.take_dtmf();
@@ -403,8 +408,8 @@ impl CallDriver {
             Side::Agent,
             ctx.cfg.srtp.for_agent(&agent),
         ) {
-            Ok((m, sdp, suite)) => {
-                own_suite = suite;
+            Ok((m, sdp, theirs)) => {
+                own_suite = theirs.map(|k| k.suite.name());
                 (Some(m), Some(sdp), Ok(()))
             }
             Err(e) => (None, None, Err(e)),
@@ -476,6 +481,7 @@ impl CallDriver {
             agent_srtp: HashMap::new(),
             srtp_bridged: None,
             customer_offer_key: None,
+            caller_srtp: None,
             srtp_announce: Vec::new(),
             recording: None,
             play_audio: None,
@@ -650,6 +656,7 @@ impl CallDriver {
                                 srtp_stats::counters().leg(Side::Caller);
                                 self.srtp_announce
                                     .push((Side::Caller, None, theirs.suite.name()));
+                                self.caller_srtp = Some(theirs.clone());
                             }
                             m.set_remote(Side::Caller, addr, n);
                         }
@@ -869,12 +876,24 @@ impl CallDriver {
         };
         match agent {
             None => {
-                // a no-op on a plain leg, and for the same key
-                debug!(
-                    suite = key.suite.name(),
-                    "SRTP: the caller's re-offer carries a key"
-                );
+                // nothing on a plain leg, nor for the same key
+                let Some(theirs) = self.caller_srtp.as_mut() else {
+                    debug!(
+                        suite = key.suite.name(),
+                        "SRTP: a key in the caller's re-offer on a plain leg: ignored"
+                    );
+                    return;
+                };
+                if *theirs == key {
+                    return;
+                }
+                *theirs = key.clone();
                 m.rekey_srtp(Side::Caller, &key);
+                info!(
+                    suite = key.suite.name(),
+                    "SRTP: the caller's phone changed its key (re-INVITE): re-keyed"
+                );
+                self.publish_rekeyed(Side::Caller, None);
             }
             Some(a) => {
                 let Some((_, theirs)) = self.agent_srtp.get_mut(a) else {
@@ -888,16 +907,20 @@ impl CallDriver {
                     m.rekey_srtp(Side::Agent, &key);
                 }
                 info!(agent = %a, suite = key.suite.name(), "SRTP: the agent's phone changed its key (re-INVITE): re-keyed");
-                let call_id = self.call.id().clone();
-                self.ctx.publish(CallEvent {
-                    at_ms: self.ctx.clock.now_ms(),
-                    call_id: Some(call_id),
-                    agent: Some(a.clone()),
-                    queue: None,
-                    kind: EventKind::MediaRekeyed { side: Side::Agent },
-                });
+                self.publish_rekeyed(Side::Agent, Some(a.clone()));
             }
         }
+    }
+
+    /// `media_rekeyed` for the leg on `side` (the agent's names them).
+    fn publish_rekeyed(&self, side: Side, agent: Option<AgentId>) {
+        self.ctx.publish(CallEvent {
+            at_ms: self.ctx.clock.now_ms(),
+            call_id: Some(self.call.id().clone()),
+            agent,
+            queue: None,
+            kind: EventKind::MediaRekeyed { side },
+        });
     }
 
     /// An agent's answer to our INVITE: where its RTP goes and what it

@@ -197,6 +197,11 @@ pub struct Voicemail {
     pub max_ms: i64,
 }
 
+/// How long a node of the HA pair stays standby before its callers still
+/// ringing for the first time are refused 503 for the active node, ms (a
+/// role that flips back within it moves nobody).
+pub const STEP_DOWN_GRACE_MS: i64 = 2_000;
+
 /// The answer to a request that would start a call on a standby node.
 pub const STANDBY_REFUSAL: &str =
     "this node is the standby of the HA pair: calls are started on the active node";
@@ -416,6 +421,7 @@ impl Engine {
             holds: failover::FailoverHolds::new(),
             control_tx: self.control_tx.clone(),
             callbacks: Default::default(),
+            standby_since: None,
         };
         let now = self.clock.now_ms();
         // agents already registered (none at start, but keep it correct)
@@ -589,6 +595,9 @@ struct Shell {
     control_tx: mpsc::Sender<ControlMsg>,
     /// The callback calls this node runs.
     callbacks: std::collections::HashSet<CallId>,
+    /// When the node last turned standby (None: active; the shell's own
+    /// monotonic time, as the grace's timer).
+    standby_since: Option<tokio::time::Instant>,
 }
 
 impl Shell {
@@ -597,14 +606,49 @@ impl Shell {
         self.pair.as_ref().is_none_or(|p| p.role.is_active())
     }
 
-    /// The role changed: routing and the callbacks follow it.
+    /// The role changed: routing and the callbacks follow it; a node that
+    /// stays standby for [`STEP_DOWN_GRACE_MS`] moves its ringing callers
+    /// to the active node.
     fn on_role(&mut self, role: role::NodeRole) {
         let now = self.ctx.clock.now_ms();
         info!(role = role.as_str(), "node role changed");
         self.controller.set_routing(now, role.is_active());
         if role.is_active() {
+            self.standby_since = None;
             self.load_pending_callbacks();
+        } else {
+            self.standby_since = Some(tokio::time::Instant::now());
+            let tx = self.control_tx.clone();
+            tokio::spawn(async move {
+                let grace = u64::try_from(STEP_DOWN_GRACE_MS).unwrap_or(0);
+                tokio::time::sleep(std::time::Duration::from_millis(grace)).await;
+                let _ = tx.send(ControlMsg::SteppedDown).await;
+            });
         }
+    }
+
+    /// Still standby after the grace: every call is told
+    /// ([`hotline_callflow::Input::StepDown`]); the callers still ringing
+    /// for the first time are refused 503, which Kamailio's dispatcher
+    /// turns into a try on the active node.
+    fn stepped_down(&mut self) {
+        // a role that flipped back and down again waits its own grace
+        let grace =
+            std::time::Duration::from_millis(u64::try_from(STEP_DOWN_GRACE_MS).unwrap_or(0));
+        let waited = self.standby_since.map(|t| t.elapsed());
+        if self.active() || waited.is_none_or(|w| w + std::time::Duration::from_millis(50) < grace)
+        {
+            return;
+        }
+        let mut told = 0;
+        for tx in self.calls.values() {
+            let msg = Box::new(CallMsg::Input(hotline_callflow::Input::StepDown));
+            told += usize::from(tx.try_send(msg).is_ok());
+        }
+        info!(
+            calls = told,
+            "standby: ringing callers moved to the active node (503)"
+        );
     }
 
     /// Reads the callbacks pending in the shared log (any node's: this node
@@ -1296,19 +1340,23 @@ impl Shell {
                     self.release_hold(now, &agent, failover::Release::CallEnded);
                 }
             }
+            ControlMsg::SteppedDown => self.stepped_down(),
             ControlMsg::ResumeCallbacks { pending } => {
                 if !self.active() {
                     return;
                 }
                 // callbacks this node kept parked while standby that the
                 // shared log says are done (the other node ran them): gone
-                // without a word, so that no customer is called twice
+                // without a word, so that no customer is called twice —
+                // those waiting in their queue and those between two
+                // attempts alike; one an agent of this node talks on (its
+                // attempt in progress) runs to its end
                 let due: std::collections::HashSet<&CallId> =
                     pending.iter().map(|p| &p.id).collect();
                 let stale: Vec<CallId> = self
                     .callbacks
                     .iter()
-                    .filter(|id| !due.contains(id) && self.controller.acd().position(id).is_some())
+                    .filter(|id| !due.contains(id) && !self.controller.is_talked_on(id))
                     .cloned()
                     .collect();
                 for id in stale {

@@ -365,6 +365,20 @@ struct WithEngine {
 }
 
 async fn start_node_with_engine(url: &str, id: &str, agents: &[&str], hold_ms: i64) -> WithEngine {
+    start_node_with_engine_cfg(url, id, engine_config(agents), hold_ms).await
+}
+
+async fn start_node_with_engine_cfg(
+    url: &str,
+    id: &str,
+    engine_cfg: hotline_engine::EngineConfig,
+    hold_ms: i64,
+) -> WithEngine {
+    let agents: Vec<String> = engine_cfg
+        .agents
+        .iter()
+        .map(|a| a.as_str().to_string())
+        .collect();
     let store = Store::connect(url).await.unwrap().with_node(id);
     let (sink, _writer) = hotline_store::spawn_writer(store.clone());
     let cfg = SipConfig {
@@ -406,7 +420,7 @@ async fn start_node_with_engine(url: &str, id: &str, agents: &[&str], hold_ms: i
     let status =
         ClusterStatus::starting(settings.clone(), hotline_core::Clock::now_ms(&SystemClock));
     let engine = hotline_engine::Engine::new(
-        engine_config(agents),
+        engine_cfg,
         sip.clone(),
         media,
         recorder,
@@ -915,5 +929,378 @@ async fn a_node_back_from_standby_does_not_run_a_callback_the_other_node_finishe
     // queued once by node-a's first take-over, ended by node-b, nothing
     // after (no second queueing, no offer, no end of node-a's)
     assert_eq!(of_cb, ["queued", "callback_expired"]);
+    a2.stop().await;
+}
+
+/// A callback requested in the shared log (as a node writes it when a
+/// waiting caller presses the key).
+fn callback_requested(src: &str, callback: &str) -> CallEvent {
+    CallEvent {
+        at_ms: now_ms(),
+        call_id: Some(CallId::from_stored(src)),
+        agent: None,
+        queue: Some(hotline_core::QueueId::new("general")),
+        kind: EventKind::CallbackRequested {
+            number: "13900000000".into(),
+            callback: CallId::from_stored(callback),
+            deadline_ms: now_ms() + 3_600_000,
+        },
+    }
+}
+
+/// A stored registration of `agent` at 127.0.0.1:`port`.
+fn binding(agent: &str, port: u16) -> hotline_store::StoredBinding {
+    hotline_store::StoredBinding {
+        agent: agent.to_string(),
+        contact: format!("sip:{agent}@127.0.0.1:{port}"),
+        source: format!("127.0.0.1:{port}"),
+        transport: "udp".into(),
+        expires_at_ms: now_ms() + 3_600_000,
+        call_id: format!("reg-{agent}"),
+        cseq: 1,
+        path: Vec::new(),
+        nat: false,
+    }
+}
+
+/// The kinds of a call's events in the shared log.
+async fn kinds_of(store: &Store, call: &str) -> Vec<&'static str> {
+    store
+        .events_for_call(&CallId::from_stored(call))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind.name())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_created_on_the_active_node_after_the_standby_started_is_worked_by_it_on_take_over(
+) {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    // node-a active, node-b (with its engine) standby from the start
+    let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let b = start_node_with_engine(&url, "node-b", &["1001"], 60_000).await;
+    let status_b = b.node.status();
+    wait_for("node-b sees the holder", ttl * 2, || {
+        status_b.snapshot().unwrap().holder.as_deref() == Some("node-a")
+    })
+    .await;
+    // after node-b started: agent 1001 registers through node-a's registrar
+    // and a caller of node-a asks to be called back
+    a.store
+        .save_binding(&binding("1001", 5_981), now_ms())
+        .await
+        .unwrap();
+    a.store
+        .append_event(&callback_requested("a-src-2", "a-cb-2"))
+        .await
+        .unwrap();
+    assert!(waiting_in(&b.control, "general").await.is_empty());
+    // node-a stops; node-b takes over and works the callback: queued and
+    // offered to 1001 by node-b
+    a.node.stop().await;
+    wait_for("node-b active", (ttl + renew) * 2, || active(&status_b)).await;
+    wait_for_async(
+        "node-b offers the callback",
+        Duration::from_secs(10),
+        || async { kinds_of(&b.store, "a-cb-2").await.contains(&"offered") },
+    )
+    .await;
+    // (node-a never ran it: it was only in the log)
+    let offered: Vec<Option<String>> = b
+        .store
+        .events_for_call(&CallId::from_stored("a-cb-2"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Offered { .. }))
+        .map(|e| e.agent.as_ref().map(|x| x.to_string()))
+        .collect();
+    assert_eq!(offered.first().cloned().flatten().as_deref(), Some("1001"));
+    b.node.stop().await;
+}
+
+/// A SIPp UAS from tests/peers on 127.0.0.1:`port` for `calls` calls
+/// (killed on drop).
+struct Sipp {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Sipp {
+    fn spawn(scenario: &str, port: u16, calls: u32, keys: &[(&str, &str)]) -> Option<Sipp> {
+        let peers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers");
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new("sipp");
+        cmd.arg("-sf")
+            .arg(peers.join(scenario))
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &calls.to_string(), "-d", "0", "-nostdin"])
+            .args(["-timeout", "60s"]);
+        for (k, v) in keys {
+            cmd.args(["-key", k, v]);
+        }
+        match cmd
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(child) => Some(Sipp { child, _dir: dir }),
+            Err(e) => {
+                eprintln!("SKIPPED: sipp not found ({e}); scripts/test.sh installs it");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_between_two_attempts_is_not_made_again_by_a_node_back_from_standby() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let renew = Duration::from_millis(500);
+    let retry = Duration::from_secs(10);
+    // agent 1001's phone answers once; the customer's line is busy once
+    let (agent_port, gateway_port) = (free_udp_port(), free_udp_port());
+    let Some(_agent) = Sipp::spawn(
+        "agent_uas_signalling.xml",
+        agent_port,
+        1,
+        &[("agent", "1001")],
+    ) else {
+        return;
+    };
+    let Some(_gateway) = Sipp::spawn("agent_busy.xml", gateway_port, 1, &[]) else {
+        return;
+    };
+    let mut cfg = engine_config(&["1001"]);
+    cfg.callback = Some(hotline_engine::callback::CallbackConfig {
+        key: '1',
+        offer: None,
+        confirm: None,
+        deadline_ms: 3_600_000,
+        dial: format!("sip:{{number}}@127.0.0.1:{gateway_port}"),
+        gateway: format!("127.0.0.1:{gateway_port}").parse().unwrap(),
+        retry_ms: retry.as_millis() as i64,
+        attempts: 3,
+        answer_timeout_ms: 5_000,
+        trunk: None,
+        owner_wait_ms: 0,
+    });
+    let log = Store::connect(&url).await.unwrap().with_node("node-0");
+    log.append_event(&callback_requested("src-4", "cb-4"))
+        .await
+        .unwrap();
+    // node-a active: it takes the callback over; 1001 registered there
+    let a = start_node_with_engine_cfg(&url, "node-a", cfg, 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    a.store
+        .save_binding(&binding("1001", agent_port), now_ms())
+        .await
+        .unwrap();
+    hotline_engine::bindings::restore_live(&a.store, &a._sip, &SystemClock)
+        .await
+        .unwrap();
+    // the first attempt: 1001 answers, the customer is busy
+    wait_for_async(
+        "the first attempt fails",
+        Duration::from_secs(20),
+        || async {
+            kinds_of(&a.store, "cb-4")
+                .await
+                .contains(&"callback_attempt_failed")
+        },
+    )
+    .await;
+    let failed_at = Instant::now();
+    // between two attempts: node-a steps down (its engine stays up),
+    // node-b takes over and runs the callback to its end
+    let b = start_node(&url, "node-b").await;
+    let status_b = b.node.status();
+    a.node.stop().await;
+    wait_for("node-b active", renew * 4, || active(&status_b)).await;
+    b.store
+        .append_event(&CallEvent {
+            at_ms: now_ms(),
+            call_id: Some(CallId::from_stored("cb-4")),
+            agent: Some(hotline_core::AgentId::new("1001")),
+            queue: Some(hotline_core::QueueId::new("general")),
+            kind: EventKind::Completed {
+                ended_by: hotline_core::EndedBy::Caller,
+                talk_ms: 20_000,
+            },
+        })
+        .await
+        .unwrap();
+    // node-b stops; node-a's lease task starts again on the same engine,
+    // still before the callback's next attempt is due
+    b.node.stop().await;
+    let a2 = ClusterNode::start_with(
+        settings("node-a"),
+        ClusterDeps {
+            store: a.store.clone(),
+            sip: a._sip.clone(),
+            queues: vec!["general".into()],
+            sink: hotline_store::spawn_writer(a.store.clone()).0,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(a.control.clone()),
+        },
+        status_a.clone(),
+    );
+    wait_for("node-a active again", (ttl + renew) * 2, || {
+        active(&status_a)
+    })
+    .await;
+    assert!(
+        failed_at.elapsed() < retry,
+        "too slow: node-a was active again {:?} after the failed attempt (the retry is {retry:?})",
+        failed_at.elapsed()
+    );
+    // past the retry: the callback the log says is over makes no attempt
+    tokio::time::sleep(retry.saturating_sub(failed_at.elapsed()) + Duration::from_secs(3)).await;
+    let kinds = kinds_of(&a.store, "cb-4").await;
+    let n = |k: &str| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(
+        (n("offered"), n("callback_attempt_failed"), n("queued")),
+        (1, 1, 1),
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"completed"), "{kinds:?}");
+    a2.stop().await;
+}
+
+/// A caller's INVITE to `to` (call id `call`), its answers read up to the
+/// ringing (no agent: the engine answers only after three rings).
+async fn ring(to: std::net::SocketAddr, call: &str) -> UdpSocket {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let me = sock.local_addr().unwrap();
+    let rtp = me.port() + 1;
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {rtp} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    let invite = format!(
+        "INVITE sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{call};rport\r\nMax-Forwards: 70\r\nFrom: <sip:13900000001@{me}>;tag={call}\r\nTo: <sip:hotline@{to}>\r\nCall-ID: {call}\r\nCSeq: 1 INVITE\r\nContact: <sip:13900000001@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    sock.send_to(invite.as_bytes(), to).await.unwrap();
+    let mut code = next_code(&sock).await;
+    while code == 100 {
+        code = next_code(&sock).await;
+    }
+    assert!(code == 180 || code == 183, "{code}");
+    sock
+}
+
+/// The ACK of a final answer to [`ring`]'s INVITE.
+async fn ack(sock: &UdpSocket, to: std::net::SocketAddr, call: &str) {
+    let me = sock.local_addr().unwrap();
+    let ack = format!(
+        "ACK sip:hotline@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{call};rport\r\nMax-Forwards: 70\r\nFrom: <sip:13900000001@{me}>;tag={call}\r\nTo: <sip:hotline@{to}>\r\nCall-ID: {call}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(ack.as_bytes(), to).await.unwrap();
+}
+
+/// The status code of the next SIP answer on `sock`.
+async fn next_code(sock: &UdpSocket) -> u16 {
+    let mut buf = vec![0u8; 8192];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(15), sock.recv_from(&mut buf))
+        .await
+        .expect("an answer to the INVITE")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n])[8..11].parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_steps_down_refuses_its_ringing_caller_503_for_the_active_node() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    // node-a active with its engine, no agent logged in: a caller rings
+    let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let sock = ring(a._sip.local_addr(), "stepdown-1").await;
+    // node-a steps down (its lease task stops; node-b would be active)
+    let stepped = Instant::now();
+    a.node.stop().await;
+    let code = next_code(&sock).await;
+    let took = stepped.elapsed();
+    assert_eq!(code, 503, "the ringing caller is sent back to the edge");
+    assert!(
+        took >= Duration::from_millis(hotline_engine::STEP_DOWN_GRACE_MS as u64 - 100)
+            && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    eprintln!("503 to the ringing caller {took:?} after the step-down");
+    ack(&sock, a._sip.local_addr(), "stepdown-1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_flips_back_within_the_grace_keeps_its_ringing_caller() {
+    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else {
+        return;
+    };
+    let url = pg.url();
+    let ttl = Duration::from_millis(1_500);
+    let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
+    let status_a = a.node.status();
+    wait_for("node-a active", ttl * 2, || active(&status_a)).await;
+    let sock = ring(a._sip.local_addr(), "flip-1").await;
+    // standby and active again at once (its leases released and taken back)
+    a.node.stop().await;
+    let a2 = ClusterNode::start_with(
+        settings("node-a"),
+        ClusterDeps {
+            store: a.store.clone(),
+            sip: a._sip.clone(),
+            queues: vec!["general".into()],
+            sink: hotline_store::spawn_writer(a.store.clone()).0,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(a.control.clone()),
+        },
+        status_a.clone(),
+    );
+    let back = wait_for("node-a active again", ttl * 2, || active(&status_a)).await;
+    assert!(
+        back < Duration::from_millis(hotline_engine::STEP_DOWN_GRACE_MS as u64),
+        "{back:?}"
+    );
+    // no 503: the engine answers the caller itself after three rings
+    let code = next_code(&sock).await;
+    assert_eq!(code, 200);
+    ack(&sock, a._sip.local_addr(), "flip-1").await;
     a2.stop().await;
 }

@@ -146,7 +146,7 @@ pub fn for_report(day: &str, text: String, at_ms: i64, lang: Language, center: &
         Language::En => format!("[{center}] daily report {day}"),
     };
     Message {
-        id: format!("report:{day}"),
+        id: report_id(day),
         kind: "daily_report".into(),
         at_ms,
         subject,
@@ -212,6 +212,18 @@ pub fn next_daily(cal: &Calendar, minutes: u16, now: i64) -> Option<(i64, String
     None
 }
 
+/// The daily report slot that passed last, at or before `now` (within the
+/// last day), and the day it covers: what a node becoming active sends if
+/// no node sent it (see [`report_id`]).
+pub fn last_daily(cal: &Calendar, minutes: u16, now: i64) -> Option<(i64, String)> {
+    next_daily(cal, minutes, now.saturating_sub(86_400_000)).filter(|(at, _)| *at <= now)
+}
+
+/// The id a delivery record names the report of `day` by.
+pub fn report_id(day: &str) -> String {
+    format!("report:{day}")
+}
+
 #[cfg(test)]
 mod daily_tests {
     use super::*;
@@ -242,5 +254,22 @@ mod daily_tests {
         }
         assert_eq!(days.len(), 7);
         assert_eq!(days[0], "2026-12-06");
+    }
+
+    #[test]
+    fn the_slot_that_passed_last_is_the_one_a_new_active_node_checks() {
+        let cal = Calendar::named("Asia/Shanghai").unwrap();
+        let midnight = cal.instant("2026-12-07T00:00".parse().unwrap()).unwrap();
+        let h = 3_600_000;
+        let slot = midnight + 7 * h + 30 * 60_000;
+        // just at and after 07:30 on the 7th: the report of the 6th
+        for now in [slot, slot + 1, slot + 23 * h] {
+            let (at, day) = last_daily(&cal, 450, now).unwrap();
+            assert_eq!((at, day.as_str()), (slot, "2026-12-06"), "{now}");
+        }
+        // before it: yesterday's, for the 5th
+        let (at, day) = last_daily(&cal, 450, slot - 1).unwrap();
+        assert_eq!((at, day.as_str()), (slot - 24 * h, "2026-12-05"));
+        assert_eq!(report_id("2026-12-06"), "report:2026-12-06");
     }
 }

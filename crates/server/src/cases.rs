@@ -33,8 +33,9 @@ pub async fn attach(
         .collect();
     let policy = cfg.cases.policy();
     // in the HA pair the active node raises the deadlines (not both)
+    let gate = role.clone();
     let publish: case_deadlines::Publish = Arc::new(move |e: CallEvent| {
-        if !role.is_active() {
+        if !gate.is_active() {
             return;
         }
         let _ = live.send(e.clone());
@@ -45,6 +46,7 @@ pub async fn attach(
         policy.warn_before_ms,
         Arc::new(SystemClock),
         publish,
+        role,
     )
     .await
     .context("cases: cannot load the open cases")?;

@@ -58,13 +58,13 @@ pub fn api(
     };
     let (sink, live) = (sink.clone(), live.clone());
     // in the HA pair the active node raises missing handovers (not both)
-    api.spawn_handover_watch(std::sync::Arc::new(move |e| {
-        if !role.is_active() {
-            return;
-        }
-        let _ = live.send(e.clone());
-        sink.event(e);
-    }));
+    api.spawn_handover_watch(
+        std::sync::Arc::new(move |e| {
+            let _ = live.send(e.clone());
+            sink.event(e);
+        }),
+        role,
+    );
     api
 }
 

@@ -35,6 +35,24 @@ pub struct Delivery {
 }
 
 impl Store {
+    /// Whether any delivery of `event_id` was attempted (by any node), at
+    /// or after `from_ms`: a report or an alarm some node already sent.
+    pub async fn delivery_attempted(
+        &self,
+        event_id: &str,
+        from_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM notify_deliveries WHERE event_id = $1 AND at_ms >= $2",
+        )
+        .bind(event_id.to_string())
+        .bind(from_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok(n > 0)
+    }
+
     /// Records one delivery attempt.
     pub async fn record_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
         sqlx::query(

@@ -160,6 +160,18 @@ impl WorkBook {
         self.open.insert(item.id, item);
     }
 
+    /// Replaces every open item with `open` (read again from the shared
+    /// store: the HA pair's node becoming active takes the other node's
+    /// items, closings and raised alarms); the calls being followed and the
+    /// refused-dial count stay.
+    pub fn reload(&mut self, open: Vec<WorkItem>) {
+        self.open.clear();
+        self.by_number.clear();
+        for i in open {
+            self.insert(i);
+        }
+    }
+
     /// An open item.
     pub fn get(&self, id: i64) -> Option<&WorkItem> {
         self.open.get(&id)

@@ -47,6 +47,7 @@ async fn desk() -> Desk {
         2 * HOUR,
         w.clock.clone(),
         Arc::new(move |e| sink.lock().unwrap().push(e)),
+        hotline_engine::role::RoleWatch::single(),
     )
     .await
     .unwrap();

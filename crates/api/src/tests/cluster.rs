@@ -177,12 +177,55 @@ async fn a_standby_node_answers_503_to_what_starts_a_call_and_keeps_reads() {
     assert_ne!(s, StatusCode::SERVICE_UNAVAILABLE);
     let (s, _) = w.json("GET", "/api/calls", Some(&sup), "").await;
     assert_eq!(s, StatusCode::OK);
-    // nobody logged in: the same 503 (the role is no secret: SIP OPTIONS
-    // tell it to anyone), and nothing done
+    // the login comes first: no or wrong credentials get the 401 of the
+    // active node, not the standby's refusal
+    let stale = Who {
+        cookie: format!("{}=not-a-session", auth::SESSION_COOKIE),
+        csrf: "x".into(),
+    };
+    let wrong = ("authorization", "Bearer not-the-token");
+    for path in [
+        "/api/agents/1001/dial",
+        "/api/agents/1001/pause",
+        "/api/monitor",
+        "/api/monitor/c-1",
+        "/api/line-tests",
+    ] {
+        for (who, extra) in [(None, None), (None, Some(wrong)), (Some(&stale), None)] {
+            let extra: Vec<(&str, &str)> = extra.into_iter().collect();
+            let (s, h, b) = w.send("POST", path, who, "{}", &extra).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{path} {extra:?}");
+            assert!(h.get(header::RETRY_AFTER).is_none(), "{path}");
+            let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+            assert_ne!(v["code"], crate::standby::CODE, "{path}: {v}");
+        }
+    }
+    // a session's state change without its CSRF token: 403, as anywhere
+    let no_csrf = Who {
+        cookie: sup.cookie.clone(),
+        csrf: String::new(),
+    };
     let (s, _, _) = w
-        .send("POST", "/api/agents/1001/dial", None, "{}", &[])
+        .send("POST", "/api/agents/1001/pause", Some(&no_csrf), "{}", &[])
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // the right bearer token: the standby's refusal
+    let good = format!("Bearer {TOKEN}");
+    let (s, _, _) = w
+        .send(
+            "POST",
+            "/api/line-tests",
+            None,
+            "",
+            &[("authorization", good.as_str())],
+        )
         .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    // what probes the node stays open to anyone on the standby
+    for path in ["/health", "/metrics"] {
+        let (s, _, _) = w.send("GET", path, None, "", &[]).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+    }
     // active again: the request reaches the engine (none here: not the
     // standby's refusal)
     st.replace(status(true));

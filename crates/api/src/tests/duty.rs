@@ -591,7 +591,19 @@ async fn handovers_written_acknowledged_and_missing() {
     let seen: Arc<Mutex<Vec<CallEvent>>> = Arc::default();
     let sink = seen.clone();
     let publish: Publish = Arc::new(move |e| sink.lock().unwrap().push(e));
-    assert_eq!(d.api.look_for_missing(&publish).await.unwrap(), 1);
+    // the HA pair: a standby's watch neither raises it nor takes the
+    // shared mark (its event would be dropped); the node becoming active
+    // raises it at once, and once
+    let role = hotline_engine::role::RolePublisher::new();
+    d.api.spawn_handover_watch(publish.clone(), role.watch());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(seen.lock().unwrap().is_empty());
+    role.set(hotline_engine::role::NodeRole::Active);
+    let t = std::time::Instant::now();
+    while seen.lock().unwrap().is_empty() && t.elapsed().as_secs() < 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.lock().unwrap().len(), 1);
     assert_eq!(d.api.look_for_missing(&publish).await.unwrap(), 0);
     let seen = seen.lock().unwrap();
     assert!(matches!(

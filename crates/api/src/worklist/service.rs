@@ -137,16 +137,9 @@ impl Worklist {
             cfg.queues.clone(),
             cfg.default_queue.clone(),
         );
-        let open = store
-            .work_items(&ItemFilter {
-                open: Some(true),
-                ..ItemFilter::default()
-            })
-            .await?;
+        let open = open_items(&store).await?;
         let n = open.len();
-        for i in open {
-            book.insert(i);
-        }
+        book.reload(open);
         info!(open = n, "work list loaded");
         Ok(Worklist {
             inner: Arc::new(Inner {
@@ -170,11 +163,17 @@ impl Worklist {
     }
 
     /// [`Worklist::run`] on a node of the HA pair: the overdue alarms are
-    /// raised by the active node only (`role`), not twice.
+    /// raised by the active node only (`role`), not twice; a standby reads
+    /// the open items again every `check_every_ms` instead (its console
+    /// and dial check follow the active node's items). On becoming
+    /// active the node reads the open items again from the shared store
+    /// (the other node's new items, closings and raised alarms) and looks
+    /// for overdue ones at once: an item that fell due while no node was
+    /// active alarms once, one the other node alarmed not again.
     pub async fn run_as(
         self,
         mut events: mpsc::UnboundedReceiver<CallEvent>,
-        role: hotline_engine::role::RoleWatch,
+        mut role: hotline_engine::role::RoleWatch,
     ) {
         let every = Duration::from_millis(self.inner.cfg.check_every_ms.max(100));
         let mut tick = tokio::time::interval(every);
@@ -185,13 +184,35 @@ impl Worklist {
                     Some(e) => self.on_event(&e).await,
                     None => return,
                 },
+                r = role.changed() => {
+                    if r.is_active() {
+                        match self.reload().await {
+                            Ok(n) => info!(open = n, "active: work list read again from the store"),
+                            Err(e) => warn!(error = %e, "active: the work list could not be read again; the node's own view stays"),
+                        }
+                        self.check_overdue().await;
+                    }
+                }
                 _ = tick.tick() => {
                     if role.is_active() {
                         self.check_overdue().await;
+                    } else if let Err(e) = self.reload().await {
+                        // a standby's view follows the active node's
+                        warn!(error = %e, "standby: the work list could not be read again");
                     }
                 }
             }
         }
+    }
+
+    /// Reads the open items again from the store (see [`WorkBook::reload`]);
+    /// how many are open.
+    pub async fn reload(&self) -> Result<usize, StoreError> {
+        let _w = self.inner.write.lock().await;
+        let open = open_items(&self.inner.store).await?;
+        let n = open.len();
+        self.write(|b| b.reload(open));
+        Ok(n)
     }
 
     /// Routing by ownership: from now on an item owed to a customer with an
@@ -718,6 +739,16 @@ impl Worklist {
             .await?;
         Ok(kpi::returned(&items, from_ms, to_ms, self.now()))
     }
+}
+
+/// Every open item in the store.
+async fn open_items(store: &Store) -> Result<Vec<WorkItem>, StoreError> {
+    store
+        .work_items(&ItemFilter {
+            open: Some(true),
+            ..ItemFilter::default()
+        })
+        .await
 }
 
 impl hotline_engine::outbound::DialPermit for Worklist {

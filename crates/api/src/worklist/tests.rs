@@ -809,6 +809,112 @@ async fn an_overdue_item_raises_its_alarm_once() {
     );
 }
 
+/// The overdue alarms a live stream got within `ms`.
+async fn overdue_within(live: &mut mpsc::UnboundedReceiver<CallEvent>, ms: u64) -> Vec<i64> {
+    let mut got = Vec::new();
+    let end = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+    while let Ok(Some(e)) = tokio::time::timeout_at(end, live.recv()).await {
+        if let EventKind::WorkItemOverdue { item, .. } = e.kind {
+            got.push(item);
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_standby_becoming_active_reads_the_work_list_again_and_alarms_once() {
+    // node A is `w` (active); node B starts standby on the same store
+    let mut w = world().await;
+    let promise = |number: &str, due: &str| {
+        format!(r#"{{"number":"{number}","due":"2026-12-01T{due}","agent":"1001"}}"#)
+    };
+    let id_of = |v: &serde_json::Value| v["id"].as_i64().unwrap();
+    // loaded by B at its start, closed on A later
+    let (_, p3) = w
+        .json(
+            "POST",
+            "/api/worklist/promise",
+            None,
+            &promise("0633", "10:20"),
+        )
+        .await;
+    let (tx_b, mut live_b) = mpsc::unbounded_channel();
+    let b = Worklist::start(
+        w.service.store().clone(),
+        w.service.config().clone(),
+        w.clock.clone(),
+        None,
+        Some(tx_b),
+    )
+    .await
+    .unwrap();
+    let role = hotline_engine::role::RolePublisher::new();
+    let (_events_b, rx_b) = mpsc::unbounded_channel();
+    tokio::spawn(b.clone().run_as(rx_b, role.watch()));
+    // created on A after B started: P1 due at 10:30, P2 at 10:10
+    let (_, p1) = w
+        .json(
+            "POST",
+            "/api/worklist/promise",
+            None,
+            &promise("0611", "10:30"),
+        )
+        .await;
+    let (_, p2) = w
+        .json(
+            "POST",
+            "/api/worklist/promise",
+            None,
+            &promise("0622", "10:10"),
+        )
+        .await;
+    let (s, _) = w
+        .json(
+            "POST",
+            &format!("/api/worklist/{}/close", id_of(&p3)),
+            None,
+            r#"{"outcome":"resolved"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // A alarms P2 at 10:15; the standby raises nothing
+    w.clock.0.store(T0 + 15 * 60_000, Ordering::SeqCst);
+    w.service.check_overdue().await;
+    let mut on_a = Vec::new();
+    while let Ok(e) = w.live.try_recv() {
+        if let EventKind::WorkItemOverdue { item, .. } = e.kind {
+            on_a.push(item);
+        }
+    }
+    assert_eq!(on_a, [id_of(&p2)]);
+    // the standby raises nothing; its view follows A's at its next look
+    assert!(overdue_within(&mut live_b, 1_500).await.is_empty());
+    let open_b: Vec<i64> = b
+        .list(&hotline_worklist::Viewer::Supervisor, false, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open_b, [id_of(&p1), id_of(&p2)]);
+    // A is gone; P1 falls due (and P3's deadline passes) while no node is
+    // active; B takes over at 10:31
+    w.clock.0.store(T0 + 31 * 60_000, Ordering::SeqCst);
+    role.set(hotline_engine::role::NodeRole::Active);
+    // P1 once: not P2 again (A alarmed it), not P3 (A closed it)
+    assert_eq!(overdue_within(&mut live_b, 2_500).await, [id_of(&p1)]);
+    let open: Vec<i64> = b
+        .list(&hotline_worklist::Viewer::Supervisor, false, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open, [id_of(&p1), id_of(&p2)]);
+    assert!(b.may_dial(&AgentId::new("1001"), "0611"));
+    assert!(!b.may_dial(&AgentId::new("1001"), "0633"));
+}
+
 #[tokio::test]
 async fn a_missed_call_of_a_customer_with_an_open_case_is_an_item_of_the_case_owner() {
     let w = world().await;

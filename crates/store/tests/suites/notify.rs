@@ -36,6 +36,20 @@ pub async fn notify_suite(store: &Store, hostile: &[&str]) {
     assert_eq!(since, vec![b.clone()]);
     assert_eq!(store.deliveries(0, 1).await.unwrap().len(), 1);
     assert!(store.deliveries(0, -5).await.unwrap().is_empty());
+    // what some node already sent (the daily report after a take-over)
+    assert!(store
+        .delivery_attempted("1000:line_test_failed", 3_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .delivery_attempted("1000:line_test_failed", 3_001)
+        .await
+        .unwrap());
+    assert!(!store
+        .delivery_attempted("report:2026-12-06", 0)
+        .await
+        .unwrap());
+    assert!(!store.delivery_attempted("' OR 1=1 --", 0).await.unwrap());
     for h in hostile {
         assert!(all
             .iter()
