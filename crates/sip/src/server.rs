@@ -1314,6 +1314,7 @@ impl SipServer {
     fn route_to(
         &self,
         to: &Binding,
+        method: &str,
     ) -> Result<(Option<SipAddr>, Vec<rsipstack::sip::typed::Route>), SipError> {
         let mut target = to.target();
         // TLS (RFC 5923 connection reuse): the connection the phone
@@ -1326,7 +1327,7 @@ impl SipServer {
                 }
             }
         }
-        debug!(contact = %to.contact, source = %to.source, transport = ?to.transport, ?target, "where the request goes");
+        debug!(contact = %to.contact, source = %to.source, transport = ?to.transport, ?target, "where the {method} goes");
         let destination = target.next_hop.map(|addr| SipAddr {
             r#type: Some(stack_transport(to.transport)),
             addr: addr.into(),
@@ -1348,7 +1349,7 @@ impl SipServer {
         caller: &Party,
         sdp: String,
     ) -> Result<OutboundLeg, SipError> {
-        let (destination, route_set) = self.route_to(to)?;
+        let (destination, route_set) = self.route_to(to, "INVITE")?;
         let contact = self.our_contact(to.transport == SipTransport::Tls)?;
         self.invite_to(
             &to.contact,
@@ -1439,7 +1440,7 @@ impl SipServer {
     /// edge that looks it up when Kamailio is the registrar): the phone
     /// itself answers, not a proxy in front of it. Its final status code.
     pub async fn options_contact(&self, to: &Binding, timeout: Duration) -> Result<u16, SipError> {
-        let (destination, route_set) = self.route_to(to)?;
+        let (destination, route_set) = self.route_to(to, "OPTIONS")?;
         let destination = destination.unwrap_or(SipAddr {
             r#type: Some(stack_transport(to.transport)),
             addr: to.source.into(),
