@@ -850,19 +850,9 @@ async fn a_node_back_from_standby_does_not_run_a_callback_the_other_node_finishe
     let renew = Duration::from_millis(500);
     // a callback due in the shared log; no agent anywhere (it waits)
     let log = Store::connect(&url).await.unwrap().with_node("node-0");
-    log.append_event(&CallEvent {
-        at_ms: now_ms(),
-        call_id: Some(CallId::from_stored("src-1")),
-        agent: None,
-        queue: Some(hotline_core::QueueId::new("general")),
-        kind: EventKind::CallbackRequested {
-            number: "13900000000".into(),
-            callback: CallId::from_stored("cb-1"),
-            deadline_ms: now_ms() + 3_600_000,
-        },
-    })
-    .await
-    .unwrap();
+    log.append_event(&callback_requested("src-1", "cb-1"))
+        .await
+        .unwrap();
     // node-a with its engine: active, it takes the callback over
     let a = start_node_with_engine(&url, "node-a", &["1001"], 60_000).await;
     let status_a = a.node.status();
@@ -894,19 +884,7 @@ async fn a_node_back_from_standby_does_not_run_a_callback_the_other_node_finishe
         .unwrap();
     // node-b stops; node-a's lease task starts again on the same engine
     b.node.stop().await;
-    let a2 = ClusterNode::start_with(
-        settings("node-a"),
-        ClusterDeps {
-            store: a.store.clone(),
-            sip: a._sip.clone(),
-            queues: vec!["general".into()],
-            sink: hotline_store::spawn_writer(a.store.clone()).0,
-            live: None,
-            clock: Arc::new(SystemClock),
-            engine: Some(a.control.clone()),
-        },
-        status_a.clone(),
-    );
+    let a2 = restart_lease_task(&a.store, &a._sip, &a.control, &status_a);
     wait_for("node-a active again", (ttl + renew) * 2, || {
         active(&status_a)
     })
@@ -918,18 +896,35 @@ async fn a_node_back_from_standby_does_not_run_a_callback_the_other_node_finishe
         || async { waiting_in(&a.control, "general").await.is_empty() },
     )
     .await;
-    let of_cb: Vec<&'static str> = a
-        .store
-        .events_for_call(&CallId::from_stored("cb-1"))
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.kind.name())
-        .collect();
+    let of_cb = kinds_of(&a.store, "cb-1").await;
     // queued once by node-a's first take-over, ended by node-b, nothing
     // after (no second queueing, no offer, no end of node-a's)
     assert_eq!(of_cb, ["queued", "callback_expired"]);
     a2.stop().await;
+}
+
+/// Starts node-a's lease task again on the same engine (its store, SIP
+/// server and engine control, after the task was stopped), publishing
+/// into `status`.
+fn restart_lease_task(
+    store: &Store,
+    sip: &SipServer,
+    control: &hotline_engine::control::AgentControl,
+    status: &ClusterStatus,
+) -> ClusterNode {
+    ClusterNode::start_with(
+        settings("node-a"),
+        ClusterDeps {
+            store: store.clone(),
+            sip: sip.clone(),
+            queues: vec!["general".into()],
+            sink: hotline_store::spawn_writer(store.clone()).0,
+            live: None,
+            clock: Arc::new(SystemClock),
+            engine: Some(control.clone()),
+        },
+        status.clone(),
+    )
 }
 
 /// A callback requested in the shared log (as a node writes it when a
@@ -1164,19 +1159,7 @@ async fn a_callback_between_two_attempts_is_not_made_again_by_a_node_back_from_s
     // node-b stops; node-a's lease task starts again on the same engine,
     // still before the callback's next attempt is due
     b.node.stop().await;
-    let a2 = ClusterNode::start_with(
-        settings("node-a"),
-        ClusterDeps {
-            store: a.store.clone(),
-            sip: a._sip.clone(),
-            queues: vec!["general".into()],
-            sink: hotline_store::spawn_writer(a.store.clone()).0,
-            live: None,
-            clock: Arc::new(SystemClock),
-            engine: Some(a.control.clone()),
-        },
-        status_a.clone(),
-    );
+    let a2 = restart_lease_task(&a.store, &a._sip, &a.control, &status_a);
     wait_for("node-a active again", (ttl + renew) * 2, || {
         active(&status_a)
     })
