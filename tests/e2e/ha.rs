@@ -289,6 +289,19 @@ fn node_with(
     })
 }
 
+/// A supervisor's API request to a node that must answer 200; its JSON.
+fn api(h: &Hotline, method: &str, path: &str) -> serde_json::Value {
+    let (status, body) = crate::http_with(
+        &h.http_addr(),
+        method,
+        path,
+        &[("Authorization", "Bearer test-token")],
+        "",
+    );
+    assert_eq!(status, 200, "{method} {path}: {body}");
+    serde_json::from_str(&body).expect("JSON")
+}
+
 /// Runs `f` on a connection to the database at `url`.
 pub(crate) fn db<T>(url: &str, f: impl AsyncFnOnce(&Store) -> T) -> T {
     crate::runtime().block_on(async {
@@ -767,15 +780,7 @@ fn ha_pair_survives_sigkill_of_the_active_node() {
     );
     // what the wallboard shows (GET /api/cluster on the survivor): B is
     // active, A is down, every queue's lease is B's, and B took over from A
-    let (status, body) = crate::http_with(
-        &b.http_addr(),
-        "GET",
-        "/api/cluster",
-        &[("Authorization", "Bearer test-token")],
-        "",
-    );
-    assert_eq!(status, 200, "{body}");
-    let view: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let view = api(&b, "GET", "/api/cluster");
     assert_eq!(view["node"]["node_id"], "node-b", "{view}");
     assert_eq!(view["node"]["active"], true, "{view}");
     assert_eq!(view["database"], "ok", "{view}");
@@ -891,15 +896,7 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
     // Kamailio's lookup (not Kamailio): the phone is not running now (SIPp
     // registered and exited), so Kamailio answers 408 and the test fails,
     // naming the agent
-    let (status, body) = crate::http_with(
-        &a.http_addr(),
-        "POST",
-        "/api/line-tests",
-        &[("Authorization", "Bearer test-token")],
-        "",
-    );
-    assert_eq!(status, 200, "{body}");
-    let ev: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let ev = api(&a, "POST", "/api/line-tests");
     assert_eq!(
         ev["kind"]["type"],
         "line_test_failed",
