@@ -456,6 +456,20 @@ impl Callers {
     }
 }
 
+/// Registers `agent` (its demo password) from `local_ip` on a free port
+/// through `edge`; the port, for the agent's phone to listen on.
+fn register_at(edge: &str, local_ip: &str, agent: &str, what: &str) -> u16 {
+    let port = free_udp_port();
+    Sipp::new("agent_register.xml")
+        .remote(edge)
+        .local_ip(local_ip)
+        .port(port)
+        .credentials(agent, &format!("demo{agent}"))
+        .run()
+        .assert_success(what);
+    port
+}
+
 /// Agent phones: SIPp UAS (agent_uas_proxied.xml), each serving many calls.
 fn agent_phones(kam: &Kamailio, ids: &[&str]) -> Vec<SippProcess> {
     ids.iter()
@@ -863,14 +877,7 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
     );
 
     // the agent registers with Kamailio (challenged with the node's hashes)
-    let port = free_udp_port();
-    Sipp::new("agent_register.xml")
-        .remote(&edge)
-        .local_ip("127.0.0.3")
-        .port(port)
-        .credentials("1001", "demo1001")
-        .run()
-        .assert_success("1001 registers with Kamailio");
+    let port = register_at(&edge, "127.0.0.3", "1001", "1001 registers with Kamailio");
     let mut rows = Vec::new();
     assert!(
         wait_until(Duration::from_secs(5), || {
@@ -1254,14 +1261,12 @@ fn edge_proxy_refuses_bad_input_and_survives_a_restart() {
     );
     assert!(kam.log().contains("failed digest answers from 127.0.0.2"));
     // ... and the node did not ban Kamailio: an agent still registers
-    let port = free_udp_port();
-    Sipp::new("agent_register.xml")
-        .remote(&edge)
-        .local_ip("127.0.0.3")
-        .port(port)
-        .credentials("1001", "demo1001")
-        .run()
-        .assert_success("register 1001 through the edge after the guessing");
+    let port = register_at(
+        &edge,
+        "127.0.0.3",
+        "1001",
+        "register 1001 through the edge after the guessing",
+    );
 
     // a flood from 127.0.0.4: pike bans it
     let mut flood = Raw::new("127.0.0.4", &edge);

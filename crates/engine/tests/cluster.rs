@@ -477,6 +477,20 @@ fn talking(call: &str, agent: &str) -> Vec<CallEvent> {
     vec![arrived, answered]
 }
 
+/// The end of `call`, on which `agent` talked `talk_ms`: the caller hung up.
+fn completed(call: &str, agent: &str, talk_ms: i64) -> CallEvent {
+    CallEvent {
+        at_ms: now_ms(),
+        call_id: Some(CallId::from_stored(call)),
+        agent: Some(hotline_core::AgentId::new(agent)),
+        queue: Some(hotline_core::QueueId::new("general")),
+        kind: EventKind::Completed {
+            ended_by: hotline_core::EndedBy::Caller,
+            talk_ms,
+        },
+    }
+}
+
 async fn agent_state(
     c: &hotline_engine::control::AgentControl,
     agent: &str,
@@ -650,16 +664,7 @@ async fn agents_busy_on_the_lost_node_are_not_offered_by_the_survivor_until_rele
     // 1001: the lost node's own end of its call reaches the database (it
     // was alive behind a database outage): released at the next look-up
     a_store
-        .append_event(&CallEvent {
-            at_ms: now_ms(),
-            call_id: Some(CallId::from_stored("a-1001")),
-            agent: Some(hotline_core::AgentId::new("1001")),
-            queue: Some(hotline_core::QueueId::new("general")),
-            kind: EventKind::Completed {
-                ended_by: hotline_core::EndedBy::Caller,
-                talk_ms: 30_000,
-            },
-        })
+        .append_event(&completed("a-1001", "1001", 30_000))
         .await
         .unwrap();
     let took = wait_state(
@@ -1144,16 +1149,7 @@ async fn a_callback_between_two_attempts_is_not_made_again_by_a_node_back_from_s
     a.node.stop().await;
     wait_for("node-b active", renew * 4, || active(&status_b)).await;
     b.store
-        .append_event(&CallEvent {
-            at_ms: now_ms(),
-            call_id: Some(CallId::from_stored("cb-4")),
-            agent: Some(hotline_core::AgentId::new("1001")),
-            queue: Some(hotline_core::QueueId::new("general")),
-            kind: EventKind::Completed {
-                ended_by: hotline_core::EndedBy::Caller,
-                talk_ms: 20_000,
-            },
-        })
+        .append_event(&completed("cb-4", "1001", 20_000))
         .await
         .unwrap();
     // node-b stops; node-a's lease task starts again on the same engine,
