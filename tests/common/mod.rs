@@ -197,6 +197,29 @@ fn reserve(count: u16, align: u16, tcp: bool) -> u16 {
     panic!("no free block of {count} ports on 127.0.0.1");
 }
 
+/// Whether some process has a UDP socket or a TCP listener on local `port`
+/// (from /proc/net, IPv4 and IPv6), without binding it.
+pub fn socket_bound(port: u16) -> bool {
+    let hex = format!(":{port:04X}");
+    [
+        "/proc/net/udp",
+        "/proc/net/udp6",
+        "/proc/net/tcp",
+        "/proc/net/tcp6",
+    ]
+    .iter()
+    .filter_map(|f| std::fs::read_to_string(f).ok())
+    .any(|table| {
+        table.lines().skip(1).any(|l| {
+            let mut cols = l.split_whitespace();
+            let local = cols.nth(1).unwrap_or_default();
+            let state = cols.nth(1).unwrap_or_default();
+            // UDP sockets show 07 (unconnected), TCP listeners 0A
+            local.ends_with(&hex) && (state == "07" || state == "0A")
+        })
+    })
+}
+
 /// A port free on both UDP and TCP (SIP listens on both).
 pub fn free_udp_port() -> u16 {
     reserve(1, 1, true)
@@ -1088,6 +1111,22 @@ impl Sipp {
             pump(child.stdout.take().unwrap(), stdout.clone(), None),
             pump(child.stderr.take().unwrap(), stderr.clone(), None),
         ];
+        // A UAS (no remote) must be listening before the test makes the call
+        // that rings it: on a loaded CI machine SIPp was once not answering
+        // the engine's offers for 9 s (the call was abandoned). Waiting here
+        // for its socket (read from /proc, never probed by binding, which
+        // would race SIPp's own bind) takes that start-up out of the test.
+        if self.remote.is_none() {
+            let port = self.local_port;
+            let bound = wait_until(Duration::from_secs(15), || {
+                socket_bound(port) || matches!(child.try_wait(), Ok(Some(_)))
+            });
+            assert!(
+                bound,
+                "SIPp ({}) did not bind port {port} within 15 s: {command_line}",
+                self.scenario
+            );
+        }
         SippProcess {
             child: Some(child),
             started: Instant::now(),

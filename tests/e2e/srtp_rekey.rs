@@ -187,7 +187,15 @@ fn a_caller_who_changes_its_srtp_key_in_a_re_invite_is_heard_under_both_keys() {
     let mut seq = 100u16;
     let mut s1 = SrtpSession::new(&k1, &hk).unwrap();
     // wait until the agent answered and the call is bridged (recording on)
-    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        wait_until(Duration::from_secs(20), || all_events(&h)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::AgentAnswered { .. }))),
+        "agent 1001 never answered\n{}\n{}",
+        h.report(),
+        agent.stop().report()
+    );
+    std::thread::sleep(Duration::from_millis(300));
     talk(&c, &mut s1, media_port, &mut seq, 50);
 
     // the re-INVITE with a new key under tag 2
@@ -217,13 +225,15 @@ fn a_caller_who_changes_its_srtp_key_in_a_re_invite_is_heard_under_both_keys() {
     c.request("BYE", "", None);
     let bye = c.final_answer(4);
     assert_eq!(status_of(&bye), Some(200), "{bye}");
-    agent.wait();
+    let agent = agent.wait();
 
     let cdr = wait_cdrs(&h, 1).remove(0);
     assert_eq!(
         cdr.agent.as_ref().map(|a| a.as_str()),
         Some("1001"),
-        "{cdr:#?}"
+        "{cdr:#?}\n{}\n{}",
+        h.report(),
+        agent.report()
     );
     let rel = cdr.recording_path.as_deref().expect("recorded");
     let wav = Wav::read(&h.recordings_dir().join(rel));
