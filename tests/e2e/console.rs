@@ -42,10 +42,24 @@ fn raw_http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
     // a full-page screenshot in Chromium can take longer than 10 s on a
     // loaded 2-core machine (seen in a clean-clone CI run): wait for it
-    s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    try_raw_http(addr, method, path, headers, body, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`raw_http`] that says what went wrong instead of panicking, waiting at
+/// most `wait` for the answer's head.
+fn try_raw_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    wait: Duration,
+) -> Result<(u16, String, Vec<u8>), String> {
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    s.set_read_timeout(Some(wait)).ok();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -54,7 +68,8 @@ fn raw_http(
         "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     ));
-    s.write_all(req.as_bytes()).expect("send");
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("{method} {path}: send: {e}"))?;
     // read the head, then Content-Length bytes (chromedriver keeps the
     // connection open whatever Connection says), or to the end
     let mut raw = Vec::new();
@@ -64,10 +79,12 @@ fn raw_http(
             break p;
         }
         match s.read(&mut buf) {
-            Ok(0) | Err(_) => panic!(
-                "{method} {path}: no response head: {}",
-                String::from_utf8_lossy(&raw)
-            ),
+            Ok(0) | Err(_) => {
+                return Err(format!(
+                    "{method} {path}: no response head: {}",
+                    String::from_utf8_lossy(&raw)
+                ))
+            }
             Ok(n) => raw.extend_from_slice(&buf[..n]),
         }
     };
@@ -94,7 +111,7 @@ fn raw_http(
             let _ = s.read_to_end(&mut body);
         }
     }
-    (status, head, body)
+    Ok((status, head, body))
 }
 
 /// A logged-in console client (cookie and CSRF token).
@@ -345,51 +362,119 @@ pub(super) struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// How many times [`Browser::start`] starts chromedriver and Chromium before
+/// it gives up.
+const BROWSER_STARTS: usize = 3;
+
+/// SIGKILL to every process in chromedriver's process group: chromedriver
+/// and the Chromium it started (which outlives chromedriver otherwise).
+fn kill_group(driver: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", driver.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = driver.kill();
+    let _ = driver.wait();
+}
+
 impl Browser {
-    /// Chromium with `lang` as the browser's language.
+    /// Chromium with `lang` as the browser's language. On a loaded 2-core
+    /// machine Chromium once did not come up within chromedriver's 60 s (the
+    /// session request went unanswered): a start that fails is killed with
+    /// its whole process group and tried again, up to [`BROWSER_STARTS`]
+    /// times; chromedriver's log (in `target/console-artifacts/`) says why.
     pub(super) fn start(lang: &str) -> Browser {
-        let port = free_tcp_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let addr = format!("127.0.0.1:{port}");
-        assert!(
-            wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(
-                &addr
-            )
-            .is_ok()),
-            "chromedriver did not listen"
-        );
-        let profile = tempfile::tempdir().unwrap();
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--autoplay-policy=no-user-gesture-required",
-                    "--window-size=1400,1000",
-                    format!("--lang={lang}"),
-                    format!("--accept-lang={lang}"),
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-                "prefs": {"intl.accept_languages": lang}
+        use std::os::unix::process::CommandExt;
+        let mut failures = Vec::new();
+        for attempt in 1..=BROWSER_STARTS {
+            let port = free_tcp_port();
+            let log = artifacts().join(format!("chromedriver-{port}.log"));
+            let mut driver = Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .arg(format!("--log-path={}", log.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("start chromedriver");
+            let addr = format!("127.0.0.1:{port}");
+            if !wait_until(Duration::from_secs(10), || {
+                std::net::TcpStream::connect(&addr).is_ok()
+            }) {
+                kill_group(&mut driver);
+                failures.push(format!("attempt {attempt}: chromedriver did not listen"));
+                continue;
             }
-        }}});
-        let mut b = Browser {
-            driver,
-            addr,
-            session: String::new(),
-            _profile: profile,
-        };
-        let v = b.call("POST", "/session", caps);
-        b.session = v["sessionId"].as_str().expect("a session id").to_string();
-        b
+            let profile = tempfile::tempdir().unwrap();
+            let caps = json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": "/usr/bin/chromium",
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        "--autoplay-policy=no-user-gesture-required",
+                        "--window-size=1400,1000",
+                        format!("--lang={lang}"),
+                        format!("--accept-lang={lang}"),
+                        format!("--user-data-dir={}", profile.path().display()),
+                    ],
+                    "prefs": {"intl.accept_languages": lang}
+                }
+            }}});
+            // chromedriver itself gives Chromium 60 s to start: wait longer
+            // so that its own error comes back rather than our timeout
+            let answer = try_raw_http(
+                &addr,
+                "POST",
+                "/session",
+                &[],
+                &caps.to_string(),
+                Duration::from_secs(90),
+            );
+            let session = match &answer {
+                Ok((200, _, body)) => serde_json::from_slice::<Value>(body)
+                    .ok()
+                    .and_then(|v| v["value"]["sessionId"].as_str().map(str::to_string)),
+                _ => None,
+            };
+            match session {
+                Some(session) => {
+                    let _ = std::fs::remove_file(&log);
+                    return Browser {
+                        driver,
+                        addr,
+                        session,
+                        _profile: profile,
+                    };
+                }
+                None => {
+                    kill_group(&mut driver);
+                    let what = match answer {
+                        Ok((status, _, body)) => {
+                            format!("{status} {}", String::from_utf8_lossy(&body))
+                        }
+                        Err(e) => e,
+                    };
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                    eprintln!(
+                        "Chromium did not start (attempt {attempt} of {BROWSER_STARTS}): {what}"
+                    );
+                    failures.push(format!(
+                        "attempt {attempt}: {what}\nchromedriver log ({}), last lines:\n{}",
+                        log.display(),
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    ));
+                }
+            }
+        }
+        panic!(
+            "no browser session after {BROWSER_STARTS} starts:\n{}",
+            failures.join("\n")
+        );
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
@@ -502,17 +587,18 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // never panics here: a drop during a failing test's unwinding
         if !self.session.is_empty() {
-            let _ = raw_http(
+            let _ = try_raw_http(
                 &self.addr,
                 "DELETE",
                 &format!("/session/{}", self.session),
                 &[],
                 "",
+                Duration::from_secs(10),
             );
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        kill_group(&mut self.driver);
     }
 }
 
