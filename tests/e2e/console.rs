@@ -385,89 +385,15 @@ impl Browser {
     /// its whole process group and tried again, up to [`BROWSER_STARTS`]
     /// times; chromedriver's log (in `target/console-artifacts/`) says why.
     pub(super) fn start(lang: &str) -> Browser {
-        use std::os::unix::process::CommandExt;
         let mut failures = Vec::new();
         for attempt in 1..=BROWSER_STARTS {
-            let port = free_tcp_port();
-            let log = artifacts().join(format!("chromedriver-{port}.log"));
-            let mut driver = Command::new("chromedriver")
-                .arg(format!("--port={port}"))
-                .arg(format!("--log-path={}", log.display()))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .expect("start chromedriver");
-            let addr = format!("127.0.0.1:{port}");
-            if !wait_until(Duration::from_secs(10), || {
-                std::net::TcpStream::connect(&addr).is_ok()
-            }) {
-                kill_group(&mut driver);
-                failures.push(format!("attempt {attempt}: chromedriver did not listen"));
-                continue;
-            }
-            let profile = tempfile::tempdir().unwrap();
-            let caps = json!({"capabilities": {"alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": "/usr/bin/chromium",
-                    "args": [
-                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                        "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync",
-                        "--autoplay-policy=no-user-gesture-required",
-                        "--window-size=1400,1000",
-                        format!("--lang={lang}"),
-                        format!("--accept-lang={lang}"),
-                        format!("--user-data-dir={}", profile.path().display()),
-                    ],
-                    "prefs": {"intl.accept_languages": lang}
-                }
-            }}});
-            // chromedriver itself gives Chromium 60 s to start: wait longer
-            // so that its own error comes back rather than our timeout
-            let answer = try_raw_http(
-                &addr,
-                "POST",
-                "/session",
-                &[],
-                &caps.to_string(),
-                Duration::from_secs(90),
-            );
-            let session = match &answer {
-                Ok((200, _, body)) => serde_json::from_slice::<Value>(body)
-                    .ok()
-                    .and_then(|v| v["value"]["sessionId"].as_str().map(str::to_string)),
-                _ => None,
-            };
-            match session {
-                Some(session) => {
-                    let _ = std::fs::remove_file(&log);
-                    return Browser {
-                        driver,
-                        addr,
-                        session,
-                        _profile: profile,
-                    };
-                }
-                None => {
-                    kill_group(&mut driver);
-                    let what = match answer {
-                        Ok((status, _, body)) => {
-                            format!("{status} {}", String::from_utf8_lossy(&body))
-                        }
-                        Err(e) => e,
-                    };
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            match Browser::try_start(lang) {
+                Ok(b) => return b,
+                Err(e) => {
                     eprintln!(
-                        "Chromium did not start (attempt {attempt} of {BROWSER_STARTS}): {what}"
+                        "Chromium did not start (attempt {attempt} of {BROWSER_STARTS}): {e}"
                     );
-                    failures.push(format!(
-                        "attempt {attempt}: {what}\nchromedriver log ({}), last lines:\n{}",
-                        log.display(),
-                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                    ));
+                    failures.push(format!("attempt {attempt}: {e}"));
                 }
             }
         }
@@ -475,6 +401,85 @@ impl Browser {
             "no browser session after {BROWSER_STARTS} starts:\n{}",
             failures.join("\n")
         );
+    }
+
+    /// One start of chromedriver and a Chromium session; on failure the
+    /// process group is killed and the error carries the end of
+    /// chromedriver's log (kept on disk).
+    fn try_start(lang: &str) -> Result<Browser, String> {
+        use std::os::unix::process::CommandExt;
+        let port = free_tcp_port();
+        let log = artifacts().join(format!("chromedriver-{port}.log"));
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start chromedriver");
+        let addr = format!("127.0.0.1:{port}");
+        if !wait_until(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(&addr).is_ok()
+        }) {
+            kill_group(&mut driver);
+            return Err("chromedriver did not listen".into());
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--autoplay-policy=no-user-gesture-required",
+                    "--window-size=1400,1000",
+                    format!("--lang={lang}"),
+                    format!("--accept-lang={lang}"),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+                "prefs": {"intl.accept_languages": lang}
+            }
+        }}});
+        // chromedriver itself gives Chromium 60 s to start: wait longer so
+        // that its own error comes back rather than our timeout
+        let answer = try_raw_http(
+            &addr,
+            "POST",
+            "/session",
+            &[],
+            &caps.to_string(),
+            Duration::from_secs(90),
+        );
+        let session = match &answer {
+            Ok((200, _, body)) => serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v["value"]["sessionId"].as_str().map(str::to_string)),
+            _ => None,
+        };
+        if let Some(session) = session {
+            let _ = std::fs::remove_file(&log);
+            return Ok(Browser {
+                driver,
+                addr,
+                session,
+                _profile: profile,
+            });
+        }
+        kill_group(&mut driver);
+        let what = match answer {
+            Ok((status, _, body)) => format!("{status} {}", String::from_utf8_lossy(&body)),
+            Err(e) => e,
+        };
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        Err(format!(
+            "{what}\nchromedriver log ({}), last lines:\n{}",
+            log.display(),
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        ))
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
