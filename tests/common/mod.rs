@@ -856,6 +856,13 @@ impl Kamailio {
         self.log.text()
     }
 
+    /// Whether `needle` shows in the log within `timeout`. Kamailio's
+    /// answer can reach the test before the line it logged just before
+    /// answering has come through the pipe reader (CI saw this once).
+    pub fn log_shows(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log().contains(needle))
+    }
+
     /// SIGTERM (Kamailio stops its children), then SIGKILL after 5 s.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

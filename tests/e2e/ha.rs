@@ -871,7 +871,8 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
         .run();
     assert!(!direct.success(), "{}", direct.report());
     assert!(
-        a_log().contains("REGISTER refused: the agents register with Kamailio"),
+        wait_until(Duration::from_secs(5), || a_log()
+            .contains("REGISTER refused: the agents register with Kamailio")),
         "{}",
         a.report()
     );
@@ -949,7 +950,7 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
         locked.report()
     );
     assert!(
-        kam.log().contains("REGISTER for locked user 1002"),
+        kam.log_shows("REGISTER for locked user 1002", Duration::from_secs(5)),
         "{}",
         kam.log()
     );
@@ -1259,7 +1260,14 @@ fn edge_proxy_refuses_bad_input_and_survives_a_restart() {
         "the guesser is banned at the edge\n{}",
         kam.log()
     );
-    assert!(kam.log().contains("failed digest answers from 127.0.0.2"));
+    assert!(
+        kam.log_shows(
+            "failed digest answers from 127.0.0.2",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        kam.log()
+    );
     // ... and the node did not ban Kamailio: an agent still registers
     let port = register_at(
         &edge,
@@ -1285,7 +1293,11 @@ fn edge_proxy_refuses_bad_input_and_survives_a_restart() {
         "the flooder is banned\n{}",
         kam.log()
     );
-    assert!(kam.log().contains("pike: flood from 127.0.0.4"));
+    assert!(
+        kam.log_shows("pike: flood from 127.0.0.4", Duration::from_secs(5)),
+        "{}",
+        kam.log()
+    );
 
     // Kamailio restarted on the same address: it keeps no state, the node
     // keeps the registration with its Path: a call still reaches the agent
@@ -1360,5 +1372,9 @@ fn edge_proxy_refuses_bad_input_and_survives_a_restart() {
         "held {waited:?}, HOLD_MS=2000\n{}",
         kam.log()
     );
-    assert!(kam.log().contains("no hotline node up for INVITE"));
+    assert!(
+        kam.log_shows("no hotline node up for INVITE", Duration::from_secs(5)),
+        "{}",
+        kam.log()
+    );
 }
