@@ -609,6 +609,12 @@ impl Hotline {
         format!("{}{}", self.stdout(), self.stderr())
     }
 
+    /// Whether `needle` shows in the log within `timeout`: a line logged
+    /// just before an answer can reach the test after the answer does.
+    pub fn log_shows(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log().contains(needle))
+    }
+
     /// Config, stdout and stderr, for failure messages.
     pub fn report(&self) -> String {
         let config = std::fs::read_to_string(&self.config_path).unwrap_or_default();

@@ -127,28 +127,31 @@ fn a_required_agent_is_never_offered_plain_rtp_and_savp_over_udp_gets_488() {
         .run();
     out.assert_success("SAVP caller refused");
     assert!(out.logs().contains("final 488"), "{}", out.logs());
-    let l = h.log();
     assert!(
-        l.contains("SRTP: offer refused (488)"),
+        h.log_shows("SRTP: offer refused (488)", Duration::from_secs(5)),
         "no reason logged:\n{}",
         h.report()
     );
     // the refusal is in the event log with its reason
-    let refused = all_events(&h)
-        .into_iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Rejected {
-                status: 488,
-                reason,
-            } => Some(reason),
-            _ => None,
-        })
-        .collect::<Vec<_>>();
+    // (written by the writer task: it can lag the 488)
+    let refused = || {
+        all_events(&h)
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Rejected {
+                    status: 488,
+                    reason,
+                } => Some(reason),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
     assert!(
-        refused
+        wait_until(Duration::from_secs(5), || refused()
             .iter()
-            .any(|r| r.starts_with("SRTP: ") && r.contains("TLS")),
-        "{refused:?}"
+            .any(|r| r.starts_with("SRTP: ") && r.contains("TLS"))),
+        "{:?}",
+        refused()
     );
     // ... and on /metrics, with the agent who was not rung
     let (_, m) = http(&h.http_addr(), "GET", "/metrics");

@@ -123,9 +123,8 @@ fn required_srtp_never_dials_a_customer_in_the_clear() {
         "the customer was dialled in the clear:\n{}",
         h.report()
     );
-    let log = h.log();
     assert!(
-        log.contains("SRTP: the customer is not dialled"),
+        h.log_shows("SRTP: the customer is not dialled", Duration::from_secs(5)),
         "{}",
         h.report()
     );
