@@ -861,7 +861,6 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
     let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
     let mut kam = Kamailio::start_on(kam_port, &list, &defines);
     let edge = kam.addr();
-    let a_log = || format!("{}{}", a.stdout(), a.stderr());
 
     // a REGISTER sent to the node itself: 403, it is not the registrar
     let direct = Sipp::new("agent_register.xml")
@@ -871,8 +870,10 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
         .run();
     assert!(!direct.success(), "{}", direct.report());
     assert!(
-        wait_until(Duration::from_secs(5), || a_log()
-            .contains("REGISTER refused: the agents register with Kamailio")),
+        a.log_shows(
+            "REGISTER refused: the agents register with Kamailio",
+            Duration::from_secs(5)
+        ),
         "{}",
         a.report()
     );
@@ -894,8 +895,10 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
         "{rows:?}"
     );
     assert!(
-        wait_until(Duration::from_secs(5), || a_log()
-            .contains("agents registered at the edge agents=1")),
+        a.log_shows(
+            "agents registered at the edge agents=1",
+            Duration::from_secs(5)
+        ),
         "{}",
         a.report()
     );
@@ -1016,8 +1019,10 @@ fn kamailio_is_the_registrar_with_usrloc_in_postgresql() {
         kam.log()
     );
     assert!(
-        wait_until(Duration::from_secs(5), || a_log()
-            .contains("agents registered at the edge agents=0")),
+        a.log_shows(
+            "agents registered at the edge agents=0",
+            Duration::from_secs(5)
+        ),
         "{}",
         a.report()
     );
